@@ -1,0 +1,98 @@
+# Sluice build. `make` builds build/sluice; `make run` and `make test` are the two
+# commands a newcomer needs (see README.md). SANITIZER=address,undefined builds into
+# its own directory so sanitized and plain objects never mix.
+
+CC ?= cc
+PKGS := libmicrohttpd jansson sqlite3 libcrypto zlib
+SANITIZER ?=
+
+BUILD := build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
+comma := ,
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	-Isrc -pthread -g
+ifeq ($(SANITIZER),)
+OPT := -O2
+else
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
+endif
+
+DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+
+CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps run test unit e2e fuzz bench clean format
+all: deps $(BUILD)/sluice $(TOOL_BIN)
+
+# Installs whatever is missing; a no-op on a machine that has everything.
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/obj/main.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libsluice.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a \
+		$(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BIN)
+bench-bins: $(BENCH_BIN)
+
+# Starts Sluice on 127.0.0.1:4566 with its data in ./data.
+run: all
+	./$(BUILD)/sluice serve --data ./data --listen 127.0.0.1:4566
+
+# Every suite: unit tests, fuzz corpus replay and end-to-end tests, plain and under
+# AddressSanitizer + UndefinedBehaviorSanitizer; ends with "N passed, N failed".
+test: deps
+	@python3 tests/run_all.py
+
+bench: deps all bench-bins
+	./bench/run.sh
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(patsubst src/%.c,build-fuzz/obj/%.o,$(LIB_SRC))
+build-fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
+build-fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
+		$(FUZZ_LIB_OBJ) $(PKG_LIBS)
+fuzz: $(FUZZ_BIN)
+
+format:
+	clang-format -i $(wildcard src/*/*.c src/*/*.h src/*.c tests/unit/*.c tools/*.c bench/*.c fuzz/*.c)
+
+clean:
+	rm -rf build build-* 
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs to build, test and benchmark, by Debian package name.
+# Quick when everything is present: it only checks.
+set -euo pipefail
+
+apt_packages=(
+    build-essential pkg-config clang
+    libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev zlib1g-dev libcmocka-dev
+    awscli python3-boto3 python3-pytest python3-requests
+    nodejs npm
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+# node and npm may come from elsewhere on a developer's machine; that is enough.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    tmp=()
+    for p in "${missing[@]}"; do
+        [[ $p == nodejs || $p == npm ]] || tmp+=("$p")
+    done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,17 @@
+#include "core/config.h"
+
+#include <string.h>
+
+void config_defaults(struct sluice_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    strcpy(cfg->data_dir, "./data");
+    strcpy(cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 4566;
+    strcpy(cfg->region, "us-east-1");
+    strcpy(cfg->account_id, "000000000000");
+    cfg->on_demand_stream_limit = 50;
+    cfg->stream_transition_ms = 300;
+    cfg->max_body_bytes = 16u << 20;
+    cfg->max_spooled_body_bytes = (size_t)5 << 30;
+}

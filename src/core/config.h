@@ -1,0 +1,22 @@
+/* Server configuration: defaults, then the command line. Read-only once serving. */
+#ifndef SLUICE_CORE_CONFIG_H
+#define SLUICE_CORE_CONFIG_H
+
+#include <stddef.h>
+
+struct sluice_config {
+    char data_dir[512];       /* where everything durable lives; default ./data */
+    char listen_host[64];     /* default 127.0.0.1 */
+    int listen_port;          /* default 4566 */
+    char region[32];          /* default region for resources; default us-east-1 */
+    char account_id[16];      /* twelve digits; default 000000000000 */
+    int shard_limit;          /* account shard quota; 0 picks AWS's default for the region */
+    int on_demand_stream_limit;   /* on-demand streams per account; AWS default 50 */
+    int stream_transition_ms;     /* how long CREATING/DELETING/UPDATING last */
+    size_t max_body_bytes;        /* largest in-memory request body (JSON and query) */
+    size_t max_spooled_body_bytes; /* largest body a service may take spooled to disk */
+};
+
+void config_defaults(struct sluice_config *cfg);
+
+#endif

@@ -1,0 +1,93 @@
+#include "core/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+
+struct crypto_digest {
+    EVP_MD_CTX *ctx;
+};
+
+static const EVP_MD *md_for(enum crypto_digest_kind kind)
+{
+    switch (kind) {
+    case CRYPTO_MD5: return EVP_md5();
+    case CRYPTO_SHA1: return EVP_sha1();
+    case CRYPTO_SHA256: break;
+    }
+    return EVP_sha256();
+}
+
+void crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
+{
+    unsigned int n = 0;
+    SL_ASSERT(EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1);
+}
+
+void crypto_md5(const void *data, size_t len, uint8_t out[MD5_LEN])
+{
+    unsigned int n = 0;
+    SL_ASSERT(EVP_Digest(data, len, out, &n, EVP_md5(), NULL) == 1);
+}
+
+void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[SHA256_LEN])
+{
+    unsigned int n = 0;
+    SL_ASSERT(HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) != NULL);
+}
+
+void crypto_random(void *out, size_t len)
+{
+    SL_ASSERT(RAND_bytes(out, (int)len) == 1);
+}
+
+int crypto_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+struct crypto_digest *crypto_digest_create(enum crypto_digest_kind kind)
+{
+    struct crypto_digest *d = malloc(sizeof(*d));
+    SL_ASSERT(d != NULL);
+    d->ctx = EVP_MD_CTX_new();
+    SL_ASSERT(d->ctx != NULL);
+    SL_ASSERT(EVP_DigestInit_ex(d->ctx, md_for(kind), NULL) == 1);
+    return d;
+}
+
+void crypto_digest_update(struct crypto_digest *d, const void *data, size_t len)
+{
+    SL_ASSERT(EVP_DigestUpdate(d->ctx, data, len) == 1);
+}
+
+size_t crypto_digest_final(struct crypto_digest *d, uint8_t *out)
+{
+    unsigned int n = 0;
+    SL_ASSERT(EVP_DigestFinal_ex(d->ctx, out, &n) == 1);
+    return n;
+}
+
+void crypto_digest_destroy(struct crypto_digest *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    EVP_MD_CTX_free(d->ctx);
+    free(d);
+}
+
+void hex_encode(const uint8_t *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * len] = '\0';
+}

@@ -1,0 +1,145 @@
+/*
+ * The contract between the HTTP front end and the services' API adapters.
+ *
+ * The front end parses HTTP, authenticates every request with SigV4, picks the
+ * service (X-Amz-Target for the JSON protocols, else the SigV4 credential scope's
+ * service name, else S3), and calls one operation with a struct api_call. The
+ * operation returns 0 or a negative code (core/err.h) with the message in call->err;
+ * the protocol renders the error body, status and headers AWS would.
+ *
+ * Three protocol shapes:
+ *   JSON (awsJson1_0/1_1)  op(call, input json, &output json), or a raw op that reads
+ *                          the body and writes the JSON response itself (the record
+ *                          hot path: PutRecords, GetRecords).
+ *   query (IAM, STS)       op(call, form params, buf) writes the <XResult> element body.
+ *   rest-xml (S3)          one handler per service that reads the request and fills
+ *                          call->resp whole.
+ *
+ * Lifetimes: everything in api_request is valid for the duration of the call. A JSON
+ * op's *output becomes the front end's (it json_decref's it). Response bodies are owned
+ * by the response.
+ */
+#ifndef SLUICE_HTTP_API_H
+#define SLUICE_HTTP_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+struct api_header {
+    const char *name;
+    const char *value;
+};
+
+struct api_request {
+    const char *request_id; /* also sent back as x-amzn-RequestId / x-amz-request-id */
+    const char *method;     /* "GET", "PUT", ... */
+    const char *path;       /* as sent, still percent-encoded, without the query */
+    const char *query;      /* as sent after '?', "" when none */
+    const char *host;       /* Host header, "" when none */
+    const uint8_t *body;    /* the body when held in memory, else NULL */
+    size_t body_len;        /* body bytes, in memory or spooled */
+    int body_fd;            /* spooled body, readable from offset 0; -1 when in memory */
+    const struct api_header *headers; /* as received, names as sent */
+    size_t n_headers;
+    /* Identity and scope established by SigV4. */
+    const char *account_id;
+    const char *access_key_id;
+    const char *region;          /* the credential scope's region */
+    const char *signing_service; /* the credential scope's service */
+    /* For S3's chunked payloads: the verified seed signature and its signing material. */
+    const char *seed_signature;  /* hex, "" for presigned/none */
+    const uint8_t *signing_key;  /* 32 bytes */
+    const char *amz_date;        /* "20261126T100000Z" */
+    const char *credential_scope; /* "20261126/us-east-1/s3/aws4_request" */
+    int64_t now_ms;              /* the time the request arrived */
+};
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *api_request_header(const struct api_request *req, const char *name);
+
+struct api_response {
+    int status;               /* defaults to 200 */
+    struct api_header *headers; /* owned copies; add with api_response_header */
+    size_t n_headers;
+    struct buf body;          /* in-memory body */
+    int body_fd;              /* when >= 0 the body is fd[body_offset, +body_fd_len); closed by the server */
+    off_t body_offset;
+    size_t body_fd_len;
+    int head_only;            /* HEAD: send headers (Content-Length of the full body) but no body */
+};
+
+/* Adds (copies) a response header. */
+void api_response_header(struct api_response *resp, const char *name, const char *value);
+
+struct api_call {
+    const struct api_request *req;
+    struct api_response *resp;
+    struct err_info err;   /* set with err_set when returning an error */
+    void *service_ctx;     /* the ctx given when the service was registered */
+    const char *operation; /* the operation name, for logs and metrics */
+    const char *resource;  /* S3: the resource named in an error document, optional */
+};
+
+/* ---- JSON protocols ---- */
+typedef int (*api_json_fn)(struct api_call *call, json_t *input, json_t **output);
+typedef int (*api_json_raw_fn)(struct api_call *call, const uint8_t *body, size_t len,
+                               struct buf *out);
+struct api_json_op {
+    const char *name;      /* "PutRecord" */
+    api_json_fn fn;        /* exactly one of fn and raw_fn */
+    api_json_raw_fn raw_fn;
+};
+struct api_json_service {
+    const char *signing_name;  /* "kinesis" */
+    const char *target_prefix; /* "Kinesis_20131202" */
+    const char *json_version;  /* "1.1" or "1.0" */
+    const struct api_json_op *ops;
+    size_t n_ops;
+    void *ctx;
+};
+
+/* ---- query protocol ---- */
+struct api_params; /* decoded form fields of the body or query string */
+/* The value of a field, NULL when absent. */
+const char *api_params_get(const struct api_params *p, const char *name);
+size_t api_params_count(const struct api_params *p);
+const char *api_params_name(const struct api_params *p, size_t idx);
+const char *api_params_value(const struct api_params *p, size_t idx);
+
+typedef int (*api_query_fn)(struct api_call *call, const struct api_params *params,
+                            struct buf *result);
+struct api_query_op {
+    const char *action; /* "GetCallerIdentity" */
+    api_query_fn fn;    /* writes the inside of <ActionResult> */
+};
+struct api_query_service {
+    const char *signing_name; /* "sts" */
+    const char *xmlns;        /* "https://sts.amazonaws.com/doc/2011-06-15/" */
+    const struct api_query_op *ops;
+    size_t n_ops;
+    void *ctx;
+};
+
+/* ---- rest-xml (S3) ---- */
+typedef int (*api_rest_fn)(struct api_call *call);
+struct api_rest_service {
+    const char *signing_name; /* "s3" */
+    api_rest_fn handle;
+    void *ctx;
+};
+
+/* The set of services the front end routes to; built before the server starts. */
+struct api_registry;
+struct api_registry *api_registry_create(void);
+void api_registry_destroy(struct api_registry *reg);
+/* The service structs must outlive the registry. */
+void api_registry_add_json(struct api_registry *reg, const struct api_json_service *svc);
+void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc);
+void api_registry_add_rest(struct api_registry *reg, const struct api_rest_service *svc);
+
+#endif
