@@ -6,7 +6,7 @@ CC ?= cc
 PKGS := libmicrohttpd jansson sqlite3 libcrypto zlib
 SANITIZER ?=
 
-BUILD := build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
+BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 comma := ,
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
