@@ -24,7 +24,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+PARTS ?= core http iam stream lake catalog
+LIB_SRC := $(foreach p,$(PARTS),$(wildcard src/$(p)/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

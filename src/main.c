@@ -1,0 +1,239 @@
+/*
+ * sluice: the command line.
+ *
+ *   sluice serve [--data DIR] [--listen HOST:PORT] [--region R] [--account-id N]
+ *                [--shard-limit N] [--log-level debug|info|warn|error]
+ *
+ * serve opens the metadata store and every service on DIR, then answers AWS API
+ * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
+ * closes the logs (nothing acknowledged is lost) and exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/store.h"
+#include "http/http.h"
+#include "iam/iam.h"
+#include "iam/sts_api.h"
+#include "stream/kinesis_api.h"
+#include "stream/stream.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sluice serve [--data DIR] [--listen HOST:PORT] [--region R]\n"
+            "                    [--account-id N] [--shard-limit N]\n"
+            "                    [--log-level debug|info|warn|error]\n");
+}
+
+/* Creates dir and its parents, like mkdir -p. */
+static int make_dirs(const char *dir)
+{
+    char *path = xstrdup(dir);
+    int rc = 0;
+    for (char *p = path + 1; *p && rc == 0; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                rc = -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (rc == 0 && mkdir(path, 0755) != 0 && errno != EEXIST) {
+        rc = -errno;
+    }
+    free(path);
+    return rc;
+}
+
+static int parse_listen(const char *arg, struct sluice_config *cfg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (colon == NULL || colon == arg || (size_t)(colon - arg) >= sizeof(cfg->listen_host)) {
+        return -1;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) {
+        return -1;
+    }
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%.*s", (int)(colon - arg), arg);
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int valid_account_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 12) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *opt = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (val == NULL) {
+            fprintf(stderr, "sluice: %s needs a value\n", opt);
+            return -1;
+        }
+        i++;
+        if (strcmp(opt, "--data") == 0) {
+            if (strlen(val) >= sizeof(cfg->data_dir)) {
+                fprintf(stderr, "sluice: --data path too long\n");
+                return -1;
+            }
+            snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", val);
+        } else if (strcmp(opt, "--listen") == 0) {
+            if (parse_listen(val, cfg) < 0) {
+                fprintf(stderr, "sluice: --listen wants HOST:PORT, got %s\n", val);
+                return -1;
+            }
+        } else if (strcmp(opt, "--region") == 0) {
+            if (strlen(val) == 0 || strlen(val) >= sizeof(cfg->region)) {
+                fprintf(stderr, "sluice: bad --region %s\n", val);
+                return -1;
+            }
+            snprintf(cfg->region, sizeof(cfg->region), "%s", val);
+        } else if (strcmp(opt, "--account-id") == 0) {
+            if (!valid_account_id(val)) {
+                fprintf(stderr, "sluice: --account-id wants twelve digits, got %s\n", val);
+                return -1;
+            }
+            snprintf(cfg->account_id, sizeof(cfg->account_id), "%s", val);
+        } else if (strcmp(opt, "--shard-limit") == 0) {
+            cfg->shard_limit = atoi(val);
+            if (cfg->shard_limit < 1 || cfg->shard_limit > 1000000) {
+                fprintf(stderr, "sluice: bad --shard-limit %s\n", val);
+                return -1;
+            }
+        } else if (strcmp(opt, "--log-level") == 0) {
+            static const char *const levels[] = {"debug", "info", "warn", "error"};
+            int found = 0;
+            for (int l = 0; l < 4; l++) {
+                if (strcmp(val, levels[l]) == 0) {
+                    log_set_level((enum log_level)l);
+                    found = 1;
+                }
+            }
+            if (!found) {
+                fprintf(stderr, "sluice: bad --log-level %s\n", val);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "sluice: unknown option %s\n", opt);
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int serve(const struct sluice_config *cfg)
+{
+    int rc = make_dirs(cfg->data_dir);
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "main", "cannot create %s: %s", cfg->data_dir, sl_strerror(rc));
+        return 1;
+    }
+    /* Block the stop signals in every thread; this one waits for them below. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int exit_code = 1;
+    struct store *store = NULL;
+    struct iam *iam = NULL;
+    struct stream_service *streams = NULL;
+    struct api_registry *reg = NULL;
+    struct http_server *http = NULL;
+
+    char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
+    rc = store_open(db_path, &store);
+    free(db_path);
+    if (rc < 0) {
+        goto out;
+    }
+    if ((rc = iam_open(store, cfg, &iam)) < 0) {
+        goto out_close_store;
+    }
+    if ((rc = stream_service_open(store, cfg, &streams)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
+        goto out_close_iam;
+    }
+    reg = api_registry_create();
+    sts_api_register(iam, reg);
+    kinesis_api_register(streams, reg);
+    if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
+        goto out_close_services;
+    }
+    log_msg(LOG_INFO, "main", "listening on http://%s:%d (data in %s, region %s, account %s)",
+            cfg->listen_host, cfg->listen_port, cfg->data_dir, cfg->region, cfg->account_id);
+    printf("sluice: listening on http://%s:%d\n", cfg->listen_host, cfg->listen_port);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_msg(LOG_INFO, "main", "signal %d: shutting down", sig);
+    http_server_close(http);
+    exit_code = 0;
+out_close_services:
+    api_registry_destroy(reg);
+    stream_service_close(streams);
+out_close_iam:
+    iam_close(iam);
+out_close_store:
+    store_close(store);
+out:
+    if (exit_code == 0) {
+        log_msg(LOG_INFO, "main", "stopped cleanly");
+    }
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "serve") == 0) {
+        struct sluice_config cfg;
+        config_defaults(&cfg);
+        if (parse_serve_args(argc, argv, &cfg) < 0) {
+            return 2;
+        }
+        return serve(&cfg);
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sluice: unknown command %s\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

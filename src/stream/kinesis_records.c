@@ -1,0 +1,697 @@
+/*
+ * The record plane: PutRecord, PutRecords and GetRecords, read with the single-pass
+ * JSON reader and written straight into the response buffer. Base64 is decoded from
+ * the request body into one buffer that the shard logs write from, and encoded from
+ * the log's read buffer into the response, so a record is copied as few times as the
+ * formats allow.
+ *
+ * A PutRecords response is sent only after every record it reports as written is
+ * durable: records are appended to each shard's log, then each touched shard is synced
+ * (group commit shares one fdatasync among concurrent requests).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/jsonscan.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "stream/kinesis_int.h"
+
+struct put_entry {
+    struct jstr data;        /* base64 text in the request */
+    int has_data;
+    struct jstr pk;          /* partition key as sent */
+    int has_pk;
+    struct jstr ehk;         /* explicit hash key as sent */
+    int has_ehk;
+    char *pk_text;           /* decoded partition key (into the request or pk arena) */
+    size_t pk_len;
+    uint8_t *bytes;          /* decoded data */
+    uint32_t bytes_len;
+    struct shard *shard;
+    uint64_t index;          /* assigned record index */
+    int failed;              /* the log refused it */
+};
+
+struct put_request {
+    struct jstr stream_name, stream_arn;
+    int has_name, has_arn;
+    struct jstr seq_for_ordering;
+    int has_seq_for_ordering;
+    struct put_entry *entries;
+    size_t n_entries;
+};
+
+static int serialization(struct api_call *call, const struct jscan *js)
+{
+    return err_set(&call->err, SL_E(SERIALIZATION), "Malformed request body: %s",
+                   js->error ? js->error : "unexpected value type");
+}
+
+/* Reads one string member, or leaves *has at 0 for null. */
+static int read_string(struct jscan *js, struct jstr *out, int *has)
+{
+    if (jscan_peek(js) == JSCAN_NULL) {
+        return jscan_skip(js);
+    }
+    if (jscan_peek(js) != JSCAN_STRING) {
+        js->error = "unexpected value type";
+        return -1;
+    }
+    *has = 1;
+    return jscan_string(js, out);
+}
+
+static int read_record(struct jscan *js, struct put_entry *e)
+{
+    if (jscan_object_begin(js) < 0) {
+        return -1;
+    }
+    struct jstr key;
+    int more;
+    while ((more = jscan_object_next(js, &key)) == 1) {
+        int rc;
+        if (jstr_eq(&key, "Data")) {
+            rc = read_string(js, &e->data, &e->has_data);
+        } else if (jstr_eq(&key, "PartitionKey")) {
+            rc = read_string(js, &e->pk, &e->has_pk);
+        } else if (jstr_eq(&key, "ExplicitHashKey")) {
+            rc = read_string(js, &e->ehk, &e->has_ehk);
+        } else {
+            rc = jscan_skip(js);
+        }
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return more;
+}
+
+/* Parses a PutRecords (batch) or PutRecord (single) body into req. */
+static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int batch,
+                     struct put_request *req)
+{
+    struct jscan js;
+    jscan_init(&js, (const char *)body, len);
+    if (len == 0) {
+        return err_set(&call->err, SL_E(SERIALIZATION), "Malformed request body: empty");
+    }
+    if (!batch) {
+        req->entries = xcalloc(1, sizeof(*req->entries));
+        req->n_entries = 1;
+    }
+    if (jscan_object_begin(&js) < 0) {
+        return serialization(call, &js);
+    }
+    struct jstr key;
+    int more, have_records = 0;
+    size_t cap = 0;
+    while ((more = jscan_object_next(&js, &key)) == 1) {
+        int rc = 0;
+        if (jstr_eq(&key, "StreamName")) {
+            rc = read_string(&js, &req->stream_name, &req->has_name);
+        } else if (jstr_eq(&key, "StreamARN")) {
+            rc = read_string(&js, &req->stream_arn, &req->has_arn);
+        } else if (batch && jstr_eq(&key, "Records") && jscan_peek(&js) != JSCAN_NULL) {
+            have_records = 1;
+            if (jscan_array_begin(&js) < 0) {
+                return serialization(call, &js);
+            }
+            while ((rc = jscan_array_next(&js)) == 1) {
+                if (req->n_entries == PUT_RECORDS_MAX + 1) {
+                    /* Counted but not kept: the request fails validation below. */
+                    if (jscan_skip(&js) < 0) {
+                        return serialization(call, &js);
+                    }
+                    continue;
+                }
+                if (req->n_entries == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    req->entries = xrealloc(req->entries, cap * sizeof(*req->entries));
+                }
+                struct put_entry *e = &req->entries[req->n_entries++];
+                memset(e, 0, sizeof(*e));
+                if (jscan_peek(&js) != JSCAN_OBJECT || read_record(&js, e) < 0) {
+                    return serialization(call, &js);
+                }
+            }
+        } else if (!batch && jstr_eq(&key, "Data")) {
+            rc = read_string(&js, &req->entries[0].data, &req->entries[0].has_data);
+        } else if (!batch && jstr_eq(&key, "PartitionKey")) {
+            rc = read_string(&js, &req->entries[0].pk, &req->entries[0].has_pk);
+        } else if (!batch && jstr_eq(&key, "ExplicitHashKey")) {
+            rc = read_string(&js, &req->entries[0].ehk, &req->entries[0].has_ehk);
+        } else if (!batch && jstr_eq(&key, "SequenceNumberForOrdering")) {
+            rc = read_string(&js, &req->seq_for_ordering, &req->has_seq_for_ordering);
+        } else {
+            rc = jscan_skip(&js);
+        }
+        if (rc < 0) {
+            return serialization(call, &js);
+        }
+    }
+    if (more < 0 || jscan_finish(&js) < 0) {
+        return serialization(call, &js);
+    }
+    if (batch && !have_records) {
+        return err_set(&call->err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at 'records' failed to satisfy "
+                       "constraint: Member must not be null");
+    }
+    if (batch && req->n_entries == 0) {
+        return kin__validation(call, "records", "[]",
+                               "Member must have length greater than or equal to 1");
+    }
+    if (req->n_entries > PUT_RECORDS_MAX) {
+        return err_set(&call->err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '[...]' at 'records' failed to "
+                       "satisfy constraint: Member must have length less than or equal to %d",
+                       PUT_RECORDS_MAX);
+    }
+    return 0;
+}
+
+/* Characters (code points) of UTF-8 text, as the API's length limits count them. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* Decodes and validates every entry; assigns shards. Decoded bytes go into arena. */
+static int prepare_entries(struct api_call *call, struct put_request *req, struct stream *s,
+                           int batch, uint8_t *arena, char *pk_arena)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < req->n_entries; i++) {
+        struct put_entry *e = &req->entries[i];
+        char member[64];
+        if (batch) {
+            snprintf(member, sizeof(member), "records.%zu.member.", i + 1);
+        } else {
+            member[0] = '\0';
+        }
+        if (!e->has_data) {
+            return err_set(&call->err, SL_E(VALIDATION),
+                           "1 validation error detected: Value null at '%sdata' failed to "
+                           "satisfy constraint: Member must not be null",
+                           member);
+        }
+        if (!e->has_pk) {
+            return err_set(&call->err, SL_E(VALIDATION),
+                           "1 validation error detected: Value null at '%spartitionKey' failed "
+                           "to satisfy constraint: Member must not be null",
+                           member);
+        }
+        if (e->pk.has_escapes) {
+            long n = jscan_unescape(&e->pk, pk_arena);
+            if (n < 0) {
+                return err_set(&call->err, SL_E(SERIALIZATION), "Malformed PartitionKey.");
+            }
+            e->pk_text = pk_arena;
+            e->pk_len = (size_t)n;
+            pk_arena += n;
+        } else {
+            e->pk_text = (char *)e->pk.raw;
+            e->pk_len = e->pk.raw_len;
+        }
+        size_t chars = utf8_chars(e->pk_text, e->pk_len);
+        if (chars < 1 || chars > 256) {
+            char c[80];
+            snprintf(c, sizeof(c), "Member must have length %s",
+                     chars < 1 ? "greater than or equal to 1" : "less than or equal to 256");
+            char m[80];
+            snprintf(m, sizeof(m), "%spartitionKey", member);
+            return kin__validation(call, m, chars < 1 ? "" : "(too long)", c);
+        }
+        /* Base64 data: escapes are legal JSON ("\/"), so decode them first if present. */
+        const char *b64 = e->data.raw;
+        size_t b64_len = e->data.raw_len;
+        char *unescaped = NULL;
+        if (e->data.has_escapes) {
+            unescaped = try_malloc(b64_len + 1);
+            long n = unescaped ? jscan_unescape(&e->data, unescaped) : -1;
+            if (n < 0) {
+                free(unescaped);
+                return err_set(&call->err, SL_E(SERIALIZATION), "Malformed Data.");
+            }
+            b64 = unescaped;
+            b64_len = (size_t)n;
+        }
+        if (b64_len > BASE64_ENCODED_LEN(RECORD_MAX_BYTES)) {
+            free(unescaped);
+            char m[80];
+            snprintf(m, sizeof(m), "%sdata", member);
+            return kin__validation(call, m, "java.nio.HeapByteBuffer",
+                                   "Member must have length less than or equal to 1048576");
+        }
+        long n = base64_decode(b64, b64_len, arena);
+        free(unescaped);
+        if (n < 0) {
+            return err_set(&call->err, SL_E(SERIALIZATION),
+                           "Data of record %zu is not valid base64.", i);
+        }
+        if ((size_t)n + e->pk_len > RECORD_MAX_BYTES) {
+            char m[80];
+            snprintf(m, sizeof(m), "%sdata", member);
+            return kin__validation(call, m, "java.nio.HeapByteBuffer",
+                                   "Member must have length less than or equal to 1048576");
+        }
+        e->bytes = arena;
+        e->bytes_len = (uint32_t)n;
+        arena += n;
+        total += (size_t)n + e->pk_len;
+
+        u128 hash;
+        if (e->has_ehk) {
+            int pattern_ok = !e->ehk.has_escapes && e->ehk.raw_len >= 1;
+            for (size_t k = 0; pattern_ok && k < e->ehk.raw_len; k++) {
+                pattern_ok = e->ehk.raw[k] >= '0' && e->ehk.raw[k] <= '9';
+            }
+            pattern_ok = pattern_ok && !(e->ehk.raw_len > 1 && e->ehk.raw[0] == '0') &&
+                         e->ehk.raw_len <= 39;
+            if (!pattern_ok) {
+                char m[80], v[64];
+                snprintf(m, sizeof(m), "%sexplicitHashKey", member);
+                snprintf(v, sizeof(v), "%.*s", (int)(e->ehk.raw_len > 40 ? 40 : e->ehk.raw_len),
+                         e->ehk.raw);
+                return kin__validation(call, m, v,
+                                       "Member must satisfy regular expression pattern: "
+                                       "0|([1-9]\\d{0,38})");
+            }
+            if (hashkey_parse(e->ehk.raw, e->ehk.raw_len, &hash) < 0) {
+                return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                               "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+                               "[0, 2^128-1]. Specified value was %.*s",
+                               (int)e->ehk.raw_len, e->ehk.raw);
+            }
+        } else {
+            hash = hashkey_of_partition_key(e->pk_text, e->pk_len);
+        }
+        e->shard = shard_for_hash(s, hash);
+    }
+    if (total > PUT_RECORDS_MAX_BYTES) {
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                       "Records size exceeds 5 MB limit. The total size of all records in the "
+                       "request is %zu bytes.",
+                       total);
+    }
+    return 0;
+}
+
+/*
+ * Appends the entries shard by shard (one log append per shard, in request order
+ * within a shard), then waits until each touched shard has synced them.
+ */
+static void append_and_sync(struct stream *s, struct put_request *req, int64_t now_ms)
+{
+    size_t n = req->n_entries;
+    struct seglog_record_in *recs = xcalloc(n, sizeof(*recs));
+    size_t *order = xcalloc(n, sizeof(*order));
+    /* Entries of shard k occupy order[start[k] .. start[k+1]) after a counting sort. */
+    size_t *start = xcalloc(s->n_shards + 1, sizeof(*start));
+    for (size_t i = 0; i < n; i++) {
+        start[(size_t)(req->entries[i].shard - s->shards) + 1]++;
+    }
+    for (uint32_t k = 0; k < s->n_shards; k++) {
+        start[k + 1] += start[k];
+    }
+    size_t *fill = xcalloc(s->n_shards, sizeof(*fill));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)(req->entries[i].shard - s->shards);
+        order[start[k] + fill[k]++] = i;
+    }
+    for (uint32_t k = 0; k < s->n_shards; k++) {
+        size_t count = start[k + 1] - start[k];
+        if (count == 0) {
+            continue;
+        }
+        for (size_t j = 0; j < count; j++) {
+            struct put_entry *e = &req->entries[order[start[k] + j]];
+            recs[start[k] + j] = (struct seglog_record_in){
+                .data = e->bytes,
+                .data_len = e->bytes_len,
+                .partition_key = e->pk_text,
+                .pk_len = (uint16_t)e->pk_len,
+            };
+        }
+        uint64_t first;
+        int64_t arrival;
+        int rc = seglog_append(s->shards[k].log, &recs[start[k]], count, now_ms, &first,
+                               &arrival);
+        for (size_t j = 0; j < count; j++) {
+            struct put_entry *e = &req->entries[order[start[k] + j]];
+            e->failed = rc < 0;
+            e->index = first + j;
+        }
+        fill[k] = rc < 0 ? 0 : (size_t)(first + count); /* reused: sync target */
+    }
+    for (uint32_t k = 0; k < s->n_shards; k++) {
+        if (fill[k] == 0) {
+            continue;
+        }
+        if (seglog_sync(s->shards[k].log, fill[k]) < 0) {
+            for (size_t j = start[k]; j < start[k + 1]; j++) {
+                req->entries[order[j]].failed = 1;
+            }
+        }
+    }
+    free(fill);
+    free(start);
+    free(order);
+    free(recs);
+}
+
+static int stream_of_put(struct api_call *call, const struct put_request *req, struct stream **s)
+{
+    char name[STREAM_NAME_MAX + 1], arn[2049];
+    const char *name_p = NULL, *arn_p = NULL;
+    if (req->has_name) {
+        long n = req->stream_name.raw_len <= STREAM_NAME_MAX
+                     ? jscan_unescape(&req->stream_name, name)
+                     : -1;
+        if (n < 1) {
+            return kin__validation(call, "streamName", "(invalid)",
+                                   "Member must have length between 1 and 128");
+        }
+        name[n] = '\0';
+        name_p = name;
+    }
+    if (req->has_arn) {
+        long n = req->stream_arn.raw_len <= 2048 ? jscan_unescape(&req->stream_arn, arn) : -1;
+        if (n < 1) {
+            return kin__validation(call, "streamARN", "(invalid)",
+                                   "Member must have length between 1 and 2048");
+        }
+        arn[n] = '\0';
+        arn_p = arn;
+    }
+    int rc = kin__resolve(call, name_p, arn_p, s);
+    if (rc < 0) {
+        return rc;
+    }
+    enum stream_status st = kin__status(call->service_ctx, *s);
+    if (st == STREAM_CREATING || st == STREAM_DELETING) {
+        rc = kin__not_found(call, (*s)->name);
+        stream__put(*s);
+        *s = NULL;
+    }
+    return rc;
+}
+
+/* Shared by PutRecord and PutRecords up to the append. */
+static int put_common(struct api_call *call, const uint8_t *body, size_t len, int batch,
+                      struct put_request *req, struct stream **s, uint8_t **arena,
+                      char **pk_arena)
+{
+    int rc = parse_put(call, body, len, batch, req);
+    if (rc < 0) {
+        return rc;
+    }
+    /* Sequence numbers only grow within a shard, so any earlier one is honoured already;
+       the field is checked for form. */
+    if (req->has_seq_for_ordering &&
+        !seqno_pattern_ok(req->seq_for_ordering.raw, req->seq_for_ordering.raw_len)) {
+        return kin__validation(call, "sequenceNumberForOrdering", "(invalid)",
+                               "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
+    }
+    if ((rc = stream_of_put(call, req, s)) < 0) {
+        return rc;
+    }
+    size_t data_max = 0, pk_max = 0;
+    for (size_t i = 0; i < req->n_entries; i++) {
+        data_max += BASE64_DECODED_MAX(req->entries[i].data.raw_len);
+        pk_max += req->entries[i].pk.raw_len;
+    }
+    *arena = try_malloc(data_max + 1);
+    *pk_arena = try_malloc(pk_max + 1);
+    if (*arena == NULL || *pk_arena == NULL) {
+        return err_set(&call->err, SL_E(NOMEM), "Out of memory for the request.");
+    }
+    if ((rc = prepare_entries(call, req, *s, batch, *arena, *pk_arena)) < 0) {
+        return rc;
+    }
+    append_and_sync(*s, req, call->req->now_ms);
+    size_t n_ok = 0, bytes = 0;
+    for (size_t i = 0; i < req->n_entries; i++) {
+        if (!req->entries[i].failed) {
+            n_ok++;
+            bytes += req->entries[i].bytes_len;
+        }
+    }
+    atomic_fetch_add(&(*s)->counters.incoming_records, n_ok);
+    atomic_fetch_add(&(*s)->counters.incoming_bytes, bytes);
+    atomic_fetch_add(&(*s)->counters.put_failures, req->n_entries - n_ok);
+    return 0;
+}
+
+static const char *encryption_of(struct api_call *call, struct stream *s)
+{
+    struct stream_service *svc = call->service_ctx;
+    pthread_mutex_lock(&svc->lock);
+    const char *enc = strcmp(s->encryption, "KMS") == 0 ? "KMS" : "NONE";
+    pthread_mutex_unlock(&svc->lock);
+    return enc;
+}
+
+int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
+{
+    struct put_request req = {0};
+    struct stream *s = NULL;
+    uint8_t *arena = NULL;
+    char *pk_arena = NULL;
+    int rc = put_common(call, body, len, 1, &req, &s, &arena, &pk_arena);
+    if (rc == 0) {
+        size_t failed = 0;
+        for (size_t i = 0; i < req.n_entries; i++) {
+            failed += req.entries[i].failed;
+        }
+        buf_reserve(out, req.n_entries * 110 + 96);
+        buf_printf(out, "{\"FailedRecordCount\":%zu,\"Records\":[", failed);
+        for (size_t i = 0; i < req.n_entries; i++) {
+            const struct put_entry *e = &req.entries[i];
+            if (i > 0) {
+                buf_putc(out, ',');
+            }
+            if (e->failed) {
+                buf_puts(out, "{\"ErrorCode\":\"InternalFailure\",\"ErrorMessage\":"
+                              "\"Internal service failure.\"}");
+                continue;
+            }
+            char seq[SEQNO_LEN + 1], shard_id[SHARD_ID_LEN + 1];
+            seqno_format(s->seq_tag, e->shard->idx, e->index, seq);
+            shard_id_format(e->shard->idx, shard_id);
+            buf_printf(out, "{\"SequenceNumber\":\"%s\",\"ShardId\":\"%s\"}", seq, shard_id);
+        }
+        buf_printf(out, "],\"EncryptionType\":\"%s\"}", encryption_of(call, s));
+        rc = buf_status(out);
+    }
+    stream__put(s);
+    free(arena);
+    free(pk_arena);
+    free(req.entries);
+    return rc;
+}
+
+int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
+{
+    struct put_request req = {0};
+    struct stream *s = NULL;
+    uint8_t *arena = NULL;
+    char *pk_arena = NULL;
+    int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena);
+    if (rc == 0) {
+        const struct put_entry *e = &req.entries[0];
+        if (e->failed) {
+            rc = err_set(&call->err, SL_E(INTERNAL), "Internal service failure.");
+        } else {
+            char seq[SEQNO_LEN + 1], shard_id[SHARD_ID_LEN + 1];
+            seqno_format(s->seq_tag, e->shard->idx, e->index, seq);
+            shard_id_format(e->shard->idx, shard_id);
+            buf_printf(out, "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"EncryptionType\":\"%s\"}",
+                       shard_id, seq, encryption_of(call, s));
+            rc = buf_status(out);
+        }
+    }
+    stream__put(s);
+    free(arena);
+    free(pk_arena);
+    free(req.entries);
+    return rc;
+}
+
+/* ---- GetRecords ---- */
+
+struct read_ctx {
+    struct buf *out;
+    const struct stream *s;
+    uint32_t shard_idx;
+    size_t n_records;
+    size_t n_bytes;
+    int64_t last_arrival_ms;
+};
+
+static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                        size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    struct read_ctx *rc = arg;
+    struct buf *out = rc->out;
+    char seq[SEQNO_LEN + 1];
+    seqno_format(rc->s->seq_tag, rc->shard_idx, index, seq);
+    if (rc->n_records > 0) {
+        buf_putc(out, ',');
+    }
+    buf_printf(out, "{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%lld.%03d,"
+                    "\"Data\":\"",
+               seq, (long long)(arrival_ms / 1000), (int)(arrival_ms % 1000));
+    char *p = (char *)buf_reserve(out, BASE64_ENCODED_LEN(data_len));
+    if (p == NULL) {
+        return -1;
+    }
+    out->len += base64_encode(data, data_len, p);
+    buf_puts(out, "\",\"PartitionKey\":");
+    buf_json_string(out, pk, pk_len);
+    buf_putc(out, '}');
+    rc->n_records++;
+    rc->n_bytes += data_len;
+    rc->last_arrival_ms = arrival_ms;
+    return buf_status(out) < 0 ? -1 : 0;
+}
+
+static struct stream *stream_by_id(struct stream_service *svc, int64_t id, uint64_t tag)
+{
+    struct stream *found = NULL;
+    pthread_mutex_lock(&svc->lock);
+    stream__settle(svc, clock_now_ms());
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        if (svc->streams[i]->id == id && svc->streams[i]->seq_tag == tag) {
+            found = svc->streams[i];
+            atomic_fetch_add(&found->refs, 1);
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return found;
+}
+
+int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
+{
+    struct stream_service *svc = call->service_ctx;
+    struct jscan js;
+    jscan_init(&js, (const char *)body, len);
+    struct jstr key, iter = {0};
+    int has_iter = 0, more;
+    long long limit = GET_RECORDS_MAX;
+    if (jscan_object_begin(&js) < 0) {
+        return serialization(call, &js);
+    }
+    while ((more = jscan_object_next(&js, &key)) == 1) {
+        int rc = 0;
+        if (jstr_eq(&key, "ShardIterator")) {
+            rc = read_string(&js, &iter, &has_iter);
+        } else if (jstr_eq(&key, "Limit") && jscan_peek(&js) != JSCAN_NULL) {
+            const char *text;
+            size_t n;
+            rc = jscan_peek(&js) == JSCAN_NUMBER ? jscan_number(&js, &text, &n) : -1;
+            if (rc == 0) {
+                char tmp[32];
+                if (n >= sizeof(tmp) || memchr(text, '.', n) || memchr(text, 'e', n) ||
+                    memchr(text, 'E', n)) {
+                    js.error = "Limit must be an integer";
+                    rc = -1;
+                } else {
+                    memcpy(tmp, text, n);
+                    tmp[n] = '\0';
+                    limit = atoll(tmp);
+                    if (n > 11) {
+                        js.error = "Limit out of range";
+                        rc = -1;
+                    }
+                }
+            }
+        } else {
+            rc = jscan_skip(&js);
+        }
+        if (rc < 0) {
+            return serialization(call, &js);
+        }
+    }
+    if (more < 0 || jscan_finish(&js) < 0) {
+        return serialization(call, &js);
+    }
+    if (!has_iter) {
+        return err_set(&call->err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at 'shardIterator' failed to "
+                       "satisfy constraint: Member must not be null");
+    }
+    if (iter.raw_len < 1 || iter.raw_len > 512) {
+        return kin__validation(call, "shardIterator", "(invalid)",
+                               "Member must have length between 1 and 512");
+    }
+    if (limit < 1 || limit > GET_RECORDS_MAX) {
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", limit);
+        return kin__validation(call, "limit", v,
+                               limit < 1 ? "Member must have value greater than or equal to 1"
+                                         : "Member must have value less than or equal to 10000");
+    }
+    struct iterator_pos pos;
+    int rc = iterator_decode(svc->iterator_key, iter.raw, iter.raw_len, call->req->now_ms, &pos,
+                             &call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct stream *s = stream_by_id(svc, pos.stream_id, pos.seq_tag);
+    if (s == NULL || kin__status(svc, s) == STREAM_DELETING) {
+        stream__put(s);
+        return err_set(&call->err, SL_E(RESOURCE_NOT_FOUND),
+                       "Shard shardId-%012u in stream with id %lld under account %s does not "
+                       "exist",
+                       pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
+    }
+    struct shard *sh = NULL;
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        if (s->shards[i].idx == pos.shard_idx) {
+            sh = &s->shards[i];
+        }
+    }
+    if (sh == NULL) {
+        stream__put(s);
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
+    }
+    buf_puts(out, "{\"Records\":[");
+    struct read_ctx ctx = {.out = out, .s = s, .shard_idx = sh->idx};
+    uint64_t next = pos.index;
+    rc = seglog_read(sh->log, pos.index, (size_t)limit, GET_RECORDS_MAX_BYTES, visit_record, &ctx,
+                     &next);
+    if (rc < 0) {
+        stream__put(s);
+        if (buf_status(out) < 0) {
+            return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
+        }
+        return err_set(&call->err, rc, "Internal service failure.");
+    }
+    int64_t behind = 0;
+    if (next < seglog_durable_index(sh->log) && ctx.n_records > 0) {
+        behind = seglog_last_arrival_ms(sh->log) - ctx.last_arrival_ms;
+        if (behind < 0) {
+            behind = 0;
+        }
+    }
+    struct iterator_pos npos = pos;
+    npos.index = next;
+    npos.issued_ms = call->req->now_ms;
+    char text[160];
+    iterator_encode(svc->iterator_key, &npos, text, sizeof(text));
+    buf_printf(out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
+               (long long)behind);
+    atomic_fetch_add(&s->counters.outgoing_records, ctx.n_records);
+    atomic_fetch_add(&s->counters.outgoing_bytes, ctx.n_bytes);
+    stream__put(s);
+    return buf_status(out);
+}
