@@ -74,18 +74,19 @@ run: all
 # Every suite: unit tests, fuzz corpus replay and end-to-end tests, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer; ends with "N passed, N failed".
 test: deps
-	@python3 tests/run_all.py
+	@/usr/bin/python3 tests/run_all.py
 
 bench: deps all bench-bins
 	./bench/run.sh
 
+FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-FUZZ_BIN := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_OBJ := $(patsubst src/%.c,build-fuzz/obj/%.o,$(LIB_SRC))
-build-fuzz/obj/%.o: src/%.c
+FUZZ_BIN := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC))
+$(FUZZ_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
-build-fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIB_OBJ) $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)

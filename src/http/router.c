@@ -469,7 +469,10 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
         rc = op->fn(call, input, &output);
         json_decref(input);
         if (rc == 0) {
-            char *text = json_dumps(output ? output : json_object(), JSON_COMPACT);
+            if (output == NULL) {
+                output = json_object(); /* operations without output answer {} */
+            }
+            char *text = json_dumps(output, JSON_COMPACT);
             if (text == NULL) {
                 rc = SL_E(NOMEM);
             } else {

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Runs every suite and ends with one line: "N passed, N failed".
+
+Suites, in order:
+  unit        C unit tests (cmocka), plain build
+  fuzz-replay each libFuzzer target over its corpus in fuzz/corpus/<name>/
+  e2e         boto3 and AWS CLI tests against the plain server
+  unit-san    C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+  e2e-san     the end-to-end tests against the sanitized server
+Each suite's own output goes to build/test-logs/<suite>.log; failures are printed.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOGS = os.path.join(ROOT, "build", "test-logs")
+SAN = "address,undefined"
+SAN_BUILD = "build-address-undefined"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+SAN_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    "LSAN_OPTIONS": f"suppressions={ROOT}/tests/lsan.supp:print_suppressions=0",
+}
+
+totals = {"passed": 0, "failed": 0}
+
+
+def sh(cmd, log, env=None, timeout=1800):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        try:
+            p = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=full_env,
+                               timeout=timeout)
+            return p.returncode
+        except subprocess.TimeoutExpired:
+            f.write("TIMEOUT\n")
+            return -1
+
+
+def tail(path, n=60):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+def record(suite, passed, failed, log):
+    totals["passed"] += passed
+    totals["failed"] += failed
+    print(f"{suite}: {passed} passed, {failed} failed", flush=True)
+    if failed:
+        print(f"--- {suite} log tail ({log}) ---\n{tail(log)}--- end ---", flush=True)
+
+
+def build(target_args, log):
+    jobs = str(os.cpu_count() or 2)
+    return sh(["make", "-j", jobs] + target_args, log)
+
+
+def run_unit(suite, build_dir, env=None):
+    log = os.path.join(LOGS, f"{suite}.log")
+    san = ["SANITIZER=" + SAN] if build_dir == SAN_BUILD else []
+    if build(san + ["all", "unit-bins"], log) != 0:
+        record(suite, 0, 1, log)
+        return
+    passed = failed = 0
+    for binary in sorted(glob.glob(os.path.join(ROOT, build_dir, "tests", "test_*"))):
+        before = os.path.getsize(log)
+        rc = sh([binary], log, env=env, timeout=600)
+        with open(log, errors="replace") as f:
+            f.seek(before)
+            out = f.read()
+        ok = sum(int(m) for m in re.findall(r"\[  PASSED  \] (\d+) test", out))
+        bad = sum(int(m) for m in re.findall(r"\[  FAILED  \] (\d+) test", out))
+        if rc != 0 and bad == 0:
+            bad = 1  # crashed, or a sanitizer stopped it
+        passed += ok
+        failed += bad
+    record(suite, passed, failed, log)
+
+
+def run_fuzz_replay():
+    log = os.path.join(LOGS, "fuzz-replay.log")
+    if build(["fuzz"], log) != 0:
+        record("fuzz-replay", 0, 1, log)
+        return
+    passed = failed = 0
+    for target in sorted(glob.glob(os.path.join(ROOT, "build-fuzz", "fuzz_*"))):
+        if target.endswith(".o") or target.endswith(".d"):
+            continue
+        name = os.path.basename(target)[len("fuzz_"):]
+        corpus = os.path.join(ROOT, "fuzz", "corpus", name)
+        files = sorted(glob.glob(os.path.join(corpus, "*")))
+        if not files:
+            failed += 1
+            with open(log, "a") as f:
+                f.write(f"no corpus for {name}\n")
+            continue
+        rc = sh([target, "-runs=0"] + files, log, env=SAN_ENV, timeout=600)
+        passed += rc == 0
+        failed += rc != 0
+    record("fuzz-replay", passed, failed, log)
+
+
+def run_e2e(suite, binary, env=None):
+    log = os.path.join(LOGS, f"{suite}.log")
+    if not os.path.exists(os.path.join(ROOT, binary)):
+        record(suite, 0, 1, log)
+        return
+    junit = os.path.join(LOGS, f"{suite}.xml")
+    e = {"SLUICE_BIN": os.path.join(ROOT, binary)}
+    e.update(env or {})
+    rc = sh([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", junit,
+             "tests/e2e"], log, env=e, timeout=2400)
+    passed = failed = 0
+    try:
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            kinds = {child.tag for child in case}
+            if "skipped" in kinds:
+                continue
+            if kinds & {"failure", "error"}:
+                failed += 1
+            else:
+                passed += 1
+    except (OSError, ET.ParseError):
+        failed += 1
+    if rc not in (0, 1) and failed == 0:
+        failed = 1  # pytest itself broke
+    record(suite, passed, failed, log)
+
+
+def main():
+    os.makedirs(LOGS, exist_ok=True)
+    for old in glob.glob(os.path.join(LOGS, "*")):
+        os.remove(old)
+    start = time.time()
+    run_unit("unit", "build")
+    run_fuzz_replay()
+    run_e2e("e2e", "build/sluice")
+    run_unit("unit-san", SAN_BUILD, env=SAN_ENV)
+    run_e2e("e2e-san", f"{SAN_BUILD}/sluice", env=SAN_ENV)
+    print(f"all suites took {time.time() - start:.0f} s")
+    print(f"{totals['passed']} passed, {totals['failed']} failed")
+    return 0 if totals["failed"] == 0 and totals["passed"] > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
