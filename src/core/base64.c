@@ -1,13 +1,18 @@
 #include "core/base64.h"
 
+#include <string.h>
+
 static const char std_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* 0..63 for alphabet characters, 64 for anything else. Built on first use. */
+/* 0..63 for alphabet characters, 64 for anything else. Built at load time. */
 static unsigned char std_values[256];
 static unsigned char url_values[256];
+/* Two output characters for every 12-bit group: the encoder's hot loop does two table
+   loads per three input bytes instead of four. */
+static char std_pairs[4096][2];
 
 static void build(unsigned char *values, const char *alphabet)
 {
@@ -23,12 +28,24 @@ __attribute__((constructor)) static void base64_tables_init(void)
 {
     build(std_values, std_alphabet);
     build(url_values, url_alphabet);
+    for (int i = 0; i < 4096; i++) {
+        std_pairs[i][0] = std_alphabet[i >> 6];
+        std_pairs[i][1] = std_alphabet[i & 63];
+    }
 }
 
 static size_t encode(const uint8_t *in, size_t len, char *out, const char *alphabet, int pad)
 {
     size_t i = 0;
     char *o = out;
+    if (alphabet == std_alphabet) {
+        for (; i + 3 <= len; i += 3) {
+            uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
+            memcpy(o, std_pairs[v >> 12], 2);
+            memcpy(o + 2, std_pairs[v & 4095], 2);
+            o += 4;
+        }
+    }
     for (; i + 3 <= len; i += 3) {
         uint32_t v = ((uint32_t)in[i] << 16) | ((uint32_t)in[i + 1] << 8) | in[i + 2];
         o[0] = alphabet[v >> 18];

@@ -309,7 +309,8 @@ static int prepare_entries(struct api_call *call, struct put_request *req, struc
  * Appends the entries shard by shard (one log append per shard, in request order
  * within a shard), then waits until each touched shard has synced them.
  */
-static void append_and_sync(struct stream *s, struct put_request *req, int64_t now_ms)
+static void append_and_sync(struct stream_service *svc, struct stream *s, struct put_request *req,
+                            int64_t now_ms)
 {
     size_t n = req->n_entries;
     struct seglog_record_in *recs = xcalloc(n, sizeof(*recs));
@@ -352,16 +353,32 @@ static void append_and_sync(struct stream *s, struct put_request *req, int64_t n
         }
         fill[k] = rc < 0 ? 0 : (size_t)(first + count); /* reused: sync target */
     }
+    /* Sync every touched shard at once (see syncpool.c). */
+    struct seglog **logs = xcalloc(s->n_shards, sizeof(*logs));
+    uint64_t *upto = xcalloc(s->n_shards, sizeof(*upto));
+    uint32_t *which = xcalloc(s->n_shards, sizeof(*which));
+    int *results = xcalloc(s->n_shards, sizeof(*results));
+    size_t n_sync = 0;
     for (uint32_t k = 0; k < s->n_shards; k++) {
-        if (fill[k] == 0) {
-            continue;
+        if (fill[k] != 0) {
+            logs[n_sync] = s->shards[k].log;
+            upto[n_sync] = fill[k];
+            which[n_sync++] = k;
         }
-        if (seglog_sync(s->shards[k].log, fill[k]) < 0) {
-            for (size_t j = start[k]; j < start[k + 1]; j++) {
-                req->entries[order[j]].failed = 1;
+    }
+    stream__sync_many(svc->sync_pool, logs, upto, results, n_sync);
+    for (size_t j = 0; j < n_sync; j++) {
+        if (results[j] < 0) {
+            uint32_t k = which[j];
+            for (size_t i = start[k]; i < start[k + 1]; i++) {
+                req->entries[order[i]].failed = 1;
             }
         }
     }
+    free(results);
+    free(which);
+    free(upto);
+    free(logs);
     free(fill);
     free(start);
     free(order);
@@ -437,7 +454,7 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     if ((rc = prepare_entries(call, req, *s, batch, *arena, *pk_arena)) < 0) {
         return rc;
     }
-    append_and_sync(*s, req, call->req->now_ms);
+    append_and_sync(call->service_ctx, *s, req, call->req->now_ms);
     size_t n_ok = 0, bytes = 0;
     for (size_t i = 0; i < req->n_entries; i++) {
         if (!req->entries[i].failed) {
@@ -530,32 +547,68 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
 
 struct read_ctx {
     struct buf *out;
-    const struct stream *s;
-    uint32_t shard_idx;
+    char seq_prefix[SEQNO_LEN + 1]; /* the first 36 digits, the same for the whole shard */
     size_t n_records;
     size_t n_bytes;
     int64_t last_arrival_ms;
 };
 
+/* Writes v as exactly `digits` decimal digits, zero-padded, at out. */
+static void put_digits(char *out, uint64_t v, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/*
+ * One record of a GetRecords response. Written by hand rather than with printf: on a
+ * drain this runs for every record and printf cost more than the base64 encoding.
+ */
 static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
                         size_t pk_len, const uint8_t *data, size_t data_len)
 {
+    static const char head[] = "{\"SequenceNumber\":\"";
+    static const char mid[] = "\",\"ApproximateArrivalTimestamp\":";
+    static const char data_key[] = ",\"Data\":\"";
+    static const char pk_key[] = "\",\"PartitionKey\":";
     struct read_ctx *rc = arg;
     struct buf *out = rc->out;
-    char seq[SEQNO_LEN + 1];
-    seqno_format(rc->s->seq_tag, rc->shard_idx, index, seq);
-    if (rc->n_records > 0) {
-        buf_putc(out, ',');
-    }
-    buf_printf(out, "{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%lld.%03d,"
-                    "\"Data\":\"",
-               seq, (long long)(arrival_ms / 1000), (int)(arrival_ms % 1000));
-    char *p = (char *)buf_reserve(out, BASE64_ENCODED_LEN(data_len));
+    size_t fixed = 1 + sizeof(head) + SEQNO_LEN + sizeof(mid) + 24 + sizeof(data_key) +
+                   BASE64_ENCODED_LEN(data_len) + sizeof(pk_key);
+    char *p = (char *)buf_reserve(out, fixed);
     if (p == NULL) {
         return -1;
     }
-    out->len += base64_encode(data, data_len, p);
-    buf_puts(out, "\",\"PartitionKey\":");
+    char *start = p;
+    if (rc->n_records > 0) {
+        *p++ = ',';
+    }
+    memcpy(p, head, sizeof(head) - 1);
+    p += sizeof(head) - 1;
+    memcpy(p, rc->seq_prefix, SEQNO_LEN - 20);
+    put_digits(p + SEQNO_LEN - 20, index, 20);
+    p += SEQNO_LEN;
+    memcpy(p, mid, sizeof(mid) - 1);
+    p += sizeof(mid) - 1;
+    /* Epoch seconds with milliseconds, as botocore reads JSON timestamps. */
+    int64_t secs = arrival_ms / 1000;
+    int n_digits = 1;
+    for (int64_t t = secs; t >= 10; t /= 10) {
+        n_digits++;
+    }
+    put_digits(p, (uint64_t)secs, n_digits);
+    p += n_digits;
+    *p++ = '.';
+    put_digits(p, (uint64_t)(arrival_ms % 1000), 3);
+    p += 3;
+    memcpy(p, data_key, sizeof(data_key) - 1);
+    p += sizeof(data_key) - 1;
+    p += base64_encode(data, data_len, p);
+    memcpy(p, pk_key, sizeof(pk_key) - 1);
+    p += sizeof(pk_key) - 1;
+    out->len += (size_t)(p - start);
     buf_json_string(out, pk, pk_len);
     buf_putc(out, '}');
     rc->n_records++;
@@ -665,7 +718,8 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
     buf_puts(out, "{\"Records\":[");
-    struct read_ctx ctx = {.out = out, .s = s, .shard_idx = sh->idx};
+    struct read_ctx ctx = {.out = out};
+    seqno_format(s->seq_tag, sh->idx, 0, ctx.seq_prefix);
     uint64_t next = pos.index;
     rc = seglog_read(sh->log, pos.index, (size_t)limit, GET_RECORDS_MAX_BYTES, visit_record, &ctx,
                      &next);

@@ -723,7 +723,9 @@ int stream_service_open(struct store *st, const struct sluice_config *cfg,
     remove_orphans(svc, streams_dir);
     free(streams_dir);
     streams_dir = NULL;
+    svc->sync_pool = stream__sync_pool_create(16);
     if (pthread_create(&svc->retention_thread, NULL, retention_main, svc) != 0) {
+        stream__sync_pool_destroy(svc->sync_pool);
         rc = SL_E(INTERNAL);
         goto fail;
     }
@@ -749,6 +751,7 @@ void stream_service_close(struct stream_service *svc)
     pthread_cond_signal(&svc->retention_wake);
     pthread_mutex_unlock(&svc->retention_lock);
     pthread_join(svc->retention_thread, NULL);
+    stream__sync_pool_destroy(svc->sync_pool);
     for (size_t i = 0; i < svc->n_streams; i++) {
         stream__put(svc->streams[i]);
     }

@@ -69,6 +69,8 @@ struct stream {
     int row_deleted;            /* the row is gone: the files go with the last reference */
 };
 
+struct sync_pool;
+
 struct stream_service {
     struct store *store;
     const struct sluice_config *cfg;
@@ -80,6 +82,7 @@ struct stream_service {
     pthread_mutex_t retention_lock;
     pthread_cond_t retention_wake;
     int stopping;                /* under retention_lock */
+    struct sync_pool *sync_pool; /* threads that sync shards in parallel */
 };
 
 /* ---- stream.c ---- */
@@ -108,6 +111,13 @@ int stream__tags_put(struct stream_service *svc, const struct stream *s, const c
 int stream__tags_remove(struct stream_service *svc, const struct stream *s,
                         const char *const *keys, size_t n);
 void stream__tags_free(char **keys, char **values, size_t n);
+
+/* ---- syncpool.c ---- */
+struct sync_pool *stream__sync_pool_create(size_t n_threads);
+void stream__sync_pool_destroy(struct sync_pool *pool);
+/* Syncs logs[i] up to upto[i] for every i, concurrently; results[i] gets each outcome. */
+void stream__sync_many(struct sync_pool *pool, struct seglog *const *logs, const uint64_t *upto,
+                       int *results, size_t n);
 
 /* ---- shardmath.c: hash keys, sequence numbers, iterators ---- */
 /* MD5 of the partition key as a big-endian 128-bit number. */
