@@ -138,26 +138,28 @@ int jscan_string(struct jscan *s, struct jstr *out)
     const char *start = s->p;
     int escapes = 0;
     for (;;) {
-        /* memchr finds the candidates fast; most strings have no escapes. */
+        /* memchr finds the closing quote candidate fast; one pass then checks what lies
+           before it for escapes and control characters. */
         const char *q = memchr(s->p, '"', (size_t)(s->end - s->p));
-        const char *bs = memchr(s->p, '\\', (size_t)((q ? q : s->end) - s->p));
         if (q == NULL) {
             return fail(s, "unterminated string");
         }
-        if (bs == NULL) {
+        const char *c = s->p;
+        while (c < q && (unsigned char)*c >= 0x20 && *c != '\\') {
+            c++;
+        }
+        if (c == q) {
             s->p = q;
             break;
         }
-        escapes = 1;
-        if (bs + 1 >= s->end) {
-            return fail(s, "unterminated string");
-        }
-        s->p = bs + 2;
-    }
-    for (const char *c = start; c < s->p; c++) {
         if ((unsigned char)*c < 0x20) {
             return fail(s, "control character in string");
         }
+        escapes = 1; /* a backslash: skip it and the character it escapes */
+        if (c + 1 >= s->end) {
+            return fail(s, "unterminated string");
+        }
+        s->p = c + 2;
     }
     out->raw = start;
     out->raw_len = (size_t)(s->p - start);

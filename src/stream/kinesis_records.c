@@ -501,10 +501,26 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
                               "\"Internal service failure.\"}");
                 continue;
             }
-            char seq[SEQNO_LEN + 1], shard_id[SHARD_ID_LEN + 1];
-            seqno_format(s->seq_tag, e->shard->idx, e->index, seq);
-            shard_id_format(e->shard->idx, shard_id);
-            buf_printf(out, "{\"SequenceNumber\":\"%s\",\"ShardId\":\"%s\"}", seq, shard_id);
+            /* By hand, as in GetRecords: 500 printf calls cost more than the rest. */
+            static const char head[] = "{\"SequenceNumber\":\"";
+            static const char mid[] = "\",\"ShardId\":\"";
+            char *p = (char *)buf_reserve(out, sizeof(head) + SEQNO_LEN + sizeof(mid) +
+                                                   SHARD_ID_LEN + 3);
+            if (p == NULL) {
+                break;
+            }
+            char *begin = p;
+            memcpy(p, head, sizeof(head) - 1);
+            p += sizeof(head) - 1;
+            seqno_format(s->seq_tag, e->shard->idx, e->index, p); /* writes a NUL too */
+            p += SEQNO_LEN;
+            memcpy(p, mid, sizeof(mid) - 1);
+            p += sizeof(mid) - 1;
+            shard_id_format(e->shard->idx, p);
+            p += SHARD_ID_LEN;
+            memcpy(p, "\"}", 2);
+            p += 2;
+            out->len += (size_t)(p - begin);
         }
         buf_printf(out, "],\"EncryptionType\":\"%s\"}", encryption_of(call, s));
         rc = buf_status(out);
