@@ -599,7 +599,8 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     uint8_t signing_key[32];
     int rc = sigv4_parse(&sreq, auth, &err);
     if (rc == 0) {
-        if (auth->presigned) {
+        if (auth->presigned && sreq.s3) {
+            /* S3 presigns without the body; every other service signs its hash. */
             sreq.payload_hash = "UNSIGNED-PAYLOAD";
         }
         rc = ctx->lookup(ctx->lookup_arg, auth->access_key_id, secret, sizeof(secret), account,
