@@ -163,3 +163,16 @@ def test_sts_get_caller_identity_and_query_errors(sluice):
         bad.get_caller_identity()
     assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_presigned_query_request_for_a_query_service(sluice):
+    sts = sluice.client("sts")
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    # botocore signs a presigned query-protocol URL with the operation's method, POST.
+    r = requests.post(url, timeout=30)
+    assert r.status_code == 200, r.text
+    assert "<Account>000000000000</Account>" in r.text
+    tampered = url.replace("X-Amz-Expires=60", "X-Amz-Expires=61")
+    r = requests.post(tampered, timeout=30)
+    assert r.status_code == 403
+    assert "SignatureDoesNotMatch" in r.text
