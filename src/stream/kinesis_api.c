@@ -871,16 +871,16 @@ static int update_stream_mode(struct api_call *call, json_t *in, json_t **out)
     return rc;
 }
 
-static int start_encryption(struct api_call *call, json_t *in, json_t **out)
+/* Start/StopStreamEncryption: both name the type and key; start records them. */
+static int change_encryption(struct api_call *call, json_t *in, int start)
 {
-    (void)out;
     const char *type, *key;
     int rc;
     if ((rc = kin__get_string(call, in, "EncryptionType", 1, 1, 16, &type)) < 0 ||
         (rc = kin__get_string(call, in, "KeyId", 1, 1, 2048, &key)) < 0) {
         return rc;
     }
-    if (strcmp(type, "KMS") != 0) {
+    if (strcmp(type, "KMS") != 0 && (start || strcmp(type, "NONE") != 0)) {
         return kin__validation(call, "encryptionType", type,
                                "Member must satisfy enum value set: [KMS, NONE]");
     }
@@ -888,31 +888,21 @@ static int start_encryption(struct api_call *call, json_t *in, json_t **out)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    rc = update_state(call, s, NULL, "KMS", key);
+    rc = update_state(call, s, NULL, start ? "KMS" : "NONE", start ? key : NULL);
     stream__put(s);
     return rc;
+}
+
+static int start_encryption(struct api_call *call, json_t *in, json_t **out)
+{
+    (void)out;
+    return change_encryption(call, in, 1);
 }
 
 static int stop_encryption(struct api_call *call, json_t *in, json_t **out)
 {
     (void)out;
-    const char *type, *key;
-    int rc;
-    if ((rc = kin__get_string(call, in, "EncryptionType", 1, 1, 16, &type)) < 0 ||
-        (rc = kin__get_string(call, in, "KeyId", 1, 1, 2048, &key)) < 0) {
-        return rc;
-    }
-    if (strcmp(type, "KMS") != 0 && strcmp(type, "NONE") != 0) {
-        return kin__validation(call, "encryptionType", type,
-                               "Member must satisfy enum value set: [KMS, NONE]");
-    }
-    struct stream *s;
-    if ((rc = resolve_input(call, in, &s)) < 0) {
-        return rc;
-    }
-    rc = update_state(call, s, NULL, "NONE", NULL);
-    stream__put(s);
-    return rc;
+    return change_encryption(call, in, 0);
 }
 
 static int describe_limits(struct api_call *call, json_t *in, json_t **out)
