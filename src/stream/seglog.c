@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "stream/seglog_int.h"
@@ -214,7 +215,7 @@ static int idx_write_all(int fd, const struct seg *s, uint32_t every, uint64_t s
     seglog__idx_encode(p, s->base_index, every, s->entries.v, s->entries.n,
                        sealed_len != 0 ? &footer : NULL);
     int rc = seglog__pwrite_full(fd, p, len, 0);
-    if (rc == 0 && ftruncate(fd, (off_t)len) != 0) {
+    if (rc == 0 && file_ftruncate(fd, (off_t)len) != 0) {
         rc = -errno;
     }
     free(p);
@@ -277,7 +278,7 @@ static int roll(struct seglog *log)
     pthread_mutex_unlock(&log->mu);
 
     /* old's fields change only under append_mu, which we hold. */
-    if (fdatasync(old->fd) != 0) {
+    if (file_fdatasync(old->fd) != 0) {
         return -errno;
     }
     if (old->idx_fd >= 0) {
@@ -293,7 +294,7 @@ static int roll(struct seglog *log)
     if (rc != 0) {
         return rc;
     }
-    if (fsync(log->dir_fd) != 0) {
+    if (file_fsync(log->dir_fd) != 0) {
         rc = -errno;
         seg_release(log, s);
         return rc;
@@ -454,7 +455,7 @@ static int recover_active(struct seglog *log, uint64_t base, int64_t floor_ms, s
         struct seglog_seg_header h = {base, floor_ms};
         seglog__seg_header_encode(hdr, &h);
         rc = seglog__pwrite_full(fd, hdr, sizeof(hdr), 0);
-        if (rc == 0 && ftruncate(fd, SEG_HEADER_LEN) != 0) {
+        if (rc == 0 && file_ftruncate(fd, SEG_HEADER_LEN) != 0) {
             rc = -errno;
         }
         if (rc != 0) {
@@ -471,7 +472,7 @@ static int recover_active(struct seglog *log, uint64_t base, int64_t floor_ms, s
                     (unsigned long long)sc.valid_len,
                     (unsigned long long)(sc.file_len - sc.valid_len));
         }
-        if (sc.valid_len != sc.file_len && ftruncate(fd, (off_t)sc.valid_len) != 0) {
+        if (sc.valid_len != sc.file_len && file_ftruncate(fd, (off_t)sc.valid_len) != 0) {
             rc = -errno;
             goto out_fail;
         }
@@ -482,7 +483,7 @@ static int recover_active(struct seglog *log, uint64_t base, int64_t floor_ms, s
         s->last_arrival_ms = sc.last_arrival_ms;
         s->size_bytes = sc.valid_len;
     }
-    if (fdatasync(fd) != 0) {
+    if (file_fdatasync(fd) != 0) {
         rc = -errno;
         seg_release(log, s);
         goto out_fail;
@@ -526,7 +527,7 @@ static int load_all(struct seglog *log, uint64_t first_index)
     if (n == 0) {
         struct seg *s = NULL;
         rc = seg_create(log, first_index, 0, &s);
-        if (rc == 0 && (fdatasync(s->fd) != 0 || fsync(log->dir_fd) != 0)) {
+        if (rc == 0 && (file_fdatasync(s->fd) != 0 || file_fsync(log->dir_fd) != 0)) {
             rc = -errno;
             seg_release(log, s);
         }
@@ -782,7 +783,7 @@ int seglog_sync(struct seglog *log, uint64_t upto)
         struct seg *s = active_seg(log);
         s->refs++;
         pthread_mutex_unlock(&log->mu);
-        int err = fdatasync(s->fd) != 0 ? -errno : 0;
+        int err = file_fdatasync(s->fd) != 0 ? -errno : 0;
         pthread_mutex_lock(&log->mu);
         log->syncing = 0;
         seg_release(log, s);

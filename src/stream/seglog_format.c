@@ -86,6 +86,7 @@
 #include <zlib.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/mem.h"
 
 static void put_u16(uint8_t *p, uint16_t v)
@@ -259,7 +260,7 @@ int seglog__pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got_
 {
     size_t got = 0;
     while (got < len) {
-        ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+        ssize_t r = file_pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -279,7 +280,7 @@ int seglog__pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t r = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+        ssize_t r = file_pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
