@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "catalog/catalog.h"
+#include "catalog/glue_api.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -169,6 +171,7 @@ static int serve(const struct sluice_config *cfg)
     struct store *store = NULL;
     struct iam *iam = NULL;
     struct stream_service *streams = NULL;
+    struct catalog *catalog = NULL;
     struct api_registry *reg = NULL;
     struct http_server *http = NULL;
 
@@ -185,9 +188,14 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
         goto out_close_iam;
     }
+    if ((rc = catalog_open(store, cfg, &catalog)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open the catalog: %s", sl_strerror(rc));
+        goto out_close_services;
+    }
     reg = api_registry_create();
     sts_api_register(iam, reg);
     kinesis_api_register(streams, reg);
+    glue_api_register(catalog, reg);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
     }
@@ -203,6 +211,7 @@ static int serve(const struct sluice_config *cfg)
     exit_code = 0;
 out_close_services:
     api_registry_destroy(reg);
+    catalog_close(catalog);
     stream_service_close(streams);
 out_close_iam:
     iam_close(iam);

@@ -75,6 +75,9 @@
     X(INCOMPLETE_BODY, "IncompleteBody", 400)                                              \
     X(SIGNATURE_DOES_NOT_MATCH, "SignatureDoesNotMatch", 403)                              \
     X(S3_ACCESS_DENIED, "AccessDenied", 403)                                               \
+    X(CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400)                           \
+    X(KEY_TOO_LONG, "KeyTooLongError", 400)                                                \
+    X(INVALID_PART_NUMBER, "InvalidPartNumber", 416)                                       \
     /* Glue */                                                                             \
     X(ENTITY_NOT_FOUND, "EntityNotFoundException", 400)                                    \
     X(ALREADY_EXISTS, "AlreadyExistsException", 400)                                       \
