@@ -25,6 +25,8 @@
 #include "http/http.h"
 #include "iam/iam.h"
 #include "iam/sts_api.h"
+#include "lake/lake.h"
+#include "lake/s3_api.h"
 #include "stream/kinesis_api.h"
 #include "stream/stream.h"
 
@@ -171,6 +173,7 @@ static int serve(const struct sluice_config *cfg)
     struct store *store = NULL;
     struct iam *iam = NULL;
     struct stream_service *streams = NULL;
+    struct lake *lake = NULL;
     struct catalog *catalog = NULL;
     struct api_registry *reg = NULL;
     struct http_server *http = NULL;
@@ -188,6 +191,10 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
         goto out_close_iam;
     }
+    if ((rc = lake_open(store, cfg, &lake)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open the lake: %s", sl_strerror(rc));
+        goto out_close_services;
+    }
     if ((rc = catalog_open(store, cfg, &catalog)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open the catalog: %s", sl_strerror(rc));
         goto out_close_services;
@@ -196,6 +203,7 @@ static int serve(const struct sluice_config *cfg)
     sts_api_register(iam, reg);
     kinesis_api_register(streams, reg);
     glue_api_register(catalog, reg);
+    s3_api_register(lake, reg);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
     }
@@ -212,6 +220,7 @@ static int serve(const struct sluice_config *cfg)
 out_close_services:
     api_registry_destroy(reg);
     catalog_close(catalog);
+    lake_close(lake);
     stream_service_close(streams);
 out_close_iam:
     iam_close(iam);

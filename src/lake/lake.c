@@ -1,0 +1,678 @@
+/*
+ * The lake's public calls: argument checks, the writer's digests, and dispatch to the
+ * backend's ops table (lake_int.h). The local directory backend is lake_local.c.
+ */
+#include "lake/lake.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "lake/lake_int.h"
+
+/* Multipart uploads idle this long are discarded when the lake opens. */
+#define ABANDONED_UPLOAD_MS ((int64_t)7 * 24 * 3600 * 1000)
+
+struct lake {
+    const struct lake_backend_ops *ops; /* the backend's functions */
+    void *be;                           /* the backend's state */
+};
+
+struct lake_writer {
+    struct lake *lake;
+    struct lake_blob *blob;         /* the backend's blob; NULL once committed */
+    struct crypto_digest *md5;      /* MD5 of every byte, for the ETag */
+    struct lake__checksum checksum; /* the chosen x-amz-checksum algorithm */
+    char checksum_b64[LAKE_CHECKSUM_MAX];
+    int checksum_done;  /* checksum_b64 holds the final value */
+    int64_t size_bytes; /* bytes written */
+    int failed;         /* a write failed: the writer only discards now */
+};
+
+/* The caller's err_info cleared, or a local one when the caller passed NULL. */
+static struct err_info *err_prep(struct err_info *err, struct err_info *local)
+{
+    if (err == NULL) {
+        err = local;
+    }
+    err_clear(err);
+    return err;
+}
+
+int lake_open(struct store *st, const struct sluice_config *cfg, struct lake **out)
+{
+    char root[600];
+    int n = snprintf(root, sizeof(root), "%s/lake", cfg->data_dir);
+    if (n < 0 || (size_t)n >= sizeof(root)) {
+        return -ENAMETOOLONG;
+    }
+    void *be = NULL;
+    int rc = lake__local_open(st, root, ABANDONED_UPLOAD_MS, &be);
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake *lake = xcalloc(1, sizeof(*lake));
+    lake->ops = &lake__local_ops;
+    lake->be = be;
+    *out = lake;
+    return 0;
+}
+
+void lake_close(struct lake *lake)
+{
+    if (lake == NULL) {
+        return;
+    }
+    lake->ops->close(lake->be);
+    free(lake);
+}
+
+const char *lake_objects_dir(const struct lake *lake)
+{
+    return lake->ops->objects_dir(lake->be);
+}
+
+/*
+ * S3's rules: 3-63 characters of lower-case letters, digits, dots and hyphens, starting
+ * and ending with a letter or digit, no "..", not shaped like an IP address, none of
+ * the reserved prefixes and suffixes.
+ */
+int lake_bucket_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len < 3 || len > LAKE_BUCKET_NAME_MAX) {
+        return 0;
+    }
+    int all_digits_dots = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '-') {
+            return 0;
+        }
+        if ((i == 0 || i == len - 1) && !alnum) {
+            return 0;
+        }
+        if (c == '.' &&
+            (name[i + 1] == '.' || name[i + 1] == '-' || (i > 0 && name[i - 1] == '-'))) {
+            return 0;
+        }
+        if (!((c >= '0' && c <= '9') || c == '.')) {
+            all_digits_dots = 0;
+        }
+    }
+    if (all_digits_dots) {
+        return 0; /* looks like an IP address */
+    }
+    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0 ||
+        (len > 8 && strcmp(name + len - 8, "-s3alias") == 0) ||
+        (len > 6 && strcmp(name + len - 6, "--ol-s3") == 0)) {
+        return 0;
+    }
+    return 1;
+}
+
+/* Keys are 1..1024 bytes; NUL cannot be carried, everything else is kept exactly. */
+static int check_key(const char *key, struct err_info *err)
+{
+    size_t len = key ? strlen(key) : 0;
+    if (len == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT_S3), "The key must not be empty.");
+    }
+    if (len > LAKE_KEY_MAX_BYTES) {
+        return err_set(err, SL_E(KEY_TOO_LONG), "Your key is too long");
+    }
+    return 0;
+}
+
+int lake_bucket_create(struct lake *lake, const char *name, const char *region,
+                       struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    if (!lake_bucket_name_valid(name)) {
+        return err_set(err, SL_E(INVALID_BUCKET_NAME), "The specified bucket is not valid.");
+    }
+    return lake->ops->bucket_create(lake->be, name, region, err);
+}
+
+int lake_bucket_get(struct lake *lake, const char *name, struct lake_bucket_info *info,
+                    struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->bucket_get(lake->be, name, info, err);
+}
+
+int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n_out)
+{
+    return lake->ops->bucket_list(lake->be, out, n_out);
+}
+
+int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->bucket_delete(lake->be, name, err);
+}
+
+int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
+                        const char *value, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->bucket_doc_put(lake->be, name, doc, value, err);
+}
+
+int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_doc doc,
+                        char **value_out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->bucket_doc_get(lake->be, name, doc, value_out, err);
+}
+
+void lake_object_info_fini(struct lake_object_info *info)
+{
+    if (info == NULL) {
+        return;
+    }
+    free(info->key);
+    free(info->content_type);
+    free(info->meta_json);
+    free(info->part_sizes_json);
+    memset(info, 0, sizeof(*info));
+}
+
+/* ---- writer ---- */
+
+int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
+                     struct lake_writer **out)
+{
+    struct lake_blob *blob = NULL;
+    int rc = lake->ops->blob_open(lake->be, &blob);
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake_writer *w = xcalloc(1, sizeof(*w));
+    w->lake = lake;
+    w->blob = blob;
+    w->md5 = crypto_digest_create(CRYPTO_MD5);
+    lake__checksum_init(&w->checksum, checksum_algo);
+    *out = w;
+    return 0;
+}
+
+int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
+{
+    if (w->failed || w->blob == NULL) {
+        return SL_E(IO);
+    }
+    if (len == 0) {
+        return 0;
+    }
+    crypto_digest_update(w->md5, data, len);
+    if (!w->checksum_done) {
+        lake__checksum_update(&w->checksum, data, len);
+    }
+    int rc = w->lake->ops->blob_write(w->blob, data, len);
+    if (rc < 0) {
+        w->failed = 1;
+        return rc;
+    }
+    w->size_bytes += (int64_t)len;
+    return 0;
+}
+
+int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t len)
+{
+    enum { CHUNK = 1 << 20 };
+    uint8_t *chunk = xmalloc(CHUNK);
+    int rc = 0;
+    while (len > 0 && rc == 0) {
+        size_t want = len > CHUNK ? CHUNK : (size_t)len;
+        ssize_t n = pread(fd, chunk, want, (off_t)offset);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -errno : SL_E(IO);
+            break;
+        }
+        rc = lake_writer_write(w, chunk, (size_t)n);
+        offset += n;
+        len -= n;
+    }
+    free(chunk);
+    return rc;
+}
+
+int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
+                         int (*observe)(void *arg, const uint8_t *data, size_t len), void *arg)
+{
+    if (w->failed || w->blob == NULL || w->size_bytes != 0) {
+        return SL_E(IO);
+    }
+    if (w->lake->ops->blob_adopt == NULL || w->lake->ops->blob_adopt(w->blob, fd, len) < 0) {
+        /* No linking here: copy, observing each block on the way. */
+        enum { CHUNK = 1 << 20 };
+        uint8_t *chunk = xmalloc(CHUNK);
+        int rc = 0;
+        for (int64_t off = 0; off < len && rc == 0;) {
+            size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
+            ssize_t n = pread(fd, chunk, want, (off_t)off);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                rc = n < 0 ? -errno : SL_E(IO);
+                break;
+            }
+            rc = observe ? observe(arg, chunk, (size_t)n) : 0;
+            if (rc == 0) {
+                rc = lake_writer_write(w, chunk, (size_t)n);
+            }
+            off += n;
+        }
+        free(chunk);
+        return rc;
+    }
+    /* Linked: read once for the digests while the disk writes the file back. */
+    enum { CHUNK = 1 << 20 };
+    uint8_t *chunk = xmalloc(CHUNK);
+    int rc = 0;
+    for (int64_t off = 0; off < len && rc == 0;) {
+        size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
+        ssize_t n = pread(fd, chunk, want, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = n < 0 ? -errno : SL_E(IO);
+            break;
+        }
+        rc = observe ? observe(arg, chunk, (size_t)n) : 0;
+        crypto_digest_update(w->md5, chunk, (size_t)n);
+        lake__checksum_update(&w->checksum, chunk, (size_t)n);
+        off += n;
+        w->size_bytes = off;
+    }
+    free(chunk);
+    if (rc < 0) {
+        w->failed = 1;
+    }
+    return rc;
+}
+
+int64_t lake_writer_size(const struct lake_writer *w)
+{
+    return w->size_bytes;
+}
+
+const char *lake_writer_checksum(struct lake_writer *w)
+{
+    if (!w->checksum_done) {
+        if (w->checksum.algo == LAKE_CHECKSUM_NONE) {
+            w->checksum_b64[0] = '\0';
+        } else {
+            lake__checksum_final(&w->checksum, w->checksum_b64);
+        }
+        w->checksum_done = 1;
+    }
+    return w->checksum_b64;
+}
+
+/*
+ * Ends the digests and checks them against what the client promised. Fills meta.
+ * Returns 0 or SL_E(BAD_DIGEST).
+ */
+static int writer_finish(struct lake_writer *w, const struct lake_put_opts *opts,
+                         struct lake__blob_meta *meta, struct err_info *err)
+{
+    uint8_t md5[MD5_LEN];
+    crypto_digest_final(w->md5, md5);
+    crypto_digest_destroy(w->md5);
+    w->md5 = NULL;
+    memset(meta, 0, sizeof(*meta));
+    meta->size_bytes = w->size_bytes;
+    hex_encode(md5, MD5_LEN, meta->etag);
+    if (opts != NULL && opts->content_md5 != NULL &&
+        !crypto_equal(md5, opts->content_md5, MD5_LEN)) {
+        return err_set(err, SL_E(BAD_DIGEST),
+                       "The Content-MD5 you specified did not match what we received.");
+    }
+    const char *ck = lake_writer_checksum(w);
+    meta->checksum_algo = w->checksum.algo;
+    snprintf(meta->checksum, sizeof(meta->checksum), "%s", ck);
+    if (opts != NULL && opts->checksum_expected != NULL) {
+        if (meta->checksum_algo == LAKE_CHECKSUM_NONE || strcmp(ck, opts->checksum_expected) != 0) {
+            return err_set(err, SL_E(BAD_DIGEST),
+                           "The %s you specified did not match the calculated checksum.",
+                           lake_checksum_name(meta->checksum_algo));
+        }
+    }
+    return 0;
+}
+
+int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *key,
+                       const struct lake_put_opts *opts, struct lake_object_info *info,
+                       struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    if (w->failed || w->blob == NULL) {
+        return err_set(err, SL_E(IO), "The object could not be written.");
+    }
+    int rc = check_key(key, err);
+    struct lake__blob_meta meta;
+    if (rc == 0) {
+        rc = writer_finish(w, opts, &meta, err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake_blob *blob = w->blob;
+    w->blob = NULL;
+    return w->lake->ops->object_commit(w->lake->be, blob, bucket, key, &meta, opts, info, err);
+}
+
+int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const char *key,
+                            const char *upload_id, int part_number,
+                            const struct lake_put_opts *opts, struct lake_part_info *part,
+                            struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    if (w->failed || w->blob == NULL) {
+        return err_set(err, SL_E(IO), "The part could not be written.");
+    }
+    if (part_number < 1 || part_number > LAKE_PART_NUMBER_MAX) {
+        return err_set(err, SL_E(INVALID_ARGUMENT_S3),
+                       "Part number must be an integer between 1 and 10000, inclusive");
+    }
+    struct lake__blob_meta meta;
+    int rc = writer_finish(w, opts, &meta, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake_blob *blob = w->blob;
+    w->blob = NULL;
+    return w->lake->ops->part_commit(w->lake->be, blob, bucket, key, upload_id, part_number, &meta,
+                                     part, err);
+}
+
+void lake_writer_destroy(struct lake_writer *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    if (w->blob != NULL) {
+        w->lake->ops->blob_discard(w->blob);
+    }
+    if (w->md5 != NULL) {
+        crypto_digest_destroy(w->md5);
+    }
+    lake__checksum_fini(&w->checksum);
+    free(w);
+}
+
+/* ---- objects ---- */
+
+int lake_object_put(struct lake *lake, const char *bucket, const char *key, const void *data,
+                    size_t len, const struct lake_put_opts *opts, struct lake_object_info *info,
+                    struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    struct lake_writer *w = NULL;
+    int rc = lake_writer_open(lake, opts ? opts->checksum_algo : LAKE_CHECKSUM_NONE, &w);
+    if (rc < 0) {
+        return err_set(err, rc, "The object could not be written.");
+    }
+    rc = lake_writer_write(w, data, len);
+    if (rc == 0) {
+        rc = lake_writer_commit(w, bucket, key, opts, info, err);
+    } else {
+        err_set(err, rc, "The object could not be written.");
+    }
+    lake_writer_destroy(w);
+    return rc;
+}
+
+int lake_object_head(struct lake *lake, const char *bucket, const char *key,
+                     struct lake_object_info *info, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc == SL_E(INVALID_ARGUMENT_S3) && key && *key == '\0'
+                   ? err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.")
+                   : rc;
+    }
+    return lake->ops->object_head(lake->be, bucket, key, info, NULL, NULL, err);
+}
+
+int lake_object_open(struct lake *lake, const char *bucket, const char *key,
+                     struct lake_object_info *info, int *fd_out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    *fd_out = -1;
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    return lake->ops->object_head(lake->be, bucket, key, info, fd_out, NULL, err);
+}
+
+int lake_object_read(struct lake *lake, const char *bucket, const char *key, struct buf *out,
+                     struct lake_object_info *info, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    struct lake_object_info local;
+    memset(&local, 0, sizeof(local));
+    int fd = -1;
+    int rc = lake_object_open(lake, bucket, key, &local, &fd, err);
+    if (rc < 0) {
+        return rc;
+    }
+    int64_t off = 0;
+    while (off < local.size_bytes) {
+        size_t want = (size_t)(local.size_bytes - off);
+        uint8_t *dst = buf_reserve(out, want);
+        if (dst == NULL) {
+            rc = err_set(err, SL_E(NOMEM), "The object does not fit in memory.");
+            break;
+        }
+        ssize_t n = pread(fd, dst, want, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = err_set(err, SL_E(IO), "The object could not be read.");
+            break;
+        }
+        out->len += (size_t)n;
+        out->data[out->len] = '\0';
+        off += n;
+    }
+    close(fd);
+    if (rc == 0 && info != NULL) {
+        *info = local;
+    } else {
+        lake_object_info_fini(&local);
+    }
+    return rc;
+}
+
+int lake_object_path(struct lake *lake, const char *bucket, const char *key, char **path_out,
+                     struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    *path_out = NULL;
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    return lake->ops->object_head(lake->be, bucket, key, NULL, NULL, path_out, err);
+}
+
+int lake_object_delete(struct lake *lake, const char *bucket, const char *key, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    return lake->ops->object_delete(lake->be, bucket, key, err);
+}
+
+int lake_object_tags_put(struct lake *lake, const char *bucket, const char *key,
+                         const char *tags_json, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->object_tags_put(lake->be, bucket, key, tags_json, err);
+}
+
+int lake_object_tags_get(struct lake *lake, const char *bucket, const char *key, char **tags_out,
+                         struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->object_tags_get(lake->be, bucket, key, tags_out, err);
+}
+
+int lake_object_list(struct lake *lake, const char *bucket, const struct lake_list_opts *opts,
+                     struct lake_list_result *out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    memset(out, 0, sizeof(*out));
+    return lake->ops->object_list(lake->be, bucket, opts, out, err);
+}
+
+void lake_list_result_fini(struct lake_list_result *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < res->n_objects; i++) {
+        lake_object_info_fini(&res->objects[i]);
+    }
+    free(res->objects);
+    for (size_t i = 0; i < res->n_prefixes; i++) {
+        free(res->prefixes[i]);
+    }
+    free(res->prefixes);
+    free(res->last);
+    memset(res, 0, sizeof(*res));
+}
+
+/* ---- multipart ---- */
+
+void lake_upload_info_fini(struct lake_upload_info *info)
+{
+    if (info == NULL) {
+        return;
+    }
+    free(info->key);
+    free(info->content_type);
+    free(info->meta_json);
+    memset(info, 0, sizeof(*info));
+}
+
+int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
+                       const struct lake_put_opts *opts, struct lake_upload_info *info,
+                       struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    return lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
+}
+
+int lake_upload_get(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                    struct lake_upload_info *info, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->upload_get(lake->be, bucket, key, upload_id, info, err);
+}
+
+int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
+                         const char *upload_id, const struct lake_complete_part *parts,
+                         size_t n_parts, struct lake_object_info *info, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    if (n_parts == 0) {
+        return err_set(err, SL_E(MALFORMED_XML),
+                       "The XML you provided was not well-formed or did not validate against "
+                       "our published schema");
+    }
+    for (size_t i = 1; i < n_parts; i++) {
+        if (parts[i].part_number <= parts[i - 1].part_number) {
+            return err_set(err, SL_E(INVALID_PART_ORDER),
+                           "The list of parts was not in ascending order. Parts must be "
+                           "ordered by part number.");
+        }
+    }
+    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, info, err);
+}
+
+int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                      struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->upload_abort(lake->be, bucket, key, upload_id, err);
+}
+
+int lake_upload_list(struct lake *lake, const char *bucket, const char *prefix,
+                     const char *key_marker, const char *upload_id_marker, size_t max_uploads,
+                     struct lake_upload_list *out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    memset(out, 0, sizeof(*out));
+    return lake->ops->upload_list(lake->be, bucket, prefix, key_marker, upload_id_marker,
+                                  max_uploads, out, err);
+}
+
+void lake_upload_list_fini(struct lake_upload_list *list)
+{
+    if (list == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < list->n_uploads; i++) {
+        lake_upload_info_fini(&list->uploads[i]);
+    }
+    free(list->uploads);
+    memset(list, 0, sizeof(*list));
+}
+
+int lake_part_list(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                   int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
+                   int *truncated, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    *out = NULL;
+    *n_out = 0;
+    *truncated = 0;
+    return lake->ops->part_list(lake->be, bucket, key, upload_id, part_marker, max_parts, out,
+                                n_out, truncated, err);
+}

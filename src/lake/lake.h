@@ -1,0 +1,309 @@
+/*
+ * The lake: an object store of buckets and objects, the part every other service reads
+ * and writes in-process (Firehose lands objects, Athena reads tables and writes
+ * results) and the S3 API (s3_api.h) serves over HTTP.
+ *
+ * The store sits behind a backend ops table (lake_int.h). The first backend keeps
+ * object bytes in the data directory and their metadata in the shared SQLite store;
+ * an S3-client backend for real object stores can come later behind the same calls.
+ *
+ * Guarantees of the local backend:
+ *   - an object is visible whole or not at all: bytes go to a temporary file, are
+ *     fsynced and renamed into place before the metadata row naming them commits;
+ *   - object files are named by random ids, never by keys, so no key (`..`, `//`, a
+ *     leading `/`, any byte) can name a file outside the lake's storage;
+ *   - lake_open removes temporary files, files no metadata row names (a crash between
+ *     rename and commit) and multipart uploads abandoned for a week; a running lake
+ *     sweeps abandoned uploads again at most hourly, as new uploads start.
+ *
+ * Threading: every call may be made from any thread; metadata is serialised by the
+ * store's lock, object bytes are written without it.
+ *
+ * Errors are negative codes (core/err.h); where an err_info is taken, the message a
+ * client should see is written there. Strings returned inside result structs are owned
+ * by the struct and freed by its _fini function.
+ */
+#ifndef SLUICE_LAKE_LAKE_H
+#define SLUICE_LAKE_LAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/store.h"
+
+#define LAKE_KEY_MAX_BYTES 1024    /* S3's key limit */
+#define LAKE_BUCKET_NAME_MAX 63    /* S3's bucket name limit */
+#define LAKE_ETAG_MAX 48           /* 32 hex digits + "-10000" + NUL, no quotes */
+#define LAKE_CHECKSUM_MAX 96       /* base64 of the longest checksum (SHA-256) + NUL */
+#define LAKE_UPLOAD_ID_MAX 64      /* upload ids are 32 hex digits */
+#define LAKE_PART_NUMBER_MAX 10000 /* S3's part number limit */
+
+struct lake;
+struct lake_writer;
+
+/* ---- lifecycle ---- */
+
+/*
+ * Opens the lake: applies the "lake" migrations to st, creates cfg->data_dir/lake and
+ * its directories, removes temporary and unreferenced files and abandoned uploads.
+ * st and cfg must outlive the lake. Returns 0, SL_E(IO) or -errno.
+ */
+int lake_open(struct store *st, const struct sluice_config *cfg, struct lake **out);
+/* Closes the lake; NULL is allowed. No call may be running. */
+void lake_close(struct lake *lake);
+
+/* ---- checksums (S3's x-amz-checksum-* algorithms) ---- */
+
+enum lake_checksum_algo {
+    LAKE_CHECKSUM_NONE = 0,
+    LAKE_CHECKSUM_CRC32,
+    LAKE_CHECKSUM_CRC32C,
+    LAKE_CHECKSUM_CRC64NVME,
+    LAKE_CHECKSUM_SHA1,
+    LAKE_CHECKSUM_SHA256,
+};
+/* "CRC32", ...; "" for NONE. */
+const char *lake_checksum_name(enum lake_checksum_algo algo);
+/* The algorithm named (case-insensitive) by name, LAKE_CHECKSUM_NONE when none. */
+enum lake_checksum_algo lake_checksum_from_name(const char *name);
+
+/* ---- buckets ---- */
+
+struct lake_bucket_info {
+    char name[LAKE_BUCKET_NAME_MAX + 1];
+    char region[32];    /* the region given at creation */
+    int64_t created_ms; /* creation time, ms since the epoch */
+};
+
+/* 1 when name follows S3's bucket naming rules, else 0. */
+int lake_bucket_name_valid(const char *name);
+/*
+ * Creates a bucket. Returns 0, SL_E(INVALID_BUCKET_NAME), SL_E(BUCKET_ALREADY_OWNED)
+ * (there is one account: every existing bucket is the caller's), SL_E(IO).
+ */
+int lake_bucket_create(struct lake *lake, const char *name, const char *region,
+                       struct err_info *err);
+/* Fills *info (may be NULL). Returns 0 or SL_E(NO_SUCH_BUCKET). */
+int lake_bucket_get(struct lake *lake, const char *name, struct lake_bucket_info *info,
+                    struct err_info *err);
+/* Every bucket in name order; *out is freed by the caller with free(). */
+int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n_out);
+/*
+ * Deletes an empty bucket (its unfinished multipart uploads are aborted). Returns 0,
+ * SL_E(NO_SUCH_BUCKET), SL_E(BUCKET_NOT_EMPTY).
+ */
+int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err);
+
+/* Bucket documents kept as text: the policy JSON and the tag set (JSON object). */
+enum lake_bucket_doc { LAKE_BUCKET_POLICY, LAKE_BUCKET_TAGS };
+/* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
+int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
+                        const char *value, struct err_info *err);
+/* *value_out is a copy the caller frees, NULL when unset. 0 or SL_E(NO_SUCH_BUCKET). */
+int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_doc doc,
+                        char **value_out, struct err_info *err);
+
+/* ---- objects ---- */
+
+struct lake_object_info {
+    char *key;                             /* owned */
+    int64_t size_bytes;                    /* object length */
+    char etag[LAKE_ETAG_MAX];              /* MD5 hex, or MD5-of-MD5s "-N"; without quotes */
+    int64_t last_modified_ms;              /* ms since the epoch */
+    char *content_type;                    /* owned; NULL when not given */
+    char *meta_json;                       /* owned; JSON object of other stored headers
+                                              (Content-Encoding, x-amz-meta-*, ...) or NULL */
+    enum lake_checksum_algo checksum_algo; /* NONE when no checksum is kept */
+    char checksum[LAKE_CHECKSUM_MAX];      /* base64; for multipart "<b64>-N" */
+    int parts_count;                       /* 0 for a single-part object */
+    int n_tags;                            /* number of object tags */
+    char *part_sizes_json; /* owned; multipart objects, from head/open only: JSON array of
+                              the parts' sizes in order, else NULL */
+};
+void lake_object_info_fini(struct lake_object_info *info);
+
+/* What a new object carries besides its bytes. Strings are copied. */
+struct lake_put_opts {
+    const char *content_type; /* NULL: none stored */
+    const char *meta_json;    /* NULL or a JSON object of headers to keep */
+    const char *tags_json;    /* NULL or a JSON object of tags */
+    /* Expected values, checked before the object becomes visible. */
+    const uint8_t *content_md5;            /* 16 bytes or NULL -> SL_E(BAD_DIGEST) */
+    enum lake_checksum_algo checksum_algo; /* algorithm to compute and keep */
+    const char *checksum_expected;         /* base64 or NULL -> SL_E(BAD_DIGEST) */
+};
+
+/*
+ * A writer streams the bytes of one new object or part into a temporary file,
+ * computing MD5 and the chosen checksum on the way; a commit makes it visible
+ * atomically, lake_writer_destroy discards it. The writer is used by one thread.
+ */
+int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
+                     struct lake_writer **out);
+/* Appends bytes. Returns 0 or SL_E(IO)/-errno (sticky: later calls fail too). */
+int lake_writer_write(struct lake_writer *w, const void *data, size_t len);
+/* Appends len bytes of fd from offset. Returns 0, SL_E(IO) or -errno. */
+int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t len);
+/*
+ * Takes the len bytes of fd (a file the caller keeps owning, such as a spooled request
+ * body, never written again) as the writer's whole content. Where the backend can (an
+ * unnamed O_TMPFILE file on the lake's filesystem), the file is linked into place
+ * instead of copied; either way each block
+ * is read once for the digests and handed to observe (may be NULL; its error stops the
+ * call). Only on a fresh writer. Returns 0, observe's error, SL_E(IO) or -errno.
+ */
+int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
+                         int (*observe)(void *arg, const uint8_t *data, size_t len), void *arg);
+/* Bytes written so far. */
+int64_t lake_writer_size(const struct lake_writer *w);
+/*
+ * The checksum of the bytes written so far in base64 (ends the checksum: call once,
+ * after the last write). Returns "" when the writer has no checksum algorithm.
+ */
+const char *lake_writer_checksum(struct lake_writer *w);
+/*
+ * Makes the bytes the object bucket/key (replacing any), fills *info (may be NULL).
+ * Returns 0, SL_E(NO_SUCH_BUCKET), SL_E(BAD_DIGEST) (Content-MD5 or checksum differ),
+ * SL_E(IO). The writer stays owned by the caller, who destroys it in every case.
+ */
+int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *key,
+                       const struct lake_put_opts *opts, struct lake_object_info *info,
+                       struct err_info *err);
+void lake_writer_destroy(struct lake_writer *w);
+
+/* One-shot put of bytes in memory; same results as lake_writer_commit. */
+int lake_object_put(struct lake *lake, const char *bucket, const char *key, const void *data,
+                    size_t len, const struct lake_put_opts *opts, struct lake_object_info *info,
+                    struct err_info *err);
+/* Metadata of an object. Returns 0, SL_E(NO_SUCH_BUCKET), SL_E(NO_SUCH_KEY). */
+int lake_object_head(struct lake *lake, const char *bucket, const char *key,
+                     struct lake_object_info *info, struct err_info *err);
+/*
+ * Opens an object for reading: *fd_out is a read-only descriptor of its bytes, which
+ * stays valid (the bytes unchanged) even if the object is replaced or deleted; the
+ * caller closes it. Same results as lake_object_head.
+ */
+int lake_object_open(struct lake *lake, const char *bucket, const char *key,
+                     struct lake_object_info *info, int *fd_out, struct err_info *err);
+/* Reads a whole object into *out (appended). Same results, plus SL_E(NOMEM). */
+int lake_object_read(struct lake *lake, const char *bucket, const char *key, struct buf *out,
+                     struct lake_object_info *info, struct err_info *err);
+/*
+ * The file holding an object's bytes, for readers that need a path (DuckDB). The file
+ * never changes but is removed once the object is replaced or deleted. Caller frees.
+ */
+int lake_object_path(struct lake *lake, const char *bucket, const char *key, char **path_out,
+                     struct err_info *err);
+/* The directory under which every object file lives (for DuckDB's allowed_directories). */
+const char *lake_objects_dir(const struct lake *lake);
+/*
+ * Deletes an object; deleting a missing key succeeds, as in S3. Returns 0 or
+ * SL_E(NO_SUCH_BUCKET).
+ */
+int lake_object_delete(struct lake *lake, const char *bucket, const char *key,
+                       struct err_info *err);
+/* Replaces (tags_json) or removes (NULL) an object's tag set (a JSON object). */
+int lake_object_tags_put(struct lake *lake, const char *bucket, const char *key,
+                         const char *tags_json, struct err_info *err);
+/* *tags_out: the JSON object of tags ("{}" when none); caller frees. */
+int lake_object_tags_get(struct lake *lake, const char *bucket, const char *key, char **tags_out,
+                         struct err_info *err);
+
+/* ---- listing ---- */
+
+struct lake_list_opts {
+    const char *prefix;    /* NULL or "": every key */
+    const char *delimiter; /* NULL or "": no grouping */
+    const char *after;     /* NULL: from the start; else keys (and prefixes) after it */
+    size_t max_keys;       /* objects + common prefixes returned at most (0 allowed) */
+};
+struct lake_list_result {
+    struct lake_object_info *objects; /* in key order */
+    size_t n_objects;
+    char **prefixes; /* common prefixes, in order */
+    size_t n_prefixes;
+    int truncated; /* more keys follow */
+    char *last;    /* the last key or prefix returned, NULL if none */
+};
+/*
+ * Lists a bucket in UTF-8 byte order, grouping keys that contain the delimiter after
+ * the prefix into common prefixes. Returns 0, SL_E(NO_SUCH_BUCKET), SL_E(IO).
+ */
+int lake_object_list(struct lake *lake, const char *bucket, const struct lake_list_opts *opts,
+                     struct lake_list_result *out, struct err_info *err);
+void lake_list_result_fini(struct lake_list_result *res);
+
+/* ---- multipart uploads ---- */
+
+struct lake_upload_info {
+    char upload_id[LAKE_UPLOAD_ID_MAX];
+    char *key; /* owned */
+    int64_t initiated_ms;
+    char *content_type; /* owned; as given at creation */
+    char *meta_json;    /* owned */
+    enum lake_checksum_algo checksum_algo;
+};
+void lake_upload_info_fini(struct lake_upload_info *info);
+
+struct lake_part_info {
+    int part_number;
+    int64_t size_bytes;
+    char etag[LAKE_ETAG_MAX];
+    int64_t last_modified_ms;
+    char checksum[LAKE_CHECKSUM_MAX]; /* base64, "" when none */
+};
+
+/* Starts an upload; fills info->upload_id. Returns 0 or SL_E(NO_SUCH_BUCKET). */
+int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
+                       const struct lake_put_opts *opts, struct lake_upload_info *info,
+                       struct err_info *err);
+/* Looks an upload up. Returns 0, SL_E(NO_SUCH_BUCKET) or SL_E(NO_SUCH_UPLOAD). */
+int lake_upload_get(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                    struct lake_upload_info *info, struct err_info *err);
+/*
+ * Makes the writer's bytes part part_number of the upload (replacing any). opts may
+ * carry content_md5/checksum_expected. Returns 0, SL_E(NO_SUCH_UPLOAD), SL_E(BAD_DIGEST),
+ * SL_E(IO). The caller destroys the writer.
+ */
+int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const char *key,
+                            const char *upload_id, int part_number,
+                            const struct lake_put_opts *opts, struct lake_part_info *part,
+                            struct err_info *err);
+
+struct lake_complete_part {
+    int part_number;
+    const char *etag; /* with or without quotes */
+};
+/*
+ * Completes an upload from the listed parts (ascending, each existing with that ETag,
+ * all but the last at least 5 MiB): the object's bytes are the parts concatenated,
+ * its ETag the MD5 of the parts' MD5s with "-N". Returns 0, SL_E(NO_SUCH_UPLOAD),
+ * SL_E(INVALID_PART), SL_E(INVALID_PART_ORDER), SL_E(ENTITY_TOO_SMALL), SL_E(IO).
+ */
+int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
+                         const char *upload_id, const struct lake_complete_part *parts,
+                         size_t n_parts, struct lake_object_info *info, struct err_info *err);
+/* Discards an upload and its parts. Returns 0 or SL_E(NO_SUCH_UPLOAD). */
+int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                      struct err_info *err);
+
+struct lake_upload_list {
+    struct lake_upload_info *uploads; /* in key, then initiation order */
+    size_t n_uploads;
+    int truncated;
+};
+/* Unfinished uploads with keys starting with prefix, after (key_marker, id_marker). */
+int lake_upload_list(struct lake *lake, const char *bucket, const char *prefix,
+                     const char *key_marker, const char *upload_id_marker, size_t max_uploads,
+                     struct lake_upload_list *out, struct err_info *err);
+void lake_upload_list_fini(struct lake_upload_list *list);
+
+/* Parts of an upload numbered above part_marker, at most max_parts; *out freed by free(). */
+int lake_part_list(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
+                   int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
+                   int *truncated, struct err_info *err);
+
+#endif

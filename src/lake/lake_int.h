@@ -1,0 +1,115 @@
+/*
+ * Internals shared inside src/lake: the backend ops table, checksums, and the pieces
+ * of the S3 adapter that tests and fuzz targets call directly. Never included from
+ * another folder.
+ */
+#ifndef SLUICE_LAKE_INT_H
+#define SLUICE_LAKE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lake/lake.h"
+
+/* ---- incremental checksums ---- */
+
+struct lake__checksum {
+    enum lake_checksum_algo algo;
+    uint32_t crc32;               /* CRC32 / CRC32C running value */
+    uint64_t crc64;               /* CRC64NVME running value */
+    struct crypto_digest *digest; /* SHA1 / SHA256; owned */
+};
+void lake__checksum_init(struct lake__checksum *c, enum lake_checksum_algo algo);
+void lake__checksum_update(struct lake__checksum *c, const void *data, size_t len);
+/* Writes the base64 checksum into out (LAKE_CHECKSUM_MAX) and frees the state. */
+void lake__checksum_final(struct lake__checksum *c, char *out);
+/* Frees the state without a result; safe after final. */
+void lake__checksum_fini(struct lake__checksum *c);
+/* Raw digest length of an algorithm (4, 8, 20, 32; 0 for NONE). */
+size_t lake__checksum_len(enum lake_checksum_algo algo);
+uint32_t lake__crc32c(uint32_t crc, const void *data, size_t len);
+uint64_t lake__crc64nvme(uint64_t crc, const void *data, size_t len);
+
+/* ---- backend ---- */
+
+/* A backend's blob being written: a temporary file in the local backend. */
+struct lake_blob;
+
+/* What lake.c computed about the bytes of a blob, handed to a commit. */
+struct lake__blob_meta {
+    int64_t size_bytes;
+    char etag[LAKE_ETAG_MAX];
+    enum lake_checksum_algo checksum_algo;
+    char checksum[LAKE_CHECKSUM_MAX];
+};
+
+/*
+ * Every call of lake.h that touches storage goes through one of these. Results and
+ * errors are those documented in lake.h. Blob functions: blob_open starts a blob,
+ * blob_write appends, and exactly one of object_commit, part_commit or blob_discard
+ * ends it (commits consume the blob whatever they return).
+ */
+struct lake_backend_ops {
+    const char *name;
+    void (*close)(void *be);
+    const char *(*objects_dir)(void *be);
+
+    int (*bucket_create)(void *be, const char *name, const char *region, struct err_info *err);
+    int (*bucket_get)(void *be, const char *name, struct lake_bucket_info *info,
+                      struct err_info *err);
+    int (*bucket_list)(void *be, struct lake_bucket_info **out, size_t *n_out);
+    int (*bucket_delete)(void *be, const char *name, struct err_info *err);
+    int (*bucket_doc_put)(void *be, const char *name, enum lake_bucket_doc doc, const char *value,
+                          struct err_info *err);
+    int (*bucket_doc_get)(void *be, const char *name, enum lake_bucket_doc doc, char **value_out,
+                          struct err_info *err);
+
+    int (*blob_open)(void *be, struct lake_blob **out);
+    int (*blob_write)(struct lake_blob *blob, const void *data, size_t len);
+    /* Optional: makes the blob's bytes those of fd (len bytes) without copying. Returns
+       0, or a negative code after which the blob is unchanged (the caller copies). */
+    int (*blob_adopt)(struct lake_blob *blob, int fd, int64_t len);
+    void (*blob_discard)(struct lake_blob *blob);
+
+    int (*object_commit)(void *be, struct lake_blob *blob, const char *bucket, const char *key,
+                         const struct lake__blob_meta *meta, const struct lake_put_opts *opts,
+                         struct lake_object_info *info, struct err_info *err);
+    int (*object_head)(void *be, const char *bucket, const char *key, struct lake_object_info *info,
+                       int *fd_out, char **path_out, struct err_info *err);
+    int (*object_delete)(void *be, const char *bucket, const char *key, struct err_info *err);
+    int (*object_tags_put)(void *be, const char *bucket, const char *key, const char *tags_json,
+                           struct err_info *err);
+    int (*object_tags_get)(void *be, const char *bucket, const char *key, char **tags_out,
+                           struct err_info *err);
+    int (*object_list)(void *be, const char *bucket, const struct lake_list_opts *opts,
+                       struct lake_list_result *out, struct err_info *err);
+
+    int (*upload_create)(void *be, const char *bucket, const char *key,
+                         const struct lake_put_opts *opts, struct lake_upload_info *info,
+                         struct err_info *err);
+    int (*upload_get)(void *be, const char *bucket, const char *key, const char *upload_id,
+                      struct lake_upload_info *info, struct err_info *err);
+    int (*part_commit)(void *be, struct lake_blob *blob, const char *bucket, const char *key,
+                       const char *upload_id, int part_number, const struct lake__blob_meta *meta,
+                       struct lake_part_info *part, struct err_info *err);
+    int (*upload_complete)(void *be, const char *bucket, const char *key, const char *upload_id,
+                           const struct lake_complete_part *parts, size_t n_parts,
+                           struct lake_object_info *info, struct err_info *err);
+    int (*upload_abort)(void *be, const char *bucket, const char *key, const char *upload_id,
+                        struct err_info *err);
+    int (*upload_list)(void *be, const char *bucket, const char *prefix, const char *key_marker,
+                       const char *upload_id_marker, size_t max_uploads,
+                       struct lake_upload_list *out, struct err_info *err);
+    int (*part_list)(void *be, const char *bucket, const char *key, const char *upload_id,
+                     int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
+                     int *truncated, struct err_info *err);
+};
+
+/* The local directory backend: metadata in st, bytes under root. */
+int lake__local_open(struct store *st, const char *root, int64_t abandon_after_ms, void **be_out);
+extern const struct lake_backend_ops lake__local_ops;
+
+/* Smallest part but the last, as S3 enforces. */
+#define LAKE_PART_MIN_BYTES ((int64_t)5 << 20)
+
+#endif

@@ -1,0 +1,1827 @@
+/*
+ * The local directory backend of the lake.
+ *
+ * Layout under <data>/lake:
+ *   tmp/<id>            a blob being written (removed at open: never part of an object)
+ *   objects/<xx>/<id>   a sealed blob: an object's or a part's bytes; <id> is 32 random
+ *                       hex digits and <xx> its first two, so no key ever names a file
+ *
+ * Metadata lives in the shared SQLite store (tables below, part "lake"). A blob is
+ * sealed (fsync, rename into objects/, fsync of the directory) before the row naming it
+ * commits, and a replaced or deleted blob is unlinked only after the row stops naming
+ * it, so a crash leaves at worst a blob no row names; lake open removes those (the
+ * objects/ walk below), the tmp/ files, and uploads abandoned past a cut-off.
+ *
+ * An open descriptor of a blob stays valid after unlink, so a GET that opened its
+ * object keeps reading the same bytes while the key is replaced or deleted.
+ *
+ * Durability failures are sticky: after a failed fsync or rename the backend refuses
+ * every further write until the process restarts and recovers at open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "lake/lake_int.h"
+
+#define BLOB_ID_LEN 32
+
+static const struct store_migration migrations[] = {
+    {1, "CREATE TABLE lake_buckets("
+        " name TEXT PRIMARY KEY, region TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " policy TEXT, tags TEXT);"
+        "CREATE TABLE lake_objects("
+        " bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,"
+        " etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, content_type TEXT, meta TEXT,"
+        " checksum_algo INTEGER NOT NULL DEFAULT 0, checksum TEXT NOT NULL DEFAULT '',"
+        " parts_count INTEGER NOT NULL DEFAULT 0, tags TEXT, n_tags INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY(bucket, key)) WITHOUT ROWID;"
+        "CREATE INDEX lake_objects_blob ON lake_objects(blob);"
+        "CREATE TABLE lake_uploads("
+        " upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+        " initiated_ms INTEGER NOT NULL, content_type TEXT, meta TEXT, tags TEXT,"
+        " checksum_algo INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX lake_uploads_key ON lake_uploads(bucket, key, upload_id);"
+        "CREATE TABLE lake_parts("
+        " upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob TEXT NOT NULL,"
+        " size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT NOT NULL DEFAULT '',"
+        " last_modified_ms INTEGER NOT NULL, PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;"
+        "CREATE INDEX lake_parts_blob ON lake_parts(blob);"},
+    /* The sizes of a multipart object's parts, for GetObject/HeadObject ?partNumber=. */
+    {2, "ALTER TABLE lake_objects ADD COLUMN part_sizes TEXT;"},
+};
+
+struct local {
+    struct store *st; /* metadata; its lock guards every statement */
+    char root[600];   /* <data>/lake */
+    char objects_dir[640];
+    char tmp_dir[640];
+    int dir_fds[256];  /* objects/<xx> directories, for renameat and fsync */
+    atomic_int failed; /* a durability failure happened: refuse writes */
+    /* Group commit of new objects (see commit_grouped): guarded by gc_lock. */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    struct pending_put *gc_head; /* waiting to be committed, oldest first */
+    struct pending_put *gc_tail;
+    int gc_leader;                 /* a thread is committing a batch now */
+    int64_t abandon_after_ms;      /* uploads idle this long are discarded */
+    _Atomic int64_t last_sweep_ms; /* when abandoned uploads were last swept */
+};
+
+/* How often a running server sweeps abandoned multipart uploads. */
+#define SWEEP_INTERVAL_MS ((int64_t)3600 * 1000)
+
+/* One new object waiting for group commit; lives on its writer's stack. */
+struct pending_put {
+    const char *bucket;
+    const char *key;
+    const char *blob;                 /* the sealed blob's id */
+    const struct lake_object_info *v; /* the row to write */
+    const char *tags;
+    struct err_info *err;      /* the writer's */
+    int rc;                    /* result, valid once done */
+    char old[BLOB_ID_LEN + 1]; /* blob the key named before, "" when none */
+    int done;
+    struct pending_put *next;
+};
+
+/* Writeback of a blob being written is started every this many bytes, so the final
+   fsync has little left to do. */
+#define WRITEBACK_KICK_BYTES ((int64_t)8 << 20)
+
+struct lake_blob {
+    struct local *lo;
+    int fd;                   /* the temporary file, write-only */
+    char id[BLOB_ID_LEN + 1]; /* the blob's name once sealed */
+    int64_t written;          /* bytes written */
+    int64_t kicked;           /* bytes whose writeback has been started */
+};
+
+/* ---- blobs ---- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int dir_idx(const char *id)
+{
+    return hexval(id[0]) * 16 + hexval(id[1]);
+}
+
+static void blob_path(const struct local *lo, const char *id, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%.2s/%s", lo->objects_dir, id, id);
+}
+
+static void new_id(char out[BLOB_ID_LEN + 1])
+{
+    uint8_t raw[BLOB_ID_LEN / 2];
+    crypto_random(raw, sizeof(raw));
+    hex_encode(raw, sizeof(raw), out);
+}
+
+static int blob_open(void *be, struct lake_blob **out)
+{
+    struct local *lo = be;
+    if (atomic_load(&lo->failed)) {
+        return SL_E(IO);
+    }
+    struct lake_blob *b = xcalloc(1, sizeof(*b));
+    b->lo = lo;
+    new_id(b->id);
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", lo->tmp_dir, b->id);
+    b->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (b->fd < 0) {
+        int e = errno;
+        log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
+        free(b);
+        return -e;
+    }
+    *out = b;
+    return 0;
+}
+
+static int blob_write(struct lake_blob *b, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(b->fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+            log_msg(LOG_ERROR, "lake", "write of blob %s failed: %s", b->id, strerror(e));
+            return -e;
+        }
+        p += n;
+        len -= (size_t)n;
+        b->written += n;
+    }
+    if (b->written - b->kicked >= WRITEBACK_KICK_BYTES) {
+        /* Start writing back what we have; failures surface at the fsync. */
+        sync_file_range(b->fd, b->kicked, b->written - b->kicked, SYNC_FILE_RANGE_WRITE);
+        b->kicked = b->written;
+    }
+    return 0;
+}
+
+/*
+ * Replaces the blob's (empty) temporary file with a link to fd's file, when fd is a
+ * file of len bytes on the lake's filesystem that can be linked (an O_TMPFILE spool).
+ */
+static int blob_adopt(struct lake_blob *b, int fd, int64_t len)
+{
+    struct stat sb;
+    /* Only an unnamed file: nobody else can reach its inode to change the object. */
+    if (b->written != 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 0 ||
+        sb.st_size != len) {
+        return SL_E(IO);
+    }
+    char src[64];
+    char tmp[800];
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+    snprintf(tmp, sizeof(tmp), "%s/%s", b->lo->tmp_dir, b->id);
+    char linked[800];
+    snprintf(linked, sizeof(linked), "%s/%s.link", b->lo->tmp_dir, b->id);
+    if (linkat(AT_FDCWD, src, AT_FDCWD, linked, AT_SYMLINK_FOLLOW) < 0) {
+        return -errno; /* another filesystem, a named file, no /proc: the caller copies */
+    }
+    int nfd = open(linked, O_WRONLY | O_CLOEXEC);
+    if (nfd < 0 || rename(linked, tmp) < 0) {
+        int e = errno;
+        if (nfd >= 0) {
+            close(nfd);
+        }
+        unlink(linked);
+        return -e;
+    }
+    close(b->fd);
+    b->fd = nfd;
+    b->written = len;
+    b->kicked = len;
+    sync_file_range(nfd, 0, len, SYNC_FILE_RANGE_WRITE);
+    return 0;
+}
+
+static void blob_discard(struct lake_blob *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", b->lo->tmp_dir, b->id);
+    close(b->fd);
+    unlink(path);
+    free(b);
+}
+
+/*
+ * Seals a blob: fsync, rename into objects/, fsync the directory, so both its bytes and
+ * its name are durable before the caller commits a row naming it. Copies the id into
+ * id_out and frees the blob in every case. Returns 0 or SL_E(IO) (sticky).
+ */
+static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
+{
+    struct local *lo = b->lo;
+    memcpy(id_out, b->id, BLOB_ID_LEN + 1);
+    char tmp[800];
+    snprintf(tmp, sizeof(tmp), "%s/%s", lo->tmp_dir, b->id);
+    int dfd = lo->dir_fds[dir_idx(b->id)];
+    int rc = 0;
+    int renamed = 0;
+    if (fsync(b->fd) < 0) {
+        log_msg(LOG_ERROR, "lake", "fsync of %s failed: %s", tmp, strerror(errno));
+        rc = SL_E(IO);
+    }
+    close(b->fd);
+    if (rc == 0 && renameat(AT_FDCWD, tmp, dfd, b->id) < 0) {
+        log_msg(LOG_ERROR, "lake", "rename of %s failed: %s", tmp, strerror(errno));
+        rc = SL_E(IO);
+    } else if (rc == 0) {
+        renamed = 1;
+    }
+    if (rc == 0 && fsync(dfd) < 0) {
+        log_msg(LOG_ERROR, "lake", "fsync of objects/%.2s failed: %s", b->id, strerror(errno));
+        rc = SL_E(IO);
+    }
+    if (rc < 0) {
+        atomic_store(&lo->failed, 1);
+        if (renamed) {
+            unlinkat(dfd, b->id, 0);
+        } else {
+            unlink(tmp);
+        }
+    }
+    free(b);
+    return rc;
+}
+
+static void blob_unlink(struct local *lo, const char *id)
+{
+    if (id == NULL || strlen(id) != BLOB_ID_LEN || dir_idx(id) < 0) {
+        return;
+    }
+    if (unlinkat(lo->dir_fds[dir_idx(id)], id, 0) < 0 && errno != ENOENT) {
+        log_msg(LOG_WARN, "lake", "cannot remove blob %s: %s", id, strerror(errno));
+    }
+}
+
+/* ---- helpers over the store (called with the store locked) ---- */
+
+static int prepare(struct local *lo, const char *sql, struct store_stmt **out)
+{
+    return store_prepare(lo->st, sql, out);
+}
+
+static int bucket_exists(struct local *lo, const char *bucket, struct err_info *err)
+{
+    struct store_stmt *s;
+    int rc = prepare(lo, "SELECT 1 FROM lake_buckets WHERE name=?", &s);
+    if (rc < 0) {
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    store_bind_text(s, 1, bucket);
+    rc = store_step(s);
+    store_finalize(s);
+    if (rc == 0) {
+        return err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
+    }
+    return rc < 0 ? err_set(err, rc, "We encountered an internal error. Please try again.") : 0;
+}
+
+static char *dup_col(struct store_stmt *s, int col)
+{
+    const char *t = store_col_text(s, col);
+    return t ? xstrdup(t) : NULL;
+}
+
+#define OBJ_COLS                                                                                   \
+    "key,size,etag,last_modified_ms,content_type,meta,checksum_algo,checksum,parts_count,"         \
+    "n_tags,blob"
+
+static void row_to_info(struct store_stmt *s, struct lake_object_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->key = dup_col(s, 0);
+    info->size_bytes = store_col_int64(s, 1);
+    snprintf(info->etag, sizeof(info->etag), "%s", store_col_text(s, 2));
+    info->last_modified_ms = store_col_int64(s, 3);
+    info->content_type = dup_col(s, 4);
+    info->meta_json = dup_col(s, 5);
+    info->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 6);
+    snprintf(info->checksum, sizeof(info->checksum), "%s", store_col_text(s, 7));
+    info->parts_count = (int)store_col_int64(s, 8);
+    info->n_tags = (int)store_col_int64(s, 9);
+}
+
+static int count_tags(const char *tags_json)
+{
+    if (tags_json == NULL) {
+        return 0;
+    }
+    json_t *t = json_loads(tags_json, 0, NULL);
+    int n = json_is_object(t) ? (int)json_object_size(t) : 0;
+    json_decref(t);
+    return n;
+}
+
+/*
+ * Writes the object row (insert or replace) inside an open transaction; the blob that
+ * the key named before, if any, is copied to old_blob ("" when none).
+ */
+static int upsert_object(struct local *lo, const char *bucket, const char *key, const char *blob,
+                         const struct lake_object_info *v, const char *tags,
+                         char old_blob[BLOB_ID_LEN + 1])
+{
+    old_blob[0] = '\0';
+    struct store_stmt *s;
+    int rc = prepare(lo, "SELECT blob FROM lake_objects WHERE bucket=? AND key=?", &s);
+    if (rc < 0) {
+        return rc;
+    }
+    store_bind_text(s, 1, bucket);
+    store_bind_text(s, 2, key);
+    rc = store_step(s);
+    if (rc == 1) {
+        snprintf(old_blob, BLOB_ID_LEN + 1, "%s", store_col_text(s, 0));
+    }
+    store_finalize(s);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = prepare(lo,
+                 "INSERT INTO lake_objects(bucket,key,blob,size,etag,last_modified_ms,"
+                 "content_type,meta,checksum_algo,checksum,parts_count,tags,n_tags,part_sizes)"
+                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(bucket,key) DO UPDATE SET"
+                 " blob=excluded.blob,size=excluded.size,etag=excluded.etag,"
+                 "last_modified_ms=excluded.last_modified_ms,content_type=excluded.content_type,"
+                 "meta=excluded.meta,checksum_algo=excluded.checksum_algo,"
+                 "checksum=excluded.checksum,parts_count=excluded.parts_count,"
+                 "tags=excluded.tags,n_tags=excluded.n_tags,part_sizes=excluded.part_sizes",
+                 &s);
+    if (rc < 0) {
+        return rc;
+    }
+    store_bind_text(s, 1, bucket);
+    store_bind_text(s, 2, key);
+    store_bind_text(s, 3, blob);
+    store_bind_int64(s, 4, v->size_bytes);
+    store_bind_text(s, 5, v->etag);
+    store_bind_int64(s, 6, v->last_modified_ms);
+    store_bind_text(s, 7, v->content_type);
+    store_bind_text(s, 8, v->meta_json);
+    store_bind_int64(s, 9, v->checksum_algo);
+    store_bind_text(s, 10, v->checksum);
+    store_bind_int64(s, 11, v->parts_count);
+    store_bind_text(s, 12, tags);
+    store_bind_int64(s, 13, count_tags(tags));
+    store_bind_text(s, 14, v->part_sizes_json);
+    rc = store_step(s);
+    store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int internal(struct err_info *err, int rc)
+{
+    if (rc == SL_E(NOMEM)) {
+        return err_set(err, rc, "Out of memory.");
+    }
+    return err_set(err, rc < 0 && err_is_sluice(rc) ? rc : SL_E(IO),
+                   "We encountered an internal error. Please try again.");
+}
+
+/* ---- buckets ---- */
+
+static int bucket_create(void *be, const char *name, const char *region, struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo,
+                     "INSERT INTO lake_buckets(name,region,created_ms) VALUES(?,?,?)"
+                     " ON CONFLICT(name) DO NOTHING",
+                     &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, name);
+        store_bind_text(s, 2, region);
+        store_bind_int64(s, 3, clock_now_ms());
+        rc = store_step(s);
+        store_finalize(s);
+        if (rc == 0 && store_changes(lo->st) == 0) {
+            rc = err_set(err, SL_E(BUCKET_ALREADY_OWNED),
+                         "Your previous request to create the named bucket succeeded and you "
+                         "already own it.");
+        }
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int bucket_get(void *be, const char *name, struct lake_bucket_info *info,
+                      struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo, "SELECT name,region,created_ms FROM lake_buckets WHERE name=?", &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, name);
+        rc = store_step(s);
+        if (rc == 1 && info != NULL) {
+            snprintf(info->name, sizeof(info->name), "%s", store_col_text(s, 0));
+            snprintf(info->region, sizeof(info->region), "%s", store_col_text(s, 1));
+            info->created_ms = store_col_int64(s, 2);
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc == 0) {
+        return err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
+    }
+    return rc < 0 ? internal(err, rc) : 0;
+}
+
+static int bucket_list(void *be, struct lake_bucket_info **out, size_t *n_out)
+{
+    struct local *lo = be;
+    *out = NULL;
+    *n_out = 0;
+    size_t cap = 0;
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo, "SELECT name,region,created_ms FROM lake_buckets ORDER BY name", &s);
+    while (rc == 0 && (rc = store_step(s)) == 1) {
+        if (*n_out == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        struct lake_bucket_info *b = &(*out)[(*n_out)++];
+        snprintf(b->name, sizeof(b->name), "%s", store_col_text(s, 0));
+        snprintf(b->region, sizeof(b->region), "%s", store_col_text(s, 1));
+        b->created_ms = store_col_int64(s, 2);
+        rc = 0;
+    }
+    if (rc >= 0) {
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Blob ids of every part of the selected uploads, appended to a JSON array. */
+static int collect_blobs(struct local *lo, const char *sql, const char *arg1, json_t *blobs)
+{
+    struct store_stmt *s;
+    int rc = prepare(lo, sql, &s);
+    if (rc < 0) {
+        return rc;
+    }
+    store_bind_text(s, 1, arg1);
+    while ((rc = store_step(s)) == 1) {
+        json_array_append_new(blobs, json_string(store_col_text(s, 0)));
+    }
+    store_finalize(s);
+    return rc;
+}
+
+static void unlink_all(struct local *lo, json_t *blobs)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(blobs, i, v)
+    {
+        blob_unlink(lo, json_string_value(v));
+    }
+}
+
+static int exec_bound(struct local *lo, const char *sql, const char *arg1)
+{
+    struct store_stmt *s;
+    int rc = prepare(lo, sql, &s);
+    if (rc < 0) {
+        return rc;
+    }
+    store_bind_text(s, 1, arg1);
+    rc = store_step(s);
+    store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int bucket_delete(void *be, const char *name, struct err_info *err)
+{
+    struct local *lo = be;
+    json_t *blobs = json_array();
+    store_lock(lo->st);
+    int rc = store_begin(lo->st);
+    if (rc < 0) {
+        goto out_unlock;
+    }
+    rc = bucket_exists(lo, name, err);
+    if (rc < 0) {
+        goto out_rollback;
+    }
+    struct store_stmt *s;
+    rc = prepare(lo, "SELECT 1 FROM lake_objects WHERE bucket=? LIMIT 1", &s);
+    if (rc < 0) {
+        goto out_rollback;
+    }
+    store_bind_text(s, 1, name);
+    rc = store_step(s);
+    store_finalize(s);
+    if (rc == 1) {
+        rc = err_set(err, SL_E(BUCKET_NOT_EMPTY), "The bucket you tried to delete is not empty");
+        goto out_rollback;
+    }
+    rc = collect_blobs(lo,
+                       "SELECT p.blob FROM lake_parts p JOIN lake_uploads u"
+                       " ON p.upload_id=u.upload_id WHERE u.bucket=?",
+                       name, blobs);
+    if (rc == 0) {
+        rc = exec_bound(lo,
+                        "DELETE FROM lake_parts WHERE upload_id IN"
+                        " (SELECT upload_id FROM lake_uploads WHERE bucket=?)",
+                        name);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE bucket=?", name);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_buckets WHERE name=?", name);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc == 0) {
+        goto out_unlock;
+    }
+out_rollback:
+    store_rollback(lo->st);
+    json_array_clear(blobs);
+out_unlock:
+    store_unlock(lo->st);
+    unlink_all(lo, blobs);
+    json_decref(blobs);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static const char *doc_column(enum lake_bucket_doc doc)
+{
+    return doc == LAKE_BUCKET_POLICY ? "policy" : "tags";
+}
+
+static int bucket_doc_put(void *be, const char *name, enum lake_bucket_doc doc, const char *value,
+                          struct err_info *err)
+{
+    struct local *lo = be;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "UPDATE lake_buckets SET %s=? WHERE name=?", doc_column(doc));
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo, sql, &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, value);
+        store_bind_text(s, 2, name);
+        rc = store_step(s);
+        store_finalize(s);
+        if (rc == 0 && store_changes(lo->st) == 0) {
+            rc = err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
+        }
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int bucket_doc_get(void *be, const char *name, enum lake_bucket_doc doc, char **value_out,
+                          struct err_info *err)
+{
+    struct local *lo = be;
+    *value_out = NULL;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM lake_buckets WHERE name=?", doc_column(doc));
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo, sql, &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, name);
+        rc = store_step(s);
+        if (rc == 1) {
+            *value_out = dup_col(s, 0);
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc == 0) {
+        return err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
+    }
+    return rc < 0 ? internal(err, rc) : 0;
+}
+
+/* ---- objects ---- */
+
+/*
+ * Commits one batch of rows in one transaction. A row whose bucket is missing fails
+ * alone; a storage error fails the whole batch.
+ */
+static void commit_batch(struct local *lo, struct pending_put *batch)
+{
+    store_lock(lo->st);
+    int rc = store_begin(lo->st);
+    for (struct pending_put *p = batch; p != NULL && rc == 0; p = p->next) {
+        p->rc = bucket_exists(lo, p->bucket, p->err);
+        if (p->rc == SL_E(NO_SUCH_BUCKET)) {
+            continue;
+        }
+        rc = p->rc;
+        if (rc == 0) {
+            rc = upsert_object(lo, p->bucket, p->key, p->blob, p->v, p->tags, p->old);
+            p->rc = rc;
+        }
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        for (struct pending_put *p = batch; p != NULL; p = p->next) {
+            p->rc = rc;
+            p->old[0] = '\0';
+        }
+    }
+    store_unlock(lo->st);
+}
+
+/*
+ * Group commit: concurrent writers queue their rows; whichever finds no batch in flight
+ * becomes the leader, takes every queued row, commits them together (one transaction,
+ * one WAL fsync, one hold of the shared store's lock) and wakes the others. A single
+ * writer pays the same as committing alone. Returns the row's result.
+ */
+static int commit_grouped(struct local *lo, struct pending_put *p)
+{
+    pthread_mutex_lock(&lo->gc_lock);
+    if (lo->gc_tail != NULL) {
+        lo->gc_tail->next = p;
+    } else {
+        lo->gc_head = p;
+    }
+    lo->gc_tail = p;
+    while (!p->done) {
+        if (lo->gc_leader) {
+            pthread_cond_wait(&lo->gc_cond, &lo->gc_lock);
+            continue;
+        }
+        lo->gc_leader = 1;
+        struct pending_put *batch = lo->gc_head;
+        lo->gc_head = NULL;
+        lo->gc_tail = NULL;
+        pthread_mutex_unlock(&lo->gc_lock);
+        commit_batch(lo, batch);
+        pthread_mutex_lock(&lo->gc_lock);
+        for (struct pending_put *q = batch; q != NULL;) {
+            struct pending_put *next = q->next;
+            q->done = 1; /* q may be gone once its owner wakes: read next first */
+            q = next;
+        }
+        lo->gc_leader = 0;
+        pthread_cond_broadcast(&lo->gc_cond);
+    }
+    pthread_mutex_unlock(&lo->gc_lock);
+    return p->rc;
+}
+
+static int object_commit(void *be, struct lake_blob *blob, const char *bucket, const char *key,
+                         const struct lake__blob_meta *meta, const struct lake_put_opts *opts,
+                         struct lake_object_info *info, struct err_info *err)
+{
+    struct local *lo = be;
+    char id[BLOB_ID_LEN + 1];
+    char old[BLOB_ID_LEN + 1] = "";
+    int rc = blob_seal(blob, id);
+    if (rc < 0) {
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    struct lake_object_info v;
+    memset(&v, 0, sizeof(v));
+    v.key = (char *)key;
+    v.size_bytes = meta->size_bytes;
+    memcpy(v.etag, meta->etag, sizeof(v.etag));
+    v.last_modified_ms = clock_now_ms();
+    v.content_type = opts ? (char *)opts->content_type : NULL;
+    v.meta_json = opts ? (char *)opts->meta_json : NULL;
+    v.checksum_algo = meta->checksum_algo;
+    memcpy(v.checksum, meta->checksum, sizeof(v.checksum));
+    const char *tags = opts ? opts->tags_json : NULL;
+
+    struct pending_put p = {
+        .bucket = bucket, .key = key, .blob = id, .v = &v, .tags = tags, .err = err};
+    rc = commit_grouped(lo, &p);
+    memcpy(old, p.old, sizeof(old));
+    if (rc < 0) {
+        blob_unlink(lo, id);
+        return err->code ? rc : internal(err, rc);
+    }
+    if (old[0] != '\0') {
+        blob_unlink(lo, old);
+    }
+    if (info != NULL) {
+        *info = v;
+        info->key = xstrdup(key);
+        info->content_type = v.content_type ? xstrdup(v.content_type) : NULL;
+        info->meta_json = v.meta_json ? xstrdup(v.meta_json) : NULL;
+        info->n_tags = count_tags(tags);
+    }
+    return 0;
+}
+
+static int object_head(void *be, const char *bucket, const char *key, struct lake_object_info *info,
+                       int *fd_out, char **path_out, struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s = NULL;
+    if (rc == 0) {
+        rc = prepare(
+            lo, "SELECT " OBJ_COLS ",part_sizes FROM lake_objects WHERE bucket=? AND key=?", &s);
+    }
+    if (rc == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, key);
+        rc = store_step(s);
+        if (rc == 0) {
+            rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
+        } else if (rc == 1) {
+            rc = 0;
+            char path[800];
+            blob_path(lo, store_col_text(s, 10), path, sizeof(path));
+            if (fd_out != NULL) {
+                /* Opened under the lock: a concurrent delete unlinks only after. */
+                *fd_out = open(path, O_RDONLY | O_CLOEXEC);
+                if (*fd_out < 0) {
+                    rc = SL_CORRUPT(path, 0, "object file missing");
+                    err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+                }
+            }
+            if (rc == 0 && path_out != NULL) {
+                *path_out = xstrdup(path);
+            }
+            if (rc == 0 && info != NULL) {
+                row_to_info(s, info);
+                info->part_sizes_json = dup_col(s, 11);
+            }
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int object_delete(void *be, const char *bucket, const char *key, struct err_info *err)
+{
+    struct local *lo = be;
+    char old[BLOB_ID_LEN + 1] = "";
+    store_lock(lo->st);
+    int rc = store_begin(lo->st);
+    if (rc == 0) {
+        rc = bucket_exists(lo, bucket, err);
+    }
+    struct store_stmt *s;
+    if (rc == 0 && (rc = prepare(lo,
+                                 "DELETE FROM lake_objects WHERE bucket=? AND key=?"
+                                 " RETURNING blob",
+                                 &s)) == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, key);
+        rc = store_step(s);
+        if (rc == 1) {
+            snprintf(old, sizeof(old), "%s", store_col_text(s, 0));
+            rc = store_step(s);
+        }
+        store_finalize(s);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        old[0] = '\0';
+    }
+    store_unlock(lo->st);
+    if (old[0] != '\0') {
+        blob_unlink(lo, old);
+    }
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int object_tags_put(void *be, const char *bucket, const char *key, const char *tags_json,
+                           struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s;
+    if (rc == 0 &&
+        (rc = prepare(lo, "UPDATE lake_objects SET tags=?, n_tags=? WHERE bucket=? AND key=?",
+                      &s)) == 0) {
+        store_bind_text(s, 1, tags_json);
+        store_bind_int64(s, 2, count_tags(tags_json));
+        store_bind_text(s, 3, bucket);
+        store_bind_text(s, 4, key);
+        rc = store_step(s);
+        store_finalize(s);
+        if (rc == 0 && store_changes(lo->st) == 0) {
+            rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
+        }
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int object_tags_get(void *be, const char *bucket, const char *key, char **tags_out,
+                           struct err_info *err)
+{
+    struct local *lo = be;
+    *tags_out = NULL;
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s;
+    if (rc == 0 &&
+        (rc = prepare(lo, "SELECT tags FROM lake_objects WHERE bucket=? AND key=?", &s)) == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, key);
+        rc = store_step(s);
+        if (rc == 1) {
+            const char *t = store_col_text(s, 0);
+            *tags_out = xstrdup(t ? t : "{}");
+            rc = 0;
+        } else if (rc == 0) {
+            rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+/*
+ * The smallest string greater than every string that starts with prefix (of len bytes):
+ * the prefix with its last byte incremented, 0xff bytes dropped. Returns its length, 0
+ * when there is none (the prefix is all 0xff).
+ */
+static size_t prefix_successor(const char *prefix, size_t len, char *out)
+{
+    memcpy(out, prefix, len);
+    while (len > 0 && (uint8_t)out[len - 1] == 0xff) {
+        len--;
+    }
+    if (len > 0) {
+        out[len - 1] = (char)((uint8_t)out[len - 1] + 1);
+    }
+    out[len] = '\0';
+    return len;
+}
+
+/*
+ * Listing walks the (bucket, key) primary key from a cursor. A key holding the
+ * delimiter after the prefix is reported once as its common prefix and the walk jumps
+ * past every key under it. A common prefix the "after" marker lies in was reported on
+ * an earlier page and is skipped.
+ */
+static int object_list(void *be, const char *bucket, const struct lake_list_opts *opts,
+                       struct lake_list_result *out, struct err_info *err)
+{
+    struct local *lo = be;
+    const char *prefix = opts->prefix ? opts->prefix : "";
+    const char *delim = opts->delimiter && opts->delimiter[0] ? opts->delimiter : NULL;
+    size_t prefix_len = strlen(prefix);
+    size_t want = opts->max_keys;
+    size_t cap_obj = 0;
+    size_t cap_pre = 0;
+    /* The cursor: keys >= cursor (inclusive) or > cursor. */
+    char *cursor = xstrdup(prefix);
+    int inclusive = 1;
+    const char *after = opts->after && opts->after[0] ? opts->after : NULL;
+    if (after != NULL && strcmp(after, prefix) >= 0) {
+        free(cursor);
+        cursor = xstrdup(after);
+        inclusive = 0;
+    }
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s_incl = NULL;
+    struct store_stmt *s_excl = NULL;
+    if (rc == 0) {
+        rc = prepare(lo,
+                     "SELECT " OBJ_COLS " FROM lake_objects WHERE bucket=?1 AND key>=?2"
+                     " ORDER BY key LIMIT ?3",
+                     &s_incl);
+    }
+    if (rc == 0) {
+        rc = prepare(lo,
+                     "SELECT " OBJ_COLS " FROM lake_objects WHERE bucket=?1 AND key>?2"
+                     " ORDER BY key LIMIT ?3",
+                     &s_excl);
+    }
+    int done = 0;
+    while (rc == 0 && !done) {
+        struct store_stmt *s = inclusive ? s_incl : s_excl;
+        store_reset(s);
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, cursor);
+        store_bind_int64(s, 3, 1000);
+        int n_rows = 0;
+        int jumped = 0;
+        while (!jumped && (rc = store_step(s)) == 1) {
+            n_rows++;
+            const char *key = store_col_text(s, 0);
+            if (strncmp(key, prefix, prefix_len) != 0) {
+                done = 1;
+                break;
+            }
+            const char *d = delim ? strstr(key + prefix_len, delim) : NULL;
+            if (d != NULL) {
+                size_t cp_len = (size_t)(d - key) + strlen(delim);
+                int seen =
+                    after != NULL && strncmp(after, key, cp_len) == 0 && strlen(after) >= cp_len;
+                if (!seen) {
+                    if (out->n_objects + out->n_prefixes == want) {
+                        out->truncated = 1;
+                        done = 1;
+                        break;
+                    }
+                    if (out->n_prefixes == cap_pre) {
+                        cap_pre = cap_pre ? cap_pre * 2 : 16;
+                        out->prefixes = xrealloc(out->prefixes, cap_pre * sizeof(char *));
+                    }
+                    out->prefixes[out->n_prefixes++] = xstrndup(key, cp_len);
+                    free(out->last);
+                    out->last = xstrndup(key, cp_len);
+                }
+                /* Jump past every key under this common prefix. */
+                char *next = xmalloc(cp_len + 1);
+                size_t next_len = prefix_successor(key, cp_len, next);
+                free(cursor);
+                cursor = next;
+                inclusive = 1;
+                jumped = 1;
+                if (next_len == 0) {
+                    done = 1;
+                }
+                break;
+            }
+            if (out->n_objects + out->n_prefixes == want) {
+                out->truncated = 1;
+                done = 1;
+                break;
+            }
+            if (out->n_objects == cap_obj) {
+                cap_obj = cap_obj ? cap_obj * 2 : 64;
+                out->objects = xrealloc(out->objects, cap_obj * sizeof(*out->objects));
+            }
+            row_to_info(s, &out->objects[out->n_objects++]);
+            free(cursor);
+            cursor = xstrdup(key);
+            inclusive = 0;
+        }
+        if (rc == 1) {
+            rc = 0;
+        }
+        if (rc == 0 && !jumped && n_rows < 1000) {
+            done = 1;
+        }
+    }
+    if (rc == 0 && out->n_objects > 0 &&
+        (out->last == NULL || strcmp(out->objects[out->n_objects - 1].key, out->last) > 0)) {
+        free(out->last);
+        out->last = xstrdup(out->objects[out->n_objects - 1].key);
+    }
+    store_finalize(s_incl);
+    store_finalize(s_excl);
+    store_unlock(lo->st);
+    free(cursor);
+    if (rc < 0) {
+        lake_list_result_fini(out);
+        return err->code ? rc : internal(err, rc);
+    }
+    return 0;
+}
+
+/* ---- multipart ---- */
+
+static int upload_lookup(struct local *lo, const char *bucket, const char *key,
+                         const char *upload_id, struct lake_upload_info *info, struct err_info *err)
+{
+    int rc = bucket_exists(lo, bucket, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct store_stmt *s;
+    rc = prepare(lo,
+                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,tags"
+                 " FROM lake_uploads WHERE upload_id=? AND bucket=? AND key=?",
+                 &s);
+    if (rc < 0) {
+        return internal(err, rc);
+    }
+    store_bind_text(s, 1, upload_id);
+    store_bind_text(s, 2, bucket);
+    store_bind_text(s, 3, key);
+    rc = store_step(s);
+    if (rc == 1) {
+        rc = 0;
+        if (info != NULL) {
+            memset(info, 0, sizeof(*info));
+            snprintf(info->upload_id, sizeof(info->upload_id), "%s", store_col_text(s, 0));
+            info->key = dup_col(s, 1);
+            info->initiated_ms = store_col_int64(s, 2);
+            info->content_type = dup_col(s, 3);
+            info->meta_json = dup_col(s, 4);
+            info->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 5);
+        }
+    } else if (rc == 0) {
+        rc = err_set(err, SL_E(NO_SUCH_UPLOAD),
+                     "The specified upload does not exist. The upload ID may be invalid, or "
+                     "the upload may have been aborted or completed.");
+    } else {
+        rc = internal(err, rc);
+    }
+    store_finalize(s);
+    return rc;
+}
+
+static int clean_abandoned(struct local *lo, int64_t abandon_after_ms);
+
+static int upload_create(void *be, const char *bucket, const char *key,
+                         const struct lake_put_opts *opts, struct lake_upload_info *info,
+                         struct err_info *err)
+{
+    struct local *lo = be;
+    /* A long-running server sweeps abandoned uploads at most hourly, as uploads start. */
+    int64_t now = clock_now_ms();
+    int64_t last = atomic_load(&lo->last_sweep_ms);
+    if (now - last > SWEEP_INTERVAL_MS &&
+        atomic_compare_exchange_strong(&lo->last_sweep_ms, &last, now)) {
+        clean_abandoned(lo, lo->abandon_after_ms);
+    }
+    memset(info, 0, sizeof(*info));
+    new_id(info->upload_id);
+    info->key = xstrdup(key);
+    info->initiated_ms = clock_now_ms();
+    info->checksum_algo = opts ? opts->checksum_algo : LAKE_CHECKSUM_NONE;
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s;
+    if (rc == 0 && (rc = prepare(lo,
+                                 "INSERT INTO lake_uploads(upload_id,bucket,key,initiated_ms,"
+                                 "content_type,meta,tags,checksum_algo) VALUES(?,?,?,?,?,?,?,?)",
+                                 &s)) == 0) {
+        store_bind_text(s, 1, info->upload_id);
+        store_bind_text(s, 2, bucket);
+        store_bind_text(s, 3, key);
+        store_bind_int64(s, 4, info->initiated_ms);
+        store_bind_text(s, 5, opts ? opts->content_type : NULL);
+        store_bind_text(s, 6, opts ? opts->meta_json : NULL);
+        store_bind_text(s, 7, opts ? opts->tags_json : NULL);
+        store_bind_int64(s, 8, info->checksum_algo);
+        rc = store_step(s);
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        lake_upload_info_fini(info);
+        return err->code ? rc : internal(err, rc);
+    }
+    if (opts != NULL) {
+        info->content_type = opts->content_type ? xstrdup(opts->content_type) : NULL;
+        info->meta_json = opts->meta_json ? xstrdup(opts->meta_json) : NULL;
+    }
+    return 0;
+}
+
+static int upload_get(void *be, const char *bucket, const char *key, const char *upload_id,
+                      struct lake_upload_info *info, struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    int rc = upload_lookup(lo, bucket, key, upload_id, info, err);
+    store_unlock(lo->st);
+    return rc;
+}
+
+static int part_commit(void *be, struct lake_blob *blob, const char *bucket, const char *key,
+                       const char *upload_id, int part_number, const struct lake__blob_meta *meta,
+                       struct lake_part_info *part, struct err_info *err)
+{
+    struct local *lo = be;
+    char id[BLOB_ID_LEN + 1];
+    char old[BLOB_ID_LEN + 1] = "";
+    int rc = blob_seal(blob, id);
+    if (rc < 0) {
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    int64_t now = clock_now_ms();
+    store_lock(lo->st);
+    rc = store_begin(lo->st);
+    if (rc == 0) {
+        rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
+    }
+    struct store_stmt *s;
+    if (rc == 0 &&
+        (rc = prepare(lo, "SELECT blob FROM lake_parts WHERE upload_id=? AND part_number=?", &s)) ==
+            0) {
+        store_bind_text(s, 1, upload_id);
+        store_bind_int64(s, 2, part_number);
+        if ((rc = store_step(s)) == 1) {
+            snprintf(old, sizeof(old), "%s", store_col_text(s, 0));
+            rc = 0;
+        }
+        store_finalize(s);
+    }
+    if (rc == 0 &&
+        (rc = prepare(lo,
+                      "INSERT INTO lake_parts(upload_id,part_number,blob,size,etag,checksum,"
+                      "last_modified_ms) VALUES(?,?,?,?,?,?,?) ON CONFLICT(upload_id,part_number)"
+                      " DO UPDATE SET blob=excluded.blob,size=excluded.size,etag=excluded.etag,"
+                      "checksum=excluded.checksum,last_modified_ms=excluded.last_modified_ms",
+                      &s)) == 0) {
+        store_bind_text(s, 1, upload_id);
+        store_bind_int64(s, 2, part_number);
+        store_bind_text(s, 3, id);
+        store_bind_int64(s, 4, meta->size_bytes);
+        store_bind_text(s, 5, meta->etag);
+        store_bind_text(s, 6, meta->checksum);
+        store_bind_int64(s, 7, now);
+        rc = store_step(s);
+        store_finalize(s);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        old[0] = '\0';
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        blob_unlink(lo, id);
+        return err->code ? rc : internal(err, rc);
+    }
+    blob_unlink(lo, old);
+    if (part != NULL) {
+        memset(part, 0, sizeof(*part));
+        part->part_number = part_number;
+        part->size_bytes = meta->size_bytes;
+        memcpy(part->etag, meta->etag, sizeof(part->etag));
+        part->last_modified_ms = now;
+        memcpy(part->checksum, meta->checksum, sizeof(part->checksum));
+    }
+    return 0;
+}
+
+struct stored_part {
+    int part_number;
+    int64_t size_bytes;
+    char etag[LAKE_ETAG_MAX];
+    char checksum[LAKE_CHECKSUM_MAX];
+    char blob[BLOB_ID_LEN + 1];
+};
+
+/* Appends the whole file src_path to fd. Returns 0 or SL_E(IO). */
+static int append_file(int fd, const char *src_path, int64_t len)
+{
+    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0) {
+        return SL_CORRUPT(src_path, 0, "part file missing");
+    }
+    int rc = 0;
+    while (len > 0) {
+        ssize_t n = copy_file_range(src, NULL, fd, NULL, (size_t)len, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            /* Fall back to read/write (e.g. filesystems without copy_file_range). */
+            char chunk[65536];
+            ssize_t r = read(src, chunk, sizeof(chunk));
+            if (r <= 0 || write(fd, chunk, (size_t)r) != r) {
+                log_msg(LOG_ERROR, "lake", "copy of %s failed: %s", src_path, strerror(errno));
+                rc = SL_E(IO);
+                break;
+            }
+            n = r;
+        }
+        len -= n;
+    }
+    close(src);
+    return rc;
+}
+
+static const char *strip_quotes(const char *etag, char *out, size_t size)
+{
+    size_t len = strlen(etag);
+    if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"') {
+        snprintf(out, size, "%.*s", (int)(len - 2), etag + 1);
+    } else {
+        snprintf(out, size, "%s", etag);
+    }
+    return out;
+}
+
+static int upload_complete(void *be, const char *bucket, const char *key, const char *upload_id,
+                           const struct lake_complete_part *parts, size_t n_parts,
+                           struct lake_object_info *info, struct err_info *err)
+{
+    struct local *lo = be;
+    struct lake_upload_info up;
+    memset(&up, 0, sizeof(up));
+    struct stored_part *stored = NULL;
+    size_t n_stored = 0;
+    char *tags = NULL;
+    json_t *all_blobs = json_array();
+    struct lake_blob *blob = NULL;
+    struct buf sizes; /* the parts' sizes as a JSON array */
+    buf_init(&sizes);
+
+    /* 1. Read the upload and its parts. */
+    store_lock(lo->st);
+    int rc = upload_lookup(lo, bucket, key, upload_id, &up, err);
+    struct store_stmt *s;
+    if (rc == 0 && (rc = prepare(lo, "SELECT tags FROM lake_uploads WHERE upload_id=?", &s)) == 0) {
+        store_bind_text(s, 1, upload_id);
+        if (store_step(s) == 1) {
+            tags = dup_col(s, 0);
+        }
+        store_finalize(s);
+    }
+    if (rc == 0 && (rc = prepare(lo,
+                                 "SELECT part_number,size,etag,checksum,blob FROM lake_parts"
+                                 " WHERE upload_id=? ORDER BY part_number",
+                                 &s)) == 0) {
+        store_bind_text(s, 1, upload_id);
+        size_t cap = 0;
+        while ((rc = store_step(s)) == 1) {
+            if (n_stored == cap) {
+                cap = cap ? cap * 2 : 16;
+                stored = xrealloc(stored, cap * sizeof(*stored));
+            }
+            struct stored_part *p = &stored[n_stored++];
+            p->part_number = (int)store_col_int64(s, 0);
+            p->size_bytes = store_col_int64(s, 1);
+            snprintf(p->etag, sizeof(p->etag), "%s", store_col_text(s, 2));
+            snprintf(p->checksum, sizeof(p->checksum), "%s", store_col_text(s, 3));
+            snprintf(p->blob, sizeof(p->blob), "%s", store_col_text(s, 4));
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        if (err->code == 0) {
+            internal(err, rc);
+        }
+        goto out;
+    }
+
+    /* 2. Check the list against the stored parts; compute the ETag and checksum. */
+    struct crypto_digest *md5 = crypto_digest_create(CRYPTO_MD5);
+    struct lake__checksum ck;
+    lake__checksum_init(&ck, up.checksum_algo);
+    int64_t total = 0;
+    size_t j = 0;
+    const struct stored_part **chosen = xcalloc(n_parts, sizeof(*chosen));
+    for (size_t i = 0; i < n_parts && rc == 0; i++) {
+        while (j < n_stored && stored[j].part_number < parts[i].part_number) {
+            j++;
+        }
+        char want[LAKE_ETAG_MAX + 2];
+        strip_quotes(parts[i].etag ? parts[i].etag : "", want, sizeof(want));
+        if (j == n_stored || stored[j].part_number != parts[i].part_number ||
+            strcmp(stored[j].etag, want) != 0) {
+            rc = err_set(err, SL_E(INVALID_PART),
+                         "One or more of the specified parts could not be found.  The part may "
+                         "not have been uploaded, or the specified entity tag may not match "
+                         "the part's entity tag.");
+            break;
+        }
+        if (i + 1 < n_parts && stored[j].size_bytes < LAKE_PART_MIN_BYTES) {
+            rc = err_set(err, SL_E(ENTITY_TOO_SMALL),
+                         "Your proposed upload is smaller than the minimum allowed size");
+            break;
+        }
+        uint8_t raw[MD5_LEN];
+        for (int k = 0; k < MD5_LEN; k++) {
+            raw[k] =
+                (uint8_t)(hexval(stored[j].etag[2 * k]) * 16 + hexval(stored[j].etag[2 * k + 1]));
+        }
+        crypto_digest_update(md5, raw, MD5_LEN);
+        if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+            uint8_t dec[64];
+            long n = base64_decode(stored[j].checksum, strlen(stored[j].checksum), dec);
+            if (n > 0) {
+                lake__checksum_update(&ck, dec, (size_t)n);
+            }
+        }
+        total += stored[j].size_bytes;
+        chosen[i] = &stored[j];
+    }
+    uint8_t md5_raw[MD5_LEN];
+    crypto_digest_final(md5, md5_raw);
+    crypto_digest_destroy(md5);
+    struct lake_object_info v;
+    memset(&v, 0, sizeof(v));
+    if (rc == 0) {
+        char hex[2 * MD5_LEN + 1];
+        hex_encode(md5_raw, MD5_LEN, hex);
+        snprintf(v.etag, sizeof(v.etag), "%s-%d", hex, (int)n_parts);
+        if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+            char b64[LAKE_CHECKSUM_MAX];
+            lake__checksum_final(&ck, b64);
+            snprintf(v.checksum, sizeof(v.checksum), "%.64s-%d", b64, (int)n_parts);
+            v.checksum_algo = up.checksum_algo;
+        }
+    }
+    lake__checksum_fini(&ck);
+
+    /* 3. Concatenate the parts into a new blob. */
+    char id[BLOB_ID_LEN + 1] = "";
+    if (rc == 0 && (rc = blob_open(lo, &blob)) < 0) {
+        internal(err, rc);
+    }
+    for (size_t i = 0; i < n_parts && rc == 0; i++) {
+        char path[800];
+        blob_path(lo, chosen[i]->blob, path, sizeof(path));
+        rc = append_file(blob->fd, path, chosen[i]->size_bytes);
+        if (rc < 0) {
+            internal(err, rc);
+        }
+    }
+    for (size_t i = 0; i < n_parts && rc == 0; i++) {
+        buf_printf(&sizes, "%c%lld", i == 0 ? '[' : ',', (long long)chosen[i]->size_bytes);
+    }
+    buf_putc(&sizes, ']');
+    free(chosen);
+    if (rc == 0 && buf_status(&sizes) < 0) {
+        rc = internal(err, SL_E(NOMEM));
+    }
+    if (rc == 0) {
+        rc = blob_seal(blob, id);
+        blob = NULL;
+        if (rc < 0) {
+            internal(err, rc);
+        }
+    }
+    if (rc < 0) {
+        goto out;
+    }
+
+    /* 4. Swap the upload for the object in one transaction. */
+    v.key = (char *)key;
+    v.size_bytes = total;
+    v.last_modified_ms = clock_now_ms();
+    v.content_type = up.content_type;
+    v.meta_json = up.meta_json;
+    v.parts_count = (int)n_parts;
+    v.part_sizes_json = (char *)sizes.data;
+    char old[BLOB_ID_LEN + 1] = "";
+    store_lock(lo->st);
+    rc = store_begin(lo->st);
+    if (rc == 0) {
+        rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
+    }
+    if (rc == 0) {
+        rc = collect_blobs(lo, "SELECT blob FROM lake_parts WHERE upload_id=?", upload_id,
+                           all_blobs);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_parts WHERE upload_id=?", upload_id);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE upload_id=?", upload_id);
+    }
+    if (rc == 0) {
+        rc = upsert_object(lo, bucket, key, id, &v, tags, old);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        json_array_clear(all_blobs);
+        old[0] = '\0';
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        blob_unlink(lo, id);
+        if (err->code == 0) {
+            internal(err, rc);
+        }
+        goto out;
+    }
+    unlink_all(lo, all_blobs);
+    blob_unlink(lo, old);
+    if (info != NULL) {
+        *info = v;
+        info->key = xstrdup(key);
+        info->content_type = up.content_type;
+        info->meta_json = up.meta_json;
+        info->n_tags = count_tags(tags);
+        info->part_sizes_json = NULL;
+        up.content_type = NULL;
+        up.meta_json = NULL;
+    }
+out:
+    buf_fini(&sizes);
+    blob_discard(blob);
+    free(stored);
+    free(tags);
+    json_decref(all_blobs);
+    lake_upload_info_fini(&up);
+    return rc;
+}
+
+static int upload_abort(void *be, const char *bucket, const char *key, const char *upload_id,
+                        struct err_info *err)
+{
+    struct local *lo = be;
+    json_t *blobs = json_array();
+    store_lock(lo->st);
+    int rc = store_begin(lo->st);
+    if (rc == 0) {
+        rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
+    }
+    if (rc == 0) {
+        rc = collect_blobs(lo, "SELECT blob FROM lake_parts WHERE upload_id=?", upload_id, blobs);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_parts WHERE upload_id=?", upload_id);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE upload_id=?", upload_id);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        json_array_clear(blobs);
+    }
+    store_unlock(lo->st);
+    unlink_all(lo, blobs);
+    json_decref(blobs);
+    if (rc < 0 && err->code == 0) {
+        return internal(err, rc);
+    }
+    return rc;
+}
+
+static int upload_list(void *be, const char *bucket, const char *prefix, const char *key_marker,
+                       const char *upload_id_marker, size_t max_uploads,
+                       struct lake_upload_list *out, struct err_info *err)
+{
+    struct local *lo = be;
+    prefix = prefix ? prefix : "";
+    size_t prefix_len = strlen(prefix);
+    store_lock(lo->st);
+    int rc = bucket_exists(lo, bucket, err);
+    struct store_stmt *s;
+    if (rc == 0 && (rc = prepare(lo,
+                                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo"
+                                 " FROM lake_uploads WHERE bucket=?1 AND key>=?2"
+                                 " AND (key>?3 OR (key=?3 AND upload_id>?4))"
+                                 " ORDER BY key,upload_id LIMIT ?5",
+                                 &s)) == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, prefix);
+        store_bind_text(s, 3, key_marker ? key_marker : "");
+        /* A key marker alone skips every upload of that key ("~" sorts after any id). */
+        store_bind_text(s, 4, key_marker ? (upload_id_marker ? upload_id_marker : "~") : "");
+        store_bind_int64(s, 5, (int64_t)max_uploads + 1);
+        size_t cap = 0;
+        while ((rc = store_step(s)) == 1) {
+            const char *key = store_col_text(s, 1);
+            if (strncmp(key, prefix, prefix_len) != 0) {
+                break;
+            }
+            if (out->n_uploads == max_uploads) {
+                out->truncated = 1;
+                break;
+            }
+            if (out->n_uploads == cap) {
+                cap = cap ? cap * 2 : 16;
+                out->uploads = xrealloc(out->uploads, cap * sizeof(*out->uploads));
+            }
+            struct lake_upload_info *u = &out->uploads[out->n_uploads++];
+            memset(u, 0, sizeof(*u));
+            snprintf(u->upload_id, sizeof(u->upload_id), "%s", store_col_text(s, 0));
+            u->key = xstrdup(key);
+            u->initiated_ms = store_col_int64(s, 2);
+            u->content_type = dup_col(s, 3);
+            u->meta_json = dup_col(s, 4);
+            u->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 5);
+        }
+        store_finalize(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        lake_upload_list_fini(out);
+        return err->code ? rc : internal(err, rc);
+    }
+    return 0;
+}
+
+static int part_list(void *be, const char *bucket, const char *key, const char *upload_id,
+                     int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
+                     int *truncated, struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    int rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
+    struct store_stmt *s;
+    if (rc == 0 && (rc = prepare(lo,
+                                 "SELECT part_number,size,etag,last_modified_ms,checksum"
+                                 " FROM lake_parts WHERE upload_id=? AND part_number>?"
+                                 " ORDER BY part_number LIMIT ?",
+                                 &s)) == 0) {
+        store_bind_text(s, 1, upload_id);
+        store_bind_int64(s, 2, part_marker);
+        store_bind_int64(s, 3, (int64_t)max_parts + 1);
+        size_t cap = 0;
+        while ((rc = store_step(s)) == 1) {
+            if (*n_out == max_parts) {
+                *truncated = 1;
+                break;
+            }
+            if (*n_out == cap) {
+                cap = cap ? cap * 2 : 16;
+                *out = xrealloc(*out, cap * sizeof(**out));
+            }
+            struct lake_part_info *p = &(*out)[(*n_out)++];
+            memset(p, 0, sizeof(*p));
+            p->part_number = (int)store_col_int64(s, 0);
+            p->size_bytes = store_col_int64(s, 1);
+            snprintf(p->etag, sizeof(p->etag), "%s", store_col_text(s, 2));
+            p->last_modified_ms = store_col_int64(s, 3);
+            snprintf(p->checksum, sizeof(p->checksum), "%s", store_col_text(s, 4));
+        }
+        store_finalize(s);
+        rc = rc < 0 ? rc : 0;
+    }
+    store_unlock(lo->st);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n_out = 0;
+        return err->code ? rc : internal(err, rc);
+    }
+    return 0;
+}
+
+/* ---- open, recovery, close ---- */
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* Removes every file in tmp/: none of them was ever part of an object. */
+static void clean_tmp(struct local *lo)
+{
+    DIR *d = opendir(lo->tmp_dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
+/* Removes blobs that no object or part row names (a crash between seal and commit). */
+static int clean_orphans(struct local *lo)
+{
+    struct store_stmt *s;
+    int n_removed = 0;
+    store_lock(lo->st);
+    int rc = prepare(lo,
+                     "SELECT 1 FROM lake_objects WHERE blob=?1"
+                     " UNION ALL SELECT 1 FROM lake_parts WHERE blob=?1 LIMIT 1",
+                     &s);
+    for (int i = 0; i < 256 && rc == 0; i++) {
+        DIR *d = fdopendir(dup(lo->dir_fds[i]));
+        if (d == NULL) {
+            continue;
+        }
+        rewinddir(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') {
+                continue;
+            }
+            store_reset(s);
+            store_bind_text(s, 1, e->d_name);
+            int found = store_step(s);
+            if (found == 0) {
+                unlinkat(lo->dir_fds[i], e->d_name, 0);
+                n_removed++;
+            }
+        }
+        closedir(d);
+    }
+    if (rc == 0) {
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (n_removed > 0) {
+        log_msg(LOG_INFO, "lake", "removed %d unreferenced object files", n_removed);
+    }
+    return rc;
+}
+
+/*
+ * Drops uploads initiated more than abandon_after_ms ago, in one transaction, and then
+ * unlinks their parts' blobs (at open, clean_orphans would find them anyway).
+ */
+static int clean_abandoned(struct local *lo, int64_t abandon_after_ms)
+{
+    int64_t cutoff = clock_now_ms() - abandon_after_ms;
+    char cut[32];
+    snprintf(cut, sizeof(cut), "%lld", (long long)cutoff);
+    json_t *blobs = json_array();
+    store_lock(lo->st);
+    int rc = store_begin(lo->st);
+    if (rc == 0) {
+        rc = collect_blobs(lo,
+                           "SELECT p.blob FROM lake_parts p JOIN lake_uploads u"
+                           " ON p.upload_id=u.upload_id WHERE u.initiated_ms<CAST(? AS INTEGER)",
+                           cut, blobs);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo,
+                        "DELETE FROM lake_parts WHERE upload_id IN (SELECT upload_id FROM"
+                        " lake_uploads WHERE initiated_ms<CAST(? AS INTEGER))",
+                        cut);
+    }
+    if (rc == 0) {
+        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE initiated_ms<CAST(? AS INTEGER)", cut);
+    }
+    if (rc == 0) {
+        rc = store_commit(lo->st);
+    }
+    if (rc < 0) {
+        store_rollback(lo->st);
+        json_array_clear(blobs);
+    }
+    store_unlock(lo->st);
+    if (json_array_size(blobs) > 0) {
+        log_msg(LOG_INFO, "lake", "removed %zu parts of abandoned multipart uploads",
+                json_array_size(blobs));
+    }
+    unlink_all(lo, blobs);
+    json_decref(blobs);
+    return rc;
+}
+
+static void local_close(void *be)
+{
+    struct local *lo = be;
+    if (lo == NULL) {
+        return;
+    }
+    for (int i = 0; i < 256; i++) {
+        if (lo->dir_fds[i] >= 0) {
+            close(lo->dir_fds[i]);
+        }
+    }
+    pthread_mutex_destroy(&lo->gc_lock);
+    pthread_cond_destroy(&lo->gc_cond);
+    free(lo);
+}
+
+static const char *objects_dir(void *be)
+{
+    return ((struct local *)be)->objects_dir;
+}
+
+int lake__local_open(struct store *st, const char *root, int64_t abandon_after_ms, void **be_out)
+{
+    struct local *lo = xcalloc(1, sizeof(*lo));
+    lo->st = st;
+    pthread_mutex_init(&lo->gc_lock, NULL);
+    lo->abandon_after_ms = abandon_after_ms;
+    atomic_store(&lo->last_sweep_ms, clock_now_ms());
+    pthread_cond_init(&lo->gc_cond, NULL);
+    for (int i = 0; i < 256; i++) {
+        lo->dir_fds[i] = -1;
+    }
+    snprintf(lo->root, sizeof(lo->root), "%s", root);
+    snprintf(lo->objects_dir, sizeof(lo->objects_dir), "%s/objects", root);
+    snprintf(lo->tmp_dir, sizeof(lo->tmp_dir), "%s/tmp", root);
+    int rc = make_dir(lo->root);
+    if (rc == 0) {
+        rc = make_dir(lo->objects_dir);
+    }
+    if (rc == 0) {
+        rc = make_dir(lo->tmp_dir);
+    }
+    for (int i = 0; i < 256 && rc == 0; i++) {
+        char path[700];
+        snprintf(path, sizeof(path), "%s/%02x", lo->objects_dir, i);
+        rc = make_dir(path);
+        if (rc == 0) {
+            lo->dir_fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (lo->dir_fds[i] < 0) {
+                rc = -errno;
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = store_migrate(st, "lake", migrations, sizeof(migrations) / sizeof(migrations[0]));
+    }
+    if (rc == 0) {
+        clean_tmp(lo);
+        rc = clean_abandoned(lo, abandon_after_ms);
+    }
+    if (rc == 0) {
+        rc = clean_orphans(lo);
+    }
+    if (rc < 0) {
+        local_close(lo);
+        return rc;
+    }
+    *be_out = lo;
+    return 0;
+}
+
+const struct lake_backend_ops lake__local_ops = {
+    .name = "local",
+    .close = local_close,
+    .objects_dir = objects_dir,
+    .bucket_create = bucket_create,
+    .bucket_get = bucket_get,
+    .bucket_list = bucket_list,
+    .bucket_delete = bucket_delete,
+    .bucket_doc_put = bucket_doc_put,
+    .bucket_doc_get = bucket_doc_get,
+    .blob_open = blob_open,
+    .blob_write = blob_write,
+    .blob_adopt = blob_adopt,
+    .blob_discard = blob_discard,
+    .object_commit = object_commit,
+    .object_head = object_head,
+    .object_delete = object_delete,
+    .object_tags_put = object_tags_put,
+    .object_tags_get = object_tags_get,
+    .object_list = object_list,
+    .upload_create = upload_create,
+    .upload_get = upload_get,
+    .part_commit = part_commit,
+    .upload_complete = upload_complete,
+    .upload_abort = upload_abort,
+    .upload_list = upload_list,
+    .part_list = part_list,
+};

@@ -1,0 +1,1478 @@
+/*
+ * S3 object operations: request bodies in every payload mode, PutObject, GetObject and
+ * HeadObject (Range, conditionals, response-* overrides), DeleteObject(s), CopyObject,
+ * object tagging and the multipart upload calls.
+ *
+ * Payload modes, from x-amz-content-sha256 (absent: as UNSIGNED-PAYLOAD, e.g. presigned):
+ *   <64 hex>                               body as sent; its SHA-256 must match
+ *                                          (XAmzContentSHA256Mismatch)
+ *   UNSIGNED-PAYLOAD                       body as sent
+ *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD     aws-chunked, every chunk signature verified
+ *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER   the same, then signed trailers
+ *   STREAMING-UNSIGNED-PAYLOAD-TRAILER     aws-chunked without signatures, then trailers
+ * Checksums: x-amz-checksum-<algo> as a header, or named by x-amz-trailer and sent as
+ * a trailer, is verified before the object becomes visible (BadDigest), kept, and
+ * returned when the client asks (x-amz-checksum-mode: ENABLED); Content-MD5 likewise.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/mem.h"
+#include "lake/lake_int.h"
+#include "lake/s3_http.h"
+
+#define BLOCK_BYTES (1u << 20)
+#define MAX_OBJECT_BYTES ((int64_t)5 << 30)
+
+/* ---- bodies ---- */
+
+enum payload_kind {
+    PAYLOAD_UNSIGNED,
+    PAYLOAD_HEX,
+    PAYLOAD_STREAM_SIGNED,
+    PAYLOAD_STREAM_SIGNED_TRAILER,
+    PAYLOAD_STREAM_UNSIGNED_TRAILER,
+};
+
+static int payload_kind(struct s3_req *r, enum payload_kind *out)
+{
+    const char *h = s3__header(r, "x-amz-content-sha256");
+    if (h == NULL || strcmp(h, "UNSIGNED-PAYLOAD") == 0) {
+        *out = PAYLOAD_UNSIGNED;
+        return 0;
+    }
+    if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0) {
+        *out = PAYLOAD_STREAM_SIGNED;
+    } else if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0) {
+        *out = PAYLOAD_STREAM_SIGNED_TRAILER;
+    } else if (strcmp(h, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0) {
+        *out = PAYLOAD_STREAM_UNSIGNED_TRAILER;
+    } else {
+        size_t len = strlen(h);
+        int hex = len == 64;
+        for (size_t i = 0; hex && i < len; i++) {
+            char c = h[i];
+            hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        }
+        if (!hex) {
+            return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                            "STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.");
+        }
+        *out = PAYLOAD_HEX;
+        return 0;
+    }
+    if ((*out == PAYLOAD_STREAM_SIGNED || *out == PAYLOAD_STREAM_SIGNED_TRAILER) &&
+        (r->req->seed_signature == NULL || r->req->seed_signature[0] == '\0' ||
+         r->req->signing_key == NULL)) {
+        return s3__fail(r, SL_E(INVALID_REQUEST),
+                        "Signed streaming payloads need header authentication.");
+    }
+    return 0;
+}
+
+/* Calls fn on the raw body in blocks (memory or spooled file). */
+static int body_blocks(struct s3_req *r, int (*fn)(void *, const uint8_t *, size_t), void *arg)
+{
+    const struct api_request *req = r->req;
+    if (req->body_fd < 0) {
+        return req->body_len > 0 ? fn(arg, req->body, req->body_len) : 0;
+    }
+    uint8_t *block = try_malloc(BLOCK_BYTES);
+    if (block == NULL) {
+        return s3__fail(r, SL_E(NOMEM), "Out of memory.");
+    }
+    int rc = 0;
+    size_t off = 0;
+    while (off < req->body_len && rc == 0) {
+        size_t want = req->body_len - off < BLOCK_BYTES ? req->body_len - off : BLOCK_BYTES;
+        ssize_t n = pread(req->body_fd, block, want, (off_t)off);
+        if (n <= 0) {
+            rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
+                          "You did not provide the number of bytes specified by the "
+                          "Content-Length HTTP header.");
+            break;
+        }
+        rc = fn(arg, block, (size_t)n);
+        off += (size_t)n;
+    }
+    free(block);
+    return rc;
+}
+
+struct plain_feed {
+    s3_chunk_sink_fn sink;
+    void *arg;
+    struct crypto_digest *sha; /* hex mode: SHA-256 of the body */
+};
+
+static int plain_fn(void *arg, const uint8_t *data, size_t len)
+{
+    struct plain_feed *p = arg;
+    if (p->sha != NULL) {
+        crypto_digest_update(p->sha, data, len);
+    }
+    return p->sink(p->arg, data, len);
+}
+
+struct chunk_feed {
+    struct s3_chunked *c;
+    struct err_info *err;
+};
+
+static int chunk_fn(void *arg, const uint8_t *data, size_t len)
+{
+    struct chunk_feed *f = arg;
+    return s3__chunked_feed(f->c, data, len, f->err);
+}
+
+int s3__body_read(struct s3_req *r, s3_chunk_sink_fn sink, void *arg, struct s3_chunked *chunked)
+{
+    enum payload_kind kind = PAYLOAD_UNSIGNED;
+    int rc = payload_kind(r, &kind);
+    if (rc < 0) {
+        return rc;
+    }
+    if (kind == PAYLOAD_UNSIGNED || kind == PAYLOAD_HEX) {
+        struct plain_feed p = {.sink = sink, .arg = arg};
+        if (kind == PAYLOAD_HEX) {
+            p.sha = crypto_digest_create(CRYPTO_SHA256);
+        }
+        rc = body_blocks(r, plain_fn, &p);
+        if (p.sha != NULL) {
+            uint8_t d[SHA256_LEN];
+            char hex[2 * SHA256_LEN + 1];
+            crypto_digest_final(p.sha, d);
+            crypto_digest_destroy(p.sha);
+            hex_encode(d, SHA256_LEN, hex);
+            if (rc == 0 && strcasecmp(hex, s3__header(r, "x-amz-content-sha256")) != 0) {
+                rc = s3__fail(r, SL_E(CONTENT_SHA256_MISMATCH),
+                              "The provided 'x-amz-content-sha256' header does not match what "
+                              "was computed.");
+            }
+        }
+        if (rc < 0 && r->call->err.code == 0) {
+            s3__fail(r, rc, "The request body could not be stored.");
+        }
+        return rc;
+    }
+    struct s3_chunked local;
+    struct s3_chunked *c = chunked ? chunked : &local;
+    int signed_chunks = kind != PAYLOAD_STREAM_UNSIGNED_TRAILER;
+    int trailer = kind != PAYLOAD_STREAM_SIGNED;
+    s3__chunked_init(c, signed_chunks, trailer, r->req->signing_key, r->req->amz_date,
+                     r->req->credential_scope, r->req->seed_signature, sink, arg);
+    struct chunk_feed f = {.c = c, .err = &r->call->err};
+    rc = body_blocks(r, chunk_fn, &f);
+    if (rc == 0) {
+        rc = s3__chunked_finish(c, &r->call->err);
+    }
+    const char *dl = s3__header(r, "x-amz-decoded-content-length");
+    if (rc == 0 && dl != NULL && s3__parse_uint(dl) != (long long)c->decoded_len) {
+        rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
+                      "You did not provide the number of bytes specified by the "
+                      "x-amz-decoded-content-length HTTP header.");
+    }
+    if (rc < 0 && r->call->err.code == 0) {
+        s3__fail(r, rc, "The request body could not be stored.");
+    }
+    if (c == &local) {
+        s3__chunked_fini(c);
+    }
+    return rc;
+}
+
+struct buf_sink {
+    struct buf *b;
+    size_t max_len;
+};
+
+static int buf_sink_fn(void *arg, const uint8_t *data, size_t len)
+{
+    struct buf_sink *s = arg;
+    if (s->b->len + len > s->max_len) {
+        return SL_E(MALFORMED_XML);
+    }
+    return buf_append(s->b, data, len);
+}
+
+/* Decodes a Content-MD5 header into md5. Returns 1 when present, 0 when not, or an error. */
+static int content_md5(struct s3_req *r, uint8_t md5[MD5_LEN])
+{
+    const char *h = s3__header(r, "Content-MD5");
+    if (h == NULL) {
+        return 0;
+    }
+    uint8_t raw[BASE64_DECODED_MAX(64)];
+    size_t len = strlen(h);
+    if (len > 64 || base64_decode(h, len, raw) != MD5_LEN) {
+        return s3__fail(r, SL_E(INVALID_DIGEST), "The Content-MD5 you specified was invalid.");
+    }
+    memcpy(md5, raw, MD5_LEN);
+    return 1;
+}
+
+int s3__body_to_buf(struct s3_req *r, struct buf *b, size_t max_len)
+{
+    struct buf_sink s = {.b = b, .max_len = max_len};
+    int rc = s3__body_read(r, buf_sink_fn, &s, NULL);
+    if (rc == SL_E(MALFORMED_XML)) {
+        return s3__fail(r, SL_E(MALFORMED_XML), "The request body is too large.");
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    uint8_t want[MD5_LEN];
+    rc = content_md5(r, want);
+    if (rc == 1) {
+        uint8_t got[MD5_LEN];
+        crypto_md5(b->data ? b->data : (const uint8_t *)"", b->len, got);
+        if (!crypto_equal(got, want, MD5_LEN)) {
+            return s3__fail(r, SL_E(BAD_DIGEST),
+                            "The Content-MD5 you specified did not match what we received.");
+        }
+        rc = 0;
+    }
+    return rc;
+}
+
+/* ---- what a new object carries ---- */
+
+struct put_ctx {
+    struct lake_put_opts opts;
+    char *meta_json; /* owned */
+    char *tags_json; /* owned */
+    uint8_t md5[MD5_LEN];
+    char expected[LAKE_CHECKSUM_MAX]; /* from a header; trailers fill it after the body */
+    char trailer_name[64];            /* "x-amz-checksum-crc32" when sent as a trailer */
+};
+
+static void put_ctx_fini(struct put_ctx *pc)
+{
+    free(pc->meta_json);
+    free(pc->tags_json);
+}
+
+static const char *const stored_headers[] = {"Content-Encoding", "Content-Disposition",
+                                             "Content-Language", "Cache-Control",
+                                             "Expires",          "x-amz-website-redirect-location"};
+
+/* Parses "k1=v1&k2=v2" (URL-encoded) into a JSON object text. */
+static int tags_from_query_string(struct s3_req *r, const char *s, char **out)
+{
+    json_t *tags = json_object();
+    int rc = 0;
+    while (*s && rc == 0) {
+        size_t len = strcspn(s, "&");
+        const char *eq = memchr(s, '=', len);
+        size_t kl = eq ? (size_t)(eq - s) : len;
+        char *k = s3__pct_decode(s, kl, 1, NULL);
+        char *v = eq ? s3__pct_decode(eq + 1, len - kl - 1, 1, NULL) : xstrdup("");
+        if (*k == '\0' || strlen(k) > 128 || strlen(v) > 256 || json_object_get(tags, k)) {
+            rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                          "The TagKey you have provided is "
+                          "invalid");
+        } else {
+            json_object_set_new(tags, k, json_string(v));
+        }
+        free(k);
+        free(v);
+        s += len;
+        if (*s == '&') {
+            s++;
+        }
+    }
+    if (rc == 0 && json_object_size(tags) > 10) {
+        rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Object tags cannot be greater than 10");
+    }
+    if (rc == 0 && json_object_size(tags) > 0) {
+        *out = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    json_decref(tags);
+    return rc;
+}
+
+/* Stored headers and user metadata of the request, as a JSON object text or NULL. */
+static char *meta_from_headers(struct s3_req *r)
+{
+    json_t *meta = json_object();
+    for (size_t i = 0; i < sizeof(stored_headers) / sizeof(stored_headers[0]); i++) {
+        const char *v = s3__header(r, stored_headers[i]);
+        if (v == NULL) {
+            continue;
+        }
+        if (strcasecmp(stored_headers[i], "Content-Encoding") == 0) {
+            /* aws-chunked is a transfer detail, not the object's encoding. */
+            char *copy = xstrdup(v);
+            struct buf kept;
+            buf_init(&kept);
+            for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                while (*tok == ' ') {
+                    tok++;
+                }
+                if (strcasecmp(tok, "aws-chunked") != 0 && *tok) {
+                    buf_printf(&kept, "%s%s", kept.len ? "," : "", tok);
+                }
+            }
+            if (kept.len > 0) {
+                json_object_set_new(meta, stored_headers[i], json_string((char *)kept.data));
+            }
+            buf_fini(&kept);
+            free(copy);
+            continue;
+        }
+        json_object_set_new(meta, stored_headers[i], json_string(v));
+    }
+    for (size_t i = 0; i < r->req->n_headers; i++) {
+        const char *name = r->req->headers[i].name;
+        if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
+            char *lower = xstrdup(name);
+            for (char *p = lower; *p; p++) {
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            }
+            json_object_set_new(meta, lower, json_string(r->req->headers[i].value));
+            free(lower);
+        }
+    }
+    char *out = json_object_size(meta) ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(meta);
+    return out;
+}
+
+/*
+ * Fills pc from the request headers: content type, stored headers, tags, Content-MD5
+ * and the checksum (algorithm, and its expected value when sent as a header).
+ * default_algo applies when the request names none (a multipart upload's algorithm).
+ */
+static int put_ctx_from_headers(struct s3_req *r, struct put_ctx *pc,
+                                enum lake_checksum_algo default_algo)
+{
+    memset(pc, 0, sizeof(*pc));
+    pc->opts.content_type = s3__header(r, "Content-Type");
+    pc->meta_json = meta_from_headers(r);
+    pc->opts.meta_json = pc->meta_json;
+    const char *tagging = s3__header(r, "x-amz-tagging");
+    int rc = 0;
+    if (tagging != NULL) {
+        rc = tags_from_query_string(r, tagging, &pc->tags_json);
+        if (rc < 0) {
+            return rc;
+        }
+        pc->opts.tags_json = pc->tags_json;
+    }
+    rc = content_md5(r, pc->md5);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 1) {
+        pc->opts.content_md5 = pc->md5;
+    }
+    pc->opts.checksum_algo = default_algo;
+    for (int a = LAKE_CHECKSUM_CRC32; a <= LAKE_CHECKSUM_SHA256; a++) {
+        char name[64];
+        snprintf(name, sizeof(name), "x-amz-checksum-%s", lake_checksum_name(a));
+        const char *v = s3__header(r, name);
+        if (v == NULL) {
+            continue;
+        }
+        uint8_t raw[64];
+        size_t len = strlen(v);
+        if (len > 60 || base64_decode(v, len, raw) != (long)lake__checksum_len(a)) {
+            return s3__fail(r, SL_E(INVALID_REQUEST), "Value for %s header is invalid.", name);
+        }
+        pc->opts.checksum_algo = a;
+        snprintf(pc->expected, sizeof(pc->expected), "%s", v);
+        pc->opts.checksum_expected = pc->expected;
+        return 0;
+    }
+    const char *trailer = s3__header(r, "x-amz-trailer");
+    if (trailer != NULL && strncasecmp(trailer, "x-amz-checksum-", 15) == 0) {
+        enum lake_checksum_algo a = lake_checksum_from_name(trailer + 15);
+        if (a == LAKE_CHECKSUM_NONE) {
+            return s3__fail(r, SL_E(INVALID_REQUEST),
+                            "The value specified in the x-amz-trailer "
+                            "header is not supported");
+        }
+        pc->opts.checksum_algo = a;
+        snprintf(pc->trailer_name, sizeof(pc->trailer_name), "%s", trailer);
+        return 0;
+    }
+    const char *algo = s3__header(r, "x-amz-sdk-checksum-algorithm");
+    if (algo == NULL) {
+        algo = s3__header(r, "x-amz-checksum-algorithm");
+    }
+    if (algo != NULL) {
+        enum lake_checksum_algo a = lake_checksum_from_name(algo);
+        if (a == LAKE_CHECKSUM_NONE) {
+            return s3__fail(r, SL_E(INVALID_REQUEST),
+                            "Checksum algorithm provided is "
+                            "unsupported.");
+        }
+        pc->opts.checksum_algo = a;
+    }
+    return 0;
+}
+
+/* After the body: takes the checksum sent as a trailer as the expected value. */
+static int put_ctx_trailer(struct s3_req *r, struct put_ctx *pc, const struct s3_chunked *c)
+{
+    if (pc->trailer_name[0] == '\0') {
+        return 0;
+    }
+    const char *v = s3__chunked_trailer(c, pc->trailer_name);
+    if (v == NULL) {
+        return s3__fail(r, SL_E(INVALID_REQUEST), "The %s trailer is missing.", pc->trailer_name);
+    }
+    snprintf(pc->expected, sizeof(pc->expected), "%s", v);
+    pc->opts.checksum_expected = pc->expected;
+    return 0;
+}
+
+struct writer_sink {
+    struct lake_writer *w;
+    int64_t max_bytes;
+};
+
+static int writer_sink_fn(void *arg, const uint8_t *data, size_t len)
+{
+    struct writer_sink *s = arg;
+    if (lake_writer_size(s->w) + (int64_t)len > s->max_bytes) {
+        return SL_E(ENTITY_TOO_LARGE);
+    }
+    return lake_writer_write(s->w, data, len);
+}
+
+static int sha_observe(void *arg, const uint8_t *data, size_t len)
+{
+    crypto_digest_update(arg, data, len);
+    return 0;
+}
+
+/*
+ * A spooled body sent as is (UNSIGNED-PAYLOAD or a hex hash) becomes the writer's
+ * content by adoption: the spool file is linked into place rather than copied. Returns
+ * 1 when done, 0 when the body needs the streaming path, or an error.
+ */
+static int body_adopt(struct s3_req *r, struct lake_writer *w)
+{
+    enum payload_kind kind = PAYLOAD_UNSIGNED;
+    if (r->req->body_fd < 0 || payload_kind(r, &kind) < 0 ||
+        (kind != PAYLOAD_UNSIGNED && kind != PAYLOAD_HEX)) {
+        return 0;
+    }
+    struct crypto_digest *sha = kind == PAYLOAD_HEX ? crypto_digest_create(CRYPTO_SHA256) : NULL;
+    int rc = lake_writer_adopt_fd(w, r->req->body_fd, (int64_t)r->req->body_len,
+                                  sha ? sha_observe : NULL, sha);
+    if (rc < 0) {
+        s3__fail(r, rc, "We encountered an internal error. Please try again.");
+    }
+    if (sha != NULL) {
+        uint8_t d[SHA256_LEN];
+        char hex[2 * SHA256_LEN + 1];
+        crypto_digest_final(sha, d);
+        crypto_digest_destroy(sha);
+        hex_encode(d, SHA256_LEN, hex);
+        if (rc == 0 && strcasecmp(hex, s3__header(r, "x-amz-content-sha256")) != 0) {
+            rc = s3__fail(r, SL_E(CONTENT_SHA256_MISMATCH),
+                          "The provided 'x-amz-content-sha256' header does not match what was "
+                          "computed.");
+        }
+    }
+    return rc < 0 ? rc : 1;
+}
+
+/* Streams the request body into a new writer (caller destroys it). */
+static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes,
+                          struct lake_writer **w_out)
+{
+    struct lake_writer *w = NULL;
+    int rc = lake_writer_open(r->lake, pc->opts.checksum_algo, &w);
+    if (rc < 0) {
+        return s3__fail(r, rc, "We encountered an internal error. Please try again.");
+    }
+    *w_out = w;
+    if (r->req->body_fd >= 0 && (int64_t)r->req->body_len > max_bytes) {
+        return s3__fail(r, SL_E(ENTITY_TOO_LARGE),
+                        "Your proposed upload exceeds the maximum allowed size");
+    }
+    rc = body_adopt(r, w);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    struct writer_sink s = {.w = w, .max_bytes = max_bytes};
+    struct s3_chunked c;
+    memset(&c, 0, sizeof(c));
+    rc = s3__body_read(r, writer_sink_fn, &s, &c);
+    if (rc == SL_E(ENTITY_TOO_LARGE)) {
+        err_clear(&r->call->err);
+        rc = s3__fail(r, rc, "Your proposed upload exceeds the maximum allowed size");
+    }
+    if (rc == 0) {
+        rc = put_ctx_trailer(r, pc, &c);
+    }
+    s3__chunked_fini(&c);
+    return rc;
+}
+
+static void checksum_header(struct s3_req *r, enum lake_checksum_algo algo, const char *value)
+{
+    if (algo == LAKE_CHECKSUM_NONE || value == NULL || value[0] == '\0') {
+        return;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "x-amz-checksum-%s", lake_checksum_name(algo));
+    for (char *p = name; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    api_response_header(r->call->resp, name, value);
+}
+
+static void etag_header(struct s3_req *r, const char *etag)
+{
+    char q[LAKE_ETAG_MAX + 2];
+    snprintf(q, sizeof(q), "\"%s\"", etag);
+    api_response_header(r->call->resp, "ETag", q);
+}
+
+static int put_object(struct s3_req *r)
+{
+    int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct put_ctx pc;
+    struct lake_writer *w = NULL;
+    rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0) {
+        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+    }
+    struct lake_object_info info;
+    memset(&info, 0, sizeof(info));
+    if (rc == 0) {
+        rc = lake_writer_commit(w, r->bucket, r->key, &pc.opts, &info, &r->call->err);
+    }
+    if (rc == 0) {
+        etag_header(r, info.etag);
+        checksum_header(r, info.checksum_algo, info.checksum);
+        lake_object_info_fini(&info);
+    }
+    lake_writer_destroy(w);
+    put_ctx_fini(&pc);
+    return rc;
+}
+
+/* ---- reads ---- */
+
+/* Parses an HTTP date (RFC 1123, RFC 850 or asctime) into seconds; -1 when invalid. */
+static int64_t parse_http_date(const char *s)
+{
+    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                          "%a %b %d %H:%M:%S %Y", "%Y-%m-%dT%H:%M:%S"};
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *end = strptime(s, formats[i], &tm);
+        if (end != NULL) {
+            return (int64_t)timegm(&tm);
+        }
+    }
+    return -1;
+}
+
+/* 1 when etag matches one of the (quoted or not) ETags in list, or list is "*". */
+static int etag_matches(const char *list, const char *etag)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && p[end - 1] == ' ') {
+            end--;
+        }
+        const char *t = p;
+        if (end >= 2 && t[0] == 'W' && t[1] == '/') {
+            t += 2;
+            end -= 2;
+        }
+        if (end >= 2 && t[0] == '"' && t[end - 1] == '"') {
+            t++;
+            end -= 2;
+        }
+        if ((end == 1 && t[0] == '*') || (end == strlen(etag) && memcmp(t, etag, end) == 0)) {
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/*
+ * Evaluates If-Match/If-None-Match/If-Modified-Since/If-Unmodified-Since (prefix "" )
+ * or their x-amz-copy-source-if- forms (copy: every failure is 412). Returns 0, 304 for
+ * "not modified", or SL_E(PRECONDITION_FAILED) with the error set.
+ */
+static int check_conditions(struct s3_req *r, const struct lake_object_info *info, int copy)
+{
+    char name[64];
+    const char *pre = copy ? "x-amz-copy-source-if-" : "If-";
+    snprintf(name, sizeof(name), "%smatch", pre);
+    const char *if_match = s3__header(r, name);
+    snprintf(name, sizeof(name), "%snone-match", pre);
+    const char *if_none = s3__header(r, name);
+    snprintf(name, sizeof(name), "%smodified-since", pre);
+    const char *if_mod = s3__header(r, name);
+    snprintf(name, sizeof(name), "%sunmodified-since", pre);
+    const char *if_unmod = s3__header(r, name);
+    int64_t lm_s = info->last_modified_ms / 1000;
+    if (if_match != NULL && !etag_matches(if_match, info->etag)) {
+        return s3__fail(r, SL_E(PRECONDITION_FAILED),
+                        "At least one of the pre-conditions you specified did not hold");
+    }
+    if (if_match == NULL && if_unmod != NULL) {
+        int64_t t = parse_http_date(if_unmod);
+        if (t >= 0 && lm_s > t) {
+            return s3__fail(r, SL_E(PRECONDITION_FAILED),
+                            "At least one of the pre-conditions you specified did not hold");
+        }
+    }
+    int not_modified = 0;
+    if (if_none != NULL && etag_matches(if_none, info->etag)) {
+        not_modified = 1;
+    }
+    if (if_none == NULL && if_mod != NULL) {
+        int64_t t = parse_http_date(if_mod);
+        if (t >= 0 && lm_s <= t) {
+            not_modified = 1;
+        }
+    }
+    if (not_modified) {
+        if (copy) {
+            return s3__fail(r, SL_E(PRECONDITION_FAILED),
+                            "At least one of the pre-conditions you specified did not hold");
+        }
+        return 304;
+    }
+    return 0;
+}
+
+/*
+ * Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size. Returns 1 with *off and *len
+ * set, 0 when the header is absent or not a single byte range (whole object), or
+ * SL_E(INVALID_RANGE).
+ */
+static int parse_range(struct s3_req *r, const char *h, int64_t size, int64_t *off, int64_t *len)
+{
+    if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
+        return 0;
+    }
+    const char *spec = h + 6;
+    const char *dash = strchr(spec, '-');
+    if (dash == NULL) {
+        return 0;
+    }
+    char first[32];
+    size_t fl = (size_t)(dash - spec);
+    if (fl >= sizeof(first)) {
+        return 0;
+    }
+    memcpy(first, spec, fl);
+    first[fl] = '\0';
+    long long a = fl ? s3__parse_uint(first) : -1;
+    long long b = dash[1] ? s3__parse_uint(dash + 1) : -1;
+    if ((fl && a < 0) || (dash[1] && b < 0) || (!fl && !dash[1])) {
+        return 0;
+    }
+    if (!fl) {
+        /* suffix: the last b bytes */
+        if (b == 0 || size == 0) {
+            goto unsatisfiable;
+        }
+        *len = b > size ? size : b;
+        *off = size - *len;
+        return 1;
+    }
+    if (a >= size) {
+        goto unsatisfiable;
+    }
+    if (b >= 0 && b < a) {
+        return 0;
+    }
+    int64_t last = (b < 0 || b >= size) ? size - 1 : b;
+    *off = a;
+    *len = last - a + 1;
+    return 1;
+unsatisfiable:
+    return s3__fail(r, SL_E(INVALID_RANGE), "The requested range is not satisfiable");
+}
+
+/*
+ * The byte range of part number part_s of a multipart object (1 for a single-part
+ * object is the whole object). Returns 1 with *off and *len set, 0 for the whole object,
+ * or SL_E(INVALID_ARGUMENT_S3)/SL_E(INVALID_PART_NUMBER).
+ */
+static int part_range(struct s3_req *r, const struct lake_object_info *info, const char *part_s,
+                      int64_t *off, int64_t *len)
+{
+    long long pn = s3__parse_uint(part_s);
+    if (pn < 1 || pn > LAKE_PART_NUMBER_MAX) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Part number must be an integer between 1 and 10000, inclusive");
+    }
+    json_t *sizes = info->part_sizes_json ? json_loads(info->part_sizes_json, 0, NULL) : NULL;
+    int rc = 0;
+    if (!json_is_array(sizes)) {
+        rc = pn == 1 ? 0
+                     : s3__fail(r, SL_E(INVALID_PART_NUMBER),
+                                "The requested partnumber is not satisfiable");
+    } else if ((size_t)pn > json_array_size(sizes)) {
+        rc = s3__fail(r, SL_E(INVALID_PART_NUMBER), "The requested partnumber is not satisfiable");
+    } else {
+        int64_t start = 0;
+        for (size_t i = 0; i + 1 < (size_t)pn; i++) {
+            start += json_integer_value(json_array_get(sizes, i));
+        }
+        *off = start;
+        *len = json_integer_value(json_array_get(sizes, (size_t)pn - 1));
+        rc = *len > 0 ? 1 : 0;
+    }
+    json_decref(sizes);
+    return rc;
+}
+
+/* Adds the object's stored headers and the response-* overrides. */
+static void object_headers(struct s3_req *r, const struct lake_object_info *info)
+{
+    struct api_response *resp = r->call->resp;
+    const char *ct = s3__query(r, "response-content-type");
+    api_response_header(resp, "Content-Type",
+                        ct                   ? ct
+                        : info->content_type ? info->content_type
+                                             : "binary/octet-stream");
+    etag_header(r, info->etag);
+    char date[32];
+    clock_format_http(info->last_modified_ms, date);
+    api_response_header(resp, "Last-Modified", date);
+    api_response_header(resp, "Accept-Ranges", "bytes");
+    static const struct {
+        const char *header;
+        const char *param;
+    } overrides[] = {{"Content-Encoding", "response-content-encoding"},
+                     {"Content-Disposition", "response-content-disposition"},
+                     {"Content-Language", "response-content-language"},
+                     {"Cache-Control", "response-cache-control"},
+                     {"Expires", "response-expires"}};
+    json_t *meta = info->meta_json ? json_loads(info->meta_json, 0, NULL) : NULL;
+    for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+        const char *v = s3__query(r, overrides[i].param);
+        if (v == NULL) {
+            v = json_string_value(json_object_get(meta, overrides[i].header));
+        }
+        if (v != NULL) {
+            api_response_header(resp, overrides[i].header, v);
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v)
+    {
+        if (strncmp(k, "x-amz-", 6) == 0) {
+            api_response_header(resp, k, json_string_value(v));
+        }
+    }
+    json_decref(meta);
+    const char *mode = s3__header(r, "x-amz-checksum-mode");
+    if (mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
+        checksum_header(r, info->checksum_algo, info->checksum);
+    }
+    if (info->n_tags > 0) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", info->n_tags);
+        api_response_header(resp, "x-amz-tagging-count", n);
+    }
+    if (info->parts_count > 0 && s3__query(r, "partNumber") != NULL) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", info->parts_count);
+        api_response_header(resp, "x-amz-mp-parts-count", n);
+    }
+}
+
+static int get_object(struct s3_req *r, int head)
+{
+    struct lake_object_info info;
+    int fd = -1;
+    int rc = lake_object_open(r->lake, r->bucket, r->key, &info, &fd, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct api_response *resp = r->call->resp;
+    rc = check_conditions(r, &info, 0);
+    if (rc == 304) {
+        resp->status = 304;
+        etag_header(r, info.etag);
+        char date[32];
+        clock_format_http(info.last_modified_ms, date);
+        api_response_header(resp, "Last-Modified", date);
+        close(fd);
+        lake_object_info_fini(&info);
+        return 0;
+    }
+    int64_t off = 0;
+    int64_t len = info.size_bytes;
+    if (rc == 0) {
+        rc = parse_range(r, s3__header(r, "Range"), info.size_bytes, &off, &len);
+    }
+    const char *part = s3__query(r, "partNumber");
+    if (rc == 0 && part != NULL) {
+        rc = part_range(r, &info, part, &off, &len);
+    }
+    if (rc < 0) {
+        close(fd);
+        lake_object_info_fini(&info);
+        return rc;
+    }
+    object_headers(r, &info);
+    if (rc == 1) {
+        resp->status = 206;
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off, (long long)(off + len - 1),
+                 (long long)info.size_bytes);
+        api_response_header(resp, "Content-Range", cr);
+    }
+    resp->body_fd = fd;
+    resp->body_offset = (off_t)off;
+    resp->body_fd_len = (size_t)len;
+    resp->head_only = head;
+    lake_object_info_fini(&info);
+    return 0;
+}
+
+static int delete_object(struct s3_req *r)
+{
+    int rc = lake_object_delete(r->lake, r->bucket, r->key, &r->call->err);
+    if (rc == 0) {
+        r->call->resp->status = 204;
+    }
+    return rc;
+}
+
+/* ---- copies ---- */
+
+/* Splits x-amz-copy-source ("[/]bucket/key[?versionId=...]", URL-encoded). */
+static int copy_source(struct s3_req *r, char **bucket, char **key)
+{
+    *bucket = NULL;
+    *key = NULL;
+    const char *h = s3__header(r, "x-amz-copy-source");
+    size_t len = strcspn(h, "?");
+    if (h[len] == '?' && strncmp(h + len + 1, "versionId=", 10) == 0 &&
+        strcmp(h + len + 11, "null") != 0) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
+    }
+    int bad = 0;
+    char *src = s3__pct_decode(h, len, 0, &bad);
+    const char *p = src[0] == '/' ? src + 1 : src;
+    const char *slash = strchr(p, '/');
+    if (bad || slash == NULL || slash == p || slash[1] == '\0') {
+        free(src);
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Copy Source must mention the source "
+                        "bucket and key: sourcebucket/sourcekey");
+    }
+    *bucket = xstrndup(p, (size_t)(slash - p));
+    *key = xstrdup(slash + 1);
+    free(src);
+    return 0;
+}
+
+/* Opens the copy source and checks the x-amz-copy-source-if-* conditions. */
+static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_object_info *info,
+                       int *fd)
+{
+    *fd = -1;
+    int rc = copy_source(r, sb, sk);
+    if (rc == 0) {
+        rc = lake_object_open(r->lake, *sb, *sk, info, fd, &r->call->err);
+    }
+    if (rc == 0) {
+        rc = check_conditions(r, info, 1);
+        if (rc < 0) {
+            close(*fd);
+            *fd = -1;
+            lake_object_info_fini(info);
+        }
+    }
+    return rc;
+}
+
+static int copy_object(struct s3_req *r)
+{
+    char *sb = NULL;
+    char *sk = NULL;
+    struct lake_object_info src;
+    memset(&src, 0, sizeof(src));
+    int fd = -1;
+    struct put_ctx pc;
+    memset(&pc, 0, sizeof(pc));
+    struct lake_writer *w = NULL;
+    char *src_tags = NULL;
+    int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc == 0) {
+        rc = open_source(r, &sb, &sk, &src, &fd);
+    }
+    if (rc < 0) {
+        goto out;
+    }
+    const char *directive = s3__header(r, "x-amz-metadata-directive");
+    int replace = directive != NULL && strcasecmp(directive, "REPLACE") == 0;
+    if (directive != NULL && !replace && strcasecmp(directive, "COPY") != 0) {
+        rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Unknown metadata directive.");
+        goto out;
+    }
+    if (!replace && strcmp(sb, r->bucket) == 0 && strcmp(sk, r->key) == 0 &&
+        s3__header(r, "x-amz-storage-class") == NULL &&
+        s3__header(r, "x-amz-checksum-algorithm") == NULL) {
+        rc = s3__fail(r, SL_E(INVALID_REQUEST),
+                      "This copy request is illegal because it is trying to copy an object to "
+                      "itself without changing the object's metadata, storage class, website "
+                      "redirect location or encryption attributes.");
+        goto out;
+    }
+    rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc < 0) {
+        goto out;
+    }
+    pc.opts.content_md5 = NULL;
+    pc.opts.checksum_expected = NULL;
+    if (!replace) {
+        pc.opts.content_type = src.content_type;
+        pc.opts.meta_json = src.meta_json;
+    }
+    const char *tag_directive = s3__header(r, "x-amz-tagging-directive");
+    if (tag_directive == NULL || strcasecmp(tag_directive, "REPLACE") != 0) {
+        rc = lake_object_tags_get(r->lake, sb, sk, &src_tags, &r->call->err);
+        if (rc < 0) {
+            goto out;
+        }
+        pc.opts.tags_json = src_tags;
+    }
+    const char *algo = s3__header(r, "x-amz-checksum-algorithm");
+    pc.opts.checksum_algo = algo ? lake_checksum_from_name(algo) : src.checksum_algo;
+    rc = lake_writer_open(r->lake, pc.opts.checksum_algo, &w);
+    if (rc == 0) {
+        rc = lake_writer_write_fd(w, fd, 0, src.size_bytes);
+    }
+    if (rc < 0) {
+        s3__fail(r, rc, "We encountered an internal error. Please try again.");
+        goto out;
+    }
+    struct lake_object_info info;
+    rc = lake_writer_commit(w, r->bucket, r->key, &pc.opts, &info, &r->call->err);
+    if (rc == 0) {
+        struct buf b;
+        buf_init(&b);
+        s3__xml_open(&b, "CopyObjectResult");
+        s3__xml_elem_time(&b, "LastModified", info.last_modified_ms);
+        s3__xml_etag(&b, info.etag);
+        if (info.checksum_algo != LAKE_CHECKSUM_NONE) {
+            char name[32];
+            snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(info.checksum_algo));
+            s3__xml_elem(&b, name, info.checksum);
+        }
+        buf_puts(&b, "</CopyObjectResult>");
+        lake_object_info_fini(&info);
+        rc = s3__respond_xml(r, &b);
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    lake_writer_destroy(w);
+    lake_object_info_fini(&src);
+    put_ctx_fini(&pc);
+    free(src_tags);
+    free(sb);
+    free(sk);
+    return rc;
+}
+
+/* ---- multipart ---- */
+
+static int create_upload(struct s3_req *r)
+{
+    struct put_ctx pc;
+    int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    struct lake_upload_info up;
+    if (rc == 0) {
+        rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
+    }
+    put_ctx_fini(&pc);
+    if (rc < 0) {
+        return rc;
+    }
+    if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        api_response_header(r->call->resp, "x-amz-checksum-algorithm",
+                            lake_checksum_name(up.checksum_algo));
+    }
+    struct buf b;
+    buf_init(&b);
+    s3__xml_open(&b, "InitiateMultipartUploadResult");
+    s3__xml_elem(&b, "Bucket", r->bucket);
+    s3__xml_elem(&b, "Key", r->key);
+    s3__xml_elem(&b, "UploadId", up.upload_id);
+    buf_puts(&b, "</InitiateMultipartUploadResult>");
+    lake_upload_info_fini(&up);
+    return s3__respond_xml(r, &b);
+}
+
+static int part_number(struct s3_req *r, int *out)
+{
+    long long pn = s3__parse_uint(s3__query(r, "partNumber"));
+    if (pn < 1 || pn > LAKE_PART_NUMBER_MAX) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Part number must be an integer between 1 and 10000, inclusive");
+    }
+    *out = (int)pn;
+    return 0;
+}
+
+/* Reads a "bytes=a-b" copy range within size. */
+static int copy_range(struct s3_req *r, int64_t size, int64_t *off, int64_t *len)
+{
+    const char *h = s3__header(r, "x-amz-copy-source-range");
+    *off = 0;
+    *len = size;
+    if (h == NULL) {
+        return 0;
+    }
+    long long a = -1;
+    long long b = -1;
+    char tail;
+    if (sscanf(h, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "The x-amz-copy-source-range value must "
+                        "be of the form bytes=first-last where "
+                        "first and last are the zero-based offsets "
+                        "of the first and last bytes to copy");
+    }
+    if (b >= size) {
+        return s3__fail(r, SL_E(INVALID_RANGE), "The requested range is not satisfiable");
+    }
+    *off = a;
+    *len = b - a + 1;
+    return 0;
+}
+
+static int upload_part(struct s3_req *r, int copy)
+{
+    int pn = 0;
+    const char *upload_id = s3__query(r, "uploadId");
+    struct lake_upload_info up;
+    memset(&up, 0, sizeof(up));
+    int rc = part_number(r, &pn);
+    if (rc == 0) {
+        rc = lake_upload_get(r->lake, r->bucket, r->key, upload_id, &up, &r->call->err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct put_ctx pc;
+    memset(&pc, 0, sizeof(pc));
+    struct lake_writer *w = NULL;
+    char *sb = NULL;
+    char *sk = NULL;
+    struct lake_object_info src;
+    memset(&src, 0, sizeof(src));
+    int fd = -1;
+    if (copy) {
+        int64_t off = 0;
+        int64_t len = 0;
+        rc = open_source(r, &sb, &sk, &src, &fd);
+        if (rc == 0) {
+            rc = copy_range(r, src.size_bytes, &off, &len);
+        }
+        if (rc == 0 && (rc = lake_writer_open(r->lake, up.checksum_algo, &w)) == 0) {
+            rc = lake_writer_write_fd(w, fd, off, len);
+            if (rc < 0) {
+                s3__fail(r, rc, "We encountered an internal error. Please try again.");
+            }
+        }
+    } else {
+        rc = put_ctx_from_headers(r, &pc, up.checksum_algo);
+        if (rc == 0) {
+            rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+        }
+    }
+    struct lake_part_info part;
+    if (rc == 0) {
+        rc = lake_writer_commit_part(w, r->bucket, r->key, upload_id, pn, &pc.opts, &part,
+                                     &r->call->err);
+    }
+    if (rc == 0 && copy) {
+        struct buf b;
+        buf_init(&b);
+        s3__xml_open(&b, "CopyPartResult");
+        s3__xml_elem_time(&b, "LastModified", part.last_modified_ms);
+        s3__xml_etag(&b, part.etag);
+        buf_puts(&b, "</CopyPartResult>");
+        rc = s3__respond_xml(r, &b);
+    } else if (rc == 0) {
+        etag_header(r, part.etag);
+        checksum_header(
+            r, up.checksum_algo != LAKE_CHECKSUM_NONE ? up.checksum_algo : pc.opts.checksum_algo,
+            part.checksum);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    lake_writer_destroy(w);
+    lake_object_info_fini(&src);
+    lake_upload_info_fini(&up);
+    put_ctx_fini(&pc);
+    free(sb);
+    free(sk);
+    return rc;
+}
+
+static int malformed(struct s3_req *r)
+{
+    return s3__fail(r, SL_E(MALFORMED_XML),
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema");
+}
+
+static int complete_upload(struct s3_req *r)
+{
+    const char *upload_id = s3__query(r, "uploadId");
+    int rc = lake_upload_get(r->lake, r->bucket, r->key, upload_id, NULL, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct buf body;
+    buf_init(&body);
+    rc = s3__body_to_buf(r, &body, 4 << 20);
+    struct s3_xml_node *root = NULL;
+    struct lake_complete_part *parts = NULL;
+    size_t n = 0;
+    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
+                    strcmp(root->name, "CompleteMultipartUpload") != 0)) {
+        rc = malformed(r);
+    }
+    if (rc == 0) {
+        parts = xcalloc(root->n_children + 1, sizeof(*parts));
+        for (size_t i = 0; i < root->n_children && rc == 0; i++) {
+            const struct s3_xml_node *p = &root->children[i];
+            if (strcmp(p->name, "Part") != 0) {
+                continue;
+            }
+            long long pn = s3__parse_uint(s3__xml_child_text(p, "PartNumber"));
+            const char *etag = s3__xml_child_text(p, "ETag");
+            if (pn < 1 || pn > LAKE_PART_NUMBER_MAX || etag == NULL) {
+                rc = malformed(r);
+                break;
+            }
+            parts[n].part_number = (int)pn;
+            parts[n].etag = etag;
+            n++;
+        }
+    }
+    struct lake_object_info info;
+    if (rc == 0) {
+        rc = lake_upload_complete(r->lake, r->bucket, r->key, upload_id, parts, n, &info,
+                                  &r->call->err);
+    }
+    if (rc == 0) {
+        struct buf b;
+        buf_init(&b);
+        s3__xml_open(&b, "CompleteMultipartUploadResult");
+        struct buf loc;
+        buf_init(&loc);
+        buf_printf(&loc, "http://%s/%s/", r->req->host ? r->req->host : "localhost", r->bucket);
+        s3__url_encode(&loc, r->key);
+        s3__xml_elem(&b, "Location", (char *)loc.data);
+        buf_fini(&loc);
+        s3__xml_elem(&b, "Bucket", r->bucket);
+        s3__xml_elem(&b, "Key", r->key);
+        s3__xml_etag(&b, info.etag);
+        if (info.checksum_algo != LAKE_CHECKSUM_NONE) {
+            char name[32];
+            snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(info.checksum_algo));
+            s3__xml_elem(&b, name, info.checksum);
+        }
+        buf_puts(&b, "</CompleteMultipartUploadResult>");
+        lake_object_info_fini(&info);
+        rc = s3__respond_xml(r, &b);
+    }
+    free(parts);
+    s3__xml_free(root);
+    buf_fini(&body);
+    return rc;
+}
+
+static int abort_upload(struct s3_req *r)
+{
+    int rc = lake_upload_abort(r->lake, r->bucket, r->key, s3__query(r, "uploadId"), &r->call->err);
+    if (rc == 0) {
+        r->call->resp->status = 204;
+    }
+    return rc;
+}
+
+static int list_parts(struct s3_req *r)
+{
+    const char *upload_id = s3__query(r, "uploadId");
+    const char *marker = s3__query(r, "part-number-marker");
+    const char *max_s = s3__query(r, "max-parts");
+    long long pm = marker ? s3__parse_uint(marker) : 0;
+    long long max = max_s ? s3__parse_uint(max_s) : 1000;
+    if (pm < 0 || max < 0) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Provided max-parts or part-number-marker "
+                        "not an integer or within integer range");
+    }
+    if (max > 1000) {
+        max = 1000;
+    }
+    struct lake_upload_info up;
+    int rc = lake_upload_get(r->lake, r->bucket, r->key, upload_id, &up, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake_part_info *parts = NULL;
+    size_t n = 0;
+    int truncated = 0;
+    rc = lake_part_list(r->lake, r->bucket, r->key, upload_id, (int)pm, (size_t)max, &parts, &n,
+                        &truncated, &r->call->err);
+    if (rc < 0) {
+        lake_upload_info_fini(&up);
+        return rc;
+    }
+    struct buf b;
+    buf_init(&b);
+    s3__xml_open(&b, "ListPartsResult");
+    s3__xml_elem(&b, "Bucket", r->bucket);
+    s3__xml_elem(&b, "Key", r->key);
+    s3__xml_elem(&b, "UploadId", upload_id);
+    s3__xml_elem_int(&b, "PartNumberMarker", pm);
+    if (n > 0) {
+        s3__xml_elem_int(&b, "NextPartNumberMarker", parts[n - 1].part_number);
+    }
+    s3__xml_elem_int(&b, "MaxParts", max);
+    s3__xml_elem(&b, "IsTruncated", truncated ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        buf_puts(&b, "<Part>");
+        s3__xml_elem_int(&b, "PartNumber", parts[i].part_number);
+        s3__xml_elem_time(&b, "LastModified", parts[i].last_modified_ms);
+        s3__xml_etag(&b, parts[i].etag);
+        s3__xml_elem_int(&b, "Size", parts[i].size_bytes);
+        if (up.checksum_algo != LAKE_CHECKSUM_NONE && parts[i].checksum[0]) {
+            char name[32];
+            snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(up.checksum_algo));
+            s3__xml_elem(&b, name, parts[i].checksum);
+        }
+        buf_puts(&b, "</Part>");
+    }
+    s3__owner(r, &b, "Initiator");
+    s3__owner(r, &b, "Owner");
+    s3__xml_elem(&b, "StorageClass", "STANDARD");
+    if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        s3__xml_elem(&b, "ChecksumAlgorithm", lake_checksum_name(up.checksum_algo));
+    }
+    buf_puts(&b, "</ListPartsResult>");
+    free(parts);
+    lake_upload_info_fini(&up);
+    return s3__respond_xml(r, &b);
+}
+
+/* ---- tagging, batch delete ---- */
+
+static int put_object_tagging(struct s3_req *r)
+{
+    char *tags = NULL;
+    int rc = s3__parse_tagging(r, 10, &tags);
+    if (rc == 0) {
+        rc = lake_object_tags_put(r->lake, r->bucket, r->key, tags, &r->call->err);
+    }
+    free(tags);
+    return rc;
+}
+
+static int get_object_tagging(struct s3_req *r)
+{
+    char *tags = NULL;
+    int rc = lake_object_tags_get(r->lake, r->bucket, r->key, &tags, &r->call->err);
+    if (rc == 0) {
+        rc = s3__respond_tagging(r, tags);
+    }
+    free(tags);
+    return rc;
+}
+
+int s3__delete_objects(struct s3_req *r)
+{
+    int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct buf body;
+    buf_init(&body);
+    rc = s3__body_to_buf(r, &body, 4 << 20);
+    struct s3_xml_node *root = NULL;
+    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
+                    strcmp(root->name, "Delete") != 0)) {
+        rc = malformed(r);
+    }
+    size_t n_objects = 0;
+    for (size_t i = 0; rc == 0 && i < root->n_children; i++) {
+        const struct s3_xml_node *o = &root->children[i];
+        if (strcmp(o->name, "Object") == 0) {
+            if (s3__xml_child(o, "Key") == NULL) {
+                rc = malformed(r);
+            }
+            n_objects++;
+        } else if (strcmp(o->name, "Quiet") != 0) {
+            rc = malformed(r);
+        }
+    }
+    if (rc == 0 && (n_objects == 0 || n_objects > 1000)) {
+        rc = malformed(r);
+    }
+    if (rc < 0) {
+        s3__xml_free(root);
+        buf_fini(&body);
+        return rc;
+    }
+    const char *quiet_s = s3__xml_child_text(root, "Quiet");
+    int quiet = quiet_s != NULL && strcasecmp(quiet_s, "true") == 0;
+    struct buf b;
+    buf_init(&b);
+    s3__xml_open(&b, "DeleteResult");
+    for (size_t i = 0; i < root->n_children; i++) {
+        const struct s3_xml_node *o = &root->children[i];
+        if (strcmp(o->name, "Object") != 0) {
+            continue;
+        }
+        const char *key = s3__xml_child_text(o, "Key");
+        const char *vid = s3__xml_child_text(o, "VersionId");
+        struct err_info err;
+        err_clear(&err);
+        int drc = 0;
+        if (vid != NULL && strcmp(vid, "null") != 0) {
+            drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
+        } else if (key[0] == '\0') {
+            drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid key");
+        } else {
+            drc = lake_object_delete(r->lake, r->bucket, key, &err);
+        }
+        if (drc == 0 && !quiet) {
+            buf_puts(&b, "<Deleted>");
+            s3__xml_elem(&b, "Key", key);
+            if (vid != NULL) {
+                s3__xml_elem(&b, "VersionId", vid);
+            }
+            buf_puts(&b, "</Deleted>");
+        } else if (drc < 0) {
+            buf_puts(&b, "<Error>");
+            s3__xml_elem(&b, "Key", key);
+            s3__xml_elem(&b, "Code", err_aws_name(drc));
+            s3__xml_elem(&b, "Message", err.message);
+            buf_puts(&b, "</Error>");
+        }
+    }
+    buf_puts(&b, "</DeleteResult>");
+    s3__xml_free(root);
+    buf_fini(&body);
+    return s3__respond_xml(r, &b);
+}
+
+/* ---- dispatch ---- */
+
+int s3__object_op(struct s3_req *r)
+{
+    const char *m = r->req->method;
+    int tagging = s3__query(r, "tagging") != NULL;
+    const char *upload_id = s3__query(r, "uploadId");
+    if (s3__unsupported_subresource(r)) {
+        return s3__fail(r, SL_E(NOT_IMPLEMENTED),
+                        "This object subresource is not implemented "
+                        "by Sluice");
+    }
+    if (strcmp(m, "GET") == 0) {
+        if (tagging) {
+            r->call->operation = "GetObjectTagging";
+            return get_object_tagging(r);
+        }
+        if (upload_id != NULL) {
+            r->call->operation = "ListParts";
+            return list_parts(r);
+        }
+        r->call->operation = "GetObject";
+        return get_object(r, 0);
+    }
+    if (strcmp(m, "HEAD") == 0) {
+        r->call->operation = "HeadObject";
+        return get_object(r, 1);
+    }
+    if (strcmp(m, "PUT") == 0) {
+        if (tagging) {
+            r->call->operation = "PutObjectTagging";
+            return put_object_tagging(r);
+        }
+        int copy = s3__header(r, "x-amz-copy-source") != NULL;
+        if (upload_id != NULL) {
+            r->call->operation = copy ? "UploadPartCopy" : "UploadPart";
+            return upload_part(r, copy);
+        }
+        if (s3__query(r, "acl") != NULL) {
+            r->call->operation = "PutObjectAcl";
+            return lake_object_head(r->lake, r->bucket, r->key, NULL, &r->call->err);
+        }
+        if (copy) {
+            r->call->operation = "CopyObject";
+            return copy_object(r);
+        }
+        r->call->operation = "PutObject";
+        return put_object(r);
+    }
+    if (strcmp(m, "DELETE") == 0) {
+        if (tagging) {
+            r->call->operation = "DeleteObjectTagging";
+            int rc = lake_object_tags_put(r->lake, r->bucket, r->key, NULL, &r->call->err);
+            if (rc == 0) {
+                r->call->resp->status = 204;
+            }
+            return rc;
+        }
+        if (upload_id != NULL) {
+            r->call->operation = "AbortMultipartUpload";
+            return abort_upload(r);
+        }
+        r->call->operation = "DeleteObject";
+        return delete_object(r);
+    }
+    if (strcmp(m, "POST") == 0) {
+        if (s3__query(r, "uploads") != NULL) {
+            r->call->operation = "CreateMultipartUpload";
+            return create_upload(r);
+        }
+        if (upload_id != NULL) {
+            r->call->operation = "CompleteMultipartUpload";
+            return complete_upload(r);
+        }
+    }
+    return s3__fail(r, SL_E(METHOD_NOT_ALLOWED),
+                    "The specified method is not allowed against this resource.");
+}

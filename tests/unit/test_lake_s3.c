@@ -1,0 +1,317 @@
+/* Unit tests of the S3 adapter's parsers: the strict XML reader and the aws-chunked decoder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "http/sigv4.h"
+#include "lake/s3_int.h"
+
+static int parse(const char *doc, struct s3_xml_node **root)
+{
+    return s3__xml_parse(doc, strlen(doc), root);
+}
+
+static void test_xml_reads_delete_request_with_entities(void **state)
+{
+    (void)state;
+    struct s3_xml_node *root = NULL;
+    const char *doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n"
+                      "  <Object><Key>a&amp;b&lt;&#x263A;&#65;</Key></Object>\n"
+                      "  <!-- comment -->\n"
+                      "  <Object><Key><![CDATA[<raw>&]]></Key><VersionId/></Object>\n"
+                      "  <Quiet>true</Quiet>\n"
+                      "</Delete>\n";
+    assert_int_equal(parse(doc, &root), 0);
+    assert_string_equal(root->name, "Delete");
+    assert_int_equal(root->n_children, 3);
+    assert_string_equal(s3__xml_child_text(&root->children[0], "Key"), "a&b<\xe2\x98\xba"
+                                                                       "A");
+    assert_string_equal(s3__xml_child_text(&root->children[1], "Key"), "<raw>&");
+    assert_string_equal(s3__xml_child_text(&root->children[1], "VersionId"), "");
+    assert_string_equal(s3__xml_child_text(root, "Quiet"), "true");
+    assert_null(s3__xml_child(root, "Missing"));
+    s3__xml_free(root);
+}
+
+static void test_xml_strips_namespace_prefixes(void **state)
+{
+    (void)state;
+    struct s3_xml_node *root = NULL;
+    assert_int_equal(parse("<s3:Tagging xmlns:s3='x'><s3:TagSet/></s3:Tagging>", &root), 0);
+    assert_string_equal(root->name, "Tagging");
+    assert_non_null(s3__xml_child(root, "TagSet"));
+    s3__xml_free(root);
+}
+
+static void test_xml_rejects_malformed_documents(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "",
+        "just text",
+        "<a>",
+        "<a></b>",
+        "<a><b></a></b>",
+        "<a/><b/>",
+        "<a/>trailing",
+        "<a>&unknown;</a>",
+        "<a>&#0;</a>",
+        "<a>&#x110000;</a>",
+        "<a>&#xD800;</a>",
+        "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>",
+        "<a><?pi x?></a>",
+        "<a b=unquoted/>",
+        "<a b=\"<\"/>",
+        "<a>]]></a>",
+        "<a><!-- unterminated </a>",
+        "<a><![CDATA[ unterminated </a>",
+        "<1a/>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct s3_xml_node *root = NULL;
+        if (parse(bad[i], &root) != -1) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+        assert_null(root);
+    }
+}
+
+static void test_xml_limits_nesting_depth(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 100; i++) {
+        buf_puts(&b, "<a>");
+    }
+    for (int i = 0; i < 100; i++) {
+        buf_puts(&b, "</a>");
+    }
+    struct s3_xml_node *root = NULL;
+    assert_int_equal(s3__xml_parse((char *)b.data, b.len, &root), -1);
+    buf_fini(&b);
+}
+
+/* ---- aws-chunked ---- */
+
+struct sink {
+    struct buf out;
+};
+
+static int sink_fn(void *arg, const uint8_t *data, size_t len)
+{
+    struct sink *s = arg;
+    return buf_append(&s->out, data, len);
+}
+
+static const uint8_t KEY[32] = {7, 7, 7};
+static const char DATE[] = "20261126T100000Z";
+static const char SCOPE[] = "20261126/us-east-1/s3/aws4_request";
+static const char SEED[] = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+
+/* Encodes payload as signed aws-chunked in chunks of chunk_len, optionally corrupting one. */
+static void encode_signed(struct buf *out, const char *payload, size_t len, size_t chunk_len,
+                          int corrupt_idx)
+{
+    char prev[65];
+    memcpy(prev, SEED, sizeof(prev));
+    size_t off = 0;
+    int idx = 0;
+    for (;;) {
+        size_t n = len - off < chunk_len ? len - off : chunk_len;
+        uint8_t sha[SHA256_LEN];
+        char hex[65];
+        crypto_sha256(payload + off, n, sha);
+        hex_encode(sha, SHA256_LEN, hex);
+        char sig[65];
+        sigv4_chunk_signature(KEY, DATE, SCOPE, prev, hex, sig);
+        memcpy(prev, sig, sizeof(prev));
+        if (idx == corrupt_idx) {
+            sig[0] = sig[0] == 'a' ? 'b' : 'a';
+        }
+        buf_printf(out, "%zx;chunk-signature=%s\r\n", n, sig);
+        buf_append(out, payload + off, n);
+        buf_puts(out, "\r\n");
+        off += n;
+        idx++;
+        if (n == 0) {
+            break;
+        }
+    }
+}
+
+/* Feeds in pieces of split bytes; returns the first error or the finish result. */
+static int decode(struct s3_chunked *c, const struct buf *in, size_t split, struct err_info *err)
+{
+    for (size_t off = 0; off < in->len; off += split) {
+        size_t n = in->len - off < split ? in->len - off : split;
+        int rc = s3__chunked_feed(c, in->data + off, n, err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return s3__chunked_finish(c, err);
+}
+
+static void test_chunked_signed_decodes_at_any_split(void **state)
+{
+    (void)state;
+    char payload[3000];
+    for (size_t i = 0; i < sizeof(payload); i++) {
+        payload[i] = (char)(i * 31);
+    }
+    struct buf enc;
+    buf_init(&enc);
+    encode_signed(&enc, payload, sizeof(payload), 1024, -1);
+    size_t splits[] = {1, 2, 7, 64, 100000};
+    for (size_t i = 0; i < 5; i++) {
+        struct sink s;
+        buf_init(&s.out);
+        struct s3_chunked c;
+        struct err_info err;
+        s3__chunked_init(&c, 1, 0, KEY, DATE, SCOPE, SEED, sink_fn, &s);
+        assert_int_equal(decode(&c, &enc, splits[i], &err), 0);
+        assert_int_equal(s.out.len, sizeof(payload));
+        assert_memory_equal(s.out.data, payload, sizeof(payload));
+        assert_int_equal(c.decoded_len, sizeof(payload));
+        s3__chunked_fini(&c);
+        buf_fini(&s.out);
+    }
+    buf_fini(&enc);
+}
+
+static void test_chunked_rejects_any_bad_chunk_signature(void **state)
+{
+    (void)state;
+    const char payload[] = "0123456789abcdefghij";
+    for (int bad = 0; bad < 3; bad++) {
+        struct buf enc;
+        buf_init(&enc);
+        encode_signed(&enc, payload, 20, 8, bad);
+        struct sink s;
+        buf_init(&s.out);
+        struct s3_chunked c;
+        struct err_info err;
+        s3__chunked_init(&c, 1, 0, KEY, DATE, SCOPE, SEED, sink_fn, &s);
+        assert_int_equal(decode(&c, &enc, 5, &err), SL_E(SIGNATURE_DOES_NOT_MATCH));
+        s3__chunked_fini(&c);
+        buf_fini(&s.out);
+        buf_fini(&enc);
+    }
+}
+
+static void test_chunked_unsigned_trailer_is_read(void **state)
+{
+    (void)state;
+    const char enc[] = "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+    struct buf in;
+    buf_init(&in);
+    buf_puts(&in, enc);
+    struct sink s;
+    buf_init(&s.out);
+    struct s3_chunked c;
+    struct err_info err;
+    s3__chunked_init(&c, 0, 1, NULL, NULL, NULL, NULL, sink_fn, &s);
+    assert_int_equal(decode(&c, &in, 3, &err), 0);
+    assert_string_equal((char *)s.out.data, "hello world");
+    assert_string_equal(s3__chunked_trailer(&c, "X-Amz-Checksum-CRC32"), "DUoRhQ==");
+    assert_null(s3__chunked_trailer(&c, "x-amz-checksum-sha256"));
+    s3__chunked_fini(&c);
+    buf_fini(&s.out);
+    buf_fini(&in);
+}
+
+static void test_chunked_signed_trailer_signature_is_verified(void **state)
+{
+    (void)state;
+    for (int tamper = 0; tamper < 2; tamper++) {
+        struct buf enc;
+        buf_init(&enc);
+        encode_signed(&enc, "abc", 3, 8, -1);
+        enc.len -= 2; /* the trailers replace the final CRLF */
+        /* The chain's last signature is the zero chunk's: recompute it. */
+        char prev[65];
+        char sig[65];
+        uint8_t sha[SHA256_LEN];
+        char hex[65];
+        crypto_sha256("abc", 3, sha);
+        hex_encode(sha, SHA256_LEN, hex);
+        sigv4_chunk_signature(KEY, DATE, SCOPE, SEED, hex, prev);
+        crypto_sha256("", 0, sha);
+        hex_encode(sha, SHA256_LEN, hex);
+        sigv4_chunk_signature(KEY, DATE, SCOPE, prev, hex, sig);
+        const char *trailer =
+            tamper ? "x-amz-checksum-crc32:AAAAAA==\n" : "x-amz-checksum-crc32:NSRBwg==\n";
+        crypto_sha256(trailer, strlen(trailer), sha);
+        hex_encode(sha, SHA256_LEN, hex);
+        char tsig[65];
+        sigv4_trailer_signature(KEY, DATE, SCOPE, sig, hex, tsig);
+        buf_printf(&enc, "x-amz-checksum-crc32:NSRBwg==\r\nx-amz-trailer-signature:%s\r\n\r\n",
+                   tsig);
+        struct sink s;
+        buf_init(&s.out);
+        struct s3_chunked c;
+        struct err_info err;
+        s3__chunked_init(&c, 1, 1, KEY, DATE, SCOPE, SEED, sink_fn, &s);
+        assert_int_equal(decode(&c, &enc, 4, &err), tamper ? SL_E(SIGNATURE_DOES_NOT_MATCH) : 0);
+        s3__chunked_fini(&c);
+        buf_fini(&s.out);
+        buf_fini(&enc);
+    }
+}
+
+static void test_chunked_rejects_bad_framing(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "zz\r\n",                        /* not hex */
+        "5\r\nhel",                      /* ends inside data */
+        "5\r\nhelloXX0\r\n\r\n",         /* no CRLF after data */
+        "5\nhello\r\n",                  /* bare LF */
+        "5;ext=1\r\nhello\r\n0\r\n\r\n", /* extension on an unsigned chunk */
+        "0\r\nno-colon\r\n\r\n",         /* bad trailer */
+        "1234567890abcdef0\r\n",         /* size too long */
+        "0\r\n\r\nextra",                /* data after the end */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct buf in;
+        buf_init(&in);
+        buf_puts(&in, bad[i]);
+        struct sink s;
+        buf_init(&s.out);
+        struct s3_chunked c;
+        struct err_info err;
+        s3__chunked_init(&c, 0, 1, NULL, NULL, NULL, NULL, sink_fn, &s);
+        if (decode(&c, &in, 1, &err) != SL_E(INCOMPLETE_BODY)) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+        s3__chunked_fini(&c);
+        buf_fini(&s.out);
+        buf_fini(&in);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xml_reads_delete_request_with_entities),
+        cmocka_unit_test(test_xml_strips_namespace_prefixes),
+        cmocka_unit_test(test_xml_rejects_malformed_documents),
+        cmocka_unit_test(test_xml_limits_nesting_depth),
+        cmocka_unit_test(test_chunked_signed_decodes_at_any_split),
+        cmocka_unit_test(test_chunked_rejects_any_bad_chunk_signature),
+        cmocka_unit_test(test_chunked_unsigned_trailer_is_read),
+        cmocka_unit_test(test_chunked_signed_trailer_signature_is_verified),
+        cmocka_unit_test(test_chunked_rejects_bad_framing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
