@@ -41,6 +41,13 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
     SL_ASSERT(HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) != NULL);
 }
 
+void crypto_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
+                      uint8_t out[SHA1_LEN])
+{
+    unsigned int n = 0;
+    SL_ASSERT(HMAC(EVP_sha1(), key, (int)key_len, data, len, out, &n) != NULL);
+}
+
 void crypto_random(void *out, size_t len)
 {
     SL_ASSERT(RAND_bytes(out, (int)len) == 1);

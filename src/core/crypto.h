@@ -16,6 +16,10 @@ void crypto_sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                         uint8_t out[SHA256_LEN]);
 void crypto_md5(const void *data, size_t len, uint8_t out[MD5_LEN]);
+/* HMAC-SHA1, for S3's legacy presigned URLs only. */
+#define SHA1_LEN 20
+void crypto_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
+                      uint8_t out[SHA1_LEN]);
 /* Fills out with cryptographically strong random bytes. */
 void crypto_random(void *out, size_t len);
 /* Constant-time comparison; 1 when equal. */

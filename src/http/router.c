@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/http_int.h"
+#include "http/sigv2.h"
 #include "http/sigv4.h"
 
 /* ---- headers, responses, registry ---- */
@@ -598,7 +599,32 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     char account[32];
     uint8_t signing_key[32];
     int rc = sigv4_parse(&sreq, auth, &err);
-    if (rc == 0) {
+    int legacy = 0;
+    if (rc == SL_E(AUTH_MISSING) && sreq.s3 && sigv2_query_present(query)) {
+        /* An S3 URL presigned with Signature Version 2, as boto3 still makes them. */
+        struct sigv2_query v2;
+        err_clear(&err);
+        legacy = 1;
+        rc = sigv2_parse(query, &v2, &err);
+        if (rc == 0) {
+            rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret), account,
+                             sizeof(account));
+            if (rc < 0) {
+                err_set(&err, rc, "The AWS Access Key Id you provided does not exist in our "
+                                  "records.");
+            }
+        }
+        if (rc == 0) {
+            rc = sigv2_verify(ex->method, path, query, sig_headers, ex->n_headers, &v2, secret,
+                              now_ms, &err);
+        }
+        if (rc == 0) {
+            snprintf(auth->access_key_id, sizeof(auth->access_key_id), "%s", v2.access_key_id);
+            snprintf(auth->service, sizeof(auth->service), "s3");
+            auth->presigned = 1;
+            memset(signing_key, 0, sizeof(signing_key));
+        }
+    } else if (rc == 0) {
         if (auth->presigned && sreq.s3) {
             /* S3 presigns without the body; every other service signs its hash. */
             sreq.payload_hash = "UNSIGNED-PAYLOAD";
@@ -609,7 +635,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
             err_set(&err, rc, "The security token included in the request is invalid.");
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && !legacy) {
         rc = sigv4_verify(&sreq, auth, secret, now_ms, signing_key, &err);
     }
     if (rc < 0) {
