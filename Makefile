@@ -76,8 +76,11 @@ run: all
 test: deps
 	@/usr/bin/python3 tests/run_all.py
 
+# Every benchmark, each beside its reference in the same run; prints figures only.
 bench: deps all bench-bins
 	./bench/run.sh
+	./bench/s3_bench.sh
+	./$(BUILD)/bench/glue_bench
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
