@@ -23,6 +23,7 @@
 #include "http/http_int.h"
 #include "http/sigv2.h"
 #include "http/sigv4.h"
+#include "core/text.h"
 
 /* ---- headers, responses, registry ---- */
 
@@ -131,40 +132,6 @@ const char *api_params_value(const struct api_params *p, size_t idx)
     return idx < p->n ? p->values[idx] : NULL;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decodes application/x-www-form-urlencoded text ('+' is a space). */
-static char *form_decode(const char *s, size_t len)
-{
-    char *out = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
-                   hex_value(s[i + 2]) >= 0) {
-            out[o++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static void params_parse(struct api_params *p, const char *s, size_t len)
 {
     size_t i = 0;
@@ -178,8 +145,9 @@ static void params_parse(struct api_params *p, const char *s, size_t len)
             size_t name_len = eq ? (size_t)(eq - (s + i)) : end - i;
             p->names = xrealloc(p->names, (p->n + 1) * sizeof(char *));
             p->values = xrealloc(p->values, (p->n + 1) * sizeof(char *));
-            p->names[p->n] = form_decode(s + i, name_len);
-            p->values[p->n] = eq ? form_decode(eq + 1, (size_t)(s + end - eq - 1)) : xstrdup("");
+            p->names[p->n] = percent_decode(s + i, name_len, 1);
+            p->values[p->n] =
+                eq ? percent_decode(eq + 1, (size_t)(s + end - eq - 1), 1) : xstrdup("");
             p->n++;
         }
         i = end + 1;

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 /* Query parameters that name a sub-resource and so are signed (botocore's list). */
 static const char *const signed_subresources[] = {
@@ -21,38 +22,6 @@ static const char *const signed_subresources[] = {
     "versions", "website",
 };
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Percent-decodes s[0..len) into a new string ('+' stays '+', as S3 reads queries). */
-static char *url_decode(const char *s, size_t len)
-{
-    char *out = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_digit(s[i + 1]) >= 0 &&
-            hex_digit(s[i + 2]) >= 0) {
-            out[o++] = (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* The decoded value of parameter name in query, or NULL; the caller frees it. */
 static char *query_param(const char *query, const char *name)
 {
@@ -62,7 +31,7 @@ static char *query_param(const char *query, const char *name)
         const char *end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
-            return url_decode(p + name_len + 1, len - name_len - 1);
+            return percent_decode(p + name_len + 1, len - name_len - 1, 0);
         }
         p += len + (end ? 1 : 0);
     }
@@ -124,7 +93,7 @@ static void append_subresources(struct buf *b, const char *query)
              i++) {
             if (strlen(signed_subresources[i]) == name_len &&
                 strncmp(p, signed_subresources[i], name_len) == 0) {
-                char *value = eq ? url_decode(eq + 1, len - name_len - 1) : NULL;
+                char *value = eq ? percent_decode(eq + 1, len - name_len - 1, 0) : NULL;
                 items[n++] = value ? xasprintf("%.*s=%s", (int)name_len, p, value)
                                    : xasprintf("%.*s", (int)name_len, p);
                 free(value);

@@ -31,6 +31,7 @@
 
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -41,20 +42,6 @@ static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.' || c == '~';
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* Appends s[0, len) with every byte but the unreserved ones as %XX (upper-case
@@ -78,10 +65,10 @@ static void uri_encode(struct buf *out, const char *s, size_t len, int keep_slas
 static void pct_decode(struct buf *out, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_value((unsigned char)s[i + 1]) >= 0 &&
-            hex_value((unsigned char)s[i + 2]) >= 0) {
-            buf_putc(out, (char)(hex_value((unsigned char)s[i + 1]) * 16 +
-                                 hex_value((unsigned char)s[i + 2])));
+        if (s[i] == '%' && i + 2 < len && hex_digit((unsigned char)s[i + 1]) >= 0 &&
+            hex_digit((unsigned char)s[i + 2]) >= 0) {
+            buf_putc(out, (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
+                                 hex_digit((unsigned char)s[i + 2])));
             i += 2;
         } else {
             buf_putc(out, s[i]);
@@ -342,7 +329,7 @@ static int store_signature(const char *s, size_t len, struct sigv4_auth *out, st
                        "The signature must be 64 hexadecimal characters.");
     }
     for (size_t i = 0; i < len; i++) {
-        if (hex_value((unsigned char)s[i]) < 0) {
+        if (hex_digit((unsigned char)s[i]) < 0) {
             return err_set(err, SL_E(AUTH_MALFORMED),
                            "The signature must be 64 hexadecimal characters.");
         }

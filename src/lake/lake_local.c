@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "lake/lake_int.h"
+#include "core/text.h"
 
 #define BLOB_ID_LEN 32
 
@@ -112,14 +113,9 @@ struct lake_blob {
 
 /* ---- blobs ---- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int dir_idx(const char *id)
 {
-    return hexval(id[0]) * 16 + hexval(id[1]);
+    return hex_digit(id[0]) * 16 + hex_digit(id[1]);
 }
 
 static void blob_path(const struct local *lo, const char *id, char *out, size_t size)
@@ -1347,7 +1343,8 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
         uint8_t raw[MD5_LEN];
         for (int k = 0; k < MD5_LEN; k++) {
             raw[k] =
-                (uint8_t)(hexval(stored[j].etag[2 * k]) * 16 + hexval(stored[j].etag[2 * k + 1]));
+                (uint8_t)(hex_digit(stored[j].etag[2 * k]) * 16 +
+                          hex_digit(stored[j].etag[2 * k + 1]));
         }
         crypto_digest_update(md5, raw, MD5_LEN);
         if (up.checksum_algo != LAKE_CHECKSUM_NONE) {

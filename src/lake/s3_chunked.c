@@ -26,6 +26,7 @@
 #include "core/crypto.h"
 #include "http/sigv4.h"
 #include "lake/s3_int.h"
+#include "core/text.h"
 
 enum {
     ST_SIZE,      /* reading a size line */
@@ -66,20 +67,6 @@ static int incomplete(struct err_info *err, const char *what)
                    what);
 }
 
-static int hexdigit(char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    if (ch >= 'A' && ch <= 'F') {
-        return ch - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Checks the current chunk's claimed signature and advances the chain. */
 static int verify_chunk(struct s3_chunked *c, struct err_info *err)
 {
@@ -111,11 +98,11 @@ static int size_line(struct s3_chunked *c, struct err_info *err)
     const char *end = c->line + c->line_len;
     uint64_t size = 0;
     int digits = 0;
-    while (p < end && hexdigit(*p) >= 0) {
+    while (p < end && hex_digit(*p) >= 0) {
         if (++digits > 15) {
             return incomplete(err, "chunk size too long");
         }
-        size = size * 16 + (uint64_t)hexdigit(*p++);
+        size = size * 16 + (uint64_t)hex_digit(*p++);
     }
     if (digits == 0) {
         return incomplete(err, "missing chunk size");
@@ -128,7 +115,7 @@ static int size_line(struct s3_chunked *c, struct err_info *err)
         }
         p += ext_len;
         for (int i = 0; i < 64; i++) {
-            if (hexdigit(p[i]) < 0) {
+            if (hex_digit(p[i]) < 0) {
                 return incomplete(err, "bad chunk-signature");
             }
         }
