@@ -9,9 +9,9 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 #include "core/base64.h"
+#include "core/crc.h"
 #include "core/crypto.h"
 #include "lake/lake_int.h"
 
@@ -140,17 +140,7 @@ void lake__checksum_init(struct lake__checksum *c, enum lake_checksum_algo algo)
 void lake__checksum_update(struct lake__checksum *c, const void *data, size_t len)
 {
     switch (c->algo) {
-    case LAKE_CHECKSUM_CRC32: {
-        /* zlib takes uInt lengths: feed in slices. */
-        const uint8_t *p = data;
-        while (len > 0) {
-            uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-            c->crc32 = (uint32_t)crc32(c->crc32, p, n);
-            p += n;
-            len -= n;
-        }
-        break;
-    }
+    case LAKE_CHECKSUM_CRC32: c->crc32 = crc32_update(c->crc32, data, len); break;
     case LAKE_CHECKSUM_CRC32C: c->crc32 = lake__crc32c(c->crc32, data, len); break;
     case LAKE_CHECKSUM_CRC64NVME: c->crc64 = lake__crc64nvme(c->crc64, data, len); break;
     case LAKE_CHECKSUM_SHA1:

@@ -83,8 +83,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "core/crc.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/mem.h"
@@ -127,8 +127,7 @@ static uint64_t get_u64(const uint8_t *p)
 
 static uint32_t crc(uint32_t c, const uint8_t *p, size_t len)
 {
-    /* zlib takes uInt lengths; every buffer here is far below 4 GiB. */
-    return (uint32_t)crc32(c, p, (uInt)len);
+    return crc32_update(c, p, len);
 }
 
 void seglog__seg_header_encode(uint8_t *out, const struct seglog_seg_header *h)
