@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sigv2_query q;
     struct sigv4_header headers[2] = {{"Content-Type", "text/plain"}, {"x-amz-meta-a", "b"}};
     if (sigv2_query_present(query) && sigv2_parse(query, &q, &err) == 0) {
-        sigv2_verify("GET", "/bucket/key", query, headers, 2, &q, "secret", 0, &err);
+        sigv2_verify("GET", NULL, "/bucket/key", query, headers, 2, &q, "secret", 0, &err);
+        sigv2_verify("GET", "bucket", "/key", query, headers, 2, &q, "secret", 0, &err);
     }
     free(query);
     return 0;

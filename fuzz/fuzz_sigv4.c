@@ -79,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t key[32];
         /* 2015-08-30T12:36:00Z: near the dates the seeds carry */
         sigv4_verify(&req, &auth, "secret", 1440938160000LL, key, &err);
+        sigv4_check_scope(&auth, req.s3, req.s3 ? "s3" : "kinesis", "us-east-1", &err);
         buf_fini(&sts);
         buf_fini(&creq);
     }

@@ -46,13 +46,13 @@ static int make_dirs(const char *dir)
     for (char *p = path + 1; *p && rc == 0; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(path, 0700) != 0 && errno != EEXIST) {
                 rc = -errno;
             }
             *p = '/';
         }
     }
-    if (rc == 0 && mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (rc == 0 && mkdir(path, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
     }
     free(path);
@@ -156,6 +156,8 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
 
 static int serve(const struct sluice_config *cfg)
 {
+    /* Everything under the data directory is the owner's alone: files 0600, dirs 0700. */
+    umask(077);
     int rc = make_dirs(cfg->data_dir);
     if (rc < 0) {
         log_msg(LOG_ERROR, "main", "cannot create %s: %s", cfg->data_dir, sl_strerror(rc));

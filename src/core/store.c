@@ -1,10 +1,12 @@
 #include "core/store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -39,6 +41,14 @@ int store_open(const char *path, struct store **out)
 {
     struct store *st = xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->lock, NULL);
+    /* Created 0600 here, as SQLite would make it 0644; its -wal and -shm files take the
+       database file's mode. */
+    if (strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);

@@ -129,6 +129,9 @@ struct api_query_service {
 typedef int (*api_rest_fn)(struct api_call *call);
 struct api_rest_service {
     const char *signing_name; /* "s3" */
+    /* The bucket a virtual-hosted Host header names (malloc'd, the caller frees it), or
+       NULL for path style; used by SigV2, which signs the bucket. May be NULL. */
+    char *(*host_bucket)(const char *host);
     api_rest_fn handle;
     void *ctx;
 };

@@ -292,8 +292,13 @@ static int is_server_fault(int code)
     return !err_is_sluice(code) || err_http_status(code) >= 500;
 }
 
-void http__render_error(struct http_exchange *ex, int code, const char *message,
-                        const char *resource)
+/*
+ * Renders an error in the exchange's protocol. S3 (rest-xml) errors may carry a resource
+ * and a region element (NULL when none), and name_override, when not NULL, replaces the
+ * error name the tables give.
+ */
+static void render_error(struct http_exchange *ex, int code, const char *name_override,
+                         const char *message, const char *resource, const char *region)
 {
     struct api_response *r = &ex->resp;
     buf_reset(&r->body);
@@ -325,6 +330,9 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
     if (!err_is_sluice(code)) {
         name = ex->proto == PROTO_REST ? "InternalError" : "InternalFailure";
         status = 500;
+    }
+    if (name_override != NULL) {
+        name = name_override;
     }
     if (message == NULL || message[0] == '\0') {
         message = is_server_fault(code) ? "We encountered an internal error. Please try again."
@@ -370,12 +378,23 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
             buf_xml_escape(&r->body, resource, strlen(resource));
             buf_puts(&r->body, "</Resource>");
         }
+        if (region != NULL) {
+            buf_puts(&r->body, "<Region>");
+            buf_xml_escape(&r->body, region, strlen(region));
+            buf_puts(&r->body, "</Region>");
+        }
         buf_printf(&r->body, "<RequestId>%s</RequestId></Error>", ex->request_id);
         if (strcmp(ex->method, "HEAD") == 0) {
             buf_reset(&r->body); /* HEAD errors carry no body */
         }
         break;
     }
+}
+
+void http__render_error(struct http_exchange *ex, int code, const char *message,
+                        const char *resource)
+{
+    render_error(ex, code, NULL, message, resource, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -523,6 +542,18 @@ static void dispatch_rest(struct http_exchange *ex, struct api_call *call)
     api_response_header(&ex->resp, "x-amzn-RequestId", ex->request_id);
 }
 
+/* The signing name of the service the exchange was routed to, or NULL when none was
+   found (an unknown X-Amz-Target prefix, answered as an unknown operation). */
+static const char *routed_service(const struct http_exchange *ex)
+{
+    switch (ex->proto) {
+    case PROTO_JSON: return ex->json_svc != NULL ? ex->json_svc->signing_name : NULL;
+    case PROTO_QUERY: return ex->query_svc != NULL ? ex->query_svc->signing_name : NULL;
+    case PROTO_REST: return ex->rest_svc != NULL ? ex->rest_svc->signing_name : NULL;
+    }
+    return NULL;
+}
+
 void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
 {
     int64_t now_ms = clock_now_ms();
@@ -568,6 +599,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     uint8_t signing_key[32];
     int rc = sigv4_parse(&sreq, auth, &err);
     int legacy = 0;
+    int scope_checked = 0;
     if (rc == SL_E(AUTH_MISSING) && sreq.s3 && sigv2_query_present(query)) {
         /* An S3 URL presigned with Signature Version 2, as boto3 still makes them. */
         struct sigv2_query v2;
@@ -583,8 +615,12 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
             }
         }
         if (rc == 0) {
-            rc = sigv2_verify(ex->method, path, query, sig_headers, ex->n_headers, &v2, secret,
-                              now_ms, &err);
+            char *bucket = ex->rest_svc != NULL && ex->rest_svc->host_bucket != NULL
+                               ? ex->rest_svc->host_bucket(http__header(ex, "Host"))
+                               : NULL;
+            rc = sigv2_verify(ex->method, bucket, path, query, sig_headers, ex->n_headers, &v2,
+                              secret, now_ms, &err);
+            free(bucket);
         }
         if (rc == 0) {
             snprintf(auth->access_key_id, sizeof(auth->access_key_id), "%s", v2.access_key_id);
@@ -593,6 +629,10 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
             memset(signing_key, 0, sizeof(signing_key));
         }
     } else if (rc == 0) {
+        rc = sigv4_check_scope(auth, sreq.s3, routed_service(ex), ctx->cfg->region, &err);
+        scope_checked = 1;
+    }
+    if (rc == 0 && !legacy) {
         if (auth->presigned && sreq.s3) {
             /* S3 presigns without the body; every other service signs its hash. */
             sreq.payload_hash = "UNSIGNED-PAYLOAD";
@@ -607,7 +647,14 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         rc = sigv4_verify(&sreq, auth, secret, now_ms, signing_key, &err);
     }
     if (rc < 0) {
-        http__render_error(ex, rc, err.message, NULL);
+        /* S3 names a malformed presigned URL differently, and a wrong region's error
+           says which region to use. */
+        int s3_query_auth = ex->proto == PROTO_REST && !legacy && rc == SL_E(AUTH_MALFORMED) &&
+                            http__header(ex, "Authorization") == NULL;
+        int s3_region = ex->proto == PROTO_REST && scope_checked && rc == SL_E(AUTH_MALFORMED) &&
+                        strcmp(auth->region, ctx->cfg->region) != 0;
+        render_error(ex, rc, s3_query_auth ? "AuthorizationQueryParametersError" : NULL,
+                     err.message, NULL, s3_region ? ctx->cfg->region : NULL);
         goto out;
     }
 
@@ -624,7 +671,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .n_headers = ex->n_headers,
         .account_id = account,
         .access_key_id = auth->access_key_id,
-        .region = auth->region[0] ? auth->region : ctx->cfg->region,
+        .region = ctx->cfg->region, /* SigV4 scopes were checked to name it */
         .signing_service = auth->service,
         .seed_signature = auth->presigned ? "" : auth->signature,
         .signing_key = signing_key,

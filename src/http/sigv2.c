@@ -120,10 +120,9 @@ static const char *header(const struct sigv4_header *h, size_t n, const char *na
     return "";
 }
 
-int sigv2_verify(const char *method, const char *path, const char *query,
-                 const struct sigv4_header *headers, size_t n_headers,
-                 const struct sigv2_query *q, const char *secret, int64_t now_ms,
-                 struct err_info *err)
+int sigv2_verify(const char *method, const char *bucket, const char *path, const char *query,
+                 const struct sigv4_header *headers, size_t n_headers, const struct sigv2_query *q,
+                 const char *secret, int64_t now_ms, struct err_info *err)
 {
     if (now_ms / 1000 > q->expires_s) {
         return err_set(err, SL_E(AUTH_EXPIRED), "Request has expired");
@@ -151,7 +150,11 @@ int sigv2_verify(const char *method, const char *path, const char *query,
         free(amz[i]);
     }
     free(amz);
-    buf_puts(&sts, path);
+    if (bucket != NULL) {
+        buf_putc(&sts, '/');
+        buf_puts(&sts, bucket);
+    }
+    buf_puts(&sts, path[0] != '\0' ? path : "/");
     append_subresources(&sts, query);
     int rc = buf_status(&sts);
     if (rc == 0) {

@@ -6,8 +6,14 @@
  *   Signature = base64(HMAC-SHA1(secret, StringToSign))
  *   StringToSign = METHOD "\n" Content-MD5 "\n" Content-Type "\n" Expires "\n"
  *                  x-amz-* headers ("name:value\n", lower-cased, sorted)
- *                  resource (the path as sent, plus the sub-resources of interest,
- *                  sorted: "?acl", "?uploadId=...", "?response-content-type=...")
+ *                  resource (the path as sent, preceded by "/<bucket>" when the bucket
+ *                  is named by the Host header (virtual-hosted style), plus the
+ *                  sub-resources of interest, sorted: "?acl", "?uploadId=...",
+ *                  "?response-content-type=...")
+ *
+ * So a request to bucket.s3.amazonaws.com/photos/a.jpg signs "/bucket/photos/a.jpg" and
+ * one to bucket.s3.amazonaws.com/ signs "/bucket/": the bucket is always covered, and a
+ * URL made for one bucket cannot be replayed against another by changing the Host.
  *
  * Only the query form is accepted; SigV2 Authorization headers are not.
  */
@@ -31,11 +37,11 @@ int sigv2_query_present(const char *query);
 int sigv2_parse(const char *query, struct sigv2_query *out, struct err_info *err);
 /*
  * Checks expiry (SL_E(AUTH_EXPIRED)) and the signature (SL_E(AUTH_BAD_SIGNATURE)) of a
- * request whose path (as sent), query and headers are given.
+ * request whose path (as sent), query and headers are given. bucket is the bucket named
+ * by the Host header for a virtual-hosted request, NULL for path style.
  */
-int sigv2_verify(const char *method, const char *path, const char *query,
-                 const struct sigv4_header *headers, size_t n_headers,
-                 const struct sigv2_query *q, const char *secret, int64_t now_ms,
-                 struct err_info *err);
+int sigv2_verify(const char *method, const char *bucket, const char *path, const char *query,
+                 const struct sigv4_header *headers, size_t n_headers, const struct sigv2_query *q,
+                 const char *secret, int64_t now_ms, struct err_info *err);
 
 #endif

@@ -122,7 +122,16 @@ static void format_amz_date(char out[17], int y, int mo, int d, int h, int mi, i
     out[pos] = '\0';
 }
 
-/* Milliseconds since the epoch of "yyyymmddThhmmssZ"; -1 when not of that form. */
+/* 1 when d is a day of month mo (1..12) of year y in the Gregorian calendar. */
+static int valid_day(int y, int mo, int d)
+{
+    static const int days_in_month[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d >= 1 && d <= days_in_month[mo - 1] + (mo == 2 && leap);
+}
+
+/* Milliseconds since the epoch of "yyyymmddThhmmssZ"; -1 when not of that form or not a
+   real date and time (a leap second, :60, is accepted as the next second). */
 static int64_t amz_date_to_ms(const char *s)
 {
     if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z') {
@@ -130,8 +139,8 @@ static int64_t amz_date_to_ms(const char *s)
     }
     int y = parse_digits(s, 4), mo = parse_digits(s + 4, 2), d = parse_digits(s + 6, 2);
     int h = parse_digits(s + 9, 2), mi = parse_digits(s + 11, 2), se = parse_digits(s + 13, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        se < 0 || se > 60) {
+    if (y < 0 || mo < 1 || mo > 12 || !valid_day(y, mo, d) || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || se < 0 || se > 60) {
         return -1;
     }
     int64_t days = days_from_civil(y, mo, d);
@@ -162,23 +171,55 @@ static void ms_to_amz_date(int64_t ms, char out[17])
                     (int)(rem % 60));
 }
 
-/* Converts an HTTP date "Thu, 26 Nov 2026 10:00:00 GMT" to "20261126T100000Z".
-   Returns 0, or -1 when it is not of that form. */
+/* Index (0-based) of the three-letter name at s in list (names of 3 letters run
+   together), or -1. */
+static int name_index(const char *s, const char *list)
+{
+    for (int i = 0; list[3 * i] != '\0'; i++) {
+        if (memcmp(s, list + 3 * i, 3) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Converts an HTTP date in the one form RFC 7231 requires senders to use (IMF-fixdate,
+ * the RFC 1123 form) to "yyyymmddThhmmssZ":
+ *
+ *   offset  0    4  7   11    16 19 22 25
+ *           "Thu, 26 Nov 2026 10:00:00 GMT"    exactly 29 bytes
+ *
+ * Every field has its fixed width, names are matched case-sensitively, the day must
+ * exist in its month and the weekday must be that date's. Returns 0, or -1 for anything
+ * else (the obsolete RFC 850 and asctime forms included).
+ */
 static int http_date_to_amz(const char *s, char out[17])
 {
+    static const char days[] = "ThuFriSatSunMonTueWed"; /* 1970-01-01 was a Thursday */
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char wday[4], mon[4], zone[4];
-    int d, y, h, mi, se;
-    if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s", wday, &d, mon, &y, &h, &mi, &se, zone) !=
-        8) {
+    if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' ||
+        memcmp(s + 26, "GMT", 3) != 0) {
         return -1;
     }
-    const char *p = strstr(months, mon);
-    if (p == NULL || (p - months) % 3 != 0 || strcmp(zone, "GMT") != 0 || y < 0 || y > 9999 ||
-        d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60) {
+    int wday = name_index(s, days);
+    int mo = name_index(s + 8, months) + 1;
+    int d = parse_digits(s + 5, 2), y = parse_digits(s + 12, 4);
+    int h = parse_digits(s + 17, 2), mi = parse_digits(s + 20, 2), se = parse_digits(s + 23, 2);
+    if (wday < 0 || mo < 1 || y < 0 || !valid_day(y, mo, d) || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || se < 0 || se > 60) {
         return -1;
     }
-    format_amz_date(out, y, (int)((p - months) / 3 + 1), d, h, mi, se);
+    int64_t days_since_epoch = days_from_civil(y, mo, d);
+    int64_t expect_wday = days_since_epoch % 7;
+    if (expect_wday < 0) {
+        expect_wday += 7;
+    }
+    if (wday != expect_wday) {
+        return -1;
+    }
+    format_amz_date(out, y, mo, d, h, mi, se);
     return 0;
 }
 
@@ -523,7 +564,7 @@ static int parse_query(const struct sigv4_request *req, struct sigv4_auth *out,
         }
         out->expires_s = secs;
     } else {
-        out->expires_s = SIGV4_MAX_EXPIRES_S;
+        out->expires_s = -1; /* held to the clock-skew window, as header auth is */
     }
     if (have[TOKEN] && copy_field(out->security_token, sizeof(out->security_token),
                                   (const char *)val[TOKEN].data, val[TOKEN].len) < 0) {
@@ -940,12 +981,16 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
     char now_s[17], bound_s[17];
     ms_to_amz_date(now_ms, now_s);
     if (date_ms > now_ms + SIGV4_MAX_SKEW_MS) {
+        if (auth->presigned && req->s3) {
+            /* S3 answers AccessDenied for both; see sigv4.h */
+            return err_set(err, SL_E(AUTH_EXPIRED), "Request is not yet valid");
+        }
         ms_to_amz_date(now_ms + SIGV4_MAX_SKEW_MS, bound_s);
         return err_set(err, SL_E(AUTH_SKEWED),
                        "Signature not yet current: %s is still later than %s (%s + 15 min.)",
                        auth->amz_date, bound_s, now_s);
     }
-    if (auth->presigned) {
+    if (auth->presigned && auth->expires_s >= 0) {
         if (now_ms > date_ms + auth->expires_s * 1000) {
             return err_set(err, SL_E(AUTH_EXPIRED), "Request has expired");
         }
@@ -987,6 +1032,33 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
         memcpy(signing_key_out, key, SHA256_LEN);
     }
     memset(key, 0, sizeof(key));
+    return 0;
+}
+
+int sigv4_check_scope(const struct sigv4_auth *auth, int s3, const char *service,
+                      const char *region, struct err_info *err)
+{
+    const char *where = auth->presigned ? "Error parsing the X-Amz-Credential parameter;"
+                                        : "The authorization header is malformed;";
+    if (strcmp(auth->region, region) != 0) {
+        if (s3) {
+            return err_set(err, SL_E(AUTH_MALFORMED),
+                           "%s the region '%.63s' is wrong; expecting '%s'", where, auth->region,
+                           region);
+        }
+        return err_set(err, SL_E(AUTH_BAD_SIGNATURE),
+                       "Credential should be scoped to a valid region, not '%.63s'. ",
+                       auth->region);
+    }
+    if (service != NULL && strcmp(auth->service, service) != 0) {
+        if (s3) {
+            return err_set(err, SL_E(AUTH_MALFORMED),
+                           "%s incorrect service \"%.63s\". This endpoint belongs to \"%s\".",
+                           where, auth->service, service);
+        }
+        return err_set(err, SL_E(AUTH_BAD_SIGNATURE),
+                       "Credential should be scoped to correct service: '%s'. ", service);
+    }
     return 0;
 }
 

@@ -69,7 +69,8 @@ struct sigv4_auth {
     char signed_headers[2048]; /* lower-case names joined by ';', as sent */
     char signature[65];        /* lower-case hex */
     int presigned;             /* 1 when from the query string (X-Amz-Algorithm=...) */
-    int64_t expires_s;         /* presigned X-Amz-Expires, seconds (1..604800); 0 otherwise */
+    int64_t expires_s;         /* presigned X-Amz-Expires, seconds (0..604800); -1 when a
+                                  presigned request has none (only non-S3 may omit it) */
     char security_token[1025]; /* X-Amz-Security-Token if any, else "" */
 };
 
@@ -83,18 +84,40 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *out, struct 
 
 /*
  * Verifies a parsed claim against the secret of auth->access_key_id at time
- * now_ms: the date is within SIGV4_MAX_SKEW_MS of now (presigned: not expired),
- * host is signed, the scope date matches amz_date, and the signature matches
- * (compared in constant time). On success writes the derived signing key to
- * signing_key_out (may be NULL), for chunk signatures. Returns 0, or
- *   SL_E(AUTH_SKEWED)        date too far from now ("Signature expired: ...");
- *   SL_E(AUTH_EXPIRED)       presigned URL past its X-Amz-Expires;
+ * now_ms: the date is not more than SIGV4_MAX_SKEW_MS ahead of now, nor more than
+ * SIGV4_MAX_SKEW_MS behind it, except that a presigned request with X-Amz-Expires may be
+ * used until date + X-Amz-Expires (one without, which only non-S3 services allow, is held
+ * to the skew window like header auth); host is signed, the scope date matches amz_date,
+ * and the signature matches (compared in constant time). On success writes the derived
+ * signing key to signing_key_out (may be NULL), for chunk signatures. Returns 0, or
+ *   SL_E(AUTH_SKEWED)        date too far from now ("Signature expired: ...",
+ *                            "Signature not yet current: ...");
+ *   SL_E(AUTH_EXPIRED)       presigned URL past its X-Amz-Expires ("Request has expired"),
+ *                            or an S3 presigned URL dated ahead of the skew window
+ *                            ("Request is not yet valid"; S3 answers AccessDenied to both);
  *   SL_E(AUTH_MALFORMED)     host not signed, scope date differs from amz_date;
  *   SL_E(AUTH_BAD_SIGNATURE) the signature does not match;
  *   SL_E(NOMEM).
  */
 int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth, const char *secret,
                  int64_t now_ms, uint8_t signing_key_out[32], struct err_info *err);
+
+/*
+ * Checks the credential scope against what the server serves, as AWS does before it
+ * looks at the signature: the region must be region (the server's --region) and, when
+ * service is not NULL, the service must be service (the signing name of the service the
+ * request was routed to). s3 selects S3's wording. Returns 0, or
+ *   SL_E(AUTH_BAD_SIGNATURE) (JSON and query services: InvalidSignatureException,
+ *       SignatureDoesNotMatch) "Credential should be scoped to a valid region, not
+ *       'eu-west-3'. " or "Credential should be scoped to correct service: 'kinesis'. ";
+ *   SL_E(AUTH_MALFORMED) (S3: AuthorizationHeaderMalformed, or for a presigned URL
+ *       AuthorizationQueryParametersError) "The authorization header is malformed; the
+ *       region 'eu-west-3' is wrong; expecting 'us-east-1'" or "...; incorrect service
+ *       \"kinesis\". This endpoint belongs to \"s3\".", presigned URLs beginning
+ *       "Error parsing the X-Amz-Credential parameter;" instead.
+ */
+int sigv4_check_scope(const struct sigv4_auth *auth, int s3, const char *service,
+                      const char *region, struct err_info *err);
 
 /* HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request". */
 void sigv4_signing_key(const char *secret, const char *date, const char *region,

@@ -141,7 +141,7 @@ static int blob_open(void *be, struct lake_blob **out)
     new_id(b->id);
     char path[800];
     snprintf(path, sizeof(path), "%s/%s", lo->tmp_dir, b->id);
-    b->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    b->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (b->fd < 0) {
         int e = errno;
         log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
@@ -1614,7 +1614,7 @@ static int part_list(void *be, const char *bucket, const char *key, const char *
 
 static int make_dir(const char *path)
 {
-    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
         int e = errno;
         log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
         return -e;

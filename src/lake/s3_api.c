@@ -981,6 +981,7 @@ int s3__handle(struct api_call *call)
 
 static struct api_rest_service s3_service = {
     .signing_name = "s3",
+    .host_bucket = host_bucket,
     .handle = s3__handle,
 };
 

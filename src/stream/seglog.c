@@ -225,7 +225,7 @@ static int idx_write_all(int fd, const struct seg *s, uint32_t every, uint64_t s
 static int idx_write_path(const char *path, const struct seg *s, uint32_t every,
                           uint64_t sealed_len)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         return -errno;
     }
@@ -240,7 +240,7 @@ static int seg_create(struct seglog *log, uint64_t base, int64_t floor_ms, struc
 {
     char path[PATH_MAX];
     path_of(log, base, SEG_SUFFIX, path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         return -errno;
     }
@@ -256,7 +256,7 @@ static int seg_create(struct seglog *log, uint64_t base, int64_t floor_ms, struc
     struct seg *s = seg_new(base, floor_ms);
     s->fd = fd;
     path_of(log, base, IDX_SUFFIX, path);
-    s->idx_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    s->idx_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (s->idx_fd >= 0) {
         (void)idx_write_all(s->idx_fd, s, log->index_every_bytes, 0);
     }
@@ -324,7 +324,7 @@ static int mkdir_p(const char *dir)
         if (*q == '/' || *q == '\0') {
             char c = *q;
             *q = '\0';
-            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
                 rc = -errno;
                 break;
             }
@@ -490,7 +490,7 @@ static int recover_active(struct seglog *log, uint64_t base, int64_t floor_ms, s
     }
     s->fd = fd;
     path_of(log, base, IDX_SUFFIX, path);
-    s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->idx_fd < 0 || idx_write_all(s->idx_fd, s, log->index_every_bytes, 0) != 0) {
         log_msg(LOG_WARN, "seglog", "%s: could not rewrite index file", path);
     }

@@ -875,6 +875,257 @@ static void test_botocore_s3_requests_for_odd_key_verify(void **state)
     assert_int_equal(sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS, NULL, &err), 0);
 }
 
+/* ---- hostile clients: dates, windows, scopes ---- */
+
+/* sigv4_parse's answer for a request signed with a Date header of value date. */
+static int parse_with_date_header(const char *date, struct err_info *err)
+{
+    struct fixture f;
+    fixture_init(&f, "20150830T123600Z");
+    f.headers[1] = (struct sigv4_header){"Date", date};
+    fixture_set_authz(&f, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kinesis/"
+                          "aws4_request, SignedHeaders=date;host, Signature=" EMPTY_SHA);
+    struct sigv4_auth auth;
+    int rc = sigv4_parse(&f.req, &auth, err);
+    buf_fini(&f.authz);
+    return rc;
+}
+
+static void test_date_header_is_parsed_strictly(void **state)
+{
+    (void)state;
+    struct err_info err;
+    assert_int_equal(parse_with_date_header("Sun, 30 Aug 2015 12:36:00 GMT", &err), 0);
+    assert_int_equal(parse_with_date_header("Sat, 29 Feb 2020 23:59:59 GMT", &err), 0);
+    static const char *const bad[] = {
+        "Sun, 30 Aug 2015 12:36:00 GMTX", /* trailing bytes */
+        "Sun, 30 Aug 2015 12:36:00 GMT ", /* trailing space */
+        "Sun,30 Aug 2015 12:36:00 GMT",   /* missing space */
+        "Sun, 30 Aug 15 12:36:00 GMT",    /* two-digit year */
+        "Sun, +30 Aug 2015 12:36:00 GMT", /* signed number */
+        "Sun, 30 Aug 2015 12:36:0 GMT",   /* one-digit second */
+        "Sun,  30 Aug 2015 12:36:00 GMT", /* extra space */
+        "Tue, 31 Feb 2015 12:36:00 GMT",  /* no such day */
+        "Sun, 29 Feb 2015 12:36:00 GMT",  /* 2015 is not a leap year */
+        "Mon, 30 Aug 2015 12:36:00 GMT",  /* wrong weekday */
+        "Sun, 30 aug 2015 12:36:00 GMT",  /* month names are capitalised */
+        "Sun, 30 Aug 2015 24:00:00 GMT",  /* no hour 24 */
+        "Sun, 30 Aug 2015 12:36:00 UTC",  /* GMT only */
+        "Sunday, 30-Aug-15 12:36:00 GMT", /* RFC 850 */
+        "Sun Aug 30 12:36:00 2015",       /* asctime */
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("Date: '%s'\n", bad[i]);
+        assert_int_equal(parse_with_date_header(bad[i], &err), SL_E(AUTH_MALFORMED));
+        assert_non_null(strstr(err.message, "RFC 1123"));
+    }
+}
+
+static void test_amz_date_of_a_day_that_does_not_exist_is_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"20150231T000000Z", "20150229T000000Z", "20150431T000000Z",
+                                      "20150830T123600z", "20150830T12360Z0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct fixture f;
+        fixture_init(&f, bad[i]);
+        fixture_set_authz(&f, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/"
+                              "kinesis/aws4_request, SignedHeaders=host, Signature=" EMPTY_SHA);
+        struct sigv4_auth auth;
+        struct err_info err;
+        print_message("X-Amz-Date: '%s'\n", bad[i]);
+        assert_int_equal(sigv4_parse(&f.req, &auth, &err), SL_E(AUTH_MALFORMED));
+        buf_fini(&f.authz);
+    }
+}
+
+/* Appends "&X-Amz-Signature=<hex>" to query (a presigned query without its signature)
+   for req, signed with secret. */
+static void presign_query(struct sigv4_request *req, const char *secret, struct buf *query)
+{
+    struct buf with_dummy;
+    buf_init(&with_dummy);
+    buf_printf(&with_dummy, "%s&X-Amz-Signature=%s", (const char *)query->data, EMPTY_SHA);
+    req->query = (const char *)with_dummy.data;
+    struct sigv4_auth auth;
+    struct err_info err;
+    assert_int_equal(sigv4_parse(req, &auth, &err), 0);
+    struct buf creq, sts;
+    buf_init(&creq);
+    buf_init(&sts);
+    assert_int_equal(sigv4_canonical_request(req, &auth, &creq), 0);
+    assert_int_equal(sigv4_string_to_sign(&auth, (const char *)creq.data, creq.len, &sts), 0);
+    uint8_t key[32], mac[SHA256_LEN];
+    sigv4_signing_key(secret, auth.date, auth.region, auth.service, key);
+    crypto_hmac_sha256(key, sizeof(key), sts.data, sts.len, mac);
+    char hex[2 * SHA256_LEN + 1];
+    hex_encode(mac, SHA256_LEN, hex);
+    buf_printf(query, "&X-Amz-Signature=%s", hex);
+    req->query = (const char *)query->data;
+    buf_fini(&sts);
+    buf_fini(&creq);
+    buf_fini(&with_dummy);
+}
+
+/* A week-old query-signed Kinesis call without X-Amz-Expires is refused like a week-old
+   header-signed one; with X-Amz-Expires it lives that long and no longer. */
+static void test_presigned_call_without_expires_is_held_to_skew_window(void **state)
+{
+    (void)state;
+    struct sigv4_header h[1] = {{"Host", "kinesis.us-east-1.amazonaws.com"}};
+    struct sigv4_request req = {.method = "POST",
+                                .path = "/",
+                                .headers = h,
+                                .n_headers = 1,
+                                .payload_hash = EMPTY_SHA,
+                                .s3 = 0};
+    struct buf query;
+    buf_init(&query);
+    buf_puts(&query, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830"
+                     "%2Fus-east-1%2Fkinesis%2Faws4_request&X-Amz-Date=20150830T123600Z&"
+                     "X-Amz-SignedHeaders=host");
+    presign_query(&req, SUITE_SECRET, &query);
+    struct sigv4_auth auth;
+    struct err_info err;
+    assert_int_equal(sigv4_parse(&req, &auth, &err), 0);
+    assert_int_equal(auth.presigned, 1);
+    assert_int_equal(auth.expires_s, -1);
+    const int64_t minute_ms = 60 * 1000;
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS + 14 * minute_ms, NULL, &err), 0);
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS + 16 * minute_ms, NULL, &err),
+        SL_E(AUTH_SKEWED));
+    assert_non_null(strstr(err.message, "Signature expired: 20150830T123600Z is now earlier than"));
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS + 7 * 24 * 60 * minute_ms, NULL, &err),
+        SL_E(AUTH_SKEWED));
+
+    buf_reset(&query);
+    buf_puts(&query, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830"
+                     "%2Fus-east-1%2Fkinesis%2Faws4_request&X-Amz-Date=20150830T123600Z&"
+                     "X-Amz-Expires=3600&X-Amz-SignedHeaders=host");
+    presign_query(&req, SUITE_SECRET, &query);
+    assert_int_equal(sigv4_parse(&req, &auth, &err), 0);
+    assert_int_equal(auth.expires_s, 3600);
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS + 59 * minute_ms, NULL, &err), 0);
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS + 61 * minute_ms, NULL, &err),
+        SL_E(AUTH_EXPIRED));
+    /* nor is a URL dated ahead of the clock by more than the skew usable early */
+    assert_int_equal(
+        sigv4_verify(&req, &auth, SUITE_SECRET, SUITE_NOW_MS - 16 * minute_ms, NULL, &err),
+        SL_E(AUTH_SKEWED));
+    assert_non_null(strstr(err.message, "Signature not yet current"));
+    buf_fini(&query);
+}
+
+/* AWS's S3 presigned example, used before its X-Amz-Date: within the skew it works, past
+   it S3 answers "Request is not yet valid". */
+static void test_s3_presigned_url_from_the_future_is_not_yet_valid(void **state)
+{
+    (void)state;
+    struct sigv4_header h[1] = {{"Host", "examplebucket.s3.amazonaws.com"}};
+    struct sigv4_request req = {
+        .method = "GET",
+        .path = "/test.txt",
+        .query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+                 "AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date="
+                 "20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature="
+                 "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+        .headers = h,
+        .n_headers = 1,
+        .payload_hash = "UNSIGNED-PAYLOAD",
+        .s3 = 1};
+    struct sigv4_auth auth;
+    struct err_info err;
+    assert_int_equal(sigv4_parse(&req, &auth, &err), 0);
+    assert_int_equal(sigv4_verify(&req, &auth, S3_SECRET, S3_NOW_MS - 14 * 60 * 1000LL, NULL, &err),
+                     0);
+    assert_int_equal(sigv4_verify(&req, &auth, S3_SECRET, S3_NOW_MS - 16 * 60 * 1000LL, NULL, &err),
+                     SL_E(AUTH_EXPIRED));
+    assert_string_equal(err.message, "Request is not yet valid");
+}
+
+static void test_expires_must_be_a_number_of_seconds_up_to_a_week(void **state)
+{
+    (void)state;
+    struct sigv4_header h[1] = {{"Host", "examplebucket.s3.amazonaws.com"}};
+    struct sigv4_request req = {.method = "GET",
+                                .path = "/test.txt",
+                                .headers = h,
+                                .n_headers = 1,
+                                .payload_hash = "UNSIGNED-PAYLOAD",
+                                .s3 = 1};
+    static const struct {
+        const char *expires;
+        int rc;
+        const char *message;
+    } cases[] = {
+        {"604800", 0, NULL},
+        {"0", 0, NULL},
+        {"604801", SL_E(AUTH_MALFORMED),
+         "X-Amz-Expires must be less than a week (in seconds) that is 604800"},
+        {"99999999999999999999", SL_E(AUTH_MALFORMED),
+         "X-Amz-Expires must be less than a week (in seconds) that is 604800"},
+        {"-1", SL_E(AUTH_MALFORMED), "X-Amz-Expires must be non-negative"},
+        {"60s", SL_E(AUTH_MALFORMED), "X-Amz-Expires should be a number"},
+        {"", SL_E(AUTH_MALFORMED), "X-Amz-Expires should be a number"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char query[512];
+        snprintf(query, sizeof(query),
+                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%%2F"
+                 "20130524%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20130524T000000Z&"
+                 "X-Amz-Expires=%s&X-Amz-SignedHeaders=host&X-Amz-Signature=%s",
+                 cases[i].expires, EMPTY_SHA);
+        req.query = query;
+        struct sigv4_auth auth;
+        struct err_info err;
+        print_message("X-Amz-Expires=%s\n", cases[i].expires);
+        assert_int_equal(sigv4_parse(&req, &auth, &err), cases[i].rc);
+        if (cases[i].message != NULL) {
+            assert_string_equal(err.message, cases[i].message);
+        }
+    }
+}
+
+/* The scope's region must be the server's and its service the one routed to, with the
+   words AWS uses for each protocol. */
+static void test_scope_must_name_server_region_and_routed_service(void **state)
+{
+    (void)state;
+    struct sigv4_auth auth;
+    memset(&auth, 0, sizeof(auth));
+    snprintf(auth.region, sizeof(auth.region), "us-east-1");
+    snprintf(auth.service, sizeof(auth.service), "kinesis");
+    struct err_info err;
+    assert_int_equal(sigv4_check_scope(&auth, 0, "kinesis", "us-east-1", &err), 0);
+    assert_int_equal(sigv4_check_scope(&auth, 0, NULL, "us-east-1", &err), 0);
+    assert_int_equal(sigv4_check_scope(&auth, 0, "glue", "us-east-1", &err),
+                     SL_E(AUTH_BAD_SIGNATURE));
+    assert_string_equal(err.message, "Credential should be scoped to correct service: 'glue'. ");
+    assert_int_equal(sigv4_check_scope(&auth, 0, "kinesis", "eu-west-3", &err),
+                     SL_E(AUTH_BAD_SIGNATURE));
+    assert_string_equal(err.message,
+                        "Credential should be scoped to a valid region, not 'us-east-1'. ");
+    /* S3: header and query forms */
+    assert_int_equal(sigv4_check_scope(&auth, 1, "s3", "us-east-1", &err), SL_E(AUTH_MALFORMED));
+    assert_string_equal(err.message, "The authorization header is malformed; incorrect service "
+                                     "\"kinesis\". This endpoint belongs to \"s3\".");
+    snprintf(auth.service, sizeof(auth.service), "s3");
+    snprintf(auth.region, sizeof(auth.region), "mars-north-1");
+    assert_int_equal(sigv4_check_scope(&auth, 1, "s3", "us-east-1", &err), SL_E(AUTH_MALFORMED));
+    assert_string_equal(err.message, "The authorization header is malformed; the region "
+                                     "'mars-north-1' is wrong; expecting 'us-east-1'");
+    auth.presigned = 1;
+    assert_int_equal(sigv4_check_scope(&auth, 1, "s3", "us-east-1", &err), SL_E(AUTH_MALFORMED));
+    assert_string_equal(err.message, "Error parsing the X-Amz-Credential parameter; the region "
+                                     "'mars-north-1' is wrong; expecting 'us-east-1'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -904,6 +1155,12 @@ int main(void)
         cmocka_unit_test(test_trailer_signature_covers_trailer_string),
         cmocka_unit_test(test_botocore_presigned_sts_call_verifies),
         cmocka_unit_test(test_botocore_s3_requests_for_odd_key_verify),
+        cmocka_unit_test(test_date_header_is_parsed_strictly),
+        cmocka_unit_test(test_amz_date_of_a_day_that_does_not_exist_is_malformed),
+        cmocka_unit_test(test_presigned_call_without_expires_is_held_to_skew_window),
+        cmocka_unit_test(test_s3_presigned_url_from_the_future_is_not_yet_valid),
+        cmocka_unit_test(test_expires_must_be_a_number_of_seconds_up_to_a_week),
+        cmocka_unit_test(test_scope_must_name_server_region_and_routed_service),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
