@@ -35,11 +35,11 @@ struct like_seg {
 };
 
 struct catalog_like {
-    char *pat;              /* the pattern (owned) */
-    int anchored_head;      /* the pattern does not start with '%' */
-    int anchored_tail;      /* the pattern does not end with '%' (and has one) */
-    int has_pct;            /* the pattern has a '%' at all */
-    struct like_seg *segs;  /* in order; head is segs[0] and tail segs[n_segs-1] when anchored */
+    char *pat;             /* the pattern (owned) */
+    int anchored_head;     /* the pattern does not start with '%' */
+    int anchored_tail;     /* the pattern does not end with '%' (and has one) */
+    int has_pct;           /* the pattern has a '%' at all */
+    struct like_seg *segs; /* in order; head is segs[0] and tail segs[n_segs-1] when anchored */
     size_t n_segs;
 };
 
@@ -160,7 +160,7 @@ int catalog__like_match(const struct catalog_like *lk, const char *s, size_t n)
         return lk->n_segs == 0 ? n == 0 : lk->segs[0].len == n && seg_at(&lk->segs[0], s);
     }
     size_t first = 0, last = lk->n_segs; /* the middle segments: [first, last) */
-    size_t lo = 0, hi = n;                /* the part of s they must fall in */
+    size_t lo = 0, hi = n;               /* the part of s they must fall in */
     if (lk->anchored_head) {
         const struct like_seg *h = &lk->segs[first++];
         if (h->len > n || !seg_at(h, s)) {

@@ -520,8 +520,8 @@ struct scan {
     int (*fn)(void *arg, struct store_stmt *row, const char *const *vals, const size_t *lens,
               size_t n);
     void *arg;
-    int64_t last_id; /* OUT: id of the last match */
-    int more;        /* OUT: a match beyond limit exists */
+    int64_t last_id;           /* OUT: id of the last match */
+    int more;                  /* OUT: a match beyond limit exists */
     const struct catalog *cat; /* its clock and budget */
     int64_t deadline_ms;       /* on cat's clock: past it the scan stops */
     size_t n_seen;             /* rows read so far */

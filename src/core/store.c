@@ -131,9 +131,8 @@ int store_open(const char *path, struct store **out)
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_free, NULL);
     st->path = is_memory_path(path) ? NULL : xstrdup(path);
-    int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         log_msg(LOG_ERROR, "store", "cannot open %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");

@@ -960,7 +960,8 @@ static void test_like_matches_the_textbook_definition(void **state)
 {
     (void)state;
     const char *seed_text = getenv("SLUICE_TEST_SEED");
-    unsigned seed = seed_text != NULL ? (unsigned)strtoul(seed_text, NULL, 10) : (unsigned)time(NULL);
+    unsigned seed =
+        seed_text != NULL ? (unsigned)strtoul(seed_text, NULL, 10) : (unsigned)time(NULL);
     printf("like model seed %u (SLUICE_TEST_SEED)\n", seed);
     srand(seed);
     static const char pat_alphabet[] = "ab%_";
@@ -1092,9 +1093,8 @@ static int reenter_cb(void *arg, const char *const *values, size_t n, const char
         struct catalog_scope sc = {"us-east-1", "123456789012"};
         struct err_info err = {0};
         const char *v[] = {"99999", "1", "eu"};
-        assert_int_equal(catalog_partition_ensure(r->f->cat, &sc, "sales", "events", v, 3, NULL,
-                                                  &err),
-                         0);
+        assert_int_equal(
+            catalog_partition_ensure(r->f->cat, &sc, "sales", "events", v, 3, NULL, &err), 0);
     }
     return 0;
 }
@@ -1108,10 +1108,9 @@ static void test_partition_scan_callback_may_call_into_the_catalog(void **state)
     struct err_info err = {0};
     struct reentry r = {.f = f};
     alarm(60); /* a deadlock fails the test instead of hanging it */
-    assert_int_equal(
-        catalog_partition_scan(f->cat, &sc, "sales", "events", "region = 'eu'", reenter_cb, &r,
-                               &err),
-        0);
+    assert_int_equal(catalog_partition_scan(f->cat, &sc, "sales", "events", "region = 'eu'",
+                                            reenter_cb, &r, &err),
+                     0);
     alarm(0);
     /* The partition the callback added shows in a later page. */
     assert_int_equal(r.n_calls, 601);
@@ -1153,9 +1152,9 @@ static void test_scans_stop_at_the_request_budget(void **state)
     struct catalog_scope sc = {"us-east-1", "123456789012"};
     struct err_info err = {0};
     size_t seen = 0;
-    assert_int_equal(catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb,
-                                            &seen, &err),
-                     SL_E(OPERATION_TIMEOUT));
+    assert_int_equal(
+        catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb, &seen, &err),
+        SL_E(OPERATION_TIMEOUT));
     /* A scan that fits the budget answers in full. */
     catalog_options_set(f->cat, &(struct catalog_options){0});
     json_t *out = call(f, "GetPartitions",
@@ -1165,9 +1164,8 @@ static void test_scans_stop_at_the_request_budget(void **state)
     assert_int_equal(json_array_size(json_object_get(out, "Partitions")), 600);
     json_decref(out);
     seen = 0;
-    assert_int_equal(catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb,
-                                            &seen, &err),
-                     0);
+    assert_int_equal(
+        catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb, &seen, &err), 0);
     assert_int_equal(seen, 600);
 }
 
@@ -1212,8 +1210,9 @@ static void test_partition_keys_are_limited(void **state)
                        values);
     assert_non_null(out);
     json_decref(out);
-    out = call(f, "GetPartitions",
-               "{\"DatabaseName\":\"sales\",\"TableName\":\"wide\",\"Expression\":\"k127 = 'v127'\"}");
+    out = call(
+        f, "GetPartitions",
+        "{\"DatabaseName\":\"sales\",\"TableName\":\"wide\",\"Expression\":\"k127 = 'v127'\"}");
     assert_non_null(out);
     assert_int_equal(json_array_size(json_object_get(out, "Partitions")), 1);
     json_decref(out);

@@ -733,13 +733,32 @@ static void test_delete_schema_versions_parses_versions_strictly(void **state)
     assert_int_equal(register_version(f, "s", "\"string\"", NULL), 0);
     const char *sid = "{\"RegistryName\":\"reg\",\"SchemaName\":\"s\"}";
     static const char *const bad[] = {
-        "",     "0",        "-1",  "+1",          " 1",    "1 ",  "1-",  "-",   "1-2-3", "1-5x",
-        "2x-3", "01",       "1-02", "1--2",       "1\\n", "a",   "1.5", "3-2", "1-27",
-        "99999999999999999999", "1-99999999999999999999", "18446744073709551617",
+        "",
+        "0",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1-",
+        "-",
+        "1-2-3",
+        "1-5x",
+        "2x-3",
+        "01",
+        "1-02",
+        "1--2",
+        "1\\n",
+        "a",
+        "1.5",
+        "3-2",
+        "1-27",
+        "99999999999999999999",
+        "1-99999999999999999999",
+        "18446744073709551617",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        json_t *out = call(f, "DeleteSchemaVersions", "{\"SchemaId\":%s,\"Versions\":\"%s\"}",
-                           sid, bad[i]);
+        json_t *out =
+            call(f, "DeleteSchemaVersions", "{\"SchemaId\":%s,\"Versions\":\"%s\"}", sid, bad[i]);
         if (out != NULL) {
             fail_msg("Versions \"%s\" was accepted", bad[i]);
         }
