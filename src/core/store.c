@@ -175,18 +175,32 @@ void store_close(struct store *st)
 
 void store_lock(struct store *st)
 {
-    pthread_mutex_lock(&st->lock);
-    hold_get(st)->writer_held = 1;
+    struct hold *h = hold_get(st);
+    /* A read bracket that fell back to the writer already holds its mutex. */
+    if (!(h->read_depth > 0 && h->mode == HOLD_WRITER_OWN)) {
+        pthread_mutex_lock(&st->lock);
+    }
+    h->writer_held = 1;
 }
 
 void store_unlock(struct store *st)
 {
     struct hold *h = hold_find(st);
-    if (h != NULL) {
-        h->writer_held = 0;
-        hold_release_if_idle(h);
+    if (h == NULL || !h->writer_held) {
+        log_msg(LOG_ERROR, "store", "store_unlock without store_lock");
+        abort();
     }
-    pthread_mutex_unlock(&st->lock);
+    if (h->read_depth > 0 && h->mode == HOLD_WRITER_BORROW) {
+        /* The bracket reads on the writer: it must end before the lock is given up. */
+        log_msg(LOG_ERROR, "store", "store_unlock inside a read bracket opened under the lock");
+        abort();
+    }
+    int keep_mutex = h->read_depth > 0 && h->mode == HOLD_WRITER_OWN;
+    h->writer_held = 0;
+    hold_release_if_idle(h);
+    if (!keep_mutex) {
+        pthread_mutex_unlock(&st->lock);
+    }
 }
 
 /* Opens one read-only connection on the store's file. NULL when it cannot. */
@@ -287,8 +301,8 @@ void store_read_end(struct store *st)
             sqlite3_exec(h->rd->db, "COMMIT", NULL, NULL, NULL);
         }
         reader_give_back(st, h->rd);
-    } else if (h->mode == HOLD_WRITER_OWN) {
-        pthread_mutex_unlock(&st->lock);
+    } else if (h->mode == HOLD_WRITER_OWN && !h->writer_held) {
+        pthread_mutex_unlock(&st->lock); /* else store_unlock gives it back */
     }
     h->mode = HOLD_NONE;
     h->rd = NULL;

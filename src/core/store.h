@@ -51,7 +51,9 @@ void store_close(struct store *st);
 
 /* Takes the writer connection for the calling thread until store_unlock. Not
  * recursive; a thread inside a read bracket may take it (its statements prepared
- * from then on run on the writer). */
+ * from then on run on the writer; the bracket's snapshot, if it has one, does not
+ * move). A read bracket opened inside the lock must end before store_unlock (a misuse
+ * that aborts). */
 void store_lock(struct store *st);
 void store_unlock(struct store *st);
 

@@ -244,8 +244,21 @@ static void an_in_memory_store_reads_on_the_writer(void **state)
     store_read_begin(st);
     assert_int_equal(count_rows(st), 1);
     store_read_end(st);
-    /* The fallback took and gave back the writer's mutex. */
+    /* The fallback took and gave back the writer's mutex; the lock nests inside it. */
+    store_read_begin(st);
     store_lock(st);
+    insert_row(st, 2);
+    store_unlock(st);
+    assert_int_equal(count_rows(st), 2);
+    store_read_end(st);
+    /* A lock taken inside the fallback bracket may outlive it. */
+    store_read_begin(st);
+    store_lock(st);
+    store_read_end(st);
+    insert_row(st, 3);
+    store_unlock(st);
+    store_lock(st);
+    assert_int_equal(count_rows(st), 3);
     store_unlock(st);
     store_close(st);
 }
