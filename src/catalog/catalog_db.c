@@ -30,7 +30,7 @@ static int64_t count_of(struct store_stmt *s)
     return n;
 }
 
-/* ---- lookups (caller holds the lock) ---- */
+/* ---- lookups (caller holds the lock or a read bracket) ---- */
 
 /* Finds a database by (lower-cased) name; sets *db_id. */
 static int db_find(struct catalog *cat, const struct catalog_scope *sc, const char *name,

@@ -147,7 +147,8 @@ CATALOG_OPS(CATALOG_OP_DECL)
 #undef CATALOG_OP_DECL
 
 /* Finds db.table (names in any case); sets *table_id and, when doc is not NULL, the
- * stored TableInput (a new reference). Caller holds the lock. ENTITY_NOT_FOUND. */
+ * stored TableInput (a new reference). Caller holds a read bracket or the lock. ENTITY_NOT_FOUND.
+ */
 int catalog__table_find(struct catalog *cat, const struct catalog_scope *sc, const char *db_name,
                         const char *tbl_name, int64_t *table_id, json_t **doc,
                         struct err_info *err);

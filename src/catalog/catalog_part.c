@@ -42,7 +42,7 @@ static void tctx_fini(struct tctx *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Loads the table named by in's DatabaseName/TableName. Caller holds the lock. */
+/* Loads the table named by in's DatabaseName/TableName. Caller holds a read bracket or the lock. */
 static int tctx_load(struct catalog *cat, const struct catalog_scope *sc, const char *dbn,
                      const char *tn, struct tctx *t, struct err_info *err)
 {
@@ -235,7 +235,8 @@ int catalog__op_BatchCreatePartition(struct catalog *cat, const struct catalog_s
     return 0;
 }
 
-/* Reads one partition by values; *p is the Partition shape. Caller holds the lock. */
+/* Reads one partition by values; *p is the Partition shape. Caller holds a read bracket or the
+ * lock. */
 static int partition_get(struct catalog *cat, const struct catalog_scope *sc, const struct tctx *t,
                          const json_t *values, json_t **p, struct err_info *err)
 {

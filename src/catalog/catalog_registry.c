@@ -385,7 +385,7 @@ static int schema_load(struct catalog *cat, int64_t registry_id, const char *reg
     return rc;
 }
 
-/* The schema named by a SchemaId structure. Caller holds the lock. */
+/* The schema named by a SchemaId structure. Caller holds a read bracket or the lock. */
 static int schema_resolve(struct catalog *cat, const struct catalog_scope *sc, const json_t *sid,
                           struct schema_row *r, struct err_info *err)
 {

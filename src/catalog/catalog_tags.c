@@ -57,7 +57,7 @@ void catalog__tags_drop_locked(struct catalog *cat, const char *arn)
     catalog__exec(cat->st, "DELETE FROM glue_tag WHERE arn=?", "s", arn);
 }
 
-/* Checks that arn names an existing resource in scope. Caller holds the lock. */
+/* Checks that arn names an existing resource in scope. Caller holds a read bracket or the lock. */
 static int arn_check(struct catalog *cat, const struct catalog_scope *sc, const char *arn,
                      struct err_info *err)
 {
