@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -105,12 +106,32 @@ int catalog_open(struct store *st, const struct sluice_config *cfg, struct catal
     }
     struct catalog *cat = xcalloc(1, sizeof(*cat));
     cat->st = st;
+    catalog_options_set(cat, &(struct catalog_options){0});
     snprintf(cat->default_region, sizeof(cat->default_region), "%s",
              cfg != NULL ? cfg->region : "us-east-1");
     snprintf(cat->default_account, sizeof(cat->default_account), "%s",
              cfg != NULL ? cfg->account_id : "000000000000");
     *out = cat;
     return 0;
+}
+
+static int64_t system_clock_ms(void *arg)
+{
+    (void)arg;
+    return clock_mono_ns() / 1000000;
+}
+
+void catalog_options_set(struct catalog *cat, const struct catalog_options *opt)
+{
+    cat->request_budget_ms =
+        opt->request_budget_ms > 0 ? opt->request_budget_ms : CATALOG_REQUEST_BUDGET_MS_DEFAULT;
+    cat->clock_ms = opt->clock_ms != NULL ? opt->clock_ms : system_clock_ms;
+    cat->clock_arg = opt->clock_ms != NULL ? opt->clock_arg : NULL;
+}
+
+int64_t catalog__now_ms(const struct catalog *cat)
+{
+    return cat->clock_ms(cat->clock_arg);
 }
 
 void catalog_close(struct catalog *cat)

@@ -9,8 +9,11 @@
  * Names of databases and tables are case-insensitive and kept lower-case, as Glue does.
  * Every resource lives in one (region, account) scope.
  *
- * Thread safety: every function takes the store's lock for its unit of work, so a
- * catalog may be used from any thread.
+ * Thread safety: a catalog may be used from any thread. Reads run in a read bracket
+ * of the store (store_read_begin), so they wait neither for writes nor for other
+ * reads; writes take the store's lock for their unit of work. No callback given to a
+ * catalog function runs under either: a callback may call into the catalog, the lake
+ * or a stream.
  */
 #ifndef SLUICE_CATALOG_CATALOG_H
 #define SLUICE_CATALOG_CATALOG_H
@@ -29,6 +32,22 @@ struct catalog;
 int catalog_open(struct store *st, const struct sluice_config *cfg, struct catalog **out);
 /* Accepts NULL. Does not close the store. */
 void catalog_close(struct catalog *cat);
+
+#define CATALOG_REQUEST_BUDGET_MS_DEFAULT 5000
+
+/* Limits and seams of one catalog. catalog_open starts with the defaults. */
+struct catalog_options {
+    /* How long one request may spend scanning partitions (GetPartitions, one page of
+     * catalog_partition_scan) before it stops with OperationTimeoutException, as Glue
+     * does; CATALOG_REQUEST_BUDGET_MS_DEFAULT when 0 or negative. */
+    int64_t request_budget_ms;
+    /* A monotonic clock in milliseconds, called with clock_arg; NULL for the system's.
+     * Tests inject one that jumps. */
+    int64_t (*clock_ms)(void *clock_arg);
+    void *clock_arg;
+};
+/* Applies opt (copied). Call before the catalog is shared between threads. */
+void catalog_options_set(struct catalog *cat, const struct catalog_options *opt);
 
 /* The (region, account) a call acts in. */
 struct catalog_scope {
@@ -122,8 +141,11 @@ typedef int (*catalog_partition_fn)(void *arg, const char *const *values, size_t
                                     const char *location);
 
 /* Calls fn for every partition of db.table that satisfies expression (Glue's
- * GetPartitions expression language; NULL or "" selects all). Returns 0, fn's non-zero
- * result, SL_E(ENTITY_NOT_FOUND), SL_E(INVALID_INPUT) (bad expression). */
+ * GetPartitions expression language; NULL or "" selects all), in creation order. fn
+ * runs under no lock and may call into the catalog, even to change db.table; the scan
+ * reads in pages, so a change shows in the pages read after it. Returns 0, fn's non-zero
+ * result, SL_E(ENTITY_NOT_FOUND), SL_E(INVALID_INPUT) (bad expression),
+ * SL_E(OPERATION_TIMEOUT) (one page ran past the request budget). */
 int catalog_partition_scan(struct catalog *cat, const struct catalog_scope *scope,
                            const char *database, const char *table, const char *expression,
                            catalog_partition_fn fn, void *arg, struct err_info *err);

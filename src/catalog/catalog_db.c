@@ -30,7 +30,7 @@ static int64_t count_of(struct store_stmt *s)
     return n;
 }
 
-/* ---- lookups (caller holds the lock) ---- */
+/* ---- lookups (caller holds the lock or a read bracket) ---- */
 
 /* Finds a database by (lower-cased) name; sets *db_id. */
 static int db_find(struct catalog *cat, const struct catalog_scope *sc, const char *name,
@@ -204,7 +204,7 @@ int catalog__op_GetDatabase(struct catalog *cat, const struct catalog_scope *sc,
         return rc;
     }
     char *name = catalog__lower(given);
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     struct store_stmt *s = catalog__prep(
         cat->st,
         "SELECT doc, create_time FROM glue_database WHERE region=? AND account=? AND name=?", "sss",
@@ -221,7 +221,7 @@ int catalog__op_GetDatabase(struct catalog *cat, const struct catalog_scope *sc,
         rc = catalog__store_err(err, rc);
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(name);
     if (rc == 0) {
         *out = json_pack("{s:o}", "Database", d);
@@ -241,7 +241,7 @@ int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc
     json_t *list = json_array();
     int64_t last = 0;
     int more = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     struct store_stmt *s =
         catalog__prep(cat->st,
                       "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
@@ -261,7 +261,7 @@ int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc
         }
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     if (rc < 0) {
         json_decref(list);
         return catalog__store_err(err, rc);
@@ -358,7 +358,8 @@ int catalog__op_DeleteDatabase(struct catalog *cat, const struct catalog_scope *
 
 /* ---- tables ---- */
 
-/* Validates a TableInput and returns a copy with its name lower-cased. */
+/* Validates a TableInput and returns a copy with its name lower-cased. Refuses more
+ * partition keys than a partition can be given values for. */
 static json_t *table_input(json_t *in, struct err_info *err)
 {
     json_t *ti = json_object_get(in, "TableInput");
@@ -372,6 +373,13 @@ static json_t *table_input(json_t *in, struct err_info *err)
     json_t *sd = json_object_get(ti, "StorageDescriptor");
     if (catalog__columns_check(json_object_get(sd, "Columns"), "Column", err) < 0 ||
         catalog__columns_check(json_object_get(ti, "PartitionKeys"), "Partition key", err) < 0) {
+        return NULL;
+    }
+    size_t n_keys = json_array_size(json_object_get(ti, "PartitionKeys"));
+    if (n_keys > CATALOG_MAX_PARTITION_KEYS) {
+        err_set(err, SL_E(INVALID_INPUT),
+                "The table has %zu partition keys; at most %d are allowed.", n_keys,
+                CATALOG_MAX_PARTITION_KEYS);
         return NULL;
     }
     json_t *copy = json_deep_copy(ti);
@@ -501,7 +509,7 @@ int catalog__op_GetTable(struct catalog *cat, const struct catalog_scope *sc, js
         return err->code;
     }
     char *db = catalog__lower(dbn);
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int64_t tid = 0;
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
     json_t *t = NULL;
@@ -518,7 +526,7 @@ int catalog__op_GetTable(struct catalog *cat, const struct catalog_scope *sc, js
             rc = catalog__store_err(err, SL_E(CORRUPT));
         }
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(db);
     if (rc == 0) {
         *out = json_pack("{s:o}", "Table", t);
@@ -601,7 +609,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     json_t *list = json_array();
     int64_t last = 0;
     int more = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int64_t db_id = 0;
     int rc = db_find(cat, sc, db, &db_id, err);
     struct store_stmt *s = NULL;
@@ -632,7 +640,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
         catalog__store_err(err, rc);
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(db);
     if (rc < 0) {
         json_decref(list);
@@ -857,7 +865,7 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
     json_t *list = json_array();
     int more = 0;
     int64_t last = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int64_t tid = 0;
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
     if (rc == 0) {
@@ -881,7 +889,7 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
         }
         store_finalize(s);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(db);
     if (rc < 0) {
         json_decref(list);
@@ -923,7 +931,7 @@ int catalog__op_GetTableVersion(struct catalog *cat, const struct catalog_scope 
     }
     char *db = catalog__lower(dbn);
     json_t *v = NULL;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int64_t tid = 0;
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
     if (rc == 0) {
@@ -942,7 +950,7 @@ int catalog__op_GetTableVersion(struct catalog *cat, const struct catalog_scope 
                          vid != NULL ? vid : "current", tn);
         }
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(db);
     if (rc == 0) {
         *out = json_pack("{s:o}", "TableVersion", v);
@@ -1129,7 +1137,7 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
     json_t *list = json_array();
     int more = 0;
     int64_t last = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     struct store_stmt *s = catalog__prep(
         cat->st,
         "SELECT t.id, d.name, t.doc, t.version, t.create_time, t.update_time FROM glue_table t"
@@ -1156,7 +1164,7 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
         json_array_append_new(list, t);
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(unquoted);
     *out = json_pack("{s:o}", "TableList", list);
     if (more) {

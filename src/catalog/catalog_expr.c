@@ -80,6 +80,7 @@ struct node {
     struct node *a, *b;             /* N_AND, N_OR (a, b), N_NOT (a) */
     struct operand *ops;            /* N_CMP: 2, N_BETWEEN: 3, N_IN: 1 + list, N_LIKE: 2 */
     size_t n_ops;
+    struct catalog_like *like; /* N_LIKE with a literal pattern: compiled once (owned) */
 };
 
 struct catalog_expr {
@@ -421,6 +422,7 @@ static void node_free(struct node *n)
         free(n->ops[i].text);
     }
     free(n->ops);
+    catalog__like_free(n->like);
     free(n);
 }
 
@@ -500,6 +502,9 @@ static int type_operands(struct parser *p, struct node *n)
                      kind_names[n->cmp_kind]);
             return perr(p, "%s", what);
         }
+    }
+    if (n->kind == N_LIKE && n->ops[1].key_idx < 0) {
+        n->like = catalog__like_compile(n->ops[1].lit.s, n->ops[1].lit.len);
     }
     return 0;
 }
@@ -749,28 +754,17 @@ void catalog__expr_free(struct catalog_expr *e)
 
 /* ---- evaluation ---- */
 
-/* SQL LIKE over bytes: % any run, _ one byte. Iterative with one backtrack point. */
-static int like_match(const char *s, size_t n, const char *pat, size_t m)
+/* SQL LIKE over bytes (catalog_like.c). A pattern from a literal was compiled with the
+ * expression; one taken from a partition key is compiled for the row. */
+static int like_eval(const struct node *n, const struct tval *value, const struct tval *pat)
 {
-    size_t i = 0, j = 0, star_j = (size_t)-1, star_i = 0;
-    while (i < n) {
-        if (j < m && (pat[j] == '_' || pat[j] == s[i])) {
-            i++;
-            j++;
-        } else if (j < m && pat[j] == '%') {
-            star_j = j++;
-            star_i = i;
-        } else if (star_j != (size_t)-1) {
-            j = star_j + 1;
-            i = ++star_i;
-        } else {
-            return 0;
-        }
+    if (n->like != NULL) {
+        return catalog__like_match(n->like, value->s, value->len);
     }
-    while (j < m && pat[j] == '%') {
-        j++;
-    }
-    return j == m;
+    struct catalog_like *lk = catalog__like_compile(pat->s, pat->len);
+    int match = catalog__like_match(lk, value->s, value->len);
+    catalog__like_free(lk);
+    return match;
 }
 
 struct row {
@@ -841,7 +835,7 @@ static int eval(const struct node *n, const struct row *r)
         if (!operand_value(n, &n->ops[0], r, &a) || !operand_value(n, &n->ops[1], r, &b)) {
             return 0;
         }
-        return like_match(a.s, a.len, b.s, b.len) != n->negate;
+        return like_eval(n, &a, &b) != n->negate;
     }
     }
     return 0;

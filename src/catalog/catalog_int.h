@@ -20,9 +20,15 @@ struct catalog {
     struct store *st; /* shared metadata store; not owned */
     char default_region[32];
     char default_account[16];
-    void *adapter;                /* the Glue API adapter's state, NULL until asked for */
-    void (*adapter_free)(void *); /* frees adapter in catalog_close */
+    void *adapter;                  /* the Glue API adapter's state, NULL until asked for */
+    void (*adapter_free)(void *);   /* frees adapter in catalog_close */
+    int64_t request_budget_ms;      /* how long one request may scan (catalog_options) */
+    int64_t (*clock_ms)(void *arg); /* monotonic milliseconds (catalog_options) */
+    void *clock_arg;
 };
+
+/* The catalog's monotonic clock, in milliseconds. */
+int64_t catalog__now_ms(const struct catalog *cat);
 
 typedef int (*catalog_op_fn)(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                              json_t **out, struct err_info *err);
@@ -52,6 +58,13 @@ struct store_stmt *catalog__prep(struct store *st, const char *sql, const char *
 int catalog__exec(struct store *st, const char *sql, const char *fmt, ...);
 /* Maps a store failure to an error with a generic message. */
 int catalog__store_err(struct err_info *err, int rc);
+
+/* The most partition keys a table may have. Glue documents no quota on the number of
+ * partition keys of a Data Catalog table (only 10 partition columns for zero-ETL
+ * integration targets), so this is Sluice's own bound: the most values a partition key
+ * splits into and an expression evaluates. CreateTable and UpdateTable refuse more
+ * with InvalidInputException, since no partition could then be created. */
+#define CATALOG_MAX_PARTITION_KEYS 128
 
 /* ---- Hive types (catalog_types.c) ---- */
 /* Checks every Column's Type in a JSON array of Column (NULL is fine). */
@@ -86,6 +99,15 @@ void catalog__expr_free(struct catalog_expr *e);
 size_t catalog__expr_prefixes(const struct catalog_expr *e, size_t n_keys, size_t max, char ***out,
                               size_t *n_out);
 enum catalog_key_kind catalog__key_kind(const char *hive_type);
+
+/* ---- LIKE patterns (catalog_like.c) ---- */
+struct catalog_like;
+/* Compiles a LIKE pattern of m bytes (% any run, _ one byte); never NULL. Freed with
+ * catalog__like_free (which accepts NULL). */
+struct catalog_like *catalog__like_compile(const char *pat, size_t m);
+/* 1 when the n bytes of s match the whole pattern, else 0. Linear in n (see the file). */
+int catalog__like_match(const struct catalog_like *lk, const char *s, size_t n);
+void catalog__like_free(struct catalog_like *lk);
 
 /* ---- values key: how partition values are kept as one unique text ---- */
 /* Encodes values as "<len>:<bytes>" repeated; caller frees. */
@@ -125,7 +147,8 @@ CATALOG_OPS(CATALOG_OP_DECL)
 #undef CATALOG_OP_DECL
 
 /* Finds db.table (names in any case); sets *table_id and, when doc is not NULL, the
- * stored TableInput (a new reference). Caller holds the lock. ENTITY_NOT_FOUND. */
+ * stored TableInput (a new reference). Caller holds a read bracket or the lock. ENTITY_NOT_FOUND.
+ */
 int catalog__table_find(struct catalog *cat, const struct catalog_scope *sc, const char *db_name,
                         const char *tbl_name, int64_t *table_id, json_t **doc,
                         struct err_info *err);

@@ -269,32 +269,19 @@ static int combine(int a, int b)
     return YES;
 }
 
-static int valid(struct ctx *c, const json_t *root, const json_t *s, const json_t *v, int depth)
+/* The phases of valid. Each answers YES, NO or UNKNOWN for its keywords alone; those
+ * that recurse (arrays, objects) set *stop when their answer is final. */
+
+/* Sets *stop and answers v. */
+static int stop_with(int *stop, int v)
 {
-    if (depth > MAX_DEPTH) {
-        return UNKNOWN;
-    }
-    s = resolve_ref(root, s);
-    if (s == NULL) {
-        return UNKNOWN;
-    }
-    if (json_is_boolean(s)) {
-        return json_is_true(s) ? YES : NO;
-    }
-    int r = YES;
-    const char *k;
-    json_t *kv;
-    json_object_foreach((json_t *)s, k, kv)
-    {
-        if (!is_annotation(k) && !is_decided(k)) {
-            return UNKNOWN;
-        }
-    }
-    int vt = value_type(v);
-    int ts = types_of(s);
-    if (!(ts & vt) && !(vt == T_INT && (ts & T_NUM))) {
-        return NO;
-    }
+    *stop = 1;
+    return v;
+}
+
+/* enum and const. */
+static int valid_values(const json_t *s, const json_t *v)
+{
     const json_t *e = json_object_get(s, "enum");
     if (json_is_array(e)) {
         int found = 0;
@@ -312,109 +299,137 @@ static int valid(struct ctx *c, const json_t *root, const json_t *s, const json_
     if (cst != NULL && !json_equal(cst, v)) {
         return NO;
     }
-    if (json_is_number(v)) {
-        double d = num(v);
-        const json_t *m;
-        if ((m = json_object_get(s, "minimum")) && json_is_number(m) && d < num(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "maximum")) && json_is_number(m) && d > num(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "exclusiveMinimum")) && json_is_number(m) && d <= num(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "exclusiveMaximum")) && json_is_number(m) && d >= num(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "multipleOf")) && json_is_number(m) && num(m) > 0) {
-            double q = d / num(m);
-            if (fabs(q - round(q)) > 1e-9) {
-                return NO;
-            }
-        }
+    return YES;
+}
+
+/* minimum, maximum, exclusive bounds and multipleOf of a number. */
+static int valid_number(const json_t *s, const json_t *v)
+{
+    double d = num(v);
+    const json_t *m;
+    if ((m = json_object_get(s, "minimum")) && json_is_number(m) && d < num(m)) {
+        return NO;
     }
-    if (json_is_string(v)) {
-        /* Length in code points. */
-        size_t n = 0;
-        for (const unsigned char *p = (const unsigned char *)json_string_value(v); *p; p++) {
-            n += (*p & 0xc0) != 0x80;
-        }
-        const json_t *m;
-        if ((m = json_object_get(s, "minLength")) && json_is_integer(m) &&
-            (json_int_t)n < json_integer_value(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "maxLength")) && json_is_integer(m) &&
-            (json_int_t)n > json_integer_value(m)) {
+    if ((m = json_object_get(s, "maximum")) && json_is_number(m) && d > num(m)) {
+        return NO;
+    }
+    if ((m = json_object_get(s, "exclusiveMinimum")) && json_is_number(m) && d <= num(m)) {
+        return NO;
+    }
+    if ((m = json_object_get(s, "exclusiveMaximum")) && json_is_number(m) && d >= num(m)) {
+        return NO;
+    }
+    if ((m = json_object_get(s, "multipleOf")) && json_is_number(m) && num(m) > 0) {
+        double q = d / num(m);
+        if (fabs(q - round(q)) > 1e-9) {
             return NO;
         }
     }
-    if (json_is_array(v)) {
-        const json_t *items = json_object_get(s, "items");
-        const json_t *m;
-        if ((m = json_object_get(s, "minItems")) && json_is_integer(m) &&
-            (json_int_t)json_array_size(v) < json_integer_value(m)) {
-            return NO;
+    return YES;
+}
+
+/* minLength and maxLength of a string, in code points. */
+static int valid_string(const json_t *s, const json_t *v)
+{
+    /* Length in code points. */
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)json_string_value(v); *p; p++) {
+        n += (*p & 0xc0) != 0x80;
+    }
+    const json_t *m;
+    if ((m = json_object_get(s, "minLength")) && json_is_integer(m) &&
+        (json_int_t)n < json_integer_value(m)) {
+        return NO;
+    }
+    if ((m = json_object_get(s, "maxLength")) && json_is_integer(m) &&
+        (json_int_t)n > json_integer_value(m)) {
+        return NO;
+    }
+    return YES;
+}
+
+/* items, minItems, maxItems and uniqueItems of an array. */
+static int valid_array(struct ctx *c, const json_t *root, const json_t *s, const json_t *v,
+                       int depth, int *stop)
+{
+    int r = YES;
+    const json_t *items = json_object_get(s, "items");
+    const json_t *m;
+    if ((m = json_object_get(s, "minItems")) && json_is_integer(m) &&
+        (json_int_t)json_array_size(v) < json_integer_value(m)) {
+        return stop_with(stop, NO);
+    }
+    if ((m = json_object_get(s, "maxItems")) && json_is_integer(m) &&
+        (json_int_t)json_array_size(v) > json_integer_value(m)) {
+        return stop_with(stop, NO);
+    }
+    if (json_is_array(items)) {
+        return stop_with(stop, UNKNOWN);
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        if (items != NULL) {
+            r = combine(r, valid(c, root, items, x, depth + 1));
         }
-        if ((m = json_object_get(s, "maxItems")) && json_is_integer(m) &&
-            (json_int_t)json_array_size(v) > json_integer_value(m)) {
-            return NO;
-        }
-        if (json_is_array(items)) {
-            return UNKNOWN;
-        }
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            if (items != NULL) {
-                r = combine(r, valid(c, root, items, x, depth + 1));
-            }
-        }
-        if (json_is_true(json_object_get(s, "uniqueItems"))) {
-            for (size_t a = 0; a < json_array_size(v); a++) {
-                for (size_t b = a + 1; b < json_array_size(v); b++) {
-                    if (json_equal(json_array_get(v, a), json_array_get(v, b))) {
-                        return NO;
-                    }
+    }
+    if (json_is_true(json_object_get(s, "uniqueItems"))) {
+        for (size_t a = 0; a < json_array_size(v); a++) {
+            for (size_t b = a + 1; b < json_array_size(v); b++) {
+                if (json_equal(json_array_get(v, a), json_array_get(v, b))) {
+                    return stop_with(stop, NO);
                 }
             }
         }
     }
-    if (json_is_object(v)) {
-        const json_t *props = json_object_get(s, "properties");
-        const json_t *addl = json_object_get(s, "additionalProperties");
-        size_t i;
-        json_t *req;
-        json_array_foreach(json_object_get(s, "required"), i, req)
-        {
-            if (json_is_string(req) && json_object_get(v, json_string_value(req)) == NULL) {
-                return NO;
-            }
-        }
-        const char *pk;
-        json_t *pv;
-        json_object_foreach((json_t *)v, pk, pv)
-        {
-            const json_t *ps = json_object_get(props, pk);
-            if (ps == NULL) {
-                ps = addl;
-            }
-            if (ps != NULL) {
-                r = combine(r, valid(c, root, ps, pv, depth + 1));
-            }
-        }
-        const json_t *m;
-        if ((m = json_object_get(s, "minProperties")) && json_is_integer(m) &&
-            (json_int_t)json_object_size(v) < json_integer_value(m)) {
-            return NO;
-        }
-        if ((m = json_object_get(s, "maxProperties")) && json_is_integer(m) &&
-            (json_int_t)json_object_size(v) > json_integer_value(m)) {
-            return NO;
+    return r;
+}
+
+/* required, properties, additionalProperties, minProperties and maxProperties. */
+static int valid_object(struct ctx *c, const json_t *root, const json_t *s, const json_t *v,
+                        int depth, int *stop)
+{
+    int r = YES;
+    const json_t *props = json_object_get(s, "properties");
+    const json_t *addl = json_object_get(s, "additionalProperties");
+    size_t i;
+    json_t *req;
+    json_array_foreach(json_object_get(s, "required"), i, req)
+    {
+        if (json_is_string(req) && json_object_get(v, json_string_value(req)) == NULL) {
+            return stop_with(stop, NO);
         }
     }
+    const char *pk;
+    json_t *pv;
+    json_object_foreach((json_t *)v, pk, pv)
+    {
+        const json_t *ps = json_object_get(props, pk);
+        if (ps == NULL) {
+            ps = addl;
+        }
+        if (ps != NULL) {
+            r = combine(r, valid(c, root, ps, pv, depth + 1));
+        }
+    }
+    const json_t *m;
+    if ((m = json_object_get(s, "minProperties")) && json_is_integer(m) &&
+        (json_int_t)json_object_size(v) < json_integer_value(m)) {
+        return stop_with(stop, NO);
+    }
+    if ((m = json_object_get(s, "maxProperties")) && json_is_integer(m) &&
+        (json_int_t)json_object_size(v) > json_integer_value(m)) {
+        return stop_with(stop, NO);
+    }
+    return r;
+}
+
+/* allOf, anyOf and oneOf. */
+static int valid_combinators(struct ctx *c, const json_t *root, const json_t *s, const json_t *v,
+                             int depth)
+{
+    int r = YES;
     size_t i;
     json_t *br;
     json_array_foreach(json_object_get(s, "allOf"), i, br)
@@ -443,6 +458,48 @@ static int valid(struct ctx *c, const json_t *root, const json_t *s, const json_
         r = combine(r, unknown ? UNKNOWN : (yes == 1 ? YES : NO));
     }
     return r;
+}
+
+static int valid(struct ctx *c, const json_t *root, const json_t *s, const json_t *v, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        return UNKNOWN;
+    }
+    s = resolve_ref(root, s);
+    if (s == NULL) {
+        return UNKNOWN;
+    }
+    if (json_is_boolean(s)) {
+        return json_is_true(s) ? YES : NO;
+    }
+    const char *k;
+    json_t *kv;
+    json_object_foreach((json_t *)s, k, kv)
+    {
+        if (!is_annotation(k) && !is_decided(k)) {
+            return UNKNOWN;
+        }
+    }
+    int vt = value_type(v);
+    int ts = types_of(s);
+    if (!(ts & vt) && !(vt == T_INT && (ts & T_NUM))) {
+        return NO;
+    }
+    if (valid_values(s, v) == NO || (json_is_number(v) && valid_number(s, v) == NO) ||
+        (json_is_string(v) && valid_string(s, v) == NO)) {
+        return NO;
+    }
+    int r = YES;
+    int stop = 0;
+    if (json_is_array(v)) {
+        r = valid_array(c, root, s, v, depth, &stop);
+    } else if (json_is_object(v)) {
+        r = valid_object(c, root, s, v, depth, &stop);
+    }
+    if (stop) {
+        return r;
+    }
+    return combine(r, valid_combinators(c, root, s, v, depth));
 }
 
 /* ---- containment ---- */
@@ -686,22 +743,20 @@ static json_t *without(const json_t *s, const char *key)
     return copy;
 }
 
-static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char *path)
+/* The phases of sub_inner. Each either decides the comparison, setting *v_out and
+ * returning 1, or returns 0 to leave it to the next phase. */
+static int decide(int *v_out, int v)
 {
-    if (json_is_true(r) || json_is_false(w)) {
-        return YES;
-    }
-    if (json_is_false(r)) {
-        return say(c, NO, "at '%s': %s", path, "the reader's schema accepts nothing");
-    }
-    if (json_is_true(w)) {
-        w = json_object(); /* borrowed below; an empty object has no members to leak */
-        int v = sub_inner(c, w, r, path);
-        json_decref((json_t *)w);
-        return v;
-    }
+    *v_out = v;
+    return 1;
+}
+
+/* Identical schemas; keywords of the reader that are not compared. */
+static int sub_shortcuts(struct ctx *c, const json_t *w, const json_t *r, const char *path,
+                         int *v_out)
+{
     if (!has_ref(w, 0) && !has_ref(r, 0) && json_equal(w, r)) {
-        return YES;
+        return decide(v_out, YES);
     }
     /* Unknown keywords of the reader cannot be decided. */
     const char *k;
@@ -710,15 +765,24 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
     {
         if (!is_annotation(k) && !is_decided(k) && strcmp(k, "pattern") != 0 &&
             strcmp(k, "patternProperties") != 0) {
-            return say(c, UNKNOWN, "at '%s': the reader's keyword '%s' is not compared", path, k);
+            return decide(
+                v_out,
+                say(c, UNKNOWN, "at '%s': the reader's keyword '%s' is not compared", path, k));
         }
     }
     if (json_object_get(r, "patternProperties") != NULL &&
         !json_equal(json_object_get(r, "patternProperties"),
                     json_object_get(w, "patternProperties"))) {
-        return say(c, UNKNOWN, "at '%s': the reader's keyword '%s' is not compared", path,
-                   "patternProperties");
+        return decide(v_out, say(c, UNKNOWN, "at '%s': the reader's keyword '%s' is not compared",
+                                 path, "patternProperties"));
     }
+    return 0;
+}
+
+/* The writer's anyOf/oneOf and allOf branches: decides only when they show containment. */
+static int sub_writer_branches(struct ctx *c, const json_t *w, const json_t *r, const char *path,
+                               int *v_out)
+{
     /* Writer's branches: W = rest & (b1 | b2 ...) is within R when every branch is;
      * W = rest & b1 & b2 is within R when rest or any branch is. */
     const json_t *wany = json_object_get(w, "anyOf");
@@ -734,7 +798,7 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
             v = combine(v, sub(c, b, r, path));
         }
         if (v == YES) {
-            return YES;
+            return decide(v_out, YES);
         }
         c->why[0] = '\0';
     }
@@ -757,10 +821,74 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
         }
         c->steps = probe.steps;
         if (v == YES) {
-            return YES;
+            return decide(v_out, YES);
         }
     }
-    /* Reader's combinators. */
+    return 0;
+}
+
+/* The reader's anyOf or oneOf, with the rest of the reader's schema. */
+static int sub_reader_alternatives(struct ctx *c, const json_t *w, const json_t *r,
+                                   const char *path, const json_t *rany, const json_t *rone)
+{
+    const char *key = json_is_array(rany) ? "anyOf" : "oneOf";
+    const json_t *branches = json_is_array(rany) ? rany : rone;
+    json_t *rest = without(r, key);
+    int v = sub(c, w, rest, path);
+    json_decref(rest);
+    if (v != YES) {
+        return v;
+    }
+    /* Split the writer by type so ["string","null"] can meet two branches. */
+    int wt = types_of(w);
+    if (wt != T_ALL && (wt & (wt - 1)) != 0 && !(wt == (T_INT | T_NUM))) {
+        for (int bit = 1; bit <= T_OBJ; bit <<= 1) {
+            if (!(wt & bit) || (bit == T_INT && (wt & T_NUM))) {
+                continue;
+            }
+            json_t *part = json_copy((json_t *)w);
+            json_object_set_new(part, "type", json_string(bit_name(bit)));
+            v = sub(c, part, r, path);
+            json_decref(part);
+            if (v != YES) {
+                return v;
+            }
+        }
+        return YES;
+    }
+    int matched = 0;
+    size_t i;
+    json_t *b;
+    json_array_foreach(branches, i, b)
+    {
+        struct ctx probe = *c;
+        probe.why[0] = '\0';
+        int got = sub(&probe, w, b, path);
+        c->steps = probe.steps;
+        if (got == YES) {
+            matched++;
+            if (key[0] == 'a') {
+                return YES;
+            }
+        } else if (key[0] == 'o') {
+            /* oneOf: another branch must exclude the writer's types. */
+            int bt = json_is_object(b) ? types_of(b) : T_ALL;
+            if ((bt & types_of(w)) != 0) {
+                return say(c, UNKNOWN, "at '%s': %s", path,
+                           "overlapping oneOf branches in the reader's schema are not "
+                           "compared");
+            }
+        }
+    }
+    return matched == 1 ? YES
+                        : say(c, matched ? UNKNOWN : NO, "at '%s': %s", path,
+                              "the writer's schema matches no branch of the reader's");
+}
+
+/* The reader's combinators: allOf, anyOf, oneOf. */
+static int sub_reader_combinators(struct ctx *c, const json_t *w, const json_t *r, const char *path,
+                                  int *v_out)
+{
     const json_t *rall = json_object_get(r, "allOf");
     if (json_is_array(rall)) {
         json_t *rest = without(r, "allOf");
@@ -772,64 +900,20 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
         {
             v = combine(v, v == YES ? sub(c, w, b, path) : v);
         }
-        return v;
+        return decide(v_out, v);
     }
     const json_t *rany = json_object_get(r, "anyOf");
     const json_t *rone = json_object_get(r, "oneOf");
     if (json_is_array(rany) || json_is_array(rone)) {
-        const char *key = json_is_array(rany) ? "anyOf" : "oneOf";
-        const json_t *branches = json_is_array(rany) ? rany : rone;
-        json_t *rest = without(r, key);
-        int v = sub(c, w, rest, path);
-        json_decref(rest);
-        if (v != YES) {
-            return v;
-        }
-        /* Split the writer by type so ["string","null"] can meet two branches. */
-        int wt = types_of(w);
-        if (wt != T_ALL && (wt & (wt - 1)) != 0 && !(wt == (T_INT | T_NUM))) {
-            for (int bit = 1; bit <= T_OBJ; bit <<= 1) {
-                if (!(wt & bit) || (bit == T_INT && (wt & T_NUM))) {
-                    continue;
-                }
-                json_t *part = json_copy((json_t *)w);
-                json_object_set_new(part, "type", json_string(bit_name(bit)));
-                v = sub(c, part, r, path);
-                json_decref(part);
-                if (v != YES) {
-                    return v;
-                }
-            }
-            return YES;
-        }
-        int matched = 0;
-        size_t i;
-        json_t *b;
-        json_array_foreach(branches, i, b)
-        {
-            struct ctx probe = *c;
-            probe.why[0] = '\0';
-            int got = sub(&probe, w, b, path);
-            c->steps = probe.steps;
-            if (got == YES) {
-                matched++;
-                if (key[0] == 'a') {
-                    return YES;
-                }
-            } else if (key[0] == 'o') {
-                /* oneOf: another branch must exclude the writer's types. */
-                int bt = json_is_object(b) ? types_of(b) : T_ALL;
-                if ((bt & types_of(w)) != 0) {
-                    return say(c, UNKNOWN, "at '%s': %s", path,
-                               "overlapping oneOf branches in the reader's schema are not "
-                               "compared");
-                }
-            }
-        }
-        return matched == 1 ? YES
-                            : say(c, matched ? UNKNOWN : NO, "at '%s': %s", path,
-                                  "the writer's schema matches no branch of the reader's");
+        return decide(v_out, sub_reader_alternatives(c, w, r, path, rany, rone));
     }
+    return 0;
+}
+
+/* Enumerated values: the writer's must each be valid for the reader; a reader that
+ * enumerates cannot contain a writer that does not. */
+static int sub_values(struct ctx *c, const json_t *w, const json_t *r, const char *path, int *v_out)
+{
     /* enum / const in the writer: check each value. */
     const json_t *wenum = json_object_get(w, "enum");
     const json_t *wconst = json_object_get(w, "const");
@@ -855,13 +939,20 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
             }
         }
         json_decref(vals);
-        return v;
+        return decide(v_out, v);
     }
     if (json_object_get(r, "enum") != NULL || json_object_get(r, "const") != NULL) {
-        return say(c, NO, "at '%s': %s", path,
-                   "the reader's schema restricts values to an enumeration the writer's does "
-                   "not");
+        return decide(
+            v_out, say(c, NO, "at '%s': %s", path,
+                       "the reader's schema restricts values to an enumeration the writer's does "
+                       "not"));
     }
+    return 0;
+}
+
+/* Every type the writer writes must be read, then each type's own keywords compared. */
+static int sub_by_type(struct ctx *c, const json_t *w, const json_t *r, const char *path)
+{
     int wt = types_of(w);
     int rt = types_of(r);
     for (int bit = 1; bit <= T_OBJ; bit <<= 1) {
@@ -895,6 +986,28 @@ static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char
         v = sub_object(c, w, r, path);
     }
     return v;
+}
+
+static int sub_inner(struct ctx *c, const json_t *w, const json_t *r, const char *path)
+{
+    if (json_is_true(r) || json_is_false(w)) {
+        return YES;
+    }
+    if (json_is_false(r)) {
+        return say(c, NO, "at '%s': %s", path, "the reader's schema accepts nothing");
+    }
+    if (json_is_true(w)) {
+        w = json_object(); /* borrowed below; an empty object has no members to leak */
+        int v = sub_inner(c, w, r, path);
+        json_decref((json_t *)w);
+        return v;
+    }
+    int v;
+    if (sub_shortcuts(c, w, r, path, &v) || sub_writer_branches(c, w, r, path, &v) ||
+        sub_reader_combinators(c, w, r, path, &v) || sub_values(c, w, r, path, &v)) {
+        return v;
+    }
+    return sub_by_type(c, w, r, path);
 }
 
 static int sub(struct ctx *c, const json_t *w, const json_t *r, const char *path)

@@ -17,7 +17,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 
-#define MAX_KEYS 128
+#define MAX_KEYS CATALOG_MAX_PARTITION_KEYS
 #define MAX_VALUE_LEN 1024
 
 /* The table a partition call acts on. */
@@ -42,7 +42,7 @@ static void tctx_fini(struct tctx *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Loads the table named by in's DatabaseName/TableName. Caller holds the lock. */
+/* Loads the table named by in's DatabaseName/TableName. Caller holds a read bracket or the lock. */
 static int tctx_load(struct catalog *cat, const struct catalog_scope *sc, const char *dbn,
                      const char *tn, struct tctx *t, struct err_info *err)
 {
@@ -235,7 +235,8 @@ int catalog__op_BatchCreatePartition(struct catalog *cat, const struct catalog_s
     return 0;
 }
 
-/* Reads one partition by values; *p is the Partition shape. Caller holds the lock. */
+/* Reads one partition by values; *p is the Partition shape. Caller holds a read bracket or the
+ * lock. */
 static int partition_get(struct catalog *cat, const struct catalog_scope *sc, const struct tctx *t,
                          const json_t *values, json_t **p, struct err_info *err)
 {
@@ -267,12 +268,12 @@ int catalog__op_GetPartition(struct catalog *cat, const struct catalog_scope *sc
 {
     struct tctx t;
     json_t *p = NULL;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
         rc = partition_get(cat, sc, &t, json_object_get(in, "PartitionValues"), &p, err);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     tctx_fini(&t);
     if (rc == 0) {
         *out = json_pack("{s:o}", "Partition", p);
@@ -293,7 +294,7 @@ int catalog__op_BatchGetPartition(struct catalog *cat, const struct catalog_scop
     struct tctx t;
     json_t *parts = json_array();
     json_t *unprocessed = json_array();
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     size_t i;
     json_t *want;
@@ -311,7 +312,7 @@ int catalog__op_BatchGetPartition(struct catalog *cat, const struct catalog_scop
             json_array_append(unprocessed, want);
         }
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     tctx_fini(&t);
     if (rc < 0) {
         json_decref(parts);
@@ -520,9 +521,30 @@ struct scan {
     int (*fn)(void *arg, struct store_stmt *row, const char *const *vals, const size_t *lens,
               size_t n);
     void *arg;
-    int64_t last_id; /* OUT: id of the last match */
-    int more;        /* OUT: a match beyond limit exists */
+    int64_t last_id;           /* OUT: id of the last match */
+    int more;                  /* OUT: a match beyond limit exists */
+    const struct catalog *cat; /* its clock and budget */
+    int64_t deadline_ms;       /* on cat's clock: past it the scan stops */
+    size_t n_seen;             /* rows read so far */
 };
+
+#define BUDGET_CHECK_ROWS 32 /* rows read between two looks at the clock */
+
+/* Starts the scan's time budget (catalog__budget_start). */
+static void scan_budget_start(struct scan *sc, const struct catalog *cat)
+{
+    sc->cat = cat;
+    sc->deadline_ms = catalog__now_ms(cat) + cat->request_budget_ms;
+}
+
+/* Counts one row read; SL_E(OPERATION_TIMEOUT) when the scan has run out of time. */
+static int scan_tick(struct scan *sc)
+{
+    if (++sc->n_seen % BUDGET_CHECK_ROWS == 0 && catalog__now_ms(sc->cat) > sc->deadline_ms) {
+        return SL_E(OPERATION_TIMEOUT);
+    }
+    return 0;
+}
 
 #define MAX_PREFIXES 64 /* ckey ranges one GetPartitions reads at most */
 
@@ -573,7 +595,8 @@ static int cmp_id(const void *a, const void *b)
  * Without pruning it reads only the covering index (table_id, id, vkey). With one ckey
  * prefix it reads that range in id order; with several (IN lists) it reads each range,
  * then sorts the matching ids. ';' sorts after the digits that may follow a prefix.
- * Caller holds the lock. */
+ * Returns 0, the callback's non-zero result, SL_E(OPERATION_TIMEOUT) when the scan runs
+ * past its budget, or a store failure. Caller holds a read bracket (or the lock). */
 static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
 {
     char **prefixes = NULL;
@@ -608,8 +631,9 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
             goto out;
         }
         while ((rc = store_step(s)) == 1) {
-            if (scan_selects(sc, s) &&
-                (rc = scan_emit(sc, row, store_col_int64(s, 0), &matched)) != 0) {
+            if ((rc = scan_tick(sc)) != 0 ||
+                (scan_selects(sc, s) &&
+                 (rc = scan_emit(sc, row, store_col_int64(s, 0), &matched)) != 0)) {
                 break;
             }
         }
@@ -627,6 +651,9 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
             goto out;
         }
         while ((rc = store_step(s)) == 1) {
+            if ((rc = scan_tick(sc)) != 0) {
+                break;
+            }
             if (!scan_selects(sc, s)) {
                 continue;
             }
@@ -644,7 +671,10 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
     }
     qsort(ids, n_ids, sizeof(*ids), cmp_id);
     for (size_t i = 0; i < n_ids && rc == 0; i++) {
-        rc = scan_emit(sc, row, ids[i], &matched);
+        rc = scan_tick(sc);
+        if (rc == 0) {
+            rc = scan_emit(sc, row, ids[i], &matched);
+        }
     }
 out:
     if (sc->more) {
@@ -689,8 +719,18 @@ static int compile_for(const struct tctx *t, const char *expr, struct catalog_ex
                                  out, err);
 }
 
+/* Sets err for a scan that failed with rc: Glue's timeout or a store failure. */
+static int scan_err(struct err_info *err, int rc)
+{
+    if (rc == SL_E(OPERATION_TIMEOUT)) {
+        return err_set(err, rc, "Request took too long to complete.");
+    }
+    return catalog__store_err(err, rc);
+}
+
 /* GetPartitions: DatabaseName, TableName, Expression, Segment, MaxResults (1..1000),
- * NextToken, ExcludeColumnSchema -> Partitions, NextToken. INVALID_INPUT (expression). */
+ * NextToken, ExcludeColumnSchema -> Partitions, NextToken. INVALID_INPUT (expression),
+ * OPERATION_TIMEOUT (the scan ran past the catalog's request budget). */
 int catalog__op_GetPartitions(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                               json_t **out, struct err_info *err)
 {
@@ -722,7 +762,8 @@ int catalog__op_GetPartitions(struct catalog *cat, const struct catalog_scope *s
                      .limit = (size_t)max,
                      .fn = collect_row,
                      .arg = &c};
-    store_lock(cat->st);
+    scan_budget_start(&s, cat);
+    store_read_begin(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
         rc = compile_for(&t, catalog__str(in, "Expression"), &expr, err);
@@ -732,10 +773,10 @@ int catalog__op_GetPartitions(struct catalog *cat, const struct catalog_scope *s
         s.expr = expr;
         rc = scan_run(cat, &t, &s);
         if (rc < 0) {
-            catalog__store_err(err, rc);
+            scan_err(err, rc);
         }
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     catalog__expr_free(expr);
     tctx_fini(&t);
     if (rc < 0) {
@@ -749,50 +790,93 @@ int catalog__op_GetPartitions(struct catalog *cat, const struct catalog_scope *s
     return 0;
 }
 
-struct user_scan {
-    catalog_partition_fn fn;
-    void *arg;
+/* One partition an in-process scan hands to its caller: copies, owned by the page. */
+struct user_row {
+    char **values; /* n_values copies */
+    size_t n_values;
+    char *location; /* NULL when none */
 };
 
-static int user_row(void *arg, struct store_stmt *row, const char *const *vals, const size_t *lens,
-                    size_t n)
+#define USER_PAGE_ROWS 256 /* rows read in one read bracket before the callbacks run */
+
+/* A page of matches, collected under a read bracket and handed out after it ends. */
+struct user_page {
+    struct user_row rows[USER_PAGE_ROWS];
+    size_t n_rows;
+};
+
+static int user_row_collect(void *arg, struct store_stmt *row, const char *const *vals,
+                            const size_t *lens, size_t n)
 {
-    struct user_scan *u = arg;
-    char *copies[MAX_KEYS];
+    struct user_page *pg = arg;
+    struct user_row *r = &pg->rows[pg->n_rows++];
+    r->values = xcalloc(n ? n : 1, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
-        copies[i] = xstrndup(vals[i], lens[i]);
+        r->values[i] = xstrndup(vals[i], lens[i]);
     }
+    r->n_values = n;
     json_t *doc = catalog__load(store_col_text(row, 1));
     const char *loc = catalog__str(json_object_get(doc, "StorageDescriptor"), "Location");
-    int rc = u->fn(u->arg, (const char *const *)copies, n, loc);
+    r->location = loc != NULL ? xstrdup(loc) : NULL;
     json_decref(doc);
-    for (size_t i = 0; i < n; i++) {
-        free(copies[i]);
-    }
-    return rc;
+    return 0;
 }
 
+static void user_page_clear(struct user_page *pg)
+{
+    for (size_t i = 0; i < pg->n_rows; i++) {
+        for (size_t v = 0; v < pg->rows[i].n_values; v++) {
+            free(pg->rows[i].values[v]);
+        }
+        free(pg->rows[i].values);
+        free(pg->rows[i].location);
+    }
+    pg->n_rows = 0;
+}
+
+/* The scan goes page by page: it reads up to USER_PAGE_ROWS matches in one read
+ * bracket, ends it, and only then calls fn on each, so fn runs under no lock of the
+ * catalog and may call into the catalog (or anything else). Each page has the
+ * catalog's request budget. A change made between pages shows in the later pages as
+ * it would to a caller paging through GetPartitions. */
 int catalog_partition_scan(struct catalog *cat, const struct catalog_scope *scope,
                            const char *database, const char *table, const char *expression,
                            catalog_partition_fn fn, void *arg, struct err_info *err)
 {
     struct tctx t;
     struct catalog_expr *expr = NULL;
-    struct user_scan u = {fn, arg};
-    struct scan s = {.total_segments = 1, .fn = user_row, .arg = &u};
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = tctx_load(cat, scope, database, table, &t, err);
+    store_read_end(cat->st);
     if (rc == 0) {
         rc = compile_for(&t, expression, &expr, err);
     }
-    if (rc == 0) {
-        s.expr = expr;
+    struct user_page *pg = xcalloc(1, sizeof(*pg));
+    int64_t after = 0;
+    int more = rc == 0;
+    while (more) {
+        struct scan s = {.total_segments = 1,
+                         .after_id = after,
+                         .limit = USER_PAGE_ROWS,
+                         .fn = user_row_collect,
+                         .arg = pg,
+                         .expr = expr};
+        scan_budget_start(&s, cat);
+        store_read_begin(cat->st);
         rc = scan_run(cat, &t, &s);
+        store_read_end(cat->st);
         if (rc < 0) {
-            catalog__store_err(err, rc);
+            scan_err(err, rc);
         }
+        for (size_t i = 0; i < pg->n_rows && rc == 0; i++) {
+            const struct user_row *r = &pg->rows[i];
+            rc = fn(arg, (const char *const *)r->values, r->n_values, r->location);
+        }
+        user_page_clear(pg);
+        more = rc == 0 && s.more;
+        after = s.last_id;
     }
-    store_unlock(cat->st);
+    free(pg);
     catalog__expr_free(expr);
     tctx_fini(&t);
     return rc;
@@ -900,7 +984,7 @@ int catalog__op_GetPartitionIndexes(struct catalog *cat, const struct catalog_sc
 {
     struct tctx t;
     json_t *list = json_array();
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
         struct store_stmt *s = catalog__prep(
@@ -935,7 +1019,7 @@ int catalog__op_GetPartitionIndexes(struct catalog *cat, const struct catalog_sc
         }
         store_finalize(s);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     tctx_fini(&t);
     if (rc < 0) {
         json_decref(list);

@@ -231,7 +231,7 @@ int catalog__op_GetRegistry(struct catalog *cat, const struct catalog_scope *sc,
 {
     int64_t id = 0;
     char *name = NULL;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 0, &id, &name, err);
     if (rc == 0) {
         struct store_stmt *s = catalog__prep(
@@ -245,7 +245,7 @@ int catalog__op_GetRegistry(struct catalog *cat, const struct catalog_scope *sc,
         }
         store_finalize(s);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(name);
     return rc;
 }
@@ -262,7 +262,7 @@ int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *
     json_t *list = json_array();
     int64_t last = 0;
     int more = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     struct store_stmt *s = catalog__prep(
         cat->st,
         "SELECT name, description, create_time, update_time, id FROM glue_registry WHERE"
@@ -277,7 +277,7 @@ int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *
         json_array_append_new(list, registry_item(sc, s));
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     *out = json_pack("{s:o}", "Registries", list);
     if (more) {
         json_object_set_new(*out, "NextToken", catalog__token(last));
@@ -385,7 +385,7 @@ static int schema_load(struct catalog *cat, int64_t registry_id, const char *reg
     return rc;
 }
 
-/* The schema named by a SchemaId structure. Caller holds the lock. */
+/* The schema named by a SchemaId structure. Caller holds a read bracket or the lock. */
 static int schema_resolve(struct catalog *cat, const struct catalog_scope *sc, const json_t *sid,
                           struct schema_row *r, struct err_info *err)
 {
@@ -766,12 +766,12 @@ int catalog__op_GetSchema(struct catalog *cat, const struct catalog_scope *sc, j
                           json_t **out, struct err_info *err)
 {
     struct schema_row r;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
         *out = schema_out(cat, sc, &r);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     schema_row_fini(&r);
     return rc;
 }
@@ -792,7 +792,7 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
     int64_t reg_id = 0;
     char *reg = NULL;
     int rc = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     if (rid != NULL && !json_is_null(rid)) {
         rc = registry_resolve(cat, sc, rid, 0, &reg_id, &reg, err);
     }
@@ -823,7 +823,7 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
         free(arn);
     }
     store_finalize(s);
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     free(reg);
     if (rc < 0) {
         json_decref(list);
@@ -1031,7 +1031,7 @@ int catalog__op_GetSchemaVersion(struct catalog *cat, const struct catalog_scope
                                  json_t **out, struct err_info *err)
 {
     struct version_row v;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = version_resolve(cat, sc, in, &v, err);
     if (rc == 0) {
         char *arn = schema_arn(sc, v.schema.registry, v.schema.name);
@@ -1041,7 +1041,7 @@ int catalog__op_GetSchemaVersion(struct catalog *cat, const struct catalog_scope
                          v.status, "CreatedTime", iso_time(v.create_ms));
         free(arn);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     version_row_fini(&v);
     return rc;
 }
@@ -1059,7 +1059,7 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
     json_t *list = json_array();
     int64_t last = 0;
     int more = 0;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
         char *arn = schema_arn(sc, r.registry, r.name);
@@ -1083,7 +1083,7 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
         store_finalize(s);
         free(arn);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     schema_row_fini(&r);
     if (rc < 0) {
         json_decref(list);
@@ -1105,7 +1105,7 @@ int catalog__op_GetSchemaByDefinition(struct catalog *cat, const struct catalog_
         return err_set(err, SL_E(INVALID_INPUT), "SchemaDefinition is required.");
     }
     struct schema_row r;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
         int64_t version, created;
@@ -1120,7 +1120,7 @@ int catalog__op_GetSchemaByDefinition(struct catalog *cat, const struct catalog_
             rc = err_set(err, SL_E(ENTITY_NOT_FOUND), "Schema is not found.");
         }
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     schema_row_fini(&r);
     return rc;
 }
@@ -1207,7 +1207,7 @@ int catalog__op_GetSchemaVersionsDiff(struct catalog *cat, const struct catalog_
                            "SchemaVersionNumber", json_object_get(in, "FirstSchemaVersionNumber"));
     json_t *qb = json_pack("{s:O, s:O}", "SchemaId", json_object_get(in, "SchemaId"),
                            "SchemaVersionNumber", json_object_get(in, "SecondSchemaVersionNumber"));
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = qa != NULL && qb != NULL ? version_resolve(cat, sc, qa, &a, err)
                                       : err_set(err, SL_E(INVALID_INPUT),
                                                 "SchemaId and both version numbers are "
@@ -1219,7 +1219,7 @@ int catalog__op_GetSchemaVersionsDiff(struct catalog *cat, const struct catalog_
     if (rc == 0) {
         rc = version_resolve(cat, sc, qb, &b, err);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     if (rc == 0) {
         char *diff = syntax_diff(a.schema.format, a.definition, b.definition);
         *out = json_pack("{s:s}", "Diff", diff != NULL ? diff : "");
@@ -1232,21 +1232,57 @@ int catalog__op_GetSchemaVersionsDiff(struct catalog *cat, const struct catalog_
     return rc;
 }
 
+/* Reads a version number [1-9][0-9]* at *p, advancing *p past it; 0 when there is none
+ * or it exceeds the largest version a schema may have (so no overflow). */
+static int64_t version_number_scan(const char **p)
+{
+    const char *s = *p;
+    if (*s < '1' || *s > '9') {
+        return 0;
+    }
+    int64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (*s - '0');
+        if (v > 1000000000000000LL) {
+            return 0;
+        }
+        s++;
+    }
+    *p = s;
+    return v;
+}
+
+/* Parses DeleteSchemaVersions' Versions as its pattern in the Glue model gives it,
+ * [1-9][0-9]* or [1-9][0-9]*-[1-9][0-9]*, and nothing else (no sign, space or tail).
+ * Sets *lo and *hi; returns 0, or -1 when the text is not of that form. */
+static int versions_parse(const char *spec, int64_t *lo, int64_t *hi)
+{
+    if (spec == NULL) {
+        return -1;
+    }
+    const char *p = spec;
+    *lo = version_number_scan(&p);
+    if (*lo == 0) {
+        return -1;
+    }
+    *hi = *lo;
+    if (*p == '-') {
+        p++;
+        *hi = version_number_scan(&p);
+        if (*hi == 0) {
+            return -1;
+        }
+    }
+    return *p == '\0' ? 0 : -1;
+}
+
 /* DeleteSchemaVersions: SchemaId, Versions ("n" or "a-b") -> SchemaVersionErrors (the
  * checkpoint and missing versions). */
 int catalog__op_DeleteSchemaVersions(struct catalog *cat, const struct catalog_scope *sc,
                                      json_t *in, json_t **out, struct err_info *err)
 {
-    const char *spec = catalog__str(in, "Versions");
-    long long lo = 0, hi = 0;
-    char dash = 0;
-    int n = spec != NULL ? sscanf(spec, "%lld%c%lld", &lo, &dash, &hi) : 0;
-    if (n == 1) {
-        hi = lo;
-    } else if (n != 3 || dash != '-') {
-        lo = 0;
-    }
-    if (lo < 1 || hi < lo || hi - lo > 25) {
+    int64_t lo = 0, hi = 0;
+    if (versions_parse(catalog__str(in, "Versions"), &lo, &hi) < 0 || hi < lo || hi - lo > 25) {
         return err_set(err, SL_E(INVALID_INPUT),
                        "Versions must be a version number or a range of at most 25 versions"
                        " such as 1-5.");
@@ -1255,7 +1291,7 @@ int catalog__op_DeleteSchemaVersions(struct catalog *cat, const struct catalog_s
     json_t *errors = json_array();
     store_lock(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
-    for (long long v = lo; rc == 0 && v <= hi; v++) {
+    for (int64_t v = lo; rc == 0 && v <= hi; v++) {
         const char *why = NULL;
         if (v == r.checkpoint) {
             why = "Cannot delete the checkpoint version.";
@@ -1388,7 +1424,7 @@ int catalog__op_QuerySchemaVersionMetadata(struct catalog *cat, const struct cat
 {
     json_t *filters = json_object_get(in, "MetadataList");
     struct version_row v;
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = version_resolve(cat, sc, in, &v, err);
     json_t *map = json_object();
     if (rc == 0) {
@@ -1432,7 +1468,7 @@ int catalog__op_QuerySchemaVersionMetadata(struct catalog *cat, const struct cat
     } else {
         json_decref(map);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     version_row_fini(&v);
     return rc;
 }

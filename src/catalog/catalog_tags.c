@@ -57,7 +57,7 @@ void catalog__tags_drop_locked(struct catalog *cat, const char *arn)
     catalog__exec(cat->st, "DELETE FROM glue_tag WHERE arn=?", "s", arn);
 }
 
-/* Checks that arn names an existing resource in scope. Caller holds the lock. */
+/* Checks that arn names an existing resource in scope. Caller holds a read bracket or the lock. */
 static int arn_check(struct catalog *cat, const struct catalog_scope *sc, const char *arn,
                      struct err_info *err)
 {
@@ -168,7 +168,7 @@ int catalog__op_GetTags(struct catalog *cat, const struct catalog_scope *sc, jso
 {
     const char *arn = catalog__str(in, "ResourceArn");
     json_t *tags = json_object();
-    store_lock(cat->st);
+    store_read_begin(cat->st);
     int rc = arn_check(cat, sc, arn, err);
     if (rc == 0) {
         struct store_stmt *s =
@@ -178,7 +178,7 @@ int catalog__op_GetTags(struct catalog *cat, const struct catalog_scope *sc, jso
         }
         store_finalize(s);
     }
-    store_unlock(cat->st);
+    store_read_end(cat->st);
     if (rc < 0) {
         json_decref(tags);
         return rc;

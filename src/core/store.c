@@ -12,17 +12,101 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+/*
+ * Lock map.
+ *   store.lock guards db (the writer connection) and every statement prepared on it.
+ *   store.pool_lock guards readers[], n_readers and the busy flags; pool_free is
+ *   signalled when a reader is returned.
+ *   A reader's db is used by the one thread it is lent to, between its thread's
+ *   outermost store_read_begin and store_read_end, and by nobody else.
+ *   Per-thread state (which connection this thread holds for which store) lives in
+ *   thread-local slots, so finding the connection for a statement takes no lock.
+ */
+struct reader {
+    sqlite3 *db; /* read-only connection; NULL until opened */
+    int busy;    /* lent to a thread (guarded by pool_lock) */
+};
+
 struct store {
-    sqlite3 *db;
+    sqlite3 *db;          /* the writer connection */
     pthread_mutex_t lock; /* serialises every use of db */
+    char *path;           /* NULL for an in-memory database: no readers */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_free;
+    struct reader readers[STORE_READERS_MAX];
+    size_t n_readers; /* readers[0..n_readers) have been opened */
 };
 
 struct store_stmt {
     sqlite3_stmt *stmt;
-    struct store *st;
+    sqlite3 *db; /* the connection it was prepared on, for error messages */
 };
 
-static int map_rc(struct store *st, int rc)
+/* What one thread holds of one store. A slot is free when st is NULL; it is released
+ * as soon as the thread holds nothing of st, so a closed store leaves no slot. */
+enum hold_mode {
+    HOLD_NONE,          /* no read bracket */
+    HOLD_READER,        /* a pooled read connection */
+    HOLD_WRITER_BORROW, /* the bracket opened inside store_lock: the writer, no action */
+    HOLD_WRITER_OWN,    /* the bracket took the writer's mutex as a fallback */
+};
+struct hold {
+    struct store *st;
+    int writer_held;     /* store_lock is held by this thread */
+    int read_depth;      /* nesting of store_read_begin */
+    enum hold_mode mode; /* what the outermost read bracket took */
+    struct reader *rd;   /* the lent reader when mode is HOLD_READER */
+};
+#define HOLDS_PER_THREAD 4
+static _Thread_local struct hold holds[HOLDS_PER_THREAD];
+
+static struct hold *hold_find(struct store *st)
+{
+    for (size_t i = 0; i < HOLDS_PER_THREAD; i++) {
+        if (holds[i].st == st) {
+            return &holds[i];
+        }
+    }
+    return NULL;
+}
+
+/* The thread's slot for st, taking a free one. A thread holding more than
+ * HOLDS_PER_THREAD stores at once is a misuse. */
+static struct hold *hold_get(struct store *st)
+{
+    struct hold *h = hold_find(st);
+    if (h == NULL) {
+        h = hold_find(NULL);
+        if (h == NULL) {
+            log_msg(LOG_ERROR, "store", "a thread holds more than %d stores", HOLDS_PER_THREAD);
+            abort();
+        }
+        memset(h, 0, sizeof(*h));
+        h->st = st;
+    }
+    return h;
+}
+
+static void hold_release_if_idle(struct hold *h)
+{
+    if (!h->writer_held && h->read_depth == 0) {
+        memset(h, 0, sizeof(*h));
+    }
+}
+
+/* The connection the calling thread works on for st: the writer while it holds the
+ * lock, its read connection inside a read bracket, else the writer (a caller that
+ * forgot the lock; kept as it always was). */
+static sqlite3 *conn_of(struct store *st)
+{
+    struct hold *h = hold_find(st);
+    if (h != NULL && !h->writer_held && h->mode == HOLD_READER) {
+        return h->rd->db;
+    }
+    return st->db;
+}
+
+static int map_rc(sqlite3 *db, int rc)
 {
     switch (rc) {
     case SQLITE_OK:
@@ -30,28 +114,35 @@ static int map_rc(struct store *st, int rc)
     case SQLITE_ROW: return 1;
     case SQLITE_NOMEM: return SL_E(NOMEM);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return SL_CORRUPT("metadata database", -1, sqlite3_errmsg(st->db));
+    case SQLITE_NOTADB: return SL_CORRUPT("metadata database", -1, sqlite3_errmsg(db));
     default:
-        log_msg(LOG_ERROR, "store", "sqlite: %s (%d)", sqlite3_errmsg(st->db), rc);
+        log_msg(LOG_ERROR, "store", "sqlite: %s (%d)", sqlite3_errmsg(db), rc);
         return SL_E(IO);
     }
+}
+
+static int is_memory_path(const char *path)
+{
+    return path[0] == '\0' || strcmp(path, ":memory:") == 0;
 }
 
 int store_open(const char *path, struct store **out)
 {
     struct store *st = xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->pool_lock, NULL);
+    pthread_cond_init(&st->pool_free, NULL);
+    st->path = is_memory_path(path) ? NULL : xstrdup(path);
     /* Created 0600 here, as SQLite would make it 0644; its -wal and -shm files take the
        database file's mode. */
-    if (strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0) {
+    if (st->path != NULL && strncmp(path, "file:", 5) != 0) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd >= 0) {
             close(fd);
         }
     }
-    int rc = sqlite3_open_v2(path, &st->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         log_msg(LOG_ERROR, "store", "cannot open %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -79,31 +170,164 @@ void store_close(struct store *st)
     if (st == NULL) {
         return;
     }
+    for (size_t i = 0; i < st->n_readers; i++) {
+        sqlite3_close_v2(st->readers[i].db);
+    }
     if (st->db != NULL) {
         sqlite3_close_v2(st->db);
     }
+    pthread_cond_destroy(&st->pool_free);
+    pthread_mutex_destroy(&st->pool_lock);
     pthread_mutex_destroy(&st->lock);
+    free(st->path);
     free(st);
 }
 
 void store_lock(struct store *st)
 {
-    pthread_mutex_lock(&st->lock);
+    struct hold *h = hold_get(st);
+    /* A read bracket that fell back to the writer already holds its mutex. */
+    if (!(h->read_depth > 0 && h->mode == HOLD_WRITER_OWN)) {
+        pthread_mutex_lock(&st->lock);
+    }
+    h->writer_held = 1;
 }
 
 void store_unlock(struct store *st)
 {
-    pthread_mutex_unlock(&st->lock);
+    struct hold *h = hold_find(st);
+    if (h == NULL || !h->writer_held) {
+        log_msg(LOG_ERROR, "store", "store_unlock without store_lock");
+        abort();
+    }
+    if (h->read_depth > 0 && h->mode == HOLD_WRITER_BORROW) {
+        /* The bracket reads on the writer: it must end before the lock is given up. */
+        log_msg(LOG_ERROR, "store", "store_unlock inside a read bracket opened under the lock");
+        abort();
+    }
+    int keep_mutex = h->read_depth > 0 && h->mode == HOLD_WRITER_OWN;
+    h->writer_held = 0;
+    hold_release_if_idle(h);
+    if (!keep_mutex) {
+        pthread_mutex_unlock(&st->lock);
+    }
+}
+
+/* Opens one read-only connection on the store's file. NULL when it cannot. */
+static sqlite3 *reader_open(const struct store *st)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_WARN, "store", "cannot open a read connection on %s: %s", st->path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+/* Lends the calling thread a reader: a free opened one, else a newly opened one
+ * while fewer than STORE_READERS_MAX exist, else waits for one to come back. NULL
+ * when the store has no readers or one cannot be opened. */
+static struct reader *reader_take(struct store *st)
+{
+    if (st->path == NULL) {
+        return NULL;
+    }
+    struct reader *rd = NULL;
+    pthread_mutex_lock(&st->pool_lock);
+    while (rd == NULL) {
+        for (size_t i = 0; i < st->n_readers && rd == NULL; i++) {
+            if (!st->readers[i].busy) {
+                rd = &st->readers[i];
+            }
+        }
+        if (rd == NULL && st->n_readers < STORE_READERS_MAX) {
+            sqlite3 *db = reader_open(st);
+            if (db == NULL) {
+                break;
+            }
+            rd = &st->readers[st->n_readers++];
+            rd->db = db;
+        }
+        if (rd == NULL) {
+            pthread_cond_wait(&st->pool_free, &st->pool_lock);
+        }
+    }
+    if (rd != NULL) {
+        rd->busy = 1;
+    }
+    pthread_mutex_unlock(&st->pool_lock);
+    return rd;
+}
+
+static void reader_give_back(struct store *st, struct reader *rd)
+{
+    pthread_mutex_lock(&st->pool_lock);
+    rd->busy = 0;
+    pthread_cond_signal(&st->pool_free);
+    pthread_mutex_unlock(&st->pool_lock);
+}
+
+void store_read_begin(struct store *st)
+{
+    struct hold *h = hold_get(st);
+    if (h->read_depth++ > 0) {
+        return;
+    }
+    if (h->writer_held) {
+        h->mode = HOLD_WRITER_BORROW;
+        return;
+    }
+    struct reader *rd = reader_take(st);
+    if (rd != NULL && sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        log_msg(LOG_WARN, "store", "cannot begin a read: %s", sqlite3_errmsg(rd->db));
+        reader_give_back(st, rd);
+        rd = NULL;
+    }
+    if (rd != NULL) {
+        h->mode = HOLD_READER;
+        h->rd = rd;
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    h->mode = HOLD_WRITER_OWN;
+}
+
+void store_read_end(struct store *st)
+{
+    struct hold *h = hold_find(st);
+    if (h == NULL || h->read_depth == 0) {
+        log_msg(LOG_ERROR, "store", "store_read_end without store_read_begin");
+        abort();
+    }
+    if (--h->read_depth > 0) {
+        return;
+    }
+    if (h->mode == HOLD_READER) {
+        if (!sqlite3_get_autocommit(h->rd->db)) {
+            sqlite3_exec(h->rd->db, "COMMIT", NULL, NULL, NULL);
+        }
+        reader_give_back(st, h->rd);
+    } else if (h->mode == HOLD_WRITER_OWN && !h->writer_held) {
+        pthread_mutex_unlock(&st->lock); /* else store_unlock gives it back */
+    }
+    h->mode = HOLD_NONE;
+    h->rd = NULL;
+    hold_release_if_idle(h);
 }
 
 int store_exec(struct store *st, const char *sql)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    sqlite3 *db = conn_of(st);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         log_msg(LOG_ERROR, "store", "exec failed: %s", msg ? msg : "?");
         sqlite3_free(msg);
-        return map_rc(st, rc);
+        return map_rc(db, rc);
     }
     return 0;
 }
@@ -184,14 +408,15 @@ int store_migrate(struct store *st, const char *part, const struct store_migrati
 int store_prepare(struct store *st, const char *sql, struct store_stmt **out)
 {
     sqlite3_stmt *raw = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &raw, NULL);
+    sqlite3 *db = conn_of(st);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, NULL);
     if (rc != SQLITE_OK) {
-        log_msg(LOG_ERROR, "store", "prepare failed: %s: %s", sqlite3_errmsg(st->db), sql);
-        return map_rc(st, rc);
+        log_msg(LOG_ERROR, "store", "prepare failed: %s: %s", sqlite3_errmsg(db), sql);
+        return map_rc(db, rc);
     }
     struct store_stmt *s = xmalloc(sizeof(*s));
     s->stmt = raw;
-    s->st = st;
+    s->db = db;
     *out = s;
     return 0;
 }
@@ -208,7 +433,7 @@ void store_finalize(struct store_stmt *stmt)
 int store_reset(struct store_stmt *stmt)
 {
     sqlite3_reset(stmt->stmt);
-    return map_rc(stmt->st, sqlite3_clear_bindings(stmt->stmt));
+    return map_rc(stmt->db, sqlite3_clear_bindings(stmt->stmt));
 }
 
 int store_bind_text(struct store_stmt *stmt, int idx, const char *text)
@@ -216,33 +441,33 @@ int store_bind_text(struct store_stmt *stmt, int idx, const char *text)
     if (text == NULL) {
         return store_bind_null(stmt, idx);
     }
-    return map_rc(stmt->st, sqlite3_bind_text(stmt->stmt, idx, text, -1, SQLITE_TRANSIENT));
+    return map_rc(stmt->db, sqlite3_bind_text(stmt->stmt, idx, text, -1, SQLITE_TRANSIENT));
 }
 
 int store_bind_textn(struct store_stmt *stmt, int idx, const char *text, size_t len)
 {
-    return map_rc(stmt->st,
+    return map_rc(stmt->db,
                   sqlite3_bind_text64(stmt->stmt, idx, text, len, SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 int store_bind_int64(struct store_stmt *stmt, int idx, int64_t v)
 {
-    return map_rc(stmt->st, sqlite3_bind_int64(stmt->stmt, idx, v));
+    return map_rc(stmt->db, sqlite3_bind_int64(stmt->stmt, idx, v));
 }
 
 int store_bind_blob(struct store_stmt *stmt, int idx, const void *data, size_t len)
 {
-    return map_rc(stmt->st, sqlite3_bind_blob64(stmt->stmt, idx, data, len, SQLITE_TRANSIENT));
+    return map_rc(stmt->db, sqlite3_bind_blob64(stmt->stmt, idx, data, len, SQLITE_TRANSIENT));
 }
 
 int store_bind_null(struct store_stmt *stmt, int idx)
 {
-    return map_rc(stmt->st, sqlite3_bind_null(stmt->stmt, idx));
+    return map_rc(stmt->db, sqlite3_bind_null(stmt->stmt, idx));
 }
 
 int store_step(struct store_stmt *stmt)
 {
-    return map_rc(stmt->st, sqlite3_step(stmt->stmt));
+    return map_rc(stmt->db, sqlite3_step(stmt->stmt));
 }
 
 const char *store_col_text(struct store_stmt *stmt, int col)
@@ -269,17 +494,17 @@ int store_col_is_null(struct store_stmt *stmt, int col)
 
 int64_t store_changes(struct store *st)
 {
-    return sqlite3_changes64(st->db);
+    return sqlite3_changes64(conn_of(st));
 }
 
 int64_t store_last_rowid(struct store *st)
 {
-    return sqlite3_last_insert_rowid(st->db);
+    return sqlite3_last_insert_rowid(conn_of(st));
 }
 
 const char *store_errmsg(struct store *st)
 {
-    return sqlite3_errmsg(st->db);
+    return sqlite3_errmsg(conn_of(st));
 }
 
 int store_setting_get(struct store *st, const char *key, char **value_out)

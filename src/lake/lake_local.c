@@ -436,7 +436,7 @@ static int bucket_get(void *be, const char *name, struct lake_bucket_info *info,
                       struct err_info *err)
 {
     struct local *lo = be;
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     struct store_stmt *s;
     int rc = prepare(lo, "SELECT name,region,created_ms FROM lake_buckets WHERE name=?", &s);
     if (rc == 0) {
@@ -449,7 +449,7 @@ static int bucket_get(void *be, const char *name, struct lake_bucket_info *info,
         }
         store_finalize(s);
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     if (rc == 0) {
         return err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
     }
@@ -462,7 +462,7 @@ static int bucket_list(void *be, struct lake_bucket_info **out, size_t *n_out)
     *out = NULL;
     *n_out = 0;
     size_t cap = 0;
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     struct store_stmt *s;
     int rc = prepare(lo, "SELECT name,region,created_ms FROM lake_buckets ORDER BY name", &s);
     while (rc == 0 && (rc = store_step(s)) == 1) {
@@ -479,7 +479,7 @@ static int bucket_list(void *be, struct lake_bucket_info **out, size_t *n_out)
     if (rc >= 0) {
         store_finalize(s);
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     return rc < 0 ? rc : 0;
 }
 
@@ -619,7 +619,7 @@ static int bucket_doc_get(void *be, const char *name, enum lake_bucket_doc doc, 
     *value_out = NULL;
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT %s FROM lake_buckets WHERE name=?", doc_column(doc));
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     struct store_stmt *s;
     int rc = prepare(lo, sql, &s);
     if (rc == 0) {
@@ -630,7 +630,7 @@ static int bucket_doc_get(void *be, const char *name, enum lake_bucket_doc doc, 
         }
         store_finalize(s);
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     if (rc == 0) {
         return err_set(err, SL_E(NO_SUCH_BUCKET), "The specified bucket does not exist");
     }
@@ -758,7 +758,13 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
                        int *fd_out, char **path_out, struct err_info *err)
 {
     struct local *lo = be;
-    store_lock(lo->st);
+    /* Opening the file needs the writer's lock (see below); a lookup only reads. */
+    int opens = fd_out != NULL;
+    if (opens) {
+        store_lock(lo->st);
+    } else {
+        store_read_begin(lo->st);
+    }
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s = NULL;
     if (rc == 0) {
@@ -793,7 +799,11 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
         }
         store_finalize(s);
     }
-    store_unlock(lo->st);
+    if (opens) {
+        store_unlock(lo->st);
+    } else {
+        store_read_end(lo->st);
+    }
     if (rc < 0 && err->code == 0) {
         return internal(err, rc);
     }
@@ -872,7 +882,7 @@ static int object_tags_get(void *be, const char *bucket, const char *key, char *
 {
     struct local *lo = be;
     *tags_out = NULL;
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s;
     if (rc == 0 &&
@@ -889,7 +899,7 @@ static int object_tags_get(void *be, const char *bucket, const char *key, char *
         }
         store_finalize(s);
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     if (rc < 0 && err->code == 0) {
         return internal(err, rc);
     }
@@ -939,7 +949,7 @@ static int object_list(void *be, const char *bucket, const struct lake_list_opts
         cursor = xstrdup(after);
         inclusive = 0;
     }
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s_incl = NULL;
     struct store_stmt *s_excl = NULL;
@@ -1030,7 +1040,7 @@ static int object_list(void *be, const char *bucket, const struct lake_list_opts
     }
     store_finalize(s_incl);
     store_finalize(s_excl);
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     free(cursor);
     if (rc < 0) {
         lake_list_result_fini(out);
@@ -1135,9 +1145,9 @@ static int upload_get(void *be, const char *bucket, const char *key, const char 
                       struct lake_upload_info *info, struct err_info *err)
 {
     struct local *lo = be;
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     int rc = upload_lookup(lo, bucket, key, upload_id, info, err);
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     return rc;
 }
 
@@ -1514,7 +1524,7 @@ static int upload_list(void *be, const char *bucket, const char *prefix, const c
     struct local *lo = be;
     prefix = prefix ? prefix : "";
     size_t prefix_len = strlen(prefix);
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s;
     if (rc == 0 && (rc = prepare(lo,
@@ -1555,7 +1565,7 @@ static int upload_list(void *be, const char *bucket, const char *prefix, const c
         store_finalize(s);
         rc = rc < 0 ? rc : 0;
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     if (rc < 0) {
         lake_upload_list_fini(out);
         return err->code ? rc : internal(err, rc);
@@ -1568,7 +1578,7 @@ static int part_list(void *be, const char *bucket, const char *key, const char *
                      int *truncated, struct err_info *err)
 {
     struct local *lo = be;
-    store_lock(lo->st);
+    store_read_begin(lo->st);
     int rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
     struct store_stmt *s;
     if (rc == 0 && (rc = prepare(lo,
@@ -1600,7 +1610,7 @@ static int part_list(void *be, const char *bucket, const char *key, const char *
         store_finalize(s);
         rc = rc < 0 ? rc : 0;
     }
-    store_unlock(lo->st);
+    store_read_end(lo->st);
     if (rc < 0) {
         free(*out);
         *out = NULL;

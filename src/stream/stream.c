@@ -415,7 +415,7 @@ int stream__tags_list(struct stream_service *svc, const struct stream *s, char *
     *keys = NULL;
     *values = NULL;
     *n = 0;
-    store_lock(svc->store);
+    store_read_begin(svc->store);
     struct store_stmt *q;
     int rc = store_prepare(svc->store,
                            "SELECT key, value FROM stream_tags WHERE stream_id=? ORDER BY key",
@@ -431,7 +431,7 @@ int stream__tags_list(struct stream_service *svc, const struct stream *s, char *
         }
         store_finalize(q);
     }
-    store_unlock(svc->store);
+    store_read_end(svc->store);
     return rc < 0 ? rc : 0;
 }
 

@@ -216,6 +216,12 @@ def count(glue, db, expression, **kw):
     ("region IN ('eu')", 60),
     ("region NOT IN ('eu', 'ap')", 60),
     ("region LIKE 'u%'", 60),
+    ("region LIKE '_u'", 60),
+    ("region LIKE '%%u%%'", 120),
+    ("region NOT LIKE '%u'", 60),
+    ("region LIKE 'e_%'", 60),
+    ("region LIKE '__'", 120),
+    ("region LIKE '___'", 0),
     ("year >= 2023 AND (month = 1 OR month = 12) AND region <> 'us'", 4),
     ("NOT year = 2020", 96),
     ("year < 2000", 0),
@@ -229,6 +235,40 @@ def test_get_partitions_rejects_bad_expressions(glue, partitioned):
         with pytest.raises(ClientError) as e:
             glue.get_partitions(DatabaseName=partitioned, TableName="events", Expression=bad)
         assert code(e) == "InvalidInputException", bad
+
+
+def test_get_partitions_pathological_like_answers_quickly(glue, db):
+    """Long LIKE segments that match up to their last byte at every offset of long
+    values: a backtracking matcher takes seconds on these 4,000 partitions."""
+    import time
+    glue.create_table(DatabaseName=db, TableInput=table_input("paths", keys=(("path", "string"),)))
+    for start in range(0, 4000, 100):
+        entries = [{"Values": [("a" * 1000 + str(i))[-1000:]]} for i in range(start, start + 100)]
+        out = glue.batch_create_partition(DatabaseName=db, TableName="paths",
+                                          PartitionInputList=entries)
+        assert out["Errors"] == []
+    none = " OR ".join(["path LIKE '%" + "a" * 250 + "b%'"] * 7)
+    one = "path LIKE '%" + "a_" * 125 + "3999'"
+    t0 = time.monotonic()
+    out = glue.get_partitions(DatabaseName=db, TableName="paths", Expression=none)
+    assert out["Partitions"] == []
+    out = glue.get_partitions(DatabaseName=db, TableName="paths", Expression=one)
+    assert [p["Values"] for p in out["Partitions"]] == [[("a" * 1000 + "3999")[-1000:]]]
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_partition_keys_are_limited(glue, db):
+    too_many = [(f"k{i}", "string") for i in range(129)]
+    with pytest.raises(ClientError) as e:
+        glue.create_table(DatabaseName=db, TableInput=table_input("wide", keys=too_many))
+    assert code(e) == "InvalidInputException"
+    assert "partition keys" in e.value.response["Error"]["Message"]
+    glue.create_table(DatabaseName=db, TableInput=table_input("wide", keys=too_many[:128]))
+    glue.create_partition(DatabaseName=db, TableName="wide",
+                          PartitionInput={"Values": [f"v{i}" for i in range(128)]})
+    with pytest.raises(ClientError) as e:
+        glue.update_table(DatabaseName=db, TableInput=table_input("wide", keys=too_many))
+    assert code(e) == "InvalidInputException"
 
 
 def test_get_partitions_segments(glue, partitioned):

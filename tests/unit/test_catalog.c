@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -936,6 +937,290 @@ static void test_catalog_survives_reopen(void **state)
     assert_int_equal(count_matching(f, "year = 2020"), 24);
 }
 
+/* ---- LIKE ---- */
+
+/* The textbook definition, by recursion: the model the matcher is checked against. */
+static int like_model(const char *s, size_t n, const char *p, size_t m)
+{
+    if (m == 0) {
+        return n == 0;
+    }
+    if (p[0] == '%') {
+        for (size_t k = 0; k <= n; k++) {
+            if (like_model(s + k, n - k, p + 1, m - 1)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return n > 0 && (p[0] == '_' || p[0] == s[0]) && like_model(s + 1, n - 1, p + 1, m - 1);
+}
+
+static void test_like_matches_the_textbook_definition(void **state)
+{
+    (void)state;
+    const char *seed_text = getenv("SLUICE_TEST_SEED");
+    unsigned seed =
+        seed_text != NULL ? (unsigned)strtoul(seed_text, NULL, 10) : (unsigned)time(NULL);
+    printf("like model seed %u (SLUICE_TEST_SEED)\n", seed);
+    srand(seed);
+    static const char pat_alphabet[] = "ab%_";
+    for (int round = 0; round < 40000; round++) {
+        char p[12], s[14];
+        size_t m = (size_t)(rand() % 10), n = (size_t)(rand() % 13);
+        for (size_t i = 0; i < m; i++) {
+            p[i] = pat_alphabet[rand() % 4];
+        }
+        for (size_t i = 0; i < n; i++) {
+            s[i] = "ab"[rand() % 2];
+        }
+        struct catalog_like *lk = catalog__like_compile(p, m);
+        int got = catalog__like_match(lk, s, n);
+        catalog__like_free(lk);
+        if (got != like_model(s, n, p, m)) {
+            fail_msg("'%.*s' LIKE '%.*s' gave %d (seed %u)", (int)n, s, (int)m, p, got, seed);
+        }
+    }
+}
+
+/* Times n evaluations of "k LIKE '<pattern>'" on value; asserts each gives want. */
+static double like_seconds(const char *pattern, const char *value, int want, int n)
+{
+    const char *names[] = {"k"};
+    enum catalog_key_kind kinds[] = {CATALOG_KEY_STRING};
+    char text[2100];
+    snprintf(text, sizeof(text), "k LIKE '%s'", pattern);
+    struct catalog_expr *e = NULL;
+    struct err_info err = {0};
+    assert_int_equal(catalog__expr_compile(text, names, kinds, 1, &e, &err), 0);
+    const char *vals[] = {value};
+    size_t lens[] = {strlen(value)};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(catalog__expr_eval(e, vals, lens, 1), want);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    catalog__expr_free(e);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("  %d x LIKE '%.12s...' on %zu bytes: %.3f s\n", n, pattern, lens[0], secs);
+    return secs;
+}
+
+/* Patterns that make a backtracking matcher retry a long segment at every offset of a
+ * long value (O(n*m) each: seconds over 20,000 partitions) run in linear time. */
+static void test_like_pathological_patterns_run_in_linear_time(void **state)
+{
+    (void)state;
+    char value[1025], hit[1025], pat[2040];
+    memset(value, 'a', 1024);
+    value[1024] = '\0';
+    memcpy(hit, value, sizeof(hit));
+    hit[1023] = 'b';
+    /* %aaa...ab%: a 512-byte segment that matches up to its last byte everywhere */
+    pat[0] = '%';
+    memset(pat + 1, 'a', 511);
+    strcpy(pat + 512, "b%");
+    double secs = like_seconds(pat, value, 0, 20000);
+    secs += like_seconds(pat, hit, 1, 20000);
+    /* the same with '_' in the segment */
+    size_t m = 0;
+    pat[m++] = '%';
+    for (int i = 0; i < 255; i++) {
+        pat[m++] = 'a';
+        pat[m++] = '_';
+    }
+    strcpy(pat + m, "b%");
+    secs += like_seconds(pat, value, 0, 5000);
+    secs += like_seconds(pat, hit, 1, 5000);
+    /* %a%a%...%a%b: many short segments */
+    m = 0;
+    for (int i = 0; i < 600; i++) {
+        pat[m++] = '%';
+        pat[m++] = 'a';
+    }
+    strcpy(pat + m, "%b");
+    secs += like_seconds(pat, value, 0, 20000);
+    secs += like_seconds(pat, hit, 1, 20000);
+    printf("pathological LIKE: %.3f s\n", secs);
+    assert_true(secs < 1.5);
+}
+
+/* ---- scans: budget and callbacks ---- */
+
+/* Adds n partitions (year = 0..n-1, month 1, region eu) in batches. */
+static void add_many_partitions(struct fixture *f, int n)
+{
+    for (int first = 0; first < n; first += 100) {
+        char body[8192];
+        size_t len = (size_t)snprintf(body, sizeof(body),
+                                      "{\"DatabaseName\":\"sales\",\"TableName\":\"events\","
+                                      "\"PartitionInputList\":[");
+        for (int y = first; y < first + 100 && y < n; y++) {
+            len += (size_t)snprintf(body + len, sizeof(body) - len,
+                                    "%s{\"Values\":[\"%d\",\"1\",\"eu\"],"
+                                    "\"StorageDescriptor\":{\"Location\":\"s3://b/%d/\"}}",
+                                    y == first ? "" : ",", y, y);
+        }
+        snprintf(body + len, sizeof(body) - len, "]}");
+        json_t *out = call(f, "BatchCreatePartition", "%s", body);
+        assert_non_null(out);
+        assert_int_equal(json_array_size(json_object_get(out, "Errors")), 0);
+        json_decref(out);
+    }
+}
+
+struct reentry {
+    struct fixture *f;
+    size_t n_calls;
+    size_t n_found; /* GetPartition calls that found the partition */
+};
+
+/* Calls back into the catalog for each partition: a read through the Glue operation
+ * and, on the first one, a write. */
+static int reenter_cb(void *arg, const char *const *values, size_t n, const char *location)
+{
+    (void)location;
+    struct reentry *r = arg;
+    assert_int_equal(n, 3);
+    json_t *out = call(r->f, "GetPartition",
+                       "{\"DatabaseName\":\"sales\",\"TableName\":\"events\","
+                       "\"PartitionValues\":[\"%s\",\"%s\",\"%s\"]}",
+                       values[0], values[1], values[2]);
+    r->n_found += out != NULL;
+    json_decref(out);
+    if (r->n_calls++ == 0) {
+        struct catalog_scope sc = {"us-east-1", "123456789012"};
+        struct err_info err = {0};
+        const char *v[] = {"99999", "1", "eu"};
+        assert_int_equal(
+            catalog_partition_ensure(r->f->cat, &sc, "sales", "events", v, 3, NULL, &err), 0);
+    }
+    return 0;
+}
+
+static void test_partition_scan_callback_may_call_into_the_catalog(void **state)
+{
+    struct fixture *f = *state;
+    make_table(f);
+    add_many_partitions(f, 600); /* more than one page */
+    struct catalog_scope sc = {"us-east-1", "123456789012"};
+    struct err_info err = {0};
+    struct reentry r = {.f = f};
+    alarm(60); /* a deadlock fails the test instead of hanging it */
+    assert_int_equal(catalog_partition_scan(f->cat, &sc, "sales", "events", "region = 'eu'",
+                                            reenter_cb, &r, &err),
+                     0);
+    alarm(0);
+    /* The partition the callback added shows in a later page. */
+    assert_int_equal(r.n_calls, 601);
+    assert_int_equal(r.n_found, 601);
+}
+
+static int64_t jumping_clock_ms(void *arg)
+{
+    int64_t *now = arg;
+    *now += 100;
+    return *now;
+}
+
+static int count_all_cb(void *arg, const char *const *values, size_t n, const char *location)
+{
+    (void)values;
+    (void)n;
+    (void)location;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static void test_scans_stop_at_the_request_budget(void **state)
+{
+    struct fixture *f = *state;
+    make_table(f);
+    add_many_partitions(f, 600);
+    /* A clock that moves 100 ms at each look, against a budget of 0.3 s. */
+    int64_t now = 0;
+    catalog_options_set(f->cat, &(struct catalog_options){.request_budget_ms = 300,
+                                                          .clock_ms = jumping_clock_ms,
+                                                          .clock_arg = &now});
+    fails(f, "GetPartitions",
+          "{\"DatabaseName\":\"sales\",\"TableName\":\"events\","
+          "\"Expression\":\"region LIKE '%%u%%'\"}",
+          SL_E(OPERATION_TIMEOUT));
+    assert_string_equal(f->last_err.message, "Request took too long to complete.");
+    assert_string_equal(err_aws_name(f->last_err.code), "OperationTimeoutException");
+    struct catalog_scope sc = {"us-east-1", "123456789012"};
+    struct err_info err = {0};
+    size_t seen = 0;
+    assert_int_equal(
+        catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb, &seen, &err),
+        SL_E(OPERATION_TIMEOUT));
+    /* A scan that fits the budget answers in full. */
+    catalog_options_set(f->cat, &(struct catalog_options){0});
+    json_t *out = call(f, "GetPartitions",
+                       "{\"DatabaseName\":\"sales\",\"TableName\":\"events\","
+                       "\"Expression\":\"region LIKE '%%u%%'\"}");
+    assert_non_null(out);
+    assert_int_equal(json_array_size(json_object_get(out, "Partitions")), 600);
+    json_decref(out);
+    seen = 0;
+    assert_int_equal(
+        catalog_partition_scan(f->cat, &sc, "sales", "events", NULL, count_all_cb, &seen, &err), 0);
+    assert_int_equal(seen, 600);
+}
+
+/* ---- partition key limit ---- */
+
+/* A CreateTable or UpdateTable body for table "wide" with n_keys partition keys. */
+static char *wide_table_json(int n_keys)
+{
+    size_t cap = 256 + (size_t)n_keys * 48, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body + len, cap - len,
+                            "{\"DatabaseName\":\"sales\",\"TableInput\":{\"Name\":\"wide\","
+                            "\"PartitionKeys\":[");
+    for (int i = 0; i < n_keys; i++) {
+        len += (size_t)snprintf(body + len, cap - len, "%s{\"Name\":\"k%d\",\"Type\":\"string\"}",
+                                i ? "," : "", i);
+    }
+    snprintf(body + len, cap - len, "]}}");
+    return body;
+}
+
+static void test_partition_keys_are_limited(void **state)
+{
+    struct fixture *f = *state;
+    ok(f, "CreateDatabase", "{\"DatabaseInput\":{\"Name\":\"sales\"}}");
+    char *body = wide_table_json(CATALOG_MAX_PARTITION_KEYS + 1);
+    fails(f, "CreateTable", body, SL_E(INVALID_INPUT));
+    assert_non_null(strstr(f->last_err.message, "partition keys"));
+    free(body);
+    body = wide_table_json(CATALOG_MAX_PARTITION_KEYS);
+    ok(f, "CreateTable", body);
+    free(body);
+    /* At the limit, a partition can still be created and read. */
+    char values[4096];
+    size_t len = 0;
+    for (int i = 0; i < CATALOG_MAX_PARTITION_KEYS; i++) {
+        len += (size_t)snprintf(values + len, sizeof(values) - len, "%s\"v%d\"", i ? "," : "", i);
+    }
+    json_t *out = call(f, "CreatePartition",
+                       "{\"DatabaseName\":\"sales\",\"TableName\":\"wide\","
+                       "\"PartitionInput\":{\"Values\":[%s]}}",
+                       values);
+    assert_non_null(out);
+    json_decref(out);
+    out = call(
+        f, "GetPartitions",
+        "{\"DatabaseName\":\"sales\",\"TableName\":\"wide\",\"Expression\":\"k127 = 'v127'\"}");
+    assert_non_null(out);
+    assert_int_equal(json_array_size(json_object_get(out, "Partitions")), 1);
+    json_decref(out);
+    body = wide_table_json(CATALOG_MAX_PARTITION_KEYS + 1);
+    fails(f, "UpdateTable", body, SL_E(INVALID_INPUT));
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -961,6 +1246,11 @@ int main(void)
         T(test_in_process_describe_ensure_scan),
         T(test_in_process_create_list_delete),
         T(test_catalog_survives_reopen),
+        cmocka_unit_test(test_like_matches_the_textbook_definition),
+        cmocka_unit_test(test_like_pathological_patterns_run_in_linear_time),
+        T(test_partition_scan_callback_may_call_into_the_catalog),
+        T(test_scans_stop_at_the_request_budget),
+        T(test_partition_keys_are_limited),
 #undef T
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

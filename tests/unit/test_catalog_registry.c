@@ -721,6 +721,60 @@ static void test_versions_metadata_and_diff(void **state)
                      SL_E(INVALID_INPUT));
 }
 
+/* Versions is held to its pattern in the Glue model, [1-9][0-9]*(-[1-9][0-9]*)?: a sign,
+ * a space, a tail, a leading zero or an overflowing number is refused, never read in
+ * part. */
+static void test_delete_schema_versions_parses_versions_strictly(void **state)
+{
+    struct fixture *f = *state;
+    make_registry(f);
+    assert_int_equal(create_schema(f, "s", "AVRO", "NONE", "\"int\""), 0);
+    assert_int_equal(register_version(f, "s", "\"long\"", NULL), 0);
+    assert_int_equal(register_version(f, "s", "\"string\"", NULL), 0);
+    const char *sid = "{\"RegistryName\":\"reg\",\"SchemaName\":\"s\"}";
+    static const char *const bad[] = {
+        "",
+        "0",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1-",
+        "-",
+        "1-2-3",
+        "1-5x",
+        "2x-3",
+        "01",
+        "1-02",
+        "1--2",
+        "1\\n",
+        "a",
+        "1.5",
+        "3-2",
+        "1-27",
+        "99999999999999999999",
+        "1-99999999999999999999",
+        "18446744073709551617",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *out =
+            call(f, "DeleteSchemaVersions", "{\"SchemaId\":%s,\"Versions\":\"%s\"}", sid, bad[i]);
+        if (out != NULL) {
+            fail_msg("Versions \"%s\" was accepted", bad[i]);
+        }
+        assert_int_equal(f->last_err.code, SL_E(INVALID_INPUT));
+    }
+    /* Nothing was deleted by any of them; a well-formed range still works. */
+    json_t *out = call(f, "DeleteSchemaVersions", "{\"SchemaId\":%s,\"Versions\":\"2-3\"}", sid);
+    assert_non_null(out);
+    assert_int_equal(json_array_size(json_object_get(out, "SchemaVersionErrors")), 0);
+    json_decref(out);
+    out = call(f, "DeleteSchemaVersions", "{\"SchemaId\":%s,\"Versions\":\"3\"}", sid);
+    assert_non_null(out);
+    assert_int_equal(json_array_size(json_object_get(out, "SchemaVersionErrors")), 1);
+    json_decref(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -737,6 +791,7 @@ int main(void)
         T(test_module_examples_and_reasons),
         T(test_registry_and_schema_lifecycle),
         T(test_versions_metadata_and_diff),
+        T(test_delete_schema_versions_parses_versions_strictly),
 #undef T
     };
     return cmocka_run_group_tests_name("catalog_registry", tests, NULL, NULL);
