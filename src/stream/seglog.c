@@ -715,20 +715,15 @@ static int load_all(struct seglog *log, uint64_t first_index)
             goto out_free;
         }
         if (s->end_index < bases[i + 1]) {
-            /* A trim interrupted by a crash: everything up to here was being deleted. */
-            log_msg(LOG_WARN, "seglog",
-                    "%s: gap between segments %llu and %llu: removing the older segments",
-                    log->dir, (unsigned long long)bases[i], (unsigned long long)bases[i + 1]);
+            /* Records are missing between the two. A trim never leaves this (it deletes
+             * whole segments, oldest first, so a crash leaves a contiguous suffix); a
+             * sealed segment cut short or a segment deleted from the middle does. Deleting
+             * the older segments to close the gap would lose acknowledged records too. */
+            char path[PATH_MAX];
+            path_of(log, bases[i], SEG_SUFFIX, path);
+            rc = SL_CORRUPT(path, 0, "segment ends before the next one starts (records missing)");
             seg_release(log, s);
-            for (size_t j = 0; j < log->n_segs; j++) {
-                seg_release(log, log->segs[j]);
-            }
-            log->n_segs = 0;
-            log->total_bytes = 0;
-            for (size_t j = 0; j <= i; j++) {
-                unlink_segment(log, bases[j]);
-            }
-            continue;
+            goto out_free;
         }
         segs_push(log, s);
     }

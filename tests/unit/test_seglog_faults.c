@@ -16,12 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/err.h"
 #include "core/file.h"
+#include "core/log.h"
 #include "stream/seglog.h"
 #include "stream/stream_int.h"
 
@@ -364,6 +367,38 @@ static void failed_segment_creation_at_a_roll_is_retryable(void **state)
     seglog_close(log);
 }
 
+static void sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct seglog *log;
+    uint64_t first;
+    struct seglog_options opt = {.segment_bytes = 400};
+    assert_int_equal(seglog_open(f->dir, &opt, 0, &log), 0);
+    /* r0..r9 fill the first segment (32 + 10 * 35 bytes); each later batch rolls. */
+    for (int b = 0; b < 3; b++) {
+        assert_int_equal(append_n(log, 10 * b, 10, &first), 0);
+        assert_int_equal(seglog_sync(log, first + 10), 0);
+    }
+    seglog_close(log);
+    /* Damage: the first (sealed) segment loses its last record, exactly at a frame
+       boundary, so what is left of it scans clean and it ends short of the next one. */
+    char seg0[128];
+    snprintf(seg0, sizeof(seg0), "%s/%020d.seg", f->dir, 0);
+    assert_int_equal(truncate(seg0, 32 + 9 * 35), 0);
+    log_set_level(LOG_ERROR + 1);
+    /* Not a trim cut short by a crash (a trim deletes whole segments, oldest first): acknowledged
+       records are missing, and the log must not make it worse by deleting the rest. */
+    assert_int_equal(seglog_open(f->dir, &opt, 0, &log), SL_E(CORRUPT));
+    log_set_level(LOG_INFO);
+    struct stat st;
+    assert_int_equal(stat(seg0, &st), 0);
+    assert_int_equal(st.st_size, 32 + 9 * 35);
+    struct seglog_check_summary sum;
+    assert_int_equal(seglog_check_dir(f->dir, NULL, NULL, &sum), 0);
+    assert_true(sum.n_problems > 0);
+    assert_int_equal(sum.n_records, 29);
+}
+
 static void *stop_hung_test(void *arg)
 {
     (void)arg;
@@ -419,6 +454,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_segment_creation_at_a_roll_is_retryable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(sync_pool_without_threads_syncs_in_the_callers_thread,
                                         setup, teardown),
     };
