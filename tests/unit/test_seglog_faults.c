@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -399,6 +400,148 @@ static void sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing
     assert_int_equal(sum.n_records, 29);
 }
 
+/* ---- Concurrent appenders and syncers under random faults, against a model ---- */
+
+#define MODEL_THREADS 4
+#define MODEL_BATCHES 150 /* per thread and round */
+#define MODEL_BATCH_MAX 8
+#define MODEL_MAX (MODEL_THREADS * MODEL_BATCHES * MODEL_BATCH_MAX)
+
+/* What the callers were told about each record, by tag (thread * per-thread slots + seq). */
+enum fate { FATE_NONE = 0, FATE_ACKED, FATE_FAILED };
+
+struct model {
+    struct seglog *log;
+    int round;
+    unsigned char fate[4][MODEL_MAX]; /* per round */
+    int seen[4][MODEL_MAX];           /* times the reopened log holds it */
+};
+
+struct model_thread {
+    struct model *m;
+    int thread_idx;
+    unsigned seed;
+};
+
+static void *model_writer(void *p)
+{
+    struct model_thread *t = p;
+    struct model *m = t->m;
+    int seq = 0;
+    for (int b = 0; b < MODEL_BATCHES; b++) {
+        int n = 1 + (int)(rand_r(&t->seed) % MODEL_BATCH_MAX);
+        struct seglog_record_in recs[MODEL_BATCH_MAX];
+        char bodies[MODEL_BATCH_MAX][32];
+        int tags[MODEL_BATCH_MAX];
+        for (int i = 0; i < n; i++) {
+            tags[i] = t->thread_idx * MODEL_BATCHES * MODEL_BATCH_MAX + seq++;
+            int len = snprintf(bodies[i], sizeof(bodies[i]), "m%d-%d", m->round, tags[i]);
+            recs[i] = (struct seglog_record_in){.data = (const uint8_t *)bodies[i],
+                                                .data_len = (uint32_t)len,
+                                                .partition_key = "k",
+                                                .pk_len = 1};
+        }
+        uint64_t first;
+        int64_t arrival;
+        int rc = seglog_append(m->log, recs, (size_t)n, 1000, &first, &arrival);
+        if (rc == 0) {
+            rc = seglog_sync(m->log, first + (uint64_t)n);
+        }
+        for (int i = 0; i < n; i++) {
+            m->fate[m->round][tags[i]] = rc == 0 ? FATE_ACKED : FATE_FAILED;
+        }
+    }
+    return NULL;
+}
+
+static int model_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                       size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)index;
+    (void)arrival_ms;
+    (void)pk;
+    (void)pk_len;
+    struct model *m = arg;
+    char text[32];
+    snprintf(text, sizeof(text), "%.*s", (int)data_len, (const char *)data);
+    int round = -1, tag = -1;
+    assert_int_equal(sscanf(text, "m%d-%d", &round, &tag), 2);
+    assert_true(round >= 0 && round < 4 && tag >= 0 && tag < MODEL_MAX);
+    m->seen[round][tag]++;
+    return 0;
+}
+
+static void concurrent_appends_under_random_faults_keep_acked_and_drop_failed(void **state)
+{
+    struct fixture *f = *state;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned seed = (unsigned)(now.tv_sec ^ now.tv_nsec ^ getpid());
+    const char *env = getenv("SEGLOG_SEED");
+    if (env != NULL) {
+        seed = (unsigned)strtoul(env, NULL, 10);
+    }
+    printf("concurrent_appends_under_random_faults: SEGLOG_SEED=%u\n", seed);
+    srand(seed);
+    log_set_level(LOG_ERROR + 1);
+    struct model *m = calloc(1, sizeof(*m));
+    struct seglog_options opt = {.segment_bytes = 4096, .index_every_bytes = 256};
+    for (m->round = 0; m->round < 4; m->round++) {
+        assert_int_equal(seglog_open(f->dir, &opt, 0, &m->log), 0);
+        pthread_t th[MODEL_THREADS];
+        struct model_thread mt[MODEL_THREADS];
+        for (int i = 0; i < MODEL_THREADS; i++) {
+            mt[i] = (struct model_thread){m, i, (unsigned)rand()};
+            assert_int_equal(pthread_create(&th[i], NULL, model_writer, &mt[i]), 0);
+        }
+        /* Faults while they run: full disks and short writes (retryable), now and then a
+         * failed flush or truncation (sticky until the next round reopens the log). */
+        for (int k = 0; k < 30; k++) {
+            usleep(500 + (unsigned)(rand() % 2000));
+            int what = rand() % 10;
+            if (what < 5) {
+                file_fault_inject(FILE_OP_WRITE, 1 + (unsigned long)(rand() % 5), ENOSPC,
+                                  (size_t)(rand() % 2 ? rand() % 200 : 0));
+            } else if (k < 24) {
+                continue; /* the sticky ones come late, so most of a round runs */
+            } else if (what < 7 && m->round != 1) {
+                file_fault_inject(FILE_OP_SYNC, 1 + (unsigned long)(rand() % 10), EIO, 0);
+            } else if (what < 8) {
+                file_fault_inject(FILE_OP_TRUNCATE, 1, EIO, 0);
+            }
+        }
+        for (int i = 0; i < MODEL_THREADS; i++) {
+            assert_int_equal(pthread_join(th[i], NULL), 0);
+        }
+        file_fault_clear();
+        seglog_close(m->log);
+        assert_int_equal(seglog_open(f->dir, &opt, 0, &m->log), 0);
+        memset(m->seen, 0, sizeof(m->seen));
+        uint64_t next;
+        assert_int_equal(seglog_read(m->log, 0, 0, 0, model_visit, m, &next), 0);
+        assert_int_equal(next, seglog_next_index(m->log));
+        seglog_close(m->log);
+        int n_acked = 0, n_failed = 0;
+        for (int r = 0; r <= m->round; r++) {
+            for (int tag = 0; tag < MODEL_MAX; tag++) {
+                if (m->fate[r][tag] == FATE_ACKED) {
+                    n_acked++;
+                    assert_int_equal(m->seen[r][tag], 1); /* acknowledged: kept, once */
+                } else if (m->fate[r][tag] == FATE_FAILED) {
+                    n_failed++;
+                    assert_int_equal(m->seen[r][tag], 0); /* reported failed: never back */
+                }
+            }
+        }
+        printf("round %d: %d acknowledged, %d reported failed\n", m->round, n_acked, n_failed);
+        struct seglog_check_summary sum;
+        assert_int_equal(seglog_check_dir(f->dir, NULL, NULL, &sum), 0);
+        assert_int_equal(sum.n_problems, 0);
+    }
+    log_set_level(LOG_INFO);
+    free(m);
+}
+
 static void *stop_hung_test(void *arg)
 {
     (void)arg;
@@ -457,6 +600,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            concurrent_appends_under_random_faults_keep_acked_and_drop_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(sync_pool_without_threads_syncs_in_the_callers_thread,
                                         setup, teardown),
     };
