@@ -4,12 +4,11 @@ import stat
 import subprocess
 import time
 
-from conftest import Sluice, free_port
+from conftest import free_port
 
 
-def start_second(data_dir):
+def start_second(binary, data_dir):
     """Runs a second server on data_dir; returns (exit code, stderr, seconds taken)."""
-    binary = os.environ.get("SLUICE_BIN", Sluice().binary)
     began = time.time()
     try:
         p = subprocess.run([binary, "serve", "--data", data_dir, "--listen",
@@ -28,7 +27,7 @@ def test_second_server_on_the_same_directory_exits_and_the_first_keeps_serving(f
                                              WaiterConfig={"Delay": 1, "MaxAttempts": 20})
     first = kinesis.put_record(StreamName="locked", Data=b"one", PartitionKey="k")
 
-    code, err, took = start_second(fresh_sluice.data_dir)
+    code, err, took = start_second(fresh_sluice.binary, fresh_sluice.data_dir)
     assert code != 0
     assert took < 10
     assert (f"data directory {fresh_sluice.data_dir} is in use by another sluice process "
