@@ -368,6 +368,36 @@ static void failed_segment_creation_at_a_roll_is_retryable(void **state)
     seglog_close(log);
 }
 
+static void failed_directory_fsync_at_a_roll_is_sticky_and_leaves_no_new_segment(void **state)
+{
+    struct fixture *f = *state;
+    struct seglog *log;
+    uint64_t first;
+    struct seglog_options opt = {.segment_bytes = 400};
+    assert_int_equal(seglog_open(f->dir, &opt, 0, &log), 0);
+    assert_int_equal(append_n(log, 0, 9, &first), 0);
+    assert_int_equal(append_n(log, 9, 1, &first), 0); /* 382 bytes: fits, the next rolls */
+    /* The roll fdatasyncs the full segment (sync 1), then fsyncs the directory (sync 2). */
+    file_fault_inject(FILE_OP_SYNC, 2, EIO, 0);
+    assert_int_equal(append_n(log, 10, 3, &first), -EIO);
+    assert_true(seglog_sync(log, 10) < 0); /* r0..r9: their sync is reported failed */
+    assert_true(append_n(log, 14, 1, &first) < 0);
+    seglog_close(log);
+    char seg1[128];
+    snprintf(seg1, sizeof(seg1), "%s/%020d.seg", f->dir, 10);
+    struct stat st;
+    assert_int_equal(stat(seg1, &st), -1);
+    uint64_t n_records = 0;
+    assert_int_equal(segcheck_problems(f->dir, &n_records), 0);
+    assert_int_equal(seglog_open(f->dir, &opt, 0, &log), 0);
+    struct collected c = read_all(log);
+    assert_int_equal(c.n, 0); /* nothing was ever acknowledged durable */
+    assert_int_equal(append_n(log, 20, 2, &first), 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(seglog_sync(log, first + 2), 0);
+    seglog_close(log);
+}
+
 static void sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -597,6 +627,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_segment_creation_at_a_roll_is_retryable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            failed_directory_fsync_at_a_roll_is_sticky_and_leaves_no_new_segment, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing, setup,
             teardown),
