@@ -91,8 +91,8 @@ static int lock_data_dir(const char *dir)
             pid[n > 0 ? n : 0] = '\0';
             pid[strcspn(pid, "\n")] = '\0';
             fprintf(stderr,
-                    "sluice: data directory %s is in use by another sluice process (pid %s)\n",
-                    dir, pid[0] ? pid : "unknown");
+                    "sluice: data directory %s is in use by another sluice process (pid %s)\n", dir,
+                    pid[0] ? pid : "unknown");
             rc = 1;
         } else {
             fprintf(stderr, "sluice: cannot lock %s: %s\n", path, strerror(err));

@@ -317,8 +317,8 @@ static int cut_tail(int fd, uint64_t len)
  */
 static void flush_failed(struct seglog *log, int err, const char *what)
 {
-    log_msg(LOG_ERROR, "seglog", "%s: %s failed, log refuses appends until reopened: %s",
-            log->dir, what, sl_strerror(err));
+    log_msg(LOG_ERROR, "seglog", "%s: %s failed, log refuses appends until reopened: %s", log->dir,
+            what, sl_strerror(err));
     pthread_mutex_lock(&log->mu);
     if (log->sticky_err == 0) {
         log->sticky_err = err;
@@ -380,8 +380,8 @@ static void write_failed(struct seglog *log, struct seg *s, uint64_t off, int er
 {
     int rc = cut_tail(s->fd, off);
     if (rc != 0) {
-        log_msg(LOG_ERROR, "seglog", "%s: write failed (%s) and its rollback too (%s)",
-                log->dir, sl_strerror(err),
+        log_msg(LOG_ERROR, "seglog", "%s: write failed (%s) and its rollback too (%s)", log->dir,
+                sl_strerror(err),
                 rc < 0 ? sl_strerror(rc) : "ftruncate failed, tail hidden behind zeros");
         flush_failed(log, err, "rollback of a failed write");
         return;

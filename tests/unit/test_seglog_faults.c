@@ -8,6 +8,7 @@
  * when none of its threads could start.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -484,8 +484,8 @@ static void *model_writer(void *p)
     return NULL;
 }
 
-static int model_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                       size_t pk_len, const uint8_t *data, size_t data_len)
+static int model_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk, size_t pk_len,
+                       const uint8_t *data, size_t data_len)
 {
     (void)index;
     (void)arrival_ms;
@@ -628,11 +628,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_segment_creation_at_a_roll_is_retryable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
-            failed_directory_fsync_at_a_roll_is_sticky_and_leaves_no_new_segment, setup,
-            teardown),
+            failed_directory_fsync_at_a_roll_is_sticky_and_leaves_no_new_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing, setup,
-            teardown),
+            sealed_segment_short_of_the_next_refuses_to_open_and_deletes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             concurrent_appends_under_random_faults_keep_acked_and_drop_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(sync_pool_without_threads_syncs_in_the_callers_thread,
