@@ -7,13 +7,21 @@
  * serve opens the metadata store and every service on DIR, then answers AWS API
  * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
  * closes the logs (nothing acknowledged is lost) and exits 0.
+ *
+ * One process per data directory: serve takes an exclusive lock on DIR/lock before it opens
+ * anything, and keeps it for its whole life (the kernel drops it when the process ends, even
+ * by kill -9). A second server on the same directory would hand out the same sequence numbers
+ * and overwrite the first one's records; it exits 1 at once instead.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "catalog/glue_api.h"
@@ -55,6 +63,51 @@ static int make_dirs(const char *dir)
     if (rc == 0 && mkdir(path, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
     }
+    free(path);
+    return rc;
+}
+
+/*
+ * Takes the data directory's lock: DIR/lock (created 0600), flock(LOCK_EX | LOCK_NB), our pid
+ * written into it for the message of a server that finds it taken. The descriptor is left
+ * open on purpose, so the lock lasts as long as the process. Returns 0; 1 when another
+ * process holds it, -errno when it cannot be taken. Prints why it failed to stderr.
+ */
+static int lock_data_dir(const char *dir)
+{
+    char *path = xasprintf("%s/lock", dir);
+    int rc = 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        fprintf(stderr, "sluice: cannot open %s: %s\n", path, strerror(errno));
+        goto out_free;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK) {
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            fprintf(stderr,
+                    "sluice: data directory %s is in use by another sluice process (pid %s)\n", dir,
+                    pid[0] ? pid : "unknown");
+            rc = 1;
+        } else {
+            fprintf(stderr, "sluice: cannot lock %s: %s\n", path, strerror(err));
+            rc = -err;
+        }
+        close(fd);
+        goto out_free;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* Only the message of a second server needs it. */
+        log_msg(LOG_WARN, "main", "cannot write the pid into %s", path);
+    }
+out_free:
     free(path);
     return rc;
 }
@@ -161,6 +214,9 @@ static int serve(const struct sluice_config *cfg)
     int rc = make_dirs(cfg->data_dir);
     if (rc < 0) {
         log_msg(LOG_ERROR, "main", "cannot create %s: %s", cfg->data_dir, sl_strerror(rc));
+        return 1;
+    }
+    if (lock_data_dir(cfg->data_dir) != 0) {
         return 1;
     }
     /* Block the stop signals in every thread; this one waits for them below. */

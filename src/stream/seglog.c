@@ -16,12 +16,31 @@
  * Durability. next_index counts records written to the OS (published under mu after the
  * pwrite returned); durable_index counts records covered by a completed fdatasync. A sync
  * caller either waits on `cond` while another thread (the leader) syncs, or becomes the
- * leader: it snapshots next_index and the active segment under mu, drops mu, fdatasyncs
- * that one segment, and publishes the snapshot as the durable index. Only the active segment
- * can hold records that are not durable, because a roll fdatasyncs the old segment (and
- * fsyncs the directory for the new one) before the new segment takes any record. Any failed
- * write or fsync is recorded in sticky_err and fails every later append and sync: a failed
- * fsync may have dropped dirty pages, so retrying it could report success for lost data.
+ * leader: it snapshots next_index, the active segment and its length under mu, drops mu,
+ * fdatasyncs that one segment, and publishes the snapshot as the durable index (and the
+ * segment's durable_len). Only the active segment can hold records that are not durable,
+ * because a roll fdatasyncs the old segment (and fsyncs the directory for the new one)
+ * before the new segment takes any record.
+ *
+ * Failures. The rule: a record whose append or sync was reported failed is never visible,
+ * neither before nor after a restart (a producer retries it; seeing it twice would be a
+ * duplicate), and every record reported durable stays.
+ *   - A failed or short write is retryable: before seglog_append returns the error, the
+ *     segment file is cut back to the last whole record (ftruncate; if that fails, the frame
+ *     header at that offset is overwritten with zeros, which recovery treats as the end of
+ *     the log) and the cut is fdatasynced, so the failed batch's whole frames cannot be
+ *     found by recovery even after a crash or power loss. The in-memory write position never
+ *     moved, so the next append overwrites the same place. A full disk thus fails appends
+ *     only while it is full.
+ *   - A failed flush (fdatasync of a sync, of a roll or of a rollback; the directory fsync of
+ *     a roll), or a rollback that could not cut the file, is sticky: sticky_err fails every
+ *     later append and sync until the log is reopened, because a failed fsync may have
+ *     dropped dirty pages and a retry could report success for lost data. Before any caller
+ *     learns of it (waiters sleep while `cutting`), the active segment is cut back to its
+ *     durable_len, the length of the records acknowledged as durable, so the records whose
+ *     sync is now reported failed are gone from the file as well: the kernel holds the cut,
+ *     so a kill -9 or a restart cannot bring them back. The cut is fdatasynced as a last
+ *     effort; if that fails too, a power loss could still resurrect them, which is logged.
  *
  * Segment lifetime. A struct seg is reference counted under mu: the segment list holds one
  * reference, and every reader or sync leader using the segment's descriptor outside mu holds
@@ -56,6 +75,8 @@ struct seg {
     uint64_t base_index;           /* index of the first record; immutable */
     uint64_t end_index;            /* index after the last written record (mu) */
     uint64_t size_bytes;           /* file length covering every written record (mu) */
+    uint64_t durable_len;          /* prefix of the file covered by a completed fdatasync,
+                                      bytes: what a failed flush cuts back to (mu) */
     int64_t last_arrival_ms;       /* of the last written record, the floor when none (mu) */
     struct seglog_entries entries; /* sparse index (mu; grown only under append_mu too) */
     int fd;                        /* segment descriptor, -1 when closed (mu) */
@@ -78,8 +99,10 @@ struct seglog {
     int64_t last_arrival_ms;    /* arrival of the newest written record (or the floor) */
     uint64_t durable_index;     /* records below are durable */
     int64_t durable_arrival_ms; /* arrival of the newest durable record (or the floor) */
-    int syncing;                /* 1 while a sync leader is in fdatasync */
-    int sticky_err;             /* first failed write/fsync (-errno), 0 if none */
+    int syncing;                /* 1 while a sync leader is in fdatasync (or handles its
+                                   failure) */
+    int cutting;                /* 1 while a failed flush cuts the active segment back */
+    int sticky_err;             /* first failed flush or failed rollback (-errno), 0 if none */
     uint64_t total_bytes;       /* sum of the segments' size_bytes */
     unsigned n_sealed_open;     /* sealed segments with an open descriptor */
 };
@@ -101,6 +124,7 @@ static struct seg *seg_new(uint64_t base, int64_t floor_ms)
     s->base_index = base;
     s->end_index = base;
     s->size_bytes = SEG_HEADER_LEN;
+    s->durable_len = SEG_HEADER_LEN;
     s->last_arrival_ms = floor_ms;
     s->fd = -1;
     s->idx_fd = -1;
@@ -265,9 +289,117 @@ static int seg_create(struct seglog *log, uint64_t base, int64_t floor_ms, struc
 }
 
 /*
+ * Makes every byte of the segment open at fd from offset len on invisible to recovery:
+ * ftruncate to len, or, when that fails, zeros over the frame header at len (an invalid
+ * frame, where recovery's scan stops and cuts). Returns 0 (truncated), 1 (only hidden
+ * behind zeros: the bytes after them remain, so the file must not be appended to again
+ * before recovery), or the ftruncate's -errno when neither worked.
+ */
+static int cut_tail(int fd, uint64_t len)
+{
+    if (file_ftruncate(fd, (off_t)len) == 0) {
+        return 0;
+    }
+    int rc = -errno;
+    static const uint8_t zeros[FRAME_HEADER_LEN];
+    if (seglog__pwrite_full(fd, zeros, sizeof(zeros), len) == 0) {
+        return 1;
+    }
+    return rc;
+}
+
+/*
+ * A flush failed with err, or a rollback could not cut the file (append_mu held, mu not):
+ * the log goes sticky, then the active segment is cut back to its durable length and the
+ * in-memory state with it, so the records whose sync will now be reported failed exist
+ * nowhere. Sync callers wait (`cutting`) until the cut is done. Failures of the cut itself
+ * can only be logged: the log is sticky already.
+ */
+static void flush_failed(struct seglog *log, int err, const char *what)
+{
+    log_msg(LOG_ERROR, "seglog", "%s: %s failed, log refuses appends until reopened: %s", log->dir,
+            what, sl_strerror(err));
+    pthread_mutex_lock(&log->mu);
+    if (log->sticky_err == 0) {
+        log->sticky_err = err;
+    }
+    log->cutting = 1;
+    struct seg *a = active_seg(log);
+    uint64_t keep_len = a->durable_len;
+    uint64_t written_len = a->size_bytes;
+    pthread_mutex_unlock(&log->mu);
+
+    /* a's file changes only under append_mu, which we hold; readers never go past
+     * durable_index, which lies inside keep_len. */
+    int rc = cut_tail(a->fd, keep_len);
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "seglog",
+                "%s: cannot cut segment %llu back to %llu bytes (%s): records past that offset "
+                "were reported failed but may reappear when the log is reopened",
+                log->dir, (unsigned long long)a->base_index, (unsigned long long)keep_len,
+                sl_strerror(rc));
+    } else if (file_fdatasync(a->fd) != 0) {
+        /* Not a retry that could report anything durable: it only pushes the cut out. */
+        log_msg(LOG_ERROR, "seglog",
+                "%s: the cut of segment %llu to %llu bytes may not be on disk (%s): after a "
+                "power loss records past it could reappear",
+                log->dir, (unsigned long long)a->base_index, (unsigned long long)keep_len,
+                sl_strerror(-errno));
+    }
+    pthread_mutex_lock(&log->mu);
+    while (a->entries.n > 1 && a->entries.v[a->entries.n - 1].offset >= keep_len) {
+        a->entries.n--;
+    }
+    if (a->entries.n == 1 && a->entries.v[0].offset >= keep_len) {
+        a->entries.n = 0;
+    }
+    if (written_len > keep_len) {
+        log->total_bytes -= written_len - keep_len;
+    }
+    a->size_bytes = keep_len;
+    a->end_index = log->durable_index;
+    a->last_arrival_ms = log->durable_arrival_ms;
+    log->next_index = log->durable_index;
+    log->last_arrival_ms = log->durable_arrival_ms;
+    log->cutting = 0;
+    pthread_cond_broadcast(&log->cond);
+    pthread_mutex_unlock(&log->mu);
+    if (a->idx_fd >= 0) {
+        (void)idx_write_all(a->idx_fd, a, log->index_every_bytes, 0); /* a cache */
+    }
+}
+
+/*
+ * A write of an append to segment s at offset off failed with err (append_mu held, mu
+ * not): roll the file back to off, the end of its last whole record, and make that
+ * durable. The in-memory state was not advanced, so the log is as before the append and the
+ * next append may succeed. When the rollback cannot be made (or made durable) the failure
+ * becomes sticky through flush_failed.
+ */
+static void write_failed(struct seglog *log, struct seg *s, uint64_t off, int err)
+{
+    int rc = cut_tail(s->fd, off);
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "seglog", "%s: write failed (%s) and its rollback too (%s)", log->dir,
+                sl_strerror(err),
+                rc < 0 ? sl_strerror(rc) : "ftruncate failed, tail hidden behind zeros");
+        flush_failed(log, err, "rollback of a failed write");
+        return;
+    }
+    if (file_fdatasync(s->fd) != 0) {
+        flush_failed(log, -errno, "fdatasync of a rolled back write");
+        return;
+    }
+    log_msg(LOG_WARN, "seglog", "%s: write failed (%s); rolled back to the last whole record",
+            log->dir, sl_strerror(err));
+}
+
+/*
  * Seals the active segment and starts a new one at next_index (append_mu held, mu not):
  * fdatasync the old segment, seal its index file, create the new segment, fsync the
- * directory, then install it. Returns 0 or -errno (the caller makes it sticky).
+ * directory, then install it. Returns 0 or -errno. A failed flush is sticky (flush_failed
+ * ran); a new segment that could not be created (a full disk) leaves the log as it was, and
+ * the next append tries the roll again.
  */
 static int roll(struct seglog *log)
 {
@@ -279,27 +411,56 @@ static int roll(struct seglog *log)
 
     /* old's fields change only under append_mu, which we hold. */
     if (file_fdatasync(old->fd) != 0) {
-        return -errno;
+        int rc = -errno;
+        flush_failed(log, rc, "fdatasync of a full segment");
+        return rc;
     }
-    if (old->idx_fd >= 0) {
-        if (idx_write_all(old->idx_fd, old, log->index_every_bytes, old->size_bytes) != 0) {
-            log_msg(LOG_WARN, "seglog", "%s: could not seal index of segment %llu", log->dir,
-                    (unsigned long long)old->base_index);
-        }
-        close(old->idx_fd);
-        old->idx_fd = -1;
+    if (old->idx_fd >= 0 &&
+        idx_write_all(old->idx_fd, old, log->index_every_bytes, old->size_bytes) != 0) {
+        log_msg(LOG_WARN, "seglog", "%s: could not seal index of segment %llu", log->dir,
+                (unsigned long long)old->base_index);
     }
     struct seg *s = NULL;
     int rc = seg_create(log, base, floor_ms, &s);
     if (rc != 0) {
+        /* old stays the active segment: its index file must not look sealed. */
+        if (old->idx_fd >= 0) {
+            (void)idx_write_all(old->idx_fd, old, log->index_every_bytes, 0);
+        }
+        log_msg(LOG_WARN, "seglog", "%s: cannot start segment %llu: %s", log->dir,
+                (unsigned long long)base, sl_strerror(rc));
         return rc;
     }
+    char path[PATH_MAX];
+    path_of(log, base, SEG_SUFFIX, path);
     if (file_fsync(log->dir_fd) != 0) {
         rc = -errno;
+        /* The new file goes before old is cut back: a segment after a cut one would be a
+         * gap, which recovery refuses. */
         seg_release(log, s);
+        (void)unlink(path);
+        path_of(log, base, IDX_SUFFIX, path);
+        (void)unlink(path);
+        flush_failed(log, rc, "fsync of the log directory");
         return rc;
     }
     pthread_mutex_lock(&log->mu);
+    if (log->sticky_err != 0) {
+        /* A sync leader's fdatasync failed meanwhile (and cut old back): the roll's own
+         * fdatasync may have succeeded only because that error was already reported. */
+        rc = log->sticky_err;
+        pthread_mutex_unlock(&log->mu);
+        seg_release(log, s);
+        (void)unlink(path);
+        path_of(log, base, IDX_SUFFIX, path);
+        (void)unlink(path);
+        return rc;
+    }
+    if (old->idx_fd >= 0) {
+        close(old->idx_fd);
+        old->idx_fd = -1;
+    }
+    old->durable_len = old->size_bytes;
     old->sealed = 1;
     log->n_sealed_open++;
     segs_push(log, s);
@@ -396,6 +557,7 @@ static int load_sealed(struct seglog *log, uint64_t base, struct seg **out)
         s->end_index = footer.end_index;
         s->last_arrival_ms = footer.last_arrival_ms;
         s->size_bytes = footer.seg_len;
+        s->durable_len = s->size_bytes;
         goto out_close;
     }
     log_msg(LOG_WARN, "seglog", "%s: %s; rebuilding it from the segment", ipath, why);
@@ -416,6 +578,7 @@ static int load_sealed(struct seglog *log, uint64_t base, struct seg **out)
     s->end_index = sc.end_index;
     s->last_arrival_ms = sc.last_arrival_ms;
     s->size_bytes = sc.file_len;
+    s->durable_len = s->size_bytes;
     if (idx_write_path(ipath, s, log->index_every_bytes, s->size_bytes) != 0) {
         log_msg(LOG_WARN, "seglog", "%s: could not rewrite index file", ipath);
     }
@@ -489,6 +652,7 @@ static int recover_active(struct seglog *log, uint64_t base, int64_t floor_ms, s
         goto out_fail;
     }
     s->fd = fd;
+    s->durable_len = s->size_bytes;
     path_of(log, base, IDX_SUFFIX, path);
     s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->idx_fd < 0 || idx_write_all(s->idx_fd, s, log->index_every_bytes, 0) != 0) {
@@ -551,20 +715,15 @@ static int load_all(struct seglog *log, uint64_t first_index)
             goto out_free;
         }
         if (s->end_index < bases[i + 1]) {
-            /* A trim interrupted by a crash: everything up to here was being deleted. */
-            log_msg(LOG_WARN, "seglog",
-                    "%s: gap between segments %llu and %llu: removing the older segments",
-                    log->dir, (unsigned long long)bases[i], (unsigned long long)bases[i + 1]);
+            /* Records are missing between the two. A trim never leaves this (it deletes
+             * whole segments, oldest first, so a crash leaves a contiguous suffix); a
+             * sealed segment cut short or a segment deleted from the middle does. Deleting
+             * the older segments to close the gap would lose acknowledged records too. */
+            char path[PATH_MAX];
+            path_of(log, bases[i], SEG_SUFFIX, path);
+            rc = SL_CORRUPT(path, 0, "segment ends before the next one starts (records missing)");
             seg_release(log, s);
-            for (size_t j = 0; j < log->n_segs; j++) {
-                seg_release(log, log->segs[j]);
-            }
-            log->n_segs = 0;
-            log->total_bytes = 0;
-            for (size_t j = 0; j <= i; j++) {
-                unlink_segment(log, bases[j]);
-            }
-            continue;
+            goto out_free;
         }
         segs_push(log, s);
     }
@@ -690,7 +849,7 @@ int seglog_append(struct seglog *log, const struct seglog_record_in *recs, size_
     if (s->end_index > s->base_index && s->size_bytes + total > log->segment_bytes) {
         rc = roll(log);
         if (rc != 0) {
-            goto out_sticky;
+            goto out_unlock;
         }
         pthread_mutex_lock(&log->mu);
         s = active_seg(log);
@@ -720,7 +879,8 @@ int seglog_append(struct seglog *log, const struct seglog_record_in *recs, size_
     }
     rc = seglog__pwrite_full(s->fd, buf, total, off);
     if (rc != 0) {
-        goto out_sticky;
+        write_failed(log, s, off, rc);
+        goto out_unlock;
     }
     if (n_ents > 0 && s->idx_fd >= 0) {
         /* The index file is a cache rebuilt on open and at sealing: a failure is harmless. */
@@ -740,16 +900,6 @@ int seglog_append(struct seglog *log, const struct seglog_record_in *recs, size_
     pthread_mutex_unlock(&log->mu);
     *first_index_out = first;
     *arrival_ms_out = arrival;
-    goto out_unlock;
-out_sticky:
-    pthread_mutex_lock(&log->mu);
-    if (log->sticky_err == 0) {
-        log->sticky_err = rc;
-        log_msg(LOG_ERROR, "seglog", "%s: write failed, log refuses appends: %s", log->dir,
-                sl_strerror(rc));
-    }
-    pthread_cond_broadcast(&log->cond);
-    pthread_mutex_unlock(&log->mu);
 out_unlock:
     pthread_mutex_unlock(&log->append_mu);
     free(buf);
@@ -760,7 +910,9 @@ int seglog_sync(struct seglog *log, uint64_t upto)
 {
     int rc = 0;
     pthread_mutex_lock(&log->mu);
-    if (upto > log->next_index) {
+    if (upto > log->next_index && log->sticky_err == 0) {
+        /* (Not on a sticky log: a failed flush cut next_index back to the durable index,
+         * and the records above it must still be reported failed.) */
         upto = log->next_index;
     }
     for (;;) {
@@ -768,35 +920,45 @@ int seglog_sync(struct seglog *log, uint64_t upto)
             rc = 0;
             break;
         }
+        if (log->syncing || log->cutting) {
+            /* A failure is reported only once its records are cut (see the top). */
+            pthread_cond_wait(&log->cond, &log->mu);
+            continue;
+        }
         if (log->sticky_err != 0) {
             rc = log->sticky_err;
             break;
-        }
-        if (log->syncing) {
-            pthread_cond_wait(&log->cond, &log->mu);
-            continue;
         }
         /* Lead: one fdatasync for everything written so far. */
         log->syncing = 1;
         uint64_t target = log->next_index;
         int64_t target_arrival = log->last_arrival_ms;
         struct seg *s = active_seg(log);
+        uint64_t target_len = s->size_bytes;
         s->refs++;
         pthread_mutex_unlock(&log->mu);
         int err = file_fdatasync(s->fd) != 0 ? -errno : 0;
-        pthread_mutex_lock(&log->mu);
-        log->syncing = 0;
-        seg_release(log, s);
         if (err != 0) {
+            /* Sticky at once, so no roll or append builds on the lost pages; then cut. */
+            pthread_mutex_lock(&log->mu);
             if (log->sticky_err == 0) {
                 log->sticky_err = err;
-                log_msg(LOG_ERROR, "seglog", "%s: fdatasync failed, log refuses appends: %s",
-                        log->dir, sl_strerror(err));
             }
-        } else if (target > log->durable_index) {
+            pthread_mutex_unlock(&log->mu);
+            pthread_mutex_lock(&log->append_mu);
+            flush_failed(log, err, "fdatasync");
+            pthread_mutex_unlock(&log->append_mu);
+        }
+        pthread_mutex_lock(&log->mu);
+        log->syncing = 0;
+        if (err == 0 && log->sticky_err == 0 && target > log->durable_index) {
             log->durable_index = target;
             log->durable_arrival_ms = target_arrival;
+            if (target_len > s->durable_len) {
+                s->durable_len = target_len;
+            }
         }
+        seg_release(log, s);
         pthread_cond_broadcast(&log->cond);
     }
     pthread_mutex_unlock(&log->mu);
@@ -1082,12 +1244,6 @@ int seglog_trim_before(struct seglog *log, int64_t cutoff_ms, size_t *n_segments
     if (roll_active) {
         rc = roll(log);
         if (rc != 0) {
-            pthread_mutex_lock(&log->mu);
-            if (log->sticky_err == 0) {
-                log->sticky_err = rc;
-            }
-            pthread_cond_broadcast(&log->cond);
-            pthread_mutex_unlock(&log->mu);
             goto out;
         }
     }

@@ -64,8 +64,12 @@ void seglog_close(struct seglog *log);
  * which is now_ms clamped to be no lower than the previous append's. Not yet durable: call
  * seglog_sync. n == 0 appends nothing and reports the next index and last arrival.
  * Returns 0; SL_E(INVALID_ARGUMENT) when a record breaks the limits above (nothing written);
- * SL_E(NOMEM); -errno of a failed write or fsync. After a failed write or fsync every later
- * append and sync fails with that same code (sticky) until the log is closed and reopened.
+ * SL_E(NOMEM); -errno of a failed write or fsync. A failed write (a full disk) leaves the log
+ * as it was before the call: the file is cut back to its last whole record before the error
+ * is returned, and a later append may succeed. A failed fsync (of a segment roll, or of that
+ * cut), or a cut that could not be made, is sticky: every later append and sync fails with
+ * that code until the log is closed and reopened. Records of a failed append never become
+ * visible, before or after a reopen.
  */
 int seglog_append(struct seglog *log, const struct seglog_record_in *recs, size_t n,
                   int64_t now_ms, uint64_t *first_index_out, int64_t *arrival_ms_out);
@@ -73,8 +77,11 @@ int seglog_append(struct seglog *log, const struct seglog_record_in *recs, size_
 /*
  * Blocks until every record with index < upto is durable (upto above the next index is
  * clamped to it). Group commit: one fdatasync serves all waiters whose records it covers.
- * Returns 0 or the sticky error (-errno) of a failed write or fsync; a failed fsync is never
- * retried.
+ * Returns 0 or the sticky error (-errno) of a failed fsync; a failed fsync is never retried.
+ * Before that error is returned, every record that was not yet durable is cut from the file
+ * (and the next index goes back to the durable index), so a record whose sync failed never
+ * becomes visible, before or after a reopen, and a producer may resend it without making a
+ * duplicate.
  */
 int seglog_sync(struct seglog *log, uint64_t upto);
 

@@ -60,9 +60,11 @@
  *      scan it fully and rewrite the index file. A sealed segment was fdatasynced before the
  *      next segment was created, so any invalid frame in it is damage: open fails with
  *      SL_E(CORRUPT) rather than drop durable records.
- *   3. Neighbours must meet: end index of one == base of the next. An overlap is damage
- *      (SL_E(CORRUPT)). A gap can only be left by a retention trim interrupted by a crash
- *      (it deletes oldest first): the segments before the gap are deleted.
+ *   3. Neighbours must meet: end index of one == base of the next. An overlap or a gap is
+ *      damage (SL_E(CORRUPT)): a retention trim deletes whole segments oldest first, so one
+ *      interrupted by a crash leaves a contiguous suffix, never a gap; a gap means records
+ *      are missing (a sealed segment cut short, a segment deleted from the middle), and
+ *      deleting the older segments to close it would lose acknowledged records as well.
  *   4. The newest segment: a file shorter than its header, or a zero header, was torn while
  *      being created: rewrite the header. Otherwise scan it; at the first invalid frame (torn
  *      write: bad length, frame past end of file, bad CRC, index or arrival out of order)
@@ -70,7 +72,10 @@
  *      left is whole, checked and durable; the next index is the one after the last.
  *
  * Durability order (seglog.c): records reach the file with one pwrite per append; a record
- * is durable once an fdatasync of its segment completed after its write. Rolling to a new
+ * is durable once an fdatasync of its segment completed after its write. A failed write is
+ * cut off the file (and the cut fdatasynced) before the append reports it; a failed flush
+ * cuts the newest segment back to its last durable length before any sync reports it; so
+ * step 4 never finds a whole record whose append or sync was reported failed. Rolling to a new
  * segment fdatasyncs the old one, writes its index footer, creates the new one and fsyncs
  * the directory, all before any record goes to the new segment.
  */

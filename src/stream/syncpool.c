@@ -4,10 +4,12 @@
  * the sum of the flushes; the disk serves concurrent flushes nearly as fast as one, so
  * the request thread syncs one shard itself and hands the others to a small pool of
  * threads that spend their lives blocked in fdatasync (or in a group commit that
- * another request leads).
+ * another request leads). A pool whose threads could not be started syncs every shard in
+ * the caller's thread instead.
  */
 #include <stdlib.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "stream/stream_int.h"
 
@@ -76,6 +78,9 @@ struct sync_pool *stream__sync_pool_create(size_t n_threads)
     pthread_cond_init(&pool->work, NULL);
     for (size_t i = 0; i < n_threads; i++) {
         if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0) {
+            /* Fewer threads only cost parallelism; none at all and stream__sync_many
+             * syncs in the caller's thread. */
+            log_msg(LOG_WARN, "stream", "sync pool: started %zu of %zu threads", i, n_threads);
             break;
         }
         pool->n_threads++;
@@ -104,6 +109,14 @@ void stream__sync_many(struct sync_pool *pool, struct seglog *const *logs, const
                        int *results, size_t n)
 {
     if (n == 0) {
+        return;
+    }
+    if (pool == NULL || pool->n_threads == 0) {
+        /* No worker could be started (pthread_create failed): nobody would ever take a
+         * queued job, so sync one shard after another in this thread. */
+        for (size_t i = 0; i < n; i++) {
+            results[i] = seglog_sync(logs[i], upto[i]);
+        }
         return;
     }
     struct sync_batch batch;

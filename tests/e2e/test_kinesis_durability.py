@@ -152,3 +152,72 @@ def test_sigterm_during_load_exits_zero_and_keeps_acknowledged(fresh_sluice):
               for shard, recs in read_stream(fresh_sluice.client("kinesis"), "term").items()
               for r in recs}
     assert acked and set(acked) <= stored
+
+
+def test_full_disk_fails_puts_until_space_returns_and_failed_records_never_come_back(
+        fresh_sluice, monkeypatch):
+    """A full disk, played by RLIMIT_FSIZE: writes past the limit fail with EFBIG (SIGXFSZ
+    is ignored, and an ignored signal stays ignored through exec)."""
+    import functools
+    import resource
+    import signal
+    import subprocess
+
+    limit = 4 << 20
+
+    def cap_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    monkeypatch.setattr(subprocess, "Popen",
+                        functools.partial(subprocess.Popen, preexec_fn=cap_file_size))
+    fresh_sluice.start()
+    monkeypatch.undo()
+    kinesis = fresh_sluice.client("kinesis")
+    create_active(kinesis, "full", shards=1)
+
+    acked = {}   # data -> sequence number
+    failed = set()
+    batch_no = 0
+
+    def put_batch(n=5, size=100 * 1024):
+        nonlocal batch_no
+        records = [{"Data": f"b{batch_no}-r{i}-".encode().ljust(size, b"x"),
+                    "PartitionKey": "k"} for i in range(n)]
+        batch_no += 1
+        out = kinesis.put_records(StreamName="full", Records=records)
+        for rec, res in zip(records, out["Records"]):
+            if "SequenceNumber" in res:
+                acked[rec["Data"]] = res["SequenceNumber"]
+            else:
+                assert res["ErrorCode"] == "InternalFailure"
+                failed.add(rec["Data"])
+        return out["FailedRecordCount"]
+
+    # Fill the disk: the batch that crosses the limit is partly written, then fails.
+    while put_batch() == 0:
+        assert batch_no < 100, "the file size limit never bit"
+    assert put_batch() == 5  # still full
+    n_failed_while_full = len(failed)
+    assert n_failed_while_full == 10
+
+    # Space comes back: the shard takes records again without a restart.
+    resource.prlimit(fresh_sluice.proc.pid, resource.RLIMIT_FSIZE,
+                     (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert put_batch() == 0
+    assert put_batch(n=3) == 0
+
+    def check(stored):
+        datas = [r["Data"] for r in stored]
+        assert len(datas) == len(set(datas)), "a record is stored twice"
+        by_data = {r["Data"]: r["SequenceNumber"] for r in stored}
+        assert by_data == acked  # every acknowledged record, none reported failed
+
+    check(read_shard(kinesis, "full", "shardId-000000000000"))
+    fresh_sluice.restart()
+    kinesis = fresh_sluice.client("kinesis")
+    check(read_shard(kinesis, "full", "shardId-000000000000"))
+    fresh_sluice.kill9()
+    fresh_sluice.start()
+    kinesis = fresh_sluice.client("kinesis")
+    check(read_shard(kinesis, "full", "shardId-000000000000"))
