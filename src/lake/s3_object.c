@@ -670,50 +670,76 @@ static int check_conditions(struct s3_req *r, const struct lake_object_info *inf
 }
 
 /*
- * Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size. Returns 1 with *off and *len
- * set, 0 when the header is absent or not a single byte range (whole object), or
- * SL_E(INVALID_RANGE).
+ * One byte-range-spec of RFC 9110 section 14.1.1, without the "bytes=" unit:
+ *
+ *   int-range    = first-pos "-" [ last-pos ]      first-pos, last-pos = 1*DIGIT
+ *   suffix-range = "-" suffix-length               suffix-length = 1*DIGIT
+ *
+ * Nothing else is allowed: no sign, no space, no second range. A number of any length is
+ * valid syntax; a value past INT64_MAX is read as INT64_MAX, which is beyond every
+ * object, so it keeps its meaning ("past the end") without overflowing. Returns 1 with
+ * *first (-1 for a suffix range) and *last (-1 when absent; the suffix length for a
+ * suffix range) set, or 0 when spec is not one byte-range-spec or last-pos < first-pos
+ * (RFC 9110: such a range-spec is invalid).
+ */
+static int byte_range_spec(const char *spec, int64_t *first, int64_t *last)
+{
+    int64_t v[2] = {-1, -1};
+    const char *p = spec;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) {
+            if (*p != '-') {
+                return 0;
+            }
+            p++;
+        }
+        if (*p < '0' || *p > '9') {
+            continue; /* an absent number: checked below */
+        }
+        v[i] = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            int d = *p - '0';
+            v[i] = v[i] > (INT64_MAX - d) / 10 ? INT64_MAX : v[i] * 10 + d;
+        }
+    }
+    if (*p != '\0' || (v[0] < 0 && v[1] < 0) || (v[0] >= 0 && v[1] >= 0 && v[1] < v[0])) {
+        return 0;
+    }
+    *first = v[0];
+    *last = v[1];
+    return 1;
+}
+
+/*
+ * The Range header of a GET or HEAD against an object of size bytes. As S3 does, a
+ * header that is not exactly "bytes=" and one byte-range-spec (other units, several
+ * ranges, bad syntax, last < first) is ignored: the whole object is sent with 200. A
+ * valid range-spec that selects nothing (first-pos at or past the end, a zero suffix,
+ * any range of an empty object) is SL_E(INVALID_RANGE) (416). Returns 1 with *off and
+ * *len set, 0 for the whole object, or SL_E(INVALID_RANGE).
  */
 static int parse_range(struct s3_req *r, const char *h, int64_t size, int64_t *off, int64_t *len)
 {
-    if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
+    int64_t first = -1;
+    int64_t last = -1;
+    if (h == NULL || strncasecmp(h, "bytes=", 6) != 0 || !byte_range_spec(h + 6, &first, &last)) {
         return 0;
     }
-    const char *spec = h + 6;
-    const char *dash = strchr(spec, '-');
-    if (dash == NULL) {
-        return 0;
-    }
-    char first[32];
-    size_t fl = (size_t)(dash - spec);
-    if (fl >= sizeof(first)) {
-        return 0;
-    }
-    memcpy(first, spec, fl);
-    first[fl] = '\0';
-    long long a = fl ? s3__parse_uint(first) : -1;
-    long long b = dash[1] ? s3__parse_uint(dash + 1) : -1;
-    if ((fl && a < 0) || (dash[1] && b < 0) || (!fl && !dash[1])) {
-        return 0;
-    }
-    if (!fl) {
-        /* suffix: the last b bytes */
-        if (b == 0 || size == 0) {
+    if (first < 0) {
+        /* suffix: the last `last` bytes */
+        if (last == 0 || size == 0) {
             goto unsatisfiable;
         }
-        *len = b > size ? size : b;
+        *len = last > size ? size : last;
         *off = size - *len;
         return 1;
     }
-    if (a >= size) {
+    if (first >= size) {
         goto unsatisfiable;
     }
-    if (b >= 0 && b < a) {
-        return 0;
-    }
-    int64_t last = (b < 0 || b >= size) ? size - 1 : b;
-    *off = a;
-    *len = last - a + 1;
+    int64_t end = (last < 0 || last >= size) ? size - 1 : last;
+    *off = first;
+    *len = end - first + 1;
     return 1;
 unsatisfiable:
     return s3__fail(r, SL_E(INVALID_RANGE), "The requested range is not satisfiable");
@@ -753,8 +779,15 @@ static int part_range(struct s3_req *r, const struct lake_object_info *info, con
     return rc;
 }
 
-/* Adds the object's stored headers and the response-* overrides. */
-static void object_headers(struct s3_req *r, const struct lake_object_info *info)
+/*
+ * Adds the object's stored headers and the response-* overrides. whole is 1 when the
+ * response carries the whole object: only then is the object's checksum sent (when the
+ * client asks with x-amz-checksum-mode: ENABLED). A range or a part of a multipart
+ * object is a slice whose checksum Sluice does not have; S3 sends none for a range
+ * either, and a client (boto3 since 1.36 asks by default) would otherwise check the
+ * slice against the whole object's checksum and reject it.
+ */
+static void object_headers(struct s3_req *r, const struct lake_object_info *info, int whole)
 {
     struct api_response *resp = r->call->resp;
     const char *ct = s3__query(r, "response-content-type");
@@ -795,7 +828,7 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
     }
     json_decref(meta);
     const char *mode = s3__header(r, "x-amz-checksum-mode");
-    if (mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
+    if (whole && mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
         checksum_header(r, info->checksum_algo, info->checksum);
     }
     if (info->n_tags > 0) {
@@ -844,7 +877,7 @@ static int get_object(struct s3_req *r, int head)
         lake_object_info_fini(&info);
         return rc;
     }
-    object_headers(r, &info);
+    object_headers(r, &info, rc != 1);
     if (rc == 1) {
         resp->status = 206;
         char cr[96];
@@ -1058,10 +1091,9 @@ static int copy_range(struct s3_req *r, int64_t size, int64_t *off, int64_t *len
     if (h == NULL) {
         return 0;
     }
-    long long a = -1;
-    long long b = -1;
-    char tail;
-    if (sscanf(h, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a) {
+    int64_t a = -1;
+    int64_t b = -1;
+    if (strncmp(h, "bytes=", 6) != 0 || !byte_range_spec(h + 6, &a, &b) || a < 0 || b < 0) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                         "The x-amz-copy-source-range value must "
                         "be of the form bytes=first-last where "
