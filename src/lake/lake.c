@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "lake/lake_int.h"
@@ -31,7 +32,7 @@ struct lake_writer {
     char checksum_b64[LAKE_CHECKSUM_MAX];
     int checksum_done;  /* checksum_b64 holds the final value */
     int64_t size_bytes; /* bytes written */
-    int failed;         /* a write failed: the writer only discards now */
+    int failed_rc;      /* 0, or the error of a failed write: the writer only discards now */
 };
 
 /* The caller's err_info cleared, or a local one when the caller passed NULL. */
@@ -210,8 +211,8 @@ int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
 
 int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
 {
-    if (w->failed || w->blob == NULL) {
-        return SL_E(IO);
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return w->failed_rc < 0 ? w->failed_rc : SL_E(IO);
     }
     if (len == 0) {
         return 0;
@@ -222,7 +223,7 @@ int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
     }
     int rc = w->lake->ops->blob_write(w->blob, data, len);
     if (rc < 0) {
-        w->failed = 1;
+        w->failed_rc = rc;
         return rc;
     }
     w->size_bytes += (int64_t)len;
@@ -236,7 +237,7 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
     int rc = 0;
     while (len > 0 && rc == 0) {
         size_t want = len > CHUNK ? CHUNK : (size_t)len;
-        ssize_t n = pread(fd, chunk, want, (off_t)offset);
+        ssize_t n = file_pread(fd, chunk, want, (off_t)offset);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -255,7 +256,7 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
 int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
                          int (*observe)(void *arg, const uint8_t *data, size_t len), void *arg)
 {
-    if (w->failed || w->blob == NULL || w->size_bytes != 0) {
+    if (w->failed_rc < 0 || w->blob == NULL || w->size_bytes != 0) {
         return SL_E(IO);
     }
     if (w->lake->ops->blob_adopt == NULL || w->lake->ops->blob_adopt(w->blob, fd, len) < 0) {
@@ -265,7 +266,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
         int rc = 0;
         for (int64_t off = 0; off < len && rc == 0;) {
             size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
-            ssize_t n = pread(fd, chunk, want, (off_t)off);
+            ssize_t n = file_pread(fd, chunk, want, (off_t)off);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -288,7 +289,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
     int rc = 0;
     for (int64_t off = 0; off < len && rc == 0;) {
         size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
-        ssize_t n = pread(fd, chunk, want, (off_t)off);
+        ssize_t n = file_pread(fd, chunk, want, (off_t)off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -304,7 +305,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
     }
     free(chunk);
     if (rc < 0) {
-        w->failed = 1;
+        w->failed_rc = rc;
     }
     return rc;
 }
@@ -359,14 +360,24 @@ static int writer_finish(struct lake_writer *w, const struct lake_put_opts *opts
     return 0;
 }
 
+/* The error a commit of a failed (or already committed) writer answers. */
+static int writer_failed(const struct lake_writer *w, struct err_info *err)
+{
+    if (w->failed_rc == SL_E(UNAVAILABLE)) {
+        return err_set(err, w->failed_rc,
+                       "The server has no room to store the data. Please try again later.");
+    }
+    return err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+}
+
 int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *key,
                        const struct lake_put_opts *opts, struct lake_object_info *info,
                        struct err_info *err)
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    if (w->failed || w->blob == NULL) {
-        return err_set(err, SL_E(IO), "The object could not be written.");
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return writer_failed(w, err);
     }
     int rc = check_key(key, err);
     struct lake__blob_meta meta;
@@ -388,8 +399,8 @@ int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const cha
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    if (w->failed || w->blob == NULL) {
-        return err_set(err, SL_E(IO), "The part could not be written.");
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return writer_failed(w, err);
     }
     if (part_number < 1 || part_number > LAKE_PART_NUMBER_MAX) {
         return err_set(err, SL_E(INVALID_ARGUMENT_S3),
@@ -491,7 +502,7 @@ int lake_object_read(struct lake *lake, const char *bucket, const char *key, str
             rc = err_set(err, SL_E(NOMEM), "The object does not fit in memory.");
             break;
         }
-        ssize_t n = pread(fd, dst, want, (off_t)off);
+        ssize_t n = file_pread(fd, dst, want, (off_t)off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
