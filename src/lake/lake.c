@@ -178,18 +178,6 @@ int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_do
     return lake->ops->bucket_doc_get(lake->be, name, doc, value_out, err);
 }
 
-void lake_object_info_fini(struct lake_object_info *info)
-{
-    if (info == NULL) {
-        return;
-    }
-    free(info->key);
-    free(info->content_type);
-    free(info->meta_json);
-    free(info->part_sizes_json);
-    memset(info, 0, sizeof(*info));
-}
-
 /* ---- writer ---- */
 
 int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
@@ -572,35 +560,7 @@ int lake_object_list(struct lake *lake, const char *bucket, const struct lake_li
     return lake->ops->object_list(lake->be, bucket, opts, out, err);
 }
 
-void lake_list_result_fini(struct lake_list_result *res)
-{
-    if (res == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < res->n_objects; i++) {
-        lake_object_info_fini(&res->objects[i]);
-    }
-    free(res->objects);
-    for (size_t i = 0; i < res->n_prefixes; i++) {
-        free(res->prefixes[i]);
-    }
-    free(res->prefixes);
-    free(res->last);
-    memset(res, 0, sizeof(*res));
-}
-
 /* ---- multipart ---- */
-
-void lake_upload_info_fini(struct lake_upload_info *info)
-{
-    if (info == NULL) {
-        return;
-    }
-    free(info->key);
-    free(info->content_type);
-    free(info->meta_json);
-    memset(info, 0, sizeof(*info));
-}
 
 int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
                        const struct lake_put_opts *opts, struct lake_upload_info *info,
@@ -661,18 +621,6 @@ int lake_upload_list(struct lake *lake, const char *bucket, const char *prefix,
     memset(out, 0, sizeof(*out));
     return lake->ops->upload_list(lake->be, bucket, prefix, key_marker, upload_id_marker,
                                   max_uploads, out, err);
-}
-
-void lake_upload_list_fini(struct lake_upload_list *list)
-{
-    if (list == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < list->n_uploads; i++) {
-        lake_upload_info_fini(&list->uploads[i]);
-    }
-    free(list->uploads);
-    memset(list, 0, sizeof(*list));
 }
 
 int lake_part_list(struct lake *lake, const char *bucket, const char *key, const char *upload_id,

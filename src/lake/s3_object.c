@@ -3,13 +3,7 @@
  * HeadObject (Range, conditionals, response-* overrides), DeleteObject(s), CopyObject,
  * object tagging and the multipart upload calls.
  *
- * Payload modes, from x-amz-content-sha256 (absent: as UNSIGNED-PAYLOAD, e.g. presigned):
- *   <64 hex>                               body as sent; its SHA-256 must match
- *                                          (XAmzContentSHA256Mismatch)
- *   UNSIGNED-PAYLOAD                       body as sent
- *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD     aws-chunked, every chunk signature verified
- *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER   the same, then signed trailers
- *   STREAMING-UNSIGNED-PAYLOAD-TRAILER     aws-chunked without signatures, then trailers
+ * Request bodies in every payload mode are read by s3_body.c.
  * Checksums: x-amz-checksum-<algo> as a header, or named by x-amz-trailer and sent as
  * a trailer, is verified before the object becomes visible (BadDigest), kept, and
  * returned when the client asks (x-amz-checksum-mode: ENABLED); Content-MD5 likewise.
@@ -29,222 +23,7 @@
 #include "lake/lake_int.h"
 #include "lake/s3_http.h"
 
-#define BLOCK_BYTES (1u << 20)
 #define MAX_OBJECT_BYTES ((int64_t)5 << 30)
-
-/* ---- bodies ---- */
-
-enum payload_kind {
-    PAYLOAD_UNSIGNED,
-    PAYLOAD_HEX,
-    PAYLOAD_STREAM_SIGNED,
-    PAYLOAD_STREAM_SIGNED_TRAILER,
-    PAYLOAD_STREAM_UNSIGNED_TRAILER,
-};
-
-static int payload_kind(struct s3_req *r, enum payload_kind *out)
-{
-    const char *h = s3__header(r, "x-amz-content-sha256");
-    if (h == NULL || strcmp(h, "UNSIGNED-PAYLOAD") == 0) {
-        *out = PAYLOAD_UNSIGNED;
-        return 0;
-    }
-    if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0) {
-        *out = PAYLOAD_STREAM_SIGNED;
-    } else if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0) {
-        *out = PAYLOAD_STREAM_SIGNED_TRAILER;
-    } else if (strcmp(h, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0) {
-        *out = PAYLOAD_STREAM_UNSIGNED_TRAILER;
-    } else {
-        size_t len = strlen(h);
-        int hex = len == 64;
-        for (size_t i = 0; hex && i < len; i++) {
-            char c = h[i];
-            hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        }
-        if (!hex) {
-            return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-                            "STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
-                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
-                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.");
-        }
-        *out = PAYLOAD_HEX;
-        return 0;
-    }
-    if ((*out == PAYLOAD_STREAM_SIGNED || *out == PAYLOAD_STREAM_SIGNED_TRAILER) &&
-        (r->req->seed_signature == NULL || r->req->seed_signature[0] == '\0' ||
-         r->req->signing_key == NULL)) {
-        return s3__fail(r, SL_E(INVALID_REQUEST),
-                        "Signed streaming payloads need header authentication.");
-    }
-    return 0;
-}
-
-/* Calls fn on the raw body in blocks (memory or spooled file). */
-static int body_blocks(struct s3_req *r, int (*fn)(void *, const uint8_t *, size_t), void *arg)
-{
-    const struct api_request *req = r->req;
-    if (req->body_fd < 0) {
-        return req->body_len > 0 ? fn(arg, req->body, req->body_len) : 0;
-    }
-    uint8_t *block = try_malloc(BLOCK_BYTES);
-    if (block == NULL) {
-        return s3__fail(r, SL_E(NOMEM), "Out of memory.");
-    }
-    int rc = 0;
-    size_t off = 0;
-    while (off < req->body_len && rc == 0) {
-        size_t want = req->body_len - off < BLOCK_BYTES ? req->body_len - off : BLOCK_BYTES;
-        ssize_t n = pread(req->body_fd, block, want, (off_t)off);
-        if (n <= 0) {
-            rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
-                          "You did not provide the number of bytes specified by the "
-                          "Content-Length HTTP header.");
-            break;
-        }
-        rc = fn(arg, block, (size_t)n);
-        off += (size_t)n;
-    }
-    free(block);
-    return rc;
-}
-
-struct plain_feed {
-    s3_chunk_sink_fn sink;
-    void *arg;
-    struct crypto_digest *sha; /* hex mode: SHA-256 of the body */
-};
-
-static int plain_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct plain_feed *p = arg;
-    if (p->sha != NULL) {
-        crypto_digest_update(p->sha, data, len);
-    }
-    return p->sink(p->arg, data, len);
-}
-
-struct chunk_feed {
-    struct s3_chunked *c;
-    struct err_info *err;
-};
-
-static int chunk_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct chunk_feed *f = arg;
-    return s3__chunked_feed(f->c, data, len, f->err);
-}
-
-int s3__body_read(struct s3_req *r, s3_chunk_sink_fn sink, void *arg, struct s3_chunked *chunked)
-{
-    enum payload_kind kind = PAYLOAD_UNSIGNED;
-    int rc = payload_kind(r, &kind);
-    if (rc < 0) {
-        return rc;
-    }
-    if (kind == PAYLOAD_UNSIGNED || kind == PAYLOAD_HEX) {
-        struct plain_feed p = {.sink = sink, .arg = arg};
-        if (kind == PAYLOAD_HEX) {
-            p.sha = crypto_digest_create(CRYPTO_SHA256);
-        }
-        rc = body_blocks(r, plain_fn, &p);
-        if (p.sha != NULL) {
-            uint8_t d[SHA256_LEN];
-            char hex[2 * SHA256_LEN + 1];
-            crypto_digest_final(p.sha, d);
-            crypto_digest_destroy(p.sha);
-            hex_encode(d, SHA256_LEN, hex);
-            if (rc == 0 && strcasecmp(hex, s3__header(r, "x-amz-content-sha256")) != 0) {
-                rc = s3__fail(r, SL_E(CONTENT_SHA256_MISMATCH),
-                              "The provided 'x-amz-content-sha256' header does not match what "
-                              "was computed.");
-            }
-        }
-        if (rc < 0 && r->call->err.code == 0) {
-            s3__fail(r, rc, "The request body could not be stored.");
-        }
-        return rc;
-    }
-    struct s3_chunked local;
-    struct s3_chunked *c = chunked ? chunked : &local;
-    int signed_chunks = kind != PAYLOAD_STREAM_UNSIGNED_TRAILER;
-    int trailer = kind != PAYLOAD_STREAM_SIGNED;
-    s3__chunked_init(c, signed_chunks, trailer, r->req->signing_key, r->req->amz_date,
-                     r->req->credential_scope, r->req->seed_signature, sink, arg);
-    struct chunk_feed f = {.c = c, .err = &r->call->err};
-    rc = body_blocks(r, chunk_fn, &f);
-    if (rc == 0) {
-        rc = s3__chunked_finish(c, &r->call->err);
-    }
-    const char *dl = s3__header(r, "x-amz-decoded-content-length");
-    if (rc == 0 && dl != NULL && s3__parse_uint(dl) != (long long)c->decoded_len) {
-        rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
-                      "You did not provide the number of bytes specified by the "
-                      "x-amz-decoded-content-length HTTP header.");
-    }
-    if (rc < 0 && r->call->err.code == 0) {
-        s3__fail(r, rc, "The request body could not be stored.");
-    }
-    if (c == &local) {
-        s3__chunked_fini(c);
-    }
-    return rc;
-}
-
-struct buf_sink {
-    struct buf *b;
-    size_t max_len;
-};
-
-static int buf_sink_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct buf_sink *s = arg;
-    if (s->b->len + len > s->max_len) {
-        return SL_E(MALFORMED_XML);
-    }
-    return buf_append(s->b, data, len);
-}
-
-/* Decodes a Content-MD5 header into md5. Returns 1 when present, 0 when not, or an error. */
-static int content_md5(struct s3_req *r, uint8_t md5[MD5_LEN])
-{
-    const char *h = s3__header(r, "Content-MD5");
-    if (h == NULL) {
-        return 0;
-    }
-    uint8_t raw[BASE64_DECODED_MAX(64)];
-    size_t len = strlen(h);
-    if (len > 64 || base64_decode(h, len, raw) != MD5_LEN) {
-        return s3__fail(r, SL_E(INVALID_DIGEST), "The Content-MD5 you specified was invalid.");
-    }
-    memcpy(md5, raw, MD5_LEN);
-    return 1;
-}
-
-int s3__body_to_buf(struct s3_req *r, struct buf *b, size_t max_len)
-{
-    struct buf_sink s = {.b = b, .max_len = max_len};
-    int rc = s3__body_read(r, buf_sink_fn, &s, NULL);
-    if (rc == SL_E(MALFORMED_XML)) {
-        return s3__fail(r, SL_E(MALFORMED_XML), "The request body is too large.");
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    uint8_t want[MD5_LEN];
-    rc = content_md5(r, want);
-    if (rc == 1) {
-        uint8_t got[MD5_LEN];
-        crypto_md5(b->data ? b->data : (const uint8_t *)"", b->len, got);
-        if (!crypto_equal(got, want, MD5_LEN)) {
-            return s3__fail(r, SL_E(BAD_DIGEST),
-                            "The Content-MD5 you specified did not match what we received.");
-        }
-        rc = 0;
-    }
-    return rc;
-}
 
 /* ---- what a new object carries ---- */
 
@@ -371,7 +150,7 @@ static int put_ctx_from_headers(struct s3_req *r, struct put_ctx *pc,
         }
         pc->opts.tags_json = pc->tags_json;
     }
-    rc = content_md5(r, pc->md5);
+    rc = s3__content_md5(r, pc->md5);
     if (rc < 0) {
         return rc;
     }
@@ -466,8 +245,8 @@ static int sha_observe(void *arg, const uint8_t *data, size_t len)
  */
 static int body_adopt(struct s3_req *r, struct lake_writer *w)
 {
-    enum payload_kind kind = PAYLOAD_UNSIGNED;
-    if (r->req->body_fd < 0 || payload_kind(r, &kind) < 0 ||
+    enum s3_payload_kind kind = PAYLOAD_UNSIGNED;
+    if (r->req->body_fd < 0 || s3__payload_kind(r, &kind) < 0 ||
         (kind != PAYLOAD_UNSIGNED && kind != PAYLOAD_HEX)) {
         return 0;
     }
@@ -1193,19 +972,17 @@ static int complete_upload(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
-    struct buf body;
-    buf_init(&body);
-    rc = s3__body_to_buf(r, &body, 4 << 20);
     struct s3_xml_node *root = NULL;
     struct lake_complete_part *parts = NULL;
     size_t n = 0;
-    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-                    strcmp(root->name, "CompleteMultipartUpload") != 0)) {
-        rc = malformed(r);
-    }
+    rc = s3__xml_body(r, 4 << 20, "CompleteMultipartUpload", &root);
     if (rc == 0) {
-        parts = xcalloc(root->n_children + 1, sizeof(*parts));
-        for (size_t i = 0; i < root->n_children && rc == 0; i++) {
+        /* As many entries as the client sent elements: the may-fail allocator. */
+        parts = try_malloc((root->n_children + 1) * sizeof(*parts));
+        if (parts == NULL) {
+            rc = s3__fail(r, SL_E(NOMEM), "The request body does not fit in memory.");
+        }
+        for (size_t i = 0; rc == 0 && i < root->n_children; i++) {
             const struct s3_xml_node *p = &root->children[i];
             if (strcmp(p->name, "Part") != 0) {
                 continue;
@@ -1250,7 +1027,6 @@ static int complete_upload(struct s3_req *r)
     }
     free(parts);
     s3__xml_free(root);
-    buf_fini(&body);
     return rc;
 }
 
@@ -1359,19 +1135,17 @@ int s3__delete_objects(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
-    struct buf body;
-    buf_init(&body);
-    rc = s3__body_to_buf(r, &body, 4 << 20);
     struct s3_xml_node *root = NULL;
-    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-                    strcmp(root->name, "Delete") != 0)) {
-        rc = malformed(r);
-    }
+    rc = s3__xml_body(r, 4 << 20, "Delete", &root);
     size_t n_objects = 0;
     for (size_t i = 0; rc == 0 && i < root->n_children; i++) {
         const struct s3_xml_node *o = &root->children[i];
         if (strcmp(o->name, "Object") == 0) {
-            if (s3__xml_child(o, "Key") == NULL) {
+            /* A key is its bytes and their count: one a C string would cut short is
+               refused, never shortened (the XML reader lets no NUL through anyway). */
+            size_t key_len = 0;
+            const char *key = s3__xml_child_text_len(o, "Key", &key_len);
+            if (key == NULL || memchr(key, '\0', key_len) != NULL) {
                 rc = malformed(r);
             }
             n_objects++;
@@ -1384,7 +1158,6 @@ int s3__delete_objects(struct s3_req *r)
     }
     if (rc < 0) {
         s3__xml_free(root);
-        buf_fini(&body);
         return rc;
     }
     const char *quiet_s = s3__xml_child_text(root, "Quiet");
@@ -1426,7 +1199,6 @@ int s3__delete_objects(struct s3_req *r)
     }
     buf_puts(&b, "</DeleteResult>");
     s3__xml_free(root);
-    buf_fini(&body);
     return s3__respond_xml(r, &b);
 }
 

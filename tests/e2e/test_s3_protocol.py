@@ -283,6 +283,21 @@ def test_malformed_xml_bodies(sluice, bucket):
     assert b"<Code>MalformedXML</Code>" in data
 
 
+@pytest.mark.parametrize("key_xml", [b"a\x00b", b"a&#0;b", b"a&#x0;b", b"a\x01b", b"a&#x1B;b",
+                                     b"a\xed\xa0\x80b", b"a&#xFFFE;b"])
+def test_delete_objects_with_characters_xml_forbids_is_malformed(sluice, s3, bucket, key_xml):
+    # A key XML cannot carry must not be cut short to "a" and delete that key.
+    s3.put_object(Bucket=bucket, Key="a", Body=b"keep me")
+    body = b"<Delete><Object><Key>" + key_xml + b"</Key></Object></Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    req = SignedRequest(sluice, "POST", f"/{bucket}", query="delete=", body=body,
+                        headers={"content-md5": md5})
+    status, _, data = req.send(body)
+    assert status == 400
+    assert b"<Code>MalformedXML</Code>" in data
+    assert s3.get_object(Bucket=bucket, Key="a")["Body"].read() == b"keep me"
+
+
 def test_large_single_put_spooled_body(sluice, s3, bucket):
     # Bodies above 16 MiB reach the adapter spooled to a file; they are linked into place.
     body = os.urandom(20 * 1024 * 1024 + 3)
