@@ -19,6 +19,7 @@
 
 #include "core/base64.h"
 #include "core/crypto.h"
+#include "core/file.h"
 #include "core/mem.h"
 #include "lake/s3_http.h"
 
@@ -78,7 +79,7 @@ static int body_blocks(struct s3_req *r, int (*fn)(void *, const uint8_t *, size
     size_t off = 0;
     while (off < req->body_len && rc == 0) {
         size_t want = req->body_len - off < BLOCK_BYTES ? req->body_len - off : BLOCK_BYTES;
-        ssize_t n = pread(req->body_fd, block, want, (off_t)off);
+        ssize_t n = file_pread(req->body_fd, block, want, (off_t)off);
         if (n <= 0) {
             rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
                           "You did not provide the number of bytes specified by the "

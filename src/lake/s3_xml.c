@@ -73,17 +73,12 @@ static int chars_valid(const uint8_t *s, size_t len)
             i++;
             continue;
         }
-        size_t n;
-        unsigned long cp;
-        unsigned long min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0; /* a continuation byte first, 0xc0/0xc1, or past 0xf4 */
+        /* The sequence's length, its lead byte's payload, its smallest code point. */
+        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        unsigned long cp = c & (0x7f >> n);
+        unsigned long min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+        if (c < 0xc2 || c > 0xf4) {
+            return 0; /* a continuation byte first, 0xc0/0xc1 (overlong), or past 0xf4 */
         }
         if (len - i < n) {
             return 0;
