@@ -39,8 +39,8 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "lake/lake_int.h"
 #include "core/text.h"
+#include "lake/lake_int.h"
 
 #define BLOB_ID_LEN 32
 
@@ -149,7 +149,8 @@ static int io_code(int e)
 static int io_fail(struct err_info *err, int rc)
 {
     if (rc == SL_E(UNAVAILABLE)) {
-        return err_set(err, rc, "The server has no room to store the data. Please try again later.");
+        return err_set(err, rc,
+                       "The server has no room to store the data. Please try again later.");
     }
     return err_set(err, rc, "We encountered an internal error. Please try again.");
 }
@@ -308,8 +309,8 @@ static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
         }
         file_unlinkat(AT_FDCWD, tmp, 0);
     } else if (file_dir_sync(dfd) < 0) {
-        log_msg(LOG_ERROR, "lake", "fsync of objects/%.2s failed: %s; refusing writes until "
-                "restart", b->id, strerror(errno));
+        log_msg(LOG_ERROR, "lake", "fsync of objects/%.2s failed: %s; writes refused", b->id,
+                strerror(errno));
         rc = SL_E(IO);
         atomic_store(&lo->failed, 1);
         file_unlinkat(dfd, b->id, 0);
@@ -1306,8 +1307,8 @@ static int append_blob(struct lake_blob *dst, const char *src_id, int64_t len)
             if (n < 0 && errno == EINTR) {
                 continue;
             }
-            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
-                          errno == ENOSYS)) {
+            if (n < 0 &&
+                (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
                 use_copy = 0; /* a filesystem without copy_file_range: read and write */
                 continue;
             }
@@ -1367,9 +1368,9 @@ struct completion {
     const char *upload_id;
     const struct lake_complete_part *parts; /* the client's list, ascending */
     size_t n_parts;
-    struct lake_upload_info up;        /* the upload, owned */
-    char *tags;                        /* the upload's tag set (JSON), owned, or NULL */
-    struct stored_part *stored;        /* every part row, by number; owned */
+    struct lake_upload_info up; /* the upload, owned */
+    char *tags;                 /* the upload's tag set (JSON), owned, or NULL */
+    struct stored_part *stored; /* every part row, by number; owned */
     size_t n_stored;
     const struct stored_part **chosen; /* n_parts entries into stored; owned array */
     struct lake_object_info v;         /* the object row (strings borrowed) */
@@ -1542,8 +1543,7 @@ static int complete_recheck(struct local *lo, struct completion *c, const struct
             rc = SL_CORRUPT(path, 0, "part file missing");
             internal(err, SL_E(IO));
         } else if (rc == 1) {
-            rc = strcmp(store_col_text(s, 0), gone->etag) == 0 ? PART_FILE_GONE
-                                                                 : invalid_part(err);
+            rc = strcmp(store_col_text(s, 0), gone->etag) == 0 ? PART_FILE_GONE : invalid_part(err);
         }
         store_finalize(s);
     }
@@ -1601,8 +1601,8 @@ static int complete_concat(struct local *lo, struct completion *c, struct err_in
 static int complete_parts_unchanged(struct local *lo, struct completion *c, struct err_info *err)
 {
     struct store_stmt *s = NULL;
-    int rc = prepare(lo, "SELECT etag,size FROM lake_parts WHERE upload_id=? AND part_number=?",
-                     &s);
+    int rc =
+        prepare(lo, "SELECT etag,size FROM lake_parts WHERE upload_id=? AND part_number=?", &s);
     for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
         store_reset(s);
         store_bind_text(s, 1, c->upload_id);

@@ -21,7 +21,6 @@
 #include "core/mem.h"
 #include "lake/s3_http.h"
 
-
 /* ---- decoding ---- */
 
 static int hexv(char c)

@@ -15,7 +15,7 @@
 /* ---- XML (s3_xml.c) ---- */
 
 struct s3_xml_node {
-    char *name; /* local name, owned */
+    char *name;      /* local name, owned */
     char *text;      /* decoded character data, owned, never NULL once parsed; no NUL */
     size_t text_len; /* bytes of text */
     struct s3_xml_node *children; /* owned array */

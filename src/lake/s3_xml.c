@@ -44,10 +44,10 @@
 #define NOMEM SL_E(NOMEM)
 
 struct parser {
-    const char *p;    /* next byte */
-    const char *end;  /* one past the last byte */
-    size_t n_nodes;   /* elements so far */
-    struct buf text;  /* scratch for the element whose text is being read */
+    const char *p;   /* next byte */
+    const char *end; /* one past the last byte */
+    size_t n_nodes;  /* elements so far */
+    struct buf text; /* scratch for the element whose text is being read */
 };
 
 /* 1 when cp is a Char of XML 1.0. */
@@ -389,8 +389,8 @@ static int parse_content(struct parser *ps, struct s3_xml_node *node, const char
         }
     }
     node->text_len = ps->text.len - text_start;
-    node->text = try_strndup(ps->text.data ? (const char *)ps->text.data + text_start : "",
-                             node->text_len);
+    node->text =
+        try_strndup(ps->text.data ? (const char *)ps->text.data + text_start : "", node->text_len);
     return node->text == NULL ? NOMEM : 0;
 }
 

@@ -210,6 +210,15 @@ static void test_put_object_under_each_fault(void **state)
         const char *body = "the new version, longer than a short write";
         int rc = lake_object_put(f->lake, "bkt", "k", body, strlen(body), NULL, NULL, &err);
         check_after(f, &cases[i], rc, &err, before);
+        /* A new key under the same fault: no row, no file. */
+        before = count_files(f, "objects");
+        file_fault_inject(cases[i].op, 1, cases[i].err, cases[i].short_len);
+        rc = lake_object_put(f->lake, "bkt", "fresh", body, strlen(body), NULL, NULL, &err);
+        assert_int_equal(rc, cases[i].want_rc);
+        file_fault_clear();
+        assert_int_equal(lake_object_head(f->lake, "bkt", "fresh", NULL, &err), SL_E(NO_SUCH_KEY));
+        assert_int_equal(count_files(f, "tmp"), 0);
+        assert_int_equal(count_files(f, "objects"), before);
         fixture_destroy(f);
     }
 }
@@ -242,8 +251,8 @@ static void test_upload_part_under_each_fault(void **state)
         assert_int_equal(parts[0].size_bytes, 100);
         free(parts);
         struct lake_complete_part list[] = {{1, p1.etag}};
-        assert_int_equal(lake_upload_complete(f->lake, "bkt", "k", up.upload_id, list, 1, NULL, &err),
-                         0);
+        assert_int_equal(
+            lake_upload_complete(f->lake, "bkt", "k", up.upload_id, list, 1, NULL, &err), 0);
         lake_upload_info_fini(&up);
         fixture_destroy(f);
     }
@@ -285,8 +294,8 @@ static void test_complete_multipart_under_each_fault(void **state)
 struct racer {
     struct fixture *f;
     const char *upload_id;
-    int abort_it;       /* abort the upload instead of replacing part 2 */
-    unsigned delay_us;  /* before acting */
+    int abort_it;      /* abort the upload instead of replacing part 2 */
+    unsigned delay_us; /* before acting */
 };
 
 static void *race_part_or_abort(void *arg)

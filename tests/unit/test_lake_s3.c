@@ -102,7 +102,7 @@ static void test_xml_rejects_characters_xml_forbids(void **state)
         DOC("<a>&#x1F;</a>"),
         DOC("<a>\x01</a>"),
         DOC("<a>\x1b[0m</a>"),
-        DOC("<a>\x7f\x0b</a>"),                /* DEL is a Char; vertical tab is not */
+        DOC("<a>\x7f\x0b</a>"), /* DEL is a Char; vertical tab is not */
         DOC("<a>&#xFFFE;</a>"),
         DOC("<a>&#xFFFF;</a>"),
         DOC("<a>&#xDFFF;</a>"),
@@ -114,9 +114,9 @@ static void test_xml_rejects_characters_xml_forbids(void **state)
         DOC("<a>\xe0\x80\xaf</a>"),             /* overlong '/' */
         DOC("<a>\xf4\x90\x80\x80</a>"),         /* past U+10FFFF */
         DOC("<a>\xff</a>"),
-        DOC("<a>\xe2\x98</a>"),                 /* truncated */
-        DOC("<a>\x80</a>"),                     /* a lone continuation byte */
-        DOC("<a b=\"\x01\"/>"),                 /* in an attribute */
+        DOC("<a>\xe2\x98</a>"), /* truncated */
+        DOC("<a>\x80</a>"),     /* a lone continuation byte */
+        DOC("<a b=\"\x01\"/>"), /* in an attribute */
         DOC("<a b=\"&#0;\"/>"),
         DOC("<a><!-- \x02 --></a>"),            /* in a comment */
         DOC("<a><![CDATA[\0]]></a>"),           /* in CDATA */
