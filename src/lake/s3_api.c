@@ -454,9 +454,11 @@ static int list_objects(struct s3_req *r, int v2, int versions)
     const char *marker = v2 ? NULL : s3__query(r, versions ? "key-marker" : "marker");
     char *after = NULL;
     if (token != NULL) {
+        /* A token Sluice made holds 'k' and a key: anything longer is not one (and its
+           length, the client's choice, sizes no allocation). */
         size_t tl = strlen(token);
-        uint8_t *dec = xmalloc(tl + 4);
-        long n = base64url_decode(token, tl, dec);
+        uint8_t *dec = tl <= BASE64_ENCODED_LEN(LAKE_KEY_MAX_BYTES + 1) ? xmalloc(tl + 4) : NULL;
+        long n = dec ? base64url_decode(token, tl, dec) : -1;
         if (n < 1 || dec[0] != 'k' || memchr(dec, '\0', (size_t)n) != NULL) {
             free(dec);
             return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),

@@ -237,6 +237,13 @@ def test_copy_source_range_is_parsed_strictly(s3, bucket):
     s3.abort_multipart_upload(Bucket=bucket, Key="dst", UploadId=up)
 
 
+def test_overlong_continuation_token_is_invalid_argument(s3, bucket):
+    for token in ("A" * 3000, "a" + "=" * 10, "!!!"):
+        with pytest.raises(ClientError) as e:
+            s3.list_objects_v2(Bucket=bucket, ContinuationToken=token)
+        assert code_of(e) == "InvalidArgument"
+
+
 def test_conditional_reads(s3, bucket):
     r = s3.put_object(Bucket=bucket, Key="c", Body=b"cond")
     etag = r["ETag"]
