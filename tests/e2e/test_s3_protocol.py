@@ -219,6 +219,45 @@ def test_multipart_upload_via_boto3(s3, bucket):
     assert e.value.response["Error"]["Code"] == "NoSuchUpload"
 
 
+def test_complete_racing_abort_answers_as_s3(s3, bucket):
+    # CompleteMultipartUpload and AbortMultipartUpload of one upload at once: the
+    # completion either wins (200, the whole object) or finds the upload gone
+    # (NoSuchUpload); never an internal error.
+    import concurrent.futures
+    big = os.urandom(5 * 1024 * 1024)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(10):
+            up = s3.create_multipart_upload(Bucket=bucket, Key="race")["UploadId"]
+            e1 = s3.upload_part(Bucket=bucket, Key="race", UploadId=up, PartNumber=1,
+                                Body=big)["ETag"]
+            e2 = s3.upload_part(Bucket=bucket, Key="race", UploadId=up, PartNumber=2,
+                                Body=b"tail")["ETag"]
+            parts = {"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}
+
+            def complete():
+                try:
+                    s3.complete_multipart_upload(Bucket=bucket, Key="race", UploadId=up,
+                                                 MultipartUpload=parts)
+                    return "ok"
+                except ClientError as e:
+                    return e.response["Error"]["Code"]
+
+            def abort():
+                try:
+                    s3.abort_multipart_upload(Bucket=bucket, Key="race", UploadId=up)
+                    return "ok"
+                except ClientError as e:
+                    return e.response["Error"]["Code"]
+
+            fc = pool.submit(complete)
+            fa = pool.submit(abort)
+            got = fc.result()
+            assert fa.result() in ("ok", "NoSuchUpload")
+            assert got in ("ok", "NoSuchUpload"), got
+            if got == "ok":
+                assert s3.get_object(Bucket=bucket, Key="race")["Body"].read() == big + b"tail"
+
+
 def test_multipart_too_small_abort_and_part_copy(s3, bucket):
     uid = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
     e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=uid, PartNumber=1,
