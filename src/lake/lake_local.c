@@ -270,11 +270,11 @@ static void blob_discard(struct lake_blob *b)
  *
  * What is sticky (style rule 11). The backend refuses every further write until it is
  * reopened (recovery at open) after a failure that leaves shared state in doubt:
- *   - a failed fsync of an objects/<xx> directory, or a rename into it failing other
- *     than for want of space. The directory holds the names of many acknowledged
- *     objects; after a failed fsync the kernel may have dropped the dirty directory
- *     block and reports the error once, so a later fsync could return success for
- *     names that never reached the disk. Only a restart (clean_orphans reconciling
+ *   - a failed fsync of an objects/<xx> directory (whatever the error), or a rename
+ *     into it failing other than for want of space. The directory holds the names of
+ *     many acknowledged objects; after a failed fsync the kernel may have dropped the
+ *     dirty directory block and reports the error once, so a later fsync could return
+ *     success for names that never reached the disk. Only a restart (clean_orphans reconciling
  *     files and rows) gives a state Sluice can vouch for again.
  * Not sticky, the blob alone is discarded and the request fails:
  *   - a failed write or fsync of the blob's own temporary file. A writeback error
@@ -282,8 +282,8 @@ static void blob_discard(struct lake_blob *b)
  *     in it and the file is removed, never fsynced again and never reported durable. A
  *     later object is a new file whose own fsync must succeed before it is
  *     acknowledged, so one bad file does not put any other object in doubt;
- *   - ENOSPC/EDQUOT anywhere: the disk is full, not failing; writes work again once
- *     space is freed, which must not need a restart.
+ *   - ENOSPC/EDQUOT from the blob's own file or from the rename: the disk is full, not
+ *     failing; writes work again once space is freed, which must not need a restart.
  */
 static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
 {
