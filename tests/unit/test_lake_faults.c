@@ -10,7 +10,8 @@
  * until the lake is reopened; a failure confined to the discarded file does not.
  *
  * Also here: CompleteMultipartUpload racing UploadPart and AbortMultipartUpload on
- * other threads answers as S3 does and never reports corruption.
+ * other threads answers as S3 does and never reports corruption. The race test prints
+ * its seed (the racing thread's delays); LAKE_RACE_SEED=<n> replays one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -326,8 +327,9 @@ static void test_complete_racing_upload_part_and_abort(void **state)
     (void)state;
     struct fixture *f = fixture_create();
     int outcomes[3] = {0, 0, 0};
-    unsigned seed = (unsigned)time(NULL);
-    print_message("seed %u\n", seed);
+    const char *env = getenv("LAKE_RACE_SEED");
+    unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+    print_message("LAKE_RACE_SEED=%u\n", seed);
     srand(seed);
     for (int round = 0; round < 24; round++) {
         struct err_info err;
