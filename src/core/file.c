@@ -1,7 +1,9 @@
 #include "core/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <unistd.h>
 
 struct fault {
@@ -11,6 +13,13 @@ struct fault {
 };
 
 static struct fault faults[FILE_OP_COUNT_];
+
+/* Sets errno to op's injected error and returns -1 (for the callers below). */
+static int fault_fail(enum file_op op)
+{
+    errno = faults[op].err;
+    return -1;
+}
 
 /* 1 when this call of op is the one to fail. */
 static int fault_hits(enum file_op op)
@@ -89,4 +98,68 @@ int file_ftruncate(int fd, off_t len)
         return -1;
     }
     return ftruncate(fd, len);
+}
+
+int file_open(const char *path, int flags, mode_t mode)
+{
+    if (fault_hits(FILE_OP_OPEN)) {
+        return fault_fail(FILE_OP_OPEN);
+    }
+    return open(path, flags, mode);
+}
+
+int file_openat(int dir_fd, const char *name, int flags, mode_t mode)
+{
+    if (fault_hits(FILE_OP_OPEN)) {
+        return fault_fail(FILE_OP_OPEN);
+    }
+    return openat(dir_fd, name, flags, mode);
+}
+
+int file_renameat(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name)
+{
+    if (fault_hits(FILE_OP_RENAME)) {
+        return fault_fail(FILE_OP_RENAME);
+    }
+    return renameat(old_dir_fd, old_name, new_dir_fd, new_name);
+}
+
+int file_linkat(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name,
+                int flags)
+{
+    if (fault_hits(FILE_OP_RENAME)) {
+        return fault_fail(FILE_OP_RENAME);
+    }
+    return linkat(old_dir_fd, old_name, new_dir_fd, new_name, flags);
+}
+
+int file_unlinkat(int dir_fd, const char *name, int flags)
+{
+    if (fault_hits(FILE_OP_UNLINK)) {
+        return fault_fail(FILE_OP_UNLINK);
+    }
+    return unlinkat(dir_fd, name, flags);
+}
+
+int file_dir_sync(int dir_fd)
+{
+    if (fault_hits(FILE_OP_DIR_SYNC)) {
+        return fault_fail(FILE_OP_DIR_SYNC);
+    }
+    return fsync(dir_fd);
+}
+
+ssize_t file_copy_range(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len)
+{
+    if (fault_hits(FILE_OP_WRITE)) {
+        struct fault *f = &faults[FILE_OP_WRITE];
+        size_t short_len = f->short_len;
+        if (short_len > 0 && short_len < len) {
+            f->short_len = 0;
+            atomic_store(&f->countdown, 1);
+            return copy_file_range(in_fd, in_off, out_fd, out_off, short_len, 0);
+        }
+        return fault_fail(FILE_OP_WRITE);
+    }
+    return copy_file_range(in_fd, in_off, out_fd, out_off, len, 0);
 }

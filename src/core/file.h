@@ -16,8 +16,34 @@ ssize_t file_pread(int fd, void *buf, size_t len, off_t off);
 int file_fdatasync(int fd);
 int file_fsync(int fd);
 int file_ftruncate(int fd, off_t len);
+/* open(2)/openat(2), creating the file when flags ask (mode as open's). */
+int file_open(const char *path, int flags, mode_t mode);
+int file_openat(int dir_fd, const char *name, int flags, mode_t mode);
+/* renameat(2) and linkat(2): both give a file a new name in a directory. */
+int file_renameat(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name);
+int file_linkat(int old_dir_fd, const char *old_name, int new_dir_fd, const char *new_name,
+                int flags);
+/* unlinkat(2). */
+int file_unlinkat(int dir_fd, const char *name, int flags);
+/* fsync(2) of a directory's descriptor: makes the names created or renamed in it durable. */
+int file_dir_sync(int dir_fd);
+/*
+ * copy_file_range(2) from in_fd at *in_off to out_fd at *out_off, both advanced; counts as
+ * a write for fault injection (a short copy, then the error, as a full disk gives).
+ */
+ssize_t file_copy_range(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len);
 
-enum file_op { FILE_OP_WRITE, FILE_OP_READ, FILE_OP_SYNC, FILE_OP_TRUNCATE, FILE_OP_COUNT_ };
+enum file_op {
+    FILE_OP_WRITE,    /* file_pwrite, file_copy_range */
+    FILE_OP_READ,     /* file_pread */
+    FILE_OP_SYNC,     /* file_fdatasync, file_fsync */
+    FILE_OP_TRUNCATE, /* file_ftruncate */
+    FILE_OP_OPEN,     /* file_open, file_openat */
+    FILE_OP_RENAME,   /* file_renameat, file_linkat */
+    FILE_OP_UNLINK,   /* file_unlinkat */
+    FILE_OP_DIR_SYNC, /* file_dir_sync */
+    FILE_OP_COUNT_
+};
 
 /*
  * Test seam: the nth call of op from now (1 = the next one) fails with err. For writes,

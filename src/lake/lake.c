@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "lake/lake_int.h"
@@ -31,7 +32,7 @@ struct lake_writer {
     char checksum_b64[LAKE_CHECKSUM_MAX];
     int checksum_done;  /* checksum_b64 holds the final value */
     int64_t size_bytes; /* bytes written */
-    int failed;         /* a write failed: the writer only discards now */
+    int failed_rc;      /* 0, or the error of a failed write: the writer only discards now */
 };
 
 /* The caller's err_info cleared, or a local one when the caller passed NULL. */
@@ -177,18 +178,6 @@ int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_do
     return lake->ops->bucket_doc_get(lake->be, name, doc, value_out, err);
 }
 
-void lake_object_info_fini(struct lake_object_info *info)
-{
-    if (info == NULL) {
-        return;
-    }
-    free(info->key);
-    free(info->content_type);
-    free(info->meta_json);
-    free(info->part_sizes_json);
-    memset(info, 0, sizeof(*info));
-}
-
 /* ---- writer ---- */
 
 int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
@@ -210,8 +199,8 @@ int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
 
 int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
 {
-    if (w->failed || w->blob == NULL) {
-        return SL_E(IO);
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return w->failed_rc < 0 ? w->failed_rc : SL_E(IO);
     }
     if (len == 0) {
         return 0;
@@ -222,7 +211,7 @@ int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
     }
     int rc = w->lake->ops->blob_write(w->blob, data, len);
     if (rc < 0) {
-        w->failed = 1;
+        w->failed_rc = rc;
         return rc;
     }
     w->size_bytes += (int64_t)len;
@@ -236,7 +225,7 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
     int rc = 0;
     while (len > 0 && rc == 0) {
         size_t want = len > CHUNK ? CHUNK : (size_t)len;
-        ssize_t n = pread(fd, chunk, want, (off_t)offset);
+        ssize_t n = file_pread(fd, chunk, want, (off_t)offset);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -255,7 +244,7 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
 int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
                          int (*observe)(void *arg, const uint8_t *data, size_t len), void *arg)
 {
-    if (w->failed || w->blob == NULL || w->size_bytes != 0) {
+    if (w->failed_rc < 0 || w->blob == NULL || w->size_bytes != 0) {
         return SL_E(IO);
     }
     if (w->lake->ops->blob_adopt == NULL || w->lake->ops->blob_adopt(w->blob, fd, len) < 0) {
@@ -265,7 +254,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
         int rc = 0;
         for (int64_t off = 0; off < len && rc == 0;) {
             size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
-            ssize_t n = pread(fd, chunk, want, (off_t)off);
+            ssize_t n = file_pread(fd, chunk, want, (off_t)off);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -288,7 +277,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
     int rc = 0;
     for (int64_t off = 0; off < len && rc == 0;) {
         size_t want = len - off > CHUNK ? CHUNK : (size_t)(len - off);
-        ssize_t n = pread(fd, chunk, want, (off_t)off);
+        ssize_t n = file_pread(fd, chunk, want, (off_t)off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -304,7 +293,7 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
     }
     free(chunk);
     if (rc < 0) {
-        w->failed = 1;
+        w->failed_rc = rc;
     }
     return rc;
 }
@@ -359,14 +348,24 @@ static int writer_finish(struct lake_writer *w, const struct lake_put_opts *opts
     return 0;
 }
 
+/* The error a commit of a failed (or already committed) writer answers. */
+static int writer_failed(const struct lake_writer *w, struct err_info *err)
+{
+    if (w->failed_rc == SL_E(UNAVAILABLE)) {
+        return err_set(err, w->failed_rc,
+                       "The server has no room to store the data. Please try again later.");
+    }
+    return err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+}
+
 int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *key,
                        const struct lake_put_opts *opts, struct lake_object_info *info,
                        struct err_info *err)
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    if (w->failed || w->blob == NULL) {
-        return err_set(err, SL_E(IO), "The object could not be written.");
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return writer_failed(w, err);
     }
     int rc = check_key(key, err);
     struct lake__blob_meta meta;
@@ -388,8 +387,8 @@ int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const cha
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    if (w->failed || w->blob == NULL) {
-        return err_set(err, SL_E(IO), "The part could not be written.");
+    if (w->failed_rc < 0 || w->blob == NULL) {
+        return writer_failed(w, err);
     }
     if (part_number < 1 || part_number > LAKE_PART_NUMBER_MAX) {
         return err_set(err, SL_E(INVALID_ARGUMENT_S3),
@@ -491,7 +490,7 @@ int lake_object_read(struct lake *lake, const char *bucket, const char *key, str
             rc = err_set(err, SL_E(NOMEM), "The object does not fit in memory.");
             break;
         }
-        ssize_t n = pread(fd, dst, want, (off_t)off);
+        ssize_t n = file_pread(fd, dst, want, (off_t)off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -561,35 +560,7 @@ int lake_object_list(struct lake *lake, const char *bucket, const struct lake_li
     return lake->ops->object_list(lake->be, bucket, opts, out, err);
 }
 
-void lake_list_result_fini(struct lake_list_result *res)
-{
-    if (res == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < res->n_objects; i++) {
-        lake_object_info_fini(&res->objects[i]);
-    }
-    free(res->objects);
-    for (size_t i = 0; i < res->n_prefixes; i++) {
-        free(res->prefixes[i]);
-    }
-    free(res->prefixes);
-    free(res->last);
-    memset(res, 0, sizeof(*res));
-}
-
 /* ---- multipart ---- */
-
-void lake_upload_info_fini(struct lake_upload_info *info)
-{
-    if (info == NULL) {
-        return;
-    }
-    free(info->key);
-    free(info->content_type);
-    free(info->meta_json);
-    memset(info, 0, sizeof(*info));
-}
 
 int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
                        const struct lake_put_opts *opts, struct lake_upload_info *info,
@@ -650,18 +621,6 @@ int lake_upload_list(struct lake *lake, const char *bucket, const char *prefix,
     memset(out, 0, sizeof(*out));
     return lake->ops->upload_list(lake->be, bucket, prefix, key_marker, upload_id_marker,
                                   max_uploads, out, err);
-}
-
-void lake_upload_list_fini(struct lake_upload_list *list)
-{
-    if (list == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < list->n_uploads; i++) {
-        lake_upload_info_fini(&list->uploads[i]);
-    }
-    free(list->uploads);
-    memset(list, 0, sizeof(*list));
 }
 
 int lake_part_list(struct lake *lake, const char *bucket, const char *key, const char *upload_id,

@@ -14,7 +14,12 @@
  *     leading `/`, any byte) can name a file outside the lake's storage;
  *   - lake_open removes temporary files, files no metadata row names (a crash between
  *     rename and commit) and multipart uploads abandoned for a week; a running lake
- *     sweeps abandoned uploads again at most hourly, as new uploads start.
+ *     sweeps abandoned uploads again at most hourly, as new uploads start;
+ *   - storage errors: SL_E(UNAVAILABLE) (S3's 503 ServiceUnavailable, retried by SDKs)
+ *     when the disk is full, SL_E(IO) (500 InternalError) for any other failure; a
+ *     failed write leaves no file and no row behind. After a failure that puts the
+ *     directories of stored objects in doubt (a failed directory fsync) every write
+ *     answers SL_E(IO) until the lake is reopened (see blob_seal in lake_local.c).
  *
  * Threading: every call may be made from any thread; metadata is serialised by the
  * store's lock, object bytes are written without it.
@@ -143,9 +148,10 @@ struct lake_put_opts {
  */
 int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
                      struct lake_writer **out);
-/* Appends bytes. Returns 0 or SL_E(IO)/-errno (sticky: later calls fail too). */
+/* Appends bytes. Returns 0, SL_E(UNAVAILABLE) (disk full) or SL_E(IO) (sticky for this
+   writer: later calls fail too, the writer can only be destroyed). */
 int lake_writer_write(struct lake_writer *w, const void *data, size_t len);
-/* Appends len bytes of fd from offset. Returns 0, SL_E(IO) or -errno. */
+/* Appends len bytes of fd from offset. Returns 0, SL_E(UNAVAILABLE), SL_E(IO) or -errno. */
 int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t len);
 /*
  * Takes the len bytes of fd (a file the caller keeps owning, such as a spooled request
@@ -167,7 +173,8 @@ const char *lake_writer_checksum(struct lake_writer *w);
 /*
  * Makes the bytes the object bucket/key (replacing any), fills *info (may be NULL).
  * Returns 0, SL_E(NO_SUCH_BUCKET), SL_E(BAD_DIGEST) (Content-MD5 or checksum differ),
- * SL_E(IO). The writer stays owned by the caller, who destroys it in every case.
+ * SL_E(UNAVAILABLE) (disk full), SL_E(IO). The writer stays owned by the caller, who
+ * destroys it in every case.
  */
 int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *key,
                        const struct lake_put_opts *opts, struct lake_object_info *info,
@@ -266,7 +273,7 @@ int lake_upload_get(struct lake *lake, const char *bucket, const char *key, cons
 /*
  * Makes the writer's bytes part part_number of the upload (replacing any). opts may
  * carry content_md5/checksum_expected. Returns 0, SL_E(NO_SUCH_UPLOAD), SL_E(BAD_DIGEST),
- * SL_E(IO). The caller destroys the writer.
+ * SL_E(UNAVAILABLE), SL_E(IO). The caller destroys the writer.
  */
 int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const char *key,
                             const char *upload_id, int part_number,
@@ -281,7 +288,11 @@ struct lake_complete_part {
  * Completes an upload from the listed parts (ascending, each existing with that ETag,
  * all but the last at least 5 MiB): the object's bytes are the parts concatenated,
  * its ETag the MD5 of the parts' MD5s with "-N". Returns 0, SL_E(NO_SUCH_UPLOAD),
- * SL_E(INVALID_PART), SL_E(INVALID_PART_ORDER), SL_E(ENTITY_TOO_SMALL), SL_E(IO).
+ * SL_E(INVALID_PART), SL_E(INVALID_PART_ORDER), SL_E(ENTITY_TOO_SMALL), SL_E(UNAVAILABLE),
+ * SL_E(IO), SL_E(NOMEM). Racing UploadPart or AbortMultipartUpload of the same upload, it
+ * answers as if the calls had run in some order: SL_E(NO_SUCH_UPLOAD) when the upload
+ * ended meanwhile, SL_E(INVALID_PART) when a listed part was replaced by other bytes.
+ * On failure the upload and its parts are unchanged.
  */
 int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                          const char *upload_id, const struct lake_complete_part *parts,

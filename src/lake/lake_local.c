@@ -15,8 +15,11 @@
  * An open descriptor of a blob stays valid after unlink, so a GET that opened its
  * object keeps reading the same bytes while the key is replaced or deleted.
  *
- * Durability failures are sticky: after a failed fsync or rename the backend refuses
- * every further write until the process restarts and recovers at open.
+ * Durability failures that put shared state in doubt (an objects/ directory's fsync) are
+ * sticky: the backend refuses every further write until the process restarts and
+ * recovers at open; a failure confined to one new blob's file fails that request only
+ * (blob_seal says which is which). Every file operation goes through core/file.h, the
+ * seam where tests inject disk faults.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,10 +36,11 @@
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "lake/lake_int.h"
 #include "core/text.h"
+#include "lake/lake_int.h"
 
 #define BLOB_ID_LEN 32
 
@@ -130,6 +134,27 @@ static void new_id(char out[BLOB_ID_LEN + 1])
     hex_encode(raw, sizeof(raw), out);
 }
 
+/*
+ * The code a failed system call of blob I/O answers with. A full disk (or quota) is
+ * SL_E(UNAVAILABLE), S3's 503 ServiceUnavailable: nothing is wrong with the request and
+ * the same request may succeed once space is freed, which SDKs retry with backoff.
+ * Anything else is SL_E(IO), S3's 500 InternalError.
+ */
+static int io_code(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? SL_E(UNAVAILABLE) : SL_E(IO);
+}
+
+/* The message a client sees for io_code's codes. */
+static int io_fail(struct err_info *err, int rc)
+{
+    if (rc == SL_E(UNAVAILABLE)) {
+        return err_set(err, rc,
+                       "The server has no room to store the data. Please try again later.");
+    }
+    return err_set(err, rc, "We encountered an internal error. Please try again.");
+}
+
 static int blob_open(void *be, struct lake_blob **out)
 {
     struct local *lo = be;
@@ -141,36 +166,42 @@ static int blob_open(void *be, struct lake_blob **out)
     new_id(b->id);
     char path[800];
     snprintf(path, sizeof(path), "%s/%s", lo->tmp_dir, b->id);
-    b->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    b->fd = file_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (b->fd < 0) {
         int e = errno;
         log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
         free(b);
-        return -e;
+        return io_code(e);
     }
     *out = b;
     return 0;
 }
 
+/*
+ * Appends to the blob's temporary file. A failed or short write leaves the blob to be
+ * discarded by its writer (lake.c marks the writer failed); it is not sticky for the
+ * backend: the file was never acknowledged and no other object's bytes are in it.
+ * Returns 0, SL_E(UNAVAILABLE) (disk full) or SL_E(IO).
+ */
 static int blob_write(struct lake_blob *b, const void *data, size_t len)
 {
     const uint8_t *p = data;
     while (len > 0) {
-        ssize_t n = write(b->fd, p, len);
+        ssize_t n = file_pwrite(b->fd, p, len, (off_t)b->written);
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0) {
-            int e = errno;
+        if (n <= 0) {
+            int e = n < 0 ? errno : ENOSPC;
             log_msg(LOG_ERROR, "lake", "write of blob %s failed: %s", b->id, strerror(e));
-            return -e;
+            return io_code(e);
         }
         p += n;
         len -= (size_t)n;
         b->written += n;
     }
     if (b->written - b->kicked >= WRITEBACK_KICK_BYTES) {
-        /* Start writing back what we have; failures surface at the fsync. */
+        /* Start writing back what we have; only advice, failures surface at the fsync. */
         sync_file_range(b->fd, b->kicked, b->written - b->kicked, SYNC_FILE_RANGE_WRITE);
         b->kicked = b->written;
     }
@@ -195,16 +226,16 @@ static int blob_adopt(struct lake_blob *b, int fd, int64_t len)
     snprintf(tmp, sizeof(tmp), "%s/%s", b->lo->tmp_dir, b->id);
     char linked[800];
     snprintf(linked, sizeof(linked), "%s/%s.link", b->lo->tmp_dir, b->id);
-    if (linkat(AT_FDCWD, src, AT_FDCWD, linked, AT_SYMLINK_FOLLOW) < 0) {
+    if (file_linkat(AT_FDCWD, src, AT_FDCWD, linked, AT_SYMLINK_FOLLOW) < 0) {
         return -errno; /* another filesystem, a named file, no /proc: the caller copies */
     }
-    int nfd = open(linked, O_WRONLY | O_CLOEXEC);
-    if (nfd < 0 || rename(linked, tmp) < 0) {
+    int nfd = file_open(linked, O_WRONLY | O_CLOEXEC, 0);
+    if (nfd < 0 || file_renameat(AT_FDCWD, linked, AT_FDCWD, tmp) < 0) {
         int e = errno;
         if (nfd >= 0) {
             close(nfd);
         }
-        unlink(linked);
+        file_unlinkat(AT_FDCWD, linked, 0);
         return -e;
     }
     close(b->fd);
@@ -223,14 +254,36 @@ static void blob_discard(struct lake_blob *b)
     char path[800];
     snprintf(path, sizeof(path), "%s/%s", b->lo->tmp_dir, b->id);
     close(b->fd);
-    unlink(path);
+    if (file_unlinkat(AT_FDCWD, path, 0) < 0 && errno != ENOENT) {
+        /* Left for clean_tmp at the next open; never part of an object. */
+        log_msg(LOG_WARN, "lake", "cannot remove %s: %s", path, strerror(errno));
+    }
     free(b);
 }
 
 /*
  * Seals a blob: fsync, rename into objects/, fsync the directory, so both its bytes and
  * its name are durable before the caller commits a row naming it. Copies the id into
- * id_out and frees the blob in every case. Returns 0 or SL_E(IO) (sticky).
+ * id_out and frees the blob in every case; on failure no file of the blob remains
+ * (the temporary file or the renamed one is removed). Returns 0, SL_E(UNAVAILABLE)
+ * (disk full) or SL_E(IO).
+ *
+ * What is sticky (style rule 11). The backend refuses every further write until it is
+ * reopened (recovery at open) after a failure that leaves shared state in doubt:
+ *   - a failed fsync of an objects/<xx> directory (whatever the error), or a rename
+ *     into it failing other than for want of space. The directory holds the names of
+ *     many acknowledged objects; after a failed fsync the kernel may have dropped the
+ *     dirty directory block and reports the error once, so a later fsync could return
+ *     success for names that never reached the disk. Only a restart (clean_orphans reconciling
+ *     files and rows) gives a state Sluice can vouch for again.
+ * Not sticky, the blob alone is discarded and the request fails:
+ *   - a failed write or fsync of the blob's own temporary file. A writeback error
+ *     belongs to that file (the kernel records it per file); nothing acknowledged is
+ *     in it and the file is removed, never fsynced again and never reported durable. A
+ *     later object is a new file whose own fsync must succeed before it is
+ *     acknowledged, so one bad file does not put any other object in doubt;
+ *   - ENOSPC/EDQUOT from the blob's own file or from the rename: the disk is full, not
+ *     failing; writes work again once space is freed, which must not need a restart.
  */
 static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
 {
@@ -240,29 +293,27 @@ static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
     snprintf(tmp, sizeof(tmp), "%s/%s", lo->tmp_dir, b->id);
     int dfd = lo->dir_fds[dir_idx(b->id)];
     int rc = 0;
-    int renamed = 0;
-    if (fsync(b->fd) < 0) {
-        log_msg(LOG_ERROR, "lake", "fsync of %s failed: %s", tmp, strerror(errno));
-        rc = SL_E(IO);
+    if (file_fsync(b->fd) < 0) {
+        int e = errno;
+        log_msg(LOG_ERROR, "lake", "fsync of %s failed: %s", tmp, strerror(e));
+        blob_discard(b);
+        return io_code(e);
     }
     close(b->fd);
-    if (rc == 0 && renameat(AT_FDCWD, tmp, dfd, b->id) < 0) {
-        log_msg(LOG_ERROR, "lake", "rename of %s failed: %s", tmp, strerror(errno));
-        rc = SL_E(IO);
-    } else if (rc == 0) {
-        renamed = 1;
-    }
-    if (rc == 0 && fsync(dfd) < 0) {
-        log_msg(LOG_ERROR, "lake", "fsync of objects/%.2s failed: %s", b->id, strerror(errno));
-        rc = SL_E(IO);
-    }
-    if (rc < 0) {
-        atomic_store(&lo->failed, 1);
-        if (renamed) {
-            unlinkat(dfd, b->id, 0);
-        } else {
-            unlink(tmp);
+    if (file_renameat(AT_FDCWD, tmp, dfd, b->id) < 0) {
+        int e = errno;
+        log_msg(LOG_ERROR, "lake", "rename of %s failed: %s", tmp, strerror(e));
+        rc = io_code(e);
+        if (rc == SL_E(IO)) {
+            atomic_store(&lo->failed, 1);
         }
+        file_unlinkat(AT_FDCWD, tmp, 0);
+    } else if (file_dir_sync(dfd) < 0) {
+        log_msg(LOG_ERROR, "lake", "fsync of objects/%.2s failed: %s; writes refused", b->id,
+                strerror(errno));
+        rc = SL_E(IO);
+        atomic_store(&lo->failed, 1);
+        file_unlinkat(dfd, b->id, 0);
     }
     free(b);
     return rc;
@@ -273,7 +324,8 @@ static void blob_unlink(struct local *lo, const char *id)
     if (id == NULL || strlen(id) != BLOB_ID_LEN || dir_idx(id) < 0) {
         return;
     }
-    if (unlinkat(lo->dir_fds[dir_idx(id)], id, 0) < 0 && errno != ENOENT) {
+    if (file_unlinkat(lo->dir_fds[dir_idx(id)], id, 0) < 0 && errno != ENOENT) {
+        /* Left for clean_orphans at the next open: no row names it. */
         log_msg(LOG_WARN, "lake", "cannot remove blob %s: %s", id, strerror(errno));
     }
 }
@@ -397,6 +449,9 @@ static int internal(struct err_info *err, int rc)
 {
     if (rc == SL_E(NOMEM)) {
         return err_set(err, rc, "Out of memory.");
+    }
+    if (rc == SL_E(UNAVAILABLE)) {
+        return io_fail(err, rc);
     }
     return err_set(err, rc < 0 && err_is_sluice(rc) ? rc : SL_E(IO),
                    "We encountered an internal error. Please try again.");
@@ -719,7 +774,7 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
     char old[BLOB_ID_LEN + 1] = "";
     int rc = blob_seal(blob, id);
     if (rc < 0) {
-        return err_set(err, rc, "We encountered an internal error. Please try again.");
+        return io_fail(err, rc);
     }
     struct lake_object_info v;
     memset(&v, 0, sizeof(v));
@@ -783,7 +838,7 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
             blob_path(lo, store_col_text(s, 10), path, sizeof(path));
             if (fd_out != NULL) {
                 /* Opened under the lock: a concurrent delete unlinks only after. */
-                *fd_out = open(path, O_RDONLY | O_CLOEXEC);
+                *fd_out = file_open(path, O_RDONLY | O_CLOEXEC, 0);
                 if (*fd_out < 0) {
                     rc = SL_CORRUPT(path, 0, "object file missing");
                     err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
@@ -1160,7 +1215,7 @@ static int part_commit(void *be, struct lake_blob *blob, const char *bucket, con
     char old[BLOB_ID_LEN + 1] = "";
     int rc = blob_seal(blob, id);
     if (rc < 0) {
-        return err_set(err, rc, "We encountered an internal error. Please try again.");
+        return io_fail(err, rc);
     }
     int64_t now = clock_now_ms();
     store_lock(lo->st);
@@ -1221,6 +1276,7 @@ static int part_commit(void *be, struct lake_blob *blob, const char *bucket, con
     return 0;
 }
 
+/* A part as its row stood when the completion read it. */
 struct stored_part {
     int part_number;
     int64_t size_bytes;
@@ -1229,30 +1285,61 @@ struct stored_part {
     char blob[BLOB_ID_LEN + 1];
 };
 
-/* Appends the whole file src_path to fd. Returns 0 or SL_E(IO). */
-static int append_file(int fd, const char *src_path, int64_t len)
+/* concat's answer when a part file vanished under it: look again (complete_recheck). */
+#define PART_FILE_GONE 1
+/* A completion starts over at most this often when parts keep being replaced. */
+#define COMPLETE_ATTEMPTS 4
+
+/*
+ * Appends the len bytes of the sealed blob src_id to the blob being written. Returns 0,
+ * PART_FILE_GONE when the file is gone (the caller finds out why), SL_E(UNAVAILABLE)
+ * (disk full) or SL_E(IO).
+ */
+static int append_blob(struct lake_blob *dst, const char *src_id, int64_t len)
 {
-    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    struct local *lo = dst->lo;
+    int src = file_openat(lo->dir_fds[dir_idx(src_id)], src_id, O_RDONLY | O_CLOEXEC, 0);
     if (src < 0) {
-        return SL_CORRUPT(src_path, 0, "part file missing");
+        if (errno == ENOENT) {
+            return PART_FILE_GONE;
+        }
+        log_msg(LOG_ERROR, "lake", "cannot open blob %s: %s", src_id, strerror(errno));
+        return io_code(errno);
     }
     int rc = 0;
-    while (len > 0) {
-        ssize_t n = copy_file_range(src, NULL, fd, NULL, (size_t)len, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
+    off_t in_off = 0;
+    int use_copy = 1;
+    while (len > 0 && rc == 0) {
+        off_t out_off = (off_t)dst->written;
+        ssize_t n = -1;
+        if (use_copy) {
+            n = file_copy_range(src, &in_off, dst->fd, &out_off, (size_t)len);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 &&
+                (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+                use_copy = 0; /* a filesystem without copy_file_range: read and write */
+                continue;
+            }
+        } else {
+            char chunk[65536];
+            size_t want = len < (int64_t)sizeof(chunk) ? (size_t)len : sizeof(chunk);
+            n = file_pread(src, chunk, want, in_off);
+            if (n > 0) {
+                rc = blob_write(dst, chunk, (size_t)n);
+                in_off += n;
+                len -= n;
+                continue;
+            }
         }
         if (n <= 0) {
-            /* Fall back to read/write (e.g. filesystems without copy_file_range). */
-            char chunk[65536];
-            ssize_t r = read(src, chunk, sizeof(chunk));
-            if (r <= 0 || write(fd, chunk, (size_t)r) != r) {
-                log_msg(LOG_ERROR, "lake", "copy of %s failed: %s", src_path, strerror(errno));
-                rc = SL_E(IO);
-                break;
-            }
-            n = r;
+            int e = n < 0 ? errno : EIO; /* 0: the part is shorter than its row says */
+            log_msg(LOG_ERROR, "lake", "copy of blob %s failed: %s", src_id, strerror(e));
+            rc = io_code(e);
+            break;
         }
+        dst->written += n;
         len -= n;
     }
     close(src);
@@ -1270,29 +1357,71 @@ static const char *strip_quotes(const char *etag, char *out, size_t size)
     return out;
 }
 
-static int upload_complete(void *be, const char *bucket, const char *key, const char *upload_id,
-                           const struct lake_complete_part *parts, size_t n_parts,
-                           struct lake_object_info *info, struct err_info *err)
-{
-    struct local *lo = be;
-    struct lake_upload_info up;
-    memset(&up, 0, sizeof(up));
-    struct stored_part *stored = NULL;
-    size_t n_stored = 0;
-    char *tags = NULL;
-    json_t *all_blobs = json_array();
-    struct lake_blob *blob = NULL;
-    struct buf sizes; /* the parts' sizes as a JSON array */
-    buf_init(&sizes);
+/*
+ * One CompleteMultipartUpload, through its phases:
+ *
+ *   read     the upload and its parts, under the store lock           complete_read
+ *   check    the client's list against them; ETag, checksum            complete_check
+ *   concat   the chosen parts' bytes into a new sealed blob, unlocked  complete_concat
+ *   swap     upload and parts for the object row, one transaction      complete_swap
+ *
+ * Between read and swap the store is unlocked: UploadPart may replace a part,
+ * AbortMultipartUpload or another completion may end the upload, and either unlinks
+ * part files after its commit. concat meeting a vanished part file and swap meeting a
+ * changed upload are races, not corruption; they are answered as S3 answers them when
+ * the calls happen in some order (NoSuchUpload, InvalidPart) or the completion starts
+ * over (a part replaced by one with the same ETag).
+ */
+struct completion {
+    const char *bucket;
+    const char *key;
+    const char *upload_id;
+    const struct lake_complete_part *parts; /* the client's list, ascending */
+    size_t n_parts;
+    struct lake_upload_info up; /* the upload, owned */
+    char *tags;                 /* the upload's tag set (JSON), owned, or NULL */
+    struct stored_part *stored; /* every part row, by number; owned */
+    size_t n_stored;
+    const struct stored_part **chosen; /* n_parts entries into stored; owned array */
+    struct lake_object_info v;         /* the object row (strings borrowed) */
+    struct buf sizes;                  /* the chosen parts' sizes, a JSON array */
+    char id[BLOB_ID_LEN + 1];          /* the sealed object blob, "" until concat */
+};
 
-    /* 1. Read the upload and its parts. */
+static void completion_reset(struct completion *c)
+{
+    lake_upload_info_fini(&c->up);
+    free(c->tags);
+    free(c->stored);
+    free(c->chosen);
+    buf_fini(&c->sizes);
+    c->tags = NULL;
+    c->stored = NULL;
+    c->n_stored = 0;
+    c->chosen = NULL;
+    memset(&c->v, 0, sizeof(c->v));
+    buf_init(&c->sizes);
+    c->id[0] = '\0';
+}
+
+static int invalid_part(struct err_info *err)
+{
+    return err_set(err, SL_E(INVALID_PART),
+                   "One or more of the specified parts could not be found.  The part may not "
+                   "have been uploaded, or the specified entity tag may not match the part's "
+                   "entity tag.");
+}
+
+/* Phase read: the upload, its tags and its part rows. Returns 0 or an error set in err. */
+static int complete_read(struct local *lo, struct completion *c, struct err_info *err)
+{
     store_lock(lo->st);
-    int rc = upload_lookup(lo, bucket, key, upload_id, &up, err);
+    int rc = upload_lookup(lo, c->bucket, c->key, c->upload_id, &c->up, err);
     struct store_stmt *s;
     if (rc == 0 && (rc = prepare(lo, "SELECT tags FROM lake_uploads WHERE upload_id=?", &s)) == 0) {
-        store_bind_text(s, 1, upload_id);
+        store_bind_text(s, 1, c->upload_id);
         if (store_step(s) == 1) {
-            tags = dup_col(s, 0);
+            c->tags = dup_col(s, 0);
         }
         store_finalize(s);
     }
@@ -1300,14 +1429,14 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
                                  "SELECT part_number,size,etag,checksum,blob FROM lake_parts"
                                  " WHERE upload_id=? ORDER BY part_number",
                                  &s)) == 0) {
-        store_bind_text(s, 1, upload_id);
+        store_bind_text(s, 1, c->upload_id);
         size_t cap = 0;
         while ((rc = store_step(s)) == 1) {
-            if (n_stored == cap) {
+            if (c->n_stored == cap) {
                 cap = cap ? cap * 2 : 16;
-                stored = xrealloc(stored, cap * sizeof(*stored));
+                c->stored = xrealloc(c->stored, cap * sizeof(*c->stored));
             }
-            struct stored_part *p = &stored[n_stored++];
+            struct stored_part *p = &c->stored[c->n_stored++];
             p->part_number = (int)store_col_int64(s, 0);
             p->size_bytes = store_col_int64(s, 1);
             snprintf(p->etag, sizeof(p->etag), "%s", store_col_text(s, 2));
@@ -1317,132 +1446,228 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
         store_finalize(s);
     }
     store_unlock(lo->st);
-    if (rc < 0) {
-        if (err->code == 0) {
-            internal(err, rc);
-        }
-        goto out;
+    if (rc < 0 && err->code == 0) {
+        internal(err, rc);
     }
+    return rc < 0 ? rc : 0;
+}
 
-    /* 2. Check the list against the stored parts; compute the ETag and checksum. */
+/* The raw MD5 of a stored part from its hex ETag. */
+static void etag_md5(const char *etag, uint8_t raw[MD5_LEN])
+{
+    for (int k = 0; k < MD5_LEN; k++) {
+        raw[k] = (uint8_t)(hex_digit(etag[2 * k]) * 16 + hex_digit(etag[2 * k + 1]));
+    }
+}
+
+/*
+ * Phase check: every listed part exists with the listed ETag, all but the last at least
+ * LAKE_PART_MIN_BYTES. Fills c->chosen and the row's size, ETag (MD5 of the parts' MD5s
+ * and "-N") and composite checksum. Returns 0, SL_E(INVALID_PART), SL_E(ENTITY_TOO_SMALL)
+ * or SL_E(NOMEM) (the list's length is the client's choice).
+ */
+static int complete_check(struct completion *c, struct err_info *err)
+{
+    c->chosen = try_malloc(c->n_parts * sizeof(*c->chosen));
+    if (c->chosen == NULL) {
+        return internal(err, SL_E(NOMEM));
+    }
     struct crypto_digest *md5 = crypto_digest_create(CRYPTO_MD5);
     struct lake__checksum ck;
-    lake__checksum_init(&ck, up.checksum_algo);
-    int64_t total = 0;
+    lake__checksum_init(&ck, c->up.checksum_algo);
+    int rc = 0;
     size_t j = 0;
-    const struct stored_part **chosen = xcalloc(n_parts, sizeof(*chosen));
-    for (size_t i = 0; i < n_parts && rc == 0; i++) {
-        while (j < n_stored && stored[j].part_number < parts[i].part_number) {
+    for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
+        const struct lake_complete_part *want = &c->parts[i];
+        while (j < c->n_stored && c->stored[j].part_number < want->part_number) {
             j++;
         }
-        char want[LAKE_ETAG_MAX + 2];
-        strip_quotes(parts[i].etag ? parts[i].etag : "", want, sizeof(want));
-        if (j == n_stored || stored[j].part_number != parts[i].part_number ||
-            strcmp(stored[j].etag, want) != 0) {
-            rc = err_set(err, SL_E(INVALID_PART),
-                         "One or more of the specified parts could not be found.  The part may "
-                         "not have been uploaded, or the specified entity tag may not match "
-                         "the part's entity tag.");
+        char etag[LAKE_ETAG_MAX + 2];
+        strip_quotes(want->etag ? want->etag : "", etag, sizeof(etag));
+        if (j == c->n_stored || c->stored[j].part_number != want->part_number ||
+            strcmp(c->stored[j].etag, etag) != 0) {
+            rc = invalid_part(err);
             break;
         }
-        if (i + 1 < n_parts && stored[j].size_bytes < LAKE_PART_MIN_BYTES) {
+        if (i + 1 < c->n_parts && c->stored[j].size_bytes < LAKE_PART_MIN_BYTES) {
             rc = err_set(err, SL_E(ENTITY_TOO_SMALL),
                          "Your proposed upload is smaller than the minimum allowed size");
             break;
         }
         uint8_t raw[MD5_LEN];
-        for (int k = 0; k < MD5_LEN; k++) {
-            raw[k] =
-                (uint8_t)(hex_digit(stored[j].etag[2 * k]) * 16 +
-                          hex_digit(stored[j].etag[2 * k + 1]));
-        }
+        etag_md5(c->stored[j].etag, raw);
         crypto_digest_update(md5, raw, MD5_LEN);
-        if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
             uint8_t dec[64];
-            long n = base64_decode(stored[j].checksum, strlen(stored[j].checksum), dec);
+            const char *b64 = c->stored[j].checksum;
+            long n = strlen(b64) <= 88 ? base64_decode(b64, strlen(b64), dec) : -1;
             if (n > 0) {
                 lake__checksum_update(&ck, dec, (size_t)n);
             }
         }
-        total += stored[j].size_bytes;
-        chosen[i] = &stored[j];
+        c->v.size_bytes += c->stored[j].size_bytes;
+        c->chosen[i] = &c->stored[j];
     }
     uint8_t md5_raw[MD5_LEN];
     crypto_digest_final(md5, md5_raw);
     crypto_digest_destroy(md5);
-    struct lake_object_info v;
-    memset(&v, 0, sizeof(v));
     if (rc == 0) {
         char hex[2 * MD5_LEN + 1];
         hex_encode(md5_raw, MD5_LEN, hex);
-        snprintf(v.etag, sizeof(v.etag), "%s-%d", hex, (int)n_parts);
-        if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        snprintf(c->v.etag, sizeof(c->v.etag), "%s-%d", hex, (int)c->n_parts);
+        if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
             char b64[LAKE_CHECKSUM_MAX];
             lake__checksum_final(&ck, b64);
-            snprintf(v.checksum, sizeof(v.checksum), "%.64s-%d", b64, (int)n_parts);
-            v.checksum_algo = up.checksum_algo;
+            snprintf(c->v.checksum, sizeof(c->v.checksum), "%.64s-%d", b64, (int)c->n_parts);
+            c->v.checksum_algo = c->up.checksum_algo;
         }
     }
     lake__checksum_fini(&ck);
+    return rc;
+}
 
-    /* 3. Concatenate the parts into a new blob. */
-    char id[BLOB_ID_LEN + 1] = "";
-    if (rc == 0 && (rc = blob_open(lo, &blob)) < 0) {
+/*
+ * After concat found a part's file gone: looks at the upload again, under the lock, to
+ * tell a race from damage. Returns SL_E(NO_SUCH_UPLOAD) (aborted or completed
+ * meanwhile), SL_E(INVALID_PART) (the part was replaced by one with another ETag),
+ * PART_FILE_GONE (replaced by one with the same ETag: start over) or SL_E(CORRUPT)
+ * (the row still names the missing file).
+ */
+static int complete_recheck(struct local *lo, struct completion *c, const struct stored_part *gone,
+                            struct err_info *err)
+{
+    store_lock(lo->st);
+    int rc = upload_lookup(lo, c->bucket, c->key, c->upload_id, NULL, err);
+    struct store_stmt *s;
+    if (rc == 0 &&
+        (rc = prepare(lo, "SELECT etag,blob FROM lake_parts WHERE upload_id=? AND part_number=?",
+                      &s)) == 0) {
+        store_bind_text(s, 1, c->upload_id);
+        store_bind_int64(s, 2, gone->part_number);
+        rc = store_step(s);
+        if (rc == 0) {
+            rc = invalid_part(err);
+        } else if (rc == 1 && strcmp(store_col_text(s, 1), gone->blob) == 0) {
+            char path[800];
+            blob_path(lo, gone->blob, path, sizeof(path));
+            rc = SL_CORRUPT(path, 0, "part file missing");
+            internal(err, SL_E(IO));
+        } else if (rc == 1) {
+            rc = strcmp(store_col_text(s, 0), gone->etag) == 0 ? PART_FILE_GONE : invalid_part(err);
+        }
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    if (rc < 0 && err->code == 0) {
         internal(err, rc);
     }
-    for (size_t i = 0; i < n_parts && rc == 0; i++) {
-        char path[800];
-        blob_path(lo, chosen[i]->blob, path, sizeof(path));
-        rc = append_file(blob->fd, path, chosen[i]->size_bytes);
-        if (rc < 0) {
+    return rc;
+}
+
+/*
+ * Phase concat: the chosen parts' bytes, in order, into a new blob, sealed into
+ * c->id; the parts' sizes into c->sizes. Returns 0, PART_FILE_GONE (start over), or an
+ * error set in err; on failure no blob remains.
+ */
+static int complete_concat(struct local *lo, struct completion *c, struct err_info *err)
+{
+    struct lake_blob *blob = NULL;
+    int rc = blob_open(lo, &blob);
+    if (rc < 0) {
+        return internal(err, rc);
+    }
+    for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
+        rc = append_blob(blob, c->chosen[i]->blob, c->chosen[i]->size_bytes);
+        if (rc == PART_FILE_GONE) {
+            rc = complete_recheck(lo, c, c->chosen[i], err);
+        } else if (rc < 0) {
             internal(err, rc);
         }
     }
-    for (size_t i = 0; i < n_parts && rc == 0; i++) {
-        buf_printf(&sizes, "%c%lld", i == 0 ? '[' : ',', (long long)chosen[i]->size_bytes);
+    for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
+        buf_printf(&c->sizes, "%c%lld", i == 0 ? '[' : ',', (long long)c->chosen[i]->size_bytes);
     }
-    buf_putc(&sizes, ']');
-    free(chosen);
-    if (rc == 0 && buf_status(&sizes) < 0) {
+    buf_putc(&c->sizes, ']');
+    if (rc == 0 && buf_status(&c->sizes) < 0) {
         rc = internal(err, SL_E(NOMEM));
     }
-    if (rc == 0) {
-        rc = blob_seal(blob, id);
-        blob = NULL;
-        if (rc < 0) {
-            internal(err, rc);
+    if (rc != 0) {
+        blob_discard(blob);
+        return rc;
+    }
+    rc = blob_seal(blob, c->id);
+    if (rc < 0) {
+        c->id[0] = '\0';
+        return internal(err, rc);
+    }
+    return 0;
+}
+
+/*
+ * Within swap's transaction: each chosen part still has the ETag and size it was read
+ * with (UploadPart may have replaced it since; same ETag and size mean the same bytes
+ * were used). Returns 0, SL_E(INVALID_PART) or a store error.
+ */
+static int complete_parts_unchanged(struct local *lo, struct completion *c, struct err_info *err)
+{
+    struct store_stmt *s = NULL;
+    int rc =
+        prepare(lo, "SELECT etag,size FROM lake_parts WHERE upload_id=? AND part_number=?", &s);
+    for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
+        store_reset(s);
+        store_bind_text(s, 1, c->upload_id);
+        store_bind_int64(s, 2, c->chosen[i]->part_number);
+        rc = store_step(s);
+        if (rc == 1) {
+            rc = strcmp(store_col_text(s, 0), c->chosen[i]->etag) == 0 &&
+                         store_col_int64(s, 1) == c->chosen[i]->size_bytes
+                     ? 0
+                     : invalid_part(err);
+        } else if (rc == 0) {
+            rc = invalid_part(err);
         }
     }
-    if (rc < 0) {
-        goto out;
+    if (s != NULL) {
+        store_finalize(s);
     }
+    return rc;
+}
 
-    /* 4. Swap the upload for the object in one transaction. */
-    v.key = (char *)key;
-    v.size_bytes = total;
-    v.last_modified_ms = clock_now_ms();
-    v.content_type = up.content_type;
-    v.meta_json = up.meta_json;
-    v.parts_count = (int)n_parts;
-    v.part_sizes_json = (char *)sizes.data;
+/*
+ * Phase swap: in one transaction, checks the upload still stands as read, removes it
+ * and its parts and writes the object row naming c->id; then unlinks the parts' and the
+ * replaced object's files. Returns 0 or an error set in err (c->id is then unlinked).
+ */
+static int complete_swap(struct local *lo, struct completion *c, struct err_info *err)
+{
+    c->v.key = (char *)c->key;
+    c->v.last_modified_ms = clock_now_ms();
+    c->v.content_type = c->up.content_type;
+    c->v.meta_json = c->up.meta_json;
+    c->v.parts_count = (int)c->n_parts;
+    c->v.part_sizes_json = (char *)c->sizes.data;
     char old[BLOB_ID_LEN + 1] = "";
+    json_t *all_blobs = json_array();
     store_lock(lo->st);
-    rc = store_begin(lo->st);
+    int rc = store_begin(lo->st);
     if (rc == 0) {
-        rc = upload_lookup(lo, bucket, key, upload_id, NULL, err);
+        rc = upload_lookup(lo, c->bucket, c->key, c->upload_id, NULL, err);
     }
     if (rc == 0) {
-        rc = collect_blobs(lo, "SELECT blob FROM lake_parts WHERE upload_id=?", upload_id,
+        rc = complete_parts_unchanged(lo, c, err);
+    }
+    if (rc == 0) {
+        rc = collect_blobs(lo, "SELECT blob FROM lake_parts WHERE upload_id=?", c->upload_id,
                            all_blobs);
     }
     if (rc == 0) {
-        rc = exec_bound(lo, "DELETE FROM lake_parts WHERE upload_id=?", upload_id);
+        rc = exec_bound(lo, "DELETE FROM lake_parts WHERE upload_id=?", c->upload_id);
     }
     if (rc == 0) {
-        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE upload_id=?", upload_id);
+        rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE upload_id=?", c->upload_id);
     }
     if (rc == 0) {
-        rc = upsert_object(lo, bucket, key, id, &v, tags, old);
+        rc = upsert_object(lo, c->bucket, c->key, c->id, &c->v, c->tags, old);
     }
     if (rc == 0) {
         rc = store_commit(lo->st);
@@ -1454,31 +1679,57 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
     }
     store_unlock(lo->st);
     if (rc < 0) {
-        blob_unlink(lo, id);
+        blob_unlink(lo, c->id);
         if (err->code == 0) {
             internal(err, rc);
         }
-        goto out;
+    } else {
+        unlink_all(lo, all_blobs);
+        blob_unlink(lo, old);
     }
-    unlink_all(lo, all_blobs);
-    blob_unlink(lo, old);
-    if (info != NULL) {
-        *info = v;
-        info->key = xstrdup(key);
-        info->content_type = up.content_type;
-        info->meta_json = up.meta_json;
-        info->n_tags = count_tags(tags);
-        info->part_sizes_json = NULL;
-        up.content_type = NULL;
-        up.meta_json = NULL;
-    }
-out:
-    buf_fini(&sizes);
-    blob_discard(blob);
-    free(stored);
-    free(tags);
     json_decref(all_blobs);
-    lake_upload_info_fini(&up);
+    return rc;
+}
+
+static int upload_complete(void *be, const char *bucket, const char *key, const char *upload_id,
+                           const struct lake_complete_part *parts, size_t n_parts,
+                           struct lake_object_info *info, struct err_info *err)
+{
+    struct local *lo = be;
+    struct completion c = {
+        .bucket = bucket, .key = key, .upload_id = upload_id, .parts = parts, .n_parts = n_parts};
+    buf_init(&c.sizes);
+    int rc = PART_FILE_GONE;
+    for (int attempt = 0; attempt < COMPLETE_ATTEMPTS && rc == PART_FILE_GONE; attempt++) {
+        completion_reset(&c);
+        err_clear(err);
+        rc = complete_read(lo, &c, err);
+        if (rc == 0) {
+            rc = complete_check(&c, err);
+        }
+        if (rc == 0) {
+            rc = complete_concat(lo, &c, err);
+        }
+    }
+    if (rc == PART_FILE_GONE) {
+        /* Parts replaced faster than a completion can copy them: let the client retry. */
+        rc = err_set(err, SL_E(UNAVAILABLE), "Please reduce your request rate.");
+    }
+    if (rc == 0) {
+        rc = complete_swap(lo, &c, err);
+    }
+    if (rc == 0 && info != NULL) {
+        *info = c.v;
+        info->key = xstrdup(key);
+        info->content_type = c.up.content_type;
+        info->meta_json = c.up.meta_json;
+        info->n_tags = count_tags(c.tags);
+        info->part_sizes_json = NULL;
+        c.up.content_type = NULL;
+        c.up.meta_json = NULL;
+    }
+    completion_reset(&c);
+    buf_fini(&c.sizes);
     return rc;
 }
 
@@ -1642,7 +1893,7 @@ static void clean_tmp(struct local *lo)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] != '.') {
-            unlinkat(dirfd(d), e->d_name, 0);
+            file_unlinkat(dirfd(d), e->d_name, 0);
         }
     }
     closedir(d);
@@ -1673,7 +1924,7 @@ static int clean_orphans(struct local *lo)
             store_bind_text(s, 1, e->d_name);
             int found = store_step(s);
             if (found == 0) {
-                unlinkat(lo->dir_fds[i], e->d_name, 0);
+                file_unlinkat(lo->dir_fds[i], e->d_name, 0);
                 n_removed++;
             }
         }
@@ -1780,7 +2031,7 @@ int lake__local_open(struct store *st, const char *root, int64_t abandon_after_m
         snprintf(path, sizeof(path), "%s/%02x", lo->objects_dir, i);
         rc = make_dir(path);
         if (rc == 0) {
-            lo->dir_fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            lo->dir_fds[i] = file_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
             if (lo->dir_fds[i] < 0) {
                 rc = -errno;
             }

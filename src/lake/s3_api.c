@@ -21,8 +21,6 @@
 #include "core/mem.h"
 #include "lake/s3_http.h"
 
-static const char XMLNS[] = "http://s3.amazonaws.com/doc/2006-03-01/";
-
 /* ---- decoding ---- */
 
 static int hexv(char c)
@@ -56,54 +54,6 @@ char *s3__pct_decode(const char *s, size_t len, int plus_is_space, int *bad)
 
 /* ---- XML writing ---- */
 
-void s3__xml_text(struct buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&apos;"); break;
-        default:
-            if (*p < 0x20 && *p != '\t' && *p != '\n') {
-                buf_printf(b, "&#x%X;", *p); /* \r and controls survive as references */
-            } else {
-                buf_putc(b, (char)*p);
-            }
-        }
-    }
-}
-
-/* RFC 3986 percent-encoding as S3's encoding-type=url uses: unreserved and '/' kept. */
-void s3__url_encode(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            buf_putc(b, (char)c);
-        } else {
-            buf_putc(b, '%');
-            buf_putc(b, hex[c >> 4]);
-            buf_putc(b, hex[c & 15]);
-        }
-    }
-}
-
-void s3__xml_open(struct buf *b, const char *root)
-{
-    buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"%s\">", root, XMLNS);
-}
-
-void s3__xml_elem(struct buf *b, const char *name, const char *text)
-{
-    buf_printf(b, "<%s>", name);
-    s3__xml_text(b, text ? text : "");
-    buf_printf(b, "</%s>", name);
-}
-
 /* An element whose text is URL-encoded when url is set (encoding-type=url). */
 static void xml_elem_enc(struct buf *b, const char *name, const char *text, int url)
 {
@@ -116,91 +66,6 @@ static void xml_elem_enc(struct buf *b, const char *name, const char *text, int 
     s3__url_encode(&tmp, text ? text : "");
     s3__xml_elem(b, name, tmp.data ? (char *)tmp.data : "");
     buf_fini(&tmp);
-}
-
-void s3__xml_elem_int(struct buf *b, const char *name, long long v)
-{
-    buf_printf(b, "<%s>%lld</%s>", name, v, name);
-}
-
-void s3__xml_elem_time(struct buf *b, const char *name, int64_t ms)
-{
-    char t[32];
-    clock_format_iso8601(ms, t);
-    s3__xml_elem(b, name, t);
-}
-
-void s3__xml_etag(struct buf *b, const char *etag)
-{
-    buf_puts(b, "<ETag>&quot;");
-    s3__xml_text(b, etag);
-    buf_puts(b, "&quot;</ETag>");
-}
-
-void s3__owner(struct s3_req *r, struct buf *b, const char *elem)
-{
-    uint8_t d[SHA256_LEN];
-    char hex[2 * SHA256_LEN + 1];
-    const char *acct = r->req->account_id ? r->req->account_id : "000000000000";
-    crypto_sha256(acct, strlen(acct), d);
-    hex_encode(d, SHA256_LEN, hex);
-    buf_printf(b, "<%s><ID>%s</ID><DisplayName>sluice</DisplayName></%s>", elem, hex, elem);
-}
-
-int s3__respond_xml(struct s3_req *r, struct buf *b)
-{
-    if (buf_status(b) < 0) {
-        buf_fini(b);
-        return err_set(&r->call->err, SL_E(NOMEM), "Out of memory.");
-    }
-    api_response_header(r->call->resp, "Content-Type", "application/xml");
-    buf_fini(&r->call->resp->body);
-    r->call->resp->body = *b;
-    buf_init(b);
-    return 0;
-}
-
-/* ---- request helpers ---- */
-
-const char *s3__query(const struct s3_req *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_params; i++) {
-        if (strcmp(r->params[i].name, name) == 0) {
-            return r->params[i].value;
-        }
-    }
-    return NULL;
-}
-
-const char *s3__header(const struct s3_req *r, const char *name)
-{
-    return api_request_header(r->req, name);
-}
-
-int s3__fail(struct s3_req *r, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[512];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return err_set(&r->call->err, code, "%s", msg);
-}
-
-/* Parses a non-negative decimal; -1 when not one. */
-long long s3__parse_uint(const char *s)
-{
-    if (s == NULL || *s == '\0') {
-        return -1;
-    }
-    long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > 100000000000000LL) {
-            return -1;
-        }
-        v = v * 10 + (*p - '0');
-    }
-    return v;
 }
 
 static int parse_max(struct s3_req *r, const char *name, long long dflt, long long *out)
@@ -341,8 +206,10 @@ static int create_bucket(struct s3_req *r)
     int rc = s3__body_to_buf(r, &body, 1 << 20);
     if (rc == 0 && body.len > 0) {
         struct s3_xml_node *root = NULL;
-        if (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-            strcmp(root->name, "CreateBucketConfiguration") != 0) {
+        int xrc = s3__xml_parse((const char *)body.data, body.len, &root);
+        if (xrc == SL_E(NOMEM)) {
+            rc = s3__fail(r, xrc, "The request body does not fit in memory.");
+        } else if (xrc < 0 || strcmp(root->name, "CreateBucketConfiguration") != 0) {
             rc = s3__fail(r, SL_E(MALFORMED_XML),
                           "The XML you provided was not well-formed or did not validate "
                           "against our published schema");
@@ -395,7 +262,7 @@ static int get_bucket_location(struct s3_req *r)
     struct buf b;
     buf_init(&b);
     buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"%s\">",
-               XMLNS);
+               S3_XMLNS);
     if (strcmp(info.region, "us-east-1") != 0) {
         s3__xml_text(&b, info.region);
     }
@@ -493,80 +360,6 @@ static int delete_bucket_doc(struct s3_req *r, enum lake_bucket_doc doc)
     return rc;
 }
 
-/*
- * Parses a <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging> body into a
- * JSON object text (caller frees). Enforces S3's limits: at most max_tags tags, keys up
- * to 128 and values up to 256 characters, no duplicate keys.
- */
-int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out)
-{
-    *json_out = NULL;
-    struct buf body;
-    buf_init(&body);
-    int rc = s3__body_to_buf(r, &body, 1 << 20);
-    struct s3_xml_node *root = NULL;
-    json_t *tags = json_object();
-    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-                    strcmp(root->name, "Tagging") != 0 || s3__xml_child(root, "TagSet") == NULL)) {
-        rc = s3__fail(r, SL_E(MALFORMED_XML),
-                      "The XML you provided was not well-formed or did not validate against "
-                      "our published schema");
-    }
-    const struct s3_xml_node *set = rc == 0 ? s3__xml_child(root, "TagSet") : NULL;
-    for (size_t i = 0; set != NULL && i < set->n_children && rc == 0; i++) {
-        const struct s3_xml_node *tag = &set->children[i];
-        const char *k = s3__xml_child_text(tag, "Key");
-        const char *v = s3__xml_child_text(tag, "Value");
-        if (strcmp(tag->name, "Tag") != 0 || k == NULL || v == NULL) {
-            rc = s3__fail(r, SL_E(MALFORMED_XML),
-                          "The XML you provided was not well-formed or did not validate "
-                          "against our published schema");
-        } else if (strlen(k) == 0 || strlen(k) > 128 || strlen(v) > 256) {
-            rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                          "The TagKey you have provided is "
-                          "invalid");
-        } else if (json_object_get(tags, k) != NULL) {
-            rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                          "Cannot provide multiple Tags with "
-                          "the same key");
-        } else {
-            json_object_set_new(tags, k, json_string(v));
-        }
-    }
-    if (rc == 0 && json_object_size(tags) > max_tags) {
-        rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Object tags cannot be greater than %zu",
-                      max_tags);
-    }
-    if (rc == 0) {
-        *json_out = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
-    }
-    json_decref(tags);
-    s3__xml_free(root);
-    buf_fini(&body);
-    return rc;
-}
-
-int s3__respond_tagging(struct s3_req *r, const char *tags_json)
-{
-    json_t *tags = json_loads(tags_json ? tags_json : "{}", 0, NULL);
-    struct buf b;
-    buf_init(&b);
-    s3__xml_open(&b, "Tagging");
-    buf_puts(&b, "<TagSet>");
-    const char *k;
-    json_t *v;
-    json_object_foreach(tags, k, v)
-    {
-        buf_puts(&b, "<Tag>");
-        s3__xml_elem(&b, "Key", k);
-        s3__xml_elem(&b, "Value", json_string_value(v));
-        buf_puts(&b, "</Tag>");
-    }
-    buf_puts(&b, "</TagSet></Tagging>");
-    json_decref(tags);
-    return s3__respond_xml(r, &b);
-}
-
 static int put_bucket_tagging(struct s3_req *r)
 {
     char *tags = NULL;
@@ -598,15 +391,8 @@ static int get_bucket_tagging(struct s3_req *r)
 
 static int put_bucket_versioning(struct s3_req *r)
 {
-    struct buf body;
-    buf_init(&body);
-    int rc = s3__body_to_buf(r, &body, 1 << 16);
     struct s3_xml_node *root = NULL;
-    if (rc == 0 && s3__xml_parse((const char *)body.data, body.len, &root) < 0) {
-        rc = s3__fail(r, SL_E(MALFORMED_XML),
-                      "The XML you provided was not well-formed or did not validate against "
-                      "our published schema");
-    }
+    int rc = s3__xml_body(r, 1 << 16, NULL, &root);
     if (rc == 0) {
         rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
     }
@@ -617,7 +403,6 @@ static int put_bucket_versioning(struct s3_req *r)
                       "buckets stay unversioned");
     }
     s3__xml_free(root);
-    buf_fini(&body);
     return rc;
 }
 
@@ -669,9 +454,11 @@ static int list_objects(struct s3_req *r, int v2, int versions)
     const char *marker = v2 ? NULL : s3__query(r, versions ? "key-marker" : "marker");
     char *after = NULL;
     if (token != NULL) {
+        /* A token Sluice made holds 'k' and a key: anything longer is not one (and its
+           length, the client's choice, sizes no allocation). */
         size_t tl = strlen(token);
-        uint8_t *dec = xmalloc(tl + 4);
-        long n = base64url_decode(token, tl, dec);
+        uint8_t *dec = tl <= BASE64_ENCODED_LEN(LAKE_KEY_MAX_BYTES + 1) ? xmalloc(tl + 4) : NULL;
+        long n = dec ? base64url_decode(token, tl, dec) : -1;
         if (n < 1 || dec[0] != 'k' || memchr(dec, '\0', (size_t)n) != NULL) {
             free(dec);
             return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
@@ -799,40 +586,6 @@ static int list_uploads(struct s3_req *r)
 }
 
 /* ---- dispatch ---- */
-
-/* Subresources this adapter does not implement, answered NotImplemented. */
-int s3__unsupported_subresource(const struct s3_req *r)
-{
-    static const char *const names[] = {"cors",
-                                        "lifecycle",
-                                        "website",
-                                        "encryption",
-                                        "replication",
-                                        "logging",
-                                        "notification",
-                                        "accelerate",
-                                        "requestPayment",
-                                        "analytics",
-                                        "metrics",
-                                        "inventory",
-                                        "intelligent-tiering",
-                                        "object-lock",
-                                        "retention",
-                                        "legal-hold",
-                                        "ownershipControls",
-                                        "publicAccessBlock",
-                                        "restore",
-                                        "select",
-                                        "torrent",
-                                        "attributes",
-                                        "policyStatus"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (s3__query(r, names[i]) != NULL) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static int bucket_op(struct s3_req *r)
 {

@@ -1,6 +1,12 @@
 /*
- * What the S3 adapter's files (s3_api.c, s3_object.c) share: the parsed request and
- * the helpers that read bodies and write XML. Never included from another folder.
+ * What the S3 adapter's files share: the parsed request and the helpers that read
+ * bodies and write XML. Never included from another folder.
+ *
+ * The files and what each may call (no cycles but the one s3__pct_decode keeps):
+ *   s3_api.c     addressing, dispatch, buckets, listing   -> s3_object, s3_body, s3_req
+ *   s3_object.c  objects and multipart uploads            -> s3_body, s3_req
+ *   s3_body.c    request bodies, XML bodies, tagging      -> s3_req, s3_chunked, s3_xml
+ *   s3_req.c     request accessors, errors, XML answers   -> nothing of the adapter
  */
 #ifndef SLUICE_LAKE_S3_HTTP_H
 #define SLUICE_LAKE_S3_HTTP_H
@@ -31,6 +37,11 @@ struct s3_req {
     char *resource; /* "/bucket/key" for error documents */
 };
 
+/* The namespace of every S3 XML answer. */
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+/* ---- s3_req.c ---- */
+
 /* Query parameter value, NULL when absent. */
 const char *s3__query(const struct s3_req *r, const char *name);
 /* Request header value (case-insensitive), NULL when absent. */
@@ -39,10 +50,11 @@ const char *s3__header(const struct s3_req *r, const char *name);
 int s3__fail(struct s3_req *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 long long s3__parse_uint(const char *s);
-/* Percent-decodes len bytes of s (plus as space when asked); *bad set on a NUL byte. */
+/* Percent-decodes len bytes of s (plus as space when asked); *bad set on a NUL byte.
+   (s3_api.c) */
 char *s3__pct_decode(const char *s, size_t len, int plus_is_space, int *bad);
 
-/* XML writing. */
+/* XML writing: text escaped, elements, S3's answer root. */
 void s3__xml_open(struct buf *b, const char *root);
 void s3__xml_text(struct buf *b, const char *s);
 void s3__xml_elem(struct buf *b, const char *name, const char *text);
@@ -54,10 +66,27 @@ void s3__owner(struct s3_req *r, struct buf *b, const char *elem);
 /* Makes b the response body (application/xml). Returns 0 or SL_E(NOMEM). */
 int s3__respond_xml(struct s3_req *r, struct buf *b);
 
-/* Tagging bodies and answers. */
-int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
+/* The tag set (a JSON object) as a Tagging answer. */
 int s3__respond_tagging(struct s3_req *r, const char *tags_json);
 
+/* 1 when the request names a subresource Sluice does not implement (cors, lifecycle,
+   retention, select, ...), answered NotImplemented. */
+int s3__unsupported_subresource(const struct s3_req *r);
+
+/* ---- s3_body.c ---- */
+
+enum s3_payload_kind {
+    PAYLOAD_UNSIGNED,
+    PAYLOAD_HEX,
+    PAYLOAD_STREAM_SIGNED,
+    PAYLOAD_STREAM_SIGNED_TRAILER,
+    PAYLOAD_STREAM_UNSIGNED_TRAILER,
+};
+/* The body's payload mode from x-amz-content-sha256. 0 or an error set on the call. */
+int s3__payload_kind(struct s3_req *r, enum s3_payload_kind *out);
+/* Decodes a Content-MD5 header into md5. Returns 1 when present, 0 when not, or an error
+   set on the call (InvalidDigest). */
+int s3__content_md5(struct s3_req *r, uint8_t md5[16]);
 /*
  * Reads the request body, decoding and verifying it per x-amz-content-sha256, into
  * sink. chunked (may be NULL) receives the decoder state so trailers can be read; the
@@ -66,10 +95,20 @@ int s3__respond_tagging(struct s3_req *r, const char *tags_json);
 int s3__body_read(struct s3_req *r, s3_chunk_sink_fn sink, void *arg, struct s3_chunked *chunked);
 /* Reads a small body (at most max_len bytes) into b. */
 int s3__body_to_buf(struct s3_req *r, struct buf *b, size_t max_len);
-
-/* 1 when the request names a subresource Sluice does not implement (cors, lifecycle,
-   retention, select, ...), answered NotImplemented. */
-int s3__unsupported_subresource(const struct s3_req *r);
+/*
+ * Reads the body (at most max_len bytes) as an XML document whose root element is
+ * root_name (NULL: any). Returns 0 with *root_out (free with s3__xml_free), or an error
+ * set on the call: the body's, SL_E(MALFORMED_XML) (also for characters XML forbids),
+ * SL_E(NOMEM) (500 InternalError).
+ */
+int s3__xml_body(struct s3_req *r, size_t max_len, const char *root_name,
+                 struct s3_xml_node **root_out);
+/*
+ * Parses a <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging> body into a
+ * JSON object text (caller frees). Enforces S3's limits: at most max_tags tags, keys up
+ * to 128 and values up to 256 characters, no duplicate keys.
+ */
+int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
 
 /* The service's request handler (what s3_api_register installs); call->service_ctx is
    the lake. */

@@ -15,19 +15,24 @@
 /* ---- XML (s3_xml.c) ---- */
 
 struct s3_xml_node {
-    char *name; /* local name, owned */
-    char *text; /* decoded character data, owned, never NULL */
-    size_t text_len;
+    char *name;      /* local name, owned */
+    char *text;      /* decoded character data, owned, never NULL once parsed; no NUL */
+    size_t text_len; /* bytes of text */
     struct s3_xml_node *children; /* owned array */
     size_t n_children;
 };
-/* Parses a whole document. Returns 0 and the root (free with s3__xml_free) or -1. */
+/*
+ * Parses a whole document. Returns 0 and the root (free with s3__xml_free), -1 when the
+ * document is malformed (MalformedXML) or SL_E(NOMEM) when memory ran out.
+ */
 int s3__xml_parse(const char *data, size_t len, struct s3_xml_node **root_out);
 void s3__xml_free(struct s3_xml_node *root);
 /* The first child named name, NULL when none. */
 const struct s3_xml_node *s3__xml_child(const struct s3_xml_node *n, const char *name);
 /* The text of the first child named name, NULL when none. */
 const char *s3__xml_child_text(const struct s3_xml_node *n, const char *name);
+/* The same with its length in *len_out (0 when none): what keys are read with. */
+const char *s3__xml_child_text_len(const struct s3_xml_node *n, const char *name, size_t *len_out);
 
 /* ---- aws-chunked (s3_chunked.c) ---- */
 

@@ -3,13 +3,7 @@
  * HeadObject (Range, conditionals, response-* overrides), DeleteObject(s), CopyObject,
  * object tagging and the multipart upload calls.
  *
- * Payload modes, from x-amz-content-sha256 (absent: as UNSIGNED-PAYLOAD, e.g. presigned):
- *   <64 hex>                               body as sent; its SHA-256 must match
- *                                          (XAmzContentSHA256Mismatch)
- *   UNSIGNED-PAYLOAD                       body as sent
- *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD     aws-chunked, every chunk signature verified
- *   STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER   the same, then signed trailers
- *   STREAMING-UNSIGNED-PAYLOAD-TRAILER     aws-chunked without signatures, then trailers
+ * Request bodies in every payload mode are read by s3_body.c.
  * Checksums: x-amz-checksum-<algo> as a header, or named by x-amz-trailer and sent as
  * a trailer, is verified before the object becomes visible (BadDigest), kept, and
  * returned when the client asks (x-amz-checksum-mode: ENABLED); Content-MD5 likewise.
@@ -29,222 +23,7 @@
 #include "lake/lake_int.h"
 #include "lake/s3_http.h"
 
-#define BLOCK_BYTES (1u << 20)
 #define MAX_OBJECT_BYTES ((int64_t)5 << 30)
-
-/* ---- bodies ---- */
-
-enum payload_kind {
-    PAYLOAD_UNSIGNED,
-    PAYLOAD_HEX,
-    PAYLOAD_STREAM_SIGNED,
-    PAYLOAD_STREAM_SIGNED_TRAILER,
-    PAYLOAD_STREAM_UNSIGNED_TRAILER,
-};
-
-static int payload_kind(struct s3_req *r, enum payload_kind *out)
-{
-    const char *h = s3__header(r, "x-amz-content-sha256");
-    if (h == NULL || strcmp(h, "UNSIGNED-PAYLOAD") == 0) {
-        *out = PAYLOAD_UNSIGNED;
-        return 0;
-    }
-    if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0) {
-        *out = PAYLOAD_STREAM_SIGNED;
-    } else if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0) {
-        *out = PAYLOAD_STREAM_SIGNED_TRAILER;
-    } else if (strcmp(h, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0) {
-        *out = PAYLOAD_STREAM_UNSIGNED_TRAILER;
-    } else {
-        size_t len = strlen(h);
-        int hex = len == 64;
-        for (size_t i = 0; hex && i < len; i++) {
-            char c = h[i];
-            hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        }
-        if (!hex) {
-            return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-                            "STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
-                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
-                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.");
-        }
-        *out = PAYLOAD_HEX;
-        return 0;
-    }
-    if ((*out == PAYLOAD_STREAM_SIGNED || *out == PAYLOAD_STREAM_SIGNED_TRAILER) &&
-        (r->req->seed_signature == NULL || r->req->seed_signature[0] == '\0' ||
-         r->req->signing_key == NULL)) {
-        return s3__fail(r, SL_E(INVALID_REQUEST),
-                        "Signed streaming payloads need header authentication.");
-    }
-    return 0;
-}
-
-/* Calls fn on the raw body in blocks (memory or spooled file). */
-static int body_blocks(struct s3_req *r, int (*fn)(void *, const uint8_t *, size_t), void *arg)
-{
-    const struct api_request *req = r->req;
-    if (req->body_fd < 0) {
-        return req->body_len > 0 ? fn(arg, req->body, req->body_len) : 0;
-    }
-    uint8_t *block = try_malloc(BLOCK_BYTES);
-    if (block == NULL) {
-        return s3__fail(r, SL_E(NOMEM), "Out of memory.");
-    }
-    int rc = 0;
-    size_t off = 0;
-    while (off < req->body_len && rc == 0) {
-        size_t want = req->body_len - off < BLOCK_BYTES ? req->body_len - off : BLOCK_BYTES;
-        ssize_t n = pread(req->body_fd, block, want, (off_t)off);
-        if (n <= 0) {
-            rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
-                          "You did not provide the number of bytes specified by the "
-                          "Content-Length HTTP header.");
-            break;
-        }
-        rc = fn(arg, block, (size_t)n);
-        off += (size_t)n;
-    }
-    free(block);
-    return rc;
-}
-
-struct plain_feed {
-    s3_chunk_sink_fn sink;
-    void *arg;
-    struct crypto_digest *sha; /* hex mode: SHA-256 of the body */
-};
-
-static int plain_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct plain_feed *p = arg;
-    if (p->sha != NULL) {
-        crypto_digest_update(p->sha, data, len);
-    }
-    return p->sink(p->arg, data, len);
-}
-
-struct chunk_feed {
-    struct s3_chunked *c;
-    struct err_info *err;
-};
-
-static int chunk_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct chunk_feed *f = arg;
-    return s3__chunked_feed(f->c, data, len, f->err);
-}
-
-int s3__body_read(struct s3_req *r, s3_chunk_sink_fn sink, void *arg, struct s3_chunked *chunked)
-{
-    enum payload_kind kind = PAYLOAD_UNSIGNED;
-    int rc = payload_kind(r, &kind);
-    if (rc < 0) {
-        return rc;
-    }
-    if (kind == PAYLOAD_UNSIGNED || kind == PAYLOAD_HEX) {
-        struct plain_feed p = {.sink = sink, .arg = arg};
-        if (kind == PAYLOAD_HEX) {
-            p.sha = crypto_digest_create(CRYPTO_SHA256);
-        }
-        rc = body_blocks(r, plain_fn, &p);
-        if (p.sha != NULL) {
-            uint8_t d[SHA256_LEN];
-            char hex[2 * SHA256_LEN + 1];
-            crypto_digest_final(p.sha, d);
-            crypto_digest_destroy(p.sha);
-            hex_encode(d, SHA256_LEN, hex);
-            if (rc == 0 && strcasecmp(hex, s3__header(r, "x-amz-content-sha256")) != 0) {
-                rc = s3__fail(r, SL_E(CONTENT_SHA256_MISMATCH),
-                              "The provided 'x-amz-content-sha256' header does not match what "
-                              "was computed.");
-            }
-        }
-        if (rc < 0 && r->call->err.code == 0) {
-            s3__fail(r, rc, "The request body could not be stored.");
-        }
-        return rc;
-    }
-    struct s3_chunked local;
-    struct s3_chunked *c = chunked ? chunked : &local;
-    int signed_chunks = kind != PAYLOAD_STREAM_UNSIGNED_TRAILER;
-    int trailer = kind != PAYLOAD_STREAM_SIGNED;
-    s3__chunked_init(c, signed_chunks, trailer, r->req->signing_key, r->req->amz_date,
-                     r->req->credential_scope, r->req->seed_signature, sink, arg);
-    struct chunk_feed f = {.c = c, .err = &r->call->err};
-    rc = body_blocks(r, chunk_fn, &f);
-    if (rc == 0) {
-        rc = s3__chunked_finish(c, &r->call->err);
-    }
-    const char *dl = s3__header(r, "x-amz-decoded-content-length");
-    if (rc == 0 && dl != NULL && s3__parse_uint(dl) != (long long)c->decoded_len) {
-        rc = s3__fail(r, SL_E(INCOMPLETE_BODY),
-                      "You did not provide the number of bytes specified by the "
-                      "x-amz-decoded-content-length HTTP header.");
-    }
-    if (rc < 0 && r->call->err.code == 0) {
-        s3__fail(r, rc, "The request body could not be stored.");
-    }
-    if (c == &local) {
-        s3__chunked_fini(c);
-    }
-    return rc;
-}
-
-struct buf_sink {
-    struct buf *b;
-    size_t max_len;
-};
-
-static int buf_sink_fn(void *arg, const uint8_t *data, size_t len)
-{
-    struct buf_sink *s = arg;
-    if (s->b->len + len > s->max_len) {
-        return SL_E(MALFORMED_XML);
-    }
-    return buf_append(s->b, data, len);
-}
-
-/* Decodes a Content-MD5 header into md5. Returns 1 when present, 0 when not, or an error. */
-static int content_md5(struct s3_req *r, uint8_t md5[MD5_LEN])
-{
-    const char *h = s3__header(r, "Content-MD5");
-    if (h == NULL) {
-        return 0;
-    }
-    uint8_t raw[BASE64_DECODED_MAX(64)];
-    size_t len = strlen(h);
-    if (len > 64 || base64_decode(h, len, raw) != MD5_LEN) {
-        return s3__fail(r, SL_E(INVALID_DIGEST), "The Content-MD5 you specified was invalid.");
-    }
-    memcpy(md5, raw, MD5_LEN);
-    return 1;
-}
-
-int s3__body_to_buf(struct s3_req *r, struct buf *b, size_t max_len)
-{
-    struct buf_sink s = {.b = b, .max_len = max_len};
-    int rc = s3__body_read(r, buf_sink_fn, &s, NULL);
-    if (rc == SL_E(MALFORMED_XML)) {
-        return s3__fail(r, SL_E(MALFORMED_XML), "The request body is too large.");
-    }
-    if (rc < 0) {
-        return rc;
-    }
-    uint8_t want[MD5_LEN];
-    rc = content_md5(r, want);
-    if (rc == 1) {
-        uint8_t got[MD5_LEN];
-        crypto_md5(b->data ? b->data : (const uint8_t *)"", b->len, got);
-        if (!crypto_equal(got, want, MD5_LEN)) {
-            return s3__fail(r, SL_E(BAD_DIGEST),
-                            "The Content-MD5 you specified did not match what we received.");
-        }
-        rc = 0;
-    }
-    return rc;
-}
 
 /* ---- what a new object carries ---- */
 
@@ -371,7 +150,7 @@ static int put_ctx_from_headers(struct s3_req *r, struct put_ctx *pc,
         }
         pc->opts.tags_json = pc->tags_json;
     }
-    rc = content_md5(r, pc->md5);
+    rc = s3__content_md5(r, pc->md5);
     if (rc < 0) {
         return rc;
     }
@@ -466,8 +245,8 @@ static int sha_observe(void *arg, const uint8_t *data, size_t len)
  */
 static int body_adopt(struct s3_req *r, struct lake_writer *w)
 {
-    enum payload_kind kind = PAYLOAD_UNSIGNED;
-    if (r->req->body_fd < 0 || payload_kind(r, &kind) < 0 ||
+    enum s3_payload_kind kind = PAYLOAD_UNSIGNED;
+    if (r->req->body_fd < 0 || s3__payload_kind(r, &kind) < 0 ||
         (kind != PAYLOAD_UNSIGNED && kind != PAYLOAD_HEX)) {
         return 0;
     }
@@ -670,50 +449,76 @@ static int check_conditions(struct s3_req *r, const struct lake_object_info *inf
 }
 
 /*
- * Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size. Returns 1 with *off and *len
- * set, 0 when the header is absent or not a single byte range (whole object), or
- * SL_E(INVALID_RANGE).
+ * One byte-range-spec of RFC 9110 section 14.1.1, without the "bytes=" unit:
+ *
+ *   int-range    = first-pos "-" [ last-pos ]      first-pos, last-pos = 1*DIGIT
+ *   suffix-range = "-" suffix-length               suffix-length = 1*DIGIT
+ *
+ * Nothing else is allowed: no sign, no space, no second range. A number of any length is
+ * valid syntax; a value past INT64_MAX is read as INT64_MAX, which is beyond every
+ * object, so it keeps its meaning ("past the end") without overflowing. Returns 1 with
+ * *first (-1 for a suffix range) and *last (-1 when absent; the suffix length for a
+ * suffix range) set, or 0 when spec is not one byte-range-spec or last-pos < first-pos
+ * (RFC 9110: such a range-spec is invalid).
+ */
+static int byte_range_spec(const char *spec, int64_t *first, int64_t *last)
+{
+    int64_t v[2] = {-1, -1};
+    const char *p = spec;
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) {
+            if (*p != '-') {
+                return 0;
+            }
+            p++;
+        }
+        if (*p < '0' || *p > '9') {
+            continue; /* an absent number: checked below */
+        }
+        v[i] = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            int d = *p - '0';
+            v[i] = v[i] > (INT64_MAX - d) / 10 ? INT64_MAX : v[i] * 10 + d;
+        }
+    }
+    if (*p != '\0' || (v[0] < 0 && v[1] < 0) || (v[0] >= 0 && v[1] >= 0 && v[1] < v[0])) {
+        return 0;
+    }
+    *first = v[0];
+    *last = v[1];
+    return 1;
+}
+
+/*
+ * The Range header of a GET or HEAD against an object of size bytes. As S3 does, a
+ * header that is not exactly "bytes=" and one byte-range-spec (other units, several
+ * ranges, bad syntax, last < first) is ignored: the whole object is sent with 200. A
+ * valid range-spec that selects nothing (first-pos at or past the end, a zero suffix,
+ * any range of an empty object) is SL_E(INVALID_RANGE) (416). Returns 1 with *off and
+ * *len set, 0 for the whole object, or SL_E(INVALID_RANGE).
  */
 static int parse_range(struct s3_req *r, const char *h, int64_t size, int64_t *off, int64_t *len)
 {
-    if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL) {
+    int64_t first = -1;
+    int64_t last = -1;
+    if (h == NULL || strncasecmp(h, "bytes=", 6) != 0 || !byte_range_spec(h + 6, &first, &last)) {
         return 0;
     }
-    const char *spec = h + 6;
-    const char *dash = strchr(spec, '-');
-    if (dash == NULL) {
-        return 0;
-    }
-    char first[32];
-    size_t fl = (size_t)(dash - spec);
-    if (fl >= sizeof(first)) {
-        return 0;
-    }
-    memcpy(first, spec, fl);
-    first[fl] = '\0';
-    long long a = fl ? s3__parse_uint(first) : -1;
-    long long b = dash[1] ? s3__parse_uint(dash + 1) : -1;
-    if ((fl && a < 0) || (dash[1] && b < 0) || (!fl && !dash[1])) {
-        return 0;
-    }
-    if (!fl) {
-        /* suffix: the last b bytes */
-        if (b == 0 || size == 0) {
+    if (first < 0) {
+        /* suffix: the last `last` bytes */
+        if (last == 0 || size == 0) {
             goto unsatisfiable;
         }
-        *len = b > size ? size : b;
+        *len = last > size ? size : last;
         *off = size - *len;
         return 1;
     }
-    if (a >= size) {
+    if (first >= size) {
         goto unsatisfiable;
     }
-    if (b >= 0 && b < a) {
-        return 0;
-    }
-    int64_t last = (b < 0 || b >= size) ? size - 1 : b;
-    *off = a;
-    *len = last - a + 1;
+    int64_t end = (last < 0 || last >= size) ? size - 1 : last;
+    *off = first;
+    *len = end - first + 1;
     return 1;
 unsatisfiable:
     return s3__fail(r, SL_E(INVALID_RANGE), "The requested range is not satisfiable");
@@ -753,8 +558,15 @@ static int part_range(struct s3_req *r, const struct lake_object_info *info, con
     return rc;
 }
 
-/* Adds the object's stored headers and the response-* overrides. */
-static void object_headers(struct s3_req *r, const struct lake_object_info *info)
+/*
+ * Adds the object's stored headers and the response-* overrides. whole is 1 when the
+ * response carries the whole object: only then is the object's checksum sent (when the
+ * client asks with x-amz-checksum-mode: ENABLED). A range or a part of a multipart
+ * object is a slice whose checksum Sluice does not have; S3 sends none for a range
+ * either, and a client (boto3 since 1.36 asks by default) would otherwise check the
+ * slice against the whole object's checksum and reject it.
+ */
+static void object_headers(struct s3_req *r, const struct lake_object_info *info, int whole)
 {
     struct api_response *resp = r->call->resp;
     const char *ct = s3__query(r, "response-content-type");
@@ -795,7 +607,7 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
     }
     json_decref(meta);
     const char *mode = s3__header(r, "x-amz-checksum-mode");
-    if (mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
+    if (whole && mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
         checksum_header(r, info->checksum_algo, info->checksum);
     }
     if (info->n_tags > 0) {
@@ -844,7 +656,7 @@ static int get_object(struct s3_req *r, int head)
         lake_object_info_fini(&info);
         return rc;
     }
-    object_headers(r, &info);
+    object_headers(r, &info, rc != 1);
     if (rc == 1) {
         resp->status = 206;
         char cr[96];
@@ -1058,10 +870,9 @@ static int copy_range(struct s3_req *r, int64_t size, int64_t *off, int64_t *len
     if (h == NULL) {
         return 0;
     }
-    long long a = -1;
-    long long b = -1;
-    char tail;
-    if (sscanf(h, "bytes=%lld-%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a) {
+    int64_t a = -1;
+    int64_t b = -1;
+    if (strncmp(h, "bytes=", 6) != 0 || !byte_range_spec(h + 6, &a, &b) || a < 0 || b < 0) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                         "The x-amz-copy-source-range value must "
                         "be of the form bytes=first-last where "
@@ -1161,19 +972,17 @@ static int complete_upload(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
-    struct buf body;
-    buf_init(&body);
-    rc = s3__body_to_buf(r, &body, 4 << 20);
     struct s3_xml_node *root = NULL;
     struct lake_complete_part *parts = NULL;
     size_t n = 0;
-    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-                    strcmp(root->name, "CompleteMultipartUpload") != 0)) {
-        rc = malformed(r);
-    }
+    rc = s3__xml_body(r, 4 << 20, "CompleteMultipartUpload", &root);
     if (rc == 0) {
-        parts = xcalloc(root->n_children + 1, sizeof(*parts));
-        for (size_t i = 0; i < root->n_children && rc == 0; i++) {
+        /* As many entries as the client sent elements: the may-fail allocator. */
+        parts = try_malloc((root->n_children + 1) * sizeof(*parts));
+        if (parts == NULL) {
+            rc = s3__fail(r, SL_E(NOMEM), "The request body does not fit in memory.");
+        }
+        for (size_t i = 0; rc == 0 && i < root->n_children; i++) {
             const struct s3_xml_node *p = &root->children[i];
             if (strcmp(p->name, "Part") != 0) {
                 continue;
@@ -1218,7 +1027,6 @@ static int complete_upload(struct s3_req *r)
     }
     free(parts);
     s3__xml_free(root);
-    buf_fini(&body);
     return rc;
 }
 
@@ -1327,19 +1135,17 @@ int s3__delete_objects(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
-    struct buf body;
-    buf_init(&body);
-    rc = s3__body_to_buf(r, &body, 4 << 20);
     struct s3_xml_node *root = NULL;
-    if (rc == 0 && (s3__xml_parse((const char *)body.data, body.len, &root) < 0 ||
-                    strcmp(root->name, "Delete") != 0)) {
-        rc = malformed(r);
-    }
+    rc = s3__xml_body(r, 4 << 20, "Delete", &root);
     size_t n_objects = 0;
     for (size_t i = 0; rc == 0 && i < root->n_children; i++) {
         const struct s3_xml_node *o = &root->children[i];
         if (strcmp(o->name, "Object") == 0) {
-            if (s3__xml_child(o, "Key") == NULL) {
+            /* A key is its bytes and their count: one a C string would cut short is
+               refused, never shortened (the XML reader lets no NUL through anyway). */
+            size_t key_len = 0;
+            const char *key = s3__xml_child_text_len(o, "Key", &key_len);
+            if (key == NULL || memchr(key, '\0', key_len) != NULL) {
                 rc = malformed(r);
             }
             n_objects++;
@@ -1352,7 +1158,6 @@ int s3__delete_objects(struct s3_req *r)
     }
     if (rc < 0) {
         s3__xml_free(root);
-        buf_fini(&body);
         return rc;
     }
     const char *quiet_s = s3__xml_child_text(root, "Quiet");
@@ -1394,7 +1199,6 @@ int s3__delete_objects(struct s3_req *r)
     }
     buf_puts(&b, "</DeleteResult>");
     s3__xml_free(root);
-    buf_fini(&body);
     return s3__respond_xml(r, &b);
 }
 

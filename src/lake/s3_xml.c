@@ -9,13 +9,26 @@
  *   attr      := ws name ws? '=' ws? ('"' [^<&"]* '"' | "'" [^<&']* "'")  (refs allowed)
  *   content   := (chardata | reference | element | comment | CDATA)*
  *   reference := '&lt;' | '&gt;' | '&amp;' | '&quot;' | '&apos;' | '&#' digits ';' | '&#x' hex ';'
- * Rejected: DOCTYPE (so no entity expansion), processing instructions after the prolog,
- * a closing tag that does not match, text outside the root, character references to
- * NUL or past U+10FFFF, nesting deeper than XML_MAX_DEPTH, more than XML_MAX_NODES
- * elements. Names keep only their local part ("s3:Key" -> "Key"); attributes
- * (xmlns) are checked and dropped. Each element's text is its character data
- * concatenated, decoded.
+ * Characters: the document is UTF-8 and every character in it, written or referenced,
+ * is a Char of XML 1.0 (section 2.2):
+ *   Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+ * so NUL, the other C0 controls, &#0; and references to any non-Char, surrogates
+ * (lone or paired, raw or referenced: UTF-8 cannot carry them), U+FFFE/U+FFFF,
+ * overlong or truncated UTF-8 make the document malformed. A decoded text therefore
+ * never holds a NUL; it still carries its length (text_len), and callers that need a C
+ * string check that the two agree.
+ * Rejected too: DOCTYPE (so no entity expansion), processing instructions after the
+ * prolog, a closing tag that does not match, text outside the root, nesting deeper than
+ * XML_MAX_DEPTH, more than XML_MAX_NODES elements. Names keep only their local part
+ * ("s3:Key" -> "Key"); attributes (xmlns) are checked and dropped. Each element's text
+ * is its character data concatenated, decoded.
+ *
+ * Memory: everything is sized by the client, so it is allocated with the may-fail
+ * allocator (core/mem.h) and grows geometrically; running out is SL_E(NOMEM), told
+ * apart from a malformed document. Texts are allocated at their exact length, so a
+ * tree costs a bounded multiple of the body.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +39,74 @@
 #define XML_MAX_DEPTH 32
 #define XML_MAX_NODES 200000
 
+/* What the parse functions return besides 0: the document is bad, or memory ran out. */
+#define BAD (-1)
+#define NOMEM SL_E(NOMEM)
+
 struct parser {
     const char *p;   /* next byte */
     const char *end; /* one past the last byte */
     size_t n_nodes;  /* elements so far */
+    struct buf text; /* scratch for the element whose text is being read */
 };
+
+/* 1 when cp is a Char of XML 1.0. */
+static int is_xml_char(unsigned long cp)
+{
+    return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+           (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/*
+ * 1 when the len bytes at s are well-formed UTF-8 (RFC 3629: shortest form, no
+ * surrogates, at most U+10FFFF) of XML Chars only.
+ */
+static int chars_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            if (!is_xml_char(c)) {
+                return 0;
+            }
+            i++;
+            continue;
+        }
+        /* The sequence's length, its lead byte's payload, its smallest code point. */
+        size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        unsigned long cp = c & (0x7f >> n);
+        unsigned long min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+        if (c < 0xc2 || c > 0xf4) {
+            return 0; /* a continuation byte first, 0xc0/0xc1 (overlong), or past 0xf4 */
+        }
+        if (len - i < n) {
+            return 0;
+        }
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || !is_xml_char(cp)) {
+            return 0; /* overlong, a surrogate, U+FFFE/U+FFFF, past U+10FFFF */
+        }
+        i += n;
+    }
+    return 1;
+}
+
+/* A copy of len bytes at s with a NUL after them, from the may-fail allocator. */
+static char *try_strndup(const char *s, size_t len)
+{
+    char *p = try_malloc(len + 1);
+    if (p != NULL) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
 
 static int is_ws(char c)
 {
@@ -158,8 +234,8 @@ static int read_reference(struct parser *ps, struct buf *out)
             return -1;
         }
     }
-    if (ps->p >= ps->end || digits == 0 || cp == 0 || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return -1;
+    if (ps->p >= ps->end || digits == 0 || !is_xml_char(cp)) {
+        return -1; /* &#0;, a control, a surrogate, U+FFFE/U+FFFF */
     }
     ps->p++; /* ';' */
     if (out != NULL) {
@@ -226,56 +302,39 @@ static const char *local_name(const char *name, size_t *len)
     return name;
 }
 
-/* Parses one element at ps->p ('<') into node. Returns 0 or -1. */
-static int parse_element(struct parser *ps, struct s3_xml_node *node, int depth)
+/*
+ * Reads the content of the element being parsed up to and including its closing tag
+ * (name, name_len), its children into node->children, its text into node->text.
+ * Returns 0, BAD or NOMEM.
+ */
+static int parse_element(struct parser *ps, struct s3_xml_node *node, int depth);
+
+static int parse_content(struct parser *ps, struct s3_xml_node *node, const char *name,
+                         size_t name_len, int depth)
 {
-    if (depth > XML_MAX_DEPTH || ++ps->n_nodes > XML_MAX_NODES) {
-        return -1;
-    }
-    ps->p++; /* '<' */
-    const char *name;
-    size_t name_len;
-    if (read_name(ps, &name, &name_len) < 0 || skip_attributes(ps) < 0) {
-        return -1;
-    }
-    size_t local_len = name_len;
-    const char *local = local_name(name, &local_len);
-    node->name = xstrndup(local, local_len);
-    if (*ps->p == '/') {
-        ps->p++;
-        if (ps->p >= ps->end || *ps->p != '>') {
-            return -1;
-        }
-        ps->p++;
-        node->text = xstrdup("");
-        return 0;
-    }
-    ps->p++; /* '>' */
-    struct buf text;
-    buf_init(&text);
     size_t cap = 0;
-    int rc = -1;
+    size_t text_start = ps->text.len; /* the scratch is shared down the tree */
     for (;;) {
         if (ps->p >= ps->end) {
-            goto out;
+            return BAD;
         }
         char c = *ps->p;
         if (c == '&') {
-            if (read_reference(ps, &text) < 0) {
-                goto out;
+            if (read_reference(ps, &ps->text) < 0) {
+                return BAD;
             }
         } else if (c != '<') {
             const char *start = ps->p;
             while (ps->p < ps->end && *ps->p != '<' && *ps->p != '&') {
                 if (*ps->p == '>' && ps->p - start >= 2 && memcmp(ps->p - 2, "]]", 2) == 0) {
-                    goto out; /* "]]>" is not allowed in character data */
+                    return BAD; /* "]]>" is not allowed in character data */
                 }
                 ps->p++;
             }
-            buf_append(&text, start, (size_t)(ps->p - start));
+            buf_append(&ps->text, start, (size_t)(ps->p - start));
         } else if (starts(ps, "<!--")) {
             if (skip_comment(ps) < 0) {
-                goto out;
+                return BAD;
             }
         } else if (starts(ps, "<![CDATA[")) {
             ps->p += 9;
@@ -284,9 +343,9 @@ static int parse_element(struct parser *ps, struct s3_xml_node *node, int depth)
                 ps->p++;
             }
             if (ps->p + 3 > ps->end) {
-                goto out;
+                return BAD;
             }
-            buf_append(&text, start, (size_t)(ps->p - start));
+            buf_append(&ps->text, start, (size_t)(ps->p - start));
             ps->p += 3;
         } else if (starts(ps, "</")) {
             ps->p += 2;
@@ -294,37 +353,76 @@ static int parse_element(struct parser *ps, struct s3_xml_node *node, int depth)
             size_t close_len;
             if (read_name(ps, &close, &close_len) < 0 || close_len != name_len ||
                 memcmp(close, name, name_len) != 0) {
-                goto out;
+                return BAD;
             }
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != '>') {
-                goto out;
+                return BAD;
             }
             ps->p++;
             break;
         } else if (ps->p + 1 < ps->end && name_start((unsigned char)ps->p[1])) {
             if (node->n_children == cap) {
-                cap = cap ? cap * 2 : 4;
-                node->children = xrealloc(node->children, cap * sizeof(*node->children));
+                size_t new_cap = cap ? cap * 2 : 4;
+                struct s3_xml_node *grown =
+                    try_realloc(node->children, new_cap * sizeof(*node->children));
+                if (grown == NULL) {
+                    return NOMEM;
+                }
+                node->children = grown;
+                cap = new_cap;
             }
             struct s3_xml_node *child = &node->children[node->n_children++];
             memset(child, 0, sizeof(*child));
-            if (parse_element(ps, child, depth + 1) < 0) {
-                goto out;
+            /* The child's text goes after ours in the scratch and is cut off after. */
+            size_t mark = ps->text.len;
+            int rc = parse_element(ps, child, depth + 1);
+            ps->text.len = mark;
+            if (rc < 0) {
+                return rc;
             }
         } else {
-            goto out; /* DOCTYPE, PI, stray '<' */
+            return BAD; /* DOCTYPE, PI, stray '<' */
+        }
+        if (buf_status(&ps->text) < 0) {
+            return NOMEM;
         }
     }
-    if (buf_status(&text) < 0) {
-        goto out;
+    node->text_len = ps->text.len - text_start;
+    node->text =
+        try_strndup(ps->text.data ? (const char *)ps->text.data + text_start : "", node->text_len);
+    return node->text == NULL ? NOMEM : 0;
+}
+
+/* Parses one element at ps->p ('<') into node. Returns 0, BAD or NOMEM. */
+static int parse_element(struct parser *ps, struct s3_xml_node *node, int depth)
+{
+    if (depth > XML_MAX_DEPTH || ++ps->n_nodes > XML_MAX_NODES) {
+        return BAD;
     }
-    node->text_len = text.len;
-    node->text = text.data ? (char *)buf_steal(&text, NULL) : xstrdup("");
-    rc = 0;
-out:
-    buf_fini(&text);
-    return rc;
+    ps->p++; /* '<' */
+    const char *name;
+    size_t name_len;
+    if (read_name(ps, &name, &name_len) < 0 || skip_attributes(ps) < 0) {
+        return BAD;
+    }
+    size_t local_len = name_len;
+    const char *local = local_name(name, &local_len);
+    node->name = try_strndup(local, local_len);
+    if (node->name == NULL) {
+        return NOMEM;
+    }
+    if (*ps->p == '/') {
+        ps->p++;
+        if (ps->p >= ps->end || *ps->p != '>') {
+            return BAD;
+        }
+        ps->p++;
+        node->text = try_strndup("", 0);
+        return node->text == NULL ? NOMEM : 0;
+    }
+    ps->p++; /* '>' */
+    return parse_content(ps, node, name, name_len, depth);
 }
 
 static void node_fini(struct s3_xml_node *n)
@@ -367,6 +465,9 @@ int s3__xml_parse(const char *data, size_t len, struct s3_xml_node **root_out)
     if (starts(&ps, "\xef\xbb\xbf")) {
         ps.p += 3;
     }
+    if (!chars_valid((const uint8_t *)ps.p, (size_t)(ps.end - ps.p))) {
+        return BAD;
+    }
     skip_ws(&ps);
     if (starts(&ps, "<?xml")) {
         ps.p += 5;
@@ -374,18 +475,28 @@ int s3__xml_parse(const char *data, size_t len, struct s3_xml_node **root_out)
             ps.p++;
         }
         if (ps.p + 2 > ps.end) {
-            return -1;
+            return BAD;
         }
         ps.p += 2;
     }
     if (skip_misc(&ps) < 0 || ps.p >= ps.end || *ps.p != '<' || ps.p + 1 >= ps.end ||
         !name_start((unsigned char)ps.p[1])) {
-        return -1;
+        return BAD;
     }
-    struct s3_xml_node *root = xcalloc(1, sizeof(*root));
-    if (parse_element(&ps, root, 0) < 0 || skip_misc(&ps) < 0 || ps.p != ps.end) {
+    struct s3_xml_node *root = try_malloc(sizeof(*root));
+    if (root == NULL) {
+        return NOMEM;
+    }
+    memset(root, 0, sizeof(*root));
+    buf_init(&ps.text);
+    int rc = parse_element(&ps, root, 0);
+    buf_fini(&ps.text);
+    if (rc == 0 && (skip_misc(&ps) < 0 || ps.p != ps.end)) {
+        rc = BAD;
+    }
+    if (rc < 0) {
         s3__xml_free(root);
-        return -1;
+        return rc;
     }
     *root_out = root;
     return 0;
@@ -404,5 +515,12 @@ const struct s3_xml_node *s3__xml_child(const struct s3_xml_node *n, const char 
 const char *s3__xml_child_text(const struct s3_xml_node *n, const char *name)
 {
     const struct s3_xml_node *c = s3__xml_child(n, name);
+    return c ? c->text : NULL;
+}
+
+const char *s3__xml_child_text_len(const struct s3_xml_node *n, const char *name, size_t *len_out)
+{
+    const struct s3_xml_node *c = s3__xml_child(n, name);
+    *len_out = c ? c->text_len : 0;
     return c ? c->text : NULL;
 }

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/crypto.h"
+#include "core/mem.h"
 #include "http/sigv4.h"
 #include "lake/s3_int.h"
 
@@ -83,6 +84,93 @@ static void test_xml_rejects_malformed_documents(void **state)
         }
         assert_null(root);
     }
+}
+
+/* Characters XML 1.0 forbids, written raw or referenced, anywhere in the document. */
+static void test_xml_rejects_characters_xml_forbids(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        size_t len;
+    } bad[] = {
+#define DOC(s) {s, sizeof(s) - 1}
+        DOC("<Delete><Object><Key>a\0b</Key></Object></Delete>"), /* raw NUL */
+        DOC("<Delete><Object><Key>a&#0;b</Key></Object></Delete>"),
+        DOC("<Delete><Object><Key>a&#x00;b</Key></Object></Delete>"),
+        DOC("<a>&#1;</a>"),
+        DOC("<a>&#x1F;</a>"),
+        DOC("<a>\x01</a>"),
+        DOC("<a>\x1b[0m</a>"),
+        DOC("<a>\x7f\x0b</a>"), /* DEL is a Char; vertical tab is not */
+        DOC("<a>&#xFFFE;</a>"),
+        DOC("<a>&#xFFFF;</a>"),
+        DOC("<a>&#xDFFF;</a>"),
+        DOC("<a>&#55296;</a>"),                 /* U+D800 in decimal */
+        DOC("<a>\xed\xa0\x80</a>"),             /* a lone surrogate in UTF-8 */
+        DOC("<a>\xed\xa0\xbd\xed\xb8\x80</a>"), /* a surrogate pair in UTF-8 (CESU) */
+        DOC("<a>\xef\xbf\xbe</a>"),             /* U+FFFE raw */
+        DOC("<a>\xc0\x80</a>"),                 /* overlong NUL */
+        DOC("<a>\xe0\x80\xaf</a>"),             /* overlong '/' */
+        DOC("<a>\xf4\x90\x80\x80</a>"),         /* past U+10FFFF */
+        DOC("<a>\xff</a>"),
+        DOC("<a>\xe2\x98</a>"), /* truncated */
+        DOC("<a>\x80</a>"),     /* a lone continuation byte */
+        DOC("<a b=\"\x01\"/>"), /* in an attribute */
+        DOC("<a b=\"&#0;\"/>"),
+        DOC("<a><!-- \x02 --></a>"),            /* in a comment */
+        DOC("<a><![CDATA[\0]]></a>"),           /* in CDATA */
+        DOC("<?xml version=\"1.0\"?>\x03<a/>"), /* in the prolog */
+        DOC("<a/>\0"),                          /* after the root */
+#undef DOC
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct s3_xml_node *root = NULL;
+        if (s3__xml_parse(bad[i].doc, bad[i].len, &root) != -1) {
+            fail_msg("accepted case %zu", i);
+        }
+        assert_null(root);
+    }
+    /* Tab, LF, CR, C1 controls, the BMP's edges and astral characters are Chars. */
+    const char ok[] = "<a>\t\n\r&#x9;&#xA;&#xD;\xc2\x85&#x85;\xed\x9f\xbf\xee\x80\x80"
+                      "\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf&#x10FFFF;</a>";
+    struct s3_xml_node *root = NULL;
+    assert_int_equal(s3__xml_parse(ok, sizeof(ok) - 1, &root), 0);
+    assert_int_equal(root->text_len, strlen(root->text));
+    s3__xml_free(root);
+}
+
+/*
+ * Every allocation of a parse is from the may-fail allocator: failing the N-th one, for
+ * each N, gives SL_E(NOMEM) (never an abort, never "malformed") and frees what was built.
+ */
+static void test_xml_allocation_failure_is_nomem(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "<Delete>");
+    for (int i = 0; i < 300; i++) {
+        buf_printf(&b, "<Object><Key>key-%d &amp; more text to grow the buffer</Key></Object>", i);
+    }
+    buf_puts(&b, "<Quiet>true</Quiet></Delete>");
+    int n_failed = 0;
+    for (unsigned long n = 1;; n++) {
+        mem_fail_after(n);
+        struct s3_xml_node *root = NULL;
+        int rc = s3__xml_parse((const char *)b.data, b.len, &root);
+        mem_fail_after(0);
+        if (rc == 0) {
+            assert_int_equal(root->n_children, 301);
+            s3__xml_free(root);
+            break;
+        }
+        assert_int_equal(rc, SL_E(NOMEM));
+        assert_null(root);
+        n_failed++;
+    }
+    assert_true(n_failed > 300);
+    buf_fini(&b);
 }
 
 static void test_xml_limits_nesting_depth(void **state)
@@ -306,6 +394,8 @@ int main(void)
         cmocka_unit_test(test_xml_reads_delete_request_with_entities),
         cmocka_unit_test(test_xml_strips_namespace_prefixes),
         cmocka_unit_test(test_xml_rejects_malformed_documents),
+        cmocka_unit_test(test_xml_rejects_characters_xml_forbids),
+        cmocka_unit_test(test_xml_allocation_failure_is_nomem),
         cmocka_unit_test(test_xml_limits_nesting_depth),
         cmocka_unit_test(test_chunked_signed_decodes_at_any_split),
         cmocka_unit_test(test_chunked_rejects_any_bad_chunk_signature),
