@@ -498,3 +498,65 @@ def test_concurrent_create_and_delete_of_one_stream(kinesis, unique):
         assert len(d["Shards"]) == 1
     except ClientError as e:
         assert e.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# ---- a NUL inside a name is part of the name, not its end ----
+
+def _raw_call(sluice, target, body):
+    """Sends body (a dict, serialized as is) signed with SigV4; returns (status, json)."""
+    import json
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    data = json.dumps(body)
+    headers = {"Content-Type": "application/x-amz-json-1.1",
+               "X-Amz-Target": "Kinesis_20131202." + target}
+    req = AWSRequest(method="POST", url=sluice.endpoint + "/", data=data, headers=headers)
+    SigV4Auth(Credentials(sluice.access_key, sluice.secret_key), "kinesis",
+              sluice.region).add_auth(req)
+    resp = requests.post(sluice.endpoint + "/", data=data, headers=dict(req.headers.items()))
+    return resp.status_code, resp.json() if resp.content else {}
+
+
+def test_nul_in_names_and_ids_is_a_validation_error(sluice, kinesis, stream):
+    assert "\\u0000" in __import__("json").dumps(stream + "\x00x")
+    arn = kinesis.describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamARN"]
+    shard0 = "shardId-000000000000"
+    data = base64.b64encode(b"x").decode()
+    cases = [
+        ("DescribeStreamSummary", {"StreamName": stream + "\x00x"}),
+        ("DescribeStreamSummary", {"StreamARN": arn + "\x00x"}),
+        ("DescribeStream", {"StreamName": stream, "ExclusiveStartShardId": shard0 + "\x00"}),
+        ("ListShards", {"StreamName": stream + "\x00"}),
+        ("ListShards", {"StreamName": stream, "ExclusiveStartShardId": shard0 + "\x00x"}),
+        ("ListStreams", {"ExclusiveStartStreamName": stream + "\x00"}),
+        ("GetShardIterator", {"StreamName": stream, "ShardId": shard0 + "\x00x",
+                              "ShardIteratorType": "TRIM_HORIZON"}),
+        ("PutRecord", {"StreamName": stream + "\x00x", "Data": data, "PartitionKey": "k"}),
+        ("PutRecords", {"StreamName": stream + "\x00x",
+                        "Records": [{"Data": data, "PartitionKey": "k"}]}),
+        ("PutRecords", {"StreamARN": arn + "\x00x",
+                        "Records": [{"Data": data, "PartitionKey": "k"}]}),
+        ("AddTagsToStream", {"StreamName": stream, "Tags": {"team": "a\x00x"}}),
+        ("RemoveTagsFromStream", {"StreamName": stream, "TagKeys": ["team\x00x"]}),
+        ("ListTagsForStream", {"StreamName": stream, "ExclusiveStartTagKey": "a\x00"}),
+        ("DeleteStream", {"StreamName": stream + "\x00x"}),
+    ]
+    for target, body in cases:
+        status, out = _raw_call(sluice, target, body)
+        assert status == 400, (target, body, status, out)
+        assert out["__type"].endswith("ValidationException"), (target, body, out)
+        assert "failed to satisfy constraint" in out["message"], (target, out)
+    # A NUL in a map key is refused by the JSON reader itself, before any tag is read.
+    status, out = _raw_call(sluice, "AddTagsToStream",
+                            {"StreamName": stream, "Tags": {"team\x00x": "a"}})
+    assert status == 400, out
+    # Names matched against a pattern say so, as AWS does.
+    status, out = _raw_call(sluice, "DescribeStreamSummary", {"StreamName": stream + "\x00x"})
+    assert "regular expression pattern: [a-zA-Z0-9_.-]+" in out["message"]
+    # Nothing was changed along the way, and the stream is still there.
+    assert kinesis.list_tags_for_stream(StreamName=stream)["Tags"] == []
+    assert kinesis.describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
