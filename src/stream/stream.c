@@ -170,10 +170,12 @@ static void remove_stream_dir(const char *dir)
     }
 }
 
-static void kick_background(struct stream_service *svc)
+/* Wakes the background thread; retention too when a retention period shrank. */
+static void kick_background(struct stream_service *svc, int retention)
 {
     pthread_mutex_lock(&svc->bg_lock);
     svc->kicked = 1;
+    svc->retention_kicked |= retention;
     pthread_cond_signal(&svc->bg_wake);
     pthread_mutex_unlock(&svc->bg_lock);
 }
@@ -684,6 +686,10 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
                      p->name, p->account);
         goto out;
     }
+    if (p->shard_count < 1) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT), "ShardCount must be at least 1.");
+        goto out;
+    }
     /* Quotas are checked before anything is allocated. */
     if (p->mode == STREAM_MODE_ON_DEMAND && lim.on_demand_streams >= lim.on_demand_stream_limit) {
         rc = err_set(err, SL_E(LIMIT_EXCEEDED),
@@ -732,7 +738,7 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
         goto out;
     }
     list_add(svc, s);
-    kick_background(svc);
+    kick_background(svc, 0);
 out:
     pthread_mutex_unlock(&svc->admin_lock);
     return rc;
@@ -762,7 +768,7 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
     pthread_mutex_unlock(&svc->admin_lock);
     if (rc == 0) {
         wake_all_waiters(s);
-        kick_background(svc);
+        kick_background(svc, 0);
     }
     return rc;
 }
@@ -807,7 +813,7 @@ int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream
     }
     pthread_mutex_unlock(&svc->admin_lock);
     if (rc == 0) {
-        kick_background(svc);
+        kick_background(svc, 0);
     }
     return rc;
 }
@@ -846,7 +852,7 @@ int stream_update_retention(struct stream_service *svc, struct stream *s, int ho
         m.retention_hours = hours;
         rc = commit_meta(svc, s, &m, err);
         if (rc == 0 && shorter) {
-            kick_background(svc); /* a shorter period takes effect promptly */
+            kick_background(svc, 1); /* a shorter period takes effect promptly */
         }
     }
     pthread_mutex_unlock(&svc->admin_lock);
@@ -873,7 +879,7 @@ int stream_update_encryption(struct stream_service *svc, struct stream *s,
     }
     pthread_mutex_unlock(&svc->admin_lock);
     if (rc == 0) {
-        kick_background(svc);
+        kick_background(svc, 0);
     }
     return rc;
 }
@@ -1448,12 +1454,13 @@ static void *background_main(void *arg)
     int64_t next_retention_ns = 0;
     pthread_mutex_lock(&svc->bg_lock);
     while (!svc->stopping) {
-        int kicked = svc->kicked;
+        int retention_kicked = svc->retention_kicked;
         svc->kicked = 0;
+        svc->retention_kicked = 0;
         pthread_mutex_unlock(&svc->bg_lock);
         stream__reap(svc);
         stream__settle(svc);
-        if (kicked || clock_mono_ns() >= next_retention_ns) {
+        if (retention_kicked || clock_mono_ns() >= next_retention_ns) {
             stream__apply_retention(svc);
             next_retention_ns = clock_mono_ns() + (int64_t)BG_RETENTION_EVERY_MS * 1000000;
         }

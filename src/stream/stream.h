@@ -277,6 +277,7 @@ struct stream_shard_state {
     uint64_t durable_index;   /* records below are durable and readable */
     int64_t last_arrival_ms;  /* arrival of the newest durable record; 0 if none ever */
 };
+/* Fills *out (OUT) for shard shard_idx. Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard_state *out);
 
 /* ---- appending ---- */

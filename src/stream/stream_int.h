@@ -101,7 +101,8 @@ struct stream_service {
     pthread_mutex_t bg_lock;
     pthread_cond_t bg_wake;
     int stopping;                /* under bg_lock */
-    int kicked;                  /* under bg_lock: something to settle now */
+    int kicked;                  /* under bg_lock: something to settle or reap now */
+    int retention_kicked;        /* under bg_lock: a retention period shrank */
     struct stream *dead;         /* under bg_lock: released deleted streams to remove */
     struct sync_pool *sync_pool; /* threads that sync shards in parallel */
 };
