@@ -13,8 +13,9 @@
  *   sh->wait_lock    a shard's waiters (stream_reader_wait).
  *   svc->bg_lock     the background thread's wake-ups and the dead-stream list.
  *
- * Order when nested: admin_lock, then svc->lock, then s->lock; bg_lock and wait_lock are
- * taken alone.
+ * Order when nested: admin_lock, then svc->lock, then s->lock. bg_lock is taken with no
+ * other lock held; wait_lock only around a wait, inside which the log's own mutex is taken
+ * to read its durable index.
  */
 #ifndef SLUICE_STREAM_INT_H
 #define SLUICE_STREAM_INT_H

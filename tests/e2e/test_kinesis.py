@@ -278,6 +278,34 @@ def test_tag_resource_by_arn(sluice, kinesis, stream):
     assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
 
 
+def test_concurrent_mode_updates_let_exactly_one_through(sluice, stream):
+    clients = [sluice.client("kinesis") for _ in range(4)]
+    arn = clients[0].describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamARN"]
+    for mode in ("ON_DEMAND", "PROVISIONED", "ON_DEMAND"):
+        go = threading.Barrier(len(clients))
+        outcomes = []
+
+        def update(client):
+            go.wait()
+            try:
+                client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": mode})
+                outcomes.append("ok")
+            except ClientError as e:
+                outcomes.append(e.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=update, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("ok") == 1, outcomes
+        assert set(outcomes) <= {"ok", "ResourceInUseException", "InvalidArgumentException"}
+        d = clients[0].describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        assert d["StreamModeDetails"]["StreamMode"] == mode
+        wait_active(clients[0], stream)
+
+
 def test_update_mode_and_encryption(kinesis, stream):
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
