@@ -121,8 +121,7 @@ int kin__get_string(struct api_call *call, json_t *in, const char *field, int re
         const char *pattern = member_pattern(field);
         char c[256];
         if (pattern != NULL) {
-            snprintf(c, sizeof(c), "Member must satisfy regular expression pattern: %s",
-                     pattern);
+            snprintf(c, sizeof(c), "Member must satisfy regular expression pattern: %s", pattern);
         } else {
             snprintf(c, sizeof(c), "Member must not contain null characters");
         }
@@ -132,8 +131,8 @@ int kin__get_string(struct api_call *call, json_t *in, const char *field, int re
     return 0;
 }
 
-int kin__get_int(struct api_call *call, json_t *in, const char *field, int required,
-                 long long min, long long max, long long dflt, long long *out)
+int kin__get_int(struct api_call *call, json_t *in, const char *field, int required, long long min,
+                 long long max, long long dflt, long long *out)
 {
     *out = dflt;
     json_t *v = json_object_get(in, field);
@@ -234,8 +233,8 @@ int kin__resolve(struct api_call *call, const char *name, const char *arn, struc
     char arn_region[64], arn_account[16];
     const char *arn_name = NULL;
     if (arn != NULL) {
-        if (parse_stream_arn(arn, arn_region, sizeof(arn_region), arn_account,
-                             sizeof(arn_account), &arn_name) < 0) {
+        if (parse_stream_arn(arn, arn_region, sizeof(arn_region), arn_account, sizeof(arn_account),
+                             &arn_name) < 0) {
             return kin__validation(call, "streamARN", arn,
                                    "Member must satisfy regular expression pattern: "
                                    "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");

@@ -26,8 +26,8 @@ int kin__get_string(struct api_call *call, json_t *in, const char *field, int re
                     size_t min_len, size_t max_len, const char **out);
 /* An integer member: SerializationException for a wrong type, ValidationException for
  * bounds; *out (OUT) gets dflt when absent. */
-int kin__get_int(struct api_call *call, json_t *in, const char *field, int required,
-                 long long min, long long max, long long dflt, long long *out);
+int kin__get_int(struct api_call *call, json_t *in, const char *field, int required, long long min,
+                 long long max, long long dflt, long long *out);
 /* 1 when name matches [a-zA-Z0-9_.-]+ (len bytes, NULs refused). */
 int kin__valid_stream_name(const char *name, size_t len);
 /* The ValidationException of a name that does not match [a-zA-Z0-9_.-]+. */

@@ -164,7 +164,8 @@ int kin__list_tags_for_stream(struct api_call *call, json_t *in, json_t **out)
     long long limit;
     struct stream *s;
     int rc;
-    if ((rc = kin__get_string(call, in, "ExclusiveStartTagKey", 0, 1, KIN_TAG_KEY_MAX, &start)) < 0 ||
+    if ((rc = kin__get_string(call, in, "ExclusiveStartTagKey", 0, 1, KIN_TAG_KEY_MAX, &start)) <
+            0 ||
         (rc = kin__get_int(call, in, "Limit", 0, 1, 50, 50, &limit)) < 0 ||
         (rc = resolve_name_or_arn(call, in, NULL, &s)) < 0) {
         return rc;

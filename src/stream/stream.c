@@ -458,8 +458,7 @@ int stream_lookup(struct stream_service *svc, const char *region, const char *na
     return *out != NULL ? 0 : SL_E(RESOURCE_NOT_FOUND);
 }
 
-int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag,
-                     struct stream **out)
+int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag, struct stream **out)
 {
     int64_t now = stream_service_now_ms(svc);
     *out = NULL;
@@ -596,8 +595,7 @@ void stream_service_limits(struct stream_service *svc, const char *region,
     pthread_mutex_unlock(&svc->lock);
 }
 
-void stream_service_sign(struct stream_service *svc, const void *data, size_t len,
-                         uint8_t mac[32])
+void stream_service_sign(struct stream_service *svc, const void *data, size_t len, uint8_t mac[32])
 {
     crypto_hmac_sha256(svc->iterator_key, sizeof(svc->iterator_key), data, len, mac);
 }
@@ -608,8 +606,8 @@ void stream_iterator_encode(struct stream_service *svc, const struct stream_iter
     stream__iterator_encode(svc->iterator_key, pos, out, STREAM_ITERATOR_TEXT_MAX);
 }
 
-int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len,
-                           int64_t now_ms, struct stream_iterator_pos *pos, struct err_info *err)
+int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len, int64_t now_ms,
+                           struct stream_iterator_pos *pos, struct err_info *err)
 {
     return stream__iterator_decode(svc->iterator_key, text, len, now_ms, pos, err);
 }
@@ -717,8 +715,7 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
     s->meta.status_until_ms = now + svc->cfg->stream_transition_ms;
     for (uint32_t i = 0; i < s->n_shards; i++) {
         s->shards[i].idx = i;
-        stream__shard_even_range(i, s->n_shards, &s->shards[i].start_hash,
-                                 &s->shards[i].end_hash);
+        stream__shard_even_range(i, s->n_shards, &s->shards[i].start_hash, &s->shards[i].end_hash);
     }
     rc = insert_rows(svc, s);
     if (rc < 0) {
@@ -818,8 +815,8 @@ int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream
     return rc;
 }
 
-int stream_update_retention(struct stream_service *svc, struct stream *s, int hours,
-                            int direction, struct err_info *err)
+int stream_update_retention(struct stream_service *svc, struct stream *s, int hours, int direction,
+                            struct err_info *err)
 {
     pthread_mutex_lock(&svc->admin_lock);
     struct stream_meta m;
@@ -859,8 +856,8 @@ int stream_update_retention(struct stream_service *svc, struct stream *s, int ho
     return rc;
 }
 
-int stream_update_encryption(struct stream_service *svc, struct stream *s,
-                             const char *encryption, const char *key_id, struct err_info *err)
+int stream_update_encryption(struct stream_service *svc, struct stream *s, const char *encryption,
+                             const char *key_id, struct err_info *err)
 {
     pthread_mutex_lock(&svc->admin_lock);
     int64_t now = stream_service_now_ms(svc);
@@ -886,8 +883,8 @@ int stream_update_encryption(struct stream_service *svc, struct stream *s,
 
 /* ---- tags ---- */
 
-int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys,
-                      char ***values, size_t *n_out)
+int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys, char ***values,
+                     size_t *n_out)
 {
     *keys = NULL;
     *values = NULL;
@@ -895,8 +892,7 @@ int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys,
     store_lock(svc->store);
     struct store_stmt *q;
     int rc = store_prepare(svc->store,
-                           "SELECT key, value FROM stream_tags WHERE stream_id=? ORDER BY key",
-                           &q);
+                           "SELECT key, value FROM stream_tags WHERE stream_id=? ORDER BY key", &q);
     if (rc == 0) {
         store_bind_int64(q, 1, s->id);
         while ((rc = store_step(q)) == 1) {
@@ -923,7 +919,7 @@ void stream_tags_free(char **keys, char **values, size_t n)
 }
 
 int stream_tags_put(struct stream_service *svc, struct stream *s, const char *const *keys,
-                     const char *const *values, size_t n, struct err_info *err)
+                    const char *const *values, size_t n, struct err_info *err)
 {
     struct store *st = svc->store;
     store_lock(st);
@@ -1079,9 +1075,8 @@ static void notify_durable(struct shard *sh)
 
 /* ---- appending ---- */
 
-int stream_records_put(struct stream_service *svc, struct stream *s,
-                       struct stream_put_record *recs, size_t n, int64_t now_ms,
-                       const char **encryption_out)
+int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
+                       size_t n, int64_t now_ms, const char **encryption_out)
 {
     pthread_mutex_lock(&s->lock);
     enum stream_status st = effective_status(&s->meta, stream_service_now_ms(svc));
@@ -1185,9 +1180,9 @@ int stream_records_put(struct stream_service *svc, struct stream *s,
 /* ---- reading ---- */
 
 struct stream_reader {
-    struct stream *s;   /* referenced */
+    struct stream *s; /* referenced */
     struct shard *sh;
-    uint64_t position;  /* next index to visit */
+    uint64_t position; /* next index to visit */
 };
 
 int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream_position *pos,
@@ -1205,8 +1200,8 @@ int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream
     case STREAM_AFTER_SEQUENCE_NUMBER:
         if (pos->sequence_number == NULL ||
             !stream_seqno_pattern_ok(pos->sequence_number, pos->seqno_len) ||
-            stream__seqno_parse(pos->sequence_number, pos->seqno_len, s->seq_tag, sh->idx,
-                                &index) < 0 ||
+            stream__seqno_parse(pos->sequence_number, pos->seqno_len, s->seq_tag, sh->idx, &index) <
+                0 ||
             index >= seglog_next_index(sh->log)) {
             return SL_E(INVALID_ARGUMENT);
         }
@@ -1264,8 +1259,8 @@ int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_b
 {
     struct counting_visit cv = {.visit = visit, .arg = arg};
     uint64_t next = r->position;
-    int rc = seglog_read(r->sh->log, r->position, max_records, max_bytes, count_and_visit, &cv,
-                         &next);
+    int rc =
+        seglog_read(r->sh->log, r->position, max_records, max_bytes, count_and_visit, &cv, &next);
     r->position = next;
     atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
     atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
@@ -1336,7 +1331,7 @@ static int load_streams(struct stream_service *svc)
         s->seq_tag = (uint64_t)store_col_int64(q, 4);
         s->created_ms = store_col_int64(q, 5);
         s->meta.mode = strcmp(store_col_text(q, 6), "ON_DEMAND") == 0 ? STREAM_MODE_ON_DEMAND
-                                                                       : STREAM_MODE_PROVISIONED;
+                                                                      : STREAM_MODE_PROVISIONED;
         s->meta.retention_hours = (int)store_col_int64(q, 8);
         s->meta.status = status_from_name(store_col_text(q, 9));
         s->meta.status_until_ms = store_col_int64(q, 10);
@@ -1345,8 +1340,7 @@ static int load_streams(struct stream_service *svc)
         if (s->meta.status == STREAM_DELETING) {
             atomic_store(&s->gone_at_ms, s->meta.status_until_ms);
         }
-        snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir,
-                 (long long)s->id);
+        snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir, (long long)s->id);
         store_reset(qs);
         store_bind_int64(qs, 1, s->id);
         uint32_t n = 0;
@@ -1513,8 +1507,7 @@ static int load_iterator_key(struct stream_service *svc)
     return store_setting_put(svc->store, "stream.iterator_key", text);
 }
 
-int stream_service_open_with(const struct stream_service_options *opt,
-                             struct stream_service **out)
+int stream_service_open_with(const struct stream_service_options *opt, struct stream_service **out)
 {
     struct stream_service *svc = xcalloc(1, sizeof(*svc));
     svc->store = opt->store;

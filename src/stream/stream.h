@@ -63,10 +63,10 @@
 typedef unsigned __int128 stream_u128;
 
 /* X(symbol, name as DescribeStream shows it) */
-#define STREAM_STATUS_MAP(X)                                                               \
-    X(CREATING, "CREATING")                                                                \
-    X(ACTIVE, "ACTIVE")                                                                    \
-    X(UPDATING, "UPDATING")                                                                \
+#define STREAM_STATUS_MAP(X)                                                                       \
+    X(CREATING, "CREATING")                                                                        \
+    X(ACTIVE, "ACTIVE")                                                                            \
+    X(UPDATING, "UPDATING")                                                                        \
     X(DELETING, "DELETING")
 
 enum stream_status {
@@ -101,8 +101,7 @@ struct stream_service_options {
  * *out (OUT) is the service; the caller closes it with stream_service_close.
  * Returns 0, -errno, SL_E(CORRUPT) (a shard log or shard row is damaged), a store error.
  */
-int stream_service_open_with(const struct stream_service_options *opt,
-                             struct stream_service **out);
+int stream_service_open_with(const struct stream_service_options *opt, struct stream_service **out);
 /* stream_service_open_with with the wall clock. */
 int stream_service_open(struct store *st, const struct sluice_config *cfg,
                         struct stream_service **out);
@@ -129,8 +128,7 @@ void stream_service_limits(struct stream_service *svc, const char *region,
  * HMAC-SHA256 of data[0, len) under the service's secret key (kept in the store), for
  * tokens a client hands back (NextToken): mac (OUT) gets 32 bytes.
  */
-void stream_service_sign(struct stream_service *svc, const void *data, size_t len,
-                         uint8_t mac[32]);
+void stream_service_sign(struct stream_service *svc, const void *data, size_t len, uint8_t mac[32]);
 
 /* ---- streams ---- */
 
@@ -150,8 +148,7 @@ int stream_lookup_arn(struct stream_service *svc, const char *arn, struct stream
  * Looks up by store id and sequence tag (what an iterator carries: a deleted and
  * re-created stream of the same name has another). Returns 0 or SL_E(RESOURCE_NOT_FOUND).
  */
-int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag,
-                     struct stream **out);
+int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag, struct stream **out);
 /* Drops a reference; NULL is fine. The last reference of a deleted stream removes its
  * files (on the background thread, never on the caller's). */
 void stream_release(struct stream *s);
@@ -170,13 +167,13 @@ struct stream_info {
     char name[STREAM_NAME_MAX + 1];
     char arn[256];
     uint64_t seq_tag;
-    int64_t created_ms;       /* ms since the epoch */
+    int64_t created_ms; /* ms since the epoch */
     enum stream_mode mode;
     int retention_hours;
     enum stream_status status; /* with any due transition applied */
-    char encryption[8];       /* "NONE" or "KMS" */
-    char key_id[2049];        /* the KMS key when encryption is KMS, else "" */
-    uint32_t n_shards;        /* every shard, open or closed */
+    char encryption[8];        /* "NONE" or "KMS" */
+    char key_id[2049];         /* the KMS key when encryption is KMS, else "" */
+    uint32_t n_shards;         /* every shard, open or closed */
     uint32_t n_open_shards;
 };
 void stream_describe(struct stream *s, struct stream_info *out /* OUT */);
@@ -195,8 +192,8 @@ struct stream_create_params {
     const char *account;
     const char *name; /* [a-zA-Z0-9_.-]{1,128}, checked by the caller */
     enum stream_mode mode;
-    int shard_count;  /* >= 1 */
-    const char *const *tag_keys;   /* n_tags of them, validated by the caller; may be NULL */
+    int shard_count;             /* >= 1 */
+    const char *const *tag_keys; /* n_tags of them, validated by the caller; may be NULL */
     const char *const *tag_values;
     size_t n_tags;
 };
@@ -230,10 +227,10 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
  */
 int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream_mode mode,
                        struct err_info *err);
-int stream_update_retention(struct stream_service *svc, struct stream *s, int hours,
-                            int direction, struct err_info *err);
-int stream_update_encryption(struct stream_service *svc, struct stream *s,
-                             const char *encryption, const char *key_id, struct err_info *err);
+int stream_update_retention(struct stream_service *svc, struct stream *s, int hours, int direction,
+                            struct err_info *err);
+int stream_update_encryption(struct stream_service *svc, struct stream *s, const char *encryption,
+                             const char *key_id, struct err_info *err);
 
 /*
  * Tags. stream_tags_list: every tag sorted by key into *keys and *values (OUT, n_out
@@ -241,8 +238,8 @@ int stream_update_encryption(struct stream_service *svc, struct stream *s,
  * SL_E(LIMIT_EXCEEDED) past 50 tags (nothing written). stream_tags_remove ignores keys
  * that are absent. Each returns 0 or a store error.
  */
-int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys,
-                     char ***values, size_t *n_out);
+int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys, char ***values,
+                     size_t *n_out);
 int stream_tags_put(struct stream_service *svc, struct stream *s, const char *const *keys,
                     const char *const *values, size_t n, struct err_info *err);
 int stream_tags_remove(struct stream_service *svc, struct stream *s, const char *const *keys,
@@ -253,15 +250,15 @@ void stream_tags_free(char **keys, char **values, size_t n);
 
 /* One shard and its lineage. */
 struct stream_shard_info {
-    uint32_t shard_idx;            /* N of shardId-N */
+    uint32_t shard_idx; /* N of shardId-N */
     char shard_id[STREAM_SHARD_ID_LEN + 1];
-    int64_t parent_idx;            /* the shard it came from; -1 for none */
-    int64_t adjacent_parent_idx;   /* the other parent of a merge; -1 for none */
-    stream_u128 start_hash;        /* inclusive */
-    stream_u128 end_hash;          /* inclusive */
-    int open;                      /* 1 open (takes records), 0 closed */
-    uint64_t starting_index;       /* index of its first record ever */
-    uint64_t ending_index;         /* closed: index after its last record; open: 0 */
+    int64_t parent_idx;          /* the shard it came from; -1 for none */
+    int64_t adjacent_parent_idx; /* the other parent of a merge; -1 for none */
+    stream_u128 start_hash;      /* inclusive */
+    stream_u128 end_hash;        /* inclusive */
+    int open;                    /* 1 open (takes records), 0 closed */
+    uint64_t starting_index;     /* index of its first record ever */
+    uint64_t ending_index;       /* closed: index after its last record; open: 0 */
 };
 /*
  * Every shard of s, in shard order, into *out (OUT, an array the caller frees with free())
@@ -273,9 +270,9 @@ int stream_shard_get(struct stream *s, uint32_t shard_idx, struct stream_shard_i
 
 /* Positions of a shard's log. */
 struct stream_shard_state {
-    uint64_t first_index;     /* oldest retained record */
-    uint64_t durable_index;   /* records below are durable and readable */
-    int64_t last_arrival_ms;  /* arrival of the newest durable record; 0 if none ever */
+    uint64_t first_index;    /* oldest retained record */
+    uint64_t durable_index;  /* records below are durable and readable */
+    int64_t last_arrival_ms; /* arrival of the newest durable record; 0 if none ever */
 };
 /* Fills *out (OUT) for shard shard_idx. Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard_state *out);
@@ -285,14 +282,14 @@ int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard
 /* One record to append; the pointers need only live for the call. */
 struct stream_put_record {
     const uint8_t *data;
-    uint32_t data_len;         /* bytes; with pk_len at most STREAM_RECORD_MAX_BYTES */
+    uint32_t data_len; /* bytes; with pk_len at most STREAM_RECORD_MAX_BYTES */
     const char *partition_key;
-    uint16_t pk_len;           /* bytes, 1..1024 */
-    stream_u128 hash_key;      /* which shard takes it */
+    uint16_t pk_len;      /* bytes, 1..1024 */
+    stream_u128 hash_key; /* which shard takes it */
     /* OUT */
-    uint32_t shard_idx;        /* the shard it went to */
-    uint64_t index;            /* its index in the shard (see stream_seqno_format) */
-    int result;                /* 0 durable, or the log's error (nothing acknowledged) */
+    uint32_t shard_idx; /* the shard it went to */
+    uint64_t index;     /* its index in the shard (see stream_seqno_format) */
+    int result;         /* 0 durable, or the log's error (nothing acknowledged) */
 };
 /*
  * Appends n records, routed by hash key to open shards (in order within a shard), and
@@ -304,7 +301,7 @@ struct stream_put_record {
  * Takes no lock of the registry; no allocation per record.
  */
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
-               size_t n, int64_t now_ms, const char **encryption_out);
+                       size_t n, int64_t now_ms, const char **encryption_out);
 
 /* ---- reading ---- */
 
@@ -320,8 +317,8 @@ struct stream_position {
     enum stream_position_type type;
     const char *sequence_number; /* AT/AFTER_SEQUENCE_NUMBER; seqno_len bytes */
     size_t seqno_len;
-    int64_t timestamp_ms;        /* AT_TIMESTAMP: first record arriving at or after */
-    uint64_t index;              /* AT_INDEX */
+    int64_t timestamp_ms; /* AT_TIMESTAMP: first record arriving at or after */
+    uint64_t index;       /* AT_INDEX */
 };
 
 /*
@@ -382,7 +379,7 @@ struct stream_iterator_pos {
     int64_t stream_id;
     uint64_t seq_tag;
     uint32_t shard_idx;
-    uint64_t index;     /* next record to read */
+    uint64_t index; /* next record to read */
     int64_t issued_ms;
 };
 /* An opaque, tamper-evident token for pos into out (STREAM_ITERATOR_TEXT_MAX bytes). */
@@ -390,8 +387,7 @@ void stream_iterator_encode(struct stream_service *svc, const struct stream_iter
                             char out[STREAM_ITERATOR_TEXT_MAX]);
 /* 0; SL_E(INVALID_ARGUMENT) when forged or malformed; SL_E(EXPIRED_ITERATOR) when older
  * than STREAM_ITERATOR_TTL_MS at now_ms. */
-int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len,
-                           int64_t now_ms, struct stream_iterator_pos *pos /* OUT */,
-                           struct err_info *err);
+int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len, int64_t now_ms,
+                           struct stream_iterator_pos *pos /* OUT */, struct err_info *err);
 
 #endif

@@ -55,8 +55,8 @@ struct stream_meta {
     enum stream_mode mode;
     int retention_hours;
     enum stream_status status;
-    int64_t status_until_ms;     /* when CREATING/UPDATING/DELETING ends */
-    char encryption[8];          /* "NONE" or "KMS" */
+    int64_t status_until_ms; /* when CREATING/UPDATING/DELETING ends */
+    char encryption[8];      /* "NONE" or "KMS" */
     char key_id[2049];
 };
 
@@ -66,24 +66,24 @@ struct stream_meta {
  */
 struct stream {
     struct stream_service *svc;
-    int64_t id;                 /* store row id; names the data directory */
+    int64_t id; /* store row id; names the data directory */
     char region[32];
     char account[16];
     char name[STREAM_NAME_MAX + 1];
     char arn[256];
-    uint64_t seq_tag;           /* digits 3..20 of every sequence number: creation ms */
+    uint64_t seq_tag; /* digits 3..20 of every sequence number: creation ms */
     int64_t created_ms;
     uint32_t n_shards;
-    struct shard *shards;       /* sorted by start_hash, n_shards of them */
-    char dir[600];              /* DIR/streams/<id> */
+    struct shard *shards; /* sorted by start_hash, n_shards of them */
+    char dir[600];        /* DIR/streams/<id> */
     atomic_int refs;
-    pthread_mutex_t lock;       /* guards meta */
+    pthread_mutex_t lock; /* guards meta */
     struct stream_meta meta;
     /* INT64_MAX, or when the stream is gone (DELETING ends): lookups read it lock-free */
     _Atomic int64_t gone_at_ms;
-    atomic_int row_deleted;     /* the row is gone: the files go with the last reference */
+    atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
-    struct stream *next_dead;   /* the dead list, under svc->bg_lock */
+    struct stream *next_dead; /* the dead list, under svc->bg_lock */
 };
 
 struct sync_pool;
@@ -93,12 +93,12 @@ struct stream_service {
     const struct sluice_config *cfg;
     stream_clock_fn now_fn;
     void *clock_arg;
-    pthread_mutex_t admin_lock;  /* see the lock map */
-    pthread_mutex_t lock;        /* the registry: streams[], n_streams */
-    struct stream **streams;     /* live streams, any order */
+    pthread_mutex_t admin_lock; /* see the lock map */
+    pthread_mutex_t lock;       /* the registry: streams[], n_streams */
+    struct stream **streams;    /* live streams, any order */
     size_t n_streams;
-    uint8_t iterator_key[32];    /* HMAC key of iterators and tokens, kept in settings */
-    pthread_t bg_thread;         /* settles transitions, retention, removes dead streams */
+    uint8_t iterator_key[32]; /* HMAC key of iterators and tokens, kept in settings */
+    pthread_t bg_thread;      /* settles transitions, retention, removes dead streams */
     pthread_mutex_t bg_lock;
     pthread_cond_t bg_wake;
     int stopping;                /* under bg_lock */

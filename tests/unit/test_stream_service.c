@@ -31,11 +31,11 @@
 #define TRANSITION_MS 1000
 
 struct fixture {
-    char tmp[64];                /* mkdtemp directory, the data directory */
+    char tmp[64]; /* mkdtemp directory, the data directory */
     struct sluice_config cfg;
     struct store *store;
     struct stream_service *svc;
-    _Atomic int64_t now_ms;      /* the service's clock */
+    _Atomic int64_t now_ms; /* the service's clock */
 };
 
 static int64_t fake_clock(void *arg)
@@ -136,8 +136,8 @@ static void put_n(struct fixture *f, struct stream *s, int first, int n)
                                              .pk_len = 2,
                                              .hash_key = 0};
     }
-    assert_int_equal(
-        stream_records_put(f->svc, s, recs, (size_t)n, atomic_load(&f->now_ms), NULL), 0);
+    assert_int_equal(stream_records_put(f->svc, s, recs, (size_t)n, atomic_load(&f->now_ms), NULL),
+                     0);
     for (int i = 0; i < n; i++) {
         assert_int_equal(recs[i].result, 0);
         assert_int_equal(recs[i].shard_idx, 0);
@@ -196,10 +196,9 @@ static void create_is_creating_until_due_then_active_and_recorded(void **state)
     assert_int_equal(info.n_shards, 2);
     assert_string_equal(info.arn, "arn:aws:kinesis:us-east-1:000000000000:stream/orders");
     /* Records are refused while CREATING. */
-    struct stream_put_record rec = {.data = (const uint8_t *)"x", .data_len = 1,
-                                    .partition_key = "k", .pk_len = 1};
-    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, T0_MS, NULL),
-                     SL_E(RESOURCE_NOT_FOUND));
+    struct stream_put_record rec = {
+        .data = (const uint8_t *)"x", .data_len = 1, .partition_key = "k", .pk_len = 1};
+    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, T0_MS, NULL), SL_E(RESOURCE_NOT_FOUND));
     advance(f, TRANSITION_MS - 1);
     assert_int_equal(status_of(s), STREAM_CREATING);
     advance(f, 1);
@@ -222,8 +221,8 @@ static void create_refuses_a_taken_name_and_the_shard_quota(void **state)
     f->cfg.shard_limit = 10;
     create(f, "a", 8);
     struct err_info err = {0};
-    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
-                                     .name = "a", .shard_count = 1};
+    struct stream_create_params p = {
+        .region = "us-east-1", .account = "000000000000", .name = "a", .shard_count = 1};
     assert_int_equal(stream_create(f->svc, &p, &err), SL_E(RESOURCE_IN_USE));
     assert_non_null(strstr(err.message, "already exists"));
     p.name = "b";
@@ -252,9 +251,8 @@ static void lookups_and_readers_count_references(void **state)
     int base = atomic_load(&a->refs); /* the registry's and ours */
     assert_int_equal(base, 2);
     struct stream *b = NULL;
-    assert_int_equal(stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:000000000000:stream/refs",
-                                       &b),
-                     0);
+    assert_int_equal(
+        stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:000000000000:stream/refs", &b), 0);
     assert_ptr_equal(a, b);
     assert_int_equal(atomic_load(&a->refs), base + 1);
     struct stream *c = NULL;
@@ -274,9 +272,9 @@ static void lookups_and_readers_count_references(void **state)
     assert_int_equal(atomic_load(&a->refs), base); /* the registry's and c's */
     stream_release(c);
     assert_int_equal(atomic_load(&a->refs), base - 1);
-    assert_int_equal(stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:111111111111:stream/refs",
-                                       &b),
-                     SL_E(RESOURCE_NOT_FOUND));
+    assert_int_equal(
+        stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:111111111111:stream/refs", &b),
+        SL_E(RESOURCE_NOT_FOUND));
     assert_int_equal(stream_lookup_arn(f->svc, "not-an-arn", &b), SL_E(INVALID_ARGUMENT));
 }
 
@@ -402,8 +400,7 @@ static void concurrent_mode_updates_let_exactly_one_through(void **state)
             ok += m[i].rc == 0;
             if (m[i].rc != 0) {
                 /* The others see UPDATING (or the mode already set on odd rounds). */
-                assert_true(m[i].rc == SL_E(RESOURCE_IN_USE) ||
-                            m[i].rc == SL_E(INVALID_ARGUMENT));
+                assert_true(m[i].rc == SL_E(RESOURCE_IN_USE) || m[i].rc == SL_E(INVALID_ARGUMENT));
             }
         }
         pthread_barrier_destroy(&go);
@@ -580,9 +577,13 @@ static void tags_are_kept_per_stream_up_to_fifty(void **state)
 {
     struct fixture *f = *state;
     const char *keys[] = {"team", "env"}, *values[] = {"data", "prod"};
-    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
-                                     .name = "tagged", .shard_count = 1, .tag_keys = keys,
-                                     .tag_values = values, .n_tags = 2};
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "tagged",
+                                     .shard_count = 1,
+                                     .tag_keys = keys,
+                                     .tag_values = values,
+                                     .n_tags = 2};
     struct err_info err = {0};
     assert_int_equal(stream_create(f->svc, &p, &err), 0);
     struct stream *s = lookup(f, "tagged");
