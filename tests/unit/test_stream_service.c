@@ -611,6 +611,64 @@ static void tags_are_kept_per_stream_up_to_fifty(void **state)
     stream_release(s);
 }
 
+struct record_path {
+    struct fixture *f;
+    struct stream *s;
+    _Atomic int done;
+    int lookup_rc;
+    enum stream_status status;
+};
+
+static void *record_path_thread(void *arg)
+{
+    struct record_path *rp = arg;
+    struct stream *s = NULL;
+    rp->lookup_rc = stream_lookup(rp->f->svc, "us-east-1", "busy", &s);
+    if (s != NULL) {
+        rp->status = stream_status_get(s);
+        put_n(rp->f, s, 0, 2);
+        stream_release(s);
+    }
+    atomic_store(&rp->done, 1);
+    return NULL;
+}
+
+static void *create_thread(void *arg)
+{
+    struct fixture *f = arg;
+    create(f, "other", 1);
+    return NULL;
+}
+
+/* The record path neither waits for the store nor for a change of state in progress. */
+static void lookups_and_appends_go_on_while_the_store_is_busy(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "busy", 1);
+    advance(f, TRANSITION_MS); /* CREATING is due: nothing has recorded ACTIVE yet */
+    /* The store is held, as by a long write; a CreateStream is blocked inside it. */
+    store_lock(f->store);
+    pthread_t creator;
+    pthread_create(&creator, NULL, create_thread, f);
+    usleep(50000);
+    struct record_path rp = {.f = f};
+    atomic_init(&rp.done, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, record_path_thread, &rp);
+    for (int i = 0; i < 500 && !atomic_load(&rp.done); i++) {
+        usleep(10000);
+    }
+    int finished = atomic_load(&rp.done);
+    store_unlock(f->store);
+    pthread_join(t, NULL);
+    pthread_join(creator, NULL);
+    assert_true(finished);
+    assert_int_equal(rp.lookup_rc, 0);
+    assert_int_equal(rp.status, STREAM_ACTIVE);
+    struct stream *other = lookup(f, "other");
+    stream_release(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +690,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_waiting_reader_wakes_when_records_are_durable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(tags_are_kept_per_stream_up_to_fifty, setup, teardown),
+        cmocka_unit_test_setup_teardown(lookups_and_appends_go_on_while_the_store_is_busy, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("stream_service", tests, NULL, NULL);
 }
