@@ -293,12 +293,14 @@ struct stream_put_record {
 };
 /*
  * Appends n records, routed by hash key to open shards (in order within a shard), and
- * returns once each is durable or failed: recs[i].result says which. Waiting readers of
- * the shards are woken. *encryption_out (OUT, may be NULL) gets the stream's encryption
+ * returns once each is durable or failed: recs[i].result says which. Readers waiting on
+ * the shards (stream_reader_wait) are woken as the call's group commits complete, before
+ * it returns. *encryption_out (OUT, may be NULL) gets the stream's encryption
  * type ("NONE" or "KMS", a static string) as the records were accepted.
  * Returns 0 when the records were offered to the logs (see each result), or
  * SL_E(RESOURCE_NOT_FOUND) when s is CREATING or DELETING (nothing appended).
- * Takes no lock of the registry; no allocation per record.
+ * Takes no lock of the registry (s's own lock once, for its state); no allocation per
+ * record. Safe to call from many threads on the same stream.
  */
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
                        size_t n, int64_t now_ms, const char **encryption_out);
