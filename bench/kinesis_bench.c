@@ -12,6 +12,9 @@
  *   put-rate  the same at a fixed total --rate records/s, for latency below the peak.
  *   drain     ListShards, a TRIM_HORIZON iterator per shard, then GetRecords (Limit
  *             10000) until every shard is caught up (or --seconds passes).
+ *   put-churn put, while one more connection creates and deletes other streams (of
+ *             --shards shards) back to back: what the control plane costs the record
+ *             path. Reports the put figures and the create/delete pairs completed.
  *
  * Output: human-readable lines, then one "RESULT key=value ..." line that bench/run.sh
  * reads. MB are 10^6 bytes of record data (not of JSON or base64).
@@ -43,7 +46,7 @@
 #define TARGET_PREFIX "Kinesis_20131202."
 #define RESIGN_AFTER_MS (60 * 1000)
 
-enum mode { MODE_PUT, MODE_PUT_RATE, MODE_DRAIN, MODE_CREATE };
+enum mode { MODE_PUT, MODE_PUT_RATE, MODE_DRAIN, MODE_CREATE, MODE_PUT_CHURN };
 
 struct opts {
     char host[256];
@@ -538,10 +541,70 @@ static int cmp_i64(const void *a, const void *b)
 
 static const char *mode_name(enum mode m)
 {
-    return m == MODE_PUT        ? "put"
-           : m == MODE_PUT_RATE ? "put-rate"
-           : m == MODE_DRAIN    ? "drain"
-                                : "create";
+    return m == MODE_PUT         ? "put"
+           : m == MODE_PUT_RATE  ? "put-rate"
+           : m == MODE_DRAIN     ? "drain"
+           : m == MODE_PUT_CHURN ? "put-churn"
+                                 : "create";
+}
+
+/* put-churn: the connection that creates and deletes streams while the puts run. */
+struct churner {
+    pthread_t thread;
+    const struct opts *o;
+    double deadline;
+    int64_t pairs;  /* CreateStream + DeleteStream both answered 200 */
+    int64_t limited; /* LimitExceededException answers (the account's shard quota) */
+    int64_t errors;
+    char first_error[256];
+};
+
+static void *churn_main(void *arg)
+{
+    struct churner *ch = arg;
+    const struct opts *o = ch->o;
+    struct conn c;
+    conn_init(&c, o);
+    struct buf resp, body;
+    buf_init(&resp);
+    buf_init(&body);
+    for (long n = 0; now_s() < ch->deadline; n++) {
+        char name[96];
+        snprintf(name, sizeof(name), "churn-%ld-%ld", (long)getpid(), n);
+        int status = 0;
+        buf_reset(&body);
+        buf_printf(&body, "{\"StreamName\":\"%s\",\"ShardCount\":%d}", name, o->shards);
+        if (call(&c, "CreateStream", (const char *)body.data, &status, &resp) != 0) {
+            ch->errors++;
+            usleep(10000);
+            continue;
+        }
+        if (status != 200) {
+            if (is_error(&resp, "LimitExceededException")) {
+                ch->limited++;
+                usleep(20000);
+            } else if (ch->errors++ == 0) {
+                snprintf(ch->first_error, sizeof(ch->first_error), "CreateStream %d: %.200s",
+                         status, (const char *)resp.data);
+            }
+            continue;
+        }
+        buf_reset(&body);
+        buf_printf(&body, "{\"StreamName\":\"%s\"}", name);
+        if (call(&c, "DeleteStream", (const char *)body.data, &status, &resp) != 0 ||
+            status != 200) {
+            if (ch->errors++ == 0) {
+                snprintf(ch->first_error, sizeof(ch->first_error), "DeleteStream %d: %.200s",
+                         status, resp.data != NULL ? (const char *)resp.data : "");
+            }
+            continue;
+        }
+        ch->pairs++;
+    }
+    buf_fini(&resp);
+    buf_fini(&body);
+    conn_fini(&c);
+    return NULL;
 }
 
 static int run_put(const struct opts *o)
@@ -558,6 +621,10 @@ static int run_put(const struct opts *o)
         w[i].deadline = start + o->seconds;
         pthread_create(&w[i].thread, NULL, put_worker, &w[i]);
     }
+    struct churner ch = {.o = o, .deadline = start + o->seconds};
+    if (o->mode == MODE_PUT_CHURN) {
+        pthread_create(&ch.thread, NULL, churn_main, &ch);
+    }
     int64_t ok = 0, failed = 0, requests = 0, errors = 0;
     size_t n_lat = 0;
     for (int i = 0; i < o->connections; i++) {
@@ -567,6 +634,12 @@ static int run_put(const struct opts *o)
         requests += w[i].requests;
         errors += w[i].errors;
         n_lat += w[i].n_lat;
+    }
+    if (o->mode == MODE_PUT_CHURN) {
+        pthread_join(ch.thread, NULL);
+        if (ch.first_error[0] != '\0') {
+            fprintf(stderr, "kinesis_bench: churn: %s\n", ch.first_error);
+        }
     }
     /* put-rate counts what was scheduled inside the window; put, all that completed */
     double elapsed = o->mode == MODE_PUT_RATE ? o->seconds : now_s() - start;
@@ -591,11 +664,16 @@ static int run_put(const struct opts *o)
     printf("  records/s %.0f   MB/s %.1f   p50 %.2f ms   p99 %.2f ms   requests %lld   "
            "errors %lld   failed records %lld\n",
            rps, mbps, p50, p99, (long long)requests, (long long)errors, (long long)failed);
+    if (o->mode == MODE_PUT_CHURN) {
+        printf("  churn: %lld create/delete pairs (%.1f/s), %lld quota refusals, %lld errors\n",
+               (long long)ch.pairs, (double)ch.pairs / elapsed, (long long)ch.limited,
+               (long long)ch.errors);
+    }
     printf("RESULT mode=%s connections=%d seconds=%.1f records=%lld records_per_s=%.0f "
            "mb_per_s=%.2f p50_ms=%.2f p99_ms=%.2f requests=%lld errors=%lld "
-           "failed_records=%lld\n",
+           "failed_records=%lld churn_pairs=%lld\n",
            mode_name(o->mode), o->connections, elapsed, (long long)ok, rps, mbps, p50, p99,
-           (long long)requests, (long long)errors, (long long)failed);
+           (long long)requests, (long long)errors, (long long)failed, (long long)ch.pairs);
     free(lat);
     free(w);
     free(pb.json);
@@ -946,7 +1024,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: kinesis_bench --endpoint http://127.0.0.1:PORT --stream NAME\n"
-            "         [--mode put|put-rate|drain|create] [--connections N] [--seconds S]\n"
+            "         [--mode put|put-rate|drain|create|put-churn] [--connections N] [--seconds S]\n"
             "         [--records-per-batch 500] [--record-bytes 1024] [--rate RECORDS_PER_S]\n"
             "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n");
 }
@@ -1033,6 +1111,8 @@ int main(int argc, char **argv)
                 o.mode = MODE_DRAIN;
             } else if (strcmp(v, "create") == 0) {
                 o.mode = MODE_CREATE;
+            } else if (strcmp(v, "put-churn") == 0) {
+                o.mode = MODE_PUT_CHURN;
             } else {
                 usage();
                 return 1;

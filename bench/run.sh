@@ -6,8 +6,11 @@
 # connections, drain everything with GetRecords, and PutRecords at a fixed rate of half
 # the 8-connection peak (the latency a producer sees below saturation). The server's
 # peak RSS (VmHWM) is read before it is stopped. Prints figures; never fails on them.
+# A put-churn run repeats the 1-connection put while another connection creates and
+# deletes streams back to back: control-plane work must not stall the record path.
 #
 # Environment: BUILD (default build), BENCH_SECONDS (default 10 per run),
+# BENCH_CHURN_ONLY=1 (only the 1-connection put and the put-churn run),
 # BENCH_SLUICE_PORT / BENCH_KINESALITE_PORT (default 4710 / 4711), SKIP_KINESALITE=1,
 # SKIP_SLUICE=1. kinesalite is installed by bench/install-kinesalite.sh (npm) when missing.
 set -euo pipefail
@@ -83,9 +86,14 @@ bench_server() {
     # the 1-connection run is also the warm-up; the 8-connection run sets the peak
     "$BENCH" "${common[@]}" --mode put --connections 1 --seconds "$SECONDS_PER_RUN" |
         sed 's/^RESULT mode=put /RESULT mode=put1 /' | tee -a "$out" || true
-    "$BENCH" "${common[@]}" --mode put --connections 8 --seconds "$SECONDS_PER_RUN" |
-        sed 's/^RESULT mode=put /RESULT mode=put8 /' | tee -a "$out" || true
-    "$BENCH" "${common[@]}" --mode drain --connections 4 --seconds 300 | tee -a "$out" || true
+    "$BENCH" "${common[@]}" --mode put-churn --connections 1 --seconds "$SECONDS_PER_RUN" |
+        tee -a "$out" || true
+    if [ "${BENCH_CHURN_ONLY:-0}" != 1 ]; then
+        "$BENCH" "${common[@]}" --mode put --connections 8 --seconds "$SECONDS_PER_RUN" |
+            sed 's/^RESULT mode=put /RESULT mode=put8 /' | tee -a "$out" || true
+        "$BENCH" "${common[@]}" --mode drain --connections 4 --seconds 300 | tee -a "$out" ||
+            true
+    fi
     local peak rate
     peak=$(field "$out" put8 records_per_s)
     if [ "$peak" != "-" ] && [ "$peak" -gt 0 ]; then
@@ -166,6 +174,9 @@ row "put, 1 connection: records/s" put1 records_per_s
 row "put, 1 connection: MB/s" put1 mb_per_s
 row "put, 1 connection: p50 ms" put1 p50_ms
 row "put, 1 connection: p99 ms" put1 p99_ms
+row "put while streams churn: records/s" put-churn records_per_s
+row "put while streams churn: p99 ms" put-churn p99_ms
+row "  create/delete pairs meanwhile" put-churn churn_pairs
 row "put, 8 connections: records/s" put8 records_per_s
 row "put, 8 connections: MB/s" put8 mb_per_s
 row "put, 8 connections: p50 ms" put8 p50_ms

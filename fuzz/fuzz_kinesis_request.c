@@ -39,8 +39,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     struct err_info err;
-    if (stream__create(svc, "us-east-1", "000000000000", "fuzz", MODE_PROVISIONED, 2,
-                       clock_now_ms(), &err) < 0) {
+    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
+                                     .name = "fuzz", .shard_count = 2};
+    if (stream_create(svc, &p, &err) < 0) {
         abort();
     }
     return 0;

@@ -18,189 +18,36 @@
 
 #define NEXT_TOKEN_TTL_MS (300 * 1000)
 
-/* ---- input validation, in the service's words ---- */
-
-int kin__validation(struct api_call *call, const char *member, const char *value,
-                    const char *constraint)
+static json_t *mode_details(enum stream_mode mode)
 {
-    return err_set(&call->err, SL_E(VALIDATION),
-                   "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                   "constraint: %s",
-                   value, member, constraint);
+    return json_pack("{s:s}", "StreamMode", stream_mode_name(mode));
 }
 
-/* The member name as the validator spells it: the first letter lower-cased. */
-static void member_name(const char *field, char *out, size_t size)
+static json_t *shard_json(uint64_t seq_tag, const struct stream_shard_info *sh)
 {
-    snprintf(out, size, "%s", field);
-    if (out[0] >= 'A' && out[0] <= 'Z') {
-        out[0] = (char)(out[0] - 'A' + 'a');
+    char start[48], end[48], seq[STREAM_SEQNO_LEN + 1];
+    stream_hashkey_format(sh->start_hash, start);
+    stream_hashkey_format(sh->end_hash, end);
+    stream_seqno_format(seq_tag, sh->shard_idx, sh->starting_index, seq);
+    json_t *j = json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", sh->shard_id,
+                          "HashKeyRange", "StartingHashKey", start, "EndingHashKey", end,
+                          "SequenceNumberRange", "StartingSequenceNumber", seq);
+    if (sh->parent_idx >= 0) {
+        char id[STREAM_SHARD_ID_LEN + 1];
+        stream_shard_id_format((uint32_t)sh->parent_idx, id);
+        json_object_set_new(j, "ParentShardId", json_string(id));
     }
-    if (strncmp(field, "StreamARN", 9) == 0) {
-        snprintf(out, size, "streamARN");
+    if (sh->adjacent_parent_idx >= 0) {
+        char id[STREAM_SHARD_ID_LEN + 1];
+        stream_shard_id_format((uint32_t)sh->adjacent_parent_idx, id);
+        json_object_set_new(j, "AdjacentParentShardId", json_string(id));
     }
-}
-
-int kin__get_string(struct api_call *call, json_t *in, const char *field, int required,
-                    size_t min_len, size_t max_len, const char **out)
-{
-    *out = NULL;
-    json_t *v = json_object_get(in, field);
-    char member[64];
-    member_name(field, member, sizeof(member));
-    if (v == NULL || json_is_null(v)) {
-        if (required) {
-            return err_set(&call->err, SL_E(VALIDATION),
-                           "1 validation error detected: Value null at '%s' failed to satisfy "
-                           "constraint: Member must not be null",
-                           member);
-        }
-        return 0;
+    if (!sh->open && sh->ending_index > 0) {
+        stream_seqno_format(seq_tag, sh->shard_idx, sh->ending_index - 1, seq);
+        json_object_set_new(json_object_get(j, "SequenceNumberRange"), "EndingSequenceNumber",
+                            json_string(seq));
     }
-    if (!json_is_string(v)) {
-        return err_set(&call->err, SL_E(SERIALIZATION),
-                       "Unexpected value type in payload for field %s", field);
-    }
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    char shown[160];
-    snprintf(shown, sizeof(shown), "%.150s", s);
-    if (len < min_len) {
-        char c[96];
-        snprintf(c, sizeof(c), "Member must have length greater than or equal to %zu", min_len);
-        return kin__validation(call, member, shown, c);
-    }
-    if (len > max_len) {
-        char c[96];
-        snprintf(c, sizeof(c), "Member must have length less than or equal to %zu", max_len);
-        return kin__validation(call, member, shown, c);
-    }
-    *out = s;
-    return 0;
-}
-
-int kin__get_int(struct api_call *call, json_t *in, const char *field, int required,
-                 long long min, long long max, long long dflt, long long *out)
-{
-    *out = dflt;
-    json_t *v = json_object_get(in, field);
-    char member[64];
-    member_name(field, member, sizeof(member));
-    if (v == NULL || json_is_null(v)) {
-        if (required) {
-            return err_set(&call->err, SL_E(VALIDATION),
-                           "1 validation error detected: Value null at '%s' failed to satisfy "
-                           "constraint: Member must not be null",
-                           member);
-        }
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) > INT32_MAX ||
-        json_integer_value(v) < INT32_MIN) {
-        return err_set(&call->err, SL_E(SERIALIZATION),
-                       "Unexpected value type in payload for field %s", field);
-    }
-    long long x = json_integer_value(v);
-    char shown[32];
-    snprintf(shown, sizeof(shown), "%lld", x);
-    if (x < min) {
-        char c[96];
-        snprintf(c, sizeof(c), "Member must have value greater than or equal to %lld", min);
-        return kin__validation(call, member, shown, c);
-    }
-    if (x > max) {
-        char c[96];
-        snprintf(c, sizeof(c), "Member must have value less than or equal to %lld", max);
-        return kin__validation(call, member, shown, c);
-    }
-    *out = x;
-    return 0;
-}
-
-static int valid_stream_name(const char *s)
-{
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int kin__not_found(struct api_call *call, const char *name)
-{
-    return err_set(&call->err, SL_E(RESOURCE_NOT_FOUND), "Stream %s under account %s not found.",
-                   name, call->req->account_id);
-}
-
-/* Splits arn:aws:kinesis:REGION:ACCOUNT:stream/NAME; 0 or -1. */
-static int parse_stream_arn(const char *arn, char *region, size_t region_size, char *account,
-                            size_t account_size, const char **name)
-{
-    const char *fields[6];
-    int n = 0;
-    const char *p = arn;
-    fields[n++] = p;
-    while (n < 6 && (p = strchr(p, ':')) != NULL) {
-        fields[n++] = ++p;
-    }
-    if (n != 6 || strncmp(arn, "arn:aws", 7) != 0 || strncmp(fields[2], "kinesis:", 8) != 0 ||
-        strncmp(fields[5], "stream/", 7) != 0) {
-        return -1;
-    }
-    size_t rlen = (size_t)(fields[4] - fields[3] - 1);
-    size_t alen = (size_t)(fields[5] - fields[4] - 1);
-    if (rlen == 0 || rlen >= region_size || alen != 12 || alen >= account_size) {
-        return -1;
-    }
-    memcpy(region, fields[3], rlen);
-    region[rlen] = '\0';
-    memcpy(account, fields[4], alen);
-    account[alen] = '\0';
-    *name = fields[5] + 7;
-    return (**name && valid_stream_name(*name) && strlen(*name) <= STREAM_NAME_MAX) ? 0 : -1;
-}
-
-int kin__resolve(struct api_call *call, const char *name, const char *arn, struct stream **out)
-{
-    struct stream_service *svc = call->service_ctx;
-    *out = NULL;
-    const char *region = call->req->region;
-    char arn_region[64], arn_account[16];
-    const char *arn_name = NULL;
-    if (arn != NULL) {
-        if (parse_stream_arn(arn, arn_region, sizeof(arn_region), arn_account,
-                             sizeof(arn_account), &arn_name) < 0) {
-            return kin__validation(call, "streamARN", arn,
-                                   "Member must satisfy regular expression pattern: "
-                                   "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
-        }
-        if (name != NULL && strcmp(name, arn_name) != 0) {
-            return err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                           "StreamName %s does not match the stream in StreamARN %s.", name, arn);
-        }
-        if (strcmp(arn_account, call->req->account_id) != 0 || strcmp(arn_region, region) != 0) {
-            return err_set(&call->err, SL_E(RESOURCE_NOT_FOUND),
-                           "Stream %s under account %s not found.", arn_name, arn_account);
-        }
-        name = arn_name;
-    }
-    if (name == NULL) {
-        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                       "Either StreamName or StreamARN should be provided.");
-    }
-    if (!valid_stream_name(name)) {
-        return kin__validation(call, "streamName", name,
-                               "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
-    }
-    struct stream *s = stream__get(svc, region, name);
-    if (s == NULL) {
-        return kin__not_found(call, name);
-    }
-    *out = s;
-    return 0;
+    return j;
 }
 
 /* The stream named by StreamName and/or StreamARN in the input. */
@@ -217,37 +64,6 @@ static int resolve_input(struct api_call *call, json_t *in, struct stream **out)
     return rc;
 }
 
-enum stream_status kin__status(struct stream_service *svc, struct stream *s)
-{
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, clock_now_ms());
-    enum stream_status st = s->status;
-    pthread_mutex_unlock(&svc->lock);
-    return st;
-}
-
-json_t *kin__timestamp(int64_t ms)
-{
-    return json_real((double)ms / 1000.0);
-}
-
-static json_t *mode_details(const struct stream *s)
-{
-    return json_pack("{s:s}", "StreamMode", s->mode == MODE_ON_DEMAND ? "ON_DEMAND" : "PROVISIONED");
-}
-
-static json_t *shard_json(const struct stream *s, const struct shard *sh)
-{
-    char id[SHARD_ID_LEN + 1], start[48], end[48], seq[SEQNO_LEN + 1];
-    shard_id_format(sh->idx, id);
-    hashkey_format(sh->start_hash, start);
-    hashkey_format(sh->end_hash, end);
-    seqno_format(s->seq_tag, sh->idx, 0, seq);
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", id, "HashKeyRange",
-                     "StartingHashKey", start, "EndingHashKey", end, "SequenceNumberRange",
-                     "StartingSequenceNumber", seq);
-}
-
 /* ---- operations ---- */
 
 static int create_stream(struct api_call *call, json_t *in, json_t **out)
@@ -260,14 +76,13 @@ static int create_stream(struct api_call *call, json_t *in, json_t **out)
     if (rc < 0) {
         return rc;
     }
-    if (!valid_stream_name(name)) {
-        return kin__validation(call, "streamName", name,
-                               "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+    if (!kin__valid_stream_name(name, strlen(name))) {
+        return kin__bad_stream_name(call, "streamName", name);
     }
     if ((rc = kin__get_int(call, in, "ShardCount", 0, 1, INT32_MAX, 0, &shard_count)) < 0) {
         return rc;
     }
-    enum stream_mode mode = MODE_PROVISIONED;
+    enum stream_mode mode = STREAM_MODE_PROVISIONED;
     json_t *details = json_object_get(in, "StreamModeDetails");
     if (details != NULL && !json_is_null(details)) {
         const char *m;
@@ -279,33 +94,44 @@ static int create_stream(struct api_call *call, json_t *in, json_t **out)
             return rc;
         }
         if (strcmp(m, "ON_DEMAND") == 0) {
-            mode = MODE_ON_DEMAND;
+            mode = STREAM_MODE_ON_DEMAND;
         } else if (strcmp(m, "PROVISIONED") != 0) {
             return kin__validation(call, "streamModeDetails.streamMode", m,
                                    "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]");
         }
     }
-    if (mode == MODE_ON_DEMAND) {
+    if (mode == STREAM_MODE_ON_DEMAND) {
         if (shard_count != 0) {
             return err_set(&call->err, SL_E(INVALID_ARGUMENT),
                            "ShardCount must not be specified for ON_DEMAND stream mode.");
         }
-        shard_count = ON_DEMAND_INITIAL_SHARDS;
+        shard_count = STREAM_ON_DEMAND_INITIAL_SHARDS;
     } else if (shard_count == 0) {
         return err_set(&call->err, SL_E(INVALID_ARGUMENT),
                        "ShardCount must be specified for PROVISIONED stream mode.");
     }
     json_t *tags = json_object_get(in, "Tags");
-    if (tags != NULL && !json_is_null(tags) && (!json_is_object(tags) || json_object_size(tags) > 50)) {
+    if (tags != NULL && !json_is_null(tags) &&
+        (!json_is_object(tags) || json_object_size(tags) > STREAM_TAGS_MAX)) {
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Tags must be a map of at most 50 tags.");
     }
-    rc = stream__create(svc, call->req->region, call->req->account_id, name, mode,
-                        (int)shard_count, call->req->now_ms, &call->err);
-    if (rc == 0 && tags != NULL && json_is_object(tags) && json_object_size(tags) > 0) {
-        struct stream *s = stream__get(svc, call->req->region, name);
-        rc = kin__put_tags(call, s, tags);
-        stream__put(s);
+    const char **keys = NULL, **values = NULL;
+    size_t n_tags = 0;
+    if (tags != NULL && json_is_object(tags) &&
+        (rc = kin__tags_collect(call, name, tags, &keys, &values, &n_tags)) < 0) {
+        return rc;
     }
+    struct stream_create_params p = {.region = call->req->region,
+                                     .account = call->req->account_id,
+                                     .name = name,
+                                     .mode = mode,
+                                     .shard_count = (int)shard_count,
+                                     .tag_keys = keys,
+                                     .tag_values = values,
+                                     .n_tags = n_tags};
+    rc = stream_create(svc, &p, &call->err);
+    free(keys);
+    free(values);
     return rc;
 }
 
@@ -321,19 +147,35 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
     if (enforce != NULL && !json_is_boolean(enforce) && !json_is_null(enforce)) {
         rc = err_set(&call->err, SL_E(SERIALIZATION),
                      "Unexpected value type in payload for field EnforceConsumerDeletion");
-    } else if (kin__status(call->service_ctx, s) == STREAM_DELETING) {
-        rc = kin__not_found(call, s->name);
     } else {
         /* No consumers exist until enhanced fan-out, so nothing blocks the deletion. */
-        rc = stream__delete(call->service_ctx, s, call->req->now_ms, &call->err);
+        rc = stream_delete(call->service_ctx, s, &call->err);
+        if (rc == SL_E(RESOURCE_NOT_FOUND)) {
+            rc = kin__not_found(call, stream_name(s));
+        }
     }
-    stream__put(s);
+    stream_release(s);
     return rc;
+}
+
+/* The common part of DescribeStream and DescribeStreamSummary. */
+static json_t *description(const struct stream_info *info)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:[{s:[]}], s:s}", "StreamName",
+                          info->name, "StreamARN", info->arn, "StreamStatus",
+                          stream_status_name(info->status), "StreamModeDetails",
+                          mode_details(info->mode), "RetentionPeriodHours",
+                          info->retention_hours, "StreamCreationTimestamp",
+                          kin__timestamp(info->created_ms), "EnhancedMonitoring",
+                          "ShardLevelMetrics", "EncryptionType", info->encryption);
+    if (strcmp(info->encryption, "KMS") == 0) {
+        json_object_set_new(d, "KeyId", json_string(info->key_id));
+    }
+    return d;
 }
 
 static int describe_stream(struct api_call *call, json_t *in, json_t **out)
 {
-    struct stream_service *svc = call->service_ctx;
     struct stream *s;
     long long limit;
     const char *start_id;
@@ -343,62 +185,54 @@ static int describe_stream(struct api_call *call, json_t *in, json_t **out)
     }
     if ((rc = kin__get_int(call, in, "Limit", 0, 1, 10000, 100, &limit)) < 0 ||
         (rc = kin__get_string(call, in, "ExclusiveStartShardId", 0, 1, 128, &start_id)) < 0) {
-        stream__put(s);
+        stream_release(s);
         return rc;
     }
     uint32_t first = 0;
     if (start_id != NULL) {
         uint32_t idx;
-        if (shard_id_parse(start_id, &idx) == 0) {
+        if (stream_shard_id_parse(start_id, &idx) == 0) {
             first = idx + 1;
         }
     }
-    json_t *shards = json_array();
-    uint32_t i = first;
-    for (; i < s->n_shards && json_array_size(shards) < (size_t)limit; i++) {
-        json_array_append_new(shards, shard_json(s, &s->shards[i]));
+    struct stream_info *info = xmalloc(sizeof(*info));
+    stream_describe(s, info);
+    struct stream_shard_info *shards;
+    size_t n_shards;
+    stream_shards_list(s, &shards, &n_shards);
+    json_t *arr = json_array();
+    size_t i = 0;
+    while (i < n_shards && shards[i].shard_idx < first) {
+        i++;
     }
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, clock_now_ms());
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:i, s:o, s:[{s:[]}], s:s}",
-                          "StreamName", s->name, "StreamARN", s->arn, "StreamStatus",
-                          stream__status_name(s->status), "StreamModeDetails", mode_details(s),
-                          "Shards", shards, "HasMoreShards", i < s->n_shards,
-                          "RetentionPeriodHours", s->retention_hours, "StreamCreationTimestamp",
-                          kin__timestamp(s->created_ms), "EnhancedMonitoring",
-                          "ShardLevelMetrics", "EncryptionType", s->encryption);
-    if (strcmp(s->encryption, "KMS") == 0) {
-        json_object_set_new(d, "KeyId", json_string(s->key_id));
+    for (; i < n_shards && json_array_size(arr) < (size_t)limit; i++) {
+        json_array_append_new(arr, shard_json(info->seq_tag, &shards[i]));
     }
-    pthread_mutex_unlock(&svc->lock);
+    json_t *d = description(info);
+    json_object_set_new(d, "Shards", arr);
+    json_object_set_new(d, "HasMoreShards", json_boolean(i < n_shards));
     *out = json_pack("{s:o}", "StreamDescription", d);
-    stream__put(s);
+    free(shards);
+    free(info);
+    stream_release(s);
     return 0;
 }
 
 static int describe_stream_summary(struct api_call *call, json_t *in, json_t **out)
 {
-    struct stream_service *svc = call->service_ctx;
     struct stream *s;
     int rc = resolve_input(call, in, &s);
     if (rc < 0) {
         return rc;
     }
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, clock_now_ms());
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:[{s:[]}], s:s, s:i, s:i}",
-                          "StreamName", s->name, "StreamARN", s->arn, "StreamStatus",
-                          stream__status_name(s->status), "StreamModeDetails", mode_details(s),
-                          "RetentionPeriodHours", s->retention_hours, "StreamCreationTimestamp",
-                          kin__timestamp(s->created_ms), "EnhancedMonitoring",
-                          "ShardLevelMetrics", "EncryptionType", s->encryption, "OpenShardCount",
-                          (int)s->n_shards, "ConsumerCount", 0);
-    if (strcmp(s->encryption, "KMS") == 0) {
-        json_object_set_new(d, "KeyId", json_string(s->key_id));
-    }
-    pthread_mutex_unlock(&svc->lock);
+    struct stream_info *info = xmalloc(sizeof(*info));
+    stream_describe(s, info);
+    json_t *d = description(info);
+    json_object_set_new(d, "OpenShardCount", json_integer(info->n_open_shards));
+    json_object_set_new(d, "ConsumerCount", json_integer(0));
     *out = json_pack("{s:o}", "StreamDescriptionSummary", d);
-    stream__put(s);
+    free(info);
+    stream_release(s);
     return 0;
 }
 
@@ -414,7 +248,7 @@ static char *token_make(struct stream_service *svc, const char *what, const char
     uint8_t *raw = xmalloc(len + 16);
     memcpy(raw, plain, len);
     uint8_t mac[SHA256_LEN];
-    crypto_hmac_sha256(svc->iterator_key, 32, plain, len, mac);
+    stream_service_sign(svc, plain, len, mac);
     memcpy(raw + len, mac, 16);
     char *text = xmalloc(BASE64_ENCODED_LEN(len + 16) + 1);
     text[base64url_encode(raw, len + 16, text)] = '\0';
@@ -433,7 +267,7 @@ static int token_open(struct api_call *call, const char *token, const char *what
     int rc = err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid NextToken.");
     if (n > 16) {
         uint8_t mac[SHA256_LEN];
-        crypto_hmac_sha256(svc->iterator_key, 32, raw, (size_t)n - 16, mac);
+        stream_service_sign(svc, raw, (size_t)n - 16, mac);
         if (crypto_equal(mac, raw + n - 16, 16)) {
             raw[n - 16] = '\0';
             char *nl1 = strchr((char *)raw, '\n');
@@ -456,11 +290,6 @@ static int token_open(struct api_call *call, const char *token, const char *what
     }
     free(raw);
     return rc;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp((*(struct stream *const *)a)->name, (*(struct stream *const *)b)->name);
 }
 
 static int list_streams(struct api_call *call, json_t *in, json_t **out)
@@ -486,33 +315,26 @@ static int list_streams(struct api_call *call, json_t *in, json_t **out)
         }
         start = after;
     }
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, call->req->now_ms);
-    struct stream **sorted = xcalloc(svc->n_streams + 1, sizeof(*sorted));
-    size_t n = 0;
-    for (size_t i = 0; i < svc->n_streams; i++) {
-        if (strcmp(svc->streams[i]->region, call->req->region) == 0) {
-            sorted[n++] = svc->streams[i];
-        }
-    }
-    qsort(sorted, n, sizeof(*sorted), cmp_names);
+    struct stream_info *infos;
+    size_t n;
+    stream_list(svc, call->req->region, &infos, &n); /* sorted by name */
     json_t *names = json_array();
     json_t *summaries = json_array();
     size_t i = 0;
-    while (i < n && start != NULL && strcmp(sorted[i]->name, start) <= 0) {
+    while (i < n && start != NULL && strcmp(infos[i].name, start) <= 0) {
         i++;
     }
     const char *last = NULL;
     for (; i < n && json_array_size(names) < (size_t)limit; i++) {
-        struct stream *s = sorted[i];
-        json_array_append_new(names, json_string(s->name));
+        const struct stream_info *info = &infos[i];
+        json_array_append_new(names, json_string(info->name));
         json_array_append_new(summaries,
-                              json_pack("{s:s, s:s, s:s, s:o, s:o}", "StreamName", s->name,
-                                        "StreamARN", s->arn, "StreamStatus",
-                                        stream__status_name(s->status), "StreamModeDetails",
-                                        mode_details(s), "StreamCreationTimestamp",
-                                        kin__timestamp(s->created_ms)));
-        last = s->name;
+                              json_pack("{s:s, s:s, s:s, s:o, s:o}", "StreamName", info->name,
+                                        "StreamARN", info->arn, "StreamStatus",
+                                        stream_status_name(info->status), "StreamModeDetails",
+                                        mode_details(info->mode), "StreamCreationTimestamp",
+                                        kin__timestamp(info->created_ms)));
+        last = info->name;
     }
     int more = i < n;
     *out = json_pack("{s:o, s:b, s:o}", "StreamNames", names, "HasMoreStreams", more,
@@ -522,8 +344,7 @@ static int list_streams(struct api_call *call, json_t *in, json_t **out)
         json_object_set_new(*out, "NextToken", json_string(t));
         free(t);
     }
-    pthread_mutex_unlock(&svc->lock);
-    free(sorted);
+    free(infos);
     free(after);
     return 0;
 }
@@ -572,10 +393,12 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
     uint32_t first = 0;
     if (start_id != NULL) {
         uint32_t idx;
-        if (shard_id_parse(start_id, &idx) == 0) {
+        if (stream_shard_id_parse(start_id, &idx) == 0) {
             first = idx + 1;
         }
     }
+    struct stream_shard_info *shards = NULL;
+    size_t n_shards = 0;
     json_t *filter = json_object_get(in, "ShardFilter");
     if (filter != NULL && json_is_object(filter)) {
         const char *type, *after_id;
@@ -599,7 +422,7 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
         }
         if (strcmp(type, "AFTER_SHARD_ID") == 0) {
             uint32_t idx;
-            if (after_id == NULL || shard_id_parse(after_id, &idx) < 0) {
+            if (after_id == NULL || stream_shard_id_parse(after_id, &idx) < 0) {
                 rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
                              "ShardId must be specified for the AFTER_SHARD_ID filter type.");
                 goto out;
@@ -610,40 +433,30 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
         }
         /* Every shard is open until resharding exists, so the other filters keep them all. */
     }
-    json_t *shards = json_array();
-    uint32_t i = first;
-    for (; i < s->n_shards && json_array_size(shards) < (size_t)max_results; i++) {
-        json_array_append_new(shards, shard_json(s, &s->shards[i]));
+    stream_shards_list(s, &shards, &n_shards);
+    json_t *arr = json_array();
+    size_t i = 0;
+    while (i < n_shards && shards[i].shard_idx < first) {
+        i++;
     }
-    *out = json_pack("{s:o}", "Shards", shards);
-    if (i < s->n_shards) {
-        char *what = xasprintf("%s/%u", s->name, s->shards[i - 1].idx);
+    uint32_t last_idx = 0;
+    for (; i < n_shards && json_array_size(arr) < (size_t)max_results; i++) {
+        json_array_append_new(arr, shard_json(stream_seq_tag(s), &shards[i]));
+        last_idx = shards[i].shard_idx;
+    }
+    *out = json_pack("{s:o}", "Shards", arr);
+    if (i < n_shards) {
+        char *what = xasprintf("%s/%u", stream_name(s), last_idx);
         char *t = token_make(svc, "shards", what, call->req->now_ms);
         json_object_set_new(*out, "NextToken", json_string(t));
         free(t);
         free(what);
     }
 out:
-    stream__put(s);
+    free(shards);
+    stream_release(s);
     free(after);
     return rc;
-}
-
-/* Finds the shard named by id in s, or sets ResourceNotFoundException. */
-struct shard *kin__find_shard(struct api_call *call, struct stream *s, const char *shard_id)
-{
-    uint32_t idx;
-    if (shard_id_parse(shard_id, &idx) == 0) {
-        for (uint32_t i = 0; i < s->n_shards; i++) {
-            if (s->shards[i].idx == idx) {
-                return &s->shards[i];
-            }
-        }
-    }
-    err_set(&call->err, SL_E(RESOURCE_NOT_FOUND),
-            "Shard %s in stream %s under account %s does not exist", shard_id, s->name,
-            call->req->account_id);
-    return NULL;
 }
 
 static int get_shard_iterator(struct api_call *call, json_t *in, json_t **out)
@@ -656,15 +469,25 @@ static int get_shard_iterator(struct api_call *call, json_t *in, json_t **out)
         (rc = kin__get_string(call, in, "StartingSequenceNumber", 0, 1, 129, &seq)) < 0) {
         return rc;
     }
-    static const char *const types[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
-                                        "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"};
-    int type_idx = -1;
-    for (int t = 0; t < 5; t++) {
-        if (strcmp(type, types[t]) == 0) {
-            type_idx = t;
+    static const struct {
+        const char *name;
+        enum stream_position_type type;
+    } types[] = {
+        {"AT_SEQUENCE_NUMBER", STREAM_AT_SEQUENCE_NUMBER},
+        {"AFTER_SEQUENCE_NUMBER", STREAM_AFTER_SEQUENCE_NUMBER},
+        {"TRIM_HORIZON", STREAM_TRIM_HORIZON},
+        {"LATEST", STREAM_LATEST},
+        {"AT_TIMESTAMP", STREAM_AT_TIMESTAMP},
+    };
+    struct stream_position pos = {.type = STREAM_AT_INDEX};
+    int known = 0;
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+        if (strcmp(type, types[t].name) == 0) {
+            pos.type = types[t].type;
+            known = 1;
         }
     }
-    if (type_idx < 0) {
+    if (!known) {
         return kin__validation(call, "shardIteratorType", type,
                                "Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, "
                                "AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]");
@@ -678,74 +501,74 @@ static int get_shard_iterator(struct api_call *call, json_t *in, json_t **out)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    struct shard *sh = kin__find_shard(call, s, shard_id);
-    if (sh == NULL) {
-        stream__put(s);
-        return call->err.code;
+    uint32_t shard_idx;
+    if ((rc = kin__find_shard(call, s, shard_id, &shard_idx)) < 0) {
+        stream_release(s);
+        return rc;
     }
-    uint64_t index = 0;
-    switch (type_idx) {
-    case 0:
-    case 1:
+    switch (pos.type) {
+    case STREAM_AT_SEQUENCE_NUMBER:
+    case STREAM_AFTER_SEQUENCE_NUMBER:
         if (seq == NULL) {
             rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
                          "Must specify StartingSequenceNumber for ShardIteratorType %s.", type);
-        } else if (!seqno_pattern_ok(seq, strlen(seq)) ||
-                   seqno_parse(seq, strlen(seq), s->seq_tag, sh->idx, &index) < 0 ||
-                   index >= seglog_next_index(sh->log)) {
-            rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                         "Invalid StartingSequenceNumber. It encodes %s, while it was used in a "
-                         "call to a shard with %s in stream %s under account %s.",
-                         seq, shard_id, s->name, call->req->account_id);
-        } else {
-            index += type_idx == 1;
         }
+        pos.sequence_number = seq;
+        pos.seqno_len = seq != NULL ? strlen(seq) : 0;
         break;
-    case 2: index = seglog_first_index(sh->log); break;
-    case 3: index = seglog_durable_index(sh->log); break;
-    case 4:
+    case STREAM_AT_TIMESTAMP:
         if (ts == NULL || json_is_null(ts)) {
             rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
                          "Must specify timestampInMillis parameter for iterator of type "
                          "AT_TIMESTAMP. Current request has no timestamp parameter.");
         } else {
-            double secs = json_number_value(ts);
-            int64_t ms = (int64_t)llround(secs * 1000.0);
-            if (ms > call->req->now_ms) {
+            pos.timestamp_ms = (int64_t)llround(json_number_value(ts) * 1000.0);
+            if (pos.timestamp_ms > call->req->now_ms) {
                 rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
                              "The timestampInMillis parameter cannot be greater than the "
                              "currentTimestampInMillis. timestampInMillis: %lld, "
                              "currentTimestampInMillis: %lld",
-                             (long long)ms, (long long)call->req->now_ms);
-            } else {
-                rc = seglog_find_time(sh->log, ms, &index);
+                             (long long)pos.timestamp_ms, (long long)call->req->now_ms);
             }
         }
         break;
+    default: break;
     }
+    struct stream_reader *r = NULL;
     if (rc == 0) {
-        enum stream_status st = kin__status(svc, s);
-        if (st == STREAM_CREATING || st == STREAM_DELETING) {
-            rc = kin__not_found(call, s->name);
+        rc = stream_reader_open(s, shard_idx, &pos, &r);
+        if (rc == SL_E(INVALID_ARGUMENT)) {
+            rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                         "Invalid StartingSequenceNumber. It encodes %s, while it was used in a "
+                         "call to a shard with %s in stream %s under account %s.",
+                         seq, shard_id, stream_name(s), call->req->account_id);
+        } else if (rc < 0) {
+            rc = err_set(&call->err, rc, "Internal service failure.");
         }
     }
     if (rc == 0) {
-        struct iterator_pos pos = {.stream_id = s->id,
-                                   .seq_tag = s->seq_tag,
-                                   .shard_idx = sh->idx,
-                                   .index = index,
-                                   .issued_ms = call->req->now_ms};
-        char text[160];
-        iterator_encode(svc->iterator_key, &pos, text, sizeof(text));
+        enum stream_status st = stream_status_get(s);
+        if (st == STREAM_CREATING || st == STREAM_DELETING) {
+            rc = kin__not_found(call, stream_name(s));
+        }
+    }
+    if (rc == 0) {
+        struct stream_iterator_pos ipos = {.stream_id = stream_id(s),
+                                           .seq_tag = stream_seq_tag(s),
+                                           .shard_idx = shard_idx,
+                                           .index = stream_reader_position(r),
+                                           .issued_ms = call->req->now_ms};
+        char text[STREAM_ITERATOR_TEXT_MAX];
+        stream_iterator_encode(svc, &ipos, text);
         *out = json_pack("{s:s}", "ShardIterator", text);
     }
-    stream__put(s);
+    stream_reader_close(r);
+    stream_release(s);
     return rc;
 }
 
 static int change_retention(struct api_call *call, json_t *in, int increase)
 {
-    struct stream_service *svc = call->service_ctx;
     long long hours;
     int rc = kin__get_int(call, in, "RetentionPeriodHours", 1, 1, INT32_MAX, 0, &hours);
     if (rc < 0) {
@@ -755,44 +578,9 @@ static int change_retention(struct api_call *call, json_t *in, int increase)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, call->req->now_ms);
-    if (s->status != STREAM_ACTIVE) {
-        rc = err_set(&call->err, SL_E(RESOURCE_IN_USE),
-                     "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
-                     call->req->account_id, stream__status_name(s->status));
-    } else if (hours < RETENTION_MIN_HOURS) {
-        rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                     "Minimum allowed retention period is %d hours. Requested retention period "
-                     "(%lld hours) is too short.",
-                     RETENTION_MIN_HOURS, hours);
-    } else if (hours > RETENTION_MAX_HOURS) {
-        rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                     "Maximum allowed retention period is %d hours. Requested retention period "
-                     "(%lld hours) is too long.",
-                     RETENTION_MAX_HOURS, hours);
-    } else if (increase && hours < s->retention_hours) {
-        rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                     "Requested retention period (%lld hours) for stream %s can not be shorter "
-                     "than existing retention period (%d hours). Use DecreaseRetentionPeriod API.",
-                     hours, s->name, s->retention_hours);
-    } else if (!increase && hours > s->retention_hours) {
-        rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                     "Requested retention period (%lld hours) for stream %s can not be longer "
-                     "than existing retention period (%d hours). Use IncreaseRetentionPeriod API.",
-                     hours, s->name, s->retention_hours);
-    } else {
-        s->retention_hours = (int)hours;
-        rc = stream__save(svc, s);
-    }
-    pthread_mutex_unlock(&svc->lock);
-    stream__put(s);
-    if (rc == 0 && !increase) {
-        /* Wake retention so a shorter period takes effect promptly. */
-        pthread_mutex_lock(&svc->retention_lock);
-        pthread_cond_signal(&svc->retention_wake);
-        pthread_mutex_unlock(&svc->retention_lock);
-    }
+    rc = stream_update_retention(call->service_ctx, s, (int)hours, increase ? 1 : -1,
+                                 &call->err);
+    stream_release(s);
     return rc;
 }
 
@@ -806,34 +594,6 @@ static int decrease_retention(struct api_call *call, json_t *in, json_t **out)
 {
     (void)out;
     return change_retention(call, in, 0);
-}
-
-/* Moves an ACTIVE stream to UPDATING for the transition time, applying change. */
-static int update_state(struct api_call *call, struct stream *s, const char *mode,
-                        const char *encryption, const char *key_id)
-{
-    struct stream_service *svc = call->service_ctx;
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, call->req->now_ms);
-    int rc = 0;
-    if (s->status != STREAM_ACTIVE) {
-        rc = err_set(&call->err, SL_E(RESOURCE_IN_USE),
-                     "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
-                     call->req->account_id, stream__status_name(s->status));
-    } else {
-        if (mode != NULL) {
-            s->mode = strcmp(mode, "ON_DEMAND") == 0 ? MODE_ON_DEMAND : MODE_PROVISIONED;
-        }
-        if (encryption != NULL) {
-            snprintf(s->encryption, sizeof(s->encryption), "%s", encryption);
-            snprintf(s->key_id, sizeof(s->key_id), "%s", key_id ? key_id : "");
-        }
-        s->status = STREAM_UPDATING;
-        s->status_until_ms = call->req->now_ms + svc->cfg->stream_transition_ms;
-        rc = stream__save(svc, s);
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return rc;
 }
 
 static int update_stream_mode(struct api_call *call, json_t *in, json_t **out)
@@ -861,13 +621,11 @@ static int update_stream_mode(struct api_call *call, json_t *in, json_t **out)
     if ((rc = kin__resolve(call, NULL, arn, &s)) < 0) {
         return rc;
     }
-    if ((s->mode == MODE_ON_DEMAND) == (strcmp(mode, "ON_DEMAND") == 0)) {
-        rc = err_set(&call->err, SL_E(INVALID_ARGUMENT), "Stream %s is already in %s mode.",
-                     s->name, mode);
-    } else {
-        rc = update_state(call, s, mode, NULL, NULL);
-    }
-    stream__put(s);
+    rc = stream_update_mode(call->service_ctx, s,
+                            strcmp(mode, "ON_DEMAND") == 0 ? STREAM_MODE_ON_DEMAND
+                                                           : STREAM_MODE_PROVISIONED,
+                            &call->err);
+    stream_release(s);
     return rc;
 }
 
@@ -888,8 +646,9 @@ static int change_encryption(struct api_call *call, json_t *in, int start)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    rc = update_state(call, s, NULL, start ? "KMS" : "NONE", start ? key : NULL);
-    stream__put(s);
+    rc = stream_update_encryption(call->service_ctx, s, start ? "KMS" : "NONE",
+                                  start ? key : NULL, &call->err);
+    stream_release(s);
     return rc;
 }
 
@@ -908,16 +667,11 @@ static int stop_encryption(struct api_call *call, json_t *in, json_t **out)
 static int describe_limits(struct api_call *call, json_t *in, json_t **out)
 {
     (void)in;
-    struct stream_service *svc = call->service_ctx;
-    int open_shards, on_demand;
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, call->req->now_ms);
-    stream__counts(svc, call->req->region, &open_shards, &on_demand);
-    pthread_mutex_unlock(&svc->lock);
-    *out = json_pack("{s:i, s:i, s:i, s:i}", "ShardLimit",
-                     stream__shard_limit(svc, call->req->region), "OpenShardCount", open_shards,
-                     "OnDemandStreamCount", on_demand, "OnDemandStreamCountLimit",
-                     svc->cfg->on_demand_stream_limit);
+    struct stream_limits lim;
+    stream_service_limits(call->service_ctx, call->req->region, &lim);
+    *out = json_pack("{s:i, s:i, s:i, s:i}", "ShardLimit", lim.shard_limit, "OpenShardCount",
+                     lim.open_shards, "OnDemandStreamCount", lim.on_demand_streams,
+                     "OnDemandStreamCountLimit", lim.on_demand_stream_limit);
     return 0;
 }
 

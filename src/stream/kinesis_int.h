@@ -1,27 +1,58 @@
-/* Shared by the Kinesis API adapter files (kinesis_*.c); private to src/stream. */
+/*
+ * Shared by the Kinesis API adapter files (kinesis_*.c); private to src/stream. The
+ * helpers here live in kinesis_common.c, which depends on none of the files that call it:
+ * kinesis_api.c (the control plane), kinesis_tags.c and kinesis_records.c (the record
+ * plane). The adapter sees streams only through stream/stream.h.
+ */
 #ifndef SLUICE_STREAM_KINESIS_INT_H
 #define SLUICE_STREAM_KINESIS_INT_H
 
 #include "http/api.h"
-#include "stream/stream_int.h"
+#include "stream/stream.h"
 
-/* Constraint violations, worded as the service's validator words them. */
+#define KIN_TAG_KEY_MAX 128
+#define KIN_TAG_VALUE_MAX 256
+
+/* Constraint violations, worded as the service's validator words them. Returns the code. */
 int kin__validation(struct api_call *call, const char *member, const char *value,
                     const char *constraint);
-/* Typed fields: SerializationException for a wrong type, ValidationException for bounds. */
+/*
+ * A string member of in: *out (OUT) borrows in's storage, NULL when absent or null.
+ * SerializationException for a wrong type; ValidationException for a length out of
+ * [min_len, max_len] or an embedded NUL (worded with the member's pattern when the model
+ * gives one).
+ */
 int kin__get_string(struct api_call *call, json_t *in, const char *field, int required,
                     size_t min_len, size_t max_len, const char **out);
-int kin__get_int(struct api_call *call, json_t *in, const char *field, int required,
-                 long long min, long long max, long long dflt, long long *out);
-/* The stream named by name and/or ARN, with a reference; ResourceNotFoundException else. */
+/* An integer member: SerializationException for a wrong type, ValidationException for
+ * bounds; *out (OUT) gets dflt when absent. */
+int kin__get_int(struct api_call *call, json_t *in, const char *field, int required, long long min,
+                 long long max, long long dflt, long long *out);
+/* 1 when name matches [a-zA-Z0-9_.-]+ (len bytes, NULs refused). */
+int kin__valid_stream_name(const char *name, size_t len);
+/* The ValidationException of a name that does not match [a-zA-Z0-9_.-]+. */
+int kin__bad_stream_name(struct api_call *call, const char *member, const char *name);
+/*
+ * The stream named by name and/or ARN (NUL-free C strings; either may be NULL) in the
+ * caller's region and account, with a reference (*out, OUT; stream_release). Validation,
+ * InvalidArgument or ResourceNotFound in call->err otherwise.
+ */
 int kin__resolve(struct api_call *call, const char *name, const char *arn, struct stream **out);
 int kin__not_found(struct api_call *call, const char *name);
-struct shard *kin__find_shard(struct api_call *call, struct stream *s, const char *shard_id);
-enum stream_status kin__status(struct stream_service *svc, struct stream *s);
+/* The shard named by shard_id ("shardId-N") of s into *shard_idx (OUT), or
+ * ResourceNotFoundException. */
+int kin__find_shard(struct api_call *call, struct stream *s, const char *shard_id,
+                    uint32_t *shard_idx);
 json_t *kin__timestamp(int64_t ms);
+/*
+ * Checks a Tags map (AddTagsToStream, TagResource, CreateStream) and collects it: *keys
+ * and *values (OUT, borrowed from tags, arrays the caller frees with free()), *n (OUT).
+ * InvalidArgumentException for illegal characters or lengths.
+ */
+int kin__tags_collect(struct api_call *call, const char *stream_name, json_t *tags,
+                      const char ***keys, const char ***values, size_t *n);
 
 /* kinesis_tags.c */
-int kin__put_tags(struct api_call *call, struct stream *s, json_t *tags);
 int kin__add_tags_to_stream(struct api_call *call, json_t *in, json_t **out);
 int kin__list_tags_for_stream(struct api_call *call, json_t *in, json_t **out);
 int kin__remove_tags_from_stream(struct api_call *call, json_t *in, json_t **out);

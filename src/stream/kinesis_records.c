@@ -29,11 +29,6 @@ struct put_entry {
     int has_ehk;
     char *pk_text;           /* decoded partition key (into the request or pk arena) */
     size_t pk_len;
-    uint8_t *bytes;          /* decoded data */
-    uint32_t bytes_len;
-    struct shard *shard;
-    uint64_t index;          /* assigned record index */
-    int failed;              /* the log refused it */
 };
 
 struct put_request {
@@ -43,6 +38,7 @@ struct put_request {
     int has_seq_for_ordering;
     struct put_entry *entries;
     size_t n_entries;
+    struct stream_put_record *recs; /* n_entries: what the stream appends, and its results */
 };
 
 static int serialization(struct api_call *call, const struct jscan *js)
@@ -121,7 +117,7 @@ static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int
                 return serialization(call, &js);
             }
             while ((rc = jscan_array_next(&js)) == 1) {
-                if (req->n_entries == PUT_RECORDS_MAX + 1) {
+                if (req->n_entries == STREAM_PUT_RECORDS_MAX + 1) {
                     /* Counted but not kept: the request fails validation below. */
                     if (jscan_skip(&js) < 0) {
                         return serialization(call, &js);
@@ -165,11 +161,11 @@ static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int
         return kin__validation(call, "records", "[]",
                                "Member must have length greater than or equal to 1");
     }
-    if (req->n_entries > PUT_RECORDS_MAX) {
+    if (req->n_entries > STREAM_PUT_RECORDS_MAX) {
         return err_set(&call->err, SL_E(VALIDATION),
                        "1 validation error detected: Value '[...]' at 'records' failed to "
                        "satisfy constraint: Member must have length less than or equal to %d",
-                       PUT_RECORDS_MAX);
+                       STREAM_PUT_RECORDS_MAX);
     }
     return 0;
 }
@@ -185,8 +181,8 @@ static size_t utf8_chars(const char *s, size_t len)
 }
 
 /* Decodes and validates every entry; assigns shards. Decoded bytes go into arena. */
-static int prepare_entries(struct api_call *call, struct put_request *req, struct stream *s,
-                           int batch, uint8_t *arena, char *pk_arena)
+static int prepare_entries(struct api_call *call, struct put_request *req, int batch,
+                           uint8_t *arena, char *pk_arena)
 {
     size_t total = 0;
     for (size_t i = 0; i < req->n_entries; i++) {
@@ -244,7 +240,7 @@ static int prepare_entries(struct api_call *call, struct put_request *req, struc
             b64 = unescaped;
             b64_len = (size_t)n;
         }
-        if (b64_len > BASE64_ENCODED_LEN(RECORD_MAX_BYTES)) {
+        if (b64_len > BASE64_ENCODED_LEN(STREAM_RECORD_MAX_BYTES)) {
             free(unescaped);
             char m[80];
             snprintf(m, sizeof(m), "%sdata", member);
@@ -257,18 +253,21 @@ static int prepare_entries(struct api_call *call, struct put_request *req, struc
             return err_set(&call->err, SL_E(SERIALIZATION),
                            "Data of record %zu is not valid base64.", i);
         }
-        if ((size_t)n + e->pk_len > RECORD_MAX_BYTES) {
+        if ((size_t)n + e->pk_len > STREAM_RECORD_MAX_BYTES) {
             char m[80];
             snprintf(m, sizeof(m), "%sdata", member);
             return kin__validation(call, m, "java.nio.HeapByteBuffer",
                                    "Member must have length less than or equal to 1048576");
         }
-        e->bytes = arena;
-        e->bytes_len = (uint32_t)n;
+        struct stream_put_record *r = &req->recs[i];
+        r->data = arena;
+        r->data_len = (uint32_t)n;
+        r->partition_key = e->pk_text;
+        r->pk_len = (uint16_t)e->pk_len;
         arena += n;
         total += (size_t)n + e->pk_len;
 
-        u128 hash;
+        stream_u128 hash;
         if (e->has_ehk) {
             int pattern_ok = !e->ehk.has_escapes && e->ehk.raw_len >= 1;
             for (size_t k = 0; pattern_ok && k < e->ehk.raw_len; k++) {
@@ -285,104 +284,24 @@ static int prepare_entries(struct api_call *call, struct put_request *req, struc
                                        "Member must satisfy regular expression pattern: "
                                        "0|([1-9]\\d{0,38})");
             }
-            if (hashkey_parse(e->ehk.raw, e->ehk.raw_len, &hash) < 0) {
+            if (stream_hashkey_parse(e->ehk.raw, e->ehk.raw_len, &hash) < 0) {
                 return err_set(&call->err, SL_E(INVALID_ARGUMENT),
                                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
                                "[0, 2^128-1]. Specified value was %.*s",
                                (int)e->ehk.raw_len, e->ehk.raw);
             }
         } else {
-            hash = hashkey_of_partition_key(e->pk_text, e->pk_len);
+            hash = stream_hashkey_of_partition_key(e->pk_text, e->pk_len);
         }
-        e->shard = shard_for_hash(s, hash);
+        r->hash_key = hash;
     }
-    if (total > PUT_RECORDS_MAX_BYTES) {
+    if (total > STREAM_PUT_RECORDS_MAX_BYTES) {
         return err_set(&call->err, SL_E(INVALID_ARGUMENT),
                        "Records size exceeds 5 MB limit. The total size of all records in the "
                        "request is %zu bytes.",
                        total);
     }
     return 0;
-}
-
-/*
- * Appends the entries shard by shard (one log append per shard, in request order
- * within a shard), then waits until each touched shard has synced them.
- */
-static void append_and_sync(struct stream_service *svc, struct stream *s, struct put_request *req,
-                            int64_t now_ms)
-{
-    size_t n = req->n_entries;
-    struct seglog_record_in *recs = xcalloc(n, sizeof(*recs));
-    size_t *order = xcalloc(n, sizeof(*order));
-    /* Entries of shard k occupy order[start[k] .. start[k+1]) after a counting sort. */
-    size_t *start = xcalloc(s->n_shards + 1, sizeof(*start));
-    for (size_t i = 0; i < n; i++) {
-        start[(size_t)(req->entries[i].shard - s->shards) + 1]++;
-    }
-    for (uint32_t k = 0; k < s->n_shards; k++) {
-        start[k + 1] += start[k];
-    }
-    size_t *fill = xcalloc(s->n_shards, sizeof(*fill));
-    for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)(req->entries[i].shard - s->shards);
-        order[start[k] + fill[k]++] = i;
-    }
-    for (uint32_t k = 0; k < s->n_shards; k++) {
-        size_t count = start[k + 1] - start[k];
-        if (count == 0) {
-            continue;
-        }
-        for (size_t j = 0; j < count; j++) {
-            struct put_entry *e = &req->entries[order[start[k] + j]];
-            recs[start[k] + j] = (struct seglog_record_in){
-                .data = e->bytes,
-                .data_len = e->bytes_len,
-                .partition_key = e->pk_text,
-                .pk_len = (uint16_t)e->pk_len,
-            };
-        }
-        uint64_t first;
-        int64_t arrival;
-        int rc = seglog_append(s->shards[k].log, &recs[start[k]], count, now_ms, &first,
-                               &arrival);
-        for (size_t j = 0; j < count; j++) {
-            struct put_entry *e = &req->entries[order[start[k] + j]];
-            e->failed = rc < 0;
-            e->index = first + j;
-        }
-        fill[k] = rc < 0 ? 0 : (size_t)(first + count); /* reused: sync target */
-    }
-    /* Sync every touched shard at once (see syncpool.c). */
-    struct seglog **logs = xcalloc(s->n_shards, sizeof(*logs));
-    uint64_t *upto = xcalloc(s->n_shards, sizeof(*upto));
-    uint32_t *which = xcalloc(s->n_shards, sizeof(*which));
-    int *results = xcalloc(s->n_shards, sizeof(*results));
-    size_t n_sync = 0;
-    for (uint32_t k = 0; k < s->n_shards; k++) {
-        if (fill[k] != 0) {
-            logs[n_sync] = s->shards[k].log;
-            upto[n_sync] = fill[k];
-            which[n_sync++] = k;
-        }
-    }
-    stream__sync_many(svc->sync_pool, logs, upto, results, n_sync);
-    for (size_t j = 0; j < n_sync; j++) {
-        if (results[j] < 0) {
-            uint32_t k = which[j];
-            for (size_t i = start[k]; i < start[k + 1]; i++) {
-                req->entries[order[i]].failed = 1;
-            }
-        }
-    }
-    free(results);
-    free(which);
-    free(upto);
-    free(logs);
-    free(fill);
-    free(start);
-    free(order);
-    free(recs);
 }
 
 static int stream_of_put(struct api_call *call, const struct put_request *req, struct stream **s)
@@ -397,6 +316,10 @@ static int stream_of_put(struct api_call *call, const struct put_request *req, s
             return kin__validation(call, "streamName", "(invalid)",
                                    "Member must have length between 1 and 128");
         }
+        if (memchr(name, '\0', (size_t)n) != NULL) {
+            /* As a C string it would name another stream: "a\u0000x" is not "a". */
+            return kin__bad_stream_name(call, "streamName", "(contains \\u0000)");
+        }
         name[n] = '\0';
         name_p = name;
     }
@@ -406,26 +329,21 @@ static int stream_of_put(struct api_call *call, const struct put_request *req, s
             return kin__validation(call, "streamARN", "(invalid)",
                                    "Member must have length between 1 and 2048");
         }
+        if (memchr(arn, '\0', (size_t)n) != NULL) {
+            return kin__validation(call, "streamARN", "(contains \\u0000)",
+                                   "Member must satisfy regular expression pattern: "
+                                   "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
+        }
         arn[n] = '\0';
         arn_p = arn;
     }
-    int rc = kin__resolve(call, name_p, arn_p, s);
-    if (rc < 0) {
-        return rc;
-    }
-    enum stream_status st = kin__status(call->service_ctx, *s);
-    if (st == STREAM_CREATING || st == STREAM_DELETING) {
-        rc = kin__not_found(call, (*s)->name);
-        stream__put(*s);
-        *s = NULL;
-    }
-    return rc;
+    return kin__resolve(call, name_p, arn_p, s);
 }
 
 /* Shared by PutRecord and PutRecords up to the append. */
 static int put_common(struct api_call *call, const uint8_t *body, size_t len, int batch,
                       struct put_request *req, struct stream **s, uint8_t **arena,
-                      char **pk_arena)
+                      char **pk_arena, const char **encryption)
 {
     int rc = parse_put(call, body, len, batch, req);
     if (rc < 0) {
@@ -434,7 +352,7 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     /* Sequence numbers only grow within a shard, so any earlier one is honoured already;
        the field is checked for form. */
     if (req->has_seq_for_ordering &&
-        !seqno_pattern_ok(req->seq_for_ordering.raw, req->seq_for_ordering.raw_len)) {
+        !stream_seqno_pattern_ok(req->seq_for_ordering.raw, req->seq_for_ordering.raw_len)) {
         return kin__validation(call, "sequenceNumberForOrdering", "(invalid)",
                                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
     }
@@ -451,30 +369,16 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     if (*arena == NULL || *pk_arena == NULL) {
         return err_set(&call->err, SL_E(NOMEM), "Out of memory for the request.");
     }
-    if ((rc = prepare_entries(call, req, *s, batch, *arena, *pk_arena)) < 0) {
+    req->recs = xcalloc(req->n_entries, sizeof(*req->recs));
+    if ((rc = prepare_entries(call, req, batch, *arena, *pk_arena)) < 0) {
         return rc;
     }
-    append_and_sync(call->service_ctx, *s, req, call->req->now_ms);
-    size_t n_ok = 0, bytes = 0;
-    for (size_t i = 0; i < req->n_entries; i++) {
-        if (!req->entries[i].failed) {
-            n_ok++;
-            bytes += req->entries[i].bytes_len;
-        }
+    rc = stream_records_put(call->service_ctx, *s, req->recs, req->n_entries, call->req->now_ms,
+                            encryption);
+    if (rc == SL_E(RESOURCE_NOT_FOUND)) {
+        return kin__not_found(call, stream_name(*s)); /* CREATING or DELETING */
     }
-    atomic_fetch_add(&(*s)->counters.incoming_records, n_ok);
-    atomic_fetch_add(&(*s)->counters.incoming_bytes, bytes);
-    atomic_fetch_add(&(*s)->counters.put_failures, req->n_entries - n_ok);
-    return 0;
-}
-
-static const char *encryption_of(struct api_call *call, struct stream *s)
-{
-    struct stream_service *svc = call->service_ctx;
-    pthread_mutex_lock(&svc->lock);
-    const char *enc = strcmp(s->encryption, "KMS") == 0 ? "KMS" : "NONE";
-    pthread_mutex_unlock(&svc->lock);
-    return enc;
+    return rc;
 }
 
 int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
@@ -483,20 +387,22 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
     struct stream *s = NULL;
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
-    int rc = put_common(call, body, len, 1, &req, &s, &arena, &pk_arena);
+    const char *encryption = "NONE";
+    int rc = put_common(call, body, len, 1, &req, &s, &arena, &pk_arena, &encryption);
     if (rc == 0) {
         size_t failed = 0;
         for (size_t i = 0; i < req.n_entries; i++) {
-            failed += req.entries[i].failed;
+            failed += req.recs[i].result != 0;
         }
+        uint64_t seq_tag = stream_seq_tag(s);
         buf_reserve(out, req.n_entries * 110 + 96);
         buf_printf(out, "{\"FailedRecordCount\":%zu,\"Records\":[", failed);
         for (size_t i = 0; i < req.n_entries; i++) {
-            const struct put_entry *e = &req.entries[i];
+            const struct stream_put_record *e = &req.recs[i];
             if (i > 0) {
                 buf_putc(out, ',');
             }
-            if (e->failed) {
+            if (e->result != 0) {
                 buf_puts(out, "{\"ErrorCode\":\"InternalFailure\",\"ErrorMessage\":"
                               "\"Internal service failure.\"}");
                 continue;
@@ -504,30 +410,31 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
             /* By hand, as in GetRecords: 500 printf calls cost more than the rest. */
             static const char head[] = "{\"SequenceNumber\":\"";
             static const char mid[] = "\",\"ShardId\":\"";
-            char *p = (char *)buf_reserve(out, sizeof(head) + SEQNO_LEN + sizeof(mid) +
-                                                   SHARD_ID_LEN + 3);
+            char *p = (char *)buf_reserve(out, sizeof(head) + STREAM_SEQNO_LEN + sizeof(mid) +
+                                                   STREAM_SHARD_ID_LEN + 3);
             if (p == NULL) {
                 break;
             }
             char *begin = p;
             memcpy(p, head, sizeof(head) - 1);
             p += sizeof(head) - 1;
-            seqno_format(s->seq_tag, e->shard->idx, e->index, p); /* writes a NUL too */
-            p += SEQNO_LEN;
+            stream_seqno_format(seq_tag, e->shard_idx, e->index, p); /* writes a NUL too */
+            p += STREAM_SEQNO_LEN;
             memcpy(p, mid, sizeof(mid) - 1);
             p += sizeof(mid) - 1;
-            shard_id_format(e->shard->idx, p);
-            p += SHARD_ID_LEN;
+            stream_shard_id_format(e->shard_idx, p);
+            p += STREAM_SHARD_ID_LEN;
             memcpy(p, "\"}", 2);
             p += 2;
             out->len += (size_t)(p - begin);
         }
-        buf_printf(out, "],\"EncryptionType\":\"%s\"}", encryption_of(call, s));
+        buf_printf(out, "],\"EncryptionType\":\"%s\"}", encryption);
         rc = buf_status(out);
     }
-    stream__put(s);
+    stream_release(s);
     free(arena);
     free(pk_arena);
+    free(req.recs);
     free(req.entries);
     return rc;
 }
@@ -538,23 +445,25 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
     struct stream *s = NULL;
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
-    int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena);
+    const char *encryption = "NONE";
+    int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena, &encryption);
     if (rc == 0) {
-        const struct put_entry *e = &req.entries[0];
-        if (e->failed) {
+        const struct stream_put_record *e = &req.recs[0];
+        if (e->result != 0) {
             rc = err_set(&call->err, SL_E(INTERNAL), "Internal service failure.");
         } else {
-            char seq[SEQNO_LEN + 1], shard_id[SHARD_ID_LEN + 1];
-            seqno_format(s->seq_tag, e->shard->idx, e->index, seq);
-            shard_id_format(e->shard->idx, shard_id);
+            char seq[STREAM_SEQNO_LEN + 1], shard_id[STREAM_SHARD_ID_LEN + 1];
+            stream_seqno_format(stream_seq_tag(s), e->shard_idx, e->index, seq);
+            stream_shard_id_format(e->shard_idx, shard_id);
             buf_printf(out, "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"EncryptionType\":\"%s\"}",
-                       shard_id, seq, encryption_of(call, s));
+                       shard_id, seq, encryption);
             rc = buf_status(out);
         }
     }
-    stream__put(s);
+    stream_release(s);
     free(arena);
     free(pk_arena);
+    free(req.recs);
     free(req.entries);
     return rc;
 }
@@ -563,7 +472,7 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
 
 struct read_ctx {
     struct buf *out;
-    char seq_prefix[SEQNO_LEN + 1]; /* the first 36 digits, the same for the whole shard */
+    char seq_prefix[STREAM_SEQNO_LEN + 1]; /* the first 36 digits: the same for a whole shard */
     size_t n_records;
     size_t n_bytes;
     int64_t last_arrival_ms;
@@ -591,7 +500,7 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     static const char pk_key[] = "\",\"PartitionKey\":";
     struct read_ctx *rc = arg;
     struct buf *out = rc->out;
-    size_t fixed = 1 + sizeof(head) + SEQNO_LEN + sizeof(mid) + 24 + sizeof(data_key) +
+    size_t fixed = 1 + sizeof(head) + STREAM_SEQNO_LEN + sizeof(mid) + 24 + sizeof(data_key) +
                    BASE64_ENCODED_LEN(data_len) + sizeof(pk_key);
     char *p = (char *)buf_reserve(out, fixed);
     if (p == NULL) {
@@ -603,9 +512,9 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     }
     memcpy(p, head, sizeof(head) - 1);
     p += sizeof(head) - 1;
-    memcpy(p, rc->seq_prefix, SEQNO_LEN - 20);
-    put_digits(p + SEQNO_LEN - 20, index, 20);
-    p += SEQNO_LEN;
+    memcpy(p, rc->seq_prefix, STREAM_SEQNO_LEN - 20);
+    put_digits(p + STREAM_SEQNO_LEN - 20, index, 20);
+    p += STREAM_SEQNO_LEN;
     memcpy(p, mid, sizeof(mid) - 1);
     p += sizeof(mid) - 1;
     /* Epoch seconds with milliseconds, as botocore reads JSON timestamps. */
@@ -633,21 +542,6 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     return buf_status(out) < 0 ? -1 : 0;
 }
 
-static struct stream *stream_by_id(struct stream_service *svc, int64_t id, uint64_t tag)
-{
-    struct stream *found = NULL;
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, clock_now_ms());
-    for (size_t i = 0; i < svc->n_streams; i++) {
-        if (svc->streams[i]->id == id && svc->streams[i]->seq_tag == tag) {
-            found = svc->streams[i];
-            atomic_fetch_add(&found->refs, 1);
-        }
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return found;
-}
-
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
 {
     struct stream_service *svc = call->service_ctx;
@@ -655,7 +549,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     jscan_init(&js, (const char *)body, len);
     struct jstr key, iter = {0};
     int has_iter = 0, more;
-    long long limit = GET_RECORDS_MAX;
+    long long limit = STREAM_GET_RECORDS_MAX;
     if (jscan_object_begin(&js) < 0) {
         return serialization(call, &js);
     }
@@ -702,66 +596,63 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         return kin__validation(call, "shardIterator", "(invalid)",
                                "Member must have length between 1 and 512");
     }
-    if (limit < 1 || limit > GET_RECORDS_MAX) {
+    if (limit < 1 || limit > STREAM_GET_RECORDS_MAX) {
         char v[32];
         snprintf(v, sizeof(v), "%lld", limit);
         return kin__validation(call, "limit", v,
                                limit < 1 ? "Member must have value greater than or equal to 1"
                                          : "Member must have value less than or equal to 10000");
     }
-    struct iterator_pos pos;
-    int rc = iterator_decode(svc->iterator_key, iter.raw, iter.raw_len, call->req->now_ms, &pos,
-                             &call->err);
+    struct stream_iterator_pos pos;
+    int rc = stream_iterator_decode(svc, iter.raw, iter.raw_len, call->req->now_ms, &pos,
+                                    &call->err);
     if (rc < 0) {
         return rc;
     }
-    struct stream *s = stream_by_id(svc, pos.stream_id, pos.seq_tag);
-    if (s == NULL || kin__status(svc, s) == STREAM_DELETING) {
-        stream__put(s);
+    struct stream *s = NULL;
+    if (stream_lookup_id(svc, pos.stream_id, pos.seq_tag, &s) < 0 ||
+        stream_status_get(s) == STREAM_DELETING) {
+        stream_release(s);
         return err_set(&call->err, SL_E(RESOURCE_NOT_FOUND),
                        "Shard shardId-%012u in stream with id %lld under account %s does not "
                        "exist",
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
-    struct shard *sh = NULL;
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        if (s->shards[i].idx == pos.shard_idx) {
-            sh = &s->shards[i];
-        }
-    }
-    if (sh == NULL) {
-        stream__put(s);
+    struct stream_position at = {.type = STREAM_AT_INDEX, .index = pos.index};
+    struct stream_reader *r;
+    if (stream_reader_open(s, pos.shard_idx, &at, &r) < 0) {
+        stream_release(s);
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
     buf_puts(out, "{\"Records\":[");
     struct read_ctx ctx = {.out = out};
-    seqno_format(s->seq_tag, sh->idx, 0, ctx.seq_prefix);
-    uint64_t next = pos.index;
-    rc = seglog_read(sh->log, pos.index, (size_t)limit, GET_RECORDS_MAX_BYTES, visit_record, &ctx,
-                     &next);
+    stream_seqno_format(pos.seq_tag, pos.shard_idx, 0, ctx.seq_prefix);
+    rc = stream_reader_read(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx);
+    uint64_t next = stream_reader_position(r);
+    stream_reader_close(r);
     if (rc < 0) {
-        stream__put(s);
+        stream_release(s);
         if (buf_status(out) < 0) {
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
         }
         return err_set(&call->err, rc, "Internal service failure.");
     }
     int64_t behind = 0;
-    if (next < seglog_durable_index(sh->log) && ctx.n_records > 0) {
-        behind = seglog_last_arrival_ms(sh->log) - ctx.last_arrival_ms;
+    struct stream_shard_state state;
+    if (ctx.n_records > 0 && stream_shard_state(s, pos.shard_idx, &state) == 0 &&
+        next < state.durable_index) {
+        behind = state.last_arrival_ms - ctx.last_arrival_ms;
         if (behind < 0) {
             behind = 0;
         }
     }
-    struct iterator_pos npos = pos;
+    struct stream_iterator_pos npos = pos;
     npos.index = next;
     npos.issued_ms = call->req->now_ms;
-    char text[160];
-    iterator_encode(svc->iterator_key, &npos, text, sizeof(text));
+    char text[STREAM_ITERATOR_TEXT_MAX];
+    stream_iterator_encode(svc, &npos, text);
     buf_printf(out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
                (long long)behind);
-    atomic_fetch_add(&s->counters.outgoing_records, ctx.n_records);
-    atomic_fetch_add(&s->counters.outgoing_bytes, ctx.n_bytes);
-    stream__put(s);
+    stream_release(s);
     return buf_status(out);
 }

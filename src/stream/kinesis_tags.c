@@ -1,54 +1,18 @@
 /* Stream tags: the stream-named operations and the ARN-named *Resource ones. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "stream/kinesis_int.h"
 
-#define TAG_KEY_MAX 128
-#define TAG_VALUE_MAX 256
-
-static int valid_tag_text(const char *s)
+/* Validates tags and adds them to s. */
+static int put_tags(struct api_call *call, struct stream *s, json_t *tags)
 {
-    /* Letters, digits, spaces and _ . : / = + - @ in any script: reject control bytes. */
-    for (; *s; s++) {
-        if ((unsigned char)*s < 0x20) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int kin__put_tags(struct api_call *call, struct stream *s, json_t *tags)
-{
-    size_t n = json_object_size(tags);
-    const char **keys = xcalloc(n + 1, sizeof(char *));
-    const char **values = xcalloc(n + 1, sizeof(char *));
-    size_t i = 0;
-    const char *key;
-    json_t *value;
-    int rc = 0;
-    json_object_foreach(tags, key, value)
-    {
-        if (!json_is_string(value)) {
-            rc = err_set(&call->err, SL_E(SERIALIZATION),
-                         "Unexpected value type in payload for field Tags");
-            break;
-        }
-        size_t klen = strlen(key), vlen = json_string_length(value);
-        if (klen < 1 || klen > TAG_KEY_MAX || vlen > TAG_VALUE_MAX || !valid_tag_text(key) ||
-            !valid_tag_text(json_string_value(value))) {
-            rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                         "Failed to add tags to stream %s under account %s because some tags "
-                         "contained illegal characters or lengths.",
-                         s->name, call->req->account_id);
-            break;
-        }
-        keys[i] = key;
-        values[i] = json_string_value(value);
-        i++;
-    }
+    const char **keys, **values;
+    size_t n;
+    int rc = kin__tags_collect(call, stream_name(s), tags, &keys, &values, &n);
     if (rc == 0) {
-        rc = stream__tags_put(call->service_ctx, s, keys, values, n, &call->err);
+        rc = stream_tags_put(call->service_ctx, s, keys, values, n, &call->err);
     }
     free(keys);
     free(values);
@@ -103,12 +67,19 @@ static int tag_keys(struct api_call *call, json_t *in, const char ***keys, size_
     json_array_foreach(arr, i, v)
     {
         if (!json_is_string(v) || json_string_length(v) < 1 ||
-            json_string_length(v) > TAG_KEY_MAX) {
+            json_string_length(v) > KIN_TAG_KEY_MAX) {
             free(*keys);
             *keys = NULL;
             return err_set(&call->err, SL_E(VALIDATION),
                            "1 validation error detected: Value at 'tagKeys' failed to satisfy "
                            "constraint: Member must have length between 1 and 128");
+        }
+        if (memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
+            free(*keys);
+            *keys = NULL;
+            return err_set(&call->err, SL_E(VALIDATION),
+                           "1 validation error detected: Value at 'tagKeys' failed to satisfy "
+                           "constraint: Member must not contain null characters");
         }
         (*keys)[i] = json_string_value(v);
     }
@@ -142,8 +113,8 @@ int kin__add_tags_to_stream(struct api_call *call, json_t *in, json_t **out)
     struct stream *s;
     int rc = tags_object(call, in, "Tags", 50, &tags);
     if (rc == 0 && (rc = resolve_name_or_arn(call, in, NULL, &s)) == 0) {
-        rc = kin__put_tags(call, s, tags);
-        stream__put(s);
+        rc = put_tags(call, s, tags);
+        stream_release(s);
     }
     return rc;
 }
@@ -155,8 +126,8 @@ int kin__tag_resource(struct api_call *call, json_t *in, json_t **out)
     struct stream *s;
     int rc = tags_object(call, in, "Tags", 50, &tags);
     if (rc == 0 && (rc = resolve_name_or_arn(call, in, "ResourceARN", &s)) == 0) {
-        rc = kin__put_tags(call, s, tags);
-        stream__put(s);
+        rc = put_tags(call, s, tags);
+        stream_release(s);
     }
     return rc;
 }
@@ -168,8 +139,8 @@ static int remove_tags(struct api_call *call, json_t *in, const char *arn_field)
     struct stream *s;
     int rc = tag_keys(call, in, &keys, &n);
     if (rc == 0 && (rc = resolve_name_or_arn(call, in, arn_field, &s)) == 0) {
-        rc = stream__tags_remove(call->service_ctx, s, keys, n);
-        stream__put(s);
+        rc = stream_tags_remove(call->service_ctx, s, keys, n);
+        stream_release(s);
     }
     free(keys);
     return rc;
@@ -193,15 +164,16 @@ int kin__list_tags_for_stream(struct api_call *call, json_t *in, json_t **out)
     long long limit;
     struct stream *s;
     int rc;
-    if ((rc = kin__get_string(call, in, "ExclusiveStartTagKey", 0, 1, TAG_KEY_MAX, &start)) < 0 ||
+    if ((rc = kin__get_string(call, in, "ExclusiveStartTagKey", 0, 1, KIN_TAG_KEY_MAX, &start)) <
+            0 ||
         (rc = kin__get_int(call, in, "Limit", 0, 1, 50, 50, &limit)) < 0 ||
         (rc = resolve_name_or_arn(call, in, NULL, &s)) < 0) {
         return rc;
     }
     char **keys, **values;
     size_t n;
-    rc = stream__tags_list(call->service_ctx, s, &keys, &values, &n);
-    stream__put(s);
+    rc = stream_tags_list(call->service_ctx, s, &keys, &values, &n);
+    stream_release(s);
     if (rc < 0) {
         return rc;
     }
@@ -214,7 +186,7 @@ int kin__list_tags_for_stream(struct api_call *call, json_t *in, json_t **out)
         json_array_append_new(arr, json_pack("{s:s, s:s}", "Key", keys[i], "Value", values[i]));
     }
     *out = json_pack("{s:o, s:b}", "Tags", arr, "HasMoreTags", i < n);
-    stream__tags_free(keys, values, n);
+    stream_tags_free(keys, values, n);
     return 0;
 }
 
@@ -227,8 +199,8 @@ int kin__list_tags_for_resource(struct api_call *call, json_t *in, json_t **out)
     }
     char **keys, **values;
     size_t n;
-    rc = stream__tags_list(call->service_ctx, s, &keys, &values, &n);
-    stream__put(s);
+    rc = stream_tags_list(call->service_ctx, s, &keys, &values, &n);
+    stream_release(s);
     if (rc < 0) {
         return rc;
     }
@@ -237,6 +209,6 @@ int kin__list_tags_for_resource(struct api_call *call, json_t *in, json_t **out)
         json_array_append_new(arr, json_pack("{s:s, s:s}", "Key", keys[i], "Value", values[i]));
     }
     *out = json_pack("{s:o}", "Tags", arr);
-    stream__tags_free(keys, values, n);
+    stream_tags_free(keys, values, n);
     return 0;
 }

@@ -36,7 +36,7 @@
 #include "core/log.h"
 #include "stream/stream_int.h"
 
-u128 hashkey_of_partition_key(const char *pk, size_t len)
+u128 stream_hashkey_of_partition_key(const char *pk, size_t len)
 {
     uint8_t digest[MD5_LEN];
     crypto_md5(pk, len, digest);
@@ -47,7 +47,7 @@ u128 hashkey_of_partition_key(const char *pk, size_t len)
     return v;
 }
 
-int hashkey_parse(const char *text, size_t len, u128 *out)
+int stream_hashkey_parse(const char *text, size_t len, u128 *out)
 {
     if (len == 0 || len > 39 || (len > 1 && text[0] == '0')) {
         return -1;
@@ -68,7 +68,7 @@ int hashkey_parse(const char *text, size_t len, u128 *out)
     return 0;
 }
 
-void hashkey_format(u128 v, char out[48])
+void stream_hashkey_format(u128 v, char out[48])
 {
     char tmp[48];
     int n = 0;
@@ -82,7 +82,7 @@ void hashkey_format(u128 v, char out[48])
     out[n] = '\0';
 }
 
-struct shard *shard_for_hash(struct stream *s, u128 hash)
+struct shard *stream__shard_for_hash(struct stream *s, u128 hash)
 {
     size_t lo = 0, hi = s->n_shards;
     while (hi - lo > 1) {
@@ -112,18 +112,18 @@ static u128 split_point(uint32_t i, uint32_t n)
     return q * i + (r * i) / n;
 }
 
-void shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end)
+void stream__shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end)
 {
     *start = split_point(i, n);
     *end = i + 1 == n ? ~(u128)0 : split_point(i + 1, n) - 1;
 }
 
-void shard_id_format(uint32_t idx, char out[SHARD_ID_LEN + 1])
+void stream_shard_id_format(uint32_t idx, char out[STREAM_SHARD_ID_LEN + 1])
 {
-    snprintf(out, SHARD_ID_LEN + 1, "shardId-%012u", idx);
+    snprintf(out, STREAM_SHARD_ID_LEN + 1, "shardId-%012u", idx);
 }
 
-int shard_id_parse(const char *text, uint32_t *idx_out)
+int stream_shard_id_parse(const char *text, uint32_t *idx_out)
 {
     const char *digits = text;
     if (strncmp(text, "shardId-", 8) == 0) {
@@ -147,7 +147,7 @@ int shard_id_parse(const char *text, uint32_t *idx_out)
     return 0;
 }
 
-void seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index, char out[SEQNO_LEN + 1])
+void stream_seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index, char out[STREAM_SEQNO_LEN + 1])
 {
     /* By hand: this runs for every record written and read. */
     static const int widths[] = {18, 6, 10, 20};
@@ -183,11 +183,11 @@ static int parse_digits(const char *p, size_t n, uint64_t *out)
     return 0;
 }
 
-int seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
+int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
                 uint64_t *index_out)
 {
     uint64_t got_tag, got_shard, zero, index;
-    if (len != SEQNO_LEN || text[0] != '4' || text[1] != '9' ||
+    if (len != STREAM_SEQNO_LEN || text[0] != '4' || text[1] != '9' ||
         parse_digits(text + 2, 18, &got_tag) < 0 || parse_digits(text + 20, 6, &got_shard) < 0 ||
         parse_digits(text + 26, 10, &zero) < 0 || parse_digits(text + 36, 20, &index) < 0) {
         return -1;
@@ -200,7 +200,7 @@ int seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
     return 0;
 }
 
-int seqno_pattern_ok(const char *text, size_t len)
+int stream_seqno_pattern_ok(const char *text, size_t len)
 {
     if (len == 0 || len > 129) {
         return 0;
@@ -235,7 +235,7 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
-void iterator_encode(const uint8_t key[32], const struct iterator_pos *pos, char *out,
+void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator_pos *pos, char *out,
                      size_t out_size)
 {
     uint8_t raw[ITER_PAYLOAD_LEN + ITER_MAC_LEN];
@@ -253,8 +253,8 @@ void iterator_encode(const uint8_t key[32], const struct iterator_pos *pos, char
     out[n] = '\0';
 }
 
-int iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t now_ms,
-                    struct iterator_pos *pos, struct err_info *err)
+int stream__iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t now_ms,
+                    struct stream_iterator_pos *pos, struct err_info *err)
 {
     uint8_t raw[ITER_PAYLOAD_LEN + ITER_MAC_LEN + 4];
     if (len != BASE64_ENCODED_LEN(ITER_PAYLOAD_LEN + ITER_MAC_LEN) - 1 ||
@@ -271,12 +271,12 @@ int iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t
     pos->shard_idx = (uint32_t)get_le(raw + 17, 4);
     pos->index = get_le(raw + 21, 8);
     pos->issued_ms = (int64_t)get_le(raw + 29, 8);
-    if (now_ms - pos->issued_ms > ITERATOR_TTL_MS) {
+    if (now_ms - pos->issued_ms > STREAM_ITERATOR_TTL_MS) {
         return err_set(err, SL_E(EXPIRED_ITERATOR),
                        "Iterator expired. The iterator was created at time %lld while right now "
                        "it is %lld which is further in the future than the tolerated delay of "
                        "%d milliseconds.",
-                       (long long)pos->issued_ms, (long long)now_ms, ITERATOR_TTL_MS);
+                       (long long)pos->issued_ms, (long long)now_ms, STREAM_ITERATOR_TTL_MS);
     }
     return 0;
 }

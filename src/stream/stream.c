@@ -1,11 +1,20 @@
 /*
  * Streams: metadata in the store, shard logs on disk, timed state transitions,
- * retention.
+ * retention, appends and readers.
  *
  * Layout on disk: DIR/streams/<stream id>/shardId-<n>/ holds shard n's segment log.
  * A stream row is written (CREATING) before its directories; a deleted stream's row goes
  * before its files. On start, any directory under DIR/streams without a row is the
  * remains of an interrupted deletion and is removed.
+ *
+ * Who does the disk work: a change of state (create, delete, update) is written to the
+ * store under admin_lock only, and shown (registry list, s->meta) under the short locks
+ * after the write succeeded, so a failed write changes nothing. Timed transitions
+ * (CREATING→ACTIVE, UPDATING→ACTIVE, DELETING→gone) read as done as soon as they are due
+ * (stream_describe, stream_lookup) and are written by the background thread, which also
+ * applies retention and removes the files of deleted streams once their last handle goes.
+ * The record path takes the registry lock once (the lookup) and the stream's own lock
+ * once (its state), and neither across I/O.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +30,11 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "stream/stream_int.h"
+
+#define BG_RETENTION_EVERY_MS (10 * 1000)
+#define BG_MAX_SLEEP_MS 1000
 
 static const struct store_migration stream_migrations[] = {
     {1, "CREATE TABLE streams("
@@ -41,21 +54,73 @@ static const struct store_migration stream_migrations[] = {
         " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(stream_id, key));"},
 };
 
-static const char *const status_names[] = {"CREATING", "ACTIVE", "UPDATING", "DELETING"};
+static const char *const status_names[] = {
+#define STREAM_STATUS_NAME(sym, name) name,
+    STREAM_STATUS_MAP(STREAM_STATUS_NAME)
+#undef STREAM_STATUS_NAME
+};
+#define N_STATUS (sizeof(status_names) / sizeof(status_names[0]))
 
-const char *stream__status_name(enum stream_status st)
+const char *stream_status_name(enum stream_status st)
 {
-    return status_names[st];
+    return (size_t)st < N_STATUS ? status_names[st] : "UNKNOWN";
 }
 
 static enum stream_status status_from_name(const char *name)
 {
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < N_STATUS; i++) {
         if (strcmp(status_names[i], name) == 0) {
             return (enum stream_status)i;
         }
     }
     return STREAM_ACTIVE;
+}
+
+const char *stream_mode_name(enum stream_mode m)
+{
+    return m == STREAM_MODE_ON_DEMAND ? "ON_DEMAND" : "PROVISIONED";
+}
+
+static int64_t wall_clock(void *arg)
+{
+    (void)arg;
+    return clock_now_ms();
+}
+
+int64_t stream_service_now_ms(const struct stream_service *svc)
+{
+    return svc->now_fn(svc->clock_arg);
+}
+
+/* The state m reads as at now_ms: a due CREATING or UPDATING is ACTIVE. */
+static enum stream_status effective_status(const struct stream_meta *m, int64_t now_ms)
+{
+    if ((m->status == STREAM_CREATING || m->status == STREAM_UPDATING) &&
+        now_ms >= m->status_until_ms) {
+        return STREAM_ACTIVE;
+    }
+    return m->status;
+}
+
+/* A copy of s->meta with due transitions applied. */
+static void meta_snapshot(struct stream *s, int64_t now_ms, struct stream_meta *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->meta;
+    pthread_mutex_unlock(&s->lock);
+    out->status = effective_status(out, now_ms);
+}
+
+static void meta_publish(struct stream *s, const struct stream_meta *m)
+{
+    pthread_mutex_lock(&s->lock);
+    s->meta = *m;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int is_gone(const struct stream *s, int64_t now_ms)
+{
+    return now_ms >= atomic_load(&s->gone_at_ms);
 }
 
 static int fsync_dir(const char *path)
@@ -76,7 +141,10 @@ static void stream_free(struct stream *s)
     }
     for (uint32_t i = 0; s->shards != NULL && i < s->n_shards; i++) {
         seglog_close(s->shards[i].log);
+        pthread_mutex_destroy(&s->shards[i].wait_lock);
+        pthread_cond_destroy(&s->shards[i].wait_cond);
     }
+    pthread_mutex_destroy(&s->lock);
     free(s->shards);
     free(s);
 }
@@ -102,48 +170,81 @@ static void remove_stream_dir(const char *dir)
     }
 }
 
-void stream__put(struct stream *s)
+/* Wakes the background thread; retention too when a retention period shrank. */
+static void kick_background(struct stream_service *svc, int retention)
 {
-    if (s == NULL) {
+    pthread_mutex_lock(&svc->bg_lock);
+    svc->kicked = 1;
+    svc->retention_kicked |= retention;
+    pthread_cond_signal(&svc->bg_wake);
+    pthread_mutex_unlock(&svc->bg_lock);
+}
+
+static void hold(struct stream *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+void stream_release(struct stream *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
         return;
     }
-    if (atomic_fetch_sub(&s->refs, 1) == 1) {
-        int deleted = s->row_deleted;
-        char dir[sizeof(s->dir)];
-        memcpy(dir, s->dir, sizeof(dir));
+    if (!atomic_load(&s->row_deleted)) {
         stream_free(s);
-        if (deleted) {
-            remove_stream_dir(dir);
-        }
+        return;
     }
+    /* A deleted stream's files are removed on the background thread, not the caller's. */
+    struct stream_service *svc = s->svc;
+    pthread_mutex_lock(&svc->bg_lock);
+    s->next_dead = svc->dead;
+    svc->dead = s;
+    svc->kicked = 1;
+    pthread_cond_signal(&svc->bg_wake);
+    pthread_mutex_unlock(&svc->bg_lock);
 }
 
-static int open_shard_logs(struct stream *s)
+void stream__reap(struct stream_service *svc)
 {
-    if (mkdir(s->dir, 0755) != 0 && errno != EEXIST) {
-        return -errno;
+    pthread_mutex_lock(&svc->bg_lock);
+    struct stream *dead = svc->dead;
+    svc->dead = NULL;
+    pthread_mutex_unlock(&svc->bg_lock);
+    while (dead != NULL) {
+        struct stream *next = dead->next_dead;
+        char dir[sizeof(dead->dir)];
+        memcpy(dir, dead->dir, sizeof(dir));
+        stream_free(dead);
+        remove_stream_dir(dir);
+        dead = next;
     }
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        char shard_id[SHARD_ID_LEN + 1];
-        shard_id_format(s->shards[i].idx, shard_id);
-        char *path = xasprintf("%s/%s", s->dir, shard_id);
-        int rc = seglog_open(path, NULL, 0, &s->shards[i].log);
-        free(path);
-        if (rc < 0) {
-            log_msg(LOG_ERROR, "stream", "cannot open shard log %s of %s: %s", shard_id, s->name,
-                    sl_strerror(rc));
-            return rc;
-        }
-    }
-    return fsync_dir(s->dir);
 }
 
-static const char *mode_name(enum stream_mode m)
+const char *stream_name(const struct stream *s)
 {
-    return m == MODE_ON_DEMAND ? "ON_DEMAND" : "PROVISIONED";
+    return s->name;
 }
 
-int stream__save(struct stream_service *svc, struct stream *s)
+const char *stream_arn(const struct stream *s)
+{
+    return s->arn;
+}
+
+int64_t stream_id(const struct stream *s)
+{
+    return s->id;
+}
+
+uint64_t stream_seq_tag(const struct stream *s)
+{
+    return s->seq_tag;
+}
+
+/* ---- the store ---- */
+
+/* Writes m as s's row. Returns 0 or a store error. */
+static int save_meta(struct stream_service *svc, const struct stream *s,
+                     const struct stream_meta *m)
 {
     store_lock(svc->store);
     struct store_stmt *q;
@@ -152,23 +253,18 @@ int stream__save(struct stream_service *svc, struct stream *s)
                            " status_until_ms=?, encryption=?, key_id=? WHERE id=?",
                            &q);
     if (rc == 0) {
-        store_bind_text(q, 1, mode_name(s->mode));
-        store_bind_int64(q, 2, s->retention_hours);
-        store_bind_text(q, 3, status_names[s->status]);
-        store_bind_int64(q, 4, s->status_until_ms);
-        store_bind_text(q, 5, s->encryption);
-        store_bind_text(q, 6, s->key_id);
+        store_bind_text(q, 1, stream_mode_name(m->mode));
+        store_bind_int64(q, 2, m->retention_hours);
+        store_bind_text(q, 3, status_names[m->status]);
+        store_bind_int64(q, 4, m->status_until_ms);
+        store_bind_text(q, 5, m->encryption);
+        store_bind_text(q, 6, m->key_id);
         store_bind_int64(q, 7, s->id);
         rc = store_step(q);
         store_finalize(q);
     }
     store_unlock(svc->store);
     return rc < 0 ? rc : 0;
-}
-
-static void unlist(struct stream_service *svc, size_t i)
-{
-    svc->streams[i] = svc->streams[--svc->n_streams];
 }
 
 static int delete_row(struct stream_service *svc, int64_t id)
@@ -183,89 +279,6 @@ static int delete_row(struct stream_service *svc, int64_t id)
     }
     store_unlock(svc->store);
     return rc < 0 ? rc : 0;
-}
-
-void stream__settle(struct stream_service *svc, int64_t now_ms)
-{
-    for (size_t i = 0; i < svc->n_streams;) {
-        struct stream *s = svc->streams[i];
-        if (s->status == STREAM_ACTIVE || now_ms < s->status_until_ms) {
-            i++;
-            continue;
-        }
-        if (s->status == STREAM_DELETING) {
-            if (delete_row(svc, s->id) == 0) {
-                s->row_deleted = 1;
-                unlist(svc, i);
-                stream__put(s); /* the list's reference; files go with the last one */
-                continue;
-            }
-        } else {
-            s->status = STREAM_ACTIVE;
-            stream__save(svc, s);
-        }
-        i++;
-    }
-}
-
-struct stream *stream__get(struct stream_service *svc, const char *region, const char *name)
-{
-    struct stream *found = NULL;
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, clock_now_ms());
-    for (size_t i = 0; i < svc->n_streams; i++) {
-        struct stream *s = svc->streams[i];
-        if (strcmp(s->name, name) == 0 && strcmp(s->region, region) == 0) {
-            found = s;
-            atomic_fetch_add(&found->refs, 1);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&svc->lock);
-    return found;
-}
-
-int stream__shard_limit(const struct stream_service *svc, const char *region)
-{
-    if (svc->cfg->shard_limit > 0) {
-        return svc->cfg->shard_limit;
-    }
-    /* AWS's default shard quota: 500 in the three largest regions, 200 elsewhere. */
-    if (strcmp(region, "us-east-1") == 0 || strcmp(region, "us-west-2") == 0 ||
-        strcmp(region, "eu-west-1") == 0) {
-        return 500;
-    }
-    return 200;
-}
-
-void stream__counts(struct stream_service *svc, const char *region, int *open_shards,
-                    int *on_demand_streams)
-{
-    *open_shards = 0;
-    *on_demand_streams = 0;
-    for (size_t i = 0; i < svc->n_streams; i++) {
-        const struct stream *s = svc->streams[i];
-        if (strcmp(s->region, region) != 0) {
-            continue;
-        }
-        *open_shards += (int)s->n_shards;
-        *on_demand_streams += s->mode == MODE_ON_DEMAND;
-    }
-}
-
-static struct stream *stream_new(const char *region, const char *account, const char *name,
-                                 uint32_t n_shards)
-{
-    struct stream *s = xcalloc(1, sizeof(*s));
-    snprintf(s->region, sizeof(s->region), "%s", region);
-    snprintf(s->account, sizeof(s->account), "%s", account);
-    snprintf(s->name, sizeof(s->name), "%s", name);
-    snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", region, account, name);
-    s->n_shards = n_shards;
-    s->shards = xcalloc(n_shards, sizeof(*s->shards));
-    atomic_init(&s->refs, 1);
-    strcpy(s->encryption, "NONE");
-    return s;
 }
 
 static int insert_rows(struct stream_service *svc, struct stream *s)
@@ -288,11 +301,11 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
         store_bind_text(q, 4, s->arn);
         store_bind_int64(q, 5, (int64_t)s->seq_tag);
         store_bind_int64(q, 6, s->created_ms);
-        store_bind_text(q, 7, mode_name(s->mode));
+        store_bind_text(q, 7, stream_mode_name(s->meta.mode));
         store_bind_int64(q, 8, s->n_shards);
-        store_bind_int64(q, 9, s->retention_hours);
-        store_bind_text(q, 10, status_names[s->status]);
-        store_bind_int64(q, 11, s->status_until_ms);
+        store_bind_int64(q, 9, s->meta.retention_hours);
+        store_bind_text(q, 10, status_names[s->meta.status]);
+        store_bind_int64(q, 11, s->meta.status_until_ms);
         rc = store_step(q);
         store_finalize(q);
         q = NULL;
@@ -306,8 +319,8 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
     }
     for (uint32_t i = 0; rc >= 0 && i < s->n_shards; i++) {
         char start[48], end[48];
-        hashkey_format(s->shards[i].start_hash, start);
-        hashkey_format(s->shards[i].end_hash, end);
+        stream_hashkey_format(s->shards[i].start_hash, start);
+        stream_hashkey_format(s->shards[i].end_hash, end);
         store_reset(q);
         store_bind_int64(q, 1, s->id);
         store_bind_int64(q, 2, s->shards[i].idx);
@@ -326,52 +339,383 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
     return rc < 0 ? rc : 0;
 }
 
-int stream__create(struct stream_service *svc, const char *region, const char *account,
-                   const char *name, enum stream_mode mode, int shard_count, int64_t now_ms,
-                   struct err_info *err)
+static int open_shard_logs(struct stream *s)
 {
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, now_ms);
-    int rc = 0;
-    for (size_t i = 0; i < svc->n_streams; i++) {
-        if (strcmp(svc->streams[i]->name, name) == 0 &&
-            strcmp(svc->streams[i]->region, region) == 0) {
-            rc = err_set(err, SL_E(RESOURCE_IN_USE), "Stream %s under account %s already exists.",
-                         name, account);
-            goto out;
+    if (mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        char shard_id[STREAM_SHARD_ID_LEN + 1];
+        stream_shard_id_format(s->shards[i].idx, shard_id);
+        char *path = xasprintf("%s/%s", s->dir, shard_id);
+        int rc = seglog_open(path, NULL, 0, &s->shards[i].log);
+        free(path);
+        if (rc < 0) {
+            log_msg(LOG_ERROR, "stream", "cannot open shard log %s of %s: %s", shard_id, s->name,
+                    sl_strerror(rc));
+            return rc;
         }
     }
+    return fsync_dir(s->dir);
+}
+
+/* ---- the registry ---- */
+
+static struct stream *stream_new(struct stream_service *svc, const char *region,
+                                 const char *account, const char *name, uint32_t n_shards)
+{
+    struct stream *s = xcalloc(1, sizeof(*s));
+    s->svc = svc;
+    snprintf(s->region, sizeof(s->region), "%s", region);
+    snprintf(s->account, sizeof(s->account), "%s", account);
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", region, account, name);
+    s->n_shards = n_shards;
+    s->shards = xcalloc(n_shards, sizeof(*s->shards));
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    for (uint32_t i = 0; i < n_shards; i++) {
+        s->shards[i].parent_idx = -1;
+        s->shards[i].adjacent_parent_idx = -1;
+        s->shards[i].open = 1;
+        pthread_mutex_init(&s->shards[i].wait_lock, NULL);
+        pthread_cond_init(&s->shards[i].wait_cond, &ca);
+        atomic_init(&s->shards[i].n_waiters, 0);
+    }
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->gone_at_ms, INT64_MAX);
+    atomic_init(&s->row_deleted, 0);
+    strcpy(s->meta.encryption, "NONE");
+    return s;
+}
+
+/* Appends s to the registry, which takes over the caller's reference. */
+static void list_add(struct stream_service *svc, struct stream *s)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->streams = xrealloc(svc->streams, (svc->n_streams + 1) * sizeof(*svc->streams));
+    svc->streams[svc->n_streams++] = s;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+/* Takes s out of the registry; returns 1 when it was there. */
+static int list_remove(struct stream_service *svc, struct stream *s)
+{
+    int found = 0;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        if (svc->streams[i] == s) {
+            svc->streams[i] = svc->streams[--svc->n_streams];
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return found;
+}
+
+/* A held copy of the registry (each entry referenced), for work done without its lock. */
+static struct stream **list_hold(struct stream_service *svc, size_t *n_out)
+{
+    pthread_mutex_lock(&svc->lock);
+    size_t n = svc->n_streams;
+    struct stream **held = xcalloc(n ? n : 1, sizeof(*held));
+    for (size_t i = 0; i < n; i++) {
+        held[i] = svc->streams[i];
+        hold(held[i]);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    *n_out = n;
+    return held;
+}
+
+static void list_release(struct stream **held, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        stream_release(held[i]);
+    }
+    free(held);
+}
+
+int stream_lookup(struct stream_service *svc, const char *region, const char *name,
+                  struct stream **out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    *out = NULL;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        struct stream *s = svc->streams[i];
+        if (strcmp(s->name, name) == 0 && strcmp(s->region, region) == 0 && !is_gone(s, now)) {
+            hold(s);
+            *out = s;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return *out != NULL ? 0 : SL_E(RESOURCE_NOT_FOUND);
+}
+
+int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag, struct stream **out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    *out = NULL;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        struct stream *s = svc->streams[i];
+        if (s->id == id && s->seq_tag == seq_tag && !is_gone(s, now)) {
+            hold(s);
+            *out = s;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return *out != NULL ? 0 : SL_E(RESOURCE_NOT_FOUND);
+}
+
+int stream_lookup_arn(struct stream_service *svc, const char *arn, struct stream **out)
+{
+    *out = NULL;
+    static const char prefix[] = "arn:aws:kinesis:";
+    if (strncmp(arn, prefix, sizeof(prefix) - 1) != 0) {
+        return SL_E(INVALID_ARGUMENT);
+    }
+    const char *region = arn + sizeof(prefix) - 1;
+    const char *account = strchr(region, ':');
+    const char *rest = account != NULL ? strchr(account + 1, ':') : NULL;
+    if (rest == NULL || strncmp(rest + 1, "stream/", 7) != 0) {
+        return SL_E(INVALID_ARGUMENT);
+    }
+    char region_buf[32];
+    size_t region_len = (size_t)(account - region);
+    if (region_len == 0 || region_len >= sizeof(region_buf)) {
+        return SL_E(INVALID_ARGUMENT);
+    }
+    memcpy(region_buf, region, region_len);
+    region_buf[region_len] = '\0';
+    int rc = stream_lookup(svc, region_buf, rest + 8, out);
+    if (rc == 0 && strcmp((*out)->arn, arn) != 0) {
+        stream_release(*out); /* another account's stream of that name */
+        *out = NULL;
+        rc = SL_E(RESOURCE_NOT_FOUND);
+    }
+    return rc;
+}
+
+void stream_describe(struct stream *s, struct stream_info *out)
+{
+    struct stream_meta m;
+    meta_snapshot(s, stream_service_now_ms(s->svc), &m);
+    memset(out, 0, sizeof(*out));
+    out->id = s->id;
+    memcpy(out->region, s->region, sizeof(out->region));
+    memcpy(out->account, s->account, sizeof(out->account));
+    memcpy(out->name, s->name, sizeof(out->name));
+    memcpy(out->arn, s->arn, sizeof(out->arn));
+    out->seq_tag = s->seq_tag;
+    out->created_ms = s->created_ms;
+    out->mode = m.mode;
+    out->retention_hours = m.retention_hours;
+    out->status = m.status;
+    memcpy(out->encryption, m.encryption, sizeof(out->encryption));
+    memcpy(out->key_id, m.key_id, sizeof(out->key_id));
+    out->n_shards = s->n_shards;
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        out->n_open_shards += s->shards[i].open != 0;
+    }
+}
+
+enum stream_status stream_status_get(struct stream *s)
+{
+    struct stream_meta m;
+    meta_snapshot(s, stream_service_now_ms(s->svc), &m);
+    return m.status;
+}
+
+static int cmp_info_names(const void *a, const void *b)
+{
+    return strcmp(((const struct stream_info *)a)->name, ((const struct stream_info *)b)->name);
+}
+
+void stream_list(struct stream_service *svc, const char *region, struct stream_info **out,
+                 size_t *n_out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n_held;
+    struct stream **held = list_hold(svc, &n_held);
+    struct stream_info *infos = xcalloc(n_held ? n_held : 1, sizeof(*infos));
+    size_t n = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        if (strcmp(held[i]->region, region) == 0 && !is_gone(held[i], now)) {
+            stream_describe(held[i], &infos[n++]);
+        }
+    }
+    list_release(held, n_held);
+    qsort(infos, n, sizeof(*infos), cmp_info_names);
+    *out = infos;
+    *n_out = n;
+}
+
+static int shard_limit(const struct stream_service *svc, const char *region)
+{
+    if (svc->cfg->shard_limit > 0) {
+        return svc->cfg->shard_limit;
+    }
+    /* AWS's default shard quota: 500 in the three largest regions, 200 elsewhere. */
+    if (strcmp(region, "us-east-1") == 0 || strcmp(region, "us-west-2") == 0 ||
+        strcmp(region, "eu-west-1") == 0) {
+        return 500;
+    }
+    return 200;
+}
+
+void stream_service_limits(struct stream_service *svc, const char *region,
+                           struct stream_limits *out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    out->shard_limit = shard_limit(svc, region);
+    out->on_demand_stream_limit = svc->cfg->on_demand_stream_limit;
+    out->open_shards = 0;
+    out->on_demand_streams = 0;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        struct stream *s = svc->streams[i];
+        if (strcmp(s->region, region) != 0 || is_gone(s, now)) {
+            continue;
+        }
+        for (uint32_t k = 0; k < s->n_shards; k++) {
+            out->open_shards += s->shards[k].open != 0;
+        }
+        pthread_mutex_lock(&s->lock);
+        out->on_demand_streams += s->meta.mode == STREAM_MODE_ON_DEMAND;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&svc->lock);
+}
+
+void stream_service_sign(struct stream_service *svc, const void *data, size_t len, uint8_t mac[32])
+{
+    crypto_hmac_sha256(svc->iterator_key, sizeof(svc->iterator_key), data, len, mac);
+}
+
+void stream_iterator_encode(struct stream_service *svc, const struct stream_iterator_pos *pos,
+                            char out[STREAM_ITERATOR_TEXT_MAX])
+{
+    stream__iterator_encode(svc->iterator_key, pos, out, STREAM_ITERATOR_TEXT_MAX);
+}
+
+int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len, int64_t now_ms,
+                           struct stream_iterator_pos *pos, struct err_info *err)
+{
+    return stream__iterator_decode(svc->iterator_key, text, len, now_ms, pos, err);
+}
+
+/* ---- changes of state ---- */
+
+/*
+ * Settles every due transition: a due DELETING stream loses its row, leaves the registry
+ * and is freed with its last reference; a due CREATING or UPDATING one is recorded ACTIVE.
+ * Called with admin_lock held; the disk work is done without the registry lock.
+ */
+static void settle_locked(struct stream_service *svc)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n;
+    struct stream **held = list_hold(svc, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct stream *s = held[i];
+        struct stream_meta m;
+        pthread_mutex_lock(&s->lock);
+        m = s->meta;
+        pthread_mutex_unlock(&s->lock);
+        if (m.status == STREAM_ACTIVE || now < m.status_until_ms) {
+            continue;
+        }
+        if (m.status == STREAM_DELETING) {
+            if (delete_row(svc, s->id) == 0) {
+                atomic_store(&s->row_deleted, 1);
+                if (list_remove(svc, s)) {
+                    stream_release(s); /* the registry's reference */
+                }
+            }
+            continue;
+        }
+        m.status = STREAM_ACTIVE;
+        if (save_meta(svc, s, &m) == 0) {
+            meta_publish(s, &m);
+        }
+    }
+    list_release(held, n);
+}
+
+void stream__settle(struct stream_service *svc)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    settle_locked(svc);
+    pthread_mutex_unlock(&svc->admin_lock);
+}
+
+/* Wakes every reader waiting on s (its deletion began). */
+static void wake_all_waiters(struct stream *s)
+{
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        pthread_mutex_lock(&s->shards[i].wait_lock);
+        pthread_cond_broadcast(&s->shards[i].wait_cond);
+        pthread_mutex_unlock(&s->shards[i].wait_lock);
+    }
+}
+
+int stream_create(struct stream_service *svc, const struct stream_create_params *p,
+                  struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    /* A due deletion must leave the store before its name is taken again. */
+    settle_locked(svc);
+    int64_t now = stream_service_now_ms(svc);
+    int rc = 0;
+    struct stream_limits lim;
+    stream_service_limits(svc, p->region, &lim);
+    struct stream *existing;
+    if (stream_lookup(svc, p->region, p->name, &existing) == 0) {
+        stream_release(existing);
+        rc = err_set(err, SL_E(RESOURCE_IN_USE), "Stream %s under account %s already exists.",
+                     p->name, p->account);
+        goto out;
+    }
+    if (p->shard_count < 1) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT), "ShardCount must be at least 1.");
+        goto out;
+    }
     /* Quotas are checked before anything is allocated. */
-    int open_shards, on_demand;
-    stream__counts(svc, region, &open_shards, &on_demand);
-    int limit = stream__shard_limit(svc, region);
-    if (mode == MODE_ON_DEMAND && on_demand >= svc->cfg->on_demand_stream_limit) {
+    if (p->mode == STREAM_MODE_ON_DEMAND && lim.on_demand_streams >= lim.on_demand_stream_limit) {
         rc = err_set(err, SL_E(LIMIT_EXCEEDED),
                      "This request would exceed the on-demand stream count limit for the account "
                      "%s in %s. Current on-demand stream count: %d. Limit: %d.",
-                     account, region, on_demand, svc->cfg->on_demand_stream_limit);
+                     p->account, p->region, lim.on_demand_streams, lim.on_demand_stream_limit);
         goto out;
     }
-    if ((long long)open_shards + shard_count > limit) {
+    if ((long long)lim.open_shards + p->shard_count > lim.shard_limit) {
         rc = err_set(err, SL_E(LIMIT_EXCEEDED),
                      "This request would exceed the shard limit for the account %s in %s. "
                      "Current shard count for the account: %d. Limit: %d. Number of additional "
                      "shards that would have resulted from this request: %d. Refer to the AWS "
                      "Service Limits page for current limits and how to request higher limits.",
-                     account, region, open_shards, limit, shard_count);
+                     p->account, p->region, lim.open_shards, lim.shard_limit, p->shard_count);
         goto out;
     }
 
-    struct stream *s = stream_new(region, account, name, (uint32_t)shard_count);
-    s->mode = mode;
-    s->retention_hours = RETENTION_MIN_HOURS;
-    s->created_ms = now_ms;
-    s->seq_tag = (uint64_t)now_ms;
-    s->status = STREAM_CREATING;
-    s->status_until_ms = now_ms + svc->cfg->stream_transition_ms;
+    struct stream *s = stream_new(svc, p->region, p->account, p->name, (uint32_t)p->shard_count);
+    s->meta.mode = p->mode;
+    s->meta.retention_hours = STREAM_RETENTION_MIN_HOURS;
+    s->created_ms = now;
+    s->seq_tag = (uint64_t)now;
+    s->meta.status = STREAM_CREATING;
+    s->meta.status_until_ms = now + svc->cfg->stream_transition_ms;
     for (uint32_t i = 0; i < s->n_shards; i++) {
         s->shards[i].idx = i;
-        shard_even_range(i, s->n_shards, &s->shards[i].start_hash, &s->shards[i].end_hash);
+        stream__shard_even_range(i, s->n_shards, &s->shards[i].start_hash, &s->shards[i].end_hash);
     }
     rc = insert_rows(svc, s);
     if (rc < 0) {
@@ -380,54 +724,183 @@ int stream__create(struct stream_service *svc, const char *region, const char *a
     }
     snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir, (long long)s->id);
     rc = open_shard_logs(s);
+    if (rc == 0 && p->n_tags > 0) {
+        rc = stream_tags_put(svc, s, p->tag_keys, p->tag_values, p->n_tags, err);
+    }
     if (rc < 0) {
-        s->row_deleted = delete_row(svc, s->id) == 0;
-        stream__put(s);
+        if (delete_row(svc, s->id) == 0) {
+            atomic_store(&s->row_deleted, 1);
+        }
+        stream_release(s); /* removes the files on the background thread */
         goto out;
     }
-    svc->streams = xrealloc(svc->streams, (svc->n_streams + 1) * sizeof(*svc->streams));
-    svc->streams[svc->n_streams++] = s;
+    list_add(svc, s);
+    kick_background(svc, 0);
 out:
-    pthread_mutex_unlock(&svc->lock);
+    pthread_mutex_unlock(&svc->admin_lock);
     return rc;
 }
 
-int stream__delete(struct stream_service *svc, struct stream *s, int64_t now_ms,
-                   struct err_info *err)
+int stream_delete(struct stream_service *svc, struct stream *s, struct err_info *err)
 {
-    (void)err;
-    pthread_mutex_lock(&svc->lock);
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
     int rc = 0;
-    if (s->status != STREAM_DELETING) {
-        s->status = STREAM_DELETING;
-        s->status_until_ms = now_ms + svc->cfg->stream_transition_ms;
-        rc = stream__save(svc, s);
+    if (m.status == STREAM_DELETING) {
+        rc = err_set(err, SL_E(RESOURCE_NOT_FOUND), "Stream %s under account %s not found.",
+                     s->name, s->account);
+    } else {
+        m.status = STREAM_DELETING;
+        m.status_until_ms = now + svc->cfg->stream_transition_ms;
+        rc = save_meta(svc, s, &m);
+        if (rc == 0) {
+            meta_publish(s, &m);
+            atomic_store(&s->gone_at_ms, m.status_until_ms);
+        } else {
+            err_set(err, rc, "Internal service failure.");
+        }
     }
-    pthread_mutex_unlock(&svc->lock);
+    pthread_mutex_unlock(&svc->admin_lock);
+    if (rc == 0) {
+        wake_all_waiters(s);
+        kick_background(svc, 0);
+    }
+    return rc;
+}
+
+static int not_active(struct err_info *err, const struct stream *s, enum stream_status st)
+{
+    return err_set(err, SL_E(RESOURCE_IN_USE),
+                   "Stream %s under account %s not ACTIVE, instead in state %s", s->name,
+                   s->account, stream_status_name(st));
+}
+
+/* Writes m and shows it; err gets a store failure. Needs admin_lock. */
+static int commit_meta(struct stream_service *svc, struct stream *s, const struct stream_meta *m,
+                       struct err_info *err)
+{
+    int rc = save_meta(svc, s, m);
+    if (rc < 0) {
+        return err_set(err, rc, "Internal service failure.");
+    }
+    meta_publish(s, m);
+    return 0;
+}
+
+int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream_mode mode,
+                       struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
+    int rc;
+    if (m.mode == mode) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT), "Stream %s is already in %s mode.", s->name,
+                     stream_mode_name(mode));
+    } else if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else {
+        m.mode = mode;
+        m.status = STREAM_UPDATING;
+        m.status_until_ms = now + svc->cfg->stream_transition_ms;
+        rc = commit_meta(svc, s, &m, err);
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    if (rc == 0) {
+        kick_background(svc, 0);
+    }
+    return rc;
+}
+
+int stream_update_retention(struct stream_service *svc, struct stream *s, int hours, int direction,
+                            struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    struct stream_meta m;
+    meta_snapshot(s, stream_service_now_ms(svc), &m);
+    int rc;
+    if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else if (hours < STREAM_RETENTION_MIN_HOURS) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Minimum allowed retention period is %d hours. Requested retention period "
+                     "(%d hours) is too short.",
+                     STREAM_RETENTION_MIN_HOURS, hours);
+    } else if (hours > STREAM_RETENTION_MAX_HOURS) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Maximum allowed retention period is %d hours. Requested retention period "
+                     "(%d hours) is too long.",
+                     STREAM_RETENTION_MAX_HOURS, hours);
+    } else if (direction > 0 && hours < m.retention_hours) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Requested retention period (%d hours) for stream %s can not be shorter "
+                     "than existing retention period (%d hours). Use DecreaseRetentionPeriod API.",
+                     hours, s->name, m.retention_hours);
+    } else if (direction < 0 && hours > m.retention_hours) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Requested retention period (%d hours) for stream %s can not be longer "
+                     "than existing retention period (%d hours). Use IncreaseRetentionPeriod API.",
+                     hours, s->name, m.retention_hours);
+    } else {
+        int shorter = hours < m.retention_hours;
+        m.retention_hours = hours;
+        rc = commit_meta(svc, s, &m, err);
+        if (rc == 0 && shorter) {
+            kick_background(svc, 1); /* a shorter period takes effect promptly */
+        }
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    return rc;
+}
+
+int stream_update_encryption(struct stream_service *svc, struct stream *s, const char *encryption,
+                             const char *key_id, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
+    int rc;
+    if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else {
+        int kms = strcmp(encryption, "KMS") == 0;
+        snprintf(m.encryption, sizeof(m.encryption), "%s", kms ? "KMS" : "NONE");
+        snprintf(m.key_id, sizeof(m.key_id), "%s", kms && key_id != NULL ? key_id : "");
+        m.status = STREAM_UPDATING;
+        m.status_until_ms = now + svc->cfg->stream_transition_ms;
+        rc = commit_meta(svc, s, &m, err);
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    if (rc == 0) {
+        kick_background(svc, 0);
+    }
     return rc;
 }
 
 /* ---- tags ---- */
 
-int stream__tags_list(struct stream_service *svc, const struct stream *s, char ***keys,
-                      char ***values, size_t *n)
+int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys, char ***values,
+                     size_t *n_out)
 {
     *keys = NULL;
     *values = NULL;
-    *n = 0;
+    *n_out = 0;
     store_read_begin(svc->store);
     struct store_stmt *q;
     int rc = store_prepare(svc->store,
-                           "SELECT key, value FROM stream_tags WHERE stream_id=? ORDER BY key",
-                           &q);
+                           "SELECT key, value FROM stream_tags WHERE stream_id=? ORDER BY key", &q);
     if (rc == 0) {
         store_bind_int64(q, 1, s->id);
         while ((rc = store_step(q)) == 1) {
-            *keys = xrealloc(*keys, (*n + 1) * sizeof(char *));
-            *values = xrealloc(*values, (*n + 1) * sizeof(char *));
-            (*keys)[*n] = xstrdup(store_col_text(q, 0));
-            (*values)[*n] = xstrdup(store_col_text(q, 1));
-            (*n)++;
+            *keys = xrealloc(*keys, (*n_out + 1) * sizeof(char *));
+            *values = xrealloc(*values, (*n_out + 1) * sizeof(char *));
+            (*keys)[*n_out] = xstrdup(store_col_text(q, 0));
+            (*values)[*n_out] = xstrdup(store_col_text(q, 1));
+            (*n_out)++;
         }
         store_finalize(q);
     }
@@ -435,7 +908,7 @@ int stream__tags_list(struct stream_service *svc, const struct stream *s, char *
     return rc < 0 ? rc : 0;
 }
 
-void stream__tags_free(char **keys, char **values, size_t n)
+void stream_tags_free(char **keys, char **values, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(keys[i]);
@@ -445,8 +918,8 @@ void stream__tags_free(char **keys, char **values, size_t n)
     free(values);
 }
 
-int stream__tags_put(struct stream_service *svc, const struct stream *s, const char *const *keys,
-                     const char *const *values, size_t n, struct err_info *err)
+int stream_tags_put(struct stream_service *svc, struct stream *s, const char *const *keys,
+                    const char *const *values, size_t n, struct err_info *err)
 {
     struct store *st = svc->store;
     store_lock(st);
@@ -466,7 +939,7 @@ int stream__tags_put(struct stream_service *svc, const struct stream *s, const c
         }
         store_finalize(q);
     }
-    if (rc >= 0 && total > 50) {
+    if (rc >= 0 && total > STREAM_TAGS_MAX) {
         rc = err_set(err, SL_E(LIMIT_EXCEEDED),
                      "Failed to add tags to stream %s under account %s because a given stream "
                      "can have a maximum of 50 tags.",
@@ -500,8 +973,8 @@ out:
     return rc < 0 ? rc : 0;
 }
 
-int stream__tags_remove(struct stream_service *svc, const struct stream *s,
-                        const char *const *keys, size_t n)
+int stream_tags_remove(struct stream_service *svc, struct stream *s, const char *const *keys,
+                       size_t n)
 {
     struct store *st = svc->store;
     store_lock(st);
@@ -526,7 +999,307 @@ int stream__tags_remove(struct stream_service *svc, const struct stream *s,
     return rc < 0 ? rc : 0;
 }
 
-/* ---- opening, retention, closing ---- */
+/* ---- shards ---- */
+
+static struct shard *find_shard(struct stream *s, uint32_t shard_idx)
+{
+    if (shard_idx < s->n_shards && s->shards[shard_idx].idx == shard_idx) {
+        return &s->shards[shard_idx];
+    }
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        if (s->shards[i].idx == shard_idx) {
+            return &s->shards[i];
+        }
+    }
+    return NULL;
+}
+
+static void shard_info(const struct shard *sh, struct stream_shard_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->shard_idx = sh->idx;
+    stream_shard_id_format(sh->idx, out->shard_id);
+    out->parent_idx = sh->parent_idx;
+    out->adjacent_parent_idx = sh->adjacent_parent_idx;
+    out->start_hash = sh->start_hash;
+    out->end_hash = sh->end_hash;
+    out->open = sh->open;
+    out->starting_index = 0;
+    out->ending_index = sh->open ? 0 : seglog_next_index(sh->log);
+}
+
+void stream_shards_list(struct stream *s, struct stream_shard_info **out, size_t *n_out)
+{
+    struct stream_shard_info *infos = xcalloc(s->n_shards ? s->n_shards : 1, sizeof(*infos));
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        shard_info(&s->shards[i], &infos[i]);
+    }
+    *out = infos;
+    *n_out = s->n_shards;
+}
+
+int stream_shard_get(struct stream *s, uint32_t shard_idx, struct stream_shard_info *out)
+{
+    struct shard *sh = find_shard(s, shard_idx);
+    if (sh == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    shard_info(sh, out);
+    return 0;
+}
+
+int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard_state *out)
+{
+    struct shard *sh = find_shard(s, shard_idx);
+    if (sh == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    out->first_index = seglog_first_index(sh->log);
+    out->durable_index = seglog_durable_index(sh->log);
+    out->last_arrival_ms = seglog_last_arrival_ms(sh->log);
+    return 0;
+}
+
+/* Wakes the readers waiting on sh, if any: called after its durable index moved. */
+static void notify_durable(struct shard *sh)
+{
+    /* A waiter counts itself before it reads the durable index (under the log's mutex),
+     * and the index moved before this load, so either it sees the new index or this
+     * sees it waiting and the broadcast waits for it to be inside pthread_cond_wait. */
+    if (atomic_load(&sh->n_waiters) > 0) {
+        pthread_mutex_lock(&sh->wait_lock);
+        pthread_cond_broadcast(&sh->wait_cond);
+        pthread_mutex_unlock(&sh->wait_lock);
+    }
+}
+
+/* ---- appending ---- */
+
+int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
+                       size_t n, int64_t now_ms, const char **encryption_out)
+{
+    pthread_mutex_lock(&s->lock);
+    enum stream_status st = effective_status(&s->meta, stream_service_now_ms(svc));
+    int kms = s->meta.encryption[0] == 'K';
+    pthread_mutex_unlock(&s->lock);
+    if (encryption_out != NULL) {
+        *encryption_out = kms ? "KMS" : "NONE";
+    }
+    if (st == STREAM_CREATING || st == STREAM_DELETING) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    uint32_t n_shards = s->n_shards;
+    struct seglog_record_in *in = xcalloc(n ? n : 1, sizeof(*in));
+    size_t *order = xcalloc(n ? n : 1, sizeof(*order));
+    /* Records of shard k occupy order[start[k] .. start[k+1]) after a counting sort. */
+    size_t *start = xcalloc((size_t)n_shards + 1, sizeof(*start));
+    size_t *fill = xcalloc(n_shards, sizeof(*fill));
+    for (size_t i = 0; i < n; i++) {
+        struct shard *sh = stream__shard_for_hash(s, recs[i].hash_key);
+        recs[i].shard_idx = (uint32_t)(sh - s->shards); /* the slot until the end */
+        start[recs[i].shard_idx + 1]++;
+    }
+    for (uint32_t k = 0; k < n_shards; k++) {
+        start[k + 1] += start[k];
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = recs[i].shard_idx;
+        order[start[k] + fill[k]++] = i;
+    }
+    for (uint32_t k = 0; k < n_shards; k++) {
+        size_t count = start[k + 1] - start[k];
+        fill[k] = 0; /* reused: the index to sync up to, 0 when nothing to sync */
+        if (count == 0) {
+            continue;
+        }
+        for (size_t j = 0; j < count; j++) {
+            const struct stream_put_record *r = &recs[order[start[k] + j]];
+            in[start[k] + j] = (struct seglog_record_in){
+                .data = r->data,
+                .data_len = r->data_len,
+                .partition_key = r->partition_key,
+                .pk_len = r->pk_len,
+            };
+        }
+        uint64_t first = 0;
+        int64_t arrival;
+        int rc = seglog_append(s->shards[k].log, &in[start[k]], count, now_ms, &first, &arrival);
+        for (size_t j = 0; j < count; j++) {
+            struct stream_put_record *r = &recs[order[start[k] + j]];
+            r->result = rc;
+            r->index = first + j;
+        }
+        fill[k] = rc < 0 ? 0 : (size_t)(first + count);
+    }
+    /* Sync every touched shard at once (see syncpool.c). */
+    struct seglog **logs = xcalloc(n_shards, sizeof(*logs));
+    uint64_t *upto = xcalloc(n_shards, sizeof(*upto));
+    uint32_t *which = xcalloc(n_shards, sizeof(*which));
+    int *results = xcalloc(n_shards, sizeof(*results));
+    size_t n_sync = 0;
+    for (uint32_t k = 0; k < n_shards; k++) {
+        if (fill[k] != 0) {
+            logs[n_sync] = s->shards[k].log;
+            upto[n_sync] = fill[k];
+            which[n_sync++] = k;
+        }
+    }
+    stream__sync_many(svc->sync_pool, logs, upto, results, n_sync);
+    for (size_t j = 0; j < n_sync; j++) {
+        uint32_t k = which[j];
+        if (results[j] < 0) {
+            for (size_t i = start[k]; i < start[k + 1]; i++) {
+                recs[order[i]].result = results[j];
+            }
+        } else {
+            notify_durable(&s->shards[k]);
+        }
+    }
+    size_t n_ok = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        recs[i].shard_idx = s->shards[recs[i].shard_idx].idx;
+        if (recs[i].result == 0) {
+            n_ok++;
+            bytes += recs[i].data_len;
+        }
+    }
+    atomic_fetch_add(&s->counters.incoming_records, n_ok);
+    atomic_fetch_add(&s->counters.incoming_bytes, bytes);
+    atomic_fetch_add(&s->counters.put_failures, n - n_ok);
+    free(results);
+    free(which);
+    free(upto);
+    free(logs);
+    free(fill);
+    free(start);
+    free(order);
+    free(in);
+    return 0;
+}
+
+/* ---- reading ---- */
+
+struct stream_reader {
+    struct stream *s; /* referenced */
+    struct shard *sh;
+    uint64_t position; /* next index to visit */
+};
+
+int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream_position *pos,
+                       struct stream_reader **out)
+{
+    *out = NULL;
+    struct shard *sh = find_shard(s, shard_idx);
+    if (sh == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    uint64_t index = 0;
+    int rc = 0;
+    switch (pos->type) {
+    case STREAM_AT_SEQUENCE_NUMBER:
+    case STREAM_AFTER_SEQUENCE_NUMBER:
+        if (pos->sequence_number == NULL ||
+            !stream_seqno_pattern_ok(pos->sequence_number, pos->seqno_len) ||
+            stream__seqno_parse(pos->sequence_number, pos->seqno_len, s->seq_tag, sh->idx, &index) <
+                0 ||
+            index >= seglog_next_index(sh->log)) {
+            return SL_E(INVALID_ARGUMENT);
+        }
+        index += pos->type == STREAM_AFTER_SEQUENCE_NUMBER;
+        break;
+    case STREAM_TRIM_HORIZON: index = seglog_first_index(sh->log); break;
+    case STREAM_LATEST: index = seglog_durable_index(sh->log); break;
+    case STREAM_AT_TIMESTAMP: rc = seglog_find_time(sh->log, pos->timestamp_ms, &index); break;
+    case STREAM_AT_INDEX: index = pos->index; break;
+    default: return SL_E(INVALID_ARGUMENT);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct stream_reader *r = xcalloc(1, sizeof(*r));
+    hold(s);
+    r->s = s;
+    r->sh = sh;
+    r->position = index;
+    *out = r;
+    return 0;
+}
+
+void stream_reader_close(struct stream_reader *r)
+{
+    if (r != NULL) {
+        stream_release(r->s);
+        free(r);
+    }
+}
+
+uint64_t stream_reader_position(const struct stream_reader *r)
+{
+    return r->position;
+}
+
+struct counting_visit {
+    stream_visit_fn visit;
+    void *arg;
+    size_t n_records;
+    size_t n_bytes;
+};
+
+static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                           size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    struct counting_visit *cv = arg;
+    cv->n_records++;
+    cv->n_bytes += data_len;
+    return cv->visit(cv->arg, index, arrival_ms, pk, pk_len, data, data_len);
+}
+
+int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_bytes,
+                       stream_visit_fn visit, void *arg)
+{
+    struct counting_visit cv = {.visit = visit, .arg = arg};
+    uint64_t next = r->position;
+    int rc =
+        seglog_read(r->sh->log, r->position, max_records, max_bytes, count_and_visit, &cv, &next);
+    r->position = next;
+    atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
+    atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
+    return rc;
+}
+
+int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms)
+{
+    struct shard *sh = r->sh;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&sh->wait_lock);
+    atomic_fetch_add(&sh->n_waiters, 1);
+    for (;;) {
+        if (atomic_load(&r->s->gone_at_ms) != INT64_MAX) {
+            rc = SL_E(RESOURCE_NOT_FOUND);
+            break;
+        }
+        if (seglog_durable_index(sh->log) > r->position) {
+            break;
+        }
+        if (pthread_cond_timedwait(&sh->wait_cond, &sh->wait_lock, &until) == ETIMEDOUT) {
+            rc = seglog_durable_index(sh->log) > r->position ? 0 : -ETIMEDOUT;
+            break;
+        }
+    }
+    atomic_fetch_sub(&sh->n_waiters, 1);
+    pthread_mutex_unlock(&sh->wait_lock);
+    return rc;
+}
+
+/* ---- opening, retention, the background thread, closing ---- */
 
 static int load_streams(struct stream_service *svc)
 {
@@ -552,28 +1325,30 @@ static int load_streams(struct stream_service *svc)
         return rc;
     }
     while (rc >= 0 && (rc = store_step(q)) == 1) {
-        struct stream *s = stream_new(store_col_text(q, 1), store_col_text(q, 2),
+        struct stream *s = stream_new(svc, store_col_text(q, 1), store_col_text(q, 2),
                                       store_col_text(q, 3), (uint32_t)store_col_int64(q, 7));
         s->id = store_col_int64(q, 0);
         s->seq_tag = (uint64_t)store_col_int64(q, 4);
         s->created_ms = store_col_int64(q, 5);
-        s->mode = strcmp(store_col_text(q, 6), "ON_DEMAND") == 0 ? MODE_ON_DEMAND
-                                                                  : MODE_PROVISIONED;
-        s->retention_hours = (int)store_col_int64(q, 8);
-        s->status = status_from_name(store_col_text(q, 9));
-        s->status_until_ms = store_col_int64(q, 10);
-        snprintf(s->encryption, sizeof(s->encryption), "%s", store_col_text(q, 11));
-        snprintf(s->key_id, sizeof(s->key_id), "%s", store_col_text(q, 12));
-        snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir,
-                 (long long)s->id);
+        s->meta.mode = strcmp(store_col_text(q, 6), "ON_DEMAND") == 0 ? STREAM_MODE_ON_DEMAND
+                                                                      : STREAM_MODE_PROVISIONED;
+        s->meta.retention_hours = (int)store_col_int64(q, 8);
+        s->meta.status = status_from_name(store_col_text(q, 9));
+        s->meta.status_until_ms = store_col_int64(q, 10);
+        snprintf(s->meta.encryption, sizeof(s->meta.encryption), "%s", store_col_text(q, 11));
+        snprintf(s->meta.key_id, sizeof(s->meta.key_id), "%s", store_col_text(q, 12));
+        if (s->meta.status == STREAM_DELETING) {
+            atomic_store(&s->gone_at_ms, s->meta.status_until_ms);
+        }
+        snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir, (long long)s->id);
         store_reset(qs);
         store_bind_int64(qs, 1, s->id);
         uint32_t n = 0;
         while (n < s->n_shards && store_step(qs) == 1) {
             s->shards[n].idx = (uint32_t)store_col_int64(qs, 0);
             const char *a = store_col_text(qs, 1), *b = store_col_text(qs, 2);
-            if (hashkey_parse(a, strlen(a), &s->shards[n].start_hash) < 0 ||
-                hashkey_parse(b, strlen(b), &s->shards[n].end_hash) < 0) {
+            if (stream_hashkey_parse(a, strlen(a), &s->shards[n].start_hash) < 0 ||
+                stream_hashkey_parse(b, strlen(b), &s->shards[n].end_hash) < 0) {
                 rc = SL_CORRUPT("stream_shards", s->id, "bad hash key range");
             }
             n++;
@@ -624,51 +1399,88 @@ static void remove_orphans(struct stream_service *svc, const char *streams_dir)
     closedir(d);
 }
 
-static void apply_retention(struct stream_service *svc)
+void stream__apply_retention(struct stream_service *svc)
 {
-    int64_t now = clock_now_ms();
-    pthread_mutex_lock(&svc->lock);
-    stream__settle(svc, now);
-    size_t n = svc->n_streams;
-    struct stream **held = xcalloc(n ? n : 1, sizeof(*held));
-    int64_t *cutoffs = xcalloc(n ? n : 1, sizeof(*cutoffs));
+    int64_t now = stream_service_now_ms(svc);
+    size_t n;
+    struct stream **held = list_hold(svc, &n);
     for (size_t i = 0; i < n; i++) {
-        held[i] = svc->streams[i];
-        atomic_fetch_add(&held[i]->refs, 1);
-        cutoffs[i] = now - (int64_t)held[i]->retention_hours * 3600 * 1000;
-    }
-    pthread_mutex_unlock(&svc->lock);
-    for (size_t i = 0; i < n; i++) {
-        for (uint32_t k = 0; k < held[i]->n_shards; k++) {
+        struct stream *s = held[i];
+        pthread_mutex_lock(&s->lock);
+        int64_t cutoff = now - (int64_t)s->meta.retention_hours * 3600 * 1000;
+        pthread_mutex_unlock(&s->lock);
+        for (uint32_t k = 0; k < s->n_shards; k++) {
             size_t n_deleted = 0;
-            seglog_trim_before(held[i]->shards[k].log, cutoffs[i], &n_deleted);
+            seglog_trim_before(s->shards[k].log, cutoff, &n_deleted);
             if (n_deleted > 0) {
                 log_msg(LOG_INFO, "stream", "retention removed %zu segments of %s shard %u",
-                        n_deleted, held[i]->name, held[i]->shards[k].idx);
+                        n_deleted, s->name, s->shards[k].idx);
             }
         }
-        stream__put(held[i]);
     }
-    free(held);
-    free(cutoffs);
+    list_release(held, n);
 }
 
-static void *retention_main(void *arg)
+/* The soonest due transition, in the service clock; INT64_MAX when none is pending. */
+static int64_t next_transition_ms(struct stream_service *svc)
+{
+    int64_t next = INT64_MAX;
+    pthread_mutex_lock(&svc->lock);
+    for (size_t i = 0; i < svc->n_streams; i++) {
+        struct stream *s = svc->streams[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->meta.status != STREAM_ACTIVE && s->meta.status_until_ms < next) {
+            next = s->meta.status_until_ms;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return next;
+}
+
+/*
+ * The background thread: settles transitions as they fall due, applies retention every
+ * ten seconds (sooner when a retention period shrank), and removes dead streams' files.
+ */
+static void *background_main(void *arg)
 {
     struct stream_service *svc = arg;
-    pthread_mutex_lock(&svc->retention_lock);
+    int64_t next_retention_ns = 0;
+    pthread_mutex_lock(&svc->bg_lock);
     while (!svc->stopping) {
-        pthread_mutex_unlock(&svc->retention_lock);
-        apply_retention(svc);
-        pthread_mutex_lock(&svc->retention_lock);
+        int retention_kicked = svc->retention_kicked;
+        svc->kicked = 0;
+        svc->retention_kicked = 0;
+        pthread_mutex_unlock(&svc->bg_lock);
+        stream__reap(svc);
+        stream__settle(svc);
+        if (retention_kicked || clock_mono_ns() >= next_retention_ns) {
+            stream__apply_retention(svc);
+            next_retention_ns = clock_mono_ns() + (int64_t)BG_RETENTION_EVERY_MS * 1000000;
+        }
+        int64_t wait_ms = BG_MAX_SLEEP_MS;
+        int64_t due = next_transition_ms(svc);
+        if (due != INT64_MAX) {
+            int64_t until_due = due - stream_service_now_ms(svc) + 1;
+            wait_ms = until_due < 0 ? 0 : until_due < wait_ms ? until_due : wait_ms;
+        }
+        pthread_mutex_lock(&svc->bg_lock);
+        if (svc->stopping || svc->kicked) {
+            continue;
+        }
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 10;
-        while (!svc->stopping &&
-               pthread_cond_timedwait(&svc->retention_wake, &svc->retention_lock, &until) == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!svc->stopping && !svc->kicked &&
+               pthread_cond_timedwait(&svc->bg_wake, &svc->bg_lock, &until) == 0) {
         }
     }
-    pthread_mutex_unlock(&svc->retention_lock);
+    pthread_mutex_unlock(&svc->bg_lock);
     return NULL;
 }
 
@@ -679,38 +1491,44 @@ static int load_iterator_key(struct stream_service *svc)
     if (rc < 0) {
         return rc;
     }
-    if (hex != NULL && strlen(hex) == 64) {
-        for (int i = 0; i < 32; i++) {
-            unsigned v;
-            sscanf(hex + 2 * i, "%2x", &v);
-            svc->iterator_key[i] = (uint8_t)v;
-        }
-        free(hex);
-        return 0;
+    int valid = hex != NULL && strlen(hex) == 2 * sizeof(svc->iterator_key);
+    for (size_t i = 0; valid && i < sizeof(svc->iterator_key); i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        valid = hi >= 0 && lo >= 0;
+        svc->iterator_key[i] = (uint8_t)(valid ? hi << 4 | lo : 0);
     }
     free(hex);
+    if (valid) {
+        return 0;
+    }
     crypto_random(svc->iterator_key, sizeof(svc->iterator_key));
-    char text[65];
+    char text[2 * sizeof(svc->iterator_key) + 1];
     hex_encode(svc->iterator_key, sizeof(svc->iterator_key), text);
     return store_setting_put(svc->store, "stream.iterator_key", text);
 }
 
-int stream_service_open(struct store *st, const struct sluice_config *cfg,
-                        struct stream_service **out)
+int stream_service_open_with(const struct stream_service_options *opt, struct stream_service **out)
 {
     struct stream_service *svc = xcalloc(1, sizeof(*svc));
-    svc->store = st;
-    svc->cfg = cfg;
+    svc->store = opt->store;
+    svc->cfg = opt->cfg;
+    svc->now_fn = opt->now_ms != NULL ? opt->now_ms : wall_clock;
+    svc->clock_arg = opt->clock_arg;
+    pthread_mutex_init(&svc->admin_lock, NULL);
     pthread_mutex_init(&svc->lock, NULL);
-    pthread_mutex_init(&svc->retention_lock, NULL);
-    pthread_cond_init(&svc->retention_wake, NULL);
-    char *streams_dir = xasprintf("%s/streams", cfg->data_dir);
+    pthread_mutex_init(&svc->bg_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&svc->bg_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    char *streams_dir = xasprintf("%s/streams", svc->cfg->data_dir);
     int rc = 0;
-    if (mkdir(streams_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(streams_dir, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
         goto fail;
     }
-    if ((rc = store_migrate(st, "stream", stream_migrations,
+    if ((rc = store_migrate(svc->store, "stream", stream_migrations,
                             sizeof(stream_migrations) / sizeof(stream_migrations[0]))) < 0) {
         goto fail;
     }
@@ -724,7 +1542,7 @@ int stream_service_open(struct store *st, const struct sluice_config *cfg,
     free(streams_dir);
     streams_dir = NULL;
     svc->sync_pool = stream__sync_pool_create(16);
-    if (pthread_create(&svc->retention_thread, NULL, retention_main, svc) != 0) {
+    if (pthread_create(&svc->bg_thread, NULL, background_main, svc) != 0) {
         stream__sync_pool_destroy(svc->sync_pool);
         rc = SL_E(INTERNAL);
         goto fail;
@@ -737,8 +1555,19 @@ fail:
         stream_free(svc->streams[i]);
     }
     free(svc->streams);
+    pthread_mutex_destroy(&svc->admin_lock);
+    pthread_mutex_destroy(&svc->lock);
+    pthread_mutex_destroy(&svc->bg_lock);
+    pthread_cond_destroy(&svc->bg_wake);
     free(svc);
     return rc;
+}
+
+int stream_service_open(struct store *st, const struct sluice_config *cfg,
+                        struct stream_service **out)
+{
+    struct stream_service_options opt = {.store = st, .cfg = cfg};
+    return stream_service_open_with(&opt, out);
 }
 
 void stream_service_close(struct stream_service *svc)
@@ -746,18 +1575,20 @@ void stream_service_close(struct stream_service *svc)
     if (svc == NULL) {
         return;
     }
-    pthread_mutex_lock(&svc->retention_lock);
+    pthread_mutex_lock(&svc->bg_lock);
     svc->stopping = 1;
-    pthread_cond_signal(&svc->retention_wake);
-    pthread_mutex_unlock(&svc->retention_lock);
-    pthread_join(svc->retention_thread, NULL);
+    pthread_cond_signal(&svc->bg_wake);
+    pthread_mutex_unlock(&svc->bg_lock);
+    pthread_join(svc->bg_thread, NULL);
     stream__sync_pool_destroy(svc->sync_pool);
     for (size_t i = 0; i < svc->n_streams; i++) {
-        stream__put(svc->streams[i]);
+        stream_release(svc->streams[i]);
     }
+    stream__reap(svc);
     free(svc->streams);
+    pthread_mutex_destroy(&svc->admin_lock);
     pthread_mutex_destroy(&svc->lock);
-    pthread_mutex_destroy(&svc->retention_lock);
-    pthread_cond_destroy(&svc->retention_wake);
+    pthread_mutex_destroy(&svc->bg_lock);
+    pthread_cond_destroy(&svc->bg_wake);
     free(svc);
 }

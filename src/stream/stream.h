@@ -3,30 +3,393 @@
  *
  * The service object owns every stream of every region of the account: their metadata
  * in the store, their shard logs on disk under DIR/streams/<stream id>/<shard>, and a
- * background thread that applies retention. The API adapter (kinesis_api.h) and, later,
- * the delivery engine use the functions here; neither sees the logs directly.
+ * background thread that settles timed state transitions and applies retention. The
+ * Kinesis API adapter (kinesis_api.h) and the delivery engine use the functions here and
+ * nothing else; neither sees the logs, the locks or the struct bodies.
  *
  * Stream states, as DescribeStream shows them:
  *
- *   CreateStream ─▶ CREATING ──(transition time)──▶ ACTIVE ─┬─ UpdateStreamMode ─▶ UPDATING ─▶ ACTIVE
- *                                                           └─ DeleteStream ─▶ DELETING ─▶ (gone)
+ *   stream_create ─▶ CREATING ──(transition time)──▶ ACTIVE ─┬─ update ─▶ UPDATING ─▶ ACTIVE
+ *                                                            └─ stream_delete ─▶ DELETING ─▶ (gone)
  *
+ * A state whose transition time has passed reads as the state it moves to at once (a
+ * lookup never waits for, nor does, the disk work); the background thread records it.
  * Records are accepted only while a stream is ACTIVE or UPDATING.
+ *
+ * Shards (every shard is OPEN today; resharding will close some and add children):
+ *
+ *   OPEN ──(split/merge)──▶ CLOSED (readable until retention empties it)
+ *
+ * Handles: a struct stream is a counted reference. Every function that gives one out
+ * (stream_lookup*) takes a reference the caller drops with stream_release; the stream,
+ * its shard logs and anything read through it stay valid until then, even after the
+ * stream is deleted (its files go with the last reference).
+ *
+ * Threads and locks: every function may be called from any thread. None holds a lock
+ * of the service while it does disk I/O or while it calls back into the caller (the
+ * record visitor of stream_reader_read runs with no lock of this part held).
+ *
+ * Errors: functions returning int return 0 or a negative code of core/err.h; message
+ * detail, where a function takes a struct err_info, is worded as the Kinesis service
+ * words it.
  */
 #ifndef SLUICE_STREAM_STREAM_H
 #define SLUICE_STREAM_STREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/err.h"
 #include "core/store.h"
 
-struct stream_service;
+/* ---- limits, as AWS documents them ---- */
+#define STREAM_NAME_MAX 128
+#define STREAM_SHARD_ID_LEN 20 /* "shardId-" + 12 digits */
+#define STREAM_SEQNO_LEN 56    /* digits in a sequence number */
+#define STREAM_ITERATOR_TTL_MS (5 * 60 * 1000)
+#define STREAM_ITERATOR_TEXT_MAX 160 /* bytes an encoded iterator needs, NUL included */
+#define STREAM_RECORD_MAX_BYTES (1024 * 1024)
+#define STREAM_PUT_RECORDS_MAX 500
+#define STREAM_PUT_RECORDS_MAX_BYTES (5 * 1024 * 1024)
+#define STREAM_GET_RECORDS_MAX 10000
+#define STREAM_GET_RECORDS_MAX_BYTES (10 * 1024 * 1024)
+#define STREAM_ON_DEMAND_INITIAL_SHARDS 4
+#define STREAM_RETENTION_MIN_HOURS 24
+#define STREAM_RETENTION_MAX_HOURS 8760
+#define STREAM_TAGS_MAX 50
 
-/* Opens every stream recorded in the store and recovers its shard logs. */
+/* A 128-bit hash key (the MD5 of a partition key, or an explicit hash key). */
+typedef unsigned __int128 stream_u128;
+
+/* X(symbol, name as DescribeStream shows it) */
+#define STREAM_STATUS_MAP(X)                                                                       \
+    X(CREATING, "CREATING")                                                                        \
+    X(ACTIVE, "ACTIVE")                                                                            \
+    X(UPDATING, "UPDATING")                                                                        \
+    X(DELETING, "DELETING")
+
+enum stream_status {
+#define STREAM_STATUS_ENUM(sym, name) STREAM_##sym,
+    STREAM_STATUS_MAP(STREAM_STATUS_ENUM)
+#undef STREAM_STATUS_ENUM
+};
+const char *stream_status_name(enum stream_status st);
+
+enum stream_mode { STREAM_MODE_PROVISIONED, STREAM_MODE_ON_DEMAND };
+const char *stream_mode_name(enum stream_mode mode); /* "PROVISIONED" or "ON_DEMAND" */
+
+struct stream_service;
+struct stream;        /* a counted handle, see above */
+struct stream_reader; /* a cursor on one shard */
+
+/* ---- the service ---- */
+
+/* The service's clock: milliseconds since the epoch. Tests inject their own. */
+typedef int64_t (*stream_clock_fn)(void *arg);
+
+struct stream_service_options {
+    struct store *store;             /* borrowed; outlives the service */
+    const struct sluice_config *cfg; /* borrowed; outlives the service */
+    stream_clock_fn now_ms;          /* NULL: the wall clock (core/clock.h) */
+    void *clock_arg;                 /* passed to now_ms */
+};
+
+/*
+ * Opens every stream recorded in the store, recovers its shard logs, removes the files
+ * of streams whose deletion a crash interrupted, and starts the background thread.
+ * *out (OUT) is the service; the caller closes it with stream_service_close.
+ * Returns 0, -errno, SL_E(CORRUPT) (a shard log or shard row is damaged), a store error.
+ */
+int stream_service_open_with(const struct stream_service_options *opt, struct stream_service **out);
+/* stream_service_open_with with the wall clock. */
 int stream_service_open(struct store *st, const struct sluice_config *cfg,
                         struct stream_service **out);
-/* Stops retention, closes every log (all acknowledged records are already durable). */
+/*
+ * Stops the background thread and closes every log (all acknowledged records are already
+ * durable). Every handle and reader must have been released first. NULL is fine.
+ */
 void stream_service_close(struct stream_service *svc);
+
+/* The service clock's now, in ms. */
+int64_t stream_service_now_ms(const struct stream_service *svc);
+
+/* The account's shard quota in region, as DescribeLimits reports it. */
+struct stream_limits {
+    int shard_limit;            /* open shards allowed in the region */
+    int open_shards;            /* open shards of the region's streams */
+    int on_demand_streams;      /* ON_DEMAND streams in the region */
+    int on_demand_stream_limit; /* ON_DEMAND streams allowed */
+};
+void stream_service_limits(struct stream_service *svc, const char *region,
+                           struct stream_limits *out);
+
+/*
+ * HMAC-SHA256 of data[0, len) under the service's secret key (kept in the store), for
+ * tokens a client hands back (NextToken): mac (OUT) gets 32 bytes.
+ */
+void stream_service_sign(struct stream_service *svc, const void *data, size_t len, uint8_t mac[32]);
+
+/* ---- streams ---- */
+
+/*
+ * Looks up a stream by region and name; *out (OUT) gets a reference (stream_release).
+ * A stream whose deletion has completed (or whose DELETING time has passed) is not found.
+ * Takes the registry lock once; does no I/O. Returns 0 or SL_E(RESOURCE_NOT_FOUND).
+ */
+int stream_lookup(struct stream_service *svc, const char *region, const char *name,
+                  struct stream **out);
+/*
+ * Looks up by "arn:aws:kinesis:REGION:ACCOUNT:stream/NAME". Returns 0,
+ * SL_E(INVALID_ARGUMENT) when arn is not of that form, SL_E(RESOURCE_NOT_FOUND).
+ */
+int stream_lookup_arn(struct stream_service *svc, const char *arn, struct stream **out);
+/*
+ * Looks up by store id and sequence tag (what an iterator carries: a deleted and
+ * re-created stream of the same name has another). Returns 0 or SL_E(RESOURCE_NOT_FOUND).
+ */
+int stream_lookup_id(struct stream_service *svc, int64_t id, uint64_t seq_tag, struct stream **out);
+/* Drops a reference; NULL is fine. The last reference of a deleted stream removes its
+ * files (on the background thread, never on the caller's). */
+void stream_release(struct stream *s);
+
+/* Immutable for the handle's life; the strings live as long as the reference. */
+const char *stream_name(const struct stream *s);
+const char *stream_arn(const struct stream *s);
+int64_t stream_id(const struct stream *s);
+uint64_t stream_seq_tag(const struct stream *s); /* part of every sequence number */
+
+/* A snapshot of a stream: a plain copy, consistent at one instant, owned by the caller. */
+struct stream_info {
+    int64_t id;
+    char region[32];
+    char account[16];
+    char name[STREAM_NAME_MAX + 1];
+    char arn[256];
+    uint64_t seq_tag;
+    int64_t created_ms; /* ms since the epoch */
+    enum stream_mode mode;
+    int retention_hours;
+    enum stream_status status; /* with any due transition applied */
+    char encryption[8];        /* "NONE" or "KMS" */
+    char key_id[2049];         /* the KMS key when encryption is KMS, else "" */
+    uint32_t n_shards;         /* every shard, open or closed */
+    uint32_t n_open_shards;
+};
+void stream_describe(struct stream *s, struct stream_info *out /* OUT */);
+/* The status alone, as stream_describe would show it (cheaper: no copy). */
+enum stream_status stream_status_get(struct stream *s);
+
+/*
+ * Snapshots of region's streams (every state, sorted by name) into *out (OUT, an array
+ * the caller frees with free()) and *n_out (OUT).
+ */
+void stream_list(struct stream_service *svc, const char *region, struct stream_info **out,
+                 size_t *n_out);
+
+struct stream_create_params {
+    const char *region;
+    const char *account;
+    const char *name; /* [a-zA-Z0-9_.-]{1,128}, checked by the caller */
+    enum stream_mode mode;
+    int shard_count;             /* >= 1 */
+    const char *const *tag_keys; /* n_tags of them, validated by the caller; may be NULL */
+    const char *const *tag_values;
+    size_t n_tags;
+};
+/*
+ * Creates a stream in CREATING; it reads ACTIVE after the configured transition time.
+ * Quotas are checked before anything is allocated. Returns 0; SL_E(RESOURCE_IN_USE) (the
+ * name exists in the region); SL_E(LIMIT_EXCEEDED) (shard or on-demand quota);
+ * -errno or a store error (nothing is left behind).
+ */
+int stream_create(struct stream_service *svc, const struct stream_create_params *p,
+                  struct err_info *err);
+/*
+ * Starts deleting s: DELETING now, gone after the transition time (its records stay
+ * readable through existing handles until they are released). Returns 0;
+ * SL_E(RESOURCE_NOT_FOUND) when it is already DELETING; a store error (nothing changed).
+ */
+int stream_delete(struct stream_service *svc, struct stream *s, struct err_info *err);
+
+/*
+ * Updates of an ACTIVE stream. Each checks the state and applies the change as one step
+ * (two concurrent updates cannot both pass the check), writes it to the store, and only
+ * then shows it: after a failed write nothing has changed.
+ *
+ * stream_update_mode: to mode, through UPDATING. SL_E(INVALID_ARGUMENT) when already in
+ * that mode.
+ * stream_update_retention: to hours, in force at once. direction > 0 refuses to shorten
+ * (IncreaseStreamRetentionPeriod), < 0 to lengthen, 0 allows either. SL_E(INVALID_ARGUMENT)
+ * for a period out of [24, 8760] hours or against direction.
+ * stream_update_encryption: "KMS" with key_id, or "NONE" (key_id ignored), through UPDATING.
+ * All return 0; SL_E(RESOURCE_IN_USE) when the stream is not ACTIVE; a store error.
+ */
+int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream_mode mode,
+                       struct err_info *err);
+int stream_update_retention(struct stream_service *svc, struct stream *s, int hours, int direction,
+                            struct err_info *err);
+int stream_update_encryption(struct stream_service *svc, struct stream *s, const char *encryption,
+                             const char *key_id, struct err_info *err);
+
+/*
+ * Tags. stream_tags_list: every tag sorted by key into *keys and *values (OUT, n_out
+ * of each), which the caller frees with stream_tags_free. stream_tags_put adds or replaces;
+ * SL_E(LIMIT_EXCEEDED) past 50 tags (nothing written). stream_tags_remove ignores keys
+ * that are absent. Each returns 0 or a store error.
+ */
+int stream_tags_list(struct stream_service *svc, struct stream *s, char ***keys, char ***values,
+                     size_t *n_out);
+int stream_tags_put(struct stream_service *svc, struct stream *s, const char *const *keys,
+                    const char *const *values, size_t n, struct err_info *err);
+int stream_tags_remove(struct stream_service *svc, struct stream *s, const char *const *keys,
+                       size_t n);
+void stream_tags_free(char **keys, char **values, size_t n);
+
+/* ---- shards ---- */
+
+/* One shard and its lineage. */
+struct stream_shard_info {
+    uint32_t shard_idx; /* N of shardId-N */
+    char shard_id[STREAM_SHARD_ID_LEN + 1];
+    int64_t parent_idx;          /* the shard it came from; -1 for none */
+    int64_t adjacent_parent_idx; /* the other parent of a merge; -1 for none */
+    stream_u128 start_hash;      /* inclusive */
+    stream_u128 end_hash;        /* inclusive */
+    int open;                    /* 1 open (takes records), 0 closed */
+    uint64_t starting_index;     /* index of its first record ever */
+    uint64_t ending_index;       /* closed: index after its last record; open: 0 */
+};
+/*
+ * Every shard of s, in shard order, into *out (OUT, an array the caller frees with free())
+ * and *n_out (OUT).
+ */
+void stream_shards_list(struct stream *s, struct stream_shard_info **out, size_t *n_out);
+/* Finds shard shard_idx; 0 and *out filled, or SL_E(RESOURCE_NOT_FOUND). */
+int stream_shard_get(struct stream *s, uint32_t shard_idx, struct stream_shard_info *out);
+
+/* Positions of a shard's log. */
+struct stream_shard_state {
+    uint64_t first_index;    /* oldest retained record */
+    uint64_t durable_index;  /* records below are durable and readable */
+    int64_t last_arrival_ms; /* arrival of the newest durable record; 0 if none ever */
+};
+/* Fills *out (OUT) for shard shard_idx. Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
+int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard_state *out);
+
+/* ---- appending ---- */
+
+/* One record to append; the pointers need only live for the call. */
+struct stream_put_record {
+    const uint8_t *data;
+    uint32_t data_len; /* bytes; with pk_len at most STREAM_RECORD_MAX_BYTES */
+    const char *partition_key;
+    uint16_t pk_len;      /* bytes, 1..1024 */
+    stream_u128 hash_key; /* which shard takes it */
+    /* OUT */
+    uint32_t shard_idx; /* the shard it went to */
+    uint64_t index;     /* its index in the shard (see stream_seqno_format) */
+    int result;         /* 0 durable, or the log's error (nothing acknowledged) */
+};
+/*
+ * Appends n records, routed by hash key to open shards (in order within a shard), and
+ * returns once each is durable or failed: recs[i].result says which. Readers waiting on
+ * the shards (stream_reader_wait) are woken as the call's group commits complete, before
+ * it returns. *encryption_out (OUT, may be NULL) gets the stream's encryption
+ * type ("NONE" or "KMS", a static string) as the records were accepted.
+ * Returns 0 when the records were offered to the logs (see each result), or
+ * SL_E(RESOURCE_NOT_FOUND) when s is CREATING or DELETING (nothing appended).
+ * Takes no lock of the registry (s's own lock once, for its state); no allocation per
+ * record. Safe to call from many threads on the same stream.
+ */
+int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
+                       size_t n, int64_t now_ms, const char **encryption_out);
+
+/* ---- reading ---- */
+
+enum stream_position_type {
+    STREAM_AT_SEQUENCE_NUMBER,
+    STREAM_AFTER_SEQUENCE_NUMBER,
+    STREAM_TRIM_HORIZON,
+    STREAM_LATEST,
+    STREAM_AT_TIMESTAMP,
+    STREAM_AT_INDEX, /* a record index, as stream_reader_position gives (checkpoints) */
+};
+struct stream_position {
+    enum stream_position_type type;
+    const char *sequence_number; /* AT/AFTER_SEQUENCE_NUMBER; seqno_len bytes */
+    size_t seqno_len;
+    int64_t timestamp_ms; /* AT_TIMESTAMP: first record arriving at or after */
+    uint64_t index;       /* AT_INDEX */
+};
+
+/*
+ * Opens a reader on shard shard_idx of s at pos. The reader holds its own reference on
+ * s; *out (OUT) is closed with stream_reader_close. A reader is used by one thread at a
+ * time. Returns 0; SL_E(RESOURCE_NOT_FOUND) (no such shard); SL_E(INVALID_ARGUMENT) (a
+ * sequence number that is not one of this shard's, or one past its last record); the
+ * log's errors (-errno, SL_E(CORRUPT)) for AT_TIMESTAMP.
+ */
+int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream_position *pos,
+                       struct stream_reader **out);
+void stream_reader_close(struct stream_reader *r); /* NULL is fine */
+
+/*
+ * Called once per record, in order, with no lock held; pk and data stay valid only during
+ * the call. Return 0 to go on, non-zero to stop after this record (a negative value is
+ * returned by stream_reader_read).
+ */
+typedef int (*stream_visit_fn)(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                               size_t pk_len, const uint8_t *data, size_t data_len);
+/*
+ * Visits durable records from the reader's position, at most max_records and max_bytes
+ * of data (0: no limit; the first record is always visited), and moves the position past
+ * them. Returns 0 (also when nothing new is durable), a negative value from visit,
+ * SL_E(CORRUPT), -errno.
+ */
+int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_bytes,
+                       stream_visit_fn visit, void *arg);
+/* Index of the next record the reader will visit. */
+uint64_t stream_reader_position(const struct stream_reader *r);
+/*
+ * Waits, without polling, until the shard has a durable record at or past the reader's
+ * position, at most timeout_ms. An append wakes it as soon as its group commit has made
+ * the records durable. Returns 0 (records to read), -ETIMEDOUT, SL_E(RESOURCE_NOT_FOUND)
+ * when the stream is being deleted.
+ */
+int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms);
+
+/* ---- identifiers and iterators ---- */
+
+/* MD5 of the partition key as a big-endian 128-bit number. */
+stream_u128 stream_hashkey_of_partition_key(const char *pk, size_t len);
+/* Parses a decimal 0..2^128-1 with no sign or leading zeros (but "0"). 0 or -1. */
+int stream_hashkey_parse(const char *text, size_t len, stream_u128 *out);
+/* Decimal text of v into out (at most 39 digits and a NUL). */
+void stream_hashkey_format(stream_u128 v, char out[48]);
+void stream_shard_id_format(uint32_t shard_idx, char out[STREAM_SHARD_ID_LEN + 1]);
+/* Parses "shardId-000000000007" (or a bare number) into 7; 0 or -1 when malformed. */
+int stream_shard_id_parse(const char *text, uint32_t *shard_idx_out);
+/* The sequence number of record index of shard shard_idx of a stream tagged seq_tag. */
+void stream_seqno_format(uint64_t seq_tag, uint32_t shard_idx, uint64_t index,
+                         char out[STREAM_SEQNO_LEN + 1]);
+/* 1 when text looks like a sequence number by the API's pattern 0|([1-9]\d{0,128}). */
+int stream_seqno_pattern_ok(const char *text, size_t len);
+
+/* What a shard iterator carries. */
+struct stream_iterator_pos {
+    int64_t stream_id;
+    uint64_t seq_tag;
+    uint32_t shard_idx;
+    uint64_t index; /* next record to read */
+    int64_t issued_ms;
+};
+/* An opaque, tamper-evident token for pos into out (STREAM_ITERATOR_TEXT_MAX bytes). */
+void stream_iterator_encode(struct stream_service *svc, const struct stream_iterator_pos *pos,
+                            char out[STREAM_ITERATOR_TEXT_MAX]);
+/* 0; SL_E(INVALID_ARGUMENT) when forged or malformed; SL_E(EXPIRED_ITERATOR) when older
+ * than STREAM_ITERATOR_TTL_MS at now_ms. */
+int stream_iterator_decode(struct stream_service *svc, const char *text, size_t len, int64_t now_ms,
+                           struct stream_iterator_pos *pos /* OUT */, struct err_info *err);
 
 #endif

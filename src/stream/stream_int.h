@@ -1,4 +1,22 @@
-/* Internals shared by the files of src/stream; never included from another part. */
+/*
+ * Internals of the stream service, shared by stream.c, shardmath.c, syncpool.c and the
+ * unit tests; never included from another part, nor by the Kinesis adapter (stream.h).
+ *
+ * Lock map (a lock is never held across disk I/O or a call into a caller, but admin_lock):
+ *
+ *   svc->admin_lock  serializes changes of stream state (create, delete, updates, settle)
+ *                    so a check and its change are one step; held across the store write
+ *                    of that change. Never taken by lookups, reads or the record path.
+ *   svc->lock        the registry: streams[] and n_streams. Held for lookups and list
+ *                    edits only.
+ *   s->lock          a stream's mutable metadata (s->meta). Held for copies only.
+ *   sh->wait_lock    a shard's waiters (stream_reader_wait).
+ *   svc->bg_lock     the background thread's wake-ups and the dead-stream list.
+ *
+ * Order when nested: admin_lock, then svc->lock, then s->lock. bg_lock is taken with no
+ * other lock held; wait_lock only around a wait, inside which the log's own mutex is taken
+ * to read its durable index.
+ */
 #ifndef SLUICE_STREAM_INT_H
 #define SLUICE_STREAM_INT_H
 
@@ -11,29 +29,19 @@
 #include "stream/seglog.h"
 #include "stream/stream.h"
 
-typedef unsigned __int128 u128;
-
-#define STREAM_NAME_MAX 128
-#define SHARD_ID_LEN 20          /* "shardId-" + 12 digits */
-#define SEQNO_LEN 56             /* digits in a sequence number */
-#define ITERATOR_TTL_MS (5 * 60 * 1000)
-#define RECORD_MAX_BYTES (1024 * 1024)
-#define PUT_RECORDS_MAX 500
-#define PUT_RECORDS_MAX_BYTES (5 * 1024 * 1024)
-#define GET_RECORDS_MAX 10000
-#define GET_RECORDS_MAX_BYTES (10 * 1024 * 1024)
-#define ON_DEMAND_INITIAL_SHARDS 4
-#define RETENTION_MIN_HOURS 24
-#define RETENTION_MAX_HOURS 8760
-
-enum stream_status { STREAM_CREATING, STREAM_ACTIVE, STREAM_UPDATING, STREAM_DELETING };
-enum stream_mode { MODE_PROVISIONED, MODE_ON_DEMAND };
+typedef stream_u128 u128;
 
 struct shard {
-    uint32_t idx;          /* N of shardId-N */
-    u128 start_hash;       /* inclusive */
-    u128 end_hash;         /* inclusive */
-    struct seglog *log;    /* owned */
+    uint32_t idx;                /* N of shardId-N */
+    u128 start_hash;             /* inclusive */
+    u128 end_hash;               /* inclusive */
+    int64_t parent_idx;          /* -1: none (no resharding yet) */
+    int64_t adjacent_parent_idx; /* -1: none */
+    int open;                    /* 1 while it takes records */
+    struct seglog *log;          /* owned */
+    pthread_mutex_t wait_lock;   /* guards the wait on wait_cond */
+    pthread_cond_t wait_cond;    /* broadcast after records become durable (monotonic clock) */
+    atomic_int n_waiters;        /* readers inside stream_reader_wait */
 };
 
 struct stream_counters {
@@ -42,31 +50,40 @@ struct stream_counters {
     atomic_uint_fast64_t put_failures;
 };
 
+/* The mutable part of a stream: copied out, changed in the copy, stored, copied back. */
+struct stream_meta {
+    enum stream_mode mode;
+    int retention_hours;
+    enum stream_status status;
+    int64_t status_until_ms; /* when CREATING/UPDATING/DELETING ends */
+    char encryption[8];      /* "NONE" or "KMS" */
+    char key_id[2049];
+};
+
 /*
- * One stream. Immutable after creation but for the fields under svc->lock. Freed when
- * its last reference goes (refs, atomic); the service holds one while it lists it.
+ * One stream. Immutable after creation but for meta (under lock) and the atomics. Freed
+ * when its last reference goes (refs); the registry holds one while it lists it.
  */
 struct stream {
-    int64_t id;                 /* store row id; names the data directory */
+    struct stream_service *svc;
+    int64_t id; /* store row id; names the data directory */
     char region[32];
     char account[16];
     char name[STREAM_NAME_MAX + 1];
     char arn[256];
-    uint64_t seq_tag;           /* digits 3..20 of every sequence number: creation ms */
+    uint64_t seq_tag; /* digits 3..20 of every sequence number: creation ms */
     int64_t created_ms;
     uint32_t n_shards;
-    struct shard *shards;       /* sorted by start_hash, n_shards of them */
-    char dir[600];              /* DIR/streams/<id> */
+    struct shard *shards; /* sorted by start_hash, n_shards of them */
+    char dir[600];        /* DIR/streams/<id> */
     atomic_int refs;
-    /* under svc->lock */
-    enum stream_mode mode;
-    int retention_hours;
-    enum stream_status status;
-    int64_t status_until_ms;    /* when CREATING/UPDATING/DELETING ends */
-    char encryption[8];         /* "NONE" or "KMS" */
-    char key_id[2049];
+    pthread_mutex_t lock; /* guards meta */
+    struct stream_meta meta;
+    /* INT64_MAX, or when the stream is gone (DELETING ends): lookups read it lock-free */
+    _Atomic int64_t gone_at_ms;
+    atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
-    int row_deleted;            /* the row is gone: the files go with the last reference */
+    struct stream *next_dead; /* the dead list, under svc->bg_lock */
 };
 
 struct sync_pool;
@@ -74,43 +91,30 @@ struct sync_pool;
 struct stream_service {
     struct store *store;
     const struct sluice_config *cfg;
-    pthread_mutex_t lock;        /* guards streams[] and the mutable stream fields */
-    struct stream **streams;     /* live streams, any order */
+    stream_clock_fn now_fn;
+    void *clock_arg;
+    pthread_mutex_t admin_lock; /* see the lock map */
+    pthread_mutex_t lock;       /* the registry: streams[], n_streams */
+    struct stream **streams;    /* live streams, any order */
     size_t n_streams;
-    uint8_t iterator_key[32];    /* HMAC key of shard iterators, kept in settings */
-    pthread_t retention_thread;
-    pthread_mutex_t retention_lock;
-    pthread_cond_t retention_wake;
-    int stopping;                /* under retention_lock */
+    uint8_t iterator_key[32]; /* HMAC key of iterators and tokens, kept in settings */
+    pthread_t bg_thread;      /* settles transitions, retention, removes dead streams */
+    pthread_mutex_t bg_lock;
+    pthread_cond_t bg_wake;
+    int stopping;                /* under bg_lock */
+    int kicked;                  /* under bg_lock: something to settle or reap now */
+    int retention_kicked;        /* under bg_lock: a retention period shrank */
+    struct stream *dead;         /* under bg_lock: released deleted streams to remove */
     struct sync_pool *sync_pool; /* threads that sync shards in parallel */
 };
 
 /* ---- stream.c ---- */
-/* Looks a stream up by region and name; takes a reference. NULL when absent/deleted. */
-struct stream *stream__get(struct stream_service *svc, const char *region, const char *name);
-void stream__put(struct stream *s);
-/* Applies timed state transitions (CREATING→ACTIVE, ...); needs svc->lock. */
-void stream__settle(struct stream_service *svc, int64_t now_ms);
-int stream__create(struct stream_service *svc, const char *region, const char *account,
-                   const char *name, enum stream_mode mode, int shard_count, int64_t now_ms,
-                   struct err_info *err);
-int stream__delete(struct stream_service *svc, struct stream *s, int64_t now_ms,
-                   struct err_info *err);
-/* Persists the mutable fields (mode, retention, status, encryption). Needs svc->lock. */
-int stream__save(struct stream_service *svc, struct stream *s);
-int stream__shard_limit(const struct stream_service *svc, const char *region);
-/* Open shards in the region, and on-demand streams in the region; needs svc->lock. */
-void stream__counts(struct stream_service *svc, const char *region, int *open_shards,
-                    int *on_demand_streams);
-const char *stream__status_name(enum stream_status st);
-/* Tags: stored per stream in the store. */
-int stream__tags_list(struct stream_service *svc, const struct stream *s, char ***keys,
-                      char ***values, size_t *n);
-int stream__tags_put(struct stream_service *svc, const struct stream *s, const char *const *keys,
-                     const char *const *values, size_t n, struct err_info *err);
-int stream__tags_remove(struct stream_service *svc, const struct stream *s,
-                        const char *const *keys, size_t n);
-void stream__tags_free(char **keys, char **values, size_t n);
+/* Settles every due transition now (what the background thread does); tests call it. */
+void stream__settle(struct stream_service *svc);
+/* Removes the files of dead streams now (what the background thread does). */
+void stream__reap(struct stream_service *svc);
+/* Applies retention to every stream now. */
+void stream__apply_retention(struct stream_service *svc);
 
 /* ---- syncpool.c ---- */
 struct sync_pool *stream__sync_pool_create(size_t n_threads);
@@ -120,42 +124,21 @@ void stream__sync_many(struct sync_pool *pool, struct seglog *const *logs, const
                        int *results, size_t n);
 
 /* ---- shardmath.c: hash keys, sequence numbers, iterators ---- */
-/* MD5 of the partition key as a big-endian 128-bit number. */
-u128 hashkey_of_partition_key(const char *pk, size_t len);
-/* Parses a decimal 0..2^128-1 with no sign or leading zeros (but "0"). 0 or -1. */
-int hashkey_parse(const char *text, size_t len, u128 *out);
-/* Decimal text of v into out (40 bytes). */
-void hashkey_format(u128 v, char out[48]);
 /* The shard whose range holds hash (shards sorted, covering the whole space). */
-struct shard *shard_for_hash(struct stream *s, u128 hash);
+struct shard *stream__shard_for_hash(struct stream *s, u128 hash);
 /* Shard i of n when the key space is split evenly, AWS style. */
-void shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end);
-void shard_id_format(uint32_t idx, char out[SHARD_ID_LEN + 1]);
-/* Parses "shardId-000000000007" (or a bare number) into 7; -1 when malformed. */
-int shard_id_parse(const char *text, uint32_t *idx_out);
-
-void seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index, char out[SEQNO_LEN + 1]);
+void stream__shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end);
 /*
  * Parses a sequence number of this stream and shard into its record index. -1 when it is
  * not a Sluice sequence number of that stream and shard.
  */
-int seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
-                uint64_t *index_out);
-/* 1 when text looks like a sequence number by the API's pattern 0|([1-9]\d{0,128}). */
-int seqno_pattern_ok(const char *text, size_t len);
-
-struct iterator_pos {
-    int64_t stream_id;
-    uint64_t seq_tag;
-    uint32_t shard_idx;
-    uint64_t index;     /* next record to read */
-    int64_t issued_ms;
-};
-/* An opaque, tamper-evident token for pos, into out (>= 128 bytes). */
-void iterator_encode(const uint8_t key[32], const struct iterator_pos *pos, char *out,
-                     size_t out_size);
+int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
+                        uint64_t *index_out);
+/* An iterator token for pos under key, into out (>= 128 bytes). */
+void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator_pos *pos,
+                             char *out, size_t out_size);
 /* 0, SL_E(INVALID_ARGUMENT) when forged or malformed, SL_E(EXPIRED_ITERATOR) when old. */
-int iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t now_ms,
-                    struct iterator_pos *pos, struct err_info *err);
+int stream__iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t now_ms,
+                            struct stream_iterator_pos *pos, struct err_info *err);
 
 #endif

@@ -278,6 +278,34 @@ def test_tag_resource_by_arn(sluice, kinesis, stream):
     assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
 
 
+def test_concurrent_mode_updates_let_exactly_one_through(sluice, stream):
+    clients = [sluice.client("kinesis") for _ in range(4)]
+    arn = clients[0].describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamARN"]
+    for mode in ("ON_DEMAND", "PROVISIONED", "ON_DEMAND"):
+        go = threading.Barrier(len(clients))
+        outcomes = []
+
+        def update(client):
+            go.wait()
+            try:
+                client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": mode})
+                outcomes.append("ok")
+            except ClientError as e:
+                outcomes.append(e.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=update, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("ok") == 1, outcomes
+        assert set(outcomes) <= {"ok", "ResourceInUseException", "InvalidArgumentException"}
+        d = clients[0].describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        assert d["StreamModeDetails"]["StreamMode"] == mode
+        wait_active(clients[0], stream)
+
+
 def test_update_mode_and_encryption(kinesis, stream):
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
@@ -498,3 +526,65 @@ def test_concurrent_create_and_delete_of_one_stream(kinesis, unique):
         assert len(d["Shards"]) == 1
     except ClientError as e:
         assert e.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# ---- a NUL inside a name is part of the name, not its end ----
+
+def _raw_call(sluice, target, body):
+    """Sends body (a dict, serialized as is) signed with SigV4; returns (status, json)."""
+    import json
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    data = json.dumps(body)
+    headers = {"Content-Type": "application/x-amz-json-1.1",
+               "X-Amz-Target": "Kinesis_20131202." + target}
+    req = AWSRequest(method="POST", url=sluice.endpoint + "/", data=data, headers=headers)
+    SigV4Auth(Credentials(sluice.access_key, sluice.secret_key), "kinesis",
+              sluice.region).add_auth(req)
+    resp = requests.post(sluice.endpoint + "/", data=data, headers=dict(req.headers.items()))
+    return resp.status_code, resp.json() if resp.content else {}
+
+
+def test_nul_in_names_and_ids_is_a_validation_error(sluice, kinesis, stream):
+    assert "\\u0000" in __import__("json").dumps(stream + "\x00x")
+    arn = kinesis.describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamARN"]
+    shard0 = "shardId-000000000000"
+    data = base64.b64encode(b"x").decode()
+    cases = [
+        ("DescribeStreamSummary", {"StreamName": stream + "\x00x"}),
+        ("DescribeStreamSummary", {"StreamARN": arn + "\x00x"}),
+        ("DescribeStream", {"StreamName": stream, "ExclusiveStartShardId": shard0 + "\x00"}),
+        ("ListShards", {"StreamName": stream + "\x00"}),
+        ("ListShards", {"StreamName": stream, "ExclusiveStartShardId": shard0 + "\x00x"}),
+        ("ListStreams", {"ExclusiveStartStreamName": stream + "\x00"}),
+        ("GetShardIterator", {"StreamName": stream, "ShardId": shard0 + "\x00x",
+                              "ShardIteratorType": "TRIM_HORIZON"}),
+        ("PutRecord", {"StreamName": stream + "\x00x", "Data": data, "PartitionKey": "k"}),
+        ("PutRecords", {"StreamName": stream + "\x00x",
+                        "Records": [{"Data": data, "PartitionKey": "k"}]}),
+        ("PutRecords", {"StreamARN": arn + "\x00x",
+                        "Records": [{"Data": data, "PartitionKey": "k"}]}),
+        ("AddTagsToStream", {"StreamName": stream, "Tags": {"team": "a\x00x"}}),
+        ("RemoveTagsFromStream", {"StreamName": stream, "TagKeys": ["team\x00x"]}),
+        ("ListTagsForStream", {"StreamName": stream, "ExclusiveStartTagKey": "a\x00"}),
+        ("DeleteStream", {"StreamName": stream + "\x00x"}),
+    ]
+    for target, body in cases:
+        status, out = _raw_call(sluice, target, body)
+        assert status == 400, (target, body, status, out)
+        assert out["__type"].endswith("ValidationException"), (target, body, out)
+        assert "failed to satisfy constraint" in out["message"], (target, out)
+    # A NUL in a map key is refused by the JSON reader itself, before any tag is read.
+    status, out = _raw_call(sluice, "AddTagsToStream",
+                            {"StreamName": stream, "Tags": {"team\x00x": "a"}})
+    assert status == 400, out
+    # Names matched against a pattern say so, as AWS does.
+    status, out = _raw_call(sluice, "DescribeStreamSummary", {"StreamName": stream + "\x00x"})
+    assert "regular expression pattern: [a-zA-Z0-9_.-]+" in out["message"]
+    # Nothing was changed along the way, and the stream is still there.
+    assert kinesis.list_tags_for_stream(StreamName=stream)["Tags"] == []
+    assert kinesis.describe_stream_summary(StreamName=stream)[
+        "StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"

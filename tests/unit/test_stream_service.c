@@ -1,0 +1,697 @@
+/*
+ * Unit tests of the stream service through stream.h: create, delete and the timed
+ * transitions (with an injected clock), reference counts, retention, updates (atomic
+ * check-and-set, nothing changed by a failed write), readers at every position and the
+ * wake-up of a waiting reader. Each test works in its own mkdtemp directory and store.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/store.h"
+#include "stream/stream.h"
+#include "stream/stream_int.h"
+
+#define T0_MS 1764150000000LL /* the fake clock's start: 2025-11-26 */
+#define TRANSITION_MS 1000
+
+struct fixture {
+    char tmp[64]; /* mkdtemp directory, the data directory */
+    struct sluice_config cfg;
+    struct store *store;
+    struct stream_service *svc;
+    _Atomic int64_t now_ms; /* the service's clock */
+};
+
+static int64_t fake_clock(void *arg)
+{
+    struct fixture *f = arg;
+    return atomic_load(&f->now_ms);
+}
+
+static void advance(struct fixture *f, int64_t ms)
+{
+    atomic_fetch_add(&f->now_ms, ms);
+}
+
+static int open_service(struct fixture *f)
+{
+    struct stream_service_options opt = {
+        .store = f->store, .cfg = &f->cfg, .now_ms = fake_clock, .clock_arg = f};
+    return stream_service_open_with(&opt, &f->svc);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_stream_service.XXXXXX");
+    if (mkdtemp(f->tmp) == NULL) {
+        free(f);
+        return -1;
+    }
+    config_defaults(&f->cfg);
+    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
+    f->cfg.stream_transition_ms = TRANSITION_MS;
+    atomic_init(&f->now_ms, T0_MS);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
+    if (store_open(path, &f->store) < 0 || open_service(f) < 0) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    stream_service_close(f->svc);
+    store_close(f->store);
+    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* ---- helpers ---- */
+
+static void create(struct fixture *f, const char *name, int shards)
+{
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = name,
+                                     .mode = STREAM_MODE_PROVISIONED,
+                                     .shard_count = shards};
+    struct err_info err = {0};
+    assert_int_equal(stream_create(f->svc, &p, &err), 0);
+}
+
+static struct stream *lookup(struct fixture *f, const char *name)
+{
+    struct stream *s = NULL;
+    assert_int_equal(stream_lookup(f->svc, "us-east-1", name, &s), 0);
+    return s;
+}
+
+static enum stream_status status_of(struct stream *s)
+{
+    struct stream_info info;
+    stream_describe(s, &info);
+    return info.status;
+}
+
+/* Appends n records "r<first>".."r<first+n-1>" with hash key 0 (shard 0) at the clock's now. */
+static void put_n(struct fixture *f, struct stream *s, int first, int n)
+{
+    struct stream_put_record recs[16];
+    char data[16][16];
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(data[i], sizeof(data[i]), "r%d", first + i);
+        recs[i] = (struct stream_put_record){.data = (const uint8_t *)data[i],
+                                             .data_len = (uint32_t)len,
+                                             .partition_key = "pk",
+                                             .pk_len = 2,
+                                             .hash_key = 0};
+    }
+    assert_int_equal(stream_records_put(f->svc, s, recs, (size_t)n, atomic_load(&f->now_ms), NULL),
+                     0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(recs[i].result, 0);
+        assert_int_equal(recs[i].shard_idx, 0);
+    }
+}
+
+struct collected {
+    char data[64][16];
+    uint64_t index[64];
+    size_t n;
+};
+
+static int collect(void *arg, uint64_t index, int64_t arrival_ms, const char *pk, size_t pk_len,
+                   const uint8_t *data, size_t data_len)
+{
+    (void)arrival_ms;
+    (void)pk;
+    (void)pk_len;
+    struct collected *c = arg;
+    if (c->n < 64) {
+        snprintf(c->data[c->n], sizeof(c->data[c->n]), "%.*s", (int)data_len, (const char *)data);
+        c->index[c->n] = index;
+        c->n++;
+    }
+    return 0;
+}
+
+/* Reads everything durable from pos on shard 0; returns the first record's data or "". */
+static void read_from(struct stream *s, const struct stream_position *pos, struct collected *c)
+{
+    struct stream_reader *r;
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(stream_reader_open(s, 0, pos, &r), 0);
+    assert_int_equal(stream_reader_read(r, 0, 0, collect, c), 0);
+    stream_reader_close(r);
+}
+
+static int dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- tests ---- */
+
+static void create_is_creating_until_due_then_active_and_recorded(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "orders", 2);
+    struct stream *s = lookup(f, "orders");
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.status, STREAM_CREATING);
+    assert_int_equal(info.created_ms, T0_MS);
+    assert_int_equal(info.seq_tag, (uint64_t)T0_MS);
+    assert_int_equal(info.n_shards, 2);
+    assert_string_equal(info.arn, "arn:aws:kinesis:us-east-1:000000000000:stream/orders");
+    /* Records are refused while CREATING. */
+    struct stream_put_record rec = {
+        .data = (const uint8_t *)"x", .data_len = 1, .partition_key = "k", .pk_len = 1};
+    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, T0_MS, NULL), SL_E(RESOURCE_NOT_FOUND));
+    advance(f, TRANSITION_MS - 1);
+    assert_int_equal(status_of(s), STREAM_CREATING);
+    advance(f, 1);
+    /* Due: it reads ACTIVE at once, before anything is written. */
+    assert_int_equal(status_of(s), STREAM_ACTIVE);
+    stream__settle(f->svc);
+    stream_release(s);
+    /* The settled state survives a restart. */
+    stream_service_close(f->svc);
+    atomic_store(&f->now_ms, T0_MS); /* a clock before the deadline: the store must say ACTIVE */
+    assert_int_equal(open_service(f), 0);
+    s = lookup(f, "orders");
+    assert_int_equal(status_of(s), STREAM_ACTIVE);
+    stream_release(s);
+}
+
+static void create_refuses_a_taken_name_and_the_shard_quota(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.shard_limit = 10;
+    create(f, "a", 8);
+    struct err_info err = {0};
+    struct stream_create_params p = {
+        .region = "us-east-1", .account = "000000000000", .name = "a", .shard_count = 1};
+    assert_int_equal(stream_create(f->svc, &p, &err), SL_E(RESOURCE_IN_USE));
+    assert_non_null(strstr(err.message, "already exists"));
+    p.name = "b";
+    p.shard_count = 3;
+    assert_int_equal(stream_create(f->svc, &p, &err), SL_E(LIMIT_EXCEEDED));
+    struct stream_limits lim;
+    stream_service_limits(f->svc, "us-east-1", &lim);
+    assert_int_equal(lim.open_shards, 8);
+    assert_int_equal(lim.shard_limit, 10);
+    /* Nothing of "b" was left behind. */
+    struct stream *s;
+    assert_int_equal(stream_lookup(f->svc, "us-east-1", "b", &s), SL_E(RESOURCE_NOT_FOUND));
+    assert_null(s);
+    /* The same name in another region is another stream. */
+    p.region = "eu-west-1";
+    p.name = "a";
+    p.shard_count = 1;
+    assert_int_equal(stream_create(f->svc, &p, &err), 0);
+}
+
+static void lookups_and_readers_count_references(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "refs", 1);
+    struct stream *a = lookup(f, "refs");
+    int base = atomic_load(&a->refs); /* the registry's and ours */
+    assert_int_equal(base, 2);
+    struct stream *b = NULL;
+    assert_int_equal(
+        stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:000000000000:stream/refs", &b), 0);
+    assert_ptr_equal(a, b);
+    assert_int_equal(atomic_load(&a->refs), base + 1);
+    struct stream *c = NULL;
+    assert_int_equal(stream_lookup_id(f->svc, stream_id(a), stream_seq_tag(a), &c), 0);
+    assert_int_equal(atomic_load(&a->refs), base + 2);
+    struct stream *other = NULL;
+    assert_int_equal(stream_lookup_id(f->svc, stream_id(a), stream_seq_tag(a) + 1, &other),
+                     SL_E(RESOURCE_NOT_FOUND));
+    assert_null(other);
+    struct stream_position pos = {.type = STREAM_TRIM_HORIZON};
+    struct stream_reader *r;
+    assert_int_equal(stream_reader_open(a, 0, &pos, &r), 0);
+    assert_int_equal(atomic_load(&a->refs), base + 3);
+    stream_reader_close(r);
+    stream_release(b);
+    stream_release(a);
+    assert_int_equal(atomic_load(&a->refs), base); /* the registry's and c's */
+    stream_release(c);
+    assert_int_equal(atomic_load(&a->refs), base - 1);
+    assert_int_equal(
+        stream_lookup_arn(f->svc, "arn:aws:kinesis:us-east-1:111111111111:stream/refs", &b),
+        SL_E(RESOURCE_NOT_FOUND));
+    assert_int_equal(stream_lookup_arn(f->svc, "not-an-arn", &b), SL_E(INVALID_ARGUMENT));
+}
+
+static void delete_hides_when_due_and_files_go_with_the_last_handle(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "gone", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "gone");
+    put_n(f, s, 0, 3);
+    char dir[sizeof(s->dir)];
+    memcpy(dir, s->dir, sizeof(dir));
+    struct err_info err = {0};
+    assert_int_equal(stream_delete(f->svc, s, &err), 0);
+    assert_int_equal(status_of(s), STREAM_DELETING);
+    assert_int_equal(stream_delete(f->svc, s, &err), SL_E(RESOURCE_NOT_FOUND));
+    /* Still there, DELETING, until the transition time passes. */
+    struct stream *again = lookup(f, "gone");
+    stream_release(again);
+    advance(f, TRANSITION_MS);
+    assert_int_equal(stream_lookup(f->svc, "us-east-1", "gone", &again), SL_E(RESOURCE_NOT_FOUND));
+    stream__settle(f->svc);
+    assert_int_equal(atomic_load(&s->row_deleted), 1);
+    /* Our handle still reads the records; the files are still there. */
+    struct collected c;
+    struct stream_position pos = {.type = STREAM_TRIM_HORIZON};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 3);
+    assert_true(dir_exists(dir));
+    /* The name is free again. */
+    create(f, "gone", 1);
+    stream_release(s);
+    stream__reap(f->svc);
+    for (int i = 0; i < 200 && dir_exists(dir); i++) {
+        usleep(10000); /* the background thread may be the one removing them */
+    }
+    assert_false(dir_exists(dir));
+}
+
+static void retention_updates_check_bounds_and_direction(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "ret", 1);
+    struct stream *s = lookup(f, "ret");
+    struct err_info err = {0};
+    /* Not while CREATING. */
+    assert_int_equal(stream_update_retention(f->svc, s, 48, 1, &err), SL_E(RESOURCE_IN_USE));
+    advance(f, TRANSITION_MS);
+    assert_int_equal(stream_update_retention(f->svc, s, 23, 0, &err), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream_update_retention(f->svc, s, 8761, 0, &err), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream_update_retention(f->svc, s, 48, 1, &err), 0);
+    assert_int_equal(stream_update_retention(f->svc, s, 36, 1, &err), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "DecreaseRetentionPeriod"));
+    assert_int_equal(stream_update_retention(f->svc, s, 72, -1, &err), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream_update_retention(f->svc, s, 24, -1, &err), 0);
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.retention_hours, 24);
+    stream_release(s);
+}
+
+static void retention_removes_records_older_than_the_period(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "old", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "old");
+    put_n(f, s, 0, 5);
+    struct stream_shard_state st;
+    assert_int_equal(stream_shard_state(s, 0, &st), 0);
+    assert_int_equal(st.first_index, 0);
+    assert_int_equal(st.durable_index, 5);
+    /* 23 hours later nothing has expired; 25 hours later all has (24 hours retention). */
+    advance(f, 23LL * 3600 * 1000);
+    stream__apply_retention(f->svc);
+    assert_int_equal(stream_shard_state(s, 0, &st), 0);
+    assert_int_equal(st.first_index, 0);
+    advance(f, 2LL * 3600 * 1000);
+    stream__apply_retention(f->svc);
+    assert_int_equal(stream_shard_state(s, 0, &st), 0);
+    assert_int_equal(st.first_index, 5);
+    struct collected c;
+    struct stream_position pos = {.type = STREAM_TRIM_HORIZON};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 0);
+    stream_release(s);
+}
+
+struct mode_race {
+    struct fixture *f;
+    struct stream *s;
+    pthread_barrier_t *go;
+    int rc;
+};
+
+static void *update_mode_thread(void *arg)
+{
+    struct mode_race *m = arg;
+    struct err_info err = {0};
+    pthread_barrier_wait(m->go);
+    m->rc = stream_update_mode(m->f->svc, m->s, STREAM_MODE_ON_DEMAND, &err);
+    return NULL;
+}
+
+static void concurrent_mode_updates_let_exactly_one_through(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "race", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "race");
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 4);
+        struct mode_race m[4];
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++) {
+            m[i] = (struct mode_race){.f = f, .s = s, .go = &go};
+            pthread_create(&t[i], NULL, update_mode_thread, &m[i]);
+        }
+        int ok = 0;
+        for (int i = 0; i < 4; i++) {
+            pthread_join(t[i], NULL);
+            ok += m[i].rc == 0;
+            if (m[i].rc != 0) {
+                /* The others see UPDATING (or the mode already set on odd rounds). */
+                assert_true(m[i].rc == SL_E(RESOURCE_IN_USE) || m[i].rc == SL_E(INVALID_ARGUMENT));
+            }
+        }
+        pthread_barrier_destroy(&go);
+        struct stream_info info;
+        stream_describe(s, &info);
+        assert_int_equal(ok, 1);
+        assert_int_equal(info.status, STREAM_UPDATING);
+        assert_int_equal(info.mode, STREAM_MODE_ON_DEMAND);
+        /* Back to PROVISIONED for the next round. */
+        advance(f, TRANSITION_MS);
+        struct err_info err = {0};
+        assert_int_equal(stream_update_mode(f->svc, s, STREAM_MODE_PROVISIONED, &err), 0);
+        advance(f, TRANSITION_MS);
+    }
+    stream_release(s);
+}
+
+static void failed_mode_save_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "nosave", 1);
+    advance(f, TRANSITION_MS);
+    stream__settle(f->svc);
+    struct stream *s = lookup(f, "nosave");
+    /* Every later write of a stream row fails, as a full disk or I/O error would. */
+    assert_int_equal(store_exec(f->store, "CREATE TRIGGER no_update BEFORE UPDATE ON streams"
+                                          " BEGIN SELECT RAISE(ABORT, 'injected'); END;"),
+                     0);
+    struct err_info err = {0};
+    assert_true(stream_update_mode(f->svc, s, STREAM_MODE_ON_DEMAND, &err) < 0);
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.mode, STREAM_MODE_PROVISIONED);
+    assert_int_equal(info.status, STREAM_ACTIVE);
+    assert_true(stream_update_retention(f->svc, s, 48, 1, &err) < 0);
+    assert_true(stream_update_encryption(f->svc, s, "KMS", "alias/x", &err) < 0);
+    assert_true(stream_delete(f->svc, s, &err) < 0);
+    stream_describe(s, &info);
+    assert_int_equal(info.retention_hours, 24);
+    assert_string_equal(info.encryption, "NONE");
+    assert_int_equal(info.status, STREAM_ACTIVE);
+    /* Once writes work again, the same update goes through. */
+    assert_int_equal(store_exec(f->store, "DROP TRIGGER no_update"), 0);
+    assert_int_equal(stream_update_mode(f->svc, s, STREAM_MODE_ON_DEMAND, &err), 0);
+    stream_describe(s, &info);
+    assert_int_equal(info.mode, STREAM_MODE_ON_DEMAND);
+    stream_release(s);
+}
+
+static void readers_open_at_every_position(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "pos", 2);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "pos");
+    put_n(f, s, 0, 3); /* at t1 */
+    int64_t t2 = atomic_load(&f->now_ms) + 5000;
+    advance(f, 5000);
+    put_n(f, s, 3, 2); /* at t2 */
+    struct collected c;
+    struct stream_position pos = {.type = STREAM_TRIM_HORIZON};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 5);
+    assert_string_equal(c.data[0], "r0");
+    assert_string_equal(c.data[4], "r4");
+    pos = (struct stream_position){.type = STREAM_LATEST};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 0);
+    pos = (struct stream_position){.type = STREAM_AT_TIMESTAMP, .timestamp_ms = t2};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.data[0], "r3");
+    char seq[STREAM_SEQNO_LEN + 1];
+    stream_seqno_format(stream_seq_tag(s), 0, 1, seq);
+    pos = (struct stream_position){
+        .type = STREAM_AT_SEQUENCE_NUMBER, .sequence_number = seq, .seqno_len = strlen(seq)};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.data[0], "r1");
+    pos.type = STREAM_AFTER_SEQUENCE_NUMBER;
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.data[0], "r2");
+    pos = (struct stream_position){.type = STREAM_AT_INDEX, .index = 4};
+    read_from(s, &pos, &c);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.index[0], 4);
+    /* A sequence number of another shard, or past the end, is refused. */
+    struct stream_reader *r;
+    stream_seqno_format(stream_seq_tag(s), 1, 1, seq);
+    pos = (struct stream_position){
+        .type = STREAM_AT_SEQUENCE_NUMBER, .sequence_number = seq, .seqno_len = strlen(seq)};
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
+    stream_seqno_format(stream_seq_tag(s), 0, 5, seq);
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream_reader_open(s, 7, &pos, &r), SL_E(RESOURCE_NOT_FOUND));
+    /* Lineage: every shard open, no parents, the whole hash space covered. */
+    struct stream_shard_info *shards;
+    size_t n;
+    stream_shards_list(s, &shards, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(shards[1].shard_id, "shardId-000000000001");
+    assert_int_equal(shards[0].open, 1);
+    assert_int_equal(shards[0].parent_idx, -1);
+    assert_int_equal(shards[1].adjacent_parent_idx, -1);
+    assert_true(shards[0].start_hash == 0);
+    assert_true(shards[1].start_hash == shards[0].end_hash + 1);
+    assert_true(shards[1].end_hash == ~(stream_u128)0);
+    free(shards);
+    stream_release(s);
+}
+
+struct waiter {
+    struct stream_reader *r;
+    int rc;
+    int64_t woke_ns;
+};
+
+static void *wait_thread(void *arg)
+{
+    struct waiter *w = arg;
+    w->rc = stream_reader_wait(w->r, 10000);
+    w->woke_ns = clock_mono_ns();
+    return NULL;
+}
+
+static void a_waiting_reader_wakes_when_records_are_durable(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "wake", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "wake");
+    struct stream_position pos = {.type = STREAM_LATEST};
+    struct stream_reader *r;
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), 0);
+    /* Nothing new: the wait times out after about its timeout. */
+    int64_t t0 = clock_mono_ns();
+    assert_int_equal(stream_reader_wait(r, 50), -ETIMEDOUT);
+    int64_t waited_ms = (clock_mono_ns() - t0) / 1000000;
+    assert_in_range(waited_ms, 45, 5000);
+    int64_t worst_ms = 0;
+    for (int round = 0; round < 5; round++) {
+        struct waiter w = {.r = r};
+        pthread_t t;
+        pthread_create(&t, NULL, wait_thread, &w);
+        usleep(20000); /* let it block */
+        put_n(f, s, round, 1);
+        int64_t put_done_ns = clock_mono_ns();
+        pthread_join(t, NULL);
+        assert_int_equal(w.rc, 0);
+        int64_t late_ms = w.woke_ns > put_done_ns ? (w.woke_ns - put_done_ns) / 1000000 : 0;
+        worst_ms = late_ms > worst_ms ? late_ms : worst_ms;
+        struct collected c = {0};
+        assert_int_equal(stream_reader_read(r, 0, 0, collect, &c), 0);
+        assert_int_equal(c.n, 1);
+    }
+    print_message("worst wake-up after the append returned: %lld ms\n", (long long)worst_ms);
+    /* Woken by the append, not by the 10 s timeout (a loaded machine may add a few ms). */
+    assert_true(worst_ms <= 100);
+    /* Deletion wakes a waiter too. */
+    struct waiter w = {.r = r};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_thread, &w);
+    usleep(20000);
+    struct err_info err = {0};
+    assert_int_equal(stream_delete(f->svc, s, &err), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, SL_E(RESOURCE_NOT_FOUND));
+    stream_reader_close(r);
+    stream_release(s);
+}
+
+static void tags_are_kept_per_stream_up_to_fifty(void **state)
+{
+    struct fixture *f = *state;
+    const char *keys[] = {"team", "env"}, *values[] = {"data", "prod"};
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "tagged",
+                                     .shard_count = 1,
+                                     .tag_keys = keys,
+                                     .tag_values = values,
+                                     .n_tags = 2};
+    struct err_info err = {0};
+    assert_int_equal(stream_create(f->svc, &p, &err), 0);
+    struct stream *s = lookup(f, "tagged");
+    char **k, **v;
+    size_t n;
+    assert_int_equal(stream_tags_list(f->svc, s, &k, &v, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(k[0], "env");
+    assert_string_equal(v[1], "data");
+    stream_tags_free(k, v, n);
+    const char *many_keys[50], *many_values[50];
+    char names[50][16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(names[i], sizeof(names[i]), "k%d", i);
+        many_keys[i] = names[i];
+        many_values[i] = "v";
+    }
+    assert_int_equal(stream_tags_put(f->svc, s, many_keys, many_values, 49, &err),
+                     SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_tags_put(f->svc, s, many_keys, many_values, 48, &err), 0);
+    assert_int_equal(stream_tags_remove(f->svc, s, keys, 1), 0);
+    assert_int_equal(stream_tags_list(f->svc, s, &k, &v, &n), 0);
+    assert_int_equal(n, 49);
+    stream_tags_free(k, v, n);
+    stream_release(s);
+}
+
+struct record_path {
+    struct fixture *f;
+    struct stream *s;
+    _Atomic int done;
+    int lookup_rc;
+    enum stream_status status;
+};
+
+static void *record_path_thread(void *arg)
+{
+    struct record_path *rp = arg;
+    struct stream *s = NULL;
+    rp->lookup_rc = stream_lookup(rp->f->svc, "us-east-1", "busy", &s);
+    if (s != NULL) {
+        rp->status = stream_status_get(s);
+        put_n(rp->f, s, 0, 2);
+        stream_release(s);
+    }
+    atomic_store(&rp->done, 1);
+    return NULL;
+}
+
+static void *create_thread(void *arg)
+{
+    struct fixture *f = arg;
+    create(f, "other", 1);
+    return NULL;
+}
+
+/* The record path neither waits for the store nor for a change of state in progress. */
+static void lookups_and_appends_go_on_while_the_store_is_busy(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "busy", 1);
+    advance(f, TRANSITION_MS); /* CREATING is due: nothing has recorded ACTIVE yet */
+    /* The store is held, as by a long write; a CreateStream is blocked inside it. */
+    store_lock(f->store);
+    pthread_t creator;
+    pthread_create(&creator, NULL, create_thread, f);
+    usleep(50000);
+    struct record_path rp = {.f = f};
+    atomic_init(&rp.done, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, record_path_thread, &rp);
+    for (int i = 0; i < 500 && !atomic_load(&rp.done); i++) {
+        usleep(10000);
+    }
+    int finished = atomic_load(&rp.done);
+    store_unlock(f->store);
+    pthread_join(t, NULL);
+    pthread_join(creator, NULL);
+    assert_true(finished);
+    assert_int_equal(rp.lookup_rc, 0);
+    assert_int_equal(rp.status, STREAM_ACTIVE);
+    struct stream *other = lookup(f, "other");
+    stream_release(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(create_is_creating_until_due_then_active_and_recorded,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(create_refuses_a_taken_name_and_the_shard_quota, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(lookups_and_readers_count_references, setup, teardown),
+        cmocka_unit_test_setup_teardown(delete_hides_when_due_and_files_go_with_the_last_handle,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(retention_updates_check_bounds_and_direction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(retention_removes_records_older_than_the_period, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(concurrent_mode_updates_let_exactly_one_through, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(failed_mode_save_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(readers_open_at_every_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_waiting_reader_wakes_when_records_are_durable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tags_are_kept_per_stream_up_to_fifty, setup, teardown),
+        cmocka_unit_test_setup_teardown(lookups_and_appends_go_on_while_the_store_is_busy, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests_name("stream_service", tests, NULL, NULL);
+}
