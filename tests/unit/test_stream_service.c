@@ -558,8 +558,8 @@ static void a_waiting_reader_wakes_when_records_are_durable(void **state)
         assert_int_equal(c.n, 1);
     }
     print_message("worst wake-up after the append returned: %lld ms\n", (long long)worst_ms);
-    /* Woken by the append, not by the 10 s timeout (a loaded machine may add a few ms). */
-    assert_true(worst_ms <= 100);
+    /* w.rc == 0 above says each wait ended by the append, not by its 10 s timeout; the
+       latency is a figure, not a verdict (tests never pass or fail on timing). */
     /* Deletion wakes a waiter too. */
     struct waiter w = {.r = r};
     pthread_t t;
