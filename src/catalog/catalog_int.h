@@ -20,8 +20,6 @@ struct catalog {
     struct store *st; /* shared metadata store; not owned */
     char default_region[32];
     char default_account[16];
-    void *adapter;                /* the Glue API adapter's state, NULL until asked for */
-    void (*adapter_free)(void *); /* frees adapter in catalog_close */
 };
 
 typedef int (*catalog_op_fn)(struct catalog *cat, const struct catalog_scope *sc, json_t *in,

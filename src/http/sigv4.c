@@ -60,22 +60,6 @@ static void uri_encode(struct buf *out, const char *s, size_t len, int keep_slas
     }
 }
 
-/* Appends s[0, len) with %XX sequences decoded; a '%' not followed by two hex
-   digits stays as it is. '+' stays '+': SigV4 clients encode a space as %20. */
-static void pct_decode(struct buf *out, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_digit((unsigned char)s[i + 1]) >= 0 &&
-            hex_digit((unsigned char)s[i + 2]) >= 0) {
-            buf_putc(out, (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
-                                 hex_digit((unsigned char)s[i + 2])));
-            i += 2;
-        } else {
-            buf_putc(out, s[i]);
-        }
-    }
-}
-
 /* ---- dates ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
@@ -199,26 +183,18 @@ static const char *header_get(const struct sigv4_request *req, const char *name)
 static int query_get(const char *query, const char *name, struct buf *out)
 {
     size_t name_len = strlen(name);
-    const char *p = query != NULL ? query : "";
+    const char *q = query != NULL ? query : "";
+    size_t q_len = strlen(q), pos = 0;
+    struct query_field f;
     struct buf key;
     buf_init(&key);
     int found = 0;
-    while (*p != '\0' && !found) {
-        const char *end = strchr(p, '&');
-        size_t piece_len = end != NULL ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', piece_len);
-        size_t k_len = eq != NULL ? (size_t)(eq - p) : piece_len;
+    while (!found && query_next(q, q_len, &pos, &f)) {
         buf_reset(&key);
-        pct_decode(&key, p, k_len);
-        if (key.len == name_len && key.data != NULL && memcmp(key.data, name, name_len) == 0) {
-            if (eq != NULL) {
-                pct_decode(out, eq + 1, piece_len - k_len - 1);
-            }
+        pct_decode(&key, f.name, f.name_len, PCT_QUERY);
+        if (key.len == name_len && memcmp(key.data, name, name_len) == 0) {
+            pct_decode(out, f.value, f.value_len, PCT_QUERY);
             found = 1;
-        }
-        p += piece_len;
-        if (*p == '&') {
-            p++;
         }
     }
     buf_fini(&key);
@@ -691,40 +667,26 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
     buf_init(&enc);
     buf_init(&tmp);
     buf_reserve(&enc, strlen(query)); /* enc.data is never NULL below, even if all is empty */
-    size_t n = 0;
-    const char *p = query;
-    while (*p != '\0') {
-        const char *amp = strchr(p, '&');
-        size_t piece_len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-        if (piece_len > 0) {
-            const char *eq = memchr(p, '=', piece_len);
-            size_t k_len = eq != NULL ? (size_t)(eq - p) : piece_len;
-            struct query_pair *qp = &pairs[n];
-            buf_reset(&tmp);
-            pct_decode(&tmp, p, k_len);
-            int skip = presigned && tmp.len == 15 && memcmp(tmp.data, "X-Amz-Signature", 15) == 0;
-            if (!skip) {
-                qp->name_off = enc.len;
-                if (tmp.len > 0) {
-                    uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
-                }
-                qp->name_len = enc.len - qp->name_off;
-                buf_reset(&tmp);
-                if (eq != NULL) {
-                    pct_decode(&tmp, eq + 1, piece_len - k_len - 1);
-                }
-                qp->value_off = enc.len;
-                if (tmp.len > 0) {
-                    uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
-                }
-                qp->value_len = enc.len - qp->value_off;
-                n++;
-            }
+    size_t n = 0, pos = 0, q_len = strlen(query);
+    struct query_field f;
+    while (query_next(query, q_len, &pos, &f)) {
+        /* Decoded as the operation will read it (core/text.h), then encoded again. */
+        struct query_pair *qp = &pairs[n];
+        buf_reset(&tmp);
+        pct_decode(&tmp, f.name, f.name_len, PCT_QUERY);
+        int skip = presigned && tmp.len == 15 && memcmp(tmp.data, "X-Amz-Signature", 15) == 0;
+        if (skip) {
+            continue;
         }
-        p += piece_len;
-        if (*p == '&') {
-            p++;
-        }
+        qp->name_off = enc.len;
+        uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
+        qp->name_len = enc.len - qp->name_off;
+        buf_reset(&tmp);
+        pct_decode(&tmp, f.value, f.value_len, PCT_QUERY);
+        qp->value_off = enc.len;
+        uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
+        qp->value_len = enc.len - qp->value_off;
+        n++;
     }
     int rc = buf_status(&enc) != 0 || buf_status(&tmp) != 0 ? SL_E(NOMEM) : 0;
     if (rc == 0 && n > 0) {

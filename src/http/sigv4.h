@@ -17,8 +17,9 @@
  *   - path: every service but S3 normalises "." / ".." / empty segments and URI-encodes
  *     each segment of the path as sent (so "%20" is encoded again, as SDKs double-encode);
  *     S3 uses the path as sent, only encoding bytes a client left raw;
- *   - query: each name and value decoded and re-encoded (RFC 3986 unreserved kept),
- *     sorted by name then value; X-Amz-Signature left out;
+ *   - query: each name and value decoded by the rule the operations read them with
+ *     (core/text.h: '+' is a space) and re-encoded (RFC 3986 unreserved kept), sorted
+ *     by name then value; X-Amz-Signature left out;
  *   - headers: names lower-cased and sorted, values trimmed with runs of spaces
  *     collapsed, repeated headers joined with ','.
  *

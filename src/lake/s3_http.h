@@ -39,8 +39,10 @@ const char *s3__header(const struct s3_req *r, const char *name);
 int s3__fail(struct s3_req *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 long long s3__parse_uint(const char *s);
-/* Percent-decodes len bytes of s (plus as space when asked); *bad set on a NUL byte. */
-char *s3__pct_decode(const char *s, size_t len, int plus_is_space, int *bad);
+/* Percent-decodes a path or x-amz-copy-source part (core/text.h, PCT_PATH: '+' is
+   itself) into *out, which the caller frees. Returns 0; SL_E(NOMEM); or
+   SL_E(INVALID_ARGUMENT_S3) when it decodes to a NUL byte (*out is then NULL). */
+int s3__path_decode(const char *s, size_t len, char **out);
 
 /* XML writing. */
 void s3__xml_open(struct buf *b, const char *root);
@@ -71,7 +73,7 @@ int s3__body_to_buf(struct s3_req *r, struct buf *b, size_t max_len);
    retention, select, ...), answered NotImplemented. */
 int s3__unsupported_subresource(const struct s3_req *r);
 
-/* The service's request handler (what s3_api_register installs); call->service_ctx is
+/* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);
 
