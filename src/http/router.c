@@ -230,7 +230,7 @@ struct rename {
     int code;
     const char *name;
     int status;
-    const char *message; /* a default message, or NULL to keep the given one */
+    const char *message; /* the protocol's message for the code, or NULL to keep the given one */
 };
 
 static const struct rename query_renames[] = {
@@ -292,9 +292,8 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
         if (table[i].code == code) {
             name = table[i].name;
             status = table[i].status;
-            if (table[i].message != NULL && (message == NULL || message[0] == '\0' ||
-                                             code == SL_E(AUTH_UNKNOWN_KEY))) {
-                message = table[i].message;
+            if (table[i].message != NULL) {
+                message = table[i].message; /* the protocol's own wording */
             }
         }
     }

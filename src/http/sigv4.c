@@ -179,7 +179,7 @@ static const char *header_get(const struct sigv4_request *req, const char *name)
 }
 
 /* Finds query parameter name (compared after decoding, case-sensitively) and
-   appends its decoded value to out. Returns 1 when found, 0 when not. */
+   appends its decoded value to out. Returns 1 when found, 0 when not, SL_E(NOMEM). */
 static int query_get(const char *query, const char *name, struct buf *out)
 {
     size_t name_len = strlen(name);
@@ -191,7 +191,10 @@ static int query_get(const char *query, const char *name, struct buf *out)
     int found = 0;
     while (!found && query_next(q, q_len, &pos, &f)) {
         buf_reset(&key);
-        pct_decode(&key, f.name, f.name_len, PCT_QUERY);
+        if (pct_decode(&key, f.name, f.name_len, PCT_QUERY) < 0) {
+            found = SL_E(NOMEM);
+            break;
+        }
         if (key.len == name_len && memcmp(key.data, name, name_len) == 0) {
             pct_decode(out, f.value, f.value_len, PCT_QUERY);
             found = 1;
@@ -427,10 +430,11 @@ static int parse_query(const struct sigv4_request *req, struct sigv4_auth *out,
     int rc = 0;
     for (int i = 0; i < N_PARAMS; i++) {
         buf_init(&val[i]);
-        have[i] = query_get(req->query, names[i], &val[i]);
+        int got = query_get(req->query, names[i], &val[i]);
+        have[i] = got > 0;
         buf_putc(&val[i], '\0'); /* so data is never NULL */
         val[i].len--;
-        if (buf_status(&val[i]) != 0) {
+        if (got < 0 || buf_status(&val[i]) != 0) {
             rc = SL_E(NOMEM);
         }
     }
@@ -523,7 +527,9 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *out, struct 
     int presigned = query_get(req->query, "X-Amz-Algorithm", &alg);
     buf_fini(&alg);
     int rc;
-    if (authz != NULL && presigned) {
+    if (presigned < 0) {
+        rc = err_set(err, presigned, "out of memory");
+    } else if (authz != NULL && presigned) {
         rc = err_set(err, SL_E(AUTH_MALFORMED),
                      "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                      "parameter, Signature query string parameter or the Authorization "
@@ -669,11 +675,16 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
     buf_reserve(&enc, strlen(query)); /* enc.data is never NULL below, even if all is empty */
     size_t n = 0, pos = 0, q_len = strlen(query);
     struct query_field f;
-    while (query_next(query, q_len, &pos, &f)) {
-        /* Decoded as the operation will read it (core/text.h), then encoded again. */
+    int rc = 0;
+    while (rc == 0 && query_next(query, q_len, &pos, &f)) {
+        /* Decoded as the operation will read it (core/text.h), then encoded again.
+           (buf_reset clears a failure, so each decode's result is checked.) */
         struct query_pair *qp = &pairs[n];
         buf_reset(&tmp);
-        pct_decode(&tmp, f.name, f.name_len, PCT_QUERY);
+        if (pct_decode(&tmp, f.name, f.name_len, PCT_QUERY) < 0) {
+            rc = SL_E(NOMEM);
+            break;
+        }
         int skip = presigned && tmp.len == 15 && memcmp(tmp.data, "X-Amz-Signature", 15) == 0;
         if (skip) {
             continue;
@@ -682,13 +693,18 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
         uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
         qp->name_len = enc.len - qp->name_off;
         buf_reset(&tmp);
-        pct_decode(&tmp, f.value, f.value_len, PCT_QUERY);
+        if (pct_decode(&tmp, f.value, f.value_len, PCT_QUERY) < 0) {
+            rc = SL_E(NOMEM);
+            break;
+        }
         qp->value_off = enc.len;
         uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
         qp->value_len = enc.len - qp->value_off;
         n++;
     }
-    int rc = buf_status(&enc) != 0 || buf_status(&tmp) != 0 ? SL_E(NOMEM) : 0;
+    if (rc == 0 && buf_status(&enc) != 0) {
+        rc = SL_E(NOMEM);
+    }
     if (rc == 0 && n > 0) {
         pairs_sort(enc.data, pairs, pairs + n_max, n);
         for (size_t i = 0; i < n; i++) {

@@ -78,7 +78,8 @@ struct sigv4_auth {
  * Parses the Authorization header or the presigned query parameters of req into *out.
  * Returns 0, or
  *   SL_E(AUTH_MISSING)   no authentication at all;
- *   SL_E(AUTH_MALFORMED) present but malformed (message as AWS words it, in err).
+ *   SL_E(AUTH_MALFORMED) present but malformed (message as AWS words it, in err);
+ *   SL_E(NOMEM).
  */
 int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *out, struct err_info *err);
 
