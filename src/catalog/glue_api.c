@@ -53,14 +53,19 @@ CATALOG_OPS(GLUE_OP_FN)
 static const struct api_json_op glue_ops[] = {CATALOG_OPS(GLUE_OP_ENTRY)};
 #undef GLUE_OP_ENTRY
 
+/* Every description is this one with its own ctx, the catalog. */
+static const struct api_json_service glue_template = {
+    .signing_name = "glue",
+    .target_prefix = "AWSGlue",
+    .json_version = "1.1",
+    .ops = glue_ops,
+    .n_ops = sizeof(glue_ops) / sizeof(glue_ops[0]),
+};
+
 struct api_json_service *glue_api_create(struct catalog *cat)
 {
-    struct api_json_service *svc = xcalloc(1, sizeof(*svc));
-    svc->signing_name = "glue";
-    svc->target_prefix = "AWSGlue";
-    svc->json_version = "1.1";
-    svc->ops = glue_ops;
-    svc->n_ops = sizeof(glue_ops) / sizeof(glue_ops[0]);
+    struct api_json_service *svc = xmalloc(sizeof(*svc));
+    *svc = glue_template;
     svc->ctx = cat;
     return svc;
 }

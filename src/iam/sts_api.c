@@ -25,13 +25,18 @@ static const struct api_query_op sts_ops[] = {
     {"GetCallerIdentity", get_caller_identity},
 };
 
+/* Every description is this one with its own ctx. */
+static const struct api_query_service sts_template = {
+    .signing_name = "sts",
+    .xmlns = "https://sts.amazonaws.com/doc/2011-06-15/",
+    .ops = sts_ops,
+    .n_ops = sizeof(sts_ops) / sizeof(sts_ops[0]),
+};
+
 struct api_query_service *sts_api_create(struct iam *iam)
 {
-    struct api_query_service *desc = xcalloc(1, sizeof(*desc));
-    desc->signing_name = "sts";
-    desc->xmlns = "https://sts.amazonaws.com/doc/2011-06-15/";
-    desc->ops = sts_ops;
-    desc->n_ops = sizeof(sts_ops) / sizeof(sts_ops[0]);
+    struct api_query_service *desc = xmalloc(sizeof(*desc));
+    *desc = sts_template;
     desc->ctx = iam;
     return desc;
 }

@@ -963,10 +963,8 @@ int s3__handle(struct api_call *call)
 
 struct api_rest_service *s3_api_create(struct lake *lake)
 {
-    struct api_rest_service *desc = xcalloc(1, sizeof(*desc));
-    desc->signing_name = "s3";
-    desc->handle = s3__handle;
-    desc->ctx = lake;
+    struct api_rest_service *desc = xmalloc(sizeof(*desc));
+    *desc = (struct api_rest_service){.signing_name = "s3", .handle = s3__handle, .ctx = lake};
     return desc;
 }
 

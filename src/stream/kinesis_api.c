@@ -946,14 +946,19 @@ static const struct api_json_op kinesis_ops[] = {
     {"GetRecords", NULL, kin__get_records},
 };
 
+/* Every description is this one with its own ctx. */
+static const struct api_json_service kinesis_template = {
+    .signing_name = "kinesis",
+    .target_prefix = "Kinesis_20131202",
+    .json_version = "1.1",
+    .ops = kinesis_ops,
+    .n_ops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
+};
+
 struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
-    struct api_json_service *desc = xcalloc(1, sizeof(*desc));
-    desc->signing_name = "kinesis";
-    desc->target_prefix = "Kinesis_20131202";
-    desc->json_version = "1.1";
-    desc->ops = kinesis_ops;
-    desc->n_ops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]);
+    struct api_json_service *desc = xmalloc(sizeof(*desc));
+    *desc = kinesis_template;
     desc->ctx = svc;
     return desc;
 }
