@@ -70,6 +70,35 @@ char *pct_decode_dup(const char *s, size_t len, enum pct_mode mode, size_t *len_
     return out;
 }
 
+int pct_encode(struct buf *out, const char *s, size_t len, int keep)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    /* At most three bytes out for each in: reserve once, then write in place. */
+    if (len > (SIZE_MAX - 1) / 3) {
+        return SL_E(NOMEM);
+    }
+    uint8_t *dst = buf_reserve(out, len * 3);
+    if (dst == NULL) {
+        return SL_E(NOMEM);
+    }
+    uint8_t *start = dst;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && (keep & PCT_KEEP_SLASH)) ||
+            (c == '%' && (keep & PCT_KEEP_PCT))) {
+            *dst++ = c;
+        } else {
+            *dst++ = '%';
+            *dst++ = (uint8_t)digits[c >> 4];
+            *dst++ = (uint8_t)digits[c & 15];
+        }
+    }
+    out->len += (size_t)(dst - start);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 int query_next(const char *s, size_t len, size_t *pos, struct query_field *out)
 {
     size_t i = *pos;

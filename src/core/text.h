@@ -50,6 +50,19 @@ int pct_decode(struct buf *out, const char *s, size_t len, enum pct_mode mode);
  */
 char *pct_decode_dup(const char *s, size_t len, enum pct_mode mode, size_t *len_out);
 
+/* What pct_encode leaves as it is besides RFC 3986's unreserved characters. */
+enum {
+    PCT_KEEP_SLASH = 1, /* '/' (a path; S3's encoding-type=url) */
+    PCT_KEEP_PCT = 2,   /* '%' (a path already encoded, as S3's SigV4 canonical path) */
+};
+
+/*
+ * Appends s[0, len) with every byte but A-Z a-z 0-9 - _ . ~ (and what keep names) as
+ * "%XX", upper-case hexadecimal: the encoding SigV4 and S3 both specify, so a space is
+ * "%20", never '+'. Returns 0 or SL_E(NOMEM).
+ */
+int pct_encode(struct buf *out, const char *s, size_t len, int keep);
+
 /* One field of a query string as sent (still encoded); pointers into the query. */
 struct query_field {
     const char *name;

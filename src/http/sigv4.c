@@ -36,30 +36,6 @@
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* ---- character classes and encoding ---- */
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-/* Appends s[0, len) with every byte but the unreserved ones as %XX (upper-case
-   hex). keep_pct leaves '%' and keep_slash leaves '/' as they are. */
-static void uri_encode(struct buf *out, const char *s, size_t len, int keep_slash, int keep_pct)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/') || (keep_pct && c == '%')) {
-            buf_putc(out, (char)c);
-        } else {
-            char enc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            buf_append(out, enc, 3);
-        }
-    }
-}
-
 /* ---- dates ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
@@ -562,7 +538,7 @@ static void canonical_path(struct buf *out, const char *path, int s3)
         if (path[0] != '/') {
             buf_putc(out, '/');
         }
-        uri_encode(out, path, strlen(path), 1, 1);
+        pct_encode(out, path, strlen(path), PCT_KEEP_SLASH | PCT_KEEP_PCT);
         return;
     }
     size_t base = out->len;
@@ -587,7 +563,7 @@ static void canonical_path(struct buf *out, const char *path, int s3)
             }
         } else {
             buf_putc(out, '/');
-            uri_encode(out, p, seg_len, 0, 0);
+            pct_encode(out, p, seg_len, 0);
         }
         p += seg_len + (slash != NULL ? 1 : 0);
     }
@@ -690,7 +666,7 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
             continue;
         }
         qp->name_off = enc.len;
-        uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
+        pct_encode(&enc, (const char *)tmp.data, tmp.len, 0);
         qp->name_len = enc.len - qp->name_off;
         buf_reset(&tmp);
         if (pct_decode(&tmp, f.value, f.value_len, PCT_QUERY) < 0) {
@@ -698,7 +674,7 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
             break;
         }
         qp->value_off = enc.len;
-        uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
+        pct_encode(&enc, (const char *)tmp.data, tmp.len, 0);
         qp->value_len = enc.len - qp->value_off;
         n++;
     }

@@ -51,18 +51,7 @@ void s3__xml_text(struct buf *b, const char *s)
 /* RFC 3986 percent-encoding as S3's encoding-type=url uses: unreserved and '/' kept. */
 void s3__url_encode(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            buf_putc(b, (char)c);
-        } else {
-            buf_putc(b, '%');
-            buf_putc(b, hex[c >> 4]);
-            buf_putc(b, hex[c & 15]);
-        }
-    }
+    pct_encode(b, s, strlen(s), PCT_KEEP_SLASH);
 }
 
 void s3__xml_open(struct buf *b, const char *root)

@@ -155,6 +155,19 @@ static void pct_decode_follows_one_rule(void **state)
     mem_fail_after(0);
 }
 
+static void pct_encode_keeps_only_unreserved_and_what_is_asked(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(pct_encode(&b, "a b+c/%~\xe2", 9, 0), 0);
+    assert_string_equal((char *)b.data, "a%20b%2Bc%2F%25~%E2");
+    buf_reset(&b);
+    assert_int_equal(pct_encode(&b, "a b/%41", 7, PCT_KEEP_SLASH | PCT_KEEP_PCT), 0);
+    assert_string_equal((char *)b.data, "a%20b/%41");
+    buf_fini(&b);
+}
+
 static void query_fields_split_before_decoding(void **state)
 {
     (void)state;
@@ -291,6 +304,7 @@ int main(void)
         cmocka_unit_test(base64_round_trips_and_is_strict),
         cmocka_unit_test(buf_escapes_json_and_xml),
         cmocka_unit_test(pct_decode_follows_one_rule),
+        cmocka_unit_test(pct_encode_keeps_only_unreserved_and_what_is_asked),
         cmocka_unit_test(query_fields_split_before_decoding),
         cmocka_unit_test(query_params_report_every_allocation_failure),
         cmocka_unit_test(buf_reports_allocation_failure_sticky),
