@@ -69,7 +69,7 @@ struct query_field {
     size_t name_len;
     const char *value; /* after the '='; "" (value_len 0) for a bare name */
     size_t value_len;
-    int has_value;     /* 1 when the field had an '=' */
+    int has_value; /* 1 when the field had an '=' */
 };
 
 /*

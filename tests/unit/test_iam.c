@@ -70,14 +70,14 @@ static void test_credentials_from_the_environment_are_used_and_not_stored(void *
     assert_int_equal(iam_open(NULL, &f->cfg, &iam), 0);
     assert_string_equal(iam_root_access_key_id(iam), "AKIAENVIRONMENT00001");
     char secret[128], account[32];
-    assert_int_equal(iam_key_lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret),
-                                    account, sizeof(account)),
+    assert_int_equal(iam_key_lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret), account,
+                                    sizeof(account)),
                      0);
     assert_string_equal(secret, "env/secret");
     assert_string_equal(account, "123456789012");
-    assert_int_equal(iam_key_lookup(iam, "AKIAOTHER", secret, sizeof(secret), account,
-                                    sizeof(account)),
-                     SL_E(AUTH_UNKNOWN_KEY));
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAOTHER", secret, sizeof(secret), account, sizeof(account)),
+        SL_E(AUTH_UNKNOWN_KEY));
     assert_int_equal(access(f->cred_path, F_OK), -1);
     iam_close(iam);
 }
@@ -94,8 +94,7 @@ static void test_generated_credentials_are_stored_privately_and_read_back(void *
     assert_memory_equal(key, "AKIA", 4);
     assert_true(all_of(key + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
     char secret[128], account[32];
-    assert_int_equal(iam_key_lookup(iam, key, secret, sizeof(secret), account, sizeof(account)),
-                     0);
+    assert_int_equal(iam_key_lookup(iam, key, secret, sizeof(secret), account, sizeof(account)), 0);
     assert_int_equal(strlen(secret), 40);
     assert_true(all_of(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
     iam_close(iam);

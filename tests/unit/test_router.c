@@ -293,11 +293,13 @@ static void test_scope_service_routes_query_and_json_else_rest(void **state)
         const char *authorization;
         enum http_proto proto;
     } cases[] = {
-        {"/", "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/sts/aws4_request, "
-              "SignedHeaders=host, Signature=00",
+        {"/",
+         "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/sts/aws4_request, "
+         "SignedHeaders=host, Signature=00",
          PROTO_QUERY},
-        {"/", "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/kinesis/aws4_request, "
-              "SignedHeaders=host, Signature=00",
+        {"/",
+         "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/kinesis/aws4_request, "
+         "SignedHeaders=host, Signature=00",
          PROTO_JSON},
         /* presigned: the scope's '/' arrive as %2F, and the name is compared decoded */
         {"/?Action=GetCallerIdentity&X-Amz-Credential=" AKID
@@ -308,8 +310,9 @@ static void test_scope_service_routes_query_and_json_else_rest(void **state)
         /* a value that merely contains the name routes nowhere special */
         {"/b?prefix=X-Amz-Credential=a/b/c/sts/d", NULL, PROTO_REST},
         {"/b/k", NULL, PROTO_REST},
-        {"/b/k", "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/s3/aws4_request, "
-                 "SignedHeaders=host, Signature=00",
+        {"/b/k",
+         "AWS4-HMAC-SHA256 Credential=" AKID "/20261128/us-east-1/s3/aws4_request, "
+         "SignedHeaders=host, Signature=00",
          PROTO_REST},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -344,16 +347,15 @@ static void test_query_fields_are_decoded_by_the_one_rule_and_rendered(void **st
     assert_int_equal(ex->proto, PROTO_QUERY);
     assert_int_equal(ex->resp.status, 200);
     assert_string_equal(resp_header(ex, "Content-Type"), "text/xml");
-    assert_string_equal(body_of(ex),
-                        "<EchoResponse xmlns=\"" STS_NS "\"><EchoResult>"
-                        "<P><N>Q</N><V>1</V></P>"
-                        "<P><N>Action</N><V>Echo</V></P>"
-                        "<P><N>Version</N><V>2011-06-15</V></P>"
-                        "<P><N>A</N><V>a b+c</V></P>"
-                        "<P><N>B</N><V></V></P>"
-                        "<P><N>C</N><V>&lt;&amp;&gt;</V></P>"
-                        "</EchoResult><ResponseMetadata><RequestId>rid-1</RequestId>"
-                        "</ResponseMetadata></EchoResponse>");
+    assert_string_equal(body_of(ex), "<EchoResponse xmlns=\"" STS_NS "\"><EchoResult>"
+                                     "<P><N>Q</N><V>1</V></P>"
+                                     "<P><N>Action</N><V>Echo</V></P>"
+                                     "<P><N>Version</N><V>2011-06-15</V></P>"
+                                     "<P><N>A</N><V>a b+c</V></P>"
+                                     "<P><N>B</N><V></V></P>"
+                                     "<P><N>C</N><V>&lt;&amp;&gt;</V></P>"
+                                     "</EchoResult><ResponseMetadata><RequestId>rid-1</RequestId>"
+                                     "</ResponseMetadata></EchoResponse>");
     ex_free(ex);
 }
 
@@ -422,8 +424,7 @@ static void test_json_errors_have_the_json_shape(void **state)
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
     serve(f, ex);
     assert_int_equal(ex->resp.status, 400);
-    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"),
-                        "MissingAuthenticationTokenException");
+    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "MissingAuthenticationTokenException");
     ex_free(ex);
 }
 

@@ -43,8 +43,7 @@ static void pct_encode(struct buf *b, const char *s)
 static char *presign(const char *string_to_sign, const char *extra, long long expires)
 {
     uint8_t mac[SHA1_LEN];
-    crypto_hmac_sha1(DOC_SECRET, strlen(DOC_SECRET), string_to_sign, strlen(string_to_sign),
-                     mac);
+    crypto_hmac_sha1(DOC_SECRET, strlen(DOC_SECRET), string_to_sign, strlen(string_to_sign), mac);
     char sig[BASE64_ENCODED_LEN(SHA1_LEN) + 1];
     sig[base64_encode(mac, SHA1_LEN, sig)] = '\0';
     struct buf q;
@@ -108,8 +107,7 @@ static void test_method_path_and_headers_are_signed(void **state)
     assert_int_equal(check("GET", "/b/other", query, h, 2, BEFORE_MS), SL_E(AUTH_BAD_SIGNATURE));
     assert_int_equal(check("GET", "/b/k", query, h, 1, BEFORE_MS), SL_E(AUTH_BAD_SIGNATURE));
     struct sigv4_header changed[2] = {{"Host", "localhost"}, {"x-amz-meta-a", "2"}};
-    assert_int_equal(check("GET", "/b/k", query, changed, 2, BEFORE_MS),
-                     SL_E(AUTH_BAD_SIGNATURE));
+    assert_int_equal(check("GET", "/b/k", query, changed, 2, BEFORE_MS), SL_E(AUTH_BAD_SIGNATURE));
     free(query);
 }
 
@@ -179,9 +177,9 @@ static void test_tampered_or_missing_parameters_are_refused(void **state)
 
     assert_false(sigv2_query_present("AWSAccessKeyId=" DOC_KEY "&Expires=1"));
     assert_false(sigv2_query_present("Signature=x&Expires=1"));
-    assert_int_equal(check("GET", "/b/k", "AWSAccessKeyId=" DOC_KEY "&Signature=x", NULL, 0,
-                           BEFORE_MS),
-                     SL_E(AUTH_MALFORMED));
+    assert_int_equal(
+        check("GET", "/b/k", "AWSAccessKeyId=" DOC_KEY "&Signature=x", NULL, 0, BEFORE_MS),
+        SL_E(AUTH_MALFORMED));
     assert_int_equal(check("GET", "/b/k", "AWSAccessKeyId=" DOC_KEY "&Signature=x&Expires=soon",
                            NULL, 0, BEFORE_MS),
                      SL_E(AUTH_MALFORMED));
