@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "core/store.h"
 
-static const struct api_json_service *svc;
+static struct api_json_service *svc;
 static struct api_request req = {.region = "us-east-1", .account_id = "000000000000"};
 
 static json_t *op(const char *name, json_t *in)
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "glue_bench: cannot open the catalog in %s\n", dir);
         return 1;
     }
-    svc = glue_api_service(cat);
+    svc = glue_api_create(cat);
     printf("glue_bench: seed %u, %d partitions, %d queries per kind, store %s\n", seed,
            n_partitions, n_queries, path);
 
@@ -201,6 +201,7 @@ int main(int argc, char **argv)
     printf("RESULT partitions=%d create_partitions_per_s=%.0f%s worst_p99_ms=%.2f\n", n_partitions,
            create_rate, summary, worst_p99);
     free(lat);
+    glue_api_destroy(svc);
     catalog_close(cat);
     store_close(st);
     char cmd[160];

@@ -9,7 +9,7 @@
 
 static struct store *st;
 static struct catalog *cat;
-static const struct api_json_service *svc;
+static struct api_json_service *svc;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,7 +18,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_set_level(LOG_ERROR + 1);
     if (store_open(":memory:", &st) < 0 || catalog_open(st, NULL, &cat) < 0)
         abort();
-    svc = glue_api_service(cat);
+    svc = glue_api_create(cat);
     struct api_request req = {.region = "us-east-1", .account_id = "000000000000"};
     const char *setup[][2] = {
         {"CreateDatabase", "{\"DatabaseInput\":{\"Name\":\"d\"}}"},

@@ -234,6 +234,9 @@ static int serve(const struct sluice_config *cfg)
     struct lake *lake = NULL;
     struct catalog *catalog = NULL;
     struct api_registry *reg = NULL;
+    struct api_query_service *sts_api = NULL;
+    struct api_json_service *kinesis_api = NULL, *glue_api = NULL;
+    struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
 
     char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
@@ -257,11 +260,15 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open the catalog: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    sts_api = sts_api_create(iam);
+    kinesis_api = kinesis_api_create(streams);
+    glue_api = glue_api_create(catalog);
+    s3_api = s3_api_create(lake);
     reg = api_registry_create();
-    sts_api_register(iam, reg);
-    kinesis_api_register(streams, reg);
-    glue_api_register(catalog, reg);
-    s3_api_register(lake, reg);
+    api_registry_add_query(reg, sts_api);
+    api_registry_add_json(reg, kinesis_api);
+    api_registry_add_json(reg, glue_api);
+    api_registry_add_rest(reg, s3_api);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
     }
@@ -277,6 +284,10 @@ static int serve(const struct sluice_config *cfg)
     exit_code = 0;
 out_close_services:
     api_registry_destroy(reg);
+    s3_api_destroy(s3_api);
+    glue_api_destroy(glue_api);
+    kinesis_api_destroy(kinesis_api);
+    sts_api_destroy(sts_api);
     catalog_close(catalog);
     lake_close(lake);
     stream_service_close(streams);

@@ -139,9 +139,6 @@ void catalog_close(struct catalog *cat)
     if (cat == NULL) {
         return;
     }
-    if (cat->adapter_free != NULL) {
-        cat->adapter_free(cat->adapter);
-    }
     free(cat);
 }
 

@@ -20,8 +20,6 @@ struct catalog {
     struct store *st; /* shared metadata store; not owned */
     char default_region[32];
     char default_account[16];
-    void *adapter;                  /* the Glue API adapter's state, NULL until asked for */
-    void (*adapter_free)(void *);   /* frees adapter in catalog_close */
     int64_t request_budget_ms;      /* how long one request may scan (catalog_options) */
     int64_t (*clock_ms)(void *arg); /* monotonic milliseconds (catalog_options) */
     void *clock_arg;

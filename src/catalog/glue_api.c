@@ -10,23 +10,17 @@
 #include "catalog/catalog_int.h"
 #include "core/mem.h"
 
-/* The service struct must outlive the registry: one per catalog, owned by it. */
-struct glue_api {
-    struct catalog *cat;
-    struct api_json_service svc;
-};
-
 static int run(struct api_call *call, json_t *input, json_t **output, catalog_op_fn fn)
 {
-    struct glue_api *g = call->service_ctx;
+    struct catalog *cat = call->service_ctx;
     const struct api_request *req = call->req;
     struct catalog_scope sc = {
         .region = req != NULL && req->region != NULL && req->region[0] != '\0'
                       ? req->region
-                      : g->cat->default_region,
+                      : cat->default_region,
         .account_id = req != NULL && req->account_id != NULL && req->account_id[0] != '\0'
                           ? req->account_id
-                          : g->cat->default_account,
+                          : cat->default_account,
     };
     json_t *empty = NULL;
     if (!json_is_object(input)) {
@@ -34,7 +28,7 @@ static int run(struct api_call *call, json_t *input, json_t **output, catalog_op
         input = empty;
     }
     json_t *out = NULL;
-    int rc = fn(g->cat, &sc, input, &out, &call->err);
+    int rc = fn(cat, &sc, input, &out, &call->err);
     json_decref(empty);
     if (rc < 0) {
         json_decref(out);
@@ -59,32 +53,24 @@ CATALOG_OPS(GLUE_OP_FN)
 static const struct api_json_op glue_ops[] = {CATALOG_OPS(GLUE_OP_ENTRY)};
 #undef GLUE_OP_ENTRY
 
-/* The adapter lives as long as its catalog (catalog_close frees it). */
-static struct glue_api *adapter_for(struct catalog *cat)
+/* Every description is this one with its own ctx, the catalog. */
+static const struct api_json_service glue_template = {
+    .signing_name = "glue",
+    .target_prefix = "AWSGlue",
+    .json_version = "1.1",
+    .ops = glue_ops,
+    .n_ops = sizeof(glue_ops) / sizeof(glue_ops[0]),
+};
+
+struct api_json_service *glue_api_create(struct catalog *cat)
 {
-    if (cat->adapter != NULL) {
-        return cat->adapter;
-    }
-    struct glue_api *g = xcalloc(1, sizeof(*g));
-    g->cat = cat;
-    g->svc.signing_name = "glue";
-    g->svc.target_prefix = "AWSGlue";
-    g->svc.json_version = "1.1";
-    g->svc.ops = glue_ops;
-    g->svc.n_ops = sizeof(glue_ops) / sizeof(glue_ops[0]);
-    g->svc.ctx = g;
-    cat->adapter = g;
-    cat->adapter_free = free;
-    return g;
+    struct api_json_service *svc = xmalloc(sizeof(*svc));
+    *svc = glue_template;
+    svc->ctx = cat;
+    return svc;
 }
 
-const struct api_json_service *glue_api_service(struct catalog *cat)
+void glue_api_destroy(struct api_json_service *svc)
 {
-    return &adapter_for(cat)->svc;
-}
-
-int glue_api_register(struct catalog *cat, struct api_registry *reg)
-{
-    api_registry_add_json(reg, glue_api_service(cat));
-    return 0;
+    free(svc);
 }

@@ -8,12 +8,14 @@
 #include "catalog/catalog.h"
 #include "http/api.h"
 
-/* Registers the Glue service with reg; cat must outlive the registry (the service
- * description belongs to cat). Returns 0. */
-int glue_api_register(struct catalog *cat, struct api_registry *reg);
-
-/* The service description glue_api_register adds (for tests that call operations
- * directly). Valid while cat lives. */
-const struct api_json_service *glue_api_service(struct catalog *cat);
+/*
+ * The Glue service's description for the front end's registry
+ * (api_registry_add_json), or for tests that call operations directly. The caller owns
+ * it and frees it with glue_api_destroy after the registry it was added to; cat must
+ * outlive it. Never fails (the allocation aborts).
+ */
+struct api_json_service *glue_api_create(struct catalog *cat);
+/* Frees a description from glue_api_create; NULL is allowed. */
+void glue_api_destroy(struct api_json_service *svc);
 
 #endif

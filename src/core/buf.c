@@ -138,16 +138,33 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 
 int buf_xml_escape(struct buf *b, const char *s, size_t len)
 {
+    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
-        switch (s[i]) {
+        char ref[8];
+        switch (c) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
         case '>': rep = "&gt;"; break;
         case '"': rep = "&quot;"; break;
         case '\'': rep = "&apos;"; break;
-        case '\r': rep = "&#13;"; break;
-        default: break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n') {
+                /* \r and the other controls as references, so a parser keeps them. */
+                ref[0] = '&';
+                ref[1] = '#';
+                ref[2] = 'x';
+                size_t n = 3;
+                if (c >= 16) {
+                    ref[n++] = hex[c >> 4];
+                }
+                ref[n++] = hex[c & 15];
+                ref[n++] = ';';
+                ref[n] = '\0';
+                rep = ref;
+            }
+            break;
         }
         int rc = rep ? buf_puts(b, rep) : buf_append(b, &s[i], 1);
         if (rc < 0) {

@@ -29,7 +29,12 @@ int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 int buf_json_string(struct buf *b, const char *s, size_t len);
-/* Appends s with XML's five special characters escaped. */
+/*
+ * Appends s[0, len) as XML character data or an attribute value: & < > " ' become
+ * entities, and the control characters but tab and newline become "&#xD;"-style
+ * references ('\r' included, which a parser would otherwise turn into '\n'). The one
+ * XML escaper of every XML answer (STS, the error documents, S3).
+ */
 int buf_xml_escape(struct buf *b, const char *s, size_t len);
 /* Takes the data out of the buffer; the caller frees it. The buffer is left empty. */
 uint8_t *buf_steal(struct buf *b, size_t *len_out);

@@ -140,7 +140,11 @@ struct api_rest_service {
 struct api_registry;
 struct api_registry *api_registry_create(void);
 void api_registry_destroy(struct api_registry *reg);
-/* The service structs must outlive the registry. */
+/*
+ * Adds a service description. Each API adapter makes its own with <service>_api_create
+ * (owned by the caller, freed with <service>_api_destroy): the registry borrows it, so
+ * it must outlive the registry.
+ */
 void api_registry_add_json(struct api_registry *reg, const struct api_json_service *svc);
 void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc);
 void api_registry_add_rest(struct api_registry *reg, const struct api_rest_service *svc);

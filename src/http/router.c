@@ -20,10 +20,10 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "http/http_int.h"
 #include "http/sigv2.h"
 #include "http/sigv4.h"
-#include "core/text.h"
 
 /* ---- headers, responses, registry ---- */
 
@@ -101,109 +101,85 @@ void api_registry_add_rest(struct api_registry *reg, const struct api_rest_servi
 
 /* ---- form fields (query protocol) ---- */
 
+/* The decoded fields of the query string and the form body (core/text.h). */
 struct api_params {
-    char **names;
-    char **values;
-    size_t n;
+    struct query_params q;
 };
 
 const char *api_params_get(const struct api_params *p, const char *name)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        if (strcmp(p->names[i], name) == 0) {
-            return p->values[i];
-        }
-    }
-    return NULL;
+    return query_params_get(&p->q, name);
 }
 
 size_t api_params_count(const struct api_params *p)
 {
-    return p->n;
+    return p->q.n;
 }
 
 const char *api_params_name(const struct api_params *p, size_t idx)
 {
-    return idx < p->n ? p->names[idx] : NULL;
+    return idx < p->q.n ? p->q.names[idx] : NULL;
 }
 
 const char *api_params_value(const struct api_params *p, size_t idx)
 {
-    return idx < p->n ? p->values[idx] : NULL;
-}
-
-static void params_parse(struct api_params *p, const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t end = i;
-        while (end < len && s[end] != '&') {
-            end++;
-        }
-        if (end > i) {
-            const char *eq = memchr(s + i, '=', end - i);
-            size_t name_len = eq ? (size_t)(eq - (s + i)) : end - i;
-            p->names = xrealloc(p->names, (p->n + 1) * sizeof(char *));
-            p->values = xrealloc(p->values, (p->n + 1) * sizeof(char *));
-            p->names[p->n] = percent_decode(s + i, name_len, 1);
-            p->values[p->n] =
-                eq ? percent_decode(eq + 1, (size_t)(s + end - eq - 1), 1) : xstrdup("");
-            p->n++;
-        }
-        i = end + 1;
-    }
-}
-
-static void params_fini(struct api_params *p)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        free(p->names[i]);
-        free(p->values[i]);
-    }
-    free(p->names);
-    free(p->values);
+    return idx < p->q.n ? p->q.values[idx] : NULL;
 }
 
 /* ---- routing ---- */
 
-/* The service named in the SigV4 credential scope (header or presigned query), or "". */
+/*
+ * The service named in the SigV4 credential scope, "AKID/date/region/service/
+ * aws4_request", of the Authorization header or of the presigned query's
+ * X-Amz-Credential (decoded by the one query rule); "" when there is none. Allocates
+ * nothing: the query value is decoded into a fixed buffer, as a scope is short.
+ */
 static void scope_service(const struct http_exchange *ex, char *out, size_t size)
 {
     out[0] = '\0';
-    const char *cred = NULL;
+    char cred[512];
+    size_t cred_len = 0;
     const char *auth = http__header(ex, "Authorization");
     if (auth != NULL) {
-        cred = strstr(auth, "Credential=");
-        if (cred != NULL) {
-            cred += strlen("Credential=");
+        const char *c = strstr(auth, "Credential=");
+        if (c == NULL) {
+            return;
         }
+        c += strlen("Credential=");
+        cred_len = strcspn(c, ", ");
+        if (cred_len >= sizeof(cred)) {
+            return;
+        }
+        memcpy(cred, c, cred_len);
     } else {
         const char *q = strchr(ex->raw_uri, '?');
-        if (q != NULL) {
-            cred = strstr(q, "X-Amz-Credential=");
-            if (cred != NULL) {
-                cred += strlen("X-Amz-Credential=");
+        if (q == NULL) {
+            return;
+        }
+        q++;
+        size_t q_len = strlen(q), pos = 0;
+        struct query_field f;
+        int found = 0;
+        while (!found && query_next(q, q_len, &pos, &f)) {
+            char name[32];
+            size_t n = 0;
+            if (f.name_len < sizeof(name)) {
+                n = pct_decode_into(name, f.name, f.name_len, PCT_QUERY);
+            }
+            found = n == 16 && memcmp(name, "X-Amz-Credential", 16) == 0;
+            if (found && f.value_len <= sizeof(cred)) {
+                cred_len = pct_decode_into(cred, f.value, f.value_len, PCT_QUERY);
             }
         }
     }
-    if (cred == NULL) {
-        return;
-    }
-    /* AKID/date/region/service/aws4_request, '/' possibly as %2F in a query. */
+    /* The fourth '/'-separated field. */
     int field = 0;
     size_t o = 0;
-    for (const char *c = cred; *c && *c != ',' && *c != '&' && *c != ' '; c++) {
-        int slash = *c == '/';
-        if (c[0] == '%' && c[1] == '2' && (c[2] == 'F' || c[2] == 'f')) {
-            slash = 1;
-            c += 2;
-        }
-        if (slash) {
+    for (size_t i = 0; i < cred_len; i++) {
+        if (cred[i] == '/') {
             field++;
-            continue;
-        }
-        if (field == 3 && o + 1 < size) {
-            out[o++] = *c;
+        } else if (field == 3 && o + 1 < size) {
+            out[o++] = cred[i];
         }
     }
     out[o] = '\0';
@@ -254,7 +230,7 @@ struct rename {
     int code;
     const char *name;
     int status;
-    const char *message; /* a default message, or NULL to keep the given one */
+    const char *message; /* the protocol's message for the code, or NULL to keep the given one */
 };
 
 static const struct rename query_renames[] = {
@@ -321,9 +297,8 @@ static void render_error(struct http_exchange *ex, int code, const char *name_ov
         if (table[i].code == code) {
             name = table[i].name;
             status = table[i].status;
-            if (table[i].message != NULL && (message == NULL || message[0] == '\0' ||
-                                             code == SL_E(AUTH_UNKNOWN_KEY))) {
-                message = table[i].message;
+            if (table[i].message != NULL) {
+                message = table[i].message; /* the protocol's own wording */
             }
         }
     }
@@ -477,10 +452,21 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
 
 static void dispatch_query(struct http_exchange *ex, struct api_call *call, const char *query)
 {
-    struct api_params params = {0};
-    params_parse(&params, query, strlen(query));
-    if (strcmp(ex->method, "POST") == 0 && ex->body.data != NULL) {
-        params_parse(&params, (const char *)ex->body.data, ex->body_len);
+    /* Fields from the query string, then from a POSTed form body: both sized by the
+       client, so parsed with the may-fail allocator; running out is an error reply. */
+    struct api_params params;
+    query_params_init(&params.q);
+    int prc = query_params_parse(&params.q, query, strlen(query));
+    if (prc == 0 && strcmp(ex->method, "POST") == 0 && ex->body.data != NULL) {
+        prc = query_params_parse(&params.q, (const char *)ex->body.data, ex->body_len);
+    }
+    if (prc < 0) {
+        http__render_error(ex, prc,
+                           prc == SL_E(VALIDATION) ? "A parameter must not contain a NUL byte."
+                                                   : "",
+                           NULL);
+        query_params_fini(&params.q);
+        return;
     }
     const struct api_query_service *svc = ex->query_svc;
     const char *action = api_params_get(&params, "Action");
@@ -495,7 +481,7 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
         snprintf(msg, sizeof(msg), "Could not find operation %.100s for version %.40s",
                  action ? action : "", api_params_get(&params, "Version") ? api_params_get(&params, "Version") : "");
         http__render_error(ex, SL_E(INVALID_ACTION), msg, NULL);
-        params_fini(&params);
+        query_params_fini(&params.q);
         return;
     }
     call->service_ctx = svc->ctx;
@@ -521,7 +507,7 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
                    action, ex->request_id, action);
     }
     buf_fini(&result);
-    params_fini(&params);
+    query_params_fini(&params.q);
 }
 
 static void dispatch_rest(struct http_exchange *ex, struct api_call *call)
@@ -557,7 +543,16 @@ static const char *routed_service(const struct http_exchange *ex)
 void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
 {
     int64_t now_ms = clock_now_ms();
-    char *path = xstrdup(ex->raw_uri);
+    /* The URI and the headers are the client's size: the may-fail allocator. */
+    size_t uri_len = strlen(ex->raw_uri);
+    char *path = try_malloc(uri_len + 1);
+    struct sigv4_header *sig_headers = try_malloc((ex->n_headers + 1) * sizeof(*sig_headers));
+    struct sigv4_auth *auth = xcalloc(1, sizeof(*auth));
+    if (path == NULL || sig_headers == NULL) {
+        http__render_error(ex, SL_E(NOMEM), "", NULL);
+        goto out;
+    }
+    memcpy(path, ex->raw_uri, uri_len + 1);
     char *q = strchr(path, '?');
     const char *query = "";
     if (q != NULL) {
@@ -577,7 +572,6 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         crypto_sha256(ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len, digest);
         hex_encode(digest, SHA256_LEN, body_hash);
     }
-    struct sigv4_header *sig_headers = xcalloc(ex->n_headers + 1, sizeof(*sig_headers));
     for (size_t i = 0; i < ex->n_headers; i++) {
         sig_headers[i].name = ex->headers[i].name;
         sig_headers[i].value = ex->headers[i].value;
@@ -591,7 +585,6 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .payload_hash = payload_hash,
         .s3 = ex->proto == PROTO_REST,
     };
-    struct sigv4_auth *auth = xcalloc(1, sizeof(*auth));
     struct err_info err;
     err_clear(&err);
     char secret[256];

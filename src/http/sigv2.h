@@ -33,12 +33,15 @@ struct sigv2_query {
 
 /* 1 when the query carries SigV2 presign parameters (AWSAccessKeyId and Signature). */
 int sigv2_query_present(const char *query);
-/* Reads the three parameters. SL_E(AUTH_MALFORMED) when one is missing or bad. */
+/* Reads the three parameters. SL_E(AUTH_MALFORMED) when one is missing or bad;
+   SL_E(NOMEM). */
 int sigv2_parse(const char *query, struct sigv2_query *out, struct err_info *err);
 /*
  * Checks expiry (SL_E(AUTH_EXPIRED)) and the signature (SL_E(AUTH_BAD_SIGNATURE)) of a
- * request whose path (as sent), query and headers are given. bucket is the bucket named
- * by the Host header for a virtual-hosted request, NULL for path style.
+ * request whose path (as sent), query and headers are given; SL_E(NOMEM) when out of
+ * memory. bucket is the bucket named by the Host header for a virtual-hosted request,
+ * NULL for path style. Sub-resource names and values are read by the one query rule
+ * (core/text.h), the rule the S3 operation reads them with.
  */
 int sigv2_verify(const char *method, const char *bucket, const char *path, const char *query,
                  const struct sigv4_header *headers, size_t n_headers, const struct sigv2_query *q,

@@ -36,46 +36,6 @@
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* ---- character classes and encoding ---- */
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-/* Appends s[0, len) with every byte but the unreserved ones as %XX (upper-case
-   hex). keep_pct leaves '%' and keep_slash leaves '/' as they are. */
-static void uri_encode(struct buf *out, const char *s, size_t len, int keep_slash, int keep_pct)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/') || (keep_pct && c == '%')) {
-            buf_putc(out, (char)c);
-        } else {
-            char enc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            buf_append(out, enc, 3);
-        }
-    }
-}
-
-/* Appends s[0, len) with %XX sequences decoded; a '%' not followed by two hex
-   digits stays as it is. '+' stays '+': SigV4 clients encode a space as %20. */
-static void pct_decode(struct buf *out, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_digit((unsigned char)s[i + 1]) >= 0 &&
-            hex_digit((unsigned char)s[i + 2]) >= 0) {
-            buf_putc(out, (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
-                                 hex_digit((unsigned char)s[i + 2])));
-            i += 2;
-        } else {
-            buf_putc(out, s[i]);
-        }
-    }
-}
-
 /* ---- dates ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
@@ -236,30 +196,25 @@ static const char *header_get(const struct sigv4_request *req, const char *name)
 }
 
 /* Finds query parameter name (compared after decoding, case-sensitively) and
-   appends its decoded value to out. Returns 1 when found, 0 when not. */
+   appends its decoded value to out. Returns 1 when found, 0 when not, SL_E(NOMEM). */
 static int query_get(const char *query, const char *name, struct buf *out)
 {
     size_t name_len = strlen(name);
-    const char *p = query != NULL ? query : "";
+    const char *q = query != NULL ? query : "";
+    size_t q_len = strlen(q), pos = 0;
+    struct query_field f;
     struct buf key;
     buf_init(&key);
     int found = 0;
-    while (*p != '\0' && !found) {
-        const char *end = strchr(p, '&');
-        size_t piece_len = end != NULL ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', piece_len);
-        size_t k_len = eq != NULL ? (size_t)(eq - p) : piece_len;
+    while (!found && query_next(q, q_len, &pos, &f)) {
         buf_reset(&key);
-        pct_decode(&key, p, k_len);
-        if (key.len == name_len && key.data != NULL && memcmp(key.data, name, name_len) == 0) {
-            if (eq != NULL) {
-                pct_decode(out, eq + 1, piece_len - k_len - 1);
-            }
-            found = 1;
+        if (pct_decode(&key, f.name, f.name_len, PCT_QUERY) < 0) {
+            found = SL_E(NOMEM);
+            break;
         }
-        p += piece_len;
-        if (*p == '&') {
-            p++;
+        if (key.len == name_len && memcmp(key.data, name, name_len) == 0) {
+            pct_decode(out, f.value, f.value_len, PCT_QUERY);
+            found = 1;
         }
     }
     buf_fini(&key);
@@ -492,10 +447,11 @@ static int parse_query(const struct sigv4_request *req, struct sigv4_auth *out,
     int rc = 0;
     for (int i = 0; i < N_PARAMS; i++) {
         buf_init(&val[i]);
-        have[i] = query_get(req->query, names[i], &val[i]);
+        int got = query_get(req->query, names[i], &val[i]);
+        have[i] = got > 0;
         buf_putc(&val[i], '\0'); /* so data is never NULL */
         val[i].len--;
-        if (buf_status(&val[i]) != 0) {
+        if (got < 0 || buf_status(&val[i]) != 0) {
             rc = SL_E(NOMEM);
         }
     }
@@ -588,7 +544,9 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *out, struct 
     int presigned = query_get(req->query, "X-Amz-Algorithm", &alg);
     buf_fini(&alg);
     int rc;
-    if (authz != NULL && presigned) {
+    if (presigned < 0) {
+        rc = err_set(err, presigned, "out of memory");
+    } else if (authz != NULL && presigned) {
         rc = err_set(err, SL_E(AUTH_MALFORMED),
                      "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                      "parameter, Signature query string parameter or the Authorization "
@@ -621,7 +579,7 @@ static void canonical_path(struct buf *out, const char *path, int s3)
         if (path[0] != '/') {
             buf_putc(out, '/');
         }
-        uri_encode(out, path, strlen(path), 1, 1);
+        pct_encode(out, path, strlen(path), PCT_KEEP_SLASH | PCT_KEEP_PCT);
         return;
     }
     size_t base = out->len;
@@ -646,7 +604,7 @@ static void canonical_path(struct buf *out, const char *path, int s3)
             }
         } else {
             buf_putc(out, '/');
-            uri_encode(out, p, seg_len, 0, 0);
+            pct_encode(out, p, seg_len, 0);
         }
         p += seg_len + (slash != NULL ? 1 : 0);
     }
@@ -732,42 +690,38 @@ static int canonical_query(struct buf *out, const char *query, int presigned)
     buf_init(&enc);
     buf_init(&tmp);
     buf_reserve(&enc, strlen(query)); /* enc.data is never NULL below, even if all is empty */
-    size_t n = 0;
-    const char *p = query;
-    while (*p != '\0') {
-        const char *amp = strchr(p, '&');
-        size_t piece_len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-        if (piece_len > 0) {
-            const char *eq = memchr(p, '=', piece_len);
-            size_t k_len = eq != NULL ? (size_t)(eq - p) : piece_len;
-            struct query_pair *qp = &pairs[n];
-            buf_reset(&tmp);
-            pct_decode(&tmp, p, k_len);
-            int skip = presigned && tmp.len == 15 && memcmp(tmp.data, "X-Amz-Signature", 15) == 0;
-            if (!skip) {
-                qp->name_off = enc.len;
-                if (tmp.len > 0) {
-                    uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
-                }
-                qp->name_len = enc.len - qp->name_off;
-                buf_reset(&tmp);
-                if (eq != NULL) {
-                    pct_decode(&tmp, eq + 1, piece_len - k_len - 1);
-                }
-                qp->value_off = enc.len;
-                if (tmp.len > 0) {
-                    uri_encode(&enc, (const char *)tmp.data, tmp.len, 0, 0);
-                }
-                qp->value_len = enc.len - qp->value_off;
-                n++;
-            }
+    size_t n = 0, pos = 0, q_len = strlen(query);
+    struct query_field f;
+    int rc = 0;
+    while (rc == 0 && query_next(query, q_len, &pos, &f)) {
+        /* Decoded as the operation will read it (core/text.h), then encoded again.
+           (buf_reset clears a failure, so each decode's result is checked.) */
+        struct query_pair *qp = &pairs[n];
+        buf_reset(&tmp);
+        if (pct_decode(&tmp, f.name, f.name_len, PCT_QUERY) < 0) {
+            rc = SL_E(NOMEM);
+            break;
         }
-        p += piece_len;
-        if (*p == '&') {
-            p++;
+        int skip = presigned && tmp.len == 15 && memcmp(tmp.data, "X-Amz-Signature", 15) == 0;
+        if (skip) {
+            continue;
         }
+        qp->name_off = enc.len;
+        pct_encode(&enc, (const char *)tmp.data, tmp.len, 0);
+        qp->name_len = enc.len - qp->name_off;
+        buf_reset(&tmp);
+        if (pct_decode(&tmp, f.value, f.value_len, PCT_QUERY) < 0) {
+            rc = SL_E(NOMEM);
+            break;
+        }
+        qp->value_off = enc.len;
+        pct_encode(&enc, (const char *)tmp.data, tmp.len, 0);
+        qp->value_len = enc.len - qp->value_off;
+        n++;
     }
-    int rc = buf_status(&enc) != 0 || buf_status(&tmp) != 0 ? SL_E(NOMEM) : 0;
+    if (rc == 0 && buf_status(&enc) != 0) {
+        rc = SL_E(NOMEM);
+    }
     if (rc == 0 && n > 0) {
         pairs_sort(enc.data, pairs, pairs + n_max, n);
         for (size_t i = 0; i < n; i++) {

@@ -17,8 +17,9 @@
  *   - path: every service but S3 normalises "." / ".." / empty segments and URI-encodes
  *     each segment of the path as sent (so "%20" is encoded again, as SDKs double-encode);
  *     S3 uses the path as sent, only encoding bytes a client left raw;
- *   - query: each name and value decoded and re-encoded (RFC 3986 unreserved kept),
- *     sorted by name then value; X-Amz-Signature left out;
+ *   - query: each name and value decoded by the rule the operations read them with
+ *     (core/text.h: '+' is a space) and re-encoded (RFC 3986 unreserved kept), sorted
+ *     by name then value; X-Amz-Signature left out;
  *   - headers: names lower-cased and sorted, values trimmed with runs of spaces
  *     collapsed, repeated headers joined with ','.
  *
@@ -78,7 +79,8 @@ struct sigv4_auth {
  * Parses the Authorization header or the presigned query parameters of req into *out.
  * Returns 0, or
  *   SL_E(AUTH_MISSING)   no authentication at all;
- *   SL_E(AUTH_MALFORMED) present but malformed (message as AWS words it, in err).
+ *   SL_E(AUTH_MALFORMED) present but malformed (message as AWS words it, in err);
+ *   SL_E(NOMEM).
  */
 int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *out, struct err_info *err);
 

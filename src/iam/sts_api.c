@@ -1,6 +1,9 @@
 #include "iam/sts_api.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 static int get_caller_identity(struct api_call *call, const struct api_params *params,
                                struct buf *result)
@@ -22,16 +25,23 @@ static const struct api_query_op sts_ops[] = {
     {"GetCallerIdentity", get_caller_identity},
 };
 
-static struct api_query_service sts_service = {
+/* Every description is this one with its own ctx. */
+static const struct api_query_service sts_template = {
     .signing_name = "sts",
     .xmlns = "https://sts.amazonaws.com/doc/2011-06-15/",
     .ops = sts_ops,
     .n_ops = sizeof(sts_ops) / sizeof(sts_ops[0]),
 };
 
-int sts_api_register(struct iam *iam, struct api_registry *reg)
+struct api_query_service *sts_api_create(struct iam *iam)
 {
-    sts_service.ctx = iam;
-    api_registry_add_query(reg, &sts_service);
-    return 0;
+    struct api_query_service *desc = xmalloc(sizeof(*desc));
+    *desc = sts_template;
+    desc->ctx = iam;
+    return desc;
+}
+
+void sts_api_destroy(struct api_query_service *desc)
+{
+    free(desc);
 }

@@ -19,37 +19,24 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "lake/s3_http.h"
 
 /* ---- decoding ---- */
 
-static int hexv(char c)
+int s3__path_decode(const char *s, size_t len, char **out)
 {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-char *s3__pct_decode(const char *s, size_t len, int plus_is_space, int *bad)
-{
-    char *out = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
+    size_t n = 0;
+    *out = pct_decode_dup(s, len, PCT_PATH, &n);
+    if (*out == NULL) {
+        return SL_E(NOMEM);
     }
-    out[o] = '\0';
-    if (bad != NULL && memchr(out, '\0', o) != NULL) {
-        *bad = 1;
+    if (strlen(*out) != n) {
+        free(*out);
+        *out = NULL;
+        return SL_E(INVALID_ARGUMENT_S3);
     }
-    return out;
+    return 0;
 }
 
 /* ---- XML writing ---- */
@@ -128,40 +115,49 @@ static void req_fini(struct s3_req *r)
 static int req_parse(struct s3_req *r)
 {
     const char *q = r->req->query ? r->req->query : "";
-    while (*q) {
-        size_t len = strcspn(q, "&");
-        if (len > 0) {
-            const char *eq = memchr(q, '=', len);
-            size_t name_len = eq ? (size_t)(eq - q) : len;
-            r->params = xrealloc(r->params, (r->n_params + 1) * sizeof(*r->params));
-            struct s3_param *p = &r->params[r->n_params++];
-            p->name = s3__pct_decode(q, name_len, 1, NULL);
-            p->value = eq ? s3__pct_decode(eq + 1, len - name_len - 1, 1, NULL) : xstrdup("");
-        }
-        q += len;
-        if (*q == '&') {
-            q++;
-        }
+    struct query_params qp;
+    query_params_init(&qp);
+    int rc = query_params_parse(&qp, q, strlen(q));
+    if (rc < 0) {
+        query_params_fini(&qp);
+        return s3__fail(r, rc == SL_E(NOMEM) ? rc : SL_E(INVALID_ARGUMENT_S3),
+                        rc == SL_E(NOMEM) ? "We encountered an internal error. Please try again."
+                                          : "A query parameter must not contain a NUL byte");
     }
+    /* The decoded fields become the request's (struct s3_param pairs). */
+    r->params = try_malloc((qp.n ? qp.n : 1) * sizeof(*r->params));
+    if (r->params == NULL) {
+        query_params_fini(&qp);
+        return s3__fail(r, SL_E(NOMEM), "We encountered an internal error. Please try again.");
+    }
+    for (size_t i = 0; i < qp.n; i++) {
+        r->params[i].name = qp.names[i];
+        r->params[i].value = qp.values[i];
+    }
+    r->n_params = qp.n;
+    free(qp.names);
+    free(qp.values);
     const char *path = r->req->path ? r->req->path : "/";
     if (*path == '/') {
         path++;
     }
-    int bad = 0;
     r->bucket = host_bucket(r->req->host);
     if (r->bucket != NULL) {
         if (*path != '\0') {
-            r->key = s3__pct_decode(path, strlen(path), 0, &bad);
+            rc = s3__path_decode(path, strlen(path), &r->key);
         }
     } else if (*path != '\0') {
         size_t blen = strcspn(path, "/");
-        r->bucket = s3__pct_decode(path, blen, 0, &bad);
-        if (path[blen] == '/' && path[blen + 1] != '\0') {
+        rc = s3__path_decode(path, blen, &r->bucket);
+        if (rc == 0 && path[blen] == '/' && path[blen + 1] != '\0') {
             const char *k = path + blen + 1;
-            r->key = s3__pct_decode(k, strlen(k), 0, &bad);
+            rc = s3__path_decode(k, strlen(k), &r->key);
         }
     }
-    if (bad) {
+    if (rc == SL_E(NOMEM)) {
+        return s3__fail(r, rc, "We encountered an internal error. Please try again.");
+    }
+    if (rc < 0) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Object key must not contain NUL");
     }
     if (r->bucket != NULL) {
@@ -732,15 +728,15 @@ int s3__handle(struct api_call *call)
     return rc;
 }
 
-static struct api_rest_service s3_service = {
-    .signing_name = "s3",
-    .host_bucket = host_bucket,
-    .handle = s3__handle,
-};
-
-int s3_api_register(struct lake *lake, struct api_registry *reg)
+struct api_rest_service *s3_api_create(struct lake *lake)
 {
-    s3_service.ctx = lake;
-    api_registry_add_rest(reg, &s3_service);
-    return 0;
+    struct api_rest_service *desc = xmalloc(sizeof(*desc));
+    *desc = (struct api_rest_service){
+        .signing_name = "s3", .host_bucket = host_bucket, .handle = s3__handle, .ctx = lake};
+    return desc;
+}
+
+void s3_api_destroy(struct api_rest_service *desc)
+{
+    free(desc);
 }

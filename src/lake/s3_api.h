@@ -13,9 +13,13 @@
 #include "lake/lake.h"
 
 /*
- * Adds the S3 service (signing name "s3") to reg, serving lake. The lake must outlive
- * the registry. Returns 0.
+ * The S3 service's description (signing name "s3", serving lake) for the front end's
+ * registry (api_registry_add_rest). The caller owns it and frees it with s3_api_destroy
+ * after the registry it was added to; lake must outlive it. Never fails (the
+ * allocation aborts).
  */
-int s3_api_register(struct lake *lake, struct api_registry *reg);
+struct api_rest_service *s3_api_create(struct lake *lake);
+/* Frees a description from s3_api_create; NULL is allowed. */
+void s3_api_destroy(struct api_rest_service *desc);
 
 #endif

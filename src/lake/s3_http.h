@@ -50,9 +50,10 @@ const char *s3__header(const struct s3_req *r, const char *name);
 int s3__fail(struct s3_req *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 long long s3__parse_uint(const char *s);
-/* Percent-decodes len bytes of s (plus as space when asked); *bad set on a NUL byte.
-   (s3_api.c) */
-char *s3__pct_decode(const char *s, size_t len, int plus_is_space, int *bad);
+/* Percent-decodes a path or x-amz-copy-source part (core/text.h, PCT_PATH: '+' is
+   itself) into *out, which the caller frees. Returns 0; SL_E(NOMEM); or
+   SL_E(INVALID_ARGUMENT_S3) when it decodes to a NUL byte (*out is then NULL). */
+int s3__path_decode(const char *s, size_t len, char **out);
 
 /* XML writing: text escaped, elements, S3's answer root. */
 void s3__xml_open(struct buf *b, const char *root);
@@ -110,7 +111,7 @@ int s3__xml_body(struct s3_req *r, size_t max_len, const char *root_name,
  */
 int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
 
-/* The service's request handler (what s3_api_register installs); call->service_ctx is
+/* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);
 

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "lake/lake_int.h"
 #include "lake/s3_http.h"
 
@@ -49,27 +50,24 @@ static const char *const stored_headers[] = {"Content-Encoding", "Content-Dispos
 /* Parses "k1=v1&k2=v2" (URL-encoded) into a JSON object text. */
 static int tags_from_query_string(struct s3_req *r, const char *s, char **out)
 {
+    struct query_params qp;
+    query_params_init(&qp);
+    int rc = query_params_parse(&qp, s, strlen(s));
+    if (rc == SL_E(NOMEM)) {
+        query_params_fini(&qp);
+        return s3__fail(r, rc, "We encountered an internal error. Please try again.");
+    }
     json_t *tags = json_object();
-    int rc = 0;
-    while (*s && rc == 0) {
-        size_t len = strcspn(s, "&");
-        const char *eq = memchr(s, '=', len);
-        size_t kl = eq ? (size_t)(eq - s) : len;
-        char *k = s3__pct_decode(s, kl, 1, NULL);
-        char *v = eq ? s3__pct_decode(eq + 1, len - kl - 1, 1, NULL) : xstrdup("");
+    for (size_t i = 0; rc == 0 && i < qp.n; i++) {
+        const char *k = qp.names[i], *v = qp.values[i];
         if (*k == '\0' || strlen(k) > 128 || strlen(v) > 256 || json_object_get(tags, k)) {
-            rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                          "The TagKey you have provided is "
-                          "invalid");
+            rc = SL_E(VALIDATION);
         } else {
             json_object_set_new(tags, k, json_string(v));
         }
-        free(k);
-        free(v);
-        s += len;
-        if (*s == '&') {
-            s++;
-        }
+    }
+    if (rc < 0) {
+        rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "The TagKey you have provided is invalid");
     }
     if (rc == 0 && json_object_size(tags) > 10) {
         rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Object tags cannot be greater than 10");
@@ -78,6 +76,7 @@ static int tags_from_query_string(struct s3_req *r, const char *s, char **out)
         *out = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
     }
     json_decref(tags);
+    query_params_fini(&qp);
     return rc;
 }
 
@@ -694,11 +693,14 @@ static int copy_source(struct s3_req *r, char **bucket, char **key)
         strcmp(h + len + 11, "null") != 0) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
     }
-    int bad = 0;
-    char *src = s3__pct_decode(h, len, 0, &bad);
-    const char *p = src[0] == '/' ? src + 1 : src;
+    char *src = NULL;
+    int rc = s3__path_decode(h, len, &src);
+    if (rc == SL_E(NOMEM)) {
+        return s3__fail(r, rc, "We encountered an internal error. Please try again.");
+    }
+    const char *p = src == NULL ? "" : src[0] == '/' ? src + 1 : src;
     const char *slash = strchr(p, '/');
-    if (bad || slash == NULL || slash == p || slash[1] == '\0') {
+    if (rc < 0 || slash == NULL || slash == p || slash[1] == '\0') {
         free(src);
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                         "Copy Source must mention the source "

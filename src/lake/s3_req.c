@@ -11,44 +11,20 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "lake/s3_http.h"
 
 /* ---- XML writing ---- */
 
 void s3__xml_text(struct buf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '&': buf_puts(b, "&amp;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&apos;"); break;
-        default:
-            if (*p < 0x20 && *p != '\t' && *p != '\n') {
-                buf_printf(b, "&#x%X;", *p); /* \r and controls survive as references */
-            } else {
-                buf_putc(b, (char)*p);
-            }
-        }
-    }
+    buf_xml_escape(b, s, strlen(s));
 }
 
 /* RFC 3986 percent-encoding as S3's encoding-type=url uses: unreserved and '/' kept. */
 void s3__url_encode(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-            buf_putc(b, (char)c);
-        } else {
-            buf_putc(b, '%');
-            buf_putc(b, hex[c >> 4]);
-            buf_putc(b, hex[c & 15]);
-        }
-    }
+    pct_encode(b, s, strlen(s), PCT_KEEP_SLASH);
 }
 
 void s3__xml_open(struct buf *b, const char *root)

@@ -700,7 +700,8 @@ static const struct api_json_op kinesis_ops[] = {
     {"GetRecords", NULL, kin__get_records},
 };
 
-static struct api_json_service kinesis_service = {
+/* Every description is this one with its own ctx. */
+static const struct api_json_service kinesis_template = {
     .signing_name = "kinesis",
     .target_prefix = "Kinesis_20131202",
     .json_version = "1.1",
@@ -708,9 +709,15 @@ static struct api_json_service kinesis_service = {
     .n_ops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
 };
 
-int kinesis_api_register(struct stream_service *svc, struct api_registry *reg)
+struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
-    kinesis_service.ctx = svc;
-    api_registry_add_json(reg, &kinesis_service);
-    return 0;
+    struct api_json_service *desc = xmalloc(sizeof(*desc));
+    *desc = kinesis_template;
+    desc->ctx = svc;
+    return desc;
+}
+
+void kinesis_api_destroy(struct api_json_service *desc)
+{
+    free(desc);
 }

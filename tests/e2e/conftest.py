@@ -3,7 +3,9 @@
 `sluice` is one server for the whole session (tests use unique resource names);
 `fresh_sluice` is a server of the test's own, for restarts and kill -9.
 The binary is $SLUICE_BIN (the test runner points it at the plain or the sanitizer
-build), else build/sluice.
+build), else build/sluice. The AWS CLI is $SLUICE_E2E_AWS (the runner names the one of
+the same generation as the Python running the tests), else the aws installed beside this
+Python, else /usr/bin/aws.
 """
 import json
 import os
@@ -11,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -20,7 +23,17 @@ import pytest
 from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AWS_CLI = "/usr/bin/aws"
+
+
+def _aws_cli():
+    named = os.environ.get("SLUICE_E2E_AWS")
+    if named:
+        return named
+    beside = os.path.join(os.path.dirname(sys.executable), "aws")
+    return beside if os.access(beside, os.X_OK) else "/usr/bin/aws"
+
+
+AWS_CLI = _aws_cli()
 ACCESS_KEY = "AKIASLUICETESTROOT01"
 SECRET_KEY = "sluice/test/secret/key/0123456789abcdefgh"
 

@@ -27,7 +27,7 @@ struct fixture {
     char path[128];
     struct store *st;
     struct catalog *cat;
-    const struct api_json_service *svc;
+    struct api_json_service *svc;
     struct api_request req;
     struct err_info last_err;
 };
@@ -42,7 +42,7 @@ static int setup(void **state)
     struct sluice_config cfg;
     config_defaults(&cfg);
     assert_int_equal(catalog_open(f->st, &cfg, &f->cat), 0);
-    f->svc = glue_api_service(f->cat);
+    f->svc = glue_api_create(f->cat);
     f->req.region = "us-east-1";
     f->req.account_id = "123456789012";
     *state = f;
@@ -52,6 +52,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    glue_api_destroy(f->svc);
     catalog_close(f->cat);
     store_close(f->st);
     char cmd[200];
@@ -933,7 +934,8 @@ static void test_catalog_survives_reopen(void **state)
     store_close(f->st);
     assert_int_equal(store_open(f->path, &f->st), 0);
     assert_int_equal(catalog_open(f->st, NULL, &f->cat), 0);
-    f->svc = glue_api_service(f->cat);
+    glue_api_destroy(f->svc);
+    f->svc = glue_api_create(f->cat);
     assert_int_equal(count_matching(f, "year = 2020"), 24);
 }
 

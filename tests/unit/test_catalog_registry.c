@@ -24,7 +24,7 @@ struct fixture {
     char dir[64];
     struct store *st;
     struct catalog *cat;
-    const struct api_json_service *svc;
+    struct api_json_service *svc;
     struct api_request req;
     struct err_info last_err;
 };
@@ -38,7 +38,7 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/meta.db", f->dir);
     assert_int_equal(store_open(path, &f->st), 0);
     assert_int_equal(catalog_open(f->st, NULL, &f->cat), 0);
-    f->svc = glue_api_service(f->cat);
+    f->svc = glue_api_create(f->cat);
     f->req.region = "us-east-1";
     f->req.account_id = "123456789012";
     *state = f;
@@ -48,6 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    glue_api_destroy(f->svc);
     catalog_close(f->cat);
     store_close(f->st);
     char cmd[200];

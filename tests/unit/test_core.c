@@ -16,6 +16,7 @@
 #include "core/jsonscan.h"
 #include "core/mem.h"
 #include "core/store.h"
+#include "core/text.h"
 
 static void jscan_walks_nested_documents(void **state)
 {
@@ -121,7 +122,112 @@ static void buf_escapes_json_and_xml(void **state)
     buf_reset(&b);
     buf_xml_escape(&b, "<a&'\">", 6);
     assert_string_equal((char *)b.data, "&lt;a&amp;&apos;&quot;&gt;");
+    /* controls but tab and newline become references, '\r' included */
+    buf_reset(&b);
+    buf_xml_escape(&b, "a\tb\nc\rd\x01" "e\x1f", 10);
+    assert_string_equal((char *)b.data, "a\tb\nc&#xD;d&#x1;e&#x1F;");
     buf_fini(&b);
+}
+
+static void pct_decode_follows_one_rule(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *s = pct_decode_dup("a+b%2B%2bc%20%zz%4", 18, PCT_QUERY, &n);
+    assert_string_equal(s, "a b++c %zz%4");
+    free(s);
+    s = pct_decode_dup("a+b%2Bc", 7, PCT_PATH, NULL);
+    assert_string_equal(s, "a+b+c");
+    free(s);
+    /* %00 decodes; the length tells it apart from the end */
+    s = pct_decode_dup("x%00y", 5, PCT_PATH, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(strlen(s), 1);
+    free(s);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(pct_decode(&b, "k=", 2, PCT_QUERY), 0);
+    assert_int_equal(pct_decode(&b, "%41+", 4, PCT_QUERY), 0);
+    assert_string_equal((char *)b.data, "k=A ");
+    buf_fini(&b);
+    mem_fail_after(1);
+    assert_null(pct_decode_dup("abc", 3, PCT_QUERY, NULL));
+    mem_fail_after(0);
+}
+
+static void pct_encode_keeps_only_unreserved_and_what_is_asked(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(pct_encode(&b, "a b+c/%~\xe2", 9, 0), 0);
+    assert_string_equal((char *)b.data, "a%20b%2Bc%2F%25~%E2");
+    buf_reset(&b);
+    assert_int_equal(pct_encode(&b, "a b/%41", 7, PCT_KEEP_SLASH | PCT_KEEP_PCT), 0);
+    assert_string_equal((char *)b.data, "a%20b/%41");
+    buf_fini(&b);
+}
+
+static void query_fields_split_before_decoding(void **state)
+{
+    (void)state;
+    const char *q = "&a=1&&b&c=x=y&%26=%3D&";
+    size_t pos = 0;
+    struct query_field f;
+    const char *want[][2] = {{"a", "1"}, {"b", ""}, {"c", "x=y"}, {"%26", "%3D"}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(query_next(q, strlen(q), &pos, &f), 1);
+        assert_int_equal(f.name_len, strlen(want[i][0]));
+        assert_memory_equal(f.name, want[i][0], f.name_len);
+        assert_int_equal(f.value_len, strlen(want[i][1]));
+        assert_memory_equal(f.value, want[i][1], f.value_len);
+        assert_int_equal(f.has_value, i != 1);
+    }
+    assert_int_equal(query_next(q, strlen(q), &pos, &f), 0);
+
+    struct query_params p;
+    query_params_init(&p);
+    assert_int_equal(query_params_parse(&p, q, strlen(q)), 0);
+    assert_int_equal(p.n, 4);
+    assert_string_equal(query_params_get(&p, "&"), "=");
+    assert_string_equal(query_params_get(&p, "b"), "");
+    assert_null(query_params_get(&p, "d"));
+    /* a second source appends */
+    assert_int_equal(query_params_parse(&p, "d=a+b", 5), 0);
+    assert_string_equal(query_params_get(&p, "d"), "a b");
+    query_params_fini(&p);
+
+    query_params_init(&p);
+    assert_int_equal(query_params_parse(&p, "a=1&b=x%00", 10), SL_E(VALIDATION));
+    assert_int_equal(p.n, 1);
+    query_params_fini(&p);
+}
+
+static void query_params_report_every_allocation_failure(void **state)
+{
+    (void)state;
+    struct buf q;
+    buf_init(&q);
+    for (int i = 0; i < 40; i++) {
+        buf_printf(&q, "k%d=v%d&", i, i);
+    }
+    int n_failed = 0;
+    for (unsigned long n = 1;; n++) {
+        struct query_params p;
+        query_params_init(&p);
+        mem_fail_after(n);
+        int rc = query_params_parse(&p, (const char *)q.data, q.len);
+        mem_fail_after(0);
+        query_params_fini(&p);
+        if (rc == 0) {
+            break;
+        }
+        assert_int_equal(rc, SL_E(NOMEM));
+        n_failed++;
+    }
+    /* two strings a field and a few doublings of the arrays */
+    assert_true(n_failed > 80);
+    buf_fini(&q);
 }
 
 static void buf_reports_allocation_failure_sticky(void **state)
@@ -197,6 +303,10 @@ int main(void)
         cmocka_unit_test(jscan_unescape_decodes_utf16_pairs_and_refuses_lone_surrogates),
         cmocka_unit_test(base64_round_trips_and_is_strict),
         cmocka_unit_test(buf_escapes_json_and_xml),
+        cmocka_unit_test(pct_decode_follows_one_rule),
+        cmocka_unit_test(pct_encode_keeps_only_unreserved_and_what_is_asked),
+        cmocka_unit_test(query_fields_split_before_decoding),
+        cmocka_unit_test(query_params_report_every_allocation_failure),
         cmocka_unit_test(buf_reports_allocation_failure_sticky),
         cmocka_unit_test(errors_carry_aws_names_and_statuses),
         cmocka_unit_test(store_migrates_each_part_once),

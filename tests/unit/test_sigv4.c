@@ -613,9 +613,11 @@ static void test_query_is_decoded_reencoded_and_sorted(void **state)
     (void)state;
     struct buf out;
     buf_init(&out);
-    canonical_of("/", "b=2&a=1&a=0&c&x=a/b&y=%7e%2f&&z=a%20b+c", 1, &out);
-    assert_string_equal((char *)out.data, "GET\n/\na=0&a=1&b=2&c=&x=a%2Fb&y=~%2F&z=a%20b%2Bc\n"
-                                          "host:h\n\nhost\nUNSIGNED-PAYLOAD");
+    /* '+' is a space in a query (core/text.h), as the operation reads it; "%2B" a '+'. */
+    canonical_of("/", "b=2&a=1&a=0&c&x=a/b&y=%7e%2f&&z=a%20b+c%2B", 1, &out);
+    assert_string_equal((char *)out.data,
+                        "GET\n/\na=0&a=1&b=2&c=&x=a%2Fb&y=~%2F&z=a%20b%20c%2B\n"
+                        "host:h\n\nhost\nUNSIGNED-PAYLOAD");
     /* sorted by name before value: "a-b" sorts before "a" + "=" would */
     canonical_of("/", "a=2&a-b=1", 1, &out);
     assert_string_equal((char *)out.data, "GET\n/\na=2&a-b=1\nhost:h\n\nhost\nUNSIGNED-PAYLOAD");
