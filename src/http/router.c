@@ -251,7 +251,7 @@ static const struct rename rest_renames[] = {
     {SL_E(AUTH_BAD_SIGNATURE), "SignatureDoesNotMatch", 403, NULL},
     {SL_E(AUTH_SKEWED), "RequestTimeTooSkewed", 403,
      "The difference between the request time and the current time is too large."},
-    {SL_E(AUTH_EXPIRED), "AccessDenied", 403, "Request has expired"},
+    {SL_E(AUTH_EXPIRED), "AccessDenied", 403, NULL}, /* "has expired" or "is not yet valid" */
     {SL_E(AUTH_MALFORMED), "AuthorizationHeaderMalformed", 400, NULL},
     {SL_E(BODY_TOO_LARGE), "EntityTooLarge", 400, NULL},
     {SL_E(VALIDATION), "InvalidArgument", 400, NULL},

@@ -34,6 +34,14 @@ def _aws_cli():
 
 
 AWS_CLI = _aws_cli()
+
+
+def aws_cli_major():
+    """1 for AWS CLI v1, 2 for v2: they read blob arguments differently (v1 takes the raw
+    bytes, v2 base64 unless told otherwise)."""
+    out = subprocess.run([AWS_CLI, "--version"], capture_output=True, text=True)
+    text = (out.stdout + out.stderr).strip()
+    return int(text.split("/", 1)[1].split(".", 1)[0])
 ACCESS_KEY = "AKIASLUICETESTROOT01"
 SECRET_KEY = "sluice/test/secret/key/0123456789abcdefgh"
 
