@@ -20,9 +20,17 @@ TARBALL_SHA256=1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/third_party/duckdb"
 
-if [ -f "$dest/libduckdb.so" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$NPM_VERSION" ]; then
-    exit 0
-fi
+installed() {
+    [ -f "$dest/libduckdb.so" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$NPM_VERSION" ]
+}
+installed && exit 0
+
+# `make -j` may start us twice (the deps target and the library's own rule): the second
+# waits for the first and then finds the library in place.
+mkdir -p "$dest"
+exec 9>"$dest/.install.lock"
+flock 9
+installed && exit 0
 
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
     echo "install-duckdb: $NPM_PACKAGE is for Linux x86-64; put libduckdb.so from DuckDB's" \
@@ -49,7 +57,6 @@ fi
 tar -xzf "${tarball[0]}" -C "$work" package/libduckdb.so package/LICENSE
 
 # Replace atomically: a build running beside us sees the old library or the new one.
-mkdir -p "$dest"
 install -m 0644 "$work/package/libduckdb.so" "$dest/.libduckdb.so.tmp"
 install -m 0644 "$work/package/LICENSE" "$dest/LICENSE"
 mv -f "$dest/.libduckdb.so.tmp" "$dest/libduckdb.so"

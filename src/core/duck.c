@@ -42,8 +42,8 @@
 #include <string.h>
 
 struct duck_engine {
-    duckdb_database db;            /* the in-memory database */
-    atomic_ulong next_writer_id;   /* names writers' temp tables */
+    duckdb_database db;          /* the in-memory database */
+    atomic_ulong next_writer_id; /* names writers' temp tables */
 };
 
 struct duck_conn {
@@ -62,22 +62,22 @@ struct duck_vec {
 };
 
 struct duck_result {
-    duckdb_result res;           /* destroyed with the result */
+    duckdb_result res; /* destroyed with the result */
     size_t n_columns;
-    struct duck_type **types;    /* n_columns owned type trees */
-    struct duck_vec *columns;    /* n_columns vector trees, rebound at each fetch */
-    duckdb_data_chunk chunk;     /* the current chunk, or NULL */
+    struct duck_type **types; /* n_columns owned type trees */
+    struct duck_vec *columns; /* n_columns vector trees, rebound at each fetch */
+    duckdb_data_chunk chunk;  /* the current chunk, or NULL */
 };
 
 struct duck_writer {
     struct duck_conn *conn;
-    char *table;                 /* unquoted temp table name */
+    char *table; /* unquoted temp table name */
     size_t n_columns;
     struct duck_field *columns;  /* owned copies: names and type trees */
     duckdb_logical_type *ltypes; /* n_columns DuckDB types for the chunks */
     duckdb_appender appender;
-    uint64_t n_rows;             /* rows appended since created or last written */
-    int sticky;                  /* 0, or the failure that ended the writer */
+    uint64_t n_rows;              /* rows appended since created or last written */
+    int sticky;                   /* 0, or the failure that ended the writer */
     struct duck_error sticky_err; /* that failure, given again to every later call */
 };
 
@@ -122,45 +122,31 @@ static enum duck_err_kind kind_of(duckdb_error_type type)
 {
     switch (type) {
     case DUCKDB_ERROR_PARSER:
-    case DUCKDB_ERROR_SYNTAX:
-        return DUCK_ERR_SYNTAX;
+    case DUCKDB_ERROR_SYNTAX: return DUCK_ERR_SYNTAX;
     case DUCKDB_ERROR_BINDER:
     case DUCKDB_ERROR_PARAMETER_NOT_RESOLVED:
     case DUCKDB_ERROR_PARAMETER_NOT_ALLOWED:
-    case DUCKDB_ERROR_MISMATCH_TYPE:
-        return DUCK_ERR_BINDER;
+    case DUCKDB_ERROR_MISMATCH_TYPE: return DUCK_ERR_BINDER;
     case DUCKDB_ERROR_CATALOG:
     case DUCKDB_ERROR_DEPENDENCY:
-    case DUCKDB_ERROR_UNKNOWN_TYPE:
-        return DUCK_ERR_CATALOG;
-    case DUCKDB_ERROR_CONVERSION:
-        return DUCK_ERR_CONVERSION;
+    case DUCKDB_ERROR_UNKNOWN_TYPE: return DUCK_ERR_CATALOG;
+    case DUCKDB_ERROR_CONVERSION: return DUCK_ERR_CONVERSION;
     case DUCKDB_ERROR_OUT_OF_RANGE:
     case DUCKDB_ERROR_DECIMAL:
-    case DUCKDB_ERROR_DIVIDE_BY_ZERO:
-        return DUCK_ERR_OUT_OF_RANGE;
+    case DUCKDB_ERROR_DIVIDE_BY_ZERO: return DUCK_ERR_OUT_OF_RANGE;
     case DUCKDB_ERROR_INVALID_INPUT:
     case DUCKDB_ERROR_INVALID_TYPE:
     case DUCKDB_ERROR_SETTINGS:
-    case DUCKDB_INVALID_CONFIGURATION:
-        return DUCK_ERR_INVALID_INPUT;
-    case DUCKDB_ERROR_NOT_IMPLEMENTED:
-        return DUCK_ERR_NOT_IMPLEMENTED;
-    case DUCKDB_ERROR_CONSTRAINT:
-        return DUCK_ERR_CONSTRAINT;
-    case DUCKDB_ERROR_PERMISSION:
-        return DUCK_ERR_PERMISSION;
-    case DUCKDB_ERROR_OUT_OF_MEMORY:
-        return DUCK_ERR_OUT_OF_MEMORY;
-    case DUCKDB_ERROR_IO:
-        return DUCK_ERR_IO;
-    case DUCKDB_ERROR_INTERRUPT:
-        return DUCK_ERR_INTERRUPT;
+    case DUCKDB_INVALID_CONFIGURATION: return DUCK_ERR_INVALID_INPUT;
+    case DUCKDB_ERROR_NOT_IMPLEMENTED: return DUCK_ERR_NOT_IMPLEMENTED;
+    case DUCKDB_ERROR_CONSTRAINT: return DUCK_ERR_CONSTRAINT;
+    case DUCKDB_ERROR_PERMISSION: return DUCK_ERR_PERMISSION;
+    case DUCKDB_ERROR_OUT_OF_MEMORY: return DUCK_ERR_OUT_OF_MEMORY;
+    case DUCKDB_ERROR_IO: return DUCK_ERR_IO;
+    case DUCKDB_ERROR_INTERRUPT: return DUCK_ERR_INTERRUPT;
     case DUCKDB_ERROR_INTERNAL:
-    case DUCKDB_ERROR_FATAL:
-        return DUCK_ERR_INTERNAL;
-    default:
-        return DUCK_ERR_OTHER;
+    case DUCKDB_ERROR_FATAL: return DUCK_ERR_INTERNAL;
+    default: return DUCK_ERR_OTHER;
     }
 }
 
@@ -175,18 +161,12 @@ static int code_of(enum duck_err_kind kind)
     case DUCK_ERR_OUT_OF_RANGE:
     case DUCK_ERR_INVALID_INPUT:
     case DUCK_ERR_NOT_IMPLEMENTED:
-    case DUCK_ERR_CONSTRAINT:
-        return SL_E(VALIDATION);
-    case DUCK_ERR_PERMISSION:
-        return SL_E(ACCESS_DENIED);
-    case DUCK_ERR_OUT_OF_MEMORY:
-        return SL_E(NOMEM);
-    case DUCK_ERR_IO:
-        return SL_E(IO);
-    case DUCK_ERR_INTERRUPT:
-        return -ECANCELED;
-    default:
-        return SL_E(INTERNAL);
+    case DUCK_ERR_CONSTRAINT: return SL_E(VALIDATION);
+    case DUCK_ERR_PERMISSION: return SL_E(ACCESS_DENIED);
+    case DUCK_ERR_OUT_OF_MEMORY: return SL_E(NOMEM);
+    case DUCK_ERR_IO: return SL_E(IO);
+    case DUCK_ERR_INTERRUPT: return -ECANCELED;
+    default: return SL_E(INTERNAL);
     }
 }
 
@@ -357,8 +337,8 @@ int duck_engine_open(const struct duck_engine_options *opts, struct duck_engine 
     };
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         if (duckdb_set_config(config, settings[i][0], settings[i][1]) == DuckDBError) {
-            rc = fail(err, SL_E(INTERNAL), DUCK_ERR_INVALID_INPUT,
-                      "DuckDB refused setting %s=%s", settings[i][0], settings[i][1]);
+            rc = fail(err, SL_E(INTERNAL), DUCK_ERR_INVALID_INPUT, "DuckDB refused setting %s=%s",
+                      settings[i][0], settings[i][1]);
             goto out_config;
         }
     }
@@ -554,9 +534,7 @@ static struct duck_type *type_from_logical(duckdb_logical_type lt)
         t->fields = fields;
         break;
     }
-    default:
-        t->id = DUCK_T_OTHER;
-        break;
+    default: t->id = DUCK_T_OTHER; break;
     }
     return t;
 }
@@ -605,12 +583,11 @@ static int type_check(const struct duck_type *t, const char *path, struct duck_e
                     path, duck_type_name(t->id));
     case DUCK_T_DECIMAL:
         if (t->width < 1 || t->width > 38 || t->scale > t->width) {
-            return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "column %s: DECIMAL(%u,%u) is invalid",
-                        path, t->width, t->scale);
+            return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE,
+                        "column %s: DECIMAL(%u,%u) is invalid", path, t->width, t->scale);
         }
         return 0;
-    case DUCK_T_LIST:
-        return type_check(t->element, path, err);
+    case DUCK_T_LIST: return type_check(t->element, path, err);
     case DUCK_T_MAP: {
         int rc = type_check(t->key, path, err);
         return rc ? rc : type_check(t->value, path, err);
@@ -622,8 +599,7 @@ static int type_check(const struct duck_type *t, const char *path, struct duck_e
         }
         for (size_t i = 0; i < t->n_fields; i++) {
             if (t->fields[i].name == NULL || t->fields[i].name[0] == '\0') {
-                return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "column %s: unnamed field",
-                            path);
+                return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "column %s: unnamed field", path);
             }
             for (size_t j = 0; j < i; j++) {
                 if (strcmp(t->fields[i].name, t->fields[j].name) == 0) {
@@ -648,9 +624,7 @@ static int type_check(const struct duck_type *t, const char *path, struct duck_e
 static void type_sql(struct buf *b, const struct duck_type *t)
 {
     switch (t->id) {
-    case DUCK_T_DECIMAL:
-        buf_printf(b, "DECIMAL(%u,%u)", t->width, t->scale);
-        break;
+    case DUCK_T_DECIMAL: buf_printf(b, "DECIMAL(%u,%u)", t->width, t->scale); break;
     case DUCK_T_LIST:
         type_sql(b, t->element);
         buf_puts(b, "[]");
@@ -672,9 +646,7 @@ static void type_sql(struct buf *b, const struct duck_type *t)
         }
         buf_puts(b, ")");
         break;
-    default:
-        buf_puts(b, duck_type_name(t->id));
-        break;
+    default: buf_puts(b, duck_type_name(t->id)); break;
     }
 }
 
@@ -710,8 +682,7 @@ static duckdb_type duckdb_id_of(enum duck_type_id id)
 static duckdb_logical_type logical_of(const struct duck_type *t)
 {
     switch (t->id) {
-    case DUCK_T_DECIMAL:
-        return duckdb_create_decimal_type(t->width, t->scale);
+    case DUCK_T_DECIMAL: return duckdb_create_decimal_type(t->width, t->scale);
     case DUCK_T_LIST: {
         duckdb_logical_type child = logical_of(t->element);
         duckdb_logical_type lt = duckdb_create_list_type(child);
@@ -741,8 +712,7 @@ static duckdb_logical_type logical_of(const struct duck_type *t)
         free(names);
         return lt;
     }
-    default:
-        return duckdb_create_logical_type(duckdb_id_of(t->id));
+    default: return duckdb_create_logical_type(duckdb_id_of(t->id));
     }
 }
 
@@ -752,16 +722,13 @@ static size_t fixed_width(enum duck_type_id id)
     switch (id) {
     case DUCK_T_BOOLEAN:
     case DUCK_T_TINYINT:
-    case DUCK_T_UTINYINT:
-        return 1;
+    case DUCK_T_UTINYINT: return 1;
     case DUCK_T_SMALLINT:
-    case DUCK_T_USMALLINT:
-        return 2;
+    case DUCK_T_USMALLINT: return 2;
     case DUCK_T_INTEGER:
     case DUCK_T_UINTEGER:
     case DUCK_T_FLOAT:
-    case DUCK_T_DATE:
-        return 4;
+    case DUCK_T_DATE: return 4;
     case DUCK_T_BIGINT:
     case DUCK_T_UBIGINT:
     case DUCK_T_DOUBLE:
@@ -770,14 +737,11 @@ static size_t fixed_width(enum duck_type_id id)
     case DUCK_T_TIMESTAMP_S:
     case DUCK_T_TIMESTAMP_MS:
     case DUCK_T_TIMESTAMP_NS:
-    case DUCK_T_TIMESTAMP_TZ:
-        return 8;
+    case DUCK_T_TIMESTAMP_TZ: return 8;
     case DUCK_T_HUGEINT:
     case DUCK_T_UUID:
-    case DUCK_T_INTERVAL:
-        return 16;
-    default:
-        return 0;
+    case DUCK_T_INTERVAL: return 16;
+    default: return 0;
     }
 }
 
@@ -806,8 +770,7 @@ static void vec_tree_init(struct duck_vec *v, const struct duck_type *t)
             vec_tree_init(&v->children[i], t->fields[i].type);
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -825,9 +788,7 @@ static void vec_bind(struct duck_vec *v, duckdb_vector vector)
     v->data = duckdb_vector_get_data(vector);
     v->validity = duckdb_vector_get_validity(vector);
     switch (v->type->id) {
-    case DUCK_T_LIST:
-        vec_bind(&v->children[0], duckdb_list_vector_get_child(vector));
-        break;
+    case DUCK_T_LIST: vec_bind(&v->children[0], duckdb_list_vector_get_child(vector)); break;
     case DUCK_T_MAP: {
         duckdb_vector entries = duckdb_list_vector_get_child(vector);
         vec_bind(&v->children[0], duckdb_struct_vector_get_child(entries, 0));
@@ -839,8 +800,7 @@ static void vec_bind(struct duck_vec *v, duckdb_vector vector)
             vec_bind(&v->children[i], duckdb_struct_vector_get_child(vector, i));
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -1155,8 +1115,7 @@ static int colbuf_check(const struct duck_type *t, const struct duck_colbuf *cb,
             }
         }
         return 0;
-    default:
-        break;
+    default: break;
     }
     if (cb->values == NULL) {
         return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "column %s: values missing", name);
@@ -1178,8 +1137,8 @@ static int colbuf_check(const struct duck_type *t, const struct duck_colbuf *cb,
         for (size_t i = start; i < start + n; i++) {
             if (!(cb->is_null && cb->is_null[i]) &&
                 (s[i].len > UINT32_MAX || (s[i].len > 0 && s[i].ptr == NULL))) {
-                return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE,
-                            "column %s: row %zu has no bytes", name, i);
+                return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "column %s: row %zu has no bytes",
+                            name, i);
             }
         }
     } else if (t->id == DUCK_T_DECIMAL) {
@@ -1222,8 +1181,7 @@ static int colbuf_fill(duckdb_vector v, const struct duck_type *t, const struct 
     size_t width = fixed_width(t->id);
     if (width > 0) {
         if (n > 0) {
-            memcpy(duckdb_vector_get_data(v), (const char *)cb->values + start * width,
-                   n * width);
+            memcpy(duckdb_vector_get_data(v), (const char *)cb->values + start * width, n * width);
         }
         return 0;
     }
@@ -1251,8 +1209,7 @@ static int colbuf_fill(duckdb_vector v, const struct duck_type *t, const struct 
         const struct duck_str *s = (const struct duck_str *)cb->values + start;
         for (size_t i = 0; i < n; i++) {
             if (cb->is_null == NULL || !cb->is_null[start + i]) {
-                duckdb_vector_assign_string_element_len(v, i, s[i].len ? s[i].ptr : "",
-                                                        s[i].len);
+                duckdb_vector_assign_string_element_len(v, i, s[i].len ? s[i].ptr : "", s[i].len);
             }
         }
         return 0;
@@ -1300,8 +1257,7 @@ static int colbuf_fill(duckdb_vector v, const struct duck_type *t, const struct 
             }
         }
         return 0;
-    default:
-        return SL_E(INTERNAL); /* excluded by type_check */
+    default: return SL_E(INTERNAL); /* excluded by type_check */
     }
 }
 
@@ -1323,8 +1279,8 @@ static char *table_ref(const struct duck_writer *w)
     return ref;
 }
 
-int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns,
-                       size_t n_columns, struct duck_writer **out, struct duck_error *err)
+int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns, size_t n_columns,
+                       struct duck_writer **out, struct duck_error *err)
 {
     *out = NULL;
     clear_err(err);
@@ -1417,8 +1373,7 @@ int duck_writer_append(struct duck_writer *w, const struct duck_colbuf *columns,
         return writer_refuse(w, err);
     }
     for (size_t c = 0; c < w->n_columns; c++) {
-        int rc = colbuf_check(w->columns[c].type, &columns[c], 0, n_rows, w->columns[c].name,
-                              err);
+        int rc = colbuf_check(w->columns[c].type, &columns[c], 0, n_rows, w->columns[c].name, err);
         if (rc != 0) {
             return rc;
         }

@@ -62,35 +62,35 @@
  *   OTHER              a type this adapter does not map (ENUM, UNION, ARRAY, BIT, TIME_TZ,
  *                      BIGNUM...): cast it in SQL (to VARCHAR) to read it.
  */
-#define DUCK_TYPE_MAP(X)                                                                   \
-    X(SQLNULL, "NULL")                                                                     \
-    X(BOOLEAN, "BOOLEAN")                                                                  \
-    X(TINYINT, "TINYINT")                                                                  \
-    X(SMALLINT, "SMALLINT")                                                                \
-    X(INTEGER, "INTEGER")                                                                  \
-    X(BIGINT, "BIGINT")                                                                    \
-    X(HUGEINT, "HUGEINT")                                                                  \
-    X(UTINYINT, "UTINYINT")                                                                \
-    X(USMALLINT, "USMALLINT")                                                              \
-    X(UINTEGER, "UINTEGER")                                                                \
-    X(UBIGINT, "UBIGINT")                                                                  \
-    X(FLOAT, "FLOAT")                                                                      \
-    X(DOUBLE, "DOUBLE")                                                                    \
-    X(DECIMAL, "DECIMAL")                                                                  \
-    X(VARCHAR, "VARCHAR")                                                                  \
-    X(BLOB, "BLOB")                                                                        \
-    X(DATE, "DATE")                                                                        \
-    X(TIME, "TIME")                                                                        \
-    X(TIMESTAMP, "TIMESTAMP")                                                              \
-    X(TIMESTAMP_S, "TIMESTAMP_S")                                                          \
-    X(TIMESTAMP_MS, "TIMESTAMP_MS")                                                        \
-    X(TIMESTAMP_NS, "TIMESTAMP_NS")                                                        \
-    X(TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE")                                            \
-    X(INTERVAL, "INTERVAL")                                                                \
-    X(UUID, "UUID")                                                                        \
-    X(LIST, "LIST")                                                                        \
-    X(STRUCT, "STRUCT")                                                                    \
-    X(MAP, "MAP")                                                                          \
+#define DUCK_TYPE_MAP(X)                                                                           \
+    X(SQLNULL, "NULL")                                                                             \
+    X(BOOLEAN, "BOOLEAN")                                                                          \
+    X(TINYINT, "TINYINT")                                                                          \
+    X(SMALLINT, "SMALLINT")                                                                        \
+    X(INTEGER, "INTEGER")                                                                          \
+    X(BIGINT, "BIGINT")                                                                            \
+    X(HUGEINT, "HUGEINT")                                                                          \
+    X(UTINYINT, "UTINYINT")                                                                        \
+    X(USMALLINT, "USMALLINT")                                                                      \
+    X(UINTEGER, "UINTEGER")                                                                        \
+    X(UBIGINT, "UBIGINT")                                                                          \
+    X(FLOAT, "FLOAT")                                                                              \
+    X(DOUBLE, "DOUBLE")                                                                            \
+    X(DECIMAL, "DECIMAL")                                                                          \
+    X(VARCHAR, "VARCHAR")                                                                          \
+    X(BLOB, "BLOB")                                                                                \
+    X(DATE, "DATE")                                                                                \
+    X(TIME, "TIME")                                                                                \
+    X(TIMESTAMP, "TIMESTAMP")                                                                      \
+    X(TIMESTAMP_S, "TIMESTAMP_S")                                                                  \
+    X(TIMESTAMP_MS, "TIMESTAMP_MS")                                                                \
+    X(TIMESTAMP_NS, "TIMESTAMP_NS")                                                                \
+    X(TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE")                                                    \
+    X(INTERVAL, "INTERVAL")                                                                        \
+    X(UUID, "UUID")                                                                                \
+    X(LIST, "LIST")                                                                                \
+    X(STRUCT, "STRUCT")                                                                            \
+    X(MAP, "MAP")                                                                                  \
     X(OTHER, "OTHER")
 
 enum duck_type_id {
@@ -112,18 +112,18 @@ struct duck_field;
  */
 struct duck_type {
     enum duck_type_id id;
-    uint8_t width;                    /* DECIMAL: total digits, 1..38 */
-    uint8_t scale;                    /* DECIMAL: digits after the point, <= width */
-    const struct duck_type *element;  /* LIST: the element type */
-    const struct duck_type *key;      /* MAP: the key type (never NULL values) */
-    const struct duck_type *value;    /* MAP: the value type */
-    const struct duck_field *fields;  /* STRUCT: its fields, in order */
-    size_t n_fields;                  /* STRUCT: number of fields, >= 1 */
+    uint8_t width;                   /* DECIMAL: total digits, 1..38 */
+    uint8_t scale;                   /* DECIMAL: digits after the point, <= width */
+    const struct duck_type *element; /* LIST: the element type */
+    const struct duck_type *key;     /* MAP: the key type (never NULL values) */
+    const struct duck_type *value;   /* MAP: the value type */
+    const struct duck_field *fields; /* STRUCT: its fields, in order */
+    size_t n_fields;                 /* STRUCT: number of fields, >= 1 */
 };
 
 /* A named column or struct field. */
 struct duck_field {
-    const char *name;             /* any text; the adapter quotes it */
+    const char *name; /* any text; the adapter quotes it */
     const struct duck_type *type;
 };
 
@@ -147,22 +147,22 @@ struct duck_str {
 /* ---- Errors --------------------------------------------------------------------------- */
 
 /* DuckDB's class of a failure, X(symbol). NONE when the failure is Sluice's own. */
-#define DUCK_ERR_MAP(X)                                                                    \
-    X(NONE)                                                                                \
-    X(SYNTAX)           /* the parser refused the text */                                  \
-    X(BINDER)           /* unknown column, wrong function arguments, ... */                \
-    X(CATALOG)          /* unknown table, function, type, schema */                        \
-    X(CONVERSION)       /* a value could not be cast */                                    \
-    X(OUT_OF_RANGE)     /* overflow, value out of its type's range */                      \
-    X(INVALID_INPUT)    /* bad argument or data; changing a locked setting */              \
-    X(NOT_IMPLEMENTED)  /* DuckDB does not support it */                                   \
-    X(CONSTRAINT)       /* NOT NULL, unique, ... */                                        \
-    X(PERMISSION)       /* refused by the lockdown */                                      \
-    X(OUT_OF_MEMORY)    /* the memory limit */                                             \
-    X(IO)               /* reading or writing a file */                                    \
-    X(INTERRUPT)        /* duck_conn_interrupt */                                          \
-    X(INTERNAL)         /* DuckDB's internal or fatal errors */                            \
-    X(OTHER)            /* any other class */
+#define DUCK_ERR_MAP(X)                                                                            \
+    X(NONE)                                                                                        \
+    X(SYNTAX)          /* the parser refused the text */                                           \
+    X(BINDER)          /* unknown column, wrong function arguments, ... */                         \
+    X(CATALOG)         /* unknown table, function, type, schema */                                 \
+    X(CONVERSION)      /* a value could not be cast */                                             \
+    X(OUT_OF_RANGE)    /* overflow, value out of its type's range */                               \
+    X(INVALID_INPUT)   /* bad argument or data; changing a locked setting */                       \
+    X(NOT_IMPLEMENTED) /* DuckDB does not support it */                                            \
+    X(CONSTRAINT)      /* NOT NULL, unique, ... */                                                 \
+    X(PERMISSION)      /* refused by the lockdown */                                               \
+    X(OUT_OF_MEMORY)   /* the memory limit */                                                      \
+    X(IO)              /* reading or writing a file */                                             \
+    X(INTERRUPT)       /* duck_conn_interrupt */                                                   \
+    X(INTERNAL)        /* DuckDB's internal or fatal errors */                                     \
+    X(OTHER)           /* any other class */
 
 enum duck_err_kind {
 #define DUCK_ERR_ENUM(sym) DUCK_ERR_##sym,
@@ -303,9 +303,8 @@ struct duck_colbuf {
  * an unsupported type, a bad DECIMAL or a duplicate name; a mapped code when DuckDB
  * refuses.
  */
-int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns,
-                       size_t n_columns, struct duck_writer **out /* OUT */,
-                       struct duck_error *err);
+int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns, size_t n_columns,
+                       struct duck_writer **out /* OUT */, struct duck_error *err);
 
 /*
  * Appends n_rows rows given as one struct duck_colbuf per column, in column chunks of
@@ -344,8 +343,8 @@ struct duck_parquet_options {
  * file cannot be written (the rows stay in the writer; writing again may succeed).
  */
 int duck_writer_write_parquet(struct duck_writer *w, const char *path,
-                              const struct duck_parquet_options *opts,
-                              uint64_t *n_rows /* OUT */, struct duck_error *err);
+                              const struct duck_parquet_options *opts, uint64_t *n_rows /* OUT */,
+                              struct duck_error *err);
 
 /* Drops the writer's table. Accepts NULL. */
 void duck_writer_destroy(struct duck_writer *w);

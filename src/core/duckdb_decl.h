@@ -123,28 +123,28 @@ typedef enum {
 /* Opaque handles: each points at a one-pointer struct the library owns. */
 typedef struct _duckdb_database {
     void *internal_ptr;
-} *duckdb_database;
+} * duckdb_database;
 typedef struct _duckdb_connection {
     void *internal_ptr;
-} *duckdb_connection;
+} * duckdb_connection;
 typedef struct _duckdb_config {
     void *internal_ptr;
-} *duckdb_config;
+} * duckdb_config;
 typedef struct _duckdb_appender {
     void *internal_ptr;
-} *duckdb_appender;
+} * duckdb_appender;
 typedef struct _duckdb_logical_type {
     void *internal_ptr;
-} *duckdb_logical_type;
+} * duckdb_logical_type;
 typedef struct _duckdb_data_chunk {
     void *internal_ptr;
-} *duckdb_data_chunk;
+} * duckdb_data_chunk;
 typedef struct _duckdb_error_data {
     void *internal_ptr;
-} *duckdb_error_data;
+} * duckdb_error_data;
 typedef struct _duckdb_vector {
     void *internal_ptr;
-} *duckdb_vector;
+} * duckdb_vector;
 
 /* Values as they sit in vectors. */
 typedef struct {
@@ -190,8 +190,8 @@ void duckdb_free(void *ptr);
 duckdb_state duckdb_create_config(duckdb_config *out_config);
 duckdb_state duckdb_set_config(duckdb_config config, const char *name, const char *option);
 void duckdb_destroy_config(duckdb_config *config);
-duckdb_state duckdb_open_ext(const char *path, duckdb_database *out_database,
-                             duckdb_config config, char **out_error);
+duckdb_state duckdb_open_ext(const char *path, duckdb_database *out_database, duckdb_config config,
+                             char **out_error);
 void duckdb_close(duckdb_database *database);
 duckdb_state duckdb_connect(duckdb_database database, duckdb_connection *out_connection);
 void duckdb_interrupt(duckdb_connection connection);
@@ -238,8 +238,8 @@ duckdb_vector duckdb_data_chunk_get_vector(duckdb_data_chunk chunk, idx_t col_id
 void *duckdb_vector_get_data(duckdb_vector vector);
 uint64_t *duckdb_vector_get_validity(duckdb_vector vector);
 void duckdb_vector_ensure_validity_writable(duckdb_vector vector);
-void duckdb_vector_assign_string_element_len(duckdb_vector vector, idx_t index,
-                                             const char *str, idx_t str_len);
+void duckdb_vector_assign_string_element_len(duckdb_vector vector, idx_t index, const char *str,
+                                             idx_t str_len);
 duckdb_vector duckdb_list_vector_get_child(duckdb_vector vector);
 idx_t duckdb_list_vector_get_size(duckdb_vector vector);
 duckdb_state duckdb_list_vector_set_size(duckdb_vector vector, idx_t size);

@@ -248,14 +248,14 @@ static void test_query_reads_every_mapped_type(void **state)
         "MAP {'k': 10::BIGINT}, {'a': 1::INTEGER, 'b': 'x'}, NULL::INTEGER, 'e'::ENUM('e', 'f')";
     struct duck_result *res = one_row(f->conn, sql);
     static const enum duck_type_id want[] = {
-        DUCK_T_BOOLEAN,      DUCK_T_TINYINT,      DUCK_T_SMALLINT,     DUCK_T_INTEGER,
-        DUCK_T_BIGINT,       DUCK_T_HUGEINT,      DUCK_T_UTINYINT,     DUCK_T_USMALLINT,
-        DUCK_T_UINTEGER,     DUCK_T_UBIGINT,      DUCK_T_FLOAT,        DUCK_T_DOUBLE,
-        DUCK_T_DECIMAL,      DUCK_T_DECIMAL,      DUCK_T_DECIMAL,      DUCK_T_DECIMAL,
-        DUCK_T_VARCHAR,      DUCK_T_VARCHAR,      DUCK_T_BLOB,         DUCK_T_DATE,
-        DUCK_T_TIME,         DUCK_T_TIMESTAMP,    DUCK_T_TIMESTAMP_S,  DUCK_T_TIMESTAMP_MS,
-        DUCK_T_TIMESTAMP_NS, DUCK_T_TIMESTAMP_TZ, DUCK_T_INTERVAL,     DUCK_T_UUID,
-        DUCK_T_LIST,         DUCK_T_MAP,          DUCK_T_STRUCT,       DUCK_T_INTEGER,
+        DUCK_T_BOOLEAN,      DUCK_T_TINYINT,      DUCK_T_SMALLINT,    DUCK_T_INTEGER,
+        DUCK_T_BIGINT,       DUCK_T_HUGEINT,      DUCK_T_UTINYINT,    DUCK_T_USMALLINT,
+        DUCK_T_UINTEGER,     DUCK_T_UBIGINT,      DUCK_T_FLOAT,       DUCK_T_DOUBLE,
+        DUCK_T_DECIMAL,      DUCK_T_DECIMAL,      DUCK_T_DECIMAL,     DUCK_T_DECIMAL,
+        DUCK_T_VARCHAR,      DUCK_T_VARCHAR,      DUCK_T_BLOB,        DUCK_T_DATE,
+        DUCK_T_TIME,         DUCK_T_TIMESTAMP,    DUCK_T_TIMESTAMP_S, DUCK_T_TIMESTAMP_MS,
+        DUCK_T_TIMESTAMP_NS, DUCK_T_TIMESTAMP_TZ, DUCK_T_INTERVAL,    DUCK_T_UUID,
+        DUCK_T_LIST,         DUCK_T_MAP,          DUCK_T_STRUCT,      DUCK_T_INTEGER,
         DUCK_T_OTHER,
     };
     size_t n_cols = sizeof(want) / sizeof(want[0]);
@@ -295,9 +295,9 @@ static void test_query_reads_every_mapped_type(void **state)
     assert_int_equal((int64_t)duck_vec_decimal(COL(14), 0).lo, 123456789012345678LL);
     d = duck_vec_decimal(COL(15), 0);
     /* unscaled: -123456789012345678901234567890123456 */
-    __int128 want38 = -((__int128)123456789012345678LL * 1000000000000000000LL +
-                        (__int128)901234567890123456LL);
-    assert_true((((__int128)d.hi << 64) | d.lo) == want38);
+    __int128 want38 =
+        -((__int128)123456789012345678LL * 1000000000000000000LL + (__int128)901234567890123456LL);
+    assert_true((__int128)(((unsigned __int128)(uint64_t)d.hi << 64) | d.lo) == want38);
     /* Strings inline (<= 12 bytes) and out of line, and a blob with a NUL. */
     struct duck_str s = duck_vec_str(COL(16), 0);
     assert_int_equal(s.len, 5);
@@ -440,9 +440,8 @@ struct interrupt_arg {
 static void *run_long_query(void *p)
 {
     struct interrupt_arg *a = p;
-    a->rc = duck_exec(a->conn,
-                      "SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b",
-                      &a->err);
+    a->rc = duck_exec(
+        a->conn, "SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b", &a->err);
     return NULL;
 }
 
@@ -475,8 +474,7 @@ static void test_lockdown_refuses_every_way_out_of_the_lake(void **state)
     struct duck_error err;
 
     /* Inside the lake: write, read, glob, metadata all work. */
-    snprintf(sql, sizeof(sql), "COPY (SELECT 1 AS a) TO '%s/in.parquet' (FORMAT parquet)",
-             f->lake);
+    snprintf(sql, sizeof(sql), "COPY (SELECT 1 AS a) TO '%s/in.parquet' (FORMAT parquet)", f->lake);
     assert_int_equal(duck_exec(f->conn, sql, &err), 0);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM read_parquet('%s/in.parquet')", f->lake);
     assert_int_equal(query_i64(f->conn, sql), 1);
@@ -551,6 +549,28 @@ static void test_lockdown_refuses_every_way_out_of_the_lake(void **state)
     fixture_destroy(f);
 }
 
+static void test_builtin_extensions_work_under_lockdown(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    /* json (the parse tree a dialect rewriter can walk) and icu (time zones) are built
+       in: nothing is installed or autoloaded for them. */
+    struct duck_result *res =
+        one_row(f->conn, "SELECT json_serialize_sql('SELECT a FROM t WHERE b = 1')::VARCHAR");
+    struct duck_str s = duck_vec_str(duck_result_column(res, 0), 0);
+    const char want[] = "{\"error\":false,\"statements\":[{\"node\":{\"type\":\"SELECT_NODE\"";
+    assert_true(s.len > sizeof(want) - 1);
+    assert_memory_equal(s.ptr, want, sizeof(want) - 1);
+    duck_result_destroy(res);
+    res = one_row(f->conn, "SELECT (TIMESTAMPTZ '2024-01-01 00:00:00+00' AT TIME ZONE "
+                           "'America/New_York')::VARCHAR");
+    s = duck_vec_str(duck_result_column(res, 0), 0);
+    assert_int_equal(s.len, strlen("2023-12-31 19:00:00"));
+    assert_memory_equal(s.ptr, "2023-12-31 19:00:00", s.len);
+    duck_result_destroy(res);
+    fixture_destroy(f);
+}
+
 /* ---- Parquet --------------------------------------------------------------------------- */
 
 #define N_ROWS 5000
@@ -579,8 +599,26 @@ static void v_str(size_t i, char *out, size_t cap)
 }
 
 enum {
-    C_ID, C_BOOL, C_TINY, C_SMALL, C_INT, C_BIG, C_FLOAT, C_DOUBLE, C_DEC4, C_DEC9, C_DEC10,
-    C_DEC38, C_STR, C_BIN, C_DATE, C_TS, C_LIST, C_MAP, C_STRUCT, N_COLS
+    C_ID,
+    C_BOOL,
+    C_TINY,
+    C_SMALL,
+    C_INT,
+    C_BIG,
+    C_FLOAT,
+    C_DOUBLE,
+    C_DEC4,
+    C_DEC9,
+    C_DEC10,
+    C_DEC38,
+    C_STR,
+    C_BIN,
+    C_DATE,
+    C_TS,
+    C_LIST,
+    C_MAP,
+    C_STRUCT,
+    N_COLS
 };
 
 struct batch {
@@ -634,13 +672,11 @@ static const struct duck_type t_bool = {.id = DUCK_T_BOOLEAN}, t_tiny = {.id = D
 static const struct duck_field st_fields[] = {{"a", &t_int}, {"b", &t_strlist}};
 static const struct duck_type t_struct = {.id = DUCK_T_STRUCT, .fields = st_fields, .n_fields = 2};
 static const struct duck_field columns[N_COLS] = {
-    {"id", &t_big},         {"c_bool", &t_bool},     {"c_tiny", &t_tiny},
-    {"c_small", &t_small},  {"c_int", &t_int},       {"c_big", &t_big},
-    {"c_float", &t_float},  {"c_double", &t_double}, {"c_dec4", &t_dec4},
-    {"c_dec9", &t_dec9},    {"c_dec10", &t_dec10},   {"c_dec38", &t_dec38},
-    {"c_str", &t_str},      {"c_bin", &t_bin},       {"c_date", &t_date},
-    {"c_ts", &t_ts},        {"c_list", &t_list},     {"c_map", &t_map},
-    {"c_struct", &t_struct},
+    {"id", &t_big},      {"c_bool", &t_bool}, {"c_tiny", &t_tiny},     {"c_small", &t_small},
+    {"c_int", &t_int},   {"c_big", &t_big},   {"c_float", &t_float},   {"c_double", &t_double},
+    {"c_dec4", &t_dec4}, {"c_dec9", &t_dec9}, {"c_dec10", &t_dec10},   {"c_dec38", &t_dec38},
+    {"c_str", &t_str},   {"c_bin", &t_bin},   {"c_date", &t_date},     {"c_ts", &t_ts},
+    {"c_list", &t_list}, {"c_map", &t_map},   {"c_struct", &t_struct},
 };
 
 static struct batch *batch_build(void)
@@ -700,10 +736,9 @@ static struct batch *batch_build(void)
     b->st_b_child[0] = (struct duck_colbuf){.values = b->st_b};
     b->st_children[0] = (struct duck_colbuf){.values = b->st_a};
     b->st_children[1] = (struct duck_colbuf){.offsets = b->st_b_off, .children = b->st_b_child};
-    const void *values[N_COLS] = {b->id,    b->b,     b->i8,    b->i16,  b->i32,   b->i64,
-                                  b->f32,   b->f64,   b->dec4,  b->dec9, b->dec10, b->dec38,
-                                  b->str,   b->bin,   b->date,  b->ts,   NULL,     NULL,
-                                  NULL};
+    const void *values[N_COLS] = {b->id,   b->b,    b->i8,   b->i16,   b->i32,   b->i64, b->f32,
+                                  b->f64,  b->dec4, b->dec9, b->dec10, b->dec38, b->str, b->bin,
+                                  b->date, b->ts,   NULL,    NULL,     NULL};
     for (size_t c = 0; c < N_COLS; c++) {
         b->cols[c].is_null = c > 0 ? b->nulls[c] : NULL;
         b->cols[c].values = values[c];
@@ -895,8 +930,8 @@ static void test_parquet_metadata_gives_bytes_per_column(void **state)
     assert_int_equal(duck_writer_append(w, b->cols, N_ROWS, &err), 0);
     char path[256], sql[768];
     snprintf(path, sizeof(path), "%s/meta.parquet", f->lake);
-    struct duck_parquet_options po = {.codec = DUCK_PARQUET_SNAPPY, .row_group_rows = 2048,
-                                      .format_version = 2};
+    struct duck_parquet_options po = {
+        .codec = DUCK_PARQUET_SNAPPY, .row_group_rows = 2048, .format_version = 2};
     assert_int_equal(duck_writer_write_parquet(w, path, &po, NULL, &err), 0);
     /* Row groups as asked (2048 rows each), every row counted once per column. */
     snprintf(sql, sizeof(sql),
@@ -919,8 +954,8 @@ static void test_parquet_metadata_gives_bytes_per_column(void **state)
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_true(id_bytes > 0 && id_bytes < all_bytes && all_bytes < sb.st_size);
-    print_message("meta.parquet: %lld bytes, column chunks %lld, id %lld\n",
-                  (long long)sb.st_size, (long long)all_bytes, (long long)id_bytes);
+    print_message("meta.parquet: %lld bytes, column chunks %lld, id %lld\n", (long long)sb.st_size,
+                  (long long)all_bytes, (long long)id_bytes);
     duck_writer_destroy(w);
     free(b);
     fixture_destroy(f);
@@ -930,8 +965,8 @@ static void test_writer_refuses_bad_values_and_keeps_nothing(void **state)
 {
     (void)state;
     struct fixture *f = fixture_create();
-    static const struct duck_field cols[] = {{"s", &t_str}, {"d", &t_dec4}, {"l", &t_list},
-                                             {"m", &t_map}};
+    static const struct duck_field cols[] = {
+        {"s", &t_str}, {"d", &t_dec4}, {"l", &t_list}, {"m", &t_map}};
     struct duck_writer *w;
     struct duck_error err;
     assert_int_equal(duck_writer_create(f->conn, cols, 4, &w, &err), 0);
@@ -1129,6 +1164,7 @@ int main(void)
         cmocka_unit_test(test_errors_map_to_codes_with_duckdb_message),
         cmocka_unit_test(test_interrupt_cancels_a_running_query),
         cmocka_unit_test(test_lockdown_refuses_every_way_out_of_the_lake),
+        cmocka_unit_test(test_builtin_extensions_work_under_lockdown),
         cmocka_unit_test(test_parquet_round_trip_every_codec),
         cmocka_unit_test(test_parquet_metadata_gives_bytes_per_column),
         cmocka_unit_test(test_writer_refuses_bad_values_and_keeps_nothing),
