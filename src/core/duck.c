@@ -73,9 +73,10 @@ struct duck_writer {
     struct duck_conn *conn;
     char *table; /* unquoted temp table name */
     size_t n_columns;
-    struct duck_field *columns;  /* owned copies: names and type trees */
-    duckdb_logical_type *ltypes; /* n_columns DuckDB types for the chunks */
-    duckdb_appender appender;
+    struct duck_field *columns;   /* owned copies: names and type trees */
+    duckdb_logical_type *ltypes;  /* n_columns DuckDB types for the chunks */
+    char *create_sql;             /* CREATE TEMP TABLE statement of the table */
+    duckdb_appender appender;     /* on the table; NULL between a failed reopen and destroy */
     uint64_t n_rows;              /* rows appended since created or last written */
     int sticky;                   /* 0, or the failure that ended the writer */
     struct duck_error sticky_err; /* that failure, given again to every later call */
@@ -1279,6 +1280,42 @@ static char *table_ref(const struct duck_writer *w)
     return ref;
 }
 
+/* Creates the writer's table and its appender. */
+static int table_open(struct duck_writer *w, struct duck_error *err)
+{
+    int rc = run_discard(w->conn->con, w->create_sql, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (duckdb_appender_create_ext(w->conn->con, "temp", "main", w->table, &w->appender) ==
+        DuckDBError) {
+        return fail_appender(w, err);
+    }
+    return 0;
+}
+
+/*
+ * Destroys the appender and drops the table. Dropping, not deleting its rows, is what
+ * gives the memory back: DuckDB keeps a table's deleted rows until a checkpoint, which an
+ * in-memory database never runs.
+ */
+static void table_close(struct duck_writer *w)
+{
+    if (w->appender != NULL) {
+        duckdb_appender_destroy(&w->appender);
+        w->appender = NULL;
+    }
+    char *ref = table_ref(w);
+    char *sql = xasprintf("DROP TABLE IF EXISTS %s", ref);
+    duckdb_result res;
+    if (duckdb_query(w->conn->con, sql, &res) == DuckDBError) {
+        log_msg(LOG_WARN, "duck", "dropping %s: %s", w->table, duckdb_result_error(&res));
+    }
+    duckdb_destroy_result(&res);
+    free(sql);
+    free(ref);
+}
+
 int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns, size_t n_columns,
                        struct duck_writer **out, struct duck_error *err)
 {
@@ -1327,15 +1364,15 @@ int duck_writer_create(struct duck_conn *conn, const struct duck_field *columns,
         type_sql(&sql, columns[i].type);
     }
     buf_puts(&sql, ")");
-    int rc = sql.failed ? fail(err, SL_E(NOMEM), DUCK_ERR_NONE, "out of memory")
-                        : run_discard(conn->con, (const char *)sql.data, err);
-    buf_fini(&sql);
-    if (rc != 0) {
+    int rc = 0;
+    if (sql.failed) {
+        buf_fini(&sql);
+        rc = fail(err, SL_E(NOMEM), DUCK_ERR_NONE, "out of memory");
         goto out_destroy;
     }
-    if (duckdb_appender_create_ext(conn->con, "temp", "main", w->table, &w->appender) ==
-        DuckDBError) {
-        rc = fail_appender(w, err);
+    w->create_sql = (char *)buf_steal(&sql, NULL);
+    rc = table_open(w, err);
+    if (rc != 0) {
         goto out_destroy;
     }
     *out = w;
@@ -1473,18 +1510,16 @@ int duck_writer_write_parquet(struct duck_writer *w, const char *path,
     if (rc == 0) {
         uint64_t written = duckdb_rows_changed(&res);
         duckdb_destroy_result(&res);
-        buf_reset(&sql);
-        buf_printf(&sql, "DELETE FROM %s", ref);
-        rc = sql.failed ? fail(err, SL_E(NOMEM), DUCK_ERR_NONE, "out of memory")
-                        : run_discard(w->conn->con, (const char *)sql.data, err);
-        if (rc != 0) {
-            /* The file is written but the rows would be written again: stop here. */
+        /* A fresh table for the next batch (see table_close). */
+        table_close(w);
+        w->n_rows = 0;
+        if (table_open(w, err) != 0) {
+            /* The file is written and whole; the writer cannot take more rows. */
             writer_break(w, err);
-        } else {
-            w->n_rows = 0;
-            if (n_rows != NULL) {
-                *n_rows = written;
-            }
+            clear_err(err);
+        }
+        if (n_rows != NULL) {
+            *n_rows = written;
         }
     }
     free(lit);
@@ -1498,19 +1533,8 @@ void duck_writer_destroy(struct duck_writer *w)
     if (w == NULL) {
         return;
     }
-    if (w->appender != NULL) {
-        duckdb_appender_destroy(&w->appender);
-    }
-    if (w->columns != NULL) {
-        char *ref = table_ref(w);
-        char *sql = xasprintf("DROP TABLE IF EXISTS %s", ref);
-        duckdb_result res;
-        if (duckdb_query(w->conn->con, sql, &res) == DuckDBError) {
-            log_msg(LOG_WARN, "duck", "dropping %s: %s", w->table, duckdb_result_error(&res));
-        }
-        duckdb_destroy_result(&res);
-        free(sql);
-        free(ref);
+    if (w->create_sql != NULL) {
+        table_close(w);
     }
     for (size_t i = 0; i < w->n_columns; i++) {
         free((char *)w->columns[i].name);
@@ -1521,6 +1545,7 @@ void duck_writer_destroy(struct duck_writer *w)
     }
     free(w->columns);
     free(w->ltypes);
+    free(w->create_sql);
     free(w->table);
     free(w);
 }

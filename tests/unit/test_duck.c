@@ -1091,10 +1091,63 @@ static void test_writer_failure_is_sticky(void **state)
     struct stat sb;
     assert_int_equal(stat(path, &sb), -1);
     duck_writer_destroy(w);
+
+    /* The file is written but the fresh table for the next batch cannot be made: the
+       write succeeds (the file is whole) and the writer refuses what follows. */
+    assert_int_equal(duck_writer_create(f->conn, cols, 1, &w, &err), 0);
+    assert_int_equal(duck_writer_append(w, in, 3, &err), 0);
+    duck_fault_inject(DUCK_OP_QUERY, 2, DUCK_ERR_INTERNAL); /* 1: COPY, 2: CREATE */
+    uint64_t n = 0;
+    assert_int_equal(duck_writer_write_parquet(w, path, &po, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(duck_writer_append(w, in, 1, &err), SL_E(INTERNAL));
+    duck_writer_destroy(w);
+    unlink(path);
+
     /* A new writer on the same connection works. */
     assert_int_equal(duck_writer_create(f->conn, cols, 1, &w, &err), 0);
     assert_int_equal(duck_writer_append(w, in, 3, &err), 0);
     assert_int_equal(duck_writer_write_parquet(w, path, &po, NULL, &err), 0);
+    duck_writer_destroy(w);
+    fixture_destroy(f);
+}
+
+static void test_writer_gives_memory_back_after_each_write(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    static const struct duck_field cols[] = {{"s", &t_str}, {"i", &t_big}};
+    enum { N = 50000 };
+    static char text[N][100];
+    static struct duck_str strs[N];
+    static int64_t ids[N];
+    for (size_t i = 0; i < N; i++) {
+        memset(text[i], 'a' + (char)(i % 26), sizeof(text[i]));
+        snprintf(text[i], 16, "%zu", i * 7919);
+        text[i][strlen(text[i])] = '-';
+        strs[i] = (struct duck_str){text[i], sizeof(text[i])};
+        ids[i] = (int64_t)i;
+    }
+    struct duck_colbuf in[2] = {{.values = strs}, {.values = ids}};
+    struct duck_writer *w;
+    struct duck_error err;
+    assert_int_equal(duck_writer_create(f->conn, cols, 2, &w, &err), 0);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/batch.parquet", f->lake);
+    struct duck_parquet_options po = {.codec = DUCK_PARQUET_SNAPPY};
+    int64_t most = 0;
+    for (int round = 0; round < 10; round++) { /* 10 batches of about 5 MB */
+        assert_int_equal(duck_writer_append(w, in, N, &err), 0);
+        uint64_t n = 0;
+        assert_int_equal(duck_writer_write_parquet(w, path, &po, &n, &err), 0);
+        assert_int_equal(n, N);
+        int64_t used =
+            query_i64(f->conn, "SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()");
+        most = used > most ? used : most;
+    }
+    print_message("most memory held between batches: %lld bytes\n", (long long)most);
+    assert_true(most < 8 << 20);
     duck_writer_destroy(w);
     fixture_destroy(f);
 }
@@ -1170,6 +1223,7 @@ int main(void)
         cmocka_unit_test(test_writer_refuses_bad_values_and_keeps_nothing),
         cmocka_unit_test(test_writer_path_outside_the_lake_is_refused_and_rows_kept),
         cmocka_unit_test(test_writer_failure_is_sticky),
+        cmocka_unit_test(test_writer_gives_memory_back_after_each_write),
         cmocka_unit_test(test_memory_limit_without_spill_is_nomem),
         cmocka_unit_test(test_sql_quoting),
     };
