@@ -14,6 +14,12 @@
  *            can widen it (SET, PRAGMA, INSTALL, LOAD, ATTACH or COPY outside, read_text,
  *            glob, getenv all fail with DUCK_ERR_PERMISSION, DUCK_ERR_INVALID_INPUT or
  *            DUCK_ERR_CATALOG; tests/unit/test_duck.c tries each).
+ *            What stays allowed is allowed everywhere inside those directories, reading
+ *            and writing alike: COPY TO, ATTACH (a new database file), EXPORT. So give
+ *            the engine the lake's data and a staging directory, never the data root
+ *            (metadata, credentials), and never pass a client's statement through
+ *            unchecked: `PRAGMA enable_profiling`, for one, is still accepted and prints
+ *            to the server's output. Statements are run as given, several per call.
  *   conn     a connection: one thread at a time, any number per engine. Temp tables
  *            are private to it.
  *   result   a finished query's result, read one chunk (up to 2048 rows) at a time as

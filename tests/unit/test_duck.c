@@ -46,6 +46,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static struct fixture *fixture_create_with(uint64_t memory_limit_bytes, bool spill)
 {
+    alarm(TEST_TIMEOUT_S); /* a hang fails the test instead of stalling the suite */
     struct fixture *f = calloc(1, sizeof(*f));
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_duck_XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -86,6 +87,7 @@ static void fixture_destroy(struct fixture *f)
     duck_engine_close(f->engine);
     nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
+    alarm(0);
 }
 
 /* Runs sql, expects exactly one row and one column, returns the result at that row. */
@@ -448,8 +450,8 @@ static void *run_long_query(void *p)
 static void test_interrupt_cancels_a_running_query(void **state)
 {
     (void)state;
-    alarm(TEST_TIMEOUT_S); /* a query that will not stop fails the test instead of hanging */
-    struct fixture *f = fixture_create();
+    struct fixture *f = fixture_create(); /* with its alarm: a query that will not stop
+                                               fails the test instead of hanging it */
     struct interrupt_arg a = {.conn = f->conn};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, run_long_query, &a), 0);
@@ -457,7 +459,6 @@ static void test_interrupt_cancels_a_running_query(void **state)
     nanosleep(&pause, NULL);
     duck_conn_interrupt(f->conn);
     pthread_join(t, NULL);
-    alarm(0);
     assert_int_equal(a.rc, -ECANCELED);
     assert_int_equal(a.err.kind, DUCK_ERR_INTERRUPT);
     assert_int_equal(query_i64(f->conn, "SELECT 3::BIGINT"), 3);
