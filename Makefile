@@ -19,7 +19,14 @@ endif
 
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+# DuckDB's C library is not a Debian package: scripts/install-duckdb.sh puts it in
+# third_party/duckdb/. Binaries find it through their run path: relative to the binary
+# (build/sluice, build*/tests/x, build*/bench/x) and the checkout's absolute path.
+DUCKDB_DIR := third_party/duckdb
+DUCKDB_LIB := $(DUCKDB_DIR)/libduckdb.so
+DUCKDB_LIBS = -L$(CURDIR)/$(DUCKDB_DIR) -lduckdb '-Wl,-rpath,$$ORIGIN/../$(DUCKDB_DIR)' \
+	'-Wl,-rpath,$$ORIGIN/../../$(DUCKDB_DIR)' -Wl,-rpath,$(CURDIR)/$(DUCKDB_DIR)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(DUCKDB_LIBS) -lm
 
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
@@ -41,6 +48,10 @@ all: deps $(BUILD)/sluice $(TOOL_BIN)
 deps:
 	@./scripts/install-deps.sh
 
+# Every link needs the library; fetched on first use even when `deps` was not asked for.
+$(DUCKDB_LIB): scripts/install-duckdb.sh
+	@./scripts/install-duckdb.sh && touch $@
+
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -49,18 +60,18 @@ $(BUILD)/libsluice.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/sluice: $(BUILD)/obj/main.o $(BUILD)/libsluice.a
+$(BUILD)/sluice: $(BUILD)/obj/main.o $(BUILD)/libsluice.a | $(DUCKDB_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/%: tools/%.c $(BUILD)/libsluice.a
+$(BUILD)/%: tools/%.c $(BUILD)/libsluice.a | $(DUCKDB_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a | $(DUCKDB_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a \
 		$(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a | $(DUCKDB_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
 
@@ -90,7 +101,7 @@ FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC))
 $(FUZZ_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
-$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ) | $(DUCKDB_LIB)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIB_OBJ) $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)

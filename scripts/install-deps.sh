@@ -33,3 +33,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -q
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# DuckDB's C library (not in Debian) from its pinned npm package, into third_party/duckdb/.
+"$(dirname "$0")/install-duckdb.sh"
