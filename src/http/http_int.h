@@ -16,6 +16,8 @@ struct api_registry {
     size_t n_rest;
 };
 
+struct conn_slot;
+
 /* One request/response exchange, from the first header to the last byte sent. */
 struct http_exchange {
     char *raw_uri;          /* path and query as sent */
@@ -27,6 +29,10 @@ struct http_exchange {
     size_t body_len;        /* bytes received */
     int early_error;        /* a code decided before the body was read (too large...) */
     char early_message[160];
+    /* the front end's accounting (server.c) */
+    struct conn_slot *slot; /* the connection's admission slot, NULL if unknown */
+    size_t mem_charged;     /* bytes of the memory budget this body holds */
+    size_t spool_charged;   /* bytes of the spool budget this body holds */
     /* routing, decided from the headers */
     enum http_proto proto;
     const struct api_json_service *json_svc;
@@ -43,6 +49,14 @@ struct http_server_ctx {
     void *lookup_arg;
 };
 
+/*
+ * Authenticates a routed exchange from its headers alone, before any body is read
+ * (gate.c): the whole signature when the payload hash is known without the body,
+ * every other rule otherwise. Returns 0, or an SL_E(AUTH_*) code with the message in
+ * err, as http__handle would answer it.
+ */
+int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex,
+               struct err_info *err);
 /* Picks protocol and service from the headers and URI (router.c). */
 void http__route(const struct api_registry *reg, struct http_exchange *ex);
 /* Authenticates, dispatches and renders into ex->resp (router.c). */

@@ -278,6 +278,7 @@ static const struct rename rest_renames[] = {
     {SL_E(AUTH_EXPIRED), "AccessDenied", 403, "Request has expired"},
     {SL_E(AUTH_MALFORMED), "AuthorizationHeaderMalformed", 400, NULL},
     {SL_E(BODY_TOO_LARGE), "EntityTooLarge", 400, NULL},
+    {SL_E(UNAVAILABLE), "SlowDown", 503, NULL},
     {SL_E(VALIDATION), "InvalidArgument", 400, NULL},
     {SL_E(UNKNOWN_OPERATION), "NotImplemented", 501, NULL},
     {SL_E(ACCESS_DENIED), "AccessDenied", 403, NULL},
