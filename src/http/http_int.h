@@ -57,6 +57,16 @@ struct http_server_ctx {
  */
 int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex,
                struct err_info *err);
+/* The longest request target a first request may have (vet.c). */
+#define VET_MAX_TARGET (16 * 1024)
+/*
+ * Vets the bytes [buf, buf+len) received so far of a connection's first request head
+ * against the rule at the top of vet.c. Returns 1 with *head_len set when the head is
+ * complete and sound, 0 when more bytes are needed, or a negative HTTP status (-400,
+ * -414, -431, -505) with a static reason in *reason.
+ */
+int http__vet_head(const char *buf, size_t len, size_t max_head, size_t *head_len,
+                   const char **reason);
 /* Picks protocol and service from the headers and URI (router.c). */
 void http__route(const struct api_registry *reg, struct http_exchange *ex);
 /* Authenticates, dispatches and renders into ex->resp (router.c). */

@@ -23,19 +23,28 @@
  *     rest (a few, not one: a closed connection keeps its slot until MHD's thread has
  *     cleaned it up, and a client opening one after another must not trip over it);
  *   - when accept() runs out of descriptors the acceptor sleeps instead of spinning.
- * MHD takes an added connection in its own thread (NOTIFY_CONNECTION STARTED), where
- * the slot is found again by its socket. Each admitted connection has a slot that a
- * reaper thread checks twice a second:
+ * The acceptor then keeps the connection, without a thread, until its first request
+ * head has arrived whole, peeking at it (vet.c) so that a malformed or ambiguous head
+ * is answered in the protocol's shape and never reaches MHD; a sound one is handed to
+ * MHD with its bytes still unread. MHD takes an added connection in its own thread
+ * (NOTIFY_CONNECTION STARTED), where the slot is found again by its socket. Each
+ * admitted connection has a slot that a reaper thread checks twice a second:
  *
- *   accepted ──▶ HEAD ──headers in──▶ BODY ──body in──▶ BUSY ──response sent──▶ HEAD
- *                 │                    │
- *                 │ header_timeout_s   │ less than min_body_rate × header_timeout_s
- *                 │ (idle_timeout_s    │ in any header_timeout_s window
- *                 ▼  once served)      ▼
- *              shutdown(2): MHD sees the end of the stream and closes the connection
+ *   accepted ─▶ VETTING ─▶ PENDING ─▶ HEAD ─headers─▶ BODY ─body─▶ BUSY ─sent─▶ HEAD
+ *                  │                    │               │
+ *                  │ header_timeout_s   │ idle_timeout_s│ less than min_body_rate ×
+ *                  ▼                    ▼ once served   ▼ header_timeout_s in any
+ *              shutdown(2): the socket's owner sees the end    header_timeout_s window
+ *              of the stream and closes the connection
  *
- * Every connection has its own thread (handlers block on fsync and disk), which is
- * why the number of connections, and so of threads, is bounded.
+ * What is not covered: the second and later requests of a kept-alive connection are
+ * read by MHD alone, which accepts bare LF and folded lines there and answers its own
+ * parse errors (431, 400, 505, bad chunk framing) with its fixed HTML pages; MHD 0.9.75
+ * has no hook to replace those.
+ *
+ * Every connection MHD serves has its own thread (handlers block on fsync and disk),
+ * which is one reason the number of connections is bounded; one still being vetted,
+ * as a slowloris client's always is, has none.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -58,12 +68,15 @@
 #include "core/mem.h"
 #include "http/http_int.h"
 
+/* The largest first request head the acceptor vets; a longer one is answered 431. */
+#define VET_MAX_HEAD (64 * 1024)
 /* In the reserve, an address may hold fewer than this many connections. */
 #define RESERVE_PER_ADDR 8
 
 enum conn_phase {
     PHASE_FREE,    /* slot unused */
-    PHASE_PENDING, /* accepted, being handed to MHD; the reaper leaves it alone */
+    PHASE_VETTING, /* accepted; the acceptor peeks at its first head (vet.c) */
+    PHASE_PENDING, /* handed to MHD, not yet started by it; the reaper leaves it alone */
     PHASE_HEAD,    /* waiting for a request's head */
     PHASE_BODY,    /* receiving a body */
     PHASE_BUSY,    /* handling or sending the response; MHD's idle timeout applies */
@@ -97,6 +110,8 @@ struct http_server {
     struct conn_slot *slots;   /* max_connections of them; guarded by conn_lock */
     int max_connections;       /* after fitting the descriptor limit; read-only */
     int reserve;               /* slots kept for addresses with < RESERVE_PER_ADDR */
+    int vet_epoll;             /* the VETTING connections' sockets (acceptor only) */
+    char *vet_buf;             /* VET_MAX_HEAD bytes for peeking (acceptor only) */
     int n_connections;         /* slots not FREE; guarded by conn_lock */
 };
 
@@ -585,66 +600,219 @@ static int wait_stop(struct http_server *srv, int ms)
     return poll(&p, 1, ms) > 0;
 }
 
+/* Frees a slot the acceptor owns (VETTING) and closes its socket. */
+static void drop_vetting(struct http_server *srv, struct conn_slot *slot)
+{
+    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
+    pthread_mutex_lock(&srv->conn_lock);
+    int fd = slot->fd;
+    slot->phase = PHASE_FREE;
+    slot->fd = -1;
+    srv->n_connections--;
+    pthread_mutex_unlock(&srv->conn_lock);
+    close(fd);
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Bad Request";
+    }
+}
+
+/*
+ * Answers a first request head that vet.c refused, in the protocol its headers point
+ * to (http__route on what could be parsed), with a request id, then closes. The
+ * response is small enough for the socket's send buffer.
+ */
+static void refuse_head(struct http_server *srv, int fd, const char *head, size_t len,
+                        int status, const char *reason)
+{
+    struct http_exchange *ex = xcalloc(1, sizeof(*ex));
+    ex->body_fd = -1;
+    ex->resp.body_fd = -1;
+    buf_init(&ex->body);
+    buf_init(&ex->resp.body);
+    format_request_id(ex->request_id);
+    /* Whatever can be read of the head: "METHOD target ..." then "name: value" lines. */
+    const char *end = head + len;
+    const char *eol = memchr(head, '\n', len);
+    const char *line_end = eol ? eol : end;
+    const char *sp1 = memchr(head, ' ', (size_t)(line_end - head));
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
+    if (sp1 != NULL && sp1 - head < (long)sizeof(ex->method)) {
+        snprintf(ex->method, sizeof(ex->method), "%.*s", (int)(sp1 - head), head);
+    }
+    if (sp1 != NULL && sp2 != NULL && sp2 - sp1 - 1 <= VET_MAX_TARGET) {
+        ex->raw_uri = xasprintf("%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+    } else {
+        ex->raw_uri = xstrdup("/");
+    }
+    for (const char *line = eol ? eol + 1 : end; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *stop = nl ? nl : end;
+        const char *colon = memchr(line, ':', (size_t)(stop - line));
+        if (colon != NULL && colon > line) {
+            const char *v = colon + 1;
+            while (v < stop && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            const char *ve = stop;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            char *name = xasprintf("%.*s", (int)(colon - line), line);
+            char *value = xasprintf("%.*s", (int)(ve - v), v);
+            collect_header(ex, MHD_HEADER_KIND, name, value);
+            free(name);
+            free(value);
+        }
+        line = nl ? nl + 1 : end;
+    }
+    http__route(srv->ctx.reg, ex);
+    http__render_error(ex, SL_E(VALIDATION), reason, NULL);
+    struct buf out;
+    buf_init(&out);
+    buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+    for (size_t i = 0; i < ex->resp.n_headers; i++) {
+        buf_printf(&out, "%s: %s\r\n", ex->resp.headers[i].name, ex->resp.headers[i].value);
+    }
+    buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", ex->resp.body.len);
+    buf_append(&out, ex->resp.body.data, ex->resp.body.len);
+    if (buf_status(&out) == 0 && send(fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
+        log_msg(LOG_DEBUG, "http", "cannot answer a refused request head: %s",
+                strerror(errno));
+    }
+    buf_fini(&out);
+    exchange_free(srv, ex);
+    /* Read what the client sent, so that closing does not reset the connection and
+       lose the answer; then close our side. */
+    for (int i = 0; i < 16 && recv(fd, srv->vet_buf, VET_MAX_HEAD, MSG_DONTWAIT) > 0; i++) {
+    }
+    shutdown(fd, SHUT_WR);
+}
+
+/* The acceptor's turn on a VETTING connection with something to read. */
+static void vet_connection(struct http_server *srv, struct conn_slot *slot)
+{
+    ssize_t n = recv(slot->fd, srv->vet_buf, VET_MAX_HEAD, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        drop_vetting(srv, slot); /* closed before sending a request, or shut by the reaper */
+        return;
+    }
+    size_t head_len;
+    const char *reason;
+    int rc = http__vet_head(srv->vet_buf, (size_t)n, VET_MAX_HEAD, &head_len, &reason);
+    if (rc == 0) {
+        return;
+    }
+    if (rc < 0) {
+        refuse_head(srv, slot->fd, srv->vet_buf, (size_t)n, -rc, reason);
+        drop_vetting(srv, slot);
+        return;
+    }
+    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = slot->addr};
+    socklen_t sa_len = sizeof(sa);
+    getpeername(slot->fd, (struct sockaddr *)&sa, &sa_len);
+    pthread_mutex_lock(&srv->conn_lock);
+    int fd = slot->fd;
+    slot->phase = PHASE_PENDING;
+    slot->phase_start_ns = clock_mono_ns();
+    pthread_mutex_unlock(&srv->conn_lock);
+    if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&sa, sa_len) != MHD_YES) {
+        /* MHD closed the socket; if it never started, the slot is still ours. */
+        pthread_mutex_lock(&srv->conn_lock);
+        if (slot->phase == PHASE_PENDING && slot->fd == fd) {
+            slot->phase = PHASE_FREE;
+            slot->fd = -1;
+            srv->n_connections--;
+        }
+        pthread_mutex_unlock(&srv->conn_lock);
+    }
+}
+
+/* Accepts one connection and, when admitted, starts vetting it. */
+static void accept_one(struct http_server *srv, int64_t *last_warn_ns)
+{
+    struct sockaddr_in sa;
+    socklen_t sa_len = sizeof(sa);
+    int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &sa_len,
+                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: wait for some to come back rather than spin. */
+            int64_t now = clock_mono_ns();
+            if (now - *last_warn_ns > 10 * 1000000000LL) {
+                log_msg(LOG_WARN, "http", "cannot accept connections: %s", strerror(errno));
+                *last_warn_ns = now;
+            }
+            wait_stop(srv, 100);
+        }
+        return;
+    }
+    uint32_t addr = sa.sin_family == AF_INET ? sa.sin_addr.s_addr : 0;
+    pthread_mutex_lock(&srv->conn_lock);
+    struct conn_slot *slot = admit(srv, addr);
+    if (slot != NULL) {
+        slot->phase = PHASE_VETTING;
+        slot->fd = fd;
+        slot->addr = addr;
+        slot->n_served = 0;
+        slot->phase_start_ns = clock_mono_ns();
+        srv->n_connections++;
+    }
+    pthread_mutex_unlock(&srv->conn_lock);
+    if (slot == NULL) {
+        close(fd);
+        return;
+    }
+    /* Edge-triggered: peeked bytes stay readable, and must not wake us again. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
+                             .data.u32 = (uint32_t)(slot - srv->slots)};
+    if (epoll_ctl(srv->vet_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        drop_vetting(srv, slot);
+    }
+}
+
 static void *acceptor_main(void *arg)
 {
     struct http_server *srv = arg;
     int64_t last_warn_ns = 0;
     for (;;) {
-        struct pollfd p[2] = {{.fd = srv->listen_fd, .events = POLLIN},
-                              {.fd = srv->stop_pipe[0], .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+        struct pollfd p[3] = {{.fd = srv->listen_fd, .events = POLLIN},
+                              {.fd = srv->stop_pipe[0], .events = POLLIN},
+                              {.fd = srv->vet_epoll, .events = POLLIN}};
+        if (poll(p, 3, -1) < 0 && errno != EINTR) {
             break;
         }
         if (p[1].revents) {
             break;
         }
-        if (!(p[0].revents & POLLIN)) {
-            continue;
-        }
-        struct sockaddr_in sa;
-        socklen_t sa_len = sizeof(sa);
-        int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &sa_len,
-                         SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: wait for some to come back rather than spin. */
-                int64_t now = clock_mono_ns();
-                if (now - last_warn_ns > 10 * 1000000000LL) {
-                    log_msg(LOG_WARN, "http", "cannot accept connections: %s",
-                            strerror(errno));
-                    last_warn_ns = now;
-                }
-                if (wait_stop(srv, 100)) {
-                    break;
-                }
+        if (p[2].revents & POLLIN) {
+            struct epoll_event evs[64];
+            int n = epoll_wait(srv->vet_epoll, evs, 64, 0);
+            for (int i = 0; i < n; i++) {
+                vet_connection(srv, &srv->slots[evs[i].data.u32]);
             }
-            continue;
         }
-        uint32_t addr = sa.sin_family == AF_INET ? sa.sin_addr.s_addr : 0;
+        if (p[0].revents & POLLIN) {
+            accept_one(srv, &last_warn_ns);
+        }
+    }
+    /* Stopping: the connections still being vetted are ours to close. */
+    for (int i = 0; i < srv->max_connections; i++) {
         pthread_mutex_lock(&srv->conn_lock);
-        struct conn_slot *slot = admit(srv, addr);
-        if (slot != NULL) {
-            slot->phase = PHASE_PENDING;
-            slot->fd = fd;
-            slot->addr = addr;
-            slot->n_served = 0;
-            slot->phase_start_ns = clock_mono_ns();
-            srv->n_connections++;
-        }
+        int ours = srv->slots[i].phase == PHASE_VETTING;
         pthread_mutex_unlock(&srv->conn_lock);
-        if (slot == NULL) {
-            close(fd);
-            continue;
-        }
-        if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&sa, sa_len) != MHD_YES) {
-            /* MHD closed the socket; if it never started, the slot is still ours. */
-            pthread_mutex_lock(&srv->conn_lock);
-            if (slot->phase == PHASE_PENDING) {
-                slot->phase = PHASE_FREE;
-                slot->fd = -1;
-                srv->n_connections--;
-            }
-            pthread_mutex_unlock(&srv->conn_lock);
+        if (ours) {
+            drop_vetting(srv, &srv->slots[i]);
         }
     }
     return NULL;
@@ -655,6 +823,7 @@ static int overdue(const struct sluice_config *cfg, struct conn_slot *slot, int6
 {
     const int64_t s = 1000000000LL;
     switch (slot->phase) {
+    case PHASE_VETTING: return now - slot->phase_start_ns > cfg->header_timeout_s * s;
     case PHASE_HEAD: {
         int limit_s = slot->n_served > 0 ? cfg->idle_timeout_s : cfg->header_timeout_s;
         return now - slot->phase_start_ns > limit_s * s;
@@ -686,10 +855,20 @@ static void *reaper_main(void *arg)
         pthread_mutex_lock(&srv->conn_lock);
         for (int i = 0; i < srv->max_connections; i++) {
             struct conn_slot *slot = &srv->slots[i];
-            if (slot->fd >= 0 && overdue(srv->ctx.cfg, slot, now)) {
-                /* MHD's thread sees the stream end and closes; the slot frees then. */
-                log_msg(LOG_DEBUG, "http", "dropping connection fd %d in phase %d", slot->fd, (int)slot->phase);
-                shutdown(slot->fd, SHUT_RDWR);
+            if (slot->fd < 0 || !overdue(srv->ctx.cfg, slot, now)) {
+                continue;
+            }
+            if (slot->phase == PHASE_PENDING) {
+                slot->phase = PHASE_FREE; /* its socket is MHD's to close, or closed */
+                slot->fd = -1;
+                srv->n_connections--;
+                continue;
+            }
+            /* Whoever owns the socket (MHD's thread, or the acceptor while vetting) sees
+               the stream end and closes it; the slot frees then. A vetting slot stays
+               VETTING so that the acceptor still knows it for its own. */
+            shutdown(slot->fd, SHUT_RDWR);
+            if (slot->phase != PHASE_VETTING) {
                 slot->phase = PHASE_BUSY;
             }
         }
@@ -785,10 +964,16 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     for (int i = 0; i < srv->max_connections; i++) {
         srv->slots[i].fd = -1;
     }
+    srv->vet_buf = xmalloc(VET_MAX_HEAD);
     int rc = 0;
-    if (pipe2(srv->stop_pipe, O_CLOEXEC) != 0) {
+    srv->vet_epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (srv->vet_epoll < 0) {
         rc = -errno;
         goto out_free;
+    }
+    if (pipe2(srv->stop_pipe, O_CLOEXEC) != 0) {
+        rc = -errno;
+        goto out_close_epoll;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
@@ -828,8 +1013,11 @@ out_stop:
 out_close_pipe:
     close(srv->stop_pipe[0]);
     close(srv->stop_pipe[1]);
+out_close_epoll:
+    close(srv->vet_epoll);
 out_free:
     close(listen_fd);
+    free(srv->vet_buf);
     free(srv->slots);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);
@@ -855,6 +1043,8 @@ void http_server_close(struct http_server *srv)
     MHD_stop_daemon(srv->daemon);
     close(srv->stop_pipe[0]);
     close(srv->stop_pipe[1]);
+    close(srv->vet_epoll);
+    free(srv->vet_buf);
     free(srv->slots);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);

@@ -137,9 +137,10 @@ def server_with(request):
         return server
     yield start
     for server in started:
-        if server.proc is not None:
-            server.stop(timeout=30)
+        code = server.stop(timeout=30) if server.proc is not None else 0
+        log = server.read_log()
         server.cleanup()
+        assert code == 0, f"server exited {code}:\n{log}"
 
 
 # ---- 1. no work for a stranger -------------------------------------------------------
@@ -530,3 +531,50 @@ def test_smuggling_shapes_are_refused(sluice, extra):
     assert headers["x-amzn-requestid"]
     assert b'"__type":"ValidationException"' in body
     assert headers.get("connection") == "close"
+
+
+def raw_exchange(server, data):
+    with connect(server) as s:
+        s.sendall(data)
+        return read_response(s)
+
+
+def kinesis_head(server, line_end=b"\r\n", extra=b""):
+    headers = signed_headers(server, "POST", "/", "kinesis", b"{}", {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+    headers["Content-Length"] = "2"
+    head = head_bytes("POST", "/", headers).replace(b"\r\n", line_end)
+    return head[:-len(line_end)] + extra + line_end + b"{}"
+
+
+@pytest.mark.parametrize("data, status, shape", [
+    # bare LF line ends
+    (lambda srv: kinesis_head(srv, line_end=b"\n"), 400, b'"__type":"ValidationException"'),
+    # a header folded onto the next line
+    (lambda srv: kinesis_head(srv, extra=b"X-Folded: a\r\n b\r\n"), 400,
+     b'"__type":"ValidationException"'),
+    # a request line that is not one
+    (lambda srv: b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"<Code>InvalidArgument</Code>"),
+    (lambda srv: b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, b"<Code>InvalidArgument</Code>"),
+    (lambda srv: b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414,
+     b"<Code>InvalidArgument</Code>"),
+    (lambda srv: b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431,
+     b"<Code>InvalidArgument</Code>"),
+], ids=["bare-lf", "obs-fold", "control-in-target", "http-2.0", "uri-too-long",
+        "head-too-large"])
+def test_malformed_heads_get_the_protocols_error_shape(sluice, data, status, shape):
+    """What libmicrohttpd would accept silently or answer with an HTML page is refused
+    with a request id and the error shape of the protocol the headers point to."""
+    got_status, headers, body = raw_exchange(sluice, data(sluice))
+    assert got_status == status
+    assert headers["x-amzn-requestid"]
+    assert shape in body
+    assert b"<html" not in body
+    assert sts_probe(sluice)[0] == 200
+
+
+def test_sound_heads_still_pass_the_vetting(sluice):
+    status, _, body = raw_exchange(sluice, kinesis_head(sluice))
+    assert status == 200
+    assert b"StreamNames" in body
