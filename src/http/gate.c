@@ -43,8 +43,7 @@ static int has_no_body(const struct http_exchange *ex)
     return cl == NULL || strcmp(cl, "0") == 0;
 }
 
-int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex,
-               struct err_info *err)
+int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex, struct err_info *err)
 {
     int64_t now_ms = clock_now_ms();
     char *path = xstrdup(ex->raw_uri);
@@ -85,13 +84,14 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex,
             rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret), account,
                              sizeof(account));
             if (rc < 0) {
-                err_set(err, rc, "The AWS Access Key Id you provided does not exist in our "
-                                 "records.");
+                err_set(err, rc,
+                        "The AWS Access Key Id you provided does not exist in our "
+                        "records.");
             }
         }
         if (rc == 0) {
-            rc = sigv2_verify(ex->method, path, query, headers, ex->n_headers, &v2, secret,
-                              now_ms, err);
+            rc = sigv2_verify(ex->method, path, query, headers, ex->n_headers, &v2, secret, now_ms,
+                              err);
         }
         goto out;
     }

@@ -99,20 +99,20 @@ struct http_server {
     struct http_server_ctx ctx;
     char spool_dir[600];
     int listen_fd;
-    int stop_pipe[2];          /* written once to stop the acceptor and the reaper */
+    int stop_pipe[2]; /* written once to stop the acceptor and the reaper */
     pthread_t acceptor, reaper;
-    int threads_started;       /* 0, 1 (acceptor) or 2 (both) */
+    int threads_started; /* 0, 1 (acceptor) or 2 (both) */
     /* Bodies in flight, charged before they are read. Updated with atomics. */
     size_t mem_used_bytes;
     size_t spool_used_bytes;
     /* Admission. */
     pthread_mutex_t conn_lock;
-    struct conn_slot *slots;   /* max_connections of them; guarded by conn_lock */
-    int max_connections;       /* after fitting the descriptor limit; read-only */
-    int reserve;               /* slots kept for addresses with < RESERVE_PER_ADDR */
-    int vet_epoll;             /* the VETTING connections' sockets (acceptor only) */
-    char *vet_buf;             /* VET_MAX_HEAD bytes for peeking (acceptor only) */
-    int n_connections;         /* slots not FREE; guarded by conn_lock */
+    struct conn_slot *slots; /* max_connections of them; guarded by conn_lock */
+    int max_connections;     /* after fitting the descriptor limit; read-only */
+    int reserve;             /* slots kept for addresses with < RESERVE_PER_ADDR */
+    int vet_epoll;           /* the VETTING connections' sockets (acceptor only) */
+    char *vet_buf;           /* VET_MAX_HEAD bytes for peeking (acceptor only) */
+    int n_connections;       /* slots not FREE; guarded by conn_lock */
 };
 
 /* Takes n bytes of a budget of limit; returns 0, or -1 when it would be exceeded. */
@@ -123,8 +123,8 @@ static int budget_take(size_t *used, size_t limit, size_t n)
         if (n > limit || cur > limit - n) {
             return -1;
         }
-    } while (!__atomic_compare_exchange_n(used, &cur, cur + n, 1, __ATOMIC_RELAXED,
-                                          __ATOMIC_RELAXED));
+    } while (
+        !__atomic_compare_exchange_n(used, &cur, cur + n, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
     return 0;
 }
 
@@ -160,9 +160,9 @@ static void format_request_id(char out[40])
     crypto_random(r, sizeof(r));
     r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
     r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-             r[13], r[14], r[15]);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
 }
 
 /* Moves a connection's slot to another phase (NULL slot: nothing to do). */
@@ -361,8 +361,7 @@ static int charge_more(struct http_server *srv, struct http_exchange *ex, size_t
     return 0;
 }
 
-static void receive(struct http_server *srv, struct http_exchange *ex, const char *data,
-                    size_t len)
+static void receive(struct http_server *srv, struct http_exchange *ex, const char *data, size_t len)
 {
     const struct sluice_config *cfg = srv->ctx.cfg;
     if (ex->slot != NULL) {
@@ -387,8 +386,8 @@ static void receive(struct http_server *srv, struct http_exchange *ex, const cha
                      "Request body exceeds the limit of %zu bytes", cfg->max_body_bytes);
             return;
         }
-        if (budget_take(&srv->spool_used_bytes, cfg->body_spool_budget_bytes,
-                        ex->body_len + len) < 0) {
+        if (budget_take(&srv->spool_used_bytes, cfg->body_spool_budget_bytes, ex->body_len + len) <
+            0) {
             ex->early_error = refuse_busy(ex);
             return;
         }
@@ -448,8 +447,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_ex
     } else {
         size_t len = r->body.len;
         void *data = buf_steal(&r->body, NULL);
-        mr = MHD_create_response_from_buffer(len, data ? data : (void *)"", data ? MHD_RESPMEM_MUST_FREE
-                                                                       : MHD_RESPMEM_PERSISTENT);
+        mr = MHD_create_response_from_buffer(len, data ? data : (void *)"",
+                                             data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     }
     if (mr == NULL) {
         return MHD_NO;
@@ -628,8 +627,8 @@ static const char *reason_phrase(int status)
  * to (http__route on what could be parsed), with a request id, then closes. The
  * response is small enough for the socket's send buffer.
  */
-static void refuse_head(struct http_server *srv, int fd, const char *head, size_t len,
-                        int status, const char *reason)
+static void refuse_head(struct http_server *srv, int fd, const char *head, size_t len, int status,
+                        const char *reason)
 {
     struct http_exchange *ex = xcalloc(1, sizeof(*ex));
     ex->body_fd = -1;
@@ -683,8 +682,7 @@ static void refuse_head(struct http_server *srv, int fd, const char *head, size_
     buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", ex->resp.body.len);
     buf_append(&out, ex->resp.body.data, ex->resp.body.len);
     if (buf_status(&out) == 0 && send(fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
-        log_msg(LOG_DEBUG, "http", "cannot answer a refused request head: %s",
-                strerror(errno));
+        log_msg(LOG_DEBUG, "http", "cannot answer a refused request head: %s", strerror(errno));
     }
     buf_fini(&out);
     exchange_free(srv, ex);
@@ -743,8 +741,7 @@ static void accept_one(struct http_server *srv, int64_t *last_warn_ns)
 {
     struct sockaddr_in sa;
     socklen_t sa_len = sizeof(sa);
-    int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &sa_len,
-                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &sa_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors: wait for some to come back rather than spin. */
@@ -830,8 +827,8 @@ static int overdue(const struct sluice_config *cfg, struct conn_slot *slot, int6
     }
     case PHASE_BODY:
         if (now - slot->window_start_ns >= cfg->header_timeout_s * s) {
-            uint64_t want = (uint64_t)cfg->min_body_rate_bytes_per_s *
-                            (uint64_t)cfg->header_timeout_s;
+            uint64_t want =
+                (uint64_t)cfg->min_body_rate_bytes_per_s * (uint64_t)cfg->header_timeout_s;
             if (slot->body_bytes - slot->window_bytes < want) {
                 return 1;
             }
@@ -935,8 +932,8 @@ static int listen_on(const struct sluice_config *cfg)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 1024) != 0) {
         int e = errno;
-        log_msg(LOG_ERROR, "http", "cannot listen on %s:%d: %s", cfg->listen_host,
-                cfg->listen_port, strerror(e));
+        log_msg(LOG_ERROR, "http", "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                strerror(e));
         close(fd);
         return -e;
     }
@@ -978,18 +975,15 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, srv,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         /* Above ours: a slot frees at CLOSED, a moment before MHD forgets the
            connection, and MHD would drop an admitted one silently. */
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->max_connections + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)(512 * 1024), MHD_OPTION_END);
     if (srv->daemon == NULL) {
         rc = errno ? -errno : -EINVAL;
         log_msg(LOG_ERROR, "http", "cannot start the HTTP daemon: %s", strerror(-rc));
