@@ -11,6 +11,8 @@
  *   method, name = 1*tchar (RFC 9110 token)
  *   target       = 1*( any byte above SP but DEL ), at most VET_MAX_TARGET bytes
  *   value        = *( HTAB / SP / VCHAR / obs-text ), no CR, LF or other control
+ *   Content-Length value = 1*19DIGIT, optional spaces around it (MHD would answer a
+ *                  malformed one with its own HTML page)
  *
  * and the whole head at most max_head bytes. Anything else is refused:
  *   a version that looks like HTTP/x.y but is neither  → 505
@@ -20,6 +22,7 @@
  *   without a colon or with space before it, a control byte)            → 400
  */
 #include <string.h>
+#include <strings.h>
 
 #include "http/http_int.h"
 
@@ -82,10 +85,29 @@ static int vet_header_line(const char *line, size_t len, const char **reason)
         *reason = "Malformed header line";
         return -400;
     }
+    size_t name_len = i;
     for (i++; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if ((c < ' ' && c != '\t') || c == 0x7f) {
             *reason = "Control character in a header value";
+            return -400;
+        }
+    }
+    if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+        const char *v = line + name_len + 1;
+        const char *end = line + len;
+        while (v < end && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        size_t digits = 0;
+        while (v + digits < end && v[digits] >= '0' && v[digits] <= '9') {
+            digits++;
+        }
+        if (digits == 0 || digits > 19 || v + digits != end) {
+            *reason = "Malformed Content-Length";
             return -400;
         }
     }

@@ -557,11 +557,14 @@ def kinesis_head(server, line_end=b"\r\n", extra=b""):
     # a request line that is not one
     (lambda srv: b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"<Code>InvalidArgument</Code>"),
     (lambda srv: b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, b"<Code>InvalidArgument</Code>"),
+    (lambda srv: b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n", 400,
+     b"<Code>InvalidArgument</Code>"),
     (lambda srv: b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414,
      b"<Code>InvalidArgument</Code>"),
     (lambda srv: b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431,
      b"<Code>InvalidArgument</Code>"),
-], ids=["bare-lf", "obs-fold", "control-in-target", "http-2.0", "uri-too-long",
+], ids=["bare-lf", "obs-fold", "control-in-target", "http-2.0", "bad-content-length",
+        "uri-too-long",
         "head-too-large"])
 def test_malformed_heads_get_the_protocols_error_shape(sluice, data, status, shape):
     """What libmicrohttpd would accept silently or answer with an HTML page is refused

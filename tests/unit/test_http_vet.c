@@ -59,6 +59,18 @@ static void folded_and_malformed_header_lines_are_refused(void **state)
     assert_int_equal(vet("GET / HTTP/1.1\r\nA: \x01\r\n\r\n", NULL), -400);
 }
 
+static void content_length_must_be_digits(void **state)
+{
+    (void)state;
+    assert_int_equal(vet("PUT / HTTP/1.1\r\ncontent-length:  12 \r\n\r\n", NULL), 1);
+    assert_int_equal(vet("PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", NULL), -400);
+    assert_int_equal(vet("PUT / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", NULL), -400);
+    assert_int_equal(vet("PUT / HTTP/1.1\r\nContent-Length: \r\n\r\n", NULL), -400);
+    assert_int_equal(vet("PUT / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", NULL), -400);
+    assert_int_equal(vet("PUT / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", NULL),
+                     -400);
+}
+
 static void request_lines_are_checked(void **state)
 {
     (void)state;
@@ -99,6 +111,7 @@ int main(void)
         cmocka_unit_test(partial_head_asks_for_more),
         cmocka_unit_test(line_ends_must_be_crlf),
         cmocka_unit_test(folded_and_malformed_header_lines_are_refused),
+        cmocka_unit_test(content_length_must_be_digits),
         cmocka_unit_test(request_lines_are_checked),
         cmocka_unit_test(long_targets_and_heads_are_refused),
     };
