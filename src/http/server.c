@@ -974,16 +974,21 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    /* clang-format off */
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        notify_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        flags, 0, NULL, NULL, access_handler, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         /* Above ours: a slot frees at CLOSED, a moment before MHD forgets the
            connection, and MHD would drop an admitted one silently. */
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->max_connections + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_END);
+    /* clang-format on */
     if (srv->daemon == NULL) {
         rc = errno ? -errno : -EINVAL;
         log_msg(LOG_ERROR, "http", "cannot start the HTTP daemon: %s", strerror(-rc));
