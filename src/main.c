@@ -3,6 +3,9 @@
  *
  *   sluice serve [--data DIR] [--listen HOST:PORT] [--region R] [--account-id N]
  *                [--shard-limit N] [--log-level debug|info|warn|error]
+ *                [--max-connections N] [--max-connections-per-address N]
+ *                [--header-timeout S] [--idle-timeout S] [--min-body-rate BYTES_PER_S]
+ *                [--body-memory-budget BYTES] [--body-spool-budget BYTES]
  *
  * serve opens the metadata store and every service on DIR, then answers AWS API
  * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +47,11 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sluice serve [--data DIR] [--listen HOST:PORT] [--region R]\n"
             "                    [--account-id N] [--shard-limit N]\n"
-            "                    [--log-level debug|info|warn|error]\n");
+            "                    [--log-level debug|info|warn|error]\n"
+            "                    [--max-connections N] [--max-connections-per-address N]\n"
+            "                    [--header-timeout S] [--idle-timeout S]\n"
+            "                    [--min-body-rate BYTES_PER_S] [--body-memory-budget BYTES]\n"
+            "                    [--body-spool-budget BYTES]\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -142,6 +150,35 @@ static int valid_account_id(const char *s)
     return 1;
 }
 
+/* A positive integer option within [1, max]; 0 on success. */
+static int parse_count(const char *opt, const char *val, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(val, &end, 10);
+    if (errno != 0 || *end != '\0' || end == val || n < 1 || n > max) {
+        fprintf(stderr, "sluice: bad %s %s\n", opt, val);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Raises the soft open-file limit to the hard one: every shard and connection holds
+   descriptors, and a systemd service starts with a soft limit of 1024. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_msg(LOG_WARN, "main", "cannot raise the open-file limit from %llu: %s",
+                    (unsigned long long)was, strerror(errno));
+        }
+    }
+}
+
 static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
 {
     for (int i = 2; i < argc; i++) {
@@ -198,6 +235,30 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
                 fprintf(stderr, "sluice: bad --log-level %s\n", val);
                 return -1;
             }
+        } else if (strcmp(opt, "--max-connections") == 0 ||
+                   strcmp(opt, "--max-connections-per-address") == 0 ||
+                   strcmp(opt, "--header-timeout") == 0 || strcmp(opt, "--idle-timeout") == 0 ||
+                   strcmp(opt, "--min-body-rate") == 0) {
+            long long n;
+            if (parse_count(opt, val, 1000000, &n) < 0) {
+                return -1;
+            }
+            int *field = strcmp(opt, "--max-connections") == 0 ? &cfg->max_connections
+                         : strcmp(opt, "--max-connections-per-address") == 0
+                             ? &cfg->max_connections_per_addr
+                         : strcmp(opt, "--header-timeout") == 0 ? &cfg->header_timeout_s
+                         : strcmp(opt, "--idle-timeout") == 0   ? &cfg->idle_timeout_s
+                                                                : &cfg->min_body_rate_bytes_per_s;
+            *field = (int)n;
+        } else if (strcmp(opt, "--body-memory-budget") == 0 ||
+                   strcmp(opt, "--body-spool-budget") == 0) {
+            long long n;
+            if (parse_count(opt, val, (long long)1 << 50, &n) < 0) {
+                return -1;
+            }
+            *(strcmp(opt, "--body-memory-budget") == 0 ? &cfg->body_memory_budget_bytes
+                                                       : &cfg->body_spool_budget_bytes) =
+                (size_t)n;
         } else {
             fprintf(stderr, "sluice: unknown option %s\n", opt);
             usage(stderr);
@@ -226,6 +287,7 @@ static int serve(const struct sluice_config *cfg)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile_limit();
 
     int exit_code = 1;
     struct store *store = NULL;

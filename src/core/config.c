@@ -14,4 +14,11 @@ void config_defaults(struct sluice_config *cfg)
     cfg->stream_transition_ms = 300;
     cfg->max_body_bytes = 16u << 20;
     cfg->max_spooled_body_bytes = (size_t)5 << 30;
+    cfg->body_memory_budget_bytes = (size_t)256 << 20;
+    cfg->body_spool_budget_bytes = (size_t)16 << 30;
+    cfg->max_connections = 1000;
+    cfg->max_connections_per_addr = 256;
+    cfg->header_timeout_s = 10;
+    cfg->idle_timeout_s = 30;
+    cfg->min_body_rate_bytes_per_s = 1024;
 }

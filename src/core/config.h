@@ -15,6 +15,14 @@ struct sluice_config {
     int stream_transition_ms;     /* how long CREATING/DELETING/UPDATING last */
     size_t max_body_bytes;        /* largest in-memory request body (JSON and query) */
     size_t max_spooled_body_bytes; /* largest body a service may take spooled to disk */
+    /* The front end's defences against clients that hold resources without using them. */
+    size_t body_memory_budget_bytes; /* request bodies held in memory, all connections */
+    size_t body_spool_budget_bytes;  /* request bodies spooled to disk, all connections */
+    int max_connections;          /* open client connections; lowered to fit the fd limit */
+    int max_connections_per_addr; /* open connections from one IP address */
+    int header_timeout_s;   /* a new connection's first request head must arrive by then */
+    int idle_timeout_s;     /* a kept-alive connection's next request, or any silence */
+    int min_body_rate_bytes_per_s; /* a body slower than this over 10 s is cut off */
 };
 
 void config_defaults(struct sluice_config *cfg);

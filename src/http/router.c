@@ -254,6 +254,7 @@ static const struct rename rest_renames[] = {
     {SL_E(AUTH_EXPIRED), "AccessDenied", 403, NULL}, /* "has expired" or "is not yet valid" */
     {SL_E(AUTH_MALFORMED), "AuthorizationHeaderMalformed", 400, NULL},
     {SL_E(BODY_TOO_LARGE), "EntityTooLarge", 400, NULL},
+    {SL_E(UNAVAILABLE), "SlowDown", 503, NULL},
     {SL_E(VALIDATION), "InvalidArgument", 400, NULL},
     {SL_E(UNKNOWN_OPERATION), "NotImplemented", 501, NULL},
     {SL_E(ACCESS_DENIED), "AccessDenied", 403, NULL},
@@ -540,57 +541,44 @@ static const char *routed_service(const struct http_exchange *ex)
     return NULL;
 }
 
-void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
-{
-    int64_t now_ms = clock_now_ms();
-    /* The URI and the headers are the client's size: the may-fail allocator. */
-    size_t uri_len = strlen(ex->raw_uri);
-    char *path = try_malloc(uri_len + 1);
-    struct sigv4_header *sig_headers = try_malloc((ex->n_headers + 1) * sizeof(*sig_headers));
-    struct sigv4_auth *auth = xcalloc(1, sizeof(*auth));
-    if (path == NULL || sig_headers == NULL) {
-        http__render_error(ex, SL_E(NOMEM), "", NULL);
-        goto out;
-    }
-    memcpy(path, ex->raw_uri, uri_len + 1);
-    char *q = strchr(path, '?');
-    const char *query = "";
-    if (q != NULL) {
-        *q = '\0';
-        query = q + 1;
-    }
+/* What authentication established about a request. */
+struct http_auth {
+    struct sigv4_auth sig;   /* the parsed claim (for SigV2: key and service only) */
+    char account[32];        /* the key's account */
+    uint8_t signing_key[32]; /* SigV4's, for S3's chunk signatures; zero for SigV2 */
+};
 
-    /* The payload hash SigV4 signs: S3 sends its own, the others sign the body's. */
-    char body_hash[65];
-    const char *payload_hash = body_hash;
-    if (ex->proto == PROTO_REST && http__header(ex, "x-amz-content-sha256") != NULL) {
-        payload_hash = http__header(ex, "x-amz-content-sha256");
-    } else if (ex->proto == PROTO_REST && ex->body_fd >= 0) {
-        payload_hash = "UNSIGNED-PAYLOAD";
-    } else {
-        uint8_t digest[SHA256_LEN];
-        crypto_sha256(ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len, digest);
-        hex_encode(digest, SHA256_LEN, body_hash);
-    }
-    for (size_t i = 0; i < ex->n_headers; i++) {
-        sig_headers[i].name = ex->headers[i].name;
-        sig_headers[i].value = ex->headers[i].value;
-    }
+/* Hex SHA-256 of the empty string, the payload hash of a request without a body. */
+static const char empty_sha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/*
+ * Authenticates ex: SigV4 in the Authorization header or the query, or an S3 URL
+ * presigned with Signature Version 2. payload_hash is the hash the signature covers, or
+ * NULL while the body has not arrived: then every rule but the signature itself is
+ * checked (header well formed, key known, date within the skew, scope), which relies
+ * on sigv4_verify checking the signature last. Fills *auth on success. On failure
+ * renders AWS's error for the protocol into ex->resp and returns its code.
+ */
+static int authenticate(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                        const char *path, const char *query,
+                        const struct sigv4_header *sig_headers, const char *payload_hash,
+                        int64_t now_ms, struct http_auth *auth)
+{
     struct sigv4_request sreq = {
         .method = ex->method,
         .path = path,
         .query = query,
         .headers = sig_headers,
         .n_headers = ex->n_headers,
-        .payload_hash = payload_hash,
+        .payload_hash = payload_hash != NULL ? payload_hash : "",
         .s3 = ex->proto == PROTO_REST,
     };
+    struct sigv4_auth *sig = &auth->sig;
     struct err_info err;
     err_clear(&err);
     char secret[256];
-    char account[32];
-    uint8_t signing_key[32];
-    int rc = sigv4_parse(&sreq, auth, &err);
+    int rc = sigv4_parse(&sreq, sig, &err);
     int legacy = 0;
     int scope_checked = 0;
     if (rc == SL_E(AUTH_MISSING) && sreq.s3 && sigv2_query_present(query)) {
@@ -600,8 +588,8 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         legacy = 1;
         rc = sigv2_parse(query, &v2, &err);
         if (rc == 0) {
-            rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret), account,
-                             sizeof(account));
+            rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret),
+                             auth->account, sizeof(auth->account));
             if (rc < 0) {
                 err_set(&err, rc, "The AWS Access Key Id you provided does not exist in our "
                                   "records.");
@@ -616,38 +604,151 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
             free(bucket);
         }
         if (rc == 0) {
-            snprintf(auth->access_key_id, sizeof(auth->access_key_id), "%s", v2.access_key_id);
-            snprintf(auth->service, sizeof(auth->service), "s3");
-            auth->presigned = 1;
-            memset(signing_key, 0, sizeof(signing_key));
+            snprintf(sig->access_key_id, sizeof(sig->access_key_id), "%s", v2.access_key_id);
+            snprintf(sig->service, sizeof(sig->service), "s3");
+            sig->presigned = 1;
+            memset(auth->signing_key, 0, sizeof(auth->signing_key));
         }
     } else if (rc == 0) {
-        rc = sigv4_check_scope(auth, sreq.s3, routed_service(ex), ctx->cfg->region, &err);
+        rc = sigv4_check_scope(sig, sreq.s3, routed_service(ex), ctx->cfg->region, &err);
         scope_checked = 1;
     }
+    int body_pending = 0;
     if (rc == 0 && !legacy) {
-        if (auth->presigned && sreq.s3) {
+        if (sig->presigned && sreq.s3) {
             /* S3 presigns without the body; every other service signs its hash. */
             sreq.payload_hash = "UNSIGNED-PAYLOAD";
+        } else {
+            body_pending = payload_hash == NULL;
         }
-        rc = ctx->lookup(ctx->lookup_arg, auth->access_key_id, secret, sizeof(secret), account,
-                         sizeof(account));
+        rc = ctx->lookup(ctx->lookup_arg, sig->access_key_id, secret, sizeof(secret),
+                         auth->account, sizeof(auth->account));
         if (rc < 0) {
             err_set(&err, rc, "The security token included in the request is invalid.");
         }
     }
     if (rc == 0 && !legacy) {
-        rc = sigv4_verify(&sreq, auth, secret, now_ms, signing_key, &err);
+        rc = sigv4_verify(&sreq, sig, secret, now_ms, auth->signing_key, &err);
+        if (body_pending && rc == SL_E(AUTH_BAD_SIGNATURE)) {
+            rc = 0; /* every other rule held; the signature waits for the body */
+        }
     }
+    explicit_bzero(secret, sizeof(secret));
     if (rc < 0) {
         /* S3 names a malformed presigned URL differently, and a wrong region's error
            says which region to use. */
         int s3_query_auth = ex->proto == PROTO_REST && !legacy && rc == SL_E(AUTH_MALFORMED) &&
                             http__header(ex, "Authorization") == NULL;
         int s3_region = ex->proto == PROTO_REST && scope_checked && rc == SL_E(AUTH_MALFORMED) &&
-                        strcmp(auth->region, ctx->cfg->region) != 0;
+                        strcmp(sig->region, ctx->cfg->region) != 0;
         render_error(ex, rc, s3_query_auth ? "AuthorizationQueryParametersError" : NULL,
                      err.message, NULL, s3_region ? ctx->cfg->region : NULL);
+    }
+    return rc;
+}
+
+/*
+ * The request target split into a path and a query, and the headers as SigV4 reads
+ * them; both sized by the client, so the may-fail allocator. Returns 0 or SL_E(NOMEM).
+ */
+static int split_request(const struct http_exchange *ex, char **path_out, const char **query_out,
+                         struct sigv4_header **headers_out)
+{
+    size_t uri_len = strlen(ex->raw_uri);
+    char *path = try_malloc(uri_len + 1);
+    struct sigv4_header *headers = try_malloc((ex->n_headers + 1) * sizeof(*headers));
+    if (path == NULL || headers == NULL) {
+        free(path);
+        free(headers);
+        return SL_E(NOMEM);
+    }
+    memcpy(path, ex->raw_uri, uri_len + 1);
+    char *q = strchr(path, '?');
+    *query_out = "";
+    if (q != NULL) {
+        *q = '\0';
+        *query_out = q + 1;
+    }
+    for (size_t i = 0; i < ex->n_headers; i++) {
+        headers[i].name = ex->headers[i].name;
+        headers[i].value = ex->headers[i].value;
+    }
+    *path_out = path;
+    *headers_out = headers;
+    return 0;
+}
+
+/* 1 when the request announces no body at all. */
+static int has_no_body(const struct http_exchange *ex)
+{
+    if (http__header(ex, "Transfer-Encoding") != NULL) {
+        return 0;
+    }
+    const char *cl = http__header(ex, "Content-Length");
+    return cl == NULL || strcmp(cl, "0") == 0;
+}
+
+/*
+ * The gate: authentication from the headers alone, before a body byte is read, so that
+ * a request that fails it never costs more than its headers (no body buffered, spooled
+ * or even acknowledged with "100 Continue"). What can be proved then depends on what the
+ * signature covers:
+ *
+ *   S3 with x-amz-content-sha256    the payload hash is a header (hex, UNSIGNED-PAYLOAD,
+ *                                   STREAMING-...): the signature is verified whole;
+ *   presigned S3 (SigV4 or SigV2)   the body is never signed: verified whole;
+ *   any request without a body      the payload hash is that of "": verified whole;
+ *   everything else (JSON, query)   the signature covers the body's hash: every other
+ *                                   rule now, the signature once the bounded body has
+ *                                   arrived (http__handle verifies every request again).
+ */
+int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
+{
+    char *path;
+    const char *query;
+    struct sigv4_header *sig_headers;
+    int rc = split_request(ex, &path, &query, &sig_headers);
+    if (rc < 0) {
+        http__render_error(ex, rc, "", NULL);
+        return rc;
+    }
+    const char *content_sha =
+        ex->proto == PROTO_REST ? http__header(ex, "x-amz-content-sha256") : NULL;
+    const char *payload_hash = content_sha ? content_sha : has_no_body(ex) ? empty_sha256 : NULL;
+    struct http_auth *auth = xcalloc(1, sizeof(*auth));
+    rc = authenticate(ctx, ex, path, query, sig_headers, payload_hash, clock_now_ms(), auth);
+    free(auth);
+    free(sig_headers);
+    free(path);
+    return rc;
+}
+
+void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
+{
+    int64_t now_ms = clock_now_ms();
+    char *path = NULL;
+    const char *query;
+    struct sigv4_header *sig_headers = NULL;
+    struct http_auth *auth = xcalloc(1, sizeof(*auth));
+    int rc = split_request(ex, &path, &query, &sig_headers);
+    if (rc < 0) {
+        http__render_error(ex, rc, "", NULL);
+        goto out;
+    }
+
+    /* The payload hash SigV4 signs: S3 sends its own, the others sign the body's. */
+    char body_hash[65];
+    const char *payload_hash = body_hash;
+    if (ex->proto == PROTO_REST && http__header(ex, "x-amz-content-sha256") != NULL) {
+        payload_hash = http__header(ex, "x-amz-content-sha256");
+    } else if (ex->proto == PROTO_REST && ex->body_fd >= 0) {
+        payload_hash = "UNSIGNED-PAYLOAD";
+    } else {
+        uint8_t digest[SHA256_LEN];
+        crypto_sha256(ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len, digest);
+        hex_encode(digest, SHA256_LEN, body_hash);
+    }
+    if (authenticate(ctx, ex, path, query, sig_headers, payload_hash, now_ms, auth) < 0) {
         goto out;
     }
 
@@ -662,14 +763,14 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .body_fd = ex->body_fd,
         .headers = ex->headers,
         .n_headers = ex->n_headers,
-        .account_id = account,
-        .access_key_id = auth->access_key_id,
+        .account_id = auth->account,
+        .access_key_id = auth->sig.access_key_id,
         .region = ctx->cfg->region, /* SigV4 scopes were checked to name it */
-        .signing_service = auth->service,
-        .seed_signature = auth->presigned ? "" : auth->signature,
-        .signing_key = signing_key,
-        .amz_date = auth->amz_date,
-        .credential_scope = auth->scope,
+        .signing_service = auth->sig.service,
+        .seed_signature = auth->sig.presigned ? "" : auth->sig.signature,
+        .signing_key = auth->signing_key,
+        .amz_date = auth->sig.amz_date,
+        .credential_scope = auth->sig.scope,
         .now_ms = now_ms,
     };
     struct api_call call = {.req = &req, .resp = &ex->resp};
