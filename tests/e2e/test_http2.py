@@ -1,0 +1,499 @@
+"""HTTP/2 with prior knowledge on the same port as HTTP/1.1.
+
+Requests are signed by botocore exactly as for HTTP/1.1 and sent over HTTP/2 with the
+`h2` package (Debian's python3-h2); attacks are written frame by frame with its
+`hyperframe` and `hpack`. Each attack is bounded in time, loopback only, and asserts
+that the attacker is refused or disconnected and that a legitimate client (boto3 over
+HTTP/1.1, and a fresh HTTP/2 connection) is served during and after it.
+"""
+import json
+import socket
+import threading
+import time
+import urllib.parse
+
+import h2.config
+import h2.connection
+import h2.events
+import hpack
+import pytest
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
+                              PingFrame, RstStreamFrame, SettingsFrame)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
+ENHANCE_YOUR_CALM = 11
+REFUSED_STREAM = 7
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+def signed(server, method, path, service, body=b"", headers=None, key=None):
+    """(headers, body) of a request signed the way botocore signs it, as HTTP/2 fields."""
+    url = server.endpoint + path
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    creds = Credentials(key or server.access_key, server.secret_key)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer(creds, service, server.region).add_auth(req)
+    out = [(":method", method), (":path", path), (":scheme", "http"),
+           (":authority", urllib.parse.urlsplit(url).netloc)]
+    out += [(k.lower(), v) for k, v in req.headers.items()]
+    if body:
+        out.append(("content-length", str(len(body))))
+    return out
+
+
+def kinesis(server, op, payload):
+    body = json.dumps(payload).encode()
+    return signed(server, "POST", "/", "kinesis", body,
+                  {"X-Amz-Target": f"Kinesis_20131202.{op}",
+                   "Content-Type": "application/x-amz-json-1.1"}), body
+
+
+class H2Client:
+    """A well-behaved HTTP/2 client (h2's state machine over a blocking socket)."""
+
+    def __init__(self, server, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=cfg)
+        self.conn.initiate_connection()
+        self.sock.sendall(self.conn.data_to_send())
+        self.responses = {}
+        self.ended = False
+
+    def send(self, headers, body=b""):
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, headers, end_stream=not body)
+        if body:
+            view = memoryview(body)
+            while view:
+                room = min(self.conn.local_flow_control_window(sid),
+                           self.conn.max_outbound_frame_size)
+                if room <= 0:
+                    self.sock.sendall(self.conn.data_to_send())
+                    self._pump()
+                    continue
+                chunk, view = view[:room], view[room:]
+                self.conn.send_data(sid, bytes(chunk), end_stream=not view)
+        self.sock.sendall(self.conn.data_to_send())
+        self.responses[sid] = {"status": None, "headers": {}, "body": b"", "done": False}
+        return sid
+
+    def _pump(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.ended = True
+            raise ConnectionError("server closed the connection")
+        for ev in self.conn.receive_data(data):
+            r = self.responses.get(getattr(ev, "stream_id", None))
+            if isinstance(ev, h2.events.ResponseReceived):
+                r["headers"] = dict(ev.headers)
+                r["status"] = int(r["headers"][":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                r["body"] += ev.data
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                if r is not None:
+                    r["done"] = True
+                    if isinstance(ev, h2.events.StreamReset) and r["status"] is None:
+                        r["reset"] = ev.error_code
+        out = self.conn.data_to_send()
+        if out:
+            self.sock.sendall(out)
+
+    def wait(self, sids, timeout=20):
+        deadline = time.time() + timeout
+        while not all(self.responses[s]["done"] for s in sids):
+            assert time.time() < deadline, "no HTTP/2 response in time"
+            self._pump()
+        return [self.responses[s] for s in sids]
+
+    def request(self, headers, body=b""):
+        return self.wait([self.send(headers, body)])[0]
+
+    def close(self):
+        try:
+            self.conn.close_connection()
+            self.sock.sendall(self.conn.data_to_send())
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class RawH2:
+    """An attacker: frames written by hand, regardless of what the server says."""
+
+    def __init__(self, server, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        self.enc = hpack.Encoder()
+        self.sock.sendall(PREFACE + SettingsFrame(0).serialize())
+        self.buf = b""
+
+    def headers(self, sid, fields, end_stream=True):
+        f = HeadersFrame(sid, self.enc.encode(fields))
+        f.flags.add("END_HEADERS")
+        if end_stream:
+            f.flags.add("END_STREAM")
+        return f.serialize()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def frames(self, timeout=5, until=None):
+        """Frames read until `until(frame)` is true, the connection ends or time runs out;
+        returns (frames, closed)."""
+        out = []
+        deadline = time.time() + timeout
+        self.sock.settimeout(0.5)
+        while time.time() < deadline:
+            while len(self.buf) >= 9:
+                frame, length = Frame.parse_frame_header(memoryview(self.buf[:9]))
+                if len(self.buf) < 9 + length:
+                    break
+                frame.parse_body(memoryview(self.buf[9:9 + length]))
+                self.buf = self.buf[9 + length:]
+                out.append(frame)
+                if until is not None and until(frame):
+                    return out, False
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return out, True
+            if not data:
+                return out, True
+            self.buf += data
+        return out, False
+
+    def close(self):
+        self.sock.close()
+
+
+def get_caller_identity_h2(server):
+    c = H2Client(server)
+    try:
+        r = c.request(signed(server, "POST", "/", "sts", STS_BODY,
+                             {"Content-Type": "application/x-www-form-urlencoded"}), STS_BODY)
+        return r["status"]
+    finally:
+        c.close()
+
+
+def legit_ok(server):
+    """A legitimate client is served: boto3 over HTTP/1.1 and a fresh HTTP/2 connection."""
+    sts = server.client("sts")
+    assert sts.get_caller_identity()["Account"] == server.account_id
+    assert get_caller_identity_h2(server) == 200
+
+
+def during(server, attack):
+    """Runs attack() in a thread while a legitimate client is served, then after it."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = attack()
+        except Exception as e:  # noqa: BLE001 - reported below
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    while t.is_alive():
+        legit_ok(server)
+        time.sleep(0.05)
+    t.join(30)
+    legit_ok(server)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+# ---- service calls over HTTP/2 ---------------------------------------------------------
+
+def test_kinesis_put_and_get_records_over_h2(sluice, unique):
+    name = f"h2-{unique}"
+    k = sluice.client("kinesis")
+    k.create_stream(StreamName=name, ShardCount=1)
+    k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    c = H2Client(sluice)
+    try:
+        hdrs, body = kinesis(sluice, "PutRecord",
+                             {"StreamName": name, "Data": "aGVsbG8gaDI=", "PartitionKey": "p"})
+        r = c.request(hdrs, body)
+        assert r["status"] == 200, r
+        assert r["headers"]["x-amzn-requestid"]
+        put = json.loads(r["body"])
+        assert put["ShardId"] == "shardId-000000000000"
+        hdrs, body = kinesis(sluice, "GetShardIterator",
+                             {"StreamName": name, "ShardId": put["ShardId"],
+                              "ShardIteratorType": "TRIM_HORIZON"})
+        it = json.loads(c.request(hdrs, body)["body"])["ShardIterator"]
+        hdrs, body = kinesis(sluice, "GetRecords", {"ShardIterator": it})
+        r = c.request(hdrs, body)
+        assert r["status"] == 200
+        records = json.loads(r["body"])["Records"]
+        assert [x["Data"] for x in records] == ["aGVsbG8gaDI="]
+        assert records[0]["SequenceNumber"] == put["SequenceNumber"]
+    finally:
+        c.close()
+
+
+def test_s3_put_get_head_over_h2(sluice, unique):
+    bucket = f"h2-{unique}"
+    sluice.client("s3").create_bucket(Bucket=bucket)
+    data = bytes(range(256)) * 4096  # 1 MiB: several DATA frames and window updates
+    c = H2Client(sluice)
+    try:
+        r = c.request(signed(sluice, "PUT", f"/{bucket}/obj", "s3", data), data)
+        assert r["status"] == 200, r
+        assert r["headers"]["x-amz-request-id"]
+        r = c.request(signed(sluice, "GET", f"/{bucket}/obj", "s3"))
+        assert r["status"] == 200
+        assert r["body"] == data
+        assert int(r["headers"]["content-length"]) == len(data)
+        r = c.request(signed(sluice, "HEAD", f"/{bucket}/obj", "s3"))
+        assert r["status"] == 200 and r["body"] == b""
+        assert int(r["headers"]["content-length"]) == len(data)
+        r = c.request(signed(sluice, "GET", f"/{bucket}/missing", "s3"))
+        assert r["status"] == 404 and b"<Code>NoSuchKey</Code>" in r["body"]
+        assert r["headers"]["x-amzn-requestid"]
+    finally:
+        c.close()
+    got = sluice.client("s3").get_object(Bucket=bucket, Key="obj")["Body"].read()
+    assert got == data
+
+
+def test_glue_and_sts_over_h2(sluice, unique):
+    db = f"h2_{unique}"
+    c = H2Client(sluice)
+    try:
+        def glue(op, payload):
+            body = json.dumps(payload).encode()
+            return c.request(signed(sluice, "POST", "/", "glue", body,
+                                    {"X-Amz-Target": f"AWSGlue.{op}",
+                                     "Content-Type": "application/x-amz-json-1.1"}), body)
+        r = glue("CreateDatabase", {"DatabaseInput": {"Name": db}})
+        assert r["status"] == 200, r
+        r = glue("GetDatabase", {"Name": db})
+        assert json.loads(r["body"])["Database"]["Name"] == db
+        r = glue("GetDatabase", {"Name": db + "_none"})
+        assert r["status"] == 400
+        assert r["headers"]["x-amzn-errortype"].startswith("EntityNotFoundException")
+        assert r["headers"]["x-amzn-requestid"]
+    finally:
+        c.close()
+    assert get_caller_identity_h2(sluice) == 200
+
+
+def test_concurrent_streams_on_one_connection(sluice, unique):
+    name = f"h2c-{unique}"
+    k = sluice.client("kinesis")
+    k.create_stream(StreamName=name, ShardCount=2)
+    k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    c = H2Client(sluice)
+    try:
+        sids = []
+        for i in range(40):
+            hdrs, body = kinesis(sluice, "PutRecord",
+                                 {"StreamName": name, "Data": "eA==", "PartitionKey": str(i)})
+            sids.append(c.send(hdrs, body))
+        responses = c.wait(sids)
+        assert [r["status"] for r in responses] == [200] * 40
+        seqs = {json.loads(r["body"])["SequenceNumber"] for r in responses}
+        ids = {r["headers"]["x-amzn-requestid"] for r in responses}
+        assert len(seqs) == 40 and len(ids) == 40
+    finally:
+        c.close()
+
+
+# ---- authentication before the body ----------------------------------------------------
+
+def test_unsigned_request_refused_before_its_body(sluice, unique):
+    """A stranger's 1 GiB upload is answered from its headers: 403 and the stream closed,
+    without one byte of the body sent."""
+    c = H2Client(sluice)
+    try:
+        hdrs = [(":method", "PUT"), (":path", f"/bucket-{unique}/big"), (":scheme", "http"),
+                (":authority", f"127.0.0.1:{sluice.port}"), ("content-length", str(1 << 30))]
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, hdrs, end_stream=False)
+        c.sock.sendall(c.conn.data_to_send())
+        c.responses[sid] = {"status": None, "headers": {}, "body": b"", "done": False}
+        r = c.wait([sid], timeout=10)[0]
+        assert r["status"] == 403
+        assert b"<Code>AccessDenied</Code>" in r["body"]
+        assert r["headers"]["x-amzn-requestid"]
+        # the connection still serves
+        assert c.request(signed(sluice, "GET", "/", "s3"))["status"] == 200
+    finally:
+        c.close()
+
+
+def test_bad_signature_refused_with_json_error(sluice):
+    c = H2Client(sluice)
+    try:
+        body = b'{"Limit": 1}'
+        hdrs = signed(sluice, "POST", "/", "kinesis", body,
+                      {"X-Amz-Target": "Kinesis_20131202.ListStreams",
+                       "Content-Type": "application/x-amz-json-1.1"},
+                      key="AKIANOSUCHKEY0000000")
+        r = c.request(hdrs, body)
+        assert r["status"] == 400
+        assert r["headers"]["x-amzn-errortype"].startswith("UnrecognizedClientException")
+        assert r["headers"]["x-amzn-requestid"]
+    finally:
+        c.close()
+
+
+# ---- floods ---------------------------------------------------------------------------
+
+def unsigned_get(sluice, path="/"):
+    return [(":method", "GET"), (":path", path), (":scheme", "http"),
+            (":authority", f"127.0.0.1:{sluice.port}")]
+
+
+def test_rapid_reset_is_cut_off(sluice):
+    """CVE-2023-44487: streams opened and reset at once. The connection gets GOAWAY
+    ENHANCE_YOUR_CALM and is closed."""
+    def attack():
+        a = RawH2(sluice)
+        try:
+            out = b""
+            for i in range(1000):
+                sid = 1 + 2 * i
+                out += a.headers(sid, unsigned_get(sluice), end_stream=False)
+                out += RstStreamFrame(sid, error_code=8).serialize()
+            try:
+                a.send(out)
+            except OSError:
+                pass
+            frames, closed = a.frames(timeout=10, until=lambda f: isinstance(f, GoAwayFrame))
+            goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+            assert goaway and goaway[0].error_code == ENHANCE_YOUR_CALM
+            _, closed = a.frames(timeout=5)
+            assert closed
+        finally:
+            a.close()
+    during(sluice, attack)
+
+
+def test_streams_beyond_the_limit_are_refused(sluice, unique):
+    """More than MAX_CONCURRENT_STREAMS (100) held open: the excess is refused, and a
+    client that keeps pushing is sent away."""
+    name = f"h2-none-{unique}"
+    hdrs, _ = kinesis(sluice, "PutRecord", {"StreamName": name, "Data": "eA==",
+                                             "PartitionKey": "p"})
+    hdrs = [(k, v) for k, v in hdrs if k != "content-length"] + [("content-length", "100")]
+
+    def attack():
+        a = RawH2(sluice)
+        try:
+            out = b""
+            for i in range(400):
+                out += a.headers(1 + 2 * i, hdrs, end_stream=False)  # bodies never come
+            try:
+                a.send(out)
+            except OSError:
+                pass
+            frames, closed = a.frames(timeout=10, until=lambda f: isinstance(f, GoAwayFrame))
+            refused = [f for f in frames
+                       if isinstance(f, RstStreamFrame) and f.error_code == REFUSED_STREAM]
+            goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+            assert refused or goaway, frames[:5]
+            assert goaway, "a client that keeps opening streams past the limit is sent away"
+            settings = [f for f in frames if isinstance(f, SettingsFrame) and f.settings]
+            assert settings[0].settings[SettingsFrame.MAX_CONCURRENT_STREAMS] == 100
+        finally:
+            a.close()
+    during(sluice, attack)
+
+
+def test_settings_and_ping_floods_are_cut_off(sluice):
+    def flood(frame_bytes):
+        def attack():
+            a = RawH2(sluice)
+            try:
+                try:
+                    for _ in range(20):
+                        a.send(frame_bytes * 500)  # never reads the acks
+                except OSError:
+                    pass
+                frames, closed = a.frames(timeout=10)
+                assert closed or any(isinstance(f, GoAwayFrame) for f in frames)
+            finally:
+                a.close()
+        return attack
+    during(sluice, flood(SettingsFrame(0, settings={SettingsFrame.ENABLE_PUSH: 0}).serialize()))
+    during(sluice, flood(PingFrame(0, opaque_data=b"12345678").serialize()))
+
+
+def test_oversized_header_list_answered_431(sluice):
+    c = H2Client(sluice)
+    try:
+        hdrs = unsigned_get(sluice) + [(f"x-pad-{i}", "a" * 4000) for i in range(30)]
+        r = c.request(hdrs)
+        assert r["status"] == 431
+        assert r["headers"]["x-amzn-requestid"]
+        assert get_caller_identity_h2(sluice) == 200
+    finally:
+        c.close()
+
+
+def test_continuation_flood_is_cut_off(sluice):
+    def attack():
+        a = RawH2(sluice)
+        try:
+            block = a.enc.encode(unsigned_get(sluice))
+            out = HeadersFrame(1, block).serialize()
+            for _ in range(2000):
+                out += ContinuationFrame(1, b"").serialize()  # END_HEADERS never comes
+            try:
+                a.send(out)
+            except OSError:
+                pass
+            frames, closed = a.frames(timeout=10)
+            assert closed or any(isinstance(f, GoAwayFrame) for f in frames)
+            assert not any(isinstance(f, HeadersFrame) for f in frames)
+        finally:
+            a.close()
+    during(sluice, attack)
+
+
+def test_empty_data_flood_is_cut_off(sluice, unique):
+    hdrs, _ = kinesis(sluice, "ListStreams", {})
+    hdrs = [(k, v) for k, v in hdrs if k != "content-length"]
+
+    def attack():
+        a = RawH2(sluice)
+        try:
+            out = a.headers(1, hdrs, end_stream=False)
+            out += DataFrame(1, b"").serialize() * 5000
+            try:
+                a.send(out)
+            except OSError:
+                pass
+            frames, closed = a.frames(timeout=10, until=lambda f: isinstance(f, GoAwayFrame))
+            goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+            assert goaway and goaway[0].error_code == ENHANCE_YOUR_CALM
+        finally:
+            a.close()
+    during(sluice, attack)
+
+
+def test_silent_h2_connection_is_dropped_after_the_header_timeout(fresh_sluice):
+    server = fresh_sluice
+    server.extra_args = ["--header-timeout", "1"]
+    server.start()
+    a = RawH2(server)
+    try:
+        t0 = time.time()
+        _, closed = a.frames(timeout=6)
+        assert closed and time.time() - t0 < 5
+    finally:
+        a.close()
+    legit_ok(server)
