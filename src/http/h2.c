@@ -8,8 +8,9 @@
  * an http_exchange that goes through the same steps as an HTTP/1.1 request (struct
  * h2_host, implemented by server.c):
  *
- *   HEADERS (+CONTINUATION)  ──▶ exchange opened; pseudo-headers give method and target,
- *                                :authority the Host when none is sent
+ *   HEADERS (+CONTINUATION)  ──▶ exchange opened; pseudo-headers give method and target;
+ *                                :authority stays a header (SDKs sign it) and gives the
+ *                                Host when none is sent
  *   END_HEADERS              ──▶ host->headers: route, the gate (authentication before the
  *                                body), body limit and budget. A refusal is answered at
  *                                once and the rest of the body discarded (RST_STREAM
@@ -411,21 +412,12 @@ static void headers_done(struct h2_conn *c, struct h2_stream *s, int end_stream)
     if (ex->raw_uri == NULL) {
         ex->raw_uri = xstrdup("/");
     }
-    /* The Host a signature covers: the client's own header, else :authority. */
-    size_t authority_idx = ex->n_headers;
-    for (size_t i = 0; i < ex->n_headers; i++) {
-        if (strcmp(ex->headers[i].name, ":authority") == 0) {
-            authority_idx = i;
-        }
-    }
-    if (authority_idx < ex->n_headers) {
-        char *authority = (char *)ex->headers[authority_idx].value;
-        free((char *)ex->headers[authority_idx].name);
-        ex->headers[authority_idx] = ex->headers[--ex->n_headers];
-        if (http__header(ex, "host") == NULL) {
-            add_header(ex, "host", 4, authority, strlen(authority));
-        }
-        free(authority);
+    /* The Host a service reads: the client's own header, else :authority. The
+       pseudo-header stays among the headers: the JavaScript SDK signs it (SignedHeaders
+       ":authority;..."), in place of Host, over HTTP/2. */
+    const char *authority = http__header(ex, ":authority");
+    if (authority != NULL && http__header(ex, "host") == NULL) {
+        add_header(ex, "host", 4, authority, strlen(authority));
     }
     ex->body_expected = !end_stream && http__header(ex, "content-length") == NULL;
     if (s->too_large || s->bad_pseudo) {
