@@ -443,9 +443,15 @@ static void headers_done(struct h2_conn *c, struct h2_stream *s, int end_stream)
     }
     if (end_stream) {
         stream_queue(c, s);
-    } else {
-        s->receiving = 1;
-        c->n_receiving++;
+        return;
+    }
+    s->receiving = 1;
+    c->n_receiving++;
+    const char *expect = http__header(ex, "expect");
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0) {
+        /* As over HTTP/1.1: "go on" only once the headers have passed the gate. */
+        nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE};
+        nghttp2_submit_headers(c->session, NGHTTP2_FLAG_NONE, s->id, NULL, &nv, 1, NULL);
     }
 }
 

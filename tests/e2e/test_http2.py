@@ -497,3 +497,42 @@ def test_silent_h2_connection_is_dropped_after_the_header_timeout(fresh_sluice):
     finally:
         a.close()
     legit_ok(server)
+
+
+def test_expect_100_continue_answered_after_the_gate(sluice, unique):
+    bucket = f"h2x-{unique}"
+    sluice.client("s3").create_bucket(Bucket=bucket)
+    a = RawH2(sluice)
+    try:
+        hdrs = signed(sluice, "PUT", f"/{bucket}/k", "s3", b"abc") + [("expect", "100-continue")]
+        a.send(a.headers(1, hdrs, end_stream=False))
+        frames, _ = a.frames(timeout=5, until=lambda f: isinstance(f, HeadersFrame))
+        dec = hpack.Decoder()
+        first = [f for f in frames if isinstance(f, HeadersFrame)][0]
+        assert dict(dec.decode(first.data))[":status"] == "100"
+        body = DataFrame(1, b"abc")
+        body.flags.add("END_STREAM")
+        a.send(body.serialize())
+        frames, _ = a.frames(timeout=5, until=lambda f: isinstance(f, HeadersFrame))
+        final = [f for f in frames if isinstance(f, HeadersFrame)][0]
+        assert dict(dec.decode(final.data))[":status"] == "200"
+    finally:
+        a.close()
+    got = sluice.client("s3").get_object(Bucket=bucket, Key="k")["Body"].read()
+    assert got == b"abc"
+
+
+def test_server_stops_cleanly_with_http2_connections_open(fresh_sluice):
+    server = fresh_sluice.start()
+    c = H2Client(server)
+    assert c.request(signed(server, "GET", "/", "s3"))["status"] == 200
+    a = RawH2(server)  # a second one that never sends a request
+    a.frames(timeout=5, until=lambda f: isinstance(f, SettingsFrame))  # it is served
+    t0 = time.time()
+    assert server.stop(timeout=20) == 0
+    assert time.time() - t0 < 10
+    frames, closed = a.frames(timeout=5)
+    assert closed
+    assert any(isinstance(f, GoAwayFrame) and f.error_code == 0 for f in frames)
+    a.close()
+    c.sock.close()
