@@ -50,7 +50,13 @@
  *     does not read are capped by nghttp2_option_set_max_outbound_ack
  *   a response no byte of which can be sent for idle_timeout_s ends the connection.
  *
- * Not done: the h2c upgrade from HTTP/1.1 (Upgrade: h2c) and server push.
+ * The h2c upgrade (RFC 7540 3.2; RFC 9113 deprecates it but clients still send it):
+ * a first HTTP/1.1 request head that carries "Upgrade: h2c", one HTTP2-Settings and no
+ * body is answered "101 Switching Protocols" by the acceptor, and becomes stream 1 of a
+ * connection like the others (h2c_upgrade below), with the client's settings applied;
+ * one with a body is served over HTTP/1.1, ignoring the offer, as the RFC allows.
+ *
+ * Not done: server push (clients of AWS APIs disable it).
  */
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
@@ -63,6 +69,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -109,6 +116,9 @@ struct h2_conn {
     int64_t last_send_ns;         /* monotonic time bytes were last written */
     uint64_t n_streams;           /* request streams opened, for the log */
     int abusive;                  /* a flood limit tripped; GOAWAY submitted */
+    char *upgrade_head;           /* h2c: the HTTP/1.1 request head to answer on stream 1,
+                                     owned, NULL once taken */
+    size_t upgrade_head_len;
     /* flood counters of the current window */
     int64_t window_start_ns;
     int client_resets, server_resets, empty_data, control;
@@ -562,6 +572,171 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
+
+/* ---- the h2c upgrade ---- */
+
+/* The value of header `name` in a vetted HTTP/1.1 head, into out; 0, or -1 when it is
+   absent, repeated or longer than out. */
+static int head_value(const char *head, size_t len, const char *name, char *out, size_t size)
+{
+    size_t name_len = strlen(name);
+    int found = 0;
+    const char *end = head + len;
+    const char *line = memchr(head, '\n', len);
+    while (line != NULL && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL) {
+            break;
+        }
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon != NULL && (size_t)(colon - line) == name_len &&
+            strncasecmp(line, name, name_len) == 0) {
+            const char *v = colon + 1;
+            const char *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            if (found || (size_t)(ve - v) >= size) {
+                return -1;
+            }
+            memcpy(out, v, (size_t)(ve - v));
+            out[ve - v] = '\0';
+            found = 1;
+        }
+        line = eol;
+    }
+    return found ? 0 : -1;
+}
+
+/* 1 when a comma-separated list contains token (case-insensitive). */
+static int list_has(const char *list, const char *token)
+{
+    size_t token_len = strlen(token);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        size_t n = strcspn(p, ", \t");
+        if (n == token_len && strncasecmp(p, token, n) == 0) {
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+/* Decodes an HTTP2-Settings value (base64url, '=' padding tolerated) into out; returns
+   the length, or -1 when it is not a whole number of settings. */
+static long decode_settings(const char *value, uint8_t *out)
+{
+    size_t len = strlen(value);
+    while (len > 0 && value[len - 1] == '=') {
+        len--;
+    }
+    long n = base64url_decode(value, len, out);
+    return n >= 0 && n % 6 == 0 ? n : -1;
+}
+
+int http__h2c_wanted(const char *head, size_t head_len)
+{
+    char value[512];
+    uint8_t settings[BASE64_DECODED_MAX(sizeof(value)) + 3];
+    if (head_value(head, head_len, "Upgrade", value, sizeof(value)) < 0 ||
+        !list_has(value, "h2c")) {
+        return 0;
+    }
+    if (head_value(head, head_len, "Connection", value, sizeof(value)) < 0 ||
+        !list_has(value, "Upgrade") || !list_has(value, "HTTP2-Settings")) {
+        return 0;
+    }
+    if (head_value(head, head_len, "Transfer-Encoding", value, sizeof(value)) == 0) {
+        return 0;
+    }
+    if (head_value(head, head_len, "Content-Length", value, sizeof(value)) == 0 &&
+        strtoull(value, NULL, 10) != 0) {
+        return 0;
+    }
+    return head_value(head, head_len, "HTTP2-Settings", value, sizeof(value)) == 0 &&
+           decode_settings(value, settings) >= 0;
+}
+
+/*
+ * Makes the upgraded HTTP/1.1 request stream 1: the client's settings applied, the
+ * request's method, target and headers (as sent, hop-by-hop ones included: a
+ * signature may cover them) in an exchange that then goes through headers_done like
+ * any other. Returns 0, or a negative nghttp2 code when the connection must end.
+ */
+static int h2c_upgrade(struct h2_conn *c)
+{
+    const char *head = c->upgrade_head;
+    size_t len = c->upgrade_head_len;
+    char value[512];
+    uint8_t settings[BASE64_DECODED_MAX(sizeof(value)) + 3];
+    long settings_len = -1;
+    if (head_value(head, len, "HTTP2-Settings", value, sizeof(value)) == 0) {
+        settings_len = decode_settings(value, settings);
+    }
+    if (settings_len < 0) {
+        return NGHTTP2_ERR_INVALID_ARGUMENT; /* http__h2c_wanted saw to it */
+    }
+    struct h2_stream *s = xcalloc(1, sizeof(*s));
+    s->id = 1;
+    s->ex = c->host.open(c->host.arg, c->host.conn);
+    s->all_next = c->all;
+    if (c->all != NULL) {
+        c->all->all_prev = s;
+    }
+    c->all = s;
+    c->n_streams++;
+    struct http_exchange *ex = s->ex;
+    /* The request line and header lines, as vet.c has checked them. */
+    const char *end = head + len;
+    const char *eol = memchr(head, '\n', len);
+    const char *sp1 = memchr(head, ' ', (size_t)(eol - head));
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+    if (sp1 != NULL && sp2 != NULL && (size_t)(sp1 - head) < sizeof(ex->method)) {
+        memcpy(ex->method, head, (size_t)(sp1 - head));
+        ex->raw_uri = xasprintf("%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+    } else {
+        s->bad_pseudo = 1;
+    }
+    for (const char *line = eol + 1; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl == NULL) {
+            break;
+        }
+        const char *colon = memchr(line, ':', (size_t)(nl - line));
+        if (colon != NULL) {
+            const char *v = colon + 1;
+            const char *ve = nl;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            add_header(ex, line, (size_t)(colon - line), v, (size_t)(ve - v));
+        }
+        line = nl + 1;
+    }
+    int rc = nghttp2_session_upgrade2(c->session, settings, (size_t)settings_len,
+                                      strcmp(ex->method, "HEAD") == 0, s);
+    if (rc != 0) {
+        c->all = s->all_next;
+        if (c->all != NULL) {
+            c->all->all_prev = NULL;
+        }
+        c->host.close(c->host.arg, s->ex);
+        free(s);
+        return rc;
+    }
+    headers_done(c, s, 1);
+    return 0;
+}
+
 /* ---- the connection ---- */
 
 int h2__conn_create(const struct h2_host *host, int fd, struct h2_conn **out)
@@ -621,6 +796,7 @@ void h2__conn_destroy(struct h2_conn *c)
         return;
     }
     nghttp2_session_del(c->session); /* closes no stream through the callback */
+    free(c->upgrade_head);
     while (c->all != NULL) {
         struct h2_stream *s = c->all;
         s->receiving = 0;
@@ -682,7 +858,15 @@ static void *conn_main(void *arg)
     struct h2_conn *c = arg;
     uint8_t buf[16384];
     int stopping = 0;
-    int rc = h2__conn_feed(c, NULL, 0);
+    int rc = 0;
+    if (c->upgrade_head != NULL) {
+        rc = h2c_upgrade(c);
+        free(c->upgrade_head);
+        c->upgrade_head = NULL;
+    }
+    if (rc == 0) {
+        rc = h2__conn_feed(c, NULL, 0);
+    }
     while (rc > 0) {
         struct pollfd p[2] = {{.fd = c->fd, .events = 0}, {.fd = c->host.stop_fd, .events = 0}};
         if (nghttp2_session_want_read(c->session)) {
@@ -740,11 +924,17 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-int http__h2_start(const struct h2_host *host, int fd)
+int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
+                   size_t upgrade_head_len)
 {
     struct h2_conn *c;
     if (h2__conn_create(host, fd, &c) < 0) {
         return -ENOMEM;
+    }
+    if (upgrade_head != NULL) {
+        c->upgrade_head = xmalloc(upgrade_head_len);
+        memcpy(c->upgrade_head, upgrade_head, upgrade_head_len);
+        c->upgrade_head_len = upgrade_head_len;
     }
     pthread_attr_t attr;
     pthread_attr_init(&attr);

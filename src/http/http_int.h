@@ -141,9 +141,19 @@ int h2__conn_feed(struct h2_conn *c, const uint8_t *data, size_t len);
 void h2__conn_destroy(struct h2_conn *c);
 /*
  * Serves an admitted connection whose first bytes are the HTTP/2 preface, in a thread
- * of its own, until it ends; then closes fd and calls host->done. Returns 0, or -errno
- * when no thread could be started (the caller still owns fd and the slot).
+ * of its own, until it ends; then closes fd and calls host->done. For an h2c upgrade,
+ * upgrade_head is the HTTP/1.1 request head (copied), already read from the socket and
+ * answered 101, to be answered as stream 1; NULL otherwise. Returns 0, or -errno when
+ * no thread could be started (the caller still owns fd and the slot).
  */
-int http__h2_start(const struct h2_host *host, int fd);
+int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
+                   size_t upgrade_head_len);
+/*
+ * 1 when a vetted first HTTP/1.1 request head [head, head+len) asks for the h2c
+ * upgrade in a form Sluice takes: "Upgrade: h2c", Connection naming Upgrade and
+ * HTTP2-Settings, exactly one well-formed HTTP2-Settings, and no body; else 0 (the
+ * request is then served over HTTP/1.1, the offer ignored).
+ */
+int http__h2c_wanted(const char *head, size_t len);
 
 #endif

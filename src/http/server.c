@@ -756,7 +756,8 @@ static void h2_done(void *arg, void *conn)
  * its own (h2.c). Its slot stays: HEAD until a stream brings a body, and so on, under
  * the same deadlines as an HTTP/1.1 connection.
  */
-static void start_h2(struct http_server *srv, struct conn_slot *slot)
+static void start_h2(struct http_server *srv, struct conn_slot *slot, const char *upgrade_head,
+                     size_t upgrade_head_len)
 {
     epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
     pthread_mutex_lock(&srv->conn_lock);
@@ -778,7 +779,7 @@ static void start_h2(struct http_server *srv, struct conn_slot *slot)
         .phase = h2_phase,
         .done = h2_done,
     };
-    if (http__h2_start(&host, fd) != 0) {
+    if (http__h2_start(&host, fd, upgrade_head, upgrade_head_len) != 0) {
         log_msg(LOG_WARN, "http", "cannot start an HTTP/2 connection thread");
         h2_done(srv, slot);
         close(fd);
@@ -800,7 +801,7 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
     size_t cmp_len = (size_t)n < H2_PREFACE_LEN ? (size_t)n : H2_PREFACE_LEN;
     if (memcmp(srv->vet_buf, H2_PREFACE, cmp_len) == 0) {
         if (cmp_len == H2_PREFACE_LEN) {
-            start_h2(srv, slot);
+            start_h2(srv, slot, NULL, 0);
         }
         return;
     }
@@ -813,6 +814,20 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
     if (rc < 0) {
         refuse_head(srv, slot->fd, srv->vet_buf, (size_t)n, -rc, reason);
         drop_vetting(srv, slot);
+        return;
+    }
+    if (http__h2c_wanted(srv->vet_buf, head_len)) {
+        /* The h2c upgrade: the head is taken off the socket and answered 101 here (a
+           few bytes, into an empty send buffer); the request becomes stream 1. */
+        static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                        "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        if (recv(slot->fd, srv->vet_buf, head_len, MSG_DONTWAIT) != (ssize_t)head_len ||
+            send(slot->fd, switching, sizeof(switching) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                (ssize_t)(sizeof(switching) - 1)) {
+            drop_vetting(srv, slot);
+            return;
+        }
+        start_h2(srv, slot, srv->vet_buf, head_len);
         return;
     }
     epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);

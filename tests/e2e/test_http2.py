@@ -536,3 +536,102 @@ def test_server_stops_cleanly_with_http2_connections_open(fresh_sluice):
     assert any(isinstance(f, GoAwayFrame) and f.error_code == 0 for f in frames)
     a.close()
     c.sock.close()
+
+
+# ---- the h2c upgrade -------------------------------------------------------------------
+
+def upgrade(server, fields, body=b""):
+    """Sends an HTTP/1.1 request offering h2c; returns (sock, h2 connection, status line,
+    bytes received after the head)."""
+    cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+    conn = h2.connection.H2Connection(config=cfg)
+    settings = conn.initiate_upgrade_connection().decode()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    lines = [f"{fields[':method']} {fields[':path']} HTTP/1.1"]
+    lines += [f"{k}: {v}" for k, v in fields.items() if not k.startswith(":")]
+    lines += ["Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c",
+              f"HTTP2-Settings: {settings}"]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return sock, conn, head.split(b"\r\n")[0], rest
+
+
+def test_h2c_upgrade_answers_on_stream_1_and_goes_on_in_http2(sluice, unique):
+    bucket = f"h2u-{unique}"
+    s3 = sluice.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"upgraded")
+    fields = dict(signed(sluice, "GET", f"/{bucket}/k", "s3"))
+    fields["host"] = fields.pop(":authority")
+    fields.pop(":scheme")
+    sock, conn, status, rest = upgrade(sluice, fields)
+    try:
+        assert status == b"HTTP/1.1 101 Switching Protocols"
+        sock.sendall(conn.data_to_send())  # the client preface
+        got = {"body": b"", "headers": {}}
+        done = set()
+
+        def pump(data):
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    got.setdefault("by_stream", {})[ev.stream_id] = dict(ev.headers)
+                elif isinstance(ev, h2.events.DataReceived):
+                    got["body"] += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    done.add(ev.stream_id)
+            sock.sendall(conn.data_to_send())
+
+        pump(rest)
+        deadline = time.time() + 10
+        while 1 not in done:
+            assert time.time() < deadline
+            pump(sock.recv(65536))
+        assert got["by_stream"][1][":status"] == "200"
+        assert got["by_stream"][1]["x-amzn-requestid"]
+        assert got["body"] == b"upgraded"
+        # the connection now speaks HTTP/2: a second request on stream 3
+        conn.send_headers(3, signed(sluice, "GET", f"/{bucket}/k", "s3"), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        got["body"] = b""
+        while 3 not in done:
+            assert time.time() < deadline
+            pump(sock.recv(65536))
+        assert got["by_stream"][3][":status"] == "200" and got["body"] == b"upgraded"
+    finally:
+        sock.close()
+
+
+def test_h2c_upgrade_of_an_unsigned_request_is_refused_in_http2(sluice):
+    fields = {":method": "GET", ":path": "/", "host": f"127.0.0.1:{sluice.port}"}
+    sock, conn, status, rest = upgrade(sluice, fields)
+    try:
+        assert status == b"HTTP/1.1 101 Switching Protocols"
+        sock.sendall(conn.data_to_send())
+        events = conn.receive_data(rest)
+        deadline = time.time() + 10
+        while not any(isinstance(e, h2.events.StreamEnded) for e in events):
+            assert time.time() < deadline
+            events += conn.receive_data(sock.recv(65536))
+        resp = [dict(e.headers) for e in events if isinstance(e, h2.events.ResponseReceived)]
+        assert resp[0][":status"] == "403" and resp[0]["x-amzn-requestid"]
+    finally:
+        sock.close()
+
+
+def test_h2c_offer_with_a_body_is_served_over_http1(sluice):
+    fields = {":method": "POST", ":path": "/", "host": f"127.0.0.1:{sluice.port}",
+              "Content-Type": "application/x-www-form-urlencoded",
+              "Content-Length": str(len(STS_BODY))}
+    sock, _, status, rest = upgrade(sluice, fields, STS_BODY)
+    try:
+        assert status.startswith(b"HTTP/1.1 4")  # unsigned: refused, in HTTP/1.1
+    finally:
+        sock.close()
+    legit_ok(sluice)
