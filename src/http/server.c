@@ -1,5 +1,6 @@
 /*
- * The libmicrohttpd adapter: the only file that includes microhttpd.h.
+ * The libmicrohttpd adapter (the only file that includes microhttpd.h) and the
+ * connections' admission, vetting and deadlines for HTTP/1.1 and HTTP/2 alike.
  *
  * Lifecycle of one exchange inside MHD:
  *
@@ -41,6 +42,12 @@
  * read by MHD alone, which accepts bare LF and folded lines there and answers its own
  * parse errors (431, 400, 505, bad chunk framing) with its fixed HTML pages; MHD 0.9.75
  * has no hook to replace those.
+ *
+ * HTTP/2 (h2.c) shares the port: a connection whose first bytes are the HTTP/2 preface,
+ * or whose first request head offers the h2c upgrade without a body (answered 101
+ * here), leaves vetting for a thread of its own that serves its streams through the
+ * same steps (on_headers, receive, http__handle: struct h2_host below) and keeps the
+ * slot, so admission, the reaper's deadlines and the body budgets apply alike.
  *
  * Every connection MHD serves has its own thread (handlers block on fsync and disk),
  * which is one reason the number of connections is bounded; one still being vetted,
