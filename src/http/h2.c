@@ -46,7 +46,7 @@
  *   floods, counted per H2_WINDOW_S window and answered GOAWAY ENHANCE_YOUR_CALM:
  *     RST_STREAM from the client (rapid reset, CVE-2023-44487; nghttp2's own token
  *     bucket as well), streams the server had to refuse or reset, empty DATA frames
- *     without END_STREAM, and SETTINGS/PING/PRIORITY/WINDOW_UPDATE frames; acks a client
+ *     without END_STREAM, and SETTINGS/PING/PRIORITY frames; acks a client
  *     does not read are capped by nghttp2_option_set_max_outbound_ack
  *   a response no byte of which can be sent for idle_timeout_s ends the connection.
  *
@@ -59,6 +59,8 @@
  * Not done: server push (clients of AWS APIs disable it).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <pthread.h>
@@ -503,7 +505,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     case NGHTTP2_SETTINGS:
     case NGHTTP2_PING:
     case NGHTTP2_PRIORITY:
-    case NGHTTP2_WINDOW_UPDATE:
+        /* Not WINDOW_UPDATE: a fast reader sends many, and they cost nothing to answer. */
         count_abuse(c, &c->control, H2_MAX_CONTROL, "control frames");
         break;
     default: break;
@@ -936,6 +938,10 @@ int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
         memcpy(c->upgrade_head, upgrade_head, upgrade_head_len);
         c->upgrade_head_len = upgrade_head_len;
     }
+    /* Frames go out as nghttp2 makes them (a response's HEADERS, then its DATA): without
+       this, Nagle's algorithm holds the second write until the client's delayed ACK. */
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

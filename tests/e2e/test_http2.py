@@ -21,7 +21,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
-                              PingFrame, RstStreamFrame, SettingsFrame)
+                              PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
@@ -635,3 +635,35 @@ def test_h2c_offer_with_a_body_is_served_over_http1(sluice):
     finally:
         sock.close()
     legit_ok(sluice)
+
+
+# ---- a legitimate client is not mistaken for an attacker ---------------------------------
+
+def test_many_window_updates_are_not_a_flood(sluice):
+    """A fast reader sends WINDOW_UPDATE after WINDOW_UPDATE; that is no flood."""
+    a = RawH2(sluice)
+    try:
+        a.send(b"".join(WindowUpdateFrame(0, window_increment=1).serialize()
+                        for _ in range(3000)))
+        a.send(a.headers(1, signed(sluice, "GET", "/", "s3")))
+        frames, closed = a.frames(timeout=10, until=lambda f: isinstance(f, HeadersFrame))
+        assert not closed
+        assert not any(isinstance(f, GoAwayFrame) for f in frames)
+        assert dict(hpack.Decoder().decode(frames[-1].data))[":status"] == "200"
+    finally:
+        a.close()
+
+
+def test_sequential_requests_are_not_held_back(sluice):
+    """Each answer leaves at once (TCP_NODELAY): without it Nagle's algorithm held a
+    response's DATA until the client's delayed ACK, some 40 ms per request."""
+    c = H2Client(sluice)
+    try:
+        hdrs = signed(sluice, "GET", "/", "s3")
+        c.request(hdrs)
+        t0 = time.time()
+        for _ in range(30):
+            assert c.request(hdrs)["status"] == 200
+        assert time.time() - t0 < 0.9
+    finally:
+        c.close()
