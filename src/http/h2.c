@@ -307,6 +307,23 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
     free(nv);
 }
 
+/*
+ * Lets go of a request's headers once its answer is made: a stream may wait a while
+ * for a slow reader, and should hold only its response meanwhile (the body's budget
+ * share is given back when the stream closes).
+ */
+static void drop_request(struct http_exchange *ex)
+{
+    for (size_t i = 0; i < ex->n_headers; i++) {
+        free((char *)ex->headers[i].name);
+        free((char *)ex->headers[i].value);
+    }
+    free(ex->headers);
+    ex->headers = NULL;
+    ex->n_headers = ex->cap_headers = 0;
+    buf_fini(&ex->body);
+}
+
 /* Answers a stream before its body, with the error already rendered into ex->resp. */
 static void refuse(struct h2_conn *c, struct h2_stream *s)
 {
@@ -317,6 +334,7 @@ static void refuse(struct h2_conn *c, struct h2_stream *s)
     stream_unqueue(c, s);
     s->refused = 1;
     respond(c, s);
+    drop_request(s->ex);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -825,6 +843,7 @@ static int run_ready(struct h2_conn *c)
         set_phase(c, PHASE_BUSY);
         c->host.finish(c->host.arg, s->ex);
         respond(c, s);
+        drop_request(s->ex);
         int rc = nghttp2_session_send(c->session);
         if (rc != 0) {
             return rc;
