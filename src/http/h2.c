@@ -92,34 +92,34 @@
 /* One request stream. Owned by the connection; freed when nghttp2 closes the stream. */
 struct h2_stream {
     int32_t id;
-    struct http_exchange *ex; /* owned; host->close frees it */
-    size_t header_bytes;      /* header list size so far (RFC 9113 counting) */
-    int too_large;            /* the header list passed H2_MAX_HEADER_LIST */
-    int bad_pseudo;           /* a pseudo-header too long or repeated */
-    int headers_done;         /* END_HEADERS of the request's header block seen */
-    int receiving;            /* headers passed; body still arriving */
-    int refused;              /* answered before its body: DATA is discarded */
-    int queued;               /* in the ready queue */
-    int responded;            /* response submitted */
-    size_t sent_bytes;        /* response body bytes handed to nghttp2 */
-    struct h2_stream *next;   /* ready queue link */
+    struct http_exchange *ex;              /* owned; host->close frees it */
+    size_t header_bytes;                   /* header list size so far (RFC 9113 counting) */
+    int too_large;                         /* the header list passed H2_MAX_HEADER_LIST */
+    int bad_pseudo;                        /* a pseudo-header too long or repeated */
+    int headers_done;                      /* END_HEADERS of the request's header block seen */
+    int receiving;                         /* headers passed; body still arriving */
+    int refused;                           /* answered before its body: DATA is discarded */
+    int queued;                            /* in the ready queue */
+    int responded;                         /* response submitted */
+    size_t sent_bytes;                     /* response body bytes handed to nghttp2 */
+    struct h2_stream *next;                /* ready queue link */
     struct h2_stream *all_next, *all_prev; /* every open stream */
 };
 
 struct h2_conn {
     struct h2_host host;
-    int fd;                       /* the socket, -1 when output is discarded */
+    int fd; /* the socket, -1 when output is discarded */
     nghttp2_session *session;
     struct h2_stream *ready_head, *ready_tail; /* complete requests, in arrival order */
-    struct h2_stream *all;        /* every stream not yet closed */
-    int n_receiving;              /* streams whose body is arriving */
-    int n_sending;                /* streams whose response is being sent */
-    enum conn_phase phase;        /* last phase told to host->phase */
-    int64_t last_send_ns;         /* monotonic time bytes were last written */
-    uint64_t n_streams;           /* request streams opened, for the log */
-    int abusive;                  /* a flood limit tripped; GOAWAY submitted */
-    char *upgrade_head;           /* h2c: the HTTP/1.1 request head to answer on stream 1,
-                                     owned, NULL once taken */
+    struct h2_stream *all;                     /* every stream not yet closed */
+    int n_receiving;                           /* streams whose body is arriving */
+    int n_sending;                             /* streams whose response is being sent */
+    enum conn_phase phase;                     /* last phase told to host->phase */
+    int64_t last_send_ns;                      /* monotonic time bytes were last written */
+    uint64_t n_streams;                        /* request streams opened, for the log */
+    int abusive;                               /* a flood limit tripped; GOAWAY submitted */
+    char *upgrade_head; /* h2c: the HTTP/1.1 request head to answer on stream 1,
+                           owned, NULL once taken */
     size_t upgrade_head_len;
     /* flood counters of the current window */
     int64_t window_start_ns;
@@ -199,8 +199,8 @@ static void count_abuse(struct h2_conn *c, int *counter, int limit, const char *
     }
     if (++*counter > limit && !c->abusive) {
         c->abusive = 1;
-        log_msg(LOG_WARN, "http", "HTTP/2 client sent more than %d %s in %d s: GOAWAY", limit,
-                what, H2_WINDOW_S);
+        log_msg(LOG_WARN, "http", "HTTP/2 client sent more than %d %s in %d s: GOAWAY", limit, what,
+                H2_WINDOW_S);
         nghttp2_session_terminate_session(c->session, NGHTTP2_ENHANCE_YOUR_CALM);
     }
 }
@@ -241,8 +241,8 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *o
 /* 1 for the headers HTTP/1.1 uses for its own connection, which HTTP/2 forbids. */
 static int connection_specific(const char *name)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade", "content-length"};
+    static const char *const names[] = {"connection",        "keep-alive", "proxy-connection",
+                                        "transfer-encoding", "upgrade",    "content-length"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcasecmp(name, names[i]) == 0) {
             return 1;
@@ -288,8 +288,8 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
     }
     int no_body = r->status == 204 || r->status == 304;
     if (!no_body) {
-        nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14,
-                               strlen(length), NGHTTP2_NV_FLAG_NONE};
+        nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14, strlen(length),
+                               NGHTTP2_NV_FLAG_NONE};
     }
     int with_body = !no_body && !r->head_only && strcmp(s->ex->method, "HEAD") != 0 && total > 0;
     nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
@@ -591,7 +591,6 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     }
     return 0;
 }
-
 
 /* ---- the h2c upgrade ---- */
 
@@ -930,7 +929,9 @@ static void *conn_main(void *arg)
     }
     log_msg(LOG_DEBUG, "http", "HTTP/2 connection closed after %llu streams (%s)",
             (unsigned long long)c->n_streams,
-            rc < 0 ? nghttp2_strerror(rc) : c->abusive ? "flood" : "done");
+            rc < 0       ? nghttp2_strerror(rc)
+            : c->abusive ? "flood"
+                         : "done");
     int fd = c->fd;
     struct h2_host host = c->host;
     h2__conn_destroy(c);

@@ -30,15 +30,15 @@ enum conn_phase {
 
 /* One request/response exchange, from the first header to the last byte sent. */
 struct http_exchange {
-    char *raw_uri;          /* path and query as sent */
+    char *raw_uri; /* path and query as sent */
     char method[16];
     struct api_header *headers; /* owned copies */
     size_t n_headers, cap_headers;
-    struct buf body;        /* in-memory body */
-    int body_fd;            /* spooled body, -1 when none */
-    size_t body_len;        /* bytes received */
-    int early_error;        /* a code decided before the body was read (too large...) */
-    int body_expected;      /* HTTP/2: a body follows though no Content-Length says so */
+    struct buf body;   /* in-memory body */
+    int body_fd;       /* spooled body, -1 when none */
+    size_t body_len;   /* bytes received */
+    int early_error;   /* a code decided before the body was read (too large...) */
+    int body_expected; /* HTTP/2: a body follows though no Content-Length says so */
     char early_message[160];
     /* the front end's accounting (server.c) */
     struct conn_slot *slot; /* the connection's admission slot, NULL if unknown */
@@ -100,9 +100,9 @@ void http__response_fini(struct api_response *resp);
  * to those about the connection.
  */
 struct h2_host {
-    void *arg;         /* the server */
-    void *conn;        /* the connection's admission slot */
-    int stop_fd;       /* readable once the server stops; -1 for none */
+    void *arg;          /* the server */
+    void *conn;         /* the connection's admission slot */
+    int stop_fd;        /* readable once the server stops; -1 for none */
     int idle_timeout_s; /* a response no byte of which could be sent for this long ends
                            the connection */
     /* A new exchange (request id set, no method or URI yet); never NULL. */
