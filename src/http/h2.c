@@ -115,6 +115,7 @@ struct h2_conn {
     int n_receiving;                           /* streams whose body is arriving */
     int n_sending;                             /* streams whose response is being sent */
     enum conn_phase phase;                     /* last phase told to host->phase */
+    int64_t phase_since_ns;                    /* monotonic time phase began */
     int64_t last_send_ns;                      /* monotonic time bytes were last written */
     uint64_t n_streams;                        /* request streams opened, for the log */
     int abusive;                               /* a flood limit tripped; GOAWAY submitted */
@@ -765,6 +766,7 @@ int h2__conn_create(const struct h2_host *host, int fd, struct h2_conn **out)
     c->fd = fd;
     c->phase = PHASE_HEAD;
     c->last_send_ns = clock_mono_ns();
+    c->phase_since_ns = c->last_send_ns;
     c->window_start_ns = c->last_send_ns;
     nghttp2_session_callbacks *cb;
     nghttp2_option *opt;
@@ -829,6 +831,7 @@ static void set_phase(struct h2_conn *c, enum conn_phase phase)
 {
     if (phase != c->phase) {
         c->phase = phase;
+        c->phase_since_ns = clock_mono_ns();
         c->host.phase(c->host.arg, c->host.conn, phase);
     }
 }
@@ -925,6 +928,17 @@ static void *conn_main(void *arg)
         }
         if (c->n_sending == 0) {
             c->last_send_ns = clock_mono_ns();
+        }
+        /* Idle after serving: say GOAWAY, naming the last stream served, a moment before
+           the reaper would cut the connection, so that a client knows no request of its
+           was lost and can retry any it sends meanwhile on a new connection. */
+        if (rc > 0 && !stopping && c->phase == PHASE_HEAD && c->n_streams > 0 && c->all == NULL &&
+            clock_mono_ns() - c->phase_since_ns >
+                (int64_t)c->host.idle_timeout_s * 1000000000LL -
+                    (c->host.idle_timeout_s > 2 ? 1000000000LL : 0)) {
+            stopping = 1;
+            nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
+            rc = h2__conn_feed(c, NULL, 0);
         }
     }
     log_msg(LOG_DEBUG, "http", "HTTP/2 connection closed after %llu streams (%s)",

@@ -667,3 +667,22 @@ def test_sequential_requests_are_not_held_back(sluice):
         assert time.time() - t0 < 0.9
     finally:
         c.close()
+
+
+def test_idle_connection_gets_goaway_naming_the_last_stream(fresh_sluice):
+    server = fresh_sluice
+    server.extra_args = ["--idle-timeout", "3"]
+    server.start()
+    a = RawH2(server)
+    try:
+        a.send(a.headers(1, signed(server, "GET", "/", "s3")))
+        t0 = time.time()
+        frames, closed = a.frames(timeout=8, until=lambda f: isinstance(f, GoAwayFrame))
+        goaway = [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert goaway, "an idle connection is sent away gracefully, not cut"
+        assert goaway[0].error_code == 0 and goaway[0].last_stream_id == 1
+        assert 1.5 < time.time() - t0 < 4
+        _, closed = a.frames(timeout=5)
+        assert closed
+    finally:
+        a.close()
