@@ -686,3 +686,64 @@ def test_idle_connection_gets_goaway_naming_the_last_stream(fresh_sluice):
         assert closed
     finally:
         a.close()
+
+
+# ---- body limits and rates -------------------------------------------------------------
+
+def test_declared_oversized_body_refused_before_it_is_sent(sluice):
+    hdrs, _ = kinesis(sluice, "PutRecord", {})
+    hdrs = [(k, v) for k, v in hdrs if k != "content-length"]
+    hdrs.append(("content-length", str(17 << 20)))
+    a = RawH2(sluice)
+    try:
+        a.send(a.headers(1, hdrs, end_stream=False))
+        frames, _ = a.frames(timeout=5, until=lambda f: isinstance(f, HeadersFrame))
+        fields = dict(hpack.Decoder().decode(frames[-1].data))
+        assert fields[":status"] == "413"
+        assert fields["x-amzn-requestid"]
+    finally:
+        a.close()
+
+
+def test_undeclared_body_refused_once_past_the_limit(sluice):
+    """HTTP/2 needs no Content-Length: the limit is applied as the DATA arrives."""
+    hdrs, _ = kinesis(sluice, "PutRecord", {})
+    hdrs = [(k, v) for k, v in hdrs if k != "content-length"]
+    c = H2Client(sluice)
+    try:
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, hdrs, end_stream=False)
+        c.responses[sid] = {"status": None, "headers": {}, "body": b"", "done": False}
+        sent = 0
+        chunk = b"x" * 16384
+        while c.responses[sid]["status"] is None and sent < (40 << 20):
+            room = c.conn.local_flow_control_window(sid)
+            if room < len(chunk):
+                c.sock.sendall(c.conn.data_to_send())
+                c._pump()
+                continue
+            c.conn.send_data(sid, chunk)
+            sent += len(chunk)
+        c.sock.sendall(c.conn.data_to_send())
+        r = c.wait([sid], timeout=10)[0]
+        assert r["status"] == 413
+        assert sent < (24 << 20)  # refused soon after 16 MiB, not after the whole body
+    finally:
+        c.close()
+
+
+def test_slow_body_over_h2_is_cut_at_the_minimum_rate(fresh_sluice):
+    server = fresh_sluice
+    server.extra_args = ["--header-timeout", "1", "--min-body-rate", "1024"]
+    server.start()
+    hdrs, _ = kinesis(server, "PutRecord", {})
+    hdrs = [(k, v) for k, v in hdrs if k != "content-length"] + [("content-length", "100000")]
+    a = RawH2(server)
+    try:
+        a.send(a.headers(1, hdrs, end_stream=False) + DataFrame(1, b"x" * 10).serialize())
+        t0 = time.time()
+        _, closed = a.frames(timeout=8)
+        assert closed and time.time() - t0 < 5
+    finally:
+        a.close()
+    legit_ok(server)
