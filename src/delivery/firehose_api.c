@@ -160,7 +160,7 @@ static int op_put_record_batch(struct api_call *call, json_t *in, json_t **out)
     char (*ids)[DELIVERY_RECORD_ID_LEN + 1] = xcalloc(n, sizeof(*ids));
     size_t total = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char path[32];
+        char path[48];
         snprintf(path, sizeof(path), "records.%zu.member", i + 1);
         size_t len = 0;
         rc = decode_record(call, json_array_get(records, i), path, &owned[i], &len);
