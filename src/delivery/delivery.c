@@ -1030,14 +1030,13 @@ int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc,
     store_lock(svc->st);
     rc = row_get(svc, sc, name, &r, err);
     if (rc == 0) {
-        rc = store_begin(svc->st);
-        if (rc == 0) {
-            rc = tags_put(svc, r.id, tags, err);
-            if (rc == 0) {
-                rc = store_commit(svc->st);
-            } else {
-                store_rollback(svc->st);
-            }
+        if ((rc = store_begin(svc->st)) < 0) {
+            rc = store_err(err, rc);
+        } else if ((rc = tags_put(svc, r.id, tags, err)) < 0) {
+            store_rollback(svc->st);
+        } else if ((rc = store_commit(svc->st)) < 0) {
+            rc = store_err(err, rc);
+            store_rollback(svc->st);
         }
         row_fini(&r);
     }
@@ -1069,9 +1068,10 @@ int delivery__untag(struct delivery_service *svc, const struct delivery_scope *s
     rc = row_get(svc, sc, name, &r, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *k = json_string_value(json_array_get(keys, i));
-        if (k != NULL) {
-            rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?", "is", r.id,
-                      k);
+        if (k != NULL &&
+            (rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?", "is",
+                       r.id, k)) < 0) {
+            rc = store_err(err, rc);
         }
     }
     if (r.type != NULL) {
