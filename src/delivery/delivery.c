@@ -834,20 +834,31 @@ int delivery__delete(struct delivery_service *svc, const struct delivery_scope *
     if (rc < 0) {
         return rc;
     }
-    /* AllowForceDelete only matters for KMS failures, which cannot happen here. */
+    /* AllowForceDelete only matters for KMS failures, which cannot happen here. AWS
+       refuses to delete a delivery stream that is still CREATING. */
+    int64_t now = delivery__now_ms(svc);
+    int creating = 0;
     pthread_mutex_lock(&svc->mu);
     struct dstream **pp = &svc->list, *ds = NULL;
     for (; *pp != NULL; pp = &(*pp)->next) {
         if (strcmp((*pp)->region, sc->region) == 0 && strcmp((*pp)->name, name) == 0 &&
             strcmp((*pp)->account, sc->account) == 0) {
             ds = *pp;
-            *pp = ds->next;
+            creating = now < ds->created_ms + svc->cfg->stream_transition_ms;
+            if (!creating) {
+                *pp = ds->next;
+            }
             break;
         }
     }
     pthread_mutex_unlock(&svc->mu);
     if (ds == NULL) {
         return delivery__not_found(err, name, sc->account);
+    }
+    if (creating) {
+        return err_set(err, SL_E(RESOURCE_IN_USE),
+                       "Firehose %s under account %s is in CREATING state and cannot be deleted.",
+                       name, sc->account);
     }
     delivery__engine_stop(ds);
     int64_t id = ds->id;
@@ -996,6 +1007,7 @@ out:
                 ds->version = r.version + 1;
                 ds->held_logged = 0;
                 pthread_cond_broadcast(&ds->cond);
+                pthread_cond_broadcast(&ds->space);
                 pthread_mutex_unlock(&ds->mu);
             }
             delivery__release(ds);

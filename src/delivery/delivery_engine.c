@@ -78,6 +78,21 @@ static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const cha
     return 0;
 }
 
+/* Why delivery is held, or NULL when the engine can deliver this configuration. */
+static const char *held_reason(const struct delivery_dest *d)
+{
+    if (d->conversion) {
+        return "data format conversion is not delivered yet";
+    }
+    if (d->partitioning) {
+        return "dynamic partitioning is not delivered yet";
+    }
+    if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
+        return "ZIP and Snappy compression are not delivered yet";
+    }
+    return NULL;
+}
+
 static void *reader_main(void *arg)
 {
     struct dsource *src = arg;
@@ -86,7 +101,9 @@ static void *reader_main(void *arg)
     buf_init(&g.data);
     for (;;) {
         pthread_mutex_lock(&ds->mu);
-        while (!ds->stopping && ds->buf.len >= limit_bytes(ds)) {
+        /* A held configuration reads nothing: its records wait in their source. */
+        while (!ds->stopping &&
+               (ds->buf.len >= limit_bytes(ds) || held_reason(&ds->dest) != NULL)) {
             pthread_cond_wait(&ds->space, &ds->mu);
         }
         size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len;
@@ -163,21 +180,6 @@ static void *reader_main(void *arg)
         pthread_mutex_unlock(&ds->mu);
     }
     buf_fini(&g.data);
-    return NULL;
-}
-
-/* Why delivery is held, or NULL when the engine can deliver this configuration. */
-static const char *held_reason(const struct delivery_dest *d)
-{
-    if (d->conversion) {
-        return "data format conversion is not delivered yet";
-    }
-    if (d->partitioning) {
-        return "dynamic partitioning is not delivered yet";
-    }
-    if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
-        return "ZIP and Snappy compression are not delivered yet";
-    }
     return NULL;
 }
 
