@@ -97,14 +97,23 @@ int delivery__not_found(struct err_info *err, const char *name, const char *acco
                    name, account);
 }
 
-int delivery__position_put(struct delivery_service *svc, int64_t id, uint32_t source,
-                           uint64_t next_index)
+int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint32_t *sources,
+                            const uint64_t *next_index, size_t n)
 {
     store_lock(svc->st);
-    int rc = exec(svc->st,
+    int rc = store_begin(svc->st);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = exec(svc->st,
                   "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)"
                   " ON CONFLICT(stream_id, source) DO UPDATE SET next_index=excluded.next_index",
-                  "iii", id, (int64_t)source, (int64_t)next_index);
+                  "iii", id, (int64_t)sources[i], (int64_t)next_index[i]);
+    }
+    if (rc == 0) {
+        rc = store_commit(svc->st);
+    }
+    if (rc < 0) {
+        store_rollback(svc->st);
+    }
     store_unlock(svc->st);
     return rc;
 }
@@ -658,6 +667,12 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     rc = dstream_load(svc, id, sc->region, sc->account, name, type, source_text, dest_text,
                       enc_text, 1, now);
     if (rc < 0) {
+        /* Not half there: the rows go again. */
+        store_lock(svc->st);
+        exec(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
+        exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
+        exec(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+        store_unlock(svc->st);
         rc = err_set(err, SL_E(INTERNAL), "The delivery stream could not be started.");
         goto out;
     }

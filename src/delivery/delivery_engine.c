@@ -26,6 +26,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
@@ -271,9 +272,11 @@ static int write_object(struct dstream *ds, const struct flush_conf *fc, const u
         log_msg(LOG_WARN, "delivery", "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
                 "retrying in %lld ms", ds->name, fc->dest.bucket, (const char *)key.data,
                 err_aws_name(rc), err.message, (long long)backoff);
+        /* The whole backoff: ds->cond is also signalled by every new record. */
+        int64_t until_ns = clock_mono_ns() + backoff * 1000000;
         pthread_mutex_lock(&ds->mu);
-        if (!ds->stopping) {
-            timed_wait(&ds->cond, &ds->mu, backoff);
+        for (int64_t left_ns; !ds->stopping && (left_ns = until_ns - clock_mono_ns()) > 0;) {
+            timed_wait(&ds->cond, &ds->mu, left_ns / 1000000 + 1);
         }
         stopped = ds->stopping;
         pthread_mutex_unlock(&ds->mu);
@@ -292,6 +295,8 @@ static void *flusher_main(void *arg)
     struct dstream *ds = arg;
     struct delivery_service *svc = ds->svc;
     uint64_t *snapshot = xcalloc(ds->n_sources + 1, sizeof(*snapshot));
+    uint64_t *moved_pos = xcalloc(ds->n_sources + 1, sizeof(*moved_pos));
+    uint32_t *moved_src = xcalloc(ds->n_sources + 1, sizeof(*moved_src));
     pthread_mutex_lock(&ds->mu);
     while (!ds->stopping) {
         const char *held = held_reason(&ds->dest);
@@ -345,13 +350,20 @@ static void *flusher_main(void *arg)
             pthread_mutex_lock(&ds->mu);
             break;
         }
+        /* The positions that moved, in one transaction (delivered_next is the flusher's
+           own to write, so reading it here needs no lock). */
+        size_t n_moved = 0;
         for (size_t i = 0; i < ds->n_sources; i++) {
-            int rc = delivery__position_put(svc, ds->id, ds->sources[i].shard_idx, snapshot[i]);
-            if (rc < 0) {
-                /* The object is written: at worst it is delivered again after a restart. */
-                log_msg(LOG_ERROR, "delivery", "delivery stream %s: storing a position failed: %s",
-                        ds->name, sl_strerror(rc));
+            if (snapshot[i] != ds->sources[i].delivered_next) {
+                moved_src[n_moved] = ds->sources[i].shard_idx;
+                moved_pos[n_moved++] = snapshot[i];
             }
+        }
+        int prc = delivery__positions_put(svc, ds->id, moved_src, moved_pos, n_moved);
+        if (prc < 0) {
+            /* The object is written: at worst it is delivered again after a restart. */
+            log_msg(LOG_ERROR, "delivery", "delivery stream %s: storing positions failed: %s",
+                    ds->name, sl_strerror(prc));
         }
         if (ds->log != NULL) {
             /* Every record that arrived before the newest delivered one is delivered. */
@@ -368,6 +380,8 @@ static void *flusher_main(void *arg)
     }
     pthread_mutex_unlock(&ds->mu);
     free(snapshot);
+    free(moved_pos);
+    free(moved_src);
     return NULL;
 }
 
@@ -426,7 +440,7 @@ int delivery__engine_start(struct dstream *ds)
             }
             src->read_next = stream_reader_position(src->reader);
             if (where.type == STREAM_LATEST) {
-                delivery__position_put(svc, ds->id, src->shard_idx, src->read_next);
+                delivery__positions_put(svc, ds->id, &src->shard_idx, &src->read_next, 1);
             }
         }
         free(shards);

@@ -192,9 +192,10 @@ int delivery__engine_start(struct dstream *ds);
 void delivery__engine_stop(struct dstream *ds);
 /* Wakes the DirectPut reader after an append became durable. */
 void delivery__log_grew(struct dstream *ds);
-/* Stores the position of source idx of stream id (store_lock taken inside). */
-int delivery__position_put(struct delivery_service *svc, int64_t id, uint32_t source,
-                           uint64_t next_index);
+/* Stores the positions of n sources of stream id in one transaction (store_lock taken
+   inside). 0 or a store error (nothing stored). */
+int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint32_t *sources,
+                            const uint64_t *next_index, size_t n);
 
 /* ---- operations for the API adapter (delivery.c); messages as Firehose words them ---- */
 
