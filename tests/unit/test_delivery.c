@@ -611,6 +611,102 @@ static void a_creating_delivery_stream_cannot_be_deleted(void **state)
     json_decref(in);
 }
 
+/* Puts n records "<tag>-<i>;" into the Kinesis stream name. */
+static void kinesis_put(struct fixture *f, const char *name, const char *tag, int n)
+{
+    struct stream *s = NULL;
+    assert_int_equal(stream_lookup(f->streams, "us-east-1", name, &s), 0);
+    for (int i = 0; i < n; i++) {
+        char data[32], pk[16];
+        int len = snprintf(data, sizeof(data), "%s-%d;", tag, i);
+        int pk_len = snprintf(pk, sizeof(pk), "k%d", i);
+        struct stream_put_record r = {.data = (const uint8_t *)data,
+                                      .data_len = (uint32_t)len,
+                                      .partition_key = pk,
+                                      .pk_len = (uint16_t)pk_len,
+                                      .hash_key = stream_hashkey_of_partition_key(pk, pk_len)};
+        assert_int_equal(stream_records_put(f->streams, s, &r, 1, atomic_load(&f->now_ms), NULL),
+                         0);
+        assert_int_equal(r.result, 0);
+    }
+    stream_release(s);
+}
+
+/* How many times "<tag>-<i>;" occurs in text, for i < n: 1 each is exactly once. */
+static void expect_each_once(const struct buf *b, const char *tag, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        int len = snprintf(want, sizeof(want), "%s-%d;", tag, i);
+        int count = 0;
+        for (size_t k = 0; k + (size_t)len <= b->len; k++) {
+            if (memcmp(b->data + k, want, (size_t)len) == 0 && (k == 0 || b->data[k - 1] == ';')) {
+                count++;
+            }
+        }
+        if (count != 1) {
+            fail_msg("%s occurs %d times", want, count);
+        }
+    }
+}
+
+static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "ksrc");
+    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
+                                     .name = "ksrc", .mode = STREAM_MODE_PROVISIONED,
+                                     .shard_count = 3};
+    struct err_info err;
+    assert_int_equal(stream_create(f->streams, &p, &err), 0);
+    kinesis_put(f, "ksrc", "old", 20); /* before the delivery stream: never delivered */
+    json_t *in = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "DeliveryStreamName", "ksrc",
+                           "DeliveryStreamType", "KinesisStreamAsSource",
+                           "KinesisStreamSourceConfiguration", "KinesisStreamARN",
+                           "arn:aws:kinesis:us-east-1:000000000000:stream/ksrc", "RoleARN",
+                           "arn:aws:iam::0:role/r", "ExtendedS3DestinationConfiguration",
+                           "RoleARN", "arn:aws:iam::0:role/r", "BucketARN", "arn:aws:s3:::ksrc");
+    json_t *out = NULL;
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), 0);
+    json_decref(in);
+    json_decref(out);
+    /* PutRecord is refused on a stream-sourced delivery stream. */
+    struct delivery_record_in rec = {.data = (const uint8_t *)"x", .data_len = 1};
+    char id[1][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    assert_int_equal(delivery__put(f->svc, &scope, "ksrc", &rec, 1, id, &encrypted, &err),
+                     SL_E(INVALID_ARGUMENT));
+    assert_string_equal(err.message, "This operation is not permitted on KinesisStreamAsSource "
+                                     "delivery stream type.");
+
+    kinesis_put(f, "ksrc", "new", 60);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "ksrc", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "ksrc", &b);
+    assert_int_equal(b.len, 60 * strlen("new-0;") + 50 * 1 + 0); /* 10 of one digit, 50 of two */
+    expect_each_once(&b, "new", 60);
+    assert_null(memmem(b.data, b.len, "old-", 4));
+    buf_fini(&b);
+
+    /* Records put while the delivery service is closed are delivered after it reopens,
+       and nothing delivered before is delivered again. */
+    delivery_service_close(f->svc);
+    f->svc = NULL;
+    kinesis_put(f, "ksrc", "gap", 30);
+    assert_int_equal(open_delivery(f), 0);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "ksrc", 5000), 0);
+    buf_init(&b);
+    lake_bytes(f, "ksrc", &b);
+    expect_each_once(&b, "new", 60);
+    expect_each_once(&b, "gap", 30);
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "ksrc", &c), 0);
+    assert_int_equal(c.incoming_records, 30); /* since this open */
+    assert_int_equal(c.s3_records, 30);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +730,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_creating_delivery_stream_cannot_be_deleted, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
     };
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
 }
