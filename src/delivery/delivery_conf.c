@@ -222,6 +222,70 @@ static int check_prefixes(const char *prefix, const char *error_prefix, int part
     return 0;
 }
 
+static int in_set(const char *s, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, set[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ProcessingConfiguration's model constraints: processor types and parameter names from
+   their enums, parameter values 1..5120 characters and not blank. */
+static int check_processing(const json_t *proc, const char *path, struct err_info *err)
+{
+    static const char *const types[] = {"RecordDeAggregation", "Decompression",
+                                        "CloudWatchLogProcessing", "Lambda",
+                                        "MetadataExtraction", "AppendDelimiterToRecord"};
+    static const char *const names[] = {
+        "LambdaArn",     "NumberOfRetries", "MetadataExtractionQuery", "JsonParsingEngine",
+        "RoleArn",       "BufferSizeInMBs", "BufferIntervalInSeconds", "SubRecordType",
+        "Delimiter",     "CompressionFormat", "DataMessageExtraction"};
+    json_t *list = json_object_get(proc, "Processors");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        char *pp = xasprintf("%s.processingConfiguration.processors.%zu.member", path, i + 1);
+        const char *type = json_string_value(json_object_get(p, "Type"));
+        int rc = 0;
+        if (type == NULL) {
+            rc = validation(err, pp, "Type", NULL, "not be null");
+        } else if (!in_set(type, types, sizeof(types) / sizeof(types[0]))) {
+            rc = validation(err, pp, "Type", type,
+                            "satisfy enum value set: [RecordDeAggregation, Decompression, "
+                            "CloudWatchLogProcessing, Lambda, MetadataExtraction, "
+                            "AppendDelimiterToRecord]");
+        }
+        json_t *params = json_object_get(p, "Parameters");
+        for (size_t k = 0; rc == 0 && k < json_array_size(params); k++) {
+            json_t *q = json_array_get(params, k);
+            char *qp = xasprintf("%s.parameters.%zu.member", pp, k + 1);
+            const char *name = json_string_value(json_object_get(q, "ParameterName"));
+            const char *value = NULL;
+            if (name == NULL) {
+                rc = validation(err, qp, "ParameterName", NULL, "not be null");
+            } else if (!in_set(name, names, sizeof(names) / sizeof(names[0]))) {
+                rc = validation(err, qp, "ParameterName", name,
+                                "satisfy enum value set: [LambdaArn, NumberOfRetries, "
+                                "MetadataExtractionQuery, JsonParsingEngine, RoleArn, "
+                                "BufferSizeInMBs, BufferIntervalInSeconds, SubRecordType, "
+                                "Delimiter, CompressionFormat, DataMessageExtraction]");
+            } else if ((rc = get_str(q, "ParameterValue", qp, 1, 5120, 1, &value, err)) == 0 &&
+                       value[strspn(value, " \t\r\n")] == '\0') {
+                rc = validation(err, qp, "ParameterValue", value,
+                                "satisfy regular expression pattern: ^(?!\\s*$).+");
+            }
+            free(qp);
+        }
+        free(pp);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
                             struct err_info *err)
 {
@@ -373,6 +437,10 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
     json_object_set_new(d, "CloudWatchLoggingOptions",
                         json_is_object(cw) ? json_deep_copy(cw) : json_pack("{s:b}", "Enabled", 0));
     json_t *proc = json_object_get(conf, "ProcessingConfiguration");
+    if (json_is_object(proc) && (rc = check_processing(proc, path, err)) < 0) {
+        json_decref(d);
+        return rc;
+    }
     if (json_is_object(proc)) {
         json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(proc));
     }

@@ -257,6 +257,18 @@ static void destinations_are_validated_as_aws_does(void **state)
     expect_refused("{" BASE ",\"ErrorOutputPrefix\":\"e/!{partitionKeyFromLambda:k}/"
                    "!{firehose:error-output-type}\"}",
                    I, "not allowed in ErrorOutputPrefix");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
+                   "{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":\"LambdaArn\","
+                   "\"ParameterValue\":\"arn:l\"}]},{\"Type\":\"Nope\"}]}}",
+                   V, "Value 'Nope' at 'extendedS3DestinationConfiguration.processingConfiguration."
+                      "processors.2.member.type' failed to satisfy constraint: Member must satisfy "
+                      "enum value set");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
+                   "\"Parameters\":[{\"ParameterName\":\"LambdaArn\",\"ParameterValue\":\"  \"}]}]}}",
+                   V, "processors.1.member.parameters.1.member.parameterValue");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
+                   "\"Parameters\":[{\"ParameterName\":\"Arn\",\"ParameterValue\":\"x\"}]}]}}",
+                   V, "Value 'Arn' at");
     expect_refused("{" BASE ",\"Prefix\":\"a/!{\"}", I, "malformed");
     expect_refused("{" BASE ",\"Prefix\":\"a/!{timestamp}\"}", I, "malformed");
 
