@@ -571,6 +571,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     char *dest_text = NULL, *source_text = NULL, *enc_text = NULL;
     struct stream_shard_info *shards = NULL;
     size_t n_shards = 0;
+    uint64_t *latest = NULL; /* per shard: the index LATEST names now */
     const char *path = strcmp(dest_member, "S3DestinationConfiguration") == 0
                            ? "s3DestinationConfiguration"
                            : "extendedS3DestinationConfiguration";
@@ -596,8 +597,16 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         source = json_pack("{s:s,s:s,s:f}", "KinesisStreamARN", karn, "RoleARN", role,
                            "DeliveryStartTimestamp", (double)now / 1000.0);
         source_text = json_dumps(source, JSON_COMPACT);
-        /* AWS starts reading at LATEST: the positions are taken now. */
+        /* AWS starts reading at LATEST: the positions are taken now, before the store's
+           lock (the stream service is never called with it held). */
         stream_shards_list(ks, &shards, &n_shards);
+        latest = xcalloc(n_shards + 1, sizeof(*latest));
+        for (size_t i = 0; i < n_shards; i++) {
+            struct stream_shard_state state;
+            latest[i] = stream_shard_state(ks, shards[i].shard_idx, &state) == 0
+                            ? state.durable_index
+                            : 0;
+        }
     }
     dest_text = json_dumps(desc, JSON_COMPACT);
     enc_text = json_dumps(enc, JSON_COMPACT);
@@ -644,14 +653,11 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         rc = tags_put(svc, id, tags, err);
     }
     for (size_t i = 0; rc == 0 && i < n_shards; i++) {
-        struct stream_shard_state state;
-        if (stream_shard_state(ks, shards[i].shard_idx, &state) == 0) {
-            rc = exec(svc->st,
-                      "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
-                      "iii", id, (int64_t)shards[i].shard_idx, (int64_t)state.durable_index);
-            if (rc < 0) {
-                rc = store_err(err, rc);
-            }
+        rc = exec(svc->st,
+                  "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
+                  "iii", id, (int64_t)shards[i].shard_idx, (int64_t)latest[i]);
+        if (rc < 0) {
+            rc = store_err(err, rc);
         }
     }
     if (rc == 0 && (rc = store_commit(svc->st)) < 0) {
@@ -682,6 +688,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
                                      sc->account, name));
 out:
     free(shards);
+    free(latest);
     stream_release(ks);
     free(dest_text);
     free(source_text);
