@@ -4,8 +4,8 @@
  * picks the operation, the rest is its body, as the front end hands it over (parsed for the
  * control plane, raw bytes for PutRecord and PutRecordBatch, which read it themselves).
  * Checks the contract of an operation: an error carries its code in call.err and no
- * output; success gives an output, and a raw one is JSON. The fixture stream "fuzz" is never deleted; a stream a
- * CreateDeliveryStream made is deleted again at once.
+ * output; success gives an output, and a raw one is JSON. The fixture stream "fuzz" is never
+ * deleted; a stream a CreateDeliveryStream made is deleted again at once.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -58,10 +58,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     api = firehose_api_create(delivery);
     struct api_request req = {.region = "us-east-1", .account_id = "000000000000"};
     struct api_call c = {.req = &req, .service_ctx = api->ctx};
-    json_t *in = json_loads("{\"DeliveryStreamName\":\"fuzz\",\"ExtendedS3DestinationConfiguration\":"
-                            "{\"RoleARN\":\"arn:aws:iam::0:role/r\",\"BucketARN\":"
-                            "\"arn:aws:s3:::fuzz\"},\"Tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]}",
-                            0, NULL);
+    json_t *in =
+        json_loads("{\"DeliveryStreamName\":\"fuzz\",\"ExtendedS3DestinationConfiguration\":"
+                   "{\"RoleARN\":\"arn:aws:iam::0:role/r\",\"BucketARN\":"
+                   "\"arn:aws:s3:::fuzz\"},\"Tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]}",
+                   0, NULL);
     json_t *out = NULL;
     if (run("CreateDeliveryStream", in, &out, &c) < 0) {
         abort();

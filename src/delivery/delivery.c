@@ -87,14 +87,13 @@ static int exec(struct store *st, const char *sql, const char *fmt, ...)
 
 static int store_err(struct err_info *err, int rc)
 {
-    return err_set(err, rc < 0 ? rc : SL_E(IO), "The metadata store failed: %s",
-                   sl_strerror(rc));
+    return err_set(err, rc < 0 ? rc : SL_E(IO), "The metadata store failed: %s", sl_strerror(rc));
 }
 
 int delivery__not_found(struct err_info *err, const char *name, const char *account)
 {
-    return err_set(err, SL_E(RESOURCE_NOT_FOUND), "Firehose %s under account %s not found.",
-                   name, account);
+    return err_set(err, SL_E(RESOURCE_NOT_FOUND), "Firehose %s under account %s not found.", name,
+                   account);
 }
 
 int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint32_t *sources,
@@ -120,8 +119,7 @@ int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint
 
 /* ---- the in-memory list ---- */
 
-struct dstream *delivery__find(struct delivery_service *svc, const char *region,
-                               const char *name)
+struct dstream *delivery__find(struct delivery_service *svc, const char *region, const char *name)
 {
     pthread_mutex_lock(&svc->mu);
     struct dstream *ds = svc->list;
@@ -603,9 +601,8 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         latest = xcalloc(n_shards + 1, sizeof(*latest));
         for (size_t i = 0; i < n_shards; i++) {
             struct stream_shard_state state;
-            latest[i] = stream_shard_state(ks, shards[i].shard_idx, &state) == 0
-                            ? state.durable_index
-                            : 0;
+            latest[i] =
+                stream_shard_state(ks, shards[i].shard_idx, &state) == 0 ? state.durable_index : 0;
         }
     }
     dest_text = json_dumps(desc, JSON_COMPACT);
@@ -683,9 +680,9 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         goto out;
     }
     *out = json_object();
-    json_object_set_new(*out, "DeliveryStreamARN",
-                        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region,
-                                     sc->account, name));
+    json_object_set_new(
+        *out, "DeliveryStreamARN",
+        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region, sc->account, name));
 out:
     free(shards);
     free(latest);
@@ -716,8 +713,8 @@ static void row_fini(struct row *r)
 }
 
 /* Reads the row of name (inside a bracket or the lock). 0, SL_E(RESOURCE_NOT_FOUND). */
-static int row_get(struct delivery_service *svc, const struct delivery_scope *sc,
-                   const char *name, struct row *r, struct err_info *err)
+static int row_get(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                   struct row *r, struct err_info *err)
 {
     memset(r, 0, sizeof(*r));
     struct store_stmt *s = prep(svc->st,
@@ -767,9 +764,9 @@ int delivery__describe(struct delivery_service *svc, const struct delivery_scope
     }
     json_t *d = json_object();
     json_object_set_new(d, "DeliveryStreamName", json_string(name));
-    json_object_set_new(d, "DeliveryStreamARN",
-                        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region,
-                                     sc->account, name));
+    json_object_set_new(
+        d, "DeliveryStreamARN",
+        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region, sc->account, name));
     int creating = delivery__now_ms(svc) < r.created_ms + svc->cfg->stream_transition_ms;
     json_object_set_new(d, "DeliveryStreamStatus", json_string(creating ? "CREATING" : "ACTIVE"));
     json_t *enc = json_loads(r.enc_doc, 0, NULL);
@@ -784,18 +781,17 @@ int delivery__describe(struct delivery_service *svc, const struct delivery_scope
     if (r.source_doc != NULL) {
         json_t *src = json_loads(r.source_doc, 0, NULL);
         if (src != NULL) {
-            json_object_set_new(d, "Source", json_pack("{s:o}", "KinesisStreamSourceDescription",
-                                                       src));
+            json_object_set_new(d, "Source",
+                                json_pack("{s:o}", "KinesisStreamSourceDescription", src));
         }
     }
     json_t *desc = json_loads(r.dest_doc, 0, NULL);
     json_t *dests = json_array();
     if (desc != NULL) {
-        json_array_append_new(dests, json_pack("{s:s,s:o,s:o}", "DestinationId",
-                                               DELIVERY_DESTINATION_ID,
-                                               "S3DestinationDescription",
-                                               delivery__dest_s3_view(desc),
-                                               "ExtendedS3DestinationDescription", desc));
+        json_array_append_new(dests,
+                              json_pack("{s:s,s:o,s:o}", "DestinationId", DELIVERY_DESTINATION_ID,
+                                        "S3DestinationDescription", delivery__dest_s3_view(desc),
+                                        "ExtendedS3DestinationDescription", desc));
     }
     json_object_set_new(d, "Destinations", dests);
     json_object_set_new(d, "HasMoreDestinations", json_false());
@@ -804,8 +800,8 @@ int delivery__describe(struct delivery_service *svc, const struct delivery_scope
     return 0;
 }
 
-int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc,
-                   const json_t *in, json_t **out, struct err_info *err)
+int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                   json_t **out, struct err_info *err)
 {
     json_t *limit_v = json_object_get(in, "Limit");
     json_int_t limit = 10;
@@ -823,12 +819,12 @@ int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc
     const char *type = str_member(in, "DeliveryStreamType");
     const char *start = str_member(in, "ExclusiveStartDeliveryStreamName");
     store_read_begin(svc->st);
-    struct store_stmt *s = prep(svc->st,
-                                "SELECT name FROM delivery_stream WHERE region=? AND account=?"
-                                " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
-                                " ORDER BY name LIMIT ?",
-                                "ssssssi", sc->region, sc->account, type, type, start, start,
-                                (int64_t)limit + 1);
+    struct store_stmt *s =
+        prep(svc->st,
+             "SELECT name FROM delivery_stream WHERE region=? AND account=?"
+             " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
+             " ORDER BY name LIMIT ?",
+             "ssssssi", sc->region, sc->account, type, type, start, start, (int64_t)limit + 1);
     json_t *names = json_array();
     int more = 0;
     while (s != NULL && store_step(s) == 1) {
@@ -928,7 +924,7 @@ static void merge(json_t *dst, const json_t *src)
 }
 
 int delivery__update_destination(struct delivery_service *svc, const struct delivery_scope *sc,
-                                  const json_t *in, json_t **out, struct err_info *err)
+                                 const json_t *in, json_t **out, struct err_info *err)
 {
     const char *name;
     int rc = check_name(in, &name, err);
@@ -1043,8 +1039,8 @@ out:
     return rc;
 }
 
-int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc,
-                  const json_t *in, json_t **out, struct err_info *err)
+int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                  json_t **out, struct err_info *err)
 {
     const char *name;
     int rc = check_name(in, &name, err);
@@ -1081,8 +1077,8 @@ int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc,
     return rc;
 }
 
-int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc,
-                    const json_t *in, json_t **out, struct err_info *err)
+int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                    json_t **out, struct err_info *err)
 {
     const char *name;
     int rc = check_name(in, &name, err);
@@ -1102,9 +1098,8 @@ int delivery__untag(struct delivery_service *svc, const struct delivery_scope *s
     rc = row_get(svc, sc, name, &r, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *k = json_string_value(json_array_get(keys, i));
-        if (k != NULL &&
-            (rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?", "is",
-                       r.id, k)) < 0) {
+        if (k != NULL && (rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?",
+                                    "is", r.id, k)) < 0) {
             rc = store_err(err, rc);
         }
     }
@@ -1154,8 +1149,8 @@ int delivery__list_tags(struct delivery_service *svc, const struct delivery_scop
                 more = 1;
                 break;
             }
-            json_array_append_new(tags, json_pack("{s:s,s:s}", "Key", store_col_text(s, 0),
-                                                  "Value", store_col_text(s, 1)));
+            json_array_append_new(tags, json_pack("{s:s,s:s}", "Key", store_col_text(s, 0), "Value",
+                                                  store_col_text(s, 1)));
         }
         store_finalize(s);
         row_fini(&r);
@@ -1198,8 +1193,7 @@ int delivery__encryption(struct delivery_service *svc, const struct delivery_sco
                          "KinesisStreamAsSource as the source.");
         } else {
             char *text = json_dumps(enc, JSON_COMPACT);
-            rc = exec(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text,
-                      r.id);
+            rc = exec(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text, r.id);
             free(text);
             if (rc < 0) {
                 rc = store_err(err, rc);
@@ -1225,8 +1219,8 @@ int delivery__encryption(struct delivery_service *svc, const struct delivery_sco
 
 /* ---- records ---- */
 
-int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
-                  const char *name, const struct delivery_record_in *recs, size_t n,
+int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                  const struct delivery_record_in *recs, size_t n,
                   char (*record_ids)[DELIVERY_RECORD_ID_LEN + 1], int *encrypted,
                   struct err_info *err)
 {
@@ -1236,6 +1230,12 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
         return delivery__not_found(err, name, sc->account);
     }
     int rc = 0;
+    if (delivery__now_ms(svc) < ds->created_ms + svc->cfg->stream_transition_ms) {
+        /* "Attempts to send data to a delivery stream that is not in the ACTIVE state
+           cause an exception": until then the data plane does not know it. */
+        rc = delivery__not_found(err, name, sc->account);
+        goto out;
+    }
     if (ds->kinesis_source) {
         rc = err_set(err, SL_E(INVALID_ARGUMENT),
                      "This operation is not permitted on KinesisStreamAsSource delivery stream "

@@ -86,15 +86,15 @@ void delivery_service_flush_all(struct delivery_service *svc);
 
 /* Counters kept per delivery stream since the server started (CloudWatch's names). */
 struct delivery_counters {
-    uint64_t incoming_records;     /* IncomingRecords: records accepted from the source */
-    uint64_t incoming_bytes;       /* IncomingBytes */
-    uint64_t s3_records;           /* DeliveryToS3.Records */
-    uint64_t s3_bytes;             /* DeliveryToS3.Bytes: object bytes written */
-    uint64_t s3_objects;           /* DeliveryToS3.ObjectCount */
-    uint64_t s3_attempts;          /* object writes tried (successes + failures) */
-    uint64_t s3_successes;         /* DeliveryToS3.Success = s3_successes / s3_attempts */
-    int64_t s3_data_freshness_ms;  /* DeliveryToS3.DataFreshness: age of the oldest record
-                                      of the last delivered object when it landed */
+    uint64_t incoming_records;    /* IncomingRecords: records accepted from the source */
+    uint64_t incoming_bytes;      /* IncomingBytes */
+    uint64_t s3_records;          /* DeliveryToS3.Records */
+    uint64_t s3_bytes;            /* DeliveryToS3.Bytes: object bytes written */
+    uint64_t s3_objects;          /* DeliveryToS3.ObjectCount */
+    uint64_t s3_attempts;         /* object writes tried (successes + failures) */
+    uint64_t s3_successes;        /* DeliveryToS3.Success = s3_successes / s3_attempts */
+    int64_t s3_data_freshness_ms; /* DeliveryToS3.DataFreshness: age of the oldest record
+                                     of the last delivered object when it landed */
 };
 /* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,

@@ -37,8 +37,8 @@ static char *member_path(const char *path, const char *member)
     return p;
 }
 
-static int validation(struct err_info *err, const char *path, const char *member,
-                      const char *value, const char *constraint)
+static int validation(struct err_info *err, const char *path, const char *member, const char *value,
+                      const char *constraint)
 {
     char *full = member_path(path, member);
     if (value != NULL) {
@@ -158,8 +158,8 @@ static int time_zone_ok(const char *s)
 /* The bucket of "arn:aws:s3:::bucket" into out; 0 or -1. */
 static int bucket_of_arn(const char *arn, char out[LAKE_BUCKET_NAME_MAX + 1])
 {
-    static const char *const heads[] = {"arn:aws:s3:::", "arn:aws-cn:s3:::",
-                                        "arn:aws-us-gov:s3:::"};
+    static const char *const heads[] = {
+        "arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::"};
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
         if (starts_with(arn, heads[i])) {
             const char *b = arn + strlen(heads[i]);
@@ -236,13 +236,13 @@ static int in_set(const char *s, const char *const *set, size_t n)
    their enums, parameter values 1..5120 characters and not blank. */
 static int check_processing(const json_t *proc, const char *path, struct err_info *err)
 {
-    static const char *const types[] = {"RecordDeAggregation", "Decompression",
+    static const char *const types[] = {"RecordDeAggregation",     "Decompression",
                                         "CloudWatchLogProcessing", "Lambda",
-                                        "MetadataExtraction", "AppendDelimiterToRecord"};
+                                        "MetadataExtraction",      "AppendDelimiterToRecord"};
     static const char *const names[] = {
-        "LambdaArn",     "NumberOfRetries", "MetadataExtractionQuery", "JsonParsingEngine",
-        "RoleArn",       "BufferSizeInMBs", "BufferIntervalInSeconds", "SubRecordType",
-        "Delimiter",     "CompressionFormat", "DataMessageExtraction"};
+        "LambdaArn", "NumberOfRetries",   "MetadataExtractionQuery", "JsonParsingEngine",
+        "RoleArn",   "BufferSizeInMBs",   "BufferIntervalInSeconds", "SubRecordType",
+        "Delimiter", "CompressionFormat", "DataMessageExtraction"};
     json_t *list = json_object_get(proc, "Processors");
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *p = json_array_get(list, i);
@@ -291,8 +291,9 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
 {
     *desc_out = NULL;
     if (!json_is_object(conf)) {
-        return err_set(err, SL_E(SERIALIZATION), "Start of structure or map found where not "
-                                                 "expected.");
+        return err_set(err, SL_E(SERIALIZATION),
+                       "Start of structure or map found where not "
+                       "expected.");
     }
     const char *role, *bucket_arn, *prefix, *error_prefix, *compression, *file_ext, *tz;
     int rc;
@@ -352,8 +353,7 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
         char *hp = member_path(path, "BufferingHints");
         rc = get_int(hints, "SizeInMBs", hp, 1, 128, &size_mb, &size_given, err);
         if (rc == 0) {
-            rc = get_int(hints, "IntervalInSeconds", hp, 0, 900, &interval_s, &interval_given,
-                         err);
+            rc = get_int(hints, "IntervalInSeconds", hp, 0, 900, &interval_s, &interval_given, err);
         }
         free(hp);
         if (rc < 0) {
@@ -383,8 +383,7 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
         for (size_t i = 0; i < 3; i++) {
             if (!json_is_object(json_object_get(conv, needed[i]))) {
                 return err_set(err, SL_E(INVALID_ARGUMENT),
-                               "%s is required when data format conversion is enabled.",
-                               needed[i]);
+                               "%s is required when data format conversion is enabled.", needed[i]);
             }
         }
     }
@@ -424,9 +423,9 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
     if (error_prefix != NULL) {
         json_object_set_new(d, "ErrorOutputPrefix", json_string(error_prefix));
     }
-    json_object_set_new(d, "BufferingHints", json_pack("{s:I,s:I}", "SizeInMBs",
-                                                       (json_int_t)size_mb, "IntervalInSeconds",
-                                                       (json_int_t)interval_s));
+    json_object_set_new(d, "BufferingHints",
+                        json_pack("{s:I,s:I}", "SizeInMBs", (json_int_t)size_mb,
+                                  "IntervalInSeconds", (json_int_t)interval_s));
     json_object_set_new(d, "CompressionFormat", json_string(compression_names[comp_idx]));
     json_t *enc = json_object_get(conf, "EncryptionConfiguration");
     json_object_set_new(d, "EncryptionConfiguration",
@@ -481,10 +480,14 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
 
 json_t *delivery__dest_s3_view(const json_t *desc)
 {
-    static const char *const members[] = {"RoleARN",           "BucketARN",
-                                          "Prefix",            "ErrorOutputPrefix",
-                                          "BufferingHints",    "CompressionFormat",
-                                          "EncryptionConfiguration", "CloudWatchLoggingOptions"};
+    static const char *const members[] = {"RoleARN",
+                                          "BucketARN",
+                                          "Prefix",
+                                          "ErrorOutputPrefix",
+                                          "BufferingHints",
+                                          "CompressionFormat",
+                                          "EncryptionConfiguration",
+                                          "CloudWatchLoggingOptions"};
     json_t *v = json_object();
     for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
         json_t *m = json_object_get(desc, members[i]);

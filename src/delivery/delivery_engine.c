@@ -261,17 +261,19 @@ static int write_object(struct dstream *ds, const struct flush_conf *fc, const u
         struct err_info err;
         err_clear(&err);
         atomic_fetch_add(&ds->c_s3_attempts, 1);
-        int rc = lake_object_put(svc->lake, fc->dest.bucket, (const char *)key.data, bytes,
-                                 n_bytes, &opts, NULL, &err);
+        int rc = lake_object_put(svc->lake, fc->dest.bucket, (const char *)key.data, bytes, n_bytes,
+                                 &opts, NULL, &err);
         if (rc == 0) {
             atomic_fetch_add(&ds->c_s3_successes, 1);
             atomic_fetch_add(&ds->c_s3_bytes, n_bytes);
             atomic_fetch_add(&ds->c_s3_objects, 1);
             break;
         }
-        log_msg(LOG_WARN, "delivery", "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
-                "retrying in %lld ms", ds->name, fc->dest.bucket, (const char *)key.data,
-                err_aws_name(rc), err.message, (long long)backoff);
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
+                "retrying in %lld ms",
+                ds->name, fc->dest.bucket, (const char *)key.data, err_aws_name(rc), err.message,
+                (long long)backoff);
         /* The whole backoff: ds->cond is also signalled by every new record. */
         int64_t until_ns = clock_mono_ns() + backoff * 1000000;
         pthread_mutex_lock(&ds->mu);
@@ -317,9 +319,10 @@ static void *flusher_main(void *arg)
                   (ds->buf.len >= limit_bytes(ds) || now >= due_at || flush_wanted(ds));
         if (!due) {
             int64_t wait_ms = ds->buf_records > 0 ? due_at - now : WAIT_SLICE_MS;
-            timed_wait(&ds->cond, &ds->mu, wait_ms < 1 ? 1 : wait_ms > WAIT_SLICE_MS
-                                                                 ? WAIT_SLICE_MS
-                                                                 : wait_ms);
+            timed_wait(&ds->cond, &ds->mu,
+                       wait_ms < 1               ? 1
+                       : wait_ms > WAIT_SLICE_MS ? WAIT_SLICE_MS
+                                                 : wait_ms);
             continue;
         }
         /* Take the buffer and the positions it reaches. */
@@ -336,8 +339,8 @@ static void *flusher_main(void *arg)
         struct flush_conf fc = {.version = ds->version};
         fc.dest = ds->dest;
         fc.dest.prefix = ds->dest.prefix != NULL ? xstrdup(ds->dest.prefix) : NULL;
-        fc.dest.error_prefix = ds->dest.error_prefix != NULL ? xstrdup(ds->dest.error_prefix)
-                                                             : NULL;
+        fc.dest.error_prefix =
+            ds->dest.error_prefix != NULL ? xstrdup(ds->dest.error_prefix) : NULL;
         fc.dest.file_extension =
             ds->dest.file_extension != NULL ? xstrdup(ds->dest.file_extension) : NULL;
         pthread_cond_broadcast(&ds->space);
@@ -390,9 +393,8 @@ static int position_get(struct delivery_service *svc, int64_t id, uint32_t sourc
 {
     store_read_begin(svc->st);
     struct store_stmt *s = NULL;
-    int rc = store_prepare(svc->st,
-                           "SELECT next_index FROM delivery_position WHERE stream_id=? AND source=?",
-                           &s);
+    int rc = store_prepare(
+        svc->st, "SELECT next_index FROM delivery_position WHERE stream_id=? AND source=?", &s);
     if (rc == 0) {
         store_bind_int64(s, 1, id);
         store_bind_int64(s, 2, source);
@@ -562,7 +564,8 @@ int delivery_stream_flush(struct delivery_service *svc, const char *region, cons
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        int64_t spent =
+            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (spent >= timeout_ms || ds->stopping) {
             rc = -ETIMEDOUT;
             break;

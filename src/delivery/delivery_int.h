@@ -41,10 +41,10 @@ enum delivery_compression {
 /* The destination as the engine uses it, parsed from the stored description. */
 struct delivery_dest {
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
-    char *prefix;         /* owned; NULL when none */
-    char *error_prefix;   /* owned; NULL when none */
-    int size_mb;          /* BufferingHints.SizeInMBs */
-    int interval_s;       /* BufferingHints.IntervalInSeconds */
+    char *prefix;       /* owned; NULL when none */
+    char *error_prefix; /* owned; NULL when none */
+    int size_mb;        /* BufferingHints.SizeInMBs */
+    int interval_s;     /* BufferingHints.IntervalInSeconds */
     enum delivery_compression compression;
     char *file_extension; /* owned; NULL: the compression's default */
     int conversion;       /* DataFormatConversion enabled (not delivered yet) */
@@ -128,19 +128,19 @@ struct dsource {
 };
 
 struct dstream {
-    struct dstream *next;           /* svc->mu */
-    int refs;                       /* svc->mu */
+    struct dstream *next; /* svc->mu */
+    int refs;             /* svc->mu */
     struct delivery_service *svc;
-    int64_t id;                     /* row id; immutable */
-    char region[32];                /* immutable */
-    char account[16];               /* immutable */
+    int64_t id;                       /* row id; immutable */
+    char region[32];                  /* immutable */
+    char account[16];                 /* immutable */
     char name[DELIVERY_NAME_MAX + 1]; /* immutable */
-    int kinesis_source;             /* immutable: KinesisStreamAsSource */
-    struct seglog *log;             /* DirectPut's internal log; immutable once open */
-    struct stream *stream;          /* Kinesis source's stream handle, NULL if absent */
-    int64_t created_ms;             /* immutable */
-    int encrypted;                  /* ds->mu: SSE enabled (PutRecord's Encrypted) */
-    int remove_dir;                 /* deleted: the last release removes the log's files */
+    int kinesis_source;               /* immutable: KinesisStreamAsSource */
+    struct seglog *log;               /* DirectPut's internal log; immutable once open */
+    struct stream *stream;            /* Kinesis source's stream handle, NULL if absent */
+    int64_t created_ms;               /* immutable */
+    int encrypted;                    /* ds->mu: SSE enabled (PutRecord's Encrypted) */
+    int remove_dir;                   /* deleted: the last release removes the log's files */
 
     pthread_mutex_t mu;
     pthread_cond_t cond;       /* flusher: new data, flush request, stop */
@@ -182,8 +182,7 @@ struct delivery_service {
 int64_t delivery__now_ms(const struct delivery_service *svc);
 
 /* The delivery stream region/name with a reference (delivery__release), or NULL. */
-struct dstream *delivery__find(struct delivery_service *svc, const char *region,
-                               const char *name);
+struct dstream *delivery__find(struct delivery_service *svc, const char *region, const char *name);
 void delivery__release(struct dstream *ds);
 
 /* Starts the engine threads of ds (positions loaded from the store). 0 or -errno. */
@@ -208,16 +207,16 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
                      const json_t *in, json_t **out, struct err_info *err);
 int delivery__describe(struct delivery_service *svc, const struct delivery_scope *sc,
                        const json_t *in, json_t **out, struct err_info *err);
-int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc,
-                   const json_t *in, json_t **out, struct err_info *err);
+int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                   json_t **out, struct err_info *err);
 int delivery__delete(struct delivery_service *svc, const struct delivery_scope *sc,
                      const json_t *in, json_t **out, struct err_info *err);
 int delivery__update_destination(struct delivery_service *svc, const struct delivery_scope *sc,
                                  const json_t *in, json_t **out, struct err_info *err);
-int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc,
-                  const json_t *in, json_t **out, struct err_info *err);
-int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc,
-                    const json_t *in, json_t **out, struct err_info *err);
+int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                  json_t **out, struct err_info *err);
+int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                    json_t **out, struct err_info *err);
 int delivery__list_tags(struct delivery_service *svc, const struct delivery_scope *sc,
                         const json_t *in, json_t **out, struct err_info *err);
 int delivery__encryption(struct delivery_service *svc, const struct delivery_scope *sc,
@@ -236,8 +235,8 @@ struct delivery_record_in {
  * failed: nothing acknowledged).
  */
 #define DELIVERY_RECORD_ID_LEN 64
-int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
-                  const char *name, const struct delivery_record_in *recs, size_t n,
+int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                  const struct delivery_record_in *recs, size_t n,
                   char (*record_ids)[DELIVERY_RECORD_ID_LEN + 1], int *encrypted,
                   struct err_info *err);
 

@@ -28,9 +28,9 @@
 #include "core/crypto.h"
 #include "delivery/delivery_int.h"
 
-static const char *const month_names[] = {"January", "February", "March",     "April",
-                                          "May",     "June",     "July",      "August",
-                                          "September", "October", "November", "December"};
+static const char *const month_names[] = {"January",   "February", "March",    "April",
+                                          "May",       "June",     "July",     "August",
+                                          "September", "October",  "November", "December"};
 static const char *const day_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                         "Thursday", "Friday", "Saturday"};
 
@@ -141,8 +141,7 @@ static int field(struct buf *out, char letter, int count, const struct tm *tm, i
             buf_append(out, n, count == 4 ? strlen(n) : 3);
         }
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -342,15 +341,11 @@ void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_
 static const char *default_extension(enum delivery_compression c)
 {
     switch (c) {
-    case DELIVERY_GZIP:
-        return ".gz";
-    case DELIVERY_ZIP:
-        return ".zip";
+    case DELIVERY_GZIP: return ".gz";
+    case DELIVERY_ZIP: return ".zip";
     case DELIVERY_SNAPPY:
-    case DELIVERY_HADOOP_SNAPPY:
-        return ".snappy";
-    default:
-        return "";
+    case DELIVERY_HADOOP_SNAPPY: return ".snappy";
+    default: return "";
     }
 }
 
@@ -368,6 +363,6 @@ void delivery__object_key(const struct delivery_dest *d, const char *stream_name
     char hex[33];
     hex_encode(u, sizeof(u), hex);
     buf_printf(out, "-%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    buf_puts(out, d->file_extension != NULL ? d->file_extension
-                                             : default_extension(d->compression));
+    buf_puts(out,
+             d->file_extension != NULL ? d->file_extension : default_extension(d->compression));
 }

@@ -16,15 +16,14 @@
 
 static struct delivery_scope scope_of(const struct api_call *call)
 {
-    return (struct delivery_scope){.region = call->req->region,
-                                   .account = call->req->account_id};
+    return (struct delivery_scope){.region = call->req->region, .account = call->req->account_id};
 }
 
-#define CONTROL_OP(fn_name, impl)                                                              \
-    static int fn_name(struct api_call *call, json_t *in, json_t **out)                        \
-    {                                                                                          \
-        struct delivery_scope sc = scope_of(call);                                             \
-        return impl(call->service_ctx, &sc, in, out, &call->err);                              \
+#define CONTROL_OP(fn_name, impl)                                                                  \
+    static int fn_name(struct api_call *call, json_t *in, json_t **out)                            \
+    {                                                                                              \
+        struct delivery_scope sc = scope_of(call);                                                 \
+        return impl(call->service_ctx, &sc, in, out, &call->err);                                  \
     }
 CONTROL_OP(op_create, delivery__create)
 CONTROL_OP(op_describe, delivery__describe)
@@ -54,10 +53,10 @@ static int op_stop_enc(struct api_call *call, json_t *in, json_t **out)
 struct put_request {
     struct jstr name;
     int has_name;
-    int has_records;    /* Records (batch) or Record (single) was given */
-    struct jstr *data;  /* n_records spans of base64 (NULL span: no Data) */
+    int has_records;   /* Records (batch) or Record (single) was given */
+    struct jstr *data; /* n_records spans of base64 (NULL span: no Data) */
     int *has_data;
-    size_t n_records;   /* counted, even past the limit */
+    size_t n_records; /* counted, even past the limit */
     size_t cap;
 };
 
@@ -106,7 +105,7 @@ static int read_record(struct jscan *js, struct put_request *req)
     int more;
     while ((more = jscan_object_next(js, &key)) == 1) {
         int rc = jstr_eq(&key, "Data") ? read_string(js, &req->data[i], &req->has_data[i])
-                                        : jscan_skip(js);
+                                       : jscan_skip(js);
         if (rc < 0) {
             return -1;
         }
@@ -244,8 +243,10 @@ static int decode_records(struct api_call *call, const struct put_request *req, 
                      : DELIVERY_RECORD_MAX_BYTES + 1;
         free(unescaped);
         if (n < 0) {
-            return err_set(&call->err, SL_E(SERIALIZATION), "Could not decode the base64 Data "
-                                                            "of %s.", member);
+            return err_set(&call->err, SL_E(SERIALIZATION),
+                           "Could not decode the base64 Data "
+                           "of %s.",
+                           member);
         }
         if (n > DELIVERY_RECORD_MAX_BYTES) {
             return err_set(&call->err, SL_E(VALIDATION),
@@ -264,8 +265,7 @@ static int decode_records(struct api_call *call, const struct put_request *req, 
 }
 
 /* PutRecord (batch 0) and PutRecordBatch: parse, decode, append durably, answer. */
-static int put(struct api_call *call, const uint8_t *body, size_t len, int batch,
-               struct buf *out)
+static int put(struct api_call *call, const uint8_t *body, size_t len, int batch, struct buf *out)
 {
     struct put_request req = {0};
     struct delivery_record_in *recs = NULL;

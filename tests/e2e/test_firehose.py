@@ -447,7 +447,7 @@ def test_aws_cli_creates_puts_and_delivers(sluice, unique, tmp_path):
     d = sluice.aws("firehose", "describe-delivery-stream", "--delivery-stream-name", name)
     ext = d["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
     assert ext["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 60}
-    time.sleep(0.4)
+    wait_active(client(sluice, "firehose"), name)
 
     def blob(raw):  # v2 reads blobs as base64, v1 as raw text
         return base64.b64encode(raw).decode() if v2 else raw.decode()

@@ -18,6 +18,15 @@ def clients(sluice):
             sluice.client("kinesis", config=cfg))
 
 
+def wait_active(fh, name):
+    for _ in range(100):
+        d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        if d["DeliveryStreamStatus"] == "ACTIVE":
+            return
+        time.sleep(0.1)
+    raise AssertionError("never ACTIVE")
+
+
 def delivered(s3, bucket):
     """Every line of every object in bucket, counted."""
     count = collections.Counter()
@@ -73,7 +82,7 @@ def test_direct_put_survives_restart_and_kill9(fresh_sluice):
     fh.create_delivery_stream(DeliveryStreamName="crash", ExtendedS3DestinationConfiguration={
         "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::crash",
         "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}})
-    time.sleep(0.5)
+    wait_active(fh, "crash")
     acked = []
     fh.put_record_batch(DeliveryStreamName="crash",
                         Records=[{"Data": f"pre-{i}\n".encode()} for i in range(100)])

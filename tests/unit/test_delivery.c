@@ -166,10 +166,11 @@ static int describe(const char *json, json_t **desc, struct err_info *err)
     return rc;
 }
 
-#define BASE_FOR(bucket) "\"RoleARN\":\"arn:aws:iam::1:role/r\",\"BucketARN\":\"arn:aws:s3:::" bucket "\""
+#define BASE_FOR(bucket)                                                                           \
+    "\"RoleARN\":\"arn:aws:iam::1:role/r\",\"BucketARN\":\"arn:aws:s3:::" bucket "\""
 #define BASE "\"RoleARN\":\"arn:aws:iam::1:role/r\",\"BucketARN\":\"arn:aws:s3:::bkt\""
-#define CONV                                                                                   \
-    "\"DataFormatConversionConfiguration\":{\"SchemaConfiguration\":{\"TableName\":\"t\"},"    \
+#define CONV                                                                                       \
+    "\"DataFormatConversionConfiguration\":{\"SchemaConfiguration\":{\"TableName\":\"t\"},"        \
     "\"InputFormatConfiguration\":{},\"OutputFormatConfiguration\":{}}"
 
 static void descriptions_fill_in_aws_defaults(void **state)
@@ -181,8 +182,7 @@ static void descriptions_fill_in_aws_defaults(void **state)
     json_t *hints = json_object_get(d, "BufferingHints");
     assert_int_equal(json_integer_value(json_object_get(hints, "SizeInMBs")), 5);
     assert_int_equal(json_integer_value(json_object_get(hints, "IntervalInSeconds")), 300);
-    assert_string_equal(json_string_value(json_object_get(d, "CompressionFormat")),
-                        "UNCOMPRESSED");
+    assert_string_equal(json_string_value(json_object_get(d, "CompressionFormat")), "UNCOMPRESSED");
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(d, "EncryptionConfiguration"), "NoEncryptionConfig")),
                         "NoEncryption");
@@ -199,8 +199,8 @@ static void descriptions_fill_in_aws_defaults(void **state)
     assert_int_equal(describe("{" BASE "," CONV "}", &d, &err), 0);
     hints = json_object_get(d, "BufferingHints");
     assert_int_equal(json_integer_value(json_object_get(hints, "SizeInMBs")), 128);
-    assert_true(json_is_true(json_object_get(
-        json_object_get(d, "DataFormatConversionConfiguration"), "Enabled")));
+    assert_true(json_is_true(
+        json_object_get(json_object_get(d, "DataFormatConversionConfiguration"), "Enabled")));
     json_decref(d);
 }
 
@@ -210,8 +210,7 @@ static void expect_refused(const char *json, int code, const char *fragment)
     struct err_info err;
     int rc = describe(json, &d, &err);
     if (rc != code || strstr(err.message, fragment) == NULL) {
-        fail_msg("%s: got %d '%s', want %d containing '%s'", json, rc, err.message, code,
-                 fragment);
+        fail_msg("%s: got %d '%s', want %d containing '%s'", json, rc, err.message, code, fragment);
     }
     assert_null(d);
 }
@@ -260,12 +259,14 @@ static void destinations_are_validated_as_aws_does(void **state)
     expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
                    "{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":\"LambdaArn\","
                    "\"ParameterValue\":\"arn:l\"}]},{\"Type\":\"Nope\"}]}}",
-                   V, "Value 'Nope' at 'extendedS3DestinationConfiguration.processingConfiguration."
-                      "processors.2.member.type' failed to satisfy constraint: Member must satisfy "
-                      "enum value set");
-    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
-                   "\"Parameters\":[{\"ParameterName\":\"LambdaArn\",\"ParameterValue\":\"  \"}]}]}}",
-                   V, "processors.1.member.parameters.1.member.parameterValue");
+                   V,
+                   "Value 'Nope' at 'extendedS3DestinationConfiguration.processingConfiguration."
+                   "processors.2.member.type' failed to satisfy constraint: Member must satisfy "
+                   "enum value set");
+    expect_refused(
+        "{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
+        "\"Parameters\":[{\"ParameterName\":\"LambdaArn\",\"ParameterValue\":\"  \"}]}]}}",
+        V, "processors.1.member.parameters.1.member.parameterValue");
     expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
                    "\"Parameters\":[{\"ParameterName\":\"Arn\",\"ParameterValue\":\"x\"}]}]}}",
                    V, "Value 'Arn' at");
@@ -331,7 +332,8 @@ static int setup(void **state)
     atomic_init(&f->now_ms, T0_MS);
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
-    if (store_open(path, &f->store) < 0 || stream_service_open(f->store, &f->cfg, &f->streams) < 0 ||
+    if (store_open(path, &f->store) < 0 ||
+        stream_service_open(f->store, &f->cfg, &f->streams) < 0 ||
         lake_open(f->store, &f->cfg, &f->lake) < 0 || open_delivery(f) < 0) {
         return -1;
     }
@@ -385,8 +387,8 @@ static void put(struct fixture *f, const char *name, const char *data, size_t le
     struct delivery_record_in *recs = calloc(n, sizeof(*recs));
     char(*ids)[DELIVERY_RECORD_ID_LEN + 1] = calloc(n, sizeof(*ids));
     for (size_t i = 0; i < n; i++) {
-        recs[i] = (struct delivery_record_in){.data = (const uint8_t *)data,
-                                              .data_len = (uint32_t)len};
+        recs[i] =
+            (struct delivery_record_in){.data = (const uint8_t *)data, .data_len = (uint32_t)len};
     }
     int encrypted = -1;
     struct err_info err;
@@ -441,8 +443,9 @@ static void a_full_buffer_is_delivered_without_waiting_for_the_interval(void **s
 {
     struct fixture *f = *state;
     make_bucket(f, "size");
-    create(f, "size", "{" BASE_FOR("size") ",\"BufferingHints\":{\"SizeInMBs\":1,"
-                      "\"IntervalInSeconds\":900}}");
+    create(f, "size",
+           "{" BASE_FOR("size") ",\"BufferingHints\":{\"SizeInMBs\":1,"
+                                "\"IntervalInSeconds\":900}}");
     static char rec[4096];
     memset(rec, 'x', sizeof(rec));
     put(f, "size", "small", 5, 1);
@@ -462,8 +465,9 @@ static void a_buffer_is_delivered_when_its_interval_passes(void **state)
 {
     struct fixture *f = *state;
     make_bucket(f, "time");
-    create(f, "time", "{" BASE_FOR("time") ",\"BufferingHints\":{\"SizeInMBs\":5,"
-                      "\"IntervalInSeconds\":60}}");
+    create(f, "time",
+           "{" BASE_FOR("time") ",\"BufferingHints\":{\"SizeInMBs\":5,"
+                                "\"IntervalInSeconds\":60}}");
     put(f, "time", "one;", 4, 1);
     assert_int_equal(wait_objects(f, "time", 1, 300), 0);
     atomic_fetch_add(&f->now_ms, 59000);
@@ -509,8 +513,7 @@ static void flush_delivers_records_in_arrival_order_byte_for_byte(void **state)
     for (size_t k = 0; k < res.n_objects; k++) {
         struct buf b;
         buf_init(&b);
-        assert_int_equal(lake_object_read(f->lake, "flush", res.objects[k].key, &b, NULL, &err),
-                         0);
+        assert_int_equal(lake_object_read(f->lake, "flush", res.objects[k].key, &b, NULL, &err), 0);
         buf_putc(&b, '\0');
         int prev = -1, pos = 0, n = 0, idx;
         const char *text = (const char *)b.data;
@@ -586,10 +589,10 @@ static void held_configurations_keep_records_in_the_log(void **state)
     assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 300), -ETIMEDOUT);
     assert_int_equal(wait_objects(f, "held", 1, 100), 0);
     /* Once the configuration is one the engine delivers, the waiting records go out. */
-    json_t *in = json_pack("{s:s,s:s,s:s,s:{s:s}}", "DeliveryStreamName", "held",
-                           "CurrentDeliveryStreamVersionId", "1", "DestinationId",
-                           DELIVERY_DESTINATION_ID, "ExtendedS3DestinationUpdate",
-                           "CompressionFormat", "UNCOMPRESSED");
+    json_t *in =
+        json_pack("{s:s,s:s,s:s,s:{s:s}}", "DeliveryStreamName", "held",
+                  "CurrentDeliveryStreamVersionId", "1", "DestinationId", DELIVERY_DESTINATION_ID,
+                  "ExtendedS3DestinationUpdate", "CompressionFormat", "UNCOMPRESSED");
     json_t *out = NULL;
     struct err_info err;
     assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err), 0);
@@ -603,7 +606,7 @@ static void held_configurations_keep_records_in_the_log(void **state)
     buf_fini(&b);
 }
 
-static void a_creating_delivery_stream_cannot_be_deleted(void **state)
+static void a_creating_delivery_stream_cannot_be_deleted_nor_take_records(void **state)
 {
     struct fixture *f = *state;
     f->cfg.stream_transition_ms = 5000;
@@ -614,6 +617,12 @@ static void a_creating_delivery_stream_cannot_be_deleted(void **state)
     assert_int_equal(delivery__delete(f->svc, &scope, in, &out, &err), SL_E(RESOURCE_IN_USE));
     assert_null(out);
     assert_non_null(strstr(err.message, "CREATING"));
+    /* Nor does it take records before it is ACTIVE. */
+    struct delivery_record_in rec = {.data = (const uint8_t *)"x", .data_len = 1};
+    char id[1][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    assert_int_equal(delivery__put(f->svc, &scope, "young", &rec, 1, id, &encrypted, &err),
+                     SL_E(RESOURCE_NOT_FOUND));
     atomic_fetch_add(&f->now_ms, 5000);
     assert_int_equal(delivery__delete(f->svc, &scope, in, &out, &err), 0);
     json_decref(out);
@@ -666,18 +675,20 @@ static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void 
 {
     struct fixture *f = *state;
     make_bucket(f, "ksrc");
-    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
-                                     .name = "ksrc", .mode = STREAM_MODE_PROVISIONED,
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "ksrc",
+                                     .mode = STREAM_MODE_PROVISIONED,
                                      .shard_count = 3};
     struct err_info err;
     assert_int_equal(stream_create(f->streams, &p, &err), 0);
     kinesis_put(f, "ksrc", "old", 20); /* before the delivery stream: never delivered */
-    json_t *in = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "DeliveryStreamName", "ksrc",
-                           "DeliveryStreamType", "KinesisStreamAsSource",
-                           "KinesisStreamSourceConfiguration", "KinesisStreamARN",
-                           "arn:aws:kinesis:us-east-1:000000000000:stream/ksrc", "RoleARN",
-                           "arn:aws:iam::0:role/r", "ExtendedS3DestinationConfiguration",
-                           "RoleARN", "arn:aws:iam::0:role/r", "BucketARN", "arn:aws:s3:::ksrc");
+    json_t *in =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "DeliveryStreamName", "ksrc",
+                  "DeliveryStreamType", "KinesisStreamAsSource", "KinesisStreamSourceConfiguration",
+                  "KinesisStreamARN", "arn:aws:kinesis:us-east-1:000000000000:stream/ksrc",
+                  "RoleARN", "arn:aws:iam::0:role/r", "ExtendedS3DestinationConfiguration",
+                  "RoleARN", "arn:aws:iam::0:role/r", "BucketARN", "arn:aws:s3:::ksrc");
     json_t *out = NULL;
     assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), 0);
     json_decref(in);
@@ -740,8 +751,8 @@ int main(void)
             undelivered_records_are_delivered_after_a_reopen_exactly_once, setup, teardown),
         cmocka_unit_test_setup_teardown(held_configurations_keep_records_in_the_log, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(a_creating_delivery_stream_cannot_be_deleted, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_creating_delivery_stream_cannot_be_deleted_nor_take_records, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
     };
