@@ -94,6 +94,13 @@ static const char *held_reason(const struct delivery_dest *d)
     return NULL;
 }
 
+/* Returns a reader's reserved room (ds->mu held) and wakes the other readers. */
+static void give_back(struct dstream *ds, size_t room)
+{
+    ds->buf_reserved -= room;
+    pthread_cond_broadcast(&ds->space);
+}
+
 static void *reader_main(void *arg)
 {
     struct dsource *src = arg;
@@ -102,12 +109,15 @@ static void *reader_main(void *arg)
     buf_init(&g.data);
     for (;;) {
         pthread_mutex_lock(&ds->mu);
-        /* A held configuration reads nothing: its records wait in their source. */
-        while (!ds->stopping &&
-               (ds->buf.len >= limit_bytes(ds) || held_reason(&ds->dest) != NULL)) {
+        /* A held configuration reads nothing: its records wait in their source. Room is
+           reserved before the read, so readers of several shards together stay within
+           the buffer's size (each may pass it by one record). */
+        while (!ds->stopping && (ds->buf.len + ds->buf_reserved >= limit_bytes(ds) ||
+                                 held_reason(&ds->dest) != NULL)) {
             pthread_cond_wait(&ds->space, &ds->mu);
         }
-        size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len;
+        size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len - ds->buf_reserved;
+        ds->buf_reserved += room;
         int stopping = ds->stopping;
         pthread_mutex_unlock(&ds->mu);
         if (stopping) {
@@ -130,6 +140,7 @@ static void *reader_main(void *arg)
             log_msg(LOG_ERROR, "delivery", "delivery stream %s: reading source %zu failed: %s",
                     ds->name, src->idx, sl_strerror(rc));
             pthread_mutex_lock(&ds->mu);
+            give_back(ds, room);
             if (!ds->stopping) {
                 timed_wait(&ds->space, &ds->mu, 1000);
             }
@@ -137,6 +148,9 @@ static void *reader_main(void *arg)
             continue;
         }
         if (g.n_records == 0) {
+            pthread_mutex_lock(&ds->mu);
+            give_back(ds, room);
+            pthread_mutex_unlock(&ds->mu);
             if (src->reader != NULL) {
                 int wrc = stream_reader_wait(src->reader, WAIT_SLICE_MS);
                 if (wrc == SL_E(RESOURCE_NOT_FOUND)) {
@@ -161,6 +175,7 @@ static void *reader_main(void *arg)
             atomic_fetch_add(&ds->c_in_bytes, g.data.len);
         }
         pthread_mutex_lock(&ds->mu);
+        give_back(ds, room);
         if (buf_append(&ds->buf, g.data.data, g.data.len) < 0) {
             /* Nothing is lost: the records are read again after a restart. */
             log_msg(LOG_ERROR, "delivery", "delivery stream %s: out of memory", ds->name);

@@ -152,6 +152,7 @@ struct dstream {
     int version;               /* ds->mu: VersionId */
     struct buf buf;            /* ds->mu: records not yet delivered, concatenated */
     uint64_t buf_records;      /* ds->mu */
+    size_t buf_reserved;       /* ds->mu: bytes readers are reading into the buffer now */
     int64_t buf_opened_ms;     /* ds->mu: when the first buffered record entered */
     int64_t buf_oldest_ms;     /* ds->mu: arrival of the oldest buffered record */
     int64_t buf_newest_ms;     /* ds->mu: arrival of the newest buffered record */
