@@ -817,6 +817,15 @@ int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc
         }
     }
     const char *type = str_member(in, "DeliveryStreamType");
+    if (type != NULL && strcmp(type, "DirectPut") != 0 &&
+        strcmp(type, "KinesisStreamAsSource") != 0 && strcmp(type, "MSKAsSource") != 0 &&
+        strcmp(type, "DatabaseAsSource") != 0) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '%s' at 'deliveryStreamType' failed to "
+                       "satisfy constraint: Member must satisfy enum value set: [DirectPut, "
+                       "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
+                       type);
+    }
     const char *start = str_member(in, "ExclusiveStartDeliveryStreamName");
     store_read_begin(svc->st);
     struct store_stmt *s =

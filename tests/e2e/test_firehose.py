@@ -125,6 +125,16 @@ def test_create_describe_list_delete(sluice, unique):
                       f"Firehose {name} under account 000000000000 not found.")
 
 
+def test_list_refuses_an_unknown_type(sluice):
+    fh = client(sluice, "firehose", validate=False)
+    with pytest.raises(ClientError) as e:
+        fh.list_delivery_streams(DeliveryStreamType="Carrier")
+    assert err(e) == ("ValidationException",
+                      "1 validation error detected: Value 'Carrier' at 'deliveryStreamType' "
+                      "failed to satisfy constraint: Member must satisfy enum value set: "
+                      "[DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]")
+
+
 def test_list_paging(sluice, unique):
     fh = client(sluice, "firehose")
     base = ("page-" + unique)
