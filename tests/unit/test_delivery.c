@@ -29,6 +29,7 @@
 #include "core/store.h"
 #include "delivery/delivery.h"
 #include "delivery/delivery_int.h"
+#include "delivery/firehose_api.h"
 
 #define T0_MS 1764151509123LL /* 2025-11-26T10:05:09.123Z, a Wednesday */
 
@@ -730,6 +731,123 @@ static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void 
     assert_int_equal(c.s3_records, 30);
 }
 
+/* Calls PutRecord or PutRecordBatch (raw) with body; *out gets the answer or err's text. */
+static int call_put(struct fixture *f, const char *op_name, const char *body, struct buf *out,
+                    struct err_info *err)
+{
+    struct api_json_service *api = firehose_api_create(f->svc);
+    const struct api_json_op *op = NULL;
+    for (size_t k = 0; k < api->n_ops; k++) {
+        if (strcmp(api->ops[k].name, op_name) == 0) {
+            op = &api->ops[k];
+        }
+    }
+    assert_non_null(op);
+    assert_non_null(op->raw_fn);
+    struct api_request req = {.region = "us-east-1", .account_id = "000000000000"};
+    struct api_call c = {.req = &req, .service_ctx = f->svc};
+    err_clear(&c.err);
+    int rc = op->raw_fn(&c, (const uint8_t *)body, strlen(body), out);
+    *err = c.err;
+    firehose_api_destroy(api);
+    return rc;
+}
+
+static void expect_put_refused(struct fixture *f, const char *op, const char *body, int code,
+                               const char *fragment)
+{
+    struct buf out;
+    buf_init(&out);
+    struct err_info err;
+    int rc = call_put(f, op, body, &out, &err);
+    if (rc != code || strstr(err.message, fragment) == NULL) {
+        fail_msg("%.80s: got %d '%s', want %d with '%s'", body, rc, err.message, code, fragment);
+    }
+    buf_fini(&out);
+}
+
+static void put_bodies_are_read_as_aws_reads_them(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "body");
+    create(f, "body", "{" BASE_FOR("body") "}");
+    struct buf out;
+    buf_init(&out);
+    struct err_info err;
+    /* Escapes in the name and the base64 ("\/" is "/"), unknown members skipped. */
+    assert_int_equal(call_put(f, "PutRecordBatch",
+                              "{\"Extra\":{\"a\":[1,2]},\"DeliveryStreamName\":\"b\\u006fdy\","
+                              "\"Records\":[{\"Data\":\"Pz8\\/\",\"X\":null},{\"Data\":\"\"}]}",
+                              &out, &err),
+                     0);
+    json_t *doc = json_loadb((const char *)out.data, out.len, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "FailedPutCount")), 0);
+    assert_true(json_is_false(json_object_get(doc, "Encrypted")));
+    json_t *responses = json_object_get(doc, "RequestResponses");
+    assert_int_equal(json_array_size(responses), 2);
+    const char *id0 = json_string_value(json_object_get(json_array_get(responses, 0), "RecordId"));
+    const char *id1 = json_string_value(json_object_get(json_array_get(responses, 1), "RecordId"));
+    assert_int_equal(strlen(id0), DELIVERY_RECORD_ID_LEN);
+    assert_string_not_equal(id0, id1);
+    json_decref(doc);
+    buf_reset(&out);
+    assert_int_equal(call_put(f, "PutRecord",
+                              "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":\"IQ==\"}}",
+                              &out, &err),
+                     0);
+    doc = json_loadb((const char *)out.data, out.len, 0, NULL);
+    assert_int_equal(strlen(json_string_value(json_object_get(doc, "RecordId"))),
+                     DELIVERY_RECORD_ID_LEN);
+    json_decref(doc);
+    buf_fini(&out);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "body", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "body", &b);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "\x3f\x3f\x3f!", 4); /* "Pz8/" then "IQ==" */
+    buf_fini(&b);
+
+    int V = SL_E(VALIDATION), S = SL_E(SERIALIZATION);
+    expect_put_refused(f, "PutRecordBatch", "{\"DeliveryStreamName\":\"body\",\"Records\":[]}", V,
+                       "Member must have length greater than or equal to 1");
+    expect_put_refused(f, "PutRecordBatch", "{\"DeliveryStreamName\":\"body\"}", V,
+                       "Value null at 'records'");
+    expect_put_refused(f, "PutRecordBatch", "{\"Records\":[{\"Data\":\"YQ==\"}]}", V,
+                       "Value null at 'deliveryStreamName'");
+    expect_put_refused(f, "PutRecordBatch",
+                       "{\"DeliveryStreamName\":\"body\",\"Records\":[{\"Data\":\"YQ==\"},{}]}", V,
+                       "Value null at 'records.2.member.data'");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",\"Record\":{}}", V,
+                       "Value null at 'record.data'");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":1}}",
+                       S, "Malformed request body");
+    expect_put_refused(f, "PutRecord",
+                       "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":\"YQ\"}}", S,
+                       "base64");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",", S,
+                       "Malformed request body");
+    expect_put_refused(f, "PutRecord", "[]", S, "Malformed request body");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"\",\"Record\":{\"Data\":\"\"}}",
+                       V, "deliveryStreamName");
+    expect_put_refused(
+        f, "PutRecord", "{\"DeliveryStreamName\":\"other\",\"Record\":{\"Data\":\"\"}}",
+        SL_E(RESOURCE_NOT_FOUND), "Firehose other under account 000000000000 not found.");
+    /* 501 records, counted even past the limit. */
+    struct buf big;
+    buf_init(&big);
+    buf_puts(&big, "{\"DeliveryStreamName\":\"body\",\"Records\":[");
+    for (int i = 0; i < 501; i++) {
+        buf_puts(&big, i ? ",{\"Data\":\"YQ==\"}" : "{\"Data\":\"YQ==\"}");
+    }
+    buf_puts(&big, "]}");
+    buf_putc(&big, '\0');
+    expect_put_refused(f, "PutRecordBatch", (const char *)big.data, V,
+                       "Member must have length less than or equal to 500");
+    buf_fini(&big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -755,6 +873,7 @@ int main(void)
             a_creating_delivery_stream_cannot_be_deleted_nor_take_records, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(put_bodies_are_read_as_aws_reads_them, setup, teardown),
     };
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
 }
