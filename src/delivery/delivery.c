@@ -259,6 +259,7 @@ int delivery_service_open_with(const struct delivery_service_options *opt,
     svc->now_ms = opt->now_ms;
     svc->clock_arg = opt->clock_arg;
     svc->retry_base_ms = opt->retry_base_ms > 0 ? opt->retry_base_ms : 500;
+    svc->max_streams = opt->max_streams > 0 ? opt->max_streams : DELIVERY_STREAMS_MAX;
     svc->dir = xasprintf("%s/delivery", opt->cfg->data_dir);
     pthread_mutex_init(&svc->mu, NULL);
     if (mkdir(svc->dir, 0700) != 0 && errno != EEXIST) {
@@ -629,11 +630,10 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     if (exists) {
         rc = err_set(err, SL_E(RESOURCE_IN_USE), "Firehose %s under accountId %s already exists",
                      name, sc->account);
-    } else if (count >= DELIVERY_STREAMS_MAX) {
-        rc = err_set(err, SL_E(LIMIT_EXCEEDED),
-                     "You have already consumed your firehose quota of %d hoses. Firehose names: "
-                     "...",
-                     DELIVERY_STREAMS_MAX);
+    } else if (count >= svc->max_streams) {
+        rc =
+            err_set(err, SL_E(LIMIT_EXCEEDED),
+                    "You have already consumed your firehose quota of %d hoses.", svc->max_streams);
     } else {
         rc = exec(svc->st,
                   "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"

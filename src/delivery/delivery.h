@@ -52,6 +52,7 @@ struct delivery_service_options {
     delivery_clock_fn now_ms;        /* NULL: the wall clock */
     void *clock_arg;
     int64_t retry_base_ms; /* first backoff after a failed object write; 0 = 500 ms */
+    int max_streams;       /* delivery streams per region; 0 = AWS's default quota, 5,000 */
 };
 
 /*

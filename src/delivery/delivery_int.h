@@ -175,7 +175,8 @@ struct delivery_service {
     delivery_clock_fn now_ms;
     void *clock_arg;
     int64_t retry_base_ms;
-    char *dir; /* DIR/delivery */
+    int max_streams; /* per region */
+    char *dir;       /* DIR/delivery */
     pthread_mutex_t mu;
     struct dstream *list; /* svc->mu */
 };

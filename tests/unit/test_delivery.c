@@ -307,7 +307,8 @@ static int64_t fake_clock(void *arg)
 
 static int open_delivery(struct fixture *f)
 {
-    struct delivery_service_options opt = {.store = f->store,
+    struct delivery_service_options opt = {.max_streams = 8,
+                                           .store = f->store,
                                            .cfg = &f->cfg,
                                            .streams = f->streams,
                                            .lake = f->lake,
@@ -848,6 +849,29 @@ static void put_bodies_are_read_as_aws_reads_them(void **state)
     buf_fini(&big);
 }
 
+static void the_quota_of_delivery_streams_is_kept(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "q%d", i);
+        create(f, name, "{" BASE_FOR("quota") "}");
+    }
+    json_t *in = json_pack("{s:s,s:{s:s,s:s}}", "DeliveryStreamName", "q8",
+                           "ExtendedS3DestinationConfiguration", "RoleARN", "arn:r", "BucketARN",
+                           "arn:aws:s3:::quota");
+    json_t *out = NULL;
+    struct err_info err;
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(LIMIT_EXCEEDED));
+    assert_string_equal(err.message, "You have already consumed your firehose quota of 8 hoses.");
+    assert_null(out);
+    /* The same name again is ResourceInUse, whatever the quota. */
+    json_object_set_new(in, "DeliveryStreamName", json_string("q0"));
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(RESOURCE_IN_USE));
+    assert_string_equal(err.message, "Firehose q0 under accountId 000000000000 already exists");
+    json_decref(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -874,6 +898,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(put_bodies_are_read_as_aws_reads_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_quota_of_delivery_streams_is_kept, setup, teardown),
     };
     return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
 }
