@@ -518,3 +518,21 @@ def test_short_interval_delivers_on_time_with_file_extension(sluice, unique):
                       "constraint: Member must satisfy regular expression pattern: "
                       "^$|\\.[0-9a-z!\\-_.*'()]+")
     delete(fh, name)
+
+
+def test_records_wait_for_a_missing_bucket_and_are_never_dropped(sluice, unique):
+    fh = client(sluice, "firehose")
+    s3 = client(sluice, "s3")
+    name = "nob-" + unique
+    fh.create_delivery_stream(DeliveryStreamName=name,
+                              ExtendedS3DestinationConfiguration=ext_conf(name))
+    wait_active(fh, name)
+    fh.put_record_batch(DeliveryStreamName=name,
+                        Records=[{"Data": f"k{i};".encode()} for i in range(50)])
+    flush(sluice)
+    time.sleep(1.0)  # writes fail (no bucket) and are retried with backoff
+    make_bucket(sluice, name)
+    objs = wait_objects(sluice, s3, name, timeout=40)
+    got = b"".join(body_of(s3, name, o["Key"]) for o in objs)
+    assert sorted(got.split(b";")) == sorted([f"k{i}".encode() for i in range(50)] + [b""])
+    delete(fh, name)
