@@ -88,7 +88,7 @@ int delivery__prefix_scan(const char *prefix, struct delivery_prefix_info *info,
 /*
  * Formats ms (UTC) by a Java DateTimeFormatter pattern, the subset Firehose prefixes
  * use: y u (year; yy two digits), M (M, MM, MMM, MMMM), d, D (day of year), H, h, k, K,
- * m, s, S (fraction), a (AM/PM), E (EEE, EEEE), w? no; text in '...' is literal, '' is a
+ * m, s, S (fraction), a (AM/PM), E (EEE, EEEE); text in '...' is literal, '' is a
  * quote, and any other character that is not a letter is itself. out may be NULL (a
  * check only). Returns 0, or -1 when the pattern uses a letter outside the subset or
  * leaves a quote open.
