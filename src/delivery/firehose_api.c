@@ -72,20 +72,6 @@ static int serialization(struct api_call *call, const struct jscan *js)
                    js->error ? js->error : "unexpected value type");
 }
 
-/* One string member into *out, or *has left 0 for null. -1 on malformed input. */
-static int read_string(struct jscan *js, struct jstr *out, int *has)
-{
-    if (jscan_peek(js) == JSCAN_NULL) {
-        return jscan_skip(js);
-    }
-    if (jscan_peek(js) != JSCAN_STRING) {
-        js->error = "unexpected value type";
-        return -1;
-    }
-    *has = 1;
-    return jscan_string(js, out);
-}
-
 /* A {"Data": "..."} record; unknown members are skipped. */
 static int read_record(struct jscan *js, struct put_request *req)
 {
@@ -104,7 +90,7 @@ static int read_record(struct jscan *js, struct put_request *req)
     struct jstr key;
     int more;
     while ((more = jscan_object_next(js, &key)) == 1) {
-        int rc = jstr_eq(&key, "Data") ? read_string(js, &req->data[i], &req->has_data[i])
+        int rc = jstr_eq(&key, "Data") ? jscan_string_or_null(js, &req->data[i], &req->has_data[i])
                                        : jscan_skip(js);
         if (rc < 0) {
             return -1;
@@ -127,7 +113,7 @@ static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int
     while ((more = jscan_object_next(&js, &key)) == 1) {
         int rc = 0;
         if (jstr_eq(&key, "DeliveryStreamName")) {
-            rc = read_string(&js, &req->name, &req->has_name);
+            rc = jscan_string_or_null(&js, &req->name, &req->has_name);
         } else if (batch && jstr_eq(&key, "Records") && jscan_peek(&js) != JSCAN_NULL) {
             req->has_records = 1;
             if (jscan_array_begin(&js) < 0) {
