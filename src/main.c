@@ -34,6 +34,8 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/store.h"
+#include "delivery/delivery.h"
+#include "delivery/firehose_api.h"
 #include "http/http.h"
 #include "iam/iam.h"
 #include "iam/sts_api.h"
@@ -285,6 +287,7 @@ static int serve(const struct sluice_config *cfg)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1); /* flush every delivery stream (README) */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile_limit();
@@ -295,9 +298,10 @@ static int serve(const struct sluice_config *cfg)
     struct stream_service *streams = NULL;
     struct lake *lake = NULL;
     struct catalog *catalog = NULL;
+    struct delivery_service *delivery = NULL;
     struct api_registry *reg = NULL;
     struct api_query_service *sts_api = NULL;
-    struct api_json_service *kinesis_api = NULL, *glue_api = NULL;
+    struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL;
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
 
@@ -322,7 +326,12 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open the catalog: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    if ((rc = delivery_service_open(store, cfg, streams, lake, &delivery)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open delivery: %s", sl_strerror(rc));
+        goto out_close_services;
+    }
     sts_api = sts_api_create(iam);
+    firehose_api = firehose_api_create(delivery);
     kinesis_api = kinesis_api_create(streams);
     glue_api = glue_api_create(catalog);
     s3_api = s3_api_create(lake);
@@ -330,6 +339,7 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_query(reg, sts_api);
     api_registry_add_json(reg, kinesis_api);
     api_registry_add_json(reg, glue_api);
+    api_registry_add_json(reg, firehose_api);
     api_registry_add_rest(reg, s3_api);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
@@ -340,7 +350,9 @@ static int serve(const struct sluice_config *cfg)
     fflush(stdout);
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGUSR1) {
+        delivery_service_flush_all(delivery);
+    }
     log_msg(LOG_INFO, "main", "signal %d: shutting down", sig);
     http_server_close(http);
     exit_code = 0;
@@ -349,7 +361,9 @@ out_close_services:
     s3_api_destroy(s3_api);
     glue_api_destroy(glue_api);
     kinesis_api_destroy(kinesis_api);
+    firehose_api_destroy(firehose_api);
     sts_api_destroy(sts_api);
+    delivery_service_close(delivery);
     catalog_close(catalog);
     lake_close(lake);
     stream_service_close(streams);

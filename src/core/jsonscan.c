@@ -130,6 +130,20 @@ int jscan_array_next(struct jscan *s)
     return 1;
 }
 
+int jscan_string_or_null(struct jscan *s, struct jstr *out, int *has)
+{
+    enum jscan_kind kind = jscan_peek(s);
+    if (kind == JSCAN_NULL) {
+        return jscan_skip(s);
+    }
+    if (kind != JSCAN_STRING) {
+        s->error = "unexpected value type";
+        return -1;
+    }
+    *has = 1;
+    return jscan_string(s, out);
+}
+
 int jscan_string(struct jscan *s, struct jstr *out)
 {
     if (expect(s, '"', "expected a string") < 0) {

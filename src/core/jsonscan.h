@@ -41,6 +41,11 @@ int jscan_array_begin(struct jscan *s);
 /* 1 when another element follows, 0 at ']' (consumed), -1 on error. */
 int jscan_array_next(struct jscan *s);
 int jscan_string(struct jscan *s, struct jstr *out);
+/*
+ * A string member that may be null: a string sets *has to 1 and *out; null is consumed
+ * and leaves both alone. Any other value is an error ("unexpected value type"), -1.
+ */
+int jscan_string_or_null(struct jscan *s, struct jstr *out, int *has);
 /* A number as a span of the input. */
 int jscan_number(struct jscan *s, const char **text, size_t *len);
 /* Skips any one value, nested ones included. */

@@ -47,20 +47,6 @@ static int serialization(struct api_call *call, const struct jscan *js)
                    js->error ? js->error : "unexpected value type");
 }
 
-/* Reads one string member, or leaves *has at 0 for null. */
-static int read_string(struct jscan *js, struct jstr *out, int *has)
-{
-    if (jscan_peek(js) == JSCAN_NULL) {
-        return jscan_skip(js);
-    }
-    if (jscan_peek(js) != JSCAN_STRING) {
-        js->error = "unexpected value type";
-        return -1;
-    }
-    *has = 1;
-    return jscan_string(js, out);
-}
-
 static int read_record(struct jscan *js, struct put_entry *e)
 {
     if (jscan_object_begin(js) < 0) {
@@ -71,11 +57,11 @@ static int read_record(struct jscan *js, struct put_entry *e)
     while ((more = jscan_object_next(js, &key)) == 1) {
         int rc;
         if (jstr_eq(&key, "Data")) {
-            rc = read_string(js, &e->data, &e->has_data);
+            rc = jscan_string_or_null(js, &e->data, &e->has_data);
         } else if (jstr_eq(&key, "PartitionKey")) {
-            rc = read_string(js, &e->pk, &e->has_pk);
+            rc = jscan_string_or_null(js, &e->pk, &e->has_pk);
         } else if (jstr_eq(&key, "ExplicitHashKey")) {
-            rc = read_string(js, &e->ehk, &e->has_ehk);
+            rc = jscan_string_or_null(js, &e->ehk, &e->has_ehk);
         } else {
             rc = jscan_skip(js);
         }
@@ -108,9 +94,9 @@ static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int
     while ((more = jscan_object_next(&js, &key)) == 1) {
         int rc = 0;
         if (jstr_eq(&key, "StreamName")) {
-            rc = read_string(&js, &req->stream_name, &req->has_name);
+            rc = jscan_string_or_null(&js, &req->stream_name, &req->has_name);
         } else if (jstr_eq(&key, "StreamARN")) {
-            rc = read_string(&js, &req->stream_arn, &req->has_arn);
+            rc = jscan_string_or_null(&js, &req->stream_arn, &req->has_arn);
         } else if (batch && jstr_eq(&key, "Records") && jscan_peek(&js) != JSCAN_NULL) {
             have_records = 1;
             if (jscan_array_begin(&js) < 0) {
@@ -135,13 +121,13 @@ static int parse_put(struct api_call *call, const uint8_t *body, size_t len, int
                 }
             }
         } else if (!batch && jstr_eq(&key, "Data")) {
-            rc = read_string(&js, &req->entries[0].data, &req->entries[0].has_data);
+            rc = jscan_string_or_null(&js, &req->entries[0].data, &req->entries[0].has_data);
         } else if (!batch && jstr_eq(&key, "PartitionKey")) {
-            rc = read_string(&js, &req->entries[0].pk, &req->entries[0].has_pk);
+            rc = jscan_string_or_null(&js, &req->entries[0].pk, &req->entries[0].has_pk);
         } else if (!batch && jstr_eq(&key, "ExplicitHashKey")) {
-            rc = read_string(&js, &req->entries[0].ehk, &req->entries[0].has_ehk);
+            rc = jscan_string_or_null(&js, &req->entries[0].ehk, &req->entries[0].has_ehk);
         } else if (!batch && jstr_eq(&key, "SequenceNumberForOrdering")) {
-            rc = read_string(&js, &req->seq_for_ordering, &req->has_seq_for_ordering);
+            rc = jscan_string_or_null(&js, &req->seq_for_ordering, &req->has_seq_for_ordering);
         } else {
             rc = jscan_skip(&js);
         }
@@ -556,7 +542,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     while ((more = jscan_object_next(&js, &key)) == 1) {
         int rc = 0;
         if (jstr_eq(&key, "ShardIterator")) {
-            rc = read_string(&js, &iter, &has_iter);
+            rc = jscan_string_or_null(&js, &iter, &has_iter);
         } else if (jstr_eq(&key, "Limit") && jscan_peek(&js) != JSCAN_NULL) {
             const char *text;
             size_t n;

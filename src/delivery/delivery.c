@@ -1,0 +1,1320 @@
+/*
+ * The delivery service: delivery streams in the metadata store, their internal logs, and
+ * the control-plane operations the Firehose API adapter calls.
+ *
+ * Store tables (part "delivery"):
+ *   delivery_stream    one row per delivery stream: its identity, type, the source and
+ *                      destination descriptions (JSON, defaults filled in), the SSE
+ *                      configuration, VersionId and times
+ *   delivery_tag       its tags
+ *   delivery_position  per source (the internal log: 0; a shard: its index), the index
+ *                      of the next record to deliver
+ *
+ * Reads that answer a request (Describe, List, ListTags) run in a read bracket; writes
+ * under store_lock in one transaction. The in-memory list (svc->list) holds what the
+ * engine and PutRecord need; its entries are created after their row commits and removed
+ * before their row is deleted.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "delivery/delivery_int.h"
+
+static const struct store_migration migrations[] = {
+    {1, "CREATE TABLE delivery_stream ("
+        " id INTEGER PRIMARY KEY, region TEXT NOT NULL, account TEXT NOT NULL,"
+        " name TEXT NOT NULL, type TEXT NOT NULL, source_doc TEXT, dest_doc TEXT NOT NULL,"
+        " enc_doc TEXT NOT NULL, version INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+        " updated_ms INTEGER NOT NULL, UNIQUE(region, account, name));"
+        "CREATE TABLE delivery_tag (stream_id INTEGER NOT NULL, key TEXT NOT NULL,"
+        " value TEXT NOT NULL, PRIMARY KEY(stream_id, key));"
+        "CREATE TABLE delivery_position (stream_id INTEGER NOT NULL, source INTEGER NOT NULL,"
+        " next_index INTEGER NOT NULL, PRIMARY KEY(stream_id, source));"},
+};
+
+int64_t delivery__now_ms(const struct delivery_service *svc)
+{
+    return svc->now_ms != NULL ? svc->now_ms(svc->clock_arg) : clock_now_ms();
+}
+
+/* Prepares sql and binds the arguments by fmt ('s' text, 'i' int64_t). NULL on failure. */
+static struct store_stmt *prep(struct store *st, const char *sql, const char *fmt, ...)
+{
+    struct store_stmt *s = NULL;
+    if (store_prepare(st, sql, &s) < 0) {
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i] != '\0'; i++) {
+        if (fmt[i] == 's') {
+            store_bind_text(s, i + 1, va_arg(ap, const char *));
+        } else {
+            store_bind_int64(s, i + 1, va_arg(ap, int64_t));
+        }
+    }
+    va_end(ap);
+    return s;
+}
+
+/* Prepares, binds, steps once, finalizes. 0 or a negative code. */
+static int exec(struct store *st, const char *sql, const char *fmt, ...)
+{
+    struct store_stmt *s = NULL;
+    if (store_prepare(st, sql, &s) < 0) {
+        return SL_E(IO);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i] != '\0'; i++) {
+        if (fmt[i] == 's') {
+            store_bind_text(s, i + 1, va_arg(ap, const char *));
+        } else {
+            store_bind_int64(s, i + 1, va_arg(ap, int64_t));
+        }
+    }
+    va_end(ap);
+    int rc = store_step(s);
+    store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int store_err(struct err_info *err, int rc)
+{
+    return err_set(err, rc < 0 ? rc : SL_E(IO), "The metadata store failed: %s", sl_strerror(rc));
+}
+
+int delivery__not_found(struct err_info *err, const char *name, const char *account)
+{
+    return err_set(err, SL_E(RESOURCE_NOT_FOUND), "Firehose %s under account %s not found.", name,
+                   account);
+}
+
+int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint32_t *sources,
+                            const uint64_t *next_index, size_t n)
+{
+    store_lock(svc->st);
+    int rc = store_begin(svc->st);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = exec(svc->st,
+                  "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)"
+                  " ON CONFLICT(stream_id, source) DO UPDATE SET next_index=excluded.next_index",
+                  "iii", id, (int64_t)sources[i], (int64_t)next_index[i]);
+    }
+    if (rc == 0) {
+        rc = store_commit(svc->st);
+    }
+    if (rc < 0) {
+        store_rollback(svc->st);
+    }
+    store_unlock(svc->st);
+    return rc;
+}
+
+/* ---- the in-memory list ---- */
+
+struct dstream *delivery__find(struct delivery_service *svc, const char *region, const char *name)
+{
+    pthread_mutex_lock(&svc->mu);
+    struct dstream *ds = svc->list;
+    while (ds != NULL && !(strcmp(ds->region, region) == 0 && strcmp(ds->name, name) == 0)) {
+        ds = ds->next;
+    }
+    if (ds != NULL) {
+        ds->refs++;
+    }
+    pthread_mutex_unlock(&svc->mu);
+    return ds;
+}
+
+static char *log_dir(struct delivery_service *svc, int64_t id)
+{
+    return xasprintf("%s/%lld", svc->dir, (long long)id);
+}
+
+static void dstream_free(struct dstream *ds)
+{
+    seglog_close(ds->log);
+    if (ds->remove_dir) {
+        char *dir = log_dir(ds->svc, ds->id);
+        seglog_remove_dir(dir);
+        free(dir);
+    }
+    stream_release(ds->stream);
+    delivery__dest_fini(&ds->dest);
+    buf_fini(&ds->buf);
+    free(ds->sources);
+    pthread_mutex_destroy(&ds->mu);
+    pthread_cond_destroy(&ds->cond);
+    pthread_cond_destroy(&ds->space);
+    pthread_cond_destroy(&ds->delivered);
+    pthread_cond_destroy(&ds->log_grew);
+    free(ds);
+}
+
+void delivery__release(struct dstream *ds)
+{
+    if (ds == NULL) {
+        return;
+    }
+    struct delivery_service *svc = ds->svc;
+    pthread_mutex_lock(&svc->mu);
+    int last = --ds->refs == 0;
+    pthread_mutex_unlock(&svc->mu);
+    if (last) {
+        dstream_free(ds);
+    }
+}
+
+/*
+ * Builds the in-memory delivery stream of a stored row and starts its engine: opens the
+ * internal log (DirectPut) or the Kinesis stream's handle. The list holds one reference.
+ */
+static int dstream_load(struct delivery_service *svc, int64_t id, const char *region,
+                        const char *account, const char *name, const char *type,
+                        const char *source_doc, const char *dest_doc, const char *enc_doc,
+                        int version, int64_t created_ms)
+{
+    struct dstream *ds = xcalloc(1, sizeof(*ds));
+    ds->svc = svc;
+    ds->refs = 1;
+    ds->id = id;
+    snprintf(ds->region, sizeof(ds->region), "%s", region);
+    snprintf(ds->account, sizeof(ds->account), "%s", account);
+    snprintf(ds->name, sizeof(ds->name), "%s", name);
+    ds->kinesis_source = strcmp(type, "KinesisStreamAsSource") == 0;
+    ds->version = version;
+    ds->created_ms = created_ms;
+    pthread_mutex_init(&ds->mu, NULL);
+    pthread_cond_init(&ds->cond, NULL);
+    pthread_cond_init(&ds->space, NULL);
+    pthread_cond_init(&ds->delivered, NULL);
+    pthread_cond_init(&ds->log_grew, NULL);
+    buf_init(&ds->buf);
+    int rc = 0;
+    json_t *dest = json_loads(dest_doc, 0, NULL);
+    if (dest == NULL || delivery__dest_parse(dest, &ds->dest) < 0) {
+        json_decref(dest);
+        rc = SL_CORRUPT("delivery_stream.dest_doc", id, "does not parse");
+        goto out_free;
+    }
+    json_decref(dest);
+    json_t *enc = json_loads(enc_doc, 0, NULL);
+    const char *status = json_string_value(json_object_get(enc, "Status"));
+    ds->encrypted = status != NULL && strcmp(status, "ENABLED") == 0;
+    json_decref(enc);
+    if (ds->kinesis_source) {
+        json_t *src = json_loads(source_doc != NULL ? source_doc : "{}", 0, NULL);
+        const char *arn = json_string_value(json_object_get(src, "KinesisStreamARN"));
+        if (arn == NULL || stream_lookup_arn(svc->streams, arn, &ds->stream) < 0) {
+            log_msg(LOG_WARN, "delivery", "delivery stream %s: source stream %s not found", name,
+                    arn != NULL ? arn : "(none)");
+            ds->stream = NULL;
+        }
+        json_decref(src);
+    } else {
+        char *dir = log_dir(svc, id);
+        rc = seglog_open(dir, NULL, 0, &ds->log);
+        if (rc < 0) {
+            log_msg(LOG_ERROR, "delivery", "cannot open %s: %s", dir, sl_strerror(rc));
+        }
+        free(dir);
+        if (rc < 0) {
+            goto out_free;
+        }
+    }
+    if ((rc = delivery__engine_start(ds)) < 0) {
+        goto out_free;
+    }
+    pthread_mutex_lock(&svc->mu);
+    ds->next = svc->list;
+    svc->list = ds;
+    pthread_mutex_unlock(&svc->mu);
+    return 0;
+out_free:
+    dstream_free(ds);
+    return rc;
+}
+
+int delivery_service_open_with(const struct delivery_service_options *opt,
+                               struct delivery_service **out)
+{
+    *out = NULL;
+    int rc = store_migrate(opt->store, "delivery", migrations,
+                           sizeof(migrations) / sizeof(migrations[0]));
+    if (rc < 0) {
+        return rc;
+    }
+    struct delivery_service *svc = xcalloc(1, sizeof(*svc));
+    svc->st = opt->store;
+    svc->cfg = opt->cfg;
+    svc->streams = opt->streams;
+    svc->lake = opt->lake;
+    svc->now_ms = opt->now_ms;
+    svc->clock_arg = opt->clock_arg;
+    svc->retry_base_ms = opt->retry_base_ms > 0 ? opt->retry_base_ms : 500;
+    svc->max_streams = opt->max_streams > 0 ? opt->max_streams : DELIVERY_STREAMS_MAX;
+    svc->dir = xasprintf("%s/delivery", opt->cfg->data_dir);
+    pthread_mutex_init(&svc->mu, NULL);
+    if (mkdir(svc->dir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        goto out_fail;
+    }
+    store_read_begin(svc->st);
+    struct store_stmt *s = prep(svc->st,
+                                "SELECT id, region, account, name, type, source_doc, dest_doc,"
+                                " enc_doc, version, created_ms FROM delivery_stream ORDER BY id",
+                                "");
+    /* Copy the rows out first: loading starts threads that use the store. */
+    struct row {
+        int64_t id, created_ms;
+        int version;
+        char *f[7];
+    } *rows = NULL;
+    size_t n_rows = 0;
+    while (s != NULL && store_step(s) == 1) {
+        rows = xrealloc(rows, (n_rows + 1) * sizeof(*rows));
+        struct row *r = &rows[n_rows++];
+        r->id = store_col_int64(s, 0);
+        for (int i = 0; i < 7; i++) {
+            const char *t = store_col_text(s, i + 1);
+            r->f[i] = t != NULL ? xstrdup(t) : NULL;
+        }
+        r->version = (int)store_col_int64(s, 8);
+        r->created_ms = store_col_int64(s, 9);
+    }
+    store_finalize(s);
+    store_read_end(svc->st);
+    for (size_t i = 0; i < n_rows; i++) {
+        struct row *r = &rows[i];
+        if (rc == 0) {
+            rc = dstream_load(svc, r->id, r->f[0], r->f[1], r->f[2], r->f[3], r->f[4], r->f[5],
+                              r->f[6], r->version, r->created_ms);
+        }
+        for (int k = 0; k < 7; k++) {
+            free(r->f[k]);
+        }
+    }
+    free(rows);
+    if (rc < 0) {
+        goto out_fail;
+    }
+    *out = svc;
+    return 0;
+out_fail:
+    delivery_service_close(svc);
+    return rc;
+}
+
+int delivery_service_open(struct store *st, const struct sluice_config *cfg,
+                          struct stream_service *streams, struct lake *lake,
+                          struct delivery_service **out)
+{
+    struct delivery_service_options opt = {
+        .store = st, .cfg = cfg, .streams = streams, .lake = lake};
+    return delivery_service_open_with(&opt, out);
+}
+
+void delivery_service_close(struct delivery_service *svc)
+{
+    if (svc == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&svc->mu);
+    struct dstream *list = svc->list;
+    svc->list = NULL;
+    pthread_mutex_unlock(&svc->mu);
+    while (list != NULL) {
+        struct dstream *ds = list;
+        list = ds->next;
+        delivery__engine_stop(ds);
+        delivery__release(ds);
+    }
+    pthread_mutex_destroy(&svc->mu);
+    free(svc->dir);
+    free(svc);
+}
+
+/* ---- control plane ---- */
+
+static const char *str_member(const json_t *in, const char *key)
+{
+    return json_string_value(json_object_get(in, key));
+}
+
+/* DeliveryStreamName: required, 1..64 of [a-zA-Z0-9_.-]. */
+static int check_name(const json_t *in, const char **name_out, struct err_info *err)
+{
+    const char *name = str_member(in, "DeliveryStreamName");
+    *name_out = name;
+    if (name == NULL) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at 'deliveryStreamName' failed "
+                       "to satisfy constraint: Member must not be null");
+    }
+    size_t n = strlen(name);
+    if (n < 1 || n > DELIVERY_NAME_MAX) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '%s' at 'deliveryStreamName' failed to "
+                       "satisfy constraint: Member must have length %s",
+                       name, n < 1 ? "greater than or equal to 1" : "less than or equal to 64");
+    }
+    for (const char *p = name; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '.' || *p == '-')) {
+            return err_set(err, SL_E(VALIDATION),
+                           "1 validation error detected: Value '%s' at 'deliveryStreamName' "
+                           "failed to satisfy constraint: Member must satisfy regular expression "
+                           "pattern: [a-zA-Z0-9_.-]+",
+                           name);
+        }
+    }
+    return 0;
+}
+
+/* Tag list [{Key, Value}], 1..50 entries, keys 1..128 not "aws:", values 0..256. */
+static int check_tags(const json_t *tags, const char *path, struct err_info *err)
+{
+    if (!json_is_array(tags)) {
+        return err_set(err, SL_E(SERIALIZATION), "Tags must be a list");
+    }
+    size_t n = json_array_size(tags);
+    if (n < 1 || n > DELIVERY_TAGS_MAX) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                       "Member must have length %s",
+                       path, n < 1 ? "greater than or equal to 1" : "less than or equal to 50");
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(tags, i);
+        const char *k = str_member(t, "Key");
+        json_t *v = json_object_get(t, "Value");
+        if (k == NULL || strlen(k) < 1 || strlen(k) > 128) {
+            return err_set(err, SL_E(VALIDATION),
+                           "1 validation error detected: Value at '%s.%zu.member.key' failed to "
+                           "satisfy constraint: Member must have length between 1 and 128",
+                           path, i + 1);
+        }
+        if (strncmp(k, "aws:", 4) == 0) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "Tag keys starting with 'aws:' are reserved for AWS use.");
+        }
+        if (v != NULL && (!json_is_string(v) || json_string_length(v) > 256)) {
+            return err_set(err, SL_E(VALIDATION),
+                           "1 validation error detected: Value at '%s.%zu.member.value' failed to "
+                           "satisfy constraint: Member must have length less than or equal to 256",
+                           path, i + 1);
+        }
+    }
+    return 0;
+}
+
+/* Adds/replaces tags of stream id (store locked). Refuses past 50 in total. */
+static int tags_put(struct delivery_service *svc, int64_t id, const json_t *tags,
+                    struct err_info *err)
+{
+    for (size_t i = 0; i < json_array_size(tags); i++) {
+        json_t *t = json_array_get(tags, i);
+        const char *v = str_member(t, "Value");
+        int rc = exec(svc->st,
+                      "INSERT INTO delivery_tag(stream_id, key, value) VALUES(?,?,?)"
+                      " ON CONFLICT(stream_id, key) DO UPDATE SET value=excluded.value",
+                      "iss", id, str_member(t, "Key"), v != NULL ? v : "");
+        if (rc < 0) {
+            return store_err(err, rc);
+        }
+    }
+    struct store_stmt *s =
+        prep(svc->st, "SELECT COUNT(*) FROM delivery_tag WHERE stream_id=?", "i", id);
+    int64_t n = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
+    store_finalize(s);
+    if (n > DELIVERY_TAGS_MAX) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "A delivery stream cannot have more than %d tags.", DELIVERY_TAGS_MAX);
+    }
+    return 0;
+}
+
+static const char *const destination_members[] = {
+    "S3DestinationConfiguration",
+    "ExtendedS3DestinationConfiguration",
+    "RedshiftDestinationConfiguration",
+    "ElasticsearchDestinationConfiguration",
+    "AmazonopensearchserviceDestinationConfiguration",
+    "SplunkDestinationConfiguration",
+    "HttpEndpointDestinationConfiguration",
+    "AmazonOpenSearchServerlessDestinationConfiguration",
+    "SnowflakeDestinationConfiguration",
+    "IcebergDestinationConfiguration",
+};
+
+/* Validates DeliveryStreamEncryptionConfigurationInput; *out the stored form. */
+static int encryption_input(const json_t *conf, json_t **out, struct err_info *err)
+{
+    const char *type = str_member(conf, "KeyType");
+    const char *arn = str_member(conf, "KeyARN");
+    if (type == NULL) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at "
+                       "'deliveryStreamEncryptionConfigurationInput.keyType' failed to satisfy "
+                       "constraint: Member must not be null");
+    }
+    if (strcmp(type, "AWS_OWNED_CMK") != 0 && strcmp(type, "CUSTOMER_MANAGED_CMK") != 0) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '%s' at "
+                       "'deliveryStreamEncryptionConfigurationInput.keyType' failed to satisfy "
+                       "constraint: Member must satisfy enum value set: [AWS_OWNED_CMK, "
+                       "CUSTOMER_MANAGED_CMK]",
+                       type);
+    }
+    if (strcmp(type, "CUSTOMER_MANAGED_CMK") == 0 && arn == NULL) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
+    }
+    if (strcmp(type, "AWS_OWNED_CMK") == 0 && arn != NULL) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "KeyARN must not be specified when KeyType is AWS_OWNED_CMK.");
+    }
+    *out = json_pack("{s:s,s:s}", "KeyType", type, "Status", "ENABLED");
+    if (arn != NULL) {
+        json_object_set_new(*out, "KeyARN", json_string(arn));
+    }
+    return 0;
+}
+
+int delivery__create(struct delivery_service *svc, const struct delivery_scope *sc,
+                     const json_t *in, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *type = str_member(in, "DeliveryStreamType");
+    if (type == NULL) {
+        type = "DirectPut";
+    }
+    if (strcmp(type, "MSKAsSource") == 0 || strcmp(type, "DatabaseAsSource") == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "DeliveryStreamType %s is not supported by Sluice; use DirectPut or "
+                       "KinesisStreamAsSource.",
+                       type);
+    }
+    if (strcmp(type, "DirectPut") != 0 && strcmp(type, "KinesisStreamAsSource") != 0) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '%s' at 'deliveryStreamType' failed to "
+                       "satisfy constraint: Member must satisfy enum value set: [DirectPut, "
+                       "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
+                       type);
+    }
+    int kinesis = strcmp(type, "KinesisStreamAsSource") == 0;
+    json_t *ksrc = json_object_get(in, "KinesisStreamSourceConfiguration");
+    if (kinesis && !json_is_object(ksrc)) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "KinesisStreamSourceConfiguration is required when DeliveryStreamType is "
+                       "KinesisStreamAsSource.");
+    }
+    if (!kinesis && ksrc != NULL) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "KinesisStreamSourceConfiguration is only allowed when DeliveryStreamType "
+                       "is KinesisStreamAsSource.");
+    }
+    /* Exactly one destination, and one Sluice delivers to. */
+    int n_dest = 0;
+    const char *dest_member = NULL;
+    for (size_t i = 0; i < sizeof(destination_members) / sizeof(destination_members[0]); i++) {
+        json_t *d = json_object_get(in, destination_members[i]);
+        if (d != NULL && !json_is_null(d)) {
+            n_dest++;
+            dest_member = destination_members[i];
+        }
+    }
+    if (n_dest != 1) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "Exactly one destination configuration is supported for a Firehose");
+    }
+    if (strcmp(dest_member, "S3DestinationConfiguration") != 0 &&
+        strcmp(dest_member, "ExtendedS3DestinationConfiguration") != 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "%s is not supported by Sluice; use ExtendedS3DestinationConfiguration or "
+                       "S3DestinationConfiguration.",
+                       dest_member);
+    }
+    json_t *tags = json_object_get(in, "Tags");
+    if (tags != NULL && (rc = check_tags(tags, "tags", err)) < 0) {
+        return rc;
+    }
+    json_t *enc_in = json_object_get(in, "DeliveryStreamEncryptionConfigurationInput");
+    json_t *enc = NULL;
+    if (enc_in != NULL) {
+        if (kinesis) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "Server-side encryption is not supported for delivery streams with "
+                           "KinesisStreamAsSource as the source.");
+        }
+        if ((rc = encryption_input(enc_in, &enc, err)) < 0) {
+            return rc;
+        }
+    } else {
+        enc = json_pack("{s:s}", "Status", "DISABLED");
+    }
+    json_t *desc = NULL;
+    json_t *source = NULL;
+    struct stream *ks = NULL;
+    char *dest_text = NULL, *source_text = NULL, *enc_text = NULL;
+    struct stream_shard_info *shards = NULL;
+    size_t n_shards = 0;
+    uint64_t *latest = NULL; /* per shard: the index LATEST names now */
+    const char *path = strcmp(dest_member, "S3DestinationConfiguration") == 0
+                           ? "s3DestinationConfiguration"
+                           : "extendedS3DestinationConfiguration";
+    if ((rc = delivery__dest_describe(json_object_get(in, dest_member), path, &desc, err)) < 0) {
+        goto out;
+    }
+    int64_t now = delivery__now_ms(svc);
+    if (kinesis) {
+        const char *karn = str_member(ksrc, "KinesisStreamARN");
+        const char *role = str_member(ksrc, "RoleARN");
+        if (karn == NULL || role == NULL) {
+            rc = err_set(err, SL_E(VALIDATION),
+                         "1 validation error detected: Value null at "
+                         "'kinesisStreamSourceConfiguration.%s' failed to satisfy constraint: "
+                         "Member must not be null",
+                         karn == NULL ? "kinesisStreamARN" : "roleARN");
+            goto out;
+        }
+        if (stream_lookup_arn(svc->streams, karn, &ks) < 0) {
+            rc = err_set(err, SL_E(INVALID_ARGUMENT), "Kinesis stream %s does not exist.", karn);
+            goto out;
+        }
+        source = json_pack("{s:s,s:s,s:f}", "KinesisStreamARN", karn, "RoleARN", role,
+                           "DeliveryStartTimestamp", (double)now / 1000.0);
+        source_text = json_dumps(source, JSON_COMPACT);
+        /* AWS starts reading at LATEST: the positions are taken now, before the store's
+           lock (the stream service is never called with it held). */
+        stream_shards_list(ks, &shards, &n_shards);
+        latest = xcalloc(n_shards + 1, sizeof(*latest));
+        for (size_t i = 0; i < n_shards; i++) {
+            struct stream_shard_state state;
+            latest[i] =
+                stream_shard_state(ks, shards[i].shard_idx, &state) == 0 ? state.durable_index : 0;
+        }
+    }
+    dest_text = json_dumps(desc, JSON_COMPACT);
+    enc_text = json_dumps(enc, JSON_COMPACT);
+
+    store_lock(svc->st);
+    int64_t id = 0;
+    if ((rc = store_begin(svc->st)) < 0) {
+        store_unlock(svc->st);
+        rc = store_err(err, rc);
+        goto out;
+    }
+    struct store_stmt *s = prep(svc->st,
+                                "SELECT (SELECT COUNT(*) FROM delivery_stream WHERE region=? AND"
+                                " account=? AND name=?), (SELECT COUNT(*) FROM delivery_stream"
+                                " WHERE region=? AND account=?)",
+                                "sssss", sc->region, sc->account, name, sc->region, sc->account);
+    int64_t exists = 0, count = 0;
+    if (s != NULL && store_step(s) == 1) {
+        exists = store_col_int64(s, 0);
+        count = store_col_int64(s, 1);
+    }
+    store_finalize(s);
+    if (exists) {
+        rc = err_set(err, SL_E(RESOURCE_IN_USE), "Firehose %s under accountId %s already exists",
+                     name, sc->account);
+    } else if (count >= svc->max_streams) {
+        rc =
+            err_set(err, SL_E(LIMIT_EXCEEDED),
+                    "You have already consumed your firehose quota of %d hoses.", svc->max_streams);
+    } else {
+        rc = exec(svc->st,
+                  "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"
+                  " enc_doc, version, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,1,?,?)",
+                  "sssssssii", sc->region, sc->account, name, type, source_text, dest_text,
+                  enc_text, now, now);
+        if (rc < 0) {
+            rc = store_err(err, rc);
+        } else {
+            id = store_last_rowid(svc->st);
+        }
+    }
+    if (rc == 0 && tags != NULL) {
+        rc = tags_put(svc, id, tags, err);
+    }
+    for (size_t i = 0; rc == 0 && i < n_shards; i++) {
+        rc = exec(svc->st,
+                  "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
+                  "iii", id, (int64_t)shards[i].shard_idx, (int64_t)latest[i]);
+        if (rc < 0) {
+            rc = store_err(err, rc);
+        }
+    }
+    if (rc == 0 && (rc = store_commit(svc->st)) < 0) {
+        rc = store_err(err, rc);
+    }
+    if (rc < 0) {
+        store_rollback(svc->st);
+    }
+    store_unlock(svc->st);
+    if (rc < 0) {
+        goto out;
+    }
+    rc = dstream_load(svc, id, sc->region, sc->account, name, type, source_text, dest_text,
+                      enc_text, 1, now);
+    if (rc < 0) {
+        /* Not half there: the rows go again. */
+        store_lock(svc->st);
+        exec(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
+        exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
+        exec(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+        store_unlock(svc->st);
+        rc = err_set(err, SL_E(INTERNAL), "The delivery stream could not be started.");
+        goto out;
+    }
+    *out = json_object();
+    json_object_set_new(
+        *out, "DeliveryStreamARN",
+        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region, sc->account, name));
+out:
+    free(shards);
+    free(latest);
+    stream_release(ks);
+    free(dest_text);
+    free(source_text);
+    free(enc_text);
+    json_decref(desc);
+    json_decref(source);
+    json_decref(enc);
+    return rc;
+}
+
+/* A stored row, as Describe and Update read it. */
+struct row {
+    int64_t id;
+    char *type, *source_doc, *dest_doc, *enc_doc;
+    int version;
+    int64_t created_ms, updated_ms;
+};
+
+static void row_fini(struct row *r)
+{
+    free(r->type);
+    free(r->source_doc);
+    free(r->dest_doc);
+    free(r->enc_doc);
+}
+
+/* Reads the row of name (inside a bracket or the lock). 0, SL_E(RESOURCE_NOT_FOUND). */
+static int row_get(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                   struct row *r, struct err_info *err)
+{
+    memset(r, 0, sizeof(*r));
+    struct store_stmt *s = prep(svc->st,
+                                "SELECT id, type, source_doc, dest_doc, enc_doc, version,"
+                                " created_ms, updated_ms FROM delivery_stream WHERE region=? AND"
+                                " account=? AND name=?",
+                                "sss", sc->region, sc->account, name);
+    if (s == NULL) {
+        return store_err(err, SL_E(IO));
+    }
+    int rc = store_step(s);
+    if (rc == 1) {
+        r->id = store_col_int64(s, 0);
+        const char *t;
+        r->type = xstrdup(store_col_text(s, 1));
+        r->source_doc = (t = store_col_text(s, 2)) != NULL ? xstrdup(t) : NULL;
+        r->dest_doc = xstrdup(store_col_text(s, 3));
+        r->enc_doc = xstrdup(store_col_text(s, 4));
+        r->version = (int)store_col_int64(s, 5);
+        r->created_ms = store_col_int64(s, 6);
+        r->updated_ms = store_col_int64(s, 7);
+    }
+    store_finalize(s);
+    if (rc < 0) {
+        return store_err(err, rc);
+    }
+    if (rc == 0) {
+        return delivery__not_found(err, name, sc->account);
+    }
+    return 0;
+}
+
+int delivery__describe(struct delivery_service *svc, const struct delivery_scope *sc,
+                       const json_t *in, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct row r;
+    store_read_begin(svc->st);
+    rc = row_get(svc, sc, name, &r, err);
+    store_read_end(svc->st);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *d = json_object();
+    json_object_set_new(d, "DeliveryStreamName", json_string(name));
+    json_object_set_new(
+        d, "DeliveryStreamARN",
+        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region, sc->account, name));
+    int creating = delivery__now_ms(svc) < r.created_ms + svc->cfg->stream_transition_ms;
+    json_object_set_new(d, "DeliveryStreamStatus", json_string(creating ? "CREATING" : "ACTIVE"));
+    json_t *enc = json_loads(r.enc_doc, 0, NULL);
+    json_object_set_new(d, "DeliveryStreamEncryptionConfiguration",
+                        enc != NULL ? enc : json_pack("{s:s}", "Status", "DISABLED"));
+    json_object_set_new(d, "DeliveryStreamType", json_string(r.type));
+    json_object_set_new(d, "VersionId", json_sprintf("%d", r.version));
+    json_object_set_new(d, "CreateTimestamp", json_real((double)r.created_ms / 1000.0));
+    if (r.version > 1) {
+        json_object_set_new(d, "LastUpdateTimestamp", json_real((double)r.updated_ms / 1000.0));
+    }
+    if (r.source_doc != NULL) {
+        json_t *src = json_loads(r.source_doc, 0, NULL);
+        if (src != NULL) {
+            json_object_set_new(d, "Source",
+                                json_pack("{s:o}", "KinesisStreamSourceDescription", src));
+        }
+    }
+    json_t *desc = json_loads(r.dest_doc, 0, NULL);
+    json_t *dests = json_array();
+    if (desc != NULL) {
+        json_array_append_new(dests,
+                              json_pack("{s:s,s:o,s:o}", "DestinationId", DELIVERY_DESTINATION_ID,
+                                        "S3DestinationDescription", delivery__dest_s3_view(desc),
+                                        "ExtendedS3DestinationDescription", desc));
+    }
+    json_object_set_new(d, "Destinations", dests);
+    json_object_set_new(d, "HasMoreDestinations", json_false());
+    row_fini(&r);
+    *out = json_pack("{s:o}", "DeliveryStreamDescription", d);
+    return 0;
+}
+
+int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                   json_t **out, struct err_info *err)
+{
+    json_t *limit_v = json_object_get(in, "Limit");
+    json_int_t limit = 10;
+    if (limit_v != NULL) {
+        limit = json_integer_value(limit_v);
+        if (limit < 1 || limit > 10000) {
+            return err_set(err, SL_E(VALIDATION),
+                           "1 validation error detected: Value '%lld' at 'limit' failed to "
+                           "satisfy constraint: Member must have value %s",
+                           (long long)limit,
+                           limit < 1 ? "greater than or equal to 1"
+                                     : "less than or equal to 10000");
+        }
+    }
+    const char *type = str_member(in, "DeliveryStreamType");
+    if (type != NULL && strcmp(type, "DirectPut") != 0 &&
+        strcmp(type, "KinesisStreamAsSource") != 0 && strcmp(type, "MSKAsSource") != 0 &&
+        strcmp(type, "DatabaseAsSource") != 0) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value '%s' at 'deliveryStreamType' failed to "
+                       "satisfy constraint: Member must satisfy enum value set: [DirectPut, "
+                       "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
+                       type);
+    }
+    const char *start = str_member(in, "ExclusiveStartDeliveryStreamName");
+    store_read_begin(svc->st);
+    struct store_stmt *s =
+        prep(svc->st,
+             "SELECT name FROM delivery_stream WHERE region=? AND account=?"
+             " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
+             " ORDER BY name LIMIT ?",
+             "ssssssi", sc->region, sc->account, type, type, start, start, (int64_t)limit + 1);
+    json_t *names = json_array();
+    int more = 0;
+    while (s != NULL && store_step(s) == 1) {
+        if ((json_int_t)json_array_size(names) == limit) {
+            more = 1;
+            break;
+        }
+        json_array_append_new(names, json_string(store_col_text(s, 0)));
+    }
+    store_finalize(s);
+    store_read_end(svc->st);
+    if (s == NULL) {
+        json_decref(names);
+        return store_err(err, SL_E(IO));
+    }
+    *out = json_pack("{s:o,s:b}", "DeliveryStreamNames", names, "HasMoreDeliveryStreams", more);
+    return 0;
+}
+
+int delivery__delete(struct delivery_service *svc, const struct delivery_scope *sc,
+                     const json_t *in, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    /* AllowForceDelete only matters for KMS failures, which cannot happen here. AWS
+       refuses to delete a delivery stream that is still CREATING. */
+    int64_t now = delivery__now_ms(svc);
+    int creating = 0;
+    pthread_mutex_lock(&svc->mu);
+    struct dstream **pp = &svc->list, *ds = NULL;
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->region, sc->region) == 0 && strcmp((*pp)->name, name) == 0 &&
+            strcmp((*pp)->account, sc->account) == 0) {
+            ds = *pp;
+            creating = now < ds->created_ms + svc->cfg->stream_transition_ms;
+            if (!creating) {
+                *pp = ds->next;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&svc->mu);
+    if (ds == NULL) {
+        return delivery__not_found(err, name, sc->account);
+    }
+    if (creating) {
+        return err_set(err, SL_E(RESOURCE_IN_USE),
+                       "Firehose %s under account %s is in CREATING state and cannot be deleted.",
+                       name, sc->account);
+    }
+    delivery__engine_stop(ds);
+    int64_t id = ds->id;
+    store_lock(svc->st);
+    rc = store_begin(svc->st);
+    if (rc == 0) {
+        rc = exec(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
+    }
+    if (rc == 0) {
+        rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
+    }
+    if (rc == 0) {
+        rc = exec(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+    }
+    if (rc == 0) {
+        rc = store_commit(svc->st);
+    } else {
+        store_rollback(svc->st);
+    }
+    store_unlock(svc->st);
+    /* The log's files go when the last reference (a PutRecord still running) is let go. */
+    ds->remove_dir = rc == 0 && ds->log != NULL;
+    delivery__release(ds);
+    if (rc < 0) {
+        return store_err(err, rc);
+    }
+    *out = json_object();
+    return 0;
+}
+
+/* Merges src into dst member-wise (objects recursively, anything else replaced). */
+static void merge(json_t *dst, const json_t *src)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)src, key, v)
+    {
+        json_t *cur = json_object_get(dst, key);
+        if (json_is_object(v) && json_is_object(cur)) {
+            merge(cur, v);
+        } else {
+            json_object_set_new(dst, key, json_deep_copy(v));
+        }
+    }
+}
+
+int delivery__update_destination(struct delivery_service *svc, const struct delivery_scope *sc,
+                                 const json_t *in, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *version = str_member(in, "CurrentDeliveryStreamVersionId");
+    const char *dest_id = str_member(in, "DestinationId");
+    if (version == NULL || dest_id == NULL) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at '%s' failed to satisfy "
+                       "constraint: Member must not be null",
+                       version == NULL ? "currentDeliveryStreamVersionId" : "destinationId");
+    }
+    json_t *upd = json_object_get(in, "ExtendedS3DestinationUpdate");
+    const char *path = "extendedS3DestinationUpdate";
+    if (upd == NULL) {
+        upd = json_object_get(in, "S3DestinationUpdate");
+        path = "s3DestinationUpdate";
+    }
+    struct row r;
+    json_t *conf = NULL, *desc = NULL;
+    char *dest_text = NULL;
+    store_lock(svc->st);
+    if ((rc = row_get(svc, sc, name, &r, err)) < 0) {
+        store_unlock(svc->st);
+        return rc;
+    }
+    char cur[24];
+    snprintf(cur, sizeof(cur), "%d", r.version);
+    if (strcmp(cur, version) != 0) {
+        rc = err_set(err, SL_E(CONCURRENT_MODIFICATION),
+                     "Cannot update firehose: %s since the current version id: %s and specified "
+                     "version id: %s do not match",
+                     name, cur, version);
+        goto out;
+    }
+    if (strcmp(dest_id, DELIVERY_DESTINATION_ID) != 0) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT), "Destination Id %s not found", dest_id);
+        goto out;
+    }
+    if (!json_is_object(upd)) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Exactly one destination update is required; Sluice supports "
+                     "ExtendedS3DestinationUpdate and S3DestinationUpdate.");
+        goto out;
+    }
+    conf = json_loads(r.dest_doc, 0, NULL);
+    if (conf == NULL) {
+        rc = err_set(err, SL_E(INTERNAL), "The stored configuration is damaged.");
+        goto out;
+    }
+    json_t *old_dp = json_object_get(conf, "DynamicPartitioningConfiguration");
+    int old_partitioning = json_is_true(json_object_get(old_dp, "Enabled"));
+    json_t *new_dp = json_object_get(upd, "DynamicPartitioningConfiguration");
+    if (json_is_object(new_dp) && json_object_get(new_dp, "Enabled") != NULL &&
+        json_is_true(json_object_get(new_dp, "Enabled")) != old_partitioning) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Dynamic partitioning can only be enabled when the delivery stream is "
+                     "created, and cannot be disabled.");
+        goto out;
+    }
+    /* The description's backup member is the configuration's. */
+    json_t *backup = json_object_get(conf, "S3BackupDescription");
+    if (backup != NULL) {
+        json_object_set(conf, "S3BackupConfiguration", backup);
+        json_object_del(conf, "S3BackupDescription");
+    }
+    json_t *upd_copy = json_deep_copy(upd);
+    json_t *backup_upd = json_object_get(upd_copy, "S3BackupUpdate");
+    if (backup_upd != NULL) {
+        json_object_set(upd_copy, "S3BackupConfiguration", backup_upd);
+        json_object_del(upd_copy, "S3BackupUpdate");
+    }
+    merge(conf, upd_copy);
+    json_decref(upd_copy);
+    if ((rc = delivery__dest_describe(conf, path, &desc, err)) < 0) {
+        goto out;
+    }
+    dest_text = json_dumps(desc, JSON_COMPACT);
+    int64_t now = delivery__now_ms(svc);
+    rc = exec(svc->st,
+              "UPDATE delivery_stream SET dest_doc=?, version=version+1, updated_ms=? WHERE id=?",
+              "sii", dest_text, now, r.id);
+    if (rc < 0) {
+        rc = store_err(err, rc);
+    }
+out:
+    store_unlock(svc->st);
+    if (rc == 0) {
+        struct dstream *ds = delivery__find(svc, sc->region, name);
+        if (ds != NULL) {
+            struct delivery_dest parsed;
+            if (delivery__dest_parse(desc, &parsed) == 0) {
+                pthread_mutex_lock(&ds->mu);
+                delivery__dest_fini(&ds->dest);
+                ds->dest = parsed;
+                ds->version = r.version + 1;
+                ds->held_logged = 0;
+                pthread_cond_broadcast(&ds->cond);
+                pthread_cond_broadcast(&ds->space);
+                pthread_mutex_unlock(&ds->mu);
+            }
+            delivery__release(ds);
+        }
+        *out = json_object();
+    }
+    row_fini(&r);
+    json_decref(conf);
+    json_decref(desc);
+    free(dest_text);
+    return rc;
+}
+
+int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                  json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *tags = json_object_get(in, "Tags");
+    if (tags == NULL) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at 'tags' failed to satisfy "
+                       "constraint: Member must not be null");
+    }
+    if ((rc = check_tags(tags, "tags", err)) < 0) {
+        return rc;
+    }
+    struct row r;
+    store_lock(svc->st);
+    rc = row_get(svc, sc, name, &r, err);
+    if (rc == 0) {
+        if ((rc = store_begin(svc->st)) < 0) {
+            rc = store_err(err, rc);
+        } else if ((rc = tags_put(svc, r.id, tags, err)) < 0) {
+            store_rollback(svc->st);
+        } else if ((rc = store_commit(svc->st)) < 0) {
+            rc = store_err(err, rc);
+            store_rollback(svc->st);
+        }
+        row_fini(&r);
+    }
+    store_unlock(svc->st);
+    if (rc == 0) {
+        *out = json_object();
+    }
+    return rc;
+}
+
+int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                    json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *keys = json_object_get(in, "TagKeys");
+    size_t n = json_array_size(keys);
+    if (n < 1 || n > DELIVERY_TAGS_MAX) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value at 'tagKeys' failed to satisfy "
+                       "constraint: Member must have length %s",
+                       n < 1 ? "greater than or equal to 1" : "less than or equal to 50");
+    }
+    struct row r;
+    store_lock(svc->st);
+    rc = row_get(svc, sc, name, &r, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *k = json_string_value(json_array_get(keys, i));
+        if (k != NULL && (rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?",
+                                    "is", r.id, k)) < 0) {
+            rc = store_err(err, rc);
+        }
+    }
+    if (r.type != NULL) {
+        row_fini(&r);
+    }
+    store_unlock(svc->st);
+    if (rc == 0) {
+        *out = json_object();
+    }
+    return rc;
+}
+
+int delivery__list_tags(struct delivery_service *svc, const struct delivery_scope *sc,
+                        const json_t *in, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_int_t limit = 50;
+    json_t *lv = json_object_get(in, "Limit");
+    if (lv != NULL) {
+        limit = json_integer_value(lv);
+        if (limit < 1 || limit > 50) {
+            return err_set(err, SL_E(VALIDATION),
+                           "1 validation error detected: Value '%lld' at 'limit' failed to "
+                           "satisfy constraint: Member must have value %s",
+                           (long long)limit,
+                           limit < 1 ? "greater than or equal to 1" : "less than or equal to 50");
+        }
+    }
+    const char *start = str_member(in, "ExclusiveStartTagKey");
+    struct row r;
+    store_read_begin(svc->st);
+    rc = row_get(svc, sc, name, &r, err);
+    json_t *tags = json_array();
+    int more = 0;
+    if (rc == 0) {
+        struct store_stmt *s = prep(svc->st,
+                                    "SELECT key, value FROM delivery_tag WHERE stream_id=? AND"
+                                    " (? IS NULL OR key>?) ORDER BY key",
+                                    "iss", r.id, start, start);
+        while (s != NULL && store_step(s) == 1) {
+            if ((json_int_t)json_array_size(tags) == limit) {
+                more = 1;
+                break;
+            }
+            json_array_append_new(tags, json_pack("{s:s,s:s}", "Key", store_col_text(s, 0), "Value",
+                                                  store_col_text(s, 1)));
+        }
+        store_finalize(s);
+        row_fini(&r);
+    }
+    store_read_end(svc->st);
+    if (rc < 0) {
+        json_decref(tags);
+        return rc;
+    }
+    *out = json_pack("{s:o,s:b}", "Tags", tags, "HasMoreTags", more);
+    return 0;
+}
+
+int delivery__encryption(struct delivery_service *svc, const struct delivery_scope *sc,
+                         const json_t *in, int start, json_t **out, struct err_info *err)
+{
+    const char *name;
+    int rc = check_name(in, &name, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *enc = NULL;
+    if (start) {
+        json_t *conf = json_object_get(in, "DeliveryStreamEncryptionConfigurationInput");
+        if (conf == NULL) {
+            enc = json_pack("{s:s,s:s}", "KeyType", "AWS_OWNED_CMK", "Status", "ENABLED");
+        } else if ((rc = encryption_input(conf, &enc, err)) < 0) {
+            return rc;
+        }
+    } else {
+        enc = json_pack("{s:s}", "Status", "DISABLED");
+    }
+    struct row r;
+    store_lock(svc->st);
+    rc = row_get(svc, sc, name, &r, err);
+    if (rc == 0) {
+        if (strcmp(r.type, "KinesisStreamAsSource") == 0) {
+            rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                         "Server-side encryption is not supported for delivery streams with "
+                         "KinesisStreamAsSource as the source.");
+        } else {
+            char *text = json_dumps(enc, JSON_COMPACT);
+            rc = exec(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text, r.id);
+            free(text);
+            if (rc < 0) {
+                rc = store_err(err, rc);
+            }
+        }
+        row_fini(&r);
+    }
+    store_unlock(svc->st);
+    json_decref(enc);
+    if (rc < 0) {
+        return rc;
+    }
+    struct dstream *ds = delivery__find(svc, sc->region, name);
+    if (ds != NULL) {
+        pthread_mutex_lock(&ds->mu);
+        ds->encrypted = start;
+        pthread_mutex_unlock(&ds->mu);
+        delivery__release(ds);
+    }
+    *out = json_object();
+    return 0;
+}
+
+/* ---- records ---- */
+
+int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                  const struct delivery_record_in *recs, size_t n,
+                  char (*record_ids)[DELIVERY_RECORD_ID_LEN + 1], int *encrypted,
+                  struct err_info *err)
+{
+    struct dstream *ds = delivery__find(svc, sc->region, name);
+    if (ds == NULL || strcmp(ds->account, sc->account) != 0) {
+        delivery__release(ds);
+        return delivery__not_found(err, name, sc->account);
+    }
+    int rc = 0;
+    if (delivery__now_ms(svc) < ds->created_ms + svc->cfg->stream_transition_ms) {
+        /* "Attempts to send data to a delivery stream that is not in the ACTIVE state
+           cause an exception": until then the data plane does not know it. */
+        rc = delivery__not_found(err, name, sc->account);
+        goto out;
+    }
+    if (ds->kinesis_source) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "This operation is not permitted on KinesisStreamAsSource delivery stream "
+                     "type.");
+        goto out;
+    }
+    struct seglog_record_in stack_in[16];
+    struct seglog_record_in *in = n <= 16 ? stack_in : try_malloc(n * sizeof(*in));
+    if (in == NULL) {
+        rc = err_set(err, SL_E(UNAVAILABLE), "Slow down.");
+        goto out;
+    }
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (struct seglog_record_in){
+            .data = recs[i].data, .data_len = recs[i].data_len, .partition_key = "-", .pk_len = 1};
+        bytes += recs[i].data_len;
+    }
+    uint64_t first = 0;
+    int64_t arrival = 0;
+    rc = seglog_append(ds->log, in, n, delivery__now_ms(svc), &first, &arrival);
+    if (rc == 0) {
+        rc = seglog_sync(ds->log, first + n);
+    }
+    if (in != stack_in) {
+        free(in);
+    }
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "delivery", "delivery stream %s: the internal log failed: %s", name,
+                sl_strerror(rc));
+        rc = err_set(err, SL_E(UNAVAILABLE), "The internal log of %s failed; retry later.", name);
+        goto out;
+    }
+    atomic_fetch_add(&ds->c_in_records, n);
+    atomic_fetch_add(&ds->c_in_bytes, bytes);
+    delivery__log_grew(ds);
+    /* Record ids: the stream's id, the record's index and random bits, in hex. */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t rnd[16];
+        crypto_random(rnd, sizeof(rnd));
+        char hex[33];
+        hex_encode(rnd, sizeof(rnd), hex);
+        snprintf(record_ids[i], DELIVERY_RECORD_ID_LEN + 1, "%016llx%016llx%s",
+                 (unsigned long long)ds->id, (unsigned long long)(first + i), hex);
+    }
+    pthread_mutex_lock(&ds->mu);
+    *encrypted = ds->encrypted;
+    pthread_mutex_unlock(&ds->mu);
+out:
+    delivery__release(ds);
+    return rc;
+}
+
+/* ---- flush and counters ---- */
+
+int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,
+                             struct delivery_counters *out)
+{
+    struct dstream *ds = delivery__find(svc, region, name);
+    if (ds == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    out->incoming_records = atomic_load(&ds->c_in_records);
+    out->incoming_bytes = atomic_load(&ds->c_in_bytes);
+    out->s3_records = atomic_load(&ds->c_s3_records);
+    out->s3_bytes = atomic_load(&ds->c_s3_bytes);
+    out->s3_objects = atomic_load(&ds->c_s3_objects);
+    out->s3_attempts = atomic_load(&ds->c_s3_attempts);
+    out->s3_successes = atomic_load(&ds->c_s3_successes);
+    out->s3_data_freshness_ms = atomic_load(&ds->c_freshness_ms);
+    delivery__release(ds);
+    return 0;
+}

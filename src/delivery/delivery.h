@@ -1,0 +1,104 @@
+/*
+ * Delivery (Amazon Data Firehose): delivery streams that buffer records and land them as
+ * objects in the lake.
+ *
+ * The service owns every delivery stream of the account: their configuration in the
+ * metadata store (part "delivery"), the internal log of each DirectPut stream under
+ * DIR/delivery/<id>/ (a segment log: a record is durable when PutRecord(Batch) answers),
+ * and the engine's threads. The Firehose API adapter (firehose_api.h) is the only other
+ * code that reaches its internals; everything else uses the functions below.
+ *
+ * Delivery stream states, as DescribeDeliveryStream shows them:
+ *
+ *   create ─▶ CREATING ──(transition time)──▶ ACTIVE ──delete──▶ (gone)
+ *
+ * The engine, per delivery stream:
+ *
+ *   sources ──▶ reader thread per source ──▶ buffer ──▶ flusher thread ──▶ lake object
+ *   (DirectPut: the internal log;            (bytes,     (size or interval reached, or a
+ *    KinesisStreamAsSource: every shard       bounded by   flush request; compress, name,
+ *    through stream.h, from LATEST)           SizeInMBs)   write with retries, then move
+ *                                                          the positions in the store)
+ *
+ * A source's position (the next record index to deliver) is kept in the store and moves
+ * only after every record before it is durable in the lake, so a restart or a kill -9
+ * delivers again at worst (at-least-once), never loses an acknowledged record.
+ *
+ * Threads and locks: every function may be called from any thread. The engine never
+ * holds a lock of this part while it calls the lake, the stream service or the store.
+ *
+ * Errors: functions returning int return 0 or a negative code of core/err.h.
+ */
+#ifndef SLUICE_DELIVERY_DELIVERY_H
+#define SLUICE_DELIVERY_DELIVERY_H
+
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/store.h"
+#include "lake/lake.h"
+#include "stream/stream.h"
+
+struct delivery_service;
+
+/* The service's clock: milliseconds since the epoch. Tests inject their own. */
+typedef int64_t (*delivery_clock_fn)(void *arg);
+
+struct delivery_service_options {
+    struct store *store;             /* borrowed; outlives the service */
+    const struct sluice_config *cfg; /* borrowed; outlives the service */
+    struct stream_service *streams;  /* borrowed; the Kinesis sources */
+    struct lake *lake;               /* borrowed; where objects land */
+    delivery_clock_fn now_ms;        /* NULL: the wall clock */
+    void *clock_arg;
+    int64_t retry_base_ms; /* first backoff after a failed object write; 0 = 500 ms */
+    int max_streams;       /* delivery streams per region; 0 = AWS's default quota, 5,000 */
+};
+
+/*
+ * Applies the "delivery" migrations, opens every delivery stream recorded in the store
+ * (recovering DirectPut logs) and starts their engines. *out (OUT) is closed with
+ * delivery_service_close. Returns 0, -errno, SL_E(CORRUPT), a store error.
+ */
+int delivery_service_open_with(const struct delivery_service_options *opt,
+                               struct delivery_service **out);
+/* delivery_service_open_with with the wall clock and default retries. */
+int delivery_service_open(struct store *st, const struct sluice_config *cfg,
+                          struct stream_service *streams, struct lake *lake,
+                          struct delivery_service **out);
+/*
+ * Stops every engine (what is buffered and not yet written stays in its durable source
+ * and is delivered after the next open) and closes the logs. NULL is fine. Must run
+ * before the stream service and the lake are closed.
+ */
+void delivery_service_close(struct delivery_service *svc);
+
+/*
+ * The flush operation (a Sluice extension, not on AWS's API): delivers every record of
+ * the named delivery stream that was durable when the call began, without waiting for
+ * the buffering hints, and waits until that is in the lake or timeout_ms passed.
+ * Returns 0; SL_E(RESOURCE_NOT_FOUND); -ETIMEDOUT (the flush goes on; a write that keeps
+ * failing is retried, never dropped).
+ */
+int delivery_stream_flush(struct delivery_service *svc, const char *region, const char *name,
+                          int64_t timeout_ms);
+/* Asks every delivery stream to flush as above, without waiting (SIGUSR1 in serve). */
+void delivery_service_flush_all(struct delivery_service *svc);
+
+/* Counters kept per delivery stream since the server started (CloudWatch's names). */
+struct delivery_counters {
+    uint64_t incoming_records;    /* IncomingRecords: records accepted from the source */
+    uint64_t incoming_bytes;      /* IncomingBytes */
+    uint64_t s3_records;          /* DeliveryToS3.Records */
+    uint64_t s3_bytes;            /* DeliveryToS3.Bytes: object bytes written */
+    uint64_t s3_objects;          /* DeliveryToS3.ObjectCount */
+    uint64_t s3_attempts;         /* object writes tried (successes + failures) */
+    uint64_t s3_successes;        /* DeliveryToS3.Success = s3_successes / s3_attempts */
+    int64_t s3_data_freshness_ms; /* DeliveryToS3.DataFreshness: age of the oldest record
+                                     of the last delivered object when it landed */
+};
+/* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
+int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,
+                             struct delivery_counters *out);
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * Destination configuration: the rules CreateDeliveryStream and UpdateDestination apply
+ * to an S3/ExtendedS3 destination, and the description DescribeDeliveryStream shows.
+ *
+ * Two kinds of failure, as Firehose reports them:
+ *   ValidationException   a constraint of the API model (length, range, pattern, enum,
+ *                         a required member), worded "1 validation error detected: Value
+ *                         'v' at 'path' failed to satisfy constraint: Member must ...",
+ *                         the path in the wire's lower-camel member names;
+ *   InvalidArgumentException  a rule of the service: prefix expressions, the error prefix
+ *                         dynamic partitioning needs, the buffer and compression that
+ *                         format conversion needs, the bucket ARN.
+ *
+ * The description is the configuration with AWS's defaults filled in: BufferingHints
+ * {SizeInMBs 5 (128 with format conversion), IntervalInSeconds 300}, CompressionFormat
+ * UNCOMPRESSED, EncryptionConfiguration {NoEncryptionConfig: NoEncryption},
+ * CloudWatchLoggingOptions {Enabled: false}, S3BackupMode Disabled,
+ * DataFormatConversionConfiguration.Enabled true when the member is given,
+ * DynamicPartitioningConfiguration {Enabled false, RetryOptions.DurationInSeconds 300}
+ * when given. It is what the store keeps and what the engine parses.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "delivery/delivery_int.h"
+
+static const char *const compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
+                                                "HADOOP_SNAPPY"};
+
+/* "RoleARN" -> "roleARN" appended to path with a dot. Caller frees. */
+static char *member_path(const char *path, const char *member)
+{
+    char *p = xasprintf("%s.%s", path, member);
+    char *m = p + strlen(path) + 1;
+    *m = (char)tolower((unsigned char)*m);
+    return p;
+}
+
+static int validation(struct err_info *err, const char *path, const char *member, const char *value,
+                      const char *constraint)
+{
+    char *full = member_path(path, member);
+    if (value != NULL) {
+        err_set(err, SL_E(VALIDATION),
+                "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "
+                "Member must %s",
+                value, full, constraint);
+    } else {
+        err_set(err, SL_E(VALIDATION),
+                "1 validation error detected: Value null at '%s' failed to satisfy constraint: "
+                "Member must %s",
+                full, constraint);
+    }
+    free(full);
+    return SL_E(VALIDATION);
+}
+
+/*
+ * The string member key of obj within [min_len, max_len] characters. *out is NULL when
+ * absent (an error when required). Returns 0 or SL_E(VALIDATION).
+ */
+static int get_str(const json_t *obj, const char *key, const char *path, size_t min_len,
+                   size_t max_len, int required, const char **out, struct err_info *err)
+{
+    *out = NULL;
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v)) {
+        return required ? validation(err, path, key, NULL, "not be null") : 0;
+    }
+    if (!json_is_string(v)) {
+        return validation(err, path, key, "(not a string)", "be a string");
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n < min_len) {
+        char c[64];
+        snprintf(c, sizeof(c), "have length greater than or equal to %zu", min_len);
+        return validation(err, path, key, s, c);
+    }
+    if (n > max_len) {
+        char c[64];
+        snprintf(c, sizeof(c), "have length less than or equal to %zu", max_len);
+        return validation(err, path, key, s, c);
+    }
+    *out = s;
+    return 0;
+}
+
+/* An integer member within [lo, hi]; *present says whether it was given. */
+static int get_int(const json_t *obj, const char *key, const char *path, long lo, long hi,
+                   long *out, int *present, struct err_info *err)
+{
+    *present = 0;
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_integer(v)) {
+        return validation(err, path, key, "(not an integer)", "be an integer");
+    }
+    long long n = json_integer_value(v);
+    char val[32], c[64];
+    snprintf(val, sizeof(val), "%lld", n);
+    if (n < lo) {
+        snprintf(c, sizeof(c), "have value greater than or equal to %ld", lo);
+        return validation(err, path, key, val, c);
+    }
+    if (n > hi) {
+        snprintf(c, sizeof(c), "have value less than or equal to %ld", hi);
+        return validation(err, path, key, val, c);
+    }
+    *out = (long)n;
+    *present = 1;
+    return 0;
+}
+
+/* A boolean member; dflt when absent. */
+static int get_bool(const json_t *obj, const char *key, int dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* FileExtension's pattern ^$|\.[0-9a-z!\-_.*'()]+, whole. */
+static int file_extension_ok(const char *s)
+{
+    if (s[0] == '\0') {
+        return 1;
+    }
+    if (s[0] != '.' || s[1] == '\0') {
+        return 0;
+    }
+    for (const char *p = s + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || strchr("!-_.*'()", *p))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* CustomTimeZone's pattern ^$|[a-zA-Z/_]+, whole. */
+static int time_zone_ok(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (!(isalpha((unsigned char)*p) || *p == '/' || *p == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The bucket of "arn:aws:s3:::bucket" into out; 0 or -1. */
+static int bucket_of_arn(const char *arn, char out[LAKE_BUCKET_NAME_MAX + 1])
+{
+    static const char *const heads[] = {
+        "arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::"};
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        if (starts_with(arn, heads[i])) {
+            const char *b = arn + strlen(heads[i]);
+            if (strlen(b) > LAKE_BUCKET_NAME_MAX || !lake_bucket_name_valid(b)) {
+                return -1;
+            }
+            snprintf(out, LAKE_BUCKET_NAME_MAX + 1, "%s", b);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The prefix rules between Prefix and ErrorOutputPrefix (AWS's "Custom prefixes"). */
+static int check_prefixes(const char *prefix, const char *error_prefix, int partitioning,
+                          struct err_info *err)
+{
+    struct delivery_prefix_info p = {0}, e = {0};
+    int rc;
+    if (prefix != NULL && (rc = delivery__prefix_scan(prefix, &p, err)) < 0) {
+        return rc;
+    }
+    if (error_prefix != NULL && (rc = delivery__prefix_scan(error_prefix, &e, err)) < 0) {
+        return rc;
+    }
+    if (p.n_error_type > 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "The '!{firehose:error-output-type}' expression is only allowed in "
+                       "ErrorOutputPrefix.");
+    }
+    if (e.n_partition_key > 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "The partitionKeyFromQuery and partitionKeyFromLambda namespaces are not "
+                       "allowed in ErrorOutputPrefix.");
+    }
+    if (p.n_partition_key > 0 && !partitioning) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "The partitionKeyFromQuery and partitionKeyFromLambda namespaces are only "
+                       "allowed in Prefix when dynamic partitioning is enabled.");
+    }
+    if (partitioning && p.n_partition_key == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "When dynamic partitioning is enabled, Prefix must use at least one "
+                       "partitionKeyFromQuery or partitionKeyFromLambda expression.");
+    }
+    if (partitioning && (error_prefix == NULL || error_prefix[0] == '\0')) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "ErrorOutputPrefix is required when dynamic partitioning is enabled.");
+    }
+    if (p.n_expressions > 0 && (error_prefix == NULL || error_prefix[0] == '\0')) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "ErrorOutputPrefix can't be null when Prefix contains expressions.");
+    }
+    if (e.n_expressions > 0 && e.n_error_type == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "ErrorOutputPrefix must contain at least one "
+                       "'!{firehose:error-output-type}' expression when it contains "
+                       "expressions.");
+    }
+    return 0;
+}
+
+static int in_set(const char *s, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, set[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ProcessingConfiguration's model constraints: processor types and parameter names from
+   their enums, parameter values 1..5120 characters and not blank. */
+static int check_processing(const json_t *proc, const char *path, struct err_info *err)
+{
+    static const char *const types[] = {"RecordDeAggregation",     "Decompression",
+                                        "CloudWatchLogProcessing", "Lambda",
+                                        "MetadataExtraction",      "AppendDelimiterToRecord"};
+    static const char *const names[] = {
+        "LambdaArn", "NumberOfRetries",   "MetadataExtractionQuery", "JsonParsingEngine",
+        "RoleArn",   "BufferSizeInMBs",   "BufferIntervalInSeconds", "SubRecordType",
+        "Delimiter", "CompressionFormat", "DataMessageExtraction"};
+    json_t *list = json_object_get(proc, "Processors");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        char *pp = xasprintf("%s.processingConfiguration.processors.%zu.member", path, i + 1);
+        const char *type = json_string_value(json_object_get(p, "Type"));
+        int rc = 0;
+        if (type == NULL) {
+            rc = validation(err, pp, "Type", NULL, "not be null");
+        } else if (!in_set(type, types, sizeof(types) / sizeof(types[0]))) {
+            rc = validation(err, pp, "Type", type,
+                            "satisfy enum value set: [RecordDeAggregation, Decompression, "
+                            "CloudWatchLogProcessing, Lambda, MetadataExtraction, "
+                            "AppendDelimiterToRecord]");
+        }
+        json_t *params = json_object_get(p, "Parameters");
+        for (size_t k = 0; rc == 0 && k < json_array_size(params); k++) {
+            json_t *q = json_array_get(params, k);
+            char *qp = xasprintf("%s.parameters.%zu.member", pp, k + 1);
+            const char *name = json_string_value(json_object_get(q, "ParameterName"));
+            const char *value = NULL;
+            if (name == NULL) {
+                rc = validation(err, qp, "ParameterName", NULL, "not be null");
+            } else if (!in_set(name, names, sizeof(names) / sizeof(names[0]))) {
+                rc = validation(err, qp, "ParameterName", name,
+                                "satisfy enum value set: [LambdaArn, NumberOfRetries, "
+                                "MetadataExtractionQuery, JsonParsingEngine, RoleArn, "
+                                "BufferSizeInMBs, BufferIntervalInSeconds, SubRecordType, "
+                                "Delimiter, CompressionFormat, DataMessageExtraction]");
+            } else if ((rc = get_str(q, "ParameterValue", qp, 1, 5120, 1, &value, err)) == 0 &&
+                       value[strspn(value, " \t\r\n")] == '\0') {
+                rc = validation(err, qp, "ParameterValue", value,
+                                "satisfy regular expression pattern: ^(?!\\s*$).+");
+            }
+            free(qp);
+        }
+        free(pp);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
+                            struct err_info *err)
+{
+    *desc_out = NULL;
+    if (!json_is_object(conf)) {
+        return err_set(err, SL_E(SERIALIZATION),
+                       "Start of structure or map found where not "
+                       "expected.");
+    }
+    const char *role, *bucket_arn, *prefix, *error_prefix, *compression, *file_ext, *tz;
+    int rc;
+    if ((rc = get_str(conf, "RoleARN", path, 1, 512, 1, &role, err)) < 0 ||
+        (rc = get_str(conf, "BucketARN", path, 1, 2048, 1, &bucket_arn, err)) < 0 ||
+        (rc = get_str(conf, "Prefix", path, 0, 1024, 0, &prefix, err)) < 0 ||
+        (rc = get_str(conf, "ErrorOutputPrefix", path, 0, 1024, 0, &error_prefix, err)) < 0 ||
+        (rc = get_str(conf, "CompressionFormat", path, 0, 64, 0, &compression, err)) < 0 ||
+        (rc = get_str(conf, "FileExtension", path, 0, 128, 0, &file_ext, err)) < 0 ||
+        (rc = get_str(conf, "CustomTimeZone", path, 0, 50, 0, &tz, err)) < 0) {
+        return rc;
+    }
+    if (!starts_with(role, "arn:")) {
+        return validation(err, path, "RoleARN", role, "satisfy regular expression pattern: arn:.*");
+    }
+    if (!starts_with(bucket_arn, "arn:")) {
+        return validation(err, path, "BucketARN", bucket_arn,
+                          "satisfy regular expression pattern: arn:.*");
+    }
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    if (bucket_of_arn(bucket_arn, bucket) < 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT), "BucketARN %s is not a valid S3 bucket ARN.",
+                       bucket_arn);
+    }
+    int comp_idx = 0;
+    if (compression != NULL) {
+        comp_idx = -1;
+        for (int i = 0; i < 5; i++) {
+            if (strcmp(compression, compression_names[i]) == 0) {
+                comp_idx = i;
+            }
+        }
+        if (comp_idx < 0) {
+            return validation(err, path, "CompressionFormat", compression,
+                              "satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, "
+                              "HADOOP_SNAPPY]");
+        }
+    }
+    if (file_ext != NULL && !file_extension_ok(file_ext)) {
+        return validation(err, path, "FileExtension", file_ext,
+                          "satisfy regular expression pattern: ^$|\\.[0-9a-z!\\-_.*'()]+");
+    }
+    if (tz != NULL && !time_zone_ok(tz)) {
+        return validation(err, path, "CustomTimeZone", tz,
+                          "satisfy regular expression pattern: ^$|[a-zA-Z/_]+");
+    }
+    if (tz != NULL && tz[0] != '\0' && strcmp(tz, "UTC") != 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "CustomTimeZone %s is not supported by Sluice yet; only UTC is.", tz);
+    }
+
+    /* Buffering hints. */
+    long size_mb = 5, interval_s = 300;
+    int size_given = 0, interval_given = 0;
+    json_t *hints = json_object_get(conf, "BufferingHints");
+    if (hints != NULL && !json_is_null(hints)) {
+        char *hp = member_path(path, "BufferingHints");
+        rc = get_int(hints, "SizeInMBs", hp, 1, 128, &size_mb, &size_given, err);
+        if (rc == 0) {
+            rc = get_int(hints, "IntervalInSeconds", hp, 0, 900, &interval_s, &interval_given, err);
+        }
+        free(hp);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+
+    /* Format conversion. */
+    json_t *conv = json_object_get(conf, "DataFormatConversionConfiguration");
+    int conversion = json_is_object(conv) && get_bool(conv, "Enabled", 1);
+    if (conversion) {
+        if (!size_given) {
+            size_mb = 128;
+        }
+        if (size_mb < 64) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "BufferingHints.SizeInMBs must be at least 64 when data format "
+                           "conversion is enabled.");
+        }
+        if (comp_idx != 0) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "CompressionFormat must be UNCOMPRESSED when data format conversion "
+                           "is enabled.");
+        }
+        static const char *const needed[] = {"SchemaConfiguration", "InputFormatConfiguration",
+                                             "OutputFormatConfiguration"};
+        for (size_t i = 0; i < 3; i++) {
+            if (!json_is_object(json_object_get(conv, needed[i]))) {
+                return err_set(err, SL_E(INVALID_ARGUMENT),
+                               "%s is required when data format conversion is enabled.", needed[i]);
+            }
+        }
+    }
+
+    /* Dynamic partitioning. */
+    json_t *dp = json_object_get(conf, "DynamicPartitioningConfiguration");
+    int partitioning = json_is_object(dp) && get_bool(dp, "Enabled", 0);
+    long retry_s = 300;
+    if (json_is_object(dp)) {
+        json_t *ro = json_object_get(dp, "RetryOptions");
+        if (json_is_object(ro)) {
+            int given;
+            char *rp = member_path(path, "DynamicPartitioningConfiguration.retryOptions");
+            rc = get_int(ro, "DurationInSeconds", rp, 0, 7200, &retry_s, &given, err);
+            free(rp);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    if (partitioning && interval_given && interval_s == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "BufferingHints.IntervalInSeconds must be greater than 0 when dynamic "
+                       "partitioning is enabled.");
+    }
+    if ((rc = check_prefixes(prefix, error_prefix, partitioning, err)) < 0) {
+        return rc;
+    }
+
+    /* The description. */
+    json_t *d = json_object();
+    json_object_set_new(d, "RoleARN", json_string(role));
+    json_object_set_new(d, "BucketARN", json_string(bucket_arn));
+    if (prefix != NULL) {
+        json_object_set_new(d, "Prefix", json_string(prefix));
+    }
+    if (error_prefix != NULL) {
+        json_object_set_new(d, "ErrorOutputPrefix", json_string(error_prefix));
+    }
+    json_object_set_new(d, "BufferingHints",
+                        json_pack("{s:I,s:I}", "SizeInMBs", (json_int_t)size_mb,
+                                  "IntervalInSeconds", (json_int_t)interval_s));
+    json_object_set_new(d, "CompressionFormat", json_string(compression_names[comp_idx]));
+    json_t *enc = json_object_get(conf, "EncryptionConfiguration");
+    json_object_set_new(d, "EncryptionConfiguration",
+                        json_is_object(enc) && json_object_size(enc) > 0
+                            ? json_deep_copy(enc)
+                            : json_pack("{s:s}", "NoEncryptionConfig", "NoEncryption"));
+    json_t *cw = json_object_get(conf, "CloudWatchLoggingOptions");
+    json_object_set_new(d, "CloudWatchLoggingOptions",
+                        json_is_object(cw) ? json_deep_copy(cw) : json_pack("{s:b}", "Enabled", 0));
+    json_t *proc = json_object_get(conf, "ProcessingConfiguration");
+    if (json_is_object(proc) && (rc = check_processing(proc, path, err)) < 0) {
+        json_decref(d);
+        return rc;
+    }
+    if (json_is_object(proc)) {
+        json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(proc));
+    }
+    const char *backup = NULL;
+    if ((rc = get_str(conf, "S3BackupMode", path, 0, 16, 0, &backup, err)) < 0) {
+        json_decref(d);
+        return rc;
+    }
+    if (backup != NULL && strcmp(backup, "Disabled") != 0 && strcmp(backup, "Enabled") != 0) {
+        json_decref(d);
+        return validation(err, path, "S3BackupMode", backup,
+                          "satisfy enum value set: [Disabled, Enabled]");
+    }
+    json_object_set_new(d, "S3BackupMode", json_string(backup != NULL ? backup : "Disabled"));
+    json_t *backup_conf = json_object_get(conf, "S3BackupConfiguration");
+    if (json_is_object(backup_conf)) {
+        json_object_set_new(d, "S3BackupDescription", json_deep_copy(backup_conf));
+    }
+    if (json_is_object(conv)) {
+        json_t *c = json_deep_copy(conv);
+        json_object_set_new(c, "Enabled", json_boolean(conversion));
+        json_object_set_new(d, "DataFormatConversionConfiguration", c);
+    }
+    if (json_is_object(dp)) {
+        json_object_set_new(d, "DynamicPartitioningConfiguration",
+                            json_pack("{s:{s:I},s:b}", "RetryOptions", "DurationInSeconds",
+                                      (json_int_t)retry_s, "Enabled", partitioning));
+    }
+    if (file_ext != NULL) {
+        json_object_set_new(d, "FileExtension", json_string(file_ext));
+    }
+    if (tz != NULL) {
+        json_object_set_new(d, "CustomTimeZone", json_string(tz));
+    }
+    *desc_out = d;
+    return 0;
+}
+
+json_t *delivery__dest_s3_view(const json_t *desc)
+{
+    static const char *const members[] = {"RoleARN",
+                                          "BucketARN",
+                                          "Prefix",
+                                          "ErrorOutputPrefix",
+                                          "BufferingHints",
+                                          "CompressionFormat",
+                                          "EncryptionConfiguration",
+                                          "CloudWatchLoggingOptions"};
+    json_t *v = json_object();
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        json_t *m = json_object_get(desc, members[i]);
+        if (m != NULL) {
+            json_object_set_new(v, members[i], json_deep_copy(m));
+        }
+    }
+    return v;
+}
+
+void delivery__dest_fini(struct delivery_dest *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    free(d->prefix);
+    free(d->error_prefix);
+    free(d->file_extension);
+    memset(d, 0, sizeof(*d));
+}
+
+int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
+{
+    memset(out, 0, sizeof(*out));
+    const char *arn = json_string_value(json_object_get(desc, "BucketARN"));
+    if (arn == NULL || bucket_of_arn(arn, out->bucket) < 0) {
+        return SL_E(CORRUPT);
+    }
+    const char *s = json_string_value(json_object_get(desc, "Prefix"));
+    out->prefix = s != NULL ? xstrdup(s) : NULL;
+    s = json_string_value(json_object_get(desc, "ErrorOutputPrefix"));
+    out->error_prefix = s != NULL ? xstrdup(s) : NULL;
+    json_t *hints = json_object_get(desc, "BufferingHints");
+    out->size_mb = (int)json_integer_value(json_object_get(hints, "SizeInMBs"));
+    out->interval_s = (int)json_integer_value(json_object_get(hints, "IntervalInSeconds"));
+    s = json_string_value(json_object_get(desc, "CompressionFormat"));
+    for (int i = 0; s != NULL && i < 5; i++) {
+        if (strcmp(s, compression_names[i]) == 0) {
+            out->compression = (enum delivery_compression)i;
+        }
+    }
+    s = json_string_value(json_object_get(desc, "FileExtension"));
+    out->file_extension = s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+    json_t *conv = json_object_get(desc, "DataFormatConversionConfiguration");
+    out->conversion = json_is_true(json_object_get(conv, "Enabled"));
+    json_t *dp = json_object_get(desc, "DynamicPartitioningConfiguration");
+    out->partitioning = json_is_true(json_object_get(dp, "Enabled"));
+    if (out->size_mb < 1) {
+        out->size_mb = 5;
+    }
+    return 0;
+}

@@ -1,0 +1,615 @@
+/*
+ * The delivery engine of one delivery stream: reader threads fill a buffer, a flusher
+ * thread turns it into objects.
+ *
+ *   reader (one per source)                     flusher
+ *   ───────────────────────                     ───────
+ *   wait for room in the buffer                 wait until the buffer is due: SizeInMBs
+ *   read durable records (no lock held)           reached, IntervalInSeconds passed since
+ *   append them under ds->mu, note the            its first record came in, or a flush
+ *     source's buffered position                  asked for records it holds
+ *   no records: wait for new ones               take the buffer and the positions it
+ *     (the log: PutRecord's signal;               covers (ds->mu), then without any lock:
+ *      a shard: stream_reader_wait)               compress, name, write the object through
+ *                                                 the lake (retried with backoff until it
+ *                                                 succeeds or the engine stops), store the
+ *                                                 positions, trim the internal log
+ *
+ * Positions in the store move only after their object is durable in the lake, so a crash
+ * at any point re-delivers from the last stored position: every acknowledged record is
+ * delivered at least once. A delivery stream whose configuration needs what the engine
+ * does not do yet (format conversion, dynamic partitioning, ZIP and Snappy) is held: its
+ * records stay in their durable source, and the flusher logs why once.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "delivery/delivery_int.h"
+
+#define READ_MAX_RECORDS 10000
+#define WAIT_SLICE_MS 250 /* longest sleep before the flusher looks at the clock again */
+#define RETRY_MAX_MS 30000
+
+/* Waits on cond for at most ms of real time. */
+static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000LL;
+    ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(cond, mu, &ts);
+}
+
+static size_t limit_bytes(const struct dstream *ds)
+{
+    return (size_t)ds->dest.size_mb * 1024 * 1024;
+}
+
+/* What a reader gathered in one read, before it enters the buffer. */
+struct gather {
+    struct buf data;
+    uint64_t n_records;
+    int64_t oldest_ms;
+    int64_t newest_ms;
+};
+
+static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                        size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)index;
+    (void)pk;
+    (void)pk_len;
+    struct gather *g = arg;
+    if (buf_append(&g->data, data, data_len) < 0) {
+        return SL_E(NOMEM);
+    }
+    if (g->n_records == 0 || arrival_ms < g->oldest_ms) {
+        g->oldest_ms = arrival_ms;
+    }
+    if (arrival_ms > g->newest_ms) {
+        g->newest_ms = arrival_ms;
+    }
+    g->n_records++;
+    return 0;
+}
+
+/* Why delivery is held, or NULL when the engine can deliver this configuration. */
+static const char *held_reason(const struct delivery_dest *d)
+{
+    if (d->conversion) {
+        return "data format conversion is not delivered yet";
+    }
+    if (d->partitioning) {
+        return "dynamic partitioning is not delivered yet";
+    }
+    if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
+        return "ZIP and Snappy compression are not delivered yet";
+    }
+    return NULL;
+}
+
+/* Returns a reader's reserved room (ds->mu held) and wakes the other readers. */
+static void give_back(struct dstream *ds, size_t room)
+{
+    ds->buf_reserved -= room;
+    pthread_cond_broadcast(&ds->space);
+}
+
+static void *reader_main(void *arg)
+{
+    struct dsource *src = arg;
+    struct dstream *ds = src->ds;
+    struct gather g;
+    buf_init(&g.data);
+    for (;;) {
+        pthread_mutex_lock(&ds->mu);
+        /* A held configuration reads nothing: its records wait in their source. Room is
+           reserved before the read, so readers of several shards together stay within
+           the buffer's size (each may pass it by one record). */
+        while (!ds->stopping && (ds->buf.len + ds->buf_reserved >= limit_bytes(ds) ||
+                                 held_reason(&ds->dest) != NULL)) {
+            pthread_cond_wait(&ds->space, &ds->mu);
+        }
+        size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len - ds->buf_reserved;
+        ds->buf_reserved += room;
+        int stopping = ds->stopping;
+        pthread_mutex_unlock(&ds->mu);
+        if (stopping) {
+            break;
+        }
+        buf_reset(&g.data);
+        g.n_records = 0;
+        g.oldest_ms = 0;
+        g.newest_ms = 0;
+        int rc;
+        uint64_t next = src->read_next;
+        if (src->reader != NULL) {
+            rc = stream_reader_read(src->reader, READ_MAX_RECORDS, room, gather_visit, &g);
+            next = stream_reader_position(src->reader);
+        } else {
+            rc = seglog_read(ds->log, src->read_next, READ_MAX_RECORDS, room, gather_visit, &g,
+                             &next);
+        }
+        if (rc < 0) {
+            log_msg(LOG_ERROR, "delivery", "delivery stream %s: reading source %zu failed: %s",
+                    ds->name, src->idx, sl_strerror(rc));
+            pthread_mutex_lock(&ds->mu);
+            give_back(ds, room);
+            if (!ds->stopping) {
+                timed_wait(&ds->space, &ds->mu, 1000);
+            }
+            pthread_mutex_unlock(&ds->mu);
+            continue;
+        }
+        if (g.n_records == 0) {
+            pthread_mutex_lock(&ds->mu);
+            give_back(ds, room);
+            pthread_mutex_unlock(&ds->mu);
+            if (src->reader != NULL) {
+                int wrc = stream_reader_wait(src->reader, WAIT_SLICE_MS);
+                if (wrc == SL_E(RESOURCE_NOT_FOUND)) {
+                    pthread_mutex_lock(&ds->mu);
+                    if (!ds->stopping) {
+                        timed_wait(&ds->space, &ds->mu, 1000);
+                    }
+                    pthread_mutex_unlock(&ds->mu);
+                }
+            } else {
+                pthread_mutex_lock(&ds->mu);
+                if (!ds->stopping && seglog_durable_index(ds->log) <= src->read_next) {
+                    timed_wait(&ds->log_grew, &ds->mu, 1000);
+                }
+                pthread_mutex_unlock(&ds->mu);
+            }
+            continue;
+        }
+        src->read_next = next;
+        if (src->reader != NULL) {
+            atomic_fetch_add(&ds->c_in_records, g.n_records);
+            atomic_fetch_add(&ds->c_in_bytes, g.data.len);
+        }
+        pthread_mutex_lock(&ds->mu);
+        give_back(ds, room);
+        if (buf_append(&ds->buf, g.data.data, g.data.len) < 0) {
+            /* Nothing is lost: the records are read again after a restart. */
+            log_msg(LOG_ERROR, "delivery", "delivery stream %s: out of memory", ds->name);
+            pthread_mutex_unlock(&ds->mu);
+            break;
+        }
+        if (ds->buf_records == 0) {
+            ds->buf_opened_ms = delivery__now_ms(ds->svc);
+            ds->buf_oldest_ms = g.oldest_ms;
+            ds->buf_newest_ms = g.newest_ms;
+        } else {
+            ds->buf_oldest_ms = g.oldest_ms < ds->buf_oldest_ms ? g.oldest_ms : ds->buf_oldest_ms;
+            ds->buf_newest_ms = g.newest_ms > ds->buf_newest_ms ? g.newest_ms : ds->buf_newest_ms;
+        }
+        ds->buf_records += g.n_records;
+        src->buffered_next = next;
+        pthread_cond_signal(&ds->cond);
+        pthread_mutex_unlock(&ds->mu);
+    }
+    buf_fini(&g.data);
+    return NULL;
+}
+
+/* 1 when a flush wants records the buffer holds (ds->mu held). */
+static int flush_wanted(const struct dstream *ds)
+{
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        const struct dsource *s = &ds->sources[i];
+        if (s->delivered_next < s->flush_target && s->buffered_next > s->delivered_next) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* GZIP (RFC 1952) of in into out. 0 or SL_E(NOMEM). */
+static int gzip(const uint8_t *in, size_t len, struct buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
+        return SL_E(NOMEM);
+    }
+    size_t bound = deflateBound(&z, (uLong)len);
+    uint8_t *dst = buf_reserve(out, bound);
+    if (dst == NULL) {
+        deflateEnd(&z);
+        return SL_E(NOMEM);
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = dst;
+    z.avail_out = (uInt)bound;
+    int zrc = deflate(&z, Z_FINISH);
+    size_t produced = bound - z.avail_out;
+    deflateEnd(&z);
+    if (zrc != Z_STREAM_END) {
+        return SL_E(INTERNAL);
+    }
+    out->len += produced;
+    return 0;
+}
+
+/* The configuration one object is written with, copied out of ds under ds->mu. */
+struct flush_conf {
+    struct delivery_dest dest;
+    int version;
+};
+
+/*
+ * Writes one object: body, key, retries. Returns 0 once it is in the lake, or 1 when the
+ * engine stopped first (the positions then stay where they were).
+ */
+static int write_object(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                        size_t len, int64_t oldest_ms)
+{
+    struct delivery_service *svc = ds->svc;
+    struct buf body, key;
+    buf_init(&body);
+    buf_init(&key);
+    const uint8_t *bytes = data;
+    size_t n_bytes = len;
+    const char *meta = NULL;
+    if (fc->dest.compression == DELIVERY_GZIP) {
+        if (gzip(data, len, &body) < 0) {
+            log_msg(LOG_ERROR, "delivery", "delivery stream %s: gzip failed", ds->name);
+        }
+        bytes = body.data;
+        n_bytes = body.len;
+        meta = "{\"Content-Encoding\":\"gzip\"}";
+    }
+    delivery__object_key(&fc->dest, ds->name, fc->version, oldest_ms, &key);
+    struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
+    int64_t backoff = svc->retry_base_ms;
+    int stopped = 0;
+    for (;;) {
+        struct err_info err;
+        err_clear(&err);
+        atomic_fetch_add(&ds->c_s3_attempts, 1);
+        int rc = lake_object_put(svc->lake, fc->dest.bucket, (const char *)key.data, bytes, n_bytes,
+                                 &opts, NULL, &err);
+        if (rc == 0) {
+            atomic_fetch_add(&ds->c_s3_successes, 1);
+            atomic_fetch_add(&ds->c_s3_bytes, n_bytes);
+            atomic_fetch_add(&ds->c_s3_objects, 1);
+            break;
+        }
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
+                "retrying in %lld ms",
+                ds->name, fc->dest.bucket, (const char *)key.data, err_aws_name(rc), err.message,
+                (long long)backoff);
+        /* The whole backoff: ds->cond is also signalled by every new record. */
+        int64_t until_ns = clock_mono_ns() + backoff * 1000000;
+        pthread_mutex_lock(&ds->mu);
+        for (int64_t left_ns; !ds->stopping && (left_ns = until_ns - clock_mono_ns()) > 0;) {
+            timed_wait(&ds->cond, &ds->mu, left_ns / 1000000 + 1);
+        }
+        stopped = ds->stopping;
+        pthread_mutex_unlock(&ds->mu);
+        if (stopped) {
+            break;
+        }
+        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+    }
+    buf_fini(&body);
+    buf_fini(&key);
+    return stopped;
+}
+
+static void *flusher_main(void *arg)
+{
+    struct dstream *ds = arg;
+    struct delivery_service *svc = ds->svc;
+    uint64_t *snapshot = xcalloc(ds->n_sources + 1, sizeof(*snapshot));
+    uint64_t *moved_pos = xcalloc(ds->n_sources + 1, sizeof(*moved_pos));
+    uint32_t *moved_src = xcalloc(ds->n_sources + 1, sizeof(*moved_src));
+    pthread_mutex_lock(&ds->mu);
+    while (!ds->stopping) {
+        const char *held = held_reason(&ds->dest);
+        if (held != NULL) {
+            if (!ds->held_logged) {
+                log_msg(LOG_WARN, "delivery",
+                        "delivery stream %s is held: %s; its records stay in their durable "
+                        "source",
+                        ds->name, held);
+                ds->held_logged = 1;
+            }
+            timed_wait(&ds->cond, &ds->mu, 1000);
+            continue;
+        }
+        int64_t now = delivery__now_ms(svc);
+        int64_t due_at = ds->buf_opened_ms + (int64_t)ds->dest.interval_s * 1000;
+        int due = ds->buf_records > 0 &&
+                  (ds->buf.len >= limit_bytes(ds) || now >= due_at || flush_wanted(ds));
+        if (!due) {
+            int64_t wait_ms = ds->buf_records > 0 ? due_at - now : WAIT_SLICE_MS;
+            timed_wait(&ds->cond, &ds->mu,
+                       wait_ms < 1               ? 1
+                       : wait_ms > WAIT_SLICE_MS ? WAIT_SLICE_MS
+                                                 : wait_ms);
+            continue;
+        }
+        /* Take the buffer and the positions it reaches. */
+        size_t len = 0;
+        uint8_t *data = buf_steal(&ds->buf, &len);
+        buf_init(&ds->buf);
+        uint64_t n_records = ds->buf_records;
+        int64_t oldest_ms = ds->buf_oldest_ms;
+        int64_t newest_ms = ds->buf_newest_ms;
+        ds->buf_records = 0;
+        for (size_t i = 0; i < ds->n_sources; i++) {
+            snapshot[i] = ds->sources[i].buffered_next;
+        }
+        struct flush_conf fc = {.version = ds->version};
+        fc.dest = ds->dest;
+        fc.dest.prefix = ds->dest.prefix != NULL ? xstrdup(ds->dest.prefix) : NULL;
+        fc.dest.error_prefix =
+            ds->dest.error_prefix != NULL ? xstrdup(ds->dest.error_prefix) : NULL;
+        fc.dest.file_extension =
+            ds->dest.file_extension != NULL ? xstrdup(ds->dest.file_extension) : NULL;
+        pthread_cond_broadcast(&ds->space);
+        pthread_mutex_unlock(&ds->mu);
+
+        int stopped = write_object(ds, &fc, data, len, oldest_ms);
+        free(data);
+        delivery__dest_fini(&fc.dest);
+        if (stopped) {
+            pthread_mutex_lock(&ds->mu);
+            break;
+        }
+        /* The positions that moved, in one transaction (delivered_next is the flusher's
+           own to write, so reading it here needs no lock). */
+        size_t n_moved = 0;
+        for (size_t i = 0; i < ds->n_sources; i++) {
+            if (snapshot[i] != ds->sources[i].delivered_next) {
+                moved_src[n_moved] = ds->sources[i].shard_idx;
+                moved_pos[n_moved++] = snapshot[i];
+            }
+        }
+        int prc = delivery__positions_put(svc, ds->id, moved_src, moved_pos, n_moved);
+        if (prc < 0) {
+            /* The object is written: at worst it is delivered again after a restart. */
+            log_msg(LOG_ERROR, "delivery", "delivery stream %s: storing positions failed: %s",
+                    ds->name, sl_strerror(prc));
+        }
+        if (ds->log != NULL) {
+            /* Every record that arrived before the newest delivered one is delivered. */
+            seglog_trim_before(ds->log, newest_ms, NULL);
+        }
+        int64_t landed = delivery__now_ms(svc);
+        atomic_fetch_add(&ds->c_s3_records, n_records);
+        atomic_store(&ds->c_freshness_ms, landed - oldest_ms);
+        pthread_mutex_lock(&ds->mu);
+        for (size_t i = 0; i < ds->n_sources; i++) {
+            ds->sources[i].delivered_next = snapshot[i];
+        }
+        pthread_cond_broadcast(&ds->delivered);
+    }
+    pthread_mutex_unlock(&ds->mu);
+    free(snapshot);
+    free(moved_pos);
+    free(moved_src);
+    return NULL;
+}
+
+/* The stored position of source of stream id into *out; 0 found, 1 none, <0 error. */
+static int position_get(struct delivery_service *svc, int64_t id, uint32_t source, uint64_t *out)
+{
+    store_read_begin(svc->st);
+    struct store_stmt *s = NULL;
+    int rc = store_prepare(
+        svc->st, "SELECT next_index FROM delivery_position WHERE stream_id=? AND source=?", &s);
+    if (rc == 0) {
+        store_bind_int64(s, 1, id);
+        store_bind_int64(s, 2, source);
+        rc = store_step(s);
+        if (rc == 1) {
+            *out = (uint64_t)store_col_int64(s, 0);
+            rc = 0;
+        } else if (rc == 0) {
+            rc = 1;
+        }
+    }
+    store_finalize(s);
+    store_read_end(svc->st);
+    return rc;
+}
+
+int delivery__engine_start(struct dstream *ds)
+{
+    struct delivery_service *svc = ds->svc;
+    int rc = 0;
+    if (ds->kinesis_source) {
+        struct stream_shard_info *shards = NULL;
+        size_t n = 0;
+        if (ds->stream != NULL) {
+            stream_shards_list(ds->stream, &shards, &n);
+        }
+        ds->sources = xcalloc(n + 1, sizeof(*ds->sources));
+        ds->n_sources = n;
+        for (size_t i = 0; i < n; i++) {
+            struct dsource *src = &ds->sources[i];
+            src->ds = ds;
+            src->idx = i;
+            src->shard_idx = shards[i].shard_idx;
+            uint64_t pos = 0;
+            struct stream_position where = {.type = STREAM_AT_INDEX};
+            if (position_get(svc, ds->id, src->shard_idx, &pos) != 0) {
+                where.type = STREAM_LATEST;
+            }
+            where.index = pos;
+            rc = stream_reader_open(ds->stream, src->shard_idx, &where, &src->reader);
+            if (rc < 0) {
+                log_msg(LOG_ERROR, "delivery", "delivery stream %s: cannot read shard %u: %s",
+                        ds->name, src->shard_idx, sl_strerror(rc));
+                break;
+            }
+            src->read_next = stream_reader_position(src->reader);
+            if (where.type == STREAM_LATEST) {
+                delivery__positions_put(svc, ds->id, &src->shard_idx, &src->read_next, 1);
+            }
+        }
+        free(shards);
+    } else {
+        ds->sources = xcalloc(1, sizeof(*ds->sources));
+        ds->n_sources = 1;
+        struct dsource *src = &ds->sources[0];
+        src->ds = ds;
+        uint64_t pos = 0;
+        if (position_get(svc, ds->id, 0, &pos) != 0) {
+            pos = seglog_first_index(ds->log);
+        }
+        if (pos < seglog_first_index(ds->log)) {
+            pos = seglog_first_index(ds->log);
+        }
+        src->read_next = pos;
+    }
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        struct dsource *src = &ds->sources[i];
+        src->buffered_next = src->read_next;
+        src->delivered_next = src->read_next;
+    }
+    if (rc < 0) {
+        delivery__engine_stop(ds);
+        return rc;
+    }
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        if (pthread_create(&ds->sources[i].thread, NULL, reader_main, &ds->sources[i]) != 0) {
+            delivery__engine_stop(ds);
+            return -EAGAIN;
+        }
+        ds->sources[i].started = 1;
+    }
+    if (pthread_create(&ds->flusher, NULL, flusher_main, ds) != 0) {
+        delivery__engine_stop(ds);
+        return -EAGAIN;
+    }
+    ds->flusher_started = 1;
+    return 0;
+}
+
+void delivery__engine_stop(struct dstream *ds)
+{
+    pthread_mutex_lock(&ds->mu);
+    ds->stopping = 1;
+    pthread_cond_broadcast(&ds->cond);
+    pthread_cond_broadcast(&ds->space);
+    pthread_cond_broadcast(&ds->log_grew);
+    pthread_cond_broadcast(&ds->delivered);
+    pthread_mutex_unlock(&ds->mu);
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        if (ds->sources[i].started) {
+            pthread_join(ds->sources[i].thread, NULL);
+            ds->sources[i].started = 0;
+        }
+        stream_reader_close(ds->sources[i].reader);
+        ds->sources[i].reader = NULL;
+    }
+    if (ds->flusher_started) {
+        pthread_join(ds->flusher, NULL);
+        ds->flusher_started = 0;
+    }
+}
+
+void delivery__log_grew(struct dstream *ds)
+{
+    pthread_mutex_lock(&ds->mu);
+    pthread_cond_broadcast(&ds->log_grew);
+    pthread_mutex_unlock(&ds->mu);
+}
+
+/* Asks ds to deliver what its sources hold now; fills targets from the sources. */
+static void request_flush(struct dstream *ds)
+{
+    uint64_t *targets = xcalloc(ds->n_sources + 1, sizeof(*targets));
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        if (ds->log != NULL) {
+            targets[i] = seglog_durable_index(ds->log);
+        } else if (ds->stream != NULL) {
+            struct stream_shard_state st;
+            if (stream_shard_state(ds->stream, ds->sources[i].shard_idx, &st) == 0) {
+                targets[i] = st.durable_index;
+            }
+        }
+    }
+    pthread_mutex_lock(&ds->mu);
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        if (targets[i] > ds->sources[i].flush_target) {
+            ds->sources[i].flush_target = targets[i];
+        }
+    }
+    pthread_cond_broadcast(&ds->cond);
+    pthread_cond_broadcast(&ds->log_grew);
+    pthread_mutex_unlock(&ds->mu);
+    free(targets);
+}
+
+int delivery_stream_flush(struct delivery_service *svc, const char *region, const char *name,
+                          int64_t timeout_ms)
+{
+    struct dstream *ds = delivery__find(svc, region, name);
+    if (ds == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    request_flush(ds);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int rc = 0;
+    pthread_mutex_lock(&ds->mu);
+    for (;;) {
+        int done = 1;
+        for (size_t i = 0; i < ds->n_sources; i++) {
+            if (ds->sources[i].delivered_next < ds->sources[i].flush_target) {
+                done = 0;
+            }
+        }
+        if (done) {
+            break;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t spent =
+            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= timeout_ms || ds->stopping) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        int64_t left = timeout_ms - spent;
+        timed_wait(&ds->delivered, &ds->mu, left < 100 ? left : 100);
+    }
+    pthread_mutex_unlock(&ds->mu);
+    delivery__release(ds);
+    return rc;
+}
+
+void delivery_service_flush_all(struct delivery_service *svc)
+{
+    pthread_mutex_lock(&svc->mu);
+    size_t n = 0;
+    for (struct dstream *ds = svc->list; ds != NULL; ds = ds->next) {
+        n++;
+    }
+    struct dstream **all = xcalloc(n + 1, sizeof(*all));
+    n = 0;
+    for (struct dstream *ds = svc->list; ds != NULL; ds = ds->next) {
+        ds->refs++;
+        all[n++] = ds;
+    }
+    pthread_mutex_unlock(&svc->mu);
+    for (size_t i = 0; i < n; i++) {
+        request_flush(all[i]);
+        delivery__release(all[i]);
+    }
+    free(all);
+}

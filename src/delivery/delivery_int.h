@@ -1,0 +1,248 @@
+/*
+ * Internals shared by the delivery part's files (never included from another folder).
+ *
+ * Lock map.
+ *   svc->mu  guards svc->list and every dstream's refs. Held only for list walks: never
+ *            across the store, the lake, the stream service or a wait.
+ *   ds->mu   guards the buffer, the positions, the destination and version, the flush
+ *            targets and `stopping`. Never held across I/O either: the reader threads
+ *            read into their own scratch buffer and the flusher swaps the buffer out
+ *            before it compresses and writes.
+ *   Order: svc->mu before ds->mu.
+ */
+#ifndef SLUICE_DELIVERY_INT_H
+#define SLUICE_DELIVERY_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/buf.h"
+#include "delivery/delivery.h"
+#include "stream/seglog.h"
+
+#define DELIVERY_NAME_MAX 64
+#define DELIVERY_BATCH_MAX_RECORDS 500
+#define DELIVERY_BATCH_MAX_BYTES (4 * 1024 * 1024)
+#define DELIVERY_RECORD_MAX_BYTES 1024000
+#define DELIVERY_STREAMS_MAX 5000 /* per region, AWS's default quota */
+#define DELIVERY_TAGS_MAX 50
+#define DELIVERY_DESTINATION_ID "destinationId-000000000001"
+#define DELIVERY_PREFIX_EVAL_MAX 512 /* an evaluated prefix, characters */
+
+enum delivery_compression {
+    DELIVERY_UNCOMPRESSED,
+    DELIVERY_GZIP,
+    DELIVERY_ZIP,
+    DELIVERY_SNAPPY,
+    DELIVERY_HADOOP_SNAPPY,
+};
+
+/* The destination as the engine uses it, parsed from the stored description. */
+struct delivery_dest {
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    char *prefix;       /* owned; NULL when none */
+    char *error_prefix; /* owned; NULL when none */
+    int size_mb;        /* BufferingHints.SizeInMBs */
+    int interval_s;     /* BufferingHints.IntervalInSeconds */
+    enum delivery_compression compression;
+    char *file_extension; /* owned; NULL: the compression's default */
+    int conversion;       /* DataFormatConversion enabled (not delivered yet) */
+    int partitioning;     /* DynamicPartitioning enabled (not delivered yet) */
+};
+void delivery__dest_fini(struct delivery_dest *d);
+
+/* ---- configuration (delivery_conf.c) ---- */
+
+/*
+ * Validates an S3 or ExtendedS3 destination configuration as CreateDeliveryStream and
+ * UpdateDestination do, and builds its ExtendedS3DestinationDescription with AWS's
+ * defaults filled in (*desc_out, a new reference). path is the member's name in
+ * ValidationException messages ("extendedS3DestinationConfiguration").
+ * Returns 0, SL_E(VALIDATION) (a model constraint), SL_E(INVALID_ARGUMENT) (a rule).
+ */
+int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
+                            struct err_info *err);
+/* Parses a stored description into *out (OUT). Returns 0 or SL_E(CORRUPT). */
+int delivery__dest_parse(const json_t *desc, struct delivery_dest *out);
+/* The S3 (non-extended) description AWS shows beside the extended one. New reference. */
+json_t *delivery__dest_s3_view(const json_t *desc);
+
+/* What a prefix uses. */
+struct delivery_prefix_info {
+    int n_expressions;   /* !{...} expressions */
+    int n_error_type;    /* !{firehose:error-output-type} */
+    int n_partition_key; /* !{partitionKeyFromQuery:..} or !{partitionKeyFromLambda:..} */
+};
+/*
+ * Checks the syntax of a prefix's expressions: each `!{` opens `!{namespace:value}` with
+ * namespace timestamp (a valid pattern), firehose (random-string or error-output-type),
+ * partitionKeyFromQuery or partitionKeyFromLambda (a key name). Fills *info (OUT).
+ * Returns 0 or SL_E(INVALID_ARGUMENT) with the reason.
+ */
+int delivery__prefix_scan(const char *prefix, struct delivery_prefix_info *info,
+                          struct err_info *err);
+
+/* ---- key layout (delivery_key.c) ---- */
+
+/*
+ * Formats ms (UTC) by a Java DateTimeFormatter pattern, the subset Firehose prefixes
+ * use: y u (year; yy two digits), M (M, MM, MMM, MMMM), d, D (day of year), H, h, k, K,
+ * m, s, S (fraction), a (AM/PM), E (EEE, EEEE); text in '...' is literal, '' is a
+ * quote, and any other character that is not a letter is itself. out may be NULL (a
+ * check only). Returns 0, or -1 when the pattern uses a letter outside the subset or
+ * leaves a quote open.
+ */
+int delivery__ts_format(const char *pattern, size_t len, int64_t ms, struct buf *out);
+/*
+ * Appends the evaluated prefix for an object whose oldest record arrived at ts_ms: no
+ * prefix gives "yyyy/MM/dd/HH/"; a prefix without expressions gets that appended; a
+ * prefix with expressions is evaluated (error_type fills !{firehose:error-output-type},
+ * NULL leaves it empty). The prefix was checked by delivery__prefix_scan.
+ */
+void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
+                           struct buf *out);
+/*
+ * Appends the whole key: prefix, then "<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid>"
+ * and the extension (FileExtension, else .gz for GZIP, .zip, .snappy, none).
+ */
+void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
+                          int64_t ts_ms, struct buf *out);
+
+/* ---- the service (delivery.c) and the engine (delivery_engine.c) ---- */
+
+struct dstream;
+
+/* One source of a delivery stream: the internal log, or one shard of the Kinesis stream. */
+struct dsource {
+    struct dstream *ds;
+    size_t idx;                   /* in ds->sources */
+    uint32_t shard_idx;           /* the shard (Kinesis), 0 for the log */
+    struct stream_reader *reader; /* Kinesis; owned by the source's thread */
+    uint64_t read_next;           /* thread-private: next index to read */
+    uint64_t buffered_next;       /* ds->mu: index after the last record in the buffer */
+    uint64_t delivered_next;      /* ds->mu: index after the last record in the lake */
+    uint64_t flush_target;        /* ds->mu: a flush wants delivered_next >= this */
+    pthread_t thread;
+    int started; /* thread running */
+};
+
+struct dstream {
+    struct dstream *next; /* svc->mu */
+    int refs;             /* svc->mu */
+    struct delivery_service *svc;
+    int64_t id;                       /* row id; immutable */
+    char region[32];                  /* immutable */
+    char account[16];                 /* immutable */
+    char name[DELIVERY_NAME_MAX + 1]; /* immutable */
+    int kinesis_source;               /* immutable: KinesisStreamAsSource */
+    struct seglog *log;               /* DirectPut's internal log; immutable once open */
+    struct stream *stream;            /* Kinesis source's stream handle, NULL if absent */
+    int64_t created_ms;               /* immutable */
+    int encrypted;                    /* ds->mu: SSE enabled (PutRecord's Encrypted) */
+    int remove_dir;                   /* deleted: the last release removes the log's files */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;       /* flusher: new data, flush request, stop */
+    pthread_cond_t space;      /* readers: the buffer has room, stop */
+    pthread_cond_t delivered;  /* flush waiters: positions moved */
+    pthread_cond_t log_grew;   /* DirectPut reader: new durable records */
+    int stopping;              /* ds->mu */
+    struct delivery_dest dest; /* ds->mu */
+    int version;               /* ds->mu: VersionId */
+    struct buf buf;            /* ds->mu: records not yet delivered, concatenated */
+    uint64_t buf_records;      /* ds->mu */
+    size_t buf_reserved;       /* ds->mu: bytes readers are reading into the buffer now */
+    int64_t buf_opened_ms;     /* ds->mu: when the first buffered record entered */
+    int64_t buf_oldest_ms;     /* ds->mu: arrival of the oldest buffered record */
+    int64_t buf_newest_ms;     /* ds->mu: arrival of the newest buffered record */
+    int held_logged;           /* ds->mu: logged that delivery is held back */
+    struct dsource *sources;
+    size_t n_sources;
+    pthread_t flusher;
+    int flusher_started;
+
+    _Atomic uint64_t c_in_records, c_in_bytes, c_s3_records, c_s3_bytes, c_s3_objects,
+        c_s3_attempts, c_s3_successes;
+    _Atomic int64_t c_freshness_ms;
+};
+
+struct delivery_service {
+    struct store *st;
+    const struct sluice_config *cfg;
+    struct stream_service *streams;
+    struct lake *lake;
+    delivery_clock_fn now_ms;
+    void *clock_arg;
+    int64_t retry_base_ms;
+    int max_streams; /* per region */
+    char *dir;       /* DIR/delivery */
+    pthread_mutex_t mu;
+    struct dstream *list; /* svc->mu */
+};
+
+int64_t delivery__now_ms(const struct delivery_service *svc);
+
+/* The delivery stream region/name with a reference (delivery__release), or NULL. */
+struct dstream *delivery__find(struct delivery_service *svc, const char *region, const char *name);
+void delivery__release(struct dstream *ds);
+
+/* Starts the engine threads of ds (positions loaded from the store). 0 or -errno. */
+int delivery__engine_start(struct dstream *ds);
+/* Stops and joins them. */
+void delivery__engine_stop(struct dstream *ds);
+/* Wakes the DirectPut reader after an append became durable. */
+void delivery__log_grew(struct dstream *ds);
+/* Stores the positions of n sources of stream id in one transaction (store_lock taken
+   inside). 0 or a store error (nothing stored). */
+int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint32_t *sources,
+                            const uint64_t *next_index, size_t n);
+
+/* ---- operations for the API adapter (delivery.c); messages as Firehose words them ---- */
+
+struct delivery_scope {
+    const char *region;
+    const char *account;
+};
+
+int delivery__create(struct delivery_service *svc, const struct delivery_scope *sc,
+                     const json_t *in, json_t **out, struct err_info *err);
+int delivery__describe(struct delivery_service *svc, const struct delivery_scope *sc,
+                       const json_t *in, json_t **out, struct err_info *err);
+int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                   json_t **out, struct err_info *err);
+int delivery__delete(struct delivery_service *svc, const struct delivery_scope *sc,
+                     const json_t *in, json_t **out, struct err_info *err);
+int delivery__update_destination(struct delivery_service *svc, const struct delivery_scope *sc,
+                                 const json_t *in, json_t **out, struct err_info *err);
+int delivery__tag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                  json_t **out, struct err_info *err);
+int delivery__untag(struct delivery_service *svc, const struct delivery_scope *sc, const json_t *in,
+                    json_t **out, struct err_info *err);
+int delivery__list_tags(struct delivery_service *svc, const struct delivery_scope *sc,
+                        const json_t *in, json_t **out, struct err_info *err);
+int delivery__encryption(struct delivery_service *svc, const struct delivery_scope *sc,
+                         const json_t *in, int start, json_t **out, struct err_info *err);
+
+/* One record of a put: the decoded bytes. */
+struct delivery_record_in {
+    const uint8_t *data;
+    uint32_t data_len;
+};
+/*
+ * Appends n records to the DirectPut stream's internal log and returns once they are
+ * durable: record_ids (OUT, n strings of DELIVERY_RECORD_ID_LEN + 1 bytes) name them,
+ * *encrypted (OUT) says whether SSE is on. Returns 0; SL_E(RESOURCE_NOT_FOUND);
+ * SL_E(INVALID_ARGUMENT) (a KinesisStreamAsSource stream); SL_E(UNAVAILABLE) (the log
+ * failed: nothing acknowledged).
+ */
+#define DELIVERY_RECORD_ID_LEN 64
+int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc, const char *name,
+                  const struct delivery_record_in *recs, size_t n,
+                  char (*record_ids)[DELIVERY_RECORD_ID_LEN + 1], int *encrypted,
+                  struct err_info *err);
+
+/* The not-found message. */
+int delivery__not_found(struct err_info *err, const char *name, const char *account);
+
+#endif

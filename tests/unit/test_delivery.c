@@ -1,0 +1,904 @@
+/*
+ * Unit tests of the delivery part: the timestamp patterns and key layout, the prefix
+ * rules and the destination validation (with AWS's defaults), and the engine driven
+ * through a real store, lake and internal log with an injected clock: buffering by size
+ * and by time, the flush operation, a failed object write retried until it succeeds,
+ * delivery across a close and reopen, and the counters. Each engine test works in its own
+ * mkdtemp directory; every test runs under an alarm.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/store.h"
+#include "delivery/delivery.h"
+#include "delivery/delivery_int.h"
+#include "delivery/firehose_api.h"
+
+#define T0_MS 1764151509123LL /* 2025-11-26T10:05:09.123Z, a Wednesday */
+
+/* ---- timestamps and keys ---- */
+
+static char *fmt(const char *pattern, int64_t ms)
+{
+    struct buf b;
+    buf_init(&b);
+    int rc = delivery__ts_format(pattern, strlen(pattern), ms, &b);
+    if (rc < 0) {
+        buf_fini(&b);
+        return NULL;
+    }
+    buf_putc(&b, '\0');
+    return (char *)b.data;
+}
+
+static void check_fmt(const char *pattern, const char *want)
+{
+    char *got = fmt(pattern, T0_MS);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void timestamp_patterns_follow_java_date_time_formatter(void **state)
+{
+    (void)state;
+    check_fmt("yyyy/MM/dd/HH/", "2025/11/26/10/");
+    check_fmt("yyyy-MM-dd-HH-mm-ss", "2025-11-26-10-05-09");
+    check_fmt("yy M d H m s", "25 11 26 10 5 9");
+    check_fmt("yyyy'-'MM", "2025-11");
+    check_fmt("'year='yyyy/'month='MM", "year=2025/month=11");
+    check_fmt("HH:mm:ss.SSS", "10:05:09.123");
+    check_fmt("MMM MMMM EEE EEEE", "Nov November Wed Wednesday");
+    check_fmt("hh a D k K", "10 AM 330 10 10");
+    check_fmt("''yyyy''", "'2025'");
+    check_fmt("uuuu", "2025");
+    check_fmt("", "");
+    /* Midnight reads 24 with k, 12 with h. */
+    char *m = fmt("k h a", 1764115200000LL); /* 2025-11-26T00:00:00Z */
+    assert_string_equal(m, "24 12 AM");
+    free(m);
+}
+
+static void timestamp_patterns_outside_the_subset_are_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {"qq", "yyyy'open", "[yyyy]", "yyyy#", "MMMMM", "ddd", "x", "Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(delivery__ts_format(bad[i], strlen(bad[i]), T0_MS, NULL), -1);
+    }
+}
+
+static char *eval(const char *prefix, const char *error_type)
+{
+    struct buf b;
+    buf_init(&b);
+    delivery__prefix_eval(prefix, T0_MS, error_type, &b);
+    buf_putc(&b, '\0');
+    return (char *)b.data;
+}
+
+static void prefixes_follow_aws_rules(void **state)
+{
+    (void)state;
+    char *s = eval(NULL, NULL);
+    assert_string_equal(s, "2025/11/26/10/");
+    free(s);
+    s = eval("", NULL);
+    assert_string_equal(s, "2025/11/26/10/");
+    free(s);
+    /* No expression: the time path is appended as is, no '/' inserted. */
+    s = eval("legacy", NULL);
+    assert_string_equal(s, "legacy2025/11/26/10/");
+    free(s);
+    s = eval("logs/", NULL);
+    assert_string_equal(s, "logs/2025/11/26/10/");
+    free(s);
+    /* With expressions nothing is appended. */
+    s = eval("ev/dt=!{timestamp:yyyy-MM-dd}/h=!{timestamp:HH}/", NULL);
+    assert_string_equal(s, "ev/dt=2025-11-26/h=10/");
+    free(s);
+    s = eval("err/!{firehose:error-output-type}/!{timestamp:yyyy}/", "processing-failed");
+    assert_string_equal(s, "err/processing-failed/2025/");
+    free(s);
+    s = eval("r/!{firehose:random-string}/!{firehose:random-string}/", NULL);
+    assert_int_equal(strlen(s), strlen("r/") + 11 + 1 + 11 + 1);
+    assert_memory_not_equal(s + 2, s + 14, 11);
+    free(s);
+}
+
+static void object_keys_name_stream_version_time_and_uuid(void **state)
+{
+    (void)state;
+    struct delivery_dest d = {.compression = DELIVERY_GZIP};
+    struct buf b;
+    buf_init(&b);
+    delivery__object_key(&d, "orders", 3, T0_MS, &b);
+    buf_putc(&b, '\0');
+    const char *k = (const char *)b.data;
+    const char *head = "2025/11/26/10/orders-3-2025-11-26-10-05-09-";
+    assert_int_equal(strlen(k), strlen(head) + 36 + 3);
+    assert_memory_equal(k, head, strlen(head));
+    const char *uuid = k + strlen(head);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            assert_int_equal(uuid[i], '-');
+        } else {
+            assert_true((uuid[i] >= '0' && uuid[i] <= '9') || (uuid[i] >= 'a' && uuid[i] <= 'f'));
+        }
+    }
+    assert_int_equal(uuid[14], '4');
+    assert_string_equal(k + strlen(k) - 3, ".gz");
+    buf_reset(&b);
+    d.file_extension = ".json";
+    d.prefix = "p/";
+    delivery__object_key(&d, "s", 1, T0_MS, &b);
+    buf_putc(&b, '\0');
+    assert_memory_equal(b.data, "p/2025/11/26/10/s-1-", strlen("p/2025/11/26/10/s-1-"));
+    assert_string_equal((char *)b.data + b.len - 1 - 5, ".json");
+    buf_fini(&b);
+}
+
+/* ---- validation ---- */
+
+static int describe(const char *json, json_t **desc, struct err_info *err)
+{
+    json_t *conf = json_loads(json, 0, NULL);
+    assert_non_null(conf);
+    err_clear(err);
+    int rc = delivery__dest_describe(conf, "extendedS3DestinationConfiguration", desc, err);
+    json_decref(conf);
+    return rc;
+}
+
+#define BASE_FOR(bucket)                                                                           \
+    "\"RoleARN\":\"arn:aws:iam::1:role/r\",\"BucketARN\":\"arn:aws:s3:::" bucket "\""
+#define BASE "\"RoleARN\":\"arn:aws:iam::1:role/r\",\"BucketARN\":\"arn:aws:s3:::bkt\""
+#define CONV                                                                                       \
+    "\"DataFormatConversionConfiguration\":{\"SchemaConfiguration\":{\"TableName\":\"t\"},"        \
+    "\"InputFormatConfiguration\":{},\"OutputFormatConfiguration\":{}}"
+
+static void descriptions_fill_in_aws_defaults(void **state)
+{
+    (void)state;
+    json_t *d = NULL;
+    struct err_info err;
+    assert_int_equal(describe("{" BASE "}", &d, &err), 0);
+    json_t *hints = json_object_get(d, "BufferingHints");
+    assert_int_equal(json_integer_value(json_object_get(hints, "SizeInMBs")), 5);
+    assert_int_equal(json_integer_value(json_object_get(hints, "IntervalInSeconds")), 300);
+    assert_string_equal(json_string_value(json_object_get(d, "CompressionFormat")), "UNCOMPRESSED");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(d, "EncryptionConfiguration"), "NoEncryptionConfig")),
+                        "NoEncryption");
+    assert_string_equal(json_string_value(json_object_get(d, "S3BackupMode")), "Disabled");
+    struct delivery_dest dest;
+    assert_int_equal(delivery__dest_parse(d, &dest), 0);
+    assert_string_equal(dest.bucket, "bkt");
+    assert_int_equal(dest.size_mb, 5);
+    assert_int_equal(dest.interval_s, 300);
+    delivery__dest_fini(&dest);
+    json_decref(d);
+
+    /* Format conversion makes the default size 128 and says Enabled. */
+    assert_int_equal(describe("{" BASE "," CONV "}", &d, &err), 0);
+    hints = json_object_get(d, "BufferingHints");
+    assert_int_equal(json_integer_value(json_object_get(hints, "SizeInMBs")), 128);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(d, "DataFormatConversionConfiguration"), "Enabled")));
+    json_decref(d);
+}
+
+static void expect_refused(const char *json, int code, const char *fragment)
+{
+    json_t *d = NULL;
+    struct err_info err;
+    int rc = describe(json, &d, &err);
+    if (rc != code || strstr(err.message, fragment) == NULL) {
+        fail_msg("%s: got %d '%s', want %d containing '%s'", json, rc, err.message, code, fragment);
+    }
+    assert_null(d);
+}
+
+static void destinations_are_validated_as_aws_does(void **state)
+{
+    (void)state;
+    int V = SL_E(VALIDATION), I = SL_E(INVALID_ARGUMENT);
+    expect_refused("{\"BucketARN\":\"arn:aws:s3:::b\"}", V,
+                   "Value null at 'extendedS3DestinationConfiguration.roleARN'");
+    expect_refused("{" BASE ",\"BufferingHints\":{\"SizeInMBs\":129}}", V,
+                   "Value '129' at 'extendedS3DestinationConfiguration.bufferingHints.sizeInMBs' "
+                   "failed to satisfy constraint: Member must have value less than or equal to "
+                   "128");
+    expect_refused("{" BASE ",\"BufferingHints\":{\"IntervalInSeconds\":-1}}", V,
+                   "greater than or equal to 0");
+    expect_refused("{" BASE ",\"CompressionFormat\":\"LZ4\"}", V, "enum value set");
+    expect_refused("{" BASE ",\"FileExtension\":\"json\"}", V,
+                   "Value 'json' at 'extendedS3DestinationConfiguration.fileExtension' failed to "
+                   "satisfy constraint: Member must satisfy regular expression pattern");
+    expect_refused("{" BASE ",\"FileExtension\":\".JSON\"}", V, "regular expression");
+    expect_refused("{\"RoleARN\":\"arn:r\",\"BucketARN\":\"arn:aws:s3:::Bad_Bucket\"}", I,
+                   "not a valid S3 bucket ARN");
+    expect_refused("{" BASE ",\"CustomTimeZone\":\"UTC+1\"}", V, "regular expression");
+    expect_refused("{" BASE "," CONV ",\"BufferingHints\":{\"SizeInMBs\":63}}", I,
+                   "BufferingHints.SizeInMBs must be at least 64 when data format conversion is "
+                   "enabled.");
+    expect_refused("{" BASE "," CONV ",\"CompressionFormat\":\"GZIP\"}", I,
+                   "CompressionFormat must be UNCOMPRESSED");
+    expect_refused("{" BASE ",\"DataFormatConversionConfiguration\":{}}", I,
+                   "SchemaConfiguration is required");
+    expect_refused("{" BASE ",\"Prefix\":\"a/!{timestamp:yyyy}/\"}", I,
+                   "ErrorOutputPrefix can't be null when Prefix contains expressions.");
+    expect_refused("{" BASE ",\"Prefix\":\"a/!{partitionKeyFromQuery:k}/\","
+                   "\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}",
+                   I, "ErrorOutputPrefix is required when dynamic partitioning is enabled.");
+    expect_refused("{" BASE ",\"Prefix\":\"a/\",\"ErrorOutputPrefix\":\"e/\","
+                   "\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}",
+                   I, "must use at least one partitionKeyFromQuery");
+    expect_refused("{" BASE ",\"Prefix\":\"a/!{partitionKeyFromQuery:k}/\","
+                   "\"ErrorOutputPrefix\":\"e/\"}",
+                   I, "only allowed in Prefix when dynamic partitioning is enabled");
+    expect_refused("{" BASE ",\"ErrorOutputPrefix\":\"e/!{partitionKeyFromLambda:k}/"
+                   "!{firehose:error-output-type}\"}",
+                   I, "not allowed in ErrorOutputPrefix");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
+                   "{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":\"LambdaArn\","
+                   "\"ParameterValue\":\"arn:l\"}]},{\"Type\":\"Nope\"}]}}",
+                   V,
+                   "Value 'Nope' at 'extendedS3DestinationConfiguration.processingConfiguration."
+                   "processors.2.member.type' failed to satisfy constraint: Member must satisfy "
+                   "enum value set");
+    expect_refused(
+        "{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
+        "\"Parameters\":[{\"ParameterName\":\"LambdaArn\",\"ParameterValue\":\"  \"}]}]}}",
+        V, "processors.1.member.parameters.1.member.parameterValue");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Processors\":[{\"Type\":\"Lambda\","
+                   "\"Parameters\":[{\"ParameterName\":\"Arn\",\"ParameterValue\":\"x\"}]}]}}",
+                   V, "Value 'Arn' at");
+    expect_refused("{" BASE ",\"Prefix\":\"a/!{\"}", I, "malformed");
+    expect_refused("{" BASE ",\"Prefix\":\"a/!{timestamp}\"}", I, "malformed");
+
+    json_t *d = NULL;
+    struct err_info err;
+    assert_int_equal(describe("{" BASE ",\"Prefix\":\"a/!{timestamp:yyyy}/\","
+                              "\"ErrorOutputPrefix\":\"e/!{firehose:error-output-type}/\","
+                              "\"FileExtension\":\".json\",\"CustomTimeZone\":\"UTC\"}",
+                              &d, &err),
+                     0);
+    json_decref(d);
+    /* A prefix without expressions may go without an error prefix. */
+    assert_int_equal(describe("{" BASE ",\"Prefix\":\"a/!b{c}\"}", &d, &err), 0);
+    json_decref(d);
+}
+
+/* ---- the engine ---- */
+
+struct fixture {
+    char tmp[64];
+    struct sluice_config cfg;
+    struct store *store;
+    struct stream_service *streams;
+    struct lake *lake;
+    struct delivery_service *svc;
+    _Atomic int64_t now_ms;
+};
+
+static int64_t fake_clock(void *arg)
+{
+    struct fixture *f = arg;
+    return atomic_load(&f->now_ms);
+}
+
+static int open_delivery(struct fixture *f)
+{
+    struct delivery_service_options opt = {.max_streams = 8,
+                                           .store = f->store,
+                                           .cfg = &f->cfg,
+                                           .streams = f->streams,
+                                           .lake = f->lake,
+                                           .now_ms = fake_clock,
+                                           .clock_arg = f,
+                                           .retry_base_ms = 20};
+    return delivery_service_open_with(&opt, &f->svc);
+}
+
+static int setup(void **state)
+{
+    alarm(60);
+    log_set_level(LOG_ERROR + 1);
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_delivery.XXXXXX");
+    if (mkdtemp(f->tmp) == NULL) {
+        free(f);
+        return -1;
+    }
+    config_defaults(&f->cfg);
+    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
+    f->cfg.stream_transition_ms = 0;
+    atomic_init(&f->now_ms, T0_MS);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
+    if (store_open(path, &f->store) < 0 ||
+        stream_service_open(f->store, &f->cfg, &f->streams) < 0 ||
+        lake_open(f->store, &f->cfg, &f->lake) < 0 || open_delivery(f) < 0) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    delivery_service_close(f->svc);
+    lake_close(f->lake);
+    stream_service_close(f->streams);
+    store_close(f->store);
+    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    alarm(0);
+    return rc;
+}
+
+static const struct delivery_scope scope = {.region = "us-east-1", .account = "000000000000"};
+
+static void create(struct fixture *f, const char *name, const char *dest_json)
+{
+    char *text = xasprintf("{\"DeliveryStreamName\":\"%s\","
+                           "\"ExtendedS3DestinationConfiguration\":%s}",
+                           name, dest_json);
+    json_t *in = json_loads(text, 0, NULL);
+    free(text);
+    json_t *out = NULL;
+    struct err_info err;
+    err_clear(&err);
+    int rc = delivery__create(f->svc, &scope, in, &out, &err);
+    if (rc != 0) {
+        fail_msg("create: %s", err.message);
+    }
+    json_decref(in);
+    json_decref(out);
+}
+
+static void put(struct fixture *f, const char *name, const char *data, size_t len, size_t n)
+{
+    struct delivery_record_in *recs = calloc(n, sizeof(*recs));
+    char(*ids)[DELIVERY_RECORD_ID_LEN + 1] = calloc(n, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        recs[i] =
+            (struct delivery_record_in){.data = (const uint8_t *)data, .data_len = (uint32_t)len};
+    }
+    int encrypted = -1;
+    struct err_info err;
+    assert_int_equal(delivery__put(f->svc, &scope, name, recs, n, ids, &encrypted, &err), 0);
+    assert_int_equal(encrypted, 0);
+    assert_int_equal(strlen(ids[0]), DELIVERY_RECORD_ID_LEN);
+    free(recs);
+    free(ids);
+}
+
+/* The concatenated bytes of every object in bucket (key order), and their count. */
+static size_t lake_bytes(struct fixture *f, const char *bucket, struct buf *out)
+{
+    struct lake_list_opts lo = {.max_keys = 1000};
+    struct lake_list_result res;
+    struct err_info err;
+    if (lake_object_list(f->lake, bucket, &lo, &res, &err) < 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < res.n_objects; i++) {
+        assert_int_equal(lake_object_read(f->lake, bucket, res.objects[i].key, out, NULL, &err), 0);
+    }
+    size_t n = res.n_objects;
+    lake_list_result_fini(&res);
+    return n;
+}
+
+/* Waits (real time) until bucket holds at least n objects; returns how many it holds. */
+static size_t wait_objects(struct fixture *f, const char *bucket, size_t n, int64_t ms)
+{
+    size_t got = 0;
+    for (int64_t waited = 0; waited <= ms; waited += 10) {
+        struct buf b;
+        buf_init(&b);
+        got = lake_bytes(f, bucket, &b);
+        buf_fini(&b);
+        if (got >= n) {
+            break;
+        }
+        usleep(10000);
+    }
+    return got;
+}
+
+static void make_bucket(struct fixture *f, const char *name)
+{
+    struct err_info err;
+    assert_int_equal(lake_bucket_create(f->lake, name, "us-east-1", &err), 0);
+}
+
+static void a_full_buffer_is_delivered_without_waiting_for_the_interval(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "size");
+    create(f, "size",
+           "{" BASE_FOR("size") ",\"BufferingHints\":{\"SizeInMBs\":1,"
+                                "\"IntervalInSeconds\":900}}");
+    static char rec[4096];
+    memset(rec, 'x', sizeof(rec));
+    put(f, "size", "small", 5, 1);
+    /* Below the size and the interval (the fake clock stands still): nothing yet. */
+    assert_int_equal(wait_objects(f, "size", 1, 300), 0);
+    put(f, "size", rec, sizeof(rec), 300); /* 1.2 MB: past SizeInMBs */
+    assert_true(wait_objects(f, "size", 1, 5000) >= 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "size", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "size", &b);
+    assert_int_equal(b.len, 5 + 300 * sizeof(rec));
+    buf_fini(&b);
+}
+
+static void a_buffer_is_delivered_when_its_interval_passes(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "time");
+    create(f, "time",
+           "{" BASE_FOR("time") ",\"BufferingHints\":{\"SizeInMBs\":5,"
+                                "\"IntervalInSeconds\":60}}");
+    put(f, "time", "one;", 4, 1);
+    assert_int_equal(wait_objects(f, "time", 1, 300), 0);
+    atomic_fetch_add(&f->now_ms, 59000);
+    assert_int_equal(wait_objects(f, "time", 1, 300), 0);
+    atomic_fetch_add(&f->now_ms, 1000);
+    assert_int_equal(wait_objects(f, "time", 1, 5000), 1);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "time", &b);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "one;", 4);
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "time", &c), 0);
+    assert_int_equal(c.incoming_records, 1);
+    assert_int_equal(c.incoming_bytes, 4);
+    assert_int_equal(c.s3_records, 1);
+    assert_int_equal(c.s3_bytes, 4);
+    assert_int_equal(c.s3_objects, 1);
+    assert_int_equal(c.s3_successes, c.s3_attempts);
+    assert_int_equal(c.s3_data_freshness_ms, 60000);
+}
+
+static void flush_delivers_records_in_arrival_order_byte_for_byte(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "flush");
+    create(f, "flush", "{" BASE_FOR("flush") "}");
+    for (int i = 0; i < 1000; i++) {
+        char rec[32];
+        int n = snprintf(rec, sizeof(rec), "<%d>", i);
+        put(f, "flush", rec, (size_t)n, 1);
+    }
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "flush", 5000), 0);
+    /* Objects of the same second sort by their random part; within each, records are
+       in arrival order, byte for byte, and every record is in exactly one. */
+    struct lake_list_opts lo = {.max_keys = 1000};
+    struct lake_list_result res;
+    struct err_info err;
+    assert_int_equal(lake_object_list(f->lake, "flush", &lo, &res, &err), 0);
+    assert_true(res.n_objects >= 1);
+    char seen[1000] = {0};
+    for (size_t k = 0; k < res.n_objects; k++) {
+        struct buf b;
+        buf_init(&b);
+        assert_int_equal(lake_object_read(f->lake, "flush", res.objects[k].key, &b, NULL, &err), 0);
+        buf_putc(&b, '\0');
+        int prev = -1, pos = 0, n = 0, idx;
+        const char *text = (const char *)b.data;
+        while (sscanf(text + pos, "<%d>%n", &idx, &n) == 1) {
+            assert_true(idx > prev && idx < 1000);
+            assert_int_equal(seen[idx], 0);
+            seen[idx] = 1;
+            prev = idx;
+            pos += n;
+        }
+        assert_int_equal((size_t)pos, b.len - 1); /* nothing else in the object */
+        buf_fini(&b);
+    }
+    lake_list_result_fini(&res);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(seen[i], 1);
+    }
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "nope", 100),
+                     SL_E(RESOURCE_NOT_FOUND));
+}
+
+static void a_failed_write_is_retried_until_the_bucket_exists(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "retry", "{" BASE_FOR("retry") "}"); /* no bucket yet */
+    put(f, "retry", "kept", 4, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "retry", 300), -ETIMEDOUT);
+    make_bucket(f, "retry");
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "retry", 10000), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "retry", &b), 1);
+    assert_memory_equal(b.data, "kept", 4);
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "retry", &c), 0);
+    assert_true(c.s3_attempts > c.s3_successes);
+    assert_int_equal(c.s3_successes, 1);
+}
+
+static void undelivered_records_are_delivered_after_a_reopen_exactly_once(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "reopen");
+    create(f, "reopen", "{" BASE_FOR("reopen") "}");
+    put(f, "reopen", "a;", 2, 3);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "reopen", 5000), 0);
+    put(f, "reopen", "b;", 2, 2);
+    delivery_service_close(f->svc);
+    f->svc = NULL;
+    assert_int_equal(open_delivery(f), 0);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "reopen", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "reopen", &b), 2);
+    assert_int_equal(b.len, 10);
+    int na = 0, nb = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        na += b.data[i] == 'a';
+        nb += b.data[i] == 'b';
+    }
+    assert_int_equal(na, 3);
+    assert_int_equal(nb, 2);
+    buf_fini(&b);
+}
+
+static void held_configurations_keep_records_in_the_log(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "held");
+    create(f, "held", "{" BASE_FOR("held") ",\"CompressionFormat\":\"Snappy\"}");
+    put(f, "held", "z", 1, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 300), -ETIMEDOUT);
+    assert_int_equal(wait_objects(f, "held", 1, 100), 0);
+    /* Once the configuration is one the engine delivers, the waiting records go out. */
+    json_t *in =
+        json_pack("{s:s,s:s,s:s,s:{s:s}}", "DeliveryStreamName", "held",
+                  "CurrentDeliveryStreamVersionId", "1", "DestinationId", DELIVERY_DESTINATION_ID,
+                  "ExtendedS3DestinationUpdate", "CompressionFormat", "UNCOMPRESSED");
+    json_t *out = NULL;
+    struct err_info err;
+    assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err), 0);
+    json_decref(in);
+    json_decref(out);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "held", &b), 1);
+    assert_memory_equal(b.data, "z", 1);
+    buf_fini(&b);
+}
+
+static void a_creating_delivery_stream_cannot_be_deleted_nor_take_records(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.stream_transition_ms = 5000;
+    create(f, "young", "{" BASE_FOR("young") "}");
+    json_t *in = json_pack("{s:s}", "DeliveryStreamName", "young");
+    json_t *out = NULL;
+    struct err_info err;
+    assert_int_equal(delivery__delete(f->svc, &scope, in, &out, &err), SL_E(RESOURCE_IN_USE));
+    assert_null(out);
+    assert_non_null(strstr(err.message, "CREATING"));
+    /* Nor does it take records before it is ACTIVE. */
+    struct delivery_record_in rec = {.data = (const uint8_t *)"x", .data_len = 1};
+    char id[1][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    assert_int_equal(delivery__put(f->svc, &scope, "young", &rec, 1, id, &encrypted, &err),
+                     SL_E(RESOURCE_NOT_FOUND));
+    atomic_fetch_add(&f->now_ms, 5000);
+    assert_int_equal(delivery__delete(f->svc, &scope, in, &out, &err), 0);
+    json_decref(out);
+    out = NULL;
+    assert_int_equal(delivery__delete(f->svc, &scope, in, &out, &err), SL_E(RESOURCE_NOT_FOUND));
+    assert_string_equal(err.message, "Firehose young under account 000000000000 not found.");
+    json_decref(in);
+}
+
+/* Puts n records "<tag>-<i>;" into the Kinesis stream name. */
+static void kinesis_put(struct fixture *f, const char *name, const char *tag, int n)
+{
+    struct stream *s = NULL;
+    assert_int_equal(stream_lookup(f->streams, "us-east-1", name, &s), 0);
+    for (int i = 0; i < n; i++) {
+        char data[32], pk[16];
+        int len = snprintf(data, sizeof(data), "%s-%d;", tag, i);
+        int pk_len = snprintf(pk, sizeof(pk), "k%d", i);
+        struct stream_put_record r = {.data = (const uint8_t *)data,
+                                      .data_len = (uint32_t)len,
+                                      .partition_key = pk,
+                                      .pk_len = (uint16_t)pk_len,
+                                      .hash_key = stream_hashkey_of_partition_key(pk, pk_len)};
+        assert_int_equal(stream_records_put(f->streams, s, &r, 1, atomic_load(&f->now_ms), NULL),
+                         0);
+        assert_int_equal(r.result, 0);
+    }
+    stream_release(s);
+}
+
+/* How many times "<tag>-<i>;" occurs in text, for i < n: 1 each is exactly once. */
+static void expect_each_once(const struct buf *b, const char *tag, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        int len = snprintf(want, sizeof(want), "%s-%d;", tag, i);
+        int count = 0;
+        for (size_t k = 0; k + (size_t)len <= b->len; k++) {
+            if (memcmp(b->data + k, want, (size_t)len) == 0 && (k == 0 || b->data[k - 1] == ';')) {
+                count++;
+            }
+        }
+        if (count != 1) {
+            fail_msg("%s occurs %d times", want, count);
+        }
+    }
+}
+
+static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "ksrc");
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "ksrc",
+                                     .mode = STREAM_MODE_PROVISIONED,
+                                     .shard_count = 3};
+    struct err_info err;
+    assert_int_equal(stream_create(f->streams, &p, &err), 0);
+    kinesis_put(f, "ksrc", "old", 20); /* before the delivery stream: never delivered */
+    json_t *in =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "DeliveryStreamName", "ksrc",
+                  "DeliveryStreamType", "KinesisStreamAsSource", "KinesisStreamSourceConfiguration",
+                  "KinesisStreamARN", "arn:aws:kinesis:us-east-1:000000000000:stream/ksrc",
+                  "RoleARN", "arn:aws:iam::0:role/r", "ExtendedS3DestinationConfiguration",
+                  "RoleARN", "arn:aws:iam::0:role/r", "BucketARN", "arn:aws:s3:::ksrc");
+    json_t *out = NULL;
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), 0);
+    json_decref(in);
+    json_decref(out);
+    /* PutRecord is refused on a stream-sourced delivery stream. */
+    struct delivery_record_in rec = {.data = (const uint8_t *)"x", .data_len = 1};
+    char id[1][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    assert_int_equal(delivery__put(f->svc, &scope, "ksrc", &rec, 1, id, &encrypted, &err),
+                     SL_E(INVALID_ARGUMENT));
+    assert_string_equal(err.message, "This operation is not permitted on KinesisStreamAsSource "
+                                     "delivery stream type.");
+
+    kinesis_put(f, "ksrc", "new", 60);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "ksrc", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "ksrc", &b);
+    assert_int_equal(b.len, 60 * strlen("new-0;") + 50 * 1 + 0); /* 10 of one digit, 50 of two */
+    expect_each_once(&b, "new", 60);
+    assert_null(memmem(b.data, b.len, "old-", 4));
+    buf_fini(&b);
+
+    /* Records put while the delivery service is closed are delivered after it reopens,
+       and nothing delivered before is delivered again. */
+    delivery_service_close(f->svc);
+    f->svc = NULL;
+    kinesis_put(f, "ksrc", "gap", 30);
+    assert_int_equal(open_delivery(f), 0);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "ksrc", 5000), 0);
+    buf_init(&b);
+    lake_bytes(f, "ksrc", &b);
+    expect_each_once(&b, "new", 60);
+    expect_each_once(&b, "gap", 30);
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "ksrc", &c), 0);
+    assert_int_equal(c.incoming_records, 30); /* since this open */
+    assert_int_equal(c.s3_records, 30);
+}
+
+/* Calls PutRecord or PutRecordBatch (raw) with body; *out gets the answer or err's text. */
+static int call_put(struct fixture *f, const char *op_name, const char *body, struct buf *out,
+                    struct err_info *err)
+{
+    struct api_json_service *api = firehose_api_create(f->svc);
+    const struct api_json_op *op = NULL;
+    for (size_t k = 0; k < api->n_ops; k++) {
+        if (strcmp(api->ops[k].name, op_name) == 0) {
+            op = &api->ops[k];
+        }
+    }
+    assert_non_null(op);
+    assert_non_null(op->raw_fn);
+    struct api_request req = {.region = "us-east-1", .account_id = "000000000000"};
+    struct api_call c = {.req = &req, .service_ctx = f->svc};
+    err_clear(&c.err);
+    int rc = op->raw_fn(&c, (const uint8_t *)body, strlen(body), out);
+    *err = c.err;
+    firehose_api_destroy(api);
+    return rc;
+}
+
+static void expect_put_refused(struct fixture *f, const char *op, const char *body, int code,
+                               const char *fragment)
+{
+    struct buf out;
+    buf_init(&out);
+    struct err_info err;
+    int rc = call_put(f, op, body, &out, &err);
+    if (rc != code || strstr(err.message, fragment) == NULL) {
+        fail_msg("%.80s: got %d '%s', want %d with '%s'", body, rc, err.message, code, fragment);
+    }
+    buf_fini(&out);
+}
+
+static void put_bodies_are_read_as_aws_reads_them(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "body");
+    create(f, "body", "{" BASE_FOR("body") "}");
+    struct buf out;
+    buf_init(&out);
+    struct err_info err;
+    /* Escapes in the name and the base64 ("\/" is "/"), unknown members skipped. */
+    assert_int_equal(call_put(f, "PutRecordBatch",
+                              "{\"Extra\":{\"a\":[1,2]},\"DeliveryStreamName\":\"b\\u006fdy\","
+                              "\"Records\":[{\"Data\":\"Pz8\\/\",\"X\":null},{\"Data\":\"\"}]}",
+                              &out, &err),
+                     0);
+    json_t *doc = json_loadb((const char *)out.data, out.len, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "FailedPutCount")), 0);
+    assert_true(json_is_false(json_object_get(doc, "Encrypted")));
+    json_t *responses = json_object_get(doc, "RequestResponses");
+    assert_int_equal(json_array_size(responses), 2);
+    const char *id0 = json_string_value(json_object_get(json_array_get(responses, 0), "RecordId"));
+    const char *id1 = json_string_value(json_object_get(json_array_get(responses, 1), "RecordId"));
+    assert_int_equal(strlen(id0), DELIVERY_RECORD_ID_LEN);
+    assert_string_not_equal(id0, id1);
+    json_decref(doc);
+    buf_reset(&out);
+    assert_int_equal(call_put(f, "PutRecord",
+                              "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":\"IQ==\"}}",
+                              &out, &err),
+                     0);
+    doc = json_loadb((const char *)out.data, out.len, 0, NULL);
+    assert_int_equal(strlen(json_string_value(json_object_get(doc, "RecordId"))),
+                     DELIVERY_RECORD_ID_LEN);
+    json_decref(doc);
+    buf_fini(&out);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "body", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    lake_bytes(f, "body", &b);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "\x3f\x3f\x3f!", 4); /* "Pz8/" then "IQ==" */
+    buf_fini(&b);
+
+    int V = SL_E(VALIDATION), S = SL_E(SERIALIZATION);
+    expect_put_refused(f, "PutRecordBatch", "{\"DeliveryStreamName\":\"body\",\"Records\":[]}", V,
+                       "Member must have length greater than or equal to 1");
+    expect_put_refused(f, "PutRecordBatch", "{\"DeliveryStreamName\":\"body\"}", V,
+                       "Value null at 'records'");
+    expect_put_refused(f, "PutRecordBatch", "{\"Records\":[{\"Data\":\"YQ==\"}]}", V,
+                       "Value null at 'deliveryStreamName'");
+    expect_put_refused(f, "PutRecordBatch",
+                       "{\"DeliveryStreamName\":\"body\",\"Records\":[{\"Data\":\"YQ==\"},{}]}", V,
+                       "Value null at 'records.2.member.data'");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",\"Record\":{}}", V,
+                       "Value null at 'record.data'");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":1}}",
+                       S, "Malformed request body");
+    expect_put_refused(f, "PutRecord",
+                       "{\"DeliveryStreamName\":\"body\",\"Record\":{\"Data\":\"YQ\"}}", S,
+                       "base64");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"body\",", S,
+                       "Malformed request body");
+    expect_put_refused(f, "PutRecord", "[]", S, "Malformed request body");
+    expect_put_refused(f, "PutRecord", "{\"DeliveryStreamName\":\"\",\"Record\":{\"Data\":\"\"}}",
+                       V, "deliveryStreamName");
+    expect_put_refused(
+        f, "PutRecord", "{\"DeliveryStreamName\":\"other\",\"Record\":{\"Data\":\"\"}}",
+        SL_E(RESOURCE_NOT_FOUND), "Firehose other under account 000000000000 not found.");
+    /* 501 records, counted even past the limit. */
+    struct buf big;
+    buf_init(&big);
+    buf_puts(&big, "{\"DeliveryStreamName\":\"body\",\"Records\":[");
+    for (int i = 0; i < 501; i++) {
+        buf_puts(&big, i ? ",{\"Data\":\"YQ==\"}" : "{\"Data\":\"YQ==\"}");
+    }
+    buf_puts(&big, "]}");
+    buf_putc(&big, '\0');
+    expect_put_refused(f, "PutRecordBatch", (const char *)big.data, V,
+                       "Member must have length less than or equal to 500");
+    buf_fini(&big);
+}
+
+static void the_quota_of_delivery_streams_is_kept(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "q%d", i);
+        create(f, name, "{" BASE_FOR("quota") "}");
+    }
+    json_t *in = json_pack("{s:s,s:{s:s,s:s}}", "DeliveryStreamName", "q8",
+                           "ExtendedS3DestinationConfiguration", "RoleARN", "arn:r", "BucketARN",
+                           "arn:aws:s3:::quota");
+    json_t *out = NULL;
+    struct err_info err;
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(LIMIT_EXCEEDED));
+    assert_string_equal(err.message, "You have already consumed your firehose quota of 8 hoses.");
+    assert_null(out);
+    /* The same name again is ResourceInUse, whatever the quota. */
+    json_object_set_new(in, "DeliveryStreamName", json_string("q0"));
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(RESOURCE_IN_USE));
+    assert_string_equal(err.message, "Firehose q0 under accountId 000000000000 already exists");
+    json_decref(in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(timestamp_patterns_follow_java_date_time_formatter),
+        cmocka_unit_test(timestamp_patterns_outside_the_subset_are_refused),
+        cmocka_unit_test(prefixes_follow_aws_rules),
+        cmocka_unit_test(object_keys_name_stream_version_time_and_uuid),
+        cmocka_unit_test(descriptions_fill_in_aws_defaults),
+        cmocka_unit_test(destinations_are_validated_as_aws_does),
+        cmocka_unit_test_setup_teardown(a_full_buffer_is_delivered_without_waiting_for_the_interval,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_buffer_is_delivered_when_its_interval_passes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(flush_delivers_records_in_arrival_order_byte_for_byte,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_write_is_retried_until_the_bucket_exists, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            undelivered_records_are_delivered_after_a_reopen_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(held_configurations_keep_records_in_the_log, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_creating_delivery_stream_cannot_be_deleted_nor_take_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(put_bodies_are_read_as_aws_reads_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_quota_of_delivery_streams_is_kept, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
+}
