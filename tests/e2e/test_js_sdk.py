@@ -87,3 +87,21 @@ def test_glue_on_sdk_defaults(server, unique):
                    "missing": {"name": "EntityNotFoundException", "status": 400}}
     db = server.client("glue").get_database(Name=f"js_{unique}")["Database"]
     assert db["Description"] == "from js"
+
+
+def test_kinesis_multiplexed_on_one_http2_connection(server, unique):
+    """With disableConcurrentStreams off the SDK sends its calls as concurrent streams
+    of one connection; all are answered, each once."""
+    name = f"jsmx-{unique}"
+    k = server.client("kinesis")
+    k.create_stream(StreamName=name, ShardCount=1)
+    k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    out = run_js(server, "kinesis_multiplex.mjs", name, "20")
+    assert len(set(out["sequenceNumbers"])) == 20
+    sessions = [s for pool in out["sessions"].values() for s in pool["sessions"]]
+    assert len(sessions) == 1 and sessions[0]["totalRequests"] == 20
+    assert sessions[0]["maxConcurrent"] > 1  # they really were in flight together
+    deadline = time.time() + 5
+    while "HTTP/2 connection closed after 20 streams" not in open(server.log_path).read():
+        assert time.time() < deadline
+        time.sleep(0.1)
