@@ -88,6 +88,8 @@
 #define H2_MAX_SERVER_RESETS 100
 #define H2_MAX_EMPTY_DATA 100
 #define H2_MAX_CONTROL 1000
+/* When the server stops, the streams under way get this long to finish. */
+#define H2_STOP_GRACE_S 5
 
 /* One request stream. Owned by the connection; freed when nghttp2 closes the stream. */
 struct h2_stream {
@@ -881,6 +883,8 @@ static void *conn_main(void *arg)
     struct h2_conn *c = arg;
     uint8_t buf[16384];
     int stopping = 0;
+    int64_t stop_deadline_ns = 0; /* when stopping: the answers under way get until then */
+    int eof = 0;                  /* the client has shut its side: flush, then close */
     int rc = 0;
     if (c->upgrade_head != NULL) {
         rc = h2c_upgrade(c);
@@ -892,7 +896,7 @@ static void *conn_main(void *arg)
     }
     while (rc > 0) {
         struct pollfd p[2] = {{.fd = c->fd, .events = 0}, {.fd = c->host.stop_fd, .events = 0}};
-        if (nghttp2_session_want_read(c->session)) {
+        if (!eof && nghttp2_session_want_read(c->session)) {
             p[0].events |= POLLIN;
         }
         if (nghttp2_session_want_write(c->session)) {
@@ -906,17 +910,30 @@ static void *conn_main(void *arg)
             break;
         }
         if (p[1].revents & POLLIN) {
-            stopping = 1; /* the server stops: no new streams; this one's answers go out */
-            nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
+            /* The server stops: GOAWAY names the last stream taken; the streams up to it
+               are finished and their answers sent, for a few seconds at most (the reaper
+               has stopped), and the session ends when none is left. */
+            stopping = 1;
+            stop_deadline_ns = clock_mono_ns() + H2_STOP_GRACE_S * 1000000000LL;
+            nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(c->session),
+                                  NGHTTP2_NO_ERROR, NULL, 0);
         }
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (!eof && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t got = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-                break; /* closed by the client, or shut by the reaper */
+            if (got < 0 && errno != EAGAIN && errno != EINTR) {
+                break; /* reset by the client, or shut by the reaper */
             }
+            eof = got == 0;
             rc = h2__conn_feed(c, buf, got > 0 ? (size_t)got : 0);
         } else {
             rc = h2__conn_feed(c, NULL, 0);
+        }
+        if (eof && (rc <= 0 || !nghttp2_session_want_write(c->session))) {
+            break; /* what could be answered has been sent */
+        }
+        if (stopping && stop_deadline_ns != 0 && clock_mono_ns() > stop_deadline_ns) {
+            break;
         }
         /* A response none of which could be sent for the idle timeout: a client that
            does not read, or keeps its window shut. */

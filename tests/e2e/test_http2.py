@@ -747,3 +747,50 @@ def test_slow_body_over_h2_is_cut_at_the_minimum_rate(fresh_sluice):
     finally:
         a.close()
     legit_ok(server)
+
+
+def test_stop_lets_a_download_under_way_finish(fresh_sluice):
+    """SIGTERM while a response is being read: GOAWAY names the stream, and its body
+    still arrives whole before the connection closes."""
+    import signal
+    server = fresh_sluice.start()
+    bucket = "h2-stop"
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    data = bytes(range(256)) * (4 << 12)  # 4 MiB, far beyond the client's 64 KiB window
+    s3.put_object(Bucket=bucket, Key="k", Body=data)
+    a = RawH2(server)
+    try:
+        a.send(a.headers(1, signed(server, "GET", f"/{bucket}/k", "s3")))
+        body, goaway, ended, signalled = b"", [], False, False
+        deadline = time.time() + 15
+        while not ended and time.time() < deadline:
+            frames, closed = a.frames(timeout=2, until=lambda f: isinstance(f, DataFrame))
+            for f in frames:
+                if isinstance(f, GoAwayFrame):
+                    goaway.append(f)
+                elif isinstance(f, DataFrame) and f.stream_id == 1:
+                    body += f.data
+                    ended = "END_STREAM" in f.flags
+                    if not signalled:  # a first window's worth is in: stop the server
+                        server.proc.send_signal(signal.SIGTERM)
+                        signalled = True
+                        time.sleep(0.3)
+                    if f.data:
+                        try:
+                            a.send(WindowUpdateFrame(0, window_increment=len(f.data)).serialize()
+                                   + WindowUpdateFrame(1, window_increment=len(f.data)).serialize())
+                        except OSError:
+                            pass  # all sent: the server has closed, the rest is buffered
+            if closed:
+                break
+        assert signalled and ended
+        assert body == data
+        frames, _ = a.frames(timeout=5)
+        goaway += [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert goaway and goaway[0].error_code == 0 and goaway[0].last_stream_id == 1
+    finally:
+        a.close()
+    assert server.proc.wait(timeout=15) == 0
+    server.proc = None
+    server.log.close()
