@@ -22,6 +22,11 @@
  *                                reading the in-memory body or the response file
  *   stream closed            ──▶ host->close
  *
+ * Why beside libmicrohttpd rather than instead of it: nghttp2 is a protocol engine without
+ * I/O, so it fits the admission, vetting and deadlines the front end already owns, and the
+ * HTTP/1.1 path (and its figures) stays as it is; the libraries that speak both (nghttp2's
+ * asio server, h2o) would bring their own event loop and connection handling in its place.
+ *
  * Streams are handled one after another on the connection's thread, not in a pool: a
  * handler blocks on fsync, and an SDK that multiplexes calls on one connection gets them
  * answered in arrival order, each response sent as soon as it is ready while the next
