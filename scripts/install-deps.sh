@@ -5,8 +5,8 @@ set -euo pipefail
 
 apt_packages=(
     build-essential pkg-config clang libclang-rt-dev
-    libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev zlib1g-dev libcmocka-dev
-    awscli python3-boto3 python3-pytest python3-requests
+    libmicrohttpd-dev libnghttp2-dev libssl-dev libjansson-dev libsqlite3-dev zlib1g-dev libcmocka-dev
+    awscli python3-boto3 python3-pytest python3-requests python3-h2
     nodejs npm
 )
 
@@ -36,3 +36,7 @@ fi
 
 # DuckDB's C library (not in Debian) from its pinned npm package, into third_party/duckdb/.
 "$(dirname "$0")/install-duckdb.sh"
+
+# The AWS SDK for JavaScript v3 clients of the end-to-end tests, pinned by
+# tests/e2e/js/package-lock.json, into tests/e2e/js/node_modules/.
+"$(dirname "$0")/install-js-sdk.sh"

@@ -122,8 +122,10 @@ def run_fuzz_replay():
     record("fuzz-replay", passed, failed, log)
 
 
-# What pytest 7 needs to import; linked from Debian's copy when a Python lacks it.
-PYTEST_MODULES = ["pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "attr", "attrs"]
+# What pytest 7 needs to import, and the HTTP/2 client of test_http2.py (python3-h2);
+# linked from Debian's copy when a Python lacks it.
+PYTEST_MODULES = ["pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "attr", "attrs",
+                  "h2", "hpack", "hyperframe"]
 
 
 def probe(python, code):

@@ -18,16 +18,27 @@ struct api_registry {
 
 struct conn_slot;
 
+/* Where an admitted connection stands; the reaper times each phase (server.c). */
+enum conn_phase {
+    PHASE_FREE,    /* slot unused */
+    PHASE_VETTING, /* accepted; the acceptor peeks at its first head (vet.c) */
+    PHASE_PENDING, /* handed to MHD, not yet started by it; the reaper leaves it alone */
+    PHASE_HEAD,    /* waiting for a request's head */
+    PHASE_BODY,    /* receiving a body */
+    PHASE_BUSY,    /* handling or sending the response; MHD's idle timeout applies */
+};
+
 /* One request/response exchange, from the first header to the last byte sent. */
 struct http_exchange {
-    char *raw_uri;          /* path and query as sent */
+    char *raw_uri; /* path and query as sent */
     char method[16];
     struct api_header *headers; /* owned copies */
     size_t n_headers, cap_headers;
-    struct buf body;        /* in-memory body */
-    int body_fd;            /* spooled body, -1 when none */
-    size_t body_len;        /* bytes received */
-    int early_error;        /* a code decided before the body was read (too large...) */
+    struct buf body;   /* in-memory body */
+    int body_fd;       /* spooled body, -1 when none */
+    size_t body_len;   /* bytes received */
+    int early_error;   /* a code decided before the body was read (too large...) */
+    int body_expected; /* HTTP/2: a body follows though no Content-Length says so */
     char early_message[160];
     /* the front end's accounting (server.c) */
     struct conn_slot *slot; /* the connection's admission slot, NULL if unknown */
@@ -75,5 +86,74 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
                         const char *resource);
 const char *http__header(const struct http_exchange *ex, const char *name);
 void http__response_fini(struct api_response *resp);
+
+/* ---- HTTP/2 (h2.c) ---- */
+
+/* The 24 bytes an HTTP/2 client with prior knowledge sends first (RFC 9113 3.4). */
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+
+/*
+ * What an HTTP/2 connection needs from the front end that admitted it: the same steps
+ * an HTTP/1.1 exchange goes through in server.c, and the connection's slot for the
+ * reaper. The fuzz target supplies its own. `arg` is passed to every function, `conn`
+ * to those about the connection.
+ */
+struct h2_host {
+    void *arg;          /* the server */
+    void *conn;         /* the connection's admission slot */
+    int stop_fd;        /* readable once the server stops; -1 for none */
+    int idle_timeout_s; /* a response no byte of which could be sent for this long ends
+                           the connection */
+    /* A new exchange (request id set, no method or URI yet); never NULL. */
+    struct http_exchange *(*open)(void *arg, void *conn);
+    /* The headers are in: framing, route, the gate, body limit and budget. Returns 0 to
+       read the body, or an error code: ex->resp holds the answer when *rendered, else
+       it is to be rendered from ex->early_message. */
+    int (*headers)(void *arg, struct http_exchange *ex, int *rendered);
+    /* Body bytes; a refusal decided on the way sets ex->early_error. */
+    void (*receive)(void *arg, struct http_exchange *ex, const uint8_t *data, size_t len);
+    /* The whole request is in: answer it into ex->resp (may block on the disk). */
+    void (*finish)(void *arg, struct http_exchange *ex);
+    /* Frees an exchange and what it holds. NULL ok. */
+    void (*close)(void *arg, struct http_exchange *ex);
+    /* The connection moved to another phase, for the reaper's deadlines. */
+    void (*phase)(void *arg, void *conn, enum conn_phase phase);
+    /* The connection has ended and its socket is closed; called last. May be NULL. */
+    void (*done)(void *arg, void *conn);
+};
+
+struct h2_conn;
+
+/*
+ * An HTTP/2 server session on socket fd (non-blocking), or with fd -1 one whose output
+ * is discarded (the fuzz target). *host is copied. Returns 0 or SL_E(NOMEM).
+ */
+int h2__conn_create(const struct h2_host *host, int fd, struct h2_conn **out);
+/*
+ * Feeds bytes received from the client: frames are processed, complete requests
+ * answered in order, and what can be sent is sent. Returns 1 while the connection goes
+ * on, 0 when it has ended cleanly (GOAWAY sent and flushed), or a negative nghttp2 or
+ * errno code when it must be closed.
+ */
+int h2__conn_feed(struct h2_conn *c, const uint8_t *data, size_t len);
+/* Frees the session and every exchange still open; does not close the socket. NULL ok. */
+void h2__conn_destroy(struct h2_conn *c);
+/*
+ * Serves an admitted connection whose first bytes are the HTTP/2 preface, in a thread
+ * of its own, until it ends; then closes fd and calls host->done. For an h2c upgrade,
+ * upgrade_head is the HTTP/1.1 request head (copied), already read from the socket and
+ * answered 101, to be answered as stream 1; NULL otherwise. Returns 0, or -errno when
+ * no thread could be started (the caller still owns fd and the slot).
+ */
+int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
+                   size_t upgrade_head_len);
+/*
+ * 1 when a vetted first HTTP/1.1 request head [head, head+len) asks for the h2c
+ * upgrade in a form Sluice takes: "Upgrade: h2c", Connection naming Upgrade and
+ * HTTP2-Settings, exactly one well-formed HTTP2-Settings, and no body; else 0 (the
+ * request is then served over HTTP/1.1, the offer ignored).
+ */
+int http__h2c_wanted(const char *head, size_t len);
 
 #endif

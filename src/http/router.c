@@ -678,10 +678,10 @@ static int split_request(const struct http_exchange *ex, char **path_out, const 
     return 0;
 }
 
-/* 1 when the request announces no body at all. */
+/* 1 when the request announces no body at all (HTTP/2 may send one without a length). */
 static int has_no_body(const struct http_exchange *ex)
 {
-    if (http__header(ex, "Transfer-Encoding") != NULL) {
+    if (ex->body_expected || http__header(ex, "Transfer-Encoding") != NULL) {
         return 0;
     }
     const char *cl = http__header(ex, "Content-Length");

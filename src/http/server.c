@@ -1,5 +1,6 @@
 /*
- * The libmicrohttpd adapter: the only file that includes microhttpd.h.
+ * The libmicrohttpd adapter (the only file that includes microhttpd.h) and the
+ * connections' admission, vetting and deadlines for HTTP/1.1 and HTTP/2 alike.
  *
  * Lifecycle of one exchange inside MHD:
  *
@@ -42,6 +43,12 @@
  * parse errors (431, 400, 505, bad chunk framing) with its fixed HTML pages; MHD 0.9.75
  * has no hook to replace those.
  *
+ * HTTP/2 (h2.c) shares the port: a connection whose first bytes are the HTTP/2 preface,
+ * or whose first request head offers the h2c upgrade without a body (answered 101
+ * here), leaves vetting for a thread of its own that serves its streams through the
+ * same steps (on_headers, receive, http__handle: struct h2_host below) and keeps the
+ * slot, so admission, the reaper's deadlines and the body budgets apply alike.
+ *
  * Every connection MHD serves has its own thread (handlers block on fsync and disk),
  * which is one reason the number of connections is bounded; one still being vetted,
  * as a slowloris client's always is, has none.
@@ -72,15 +79,6 @@
 #define VET_MAX_HEAD (64 * 1024)
 /* In the reserve, an address may hold fewer than this many connections. */
 #define RESERVE_PER_ADDR 8
-
-enum conn_phase {
-    PHASE_FREE,    /* slot unused */
-    PHASE_VETTING, /* accepted; the acceptor peeks at its first head (vet.c) */
-    PHASE_PENDING, /* handed to MHD, not yet started by it; the reaper leaves it alone */
-    PHASE_HEAD,    /* waiting for a request's head */
-    PHASE_BODY,    /* receiving a body */
-    PHASE_BUSY,    /* handling or sending the response; MHD's idle timeout applies */
-};
 
 /* One admitted connection. Every field is guarded by http_server.conn_lock. */
 struct conn_slot {
@@ -113,6 +111,8 @@ struct http_server {
     int vet_epoll;           /* the VETTING connections' sockets (acceptor only) */
     char *vet_buf;           /* VET_MAX_HEAD bytes for peeking (acceptor only) */
     int n_connections;       /* slots not FREE; guarded by conn_lock */
+    int n_h2;                /* HTTP/2 connection threads running; guarded by conn_lock */
+    pthread_cond_t h2_gone;  /* signalled when n_h2 drops; with conn_lock */
 };
 
 /* Takes n bytes of a budget of limit; returns 0, or -1 when it would be exceeded. */
@@ -696,6 +696,103 @@ static void refuse_head(struct http_server *srv, int fd, const char *head, size_
     shutdown(fd, SHUT_WR);
 }
 
+/* ---- the HTTP/2 connections' view of the front end (struct h2_host) ---- */
+
+static struct http_exchange *h2_open(void *arg, void *conn)
+{
+    (void)arg;
+    struct http_exchange *ex = xcalloc(1, sizeof(*ex));
+    ex->body_fd = -1;
+    ex->resp.body_fd = -1;
+    buf_init(&ex->body);
+    buf_init(&ex->resp.body);
+    format_request_id(ex->request_id);
+    ex->slot = conn;
+    return ex;
+}
+
+static int h2_headers(void *arg, struct http_exchange *ex, int *rendered)
+{
+    return on_headers(arg, ex, rendered);
+}
+
+static void h2_receive(void *arg, struct http_exchange *ex, const uint8_t *data, size_t len)
+{
+    receive(arg, ex, (const char *)data, len);
+}
+
+static void h2_finish(void *arg, struct http_exchange *ex)
+{
+    struct http_server *srv = arg;
+    if (ex->early_error) {
+        http__render_error(ex, ex->early_error, ex->early_message, NULL);
+        return;
+    }
+    if (ex->body_fd >= 0) {
+        lseek(ex->body_fd, 0, SEEK_SET);
+    }
+    http__handle(&srv->ctx, ex);
+}
+
+static void h2_close(void *arg, struct http_exchange *ex)
+{
+    exchange_free(arg, ex);
+}
+
+static void h2_phase(void *arg, void *conn, enum conn_phase phase)
+{
+    slot_enter(arg, conn, phase);
+}
+
+/* The connection's thread has closed its socket: the slot and the thread count go. */
+static void h2_done(void *arg, void *conn)
+{
+    struct http_server *srv = arg;
+    struct conn_slot *slot = conn;
+    pthread_mutex_lock(&srv->conn_lock);
+    slot->phase = PHASE_FREE;
+    slot->fd = -1;
+    srv->n_connections--;
+    srv->n_h2--;
+    pthread_cond_broadcast(&srv->h2_gone);
+    pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/*
+ * Hands a vetting connection whose first bytes are the HTTP/2 preface to a thread of
+ * its own (h2.c). Its slot stays: HEAD until a stream brings a body, and so on, under
+ * the same deadlines as an HTTP/1.1 connection.
+ */
+static void start_h2(struct http_server *srv, struct conn_slot *slot, const char *upgrade_head,
+                     size_t upgrade_head_len)
+{
+    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
+    pthread_mutex_lock(&srv->conn_lock);
+    int fd = slot->fd;
+    slot->phase = PHASE_HEAD;
+    slot->phase_start_ns = clock_mono_ns();
+    srv->n_h2++;
+    pthread_mutex_unlock(&srv->conn_lock);
+    struct h2_host host = {
+        .arg = srv,
+        .conn = slot,
+        .stop_fd = srv->stop_pipe[0],
+        .idle_timeout_s = srv->ctx.cfg->idle_timeout_s,
+        .open = h2_open,
+        .headers = h2_headers,
+        .receive = h2_receive,
+        .finish = h2_finish,
+        .close = h2_close,
+        .phase = h2_phase,
+        .done = h2_done,
+    };
+    if (http__h2_start(&host, fd, upgrade_head, upgrade_head_len) != 0) {
+        log_msg(LOG_WARN, "http", "cannot start an HTTP/2 connection thread");
+        h2_done(srv, slot);
+        close(fd);
+    }
+}
+
 /* The acceptor's turn on a VETTING connection with something to read. */
 static void vet_connection(struct http_server *srv, struct conn_slot *slot)
 {
@@ -707,6 +804,14 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
         drop_vetting(srv, slot); /* closed before sending a request, or shut by the reaper */
         return;
     }
+    /* HTTP/2 with prior knowledge: the preface, or the start of it, is waited for. */
+    size_t cmp_len = (size_t)n < H2_PREFACE_LEN ? (size_t)n : H2_PREFACE_LEN;
+    if (memcmp(srv->vet_buf, H2_PREFACE, cmp_len) == 0) {
+        if (cmp_len == H2_PREFACE_LEN) {
+            start_h2(srv, slot, NULL, 0);
+        }
+        return;
+    }
     size_t head_len;
     const char *reason;
     int rc = http__vet_head(srv->vet_buf, (size_t)n, VET_MAX_HEAD, &head_len, &reason);
@@ -716,6 +821,20 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
     if (rc < 0) {
         refuse_head(srv, slot->fd, srv->vet_buf, (size_t)n, -rc, reason);
         drop_vetting(srv, slot);
+        return;
+    }
+    if (http__h2c_wanted(srv->vet_buf, head_len)) {
+        /* The h2c upgrade: the head is taken off the socket and answered 101 here (a
+           few bytes, into an empty send buffer); the request becomes stream 1. */
+        static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                        "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        if (recv(slot->fd, srv->vet_buf, head_len, MSG_DONTWAIT) != (ssize_t)head_len ||
+            send(slot->fd, switching, sizeof(switching) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                (ssize_t)(sizeof(switching) - 1)) {
+            drop_vetting(srv, slot);
+            return;
+        }
+        start_h2(srv, slot, srv->vet_buf, head_len);
         return;
     }
     epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
@@ -958,6 +1077,7 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     srv->ctx.lookup_arg = lookup_arg;
     snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s", cfg->data_dir);
     pthread_mutex_init(&srv->conn_lock, NULL);
+    pthread_cond_init(&srv->h2_gone, NULL);
     srv->max_connections = fit_connections(cfg);
     srv->reserve = srv->max_connections / 16 > 4 ? srv->max_connections / 16 : 4;
     srv->slots = xcalloc((size_t)srv->max_connections, sizeof(*srv->slots));
@@ -1021,6 +1141,7 @@ out_free:
     close(listen_fd);
     free(srv->vet_buf);
     free(srv->slots);
+    pthread_cond_destroy(&srv->h2_gone);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);
     return rc;
@@ -1041,6 +1162,13 @@ void http_server_close(struct http_server *srv)
     if (srv->threads_started >= 2) {
         pthread_join(srv->reaper, NULL);
     }
+    /* HTTP/2 connections see the stop pipe too: each finishes the request it is
+       handling, says GOAWAY and closes. */
+    pthread_mutex_lock(&srv->conn_lock);
+    while (srv->n_h2 > 0) {
+        pthread_cond_wait(&srv->h2_gone, &srv->conn_lock);
+    }
+    pthread_mutex_unlock(&srv->conn_lock);
     close(srv->listen_fd);
     MHD_stop_daemon(srv->daemon);
     close(srv->stop_pipe[0]);
@@ -1048,6 +1176,7 @@ void http_server_close(struct http_server *srv)
     close(srv->vet_epoll);
     free(srv->vet_buf);
     free(srv->slots);
+    pthread_cond_destroy(&srv->h2_gone);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);
 }

@@ -1,0 +1,107 @@
+"""The AWS SDK for JavaScript v3 on its defaults against Kinesis, S3 and Glue.
+
+@aws-sdk/client-kinesis sends every call over HTTP/2 (NodeHttp2Handler): to an http://
+endpoint that is cleartext HTTP/2 with prior knowledge. The clients are pinned by
+tests/e2e/js/package-lock.json and installed by scripts/install-js-sdk.sh (called by
+scripts/install-deps.sh); each service has a small node script in tests/e2e/js/ that
+prints one JSON object, given the endpoint, credentials and region in its environment.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import Sluice
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+@pytest.fixture(scope="module")
+def server():
+    # debug: the server logs each HTTP/2 connection it served, which proves the protocol
+    s = Sluice(extra_args=["--log-level", "debug"]).start()
+    yield s
+    code = s.stop()
+    s.cleanup()
+    assert code == 0
+
+
+def run_js(server, script, *args):
+    assert os.path.isdir(os.path.join(JS_DIR, "node_modules", "@aws-sdk")), \
+        "run scripts/install-js-sdk.sh (or scripts/install-deps.sh) first"
+    env = dict(os.environ)
+    env.update({"SLUICE_ENDPOINT": server.endpoint,
+                "AWS_ACCESS_KEY_ID": server.access_key,
+                "AWS_SECRET_ACCESS_KEY": server.secret_key,
+                "AWS_REGION": server.region,
+                "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "NODE_NO_WARNINGS": "1"})
+    env.pop("AWS_PROFILE", None)
+    p = subprocess.run(["node", script] + list(args), cwd=JS_DIR, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"{script} failed:\n{p.stderr}\n{p.stdout}"
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def h2_connections(server):
+    with open(server.log_path, errors="replace") as f:
+        return f.read().count("HTTP/2 connection closed after")
+
+
+def test_kinesis_over_http2_on_sdk_defaults(server, unique):
+    before = h2_connections(server)
+    out = run_js(server, "kinesis.mjs", f"js-{unique}")
+    assert out["handler"] == "NodeHttp2Handler"
+    assert out["shardId"] == "shardId-000000000000"
+    assert out["records"] == [{"data": "hello from js", "sequenceNumber": out["sequenceNumber"]}]
+    # The calls really went over HTTP/2: the server closed HTTP/2 connections for them
+    # (the Kinesis client opens one per call: disableConcurrentStreams is its default).
+    deadline = time.time() + 5
+    while h2_connections(server) - before < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    assert h2_connections(server) - before >= 4
+    # and what the SDK wrote is there for boto3 too
+    k = server.client("kinesis")
+    desc = k.describe_stream_summary(StreamName=f"js-{unique}")
+    assert desc["StreamDescriptionSummary"]["OpenShardCount"] == 1
+
+
+def test_s3_on_sdk_defaults(server, unique):
+    out = run_js(server, "s3.mjs", f"js-{unique}")
+    assert out["body"] == "hello from js"
+    assert out["contentType"] == "text/plain"
+    assert out["etag"] == out["getEtag"] == '"e06725288a11aff6c765f0ec5448edd3"'
+    got = server.client("s3").get_object(Bucket=f"js-{unique}", Key="dir/hello.txt")
+    assert got["Body"].read() == b"hello from js"
+
+
+def test_glue_on_sdk_defaults(server, unique):
+    out = run_js(server, "glue.mjs", f"js_{unique}")
+    assert out == {"name": f"js_{unique}", "description": "from js",
+                   "missing": {"name": "EntityNotFoundException", "status": 400}}
+    db = server.client("glue").get_database(Name=f"js_{unique}")["Database"]
+    assert db["Description"] == "from js"
+
+
+def test_kinesis_multiplexed_on_one_http2_connection(server, unique):
+    """With disableConcurrentStreams off the SDK sends its calls as concurrent streams
+    of one connection; all are answered, each once."""
+    name = f"jsmx-{unique}"
+    k = server.client("kinesis")
+    k.create_stream(StreamName=name, ShardCount=1)
+    k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    out = run_js(server, "kinesis_multiplex.mjs", name, "20")
+    assert len(set(out["sequenceNumbers"])) == 20
+    sessions = [s for pool in out["sessions"].values() for s in pool["sessions"]]
+    assert len(sessions) == 1 and sessions[0]["totalRequests"] == 20
+    assert sessions[0]["maxConcurrent"] > 1  # they really were in flight together
+    deadline = time.time() + 5
+    while "HTTP/2 connection closed after 20 streams" not in open(server.log_path).read():
+        assert time.time() < deadline
+        time.sleep(0.1)
