@@ -85,6 +85,7 @@ run: all
 # Every suite: unit tests, fuzz corpus replay and end-to-end tests, plain and under
 # AddressSanitizer + UndefinedBehaviorSanitizer; ends with "N passed, N failed".
 test: deps
+	@./scripts/install-js-sdk.sh
 	@/usr/bin/python3 tests/run_all.py
 
 # Every benchmark, each beside its reference in the same run; prints figures only.

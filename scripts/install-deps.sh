@@ -36,7 +36,3 @@ fi
 
 # DuckDB's C library (not in Debian) from its pinned npm package, into third_party/duckdb/.
 "$(dirname "$0")/install-duckdb.sh"
-
-# The AWS SDK for JavaScript v3 clients of the end-to-end tests, pinned by
-# tests/e2e/js/package-lock.json, into tests/e2e/js/node_modules/.
-"$(dirname "$0")/install-js-sdk.sh"
