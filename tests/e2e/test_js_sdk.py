@@ -3,7 +3,7 @@
 @aws-sdk/client-kinesis sends every call over HTTP/2 (NodeHttp2Handler): to an http://
 endpoint that is cleartext HTTP/2 with prior knowledge. The clients are pinned by
 tests/e2e/js/package-lock.json and installed by scripts/install-js-sdk.sh (called by
-scripts/install-deps.sh); each service has a small node script in tests/e2e/js/ that
+make test); each service has a small node script in tests/e2e/js/ that
 prints one JSON object, given the endpoint, credentials and region in its environment.
 """
 import json
@@ -33,7 +33,7 @@ def server():
 
 def run_js(server, script, *args):
     assert os.path.isdir(os.path.join(JS_DIR, "node_modules", "@aws-sdk")), \
-        "run scripts/install-js-sdk.sh (or scripts/install-deps.sh) first"
+        "run scripts/install-js-sdk.sh (make test does) first"
     env = dict(os.environ)
     env.update({"SLUICE_ENDPOINT": server.endpoint,
                 "AWS_ACCESS_KEY_ID": server.access_key,
