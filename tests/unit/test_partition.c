@@ -148,7 +148,7 @@ static void lambda_keys_missing_go_to_partitioning_failed(void **state)
     assert_int_equal(partition_prefix_expand(p, strlen(p), NULL, &out, &type, &err), 0);
     assert_string_equal((char *)out.data, p);
     for (int i = 1; i < JQ_MAX_KEYS; i++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof(k), "k%d", i);
         assert_int_equal(partition_keys_add_lambda(&keys, k, strlen(k), "v", 1, &type, &err), 0);
     }
