@@ -42,6 +42,12 @@
  * bound needs evaluation in a process that can be killed; the engine should count
  * JQProcessing.Duration per record meanwhile.
  *
+ * Costs measured (one core, -O2, jq 1.6): compiling takes about 22 ms (libjq compiles its
+ * builtin library into every jq_state), so compile once per delivery stream and thread,
+ * never per record; AWS's documented three-key query runs in about 9 us a record; a
+ * 1 MB record (a 500,000-number array) takes about 107 ms just to parse; the quadratic
+ * query above ran more than 60 s on it (stopped by hand), a 2^16-fold generator 128 ms.
+ *
  * Threads: a struct jq_query holds one jq_state, which libjq does not share between
  * threads. One query object per thread, or the caller's lock around jq_query_eval;
  * compiling and destroying are independent across query objects.

@@ -1,4 +1,5 @@
 /* Unit tests of the libjq adapter: vetting, compiling, running, rendering, failures. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -327,6 +328,47 @@ static void allocation_failures_are_ours_not_the_records(void **state)
     jq_query_destroy(q);
 }
 
+/* Each thread compiles its own query; they run at once (libjq shares no jq_state). */
+static void *eval_many(void *arg)
+{
+    int base = *(int *)arg;
+    struct jq_query *q = NULL;
+    struct err_info err = {0};
+    const char *text = "{n:.n, s:(.n|tostring|ascii_downcase), f:(.n / 4)}";
+    if (jq_query_compile(text, strlen(text), &q, &err) != 0) {
+        return (void *)1;
+    }
+    void *bad = NULL;
+    for (int i = 0; i < 2000 && bad == NULL; i++) {
+        char rec[64], want[32];
+        int n = snprintf(rec, sizeof(rec), "{\"n\":%d}", base + i);
+        snprintf(want, sizeof(want), "%.17g", (base + i) / 4.0);
+        struct jq_result res;
+        if (jq_query_eval(q, rec, (size_t)n, &res, &err) != 0 ||
+            strcmp(jq_result_get(&res, "f", 1)->value, want) != 0) {
+            bad = (void *)1;
+        }
+        jq_result_fini(&res);
+    }
+    jq_query_destroy(q);
+    return bad;
+}
+
+static void queries_in_separate_threads_run_at_once(void **state)
+{
+    (void)state;
+    pthread_t t[3];
+    int bases[3] = {0, 100000, 7777777};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, eval_many, &bases[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        void *ret = (void *)1;
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_null(ret);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +382,7 @@ int main(void)
         cmocka_unit_test(invalid_text_is_refused_with_jq_message),
         cmocka_unit_test(one_query_serves_many_records),
         cmocka_unit_test(allocation_failures_are_ours_not_the_records),
+        cmocka_unit_test(queries_in_separate_threads_run_at_once),
     };
     return cmocka_run_group_tests_name("jq", tests, NULL, NULL);
 }
