@@ -26,7 +26,8 @@ static int bad_prefix(const char *p, size_t len)
         }
         if (i == len || p[i] == '/') {
             size_t seg = i - start;
-            if ((seg == 1 && p[start] == '.') || (seg == 2 && p[start] == '.' && p[start + 1] == '.')) {
+            if ((seg == 1 && p[start] == '.') ||
+                (seg == 2 && p[start] == '.' && p[start + 1] == '.')) {
                 return 1;
             }
             start = i + 1;

@@ -20,9 +20,9 @@
 #include "core/mem.h"
 
 struct jq_query {
-    jq_state *jq;              /* compiled program; one thread at a time */
-    struct err_info *err;      /* where the error callback writes; set per call */
-    char compile_msg[256];     /* first message libjq reported while compiling */
+    jq_state *jq;          /* compiled program; one thread at a time */
+    struct err_info *err;  /* where the error callback writes; set per call */
+    char compile_msg[256]; /* first message libjq reported while compiling */
 };
 
 static unsigned long fail_countdown; /* test seam: see jq_fail_after */
@@ -51,45 +51,108 @@ static const struct builtin {
     const char *name;
     bool gen;
 } allowed[] = {
-    {"not", false},         {"length", false},        {"utf8bytelength", false},
-    {"keys", false},        {"keys_unsorted", false}, {"values", false},
-    {"has", false},         {"in", false},            {"inside", false},
-    {"contains", false},    {"map", true},            {"map_values", true},
-    {"to_entries", true},   {"from_entries", true},   {"with_entries", true},
-    {"select", false},      {"empty", false},         {"error", false},
-    {"add", true},          {"any", true},            {"all", true},
-    {"flatten", true},      {"floor", false},         {"sqrt", false},
-    {"pow", false},         {"log", false},           {"log2", false},
-    {"log10", false},       {"exp", false},           {"exp2", false},
-    {"exp10", false},       {"ceil", false},          {"round", false},
-    {"fabs", false},        {"tostring", false},      {"tonumber", false},
-    {"type", false},        {"ascii_downcase", false}, {"ascii_upcase", false},
-    {"ltrimstr", false},    {"rtrimstr", false},      {"startswith", false},
-    {"endswith", false},    {"split", false},         {"join", true},
-    {"ascii", false},       {"implode", false},       {"explode", false},
-    {"tojson", false},      {"fromjson", false},      {"todate", false},
-    {"fromdate", false},    {"strftime", false},      {"strptime", false},
-    {"mktime", false},      {"gmtime", false},        {"localtime", false},
-    {"strflocaltime", false}, {"now", false},         {"date", false},
-    {"todateiso8601", false}, {"fromdateiso8601", false}, {"dateadd", false},
-    {"datesub", false},     {"min", false},           {"max", false},
-    {"min_by", true},       {"max_by", true},         {"sort", false},
-    {"sort_by", true},      {"unique", false},        {"unique_by", true},
-    {"group_by", true},     {"reverse", false},       {"first", true},
-    {"last", true},         {"nth", true},            {"isempty", false},
-    {"isnan", false},       {"isinfinite", false},    {"infinite", false},
-    {"nan", false},         {"isnormal", false},      {"null", false},
-    {"true", false},        {"false", false},         {"numbers", false},
-    {"strings", false},     {"booleans", false},      {"nulls", false},
-    {"arrays", false},      {"objects", false},       {"iterables", false},
-    {"scalars", false},     {"getpath", false},
+    {"not", false},
+    {"length", false},
+    {"utf8bytelength", false},
+    {"keys", false},
+    {"keys_unsorted", false},
+    {"values", false},
+    {"has", false},
+    {"in", false},
+    {"inside", false},
+    {"contains", false},
+    {"map", true},
+    {"map_values", true},
+    {"to_entries", true},
+    {"from_entries", true},
+    {"with_entries", true},
+    {"select", false},
+    {"empty", false},
+    {"error", false},
+    {"add", true},
+    {"any", true},
+    {"all", true},
+    {"flatten", true},
+    {"floor", false},
+    {"sqrt", false},
+    {"pow", false},
+    {"log", false},
+    {"log2", false},
+    {"log10", false},
+    {"exp", false},
+    {"exp2", false},
+    {"exp10", false},
+    {"ceil", false},
+    {"round", false},
+    {"fabs", false},
+    {"tostring", false},
+    {"tonumber", false},
+    {"type", false},
+    {"ascii_downcase", false},
+    {"ascii_upcase", false},
+    {"ltrimstr", false},
+    {"rtrimstr", false},
+    {"startswith", false},
+    {"endswith", false},
+    {"split", false},
+    {"join", true},
+    {"ascii", false},
+    {"implode", false},
+    {"explode", false},
+    {"tojson", false},
+    {"fromjson", false},
+    {"todate", false},
+    {"fromdate", false},
+    {"strftime", false},
+    {"strptime", false},
+    {"mktime", false},
+    {"gmtime", false},
+    {"localtime", false},
+    {"strflocaltime", false},
+    {"now", false},
+    {"date", false},
+    {"todateiso8601", false},
+    {"fromdateiso8601", false},
+    {"dateadd", false},
+    {"datesub", false},
+    {"min", false},
+    {"max", false},
+    {"min_by", true},
+    {"max_by", true},
+    {"sort", false},
+    {"sort_by", true},
+    {"unique", false},
+    {"unique_by", true},
+    {"group_by", true},
+    {"reverse", false},
+    {"first", true},
+    {"last", true},
+    {"nth", true},
+    {"isempty", false},
+    {"isnan", false},
+    {"isinfinite", false},
+    {"infinite", false},
+    {"nan", false},
+    {"isnormal", false},
+    {"null", false},
+    {"true", false},
+    {"false", false},
+    {"numbers", false},
+    {"strings", false},
+    {"booleans", false},
+    {"nulls", false},
+    {"arrays", false},
+    {"objects", false},
+    {"iterables", false},
+    {"scalars", false},
+    {"getpath", false},
 };
 
 /* Keywords of jq 1.6 that are allowed; the others (def, reduce, ...) are refused. */
-static const char *const keywords_ok[] = {"if",  "then", "elif", "else", "end", "as",
-                                          "and", "or",   "try",  "catch"};
-static const char *const keywords_refused[] = {"def",     "reduce", "foreach", "label",
-                                               "import",  "include", "break",  "__loc__"};
+static const char *const keywords_ok[] = {"if", "then", "elif", "else", "end",
+                                          "as", "and",  "or",   "try",  "catch"};
+static const char *const keywords_refused[] = {"def",    "reduce",  "foreach", "label",
+                                               "import", "include", "break",   "__loc__"};
 
 static bool word_in(const char *w, size_t len, const char *const *list, size_t n)
 {
@@ -166,8 +229,8 @@ static size_t lex_string(const char *s, size_t len, size_t i, bool *interp)
 
 static int refuse(struct err_info *err, const char *what)
 {
-    return err_set(err, SL_E(INVALID_ARGUMENT),
-                   "MetadataExtractionQuery is not supported: %s.", what);
+    return err_set(err, SL_E(INVALID_ARGUMENT), "MetadataExtractionQuery is not supported: %s.",
+                   what);
 }
 
 /*
@@ -303,15 +366,16 @@ static int vet(const char *s, size_t len, struct err_info *err)
             if (depth == VET_MAX_DEPTH) {
                 return refuse(err, "brackets nested too deep");
             }
-            if (c == '[' && skip_space(s, len, i + 1) < len && s[skip_space(s, len, i + 1)] == ']') {
+            if (c == '[' && skip_space(s, len, i + 1) < len &&
+                s[skip_space(s, len, i + 1)] == ']') {
                 n_generators++; /* an iteration (or an empty array) */
             }
             stack[depth++] = (struct frame){.open = c, .key_pos = c == '{'};
             i++;
         } else if (c == ')' || c == ']' || c == '}') {
             char want = c == ')' ? '(' : c == ']' ? '[' : '{';
-            if (depth == 0 || (stack[depth - 1].open != want &&
-                               !(c == ')' && stack[depth - 1].open == 'i'))) {
+            if (depth == 0 ||
+                (stack[depth - 1].open != want && !(c == ')' && stack[depth - 1].open == 'i'))) {
                 return refuse(err, "unbalanced brackets");
             }
             struct frame f = stack[--depth];
@@ -486,18 +550,11 @@ static int render(jv v, char **out, size_t *out_len)
 {
     jv text;
     switch (jv_get_kind(v)) {
-    case JV_KIND_STRING:
-        text = jv_copy(v);
-        break;
-    case JV_KIND_NUMBER:
-        text = jv_dump_string(jv_copy(v), 0);
-        break;
+    case JV_KIND_STRING: text = jv_copy(v); break;
+    case JV_KIND_NUMBER: text = jv_dump_string(jv_copy(v), 0); break;
     case JV_KIND_TRUE:
-    case JV_KIND_FALSE:
-        text = jv_string(jv_get_kind(v) == JV_KIND_TRUE ? "true" : "false");
-        break;
-    default:
-        return SL_E(INVALID_INPUT);
+    case JV_KIND_FALSE: text = jv_string(jv_get_kind(v) == JV_KIND_TRUE ? "true" : "false"); break;
+    default: return SL_E(INVALID_INPUT);
     }
     int len = jv_string_length_bytes(jv_copy(text));
     if (len > JQ_VALUE_MAX_LEN) {
@@ -608,8 +665,7 @@ int jq_query_eval(struct jq_query *q, const char *json, size_t json_len, struct 
                 msg = jv_null();
             }
             jv_free(msg);
-            rc = fail(res, JQ_FAIL_QUERY, err, "The MetadataExtractionQuery failed: %s",
-                      detail);
+            rc = fail(res, JQ_FAIL_QUERY, err, "The MetadataExtractionQuery failed: %s", detail);
         } else {
             jv_free(out);
             rc = fail(res, JQ_FAIL_NO_OUTPUT, err, "%s",
@@ -618,8 +674,10 @@ int jq_query_eval(struct jq_query *q, const char *json, size_t json_len, struct 
         return rc;
     }
     if (jv_get_kind(out) != JV_KIND_OBJECT) {
-        rc = fail(res, JQ_FAIL_NOT_OBJECT, err, "The MetadataExtractionQuery yielded %s, "
-                  "not an object.", jv_kind_name(jv_get_kind(out)));
+        rc = fail(res, JQ_FAIL_NOT_OBJECT, err,
+                  "The MetadataExtractionQuery yielded %s, "
+                  "not an object.",
+                  jv_kind_name(jv_get_kind(out)));
         jv_free(out);
         return rc;
     }

@@ -90,9 +90,9 @@ struct jq_kv {
 
 /* A query's keys, in the order the query's object holds them (jq sorts nothing here). */
 struct jq_result {
-    size_t n_kv;                 /* keys filled */
+    size_t n_kv;                  /* keys filled */
     struct jq_kv kv[JQ_MAX_KEYS]; /* the first n_kv are valid */
-    enum jq_fail fail;           /* set by a failing jq_query_eval, else JQ_FAIL_NONE */
+    enum jq_fail fail;            /* set by a failing jq_query_eval, else JQ_FAIL_NONE */
 };
 
 /*

@@ -120,8 +120,8 @@ int partition_keys_add_lambda(struct partition_keys *keys, const char *key, size
         free(v);
         return err_set(err, SL_E(NOMEM), "Out of memory copying a partition key.");
     }
-    keys->lambda[keys->n_lambda++] =
-        (struct partition_lambda_kv){.key = k, .value = v, .key_len = key_len, .value_len = value_len};
+    keys->lambda[keys->n_lambda++] = (struct partition_lambda_kv){
+        .key = k, .value = v, .key_len = key_len, .value_len = value_len};
     return 0;
 }
 

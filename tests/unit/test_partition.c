@@ -83,9 +83,9 @@ static void two_keys_make_a_hive_prefix(void **state)
                      0);
     assert_string_equal((char *)out.data, "n=2.5/b=false/");
     /* A '/' in a value spans levels, as on AWS. */
-    assert_int_equal(run("{d:.d}", "{\"d\":\"2024/01/31\"}", "!{partitionKeyFromQuery:d}/",
-                         &out, &type, &err),
-                     0);
+    assert_int_equal(
+        run("{d:.d}", "{\"d\":\"2024/01/31\"}", "!{partitionKeyFromQuery:d}/", &out, &type, &err),
+        0);
     assert_string_equal((char *)out.data, "2024/01/31/");
     buf_fini(&out);
 }
@@ -93,24 +93,23 @@ static void two_keys_make_a_hive_prefix(void **state)
 static void records_whose_keys_fail_go_to_metadata_extraction_failed(void **state)
 {
     (void)state;
-    static const char *const recs[] = {"not json", "{\"id\":null}", "{}", "{\"id\":{}}",
-                                       "[1]", "{\"id\":[\"a\"]}"};
+    static const char *const recs[] = {"not json",    "{\"id\":null}", "{}",
+                                       "{\"id\":{}}", "[1]",           "{\"id\":[\"a\"]}"};
     struct buf out;
     buf_init(&out);
     for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
         const char *type = NULL;
         struct err_info err = {0};
-        assert_int_equal(run("{id:.id}", recs[i], "id=!{partitionKeyFromQuery:id}/", &out, &type,
-                             &err),
-                         SL_E(INVALID_INPUT));
+        assert_int_equal(
+            run("{id:.id}", recs[i], "id=!{partitionKeyFromQuery:id}/", &out, &type, &err),
+            SL_E(INVALID_INPUT));
         assert_string_equal(type, "metadata-extraction-failed");
         assert_true(err.message[0] != '\0');
     }
     /* A key the prefix names that the query does not yield. */
     const char *type = NULL;
     struct err_info err = {0};
-    assert_int_equal(run("{a:.a}", "{\"a\":1}", "b=!{partitionKeyFromQuery:b}/", &out, &type,
-                         &err),
+    assert_int_equal(run("{a:.a}", "{\"a\":1}", "b=!{partitionKeyFromQuery:b}/", &out, &type, &err),
                      SL_E(INVALID_INPUT));
     assert_string_equal(type, PARTITION_ERROR_EXTRACTION);
     assert_string_equal(err.message,
@@ -167,8 +166,9 @@ static void lambda_keys_missing_go_to_partitioning_failed(void **state)
 static void values_cannot_climb_out_of_the_prefix_or_smuggle_expressions(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"..", ".", "../etc", "a/../../b", "a/..", "./a",
-                                      "x!{firehose:random-string}", "a\nb", "a\x7f"};
+    static const char *const bad[] = {
+        "..",   ".",    "../etc", "a/../../b", "a/..", "./a", "x!{firehose:random-string}",
+        "a\nb", "a\x7f"};
     struct partition_keys keys;
     partition_keys_init(&keys);
     struct buf out;
@@ -177,9 +177,8 @@ static void values_cannot_climb_out_of_the_prefix_or_smuggle_expressions(void **
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *type = NULL;
         struct err_info err = {0};
-        assert_int_equal(partition_keys_add_lambda(&keys, "k", 1, bad[i], strlen(bad[i]), &type,
-                                                   &err),
-                         0);
+        assert_int_equal(
+            partition_keys_add_lambda(&keys, "k", 1, bad[i], strlen(bad[i]), &type, &err), 0);
         int rc = partition_prefix_expand(p, strlen(p), &keys, &out, &type, &err);
         if (rc != SL_E(INVALID_INPUT)) {
             print_error("value \"%s\" was let through: %s\n", bad[i], (char *)out.data);
@@ -192,17 +191,16 @@ static void values_cannot_climb_out_of_the_prefix_or_smuggle_expressions(void **
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         const char *type = NULL;
         struct err_info err = {0};
-        assert_int_equal(partition_keys_add_lambda(&keys, "k", 1, good[i], strlen(good[i]),
-                                                   &type, &err),
-                         0);
+        assert_int_equal(
+            partition_keys_add_lambda(&keys, "k", 1, good[i], strlen(good[i]), &type, &err), 0);
         assert_int_equal(partition_prefix_expand(p, strlen(p), &keys, &out, &type, &err), 0);
     }
     /* From a query too: the error type is then the query's. */
     const char *type = NULL;
     struct err_info err = {0};
-    assert_int_equal(run("{d:.d}", "{\"d\":\"..\"}", "!{partitionKeyFromQuery:d}/", &out, &type,
-                         &err),
-                     SL_E(INVALID_INPUT));
+    assert_int_equal(
+        run("{d:.d}", "{\"d\":\"..\"}", "!{partitionKeyFromQuery:d}/", &out, &type, &err),
+        SL_E(INVALID_INPUT));
     assert_string_equal(type, PARTITION_ERROR_EXTRACTION);
     assert_non_null(strstr(err.message, "'..'"));
     partition_keys_fini(&keys);
@@ -277,8 +275,8 @@ static void the_active_set_holds_at_most_its_limit(void **state)
 static void the_active_set_matches_a_model(void **state)
 {
     (void)state;
-    unsigned seed = getenv("SEED") != NULL ? (unsigned)strtoul(getenv("SEED"), NULL, 10)
-                                           : (unsigned)time(NULL);
+    unsigned seed =
+        getenv("SEED") != NULL ? (unsigned)strtoul(getenv("SEED"), NULL, 10) : (unsigned)time(NULL);
     print_message("seed %u\n", seed);
     srand(seed);
     enum { KEYS = 97 };
