@@ -26,7 +26,10 @@ DUCKDB_DIR := third_party/duckdb
 DUCKDB_LIB := $(DUCKDB_DIR)/libduckdb.so
 DUCKDB_LIBS = -L$(CURDIR)/$(DUCKDB_DIR) -lduckdb '-Wl,-rpath,$$ORIGIN/../$(DUCKDB_DIR)' \
 	'-Wl,-rpath,$$ORIGIN/../../$(DUCKDB_DIR)' -Wl,-rpath,$(CURDIR)/$(DUCKDB_DIR)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(DUCKDB_LIBS) -lm
+# libjq (Debian's jq 1.6, which AWS names for MetadataExtraction) ships no .pc file; it
+# links its regex library (libonig) itself.
+JQ_LIBS := -ljq
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(JQ_LIBS) $(DUCKDB_LIBS) -lm
 
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
