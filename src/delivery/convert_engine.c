@@ -49,6 +49,7 @@ struct conv_conf {
     struct conv_options opt;
     const char **map_cols, **map_keys, **ts_formats;
     struct duck_parquet_options parquet;
+    uint64_t block_bytes; /* BlockSizeBytes */
 };
 
 static const char *jstr_or(const json_t *obj, const char *key, const char *dflt)
@@ -128,7 +129,7 @@ static int conf_parse(const struct dstream *ds, const char *text, struct conv_co
                        : strcmp(comp, "UNCOMPRESSED") == 0 ? DUCK_PARQUET_UNCOMPRESSED
                                                            : DUCK_PARQUET_SNAPPY;
     json_int_t block = json_integer_value(json_object_get(ps, "BlockSizeBytes"));
-    c->parquet.row_group_bytes = block > 0 ? (uint64_t)block : 256ULL * 1024 * 1024;
+    c->block_bytes = block > 0 ? (uint64_t)block : 256ULL * 1024 * 1024;
     c->parquet.format_version = strcmp(jstr_or(ps, "WriterVersion", "V1"), "V2") == 0 ? 2 : 1;
     return 0;
 }
@@ -327,6 +328,11 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
             }
             buf_reset(&parquet);
             if (rc == 0 && delivery__conv_rows(batch) > 0) {
+                /* DuckDB bounds a row group by bytes only without insertion order, which
+                   a Firehose object keeps: BlockSizeBytes becomes rows by the records'
+                   mean JSON size (a Parquet row is smaller, so groups stay within it). */
+                uint64_t mean = ok_bytes / delivery__conv_rows(batch) + 1;
+                cc.parquet.row_group_rows = cc.block_bytes / mean + 1;
                 rc = write_parquet(svc, ds, batch, &cc, &parquet, why, sizeof(why));
             }
             if (rc == 0) {

@@ -1,0 +1,258 @@
+"""Data Firehose format conversion: JSON records to Parquet with a Glue table's schema.
+
+The seed lab's pipeline end to end: its Glue table, its delivery stream exactly as the
+lab creates it (KinesisStreamAsSource, OpenXJsonSerDe -> ParquetSerDe SNAPPY, Prefix
+events/raw/, ErrorOutputPrefix events/errors/!{firehose:error-output-type}/), fed with
+Kinesis PutRecords. The Parquet objects are read back with hyparquet (node), a reader
+that shares no code with DuckDB, which wrote them; tests/e2e/js/install.sh installs it.
+"""
+import base64
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from test_firehose import ROLE, client, flush, list_objects, wait_active
+
+JS = os.path.join(os.path.dirname(__file__), "js")
+
+
+@pytest.fixture(scope="module")
+def hyparquet():
+    subprocess.run([os.path.join(JS, "install.sh")], check=True, timeout=600)
+
+
+def read_parquet(path):
+    p = subprocess.run(["node", os.path.join(JS, "read_parquet.mjs"), path], check=True,
+                       capture_output=True, timeout=120)
+    return json.loads(p.stdout)
+
+
+LAB_COLUMNS = [
+    {"Name": "event_id", "Type": "string"},
+    {"Name": "ts", "Type": "timestamp"},
+    {"Name": "tenant_id", "Type": "string"},
+    {"Name": "device_id", "Type": "string"},
+    {"Name": "event_type", "Type": "string"},
+    {"Name": "amount", "Type": "double"},
+]
+
+
+def lab_table(glue, db, table, bucket, columns=LAB_COLUMNS):
+    glue.create_database(DatabaseInput={"Name": db, "Description": "Dojo ingestion lab database"})
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "compressionType": "snappy"},
+        "StorageDescriptor": {
+            "Columns": columns,
+            "Location": f"s3://{bucket}/events/raw/",
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary":
+                          "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+        },
+    })
+
+
+def lab_stream(fh, name, stream_arn, bucket, db, table, region, input_serde=None):
+    fh.create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "events/raw/",
+            "ErrorOutputPrefix": "events/errors/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 300},
+            "CompressionFormat": "UNCOMPRESSED",
+            "DataFormatConversionConfiguration": {
+                "Enabled": True,
+                "InputFormatConfiguration": {"Deserializer": input_serde or {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {
+                    "Compression": "SNAPPY"}}},
+                "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db, "TableName": table,
+                                        "Region": region, "VersionId": "LATEST"},
+            },
+        })
+    return wait_active(fh, name)
+
+
+def make_event(start, index):
+    timestamp = start + dt.timedelta(milliseconds=index * 25)
+    return {
+        "event_id": str(uuid.uuid4()),
+        "ts": timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+        "tenant_id": f"tenant-{random.randint(1, 8):03d}",
+        "device_id": f"device-{random.randint(1, 800):05d}",
+        "event_type": random.choice(["view", "click", "checkout", "refund"]),
+        "amount": round(random.uniform(1.0, 250.0), 2),
+    }
+
+
+def setup_lab(sluice, unique, input_serde=None, columns=LAB_COLUMNS):
+    fh, s3, kin, glue = (client(sluice, s) for s in ("firehose", "s3", "kinesis", "glue"))
+    bucket = "lab-" + unique
+    db, table = "dojo_" + unique, "events"
+    s3.create_bucket(Bucket=bucket)
+    kin.create_stream(StreamName=bucket, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=bucket,
+                                         WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    karn = kin.describe_stream_summary(StreamName=bucket)["StreamDescriptionSummary"]["StreamARN"]
+    lab_table(glue, db, table, bucket, columns)
+    lab_stream(fh, bucket, karn, bucket, db, table, sluice.region, input_serde)
+    return fh, s3, kin, bucket, db, table
+
+
+def wait_for(sluice, s3, bucket, prefix, n_objects, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        flush(sluice)
+        objs = list_objects(s3, bucket, prefix)
+        if len(objs) >= n_objects:
+            return objs
+        time.sleep(0.3)
+    raise AssertionError(f"no objects under {prefix}:\n" + sluice.read_log()[-3000:])
+
+
+def ts_ms(text):
+    return int(dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def test_lab_stream_converts_to_parquet_and_routes_bad_records(sluice, unique, hyparquet,
+                                                                tmp_path):
+    fh, s3, kin, bucket, db, table = setup_lab(sluice, unique)
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    good = [make_event(start, i) for i in range(300)]
+    good[5]["extra_field"] = {"ignored": True}          # extra keys are ignored
+    del good[6]["amount"]                               # a missing column is null
+    good[7]["Tenant_ID"] = good[7].pop("tenant_id")     # CaseInsensitive by default
+    good[8]["amount"] = "12.5"                          # OpenX reads numeric text
+    bad = [
+        (b"this is not json", "DataFormatConversion.ParseError", None),
+        (b'[{"event_id":"a"}]', "DataFormatConversion.ParseError", None),
+        (json.dumps({"event_id": "x", "amount": "lots"}).encode(),
+         "DataFormatConversion.MalformedData", "amount"),
+        (json.dumps({"event_id": "y", "ts": "yesterday"}).encode(),
+         "DataFormatConversion.MalformedData", "ts"),
+        (json.dumps({"event_id": "z", "amount": "1e999"}).encode(),
+         "DataFormatConversion.MalformedData", "amount"),
+        (b'{"event_id":"\xff\xfe"}', "DataFormatConversion.ParseError", None),
+    ]
+    records = [{"Data": json.dumps(e, separators=(",", ":")).encode(),
+                "PartitionKey": e["device_id"]} for e in good]
+    records += [{"Data": raw, "PartitionKey": f"bad-{i}"} for i, (raw, _, _) in enumerate(bad)]
+    random.shuffle(records)
+    r = kin.put_records(StreamName=bucket, Records=records)
+    assert r["FailedRecordCount"] == 0
+    seqs = {rec["Data"]: res["SequenceNumber"] for rec, res in zip(records, r["Records"])}
+
+    objs = wait_for(sluice, s3, bucket, "events/raw/", 1)
+    errs = wait_for(sluice, s3, bucket, "events/errors/", 1)
+    rows = []
+    for o in objs:
+        assert o["Key"].endswith(".parquet")
+        assert o["Key"].startswith("events/raw/") and o["Key"].count("/") == 6  # yyyy/MM/dd/HH/
+        path = tmp_path / os.path.basename(o["Key"])
+        path.write_bytes(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+        got = read_parquet(str(path))
+        schema = {e["name"]: e for e in got["schema"][1:]}
+        assert list(schema) == [c["Name"] for c in LAB_COLUMNS]
+        assert schema["event_id"]["type"] == "BYTE_ARRAY"
+        assert schema["event_id"]["logical"] == "STRING" or schema["event_id"]["converted"] == "UTF8"
+        assert schema["amount"]["type"] == "DOUBLE"
+        assert schema["ts"]["type"] == "INT64" and schema["ts"]["logical"] == "TIMESTAMP"
+        assert got["codec"] == "SNAPPY"
+        rows += got["rows"]
+    assert len(rows) == len(good)
+    by_id = {row["event_id"]: row for row in rows}
+    for e in good:
+        row = by_id[e["event_id"]]
+        assert row["ts"] == {"epoch_ms": ts_ms(e["ts"])}
+        assert row["tenant_id"] == e.get("tenant_id", e.get("Tenant_ID"))
+        assert row["device_id"] == e["device_id"]
+        assert row["event_type"] == e["event_type"]
+        want = e.get("amount")
+        assert row["amount"] == (float(want) if want is not None else None)
+
+    lines = []
+    for o in errs:
+        assert o["Key"].startswith("events/errors/format-conversion-failed/")
+        lines += s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode().splitlines()
+    assert len(lines) == len(bad)
+    by_raw = {base64.b64decode(json.loads(x)["rawData"]): json.loads(x) for x in lines}
+    for raw, code, column in bad:
+        er = by_raw[raw]
+        assert list(er) == ["attemptsMade", "arrivalTimestamp", "lastErrorCode",
+                            "lastErrorMessage", "attemptEndingTimestamp", "rawData",
+                            "sequenceNumber", "subSequenceNumber", "dataCatalogTable"]
+        assert er["lastErrorCode"] == code
+        if column:
+            assert column in er["lastErrorMessage"]
+        assert er["attemptsMade"] == 1
+        assert er["attemptEndingTimestamp"] >= er["arrivalTimestamp"] > 0
+        assert er["sequenceNumber"] == seqs[raw]
+        assert er["dataCatalogTable"] == {
+            "catalogId": sluice.account_id, "databaseName": db, "tableName": table,
+            "region": sluice.region, "versionId": "LATEST",
+            "catalogArn": f"arn:aws:glue:{sluice.region}:{sluice.account_id}:catalog"}
+    c = fh.describe_delivery_stream(DeliveryStreamName=bucket)["DeliveryStreamDescription"]
+    assert c["DeliveryStreamStatus"] == "ACTIVE"
+
+
+NESTED = [
+    {"Name": "id", "Type": "bigint"},
+    {"Name": "small", "Type": "tinyint"},
+    {"Name": "price", "Type": "decimal(10,2)"},
+    {"Name": "day", "Type": "date"},
+    {"Name": "tags", "Type": "array<string>"},
+    {"Name": "attrs", "Type": "map<string,int>"},
+    {"Name": "geo", "Type": "struct<lat:double,lon:double,name:varchar(5)>"},
+    {"Name": "ok", "Type": "boolean"},
+    {"Name": "raw", "Type": "binary"},
+]
+
+
+def test_every_kind_of_type_reads_back_and_hive_serde_timestamps(sluice, unique, hyparquet,
+                                                                  tmp_path):
+    fh, s3, kin, bucket, db, table = setup_lab(sluice, unique, columns=NESTED)
+    sent = [
+        {"id": 9007199254740993, "small": -128, "price": "12.345", "day": "2024-02-29",
+         "tags": ["a", "b\u00e9"], "attrs": {"x": 1, "y": -2},
+         "geo": {"LAT": 1.5, "lon": -2.25, "name": "abcdefgh"}, "ok": True, "raw": "bytes"},
+        {"id": 2, "tags": [], "attrs": {}, "geo": None, "ok": "false"},
+    ]
+    bad = [json.dumps({"id": 3, "small": 128}).encode(),          # out of range
+           json.dumps({"id": 4, "tags": "notalist"}).encode()]    # wrong type
+    r = kin.put_records(StreamName=bucket, Records=[
+        {"Data": json.dumps(x).encode(), "PartitionKey": "k"} for x in sent] + [
+        {"Data": x, "PartitionKey": "k"} for x in bad])
+    assert r["FailedRecordCount"] == 0
+    objs = wait_for(sluice, s3, bucket, "events/raw/", 1)
+    path = tmp_path / "n.parquet"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
+    rows = sorted(read_parquet(str(path))["rows"], key=lambda x: int(x["id"]))
+    assert len(rows) == 2
+    a, b = (rows[1], rows[0]) if int(rows[0]["id"]) == 2 else (rows[0], rows[1])
+    assert str(a["id"]) == "9007199254740993"
+    assert a["small"] == -128
+    assert float(a["price"]) == 12.35  # rounded to the column's scale
+    assert a["day"] in ({"epoch_ms": 1709164800000}, "2024-02-29")
+    assert a["tags"] == ["a", "b\u00e9"]
+    assert a["attrs"] == {"x": 1, "y": -2}
+    assert a["geo"] == {"lat": 1.5, "lon": -2.25, "name": "abcde"}
+    assert a["ok"] is True
+    assert b["ok"] is False and b["geo"] is None and b["tags"] == [] and b["price"] is None
+    errs = wait_for(sluice, s3, bucket, "events/errors/format-conversion-failed/", 1)
+    lines = [json.loads(x) for o in errs for x in
+             s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode().splitlines()]
+    msgs = sorted((x["lastErrorCode"], x["lastErrorMessage"]) for x in lines)
+    assert [m[0] for m in msgs] == ["DataFormatConversion.MalformedData"] * 2
+    assert any("small" in m[1] for m in msgs) and any("tags" in m[1] for m in msgs)
