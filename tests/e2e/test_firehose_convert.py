@@ -220,7 +220,7 @@ NESTED = [
 ]
 
 
-def test_every_kind_of_type_reads_back_and_hive_serde_timestamps(sluice, unique, hyparquet,
+def test_every_kind_of_type_reads_back_with_its_parquet_type(sluice, unique, hyparquet,
                                                                   tmp_path):
     fh, s3, kin, bucket, db, table = setup_lab(sluice, unique, columns=NESTED)
     sent = [
@@ -238,7 +238,8 @@ def test_every_kind_of_type_reads_back_and_hive_serde_timestamps(sluice, unique,
     objs = wait_for(sluice, s3, bucket, "events/raw/", 1)
     path = tmp_path / "n.parquet"
     path.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
-    rows = sorted(read_parquet(str(path))["rows"], key=lambda x: int(x["id"]))
+    got = read_parquet(str(path))
+    rows = sorted(got["rows"], key=lambda x: int(x["id"]))
     assert len(rows) == 2
     a, b = (rows[1], rows[0]) if int(rows[0]["id"]) == 2 else (rows[0], rows[1])
     assert str(a["id"]) == "9007199254740993"
@@ -249,7 +250,12 @@ def test_every_kind_of_type_reads_back_and_hive_serde_timestamps(sluice, unique,
     assert a["attrs"] == {"x": 1, "y": -2}
     assert a["geo"] == {"lat": 1.5, "lon": -2.25, "name": "abcde"}
     assert a["ok"] is True
-    assert b["ok"] is False and b["geo"] is None and b["tags"] == [] and b["price"] is None
+    assert a["raw"] == "bytes"
+    schema = {e["name"]: e for e in got["schema"]}
+    assert schema["small"]["converted"] == "INT_8"
+    assert schema["price"]["logical"] == "DECIMAL" and schema["day"]["converted"] == "DATE"
+    assert schema["tags"]["converted"] == "LIST" and schema["attrs"]["converted"] == "MAP"
+    assert b["ok"] is False and b.get("geo") is None and b["tags"] == [] and b["price"] is None
     errs = wait_for(sluice, s3, bucket, "events/errors/format-conversion-failed/", 1)
     lines = [json.loads(x) for o in errs for x in
              s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode().splitlines()]
