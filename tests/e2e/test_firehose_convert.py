@@ -262,3 +262,65 @@ def test_every_kind_of_type_reads_back_with_its_parquet_type(sluice, unique, hyp
     msgs = sorted((x["lastErrorCode"], x["lastErrorMessage"]) for x in lines)
     assert [m[0] for m in msgs] == ["DataFormatConversion.MalformedData"] * 2
     assert any("small" in m[1] for m in msgs) and any("tags" in m[1] for m in msgs)
+
+
+def test_direct_put_hive_serde_default_error_layout_and_table_changes(sluice, unique, hyparquet,
+                                                                      tmp_path):
+    """DirectPut, HiveJsonSerDe with TimestampFormats, GZIP Parquet, no ErrorOutputPrefix
+    (AWS's default error layout), and a table changed between two objects."""
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket = "dp-" + unique
+    db = "db_" + unique
+    s3.create_bucket(Bucket=bucket)
+    cols = [{"Name": "id", "Type": "int"}, {"Name": "at", "Type": "timestamp"}]
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "t", "StorageDescriptor": {"Columns": cols, "Location": f"s3://{bucket}/"}})
+    fh.create_delivery_stream(
+        DeliveryStreamName=bucket, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}", "Prefix": "data/",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 300},
+            "DataFormatConversionConfiguration": {
+                "InputFormatConfiguration": {"Deserializer": {"HiveJsonSerDe": {
+                    "TimestampFormats": ["yyyy/MM/dd HH:mm", "millis"]}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {
+                    "Compression": "GZIP", "WriterVersion": "V2"}}},
+                "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db,
+                                        "TableName": "t"}}})
+    wait_active(fh, bucket)
+    fh.put_record_batch(DeliveryStreamName=bucket, Records=[
+        {"Data": b'{"id":1,"at":"2024/02/29 12:34"}'},
+        {"Data": b'{"id":2,"at":1709210096000}'},
+        {"Data": b'{"id":"3"}'}])  # Hive: no text for a number
+    objs = wait_for(sluice, s3, bucket, "data/2", 1)  # data/yyyy/MM/dd/HH/
+    assert len(objs) == 1 and objs[0]["Key"].endswith(".parquet")
+    p1 = tmp_path / "1.parquet"
+    p1.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
+    got = read_parquet(str(p1))
+    assert got["codec"] == "GZIP"
+    assert sorted((r["id"], r["at"]["epoch_ms"]) for r in got["rows"]) == [
+        (1, 1709210040000), (2, 1709210096000)]
+    errs = wait_for(sluice, s3, bucket, "data/format-conversion-failed/", 1)
+    key = errs[0]["Key"]
+    assert key.count("/") == 6  # data/format-conversion-failed/yyyy/MM/dd/HH/name
+    er = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert er["lastErrorCode"] == "DataFormatConversion.MalformedData"
+    assert "'id'" in er["lastErrorMessage"]
+    assert "sequenceNumber" not in er
+    assert er["dataCatalogTable"]["versionId"] == "LATEST"
+
+    # A column added to the table shows in the next object.
+    glue.update_table(DatabaseName=db, TableInput={
+        "Name": "t", "StorageDescriptor": {
+            "Columns": cols + [{"Name": "note", "Type": "string"}],
+            "Location": f"s3://{bucket}/"}})
+    fh.put_record(DeliveryStreamName=bucket, Record={"Data": b'{"id":4,"note":"new"}'})
+    first = objs[0]["Key"]
+    objs = wait_for(sluice, s3, bucket, "data/2", 2)
+    newest = [o for o in objs if o["Key"] != first]
+    p2 = tmp_path / "2.parquet"
+    p2.write_bytes(s3.get_object(Bucket=bucket, Key=newest[-1]["Key"])["Body"].read())
+    got = read_parquet(str(p2))
+    assert [e["name"] for e in got["schema"][1:]] == ["id", "at", "note"]
+    assert got["rows"][0]["id"] == 4 and got["rows"][0]["note"] == "new"

@@ -1,12 +1,15 @@
 // Reads a Parquet file with hyparquet (a reader independent of DuckDB) and prints
 // {"schema": [...], "rows": [...]} as JSON: BigInt as a decimal string, Date as epoch ms.
 import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 
 const bytes = readFileSync(process.argv[2])
 const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
 const meta = parquetMetadata(file)
-const rows = await parquetReadObjects({ file })
+// hyparquet reads SNAPPY and UNCOMPRESSED itself; GZIP pages go through node's zlib.
+const compressors = { GZIP: input => new Uint8Array(gunzipSync(input)) }
+const rows = await parquetReadObjects({ file, compressors })
 const out = {
   schema: meta.schema.map(e => ({
     name: e.name, type: e.type ?? null, logical: e.logical_type?.type ?? null,
