@@ -22,6 +22,7 @@
  * EnableDictionaryCompression are accepted and not applied: the adapter's writer exposes
  * no page size and DuckDB chooses dictionary encoding per column itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -134,6 +135,23 @@ static int conf_parse(const struct dstream *ds, const char *text, struct conv_co
     return 0;
 }
 
+/* Removes what a crash left in the staging directory (its objects were never put: their
+   records are delivered again from their source). */
+static void staging_clear(const char *staging)
+{
+    DIR *d = opendir(staging);
+    if (d == NULL) {
+        return;
+    }
+    int fd = dirfd(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] != '.') {
+            unlinkat(fd, e->d_name, 0);
+        }
+    }
+    closedir(d);
+}
+
 /* The service's DuckDB engine, opened on first use (NULL when it cannot open). */
 static struct duck_engine *engine_get(struct delivery_service *svc, char *staging,
                                       size_t staging_len)
@@ -149,6 +167,7 @@ static struct duck_engine *engine_get(struct delivery_service *svc, char *stagin
         char spill[PATH_MAX + 16];
         snprintf(spill, sizeof(spill), "%s/spill", real);
         mkdir(staging, 0700);
+        staging_clear(staging);
         const char *dirs[] = {staging};
         struct duck_engine_options o = {
             .dirs = dirs, .n_dirs = 1, .spill_dir = spill, .n_threads = 1};

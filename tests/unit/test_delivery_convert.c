@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "delivery/convert.h"
+#include "delivery/delivery_int.h"
 
 /* ---- the type parser ---- */
 
@@ -391,6 +392,41 @@ static void the_error_record_has_aws_fields_in_order(void **state)
     buf_fini(&out);
 }
 
+static void objects_end_parquet_and_errors_take_aws_layouts(void **state)
+{
+    (void)state;
+    const int64_t ms = 1709210096000LL; /* 2024-02-29T12:34:56Z */
+    struct delivery_dest d = {.conversion = 1, .prefix = "events/raw/",
+                              .error_prefix = "events/errors/!{firehose:error-output-type}/"};
+    struct buf k;
+    buf_init(&k);
+    delivery__object_key(&d, "s", 1, ms, &k);
+    assert_true(strncmp((const char *)k.data, "events/raw/2024/02/29/12/s-1-2024-02-29-12-34-56-",
+                        49) == 0);
+    assert_string_equal((const char *)k.data + k.len - 8, ".parquet");
+    buf_reset(&k);
+    d.file_extension = ".pq";
+    delivery__object_key(&d, "s", 1, ms, &k);
+    assert_string_equal((const char *)k.data + k.len - 3, ".pq");
+    buf_reset(&k);
+    delivery__error_key(&d, "s", 1, ms, "format-conversion-failed", &k);
+    assert_true(strncmp((const char *)k.data,
+                        "events/errors/format-conversion-failed/s-1-2024-02-29-12-34-56-",
+                        63) == 0);
+    assert_int_equal(k.len, 63 + 36);
+    buf_reset(&k);
+    d.error_prefix = NULL; /* AWS's default: <Prefix><type>/yyyy/MM/dd/HH/ */
+    delivery__error_key(&d, "s", 1, ms, "format-conversion-failed", &k);
+    assert_true(strncmp((const char *)k.data,
+                        "events/raw/format-conversion-failed/2024/02/29/12/s-1-", 54) == 0);
+    buf_reset(&k);
+    d.prefix = NULL;
+    delivery__error_key(&d, "s", 1, ms, "format-conversion-failed", &k);
+    assert_true(strncmp((const char *)k.data, "format-conversion-failed/2024/02/29/12/s-1-", 43) ==
+                0);
+    buf_fini(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +439,7 @@ int main(void)
         cmocka_unit_test(keys_extra_missing_case_dots_and_mappings),
         cmocka_unit_test(a_failed_record_leaves_no_trace_in_nested_columns),
         cmocka_unit_test(the_error_record_has_aws_fields_in_order),
+        cmocka_unit_test(objects_end_parquet_and_errors_take_aws_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
