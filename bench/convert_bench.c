@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -23,8 +23,8 @@
 #include "delivery/convert.h"
 
 static const struct catalog_column lab_columns[] = {
-    {.name = "event_id", .type = "string"},  {.name = "ts", .type = "timestamp"},
-    {.name = "tenant_id", .type = "string"}, {.name = "device_id", .type = "string"},
+    {.name = "event_id", .type = "string"},   {.name = "ts", .type = "timestamp"},
+    {.name = "tenant_id", .type = "string"},  {.name = "device_id", .type = "string"},
     {.name = "event_type", .type = "string"}, {.name = "amount", .type = "double"},
 };
 
@@ -57,10 +57,10 @@ int main(int argc, char **argv)
                    "%02d:%02d:%02d\",\"tenant_id\":\"tenant-%03d\",\"device_id\":\"device-%05d\","
                    "\"event_type\":\"%s\",\"amount\":%.2f}",
                    (unsigned)(r >> 32), (unsigned)(r & 0xffff), (unsigned)(r >> 20 & 0xfff),
-                   (unsigned)(r >> 8 & 0xfff), (unsigned long long)(next_rand() & 0xffffffffffffULL),
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   (int)(r % 8) + 1, (int)(r % 800) + 1, types[r % 4],
-                   1.0 + (double)(next_rand() % 24900) / 100.0);
+                   (unsigned)(r >> 8 & 0xfff),
+                   (unsigned long long)(next_rand() & 0xffffffffffffULL), tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(r % 8) + 1,
+                   (int)(r % 800) + 1, types[r % 4], 1.0 + (double)(next_rand() % 24900) / 100.0);
     }
     off[n] = data.len;
     printf("convert_bench: %zu lab events per object (%.1f bytes each), %d objects, 1 thread\n", n,
@@ -125,8 +125,8 @@ int main(int argc, char **argv)
         best_parse = parse > best_parse ? parse : best_parse;
         best_all = all > best_all ? all : best_all;
     }
-    printf("RESULT parse_records_per_s=%.0f parquet_records_per_s=%.0f target=100000\n",
-           best_parse, best_all);
+    printf("RESULT parse_records_per_s=%.0f parquet_records_per_s=%.0f target=100000\n", best_parse,
+           best_all);
     unlink(path);
     rmdir(dir);
     duck_writer_destroy(w);

@@ -98,14 +98,14 @@ static int parse_type(struct tparse *tp, struct conv_type **out);
 static void set_duck(struct conv_type *t)
 {
     static const enum duck_type_id ids[] = {
-        [CONV_BOOLEAN] = DUCK_T_BOOLEAN,  [CONV_TINYINT] = DUCK_T_TINYINT,
+        [CONV_BOOLEAN] = DUCK_T_BOOLEAN,   [CONV_TINYINT] = DUCK_T_TINYINT,
         [CONV_SMALLINT] = DUCK_T_SMALLINT, [CONV_INT] = DUCK_T_INTEGER,
-        [CONV_BIGINT] = DUCK_T_BIGINT,    [CONV_FLOAT] = DUCK_T_FLOAT,
-        [CONV_DOUBLE] = DUCK_T_DOUBLE,    [CONV_DECIMAL] = DUCK_T_DECIMAL,
-        [CONV_STRING] = DUCK_T_VARCHAR,   [CONV_VARCHAR] = DUCK_T_VARCHAR,
-        [CONV_CHAR] = DUCK_T_VARCHAR,     [CONV_BINARY] = DUCK_T_BLOB,
-        [CONV_DATE] = DUCK_T_DATE,        [CONV_TIMESTAMP] = DUCK_T_TIMESTAMP,
-        [CONV_ARRAY] = DUCK_T_LIST,       [CONV_MAP] = DUCK_T_MAP,
+        [CONV_BIGINT] = DUCK_T_BIGINT,     [CONV_FLOAT] = DUCK_T_FLOAT,
+        [CONV_DOUBLE] = DUCK_T_DOUBLE,     [CONV_DECIMAL] = DUCK_T_DECIMAL,
+        [CONV_STRING] = DUCK_T_VARCHAR,    [CONV_VARCHAR] = DUCK_T_VARCHAR,
+        [CONV_CHAR] = DUCK_T_VARCHAR,      [CONV_BINARY] = DUCK_T_BLOB,
+        [CONV_DATE] = DUCK_T_DATE,         [CONV_TIMESTAMP] = DUCK_T_TIMESTAMP,
+        [CONV_ARRAY] = DUCK_T_LIST,        [CONV_MAP] = DUCK_T_MAP,
         [CONV_STRUCT] = DUCK_T_STRUCT,
     };
     memset(&t->duck, 0, sizeof(t->duck));
@@ -137,8 +137,7 @@ static int parse_struct(struct tparse *tp, struct conv_type *t)
     while (rc == 0) {
         skip_sp(tp);
         const char *start = tp->p;
-        while (*tp->p != '\0' && *tp->p != ':' && *tp->p != '<' && *tp->p != '>' &&
-               *tp->p != ',') {
+        while (*tp->p != '\0' && *tp->p != ':' && *tp->p != '<' && *tp->p != '>' && *tp->p != ',') {
             tp->p++;
         }
         size_t len = (size_t)(tp->p - start);
@@ -318,8 +317,8 @@ void delivery__hive_type_free(struct conv_type *t)
 
 struct colb {
     const struct conv_type *t;
-    size_t n;        /* rows */
-    size_t width;    /* bytes of a value; 0 for LIST, MAP, STRUCT */
+    size_t n;     /* rows */
+    size_t width; /* bytes of a value; 0 for LIST, MAP, STRUCT */
     struct buf nulls;
     struct buf vals;
     struct buf offs; /* LIST, MAP: uint64_t, n + 1 */
@@ -339,8 +338,8 @@ struct conv_batch {
     struct conv_options opt;
     size_t n_cols;
     struct conv_type **types;
-    char **col_names;  /* as the table gives them */
-    char **json_keys;  /* the key each column is read from, normalized */
+    char **col_names; /* as the table gives them */
+    char **json_keys; /* the key each column is read from, normalized */
     size_t *key_lens;
     struct duck_field *fields;
     struct colb *cols;
@@ -533,7 +532,8 @@ static void arena_free(struct conv_batch *b)
 
 /* ---- values --------------------------------------------------------------------------- */
 
-static int malformed(struct conv_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int malformed(struct conv_batch *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int malformed(struct conv_batch *b, const char *fmt, ...)
 {
     b->err->code = CONV_MALFORMED;
@@ -567,10 +567,9 @@ static const char *kind_word(enum jscan_kind k)
 
 static const char *type_word(const struct conv_type *t)
 {
-    static const char *names[] = {"boolean", "tinyint", "smallint", "int",    "bigint",
-                                  "float",   "double",  "decimal",  "string", "varchar",
-                                  "char",    "binary",  "date",     "timestamp", "array",
-                                  "map",     "struct"};
+    static const char *names[] = {"boolean", "tinyint",   "smallint", "int",     "bigint", "float",
+                                  "double",  "decimal",   "string",   "varchar", "char",   "binary",
+                                  "date",    "timestamp", "array",    "map",     "struct"};
     return names[t->kind];
 }
 
@@ -861,11 +860,26 @@ static int parse_ts_joda(const char *pat, const char *s, size_t n, int64_t *out)
             }
             y = count == 2 ? 2000 + v : v;
             break;
-        case 'M': if (digits_n(&p, end, count, 2, &mo) < 0) return -1; break;
-        case 'd': if (digits_n(&p, end, count, 2, &d) < 0) return -1; break;
-        case 'H': if (digits_n(&p, end, count, 2, &h) < 0) return -1; break;
-        case 'm': if (digits_n(&p, end, count, 2, &mi) < 0) return -1; break;
-        case 's': if (digits_n(&p, end, count, 2, &sec) < 0) return -1; break;
+        case 'M':
+            if (digits_n(&p, end, count, 2, &mo) < 0)
+                return -1;
+            break;
+        case 'd':
+            if (digits_n(&p, end, count, 2, &d) < 0)
+                return -1;
+            break;
+        case 'H':
+            if (digits_n(&p, end, count, 2, &h) < 0)
+                return -1;
+            break;
+        case 'm':
+            if (digits_n(&p, end, count, 2, &mi) < 0)
+                return -1;
+            break;
+        case 's':
+            if (digits_n(&p, end, count, 2, &sec) < 0)
+                return -1;
+            break;
         case 'S': {
             int k = 0;
             v = 0;
@@ -937,10 +951,14 @@ static int put_int(struct conv_batch *b, struct colb *c, const char *text, size_
         return malformed(b, "\"%.*s\" is not an integer for type %s", (int)(len > 40 ? 40 : len),
                          text, type_word(c->t));
     }
-    static const int64_t lo[] = {[CONV_TINYINT] = INT8_MIN, [CONV_SMALLINT] = INT16_MIN,
-                                 [CONV_INT] = INT32_MIN, [CONV_BIGINT] = INT64_MIN};
-    static const int64_t hi[] = {[CONV_TINYINT] = INT8_MAX, [CONV_SMALLINT] = INT16_MAX,
-                                 [CONV_INT] = INT32_MAX, [CONV_BIGINT] = INT64_MAX};
+    static const int64_t lo[] = {[CONV_TINYINT] = INT8_MIN,
+                                 [CONV_SMALLINT] = INT16_MIN,
+                                 [CONV_INT] = INT32_MIN,
+                                 [CONV_BIGINT] = INT64_MIN};
+    static const int64_t hi[] = {[CONV_TINYINT] = INT8_MAX,
+                                 [CONV_SMALLINT] = INT16_MAX,
+                                 [CONV_INT] = INT32_MAX,
+                                 [CONV_BIGINT] = INT64_MAX};
     if (rc == -2 || v < lo[c->t->kind] || v > hi[c->t->kind]) {
         return malformed(b, "%.*s is out of range for type %s", (int)(len > 40 ? 40 : len), text,
                          type_word(c->t));
@@ -972,8 +990,8 @@ static int put_real(struct conv_batch *b, struct colb *c, const char *text, size
         push_row(c, 0, &f);
     } else {
         if (isinf(v) && len > 0 && isdigit((unsigned char)text[len - 1])) {
-            return malformed(b, "%.*s is out of range for type double",
-                             (int)(len > 40 ? 40 : len), text);
+            return malformed(b, "%.*s is out of range for type double", (int)(len > 40 ? 40 : len),
+                             text);
         }
         push_row(c, 0, &v);
     }
@@ -985,8 +1003,9 @@ static int put_decimal(struct conv_batch *b, struct colb *c, const char *text, s
     __int128 v;
     int rc = parse_decimal(text, len, c->t->precision, c->t->scale, &v);
     if (rc < 0) {
-        return malformed(b, rc == -1 ? "\"%.*s\" is not a number for type decimal(%d,%d)"
-                                     : "%.*s is out of range for type decimal(%d,%d)",
+        return malformed(b,
+                         rc == -1 ? "\"%.*s\" is not a number for type decimal(%d,%d)"
+                                  : "%.*s is out of range for type decimal(%d,%d)",
                          (int)(len > 40 ? 40 : len), text, c->t->precision, c->t->scale);
     }
     if (c->t->precision <= 18) {
@@ -1160,8 +1179,8 @@ static int put_value(struct conv_batch *b, struct colb *c, struct jscan *s)
             push_row(c, 0, &v);
             return 0;
         }
-        if (!b->opt.hive && (t->kind == CONV_STRING || t->kind == CONV_VARCHAR ||
-                             t->kind == CONV_CHAR)) {
+        if (!b->opt.hive &&
+            (t->kind == CONV_STRING || t->kind == CONV_VARCHAR || t->kind == CONV_CHAR)) {
             return put_text(b, c, (struct duck_str){start, (size_t)(s->p - start)});
         }
         return malformed(b, "expected type %s, found a boolean", type_word(t));
@@ -1294,8 +1313,9 @@ static int put_object(struct conv_batch *b, struct colb *c, struct jscan *s)
         size_t f = t->n_fields;
         for (size_t i = 0; nn != (size_t)-1 && i < t->n_fields; i++) {
             const char *fname = t->fields[i].name;
-            if (strlen(fname) == nn && (b->opt.case_insensitive ? strncasecmp(fname, normed, nn)
-                                                                : strncmp(fname, normed, nn)) == 0) {
+            if (strlen(fname) == nn &&
+                (b->opt.case_insensitive ? strncasecmp(fname, normed, nn)
+                                         : strncmp(fname, normed, nn)) == 0) {
                 f = i;
                 break;
             }
@@ -1605,8 +1625,8 @@ int delivery__conv_error_json(struct buf *out, const struct conv_error *e, int64
     buf_puts(out, ",\"lastErrorMessage\":");
     json_str_or_null(out, e->message);
     buf_printf(out, ",\"attemptEndingTimestamp\":%lld,\"rawData\":\"", (long long)attempt_end_ms);
-    char *b64 = buf_reserve(out, BASE64_ENCODED_LEN(len) + 1) != NULL ? (char *)out->data + out->len
-                                                                       : NULL;
+    char *b64 =
+        buf_reserve(out, BASE64_ENCODED_LEN(len) + 1) != NULL ? (char *)out->data + out->len : NULL;
     if (b64 != NULL) {
         out->len += base64_encode(data, len, b64);
         out->data[out->len] = '\0';

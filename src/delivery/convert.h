@@ -93,9 +93,9 @@ int delivery__hive_type_parse(const char *text, struct conv_type **out /* OUT */
 void delivery__hive_type_free(struct conv_type *t); /* accepts NULL */
 
 struct conv_options {
-    int hive;                 /* HiveJsonSerDe (else OpenXJsonSerDe) */
-    int case_insensitive;     /* OpenX CaseInsensitive */
-    int dots_to_underscores;  /* OpenX ConvertDotsInJsonKeysToUnderscores */
+    int hive;                       /* HiveJsonSerDe (else OpenXJsonSerDe) */
+    int case_insensitive;           /* OpenX CaseInsensitive */
+    int dots_to_underscores;        /* OpenX ConvertDotsInJsonKeysToUnderscores */
     const char *const *map_columns; /* ColumnToJsonKeyMappings: column names ... */
     const char *const *map_keys;    /* ... and their JSON keys */
     size_t n_map;

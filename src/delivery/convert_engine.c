@@ -84,8 +84,8 @@ static int conf_parse(const struct dstream *ds, const char *text, struct conv_co
     if (strcmp(c->version_text, "LATEST") != 0) {
         c->version_id = strtoll(c->version_text, NULL, 10);
     }
-    json_t *de = json_object_get(json_object_get(c->root, "InputFormatConfiguration"),
-                                 "Deserializer");
+    json_t *de =
+        json_object_get(json_object_get(c->root, "InputFormatConfiguration"), "Deserializer");
     json_t *hive = json_object_get(de, "HiveJsonSerDe");
     json_t *openx = json_object_get(de, "OpenXJsonSerDe");
     c->opt.case_insensitive = 1;
@@ -222,9 +222,8 @@ static int read_file(const char *path, struct buf *out)
 }
 
 /* Writes the batch's rows as Parquet and reads the file back into out. */
-static int write_parquet(struct delivery_service *svc, struct dstream *ds,
-                         struct conv_batch *batch, const struct conv_conf *cc, struct buf *out,
-                         char *why, size_t why_len)
+static int write_parquet(struct delivery_service *svc, struct dstream *ds, struct conv_batch *batch,
+                         const struct conv_conf *cc, struct buf *out, char *why, size_t why_len)
 {
     char staging[PATH_MAX + 16];
     struct duck_engine *engine = engine_get(svc, staging, sizeof(staging));
@@ -248,8 +247,8 @@ static int write_parquet(struct delivery_service *svc, struct dstream *ds,
         rc = duck_writer_create(conn, cols, n_cols, &w, &derr);
     }
     if (rc == 0) {
-        rc = duck_writer_append(w, delivery__conv_colbufs(batch), delivery__conv_rows(batch),
-                                &derr);
+        rc =
+            duck_writer_append(w, delivery__conv_colbufs(batch), delivery__conv_rows(batch), &derr);
     }
     if (rc == 0) {
         rc = duck_writer_write_parquet(w, path, &cc->parquet, NULL, &derr);
@@ -297,8 +296,8 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
                              : catalog_table_describe_version(cat, &scope, cc.database, cc.table,
                                                               cc.version_id, &desc, &err);
             if (rc < 0) {
-                snprintf(why, sizeof(why), "the table %.200s.%.200s cannot be read: %.300s", cc.database,
-                         cc.table, cat == NULL ? "no catalog" : err.message);
+                snprintf(why, sizeof(why), "the table %.200s.%.200s cannot be read: %.300s",
+                         cc.database, cc.table, cat == NULL ? "no catalog" : err.message);
             }
         }
         if (rc == 0) {

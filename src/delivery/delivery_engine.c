@@ -382,10 +382,10 @@ static void *flusher_main(void *arg)
         pthread_cond_broadcast(&ds->space);
         pthread_mutex_unlock(&ds->mu);
 
-        int stopped = fc.dest.conversion
-                          ? delivery__convert_flush(ds, &fc, data, recs,
-                                                    recs_len / sizeof(*recs), oldest_ms)
-                          : write_object(ds, &fc, data, len, oldest_ms);
+        int stopped =
+            fc.dest.conversion
+                ? delivery__convert_flush(ds, &fc, data, recs, recs_len / sizeof(*recs), oldest_ms)
+                : write_object(ds, &fc, data, len, oldest_ms);
         free(data);
         free(recs);
         delivery__dest_fini(&fc.dest);

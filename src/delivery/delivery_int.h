@@ -46,10 +46,10 @@ struct delivery_dest {
     int size_mb;        /* BufferingHints.SizeInMBs */
     int interval_s;     /* BufferingHints.IntervalInSeconds */
     enum delivery_compression compression;
-    char *file_extension; /* owned; NULL: the compression's default */
-    int conversion;       /* DataFormatConversion enabled */
+    char *file_extension;  /* owned; NULL: the compression's default */
+    int conversion;        /* DataFormatConversion enabled */
     char *conversion_json; /* owned: DataFormatConversionConfiguration as stored; or NULL */
-    int partitioning;     /* DynamicPartitioning enabled (not delivered yet) */
+    int partitioning;      /* DynamicPartitioning enabled (not delivered yet) */
 };
 void delivery__dest_fini(struct delivery_dest *d);
 
@@ -126,7 +126,7 @@ struct dstream;
 
 /* Where one buffered record sits in the buffer, and where it came from. */
 struct delivery_rec {
-    uint64_t off;       /* in the buffer */
+    uint64_t off; /* in the buffer */
     uint32_t len;
     uint32_t src_idx;   /* index in ds->sources */
     int64_t arrival_ms; /* approximate arrival time */
@@ -197,11 +197,11 @@ struct delivery_service {
     delivery_clock_fn now_ms;
     void *clock_arg;
     int64_t retry_base_ms;
-    int max_streams; /* per region */
-    char *dir;       /* DIR/delivery */
-    struct catalog *catalog;   /* svc->mu: schemas of format conversion; NULL until set */
-    struct duck_engine *duck;  /* svc->mu: opened on the first conversion */
-    int duck_failed;           /* svc->mu: logged that it could not open */
+    int max_streams;          /* per region */
+    char *dir;                /* DIR/delivery */
+    struct catalog *catalog;  /* svc->mu: schemas of format conversion; NULL until set */
+    struct duck_engine *duck; /* svc->mu: opened on the first conversion */
+    int duck_failed;          /* svc->mu: logged that it could not open */
     pthread_mutex_t mu;
     struct dstream *list; /* svc->mu */
 };

@@ -371,8 +371,8 @@ void delivery__object_key(const struct delivery_dest *d, const char *stream_name
     delivery__prefix_eval(d->prefix, ts_ms, NULL, out);
     /* With format conversion the object is Parquet: AWS names it .parquet. */
     const char *ext = d->file_extension != NULL ? d->file_extension
-                      : d->conversion               ? ".parquet"
-                                                    : default_extension(d->compression);
+                      : d->conversion           ? ".parquet"
+                                                : default_extension(d->compression);
     delivery__object_name(stream_name, version, ts_ms, ext, out);
 }
 

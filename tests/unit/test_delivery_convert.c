@@ -28,14 +28,22 @@ static void hive_types_parse_to_duck_types(void **state)
         const char *text;
         enum duck_type_id id;
     } cases[] = {
-        {"boolean", DUCK_T_BOOLEAN},     {"TINYINT", DUCK_T_TINYINT},
-        {"smallint", DUCK_T_SMALLINT},   {"int", DUCK_T_INTEGER},
-        {"integer", DUCK_T_INTEGER},     {"bigint", DUCK_T_BIGINT},
-        {"float", DUCK_T_FLOAT},         {"double", DUCK_T_DOUBLE},
-        {"decimal(38,10)", DUCK_T_DECIMAL}, {"string", DUCK_T_VARCHAR},
-        {"varchar(10)", DUCK_T_VARCHAR}, {"char(3)", DUCK_T_VARCHAR},
-        {"binary", DUCK_T_BLOB},         {"date", DUCK_T_DATE},
-        {"timestamp", DUCK_T_TIMESTAMP}, {"array<int>", DUCK_T_LIST},
+        {"boolean", DUCK_T_BOOLEAN},
+        {"TINYINT", DUCK_T_TINYINT},
+        {"smallint", DUCK_T_SMALLINT},
+        {"int", DUCK_T_INTEGER},
+        {"integer", DUCK_T_INTEGER},
+        {"bigint", DUCK_T_BIGINT},
+        {"float", DUCK_T_FLOAT},
+        {"double", DUCK_T_DOUBLE},
+        {"decimal(38,10)", DUCK_T_DECIMAL},
+        {"string", DUCK_T_VARCHAR},
+        {"varchar(10)", DUCK_T_VARCHAR},
+        {"char(3)", DUCK_T_VARCHAR},
+        {"binary", DUCK_T_BLOB},
+        {"date", DUCK_T_DATE},
+        {"timestamp", DUCK_T_TIMESTAMP},
+        {"array<int>", DUCK_T_LIST},
         {"map<string,array<bigint>>", DUCK_T_MAP},
         {"struct<a:int,b : struct<c:string>>", DUCK_T_STRUCT},
     };
@@ -66,15 +74,24 @@ static void hive_types_parse_to_duck_types(void **state)
 static void bad_hive_types_are_refused_with_a_reason(void **state)
 {
     (void)state;
-    static const char *bad[] = {"",          "strin",         "array<int",  "array<>",
-                                "map<int>",  "decimal(39,1)", "decimal(5,6)", "varchar",
-                                "varchar(0)", "struct<>",     "struct<a:int,a:int>",
-                                "int extra", "map<array<int>,int>", "uniontype<int,string>"};
+    static const char *bad[] = {"",
+                                "strin",
+                                "array<int",
+                                "array<>",
+                                "map<int>",
+                                "decimal(39,1)",
+                                "decimal(5,6)",
+                                "varchar",
+                                "varchar(0)",
+                                "struct<>",
+                                "struct<a:int,a:int>",
+                                "int extra",
+                                "map<array<int>,int>",
+                                "uniontype<int,string>"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct conv_type *t = (struct conv_type *)1;
         char why[200] = "";
-        assert_int_equal(delivery__hive_type_parse(bad[i], &t, why, sizeof(why)),
-                         SL_E(VALIDATION));
+        assert_int_equal(delivery__hive_type_parse(bad[i], &t, why, sizeof(why)), SL_E(VALIDATION));
         assert_null(t);
         assert_true(why[0] != '\0');
     }
@@ -203,8 +220,8 @@ static void timestamps_in_each_form(void **state)
     assert_true(ts_of("1709210096000", NULL) == t);
     assert_true(ts_of("1709210096.25", NULL) == t + 250000);
     const char *fmts[] = {"dd/MM/yyyy HH:mm:ss", "millis"};
-    struct conv_options hive = {.hive = 1, .case_insensitive = 1, .ts_formats = fmts,
-                                .n_ts_formats = 2};
+    struct conv_options hive = {
+        .hive = 1, .case_insensitive = 1, .ts_formats = fmts, .n_ts_formats = 2};
     assert_true(ts_of("\"29/02/2024 12:34:56\"", &hive) == t);
     assert_true(ts_of("1709210096000", &hive) == t);
     assert_true(ts_of("\"2024-02-29 12:34:56\"", &hive) == t); /* Timestamp.valueOf */
@@ -270,15 +287,14 @@ static void whole_records_that_are_not_objects_are_parse_errors(void **state)
     (void)state;
     struct conv_batch *b = batch_of("c", "int", NULL);
     struct conv_error e;
-    static const char *bad[] = {"not json", "[1,2]", "", "{\"c\":1", "{\"c\":1} x", "42",
-                                "{\"c\":1,}"};
+    static const char *bad[] = {"not json",    "[1,2]", "",          "{\"c\":1",
+                                "{\"c\":1} x", "42",    "{\"c\":1,}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(conv(b, bad[i], &e), 1);
         assert_string_equal(e.code, CONV_PARSE_ERROR);
     }
-    assert_int_equal(delivery__conv_record(b, (const uint8_t *)"{\"c\":1,\"x\":\"\xc3\x28\"}", 17,
-                                           &e),
-                     1);
+    assert_int_equal(
+        delivery__conv_record(b, (const uint8_t *)"{\"c\":1,\"x\":\"\xc3\x28\"}", 17, &e), 1);
     assert_string_equal(e.code, CONV_PARSE_ERROR);
     assert_non_null(strstr(e.message, "UTF-8"));
     assert_int_equal(delivery__conv_rows(b), 0);
@@ -292,14 +308,18 @@ static void keys_extra_missing_case_dots_and_mappings(void **state)
                                     {.name = "ts", .type = "string"},
                                     {.name = "Name", .type = "string"}};
     const char *mc[] = {"ts"}, *mk[] = {"timestamp"};
-    struct conv_options o = {.case_insensitive = 1, .dots_to_underscores = 1, .map_columns = mc,
-                             .map_keys = mk, .n_map = 1};
+    struct conv_options o = {.case_insensitive = 1,
+                             .dots_to_underscores = 1,
+                             .map_columns = mc,
+                             .map_keys = mk,
+                             .n_map = 1};
     struct conv_batch *b = NULL;
     char why[200];
     assert_int_equal(delivery__conv_create(cols, 3, &o, &b, why, sizeof(why)), 0);
     struct conv_error e;
-    assert_int_equal(conv(b, "{\"User.ID\":7,\"TimeStamp\":\"t\",\"extra\":{\"x\":[1]},"
-                             "\"NAME\":\"n\",\"name\":\"second\"}",
+    assert_int_equal(conv(b,
+                          "{\"User.ID\":7,\"TimeStamp\":\"t\",\"extra\":{\"x\":[1]},"
+                          "\"NAME\":\"n\",\"name\":\"second\"}",
                           &e),
                      0);
     assert_int_equal(conv(b, "{}", &e), 0);
@@ -334,9 +354,8 @@ static void a_failed_record_leaves_no_trace_in_nested_columns(void **state)
     assert_int_equal(delivery__conv_create(cols, 3, &o, &b, why, sizeof(why)), 0);
     struct conv_error e;
     assert_int_equal(conv(b, "{\"a\":[{\"x\":1,\"y\":[1,2]}],\"m\":{\"k\":1},\"z\":1}", &e), 0);
-    assert_int_equal(conv(b, "{\"a\":[{\"x\":2,\"y\":[3,4,5]},{\"x\":3,\"y\":[\"bad\"]}],\"z\":2}",
-                          &e),
-                     1);
+    assert_int_equal(
+        conv(b, "{\"a\":[{\"x\":2,\"y\":[3,4,5]},{\"x\":3,\"y\":[\"bad\"]}],\"z\":2}", &e), 1);
     assert_non_null(strstr(e.message, "'a'"));
     assert_int_equal(conv(b, "{\"m\":{\"k\":1,\"j\":\"no\"},\"z\":3}", &e), 1);
     assert_int_equal(conv(b, "{\"a\":[{\"y\":[9]}],\"m\":null,\"z\":4}", &e), 0);
@@ -365,12 +384,15 @@ static void the_error_record_has_aws_fields_in_order(void **state)
     buf_init(&out);
     struct conv_error e = {.code = CONV_MALFORMED};
     snprintf(e.message, sizeof(e.message), "Column 'amount': \"x\" is not a number");
-    struct conv_error_ctx ctx = {.catalog_id = "000000000000", .database = "db",
-                                 .table = "t", .region = "us-east-1", .version_id = "LATEST",
+    struct conv_error_ctx ctx = {.catalog_id = "000000000000",
+                                 .database = "db",
+                                 .table = "t",
+                                 .region = "us-east-1",
+                                 .version_id = "LATEST",
                                  .catalog_arn = "arn:aws:glue:us-east-1:000000000000:catalog"};
-    assert_int_equal(delivery__conv_error_json(&out, &e, 1000, 2000, (const uint8_t *)"hi!", 3,
-                                               "4955", &ctx),
-                     0);
+    assert_int_equal(
+        delivery__conv_error_json(&out, &e, 1000, 2000, (const uint8_t *)"hi!", 3, "4955", &ctx),
+        0);
     assert_int_equal(out.data[out.len - 1], '\n');
     assert_string_equal(
         (const char *)out.data,
@@ -396,7 +418,8 @@ static void objects_end_parquet_and_errors_take_aws_layouts(void **state)
 {
     (void)state;
     const int64_t ms = 1709210096000LL; /* 2024-02-29T12:34:56Z */
-    struct delivery_dest d = {.conversion = 1, .prefix = "events/raw/",
+    struct delivery_dest d = {.conversion = 1,
+                              .prefix = "events/raw/",
                               .error_prefix = "events/errors/!{firehose:error-output-type}/"};
     struct buf k;
     buf_init(&k);
