@@ -324,3 +324,89 @@ def test_direct_put_hive_serde_default_error_layout_and_table_changes(sluice, un
     got = read_parquet(str(p2))
     assert [e["name"] for e in got["schema"][1:]] == ["id", "at", "note"]
     assert got["rows"][0]["id"] == 4 and got["rows"][0]["note"] == "new"
+
+
+def test_lab_tasks_with_the_aws_cli_and_the_lab_producer(sluice, unique, hyparquet, tmp_path):
+    """Tasks 2-5 of the seed lab as it runs them: the AWS CLI with the lab's own JSON files
+    (glue-table.json, firehose-stream.json), then the lab's producer (put_records in
+    batches of 500, partition key device_id); every event lands once in Parquet."""
+    bucket, stream, db, table = "dojo-" + unique, "dojo-events-" + unique, "dojo_" + unique, \
+        "events"
+    region, account = sluice.region, sluice.account_id
+    s3, kin = client(sluice, "s3"), client(sluice, "kinesis")
+    s3.create_bucket(Bucket=bucket)
+    kin.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kin.get_waiter("stream_exists").wait(StreamName=stream,
+                                         WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    sluice.aws("glue", "create-database", "--database-input",
+               f"Name={db},Description=Dojo ingestion lab database", "--region", region)
+    (tmp_path / "glue-table.json").write_text(json.dumps({
+        "Name": table, "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "compressionType": "snappy"},
+        "StorageDescriptor": {
+            "Columns": LAB_COLUMNS, "Location": f"s3://{bucket}/events/raw/",
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary":
+                          "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}}))
+    sluice.aws("glue", "create-table", "--database-name", db, "--table-input",
+               f"file://{tmp_path}/glue-table.json", "--region", region)
+    role_arn = f"arn:aws:iam::{account}:role/dojo-firehose-role"
+    (tmp_path / "firehose-stream.json").write_text(json.dumps({
+        "DeliveryStreamName": stream,
+        "DeliveryStreamType": "KinesisStreamAsSource",
+        "KinesisStreamSourceConfiguration": {
+            "KinesisStreamARN": f"arn:aws:kinesis:{region}:{account}:stream/{stream}",
+            "RoleARN": role_arn},
+        "ExtendedS3DestinationConfiguration": {
+            "RoleARN": role_arn, "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "events/raw/",
+            "ErrorOutputPrefix": "events/errors/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 300},
+            "CompressionFormat": "UNCOMPRESSED",
+            "DataFormatConversionConfiguration": {
+                "Enabled": True,
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {
+                    "Compression": "SNAPPY"}}},
+                "SchemaConfiguration": {"RoleARN": role_arn, "DatabaseName": db,
+                                        "TableName": table, "Region": region,
+                                        "VersionId": "LATEST"}}}}))
+    sluice.aws("firehose", "create-delivery-stream", "--cli-input-json",
+               f"file://{tmp_path}/firehose-stream.json", "--region", region)
+    for _ in range(100):
+        status = sluice.aws("firehose", "describe-delivery-stream", "--delivery-stream-name",
+                            stream, "--query", "DeliveryStreamDescription.DeliveryStreamStatus",
+                            "--output", "text", "--region", region, output="text").strip()
+        if status == "ACTIVE":
+            break
+        time.sleep(0.1)
+    assert status == "ACTIVE"
+
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    events = [make_event(start, i) for i in range(5000)]
+    for i in range(0, len(events), 500):
+        request = [{"Data": json.dumps(e, separators=(",", ":")).encode("utf-8"),
+                    "PartitionKey": e["device_id"]} for e in events[i:i + 500]]
+        while request:
+            r = kin.put_records(StreamName=stream, Records=request)
+            request = [rec for rec, res in zip(request, r["Records"]) if "ErrorCode" in res]
+    rows = []
+    deadline = time.time() + 60
+    while len(rows) < len(events) and time.time() < deadline:
+        flush(sluice)
+        time.sleep(0.5)
+        rows = []
+        for o in list_objects(s3, bucket, "events/raw/"):
+            path = tmp_path / os.path.basename(o["Key"])
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+            rows += read_parquet(str(path))["rows"]
+    assert len(rows) == len(events)
+    want = {e["event_id"]: e for e in events}
+    for row in rows:
+        e = want.pop(row["event_id"])
+        assert (row["ts"]["epoch_ms"], row["tenant_id"], row["device_id"], row["event_type"],
+                row["amount"]) == (ts_ms(e["ts"]), e["tenant_id"], e["device_id"],
+                                   e["event_type"], e["amount"])
+    assert not want
+    assert list_objects(s3, bucket, "events/errors/") == []
