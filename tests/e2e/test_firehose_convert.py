@@ -410,3 +410,100 @@ def test_lab_tasks_with_the_aws_cli_and_the_lab_producer(sluice, unique, hyparqu
                                    e["event_type"], e["amount"])
     assert not want
     assert list_objects(s3, bucket, "events/errors/") == []
+
+
+def converted(sluice_s3, bucket, tmp_path):
+    """(Counter of ids in Parquet objects, Counter of ids in error objects)."""
+    import collections
+    good, bad = collections.Counter(), collections.Counter()
+    paths = []
+    for o in list_objects(sluice_s3, bucket):
+        body = sluice_s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        if "format-conversion-failed" in o["Key"]:
+            for line in body.decode().splitlines():
+                bad[json.loads(base64.b64decode(json.loads(line)["rawData"]))["id"]] += 1
+        else:
+            path = tmp_path / os.path.basename(o["Key"])
+            path.write_bytes(body)
+            paths.append(str(path))
+    if paths:
+        p = subprocess.run(["node", os.path.join(JS, "read_parquet.mjs")] + paths, check=True,
+                           capture_output=True, timeout=300)
+        files = json.loads(p.stdout)
+        files = files if len(paths) > 1 else [files]
+        for f in files:
+            good.update(r["id"] for r in f["rows"])
+    return good, bad
+
+
+def test_conversion_survives_kill9_with_every_record_in_parquet_or_error(fresh_sluice,
+                                                                         hyparquet, tmp_path):
+    import signal
+    import threading
+    fresh_sluice.start()
+    fh, s3, glue = (client(fresh_sluice, s) for s in ("firehose", "s3", "glue"))
+    s3.create_bucket(Bucket="ccrash")
+    glue.create_database(DatabaseInput={"Name": "cdb"})
+    glue.create_table(DatabaseName="cdb", TableInput={"Name": "t", "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "string"}, {"Name": "n", "Type": "int"}]}})
+    fh.create_delivery_stream(DeliveryStreamName="ccrash", ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::ccrash", "Prefix": "ok/",
+        "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+        "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+        "DataFormatConversionConfiguration": {
+            "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+            "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+            "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": "cdb", "TableName": "t"}}})
+    wait_active(fh, "ccrash")
+    acked_good, acked_bad = [], []
+    stop = threading.Event()
+
+    def producer(tag):
+        n = 0
+        while not stop.is_set():
+            recs = [{"id": f"{tag}-{n + i}", "n": (n + i) if (n + i) % 10 else "x"}
+                    for i in range(100)]
+            try:
+                r = fh.put_record_batch(DeliveryStreamName="ccrash", Records=[
+                    {"Data": json.dumps(x).encode()} for x in recs])
+            except Exception:
+                return
+            assert r["FailedPutCount"] == 0
+            for x in recs:
+                (acked_good if isinstance(x["n"], int) else acked_bad).append(x["id"])
+            n += 100
+
+    def flusher():
+        while not stop.is_set():
+            try:
+                fresh_sluice.proc.send_signal(signal.SIGUSR1)
+            except (AttributeError, ProcessLookupError):
+                return
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=producer, args=(f"w{t}",)) for t in range(2)]
+    threads.append(threading.Thread(target=flusher))
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    fresh_sluice.kill9()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked_good) > 500
+    fresh_sluice.start()
+    s3 = client(fresh_sluice, "s3")
+    deadline = time.time() + 90
+    while True:
+        fresh_sluice.proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        good, bad = converted(s3, "ccrash", tmp_path)
+        missing = [i for i in acked_good if i not in good] + [i for i in acked_bad if i not in bad]
+        if not missing or time.time() > deadline:
+            break
+    assert not missing, f"{len(missing)} acknowledged records lost"
+    assert not (set(good) & set(acked_bad)) and not (set(bad) & set(acked_good))
+    dups = sum(c - 1 for c in good.values() if c > 1) + sum(c - 1 for c in bad.values() if c > 1)
+    print(f"acknowledged {len(acked_good) + len(acked_bad)}, duplicates {dups}")
+    staging = os.path.join(fresh_sluice.data_dir, "delivery", "staging")
+    assert os.listdir(staging) == []
