@@ -507,3 +507,35 @@ def test_conversion_survives_kill9_with_every_record_in_parquet_or_error(fresh_s
     print(f"acknowledged {len(acked_good) + len(acked_bad)}, duplicates {dups}")
     staging = os.path.join(fresh_sluice.data_dir, "delivery", "staging")
     assert os.listdir(staging) == []
+
+
+def test_records_wait_for_a_missing_table_and_convert_once_it_exists(sluice, unique, hyparquet,
+                                                                      tmp_path):
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket, db = "mt-" + unique, "mt_" + unique
+    s3.create_bucket(Bucket=bucket)
+    fh.create_delivery_stream(
+        DeliveryStreamName=bucket,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "DataFormatConversionConfiguration": {
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+                "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db,
+                                        "TableName": "later"}}})
+    wait_active(fh, bucket)
+    fh.put_record_batch(DeliveryStreamName=bucket, Records=[
+        {"Data": json.dumps({"k": i}).encode()} for i in range(10)])
+    for _ in range(6):
+        flush(sluice)
+        time.sleep(0.25)
+    assert list_objects(s3, bucket) == []  # held back, not dropped and not in errors
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={"Name": "later", "StorageDescriptor": {
+        "Columns": [{"Name": "k", "Type": "smallint"}]}})
+    objs = wait_for(sluice, s3, bucket, "", 1, timeout=60)
+    assert len(objs) == 1 and objs[0]["Key"].endswith(".parquet")
+    path = tmp_path / "x.parquet"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
+    assert sorted(r["k"] for r in read_parquet(str(path))["rows"]) == list(range(10))
