@@ -1456,6 +1456,9 @@ int delivery__conv_create(const struct catalog_column *cols, size_t n_cols,
             if (opt->case_insensitive && ch >= 'A' && ch <= 'Z') {
                 ch = (char)(ch + 32);
             }
+            if (opt->dots_to_underscores && ch == '.') {
+                ch = '_'; /* a mapped key is compared as the record's keys are */
+            }
             b->json_keys[i][k] = ch;
         }
         b->json_keys[i][kl] = '\0';

@@ -340,6 +340,18 @@ static void keys_extra_missing_case_dots_and_mappings(void **state)
     assert_int_equal(cb[0].is_null[0], 1);
     assert_null(cb[2].is_null);
     delivery__conv_destroy(b);
+    /* A mapping to a dotted key still matches when dots count as underscores. */
+    const char *mk2[] = {"meta.time"};
+    o = (struct conv_options){.case_insensitive = 1,
+                              .dots_to_underscores = 1,
+                              .map_columns = mc,
+                              .map_keys = mk2,
+                              .n_map = 1};
+    assert_int_equal(delivery__conv_create(cols, 3, &o, &b, why, sizeof(why)), 0);
+    assert_int_equal(conv(b, "{\"Meta.Time\":\"m\"}", &e), 0);
+    cb = delivery__conv_colbufs(b);
+    assert_memory_equal(((const struct duck_str *)cb[1].values)[0].ptr, "m", 1);
+    delivery__conv_destroy(b);
 }
 
 static void a_failed_record_leaves_no_trace_in_nested_columns(void **state)
