@@ -20,6 +20,10 @@
  *    through stream.h, from LATEST)           SizeInMBs)   write with retries, then move
  *                                                          the positions in the store)
  *
+ * With DataFormatConversionConfiguration the flusher converts instead of compressing
+ * (convert_engine.c): the good records become one Parquet object, the others one
+ * format-conversion-failed error object, and the positions move after both are in the lake.
+ *
  * A source's position (the next record index to deliver) is kept in the store and moves
  * only after every record before it is durable in the lake, so a restart or a kill -9
  * delivers again at worst (at-least-once), never loses an acknowledged record.
