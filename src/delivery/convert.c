@@ -134,6 +134,10 @@ static int parse_struct(struct tparse *tp, struct conv_type *t)
 {
     int rc = expect_ch(tp, '<');
     size_t cap = 0;
+    skip_sp(tp);
+    if (rc == 0 && *tp->p == '>') {
+        return tfail(tp, "a struct with no fields cannot be converted to Parquet");
+    }
     while (rc == 0) {
         skip_sp(tp);
         const char *start = tp->p;
@@ -197,10 +201,15 @@ static int parse_type(struct tparse *tp, struct conv_type **out)
         t->kind = CONV_INT;
     } else if (strcmp(w, "bigint") == 0) {
         t->kind = CONV_BIGINT;
-    } else if (strcmp(w, "float") == 0) {
+    } else if (strcmp(w, "float") == 0 || strcmp(w, "real") == 0) {
         t->kind = CONV_FLOAT;
     } else if (strcmp(w, "double") == 0) {
         t->kind = CONV_DOUBLE;
+        const char *save = tp->p; /* "double precision" */
+        char w2[16];
+        if (word(tp, w2, sizeof(w2)) == 0 || strcmp(w2, "precision") != 0) {
+            tp->p = save;
+        }
     } else if (strcmp(w, "decimal") == 0 || strcmp(w, "numeric") == 0) {
         t->kind = CONV_DECIMAL;
         t->precision = 10;
@@ -265,6 +274,9 @@ static int parse_type(struct tparse *tp, struct conv_type **out)
         if ((rc = parse_struct(tp, t)) < 0) {
             return rc;
         }
+    } else if (strcmp(w, "uniontype") == 0 || strcmp(w, "interval") == 0 ||
+               strcmp(w, "void") == 0) {
+        return tfail(tp, "type %s cannot be converted to Parquet", w);
     } else {
         return tfail(tp, "unknown type \"%s\"", w);
     }

@@ -10,9 +10,11 @@
  *
  * Each record is read once with core/jsonscan.h (no document tree). Hive types map to
  * DuckDB types as: boolean BOOLEAN; tinyint..bigint TINYINT..BIGINT; float FLOAT; double
- * DOUBLE; decimal(p,s) DECIMAL(p,s) (decimal alone is decimal(10,0)); string, varchar(n),
- * char(n) VARCHAR (varchar and char cut to n characters); binary BLOB; date DATE;
- * timestamp TIMESTAMP (µs); array<T> LIST; map<K,V> MAP; struct<a:T,...> STRUCT.
+ * DOUBLE (also real FLOAT and double precision DOUBLE); decimal(p,s) DECIMAL(p,s) (decimal alone is
+ * decimal(10,0)); string, varchar(n), char(n) VARCHAR (varchar and char cut to n characters);
+ * binary BLOB; date DATE; timestamp TIMESTAMP (µs); array<T> LIST; map<K,V> MAP; struct<a:T,...>
+ * STRUCT. The catalog also accepts uniontype, interval, void and struct<>, which have no Parquet
+ * form here: a table using them refuses every record (DataFormatConversion.InvalidSchema).
  *
  * Coercions follow the SerDe named in the configuration:
  *   OpenXJsonSerDe  numbers, booleans and numeric text are accepted for the column's type
@@ -105,6 +107,7 @@ struct conv_options {
 
 #define CONV_PARSE_ERROR "DataFormatConversion.ParseError"
 #define CONV_MALFORMED "DataFormatConversion.MalformedData"
+#define CONV_INVALID_SCHEMA "DataFormatConversion.InvalidSchema"
 
 /* Why a record did not convert. */
 struct conv_error {

@@ -300,9 +300,16 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
                          cc.database, cc.table, cat == NULL ? "no catalog" : err.message);
             }
         }
+        int invalid_schema = 0;
         if (rc == 0) {
             rc = delivery__conv_create(desc->columns, desc->n_columns, &cc.opt, &batch, why,
                                        sizeof(why));
+            if (rc == SL_E(VALIDATION)) {
+                /* The table's columns have no Parquet form: every record goes to the
+                   error output, as a record that does not fit would. */
+                invalid_schema = 1;
+                rc = 0;
+            }
         }
         catalog_table_desc_destroy(desc);
         if (rc == 0) {
@@ -323,7 +330,15 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
             for (size_t i = 0; i < n_recs && rc == 0; i++) {
                 struct conv_error ce;
                 const uint8_t *rd = data + recs[i].off;
-                int r = delivery__conv_record(batch, rd, recs[i].len, &ce);
+                int r = 1;
+                if (invalid_schema) {
+                    ce.code = CONV_INVALID_SCHEMA;
+                    snprintf(ce.message, sizeof(ce.message),
+                             "The table %.100s.%.100s cannot be converted to Parquet: %.250s",
+                             cc.database, cc.table, why);
+                } else {
+                    r = delivery__conv_record(batch, rd, recs[i].len, &ce);
+                }
                 if (r < 0) {
                     rc = r;
                     snprintf(why, sizeof(why), "out of memory converting records");
@@ -345,7 +360,7 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
                 }
             }
             buf_reset(&parquet);
-            if (rc == 0 && delivery__conv_rows(batch) > 0) {
+            if (rc == 0 && batch != NULL && delivery__conv_rows(batch) > 0) {
                 /* DuckDB bounds a row group by bytes only without insertion order, which
                    a Firehose object keeps: BlockSizeBytes becomes rows by the records'
                    mean JSON size (a Parquet row is smaller, so groups stay within it). */

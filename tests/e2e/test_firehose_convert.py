@@ -539,3 +539,32 @@ def test_records_wait_for_a_missing_table_and_convert_once_it_exists(sluice, uni
     path = tmp_path / "x.parquet"
     path.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
     assert sorted(r["k"] for r in read_parquet(str(path))["rows"]) == list(range(10))
+
+
+def test_a_table_without_a_parquet_form_sends_records_to_errors(sluice, unique):
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket, db = "us-" + unique, "us_" + unique
+    s3.create_bucket(Bucket=bucket)
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={"Name": "u", "StorageDescriptor": {
+        "Columns": [{"Name": "k", "Type": "int"}, {"Name": "v", "Type": "uniontype<int,string>"}]}})
+    fh.create_delivery_stream(
+        DeliveryStreamName=bucket,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}",
+            "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "DataFormatConversionConfiguration": {
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+                "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db, "TableName": "u"}}})
+    wait_active(fh, bucket)
+    fh.put_record_batch(DeliveryStreamName=bucket, Records=[
+        {"Data": json.dumps({"k": i}).encode()} for i in range(3)])
+    objs = wait_for(sluice, s3, bucket, "e/format-conversion-failed/", 1)
+    lines = s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read().decode().splitlines()
+    assert len(lines) == 3
+    er = json.loads(lines[0])
+    assert er["lastErrorCode"] == "DataFormatConversion.InvalidSchema"
+    assert "uniontype" in er["lastErrorMessage"] and "'v'" in er["lastErrorMessage"]
+    assert [o["Key"] for o in list_objects(s3, bucket) if o["Key"].endswith(".parquet")] == []

@@ -36,6 +36,8 @@ static void hive_types_parse_to_duck_types(void **state)
         {"bigint", DUCK_T_BIGINT},
         {"float", DUCK_T_FLOAT},
         {"double", DUCK_T_DOUBLE},
+        {"real", DUCK_T_FLOAT},
+        {"double precision", DUCK_T_DOUBLE},
         {"decimal(38,10)", DUCK_T_DECIMAL},
         {"string", DUCK_T_VARCHAR},
         {"varchar(10)", DUCK_T_VARCHAR},
@@ -87,7 +89,10 @@ static void bad_hive_types_are_refused_with_a_reason(void **state)
                                 "struct<a:int,a:int>",
                                 "int extra",
                                 "map<array<int>,int>",
-                                "uniontype<int,string>"};
+                                "uniontype<int,string>",
+                                "interval",
+                                "void",
+                                "struct< >"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct conv_type *t = (struct conv_type *)1;
         char why[200] = "";
