@@ -330,6 +330,7 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open delivery: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    delivery_service_set_catalog(delivery, catalog);
     sts_api = sts_api_create(iam);
     firehose_api = firehose_api_create(delivery);
     kinesis_api = kinesis_api_create(streams);

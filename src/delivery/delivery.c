@@ -149,6 +149,7 @@ static void dstream_free(struct dstream *ds)
     stream_release(ds->stream);
     delivery__dest_fini(&ds->dest);
     buf_fini(&ds->buf);
+    buf_fini(&ds->buf_recs);
     free(ds->sources);
     pthread_mutex_destroy(&ds->mu);
     pthread_cond_destroy(&ds->cond);
@@ -197,6 +198,7 @@ static int dstream_load(struct delivery_service *svc, int64_t id, const char *re
     pthread_cond_init(&ds->delivered, NULL);
     pthread_cond_init(&ds->log_grew, NULL);
     buf_init(&ds->buf);
+    buf_init(&ds->buf_recs);
     int rc = 0;
     json_t *dest = json_loads(dest_doc, 0, NULL);
     if (dest == NULL || delivery__dest_parse(dest, &ds->dest) < 0) {
@@ -336,9 +338,17 @@ void delivery_service_close(struct delivery_service *svc)
         delivery__engine_stop(ds);
         delivery__release(ds);
     }
+    delivery__convert_close(svc);
     pthread_mutex_destroy(&svc->mu);
     free(svc->dir);
     free(svc);
+}
+
+void delivery_service_set_catalog(struct delivery_service *svc, struct catalog *cat)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->catalog = cat;
+    pthread_mutex_unlock(&svc->mu);
 }
 
 /* ---- control plane ---- */
@@ -1315,6 +1325,10 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->s3_attempts = atomic_load(&ds->c_s3_attempts);
     out->s3_successes = atomic_load(&ds->c_s3_successes);
     out->s3_data_freshness_ms = atomic_load(&ds->c_freshness_ms);
+    out->conv_ok_records = atomic_load(&ds->c_conv_ok_records);
+    out->conv_ok_bytes = atomic_load(&ds->c_conv_ok_bytes);
+    out->conv_failed_records = atomic_load(&ds->c_conv_failed_records);
+    out->conv_failed_bytes = atomic_load(&ds->c_conv_failed_bytes);
     delivery__release(ds);
     return 0;
 }

@@ -20,6 +20,10 @@
  *    through stream.h, from LATEST)           SizeInMBs)   write with retries, then move
  *                                                          the positions in the store)
  *
+ * With DataFormatConversionConfiguration the flusher converts instead of compressing
+ * (convert_engine.c): the good records become one Parquet object, the others one
+ * format-conversion-failed error object, and the positions move after both are in the lake.
+ *
  * A source's position (the next record index to deliver) is kept in the store and moves
  * only after every record before it is durable in the lake, so a restart or a kill -9
  * delivers again at worst (at-least-once), never loses an acknowledged record.
@@ -82,6 +86,11 @@ void delivery_service_close(struct delivery_service *svc);
  */
 int delivery_stream_flush(struct delivery_service *svc, const char *region, const char *name,
                           int64_t timeout_ms);
+struct catalog;
+/* Gives the service the catalog whose tables format conversion reads (borrowed; it must
+   outlive the service). Until then a converting delivery stream waits. */
+void delivery_service_set_catalog(struct delivery_service *svc, struct catalog *cat);
+
 /* Asks every delivery stream to flush as above, without waiting (SIGUSR1 in serve). */
 void delivery_service_flush_all(struct delivery_service *svc);
 
@@ -94,6 +103,10 @@ struct delivery_counters {
     uint64_t s3_objects;          /* DeliveryToS3.ObjectCount */
     uint64_t s3_attempts;         /* object writes tried (successes + failures) */
     uint64_t s3_successes;        /* DeliveryToS3.Success = s3_successes / s3_attempts */
+    uint64_t conv_ok_records;     /* SucceedConversion.Records */
+    uint64_t conv_ok_bytes;       /* SucceedConversion.Bytes */
+    uint64_t conv_failed_records; /* FailedConversion.Records */
+    uint64_t conv_failed_bytes;   /* FailedConversion.Bytes */
     int64_t s3_data_freshness_ms; /* DeliveryToS3.DataFreshness: age of the oldest record
                                      of the last delivered object when it landed */
 };

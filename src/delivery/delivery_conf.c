@@ -506,6 +506,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->prefix);
     free(d->error_prefix);
     free(d->file_extension);
+    free(d->conversion_json);
     memset(d, 0, sizeof(*d));
 }
 
@@ -533,6 +534,7 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     out->file_extension = s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
     json_t *conv = json_object_get(desc, "DataFormatConversionConfiguration");
     out->conversion = json_is_true(json_object_get(conv, "Enabled"));
+    out->conversion_json = out->conversion ? json_dumps(conv, JSON_COMPACT) : NULL;
     json_t *dp = json_object_get(desc, "DynamicPartitioningConfiguration");
     out->partitioning = json_is_true(json_object_get(dp, "Enabled"));
     if (out->size_mb < 1) {

@@ -18,7 +18,7 @@
  * Positions in the store move only after their object is durable in the lake, so a crash
  * at any point re-delivers from the last stored position: every acknowledged record is
  * delivered at least once. A delivery stream whose configuration needs what the engine
- * does not do yet (format conversion, dynamic partitioning, ZIP and Snappy) is held: its
+ * does not do yet (dynamic partitioning, ZIP and Snappy) is held: its
  * records stay in their durable source, and the flusher logs why once.
  */
 #include <errno.h>
@@ -54,6 +54,8 @@ static size_t limit_bytes(const struct dstream *ds)
 /* What a reader gathered in one read, before it enters the buffer. */
 struct gather {
     struct buf data;
+    struct buf recs; /* struct delivery_rec, offsets into data */
+    uint32_t src_idx;
     uint64_t n_records;
     int64_t oldest_ms;
     int64_t newest_ms;
@@ -62,11 +64,15 @@ struct gather {
 static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
                         size_t pk_len, const uint8_t *data, size_t data_len)
 {
-    (void)index;
     (void)pk;
     (void)pk_len;
     struct gather *g = arg;
-    if (buf_append(&g->data, data, data_len) < 0) {
+    struct delivery_rec rec = {.off = g->data.len,
+                               .len = (uint32_t)data_len,
+                               .src_idx = g->src_idx,
+                               .arrival_ms = arrival_ms,
+                               .index = index};
+    if (buf_append(&g->data, data, data_len) < 0 || buf_append(&g->recs, &rec, sizeof(rec)) < 0) {
         return SL_E(NOMEM);
     }
     if (g->n_records == 0 || arrival_ms < g->oldest_ms) {
@@ -82,9 +88,6 @@ static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const cha
 /* Why delivery is held, or NULL when the engine can deliver this configuration. */
 static const char *held_reason(const struct delivery_dest *d)
 {
-    if (d->conversion) {
-        return "data format conversion is not delivered yet";
-    }
     if (d->partitioning) {
         return "dynamic partitioning is not delivered yet";
     }
@@ -107,6 +110,8 @@ static void *reader_main(void *arg)
     struct dstream *ds = src->ds;
     struct gather g;
     buf_init(&g.data);
+    buf_init(&g.recs);
+    g.src_idx = (uint32_t)src->idx;
     for (;;) {
         pthread_mutex_lock(&ds->mu);
         /* A held configuration reads nothing: its records wait in their source. Room is
@@ -124,6 +129,7 @@ static void *reader_main(void *arg)
             break;
         }
         buf_reset(&g.data);
+        buf_reset(&g.recs);
         g.n_records = 0;
         g.oldest_ms = 0;
         g.newest_ms = 0;
@@ -176,7 +182,13 @@ static void *reader_main(void *arg)
         }
         pthread_mutex_lock(&ds->mu);
         give_back(ds, room);
-        if (buf_append(&ds->buf, g.data.data, g.data.len) < 0) {
+        size_t base = ds->buf.len;
+        struct delivery_rec *rv = (struct delivery_rec *)g.recs.data;
+        for (size_t i = 0; i < g.recs.len / sizeof(*rv); i++) {
+            rv[i].off += base;
+        }
+        if (buf_append(&ds->buf, g.data.data, g.data.len) < 0 ||
+            buf_append(&ds->buf_recs, g.recs.data, g.recs.len) < 0) {
             /* Nothing is lost: the records are read again after a restart. */
             log_msg(LOG_ERROR, "delivery", "delivery stream %s: out of memory", ds->name);
             pthread_mutex_unlock(&ds->mu);
@@ -196,6 +208,7 @@ static void *reader_main(void *arg)
         pthread_mutex_unlock(&ds->mu);
     }
     buf_fini(&g.data);
+    buf_fini(&g.recs);
     return NULL;
 }
 
@@ -240,11 +253,45 @@ static int gzip(const uint8_t *in, size_t len, struct buf *out)
     return 0;
 }
 
-/* The configuration one object is written with, copied out of ds under ds->mu. */
-struct flush_conf {
-    struct delivery_dest dest;
-    int version;
-};
+int delivery__backoff(struct dstream *ds, int64_t ms)
+{
+    /* The whole backoff: ds->cond is also signalled by every new record. */
+    int64_t until_ns = clock_mono_ns() + ms * 1000000;
+    pthread_mutex_lock(&ds->mu);
+    for (int64_t left_ns; !ds->stopping && (left_ns = until_ns - clock_mono_ns()) > 0;) {
+        timed_wait(&ds->cond, &ds->mu, left_ns / 1000000 + 1);
+    }
+    int stopped = ds->stopping;
+    pthread_mutex_unlock(&ds->mu);
+    return stopped;
+}
+
+int delivery__put_object(struct dstream *ds, const char *bucket, const char *key,
+                         const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts)
+{
+    struct delivery_service *svc = ds->svc;
+    int64_t backoff = svc->retry_base_ms;
+    for (;;) {
+        struct err_info err;
+        err_clear(&err);
+        atomic_fetch_add(&ds->c_s3_attempts, 1);
+        int rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes, opts, NULL, &err);
+        if (rc == 0) {
+            atomic_fetch_add(&ds->c_s3_successes, 1);
+            atomic_fetch_add(&ds->c_s3_bytes, n_bytes);
+            atomic_fetch_add(&ds->c_s3_objects, 1);
+            return 0;
+        }
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
+                "retrying in %lld ms",
+                ds->name, bucket, key, err_aws_name(rc), err.message, (long long)backoff);
+        if (delivery__backoff(ds, backoff)) {
+            return 1;
+        }
+        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+    }
+}
 
 /*
  * Writes one object: body, key, retries. Returns 0 once it is in the lake, or 1 when the
@@ -253,7 +300,6 @@ struct flush_conf {
 static int write_object(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
                         size_t len, int64_t oldest_ms)
 {
-    struct delivery_service *svc = ds->svc;
     struct buf body, key;
     buf_init(&body);
     buf_init(&key);
@@ -270,38 +316,8 @@ static int write_object(struct dstream *ds, const struct flush_conf *fc, const u
     }
     delivery__object_key(&fc->dest, ds->name, fc->version, oldest_ms, &key);
     struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
-    int64_t backoff = svc->retry_base_ms;
-    int stopped = 0;
-    for (;;) {
-        struct err_info err;
-        err_clear(&err);
-        atomic_fetch_add(&ds->c_s3_attempts, 1);
-        int rc = lake_object_put(svc->lake, fc->dest.bucket, (const char *)key.data, bytes, n_bytes,
-                                 &opts, NULL, &err);
-        if (rc == 0) {
-            atomic_fetch_add(&ds->c_s3_successes, 1);
-            atomic_fetch_add(&ds->c_s3_bytes, n_bytes);
-            atomic_fetch_add(&ds->c_s3_objects, 1);
-            break;
-        }
-        log_msg(LOG_WARN, "delivery",
-                "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
-                "retrying in %lld ms",
-                ds->name, fc->dest.bucket, (const char *)key.data, err_aws_name(rc), err.message,
-                (long long)backoff);
-        /* The whole backoff: ds->cond is also signalled by every new record. */
-        int64_t until_ns = clock_mono_ns() + backoff * 1000000;
-        pthread_mutex_lock(&ds->mu);
-        for (int64_t left_ns; !ds->stopping && (left_ns = until_ns - clock_mono_ns()) > 0;) {
-            timed_wait(&ds->cond, &ds->mu, left_ns / 1000000 + 1);
-        }
-        stopped = ds->stopping;
-        pthread_mutex_unlock(&ds->mu);
-        if (stopped) {
-            break;
-        }
-        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
-    }
+    int stopped =
+        delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, bytes, n_bytes, &opts);
     buf_fini(&body);
     buf_fini(&key);
     return stopped;
@@ -344,6 +360,9 @@ static void *flusher_main(void *arg)
         size_t len = 0;
         uint8_t *data = buf_steal(&ds->buf, &len);
         buf_init(&ds->buf);
+        size_t recs_len = 0;
+        struct delivery_rec *recs = (struct delivery_rec *)buf_steal(&ds->buf_recs, &recs_len);
+        buf_init(&ds->buf_recs);
         uint64_t n_records = ds->buf_records;
         int64_t oldest_ms = ds->buf_oldest_ms;
         int64_t newest_ms = ds->buf_newest_ms;
@@ -358,11 +377,17 @@ static void *flusher_main(void *arg)
             ds->dest.error_prefix != NULL ? xstrdup(ds->dest.error_prefix) : NULL;
         fc.dest.file_extension =
             ds->dest.file_extension != NULL ? xstrdup(ds->dest.file_extension) : NULL;
+        fc.dest.conversion_json =
+            ds->dest.conversion_json != NULL ? xstrdup(ds->dest.conversion_json) : NULL;
         pthread_cond_broadcast(&ds->space);
         pthread_mutex_unlock(&ds->mu);
 
-        int stopped = write_object(ds, &fc, data, len, oldest_ms);
+        int stopped =
+            fc.dest.conversion
+                ? delivery__convert_flush(ds, &fc, data, recs, recs_len / sizeof(*recs), oldest_ms)
+                : write_object(ds, &fc, data, len, oldest_ms);
         free(data);
+        free(recs);
         delivery__dest_fini(&fc.dest);
         if (stopped) {
             pthread_mutex_lock(&ds->mu);

@@ -46,9 +46,10 @@ struct delivery_dest {
     int size_mb;        /* BufferingHints.SizeInMBs */
     int interval_s;     /* BufferingHints.IntervalInSeconds */
     enum delivery_compression compression;
-    char *file_extension; /* owned; NULL: the compression's default */
-    int conversion;       /* DataFormatConversion enabled (not delivered yet) */
-    int partitioning;     /* DynamicPartitioning enabled (not delivered yet) */
+    char *file_extension;  /* owned; NULL: the compression's default */
+    int conversion;        /* DataFormatConversion enabled */
+    char *conversion_json; /* owned: DataFormatConversionConfiguration as stored; or NULL */
+    int partitioning;      /* DynamicPartitioning enabled (not delivered yet) */
 };
 void delivery__dest_fini(struct delivery_dest *d);
 
@@ -108,10 +109,29 @@ void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_
  */
 void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
                           int64_t ts_ms, struct buf *out);
+/* Appends "<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid>" and ext. */
+void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, const char *ext,
+                           struct buf *out);
+/*
+ * Appends the key of an error object of type error_type ("format-conversion-failed"):
+ * ErrorOutputPrefix evaluated with the type, or, without one, AWS's default
+ * "<Prefix><type>/yyyy/MM/dd/HH/"; then the object's name (no extension).
+ */
+void delivery__error_key(const struct delivery_dest *d, const char *stream_name, int version,
+                         int64_t ts_ms, const char *error_type, struct buf *out);
 
 /* ---- the service (delivery.c) and the engine (delivery_engine.c) ---- */
 
 struct dstream;
+
+/* Where one buffered record sits in the buffer, and where it came from. */
+struct delivery_rec {
+    uint64_t off; /* in the buffer */
+    uint32_t len;
+    uint32_t src_idx;   /* index in ds->sources */
+    int64_t arrival_ms; /* approximate arrival time */
+    uint64_t index;     /* in its source (a shard's record index, the log's index) */
+};
 
 /* One source of a delivery stream: the internal log, or one shard of the Kinesis stream. */
 struct dsource {
@@ -151,6 +171,7 @@ struct dstream {
     struct delivery_dest dest; /* ds->mu */
     int version;               /* ds->mu: VersionId */
     struct buf buf;            /* ds->mu: records not yet delivered, concatenated */
+    struct buf buf_recs;       /* ds->mu: a struct delivery_rec per buffered record */
     uint64_t buf_records;      /* ds->mu */
     size_t buf_reserved;       /* ds->mu: bytes readers are reading into the buffer now */
     int64_t buf_opened_ms;     /* ds->mu: when the first buffered record entered */
@@ -163,7 +184,8 @@ struct dstream {
     int flusher_started;
 
     _Atomic uint64_t c_in_records, c_in_bytes, c_s3_records, c_s3_bytes, c_s3_objects,
-        c_s3_attempts, c_s3_successes;
+        c_s3_attempts, c_s3_successes, c_conv_ok_records, c_conv_ok_bytes, c_conv_failed_records,
+        c_conv_failed_bytes;
     _Atomic int64_t c_freshness_ms;
 };
 
@@ -175,8 +197,11 @@ struct delivery_service {
     delivery_clock_fn now_ms;
     void *clock_arg;
     int64_t retry_base_ms;
-    int max_streams; /* per region */
-    char *dir;       /* DIR/delivery */
+    int max_streams;          /* per region */
+    char *dir;                /* DIR/delivery */
+    struct catalog *catalog;  /* svc->mu: schemas of format conversion; NULL until set */
+    struct duck_engine *duck; /* svc->mu: opened on the first conversion */
+    int duck_failed;          /* svc->mu: logged that it could not open */
     pthread_mutex_t mu;
     struct dstream *list; /* svc->mu */
 };
@@ -186,6 +211,32 @@ int64_t delivery__now_ms(const struct delivery_service *svc);
 /* The delivery stream region/name with a reference (delivery__release), or NULL. */
 struct dstream *delivery__find(struct delivery_service *svc, const char *region, const char *name);
 void delivery__release(struct dstream *ds);
+
+/* The configuration one object is written with, copied out of ds under ds->mu. */
+struct flush_conf {
+    struct delivery_dest dest;
+    int version;
+};
+
+/*
+ * Puts bytes at bucket/key through the lake, retried with backoff until it succeeds or
+ * the engine stops. Returns 0 once it is in the lake, 1 when the engine stopped first.
+ */
+int delivery__put_object(struct dstream *ds, const char *bucket, const char *key,
+                         const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts);
+/* Waits ms (or until the engine stops); 1 when it stopped. */
+int delivery__backoff(struct dstream *ds, int64_t ms);
+
+/*
+ * Delivers one buffer of a delivery stream with format conversion (convert_engine.c):
+ * records that convert become one Parquet object, records that do not become one
+ * format-conversion-failed error object. Returns 0 once both are in the lake, 1 when
+ * the engine stopped first (nothing is considered delivered).
+ */
+int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                            const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms);
+/* Closes the service's DuckDB engine (at service close). */
+void delivery__convert_close(struct delivery_service *svc);
 
 /* Starts the engine threads of ds (positions loaded from the store). 0 or -errno. */
 int delivery__engine_start(struct dstream *ds);

@@ -349,10 +349,9 @@ static const char *default_extension(enum delivery_compression c)
     }
 }
 
-void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
-                          int64_t ts_ms, struct buf *out)
+void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, const char *ext,
+                           struct buf *out)
 {
-    delivery__prefix_eval(d->prefix, ts_ms, NULL, out);
     static const char stamp[] = "yyyy-MM-dd-HH-mm-ss";
     buf_printf(out, "%s-%d-", stream_name, version);
     delivery__ts_format(stamp, strlen(stamp), ts_ms, out);
@@ -363,6 +362,33 @@ void delivery__object_key(const struct delivery_dest *d, const char *stream_name
     char hex[33];
     hex_encode(u, sizeof(u), hex);
     buf_printf(out, "-%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    buf_puts(out,
-             d->file_extension != NULL ? d->file_extension : default_extension(d->compression));
+    buf_puts(out, ext);
+}
+
+void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
+                          int64_t ts_ms, struct buf *out)
+{
+    delivery__prefix_eval(d->prefix, ts_ms, NULL, out);
+    /* With format conversion the object is Parquet: AWS names it .parquet. */
+    const char *ext = d->file_extension != NULL ? d->file_extension
+                      : d->conversion           ? ".parquet"
+                                                : default_extension(d->compression);
+    delivery__object_name(stream_name, version, ts_ms, ext, out);
+}
+
+void delivery__error_key(const struct delivery_dest *d, const char *stream_name, int version,
+                         int64_t ts_ms, const char *error_type, struct buf *out)
+{
+    if (d->error_prefix != NULL && d->error_prefix[0] != '\0') {
+        delivery__prefix_eval(d->error_prefix, ts_ms, error_type, out);
+    } else {
+        /* AWS's default: <Prefix><error-output-type>/yyyy/MM/dd/HH/ */
+        if (d->prefix != NULL) {
+            buf_puts(out, d->prefix);
+        }
+        buf_printf(out, "%s/", error_type);
+        static const char hour_path[] = "yyyy/MM/dd/HH/";
+        delivery__ts_format(hour_path, strlen(hour_path), ts_ms, out);
+    }
+    delivery__object_name(stream_name, version, ts_ms, "", out);
 }
