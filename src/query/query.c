@@ -178,7 +178,8 @@ void query__scrub_paths(char *msg)
     char *w = msg;
     const char *r = msg;
     while (*r != '\0') {
-        int starts = *r == '/' && (r == msg || strchr(" '\"(=:,[", r[-1]) != NULL);
+        int starts = *r == '/' && (r == msg || strchr(" '\"(=:,[", r[-1]) != NULL) &&
+                     (isalnum((unsigned char)r[1]) || strchr("._-", r[1]) != NULL);
         if (starts) {
             const char *e = r;
             while (*e != '\0' && (isalnum((unsigned char)*e) || strchr("/._-+~", *e) != NULL)) {
