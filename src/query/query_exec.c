@@ -261,6 +261,21 @@ static void walk_tree(struct walk *wk, json_t *node)
         free(tb);
         return;
     }
+    if (strcmp(type, "FUNCTION") == 0) {
+        /* Scalar functions that tell of the server rather than the data. */
+        static const char *const refused[] = {"current_setting", "getenv", "getvariable",
+                                              "current_database", "current_schema",
+                                              "current_schemas", "version", "platform"};
+        const char *fn = jstr(node, "function_name");
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+            if (strcasecmp(fn, refused[i]) == 0) {
+                fail(wk, ATHENA_USER, 1100,
+                     "FUNCTION_NOT_FOUND: line %d:%d: Function '%s' not registered", line, col,
+                     fn);
+                return;
+            }
+        }
+    }
     if (strcmp(type, "COLUMN_REF") == 0) {
         json_t *names = json_object_get(node, "column_names");
         size_t n = json_array_size(names);

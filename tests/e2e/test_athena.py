@@ -375,6 +375,9 @@ def test_trino_functions_of_the_lab(lake):
     "SET enable_external_access = true",
     "PRAGMA enable_profiling",
     "SELECT * FROM query('SELECT 1')",
+    "SELECT current_setting('allowed_directories')",
+    "SELECT x FROM (SELECT getenv('HOME') AS x)",
+    "SELECT * FROM events WHERE event_id = (SELECT current_setting('temp_directory'))",
 ])
 def test_escape_attempts_are_refused(sluice, lake, sql):
     qe = run(lake["athena"], sql, lake["wg"], lake["db"])
@@ -385,6 +388,33 @@ def test_escape_attempts_are_refused(sluice, lake, sql):
     assert sluice.data_dir not in err["ErrorMessage"]
     assert not os.path.exists("/tmp/sluice-escape.csv")
     assert not os.path.exists("/tmp/sluice-escape.db")
+
+
+def test_json_lines_table_scans_whole_objects(lake):
+    athena, s3, glue = lake["athena"], lake["s3"], lake["glue"]
+    sizes = 0
+    for part in range(2):
+        body = "".join(json.dumps({"id": part * 10 + i, "kind": "k%d" % (i % 3)}) + "\n"
+                       for i in range(10)).encode()
+        s3.put_object(Bucket=lake["bucket"], Key=f"json/p{part}.json", Body=body)
+        sizes += len(body)
+    glue.create_table(DatabaseName=lake["db"], TableInput={
+        "Name": "jevents", "StorageDescriptor": {
+            "Columns": [{"Name": "id", "Type": "int"}, {"Name": "kind", "Type": "string"}],
+            "Location": f"s3://{lake['bucket']}/json/",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+    qe = run(athena, "SELECT kind, count(*) AS n, sum(id) AS s FROM jevents GROUP BY kind "
+                     "ORDER BY kind", lake["wg"], lake["db"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert qe["Statistics"]["DataScannedInBytes"] == sizes
+    rows, res = rows_of(athena, qe["QueryExecutionId"])
+    want = {}
+    for v in range(20):
+        k = "k%d" % ((v % 10) % 3)
+        want.setdefault(k, [0, 0])
+        want[k][0] += 1
+        want[k][1] += v
+    assert rows[1:] == [[k, str(n), str(s)] for k, (n, s) in sorted(want.items())]
 
 
 def test_missing_table_and_syntax_error(lake):
