@@ -532,6 +532,9 @@ static void partition_expr(const struct table_ref *t, json_t *e, struct buf *out
     buf_printf(&term, "%s %s %s", key->name, op, strcmp(op, "IN") == 0 ? "(" : "");
     for (size_t i = 1; i < json_array_size(rights); i++) {
         json_t *c = json_array_get(rights, i);
+        if (strcmp(jstr(c, "class"), "CAST") == 0) {
+            c = json_object_get(c, "child"); /* TIMESTAMP '...', DATE '...' */
+        }
         json_t *val = json_object_get(json_object_get(c, "value"), "value");
         if (strcmp(jstr(c, "class"), "CONSTANT") != 0 || json_is_null(val) || val == NULL) {
             buf_fini(&term);
@@ -647,6 +650,17 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
         struct err_info e = {0};
         int rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
                                         (const char *)expr.data, on_partition, &pc, &e);
+        if (rc == SL_E(INVALID_INPUT) && !wk->failed && expr.len > 1) {
+            /* The catalog cannot evaluate what was extracted: read every partition and
+             * let the WHERE clause filter the rows (correct, only dearer). */
+            sql->len = head;
+            buf_reset(&t->files);
+            t->n_files = 0;
+            t->text_bytes = 0;
+            pc.n_parts = 0;
+            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "",
+                                        on_partition, &pc, &e);
+        }
         if (rc < 0 && !wk->failed) {
             fail(wk, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
         }
