@@ -346,7 +346,8 @@ int query_service_open(struct store *st, const struct sluice_config *cfg, struct
     }
     const char *dirs[] = {real_objects, real_stage};
     struct duck_engine_options opts = {
-        .dirs = dirs, .n_dirs = 2, .memory_limit_bytes = 512ull << 20, .n_threads = 1};
+        .dirs = dirs, .n_dirs = 2, .memory_limit_bytes = 512ull << 20, .n_threads = 1,
+        .integer_division = true};
     struct duck_error derr = {0};
     if ((rc = duck_engine_open(&opts, &svc->engine, &derr)) < 0) {
         log_msg(LOG_ERROR, "query", "cannot open the engine: %s", derr.message);

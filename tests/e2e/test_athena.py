@@ -392,6 +392,16 @@ def test_null_empty_and_types(lake):
     assert types == ["varchar", "varchar", "integer", "decimal", "boolean", "date"]
 
 
+def test_integer_division_as_trino(lake):
+    qe = run(lake["athena"], "SELECT 7 / 2 AS a, -7 / 2 AS b, 7.0 / 2 AS c, 7 / 2e0 AS d, "
+                             "count(*) / 2 AS e FROM (VALUES (1), (2), (3)) t(x)", lake["wg"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    rows, res = rows_of(lake["athena"], qe["QueryExecutionId"])
+    assert rows[1] == ["3", "-3", "3.5", "3.5", "1"]
+    types = [c["Type"] for c in res["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+    assert types[0] == "integer" and types[4] == "bigint"
+
+
 def test_trino_functions_of_the_lab(lake):
     athena, db, wg = lake["athena"], lake["db"], lake["wg"]
     qe = run(athena, "SELECT date_format(ts, '%Y-%m-%d %H:%i:%s') AS f, "
