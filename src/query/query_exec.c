@@ -1034,6 +1034,13 @@ void query__execute(struct query_worker *w, const char *id)
     if (rc == 0) {
         rc = write_rows(w->conn, &csv, columns, &derr);
     }
+    pthread_mutex_lock(&svc->mu);
+    int stopping = svc->stopping;
+    pthread_mutex_unlock(&svc->mu);
+    if (rc == -ECANCELED && stopping) {
+        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+        goto out_finish;
+    }
     if (rc == -ECANCELED) {
         query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
                               "Query cancelled by user", 0, 0, scanned,

@@ -562,3 +562,44 @@ def test_data_catalog_metadata(lake):
                                   TableName="events_hourly")["TableMetadata"]
     assert [c["Name"] for c in t["Columns"]] == ["event_id", "ts", "user_id", "amount", "note"]
     assert t["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+
+
+def test_eight_concurrent_queries(lake):
+    athena, db, wg = lake["athena"], lake["db"], lake["wg"]
+    ids = [athena.start_query_execution(
+        QueryString=f"SELECT count(*) FROM events WHERE user_id = 'user-{i}'", WorkGroup=wg,
+        QueryExecutionContext={"Database": db})["QueryExecutionId"] for i in range(8)]
+    for i, qid in enumerate(ids):
+        qe = wait_done(athena, qid)
+        assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+        want = sum(1 for r in range(N_ROWS) if r % 37 == i)
+        assert rows_of(athena, qid)[0][1] == [str(want)]
+
+
+def test_queries_cut_by_a_restart_end_failed(fresh_sluice):
+    """A query running or queued when the server stops ends FAILED (SYSTEM), never stays
+    RUNNING, and the results API says so."""
+    fresh_sluice.start()
+    athena = fresh_sluice.client("athena")
+    s3 = fresh_sluice.client("s3")
+    s3.create_bucket(Bucket="restart-results")
+    loc = {"OutputLocation": "s3://restart-results/r/"}
+    slow = ("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t "
+            "WHERE n < 1000000000) SELECT count(*) FROM t")
+    ids = [athena.start_query_execution(QueryString=slow, ResultConfiguration=loc)
+           ["QueryExecutionId"] for _ in range(3)]
+    deadline = time.time() + 30
+    while athena.get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]["Status"][
+            "State"] != "RUNNING":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    fresh_sluice.restart()
+    athena = fresh_sluice.client("athena")
+    for qid in ids:
+        qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        assert qe["Status"]["State"] == "FAILED", qe["Status"]
+        assert qe["Status"]["AthenaError"]["ErrorCategory"] == 1
+        with pytest.raises(ClientError) as e:
+            athena.get_query_results(QueryExecutionId=qid)
+        assert e.value.response["Error"]["Message"] == \
+            "Query did not finish successfully. Final query state: FAILED"
