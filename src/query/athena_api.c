@@ -55,6 +55,54 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/*
+ * One page of all (an array, stolen) as MaxResults (1..max, default max) and NextToken
+ * (the index of the page's first item, as text) of in ask. *page is the page's items;
+ * *next the next page's token or "" when this is the last. 0, or InvalidRequestException.
+ */
+static int page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
+                   struct err_info *err)
+{
+    json_int_t n = max;
+    json_t *m = json_object_get(in, "MaxResults");
+    next[0] = '\0';
+    if (m != NULL && (!json_is_integer(m) || json_integer_value(m) < 1 ||
+                      json_integer_value(m) > max)) {
+        json_decref(all);
+        return BAD(err, "MaxResults must be between 1 and %lld", (long long)max);
+    }
+    if (m != NULL) {
+        n = json_integer_value(m);
+    }
+    long long start = 0;
+    const char *token = in_str(in, "NextToken");
+    if (token != NULL) {
+        char *end = NULL;
+        start = strtoll(token, &end, 10);
+        if (end == token || *end != '\0' || start < 0 || (size_t)start > json_array_size(all)) {
+            json_decref(all);
+            return BAD(err, "Invalid NextToken");
+        }
+    }
+    *page = json_array();
+    for (size_t i = (size_t)start; i < json_array_size(all) && (json_int_t)(i - start) < n; i++) {
+        json_array_append(*page, json_array_get(all, i));
+    }
+    if ((size_t)start + json_array_size(*page) < json_array_size(all)) {
+        snprintf(next, 24, "%zu", (size_t)start + json_array_size(*page));
+    }
+    json_decref(all);
+    return 0;
+}
+
+/* Sets NextToken on out when next is not "". */
+static void set_next(json_t *out, const char *next)
+{
+    if (next[0] != '\0') {
+        json_object_set_new(out, "NextToken", json_string(next));
+    }
+}
+
 /* ---- workgroups ---- */
 
 struct wg {
@@ -261,8 +309,6 @@ int query__op_GetWorkGroup(struct query_service *svc, json_t *in, json_t **out,
 int query__op_ListWorkGroups(struct query_service *svc, json_t *in, json_t **out,
                              struct err_info *err)
 {
-    (void)in;
-    (void)err;
     json_t *list = json_array();
     struct store_stmt *stmt = NULL;
     store_read_begin(svc->st);
@@ -286,7 +332,13 @@ int query__op_ListWorkGroups(struct query_service *svc, json_t *in, json_t **out
         json_decref(list);
         return rc;
     }
-    *out = json_pack("{s:o}", "WorkGroups", list);
+    json_t *page = NULL;
+    char next[24];
+    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+        return rc;
+    }
+    *out = json_pack("{s:o}", "WorkGroups", page);
+    set_next(*out, next);
     return 0;
 }
 
@@ -916,18 +968,25 @@ int query__op_ListDatabases(struct query_service *svc, json_t *in, json_t **out,
         json_array_append_new(list, json_pack("{s:O, s:{}}", "Name", v, "Parameters"));
     }
     json_decref(names);
-    *out = json_pack("{s:o}", "DatabaseList", list);
+    json_t *page = NULL;
+    char next[24];
+    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+        return rc;
+    }
+    *out = json_pack("{s:o}", "DatabaseList", page);
+    set_next(*out, next);
     return 0;
 }
 
-/* Checks that database db exists; InvalidRequest-style MetadataException otherwise. */
+/* Checks that database db exists (its table names go to names); MetadataException
+ * otherwise. */
 static int db_exists(struct query_service *svc, const char *db, json_t *names, struct err_info *err)
 {
     struct catalog_scope sc = scope_of(svc);
     struct err_info e = {0};
     int rc = catalog_table_list(svc->cat, &sc, db != NULL ? db : "", collect_name, names, &e);
     if (rc < 0) {
-        return err_set(err, SL_E(ATHENA_INVALID_REQUEST), "Database %s not found.",
+        return err_set(err, SL_E(ATHENA_METADATA), "Database %s not found.",
                        db != NULL ? db : "");
     }
     return 0;
@@ -971,7 +1030,7 @@ static int table_doc(struct query_service *svc, const char *db, const char *tabl
     struct catalog_table_desc *d = NULL;
     struct err_info e = {0};
     if (catalog_table_describe(svc->cat, &sc, db, table, &d, &e) < 0) {
-        return err_set(err, SL_E(ATHENA_INVALID_REQUEST), "Table %s not found.", table);
+        return err_set(err, SL_E(ATHENA_METADATA), "Table %s not found.", table);
     }
     json_t *params = json_object();
     for (size_t i = 0; i < d->n_parameters; i++) {
@@ -1027,7 +1086,13 @@ int query__op_ListTableMetadata(struct query_service *svc, json_t *in, json_t **
         }
     }
     json_decref(names);
-    *out = json_pack("{s:o}", "TableMetadataList", list);
+    json_t *page = NULL;
+    char next[24];
+    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+        return rc;
+    }
+    *out = json_pack("{s:o}", "TableMetadataList", page);
+    set_next(*out, next);
     return 0;
 }
 

@@ -485,8 +485,15 @@ def test_missing_table_and_syntax_error(lake):
 
 def test_workgroups_lifecycle(lake):
     athena = lake["athena"]
-    names = [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]
-    assert "primary" in names
+    names, token = [], None
+    while True:
+        page = athena.list_work_groups(MaxResults=2, **({"NextToken": token} if token else {}))
+        assert len(page["WorkGroups"]) <= 2
+        names += [w["Name"] for w in page["WorkGroups"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert "primary" in names and len(names) == len(set(names)) >= 3
     wg = f"life-{uuid.uuid4().hex[:6]}"
     athena.create_work_group(Name=wg, Description="d", Configuration={
         "BytesScannedCutoffPerQuery": 20_000_000})
@@ -562,6 +569,19 @@ def test_data_catalog_metadata(lake):
                                   TableName="events_hourly")["TableMetadata"]
     assert [c["Name"] for c in t["Columns"]] == ["event_id", "ts", "user_id", "amount", "note"]
     assert t["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    first = athena.list_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=db,
+                                       MaxResults=1)
+    second = athena.list_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=db,
+                                        MaxResults=1, NextToken=first["NextToken"])
+    assert len(first["TableMetadataList"]) == len(second["TableMetadataList"]) == 1
+    assert first["TableMetadataList"][0]["Name"] != second["TableMetadataList"][0]["Name"]
+    with pytest.raises(ClientError) as e:
+        athena.get_database(CatalogName="AwsDataCatalog", DatabaseName="nope_db")
+    assert e.value.response["Error"]["Code"] == "MetadataException"
+    with pytest.raises(ClientError) as e:
+        athena.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=db,
+                                  TableName="nope")
+    assert e.value.response["Error"]["Code"] == "MetadataException"
 
 
 def test_eight_concurrent_queries(lake):
