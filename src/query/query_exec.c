@@ -730,6 +730,116 @@ static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck
     return out;
 }
 
+void query__athena_message(const char *duck_msg, enum duck_err_kind kind,
+                           query_locate_fn locate, void *arg, char *out, size_t out_len)
+{
+    /* The first line, without DuckDB's "Binder Error: " class prefix. DuckDB's own
+     * "LINE n:" points into the SQL Sluice generated, not the client's: positions come
+     * from the client's parse tree through locate instead. */
+    const char *msg = duck_msg;
+    const char *colon = strstr(msg, " Error: ");
+    const char *nl = strchr(msg, '\n');
+    if (colon != NULL && (nl == NULL || colon < nl)) {
+        msg = colon + strlen(" Error: ");
+        nl = strchr(msg, '\n');
+    }
+    int first_len = nl != NULL ? (int)(nl - msg) : (int)strlen(msg);
+    char where[48] = "";
+    char name[256];
+    if (sscanf(msg, "Referenced column \"%255[^\"]\" not found", name) == 1) {
+        if (locate != NULL) {
+            locate(arg, 0, name, where, sizeof(where));
+        }
+        snprintf(out, out_len,
+                 "COLUMN_NOT_FOUND: %sColumn '%s' cannot be resolved or requester is not "
+                 "authorized to access requested resources",
+                 where, name);
+    } else if (sscanf(msg, "Scalar Function with name %255s does not exist", name) == 1 ||
+               sscanf(msg, "Aggregate Function with name %255s does not exist", name) == 1) {
+        if (locate != NULL) {
+            locate(arg, 1, name, where, sizeof(where));
+        }
+        snprintf(out, out_len, "FUNCTION_NOT_FOUND: %sFunction '%s' not registered", where,
+                 name);
+    } else {
+        const char *code = "GENERIC_INTERNAL_ERROR";
+        switch (kind) {
+        case DUCK_ERR_SYNTAX:
+        case DUCK_ERR_BINDER:
+        case DUCK_ERR_CATALOG: code = "SYNTAX_ERROR"; break;
+        case DUCK_ERR_CONVERSION: code = "INVALID_CAST_ARGUMENT"; break;
+        case DUCK_ERR_OUT_OF_RANGE: code = "NUMERIC_VALUE_OUT_OF_RANGE"; break;
+        case DUCK_ERR_INVALID_INPUT:
+        case DUCK_ERR_NOT_IMPLEMENTED:
+        case DUCK_ERR_CONSTRAINT: code = "INVALID_FUNCTION_ARGUMENT"; break;
+        case DUCK_ERR_PERMISSION: code = "PERMISSION_DENIED"; break;
+        case DUCK_ERR_OUT_OF_MEMORY: code = "EXCEEDED_LOCAL_MEMORY_LIMIT"; break;
+        case DUCK_ERR_IO: code = "HIVE_CANNOT_OPEN_SPLIT"; break;
+        default: break;
+        }
+        snprintf(out, out_len, "%s: %.*s", code, first_len, msg);
+    }
+    query__scrub_paths(out);
+}
+
+/* Finds the first COLUMN_REF (is_function 0) or FUNCTION node named name in the tree. */
+static json_t *find_node(json_t *node, int is_function, const char *name)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v, *hit;
+        json_array_foreach(node, i, v)
+        {
+            if ((hit = find_node(v, is_function, name)) != NULL) {
+                return hit;
+            }
+        }
+        return NULL;
+    }
+    if (!json_is_object(node)) {
+        return NULL;
+    }
+    const char *type = jstr(node, "type");
+    if (!is_function && strcmp(type, "COLUMN_REF") == 0) {
+        json_t *names = json_object_get(node, "column_names");
+        const char *last = json_string_value(json_array_get(names, json_array_size(names) - 1));
+        if (last != NULL && strcasecmp(last, name) == 0) {
+            return node;
+        }
+    }
+    if (is_function && strcmp(type, "FUNCTION") == 0 &&
+        strcasecmp(jstr(node, "function_name"), name) == 0) {
+        return node;
+    }
+    const char *k;
+    json_t *v, *hit;
+    json_object_foreach(node, k, v)
+    {
+        if ((hit = find_node(v, is_function, name)) != NULL) {
+            return hit;
+        }
+    }
+    return NULL;
+}
+
+struct locate_ctx {
+    json_t *tree;
+    const char *text;
+};
+
+static void locate_in_tree(void *arg, int is_function, const char *name, char *where,
+                           size_t where_len)
+{
+    struct locate_ctx *lc = arg;
+    json_t *n = find_node(lc->tree, is_function, name);
+    json_t *loc = json_object_get(n, "query_location");
+    if (n != NULL && json_is_integer(loc) && json_integer_value(loc) > 0) {
+        int line, col;
+        line_col(lc->text, json_integer_value(loc), &line, &col);
+        snprintf(where, where_len, "line %d:%d: ", line, col);
+    }
+}
+
 /* Athena's USER/SYSTEM category and type for a DuckDB failure kind. */
 static void classify(enum duck_err_kind kind, int *category, int *type)
 {
@@ -926,7 +1036,13 @@ void query__execute(struct query_worker *w, const char *id)
                  "NOT_SUPPORTED: Only SELECT, WITH and VALUES statements are supported (got %s)",
                  word[0] != '\0' ? word : "an empty statement");
         } else {
-            fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: %s", jstr(tree, "error_message"));
+            const char *pos = jstr(tree, "position");
+            int line = 1, col = 1;
+            if (pos[0] != '\0') {
+                line_col(row.query, strtoll(pos, NULL, 10), &line, &col);
+            }
+            fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: line %d:%d: %s", line, col,
+                 jstr(tree, "error_message"));
         }
         goto out_finish;
     }
@@ -1050,8 +1166,16 @@ void query__execute(struct query_worker *w, const char *id)
     if (rc < 0) {
         int cat, type;
         classify(derr.kind, &cat, &type);
-        query__scrub_paths(derr.message);
-        fail(&wk, cat, type, "%s", derr.message);
+        char text[1024];
+        struct locate_ctx lc = {tree, row.query};
+        query__athena_message(derr.message, derr.kind, locate_in_tree, &lc, text, sizeof(text));
+        for (size_t i = 0; i < wk.n_tables; i++) {
+            char *v;
+            while ((v = strstr(text, wk.tables[i].view)) != NULL) {
+                memset(v, '?', strlen(wk.tables[i].view)); /* never show the view's name */
+            }
+        }
+        fail(&wk, cat, type, "%s", text);
         goto out_finish;
     }
     /* Result object. */

@@ -85,6 +85,16 @@ int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, 
  * pass through it before a client sees them. */
 void query__scrub_paths(char *msg);
 
+/* Writes "line L:C: " into where when the client's query has a column reference
+ * (is_function 0) or a function call named name; leaves it "" otherwise. */
+typedef void (*query_locate_fn)(void *arg, int is_function, const char *name, char *where,
+                                size_t where_len);
+/* Athena's wording of a DuckDB failure message in out: its code (COLUMN_NOT_FOUND,
+ * FUNCTION_NOT_FOUND, SYNTAX_ERROR, INVALID_CAST_ARGUMENT, ...), the position locate finds
+ * (may be NULL) and the first line of DuckDB's message; server paths scrubbed. */
+void query__athena_message(const char *duck_msg, enum duck_err_kind kind,
+                           query_locate_fn locate, void *arg, char *out, size_t out_len);
+
 /* The SQL each connection runs once: Trino functions DuckDB lacks, as macros. */
 extern const char query__dialect_sql[];
 

@@ -481,6 +481,15 @@ def test_missing_table_and_syntax_error(lake):
     qe = run(athena, "SELEC 1", wg, db)
     assert qe["Status"]["State"] == "FAILED"
     assert qe["Status"]["AthenaError"]["ErrorCategory"] == 2
+    assert qe["Status"]["StateChangeReason"].startswith("SYNTAX_ERROR: line 1:1: ")
+    qe = run(athena, "SELECT event_id,\n  nope FROM events", wg, db)
+    assert qe["Status"]["StateChangeReason"] == (
+        "COLUMN_NOT_FOUND: line 2:3: Column 'nope' cannot be resolved or requester is not "
+        "authorized to access requested resources")
+    qe = run(athena, "SELECT no_such_fn(event_id) FROM events", wg, db)
+    assert qe["Status"]["StateChangeReason"] == \
+        "FUNCTION_NOT_FOUND: line 1:8: Function 'no_such_fn' not registered"
+    assert "__sl" not in qe["Status"]["StateChangeReason"]
 
 
 def test_workgroups_lifecycle(lake):

@@ -159,6 +159,39 @@ static void test_scrub_removes_server_paths(void **state)
     assert_string_equal(msg, "a/b and 1 / 2");
 }
 
+static void fake_locate(void *arg, int is_function, const char *name, char *where,
+                        size_t where_len)
+{
+    (void)arg;
+    if (is_function && strcmp(name, "nosuchfn") == 0) {
+        snprintf(where, where_len, "line 2:9: ");
+    }
+}
+
+static void test_duckdb_messages_in_athena_words(void **state)
+{
+    (void)state;
+    char out[512];
+    query__athena_message("Binder Error: Referenced column \"x\" not found in FROM clause!\n"
+                          "Candidate bindings: \"y\"\n\nLINE 1: SELECT x FROM t\n"
+                          "               ^",
+                          DUCK_ERR_BINDER, fake_locate, NULL, out, sizeof(out));
+    assert_string_equal(out, "COLUMN_NOT_FOUND: Column 'x' cannot be resolved or "
+                             "requester is not authorized to access requested resources");
+    query__athena_message("Catalog Error: Scalar Function with name nosuchfn does not exist!\n"
+                          "Did you mean \"nanosecond\"?",
+                          DUCK_ERR_CATALOG, fake_locate, NULL, out, sizeof(out));
+    assert_string_equal(out, "FUNCTION_NOT_FOUND: line 2:9: Function 'nosuchfn' not registered");
+    query__athena_message("Conversion Error: Could not convert string 'a' to INT32",
+                          DUCK_ERR_CONVERSION, NULL, NULL, out, sizeof(out));
+    assert_string_equal(out, "INVALID_CAST_ARGUMENT: Could not convert string 'a' to INT32");
+    query__athena_message("IO Error: No files found that match the pattern "
+                          "\"/srv/lake/objects/ab/abc\"",
+                          DUCK_ERR_IO, NULL, NULL, out, sizeof(out));
+    assert_null(strstr(out, "/srv"));
+    assert_non_null(strstr(out, "HIVE_CANNOT_OPEN_SPLIT: No files found"));
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -238,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_csv_reads_back_what_it_writes),
         cmocka_unit_test(test_athena_type_names),
         cmocka_unit_test(test_scrub_removes_server_paths),
+        cmocka_unit_test(test_duckdb_messages_in_athena_words),
         cmocka_unit_test(test_parquet_scan_bytes_count_referenced_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
