@@ -66,8 +66,8 @@ static int page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char 
     json_int_t n = max;
     json_t *m = json_object_get(in, "MaxResults");
     next[0] = '\0';
-    if (m != NULL && (!json_is_integer(m) || json_integer_value(m) < 1 ||
-                      json_integer_value(m) > max)) {
+    if (m != NULL &&
+        (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > max)) {
         json_decref(all);
         return BAD(err, "MaxResults must be between 1 and %lld", (long long)max);
     }
@@ -215,7 +215,8 @@ static int wg_apply(json_t *conf, int update, struct wg *w, struct err_info *err
     if (!json_is_object(conf)) {
         return BAD(err, "Configuration must be a structure");
     }
-    json_t *rc = json_object_get(conf, update ? "ResultConfigurationUpdates" : "ResultConfiguration");
+    json_t *rc =
+        json_object_get(conf, update ? "ResultConfigurationUpdates" : "ResultConfiguration");
     if (json_is_object(rc)) {
         const char *loc = in_str(rc, "OutputLocation");
         if (loc != NULL) {
@@ -492,17 +493,17 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     }
     char id[QUERY_ID_LEN + 1];
     new_id(id);
-    char *output = xasprintf("%s%s%s.csv", loc,
-                             strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "",
-                             id);
+    char *output =
+        xasprintf("%s%s%s.csv", loc,
+                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id);
     wg_fini(&w);
 
     store_lock(svc->st);
     struct store_stmt *stmt = NULL;
     int existing = 0;
     if (token != NULL) {
-        rc = store_prepare(svc->st, "SELECT id FROM query_executions WHERE client_token = ?",
-                           &stmt);
+        rc =
+            store_prepare(svc->st, "SELECT id FROM query_executions WHERE client_token = ?", &stmt);
         if (rc == 0) {
             store_bind_text(stmt, 1, token);
             if (store_step(stmt) == 1) {
@@ -547,15 +548,15 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
 }
 
 #define EXEC_COLUMNS                                                                               \
-    "id, query, database, catalog, output_location, state, reason, err_category, err_type,"      \
+    "id, query, database, catalog, output_location, state, reason, err_category, err_type,"        \
     " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json"
 
 /* The QueryExecution document of the current row. */
 static json_t *exec_doc(struct store_stmt *s)
 {
     const char *state = store_col_text(s, 5);
-    json_t *status = json_pack("{s:s, s:o}", "State", state, "SubmissionDateTime",
-                               epoch(store_col_int64(s, 9)));
+    json_t *status =
+        json_pack("{s:s, s:o}", "State", state, "SubmissionDateTime", epoch(store_col_int64(s, 9)));
     if (!store_col_is_null(s, 6)) {
         json_object_set_new(status, "StateChangeReason", json_string(store_col_text(s, 6)));
     }
@@ -566,12 +567,11 @@ static json_t *exec_doc(struct store_stmt *s)
         json_object_set_new(status, "CompletionDateTime", epoch(completed));
     }
     if (strcmp(state, "FAILED") == 0) {
-        json_object_set_new(status, "AthenaError",
-                            json_pack("{s:I, s:I, s:b, s:s}", "ErrorCategory",
-                                      (json_int_t)store_col_int64(s, 7), "ErrorType",
-                                      (json_int_t)store_col_int64(s, 8), "Retryable", 0,
-                                      "ErrorMessage",
-                                      store_col_is_null(s, 6) ? "" : store_col_text(s, 6)));
+        json_object_set_new(
+            status, "AthenaError",
+            json_pack("{s:I, s:I, s:b, s:s}", "ErrorCategory", (json_int_t)store_col_int64(s, 7),
+                      "ErrorType", (json_int_t)store_col_int64(s, 8), "Retryable", 0,
+                      "ErrorMessage", store_col_is_null(s, 6) ? "" : store_col_text(s, 6)));
     }
     json_t *stats = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:b}}", "EngineExecutionTimeInMillis",
@@ -579,9 +579,8 @@ static json_t *exec_doc(struct store_stmt *s)
         (json_int_t)store_col_int64(s, 13), "TotalExecutionTimeInMillis",
         (json_int_t)(completed > 0 ? completed - submitted : 0), "QueryQueueTimeInMillis",
         (json_int_t)(started > 0 ? started - submitted : 0), "ServicePreProcessingTimeInMillis",
-        (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0,
-        "ServiceProcessingTimeInMillis", (json_int_t)0, "ResultReuseInformation",
-        "ReusedPreviousResult", 0);
+        (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0, "ServiceProcessingTimeInMillis",
+        (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", 0);
     json_t *ctx = json_pack("{s:s}", "Catalog", "awsdatacatalog");
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
@@ -600,8 +599,8 @@ static int with_exec(struct query_service *svc, const char *id,
 {
     struct store_stmt *stmt = NULL;
     store_read_begin(svc->st);
-    int rc = store_prepare(svc->st, "SELECT " EXEC_COLUMNS " FROM query_executions WHERE id = ?",
-                           &stmt);
+    int rc =
+        store_prepare(svc->st, "SELECT " EXEC_COLUMNS " FROM query_executions WHERE id = ?", &stmt);
     if (rc == 0) {
         store_bind_text(stmt, 1, id != NULL ? id : "");
         rc = store_step(stmt);
@@ -651,15 +650,14 @@ int query__op_BatchGetQueryExecution(struct query_service *svc, json_t *in, json
         if (with_exec(svc, json_string_value(v), take_doc, &doc, &e) == 0) {
             json_array_append_new(found, doc);
         } else {
-            json_array_append_new(missing,
-                                  json_pack("{s:s, s:s, s:s}", "QueryExecutionId",
-                                            json_string_value(v) ? json_string_value(v) : "",
-                                            "ErrorCode", "INVALID_INPUT", "ErrorMessage",
-                                            e.message));
+            json_array_append_new(
+                missing, json_pack("{s:s, s:s, s:s}", "QueryExecutionId",
+                                   json_string_value(v) ? json_string_value(v) : "", "ErrorCode",
+                                   "INVALID_INPUT", "ErrorMessage", e.message));
         }
     }
-    *out = json_pack("{s:o, s:o}", "QueryExecutions", found, "UnprocessedQueryExecutionIds",
-                     missing);
+    *out =
+        json_pack("{s:o, s:o}", "QueryExecutions", found, "UnprocessedQueryExecutionIds", missing);
     return 0;
 }
 
@@ -757,8 +755,8 @@ int query__op_StopQueryExecution(struct query_service *svc, json_t *in, json_t *
     }
     if (strcmp(b.state, "QUEUED") == 0 || strcmp(b.state, "RUNNING") == 0) {
         enum query_state from = b.state[0] == 'Q' ? QUERY_QUEUED : QUERY_RUNNING;
-        if (query__exec_set_state(svc, id, from, QUERY_CANCELLED, "Query cancelled by user", 0,
-                                  0, 0, 0, NULL) == 0 &&
+        if (query__exec_set_state(svc, id, from, QUERY_CANCELLED, "Query cancelled by user", 0, 0,
+                                  0, 0, NULL) == 0 &&
             from == QUERY_RUNNING) {
             query__interrupt(svc, id);
         } else if (from == QUERY_QUEUED) {
@@ -874,12 +872,12 @@ int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **ou
     {
         const char *type = json_string_value(json_object_get(c, "Type"));
         const char *name = json_string_value(json_object_get(c, "Name"));
-        json_array_append_new(
-            info, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:b}", "CatalogName",
-                            "hive", "SchemaName", "", "TableName", "", "Name", name, "Label", name,
-                            "Type", type, "Precision", json_object_get(c, "Precision"), "Scale",
-                            json_object_get(c, "Scale"), "Nullable", "UNKNOWN", "CaseSensitive",
-                            strcmp(type, "varchar") == 0));
+        json_array_append_new(info, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:b}",
+                                              "CatalogName", "hive", "SchemaName", "", "TableName",
+                                              "", "Name", name, "Label", name, "Type", type,
+                                              "Precision", json_object_get(c, "Precision"), "Scale",
+                                              json_object_get(c, "Scale"), "Nullable", "UNKNOWN",
+                                              "CaseSensitive", strcmp(type, "varchar") == 0));
     }
     json_decref(cols);
     *out = json_pack("{s:I, s:{s:o, s:{s:o}}}", "UpdateCount", (json_int_t)0, "ResultSet", "Rows",
@@ -986,14 +984,12 @@ static int db_exists(struct query_service *svc, const char *db, json_t *names, s
     struct err_info e = {0};
     int rc = catalog_table_list(svc->cat, &sc, db != NULL ? db : "", collect_name, names, &e);
     if (rc < 0) {
-        return err_set(err, SL_E(ATHENA_METADATA), "Database %s not found.",
-                       db != NULL ? db : "");
+        return err_set(err, SL_E(ATHENA_METADATA), "Database %s not found.", db != NULL ? db : "");
     }
     return 0;
 }
 
-int query__op_GetDatabase(struct query_service *svc, json_t *in, json_t **out,
-                          struct err_info *err)
+int query__op_GetDatabase(struct query_service *svc, json_t *in, json_t **out, struct err_info *err)
 {
     int rc = catalog_ok(in, err);
     if (rc < 0) {

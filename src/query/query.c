@@ -63,12 +63,9 @@ const char *query__state_name(enum query_state s)
 int query__state_can_move(enum query_state from, enum query_state to)
 {
     switch (from) {
-    case QUERY_QUEUED:
-        return to == QUERY_RUNNING || to == QUERY_CANCELLED || to == QUERY_FAILED;
-    case QUERY_RUNNING:
-        return to == QUERY_SUCCEEDED || to == QUERY_FAILED || to == QUERY_CANCELLED;
-    default:
-        return 0;
+    case QUERY_QUEUED: return to == QUERY_RUNNING || to == QUERY_CANCELLED || to == QUERY_FAILED;
+    case QUERY_RUNNING: return to == QUERY_SUCCEEDED || to == QUERY_FAILED || to == QUERY_CANCELLED;
+    default: return 0;
     }
 }
 
@@ -78,38 +75,83 @@ void query__athena_type(const struct duck_type *t, struct query_athena_type *out
     out->scale = 0;
     switch (t->id) {
     case DUCK_T_BOOLEAN: out->name = "boolean"; break;
-    case DUCK_T_TINYINT: out->name = "tinyint"; out->precision = 3; break;
-    case DUCK_T_SMALLINT: out->name = "smallint"; out->precision = 5; break;
-    case DUCK_T_INTEGER: out->name = "integer"; out->precision = 10; break;
-    case DUCK_T_UTINYINT: out->name = "smallint"; out->precision = 5; break;
-    case DUCK_T_USMALLINT: out->name = "integer"; out->precision = 10; break;
+    case DUCK_T_TINYINT:
+        out->name = "tinyint";
+        out->precision = 3;
+        break;
+    case DUCK_T_SMALLINT:
+        out->name = "smallint";
+        out->precision = 5;
+        break;
+    case DUCK_T_INTEGER:
+        out->name = "integer";
+        out->precision = 10;
+        break;
+    case DUCK_T_UTINYINT:
+        out->name = "smallint";
+        out->precision = 5;
+        break;
+    case DUCK_T_USMALLINT:
+        out->name = "integer";
+        out->precision = 10;
+        break;
     case DUCK_T_BIGINT:
-    case DUCK_T_UINTEGER: out->name = "bigint"; out->precision = 19; break;
+    case DUCK_T_UINTEGER:
+        out->name = "bigint";
+        out->precision = 19;
+        break;
     case DUCK_T_HUGEINT:
-    case DUCK_T_UBIGINT: out->name = "decimal"; out->precision = 38; break;
-    case DUCK_T_FLOAT: out->name = "float"; out->precision = 7; break;
-    case DUCK_T_DOUBLE: out->name = "double"; out->precision = 17; break;
+    case DUCK_T_UBIGINT:
+        out->name = "decimal";
+        out->precision = 38;
+        break;
+    case DUCK_T_FLOAT:
+        out->name = "float";
+        out->precision = 7;
+        break;
+    case DUCK_T_DOUBLE:
+        out->name = "double";
+        out->precision = 17;
+        break;
     case DUCK_T_DECIMAL:
         out->name = "decimal";
         out->precision = t->width;
         out->scale = t->scale;
         break;
-    case DUCK_T_BLOB: out->name = "varbinary"; out->precision = 1073741824; break;
+    case DUCK_T_BLOB:
+        out->name = "varbinary";
+        out->precision = 1073741824;
+        break;
     case DUCK_T_DATE: out->name = "date"; break;
-    case DUCK_T_TIME: out->name = "time"; out->precision = 3; break;
+    case DUCK_T_TIME:
+        out->name = "time";
+        out->precision = 3;
+        break;
     case DUCK_T_TIMESTAMP:
     case DUCK_T_TIMESTAMP_S:
     case DUCK_T_TIMESTAMP_MS:
-    case DUCK_T_TIMESTAMP_NS: out->name = "timestamp"; out->precision = 3; break;
-    case DUCK_T_TIMESTAMP_TZ: out->name = "timestamp with time zone"; out->precision = 3; break;
+    case DUCK_T_TIMESTAMP_NS:
+        out->name = "timestamp";
+        out->precision = 3;
+        break;
+    case DUCK_T_TIMESTAMP_TZ:
+        out->name = "timestamp with time zone";
+        out->precision = 3;
+        break;
     case DUCK_T_INTERVAL: out->name = "interval day to second"; break;
     case DUCK_T_UUID: out->name = "uuid"; break;
     case DUCK_T_LIST: out->name = "array"; break;
     case DUCK_T_MAP: out->name = "map"; break;
     case DUCK_T_STRUCT: out->name = "row"; break;
     case DUCK_T_SQLNULL: out->name = "unknown"; break;
-    default: out->name = "varchar"; out->precision = 2147483647; break;
-    case DUCK_T_VARCHAR: out->name = "varchar"; out->precision = 2147483647; break;
+    default:
+        out->name = "varchar";
+        out->precision = 2147483647;
+        break;
+    case DUCK_T_VARCHAR:
+        out->name = "varchar";
+        out->precision = 2147483647;
+        break;
     }
 }
 
@@ -203,9 +245,8 @@ void query__scrub_paths(char *msg)
 }
 
 int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
-                          enum query_state to, const char *reason, int err_category,
-                          int err_type, int64_t scanned_bytes, int64_t engine_ms,
-                          const char *columns_json)
+                          enum query_state to, const char *reason, int err_category, int err_type,
+                          int64_t scanned_bytes, int64_t engine_ms, const char *columns_json)
 {
     if (!query__state_can_move(from, to)) {
         return SL_E(INTERNAL);
@@ -345,9 +386,11 @@ int query_service_open(struct store *st, const struct sluice_config *cfg, struct
         goto out_fail;
     }
     const char *dirs[] = {real_objects, real_stage};
-    struct duck_engine_options opts = {
-        .dirs = dirs, .n_dirs = 2, .memory_limit_bytes = 512ull << 20, .n_threads = 1,
-        .integer_division = true};
+    struct duck_engine_options opts = {.dirs = dirs,
+                                       .n_dirs = 2,
+                                       .memory_limit_bytes = 512ull << 20,
+                                       .n_threads = 1,
+                                       .integer_division = true};
     struct duck_error derr = {0};
     if ((rc = duck_engine_open(&opts, &svc->engine, &derr)) < 0) {
         log_msg(LOG_ERROR, "query", "cannot open the engine: %s", derr.message);

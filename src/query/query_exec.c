@@ -53,15 +53,14 @@ const char query__dialect_sql[] =
     " '%r', '%I:%M:%S %p'), '%T', '%H:%M:%S'), '%i', '%M'), '%s', '%S'), '%e', '%-d'),"
     " '%c', '%-m'), '%k', '%-H'), '%f', '%f'));";
 
-
 /* One table the query reads. */
 struct table_ref {
     char database[256];
     char name[256];
     struct catalog_table_desc *desc;
     char view[32];
-    int star;            /* SELECT * or similar: every column read */
-    struct buf files;    /* NUL-separated object file paths */
+    int star;         /* SELECT * or similar: every column read */
+    struct buf files; /* NUL-separated object file paths */
     size_t n_files;
     int64_t text_bytes;  /* text formats: the objects' sizes */
     int format;          /* FMT_* */
@@ -169,7 +168,10 @@ static void collect_ctes(struct walk *wk, json_t *node)
     if (json_is_array(node)) {
         size_t i;
         json_t *v;
-        json_array_foreach(node, i, v) { collect_ctes(wk, v); }
+        json_array_foreach(node, i, v)
+        {
+            collect_ctes(wk, v);
+        }
         return;
     }
     if (!json_is_object(node)) {
@@ -178,9 +180,15 @@ static void collect_ctes(struct walk *wk, json_t *node)
     json_t *map = json_object_get(json_object_get(node, "cte_map"), "map");
     size_t i;
     json_t *v;
-    json_array_foreach(map, i, v) { add_name(&wk->ctes, &wk->n_ctes, jstr(v, "key")); }
+    json_array_foreach(map, i, v)
+    {
+        add_name(&wk->ctes, &wk->n_ctes, jstr(v, "key"));
+    }
     const char *k;
-    json_object_foreach(node, k, v) { collect_ctes(wk, v); }
+    json_object_foreach(node, k, v)
+    {
+        collect_ctes(wk, v);
+    }
 }
 
 /* Second pass: checks and rewrites table references, collects column references. */
@@ -192,7 +200,10 @@ static void walk_tree(struct walk *wk, json_t *node)
     if (json_is_array(node)) {
         size_t i;
         json_t *v;
-        json_array_foreach(node, i, v) { walk_tree(wk, v); }
+        json_array_foreach(node, i, v)
+        {
+            walk_tree(wk, v);
+        }
         return;
     }
     if (!json_is_object(node)) {
@@ -216,8 +227,8 @@ static void walk_tree(struct walk *wk, json_t *node)
             return;
         }
         if (catalog[0] != '\0' && strcasecmp(catalog, "awsdatacatalog") != 0) {
-            fail(wk, ATHENA_USER, 1110, "CATALOG_NOT_FOUND: line %d:%d: Catalog '%s' does not exist",
-                 line, col, catalog);
+            fail(wk, ATHENA_USER, 1110,
+                 "CATALOG_NOT_FOUND: line %d:%d: Catalog '%s' does not exist", line, col, catalog);
             return;
         }
         char *db = lower_dup(schema[0] != '\0' ? schema : wk->default_db);
@@ -263,15 +274,14 @@ static void walk_tree(struct walk *wk, json_t *node)
     }
     if (strcmp(type, "FUNCTION") == 0) {
         /* Scalar functions that tell of the server rather than the data. */
-        static const char *const refused[] = {"current_setting", "getenv", "getvariable",
-                                              "current_database", "current_schema",
-                                              "current_schemas", "version", "platform"};
+        static const char *const refused[] = {
+            "current_setting", "getenv",          "getvariable", "current_database",
+            "current_schema",  "current_schemas", "version",     "platform"};
         const char *fn = jstr(node, "function_name");
         for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
             if (strcasecmp(fn, refused[i]) == 0) {
                 fail(wk, ATHENA_USER, 1100,
-                     "FUNCTION_NOT_FOUND: line %d:%d: Function '%s' not registered", line, col,
-                     fn);
+                     "FUNCTION_NOT_FOUND: line %d:%d: Function '%s' not registered", line, col, fn);
                 return;
             }
         }
@@ -292,7 +302,10 @@ static void walk_tree(struct walk *wk, json_t *node)
     }
     const char *k;
     json_t *v;
-    json_object_foreach(node, k, v) { walk_tree(wk, v); }
+    json_object_foreach(node, k, v)
+    {
+        walk_tree(wk, v);
+    }
 }
 
 /* Hive type -> DuckDB type for the columns of text tables and partition values. */
@@ -300,11 +313,11 @@ static void duck_type_of(const char *hive, struct buf *out)
 {
     static const struct {
         const char *hive, *duck;
-    } map[] = {{"string", "VARCHAR"},   {"varchar", "VARCHAR"},  {"char", "VARCHAR"},
-               {"int", "INTEGER"},      {"integer", "INTEGER"},  {"bigint", "BIGINT"},
+    } map[] = {{"string", "VARCHAR"},    {"varchar", "VARCHAR"}, {"char", "VARCHAR"},
+               {"int", "INTEGER"},       {"integer", "INTEGER"}, {"bigint", "BIGINT"},
                {"smallint", "SMALLINT"}, {"tinyint", "TINYINT"}, {"double", "DOUBLE"},
-               {"float", "FLOAT"},      {"boolean", "BOOLEAN"},  {"timestamp", "TIMESTAMP"},
-               {"date", "DATE"},        {"binary", "BLOB"}};
+               {"float", "FLOAT"},       {"boolean", "BOOLEAN"}, {"timestamp", "TIMESTAMP"},
+               {"date", "DATE"},         {"binary", "BLOB"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         size_t l = strlen(map[i].hive);
         if (strncasecmp(hive, map[i].hive, l) == 0 && (hive[l] == '\0' || hive[l] == '(')) {
@@ -485,14 +498,20 @@ static void partition_expr(const struct table_ref *t, json_t *e, struct buf *out
     if (strcmp(type, "CONJUNCTION_AND") == 0) {
         size_t i;
         json_t *c;
-        json_array_foreach(json_object_get(e, "children"), i, c) { partition_expr(t, c, out); }
+        json_array_foreach(json_object_get(e, "children"), i, c)
+        {
+            partition_expr(t, c, out);
+        }
         return;
     }
     static const struct {
         const char *type, *op;
-    } ops[] = {{"COMPARE_EQUAL", "="},        {"COMPARE_GREATERTHAN", ">"},
-               {"COMPARE_LESSTHAN", "<"},     {"COMPARE_GREATERTHANOREQUALTO", ">="},
-               {"COMPARE_LESSTHANOREQUALTO", "<="}, {"COMPARE_IN", "IN"}};
+    } ops[] = {{"COMPARE_EQUAL", "="},
+               {"COMPARE_GREATERTHAN", ">"},
+               {"COMPARE_LESSTHAN", "<"},
+               {"COMPARE_GREATERTHANOREQUALTO", ">="},
+               {"COMPARE_LESSTHANOREQUALTO", "<="},
+               {"COMPARE_IN", "IN"}};
     const char *op = NULL;
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         if (strcmp(type, ops[i].type) == 0) {
@@ -576,8 +595,7 @@ struct part_ctx {
     size_t n_parts;
 };
 
-static int on_partition(void *arg, const char *const *values, size_t n_values,
-                        const char *location)
+static int on_partition(void *arg, const char *const *values, size_t n_values, const char *location)
 {
     struct part_ctx *pc = arg;
     struct table_ref *t = pc->t;
@@ -658,8 +676,8 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             t->n_files = 0;
             t->text_bytes = 0;
             pc.n_parts = 0;
-            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "",
-                                        on_partition, &pc, &e);
+            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "", on_partition,
+                                        &pc, &e);
         }
         if (rc < 0 && !wk->failed) {
             fail(wk, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
@@ -730,8 +748,8 @@ static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck
     return out;
 }
 
-void query__athena_message(const char *duck_msg, enum duck_err_kind kind,
-                           query_locate_fn locate, void *arg, char *out, size_t out_len)
+void query__athena_message(const char *duck_msg, enum duck_err_kind kind, query_locate_fn locate,
+                           void *arg, char *out, size_t out_len)
 {
     /* The first line, without DuckDB's "Binder Error: " class prefix. DuckDB's own
      * "LINE n:" points into the SQL Sluice generated, not the client's: positions come
@@ -759,8 +777,7 @@ void query__athena_message(const char *duck_msg, enum duck_err_kind kind,
         if (locate != NULL) {
             locate(arg, 1, name, where, sizeof(where));
         }
-        snprintf(out, out_len, "FUNCTION_NOT_FOUND: %sFunction '%s' not registered", where,
-                 name);
+        snprintf(out, out_len, "FUNCTION_NOT_FOUND: %sFunction '%s' not registered", where, name);
     } else {
         const char *code = "GENERIC_INTERNAL_ERROR";
         switch (kind) {
@@ -898,9 +915,9 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         const struct duck_type *t = duck_result_column_type(res, i);
         struct query_athena_type at;
         query__athena_type(t, &at);
-        json_array_append_new(columns, json_pack("{s:s, s:s, s:i, s:i}", "Name", name, "Type",
-                                                 at.name, "Precision", at.precision, "Scale",
-                                                 at.scale));
+        json_array_append_new(columns,
+                              json_pack("{s:s, s:s, s:i, s:i}", "Name", name, "Type", at.name,
+                                        "Precision", at.precision, "Scale", at.scale));
         query__csv_field(out, name, strlen(name));
         buf_putc(out, i + 1 < nc ? ',' : '\n');
         char *q = duck_sql_ident(name);
@@ -971,7 +988,8 @@ static int load(struct query_service *svc, const char *id, struct exec_row *row)
         rc = store_step(stmt);
         if (rc == 1) {
             row->query = xstrdup(store_col_text(stmt, 0));
-            row->database = xstrdup(store_col_is_null(stmt, 1) ? "default" : store_col_text(stmt, 1));
+            row->database =
+                xstrdup(store_col_is_null(stmt, 1) ? "default" : store_col_text(stmt, 1));
             row->output_location = xstrdup(store_col_text(stmt, 2));
             row->cutoff = store_col_is_null(stmt, 3) ? 0 : store_col_int64(stmt, 3);
             snprintf(row->state, sizeof(row->state), "%s", store_col_text(stmt, 4));
@@ -1158,9 +1176,8 @@ void query__execute(struct query_worker *w, const char *id)
         goto out_finish;
     }
     if (rc == -ECANCELED) {
-        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
-                              "Query cancelled by user", 0, 0, scanned,
-                              (clock_mono_ns() - t0) / 1000000, NULL);
+        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED, "Query cancelled by user", 0,
+                              0, scanned, (clock_mono_ns() - t0) / 1000000, NULL);
         goto out_done;
     }
     if (rc < 0) {
@@ -1189,8 +1206,7 @@ void query__execute(struct query_worker *w, const char *id)
     struct lake_put_opts po = {.content_type = "text/csv"};
     if (lake_object_put(svc->lake, bucket, key, csv.data != NULL ? (const char *)csv.data : "",
                         csv.len, &po, NULL, &e) < 0) {
-        fail(&wk, ATHENA_USER, 1302,
-             "Unable to verify/create output bucket %s", bucket);
+        fail(&wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
         goto out_finish;
     }
     char *cols_text = json_dumps(columns, JSON_COMPACT);

@@ -14,10 +14,10 @@
 #include "core/err.h"
 #include "query/query.h"
 
-#define QUERY_WORKERS 2                     /* queries run at once */
-#define QUERY_CUTOFF_MIN_BYTES 10000000LL   /* BytesScannedCutoffPerQuery's minimum */
-#define QUERY_RESULTS_MAX_PAGE 1000         /* GetQueryResults MaxResults */
-#define QUERY_ID_LEN 36                     /* a UUID */
+#define QUERY_WORKERS 2                   /* queries run at once */
+#define QUERY_CUTOFF_MIN_BYTES 10000000LL /* BytesScannedCutoffPerQuery's minimum */
+#define QUERY_RESULTS_MAX_PAGE 1000       /* GetQueryResults MaxResults */
+#define QUERY_ID_LEN 36                   /* a UUID */
 
 /* X(symbol): the states of an execution, named as Athena names them. */
 #define QUERY_STATE_MAP(X) X(QUEUED) X(RUNNING) X(SUCCEEDED) X(FAILED) X(CANCELLED)
@@ -35,7 +35,7 @@ int query__state_can_move(enum query_state from, enum query_state to);
 struct query_worker {
     struct query_service *svc;
     pthread_t thread;
-    struct duck_conn *conn;    /* owned by the worker's thread */
+    struct duck_conn *conn;            /* owned by the worker's thread */
     char running_id[QUERY_ID_LEN + 1]; /* the query being run, "" when idle; svc->mu */
 };
 
@@ -46,9 +46,9 @@ struct query_service {
     struct catalog *cat;
     struct duck_engine *engine;
     char staging_dir[600];
-    pthread_mutex_t mu;                       /* guards the queue, running_id, stopping */
-    pthread_cond_t cv;                        /* signalled when the queue grows or stopping */
-    char (*queue)[QUERY_ID_LEN + 1];          /* ids waiting for a worker, FIFO */
+    pthread_mutex_t mu;              /* guards the queue, running_id, stopping */
+    pthread_cond_t cv;               /* signalled when the queue grows or stopping */
+    char (*queue)[QUERY_ID_LEN + 1]; /* ids waiting for a worker, FIFO */
     size_t q_head, q_len, q_cap;
     int stopping;
     int n_workers;
@@ -92,8 +92,8 @@ typedef void (*query_locate_fn)(void *arg, int is_function, const char *name, ch
 /* Athena's wording of a DuckDB failure message in out: its code (COLUMN_NOT_FOUND,
  * FUNCTION_NOT_FOUND, SYNTAX_ERROR, INVALID_CAST_ARGUMENT, ...), the position locate finds
  * (may be NULL) and the first line of DuckDB's message; server paths scrubbed. */
-void query__athena_message(const char *duck_msg, enum duck_err_kind kind,
-                           query_locate_fn locate, void *arg, char *out, size_t out_len);
+void query__athena_message(const char *duck_msg, enum duck_err_kind kind, query_locate_fn locate,
+                           void *arg, char *out, size_t out_len);
 
 /* The SQL each connection runs once: Trino functions DuckDB lacks, as macros. */
 extern const char query__dialect_sql[];
@@ -107,9 +107,8 @@ void query__interrupt(struct query_service *svc, const char *id);
 
 /* Store helpers (query.c). */
 int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
-                          enum query_state to, const char *reason, int err_category,
-                          int err_type, int64_t scanned_bytes, int64_t engine_ms,
-                          const char *columns_json);
+                          enum query_state to, const char *reason, int err_category, int err_type,
+                          int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);
 
 /* The API operations, X(name): op(svc, input, &output, err) returns 0 or a code. */
 #define QUERY_OPS(X)                                                                               \

@@ -24,10 +24,8 @@ static void test_state_machine_allows_only_the_diagram(void **state)
     (void)state;
     static const int allowed[QUERY_STATE_COUNT_][QUERY_STATE_COUNT_] = {
         /* to: QUEUED RUNNING SUCCEEDED FAILED CANCELLED */
-        [QUERY_QUEUED] = {0, 1, 0, 1, 1},
-        [QUERY_RUNNING] = {0, 0, 1, 1, 1},
-        [QUERY_SUCCEEDED] = {0, 0, 0, 0, 0},
-        [QUERY_FAILED] = {0, 0, 0, 0, 0},
+        [QUERY_QUEUED] = {0, 1, 0, 1, 1},    [QUERY_RUNNING] = {0, 0, 1, 1, 1},
+        [QUERY_SUCCEEDED] = {0, 0, 0, 0, 0}, [QUERY_FAILED] = {0, 0, 0, 0, 0},
         [QUERY_CANCELLED] = {0, 0, 0, 0, 0},
     };
     for (int from = 0; from < QUERY_STATE_COUNT_; from++) {
@@ -116,14 +114,21 @@ static void test_athena_type_names(void **state)
         const char *name;
         int precision;
     } cases[] = {
-        {DUCK_T_BOOLEAN, "boolean", 0},      {DUCK_T_TINYINT, "tinyint", 3},
-        {DUCK_T_SMALLINT, "smallint", 5},    {DUCK_T_INTEGER, "integer", 10},
-        {DUCK_T_BIGINT, "bigint", 19},       {DUCK_T_FLOAT, "float", 7},
-        {DUCK_T_DOUBLE, "double", 17},       {DUCK_T_VARCHAR, "varchar", 2147483647},
-        {DUCK_T_BLOB, "varbinary", 1073741824}, {DUCK_T_DATE, "date", 0},
-        {DUCK_T_TIMESTAMP, "timestamp", 3},  {DUCK_T_TIMESTAMP_NS, "timestamp", 3},
+        {DUCK_T_BOOLEAN, "boolean", 0},
+        {DUCK_T_TINYINT, "tinyint", 3},
+        {DUCK_T_SMALLINT, "smallint", 5},
+        {DUCK_T_INTEGER, "integer", 10},
+        {DUCK_T_BIGINT, "bigint", 19},
+        {DUCK_T_FLOAT, "float", 7},
+        {DUCK_T_DOUBLE, "double", 17},
+        {DUCK_T_VARCHAR, "varchar", 2147483647},
+        {DUCK_T_BLOB, "varbinary", 1073741824},
+        {DUCK_T_DATE, "date", 0},
+        {DUCK_T_TIMESTAMP, "timestamp", 3},
+        {DUCK_T_TIMESTAMP_NS, "timestamp", 3},
         {DUCK_T_TIMESTAMP_TZ, "timestamp with time zone", 3},
-        {DUCK_T_LIST, "array", 0},           {DUCK_T_MAP, "map", 0},
+        {DUCK_T_LIST, "array", 0},
+        {DUCK_T_MAP, "map", 0},
         {DUCK_T_STRUCT, "row", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -159,8 +164,7 @@ static void test_scrub_removes_server_paths(void **state)
     assert_string_equal(msg, "a/b and 1 / 2");
 }
 
-static void fake_locate(void *arg, int is_function, const char *name, char *where,
-                        size_t where_len)
+static void fake_locate(void *arg, int is_function, const char *name, char *where, size_t where_len)
 {
     (void)arg;
     if (is_function && strcmp(name, "nosuchfn") == 0) {
