@@ -81,7 +81,8 @@ struct walk {
     char **columns; /* referenced column names, lower case */
     size_t n_columns;
     int star;
-    json_t *where; /* borrowed: the first WHERE clause */
+    json_t *where;      /* borrowed: the WHERE clause of the SELECT reading the table */
+    size_t n_base_refs; /* references to catalog tables (a self-join counts two) */
     /* failure */
     int failed;
     int err_category;
@@ -261,6 +262,7 @@ static void walk_tree(struct walk *wk, json_t *node)
             buf_init(&t->view_sql);
             wk->n_tables++;
         }
+        wk->n_base_refs++;
         if (jstr(node, "alias")[0] == '\0') {
             json_object_set_new(node, "alias", json_string(name));
         }
@@ -297,7 +299,13 @@ static void walk_tree(struct walk *wk, json_t *node)
     if (strcmp(type, "STAR") == 0) {
         wk->star = 1;
     }
-    if (wk->where == NULL && json_is_object(json_object_get(node, "where_clause"))) {
+    /* The WHERE clause that filters a catalog table's own rows is the one of the SELECT
+     * whose FROM is that table, alone (not a CTE, a subquery or a join). */
+    json_t *from = json_object_get(node, "from_table");
+    if (strcmp(jstr(from, "type"), "BASE_TABLE") == 0 &&
+        !(jstr(from, "schema_name")[0] == '\0' && jstr(from, "catalog_name")[0] == '\0' &&
+          has_name(wk->ctes, wk->n_ctes, jstr(from, "table_name"))) &&
+        json_is_object(json_object_get(node, "where_clause"))) {
         wk->where = json_object_get(node, "where_clause");
     }
     const char *k;
@@ -1092,7 +1100,9 @@ void query__execute(struct query_worker *w, const char *id)
     /* Tables: files, views, bytes. */
     for (size_t i = 0; i < wk.n_tables && !wk.failed; i++) {
         struct table_ref *t = &wk.tables[i];
-        prepare_table(&wk, t, wk.n_tables == 1);
+        /* Pruning needs the one WHERE clause that filters this table's rows: only when
+         * the query reads one table, once, straight from a SELECT's FROM. */
+        prepare_table(&wk, t, wk.n_tables == 1 && wk.n_base_refs == 1);
         if (wk.failed) {
             break;
         }

@@ -259,6 +259,20 @@ def test_partition_filter_reads_fewer_bytes(lake):
     assert rows[1] == [str(N_ROWS - 3000), "2026-11-29"]
     inq = run(athena, "SELECT count(*) FROM events_hourly WHERE dt IN ('2026-11-28')", wg, db)
     assert rows_of(athena, inq["QueryExecutionId"])[0][1] == ["3000"]
+    # a filter that is not on the table's own rows prunes nothing: results stay right
+    for sql, want in [
+        ("SELECT count(*) FROM (SELECT '2026-11-28' AS dt, user_id FROM events_hourly) "
+         "WHERE dt = '2026-11-28'", str(N_ROWS)),
+        ("SELECT count(*) FROM events_hourly a JOIN events_hourly b ON a.event_id = "
+         "b.event_id WHERE a.dt = '2026-11-29'", str(N_ROWS - 3000)),
+        ("SELECT count(*) FROM events_hourly a, events_hourly b WHERE a.event_id = "
+         "b.event_id AND a.dt = '2026-11-29' AND b.dt = '2026-11-29'", str(N_ROWS - 3000)),
+        ("WITH x AS (SELECT user_id, '2026-11-28' AS dt FROM events_hourly) "
+         "SELECT count(*) FROM x WHERE dt = '2026-11-28'", str(N_ROWS)),
+    ]:
+        qe = run(athena, sql, wg, db)
+        assert qe["Status"]["State"] == "SUCCEEDED", (sql, qe["Status"])
+        assert rows_of(athena, qe["QueryExecutionId"])[0][1] == [want], sql
 
 
 def test_lab_task6_partition_query_with_the_cli(sluice, lake):
