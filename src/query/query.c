@@ -344,6 +344,7 @@ void query__interrupt(struct query_service *svc, const char *id)
     pthread_mutex_lock(&svc->mu);
     for (int i = 0; i < svc->n_workers; i++) {
         if (strcmp(svc->workers[i].running_id, id) == 0) {
+            svc->workers[i].cancel = 1;
             duck_conn_interrupt(svc->workers[i].conn);
         }
     }

@@ -698,8 +698,8 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
 }
 
 int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, size_t n_files,
-                              const char *const *columns, size_t n_columns, int64_t *bytes,
-                              struct duck_error *err)
+                              const char *const *columns, size_t n_columns, const char *skip_sql,
+                              int64_t *bytes, struct duck_error *err)
 {
     *bytes = 0;
     if (n_files == 0 || n_columns == 0) {
@@ -707,14 +707,20 @@ int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, 
     }
     struct buf sql;
     buf_init(&sql);
-    buf_puts(&sql, "SELECT CAST(coalesce(sum(total_compressed_size), 0) AS BIGINT) FROM "
-                   "parquet_metadata([");
+    buf_puts(&sql, "WITH m AS (SELECT file_name, row_group_id, total_compressed_size AS sz,"
+                   " lower(split_part(path_in_schema, ', ', 1)) AS col,"
+                   " stats_min_value AS mn, stats_max_value AS mx FROM parquet_metadata([");
     for (size_t i = 0; i < n_files; i++) {
         char *lit = duck_sql_literal(files[i]);
         buf_printf(&sql, "%s%s", i > 0 ? ", " : "", lit);
         free(lit);
     }
-    buf_puts(&sql, "]) WHERE lower(split_part(path_in_schema, ', ', 1)) IN (");
+    buf_printf(&sql,
+               "])), skipped AS (SELECT DISTINCT file_name, row_group_id FROM m WHERE %s)"
+               " SELECT CAST(coalesce(sum(sz), 0) AS BIGINT) FROM m WHERE"
+               " (file_name, row_group_id) NOT IN (SELECT (file_name, row_group_id) FROM"
+               " skipped) AND col IN (",
+               skip_sql != NULL && skip_sql[0] != '\0' ? skip_sql : "false");
     for (size_t i = 0; i < n_columns; i++) {
         char *l = lower_dup(columns[i]);
         char *lit = duck_sql_literal(l);
@@ -737,6 +743,142 @@ int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, 
     }
     duck_result_destroy(res);
     return rc;
+}
+
+/*
+ * The row groups a Parquet reader skips by their statistics, as a SQL condition over
+ * parquet_metadata's rows (col, mn, mx): true for a column chunk whose min/max prove that
+ * a top-level conjunct of the WHERE clause (=, <, <=, >, >=, IN against constants on a
+ * numeric, date or timestamp column) holds for none of its rows. Strings are left out:
+ * their statistics may be truncated. Appends nothing when no conjunct qualifies.
+ */
+static void stats_skip_sql(const struct table_ref *t, json_t *e, struct buf *out)
+{
+    if (!json_is_object(e)) {
+        return;
+    }
+    const char *type = jstr(e, "type");
+    if (strcmp(type, "CONJUNCTION_AND") == 0) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(e, "children"), i, c)
+        {
+            stats_skip_sql(t, c, out);
+        }
+        return;
+    }
+    static const struct {
+        const char *type, *skip; /* the skip condition, %1$s = the constant */
+    } ops[] = {
+        {"COMPARE_EQUAL", "(mx < %1$s OR mn > %1$s)"}, {"COMPARE_LESSTHAN", "mn >= %1$s"},
+        {"COMPARE_LESSTHANOREQUALTO", "mn > %1$s"},    {"COMPARE_GREATERTHAN", "mx <= %1$s"},
+        {"COMPARE_GREATERTHANOREQUALTO", "mx < %1$s"}, {"COMPARE_IN", "(mx < %1$s OR mn > %1$s)"}};
+    const char *skip = NULL;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(type, ops[i].type) == 0) {
+            skip = ops[i].skip;
+        }
+    }
+    if (skip == NULL) {
+        return;
+    }
+    int is_in = strcmp(type, "COMPARE_IN") == 0;
+    json_t *left =
+        is_in ? json_array_get(json_object_get(e, "children"), 0) : json_object_get(e, "left");
+    json_t *names = json_object_get(left, "column_names");
+    const char *col = json_string_value(json_array_get(names, json_array_size(names) - 1));
+    const struct catalog_column *column = NULL;
+    for (size_t i = 0; col != NULL && i < t->desc->n_columns; i++) {
+        if (strcasecmp(t->desc->columns[i].name, col) == 0) {
+            column = &t->desc->columns[i];
+        }
+    }
+    if (strcmp(jstr(left, "class"), "COLUMN_REF") != 0 || column == NULL) {
+        return;
+    }
+    struct buf dtype;
+    buf_init(&dtype);
+    duck_type_of(column->type, &dtype);
+    buf_putc(&dtype, '\0');
+    const char *dt = (const char *)dtype.data;
+    static const char *const ordered[] = {"INTEGER", "BIGINT", "SMALLINT",  "TINYINT", "DOUBLE",
+                                          "FLOAT",   "DATE",   "TIMESTAMP", "DECIMAL"};
+    int ok = 0;
+    for (size_t i = 0; dt != NULL && i < sizeof(ordered) / sizeof(ordered[0]); i++) {
+        ok |= strncmp(dt, ordered[i], strlen(ordered[i])) == 0;
+    }
+    json_t *consts = json_array();
+    if (is_in) {
+        for (size_t i = 1; i < json_array_size(json_object_get(e, "children")); i++) {
+            json_array_append(consts, json_array_get(json_object_get(e, "children"), i));
+        }
+    } else {
+        json_array_append(consts, json_object_get(e, "right"));
+    }
+    struct buf term;
+    buf_init(&term);
+    char *lcol = lower_dup(column->name);
+    char *col_lit = duck_sql_literal(lcol);
+    free(lcol);
+    buf_printf(&term, "(col = %s AND TRY_CAST(mn AS %s) IS NOT NULL AND (", col_lit, dt);
+    free(col_lit);
+    size_t i;
+    json_t *c;
+    json_array_foreach(consts, i, c)
+    {
+        if (strcmp(jstr(c, "class"), "CAST") == 0) {
+            c = json_object_get(c, "child");
+        }
+        json_t *val = json_object_get(json_object_get(c, "value"), "value");
+        char text[64];
+        char *lit = NULL;
+        if (strcmp(jstr(c, "class"), "CONSTANT") != 0 || val == NULL) {
+            ok = 0;
+        } else if (json_is_string(val)) {
+            lit = duck_sql_literal(json_string_value(val));
+        } else if (json_is_integer(val)) {
+            snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
+            lit = xstrdup(text);
+        } else if (json_is_real(val)) {
+            snprintf(text, sizeof(text), "%.17g", json_real_value(val));
+            lit = xstrdup(text);
+        } else {
+            ok = 0;
+        }
+        if (lit != NULL) {
+            /* the statistics cast to the column's type, then the constant put in */
+            struct buf tb;
+            buf_init(&tb);
+            for (const char *p = skip; *p != '\0'; p++) {
+                if (p[0] == 'm' && (p[1] == 'n' || p[1] == 'x')) {
+                    buf_printf(&tb, "TRY_CAST(%c%c AS %s)", p[0], p[1], dt);
+                    p++;
+                } else {
+                    buf_putc(&tb, *p);
+                }
+            }
+            buf_putc(&tb, '\0');
+            char *k = xasprintf("TRY_CAST(%s AS %s)", lit, dt);
+            char *cond = buf_status(&tb) == 0 ? xasprintf((const char *)tb.data, k) : NULL;
+            if (cond == NULL) {
+                ok = 0;
+            } else {
+                buf_printf(&term, "%s%s", i > 0 ? " AND " : "", cond);
+            }
+            buf_fini(&tb);
+            free(cond);
+            free(k);
+            free(lit);
+        }
+    }
+    buf_puts(&term, "))");
+    if (ok && json_array_size(consts) > 0 && buf_status(&term) == 0) {
+        buf_printf(out, "%s%.*s", out->len > 0 ? " OR " : "", (int)term.len,
+                   (const char *)term.data);
+    }
+    buf_fini(&term);
+    buf_fini(&dtype);
+    json_decref(consts);
 }
 
 /* Runs sql (one value, VARCHAR) and returns a copy of the value; NULL on failure. */
@@ -1015,13 +1157,20 @@ void query__execute(struct query_worker *w, const char *id)
 {
     struct query_service *svc = w->svc;
     struct exec_row row = {0};
-    if (load(svc, id, &row) < 0 || strcmp(row.state, "QUEUED") != 0 ||
-        query__exec_set_state(svc, id, QUERY_QUEUED, QUERY_RUNNING, NULL, 0, 0, 0, 0, NULL) < 0) {
+    if (load(svc, id, &row) < 0 || strcmp(row.state, "QUEUED") != 0) {
         goto out_row;
     }
+    /* Named as running before it is RUNNING, so a stop never misses it. */
     pthread_mutex_lock(&svc->mu);
     snprintf(w->running_id, sizeof(w->running_id), "%s", id);
+    w->cancel = 0;
     pthread_mutex_unlock(&svc->mu);
+    if (query__exec_set_state(svc, id, QUERY_QUEUED, QUERY_RUNNING, NULL, 0, 0, 0, 0, NULL) < 0) {
+        pthread_mutex_lock(&svc->mu);
+        w->running_id[0] = '\0';
+        pthread_mutex_unlock(&svc->mu);
+        goto out_row;
+    }
 
     int64_t t0 = clock_mono_ns();
     struct walk wk = {.svc = svc, .default_db = row.database, .text = row.query};
@@ -1120,8 +1269,22 @@ void query__execute(struct query_worker *w, const char *id)
                     cols[n_cols++] = t->desc->columns[c].name;
                 }
             }
+            struct buf skip;
+            buf_init(&skip);
+            if (wk.n_tables == 1 && wk.n_base_refs == 1) {
+                stats_skip_sql(t, wk.where, &skip);
+            }
+            buf_putc(&skip, '\0');
             int64_t b = 0;
-            int rc = query__parquet_scan_bytes(w->conn, files, t->n_files, cols, n_cols, &b, &derr);
+            int rc = query__parquet_scan_bytes(
+                w->conn, files, t->n_files, cols, n_cols,
+                buf_status(&skip) == 0 ? (const char *)skip.data : NULL, &b, &derr);
+            if (rc < 0 && skip.len > 1) {
+                /* statistics the condition cannot read: count every row group */
+                rc = query__parquet_scan_bytes(w->conn, files, t->n_files, cols, n_cols, NULL, &b,
+                                               &derr);
+            }
+            buf_fini(&skip);
             free(files);
             free(cols);
             if (rc < 0) {
@@ -1171,6 +1334,12 @@ void query__execute(struct query_worker *w, const char *id)
         query__scrub_paths(derr.message);
         fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", derr.message);
         goto out_finish;
+    }
+    pthread_mutex_lock(&svc->mu);
+    int cancel = w->cancel;
+    pthread_mutex_unlock(&svc->mu);
+    if (cancel) {
+        goto out_done; /* StopQueryExecution has written CANCELLED */
     }
     sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", deser);
     int rc = duck_exec(w->conn, sql, &derr);

@@ -37,6 +37,8 @@ struct query_worker {
     pthread_t thread;
     struct duck_conn *conn;            /* owned by the worker's thread */
     char running_id[QUERY_ID_LEN + 1]; /* the query being run, "" when idle; svc->mu */
+    int cancel; /* StopQueryExecution asked for running_id (an interrupt that comes
+                   before DuckDB starts is lost: the worker checks this); svc->mu */
 };
 
 struct query_service {
@@ -75,10 +77,13 @@ int query__csv_record(const char *text, size_t len, size_t *pos, struct buf *scr
                       query_csv_field_fn fn, void *arg);
 
 /* The bytes a Parquet scan of files reads for columns: the sum of the compressed sizes
- * of the column chunks whose top-level column is one of columns (every row group).
- * n_columns == 0 gives 0 (count(*) is answered from footers). Returns 0 or a duck code. */
+ * of the column chunks whose top-level column is one of columns, in every row group
+ * that skip_sql does not exclude. skip_sql (NULL: none) is a SQL condition over a
+ * parquet_metadata chunk's col (lower-case top-level name), mn and mx (its statistics as
+ * text), true when the chunk's statistics rule its row group out. n_columns == 0 gives 0
+ * (count(*) is answered from footers). Returns 0 or a duck code. */
 int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, size_t n_files,
-                              const char *const *columns, size_t n_columns,
+                              const char *const *columns, size_t n_columns, const char *skip_sql,
                               int64_t *bytes /* OUT */, struct duck_error *err);
 
 /* Replaces every absolute path in msg (in place) with "[path]"; messages of DuckDB must

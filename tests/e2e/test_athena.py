@@ -91,6 +91,23 @@ class _Thrift:
             out[fid] = self.value(t)
 
 
+def footer_row_groups(path):
+    """Per row group: {top-level column: (total_compressed_size, min bytes, max bytes)}."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<I", data[-8:-4])[0]
+    meta = _Thrift(data[-8 - n:-8]).struct()
+    out = []
+    for rg in meta[4]:
+        cols = {}
+        for chunk in rg[1]:
+            md = chunk[3]
+            stats = md.get(12, {})
+            cols[md[3][0].decode()] = (md[7], stats.get(6), stats.get(5))
+        out.append(cols)
+    return out
+
+
 def footer_chunks(path):
     """[(top-level column name, total_compressed_size)] of every column chunk."""
     with open(path, "rb") as f:
@@ -244,6 +261,37 @@ def test_bytes_scanned_follow_projection(lake):
     assert count["Statistics"]["DataScannedInBytes"] == 0
     rows, _ = rows_of(athena, count["QueryExecutionId"])
     assert rows == [["_col0"], [str(N_ROWS)]]
+
+
+def test_row_groups_skipped_by_statistics_are_not_scanned(lake):
+    """A filter on ts skips the row groups whose min/max rule it out: only the chunks of
+    the others count, as the files' own statistics say."""
+    athena, db, wg = lake["athena"], lake["db"], lake["wg"]
+    cutoff = datetime(2026, 11, 28, 1, 0, 0)
+    cutoff_us = int((cutoff - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
+    want = 0
+    n_groups = skipped = 0
+    for p in lake["files"].values():
+        for rg in footer_row_groups(p):
+            n_groups += 1
+            ts_min = struct.unpack("<q", rg["ts"][1])[0]
+            if ts_min < cutoff_us:
+                want += rg["ts"][0] + rg["event_id"][0]
+            else:
+                skipped += 1
+    assert skipped > 0 and skipped < n_groups
+    qe = run(athena, "SELECT event_id FROM events WHERE ts < TIMESTAMP '2026-11-28 01:00:00'",
+             wg, db)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert qe["Statistics"]["DataScannedInBytes"] == want
+    rows, _ = rows_of(athena, qe["QueryExecutionId"])
+    assert len(rows) - 1 == sum(1 for i in range(N_ROWS) if 7 * i < 3600)
+    # under OR nothing can be skipped
+    qe = run(athena, "SELECT event_id FROM events WHERE ts < TIMESTAMP '2026-11-28 01:00:00' "
+                     "OR event_id = 'ev-4999'", wg, db)
+    assert qe["Statistics"]["DataScannedInBytes"] == sum(
+        s for p in lake["files"].values() for c, s in footer_chunks(p) if c in ("ts", "event_id"))
+    assert len(rows_of(athena, qe["QueryExecutionId"])[0]) - 1 == 516
 
 
 def test_partition_filter_reads_fewer_bytes(lake):
@@ -646,3 +694,17 @@ def test_queries_cut_by_a_restart_end_failed(fresh_sluice):
             athena.get_query_results(QueryExecutionId=qid)
         assert e.value.response["Error"]["Message"] == \
             "Query did not finish successfully. Final query state: FAILED"
+
+
+def test_stop_right_after_start_frees_the_workers(lake):
+    """Stops that race a query's start are never lost: each slow query ends CANCELLED and
+    the workers are free for the next query at once."""
+    athena, wg = lake["athena"], lake["wg"]
+    slow = ("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t "
+            "WHERE n < 1000000000) SELECT count(*) FROM t")
+    for _ in range(6):
+        qid = athena.start_query_execution(QueryString=slow, WorkGroup=wg)["QueryExecutionId"]
+        athena.stop_query_execution(QueryExecutionId=qid)
+        assert wait_done(athena, qid, timeout=15)["Status"]["State"] == "CANCELLED"
+    qid = athena.start_query_execution(QueryString="SELECT 1", WorkGroup=wg)["QueryExecutionId"]
+    assert wait_done(athena, qid, timeout=15)["Status"]["State"] == "SUCCEEDED"

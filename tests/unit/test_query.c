@@ -241,14 +241,26 @@ static void test_parquet_scan_bytes_count_referenced_columns(void **state)
     const char *files[] = {path[0], path[1]};
     int64_t a = 0, b = 0, s = 0, ab = 0, none = 1;
     const char *col_a[] = {"A"}, *col_b[] = {"b"}, *col_s[] = {"s"}, *col_ab[] = {"a", "b"};
-    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_a, 1, &a, &err), 0);
-    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_b, 1, &b, &err), 0);
-    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_s, 1, &s, &err), 0);
-    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_ab, 2, &ab, &err), 0);
-    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, NULL, 0, &none, &err), 0);
+    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_a, 1, NULL, &a, &err), 0);
+    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_b, 1, NULL, &b, &err), 0);
+    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_s, 1, NULL, &s, &err), 0);
+    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, col_ab, 2, NULL, &ab, &err), 0);
+    assert_int_equal(query__parquet_scan_bytes(conn, files, 2, NULL, 0, NULL, &none, &err), 0);
     assert_true(a > 0 && b > 0 && s > 0);
     assert_int_equal(ab, a + b);
     assert_int_equal(none, 0);
+    /* a row group ruled out by column a's statistics is not read */
+    int64_t first = 0;
+    const char *only0[] = {path[0]};
+    assert_int_equal(query__parquet_scan_bytes(conn, only0, 1, col_ab, 2,
+                                               "col = 'a' AND TRY_CAST(mn AS BIGINT) > 0", &first,
+                                               &err),
+                     0);
+    snprintf(sql, sizeof(sql),
+             "SELECT CAST(sum(total_compressed_size) AS BIGINT) FROM parquet_metadata('%s')"
+             " WHERE row_group_id = 0 AND path_in_schema IN ('a', 'b')",
+             path[0]);
+    assert_int_equal(first, one_int(conn, sql));
     /* the struct's two leaf chunks both count for its top-level name */
     snprintf(sql, sizeof(sql),
              "SELECT CAST(sum(total_compressed_size) AS BIGINT) FROM parquet_metadata(['%s',"
