@@ -756,13 +756,13 @@ int query__op_StopQueryExecution(struct query_service *svc, json_t *in, json_t *
     if (strcmp(b.state, "QUEUED") == 0 || strcmp(b.state, "RUNNING") == 0) {
         enum query_state from = b.state[0] == 'Q' ? QUERY_QUEUED : QUERY_RUNNING;
         if (query__exec_set_state(svc, id, from, QUERY_CANCELLED, "Query cancelled by user", 0, 0,
-                                  0, 0, NULL) == 0 &&
+                                  -1, 0, NULL) == 0 &&
             from == QUERY_RUNNING) {
             query__interrupt(svc, id);
         } else if (from == QUERY_QUEUED) {
             /* It may have started meanwhile. */
             if (query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
-                                      "Query cancelled by user", 0, 0, 0, 0, NULL) == 0) {
+                                      "Query cancelled by user", 0, 0, -1, 0, NULL) == 0) {
                 query__interrupt(svc, id);
             }
         }

@@ -244,6 +244,24 @@ void query__scrub_paths(char *msg)
     *w = '\0';
 }
 
+int query__exec_set_scanned(struct query_service *svc, const char *id, int64_t scanned_bytes)
+{
+    struct store_stmt *stmt = NULL;
+    store_lock(svc->st);
+    int rc = store_prepare(svc->st,
+                           "UPDATE query_executions SET scanned_bytes = ? WHERE id = ? AND"
+                           " state = 'RUNNING'",
+                           &stmt);
+    if (rc == 0) {
+        store_bind_int64(stmt, 1, scanned_bytes);
+        store_bind_text(stmt, 2, id);
+        rc = store_step(stmt);
+    }
+    store_finalize(stmt);
+    store_unlock(svc->st);
+    return rc < 0 ? rc : 0;
+}
+
 int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json)
@@ -257,7 +275,8 @@ int query__exec_set_state(struct query_service *svc, const char *id, enum query_
     int rc = store_prepare(
         svc->st,
         "UPDATE query_executions SET state = ?1, reason = ?2, err_category = ?3, err_type = ?4,"
-        " scanned_bytes = ?5, engine_ms = ?6, columns_json = ?7,"
+        " scanned_bytes = CASE WHEN ?5 < 0 THEN scanned_bytes ELSE ?5 END,"
+        " engine_ms = ?6, columns_json = ?7,"
         " started_ms = CASE WHEN ?1 = 'RUNNING' THEN ?8 ELSE started_ms END,"
         " completed_ms = CASE WHEN ?1 IN ('SUCCEEDED','FAILED','CANCELLED') THEN ?8"
         "   ELSE completed_ms END"

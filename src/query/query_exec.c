@@ -1304,6 +1304,7 @@ void query__execute(struct query_worker *w, const char *id)
     if (wk.failed) {
         goto out_finish;
     }
+    query__exec_set_scanned(svc, id, scanned);
     if (row.cutoff > 0 && scanned > row.cutoff) {
         query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
                               "Bytes scanned limit was exceeded", 0, 0, row.cutoff,

@@ -110,7 +110,11 @@ void query__execute(struct query_worker *w, const char *id);
 void query__enqueue(struct query_service *svc, const char *id);
 void query__interrupt(struct query_service *svc, const char *id);
 
-/* Store helpers (query.c). */
+/* Store helpers (query.c). query__exec_set_state moves id from -> to (only if it is in
+ * from; SL_E(RESOURCE_IN_USE) otherwise) and records the rest; scanned_bytes < 0 keeps
+ * the figure recorded. query__exec_set_scanned records a RUNNING query's scan, known
+ * before it runs, so a stopped query reports what it was charged for. */
+int query__exec_set_scanned(struct query_service *svc, const char *id, int64_t scanned_bytes);
 int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);

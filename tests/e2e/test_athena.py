@@ -408,9 +408,18 @@ def test_stop_a_running_query_and_results_errors(lake):
     assert e.value.response["Error"]["Message"] in (
         "Query has not yet finished. Current state: QUEUED",
         "Query has not yet finished. Current state: RUNNING")
+    deadline = time.time() + 30
+    while athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"][
+            "State"] == "QUEUED":
+        assert time.time() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # past the scan accounting, into DuckDB
     athena.stop_query_execution(QueryExecutionId=qid)
     qe = wait_done(athena, qid)
     assert qe["Status"]["State"] == "CANCELLED"
+    # a stopped query reports the bytes it was charged for: the amount column, read once
+    assert qe["Statistics"]["DataScannedInBytes"] == sum(
+        s for p in lake["files"].values() for c, s in footer_chunks(p) if c == "amount")
     with pytest.raises(ClientError) as e:
         athena.get_query_results(QueryExecutionId=qid)
     assert e.value.response["Error"]["Message"] == \
