@@ -34,7 +34,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(JQ_LIBS) $(DUCKDB_LIBS) -lm
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
-PARTS ?= core http iam stream lake catalog delivery
+PARTS ?= core http iam stream lake catalog delivery query
 LIB_SRC := $(foreach p,$(PARTS),$(wildcard src/$(p)/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -43,9 +43,11 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+# The Athena e2e tests write their Parquet fixtures with this helper.
+E2E_HELPER_BIN := $(BUILD)/tests/athena_duck_helper
 
 .PHONY: all deps run test unit e2e fuzz bench clean format
-all: deps $(BUILD)/sluice $(TOOL_BIN)
+all: deps $(BUILD)/sluice $(TOOL_BIN) $(E2E_HELPER_BIN)
 
 # Installs whatever is missing; a no-op on a machine that has everything.
 deps:
@@ -78,7 +80,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsluice.a | $(DUCKDB_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
 
-unit-bins: $(UNIT_BIN)
+$(E2E_HELPER_BIN): tests/e2e/athena_duck_helper.c $(BUILD)/libsluice.a | $(DUCKDB_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BIN) $(E2E_HELPER_BIN)
 bench-bins: $(BENCH_BIN)
 
 # Starts Sluice on 127.0.0.1:4566 with its data in ./data.

@@ -41,6 +41,8 @@
 #include "iam/sts_api.h"
 #include "lake/lake.h"
 #include "lake/s3_api.h"
+#include "query/athena_api.h"
+#include "query/query.h"
 #include "stream/kinesis_api.h"
 #include "stream/stream.h"
 
@@ -299,9 +301,11 @@ static int serve(const struct sluice_config *cfg)
     struct lake *lake = NULL;
     struct catalog *catalog = NULL;
     struct delivery_service *delivery = NULL;
+    struct query_service *query = NULL;
     struct api_registry *reg = NULL;
     struct api_query_service *sts_api = NULL;
-    struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL;
+    struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL,
+                           *athena_api = NULL;
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
 
@@ -331,16 +335,22 @@ static int serve(const struct sluice_config *cfg)
         goto out_close_services;
     }
     delivery_service_set_catalog(delivery, catalog);
+    if ((rc = query_service_open(store, cfg, lake, catalog, &query)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open the query service: %s", sl_strerror(rc));
+        goto out_close_services;
+    }
     sts_api = sts_api_create(iam);
     firehose_api = firehose_api_create(delivery);
     kinesis_api = kinesis_api_create(streams);
     glue_api = glue_api_create(catalog);
     s3_api = s3_api_create(lake);
+    athena_api = athena_api_create(query);
     reg = api_registry_create();
     api_registry_add_query(reg, sts_api);
     api_registry_add_json(reg, kinesis_api);
     api_registry_add_json(reg, glue_api);
     api_registry_add_json(reg, firehose_api);
+    api_registry_add_json(reg, athena_api);
     api_registry_add_rest(reg, s3_api);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
@@ -364,6 +374,8 @@ out_close_services:
     kinesis_api_destroy(kinesis_api);
     firehose_api_destroy(firehose_api);
     sts_api_destroy(sts_api);
+    athena_api_destroy(athena_api);
+    query_service_close(query);
     delivery_service_close(delivery);
     catalog_close(catalog);
     lake_close(lake);

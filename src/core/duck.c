@@ -370,6 +370,9 @@ int duck_engine_open(const struct duck_engine_options *opts, struct duck_engine 
     } else {
         buf_puts(&sql, "SET temp_directory = '';\n");
     }
+    if (opts->integer_division) {
+        buf_puts(&sql, "SET GLOBAL integer_division = true;\n");
+    }
     buf_puts(&sql, "SET allowed_directories = [");
     for (size_t i = 0; i < opts->n_dirs; i++) {
         size_t len = strlen(opts->dirs[i]);

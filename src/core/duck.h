@@ -202,6 +202,7 @@ struct duck_engine_options {
     const char *spill_dir;
     uint64_t memory_limit_bytes; /* DuckDB's memory limit; 0: 1 GiB */
     unsigned n_threads;          /* DuckDB's worker threads; 0: 1 */
+    bool integer_division;       /* `/` of two integers is an integer (Trino's rule) */
 };
 
 /*

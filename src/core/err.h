@@ -41,6 +41,8 @@
     /* Kinesis */                                                                          \
     X(RESOURCE_NOT_FOUND, "ResourceNotFoundException", 400)                                \
     X(RESOURCE_IN_USE, "ResourceInUseException", 400)                                      \
+    X(ATHENA_INVALID_REQUEST, "InvalidRequestException", 400)                              \
+    X(ATHENA_METADATA, "MetadataException", 400)                                           \
     X(INVALID_ARGUMENT, "InvalidArgumentException", 400)                                   \
     X(LIMIT_EXCEEDED, "LimitExceededException", 400)                                       \
     X(EXPIRED_ITERATOR, "ExpiredIteratorException", 400)                                   \

@@ -1,0 +1,467 @@
+/*
+ * The query service: its tables in the store, the worker pool, and the small pure
+ * pieces (state machine, Athena's type names, result CSV) the rest of the part uses.
+ */
+#include "query/query_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+static const struct store_migration migrations[] = {
+    {1, "CREATE TABLE query_workgroups ("
+        " name TEXT PRIMARY KEY,"
+        " description TEXT,"
+        " state TEXT NOT NULL DEFAULT 'ENABLED',"
+        " output_location TEXT,"
+        " enforce INTEGER NOT NULL DEFAULT 0,"
+        " publish_metrics INTEGER NOT NULL DEFAULT 0,"
+        " cutoff_bytes INTEGER," /* NULL: no cutoff */
+        " created_ms INTEGER NOT NULL);"
+        "CREATE TABLE query_executions ("
+        " id TEXT PRIMARY KEY,"
+        " seq INTEGER NOT NULL,"
+        " workgroup TEXT NOT NULL,"
+        " query TEXT NOT NULL,"
+        " database TEXT,"
+        " catalog TEXT,"
+        " output_location TEXT NOT NULL,"
+        " client_token TEXT,"
+        " state TEXT NOT NULL,"
+        " reason TEXT,"
+        " err_category INTEGER NOT NULL DEFAULT 0,"
+        " err_type INTEGER NOT NULL DEFAULT 0,"
+        " submitted_ms INTEGER NOT NULL,"
+        " started_ms INTEGER,"
+        " completed_ms INTEGER,"
+        " engine_ms INTEGER NOT NULL DEFAULT 0,"
+        " scanned_bytes INTEGER NOT NULL DEFAULT 0,"
+        " columns_json TEXT);" /* ColumnInfo of a SUCCEEDED SELECT */
+        "CREATE UNIQUE INDEX query_executions_token ON query_executions(client_token)"
+        " WHERE client_token IS NOT NULL;"
+        "CREATE INDEX query_executions_wg ON query_executions(workgroup, seq);"},
+};
+
+const char *query__state_name(enum query_state s)
+{
+    static const char *const names[] = {
+#define QUERY_STATE_NAME(s) #s,
+        QUERY_STATE_MAP(QUERY_STATE_NAME)
+#undef QUERY_STATE_NAME
+    };
+    return (unsigned)s < QUERY_STATE_COUNT_ ? names[s] : "?";
+}
+
+int query__state_can_move(enum query_state from, enum query_state to)
+{
+    switch (from) {
+    case QUERY_QUEUED: return to == QUERY_RUNNING || to == QUERY_CANCELLED || to == QUERY_FAILED;
+    case QUERY_RUNNING: return to == QUERY_SUCCEEDED || to == QUERY_FAILED || to == QUERY_CANCELLED;
+    default: return 0;
+    }
+}
+
+void query__athena_type(const struct duck_type *t, struct query_athena_type *out)
+{
+    out->precision = 0;
+    out->scale = 0;
+    switch (t->id) {
+    case DUCK_T_BOOLEAN: out->name = "boolean"; break;
+    case DUCK_T_TINYINT:
+        out->name = "tinyint";
+        out->precision = 3;
+        break;
+    case DUCK_T_SMALLINT:
+        out->name = "smallint";
+        out->precision = 5;
+        break;
+    case DUCK_T_INTEGER:
+        out->name = "integer";
+        out->precision = 10;
+        break;
+    case DUCK_T_UTINYINT:
+        out->name = "smallint";
+        out->precision = 5;
+        break;
+    case DUCK_T_USMALLINT:
+        out->name = "integer";
+        out->precision = 10;
+        break;
+    case DUCK_T_BIGINT:
+    case DUCK_T_UINTEGER:
+        out->name = "bigint";
+        out->precision = 19;
+        break;
+    case DUCK_T_HUGEINT:
+    case DUCK_T_UBIGINT:
+        out->name = "decimal";
+        out->precision = 38;
+        break;
+    case DUCK_T_FLOAT:
+        out->name = "float";
+        out->precision = 7;
+        break;
+    case DUCK_T_DOUBLE:
+        out->name = "double";
+        out->precision = 17;
+        break;
+    case DUCK_T_DECIMAL:
+        out->name = "decimal";
+        out->precision = t->width;
+        out->scale = t->scale;
+        break;
+    case DUCK_T_BLOB:
+        out->name = "varbinary";
+        out->precision = 1073741824;
+        break;
+    case DUCK_T_DATE: out->name = "date"; break;
+    case DUCK_T_TIME:
+        out->name = "time";
+        out->precision = 3;
+        break;
+    case DUCK_T_TIMESTAMP:
+    case DUCK_T_TIMESTAMP_S:
+    case DUCK_T_TIMESTAMP_MS:
+    case DUCK_T_TIMESTAMP_NS:
+        out->name = "timestamp";
+        out->precision = 3;
+        break;
+    case DUCK_T_TIMESTAMP_TZ:
+        out->name = "timestamp with time zone";
+        out->precision = 3;
+        break;
+    case DUCK_T_INTERVAL: out->name = "interval day to second"; break;
+    case DUCK_T_UUID: out->name = "uuid"; break;
+    case DUCK_T_LIST: out->name = "array"; break;
+    case DUCK_T_MAP: out->name = "map"; break;
+    case DUCK_T_STRUCT: out->name = "row"; break;
+    case DUCK_T_SQLNULL: out->name = "unknown"; break;
+    default:
+        out->name = "varchar";
+        out->precision = 2147483647;
+        break;
+    case DUCK_T_VARCHAR:
+        out->name = "varchar";
+        out->precision = 2147483647;
+        break;
+    }
+}
+
+int query__csv_field(struct buf *b, const char *value, size_t len)
+{
+    if (value == NULL) {
+        return 0;
+    }
+    int rc = buf_putc(b, '"');
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        rc = value[i] == '"' ? buf_puts(b, "\"\"") : buf_putc(b, value[i]);
+    }
+    return rc == 0 ? buf_putc(b, '"') : rc;
+}
+
+int query__csv_record(const char *text, size_t len, size_t *pos, struct buf *scratch,
+                      query_csv_field_fn fn, void *arg)
+{
+    size_t i = *pos;
+    if (i >= len) {
+        return 0;
+    }
+    int n_fields = 0;
+    for (;;) {
+        if (i < len && text[i] == '"') {
+            buf_reset(scratch);
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    return -1; /* an unterminated quote */
+                }
+                if (text[i] == '"') {
+                    if (i + 1 < len && text[i + 1] == '"') {
+                        buf_putc(scratch, '"');
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                buf_putc(scratch, text[i++]);
+            }
+            if (buf_status(scratch) != 0) {
+                return -1;
+            }
+            fn(arg, scratch->len > 0 ? (const char *)scratch->data : "", scratch->len);
+        } else if (i >= len || text[i] == ',' || text[i] == '\n') {
+            fn(arg, NULL, 0);
+        } else {
+            return -1; /* Athena quotes every value */
+        }
+        n_fields++;
+        if (i >= len || text[i] == '\n') {
+            *pos = i < len ? i + 1 : i;
+            return n_fields;
+        }
+        if (text[i] != ',') {
+            return -1;
+        }
+        i++;
+    }
+}
+
+void query__scrub_paths(char *msg)
+{
+    char *w = msg;
+    const char *r = msg;
+    while (*r != '\0') {
+        int starts = *r == '/' && (r == msg || strchr(" '\"(=:,[", r[-1]) != NULL) &&
+                     (isalnum((unsigned char)r[1]) || strchr("._-", r[1]) != NULL);
+        if (starts) {
+            const char *e = r;
+            while (*e != '\0' && (isalnum((unsigned char)*e) || strchr("/._-+~", *e) != NULL)) {
+                e++;
+            }
+            static const char mark[] = "[path]";
+            /* the mark is never longer than what it replaces unless the path is short */
+            if ((size_t)(e - r) >= sizeof(mark) - 1) {
+                memcpy(w, mark, sizeof(mark) - 1);
+                w += sizeof(mark) - 1;
+            } else {
+                memset(w, '_', (size_t)(e - r));
+                w += e - r;
+            }
+            r = e;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+}
+
+int query__exec_set_scanned(struct query_service *svc, const char *id, int64_t scanned_bytes)
+{
+    struct store_stmt *stmt = NULL;
+    store_lock(svc->st);
+    int rc = store_prepare(svc->st,
+                           "UPDATE query_executions SET scanned_bytes = ? WHERE id = ? AND"
+                           " state = 'RUNNING'",
+                           &stmt);
+    if (rc == 0) {
+        store_bind_int64(stmt, 1, scanned_bytes);
+        store_bind_text(stmt, 2, id);
+        rc = store_step(stmt);
+    }
+    store_finalize(stmt);
+    store_unlock(svc->st);
+    return rc < 0 ? rc : 0;
+}
+
+int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
+                          enum query_state to, const char *reason, int err_category, int err_type,
+                          int64_t scanned_bytes, int64_t engine_ms, const char *columns_json)
+{
+    if (!query__state_can_move(from, to)) {
+        return SL_E(INTERNAL);
+    }
+    int64_t now = clock_now_ms();
+    struct store_stmt *stmt = NULL;
+    store_lock(svc->st);
+    int rc = store_prepare(
+        svc->st,
+        "UPDATE query_executions SET state = ?1, reason = ?2, err_category = ?3, err_type = ?4,"
+        " scanned_bytes = CASE WHEN ?5 < 0 THEN scanned_bytes ELSE ?5 END,"
+        " engine_ms = ?6, columns_json = ?7,"
+        " started_ms = CASE WHEN ?1 = 'RUNNING' THEN ?8 ELSE started_ms END,"
+        " completed_ms = CASE WHEN ?1 IN ('SUCCEEDED','FAILED','CANCELLED') THEN ?8"
+        "   ELSE completed_ms END"
+        " WHERE id = ?9 AND state = ?10",
+        &stmt);
+    if (rc == 0) {
+        store_bind_text(stmt, 1, query__state_name(to));
+        if (reason != NULL) {
+            store_bind_text(stmt, 2, reason);
+        } else {
+            store_bind_null(stmt, 2);
+        }
+        store_bind_int64(stmt, 3, err_category);
+        store_bind_int64(stmt, 4, err_type);
+        store_bind_int64(stmt, 5, scanned_bytes);
+        store_bind_int64(stmt, 6, engine_ms);
+        if (columns_json != NULL) {
+            store_bind_text(stmt, 7, columns_json);
+        } else {
+            store_bind_null(stmt, 7);
+        }
+        store_bind_int64(stmt, 8, now);
+        store_bind_text(stmt, 9, id);
+        store_bind_text(stmt, 10, query__state_name(from));
+        rc = store_step(stmt);
+        rc = rc < 0 ? rc : (store_changes(svc->st) == 1 ? 0 : SL_E(RESOURCE_IN_USE));
+    }
+    store_finalize(stmt);
+    store_unlock(svc->st);
+    return rc;
+}
+
+/* Takes the next queued id, waiting; 0 with the id, or 1 when the service stops. */
+static int next_id(struct query_service *svc, char id[QUERY_ID_LEN + 1])
+{
+    pthread_mutex_lock(&svc->mu);
+    while (!svc->stopping && svc->q_len == 0) {
+        pthread_cond_wait(&svc->cv, &svc->mu);
+    }
+    if (svc->stopping) {
+        pthread_mutex_unlock(&svc->mu);
+        return 1;
+    }
+    memcpy(id, svc->queue[svc->q_head], QUERY_ID_LEN + 1);
+    svc->q_head = (svc->q_head + 1) % svc->q_cap;
+    svc->q_len--;
+    pthread_mutex_unlock(&svc->mu);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct query_worker *w = arg;
+    char id[QUERY_ID_LEN + 1];
+    while (next_id(w->svc, id) == 0) {
+        query__execute(w, id);
+    }
+    return NULL;
+}
+
+/* Called by StartQueryExecution after the row commits. */
+void query__enqueue(struct query_service *svc, const char *id)
+{
+    pthread_mutex_lock(&svc->mu);
+    if (svc->q_len == svc->q_cap) {
+        size_t cap = svc->q_cap == 0 ? 64 : svc->q_cap * 2;
+        char(*q)[QUERY_ID_LEN + 1] = xcalloc(cap, sizeof(*q));
+        for (size_t i = 0; i < svc->q_len; i++) {
+            memcpy(q[i], svc->queue[(svc->q_head + i) % svc->q_cap], QUERY_ID_LEN + 1);
+        }
+        free(svc->queue);
+        svc->queue = q;
+        svc->q_head = 0;
+        svc->q_cap = cap;
+    }
+    snprintf(svc->queue[(svc->q_head + svc->q_len) % svc->q_cap], QUERY_ID_LEN + 1, "%s", id);
+    svc->q_len++;
+    pthread_cond_signal(&svc->cv);
+    pthread_mutex_unlock(&svc->mu);
+}
+
+void query__interrupt(struct query_service *svc, const char *id)
+{
+    pthread_mutex_lock(&svc->mu);
+    for (int i = 0; i < svc->n_workers; i++) {
+        if (strcmp(svc->workers[i].running_id, id) == 0) {
+            svc->workers[i].cancel = 1;
+            duck_conn_interrupt(svc->workers[i].conn);
+        }
+    }
+    pthread_mutex_unlock(&svc->mu);
+}
+
+int query_service_open(struct store *st, const struct sluice_config *cfg, struct lake *lake,
+                       struct catalog *cat, struct query_service **out)
+{
+    int rc = store_migrate(st, "query", migrations, sizeof(migrations) / sizeof(migrations[0]));
+    if (rc < 0) {
+        return rc;
+    }
+    store_lock(st);
+    rc = store_exec(st, "INSERT OR IGNORE INTO query_workgroups(name, state, created_ms)"
+                        " VALUES ('primary', 'ENABLED', 0);"
+                        "UPDATE query_executions SET state = 'FAILED',"
+                        " reason = 'Query was interrupted by a server restart', err_category = 1,"
+                        " err_type = 401 WHERE state IN ('QUEUED', 'RUNNING')");
+    store_unlock(st);
+    if (rc < 0) {
+        return rc;
+    }
+    struct query_service *svc = xcalloc(1, sizeof(*svc));
+    svc->st = st;
+    svc->cfg = cfg;
+    svc->lake = lake;
+    svc->cat = cat;
+    pthread_mutex_init(&svc->mu, NULL);
+    pthread_cond_init(&svc->cv, NULL);
+    snprintf(svc->staging_dir, sizeof(svc->staging_dir), "%s/query-staging", cfg->data_dir);
+    if (mkdir(svc->staging_dir, 0700) != 0 && errno != EEXIST) {
+        rc = SL_E(IO);
+        goto out_fail;
+    }
+    char real_stage[PATH_MAX], real_objects[PATH_MAX];
+    if (realpath(svc->staging_dir, real_stage) == NULL ||
+        realpath(lake_objects_dir(lake), real_objects) == NULL) {
+        rc = SL_E(IO);
+        goto out_fail;
+    }
+    const char *dirs[] = {real_objects, real_stage};
+    struct duck_engine_options opts = {.dirs = dirs,
+                                       .n_dirs = 2,
+                                       .memory_limit_bytes = 512ull << 20,
+                                       .n_threads = 1,
+                                       .integer_division = true};
+    struct duck_error derr = {0};
+    if ((rc = duck_engine_open(&opts, &svc->engine, &derr)) < 0) {
+        log_msg(LOG_ERROR, "query", "cannot open the engine: %s", derr.message);
+        goto out_fail;
+    }
+    for (int i = 0; i < QUERY_WORKERS; i++) {
+        struct query_worker *w = &svc->workers[i];
+        w->svc = svc;
+        if ((rc = duck_conn_open(svc->engine, &w->conn, &derr)) < 0 ||
+            (rc = duck_exec(w->conn, query__dialect_sql, &derr)) < 0) {
+            log_msg(LOG_ERROR, "query", "cannot prepare a connection: %s", derr.message);
+            duck_conn_close(w->conn);
+            w->conn = NULL;
+            goto out_fail;
+        }
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            duck_conn_close(w->conn);
+            w->conn = NULL;
+            rc = SL_E(INTERNAL);
+            goto out_fail;
+        }
+        svc->n_workers++;
+    }
+    *out = svc;
+    return 0;
+out_fail:
+    query_service_close(svc);
+    return rc;
+}
+
+void query_service_close(struct query_service *svc)
+{
+    if (svc == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&svc->mu);
+    svc->stopping = 1;
+    for (int i = 0; i < svc->n_workers; i++) {
+        if (svc->workers[i].running_id[0] != '\0') {
+            duck_conn_interrupt(svc->workers[i].conn);
+        }
+    }
+    pthread_cond_broadcast(&svc->cv);
+    pthread_mutex_unlock(&svc->mu);
+    for (int i = 0; i < svc->n_workers; i++) {
+        pthread_join(svc->workers[i].thread, NULL);
+        duck_conn_close(svc->workers[i].conn);
+    }
+    duck_engine_close(svc->engine);
+    pthread_cond_destroy(&svc->cv);
+    pthread_mutex_destroy(&svc->mu);
+    free(svc->queue);
+    free(svc);
+}

@@ -1,0 +1,50 @@
+/*
+ * The query service: Athena over the lake. Workgroups and query executions are kept in
+ * the shared metadata store; queries run on a small pool of worker threads, each with
+ * its own DuckDB connection on an engine that can reach only the lake's object files and
+ * the service's staging directory (never the data root: metadata and credentials stay
+ * out of reach).
+ *
+ * A query's life (the state column of query_executions):
+ *
+ *     StartQueryExecution
+ *           |
+ *           v
+ *        QUEUED ----StopQueryExecution----------------+
+ *           | a worker takes it                        |
+ *           v                                          v
+ *        RUNNING --StopQueryExecution / bytes cutoff--> CANCELLED
+ *           |  \
+ *           |   +--refused, syntax, missing table, engine error--> FAILED
+ *           v
+ *       SUCCEEDED   (result CSV written to the result location in the lake)
+ *
+ * SUCCEEDED, FAILED and CANCELLED are final: no transition leaves them (the store's
+ * UPDATEs are conditional on the state they leave, so a stop racing a finishing query
+ * ends in exactly one of them).
+ *
+ * Threads: every function may be called from any thread.
+ */
+#ifndef SLUICE_QUERY_QUERY_H
+#define SLUICE_QUERY_QUERY_H
+
+#include "catalog/catalog.h"
+#include "core/config.h"
+#include "core/store.h"
+#include "lake/lake.h"
+
+struct query_service;
+
+/*
+ * Opens the service: applies the "query" migrations, makes sure workgroup `primary`
+ * exists, fails queries a previous run left QUEUED or RUNNING, opens the DuckDB engine
+ * (allowed directories: the lake's object files and <data>/query-staging) and starts the
+ * workers. st, cfg, lake and cat must outlive it. Returns 0, SL_E(IO), SL_E(INTERNAL).
+ */
+int query_service_open(struct store *st, const struct sluice_config *cfg, struct lake *lake,
+                       struct catalog *cat, struct query_service **out /* OUT */);
+/* Stops the workers (a running query is interrupted and left FAILED on restart) and
+ * closes the engine. Accepts NULL. */
+void query_service_close(struct query_service *svc);
+
+#endif

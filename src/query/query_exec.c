@@ -1,0 +1,1430 @@
+/*
+ * Running one query execution on a worker.
+ *
+ * The client's text never reaches DuckDB as a statement. It goes in as a string literal
+ * to json_serialize_sql, which parses it and returns the parse tree (or refuses anything
+ * but SELECT). The tree is then checked and rewritten:
+ *   - exactly one statement;
+ *   - no table functions (read_csv, read_parquet, glob, query, ...): only catalog tables;
+ *   - every base table that is not a CTE resolves through the Glue catalog to its
+ *     location in the lake; it is renamed to a temp view of this connection that reads
+ *     the table's object files (read_parquet / read_json / read_csv over the files the
+ *     lake names, partitions pruned through the catalog's expression interface);
+ *   - unaliased select items get Athena's labels _col0, _col1, ...
+ * json_deserialize_sql turns the checked tree back into SQL, which runs as
+ * CREATE TEMP TABLE ... AS; the rows are read back as text in Athena's formats and
+ * written to the result location as <QueryExecutionId>.csv.
+ *
+ * Bytes scanned are known before anything runs: for Parquet, the compressed sizes of
+ * the referenced columns' chunks in every row group of the files read (from the files'
+ * own footers, parquet_metadata); for text formats, the objects' whole sizes. A
+ * workgroup's BytesScannedCutoffPerQuery is enforced on that figure: a query that would
+ * pass it ends CANCELLED with AWS's reason, "Bytes scanned limit was exceeded", and
+ * DataScannedInBytes equal to the cutoff, as Athena reports.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "query/query_int.h"
+
+#define MAX_TABLES 16
+#define ATHENA_USER 2
+#define ATHENA_SYSTEM 1
+
+/* The Trino functions DuckDB lacks or names differently, as macros of each connection.
+ * date_format's MySQL-style codes become strftime's; the order of the replacements
+ * matters (%M, month name, is renamed before %i, minutes, becomes %M). */
+const char query__dialect_sql[] =
+    "CREATE OR REPLACE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"
+    "CREATE OR REPLACE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"
+    "CREATE OR REPLACE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"
+    "CREATE OR REPLACE TEMP MACRO to_iso8601(x) AS strftime(x, '%Y-%m-%dT%H:%M:%S.%g');"
+    "CREATE OR REPLACE TEMP MACRO date_format(t, f) AS strftime(t,"
+    " replace(replace(replace(replace(replace(replace(replace(replace(replace(replace("
+    " replace(replace(f, '%M', '%B'), '%W', '%A'), '%h', '%I'), '%l', '%-I'),"
+    " '%r', '%I:%M:%S %p'), '%T', '%H:%M:%S'), '%i', '%M'), '%s', '%S'), '%e', '%-d'),"
+    " '%c', '%-m'), '%k', '%-H'), '%f', '%f'));";
+
+/* One table the query reads. */
+struct table_ref {
+    char database[256];
+    char name[256];
+    struct catalog_table_desc *desc;
+    char view[32];
+    int star;         /* SELECT * or similar: every column read */
+    struct buf files; /* NUL-separated object file paths */
+    size_t n_files;
+    int64_t text_bytes;  /* text formats: the objects' sizes */
+    int format;          /* FMT_* */
+    struct buf view_sql; /* CREATE TEMP VIEW ... */
+};
+
+enum { FMT_PARQUET, FMT_JSON, FMT_CSV, FMT_UNSUPPORTED };
+
+/* What the walk over the tree found. */
+struct walk {
+    struct query_service *svc;
+    const char *default_db;
+    const char *text; /* the query, for line:column */
+    struct table_ref tables[MAX_TABLES];
+    size_t n_tables;
+    char **ctes;
+    size_t n_ctes;
+    char **columns; /* referenced column names, lower case */
+    size_t n_columns;
+    int star;
+    json_t *where;      /* borrowed: the WHERE clause of the SELECT reading the table */
+    size_t n_base_refs; /* references to catalog tables (a self-join counts two) */
+    /* failure */
+    int failed;
+    int err_category;
+    int err_type;
+    char message[1024];
+};
+
+static void fail(struct walk *wk, int category, int type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(struct walk *wk, int category, int type, const char *fmt, ...)
+{
+    if (wk->failed) {
+        return;
+    }
+    wk->failed = 1;
+    wk->err_category = category;
+    wk->err_type = type;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(wk->message, sizeof(wk->message), fmt, ap);
+    va_end(ap);
+}
+
+/* line:column (1-based line, 1-based column) of byte offset loc in text. */
+static void line_col(const char *text, json_int_t loc, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    size_t len = strlen(text);
+    if (loc < 0 || (size_t)loc > len) {
+        return;
+    }
+    for (json_int_t i = 0; i < loc; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static char *lower_dup(const char *s)
+{
+    char *d = xstrdup(s);
+    for (char *p = d; *p != '\0'; p++) {
+        *p = (char)tolower((unsigned char)*p);
+    }
+    return d;
+}
+
+static void add_name(char ***list, size_t *n, const char *name)
+{
+    char *l = lower_dup(name);
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*list)[i], l) == 0) {
+            free(l);
+            return;
+        }
+    }
+    *list = xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = l;
+}
+
+static int has_name(char **list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(list[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+/* First pass: CTE names (so references to them are not catalog tables). */
+static void collect_ctes(struct walk *wk, json_t *node)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v)
+        {
+            collect_ctes(wk, v);
+        }
+        return;
+    }
+    if (!json_is_object(node)) {
+        return;
+    }
+    json_t *map = json_object_get(json_object_get(node, "cte_map"), "map");
+    size_t i;
+    json_t *v;
+    json_array_foreach(map, i, v)
+    {
+        add_name(&wk->ctes, &wk->n_ctes, jstr(v, "key"));
+    }
+    const char *k;
+    json_object_foreach(node, k, v)
+    {
+        collect_ctes(wk, v);
+    }
+}
+
+/* Second pass: checks and rewrites table references, collects column references. */
+static void walk_tree(struct walk *wk, json_t *node)
+{
+    if (wk->failed) {
+        return;
+    }
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v)
+        {
+            walk_tree(wk, v);
+        }
+        return;
+    }
+    if (!json_is_object(node)) {
+        return;
+    }
+    const char *type = jstr(node, "type");
+    int line, col;
+    line_col(wk->text, json_integer_value(json_object_get(node, "query_location")), &line, &col);
+    if (strcmp(type, "TABLE_FUNCTION") == 0) {
+        json_t *fn = json_object_get(node, "function");
+        fail(wk, ATHENA_USER, 1100,
+             "FUNCTION_NOT_FOUND: line %d:%d: Table function '%s' not registered", line, col,
+             jstr(fn, "function_name"));
+        return;
+    }
+    if (strcmp(type, "BASE_TABLE") == 0) {
+        const char *schema = jstr(node, "schema_name");
+        const char *name = jstr(node, "table_name");
+        const char *catalog = jstr(node, "catalog_name");
+        if (schema[0] == '\0' && catalog[0] == '\0' && has_name(wk->ctes, wk->n_ctes, name)) {
+            return;
+        }
+        if (catalog[0] != '\0' && strcasecmp(catalog, "awsdatacatalog") != 0) {
+            fail(wk, ATHENA_USER, 1110,
+                 "CATALOG_NOT_FOUND: line %d:%d: Catalog '%s' does not exist", line, col, catalog);
+            return;
+        }
+        char *db = lower_dup(schema[0] != '\0' ? schema : wk->default_db);
+        char *tb = lower_dup(name);
+        struct table_ref *t = NULL;
+        for (size_t i = 0; i < wk->n_tables; i++) {
+            if (strcmp(wk->tables[i].database, db) == 0 && strcmp(wk->tables[i].name, tb) == 0) {
+                t = &wk->tables[i];
+            }
+        }
+        if (t == NULL) {
+            if (wk->n_tables == MAX_TABLES) {
+                fail(wk, ATHENA_USER, 1001, "NOT_SUPPORTED: more than %d tables in one query",
+                     MAX_TABLES);
+                goto out_free;
+            }
+            t = &wk->tables[wk->n_tables];
+            snprintf(t->database, sizeof(t->database), "%s", db);
+            snprintf(t->name, sizeof(t->name), "%s", tb);
+            struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
+            struct err_info e = {0};
+            if (catalog_table_describe(wk->svc->cat, &sc, db, tb, &t->desc, &e) < 0) {
+                fail(wk, ATHENA_USER, 1110,
+                     "TABLE_NOT_FOUND: line %d:%d: Table 'awsdatacatalog.%s.%s' does not exist",
+                     line, col, db, tb);
+                goto out_free;
+            }
+            snprintf(t->view, sizeof(t->view), "__sl_t%zu", wk->n_tables);
+            buf_init(&t->files);
+            buf_init(&t->view_sql);
+            wk->n_tables++;
+        }
+        wk->n_base_refs++;
+        if (jstr(node, "alias")[0] == '\0') {
+            json_object_set_new(node, "alias", json_string(name));
+        }
+        json_object_set_new(node, "schema_name", json_string(""));
+        json_object_set_new(node, "catalog_name", json_string(""));
+        json_object_set_new(node, "table_name", json_string(t->view));
+    out_free:
+        free(db);
+        free(tb);
+        return;
+    }
+    if (strcmp(type, "FUNCTION") == 0) {
+        /* Scalar functions that tell of the server rather than the data. */
+        static const char *const refused[] = {
+            "current_setting", "getenv",          "getvariable", "current_database",
+            "current_schema",  "current_schemas", "version",     "platform"};
+        const char *fn = jstr(node, "function_name");
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+            if (strcasecmp(fn, refused[i]) == 0) {
+                fail(wk, ATHENA_USER, 1100,
+                     "FUNCTION_NOT_FOUND: line %d:%d: Function '%s' not registered", line, col, fn);
+                return;
+            }
+        }
+    }
+    if (strcmp(type, "COLUMN_REF") == 0) {
+        json_t *names = json_object_get(node, "column_names");
+        size_t n = json_array_size(names);
+        for (size_t i = 0; i < n; i++) {
+            add_name(&wk->columns, &wk->n_columns, json_string_value(json_array_get(names, i)));
+        }
+        return;
+    }
+    if (strcmp(type, "STAR") == 0) {
+        wk->star = 1;
+    }
+    /* The WHERE clause that filters a catalog table's own rows is the one of the SELECT
+     * whose FROM is that table, alone (not a CTE, a subquery or a join). */
+    json_t *from = json_object_get(node, "from_table");
+    if (strcmp(jstr(from, "type"), "BASE_TABLE") == 0 &&
+        !(jstr(from, "schema_name")[0] == '\0' && jstr(from, "catalog_name")[0] == '\0' &&
+          has_name(wk->ctes, wk->n_ctes, jstr(from, "table_name"))) &&
+        json_is_object(json_object_get(node, "where_clause"))) {
+        wk->where = json_object_get(node, "where_clause");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(node, k, v)
+    {
+        walk_tree(wk, v);
+    }
+}
+
+/* Hive type -> DuckDB type for the columns of text tables and partition values. */
+static void duck_type_of(const char *hive, struct buf *out)
+{
+    static const struct {
+        const char *hive, *duck;
+    } map[] = {{"string", "VARCHAR"},    {"varchar", "VARCHAR"}, {"char", "VARCHAR"},
+               {"int", "INTEGER"},       {"integer", "INTEGER"}, {"bigint", "BIGINT"},
+               {"smallint", "SMALLINT"}, {"tinyint", "TINYINT"}, {"double", "DOUBLE"},
+               {"float", "FLOAT"},       {"boolean", "BOOLEAN"}, {"timestamp", "TIMESTAMP"},
+               {"date", "DATE"},         {"binary", "BLOB"}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        size_t l = strlen(map[i].hive);
+        if (strncasecmp(hive, map[i].hive, l) == 0 && (hive[l] == '\0' || hive[l] == '(')) {
+            buf_puts(out, map[i].duck);
+            return;
+        }
+    }
+    if (strncasecmp(hive, "decimal", 7) == 0) {
+        int p = 10, s = 0;
+        sscanf(hive + 7, "(%d,%d)", &p, &s);
+        buf_printf(out, "DECIMAL(%d,%d)", p, s);
+        return;
+    }
+    buf_puts(out, "VARCHAR"); /* nested types: not in this slice */
+}
+
+static int table_format(const struct catalog_table_desc *d)
+{
+    const char *serde = d->serde_library != NULL ? d->serde_library : "";
+    const char *in = d->input_format != NULL ? d->input_format : "";
+    if (strcasestr(serde, "parquet") != NULL || strcasestr(in, "parquet") != NULL) {
+        return FMT_PARQUET;
+    }
+    if (strcasestr(serde, "json") != NULL) {
+        return FMT_JSON;
+    }
+    if (strcasestr(serde, "orc") != NULL || strcasestr(in, "orc") != NULL ||
+        strcasestr(serde, "avro") != NULL) {
+        return FMT_UNSUPPORTED;
+    }
+    return FMT_CSV;
+}
+
+/* Splits s3://bucket/prefix; 0 or -1. */
+static int split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix)
+{
+    if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
+        return -1;
+    }
+    const char *b = url + 5;
+    const char *slash = strchr(b, '/');
+    size_t bl = slash != NULL ? (size_t)(slash - b) : strlen(b);
+    if (bl == 0 || bl >= bucket_len) {
+        return -1;
+    }
+    memcpy(bucket, b, bl);
+    bucket[bl] = '\0';
+    *prefix = slash != NULL ? slash + 1 : "";
+    return 0;
+}
+
+/* Adds the object files under location to t (and their sizes). */
+static int add_location_files(struct walk *wk, struct table_ref *t, const char *location,
+                              struct buf *list_sql_files)
+{
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    const char *prefix;
+    if (split_s3(location, bucket, sizeof(bucket), &prefix) < 0) {
+        fail(wk, ATHENA_USER, 1302, "HIVE_METASTORE_ERROR: Table location '%s' is not an S3 URI",
+             location != NULL ? location : "");
+        return -1;
+    }
+    char *pfx = xasprintf("%s%s", prefix,
+                          prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/' ? "/" : "");
+    char *after = NULL;
+    int rc = 0;
+    for (;;) {
+        struct lake_list_opts lo = {.prefix = pfx, .after = after, .max_keys = 1000};
+        struct lake_list_result res = {0};
+        struct err_info e = {0};
+        rc = lake_object_list(wk->svc->lake, bucket, &lo, &res, &e);
+        if (rc < 0) {
+            fail(wk, ATHENA_USER, 1302,
+                 "HIVE_PATH_ALREADY_EXISTS: cannot list the table location %s: %s", location,
+                 e.message);
+            break;
+        }
+        for (size_t i = 0; i < res.n_objects; i++) {
+            const struct lake_object_info *o = &res.objects[i];
+            const char *base = strrchr(o->key, '/');
+            base = base != NULL ? base + 1 : o->key;
+            /* Athena skips directory markers and files starting with _ or . */
+            if (base[0] == '\0' || base[0] == '_' || base[0] == '.' || o->size_bytes == 0) {
+                continue;
+            }
+            char *path = NULL;
+            if (lake_object_path(wk->svc->lake, bucket, o->key, &path, &e) < 0) {
+                continue; /* deleted meanwhile */
+            }
+            char *lit = duck_sql_literal(path);
+            buf_printf(list_sql_files, "%s%s", list_sql_files->len > 1 ? ", " : "", lit);
+            free(lit);
+            buf_append(&t->files, path, strlen(path) + 1);
+            t->n_files++;
+            t->text_bytes += o->size_bytes;
+            free(path);
+        }
+        free(after);
+        after = res.last != NULL && res.truncated ? xstrdup(res.last) : NULL;
+        lake_list_result_fini(&res);
+        if (after == NULL) {
+            break;
+        }
+    }
+    free(after);
+    free(pfx);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The table function call reading t's files (list_sql is "[...]"). */
+static void reader_sql(const struct table_ref *t, const char *list_sql, struct buf *out)
+{
+    const struct catalog_table_desc *d = t->desc;
+    if (t->format == FMT_PARQUET) {
+        buf_printf(out, "read_parquet(%s, union_by_name = true)", list_sql);
+        return;
+    }
+    buf_printf(out, "%s(%s, ", t->format == FMT_JSON ? "read_json" : "read_csv", list_sql);
+    if (t->format == FMT_JSON) {
+        buf_puts(out, "format = 'newline_delimited', ignore_errors = true, ");
+    } else {
+        const char *delim = "\x01";
+        for (size_t i = 0; i < d->n_serde_parameters; i++) {
+            if (strcmp(d->serde_parameters[i].key, "field.delim") == 0 ||
+                strcmp(d->serde_parameters[i].key, "separatorChar") == 0) {
+                delim = d->serde_parameters[i].value;
+            }
+        }
+        char *dl = duck_sql_literal(delim);
+        buf_printf(out, "delim = %s, header = false, quote = '', ", dl);
+        free(dl);
+    }
+    buf_puts(out, "columns = {");
+    for (size_t i = 0; i < d->n_columns; i++) {
+        char *k = duck_sql_literal(d->columns[i].name);
+        buf_printf(out, "%s%s: '", i > 0 ? ", " : "", k);
+        duck_type_of(d->columns[i].type, out);
+        buf_puts(out, "'");
+        free(k);
+    }
+    buf_puts(out, "})");
+}
+
+/* SELECT list of the table's data columns. */
+static void data_columns(const struct table_ref *t, struct buf *out)
+{
+    for (size_t i = 0; i < t->desc->n_columns; i++) {
+        char *q = duck_sql_ident(t->desc->columns[i].name);
+        buf_printf(out, "%s%s", i > 0 ? ", " : "", q);
+        free(q);
+    }
+}
+
+/* A SELECT producing no rows with the table's columns (no files to read). */
+static void empty_select(const struct table_ref *t, struct buf *out)
+{
+    const struct catalog_table_desc *d = t->desc;
+    buf_puts(out, "SELECT ");
+    for (size_t i = 0; i < d->n_columns + d->n_partition_keys; i++) {
+        const struct catalog_column *c =
+            i < d->n_columns ? &d->columns[i] : &d->partition_keys[i - d->n_columns];
+        char *q = duck_sql_ident(c->name);
+        buf_printf(out, "%sCAST(NULL AS ", i > 0 ? ", " : "");
+        duck_type_of(c->type, out);
+        buf_printf(out, ") AS %s", q);
+        free(q);
+    }
+    buf_puts(out, " WHERE false");
+}
+
+/* Glue expression from the WHERE clause's conjuncts on partition keys; "" when none. */
+static void partition_expr(const struct table_ref *t, json_t *e, struct buf *out)
+{
+    if (!json_is_object(e)) {
+        return;
+    }
+    const char *type = jstr(e, "type");
+    if (strcmp(type, "CONJUNCTION_AND") == 0) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(e, "children"), i, c)
+        {
+            partition_expr(t, c, out);
+        }
+        return;
+    }
+    static const struct {
+        const char *type, *op;
+    } ops[] = {{"COMPARE_EQUAL", "="},
+               {"COMPARE_GREATERTHAN", ">"},
+               {"COMPARE_LESSTHAN", "<"},
+               {"COMPARE_GREATERTHANOREQUALTO", ">="},
+               {"COMPARE_LESSTHANOREQUALTO", "<="},
+               {"COMPARE_IN", "IN"}};
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(type, ops[i].type) == 0) {
+            op = ops[i].op;
+        }
+    }
+    if (op == NULL) {
+        return;
+    }
+    json_t *left, *rights;
+    json_t *one = NULL;
+    if (strcmp(op, "IN") == 0) {
+        json_t *ch = json_object_get(e, "children");
+        left = json_array_get(ch, 0);
+        rights = ch;
+    } else {
+        left = json_object_get(e, "left");
+        one = json_array();
+        json_array_append(one, left);
+        json_array_append(one, json_object_get(e, "right"));
+        rights = one;
+    }
+    json_t *names = json_object_get(left, "column_names");
+    const char *col = json_string_value(json_array_get(names, json_array_size(names) - 1));
+    const struct catalog_column *key = NULL;
+    for (size_t i = 0; col != NULL && i < t->desc->n_partition_keys; i++) {
+        if (strcasecmp(t->desc->partition_keys[i].name, col) == 0) {
+            key = &t->desc->partition_keys[i];
+        }
+    }
+    if (strcmp(jstr(left, "class"), "COLUMN_REF") != 0 || key == NULL) {
+        json_decref(one);
+        return;
+    }
+    struct buf term;
+    buf_init(&term);
+    buf_printf(&term, "%s %s %s", key->name, op, strcmp(op, "IN") == 0 ? "(" : "");
+    for (size_t i = 1; i < json_array_size(rights); i++) {
+        json_t *c = json_array_get(rights, i);
+        if (strcmp(jstr(c, "class"), "CAST") == 0) {
+            c = json_object_get(c, "child"); /* TIMESTAMP '...', DATE '...' */
+        }
+        json_t *val = json_object_get(json_object_get(c, "value"), "value");
+        if (strcmp(jstr(c, "class"), "CONSTANT") != 0 || json_is_null(val) || val == NULL) {
+            buf_fini(&term);
+            json_decref(one);
+            return;
+        }
+        if (json_is_string(val)) {
+            buf_putc(&term, '\'');
+            for (const char *p = json_string_value(val); *p != '\0'; p++) {
+                buf_puts(&term, *p == '\'' ? "''" : (char[]){*p, 0});
+            }
+            buf_putc(&term, '\'');
+        } else if (json_is_integer(val)) {
+            buf_printf(&term, "%lld", (long long)json_integer_value(val));
+        } else {
+            buf_fini(&term);
+            json_decref(one);
+            return;
+        }
+        if (i + 1 < json_array_size(rights)) {
+            buf_puts(&term, ", ");
+        }
+    }
+    if (strcmp(op, "IN") == 0) {
+        buf_putc(&term, ')');
+    }
+    if (buf_status(&term) == 0) {
+        buf_printf(out, "%s(%.*s)", out->len > 0 ? " AND " : "", (int)term.len,
+                   (const char *)term.data);
+    }
+    buf_fini(&term);
+    json_decref(one);
+}
+
+struct part_ctx {
+    struct walk *wk;
+    struct table_ref *t;
+    struct buf *sql;
+    size_t n_parts;
+};
+
+static int on_partition(void *arg, const char *const *values, size_t n_values, const char *location)
+{
+    struct part_ctx *pc = arg;
+    struct table_ref *t = pc->t;
+    struct buf list;
+    buf_init(&list);
+    buf_putc(&list, '[');
+    size_t before = t->n_files;
+    if (add_location_files(pc->wk, t, location, &list) < 0) {
+        buf_fini(&list);
+        return 1;
+    }
+    buf_putc(&list, ']');
+    if (t->n_files > before) {
+        buf_printf(pc->sql, "%sSELECT ", pc->n_parts > 0 ? " UNION ALL BY NAME " : "");
+        data_columns(t, pc->sql);
+        for (size_t i = 0; i < n_values && i < t->desc->n_partition_keys; i++) {
+            char *lit = duck_sql_literal(values[i]);
+            char *q = duck_sql_ident(t->desc->partition_keys[i].name);
+            buf_printf(pc->sql, ", CAST(%s AS ", lit);
+            duck_type_of(t->desc->partition_keys[i].type, pc->sql);
+            buf_printf(pc->sql, ") AS %s", q);
+            free(lit);
+            free(q);
+        }
+        buf_puts(pc->sql, " FROM ");
+        buf_putc(&list, '\0');
+        reader_sql(t, (const char *)list.data, pc->sql);
+        pc->n_parts++;
+    }
+    buf_fini(&list);
+    return 0;
+}
+
+/* Builds t's view and file list. */
+static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
+{
+    t->format = table_format(t->desc);
+    if (t->format == FMT_UNSUPPORTED) {
+        fail(wk, ATHENA_USER, 1001,
+             "NOT_SUPPORTED: Table 'awsdatacatalog.%s.%s' is stored in a format this server "
+             "does not read (ORC and Avro are not supported)",
+             t->database, t->name);
+        return;
+    }
+    struct buf *sql = &t->view_sql;
+    buf_printf(sql, "CREATE OR REPLACE TEMP VIEW %s AS ", t->view);
+    size_t head = sql->len;
+    if (t->desc->n_partition_keys == 0) {
+        struct buf list;
+        buf_init(&list);
+        buf_putc(&list, '[');
+        if (add_location_files(wk, t, t->desc->location, &list) == 0 && t->n_files > 0) {
+            buf_putc(&list, ']');
+            buf_putc(&list, '\0');
+            buf_puts(sql, "SELECT ");
+            data_columns(t, sql);
+            buf_puts(sql, " FROM ");
+            reader_sql(t, (const char *)list.data, sql);
+        }
+        buf_fini(&list);
+    } else {
+        struct buf expr;
+        buf_init(&expr);
+        if (prune) {
+            partition_expr(t, wk->where, &expr);
+        }
+        buf_putc(&expr, '\0');
+        struct part_ctx pc = {wk, t, sql, 0};
+        struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
+        struct err_info e = {0};
+        int rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
+                                        (const char *)expr.data, on_partition, &pc, &e);
+        if (rc == SL_E(INVALID_INPUT) && !wk->failed && expr.len > 1) {
+            /* The catalog cannot evaluate what was extracted: read every partition and
+             * let the WHERE clause filter the rows (correct, only dearer). */
+            sql->len = head;
+            buf_reset(&t->files);
+            t->n_files = 0;
+            t->text_bytes = 0;
+            pc.n_parts = 0;
+            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "", on_partition,
+                                        &pc, &e);
+        }
+        if (rc < 0 && !wk->failed) {
+            fail(wk, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
+        }
+        buf_fini(&expr);
+    }
+    if (sql->len == head) {
+        empty_select(t, sql);
+    }
+}
+
+int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, size_t n_files,
+                              const char *const *columns, size_t n_columns, const char *skip_sql,
+                              int64_t *bytes, struct duck_error *err)
+{
+    *bytes = 0;
+    if (n_files == 0 || n_columns == 0) {
+        return 0;
+    }
+    struct buf sql;
+    buf_init(&sql);
+    buf_puts(&sql, "WITH m AS (SELECT file_name, row_group_id, total_compressed_size AS sz,"
+                   " lower(split_part(path_in_schema, ', ', 1)) AS col,"
+                   " stats_min_value AS mn, stats_max_value AS mx FROM parquet_metadata([");
+    for (size_t i = 0; i < n_files; i++) {
+        char *lit = duck_sql_literal(files[i]);
+        buf_printf(&sql, "%s%s", i > 0 ? ", " : "", lit);
+        free(lit);
+    }
+    buf_printf(&sql,
+               "])), skipped AS (SELECT DISTINCT file_name, row_group_id FROM m WHERE %s)"
+               " SELECT CAST(coalesce(sum(sz), 0) AS BIGINT) FROM m WHERE"
+               " (file_name, row_group_id) NOT IN (SELECT (file_name, row_group_id) FROM"
+               " skipped) AND col IN (",
+               skip_sql != NULL && skip_sql[0] != '\0' ? skip_sql : "false");
+    for (size_t i = 0; i < n_columns; i++) {
+        char *l = lower_dup(columns[i]);
+        char *lit = duck_sql_literal(l);
+        buf_printf(&sql, "%s%s", i > 0 ? ", " : "", lit);
+        free(lit);
+        free(l);
+    }
+    buf_puts(&sql, ")");
+    if (buf_status(&sql) != 0) {
+        buf_fini(&sql);
+        return SL_E(NOMEM);
+    }
+    buf_putc(&sql, '\0');
+    struct duck_result *res = NULL;
+    int rc = duck_query(conn, (const char *)sql.data, &res, err);
+    buf_fini(&sql);
+    size_t n = 0;
+    if (rc == 0 && (rc = duck_result_fetch(res, &n, err)) == 0 && n == 1) {
+        *bytes = ((const int64_t *)duck_vec_data(duck_result_column(res, 0)))[0];
+    }
+    duck_result_destroy(res);
+    return rc;
+}
+
+/*
+ * The row groups a Parquet reader skips by their statistics, as a SQL condition over
+ * parquet_metadata's rows (col, mn, mx): true for a column chunk whose min/max prove that
+ * a top-level conjunct of the WHERE clause (=, <, <=, >, >=, IN against constants on a
+ * numeric, date or timestamp column) holds for none of its rows. Strings are left out:
+ * their statistics may be truncated. Appends nothing when no conjunct qualifies.
+ */
+static void stats_skip_sql(const struct table_ref *t, json_t *e, struct buf *out)
+{
+    if (!json_is_object(e)) {
+        return;
+    }
+    const char *type = jstr(e, "type");
+    if (strcmp(type, "CONJUNCTION_AND") == 0) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(e, "children"), i, c)
+        {
+            stats_skip_sql(t, c, out);
+        }
+        return;
+    }
+    static const struct {
+        const char *type, *skip; /* the skip condition, %1$s = the constant */
+    } ops[] = {
+        {"COMPARE_EQUAL", "(mx < %1$s OR mn > %1$s)"}, {"COMPARE_LESSTHAN", "mn >= %1$s"},
+        {"COMPARE_LESSTHANOREQUALTO", "mn > %1$s"},    {"COMPARE_GREATERTHAN", "mx <= %1$s"},
+        {"COMPARE_GREATERTHANOREQUALTO", "mx < %1$s"}, {"COMPARE_IN", "(mx < %1$s OR mn > %1$s)"}};
+    const char *skip = NULL;
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(type, ops[i].type) == 0) {
+            skip = ops[i].skip;
+        }
+    }
+    if (skip == NULL) {
+        return;
+    }
+    int is_in = strcmp(type, "COMPARE_IN") == 0;
+    json_t *left =
+        is_in ? json_array_get(json_object_get(e, "children"), 0) : json_object_get(e, "left");
+    json_t *names = json_object_get(left, "column_names");
+    const char *col = json_string_value(json_array_get(names, json_array_size(names) - 1));
+    const struct catalog_column *column = NULL;
+    for (size_t i = 0; col != NULL && i < t->desc->n_columns; i++) {
+        if (strcasecmp(t->desc->columns[i].name, col) == 0) {
+            column = &t->desc->columns[i];
+        }
+    }
+    if (strcmp(jstr(left, "class"), "COLUMN_REF") != 0 || column == NULL) {
+        return;
+    }
+    struct buf dtype;
+    buf_init(&dtype);
+    duck_type_of(column->type, &dtype);
+    buf_putc(&dtype, '\0');
+    const char *dt = (const char *)dtype.data;
+    static const char *const ordered[] = {"INTEGER", "BIGINT", "SMALLINT",  "TINYINT", "DOUBLE",
+                                          "FLOAT",   "DATE",   "TIMESTAMP", "DECIMAL"};
+    int ok = 0;
+    for (size_t i = 0; dt != NULL && i < sizeof(ordered) / sizeof(ordered[0]); i++) {
+        ok |= strncmp(dt, ordered[i], strlen(ordered[i])) == 0;
+    }
+    json_t *consts = json_array();
+    if (is_in) {
+        for (size_t i = 1; i < json_array_size(json_object_get(e, "children")); i++) {
+            json_array_append(consts, json_array_get(json_object_get(e, "children"), i));
+        }
+    } else {
+        json_array_append(consts, json_object_get(e, "right"));
+    }
+    struct buf term;
+    buf_init(&term);
+    char *lcol = lower_dup(column->name);
+    char *col_lit = duck_sql_literal(lcol);
+    free(lcol);
+    buf_printf(&term, "(col = %s AND TRY_CAST(mn AS %s) IS NOT NULL AND (", col_lit, dt);
+    free(col_lit);
+    size_t i;
+    json_t *c;
+    json_array_foreach(consts, i, c)
+    {
+        if (strcmp(jstr(c, "class"), "CAST") == 0) {
+            c = json_object_get(c, "child");
+        }
+        json_t *val = json_object_get(json_object_get(c, "value"), "value");
+        char text[64];
+        char *lit = NULL;
+        if (strcmp(jstr(c, "class"), "CONSTANT") != 0 || val == NULL) {
+            ok = 0;
+        } else if (json_is_string(val)) {
+            lit = duck_sql_literal(json_string_value(val));
+        } else if (json_is_integer(val)) {
+            snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
+            lit = xstrdup(text);
+        } else if (json_is_real(val)) {
+            snprintf(text, sizeof(text), "%.17g", json_real_value(val));
+            lit = xstrdup(text);
+        } else {
+            ok = 0;
+        }
+        if (lit != NULL) {
+            /* the statistics cast to the column's type, then the constant put in */
+            struct buf tb;
+            buf_init(&tb);
+            for (const char *p = skip; *p != '\0'; p++) {
+                if (p[0] == 'm' && (p[1] == 'n' || p[1] == 'x')) {
+                    buf_printf(&tb, "TRY_CAST(%c%c AS %s)", p[0], p[1], dt);
+                    p++;
+                } else {
+                    buf_putc(&tb, *p);
+                }
+            }
+            buf_putc(&tb, '\0');
+            char *k = xasprintf("TRY_CAST(%s AS %s)", lit, dt);
+            char *cond = buf_status(&tb) == 0 ? xasprintf((const char *)tb.data, k) : NULL;
+            if (cond == NULL) {
+                ok = 0;
+            } else {
+                buf_printf(&term, "%s%s", i > 0 ? " AND " : "", cond);
+            }
+            buf_fini(&tb);
+            free(cond);
+            free(k);
+            free(lit);
+        }
+    }
+    buf_puts(&term, "))");
+    if (ok && json_array_size(consts) > 0 && buf_status(&term) == 0) {
+        buf_printf(out, "%s%.*s", out->len > 0 ? " OR " : "", (int)term.len,
+                   (const char *)term.data);
+    }
+    buf_fini(&term);
+    buf_fini(&dtype);
+    json_decref(consts);
+}
+
+/* Runs sql (one value, VARCHAR) and returns a copy of the value; NULL on failure. */
+static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck_error *err)
+{
+    struct duck_result *res = NULL;
+    char *out = NULL;
+    size_t n = 0;
+    if (duck_query(conn, sql, &res, err) == 0 && duck_result_fetch(res, &n, err) == 0 && n == 1) {
+        const struct duck_vec *v = duck_result_column(res, 0);
+        if (duck_vec_type(v)->id == DUCK_T_VARCHAR && !duck_vec_is_null(v, 0)) {
+            struct duck_str s = duck_vec_str(v, 0);
+            out = xstrndup(s.ptr, s.len);
+        }
+    }
+    duck_result_destroy(res);
+    return out;
+}
+
+void query__athena_message(const char *duck_msg, enum duck_err_kind kind, query_locate_fn locate,
+                           void *arg, char *out, size_t out_len)
+{
+    /* The first line, without DuckDB's "Binder Error: " class prefix. DuckDB's own
+     * "LINE n:" points into the SQL Sluice generated, not the client's: positions come
+     * from the client's parse tree through locate instead. */
+    const char *msg = duck_msg;
+    const char *colon = strstr(msg, " Error: ");
+    const char *nl = strchr(msg, '\n');
+    if (colon != NULL && (nl == NULL || colon < nl)) {
+        msg = colon + strlen(" Error: ");
+        nl = strchr(msg, '\n');
+    }
+    int first_len = nl != NULL ? (int)(nl - msg) : (int)strlen(msg);
+    char where[48] = "";
+    char name[256];
+    if (sscanf(msg, "Referenced column \"%255[^\"]\" not found", name) == 1) {
+        if (locate != NULL) {
+            locate(arg, 0, name, where, sizeof(where));
+        }
+        snprintf(out, out_len,
+                 "COLUMN_NOT_FOUND: %sColumn '%s' cannot be resolved or requester is not "
+                 "authorized to access requested resources",
+                 where, name);
+    } else if (sscanf(msg, "Scalar Function with name %255s does not exist", name) == 1 ||
+               sscanf(msg, "Aggregate Function with name %255s does not exist", name) == 1) {
+        if (locate != NULL) {
+            locate(arg, 1, name, where, sizeof(where));
+        }
+        snprintf(out, out_len, "FUNCTION_NOT_FOUND: %sFunction '%s' not registered", where, name);
+    } else {
+        const char *code = "GENERIC_INTERNAL_ERROR";
+        switch (kind) {
+        case DUCK_ERR_SYNTAX:
+        case DUCK_ERR_BINDER:
+        case DUCK_ERR_CATALOG: code = "SYNTAX_ERROR"; break;
+        case DUCK_ERR_CONVERSION: code = "INVALID_CAST_ARGUMENT"; break;
+        case DUCK_ERR_OUT_OF_RANGE: code = "NUMERIC_VALUE_OUT_OF_RANGE"; break;
+        case DUCK_ERR_INVALID_INPUT:
+        case DUCK_ERR_NOT_IMPLEMENTED:
+        case DUCK_ERR_CONSTRAINT: code = "INVALID_FUNCTION_ARGUMENT"; break;
+        case DUCK_ERR_PERMISSION: code = "PERMISSION_DENIED"; break;
+        case DUCK_ERR_OUT_OF_MEMORY: code = "EXCEEDED_LOCAL_MEMORY_LIMIT"; break;
+        case DUCK_ERR_IO: code = "HIVE_CANNOT_OPEN_SPLIT"; break;
+        default: break;
+        }
+        snprintf(out, out_len, "%s: %.*s", code, first_len, msg);
+    }
+    query__scrub_paths(out);
+}
+
+/* Finds the first COLUMN_REF (is_function 0) or FUNCTION node named name in the tree. */
+static json_t *find_node(json_t *node, int is_function, const char *name)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v, *hit;
+        json_array_foreach(node, i, v)
+        {
+            if ((hit = find_node(v, is_function, name)) != NULL) {
+                return hit;
+            }
+        }
+        return NULL;
+    }
+    if (!json_is_object(node)) {
+        return NULL;
+    }
+    const char *type = jstr(node, "type");
+    if (!is_function && strcmp(type, "COLUMN_REF") == 0) {
+        json_t *names = json_object_get(node, "column_names");
+        const char *last = json_string_value(json_array_get(names, json_array_size(names) - 1));
+        if (last != NULL && strcasecmp(last, name) == 0) {
+            return node;
+        }
+    }
+    if (is_function && strcmp(type, "FUNCTION") == 0 &&
+        strcasecmp(jstr(node, "function_name"), name) == 0) {
+        return node;
+    }
+    const char *k;
+    json_t *v, *hit;
+    json_object_foreach(node, k, v)
+    {
+        if ((hit = find_node(v, is_function, name)) != NULL) {
+            return hit;
+        }
+    }
+    return NULL;
+}
+
+struct locate_ctx {
+    json_t *tree;
+    const char *text;
+};
+
+static void locate_in_tree(void *arg, int is_function, const char *name, char *where,
+                           size_t where_len)
+{
+    struct locate_ctx *lc = arg;
+    json_t *n = find_node(lc->tree, is_function, name);
+    json_t *loc = json_object_get(n, "query_location");
+    if (n != NULL && json_is_integer(loc) && json_integer_value(loc) > 0) {
+        int line, col;
+        line_col(lc->text, json_integer_value(loc), &line, &col);
+        snprintf(where, where_len, "line %d:%d: ", line, col);
+    }
+}
+
+/* Athena's USER/SYSTEM category and type for a DuckDB failure kind. */
+static void classify(enum duck_err_kind kind, int *category, int *type)
+{
+    switch (kind) {
+    case DUCK_ERR_SYNTAX:
+    case DUCK_ERR_BINDER:
+    case DUCK_ERR_CATALOG:
+        *category = ATHENA_USER;
+        *type = 1006;
+        break;
+    case DUCK_ERR_CONVERSION:
+    case DUCK_ERR_OUT_OF_RANGE:
+    case DUCK_ERR_INVALID_INPUT:
+    case DUCK_ERR_NOT_IMPLEMENTED:
+    case DUCK_ERR_PERMISSION:
+    case DUCK_ERR_CONSTRAINT:
+        *category = ATHENA_USER;
+        *type = 1001;
+        break;
+    default:
+        *category = ATHENA_SYSTEM;
+        *type = 401;
+        break;
+    }
+}
+
+/* The first word of a statement, upper-cased, for the refusal message. */
+static void first_word(const char *s, char *out, size_t len)
+{
+    while (*s != '\0' && (isspace((unsigned char)*s) || *s == '(')) {
+        s++;
+    }
+    size_t i = 0;
+    while (s[i] != '\0' && (isalnum((unsigned char)s[i]) || s[i] == '_') && i + 1 < len) {
+        out[i] = (char)toupper((unsigned char)s[i]);
+        i++;
+    }
+    out[i] = '\0';
+}
+
+/* Formats every column as Athena prints it and writes the CSV into out. */
+static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
+                      struct duck_error *err)
+{
+    struct duck_result *res = NULL;
+    int rc = duck_query(conn, "SELECT * FROM __sl_res LIMIT 0", &res, err);
+    if (rc < 0) {
+        return rc;
+    }
+    size_t nc = duck_result_column_count(res);
+    struct buf sel;
+    buf_init(&sel);
+    buf_puts(&sel, "SELECT ");
+    for (size_t i = 0; i < nc; i++) {
+        const char *name = duck_result_column_name(res, i);
+        const struct duck_type *t = duck_result_column_type(res, i);
+        struct query_athena_type at;
+        query__athena_type(t, &at);
+        json_array_append_new(columns,
+                              json_pack("{s:s, s:s, s:i, s:i}", "Name", name, "Type", at.name,
+                                        "Precision", at.precision, "Scale", at.scale));
+        query__csv_field(out, name, strlen(name));
+        buf_putc(out, i + 1 < nc ? ',' : '\n');
+        char *q = duck_sql_ident(name);
+        const char *fmt = "CAST(%s AS VARCHAR)";
+        switch (t->id) {
+        case DUCK_T_TIMESTAMP:
+        case DUCK_T_TIMESTAMP_S:
+        case DUCK_T_TIMESTAMP_MS:
+        case DUCK_T_TIMESTAMP_NS: fmt = "strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S.%%g')"; break;
+        case DUCK_T_TIMESTAMP_TZ:
+            fmt = "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')";
+            break;
+        case DUCK_T_TIME: fmt = "strftime(DATE '2000-01-01' + %s, '%%H:%%M:%%S.%%g')"; break;
+        default: break;
+        }
+        buf_puts(&sel, i > 0 ? ", " : "");
+        buf_printf(&sel, fmt, q);
+        free(q);
+    }
+    duck_result_destroy(res);
+    buf_puts(&sel, " FROM __sl_res");
+    buf_putc(&sel, '\0');
+    if (buf_status(&sel) != 0) {
+        buf_fini(&sel);
+        return SL_E(NOMEM);
+    }
+    rc = duck_query(conn, (const char *)sel.data, &res, err);
+    buf_fini(&sel);
+    size_t n = 0;
+    while (rc == 0 && (rc = duck_result_fetch(res, &n, err)) == 0 && n > 0) {
+        for (size_t r = 0; r < n; r++) {
+            for (size_t c = 0; c < nc; c++) {
+                const struct duck_vec *v = duck_result_column(res, c);
+                if (!duck_vec_is_null(v, r)) {
+                    struct duck_str s = duck_vec_str(v, r);
+                    query__csv_field(out, s.ptr, s.len);
+                }
+                buf_putc(out, c + 1 < nc ? ',' : '\n');
+            }
+        }
+        if (buf_status(out) != 0) {
+            rc = SL_E(NOMEM);
+        }
+    }
+    duck_result_destroy(res);
+    return rc;
+}
+
+struct exec_row {
+    char *query;
+    char *database;
+    char *output_location;
+    int64_t cutoff; /* 0: none */
+    char state[16];
+};
+
+static int load(struct query_service *svc, const char *id, struct exec_row *row)
+{
+    struct store_stmt *stmt = NULL;
+    store_read_begin(svc->st);
+    int rc = store_prepare(svc->st,
+                           "SELECT e.query, e.database, e.output_location, w.cutoff_bytes, e.state"
+                           " FROM query_executions e LEFT JOIN query_workgroups w"
+                           " ON w.name = e.workgroup WHERE e.id = ?",
+                           &stmt);
+    if (rc == 0) {
+        store_bind_text(stmt, 1, id);
+        rc = store_step(stmt);
+        if (rc == 1) {
+            row->query = xstrdup(store_col_text(stmt, 0));
+            row->database =
+                xstrdup(store_col_is_null(stmt, 1) ? "default" : store_col_text(stmt, 1));
+            row->output_location = xstrdup(store_col_text(stmt, 2));
+            row->cutoff = store_col_is_null(stmt, 3) ? 0 : store_col_int64(stmt, 3);
+            snprintf(row->state, sizeof(row->state), "%s", store_col_text(stmt, 4));
+            rc = 0;
+        } else if (rc == 0) {
+            rc = SL_E(RESOURCE_NOT_FOUND);
+        }
+    }
+    store_finalize(stmt);
+    store_read_end(svc->st);
+    return rc;
+}
+
+void query__execute(struct query_worker *w, const char *id)
+{
+    struct query_service *svc = w->svc;
+    struct exec_row row = {0};
+    if (load(svc, id, &row) < 0 || strcmp(row.state, "QUEUED") != 0) {
+        goto out_row;
+    }
+    /* Named as running before it is RUNNING, so a stop never misses it. */
+    pthread_mutex_lock(&svc->mu);
+    snprintf(w->running_id, sizeof(w->running_id), "%s", id);
+    w->cancel = 0;
+    pthread_mutex_unlock(&svc->mu);
+    if (query__exec_set_state(svc, id, QUERY_QUEUED, QUERY_RUNNING, NULL, 0, 0, 0, 0, NULL) < 0) {
+        pthread_mutex_lock(&svc->mu);
+        w->running_id[0] = '\0';
+        pthread_mutex_unlock(&svc->mu);
+        goto out_row;
+    }
+
+    int64_t t0 = clock_mono_ns();
+    struct walk wk = {.svc = svc, .default_db = row.database, .text = row.query};
+    struct duck_error derr = {0};
+    json_t *tree = NULL;
+    json_t *columns = json_array();
+    int64_t scanned = 0;
+    struct buf csv;
+    buf_init(&csv);
+    char *deser = NULL;
+
+    /* Parse. */
+    char *lit = duck_sql_literal(row.query);
+    char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
+    free(lit);
+    char *json_text = query_one_text(w->conn, sql, &derr);
+    free(sql);
+    if (json_text == NULL) {
+        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
+        goto out_finish;
+    }
+    /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
+    for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
+         p = strstr(p, ":18446744073709551615")) {
+        memcpy(p, ":0                   ", strlen(":18446744073709551615"));
+    }
+    tree = json_loads(json_text, 0, NULL);
+    free(json_text);
+    if (tree == NULL) {
+        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
+        goto out_finish;
+    }
+    if (json_is_true(json_object_get(tree, "error"))) {
+        char word[32];
+        first_word(row.query, word, sizeof(word));
+        if (strcmp(jstr(tree, "error_type"), "not implemented") == 0) {
+            fail(&wk, ATHENA_USER, 1001,
+                 "NOT_SUPPORTED: Only SELECT, WITH and VALUES statements are supported (got %s)",
+                 word[0] != '\0' ? word : "an empty statement");
+        } else {
+            const char *pos = jstr(tree, "position");
+            int line = 1, col = 1;
+            if (pos[0] != '\0') {
+                line_col(row.query, strtoll(pos, NULL, 10), &line, &col);
+            }
+            fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: line %d:%d: %s", line, col,
+                 jstr(tree, "error_message"));
+        }
+        goto out_finish;
+    }
+    json_t *stmts = json_object_get(tree, "statements");
+    if (json_array_size(stmts) != 1) {
+        fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: Only one sql statement is allowed. Got: %zu",
+             json_array_size(stmts));
+        goto out_finish;
+    }
+    json_t *root = json_object_get(json_array_get(stmts, 0), "node");
+    collect_ctes(&wk, root);
+    walk_tree(&wk, root);
+    if (wk.failed) {
+        goto out_finish;
+    }
+    /* Athena's labels for unnamed select items of the outermost query. */
+    json_t *items = json_object_get(root, "select_list");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        const char *cls = jstr(it, "class");
+        if (jstr(it, "alias")[0] == '\0' && strcmp(cls, "COLUMN_REF") != 0 &&
+            strcmp(cls, "STAR") != 0) {
+            char label[32];
+            snprintf(label, sizeof(label), "_col%zu", i);
+            json_object_set_new(it, "alias", json_string(label));
+        }
+    }
+
+    /* Tables: files, views, bytes. */
+    for (size_t i = 0; i < wk.n_tables && !wk.failed; i++) {
+        struct table_ref *t = &wk.tables[i];
+        /* Pruning needs the one WHERE clause that filters this table's rows: only when
+         * the query reads one table, once, straight from a SELECT's FROM. */
+        prepare_table(&wk, t, wk.n_tables == 1 && wk.n_base_refs == 1);
+        if (wk.failed) {
+            break;
+        }
+        if (t->format == FMT_PARQUET) {
+            const char **files = xcalloc(t->n_files + 1, sizeof(*files));
+            const char *p = (const char *)t->files.data;
+            for (size_t f = 0; f < t->n_files; f++) {
+                files[f] = p;
+                p += strlen(p) + 1;
+            }
+            const char **cols = xcalloc(t->desc->n_columns + 1, sizeof(*cols));
+            size_t n_cols = 0;
+            for (size_t c = 0; c < t->desc->n_columns; c++) {
+                if (wk.star || has_name(wk.columns, wk.n_columns, t->desc->columns[c].name)) {
+                    cols[n_cols++] = t->desc->columns[c].name;
+                }
+            }
+            struct buf skip;
+            buf_init(&skip);
+            if (wk.n_tables == 1 && wk.n_base_refs == 1) {
+                stats_skip_sql(t, wk.where, &skip);
+            }
+            buf_putc(&skip, '\0');
+            int64_t b = 0;
+            int rc = query__parquet_scan_bytes(
+                w->conn, files, t->n_files, cols, n_cols,
+                buf_status(&skip) == 0 ? (const char *)skip.data : NULL, &b, &derr);
+            if (rc < 0 && skip.len > 1) {
+                /* statistics the condition cannot read: count every row group */
+                rc = query__parquet_scan_bytes(w->conn, files, t->n_files, cols, n_cols, NULL, &b,
+                                               &derr);
+            }
+            buf_fini(&skip);
+            free(files);
+            free(cols);
+            if (rc < 0) {
+                int cat, type;
+                classify(derr.kind, &cat, &type);
+                fail(&wk, ATHENA_USER, 1001,
+                     "HIVE_BAD_DATA: Table 'awsdatacatalog.%s.%s' has a file that is not Parquet "
+                     "or cannot be read",
+                     t->database, t->name);
+                break;
+            }
+            scanned += b;
+        } else {
+            scanned += t->text_bytes;
+        }
+    }
+    if (wk.failed) {
+        goto out_finish;
+    }
+    query__exec_set_scanned(svc, id, scanned);
+    if (row.cutoff > 0 && scanned > row.cutoff) {
+        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
+                              "Bytes scanned limit was exceeded", 0, 0, row.cutoff,
+                              (clock_mono_ns() - t0) / 1000000, NULL);
+        goto out_done;
+    }
+    for (size_t i = 0; i < wk.n_tables; i++) {
+        buf_putc(&wk.tables[i].view_sql, '\0');
+        if (buf_status(&wk.tables[i].view_sql) != 0 ||
+            duck_exec(w->conn, (const char *)wk.tables[i].view_sql.data, &derr) < 0) {
+            int cat, type;
+            classify(derr.kind, &cat, &type);
+            query__scrub_paths(derr.message);
+            fail(&wk, cat, type, "HIVE_BAD_DATA: %s", derr.message);
+            goto out_finish;
+        }
+    }
+
+    /* Back to SQL, and run. */
+    char *tree_text = json_dumps(tree, JSON_COMPACT);
+    lit = duck_sql_literal(tree_text);
+    free(tree_text);
+    sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
+    free(lit);
+    deser = query_one_text(w->conn, sql, &derr);
+    free(sql);
+    if (deser == NULL) {
+        query__scrub_paths(derr.message);
+        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", derr.message);
+        goto out_finish;
+    }
+    pthread_mutex_lock(&svc->mu);
+    int cancel = w->cancel;
+    pthread_mutex_unlock(&svc->mu);
+    if (cancel) {
+        goto out_done; /* StopQueryExecution has written CANCELLED */
+    }
+    sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", deser);
+    int rc = duck_exec(w->conn, sql, &derr);
+    free(sql);
+    if (rc == 0) {
+        rc = write_rows(w->conn, &csv, columns, &derr);
+    }
+    pthread_mutex_lock(&svc->mu);
+    int stopping = svc->stopping;
+    pthread_mutex_unlock(&svc->mu);
+    if (rc == -ECANCELED && stopping) {
+        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+        goto out_finish;
+    }
+    if (rc == -ECANCELED) {
+        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED, "Query cancelled by user", 0,
+                              0, scanned, (clock_mono_ns() - t0) / 1000000, NULL);
+        goto out_done;
+    }
+    if (rc < 0) {
+        int cat, type;
+        classify(derr.kind, &cat, &type);
+        char text[1024];
+        struct locate_ctx lc = {tree, row.query};
+        query__athena_message(derr.message, derr.kind, locate_in_tree, &lc, text, sizeof(text));
+        for (size_t i = 0; i < wk.n_tables; i++) {
+            char *v;
+            while ((v = strstr(text, wk.tables[i].view)) != NULL) {
+                memset(v, '?', strlen(wk.tables[i].view)); /* never show the view's name */
+            }
+        }
+        fail(&wk, cat, type, "%s", text);
+        goto out_finish;
+    }
+    /* Result object. */
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    const char *key;
+    struct err_info e = {0};
+    if (split_s3(row.output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
+        fail(&wk, ATHENA_USER, 1001, "INVALID_INPUT: bad output location %s", row.output_location);
+        goto out_finish;
+    }
+    struct lake_put_opts po = {.content_type = "text/csv"};
+    if (lake_object_put(svc->lake, bucket, key, csv.data != NULL ? (const char *)csv.data : "",
+                        csv.len, &po, NULL, &e) < 0) {
+        fail(&wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+        goto out_finish;
+    }
+    char *cols_text = json_dumps(columns, JSON_COMPACT);
+    query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, scanned,
+                          (clock_mono_ns() - t0) / 1000000, cols_text);
+    free(cols_text);
+    goto out_done;
+
+out_finish:
+    query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_FAILED, wk.message, wk.err_category,
+                          wk.err_type, 0, (clock_mono_ns() - t0) / 1000000, NULL);
+out_done:
+    duck_exec(w->conn, "DROP TABLE IF EXISTS __sl_res", NULL);
+    for (size_t i = 0; i < wk.n_tables; i++) {
+        char *drop = xasprintf("DROP VIEW IF EXISTS %s", wk.tables[i].view);
+        duck_exec(w->conn, drop, NULL);
+        free(drop);
+        catalog_table_desc_destroy(wk.tables[i].desc);
+        buf_fini(&wk.tables[i].files);
+        buf_fini(&wk.tables[i].view_sql);
+    }
+    for (size_t i = 0; i < wk.n_ctes; i++) {
+        free(wk.ctes[i]);
+    }
+    free(wk.ctes);
+    for (size_t i = 0; i < wk.n_columns; i++) {
+        free(wk.columns[i]);
+    }
+    free(wk.columns);
+    free(deser);
+    json_decref(tree);
+    json_decref(columns);
+    buf_fini(&csv);
+    pthread_mutex_lock(&svc->mu);
+    w->running_id[0] = '\0';
+    pthread_mutex_unlock(&svc->mu);
+out_row:
+    free(row.query);
+    free(row.database);
+    free(row.output_location);
+}
