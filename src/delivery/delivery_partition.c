@@ -1,0 +1,315 @@
+/*
+ * Dynamic partitioning in the delivery engine: one buffer of records becomes one object
+ * per partition (an evaluated prefix), plus error objects for the records that have none.
+ *
+ *   record ──▶ partition_keys_extract (the MetadataExtractionQuery, jq 1.6)
+ *          ──▶ partition_prefix_expand (Prefix with !{partitionKeyFromQuery:k} replaced)
+ *          ──▶ its partition's group (records stay where they are in the buffer; a group
+ *              is a list of their places)
+ *   failed ──▶ metadata-extraction-failed / partitioning-failed, one JSON line each
+ *   the 501st partition of one buffer and beyond ──▶ activePartitionExceeded
+ *   each group ──▶ one object: raw (AppendDelimiterToRecord, compression) or Parquet
+ *                  (convert_engine.c, with its own format-conversion-failed errors)
+ *
+ * Buffering. AWS keeps a buffer per partition, each delivered on its own size and
+ * interval. Here a delivery stream keeps ONE buffer (BufferingHints apply to it as a
+ * whole) and cuts it into partitions when it is due: memory stays bounded by SizeInMBs
+ * whatever the number of partitions (500 partitions never mean 500 buffers), at the price
+ * of smaller objects than AWS writes when many partitions share a buffer. The buffer's
+ * distinct prefixes are its active partitions; the limit (500, AWS's default quota) is
+ * counted per buffer.
+ *
+ * Error lines have the processing-failed shape (the only one AWS documents for
+ * per-record errors outside conversion): attemptsMade, arrivalTimestamp, errorCode,
+ * errorMessage, attemptEndingTimestamp, rawData (base64). The errorCode values
+ * (DynamicPartitioning.MetadataExtractionFailed, .PartitioningFailed,
+ * .ActivePartitionExceeded) are Sluice's: AWS does not document them.
+ *
+ * The caller moves the source positions only after this returns 0, that is after every
+ * partition's object and every error object holding the buffer's records is in the lake.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "delivery/delivery_int.h"
+#include "delivery/partition.h"
+
+#define RETRY_MAX_MS 30000
+
+/* One partition of the buffer. */
+struct group {
+    char *prefix;      /* owned, NUL-terminated evaluated prefix */
+    size_t prefix_len; /* bytes */
+    struct buf recs;   /* struct delivery_rec, in buffer order */
+    int64_t oldest_ms; /* arrival of its oldest record */
+};
+
+/* The buffer's partitions, with an index by prefix. */
+struct groups {
+    struct group *v;
+    size_t n, cap;
+    size_t *slots; /* open addressing: group index + 1, 0 = empty */
+    size_t n_slots;
+};
+
+/* Records of one error type. */
+struct errs {
+    const char *type;
+    struct buf lines;
+    int64_t oldest_ms;
+    size_t n;
+};
+
+static uint64_t hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static void groups_fini(struct groups *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->v[i].prefix);
+        buf_fini(&g->v[i].recs);
+    }
+    free(g->v);
+    free(g->slots);
+    memset(g, 0, sizeof(*g));
+}
+
+static void groups_rehash(struct groups *g, size_t n_slots)
+{
+    free(g->slots);
+    g->slots = xcalloc(n_slots, sizeof(*g->slots));
+    g->n_slots = n_slots;
+    for (size_t i = 0; i < g->n; i++) {
+        size_t at = hash(g->v[i].prefix, g->v[i].prefix_len) & (n_slots - 1);
+        while (g->slots[at] != 0) {
+            at = (at + 1) & (n_slots - 1);
+        }
+        g->slots[at] = i + 1;
+    }
+}
+
+/*
+ * The group of prefix (len bytes): found, or added when fewer than limit are held.
+ * Returns its index, or -1 when the limit is reached.
+ */
+static long groups_get(struct groups *g, const char *prefix, size_t len, size_t limit)
+{
+    if (g->n_slots == 0) {
+        groups_rehash(g, 64);
+    }
+    size_t at = hash(prefix, len) & (g->n_slots - 1);
+    while (g->slots[at] != 0) {
+        struct group *x = &g->v[g->slots[at] - 1];
+        if (x->prefix_len == len && memcmp(x->prefix, prefix, len) == 0) {
+            return (long)(g->slots[at] - 1);
+        }
+        at = (at + 1) & (g->n_slots - 1);
+    }
+    if (g->n >= limit) {
+        return -1;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap == 0 ? 16 : g->cap * 2;
+        g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+    }
+    struct group *x = &g->v[g->n];
+    x->prefix = xstrndup(prefix, len);
+    x->prefix_len = len;
+    buf_init(&x->recs);
+    x->oldest_ms = 0;
+    g->slots[at] = ++g->n;
+    if (g->n * 2 > g->n_slots) {
+        groups_rehash(g, g->n_slots * 2);
+    }
+    return (long)(g->n - 1);
+}
+
+/* Appends one error line for rec to e. */
+static void errs_add(struct errs *e, const char *code, const char *message,
+                     const struct delivery_rec *rec, const uint8_t *data, int64_t now)
+{
+    char *b64 = xmalloc(BASE64_ENCODED_LEN(rec->len) + 1);
+    b64[base64_encode(data + rec->off, rec->len, b64)] = '\0';
+    json_t *line = json_pack("{s:i,s:I,s:s,s:s,s:I,s:s}", "attemptsMade", 1, "arrivalTimestamp",
+                             (json_int_t)rec->arrival_ms, "errorCode", code, "errorMessage",
+                             message, "attemptEndingTimestamp", (json_int_t)now, "rawData", b64);
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (text != NULL) {
+        buf_puts(&e->lines, text);
+        buf_putc(&e->lines, '\n');
+    }
+    free(text);
+    json_decref(line);
+    free(b64);
+    if (e->n == 0 || rec->arrival_ms < e->oldest_ms) {
+        e->oldest_ms = rec->arrival_ms;
+    }
+    e->n++;
+}
+
+/* The error code for an error type. */
+static const char *error_code(const char *type)
+{
+    if (strcmp(type, PARTITION_ERROR_PARTITIONING) == 0) {
+        return "DynamicPartitioning.PartitioningFailed";
+    }
+    if (strcmp(type, PARTITION_ERROR_ACTIVE_EXCEEDED) == 0) {
+        return "DynamicPartitioning.ActivePartitionExceeded";
+    }
+    return "DynamicPartitioning.MetadataExtractionFailed";
+}
+
+/* Compiles the stream's query into *xp unless done; 0, or 1 when the engine stopped. */
+static int extractor_ready(struct dstream *ds, const struct flush_conf *fc,
+                           struct partition_extractor **xp)
+{
+    int64_t backoff = ds->svc->retry_base_ms;
+    while (*xp == NULL) {
+        struct err_info err;
+        err_clear(&err);
+        const char *q = fc->dest.meta_query != NULL ? fc->dest.meta_query : "";
+        int rc = partition_extractor_create(q, strlen(q), fc->dest.meta_engine, xp, &err);
+        if (rc == 0) {
+            break;
+        }
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: the MetadataExtractionQuery does not compile (%s); "
+                "its records stay in their source; retrying in %lld ms",
+                ds->name, err.message, (long long)backoff);
+        if (delivery__backoff(ds, backoff)) {
+            return 1;
+        }
+        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+    }
+    return 0;
+}
+
+/*
+ * The evaluated prefix of one record into pbuf. Returns 0, SL_E(INVALID_INPUT) with
+ * *etype and err, or 1 when the engine stopped while memory was short.
+ */
+static int record_prefix(struct dstream *ds, const struct flush_conf *fc,
+                         struct partition_extractor *x, const uint8_t *rec, size_t len,
+                         struct buf *pbuf, const char **etype, struct err_info *err)
+{
+    for (;;) {
+        struct partition_keys keys;
+        partition_keys_init(&keys);
+        err_clear(err);
+        int rc = partition_keys_extract(x, (const char *)rec, len, &keys, etype, err);
+        if (rc == 0) {
+            const char *p = fc->dest.prefix != NULL ? fc->dest.prefix : "";
+            rc = partition_prefix_expand(p, strlen(p), &keys, pbuf, etype, err);
+        }
+        partition_keys_fini(&keys);
+        if (rc != SL_E(NOMEM)) {
+            return rc;
+        }
+        /* Not the record's fault: wait and try it again. */
+        if (delivery__backoff(ds, ds->svc->retry_base_ms)) {
+            return 1;
+        }
+    }
+}
+
+static int write_errors(struct dstream *ds, const struct flush_conf *fc, struct errs *e)
+{
+    if (e->n == 0) {
+        return 0;
+    }
+    struct buf key;
+    buf_init(&key);
+    delivery__error_key(&fc->dest, ds->name, fc->version, e->oldest_ms, e->type, &key);
+    struct lake_put_opts opts = {.content_type = "application/octet-stream"};
+    int stopped = delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, e->lines.data,
+                                       e->lines.len, &opts);
+    buf_fini(&key);
+    return stopped;
+}
+
+int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
+                              struct partition_extractor **xp, const uint8_t *data,
+                              const struct delivery_rec *recs, size_t n_recs)
+{
+    if (extractor_ready(ds, fc, xp)) {
+        return 1;
+    }
+    struct groups g;
+    memset(&g, 0, sizeof(g));
+    struct errs errs[3] = {{.type = PARTITION_ERROR_EXTRACTION},
+                           {.type = PARTITION_ERROR_PARTITIONING},
+                           {.type = PARTITION_ERROR_ACTIVE_EXCEEDED}};
+    for (size_t i = 0; i < 3; i++) {
+        buf_init(&errs[i].lines);
+    }
+    struct buf pbuf;
+    buf_init(&pbuf);
+    int64_t now = delivery__now_ms(ds->svc);
+    int stopped = 0;
+    for (size_t i = 0; i < n_recs && !stopped; i++) {
+        const char *etype = NULL;
+        struct err_info err;
+        int rc = record_prefix(ds, fc, *xp, data + recs[i].off, recs[i].len, &pbuf, &etype, &err);
+        if (rc == 1) {
+            stopped = 1;
+            break;
+        }
+        if (rc < 0) {
+            struct errs *e =
+                etype != NULL && strcmp(etype, PARTITION_ERROR_PARTITIONING) == 0 ? &errs[1]
+                                                                                   : &errs[0];
+            errs_add(e, error_code(e->type), err.message, &recs[i], data, now);
+            continue;
+        }
+        long at = groups_get(&g, (const char *)pbuf.data, pbuf.len, PARTITION_ACTIVE_DEFAULT);
+        if (at < 0) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "The number of active partitions exceeds the limit of %d for this "
+                     "delivery stream.",
+                     PARTITION_ACTIVE_DEFAULT);
+            errs_add(&errs[2], error_code(errs[2].type), msg, &recs[i], data, now);
+            continue;
+        }
+        struct group *x = &g.v[at];
+        if (x->recs.len == 0 || recs[i].arrival_ms < x->oldest_ms) {
+            x->oldest_ms = recs[i].arrival_ms;
+        }
+        buf_append(&x->recs, &recs[i], sizeof(recs[i]));
+    }
+    for (size_t i = 0; i < g.n && !stopped; i++) {
+        struct group *x = &g.v[i];
+        if (buf_status(&x->recs) < 0) {
+            /* Out of memory: deliver nothing of this buffer; it is read again. */
+            stopped = 1;
+            break;
+        }
+        struct flush_conf gfc = *fc; /* shares fc's strings: never finished */
+        gfc.dest.prefix = x->prefix;
+        gfc.dest.prefix_expanded = 1;
+        const struct delivery_rec *grecs = (const struct delivery_rec *)x->recs.data;
+        size_t gn = x->recs.len / sizeof(*grecs);
+        stopped = fc->dest.conversion
+                      ? delivery__convert_flush(ds, &gfc, data, grecs, gn, x->oldest_ms)
+                      : delivery__raw_flush(ds, &gfc, data, grecs, gn, x->oldest_ms);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!stopped) {
+            stopped = write_errors(ds, fc, &errs[i]);
+        }
+        buf_fini(&errs[i].lines);
+    }
+    buf_fini(&pbuf);
+    groups_fini(&g);
+    return stopped;
+}
