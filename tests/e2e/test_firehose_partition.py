@@ -212,8 +212,9 @@ def test_parquet_partitioned_by_two_keys(sluice, unique, hyparquet, tmp_path):  
     assert sorted(base64.b64decode(json.loads(x)["rawData"]) for x in lines) == sorted(bad)
 
 
-def test_partitioned_delivery_survives_restart(fresh_sluice):
+def test_partitioned_delivery_survives_restart_and_kill9(fresh_sluice):
     sluice = fresh_sluice
+    sluice.start()
     fh = client(sluice, "firehose")
     s3 = client(sluice, "s3")
     name = "dprs"
@@ -237,6 +238,13 @@ def test_partitioned_delivery_survives_restart(fresh_sluice):
     fh = client(sluice, "firehose")
     s3 = client(sluice, "s3")
     put(3000, 3500)
+    flush(sluice)
+    put(3500, 4500)
+    sluice.kill9()    # in the middle of delivery
+    sluice.start()
+    fh = client(sluice, "firehose")
+    s3 = client(sluice, "s3")
+    put(4500, 5000)
 
     def all_here(objs):
         seen = set()
