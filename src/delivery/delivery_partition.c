@@ -25,16 +25,30 @@
  * (DynamicPartitioning.MetadataExtractionFailed, .PartitioningFailed,
  * .ActivePartitionExceeded) are Sluice's: AWS does not document them.
  *
+ * Catalog registration (beyond AWS). With format conversion, when the SchemaConfiguration
+ * table is partitioned and Prefix is a Hive layout of its partition keys right after the
+ * table's location, `<location path>k1=!{partitionKeyFromQuery:..}/k2=...` (the keys in the
+ * table's order, nothing else), each partition's object is followed by
+ * catalog_partition_ensure with the values read back from the evaluated prefix and the
+ * location s3://bucket/<prefix>: Athena sees the data with no crawler or MSCK REPAIR. An
+ * existing partition is left as it is. A failure is logged and never holds delivery back
+ * (the object is in the lake). The delivery stream tag sluice:register-partitions=false
+ * turns it off. A value holding '/' spans several levels and is not a Hive partition: it is
+ * not registered.
+ *
  * The caller moves the source positions only after this returns 0, that is after every
  * partition's object and every error object holding the buffer's records is in the lake.
  */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "catalog/catalog.h"
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/store.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
 
@@ -237,6 +251,150 @@ static int write_errors(struct dstream *ds, const struct flush_conf *fc, struct 
     return stopped;
 }
 
+#define REGISTER_TAG "sluice:register-partitions"
+
+/* What registration needs for one buffer: the table and the layout's keys. */
+struct reg {
+    int on;
+    struct catalog *cat;
+    json_t *conv; /* the parsed DataFormatConversionConfiguration */
+    const char *database, *table, *region, *catalog_id;
+    struct catalog_table_desc *desc;
+    size_t base_len; /* bytes of the location path the prefix starts with */
+};
+
+/* Whether the tag turns registration off. */
+static int register_tag_off(struct dstream *ds)
+{
+    struct store *st = ds->svc->st;
+    int off = 0;
+    store_read_begin(st);
+    struct store_stmt *s = NULL;
+    if (store_prepare(st, "SELECT value FROM delivery_tag WHERE stream_id=? AND key=?", &s) ==
+        0) {
+        store_bind_int64(s, 1, ds->id);
+        store_bind_text(s, 2, REGISTER_TAG);
+        if (store_step(s) == 1) {
+            const char *v = store_col_text(s, 0);
+            off = v != NULL && strcasecmp(v, "false") == 0;
+        }
+    }
+    store_finalize(s);
+    store_read_end(st);
+    return off;
+}
+
+static void reg_fini(struct reg *r)
+{
+    catalog_table_desc_destroy(r->desc);
+    json_decref(r->conv);
+    memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Decides whether this buffer's partitions are registered: conversion, the tag, a
+ * partitioned table and a prefix template that is its Hive layout after its location.
+ */
+static void reg_init(struct dstream *ds, const struct flush_conf *fc, struct reg *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!fc->dest.conversion || fc->dest.prefix == NULL || register_tag_off(ds)) {
+        return;
+    }
+    pthread_mutex_lock(&ds->svc->mu);
+    r->cat = ds->svc->catalog;
+    pthread_mutex_unlock(&ds->svc->mu);
+    r->conv = json_loads(fc->dest.conversion_json != NULL ? fc->dest.conversion_json : "{}", 0,
+                         NULL);
+    json_t *sc = json_object_get(r->conv, "SchemaConfiguration");
+    r->database = json_string_value(json_object_get(sc, "DatabaseName"));
+    r->table = json_string_value(json_object_get(sc, "TableName"));
+    r->region = json_string_value(json_object_get(sc, "Region"));
+    r->catalog_id = json_string_value(json_object_get(sc, "CatalogId"));
+    r->region = r->region != NULL ? r->region : ds->region;
+    r->catalog_id = r->catalog_id != NULL ? r->catalog_id : ds->account;
+    if (r->cat == NULL || r->database == NULL || r->table == NULL) {
+        return;
+    }
+    struct catalog_scope scope = {.region = r->region, .account_id = r->catalog_id};
+    struct err_info err;
+    err_clear(&err);
+    if (catalog_table_describe(r->cat, &scope, r->database, r->table, &r->desc, &err) < 0 ||
+        r->desc->n_partition_keys == 0 || r->desc->location == NULL) {
+        return;
+    }
+    /* s3://<bucket>/<path>: the bucket must be the destination's. */
+    const char *loc = r->desc->location;
+    size_t blen = strlen(fc->dest.bucket);
+    if (strncmp(loc, "s3://", 5) != 0 || strncmp(loc + 5, fc->dest.bucket, blen) != 0 ||
+        (loc[5 + blen] != '/' && loc[5 + blen] != '\0')) {
+        return;
+    }
+    struct buf want;
+    buf_init(&want);
+    const char *path = loc[5 + blen] == '/' ? loc + 6 + blen : "";
+    buf_puts(&want, path);
+    if (want.len > 0 && want.data[want.len - 1] != '/') {
+        buf_putc(&want, '/');
+    }
+    r->base_len = want.len;
+    /* Each key k: "k=!{partitionKeyFromQuery:<name>}/", in the table's order. */
+    const char *t = fc->dest.prefix;
+    int ok = strncmp(t, (const char *)want.data, want.len) == 0 || want.len == 0;
+    t += want.len;
+    static const char expr[] = "=!{partitionKeyFromQuery:";
+    for (size_t i = 0; ok && i < r->desc->n_partition_keys; i++) {
+        const char *k = r->desc->partition_keys[i].name;
+        size_t kl = strlen(k);
+        ok = strncasecmp(t, k, kl) == 0 && strncmp(t + kl, expr, strlen(expr)) == 0;
+        if (ok) {
+            t += kl + strlen(expr);
+            const char *close = strchr(t, '}');
+            ok = close != NULL && close > t && close[1] == '/';
+            t = ok ? close + 2 : t;
+        }
+    }
+    r->on = ok && *t == '\0';
+    buf_fini(&want);
+}
+
+/* Registers the partition of one evaluated prefix (the object under it is in the lake). */
+static void reg_partition(struct dstream *ds, const struct flush_conf *fc, struct reg *r,
+                          const char *prefix)
+{
+    size_t n = r->desc->n_partition_keys;
+    char **values = xcalloc(n + 1, sizeof(*values));
+    const char *p = prefix + r->base_len;
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        const char *eq = strchr(p, '=');
+        const char *slash = eq != NULL ? strchr(eq, '/') : NULL;
+        ok = eq != NULL && slash != NULL && memchr(p, '/', (size_t)(eq - p)) == NULL;
+        if (ok) {
+            values[i] = xstrndup(eq + 1, (size_t)(slash - eq - 1));
+            p = slash + 1;
+        }
+    }
+    if (ok && *p == '\0') {
+        char *location = xasprintf("s3://%s/%s", fc->dest.bucket, prefix);
+        struct catalog_scope scope = {.region = r->region, .account_id = r->catalog_id};
+        struct err_info err;
+        err_clear(&err);
+        int rc = catalog_partition_ensure(r->cat, &scope, r->database, r->table,
+                                          (const char *const *)values, n, location, &err);
+        if (rc < 0) {
+            log_msg(LOG_WARN, "delivery",
+                    "delivery stream %s: registering the partition %s of %s.%s failed: %s",
+                    ds->name, location, r->database, r->table, err.message);
+        }
+        free(location);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(values[i]);
+    }
+    free(values);
+}
+
 int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
                               struct partition_extractor **xp, const uint8_t *data,
                               const struct delivery_rec *recs, size_t n_recs)
@@ -287,6 +445,8 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
         }
         buf_append(&x->recs, &recs[i], sizeof(recs[i]));
     }
+    struct reg reg;
+    reg_init(ds, fc, &reg);
     for (size_t i = 0; i < g.n && !stopped; i++) {
         struct group *x = &g.v[i];
         if (buf_status(&x->recs) < 0) {
@@ -302,7 +462,11 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
         stopped = fc->dest.conversion
                       ? delivery__convert_flush(ds, &gfc, data, grecs, gn, x->oldest_ms)
                       : delivery__raw_flush(ds, &gfc, data, grecs, gn, x->oldest_ms);
+        if (!stopped && reg.on) {
+            reg_partition(ds, fc, &reg, x->prefix);
+        }
     }
+    reg_fini(&reg);
     for (size_t i = 0; i < 3; i++) {
         if (!stopped) {
             stopped = write_errors(ds, fc, &errs[i]);

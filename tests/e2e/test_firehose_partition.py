@@ -212,6 +212,82 @@ def test_parquet_partitioned_by_two_keys(sluice, unique, hyparquet, tmp_path):  
     assert sorted(base64.b64decode(json.loads(x)["rawData"]) for x in lines) == sorted(bad)
 
 
+def partitioned_stream(sluice, fh, s3, glue, bucket, db, tags=None, prefix=None):
+    s3.create_bucket(Bucket=bucket)
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "events", "TableType": "EXTERNAL_TABLE",
+        "PartitionKeys": [{"Name": "tenant", "Type": "string"}, {"Name": "type", "Type": "string"}],
+        "StorageDescriptor": {
+            "Columns": LAB_COLUMNS, "Location": f"s3://{bucket}/events",
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary":
+                          "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+    conf = dp_conf(bucket, query="{tenant: .tenant_id, type: .event_type}", delimiter=False)
+    conf["Prefix"] = prefix or ("events/tenant=!{partitionKeyFromQuery:tenant}/"
+                                "type=!{partitionKeyFromQuery:type}/")
+    conf["BufferingHints"] = {"SizeInMBs": 128, "IntervalInSeconds": 300}
+    conf["DataFormatConversionConfiguration"] = {
+        "Enabled": True,
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+        "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db, "TableName": "events",
+                                "Region": sluice.region}}
+    kw = {"Tags": tags} if tags else {}
+    fh.create_delivery_stream(DeliveryStreamName=bucket, ExtendedS3DestinationConfiguration=conf,
+                              **kw)
+    wait_active(fh, bucket)
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    events = [make_event(start, i) for i in range(200)]
+    r = fh.put_record_batch(DeliveryStreamName=bucket,
+                            Records=[{"Data": json.dumps(e).encode()} for e in events])
+    assert r["FailedPutCount"] == 0
+    want = {(e["tenant_id"], e["event_type"]) for e in events}
+    objs = objects_until(sluice, s3, bucket, "events/", lambda o: len(o) >= len(want))
+    assert len(objs) == len(want)
+    return want
+
+
+def partitions_of(glue, db):
+    out = []
+    for page in glue.get_paginator("get_partitions").paginate(DatabaseName=db, TableName="events"):
+        out += page["Partitions"]
+    return out
+
+
+def test_new_partitions_are_registered_in_glue(sluice, unique):
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket, db = "dpg-" + unique, "dpg_" + unique
+    want = partitioned_stream(sluice, fh, s3, glue, bucket, db)
+    parts = partitions_of(glue, db)
+    assert {tuple(p["Values"]) for p in parts} == want
+    for p in parts:
+        t, ty = p["Values"]
+        sd = p["StorageDescriptor"]
+        assert sd["Location"] == f"s3://{bucket}/events/tenant={t}/type={ty}/"
+        assert [c["Name"] for c in sd["Columns"]] == [c["Name"] for c in LAB_COLUMNS]
+        assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    # A second flush finds them registered already: nothing changes, nothing fails.
+    flush(sluice)
+    time.sleep(0.5)
+    assert len(partitions_of(glue, db)) == len(want)
+
+
+@pytest.mark.parametrize("case", ["tag-off", "not-hive-layout"])
+def test_partitions_not_registered_when_off_or_not_hive(sluice, unique, case):
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket, db = "dpo-" + unique, "dpo_" + unique
+    if case == "tag-off":
+        partitioned_stream(sluice, fh, s3, glue, bucket, db,
+                           tags=[{"Key": "sluice:register-partitions", "Value": "false"}])
+    else:
+        partitioned_stream(sluice, fh, s3, glue, bucket, db,
+                           prefix="events/!{partitionKeyFromQuery:tenant}/"
+                                  "!{partitionKeyFromQuery:type}/")
+    assert partitions_of(glue, db) == []
+
+
 def test_partitioned_delivery_survives_restart_and_kill9(fresh_sluice):
     sluice = fresh_sluice
     sluice.start()
