@@ -308,18 +308,27 @@ int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const u
     buf_init(&raw);
     buf_init(&body);
     buf_init(&key);
-    /* The records byte for byte, each followed by a newline with AppendDelimiterToRecord. */
-    for (size_t i = 0; i < n_recs; i++) {
-        buf_append(&raw, data + recs[i].off, recs[i].len);
-        if (fc->dest.append_delimiter) {
-            buf_putc(&raw, '\n');
-        }
+    /* The records byte for byte, each followed by a newline with AppendDelimiterToRecord;
+       records that lie end to end in the buffer (a whole buffer) are written in place. */
+    int contiguous = !fc->dest.append_delimiter;
+    for (size_t i = 1; contiguous && i < n_recs; i++) {
+        contiguous = recs[i].off == recs[i - 1].off + recs[i - 1].len;
     }
-    const uint8_t *bytes = raw.data;
-    size_t n_bytes = raw.len;
+    const uint8_t *bytes = n_recs > 0 ? data + recs[0].off : data;
+    size_t n_bytes = n_recs > 0 ? recs[n_recs - 1].off + recs[n_recs - 1].len - recs[0].off : 0;
+    if (!contiguous) {
+        for (size_t i = 0; i < n_recs; i++) {
+            buf_append(&raw, data + recs[i].off, recs[i].len);
+            if (fc->dest.append_delimiter) {
+                buf_putc(&raw, '\n');
+            }
+        }
+        bytes = raw.data;
+        n_bytes = raw.len;
+    }
     const char *meta = NULL;
     if (fc->dest.compression == DELIVERY_GZIP) {
-        if (gzip(raw.data, raw.len, &body) < 0) {
+        if (gzip(bytes, n_bytes, &body) < 0) {
             log_msg(LOG_ERROR, "delivery", "delivery stream %s: gzip failed", ds->name);
         }
         bytes = body.data;
