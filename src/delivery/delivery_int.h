@@ -197,6 +197,9 @@ struct dstream {
         c_s3_attempts, c_s3_successes, c_conv_ok_records, c_conv_ok_bytes, c_conv_failed_records,
         c_conv_failed_bytes;
     _Atomic int64_t c_freshness_ms;
+    /* Dynamic partitioning: PartitionCount (partitions of the last buffer),
+       PartitionCountExceeded (0/1, the last buffer), JQProcessing.Duration (total ns). */
+    _Atomic uint64_t c_partition_count, c_partition_exceeded, c_jq_ns;
 };
 
 struct delivery_service {

@@ -46,6 +46,7 @@
 
 #include "catalog/catalog.h"
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/store.h"
@@ -220,7 +221,9 @@ static int record_prefix(struct dstream *ds, const struct flush_conf *fc,
         struct partition_keys keys;
         partition_keys_init(&keys);
         err_clear(err);
+        int64_t t0 = clock_mono_ns();
         int rc = partition_keys_extract(x, (const char *)rec, len, &keys, etype, err);
+        atomic_fetch_add(&ds->c_jq_ns, (uint64_t)(clock_mono_ns() - t0));
         if (rc == 0) {
             const char *p = fc->dest.prefix != NULL ? fc->dest.prefix : "";
             rc = partition_prefix_expand(p, strlen(p), &keys, pbuf, etype, err);
@@ -270,8 +273,7 @@ static int register_tag_off(struct dstream *ds)
     int off = 0;
     store_read_begin(st);
     struct store_stmt *s = NULL;
-    if (store_prepare(st, "SELECT value FROM delivery_tag WHERE stream_id=? AND key=?", &s) ==
-        0) {
+    if (store_prepare(st, "SELECT value FROM delivery_tag WHERE stream_id=? AND key=?", &s) == 0) {
         store_bind_int64(s, 1, ds->id);
         store_bind_text(s, 2, REGISTER_TAG);
         if (store_step(s) == 1) {
@@ -304,8 +306,8 @@ static void reg_init(struct dstream *ds, const struct flush_conf *fc, struct reg
     pthread_mutex_lock(&ds->svc->mu);
     r->cat = ds->svc->catalog;
     pthread_mutex_unlock(&ds->svc->mu);
-    r->conv = json_loads(fc->dest.conversion_json != NULL ? fc->dest.conversion_json : "{}", 0,
-                         NULL);
+    r->conv =
+        json_loads(fc->dest.conversion_json != NULL ? fc->dest.conversion_json : "{}", 0, NULL);
     json_t *sc = json_object_get(r->conv, "SchemaConfiguration");
     r->database = json_string_value(json_object_get(sc, "DatabaseName"));
     r->table = json_string_value(json_object_get(sc, "TableName"));
@@ -423,9 +425,9 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
             break;
         }
         if (rc < 0) {
-            struct errs *e =
-                etype != NULL && strcmp(etype, PARTITION_ERROR_PARTITIONING) == 0 ? &errs[1]
-                                                                                   : &errs[0];
+            struct errs *e = etype != NULL && strcmp(etype, PARTITION_ERROR_PARTITIONING) == 0
+                                 ? &errs[1]
+                                 : &errs[0];
             errs_add(e, error_code(e->type), err.message, &recs[i], data, now);
             continue;
         }
@@ -445,6 +447,8 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
         }
         buf_append(&x->recs, &recs[i], sizeof(recs[i]));
     }
+    atomic_store(&ds->c_partition_count, g.n);
+    atomic_store(&ds->c_partition_exceeded, errs[2].n > 0);
     struct reg reg;
     reg_init(ds, fc, &reg);
     for (size_t i = 0; i < g.n && !stopped; i++) {
