@@ -808,6 +808,33 @@ static void partitions_beyond_the_active_limit_go_to_the_error_prefix(void **sta
     buf_fini(&body);
 }
 
+static void record_deaggregation_is_held_and_delimiters_are_appended(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "deagg");
+    create(f, "deagg",
+           "{" BASE_FOR("deagg") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                                 "\"Processors\":[{\"Type\":\"RecordDeAggregation\",\"Parameters\":"
+                                 "[{\"ParameterName\":\"SubRecordType\",\"ParameterValue\":"
+                                 "\"JSON\"}]}]}}");
+    put(f, "deagg", "r", 1, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "deagg", 300), -ETIMEDOUT);
+    assert_int_equal(wait_objects(f, "deagg", 1, 100), 0);
+    /* Without partitioning, AppendDelimiterToRecord still ends each record with a newline. */
+    make_bucket(f, "delim");
+    create(f, "delim",
+           "{" BASE_FOR("delim") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                                 "\"Processors\":[{\"Type\":\"AppendDelimiterToRecord\"}]}}");
+    put(f, "delim", "ab", 2, 3);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "delim", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "delim", &b), 1);
+    assert_int_equal(b.len, 9);
+    assert_memory_equal(b.data, "ab\nab\nab\n", 9);
+    buf_fini(&b);
+}
+
 static void a_creating_delivery_stream_cannot_be_deleted_nor_take_records(void **state)
 {
     struct fixture *f = *state;
@@ -1098,6 +1125,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(held_configurations_keep_records_in_the_log, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(partitions_are_delivered_one_object_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(record_deaggregation_is_held_and_delimiters_are_appended,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(partitions_beyond_the_active_limit_go_to_the_error_prefix,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
