@@ -77,6 +77,7 @@ struct errs {
     struct buf lines;
     int64_t oldest_ms;
     size_t n;
+    int failed; /* a line could not be made (out of memory) */
 };
 
 static uint64_t hash(const char *s, size_t len)
@@ -162,6 +163,8 @@ static void errs_add(struct errs *e, const char *code, const char *message,
     if (text != NULL) {
         buf_puts(&e->lines, text);
         buf_putc(&e->lines, '\n');
+    } else {
+        e->failed = 1;
     }
     free(text);
     json_decref(line);
@@ -397,13 +400,11 @@ static void reg_partition(struct dstream *ds, const struct flush_conf *fc, struc
     free(values);
 }
 
-int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
-                              struct partition_extractor **xp, const uint8_t *data,
-                              const struct delivery_rec *recs, size_t n_recs)
+/* One attempt: 0 delivered, 1 stopped, SL_E(NOMEM) nothing written (try again). */
+static int partition_flush_once(struct dstream *ds, const struct flush_conf *fc,
+                                struct partition_extractor **xp, const uint8_t *data,
+                                const struct delivery_rec *recs, size_t n_recs)
 {
-    if (extractor_ready(ds, fc, xp)) {
-        return 1;
-    }
     struct groups g;
     memset(&g, 0, sizeof(g));
     struct errs errs[3] = {{.type = PARTITION_ERROR_EXTRACTION},
@@ -447,17 +448,29 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
         }
         buf_append(&x->recs, &recs[i], sizeof(recs[i]));
     }
+    /* Memory ran short somewhere: write nothing (no record may go missing from an
+       object), and try the whole buffer again. */
+    int short_of_memory = buf_status(&pbuf) < 0;
+    for (size_t i = 0; i < g.n; i++) {
+        short_of_memory |= buf_status(&g.v[i].recs) < 0;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        short_of_memory |= buf_status(&errs[i].lines) < 0 || errs[i].failed;
+    }
+    if (short_of_memory && !stopped) {
+        for (size_t i = 0; i < 3; i++) {
+            buf_fini(&errs[i].lines);
+        }
+        buf_fini(&pbuf);
+        groups_fini(&g);
+        return SL_E(NOMEM);
+    }
     atomic_store(&ds->c_partition_count, g.n);
     atomic_store(&ds->c_partition_exceeded, errs[2].n > 0);
     struct reg reg;
     reg_init(ds, fc, &reg);
     for (size_t i = 0; i < g.n && !stopped; i++) {
         struct group *x = &g.v[i];
-        if (buf_status(&x->recs) < 0) {
-            /* Out of memory: deliver nothing of this buffer; it is read again. */
-            stopped = 1;
-            break;
-        }
         struct flush_conf gfc = *fc; /* shares fc's strings: never finished */
         gfc.dest.prefix = x->prefix;
         gfc.dest.prefix_expanded = 1;
@@ -480,4 +493,27 @@ int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
     buf_fini(&pbuf);
     groups_fini(&g);
     return stopped;
+}
+
+int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
+                              struct partition_extractor **xp, const uint8_t *data,
+                              const struct delivery_rec *recs, size_t n_recs)
+{
+    int64_t backoff = ds->svc->retry_base_ms;
+    for (;;) {
+        if (extractor_ready(ds, fc, xp)) {
+            return 1;
+        }
+        int rc = partition_flush_once(ds, fc, xp, data, recs, n_recs);
+        if (rc != SL_E(NOMEM)) {
+            return rc;
+        }
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: out of memory partitioning a buffer; retrying in %lld ms",
+                ds->name, (long long)backoff);
+        if (delivery__backoff(ds, backoff)) {
+            return 1;
+        }
+        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+    }
 }

@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/jq.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/store.h"
@@ -808,6 +809,27 @@ static void partitions_beyond_the_active_limit_go_to_the_error_prefix(void **sta
     buf_fini(&body);
 }
 
+static void a_query_out_of_memory_is_retried_not_an_error(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "oom");
+    create(f, "oom", "{" BASE_FOR("oom") "," DP_CONF("{a:.x,b:.y}") "}");
+    jq_fail_after(2); /* the second evaluation fails as if out of memory */
+    put(f, "oom", "{\"x\":1,\"y\":2}", 13, 3);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "oom", 5000), 0);
+    jq_fail_after(0);
+    struct buf key, body;
+    buf_init(&key);
+    buf_init(&body);
+    /* One object with all three records; no error object. */
+    assert_int_equal(lake_object_at(f, "oom", 0, &key, &body), 1);
+    assert_memory_equal(key.data, "d/a=1/b=2/oom-1-", strlen("d/a=1/b=2/oom-1-"));
+    assert_string_equal((char *)body.data,
+                        "{\"x\":1,\"y\":2}\n{\"x\":1,\"y\":2}\n{\"x\":1,\"y\":2}\n");
+    buf_fini(&key);
+    buf_fini(&body);
+}
+
 static void record_deaggregation_is_held_and_delimiters_are_appended(void **state)
 {
     struct fixture *f = *state;
@@ -1125,6 +1147,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(held_configurations_keep_records_in_the_log, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(partitions_are_delivered_one_object_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_query_out_of_memory_is_retried_not_an_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(record_deaggregation_is_held_and_delimiters_are_appended,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(partitions_beyond_the_active_limit_go_to_the_error_prefix,
