@@ -24,6 +24,7 @@
 
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
+#include "delivery/partition.h"
 
 static const char *const compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
                                                 "HADOOP_SNAPPY"};
@@ -286,6 +287,53 @@ static int check_processing(const json_t *proc, const char *path, struct err_inf
     return 0;
 }
 
+/* A processor's parameter value, or NULL. */
+static const char *proc_param(const json_t *p, const char *name)
+{
+    json_t *params = json_object_get(p, "Parameters");
+    for (size_t k = 0; k < json_array_size(params); k++) {
+        json_t *q = json_array_get(params, k);
+        const char *n = json_string_value(json_object_get(q, "ParameterName"));
+        if (n != NULL && strcmp(n, name) == 0) {
+            return json_string_value(json_object_get(q, "ParameterValue"));
+        }
+    }
+    return NULL;
+}
+
+/* A MetadataExtraction processor's query must compile (JQ-1.6, within jq.h's bounds). */
+static int check_extraction(const json_t *proc, struct err_info *err)
+{
+    json_t *list = json_object_get(proc, "Processors");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        const char *type = json_string_value(json_object_get(p, "Type"));
+        if (type == NULL || strcmp(type, "MetadataExtraction") != 0) {
+            continue;
+        }
+        const char *query = proc_param(p, "MetadataExtractionQuery");
+        if (query == NULL) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "MetadataExtractionQuery is required for the MetadataExtraction "
+                           "processor.");
+        }
+        struct partition_extractor *x = NULL;
+        struct err_info why;
+        err_clear(&why);
+        int rc = partition_extractor_create(query, strlen(query),
+                                            proc_param(p, "JsonParsingEngine"), &x, &why);
+        partition_extractor_destroy(x);
+        if (rc == SL_E(NOMEM)) {
+            return err_set(err, SL_E(INTERNAL), "out of memory compiling the query");
+        }
+        if (rc < 0) {
+            return err_set(err, SL_E(INVALID_ARGUMENT), "Invalid MetadataExtractionQuery: %s",
+                           why.message);
+        }
+    }
+    return 0;
+}
+
 int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
                             struct err_info *err)
 {
@@ -440,6 +488,10 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
         json_decref(d);
         return rc;
     }
+    if (json_is_object(proc) && (rc = check_extraction(proc, err)) < 0) {
+        json_decref(d);
+        return rc;
+    }
     if (json_is_object(proc)) {
         json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(proc));
     }
@@ -507,7 +559,53 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->error_prefix);
     free(d->file_extension);
     free(d->conversion_json);
+    free(d->meta_query);
+    free(d->meta_engine);
     memset(d, 0, sizeof(*d));
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? xstrdup(s) : NULL;
+}
+
+void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *src)
+{
+    *dst = *src;
+    dst->prefix = dup_or_null(src->prefix);
+    dst->error_prefix = dup_or_null(src->error_prefix);
+    dst->file_extension = dup_or_null(src->file_extension);
+    dst->conversion_json = dup_or_null(src->conversion_json);
+    dst->meta_query = dup_or_null(src->meta_query);
+    dst->meta_engine = dup_or_null(src->meta_engine);
+}
+
+/* The processors of an enabled ProcessingConfiguration into d. */
+static void parse_processors(const json_t *proc, struct delivery_dest *d)
+{
+    if (!json_is_true(json_object_get(proc, "Enabled"))) {
+        return;
+    }
+    json_t *list = json_object_get(proc, "Processors");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        const char *type = json_string_value(json_object_get(p, "Type"));
+        if (type == NULL) {
+            continue;
+        }
+        if (strcmp(type, "MetadataExtraction") == 0) {
+            free(d->meta_query);
+            free(d->meta_engine);
+            d->meta_query = dup_or_null(proc_param(p, "MetadataExtractionQuery"));
+            d->meta_engine = dup_or_null(proc_param(p, "JsonParsingEngine"));
+        } else if (strcmp(type, "AppendDelimiterToRecord") == 0) {
+            d->append_delimiter = 1;
+        } else if (strcmp(type, "RecordDeAggregation") == 0) {
+            d->deaggregation = 1;
+        } else if (strcmp(type, "Lambda") == 0) {
+            d->lambda = 1;
+        }
+    }
 }
 
 int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
@@ -537,6 +635,7 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     out->conversion_json = out->conversion ? json_dumps(conv, JSON_COMPACT) : NULL;
     json_t *dp = json_object_get(desc, "DynamicPartitioningConfiguration");
     out->partitioning = json_is_true(json_object_get(dp, "Enabled"));
+    parse_processors(json_object_get(desc, "ProcessingConfiguration"), out);
     if (out->size_mb < 1) {
         out->size_mb = 5;
     }

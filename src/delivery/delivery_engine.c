@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
+#include "delivery/partition.h"
 
 #define READ_MAX_RECORDS 10000
 #define WAIT_SLICE_MS 250 /* longest sleep before the flusher looks at the clock again */
@@ -88,8 +89,15 @@ static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const cha
 /* Why delivery is held, or NULL when the engine can deliver this configuration. */
 static const char *held_reason(const struct delivery_dest *d)
 {
-    if (d->partitioning) {
-        return "dynamic partitioning is not delivered yet";
+    if (d->deaggregation) {
+        return "record de-aggregation (RecordDeAggregation) is not delivered yet";
+    }
+    if (d->lambda) {
+        return "the Lambda transform is not delivered yet";
+    }
+    if (d->partitioning && d->meta_query == NULL) {
+        return "dynamic partitioning without a MetadataExtraction query needs the Lambda "
+               "transform, which is not delivered yet";
     }
     if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
         return "ZIP and Snappy compression are not delivered yet";
@@ -293,21 +301,34 @@ int delivery__put_object(struct dstream *ds, const char *bucket, const char *key
     }
 }
 
-/*
- * Writes one object: body, key, retries. Returns 0 once it is in the lake, or 1 when the
- * engine stopped first (the positions then stay where they were).
- */
-static int write_object(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
-                        size_t len, int64_t oldest_ms)
+int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                        const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms)
 {
-    struct buf body, key;
+    struct buf raw, body, key;
+    buf_init(&raw);
     buf_init(&body);
     buf_init(&key);
-    const uint8_t *bytes = data;
-    size_t n_bytes = len;
+    /* The records byte for byte, each followed by a newline with AppendDelimiterToRecord;
+       records that lie end to end in the buffer (a whole buffer) are written in place. */
+    int contiguous = !fc->dest.append_delimiter;
+    for (size_t i = 1; contiguous && i < n_recs; i++) {
+        contiguous = recs[i].off == recs[i - 1].off + recs[i - 1].len;
+    }
+    const uint8_t *bytes = n_recs > 0 ? data + recs[0].off : data;
+    size_t n_bytes = n_recs > 0 ? recs[n_recs - 1].off + recs[n_recs - 1].len - recs[0].off : 0;
+    if (!contiguous) {
+        for (size_t i = 0; i < n_recs; i++) {
+            buf_append(&raw, data + recs[i].off, recs[i].len);
+            if (fc->dest.append_delimiter) {
+                buf_putc(&raw, '\n');
+            }
+        }
+        bytes = raw.data;
+        n_bytes = raw.len;
+    }
     const char *meta = NULL;
     if (fc->dest.compression == DELIVERY_GZIP) {
-        if (gzip(data, len, &body) < 0) {
+        if (gzip(bytes, n_bytes, &body) < 0) {
             log_msg(LOG_ERROR, "delivery", "delivery stream %s: gzip failed", ds->name);
         }
         bytes = body.data;
@@ -318,6 +339,7 @@ static int write_object(struct dstream *ds, const struct flush_conf *fc, const u
     struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
     int stopped =
         delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, bytes, n_bytes, &opts);
+    buf_fini(&raw);
     buf_fini(&body);
     buf_fini(&key);
     return stopped;
@@ -330,6 +352,8 @@ static void *flusher_main(void *arg)
     uint64_t *snapshot = xcalloc(ds->n_sources + 1, sizeof(*snapshot));
     uint64_t *moved_pos = xcalloc(ds->n_sources + 1, sizeof(*moved_pos));
     uint32_t *moved_src = xcalloc(ds->n_sources + 1, sizeof(*moved_src));
+    struct partition_extractor *xp = NULL; /* this thread's compiled query */
+    int xp_version = 0;
     pthread_mutex_lock(&ds->mu);
     while (!ds->stopping) {
         const char *held = held_reason(&ds->dest);
@@ -371,21 +395,22 @@ static void *flusher_main(void *arg)
             snapshot[i] = ds->sources[i].buffered_next;
         }
         struct flush_conf fc = {.version = ds->version};
-        fc.dest = ds->dest;
-        fc.dest.prefix = ds->dest.prefix != NULL ? xstrdup(ds->dest.prefix) : NULL;
-        fc.dest.error_prefix =
-            ds->dest.error_prefix != NULL ? xstrdup(ds->dest.error_prefix) : NULL;
-        fc.dest.file_extension =
-            ds->dest.file_extension != NULL ? xstrdup(ds->dest.file_extension) : NULL;
-        fc.dest.conversion_json =
-            ds->dest.conversion_json != NULL ? xstrdup(ds->dest.conversion_json) : NULL;
+        delivery__dest_copy(&fc.dest, &ds->dest);
         pthread_cond_broadcast(&ds->space);
         pthread_mutex_unlock(&ds->mu);
 
+        size_t n_recs = recs_len / sizeof(*recs);
+        if (xp != NULL && xp_version != fc.version) {
+            /* The configuration changed: compile its query again. */
+            partition_extractor_destroy(xp);
+            xp = NULL;
+        }
+        xp_version = fc.version;
         int stopped =
-            fc.dest.conversion
-                ? delivery__convert_flush(ds, &fc, data, recs, recs_len / sizeof(*recs), oldest_ms)
-                : write_object(ds, &fc, data, len, oldest_ms);
+            fc.dest.partitioning ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
+            : fc.dest.conversion ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
+                                 : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        (void)len;
         free(data);
         free(recs);
         delivery__dest_fini(&fc.dest);
@@ -425,6 +450,7 @@ static void *flusher_main(void *arg)
     free(snapshot);
     free(moved_pos);
     free(moved_src);
+    partition_extractor_destroy(xp);
     return NULL;
 }
 

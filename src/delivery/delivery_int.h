@@ -49,8 +49,18 @@ struct delivery_dest {
     char *file_extension;  /* owned; NULL: the compression's default */
     int conversion;        /* DataFormatConversion enabled */
     char *conversion_json; /* owned: DataFormatConversionConfiguration as stored; or NULL */
-    int partitioning;      /* DynamicPartitioning enabled (not delivered yet) */
+    int partitioning;      /* DynamicPartitioning enabled */
+    /* ProcessingConfiguration (when Enabled): */
+    char *meta_query;     /* owned: MetadataExtractionQuery, or NULL */
+    char *meta_engine;    /* owned: its JsonParsingEngine, or NULL */
+    int append_delimiter; /* AppendDelimiterToRecord: a newline after each record */
+    int deaggregation;    /* RecordDeAggregation (not delivered yet) */
+    int lambda;           /* a Lambda processor (not delivered yet) */
+    int prefix_expanded;  /* prefix holds a partition's evaluated prefix: its template had
+                             expressions, so no yyyy/MM/dd/HH/ is appended */
 };
+/* Copies src's strings and fields into *dst (OUT). */
+void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *src);
 void delivery__dest_fini(struct delivery_dest *d);
 
 /* ---- configuration (delivery_conf.c) ---- */
@@ -187,6 +197,9 @@ struct dstream {
         c_s3_attempts, c_s3_successes, c_conv_ok_records, c_conv_ok_bytes, c_conv_failed_records,
         c_conv_failed_bytes;
     _Atomic int64_t c_freshness_ms;
+    /* Dynamic partitioning: PartitionCount (partitions of the last buffer),
+       PartitionCountExceeded (0/1, the last buffer), JQProcessing.Duration (total ns). */
+    _Atomic uint64_t c_partition_count, c_partition_exceeded, c_jq_ns;
 };
 
 struct delivery_service {
@@ -235,6 +248,23 @@ int delivery__backoff(struct dstream *ds, int64_t ms);
  */
 int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
                             const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms);
+/*
+ * Delivers one buffer of a delivery stream with dynamic partitioning
+ * (delivery_partition.c): each record's keys are extracted by *xp (compiled from
+ * fc->dest.meta_query on first use, kept by the caller's thread: a jq state is not
+ * thread-safe), records are grouped by evaluated prefix, and each group becomes one object
+ * (raw or Parquet); records without keys, or beyond the active-partition limit, become
+ * error objects. Returns 0 once every object is in the lake, 1 when the engine stopped.
+ */
+struct partition_extractor;
+int delivery__partition_flush(struct dstream *ds, const struct flush_conf *fc,
+                              struct partition_extractor **xp, const uint8_t *data,
+                              const struct delivery_rec *recs, size_t n_recs);
+/* Writes recs of data as one raw object (delimited when the destination asks), compressed
+   as configured, under the destination's prefix. 0 in the lake, 1 stopped. */
+int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                        const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms);
+
 /* Closes the service's DuckDB engine (at service close). */
 void delivery__convert_close(struct delivery_service *svc);
 

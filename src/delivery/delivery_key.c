@@ -301,15 +301,24 @@ static void random_string(struct buf *out)
     }
 }
 
-void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
-                           struct buf *out)
+/* expanded: prefix is a template whose partition keys were replaced already, so it had
+   expressions and gets no time path appended. */
+static void prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type, int expanded,
+                        struct buf *out)
 {
     static const char hourly[] = "yyyy/MM/dd/HH/";
-    if (prefix == NULL || prefix[0] == '\0') {
+    if (!expanded && (prefix == NULL || prefix[0] == '\0')) {
         delivery__ts_format(hourly, strlen(hourly), ts_ms, out);
         return;
     }
+    if (prefix == NULL) {
+        return;
+    }
     struct delivery_prefix_info info;
+    if (expanded && (delivery__prefix_scan(prefix, &info, NULL) < 0 || info.n_expressions == 0)) {
+        buf_puts(out, prefix);
+        return;
+    }
     if (delivery__prefix_scan(prefix, &info, NULL) < 0 || info.n_expressions == 0) {
         buf_puts(out, prefix);
         delivery__ts_format(hourly, strlen(hourly), ts_ms, out);
@@ -333,9 +342,15 @@ void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_
         } else if (ns_is(&e, "firehose") && val_is(&e, "error-output-type")) {
             buf_puts(out, error_type != NULL ? error_type : "");
         }
-        /* Partition keys come with dynamic partitioning, which is not delivered yet. */
+        /* Partition keys were replaced by partition_prefix_expand before. */
         p += n;
     }
+}
+
+void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_type,
+                           struct buf *out)
+{
+    prefix_eval(prefix, ts_ms, error_type, 0, out);
 }
 
 static const char *default_extension(enum delivery_compression c)
@@ -368,7 +383,7 @@ void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, 
 void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
                           int64_t ts_ms, struct buf *out)
 {
-    delivery__prefix_eval(d->prefix, ts_ms, NULL, out);
+    prefix_eval(d->prefix, ts_ms, NULL, d->prefix_expanded, out);
     /* With format conversion the object is Parquet: AWS names it .parquet. */
     const char *ext = d->file_extension != NULL ? d->file_extension
                       : d->conversion           ? ".parquet"
