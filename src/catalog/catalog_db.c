@@ -36,7 +36,7 @@ static int64_t count_of(struct store_stmt *s)
 static int db_find(struct catalog *cat, const struct catalog_scope *sc, const char *name,
                    int64_t *db_id, struct err_info *err)
 {
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st, "SELECT id FROM glue_database WHERE region=? AND account=? AND name=?", "sss",
         sc->region, sc->account_id, name);
     if (s == NULL) {
@@ -66,7 +66,7 @@ int catalog__table_find(struct catalog *cat, const struct catalog_scope *sc, con
     if (rc < 0) {
         goto out;
     }
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st, "SELECT id, doc FROM glue_table WHERE db_id=? AND name=?", "is", db_id, tbl);
     if (s == NULL) {
         rc = catalog__store_err(err, SL_E(IO));
@@ -157,14 +157,14 @@ int catalog__op_CreateDatabase(struct catalog *cat, const struct catalog_scope *
     int rc;
     store_lock(cat->st);
     store_begin(cat->st);
-    if (count_of(catalog__prep(cat->st,
+    if (count_of(store_prepare_args(cat->st,
                                "SELECT count(*) FROM glue_database WHERE region=? AND account=?",
                                "ss", sc->region, sc->account_id)) >= MAX_DATABASES) {
         rc = err_set(err, SL_E(RESOURCE_NUMBER_LIMIT),
                      "The number of databases has reached the limit of %d.", MAX_DATABASES);
         goto out_rollback;
     }
-    rc = catalog__exec(cat->st,
+    rc = store_run(cat->st,
                        "INSERT INTO glue_database(region, account, name, doc, create_time)"
                        " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING",
                        "ssssi", sc->region, sc->account_id, name, doc, (int64_t)clock_now_ms());
@@ -205,7 +205,7 @@ int catalog__op_GetDatabase(struct catalog *cat, const struct catalog_scope *sc,
     }
     char *name = catalog__lower(given);
     store_read_begin(cat->st);
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT doc, create_time FROM glue_database WHERE region=? AND account=? AND name=?", "sss",
         sc->region, sc->account_id, name);
@@ -243,7 +243,7 @@ int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc
     int more = 0;
     store_read_begin(cat->st);
     struct store_stmt *s =
-        catalog__prep(cat->st,
+        store_prepare_args(cat->st,
                       "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
                       " account=? AND id>? ORDER BY id LIMIT ?",
                       "ssii", sc->region, sc->account_id, after, (int64_t)max + 1);
@@ -295,7 +295,7 @@ int catalog__op_UpdateDatabase(struct catalog *cat, const struct catalog_scope *
         rc = err_set(err, SL_E(INVALID_INPUT), "Renaming a database is not supported.");
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st, "UPDATE glue_database SET doc=? WHERE id=?", "si", doc, db_id);
+        rc = store_run(cat->st, "UPDATE glue_database SET doc=? WHERE id=?", "si", doc, db_id);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         }
@@ -329,13 +329,13 @@ int catalog__op_DeleteDatabase(struct catalog *cat, const struct catalog_scope *
     if (rc == 0) {
         /* Tags of the database's tables go with them. */
         char *prefix = xasprintf("arn:aws:glue:%s:%s:table/%s/", sc->region, sc->account_id, name);
-        rc = catalog__exec(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss",
+        rc = store_run(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss",
                            prefix, prefix);
         free(prefix);
     }
     if (rc == 0) {
         catalog__tags_drop_locked(cat, arn);
-        rc = catalog__exec(cat->st, "DELETE FROM glue_database WHERE id=?", "i", db_id);
+        rc = store_run(cat->st, "DELETE FROM glue_database WHERE id=?", "i", db_id);
     }
     if (rc == 0) {
         rc = store_commit(cat->st);
@@ -436,14 +436,14 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
     store_lock(cat->st);
     store_begin(cat->st);
     rc = db_find(cat, sc, db, &db_id, err);
-    if (rc == 0 && count_of(catalog__prep(cat->st, "SELECT count(*) FROM glue_table WHERE db_id=?",
+    if (rc == 0 && count_of(store_prepare_args(cat->st, "SELECT count(*) FROM glue_table WHERE db_id=?",
                                           "i", db_id)) >= MAX_TABLES_PER_DB) {
         rc = err_set(err, SL_E(RESOURCE_NUMBER_LIMIT),
                      "The number of tables in database %s has reached the limit of %d.", db,
                      MAX_TABLES_PER_DB);
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "INSERT INTO glue_table(db_id, name, version, doc, create_time,"
                            " update_time) VALUES(?,?,1,?,?,?) ON CONFLICT DO NOTHING",
                            "issii", db_id, name, doc, now, now);
@@ -452,7 +452,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
         }
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "INSERT INTO glue_table_version(table_id, version, doc, update_time)"
                            " VALUES(?,1,?,?)",
                            "isi", store_last_rowid(cat->st), doc, now);
@@ -470,7 +470,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
                 break;
             }
             char *keys = catalog__dump(json_object_get(ix, "Keys"));
-            rc = catalog__exec(cat->st,
+            rc = store_run(cat->st,
                                "INSERT INTO glue_partition_index(table_id, name, keys,"
                                " create_time) VALUES(?,?,?,?)",
                                "issi", tid, catalog__str(ix, "IndexName"), keys, now);
@@ -514,7 +514,7 @@ int catalog__op_GetTable(struct catalog *cat, const struct catalog_scope *sc, js
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
     json_t *t = NULL;
     if (rc == 0) {
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st, "SELECT doc, version, create_time, update_time FROM glue_table WHERE id=?",
             "i", tid);
         if (s != NULL && store_step(s) == 1) {
@@ -614,7 +614,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     int rc = db_find(cat, sc, db, &db_id, err);
     struct store_stmt *s = NULL;
     if (rc == 0) {
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT id, name, doc, version, create_time, update_time FROM"
                           " glue_table WHERE db_id=? AND id>? ORDER BY id",
                           "ii", db_id, after);
@@ -679,7 +679,7 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
     int64_t version = 0;
     if (rc == 0) {
         struct store_stmt *s =
-            catalog__prep(cat->st, "SELECT version FROM glue_table WHERE id=?", "i", tid);
+            store_prepare_args(cat->st, "SELECT version FROM glue_table WHERE id=?", "i", tid);
         if (s != NULL && store_step(s) == 1) {
             version = store_col_int64(s, 0);
         }
@@ -692,24 +692,24 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
     }
     if (rc == 0) {
         if (skip_archive) {
-            rc = catalog__exec(cat->st,
+            rc = store_run(cat->st,
                                "UPDATE glue_table_version SET doc=?, update_time=? WHERE"
                                " table_id=? AND version=?",
                                "siii", doc, now, tid, version);
         } else {
-            struct store_stmt *s = catalog__prep(
+            struct store_stmt *s = store_prepare_args(
                 cat->st, "SELECT max(version) FROM glue_table_version WHERE table_id=?", "i", tid);
             int64_t top = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : version;
             store_finalize(s);
             version = (top > version ? top : version) + 1;
-            rc = catalog__exec(cat->st,
+            rc = store_run(cat->st,
                                "INSERT INTO glue_table_version(table_id, version, doc,"
                                " update_time) VALUES(?,?,?,?)",
                                "iisi", tid, version, doc, now);
         }
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "UPDATE glue_table SET doc=?, version=?, update_time=? WHERE id=?",
                            "siii", doc, version, now, tid);
     }
@@ -745,7 +745,7 @@ static int table_delete_locked(struct catalog *cat, const struct catalog_scope *
     char *tbl = catalog__lower(tn);
     char *arn = table_arn(sc, db, tbl);
     catalog__tags_drop_locked(cat, arn);
-    rc = catalog__exec(cat->st, "DELETE FROM glue_table WHERE id=?", "i", tid);
+    rc = store_run(cat->st, "DELETE FROM glue_table WHERE id=?", "i", tid);
     free(arn);
     free(tbl);
     free(db);
@@ -841,7 +841,7 @@ static json_t *version_out(const struct catalog_scope *sc, struct store_stmt *s,
 static int64_t table_create_time(struct catalog *cat, int64_t tid)
 {
     struct store_stmt *s =
-        catalog__prep(cat->st, "SELECT create_time FROM glue_table WHERE id=?", "i", tid);
+        store_prepare_args(cat->st, "SELECT create_time FROM glue_table WHERE id=?", "i", tid);
     int64_t t = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
     store_finalize(s);
     return t;
@@ -872,7 +872,7 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
         int64_t created = table_create_time(cat, tid);
         /* Newest first; the token is the last version returned. */
         struct store_stmt *s =
-            catalog__prep(cat->st,
+            store_prepare_args(cat->st,
                           "SELECT version, doc, update_time FROM glue_table_version WHERE"
                           " table_id=? AND (?=0 OR version<?) ORDER BY version DESC",
                           "iii", tid, after, after);
@@ -936,7 +936,7 @@ int catalog__op_GetTableVersion(struct catalog *cat, const struct catalog_scope 
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
     if (rc == 0) {
         int64_t created = table_create_time(cat, tid);
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st,
             "SELECT version, doc, update_time FROM glue_table_version WHERE table_id=? AND"
             " version=(CASE WHEN ?=0 THEN (SELECT version FROM glue_table WHERE id=?) ELSE ? END)",
@@ -967,13 +967,13 @@ static int version_delete_locked(struct catalog *cat, int64_t tid, const char *v
         return err->code;
     }
     struct store_stmt *s =
-        catalog__prep(cat->st, "SELECT version FROM glue_table WHERE id=?", "i", tid);
+        store_prepare_args(cat->st, "SELECT version FROM glue_table WHERE id=?", "i", tid);
     int64_t current = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
     store_finalize(s);
     if (v == current) {
         return err_set(err, SL_E(INVALID_INPUT), "Cannot delete the current version %s.", vid);
     }
-    int rc = catalog__exec(cat->st, "DELETE FROM glue_table_version WHERE table_id=? AND version=?",
+    int rc = store_run(cat->st, "DELETE FROM glue_table_version WHERE table_id=? AND version=?",
                            "ii", tid, v);
     if (rc < 0) {
         return catalog__store_err(err, rc);
@@ -1138,7 +1138,7 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
     int more = 0;
     int64_t last = 0;
     store_read_begin(cat->st);
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT t.id, d.name, t.doc, t.version, t.create_time, t.update_time FROM glue_table t"
         " JOIN glue_database d ON d.id=t.db_id WHERE d.region=? AND d.account=? AND t.id>?"

@@ -49,11 +49,6 @@ json_t *catalog__token(int64_t last_id);
 int catalog__token_parse(const json_t *in, int64_t *last_id, struct err_info *err);
 /* MaxResults from in, within [1, max], default dflt. */
 int catalog__max_results(const json_t *in, int max, int dflt, struct err_info *err);
-/* Prepares sql and binds the variadic arguments by fmt: 's' const char * (NULL binds
- * NULL), 'i' int64_t. NULL when the statement does not prepare. */
-struct store_stmt *catalog__prep(struct store *st, const char *sql, const char *fmt, ...);
-/* Prepares, binds, steps once and finalizes; 0 or a negative code. */
-int catalog__exec(struct store *st, const char *sql, const char *fmt, ...);
 /* Maps a store failure to an error with a generic message. */
 int catalog__store_err(struct err_info *err, int rc);
 

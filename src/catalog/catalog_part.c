@@ -142,7 +142,7 @@ static int partition_insert(struct catalog *cat, const struct tctx *t, const jso
     char *vkey = catalog__vkey_encode(values);
     char *ckey = catalog__ckey_encode(values);
     char *doc = catalog__dump(pi);
-    rc = catalog__exec(cat->st,
+    rc = store_run(cat->st,
                        "INSERT INTO glue_partition(table_id, vkey, ckey, create_time,"
                        " update_time, doc) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                        "issiis", t->tid, vkey, ckey, now, now, doc);
@@ -245,7 +245,7 @@ static int partition_get(struct catalog *cat, const struct catalog_scope *sc, co
         return rc;
     }
     char *vkey = catalog__vkey_encode(values);
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st, "SELECT doc, create_time FROM glue_partition WHERE table_id=? AND vkey=?", "is",
         t->tid, vkey);
     rc = s != NULL ? store_step(s) : SL_E(IO);
@@ -352,7 +352,7 @@ static int partition_update(struct catalog *cat, const struct tctx *t, const jso
     char *new_key = catalog__vkey_encode(json_object_get(doc, "Values"));
     char *text = catalog__dump(doc);
     char *ckey = catalog__ckey_encode(json_object_get(doc, "Values"));
-    rc = catalog__exec(cat->st,
+    rc = store_run(cat->st,
                        "UPDATE OR IGNORE glue_partition SET vkey=?, ckey=?, doc=?, update_time=?"
                        " WHERE table_id=? AND vkey=?",
                        "sssiis", new_key, ckey, text, (int64_t)clock_now_ms(), t->tid, old_key);
@@ -362,7 +362,7 @@ static int partition_update(struct catalog *cat, const struct tctx *t, const jso
     } else if (store_changes(cat->st) == 0) {
         /* Either the partition is missing or the new values are taken. */
         struct store_stmt *s =
-            catalog__prep(cat->st, "SELECT 1 FROM glue_partition WHERE table_id=? AND vkey=?", "is",
+            store_prepare_args(cat->st, "SELECT 1 FROM glue_partition WHERE table_id=? AND vkey=?", "is",
                           t->tid, old_key);
         int exists = s != NULL && store_step(s) == 1;
         store_finalize(s);
@@ -441,7 +441,7 @@ static int partition_delete(struct catalog *cat, const struct tctx *t, const jso
         return rc;
     }
     char *vkey = catalog__vkey_encode(values);
-    rc = catalog__exec(cat->st, "DELETE FROM glue_partition WHERE table_id=? AND vkey=?", "is",
+    rc = store_run(cat->st, "DELETE FROM glue_partition WHERE table_id=? AND vkey=?", "is",
                        t->tid, vkey);
     free(vkey);
     if (rc < 0) {
@@ -614,14 +614,14 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
     if (n_prefixes <= 1) {
         if (n_prefixes == 1) {
             char *hi = xasprintf("%s;", prefixes[0]);
-            s = catalog__prep(cat->st,
+            s = store_prepare_args(cat->st,
                               "SELECT id, vkey FROM glue_partition INDEXED BY"
                               " glue_partition_by_ckey WHERE table_id=? AND ckey>=? AND ckey<?"
                               " AND id>? ORDER BY id",
                               "issi", t->tid, prefixes[0], hi, sc->after_id);
             free(hi);
         } else {
-            s = catalog__prep(cat->st,
+            s = store_prepare_args(cat->st,
                               "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_scan"
                               " WHERE table_id=? AND id>? ORDER BY id",
                               "ii", t->tid, sc->after_id);
@@ -641,7 +641,7 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
     }
     for (size_t p = 0; p < n_prefixes; p++) {
         char *hi = xasprintf("%s;", prefixes[p]);
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_by_ckey"
                           " WHERE table_id=? AND ckey>=? AND ckey<? AND id>?",
                           "issi", t->tid, prefixes[p], hi, sc->after_id);
@@ -959,7 +959,7 @@ int catalog__op_CreatePartitionIndex(struct catalog *cat, const struct catalog_s
     }
     if (rc == 0) {
         char *text = catalog__dump(keys);
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "INSERT INTO glue_partition_index(table_id, name, keys, create_time)"
                            " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                            "issi", t.tid, name, text, (int64_t)clock_now_ms());
@@ -987,7 +987,7 @@ int catalog__op_GetPartitionIndexes(struct catalog *cat, const struct catalog_sc
     store_read_begin(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st, "SELECT name, keys FROM glue_partition_index WHERE table_id=? ORDER BY name",
             "i", t.tid);
         while (s != NULL && store_step(s) == 1) {
@@ -1041,7 +1041,7 @@ int catalog__op_DeletePartitionIndex(struct catalog *cat, const struct catalog_s
     store_lock(cat->st);
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
-        rc = catalog__exec(cat->st, "DELETE FROM glue_partition_index WHERE table_id=? AND name=?",
+        rc = store_run(cat->st, "DELETE FROM glue_partition_index WHERE table_id=? AND name=?",
                            "is", t.tid, name);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);

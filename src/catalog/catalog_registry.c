@@ -112,7 +112,7 @@ static int registry_find(struct catalog *cat, const struct catalog_scope *sc, co
                          int create_default, int64_t *id, struct err_info *err)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st, "SELECT id FROM glue_registry WHERE region=? AND account=? AND name=?", "sss",
             sc->region, sc->account_id, name);
         int rc = s != NULL ? store_step(s) : SL_E(IO);
@@ -130,7 +130,7 @@ static int registry_find(struct catalog *cat, const struct catalog_scope *sc, co
             break;
         }
         int64_t now = clock_now_ms();
-        catalog__exec(cat->st,
+        store_run(cat->st,
                       "INSERT INTO glue_registry(region, account, name, description,"
                       " create_time, update_time) VALUES(?,?,?,?,?,?)",
                       "ssssii", sc->region, sc->account_id, name, "Default registry", now, now);
@@ -178,7 +178,7 @@ int catalog__op_CreateRegistry(struct catalog *cat, const struct catalog_scope *
     char *arn = registry_arn(sc, name);
     store_lock(cat->st);
     store_begin(cat->st);
-    int rc = catalog__exec(cat->st,
+    int rc = store_run(cat->st,
                            "INSERT INTO glue_registry(region, account, name, description,"
                            " create_time, update_time) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                            "ssssii", sc->region, sc->account_id, name, desc, now, now);
@@ -234,7 +234,7 @@ int catalog__op_GetRegistry(struct catalog *cat, const struct catalog_scope *sc,
     store_read_begin(cat->st);
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 0, &id, &name, err);
     if (rc == 0) {
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st,
             "SELECT name, description, create_time, update_time FROM glue_registry WHERE id=?", "i",
             id);
@@ -263,7 +263,7 @@ int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *
     int64_t last = 0;
     int more = 0;
     store_read_begin(cat->st);
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT name, description, create_time, update_time, id FROM glue_registry WHERE"
         " region=? AND account=? AND id>? ORDER BY id",
@@ -298,7 +298,7 @@ int catalog__op_UpdateRegistry(struct catalog *cat, const struct catalog_scope *
     store_lock(cat->st);
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 0, &id, &name, err);
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "UPDATE glue_registry SET description=?, update_time=? WHERE id=?",
                            "sii", desc, (int64_t)clock_now_ms(), id);
         rc = rc < 0 ? catalog__store_err(err, rc) : 0;
@@ -326,11 +326,11 @@ int catalog__op_DeleteRegistry(struct catalog *cat, const struct catalog_scope *
     if (rc == 0) {
         arn = registry_arn(sc, name);
         char *prefix = schema_arn(sc, name, "");
-        catalog__exec(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss", prefix,
+        store_run(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss", prefix,
                       prefix);
         free(prefix);
         catalog__tags_drop_locked(cat, arn);
-        rc = catalog__exec(cat->st, "DELETE FROM glue_registry WHERE id=?", "i", id);
+        rc = store_run(cat->st, "DELETE FROM glue_registry WHERE id=?", "i", id);
     }
     if (rc == 0) {
         rc = store_commit(cat->st);
@@ -354,7 +354,7 @@ int catalog__op_DeleteRegistry(struct catalog *cat, const struct catalog_scope *
 static int schema_load(struct catalog *cat, int64_t registry_id, const char *reg_name,
                        const char *name, struct schema_row *r, struct err_info *err)
 {
-    struct store_stmt *s = catalog__prep(
+    struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT id, data_format, compatibility, description, checkpoint, next_version,"
         " create_time, update_time FROM glue_schema WHERE registry_id=? AND name=?",
@@ -426,7 +426,7 @@ static int schema_resolve(struct catalog *cat, const struct catalog_scope *sc, c
 static int64_t latest_version(struct catalog *cat, int64_t schema_id)
 {
     struct store_stmt *s =
-        catalog__prep(cat->st,
+        store_prepare_args(cat->st,
                       "SELECT max(version) FROM glue_schema_version WHERE schema_id=? AND"
                       " status='AVAILABLE'",
                       "i", schema_id);
@@ -573,7 +573,7 @@ static int check_evolution(struct catalog *cat, const struct schema_row *r, cons
     int backward = strncmp(mode, "BACKWARD", 8) == 0 || strncmp(mode, "FULL", 4) == 0;
     int forward = strncmp(mode, "FORWARD", 7) == 0 || strncmp(mode, "FULL", 4) == 0;
     struct store_stmt *s =
-        catalog__prep(cat->st,
+        store_prepare_args(cat->st,
                       "SELECT version, definition FROM glue_schema_version WHERE schema_id=? AND"
                       " status='AVAILABLE' AND version>=? ORDER BY version DESC",
                       "ii", r->id, r->checkpoint);
@@ -631,7 +631,7 @@ static int find_identical(struct catalog *cat, const struct schema_row *r, const
     char fp[SHA256_LEN * 2 + 1];
     fingerprint(r->format, def, fp);
     struct store_stmt *s =
-        catalog__prep(cat->st,
+        store_prepare_args(cat->st,
                       "SELECT version, uuid, status, create_time FROM glue_schema_version"
                       " WHERE schema_id=? AND fingerprint=? ORDER BY version LIMIT 1",
                       "is", r->id, fp);
@@ -668,13 +668,13 @@ static int register_version(struct catalog *cat, struct schema_row *r, const cha
     int64_t now = clock_now_ms();
     char fp[SHA256_LEN * 2 + 1];
     fingerprint(r->format, def, fp);
-    rc = catalog__exec(cat->st,
+    rc = store_run(cat->st,
                        "INSERT INTO glue_schema_version(schema_id, version, uuid, definition,"
                        " fingerprint, status, create_time) VALUES(?,?,?,?,?,?,?)",
                        "iissssi", r->id, *version, uuid, def, fp, status, now);
     if (rc == 0) {
         r->next_version++;
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "UPDATE glue_schema SET next_version=?, update_time=? WHERE id=?", "iii",
                            r->next_version, now, r->id);
     }
@@ -713,7 +713,7 @@ int catalog__op_CreateSchema(struct catalog *cat, const struct catalog_scope *sc
     store_begin(cat->st);
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 1, &reg_id, &reg, err);
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "INSERT INTO glue_schema(registry_id, name, data_format, compatibility,"
                            " description, checkpoint, next_version, create_time, update_time)"
                            " VALUES(?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
@@ -798,7 +798,7 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
     }
     struct store_stmt *s = NULL;
     if (rc == 0) {
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT s.id, r.name, s.name, s.description, s.create_time,"
                           " s.update_time FROM glue_schema s JOIN glue_registry r ON"
                           " r.id=s.registry_id WHERE r.region=? AND r.account=? AND"
@@ -875,7 +875,7 @@ int catalog__op_UpdateSchema(struct catalog *cat, const struct catalog_scope *sc
     if (rc == 0 && svn != NULL) {
         rc = version_number(cat, &r, svn, &checkpoint, err);
         if (rc == 0) {
-            struct store_stmt *s = catalog__prep(
+            struct store_stmt *s = store_prepare_args(
                 cat->st, "SELECT 1 FROM glue_schema_version WHERE schema_id=? AND version=?", "ii",
                 r.id, checkpoint);
             int found = s != NULL && store_step(s) == 1;
@@ -887,7 +887,7 @@ int catalog__op_UpdateSchema(struct catalog *cat, const struct catalog_scope *sc
         }
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "UPDATE glue_schema SET compatibility=coalesce(?, compatibility),"
                            " description=coalesce(?, description), checkpoint=?, update_time=?"
                            " WHERE id=?",
@@ -915,7 +915,7 @@ int catalog__op_DeleteSchema(struct catalog *cat, const struct catalog_scope *sc
     if (rc == 0) {
         char *arn = schema_arn(sc, r.registry, r.name);
         catalog__tags_drop_locked(cat, arn);
-        rc = catalog__exec(cat->st, "DELETE FROM glue_schema WHERE id=?", "i", r.id);
+        rc = store_run(cat->st, "DELETE FROM glue_schema WHERE id=?", "i", r.id);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         } else {
@@ -979,7 +979,7 @@ static int version_resolve(struct catalog *cat, const struct catalog_scope *sc, 
     struct store_stmt *s = NULL;
     int rc = 0;
     if (id != NULL) {
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT v.version, v.uuid, v.status, v.definition, v.create_time,"
                           " r.id, r.name, s.name FROM glue_schema_version v JOIN glue_schema s"
                           " ON s.id=v.schema_id JOIN glue_registry r ON r.id=s.registry_id"
@@ -999,7 +999,7 @@ static int version_resolve(struct catalog *cat, const struct catalog_scope *sc, 
             rc = version_number(cat, &v->schema, svn, &n, err);
         }
         if (rc == 0) {
-            s = catalog__prep(cat->st,
+            s = store_prepare_args(cat->st,
                               "SELECT version, uuid, status, definition, create_time FROM"
                               " glue_schema_version WHERE schema_id=? AND version=?",
                               "ii", v->schema.id, n);
@@ -1064,7 +1064,7 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
     if (rc == 0) {
         char *arn = schema_arn(sc, r.registry, r.name);
         struct store_stmt *s =
-            catalog__prep(cat->st,
+            store_prepare_args(cat->st,
                           "SELECT version, uuid, status, create_time FROM glue_schema_version WHERE"
                           " schema_id=? AND version>? ORDER BY version",
                           "ii", r.id, after);
@@ -1296,7 +1296,7 @@ int catalog__op_DeleteSchemaVersions(struct catalog *cat, const struct catalog_s
         if (v == r.checkpoint) {
             why = "Cannot delete the checkpoint version.";
         } else {
-            catalog__exec(cat->st,
+            store_run(cat->st,
                           "DELETE FROM glue_schema_version WHERE schema_id=? AND version=?", "ii",
                           r.id, (int64_t)v);
             if (store_changes(cat->st) == 0) {
@@ -1384,7 +1384,7 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
     int rc = version_resolve(cat, sc, in, &v, err);
     if (rc == 0) {
         struct store_stmt *s =
-            catalog__prep(cat->st,
+            store_prepare_args(cat->st,
                           "SELECT count(DISTINCT key), sum(key=?) FROM glue_schema_meta WHERE"
                           " version_uuid=?",
                           "ss", key, v.uuid);
@@ -1400,7 +1400,7 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
         }
     }
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "INSERT INTO glue_schema_meta(version_uuid, key, value, create_time)"
                            " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                            "sssi", v.uuid, key, value, (int64_t)clock_now_ms());
@@ -1429,7 +1429,7 @@ int catalog__op_QuerySchemaVersionMetadata(struct catalog *cat, const struct cat
     json_t *map = json_object();
     if (rc == 0) {
         /* Newest first: the newest value of a key is MetadataValue, older ones follow. */
-        struct store_stmt *s = catalog__prep(
+        struct store_stmt *s = store_prepare_args(
             cat->st,
             "SELECT key, value, create_time FROM glue_schema_meta WHERE version_uuid=?"
             " ORDER BY create_time DESC, rowid DESC",
@@ -1485,7 +1485,7 @@ int catalog__op_RemoveSchemaVersionMetadata(struct catalog *cat, const struct ca
     store_lock(cat->st);
     int rc = version_resolve(cat, sc, in, &v, err);
     if (rc == 0) {
-        rc = catalog__exec(cat->st,
+        rc = store_run(cat->st,
                            "DELETE FROM glue_schema_meta WHERE version_uuid=? AND key=? AND"
                            " value=?",
                            "sss", v.uuid, key, value);

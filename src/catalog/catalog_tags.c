@@ -34,7 +34,7 @@ int catalog__tags_put_locked(struct catalog *cat, const char *arn, const json_t 
             return err_set(err, SL_E(INVALID_INPUT),
                            "Tag keys must have 1 to 128 characters and values at most 256.");
         }
-        int rc = catalog__exec(cat->st,
+        int rc = store_run(cat->st,
                                "INSERT INTO glue_tag(arn, key, value) VALUES(?,?,?)"
                                " ON CONFLICT(arn, key) DO UPDATE SET value=excluded.value",
                                "sss", arn, k, json_string_value(v));
@@ -43,7 +43,7 @@ int catalog__tags_put_locked(struct catalog *cat, const char *arn, const json_t 
         }
     }
     struct store_stmt *s =
-        catalog__prep(cat->st, "SELECT count(*) FROM glue_tag WHERE arn=?", "s", arn);
+        store_prepare_args(cat->st, "SELECT count(*) FROM glue_tag WHERE arn=?", "s", arn);
     int64_t n = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
     store_finalize(s);
     if (n > MAX_TAGS) {
@@ -54,7 +54,7 @@ int catalog__tags_put_locked(struct catalog *cat, const char *arn, const json_t 
 
 void catalog__tags_drop_locked(struct catalog *cat, const char *arn)
 {
-    catalog__exec(cat->st, "DELETE FROM glue_tag WHERE arn=?", "s", arn);
+    store_run(cat->st, "DELETE FROM glue_tag WHERE arn=?", "s", arn);
 }
 
 /* Checks that arn names an existing resource in scope. Caller holds a read bracket or the lock. */
@@ -81,23 +81,23 @@ static int arn_check(struct catalog *cat, const struct catalog_scope *sc, const 
     const char *slash2 = strchr(rest, '/');
     struct store_stmt *s = NULL;
     if (tlen == 8 && strncmp(res, "database", 8) == 0 && slash2 == NULL) {
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT 1 FROM glue_database WHERE region=? AND account=? AND name=?",
                           "sss", sc->region, sc->account_id, rest);
     } else if (tlen == 5 && strncmp(res, "table", 5) == 0 && slash2 != NULL) {
         char *db = xstrndup(rest, (size_t)(slash2 - rest));
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT 1 FROM glue_table t JOIN glue_database d ON d.id=t.db_id"
                           " WHERE d.region=? AND d.account=? AND d.name=? AND t.name=?",
                           "ssss", sc->region, sc->account_id, db, slash2 + 1);
         free(db);
     } else if (tlen == 8 && strncmp(res, "registry", 8) == 0 && slash2 == NULL) {
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT 1 FROM glue_registry WHERE region=? AND account=? AND name=?",
                           "sss", sc->region, sc->account_id, rest);
     } else if (tlen == 6 && strncmp(res, "schema", 6) == 0 && slash2 != NULL) {
         char *reg = xstrndup(rest, (size_t)(slash2 - rest));
-        s = catalog__prep(cat->st,
+        s = store_prepare_args(cat->st,
                           "SELECT 1 FROM glue_schema s JOIN glue_registry r ON r.id=s.registry_id"
                           " WHERE r.region=? AND r.account=? AND r.name=? AND s.name=?",
                           "ssss", sc->region, sc->account_id, reg, slash2 + 1);
@@ -151,7 +151,7 @@ int catalog__op_UntagResource(struct catalog *cat, const struct catalog_scope *s
     json_array_foreach(keys, i, k)
     {
         if (rc == 0 && json_is_string(k)) {
-            catalog__exec(cat->st, "DELETE FROM glue_tag WHERE arn=? AND key=?", "ss", arn,
+            store_run(cat->st, "DELETE FROM glue_tag WHERE arn=? AND key=?", "ss", arn,
                           json_string_value(k));
         }
     }
@@ -172,7 +172,7 @@ int catalog__op_GetTags(struct catalog *cat, const struct catalog_scope *sc, jso
     int rc = arn_check(cat, sc, arn, err);
     if (rc == 0) {
         struct store_stmt *s =
-            catalog__prep(cat->st, "SELECT key, value FROM glue_tag WHERE arn=?", "s", arn);
+            store_prepare_args(cat->st, "SELECT key, value FROM glue_tag WHERE arn=?", "s", arn);
         while (s != NULL && store_step(s) == 1) {
             json_object_set_new(tags, store_col_text(s, 0), json_string(store_col_text(s, 1)));
         }

@@ -1,6 +1,7 @@
 #include "core/store.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -541,5 +542,44 @@ int store_setting_put(struct store *st, const char *key, const char *value)
         store_finalize(s);
     }
     store_unlock(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void bind_args(struct store_stmt *s, const char *fmt, va_list ap)
+{
+    for (int i = 0; fmt[i] != '\0'; i++) {
+        if (fmt[i] == 's') {
+            store_bind_text(s, i + 1, va_arg(ap, const char *));
+        } else {
+            store_bind_int64(s, i + 1, va_arg(ap, int64_t));
+        }
+    }
+}
+
+struct store_stmt *store_prepare_args(struct store *st, const char *sql, const char *fmt, ...)
+{
+    struct store_stmt *s = NULL;
+    if (store_prepare(st, sql, &s) < 0) {
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    bind_args(s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int store_run(struct store *st, const char *sql, const char *fmt, ...)
+{
+    struct store_stmt *s = NULL;
+    if (store_prepare(st, sql, &s) < 0) {
+        return SL_E(IO);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    bind_args(s, fmt, ap);
+    va_end(ap);
+    int rc = store_step(s);
+    store_finalize(s);
     return rc < 0 ? rc : 0;
 }

@@ -105,6 +105,16 @@ const char *store_col_text(struct store_stmt *stmt, int col);
 int64_t store_col_int64(struct store_stmt *stmt, int col);
 const void *store_col_blob(struct store_stmt *stmt, int col, size_t *len_out);
 int store_col_is_null(struct store_stmt *stmt, int col);
+/*
+ * Prepares sql and binds its parameters in order by fmt, one letter each: 's' a
+ * const char * (NULL binds SQL NULL), 'i' an int64_t. Returns the statement (the caller
+ * finalizes it), or NULL when it does not prepare.
+ */
+struct store_stmt *store_prepare_args(struct store *st, const char *sql, const char *fmt, ...);
+/* store_prepare_args, one step, finalize: 0, or a negative code (SL_E(IO) when the
+   statement does not prepare). */
+int store_run(struct store *st, const char *sql, const char *fmt, ...);
+
 /* Rows changed by the last statement; rowid of the last insert (thread's connection). */
 int64_t store_changes(struct store *st);
 int64_t store_last_rowid(struct store *st);

@@ -43,48 +43,6 @@ int64_t delivery__now_ms(const struct delivery_service *svc)
     return svc->now_ms != NULL ? svc->now_ms(svc->clock_arg) : clock_now_ms();
 }
 
-/* Prepares sql and binds the arguments by fmt ('s' text, 'i' int64_t). NULL on failure. */
-static struct store_stmt *prep(struct store *st, const char *sql, const char *fmt, ...)
-{
-    struct store_stmt *s = NULL;
-    if (store_prepare(st, sql, &s) < 0) {
-        return NULL;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    for (int i = 0; fmt[i] != '\0'; i++) {
-        if (fmt[i] == 's') {
-            store_bind_text(s, i + 1, va_arg(ap, const char *));
-        } else {
-            store_bind_int64(s, i + 1, va_arg(ap, int64_t));
-        }
-    }
-    va_end(ap);
-    return s;
-}
-
-/* Prepares, binds, steps once, finalizes. 0 or a negative code. */
-static int exec(struct store *st, const char *sql, const char *fmt, ...)
-{
-    struct store_stmt *s = NULL;
-    if (store_prepare(st, sql, &s) < 0) {
-        return SL_E(IO);
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    for (int i = 0; fmt[i] != '\0'; i++) {
-        if (fmt[i] == 's') {
-            store_bind_text(s, i + 1, va_arg(ap, const char *));
-        } else {
-            store_bind_int64(s, i + 1, va_arg(ap, int64_t));
-        }
-    }
-    va_end(ap);
-    int rc = store_step(s);
-    store_finalize(s);
-    return rc < 0 ? rc : 0;
-}
-
 static int store_err(struct err_info *err, int rc)
 {
     return err_set(err, rc < 0 ? rc : SL_E(IO), "The metadata store failed: %s", sl_strerror(rc));
@@ -102,7 +60,7 @@ int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint
     store_lock(svc->st);
     int rc = store_begin(svc->st);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = exec(svc->st,
+        rc = store_run(svc->st,
                   "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)"
                   " ON CONFLICT(stream_id, source) DO UPDATE SET next_index=excluded.next_index",
                   "iii", id, (int64_t)sources[i], (int64_t)next_index[i]);
@@ -269,7 +227,7 @@ int delivery_service_open_with(const struct delivery_service_options *opt,
         goto out_fail;
     }
     store_read_begin(svc->st);
-    struct store_stmt *s = prep(svc->st,
+    struct store_stmt *s = store_prepare_args(svc->st,
                                 "SELECT id, region, account, name, type, source_doc, dest_doc,"
                                 " enc_doc, version, created_ms FROM delivery_stream ORDER BY id",
                                 "");
@@ -432,7 +390,7 @@ static int tags_put(struct delivery_service *svc, int64_t id, const json_t *tags
     for (size_t i = 0; i < json_array_size(tags); i++) {
         json_t *t = json_array_get(tags, i);
         const char *v = str_member(t, "Value");
-        int rc = exec(svc->st,
+        int rc = store_run(svc->st,
                       "INSERT INTO delivery_tag(stream_id, key, value) VALUES(?,?,?)"
                       " ON CONFLICT(stream_id, key) DO UPDATE SET value=excluded.value",
                       "iss", id, str_member(t, "Key"), v != NULL ? v : "");
@@ -441,7 +399,7 @@ static int tags_put(struct delivery_service *svc, int64_t id, const json_t *tags
         }
     }
     struct store_stmt *s =
-        prep(svc->st, "SELECT COUNT(*) FROM delivery_tag WHERE stream_id=?", "i", id);
+        store_prepare_args(svc->st, "SELECT COUNT(*) FROM delivery_tag WHERE stream_id=?", "i", id);
     int64_t n = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
     store_finalize(s);
     if (n > DELIVERY_TAGS_MAX) {
@@ -626,7 +584,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         rc = store_err(err, rc);
         goto out;
     }
-    struct store_stmt *s = prep(svc->st,
+    struct store_stmt *s = store_prepare_args(svc->st,
                                 "SELECT (SELECT COUNT(*) FROM delivery_stream WHERE region=? AND"
                                 " account=? AND name=?), (SELECT COUNT(*) FROM delivery_stream"
                                 " WHERE region=? AND account=?)",
@@ -645,7 +603,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
             err_set(err, SL_E(LIMIT_EXCEEDED),
                     "You have already consumed your firehose quota of %d hoses.", svc->max_streams);
     } else {
-        rc = exec(svc->st,
+        rc = store_run(svc->st,
                   "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"
                   " enc_doc, version, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,1,?,?)",
                   "sssssssii", sc->region, sc->account, name, type, source_text, dest_text,
@@ -660,7 +618,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         rc = tags_put(svc, id, tags, err);
     }
     for (size_t i = 0; rc == 0 && i < n_shards; i++) {
-        rc = exec(svc->st,
+        rc = store_run(svc->st,
                   "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
                   "iii", id, (int64_t)shards[i].shard_idx, (int64_t)latest[i]);
         if (rc < 0) {
@@ -682,9 +640,9 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     if (rc < 0) {
         /* Not half there: the rows go again. */
         store_lock(svc->st);
-        exec(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
-        exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
-        exec(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+        store_run(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
+        store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
+        store_run(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
         store_unlock(svc->st);
         rc = err_set(err, SL_E(INTERNAL), "The delivery stream could not be started.");
         goto out;
@@ -727,7 +685,7 @@ static int row_get(struct delivery_service *svc, const struct delivery_scope *sc
                    struct row *r, struct err_info *err)
 {
     memset(r, 0, sizeof(*r));
-    struct store_stmt *s = prep(svc->st,
+    struct store_stmt *s = store_prepare_args(svc->st,
                                 "SELECT id, type, source_doc, dest_doc, enc_doc, version,"
                                 " created_ms, updated_ms FROM delivery_stream WHERE region=? AND"
                                 " account=? AND name=?",
@@ -839,7 +797,7 @@ int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc
     const char *start = str_member(in, "ExclusiveStartDeliveryStreamName");
     store_read_begin(svc->st);
     struct store_stmt *s =
-        prep(svc->st,
+        store_prepare_args(svc->st,
              "SELECT name FROM delivery_stream WHERE region=? AND account=?"
              " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
              " ORDER BY name LIMIT ?",
@@ -902,13 +860,13 @@ int delivery__delete(struct delivery_service *svc, const struct delivery_scope *
     store_lock(svc->st);
     rc = store_begin(svc->st);
     if (rc == 0) {
-        rc = exec(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
+        rc = store_run(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
     }
     if (rc == 0) {
-        rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
+        rc = store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
     }
     if (rc == 0) {
-        rc = exec(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+        rc = store_run(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
     }
     if (rc == 0) {
         rc = store_commit(svc->st);
@@ -1025,7 +983,7 @@ int delivery__update_destination(struct delivery_service *svc, const struct deli
     }
     dest_text = json_dumps(desc, JSON_COMPACT);
     int64_t now = delivery__now_ms(svc);
-    rc = exec(svc->st,
+    rc = store_run(svc->st,
               "UPDATE delivery_stream SET dest_doc=?, version=version+1, updated_ms=? WHERE id=?",
               "sii", dest_text, now, r.id);
     if (rc < 0) {
@@ -1117,7 +1075,7 @@ int delivery__untag(struct delivery_service *svc, const struct delivery_scope *s
     rc = row_get(svc, sc, name, &r, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *k = json_string_value(json_array_get(keys, i));
-        if (k != NULL && (rc = exec(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?",
+        if (k != NULL && (rc = store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?",
                                     "is", r.id, k)) < 0) {
             rc = store_err(err, rc);
         }
@@ -1159,7 +1117,7 @@ int delivery__list_tags(struct delivery_service *svc, const struct delivery_scop
     json_t *tags = json_array();
     int more = 0;
     if (rc == 0) {
-        struct store_stmt *s = prep(svc->st,
+        struct store_stmt *s = store_prepare_args(svc->st,
                                     "SELECT key, value FROM delivery_tag WHERE stream_id=? AND"
                                     " (? IS NULL OR key>?) ORDER BY key",
                                     "iss", r.id, start, start);
@@ -1212,7 +1170,7 @@ int delivery__encryption(struct delivery_service *svc, const struct delivery_sco
                          "KinesisStreamAsSource as the source.");
         } else {
             char *text = json_dumps(enc, JSON_COMPACT);
-            rc = exec(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text, r.id);
+            rc = store_run(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text, r.id);
             free(text);
             if (rc < 0) {
                 rc = store_err(err, rc);
