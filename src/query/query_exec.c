@@ -1153,85 +1153,109 @@ static int load(struct query_service *svc, const char *id, struct exec_row *row)
     return rc;
 }
 
-void query__execute(struct query_worker *w, const char *id)
+/* The state of one execution as it passes through the phases of query__execute. The row and
+ * everything below it are owned here and released by release_run. */
+struct exec_run {
+    struct query_worker *w;    /* the worker running it; its DuckDB connection */
+    struct query_service *svc; /* the service the worker belongs to */
+    const char *id;            /* the execution id; borrowed from the caller */
+    struct exec_row row;       /* the stored execution */
+    int64_t t0_ns;             /* clock_mono_ns when it became RUNNING */
+    struct walk wk;            /* the parsed query: tables, columns, the first failure */
+    struct duck_error derr;    /* the last DuckDB error */
+    json_t *tree;              /* the query's syntax tree, rewritten to read our views */
+    json_t *columns;           /* the result's column descriptions */
+    int64_t scanned;           /* bytes the query reads, after pruning */
+    struct buf csv;            /* the result object's content */
+    char *deser;               /* the rewritten query as SQL */
+};
+
+/* How a phase ended: go on, fail the execution (the message is in wk), or stop because the
+ * execution's final state is already written (cancelled). */
+enum step { STEP_OK, STEP_FAILED, STEP_ENDED };
+
+/* Loads execution `id` into r->row and, when it is QUEUED, names it as the worker's running
+ * execution and moves it to RUNNING. Returns 0 when the execution is now RUNNING; -1 when it
+ * cannot be read, is no longer QUEUED, or another writer changed its state first — then the
+ * worker is not left naming it and only r->row needs release. */
+static int claim(struct exec_run *r)
 {
-    struct query_service *svc = w->svc;
-    struct exec_row row = {0};
-    if (load(svc, id, &row) < 0 || strcmp(row.state, "QUEUED") != 0) {
-        goto out_row;
+    struct query_service *svc = r->svc;
+    if (load(svc, r->id, &r->row) < 0 || strcmp(r->row.state, "QUEUED") != 0) {
+        return -1;
     }
     /* Named as running before it is RUNNING, so a stop never misses it. */
     pthread_mutex_lock(&svc->mu);
-    snprintf(w->running_id, sizeof(w->running_id), "%s", id);
-    w->cancel = 0;
+    snprintf(r->w->running_id, sizeof(r->w->running_id), "%s", r->id);
+    r->w->cancel = 0;
     pthread_mutex_unlock(&svc->mu);
-    if (query__exec_set_state(svc, id, QUERY_QUEUED, QUERY_RUNNING, NULL, 0, 0, 0, 0, NULL) < 0) {
+    if (query__exec_set_state(svc, r->id, QUERY_QUEUED, QUERY_RUNNING, NULL, 0, 0, 0, 0, NULL) <
+        0) {
         pthread_mutex_lock(&svc->mu);
-        w->running_id[0] = '\0';
+        r->w->running_id[0] = '\0';
         pthread_mutex_unlock(&svc->mu);
-        goto out_row;
+        return -1;
     }
+    return 0;
+}
 
-    int64_t t0 = clock_mono_ns();
-    struct walk wk = {.svc = svc, .default_db = row.database, .text = row.query};
-    struct duck_error derr = {0};
-    json_t *tree = NULL;
-    json_t *columns = json_array();
-    int64_t scanned = 0;
-    struct buf csv;
-    buf_init(&csv);
-    char *deser = NULL;
-
-    /* Parse. */
-    char *lit = duck_sql_literal(row.query);
+/* Parses the query with DuckDB into r->tree, checks it is one statement Athena would run,
+ * walks it to find its tables, CTEs and columns, and gives unnamed select items of the
+ * outermost query Athena's labels (_col0, ...). Returns STEP_OK, or STEP_FAILED with the
+ * message in r->wk: the query cannot be parsed, is not SELECT/WITH/VALUES, has a syntax
+ * error, holds more than one statement, or names tables the walk rejects. */
+static enum step parse_query(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    char *lit = duck_sql_literal(r->row.query);
     char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
     free(lit);
-    char *json_text = query_one_text(w->conn, sql, &derr);
+    char *json_text = query_one_text(r->w->conn, sql, &r->derr);
     free(sql);
     if (json_text == NULL) {
-        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
-        goto out_finish;
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
+        return STEP_FAILED;
     }
     /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
     for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
          p = strstr(p, ":18446744073709551615")) {
         memcpy(p, ":0                   ", strlen(":18446744073709551615"));
     }
-    tree = json_loads(json_text, 0, NULL);
+    r->tree = json_loads(json_text, 0, NULL);
     free(json_text);
-    if (tree == NULL) {
-        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
-        goto out_finish;
+    if (r->tree == NULL) {
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
+        return STEP_FAILED;
     }
-    if (json_is_true(json_object_get(tree, "error"))) {
+    if (json_is_true(json_object_get(r->tree, "error"))) {
         char word[32];
-        first_word(row.query, word, sizeof(word));
-        if (strcmp(jstr(tree, "error_type"), "not implemented") == 0) {
-            fail(&wk, ATHENA_USER, 1001,
+        first_word(r->row.query, word, sizeof(word));
+        if (strcmp(jstr(r->tree, "error_type"), "not implemented") == 0) {
+            fail(wk, ATHENA_USER, 1001,
                  "NOT_SUPPORTED: Only SELECT, WITH and VALUES statements are supported (got %s)",
                  word[0] != '\0' ? word : "an empty statement");
         } else {
-            const char *pos = jstr(tree, "position");
+            const char *pos = jstr(r->tree, "position");
             int line = 1, col = 1;
             if (pos[0] != '\0') {
-                line_col(row.query, strtoll(pos, NULL, 10), &line, &col);
+                line_col(r->row.query, strtoll(pos, NULL, 10), &line, &col);
             }
-            fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: line %d:%d: %s", line, col,
-                 jstr(tree, "error_message"));
+            fail(wk, ATHENA_USER, 1006, "SYNTAX_ERROR: line %d:%d: %s", line, col,
+                 jstr(r->tree, "error_message"));
         }
-        goto out_finish;
+        return STEP_FAILED;
     }
-    json_t *stmts = json_object_get(tree, "statements");
+    json_t *stmts = json_object_get(r->tree, "statements");
     if (json_array_size(stmts) != 1) {
-        fail(&wk, ATHENA_USER, 1006, "SYNTAX_ERROR: Only one sql statement is allowed. Got: %zu",
+        fail(wk, ATHENA_USER, 1006, "SYNTAX_ERROR: Only one sql statement is allowed. Got: %zu",
              json_array_size(stmts));
-        goto out_finish;
+        return STEP_FAILED;
     }
     json_t *root = json_object_get(json_array_get(stmts, 0), "node");
-    collect_ctes(&wk, root);
-    walk_tree(&wk, root);
-    if (wk.failed) {
-        goto out_finish;
+    collect_ctes(wk, root);
+    walk_tree(wk, root);
+    if (wk->failed) {
+        return STEP_FAILED;
     }
     /* Athena's labels for unnamed select items of the outermost query. */
     json_t *items = json_object_get(root, "select_list");
@@ -1245,186 +1269,272 @@ void query__execute(struct query_worker *w, const char *id)
             json_object_set_new(it, "alias", json_string(label));
         }
     }
+    return STEP_OK;
+}
 
-    /* Tables: files, views, bytes. */
-    for (size_t i = 0; i < wk.n_tables && !wk.failed; i++) {
-        struct table_ref *t = &wk.tables[i];
+/* Counts the bytes a Parquet table's scan reads into *bytes: the columns the query uses, in
+ * the row groups its WHERE clause cannot skip by statistics (`prune`: only when the query
+ * reads this one table once). Returns 0, or -1 with a HIVE_BAD_DATA failure in r->wk when a
+ * file is not Parquet or cannot be read. */
+static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int64_t *bytes)
+{
+    struct walk *wk = &r->wk;
+    const char **files = xcalloc(t->n_files + 1, sizeof(*files));
+    const char *p = (const char *)t->files.data;
+    for (size_t f = 0; f < t->n_files; f++) {
+        files[f] = p;
+        p += strlen(p) + 1;
+    }
+    const char **cols = xcalloc(t->desc->n_columns + 1, sizeof(*cols));
+    size_t n_cols = 0;
+    for (size_t c = 0; c < t->desc->n_columns; c++) {
+        if (wk->star || has_name(wk->columns, wk->n_columns, t->desc->columns[c].name)) {
+            cols[n_cols++] = t->desc->columns[c].name;
+        }
+    }
+    struct buf skip;
+    buf_init(&skip);
+    if (prune) {
+        stats_skip_sql(t, wk->where, &skip);
+    }
+    buf_putc(&skip, '\0');
+    int64_t b = 0;
+    int rc = query__parquet_scan_bytes(r->w->conn, files, t->n_files, cols, n_cols,
+                                       buf_status(&skip) == 0 ? (const char *)skip.data : NULL, &b,
+                                       &r->derr);
+    if (rc < 0 && skip.len > 1) {
+        /* statistics the condition cannot read: count every row group */
+        rc = query__parquet_scan_bytes(r->w->conn, files, t->n_files, cols, n_cols, NULL, &b,
+                                       &r->derr);
+    }
+    buf_fini(&skip);
+    free(files);
+    free(cols);
+    if (rc < 0) {
+        int cat, type;
+        classify(r->derr.kind, &cat, &type);
+        fail(wk, ATHENA_USER, 1001,
+             "HIVE_BAD_DATA: Table 'awsdatacatalog.%s.%s' has a file that is not Parquet "
+             "or cannot be read",
+             t->database, t->name);
+        return -1;
+    }
+    *bytes = b;
+    return 0;
+}
+
+/* Resolves each table the query reads to its files and view (pruning partitions by the WHERE
+ * clause when the query reads one table once), adds up the bytes scanned into r->scanned and
+ * records them on the execution, then applies the workgroup's cutoff. Returns STEP_OK;
+ * STEP_FAILED when a table cannot be resolved or read; STEP_ENDED when the scan passes the
+ * cutoff and the execution has been CANCELLED. */
+static enum step scan_tables(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    for (size_t i = 0; i < wk->n_tables && !wk->failed; i++) {
+        struct table_ref *t = &wk->tables[i];
         /* Pruning needs the one WHERE clause that filters this table's rows: only when
          * the query reads one table, once, straight from a SELECT's FROM. */
-        prepare_table(&wk, t, wk.n_tables == 1 && wk.n_base_refs == 1);
-        if (wk.failed) {
+        prepare_table(wk, t, wk->n_tables == 1 && wk->n_base_refs == 1);
+        if (wk->failed) {
             break;
         }
         if (t->format == FMT_PARQUET) {
-            const char **files = xcalloc(t->n_files + 1, sizeof(*files));
-            const char *p = (const char *)t->files.data;
-            for (size_t f = 0; f < t->n_files; f++) {
-                files[f] = p;
-                p += strlen(p) + 1;
-            }
-            const char **cols = xcalloc(t->desc->n_columns + 1, sizeof(*cols));
-            size_t n_cols = 0;
-            for (size_t c = 0; c < t->desc->n_columns; c++) {
-                if (wk.star || has_name(wk.columns, wk.n_columns, t->desc->columns[c].name)) {
-                    cols[n_cols++] = t->desc->columns[c].name;
-                }
-            }
-            struct buf skip;
-            buf_init(&skip);
-            if (wk.n_tables == 1 && wk.n_base_refs == 1) {
-                stats_skip_sql(t, wk.where, &skip);
-            }
-            buf_putc(&skip, '\0');
             int64_t b = 0;
-            int rc = query__parquet_scan_bytes(
-                w->conn, files, t->n_files, cols, n_cols,
-                buf_status(&skip) == 0 ? (const char *)skip.data : NULL, &b, &derr);
-            if (rc < 0 && skip.len > 1) {
-                /* statistics the condition cannot read: count every row group */
-                rc = query__parquet_scan_bytes(w->conn, files, t->n_files, cols, n_cols, NULL, &b,
-                                               &derr);
-            }
-            buf_fini(&skip);
-            free(files);
-            free(cols);
-            if (rc < 0) {
-                int cat, type;
-                classify(derr.kind, &cat, &type);
-                fail(&wk, ATHENA_USER, 1001,
-                     "HIVE_BAD_DATA: Table 'awsdatacatalog.%s.%s' has a file that is not Parquet "
-                     "or cannot be read",
-                     t->database, t->name);
+            if (parquet_bytes(r, t, wk->n_tables == 1 && wk->n_base_refs == 1, &b) < 0) {
                 break;
             }
-            scanned += b;
+            r->scanned += b;
         } else {
-            scanned += t->text_bytes;
+            r->scanned += t->text_bytes;
         }
     }
-    if (wk.failed) {
-        goto out_finish;
+    if (wk->failed) {
+        return STEP_FAILED;
     }
-    query__exec_set_scanned(svc, id, scanned);
-    if (row.cutoff > 0 && scanned > row.cutoff) {
-        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
-                              "Bytes scanned limit was exceeded", 0, 0, row.cutoff,
-                              (clock_mono_ns() - t0) / 1000000, NULL);
-        goto out_done;
+    query__exec_set_scanned(r->svc, r->id, r->scanned);
+    if (r->row.cutoff > 0 && r->scanned > r->row.cutoff) {
+        query__exec_set_state(r->svc, r->id, QUERY_RUNNING, QUERY_CANCELLED,
+                              "Bytes scanned limit was exceeded", 0, 0, r->row.cutoff,
+                              (clock_mono_ns() - r->t0_ns) / 1000000, NULL);
+        return STEP_ENDED;
     }
-    for (size_t i = 0; i < wk.n_tables; i++) {
-        buf_putc(&wk.tables[i].view_sql, '\0');
-        if (buf_status(&wk.tables[i].view_sql) != 0 ||
-            duck_exec(w->conn, (const char *)wk.tables[i].view_sql.data, &derr) < 0) {
+    return STEP_OK;
+}
+
+/* Creates the views the rewritten query reads, turns the tree back into SQL (r->deser) and,
+ * unless the user stopped the execution meanwhile, runs it on DuckDB into the temporary
+ * table __sl_res and writes its rows as CSV into r->csv and their columns into r->columns.
+ * Returns STEP_OK; STEP_FAILED when a view cannot be created, the tree cannot be turned back
+ * into SQL, the server stops during the run, or DuckDB rejects the query (its message in
+ * Athena's words, with view names hidden); STEP_ENDED when the user cancelled it. */
+static enum step run_query(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    struct query_service *svc = r->svc;
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        buf_putc(&wk->tables[i].view_sql, '\0');
+        if (buf_status(&wk->tables[i].view_sql) != 0 ||
+            duck_exec(r->w->conn, (const char *)wk->tables[i].view_sql.data, &r->derr) < 0) {
             int cat, type;
-            classify(derr.kind, &cat, &type);
-            query__scrub_paths(derr.message);
-            fail(&wk, cat, type, "HIVE_BAD_DATA: %s", derr.message);
-            goto out_finish;
+            classify(r->derr.kind, &cat, &type);
+            query__scrub_paths(r->derr.message);
+            fail(wk, cat, type, "HIVE_BAD_DATA: %s", r->derr.message);
+            return STEP_FAILED;
         }
     }
 
     /* Back to SQL, and run. */
-    char *tree_text = json_dumps(tree, JSON_COMPACT);
-    lit = duck_sql_literal(tree_text);
+    char *tree_text = json_dumps(r->tree, JSON_COMPACT);
+    char *lit = duck_sql_literal(tree_text);
     free(tree_text);
-    sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
+    char *sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
     free(lit);
-    deser = query_one_text(w->conn, sql, &derr);
+    r->deser = query_one_text(r->w->conn, sql, &r->derr);
     free(sql);
-    if (deser == NULL) {
-        query__scrub_paths(derr.message);
-        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", derr.message);
-        goto out_finish;
+    if (r->deser == NULL) {
+        query__scrub_paths(r->derr.message);
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", r->derr.message);
+        return STEP_FAILED;
     }
     pthread_mutex_lock(&svc->mu);
-    int cancel = w->cancel;
+    int cancel = r->w->cancel;
     pthread_mutex_unlock(&svc->mu);
     if (cancel) {
-        goto out_done; /* StopQueryExecution has written CANCELLED */
+        return STEP_ENDED; /* StopQueryExecution has written CANCELLED */
     }
-    sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", deser);
-    int rc = duck_exec(w->conn, sql, &derr);
+    sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
+    int rc = duck_exec(r->w->conn, sql, &r->derr);
     free(sql);
     if (rc == 0) {
-        rc = write_rows(w->conn, &csv, columns, &derr);
+        rc = write_rows(r->w->conn, &r->csv, r->columns, &r->derr);
     }
     pthread_mutex_lock(&svc->mu);
     int stopping = svc->stopping;
     pthread_mutex_unlock(&svc->mu);
     if (rc == -ECANCELED && stopping) {
-        fail(&wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
-        goto out_finish;
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+        return STEP_FAILED;
     }
     if (rc == -ECANCELED) {
-        query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED, "Query cancelled by user", 0,
-                              0, scanned, (clock_mono_ns() - t0) / 1000000, NULL);
-        goto out_done;
+        query__exec_set_state(svc, r->id, QUERY_RUNNING, QUERY_CANCELLED, "Query cancelled by user",
+                              0, 0, r->scanned, (clock_mono_ns() - r->t0_ns) / 1000000, NULL);
+        return STEP_ENDED;
     }
     if (rc < 0) {
         int cat, type;
-        classify(derr.kind, &cat, &type);
+        classify(r->derr.kind, &cat, &type);
         char text[1024];
-        struct locate_ctx lc = {tree, row.query};
-        query__athena_message(derr.message, derr.kind, locate_in_tree, &lc, text, sizeof(text));
-        for (size_t i = 0; i < wk.n_tables; i++) {
+        struct locate_ctx lc = {r->tree, r->row.query};
+        query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text,
+                              sizeof(text));
+        for (size_t i = 0; i < wk->n_tables; i++) {
             char *v;
-            while ((v = strstr(text, wk.tables[i].view)) != NULL) {
-                memset(v, '?', strlen(wk.tables[i].view)); /* never show the view's name */
+            while ((v = strstr(text, wk->tables[i].view)) != NULL) {
+                memset(v, '?', strlen(wk->tables[i].view)); /* never show the view's name */
             }
         }
-        fail(&wk, cat, type, "%s", text);
-        goto out_finish;
+        fail(wk, cat, type, "%s", text);
+        return STEP_FAILED;
     }
-    /* Result object. */
+    return STEP_OK;
+}
+
+/* Writes r->csv as the result object at the execution's output location and marks the
+ * execution SUCCEEDED with its bytes scanned and columns. Returns STEP_OK; STEP_FAILED when
+ * the output location is not an s3:// URL with a key or the object cannot be written. */
+static enum step write_result(struct exec_run *r)
+{
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *key;
     struct err_info e = {0};
-    if (split_s3(row.output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
-        fail(&wk, ATHENA_USER, 1001, "INVALID_INPUT: bad output location %s", row.output_location);
-        goto out_finish;
+    if (split_s3(r->row.output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
+        fail(&r->wk, ATHENA_USER, 1001, "INVALID_INPUT: bad output location %s",
+             r->row.output_location);
+        return STEP_FAILED;
     }
     struct lake_put_opts po = {.content_type = "text/csv"};
-    if (lake_object_put(svc->lake, bucket, key, csv.data != NULL ? (const char *)csv.data : "",
-                        csv.len, &po, NULL, &e) < 0) {
-        fail(&wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+    if (lake_object_put(r->svc->lake, bucket, key,
+                        r->csv.data != NULL ? (const char *)r->csv.data : "", r->csv.len, &po, NULL,
+                        &e) < 0) {
+        fail(&r->wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+        return STEP_FAILED;
+    }
+    char *cols_text = json_dumps(r->columns, JSON_COMPACT);
+    query__exec_set_state(r->svc, r->id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, r->scanned,
+                          (clock_mono_ns() - r->t0_ns) / 1000000, cols_text);
+    free(cols_text);
+    return STEP_OK;
+}
+
+/* Drops the result table and the views on the worker's connection, frees what the phases
+ * built, and clears the worker's running execution. Leaves r->row to the caller. */
+static void release_run(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    duck_exec(r->w->conn, "DROP TABLE IF EXISTS __sl_res", NULL);
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        char *drop = xasprintf("DROP VIEW IF EXISTS %s", wk->tables[i].view);
+        duck_exec(r->w->conn, drop, NULL);
+        free(drop);
+        catalog_table_desc_destroy(wk->tables[i].desc);
+        buf_fini(&wk->tables[i].files);
+        buf_fini(&wk->tables[i].view_sql);
+    }
+    for (size_t i = 0; i < wk->n_ctes; i++) {
+        free(wk->ctes[i]);
+    }
+    free(wk->ctes);
+    for (size_t i = 0; i < wk->n_columns; i++) {
+        free(wk->columns[i]);
+    }
+    free(wk->columns);
+    free(r->deser);
+    json_decref(r->tree);
+    json_decref(r->columns);
+    buf_fini(&r->csv);
+    pthread_mutex_lock(&r->svc->mu);
+    r->w->running_id[0] = '\0';
+    pthread_mutex_unlock(&r->svc->mu);
+}
+
+/* Runs execution `id` on worker w when it is still QUEUED: RUNNING, then parse, scan and
+ * cutoff, run, result object; it ends SUCCEEDED, FAILED (with Athena's category, type and
+ * message) or CANCELLED (cutoff or user). An execution another writer moved first is left
+ * alone. */
+void query__execute(struct query_worker *w, const char *id)
+{
+    struct exec_run r = {.w = w, .svc = w->svc, .id = id};
+    if (claim(&r) < 0) {
+        goto out_row;
+    }
+    r.t0_ns = clock_mono_ns();
+    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.columns = json_array();
+    buf_init(&r.csv);
+
+    enum step st = parse_query(&r);
+    if (st == STEP_OK) {
+        st = scan_tables(&r);
+    }
+    if (st == STEP_OK) {
+        st = run_query(&r);
+    }
+    if (st == STEP_OK) {
+        st = write_result(&r);
+    }
+    if (st == STEP_FAILED) {
         goto out_finish;
     }
-    char *cols_text = json_dumps(columns, JSON_COMPACT);
-    query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, scanned,
-                          (clock_mono_ns() - t0) / 1000000, cols_text);
-    free(cols_text);
-    goto out_done;
+    goto out_release;
 
 out_finish:
-    query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_FAILED, wk.message, wk.err_category,
-                          wk.err_type, 0, (clock_mono_ns() - t0) / 1000000, NULL);
-out_done:
-    duck_exec(w->conn, "DROP TABLE IF EXISTS __sl_res", NULL);
-    for (size_t i = 0; i < wk.n_tables; i++) {
-        char *drop = xasprintf("DROP VIEW IF EXISTS %s", wk.tables[i].view);
-        duck_exec(w->conn, drop, NULL);
-        free(drop);
-        catalog_table_desc_destroy(wk.tables[i].desc);
-        buf_fini(&wk.tables[i].files);
-        buf_fini(&wk.tables[i].view_sql);
-    }
-    for (size_t i = 0; i < wk.n_ctes; i++) {
-        free(wk.ctes[i]);
-    }
-    free(wk.ctes);
-    for (size_t i = 0; i < wk.n_columns; i++) {
-        free(wk.columns[i]);
-    }
-    free(wk.columns);
-    free(deser);
-    json_decref(tree);
-    json_decref(columns);
-    buf_fini(&csv);
-    pthread_mutex_lock(&svc->mu);
-    w->running_id[0] = '\0';
-    pthread_mutex_unlock(&svc->mu);
+    query__exec_set_state(r.svc, id, QUERY_RUNNING, QUERY_FAILED, r.wk.message, r.wk.err_category,
+                          r.wk.err_type, 0, (clock_mono_ns() - r.t0_ns) / 1000000, NULL);
+out_release:
+    release_run(&r);
 out_row:
-    free(row.query);
-    free(row.database);
-    free(row.output_location);
+    free(r.row.query);
+    free(r.row.database);
+    free(r.row.output_location);
 }
