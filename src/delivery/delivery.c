@@ -456,11 +456,40 @@ static int encryption_input(const json_t *conf, json_t **out, struct err_info *e
     return 0;
 }
 
-int delivery__create(struct delivery_service *svc, const struct delivery_scope *sc,
-                     const json_t *in, json_t **out, struct err_info *err)
+/* A CreateDeliveryStream request as its phases below pass it on. Strings and json_t
+   pointers marked borrowed point into the request and live as long as it; the rest are
+   owned and freed by delivery__create's cleanup labels. */
+struct create_req {
+    const char *name;        /* borrowed: DeliveryStreamName */
+    const char *type;        /* borrowed (or a literal): DeliveryStreamType, default DirectPut */
+    int kinesis;             /* type is KinesisStreamAsSource */
+    json_t *ksrc;            /* borrowed: KinesisStreamSourceConfiguration */
+    const char *dest_member; /* the one destination member given (a literal) */
+    json_t *tags;            /* borrowed: Tags, NULL when absent */
+    json_t *enc;             /* owned: the encryption description */
+    json_t *desc;            /* owned: the destination description */
+    int64_t now_ms;          /* creation time */
+    struct stream *ks;       /* owned reference: the source stream, when kinesis */
+    json_t *source;          /* owned: the source description, when kinesis */
+    char *source_text;       /* owned: source as stored, NULL for DirectPut */
+    /* owned: the source's shards, when kinesis */
+    struct stream_shard_info *shards;
+    size_t n_shards;         /* entries in shards and latest */
+    uint64_t *latest;        /* owned: per shard, the index LATEST names now */
+    char *dest_text;         /* owned: desc as stored */
+    char *enc_text;          /* owned: enc as stored */
+    int64_t id;              /* the new row's id, once inserted */
+};
+
+/* Validates and normalises the request: the name, the stream type (default DirectPut), the
+   Kinesis source's presence, exactly one destination and one Sluice delivers to, the tags,
+   and the encryption input, whose description it builds into req->enc (owned by req). On
+   failure nothing is left owned. Returns 0, SL_E(VALIDATION) for a model constraint,
+   SL_E(INVALID_ARGUMENT) for an unsupported or inconsistent combination, or the errors of
+   check_name, check_tags and encryption_input. */
+static int create_validate(const json_t *in, struct create_req *req, struct err_info *err)
 {
-    const char *name;
-    int rc = check_name(in, &name, err);
+    int rc = check_name(in, &req->name, err);
     if (rc < 0) {
         return rc;
     }
@@ -481,14 +510,15 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
                        "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]",
                        type);
     }
-    int kinesis = strcmp(type, "KinesisStreamAsSource") == 0;
-    json_t *ksrc = json_object_get(in, "KinesisStreamSourceConfiguration");
-    if (kinesis && !json_is_object(ksrc)) {
+    req->type = type;
+    req->kinesis = strcmp(type, "KinesisStreamAsSource") == 0;
+    req->ksrc = json_object_get(in, "KinesisStreamSourceConfiguration");
+    if (req->kinesis && !json_is_object(req->ksrc)) {
         return err_set(err, SL_E(INVALID_ARGUMENT),
                        "KinesisStreamSourceConfiguration is required when DeliveryStreamType is "
                        "KinesisStreamAsSource.");
     }
-    if (!kinesis && ksrc != NULL) {
+    if (!req->kinesis && req->ksrc != NULL) {
         return err_set(err, SL_E(INVALID_ARGUMENT),
                        "KinesisStreamSourceConfiguration is only allowed when DeliveryStreamType "
                        "is KinesisStreamAsSource.");
@@ -514,81 +544,80 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
                        "S3DestinationConfiguration.",
                        dest_member);
     }
-    json_t *tags = json_object_get(in, "Tags");
-    if (tags != NULL && (rc = check_tags(tags, "tags", err)) < 0) {
+    req->dest_member = dest_member;
+    req->tags = json_object_get(in, "Tags");
+    if (req->tags != NULL && (rc = check_tags(req->tags, "tags", err)) < 0) {
         return rc;
     }
     json_t *enc_in = json_object_get(in, "DeliveryStreamEncryptionConfigurationInput");
-    json_t *enc = NULL;
-    if (enc_in != NULL) {
-        if (kinesis) {
-            return err_set(err, SL_E(INVALID_ARGUMENT),
-                           "Server-side encryption is not supported for delivery streams with "
-                           "KinesisStreamAsSource as the source.");
-        }
-        if ((rc = encryption_input(enc_in, &enc, err)) < 0) {
-            return rc;
-        }
-    } else {
-        enc = json_pack("{s:s}", "Status", "DISABLED");
+    if (enc_in == NULL) {
+        req->enc = json_pack("{s:s}", "Status", "DISABLED");
+        return 0;
     }
-    json_t *desc = NULL;
-    json_t *source = NULL;
-    struct stream *ks = NULL;
-    char *dest_text = NULL, *source_text = NULL, *enc_text = NULL;
-    struct stream_shard_info *shards = NULL;
-    size_t n_shards = 0;
-    uint64_t *latest = NULL; /* per shard: the index LATEST names now */
-    const char *path = strcmp(dest_member, "S3DestinationConfiguration") == 0
-                           ? "s3DestinationConfiguration"
-                           : "extendedS3DestinationConfiguration";
-    if ((rc = delivery__dest_describe(json_object_get(in, dest_member), path, &desc, err)) < 0) {
-        goto out;
+    if (req->kinesis) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "Server-side encryption is not supported for delivery streams with "
+                       "KinesisStreamAsSource as the source.");
     }
-    int64_t now = delivery__now_ms(svc);
-    if (kinesis) {
-        const char *karn = str_member(ksrc, "KinesisStreamARN");
-        const char *role = str_member(ksrc, "RoleARN");
-        if (karn == NULL || role == NULL) {
-            rc = err_set(err, SL_E(VALIDATION),
-                         "1 validation error detected: Value null at "
-                         "'kinesisStreamSourceConfiguration.%s' failed to satisfy constraint: "
-                         "Member must not be null",
-                         karn == NULL ? "kinesisStreamARN" : "roleARN");
-            goto out;
-        }
-        if (stream_lookup_arn(svc->streams, karn, &ks) < 0) {
-            rc = err_set(err, SL_E(INVALID_ARGUMENT), "Kinesis stream %s does not exist.", karn);
-            goto out;
-        }
-        source = json_pack("{s:s,s:s,s:f}", "KinesisStreamARN", karn, "RoleARN", role,
-                           "DeliveryStartTimestamp", (double)now / 1000.0);
-        source_text = json_dumps(source, JSON_COMPACT);
-        /* AWS starts reading at LATEST: the positions are taken now, before the store's
-           lock (the stream service is never called with it held). */
-        stream_shards_list(ks, &shards, &n_shards);
-        latest = xcalloc(n_shards + 1, sizeof(*latest));
-        for (size_t i = 0; i < n_shards; i++) {
-            struct stream_shard_state state;
-            latest[i] =
-                stream_shard_state(ks, shards[i].shard_idx, &state) == 0 ? state.durable_index : 0;
-        }
-    }
-    dest_text = json_dumps(desc, JSON_COMPACT);
-    enc_text = json_dumps(enc, JSON_COMPACT);
+    return encryption_input(enc_in, &req->enc, err);
+}
 
+/* For a KinesisStreamAsSource request: checks the source configuration, takes a reference
+   to the stream (req->ks), builds the source description and its stored text, and takes
+   each shard's LATEST position now (req->shards, req->latest), before the store's lock,
+   for the stream service is never called with it held. What it has set on failure stays
+   owned by req. Returns 0, SL_E(VALIDATION) when the stream ARN or role is missing,
+   SL_E(INVALID_ARGUMENT) when the stream does not exist. */
+static int create_source(struct delivery_service *svc, struct create_req *req,
+                         struct err_info *err)
+{
+    const char *karn = str_member(req->ksrc, "KinesisStreamARN");
+    const char *role = str_member(req->ksrc, "RoleARN");
+    if (karn == NULL || role == NULL) {
+        return err_set(err, SL_E(VALIDATION),
+                       "1 validation error detected: Value null at "
+                       "'kinesisStreamSourceConfiguration.%s' failed to satisfy constraint: "
+                       "Member must not be null",
+                       karn == NULL ? "kinesisStreamARN" : "roleARN");
+    }
+    if (stream_lookup_arn(svc->streams, karn, &req->ks) < 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT), "Kinesis stream %s does not exist.", karn);
+    }
+    req->source = json_pack("{s:s,s:s,s:f}", "KinesisStreamARN", karn, "RoleARN", role,
+                            "DeliveryStartTimestamp", (double)req->now_ms / 1000.0);
+    req->source_text = json_dumps(req->source, JSON_COMPACT);
+    /* AWS starts reading at LATEST. */
+    stream_shards_list(req->ks, &req->shards, &req->n_shards);
+    req->latest = xcalloc(req->n_shards + 1, sizeof(*req->latest));
+    for (size_t i = 0; i < req->n_shards; i++) {
+        struct stream_shard_state state;
+        req->latest[i] = stream_shard_state(req->ks, req->shards[i].shard_idx, &state) == 0
+                             ? state.durable_index
+                             : 0;
+    }
+    return 0;
+}
+
+/* Allocates the stream's rows in one transaction under the store's lock: checks the name
+   is free and the quota not reached, inserts the stream row, its tags and one starting
+   position per source shard, and sets req->id. On failure the transaction is rolled back.
+   Returns 0, SL_E(RESOURCE_IN_USE) when the name is taken, SL_E(LIMIT_EXCEEDED) at the
+   quota, or a store error (store_err) or tags_put's. */
+static int create_rows(struct delivery_service *svc, const struct delivery_scope *sc,
+                       struct create_req *req, struct err_info *err)
+{
+    int rc;
     store_lock(svc->st);
-    int64_t id = 0;
     if ((rc = store_begin(svc->st)) < 0) {
         store_unlock(svc->st);
-        rc = store_err(err, rc);
-        goto out;
+        return store_err(err, rc);
     }
     struct store_stmt *s = store_prepare_args(svc->st,
                                 "SELECT (SELECT COUNT(*) FROM delivery_stream WHERE region=? AND"
                                 " account=? AND name=?), (SELECT COUNT(*) FROM delivery_stream"
                                 " WHERE region=? AND account=?)",
-                                "sssss", sc->region, sc->account, name, sc->region, sc->account);
+                                "sssss", sc->region, sc->account, req->name, sc->region,
+                                sc->account);
     int64_t exists = 0, count = 0;
     if (s != NULL && store_step(s) == 1) {
         exists = store_col_int64(s, 0);
@@ -597,7 +626,7 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     store_finalize(s);
     if (exists) {
         rc = err_set(err, SL_E(RESOURCE_IN_USE), "Firehose %s under accountId %s already exists",
-                     name, sc->account);
+                     req->name, sc->account);
     } else if (count >= svc->max_streams) {
         rc =
             err_set(err, SL_E(LIMIT_EXCEEDED),
@@ -606,21 +635,21 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         rc = store_run(svc->st,
                   "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"
                   " enc_doc, version, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,1,?,?)",
-                  "sssssssii", sc->region, sc->account, name, type, source_text, dest_text,
-                  enc_text, now, now);
+                  "sssssssii", sc->region, sc->account, req->name, req->type, req->source_text,
+                  req->dest_text, req->enc_text, req->now_ms, req->now_ms);
         if (rc < 0) {
             rc = store_err(err, rc);
         } else {
-            id = store_last_rowid(svc->st);
+            req->id = store_last_rowid(svc->st);
         }
     }
-    if (rc == 0 && tags != NULL) {
-        rc = tags_put(svc, id, tags, err);
+    if (rc == 0 && req->tags != NULL) {
+        rc = tags_put(svc, req->id, req->tags, err);
     }
-    for (size_t i = 0; rc == 0 && i < n_shards; i++) {
+    for (size_t i = 0; rc == 0 && i < req->n_shards; i++) {
         rc = store_run(svc->st,
                   "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
-                  "iii", id, (int64_t)shards[i].shard_idx, (int64_t)latest[i]);
+                  "iii", req->id, (int64_t)req->shards[i].shard_idx, (int64_t)req->latest[i]);
         if (rc < 0) {
             rc = store_err(err, rc);
         }
@@ -632,35 +661,71 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         store_rollback(svc->st);
     }
     store_unlock(svc->st);
+    return rc;
+}
+
+/* Publishes the stored stream: loads it into the running service (dstream_load) and
+   answers its ARN in *out (OUT, a new reference). If it cannot be started the rows go
+   again, so the stream is never half there. Returns 0 or SL_E(INTERNAL). */
+static int create_publish(struct delivery_service *svc, const struct delivery_scope *sc,
+                          const struct create_req *req, json_t **out, struct err_info *err)
+{
+    int rc = dstream_load(svc, req->id, sc->region, sc->account, req->name, req->type,
+                          req->source_text, req->dest_text, req->enc_text, 1, req->now_ms);
     if (rc < 0) {
-        goto out;
-    }
-    rc = dstream_load(svc, id, sc->region, sc->account, name, type, source_text, dest_text,
-                      enc_text, 1, now);
-    if (rc < 0) {
-        /* Not half there: the rows go again. */
         store_lock(svc->st);
-        store_run(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", id);
-        store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", id);
-        store_run(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", id);
+        store_run(svc->st, "DELETE FROM delivery_stream WHERE id=?", "i", req->id);
+        store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=?", "i", req->id);
+        store_run(svc->st, "DELETE FROM delivery_position WHERE stream_id=?", "i", req->id);
         store_unlock(svc->st);
-        rc = err_set(err, SL_E(INTERNAL), "The delivery stream could not be started.");
-        goto out;
+        return err_set(err, SL_E(INTERNAL), "The delivery stream could not be started.");
     }
     *out = json_object();
-    json_object_set_new(
-        *out, "DeliveryStreamARN",
-        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region, sc->account, name));
-out:
-    free(shards);
-    free(latest);
-    stream_release(ks);
-    free(dest_text);
-    free(source_text);
-    free(enc_text);
-    json_decref(desc);
-    json_decref(source);
-    json_decref(enc);
+    json_object_set_new(*out, "DeliveryStreamARN",
+                        json_sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", sc->region,
+                                     sc->account, req->name));
+    return 0;
+}
+
+/* CreateDeliveryStream by phases: validate and normalise, describe the destination,
+   capture a Kinesis source, allocate the rows, publish. */
+int delivery__create(struct delivery_service *svc, const struct delivery_scope *sc,
+                     const json_t *in, json_t **out, struct err_info *err)
+{
+    struct create_req req = {0};
+    int rc = create_validate(in, &req, err);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *path = strcmp(req.dest_member, "S3DestinationConfiguration") == 0
+                           ? "s3DestinationConfiguration"
+                           : "extendedS3DestinationConfiguration";
+    if ((rc = delivery__dest_describe(json_object_get(in, req.dest_member), path, &req.desc,
+                                      err)) < 0) {
+        goto out_free_enc;
+    }
+    req.now_ms = delivery__now_ms(svc);
+    if (req.kinesis && (rc = create_source(svc, &req, err)) < 0) {
+        goto out_release_source;
+    }
+    req.dest_text = json_dumps(req.desc, JSON_COMPACT);
+    req.enc_text = json_dumps(req.enc, JSON_COMPACT);
+    if ((rc = create_rows(svc, sc, &req, err)) < 0) {
+        goto out_free_texts;
+    }
+    rc = create_publish(svc, sc, &req, out, err);
+out_free_texts:
+    free(req.dest_text);
+    free(req.enc_text);
+out_release_source:
+    free(req.shards);
+    free(req.latest);
+    stream_release(req.ks);
+    free(req.source_text);
+    json_decref(req.source);
+    json_decref(req.desc);
+out_free_enc:
+    json_decref(req.enc);
     return rc;
 }
 

@@ -334,6 +334,257 @@ static int check_extraction(const json_t *proc, struct err_info *err)
     return 0;
 }
 
+/* The members of a destination configuration, read and checked by the phases of
+   delivery__dest_describe below. Strings point into the configuration and live as long as
+   it; json_t pointers are borrowed members of it (NULL when absent). */
+struct dest_conf {
+    const char *role, *bucket_arn, *prefix, *error_prefix, *compression, *file_ext, *tz;
+    int comp_idx;       /* index into compression_names; 0 (UNCOMPRESSED) when absent */
+    long size_mb;       /* BufferingHints.SizeInMBs, AWS's default filled in */
+    long interval_s;    /* BufferingHints.IntervalInSeconds, AWS's default filled in */
+    int size_given;     /* SizeInMBs was given */
+    int interval_given; /* IntervalInSeconds was given */
+    json_t *conv;       /* DataFormatConversionConfiguration */
+    int conversion;     /* conv is an object and enabled */
+    json_t *dp;         /* DynamicPartitioningConfiguration */
+    int partitioning;   /* dp is an object and enabled */
+    long retry_s;       /* dp's RetryOptions.DurationInSeconds, default 300 */
+    json_t *proc;       /* ProcessingConfiguration */
+    const char *backup; /* S3BackupMode, NULL when absent */
+};
+
+/* The S3 basics: reads the string members (role, bucket, prefixes, compression, file
+   extension, time zone) into *c and checks their patterns and enum values, and that the
+   time zone is one Sluice supports (UTC). Returns 0, SL_E(VALIDATION) for a model
+   constraint, SL_E(INVALID_ARGUMENT) for a bad bucket ARN or an unsupported time zone. */
+static int describe_s3_basics(const json_t *conf, const char *path, struct dest_conf *c,
+                              struct err_info *err)
+{
+    int rc;
+    if ((rc = get_str(conf, "RoleARN", path, 1, 512, 1, &c->role, err)) < 0 ||
+        (rc = get_str(conf, "BucketARN", path, 1, 2048, 1, &c->bucket_arn, err)) < 0 ||
+        (rc = get_str(conf, "Prefix", path, 0, 1024, 0, &c->prefix, err)) < 0 ||
+        (rc = get_str(conf, "ErrorOutputPrefix", path, 0, 1024, 0, &c->error_prefix, err)) < 0 ||
+        (rc = get_str(conf, "CompressionFormat", path, 0, 64, 0, &c->compression, err)) < 0 ||
+        (rc = get_str(conf, "FileExtension", path, 0, 128, 0, &c->file_ext, err)) < 0 ||
+        (rc = get_str(conf, "CustomTimeZone", path, 0, 50, 0, &c->tz, err)) < 0) {
+        return rc;
+    }
+    if (!starts_with(c->role, "arn:")) {
+        return validation(err, path, "RoleARN", c->role,
+                          "satisfy regular expression pattern: arn:.*");
+    }
+    if (!starts_with(c->bucket_arn, "arn:")) {
+        return validation(err, path, "BucketARN", c->bucket_arn,
+                          "satisfy regular expression pattern: arn:.*");
+    }
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    if (bucket_of_arn(c->bucket_arn, bucket) < 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT), "BucketARN %s is not a valid S3 bucket ARN.",
+                       c->bucket_arn);
+    }
+    c->comp_idx = 0;
+    if (c->compression != NULL) {
+        c->comp_idx = -1;
+        for (int i = 0; i < 5; i++) {
+            if (strcmp(c->compression, compression_names[i]) == 0) {
+                c->comp_idx = i;
+            }
+        }
+        if (c->comp_idx < 0) {
+            return validation(err, path, "CompressionFormat", c->compression,
+                              "satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, "
+                              "HADOOP_SNAPPY]");
+        }
+    }
+    if (c->file_ext != NULL && !file_extension_ok(c->file_ext)) {
+        return validation(err, path, "FileExtension", c->file_ext,
+                          "satisfy regular expression pattern: ^$|\\.[0-9a-z!\\-_.*'()]+");
+    }
+    if (c->tz != NULL && !time_zone_ok(c->tz)) {
+        return validation(err, path, "CustomTimeZone", c->tz,
+                          "satisfy regular expression pattern: ^$|[a-zA-Z/_]+");
+    }
+    if (c->tz != NULL && c->tz[0] != '\0' && strcmp(c->tz, "UTC") != 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "CustomTimeZone %s is not supported by Sluice yet; only UTC is.", c->tz);
+    }
+    return 0;
+}
+
+/* The buffering hints: reads SizeInMBs (1..128, default 5) and IntervalInSeconds (0..900,
+   default 300) into *c and notes which were given. Returns 0 or SL_E(VALIDATION) for a
+   value out of range or of the wrong type. */
+static int describe_buffering(const json_t *conf, const char *path, struct dest_conf *c,
+                              struct err_info *err)
+{
+    c->size_mb = 5;
+    c->interval_s = 300;
+    c->size_given = 0;
+    c->interval_given = 0;
+    json_t *hints = json_object_get(conf, "BufferingHints");
+    if (hints == NULL || json_is_null(hints)) {
+        return 0;
+    }
+    char *hp = member_path(path, "BufferingHints");
+    int rc = get_int(hints, "SizeInMBs", hp, 1, 128, &c->size_mb, &c->size_given, err);
+    if (rc == 0) {
+        rc = get_int(hints, "IntervalInSeconds", hp, 0, 900, &c->interval_s, &c->interval_given,
+                     err);
+    }
+    free(hp);
+    return rc;
+}
+
+/* The data format conversion: notes whether it is enabled (Enabled defaults to true) and,
+   if so, raises the default buffer size to 128 MB and checks the rules that come with it.
+   Returns 0, or SL_E(INVALID_ARGUMENT) when the buffer is under 64 MB, the output is
+   compressed, or the schema, input or output format configuration is missing. */
+static int describe_conversion(const json_t *conf, struct dest_conf *c, struct err_info *err)
+{
+    c->conv = json_object_get(conf, "DataFormatConversionConfiguration");
+    c->conversion = json_is_object(c->conv) && get_bool(c->conv, "Enabled", 1);
+    if (!c->conversion) {
+        return 0;
+    }
+    if (!c->size_given) {
+        c->size_mb = 128;
+    }
+    if (c->size_mb < 64) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "BufferingHints.SizeInMBs must be at least 64 when data format "
+                       "conversion is enabled.");
+    }
+    if (c->comp_idx != 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "CompressionFormat must be UNCOMPRESSED when data format conversion "
+                       "is enabled.");
+    }
+    static const char *const needed[] = {"SchemaConfiguration", "InputFormatConfiguration",
+                                         "OutputFormatConfiguration"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!json_is_object(json_object_get(c->conv, needed[i]))) {
+            return err_set(err, SL_E(INVALID_ARGUMENT),
+                           "%s is required when data format conversion is enabled.", needed[i]);
+        }
+    }
+    return 0;
+}
+
+/* The dynamic partitioning: notes whether it is enabled (Enabled defaults to false) and its
+   retry duration (0..7200 s, default 300), then checks the rules it puts on the buffering
+   interval and on the prefixes. Returns 0, SL_E(VALIDATION) for a retry duration out of
+   range, SL_E(INVALID_ARGUMENT) for a zero interval with partitioning or a prefix that does
+   not suit the partitioning (check_prefixes). */
+static int describe_partitioning(const json_t *conf, const char *path, struct dest_conf *c,
+                                 struct err_info *err)
+{
+    int rc;
+    c->dp = json_object_get(conf, "DynamicPartitioningConfiguration");
+    c->partitioning = json_is_object(c->dp) && get_bool(c->dp, "Enabled", 0);
+    c->retry_s = 300;
+    if (json_is_object(c->dp)) {
+        json_t *ro = json_object_get(c->dp, "RetryOptions");
+        if (json_is_object(ro)) {
+            int given;
+            char *rp = member_path(path, "DynamicPartitioningConfiguration.retryOptions");
+            rc = get_int(ro, "DurationInSeconds", rp, 0, 7200, &c->retry_s, &given, err);
+            free(rp);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    if (c->partitioning && c->interval_given && c->interval_s == 0) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "BufferingHints.IntervalInSeconds must be greater than 0 when dynamic "
+                       "partitioning is enabled.");
+    }
+    return check_prefixes(c->prefix, c->error_prefix, c->partitioning, err);
+}
+
+/* The processing configuration and the backup mode: checks the processors
+   (check_processing) and that any MetadataExtraction query compiles (check_extraction),
+   then reads S3BackupMode. Returns 0, or the error of either check, SL_E(VALIDATION) for
+   a backup mode that is not Disabled or Enabled. */
+static int describe_processing(const json_t *conf, const char *path, struct dest_conf *c,
+                               struct err_info *err)
+{
+    int rc;
+    c->proc = json_object_get(conf, "ProcessingConfiguration");
+    if (json_is_object(c->proc) && (rc = check_processing(c->proc, path, err)) < 0) {
+        return rc;
+    }
+    if (json_is_object(c->proc) && (rc = check_extraction(c->proc, err)) < 0) {
+        return rc;
+    }
+    c->backup = NULL;
+    if ((rc = get_str(conf, "S3BackupMode", path, 0, 16, 0, &c->backup, err)) < 0) {
+        return rc;
+    }
+    if (c->backup != NULL && strcmp(c->backup, "Disabled") != 0 &&
+        strcmp(c->backup, "Enabled") != 0) {
+        return validation(err, path, "S3BackupMode", c->backup,
+                          "satisfy enum value set: [Disabled, Enabled]");
+    }
+    return 0;
+}
+
+/* Builds the ExtendedS3DestinationDescription from a configuration that every phase above
+   accepted, members in AWS's order with its defaults filled in. Returns a new reference;
+   there is no failure case (jansson's allocations go unchecked here, as they did before). */
+static json_t *describe_build(const json_t *conf, const struct dest_conf *c)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "RoleARN", json_string(c->role));
+    json_object_set_new(d, "BucketARN", json_string(c->bucket_arn));
+    if (c->prefix != NULL) {
+        json_object_set_new(d, "Prefix", json_string(c->prefix));
+    }
+    if (c->error_prefix != NULL) {
+        json_object_set_new(d, "ErrorOutputPrefix", json_string(c->error_prefix));
+    }
+    json_object_set_new(d, "BufferingHints",
+                        json_pack("{s:I,s:I}", "SizeInMBs", (json_int_t)c->size_mb,
+                                  "IntervalInSeconds", (json_int_t)c->interval_s));
+    json_object_set_new(d, "CompressionFormat", json_string(compression_names[c->comp_idx]));
+    json_t *enc = json_object_get(conf, "EncryptionConfiguration");
+    json_object_set_new(d, "EncryptionConfiguration",
+                        json_is_object(enc) && json_object_size(enc) > 0
+                            ? json_deep_copy(enc)
+                            : json_pack("{s:s}", "NoEncryptionConfig", "NoEncryption"));
+    json_t *cw = json_object_get(conf, "CloudWatchLoggingOptions");
+    json_object_set_new(d, "CloudWatchLoggingOptions",
+                        json_is_object(cw) ? json_deep_copy(cw) : json_pack("{s:b}", "Enabled", 0));
+    if (json_is_object(c->proc)) {
+        json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(c->proc));
+    }
+    json_object_set_new(d, "S3BackupMode", json_string(c->backup != NULL ? c->backup : "Disabled"));
+    json_t *backup_conf = json_object_get(conf, "S3BackupConfiguration");
+    if (json_is_object(backup_conf)) {
+        json_object_set_new(d, "S3BackupDescription", json_deep_copy(backup_conf));
+    }
+    if (json_is_object(c->conv)) {
+        json_t *conv = json_deep_copy(c->conv);
+        json_object_set_new(conv, "Enabled", json_boolean(c->conversion));
+        json_object_set_new(d, "DataFormatConversionConfiguration", conv);
+    }
+    if (json_is_object(c->dp)) {
+        json_object_set_new(d, "DynamicPartitioningConfiguration",
+                            json_pack("{s:{s:I},s:b}", "RetryOptions", "DurationInSeconds",
+                                      (json_int_t)c->retry_s, "Enabled", c->partitioning));
+    }
+    if (c->file_ext != NULL) {
+        json_object_set_new(d, "FileExtension", json_string(c->file_ext));
+    }
+    if (c->tz != NULL) {
+        json_object_set_new(d, "CustomTimeZone", json_string(c->tz));
+    }
+    return d;
+}
+
+/* Validates phase by phase, in the order AWS reports the first error, and only then builds
+   the description, so no failure leaves anything to free. */
 int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
                             struct err_info *err)
 {
@@ -343,190 +594,16 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
                        "Start of structure or map found where not "
                        "expected.");
     }
-    const char *role, *bucket_arn, *prefix, *error_prefix, *compression, *file_ext, *tz;
+    struct dest_conf c = {0};
     int rc;
-    if ((rc = get_str(conf, "RoleARN", path, 1, 512, 1, &role, err)) < 0 ||
-        (rc = get_str(conf, "BucketARN", path, 1, 2048, 1, &bucket_arn, err)) < 0 ||
-        (rc = get_str(conf, "Prefix", path, 0, 1024, 0, &prefix, err)) < 0 ||
-        (rc = get_str(conf, "ErrorOutputPrefix", path, 0, 1024, 0, &error_prefix, err)) < 0 ||
-        (rc = get_str(conf, "CompressionFormat", path, 0, 64, 0, &compression, err)) < 0 ||
-        (rc = get_str(conf, "FileExtension", path, 0, 128, 0, &file_ext, err)) < 0 ||
-        (rc = get_str(conf, "CustomTimeZone", path, 0, 50, 0, &tz, err)) < 0) {
+    if ((rc = describe_s3_basics(conf, path, &c, err)) < 0 ||
+        (rc = describe_buffering(conf, path, &c, err)) < 0 ||
+        (rc = describe_conversion(conf, &c, err)) < 0 ||
+        (rc = describe_partitioning(conf, path, &c, err)) < 0 ||
+        (rc = describe_processing(conf, path, &c, err)) < 0) {
         return rc;
     }
-    if (!starts_with(role, "arn:")) {
-        return validation(err, path, "RoleARN", role, "satisfy regular expression pattern: arn:.*");
-    }
-    if (!starts_with(bucket_arn, "arn:")) {
-        return validation(err, path, "BucketARN", bucket_arn,
-                          "satisfy regular expression pattern: arn:.*");
-    }
-    char bucket[LAKE_BUCKET_NAME_MAX + 1];
-    if (bucket_of_arn(bucket_arn, bucket) < 0) {
-        return err_set(err, SL_E(INVALID_ARGUMENT), "BucketARN %s is not a valid S3 bucket ARN.",
-                       bucket_arn);
-    }
-    int comp_idx = 0;
-    if (compression != NULL) {
-        comp_idx = -1;
-        for (int i = 0; i < 5; i++) {
-            if (strcmp(compression, compression_names[i]) == 0) {
-                comp_idx = i;
-            }
-        }
-        if (comp_idx < 0) {
-            return validation(err, path, "CompressionFormat", compression,
-                              "satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, "
-                              "HADOOP_SNAPPY]");
-        }
-    }
-    if (file_ext != NULL && !file_extension_ok(file_ext)) {
-        return validation(err, path, "FileExtension", file_ext,
-                          "satisfy regular expression pattern: ^$|\\.[0-9a-z!\\-_.*'()]+");
-    }
-    if (tz != NULL && !time_zone_ok(tz)) {
-        return validation(err, path, "CustomTimeZone", tz,
-                          "satisfy regular expression pattern: ^$|[a-zA-Z/_]+");
-    }
-    if (tz != NULL && tz[0] != '\0' && strcmp(tz, "UTC") != 0) {
-        return err_set(err, SL_E(INVALID_ARGUMENT),
-                       "CustomTimeZone %s is not supported by Sluice yet; only UTC is.", tz);
-    }
-
-    /* Buffering hints. */
-    long size_mb = 5, interval_s = 300;
-    int size_given = 0, interval_given = 0;
-    json_t *hints = json_object_get(conf, "BufferingHints");
-    if (hints != NULL && !json_is_null(hints)) {
-        char *hp = member_path(path, "BufferingHints");
-        rc = get_int(hints, "SizeInMBs", hp, 1, 128, &size_mb, &size_given, err);
-        if (rc == 0) {
-            rc = get_int(hints, "IntervalInSeconds", hp, 0, 900, &interval_s, &interval_given, err);
-        }
-        free(hp);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-
-    /* Format conversion. */
-    json_t *conv = json_object_get(conf, "DataFormatConversionConfiguration");
-    int conversion = json_is_object(conv) && get_bool(conv, "Enabled", 1);
-    if (conversion) {
-        if (!size_given) {
-            size_mb = 128;
-        }
-        if (size_mb < 64) {
-            return err_set(err, SL_E(INVALID_ARGUMENT),
-                           "BufferingHints.SizeInMBs must be at least 64 when data format "
-                           "conversion is enabled.");
-        }
-        if (comp_idx != 0) {
-            return err_set(err, SL_E(INVALID_ARGUMENT),
-                           "CompressionFormat must be UNCOMPRESSED when data format conversion "
-                           "is enabled.");
-        }
-        static const char *const needed[] = {"SchemaConfiguration", "InputFormatConfiguration",
-                                             "OutputFormatConfiguration"};
-        for (size_t i = 0; i < 3; i++) {
-            if (!json_is_object(json_object_get(conv, needed[i]))) {
-                return err_set(err, SL_E(INVALID_ARGUMENT),
-                               "%s is required when data format conversion is enabled.", needed[i]);
-            }
-        }
-    }
-
-    /* Dynamic partitioning. */
-    json_t *dp = json_object_get(conf, "DynamicPartitioningConfiguration");
-    int partitioning = json_is_object(dp) && get_bool(dp, "Enabled", 0);
-    long retry_s = 300;
-    if (json_is_object(dp)) {
-        json_t *ro = json_object_get(dp, "RetryOptions");
-        if (json_is_object(ro)) {
-            int given;
-            char *rp = member_path(path, "DynamicPartitioningConfiguration.retryOptions");
-            rc = get_int(ro, "DurationInSeconds", rp, 0, 7200, &retry_s, &given, err);
-            free(rp);
-            if (rc < 0) {
-                return rc;
-            }
-        }
-    }
-    if (partitioning && interval_given && interval_s == 0) {
-        return err_set(err, SL_E(INVALID_ARGUMENT),
-                       "BufferingHints.IntervalInSeconds must be greater than 0 when dynamic "
-                       "partitioning is enabled.");
-    }
-    if ((rc = check_prefixes(prefix, error_prefix, partitioning, err)) < 0) {
-        return rc;
-    }
-
-    /* The description. */
-    json_t *d = json_object();
-    json_object_set_new(d, "RoleARN", json_string(role));
-    json_object_set_new(d, "BucketARN", json_string(bucket_arn));
-    if (prefix != NULL) {
-        json_object_set_new(d, "Prefix", json_string(prefix));
-    }
-    if (error_prefix != NULL) {
-        json_object_set_new(d, "ErrorOutputPrefix", json_string(error_prefix));
-    }
-    json_object_set_new(d, "BufferingHints",
-                        json_pack("{s:I,s:I}", "SizeInMBs", (json_int_t)size_mb,
-                                  "IntervalInSeconds", (json_int_t)interval_s));
-    json_object_set_new(d, "CompressionFormat", json_string(compression_names[comp_idx]));
-    json_t *enc = json_object_get(conf, "EncryptionConfiguration");
-    json_object_set_new(d, "EncryptionConfiguration",
-                        json_is_object(enc) && json_object_size(enc) > 0
-                            ? json_deep_copy(enc)
-                            : json_pack("{s:s}", "NoEncryptionConfig", "NoEncryption"));
-    json_t *cw = json_object_get(conf, "CloudWatchLoggingOptions");
-    json_object_set_new(d, "CloudWatchLoggingOptions",
-                        json_is_object(cw) ? json_deep_copy(cw) : json_pack("{s:b}", "Enabled", 0));
-    json_t *proc = json_object_get(conf, "ProcessingConfiguration");
-    if (json_is_object(proc) && (rc = check_processing(proc, path, err)) < 0) {
-        json_decref(d);
-        return rc;
-    }
-    if (json_is_object(proc) && (rc = check_extraction(proc, err)) < 0) {
-        json_decref(d);
-        return rc;
-    }
-    if (json_is_object(proc)) {
-        json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(proc));
-    }
-    const char *backup = NULL;
-    if ((rc = get_str(conf, "S3BackupMode", path, 0, 16, 0, &backup, err)) < 0) {
-        json_decref(d);
-        return rc;
-    }
-    if (backup != NULL && strcmp(backup, "Disabled") != 0 && strcmp(backup, "Enabled") != 0) {
-        json_decref(d);
-        return validation(err, path, "S3BackupMode", backup,
-                          "satisfy enum value set: [Disabled, Enabled]");
-    }
-    json_object_set_new(d, "S3BackupMode", json_string(backup != NULL ? backup : "Disabled"));
-    json_t *backup_conf = json_object_get(conf, "S3BackupConfiguration");
-    if (json_is_object(backup_conf)) {
-        json_object_set_new(d, "S3BackupDescription", json_deep_copy(backup_conf));
-    }
-    if (json_is_object(conv)) {
-        json_t *c = json_deep_copy(conv);
-        json_object_set_new(c, "Enabled", json_boolean(conversion));
-        json_object_set_new(d, "DataFormatConversionConfiguration", c);
-    }
-    if (json_is_object(dp)) {
-        json_object_set_new(d, "DynamicPartitioningConfiguration",
-                            json_pack("{s:{s:I},s:b}", "RetryOptions", "DurationInSeconds",
-                                      (json_int_t)retry_s, "Enabled", partitioning));
-    }
-    if (file_ext != NULL) {
-        json_object_set_new(d, "FileExtension", json_string(file_ext));
-    }
-    if (tz != NULL) {
-        json_object_set_new(d, "CustomTimeZone", json_string(tz));
-    }
-    *desc_out = d;
+    *desc_out = describe_build(conf, &c);
     return 0;
 }
 
