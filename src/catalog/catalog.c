@@ -339,4 +339,3 @@ int catalog__vkey_split(const char *vkey, const char **vals, size_t *lens, size_
     }
     return (int)n;
 }
-

@@ -157,17 +157,17 @@ int catalog__op_CreateDatabase(struct catalog *cat, const struct catalog_scope *
     int rc;
     store_lock(cat->st);
     store_begin(cat->st);
-    if (count_of(store_prepare_args(cat->st,
-                               "SELECT count(*) FROM glue_database WHERE region=? AND account=?",
-                               "ss", sc->region, sc->account_id)) >= MAX_DATABASES) {
+    if (count_of(store_prepare_args(
+            cat->st, "SELECT count(*) FROM glue_database WHERE region=? AND account=?", "ss",
+            sc->region, sc->account_id)) >= MAX_DATABASES) {
         rc = err_set(err, SL_E(RESOURCE_NUMBER_LIMIT),
                      "The number of databases has reached the limit of %d.", MAX_DATABASES);
         goto out_rollback;
     }
     rc = store_run(cat->st,
-                       "INSERT INTO glue_database(region, account, name, doc, create_time)"
-                       " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING",
-                       "ssssi", sc->region, sc->account_id, name, doc, (int64_t)clock_now_ms());
+                   "INSERT INTO glue_database(region, account, name, doc, create_time)"
+                   " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING",
+                   "ssssi", sc->region, sc->account_id, name, doc, (int64_t)clock_now_ms());
     if (rc == 0 && store_changes(cat->st) == 0) {
         rc = err_set(err, SL_E(ALREADY_EXISTS), "Database already exists.");
     } else if (rc < 0) {
@@ -244,9 +244,9 @@ int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc
     store_read_begin(cat->st);
     struct store_stmt *s =
         store_prepare_args(cat->st,
-                      "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
-                      " account=? AND id>? ORDER BY id LIMIT ?",
-                      "ssii", sc->region, sc->account_id, after, (int64_t)max + 1);
+                           "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
+                           " account=? AND id>? ORDER BY id LIMIT ?",
+                           "ssii", sc->region, sc->account_id, after, (int64_t)max + 1);
     int rc = s != NULL ? 0 : SL_E(IO);
     while (rc == 0 && (rc = store_step(s)) == 1) {
         rc = 0;
@@ -330,7 +330,7 @@ int catalog__op_DeleteDatabase(struct catalog *cat, const struct catalog_scope *
         /* Tags of the database's tables go with them. */
         char *prefix = xasprintf("arn:aws:glue:%s:%s:table/%s/", sc->region, sc->account_id, name);
         rc = store_run(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss",
-                           prefix, prefix);
+                       prefix, prefix);
         free(prefix);
     }
     if (rc == 0) {
@@ -436,26 +436,27 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
     store_lock(cat->st);
     store_begin(cat->st);
     rc = db_find(cat, sc, db, &db_id, err);
-    if (rc == 0 && count_of(store_prepare_args(cat->st, "SELECT count(*) FROM glue_table WHERE db_id=?",
-                                          "i", db_id)) >= MAX_TABLES_PER_DB) {
+    if (rc == 0 &&
+        count_of(store_prepare_args(cat->st, "SELECT count(*) FROM glue_table WHERE db_id=?", "i",
+                                    db_id)) >= MAX_TABLES_PER_DB) {
         rc = err_set(err, SL_E(RESOURCE_NUMBER_LIMIT),
                      "The number of tables in database %s has reached the limit of %d.", db,
                      MAX_TABLES_PER_DB);
     }
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "INSERT INTO glue_table(db_id, name, version, doc, create_time,"
-                           " update_time) VALUES(?,?,1,?,?,?) ON CONFLICT DO NOTHING",
-                           "issii", db_id, name, doc, now, now);
+                       "INSERT INTO glue_table(db_id, name, version, doc, create_time,"
+                       " update_time) VALUES(?,?,1,?,?,?) ON CONFLICT DO NOTHING",
+                       "issii", db_id, name, doc, now, now);
         if (rc == 0 && store_changes(cat->st) == 0) {
             rc = err_set(err, SL_E(ALREADY_EXISTS), "Table already exists.");
         }
     }
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "INSERT INTO glue_table_version(table_id, version, doc, update_time)"
-                           " VALUES(?,1,?,?)",
-                           "isi", store_last_rowid(cat->st), doc, now);
+                       "INSERT INTO glue_table_version(table_id, version, doc, update_time)"
+                       " VALUES(?,1,?,?)",
+                       "isi", store_last_rowid(cat->st), doc, now);
     }
     /* Partition indexes given with the table. */
     json_t *indexes = json_object_get(in, "PartitionIndexes");
@@ -471,9 +472,9 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
             }
             char *keys = catalog__dump(json_object_get(ix, "Keys"));
             rc = store_run(cat->st,
-                               "INSERT INTO glue_partition_index(table_id, name, keys,"
-                               " create_time) VALUES(?,?,?,?)",
-                               "issi", tid, catalog__str(ix, "IndexName"), keys, now);
+                           "INSERT INTO glue_partition_index(table_id, name, keys,"
+                           " create_time) VALUES(?,?,?,?)",
+                           "issi", tid, catalog__str(ix, "IndexName"), keys, now);
             free(keys);
         }
     }
@@ -615,9 +616,9 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     struct store_stmt *s = NULL;
     if (rc == 0) {
         s = store_prepare_args(cat->st,
-                          "SELECT id, name, doc, version, create_time, update_time FROM"
-                          " glue_table WHERE db_id=? AND id>? ORDER BY id",
-                          "ii", db_id, after);
+                               "SELECT id, name, doc, version, create_time, update_time FROM"
+                               " glue_table WHERE db_id=? AND id>? ORDER BY id",
+                               "ii", db_id, after);
         rc = s != NULL ? 0 : catalog__store_err(err, SL_E(IO));
     }
     while (rc == 0 && (rc = store_step(s)) == 1) {
@@ -693,9 +694,9 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
     if (rc == 0) {
         if (skip_archive) {
             rc = store_run(cat->st,
-                               "UPDATE glue_table_version SET doc=?, update_time=? WHERE"
-                               " table_id=? AND version=?",
-                               "siii", doc, now, tid, version);
+                           "UPDATE glue_table_version SET doc=?, update_time=? WHERE"
+                           " table_id=? AND version=?",
+                           "siii", doc, now, tid, version);
         } else {
             struct store_stmt *s = store_prepare_args(
                 cat->st, "SELECT max(version) FROM glue_table_version WHERE table_id=?", "i", tid);
@@ -703,15 +704,14 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
             store_finalize(s);
             version = (top > version ? top : version) + 1;
             rc = store_run(cat->st,
-                               "INSERT INTO glue_table_version(table_id, version, doc,"
-                               " update_time) VALUES(?,?,?,?)",
-                               "iisi", tid, version, doc, now);
+                           "INSERT INTO glue_table_version(table_id, version, doc,"
+                           " update_time) VALUES(?,?,?,?)",
+                           "iisi", tid, version, doc, now);
         }
     }
     if (rc == 0) {
-        rc = store_run(cat->st,
-                           "UPDATE glue_table SET doc=?, version=?, update_time=? WHERE id=?",
-                           "siii", doc, version, now, tid);
+        rc = store_run(cat->st, "UPDATE glue_table SET doc=?, version=?, update_time=? WHERE id=?",
+                       "siii", doc, version, now, tid);
     }
     if (rc == 0) {
         rc = store_commit(cat->st);
@@ -873,9 +873,9 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
         /* Newest first; the token is the last version returned. */
         struct store_stmt *s =
             store_prepare_args(cat->st,
-                          "SELECT version, doc, update_time FROM glue_table_version WHERE"
-                          " table_id=? AND (?=0 OR version<?) ORDER BY version DESC",
-                          "iii", tid, after, after);
+                               "SELECT version, doc, update_time FROM glue_table_version WHERE"
+                               " table_id=? AND (?=0 OR version<?) ORDER BY version DESC",
+                               "iii", tid, after, after);
         while (s != NULL && store_step(s) == 1) {
             if ((int)json_array_size(list) == max) {
                 more = 1;
@@ -974,7 +974,7 @@ static int version_delete_locked(struct catalog *cat, int64_t tid, const char *v
         return err_set(err, SL_E(INVALID_INPUT), "Cannot delete the current version %s.", vid);
     }
     int rc = store_run(cat->st, "DELETE FROM glue_table_version WHERE table_id=? AND version=?",
-                           "ii", tid, v);
+                       "ii", tid, v);
     if (rc < 0) {
         return catalog__store_err(err, rc);
     }

@@ -143,9 +143,9 @@ static int partition_insert(struct catalog *cat, const struct tctx *t, const jso
     char *ckey = catalog__ckey_encode(values);
     char *doc = catalog__dump(pi);
     rc = store_run(cat->st,
-                       "INSERT INTO glue_partition(table_id, vkey, ckey, create_time,"
-                       " update_time, doc) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                       "issiis", t->tid, vkey, ckey, now, now, doc);
+                   "INSERT INTO glue_partition(table_id, vkey, ckey, create_time,"
+                   " update_time, doc) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                   "issiis", t->tid, vkey, ckey, now, now, doc);
     free(ckey);
     if (rc < 0) {
         rc = catalog__store_err(err, rc);
@@ -353,17 +353,17 @@ static int partition_update(struct catalog *cat, const struct tctx *t, const jso
     char *text = catalog__dump(doc);
     char *ckey = catalog__ckey_encode(json_object_get(doc, "Values"));
     rc = store_run(cat->st,
-                       "UPDATE OR IGNORE glue_partition SET vkey=?, ckey=?, doc=?, update_time=?"
-                       " WHERE table_id=? AND vkey=?",
-                       "sssiis", new_key, ckey, text, (int64_t)clock_now_ms(), t->tid, old_key);
+                   "UPDATE OR IGNORE glue_partition SET vkey=?, ckey=?, doc=?, update_time=?"
+                   " WHERE table_id=? AND vkey=?",
+                   "sssiis", new_key, ckey, text, (int64_t)clock_now_ms(), t->tid, old_key);
     free(ckey);
     if (rc < 0) {
         rc = catalog__store_err(err, rc);
     } else if (store_changes(cat->st) == 0) {
         /* Either the partition is missing or the new values are taken. */
         struct store_stmt *s =
-            store_prepare_args(cat->st, "SELECT 1 FROM glue_partition WHERE table_id=? AND vkey=?", "is",
-                          t->tid, old_key);
+            store_prepare_args(cat->st, "SELECT 1 FROM glue_partition WHERE table_id=? AND vkey=?",
+                               "is", t->tid, old_key);
         int exists = s != NULL && store_step(s) == 1;
         store_finalize(s);
         rc = exists ? err_set(err, SL_E(ALREADY_EXISTS), "Partition already exists.")
@@ -441,8 +441,8 @@ static int partition_delete(struct catalog *cat, const struct tctx *t, const jso
         return rc;
     }
     char *vkey = catalog__vkey_encode(values);
-    rc = store_run(cat->st, "DELETE FROM glue_partition WHERE table_id=? AND vkey=?", "is",
-                       t->tid, vkey);
+    rc = store_run(cat->st, "DELETE FROM glue_partition WHERE table_id=? AND vkey=?", "is", t->tid,
+                   vkey);
     free(vkey);
     if (rc < 0) {
         return catalog__store_err(err, rc);
@@ -615,16 +615,17 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
         if (n_prefixes == 1) {
             char *hi = xasprintf("%s;", prefixes[0]);
             s = store_prepare_args(cat->st,
-                              "SELECT id, vkey FROM glue_partition INDEXED BY"
-                              " glue_partition_by_ckey WHERE table_id=? AND ckey>=? AND ckey<?"
-                              " AND id>? ORDER BY id",
-                              "issi", t->tid, prefixes[0], hi, sc->after_id);
+                                   "SELECT id, vkey FROM glue_partition INDEXED BY"
+                                   " glue_partition_by_ckey WHERE table_id=? AND ckey>=? AND ckey<?"
+                                   " AND id>? ORDER BY id",
+                                   "issi", t->tid, prefixes[0], hi, sc->after_id);
             free(hi);
         } else {
-            s = store_prepare_args(cat->st,
-                              "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_scan"
-                              " WHERE table_id=? AND id>? ORDER BY id",
-                              "ii", t->tid, sc->after_id);
+            s = store_prepare_args(
+                cat->st,
+                "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_scan"
+                " WHERE table_id=? AND id>? ORDER BY id",
+                "ii", t->tid, sc->after_id);
         }
         if (s == NULL) {
             rc = SL_E(IO);
@@ -641,10 +642,11 @@ static int scan_run(struct catalog *cat, const struct tctx *t, struct scan *sc)
     }
     for (size_t p = 0; p < n_prefixes; p++) {
         char *hi = xasprintf("%s;", prefixes[p]);
-        s = store_prepare_args(cat->st,
-                          "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_by_ckey"
-                          " WHERE table_id=? AND ckey>=? AND ckey<? AND id>?",
-                          "issi", t->tid, prefixes[p], hi, sc->after_id);
+        s = store_prepare_args(
+            cat->st,
+            "SELECT id, vkey FROM glue_partition INDEXED BY glue_partition_by_ckey"
+            " WHERE table_id=? AND ckey>=? AND ckey<? AND id>?",
+            "issi", t->tid, prefixes[p], hi, sc->after_id);
         free(hi);
         if (s == NULL) {
             rc = SL_E(IO);
@@ -960,9 +962,9 @@ int catalog__op_CreatePartitionIndex(struct catalog *cat, const struct catalog_s
     if (rc == 0) {
         char *text = catalog__dump(keys);
         rc = store_run(cat->st,
-                           "INSERT INTO glue_partition_index(table_id, name, keys, create_time)"
-                           " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
-                           "issi", t.tid, name, text, (int64_t)clock_now_ms());
+                       "INSERT INTO glue_partition_index(table_id, name, keys, create_time)"
+                       " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
+                       "issi", t.tid, name, text, (int64_t)clock_now_ms());
         free(text);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
@@ -1042,7 +1044,7 @@ int catalog__op_DeletePartitionIndex(struct catalog *cat, const struct catalog_s
     int rc = tctx_load_in(cat, sc, in, &t, err);
     if (rc == 0) {
         rc = store_run(cat->st, "DELETE FROM glue_partition_index WHERE table_id=? AND name=?",
-                           "is", t.tid, name);
+                       "is", t.tid, name);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         } else if (store_changes(cat->st) == 0) {

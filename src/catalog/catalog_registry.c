@@ -131,9 +131,9 @@ static int registry_find(struct catalog *cat, const struct catalog_scope *sc, co
         }
         int64_t now = clock_now_ms();
         store_run(cat->st,
-                      "INSERT INTO glue_registry(region, account, name, description,"
-                      " create_time, update_time) VALUES(?,?,?,?,?,?)",
-                      "ssssii", sc->region, sc->account_id, name, "Default registry", now, now);
+                  "INSERT INTO glue_registry(region, account, name, description,"
+                  " create_time, update_time) VALUES(?,?,?,?,?,?)",
+                  "ssssii", sc->region, sc->account_id, name, "Default registry", now, now);
     }
     return err_set(err, SL_E(ENTITY_NOT_FOUND), "Registry is not found. RegistryName: %s", name);
 }
@@ -179,9 +179,9 @@ int catalog__op_CreateRegistry(struct catalog *cat, const struct catalog_scope *
     store_lock(cat->st);
     store_begin(cat->st);
     int rc = store_run(cat->st,
-                           "INSERT INTO glue_registry(region, account, name, description,"
-                           " create_time, update_time) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                           "ssssii", sc->region, sc->account_id, name, desc, now, now);
+                       "INSERT INTO glue_registry(region, account, name, description,"
+                       " create_time, update_time) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                       "ssssii", sc->region, sc->account_id, name, desc, now, now);
     if (rc < 0) {
         rc = catalog__store_err(err, rc);
     } else if (store_changes(cat->st) == 0) {
@@ -298,9 +298,8 @@ int catalog__op_UpdateRegistry(struct catalog *cat, const struct catalog_scope *
     store_lock(cat->st);
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 0, &id, &name, err);
     if (rc == 0) {
-        rc = store_run(cat->st,
-                           "UPDATE glue_registry SET description=?, update_time=? WHERE id=?",
-                           "sii", desc, (int64_t)clock_now_ms(), id);
+        rc = store_run(cat->st, "UPDATE glue_registry SET description=?, update_time=? WHERE id=?",
+                       "sii", desc, (int64_t)clock_now_ms(), id);
         rc = rc < 0 ? catalog__store_err(err, rc) : 0;
     }
     store_unlock(cat->st);
@@ -327,7 +326,7 @@ int catalog__op_DeleteRegistry(struct catalog *cat, const struct catalog_scope *
         arn = registry_arn(sc, name);
         char *prefix = schema_arn(sc, name, "");
         store_run(cat->st, "DELETE FROM glue_tag WHERE substr(arn,1,length(?))=?", "ss", prefix,
-                      prefix);
+                  prefix);
         free(prefix);
         catalog__tags_drop_locked(cat, arn);
         rc = store_run(cat->st, "DELETE FROM glue_registry WHERE id=?", "i", id);
@@ -427,9 +426,9 @@ static int64_t latest_version(struct catalog *cat, int64_t schema_id)
 {
     struct store_stmt *s =
         store_prepare_args(cat->st,
-                      "SELECT max(version) FROM glue_schema_version WHERE schema_id=? AND"
-                      " status='AVAILABLE'",
-                      "i", schema_id);
+                           "SELECT max(version) FROM glue_schema_version WHERE schema_id=? AND"
+                           " status='AVAILABLE'",
+                           "i", schema_id);
     int64_t v = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
     store_finalize(s);
     return v;
@@ -572,11 +571,11 @@ static int check_evolution(struct catalog *cat, const struct schema_row *r, cons
     int all = strstr(mode, "_ALL") != NULL;
     int backward = strncmp(mode, "BACKWARD", 8) == 0 || strncmp(mode, "FULL", 4) == 0;
     int forward = strncmp(mode, "FORWARD", 7) == 0 || strncmp(mode, "FULL", 4) == 0;
-    struct store_stmt *s =
-        store_prepare_args(cat->st,
-                      "SELECT version, definition FROM glue_schema_version WHERE schema_id=? AND"
-                      " status='AVAILABLE' AND version>=? ORDER BY version DESC",
-                      "ii", r->id, r->checkpoint);
+    struct store_stmt *s = store_prepare_args(
+        cat->st,
+        "SELECT version, definition FROM glue_schema_version WHERE schema_id=? AND"
+        " status='AVAILABLE' AND version>=? ORDER BY version DESC",
+        "ii", r->id, r->checkpoint);
     int rc = 0;
     while (rc == 0 && s != NULL && store_step(s) == 1) {
         int64_t v = store_col_int64(s, 0);
@@ -632,9 +631,9 @@ static int find_identical(struct catalog *cat, const struct schema_row *r, const
     fingerprint(r->format, def, fp);
     struct store_stmt *s =
         store_prepare_args(cat->st,
-                      "SELECT version, uuid, status, create_time FROM glue_schema_version"
-                      " WHERE schema_id=? AND fingerprint=? ORDER BY version LIMIT 1",
-                      "is", r->id, fp);
+                           "SELECT version, uuid, status, create_time FROM glue_schema_version"
+                           " WHERE schema_id=? AND fingerprint=? ORDER BY version LIMIT 1",
+                           "is", r->id, fp);
     int found = s != NULL && store_step(s) == 1;
     if (found) {
         *version = store_col_int64(s, 0);
@@ -669,14 +668,13 @@ static int register_version(struct catalog *cat, struct schema_row *r, const cha
     char fp[SHA256_LEN * 2 + 1];
     fingerprint(r->format, def, fp);
     rc = store_run(cat->st,
-                       "INSERT INTO glue_schema_version(schema_id, version, uuid, definition,"
-                       " fingerprint, status, create_time) VALUES(?,?,?,?,?,?,?)",
-                       "iissssi", r->id, *version, uuid, def, fp, status, now);
+                   "INSERT INTO glue_schema_version(schema_id, version, uuid, definition,"
+                   " fingerprint, status, create_time) VALUES(?,?,?,?,?,?,?)",
+                   "iissssi", r->id, *version, uuid, def, fp, status, now);
     if (rc == 0) {
         r->next_version++;
-        rc = store_run(cat->st,
-                           "UPDATE glue_schema SET next_version=?, update_time=? WHERE id=?", "iii",
-                           r->next_version, now, r->id);
+        rc = store_run(cat->st, "UPDATE glue_schema SET next_version=?, update_time=? WHERE id=?",
+                       "iii", r->next_version, now, r->id);
     }
     return rc < 0 ? catalog__store_err(err, rc) : 0;
 }
@@ -714,10 +712,10 @@ int catalog__op_CreateSchema(struct catalog *cat, const struct catalog_scope *sc
     int rc = registry_resolve(cat, sc, json_object_get(in, "RegistryId"), 1, &reg_id, &reg, err);
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "INSERT INTO glue_schema(registry_id, name, data_format, compatibility,"
-                           " description, checkpoint, next_version, create_time, update_time)"
-                           " VALUES(?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
-                           "issssii", reg_id, name, format, compat, desc, now, now);
+                       "INSERT INTO glue_schema(registry_id, name, data_format, compatibility,"
+                       " description, checkpoint, next_version, create_time, update_time)"
+                       " VALUES(?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
+                       "issssii", reg_id, name, format, compat, desc, now, now);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         } else if (store_changes(cat->st) == 0) {
@@ -799,11 +797,11 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
     struct store_stmt *s = NULL;
     if (rc == 0) {
         s = store_prepare_args(cat->st,
-                          "SELECT s.id, r.name, s.name, s.description, s.create_time,"
-                          " s.update_time FROM glue_schema s JOIN glue_registry r ON"
-                          " r.id=s.registry_id WHERE r.region=? AND r.account=? AND"
-                          " (?=0 OR r.id=?) AND s.id>? ORDER BY s.id",
-                          "ssiii", sc->region, sc->account_id, reg_id, reg_id, after);
+                               "SELECT s.id, r.name, s.name, s.description, s.create_time,"
+                               " s.update_time FROM glue_schema s JOIN glue_registry r ON"
+                               " r.id=s.registry_id WHERE r.region=? AND r.account=? AND"
+                               " (?=0 OR r.id=?) AND s.id>? ORDER BY s.id",
+                               "ssiii", sc->region, sc->account_id, reg_id, reg_id, after);
     }
     while (s != NULL && store_step(s) == 1) {
         if ((int)json_array_size(list) == max) {
@@ -888,10 +886,10 @@ int catalog__op_UpdateSchema(struct catalog *cat, const struct catalog_scope *sc
     }
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "UPDATE glue_schema SET compatibility=coalesce(?, compatibility),"
-                           " description=coalesce(?, description), checkpoint=?, update_time=?"
-                           " WHERE id=?",
-                           "ssiii", compat, desc, checkpoint, (int64_t)clock_now_ms(), r.id);
+                       "UPDATE glue_schema SET compatibility=coalesce(?, compatibility),"
+                       " description=coalesce(?, description), checkpoint=?, update_time=?"
+                       " WHERE id=?",
+                       "ssiii", compat, desc, checkpoint, (int64_t)clock_now_ms(), r.id);
         rc = rc < 0 ? catalog__store_err(err, rc) : 0;
     }
     if (rc == 0) {
@@ -980,11 +978,11 @@ static int version_resolve(struct catalog *cat, const struct catalog_scope *sc, 
     int rc = 0;
     if (id != NULL) {
         s = store_prepare_args(cat->st,
-                          "SELECT v.version, v.uuid, v.status, v.definition, v.create_time,"
-                          " r.id, r.name, s.name FROM glue_schema_version v JOIN glue_schema s"
-                          " ON s.id=v.schema_id JOIN glue_registry r ON r.id=s.registry_id"
-                          " WHERE v.uuid=? AND r.region=? AND r.account=?",
-                          "sss", id, sc->region, sc->account_id);
+                               "SELECT v.version, v.uuid, v.status, v.definition, v.create_time,"
+                               " r.id, r.name, s.name FROM glue_schema_version v JOIN glue_schema s"
+                               " ON s.id=v.schema_id JOIN glue_registry r ON r.id=s.registry_id"
+                               " WHERE v.uuid=? AND r.region=? AND r.account=?",
+                               "sss", id, sc->region, sc->account_id);
         if (s != NULL && store_step(s) == 1) {
             rc = schema_load(cat, store_col_int64(s, 5), store_col_text(s, 6), store_col_text(s, 7),
                              &v->schema, err);
@@ -1000,9 +998,9 @@ static int version_resolve(struct catalog *cat, const struct catalog_scope *sc, 
         }
         if (rc == 0) {
             s = store_prepare_args(cat->st,
-                              "SELECT version, uuid, status, definition, create_time FROM"
-                              " glue_schema_version WHERE schema_id=? AND version=?",
-                              "ii", v->schema.id, n);
+                                   "SELECT version, uuid, status, definition, create_time FROM"
+                                   " glue_schema_version WHERE schema_id=? AND version=?",
+                                   "ii", v->schema.id, n);
             if (s == NULL || store_step(s) != 1) {
                 rc = err_set(err, SL_E(ENTITY_NOT_FOUND), "Schema version is not found.");
             }
@@ -1063,11 +1061,11 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
         char *arn = schema_arn(sc, r.registry, r.name);
-        struct store_stmt *s =
-            store_prepare_args(cat->st,
-                          "SELECT version, uuid, status, create_time FROM glue_schema_version WHERE"
-                          " schema_id=? AND version>? ORDER BY version",
-                          "ii", r.id, after);
+        struct store_stmt *s = store_prepare_args(
+            cat->st,
+            "SELECT version, uuid, status, create_time FROM glue_schema_version WHERE"
+            " schema_id=? AND version>? ORDER BY version",
+            "ii", r.id, after);
         while (s != NULL && store_step(s) == 1) {
             if ((int)json_array_size(list) == max) {
                 more = 1;
@@ -1296,9 +1294,8 @@ int catalog__op_DeleteSchemaVersions(struct catalog *cat, const struct catalog_s
         if (v == r.checkpoint) {
             why = "Cannot delete the checkpoint version.";
         } else {
-            store_run(cat->st,
-                          "DELETE FROM glue_schema_version WHERE schema_id=? AND version=?", "ii",
-                          r.id, (int64_t)v);
+            store_run(cat->st, "DELETE FROM glue_schema_version WHERE schema_id=? AND version=?",
+                      "ii", r.id, (int64_t)v);
             if (store_changes(cat->st) == 0) {
                 why = "Schema version is not found.";
             }
@@ -1385,9 +1382,9 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
     if (rc == 0) {
         struct store_stmt *s =
             store_prepare_args(cat->st,
-                          "SELECT count(DISTINCT key), sum(key=?) FROM glue_schema_meta WHERE"
-                          " version_uuid=?",
-                          "ss", key, v.uuid);
+                               "SELECT count(DISTINCT key), sum(key=?) FROM glue_schema_meta WHERE"
+                               " version_uuid=?",
+                               "ss", key, v.uuid);
         int64_t n_keys = 0, has_key = 0;
         if (s != NULL && store_step(s) == 1) {
             n_keys = store_col_int64(s, 0);
@@ -1401,9 +1398,9 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
     }
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "INSERT INTO glue_schema_meta(version_uuid, key, value, create_time)"
-                           " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
-                           "sssi", v.uuid, key, value, (int64_t)clock_now_ms());
+                       "INSERT INTO glue_schema_meta(version_uuid, key, value, create_time)"
+                       " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
+                       "sssi", v.uuid, key, value, (int64_t)clock_now_ms());
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         } else if (store_changes(cat->st) == 0) {
@@ -1486,9 +1483,9 @@ int catalog__op_RemoveSchemaVersionMetadata(struct catalog *cat, const struct ca
     int rc = version_resolve(cat, sc, in, &v, err);
     if (rc == 0) {
         rc = store_run(cat->st,
-                           "DELETE FROM glue_schema_meta WHERE version_uuid=? AND key=? AND"
-                           " value=?",
-                           "sss", v.uuid, key, value);
+                       "DELETE FROM glue_schema_meta WHERE version_uuid=? AND key=? AND"
+                       " value=?",
+                       "sss", v.uuid, key, value);
         if (rc < 0) {
             rc = catalog__store_err(err, rc);
         } else if (store_changes(cat->st) == 0) {

@@ -35,9 +35,9 @@ int catalog__tags_put_locked(struct catalog *cat, const char *arn, const json_t 
                            "Tag keys must have 1 to 128 characters and values at most 256.");
         }
         int rc = store_run(cat->st,
-                               "INSERT INTO glue_tag(arn, key, value) VALUES(?,?,?)"
-                               " ON CONFLICT(arn, key) DO UPDATE SET value=excluded.value",
-                               "sss", arn, k, json_string_value(v));
+                           "INSERT INTO glue_tag(arn, key, value) VALUES(?,?,?)"
+                           " ON CONFLICT(arn, key) DO UPDATE SET value=excluded.value",
+                           "sss", arn, k, json_string_value(v));
         if (rc < 0) {
             return catalog__store_err(err, rc);
         }
@@ -81,26 +81,27 @@ static int arn_check(struct catalog *cat, const struct catalog_scope *sc, const 
     const char *slash2 = strchr(rest, '/');
     struct store_stmt *s = NULL;
     if (tlen == 8 && strncmp(res, "database", 8) == 0 && slash2 == NULL) {
-        s = store_prepare_args(cat->st,
-                          "SELECT 1 FROM glue_database WHERE region=? AND account=? AND name=?",
-                          "sss", sc->region, sc->account_id, rest);
+        s = store_prepare_args(
+            cat->st, "SELECT 1 FROM glue_database WHERE region=? AND account=? AND name=?", "sss",
+            sc->region, sc->account_id, rest);
     } else if (tlen == 5 && strncmp(res, "table", 5) == 0 && slash2 != NULL) {
         char *db = xstrndup(rest, (size_t)(slash2 - rest));
         s = store_prepare_args(cat->st,
-                          "SELECT 1 FROM glue_table t JOIN glue_database d ON d.id=t.db_id"
-                          " WHERE d.region=? AND d.account=? AND d.name=? AND t.name=?",
-                          "ssss", sc->region, sc->account_id, db, slash2 + 1);
+                               "SELECT 1 FROM glue_table t JOIN glue_database d ON d.id=t.db_id"
+                               " WHERE d.region=? AND d.account=? AND d.name=? AND t.name=?",
+                               "ssss", sc->region, sc->account_id, db, slash2 + 1);
         free(db);
     } else if (tlen == 8 && strncmp(res, "registry", 8) == 0 && slash2 == NULL) {
-        s = store_prepare_args(cat->st,
-                          "SELECT 1 FROM glue_registry WHERE region=? AND account=? AND name=?",
-                          "sss", sc->region, sc->account_id, rest);
+        s = store_prepare_args(
+            cat->st, "SELECT 1 FROM glue_registry WHERE region=? AND account=? AND name=?", "sss",
+            sc->region, sc->account_id, rest);
     } else if (tlen == 6 && strncmp(res, "schema", 6) == 0 && slash2 != NULL) {
         char *reg = xstrndup(rest, (size_t)(slash2 - rest));
-        s = store_prepare_args(cat->st,
-                          "SELECT 1 FROM glue_schema s JOIN glue_registry r ON r.id=s.registry_id"
-                          " WHERE r.region=? AND r.account=? AND r.name=? AND s.name=?",
-                          "ssss", sc->region, sc->account_id, reg, slash2 + 1);
+        s = store_prepare_args(
+            cat->st,
+            "SELECT 1 FROM glue_schema s JOIN glue_registry r ON r.id=s.registry_id"
+            " WHERE r.region=? AND r.account=? AND r.name=? AND s.name=?",
+            "ssss", sc->region, sc->account_id, reg, slash2 + 1);
         free(reg);
     } else {
         return err_set(err, SL_E(ENTITY_NOT_FOUND), "Resource %s not found.", arn);
@@ -152,7 +153,7 @@ int catalog__op_UntagResource(struct catalog *cat, const struct catalog_scope *s
     {
         if (rc == 0 && json_is_string(k)) {
             store_run(cat->st, "DELETE FROM glue_tag WHERE arn=? AND key=?", "ss", arn,
-                          json_string_value(k));
+                      json_string_value(k));
         }
     }
     store_unlock(cat->st);

@@ -1,9 +1,9 @@
 #include "core/store.h"
 
 #include <fcntl.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

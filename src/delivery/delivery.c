@@ -60,10 +60,11 @@ int delivery__positions_put(struct delivery_service *svc, int64_t id, const uint
     store_lock(svc->st);
     int rc = store_begin(svc->st);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = store_run(svc->st,
-                  "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)"
-                  " ON CONFLICT(stream_id, source) DO UPDATE SET next_index=excluded.next_index",
-                  "iii", id, (int64_t)sources[i], (int64_t)next_index[i]);
+        rc = store_run(
+            svc->st,
+            "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)"
+            " ON CONFLICT(stream_id, source) DO UPDATE SET next_index=excluded.next_index",
+            "iii", id, (int64_t)sources[i], (int64_t)next_index[i]);
     }
     if (rc == 0) {
         rc = store_commit(svc->st);
@@ -227,10 +228,11 @@ int delivery_service_open_with(const struct delivery_service_options *opt,
         goto out_fail;
     }
     store_read_begin(svc->st);
-    struct store_stmt *s = store_prepare_args(svc->st,
-                                "SELECT id, region, account, name, type, source_doc, dest_doc,"
-                                " enc_doc, version, created_ms FROM delivery_stream ORDER BY id",
-                                "");
+    struct store_stmt *s =
+        store_prepare_args(svc->st,
+                           "SELECT id, region, account, name, type, source_doc, dest_doc,"
+                           " enc_doc, version, created_ms FROM delivery_stream ORDER BY id",
+                           "");
     /* Copy the rows out first: loading starts threads that use the store. */
     struct row {
         int64_t id, created_ms;
@@ -391,9 +393,9 @@ static int tags_put(struct delivery_service *svc, int64_t id, const json_t *tags
         json_t *t = json_array_get(tags, i);
         const char *v = str_member(t, "Value");
         int rc = store_run(svc->st,
-                      "INSERT INTO delivery_tag(stream_id, key, value) VALUES(?,?,?)"
-                      " ON CONFLICT(stream_id, key) DO UPDATE SET value=excluded.value",
-                      "iss", id, str_member(t, "Key"), v != NULL ? v : "");
+                           "INSERT INTO delivery_tag(stream_id, key, value) VALUES(?,?,?)"
+                           " ON CONFLICT(stream_id, key) DO UPDATE SET value=excluded.value",
+                           "iss", id, str_member(t, "Key"), v != NULL ? v : "");
         if (rc < 0) {
             return store_err(err, rc);
         }
@@ -474,11 +476,11 @@ struct create_req {
     char *source_text;       /* owned: source as stored, NULL for DirectPut */
     /* owned: the source's shards, when kinesis */
     struct stream_shard_info *shards;
-    size_t n_shards;         /* entries in shards and latest */
-    uint64_t *latest;        /* owned: per shard, the index LATEST names now */
-    char *dest_text;         /* owned: desc as stored */
-    char *enc_text;          /* owned: enc as stored */
-    int64_t id;              /* the new row's id, once inserted */
+    size_t n_shards;  /* entries in shards and latest */
+    uint64_t *latest; /* owned: per shard, the index LATEST names now */
+    char *dest_text;  /* owned: desc as stored */
+    char *enc_text;   /* owned: enc as stored */
+    int64_t id;       /* the new row's id, once inserted */
 };
 
 /* Validates and normalises the request: the name, the stream type (default DirectPut), the
@@ -568,8 +570,7 @@ static int create_validate(const json_t *in, struct create_req *req, struct err_
    for the stream service is never called with it held. What it has set on failure stays
    owned by req. Returns 0, SL_E(VALIDATION) when the stream ARN or role is missing,
    SL_E(INVALID_ARGUMENT) when the stream does not exist. */
-static int create_source(struct delivery_service *svc, struct create_req *req,
-                         struct err_info *err)
+static int create_source(struct delivery_service *svc, struct create_req *req, struct err_info *err)
 {
     const char *karn = str_member(req->ksrc, "KinesisStreamARN");
     const char *role = str_member(req->ksrc, "RoleARN");
@@ -612,12 +613,12 @@ static int create_rows(struct delivery_service *svc, const struct delivery_scope
         store_unlock(svc->st);
         return store_err(err, rc);
     }
-    struct store_stmt *s = store_prepare_args(svc->st,
-                                "SELECT (SELECT COUNT(*) FROM delivery_stream WHERE region=? AND"
-                                " account=? AND name=?), (SELECT COUNT(*) FROM delivery_stream"
-                                " WHERE region=? AND account=?)",
-                                "sssss", sc->region, sc->account, req->name, sc->region,
-                                sc->account);
+    struct store_stmt *s =
+        store_prepare_args(svc->st,
+                           "SELECT (SELECT COUNT(*) FROM delivery_stream WHERE region=? AND"
+                           " account=? AND name=?), (SELECT COUNT(*) FROM delivery_stream"
+                           " WHERE region=? AND account=?)",
+                           "sssss", sc->region, sc->account, req->name, sc->region, sc->account);
     int64_t exists = 0, count = 0;
     if (s != NULL && store_step(s) == 1) {
         exists = store_col_int64(s, 0);
@@ -632,11 +633,12 @@ static int create_rows(struct delivery_service *svc, const struct delivery_scope
             err_set(err, SL_E(LIMIT_EXCEEDED),
                     "You have already consumed your firehose quota of %d hoses.", svc->max_streams);
     } else {
-        rc = store_run(svc->st,
-                  "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"
-                  " enc_doc, version, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,1,?,?)",
-                  "sssssssii", sc->region, sc->account, req->name, req->type, req->source_text,
-                  req->dest_text, req->enc_text, req->now_ms, req->now_ms);
+        rc = store_run(
+            svc->st,
+            "INSERT INTO delivery_stream(region, account, name, type, source_doc, dest_doc,"
+            " enc_doc, version, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,1,?,?)",
+            "sssssssii", sc->region, sc->account, req->name, req->type, req->source_text,
+            req->dest_text, req->enc_text, req->now_ms, req->now_ms);
         if (rc < 0) {
             rc = store_err(err, rc);
         } else {
@@ -648,8 +650,8 @@ static int create_rows(struct delivery_service *svc, const struct delivery_scope
     }
     for (size_t i = 0; rc == 0 && i < req->n_shards; i++) {
         rc = store_run(svc->st,
-                  "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
-                  "iii", req->id, (int64_t)req->shards[i].shard_idx, (int64_t)req->latest[i]);
+                       "INSERT INTO delivery_position(stream_id, source, next_index) VALUES(?,?,?)",
+                       "iii", req->id, (int64_t)req->shards[i].shard_idx, (int64_t)req->latest[i]);
         if (rc < 0) {
             rc = store_err(err, rc);
         }
@@ -700,8 +702,8 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
     const char *path = strcmp(req.dest_member, "S3DestinationConfiguration") == 0
                            ? "s3DestinationConfiguration"
                            : "extendedS3DestinationConfiguration";
-    if ((rc = delivery__dest_describe(json_object_get(in, req.dest_member), path, &req.desc,
-                                      err)) < 0) {
+    if ((rc = delivery__dest_describe(json_object_get(in, req.dest_member), path, &req.desc, err)) <
+        0) {
         goto out_free_enc;
     }
     req.now_ms = delivery__now_ms(svc);
@@ -750,11 +752,12 @@ static int row_get(struct delivery_service *svc, const struct delivery_scope *sc
                    struct row *r, struct err_info *err)
 {
     memset(r, 0, sizeof(*r));
-    struct store_stmt *s = store_prepare_args(svc->st,
-                                "SELECT id, type, source_doc, dest_doc, enc_doc, version,"
-                                " created_ms, updated_ms FROM delivery_stream WHERE region=? AND"
-                                " account=? AND name=?",
-                                "sss", sc->region, sc->account, name);
+    struct store_stmt *s =
+        store_prepare_args(svc->st,
+                           "SELECT id, type, source_doc, dest_doc, enc_doc, version,"
+                           " created_ms, updated_ms FROM delivery_stream WHERE region=? AND"
+                           " account=? AND name=?",
+                           "sss", sc->region, sc->account, name);
     if (s == NULL) {
         return store_err(err, SL_E(IO));
     }
@@ -861,12 +864,12 @@ int delivery__list(struct delivery_service *svc, const struct delivery_scope *sc
     }
     const char *start = str_member(in, "ExclusiveStartDeliveryStreamName");
     store_read_begin(svc->st);
-    struct store_stmt *s =
-        store_prepare_args(svc->st,
-             "SELECT name FROM delivery_stream WHERE region=? AND account=?"
-             " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
-             " ORDER BY name LIMIT ?",
-             "ssssssi", sc->region, sc->account, type, type, start, start, (int64_t)limit + 1);
+    struct store_stmt *s = store_prepare_args(
+        svc->st,
+        "SELECT name FROM delivery_stream WHERE region=? AND account=?"
+        " AND (? IS NULL OR type=?) AND (? IS NULL OR name>?)"
+        " ORDER BY name LIMIT ?",
+        "ssssssi", sc->region, sc->account, type, type, start, start, (int64_t)limit + 1);
     json_t *names = json_array();
     int more = 0;
     while (s != NULL && store_step(s) == 1) {
@@ -1048,9 +1051,10 @@ int delivery__update_destination(struct delivery_service *svc, const struct deli
     }
     dest_text = json_dumps(desc, JSON_COMPACT);
     int64_t now = delivery__now_ms(svc);
-    rc = store_run(svc->st,
-              "UPDATE delivery_stream SET dest_doc=?, version=version+1, updated_ms=? WHERE id=?",
-              "sii", dest_text, now, r.id);
+    rc = store_run(
+        svc->st,
+        "UPDATE delivery_stream SET dest_doc=?, version=version+1, updated_ms=? WHERE id=?", "sii",
+        dest_text, now, r.id);
     if (rc < 0) {
         rc = store_err(err, rc);
     }
@@ -1140,8 +1144,9 @@ int delivery__untag(struct delivery_service *svc, const struct delivery_scope *s
     rc = row_get(svc, sc, name, &r, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *k = json_string_value(json_array_get(keys, i));
-        if (k != NULL && (rc = store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?",
-                                    "is", r.id, k)) < 0) {
+        if (k != NULL &&
+            (rc = store_run(svc->st, "DELETE FROM delivery_tag WHERE stream_id=? AND key=?", "is",
+                            r.id, k)) < 0) {
             rc = store_err(err, rc);
         }
     }
@@ -1182,10 +1187,11 @@ int delivery__list_tags(struct delivery_service *svc, const struct delivery_scop
     json_t *tags = json_array();
     int more = 0;
     if (rc == 0) {
-        struct store_stmt *s = store_prepare_args(svc->st,
-                                    "SELECT key, value FROM delivery_tag WHERE stream_id=? AND"
-                                    " (? IS NULL OR key>?) ORDER BY key",
-                                    "iss", r.id, start, start);
+        struct store_stmt *s =
+            store_prepare_args(svc->st,
+                               "SELECT key, value FROM delivery_tag WHERE stream_id=? AND"
+                               " (? IS NULL OR key>?) ORDER BY key",
+                               "iss", r.id, start, start);
         while (s != NULL && store_step(s) == 1) {
             if ((json_int_t)json_array_size(tags) == limit) {
                 more = 1;
@@ -1235,7 +1241,8 @@ int delivery__encryption(struct delivery_service *svc, const struct delivery_sco
                          "KinesisStreamAsSource as the source.");
         } else {
             char *text = json_dumps(enc, JSON_COMPACT);
-            rc = store_run(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text, r.id);
+            rc = store_run(svc->st, "UPDATE delivery_stream SET enc_doc=? WHERE id=?", "si", text,
+                           r.id);
             free(text);
             if (rc < 0) {
                 rc = store_err(err, rc);

@@ -234,7 +234,8 @@ struct rename {
 };
 
 static const struct rename query_renames[] = {
-    {SL_E(AUTH_MISSING), "MissingAuthenticationToken", 403, "Request is missing Authentication Token"},
+    {SL_E(AUTH_MISSING), "MissingAuthenticationToken", 403,
+     "Request is missing Authentication Token"},
     {SL_E(AUTH_UNKNOWN_KEY), "InvalidClientTokenId", 403, NULL},
     {SL_E(AUTH_BAD_SIGNATURE), "SignatureDoesNotMatch", 403, NULL},
     {SL_E(AUTH_SKEWED), "SignatureDoesNotMatch", 403, NULL},
@@ -311,8 +312,8 @@ static void render_error(struct http_exchange *ex, int code, const char *name_ov
         name = name_override;
     }
     if (message == NULL || message[0] == '\0') {
-        message = is_server_fault(code) ? "We encountered an internal error. Please try again."
-                                        : "";
+        message =
+            is_server_fault(code) ? "We encountered an internal error. Please try again." : "";
     }
     if (is_server_fault(code)) {
         log_msg(LOG_WARN, "http", "%s %s: %s (%s)", ex->method, ex->raw_uri, sl_strerror(code),
@@ -462,10 +463,9 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
         prc = query_params_parse(&params.q, (const char *)ex->body.data, ex->body_len);
     }
     if (prc < 0) {
-        http__render_error(ex, prc,
-                           prc == SL_E(VALIDATION) ? "A parameter must not contain a NUL byte."
-                                                   : "",
-                           NULL);
+        http__render_error(
+            ex, prc, prc == SL_E(VALIDATION) ? "A parameter must not contain a NUL byte." : "",
+            NULL);
         query_params_fini(&params.q);
         return;
     }
@@ -480,7 +480,8 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
     if (op == NULL) {
         char msg[200];
         snprintf(msg, sizeof(msg), "Could not find operation %.100s for version %.40s",
-                 action ? action : "", api_params_get(&params, "Version") ? api_params_get(&params, "Version") : "");
+                 action ? action : "",
+                 api_params_get(&params, "Version") ? api_params_get(&params, "Version") : "");
         http__render_error(ex, SL_E(INVALID_ACTION), msg, NULL);
         query_params_fini(&params.q);
         return;
@@ -561,9 +562,8 @@ static const char empty_sha256[] =
  * renders AWS's error for the protocol into ex->resp and returns its code.
  */
 static int authenticate(const struct http_server_ctx *ctx, struct http_exchange *ex,
-                        const char *path, const char *query,
-                        const struct sigv4_header *sig_headers, const char *payload_hash,
-                        int64_t now_ms, struct http_auth *auth)
+                        const char *path, const char *query, const struct sigv4_header *sig_headers,
+                        const char *payload_hash, int64_t now_ms, struct http_auth *auth)
 {
     struct sigv4_request sreq = {
         .method = ex->method,
@@ -591,8 +591,9 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
             rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret),
                              auth->account, sizeof(auth->account));
             if (rc < 0) {
-                err_set(&err, rc, "The AWS Access Key Id you provided does not exist in our "
-                                  "records.");
+                err_set(&err, rc,
+                        "The AWS Access Key Id you provided does not exist in our "
+                        "records.");
             }
         }
         if (rc == 0) {
@@ -621,8 +622,8 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
         } else {
             body_pending = payload_hash == NULL;
         }
-        rc = ctx->lookup(ctx->lookup_arg, sig->access_key_id, secret, sizeof(secret),
-                         auth->account, sizeof(auth->account));
+        rc = ctx->lookup(ctx->lookup_arg, sig->access_key_id, secret, sizeof(secret), auth->account,
+                         sizeof(auth->account));
         if (rc < 0) {
             err_set(&err, rc, "The security token included in the request is invalid.");
         }

@@ -21,13 +21,13 @@
 #include "stream/kinesis_int.h"
 
 struct put_entry {
-    struct jstr data;        /* base64 text in the request */
+    struct jstr data; /* base64 text in the request */
     int has_data;
-    struct jstr pk;          /* partition key as sent */
+    struct jstr pk; /* partition key as sent */
     int has_pk;
-    struct jstr ehk;         /* explicit hash key as sent */
+    struct jstr ehk; /* explicit hash key as sent */
     int has_ehk;
-    char *pk_text;           /* decoded partition key (into the request or pk arena) */
+    char *pk_text; /* decoded partition key (into the request or pk arena) */
     size_t pk_len;
 };
 
@@ -259,8 +259,8 @@ static int prepare_entries(struct api_call *call, struct put_request *req, int b
             for (size_t k = 0; pattern_ok && k < e->ehk.raw_len; k++) {
                 pattern_ok = e->ehk.raw[k] >= '0' && e->ehk.raw[k] <= '9';
             }
-            pattern_ok = pattern_ok && !(e->ehk.raw_len > 1 && e->ehk.raw[0] == '0') &&
-                         e->ehk.raw_len <= 39;
+            pattern_ok =
+                pattern_ok && !(e->ehk.raw_len > 1 && e->ehk.raw[0] == '0') && e->ehk.raw_len <= 39;
             if (!pattern_ok) {
                 char m[80], v[64];
                 snprintf(m, sizeof(m), "%sexplicitHashKey", member);
@@ -328,8 +328,8 @@ static int stream_of_put(struct api_call *call, const struct put_request *req, s
 
 /* Shared by PutRecord and PutRecords up to the append. */
 static int put_common(struct api_call *call, const uint8_t *body, size_t len, int batch,
-                      struct put_request *req, struct stream **s, uint8_t **arena,
-                      char **pk_arena, const char **encryption)
+                      struct put_request *req, struct stream **s, uint8_t **arena, char **pk_arena,
+                      const char **encryption)
 {
     int rc = parse_put(call, body, len, batch, req);
     if (rc < 0) {
@@ -339,8 +339,9 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
        the field is checked for form. */
     if (req->has_seq_for_ordering &&
         !stream_seqno_pattern_ok(req->seq_for_ordering.raw, req->seq_for_ordering.raw_len)) {
-        return kin__validation(call, "sequenceNumberForOrdering", "(invalid)",
-                               "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
+        return kin__validation(
+            call, "sequenceNumberForOrdering", "(invalid)",
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})");
     }
     if ((rc = stream_of_put(call, req, s)) < 0) {
         return rc;
@@ -441,7 +442,8 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
             char seq[STREAM_SEQNO_LEN + 1], shard_id[STREAM_SHARD_ID_LEN + 1];
             stream_seqno_format(stream_seq_tag(s), e->shard_idx, e->index, seq);
             stream_shard_id_format(e->shard_idx, shard_id);
-            buf_printf(out, "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"EncryptionType\":\"%s\"}",
+            buf_printf(out,
+                       "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"EncryptionType\":\"%s\"}",
                        shard_id, seq, encryption);
             rc = buf_status(out);
         }
@@ -590,8 +592,8 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                                          : "Member must have value less than or equal to 10000");
     }
     struct stream_iterator_pos pos;
-    int rc = stream_iterator_decode(svc, iter.raw, iter.raw_len, call->req->now_ms, &pos,
-                                    &call->err);
+    int rc =
+        stream_iterator_decode(svc, iter.raw, iter.raw_len, call->req->now_ms, &pos, &call->err);
     if (rc < 0) {
         return rc;
     }
