@@ -873,25 +873,17 @@ static int parse_ts_joda(const char *pat, const char *s, size_t n, int64_t *out)
             y = count == 2 ? 2000 + v : v;
             break;
         case 'M':
-            if (digits_n(&p, end, count, 2, &mo) < 0)
-                return -1;
-            break;
         case 'd':
-            if (digits_n(&p, end, count, 2, &d) < 0)
-                return -1;
-            break;
         case 'H':
-            if (digits_n(&p, end, count, 2, &h) < 0)
-                return -1;
-            break;
         case 'm':
-            if (digits_n(&p, end, count, 2, &mi) < 0)
+        case 's': {
+            /* The two-digit fields: as many digits as letters, at most two. */
+            int64_t *field = c == 'M' ? &mo : c == 'd' ? &d : c == 'H' ? &h : c == 'm' ? &mi : &sec;
+            if (digits_n(&p, end, count, 2, field) < 0) {
                 return -1;
+            }
             break;
-        case 's':
-            if (digits_n(&p, end, count, 2, &sec) < 0)
-                return -1;
-            break;
+        }
         case 'S': {
             int k = 0;
             v = 0;
