@@ -496,8 +496,12 @@ static void empty_select(const struct table_ref *t, struct buf *out)
     buf_puts(out, " WHERE false");
 }
 
-/* Glue expression from the WHERE clause's conjuncts on partition keys; "" when none. */
-static void partition_expr(const struct table_ref *t, json_t *e, struct buf *out)
+typedef void (*conjunct_fn)(const struct table_ref *t, json_t *e, const char *type,
+                            struct buf *out);
+
+/* Calls fn on each conjunct of the expression e: the leaves under nested ANDs, or e
+   itself when it is no AND. Non-objects are skipped. */
+static void for_each_conjunct(const struct table_ref *t, json_t *e, conjunct_fn fn, struct buf *out)
 {
     if (!json_is_object(e)) {
         return;
@@ -508,10 +512,18 @@ static void partition_expr(const struct table_ref *t, json_t *e, struct buf *out
         json_t *c;
         json_array_foreach(json_object_get(e, "children"), i, c)
         {
-            partition_expr(t, c, out);
+            for_each_conjunct(t, c, fn, out);
         }
         return;
     }
+    fn(t, e, type, out);
+}
+
+/* Appends to the Glue expression what one conjunct of the WHERE clause says about the
+   partition keys (nothing when it says nothing); for_each_conjunct walks the clause. */
+static void partition_conjunct(const struct table_ref *t, json_t *e, const char *type,
+                               struct buf *out)
+{
     static const struct {
         const char *type, *op;
     } ops[] = {{"COMPARE_EQUAL", "="},
@@ -668,7 +680,7 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
         struct buf expr;
         buf_init(&expr);
         if (prune) {
-            partition_expr(t, wk->where, &expr);
+            for_each_conjunct(t, wk->where, partition_conjunct, &expr);
         }
         buf_putc(&expr, '\0');
         struct part_ctx pc = {wk, t, sql, 0};
@@ -750,23 +762,12 @@ int query__parquet_scan_bytes(struct duck_conn *conn, const char *const *files, 
  * parquet_metadata's rows (col, mn, mx): true for a column chunk whose min/max prove that
  * a top-level conjunct of the WHERE clause (=, <, <=, >, >=, IN against constants on a
  * numeric, date or timestamp column) holds for none of its rows. Strings are left out:
- * their statistics may be truncated. Appends nothing when no conjunct qualifies.
+ * their statistics may be truncated. This is one conjunct's part (nothing when it does not
+ * qualify); for_each_conjunct walks the clause.
  */
-static void stats_skip_sql(const struct table_ref *t, json_t *e, struct buf *out)
+static void stats_skip_conjunct(const struct table_ref *t, json_t *e, const char *type,
+                                struct buf *out)
 {
-    if (!json_is_object(e)) {
-        return;
-    }
-    const char *type = jstr(e, "type");
-    if (strcmp(type, "CONJUNCTION_AND") == 0) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(json_object_get(e, "children"), i, c)
-        {
-            stats_skip_sql(t, c, out);
-        }
-        return;
-    }
     static const struct {
         const char *type, *skip; /* the skip condition, %1$s = the constant */
     } ops[] = {
@@ -1295,7 +1296,7 @@ static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int
     struct buf skip;
     buf_init(&skip);
     if (prune) {
-        stats_skip_sql(t, wk->where, &skip);
+        for_each_conjunct(t, wk->where, stats_skip_conjunct, &skip);
     }
     buf_putc(&skip, '\0');
     int64_t b = 0;
