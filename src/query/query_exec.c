@@ -613,12 +613,33 @@ struct part_ctx {
     struct table_ref *t;
     struct buf *sql;
     size_t n_parts;
+    struct buf *flat; /* when the query reads no partition key: every file, one list */
 };
+
+/* 1 when the query may read one of t's partition keys (a star counts), so its view must
+ * carry their values; otherwise the partitions' files can be read as one list, which
+ * DuckDB scans as fast as a single table (a UNION ALL of one reader per partition costs
+ * several times more, and loses count(*) from the Parquet footers). */
+static int reads_partition_keys(const struct walk *wk, const struct table_ref *t)
+{
+    if (wk->star) {
+        return 1;
+    }
+    for (size_t i = 0; i < t->desc->n_partition_keys; i++) {
+        if (has_name(wk->columns, wk->n_columns, t->desc->partition_keys[i].name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int on_partition(void *arg, const char *const *values, size_t n_values, const char *location)
 {
     struct part_ctx *pc = arg;
     struct table_ref *t = pc->t;
+    if (pc->flat != NULL) {
+        return add_location_files(pc->wk, t, location, pc->flat) < 0;
+    }
     struct buf list;
     buf_init(&list);
     buf_putc(&list, '[');
@@ -683,7 +704,10 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             for_each_conjunct(t, wk->where, partition_conjunct, &expr);
         }
         buf_putc(&expr, '\0');
-        struct part_ctx pc = {wk, t, sql, 0};
+        struct buf flat;
+        buf_init(&flat);
+        buf_putc(&flat, '[');
+        struct part_ctx pc = {wk, t, sql, 0, reads_partition_keys(wk, t) ? NULL : &flat};
         struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
         struct err_info e = {0};
         int rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
@@ -696,12 +720,22 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             t->n_files = 0;
             t->text_bytes = 0;
             pc.n_parts = 0;
+            flat.len = 1;
             rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "", on_partition,
                                         &pc, &e);
         }
         if (rc < 0 && !wk->failed) {
             fail(wk, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
         }
+        if (pc.flat != NULL && t->n_files > 0) {
+            buf_putc(&flat, ']');
+            buf_putc(&flat, '\0');
+            buf_puts(sql, "SELECT ");
+            data_columns(t, sql);
+            buf_puts(sql, " FROM ");
+            reader_sql(t, (const char *)flat.data, sql);
+        }
+        buf_fini(&flat);
         buf_fini(&expr);
     }
     if (sql->len == head) {

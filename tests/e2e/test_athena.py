@@ -323,6 +323,24 @@ def test_partition_filter_reads_fewer_bytes(lake):
         assert rows_of(athena, qe["QueryExecutionId"])[0][1] == [want], sql
 
 
+def test_partitioned_table_read_without_its_keys(lake):
+    """A query naming no partition key reads every partition's files as one list; the
+    answers match the ones read with the keys' values attached."""
+    athena, db, wg = lake["athena"], lake["db"], lake["wg"]
+    want = [str(N_ROWS), str(sum((i % 100) * 1.5 for i in range(N_ROWS)))]
+    for sql in ["SELECT count(*), sum(amount) FROM events_hourly",
+                "SELECT count(*), sum(amount) FROM events_hourly WHERE dt LIKE '2026-%'",
+                "SELECT count(*), sum(amount) FROM (SELECT * FROM events_hourly)"]:
+        qe = run(athena, sql, wg, db)
+        assert qe["Status"]["State"] == "SUCCEEDED", (sql, qe["Status"])
+        got = rows_of(athena, qe["QueryExecutionId"])[0][1]
+        assert [got[0], str(float(got[1]))] == want, sql
+    qe = run(athena, "SELECT * FROM events_hourly WHERE event_id = 'ev-4000'", wg, db)
+    rows, res = rows_of(athena, qe["QueryExecutionId"])
+    assert [c["Name"] for c in res["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]][-1] == "dt"
+    assert rows[1][-1] == "2026-11-29"
+
+
 def test_lab_task6_partition_query_with_the_cli(sluice, lake):
     """Task 6's query on an hour-partitioned table (registered by hand here: CTAS is not
     there yet): the TIMESTAMP predicate on the partition key prunes to one partition."""
