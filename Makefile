@@ -103,7 +103,8 @@ bench: deps all bench-bins
 	./bench/s3_bench.sh
 	./$(BUILD)/bench/glue_bench
 	SLUICE_BIN=$(BUILD)/sluice ./bench/metadata_contention_bench.py
-	BUILD=$(BUILD) ./bench/athena_bench.py
+	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/athena_bench.py
+	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/firehose_bench.py
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

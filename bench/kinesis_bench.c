@@ -7,7 +7,8 @@
  *   create    CreateStream with --shards, then waits for ACTIVE.
  *   put       --connections threads, one socket each, send one pre-built PutRecords body
  *             (--records-per-batch records of --record-bytes random bytes, random
- *             partition keys so they spread over the shards) back to back for --seconds;
+ *             partition keys so they spread over the shards; with --lab-events the
+ *             seed lab's JSON events instead) back to back for --seconds;
  *             each response must be 200 with FailedRecordCount 0.
  *   put-rate  the same at a fixed total --rate records/s, for latency below the peak.
  *   drain     ListShards, a TRIM_HORIZON iterator per shard, then GetRecords (Limit
@@ -57,6 +58,7 @@ struct opts {
     double seconds;
     int records_per_batch;
     int record_bytes;
+    int lab_events; /* --lab-events: records are the seed lab's JSON events */
     enum mode mode;
     double rate; /* put-rate: total records/s */
     int shards;  /* create */
@@ -374,13 +376,27 @@ static void put_body_build(struct put_body *pb, const struct opts *o)
     struct buf b;
     buf_init(&b);
     uint8_t *raw = xmalloc((size_t)o->record_bytes);
-    char *b64 = xmalloc(BASE64_ENCODED_LEN((size_t)o->record_bytes) + 1);
+    char *b64 = xmalloc(BASE64_ENCODED_LEN((size_t)o->record_bytes + 512) + 1);
     buf_puts(&b, "{\"StreamName\":");
     buf_json_string(&b, o->stream, strlen(o->stream));
     buf_puts(&b, ",\"Records\":[");
+    static const char *const types[] = {"view", "click", "checkout", "refund"};
     for (int i = 0; i < o->records_per_batch; i++) {
-        crypto_random(raw, (size_t)o->record_bytes);
-        size_t n = base64_encode(raw, (size_t)o->record_bytes, b64);
+        size_t n;
+        if (o->lab_events) {
+            /* the lab producer's shape; a batch is sent again and again, so ids repeat */
+            char ev[512];
+            int len = snprintf(ev, sizeof(ev),
+                               "{\"event_id\":\"ev-%08d\",\"ts\":\"2026-05-19 12:%02d:%02d\","
+                               "\"tenant_id\":\"tenant-%03d\",\"device_id\":\"device-%05d\","
+                               "\"event_type\":\"%s\",\"amount\":%d.%02d}\n",
+                               i, i / 60 % 60, i % 60, i % 8 + 1, i * 7 % 800, types[i % 4],
+                               i * 37 % 250, i % 100);
+            n = base64_encode((const uint8_t *)ev, (size_t)len, b64);
+        } else {
+            crypto_random(raw, (size_t)o->record_bytes);
+            n = base64_encode(raw, (size_t)o->record_bytes, b64);
+        }
         uint8_t pk[8];
         crypto_random(pk, sizeof(pk));
         char pk_hex[17];
@@ -1026,7 +1042,8 @@ static void usage(void)
             "usage: kinesis_bench --endpoint http://127.0.0.1:PORT --stream NAME\n"
             "         [--mode put|put-rate|drain|create|put-churn] [--connections N] [--seconds S]\n"
             "         [--records-per-batch 500] [--record-bytes 1024] [--rate RECORDS_PER_S]\n"
-            "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n");
+            "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n"
+            "         [--lab-events] (records are the seed lab's JSON events)\n");
 }
 
 static int parse_endpoint(const char *url, struct opts *o)
@@ -1070,6 +1087,10 @@ int main(int argc, char **argv)
     int have_endpoint = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--lab-events") == 0) {
+            o.lab_events = 1;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) {
             usage();
