@@ -569,7 +569,7 @@ struct churner {
     pthread_t thread;
     const struct opts *o;
     double deadline;
-    int64_t pairs;  /* CreateStream + DeleteStream both answered 200 */
+    int64_t pairs;   /* CreateStream + DeleteStream both answered 200 */
     int64_t limited; /* LimitExceededException answers (the account's shard quota) */
     int64_t errors;
     char first_error[256];
@@ -1038,12 +1038,13 @@ static int run_drain(const struct opts *o)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: kinesis_bench --endpoint http://127.0.0.1:PORT --stream NAME\n"
-            "         [--mode put|put-rate|drain|create|put-churn] [--connections N] [--seconds S]\n"
-            "         [--records-per-batch 500] [--record-bytes 1024] [--rate RECORDS_PER_S]\n"
-            "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n"
-            "         [--lab-events] (records are the seed lab's JSON events)\n");
+    fprintf(
+        stderr,
+        "usage: kinesis_bench --endpoint http://127.0.0.1:PORT --stream NAME\n"
+        "         [--mode put|put-rate|drain|create|put-churn] [--connections N] [--seconds S]\n"
+        "         [--records-per-batch 500] [--record-bytes 1024] [--rate RECORDS_PER_S]\n"
+        "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n"
+        "         [--lab-events] (records are the seed lab's JSON events)\n");
 }
 
 static int parse_endpoint(const char *url, struct opts *o)
@@ -1151,11 +1152,8 @@ int main(int argc, char **argv)
         return 1;
     }
     switch (o.mode) {
-    case MODE_CREATE:
-        return run_create(&o);
-    case MODE_DRAIN:
-        return run_drain(&o);
-    default:
-        return run_put(&o);
+    case MODE_CREATE: return run_create(&o);
+    case MODE_DRAIN: return run_drain(&o);
+    default: return run_put(&o);
     }
 }
