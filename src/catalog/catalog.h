@@ -103,7 +103,8 @@ int catalog_table_describe_version(struct catalog *cat, const struct catalog_sco
 void catalog_table_desc_destroy(struct catalog_table_desc *desc);
 
 /* Creates a table from desc: database, name, table_type, location, input_format,
- * output_format, serde_library, columns and partition_keys are used (NULL fields are
+ * output_format, serde_library, columns, partition_keys, parameters and serde_parameters
+ * are used (NULL fields are
  * left out; version_id and update_time_ms are ignored). The database must exist.
  * Returns 0, SL_E(ENTITY_NOT_FOUND), SL_E(ALREADY_EXISTS), SL_E(INVALID_INPUT) (a name
  * or a Hive column type), SL_E(RESOURCE_NUMBER_LIMIT). */
