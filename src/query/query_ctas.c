@@ -303,7 +303,10 @@ static int parse_property(const char **pp, struct query_write *q, struct query_f
         return 0; /* ORC is refused by format */
     }
     if (strcmp(key, "external_location") == 0) {
-        snprintf(q->location, sizeof(q->location), "%s", val);
+        if (strlen(val) >= sizeof(q->location)) {
+            return failf(f, ATHENA_USER, 1006, "INVALID_TABLE_PROPERTY: external_location is too long");
+        }
+        memcpy(q->location, val, strlen(val) + 1);
         return 0;
     }
     if (strcmp(key, "field_delimiter") == 0) {
@@ -311,7 +314,8 @@ static int parse_property(const char **pp, struct query_write *q, struct query_f
             return failf(f, ATHENA_USER, 1006,
                          "INVALID_TABLE_PROPERTY: field_delimiter must be one character");
         }
-        snprintf(q->delimiter, sizeof(q->delimiter), "%s", val);
+        q->delimiter[0] = val[0];
+        q->delimiter[1] = '\0';
         return 0;
     }
     if (strcmp(key, "table_type") == 0) {
