@@ -768,31 +768,35 @@ struct out_col {
     enum duck_type_id id;
 };
 
-/* The Hive and Trino names of a DuckDB type; 0, or -1 for a type no table can hold. */
+/* The Hive and Trino names of a DuckDB type; 0, or -1 for a type not written here (time,
+ * interval, uuid, time zones, and nested types for now). */
 static int type_names(const struct duck_type *t, struct out_col *c)
 {
+    static const struct {
+        const char *athena, *hive;
+    } map[] = {{"boolean", "boolean"}, {"tinyint", "tinyint"}, {"smallint", "smallint"},
+               {"integer", "int"},     {"bigint", "bigint"},   {"float", "float"},
+               {"double", "double"},   {"varchar", "string"},  {"varbinary", "binary"},
+               {"date", "date"},       {"timestamp", "timestamp"}};
     struct query_athena_type at;
     query__athena_type(t, &at);
     c->id = t->id;
     snprintf(c->trino, sizeof(c->trino), "%s", at.name);
-    if (strcmp(at.name, "varchar") == 0) {
-        snprintf(c->hive, sizeof(c->hive), "string");
-    } else if (strcmp(at.name, "integer") == 0) {
-        snprintf(c->hive, sizeof(c->hive), "int");
-    } else if (strcmp(at.name, "real") == 0) {
-        snprintf(c->hive, sizeof(c->hive), "float");
-    } else if (strcmp(at.name, "decimal") == 0) {
+    if (strcmp(at.name, "decimal") == 0) {
         snprintf(c->hive, sizeof(c->hive), "decimal(%d,%d)", at.precision, at.scale);
         snprintf(c->trino, sizeof(c->trino), "decimal(%d,%d)", at.precision, at.scale);
-    } else if (strcmp(at.name, "timestamp") == 0) {
-        snprintf(c->hive, sizeof(c->hive), "timestamp");
-        snprintf(c->trino, sizeof(c->trino), "timestamp(3)");
-    } else if (strcmp(at.name, "timestamp with time zone") == 0) {
-        return -1;
-    } else {
-        snprintf(c->hive, sizeof(c->hive), "%s", at.name);
+        return 0;
     }
-    return 0;
+    if (strcmp(at.name, "timestamp") == 0) {
+        snprintf(c->trino, sizeof(c->trino), "timestamp(3)");
+    }
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(at.name, map[i].athena) == 0) {
+            snprintf(c->hive, sizeof(c->hive), "%s", map[i].hive);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* Trino's name of a Hive column type, for INSERT's mismatch message. */
@@ -802,8 +806,6 @@ static void trino_of_hive(const char *hive, char *out, size_t len)
         snprintf(out, len, "varchar");
     } else if (strcasecmp(hive, "int") == 0) {
         snprintf(out, len, "integer");
-    } else if (strcasecmp(hive, "float") == 0) {
-        snprintf(out, len, "real");
     } else if (strcasecmp(hive, "timestamp") == 0) {
         snprintf(out, len, "timestamp(3)");
     } else {
@@ -830,7 +832,7 @@ static int insert_coerces(const char *from, const char *to)
     if (fi >= 0 && ti >= 0) {
         return fi <= ti;
     }
-    return strcmp(from, "real") == 0 && strcmp(to, "double") == 0;
+    return strcmp(from, "float") == 0 && strcmp(to, "double") == 0;
 }
 
 /* DuckDB's type for a Hive column type (INSERT casts to the table's types). */
@@ -927,9 +929,17 @@ static int read_columns(struct writing *wr, struct query_fail *f)
         }
         if (type_names(duck_result_column_type(res, i), c) < 0) {
             rc = failf(f, ATHENA_USER, 1001,
-                       "NOT_SUPPORTED: Unsupported Hive type: timestamp(3) with time zone "
-                       "(column %s)",
-                       c->name);
+                       "NOT_SUPPORTED: Unsupported Hive type: %s (column %s); this server "
+                       "writes scalar types only",
+                       c->trino, c->name);
+        }
+        char unnamed[32];
+        snprintf(unnamed, sizeof(unnamed), "_col%zu", i);
+        if (rc == 0 && wr->q->kind == QUERY_WRITE_CTAS && strcmp(c->name, unnamed) == 0) {
+            rc = failf(f, ATHENA_USER, 1006,
+                       "COLUMN_NAME_NOT_SPECIFIED: line 1:1: Column name not specified at "
+                       "position %zu",
+                       i + 1);
         }
     }
     duck_result_destroy(res);

@@ -460,7 +460,11 @@ static void reader_sql(const struct table_ref *t, const char *list_sql, struct b
             }
         }
         char *dl = duck_sql_literal(delim);
-        buf_printf(out, "delim = %s, header = false, quote = '', ", dl);
+        /* LazySimpleSerDe writes NULL as \N */
+        buf_printf(out, "delim = %s, header = false, quote = '', %s", dl,
+                   d->serde_library != NULL && strcasestr(d->serde_library, "OpenCSV") != NULL
+                       ? ""
+                       : "nullstr = ['\\N', ''], ");
         free(dl);
     }
     buf_puts(out, "columns = {");
@@ -638,7 +642,10 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
         buf_printf(pc->sql, "%sSELECT ", pc->n_parts > 0 ? " UNION ALL BY NAME " : "");
         data_columns(t, pc->sql);
         for (size_t i = 0; i < n_values && i < t->desc->n_partition_keys; i++) {
-            char *lit = duck_sql_literal(values[i]);
+            /* Hive's directory for a NULL key */
+            char *lit = strcmp(values[i], "__HIVE_DEFAULT_PARTITION__") == 0
+                            ? xstrdup("NULL")
+                            : duck_sql_literal(values[i]);
             char *q = duck_sql_ident(t->desc->partition_keys[i].name);
             buf_printf(pc->sql, ", CAST(%s AS ", lit);
             duck_type_of(t->desc->partition_keys[i].type, pc->sql);

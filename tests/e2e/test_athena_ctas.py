@@ -373,3 +373,34 @@ def test_refusals(lab):
     for name in ("t_taken", "t_order", "t_orc", "t_many"):
         with pytest.raises(Exception):
             lab["glue"].get_table(DatabaseName=db, Name=name)
+
+
+def test_nulls_round_trip_in_text_and_partition_keys(lab):
+    """NULLs as Hive writes them: \\N in text files, __HIVE_DEFAULT_PARTITION__ for a NULL
+    partition key; both read back as NULL."""
+    athena, s3, glue, db, wg = lab["athena"], lab["s3"], lab["glue"], lab["db"], lab["free"]
+    loc = f"s3://{lab['bucket']}/nulls/"
+    qe = run(athena, f"CREATE TABLE nulls WITH (format = 'TEXTFILE', write_compression = 'NONE',"
+                     f" partitioned_by = ARRAY['day'], external_location = '{loc}') AS "
+                     f"SELECT event_id, CASE WHEN event_id = 'ev-1' THEN NULL ELSE amount END "
+                     f"AS amount, CASE WHEN event_id = 'ev-2' THEN NULL ELSE DATE '2026-05-19' "
+                     f"END AS day FROM events WHERE event_id IN ('ev-1', 'ev-2', 'ev-3')", wg, db)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    keys = sorted(keys_under(s3, lab["bucket"], "nulls/"))
+    assert [k.split("/")[1] for k in keys] == ["day=2026-05-19", "day=__HIVE_DEFAULT_PARTITION__"]
+    body = s3.get_object(Bucket=lab["bucket"], Key=keys[0])["Body"].read().decode()
+    assert sorted(body.splitlines()) == ["ev-1\x01\\N", "ev-3\x013.97"]
+    parts = glue.get_partitions(DatabaseName=db, TableName="nulls")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == ["2026-05-19", "__HIVE_DEFAULT_PARTITION__"]
+    back = run(athena, "SELECT event_id, amount, day FROM nulls ORDER BY event_id", wg, db)
+    assert rows_of(athena, back["QueryExecutionId"])[0][1:] == [
+        ["ev-1", None, "2026-05-19"], ["ev-2", "2.98", None], ["ev-3", "3.97", "2026-05-19"]]
+
+
+def test_columns_must_be_named(lab):
+    athena, db, wg = lab["athena"], lab["db"], lab["free"]
+    qe = run(athena, "CREATE TABLE unnamed AS SELECT event_id, upper(tenant_id) FROM events",
+             wg, db)
+    assert qe["Status"]["State"] == "FAILED"
+    assert qe["Status"]["AthenaError"]["ErrorMessage"] == (
+        "COLUMN_NAME_NOT_SPECIFIED: line 1:1: Column name not specified at position 2")
