@@ -50,6 +50,14 @@ int catalog_table_create(struct catalog *cat, const struct catalog_scope *scope,
     set_str(sd, "Location", desc->location);
     set_str(sd, "InputFormat", desc->input_format);
     set_str(sd, "OutputFormat", desc->output_format);
+    if (desc->n_buckets > 0) {
+        json_t *bc = json_array();
+        for (size_t i = 0; i < desc->n_bucket_columns; i++) {
+            json_array_append_new(bc, json_string(desc->bucket_columns[i]));
+        }
+        json_object_set_new(sd, "NumberOfBuckets", json_integer(desc->n_buckets));
+        json_object_set_new(sd, "BucketColumns", bc);
+    }
     if (desc->serde_library != NULL) {
         json_t *serde = json_pack("{s:s}", "SerializationLibrary", desc->serde_library);
         set_params(serde, "Parameters", desc->serde_parameters, desc->n_serde_parameters);

@@ -693,10 +693,10 @@ int query__write_prepare(struct query_write *q, struct query_service *svc, const
     if (q->database[0] == '\0') {
         snprintf(q->database, sizeof(q->database), "%s", default_db);
     }
-    if (q->n_bucketed_by > 0) {
-        return failf(f, ATHENA_USER, 1001,
-                     "NOT_SUPPORTED: bucketed_by and bucket_count are not supported by this "
-                     "server; write the table without buckets");
+    if (q->n_bucketed_by > 0 && q->kind != QUERY_WRITE_CTAS) {
+        return failf(f, ATHENA_USER, 1006,
+                     "INVALID_TABLE_PROPERTY: bucketed_by is a property of CREATE TABLE AS "
+                     "only");
     }
     if (q->kind == QUERY_WRITE_INSERT) {
         return prepare_insert(q, svc, f);
@@ -894,6 +894,33 @@ static void partition_text_sql(const struct out_col *c, const char *ident, struc
     }
 }
 
+/* Appends Hive's (bucketing version 1) hash of one column as a BIGINT in [0, 2^32): the
+ * value of an integer, a bigint's halves xored, a string's bytes as Java's hashBytes
+ * (31 * h + signed byte, from 1), a date's days since the epoch, a boolean's 1 or 0;
+ * NULL hashes to 0. -1 for a type not bucketed here. */
+static int bucket_hash_sql(enum duck_type_id id, const char *x, struct buf *out)
+{
+    switch (id) {
+    case DUCK_T_TINYINT:
+    case DUCK_T_SMALLINT:
+    case DUCK_T_INTEGER: buf_printf(out, "(CAST(%s AS BIGINT) & 4294967295)", x); break;
+    case DUCK_T_BIGINT:
+        buf_printf(out, "(xor(%s, %s >> 32) & 4294967295)", x, x);
+        break;
+    case DUCK_T_BOOLEAN: buf_printf(out, "CASE WHEN %s THEN 1 ELSE 0 END", x); break;
+    case DUCK_T_DATE: buf_printf(out, "(date_diff('day', DATE '1970-01-01', %s) & 4294967295)", x); break;
+    case DUCK_T_VARCHAR:
+        buf_printf(out,
+                   "list_reduce(list_transform(range(octet_length(encode(%s))), i -> ('0x' || "
+                   "substr(hex(encode(%s)), 2 * i + 1, 2))::BIGINT), (h, b) -> (h * 31 + CASE "
+                   "WHEN b > 127 THEN b - 256 ELSE b END) & 4294967295, 1)",
+                   x, x);
+        break;
+    default: return -1;
+    }
+    return 0;
+}
+
 /* What one finish call builds. */
 struct writing {
     struct query_write *q;
@@ -905,6 +932,7 @@ struct writing {
     size_t n_data; /* the columns before the partition keys */
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix; /* in q->target */
+    size_t bucket_idx[QUERY_WRITE_MAX_KEYS]; /* the bucketed_by columns in cols */
     struct buf manifest;
     size_t n_files;
     struct duck_error derr;
@@ -995,6 +1023,25 @@ static int read_columns(struct writing *wr, struct query_fail *f)
         buf_fini(&keys);
     }
     wr->n_data = wr->n_cols - np;
+    for (size_t b = 0; rc == 0 && b < q->n_bucketed_by; b++) {
+        size_t i = 0;
+        while (i < wr->n_data && strcmp(wr->cols[i].name, q->bucketed_by[b]) != 0) {
+            i++;
+        }
+        struct buf probe;
+        buf_init(&probe);
+        if (i == wr->n_data) {
+            rc = failf(f, ATHENA_USER, 1006,
+                       "INVALID_TABLE_PROPERTY: Bucketing columns [%s] not present in schema",
+                       q->bucketed_by[b]);
+        } else if (bucket_hash_sql(wr->cols[i].id, "x", &probe) < 0) {
+            rc = failf(f, ATHENA_USER, 1001,
+                       "NOT_SUPPORTED: bucketing on a column of type %s is not supported",
+                       wr->cols[i].trino);
+        }
+        buf_fini(&probe);
+        wr->bucket_idx[b] = i;
+    }
     return rc;
 }
 
@@ -1091,6 +1138,19 @@ static int make_view(struct writing *wr, struct query_fail *f)
         partition_text_sql(&wr->cols[k], ident, &s);
         buf_printf(&s, " AS __p%zu", k - wr->n_data);
     }
+    if (wr->q->n_bucketed_by > 0) {
+        /* bucket = (h & 0x7fffffff) % count, h = 31 * h + hash(column), from 0 */
+        buf_puts(&s, ", (list_reduce([");
+        for (size_t b = 0; b < wr->q->n_bucketed_by; b++) {
+            char ident[32];
+            snprintf(ident, sizeof(ident), "__c%zu", wr->bucket_idx[b]);
+            buf_printf(&s, "%scoalesce(", b > 0 ? ", " : "");
+            bucket_hash_sql(wr->cols[wr->bucket_idx[b]].id, ident, &s);
+            buf_puts(&s, ", 0)");
+        }
+        buf_printf(&s, "], (h, v) -> (h * 31 + v) & 4294967295, 0) & 2147483647) %% %ld AS __b",
+                   wr->q->bucket_count);
+    }
     buf_puts(&s, " FROM __sl_res AS __t(");
     for (size_t i = 0; i < wr->n_cols; i++) {
         buf_printf(&s, "%s__c%zu", i > 0 ? ", " : "", i);
@@ -1178,7 +1238,7 @@ static const char *key_name(const struct writing *wr, size_t k)
 /* Writes the rows of partition `part` (or every row when there are no partition keys) as
  * one file under the partition's directory; dir receives that directory (relative to the
  * target, "" or "k=v/.../"). */
-static int write_file(struct writing *wr, const struct part_list *pl, size_t part,
+static int write_file(struct writing *wr, const struct part_list *pl, size_t part, long bucket,
                       struct buf *dir, struct query_fail *f)
 {
     struct buf sql;
@@ -1195,6 +1255,9 @@ static int write_file(struct writing *wr, const struct part_list *pl, size_t par
         buf_putc(dir, '=');
         hive_escape(dir, v != NULL ? v : HIVE_DEFAULT_PARTITION);
         buf_putc(dir, '/');
+    }
+    if (bucket >= 0) {
+        buf_printf(&sql, "%s__b = %ld", pl->n_keys == 0 ? " WHERE " : " AND ", bucket);
     }
     const char *ext;
     char *path = xasprintf("%s/%s-%zu", wr->svc->staging_dir, wr->id, wr->n_files);
@@ -1214,8 +1277,13 @@ static int write_file(struct writing *wr, const struct part_list *pl, size_t par
         query__scrub_paths(wr->derr.message);
         return failf(f, ATHENA_USER, 1001, "HIVE_WRITER_DATA_ERROR: %s", wr->derr.message);
     }
-    char *key = xasprintf("%s%s%s_%zu%s", wr->prefix, dir->data != NULL ? (char *)dir->data : "",
-                          wr->id, wr->n_files, ext);
+    /* a bucket's file starts with its number, as Hive readers find it */
+    char *key = bucket >= 0 ? xasprintf("%s%s%06ld_0_%s%s", wr->prefix,
+                                        dir->data != NULL ? (char *)dir->data : "", bucket, wr->id,
+                                        ext)
+                            : xasprintf("%s%s%s_%zu%s", wr->prefix,
+                                        dir->data != NULL ? (char *)dir->data : "", wr->id,
+                                        wr->n_files, ext);
     rc = put_file(wr, path, key, f);
     unlink(path);
     free(path);
@@ -1241,6 +1309,10 @@ static int create_table(struct writing *wr, struct query_fail *f)
     snprintf(delim, sizeof(delim), "%s", q->delimiter[0] != '\0' ? q->delimiter : "\x01");
     struct catalog_param serde_params[] = {{"field.delim", delim}, {"serialization.format", delim}};
     int text = q->format == QUERY_WF_TEXT;
+    char *bucket_columns[QUERY_WRITE_MAX_KEYS];
+    for (size_t b = 0; b < q->n_bucketed_by; b++) {
+        bucket_columns[b] = q->bucketed_by[b];
+    }
     struct catalog_table_desc d = {
         .database = q->database,
         .name = q->table,
@@ -1259,6 +1331,9 @@ static int create_table(struct writing *wr, struct query_fail *f)
         .n_parameters = 2,
         .serde_parameters = text ? serde_params : NULL,
         .n_serde_parameters = text ? 2 : 0,
+        .n_buckets = q->n_bucketed_by > 0 ? (int)q->bucket_count : 0,
+        .bucket_columns = bucket_columns,
+        .n_bucket_columns = q->n_bucketed_by,
     };
     struct catalog_scope sc = {wr->svc->cfg->region, wr->svc->cfg->account_id};
     struct err_info e = {0};
@@ -1364,10 +1439,22 @@ static int write_all(struct writing *wr, struct query_fail *f)
     struct part_list pl = {0};
     int rc = list_partitions(wr, &pl, f);
     size_t n = pl.n_keys > 0 ? pl.n_parts : (count_rows(wr) > 0 ? 1 : 0);
+    long buckets = wr->q->n_bucketed_by > 0 ? wr->q->bucket_count : 0;
+    if (rc == 0 && buckets > 0 && (long)n * buckets > QUERY_WRITE_MAX_WRITERS) {
+        rc = failf(f, ATHENA_USER, 1001,
+                   "HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for "
+                   "partitions/buckets");
+    }
     struct buf *dirs = xcalloc(n + 1, sizeof(*dirs));
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         buf_init(&dirs[i]);
-        rc = write_file(wr, &pl, i, &dirs[i], f);
+    }
+    /* every bucket gets its file, empty or not, as Hive's layout has it */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        for (long b = buckets > 0 ? 0 : -1; rc == 0 && b < buckets; b++) {
+            dirs[i].len = 0;
+            rc = write_file(wr, &pl, i, b, &dirs[i], f);
+        }
     }
     if (rc == 0 && wr->q->kind == QUERY_WRITE_CTAS) {
         rc = create_table(wr, f);

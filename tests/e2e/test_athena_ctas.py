@@ -404,3 +404,59 @@ def test_columns_must_be_named(lab):
     assert qe["Status"]["State"] == "FAILED"
     assert qe["Status"]["AthenaError"]["ErrorMessage"] == (
         "COLUMN_NAME_NOT_SPECIFIED: line 1:1: Column name not specified at position 2")
+
+
+def hive_bucket(values, count):
+    """Hive's bucket number (bucketing version 1) of a row's bucketing values: str or int
+    (bigint), computed here independently of the server."""
+    h = 0
+    for v in values:
+        if isinstance(v, str):
+            c = 1
+            for b in v.encode():
+                c = (31 * c + (b - 256 if b > 127 else b)) & 0xFFFFFFFF
+        else:
+            u = v & 0xFFFFFFFFFFFFFFFF
+            c = (u ^ (u >> 32)) & 0xFFFFFFFF
+        h = (31 * h + c) & 0xFFFFFFFF
+    return (h & 0x7FFFFFFF) % count
+
+
+def test_bucketed_ctas_writes_a_file_per_bucket_by_hives_hash(lab):
+    athena, s3, glue, db, wg = lab["athena"], lab["s3"], lab["glue"], lab["db"], lab["free"]
+    loc = f"s3://{lab['bucket']}/buck/"
+    qe = run(athena, f"CREATE TABLE buck WITH (format = 'JSON', write_compression = 'NONE', "
+                     f"bucketed_by = ARRAY['device_id', 'n'], bucket_count = 4, "
+                     f"partitioned_by = ARRAY['event_type'], external_location = '{loc}') AS "
+                     f"SELECT event_id, device_id, CAST(length(event_id) AS BIGINT) * "
+                     f"-1000000000007 AS n, event_type FROM events "
+                     f"WHERE device_id < 'device-00050'", wg, db)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    keys = sorted(keys_under(s3, lab["bucket"], "buck/"))
+    assert len(keys) == 4 * 4  # every bucket of every partition has its file
+    seen = 0
+    for k in keys:
+        bucket = int(k.rsplit("/", 1)[1].split("_")[0])
+        body = s3.get_object(Bucket=lab["bucket"], Key=k)["Body"].read().decode()
+        for line in body.splitlines():
+            rec = json.loads(line)
+            assert hive_bucket([rec["device_id"], rec["n"]], 4) == bucket, (k, rec)
+            seen += 1
+    assert seen == athena.get_query_results(
+        QueryExecutionId=qe["QueryExecutionId"])["UpdateCount"] > 0
+    sd = glue.get_table(DatabaseName=db, Name="buck")["Table"]["StorageDescriptor"]
+    assert sd["NumberOfBuckets"] == 4 and sd["BucketColumns"] == ["device_id", "n"]
+    back = run(athena, "SELECT count(*) FROM buck", wg, db)
+    assert rows_of(athena, back["QueryExecutionId"])[0][1] == [str(seen)]
+
+    qe = run(athena, "CREATE TABLE buck_many WITH (bucketed_by = ARRAY['device_id'], "
+                     "bucket_count = 30, partitioned_by = ARRAY['event_type']) AS "
+                     "SELECT event_id, device_id, event_type FROM events", wg, db)
+    assert qe["Status"]["State"] == "FAILED"
+    assert qe["Status"]["AthenaError"]["ErrorMessage"].startswith(
+        "HIVE_TOO_MANY_OPEN_PARTITIONS")
+    qe = run(athena, "CREATE TABLE buck_bad WITH (bucketed_by = ARRAY['nope'], "
+                     "bucket_count = 2) AS SELECT event_id FROM events", wg, db)
+    assert qe["Status"]["State"] == "FAILED"
+    assert qe["Status"]["AthenaError"]["ErrorMessage"] == (
+        "INVALID_TABLE_PROPERTY: Bucketing columns [nope] not present in schema")
