@@ -592,10 +592,10 @@ static json_t *exec_doc(struct store_stmt *s)
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
                      store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType", "DML",
                      "SubstatementType",
-                     query__write_substatement(query__write_kind(store_col_text(s, 1))), "ResultConfiguration", "OutputLocation",
-                     store_col_text(s, 4), "QueryExecutionContext", ctx, "Status", status,
-                     "Statistics", stats, "WorkGroup", store_col_text(s, 14), "EngineVersion",
-                     engine_version());
+                     query__write_substatement(query__write_kind(store_col_text(s, 1))),
+                     "ResultConfiguration", "OutputLocation", store_col_text(s, 4),
+                     "QueryExecutionContext", ctx, "Status", status, "Statistics", stats,
+                     "WorkGroup", store_col_text(s, 14), "EngineVersion", engine_version());
 }
 
 /* Calls fn with the row of execution id (inside a read bracket). 0, or not found. */

@@ -250,8 +250,7 @@ static int parse_compression(const char *v, struct query_write *q, struct query_
     static const char *const names[] = {"NONE", "UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcasecmp(v, names[i]) == 0) {
-            snprintf(q->compression, sizeof(q->compression), "%s",
-                     i == 1 ? "NONE" : names[i]);
+            snprintf(q->compression, sizeof(q->compression), "%s", i == 1 ? "NONE" : names[i]);
             return 0;
         }
     }
@@ -304,7 +303,8 @@ static int parse_property(const char **pp, struct query_write *q, struct query_f
     }
     if (strcmp(key, "external_location") == 0) {
         if (strlen(val) >= sizeof(q->location)) {
-            return failf(f, ATHENA_USER, 1006, "INVALID_TABLE_PROPERTY: external_location is too long");
+            return failf(f, ATHENA_USER, 1006,
+                         "INVALID_TABLE_PROPERTY: external_location is too long");
         }
         memcpy(q->location, val, strlen(val) + 1);
         return 0;
@@ -483,8 +483,8 @@ static int parse_insert(const char *text, const char **pp, struct query_write *q
     const char *peek = start;
     struct tok t = next_tok(&peek);
     struct tok u = next_tok(&peek);
-    if (is_punct(&t, '(') && (u.kind == T_WORD || u.kind == T_QUOTED) &&
-        !is_word(&u, "select") && !is_word(&u, "with") && !is_word(&u, "values")) {
+    if (is_punct(&t, '(') && (u.kind == T_WORD || u.kind == T_QUOTED) && !is_word(&u, "select") &&
+        !is_word(&u, "with") && !is_word(&u, "values")) {
         return failf(f, ATHENA_USER, 1001,
                      "NOT_SUPPORTED: INSERT INTO with a column list is not supported; select "
                      "the table's columns in order");
@@ -548,8 +548,7 @@ int query__write_parse(const char *text, struct query_write **out, struct query_
     case QUERY_WRITE_UNLOAD: rc = parse_unload(text, &p, q, f); break;
     default: failf(f, ATHENA_USER, 1006, "SYNTAX_ERROR: not a CTAS, INSERT INTO or UNLOAD"); break;
     }
-    if (rc == 0 && q->kind != QUERY_WRITE_INSERT && q->n_bucketed_by > 0 &&
-        q->bucket_count <= 0) {
+    if (rc == 0 && q->kind != QUERY_WRITE_INSERT && q->n_bucketed_by > 0 && q->bucket_count <= 0) {
         rc = failf(f, ATHENA_USER, 1006,
                    "INVALID_TABLE_PROPERTY: bucket_count must be given with bucketed_by");
     }
@@ -762,9 +761,9 @@ int query__write_prepare(struct query_write *q, struct query_service *svc, const
 
 /* One column of the query's result. */
 struct out_col {
-    char name[128];  /* lower case */
-    char hive[64];   /* the Hive type the catalog gets */
-    char trino[64];  /* Trino's name, for messages */
+    char name[128]; /* lower case */
+    char hive[64];  /* the Hive type the catalog gets */
+    char trino[64]; /* Trino's name, for messages */
     enum duck_type_id id;
 };
 
@@ -774,9 +773,9 @@ static int type_names(const struct duck_type *t, struct out_col *c)
 {
     static const struct {
         const char *athena, *hive;
-    } map[] = {{"boolean", "boolean"}, {"tinyint", "tinyint"}, {"smallint", "smallint"},
-               {"integer", "int"},     {"bigint", "bigint"},   {"float", "float"},
-               {"double", "double"},   {"varchar", "string"},  {"varbinary", "binary"},
+    } map[] = {{"boolean", "boolean"}, {"tinyint", "tinyint"},    {"smallint", "smallint"},
+               {"integer", "int"},     {"bigint", "bigint"},      {"float", "float"},
+               {"double", "double"},   {"varchar", "string"},     {"varbinary", "binary"},
                {"date", "date"},       {"timestamp", "timestamp"}};
     struct query_athena_type at;
     query__athena_type(t, &at);
@@ -821,7 +820,8 @@ static void trino_of_hive(const char *hive, char *out, size_t len)
 static int insert_coerces(const char *from, const char *to)
 {
     static const char *const ladder[] = {"tinyint", "smallint", "integer", "bigint"};
-    if (strcmp(from, to) == 0 || (strncmp(to, "varchar", 7) == 0 && strncmp(from, "varchar", 7) == 0)) {
+    if (strcmp(from, to) == 0 ||
+        (strncmp(to, "varchar", 7) == 0 && strncmp(from, "varchar", 7) == 0)) {
         return 1;
     }
     int fi = -1, ti = -1;
@@ -840,10 +840,10 @@ static const char *duck_of_hive(const char *hive, char *out, size_t len)
 {
     static const struct {
         const char *hive, *duck;
-    } map[] = {{"string", "VARCHAR"},    {"varchar", "VARCHAR"},     {"char", "VARCHAR"},
-               {"int", "INTEGER"},       {"integer", "INTEGER"},     {"bigint", "BIGINT"},
-               {"smallint", "SMALLINT"}, {"tinyint", "TINYINT"},     {"double", "DOUBLE"},
-               {"float", "FLOAT"},       {"boolean", "BOOLEAN"},     {"timestamp", "TIMESTAMP"},
+    } map[] = {{"string", "VARCHAR"},    {"varchar", "VARCHAR"},      {"char", "VARCHAR"},
+               {"int", "INTEGER"},       {"integer", "INTEGER"},      {"bigint", "BIGINT"},
+               {"smallint", "SMALLINT"}, {"tinyint", "TINYINT"},      {"double", "DOUBLE"},
+               {"float", "FLOAT"},       {"boolean", "BOOLEAN"},      {"timestamp", "TIMESTAMP"},
                {"date", "DATE"},         {"decimal", "DECIMAL(10,0)"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         size_t l = strlen(map[i].hive);
@@ -904,11 +904,11 @@ static int bucket_hash_sql(enum duck_type_id id, const char *x, struct buf *out)
     case DUCK_T_TINYINT:
     case DUCK_T_SMALLINT:
     case DUCK_T_INTEGER: buf_printf(out, "(CAST(%s AS BIGINT) & 4294967295)", x); break;
-    case DUCK_T_BIGINT:
-        buf_printf(out, "(xor(%s, %s >> 32) & 4294967295)", x, x);
-        break;
+    case DUCK_T_BIGINT: buf_printf(out, "(xor(%s, %s >> 32) & 4294967295)", x, x); break;
     case DUCK_T_BOOLEAN: buf_printf(out, "CASE WHEN %s THEN 1 ELSE 0 END", x); break;
-    case DUCK_T_DATE: buf_printf(out, "(date_diff('day', DATE '1970-01-01', %s) & 4294967295)", x); break;
+    case DUCK_T_DATE:
+        buf_printf(out, "(date_diff('day', DATE '1970-01-01', %s) & 4294967295)", x);
+        break;
     case DUCK_T_VARCHAR:
         buf_printf(out,
                    "list_reduce(list_transform(range(octet_length(encode(%s))), i -> ('0x' || "
@@ -931,7 +931,7 @@ struct writing {
     size_t n_cols;
     size_t n_data; /* the columns before the partition keys */
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
-    const char *prefix; /* in q->target */
+    const char *prefix;                      /* in q->target */
     size_t bucket_idx[QUERY_WRITE_MAX_KEYS]; /* the bucketed_by columns in cols */
     struct buf manifest;
     size_t n_files;
@@ -1083,12 +1083,16 @@ static void copy_options(const struct query_write *q, struct buf *out, const cha
         buf_printf(out, "FORMAT json, TIMESTAMPFORMAT '%%Y-%%m-%%d %%H:%%M:%%S.%%g'");
     } else {
         char *d = duck_sql_literal(q->delimiter[0] != '\0' ? q->delimiter : "\x01");
-        buf_printf(out, "FORMAT csv, HEADER false, DELIMITER %s, QUOTE '', ESCAPE '', "
-                        "NULLSTR '\\N', TIMESTAMPFORMAT '%%Y-%%m-%%d %%H:%%M:%%S.%%g'",
+        buf_printf(out,
+                   "FORMAT csv, HEADER false, DELIMITER %s, QUOTE '', ESCAPE '', "
+                   "NULLSTR '\\N', TIMESTAMPFORMAT '%%Y-%%m-%%d %%H:%%M:%%S.%%g'",
                    d);
         free(d);
     }
-    buf_printf(out, ", COMPRESSION %s", none ? "none" : strcmp(comp, "GZIP") == 0 ? "gzip" : "zstd");
+    buf_printf(out, ", COMPRESSION %s",
+               none                        ? "none"
+               : strcmp(comp, "GZIP") == 0 ? "gzip"
+                                           : "zstd");
 }
 
 /* Puts the staged file at path as bucket/key through a lake writer. */
@@ -1278,12 +1282,12 @@ static int write_file(struct writing *wr, const struct part_list *pl, size_t par
         return failf(f, ATHENA_USER, 1001, "HIVE_WRITER_DATA_ERROR: %s", wr->derr.message);
     }
     /* a bucket's file starts with its number, as Hive readers find it */
-    char *key = bucket >= 0 ? xasprintf("%s%s%06ld_0_%s%s", wr->prefix,
-                                        dir->data != NULL ? (char *)dir->data : "", bucket, wr->id,
-                                        ext)
-                            : xasprintf("%s%s%s_%zu%s", wr->prefix,
-                                        dir->data != NULL ? (char *)dir->data : "", wr->id,
-                                        wr->n_files, ext);
+    char *key =
+        bucket >= 0
+            ? xasprintf("%s%s%06ld_0_%s%s", wr->prefix, dir->data != NULL ? (char *)dir->data : "",
+                        bucket, wr->id, ext)
+            : xasprintf("%s%s%s_%zu%s", wr->prefix, dir->data != NULL ? (char *)dir->data : "",
+                        wr->id, wr->n_files, ext);
     rc = put_file(wr, path, key, f);
     unlink(path);
     free(path);
@@ -1346,8 +1350,8 @@ static int create_table(struct writing *wr, struct query_fail *f)
                      q->database, q->table);
     }
     if (rc == SL_E(ENTITY_NOT_FOUND)) {
-        return failf(f, ATHENA_USER, 1006,
-                     "SCHEMA_NOT_FOUND: line 1:1: Schema '%s' does not exist", q->database);
+        return failf(f, ATHENA_USER, 1006, "SCHEMA_NOT_FOUND: line 1:1: Schema '%s' does not exist",
+                     q->database);
     }
     if (rc < 0) {
         return failf(f, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
@@ -1459,8 +1463,7 @@ static int write_all(struct writing *wr, struct query_fail *f)
     if (rc == 0 && wr->q->kind == QUERY_WRITE_CTAS) {
         rc = create_table(wr, f);
     }
-    for (size_t i = 0; rc == 0 && pl.n_keys > 0 && i < n &&
-                       wr->q->kind != QUERY_WRITE_UNLOAD;
+    for (size_t i = 0; rc == 0 && pl.n_keys > 0 && i < n && wr->q->kind != QUERY_WRITE_UNLOAD;
          i++) {
         rc = register_partition(wr, &pl, i, (const char *)dirs[i].data, f);
     }

@@ -142,7 +142,7 @@ const char *query__write_substatement(enum query_write_kind kind);
 /* The formats written: PARQUET, JSON (Hive JSON SerDe) and TEXTFILE (LazySimpleSerDe). */
 enum query_write_format { QUERY_WF_PARQUET, QUERY_WF_JSON, QUERY_WF_TEXT };
 
-#define QUERY_WRITE_MAX_KEYS 8    /* partitioned_by / bucketed_by columns */
+#define QUERY_WRITE_MAX_KEYS 8      /* partitioned_by / bucketed_by columns */
 #define QUERY_WRITE_MAX_WRITERS 100 /* Athena's open writers for partitions x buckets */
 
 /* A parsed write statement. */
@@ -154,9 +154,9 @@ struct query_write {
     int no_data; /* WITH NO DATA */
     /* the WITH clause */
     enum query_write_format format;
-    char compression[16];  /* upper case; "" for the default */
-    char location[1000];   /* external_location / UNLOAD's TO; "" when not given */
-    char delimiter[8];     /* field_delimiter; "" for \001 */
+    char compression[16]; /* upper case; "" for the default */
+    char location[1000];  /* external_location / UNLOAD's TO; "" when not given */
+    char delimiter[8];    /* field_delimiter; "" for \001 */
     char partitioned_by[QUERY_WRITE_MAX_KEYS][128];
     size_t n_partitioned_by;
     char bucketed_by[QUERY_WRITE_MAX_KEYS][128];
@@ -166,8 +166,8 @@ struct query_write {
      * positions hold */
     char *select;
     /* set by query__write_prepare */
-    char target[1024]; /* s3://bucket/prefix/ the files go under */
-    int skip;          /* CREATE TABLE IF NOT EXISTS of an existing table: nothing to do */
+    char target[1024];        /* s3://bucket/prefix/ the files go under */
+    int skip;                 /* CREATE TABLE IF NOT EXISTS of an existing table: nothing to do */
     char (*target_types)[64]; /* INSERT: the table's columns' Hive types, partition keys last */
     char (*target_names)[128];
     size_t n_target;

@@ -93,12 +93,13 @@ static void test_ctas_options_and_trailers(void **state)
     (void)state;
     struct query_write *q = NULL;
     struct query_fail f = {0};
-    assert_int_equal(query__write_parse("create table if not exists \"My\".T with (format='textfile',"
-                                        " field_delimiter = '|', write_compression = 'none',"
-                                        " bucketed_by = ARRAY['a', 'B'], bucket_count = 4)"
-                                        " as (select ')' as a, 1 b) WITH NO DATA;",
-                                        &q, &f),
-                     0);
+    assert_int_equal(
+        query__write_parse("create table if not exists \"My\".T with (format='textfile',"
+                           " field_delimiter = '|', write_compression = 'none',"
+                           " bucketed_by = ARRAY['a', 'B'], bucket_count = 4)"
+                           " as (select ')' as a, 1 b) WITH NO DATA;",
+                           &q, &f),
+        0);
     assert_true(q->if_not_exists);
     assert_true(q->no_data);
     assert_string_equal(q->database, "my");
