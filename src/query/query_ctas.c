@@ -13,7 +13,6 @@
  * adds files, both register every partition written; UNLOAD creates nothing.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +23,6 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
-#include "core/log.h"
 #include "core/mem.h"
 #include "lake/lake.h"
 #include "query/query_int.h"
@@ -360,7 +358,6 @@ static void keep_query(struct query_write *q, const char *text, size_t from, siz
             q->select[i] = ' ';
         }
     }
-    (void)text;
 }
 
 /* The end of the query that starts at p: before a top-level WITH [NO] DATA and a final ';'. */
