@@ -812,8 +812,9 @@ static void trino_of_hive(const char *hive, char *out, size_t len)
     }
 }
 
-/* Whether a query column of Trino type from can be inserted into one of type to (the same
- * type, or an integer or real widened as Trino coerces). */
+/* Whether a query column of Trino type from can be inserted into one of type to: the same
+ * type, or one Trino coerces to it (integers widened, numbers to double, real and
+ * decimal, a date to a timestamp). */
 static int insert_coerces(const char *from, const char *to)
 {
     static const char *const ladder[] = {"tinyint", "smallint", "integer", "bigint"};
@@ -829,7 +830,14 @@ static int insert_coerces(const char *from, const char *to)
     if (fi >= 0 && ti >= 0) {
         return fi <= ti;
     }
-    return strcmp(from, "float") == 0 && strcmp(to, "double") == 0;
+    int from_number = fi >= 0 || strncmp(from, "decimal", 7) == 0;
+    if (strcmp(to, "double") == 0 || strcmp(to, "float") == 0) {
+        return from_number || strcmp(from, "float") == 0;
+    }
+    if (strncmp(to, "decimal", 7) == 0) {
+        return from_number;
+    }
+    return strcmp(from, "date") == 0 && strncmp(to, "timestamp", 9) == 0;
 }
 
 /* DuckDB's type for a Hive column type (INSERT casts to the table's types). */

@@ -460,3 +460,21 @@ def test_bucketed_ctas_writes_a_file_per_bucket_by_hives_hash(lab):
     assert qe["Status"]["State"] == "FAILED"
     assert qe["Status"]["AthenaError"]["ErrorMessage"] == (
         "INVALID_TABLE_PROPERTY: Bucketing columns [nope] not present in schema")
+
+
+def test_insert_values_into_an_unpartitioned_parquet_table(lab):
+    athena, s3, db, wg = lab["athena"], lab["s3"], lab["db"], lab["free"]
+    qe = run(athena, "CREATE TABLE vals WITH (format = 'PARQUET') AS SELECT event_id, amount "
+                     "FROM events WHERE event_id = 'ev-7'", wg, db)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    loc = f"free-results/tables/{qe['QueryExecutionId']}/"
+    first = keys_under(s3, lab["bucket"], loc)
+    assert len(first) == 1
+    qe = run(athena, "INSERT INTO vals VALUES ('new-1', 1), ('new-2', 2.5)", wg, db)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert athena.get_query_results(QueryExecutionId=qe["QueryExecutionId"])["UpdateCount"] == 2
+    keys = keys_under(s3, lab["bucket"], loc)
+    assert len(keys) == 2 and first[0] in keys
+    back = run(athena, "SELECT event_id, amount FROM vals ORDER BY 1", wg, db)
+    assert rows_of(athena, back["QueryExecutionId"])[0][1:] == [
+        ["ev-7", "7.93"], ["new-1", "1.0"], ["new-2", "2.5"]]
