@@ -86,6 +86,11 @@ struct catalog_table_desc {
     size_t n_parameters;
     struct catalog_param *serde_parameters; /* SerdeInfo.Parameters */
     size_t n_serde_parameters;
+    /* StorageDescriptor.NumberOfBuckets and BucketColumns; used by catalog_table_create
+     * only (a description leaves them 0) */
+    int n_buckets;
+    char **bucket_columns;
+    size_t n_bucket_columns;
     int64_t version_id; /* the version described, 1-based */
     int64_t update_time_ms;
 };
@@ -103,10 +108,11 @@ int catalog_table_describe_version(struct catalog *cat, const struct catalog_sco
 void catalog_table_desc_destroy(struct catalog_table_desc *desc);
 
 /* Creates a table from desc: database, name, table_type, location, input_format,
- * output_format, serde_library, columns and partition_keys are used (NULL fields are
- * left out; version_id and update_time_ms are ignored). The database must exist.
- * Returns 0, SL_E(ENTITY_NOT_FOUND), SL_E(ALREADY_EXISTS), SL_E(INVALID_INPUT) (a name
- * or a Hive column type), SL_E(RESOURCE_NUMBER_LIMIT). */
+ * output_format, serde_library, columns, partition_keys, parameters, serde_parameters and
+ * the buckets are used (NULL fields are left out; version_id and update_time_ms are
+ * ignored). The database must exist. Returns 0, SL_E(ENTITY_NOT_FOUND),
+ * SL_E(ALREADY_EXISTS), SL_E(INVALID_INPUT) (a name or a Hive column type),
+ * SL_E(RESOURCE_NUMBER_LIMIT). */
 int catalog_table_create(struct catalog *cat, const struct catalog_scope *scope,
                          const struct catalog_table_desc *desc, struct err_info *err);
 /* Deletes db.table with its versions and partitions. 0 or SL_E(ENTITY_NOT_FOUND). */

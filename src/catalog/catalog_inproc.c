@@ -30,6 +30,19 @@ static void set_str(json_t *obj, const char *key, const char *value)
     }
 }
 
+/* Sets obj[key] to the parameters as a JSON object, when there are any. */
+static void set_params(json_t *obj, const char *key, const struct catalog_param *p, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new(o, p[i].key, json_string(p[i].value));
+    }
+    json_object_set_new(obj, key, o);
+}
+
 int catalog_table_create(struct catalog *cat, const struct catalog_scope *scope,
                          const struct catalog_table_desc *desc, struct err_info *err)
 {
@@ -37,14 +50,24 @@ int catalog_table_create(struct catalog *cat, const struct catalog_scope *scope,
     set_str(sd, "Location", desc->location);
     set_str(sd, "InputFormat", desc->input_format);
     set_str(sd, "OutputFormat", desc->output_format);
+    if (desc->n_buckets > 0) {
+        json_t *bc = json_array();
+        for (size_t i = 0; i < desc->n_bucket_columns; i++) {
+            json_array_append_new(bc, json_string(desc->bucket_columns[i]));
+        }
+        json_object_set_new(sd, "NumberOfBuckets", json_integer(desc->n_buckets));
+        json_object_set_new(sd, "BucketColumns", bc);
+    }
     if (desc->serde_library != NULL) {
-        json_object_set_new(sd, "SerdeInfo",
-                            json_pack("{s:s}", "SerializationLibrary", desc->serde_library));
+        json_t *serde = json_pack("{s:s}", "SerializationLibrary", desc->serde_library);
+        set_params(serde, "Parameters", desc->serde_parameters, desc->n_serde_parameters);
+        json_object_set_new(sd, "SerdeInfo", serde);
     }
     json_t *ti = json_pack("{s:s, s:o, s:o}", "Name", desc->name != NULL ? desc->name : "",
                            "StorageDescriptor", sd, "PartitionKeys",
                            columns_json(desc->partition_keys, desc->n_partition_keys));
     set_str(ti, "TableType", desc->table_type);
+    set_params(ti, "Parameters", desc->parameters, desc->n_parameters);
     json_t *in = json_pack("{s:s, s:o}", "DatabaseName",
                            desc->database != NULL ? desc->database : "", "TableInput", ti);
     json_t *out = NULL;

@@ -549,7 +549,8 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
 
 #define EXEC_COLUMNS                                                                               \
     "id, query, database, catalog, output_location, state, reason, err_category, err_type,"        \
-    " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json"
+    " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json,"  \
+    " update_count, manifest"
 
 /* The QueryExecution document of the current row. */
 static json_t *exec_doc(struct store_stmt *s)
@@ -581,16 +582,20 @@ static json_t *exec_doc(struct store_stmt *s)
         (json_int_t)(started > 0 ? started - submitted : 0), "ServicePreProcessingTimeInMillis",
         (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0, "ServiceProcessingTimeInMillis",
         (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", 0);
+    if (!store_col_is_null(s, 17)) {
+        json_object_set_new(stats, "DataManifestLocation", json_string(store_col_text(s, 17)));
+    }
     json_t *ctx = json_pack("{s:s}", "Catalog", "awsdatacatalog");
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
                      store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType", "DML",
-                     "SubstatementType", "SELECT", "ResultConfiguration", "OutputLocation",
-                     store_col_text(s, 4), "QueryExecutionContext", ctx, "Status", status,
-                     "Statistics", stats, "WorkGroup", store_col_text(s, 14), "EngineVersion",
-                     engine_version());
+                     "SubstatementType",
+                     query__write_substatement(query__write_kind(store_col_text(s, 1))),
+                     "ResultConfiguration", "OutputLocation", store_col_text(s, 4),
+                     "QueryExecutionContext", ctx, "Status", status, "Statistics", stats,
+                     "WorkGroup", store_col_text(s, 14), "EngineVersion", engine_version());
 }
 
 /* Calls fn with the row of execution id (inside a read bracket). 0, or not found. */
@@ -732,6 +737,7 @@ struct exec_brief {
     char state[16];
     char *output_location;
     char *columns_json;
+    int64_t update_count; /* -1: a SELECT */
 };
 
 static void take_brief(void *arg, struct store_stmt *s)
@@ -740,6 +746,7 @@ static void take_brief(void *arg, struct store_stmt *s)
     snprintf(b->state, sizeof(b->state), "%s", store_col_text(s, 5));
     b->output_location = xstrdup(store_col_text(s, 4));
     b->columns_json = store_col_is_null(s, 15) ? NULL : xstrdup(store_col_text(s, 15));
+    b->update_count = store_col_is_null(s, 16) ? -1 : store_col_int64(s, 16);
 }
 
 int query__op_StopQueryExecution(struct query_service *svc, json_t *in, json_t **out,
@@ -830,7 +837,8 @@ int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **ou
     buf_init(&csv);
     buf_init(&scratch);
     struct err_info e = {0};
-    if (lake_object_read(svc->lake, bucket, slash + 1, &csv, NULL, &e) < 0) {
+    /* CTAS, INSERT INTO, UNLOAD: no rows, the count in UpdateCount */
+    if (b.update_count < 0 && lake_object_read(svc->lake, bucket, slash + 1, &csv, NULL, &e) < 0) {
         buf_fini(&csv);
         buf_fini(&scratch);
         rc = BAD(err, "The query results are no longer at their output location %s",
@@ -880,7 +888,8 @@ int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **ou
                                               "CaseSensitive", strcmp(type, "varchar") == 0));
     }
     json_decref(cols);
-    *out = json_pack("{s:I, s:{s:o, s:{s:o}}}", "UpdateCount", (json_int_t)0, "ResultSet", "Rows",
+    *out = json_pack("{s:I, s:{s:o, s:{s:o}}}", "UpdateCount",
+                     (json_int_t)(b.update_count > 0 ? b.update_count : 0), "ResultSet", "Rows",
                      pg.rows, "ResultSetMetadata", "ColumnInfo", info);
     if (more) {
         char t[32];

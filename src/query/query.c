@@ -48,6 +48,9 @@ static const struct store_migration migrations[] = {
         "CREATE UNIQUE INDEX query_executions_token ON query_executions(client_token)"
         " WHERE client_token IS NOT NULL;"
         "CREATE INDEX query_executions_wg ON query_executions(workgroup, seq);"},
+    /* CTAS, INSERT INTO, UNLOAD: rows written and the data manifest's location */
+    {2, "ALTER TABLE query_executions ADD COLUMN update_count INTEGER;"
+        "ALTER TABLE query_executions ADD COLUMN manifest TEXT;"},
 };
 
 const char *query__state_name(enum query_state s)

@@ -63,6 +63,8 @@ struct table_ref {
     struct buf files; /* NUL-separated object file paths */
     size_t n_files;
     int64_t text_bytes;  /* text formats: the objects' sizes */
+    size_t n_gz;         /* files whose key ends in .gz */
+    int gzip;            /* the file list being read is all .gz (the paths have no suffix) */
     int format;          /* FMT_* */
     struct buf view_sql; /* CREATE TEMP VIEW ... */
 };
@@ -420,6 +422,8 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             free(lit);
             buf_append(&t->files, path, strlen(path) + 1);
             t->n_files++;
+            size_t kl = strlen(o->key);
+            t->n_gz += kl > 3 && strcmp(o->key + kl - 3, ".gz") == 0;
             t->text_bytes += o->size_bytes;
             free(path);
         }
@@ -443,7 +447,8 @@ static void reader_sql(const struct table_ref *t, const char *list_sql, struct b
         buf_printf(out, "read_parquet(%s, union_by_name = true)", list_sql);
         return;
     }
-    buf_printf(out, "%s(%s, ", t->format == FMT_JSON ? "read_json" : "read_csv", list_sql);
+    buf_printf(out, "%s(%s, %s", t->format == FMT_JSON ? "read_json" : "read_csv", list_sql,
+               t->gzip ? "compression = 'gzip', " : "");
     if (t->format == FMT_JSON) {
         buf_puts(out, "format = 'newline_delimited', ignore_errors = true, ");
     } else {
@@ -455,7 +460,11 @@ static void reader_sql(const struct table_ref *t, const char *list_sql, struct b
             }
         }
         char *dl = duck_sql_literal(delim);
-        buf_printf(out, "delim = %s, header = false, quote = '', ", dl);
+        /* LazySimpleSerDe writes NULL as \N */
+        buf_printf(out, "delim = %s, header = false, quote = '', %s", dl,
+                   d->serde_library != NULL && strcasestr(d->serde_library, "OpenCSV") != NULL
+                       ? ""
+                       : "nullstr = ['\\N', ''], ");
         free(dl);
     }
     buf_puts(out, "columns = {");
@@ -643,17 +652,21 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
     struct buf list;
     buf_init(&list);
     buf_putc(&list, '[');
-    size_t before = t->n_files;
+    size_t before = t->n_files, gz_before = t->n_gz;
     if (add_location_files(pc->wk, t, location, &list) < 0) {
         buf_fini(&list);
         return 1;
     }
     buf_putc(&list, ']');
+    t->gzip = t->n_gz - gz_before == t->n_files - before;
     if (t->n_files > before) {
         buf_printf(pc->sql, "%sSELECT ", pc->n_parts > 0 ? " UNION ALL BY NAME " : "");
         data_columns(t, pc->sql);
         for (size_t i = 0; i < n_values && i < t->desc->n_partition_keys; i++) {
-            char *lit = duck_sql_literal(values[i]);
+            /* Hive's directory for a NULL key */
+            char *lit = strcmp(values[i], "__HIVE_DEFAULT_PARTITION__") == 0
+                            ? xstrdup("NULL")
+                            : duck_sql_literal(values[i]);
             char *q = duck_sql_ident(t->desc->partition_keys[i].name);
             buf_printf(pc->sql, ", CAST(%s AS ", lit);
             duck_type_of(t->desc->partition_keys[i].type, pc->sql);
@@ -689,6 +702,7 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
         buf_init(&list);
         buf_putc(&list, '[');
         if (add_location_files(wk, t, t->desc->location, &list) == 0 && t->n_files > 0) {
+            t->gzip = t->n_gz == t->n_files;
             buf_putc(&list, ']');
             buf_putc(&list, '\0');
             buf_puts(sql, "SELECT ");
@@ -1156,6 +1170,7 @@ struct exec_row {
     char *database;
     char *output_location;
     int64_t cutoff; /* 0: none */
+    int enforce;    /* the workgroup's EnforceWorkGroupConfiguration */
     char state[16];
 };
 
@@ -1164,7 +1179,8 @@ static int load(struct query_service *svc, const char *id, struct exec_row *row)
     struct store_stmt *stmt = NULL;
     store_read_begin(svc->st);
     int rc = store_prepare(svc->st,
-                           "SELECT e.query, e.database, e.output_location, w.cutoff_bytes, e.state"
+                           "SELECT e.query, e.database, e.output_location, w.cutoff_bytes, e.state,"
+                           " w.enforce"
                            " FROM query_executions e LEFT JOIN query_workgroups w"
                            " ON w.name = e.workgroup WHERE e.id = ?",
                            &stmt);
@@ -1178,6 +1194,7 @@ static int load(struct query_service *svc, const char *id, struct exec_row *row)
             row->output_location = xstrdup(store_col_text(stmt, 2));
             row->cutoff = store_col_is_null(stmt, 3) ? 0 : store_col_int64(stmt, 3);
             snprintf(row->state, sizeof(row->state), "%s", store_col_text(stmt, 4));
+            row->enforce = !store_col_is_null(stmt, 5) && store_col_int64(stmt, 5) != 0;
             rc = 0;
         } else if (rc == 0) {
             rc = SL_E(RESOURCE_NOT_FOUND);
@@ -1203,6 +1220,7 @@ struct exec_run {
     int64_t scanned;           /* bytes the query reads, after pruning */
     struct buf csv;            /* the result object's content */
     char *deser;               /* the rewritten query as SQL */
+    struct query_write *write; /* CTAS, INSERT INTO, UNLOAD: what the query's rows go to */
 };
 
 /* How a phase ended: go on, fail the execution (the message is in wk), or stop because the
@@ -1242,7 +1260,18 @@ static int claim(struct exec_run *r)
 static enum step parse_query(struct exec_run *r)
 {
     struct walk *wk = &r->wk;
-    char *lit = duck_sql_literal(r->row.query);
+    if (query__write_kind(r->row.query) != QUERY_WRITE_NONE) {
+        /* the statement's query runs as a SELECT; query_ctas.c writes its rows */
+        struct query_fail qf;
+        if (query__write_parse(r->row.query, &r->write, &qf) < 0 ||
+            query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
+                                 r->row.enforce, &qf) < 0) {
+            fail(wk, qf.category, qf.type, "%s", qf.message);
+            return STEP_FAILED;
+        }
+        wk->text = r->write->select;
+    }
+    char *lit = duck_sql_literal(wk->text);
     char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
     free(lit);
     char *json_text = query_one_text(r->w->conn, sql, &r->derr);
@@ -1480,6 +1509,16 @@ static enum step run_query(struct exec_run *r)
  * the output location is not an s3:// URL with a key or the object cannot be written. */
 static enum step write_result(struct exec_run *r)
 {
+    if (r->write != NULL) {
+        struct query_fail qf;
+        if (query__write_finish(r->write, r->svc, r->w->conn, r->id, r->row.database,
+                                r->row.output_location, r->scanned,
+                                (clock_mono_ns() - r->t0_ns) / 1000000, &qf) < 0) {
+            fail(&r->wk, qf.category, qf.type, "%s", qf.message);
+            return STEP_FAILED;
+        }
+        return STEP_OK;
+    }
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *key;
     struct err_info e = {0};
@@ -1525,6 +1564,7 @@ static void release_run(struct exec_run *r)
     }
     free(wk->columns);
     free(r->deser);
+    query__write_free(r->write);
     json_decref(r->tree);
     json_decref(r->columns);
     buf_fini(&r->csv);

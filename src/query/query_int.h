@@ -119,6 +119,78 @@ int query__exec_set_state(struct query_service *svc, const char *id, enum query_
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);
 
+/* ---- CTAS, INSERT INTO and UNLOAD (query_ctas.c) ---- */
+
+/* A failure as Athena reports it: AthenaError's category and type, and the message. */
+struct query_fail {
+    int category;
+    int type;
+    char message[1024];
+};
+
+/* The statements that write files, decided from their leading keywords. */
+enum query_write_kind {
+    QUERY_WRITE_NONE,   /* any other statement */
+    QUERY_WRITE_CTAS,   /* CREATE TABLE t [WITH (...)] AS SELECT ... */
+    QUERY_WRITE_INSERT, /* INSERT INTO t SELECT ... */
+    QUERY_WRITE_UNLOAD  /* UNLOAD (SELECT ...) TO 's3://...' WITH (...) */
+};
+enum query_write_kind query__write_kind(const char *text);
+/* Athena's SubstatementType of a kind ("CREATE_TABLE_AS_SELECT", "INSERT", "UNLOAD"). */
+const char *query__write_substatement(enum query_write_kind kind);
+
+/* The formats written: PARQUET, JSON (Hive JSON SerDe) and TEXTFILE (LazySimpleSerDe). */
+enum query_write_format { QUERY_WF_PARQUET, QUERY_WF_JSON, QUERY_WF_TEXT };
+
+#define QUERY_WRITE_MAX_KEYS 8      /* partitioned_by / bucketed_by columns */
+#define QUERY_WRITE_MAX_WRITERS 100 /* Athena's open writers for partitions x buckets */
+
+/* A parsed write statement. */
+struct query_write {
+    enum query_write_kind kind;
+    char database[256]; /* "" when the name is not qualified */
+    char table[256];
+    int if_not_exists;
+    int no_data; /* WITH NO DATA */
+    /* the WITH clause */
+    enum query_write_format format;
+    char compression[16]; /* upper case; "" for the default */
+    char location[1000];  /* external_location / UNLOAD's TO; "" when not given */
+    char delimiter[8];    /* field_delimiter; "" for \001 */
+    char partitioned_by[QUERY_WRITE_MAX_KEYS][128];
+    size_t n_partitioned_by;
+    char bucketed_by[QUERY_WRITE_MAX_KEYS][128];
+    size_t n_bucketed_by;
+    long bucket_count;
+    /* the statement's query: the text with everything else blanked, so that line:column
+     * positions hold */
+    char *select;
+    /* set by query__write_prepare */
+    char target[1024];        /* s3://bucket/prefix/ the files go under */
+    int skip;                 /* CREATE TABLE IF NOT EXISTS of an existing table: nothing to do */
+    char (*target_types)[64]; /* INSERT: the table's columns' Hive types, partition keys last */
+    char (*target_names)[128];
+    size_t n_target;
+};
+/* Parses text (a statement query__write_kind does not call NONE) into *out. Returns 0, or
+ * -1 with Athena's failure in f. */
+int query__write_parse(const char *text, struct query_write **out, struct query_fail *f);
+void query__write_free(struct query_write *q);
+/* Checks what the catalog and the lake say before the query runs: the table is new (CTAS)
+ * or exists in a format written here (INSERT), the target location is empty, an enforcing
+ * workgroup gets no external_location; and decides the target location (default:
+ * <result location>tables/<id>/). Returns 0 or -1 with f. */
+int query__write_prepare(struct query_write *q, struct query_service *svc, const char *id,
+                         const char *default_db, const char *output_location, int enforce,
+                         struct query_fail *f);
+/* Writes the rows of the temporary table __sl_res on conn to the target through the lake,
+ * registers the table and its partitions in the catalog, writes the data manifest next to
+ * output_location and moves the execution to SUCCEEDED (UpdateCount = rows). Returns 0 or
+ * -1 with f. */
+int query__write_finish(struct query_write *q, struct query_service *svc, struct duck_conn *conn,
+                        const char *id, const char *default_db, const char *output_location,
+                        int64_t scanned, int64_t engine_ms, struct query_fail *f);
+
 /* The API operations, X(name): op(svc, input, &output, err) returns 0 or a code. */
 #define QUERY_OPS(X)                                                                               \
     X(CreateWorkGroup)                                                                             \
