@@ -4,7 +4,7 @@
  *
  * The acceptor (server.c) sees the 24-byte preface while vetting a new connection and
  * hands the socket, with the preface still unread, to http__h2_start: one thread per
- * HTTP/2 connection, as libmicrohttpd has one per HTTP/1.1 connection. Each stream is
+ * HTTP/2 connection, as h1.c has one per HTTP/1.1 connection. Each stream is
  * an http_exchange that goes through the same steps as an HTTP/1.1 request (struct
  * conn_host, implemented by server.c):
  *
@@ -22,10 +22,10 @@
  *                                reading the in-memory body or the response file
  *   stream closed            ──▶ host->close
  *
- * Why beside libmicrohttpd rather than instead of it: nghttp2 is a protocol engine without
- * I/O, so it fits the admission, vetting and deadlines the front end already owns, and the
- * HTTP/1.1 path (and its figures) stays as it is; the libraries that speak both (nghttp2's
- * asio server, h2o) would bring their own event loop and connection handling in its place.
+ * Why nghttp2 and not a server library that speaks both versions: nghttp2 is a protocol
+ * engine without I/O, so it fits the admission, vetting and deadlines the front end
+ * already owns; the libraries that speak both (nghttp2's asio server, h2o) would bring
+ * their own event loop and connection handling in their place.
  *
  * Streams are handled one after another on the connection's thread, not in a pool: a
  * handler blocks on fsync, and an SDK that multiplexes calls on one connection gets them

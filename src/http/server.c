@@ -1,55 +1,52 @@
 /*
- * The libmicrohttpd adapter (the only file that includes microhttpd.h) and the
- * connections' admission, vetting and deadlines for HTTP/1.1 and HTTP/2 alike.
+ * The front end's server: admission of connections, vetting of their first request
+ * head, the reaper's deadlines, the body budgets, and the steps every exchange goes
+ * through (struct conn_host) for the HTTP/1.1 engine (h1.c) and HTTP/2 (h2.c) alike.
  *
- * Lifecycle of one exchange inside MHD:
+ * One exchange, on its connection's thread:
  *
- *   uri_log callback  ──▶ exchange allocated with the raw URI (MHD's url is decoded)
- *   access, 1st call  ──▶ headers copied and checked for smuggling shapes, route chosen,
- *                         the gate (gate.c) authenticates from the headers, the body's
- *                         size is checked and charged to the budget; any refusal is
- *                         answered here, so MHD neither sends "100 Continue" nor reads
- *                         the body
- *   access, data      ──▶ body appended in memory, or to an unlinked temp file (spooled)
- *   access, last call ──▶ http__handle: SigV4 again, dispatch, render; response queued
- *   completed         ──▶ exchange freed (spool file closed, budget given back)
+ *   open              ──▶ exchange allocated with a request id
+ *   headers           ──▶ framing checked for smuggling shapes, route chosen, the gate
+ *                         (router.c) authenticates from the headers, the body's size is
+ *                         checked and charged to the budget; any refusal is answered
+ *                         then, before "100 Continue" and before any body byte is read
+ *   receive           ──▶ body appended in memory, or to an unlinked temp file (spooled)
+ *   finish            ──▶ http__handle: SigV4 again, dispatch, render into ex->resp
+ *   close             ──▶ exchange freed (spool file closed, budget given back)
+ *   refuse (HTTP/1.1) ──▶ a request that cannot be read, answered in the shape its
+ *                         headers point to
  *
- * Connections. We accept them ourselves (MHD_USE_NO_LISTEN_SOCKET, then
- * MHD_add_connection) so that admission is ours:
+ * Connections. We accept them ourselves, so admission is ours:
  *   - at most max_connections, fewer when the descriptor limit would not leave room
  *     for the stores (each connection may hold three: socket, spool, response file);
  *   - at most max_connections_per_addr from one IPv4 address;
  *   - the last `reserve` slots go only to addresses holding fewer than
  *     RESERVE_PER_ADDR connections, so a new client gets in while an attacker holds the
- *     rest (a few, not one: a closed connection keeps its slot until MHD's thread has
- *     cleaned it up, and a client opening one after another must not trip over it);
+ *     rest (a few, not one: a client opening one connection after another must not
+ *     trip over the one its thread is still closing);
  *   - when accept() runs out of descriptors the acceptor sleeps instead of spinning.
  * The acceptor then keeps the connection, without a thread, until its first request
  * head has arrived whole, peeking at it (vet.c) so that a malformed or ambiguous head
- * is answered in the protocol's shape and never reaches MHD; a sound one is handed to
- * MHD with its bytes still unread. MHD takes an added connection in its own thread
- * (NOTIFY_CONNECTION STARTED), where the slot is found again by its socket. Each
- * admitted connection has a slot that a reaper thread checks twice a second:
+ * is answered in the protocol's shape (http__h1_refusal) at the cost of no thread. A
+ * sound one goes, its bytes still unread, to a thread of its own: HTTP/1.1 (h1.c),
+ * which reads that head and every later one of the connection through vet.c and
+ * answers any refusal the same way; or HTTP/2 (h2.c) when the first bytes are its
+ * preface, or when the first head offers the h2c upgrade without a body (answered 101
+ * here). Each admitted connection has a slot that a reaper thread checks twice a
+ * second:
  *
- *   accepted ─▶ VETTING ─▶ PENDING ─▶ HEAD ─headers─▶ BODY ─body─▶ BUSY ─sent─▶ HEAD
- *                  │                    │               │
- *                  │ header_timeout_s   │ idle_timeout_s│ less than min_body_rate ×
- *                  ▼                    ▼ once served   ▼ header_timeout_s in any
- *              shutdown(2): the socket's owner sees the end    header_timeout_s window
- *              of the stream and closes the connection
+ *   accepted ─▶ VETTING ─▶ HEAD ─headers─▶ BODY ─body─▶ BUSY ─sent─▶ HEAD
+ *                  │         │               │
+ *                  │ header_timeout_s        │ less than min_body_rate ×
+ *                  │ (idle_timeout_s once    │ header_timeout_s in any
+ *                  ▼  served)                ▼ header_timeout_s window
+ *              shutdown(2): the socket's owner sees the end of the stream and closes
+ *              the connection
  *
- * What is not covered: the second and later requests of a kept-alive connection are
- * read by MHD alone, which accepts bare LF and folded lines there and answers its own
- * parse errors (431, 400, 505, bad chunk framing) with its fixed HTML pages; MHD 0.9.75
- * has no hook to replace those.
+ * A BUSY connection is the handler's, then its thread's: a response no byte of which
+ * can be sent for idle_timeout_s ends it there.
  *
- * HTTP/2 (h2.c) shares the port: a connection whose first bytes are the HTTP/2 preface,
- * or whose first request head offers the h2c upgrade without a body (answered 101
- * here), leaves vetting for a thread of its own that serves its streams through the
- * same steps (on_headers, receive, http__handle: struct conn_host below) and keeps the
- * slot, so admission, the reaper's deadlines and the body budgets apply alike.
- *
- * Every connection MHD serves has its own thread (handlers block on fsync and disk),
+ * Every connection past vetting has its own thread (handlers block on fsync and disk),
  * which is one reason the number of connections is bounded; one still being vetted,
  * as a slowloris client's always is, has none.
  */

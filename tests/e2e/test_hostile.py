@@ -567,7 +567,7 @@ def kinesis_head(server, line_end=b"\r\n", extra=b""):
         "uri-too-long",
         "head-too-large"])
 def test_malformed_heads_get_the_protocols_error_shape(sluice, data, status, shape):
-    """What libmicrohttpd would accept silently or answer with an HTML page is refused
+    """What a lenient parser would accept silently or answer with an HTML page is refused
     with a request id and the error shape of the protocol the headers point to."""
     got_status, headers, body = raw_exchange(sluice, data(sluice))
     assert got_status == status
