@@ -54,20 +54,20 @@
 #define H1_STOP_GRACE_S 5
 
 enum h1_state {
-    H1_HEAD,        /* waiting for a request head */
-    H1_BODY,        /* Content-Length bytes to go */
-    H1_CHUNK_LINE,  /* waiting for a chunk-size line */
-    H1_CHUNK_DATA,  /* chunk bytes to go */
-    H1_CHUNK_CRLF,  /* the CRLF after a chunk's data */
-    H1_TRAILER,     /* trailer lines, up to the blank one */
-    H1_CLOSED,      /* answered for the last time; nothing more is read */
+    H1_HEAD,       /* waiting for a request head */
+    H1_BODY,       /* Content-Length bytes to go */
+    H1_CHUNK_LINE, /* waiting for a chunk-size line */
+    H1_CHUNK_DATA, /* chunk bytes to go */
+    H1_CHUNK_CRLF, /* the CRLF after a chunk's data */
+    H1_TRAILER,    /* trailer lines, up to the blank one */
+    H1_CLOSED,     /* answered for the last time; nothing more is read */
 };
 
 struct h1_conn {
     struct conn_host host;
-    int fd;           /* -1: output kept in out */
-    struct buf out;   /* fd -1 only */
-    char *in;         /* H1_BUF_CAP bytes; [0, in_len) received, not yet consumed */
+    int fd;         /* -1: output kept in out */
+    struct buf out; /* fd -1 only */
+    char *in;       /* H1_BUF_CAP bytes; [0, in_len) received, not yet consumed */
     size_t in_len;
     enum h1_state state;
     enum conn_phase phase;
@@ -222,8 +222,8 @@ static int engine_header(const char *name)
  * The status line and headers of r: its own headers, then Date, Content-Length (the
  * whole body's, for HEAD too; none for 204 and 304) and Connection.
  */
-static void format_head(struct buf *out, const struct api_response *r, size_t total,
-                        int keep_alive, int http_minor)
+static void format_head(struct buf *out, const struct api_response *r, size_t total, int keep_alive,
+                        int http_minor)
 {
     int status = r->status ? r->status : 200;
     buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));

@@ -100,14 +100,14 @@ struct http_server {
     size_t spool_used_bytes;
     /* Admission. */
     pthread_mutex_t conn_lock;
-    struct conn_slot *slots; /* max_connections of them; guarded by conn_lock */
-    int max_connections;     /* after fitting the descriptor limit; read-only */
-    int reserve;             /* slots kept for addresses with < RESERVE_PER_ADDR */
-    int vet_epoll;           /* the VETTING connections' sockets (acceptor only) */
-    char *vet_buf;           /* VET_MAX_HEAD bytes for peeking (acceptor only) */
-    struct vet_head *vet_head; /* what vetting read of vet_buf (acceptor only) */
-    int n_connections;       /* slots not FREE; guarded by conn_lock */
-    int n_threads;           /* connection threads running; guarded by conn_lock */
+    struct conn_slot *slots;    /* max_connections of them; guarded by conn_lock */
+    int max_connections;        /* after fitting the descriptor limit; read-only */
+    int reserve;                /* slots kept for addresses with < RESERVE_PER_ADDR */
+    int vet_epoll;              /* the VETTING connections' sockets (acceptor only) */
+    char *vet_buf;              /* VET_MAX_HEAD bytes for peeking (acceptor only) */
+    struct vet_head *vet_head;  /* what vetting read of vet_buf (acceptor only) */
+    int n_connections;          /* slots not FREE; guarded by conn_lock */
+    int n_threads;              /* connection threads running; guarded by conn_lock */
     pthread_cond_t thread_gone; /* signalled when n_threads drops; with conn_lock */
 };
 

@@ -33,8 +33,7 @@ static int is_tchar(unsigned char c)
 }
 
 /* Checks the request line [line, line+len) (CRLF excluded) and notes its parts. */
-static int vet_request_line(const char *line, size_t len, struct vet_head *out,
-                            const char **reason)
+static int vet_request_line(const char *line, size_t len, struct vet_head *out, const char **reason)
 {
     size_t i = 0;
     while (i < len && is_tchar((unsigned char)line[i])) {
@@ -77,8 +76,7 @@ static int vet_request_line(const char *line, size_t len, struct vet_head *out,
 }
 
 /* Checks one header line [line, line+len) (CRLF excluded) and notes it in out. */
-static int vet_header_line(const char *line, size_t len, struct vet_head *out,
-                           const char **reason)
+static int vet_header_line(const char *line, size_t len, struct vet_head *out, const char **reason)
 {
     if (line[0] == ' ' || line[0] == '\t') {
         *reason = "Folded header lines (obs-fold) are not accepted";
@@ -112,8 +110,8 @@ static int vet_header_line(const char *line, size_t len, struct vet_head *out,
         *reason = "The request has more header fields than the server accepts";
         return -431;
     }
-    out->fields[out->n_fields++] =
-        (struct vet_field){.name = line, .name_len = name_len, .value = v, .value_len = (size_t)(end - v)};
+    out->fields[out->n_fields++] = (struct vet_field){
+        .name = line, .name_len = name_len, .value = v, .value_len = (size_t)(end - v)};
     if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
         size_t digits = 0;
         while (v + digits < end && v[digits] >= '0' && v[digits] <= '9') {

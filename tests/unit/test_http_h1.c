@@ -168,11 +168,10 @@ static void request_is_answered_and_connection_kept(void **state)
     free(out);
 }
 
-static const char pipelined[] =
-    "PUT /one HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-    "PUT /two HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-    "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n"
-    "GET /three HTTP/1.1\r\nHost: h\r\n\r\n";
+static const char pipelined[] = "PUT /one HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                                "PUT /two HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n"
+                                "GET /three HTTP/1.1\r\nHost: h\r\n\r\n";
 
 static void pipelined_requests_are_answered_in_order_at_any_split(void **state)
 {
@@ -224,17 +223,17 @@ static void bad_chunk_framing_is_refused_and_closes(void **state)
 {
     (void)state;
     static const char *const bodies[] = {
-        "g\r\nabc\r\n0\r\n\r\n",                   /* not hex */
-        "\r\nabc\r\n0\r\n\r\n",                    /* no size */
-        "-3\r\nabc\r\n0\r\n\r\n",                  /* signed */
-        "0x3\r\nabc\r\n0\r\n\r\n",                 /* prefixed */
-        "3 x\r\nabc\r\n0\r\n\r\n",                 /* junk after the size */
-        "3\nabc\r\n0\r\n\r\n",                     /* bare LF */
-        "3\r\nabcd\r\n0\r\n\r\n",                  /* data longer than its size */
-        "3\r\nabc\n0\r\n\r\n",                     /* data not ended by CRLF */
-        "10000000000000000\r\nabc\r\n0\r\n\r\n",   /* 17 digits */
-        "3;\x01\r\nabc\r\n0\r\n\r\n",              /* control byte in an extension */
-        "0\r\nX: 1\n\r\n",                         /* trailer line with bare LF */
+        "g\r\nabc\r\n0\r\n\r\n",                 /* not hex */
+        "\r\nabc\r\n0\r\n\r\n",                  /* no size */
+        "-3\r\nabc\r\n0\r\n\r\n",                /* signed */
+        "0x3\r\nabc\r\n0\r\n\r\n",               /* prefixed */
+        "3 x\r\nabc\r\n0\r\n\r\n",               /* junk after the size */
+        "3\nabc\r\n0\r\n\r\n",                   /* bare LF */
+        "3\r\nabcd\r\n0\r\n\r\n",                /* data longer than its size */
+        "3\r\nabc\n0\r\n\r\n",                   /* data not ended by CRLF */
+        "10000000000000000\r\nabc\r\n0\r\n\r\n", /* 17 digits */
+        "3;\x01\r\nabc\r\n0\r\n\r\n",            /* control byte in an extension */
+        "0\r\nX: 1\n\r\n",                       /* trailer line with bare LF */
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char in[256];
