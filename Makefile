@@ -3,7 +3,7 @@
 # its own directory so sanitized and plain objects never mix.
 
 CC ?= cc
-PKGS := libmicrohttpd libnghttp2 jansson sqlite3 libcrypto zlib
+PKGS := libnghttp2 jansson sqlite3 libcrypto zlib
 SANITIZER ?=
 
 BUILD ?= build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))

@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (reg == NULL) {
         reg = api_registry_create();
     }
-    struct h2_host host = {
+    struct conn_host host = {
         .arg = reg,
         .stop_fd = -1,
         .idle_timeout_s = 30,

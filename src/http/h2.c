@@ -4,9 +4,9 @@
  *
  * The acceptor (server.c) sees the 24-byte preface while vetting a new connection and
  * hands the socket, with the preface still unread, to http__h2_start: one thread per
- * HTTP/2 connection, as libmicrohttpd has one per HTTP/1.1 connection. Each stream is
+ * HTTP/2 connection, as h1.c has one per HTTP/1.1 connection. Each stream is
  * an http_exchange that goes through the same steps as an HTTP/1.1 request (struct
- * h2_host, implemented by server.c):
+ * conn_host, implemented by server.c):
  *
  *   HEADERS (+CONTINUATION)  ──▶ exchange opened; pseudo-headers give method and target;
  *                                :authority stays a header (SDKs sign it) and gives the
@@ -22,10 +22,10 @@
  *                                reading the in-memory body or the response file
  *   stream closed            ──▶ host->close
  *
- * Why beside libmicrohttpd rather than instead of it: nghttp2 is a protocol engine without
- * I/O, so it fits the admission, vetting and deadlines the front end already owns, and the
- * HTTP/1.1 path (and its figures) stays as it is; the libraries that speak both (nghttp2's
- * asio server, h2o) would bring their own event loop and connection handling in its place.
+ * Why nghttp2 and not a server library that speaks both versions: nghttp2 is a protocol
+ * engine without I/O, so it fits the admission, vetting and deadlines the front end
+ * already owns; the libraries that speak both (nghttp2's asio server, h2o) would bring
+ * their own event loop and connection handling in their place.
  *
  * Streams are handled one after another on the connection's thread, not in a pool: a
  * handler blocks on fsync, and an SDK that multiplexes calls on one connection gets them
@@ -114,7 +114,7 @@ struct h2_stream {
 };
 
 struct h2_conn {
-    struct h2_host host;
+    struct conn_host host;
     int fd; /* the socket, -1 when output is discarded */
     nghttp2_session *session;
     struct h2_stream *ready_head, *ready_tail; /* complete requests, in arrival order */
@@ -766,7 +766,7 @@ static int h2c_upgrade(struct h2_conn *c)
 
 /* ---- the connection ---- */
 
-int h2__conn_create(const struct h2_host *host, int fd, struct h2_conn **out)
+int h2__conn_create(const struct conn_host *host, int fd, struct h2_conn **out)
 {
     struct h2_conn *c = xcalloc(1, sizeof(*c));
     c->host = *host;
@@ -969,7 +969,7 @@ static void *conn_main(void *arg)
             : c->abusive ? "flood"
                          : "done");
     int fd = c->fd;
-    struct h2_host host = c->host;
+    struct conn_host host = c->host;
     h2__conn_destroy(c);
     /* Let the client read our last frames (GOAWAY) before the socket goes. */
     shutdown(fd, SHUT_WR);
@@ -982,7 +982,7 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
+int http__h2_start(const struct conn_host *host, int fd, const char *upgrade_head,
                    size_t upgrade_head_len)
 {
     struct h2_conn *c;

@@ -1,5 +1,5 @@
 /*
- * The HTTP/1.1 front end: one libmicrohttpd server for every service.
+ * The HTTP front end: one port, HTTP/1.1 and HTTP/2, for every service.
  *
  * It reads a request (headers, then a body held in memory up to cfg->max_body_bytes, or
  * spooled to an unlinked temporary file for services that accept large bodies), finds

@@ -22,10 +22,10 @@ struct conn_slot;
 enum conn_phase {
     PHASE_FREE,    /* slot unused */
     PHASE_VETTING, /* accepted; the acceptor peeks at its first head (vet.c) */
-    PHASE_PENDING, /* handed to MHD, not yet started by it; the reaper leaves it alone */
     PHASE_HEAD,    /* waiting for a request's head */
     PHASE_BODY,    /* receiving a body */
-    PHASE_BUSY,    /* handling or sending the response; MHD's idle timeout applies */
+    PHASE_BUSY,    /* handling or sending the response; the connection's own idle
+                      timeout applies to a client that does not read */
 };
 
 /* One request/response exchange, from the first header to the last byte sent. */
@@ -67,15 +67,35 @@ struct http_server_ctx {
  * rendered into ex->resp, as http__handle would answer it.
  */
 int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex);
-/* The longest request target a first request may have (vet.c). */
+/* The longest request target a request may have (vet.c). */
 #define VET_MAX_TARGET (16 * 1024)
+/* The most header fields a request head may have (vet.c); more are answered 431. */
+#define VET_MAX_FIELDS 128
+
+/* A header field of a vetted head: pointers into the head, the value without its
+   surrounding spaces. */
+struct vet_field {
+    const char *name, *value;
+    size_t name_len, value_len;
+};
+
+/* What vetting read of a sound head; every pointer is into the vetted bytes. */
+struct vet_head {
+    size_t head_len; /* up to and with the blank line's CRLF */
+    const char *method, *target;
+    size_t method_len, target_len;
+    int http_minor; /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
+    struct vet_field fields[VET_MAX_FIELDS];
+    size_t n_fields;
+};
+
 /*
- * Vets the bytes [buf, buf+len) received so far of a connection's first request head
- * against the rule at the top of vet.c. Returns 1 with *head_len set when the head is
- * complete and sound, 0 when more bytes are needed, or a negative HTTP status (-400,
- * -414, -431, -505) with a static reason in *reason.
+ * Vets the bytes [buf, buf+len) received so far of a request head against the rule at
+ * the top of vet.c. Returns 1 with *out filled when the head is complete and sound, 0
+ * when more bytes are needed, or a negative HTTP status (-400, -414, -431, -505) with a
+ * static reason in *reason.
  */
-int http__vet_head(const char *buf, size_t len, size_t max_head, size_t *head_len,
+int http__vet_head(const char *buf, size_t len, size_t max_head, struct vet_head *out,
                    const char **reason);
 /* Picks protocol and service from the headers and URI (router.c). */
 void http__route(const struct api_registry *reg, struct http_exchange *ex);
@@ -94,12 +114,12 @@ void http__response_fini(struct api_response *resp);
 #define H2_PREFACE_LEN 24
 
 /*
- * What an HTTP/2 connection needs from the front end that admitted it: the same steps
- * an HTTP/1.1 exchange goes through in server.c, and the connection's slot for the
- * reaper. The fuzz target supplies its own. `arg` is passed to every function, `conn`
- * to those about the connection.
+ * What an HTTP/1.1 (h1.c) or HTTP/2 (h2.c) connection needs from the front end that
+ * admitted it: the steps every exchange goes through, and the connection's slot for
+ * the reaper. The unit tests and fuzz targets supply their own. `arg` is passed to
+ * every function, `conn` to those about the connection.
  */
-struct h2_host {
+struct conn_host {
     void *arg;          /* the server */
     void *conn;         /* the connection's admission slot */
     int stop_fd;        /* readable once the server stops; -1 for none */
@@ -121,6 +141,9 @@ struct h2_host {
     void (*phase)(void *arg, void *conn, enum conn_phase phase);
     /* The connection has ended and its socket is closed; called last. May be NULL. */
     void (*done)(void *arg, void *conn);
+    /* HTTP/1.1: a request that cannot be read (what could be read of its head is in ex,
+       maybe nothing): route it and render code with message into ex->resp. */
+    void (*refuse)(void *arg, struct http_exchange *ex, int code, const char *message);
 };
 
 struct h2_conn;
@@ -129,7 +152,7 @@ struct h2_conn;
  * An HTTP/2 server session on socket fd (non-blocking), or with fd -1 one whose output
  * is discarded (the fuzz target). *host is copied. Returns 0 or SL_E(NOMEM).
  */
-int h2__conn_create(const struct h2_host *host, int fd, struct h2_conn **out);
+int h2__conn_create(const struct conn_host *host, int fd, struct h2_conn **out);
 /*
  * Feeds bytes received from the client: frames are processed, complete requests
  * answered in order, and what can be sent is sent. Returns 1 while the connection goes
@@ -146,7 +169,7 @@ void h2__conn_destroy(struct h2_conn *c);
  * answered 101, to be answered as stream 1; NULL otherwise. Returns 0, or -errno when
  * no thread could be started (the caller still owns fd and the slot).
  */
-int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
+int http__h2_start(const struct conn_host *host, int fd, const char *upgrade_head,
                    size_t upgrade_head_len);
 /*
  * 1 when a vetted first HTTP/1.1 request head [head, head+len) asks for the h2c
@@ -155,5 +178,42 @@ int http__h2_start(const struct h2_host *host, int fd, const char *upgrade_head,
  * request is then served over HTTP/1.1, the offer ignored).
  */
 int http__h2c_wanted(const char *head, size_t len);
+
+/* ---- HTTP/1.1 (h1.c) ---- */
+
+/* The largest request head, and chunk trailer section, a connection reads. */
+#define H1_MAX_HEAD (64 * 1024)
+
+struct h1_conn;
+
+/*
+ * An HTTP/1.1 server connection on socket fd (non-blocking), or with fd -1 one whose
+ * output is kept for h1__conn_output (tests, the fuzz target). *host is copied.
+ */
+struct h1_conn *h1__conn_create(const struct conn_host *host, int fd);
+/*
+ * Feeds bytes received from the client: each complete request is answered in order
+ * (the handler may block), what follows an answered request stays for the next one.
+ * Returns 1 while the connection goes on, 0 when it is to be closed (an answer said
+ * so, or a request could not be read and was refused), -1 when sending failed.
+ */
+int h1__conn_feed(struct h1_conn *c, const char *data, size_t len);
+/* What an fd -1 connection has sent so far (taken: the caller frees it), and its length. */
+char *h1__conn_output(struct h1_conn *c, size_t *len);
+/* Frees the connection and the exchange it has open; does not close the socket. */
+void h1__conn_destroy(struct h1_conn *c);
+/*
+ * Serves an admitted connection in a thread of its own until it ends; then closes fd
+ * and calls host->done. The first request head is still unread on the socket. Returns
+ * 0, or -errno when no thread could be started (the caller still owns fd and the slot).
+ */
+int http__h1_start(const struct conn_host *host, int fd);
+/*
+ * The bytes answering a request head that cannot be read (vet.c's status and reason),
+ * in the protocol what can be read of [head, head+len) points to, with a request id
+ * and "Connection: close", appended to out.
+ */
+void http__h1_refusal(const struct conn_host *host, const char *head, size_t len, int status,
+                      const char *reason, struct buf *out);
 
 #endif

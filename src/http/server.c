@@ -1,62 +1,58 @@
 /*
- * The libmicrohttpd adapter (the only file that includes microhttpd.h) and the
- * connections' admission, vetting and deadlines for HTTP/1.1 and HTTP/2 alike.
+ * The front end's server: admission of connections, vetting of their first request
+ * head, the reaper's deadlines, the body budgets, and the steps every exchange goes
+ * through (struct conn_host) for the HTTP/1.1 engine (h1.c) and HTTP/2 (h2.c) alike.
  *
- * Lifecycle of one exchange inside MHD:
+ * One exchange, on its connection's thread:
  *
- *   uri_log callback  ──▶ exchange allocated with the raw URI (MHD's url is decoded)
- *   access, 1st call  ──▶ headers copied and checked for smuggling shapes, route chosen,
- *                         the gate (gate.c) authenticates from the headers, the body's
- *                         size is checked and charged to the budget; any refusal is
- *                         answered here, so MHD neither sends "100 Continue" nor reads
- *                         the body
- *   access, data      ──▶ body appended in memory, or to an unlinked temp file (spooled)
- *   access, last call ──▶ http__handle: SigV4 again, dispatch, render; response queued
- *   completed         ──▶ exchange freed (spool file closed, budget given back)
+ *   open              ──▶ exchange allocated with a request id
+ *   headers           ──▶ framing checked for smuggling shapes, route chosen, the gate
+ *                         (router.c) authenticates from the headers, the body's size is
+ *                         checked and charged to the budget; any refusal is answered
+ *                         then, before "100 Continue" and before any body byte is read
+ *   receive           ──▶ body appended in memory, or to an unlinked temp file (spooled)
+ *   finish            ──▶ http__handle: SigV4 again, dispatch, render into ex->resp
+ *   close             ──▶ exchange freed (spool file closed, budget given back)
+ *   refuse (HTTP/1.1) ──▶ a request that cannot be read, answered in the shape its
+ *                         headers point to
  *
- * Connections. We accept them ourselves (MHD_USE_NO_LISTEN_SOCKET, then
- * MHD_add_connection) so that admission is ours:
+ * Connections. We accept them ourselves, so admission is ours:
  *   - at most max_connections, fewer when the descriptor limit would not leave room
  *     for the stores (each connection may hold three: socket, spool, response file);
  *   - at most max_connections_per_addr from one IPv4 address;
  *   - the last `reserve` slots go only to addresses holding fewer than
  *     RESERVE_PER_ADDR connections, so a new client gets in while an attacker holds the
- *     rest (a few, not one: a closed connection keeps its slot until MHD's thread has
- *     cleaned it up, and a client opening one after another must not trip over it);
+ *     rest (a few, not one: a client opening one connection after another must not
+ *     trip over the one its thread is still closing);
  *   - when accept() runs out of descriptors the acceptor sleeps instead of spinning.
  * The acceptor then keeps the connection, without a thread, until its first request
  * head has arrived whole, peeking at it (vet.c) so that a malformed or ambiguous head
- * is answered in the protocol's shape and never reaches MHD; a sound one is handed to
- * MHD with its bytes still unread. MHD takes an added connection in its own thread
- * (NOTIFY_CONNECTION STARTED), where the slot is found again by its socket. Each
- * admitted connection has a slot that a reaper thread checks twice a second:
+ * is answered in the protocol's shape (http__h1_refusal) at the cost of no thread. A
+ * sound one goes, its bytes still unread, to a thread of its own: HTTP/1.1 (h1.c),
+ * which reads that head and every later one of the connection through vet.c and
+ * answers any refusal the same way; or HTTP/2 (h2.c) when the first bytes are its
+ * preface, or when the first head offers the h2c upgrade without a body (answered 101
+ * here). Each admitted connection has a slot that a reaper thread checks twice a
+ * second:
  *
- *   accepted ─▶ VETTING ─▶ PENDING ─▶ HEAD ─headers─▶ BODY ─body─▶ BUSY ─sent─▶ HEAD
- *                  │                    │               │
- *                  │ header_timeout_s   │ idle_timeout_s│ less than min_body_rate ×
- *                  ▼                    ▼ once served   ▼ header_timeout_s in any
- *              shutdown(2): the socket's owner sees the end    header_timeout_s window
- *              of the stream and closes the connection
+ *   accepted ─▶ VETTING ─▶ HEAD ─headers─▶ BODY ─body─▶ BUSY ─sent─▶ HEAD
+ *                  │         │               │
+ *                  │ header_timeout_s        │ less than min_body_rate ×
+ *                  │ (idle_timeout_s once    │ header_timeout_s in any
+ *                  ▼  served)                ▼ header_timeout_s window
+ *              shutdown(2): the socket's owner sees the end of the stream and closes
+ *              the connection
  *
- * What is not covered: the second and later requests of a kept-alive connection are
- * read by MHD alone, which accepts bare LF and folded lines there and answers its own
- * parse errors (431, 400, 505, bad chunk framing) with its fixed HTML pages; MHD 0.9.75
- * has no hook to replace those.
+ * A BUSY connection is the handler's, then its thread's: a response no byte of which
+ * can be sent for idle_timeout_s ends it there.
  *
- * HTTP/2 (h2.c) shares the port: a connection whose first bytes are the HTTP/2 preface,
- * or whose first request head offers the h2c upgrade without a body (answered 101
- * here), leaves vetting for a thread of its own that serves its streams through the
- * same steps (on_headers, receive, http__handle: struct h2_host below) and keeps the
- * slot, so admission, the reaper's deadlines and the body budgets apply alike.
- *
- * Every connection MHD serves has its own thread (handlers block on fsync and disk),
+ * Every connection past vetting has its own thread (handlers block on fsync and disk),
  * which is one reason the number of connections is bounded; one still being vetted,
  * as a slowloris client's always is, has none.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -83,7 +79,7 @@
 /* One admitted connection. Every field is guarded by http_server.conn_lock. */
 struct conn_slot {
     enum conn_phase phase;
-    int fd;                  /* the socket; valid from PENDING until MHD's CLOSED */
+    int fd;                  /* the socket; -1 once its owner has closed it */
     uint32_t addr;           /* IPv4 address, network order */
     int n_served;            /* requests answered on this connection */
     int64_t phase_start_ns;  /* monotonic time the phase began */
@@ -93,7 +89,6 @@ struct conn_slot {
 };
 
 struct http_server {
-    struct MHD_Daemon *daemon;
     struct http_server_ctx ctx;
     char spool_dir[600];
     int listen_fd;
@@ -105,14 +100,15 @@ struct http_server {
     size_t spool_used_bytes;
     /* Admission. */
     pthread_mutex_t conn_lock;
-    struct conn_slot *slots; /* max_connections of them; guarded by conn_lock */
-    int max_connections;     /* after fitting the descriptor limit; read-only */
-    int reserve;             /* slots kept for addresses with < RESERVE_PER_ADDR */
-    int vet_epoll;           /* the VETTING connections' sockets (acceptor only) */
-    char *vet_buf;           /* VET_MAX_HEAD bytes for peeking (acceptor only) */
-    int n_connections;       /* slots not FREE; guarded by conn_lock */
-    int n_h2;                /* HTTP/2 connection threads running; guarded by conn_lock */
-    pthread_cond_t h2_gone;  /* signalled when n_h2 drops; with conn_lock */
+    struct conn_slot *slots;    /* max_connections of them; guarded by conn_lock */
+    int max_connections;        /* after fitting the descriptor limit; read-only */
+    int reserve;                /* slots kept for addresses with < RESERVE_PER_ADDR */
+    int vet_epoll;              /* the VETTING connections' sockets (acceptor only) */
+    char *vet_buf;              /* VET_MAX_HEAD bytes for peeking (acceptor only) */
+    struct vet_head *vet_head;  /* what vetting read of vet_buf (acceptor only) */
+    int n_connections;          /* slots not FREE; guarded by conn_lock */
+    int n_threads;              /* connection threads running; guarded by conn_lock */
+    pthread_cond_t thread_gone; /* signalled when n_threads drops; with conn_lock */
 };
 
 /* Takes n bytes of a budget of limit; returns 0, or -1 when it would be exceeded. */
@@ -183,61 +179,18 @@ static void slot_enter(struct http_server *srv, struct conn_slot *slot, enum con
     pthread_mutex_unlock(&srv->conn_lock);
 }
 
-static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    (void)cls;
-    struct http_exchange *ex = xcalloc(1, sizeof(*ex));
-    ex->raw_uri = xstrdup(uri);
-    ex->body_fd = -1;
-    ex->resp.body_fd = -1;
-    buf_init(&ex->body);
-    buf_init(&ex->resp.body);
-    format_request_id(ex->request_id);
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    ex->slot = info != NULL ? info->socket_context : NULL;
-    return ex;
-}
-
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    (void)kind;
-    struct http_exchange *ex = cls;
-    if (ex->n_headers == ex->cap_headers) {
-        ex->cap_headers = ex->cap_headers ? ex->cap_headers * 2 : 16;
-        ex->headers = xrealloc(ex->headers, ex->cap_headers * sizeof(*ex->headers));
-    }
-    ex->headers[ex->n_headers].name = xstrdup(key);
-    ex->headers[ex->n_headers].value = xstrdup(value ? value : "");
-    ex->n_headers++;
-    return MHD_YES;
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)conn;
-    (void)toe;
-    struct http_server *srv = cls;
-    struct http_exchange *ex = *con_cls;
-    if (ex != NULL) {
-        slot_enter(srv, ex->slot, PHASE_HEAD);
-    }
-    exchange_free(srv, ex);
-    *con_cls = NULL;
-}
-
 /*
  * Refuses the framing shapes that let a request be read two ways by two parsers
  * (request smuggling): Content-Length together with Transfer-Encoding, several
- * Content-Length headers that differ, a Transfer-Encoding other than "chunked".
- * MHD would pick one reading silently. Returns 0 or SL_E(VALIDATION) with a message.
+ * Content-Length headers that differ (400), and a Transfer-Encoding other than one
+ * "chunked" (501, as AWS answers a coding it does not implement). Returns 0 or an
+ * error code with a message.
  */
 static int check_framing(struct http_exchange *ex)
 {
     const char *cl = NULL;
     const char *te = NULL;
+    int n_te = 0;
     for (size_t i = 0; i < ex->n_headers; i++) {
         const char *name = ex->headers[i].name;
         const char *value = ex->headers[i].value;
@@ -249,18 +202,19 @@ static int check_framing(struct http_exchange *ex)
             }
             cl = value;
         } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-            if (te != NULL || strcasecmp(value, "chunked") != 0) {
-                snprintf(ex->early_message, sizeof(ex->early_message),
-                         "Unsupported Transfer-Encoding");
-                return SL_E(VALIDATION);
-            }
             te = value;
+            n_te++;
         }
     }
     if (cl != NULL && te != NULL) {
         snprintf(ex->early_message, sizeof(ex->early_message),
                  "A request may not carry both Content-Length and Transfer-Encoding");
         return SL_E(VALIDATION);
+    }
+    if (te != NULL && (n_te > 1 || strcasecmp(te, "chunked") != 0)) {
+        snprintf(ex->early_message, sizeof(ex->early_message),
+                 "Only one Transfer-Encoding, chunked, is implemented");
+        return SL_E(NOT_IMPLEMENTED);
     }
     return 0;
 }
@@ -434,33 +388,6 @@ static void receive(struct http_server *srv, struct http_exchange *ex, const cha
     ex->body_len += len;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_exchange *ex)
-{
-    struct api_response *r = &ex->resp;
-    struct MHD_Response *mr;
-    if (r->body_fd >= 0) {
-        mr = MHD_create_response_from_fd_at_offset64(r->body_fd_len, r->body_fd,
-                                                     (uint64_t)r->body_offset);
-        if (mr != NULL) {
-            r->body_fd = -1; /* MHD closes it */
-        }
-    } else {
-        size_t len = r->body.len;
-        void *data = buf_steal(&r->body, NULL);
-        mr = MHD_create_response_from_buffer(len, data ? data : (void *)"",
-                                             data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    }
-    if (mr == NULL) {
-        return MHD_NO;
-    }
-    for (size_t i = 0; i < r->n_headers; i++) {
-        MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
-    }
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
-    MHD_destroy_response(mr);
-    return ret;
-}
-
 /*
  * The first call, once the headers are in: framing, route, authentication from the
  * headers, body size and budget. Returns 0 to go on reading the body, or an error
@@ -480,86 +407,6 @@ static int on_headers(struct http_server *srv, struct http_exchange *ex, int *re
         return rc;
     }
     return admit_body(srv, ex);
-}
-
-static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
-{
-    (void)url;
-    (void)version;
-    struct http_server *srv = cls;
-    struct http_exchange *ex = *con_cls;
-    if (ex == NULL) {
-        return MHD_NO;
-    }
-    if (ex->method[0] == '\0') {
-        snprintf(ex->method, sizeof(ex->method), "%s", method);
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, ex);
-        int rendered;
-        int rc = on_headers(srv, ex, &rendered);
-        if (rc < 0) {
-            /* Answer now: MHD then neither sends 100 Continue nor reads the body, and
-               closes the connection after this response. */
-            slot_enter(srv, ex->slot, PHASE_BUSY);
-            if (!rendered) {
-                http__render_error(ex, rc, ex->early_message, NULL);
-            }
-            api_response_header(&ex->resp, "Connection", "close");
-            return send_response(conn, ex);
-        }
-        slot_enter(srv, ex->slot, PHASE_BODY);
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        receive(srv, ex, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    slot_enter(srv, ex->slot, PHASE_BUSY);
-    if (ex->early_error) {
-        http__render_error(ex, ex->early_error, ex->early_message, NULL);
-    } else {
-        if (ex->body_fd >= 0) {
-            lseek(ex->body_fd, 0, SEEK_SET);
-        }
-        http__handle(&srv->ctx, ex);
-    }
-    return send_response(conn, ex);
-}
-
-/* MHD's word that a connection was added (in its own thread, some time after
-   MHD_add_connection) or has closed (before MHD closes its socket). */
-static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                              enum MHD_ConnectionNotificationCode code)
-{
-    struct http_server *srv = cls;
-    pthread_mutex_lock(&srv->conn_lock);
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct conn_slot *slot = NULL;
-        for (int i = 0; info != NULL && i < srv->max_connections; i++) {
-            struct conn_slot *s = &srv->slots[i];
-            if (s->phase == PHASE_PENDING && s->fd == info->connect_fd &&
-                (slot == NULL || s->phase_start_ns > slot->phase_start_ns)) {
-                slot = s;
-            }
-        }
-        *socket_context = slot;
-        if (slot != NULL) {
-            slot->phase = PHASE_HEAD;
-            slot->phase_start_ns = clock_mono_ns();
-        }
-    } else if (*socket_context != NULL) {
-        struct conn_slot *slot = *socket_context;
-        slot->phase = PHASE_FREE;
-        slot->fd = -1;
-        srv->n_connections--;
-        *socket_context = NULL;
-    }
-    pthread_mutex_unlock(&srv->conn_lock);
 }
 
 /*
@@ -615,90 +462,9 @@ static void drop_vetting(struct http_server *srv, struct conn_slot *slot)
     close(fd);
 }
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Bad Request";
-    }
-}
+/* ---- the connections' view of the front end (struct conn_host) ---- */
 
-/*
- * Answers a first request head that vet.c refused, in the protocol its headers point
- * to (http__route on what could be parsed), with a request id, then closes. The
- * response is small enough for the socket's send buffer.
- */
-static void refuse_head(struct http_server *srv, int fd, const char *head, size_t len, int status,
-                        const char *reason)
-{
-    struct http_exchange *ex = xcalloc(1, sizeof(*ex));
-    ex->body_fd = -1;
-    ex->resp.body_fd = -1;
-    buf_init(&ex->body);
-    buf_init(&ex->resp.body);
-    format_request_id(ex->request_id);
-    /* Whatever can be read of the head: "METHOD target ..." then "name: value" lines. */
-    const char *end = head + len;
-    const char *eol = memchr(head, '\n', len);
-    const char *line_end = eol ? eol : end;
-    const char *sp1 = memchr(head, ' ', (size_t)(line_end - head));
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1)) : NULL;
-    if (sp1 != NULL && sp1 - head < (long)sizeof(ex->method)) {
-        snprintf(ex->method, sizeof(ex->method), "%.*s", (int)(sp1 - head), head);
-    }
-    if (sp1 != NULL && sp2 != NULL && sp2 - sp1 - 1 <= VET_MAX_TARGET) {
-        ex->raw_uri = xasprintf("%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
-    } else {
-        ex->raw_uri = xstrdup("/");
-    }
-    for (const char *line = eol ? eol + 1 : end; line < end;) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *stop = nl ? nl : end;
-        const char *colon = memchr(line, ':', (size_t)(stop - line));
-        if (colon != NULL && colon > line) {
-            const char *v = colon + 1;
-            while (v < stop && (*v == ' ' || *v == '\t')) {
-                v++;
-            }
-            const char *ve = stop;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) {
-                ve--;
-            }
-            char *name = xasprintf("%.*s", (int)(colon - line), line);
-            char *value = xasprintf("%.*s", (int)(ve - v), v);
-            collect_header(ex, MHD_HEADER_KIND, name, value);
-            free(name);
-            free(value);
-        }
-        line = nl ? nl + 1 : end;
-    }
-    http__route(srv->ctx.reg, ex);
-    http__render_error(ex, SL_E(VALIDATION), reason, NULL);
-    struct buf out;
-    buf_init(&out);
-    buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
-    for (size_t i = 0; i < ex->resp.n_headers; i++) {
-        buf_printf(&out, "%s: %s\r\n", ex->resp.headers[i].name, ex->resp.headers[i].value);
-    }
-    buf_printf(&out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", ex->resp.body.len);
-    buf_append(&out, ex->resp.body.data, ex->resp.body.len);
-    if (buf_status(&out) == 0 && send(fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
-        log_msg(LOG_DEBUG, "http", "cannot answer a refused request head: %s", strerror(errno));
-    }
-    buf_fini(&out);
-    exchange_free(srv, ex);
-    /* Read what the client sent, so that closing does not reset the connection and
-       lose the answer; then close our side. */
-    for (int i = 0; i < 16 && recv(fd, srv->vet_buf, VET_MAX_HEAD, MSG_DONTWAIT) > 0; i++) {
-    }
-    shutdown(fd, SHUT_WR);
-}
-
-/* ---- the HTTP/2 connections' view of the front end (struct h2_host) ---- */
-
-static struct http_exchange *h2_open(void *arg, void *conn)
+static struct http_exchange *host_open(void *arg, void *conn)
 {
     (void)arg;
     struct http_exchange *ex = xcalloc(1, sizeof(*ex));
@@ -711,17 +477,17 @@ static struct http_exchange *h2_open(void *arg, void *conn)
     return ex;
 }
 
-static int h2_headers(void *arg, struct http_exchange *ex, int *rendered)
+static int host_headers(void *arg, struct http_exchange *ex, int *rendered)
 {
     return on_headers(arg, ex, rendered);
 }
 
-static void h2_receive(void *arg, struct http_exchange *ex, const uint8_t *data, size_t len)
+static void host_receive(void *arg, struct http_exchange *ex, const uint8_t *data, size_t len)
 {
     receive(arg, ex, (const char *)data, len);
 }
 
-static void h2_finish(void *arg, struct http_exchange *ex)
+static void host_finish(void *arg, struct http_exchange *ex)
 {
     struct http_server *srv = arg;
     if (ex->early_error) {
@@ -734,18 +500,18 @@ static void h2_finish(void *arg, struct http_exchange *ex)
     http__handle(&srv->ctx, ex);
 }
 
-static void h2_close(void *arg, struct http_exchange *ex)
+static void host_close(void *arg, struct http_exchange *ex)
 {
     exchange_free(arg, ex);
 }
 
-static void h2_phase(void *arg, void *conn, enum conn_phase phase)
+static void host_phase(void *arg, void *conn, enum conn_phase phase)
 {
     slot_enter(arg, conn, phase);
 }
 
 /* The connection's thread has closed its socket: the slot and the thread count go. */
-static void h2_done(void *arg, void *conn)
+static void host_done(void *arg, void *conn)
 {
     struct http_server *srv = arg;
     struct conn_slot *slot = conn;
@@ -753,9 +519,73 @@ static void h2_done(void *arg, void *conn)
     slot->phase = PHASE_FREE;
     slot->fd = -1;
     srv->n_connections--;
-    srv->n_h2--;
-    pthread_cond_broadcast(&srv->h2_gone);
+    srv->n_threads--;
+    pthread_cond_broadcast(&srv->thread_gone);
     pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* A request that cannot be read: its refusal in the shape its headers point to. */
+static void host_refuse(void *arg, struct http_exchange *ex, int code, const char *message)
+{
+    struct http_server *srv = arg;
+    http__route(srv->ctx.reg, ex);
+    http__render_error(ex, code, message, NULL);
+}
+
+/* The front end's steps for a connection in slot (NULL: a refused first head). */
+static struct conn_host make_host(struct http_server *srv, struct conn_slot *slot)
+{
+    return (struct conn_host){
+        .arg = srv,
+        .conn = slot,
+        .stop_fd = srv->stop_pipe[0],
+        .idle_timeout_s = srv->ctx.cfg->idle_timeout_s,
+        .open = host_open,
+        .headers = host_headers,
+        .receive = host_receive,
+        .finish = host_finish,
+        .close = host_close,
+        .phase = host_phase,
+        .done = host_done,
+        .refuse = host_refuse,
+    };
+}
+
+/*
+ * Answers a first request head that vet.c refused, as the HTTP/1.1 engine answers any
+ * later one (http__h1_refusal), then closes. The answer is small enough for the
+ * socket's send buffer.
+ */
+static void refuse_head(struct http_server *srv, int fd, const char *head, size_t len, int status,
+                        const char *reason)
+{
+    struct conn_host host = make_host(srv, NULL);
+    struct buf out;
+    buf_init(&out);
+    http__h1_refusal(&host, head, len, status, reason, &out);
+    if (buf_status(&out) == 0 && send(fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
+        log_msg(LOG_DEBUG, "http", "cannot answer a refused request head: %s", strerror(errno));
+    }
+    buf_fini(&out);
+    /* Read what the client sent, so that closing does not reset the connection and
+       lose the answer; then close our side. */
+    for (int i = 0; i < 16 && recv(fd, srv->vet_buf, VET_MAX_HEAD, MSG_DONTWAIT) > 0; i++) {
+    }
+    shutdown(fd, SHUT_WR);
+}
+
+/* Takes a vetting connection off the acceptor for a thread of its own: its slot stays,
+   HEAD until a request brings a body, and so on. Returns the socket. */
+static int leave_vetting(struct http_server *srv, struct conn_slot *slot)
+{
+    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
+    pthread_mutex_lock(&srv->conn_lock);
+    int fd = slot->fd;
+    slot->phase = PHASE_HEAD;
+    slot->phase_start_ns = clock_mono_ns();
+    srv->n_threads++;
+    pthread_mutex_unlock(&srv->conn_lock);
+    return fd;
 }
 
 /*
@@ -766,29 +596,24 @@ static void h2_done(void *arg, void *conn)
 static void start_h2(struct http_server *srv, struct conn_slot *slot, const char *upgrade_head,
                      size_t upgrade_head_len)
 {
-    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
-    pthread_mutex_lock(&srv->conn_lock);
-    int fd = slot->fd;
-    slot->phase = PHASE_HEAD;
-    slot->phase_start_ns = clock_mono_ns();
-    srv->n_h2++;
-    pthread_mutex_unlock(&srv->conn_lock);
-    struct h2_host host = {
-        .arg = srv,
-        .conn = slot,
-        .stop_fd = srv->stop_pipe[0],
-        .idle_timeout_s = srv->ctx.cfg->idle_timeout_s,
-        .open = h2_open,
-        .headers = h2_headers,
-        .receive = h2_receive,
-        .finish = h2_finish,
-        .close = h2_close,
-        .phase = h2_phase,
-        .done = h2_done,
-    };
+    int fd = leave_vetting(srv, slot);
+    struct conn_host host = make_host(srv, slot);
     if (http__h2_start(&host, fd, upgrade_head, upgrade_head_len) != 0) {
         log_msg(LOG_WARN, "http", "cannot start an HTTP/2 connection thread");
-        h2_done(srv, slot);
+        host_done(srv, slot);
+        close(fd);
+    }
+}
+
+/* Hands a vetting connection whose first request head is sound, still unread, to a
+   thread of its own (h1.c). */
+static void start_h1(struct http_server *srv, struct conn_slot *slot)
+{
+    int fd = leave_vetting(srv, slot);
+    struct conn_host host = make_host(srv, slot);
+    if (http__h1_start(&host, fd) != 0) {
+        log_msg(LOG_WARN, "http", "cannot start an HTTP/1.1 connection thread");
+        host_done(srv, slot);
         close(fd);
     }
 }
@@ -812,9 +637,9 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
         }
         return;
     }
-    size_t head_len;
+    struct vet_head *vh = srv->vet_head;
     const char *reason;
-    int rc = http__vet_head(srv->vet_buf, (size_t)n, VET_MAX_HEAD, &head_len, &reason);
+    int rc = http__vet_head(srv->vet_buf, (size_t)n, VET_MAX_HEAD, vh, &reason);
     if (rc == 0) {
         return;
     }
@@ -823,6 +648,7 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
         drop_vetting(srv, slot);
         return;
     }
+    size_t head_len = vh->head_len;
     if (http__h2c_wanted(srv->vet_buf, head_len)) {
         /* The h2c upgrade: the head is taken off the socket and answered 101 here (a
            few bytes, into an empty send buffer); the request becomes stream 1. */
@@ -837,25 +663,7 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
         start_h2(srv, slot, srv->vet_buf, head_len);
         return;
     }
-    epoll_ctl(srv->vet_epoll, EPOLL_CTL_DEL, slot->fd, NULL);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = slot->addr};
-    socklen_t sa_len = sizeof(sa);
-    getpeername(slot->fd, (struct sockaddr *)&sa, &sa_len);
-    pthread_mutex_lock(&srv->conn_lock);
-    int fd = slot->fd;
-    slot->phase = PHASE_PENDING;
-    slot->phase_start_ns = clock_mono_ns();
-    pthread_mutex_unlock(&srv->conn_lock);
-    if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&sa, sa_len) != MHD_YES) {
-        /* MHD closed the socket; if it never started, the slot is still ours. */
-        pthread_mutex_lock(&srv->conn_lock);
-        if (slot->phase == PHASE_PENDING && slot->fd == fd) {
-            slot->phase = PHASE_FREE;
-            slot->fd = -1;
-            srv->n_connections--;
-        }
-        pthread_mutex_unlock(&srv->conn_lock);
-    }
+    start_h1(srv, slot);
 }
 
 /* Accepts one connection and, when admitted, starts vetting it. */
@@ -958,10 +766,6 @@ static int overdue(const struct sluice_config *cfg, struct conn_slot *slot, int6
             slot->window_bytes = slot->body_bytes;
         }
         return 0;
-    case PHASE_PENDING:
-        /* MHD takes a connection in its own thread; one it never started (out of
-           memory) would hold its slot for ever. */
-        return now - slot->phase_start_ns > 10 * s;
     default: return 0;
     }
 }
@@ -977,15 +781,10 @@ static void *reaper_main(void *arg)
             if (slot->fd < 0 || !overdue(srv->ctx.cfg, slot, now)) {
                 continue;
             }
-            if (slot->phase == PHASE_PENDING) {
-                slot->phase = PHASE_FREE; /* its socket is MHD's to close, or closed */
-                slot->fd = -1;
-                srv->n_connections--;
-                continue;
-            }
-            /* Whoever owns the socket (MHD's thread, or the acceptor while vetting) sees
-               the stream end and closes it; the slot frees then. A vetting slot stays
-               VETTING so that the acceptor still knows it for its own. */
+            /* Whoever owns the socket (the connection's thread, or the acceptor while
+               vetting) sees the stream end and closes it; the slot frees then. A
+               vetting slot stays VETTING so that the acceptor still knows it for its
+               own. */
             shutdown(slot->fd, SHUT_RDWR);
             if (slot->phase != PHASE_VETTING) {
                 slot->phase = PHASE_BUSY;
@@ -1021,18 +820,6 @@ static int fit_connections(const struct sluice_config *cfg)
         return (int)fit;
     }
     return wanted;
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n > 0 && line[n - 1] == '\n') {
-        line[--n] = '\0';
-    }
-    log_msg(LOG_DEBUG, "http", "%s", line);
 }
 
 /* A listening IPv4 socket on cfg's address; returns the fd or -errno. */
@@ -1077,7 +864,7 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     srv->ctx.lookup_arg = lookup_arg;
     snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s", cfg->data_dir);
     pthread_mutex_init(&srv->conn_lock, NULL);
-    pthread_cond_init(&srv->h2_gone, NULL);
+    pthread_cond_init(&srv->thread_gone, NULL);
     srv->max_connections = fit_connections(cfg);
     srv->reserve = srv->max_connections / 16 > 4 ? srv->max_connections / 16 : 4;
     srv->slots = xcalloc((size_t)srv->max_connections, sizeof(*srv->slots));
@@ -1085,6 +872,7 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
         srv->slots[i].fd = -1;
     }
     srv->vet_buf = xmalloc(VET_MAX_HEAD);
+    srv->vet_head = xmalloc(sizeof(*srv->vet_head));
     int rc = 0;
     srv->vet_epoll = epoll_create1(EPOLL_CLOEXEC);
     if (srv->vet_epoll < 0) {
@@ -1094,28 +882,6 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     if (pipe2(srv->stop_pipe, O_CLOEXEC) != 0) {
         rc = -errno;
         goto out_close_epoll;
-    }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
-    /* clang-format off */
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        /* Above ours: a slot frees at CLOSED, a moment before MHD forgets the
-           connection, and MHD would drop an admitted one silently. */
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->max_connections + 64,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_END);
-    /* clang-format on */
-    if (srv->daemon == NULL) {
-        rc = errno ? -errno : -EINVAL;
-        log_msg(LOG_ERROR, "http", "cannot start the HTTP daemon: %s", strerror(-rc));
-        goto out_close_pipe;
     }
     if (pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
         rc = -EAGAIN;
@@ -1132,16 +898,14 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
 out_stop:
     http_server_close(srv);
     return rc;
-out_close_pipe:
-    close(srv->stop_pipe[0]);
-    close(srv->stop_pipe[1]);
 out_close_epoll:
     close(srv->vet_epoll);
 out_free:
     close(listen_fd);
     free(srv->vet_buf);
+    free(srv->vet_head);
     free(srv->slots);
-    pthread_cond_destroy(&srv->h2_gone);
+    pthread_cond_destroy(&srv->thread_gone);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);
     return rc;
@@ -1152,7 +916,7 @@ void http_server_close(struct http_server *srv)
     if (srv == NULL) {
         return;
     }
-    /* Stop admitting first, then let MHD finish what runs and close every connection. */
+    /* Stop admitting first, then let every connection's thread finish what it runs. */
     if (write(srv->stop_pipe[1], "x", 1) < 0) {
         log_msg(LOG_WARN, "http", "cannot signal the acceptor: %s", strerror(errno));
     }
@@ -1162,21 +926,21 @@ void http_server_close(struct http_server *srv)
     if (srv->threads_started >= 2) {
         pthread_join(srv->reaper, NULL);
     }
-    /* HTTP/2 connections see the stop pipe too: each finishes the request it is
-       handling, says GOAWAY and closes. */
+    /* The connections' threads see the stop pipe too: each finishes the request it is
+       handling (HTTP/2 says GOAWAY) and closes. */
     pthread_mutex_lock(&srv->conn_lock);
-    while (srv->n_h2 > 0) {
-        pthread_cond_wait(&srv->h2_gone, &srv->conn_lock);
+    while (srv->n_threads > 0) {
+        pthread_cond_wait(&srv->thread_gone, &srv->conn_lock);
     }
     pthread_mutex_unlock(&srv->conn_lock);
     close(srv->listen_fd);
-    MHD_stop_daemon(srv->daemon);
     close(srv->stop_pipe[0]);
     close(srv->stop_pipe[1]);
     close(srv->vet_epoll);
     free(srv->vet_buf);
+    free(srv->vet_head);
     free(srv->slots);
-    pthread_cond_destroy(&srv->h2_gone);
+    pthread_cond_destroy(&srv->thread_gone);
     pthread_mutex_destroy(&srv->conn_lock);
     free(srv);
 }

@@ -1,9 +1,9 @@
 /*
- * Vetting a connection's first request head from the raw bytes, before libmicrohttpd
- * reads it. MHD 0.9.75 accepts shapes a proxy in front of Sluice may read differently
- * (a bare LF ending a line, a header folded onto the next line, which it silently
- * joins), and answers some malformed requests itself with an HTML page and no request
- * id. The head is read with MSG_PEEK, so MHD later reads the same bytes. The rule:
+ * Vetting a request head from the raw bytes, and reading it: the acceptor peeks at a
+ * connection's first head (MSG_PEEK) to refuse a malformed one without a thread, and
+ * the HTTP/1.1 engine (h1.c) reads every head of a connection through the same rule, so
+ * that no shape a proxy in front of Sluice may read differently (a bare LF ending a
+ * line, a header folded onto the next line) is ever taken. The rule:
  *
  *   head         = request-line *( header-line ) CRLF
  *   request-line = method SP target SP ( "HTTP/1.1" / "HTTP/1.0" ) CRLF
@@ -11,10 +11,10 @@
  *   method, name = 1*tchar (RFC 9110 token)
  *   target       = 1*( any byte above SP but DEL ), at most VET_MAX_TARGET bytes
  *   value        = *( HTAB / SP / VCHAR / obs-text ), no CR, LF or other control
- *   Content-Length value = 1*19DIGIT, optional spaces around it (MHD would answer a
- *                  malformed one with its own HTML page)
+ *   Content-Length value = 1*19DIGIT, optional spaces around it
  *
- * and the whole head at most max_head bytes. Anything else is refused:
+ * with at most VET_MAX_FIELDS header lines, and the whole head at most max_head bytes.
+ * Anything else is refused:
  *   a version that looks like HTTP/x.y but is neither  → 505
  *   a target longer than VET_MAX_TARGET                → 414
  *   no end of the head within max_head bytes           → 431
@@ -32,8 +32,8 @@ static int is_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* Checks the request line [line, line+len) (CRLF excluded). */
-static int vet_request_line(const char *line, size_t len, const char **reason)
+/* Checks the request line [line, line+len) (CRLF excluded) and notes its parts. */
+static int vet_request_line(const char *line, size_t len, struct vet_head *out, const char **reason)
 {
     size_t i = 0;
     while (i < len && is_tchar((unsigned char)line[i])) {
@@ -43,6 +43,8 @@ static int vet_request_line(const char *line, size_t len, const char **reason)
         *reason = "Malformed request line";
         return -400;
     }
+    out->method = line;
+    out->method_len = i;
     size_t target = ++i;
     while (i < len && (unsigned char)line[i] > ' ' && (unsigned char)line[i] != 0x7f) {
         i++;
@@ -55,10 +57,13 @@ static int vet_request_line(const char *line, size_t len, const char **reason)
         *reason = "Malformed request line";
         return -400;
     }
+    out->target = line + target;
+    out->target_len = i - target;
     const char *version = line + i + 1;
     size_t version_len = len - i - 1;
     if (version_len == 8 &&
         (memcmp(version, "HTTP/1.1", 8) == 0 || memcmp(version, "HTTP/1.0", 8) == 0)) {
+        out->http_minor = version[7] - '0';
         return 0;
     }
     if (version_len == 8 && memcmp(version, "HTTP/", 5) == 0 && version[6] == '.' &&
@@ -70,8 +75,8 @@ static int vet_request_line(const char *line, size_t len, const char **reason)
     return -400;
 }
 
-/* Checks one header line [line, line+len) (CRLF excluded). */
-static int vet_header_line(const char *line, size_t len, const char **reason)
+/* Checks one header line [line, line+len) (CRLF excluded) and notes it in out. */
+static int vet_header_line(const char *line, size_t len, struct vet_head *out, const char **reason)
 {
     if (line[0] == ' ' || line[0] == '\t') {
         *reason = "Folded header lines (obs-fold) are not accepted";
@@ -93,15 +98,21 @@ static int vet_header_line(const char *line, size_t len, const char **reason)
             return -400;
         }
     }
+    const char *v = line + name_len + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) {
+        v++;
+    }
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+    if (out->n_fields == VET_MAX_FIELDS) {
+        *reason = "The request has more header fields than the server accepts";
+        return -431;
+    }
+    out->fields[out->n_fields++] = (struct vet_field){
+        .name = line, .name_len = name_len, .value = v, .value_len = (size_t)(end - v)};
     if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
-        const char *v = line + name_len + 1;
-        const char *end = line + len;
-        while (v < end && (*v == ' ' || *v == '\t')) {
-            v++;
-        }
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t')) {
-            end--;
-        }
         size_t digits = 0;
         while (v + digits < end && v[digits] >= '0' && v[digits] <= '9') {
             digits++;
@@ -114,12 +125,13 @@ static int vet_header_line(const char *line, size_t len, const char **reason)
     return 0;
 }
 
-int http__vet_head(const char *buf, size_t len, size_t max_head, size_t *head_len,
+int http__vet_head(const char *buf, size_t len, size_t max_head, struct vet_head *out,
                    const char **reason)
 {
     size_t start = 0;
     int first = 1;
     *reason = "";
+    out->n_fields = 0;
     while (start < len) {
         const char *lf = memchr(buf + start, '\n', len - start);
         if (lf == NULL) {
@@ -140,11 +152,11 @@ int http__vet_head(const char *buf, size_t len, size_t max_head, size_t *head_le
                 *reason = "Malformed request line";
                 return -400;
             }
-            *head_len = end + 1;
+            out->head_len = end + 1;
             return 1;
         }
-        int rc = first ? vet_request_line(buf + start, line_len, reason)
-                       : vet_header_line(buf + start, line_len, reason);
+        int rc = first ? vet_request_line(buf + start, line_len, out, reason)
+                       : vet_header_line(buf + start, line_len, out, reason);
         if (rc < 0) {
             return rc;
         }

@@ -567,7 +567,7 @@ def kinesis_head(server, line_end=b"\r\n", extra=b""):
         "uri-too-long",
         "head-too-large"])
 def test_malformed_heads_get_the_protocols_error_shape(sluice, data, status, shape):
-    """What libmicrohttpd would accept silently or answer with an HTML page is refused
+    """What a lenient parser would accept silently or answer with an HTML page is refused
     with a request id and the error shape of the protocol the headers point to."""
     got_status, headers, body = raw_exchange(sluice, data(sluice))
     assert got_status == status
@@ -581,3 +581,175 @@ def test_sound_heads_still_pass_the_vetting(sluice):
     status, _, body = raw_exchange(sluice, kinesis_head(sluice))
     assert status == 200
     assert b"StreamNames" in body
+
+
+# ---- every request of a connection, not only the first -------------------------------
+
+class Reader:
+    """Reads responses one after another off one socket, keeping what follows each."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.data = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        self.data += chunk
+        return bool(chunk)
+
+    def interim(self):
+        """The head of the next response, if it is a 1xx one (consumed), else None."""
+        while b"\r\n\r\n" not in self.data and self._fill():
+            pass
+        if self.data.startswith(b"HTTP/1.1 1"):
+            head, _, self.data = self.data.partition(b"\r\n\r\n")
+            return head
+        return None
+
+    def response(self):
+        while b"\r\n\r\n" not in self.data:
+            assert self._fill(), f"connection closed before a response: {self.data!r}"
+        head, _, rest = self.data.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        want = int(headers.get("content-length", "0"))
+        while len(rest) < want and self._fill():
+            rest = self.data.partition(b"\r\n\r\n")[2]
+        self.data = rest[want:]
+        return int(lines[0].split()[1]), headers, rest[:want]
+
+    def closed(self):
+        """1 when the server ends the connection with nothing more to say."""
+        while self._fill():
+            pass
+        return self.data == b""
+
+
+def list_streams(server):
+    return kinesis_head(server)
+
+
+def chunked_kinesis(server, chunked_body):
+    headers = signed_headers(server, "POST", "/", "kinesis", b"{}", {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+    headers["Transfer-Encoding"] = "chunked"
+    return head_bytes("POST", "/", headers) + chunked_body
+
+
+JSON_400 = b'"__type":"ValidationException"'
+XML_400 = b"<Code>InvalidArgument</Code>"
+
+
+@pytest.mark.parametrize("second, status, shape", [
+    (lambda srv: kinesis_head(srv, line_end=b"\n"), 400, JSON_400),
+    (lambda srv: kinesis_head(srv, extra=b"X-Folded: a\r\n b\r\n"), 400, JSON_400),
+    (lambda srv: chunked_kinesis(srv, b"2x\r\n{}\r\n0\r\n\r\n"), 400, JSON_400),
+    (lambda srv: chunked_kinesis(srv, b"2\r\n{}0\r\n\r\n"), 400, JSON_400),
+    (lambda srv: kinesis_head(srv, extra=b"Transfer-Encoding: chunked\r\n"), 400, JSON_400),
+    (lambda srv: kinesis_head(srv, extra=b"Content-Length: 3\r\n"), 400, JSON_400),
+    (lambda srv: chunked_kinesis(srv, b"").replace(b"chunked", b"gzip"), 501,
+     b'"__type":"NotImplemented"'),
+    (lambda srv: b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, XML_400),
+    (lambda srv: b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n", 431,
+     XML_400),
+    (lambda srv: b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, XML_400),
+    (lambda srv: b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, XML_400),
+], ids=["bare-lf", "obs-fold", "bad-chunk-size", "chunk-without-crlf", "cl-and-te",
+        "two-content-lengths", "te-not-chunked", "uri-20k", "head-100k", "http-3.0",
+        "malformed-request-line"])
+def test_later_requests_of_a_connection_are_vetted_like_the_first(sluice, second, status,
+                                                                    shape):
+    """A sound request, then on the same connection a malformed or ambiguous one: the
+    second is answered in the protocol's error shape with a request id, never an HTML
+    page, and the connection ends; a fresh client is served after."""
+    with connect(sluice) as s:
+        reader = Reader(s)
+        s.sendall(list_streams(sluice))
+        assert reader.response()[0] == 200
+        try:
+            s.sendall(second(sluice))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before taking it all
+        got_status, headers, body = reader.response()
+        assert got_status == status, body
+        assert headers["x-amzn-requestid"]
+        assert headers["connection"] == "close"
+        assert shape in body
+        assert b"<html" not in body.lower()
+        assert reader.closed()
+    assert sts_probe(sluice)[0] == 200
+
+
+def test_pipelined_requests_are_answered_in_order(sluice):
+    """Two requests sent back to back, before any answer, are both answered, in order."""
+    sts_headers = signed_headers(sluice, "POST", "/", "sts", STS_BODY, {
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    sts_headers["Content-Length"] = str(len(STS_BODY))
+    with connect(sluice) as s:
+        reader = Reader(s)
+        s.sendall(list_streams(sluice) + head_bytes("POST", "/", sts_headers) + STS_BODY)
+        first = reader.response()
+        second = reader.response()
+    assert first[0] == 200 and b"StreamNames" in first[2]
+    assert second[0] == 200 and b"GetCallerIdentityResult" in second[2]
+    assert first[1]["x-amzn-requestid"] != second[1]["x-amzn-requestid"]
+
+
+def test_chunked_signed_s3_put_on_a_kept_alive_connection(sluice):
+    """aws-chunked with chunk signatures, sent with Transfer-Encoding: chunked as the
+    second request of a connection, is stored whole; the third reads it back."""
+    from s3_helpers import SignedRequest, signed_chunked_body
+    bucket = f"h1-chunked-{os.getpid()}"
+    payload = os.urandom(150_000)
+    make = SignedRequest(sluice, "PUT", f"/{bucket}")
+    put = SignedRequest(sluice, "PUT", f"/{bucket}/k", headers={
+        "content-encoding": "aws-chunked", "x-amz-decoded-content-length": len(payload)},
+        payload_hash="STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    body = signed_chunked_body(put, payload, 64 * 1024)
+    get = SignedRequest(sluice, "GET", f"/{bucket}/k")
+    with connect(sluice) as s:
+        reader = Reader(s)
+        s.sendall(head_bytes("PUT", f"/{bucket}", dict(make.headers, **{"content-length": "0"})))
+        assert reader.response()[0] == 200
+        # HTTP chunks of 10000 bytes, cutting across aws-chunked's own framing
+        framed = b"".join(b"%x;ext=1\r\n" % len(body[i:i + 10000]) + body[i:i + 10000] + b"\r\n"
+                          for i in range(0, len(body), 10000)) + b"0\r\nX-T: 1\r\n\r\n"
+        s.sendall(head_bytes("PUT", f"/{bucket}/k",
+                             dict(put.headers, **{"transfer-encoding": "chunked"})) + framed)
+        status, _, out = reader.response()
+        assert status == 200, out
+        s.sendall(head_bytes("GET", f"/{bucket}/k", get.headers))
+        status, _, out = reader.response()
+    assert status == 200
+    assert out == payload
+
+
+def test_100_continue_on_a_later_request_only_after_authentication(sluice):
+    """On a kept-alive connection too, 100 Continue follows authentication: a stranger's
+    PUT gets its refusal instead, a signed one the interim answer and then its 200."""
+    bucket = f"h1-continue-{os.getpid()}"
+    from s3_helpers import SignedRequest
+    make = SignedRequest(sluice, "PUT", f"/{bucket}")
+    with connect(sluice) as s:
+        reader = Reader(s)
+        s.sendall(head_bytes("PUT", f"/{bucket}", dict(make.headers, **{"content-length": "0"})))
+        assert reader.response()[0] == 200
+        put = SignedRequest(sluice, "PUT", f"/{bucket}/k", payload_hash="UNSIGNED-PAYLOAD")
+        s.sendall(head_bytes("PUT", f"/{bucket}/k", dict(
+            put.headers, **{"content-length": "5", "expect": "100-continue"})))
+        assert reader.interim() == b"HTTP/1.1 100 Continue"
+        s.sendall(b"hello")
+        assert reader.response()[0] == 200
+        s.sendall(head_bytes("PUT", f"/{bucket}/huge", {
+            "Host": f"127.0.0.1:{sluice.port}", "Content-Length": str(5 << 30),
+            "Expect": "100-continue"}))
+        assert reader.interim() is None
+        status, headers, body = reader.response()
+        assert status == 403
+        assert b"<Code>AccessDenied</Code>" in body
+        assert headers["connection"] == "close"
+        assert reader.closed()

@@ -201,7 +201,7 @@ static int setup(void **state)
     struct client *c = xcalloc(1, sizeof(*c));
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, c->sv), 0);
     c->fake.reg = api_registry_create();
-    struct h2_host host = {.arg = &c->fake,
+    struct conn_host host = {.arg = &c->fake,
                            .stop_fd = -1,
                            .idle_timeout_s = 30,
                            .open = f_open,
