@@ -25,6 +25,7 @@
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
+#include "delivery/tz.h"
 
 static const char *const compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
                                                 "HADOOP_SNAPPY"};
@@ -355,8 +356,8 @@ struct dest_conf {
 
 /* The S3 basics: reads the string members (role, bucket, prefixes, compression, file
    extension, time zone) into *c and checks their patterns and enum values, and that the
-   time zone is one Sluice supports (UTC). Returns 0, SL_E(VALIDATION) for a model
-   constraint, SL_E(INVALID_ARGUMENT) for a bad bucket ARN or an unsupported time zone. */
+   time zone is a known IANA zone. Returns 0, SL_E(VALIDATION) for a model constraint,
+   SL_E(INVALID_ARGUMENT) for a bad bucket ARN or an unknown time zone. */
 static int describe_s3_basics(const json_t *conf, const char *path, struct dest_conf *c,
                               struct err_info *err)
 {
@@ -405,9 +406,11 @@ static int describe_s3_basics(const json_t *conf, const char *path, struct dest_
         return validation(err, path, "CustomTimeZone", c->tz,
                           "satisfy regular expression pattern: ^$|[a-zA-Z/_]+");
     }
-    if (c->tz != NULL && c->tz[0] != '\0' && strcmp(c->tz, "UTC") != 0) {
+    /* AWS accepts the zones of its list (IANA names); Sluice those of the system's tz
+       database. The message's wording is Sluice's: AWS's is not documented. */
+    if (c->tz != NULL && !delivery__tz_known(c->tz)) {
         return err_set(err, SL_E(INVALID_ARGUMENT),
-                       "CustomTimeZone %s is not supported by Sluice yet; only UTC is.", c->tz);
+                       "CustomTimeZone %s is not a supported time zone.", c->tz);
     }
     return 0;
 }
@@ -635,6 +638,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->prefix);
     free(d->error_prefix);
     free(d->file_extension);
+    free(d->time_zone);
     free(d->conversion_json);
     free(d->meta_query);
     free(d->meta_engine);
@@ -652,6 +656,7 @@ void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *
     dst->prefix = dup_or_null(src->prefix);
     dst->error_prefix = dup_or_null(src->error_prefix);
     dst->file_extension = dup_or_null(src->file_extension);
+    dst->time_zone = dup_or_null(src->time_zone);
     dst->conversion_json = dup_or_null(src->conversion_json);
     dst->meta_query = dup_or_null(src->meta_query);
     dst->meta_engine = dup_or_null(src->meta_engine);
@@ -707,6 +712,8 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     }
     s = json_string_value(json_object_get(desc, "FileExtension"));
     out->file_extension = s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+    s = json_string_value(json_object_get(desc, "CustomTimeZone"));
+    out->time_zone = s != NULL && s[0] != '\0' && strcmp(s, "UTC") != 0 ? xstrdup(s) : NULL;
     json_t *conv = json_object_get(desc, "DataFormatConversionConfiguration");
     out->conversion = json_is_true(json_object_get(conv, "Enabled"));
     out->conversion_json = out->conversion ? json_dumps(conv, JSON_COMPACT) : NULL;
