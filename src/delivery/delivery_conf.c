@@ -20,6 +20,7 @@
  * when given. It is what the store keeps and what the engine parses.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -439,16 +440,66 @@ static int describe_buffering(const json_t *conf, const char *path, struct dest_
     return rc;
 }
 
+/* The model's constraints on a ParquetSerDe: BlockSizeBytes >= 64 MiB, PageSizeBytes >=
+   64 KiB, MaxPaddingBytes >= 0, the Compression and WriterVersion enums. 0 or
+   SL_E(VALIDATION). */
+static int check_parquet_serde(const json_t *conv, const char *path, struct err_info *err)
+{
+    const json_t *ps = json_object_get(
+        json_object_get(json_object_get(conv, "OutputFormatConfiguration"), "Serializer"),
+        "ParquetSerDe");
+    if (!json_is_object(ps)) {
+        return 0;
+    }
+    char *sp = xasprintf("%s.dataFormatConversionConfiguration.outputFormatConfiguration."
+                         "serializer.parquetSerDe",
+                         path);
+    static const struct {
+        const char *key;
+        long min;
+    } ints[] = {{"BlockSizeBytes", 64L << 20}, {"PageSizeBytes", 64L << 10}, {"MaxPaddingBytes", 0}};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(ints) / sizeof(ints[0]); i++) {
+        long v;
+        int given;
+        rc = get_int(ps, ints[i].key, sp, ints[i].min, LONG_MAX, &v, &given, err);
+    }
+    static const char *const codecs[] = {"UNCOMPRESSED", "GZIP", "SNAPPY", NULL};
+    static const char *const versions[] = {"V1", "V2", NULL};
+    static const struct {
+        const char *key;
+        const char *const *values;
+        const char *set;
+    } enums[] = {
+        {"Compression", codecs, "satisfy enum value set: [UNCOMPRESSED, GZIP, SNAPPY]"},
+        {"WriterVersion", versions, "satisfy enum value set: [V1, V2]"},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof(enums) / sizeof(enums[0]); i++) {
+        const char *v = json_string_value(json_object_get(ps, enums[i].key));
+        int ok = v == NULL;
+        for (size_t k = 0; !ok && enums[i].values[k] != NULL; k++) {
+            ok = strcmp(v, enums[i].values[k]) == 0;
+        }
+        if (!ok) {
+            rc = validation(err, sp, enums[i].key, v, enums[i].set);
+        }
+    }
+    free(sp);
+    return rc;
+}
+
 /* The data format conversion: notes whether it is enabled (Enabled defaults to true) and,
    if so, raises the default buffer size to 128 MB and checks the rules that come with it.
    Returns 0, or SL_E(INVALID_ARGUMENT) when the buffer is under 64 MB, the output is
    compressed, or the schema, input or output format configuration is missing. */
-static int describe_conversion(const json_t *conf, struct dest_conf *c, struct err_info *err)
+static int describe_conversion(const json_t *conf, const char *path, struct dest_conf *c,
+                               struct err_info *err)
 {
     c->conv = json_object_get(conf, "DataFormatConversionConfiguration");
     c->conversion = json_is_object(c->conv) && get_bool(c->conv, "Enabled", 1);
-    if (!c->conversion) {
-        return 0;
+    int rc = check_parquet_serde(c->conv, path, err);
+    if (rc < 0 || !c->conversion) {
+        return rc;
     }
     if (!c->size_given) {
         c->size_mb = 128;
@@ -601,7 +652,7 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
     int rc;
     if ((rc = describe_s3_basics(conf, path, &c, err)) < 0 ||
         (rc = describe_buffering(conf, path, &c, err)) < 0 ||
-        (rc = describe_conversion(conf, &c, err)) < 0 ||
+        (rc = describe_conversion(conf, path, &c, err)) < 0 ||
         (rc = describe_partitioning(conf, path, &c, err)) < 0 ||
         (rc = describe_processing(conf, path, &c, err)) < 0) {
         return rc;
