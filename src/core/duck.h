@@ -358,10 +358,11 @@ struct duck_parquet_options {
  * batch: its table is dropped and made again, so the batch's memory goes back to DuckDB.
  * *n_rows (OUT, may be NULL) gets the rows written. The file is written in place:
  * callers write to a staging name and rename. Returns 0; SL_E(VALIDATION) for a bad
- * path or options (row_group_bytes on an engine that keeps insertion order); SL_E(ACCESS_DENIED) outside the engine's dirs; SL_E(IO) when the
- * file cannot be written (the rows stay in the writer; writing again may succeed); the
- * sticky failure of an earlier call. When the file is written but the fresh table cannot
- * be made, it returns 0 and the writer refuses what comes next.
+ * path or options (row_group_bytes on an engine that keeps insertion order);
+ * SL_E(ACCESS_DENIED) outside the engine's dirs; SL_E(IO) when the file cannot be
+ * written (the rows stay in the writer; writing again may succeed); the sticky failure
+ * of an earlier call. When the file is written but the fresh table cannot be made, it
+ * returns 0 and the writer refuses what comes next.
  */
 int duck_writer_write_parquet(struct duck_writer *w, const char *path,
                               const struct duck_parquet_options *opts, uint64_t *n_rows /* OUT */,

@@ -196,8 +196,8 @@ int compress_zip(const uint8_t *in, size_t len, const char *entry, int64_t mtime
     return buf_status(out) < 0 ? SL_E(NOMEM) : 0;
 }
 
-int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t len,
-                       int64_t ts_ms, struct buf *out, const char **encoding)
+int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t len, int64_t ts_ms,
+                       struct buf *out, const char **encoding)
 {
     switch (c) {
     case DELIVERY_GZIP: *encoding = "gzip"; return compress_gzip(in, len, out);
@@ -209,8 +209,8 @@ int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t le
         u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
         char hex[33], name[37];
         hex_encode(u, sizeof(u), hex);
-        snprintf(name, sizeof(name), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-                 hex + 16, hex + 20);
+        snprintf(name, sizeof(name), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+                 hex + 20);
         return compress_zip(in, len, name, ts_ms, out);
     }
     case DELIVERY_SNAPPY: *encoding = "snappy-java"; return compress_snappy_java(in, len, out);
@@ -221,9 +221,8 @@ int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t le
     }
 }
 
-int delivery__compress_object(struct dstream *ds, const struct delivery_dest *d,
-                              const uint8_t *in, size_t len, int64_t ts_ms, struct buf *out,
-                              const char **meta_json)
+int delivery__compress_object(struct dstream *ds, const struct delivery_dest *d, const uint8_t *in,
+                              size_t len, int64_t ts_ms, struct buf *out, const char **meta_json)
 {
     int64_t backoff_ms = ds->svc->retry_base_ms;
     for (;;) {
@@ -247,8 +246,10 @@ int delivery__compress_object(struct dstream *ds, const struct delivery_dest *d,
             }
             return 0;
         }
-        log_msg(LOG_WARN, "delivery", "delivery stream %s: compressing %zu bytes failed (%s); "
-                "retrying in %lld ms", ds->name, len, err_aws_name(rc), (long long)backoff_ms);
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: compressing %zu bytes failed (%s); "
+                "retrying in %lld ms",
+                ds->name, len, err_aws_name(rc), (long long)backoff_ms);
         if (delivery__backoff(ds, backoff_ms)) {
             return 1;
         }
@@ -271,10 +272,9 @@ int delivery__error_put(struct dstream *ds, const struct flush_conf *fc, const c
     }
     if (!stopped) {
         delivery__error_key(&fc->dest, ds->name, fc->version, oldest_ms, error_type, &key);
-        struct lake_put_opts opts = {.content_type = "application/octet-stream",
-                                     .meta_json = meta};
-        stopped = delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, lines, len,
-                                       &opts);
+        struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
+        stopped =
+            delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, lines, len, &opts);
     }
     buf_fini(&key);
     buf_fini(&body);

@@ -47,16 +47,15 @@ int compress_zip(const uint8_t *in, size_t len, const char *entry, int64_t mtime
  * by a fresh UUID and dated ts_ms. *encoding (OUT) gets the Content-Encoding, NULL for
  * UNCOMPRESSED. Returns what the format's function returns.
  */
-int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t len,
-                       int64_t ts_ms, struct buf *out, const char **encoding);
+int delivery__compress(enum delivery_compression c, const uint8_t *in, size_t len, int64_t ts_ms,
+                       struct buf *out, const char **encoding);
 /*
  * Compresses one object of ds as d says (d->compression not UNCOMPRESSED) into out, retried
  * with backoff while memory runs short. *meta_json (OUT) gets the object's metadata
  * ({"Content-Encoding":...}, static). Returns 0, or 1 when the engine stopped first.
  */
-int delivery__compress_object(struct dstream *ds, const struct delivery_dest *d,
-                              const uint8_t *in, size_t len, int64_t ts_ms, struct buf *out,
-                              const char **meta_json);
+int delivery__compress_object(struct dstream *ds, const struct delivery_dest *d, const uint8_t *in,
+                              size_t len, int64_t ts_ms, struct buf *out, const char **meta_json);
 /*
  * Writes one error object of type error_type (the key of delivery__error_key, the records'
  * error JSON lines in lines[0, len)) compressed with the destination's CompressionFormat,

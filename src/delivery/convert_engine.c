@@ -181,9 +181,11 @@ static struct duck_engine *engine_get(struct delivery_service *svc, char *stagin
         mkdir(staging, 0700);
         staging_clear(staging);
         const char *dirs[] = {staging};
-        struct duck_engine_options o = {
-            .dirs = dirs, .n_dirs = 1, .spill_dir = spill, .n_threads = 1,
-            .no_insertion_order = true};
+        struct duck_engine_options o = {.dirs = dirs,
+                                        .n_dirs = 1,
+                                        .spill_dir = spill,
+                                        .n_threads = 1,
+                                        .no_insertion_order = true};
         struct duck_error derr;
         int rc = duck_engine_open(&o, &svc->duck, &derr);
         if (rc < 0) {

@@ -457,7 +457,8 @@ static int check_parquet_serde(const json_t *conv, const char *path, struct err_
     static const struct {
         const char *key;
         long min;
-    } ints[] = {{"BlockSizeBytes", 64L << 20}, {"PageSizeBytes", 64L << 10}, {"MaxPaddingBytes", 0}};
+    } ints[] = {
+        {"BlockSizeBytes", 64L << 20}, {"PageSizeBytes", 64L << 10}, {"MaxPaddingBytes", 0}};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof(ints) / sizeof(ints[0]); i++) {
         long v;

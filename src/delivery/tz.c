@@ -212,8 +212,7 @@ static int parse_footer(const char *s, struct tz_zone *z)
         return -1; /* a DST name without rules: POSIX leaves it to the implementation */
     }
     s++;
-    if (parse_rule(&s, &z->start) < 0 || *s++ != ',' || parse_rule(&s, &z->end) < 0 ||
-        *s != '\0') {
+    if (parse_rule(&s, &z->start) < 0 || *s++ != ',' || parse_rule(&s, &z->end) < 0 || *s != '\0') {
         return -1;
     }
     z->has_footer = 1;

@@ -166,8 +166,8 @@ static void snappy_java_stream_round_trips(void **state)
             assert_true(back.len - before <= COMPRESS_SNAPPY_BLOCK_LEN);
             off += 4 + clen;
         }
-        assert_int_equal(n_blocks, (sizes[k] + COMPRESS_SNAPPY_BLOCK_LEN - 1) /
-                                       COMPRESS_SNAPPY_BLOCK_LEN);
+        assert_int_equal(n_blocks,
+                         (sizes[k] + COMPRESS_SNAPPY_BLOCK_LEN - 1) / COMPRESS_SNAPPY_BLOCK_LEN);
         assert_int_equal(back.len, sizes[k]);
         if (sizes[k] > 0) {
             assert_memory_equal(back.data, in, sizes[k]);
@@ -295,8 +295,10 @@ static void compress_gives_aws_encodings_and_extensions(void **state)
         enum delivery_compression c;
         const char *encoding, *ext;
     } cases[] = {
-        {DELIVERY_UNCOMPRESSED, NULL, ""},   {DELIVERY_GZIP, "gzip", ".gz"},
-        {DELIVERY_ZIP, "zip", ".zip"},       {DELIVERY_SNAPPY, "snappy-java", ".snappy"},
+        {DELIVERY_UNCOMPRESSED, NULL, ""},
+        {DELIVERY_GZIP, "gzip", ".gz"},
+        {DELIVERY_ZIP, "zip", ".zip"},
+        {DELIVERY_SNAPPY, "snappy-java", ".snappy"},
         {DELIVERY_HADOOP_SNAPPY, "hadoop-snappy", ".snappy"},
     };
     const char *text = "{\"a\":1}{\"a\":2}";
@@ -337,8 +339,12 @@ static void compress_gives_aws_encodings_and_extensions(void **state)
 /* Seconds since the epoch of a UTC date and time. */
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return (int64_t)timegm(&tm);
 }
 
@@ -389,8 +395,8 @@ static void zones_give_known_offsets_across_dst_changes(void **state)
 static void unknown_and_unsafe_zone_names_are_refused(void **state)
 {
     (void)state;
-    const char *bad[] = {"Mars/Olympus_Mons", "America", "", "Europe/london_x", "../etc/passwd",
-                         "America/New_York/"};
+    const char *bad[] = {"Mars/Olympus_Mons", "America",       "",
+                         "Europe/london_x",   "../etc/passwd", "America/New_York/"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct tz_zone *z = (struct tz_zone *)1;
         assert_int_equal(tz_zone_load(NULL, bad[i], &z), SL_E(RESOURCE_NOT_FOUND));

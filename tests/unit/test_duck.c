@@ -1005,8 +1005,8 @@ static void test_parquet_row_groups_by_bytes_dictionary_and_version(void **state
         append_text_rows(w, 0, 100);
         struct duck_parquet_options vp = {.codec = DUCK_PARQUET_SNAPPY, .format_version = version};
         assert_int_equal(duck_writer_write_parquet(w, path, &vp, NULL, &err), 0);
-        snprintf(sql, sizeof(sql),
-                 "SELECT format_version::BIGINT FROM parquet_file_metadata('%s')", path);
+        snprintf(sql, sizeof(sql), "SELECT format_version::BIGINT FROM parquet_file_metadata('%s')",
+                 path);
         assert_int_equal(query_i64(f->conn, sql), version);
     }
     duck_writer_destroy(w);
