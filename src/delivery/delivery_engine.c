@@ -296,8 +296,8 @@ int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const u
     }
     const char *meta = NULL;
     if (fc->dest.compression != DELIVERY_UNCOMPRESSED) {
-        if (delivery__compress_object(ds, &fc->dest, bytes, n_bytes, oldest_ms, &body, &meta) < 0) {
-            buf_fini(&raw);
+        if (delivery__compress_object(ds, &fc->dest, bytes, n_bytes, oldest_ms, &body, &meta)) {
+            buf_fini(&raw); /* the engine stopped: nothing is written */
             buf_fini(&body);
             return 1;
         }
