@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from test_firehose import (ROLE, client, delete, err, ext_conf, flush, list_objects,
                            make_bucket, wait_active, wait_objects)
+from test_firehose_convert import hyparquet, read_parquet  # noqa: F401 (fixture)
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -321,3 +322,44 @@ def test_parquet_serde_values_out_of_range_are_refused(sluice, unique, serde, fr
                                       "bkt", DataFormatConversionConfiguration=conv))
     code, message = err(e)
     assert code == "ValidationException" and fragment in message, message
+
+
+@pytest.mark.parametrize("serde,version,dictionary", [
+    ({}, 1, True),
+    ({"EnableDictionaryCompression": False, "WriterVersion": "V2", "Compression": "GZIP",
+      "BlockSizeBytes": 67108864, "PageSizeBytes": 65536}, 2, False),
+])
+def test_parquet_serde_options_reach_the_file(sluice, unique, hyparquet, tmp_path, serde,
+                                              version, dictionary):
+    """Read back by hyparquet: the writer version, and dictionary pages only when allowed."""
+    fh, s3, glue = (client(sluice, s) for s in ("firehose", "s3", "glue"))
+    bucket = f"pq{version}-{unique}"
+    db = f"db{version}_{unique}"
+    s3.create_bucket(Bucket=bucket)
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t", "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "int"}, {"Name": "kind", "Type": "string"}],
+        "Location": f"s3://{bucket}/"}})
+    conv = {"InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+            "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": serde}},
+            "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": db, "TableName": "t"}}
+    fh.create_delivery_stream(DeliveryStreamName=bucket, ExtendedS3DestinationConfiguration=ext_conf(
+        bucket, BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 300},
+        DataFormatConversionConfiguration=conv))
+    wait_active(fh, bucket)
+    fh.put_record_batch(DeliveryStreamName=bucket, Records=[
+        {"Data": json.dumps({"id": i, "kind": ["click", "view"][i % 2]}).encode()}
+        for i in range(400)])
+    objs = wait_objects(sluice, s3, bucket)
+    path = tmp_path / "o.parquet"
+    path.write_bytes(s3.get_object(Bucket=bucket, Key=objs[0]["Key"])["Body"].read())
+    got = read_parquet(str(path))
+    assert got["version"] == version
+    assert got["codec"] == serde.get("Compression", "SNAPPY")
+    assert got["row_groups"] == 1
+    assert ("kind" in got["dictionary"]) == dictionary, got["dictionary"]
+    if not dictionary:
+        assert got["dictionary"] == []
+    assert [(r["id"], r["kind"]) for r in got["rows"]] == [
+        (i, ["click", "view"][i % 2]) for i in range(400)]
+    delete(fh, bucket)
