@@ -142,6 +142,28 @@ static uint8_t *sample(size_t len, unsigned seed)
 
 static const size_t sizes[] = {0, 1, 31, 32767, 32768, 32769, 200000};
 
+/* A known answer: snappy-java's SnappyOutputStream writes "foobar\n" as these bytes (an
+   example published with a decoder of that format), Hadoop's codec as the second. */
+static void snappy_containers_match_known_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t java[] = {0x82, 'S',  'N',  'A',  'P',  'P',  'Y',  0x00, 0x00, 0x00,
+                                   0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09,
+                                   0x07, 0x18, 'f',  'o',  'o',  'b',  'a',  'r',  '\n'};
+    static const uint8_t hadoop[] = {0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x09, 0x07,
+                                     0x18, 'f',  'o',  'o',  'b',  'a',  'r',  '\n'};
+    struct buf z;
+    buf_init(&z);
+    assert_int_equal(compress_snappy_java((const uint8_t *)"foobar\n", 7, &z), 0);
+    assert_int_equal(z.len, sizeof(java));
+    assert_memory_equal(z.data, java, sizeof(java));
+    buf_reset(&z);
+    assert_int_equal(compress_hadoop_snappy((const uint8_t *)"foobar\n", 7, &z), 0);
+    assert_int_equal(z.len, sizeof(hadoop));
+    assert_memory_equal(z.data, hadoop, sizeof(hadoop));
+    buf_fini(&z);
+}
+
 static void snappy_java_stream_round_trips(void **state)
 {
     (void)state;
@@ -516,6 +538,7 @@ static void keys_show_the_custom_time_zone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(snappy_containers_match_known_bytes),
         cmocka_unit_test(snappy_java_stream_round_trips),
         cmocka_unit_test(hadoop_snappy_round_trips),
         cmocka_unit_test(zip_is_one_deflated_entry_named_by_a_uuid),
