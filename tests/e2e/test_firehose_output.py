@@ -362,4 +362,11 @@ def test_parquet_serde_options_reach_the_file(sluice, unique, hyparquet, tmp_pat
         assert got["dictionary"] == []
     assert [(r["id"], r["kind"]) for r in got["rows"]] == [
         (i, ["click", "view"][i % 2]) for i in range(400)]
+    # Compression stays UNCOMPRESSED with conversion, on update as at create.
+    with pytest.raises(ClientError) as e:
+        fh.update_destination(DeliveryStreamName=bucket, CurrentDeliveryStreamVersionId="1",
+                              DestinationId="destinationId-000000000001",
+                              ExtendedS3DestinationUpdate={"CompressionFormat": "Snappy"})
+    assert err(e) == ("InvalidArgumentException", "CompressionFormat must be UNCOMPRESSED when "
+                      "data format conversion is enabled.")
     delete(fh, bucket)
