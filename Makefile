@@ -29,7 +29,9 @@ DUCKDB_LIBS = -L$(CURDIR)/$(DUCKDB_DIR) -lduckdb '-Wl,-rpath,$$ORIGIN/../$(DUCKD
 # libjq (Debian's jq 1.6, which AWS names for MetadataExtraction) ships no .pc file; it
 # links its regex library (libonig) itself.
 JQ_LIBS := -ljq
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(JQ_LIBS) $(DUCKDB_LIBS) -lm
+# libsnappy (Firehose's Snappy and HADOOP_SNAPPY output) ships no .pc file either.
+SNAPPY_LIBS := -lsnappy
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(JQ_LIBS) $(SNAPPY_LIBS) $(DUCKDB_LIBS) -lm
 
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))

@@ -6,7 +6,7 @@ set -euo pipefail
 apt_packages=(
     build-essential pkg-config clang libclang-rt-dev
     libnghttp2-dev libssl-dev libjansson-dev libsqlite3-dev zlib1g-dev libcmocka-dev
-    libjq-dev
+    libjq-dev libsnappy-dev tzdata
     awscli python3-boto3 python3-pytest python3-requests python3-h2
     nodejs npm
 )

@@ -9,7 +9,7 @@
  *
  *   at open (duckdb_config): threads, memory_limit, autoinstall_known_extensions=false,
  *     autoload_known_extensions=false, allow_community_extensions=false,
- *     allow_persistent_secrets=false
+ *     allow_persistent_secrets=false, preserve_insertion_order (the caller's choice)
  *   then, on a private setup connection:
  *     SET temp_directory = <spill dir> | ''       -- never the default ./.tmp
  *     SET allowed_directories = [<dir>/, ...]     -- the only paths file access may touch
@@ -43,6 +43,7 @@
 
 struct duck_engine {
     duckdb_database db;          /* the in-memory database */
+    bool no_insertion_order;     /* opened with preserve_insertion_order=false */
     atomic_ulong next_writer_id; /* names writers' temp tables */
 };
 
@@ -335,6 +336,7 @@ int duck_engine_open(const struct duck_engine_options *opts, struct duck_engine 
         {"autoload_known_extensions", "false"},
         {"allow_community_extensions", "false"},
         {"allow_persistent_secrets", "false"},
+        {"preserve_insertion_order", opts->no_insertion_order ? "false" : "true"},
     };
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         if (duckdb_set_config(config, settings[i][0], settings[i][1]) == DuckDBError) {
@@ -394,6 +396,7 @@ int duck_engine_open(const struct duck_engine_options *opts, struct duck_engine 
     duckdb_disconnect(&setup);
     duckdb_destroy_config(&config);
     buf_fini(&sql);
+    engine->no_insertion_order = opts->no_insertion_order;
     *out = engine;
     return 0;
 
@@ -1485,6 +1488,11 @@ int duck_writer_write_parquet(struct duck_writer *w, const char *path,
         (opts->format_version != 0 && opts->format_version != 1 && opts->format_version != 2)) {
         return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE, "bad Parquet path or options");
     }
+    if (opts->row_group_bytes > 0 && !w->conn->engine->no_insertion_order) {
+        /* DuckDB refuses ROW_GROUP_SIZE_BYTES while it preserves insertion order. */
+        return fail(err, SL_E(VALIDATION), DUCK_ERR_NONE,
+                    "row groups bounded by bytes need an engine without insertion order");
+    }
     if (duckdb_appender_flush(w->appender) == DuckDBError) {
         fail_appender(w, err);
         return writer_break(w, err);
@@ -1503,6 +1511,11 @@ int duck_writer_write_parquet(struct duck_writer *w, const char *path,
     }
     if (opts->format_version == 2) {
         buf_puts(&sql, ", PARQUET_VERSION V2");
+    }
+    if (opts->no_dictionary) {
+        /* A dictionary larger than this falls back to plain encoding: with one byte, every
+           column chunk is plain. */
+        buf_puts(&sql, ", DICTIONARY_SIZE_LIMIT 1");
     }
     buf_printf(&sql, ");\n");
     int rc = sql.failed ? fail(err, SL_E(NOMEM), DUCK_ERR_NONE, "out of memory") : 0;

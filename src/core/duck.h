@@ -203,6 +203,11 @@ struct duck_engine_options {
     uint64_t memory_limit_bytes; /* DuckDB's memory limit; 0: 1 GiB */
     unsigned n_threads;          /* DuckDB's worker threads; 0: 1 */
     bool integer_division;       /* `/` of two integers is an integer (Trino's rule) */
+    /* preserve_insertion_order=false, which Parquet row groups bounded by bytes need
+       (DuckDB 1.5 refuses ROW_GROUP_SIZE_BYTES otherwise). Results without ORDER BY may
+       then come in any order; with one thread a COPY of a table still writes its rows in
+       insertion order. */
+    bool no_insertion_order;
 };
 
 /*
@@ -334,11 +339,17 @@ enum duck_parquet_codec {
     DUCK_PARQUET_ZSTD,
 };
 
+/*
+ * What DuckDB's COPY ... (FORMAT parquet) can be asked. It has no data page size: pages
+ * are cut by DuckDB itself, so a page size (Firehose's PageSizeBytes) cannot be honoured.
+ */
 struct duck_parquet_options {
     enum duck_parquet_codec codec;
     uint64_t row_group_rows;  /* rows per row group; 0: DuckDB's default (122,880) */
-    uint64_t row_group_bytes; /* also end a row group at this size; 0: no byte bound */
+    uint64_t row_group_bytes; /* also end a row group at this (uncompressed) size; 0: no byte
+                                 bound. Needs an engine opened with no_insertion_order. */
     int format_version;       /* 1 or 2 (Parquet writer version); 0: DuckDB's default (1) */
+    bool no_dictionary;       /* plain encoding only: no dictionary pages */
 };
 
 /*
@@ -347,10 +358,11 @@ struct duck_parquet_options {
  * batch: its table is dropped and made again, so the batch's memory goes back to DuckDB.
  * *n_rows (OUT, may be NULL) gets the rows written. The file is written in place:
  * callers write to a staging name and rename. Returns 0; SL_E(VALIDATION) for a bad
- * path or options; SL_E(ACCESS_DENIED) outside the engine's dirs; SL_E(IO) when the
- * file cannot be written (the rows stay in the writer; writing again may succeed); the
- * sticky failure of an earlier call. When the file is written but the fresh table cannot
- * be made, it returns 0 and the writer refuses what comes next.
+ * path or options (row_group_bytes on an engine that keeps insertion order);
+ * SL_E(ACCESS_DENIED) outside the engine's dirs; SL_E(IO) when the file cannot be
+ * written (the rows stay in the writer; writing again may succeed); the sticky failure
+ * of an earlier call. When the file is written but the fresh table cannot be made, it
+ * returns 0 and the writer refuses what comes next.
  */
 int duck_writer_write_parquet(struct duck_writer *w, const char *path,
                               const struct duck_parquet_options *opts, uint64_t *n_rows /* OUT */,

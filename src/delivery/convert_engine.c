@@ -17,10 +17,21 @@
  * parse) or a Parquet file that cannot be written is retried with backoff, like a failed
  * object write: the records stay in their durable source and nothing is dropped.
  *
- * ParquetSerDe: Compression SNAPPY (default), GZIP, UNCOMPRESSED; BlockSizeBytes bounds a
- * row group; WriterVersion V1/V2 is DuckDB's Parquet format version 1/2. PageSizeBytes and
- * EnableDictionaryCompression are accepted and not applied: the adapter's writer exposes
- * no page size and DuckDB chooses dictionary encoding per column itself.
+ * ParquetSerDe, as DuckDB's COPY can honour it:
+ *   Compression SNAPPY (default), GZIP, UNCOMPRESSED    COMPRESSION
+ *   BlockSizeBytes (default 256 MiB)                    ROW_GROUP_SIZE_BYTES, the row count
+ *                                                       unbounded: a row group is cut by
+ *                                                       size alone, as parquet-mr cuts it.
+ *                                                       DuckDB allows it only without
+ *                                                       insertion order, so the delivery
+ *                                                       engine is opened that way, with one
+ *                                                       thread to keep the records' order
+ *   EnableDictionaryCompression false                   DICTIONARY_SIZE_LIMIT 1 (plain
+ *                                                       pages); true or absent: DuckDB
+ *                                                       chooses per column chunk
+ *   WriterVersion V1 (default), V2                      PARQUET_VERSION V1/V2
+ *   PageSizeBytes, MaxPaddingBytes                      not honoured: DuckDB cuts pages
+ *                                                       itself and pads nothing
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,7 +61,6 @@ struct conv_conf {
     struct conv_options opt;
     const char **map_cols, **map_keys, **ts_formats;
     struct duck_parquet_options parquet;
-    uint64_t block_bytes; /* BlockSizeBytes */
 };
 
 static const char *jstr_or(const json_t *obj, const char *key, const char *dflt)
@@ -130,7 +140,9 @@ static int conf_parse(const struct dstream *ds, const char *text, struct conv_co
                        : strcmp(comp, "UNCOMPRESSED") == 0 ? DUCK_PARQUET_UNCOMPRESSED
                                                            : DUCK_PARQUET_SNAPPY;
     json_int_t block = json_integer_value(json_object_get(ps, "BlockSizeBytes"));
-    c->block_bytes = block > 0 ? (uint64_t)block : 256ULL * 1024 * 1024;
+    c->parquet.row_group_bytes = block > 0 ? (uint64_t)block : 256ULL * 1024 * 1024;
+    c->parquet.row_group_rows = UINT32_MAX;
+    c->parquet.no_dictionary = json_is_false(json_object_get(ps, "EnableDictionaryCompression"));
     c->parquet.format_version = strcmp(jstr_or(ps, "WriterVersion", "V1"), "V2") == 0 ? 2 : 1;
     return 0;
 }
@@ -169,8 +181,11 @@ static struct duck_engine *engine_get(struct delivery_service *svc, char *stagin
         mkdir(staging, 0700);
         staging_clear(staging);
         const char *dirs[] = {staging};
-        struct duck_engine_options o = {
-            .dirs = dirs, .n_dirs = 1, .spill_dir = spill, .n_threads = 1};
+        struct duck_engine_options o = {.dirs = dirs,
+                                        .n_dirs = 1,
+                                        .spill_dir = spill,
+                                        .n_threads = 1,
+                                        .no_insertion_order = true};
         struct duck_error derr;
         int rc = duck_engine_open(&o, &svc->duck, &derr);
         if (rc < 0) {
@@ -361,11 +376,6 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
             }
             buf_reset(&parquet);
             if (rc == 0 && batch != NULL && delivery__conv_rows(batch) > 0) {
-                /* DuckDB bounds a row group by bytes only without insertion order, which
-                   a Firehose object keeps: BlockSizeBytes becomes rows by the records'
-                   mean JSON size (a Parquet row is smaller, so groups stay within it). */
-                uint64_t mean = ok_bytes / delivery__conv_rows(batch) + 1;
-                cc.parquet.row_group_rows = cc.block_bytes / mean + 1;
                 rc = write_parquet(svc, ds, batch, &cc, &parquet, why, sizeof(why));
             }
             if (rc == 0) {

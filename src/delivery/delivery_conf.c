@@ -20,11 +20,13 @@
  * when given. It is what the store keeps and what the engine parses.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
+#include "delivery/tz.h"
 
 static const char *const compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
                                                 "HADOOP_SNAPPY"};
@@ -355,8 +357,8 @@ struct dest_conf {
 
 /* The S3 basics: reads the string members (role, bucket, prefixes, compression, file
    extension, time zone) into *c and checks their patterns and enum values, and that the
-   time zone is one Sluice supports (UTC). Returns 0, SL_E(VALIDATION) for a model
-   constraint, SL_E(INVALID_ARGUMENT) for a bad bucket ARN or an unsupported time zone. */
+   time zone is a known IANA zone. Returns 0, SL_E(VALIDATION) for a model constraint,
+   SL_E(INVALID_ARGUMENT) for a bad bucket ARN or an unknown time zone. */
 static int describe_s3_basics(const json_t *conf, const char *path, struct dest_conf *c,
                               struct err_info *err)
 {
@@ -405,9 +407,11 @@ static int describe_s3_basics(const json_t *conf, const char *path, struct dest_
         return validation(err, path, "CustomTimeZone", c->tz,
                           "satisfy regular expression pattern: ^$|[a-zA-Z/_]+");
     }
-    if (c->tz != NULL && c->tz[0] != '\0' && strcmp(c->tz, "UTC") != 0) {
+    /* AWS accepts the zones of its list (IANA names); Sluice those of the system's tz
+       database. The message's wording is Sluice's: AWS's is not documented. */
+    if (c->tz != NULL && !delivery__tz_known(c->tz)) {
         return err_set(err, SL_E(INVALID_ARGUMENT),
-                       "CustomTimeZone %s is not supported by Sluice yet; only UTC is.", c->tz);
+                       "CustomTimeZone %s is not a supported time zone.", c->tz);
     }
     return 0;
 }
@@ -436,16 +440,67 @@ static int describe_buffering(const json_t *conf, const char *path, struct dest_
     return rc;
 }
 
+/* The model's constraints on a ParquetSerDe: BlockSizeBytes >= 64 MiB, PageSizeBytes >=
+   64 KiB, MaxPaddingBytes >= 0, the Compression and WriterVersion enums. 0 or
+   SL_E(VALIDATION). */
+static int check_parquet_serde(const json_t *conv, const char *path, struct err_info *err)
+{
+    const json_t *ps = json_object_get(
+        json_object_get(json_object_get(conv, "OutputFormatConfiguration"), "Serializer"),
+        "ParquetSerDe");
+    if (!json_is_object(ps)) {
+        return 0;
+    }
+    char *sp = xasprintf("%s.dataFormatConversionConfiguration.outputFormatConfiguration."
+                         "serializer.parquetSerDe",
+                         path);
+    static const struct {
+        const char *key;
+        long min;
+    } ints[] = {
+        {"BlockSizeBytes", 64L << 20}, {"PageSizeBytes", 64L << 10}, {"MaxPaddingBytes", 0}};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(ints) / sizeof(ints[0]); i++) {
+        long v;
+        int given;
+        rc = get_int(ps, ints[i].key, sp, ints[i].min, LONG_MAX, &v, &given, err);
+    }
+    static const char *const codecs[] = {"UNCOMPRESSED", "GZIP", "SNAPPY", NULL};
+    static const char *const versions[] = {"V1", "V2", NULL};
+    static const struct {
+        const char *key;
+        const char *const *values;
+        const char *set;
+    } enums[] = {
+        {"Compression", codecs, "satisfy enum value set: [UNCOMPRESSED, GZIP, SNAPPY]"},
+        {"WriterVersion", versions, "satisfy enum value set: [V1, V2]"},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof(enums) / sizeof(enums[0]); i++) {
+        const char *v = json_string_value(json_object_get(ps, enums[i].key));
+        int ok = v == NULL;
+        for (size_t k = 0; !ok && enums[i].values[k] != NULL; k++) {
+            ok = strcmp(v, enums[i].values[k]) == 0;
+        }
+        if (!ok) {
+            rc = validation(err, sp, enums[i].key, v, enums[i].set);
+        }
+    }
+    free(sp);
+    return rc;
+}
+
 /* The data format conversion: notes whether it is enabled (Enabled defaults to true) and,
    if so, raises the default buffer size to 128 MB and checks the rules that come with it.
    Returns 0, or SL_E(INVALID_ARGUMENT) when the buffer is under 64 MB, the output is
    compressed, or the schema, input or output format configuration is missing. */
-static int describe_conversion(const json_t *conf, struct dest_conf *c, struct err_info *err)
+static int describe_conversion(const json_t *conf, const char *path, struct dest_conf *c,
+                               struct err_info *err)
 {
     c->conv = json_object_get(conf, "DataFormatConversionConfiguration");
     c->conversion = json_is_object(c->conv) && get_bool(c->conv, "Enabled", 1);
-    if (!c->conversion) {
-        return 0;
+    int rc = check_parquet_serde(c->conv, path, err);
+    if (rc < 0 || !c->conversion) {
+        return rc;
     }
     if (!c->size_given) {
         c->size_mb = 128;
@@ -598,7 +653,7 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
     int rc;
     if ((rc = describe_s3_basics(conf, path, &c, err)) < 0 ||
         (rc = describe_buffering(conf, path, &c, err)) < 0 ||
-        (rc = describe_conversion(conf, &c, err)) < 0 ||
+        (rc = describe_conversion(conf, path, &c, err)) < 0 ||
         (rc = describe_partitioning(conf, path, &c, err)) < 0 ||
         (rc = describe_processing(conf, path, &c, err)) < 0) {
         return rc;
@@ -635,6 +690,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->prefix);
     free(d->error_prefix);
     free(d->file_extension);
+    free(d->time_zone);
     free(d->conversion_json);
     free(d->meta_query);
     free(d->meta_engine);
@@ -652,6 +708,7 @@ void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *
     dst->prefix = dup_or_null(src->prefix);
     dst->error_prefix = dup_or_null(src->error_prefix);
     dst->file_extension = dup_or_null(src->file_extension);
+    dst->time_zone = dup_or_null(src->time_zone);
     dst->conversion_json = dup_or_null(src->conversion_json);
     dst->meta_query = dup_or_null(src->meta_query);
     dst->meta_engine = dup_or_null(src->meta_engine);
@@ -707,6 +764,8 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     }
     s = json_string_value(json_object_get(desc, "FileExtension"));
     out->file_extension = s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+    s = json_string_value(json_object_get(desc, "CustomTimeZone"));
+    out->time_zone = s != NULL && s[0] != '\0' && strcmp(s, "UTC") != 0 ? xstrdup(s) : NULL;
     json_t *conv = json_object_get(desc, "DataFormatConversionConfiguration");
     out->conversion = json_is_true(json_object_get(conv, "Enabled"));
     out->conversion_json = out->conversion ? json_dumps(conv, JSON_COMPACT) : NULL;

@@ -18,17 +18,17 @@
  * Positions in the store move only after their object is durable in the lake, so a crash
  * at any point re-delivers from the last stored position: every acknowledged record is
  * delivered at least once. A delivery stream whose configuration needs what the engine
- * does not do yet (dynamic partitioning, ZIP and Snappy) is held: its
+ * does not do yet (the Lambda transform, record de-aggregation) is held: its
  * records stay in their durable source, and the flusher logs why once.
  */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "delivery/compress.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
 
@@ -98,9 +98,6 @@ static const char *held_reason(const struct delivery_dest *d)
     if (d->partitioning && d->meta_query == NULL) {
         return "dynamic partitioning without a MetadataExtraction query needs the Lambda "
                "transform, which is not delivered yet";
-    }
-    if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
-        return "ZIP and Snappy compression are not delivered yet";
     }
     return NULL;
 }
@@ -232,35 +229,6 @@ static int flush_wanted(const struct dstream *ds)
     return 0;
 }
 
-/* GZIP (RFC 1952) of in into out. 0 or SL_E(NOMEM). */
-static int gzip(const uint8_t *in, size_t len, struct buf *out)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
-        return SL_E(NOMEM);
-    }
-    size_t bound = deflateBound(&z, (uLong)len);
-    uint8_t *dst = buf_reserve(out, bound);
-    if (dst == NULL) {
-        deflateEnd(&z);
-        return SL_E(NOMEM);
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    z.next_out = dst;
-    z.avail_out = (uInt)bound;
-    int zrc = deflate(&z, Z_FINISH);
-    size_t produced = bound - z.avail_out;
-    deflateEnd(&z);
-    if (zrc != Z_STREAM_END) {
-        return SL_E(INTERNAL);
-    }
-    out->len += produced;
-    return 0;
-}
-
 int delivery__backoff(struct dstream *ds, int64_t ms)
 {
     /* The whole backoff: ds->cond is also signalled by every new record. */
@@ -327,13 +295,14 @@ int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const u
         n_bytes = raw.len;
     }
     const char *meta = NULL;
-    if (fc->dest.compression == DELIVERY_GZIP) {
-        if (gzip(bytes, n_bytes, &body) < 0) {
-            log_msg(LOG_ERROR, "delivery", "delivery stream %s: gzip failed", ds->name);
+    if (fc->dest.compression != DELIVERY_UNCOMPRESSED) {
+        if (delivery__compress_object(ds, &fc->dest, bytes, n_bytes, oldest_ms, &body, &meta)) {
+            buf_fini(&raw); /* the engine stopped: nothing is written */
+            buf_fini(&body);
+            return 1;
         }
         bytes = body.data;
         n_bytes = body.len;
-        meta = "{\"Content-Encoding\":\"gzip\"}";
     }
     delivery__object_key(&fc->dest, ds->name, fc->version, oldest_ms, &key);
     struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};

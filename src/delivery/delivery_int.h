@@ -47,6 +47,7 @@ struct delivery_dest {
     int interval_s;     /* BufferingHints.IntervalInSeconds */
     enum delivery_compression compression;
     char *file_extension;  /* owned; NULL: the compression's default */
+    char *time_zone;       /* owned: CustomTimeZone; NULL for none or UTC */
     int conversion;        /* DataFormatConversion enabled */
     char *conversion_json; /* owned: DataFormatConversionConfiguration as stored; or NULL */
     int partitioning;      /* DynamicPartitioning enabled */
@@ -115,7 +116,8 @@ void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_
                            struct buf *out);
 /*
  * Appends the whole key: prefix, then "<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid>"
- * and the extension (FileExtension, else .gz for GZIP, .zip, .snappy, none).
+ * and the extension (FileExtension, else .gz for GZIP, .zip, .snappy, none). Every time
+ * in it is ts_ms in d->time_zone (UTC without one).
  */
 void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
                           int64_t ts_ms, struct buf *out);
@@ -125,7 +127,8 @@ void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, 
 /*
  * Appends the key of an error object of type error_type ("format-conversion-failed"):
  * ErrorOutputPrefix evaluated with the type, or, without one, AWS's default
- * "<Prefix><type>/yyyy/MM/dd/HH/"; then the object's name (no extension).
+ * "<Prefix><type>/yyyy/MM/dd/HH/"; then the object's name and the compression's
+ * extension. Times in d->time_zone, as in delivery__object_key.
  */
 void delivery__error_key(const struct delivery_dest *d, const char *stream_name, int version,
                          int64_t ts_ms, const char *error_type, struct buf *out);

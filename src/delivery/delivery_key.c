@@ -3,7 +3,9 @@
  *
  *   key    = <evaluated prefix><stream>-<version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<uuid><ext>
  *
- * Every time in a key is the arrival time of the oldest record in the object, in UTC.
+ * Every time in a key is the arrival time of the oldest record in the object, in UTC or in
+ * the destination's CustomTimeZone: AWS's "Amazon S3 object name format" page says the
+ * time zone applies to the time prefix and to the suffix.
  * The prefix rules (AWS's developer guide, "Custom prefixes for Amazon S3 objects"):
  *   - no prefix: "yyyy/MM/dd/HH/";
  *   - a prefix with no expression: the prefix, then "yyyy/MM/dd/HH/" appended as is
@@ -26,7 +28,9 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "delivery/compress.h"
 #include "delivery/delivery_int.h"
+#include "delivery/tz.h"
 
 static const char *const month_names[] = {"January",   "February", "March",    "April",
                                           "May",       "June",     "July",     "August",
@@ -353,17 +357,6 @@ void delivery__prefix_eval(const char *prefix, int64_t ts_ms, const char *error_
     prefix_eval(prefix, ts_ms, error_type, 0, out);
 }
 
-static const char *default_extension(enum delivery_compression c)
-{
-    switch (c) {
-    case DELIVERY_GZIP: return ".gz";
-    case DELIVERY_ZIP: return ".zip";
-    case DELIVERY_SNAPPY:
-    case DELIVERY_HADOOP_SNAPPY: return ".snappy";
-    default: return "";
-    }
-}
-
 void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, const char *ext,
                            struct buf *out)
 {
@@ -383,19 +376,21 @@ void delivery__object_name(const char *stream_name, int version, int64_t ts_ms, 
 void delivery__object_key(const struct delivery_dest *d, const char *stream_name, int version,
                           int64_t ts_ms, struct buf *out)
 {
-    prefix_eval(d->prefix, ts_ms, NULL, d->prefix_expanded, out);
+    int64_t local_ms = delivery__tz_local_ms(delivery__tz_get(d->time_zone), ts_ms);
+    prefix_eval(d->prefix, local_ms, NULL, d->prefix_expanded, out);
     /* With format conversion the object is Parquet: AWS names it .parquet. */
     const char *ext = d->file_extension != NULL ? d->file_extension
                       : d->conversion           ? ".parquet"
-                                                : default_extension(d->compression);
-    delivery__object_name(stream_name, version, ts_ms, ext, out);
+                                                : delivery__compress_ext(d->compression);
+    delivery__object_name(stream_name, version, local_ms, ext, out);
 }
 
 void delivery__error_key(const struct delivery_dest *d, const char *stream_name, int version,
                          int64_t ts_ms, const char *error_type, struct buf *out)
 {
+    int64_t local_ms = delivery__tz_local_ms(delivery__tz_get(d->time_zone), ts_ms);
     if (d->error_prefix != NULL && d->error_prefix[0] != '\0') {
-        delivery__prefix_eval(d->error_prefix, ts_ms, error_type, out);
+        delivery__prefix_eval(d->error_prefix, local_ms, error_type, out);
     } else {
         /* AWS's default: <Prefix><error-output-type>/yyyy/MM/dd/HH/ */
         if (d->prefix != NULL) {
@@ -403,7 +398,10 @@ void delivery__error_key(const struct delivery_dest *d, const char *stream_name,
         }
         buf_printf(out, "%s/", error_type);
         static const char hour_path[] = "yyyy/MM/dd/HH/";
-        delivery__ts_format(hour_path, strlen(hour_path), ts_ms, out);
+        delivery__ts_format(hour_path, strlen(hour_path), local_ms, out);
     }
-    delivery__object_name(stream_name, version, ts_ms, "", out);
+    /* Error objects are compressed like the destination's objects (see
+       delivery__error_put), so they carry the compression's extension too. */
+    delivery__object_name(stream_name, version, local_ms,
+                          d->conversion ? "" : delivery__compress_ext(d->compression), out);
 }

@@ -50,6 +50,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/store.h"
+#include "delivery/compress.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
 
@@ -247,14 +248,7 @@ static int write_errors(struct dstream *ds, const struct flush_conf *fc, struct 
     if (e->n == 0) {
         return 0;
     }
-    struct buf key;
-    buf_init(&key);
-    delivery__error_key(&fc->dest, ds->name, fc->version, e->oldest_ms, e->type, &key);
-    struct lake_put_opts opts = {.content_type = "application/octet-stream"};
-    int stopped = delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, e->lines.data,
-                                       e->lines.len, &opts);
-    buf_fini(&key);
-    return stopped;
+    return delivery__error_put(ds, fc, e->type, e->oldest_ms, e->lines.data, e->lines.len);
 }
 
 #define REGISTER_TAG "sluice:register-partitions"

@@ -666,15 +666,19 @@ static void held_configurations_keep_records_in_the_log(void **state)
 {
     struct fixture *f = *state;
     make_bucket(f, "held");
-    create(f, "held", "{" BASE_FOR("held") ",\"CompressionFormat\":\"Snappy\"}");
+    create(f, "held",
+           "{" BASE_FOR("held") ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":"
+                                "[{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":"
+                                "\"LambdaArn\",\"ParameterValue\":\"arn:aws:lambda:us-east-1:"
+                                "123456789012:function:f\"}]}]}}");
     put(f, "held", "z", 1, 1);
     assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 300), -ETIMEDOUT);
     assert_int_equal(wait_objects(f, "held", 1, 100), 0);
     /* Once the configuration is one the engine delivers, the waiting records go out. */
     json_t *in =
-        json_pack("{s:s,s:s,s:s,s:{s:s}}", "DeliveryStreamName", "held",
+        json_pack("{s:s,s:s,s:s,s:{s:{s:b}}}", "DeliveryStreamName", "held",
                   "CurrentDeliveryStreamVersionId", "1", "DestinationId", DELIVERY_DESTINATION_ID,
-                  "ExtendedS3DestinationUpdate", "CompressionFormat", "UNCOMPRESSED");
+                  "ExtendedS3DestinationUpdate", "ProcessingConfiguration", "Enabled", 0);
     json_t *out = NULL;
     struct err_info err;
     assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err), 0);

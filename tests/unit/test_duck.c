@@ -44,7 +44,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static struct fixture *fixture_create_with(uint64_t memory_limit_bytes, bool spill)
+static struct fixture *fixture_create_with(uint64_t memory_limit_bytes, bool spill,
+                                           bool no_insertion_order)
 {
     alarm(TEST_TIMEOUT_S); /* a hang fails the test instead of stalling the suite */
     struct fixture *f = calloc(1, sizeof(*f));
@@ -62,7 +63,8 @@ static struct fixture *fixture_create_with(uint64_t memory_limit_bytes, bool spi
         .n_dirs = 1,
         .spill_dir = spill ? spill_dir : NULL,
         .memory_limit_bytes = memory_limit_bytes,
-        .n_threads = 2,
+        .n_threads = no_insertion_order ? 1 : 2,
+        .no_insertion_order = no_insertion_order,
     };
     struct duck_error err;
     int rc = duck_engine_open(&opts, &f->engine, &err);
@@ -76,7 +78,7 @@ static struct fixture *fixture_create_with(uint64_t memory_limit_bytes, bool spi
 
 static struct fixture *fixture_create(void)
 {
-    return fixture_create_with(256u << 20, true);
+    return fixture_create_with(256u << 20, true, false);
 }
 
 static void fixture_destroy(struct fixture *f)
@@ -920,6 +922,97 @@ static void test_parquet_round_trip_every_codec(void **state)
     fixture_destroy(f);
 }
 
+/* Rows of a writer with an id and a 200-character text, n of them from row first. */
+static void append_text_rows(struct duck_writer *w, size_t first, size_t n)
+{
+    int64_t *ids = calloc(n, sizeof(*ids));
+    struct duck_str *texts = calloc(n, sizeof(*texts));
+    char *chars = calloc(n, 201);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = (int64_t)(first + i);
+        snprintf(chars + i * 201, 201, "%0200zu", first + i);
+        texts[i] = (struct duck_str){chars + i * 201, 200};
+    }
+    struct duck_colbuf cols[2] = {{.values = ids}, {.values = texts}};
+    struct duck_error err;
+    assert_int_equal(duck_writer_append(w, cols, n, &err), 0);
+    free(ids);
+    free(texts);
+    free(chars);
+}
+
+static void test_parquet_row_groups_by_bytes_dictionary_and_version(void **state)
+{
+    (void)state;
+    static const struct duck_type t_s = {.id = DUCK_T_VARCHAR}, t_i = {.id = DUCK_T_BIGINT};
+    static const struct duck_field cols[] = {{"id", &t_i}, {"s", &t_s}};
+    const size_t n = 60000; /* about 12.5 MB of values */
+    char path[256], sql[512];
+    struct duck_error err;
+    struct duck_writer *w;
+
+    /* An engine that keeps insertion order cannot bound row groups by bytes: refused. */
+    struct fixture *f = fixture_create();
+    assert_int_equal(duck_writer_create(f->conn, cols, 2, &w, &err), 0);
+    append_text_rows(w, 0, 10);
+    snprintf(path, sizeof(path), "%s/refused.parquet", f->lake);
+    struct duck_parquet_options po = {.codec = DUCK_PARQUET_SNAPPY, .row_group_bytes = 1 << 20};
+    assert_int_equal(duck_writer_write_parquet(w, path, &po, NULL, &err), SL_E(VALIDATION));
+    duck_writer_destroy(w);
+    fixture_destroy(f);
+
+    f = fixture_create_with(256u << 20, true, true);
+    assert_int_equal(duck_writer_create(f->conn, cols, 2, &w, &err), 0);
+    snprintf(path, sizeof(path), "%s/rg.parquet", f->lake);
+    /* Rows alone would make one group: the byte bound cuts them. */
+    append_text_rows(w, 0, n);
+    po.row_group_rows = 1u << 30;
+    po.row_group_bytes = 1 << 20;
+    int rc = duck_writer_write_parquet(w, path, &po, NULL, &err);
+    if (rc != 0) {
+        print_error("%s\n", err.message);
+    }
+    assert_int_equal(rc, 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(DISTINCT row_group_id)::BIGINT FROM parquet_metadata('%s')", path);
+    int64_t groups = query_i64(f->conn, sql);
+    print_message("rg.parquet: %lld row groups of ~1 MiB\n", (long long)groups);
+    assert_true(groups >= 8 && groups <= 20);
+    /* The rows are whole and in insertion order. */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FILTER (WHERE id <> rn OR s <> lpad(id::VARCHAR, 200, '0'))::BIGINT "
+             "FROM (SELECT id, s, row_number() OVER () - 1 AS rn FROM read_parquet('%s'))",
+             path);
+    assert_int_equal(query_i64(f->conn, sql), 0);
+    /* Default dictionary: a repeated text gets dictionary pages; asked not to, none. */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FILTER (WHERE dictionary_page_offset IS NOT NULL)::BIGINT "
+             "FROM parquet_metadata('%s')",
+             path);
+    int64_t dict_default, dict_off;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < 20; i++) {
+            append_text_rows(w, i % 3, 1000);
+        }
+        struct duck_parquet_options dp = {.codec = DUCK_PARQUET_SNAPPY, .no_dictionary = pass};
+        assert_int_equal(duck_writer_write_parquet(w, path, &dp, NULL, &err), 0);
+        *(pass ? &dict_off : &dict_default) = query_i64(f->conn, sql);
+    }
+    assert_true(dict_default > 0);
+    assert_int_equal(dict_off, 0);
+    /* WriterVersion: the file's format version. */
+    for (int version = 1; version <= 2; version++) {
+        append_text_rows(w, 0, 100);
+        struct duck_parquet_options vp = {.codec = DUCK_PARQUET_SNAPPY, .format_version = version};
+        assert_int_equal(duck_writer_write_parquet(w, path, &vp, NULL, &err), 0);
+        snprintf(sql, sizeof(sql), "SELECT format_version::BIGINT FROM parquet_file_metadata('%s')",
+                 path);
+        assert_int_equal(query_i64(f->conn, sql), version);
+    }
+    duck_writer_destroy(w);
+    fixture_destroy(f);
+}
+
 static void test_parquet_metadata_gives_bytes_per_column(void **state)
 {
     (void)state;
@@ -1156,7 +1249,7 @@ static void test_writer_gives_memory_back_after_each_write(void **state)
 static void test_memory_limit_without_spill_is_nomem(void **state)
 {
     (void)state;
-    struct fixture *f = fixture_create_with(16u << 20, false);
+    struct fixture *f = fixture_create_with(16u << 20, false, false);
     static const struct duck_field cols[] = {{"s", &t_str}};
     enum { N = 20000 };
     static char text[N][200];
@@ -1221,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_builtin_extensions_work_under_lockdown),
         cmocka_unit_test(test_parquet_round_trip_every_codec),
         cmocka_unit_test(test_parquet_metadata_gives_bytes_per_column),
+        cmocka_unit_test(test_parquet_row_groups_by_bytes_dictionary_and_version),
         cmocka_unit_test(test_writer_refuses_bad_values_and_keeps_nothing),
         cmocka_unit_test(test_writer_path_outside_the_lake_is_refused_and_rows_kept),
         cmocka_unit_test(test_writer_failure_is_sticky),

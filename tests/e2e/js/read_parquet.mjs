@@ -1,5 +1,6 @@
 // Reads Parquet files with hyparquet (a reader independent of DuckDB) and prints, for one
-// file, {"schema": [...], "codec": ..., "rows": [...]} as JSON (BigInt as a decimal string,
+// file, {"schema": [...], "codec": ..., "version": ..., "row_groups": n, "dictionary":
+// [column chunks with a dictionary page], "rows": [...]} as JSON (BigInt as a decimal string,
 // Date as {"epoch_ms": ...}); for several files, a JSON array of those.
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
@@ -19,6 +20,11 @@ async function readOne (path) {
       converted: e.converted_type ?? null, repetition: e.repetition_type ?? null,
     })),
     codec: meta.row_groups[0]?.columns[0]?.meta_data?.codec ?? null,
+    version: meta.version,
+    row_groups: meta.row_groups.length,
+    dictionary: meta.row_groups.flatMap(g => g.columns)
+      .filter(c => c.meta_data?.dictionary_page_offset !== undefined)
+      .map(c => c.meta_data.path_in_schema.join('.')),
     rows,
   }
 }
