@@ -29,7 +29,7 @@ static json_t *epoch(int64_t ms)
     return json_real((double)ms / 1000.0);
 }
 
-static void new_id(char out[QUERY_ID_LEN + 1])
+void query__new_id(char out[QUERY_ID_LEN + 1])
 {
     uint8_t b[16];
     crypto_random(b, sizeof(b));
@@ -60,7 +60,7 @@ static int name_ok(const char *s)
  * (the index of the page's first item, as text) of in ask. *page is the page's items;
  * *next the next page's token or "" when this is the last. 0, or InvalidRequestException.
  */
-static int page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
+int query__page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
                    struct err_info *err)
 {
     json_int_t n = max;
@@ -266,9 +266,18 @@ int query__op_CreateWorkGroup(struct query_service *svc, json_t *in, json_t **ou
     w.created_ms = clock_now_ms();
     const char *desc = in_str(in, "Description");
     w.description = desc != NULL ? xstrdup(desc) : NULL;
+    json_t *tags = json_object_get(in, "Tags");
     int rc = wg_apply(json_object_get(in, "Configuration"), 0, &w, err);
+    if (rc == 0 && tags != NULL) {
+        rc = query__tags_check(tags, err);
+    }
     if (rc == 0) {
         rc = wg_save(svc, &w, 1, err);
+    }
+    if (rc == 0 && tags != NULL) {
+        char *arn = query__wg_arn(svc, name);
+        rc = query__tags_put(svc, arn, tags, err);
+        free(arn);
     }
     wg_fini(&w);
     if (rc == 0) {
@@ -335,7 +344,7 @@ int query__op_ListWorkGroups(struct query_service *svc, json_t *in, json_t **out
     }
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "WorkGroups", page);
@@ -389,8 +398,15 @@ int query__op_DeleteWorkGroup(struct query_service *svc, json_t *in, json_t **ou
     if (strcmp(name, "primary") == 0) {
         return BAD(err, "Primary WorkGroup cannot be deleted");
     }
-    /* Named queries and prepared statements do not exist yet: RecursiveDeleteOption has
-     * nothing more to remove. The workgroup's query history goes with it, as in AWS. */
+    /* Without RecursiveDeleteOption AWS refuses a workgroup that holds anything. */
+    rc = query__wg_delete_contents(
+        svc, name, json_is_true(json_object_get(in, "RecursiveDeleteOption")), err);
+    if (rc < 0) {
+        return rc;
+    }
+    char *arn = query__wg_arn(svc, name);
+    query__tags_drop(svc, arn);
+    free(arn);
     store_lock(svc->st);
     struct store_stmt *stmt = NULL;
     rc = store_prepare(svc->st, "DELETE FROM query_workgroups WHERE name = ?", &stmt);
@@ -439,6 +455,156 @@ static int bind_params(const char *q, json_t *params, struct buf *out, struct er
     return buf_status(out);
 }
 
+/* The reuse asked by a ResultReuseConfiguration: *max_age_ms < 0 when none. */
+static int reuse_age(json_t *conf, int64_t *max_age_ms, struct err_info *err)
+{
+    *max_age_ms = -1;
+    json_t *by_age = json_object_get(conf, "ResultReuseByAgeConfiguration");
+    if (by_age == NULL) {
+        return 0;
+    }
+    json_t *enabled = json_object_get(by_age, "Enabled");
+    if (!json_is_boolean(enabled)) {
+        return BAD(err, "ResultReuseByAgeConfiguration.Enabled is required");
+    }
+    json_t *age = json_object_get(by_age, "MaxAgeInMinutes");
+    json_int_t minutes = 60; /* AWS's default */
+    if (age != NULL) {
+        if (!json_is_integer(age) || json_integer_value(age) < 0 ||
+            json_integer_value(age) > 10080) {
+            return BAD(err, "MaxAgeInMinutes must be between 0 and 10080");
+        }
+        minutes = json_integer_value(age);
+    }
+    if (json_is_true(enabled)) {
+        *max_age_ms = (int64_t)minutes * 60000;
+    }
+    return 0;
+}
+
+/* 1 when text starts with keyword kw (any case) as a whole word. */
+static int starts_word(const char *text, const char *kw)
+{
+    size_t n = strlen(kw);
+    return strncasecmp(text, kw, n) == 0 && !isalnum((unsigned char)text[n]) && text[n] != '_';
+}
+
+/* 1 when a previous result may answer text: a query (SELECT, WITH ... SELECT). */
+static int reusable(const char *text)
+{
+    while (isspace((unsigned char)*text) || *text == '(') {
+        text++;
+    }
+    return starts_word(text, "SELECT") || starts_word(text, "WITH");
+}
+
+/* What StartQueryExecution records. */
+struct start_req {
+    const char *wg;
+    const char *database;     /* NULL: none given */
+    const char *token;        /* NULL: none given */
+    const char *client_query; /* QueryString as sent */
+    char *params_json;        /* ExecutionParameters as JSON, NULL when none */
+    char *reuse_json;         /* ResultReuseConfiguration as JSON, NULL when none */
+    const char *run_text;     /* the statement that runs, parameters bound */
+    const char *loc;          /* the result location (a folder) */
+    const char *output;       /* <loc>/<id>.csv */
+    int64_t max_age_ms;       /* result reuse: the oldest result's age, < 0 when off */
+};
+
+/* Under the store lock: the execution a ClientRequestToken already started, in id (1), or
+ * 0 when the token is new. AWS refuses a token reused with other parameters. */
+static int token_lookup(struct query_service *svc, const struct start_req *r,
+                        char id[QUERY_ID_LEN + 1], struct err_info *err)
+{
+    struct store_stmt *s = store_prepare_args(
+        svc->st,
+        "SELECT id, coalesce(client_query, query) = ?2 AND workgroup = ?3 AND database IS ?4"
+        " AND params_json IS ?5 FROM query_executions WHERE client_token = ?1",
+        "sssss", r->token, r->client_query, r->wg, r->database, r->params_json);
+    int rc = s != NULL ? store_step(s) : SL_E(IO);
+    if (rc == 1) {
+        snprintf(id, QUERY_ID_LEN + 1, "%s", store_col_text(s, 0));
+        rc = store_col_int64(s, 1) ? 1 : BAD(err, "Idempotent parameters do not match");
+    }
+    store_finalize(s);
+    return rc;
+}
+
+/* Under the store lock: records execution id as SUCCEEDED on the result of the newest
+ * SUCCEEDED execution of the same statement, database and workgroup whose result is in the
+ * same location and no older than r->max_age_ms. 1 when it did, 0 when there is none. */
+static int reuse_insert(struct query_service *svc, const struct start_req *r, const char *id)
+{
+    int64_t now = clock_now_ms();
+    size_t n = strlen(r->loc);
+    char *prefix = xasprintf("%s%s", r->loc, n > 0 && r->loc[n - 1] == '/' ? "" : "/");
+    int rc = store_run(
+        svc->st,
+        "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
+        " output_location, client_token, state, submitted_ms, started_ms, completed_ms,"
+        " scanned_bytes, columns_json, client_query, params_json, reuse_json, reused_from)"
+        " SELECT ?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions), workgroup, query,"
+        " database, catalog, output_location, ?2, 'SUCCEEDED', ?3, ?3, ?3, 0, columns_json, ?4,"
+        " ?5, ?6, coalesce(reused_from, id) FROM query_executions WHERE workgroup = ?7"
+        " AND query = ?8 AND database IS ?9 AND state = 'SUCCEEDED' AND completed_ms >= ?10"
+        " AND substr(output_location, 1, ?11) = ?12 AND columns_json IS NOT NULL"
+        " ORDER BY completed_ms DESC LIMIT 1",
+        "ssissssssiis", id, r->token, now, r->client_query, r->params_json, r->reuse_json, r->wg,
+        r->run_text, r->database, now - r->max_age_ms, (int64_t)strlen(prefix), prefix);
+    free(prefix);
+    if (rc < 0) {
+        return rc;
+    }
+    return store_changes(svc->st) == 1;
+}
+
+static int plain_insert(struct query_service *svc, const struct start_req *r, const char *id)
+{
+    return store_run(svc->st,
+                     "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
+                     " output_location, client_token, state, submitted_ms, client_query,"
+                     " params_json, reuse_json)"
+                     " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
+                     " ?, ?, ?, 'AwsDataCatalog', ?, ?, 'QUEUED', ?, ?, ?, ?)",
+                     "ssssssisss", id, r->wg, r->run_text, r->database, r->output, r->token,
+                     (int64_t)clock_now_ms(),
+                     strcmp(r->client_query, r->run_text) != 0 ? r->client_query : NULL,
+                     r->params_json, r->reuse_json);
+}
+
+/* The statement text that runs for QueryString query: an EXECUTE's prepared statement or
+ * query itself, with its parameters bound into text. */
+static int run_text_of(struct query_service *svc, const char *wg, const char *query,
+                       json_t *params, struct buf *text, struct err_info *err)
+{
+    if (params != NULL) {
+        size_t i;
+        json_t *v;
+        if (!json_is_array(params) || json_array_size(params) < 1) {
+            return BAD(err, "ExecutionParameters must hold at least 1 value");
+        }
+        json_array_foreach(params, i, v)
+        {
+            if (!json_is_string(v) || json_string_length(v) < 1 ||
+                json_string_length(v) > 1024) {
+                return BAD(err, "Each execution parameter must be between 1 and 1024 "
+                                "characters");
+            }
+        }
+    }
+    char *statement = NULL;
+    json_t *values = NULL;
+    int rc = query__execute_text(svc, wg, query, params, &statement, &values, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = rc == 1 ? bind_params(statement, values, text, err) : bind_params(query, params, text, err);
+    free(statement);
+    json_decref(values);
+    return rc;
+}
+
 int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t **out,
                                   struct err_info *err)
 {
@@ -446,101 +612,90 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     if (query == NULL || query[0] == '\0' || strlen(query) > 262144) {
         return BAD(err, "QueryString must be between 1 and 262144 characters");
     }
-    const char *wg_name = in_str(in, "WorkGroup");
-    if (wg_name == NULL) {
-        wg_name = "primary";
+    struct start_req r = {.client_query = query};
+    r.wg = in_str(in, "WorkGroup");
+    if (r.wg == NULL) {
+        r.wg = "primary";
     }
-    const char *token = in_str(in, "ClientRequestToken");
-    if (token != NULL && (strlen(token) < 32 || strlen(token) > 128)) {
+    r.token = in_str(in, "ClientRequestToken");
+    if (r.token != NULL && (strlen(r.token) < 32 || strlen(r.token) > 128)) {
         return BAD(err, "ClientRequestToken must be between 32 and 128 characters");
     }
     json_t *ctx = json_object_get(in, "QueryExecutionContext");
-    const char *database = in_str(ctx, "Database");
+    r.database = in_str(ctx, "Database");
     const char *catalog = in_str(ctx, "Catalog");
     if (catalog != NULL && strcasecmp(catalog, "awsdatacatalog") != 0) {
         return BAD(err, "Catalog %s is not found.", catalog);
     }
-    struct wg w;
-    int rc = wg_load(svc, wg_name, &w, err);
+    json_t *reuse = json_object_get(in, "ResultReuseConfiguration");
+    int rc = reuse_age(reuse, &r.max_age_ms, err);
     if (rc < 0) {
+        return rc;
+    }
+    struct wg w;
+    if ((rc = wg_load(svc, r.wg, &w, err)) < 0) {
         return rc;
     }
     if (strcmp(w.state, "ENABLED") != 0) {
         wg_fini(&w);
-        return BAD(err, "WorkGroup %s is disabled.", wg_name);
+        return BAD(err, "WorkGroup %s is disabled.", r.wg);
     }
     const char *client_loc = in_str(json_object_get(in, "ResultConfiguration"), "OutputLocation");
-    const char *loc = w.enforce && w.output_location != NULL
-                          ? w.output_location
-                          : (client_loc != NULL ? client_loc : w.output_location);
-    if (loc == NULL) {
+    r.loc = w.enforce && w.output_location != NULL
+                ? w.output_location
+                : (client_loc != NULL ? client_loc : w.output_location);
+    if (r.loc == NULL) {
         wg_fini(&w);
         return BAD(err, "No output location provided. An output location is required either "
                         "through the Workgroup result configuration setting or as an API input.");
     }
-    if (strncmp(loc, "s3://", 5) != 0 || strchr(loc + 5, '/') == loc + 5 || loc[5] == '\0') {
+    if (strncmp(r.loc, "s3://", 5) != 0 || strchr(r.loc + 5, '/') == r.loc + 5 ||
+        r.loc[5] == '\0') {
         wg_fini(&w);
         return BAD(err, "The S3 location provided to save your query results is invalid. Please "
                         "check your S3 location is correct and is in the same region and try "
                         "again.");
     }
+    json_t *params = json_object_get(in, "ExecutionParameters");
     struct buf text;
     buf_init(&text);
-    if ((rc = bind_params(query, json_object_get(in, "ExecutionParameters"), &text, err)) < 0) {
+    if ((rc = run_text_of(svc, r.wg, query, params, &text, err)) < 0) {
         buf_fini(&text);
         wg_fini(&w);
         return rc;
     }
+    r.run_text = (const char *)text.data;
+    r.params_json = params != NULL ? json_dumps(params, JSON_COMPACT) : NULL;
+    r.reuse_json = reuse != NULL ? json_dumps(reuse, JSON_COMPACT) : NULL;
     char id[QUERY_ID_LEN + 1];
-    new_id(id);
-    char *output =
-        xasprintf("%s%s%s.csv", loc,
-                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id);
-    wg_fini(&w);
+    query__new_id(id);
+    char *output = xasprintf("%s%s%s.csv", r.loc,
+                             strchr(r.loc + 5, '/') == NULL || r.loc[strlen(r.loc) - 1] != '/'
+                                 ? "/"
+                                 : "",
+                             id);
+    r.output = output;
 
     store_lock(svc->st);
-    struct store_stmt *stmt = NULL;
-    int existing = 0;
-    if (token != NULL) {
-        rc =
-            store_prepare(svc->st, "SELECT id FROM query_executions WHERE client_token = ?", &stmt);
-        if (rc == 0) {
-            store_bind_text(stmt, 1, token);
-            if (store_step(stmt) == 1) {
-                snprintf(id, sizeof(id), "%s", store_col_text(stmt, 0));
-                existing = 1;
-            }
-        }
-        store_finalize(stmt);
-        stmt = NULL;
+    int existing = r.token != NULL ? token_lookup(svc, &r, id, err) : 0;
+    int reused = 0;
+    rc = existing < 0 ? existing : 0;
+    if (existing == 0 && r.max_age_ms >= 0 && reusable(r.run_text)) {
+        rc = reused = reuse_insert(svc, &r, id);
     }
-    if (!existing) {
-        rc = store_prepare(svc->st,
-                           "INSERT INTO query_executions(id, seq, workgroup, query, database,"
-                           " catalog, output_location, client_token, state, submitted_ms)"
-                           " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
-                           " ?, ?, ?, ?, ?, ?, 'QUEUED', ?)",
-                           &stmt);
-        if (rc == 0) {
-            store_bind_text(stmt, 1, id);
-            store_bind_text(stmt, 2, wg_name);
-            store_bind_text(stmt, 3, (const char *)text.data);
-            database != NULL ? store_bind_text(stmt, 4, database) : store_bind_null(stmt, 4);
-            store_bind_text(stmt, 5, "AwsDataCatalog");
-            store_bind_text(stmt, 6, output);
-            token != NULL ? store_bind_text(stmt, 7, token) : store_bind_null(stmt, 7);
-            store_bind_int64(stmt, 8, clock_now_ms());
-            rc = store_step(stmt);
-        }
-        store_finalize(stmt);
+    if (existing == 0 && rc == 0 && !reused) {
+        rc = plain_insert(svc, &r, id);
     }
     store_unlock(svc->st);
+    wg_fini(&w);
     free(output);
+    free(r.params_json);
+    free(r.reuse_json);
     buf_fini(&text);
     if (rc < 0) {
         return rc;
     }
-    if (!existing) {
+    if (existing == 0 && !reused) {
         query__enqueue(svc, id);
     }
     *out = json_pack("{s:s}", "QueryExecutionId", id);
@@ -549,7 +704,8 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
 
 #define EXEC_COLUMNS                                                                               \
     "id, query, database, catalog, output_location, state, reason, err_category, err_type,"        \
-    " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json"
+    " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json,"  \
+    " coalesce(client_query, query), params_json, reuse_json, reused_from"
 
 /* The QueryExecution document of the current row. */
 static json_t *exec_doc(struct store_stmt *s)
@@ -580,17 +736,28 @@ static json_t *exec_doc(struct store_stmt *s)
         (json_int_t)(completed > 0 ? completed - submitted : 0), "QueryQueueTimeInMillis",
         (json_int_t)(started > 0 ? started - submitted : 0), "ServicePreProcessingTimeInMillis",
         (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0, "ServiceProcessingTimeInMillis",
-        (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", 0);
+        (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", !store_col_is_null(s, 19));
     json_t *ctx = json_pack("{s:s}", "Catalog", "awsdatacatalog");
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
-                     store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType", "DML",
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
+        store_col_text(s, 0), "Query", store_col_text(s, 16), "StatementType", "DML",
                      "SubstatementType", "SELECT", "ResultConfiguration", "OutputLocation",
                      store_col_text(s, 4), "QueryExecutionContext", ctx, "Status", status,
                      "Statistics", stats, "WorkGroup", store_col_text(s, 14), "EngineVersion",
                      engine_version());
+    /* what the client sent with the query, as AWS echoes it */
+    json_t *params = store_col_is_null(s, 17) ? NULL : json_loads(store_col_text(s, 17), 0, NULL);
+    json_t *reuse = store_col_is_null(s, 18) ? NULL : json_loads(store_col_text(s, 18), 0, NULL);
+    if (params != NULL) {
+        json_object_set_new(doc, "ExecutionParameters", params);
+    }
+    if (reuse != NULL) {
+        json_object_set_new(doc, "ResultReuseConfiguration", reuse);
+    }
+    return doc;
 }
 
 /* Calls fn with the row of execution id (inside a read bracket). 0, or not found. */
@@ -968,7 +1135,7 @@ int query__op_ListDatabases(struct query_service *svc, json_t *in, json_t **out,
     json_decref(names);
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "DatabaseList", page);
@@ -1084,7 +1251,7 @@ int query__op_ListTableMetadata(struct query_service *svc, json_t *in, json_t **
     json_decref(names);
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "TableMetadataList", page);
