@@ -489,7 +489,8 @@ static int starts_word(const char *text, const char *kw)
     return strncasecmp(text, kw, n) == 0 && !isalnum((unsigned char)text[n]) && text[n] != '_';
 }
 
-/* 1 when a previous result may answer text: a query (SELECT, WITH ... SELECT). */
+/* 1 when a previous result may answer text: a query (SELECT, WITH ... SELECT; AWS reuses
+ * SELECT and EXECUTE, and EXECUTE arrives here as the statement it runs). */
 static int reusable(const char *text)
 {
     while (isspace((unsigned char)*text) || *text == '(') {
@@ -532,8 +533,11 @@ static int token_lookup(struct query_service *svc, const struct start_req *r,
 }
 
 /* Under the store lock: records execution id as SUCCEEDED on the result of the newest
- * SUCCEEDED execution of the same statement, database and workgroup whose result is in the
- * same location and no older than r->max_age_ms. 1 when it did, 0 when there is none. */
+ * SUCCEEDED execution whose query string and parameters are the same (AWS: "an exact
+ * match"), whose statement is the same (a prepared statement updated since gives a new
+ * run), of the same database and workgroup, with its result in the same location and no
+ * older than r->max_age_ms. 1 when it did, 0 when there is none. Whether the tables changed
+ * since is not looked at, as in AWS: the age is the client's bound on staleness. */
 static int reuse_insert(struct query_service *svc, const struct start_req *r, const char *id)
 {
     int64_t now = clock_now_ms();
@@ -547,7 +551,8 @@ static int reuse_insert(struct query_service *svc, const struct start_req *r, co
         " SELECT ?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions), workgroup, query,"
         " database, catalog, output_location, ?2, 'SUCCEEDED', ?3, ?3, ?3, 0, columns_json, ?4,"
         " ?5, ?6, coalesce(reused_from, id) FROM query_executions WHERE workgroup = ?7"
-        " AND query = ?8 AND database IS ?9 AND state = 'SUCCEEDED' AND completed_ms >= ?10"
+        " AND query = ?8 AND database IS ?9 AND coalesce(client_query, query) = ?4"
+        " AND params_json IS ?5 AND state = 'SUCCEEDED' AND completed_ms >= ?10"
         " AND substr(output_location, 1, ?11) = ?12 AND columns_json IS NOT NULL"
         " ORDER BY completed_ms DESC LIMIT 1",
         "ssissssssiis", id, r->token, now, r->client_query, r->params_json, r->reuse_json, r->wg,
@@ -680,7 +685,9 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     int existing = r.token != NULL ? token_lookup(svc, &r, id, err) : 0;
     int reused = 0;
     rc = existing < 0 ? existing : 0;
-    if (existing == 0 && r.max_age_ms >= 0 && reusable(r.run_text)) {
+    /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
+    int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
+    if (existing == 0 && r.max_age_ms >= 0 && !overridden && reusable(r.run_text)) {
         rc = reused = reuse_insert(svc, &r, id);
     }
     if (existing == 0 && rc == 0 && !reused) {

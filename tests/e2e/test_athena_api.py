@@ -421,13 +421,34 @@ def test_result_reuse_through_execute(env):
     athena.create_prepared_statement(StatementName="cnt", WorkGroup=wg,
                                      QueryStatement="SELECT count(*) FROM items WHERE grp = ?")
     reuse = {"ResultReuseByAgeConfiguration": {"Enabled": True}}
-    a = run(athena, "EXECUTE cnt USING 1", wg, db, ResultReuseConfiguration=reuse)
-    b = run(athena, "EXECUTE cnt", wg, db, ExecutionParameters=["1"],
-            ResultReuseConfiguration=reuse)
-    c = run(athena, "EXECUTE cnt USING 2", wg, db, ResultReuseConfiguration=reuse)
-    assert a["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
-    assert b["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is True
-    assert c["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
+
+    def reused(sql, **kw):
+        qe = run(athena, sql, wg, db, ResultReuseConfiguration=reuse, **kw)
+        assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+        return qe["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"]
+
+    assert reused("EXECUTE cnt USING 1") is False
+    assert reused("EXECUTE cnt USING 1") is True
+    assert reused("EXECUTE cnt USING 2") is False
+    # the query string must match exactly, parameters included
+    assert reused("EXECUTE cnt", ExecutionParameters=["1"]) is False
+    assert reused("EXECUTE cnt", ExecutionParameters=["1"]) is True
+    assert reused("EXECUTE cnt", ExecutionParameters=["2"]) is False
+    # a statement changed since runs anew
+    athena.update_prepared_statement(StatementName="cnt", WorkGroup=wg,
+                                     QueryStatement="SELECT count(*) FROM items WHERE id = ?")
+    assert reused("EXECUTE cnt USING 1") is False
+
+
+def test_result_reuse_off_when_the_result_location_is_overridden(env):
+    athena, wg, db = env["athena"], new_wg(env), env["db"]
+    reuse = {"ResultReuseByAgeConfiguration": {"Enabled": True}}
+    own = {"OutputLocation": f"s3://{env['bucket']}/own/"}
+    for _ in range(2):
+        qe = run(athena, "SELECT count(*) FROM items", wg, db, ResultReuseConfiguration=reuse,
+                 ResultConfiguration=own)
+        assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+        assert qe["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
 
 
 def test_client_request_token_mismatch(env):
