@@ -3,6 +3,7 @@
  * catalogs (TagResource, UntagResource, ListTagsForResource), GetQueryRuntimeStatistics
  * and ListEngineVersions.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,19 @@ static size_t utf8_len(const char *s)
 }
 
 /* ---- tags ---- */
+
+/* 1 when s holds only what AWS allows in tags: letters and digits (any in UTF-8), spaces
+ * and + - = . _ : / @. */
+static int tag_chars_ok(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x80 && !isalnum(c) && strchr(" +-=._:/@", c) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 /* Checks that arn names a workgroup or data catalog of this account and region that
  * exists; InvalidRequestException for a malformed ARN, ResourceNotFoundException for a
@@ -85,6 +99,9 @@ int query__tags_check(json_t *tags, struct err_info *err)
         }
         if (v != NULL && utf8_len(v) > 256) {
             return BAD(err, "Tag values must be at most 256 characters");
+        }
+        if (!tag_chars_ok(k) || (v != NULL && !tag_chars_ok(v))) {
+            return BAD(err, "Tags may hold letters, digits, spaces and + - = . _ : / @ only");
         }
     }
     return 0;
@@ -209,9 +226,9 @@ int query__op_ListTagsForResource(struct query_service *svc, json_t *in, json_t 
     json_t *page = NULL;
     char next[24];
     /* at most 50 tags exist, so one page of at least 75 holds them all */
-    json_t *in2 = json_pack("{s:O}", "NextToken", json_object_get(in, "NextToken"));
-    if (json_object_get(in2, "NextToken") == json_null()) {
-        json_object_del(in2, "NextToken");
+    json_t *in2 = json_object();
+    if (json_object_get(in, "NextToken") != NULL) {
+        json_object_set(in2, "NextToken", json_object_get(in, "NextToken"));
     }
     rc = query__page_of(all, in2, TAGS_MAX, &page, next, err);
     json_decref(in2);

@@ -381,8 +381,8 @@ int query__op_BatchGetPreparedStatement(struct query_service *svc, json_t *in, j
     if (wg == NULL) {
         return BAD(err, "WorkGroup is required");
     }
-    if (!json_is_array(names) || json_array_size(names) < 1 || json_array_size(names) > 10) {
-        return BAD(err, "PreparedStatementNames must hold 1 to 10 names");
+    if (!json_is_array(names) || json_array_size(names) < 1 || json_array_size(names) > 256) {
+        return BAD(err, "PreparedStatementNames must hold 1 to 256 names");
     }
     int rc = query__wg_check(svc, wg, err);
     if (rc < 0) {
@@ -399,12 +399,18 @@ int query__op_BatchGetPreparedStatement(struct query_service *svc, json_t *in, j
             json_array_append_new(found, doc);
             continue;
         }
+        /* the model's documented codes: INVALID_INPUT for a name that cannot be one */
         struct err_info e = {0};
-        ps_missing(name != NULL ? name : "", wg, &e);
-        json_array_append_new(missing,
-                              json_pack("{s:s, s:s, s:s}", "StatementName", name ? name : "",
-                                        "ErrorCode", "STATEMENT_NOT_FOUND", "ErrorMessage",
-                                        e.message));
+        int valid = statement_name_ok(name);
+        if (valid) {
+            ps_missing(name, wg, &e);
+        } else {
+            BAD(&e, "StatementName must match [a-zA-Z_][a-zA-Z0-9_@:]{1,256}");
+        }
+        json_array_append_new(missing, json_pack("{s:s, s:s, s:s}", "StatementName",
+                                                 name ? name : "", "ErrorCode",
+                                                 valid ? "STATEMENT_NOT_FOUND" : "INVALID_INPUT",
+                                                 "ErrorMessage", e.message));
     }
     *out = json_pack("{s:o, s:o}", "PreparedStatements", found,
                      "UnprocessedPreparedStatementNames", missing);

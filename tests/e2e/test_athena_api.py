@@ -221,7 +221,11 @@ def test_prepared_statement_lifecycle(env):
                                                 WorkGroup=wg)
     assert [p["StatementName"] for p in batch["PreparedStatements"]] == ["ps_p0"]
     un = batch["UnprocessedPreparedStatementNames"]
-    assert un[0]["StatementName"] == "ps_nope" and un[0]["ErrorCode"] and un[0]["ErrorMessage"]
+    assert un[0]["StatementName"] == "ps_nope" and un[0]["ErrorCode"] == "STATEMENT_NOT_FOUND"
+    assert un[0]["ErrorMessage"]
+    batch = env["raw"].batch_get_prepared_statement(PreparedStatementNames=["bad-name"],
+                                                    WorkGroup=wg)
+    assert batch["UnprocessedPreparedStatementNames"][0]["ErrorCode"] == "INVALID_INPUT"
     athena.delete_prepared_statement(StatementName="ps_p0", WorkGroup=wg)
     for op in (athena.get_prepared_statement, athena.delete_prepared_statement):
         code, _ = error_of(op, StatementName="ps_p0", WorkGroup=wg)
@@ -292,6 +296,8 @@ def test_tags_on_workgroups_and_catalog(env):
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("env", ""), ("team", "data")]
     athena.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "ops"},
                                                {"Key": "cost", "Value": "42"}])
+    athena.tag_resource(ResourceARN=arn, Tags=[{"Key": "é k+-=._:/@", "Value": "ü 1"}])
+    athena.untag_resource(ResourceARN=arn, TagKeys=["é k+-=._:/@"])
     athena.untag_resource(ResourceARN=arn, TagKeys=["env", "not-there"])
     tags = athena.list_tags_for_resource(ResourceARN=arn)["Tags"]
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("cost", "42"), ("team", "ops")]
@@ -320,7 +326,8 @@ def test_tag_limits_and_errors(env):
     assert code == "InvalidRequestException"
     assert len(athena.list_tags_for_resource(ResourceARN=arn)["Tags"]) == 50
     for tags in ([{"Key": "k" * 129, "Value": "v"}], [{"Key": "k", "Value": "v" * 257}],
-                 [{"Key": "aws:x", "Value": "v"}]):
+                 [{"Key": "aws:x", "Value": "v"}], [{"Key": "a*b", "Value": "v"}],
+                 [{"Key": "k", "Value": "semi;colon"}]):
         code, _ = error_of(env["raw"].tag_resource, ResourceARN=arn_of(env["wg"]), Tags=tags)
         assert code == "InvalidRequestException", tags
     code, _ = error_of(athena.create_work_group, Name=f"wg-{uuid.uuid4().hex[:8]}",
