@@ -318,7 +318,12 @@ int query__op_GetQueryRuntimeStatistics(struct query_service *svc, json_t *in, j
     }
     store_finalize(s);
     store_read_end(svc->st);
+    if (rc == 0 && (strcmp(r.state, "QUEUED") == 0 || strcmp(r.state, "RUNNING") == 0)) {
+        /* AWS: the statistics exist once the query has ended */
+        rc = BAD(err, "Query has not yet finished. Current state: %s", r.state);
+    }
     if (rc < 0) {
+        free(r.output_location);
         return rc;
     }
     /* Only what Sluice measures: the queue wait, the engine's run, the whole; planning and

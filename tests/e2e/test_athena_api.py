@@ -373,6 +373,20 @@ def test_failed_query_statistics_have_no_rows(env):
     assert "Rows" not in stats and "TotalExecutionTimeInMillis" in stats["Timeline"]
 
 
+def test_runtime_statistics_of_a_query_not_ended(env):
+    athena = env["athena"]
+    qid = start(athena, "SELECT count(*) FROM items a, items b, items c, items d"
+                        " WHERE a.id + b.id > c.id + d.id", env["wg"], env["db"])
+    code, msg = error_of(athena.get_query_runtime_statistics, QueryExecutionId=qid)
+    assert code == "InvalidRequestException"
+    assert msg in ("Query has not yet finished. Current state: QUEUED",
+                   "Query has not yet finished. Current state: RUNNING")
+    athena.stop_query_execution(QueryExecutionId=qid)
+    assert wait_done(athena, qid)["Status"]["State"] == "CANCELLED"
+    stats = athena.get_query_runtime_statistics(QueryExecutionId=qid)["QueryRuntimeStatistics"]
+    assert "Rows" not in stats and "TotalExecutionTimeInMillis" in stats["Timeline"]
+
+
 def test_engine_versions_and_execution_engine(env):
     athena = env["athena"]
     versions = athena.list_engine_versions()["EngineVersions"]
