@@ -532,17 +532,62 @@ static int token_lookup(struct query_service *svc, const struct start_req *r,
     return rc;
 }
 
-/* Under the store lock: records execution id as SUCCEEDED on the result of the newest
- * SUCCEEDED execution whose query string and parameters are the same (AWS: "an exact
- * match"), whose statement is the same (a prepared statement updated since gives a new
- * run), of the same database and workgroup, with its result in the same location and no
- * older than r->max_age_ms. 1 when it did, 0 when there is none. Whether the tables changed
- * since is not looked at, as in AWS: the age is the client's bound on staleness. */
-static int reuse_insert(struct query_service *svc, const struct start_req *r, const char *id)
+/* The newest SUCCEEDED execution whose result r may reuse, in prev ("" when none): its query
+ * string and parameters are the same (AWS: "an exact match"), so is its statement (a
+ * prepared statement updated since gives a new run), its database and workgroup; its
+ * result is in the same location, no older than r->max_age_ms, and still there. Whether
+ * the tables changed since is not looked at, as in AWS: the age bounds the staleness. */
+static void reuse_find(struct query_service *svc, const struct start_req *r,
+                       char prev[QUERY_ID_LEN + 1])
 {
-    int64_t now = clock_now_ms();
+    prev[0] = '\0';
     size_t n = strlen(r->loc);
     char *prefix = xasprintf("%s%s", r->loc, n > 0 && r->loc[n - 1] == '/' ? "" : "/");
+    char *location = NULL;
+    store_read_begin(svc->st);
+    struct store_stmt *s = store_prepare_args(
+        svc->st,
+        "SELECT coalesce(reused_from, id), output_location FROM query_executions"
+        " WHERE workgroup = ? AND query = ? AND database IS ? AND coalesce(client_query, query) = ?"
+        " AND params_json IS ? AND state = 'SUCCEEDED' AND completed_ms >= ?"
+        " AND substr(output_location, 1, ?) = ? AND columns_json IS NOT NULL"
+        " ORDER BY completed_ms DESC LIMIT 1",
+        "sssssiis", r->wg, r->run_text, r->database, r->client_query, r->params_json,
+        clock_now_ms() - r->max_age_ms, (int64_t)strlen(prefix), prefix);
+    if (s != NULL && store_step(s) == 1) {
+        snprintf(prev, QUERY_ID_LEN + 1, "%s", store_col_text(s, 0));
+        location = xstrdup(store_col_text(s, 1));
+    }
+    store_finalize(s);
+    store_read_end(svc->st);
+    free(prefix);
+    if (location == NULL) {
+        return;
+    }
+    /* the result object must still be there to be read */
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    const char *slash = strchr(location + 5, '/');
+    size_t bl = slash != NULL ? (size_t)(slash - (location + 5)) : 0;
+    struct lake_object_info info;
+    struct err_info e = {0};
+    if (bl == 0 || bl >= sizeof(bucket)) {
+        prev[0] = '\0';
+    } else {
+        memcpy(bucket, location + 5, bl);
+        bucket[bl] = '\0';
+        if (lake_object_head(svc->lake, bucket, slash + 1, &info, &e) < 0) {
+            prev[0] = '\0';
+        }
+    }
+    free(location);
+}
+
+/* Under the store lock: records execution id as SUCCEEDED on the result of execution prev
+ * (found by reuse_find), with nothing scanned. */
+static int reuse_insert(struct query_service *svc, const struct start_req *r, const char *id,
+                        const char *prev)
+{
+    int64_t now = clock_now_ms();
     int rc = store_run(
         svc->st,
         "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
@@ -550,14 +595,8 @@ static int reuse_insert(struct query_service *svc, const struct start_req *r, co
         " scanned_bytes, columns_json, client_query, params_json, reuse_json, reused_from)"
         " SELECT ?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions), workgroup, query,"
         " database, catalog, output_location, ?2, 'SUCCEEDED', ?3, ?3, ?3, 0, columns_json, ?4,"
-        " ?5, ?6, coalesce(reused_from, id) FROM query_executions WHERE workgroup = ?7"
-        " AND query = ?8 AND database IS ?9 AND coalesce(client_query, query) = ?4"
-        " AND params_json IS ?5 AND state = 'SUCCEEDED' AND completed_ms >= ?10"
-        " AND substr(output_location, 1, ?11) = ?12 AND columns_json IS NOT NULL"
-        " ORDER BY completed_ms DESC LIMIT 1",
-        "ssissssssiis", id, r->token, now, r->client_query, r->params_json, r->reuse_json, r->wg,
-        r->run_text, r->database, now - r->max_age_ms, (int64_t)strlen(prefix), prefix);
-    free(prefix);
+        " ?5, ?6, id FROM query_executions WHERE id = ?7 AND state = 'SUCCEEDED'",
+        "ssissss", id, r->token, now, r->client_query, r->params_json, r->reuse_json, prev);
     if (rc < 0) {
         return rc;
     }
@@ -681,14 +720,18 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
                              id);
     r.output = output;
 
+    /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
+    int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
+    char prev[QUERY_ID_LEN + 1] = "";
+    if (r.max_age_ms >= 0 && !overridden && reusable(r.run_text)) {
+        reuse_find(svc, &r, prev);
+    }
     store_lock(svc->st);
     int existing = r.token != NULL ? token_lookup(svc, &r, id, err) : 0;
     int reused = 0;
     rc = existing < 0 ? existing : 0;
-    /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
-    int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
-    if (existing == 0 && r.max_age_ms >= 0 && !overridden && reusable(r.run_text)) {
-        rc = reused = reuse_insert(svc, &r, id);
+    if (existing == 0 && prev[0] != '\0') {
+        rc = reused = reuse_insert(svc, &r, id, prev);
     }
     if (existing == 0 && rc == 0 && !reused) {
         rc = plain_insert(svc, &r, id);

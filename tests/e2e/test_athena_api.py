@@ -437,6 +437,22 @@ def test_result_reuse(env):
     assert code == "InvalidRequestException"
 
 
+def test_result_reuse_needs_the_previous_result_object(env):
+    athena, s3, wg, db = env["athena"], env["s3"], new_wg(env), env["db"]
+    reuse = {"ResultReuseByAgeConfiguration": {"Enabled": True}}
+    sql = "SELECT max(id) FROM items"
+    first = run(athena, sql, wg, db, ResultReuseConfiguration=reuse)
+    key = first["ResultConfiguration"]["OutputLocation"].split("/", 3)[3]
+    s3.delete_object(Bucket=env["bucket"], Key=key)
+    qe = run(athena, sql, wg, db, ResultReuseConfiguration=reuse)
+    assert qe["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is False
+    assert rows_of(athena, qe["QueryExecutionId"])[1] == [str(N_ROWS - 1)]
+    # the new run's result is the one reused next
+    qe2 = run(athena, sql, wg, db, ResultReuseConfiguration=reuse)
+    assert qe2["Statistics"]["ResultReuseInformation"]["ReusedPreviousResult"] is True
+    assert qe2["ResultConfiguration"] == qe["ResultConfiguration"]
+
+
 def test_result_reuse_through_execute(env):
     athena, wg, db = env["athena"], new_wg(env), env["db"]
     athena.create_prepared_statement(StatementName="cnt", WorkGroup=wg,
