@@ -15,6 +15,7 @@
 #include "query/query_int.h"
 
 #define BAD(err, ...) err_set((err), SL_E(ATHENA_INVALID_REQUEST), __VA_ARGS__)
+#define PREPARED_MAX 1000 /* prepared statements in one workgroup (AWS's quota) */
 
 static const char *in_str(json_t *in, const char *key)
 {
@@ -115,13 +116,21 @@ int query__op_CreateNamedQuery(struct query_service *svc, json_t *in, json_t **o
     store_lock(svc->st);
     if (token != NULL) {
         /* The same token names the query it created first. */
-        struct store_stmt *s =
-            store_prepare_args(svc->st, "SELECT id FROM query_named WHERE client_token = ?", "s",
-                               token);
+        struct store_stmt *s = store_prepare_args(
+            svc->st,
+            "SELECT id, workgroup = ? AND name = ? AND description IS ? AND database = ?"
+            " AND query = ? FROM query_named WHERE client_token = ?",
+            "ssssss", wg, in_str(in, "Name"), in_str(in, "Description"), in_str(in, "Database"),
+            in_str(in, "QueryString"), token);
         if (s != NULL && store_step(s) == 1) {
             snprintf(id, sizeof(id), "%s", store_col_text(s, 0));
+            int same = (int)store_col_int64(s, 1);
             store_finalize(s);
             store_unlock(svc->st);
+            if (!same) {
+                /* AWS: a token used again with other parameters is an error */
+                return BAD(err, "Idempotent parameters do not match");
+            }
             *out = json_pack("{s:s}", "NamedQueryId", id);
             return 0;
         }
@@ -343,6 +352,15 @@ int query__op_CreatePreparedStatement(struct query_service *svc, json_t *in, jso
         return rc;
     }
     store_lock(svc->st);
+    struct store_stmt *s = store_prepare_args(
+        svc->st, "SELECT count(*) FROM query_prepared WHERE workgroup = ?", "s", wg);
+    int64_t n = s != NULL && store_step(s) == 1 ? store_col_int64(s, 0) : 0;
+    store_finalize(s);
+    if (n >= PREPARED_MAX) {
+        store_unlock(svc->st);
+        return BAD(err, "The maximum number of prepared statements in a workgroup is %d",
+                   PREPARED_MAX);
+    }
     rc = store_run(svc->st,
                    "INSERT INTO query_prepared(workgroup, name, query, description, modified_ms)"
                    " VALUES (?, ?, ?, ?, ?)",

@@ -129,6 +129,9 @@ def test_named_query_default_workgroup_token_and_validation(env):
     b = athena.create_named_query(Name="tok", Database=env["db"], QueryString="SELECT 1",
                                   ClientRequestToken=token)["NamedQueryId"]
     assert a == b
+    code, msg = error_of(athena.create_named_query, Name="tok", Database=env["db"],
+                         QueryString="SELECT 2", ClientRequestToken=token)
+    assert (code, msg) == ("InvalidRequestException", "Idempotent parameters do not match")
     assert athena.get_named_query(NamedQueryId=a)["NamedQuery"]["WorkGroup"] == "primary"
     assert a in athena.list_named_queries()["NamedQueryIds"]
     code, msg = error_of(athena.create_named_query, Name="x", Database=env["db"],
@@ -236,6 +239,20 @@ def test_prepared_statement_lifecycle(env):
     code, _ = error_of(athena.create_prepared_statement, StatementName="ps", WorkGroup="nope-wg",
                        QueryStatement="SELECT 1")
     assert code == "InvalidRequestException"
+
+
+def test_a_workgroup_holds_at_most_1000_prepared_statements(env):
+    athena, wg = env["athena"], new_wg(env)
+    for i in range(1000):
+        athena.create_prepared_statement(StatementName=f"s{i}", WorkGroup=wg,
+                                         QueryStatement="SELECT 1")
+    code, _ = error_of(athena.create_prepared_statement, StatementName="s1000", WorkGroup=wg,
+                       QueryStatement="SELECT 1")
+    assert code == "InvalidRequestException"
+    athena.delete_prepared_statement(StatementName="s0", WorkGroup=wg)
+    athena.create_prepared_statement(StatementName="s1000", WorkGroup=wg,
+                                     QueryStatement="SELECT 1")
+    athena.delete_work_group(WorkGroup=wg, RecursiveDeleteOption=True)
 
 
 def test_statement_name_pattern(env):
