@@ -455,155 +455,7 @@ static int bind_params(const char *q, json_t *params, struct buf *out, struct er
     return buf_status(out);
 }
 
-/* The reuse asked by a ResultReuseConfiguration: *max_age_ms < 0 when none. */
-static int reuse_age(json_t *conf, int64_t *max_age_ms, struct err_info *err)
-{
-    *max_age_ms = -1;
-    json_t *by_age = json_object_get(conf, "ResultReuseByAgeConfiguration");
-    if (by_age == NULL) {
-        return 0;
-    }
-    json_t *enabled = json_object_get(by_age, "Enabled");
-    if (!json_is_boolean(enabled)) {
-        return BAD(err, "ResultReuseByAgeConfiguration.Enabled is required");
-    }
-    json_t *age = json_object_get(by_age, "MaxAgeInMinutes");
-    json_int_t minutes = 60; /* AWS's default */
-    if (age != NULL) {
-        if (!json_is_integer(age) || json_integer_value(age) < 0 ||
-            json_integer_value(age) > 10080) {
-            return BAD(err, "MaxAgeInMinutes must be between 0 and 10080");
-        }
-        minutes = json_integer_value(age);
-    }
-    if (json_is_true(enabled)) {
-        *max_age_ms = (int64_t)minutes * 60000;
-    }
-    return 0;
-}
-
-/* 1 when text starts with keyword kw (any case) as a whole word. */
-static int starts_word(const char *text, const char *kw)
-{
-    size_t n = strlen(kw);
-    return strncasecmp(text, kw, n) == 0 && !isalnum((unsigned char)text[n]) && text[n] != '_';
-}
-
-/* 1 when a previous result may answer text: a query (SELECT, WITH ... SELECT; AWS reuses
- * SELECT and EXECUTE, and EXECUTE arrives here as the statement it runs). */
-static int reusable(const char *text)
-{
-    while (isspace((unsigned char)*text) || *text == '(') {
-        text++;
-    }
-    return starts_word(text, "SELECT") || starts_word(text, "WITH");
-}
-
-/* What StartQueryExecution records. */
-struct start_req {
-    const char *wg;
-    const char *database;     /* NULL: none given */
-    const char *token;        /* NULL: none given */
-    const char *client_query; /* QueryString as sent */
-    char *params_json;        /* ExecutionParameters as JSON, NULL when none */
-    char *reuse_json;         /* ResultReuseConfiguration as JSON, NULL when none */
-    const char *run_text;     /* the statement that runs, parameters bound */
-    const char *loc;          /* the result location (a folder) */
-    const char *output;       /* <loc>/<id>.csv */
-    int64_t max_age_ms;       /* result reuse: the oldest result's age, < 0 when off */
-};
-
-/* Under the store lock: the execution a ClientRequestToken already started, in id (1), or
- * 0 when the token is new. AWS refuses a token reused with other parameters. */
-static int token_lookup(struct query_service *svc, const struct start_req *r,
-                        char id[QUERY_ID_LEN + 1], struct err_info *err)
-{
-    struct store_stmt *s = store_prepare_args(
-        svc->st,
-        "SELECT id, coalesce(client_query, query) = ?2 AND workgroup = ?3 AND database IS ?4"
-        " AND params_json IS ?5 FROM query_executions WHERE client_token = ?1",
-        "sssss", r->token, r->client_query, r->wg, r->database, r->params_json);
-    int rc = s != NULL ? store_step(s) : SL_E(IO);
-    if (rc == 1) {
-        snprintf(id, QUERY_ID_LEN + 1, "%s", store_col_text(s, 0));
-        rc = store_col_int64(s, 1) ? 1 : BAD(err, "Idempotent parameters do not match");
-    }
-    store_finalize(s);
-    return rc;
-}
-
-/* The newest SUCCEEDED execution whose result r may reuse, in prev ("" when none): its query
- * string and parameters are the same (AWS: "an exact match"), so is its statement (a
- * prepared statement updated since gives a new run), its database and workgroup; its
- * result is in the same location, no older than r->max_age_ms, and still there. Whether
- * the tables changed since is not looked at, as in AWS: the age bounds the staleness. */
-static void reuse_find(struct query_service *svc, const struct start_req *r,
-                       char prev[QUERY_ID_LEN + 1])
-{
-    prev[0] = '\0';
-    size_t n = strlen(r->loc);
-    char *prefix = xasprintf("%s%s", r->loc, n > 0 && r->loc[n - 1] == '/' ? "" : "/");
-    char *location = NULL;
-    store_read_begin(svc->st);
-    struct store_stmt *s = store_prepare_args(
-        svc->st,
-        "SELECT coalesce(reused_from, id), output_location FROM query_executions"
-        " WHERE workgroup = ? AND query = ? AND database IS ? AND coalesce(client_query, query) = ?"
-        " AND params_json IS ? AND state = 'SUCCEEDED' AND completed_ms >= ?"
-        " AND substr(output_location, 1, ?) = ? AND columns_json IS NOT NULL"
-        " ORDER BY completed_ms DESC LIMIT 1",
-        "sssssiis", r->wg, r->run_text, r->database, r->client_query, r->params_json,
-        clock_now_ms() - r->max_age_ms, (int64_t)strlen(prefix), prefix);
-    if (s != NULL && store_step(s) == 1) {
-        snprintf(prev, QUERY_ID_LEN + 1, "%s", store_col_text(s, 0));
-        location = xstrdup(store_col_text(s, 1));
-    }
-    store_finalize(s);
-    store_read_end(svc->st);
-    free(prefix);
-    if (location == NULL) {
-        return;
-    }
-    /* the result object must still be there to be read */
-    char bucket[LAKE_BUCKET_NAME_MAX + 1];
-    const char *slash = strchr(location + 5, '/');
-    size_t bl = slash != NULL ? (size_t)(slash - (location + 5)) : 0;
-    struct lake_object_info info;
-    struct err_info e = {0};
-    if (bl == 0 || bl >= sizeof(bucket)) {
-        prev[0] = '\0';
-    } else {
-        memcpy(bucket, location + 5, bl);
-        bucket[bl] = '\0';
-        if (lake_object_head(svc->lake, bucket, slash + 1, &info, &e) < 0) {
-            prev[0] = '\0';
-        }
-    }
-    free(location);
-}
-
-/* Under the store lock: records execution id as SUCCEEDED on the result of execution prev
- * (found by reuse_find), with nothing scanned. */
-static int reuse_insert(struct query_service *svc, const struct start_req *r, const char *id,
-                        const char *prev)
-{
-    int64_t now = clock_now_ms();
-    int rc = store_run(
-        svc->st,
-        "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
-        " output_location, client_token, state, submitted_ms, started_ms, completed_ms,"
-        " scanned_bytes, columns_json, client_query, params_json, reuse_json, reused_from)"
-        " SELECT ?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions), workgroup, query,"
-        " database, catalog, output_location, ?2, 'SUCCEEDED', ?3, ?3, ?3, 0, columns_json, ?4,"
-        " ?5, ?6, id FROM query_executions WHERE id = ?7 AND state = 'SUCCEEDED'",
-        "ssissss", id, r->token, now, r->client_query, r->params_json, r->reuse_json, prev);
-    if (rc < 0) {
-        return rc;
-    }
-    return store_changes(svc->st) == 1;
-}
-
-static int plain_insert(struct query_service *svc, const struct start_req *r, const char *id)
+static int plain_insert(struct query_service *svc, const struct query_start *r, const char *id)
 {
     return store_run(svc->st,
                      "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
@@ -656,7 +508,7 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     if (query == NULL || query[0] == '\0' || strlen(query) > 262144) {
         return BAD(err, "QueryString must be between 1 and 262144 characters");
     }
-    struct start_req r = {.client_query = query};
+    struct query_start r = {.client_query = query};
     r.wg = in_str(in, "WorkGroup");
     if (r.wg == NULL) {
         r.wg = "primary";
@@ -672,7 +524,7 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
         return BAD(err, "Catalog %s is not found.", catalog);
     }
     json_t *reuse = json_object_get(in, "ResultReuseConfiguration");
-    int rc = reuse_age(reuse, &r.max_age_ms, err);
+    int rc = query__reuse_age(reuse, &r.max_age_ms, err);
     if (rc < 0) {
         return rc;
     }
@@ -723,15 +575,15 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
     int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
     char prev[QUERY_ID_LEN + 1] = "";
-    if (r.max_age_ms >= 0 && !overridden && reusable(r.run_text)) {
-        reuse_find(svc, &r, prev);
+    if (r.max_age_ms >= 0 && !overridden && query__reusable(r.run_text)) {
+        query__reuse_find(svc, &r, prev);
     }
     store_lock(svc->st);
-    int existing = r.token != NULL ? token_lookup(svc, &r, id, err) : 0;
+    int existing = r.token != NULL ? query__token_lookup(svc, &r, id, err) : 0;
     int reused = 0;
     rc = existing < 0 ? existing : 0;
     if (existing == 0 && prev[0] != '\0') {
-        rc = reused = reuse_insert(svc, &r, id, prev);
+        rc = reused = query__reuse_insert(svc, &r, id, prev);
     }
     if (existing == 0 && rc == 0 && !reused) {
         rc = plain_insert(svc, &r, id);

@@ -159,8 +159,7 @@ char *query__wg_arn(struct query_service *svc, const char *wg)
                      wg);
 }
 
-int query__op_TagResource(struct query_service *svc, json_t *in, json_t **out,
-                          struct err_info *err)
+int query__op_TagResource(struct query_service *svc, json_t *in, json_t **out, struct err_info *err)
 {
     const char *arn = in_str(in, "ResourceARN");
     int rc = arn_check(svc, arn, err);
@@ -361,15 +360,15 @@ int query__op_ListEngineVersions(struct query_service *svc, json_t *in, json_t *
 {
     (void)svc;
     json_t *m = json_object_get(in, "MaxResults");
-    if (m != NULL && (!json_is_integer(m) || json_integer_value(m) < 1 ||
-                      json_integer_value(m) > 10)) {
+    if (m != NULL &&
+        (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > 10)) {
         return BAD(err, "MaxResults must be between 1 and 10");
     }
     /* Sluice runs one engine: Athena engine version 3's SQL. */
-    json_t *all = json_pack("[{s:s, s:s}, {s:s, s:s}]", "SelectedEngineVersion", "AUTO",
-                            "EffectiveEngineVersion", "Athena engine version 3",
-                            "SelectedEngineVersion", "Athena engine version 3",
-                            "EffectiveEngineVersion", "Athena engine version 3");
+    json_t *all =
+        json_pack("[{s:s, s:s}, {s:s, s:s}]", "SelectedEngineVersion", "AUTO",
+                  "EffectiveEngineVersion", "Athena engine version 3", "SelectedEngineVersion",
+                  "Athena engine version 3", "EffectiveEngineVersion", "Athena engine version 3");
     json_t *page = NULL;
     char next[24];
     int rc = query__page_of(all, in, 10, &page, next, err);

@@ -63,9 +63,9 @@ int query__wg_check(struct query_service *svc, const char *name, struct err_info
 
 static json_t *named_doc(struct store_stmt *s)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "NamedQueryId", store_col_text(s, 0),
-                          "Name", store_col_text(s, 1), "Database", store_col_text(s, 3),
-                          "QueryString", store_col_text(s, 4), "WorkGroup", store_col_text(s, 5));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "NamedQueryId", store_col_text(s, 0), "Name",
+                          store_col_text(s, 1), "Database", store_col_text(s, 3), "QueryString",
+                          store_col_text(s, 4), "WorkGroup", store_col_text(s, 5));
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(o, "Description", json_string(store_col_text(s, 2)));
     }
@@ -73,8 +73,7 @@ static json_t *named_doc(struct store_stmt *s)
 }
 
 /* The NamedQuery document of id in *doc; InvalidRequestException when there is none. */
-static int named_load(struct query_service *svc, const char *id, json_t **doc,
-                      struct err_info *err)
+static int named_load(struct query_service *svc, const char *id, json_t **doc, struct err_info *err)
 {
     store_read_begin(svc->st);
     struct store_stmt *s =
@@ -181,10 +180,9 @@ int query__op_BatchGetNamedQuery(struct query_service *svc, json_t *in, json_t *
             json_array_append_new(found, doc);
         } else {
             const char *id = json_string_value(v);
-            json_array_append_new(missing,
-                                  json_pack("{s:s, s:s, s:s}", "NamedQueryId", id ? id : "",
-                                            "ErrorCode", "INVALID_INPUT", "ErrorMessage",
-                                            e.message));
+            json_array_append_new(missing, json_pack("{s:s, s:s, s:s}", "NamedQueryId",
+                                                     id ? id : "", "ErrorCode", "INVALID_INPUT",
+                                                     "ErrorMessage", e.message));
         }
     }
     *out = json_pack("{s:o, s:o}", "NamedQueries", found, "UnprocessedNamedQueryIds", missing);
@@ -201,8 +199,8 @@ int query__op_ListNamedQueries(struct query_service *svc, json_t *in, json_t **o
         return rc;
     }
     json_t *m = json_object_get(in, "MaxResults");
-    if (m != NULL && (!json_is_integer(m) || json_integer_value(m) < 0 ||
-                      json_integer_value(m) > 50)) {
+    if (m != NULL &&
+        (!json_is_integer(m) || json_integer_value(m) < 0 || json_integer_value(m) > 50)) {
         return BAD(err, "MaxResults must be between 0 and 50");
     }
     json_t *all = json_array();
@@ -245,8 +243,8 @@ int query__op_UpdateNamedQuery(struct query_service *svc, json_t *in, json_t **o
     store_lock(svc->st);
     rc = store_run(svc->st,
                    "UPDATE query_named SET name = ?, description = ?, query = ? WHERE id = ?",
-                   "ssss", in_str(in, "Name"), in_str(in, "Description"),
-                   in_str(in, "QueryString"), id != NULL ? id : "");
+                   "ssss", in_str(in, "Name"), in_str(in, "Description"), in_str(in, "QueryString"),
+                   id != NULL ? id : "");
     int changed = rc >= 0 ? (int)store_changes(svc->st) : 0;
     store_unlock(svc->st);
     if (rc < 0) {
@@ -326,10 +324,10 @@ static int ps_load(struct query_service *svc, const char *wg, const char *name, 
         "ss", wg, name != NULL ? name : "");
     int rc = s != NULL ? store_step(s) : SL_E(IO);
     if (rc == 1) {
-        *doc = json_pack("{s:s, s:s, s:s, s:f}", "StatementName", store_col_text(s, 0),
-                         "QueryStatement", store_col_text(s, 1), "WorkGroupName",
-                         store_col_text(s, 2), "LastModifiedTime",
-                         (double)store_col_int64(s, 4) / 1000.0);
+        *doc =
+            json_pack("{s:s, s:s, s:s, s:f}", "StatementName", store_col_text(s, 0),
+                      "QueryStatement", store_col_text(s, 1), "WorkGroupName", store_col_text(s, 2),
+                      "LastModifiedTime", (double)store_col_int64(s, 4) / 1000.0);
         if (!store_col_is_null(s, 3)) {
             json_object_set_new(*doc, "Description", json_string(store_col_text(s, 3)));
         }
@@ -430,8 +428,8 @@ int query__op_BatchGetPreparedStatement(struct query_service *svc, json_t *in, j
                                                  valid ? "STATEMENT_NOT_FOUND" : "INVALID_INPUT",
                                                  "ErrorMessage", e.message));
     }
-    *out = json_pack("{s:o, s:o}", "PreparedStatements", found,
-                     "UnprocessedPreparedStatementNames", missing);
+    *out = json_pack("{s:o, s:o}", "PreparedStatements", found, "UnprocessedPreparedStatementNames",
+                     missing);
     return 0;
 }
 
@@ -507,8 +505,8 @@ int query__op_DeletePreparedStatement(struct query_service *svc, json_t *in, jso
         return rc;
     }
     store_lock(svc->st);
-    rc = store_run(svc->st, "DELETE FROM query_prepared WHERE workgroup = ? AND name = ?", "ss",
-                   wg, name);
+    rc = store_run(svc->st, "DELETE FROM query_prepared WHERE workgroup = ? AND name = ?", "ss", wg,
+                   name);
     int changed = rc >= 0 ? (int)store_changes(svc->st) : 0;
     store_unlock(svc->st);
     if (rc < 0) {
@@ -640,12 +638,12 @@ int query__wg_delete_contents(struct query_service *svc, const char *wg, int rec
     store_lock(svc->st);
     int rc = 0;
     if (!recursive) {
-        struct store_stmt *s = store_prepare_args(
-            svc->st,
-            "SELECT (SELECT count(*) FROM query_named WHERE workgroup = ?1)"
-            " + (SELECT count(*) FROM query_prepared WHERE workgroup = ?1)"
-            " + (SELECT count(*) FROM query_executions WHERE workgroup = ?1)",
-            "s", wg);
+        struct store_stmt *s =
+            store_prepare_args(svc->st,
+                               "SELECT (SELECT count(*) FROM query_named WHERE workgroup = ?1)"
+                               " + (SELECT count(*) FROM query_prepared WHERE workgroup = ?1)"
+                               " + (SELECT count(*) FROM query_executions WHERE workgroup = ?1)",
+                               "s", wg);
         rc = s != NULL ? store_step(s) : SL_E(IO);
         int64_t n = rc == 1 ? store_col_int64(s, 0) : 0;
         store_finalize(s);

@@ -193,4 +193,34 @@ int query__tags_put(struct query_service *svc, const char *arn, json_t *tags, st
 void query__tags_drop(struct query_service *svc, const char *arn);
 char *query__wg_arn(struct query_service *svc, const char *wg);
 
+/* What StartQueryExecution records (athena_api.c, athena_reuse.c). */
+struct query_start {
+    const char *wg;
+    const char *database;     /* NULL: none given */
+    const char *token;        /* NULL: none given */
+    const char *client_query; /* QueryString as sent */
+    char *params_json;        /* ExecutionParameters as JSON, NULL when none */
+    char *reuse_json;         /* ResultReuseConfiguration as JSON, NULL when none */
+    const char *run_text;     /* the statement that runs, parameters bound */
+    const char *loc;          /* the result location (a folder) */
+    const char *output;       /* <loc>/<id>.csv */
+    int64_t max_age_ms;       /* result reuse: the oldest result's age, < 0 when off */
+};
+
+/* athena_reuse.c. query__reuse_age: the age ResultReuseConfiguration conf allows in
+ * *max_age_ms (< 0: no reuse), or InvalidRequestException. query__reusable: 1 when a
+ * previous result may answer statement text (a SELECT). query__reuse_find: the execution
+ * whose result r may reuse in prev, "" when none. Under the store lock:
+ * query__reuse_insert records id as SUCCEEDED on prev's result (1), 0 when prev is gone;
+ * query__token_lookup gives the execution r's token started in id (1), 0 for a new token,
+ * InvalidRequestException for a token used with other parameters. */
+int query__reuse_age(json_t *conf, int64_t *max_age_ms, struct err_info *err);
+int query__reusable(const char *text);
+void query__reuse_find(struct query_service *svc, const struct query_start *r,
+                       char prev[QUERY_ID_LEN + 1]);
+int query__reuse_insert(struct query_service *svc, const struct query_start *r, const char *id,
+                        const char *prev);
+int query__token_lookup(struct query_service *svc, const struct query_start *r,
+                        char id[QUERY_ID_LEN + 1], struct err_info *err);
+
 #endif
