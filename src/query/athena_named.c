@@ -653,9 +653,42 @@ int query__wg_delete_contents(struct query_service *svc, const char *wg, int rec
         }
         return n > 0 ? BAD(err, "WorkGroup %s is not empty", wg) : 0;
     }
+    /* Queries still queued or running are stopped first, as StopQueryExecution would. */
+    json_t *active = json_array();
+    struct store_stmt *s =
+        store_prepare_args(svc->st,
+                           "SELECT id, state FROM query_executions"
+                           " WHERE workgroup = ? AND state IN ('QUEUED', 'RUNNING')",
+                           "s", wg);
+    while (s != NULL && store_step(s) == 1) {
+        json_array_append_new(active,
+                              json_pack("[s, s]", store_col_text(s, 0), store_col_text(s, 1)));
+    }
+    store_finalize(s);
+    store_unlock(svc->st);
+    size_t i;
+    json_t *a;
+    json_array_foreach(active, i, a)
+    {
+        const char *id = json_string_value(json_array_get(a, 0));
+        int queued = strcmp(json_string_value(json_array_get(a, 1)), "QUEUED") == 0;
+        if (query__exec_set_state(svc, id, queued ? QUERY_QUEUED : QUERY_RUNNING, QUERY_CANCELLED,
+                                  "Query cancelled by user", 0, 0, -1, 0, NULL) < 0 &&
+            queued) {
+            query__exec_set_state(svc, id, QUERY_RUNNING, QUERY_CANCELLED,
+                                  "Query cancelled by user", 0, 0, -1, 0, NULL);
+        }
+        query__interrupt(svc, id);
+    }
+    json_decref(active);
+    /* The workgroup's contents go with it: its saved queries and its query history. */
+    store_lock(svc->st);
     rc = store_run(svc->st, "DELETE FROM query_named WHERE workgroup = ?", "s", wg);
     if (rc >= 0) {
         rc = store_run(svc->st, "DELETE FROM query_prepared WHERE workgroup = ?", "s", wg);
+    }
+    if (rc >= 0) {
+        rc = store_run(svc->st, "DELETE FROM query_executions WHERE workgroup = ?", "s", wg);
     }
     store_unlock(svc->st);
     return rc < 0 ? rc : 0;

@@ -176,7 +176,8 @@ void query__new_id(char out[QUERY_ID_LEN + 1]);
  * caller frees it) and its parameters in *params (USING's values, else exec_params; a new
  * reference) to bind into its ? placeholders; or an error. query__wg_delete_contents:
  * without recursive, InvalidRequestException when workgroup wg holds named queries,
- * prepared statements or executions; with it, deletes its named queries and statements. */
+ * prepared statements or executions; with it, stops its queued and running queries and
+ * deletes its named queries, statements and executions. */
 int query__wg_check(struct query_service *svc, const char *name, struct err_info *err);
 int query__execute_text(struct query_service *svc, const char *wg, const char *query,
                         json_t *exec_params, char **statement, json_t **params,

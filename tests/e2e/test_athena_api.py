@@ -179,14 +179,23 @@ def test_delete_workgroup_with_contents_needs_recursive(env):
     code, msg = error_of(athena.delete_work_group, WorkGroup=wg)
     assert code == "InvalidRequestException" and wg in msg
     assert athena.get_work_group(WorkGroup=wg)["WorkGroup"]["Name"] == wg
+    done = run(athena, "SELECT 1", wg, env["db"])["QueryExecutionId"]
+    endless = start(athena, "SELECT count(*) FROM items a, items b, items c, items d"
+                            " WHERE a.id + b.id > c.id + d.id", wg, env["db"])
     athena.delete_work_group(WorkGroup=wg, RecursiveDeleteOption=True)
     code, _ = error_of(athena.get_named_query, NamedQueryId=qid)
     assert code == "InvalidRequestException"
+    for gone in (done, endless):
+        code, _ = error_of(athena.get_query_execution, QueryExecutionId=gone)
+        assert code == "InvalidRequestException"
     # a workgroup of the same name starts empty
     athena.create_work_group(Name=wg)
     assert athena.list_prepared_statements(WorkGroup=wg)["PreparedStatements"] == []
     assert athena.list_named_queries(WorkGroup=wg)["NamedQueryIds"] == []
+    assert athena.list_query_executions(WorkGroup=wg)["QueryExecutionIds"] == []
     athena.delete_work_group(WorkGroup=wg)
+    # the workers are free again
+    assert run(athena, "SELECT 2", env["wg"], env["db"])["Status"]["State"] == "SUCCEEDED"
 
 
 # ---- prepared statements ----
