@@ -114,14 +114,13 @@ void query__reuse_find(struct query_service *svc, const struct query_start *r,
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *slash = strchr(location + 5, '/');
     size_t bl = slash != NULL ? (size_t)(slash - (location + 5)) : 0;
-    struct lake_object_info info;
     struct err_info e = {0};
     if (bl == 0 || bl >= sizeof(bucket)) {
         prev[0] = '\0';
     } else {
         memcpy(bucket, location + 5, bl);
         bucket[bl] = '\0';
-        if (lake_object_head(svc->lake, bucket, slash + 1, &info, &e) < 0) {
+        if (lake_object_head(svc->lake, bucket, slash + 1, NULL, &e) < 0) {
             prev[0] = '\0';
         }
     }
