@@ -425,54 +425,78 @@ int query__op_DeleteWorkGroup(struct query_service *svc, json_t *in, json_t **ou
 
 /* ---- query executions ---- */
 
-/* Replaces each ? outside quotes with the next execution parameter. */
-static int bind_params(const char *q, json_t *params, struct buf *out, struct err_info *err)
+/* The number of ? placeholders of q outside quotes. */
+static size_t count_placeholders(const char *q)
 {
-    size_t n = json_array_size(params), used = 0;
+    size_t n = 0;
     char quote = 0;
     for (const char *p = q; *p != '\0'; p++) {
         if (quote != 0) {
-            if (*p == quote) {
-                quote = 0;
-            }
+            quote = *p == quote ? 0 : quote;
         } else if (*p == '\'' || *p == '"') {
             quote = *p;
         } else if (*p == '?') {
-            if (used >= n || !json_is_string(json_array_get(params, used))) {
-                return BAD(err, "The number of parameters does not match the number of "
-                                "placeholders in the query");
-            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Replaces each ? outside quotes with the next execution parameter (strings, checked by the
+ * caller). 0; or 1 when their numbers differ, with Athena's message in fail (the query then
+ * fails, as Athena's does, rather than the call). */
+static int bind_params(const char *q, json_t *params, struct buf *out, char *fail,
+                       size_t fail_len)
+{
+    size_t n = json_array_size(params), want = count_placeholders(q), used = 0;
+    if (want != n) {
+        snprintf(fail, fail_len, "Incorrect number of parameters: expected %zu but found %zu",
+                 want, n);
+        return 1;
+    }
+    char quote = 0;
+    for (const char *p = q; *p != '\0'; p++) {
+        if (quote != 0) {
+            quote = *p == quote ? 0 : quote;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '?') {
             buf_puts(out, json_string_value(json_array_get(params, used++)));
             continue;
         }
         buf_putc(out, *p);
     }
-    if (used != n) {
-        return BAD(err, "The number of parameters does not match the number of placeholders "
-                        "in the query");
-    }
     buf_putc(out, '\0');
     return buf_status(out);
 }
 
+/* Records execution id QUEUED, or FAILED at once with r->failure (a USER error 1006, as
+ * Athena reports a wrong number of parameters). */
 static int plain_insert(struct query_service *svc, const struct query_start *r, const char *id)
 {
+    int64_t now = clock_now_ms();
     return store_run(svc->st,
                      "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
                      " output_location, client_token, state, submitted_ms, client_query,"
-                     " params_json, reuse_json)"
-                     " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
-                     " ?, ?, ?, 'AwsDataCatalog', ?, ?, 'QUEUED', ?, ?, ?, ?)",
-                     "ssssssisss", id, r->wg, r->run_text, r->database, r->output, r->token,
-                     (int64_t)clock_now_ms(),
+                     " params_json, reuse_json, reason, err_category, err_type, started_ms,"
+                     " completed_ms)"
+                     " VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
+                     " ?2, ?3, ?4, 'AwsDataCatalog', ?5, ?6, CASE WHEN ?10 IS NULL THEN 'QUEUED'"
+                     " ELSE 'FAILED' END, ?7, ?8, ?9, ?11, ?10, CASE WHEN ?10 IS NULL THEN 0"
+                     " ELSE 2 END, CASE WHEN ?10 IS NULL THEN 0 ELSE 1006 END,"
+                     " CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END,"
+                     " CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END)",
+                     "ssssssissss", id, r->wg, r->run_text, r->database, r->output, r->token, now,
                      strcmp(r->client_query, r->run_text) != 0 ? r->client_query : NULL,
-                     r->params_json, r->reuse_json);
+                     r->params_json, r->failure, r->reuse_json);
 }
 
 /* The statement text that runs for QueryString query: an EXECUTE's prepared statement or
- * query itself, with its parameters bound into text. */
+ * query itself, with its parameters bound into text (0); 1 when the execution is to fail at
+ * once with the message in fail; or an error of the call. */
 static int run_text_of(struct query_service *svc, const char *wg, const char *query,
-                       json_t *params, struct buf *text, struct err_info *err)
+                       json_t *params, struct buf *text, char *fail, size_t fail_len,
+                       struct err_info *err)
 {
     if (params != NULL) {
         size_t i;
@@ -495,7 +519,8 @@ static int run_text_of(struct query_service *svc, const char *wg, const char *qu
     if (rc < 0) {
         return rc;
     }
-    rc = rc == 1 ? bind_params(statement, values, text, err) : bind_params(query, params, text, err);
+    rc = rc == 1 ? bind_params(statement, values, text, fail, fail_len)
+                 : bind_params(query, params, text, fail, fail_len);
     free(statement);
     json_decref(values);
     return rc;
@@ -555,12 +580,14 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     json_t *params = json_object_get(in, "ExecutionParameters");
     struct buf text;
     buf_init(&text);
-    if ((rc = run_text_of(svc, r.wg, query, params, &text, err)) < 0) {
+    char fail[128];
+    if ((rc = run_text_of(svc, r.wg, query, params, &text, fail, sizeof(fail), err)) < 0) {
         buf_fini(&text);
         wg_fini(&w);
         return rc;
     }
-    r.run_text = (const char *)text.data;
+    r.failure = rc == 1 ? fail : NULL;
+    r.run_text = rc == 1 ? query : (const char *)text.data;
     r.params_json = params != NULL ? json_dumps(params, JSON_COMPACT) : NULL;
     r.reuse_json = reuse != NULL ? json_dumps(reuse, JSON_COMPACT) : NULL;
     char id[QUERY_ID_LEN + 1];
@@ -575,7 +602,7 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
     int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
     char prev[QUERY_ID_LEN + 1] = "";
-    if (r.max_age_ms >= 0 && !overridden && query__reusable(r.run_text)) {
+    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && query__reusable(r.run_text)) {
         query__reuse_find(svc, &r, prev);
     }
     store_lock(svc->st);
@@ -597,7 +624,7 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     if (rc < 0) {
         return rc;
     }
-    if (existing == 0 && !reused) {
+    if (existing == 0 && !reused && r.failure == NULL) {
         query__enqueue(svc, id);
     }
     *out = json_pack("{s:s}", "QueryExecutionId", id);

@@ -206,6 +206,7 @@ struct query_start {
     const char *loc;          /* the result location (a folder) */
     const char *output;       /* <loc>/<id>.csv */
     int64_t max_age_ms;       /* result reuse: the oldest result's age, < 0 when off */
+    const char *failure;      /* not NULL: the execution fails at once with this */
 };
 
 /* athena_reuse.c. query__reuse_age: the age ResultReuseConfiguration conf allows in

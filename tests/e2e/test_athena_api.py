@@ -289,9 +289,16 @@ def test_execute_using_and_execution_parameters(env):
     assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
     assert qe["ExecutionParameters"] == ["7", "'n7'"]
     assert rows_of(athena, qe["QueryExecutionId"])[1] == [str(N_ROWS // 10 - 1)]
-    # the wrong number of values, an unknown statement, both USING and parameters
-    for sql, kw in (("EXECUTE by_grp USING 3", {}), ("EXECUTE by_grp", {}),
-                    ("EXECUTE nope USING 1", {}),
+    # the wrong number of values: the query fails, as Athena's does
+    for sql, kw, found in (("EXECUTE by_grp USING 3", {}, 1), ("EXECUTE by_grp", {}, 0),
+                           ("EXECUTE by_grp", {"ExecutionParameters": ["1", "'a'", "2"]}, 3)):
+        qe = run(athena, sql, wg, db, **kw)
+        assert qe["Status"]["State"] == "FAILED" and qe["Query"] == sql
+        err = qe["Status"]["AthenaError"]
+        assert (err["ErrorCategory"], err["ErrorType"]) == (2, 1006)
+        assert err["ErrorMessage"] == f"Incorrect number of parameters: expected 2 but found {found}"
+    # an unknown statement, both USING and parameters
+    for sql, kw in (("EXECUTE nope USING 1", {}),
                     ("EXECUTE by_grp USING 1, 'a'", {"ExecutionParameters": ["1", "'a'"]})):
         code, _ = error_of(athena.start_query_execution, QueryString=sql, WorkGroup=wg,
                            QueryExecutionContext={"Database": db}, **kw)
@@ -310,6 +317,11 @@ def test_plain_query_reports_its_parameters(env):
     assert qe["Query"] == "SELECT count(*) FROM items WHERE grp = ?"
     assert qe["ExecutionParameters"] == ["4"]
     assert rows_of(athena, qe["QueryExecutionId"])[1] == [str(N_ROWS // 10)]
+    qe = run(athena, "SELECT ? + ?", env["wg"], env["db"], ExecutionParameters=["1"])
+    assert qe["Status"]["State"] == "FAILED"
+    assert qe["Status"]["AthenaError"]["ErrorMessage"] == \
+        "Incorrect number of parameters: expected 2 but found 1"
+    assert qe["Status"]["AthenaError"]["ErrorType"] == 1006
 
 
 # ---- tags ----
