@@ -296,7 +296,8 @@ def test_execute_using_and_execution_parameters(env):
         assert qe["Status"]["State"] == "FAILED" and qe["Query"] == sql
         err = qe["Status"]["AthenaError"]
         assert (err["ErrorCategory"], err["ErrorType"]) == (2, 1006)
-        assert err["ErrorMessage"] == f"Incorrect number of parameters: expected 2 but found {found}"
+        assert err["ErrorMessage"] == \
+            f"Incorrect number of parameters: expected 2 but found {found}"
     # an unknown statement, both USING and parameters
     for sql, kw in (("EXECUTE nope USING 1", {}),
                     ("EXECUTE by_grp USING 1, 'a'", {"ExecutionParameters": ["1", "'a'"]})):
