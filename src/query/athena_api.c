@@ -29,7 +29,7 @@ static json_t *epoch(int64_t ms)
     return json_real((double)ms / 1000.0);
 }
 
-static void new_id(char out[QUERY_ID_LEN + 1])
+void query__new_id(char out[QUERY_ID_LEN + 1])
 {
     uint8_t b[16];
     crypto_random(b, sizeof(b));
@@ -60,7 +60,7 @@ static int name_ok(const char *s)
  * (the index of the page's first item, as text) of in ask. *page is the page's items;
  * *next the next page's token or "" when this is the last. 0, or InvalidRequestException.
  */
-static int page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
+int query__page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
                    struct err_info *err)
 {
     json_int_t n = max;
@@ -266,9 +266,18 @@ int query__op_CreateWorkGroup(struct query_service *svc, json_t *in, json_t **ou
     w.created_ms = clock_now_ms();
     const char *desc = in_str(in, "Description");
     w.description = desc != NULL ? xstrdup(desc) : NULL;
+    json_t *tags = json_object_get(in, "Tags");
     int rc = wg_apply(json_object_get(in, "Configuration"), 0, &w, err);
+    if (rc == 0 && tags != NULL) {
+        rc = query__tags_check(tags, err);
+    }
     if (rc == 0) {
         rc = wg_save(svc, &w, 1, err);
+    }
+    if (rc == 0 && tags != NULL) {
+        char *arn = query__wg_arn(svc, name);
+        rc = query__tags_put(svc, arn, tags, err);
+        free(arn);
     }
     wg_fini(&w);
     if (rc == 0) {
@@ -335,7 +344,7 @@ int query__op_ListWorkGroups(struct query_service *svc, json_t *in, json_t **out
     }
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "WorkGroups", page);
@@ -389,8 +398,15 @@ int query__op_DeleteWorkGroup(struct query_service *svc, json_t *in, json_t **ou
     if (strcmp(name, "primary") == 0) {
         return BAD(err, "Primary WorkGroup cannot be deleted");
     }
-    /* Named queries and prepared statements do not exist yet: RecursiveDeleteOption has
-     * nothing more to remove. The workgroup's query history goes with it, as in AWS. */
+    /* Without RecursiveDeleteOption AWS refuses a workgroup that holds anything. */
+    rc = query__wg_delete_contents(svc, name,
+                                   json_is_true(json_object_get(in, "RecursiveDeleteOption")), err);
+    if (rc < 0) {
+        return rc;
+    }
+    char *arn = query__wg_arn(svc, name);
+    query__tags_drop(svc, arn);
+    free(arn);
     store_lock(svc->st);
     struct store_stmt *stmt = NULL;
     rc = store_prepare(svc->st, "DELETE FROM query_workgroups WHERE name = ?", &stmt);
@@ -409,34 +425,102 @@ int query__op_DeleteWorkGroup(struct query_service *svc, json_t *in, json_t **ou
 
 /* ---- query executions ---- */
 
-/* Replaces each ? outside quotes with the next execution parameter. */
-static int bind_params(const char *q, json_t *params, struct buf *out, struct err_info *err)
+/* The number of ? placeholders of q outside quotes. */
+static size_t count_placeholders(const char *q)
 {
-    size_t n = json_array_size(params), used = 0;
+    size_t n = 0;
     char quote = 0;
     for (const char *p = q; *p != '\0'; p++) {
         if (quote != 0) {
-            if (*p == quote) {
-                quote = 0;
-            }
+            quote = *p == quote ? 0 : quote;
         } else if (*p == '\'' || *p == '"') {
             quote = *p;
         } else if (*p == '?') {
-            if (used >= n || !json_is_string(json_array_get(params, used))) {
-                return BAD(err, "The number of parameters does not match the number of "
-                                "placeholders in the query");
-            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Replaces each ? outside quotes with the next execution parameter (strings, checked by the
+ * caller). 0; or 1 when their numbers differ, with Athena's message in fail (the query then
+ * fails, as Athena's does, rather than the call). */
+static int bind_params(const char *q, json_t *params, struct buf *out, char *fail, size_t fail_len)
+{
+    size_t n = json_array_size(params), want = count_placeholders(q), used = 0;
+    if (want != n) {
+        snprintf(fail, fail_len, "Incorrect number of parameters: expected %zu but found %zu", want,
+                 n);
+        return 1;
+    }
+    char quote = 0;
+    for (const char *p = q; *p != '\0'; p++) {
+        if (quote != 0) {
+            quote = *p == quote ? 0 : quote;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '?') {
             buf_puts(out, json_string_value(json_array_get(params, used++)));
             continue;
         }
         buf_putc(out, *p);
     }
-    if (used != n) {
-        return BAD(err, "The number of parameters does not match the number of placeholders "
-                        "in the query");
-    }
     buf_putc(out, '\0');
     return buf_status(out);
+}
+
+/* Records execution id QUEUED, or FAILED at once with r->failure (a USER error 1006, as
+ * Athena reports a wrong number of parameters). */
+static int plain_insert(struct query_service *svc, const struct query_start *r, const char *id)
+{
+    int64_t now = clock_now_ms();
+    return store_run(svc->st,
+                     "INSERT INTO query_executions(id, seq, workgroup, query, database, catalog,"
+                     " output_location, client_token, state, submitted_ms, client_query,"
+                     " params_json, reuse_json, reason, err_category, err_type, started_ms,"
+                     " completed_ms)"
+                     " VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
+                     " ?2, ?3, ?4, 'AwsDataCatalog', ?5, ?6, CASE WHEN ?10 IS NULL THEN 'QUEUED'"
+                     " ELSE 'FAILED' END, ?7, ?8, ?9, ?11, ?10, CASE WHEN ?10 IS NULL THEN 0"
+                     " ELSE 2 END, CASE WHEN ?10 IS NULL THEN 0 ELSE 1006 END,"
+                     " CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END,"
+                     " CASE WHEN ?10 IS NULL THEN NULL ELSE ?7 END)",
+                     "ssssssissss", id, r->wg, r->run_text, r->database, r->output, r->token, now,
+                     strcmp(r->client_query, r->run_text) != 0 ? r->client_query : NULL,
+                     r->params_json, r->failure, r->reuse_json);
+}
+
+/* The statement text that runs for QueryString query: an EXECUTE's prepared statement or
+ * query itself, with its parameters bound into text (0); 1 when the execution is to fail at
+ * once with the message in fail; or an error of the call. */
+static int run_text_of(struct query_service *svc, const char *wg, const char *query, json_t *params,
+                       struct buf *text, char *fail, size_t fail_len, struct err_info *err)
+{
+    if (params != NULL) {
+        size_t i;
+        json_t *v;
+        if (!json_is_array(params) || json_array_size(params) < 1) {
+            return BAD(err, "ExecutionParameters must hold at least 1 value");
+        }
+        json_array_foreach(params, i, v)
+        {
+            if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 1024) {
+                return BAD(err, "Each execution parameter must be between 1 and 1024 "
+                                "characters");
+            }
+        }
+    }
+    char *statement = NULL;
+    json_t *values = NULL;
+    int rc = query__execute_text(svc, wg, query, params, &statement, &values, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = rc == 1 ? bind_params(statement, values, text, fail, fail_len)
+                 : bind_params(query, params, text, fail, fail_len);
+    free(statement);
+    json_decref(values);
+    return rc;
 }
 
 int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t **out,
@@ -446,101 +530,96 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     if (query == NULL || query[0] == '\0' || strlen(query) > 262144) {
         return BAD(err, "QueryString must be between 1 and 262144 characters");
     }
-    const char *wg_name = in_str(in, "WorkGroup");
-    if (wg_name == NULL) {
-        wg_name = "primary";
+    struct query_start r = {.client_query = query};
+    r.wg = in_str(in, "WorkGroup");
+    if (r.wg == NULL) {
+        r.wg = "primary";
     }
-    const char *token = in_str(in, "ClientRequestToken");
-    if (token != NULL && (strlen(token) < 32 || strlen(token) > 128)) {
+    r.token = in_str(in, "ClientRequestToken");
+    if (r.token != NULL && (strlen(r.token) < 32 || strlen(r.token) > 128)) {
         return BAD(err, "ClientRequestToken must be between 32 and 128 characters");
     }
     json_t *ctx = json_object_get(in, "QueryExecutionContext");
-    const char *database = in_str(ctx, "Database");
+    r.database = in_str(ctx, "Database");
     const char *catalog = in_str(ctx, "Catalog");
     if (catalog != NULL && strcasecmp(catalog, "awsdatacatalog") != 0) {
         return BAD(err, "Catalog %s is not found.", catalog);
     }
-    struct wg w;
-    int rc = wg_load(svc, wg_name, &w, err);
+    json_t *reuse = json_object_get(in, "ResultReuseConfiguration");
+    int rc = query__reuse_age(reuse, &r.max_age_ms, err);
     if (rc < 0) {
+        return rc;
+    }
+    struct wg w;
+    if ((rc = wg_load(svc, r.wg, &w, err)) < 0) {
         return rc;
     }
     if (strcmp(w.state, "ENABLED") != 0) {
         wg_fini(&w);
-        return BAD(err, "WorkGroup %s is disabled.", wg_name);
+        return BAD(err, "WorkGroup %s is disabled.", r.wg);
     }
     const char *client_loc = in_str(json_object_get(in, "ResultConfiguration"), "OutputLocation");
-    const char *loc = w.enforce && w.output_location != NULL
-                          ? w.output_location
-                          : (client_loc != NULL ? client_loc : w.output_location);
-    if (loc == NULL) {
+    r.loc = w.enforce && w.output_location != NULL
+                ? w.output_location
+                : (client_loc != NULL ? client_loc : w.output_location);
+    if (r.loc == NULL) {
         wg_fini(&w);
         return BAD(err, "No output location provided. An output location is required either "
                         "through the Workgroup result configuration setting or as an API input.");
     }
-    if (strncmp(loc, "s3://", 5) != 0 || strchr(loc + 5, '/') == loc + 5 || loc[5] == '\0') {
+    if (strncmp(r.loc, "s3://", 5) != 0 || strchr(r.loc + 5, '/') == r.loc + 5 ||
+        r.loc[5] == '\0') {
         wg_fini(&w);
         return BAD(err, "The S3 location provided to save your query results is invalid. Please "
                         "check your S3 location is correct and is in the same region and try "
                         "again.");
     }
+    json_t *params = json_object_get(in, "ExecutionParameters");
     struct buf text;
     buf_init(&text);
-    if ((rc = bind_params(query, json_object_get(in, "ExecutionParameters"), &text, err)) < 0) {
+    char fail[128];
+    if ((rc = run_text_of(svc, r.wg, query, params, &text, fail, sizeof(fail), err)) < 0) {
         buf_fini(&text);
         wg_fini(&w);
         return rc;
     }
+    r.failure = rc == 1 ? fail : NULL;
+    r.run_text = rc == 1 ? query : (const char *)text.data;
+    r.params_json = params != NULL ? json_dumps(params, JSON_COMPACT) : NULL;
+    r.reuse_json = reuse != NULL ? json_dumps(reuse, JSON_COMPACT) : NULL;
     char id[QUERY_ID_LEN + 1];
-    new_id(id);
+    query__new_id(id);
     char *output =
-        xasprintf("%s%s%s.csv", loc,
-                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id);
-    wg_fini(&w);
+        xasprintf("%s%s%s.csv", r.loc,
+                  strchr(r.loc + 5, '/') == NULL || r.loc[strlen(r.loc) - 1] != '/' ? "/" : "", id);
+    r.output = output;
 
-    store_lock(svc->st);
-    struct store_stmt *stmt = NULL;
-    int existing = 0;
-    if (token != NULL) {
-        rc =
-            store_prepare(svc->st, "SELECT id FROM query_executions WHERE client_token = ?", &stmt);
-        if (rc == 0) {
-            store_bind_text(stmt, 1, token);
-            if (store_step(stmt) == 1) {
-                snprintf(id, sizeof(id), "%s", store_col_text(stmt, 0));
-                existing = 1;
-            }
-        }
-        store_finalize(stmt);
-        stmt = NULL;
+    /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
+    int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
+    char prev[QUERY_ID_LEN + 1] = "";
+    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && query__reusable(r.run_text)) {
+        query__reuse_find(svc, &r, prev);
     }
-    if (!existing) {
-        rc = store_prepare(svc->st,
-                           "INSERT INTO query_executions(id, seq, workgroup, query, database,"
-                           " catalog, output_location, client_token, state, submitted_ms)"
-                           " VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM query_executions),"
-                           " ?, ?, ?, ?, ?, ?, 'QUEUED', ?)",
-                           &stmt);
-        if (rc == 0) {
-            store_bind_text(stmt, 1, id);
-            store_bind_text(stmt, 2, wg_name);
-            store_bind_text(stmt, 3, (const char *)text.data);
-            database != NULL ? store_bind_text(stmt, 4, database) : store_bind_null(stmt, 4);
-            store_bind_text(stmt, 5, "AwsDataCatalog");
-            store_bind_text(stmt, 6, output);
-            token != NULL ? store_bind_text(stmt, 7, token) : store_bind_null(stmt, 7);
-            store_bind_int64(stmt, 8, clock_now_ms());
-            rc = store_step(stmt);
-        }
-        store_finalize(stmt);
+    store_lock(svc->st);
+    int existing = r.token != NULL ? query__token_lookup(svc, &r, id, err) : 0;
+    int reused = 0;
+    rc = existing < 0 ? existing : 0;
+    if (existing == 0 && prev[0] != '\0') {
+        rc = reused = query__reuse_insert(svc, &r, id, prev);
+    }
+    if (existing == 0 && rc == 0 && !reused) {
+        rc = plain_insert(svc, &r, id);
     }
     store_unlock(svc->st);
+    wg_fini(&w);
     free(output);
+    free(r.params_json);
+    free(r.reuse_json);
     buf_fini(&text);
     if (rc < 0) {
         return rc;
     }
-    if (!existing) {
+    if (existing == 0 && !reused && r.failure == NULL) {
         query__enqueue(svc, id);
     }
     *out = json_pack("{s:s}", "QueryExecutionId", id);
@@ -550,7 +629,8 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
 #define EXEC_COLUMNS                                                                               \
     "id, query, database, catalog, output_location, state, reason, err_category, err_type,"        \
     " submitted_ms, started_ms, completed_ms, engine_ms, scanned_bytes, workgroup, columns_json,"  \
-    " update_count, manifest"
+    " update_count, manifest, coalesce(client_query, query), params_json, reuse_json,"             \
+    " reused_from"
 
 /* The QueryExecution document of the current row. */
 static json_t *exec_doc(struct store_stmt *s)
@@ -581,7 +661,7 @@ static json_t *exec_doc(struct store_stmt *s)
         (json_int_t)(completed > 0 ? completed - submitted : 0), "QueryQueueTimeInMillis",
         (json_int_t)(started > 0 ? started - submitted : 0), "ServicePreProcessingTimeInMillis",
         (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0, "ServiceProcessingTimeInMillis",
-        (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", 0);
+        (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", !store_col_is_null(s, 21));
     if (!store_col_is_null(s, 17)) {
         json_object_set_new(stats, "DataManifestLocation", json_string(store_col_text(s, 17)));
     }
@@ -589,13 +669,23 @@ static json_t *exec_doc(struct store_stmt *s)
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
-                     store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType", "DML",
-                     "SubstatementType",
-                     query__write_substatement(query__write_kind(store_col_text(s, 1))),
-                     "ResultConfiguration", "OutputLocation", store_col_text(s, 4),
-                     "QueryExecutionContext", ctx, "Status", status, "Statistics", stats,
-                     "WorkGroup", store_col_text(s, 14), "EngineVersion", engine_version());
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}",
+                            "QueryExecutionId", store_col_text(s, 0), "Query",
+                            store_col_text(s, 18), "StatementType", "DML", "SubstatementType",
+                            query__write_substatement(query__write_kind(store_col_text(s, 1))),
+                            "ResultConfiguration", "OutputLocation", store_col_text(s, 4),
+                            "QueryExecutionContext", ctx, "Status", status, "Statistics", stats,
+                            "WorkGroup", store_col_text(s, 14), "EngineVersion", engine_version());
+    /* what the client sent with the query, as AWS echoes it */
+    json_t *params = store_col_is_null(s, 19) ? NULL : json_loads(store_col_text(s, 19), 0, NULL);
+    json_t *reuse = store_col_is_null(s, 20) ? NULL : json_loads(store_col_text(s, 20), 0, NULL);
+    if (params != NULL) {
+        json_object_set_new(doc, "ExecutionParameters", params);
+    }
+    if (reuse != NULL) {
+        json_object_set_new(doc, "ResultReuseConfiguration", reuse);
+    }
+    return doc;
 }
 
 /* Calls fn with the row of execution id (inside a read bracket). 0, or not found. */
@@ -977,7 +1067,7 @@ int query__op_ListDatabases(struct query_service *svc, json_t *in, json_t **out,
     json_decref(names);
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "DatabaseList", page);
@@ -1093,7 +1183,7 @@ int query__op_ListTableMetadata(struct query_service *svc, json_t *in, json_t **
     json_decref(names);
     json_t *page = NULL;
     char next[24];
-    if ((rc = page_of(list, in, 50, &page, next, err)) < 0) {
+    if ((rc = query__page_of(list, in, 50, &page, next, err)) < 0) {
         return rc;
     }
     *out = json_pack("{s:o}", "TableMetadataList", page);

@@ -51,6 +51,37 @@ static const struct store_migration migrations[] = {
     /* CTAS, INSERT INTO, UNLOAD: rows written and the data manifest's location */
     {2, "ALTER TABLE query_executions ADD COLUMN update_count INTEGER;"
         "ALTER TABLE query_executions ADD COLUMN manifest TEXT;"},
+    /* named queries, prepared statements, tags; what the client sent; result reuse */
+    {3, "CREATE TABLE query_named ("
+        " id TEXT PRIMARY KEY,"
+        " seq INTEGER NOT NULL,"
+        " workgroup TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " description TEXT,"
+        " database TEXT NOT NULL,"
+        " query TEXT NOT NULL,"
+        " client_token TEXT,"
+        " created_ms INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX query_named_token ON query_named(client_token)"
+        " WHERE client_token IS NOT NULL;"
+        "CREATE INDEX query_named_wg ON query_named(workgroup, seq);"
+        "CREATE TABLE query_prepared ("
+        " workgroup TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " query TEXT NOT NULL,"
+        " description TEXT,"
+        " modified_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (workgroup, name));"
+        "CREATE TABLE query_tags ("
+        " arn TEXT NOT NULL,"
+        " key TEXT NOT NULL,"
+        " value TEXT NOT NULL,"
+        " PRIMARY KEY (arn, key));"
+        /* the text the client sent when what runs differs (EXECUTE, ? parameters) */
+        "ALTER TABLE query_executions ADD COLUMN client_query TEXT;"
+        "ALTER TABLE query_executions ADD COLUMN params_json TEXT;"
+        "ALTER TABLE query_executions ADD COLUMN reuse_json TEXT;"
+        "ALTER TABLE query_executions ADD COLUMN reused_from TEXT;"},
 };
 
 const char *query__state_name(enum query_state s)

@@ -209,7 +209,24 @@ int query__write_finish(struct query_write *q, struct query_service *svc, struct
     X(ListDatabases)                                                                               \
     X(GetDatabase)                                                                                 \
     X(ListTableMetadata)                                                                           \
-    X(GetTableMetadata)
+    X(GetTableMetadata)                                                                            \
+    X(CreateNamedQuery)                                                                            \
+    X(GetNamedQuery)                                                                               \
+    X(BatchGetNamedQuery)                                                                          \
+    X(ListNamedQueries)                                                                            \
+    X(UpdateNamedQuery)                                                                            \
+    X(DeleteNamedQuery)                                                                            \
+    X(CreatePreparedStatement)                                                                     \
+    X(GetPreparedStatement)                                                                        \
+    X(BatchGetPreparedStatement)                                                                   \
+    X(ListPreparedStatements)                                                                      \
+    X(UpdatePreparedStatement)                                                                     \
+    X(DeletePreparedStatement)                                                                     \
+    X(TagResource)                                                                                 \
+    X(UntagResource)                                                                               \
+    X(ListTagsForResource)                                                                         \
+    X(GetQueryRuntimeStatistics)                                                                   \
+    X(ListEngineVersions)
 typedef int (*query_op_fn)(struct query_service *svc, json_t *input, json_t **output,
                            struct err_info *err);
 #define QUERY_OP_DECL(name)                                                                        \
@@ -217,5 +234,67 @@ typedef int (*query_op_fn)(struct query_service *svc, json_t *input, json_t **ou
                          struct err_info *err);
 QUERY_OPS(QUERY_OP_DECL)
 #undef QUERY_OP_DECL
+
+
+/* API helpers shared by the operation files (athena_api.c). query__page_of cuts one page of
+ * all (stolen) by in's MaxResults (1..max) and NextToken; next is "" on the last page. */
+int query__page_of(json_t *all, json_t *in, json_int_t max, json_t **page, char next[24],
+                   struct err_info *err);
+void query__new_id(char out[QUERY_ID_LEN + 1]);
+
+/* Named queries and prepared statements (athena_named.c). query__wg_check: 0 when workgroup
+ * name exists, else InvalidRequestException. query__execute_text: 0 when query is not
+ * `EXECUTE name [USING ...]`; 1 with the prepared statement's text in *statement (the
+ * caller frees it) and its parameters in *params (USING's values, else exec_params; a new
+ * reference) to bind into its ? placeholders; or an error. query__wg_delete_contents:
+ * without recursive, InvalidRequestException when workgroup wg holds named queries,
+ * prepared statements or executions; with it, stops its queued and running queries and
+ * deletes its named queries, statements and executions. */
+int query__wg_check(struct query_service *svc, const char *name, struct err_info *err);
+int query__execute_text(struct query_service *svc, const char *wg, const char *query,
+                        json_t *exec_params, char **statement, json_t **params,
+                        struct err_info *err);
+int query__wg_delete_contents(struct query_service *svc, const char *wg, int recursive,
+                              struct err_info *err);
+
+/* Tags (athena_meta.c): query__tags_check checks a TagList against AWS's limits;
+ * query__tags_put checks AWS's limits and adds or replaces tags (a
+ * TagList) on arn; query__tags_drop removes all of arn's; query__wg_arn is a workgroup's
+ * ARN (the caller frees it). */
+int query__tags_check(json_t *tags, struct err_info *err);
+int query__tags_put(struct query_service *svc, const char *arn, json_t *tags, struct err_info *err);
+void query__tags_drop(struct query_service *svc, const char *arn);
+char *query__wg_arn(struct query_service *svc, const char *wg);
+
+/* What StartQueryExecution records (athena_api.c, athena_reuse.c). */
+struct query_start {
+    const char *wg;
+    const char *database;     /* NULL: none given */
+    const char *token;        /* NULL: none given */
+    const char *client_query; /* QueryString as sent */
+    char *params_json;        /* ExecutionParameters as JSON, NULL when none */
+    char *reuse_json;         /* ResultReuseConfiguration as JSON, NULL when none */
+    const char *run_text;     /* the statement that runs, parameters bound */
+    const char *loc;          /* the result location (a folder) */
+    const char *output;       /* <loc>/<id>.csv */
+    int64_t max_age_ms;       /* result reuse: the oldest result's age, < 0 when off */
+    const char *failure;      /* not NULL: the execution fails at once with this */
+};
+
+/* athena_reuse.c. query__reuse_age: the age ResultReuseConfiguration conf allows in
+ * *max_age_ms (< 0: no reuse), or InvalidRequestException. query__reusable: 1 when a
+ * previous result may answer statement text (a SELECT). query__reuse_find: the execution
+ * whose result r may reuse in prev, "" when none. Under the store lock:
+ * query__reuse_insert records id as SUCCEEDED on prev's result (1), 0 when prev is gone;
+ * query__token_lookup gives the execution r's token started in id (1), 0 for a new token,
+ * InvalidRequestException for a token used with other parameters. */
+int query__reuse_age(json_t *conf, int64_t *max_age_ms, struct err_info *err);
+int query__reusable(const char *text);
+void query__reuse_find(struct query_service *svc, const struct query_start *r,
+                       char prev[QUERY_ID_LEN + 1]);
+int query__reuse_insert(struct query_service *svc, const struct query_start *r, const char *id,
+                        const char *prev);
+int query__token_lookup(struct query_service *svc, const struct query_start *r,
+                        char id[QUERY_ID_LEN + 1], struct err_info *err);
 
 #endif
