@@ -18,8 +18,9 @@
  * Positions in the store move only after their object is durable in the lake, so a crash
  * at any point re-delivers from the last stored position: every acknowledged record is
  * delivered at least once. A delivery stream whose configuration needs what the engine
- * does not do yet (dynamic partitioning, ZIP and Snappy) is held: its
- * records stay in their durable source, and the flusher logs why once.
+ * does not do yet (ZIP and Snappy) is held: its records stay in their durable source, and
+ * the flusher logs why once. The stages before partitioning (de-aggregation, the Lambda
+ * transform) run in the flusher on the buffer it took (transform.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -60,20 +61,22 @@ struct gather {
     uint64_t n_records;
     int64_t oldest_ms;
     int64_t newest_ms;
+    int keep_pk; /* store each partition key after its data (a transform's event names it) */
 };
 
 static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
                         size_t pk_len, const uint8_t *data, size_t data_len)
 {
-    (void)pk;
-    (void)pk_len;
     struct gather *g = arg;
     struct delivery_rec rec = {.off = g->data.len,
                                .len = (uint32_t)data_len,
                                .src_idx = g->src_idx,
                                .arrival_ms = arrival_ms,
-                               .index = index};
-    if (buf_append(&g->data, data, data_len) < 0 || buf_append(&g->recs, &rec, sizeof(rec)) < 0) {
+                               .index = index,
+                               .pk_len = g->keep_pk ? (uint32_t)pk_len : 0};
+    if (buf_append(&g->data, data, data_len) < 0 ||
+        (rec.pk_len > 0 && buf_append(&g->data, pk, pk_len) < 0) ||
+        buf_append(&g->recs, &rec, sizeof(rec)) < 0) {
         return SL_E(NOMEM);
     }
     if (g->n_records == 0 || arrival_ms < g->oldest_ms) {
@@ -89,16 +92,6 @@ static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const cha
 /* Why delivery is held, or NULL when the engine can deliver this configuration. */
 static const char *held_reason(const struct delivery_dest *d)
 {
-    if (d->deaggregation) {
-        return "record de-aggregation (RecordDeAggregation) is not delivered yet";
-    }
-    if (d->lambda) {
-        return "the Lambda transform is not delivered yet";
-    }
-    if (d->partitioning && d->meta_query == NULL) {
-        return "dynamic partitioning without a MetadataExtraction query needs the Lambda "
-               "transform, which is not delivered yet";
-    }
     if (d->compression != DELIVERY_UNCOMPRESSED && d->compression != DELIVERY_GZIP) {
         return "ZIP and Snappy compression are not delivered yet";
     }
@@ -131,6 +124,7 @@ static void *reader_main(void *arg)
         }
         size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len - ds->buf_reserved;
         ds->buf_reserved += room;
+        g.keep_pk = ds->kinesis_source && ds->dest.lambda;
         int stopping = ds->stopping;
         pthread_mutex_unlock(&ds->mu);
         if (stopping) {
@@ -406,10 +400,27 @@ static void *flusher_main(void *arg)
             xp = NULL;
         }
         xp_version = fc.version;
-        int stopped =
-            fc.dest.partitioning ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
-            : fc.dest.conversion ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
-                                 : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        struct preprocess_out pre = {0};
+        int stopped = 0;
+        if (delivery__preprocess_needed(ds, &fc, data, recs, n_recs)) {
+            stopped = delivery__preprocess(ds, &fc, data, recs, n_recs, &pre);
+            free(data);
+            free(recs);
+            data = pre.data;
+            recs = pre.recs;
+            n_recs = pre.n_recs;
+            oldest_ms = pre.oldest_ms;
+            pre.data = NULL;
+            pre.recs = NULL;
+        }
+        if (!stopped && n_recs > 0) {
+            stopped =
+                fc.dest.partitioning ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
+                : fc.dest.conversion
+                    ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
+                    : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        }
+        delivery__preprocess_fini(&pre);
         (void)len;
         free(data);
         free(recs);
