@@ -264,7 +264,7 @@ static int piece_put(void *arg, const uint8_t *data, size_t len, const char *pk,
     return sink_put(x->s, data, len, x->pk, x->pk_len, x->sub);
 }
 
-/* RecordDeAggregation of one (user) record, then into the sink. */
+/* RecordDeAggregation of one (user) record, then into the sink; sub as delivery_rec.sub. */
 static int stage_split(void *arg, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
                        uint32_t sub)
 {
@@ -279,6 +279,13 @@ static int stage_split(void *arg, const uint8_t *data, size_t len, const char *p
     return rc == 0 ? sink_put(s, data, len, pk, pk_len, sub) : rc < 0 ? rc : 0;
 }
 
+/* A KPL user record: its sub-sequence number, stored + 1 (0 means none). */
+static int kpl_emit(void *arg, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
+                    uint32_t sub)
+{
+    return stage_split(arg, data, len, pk, pk_len, sub + 1);
+}
+
 /* KPL de-aggregation and RecordDeAggregation of the buffer into the sink. */
 static int deaggregate(struct sink *s, const uint8_t *data, const struct delivery_rec *recs,
                        size_t n_recs)
@@ -287,11 +294,11 @@ static int deaggregate(struct sink *s, const uint8_t *data, const struct deliver
         const uint8_t *d = data + recs[i].off;
         s->from = recs[i];
         s->from.keys = 0;
-        int rc = s->c->kpl ? deagg_kpl(d, recs[i].len, stage_split, s) : 0;
+        int rc = s->c->kpl ? deagg_kpl(d, recs[i].len, kpl_emit, s) : 0;
         if (rc == 0) {
             /* Not an aggregate: the record itself, its key stored after its data. */
             rc = stage_split(s, d, recs[i].len, (const char *)d + recs[i].len, recs[i].pk_len,
-                             recs[i].sub > 0 ? recs[i].sub - 1 : 0);
+                             recs[i].sub);
         }
         if (rc < 0) {
             return rc;
