@@ -320,7 +320,9 @@ static int dial(const char *host, const char *port, int64_t deadline_ns, int (*c
         fd = -1;
     }
     freeaddrinfo(res);
-    if (fd < 0) {
+    if (fd < 0 && why == ECANCELED) {
+        err_set(err, SL_E(UNAVAILABLE), "cancelled while connecting to %s:%s", host, port);
+    } else if (fd < 0) {
         err_set(err, SL_E(UNAVAILABLE), "cannot connect to %s:%s: %s", host, port,
                 strerror(why));
     }
