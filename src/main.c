@@ -270,8 +270,9 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
             if (eq == NULL || eq == val || (size_t)(eq - val) >= sizeof(l->name) ||
                 strncmp(eq + 1, "http://", 7) != 0 || strlen(eq + 1) >= sizeof(l->url) ||
                 cfg->n_lambdas >= SLUICE_LAMBDAS_MAX) {
-                fprintf(stderr, "sluice: --lambda wants NAME=http://HOST:PORT/PATH (at most %d), "
-                                "got %s\n",
+                fprintf(stderr,
+                        "sluice: --lambda wants NAME=http://HOST:PORT/PATH (at most %d), "
+                        "got %s\n",
                         SLUICE_LAMBDAS_MAX, val);
                 return -1;
             }

@@ -52,8 +52,7 @@ static int pb_varint(struct pb *b, uint64_t *out)
  * Reads one field's key and, for length-delimited fields, its bytes (*sub); other wire
  * types are read past (their value in *value for varints). 0 or -1.
  */
-static int pb_field(struct pb *b, uint32_t *field, uint32_t *wire, uint64_t *value,
-                    struct pb *sub)
+static int pb_field(struct pb *b, uint32_t *field, uint32_t *wire, uint64_t *value, struct pb *sub)
 {
     uint64_t key;
     if (pb_varint(b, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX) {
@@ -62,8 +61,7 @@ static int pb_field(struct pb *b, uint32_t *field, uint32_t *wire, uint64_t *val
     *field = (uint32_t)(key >> 3);
     *wire = (uint32_t)(key & 7);
     switch (*wire) {
-    case 0:
-        return pb_varint(b, value);
+    case 0: return pb_varint(b, value);
     case 1:
     case 5: {
         size_t n = *wire == 1 ? 8 : 4;
@@ -83,8 +81,7 @@ static int pb_field(struct pb *b, uint32_t *field, uint32_t *wire, uint64_t *val
         b->p += n;
         return 0;
     }
-    default:
-        return -1; /* groups (3, 4) and reserved types: not in this message */
+    default: return -1; /* groups (3, 4) and reserved types: not in this message */
     }
 }
 
@@ -124,8 +121,7 @@ static int kpl_record(struct pb m, struct kpl_rec *r)
  * Walks the AggregatedRecord msg: checks it (emit NULL) or emits its user records.
  * pk_tab holds n_pk partition keys (filled when emitting). 0, -1 malformed, or emit's error.
  */
-static int kpl_walk(struct pb msg, struct pb *pk_tab, size_t *n_pk, deagg_emit_fn emit,
-                    void *arg)
+static int kpl_walk(struct pb msg, struct pb *pk_tab, size_t *n_pk, deagg_emit_fn emit, void *arg)
 {
     uint32_t sub_no = 0;
     size_t pk_count = 0;
@@ -160,8 +156,8 @@ static int kpl_walk(struct pb msg, struct pb *pk_tab, size_t *n_pk, deagg_emit_f
         }
         if (emit != NULL) {
             const struct pb *pk = &pk_tab[r.pk_index];
-            int rc = emit(arg, r.data, r.len, (const char *)pk->p, (size_t)(pk->end - pk->p),
-                          sub_no);
+            int rc =
+                emit(arg, r.data, r.len, (const char *)pk->p, (size_t)(pk->end - pk->p), sub_no);
             if (rc < 0) {
                 return rc;
             }
@@ -270,8 +266,8 @@ static long delim_walk(const uint8_t *d, size_t len, const uint8_t *delim, size_
     long n = 0;
     size_t start = 0;
     while (start <= len) {
-        const uint8_t *hit = dlen <= len - start ? memmem(d + start, len - start, delim, dlen)
-                                                 : NULL;
+        const uint8_t *hit =
+            dlen <= len - start ? memmem(d + start, len - start, delim, dlen) : NULL;
         size_t end = hit != NULL ? (size_t)(hit - d) : len;
         if (end > start) {
             if (n >= DEAGG_SUB_RECORDS_MAX) {

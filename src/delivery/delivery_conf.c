@@ -642,7 +642,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->conversion_json);
     free(d->meta_query);
     free(d->meta_engine);
-    free(d->processing_json);
+    free(d->proc_json);
     memset(d, 0, sizeof(*d));
 }
 
@@ -660,7 +660,7 @@ void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *
     dst->conversion_json = dup_or_null(src->conversion_json);
     dst->meta_query = dup_or_null(src->meta_query);
     dst->meta_engine = dup_or_null(src->meta_engine);
-    dst->processing_json = dup_or_null(src->processing_json);
+    dst->proc_json = dup_or_null(src->proc_json);
 }
 
 /* The processors of an enabled ProcessingConfiguration into d. */
@@ -669,7 +669,7 @@ static void parse_processors(const json_t *proc, struct delivery_dest *d)
     if (!json_is_true(json_object_get(proc, "Enabled"))) {
         return;
     }
-    d->processing_json = json_dumps(proc, JSON_COMPACT);
+    d->proc_json = json_dumps(proc, JSON_COMPACT);
     json_t *list = json_object_get(proc, "Processors");
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *p = json_array_get(list, i);

@@ -414,11 +414,11 @@ static void *flusher_main(void *arg)
             pre.recs = NULL;
         }
         if (!stopped && n_recs > 0) {
-            stopped =
-                fc.dest.partitioning ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
-                : fc.dest.conversion
-                    ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
-                    : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+            stopped = fc.dest.partitioning
+                          ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
+                      : fc.dest.conversion
+                          ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
+                          : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
         }
         delivery__preprocess_fini(&pre);
         (void)len;

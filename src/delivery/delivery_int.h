@@ -56,7 +56,7 @@ struct delivery_dest {
     int append_delimiter; /* AppendDelimiterToRecord: a newline after each record */
     int deaggregation;    /* RecordDeAggregation (transform.c) */
     int lambda;           /* a Lambda processor (transform.c) */
-    char *processing_json; /* owned: the enabled ProcessingConfiguration, or NULL */
+    char *proc_json;      /* owned: the enabled ProcessingConfiguration, or NULL */
     int prefix_expanded;  /* prefix holds a partition's evaluated prefix: its template had
                              expressions, so no yyyy/MM/dd/HH/ is appended */
 };

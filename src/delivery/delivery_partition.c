@@ -437,8 +437,8 @@ static int partition_flush_once(struct dstream *ds, const struct flush_conf *fc,
         const json_t *lk = recs[i].keys > 0 && recs[i].keys <= fc->n_lambda_keys
                                ? fc->lambda_keys[recs[i].keys - 1]
                                : NULL;
-        int rc = record_prefix(ds, fc, *xp, data + recs[i].off, recs[i].len, lk, &pbuf, &etype,
-                               &err);
+        int rc =
+            record_prefix(ds, fc, *xp, data + recs[i].off, recs[i].len, lk, &pbuf, &etype, &err);
         if (rc == 1) {
             stopped = 1;
             break;

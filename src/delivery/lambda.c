@@ -323,8 +323,7 @@ static int dial(const char *host, const char *port, int64_t deadline_ns, int (*c
     if (fd < 0 && why == ECANCELED) {
         err_set(err, SL_E(UNAVAILABLE), "cancelled while connecting to %s:%s", host, port);
     } else if (fd < 0) {
-        err_set(err, SL_E(UNAVAILABLE), "cannot connect to %s:%s: %s", host, port,
-                strerror(why));
+        err_set(err, SL_E(UNAVAILABLE), "cannot connect to %s:%s: %s", host, port, strerror(why));
     }
     return fd;
 }
@@ -345,8 +344,7 @@ static int parse_head(const struct buf *resp, int *status, size_t *body_at, long
     *status = code;
     *body_at = (size_t)(end - s) + 4;
     *clen = -1;
-    for (const char *line = strstr(s, "\r\n") + 2; line < end;
-         line = strstr(line, "\r\n") + 2) {
+    for (const char *line = strstr(s, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
         if (strncasecmp(line, "Content-Length:", 15) == 0) {
             *clen = strtoll(line + 15, NULL, 10);
         } else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
@@ -422,8 +420,9 @@ int lambda_http_post(const char *url, const char *body, size_t len, int64_t time
             if (head == 1 && clen < 0) {
                 break; /* the answer ends with the connection */
             }
-            rc = err_set(err, SL_E(UNAVAILABLE), "the connection closed before the answer "
-                                                 "was complete");
+            rc = err_set(err, SL_E(UNAVAILABLE),
+                         "the connection closed before the answer "
+                         "was complete");
             break;
         }
         resp->len += (size_t)r;

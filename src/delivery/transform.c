@@ -127,19 +127,22 @@ int delivery__processing_check(const json_t *proc, int partitioning, struct err_
                 return bad(err, "NumberOfRetries %s must be a whole number from 0 to 300.", v);
             }
             if ((v = param(p, "BufferSizeInMBs")) != NULL && megabytes(v, &mb) < 0) {
-                return bad(err, "BufferSizeInMBs %s for the Lambda processor must be from 0.2 "
-                                "to 3.",
+                return bad(err,
+                           "BufferSizeInMBs %s for the Lambda processor must be from 0.2 "
+                           "to 3.",
                            v);
             }
             if ((v = param(p, "BufferIntervalInSeconds")) != NULL && whole(v, 0, 900, &n) < 0) {
-                return bad(err, "BufferIntervalInSeconds %s for the Lambda processor must be "
-                                "from 0 to 900.",
+                return bad(err,
+                           "BufferIntervalInSeconds %s for the Lambda processor must be "
+                           "from 0 to 900.",
                            v);
             }
         } else if (type != NULL && strcmp(type, "RecordDeAggregation") == 0) {
             if (!partitioning) {
-                return bad(err, "%s", "RecordDeAggregation processor is only supported when "
-                                      "dynamic partitioning is enabled.");
+                return bad(err, "%s",
+                           "RecordDeAggregation processor is only supported when "
+                           "dynamic partitioning is enabled.");
             }
             if ((v = param(p, "SubRecordType")) == NULL ||
                 (strcmp(v, "JSON") != 0 && strcmp(v, "DELIMITED") != 0)) {
@@ -150,8 +153,9 @@ int delivery__processing_check(const json_t *proc, int partitioning, struct err_
                 const char *d = param(p, "Delimiter");
                 uint8_t tmp[BASE64_DECODED_MAX(5120)];
                 if (d == NULL || base64_decode(d, strlen(d), tmp) <= 0) {
-                    return bad(err, "Delimiter %s must be a base64-encoded string when "
-                                    "SubRecordType is DELIMITED.",
+                    return bad(err,
+                               "Delimiter %s must be a base64-encoded string when "
+                               "SubRecordType is DELIMITED.",
                                d != NULL ? d : "(none)");
                 }
             }
@@ -167,17 +171,16 @@ static void pre_conf_fini(struct pre_conf *c)
     memset(c, 0, sizeof(*c));
 }
 
-static void pre_conf_read(const struct dstream *ds, const struct flush_conf *fc,
-                          struct pre_conf *c)
+static void pre_conf_read(const struct dstream *ds, const struct flush_conf *fc, struct pre_conf *c)
 {
     memset(c, 0, sizeof(*c));
     c->kpl = ds->kinesis_source;
     c->retries = 3;
     c->batch_bytes = 1024 * 1024;
-    if (fc->dest.processing_json == NULL) {
+    if (fc->dest.proc_json == NULL) {
         return;
     }
-    c->conf = json_loads(fc->dest.processing_json, 0, NULL);
+    c->conf = json_loads(fc->dest.proc_json, 0, NULL);
     json_t *list = json_object_get(c->conf, "Processors");
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *p = json_array_get(list, i);
@@ -207,8 +210,7 @@ static void pre_conf_read(const struct dstream *ds, const struct flush_conf *fc,
 }
 
 int delivery__preprocess_needed(const struct dstream *ds, const struct flush_conf *fc,
-                                const uint8_t *data, const struct delivery_rec *recs,
-                                size_t n_recs)
+                                const uint8_t *data, const struct delivery_rec *recs, size_t n_recs)
 {
     if (fc->dest.lambda || fc->dest.deaggregation) {
         return 1;
@@ -231,8 +233,8 @@ struct sink {
     int keep_pk;              /* store partition keys after the data (for the transform) */
 };
 
-static int sink_put(struct sink *s, const uint8_t *data, size_t len, const char *pk,
-                    size_t pk_len, uint32_t sub)
+static int sink_put(struct sink *s, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
+                    uint32_t sub)
 {
     struct delivery_rec r = s->from;
     r.off = s->data.len;
@@ -370,8 +372,8 @@ static int invoke_once(struct xform *x, const struct lambda_in *in, size_t n,
                 x->c->lambda_arn, x->fname);
         return -1;
     }
-    char *ds_arn = xasprintf("arn:aws:firehose:%s:%s:deliverystream/%s", ds->region,
-                                 ds->account, ds->name);
+    char *ds_arn =
+        xasprintf("arn:aws:firehose:%s:%s:deliverystream/%s", ds->region, ds->account, ds->name);
     uint8_t u[16];
     crypto_random(u, sizeof(u));
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
@@ -424,8 +426,8 @@ static int transform_batch(struct xform *x, const uint8_t *data, const struct de
     char(*seq)[STREAM_SEQNO_LEN + 1] = xcalloc(n + 1, sizeof(*seq));
     for (size_t i = 0; i < n; i++) {
         const struct delivery_rec *r = &recs[i];
-        in[i] = (struct lambda_in){.data = data + r->off, .len = r->len,
-                                   .arrival_ms = r->arrival_ms};
+        in[i] =
+            (struct lambda_in){.data = data + r->off, .len = r->len, .arrival_ms = r->arrival_ms};
         if (ds->kinesis_source && ds->stream != NULL) {
             uint32_t shard_idx = ds->sources[r->src_idx].shard_idx;
             snprintf(shard[i], sizeof(shard[i]), "shardId-%012u", shard_idx);
@@ -609,8 +611,8 @@ static int preprocess_once(struct dstream *ds, struct flush_conf *fc, const stru
         buf_init(&key);
         delivery__error_key(&fc->dest, ds->name, fc->version, x.errors_oldest, ERROR_TYPE, &key);
         struct lake_put_opts opts = {.content_type = "application/octet-stream"};
-        stopped = delivery__put_object(ds, fc->dest.bucket, (const char *)key.data,
-                                       x.errors.data, x.errors.len, &opts);
+        stopped = delivery__put_object(ds, fc->dest.bucket, (const char *)key.data, x.errors.data,
+                                       x.errors.len, &opts);
         buf_fini(&key);
     }
     if (!stopped) {
@@ -626,8 +628,7 @@ static int preprocess_once(struct dstream *ds, struct flush_conf *fc, const stru
 }
 
 int delivery__preprocess(struct dstream *ds, struct flush_conf *fc, const uint8_t *data,
-                         const struct delivery_rec *recs, size_t n_recs,
-                         struct preprocess_out *out)
+                         const struct delivery_rec *recs, size_t n_recs, struct preprocess_out *out)
 {
     memset(out, 0, sizeof(*out));
     struct pre_conf c;

@@ -830,18 +830,26 @@ static void a_query_out_of_memory_is_retried_not_an_error(void **state)
     buf_fini(&body);
 }
 
-static void record_deaggregation_is_held_and_delimiters_are_appended(void **state)
+static void record_deaggregation_needs_partitioning_and_delimiters_are_appended(void **state)
 {
     struct fixture *f = *state;
     make_bucket(f, "deagg");
-    create(f, "deagg",
-           "{" BASE_FOR("deagg") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
-                                 "\"Processors\":[{\"Type\":\"RecordDeAggregation\",\"Parameters\":"
-                                 "[{\"ParameterName\":\"SubRecordType\",\"ParameterValue\":"
-                                 "\"JSON\"}]}]}}");
-    put(f, "deagg", "r", 1, 1);
-    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "deagg", 300), -ETIMEDOUT);
-    assert_int_equal(wait_objects(f, "deagg", 1, 100), 0);
+    /* RecordDeAggregation is a dynamic partitioning processor: refused without it. */
+    json_t *in = json_loads(
+        "{\"DeliveryStreamName\":\"deagg\",\"ExtendedS3DestinationConfiguration\":"
+        "{" BASE_FOR("deagg") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                              "\"Processors\":[{\"Type\":\"RecordDeAggregation\",\"Parameters\":"
+                              "[{\"ParameterName\":\"SubRecordType\",\"ParameterValue\":"
+                              "\"JSON\"}]}]}}}",
+        0, NULL);
+    assert_non_null(in);
+    json_t *out = NULL;
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "dynamic partitioning"));
+    assert_null(out);
+    json_decref(in);
     /* Without partitioning, AppendDelimiterToRecord still ends each record with a newline. */
     make_bucket(f, "delim");
     create(f, "delim",
@@ -1149,8 +1157,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(partitions_are_delivered_one_object_each, setup, teardown),
         cmocka_unit_test_setup_teardown(a_query_out_of_memory_is_retried_not_an_error, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(record_deaggregation_is_held_and_delimiters_are_appended,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            record_deaggregation_needs_partitioning_and_delimiters_are_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(partitions_beyond_the_active_limit_go_to_the_error_prefix,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "delivery/convert.h"
 #include "delivery/deagg.h"
 #include "delivery/lambda.h"
 
@@ -154,7 +155,9 @@ static void kpl_corrupt_aggregates_pass_through_whole(void **state)
     /* No magic; too short to hold a digest. */
     struct buf plain = {(uint8_t *)"plain text record", 17, 0, 0};
     assert_passed_through(&plain);
-    struct buf shorty = {(uint8_t *)"\xF3\x89\x9A\xC2" "0123456789abcdef", 20, 0, 0};
+    struct buf shorty = {(uint8_t *)"\xF3\x89\x9A\xC2"
+                                    "0123456789abcdef",
+                         20, 0, 0};
     assert_passed_through(&shorty);
     /* Valid digests over broken protobuf: an index out of the key table, a truncated
        length, a Record without data, a known field of the wrong wire type, a group. */
@@ -225,8 +228,9 @@ static void json_objects_are_split(void **state)
     assert_string_equal(g.data[0], "{\"s\":\"}{\\\"\"}");
     assert_string_equal(g.data[1], "{\"n\":{\"x\":[{}]}}");
     /* Not a run of objects: an array, text, an unclosed object, a stray bracket, nothing. */
-    const char *whole[] = {"[{\"a\":1},{\"a\":2}]", "{\"a\":1} tail", "{\"a\":1}{\"a\":",
-                           "{\"a\":1]", "   ", "{\"a\":\"open}"};
+    const char *whole[] = {
+        "[{\"a\":1},{\"a\":2}]", "{\"a\":1} tail", "{\"a\":1}{\"a\":", "{\"a\":1]", "   ",
+        "{\"a\":\"open}"};
     for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
         assert_int_equal(split_json(whole[i], &g), 0);
         assert_int_equal(g.n, 0);
@@ -252,9 +256,8 @@ static void delimited_records_are_split(void **state)
     (void)state;
     struct got g = {.fail_at = -1};
     const char *s = "a####bb########c####";
-    assert_int_equal(deagg_delimited((const uint8_t *)s, strlen(s), (const uint8_t *)"####", 4,
-                                     collect, &g),
-                     1);
+    assert_int_equal(
+        deagg_delimited((const uint8_t *)s, strlen(s), (const uint8_t *)"####", 4, collect, &g), 1);
     assert_int_equal(g.n, 3); /* the empty pieces are dropped */
     assert_string_equal(g.data[0], "a");
     assert_string_equal(g.data[1], "bb");
@@ -262,17 +265,33 @@ static void delimited_records_are_split(void **state)
     /* A delimiter longer than the record; no delimiter in it; an empty delimiter. */
     memset(&g, 0, sizeof(g));
     g.fail_at = -1;
-    assert_int_equal(deagg_delimited((const uint8_t *)"ab", 2, (const uint8_t *)"####", 4,
-                                     collect, &g),
-                     1);
+    assert_int_equal(
+        deagg_delimited((const uint8_t *)"ab", 2, (const uint8_t *)"####", 4, collect, &g), 1);
     assert_int_equal(g.n, 1);
     assert_string_equal(g.data[0], "ab");
-    assert_int_equal(deagg_delimited((const uint8_t *)"ab", 2, (const uint8_t *)"", 0, collect,
-                                     &g),
+    assert_int_equal(deagg_delimited((const uint8_t *)"ab", 2, (const uint8_t *)"", 0, collect, &g),
                      0);
-    assert_int_equal(deagg_delimited((const uint8_t *)"####", 4, (const uint8_t *)"####", 4,
-                                     collect, &g),
-                     0);
+    assert_int_equal(
+        deagg_delimited((const uint8_t *)"####", 4, (const uint8_t *)"####", 4, collect, &g), 0);
+}
+
+/* A user record of an aggregate that fails conversion names its place in the aggregate. */
+static void conversion_errors_carry_the_sub_sequence_number(void **state)
+{
+    (void)state;
+    struct buf out;
+    buf_init(&out);
+    struct conv_error e = {.code = CONV_PARSE_ERROR, .sub = 3};
+    snprintf(e.message, sizeof(e.message), "not JSON");
+    struct conv_error_ctx ctx = {.database = "db", .table = "t"};
+    assert_int_equal(
+        delivery__conv_error_json(&out, &e, 1, 2, (const uint8_t *)"x", 1, "4955", &ctx), 0);
+    json_t *j = json_loads((const char *)out.data, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "sequenceNumber")), "4955");
+    assert_int_equal(json_integer_value(json_object_get(j, "subSequenceNumber")), 2);
+    json_decref(j);
+    buf_fini(&out);
 }
 
 /* ---- the Lambda event and answer ---- */
@@ -305,8 +324,8 @@ static void event_has_aws_shape(void **state)
     assert_non_null(e);
     assert_string_equal(json_string_value(json_object_get(e, "sourceKinesisStreamArn")),
                         "arn:aws:kinesis:r:1:stream/k");
-    json_t *m = json_object_get(json_array_get(json_object_get(e, "records"), 0),
-                                "kinesisRecordMetadata");
+    json_t *m =
+        json_object_get(json_array_get(json_object_get(e, "records"), 0), "kinesisRecordMetadata");
     assert_string_equal(json_string_value(json_object_get(m, "shardId")), "shardId-000000000003");
     assert_string_equal(json_string_value(json_object_get(m, "partitionKey")), "p\"k");
     assert_string_equal(json_string_value(json_object_get(m, "sequenceNumber")), "4954");
@@ -371,8 +390,7 @@ static void answer_failures(void **state)
         {"{\"records\":[{\"result\":\"Ok\",\"data\":\"\"}]}", 1, LAMBDA_E_JSON},
         {"{\"records\":[{\"recordId\":0,\"result\":\"Ok\",\"data\":\"\"}]}", 1, LAMBDA_E_JSON},
         {"{\"records\":[{\"recordId\":\"0\",\"data\":\"\"}]}", 1, LAMBDA_E_JSON},
-        {"{\"records\":[{\"recordId\":\"0\",\"result\":\"OK\",\"data\":\"\"}]}", 1,
-         LAMBDA_E_JSON},
+        {"{\"records\":[{\"recordId\":\"0\",\"result\":\"OK\",\"data\":\"\"}]}", 1, LAMBDA_E_JSON},
         {"{\"records\":[{\"recordId\":\"0\",\"result\":\"Ok\"}]}", 1, LAMBDA_E_JSON},
         {"{\"records\":[{\"recordId\":\"0\",\"result\":\"Ok\",\"data\":\"!!\"}]}", 1,
          LAMBDA_E_JSON},
@@ -410,14 +428,14 @@ static void function_names_from_arns(void **state)
 {
     (void)state;
     char name[65];
-    assert_int_equal(lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:f",
-                                          name, sizeof(name)),
+    assert_int_equal(lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:f", name,
+                                          sizeof(name)),
                      0);
     assert_string_equal(name, "f");
-    assert_int_equal(lambda_function_name(
-                         "arn:aws:lambda:us-east-1:123456789012:function:my-fn:$LATEST", name,
-                         sizeof(name)),
-                     0);
+    assert_int_equal(
+        lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:my-fn:$LATEST", name,
+                             sizeof(name)),
+        0);
     assert_string_equal(name, "my-fn");
     assert_int_equal(lambda_function_name("bare", name, sizeof(name)), 0);
     assert_string_equal(name, "bare");
@@ -517,8 +535,7 @@ static void http_post_reads_status_and_body(void **state)
     assert_non_null(strstr(request, "Content-Type: application/json\r\n"));
     assert_non_null(strstr(request, "\r\n\r\n{}"));
     /* No Content-Length: the body ends with the connection. A non-2xx status is returned. */
-    assert_int_equal(post_to("HTTP/1.0 500 Oops\r\n\r\nbroken", 5000, &status, &resp, &err,
-                             NULL),
+    assert_int_equal(post_to("HTTP/1.0 500 Oops\r\n\r\nbroken", 5000, &status, &resp, &err, NULL),
                      0);
     assert_int_equal(status, 500);
     assert_string_equal((const char *)resp.data, "broken");
@@ -539,8 +556,8 @@ static void http_post_failures(void **state)
                              &resp, &err, NULL),
                      -1);
     assert_non_null(strstr(err.message, "closed"));
-    assert_int_equal(post_to("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-                             5000, &status, &resp, &err, NULL),
+    assert_int_equal(post_to("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 5000,
+                             &status, &resp, &err, NULL),
                      -1);
     assert_int_equal(post_to(NULL, 300, &status, &resp, &err, NULL), -1);
     assert_non_null(strstr(err.message, "timed out"));
@@ -551,9 +568,8 @@ static void http_post_failures(void **state)
     assert_int_equal(lambda_http_post(url, "{}", 2, 5000, NULL, NULL, &status, &resp, &err), -1);
     assert_non_null(strstr(err.message, "cannot connect"));
     /* Not an http:// URL. */
-    assert_int_equal(lambda_http_post("https://x/", "{}", 2, 5000, NULL, NULL, &status, &resp,
-                                      &err),
-                     -1);
+    assert_int_equal(
+        lambda_http_post("https://x/", "{}", 2, 5000, NULL, NULL, &status, &resp, &err), -1);
     buf_fini(&resp);
 }
 
@@ -574,8 +590,7 @@ static void http_post_cancelled(void **state)
     struct err_info err;
     int status;
     err_clear(&err);
-    assert_int_equal(lambda_http_post(url, "{}", 2, 60000, always, NULL, &status, &resp, &err),
-                     -1);
+    assert_int_equal(lambda_http_post(url, "{}", 2, 60000, always, NULL, &status, &resp, &err), -1);
     assert_non_null(strstr(err.message, "cancelled"));
     close(fd);
     buf_fini(&resp);
@@ -590,6 +605,7 @@ int main(void)
         cmocka_unit_test(json_objects_are_split),
         cmocka_unit_test(json_split_is_capped_at_500),
         cmocka_unit_test(delimited_records_are_split),
+        cmocka_unit_test(conversion_errors_carry_the_sub_sequence_number),
         cmocka_unit_test(event_has_aws_shape),
         cmocka_unit_test(answer_results_and_keys),
         cmocka_unit_test(answer_failures),
