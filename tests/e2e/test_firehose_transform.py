@@ -402,3 +402,22 @@ def test_crash_mid_invocation_invokes_again_after_restart(function, tmp_path):
     finally:
         if sl.proc is not None:
             sl.stop()
+
+
+def test_kpl_user_record_failing_conversion_names_its_sub_sequence_number(sl, unique):
+    from test_firehose_convert import setup_lab
+    fh, s3, kin, bucket, db, table = setup_lab(sl, unique)
+    good = json.dumps({"event_id": "e1", "ts": "2024-01-02 03:04:05", "tenant_id": "t",
+                       "device_id": "d", "event_type": "view", "amount": 1.5}).encode()
+    users = [("pa", good), ("pb", b"not json"), ("pa", good)]
+    r = kin.put_record(StreamName=bucket, Data=kpl_aggregate(users), PartitionKey="outer")
+    got = bodies_until(sl, s3, bucket, lambda g: len(g) >= 2)
+    parquet = [k for k in got if k.startswith("events/raw/")]
+    assert len(parquet) == 1 and got[parquet[0]][:4] == b"PAR1"
+    errs = [json.loads(x) for k, b in got.items()
+            if k.startswith("events/errors/format-conversion-failed/")
+            for x in b.split(b"\n") if x]
+    assert len(errs) == 1
+    assert base64.b64decode(errs[0]["rawData"]) == b"not json"
+    assert errs[0]["sequenceNumber"] == r["SequenceNumber"]
+    assert errs[0]["subSequenceNumber"] == 1
