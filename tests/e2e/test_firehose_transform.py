@@ -421,3 +421,22 @@ def test_kpl_user_record_failing_conversion_names_its_sub_sequence_number(sl, un
     assert base64.b64decode(errs[0]["rawData"]) == b"not json"
     assert errs[0]["sequenceNumber"] == r["SequenceNumber"]
     assert errs[0]["subSequenceNumber"] == 1
+
+
+def test_update_destination_changes_the_function_and_adds_deaggregation(sl, unique):
+    name = "lu-" + unique
+    procs = [lambda_proc("ok"), {"Type": "AppendDelimiterToRecord", "Parameters": []}]
+    fh, s3 = create(sl, name, conf(name, procs, prefix="t/k=!{partitionKeyFromLambda:k}/",
+                                   dp=True))
+    d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    # RecordDeAggregation is checked against the merged destination: partitioning is on.
+    fh.update_destination(
+        DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d["VersionId"],
+        DestinationId=d["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"ProcessingConfiguration": {
+            "Enabled": True, "Processors": [deagg_proc("JSON")] + procs}})
+    put(fh, name, [b'{"k":"a"}{"k":"b"}'])
+    got = bodies_until(sl, s3, name, lambda g: len(g) >= 2)
+    assert {k.split("/")[1]: v for k, v in got.items()} == {
+        "k=a": b'{"k":"a","t":1}\n', "k=b": b'{"k":"b","t":1}\n'}
+    assert all(f"/{name}-2-" in k for k in got)  # written with the new version
