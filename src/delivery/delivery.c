@@ -1359,6 +1359,12 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->conv_ok_bytes = atomic_load(&ds->c_conv_ok_bytes);
     out->conv_failed_records = atomic_load(&ds->c_conv_failed_records);
     out->conv_failed_bytes = atomic_load(&ds->c_conv_failed_bytes);
+    out->proc_invocations = atomic_load(&ds->c_proc_invocations);
+    out->proc_answered = atomic_load(&ds->c_proc_answered);
+    out->proc_ms = atomic_load(&ds->c_proc_ns) / 1000000;
+    out->proc_ok_records = atomic_load(&ds->c_proc_ok_records);
+    out->proc_ok_bytes = atomic_load(&ds->c_proc_ok_bytes);
+    out->proc_failed_records = atomic_load(&ds->c_proc_failed_records);
     delivery__release(ds);
     return 0;
 }

@@ -213,6 +213,10 @@ struct dstream {
     /* Dynamic partitioning: PartitionCount (partitions of the last buffer),
        PartitionCountExceeded (0/1, the last buffer), JQProcessing.Duration (total ns). */
     _Atomic uint64_t c_partition_count, c_partition_exceeded, c_jq_ns;
+    /* The Lambda transform (transform.c): invocations made and answered, their total
+       time (ns), records it returned Ok (and their bytes), records to processing-failed. */
+    _Atomic uint64_t c_proc_invocations, c_proc_answered, c_proc_ns, c_proc_ok_records,
+        c_proc_ok_bytes, c_proc_failed_records;
 };
 
 struct delivery_service {

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -448,7 +449,11 @@ static int transform_batch(struct xform *x, const uint8_t *data, const struct de
     for (;;) {
         attempts++;
         err_clear(&err);
+        int64_t t0 = clock_mono_ns();
         rc = invoke_once(x, in, n, out, &code, &err);
+        atomic_fetch_add(&ds->c_proc_ns, (uint64_t)(clock_mono_ns() - t0));
+        atomic_fetch_add(&ds->c_proc_invocations, 1);
+        atomic_fetch_add(&ds->c_proc_answered, rc == 0);
         if (rc >= 0 || attempts > x->c->retries) {
             break;
         }
@@ -466,10 +471,14 @@ static int transform_batch(struct xform *x, const uint8_t *data, const struct de
         const struct delivery_rec *r = &recs[i];
         if (rc < 0) {
             error_line(x, r, data, attempts, code, err.message, now);
+            atomic_fetch_add(&ds->c_proc_failed_records, 1);
         } else if (out[i].result == LAMBDA_FAILED) {
             error_line(x, r, data, attempts, LAMBDA_E_PROCESSING_FAILED,
                        "ProcessingFailed status set for record", now);
+            atomic_fetch_add(&ds->c_proc_failed_records, 1);
         } else if (out[i].result == LAMBDA_OK) {
+            atomic_fetch_add(&ds->c_proc_ok_records, 1);
+            atomic_fetch_add(&ds->c_proc_ok_bytes, out[i].len);
             struct delivery_rec o = *r;
             o.off = x->data.len;
             o.len = (uint32_t)out[i].len;
