@@ -1007,6 +1007,14 @@ static void the_transform_runs_before_delivery_and_is_counted(void **state)
     assert_int_equal(c.proc_ok_bytes, 6);
     assert_int_equal(c.proc_failed_records, 1);
     assert_int_equal(fs.invocations, 1);
+    /* A buffer the function drops whole: no object, and its position moves all the same
+       (the flush completes only once the delivered position reaches the records). */
+    put(f, "xfm", "drop", 4, 3);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "xfm", 5000), 0);
+    assert_int_equal(fs.invocations, 2);
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "xfm", &b), 2);
+    buf_fini(&b);
     /* A function no --lambda names: Lambda.ResourceNotFound, no invocation reaches fn. */
     make_bucket(f, "nfm");
     create(f, "nfm", LAMBDA_CONF("nfm", "other"));
@@ -1017,7 +1025,7 @@ static void the_transform_runs_before_delivery_and_is_counted(void **state)
     buf_putc(&b, 0);
     assert_non_null(strstr((const char *)b.data, "\"errorCode\":\"Lambda.ResourceNotFound\""));
     buf_fini(&b);
-    assert_int_equal(fs.invocations, 1);
+    assert_int_equal(fs.invocations, 2);
     fn_stop(&fs);
 }
 
