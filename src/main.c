@@ -6,6 +6,7 @@
  *                [--max-connections N] [--max-connections-per-address N]
  *                [--header-timeout S] [--idle-timeout S] [--min-body-rate BYTES_PER_S]
  *                [--body-memory-budget BYTES] [--body-spool-budget BYTES]
+ *                [--lambda NAME=URL]...
  *
  * serve opens the metadata store and every service on DIR, then answers AWS API
  * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
@@ -55,7 +56,7 @@ static void usage(FILE *out)
             "                    [--max-connections N] [--max-connections-per-address N]\n"
             "                    [--header-timeout S] [--idle-timeout S]\n"
             "                    [--min-body-rate BYTES_PER_S] [--body-memory-budget BYTES]\n"
-            "                    [--body-spool-budget BYTES]\n");
+            "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -263,6 +264,21 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
             *(strcmp(opt, "--body-memory-budget") == 0 ? &cfg->body_memory_budget_bytes
                                                        : &cfg->body_spool_budget_bytes) =
                 (size_t)n;
+        } else if (strcmp(opt, "--lambda") == 0) {
+            const char *eq = strchr(val, '=');
+            struct sluice_lambda *l = &cfg->lambdas[cfg->n_lambdas];
+            if (eq == NULL || eq == val || (size_t)(eq - val) >= sizeof(l->name) ||
+                strncmp(eq + 1, "http://", 7) != 0 || strlen(eq + 1) >= sizeof(l->url) ||
+                cfg->n_lambdas >= SLUICE_LAMBDAS_MAX) {
+                fprintf(stderr,
+                        "sluice: --lambda wants NAME=http://HOST:PORT/PATH (at most %d), "
+                        "got %s\n",
+                        SLUICE_LAMBDAS_MAX, val);
+                return -1;
+            }
+            snprintf(l->name, sizeof(l->name), "%.*s", (int)(eq - val), val);
+            snprintf(l->url, sizeof(l->url), "%s", eq + 1);
+            cfg->n_lambdas++;
         } else {
             fprintf(stderr, "sluice: unknown option %s\n", opt);
             usage(stderr);

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#define SLUICE_LAMBDAS_MAX 32
+
 struct sluice_config {
     char data_dir[512];       /* where everything durable lives; default ./data */
     char listen_host[64];     /* default 127.0.0.1 */
@@ -23,6 +25,13 @@ struct sluice_config {
     int header_timeout_s;   /* a new connection's first request head must arrive by then */
     int idle_timeout_s;     /* a kept-alive connection's next request, or any silence */
     int min_body_rate_bytes_per_s; /* a body slower than this over 10 s is cut off */
+    /* --lambda NAME=URL: the HTTP endpoint standing in for each Lambda function a
+       Firehose transform names (there is no Lambda service). */
+    struct sluice_lambda {
+        char name[65]; /* a function name, up to 64 characters */
+        char url[256]; /* http://host[:port][/path] */
+    } lambdas[SLUICE_LAMBDAS_MAX];
+    int n_lambdas;
 };
 
 void config_defaults(struct sluice_config *cfg);

@@ -1642,7 +1642,11 @@ int delivery__conv_error_json(struct buf *out, const struct conv_error *e, int64
     if (seqno != NULL) {
         buf_puts(out, ",\"sequenceNumber\":");
         json_str_or_null(out, seqno);
-        buf_puts(out, ",\"subSequenceNumber\":null");
+        if (e->sub > 0) {
+            buf_printf(out, ",\"subSequenceNumber\":%u", e->sub - 1);
+        } else {
+            buf_puts(out, ",\"subSequenceNumber\":null");
+        }
     }
     buf_puts(out, ",\"dataCatalogTable\":{\"catalogId\":");
     json_str_or_null(out, ctx->catalog_id);

@@ -113,6 +113,7 @@ struct conv_options {
 struct conv_error {
     const char *code; /* CONV_PARSE_ERROR or CONV_MALFORMED */
     char message[512];
+    uint32_t sub; /* a KPL user record's subSequenceNumber + 1; 0: null */
 };
 
 struct conv_batch;

@@ -366,6 +366,7 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
                                             seq);
                         seqp = seq;
                     }
+                    ce.sub = recs[i].sub;
                     delivery__conv_error_json(&errors, &ce, recs[i].arrival_ms, now, rd,
                                               recs[i].len, seqp, &ctx);
                     n_bad++;

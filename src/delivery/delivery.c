@@ -1069,7 +1069,6 @@ out:
                 delivery__dest_fini(&ds->dest);
                 ds->dest = parsed;
                 ds->version = r.version + 1;
-                ds->held_logged = 0;
                 pthread_cond_broadcast(&ds->cond);
                 pthread_cond_broadcast(&ds->space);
                 pthread_mutex_unlock(&ds->mu);
@@ -1359,6 +1358,12 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->conv_ok_bytes = atomic_load(&ds->c_conv_ok_bytes);
     out->conv_failed_records = atomic_load(&ds->c_conv_failed_records);
     out->conv_failed_bytes = atomic_load(&ds->c_conv_failed_bytes);
+    out->proc_invocations = atomic_load(&ds->c_proc_invocations);
+    out->proc_answered = atomic_load(&ds->c_proc_answered);
+    out->proc_ms = atomic_load(&ds->c_proc_ns) / 1000000;
+    out->proc_ok_records = atomic_load(&ds->c_proc_ok_records);
+    out->proc_ok_bytes = atomic_load(&ds->c_proc_ok_bytes);
+    out->proc_failed_records = atomic_load(&ds->c_proc_failed_records);
     delivery__release(ds);
     return 0;
 }

@@ -109,6 +109,13 @@ struct delivery_counters {
     uint64_t conv_failed_bytes;   /* FailedConversion.Bytes */
     int64_t s3_data_freshness_ms; /* DeliveryToS3.DataFreshness: age of the oldest record
                                      of the last delivered object when it landed */
+    /* The Lambda transform. */
+    uint64_t proc_invocations;    /* invocations made (retries included) */
+    uint64_t proc_answered;       /* ExecuteProcessing.Success = answered / invocations */
+    uint64_t proc_ms;             /* ExecuteProcessing.Duration, summed over invocations */
+    uint64_t proc_ok_records;     /* SucceedProcessing.Records */
+    uint64_t proc_ok_bytes;       /* SucceedProcessing.Bytes */
+    uint64_t proc_failed_records; /* records sent to processing-failed */
 };
 /* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,

@@ -573,6 +573,10 @@ static int describe_processing(const json_t *conf, const char *path, struct dest
     if (json_is_object(c->proc) && (rc = check_extraction(c->proc, err)) < 0) {
         return rc;
     }
+    if (json_is_object(c->proc) &&
+        (rc = delivery__processing_check(c->proc, c->partitioning, err)) < 0) {
+        return rc;
+    }
     c->backup = NULL;
     if ((rc = get_str(conf, "S3BackupMode", path, 0, 16, 0, &c->backup, err)) < 0) {
         return rc;
@@ -694,6 +698,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->conversion_json);
     free(d->meta_query);
     free(d->meta_engine);
+    free(d->proc_json);
     memset(d, 0, sizeof(*d));
 }
 
@@ -712,6 +717,7 @@ void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *
     dst->conversion_json = dup_or_null(src->conversion_json);
     dst->meta_query = dup_or_null(src->meta_query);
     dst->meta_engine = dup_or_null(src->meta_engine);
+    dst->proc_json = dup_or_null(src->proc_json);
 }
 
 /* The processors of an enabled ProcessingConfiguration into d. */
@@ -720,6 +726,7 @@ static void parse_processors(const json_t *proc, struct delivery_dest *d)
     if (!json_is_true(json_object_get(proc, "Enabled"))) {
         return;
     }
+    d->proc_json = json_dumps(proc, JSON_COMPACT);
     json_t *list = json_object_get(proc, "Processors");
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *p = json_array_get(list, i);

@@ -17,9 +17,9 @@
  *
  * Positions in the store move only after their object is durable in the lake, so a crash
  * at any point re-delivers from the last stored position: every acknowledged record is
- * delivered at least once. A delivery stream whose configuration needs what the engine
- * does not do yet (the Lambda transform, record de-aggregation) is held: its
- * records stay in their durable source, and the flusher logs why once.
+ * delivered at least once.
+ * The stages before partitioning (de-aggregation, the Lambda transform) run in the
+ * flusher on the buffer it took (transform.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -60,20 +60,22 @@ struct gather {
     uint64_t n_records;
     int64_t oldest_ms;
     int64_t newest_ms;
+    int keep_pk; /* store each partition key after its data (a transform's event names it) */
 };
 
 static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
                         size_t pk_len, const uint8_t *data, size_t data_len)
 {
-    (void)pk;
-    (void)pk_len;
     struct gather *g = arg;
     struct delivery_rec rec = {.off = g->data.len,
                                .len = (uint32_t)data_len,
                                .src_idx = g->src_idx,
                                .arrival_ms = arrival_ms,
-                               .index = index};
-    if (buf_append(&g->data, data, data_len) < 0 || buf_append(&g->recs, &rec, sizeof(rec)) < 0) {
+                               .index = index,
+                               .pk_len = g->keep_pk ? (uint32_t)pk_len : 0};
+    if (buf_append(&g->data, data, data_len) < 0 ||
+        (rec.pk_len > 0 && buf_append(&g->data, pk, pk_len) < 0) ||
+        buf_append(&g->recs, &rec, sizeof(rec)) < 0) {
         return SL_E(NOMEM);
     }
     if (g->n_records == 0 || arrival_ms < g->oldest_ms) {
@@ -84,22 +86,6 @@ static int gather_visit(void *arg, uint64_t index, int64_t arrival_ms, const cha
     }
     g->n_records++;
     return 0;
-}
-
-/* Why delivery is held, or NULL when the engine can deliver this configuration. */
-static const char *held_reason(const struct delivery_dest *d)
-{
-    if (d->deaggregation) {
-        return "record de-aggregation (RecordDeAggregation) is not delivered yet";
-    }
-    if (d->lambda) {
-        return "the Lambda transform is not delivered yet";
-    }
-    if (d->partitioning && d->meta_query == NULL) {
-        return "dynamic partitioning without a MetadataExtraction query needs the Lambda "
-               "transform, which is not delivered yet";
-    }
-    return NULL;
 }
 
 /* Returns a reader's reserved room (ds->mu held) and wakes the other readers. */
@@ -119,15 +105,14 @@ static void *reader_main(void *arg)
     g.src_idx = (uint32_t)src->idx;
     for (;;) {
         pthread_mutex_lock(&ds->mu);
-        /* A held configuration reads nothing: its records wait in their source. Room is
-           reserved before the read, so readers of several shards together stay within
-           the buffer's size (each may pass it by one record). */
-        while (!ds->stopping && (ds->buf.len + ds->buf_reserved >= limit_bytes(ds) ||
-                                 held_reason(&ds->dest) != NULL)) {
+        /* Room is reserved before the read, so readers of several shards together stay
+           within the buffer's size (each may pass it by one record). */
+        while (!ds->stopping && ds->buf.len + ds->buf_reserved >= limit_bytes(ds)) {
             pthread_cond_wait(&ds->space, &ds->mu);
         }
         size_t room = ds->stopping ? 0 : limit_bytes(ds) - ds->buf.len - ds->buf_reserved;
         ds->buf_reserved += room;
+        g.keep_pk = ds->kinesis_source && ds->dest.lambda;
         int stopping = ds->stopping;
         pthread_mutex_unlock(&ds->mu);
         if (stopping) {
@@ -325,18 +310,6 @@ static void *flusher_main(void *arg)
     int xp_version = 0;
     pthread_mutex_lock(&ds->mu);
     while (!ds->stopping) {
-        const char *held = held_reason(&ds->dest);
-        if (held != NULL) {
-            if (!ds->held_logged) {
-                log_msg(LOG_WARN, "delivery",
-                        "delivery stream %s is held: %s; its records stay in their durable "
-                        "source",
-                        ds->name, held);
-                ds->held_logged = 1;
-            }
-            timed_wait(&ds->cond, &ds->mu, 1000);
-            continue;
-        }
         int64_t now = delivery__now_ms(svc);
         int64_t due_at = ds->buf_opened_ms + (int64_t)ds->dest.interval_s * 1000;
         int due = ds->buf_records > 0 &&
@@ -375,10 +348,27 @@ static void *flusher_main(void *arg)
             xp = NULL;
         }
         xp_version = fc.version;
-        int stopped =
-            fc.dest.partitioning ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
-            : fc.dest.conversion ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
-                                 : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        struct preprocess_out pre = {0};
+        int stopped = 0;
+        if (delivery__preprocess_needed(ds, &fc, data, recs, n_recs)) {
+            stopped = delivery__preprocess(ds, &fc, data, recs, n_recs, &pre);
+            free(data);
+            free(recs);
+            data = pre.data;
+            recs = pre.recs;
+            n_recs = pre.n_recs;
+            oldest_ms = pre.oldest_ms;
+            pre.data = NULL;
+            pre.recs = NULL;
+        }
+        if (!stopped && n_recs > 0) {
+            stopped = fc.dest.partitioning
+                          ? delivery__partition_flush(ds, &fc, &xp, data, recs, n_recs)
+                      : fc.dest.conversion
+                          ? delivery__convert_flush(ds, &fc, data, recs, n_recs, oldest_ms)
+                          : delivery__raw_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        }
+        delivery__preprocess_fini(&pre);
         (void)len;
         free(data);
         free(recs);

@@ -55,8 +55,9 @@ struct delivery_dest {
     char *meta_query;     /* owned: MetadataExtractionQuery, or NULL */
     char *meta_engine;    /* owned: its JsonParsingEngine, or NULL */
     int append_delimiter; /* AppendDelimiterToRecord: a newline after each record */
-    int deaggregation;    /* RecordDeAggregation (not delivered yet) */
-    int lambda;           /* a Lambda processor (not delivered yet) */
+    int deaggregation;    /* RecordDeAggregation (transform.c) */
+    int lambda;           /* a Lambda processor (transform.c) */
+    char *proc_json;      /* owned: the enabled ProcessingConfiguration, or NULL */
     int prefix_expanded;  /* prefix holds a partition's evaluated prefix: its template had
                              expressions, so no yyyy/MM/dd/HH/ is appended */
 };
@@ -75,6 +76,14 @@ void delivery__dest_fini(struct delivery_dest *d);
  */
 int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_out,
                             struct err_info *err);
+/*
+ * The rules AWS applies to the Lambda and RecordDeAggregation processors (transform.c):
+ * LambdaArn required and a function ARN, NumberOfRetries 0-300, BufferSizeInMBs 0.2-3,
+ * BufferIntervalInSeconds 0-900; RecordDeAggregation only with dynamic partitioning,
+ * SubRecordType JSON or DELIMITED, DELIMITED with a base64 Delimiter. 0 or
+ * SL_E(INVALID_ARGUMENT).
+ */
+int delivery__processing_check(const json_t *proc, int partitioning, struct err_info *err);
 /* Parses a stored description into *out (OUT). Returns 0 or SL_E(CORRUPT). */
 int delivery__dest_parse(const json_t *desc, struct delivery_dest *out);
 /* The S3 (non-extended) description AWS shows beside the extended one. New reference. */
@@ -144,6 +153,10 @@ struct delivery_rec {
     uint32_t src_idx;   /* index in ds->sources */
     int64_t arrival_ms; /* approximate arrival time */
     uint64_t index;     /* in its source (a shard's record index, the log's index) */
+    uint32_t sub;       /* a KPL user record's sub-sequence number + 1; 0 when none */
+    uint32_t keys;      /* index + 1 in flush_conf.lambda_keys; 0 when none */
+    uint32_t pk_len;    /* Kinesis with a transform: the partition key's bytes, stored
+                           right after the data (off + len) */
 };
 
 /* One source of a delivery stream: the internal log, or one shard of the Kinesis stream. */
@@ -190,7 +203,6 @@ struct dstream {
     int64_t buf_opened_ms;     /* ds->mu: when the first buffered record entered */
     int64_t buf_oldest_ms;     /* ds->mu: arrival of the oldest buffered record */
     int64_t buf_newest_ms;     /* ds->mu: arrival of the newest buffered record */
-    int held_logged;           /* ds->mu: logged that delivery is held back */
     struct dsource *sources;
     size_t n_sources;
     pthread_t flusher;
@@ -203,6 +215,10 @@ struct dstream {
     /* Dynamic partitioning: PartitionCount (partitions of the last buffer),
        PartitionCountExceeded (0/1, the last buffer), JQProcessing.Duration (total ns). */
     _Atomic uint64_t c_partition_count, c_partition_exceeded, c_jq_ns;
+    /* The Lambda transform (transform.c): invocations made and answered, their total
+       time (ns), records it returned Ok (and their bytes), records to processing-failed. */
+    _Atomic uint64_t c_proc_invocations, c_proc_answered, c_proc_ns, c_proc_ok_records,
+        c_proc_ok_bytes, c_proc_failed_records;
 };
 
 struct delivery_service {
@@ -232,7 +248,35 @@ void delivery__release(struct dstream *ds);
 struct flush_conf {
     struct delivery_dest dest;
     int version;
+    /* The transform's metadata.partitionKeys objects (borrowed), by delivery_rec.keys. */
+    json_t *const *lambda_keys;
+    size_t n_lambda_keys;
 };
+
+/*
+ * The stages before partitioning (transform.c), in AWS's order: KPL de-aggregation
+ * (Kinesis sources), RecordDeAggregation (JSON or DELIMITED), the Lambda transform. What
+ * comes out replaces the buffer: out_data and out_recs (owned by *out), and
+ * fc->lambda_keys points into *out. Records that failed are in processing-failed error
+ * objects, written (durably) before this returns. Returns 0, or 1 when the engine
+ * stopped first (nothing is considered delivered).
+ */
+struct preprocess_out {
+    uint8_t *data;
+    struct delivery_rec *recs;
+    size_t n_recs;
+    int64_t oldest_ms; /* arrival of the oldest record left */
+    json_t **keys;
+    size_t n_keys;
+};
+/* Whether the buffer needs the stages at all (a processor, or a KPL aggregate in it). */
+int delivery__preprocess_needed(const struct dstream *ds, const struct flush_conf *fc,
+                                const uint8_t *data, const struct delivery_rec *recs,
+                                size_t n_recs);
+int delivery__preprocess(struct dstream *ds, struct flush_conf *fc, const uint8_t *data,
+                         const struct delivery_rec *recs, size_t n_recs,
+                         struct preprocess_out *out);
+void delivery__preprocess_fini(struct preprocess_out *out);
 
 /*
  * Puts bytes at bucket/key through the lake, retried with backoff until it succeeds or

@@ -193,7 +193,8 @@ static int extractor_ready(struct dstream *ds, const struct flush_conf *fc,
                            struct partition_extractor **xp)
 {
     int64_t backoff = ds->svc->retry_base_ms;
-    while (*xp == NULL) {
+    /* Without a MetadataExtraction processor the keys come from the transform alone. */
+    while (*xp == NULL && fc->dest.meta_query != NULL) {
         struct err_info err;
         err_clear(&err);
         const char *q = fc->dest.meta_query != NULL ? fc->dest.meta_query : "";
@@ -219,15 +220,28 @@ static int extractor_ready(struct dstream *ds, const struct flush_conf *fc,
  */
 static int record_prefix(struct dstream *ds, const struct flush_conf *fc,
                          struct partition_extractor *x, const uint8_t *rec, size_t len,
-                         struct buf *pbuf, const char **etype, struct err_info *err)
+                         const json_t *lambda_keys, struct buf *pbuf, const char **etype,
+                         struct err_info *err)
 {
     for (;;) {
         struct partition_keys keys;
         partition_keys_init(&keys);
         err_clear(err);
-        int64_t t0 = clock_mono_ns();
-        int rc = partition_keys_extract(x, (const char *)rec, len, &keys, etype, err);
-        atomic_fetch_add(&ds->c_jq_ns, (uint64_t)(clock_mono_ns() - t0));
+        int rc = 0;
+        if (x != NULL) {
+            int64_t t0 = clock_mono_ns();
+            rc = partition_keys_extract(x, (const char *)rec, len, &keys, etype, err);
+            atomic_fetch_add(&ds->c_jq_ns, (uint64_t)(clock_mono_ns() - t0));
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)lambda_keys, k, v)
+        {
+            const char *s = json_string_value(v);
+            if (rc == 0 && s != NULL) {
+                rc = partition_keys_add_lambda(&keys, k, strlen(k), s, strlen(s), etype, err);
+            }
+        }
         if (rc == 0) {
             const char *p = fc->dest.prefix != NULL ? fc->dest.prefix : "";
             rc = partition_prefix_expand(p, strlen(p), &keys, pbuf, etype, err);
@@ -414,7 +428,11 @@ static int partition_flush_once(struct dstream *ds, const struct flush_conf *fc,
     for (size_t i = 0; i < n_recs && !stopped; i++) {
         const char *etype = NULL;
         struct err_info err;
-        int rc = record_prefix(ds, fc, *xp, data + recs[i].off, recs[i].len, &pbuf, &etype, &err);
+        const json_t *lk = recs[i].keys > 0 && recs[i].keys <= fc->n_lambda_keys
+                               ? fc->lambda_keys[recs[i].keys - 1]
+                               : NULL;
+        int rc =
+            record_prefix(ds, fc, *xp, data + recs[i].off, recs[i].len, lk, &pbuf, &etype, &err);
         if (rc == 1) {
             stopped = 1;
             break;

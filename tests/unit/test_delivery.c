@@ -7,9 +7,12 @@
  * mkdtemp directory; every test runs under an alarm.
  */
 #define _XOPEN_SOURCE 700
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/jq.h"
@@ -662,36 +667,6 @@ static void undelivered_records_are_delivered_after_a_reopen_exactly_once(void *
     buf_fini(&b);
 }
 
-static void held_configurations_keep_records_in_the_log(void **state)
-{
-    struct fixture *f = *state;
-    make_bucket(f, "held");
-    create(f, "held",
-           "{" BASE_FOR("held") ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":"
-                                "[{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":"
-                                "\"LambdaArn\",\"ParameterValue\":\"arn:aws:lambda:us-east-1:"
-                                "123456789012:function:f\"}]}]}}");
-    put(f, "held", "z", 1, 1);
-    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 300), -ETIMEDOUT);
-    assert_int_equal(wait_objects(f, "held", 1, 100), 0);
-    /* Once the configuration is one the engine delivers, the waiting records go out. */
-    json_t *in =
-        json_pack("{s:s,s:s,s:s,s:{s:{s:b}}}", "DeliveryStreamName", "held",
-                  "CurrentDeliveryStreamVersionId", "1", "DestinationId", DELIVERY_DESTINATION_ID,
-                  "ExtendedS3DestinationUpdate", "ProcessingConfiguration", "Enabled", 0);
-    json_t *out = NULL;
-    struct err_info err;
-    assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err), 0);
-    json_decref(in);
-    json_decref(out);
-    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "held", 5000), 0);
-    struct buf b;
-    buf_init(&b);
-    assert_int_equal(lake_bytes(f, "held", &b), 1);
-    assert_memory_equal(b.data, "z", 1);
-    buf_fini(&b);
-}
-
 /* The key and body of object i of bucket (key order) into key/body; the count of objects. */
 static size_t lake_object_at(struct fixture *f, const char *bucket, size_t i, struct buf *key,
                              struct buf *body)
@@ -834,18 +809,26 @@ static void a_query_out_of_memory_is_retried_not_an_error(void **state)
     buf_fini(&body);
 }
 
-static void record_deaggregation_is_held_and_delimiters_are_appended(void **state)
+static void record_deaggregation_needs_partitioning_and_delimiters_are_appended(void **state)
 {
     struct fixture *f = *state;
     make_bucket(f, "deagg");
-    create(f, "deagg",
-           "{" BASE_FOR("deagg") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
-                                 "\"Processors\":[{\"Type\":\"RecordDeAggregation\",\"Parameters\":"
-                                 "[{\"ParameterName\":\"SubRecordType\",\"ParameterValue\":"
-                                 "\"JSON\"}]}]}}");
-    put(f, "deagg", "r", 1, 1);
-    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "deagg", 300), -ETIMEDOUT);
-    assert_int_equal(wait_objects(f, "deagg", 1, 100), 0);
+    /* RecordDeAggregation is a dynamic partitioning processor: refused without it. */
+    json_t *in = json_loads(
+        "{\"DeliveryStreamName\":\"deagg\",\"ExtendedS3DestinationConfiguration\":"
+        "{" BASE_FOR("deagg") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                              "\"Processors\":[{\"Type\":\"RecordDeAggregation\",\"Parameters\":"
+                              "[{\"ParameterName\":\"SubRecordType\",\"ParameterValue\":"
+                              "\"JSON\"}]}]}}}",
+        0, NULL);
+    assert_non_null(in);
+    json_t *out = NULL;
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "dynamic partitioning"));
+    assert_null(out);
+    json_decref(in);
     /* Without partitioning, AppendDelimiterToRecord still ends each record with a newline. */
     make_bucket(f, "delim");
     create(f, "delim",
@@ -859,6 +842,165 @@ static void record_deaggregation_is_held_and_delimiters_are_appended(void **stat
     assert_int_equal(b.len, 9);
     assert_memory_equal(b.data, "ab\nab\nab\n", 9);
     buf_fini(&b);
+}
+
+/* ---- the Lambda transform, in process ---- */
+
+/* A transform function on 127.0.0.1: each record "x" comes back Ok as "x!", but "fail"
+   (ProcessingFailed) and "drop" (Dropped). Serves until its socket is shut down. */
+struct fn_server {
+    int fd;
+    char url[64];
+    _Atomic int invocations;
+    pthread_t thread;
+};
+
+static void fn_answer(int conn, const char *req, size_t len)
+{
+    const char *body = strstr(req, "\r\n\r\n");
+    json_t *ev =
+        body != NULL ? json_loadb(body + 4, len - (size_t)(body + 4 - req), 0, NULL) : NULL;
+    json_t *out = json_array();
+    json_t *r;
+    size_t i;
+    json_array_foreach(json_object_get(ev, "records"), i, r)
+    {
+        const char *b64 = json_string_value(json_object_get(r, "data"));
+        uint8_t d[256];
+        long n = base64_decode(b64, strlen(b64), d);
+        assert_true(n >= 0 && n < 250);
+        const char *res = n == 4 && memcmp(d, "fail", 4) == 0   ? "ProcessingFailed"
+                          : n == 4 && memcmp(d, "drop", 4) == 0 ? "Dropped"
+                                                                : "Ok";
+        d[n++] = '!';
+        char enc[400];
+        enc[base64_encode(d, (size_t)n, enc)] = 0;
+        json_array_append_new(out,
+                              json_pack("{s:O,s:s,s:s}", "recordId", json_object_get(r, "recordId"),
+                                        "result", res, "data", enc));
+    }
+    json_t *doc = json_pack("{s:o}", "records", out);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    char head[128];
+    int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
+                      strlen(text));
+    send(conn, head, (size_t)hl, MSG_NOSIGNAL);
+    send(conn, text, strlen(text), MSG_NOSIGNAL);
+    free(text);
+    json_decref(doc);
+    json_decref(ev);
+}
+
+static void *fn_main(void *arg)
+{
+    struct fn_server *fs = arg;
+    for (;;) {
+        int conn = accept(fs->fd, NULL, NULL);
+        if (conn < 0) {
+            return NULL;
+        }
+        char req[65536];
+        size_t got = 0;
+        for (;;) {
+            ssize_t r = recv(conn, req + got, sizeof(req) - 1 - got, 0);
+            if (r <= 0) {
+                break;
+            }
+            got += (size_t)r;
+            req[got] = 0;
+            const char *body = strstr(req, "\r\n\r\n");
+            const char *cl = strstr(req, "Content-Length: ");
+            if (body != NULL && cl != NULL &&
+                got >= (size_t)(body + 4 - req) + strtoul(cl + 16, NULL, 10)) {
+                break;
+            }
+        }
+        fs->invocations++;
+        fn_answer(conn, req, got);
+        close(conn);
+    }
+}
+
+static void fn_start(struct fn_server *fs)
+{
+    fs->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fs->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fs->fd, 8), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fs->fd, (struct sockaddr *)&a, &len);
+    snprintf(fs->url, sizeof(fs->url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+    pthread_create(&fs->thread, NULL, fn_main, fs);
+}
+
+static void fn_stop(struct fn_server *fs)
+{
+    shutdown(fs->fd, SHUT_RDWR);
+    pthread_join(fs->thread, NULL);
+    close(fs->fd);
+}
+
+#define LAMBDA_CONF(bucket, fn)                                                                    \
+    "{" BASE_FOR(bucket) ",\"Prefix\":\"o/\",\"ErrorOutputPrefix\":"                               \
+                         "\"e/!{firehose:error-output-type}/\",\"ProcessingConfiguration\":"       \
+                         "{\"Enabled\":true,\"Processors\":[{\"Type\":\"Lambda\",\"Parameters\":"  \
+                         "[{\"ParameterName\":\"LambdaArn\",\"ParameterValue\":"                   \
+                         "\"arn:aws:lambda:us-east-1:1:function:" fn "\"},"                        \
+                         "{\"ParameterName\":\"NumberOfRetries\",\"ParameterValue\":\"0\"}]}]}}"
+
+static void the_transform_runs_before_delivery_and_is_counted(void **state)
+{
+    struct fixture *f = *state;
+    struct fn_server fs = {0};
+    fn_start(&fs);
+    snprintf(f->cfg.lambdas[0].name, sizeof(f->cfg.lambdas[0].name), "fn");
+    snprintf(f->cfg.lambdas[0].url, sizeof(f->cfg.lambdas[0].url), "%s", fs.url);
+    f->cfg.n_lambdas = 1;
+    make_bucket(f, "xfm");
+    create(f, "xfm", LAMBDA_CONF("xfm", "fn"));
+    put(f, "xfm", "ok", 2, 2);
+    put(f, "xfm", "fail", 4, 1);
+    put(f, "xfm", "drop", 4, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "xfm", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    /* The error object (e/processing-failed/...) sorts before the object (o/...). */
+    assert_int_equal(lake_bytes(f, "xfm", &b), 2);
+    buf_putc(&b, 0);
+    const char *text = (const char *)b.data;
+    assert_non_null(strstr(text, "\"errorCode\":\"Lambda.ProcessingFailedStatus\""));
+    assert_non_null(strstr(text, "\"rawData\":\"ZmFpbA==\""));
+    assert_non_null(strstr(text, "\"lambdaArn\":\"arn:aws:lambda:us-east-1:1:function:fn\""));
+    assert_int_equal(strcmp(text + b.len - 1 - 6, "ok!ok!"), 0);
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "xfm", &c), 0);
+    assert_int_equal(c.proc_invocations, 1);
+    assert_int_equal(c.proc_answered, 1);
+    assert_int_equal(c.proc_ok_records, 2);
+    assert_int_equal(c.proc_ok_bytes, 6);
+    assert_int_equal(c.proc_failed_records, 1);
+    assert_int_equal(fs.invocations, 1);
+    /* A buffer the function drops whole: no object, and its position moves all the same
+       (the flush completes only once the delivered position reaches the records). */
+    put(f, "xfm", "drop", 4, 3);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "xfm", 5000), 0);
+    assert_int_equal(fs.invocations, 2);
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "xfm", &b), 2);
+    buf_fini(&b);
+    /* A function no --lambda names: Lambda.ResourceNotFound, no invocation reaches fn. */
+    make_bucket(f, "nfm");
+    create(f, "nfm", LAMBDA_CONF("nfm", "other"));
+    put(f, "nfm", "ok", 2, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "nfm", 5000), 0);
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "nfm", &b), 1);
+    buf_putc(&b, 0);
+    assert_non_null(strstr((const char *)b.data, "\"errorCode\":\"Lambda.ResourceNotFound\""));
+    buf_fini(&b);
+    assert_int_equal(fs.invocations, 2);
+    fn_stop(&fs);
 }
 
 static void a_creating_delivery_stream_cannot_be_deleted_nor_take_records(void **state)
@@ -1148,15 +1290,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             undelivered_records_are_delivered_after_a_reopen_exactly_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(held_configurations_keep_records_in_the_log, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(partitions_are_delivered_one_object_each, setup, teardown),
         cmocka_unit_test_setup_teardown(a_query_out_of_memory_is_retried_not_an_error, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(record_deaggregation_is_held_and_delimiters_are_appended,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            record_deaggregation_needs_partitioning_and_delimiters_are_appended, setup, teardown),
         cmocka_unit_test_setup_teardown(partitions_beyond_the_active_limit_go_to_the_error_prefix,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(the_transform_runs_before_delivery_and_is_counted, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             a_creating_delivery_stream_cannot_be_deleted_nor_take_records, setup, teardown),
         cmocka_unit_test_setup_teardown(
