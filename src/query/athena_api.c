@@ -494,8 +494,9 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     char id[QUERY_ID_LEN + 1];
     new_id(id);
     char *output =
-        xasprintf("%s%s%s.csv", loc,
-                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id);
+        xasprintf("%s%s%s%s", loc,
+                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id,
+                  query__ddl_result_ext((const char *)text.data));
     wg_fini(&w);
 
     store_lock(svc->st);
@@ -582,12 +583,14 @@ static json_t *exec_doc(struct store_stmt *s)
         (json_int_t)0, "QueryPlanningTimeInMillis", (json_int_t)0, "ServiceProcessingTimeInMillis",
         (json_int_t)0, "ResultReuseInformation", "ReusedPreviousResult", 0);
     json_t *ctx = json_pack("{s:s}", "Catalog", "awsdatacatalog");
+    enum query_ddl_kind kind = query__ddl_classify(store_col_text(s, 1));
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
-                     store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType", "DML",
-                     "SubstatementType", "SELECT", "ResultConfiguration", "OutputLocation",
+                     store_col_text(s, 0), "Query", store_col_text(s, 1), "StatementType",
+                     query__ddl_statement_type(kind), "SubstatementType",
+                     query__ddl_substatement_type(kind), "ResultConfiguration", "OutputLocation",
                      store_col_text(s, 4), "QueryExecutionContext", ctx, "Status", status,
                      "Statistics", stats, "WorkGroup", store_col_text(s, 14), "EngineVersion",
                      engine_version());
@@ -783,6 +786,20 @@ static void on_field(void *arg, const char *value, size_t len)
                                                 : json_pack("{s:s%}", "VarCharValue", value, len));
 }
 
+/* One line of a .txt result as one datum; 1, or 0 at the end. */
+static int text_record(const struct buf *txt, size_t *pos, struct page *pg)
+{
+    if (*pos >= txt->len) {
+        return 0;
+    }
+    const char *start = (const char *)txt->data + *pos;
+    const char *nl = memchr(start, '\n', txt->len - *pos);
+    size_t len = nl != NULL ? (size_t)(nl - start) : txt->len - *pos;
+    on_field(pg, start, len);
+    *pos += len + (nl != NULL);
+    return 1;
+}
+
 int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **out,
                               struct err_info *err)
 {
@@ -841,11 +858,15 @@ int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **ou
     size_t pos = 0;
     long long rec = 0;
     int more = 0;
+    /* A DDL statement's .txt result: each line is a row holding one datum. */
+    size_t ol = strlen(b.output_location);
+    int text = ol > 4 && strcmp(b.output_location + ol - 4, ".txt") == 0;
     for (;;) {
         json_t *row = json_array();
         pg.cur = row;
-        int n = query__csv_record(csv.data != NULL ? (const char *)csv.data : "", csv.len, &pos,
-                                  &scratch, on_field, &pg);
+        int n = text ? text_record(&csv, &pos, &pg)
+                     : query__csv_record(csv.data != NULL ? (const char *)csv.data : "", csv.len,
+                                         &pos, &scratch, on_field, &pg);
         if (n <= 0) {
             json_decref(row);
             break;

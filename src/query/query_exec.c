@@ -1513,6 +1513,10 @@ void query__execute(struct query_worker *w, const char *id)
     r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
+    if (query__ddl_classify(r.row.query) != QUERY_DDL_NONE) {
+        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns);
+        goto out_release;
+    }
 
     enum step st = parse_query(&r);
     if (st == STEP_OK) {

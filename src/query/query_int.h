@@ -119,6 +119,98 @@ int query__exec_set_state(struct query_service *svc, const char *id, enum query_
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);
 
+/* ---- DDL and utility statements (query_ddl_parse.c, query_ddl.c) ---- */
+
+/* X(symbol, StatementType, SubstatementType): the statements run by query_ddl.c. */
+#define QUERY_DDL_MAP(X)                                                                           \
+    X(CREATE_DATABASE, "DDL", "CREATE_DATABASE")                                                   \
+    X(DROP_DATABASE, "DDL", "DROP_DATABASE")                                                       \
+    X(CREATE_TABLE, "DDL", "CREATE_TABLE")                                                         \
+    X(DROP_TABLE, "DDL", "DROP_TABLE")                                                             \
+    X(ADD_PARTITION, "DDL", "ALTER_TABLE_ADD_PARTITION")                                           \
+    X(DROP_PARTITION, "DDL", "ALTER_TABLE_DROP_PARTITION")                                         \
+    X(MSCK, "DDL", "MSCK_REPAIR_TABLE")                                                            \
+    X(SHOW_DATABASES, "UTILITY", "SHOW_DATABASES")                                                 \
+    X(SHOW_TABLES, "UTILITY", "SHOW_TABLES")                                                       \
+    X(SHOW_PARTITIONS, "UTILITY", "SHOW_PARTITIONS")                                               \
+    X(SHOW_COLUMNS, "UTILITY", "SHOW_COLUMNS")                                                     \
+    X(SHOW_CREATE_TABLE, "UTILITY", "SHOW_CREATE_TABLE")                                           \
+    X(SHOW_TBLPROPERTIES, "UTILITY", "SHOW_TBLPROPERTIES")                                         \
+    X(DESCRIBE, "UTILITY", "DESCRIBE_TABLE")                                                       \
+    X(EXPLAIN, "UTILITY", "EXPLAIN")                                                               \
+    X(CREATE_VIEW, "DDL", "CREATE_VIEW")                                                           \
+    X(DROP_VIEW, "DDL", "DROP_VIEW")                                                               \
+    X(SHOW_VIEWS, "UTILITY", "SHOW_VIEWS")
+enum query_ddl_kind {
+    QUERY_DDL_NONE, /* SELECT, WITH, VALUES, CTAS, ...: not a statement of query_ddl.c */
+#define QUERY_DDL_ENUM(s, t, sub) QUERY_DDL_##s,
+    QUERY_DDL_MAP(QUERY_DDL_ENUM)
+#undef QUERY_DDL_ENUM
+};
+/* The kind of statement sql is, from its leading keywords (comments and blanks skipped).
+ * CREATE TABLE ... AS and CREATE TABLE ... WITH (CTAS) are QUERY_DDL_NONE. */
+enum query_ddl_kind query__ddl_classify(const char *sql);
+/* Athena's StatementType and SubstatementType of a kind (QUERY_DDL_NONE: DML, SELECT). */
+const char *query__ddl_statement_type(enum query_ddl_kind kind);
+const char *query__ddl_substatement_type(enum query_ddl_kind kind);
+/* The extension of the result object Athena writes for sql: ".txt" for DDL and
+ * utility statements whose result is Hive's text, ".csv" otherwise (EXPLAIN included). */
+const char *query__ddl_result_ext(const char *sql);
+
+struct query_ddl_kv {
+    char *key;
+    char *value;
+};
+struct query_ddl_col {
+    char *name;    /* lower case */
+    char *type;    /* Hive type, normalised: lower case, no blanks ("map<string,int>") */
+    char *comment; /* NULL when none */
+};
+struct query_ddl_part {
+    struct query_ddl_kv *spec; /* key (lower case) = value */
+    size_t n_spec;
+    char *location; /* NULL when none */
+};
+
+/* One parsed statement. Names are lower case; strings are unquoted and unescaped. */
+struct query_ddl_stmt {
+    enum query_ddl_kind kind;
+    int if_exists;     /* IF EXISTS / IF NOT EXISTS */
+    int cascade;       /* DROP DATABASE ... CASCADE */
+    int external;      /* CREATE EXTERNAL TABLE */
+    int formatted;     /* DESCRIBE FORMATTED / EXTENDED */
+    int or_replace;    /* CREATE OR REPLACE VIEW */
+    int explain_io;    /* EXPLAIN (TYPE IO) */
+    char *database;    /* the database named or qualifying the table; NULL when none */
+    char *name;        /* the table or view; NULL when none */
+    char *comment;     /* COMMENT '...' */
+    char *location;    /* LOCATION '...' */
+    char *pattern;     /* SHOW ... LIKE 'pattern' / 'pattern'; SHOW TBLPROPERTIES t('name') */
+    char *serde;       /* ROW FORMAT SERDE '...' */
+    char *input_format, *output_format;
+    char *stored_as;   /* STORED AS <format>, upper case */
+    char *body;        /* EXPLAIN's statement, the view's query */
+    size_t body_offset; /* where body starts in the statement's text */
+    int delimited;     /* ROW FORMAT DELIMITED */
+    struct query_ddl_col *cols, *part_cols;
+    size_t n_cols, n_part_cols;
+    struct query_ddl_kv *serde_props, *props; /* SERDEPROPERTIES; TBL/DBPROPERTIES */
+    size_t n_serde_props, n_props;
+    struct query_ddl_part *parts; /* ALTER TABLE ADD/DROP PARTITION */
+    size_t n_parts;
+};
+/* Parses sql (one statement of a kind query__ddl_classify names, an optional ';' at its
+ * end) into *out. Returns 0, or -1 with Athena's message ("line L:C: ...") in err. */
+int query__ddl_parse(const char *sql, struct query_ddl_stmt *out /* OUT */, char *err,
+                     size_t err_len);
+void query__ddl_stmt_fini(struct query_ddl_stmt *s);
+
+/* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
+ * w, with its text, default database and result object's location (the .txt or .csv
+ * Athena names); ends it SUCCEEDED with the result object written, or FAILED. */
+void query__ddl_execute(struct query_worker *w, const char *id, const char *query,
+                        const char *database, const char *output_location, int64_t t0_ns);
+
 /* The API operations, X(name): op(svc, input, &output, err) returns 0 or a code. */
 #define QUERY_OPS(X)                                                                               \
     X(CreateWorkGroup)                                                                             \
