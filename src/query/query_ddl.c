@@ -1287,6 +1287,29 @@ static void describe(struct ddl_run *d)
     json_decref(t);
 }
 
+/* ---- EXPLAIN ---- */
+
+/* EXPLAIN's result is a query's: a CSV with the column "Query Plan" and one row. */
+static void explain(struct ddl_run *d)
+{
+    struct buf plan;
+    buf_init(&plan);
+    struct query_failure f = {0};
+    if (query__plan(d->w, d->st.body, d->default_db, d->st.explain_io, &plan, &f) < 0) {
+        fail(d, f.type, "%s", f.message);
+        d->category = f.category;
+    } else {
+        json_array_append_new(d->columns,
+                              json_pack("{s:s, s:s, s:i, s:i}", "Name", "Query Plan", "Type",
+                                        "varchar", "Precision", 2147483647, "Scale", 0));
+        query__csv_field(&d->out, "Query Plan", strlen("Query Plan"));
+        buf_putc(&d->out, '\n');
+        query__csv_field(&d->out, plan.data != NULL ? (const char *)plan.data : "", plan.len);
+        buf_putc(&d->out, '\n');
+    }
+    buf_fini(&plan);
+}
+
 /* ---- running ---- */
 
 static void dispatch(struct ddl_run *d)
@@ -1308,6 +1331,7 @@ static void dispatch(struct ddl_run *d)
     case QUERY_DDL_SHOW_TBLPROPERTIES: show_tblproperties(d); break;
     case QUERY_DDL_SHOW_CREATE_TABLE: show_create_table(d); break;
     case QUERY_DDL_DESCRIBE: describe(d); break;
+    case QUERY_DDL_EXPLAIN: explain(d); break;
     default:
         fail(d, TYPE_USER, "NOT_SUPPORTED: %s is not supported",
              query__ddl_substatement_type(d->st.kind));

@@ -1325,11 +1325,10 @@ static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int
 }
 
 /* Resolves each table the query reads to its files and view (pruning partitions by the WHERE
- * clause when the query reads one table once), adds up the bytes scanned into r->scanned and
- * records them on the execution, then applies the workgroup's cutoff. Returns STEP_OK;
- * STEP_FAILED when a table cannot be resolved or read; STEP_ENDED when the scan passes the
- * cutoff and the execution has been CANCELLED. */
-static enum step scan_tables(struct exec_run *r)
+ * clause when the query reads one table once) and adds up the bytes each one's scan reads
+ * into per_table[i] (NULL: not kept) and r->scanned. Returns 0, or -1 when a table cannot
+ * be resolved or read (the failure in r->wk). */
+static int measure_tables(struct exec_run *r, int64_t *per_table)
 {
     struct walk *wk = &r->wk;
     for (size_t i = 0; i < wk->n_tables && !wk->failed; i++) {
@@ -1340,17 +1339,26 @@ static enum step scan_tables(struct exec_run *r)
         if (wk->failed) {
             break;
         }
-        if (t->format == FMT_PARQUET) {
-            int64_t b = 0;
-            if (parquet_bytes(r, t, wk->n_tables == 1 && wk->n_base_refs == 1, &b) < 0) {
-                break;
-            }
-            r->scanned += b;
-        } else {
-            r->scanned += t->text_bytes;
+        int64_t b = t->text_bytes;
+        if (t->format == FMT_PARQUET &&
+            parquet_bytes(r, t, wk->n_tables == 1 && wk->n_base_refs == 1, &b) < 0) {
+            break;
+        }
+        r->scanned += b;
+        if (per_table != NULL) {
+            per_table[i] = b;
         }
     }
-    if (wk->failed) {
+    return wk->failed ? -1 : 0;
+}
+
+/* Measures the tables' scans (measure_tables), records the bytes on the execution, then
+ * applies the workgroup's cutoff. Returns STEP_OK; STEP_FAILED when a table cannot be
+ * resolved or read; STEP_ENDED when the scan passes the cutoff and the execution has been
+ * CANCELLED. */
+static enum step scan_tables(struct exec_run *r)
+{
+    if (measure_tables(r, NULL) < 0) {
         return STEP_FAILED;
     }
     query__exec_set_scanned(r->svc, r->id, r->scanned);
@@ -1359,6 +1367,37 @@ static enum step scan_tables(struct exec_run *r)
                               "Bytes scanned limit was exceeded", 0, 0, r->row.cutoff,
                               (clock_mono_ns() - r->t0_ns) / 1000000, NULL);
         return STEP_ENDED;
+    }
+    return STEP_OK;
+}
+
+/* Turns r's checked tree back into SQL (r->deser) after creating the views it reads.
+ * Returns STEP_OK or STEP_FAILED (the failure in r->wk). */
+static enum step views_and_sql(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        buf_putc(&wk->tables[i].view_sql, '\0');
+        if (buf_status(&wk->tables[i].view_sql) != 0 ||
+            duck_exec(r->w->conn, (const char *)wk->tables[i].view_sql.data, &r->derr) < 0) {
+            int cat, type;
+            classify(r->derr.kind, &cat, &type);
+            query__scrub_paths(r->derr.message);
+            fail(wk, cat, type, "HIVE_BAD_DATA: %s", r->derr.message);
+            return STEP_FAILED;
+        }
+    }
+    char *tree_text = json_dumps(r->tree, JSON_COMPACT);
+    char *lit = duck_sql_literal(tree_text);
+    free(tree_text);
+    char *sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
+    free(lit);
+    r->deser = query_one_text(r->w->conn, sql, &r->derr);
+    free(sql);
+    if (r->deser == NULL) {
+        query__scrub_paths(r->derr.message);
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", r->derr.message);
+        return STEP_FAILED;
     }
     return STEP_OK;
 }
@@ -1373,29 +1412,7 @@ static enum step run_query(struct exec_run *r)
 {
     struct walk *wk = &r->wk;
     struct query_service *svc = r->svc;
-    for (size_t i = 0; i < wk->n_tables; i++) {
-        buf_putc(&wk->tables[i].view_sql, '\0');
-        if (buf_status(&wk->tables[i].view_sql) != 0 ||
-            duck_exec(r->w->conn, (const char *)wk->tables[i].view_sql.data, &r->derr) < 0) {
-            int cat, type;
-            classify(r->derr.kind, &cat, &type);
-            query__scrub_paths(r->derr.message);
-            fail(wk, cat, type, "HIVE_BAD_DATA: %s", r->derr.message);
-            return STEP_FAILED;
-        }
-    }
-
-    /* Back to SQL, and run. */
-    char *tree_text = json_dumps(r->tree, JSON_COMPACT);
-    char *lit = duck_sql_literal(tree_text);
-    free(tree_text);
-    char *sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
-    free(lit);
-    r->deser = query_one_text(r->w->conn, sql, &r->derr);
-    free(sql);
-    if (r->deser == NULL) {
-        query__scrub_paths(r->derr.message);
-        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", r->derr.message);
+    if (views_and_sql(r) != STEP_OK) {
         return STEP_FAILED;
     }
     pthread_mutex_lock(&svc->mu);
@@ -1404,7 +1421,7 @@ static enum step run_query(struct exec_run *r)
     if (cancel) {
         return STEP_ENDED; /* StopQueryExecution has written CANCELLED */
     }
-    sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
+    char *sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
     int rc = duck_exec(r->w->conn, sql, &r->derr);
     free(sql);
     if (rc == 0) {
@@ -1497,6 +1514,107 @@ static void release_run(struct exec_run *r)
     pthread_mutex_lock(&r->svc->mu);
     r->w->running_id[0] = '\0';
     pthread_mutex_unlock(&r->svc->mu);
+}
+
+/* DuckDB's plan of the rewritten query, its views named by their tables, into out. */
+static enum step plan_text(struct exec_run *r, struct buf *out)
+{
+    struct walk *wk = &r->wk;
+    if (views_and_sql(r) != STEP_OK) {
+        return STEP_FAILED;
+    }
+    char *sql = xasprintf("EXPLAIN %s", r->deser);
+    struct duck_result *res = NULL;
+    size_t n = 0;
+    int rc = duck_query(r->w->conn, sql, &res, &r->derr);
+    free(sql);
+    while (rc == 0 && (rc = duck_result_fetch(res, &n, &r->derr)) == 0 && n > 0) {
+        const struct duck_vec *v = duck_result_column(res, duck_result_column_count(res) - 1);
+        for (size_t i = 0; i < n; i++) {
+            struct duck_str s = duck_vec_str(v, i);
+            buf_append(out, s.ptr, s.len);
+        }
+    }
+    duck_result_destroy(res);
+    if (rc < 0) {
+        query__scrub_paths(r->derr.message);
+        fail(wk, ATHENA_USER, 1006, "SYNTAX_ERROR: %s", r->derr.message);
+        return STEP_FAILED;
+    }
+    buf_putc(out, '\0');
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        char *name = xasprintf("%s.%s", wk->tables[i].database, wk->tables[i].name);
+        struct buf rep;
+        buf_init(&rep);
+        const char *p = (const char *)out->data;
+        const char *hit;
+        while ((hit = strstr(p, wk->tables[i].view)) != NULL) {
+            buf_append(&rep, p, (size_t)(hit - p));
+            buf_puts(&rep, name);
+            p = hit + strlen(wk->tables[i].view);
+        }
+        buf_puts(&rep, p);
+        buf_putc(&rep, '\0');
+        buf_reset(out);
+        buf_append(out, rep.data, rep.len);
+        buf_fini(&rep);
+        free(name);
+    }
+    query__scrub_paths((char *)out->data); /* a reader's arguments may name files */
+    out->len = strlen((const char *)out->data);
+    return STEP_OK;
+}
+
+int query__plan(struct query_worker *w, const char *select, const char *database, int io,
+                struct buf *out, struct query_failure *failure)
+{
+    struct exec_run r = {.w = w, .svc = w->svc, .id = ""};
+    r.row.query = xstrdup(select);
+    r.row.database = xstrdup(database);
+    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.columns = json_array();
+    buf_init(&r.csv);
+    int64_t per_table[MAX_TABLES] = {0};
+    enum step st = parse_query(&r);
+    if (st == STEP_OK && measure_tables(&r, per_table) < 0) {
+        st = STEP_FAILED;
+    }
+    if (st == STEP_OK && io) {
+        /* Trino's EXPLAIN (TYPE IO) document; the estimate is the bytes the scan reads. */
+        json_t *infos = json_array();
+        for (size_t i = 0; i < r.wk.n_tables; i++) {
+            json_array_append_new(
+                infos, json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:I}}", "table", "catalog",
+                                 "awsdatacatalog", "schemaTable", "schema", r.wk.tables[i].database,
+                                 "table", r.wk.tables[i].name, "estimate", "outputSizeInBytes",
+                                 (json_int_t)per_table[i]));
+        }
+        json_t *doc = json_pack("{s:o, s:{s:I}}", "inputTableColumnInfos", infos, "estimate",
+                                "outputSizeInBytes", (json_int_t)r.scanned);
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        buf_puts(out, text);
+        free(text);
+        json_decref(doc);
+    } else if (st == STEP_OK) {
+        st = plan_text(&r, out);
+    }
+    if (st != STEP_OK) {
+        failure->category = r.wk.err_category;
+        failure->type = r.wk.err_type;
+        snprintf(failure->message, sizeof(failure->message), "%s", r.wk.message);
+    }
+    /* release_run clears the worker's running execution: the one planning this stays. */
+    char running[QUERY_ID_LEN + 1];
+    pthread_mutex_lock(&r.svc->mu);
+    memcpy(running, w->running_id, sizeof(running));
+    pthread_mutex_unlock(&r.svc->mu);
+    release_run(&r);
+    pthread_mutex_lock(&r.svc->mu);
+    memcpy(w->running_id, running, sizeof(running));
+    pthread_mutex_unlock(&r.svc->mu);
+    free(r.row.query);
+    free(r.row.database);
+    return st == STEP_OK ? 0 : -1;
 }
 
 /* Runs execution `id` on worker w when it is still QUEUED: RUNNING, then parse, scan and

@@ -205,6 +205,20 @@ int query__ddl_parse(const char *sql, struct query_ddl_stmt *out /* OUT */, char
                      size_t err_len);
 void query__ddl_stmt_fini(struct query_ddl_stmt *s);
 
+/* Why a statement failed, in Athena's terms. */
+struct query_failure {
+    int category;
+    int type;
+    char message[1024];
+};
+/* Plans select (a query query__execute would run) on worker w with database as the
+ * default: its tables resolved and pruned as a run would, then into out either Trino's
+ * EXPLAIN (TYPE IO) JSON document with the bytes each table's scan reads (io), or the
+ * engine's plan with the tables named. Nothing runs. Returns 0, or -1 with the failure
+ * the query itself would end with (query_exec.c). */
+int query__plan(struct query_worker *w, const char *select, const char *database, int io,
+                struct buf *out, struct query_failure *failure /* OUT */);
+
 /* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
  * w, with its text, default database and result object's location (the .txt or .csv
  * Athena names); ends it SUCCEEDED with the result object written, or FAILED. */

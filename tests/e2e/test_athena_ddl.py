@@ -446,3 +446,44 @@ def test_select_is_still_dml(env, events):
     qe = ok(env, f"SELECT count(*) FROM {events}")
     assert kinds(env, qe) == ("DML", "SELECT")
     assert qe["ResultConfiguration"]["OutputLocation"].endswith(".csv")
+
+
+def test_explain_type_io_gives_the_bytes_the_query_scans(env, events):
+    ok(env, f"ALTER TABLE {events} ADD IF NOT EXISTS PARTITION (dt='2026-01-01') "
+            f"PARTITION (dt='2026-01-02') PARTITION (dt='2026-01-03')")
+    for sql in (f"SELECT name FROM {events} WHERE dt = '2026-01-02'",
+                f"SELECT * FROM {events}",
+                f"SELECT sum(amount) FROM {events} WHERE dt IN ('2026-01-01', '2026-01-03')"):
+        qe = ok(env, f"EXPLAIN (TYPE IO, FORMAT JSON) {sql}")
+        assert kinds(env, qe) == ("UTILITY", "EXPLAIN")
+        assert qe["Statistics"]["DataScannedInBytes"] == 0
+        assert qe["ResultConfiguration"]["OutputLocation"].endswith(".csv")
+        res = env["athena"].get_query_results(QueryExecutionId=qe["QueryExecutionId"])
+        rows = [[d.get("VarCharValue") for d in r["Data"]] for r in res["ResultSet"]["Rows"]]
+        assert rows[0] == ["Query Plan"] and len(rows) == 2
+        doc = json.loads(rows[1][0])
+        want = ok(env, sql)["Statistics"]["DataScannedInBytes"]
+        assert want > 0
+        assert doc["estimate"]["outputSizeInBytes"] == want, sql
+        assert doc["inputTableColumnInfos"][0]["table"]["schemaTable"] == \
+            {"schema": env["db"], "table": events}
+    one = json.loads(rows_plan(env, f"EXPLAIN (TYPE IO) SELECT name FROM {events} "
+                                    f"WHERE dt = '2026-01-02'"))
+    every = json.loads(rows_plan(env, f"EXPLAIN (TYPE IO) SELECT name FROM {events}"))
+    assert one["estimate"]["outputSizeInBytes"] < every["estimate"]["outputSizeInBytes"]
+
+
+def rows_plan(env, sql):
+    qe = ok(env, sql)
+    res = env["athena"].get_query_results(QueryExecutionId=qe["QueryExecutionId"])
+    return res["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"]
+
+
+def test_explain_names_the_tables_and_runs_nothing(env, events):
+    plan = rows_plan(env, f"EXPLAIN SELECT name, count(*) FROM {events} GROUP BY name")
+    assert "READ_PARQUET" in plan and "GROUP_BY" in plan
+    assert "__sl_t" not in plan and env["sluice"].data_dir not in plan
+    err = failed(env, "EXPLAIN SELECT * FROM nosuch_table")
+    assert "TABLE_NOT_FOUND" in err["ErrorMessage"]
+    err = failed(env, "EXPLAIN")
+    assert err["ErrorType"] == 1006
