@@ -70,20 +70,9 @@ static void next_word(const char **s, char *w, size_t len)
     *s = p;
 }
 
-/* After CREATE [EXTERNAL] TABLE [IF NOT EXISTS] name: Hive DDL when a column list or
- * nothing follows, CTAS (WITH (...) AS / AS) otherwise. */
-static int create_table_is_hive(const char *p)
+/* Skips a (possibly qualified, quoted) name. */
+static const char *skip_name(const char *q)
 {
-    char w[16];
-    const char *q = p;
-    next_word(&q, w, sizeof(w));
-    if (strcmp(w, "IF") == 0) {
-        next_word(&q, w, sizeof(w)); /* NOT */
-        next_word(&q, w, sizeof(w)); /* EXISTS */
-    } else {
-        q = p;
-    }
-    /* the (possibly qualified, quoted) name */
     q = skip_blank(q);
     for (;;) {
         if (*q == '`' || *q == '"') {
@@ -99,10 +88,26 @@ static int create_table_is_hive(const char *p)
         }
         q = skip_blank(q);
         if (*q != '.') {
-            break;
+            return q;
         }
         q = skip_blank(q + 1);
     }
+}
+
+/* After CREATE [EXTERNAL] TABLE [IF NOT EXISTS] name: Hive DDL when a column list or
+ * nothing follows, CTAS (WITH (...) AS / AS) otherwise. */
+static int create_table_is_hive(const char *p)
+{
+    char w[16];
+    const char *q = p;
+    next_word(&q, w, sizeof(w));
+    if (strcmp(w, "IF") == 0) {
+        next_word(&q, w, sizeof(w)); /* NOT */
+        next_word(&q, w, sizeof(w)); /* EXISTS */
+    } else {
+        q = p;
+    }
+    q = skip_name(q);
     next_word(&q, w, sizeof(w));
     return strcmp(w, "AS") != 0 && strcmp(w, "WITH") != 0;
 }
@@ -141,22 +146,11 @@ enum query_ddl_kind query__ddl_classify(const char *sql)
         return strcmp(w2, "VIEW") == 0 ? QUERY_DDL_DROP_VIEW : QUERY_DDL_NONE;
     }
     if (strcmp(w1, "ALTER") == 0 && strcmp(w2, "TABLE") == 0) {
-        /* ALTER TABLE name ADD|DROP ... */
-        const char *q = after2;
+        /* ALTER TABLE name ADD|DROP ...; anything else is refused by the parser */
+        const char *q = skip_name(after2);
         char w[16];
-        while (*(q = skip_blank(q)) != '\0') {
-            next_word(&q, w, sizeof(w));
-            if (strcmp(w, "ADD") == 0) {
-                return QUERY_DDL_ADD_PARTITION;
-            }
-            if (strcmp(w, "DROP") == 0) {
-                return QUERY_DDL_DROP_PARTITION;
-            }
-            if (w[0] == '\0') {
-                q++; /* a quote, a dot: part of the name */
-            }
-        }
-        return QUERY_DDL_ADD_PARTITION; /* the parser names what is wrong */
+        next_word(&q, w, sizeof(w));
+        return strcmp(w, "DROP") == 0 ? QUERY_DDL_DROP_PARTITION : QUERY_DDL_ADD_PARTITION;
     }
     if (strcmp(w1, "MSCK") == 0) {
         return QUERY_DDL_MSCK;
