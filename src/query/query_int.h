@@ -205,6 +205,26 @@ int query__ddl_parse(const char *sql, struct query_ddl_stmt *out /* OUT */, char
                      size_t err_len);
 void query__ddl_stmt_fini(struct query_ddl_stmt *s);
 
+/* ---- partition projection (query_projection.c) ---- */
+
+/* What a query's WHERE clause says of one partition key: set when equalities or IN lists
+ * on it allow only values[0..n) (n == 0: none at all). */
+struct query_key_filter {
+    int set;
+    char **values;
+    size_t n;
+};
+/* 1 when the table's Parameters enable partition projection (projection.enabled). */
+int query__projection_enabled(const struct catalog_table_desc *d);
+/* Calls fn with every partition projection gives the table (values in key order, its
+ * location from storage.location.template or <location>/k=v/...), narrowed by
+ * filters[k] for key k; now_ms is NOW of date ranges. Returns 0, or -1 with Athena's
+ * message in err (a key without configuration, an injected key the query leaves open, a
+ * bad range, too many partitions, or fn stopping). */
+int query__projection_scan(const struct catalog_table_desc *d,
+                           const struct query_key_filter *filters, int64_t now_ms,
+                           catalog_partition_fn fn, void *arg, char *err, size_t err_len);
+
 /* Why a statement failed, in Athena's terms. */
 struct query_failure {
     int category;

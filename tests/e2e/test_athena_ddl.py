@@ -487,3 +487,71 @@ def test_explain_names_the_tables_and_runs_nothing(env, events):
     assert "TABLE_NOT_FOUND" in err["ErrorMessage"]
     err = failed(env, "EXPLAIN")
     assert err["ErrorType"] == 1006
+
+
+def test_partition_projection_date_with_a_location_template(env):
+    """Firehose's layout (yyyy/MM/dd/HH/) read through projection: no partition is in the
+    catalog, a filter on the key reads one hour's object only."""
+    bucket, s3 = env["bucket"], env["s3"]
+    sizes = {}
+    for h in range(4):
+        body = "".join(f'{{"id": {h * 10 + i}, "kind": "k{i % 2}"}}\n' for i in range(h + 2))
+        s3.put_object(Bucket=bucket, Key=f"fh/2026/01/01/{h:02d}/stream-{h}.json",
+                      Body=body.encode())
+        sizes[h] = len(body)
+    ok(env, f"CREATE EXTERNAL TABLE fh (id int, kind string) PARTITIONED BY (datehour string) "
+            f"ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' "
+            f"LOCATION 's3://{bucket}/fh/' TBLPROPERTIES ("
+            f"'projection.enabled'='true', 'projection.datehour.type'='date', "
+            f"'projection.datehour.format'='yyyy/MM/dd/HH', "
+            f"'projection.datehour.range'='2026/01/01/00,2026/01/01/05', "
+            f"'projection.datehour.interval'='1', 'projection.datehour.interval.unit'='HOURS', "
+            f"'storage.location.template'='s3://{bucket}/fh/${{datehour}}/')")
+    assert env["glue"].get_partitions(DatabaseName=env["db"], TableName="fh")["Partitions"] == []
+    assert select(env, "SELECT count(*) FROM fh") == [[str(sum(h + 2 for h in range(4)))]]
+    qe = ok(env, "SELECT count(*), min(datehour) FROM fh WHERE datehour = '2026/01/01/02'")
+    assert qe["Statistics"]["DataScannedInBytes"] == sizes[2]
+    assert select(env, "SELECT count(*), min(datehour) FROM fh "
+                       "WHERE datehour = '2026/01/01/02'") == [["4", "2026/01/01/02"]]
+    qe = ok(env, "SELECT id FROM fh WHERE datehour IN ('2026/01/01/00', '2026/01/01/03')")
+    assert qe["Statistics"]["DataScannedInBytes"] == sizes[0] + sizes[3]
+    # projected partitions are not listed; catalog partitions are ignored
+    assert lines(env, ok(env, "SHOW PARTITIONS fh"))[0] == []
+    env["glue"].create_partition(DatabaseName=env["db"], TableName="fh", PartitionInput={
+        "Values": ["2026/01/01/09"], "StorageDescriptor": {"Location": f"s3://{bucket}/fh/"}})
+    assert select(env, "SELECT count(*) FROM fh") == [[str(sum(h + 2 for h in range(4)))]]
+    # EXPLAIN (TYPE IO) sees the same pruning
+    doc = json.loads(rows_plan(env, "EXPLAIN (TYPE IO) SELECT id FROM fh "
+                                    "WHERE datehour = '2026/01/01/02'"))
+    assert doc["estimate"]["outputSizeInBytes"] == sizes[2]
+
+
+def test_partition_projection_enum_integer_and_injected(env):
+    bucket, s3 = env["bucket"], env["s3"]
+    for region in ("eu", "us", "ap"):
+        for n in (1, 2, 3):
+            s3.put_object(Bucket=bucket, Key=f"pj/region={region}/n={n:02d}/dev=d1/a.csv",
+                          Body=f"{region}-{n}\n".encode())
+    ok(env, f"CREATE EXTERNAL TABLE pj (v string) PARTITIONED BY (region string, n int, "
+            f"dev string) LOCATION 's3://{bucket}/pj/' TBLPROPERTIES ("
+            f"'projection.enabled'='TRUE', 'projection.region.type'='enum', "
+            f"'projection.region.values'='eu,us', 'projection.n.type'='INTEGER', "
+            f"'projection.n.range'='1,3', 'projection.n.digits'='2', "
+            f"'projection.dev.type'='injected')")
+    # ap is not among the enum's values: never read
+    assert select(env, "SELECT v FROM pj WHERE dev = 'd1' ORDER BY v") == [
+        ["eu-1"], ["eu-2"], ["eu-3"], ["us-1"], ["us-2"], ["us-3"]]
+    qe = ok(env, "SELECT v, n FROM pj WHERE dev = 'd1' AND region = 'us' AND n = 2")
+    assert qe["Statistics"]["DataScannedInBytes"] == len(b"us-2\n")
+    assert select(env, "SELECT v, n FROM pj WHERE dev = 'd1' AND region = 'us' AND n = 2") == \
+        [["us-2", "2"]]
+    err = failed(env, "SELECT v FROM pj WHERE region = 'eu'")
+    assert "injected projected partition column dev" in err["ErrorMessage"]
+    ok(env, f"CREATE EXTERNAL TABLE pj_bad (v string) PARTITIONED BY (a string, b string) "
+            f"LOCATION 's3://{bucket}/pj/' TBLPROPERTIES ('projection.enabled'='true', "
+            f"'projection.a.type'='enum', 'projection.a.values'='x')")
+    err = failed(env, "SELECT * FROM pj_bad")
+    assert err["ErrorMessage"] == (
+        f"HIVE_METASTORE_ERROR: Table {env['db']}.pj_bad is configured for partition "
+        f"projection, but the following partition columns are missing projection "
+        f"configuration: [b] (table {env['db']}.pj_bad)")
