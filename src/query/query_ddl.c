@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "catalog/glue_api.h"
+#include "core/base64.h"
 #include "core/clock.h"
 #include "core/mem.h"
 #include "query/query_int.h"
@@ -1172,7 +1173,9 @@ static void show_create_table(struct ddl_run *d)
     buf_init(&b);
     json_t *sd = sd_of(t);
     if (is_view(t)) {
-        buf_printf(&b, "CREATE VIEW `%s` AS\n%s", jstr(t, "Name"), jstr(t, "ViewExpandedText"));
+        char *sql = query__view_sql(d->svc, db_of(d), jstr(t, "Name"));
+        buf_printf(&b, "CREATE VIEW %s AS\n%s", jstr(t, "Name"), sql != NULL ? sql : "");
+        free(sql);
     } else {
         buf_printf(&b, "CREATE EXTERNAL TABLE `%s`(\n", jstr(t, "Name"));
         ddl_columns(&b, json_object_get(sd, "Columns"));
@@ -1287,6 +1290,124 @@ static void describe(struct ddl_run *d)
     json_decref(t);
 }
 
+/* ---- views ---- */
+
+#define PRESTO_VIEW_START "/* Presto View: "
+#define PRESTO_VIEW_END " */"
+
+/* The Hive type Glue keeps for a view's column of Athena type t. */
+static const char *hive_type_of(const char *t)
+{
+    static const struct {
+        const char *athena, *hive;
+    } map[] = {{"varchar", "string"}, {"integer", "int"}, {"varbinary", "binary"},
+               {"timestamp with time zone", "timestamp"}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(map[i].athena, t) == 0) {
+            return map[i].hive;
+        }
+    }
+    static const char *const same[] = {"boolean", "tinyint", "smallint", "bigint",
+                                       "double",  "float",   "date",     "timestamp"};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        if (strcmp(same[i], t) == 0) {
+            return t;
+        }
+    }
+    return strncmp(t, "decimal(", 8) == 0 ? t : "string";
+}
+
+char *query__view_sql(struct query_service *svc, const char *db, const char *name)
+{
+    struct ddl_run d = {.svc = svc};
+    json_t *t = get_table(&d, db, name, 1);
+    const char *text = jstr(t, "ViewOriginalText");
+    size_t n = strlen(text);
+    size_t a = strlen(PRESTO_VIEW_START), z = strlen(PRESTO_VIEW_END);
+    char *sql = NULL;
+    if (t != NULL && is_view(t) && n > a + z && strncmp(text, PRESTO_VIEW_START, a) == 0 &&
+        strcmp(text + n - z, PRESTO_VIEW_END) == 0) {
+        uint8_t *raw = xmalloc(BASE64_DECODED_MAX(n - a - z) + 1);
+        long len = base64_decode(text + a, n - a - z, raw);
+        json_t *doc = len >= 0 ? json_loadb((const char *)raw, (size_t)len, 0, NULL) : NULL;
+        const char *orig = json_string_value(json_object_get(doc, "originalSql"));
+        sql = orig != NULL ? xstrdup(orig) : NULL;
+        json_decref(doc);
+        free(raw);
+    }
+    json_decref(t);
+    return sql;
+}
+
+/* CREATE [OR REPLACE] VIEW: the query is planned (so a view over a missing table or
+ * column is refused) and stored as Athena stores it: TableType VIRTUAL_VIEW, the Presto
+ * view definition in base64 inside ViewOriginalText, the columns in Hive types. */
+static void create_view(struct ddl_run *d)
+{
+    struct query_ddl_stmt *s = &d->st;
+    const char *db = db_of(d);
+    if (!database_exists(d, db)) {
+        fail(d, TYPE_NOT_FOUND, "SCHEMA_NOT_FOUND: line 1:1: Schema '%s' does not exist", db);
+        return;
+    }
+    json_t *old = get_table(d, db, s->name, 1);
+    if (old != NULL && (!is_view(old) || !s->or_replace)) {
+        fail(d, TYPE_USER, "%s: line 1:1: %s already exists: 'awsdatacatalog.%s.%s'",
+             is_view(old) ? "ALREADY_EXISTS" : "TABLE_ALREADY_EXISTS",
+             is_view(old) ? "View" : "Table", db, s->name);
+        json_decref(old);
+        return;
+    }
+    struct buf cols_text;
+    buf_init(&cols_text);
+    struct query_failure f = {0};
+    if (query__plan(d->w, s->body, db, QUERY_PLAN_COLUMNS, &cols_text, &f) < 0) {
+        fail(d, f.type, "%s", f.message);
+        d->category = f.category;
+        buf_fini(&cols_text);
+        json_decref(old);
+        return;
+    }
+    buf_putc(&cols_text, '\0');
+    json_t *cols = json_loads((const char *)cols_text.data, 0, NULL);
+    buf_fini(&cols_text);
+    json_t *hive_cols = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c)
+    {
+        json_array_append_new(hive_cols, json_pack("{s:s, s:s}", "Name", jstr(c, "name"), "Type",
+                                                   hive_type_of(jstr(c, "type"))));
+    }
+    json_t *def = json_pack("{s:s, s:s, s:s, s:o, s:s, s:b}", "originalSql", s->body, "catalog",
+                            "awsdatacatalog", "schema", db, "columns", cols, "owner", "hadoop",
+                            "runAsInvoker", 0);
+    char *def_text = json_dumps(def, JSON_COMPACT);
+    json_decref(def);
+    size_t dl = strlen(def_text);
+    char *b64 = xmalloc(BASE64_ENCODED_LEN(dl) + 1);
+    b64[base64_encode((const uint8_t *)def_text, dl, b64)] = '\0';
+    char *original = xasprintf(PRESTO_VIEW_START "%s" PRESTO_VIEW_END, b64);
+    free(b64);
+    free(def_text);
+    json_t *ti = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s}, s:[], s:{s:o, s:s, "
+                           "s:b, s:i, s:{}, s:[], s:[], s:b}}",
+                           "Name", s->name, "Owner", "hadoop", "TableType", "VIRTUAL_VIEW",
+                           "ViewOriginalText", original, "ViewExpandedText", "/* Presto View */",
+                           "Retention", 0, "Parameters", "presto_view", "true", "comment",
+                           "Presto View", "PartitionKeys", "StorageDescriptor", "Columns",
+                           hive_cols, "Location", "", "Compressed", 0, "NumberOfBuckets", 0,
+                           "SerdeInfo", "BucketColumns", "SortColumns", "StoredAsSubDirectories",
+                           0);
+    free(original);
+    int rc = glue(d, old != NULL ? "UpdateTable" : "CreateTable",
+                  json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti), NULL);
+    if (rc < 0) {
+        fail(d, TYPE_USER, "HIVE_METASTORE_ERROR: %s", d->gerr.message);
+    }
+    json_decref(old);
+}
+
 /* ---- EXPLAIN ---- */
 
 /* EXPLAIN's result is a query's: a CSV with the column "Query Plan" and one row. */
@@ -1295,7 +1416,8 @@ static void explain(struct ddl_run *d)
     struct buf plan;
     buf_init(&plan);
     struct query_failure f = {0};
-    if (query__plan(d->w, d->st.body, d->default_db, d->st.explain_io, &plan, &f) < 0) {
+    if (query__plan(d->w, d->st.body, d->default_db,
+                    d->st.explain_io ? QUERY_PLAN_IO : QUERY_PLAN_TEXT, &plan, &f) < 0) {
         fail(d, f.type, "%s", f.message);
         d->category = f.category;
     } else {
@@ -1332,6 +1454,7 @@ static void dispatch(struct ddl_run *d)
     case QUERY_DDL_SHOW_CREATE_TABLE: show_create_table(d); break;
     case QUERY_DDL_DESCRIBE: describe(d); break;
     case QUERY_DDL_EXPLAIN: explain(d); break;
+    case QUERY_DDL_CREATE_VIEW: create_view(d); break;
     default:
         fail(d, TYPE_USER, "NOT_SUPPORTED: %s is not supported",
              query__ddl_substatement_type(d->st.kind));

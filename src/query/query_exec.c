@@ -72,6 +72,8 @@ enum { FMT_PARQUET, FMT_JSON, FMT_CSV, FMT_UNSUPPORTED };
 /* What the walk over the tree found. */
 struct walk {
     struct query_service *svc;
+    struct duck_conn *conn; /* parses the views the query names */
+    int view_depth;         /* views being expanded, one inside another */
     const char *default_db;
     const char *text; /* the query, for line:column */
     struct table_ref tables[MAX_TABLES];
@@ -192,6 +194,80 @@ static void collect_ctes(struct walk *wk, json_t *node)
     }
 }
 
+static void walk_tree(struct walk *wk, json_t *node);
+static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck_error *err);
+
+/* DuckDB's parse tree of text (json_serialize_sql); NULL when it cannot be had. */
+static json_t *parse_tree(struct duck_conn *conn, const char *text, struct duck_error *derr)
+{
+    char *lit = duck_sql_literal(text);
+    char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
+    free(lit);
+    char *json_text = query_one_text(conn, sql, derr);
+    free(sql);
+    if (json_text == NULL) {
+        return NULL;
+    }
+    /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
+    for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
+         p = strstr(p, ":18446744073709551615")) {
+        memcpy(p, ":0                   ", strlen(":18446744073709551615"));
+    }
+    json_t *tree = json_loads(json_text, 0, NULL);
+    free(json_text);
+    return tree;
+}
+
+#define MAX_VIEW_DEPTH 8
+
+/* Replaces the reference `node` to view db.view with a subquery of the view's SQL (as
+ * Athena stored it), whose own references then resolve with db as their default. Pruning
+ * is left off for the query (the view may rename the columns a WHERE clause names). */
+static void expand_view(struct walk *wk, json_t *node, const char *db, const char *view,
+                        const char *name, int line, int col)
+{
+    if (wk->view_depth >= MAX_VIEW_DEPTH) {
+        fail(wk, ATHENA_USER, 1006, "VIEW_IS_RECURSIVE: line %d:%d: View is recursive: '%s.%s'",
+             line, col, db, view);
+        return;
+    }
+    char *sql = query__view_sql(wk->svc, db, view);
+    struct duck_error derr = {0};
+    json_t *tree = sql != NULL ? parse_tree(wk->conn, sql, &derr) : NULL;
+    free(sql);
+    json_t *stmts = json_object_get(tree, "statements");
+    if (tree == NULL || json_is_true(json_object_get(tree, "error")) ||
+        json_array_size(stmts) != 1) {
+        fail(wk, ATHENA_USER, 1006,
+             "VIEW_IS_STALE: line %d:%d: View 'awsdatacatalog.%s.%s' is stale or in invalid "
+             "state",
+             line, col, db, view);
+        json_decref(tree);
+        return;
+    }
+    json_t *sub = json_incref(json_array_get(stmts, 0));
+    json_decref(tree);
+    char *alias = xstrdup(jstr(node, "alias")[0] != '\0' ? jstr(node, "alias") : name);
+    json_object_clear(node);
+    json_object_set_new(node, "type", json_string("SUBQUERY"));
+    json_object_set_new(node, "alias", json_string(alias));
+    json_object_set_new(node, "sample", json_null());
+    json_object_set_new(node, "query_location", json_integer(0));
+    json_object_set_new(node, "subquery", sub);
+    json_object_set_new(node, "column_name_alias", json_array());
+    free(alias);
+    wk->n_base_refs += 2;
+    const char *outer_db = wk->default_db;
+    char *view_db = xstrdup(db);
+    wk->default_db = view_db;
+    wk->view_depth++;
+    collect_ctes(wk, sub);
+    walk_tree(wk, sub);
+    wk->view_depth--;
+    wk->default_db = outer_db;
+    free(view_db);
+}
+
 /* Second pass: checks and rewrites table references, collects column references. */
 static void walk_tree(struct walk *wk, json_t *node)
 {
@@ -255,6 +331,12 @@ static void walk_tree(struct walk *wk, json_t *node)
                 fail(wk, ATHENA_USER, 1110,
                      "TABLE_NOT_FOUND: line %d:%d: Table 'awsdatacatalog.%s.%s' does not exist",
                      line, col, db, tb);
+                goto out_free;
+            }
+            if (t->desc->table_type != NULL && strcmp(t->desc->table_type, "VIRTUAL_VIEW") == 0) {
+                catalog_table_desc_destroy(t->desc);
+                t->desc = NULL;
+                expand_view(wk, node, db, tb, name, line, col);
                 goto out_free;
             }
             snprintf(t->view, sizeof(t->view), "__sl_t%zu", wk->n_tables);
@@ -1312,22 +1394,8 @@ static int claim(struct exec_run *r)
 static enum step parse_query(struct exec_run *r)
 {
     struct walk *wk = &r->wk;
-    char *lit = duck_sql_literal(r->row.query);
-    char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
-    free(lit);
-    char *json_text = query_one_text(r->w->conn, sql, &r->derr);
-    free(sql);
-    if (json_text == NULL) {
-        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
-        return STEP_FAILED;
-    }
-    /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
-    for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
-         p = strstr(p, ":18446744073709551615")) {
-        memcpy(p, ":0                   ", strlen(":18446744073709551615"));
-    }
-    r->tree = json_loads(json_text, 0, NULL);
-    free(json_text);
+    wk->conn = r->w->conn;
+    r->tree = parse_tree(r->w->conn, r->row.query, &r->derr);
     if (r->tree == NULL) {
         fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
         return STEP_FAILED;
@@ -1669,8 +1737,50 @@ static enum step plan_text(struct exec_run *r, struct buf *out)
     return STEP_OK;
 }
 
-int query__plan(struct query_worker *w, const char *select, const char *database, int io,
-                struct buf *out, struct query_failure *failure)
+/* The columns of the rewritten query's result as a JSON array of {name, type} (Athena's
+ * type names, decimals with precision and scale), into out. */
+static enum step plan_columns(struct exec_run *r, struct buf *out)
+{
+    if (views_and_sql(r) != STEP_OK) {
+        return STEP_FAILED;
+    }
+    char *sql = xasprintf("SELECT * FROM (%s) LIMIT 0", r->deser);
+    struct duck_result *res = NULL;
+    int rc = duck_query(r->w->conn, sql, &res, &r->derr);
+    free(sql);
+    if (rc < 0) {
+        int cat, type;
+        classify(r->derr.kind, &cat, &type);
+        char text[1024];
+        struct locate_ctx lc = {r->tree, r->row.query};
+        query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text,
+                              sizeof(text));
+        fail(&r->wk, cat, type, "%s", text);
+        return STEP_FAILED;
+    }
+    json_t *cols = json_array();
+    for (size_t i = 0; i < duck_result_column_count(res); i++) {
+        struct query_athena_type at;
+        query__athena_type(duck_result_column_type(res, i), &at);
+        char type[64];
+        if (strcmp(at.name, "decimal") == 0) {
+            snprintf(type, sizeof(type), "decimal(%d,%d)", at.precision, at.scale);
+        } else {
+            snprintf(type, sizeof(type), "%s", at.name);
+        }
+        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", duck_result_column_name(res, i),
+                                              "type", type));
+    }
+    duck_result_destroy(res);
+    char *text = json_dumps(cols, JSON_COMPACT);
+    buf_puts(out, text);
+    free(text);
+    json_decref(cols);
+    return STEP_OK;
+}
+
+int query__plan(struct query_worker *w, const char *select, const char *database,
+                enum query_plan_kind kind, struct buf *out, struct query_failure *failure)
 {
     struct exec_run r = {.w = w, .svc = w->svc, .id = ""};
     r.row.query = xstrdup(select);
@@ -1683,7 +1793,9 @@ int query__plan(struct query_worker *w, const char *select, const char *database
     if (st == STEP_OK && measure_tables(&r, per_table) < 0) {
         st = STEP_FAILED;
     }
-    if (st == STEP_OK && io) {
+    if (st == STEP_OK && kind == QUERY_PLAN_COLUMNS) {
+        st = plan_columns(&r, out);
+    } else if (st == STEP_OK && kind == QUERY_PLAN_IO) {
         /* Trino's EXPLAIN (TYPE IO) document; the estimate is the bytes the scan reads. */
         json_t *infos = json_array();
         for (size_t i = 0; i < r.wk.n_tables; i++) {

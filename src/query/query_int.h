@@ -231,13 +231,20 @@ struct query_failure {
     int type;
     char message[1024];
 };
+/* What query__plan gives: the engine's plan, Trino's EXPLAIN (TYPE IO) document, or the
+ * result's columns (a CREATE VIEW's). */
+enum query_plan_kind { QUERY_PLAN_TEXT, QUERY_PLAN_IO, QUERY_PLAN_COLUMNS };
 /* Plans select (a query query__execute would run) on worker w with database as the
- * default: its tables resolved and pruned as a run would, then into out either Trino's
- * EXPLAIN (TYPE IO) JSON document with the bytes each table's scan reads (io), or the
- * engine's plan with the tables named. Nothing runs. Returns 0, or -1 with the failure
- * the query itself would end with (query_exec.c). */
-int query__plan(struct query_worker *w, const char *select, const char *database, int io,
-                struct buf *out, struct query_failure *failure /* OUT */);
+ * default: its tables resolved and pruned as a run would, then into out either the
+ * engine's plan with the tables named (TEXT), Trino's EXPLAIN (TYPE IO) JSON document with
+ * the bytes each table's scan reads (IO), or a JSON array of the result's {name, type}
+ * (COLUMNS). No row is read. Returns 0, or -1 with the failure the query itself would end
+ * with (query_exec.c). */
+int query__plan(struct query_worker *w, const char *select, const char *database,
+                enum query_plan_kind kind, struct buf *out, struct query_failure *failure /* OUT */);
+/* The SQL of view db.name as Athena stored it in Glue (the originalSql of its Presto
+ * View text), or NULL when it is no such view. The caller frees it (query_ddl.c). */
+char *query__view_sql(struct query_service *svc, const char *db, const char *name);
 
 /* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
  * w, with its text, default database and result object's location (the .txt or .csv

@@ -555,3 +555,80 @@ def test_partition_projection_enum_integer_and_injected(env):
         f"HIVE_METASTORE_ERROR: Table {env['db']}.pj_bad is configured for partition "
         f"projection, but the following partition columns are missing projection "
         f"configuration: [b] (table {env['db']}.pj_bad)")
+
+
+def test_views_stored_as_athena_stores_them_and_expanded(env, events):
+    import base64
+    db, glue = env["db"], env["glue"]
+    ok(env, f"ALTER TABLE {events} ADD IF NOT EXISTS PARTITION (dt='2026-01-01') "
+            f"PARTITION (dt='2026-01-02') PARTITION (dt='2026-01-03')")
+    sql = f"SELECT dt AS day, count(*) AS n, max(name) AS top FROM {events} GROUP BY dt"
+    qe = ok(env, f"CREATE VIEW daily AS {sql}")
+    assert kinds(env, qe) == ("DDL", "CREATE_VIEW")
+    t = glue.get_table(DatabaseName=db, Name="daily")["Table"]
+    assert t["TableType"] == "VIRTUAL_VIEW"
+    assert t["Parameters"] == {"presto_view": "true", "comment": "Presto View"}
+    assert t["ViewExpandedText"] == "/* Presto View */"
+    text = t["ViewOriginalText"]
+    assert text.startswith("/* Presto View: ") and text.endswith(" */")
+    doc = json.loads(base64.b64decode(text[len("/* Presto View: "):-3]))
+    assert doc["originalSql"] == sql
+    assert (doc["catalog"], doc["schema"]) == ("awsdatacatalog", db)
+    assert doc["columns"] == [{"name": "day", "type": "varchar"},
+                              {"name": "n", "type": "bigint"},
+                              {"name": "top", "type": "varchar"}]
+    assert [(c["Name"], c["Type"]) for c in t["StorageDescriptor"]["Columns"]] == [
+        ("day", "string"), ("n", "bigint"), ("top", "string")]
+    # a query naming the view reads its tables
+    assert select(env, "SELECT day, n FROM daily WHERE n > 5 ORDER BY day") == [
+        ["2026-01-01", "10"], ["2026-01-02", "15"]]
+    assert select(env, f"SELECT d.n FROM {db}.daily d WHERE d.day = '2026-01-03'",
+                  db="default") == [["5"]]
+    # a view over a view, named from another database
+    ok(env, f"CREATE OR REPLACE VIEW big_days AS SELECT day FROM daily WHERE n >= 10")
+    assert select(env, f"SELECT count(*) FROM {db}.big_days", db="default") == [["2"]]
+    # SHOW VIEWS, SHOW TABLES, SHOW CREATE VIEW, DESCRIBE
+    got, _ = lines(env, ok(env, "SHOW VIEWS"))
+    assert got == ["big_days", "daily"]
+    assert "daily" in lines(env, ok(env, "SHOW TABLES"))[0]
+    got, _ = lines(env, ok(env, "SHOW CREATE VIEW daily"))
+    assert "\n".join(got) == f"CREATE VIEW daily AS\n{sql}"
+    got, _ = lines(env, ok(env, "DESCRIBE daily"))
+    assert [line.split("\t")[0].strip() for line in got] == ["day", "n", "top"]
+    # OR REPLACE changes it; without it the name is refused
+    err = failed(env, "CREATE VIEW daily AS SELECT 1 AS x")
+    assert "already exists" in err["ErrorMessage"]
+    ok(env, f"CREATE OR REPLACE VIEW daily AS SELECT dt AS day, count(*) AS n "
+            f"FROM {events} GROUP BY dt")
+    assert select(env, "SELECT count(*) FROM daily") == [["3"]]
+    # a view over something missing is refused and not stored
+    err = failed(env, "CREATE VIEW broken AS SELECT * FROM no_such_table")
+    assert "TABLE_NOT_FOUND" in err["ErrorMessage"]
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_table(DatabaseName=db, Name="broken")
+    # DROP VIEW, and DROP TABLE does not drop a view
+    err = failed(env, "DROP TABLE big_days")
+    assert "Cannot drop a view with DROP TABLE" in err["ErrorMessage"]
+    qe = ok(env, "DROP VIEW big_days")
+    assert kinds(env, qe) == ("DDL", "DROP_VIEW")
+    err = failed(env, "SELECT * FROM big_days")
+    assert "TABLE_NOT_FOUND" in err["ErrorMessage"]
+    err = failed(env, "DROP VIEW big_days")
+    assert "does not exist" in err["ErrorMessage"]
+    ok(env, "DROP VIEW IF EXISTS big_days")
+    err = failed(env, f"DROP VIEW {events}")
+    assert "does not exist" in err["ErrorMessage"]
+
+
+def test_a_view_naming_itself_is_refused(env):
+    import base64
+    db, glue = env["db"], env["glue"]
+    doc = {"originalSql": "SELECT * FROM loop_v", "catalog": "awsdatacatalog", "schema": db,
+           "columns": [{"name": "a", "type": "integer"}]}
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "loop_v", "TableType": "VIRTUAL_VIEW", "ViewExpandedText": "/* Presto View */",
+        "ViewOriginalText": "/* Presto View: " +
+        base64.b64encode(json.dumps(doc).encode()).decode() + " */",
+        "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    err = failed(env, "SELECT * FROM loop_v")
+    assert "VIEW_IS_RECURSIVE" in err["ErrorMessage"]
