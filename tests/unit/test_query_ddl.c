@@ -2,7 +2,7 @@
  * The Hive DDL parser of the query part: statement classification and Athena's statement
  * types, every clause of CREATE EXTERNAL TABLE, types, quoting and escapes, the other
  * DDL and utility statements, and the errors malformed statements give (with line and
- * column).
+ * column); and partition projection's enumeration of a table's partitions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -319,6 +319,162 @@ static void test_malformed_statements_name_line_and_column(void **state)
     parse_fails("EXPLAIN", "line 1:8: mismatched input '<EOF>'. Expecting: <query>");
 }
 
+/* ---- partition projection ---- */
+
+struct seen {
+    char text[4096]; /* "v1/v2@location;" per partition */
+    int n;
+};
+
+static int on_projected(void *arg, const char *const *values, size_t n, const char *location)
+{
+    struct seen *sn = arg;
+    size_t at = strlen(sn->text);
+    for (size_t i = 0; i < n; i++) {
+        at += (size_t)snprintf(sn->text + at, sizeof(sn->text) - at, "%s%s", i > 0 ? "/" : "",
+                               values[i]);
+    }
+    snprintf(sn->text + at, sizeof(sn->text) - at, "@%s;", location);
+    sn->n++;
+    return 0;
+}
+
+/* A table description with partition keys keys[] and parameters params[] (key, value,
+ * ..., NULL). */
+static void table_with(struct catalog_table_desc *d, struct catalog_column *keys, size_t nk,
+                       struct catalog_param *params, const char *const *kv)
+{
+    size_t n = 0;
+    for (; kv[2 * n] != NULL; n++) {
+        params[n].key = (char *)kv[2 * n];
+        params[n].value = (char *)kv[2 * n + 1];
+    }
+    *d = (struct catalog_table_desc){.database = "db", .name = "t", .location = "s3://b/t",
+                                     .partition_keys = keys, .n_partition_keys = nk,
+                                     .parameters = params, .n_parameters = n};
+}
+
+static void test_projection_enum_integer_and_default_locations(void **state)
+{
+    (void)state;
+    struct catalog_column keys[2] = {{.name = "region", .type = "string"},
+                                     {.name = "n", .type = "int"}};
+    struct catalog_param params[8];
+    struct catalog_table_desc d;
+    table_with(&d, keys, 2, params,
+               (const char *const[]){"projection.enabled", "true", "projection.region.type",
+                                     "enum", "projection.region.values", "eu,us",
+                                     "projection.n.type", "integer", "projection.n.range", "8,12",
+                                     "projection.n.interval", "2", "projection.n.digits", "3",
+                                     NULL});
+    assert_true(query__projection_enabled(&d));
+    struct query_key_filter f[2] = {{0}, {0}};
+    struct seen sn = {{0}, 0};
+    char err[512];
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text, "eu/008@s3://b/t/region=eu/n=008/;eu/010@s3://b/t/region=eu/n=010/;"
+                                 "eu/012@s3://b/t/region=eu/n=012/;us/008@s3://b/t/region=us/n=008/;"
+                                 "us/010@s3://b/t/region=us/n=010/;us/012@s3://b/t/region=us/n=012/;");
+    /* narrowed: integers compare as numbers, strings exactly */
+    char *us[] = {"us", "ap"};
+    char *ten[] = {"10"};
+    f[0] = (struct query_key_filter){1, us, 2};
+    f[1] = (struct query_key_filter){1, ten, 1};
+    memset(&sn, 0, sizeof(sn));
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text, "us/010@s3://b/t/region=us/n=010/;");
+    /* a filter no value passes: nothing */
+    f[1] = (struct query_key_filter){1, NULL, 0};
+    memset(&sn, 0, sizeof(sn));
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_int_equal(sn.n, 0);
+}
+
+static void test_projection_dates_templates_and_now(void **state)
+{
+    (void)state;
+    struct catalog_column keys[1] = {{.name = "datehour", .type = "string"}};
+    struct catalog_param params[8];
+    struct catalog_table_desc d;
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "TRUE", "projection.datehour.type",
+                                     "DATE", "projection.datehour.format", "yyyy/MM/dd/HH",
+                                     "projection.datehour.range", "2026/12/31/22,2027/01/01/01",
+                                     "storage.location.template", "s3://b/fh/${datehour}/",
+                                     NULL});
+    struct query_key_filter f[1] = {{0}};
+    struct seen sn = {{0}, 0};
+    char err[512];
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text, "2026/12/31/22@s3://b/fh/2026/12/31/22/;"
+                                 "2026/12/31/23@s3://b/fh/2026/12/31/23/;"
+                                 "2027/01/01/00@s3://b/fh/2027/01/01/00/;"
+                                 "2027/01/01/01@s3://b/fh/2027/01/01/01/;");
+    /* days by default for a day format; NOW-2DAYS from a fixed now; a quoted literal */
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "true", "projection.datehour.type",
+                                     "date", "projection.datehour.format", "yyyy-MM-dd'T'",
+                                     "projection.datehour.range", "NOW-2DAYS,NOW", NULL});
+    memset(&sn, 0, sizeof(sn));
+    int64_t now_ms = 1798761600000LL; /* 2027-01-01T00:00:00Z */
+    assert_int_equal(query__projection_scan(&d, f, now_ms, on_projected, &sn, err, sizeof(err)),
+                     0);
+    assert_string_equal(sn.text, "2026-12-30T@s3://b/t/datehour=2026-12-30T/;"
+                                 "2026-12-31T@s3://b/t/datehour=2026-12-31T/;"
+                                 "2027-01-01T@s3://b/t/datehour=2027-01-01T/;");
+    /* months, by interval.unit */
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "true", "projection.datehour.type",
+                                     "date", "projection.datehour.format", "yyyy-MM-dd",
+                                     "projection.datehour.range", "2026-01-31,2026-04-30",
+                                     "projection.datehour.interval.unit", "MONTHS", NULL});
+    memset(&sn, 0, sizeof(sn));
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_int_equal(sn.n, 3);
+}
+
+static void test_projection_refusals(void **state)
+{
+    (void)state;
+    struct catalog_column keys[2] = {{.name = "a", .type = "string"},
+                                     {.name = "b", .type = "string"}};
+    struct catalog_param params[8];
+    struct catalog_table_desc d;
+    struct query_key_filter f[2] = {{0}, {0}};
+    struct seen sn = {{0}, 0};
+    char err[512];
+    table_with(&d, keys, 2, params,
+               (const char *const[]){"projection.enabled", "true", "projection.a.type", "enum",
+                                     "projection.a.values", "x", NULL});
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), -1);
+    assert_string_equal(err, "HIVE_METASTORE_ERROR: Table db.t is configured for partition "
+                             "projection, but the following partition columns are missing "
+                             "projection configuration: [b] (table db.t)");
+    table_with(&d, keys, 2, params,
+               (const char *const[]){"projection.enabled", "true", "projection.a.type", "enum",
+                                     "projection.a.values", "x", "projection.b.type", "injected",
+                                     NULL});
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "injected projected partition column b"));
+    char *v[] = {"q"};
+    f[1] = (struct query_key_filter){1, v, 1};
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text, "x/q@s3://b/t/a=x/b=q/;");
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "true", "projection.a.type", "date",
+                                     "projection.a.format", "yyyy", "projection.a.range",
+                                     "20x6,2027", NULL});
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), -1);
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "true", "projection.a.type", "integer",
+                                     "projection.a.range", "0,2000000", NULL});
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "HIVE_EXCEEDED_PARTITION_LIMIT"));
+    table_with(&d, keys, 1, params,
+               (const char *const[]){"projection.enabled", "false", NULL});
+    assert_false(query__projection_enabled(&d));
+}
+
 int main(void)
 {
     alarm(60);
@@ -331,6 +487,9 @@ int main(void)
         cmocka_unit_test(test_partitions_and_msck),
         cmocka_unit_test(test_show_describe_explain),
         cmocka_unit_test(test_malformed_statements_name_line_and_column),
+        cmocka_unit_test(test_projection_enum_integer_and_default_locations),
+        cmocka_unit_test(test_projection_dates_templates_and_now),
+        cmocka_unit_test(test_projection_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
