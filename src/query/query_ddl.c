@@ -32,7 +32,8 @@
 #define TYPE_USER 1001
 #define DESCRIBE_WIDTH 20 /* Hive pads DESCRIBE's fields to this width */
 
-#define FAILED_DDL "FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. "
+#define FAILED_DDL                                                                                 \
+    "FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. "
 
 struct ddl_run {
     struct query_service *svc;
@@ -41,8 +42,8 @@ struct ddl_run {
     const char *query;
     const char *default_db;
     struct query_ddl_stmt st;
-    struct buf out;   /* the result's lines */
-    json_t *columns;  /* ColumnInfo of the result */
+    struct buf out;  /* the result's lines */
+    json_t *columns; /* ColumnInfo of the result */
     int failed;
     int category, type;
     char message[1024];
@@ -97,8 +98,7 @@ static void result_columns(struct ddl_run *d, ...)
 static int glue(struct ddl_run *d, const char *op, json_t *in, json_t **out)
 {
     struct api_json_service *g = glue_api_create(d->svc->cat);
-    struct api_request req = {.region = d->svc->cfg->region,
-                              .account_id = d->svc->cfg->account_id};
+    struct api_request req = {.region = d->svc->cfg->region, .account_id = d->svc->cfg->account_id};
     struct api_call call = {.req = &req, .service_ctx = d->svc->cat, .operation = op};
     json_t *res = NULL;
     int rc = SL_E(INTERNAL);
@@ -149,11 +149,11 @@ static json_t *get_table(struct ddl_run *d, const char *db, const char *name, in
         return NULL;
     }
     if (!database_exists(d, db)) {
-        fail(d, TYPE_NOT_FOUND, "FAILED: SemanticException [Error 10072]: Database does not exist: %s",
-             db);
+        fail(d, TYPE_NOT_FOUND,
+             "FAILED: SemanticException [Error 10072]: Database does not exist: %s", db);
     } else {
-        fail(d, TYPE_NOT_FOUND, "FAILED: SemanticException [Error 10001]: Table not found %s.%s", db,
-             name);
+        fail(d, TYPE_NOT_FOUND, "FAILED: SemanticException [Error 10001]: Table not found %s.%s",
+             db, name);
     }
     return NULL;
 }
@@ -353,7 +353,8 @@ static const struct format formats[] = {
      "org.apache.hadoop.hive.ql.io.RCFileOutputFormat"},
     {"JSON", "org.openx.data.jsonserde.JsonSerDe", "org.apache.hadoop.mapred.TextInputFormat",
      "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"},
-    {"ION", "com.amazon.ionhiveserde.IonHiveSerDe", "com.amazon.ionhiveserde.formats.IonInputFormat",
+    {"ION", "com.amazon.ionhiveserde.IonHiveSerDe",
+     "com.amazon.ionhiveserde.formats.IonInputFormat",
      "com.amazon.ionhiveserde.formats.IonOutputFormat"},
 };
 
@@ -387,8 +388,9 @@ static int columns_ok(struct ddl_run *d)
                      "FAILED: SemanticException [Error 10035]: Column repeated in partitioning "
                      "columns");
             } else {
-                fail(d, TYPE_SYNTAX, "FAILED: SemanticException [Error 10036]: Duplicate column "
-                                     "name: %s",
+                fail(d, TYPE_SYNTAX,
+                     "FAILED: SemanticException [Error 10036]: Duplicate column "
+                     "name: %s",
                      a);
             }
             return 0;
@@ -450,14 +452,14 @@ static void create_table(struct ddl_run *d)
         json_object_set_new(serde_params, "serialization.format",
                             json_string(s->delimited && field_delim != NULL ? field_delim : "1"));
     }
-    json_t *sd = json_pack(
-        "{s:o, s:s, s:s, s:b, s:i, s:{s:s, s:o}, s:[], s:[], s:{}, s:b}", "Columns",
-        columns_doc(s->cols, s->n_cols), "InputFormat",
-        s->input_format != NULL ? s->input_format : f->input, "OutputFormat",
-        s->output_format != NULL ? s->output_format : f->output, "Compressed", 0,
-        "NumberOfBuckets", -1, "SerdeInfo", "SerializationLibrary",
-        s->serde != NULL ? s->serde : f->serde, "Parameters", serde_params, "BucketColumns",
-        "SortColumns", "Parameters", "StoredAsSubDirectories", 0);
+    json_t *sd =
+        json_pack("{s:o, s:s, s:s, s:b, s:i, s:{s:s, s:o}, s:[], s:[], s:{}, s:b}", "Columns",
+                  columns_doc(s->cols, s->n_cols), "InputFormat",
+                  s->input_format != NULL ? s->input_format : f->input, "OutputFormat",
+                  s->output_format != NULL ? s->output_format : f->output, "Compressed", 0,
+                  "NumberOfBuckets", -1, "SerdeInfo", "SerializationLibrary",
+                  s->serde != NULL ? s->serde : f->serde, "Parameters", serde_params,
+                  "BucketColumns", "SortColumns", "Parameters", "StoredAsSubDirectories", 0);
     if (s->location != NULL) {
         json_object_set_new(sd, "Location", json_string(s->location));
     }
@@ -475,8 +477,8 @@ static void create_table(struct ddl_run *d)
                            "hadoop", "TableType", "EXTERNAL_TABLE", "Retention", 0, "Parameters",
                            params, "PartitionKeys", columns_doc(s->part_cols, s->n_part_cols),
                            "StorageDescriptor", sd);
-    int rc = glue(d, "CreateTable", json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti),
-                  NULL);
+    int rc =
+        glue(d, "CreateTable", json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti), NULL);
     if (rc == SL_E(ALREADY_EXISTS)) {
         if (!s->if_exists) {
             fail(d, TYPE_USER, FAILED_DDL "AlreadyExistsException(message:Table %s already exists)",
@@ -611,8 +613,9 @@ static void add_partitions(struct ddl_run *d)
     /* Every spec is checked before any partition is added. */
     for (size_t p = 0; p < s->n_parts && !d->failed; p++) {
         if (nk == 0) {
-            fail(d, TYPE_SYNTAX, "FAILED: SemanticException table is not partitioned but "
-                                 "partition spec exists");
+            fail(d, TYPE_SYNTAX,
+                 "FAILED: SemanticException table is not partitioned but "
+                 "partition spec exists");
             break;
         }
         if (spec_values(d, keys, &s->parts[p], 1, values) < 0) {
@@ -632,8 +635,8 @@ static void add_partitions(struct ddl_run *d)
             }
         }
     }
-    const char *tloc = json_string_value(
-        json_object_get(json_object_get(t, "StorageDescriptor"), "Location"));
+    const char *tloc =
+        json_string_value(json_object_get(json_object_get(t, "StorageDescriptor"), "Location"));
     for (size_t p = 0; p < s->n_parts && !d->failed; p++) {
         if (skip[p]) {
             continue;
@@ -655,7 +658,8 @@ static void add_partitions(struct ddl_run *d)
             size_t len;
             loc = (char *)buf_steal(&b, &len);
         }
-        if (create_partition(d, db, t, values, nk, loc) < 0 && d->gerr.code != SL_E(ALREADY_EXISTS)) {
+        if (create_partition(d, db, t, values, nk, loc) < 0 &&
+            d->gerr.code != SL_E(ALREADY_EXISTS)) {
             fail(d, TYPE_USER, FAILED_DDL "%s", d->gerr.message);
         }
         free(loc);
@@ -761,7 +765,8 @@ static void drop_partitions(struct ddl_run *d)
                            s->parts[p].spec[j].value);
             }
             buf_putc(&b, '\0');
-            fail(d, TYPE_NOT_FOUND, "FAILED: SemanticException [Error 10006]: Partition not found (%s)",
+            fail(d, TYPE_NOT_FOUND,
+                 "FAILED: SemanticException [Error 10006]: Partition not found (%s)",
                  (const char *)b.data);
             buf_fini(&b);
         }
@@ -840,8 +845,8 @@ static void msck_repair(struct ddl_run *d)
     }
     json_t *keys = json_object_get(t, "PartitionKeys");
     size_t nk = json_array_size(keys);
-    const char *tloc = json_string_value(
-        json_object_get(json_object_get(t, "StorageDescriptor"), "Location"));
+    const char *tloc =
+        json_string_value(json_object_get(json_object_get(t, "StorageDescriptor"), "Location"));
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix;
     if (nk == 0) {
@@ -1150,7 +1155,8 @@ static void ddl_props(struct buf *b, const json_t *params, int skip_internal)
     const char **keys = sorted_keys(params, &n);
     int first = 1;
     for (size_t i = 0; i < n; i++) {
-        if (skip_internal && (strcmp(keys[i], "EXTERNAL") == 0 || strcmp(keys[i], "comment") == 0)) {
+        if (skip_internal &&
+            (strcmp(keys[i], "EXTERNAL") == 0 || strcmp(keys[i], "comment") == 0)) {
             continue;
         }
         buf_puts(b, first ? "  " : ", \n  ");
@@ -1300,7 +1306,9 @@ static const char *hive_type_of(const char *t)
 {
     static const struct {
         const char *athena, *hive;
-    } map[] = {{"varchar", "string"}, {"integer", "int"}, {"varbinary", "binary"},
+    } map[] = {{"varchar", "string"},
+               {"integer", "int"},
+               {"varbinary", "binary"},
                {"timestamp with time zone", "timestamp"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcmp(map[i].athena, t) == 0) {
@@ -1390,15 +1398,14 @@ static void create_view(struct ddl_run *d)
     char *original = xasprintf(PRESTO_VIEW_START "%s" PRESTO_VIEW_END, b64);
     free(b64);
     free(def_text);
-    json_t *ti = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s}, s:[], s:{s:o, s:s, "
-                           "s:b, s:i, s:{}, s:[], s:[], s:b}}",
-                           "Name", s->name, "Owner", "hadoop", "TableType", "VIRTUAL_VIEW",
-                           "ViewOriginalText", original, "ViewExpandedText", "/* Presto View */",
-                           "Retention", 0, "Parameters", "presto_view", "true", "comment",
-                           "Presto View", "PartitionKeys", "StorageDescriptor", "Columns",
-                           hive_cols, "Location", "", "Compressed", 0, "NumberOfBuckets", 0,
-                           "SerdeInfo", "BucketColumns", "SortColumns", "StoredAsSubDirectories",
-                           0);
+    json_t *ti = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s}, s:[], s:{s:o, s:s, "
+        "s:b, s:i, s:{}, s:[], s:[], s:b}}",
+        "Name", s->name, "Owner", "hadoop", "TableType", "VIRTUAL_VIEW", "ViewOriginalText",
+        original, "ViewExpandedText", "/* Presto View */", "Retention", 0, "Parameters",
+        "presto_view", "true", "comment", "Presto View", "PartitionKeys", "StorageDescriptor",
+        "Columns", hive_cols, "Location", "", "Compressed", 0, "NumberOfBuckets", 0, "SerdeInfo",
+        "BucketColumns", "SortColumns", "StoredAsSubDirectories", 0);
     free(original);
     int rc = glue(d, old != NULL ? "UpdateTable" : "CreateTable",
                   json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti), NULL);
@@ -1474,8 +1481,8 @@ static void write_result(struct ddl_run *d, const char *output_location)
     }
     struct lake_put_opts po = {.content_type = "text/plain"};
     if (lake_object_put(d->svc->lake, bucket, key,
-                        d->out.data != NULL ? (const char *)d->out.data : "", d->out.len, &po,
-                        NULL, &e) < 0) {
+                        d->out.data != NULL ? (const char *)d->out.data : "", d->out.len, &po, NULL,
+                        &e) < 0) {
         fail(d, TYPE_USER, "Unable to verify/create output bucket %s", bucket);
     }
 }
@@ -1503,8 +1510,8 @@ void query__ddl_execute(struct query_worker *w, const char *id, const char *quer
     }
     int64_t ms = (clock_mono_ns() - t0_ns) / 1000000;
     if (d.failed) {
-        query__exec_set_state(d.svc, id, QUERY_RUNNING, QUERY_FAILED, d.message, d.category,
-                              d.type, 0, ms, NULL);
+        query__exec_set_state(d.svc, id, QUERY_RUNNING, QUERY_FAILED, d.message, d.category, d.type,
+                              0, ms, NULL);
     } else {
         char *cols = json_dumps(d.columns, JSON_COMPACT);
         query__exec_set_state(d.svc, id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, 0, ms, cols);

@@ -159,9 +159,12 @@ enum query_ddl_kind query__ddl_classify(const char *sql)
         static const struct {
             const char *word;
             enum query_ddl_kind kind;
-        } shows[] = {{"DATABASES", QUERY_DDL_SHOW_DATABASES}, {"SCHEMAS", QUERY_DDL_SHOW_DATABASES},
-                     {"TABLES", QUERY_DDL_SHOW_TABLES},       {"PARTITIONS", QUERY_DDL_SHOW_PARTITIONS},
-                     {"COLUMNS", QUERY_DDL_SHOW_COLUMNS},     {"CREATE", QUERY_DDL_SHOW_CREATE_TABLE},
+        } shows[] = {{"DATABASES", QUERY_DDL_SHOW_DATABASES},
+                     {"SCHEMAS", QUERY_DDL_SHOW_DATABASES},
+                     {"TABLES", QUERY_DDL_SHOW_TABLES},
+                     {"PARTITIONS", QUERY_DDL_SHOW_PARTITIONS},
+                     {"COLUMNS", QUERY_DDL_SHOW_COLUMNS},
+                     {"CREATE", QUERY_DDL_SHOW_CREATE_TABLE},
                      {"TBLPROPERTIES", QUERY_DDL_SHOW_TBLPROPERTIES},
                      {"VIEWS", QUERY_DDL_SHOW_VIEWS}};
         for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++) {
@@ -505,9 +508,9 @@ static void type_into(struct parser *p, struct buf *out)
     if (p->failed) {
         return;
     }
-    static const char *const simple[] = {"boolean", "tinyint", "smallint", "int",    "bigint",
-                                         "float",   "double",  "string",   "binary", "date",
-                                         "timestamp"};
+    static const char *const simple[] = {"boolean", "tinyint", "smallint", "int",
+                                         "bigint",  "float",   "double",   "string",
+                                         "binary",  "date",    "timestamp"};
     if (p->cur.kind != T_WORD) {
         expected(p, "<type>");
         return;
@@ -720,8 +723,8 @@ static void row_format_delimited(struct parser *p, struct query_ddl_stmt *s)
             expect(p, "BY");
             char *esc = string_lit(p);
             if (esc != NULL) {
-                s->serde_props[s->n_serde_props++] = (struct query_ddl_kv){xstrdup("escape.delim"),
-                                                                           esc};
+                s->serde_props[s->n_serde_props++] =
+                    (struct query_ddl_kv){xstrdup("escape.delim"), esc};
             }
         }
     }
@@ -779,9 +782,8 @@ static void parse_create_table(struct parser *p, struct query_ddl_stmt *s)
             expect(p, "OUTPUTFORMAT");
             s->output_format = string_lit(p);
         } else if (!p->failed && p->cur.kind == T_WORD) {
-            static const char *const formats[] = {"PARQUET", "TEXTFILE",     "ORC",
-                                                  "AVRO",    "SEQUENCEFILE", "RCFILE",
-                                                  "JSON",    "ION"};
+            static const char *const formats[] = {"PARQUET",      "TEXTFILE", "ORC",  "AVRO",
+                                                  "SEQUENCEFILE", "RCFILE",   "JSON", "ION"};
             size_t i = 0;
             while (i < sizeof(formats) / sizeof(formats[0]) &&
                    strcasecmp(formats[i], p->cur.text) != 0) {

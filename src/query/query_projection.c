@@ -408,7 +408,8 @@ static void location_of(const struct catalog_table_desc *d, const char *const *v
         size_t k = d->n_partition_keys;
         for (size_t i = 0; close != NULL && i < d->n_partition_keys; i++) {
             size_t l = strlen(d->partition_keys[i].name);
-            if ((size_t)(close - p - 2) == l && strncasecmp(p + 2, d->partition_keys[i].name, l) == 0) {
+            if ((size_t)(close - p - 2) == l &&
+                strncasecmp(p + 2, d->partition_keys[i].name, l) == 0) {
                 k = i;
             }
         }

@@ -304,7 +304,8 @@ static void test_malformed_statements_name_line_and_column(void **state)
                 "line 1:23: mismatched input '``'. Expecting: <identifier>");
     parse_fails("CREATE EXTERNAL TABLE t (a int) TBLPROPERTIES ('a' 'b')",
                 "line 1:52: mismatched input ''b''. Expecting: '='");
-    parse_fails("CREATE DATABASE IF EXISTS d", "line 1:20: mismatched input 'EXISTS'. Expecting: 'NOT'");
+    parse_fails("CREATE DATABASE IF EXISTS d",
+                "line 1:20: mismatched input 'EXISTS'. Expecting: 'NOT'");
     parse_fails("DROP TABLE t u", "line 1:14: extraneous input 'u' expecting <EOF>");
     parse_fails("ALTER TABLE t RENAME TO u",
                 "line 1:15: mismatched input 'RENAME'. Expecting: 'ADD', 'DROP'");
@@ -349,9 +350,13 @@ static void table_with(struct catalog_table_desc *d, struct catalog_column *keys
         params[n].key = (char *)kv[2 * n];
         params[n].value = (char *)kv[2 * n + 1];
     }
-    *d = (struct catalog_table_desc){.database = "db", .name = "t", .location = "s3://b/t",
-                                     .partition_keys = keys, .n_partition_keys = nk,
-                                     .parameters = params, .n_parameters = n};
+    *d = (struct catalog_table_desc){.database = "db",
+                                     .name = "t",
+                                     .location = "s3://b/t",
+                                     .partition_keys = keys,
+                                     .n_partition_keys = nk,
+                                     .parameters = params,
+                                     .n_parameters = n};
 }
 
 static void test_projection_enum_integer_and_default_locations(void **state)
@@ -362,9 +367,9 @@ static void test_projection_enum_integer_and_default_locations(void **state)
     struct catalog_param params[8];
     struct catalog_table_desc d;
     table_with(&d, keys, 2, params,
-               (const char *const[]){"projection.enabled", "true", "projection.region.type",
-                                     "enum", "projection.region.values", "eu,us",
-                                     "projection.n.type", "integer", "projection.n.range", "8,12",
+               (const char *const[]){"projection.enabled", "true", "projection.region.type", "enum",
+                                     "projection.region.values", "eu,us", "projection.n.type",
+                                     "integer", "projection.n.range", "8,12",
                                      "projection.n.interval", "2", "projection.n.digits", "3",
                                      NULL});
     assert_true(query__projection_enabled(&d));
@@ -372,9 +377,10 @@ static void test_projection_enum_integer_and_default_locations(void **state)
     struct seen sn = {{0}, 0};
     char err[512];
     assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
-    assert_string_equal(sn.text, "eu/008@s3://b/t/region=eu/n=008/;eu/010@s3://b/t/region=eu/n=010/;"
-                                 "eu/012@s3://b/t/region=eu/n=012/;us/008@s3://b/t/region=us/n=008/;"
-                                 "us/010@s3://b/t/region=us/n=010/;us/012@s3://b/t/region=us/n=012/;");
+    assert_string_equal(sn.text,
+                        "eu/008@s3://b/t/region=eu/n=008/;eu/010@s3://b/t/region=eu/n=010/;"
+                        "eu/012@s3://b/t/region=eu/n=012/;us/008@s3://b/t/region=us/n=008/;"
+                        "us/010@s3://b/t/region=us/n=010/;us/012@s3://b/t/region=us/n=012/;");
     /* narrowed: integers compare as numbers, strings exactly */
     char *us[] = {"us", "ap"};
     char *ten[] = {"10"};
@@ -400,8 +406,7 @@ static void test_projection_dates_templates_and_now(void **state)
                (const char *const[]){"projection.enabled", "TRUE", "projection.datehour.type",
                                      "DATE", "projection.datehour.format", "yyyy/MM/dd/HH",
                                      "projection.datehour.range", "2026/12/31/22,2027/01/01/01",
-                                     "storage.location.template", "s3://b/fh/${datehour}/",
-                                     NULL});
+                                     "storage.location.template", "s3://b/fh/${datehour}/", NULL});
     struct query_key_filter f[1] = {{0}};
     struct seen sn = {{0}, 0};
     char err[512];
@@ -417,8 +422,7 @@ static void test_projection_dates_templates_and_now(void **state)
                                      "projection.datehour.range", "NOW-2DAYS,NOW", NULL});
     memset(&sn, 0, sizeof(sn));
     int64_t now_ms = 1798761600000LL; /* 2027-01-01T00:00:00Z */
-    assert_int_equal(query__projection_scan(&d, f, now_ms, on_projected, &sn, err, sizeof(err)),
-                     0);
+    assert_int_equal(query__projection_scan(&d, f, now_ms, on_projected, &sn, err, sizeof(err)), 0);
     assert_string_equal(sn.text, "2026-12-30T@s3://b/t/datehour=2026-12-30T/;"
                                  "2026-12-31T@s3://b/t/datehour=2026-12-31T/;"
                                  "2027-01-01T@s3://b/t/datehour=2027-01-01T/;");
@@ -470,8 +474,7 @@ static void test_projection_refusals(void **state)
                                      "projection.a.range", "0,2000000", NULL});
     assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "HIVE_EXCEEDED_PARTITION_LIMIT"));
-    table_with(&d, keys, 1, params,
-               (const char *const[]){"projection.enabled", "false", NULL});
+    table_with(&d, keys, 1, params, (const char *const[]){"projection.enabled", "false", NULL});
     assert_false(query__projection_enabled(&d));
 }
 
