@@ -493,10 +493,9 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     }
     char id[QUERY_ID_LEN + 1];
     new_id(id);
-    char *output =
-        xasprintf("%s%s%s%s", loc,
-                  strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "", id,
-                  query__ddl_result_ext((const char *)text.data));
+    char *output = xasprintf("%s%s%s%s", loc,
+                             strchr(loc + 5, '/') == NULL || loc[strlen(loc) - 1] != '/' ? "/" : "",
+                             id, query__ddl_result_ext((const char *)text.data));
     wg_fini(&w);
 
     store_lock(svc->st);

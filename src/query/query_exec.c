@@ -819,8 +819,8 @@ static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
     }
     struct part_ctx pc = {wk, t, &t->view_sql, 0};
     char err[1024];
-    if (query__projection_scan(t->desc, f, clock_now_ms(), on_partition, &pc, err,
-                               sizeof(err)) < 0 &&
+    if (query__projection_scan(t->desc, f, clock_now_ms(), on_partition, &pc, err, sizeof(err)) <
+            0 &&
         !wk->failed) {
         fail(wk, ATHENA_USER, 1001, "%s", err);
     }
@@ -1768,8 +1768,8 @@ static enum step plan_columns(struct exec_run *r, struct buf *out)
         } else {
             snprintf(type, sizeof(type), "%s", at.name);
         }
-        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", duck_result_column_name(res, i),
-                                              "type", type));
+        json_array_append_new(
+            cols, json_pack("{s:s, s:s}", "name", duck_result_column_name(res, i), "type", type));
     }
     duck_result_destroy(res);
     char *text = json_dumps(cols, JSON_COMPACT);
@@ -1799,11 +1799,11 @@ int query__plan(struct query_worker *w, const char *select, const char *database
         /* Trino's EXPLAIN (TYPE IO) document; the estimate is the bytes the scan reads. */
         json_t *infos = json_array();
         for (size_t i = 0; i < r.wk.n_tables; i++) {
-            json_array_append_new(
-                infos, json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:I}}", "table", "catalog",
-                                 "awsdatacatalog", "schemaTable", "schema", r.wk.tables[i].database,
-                                 "table", r.wk.tables[i].name, "estimate", "outputSizeInBytes",
-                                 (json_int_t)per_table[i]));
+            json_array_append_new(infos, json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:I}}", "table",
+                                                   "catalog", "awsdatacatalog", "schemaTable",
+                                                   "schema", r.wk.tables[i].database, "table",
+                                                   r.wk.tables[i].name, "estimate",
+                                                   "outputSizeInBytes", (json_int_t)per_table[i]));
         }
         json_t *doc = json_pack("{s:o, s:{s:I}}", "inputTableColumnInfos", infos, "estimate",
                                 "outputSizeInBytes", (json_int_t)r.scanned);

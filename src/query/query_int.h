@@ -175,23 +175,23 @@ struct query_ddl_part {
 /* One parsed statement. Names are lower case; strings are unquoted and unescaped. */
 struct query_ddl_stmt {
     enum query_ddl_kind kind;
-    int if_exists;     /* IF EXISTS / IF NOT EXISTS */
-    int cascade;       /* DROP DATABASE ... CASCADE */
-    int external;      /* CREATE EXTERNAL TABLE */
-    int formatted;     /* DESCRIBE FORMATTED / EXTENDED */
-    int or_replace;    /* CREATE OR REPLACE VIEW */
-    int explain_io;    /* EXPLAIN (TYPE IO) */
-    char *database;    /* the database named or qualifying the table; NULL when none */
-    char *name;        /* the table or view; NULL when none */
-    char *comment;     /* COMMENT '...' */
-    char *location;    /* LOCATION '...' */
-    char *pattern;     /* SHOW ... LIKE 'pattern' / 'pattern'; SHOW TBLPROPERTIES t('name') */
-    char *serde;       /* ROW FORMAT SERDE '...' */
+    int if_exists;  /* IF EXISTS / IF NOT EXISTS */
+    int cascade;    /* DROP DATABASE ... CASCADE */
+    int external;   /* CREATE EXTERNAL TABLE */
+    int formatted;  /* DESCRIBE FORMATTED / EXTENDED */
+    int or_replace; /* CREATE OR REPLACE VIEW */
+    int explain_io; /* EXPLAIN (TYPE IO) */
+    char *database; /* the database named or qualifying the table; NULL when none */
+    char *name;     /* the table or view; NULL when none */
+    char *comment;  /* COMMENT '...' */
+    char *location; /* LOCATION '...' */
+    char *pattern;  /* SHOW ... LIKE 'pattern' / 'pattern'; SHOW TBLPROPERTIES t('name') */
+    char *serde;    /* ROW FORMAT SERDE '...' */
     char *input_format, *output_format;
-    char *stored_as;   /* STORED AS <format>, upper case */
-    char *body;        /* EXPLAIN's statement, the view's query */
+    char *stored_as;    /* STORED AS <format>, upper case */
+    char *body;         /* EXPLAIN's statement, the view's query */
     size_t body_offset; /* where body starts in the statement's text */
-    int delimited;     /* ROW FORMAT DELIMITED */
+    int delimited;      /* ROW FORMAT DELIMITED */
     struct query_ddl_col *cols, *part_cols;
     size_t n_cols, n_part_cols;
     struct query_ddl_kv *serde_props, *props; /* SERDEPROPERTIES; TBL/DBPROPERTIES */
@@ -241,7 +241,8 @@ enum query_plan_kind { QUERY_PLAN_TEXT, QUERY_PLAN_IO, QUERY_PLAN_COLUMNS };
  * (COLUMNS). No row is read. Returns 0, or -1 with the failure the query itself would end
  * with (query_exec.c). */
 int query__plan(struct query_worker *w, const char *select, const char *database,
-                enum query_plan_kind kind, struct buf *out, struct query_failure *failure /* OUT */);
+                enum query_plan_kind kind, struct buf *out,
+                struct query_failure *failure /* OUT */);
 /* The SQL of view db.name as Athena stored it in Glue (the originalSql of its Presto
  * View text), or NULL when it is no such view. The caller frees it (query_ddl.c). */
 char *query__view_sql(struct query_service *svc, const char *db, const char *name);
