@@ -632,3 +632,50 @@ def test_a_view_naming_itself_is_refused(env):
         "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
     err = failed(env, "SELECT * FROM loop_v")
     assert "VIEW_IS_RECURSIVE" in err["ErrorMessage"]
+
+
+def presto_view(env, name, sql):
+    import base64
+    doc = {"originalSql": sql, "catalog": "awsdatacatalog", "schema": env["db"],
+           "columns": [{"name": "a", "type": "varchar"}]}
+    env["glue"].create_table(DatabaseName=env["db"], TableInput={
+        "Name": name, "TableType": "VIRTUAL_VIEW", "ViewExpandedText": "/* Presto View */",
+        "ViewOriginalText": "/* Presto View: " +
+        base64.b64encode(json.dumps(doc).encode()).decode() + " */",
+        "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "string"}]}})
+
+
+@pytest.mark.parametrize("sql", [
+    "EXPLAIN COPY (SELECT 1) TO '/tmp/sluice-ddl-escape.csv'",
+    "EXPLAIN SELECT * FROM read_csv('/etc/passwd')",
+    "EXPLAIN (TYPE IO) SELECT * FROM glob('/*')",
+    "CREATE VIEW esc_v1 AS SELECT * FROM read_csv('/etc/passwd')",
+    "CREATE VIEW esc_v2 AS COPY (SELECT 1) TO '/tmp/sluice-ddl-escape.csv'",
+    "CREATE VIEW esc_v3 AS SELECT 1; COPY (SELECT 1) TO '/tmp/sluice-ddl-escape.csv'",
+    "CREATE EXTERNAL TABLE esc_t1 (a string) LOCATION 'file:///etc/'",
+    "SELECT * FROM esc_stored_view",
+])
+def test_ddl_escape_attempts_are_refused(env, sql):
+    if "esc_stored_view" in sql:
+        presto_view(env, "esc_stored_view", "SELECT * FROM read_csv('/etc/passwd')")
+    err = failed(env, sql)
+    assert env["sluice"].data_dir not in err["ErrorMessage"]
+    assert not os.path.exists("/tmp/sluice-ddl-escape.csv")
+    for name in ("esc_v1", "esc_v2", "esc_v3", "esc_t1"):
+        with pytest.raises(env["glue"].exceptions.EntityNotFoundException):
+            env["glue"].get_table(DatabaseName=env["db"], Name=name)
+
+
+def test_locations_outside_the_lake_read_nothing(env):
+    """Locations are bucket and key prefix in the lake, never paths: dots name no bucket,
+    and a key prefix with dots holds no object."""
+    for i, loc in enumerate(("s3://../../etc/", "s3://./")):
+        ok(env, f"CREATE EXTERNAL TABLE esc_loc{i} (line string) PARTITIONED BY (k string) "
+                f"LOCATION '{loc}'")
+        ok(env, f"CREATE EXTERNAL TABLE esc_u{i} (line string) LOCATION '{loc}'")
+        assert "bucket does not exist" in failed(env, f"SELECT * FROM esc_u{i}")["ErrorMessage"]
+        assert "bucket does not exist" in failed(env, f"MSCK REPAIR TABLE esc_loc{i}")[
+            "ErrorMessage"]
+    ok(env, f"CREATE EXTERNAL TABLE esc_u2 (line string) "
+            f"LOCATION 's3://{env['bucket']}/../../etc/'")
+    assert select(env, "SELECT * FROM esc_u2") == []
