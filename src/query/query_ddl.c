@@ -158,6 +158,11 @@ static json_t *get_table(struct ddl_run *d, const char *db, const char *name, in
     return NULL;
 }
 
+static json_t *sd_of(const json_t *t)
+{
+    return json_object_get(t, "StorageDescriptor");
+}
+
 static int is_view(const json_t *t)
 {
     return strcmp(jstr(t, "TableType"), "VIRTUAL_VIEW") == 0;
@@ -835,6 +840,91 @@ static char *hive_dir(const char *rel, const json_t *keys, char **values)
     return xstrndup(rel, (size_t)(p - rel) - 1);
 }
 
+/* What MSCK REPAIR TABLE learns from a listing of the table's location. */
+struct msck {
+    const json_t *keys;
+    size_t nk;
+    struct part_list have; /* the partitions in the catalog */
+    char *seen;            /* have.n flags: its directory holds an object */
+    struct names found;    /* directories of partitions not in the catalog, in key order */
+};
+
+/* Notes the partition directory of one object key (relative to the table's prefix). */
+static void msck_object(struct msck *m, const char *rel)
+{
+    char **values = xcalloc(m->nk, sizeof(*values));
+    const char **hv = xcalloc(m->nk, sizeof(*hv));
+    char *dir = hive_dir(rel, m->keys, values);
+    int skip = dir == NULL || (m->found.n > 0 && strcmp(m->found.v[m->found.n - 1], dir) == 0);
+    for (size_t k = 0; dir != NULL && k < m->nk; k++) {
+        skip |= strchr(values[k], ':') != NULL; /* Athena skips these silently */
+    }
+    for (size_t h = 0; dir != NULL && h < m->have.n; h++) {
+        part_values(&m->have.items[h], hv, m->nk);
+        int same = 1;
+        for (size_t k = 0; k < m->nk; k++) {
+            same &= strcmp(hv[k], values[k]) == 0;
+        }
+        m->seen[h] |= same;
+        skip |= same;
+    }
+    if (!skip) {
+        collect(&m->found, dir);
+    }
+    for (size_t k = 0; dir != NULL && k < m->nk; k++) {
+        free(values[k]);
+    }
+    free(values);
+    free(hv);
+    free(dir);
+}
+
+/* Lists every object under bucket/pfx into m. 0, or -1 with the failure in d. */
+static int msck_list(struct ddl_run *d, const char *bucket, const char *pfx, const char *tloc,
+                     struct msck *m)
+{
+    char *after = NULL;
+    int rc = 0;
+    for (;;) {
+        struct lake_list_opts lo = {.prefix = pfx, .after = after, .max_keys = 1000};
+        struct lake_list_result res = {0};
+        struct err_info e = {0};
+        if (lake_object_list(d->svc->lake, bucket, &lo, &res, &e) < 0) {
+            fail(d, TYPE_USER, "HIVE_FILESYSTEM_ERROR: cannot list %s: %s", tloc, e.message);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < res.n_objects; i++) {
+            msck_object(m, res.objects[i].key + strlen(pfx));
+        }
+        free(after);
+        after = res.truncated && res.last != NULL ? xstrdup(res.last) : NULL;
+        lake_list_result_fini(&res);
+        if (after == NULL) {
+            break;
+        }
+    }
+    free(after);
+    return rc;
+}
+
+/* One line "<title>:\t<table>:<dir>\t..." */
+static void msck_line(struct ddl_run *d, const char *title, char **dirs, size_t n)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s:", title);
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(&b, "\t%s:%s", d->st.name, dirs[i]);
+    }
+    buf_putc(&b, '\0');
+    line(d, "%s", (const char *)b.data);
+    buf_fini(&b);
+}
+
+/* MSCK REPAIR TABLE: registers the Hive-style k=v/ directories under the table's location
+ * that the catalog lacks; reports catalog partitions whose directory holds nothing, and
+ * never removes them, as Athena does. */
 static void msck_repair(struct ddl_run *d)
 {
     struct query_ddl_stmt *s = &d->st;
@@ -843,13 +933,12 @@ static void msck_repair(struct ddl_run *d)
     if (t == NULL) {
         return;
     }
-    json_t *keys = json_object_get(t, "PartitionKeys");
-    size_t nk = json_array_size(keys);
-    const char *tloc =
-        json_string_value(json_object_get(json_object_get(t, "StorageDescriptor"), "Location"));
+    struct msck m = {.keys = json_object_get(t, "PartitionKeys")};
+    m.nk = json_array_size(m.keys);
+    const char *tloc = json_string_value(json_object_get(sd_of(t), "Location"));
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix;
-    if (nk == 0) {
+    if (m.nk == 0) {
         json_decref(t);
         return; /* nothing to repair */
     }
@@ -860,85 +949,54 @@ static void msck_repair(struct ddl_run *d)
         return;
     }
     char *pfx = prefix[0] != '\0' ? dir_of(prefix) : xstrdup("");
-    struct part_list have = {0};
-    scan_partitions(d, db, s->name, &have);
-    struct names found = {0}; /* directories not in the catalog, in key order */
-    char **values = xcalloc(nk, sizeof(*values));
-    const char **hv = xcalloc(nk, sizeof(*hv));
-    char *after = NULL;
-    while (!d->failed) {
-        struct lake_list_opts lo = {.prefix = pfx, .after = after, .max_keys = 1000};
-        struct lake_list_result res = {0};
-        struct err_info e = {0};
-        if (lake_object_list(d->svc->lake, bucket, &lo, &res, &e) < 0) {
-            fail(d, TYPE_USER, "HIVE_FILESYSTEM_ERROR: cannot list %s: %s", tloc, e.message);
-            break;
-        }
-        for (size_t i = 0; i < res.n_objects; i++) {
-            char *dir = hive_dir(res.objects[i].key + strlen(pfx), keys, values);
-            int skip = dir == NULL || (found.n > 0 && strcmp(found.v[found.n - 1], dir) == 0);
-            for (size_t k = 0; dir != NULL && k < nk; k++) {
-                skip |= strchr(values[k], ':') != NULL; /* Athena skips these silently */
-            }
-            for (size_t h = 0; !skip && h < have.n; h++) {
-                part_values(&have.items[h], hv, nk);
-                int same = 1;
-                for (size_t k = 0; k < nk; k++) {
-                    same &= strcmp(hv[k], values[k]) == 0;
-                }
-                skip |= same;
-            }
-            if (!skip) {
-                collect(&found, dir);
-            }
-            for (size_t k = 0; dir != NULL && k < nk; k++) {
-                free(values[k]);
-                values[k] = NULL;
-            }
-            free(dir);
-        }
-        free(after);
-        after = res.truncated && res.last != NULL ? xstrdup(res.last) : NULL;
-        lake_list_result_fini(&res);
-        if (after == NULL) {
-            break;
+    if (scan_partitions(d, db, s->name, &m.have) == 0) {
+        m.seen = xcalloc(m.have.n + 1, 1);
+        msck_list(d, bucket, pfx, tloc, &m);
+    }
+    struct names missing = {0};
+    const char **hv = xcalloc(m.nk, sizeof(*hv));
+    for (size_t h = 0; !d->failed && h < m.have.n; h++) {
+        if (!m.seen[h]) {
+            part_values(&m.have.items[h], hv, m.nk);
+            struct buf nm;
+            buf_init(&nm);
+            partition_name(&nm, m.keys, hv, m.nk);
+            buf_putc(&nm, '\0');
+            collect(&missing, (const char *)nm.data);
+            buf_fini(&nm);
         }
     }
-    free(after);
-    if (!d->failed && found.n > 0) {
-        struct buf b;
-        buf_init(&b);
-        buf_puts(&b, "Partitions not in metastore:");
-        for (size_t i = 0; i < found.n; i++) {
-            buf_printf(&b, "\t%s:%s", s->name, found.v[i]);
+    free(hv);
+    if (!d->failed && m.found.n > 0) {
+        msck_line(d, "Partitions not in metastore", m.found.v, m.found.n);
+    }
+    if (!d->failed && missing.n > 0) {
+        msck_line(d, "Partitions missing from filesystem", missing.v, missing.n);
+    }
+    char *dir = dir_of(tloc);
+    char **values = xcalloc(m.nk, sizeof(*values));
+    for (size_t i = 0; i < m.found.n && !d->failed; i++) {
+        char *rel = xasprintf("%s/", m.found.v[i]);
+        free(hive_dir(rel, m.keys, values));
+        char *loc = xasprintf("%s%s", dir, rel);
+        if (create_partition(d, db, t, (const char *const *)values, m.nk, loc) == 0) {
+            line(d, "Repair: Added partition to metastore %s:%s", s->name, m.found.v[i]);
+        } else if (d->gerr.code != SL_E(ALREADY_EXISTS)) {
+            fail(d, TYPE_USER, "HIVE_METASTORE_ERROR: %s", d->gerr.message);
         }
-        buf_putc(&b, '\0');
-        line(d, "%s", (const char *)b.data);
-        buf_fini(&b);
-        char *dir = dir_of(tloc);
-        for (size_t i = 0; i < found.n && !d->failed; i++) {
-            char *rel = xasprintf("%s/", found.v[i]);
-            char *dname = hive_dir(rel, keys, values);
-            free(dname);
-            char *loc = xasprintf("%s%s", dir, rel);
-            if (create_partition(d, db, t, (const char *const *)values, nk, loc) == 0) {
-                line(d, "Repair: Added partition to metastore %s:%s", s->name, found.v[i]);
-            } else if (d->gerr.code != SL_E(ALREADY_EXISTS)) {
-                fail(d, TYPE_USER, "HIVE_METASTORE_ERROR: %s", d->gerr.message);
-            }
-            for (size_t k = 0; k < nk; k++) {
-                free(values[k]);
-                values[k] = NULL;
-            }
-            free(loc);
-            free(rel);
+        for (size_t k = 0; k < m.nk; k++) {
+            free(values[k]);
+            values[k] = NULL;
         }
-        free(dir);
+        free(loc);
+        free(rel);
     }
     free(values);
-    free(hv);
-    names_fini(&found);
-    part_list_fini(&have);
+    free(dir);
+    names_fini(&missing);
+    names_fini(&m.found);
+    part_list_fini(&m.have);
+    free(m.seen);
     free(pfx);
     json_decref(t);
 }
@@ -1024,7 +1082,9 @@ static void show_partitions(struct ddl_run *d)
     json_t *keys = json_object_get(t, "PartitionKeys");
     size_t nk = json_array_size(keys);
     if (nk == 0) {
-        fail(d, TYPE_USER, FAILED_DDL "Table %s is not a partitioned table", d->st.name);
+        fail(d, TYPE_USER,
+             "FAILED: SemanticException [Error 10241]: Table %s is not a partitioned table",
+             d->st.name);
     } else if (!projection_enabled(t)) { /* projected partitions are not listed */
         struct part_list pl = {0};
         if (scan_partitions(d, db, d->st.name, &pl) == 0) {
@@ -1046,11 +1106,6 @@ static void show_partitions(struct ddl_run *d)
         part_list_fini(&pl);
     }
     json_decref(t);
-}
-
-static json_t *sd_of(const json_t *t)
-{
-    return json_object_get(t, "StorageDescriptor");
 }
 
 static void show_columns(struct ddl_run *d)

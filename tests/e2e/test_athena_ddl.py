@@ -254,11 +254,17 @@ def test_msck_repair_with_two_keys_skips_other_paths(env):
     ok(env, f"CREATE EXTERNAL TABLE logs2 (n int, s string) PARTITIONED BY (year string, "
             f"month string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
             f"LOCATION 's3://{bucket}/logs2'")
+    # a registered partition whose directory holds nothing is reported, never removed
+    ok(env, "ALTER TABLE logs2 ADD PARTITION (year='2025', month='12')")
     got, _ = lines(env, ok(env, "MSCK REPAIR TABLE logs2"))
     assert got == ["Partitions not in metastore:\tlogs2:year=2026/month=01\t"
                    "logs2:year=2026/month=02",
+                   "Partitions missing from filesystem:\tlogs2:year=2025/month=12",
                    "Repair: Added partition to metastore logs2:year=2026/month=01",
                    "Repair: Added partition to metastore logs2:year=2026/month=02"]
+    assert len(env["glue"].get_partitions(DatabaseName=db, TableName="logs2")["Partitions"]) == 3
+    assert lines(env, ok(env, "MSCK REPAIR TABLE logs2"))[0] == [
+        "Partitions missing from filesystem:\tlogs2:year=2025/month=12"]
     assert select(env, "SELECT year, month, n, s FROM logs2 ORDER BY month") == [
         ["2026", "01", "1", "x"], ["2026", "02", "1", "x"]]
 
