@@ -434,8 +434,9 @@ static void create_table(struct ddl_run *d)
              "FAILED: SemanticException [Error 10072]: Database does not exist: %s", db);
         return;
     }
-    if (s->if_exists && get_table(d, db, s->name, 1) != NULL) {
-        json_decref(get_table(d, db, s->name, 1));
+    json_t *existing = s->if_exists ? get_table(d, db, s->name, 1) : NULL;
+    if (existing != NULL) {
+        json_decref(existing);
         return; /* IF NOT EXISTS stops before the catalog is changed */
     }
     const struct format *f = &formats[1]; /* TEXTFILE */
@@ -1534,7 +1535,9 @@ static void write_result(struct ddl_run *d, const char *output_location)
         fail(d, TYPE_USER, "INVALID_INPUT: bad output location %s", output_location);
         return;
     }
-    struct lake_put_opts po = {.content_type = "text/plain"};
+    size_t n = strlen(output_location);
+    int csv = n > 4 && strcmp(output_location + n - 4, ".csv") == 0; /* EXPLAIN's */
+    struct lake_put_opts po = {.content_type = csv ? "text/csv" : "text/plain"};
     if (lake_object_put(d->svc->lake, bucket, key,
                         d->out.data != NULL ? (const char *)d->out.data : "", d->out.len, &po, NULL,
                         &e) < 0) {

@@ -117,7 +117,6 @@ enum query_ddl_kind query__ddl_classify(const char *sql)
     const char *p = sql;
     char w1[16], w2[16], w3[16];
     next_word(&p, w1, sizeof(w1));
-    const char *after1 = p;
     next_word(&p, w2, sizeof(w2));
     const char *after2 = p;
     next_word(&p, w3, sizeof(w3));
@@ -178,7 +177,6 @@ enum query_ddl_kind query__ddl_classify(const char *sql)
         return QUERY_DDL_DESCRIBE;
     }
     if (strcmp(w1, "EXPLAIN") == 0) {
-        (void)after1;
         return QUERY_DDL_EXPLAIN;
     }
     return QUERY_DDL_NONE;
