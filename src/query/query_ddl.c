@@ -819,19 +819,23 @@ static int split_s3(const char *url, char *bucket, size_t bucket_len, const char
 
 /* The partition directory ("k1=v1/k2=v2") an object's key under the table's prefix
  * lies in, when its leading directories name the table's keys in order as Hive writes
- * them (lower-case names); NULL otherwise. Values are unescaped into values[]. */
+ * them (lower-case names); NULL otherwise. Values are unescaped into values[] (the
+ * caller's to free when a directory is returned; none is left otherwise). */
 static char *hive_dir(const char *rel, const json_t *keys, char **values)
 {
     size_t nk = json_array_size(keys);
     const char *p = rel;
     for (size_t i = 0; i < nk; i++) {
         const char *slash = strchr(p, '/');
-        if (slash == NULL) {
-            return NULL; /* an object, not a directory, at this depth */
-        }
         const char *name = jstr(json_array_get(keys, i), "Name");
         size_t nl = strlen(name);
-        if ((size_t)(slash - p) <= nl || strncmp(p, name, nl) != 0 || p[nl] != '=') {
+        /* an object, not a directory, at this depth; or another directory */
+        if (slash == NULL || (size_t)(slash - p) <= nl || strncmp(p, name, nl) != 0 ||
+            p[nl] != '=') {
+            for (size_t j = 0; j < i; j++) {
+                free(values[j]);
+                values[j] = NULL;
+            }
             return NULL;
         }
         values[i] = xstrndup(p + nl + 1, (size_t)(slash - p) - nl - 1);

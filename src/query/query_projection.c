@@ -276,10 +276,10 @@ static int int_candidates(const struct catalog_table_desc *d, const char *col, s
                      col);
     }
     long long a = strtoll(lo, NULL, 10), b = strtoll(hi, NULL, 10);
+    if (b >= a && (b - a) / step >= PROJECTION_MAX_PARTITIONS) {
+        return failf(err, err_len, "HIVE_EXCEEDED_PARTITION_LIMIT: projection of %s", col);
+    }
     for (long long v = a; v <= b; v += step) {
-        if (out->n >= PROJECTION_MAX_PARTITIONS) {
-            return failf(err, err_len, "HIVE_EXCEEDED_PARTITION_LIMIT: projection of %s", col);
-        }
         char text[32];
         snprintf(text, sizeof(text), "%0*lld", digits, v);
         values_add(out, text);
