@@ -1358,6 +1358,21 @@ static void describe(struct ddl_run *d)
 
 /* ---- views ---- */
 
+/* The statement's query (a view's, EXPLAIN's) where it stands in the statement: what
+ * precedes it blanked (line breaks kept), so failures give the statement's own line and
+ * column. */
+static char *body_in_place(const struct ddl_run *d)
+{
+    size_t n = d->st.body_offset + strlen(d->st.body);
+    char *text = xstrndup(d->query, n);
+    for (size_t i = 0; i < d->st.body_offset; i++) {
+        if (text[i] != '\n') {
+            text[i] = ' ';
+        }
+    }
+    return text;
+}
+
 #define PRESTO_VIEW_START "/* Presto View: "
 #define PRESTO_VIEW_END " */"
 
@@ -1429,7 +1444,10 @@ static void create_view(struct ddl_run *d)
     struct buf cols_text;
     buf_init(&cols_text);
     struct query_failure f = {0};
-    if (query__plan(d->w, s->body, db, QUERY_PLAN_COLUMNS, &cols_text, &f) < 0) {
+    char *body = body_in_place(d);
+    int rc = query__plan(d->w, body, db, QUERY_PLAN_COLUMNS, &cols_text, &f);
+    free(body);
+    if (rc < 0) {
         fail(d, f.type, "%s", f.message);
         d->category = f.category;
         buf_fini(&cols_text);
@@ -1467,8 +1485,8 @@ static void create_view(struct ddl_run *d)
         "Columns", hive_cols, "Location", "", "Compressed", 0, "NumberOfBuckets", 0, "SerdeInfo",
         "BucketColumns", "SortColumns", "StoredAsSubDirectories", 0);
     free(original);
-    int rc = glue(d, old != NULL ? "UpdateTable" : "CreateTable",
-                  json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti), NULL);
+    rc = glue(d, old != NULL ? "UpdateTable" : "CreateTable",
+              json_pack("{s:s, s:o}", "DatabaseName", db, "TableInput", ti), NULL);
     if (rc < 0) {
         fail(d, TYPE_USER, "HIVE_METASTORE_ERROR: %s", d->gerr.message);
     }
@@ -1483,8 +1501,11 @@ static void explain(struct ddl_run *d)
     struct buf plan;
     buf_init(&plan);
     struct query_failure f = {0};
-    if (query__plan(d->w, d->st.body, d->default_db,
-                    d->st.explain_io ? QUERY_PLAN_IO : QUERY_PLAN_TEXT, &plan, &f) < 0) {
+    char *body = body_in_place(d);
+    int rc = query__plan(d->w, body, d->default_db,
+                         d->st.explain_io ? QUERY_PLAN_IO : QUERY_PLAN_TEXT, &plan, &f);
+    free(body);
+    if (rc < 0) {
         fail(d, f.type, "%s", f.message);
         d->category = f.category;
     } else {

@@ -1543,6 +1543,25 @@ static enum step scan_tables(struct exec_run *r)
     return STEP_OK;
 }
 
+/* Records DuckDB's failure (r->derr) of the rewritten query in Athena's words, positions
+ * in the client's text, the views' names never shown. */
+static void engine_failure(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    int cat, type;
+    classify(r->derr.kind, &cat, &type);
+    char text[1024];
+    struct locate_ctx lc = {r->tree, r->row.query};
+    query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text, sizeof(text));
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        char *v;
+        while ((v = strstr(text, wk->tables[i].view)) != NULL) {
+            memset(v, '?', strlen(wk->tables[i].view)); /* never show the view's name */
+        }
+    }
+    fail(wk, cat, type, "%s", text);
+}
+
 /* Turns r's checked tree back into SQL (r->deser) after creating the views it reads.
  * Returns STEP_OK or STEP_FAILED (the failure in r->wk). */
 static enum step views_and_sql(struct exec_run *r)
@@ -1612,19 +1631,7 @@ static enum step run_query(struct exec_run *r)
         return STEP_ENDED;
     }
     if (rc < 0) {
-        int cat, type;
-        classify(r->derr.kind, &cat, &type);
-        char text[1024];
-        struct locate_ctx lc = {r->tree, r->row.query};
-        query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text,
-                              sizeof(text));
-        for (size_t i = 0; i < wk->n_tables; i++) {
-            char *v;
-            while ((v = strstr(text, wk->tables[i].view)) != NULL) {
-                memset(v, '?', strlen(wk->tables[i].view)); /* never show the view's name */
-            }
-        }
-        fail(wk, cat, type, "%s", text);
+        engine_failure(r);
         return STEP_FAILED;
     }
     return STEP_OK;
@@ -1709,8 +1716,7 @@ static enum step plan_text(struct exec_run *r, struct buf *out)
     }
     duck_result_destroy(res);
     if (rc < 0) {
-        query__scrub_paths(r->derr.message);
-        fail(wk, ATHENA_USER, 1006, "SYNTAX_ERROR: %s", r->derr.message);
+        engine_failure(r);
         return STEP_FAILED;
     }
     buf_putc(out, '\0');
@@ -1749,13 +1755,7 @@ static enum step plan_columns(struct exec_run *r, struct buf *out)
     int rc = duck_query(r->w->conn, sql, &res, &r->derr);
     free(sql);
     if (rc < 0) {
-        int cat, type;
-        classify(r->derr.kind, &cat, &type);
-        char text[1024];
-        struct locate_ctx lc = {r->tree, r->row.query};
-        query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text,
-                              sizeof(text));
-        fail(&r->wk, cat, type, "%s", text);
+        engine_failure(r);
         return STEP_FAILED;
     }
     json_t *cols = json_array();

@@ -685,3 +685,10 @@ def test_locations_outside_the_lake_read_nothing(env):
     ok(env, f"CREATE EXTERNAL TABLE esc_u2 (line string) "
             f"LOCATION 's3://{env['bucket']}/../../etc/'")
     assert select(env, "SELECT * FROM esc_u2") == []
+
+
+def test_failures_inside_explain_and_views_point_into_the_statement(env, events):
+    err = failed(env, f"EXPLAIN SELECT nosuch FROM {events}")
+    assert err["ErrorMessage"].startswith("COLUMN_NOT_FOUND: line 1:16: Column 'nosuch'"), err
+    err = failed(env, f"CREATE VIEW bad_col AS\nSELECT id,\n  nosuch FROM {events}")
+    assert err["ErrorMessage"].startswith("COLUMN_NOT_FOUND: line 3:3: Column 'nosuch'"), err
