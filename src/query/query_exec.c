@@ -749,7 +749,7 @@ static char *constant_text(json_t *c)
 }
 
 /* Narrows the filters of a projected table's keys by the conjuncts of e that are an
- * equality or an IN list of constants on a partition key. */
+ * equality, an IN list or a comparison (<, <=, >, >=) of a partition key with constants. */
 static void projection_filters(const struct table_ref *t, json_t *e, struct query_key_filter *f)
 {
     if (!json_is_object(e)) {
@@ -763,8 +763,21 @@ static void projection_filters(const struct table_ref *t, json_t *e, struct quer
         }
         return;
     }
+    static const struct {
+        const char *type;
+        enum query_key_cmp cmp;
+    } bounds[] = {{"COMPARE_LESSTHAN", QUERY_KEY_LT},
+                  {"COMPARE_LESSTHANOREQUALTO", QUERY_KEY_LE},
+                  {"COMPARE_GREATERTHAN", QUERY_KEY_GT},
+                  {"COMPARE_GREATERTHANOREQUALTO", QUERY_KEY_GE}};
+    int bound = -1;
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        if (strcmp(type, bounds[i].type) == 0) {
+            bound = (int)i;
+        }
+    }
     int is_in = strcmp(type, "COMPARE_IN") == 0;
-    if (!is_in && strcmp(type, "COMPARE_EQUAL") != 0) {
+    if (!is_in && bound < 0 && strcmp(type, "COMPARE_EQUAL") != 0) {
         return;
     }
     json_t *left = is_in ? json_array_get(ch, 0) : json_object_get(e, "left");
@@ -779,7 +792,15 @@ static void projection_filters(const struct table_ref *t, json_t *e, struct quer
         strcmp(jstr(left, "class"), "COLUMN_REF") != 0) {
         return;
     }
-    struct query_key_filter now = {1, NULL, 0};
+    if (bound >= 0) {
+        char *v = constant_text(json_object_get(e, "right"));
+        if (v != NULL) {
+            f[k].bounds = xrealloc(f[k].bounds, (f[k].n_bounds + 1) * sizeof(*f[k].bounds));
+            f[k].bounds[f[k].n_bounds++] = (struct query_key_bound){bounds[bound].cmp, v};
+        }
+        return;
+    }
+    struct query_key_filter now = {1, NULL, 0, f[k].bounds, f[k].n_bounds};
     size_t n = is_in ? json_array_size(ch) : 2;
     for (size_t i = 1; i < n; i++) {
         char *v = constant_text(is_in ? json_array_get(ch, i) : json_object_get(e, "right"));
@@ -829,6 +850,10 @@ static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
             free(f[k].values[j]);
         }
         free(f[k].values);
+        for (size_t j = 0; j < f[k].n_bounds; j++) {
+            free(f[k].bounds[j].value);
+        }
+        free(f[k].bounds);
     }
     free(f);
 }

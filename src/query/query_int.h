@@ -207,12 +207,21 @@ void query__ddl_stmt_fini(struct query_ddl_stmt *s);
 
 /* ---- partition projection (query_projection.c) ---- */
 
+/* A comparison of a partition key with a constant: key < value, key <= value, ... */
+enum query_key_cmp { QUERY_KEY_LT, QUERY_KEY_LE, QUERY_KEY_GT, QUERY_KEY_GE };
+struct query_key_bound {
+    enum query_key_cmp cmp;
+    char *value;
+};
 /* What a query's WHERE clause says of one partition key: set when equalities or IN lists
- * on it allow only values[0..n) (n == 0: none at all). */
+ * on it allow only values[0..n) (n == 0: none at all); every bound must hold as well
+ * (integers compared as numbers, other values as text: dates in their format's order). */
 struct query_key_filter {
     int set;
     char **values;
     size_t n;
+    struct query_key_bound *bounds;
+    size_t n_bounds;
 };
 /* 1 when the table's Parameters enable partition projection (projection.enabled). */
 int query__projection_enabled(const struct catalog_table_desc *d);

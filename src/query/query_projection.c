@@ -12,8 +12,10 @@
  *   injected  the values the query's WHERE clause gives by equality, which it must
  *   storage.location.template   's3://b/p/${key}/...'; else <location>/key=value/...
  *
- * Every key's candidate values are narrowed by the query's equality and IN constraints
- * before the product of them is taken, so a filtered query lists few locations.
+ * Every key's candidate values are narrowed by the query's equalities, IN lists and
+ * comparisons with constants before the product of them is taken, so a filtered query
+ * lists few locations. Dates compare as their formatted text, which orders them for the
+ * usual year-first formats.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -320,15 +322,37 @@ static int date_candidates(const struct catalog_table_desc *d, const char *col, 
     return 0;
 }
 
-/* A candidate the query allows: the filter's values equal it (integers as numbers). */
+/* Compares two values of a key: integers as numbers, anything else as text. */
+static int key_cmp(const char *a, const char *b, int integer)
+{
+    if (integer) {
+        long long x = strtoll(a, NULL, 10), y = strtoll(b, NULL, 10);
+        return (x > y) - (x < y);
+    }
+    return strcmp(a, b);
+}
+
+/* A candidate the query allows: within its bounds, and equal to one of the filter's
+ * values when it names some. */
 static int allowed(const struct query_key_filter *f, const char *v, int integer)
 {
+    for (size_t i = 0; i < f->n_bounds; i++) {
+        int c = key_cmp(v, f->bounds[i].value, integer);
+        switch (f->bounds[i].cmp) {
+        case QUERY_KEY_LT: c = c < 0; break;
+        case QUERY_KEY_LE: c = c <= 0; break;
+        case QUERY_KEY_GT: c = c > 0; break;
+        default: c = c >= 0; break;
+        }
+        if (!c) {
+            return 0;
+        }
+    }
     if (!f->set) {
         return 1;
     }
     for (size_t i = 0; i < f->n; i++) {
-        if (integer ? strtoll(f->values[i], NULL, 10) == strtoll(v, NULL, 10)
-                    : strcmp(f->values[i], v) == 0) {
+        if (key_cmp(f->values[i], v, integer) == 0) {
             return 1;
         }
     }

@@ -521,6 +521,11 @@ def test_partition_projection_date_with_a_location_template(env):
                        "WHERE datehour = '2026/01/01/02'") == [["4", "2026/01/01/02"]]
     qe = ok(env, "SELECT id FROM fh WHERE datehour IN ('2026/01/01/00', '2026/01/01/03')")
     assert qe["Statistics"]["DataScannedInBytes"] == sizes[0] + sizes[3]
+    qe = ok(env, "SELECT id FROM fh WHERE datehour >= '2026/01/01/01' "
+                 "AND datehour < '2026/01/01/03'")
+    assert qe["Statistics"]["DataScannedInBytes"] == sizes[1] + sizes[2]
+    assert len(select(env, "SELECT id FROM fh WHERE datehour >= '2026/01/01/01' "
+                           "AND datehour < '2026/01/01/03'")) == 3 + 4
     # projected partitions are not listed; catalog partitions are ignored
     assert lines(env, ok(env, "SHOW PARTITIONS fh"))[0] == []
     env["glue"].create_partition(DatabaseName=env["db"], TableName="fh", PartitionInput={

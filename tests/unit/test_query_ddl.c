@@ -389,6 +389,14 @@ static void test_projection_enum_integer_and_default_locations(void **state)
     memset(&sn, 0, sizeof(sn));
     assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
     assert_string_equal(sn.text, "us/010@s3://b/t/region=us/n=010/;");
+    /* integer bounds compare as numbers: 9 < n < 12 leaves 010 */
+    struct query_key_bound b[2] = {{QUERY_KEY_GT, "9"}, {QUERY_KEY_LT, "12"}};
+    f[0] = (struct query_key_filter){0};
+    f[1] = (struct query_key_filter){.bounds = b, .n_bounds = 2};
+    memset(&sn, 0, sizeof(sn));
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text,
+                        "eu/010@s3://b/t/region=eu/n=010/;us/010@s3://b/t/region=us/n=010/;");
     /* a filter no value passes: nothing */
     f[1] = (struct query_key_filter){1, NULL, 0};
     memset(&sn, 0, sizeof(sn));
@@ -415,6 +423,15 @@ static void test_projection_dates_templates_and_now(void **state)
                                  "2026/12/31/23@s3://b/fh/2026/12/31/23/;"
                                  "2027/01/01/00@s3://b/fh/2027/01/01/00/;"
                                  "2027/01/01/01@s3://b/fh/2027/01/01/01/;");
+    /* comparisons narrow the range: dates in their format's order */
+    struct query_key_bound b[2] = {{QUERY_KEY_GT, "2026/12/31/22"},
+                                   {QUERY_KEY_LE, "2027/01/01/00"}};
+    f[0] = (struct query_key_filter){.bounds = b, .n_bounds = 2};
+    memset(&sn, 0, sizeof(sn));
+    assert_int_equal(query__projection_scan(&d, f, 0, on_projected, &sn, err, sizeof(err)), 0);
+    assert_string_equal(sn.text, "2026/12/31/23@s3://b/fh/2026/12/31/23/;"
+                                 "2027/01/01/00@s3://b/fh/2027/01/01/00/;");
+    f[0] = (struct query_key_filter){0};
     /* days by default for a day format; NOW-2DAYS from a fixed now; a quoted literal */
     table_with(&d, keys, 1, params,
                (const char *const[]){"projection.enabled", "true", "projection.datehour.type",
