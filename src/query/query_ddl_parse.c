@@ -798,6 +798,11 @@ static void parse_create_table(struct parser *p, struct query_ddl_stmt *s)
             expected(p, "<file format>");
         }
     }
+    /* Athena's synopsis also takes SERDEPROPERTIES after STORED AS. */
+    if (s->n_serde_props == 0 && !s->delimited && accept(p, "WITH")) {
+        expect(p, "SERDEPROPERTIES");
+        props_list(p, &s->serde_props, &s->n_serde_props);
+    }
     if (accept(p, "LOCATION")) {
         s->location = string_lit(p);
     }

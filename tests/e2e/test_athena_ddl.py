@@ -371,6 +371,19 @@ def test_show_statements(env, events):
     assert "events" in got and "other_t" in got and got == sorted(got)
     assert res["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][0]["Name"] == "tab_name"
     assert lines(env, ok(env, "SHOW TABLES 'ev*|other_t'"))[0] == ["events", "other_t"]
+    # paged one row at a time: no header row on the first page, every line once
+    qe = ok(env, "SHOW TABLES")
+    want, _ = lines(env, qe)
+    paged, token = [], None
+    while True:
+        kw = {"NextToken": token} if token else {}
+        res = env["athena"].get_query_results(QueryExecutionId=qe["QueryExecutionId"],
+                                              MaxResults=1, **kw)
+        paged += [r["Data"][0]["VarCharValue"] for r in res["ResultSet"]["Rows"]]
+        token = res.get("NextToken")
+        if not token:
+            break
+    assert paged == want and len(want) >= 2
     assert lines(env, ok(env, "SHOW TABLES 'nothing*'"))[0] == []
     err = failed(env, "SHOW TABLES IN nosuchdb")
     assert "Database does not exist: nosuchdb" in err["ErrorMessage"]

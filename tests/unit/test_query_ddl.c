@@ -185,6 +185,17 @@ static void test_row_format_delimited_and_stored_as(void **state)
     assert_string_equal(s.stored_as, "PARQUET");
     assert_null(s.location);
     query__ddl_stmt_fini(&s);
+
+    /* SERDEPROPERTIES after STORED AS, as Athena's synopsis places them */
+    parse_ok("CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE 'x.Serde' STORED AS TEXTFILE "
+             "WITH SERDEPROPERTIES ('separatorChar' = ',') LOCATION 's3://b/'",
+             &s);
+    assert_string_equal(prop(s.serde_props, s.n_serde_props, "separatorChar"), ",");
+    assert_string_equal(s.location, "s3://b/");
+    query__ddl_stmt_fini(&s);
+    parse_fails("CREATE EXTERNAL TABLE t (a int) WITH SERDEPROPERTIES ('a'='b') STORED AS ORC "
+                "WITH SERDEPROPERTIES ('c'='d')",
+                "line 1:78: extraneous input 'WITH' expecting <EOF>");
 }
 
 static void test_databases_and_drops(void **state)
