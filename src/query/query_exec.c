@@ -731,104 +731,6 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
     return 0;
 }
 
-/* The text of a constant of the parse tree (strings, integers; TIMESTAMP '...' casts);
- * NULL for anything else. The caller frees it. */
-static char *constant_text(json_t *c)
-{
-    if (strcmp(jstr(c, "class"), "CAST") == 0) {
-        c = json_object_get(c, "child");
-    }
-    json_t *val = json_object_get(json_object_get(c, "value"), "value");
-    if (strcmp(jstr(c, "class"), "CONSTANT") != 0) {
-        return NULL;
-    }
-    if (json_is_string(val)) {
-        return xstrdup(json_string_value(val));
-    }
-    return json_is_integer(val) ? xasprintf("%lld", (long long)json_integer_value(val)) : NULL;
-}
-
-/* Narrows the filters of a projected table's keys by the conjuncts of e that are an
- * equality, an IN list or a comparison (<, <=, >, >=) of a partition key with constants. */
-static void projection_filters(const struct table_ref *t, json_t *e, struct query_key_filter *f)
-{
-    if (!json_is_object(e)) {
-        return;
-    }
-    const char *type = jstr(e, "type");
-    json_t *ch = json_object_get(e, "children");
-    if (strcmp(type, "CONJUNCTION_AND") == 0) {
-        for (size_t i = 0; i < json_array_size(ch); i++) {
-            projection_filters(t, json_array_get(ch, i), f);
-        }
-        return;
-    }
-    static const struct {
-        const char *type;
-        enum query_key_cmp cmp;
-    } bounds[] = {{"COMPARE_LESSTHAN", QUERY_KEY_LT},
-                  {"COMPARE_LESSTHANOREQUALTO", QUERY_KEY_LE},
-                  {"COMPARE_GREATERTHAN", QUERY_KEY_GT},
-                  {"COMPARE_GREATERTHANOREQUALTO", QUERY_KEY_GE}};
-    int bound = -1;
-    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
-        if (strcmp(type, bounds[i].type) == 0) {
-            bound = (int)i;
-        }
-    }
-    int is_in = strcmp(type, "COMPARE_IN") == 0;
-    if (!is_in && bound < 0 && strcmp(type, "COMPARE_EQUAL") != 0) {
-        return;
-    }
-    json_t *left = is_in ? json_array_get(ch, 0) : json_object_get(e, "left");
-    json_t *names = json_object_get(left, "column_names");
-    const char *col = json_string_value(json_array_get(names, json_array_size(names) - 1));
-    size_t k = 0;
-    while (col != NULL && k < t->desc->n_partition_keys &&
-           strcasecmp(t->desc->partition_keys[k].name, col) != 0) {
-        k++;
-    }
-    if (col == NULL || k == t->desc->n_partition_keys ||
-        strcmp(jstr(left, "class"), "COLUMN_REF") != 0) {
-        return;
-    }
-    if (bound >= 0) {
-        char *v = constant_text(json_object_get(e, "right"));
-        if (v != NULL) {
-            f[k].bounds = xrealloc(f[k].bounds, (f[k].n_bounds + 1) * sizeof(*f[k].bounds));
-            f[k].bounds[f[k].n_bounds++] = (struct query_key_bound){bounds[bound].cmp, v};
-        }
-        return;
-    }
-    struct query_key_filter now = {1, NULL, 0, f[k].bounds, f[k].n_bounds};
-    size_t n = is_in ? json_array_size(ch) : 2;
-    for (size_t i = 1; i < n; i++) {
-        char *v = constant_text(is_in ? json_array_get(ch, i) : json_object_get(e, "right"));
-        if (v == NULL) {
-            for (size_t j = 0; j < now.n; j++) {
-                free(now.values[j]);
-            }
-            free(now.values);
-            return; /* not constants: says nothing usable */
-        }
-        int keep = !f[k].set;
-        for (size_t j = 0; j < f[k].n && !keep; j++) {
-            keep = strcmp(f[k].values[j], v) == 0;
-        }
-        if (!keep) {
-            free(v);
-            continue;
-        }
-        now.values = xrealloc(now.values, (now.n + 1) * sizeof(*now.values));
-        now.values[now.n++] = v;
-    }
-    for (size_t j = 0; j < f[k].n; j++) {
-        free(f[k].values[j]);
-    }
-    free(f[k].values);
-    f[k] = now;
-}
-
 /* Builds the view of a table with partition projection from the partitions its
  * configuration gives, narrowed by the query's WHERE clause when prune. */
 static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
@@ -836,7 +738,7 @@ static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
     size_t nk = t->desc->n_partition_keys;
     struct query_key_filter *f = xcalloc(nk, sizeof(*f));
     if (prune) {
-        projection_filters(t, wk->where, f);
+        query__projection_filters(t->desc, wk->where, f);
     }
     struct part_ctx pc = {wk, t, &t->view_sql, 0};
     char err[1024];
@@ -845,17 +747,7 @@ static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
         !wk->failed) {
         fail(wk, ATHENA_USER, 1001, "%s", err);
     }
-    for (size_t k = 0; k < nk; k++) {
-        for (size_t j = 0; j < f[k].n; j++) {
-            free(f[k].values[j]);
-        }
-        free(f[k].values);
-        for (size_t j = 0; j < f[k].n_bounds; j++) {
-            free(f[k].bounds[j].value);
-        }
-        free(f[k].bounds);
-    }
-    free(f);
+    query__projection_filters_free(f, nk);
 }
 
 /* Builds t's view and file list. */

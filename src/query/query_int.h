@@ -223,6 +223,13 @@ struct query_key_filter {
     struct query_key_bound *bounds;
     size_t n_bounds;
 };
+/* Narrows f[k], the filter of the table's partition key k, by each conjunct of the WHERE
+ * clause e (DuckDB's parse tree) that is an equality, an IN list or a comparison (<, <=,
+ * >, >=) of a partition key with constants. */
+void query__projection_filters(const struct catalog_table_desc *d, json_t *e,
+                               struct query_key_filter *f);
+/* Frees the n filters of f and the array. */
+void query__projection_filters_free(struct query_key_filter *f, size_t n);
 /* 1 when the table's Parameters enable partition projection (projection.enabled). */
 int query__projection_enabled(const struct catalog_table_desc *d);
 /* Calls fn with every partition projection gives the table (values in key order, its
