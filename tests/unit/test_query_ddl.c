@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "core/mem.h"
 #include "query/query_int.h"
 
 static void parse_ok(const char *sql, struct query_ddl_stmt *s)
@@ -506,6 +507,66 @@ static void test_projection_refusals(void **state)
     assert_false(query__projection_enabled(&d));
 }
 
+static void test_projection_filters_from_a_where_clause(void **state)
+{
+    (void)state;
+    struct catalog_column keys[2] = {{.name = "region", .type = "string"},
+                                     {.name = "n", .type = "int"}};
+    struct catalog_table_desc d = {.partition_keys = keys, .n_partition_keys = 2};
+    /* region = 'us' AND n IN (1, 2, 3) AND n IN (2, 3, 4) AND n > 2 AND other = 1
+     * AND region = other_col, in DuckDB's tree */
+#define COL(c) "{\"class\":\"COLUMN_REF\",\"type\":\"COLUMN_REF\",\"column_names\":[\"" c "\"]}"
+#define STR(v)                                                                                     \
+    "{\"class\":\"CONSTANT\",\"type\":\"VALUE_CONSTANT\",\"value\":{\"value\":\"" v "\"}}"
+#define INT(v) "{\"class\":\"CONSTANT\",\"type\":\"VALUE_CONSTANT\",\"value\":{\"value\":" v "}}"
+    const char *where =
+        "{\"type\":\"CONJUNCTION_AND\",\"children\":["
+        "{\"type\":\"COMPARE_EQUAL\",\"left\":" COL("REGION") ",\"right\":" STR(
+            "us") "},"
+                  "{\"type\":\"COMPARE_IN\",\"children\":[" COL("n") "," INT("1") "," INT("2") "," INT(
+                      "3") "]},"
+                           "{\"type\":\"COMPARE_IN\",\"children\":[" COL("n") "," INT("2") "," INT(
+                               "3") "," INT("4") "]},"
+                                                 "{\"type\":\"COMPARE_GREATERTHAN\",\"left\":" COL(
+                                                     "n") ",\"right\":" INT("2") "},"
+                                                                                 "{\"type\":"
+                                                                                 "\"COMPARE_"
+                                                                                 "EQUAL\","
+                                                                                 "\"left\":" COL("o"
+                                                                                                 "t"
+                                                                                                 "h"
+                                                                                                 "e"
+                                                                                                 "r") ",\"right\":" INT(
+                                                                                     "1") "},"
+                                                                                          "{\"type"
+                                                                                          "\":"
+                                                                                          "\"COMPAR"
+                                                                                          "E_"
+                                                                                          "EQUAL\","
+                                                                                          "\"left\""
+                                                                                          ":" COL("region") ",\"right\":" COL(
+                                                                                              "x") "}]}";
+    json_t *tree = json_loads(where, 0, NULL);
+    assert_non_null(tree);
+    struct query_key_filter *f = xcalloc(2, sizeof(*f));
+    query__projection_filters(&d, tree, f);
+    assert_true(f[0].set);
+    assert_int_equal(f[0].n, 1);
+    assert_string_equal(f[0].values[0], "us");
+    assert_true(f[1].set);
+    assert_int_equal(f[1].n, 2); /* the two IN lists intersected */
+    assert_string_equal(f[1].values[0], "2");
+    assert_string_equal(f[1].values[1], "3");
+    assert_int_equal(f[1].n_bounds, 1);
+    assert_int_equal(f[1].bounds[0].cmp, QUERY_KEY_GT);
+    assert_string_equal(f[1].bounds[0].value, "2");
+    query__projection_filters_free(f, 2);
+    json_decref(tree);
+#undef COL
+#undef STR
+#undef INT
+}
+
 int main(void)
 {
     alarm(60);
@@ -521,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_projection_enum_integer_and_default_locations),
         cmocka_unit_test(test_projection_dates_templates_and_now),
         cmocka_unit_test(test_projection_refusals),
+        cmocka_unit_test(test_projection_filters_from_a_where_clause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
