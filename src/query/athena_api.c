@@ -590,8 +590,9 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     char id[QUERY_ID_LEN + 1];
     query__new_id(id);
     char *output =
-        xasprintf("%s%s%s.csv", r.loc,
-                  strchr(r.loc + 5, '/') == NULL || r.loc[strlen(r.loc) - 1] != '/' ? "/" : "", id);
+        xasprintf("%s%s%s%s", r.loc,
+                  strchr(r.loc + 5, '/') == NULL || r.loc[strlen(r.loc) - 1] != '/' ? "/" : "", id,
+                  query__ddl_result_ext(r.run_text));
     r.output = output;
 
     /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
@@ -666,16 +667,19 @@ static json_t *exec_doc(struct store_stmt *s)
         json_object_set_new(stats, "DataManifestLocation", json_string(store_col_text(s, 17)));
     }
     json_t *ctx = json_pack("{s:s}", "Catalog", "awsdatacatalog");
+    enum query_ddl_kind kind = query__ddl_classify(store_col_text(s, 1));
     if (!store_col_is_null(s, 2)) {
         json_object_set_new(ctx, "Database", json_string(store_col_text(s, 2)));
     }
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}",
-                            "QueryExecutionId", store_col_text(s, 0), "Query",
-                            store_col_text(s, 18), "StatementType", "DML", "SubstatementType",
-                            query__write_substatement(query__write_kind(store_col_text(s, 1))),
-                            "ResultConfiguration", "OutputLocation", store_col_text(s, 4),
-                            "QueryExecutionContext", ctx, "Status", status, "Statistics", stats,
-                            "WorkGroup", store_col_text(s, 14), "EngineVersion", engine_version());
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s}, s:o, s:o, s:o, s:s, s:o}", "QueryExecutionId",
+        store_col_text(s, 0), "Query", store_col_text(s, 18), "StatementType",
+        query__ddl_statement_type(kind), "SubstatementType",
+        kind != QUERY_DDL_NONE ? query__ddl_substatement_type(kind)
+                               : query__write_substatement(query__write_kind(store_col_text(s, 1))),
+        "ResultConfiguration", "OutputLocation", store_col_text(s, 4), "QueryExecutionContext", ctx,
+        "Status", status, "Statistics", stats, "WorkGroup", store_col_text(s, 14), "EngineVersion",
+        engine_version());
     /* what the client sent with the query, as AWS echoes it */
     json_t *params = store_col_is_null(s, 19) ? NULL : json_loads(store_col_text(s, 19), 0, NULL);
     json_t *reuse = store_col_is_null(s, 20) ? NULL : json_loads(store_col_text(s, 20), 0, NULL);
@@ -880,6 +884,20 @@ static void on_field(void *arg, const char *value, size_t len)
                                                 : json_pack("{s:s%}", "VarCharValue", value, len));
 }
 
+/* One line of a .txt result as one datum; 1, or 0 at the end. */
+static int text_record(const struct buf *txt, size_t *pos, struct page *pg)
+{
+    if (*pos >= txt->len) {
+        return 0;
+    }
+    const char *start = (const char *)txt->data + *pos;
+    const char *nl = memchr(start, '\n', txt->len - *pos);
+    size_t len = nl != NULL ? (size_t)(nl - start) : txt->len - *pos;
+    on_field(pg, start, len);
+    *pos += len + (nl != NULL);
+    return 1;
+}
+
 int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **out,
                               struct err_info *err)
 {
@@ -939,11 +957,15 @@ int query__op_GetQueryResults(struct query_service *svc, json_t *in, json_t **ou
     size_t pos = 0;
     long long rec = 0;
     int more = 0;
+    /* A DDL statement's .txt result: each line is a row holding one datum. */
+    size_t ol = strlen(b.output_location);
+    int text = ol > 4 && strcmp(b.output_location + ol - 4, ".txt") == 0;
     for (;;) {
         json_t *row = json_array();
         pg.cur = row;
-        int n = query__csv_record(csv.data != NULL ? (const char *)csv.data : "", csv.len, &pos,
-                                  &scratch, on_field, &pg);
+        int n = text ? text_record(&csv, &pos, &pg)
+                     : query__csv_record(csv.data != NULL ? (const char *)csv.data : "", csv.len,
+                                         &pos, &scratch, on_field, &pg);
         if (n <= 0) {
             json_decref(row);
             break;

@@ -39,9 +39,9 @@
 #define TEXT_IN "org.apache.hadoop.mapred.TextInputFormat"
 #define TEXT_OUT "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 
-static int failf(struct query_fail *f, int category, int type, const char *fmt, ...)
+static int failf(struct query_failure *f, int category, int type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int failf(struct query_fail *f, int category, int type, const char *fmt, ...)
+static int failf(struct query_failure *f, int category, int type, const char *fmt, ...)
 {
     f->category = category;
     f->type = type;
@@ -154,7 +154,7 @@ static void tok_text(const struct tok *t, char *out, size_t out_len)
 }
 
 /* [database.]table into q. */
-static int parse_name(const char **pp, struct query_write *q, struct query_fail *f)
+static int parse_name(const char **pp, struct query_write *q, struct query_failure *f)
 {
     struct tok a = next_tok(pp);
     if (a.kind != T_WORD && a.kind != T_QUOTED) {
@@ -185,7 +185,7 @@ static int parse_name(const char **pp, struct query_write *q, struct query_fail 
 
 /* ARRAY['a', 'b'] into names. */
 static int parse_array(const char **pp, char (*names)[128], size_t *n, const char *key,
-                       struct query_fail *f)
+                       struct query_failure *f)
 {
     struct tok t = next_tok(pp);
     if (!is_word(&t, "array") || (t = next_tok(pp), !is_punct(&t, '['))) {
@@ -219,7 +219,7 @@ static int parse_array(const char **pp, char (*names)[128], size_t *n, const cha
 }
 
 /* The value of format = '...'. */
-static int parse_format(const char *v, struct query_write *q, struct query_fail *f)
+static int parse_format(const char *v, struct query_write *q, struct query_failure *f)
 {
     if (strcasecmp(v, "PARQUET") == 0) {
         q->format = QUERY_WF_PARQUET;
@@ -243,7 +243,7 @@ static int parse_format(const char *v, struct query_write *q, struct query_fail 
 }
 
 /* A compression the format takes, upper-cased into q->compression. */
-static int parse_compression(const char *v, struct query_write *q, struct query_fail *f)
+static int parse_compression(const char *v, struct query_write *q, struct query_failure *f)
 {
     static const char *const names[] = {"NONE", "UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -256,7 +256,7 @@ static int parse_compression(const char *v, struct query_write *q, struct query_
 }
 
 /* One key = value of the WITH clause. */
-static int parse_property(const char **pp, struct query_write *q, struct query_fail *f)
+static int parse_property(const char **pp, struct query_write *q, struct query_failure *f)
 {
     struct tok k = next_tok(pp);
     struct tok eq = next_tok(pp);
@@ -329,7 +329,7 @@ static int parse_property(const char **pp, struct query_write *q, struct query_f
 }
 
 /* WITH ( property [, property]* ) after the WITH keyword. */
-static int parse_with(const char **pp, struct query_write *q, struct query_fail *f)
+static int parse_with(const char **pp, struct query_write *q, struct query_failure *f)
 {
     struct tok t = next_tok(pp);
     if (!is_punct(&t, '(')) {
@@ -435,7 +435,7 @@ const char *query__write_substatement(enum query_write_kind kind)
 }
 
 static int parse_ctas(const char *text, const char **pp, struct query_write *q,
-                      struct query_fail *f)
+                      struct query_failure *f)
 {
     next_tok(pp); /* CREATE */
     next_tok(pp); /* TABLE */
@@ -469,7 +469,7 @@ static int parse_ctas(const char *text, const char **pp, struct query_write *q,
 }
 
 static int parse_insert(const char *text, const char **pp, struct query_write *q,
-                        struct query_fail *f)
+                        struct query_failure *f)
 {
     next_tok(pp); /* INSERT */
     next_tok(pp); /* INTO */
@@ -491,7 +491,7 @@ static int parse_insert(const char *text, const char **pp, struct query_write *q
 }
 
 static int parse_unload(const char *text, const char **pp, struct query_write *q,
-                        struct query_fail *f)
+                        struct query_failure *f)
 {
     next_tok(pp); /* UNLOAD */
     struct tok t = next_tok(pp);
@@ -532,7 +532,7 @@ static int parse_unload(const char *text, const char **pp, struct query_write *q
     return 0;
 }
 
-int query__write_parse(const char *text, struct query_write **out, struct query_fail *f)
+int query__write_parse(const char *text, struct query_write **out, struct query_failure *f)
 {
     struct query_write *q = xcalloc(1, sizeof(*q));
     q->kind = query__write_kind(text);
@@ -610,7 +610,7 @@ static int location_has_objects(struct query_service *svc, const char *location)
 
 /* The format, compression and delimiter of an existing table INSERT INTO writes. */
 static int target_format(struct query_write *q, const struct catalog_table_desc *d,
-                         struct query_fail *f)
+                         struct query_failure *f)
 {
     const char *serde = d->serde_library != NULL ? d->serde_library : "";
     const char *in = d->input_format != NULL ? d->input_format : "";
@@ -630,7 +630,7 @@ static int target_format(struct query_write *q, const struct catalog_table_desc 
     for (size_t i = 0; i < d->n_parameters; i++) {
         const char *k = d->parameters[i].key;
         if (strcmp(k, "parquet.compression") == 0 || strcmp(k, "write.compression") == 0) {
-            struct query_fail ignore;
+            struct query_failure ignore;
             parse_compression(d->parameters[i].value, q, &ignore);
         }
     }
@@ -643,7 +643,7 @@ static int target_format(struct query_write *q, const struct catalog_table_desc 
 }
 
 /* INSERT INTO: the table exists, is written here; its columns and location are noted. */
-static int prepare_insert(struct query_write *q, struct query_service *svc, struct query_fail *f)
+static int prepare_insert(struct query_write *q, struct query_service *svc, struct query_failure *f)
 {
     struct catalog_scope sc = {svc->cfg->region, svc->cfg->account_id};
     struct catalog_table_desc *d = NULL;
@@ -684,7 +684,7 @@ static int prepare_insert(struct query_write *q, struct query_service *svc, stru
 
 int query__write_prepare(struct query_write *q, struct query_service *svc, const char *id,
                          const char *default_db, const char *output_location, int enforce,
-                         struct query_fail *f)
+                         struct query_failure *f)
 {
     if (q->database[0] == '\0') {
         snprintf(q->database, sizeof(q->database), "%s", default_db);
@@ -945,7 +945,7 @@ struct writing {
 
 /* Reads the result's columns; checks the partition keys are the last ones, in order
  * (CTAS, UNLOAD) or the types match the table's (INSERT). */
-static int read_columns(struct writing *wr, struct query_fail *f)
+static int read_columns(struct writing *wr, struct query_failure *f)
 {
     struct duck_result *res = NULL;
     if (duck_query(wr->conn, "SELECT * FROM __sl_res LIMIT 0", &res, &wr->derr) < 0) {
@@ -1101,7 +1101,7 @@ static void copy_options(const struct query_write *q, struct buf *out, const cha
 }
 
 /* Puts the staged file at path as bucket/key through a lake writer. */
-static int put_file(struct writing *wr, const char *path, const char *key, struct query_fail *f)
+static int put_file(struct writing *wr, const char *path, const char *key, struct query_failure *f)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -1135,7 +1135,7 @@ static int put_file(struct writing *wr, const char *path, const char *key, struc
 
 /* The view __sl_cols over __sl_res: its columns renamed __c0, __c1, ... and the partition
  * columns' texts added as __p0, __p1, ... */
-static int make_view(struct writing *wr, struct query_fail *f)
+static int make_view(struct writing *wr, struct query_failure *f)
 {
     struct buf s;
     buf_init(&s);
@@ -1190,7 +1190,7 @@ static void part_list_fini(struct part_list *pl)
     free(pl->values);
 }
 
-static int list_partitions(struct writing *wr, struct part_list *pl, struct query_fail *f)
+static int list_partitions(struct writing *wr, struct part_list *pl, struct query_failure *f)
 {
     pl->n_keys = wr->n_cols - wr->n_data;
     if (pl->n_keys == 0) {
@@ -1248,7 +1248,7 @@ static const char *key_name(const struct writing *wr, size_t k)
  * one file under the partition's directory; dir receives that directory (relative to the
  * target, "" or "k=v/.../"). */
 static int write_file(struct writing *wr, const struct part_list *pl, size_t part, long bucket,
-                      struct buf *dir, struct query_fail *f)
+                      struct buf *dir, struct query_failure *f)
 {
     struct buf sql;
     buf_init(&sql);
@@ -1301,7 +1301,7 @@ static int write_file(struct writing *wr, const struct part_list *pl, size_t par
 }
 
 /* The catalog's description of the table CTAS creates. */
-static int create_table(struct writing *wr, struct query_fail *f)
+static int create_table(struct writing *wr, struct query_failure *f)
 {
     struct query_write *q = wr->q;
     struct catalog_column *cols = xcalloc(wr->n_cols + 1, sizeof(*cols));
@@ -1366,7 +1366,7 @@ static int create_table(struct writing *wr, struct query_fail *f)
 
 /* Registers partition `part` (directory dir under the target) in the catalog. */
 static int register_partition(struct writing *wr, const struct part_list *pl, size_t part,
-                              const char *dir, struct query_fail *f)
+                              const char *dir, struct query_failure *f)
 {
     const char **values = xcalloc(pl->n_keys + 1, sizeof(*values));
     for (size_t k = 0; k < pl->n_keys; k++) {
@@ -1403,7 +1403,7 @@ static int64_t count_rows(struct writing *wr)
 /* Writes the manifest next to the output location and records the update count and the
  * manifest before the execution becomes SUCCEEDED. */
 static int finish_record(struct writing *wr, const char *output_location, int64_t rows,
-                         int64_t scanned, int64_t engine_ms, struct query_fail *f)
+                         int64_t scanned, int64_t engine_ms, struct query_failure *f)
 {
     size_t ol = strlen(output_location);
     size_t stem = ol > 4 && strcmp(output_location + ol - 4, ".csv") == 0 ? ol - 4 : ol;
@@ -1443,7 +1443,7 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
 
 /* Writes every partition's file, then (CTAS) creates the table and (CTAS, INSERT)
  * registers the partitions. */
-static int write_all(struct writing *wr, struct query_fail *f)
+static int write_all(struct writing *wr, struct query_failure *f)
 {
     struct part_list pl = {0};
     int rc = list_partitions(wr, &pl, f);
@@ -1482,7 +1482,7 @@ static int write_all(struct writing *wr, struct query_fail *f)
 
 int query__write_finish(struct query_write *q, struct query_service *svc, struct duck_conn *conn,
                         const char *id, const char *default_db, const char *output_location,
-                        int64_t scanned, int64_t engine_ms, struct query_fail *f)
+                        int64_t scanned, int64_t engine_ms, struct query_failure *f)
 {
     (void)default_db;
     struct writing wr = {.q = q, .svc = svc, .conn = conn, .id = id};

@@ -74,6 +74,8 @@ enum { FMT_PARQUET, FMT_JSON, FMT_CSV, FMT_UNSUPPORTED };
 /* What the walk over the tree found. */
 struct walk {
     struct query_service *svc;
+    struct duck_conn *conn; /* parses the views the query names */
+    int view_depth;         /* views being expanded, one inside another */
     const char *default_db;
     const char *text; /* the query, for line:column */
     struct table_ref tables[MAX_TABLES];
@@ -194,6 +196,80 @@ static void collect_ctes(struct walk *wk, json_t *node)
     }
 }
 
+static void walk_tree(struct walk *wk, json_t *node);
+static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck_error *err);
+
+/* DuckDB's parse tree of text (json_serialize_sql); NULL when it cannot be had. */
+static json_t *parse_tree(struct duck_conn *conn, const char *text, struct duck_error *derr)
+{
+    char *lit = duck_sql_literal(text);
+    char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
+    free(lit);
+    char *json_text = query_one_text(conn, sql, derr);
+    free(sql);
+    if (json_text == NULL) {
+        return NULL;
+    }
+    /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
+    for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
+         p = strstr(p, ":18446744073709551615")) {
+        memcpy(p, ":0                   ", strlen(":18446744073709551615"));
+    }
+    json_t *tree = json_loads(json_text, 0, NULL);
+    free(json_text);
+    return tree;
+}
+
+#define MAX_VIEW_DEPTH 8
+
+/* Replaces the reference `node` to view db.view with a subquery of the view's SQL (as
+ * Athena stored it), whose own references then resolve with db as their default. Pruning
+ * is left off for the query (the view may rename the columns a WHERE clause names). */
+static void expand_view(struct walk *wk, json_t *node, const char *db, const char *view,
+                        const char *name, int line, int col)
+{
+    if (wk->view_depth >= MAX_VIEW_DEPTH) {
+        fail(wk, ATHENA_USER, 1006, "VIEW_IS_RECURSIVE: line %d:%d: View is recursive: '%s.%s'",
+             line, col, db, view);
+        return;
+    }
+    char *sql = query__view_sql(wk->svc, db, view);
+    struct duck_error derr = {0};
+    json_t *tree = sql != NULL ? parse_tree(wk->conn, sql, &derr) : NULL;
+    free(sql);
+    json_t *stmts = json_object_get(tree, "statements");
+    if (tree == NULL || json_is_true(json_object_get(tree, "error")) ||
+        json_array_size(stmts) != 1) {
+        fail(wk, ATHENA_USER, 1006,
+             "VIEW_IS_STALE: line %d:%d: View 'awsdatacatalog.%s.%s' is stale or in invalid "
+             "state",
+             line, col, db, view);
+        json_decref(tree);
+        return;
+    }
+    json_t *sub = json_incref(json_array_get(stmts, 0));
+    json_decref(tree);
+    char *alias = xstrdup(jstr(node, "alias")[0] != '\0' ? jstr(node, "alias") : name);
+    json_object_clear(node);
+    json_object_set_new(node, "type", json_string("SUBQUERY"));
+    json_object_set_new(node, "alias", json_string(alias));
+    json_object_set_new(node, "sample", json_null());
+    json_object_set_new(node, "query_location", json_integer(0));
+    json_object_set_new(node, "subquery", sub);
+    json_object_set_new(node, "column_name_alias", json_array());
+    free(alias);
+    wk->n_base_refs += 2;
+    const char *outer_db = wk->default_db;
+    char *view_db = xstrdup(db);
+    wk->default_db = view_db;
+    wk->view_depth++;
+    collect_ctes(wk, sub);
+    walk_tree(wk, sub);
+    wk->view_depth--;
+    wk->default_db = outer_db;
+    free(view_db);
+}
+
 /* Second pass: checks and rewrites table references, collects column references. */
 static void walk_tree(struct walk *wk, json_t *node)
 {
@@ -257,6 +333,12 @@ static void walk_tree(struct walk *wk, json_t *node)
                 fail(wk, ATHENA_USER, 1110,
                      "TABLE_NOT_FOUND: line %d:%d: Table 'awsdatacatalog.%s.%s' does not exist",
                      line, col, db, tb);
+                goto out_free;
+            }
+            if (t->desc->table_type != NULL && strcmp(t->desc->table_type, "VIRTUAL_VIEW") == 0) {
+                catalog_table_desc_destroy(t->desc);
+                t->desc = NULL;
+                expand_view(wk, node, db, tb, name, line, col);
                 goto out_free;
             }
             snprintf(t->view, sizeof(t->view), "__sl_t%zu", wk->n_tables);
@@ -683,6 +765,25 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
     return 0;
 }
 
+/* Builds the view of a table with partition projection from the partitions its
+ * configuration gives, narrowed by the query's WHERE clause when prune. */
+static void project_partitions(struct walk *wk, struct table_ref *t, int prune)
+{
+    size_t nk = t->desc->n_partition_keys;
+    struct query_key_filter *f = xcalloc(nk, sizeof(*f));
+    if (prune) {
+        query__projection_filters(t->desc, wk->where, f);
+    }
+    struct part_ctx pc = {wk, t, &t->view_sql, 0};
+    char err[1024];
+    if (query__projection_scan(t->desc, f, clock_now_ms(), on_partition, &pc, err, sizeof(err)) <
+            0 &&
+        !wk->failed) {
+        fail(wk, ATHENA_USER, 1001, "%s", err);
+    }
+    query__projection_filters_free(f, nk);
+}
+
 /* Builds t's view and file list. */
 static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
 {
@@ -711,6 +812,8 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             reader_sql(t, (const char *)list.data, sql);
         }
         buf_fini(&list);
+    } else if (query__projection_enabled(t->desc)) {
+        project_partitions(wk, t, prune);
     } else {
         struct buf expr;
         buf_init(&expr);
@@ -1262,7 +1365,7 @@ static enum step parse_query(struct exec_run *r)
     struct walk *wk = &r->wk;
     if (query__write_kind(r->row.query) != QUERY_WRITE_NONE) {
         /* the statement's query runs as a SELECT; query_ctas.c writes its rows */
-        struct query_fail qf;
+        struct query_failure qf;
         if (query__write_parse(r->row.query, &r->write, &qf) < 0 ||
             query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
                                  r->row.enforce, &qf) < 0) {
@@ -1271,22 +1374,8 @@ static enum step parse_query(struct exec_run *r)
         }
         wk->text = r->write->select;
     }
-    char *lit = duck_sql_literal(wk->text);
-    char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
-    free(lit);
-    char *json_text = query_one_text(r->w->conn, sql, &r->derr);
-    free(sql);
-    if (json_text == NULL) {
-        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
-        return STEP_FAILED;
-    }
-    /* DuckDB writes an unknown query_location as UINT64_MAX, past jansson's integers. */
-    for (char *p = strstr(json_text, ":18446744073709551615"); p != NULL;
-         p = strstr(p, ":18446744073709551615")) {
-        memcpy(p, ":0                   ", strlen(":18446744073709551615"));
-    }
-    r->tree = json_loads(json_text, 0, NULL);
-    free(json_text);
+    wk->conn = r->w->conn;
+    r->tree = parse_tree(r->w->conn, wk->text, &r->derr);
     if (r->tree == NULL) {
         fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the query could not be parsed");
         return STEP_FAILED;
@@ -1388,11 +1477,10 @@ static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int
 }
 
 /* Resolves each table the query reads to its files and view (pruning partitions by the WHERE
- * clause when the query reads one table once), adds up the bytes scanned into r->scanned and
- * records them on the execution, then applies the workgroup's cutoff. Returns STEP_OK;
- * STEP_FAILED when a table cannot be resolved or read; STEP_ENDED when the scan passes the
- * cutoff and the execution has been CANCELLED. */
-static enum step scan_tables(struct exec_run *r)
+ * clause when the query reads one table once) and adds up the bytes each one's scan reads
+ * into per_table[i] (NULL: not kept) and r->scanned. Returns 0, or -1 when a table cannot
+ * be resolved or read (the failure in r->wk). */
+static int measure_tables(struct exec_run *r, int64_t *per_table)
 {
     struct walk *wk = &r->wk;
     for (size_t i = 0; i < wk->n_tables && !wk->failed; i++) {
@@ -1403,17 +1491,26 @@ static enum step scan_tables(struct exec_run *r)
         if (wk->failed) {
             break;
         }
-        if (t->format == FMT_PARQUET) {
-            int64_t b = 0;
-            if (parquet_bytes(r, t, wk->n_tables == 1 && wk->n_base_refs == 1, &b) < 0) {
-                break;
-            }
-            r->scanned += b;
-        } else {
-            r->scanned += t->text_bytes;
+        int64_t b = t->text_bytes;
+        if (t->format == FMT_PARQUET &&
+            parquet_bytes(r, t, wk->n_tables == 1 && wk->n_base_refs == 1, &b) < 0) {
+            break;
+        }
+        r->scanned += b;
+        if (per_table != NULL) {
+            per_table[i] = b;
         }
     }
-    if (wk->failed) {
+    return wk->failed ? -1 : 0;
+}
+
+/* Measures the tables' scans (measure_tables), records the bytes on the execution, then
+ * applies the workgroup's cutoff. Returns STEP_OK; STEP_FAILED when a table cannot be
+ * resolved or read; STEP_ENDED when the scan passes the cutoff and the execution has been
+ * CANCELLED. */
+static enum step scan_tables(struct exec_run *r)
+{
+    if (measure_tables(r, NULL) < 0) {
         return STEP_FAILED;
     }
     query__exec_set_scanned(r->svc, r->id, r->scanned);
@@ -1422,6 +1519,56 @@ static enum step scan_tables(struct exec_run *r)
                               "Bytes scanned limit was exceeded", 0, 0, r->row.cutoff,
                               (clock_mono_ns() - r->t0_ns) / 1000000, NULL);
         return STEP_ENDED;
+    }
+    return STEP_OK;
+}
+
+/* Records DuckDB's failure (r->derr) of the rewritten query in Athena's words, positions
+ * in the client's text, the views' names never shown. */
+static void engine_failure(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    int cat, type;
+    classify(r->derr.kind, &cat, &type);
+    char text[1024];
+    struct locate_ctx lc = {r->tree, r->row.query};
+    query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text, sizeof(text));
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        char *v;
+        while ((v = strstr(text, wk->tables[i].view)) != NULL) {
+            memset(v, '?', strlen(wk->tables[i].view)); /* never show the view's name */
+        }
+    }
+    fail(wk, cat, type, "%s", text);
+}
+
+/* Turns r's checked tree back into SQL (r->deser) after creating the views it reads.
+ * Returns STEP_OK or STEP_FAILED (the failure in r->wk). */
+static enum step views_and_sql(struct exec_run *r)
+{
+    struct walk *wk = &r->wk;
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        buf_putc(&wk->tables[i].view_sql, '\0');
+        if (buf_status(&wk->tables[i].view_sql) != 0 ||
+            duck_exec(r->w->conn, (const char *)wk->tables[i].view_sql.data, &r->derr) < 0) {
+            int cat, type;
+            classify(r->derr.kind, &cat, &type);
+            query__scrub_paths(r->derr.message);
+            fail(wk, cat, type, "HIVE_BAD_DATA: %s", r->derr.message);
+            return STEP_FAILED;
+        }
+    }
+    char *tree_text = json_dumps(r->tree, JSON_COMPACT);
+    char *lit = duck_sql_literal(tree_text);
+    free(tree_text);
+    char *sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
+    free(lit);
+    r->deser = query_one_text(r->w->conn, sql, &r->derr);
+    free(sql);
+    if (r->deser == NULL) {
+        query__scrub_paths(r->derr.message);
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", r->derr.message);
+        return STEP_FAILED;
     }
     return STEP_OK;
 }
@@ -1436,29 +1583,7 @@ static enum step run_query(struct exec_run *r)
 {
     struct walk *wk = &r->wk;
     struct query_service *svc = r->svc;
-    for (size_t i = 0; i < wk->n_tables; i++) {
-        buf_putc(&wk->tables[i].view_sql, '\0');
-        if (buf_status(&wk->tables[i].view_sql) != 0 ||
-            duck_exec(r->w->conn, (const char *)wk->tables[i].view_sql.data, &r->derr) < 0) {
-            int cat, type;
-            classify(r->derr.kind, &cat, &type);
-            query__scrub_paths(r->derr.message);
-            fail(wk, cat, type, "HIVE_BAD_DATA: %s", r->derr.message);
-            return STEP_FAILED;
-        }
-    }
-
-    /* Back to SQL, and run. */
-    char *tree_text = json_dumps(r->tree, JSON_COMPACT);
-    char *lit = duck_sql_literal(tree_text);
-    free(tree_text);
-    char *sql = xasprintf("SELECT json_deserialize_sql(%s)", lit);
-    free(lit);
-    r->deser = query_one_text(r->w->conn, sql, &r->derr);
-    free(sql);
-    if (r->deser == NULL) {
-        query__scrub_paths(r->derr.message);
-        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: %s", r->derr.message);
+    if (views_and_sql(r) != STEP_OK) {
         return STEP_FAILED;
     }
     pthread_mutex_lock(&svc->mu);
@@ -1467,7 +1592,7 @@ static enum step run_query(struct exec_run *r)
     if (cancel) {
         return STEP_ENDED; /* StopQueryExecution has written CANCELLED */
     }
-    sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
+    char *sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
     int rc = duck_exec(r->w->conn, sql, &r->derr);
     free(sql);
     if (rc == 0) {
@@ -1486,19 +1611,7 @@ static enum step run_query(struct exec_run *r)
         return STEP_ENDED;
     }
     if (rc < 0) {
-        int cat, type;
-        classify(r->derr.kind, &cat, &type);
-        char text[1024];
-        struct locate_ctx lc = {r->tree, r->row.query};
-        query__athena_message(r->derr.message, r->derr.kind, locate_in_tree, &lc, text,
-                              sizeof(text));
-        for (size_t i = 0; i < wk->n_tables; i++) {
-            char *v;
-            while ((v = strstr(text, wk->tables[i].view)) != NULL) {
-                memset(v, '?', strlen(wk->tables[i].view)); /* never show the view's name */
-            }
-        }
-        fail(wk, cat, type, "%s", text);
+        engine_failure(r);
         return STEP_FAILED;
     }
     return STEP_OK;
@@ -1510,7 +1623,7 @@ static enum step run_query(struct exec_run *r)
 static enum step write_result(struct exec_run *r)
 {
     if (r->write != NULL) {
-        struct query_fail qf;
+        struct query_failure qf;
         if (query__write_finish(r->write, r->svc, r->w->conn, r->id, r->row.database,
                                 r->row.output_location, r->scanned,
                                 (clock_mono_ns() - r->t0_ns) / 1000000, &qf) < 0) {
@@ -1573,6 +1686,144 @@ static void release_run(struct exec_run *r)
     pthread_mutex_unlock(&r->svc->mu);
 }
 
+/* DuckDB's plan of the rewritten query, its views named by their tables, into out. */
+static enum step plan_text(struct exec_run *r, struct buf *out)
+{
+    struct walk *wk = &r->wk;
+    if (views_and_sql(r) != STEP_OK) {
+        return STEP_FAILED;
+    }
+    char *sql = xasprintf("EXPLAIN %s", r->deser);
+    struct duck_result *res = NULL;
+    size_t n = 0;
+    int rc = duck_query(r->w->conn, sql, &res, &r->derr);
+    free(sql);
+    while (rc == 0 && (rc = duck_result_fetch(res, &n, &r->derr)) == 0 && n > 0) {
+        const struct duck_vec *v = duck_result_column(res, duck_result_column_count(res) - 1);
+        for (size_t i = 0; i < n; i++) {
+            struct duck_str s = duck_vec_str(v, i);
+            buf_append(out, s.ptr, s.len);
+        }
+    }
+    duck_result_destroy(res);
+    if (rc < 0) {
+        engine_failure(r);
+        return STEP_FAILED;
+    }
+    buf_putc(out, '\0');
+    for (size_t i = 0; i < wk->n_tables; i++) {
+        char *name = xasprintf("%s.%s", wk->tables[i].database, wk->tables[i].name);
+        struct buf rep;
+        buf_init(&rep);
+        const char *p = (const char *)out->data;
+        const char *hit;
+        while ((hit = strstr(p, wk->tables[i].view)) != NULL) {
+            buf_append(&rep, p, (size_t)(hit - p));
+            buf_puts(&rep, name);
+            p = hit + strlen(wk->tables[i].view);
+        }
+        buf_puts(&rep, p);
+        buf_putc(&rep, '\0');
+        buf_reset(out);
+        buf_append(out, rep.data, rep.len);
+        buf_fini(&rep);
+        free(name);
+    }
+    query__scrub_paths((char *)out->data); /* a reader's arguments may name files */
+    out->len = strlen((const char *)out->data);
+    return STEP_OK;
+}
+
+/* The columns of the rewritten query's result as a JSON array of {name, type} (Athena's
+ * type names, decimals with precision and scale), into out. */
+static enum step plan_columns(struct exec_run *r, struct buf *out)
+{
+    if (views_and_sql(r) != STEP_OK) {
+        return STEP_FAILED;
+    }
+    char *sql = xasprintf("SELECT * FROM (%s) LIMIT 0", r->deser);
+    struct duck_result *res = NULL;
+    int rc = duck_query(r->w->conn, sql, &res, &r->derr);
+    free(sql);
+    if (rc < 0) {
+        engine_failure(r);
+        return STEP_FAILED;
+    }
+    json_t *cols = json_array();
+    for (size_t i = 0; i < duck_result_column_count(res); i++) {
+        struct query_athena_type at;
+        query__athena_type(duck_result_column_type(res, i), &at);
+        char type[64];
+        if (strcmp(at.name, "decimal") == 0) {
+            snprintf(type, sizeof(type), "decimal(%d,%d)", at.precision, at.scale);
+        } else {
+            snprintf(type, sizeof(type), "%s", at.name);
+        }
+        json_array_append_new(
+            cols, json_pack("{s:s, s:s}", "name", duck_result_column_name(res, i), "type", type));
+    }
+    duck_result_destroy(res);
+    char *text = json_dumps(cols, JSON_COMPACT);
+    buf_puts(out, text);
+    free(text);
+    json_decref(cols);
+    return STEP_OK;
+}
+
+int query__plan(struct query_worker *w, const char *select, const char *database,
+                enum query_plan_kind kind, struct buf *out, struct query_failure *failure)
+{
+    struct exec_run r = {.w = w, .svc = w->svc, .id = ""};
+    r.row.query = xstrdup(select);
+    r.row.database = xstrdup(database);
+    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.columns = json_array();
+    buf_init(&r.csv);
+    int64_t per_table[MAX_TABLES] = {0};
+    enum step st = parse_query(&r);
+    if (st == STEP_OK && measure_tables(&r, per_table) < 0) {
+        st = STEP_FAILED;
+    }
+    if (st == STEP_OK && kind == QUERY_PLAN_COLUMNS) {
+        st = plan_columns(&r, out);
+    } else if (st == STEP_OK && kind == QUERY_PLAN_IO) {
+        /* Trino's EXPLAIN (TYPE IO) document; the estimate is the bytes the scan reads. */
+        json_t *infos = json_array();
+        for (size_t i = 0; i < r.wk.n_tables; i++) {
+            json_array_append_new(infos, json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:I}}", "table",
+                                                   "catalog", "awsdatacatalog", "schemaTable",
+                                                   "schema", r.wk.tables[i].database, "table",
+                                                   r.wk.tables[i].name, "estimate",
+                                                   "outputSizeInBytes", (json_int_t)per_table[i]));
+        }
+        json_t *doc = json_pack("{s:o, s:{s:I}}", "inputTableColumnInfos", infos, "estimate",
+                                "outputSizeInBytes", (json_int_t)r.scanned);
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        buf_puts(out, text);
+        free(text);
+        json_decref(doc);
+    } else if (st == STEP_OK) {
+        st = plan_text(&r, out);
+    }
+    if (st != STEP_OK) {
+        failure->category = r.wk.err_category;
+        failure->type = r.wk.err_type;
+        snprintf(failure->message, sizeof(failure->message), "%s", r.wk.message);
+    }
+    /* release_run clears the worker's running execution: the one planning this stays. */
+    char running[QUERY_ID_LEN + 1];
+    pthread_mutex_lock(&r.svc->mu);
+    memcpy(running, w->running_id, sizeof(running));
+    pthread_mutex_unlock(&r.svc->mu);
+    release_run(&r);
+    pthread_mutex_lock(&r.svc->mu);
+    memcpy(w->running_id, running, sizeof(running));
+    pthread_mutex_unlock(&r.svc->mu);
+    free(r.row.query);
+    free(r.row.database);
+    return st == STEP_OK ? 0 : -1;
+}
+
 /* Runs execution `id` on worker w when it is still QUEUED: RUNNING, then parse, scan and
  * cutoff, run, result object; it ends SUCCEEDED, FAILED (with Athena's category, type and
  * message) or CANCELLED (cutoff or user). An execution another writer moved first is left
@@ -1587,6 +1838,10 @@ void query__execute(struct query_worker *w, const char *id)
     r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
+    if (query__ddl_classify(r.row.query) != QUERY_DDL_NONE) {
+        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns);
+        goto out_release;
+    }
 
     enum step st = parse_query(&r);
     if (st == STEP_OK) {

@@ -119,14 +119,157 @@ int query__exec_set_state(struct query_service *svc, const char *id, enum query_
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);
 
-/* ---- CTAS, INSERT INTO and UNLOAD (query_ctas.c) ---- */
+/* ---- DDL and utility statements (query_ddl_parse.c, query_ddl.c) ---- */
 
-/* A failure as Athena reports it: AthenaError's category and type, and the message. */
-struct query_fail {
+/* X(symbol, StatementType, SubstatementType): the statements run by query_ddl.c. */
+#define QUERY_DDL_MAP(X)                                                                           \
+    X(CREATE_DATABASE, "DDL", "CREATE_DATABASE")                                                   \
+    X(DROP_DATABASE, "DDL", "DROP_DATABASE")                                                       \
+    X(CREATE_TABLE, "DDL", "CREATE_TABLE")                                                         \
+    X(DROP_TABLE, "DDL", "DROP_TABLE")                                                             \
+    X(ADD_PARTITION, "DDL", "ALTER_TABLE_ADD_PARTITION")                                           \
+    X(DROP_PARTITION, "DDL", "ALTER_TABLE_DROP_PARTITION")                                         \
+    X(MSCK, "DDL", "MSCK_REPAIR_TABLE")                                                            \
+    X(SHOW_DATABASES, "UTILITY", "SHOW_DATABASES")                                                 \
+    X(SHOW_TABLES, "UTILITY", "SHOW_TABLES")                                                       \
+    X(SHOW_PARTITIONS, "UTILITY", "SHOW_PARTITIONS")                                               \
+    X(SHOW_COLUMNS, "UTILITY", "SHOW_COLUMNS")                                                     \
+    X(SHOW_CREATE_TABLE, "UTILITY", "SHOW_CREATE_TABLE")                                           \
+    X(SHOW_TBLPROPERTIES, "UTILITY", "SHOW_TBLPROPERTIES")                                         \
+    X(DESCRIBE, "UTILITY", "DESCRIBE_TABLE")                                                       \
+    X(EXPLAIN, "UTILITY", "EXPLAIN")                                                               \
+    X(CREATE_VIEW, "DDL", "CREATE_VIEW")                                                           \
+    X(DROP_VIEW, "DDL", "DROP_VIEW")                                                               \
+    X(SHOW_VIEWS, "UTILITY", "SHOW_VIEWS")
+enum query_ddl_kind {
+    QUERY_DDL_NONE, /* SELECT, WITH, VALUES, CTAS, ...: not a statement of query_ddl.c */
+#define QUERY_DDL_ENUM(s, t, sub) QUERY_DDL_##s,
+    QUERY_DDL_MAP(QUERY_DDL_ENUM)
+#undef QUERY_DDL_ENUM
+};
+/* The kind of statement sql is, from its leading keywords (comments and blanks skipped).
+ * CREATE TABLE ... AS and CREATE TABLE ... WITH (CTAS) are QUERY_DDL_NONE. */
+enum query_ddl_kind query__ddl_classify(const char *sql);
+/* Athena's StatementType and SubstatementType of a kind (QUERY_DDL_NONE: DML, SELECT). */
+const char *query__ddl_statement_type(enum query_ddl_kind kind);
+const char *query__ddl_substatement_type(enum query_ddl_kind kind);
+/* The extension of the result object Athena writes for sql: ".txt" for DDL and
+ * utility statements whose result is Hive's text, ".csv" otherwise (EXPLAIN included). */
+const char *query__ddl_result_ext(const char *sql);
+
+struct query_ddl_kv {
+    char *key;
+    char *value;
+};
+struct query_ddl_col {
+    char *name;    /* lower case */
+    char *type;    /* Hive type, normalised: lower case, no blanks ("map<string,int>") */
+    char *comment; /* NULL when none */
+};
+struct query_ddl_part {
+    struct query_ddl_kv *spec; /* key (lower case) = value */
+    size_t n_spec;
+    char *location; /* NULL when none */
+};
+
+/* One parsed statement. Names are lower case; strings are unquoted and unescaped. */
+struct query_ddl_stmt {
+    enum query_ddl_kind kind;
+    int if_exists;  /* IF EXISTS / IF NOT EXISTS */
+    int cascade;    /* DROP DATABASE ... CASCADE */
+    int external;   /* CREATE EXTERNAL TABLE */
+    int formatted;  /* DESCRIBE FORMATTED / EXTENDED */
+    int or_replace; /* CREATE OR REPLACE VIEW */
+    int explain_io; /* EXPLAIN (TYPE IO) */
+    char *database; /* the database named or qualifying the table; NULL when none */
+    char *name;     /* the table or view; NULL when none */
+    char *comment;  /* COMMENT '...' */
+    char *location; /* LOCATION '...' */
+    char *pattern;  /* SHOW ... LIKE 'pattern' / 'pattern'; SHOW TBLPROPERTIES t('name') */
+    char *serde;    /* ROW FORMAT SERDE '...' */
+    char *input_format, *output_format;
+    char *stored_as;    /* STORED AS <format>, upper case */
+    char *body;         /* EXPLAIN's statement, the view's query */
+    size_t body_offset; /* where body starts in the statement's text */
+    int delimited;      /* ROW FORMAT DELIMITED */
+    struct query_ddl_col *cols, *part_cols;
+    size_t n_cols, n_part_cols;
+    struct query_ddl_kv *serde_props, *props; /* SERDEPROPERTIES; TBL/DBPROPERTIES */
+    size_t n_serde_props, n_props;
+    struct query_ddl_part *parts; /* ALTER TABLE ADD/DROP PARTITION */
+    size_t n_parts;
+};
+/* Parses sql (one statement of a kind query__ddl_classify names, an optional ';' at its
+ * end) into *out. Returns 0, or -1 with Athena's message ("line L:C: ...") in err. */
+int query__ddl_parse(const char *sql, struct query_ddl_stmt *out /* OUT */, char *err,
+                     size_t err_len);
+void query__ddl_stmt_fini(struct query_ddl_stmt *s);
+
+/* ---- partition projection (query_projection.c) ---- */
+
+/* A comparison of a partition key with a constant: key < value, key <= value, ... */
+enum query_key_cmp { QUERY_KEY_LT, QUERY_KEY_LE, QUERY_KEY_GT, QUERY_KEY_GE };
+struct query_key_bound {
+    enum query_key_cmp cmp;
+    char *value;
+};
+/* What a query's WHERE clause says of one partition key: set when equalities or IN lists
+ * on it allow only values[0..n) (n == 0: none at all); every bound must hold as well
+ * (integers compared as numbers, other values as text: dates in their format's order). */
+struct query_key_filter {
+    int set;
+    char **values;
+    size_t n;
+    struct query_key_bound *bounds;
+    size_t n_bounds;
+};
+/* Narrows f[k], the filter of the table's partition key k, by each conjunct of the WHERE
+ * clause e (DuckDB's parse tree) that is an equality, an IN list or a comparison (<, <=,
+ * >, >=) of a partition key with constants. */
+void query__projection_filters(const struct catalog_table_desc *d, json_t *e,
+                               struct query_key_filter *f);
+/* Frees the n filters of f and the array. */
+void query__projection_filters_free(struct query_key_filter *f, size_t n);
+/* 1 when the table's Parameters enable partition projection (projection.enabled). */
+int query__projection_enabled(const struct catalog_table_desc *d);
+/* Calls fn with every partition projection gives the table (values in key order, its
+ * location from storage.location.template or <location>/k=v/...), narrowed by
+ * filters[k] for key k; now_ms is NOW of date ranges. Returns 0, or -1 with Athena's
+ * message in err (a key without configuration, an injected key the query leaves open, a
+ * bad range, too many partitions, or fn stopping). */
+int query__projection_scan(const struct catalog_table_desc *d,
+                           const struct query_key_filter *filters, int64_t now_ms,
+                           catalog_partition_fn fn, void *arg, char *err, size_t err_len);
+
+/* Why a statement failed, in Athena's terms. */
+struct query_failure {
     int category;
     int type;
     char message[1024];
 };
+/* What query__plan gives: the engine's plan, Trino's EXPLAIN (TYPE IO) document, or the
+ * result's columns (a CREATE VIEW's). */
+enum query_plan_kind { QUERY_PLAN_TEXT, QUERY_PLAN_IO, QUERY_PLAN_COLUMNS };
+/* Plans select (a query query__execute would run) on worker w with database as the
+ * default: its tables resolved and pruned as a run would, then into out either the
+ * engine's plan with the tables named (TEXT), Trino's EXPLAIN (TYPE IO) JSON document with
+ * the bytes each table's scan reads (IO), or a JSON array of the result's {name, type}
+ * (COLUMNS). No row is read. Returns 0, or -1 with the failure the query itself would end
+ * with (query_exec.c). */
+int query__plan(struct query_worker *w, const char *select, const char *database,
+                enum query_plan_kind kind, struct buf *out,
+                struct query_failure *failure /* OUT */);
+/* The SQL of view db.name as Athena stored it in Glue (the originalSql of its Presto
+ * View text), or NULL when it is no such view. The caller frees it (query_ddl.c). */
+char *query__view_sql(struct query_service *svc, const char *db, const char *name);
+
+/* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
+ * w, with its text, default database and result object's location (the .txt or .csv
+ * Athena names); ends it SUCCEEDED with the result object written, or FAILED. */
+void query__ddl_execute(struct query_worker *w, const char *id, const char *query,
+                        const char *database, const char *output_location, int64_t t0_ns);
+
+/* ---- CTAS, INSERT INTO and UNLOAD (query_ctas.c) ---- */
 
 /* The statements that write files, decided from their leading keywords. */
 enum query_write_kind {
@@ -174,7 +317,7 @@ struct query_write {
 };
 /* Parses text (a statement query__write_kind does not call NONE) into *out. Returns 0, or
  * -1 with Athena's failure in f. */
-int query__write_parse(const char *text, struct query_write **out, struct query_fail *f);
+int query__write_parse(const char *text, struct query_write **out, struct query_failure *f);
 void query__write_free(struct query_write *q);
 /* Checks what the catalog and the lake say before the query runs: the table is new (CTAS)
  * or exists in a format written here (INSERT), the target location is empty, an enforcing
@@ -182,14 +325,14 @@ void query__write_free(struct query_write *q);
  * <result location>tables/<id>/). Returns 0 or -1 with f. */
 int query__write_prepare(struct query_write *q, struct query_service *svc, const char *id,
                          const char *default_db, const char *output_location, int enforce,
-                         struct query_fail *f);
+                         struct query_failure *f);
 /* Writes the rows of the temporary table __sl_res on conn to the target through the lake,
  * registers the table and its partitions in the catalog, writes the data manifest next to
  * output_location and moves the execution to SUCCEEDED (UpdateCount = rows). Returns 0 or
  * -1 with f. */
 int query__write_finish(struct query_write *q, struct query_service *svc, struct duck_conn *conn,
                         const char *id, const char *default_db, const char *output_location,
-                        int64_t scanned, int64_t engine_ms, struct query_fail *f);
+                        int64_t scanned, int64_t engine_ms, struct query_failure *f);
 
 /* The API operations, X(name): op(svc, input, &output, err) returns 0 or a code. */
 #define QUERY_OPS(X)                                                                               \
@@ -234,7 +377,6 @@ typedef int (*query_op_fn)(struct query_service *svc, json_t *input, json_t **ou
                          struct err_info *err);
 QUERY_OPS(QUERY_OP_DECL)
 #undef QUERY_OP_DECL
-
 
 /* API helpers shared by the operation files (athena_api.c). query__page_of cuts one page of
  * all (stolen) by in's MaxResults (1..max) and NextToken; next is "" on the last page. */

@@ -68,7 +68,7 @@ static void test_ctas_of_the_lab(void **state)
                        "date_trunc('hour', ts) AS event_hour\n"
                        "FROM lab.events";
     struct query_write *q = NULL;
-    struct query_fail f = {0};
+    struct query_failure f = {0};
     assert_int_equal(query__write_parse(text, &q, &f), 0);
     assert_int_equal(q->kind, QUERY_WRITE_CTAS);
     assert_string_equal(q->database, "lab");
@@ -92,7 +92,7 @@ static void test_ctas_options_and_trailers(void **state)
 {
     (void)state;
     struct query_write *q = NULL;
-    struct query_fail f = {0};
+    struct query_failure f = {0};
     assert_int_equal(
         query__write_parse("create table if not exists \"My\".T with (format='textfile',"
                            " field_delimiter = '|', write_compression = 'none',"
@@ -132,7 +132,7 @@ static void test_insert_and_unload(void **state)
 {
     (void)state;
     struct query_write *q = NULL;
-    struct query_fail f = {0};
+    struct query_failure f = {0};
     assert_int_equal(query__write_parse("INSERT INTO db.t SELECT a, b FROM s;", &q, &f), 0);
     assert_int_equal(q->kind, QUERY_WRITE_INSERT);
     assert_string_equal(q->database, "db");
@@ -183,7 +183,7 @@ static void test_refusals_in_athena_words(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct query_write *q = NULL;
-        struct query_fail f = {0};
+        struct query_failure f = {0};
         assert_int_equal(query__write_parse(cases[i].sql, &q, &f), -1);
         assert_null(q);
         if (strstr(f.message, cases[i].msg) == NULL) {
