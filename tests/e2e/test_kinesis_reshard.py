@@ -276,6 +276,21 @@ def test_update_shard_count_validation(sluice, unique):
     with pytest.raises(ClientError) as e:
         kin.update_shard_count(StreamName=name, TargetShardCount=0, ScalingType="UNIFORM_SCALING")
     assert err(e)[0] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        kin.update_shard_count(StreamName="nope-" + unique, TargetShardCount=2,
+                               ScalingType="UNIFORM_SCALING")
+    assert err(e)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        kin.merge_shards(StreamName=name, ShardToMerge=sid(0))
+    assert err(e)[0] == "ValidationException"
+    od = "scaleod-" + unique
+    kin.create_stream(StreamName=od, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    wait_active(kin, od)
+    with pytest.raises(ClientError) as e:
+        kin.update_shard_count(StreamName=od, TargetShardCount=5, ScalingType="UNIFORM_SCALING")
+    assert err(e) == ("InvalidArgumentException",
+                      f"UpdateShardCount is not supported for stream {od} under account "
+                      f"{ACCOUNT} because it is in ON_DEMAND mode.")
 
 
 # ---- ListShards ----
