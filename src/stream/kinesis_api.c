@@ -513,7 +513,13 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
     }
     struct stream_info *info = xmalloc(sizeof(*info));
     stream_describe(s, info);
+    /* The trim horizon: the oldest record the retention keeps, but no earlier than the
+       stream (so AT_TRIM_HORIZON of a young stream gives its first shards, where a
+       consumer starts). */
     int64_t horizon_ms = call->req->now_ms - (int64_t)info->retention_hours * 3600 * 1000;
+    if (horizon_ms < info->created_ms) {
+        horizon_ms = info->created_ms;
+    }
     free(info);
     struct stream_shard_info *shards = NULL;
     size_t n_shards = 0;

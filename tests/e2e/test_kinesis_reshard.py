@@ -313,7 +313,8 @@ def test_list_shards_filters(kin, unique):
     assert ids_of(ls(StreamName=name, ShardFilter={"Type": "AT_LATEST"})) == [sid(1), sid(2), sid(3)]
     assert ids_of(ls(StreamName=name, ShardFilter={"Type": "AFTER_SHARD_ID",
                                                    "ShardId": sid(1)})) == [sid(2), sid(3)]
-    assert ids_of(ls(StreamName=name, ShardFilter={"Type": "AT_TRIM_HORIZON"})) == []
+    # A young stream's trim horizon is its creation: its first shards, where consumers start.
+    assert ids_of(ls(StreamName=name, ShardFilter={"Type": "AT_TRIM_HORIZON"})) == [sid(0), sid(1)]
     assert ids_of(ls(StreamName=name, ShardFilter={"Type": "FROM_TRIM_HORIZON"})) == [
         sid(0), sid(1), sid(2), sid(3)]
     assert ids_of(ls(StreamName=name, ShardFilter={"Type": "AT_TIMESTAMP",
