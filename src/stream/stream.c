@@ -448,11 +448,34 @@ static int open_shard_log(struct stream *s, struct shard *sh, int fresh)
     return rc;
 }
 
+/* Removes shard logs numbered past s's shards: the children of a resharding that a crash
+   stopped before its commit (they never took a record). */
+static void remove_uncommitted_shards(struct stream *s)
+{
+    DIR *d = opendir(s->dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint32_t idx;
+        if (strncmp(e->d_name, "shardId-", 8) == 0 && stream_shard_id_parse(e->d_name, &idx) == 0 &&
+            idx >= s->n_shards) {
+            char *path = xasprintf("%s/%s", s->dir, e->d_name);
+            log_msg(LOG_INFO, "stream", "removing %s, left by an interrupted resharding", path);
+            seglog_remove_dir(path);
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
 static int open_shard_logs(struct stream *s)
 {
     if (mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
         return -errno;
     }
+    remove_uncommitted_shards(s);
     for (uint32_t i = 0; i < s->n_shards; i++) {
         int rc = open_shard_log(s, s->shards[i], 0);
         if (rc < 0) {
