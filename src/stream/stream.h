@@ -33,8 +33,11 @@
  * stream is deleted (its files go with the last reference).
  *
  * Threads and locks: every function may be called from any thread. None holds a lock
- * of the service while it does disk I/O or while it calls back into the caller (the
- * record visitor of stream_reader_read runs with no lock of this part held).
+ * of the service while it calls back into the caller (the record visitor of
+ * stream_reader_read runs with no lock of this part held), nor while it does disk I/O,
+ * but two: appends hold their stream's shard table shared across the write (not the
+ * sync), and a resharding holds it exclusive across its parents' sync and its store
+ * write, so no record lands in a parent after the resharding took the parent's end.
  *
  * Errors: functions returning int return 0 or a negative code of core/err.h; message
  * detail, where a function takes a struct err_info, is worded as the Kinesis service
