@@ -33,7 +33,9 @@
 #include "delivery/partition.h"
 
 #define READ_MAX_RECORDS 10000
-#define WAIT_SLICE_MS 250 /* longest sleep before the flusher looks at the clock again */
+#define NO_SHARD UINT32_MAX  /* a Kinesis source slot not given to a shard yet */
+#define SPARE_SLOTS_MIN 1024 /* slots for shards that resharding adds while running */
+#define WAIT_SLICE_MS 250    /* longest sleep before the flusher looks at the clock again */
 #define RETRY_MAX_MS 30000
 
 /* Waits on cond for at most ms of real time. */
@@ -95,6 +97,120 @@ static void give_back(struct dstream *ds, size_t room)
     pthread_cond_broadcast(&ds->space);
 }
 
+static void *reader_main(void *arg);
+static int position_get(struct delivery_service *svc, int64_t id, uint32_t source, uint64_t *out);
+
+/*
+ * Following resharding. A Kinesis source has a slot per shard it reads; the slots are
+ * sized when the engine starts, with spares for the children resharding adds while it
+ * runs (a slot is never given to another shard: the flusher matches positions to slots).
+ * A shard is read only once every parent is drained (all its records in the buffer, or
+ * delivered before: its stored position at its end), so within a partition key the
+ * parent's records go out before the child's. The reader of a closed shard, at its end,
+ * starts its children whose parents are all drained, then stops.
+ */
+
+/* The slot reading shard_idx, or NULL (ds->mu held). */
+static struct dsource *slot_of(struct dstream *ds, uint32_t shard_idx)
+{
+    for (size_t i = 0; i < ds->n_sources; i++) {
+        if (ds->sources[i].shard_idx == shard_idx) {
+            return &ds->sources[i];
+        }
+    }
+    return NULL;
+}
+
+/* 1 when every record of the closed shard sh is buffered or delivered (ds->mu held). */
+static int drained(struct dstream *ds, const struct stream_shard_info *sh)
+{
+    if (sh->open) {
+        return 0;
+    }
+    struct dsource *src = slot_of(ds, sh->shard_idx);
+    uint64_t pos = 0;
+    if (src != NULL) {
+        return src->buffered_next >= sh->ending_index;
+    }
+    return position_get(ds->svc, ds->id, sh->shard_idx, &pos) == 0 && pos >= sh->ending_index;
+}
+
+/* 1 when shard i of shards has every parent drained (ds->mu held). */
+static int parents_drained(struct dstream *ds, const struct stream_shard_info *shards, size_t n,
+                           size_t i)
+{
+    int64_t parents[2] = {shards[i].parent_idx, shards[i].adjacent_parent_idx};
+    for (int k = 0; k < 2; k++) {
+        if (parents[k] >= 0 && (size_t)parents[k] < n && !drained(ds, &shards[parents[k]])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Opens a reader on shard sh in slot src: at its stored position; without one, a
+ * resharding's child from its start and a first shard at LATEST (as the delivery stream
+ * was created), storing that. Returns 0 or the stream's error.
+ */
+static int source_open(struct dstream *ds, struct dsource *src, const struct stream_shard_info *sh)
+{
+    struct delivery_service *svc = ds->svc;
+    uint64_t pos = 0;
+    struct stream_position where = {.type = STREAM_AT_INDEX};
+    if (position_get(svc, ds->id, sh->shard_idx, &pos) != 0) {
+        where.type = sh->parent_idx >= 0 ? STREAM_TRIM_HORIZON : STREAM_LATEST;
+    }
+    where.index = pos;
+    int rc = stream_reader_open(ds->stream, sh->shard_idx, &where, &src->reader);
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "delivery", "delivery stream %s: cannot read shard %u: %s", ds->name,
+                sh->shard_idx, sl_strerror(rc));
+        return rc;
+    }
+    src->shard_idx = sh->shard_idx;
+    src->read_next = stream_reader_position(src->reader);
+    if (where.type == STREAM_LATEST) {
+        delivery__positions_put(svc, ds->id, &src->shard_idx, &src->read_next, 1);
+    }
+    return 0;
+}
+
+/* At the end of src's closed shard: starts the children whose parents are all drained. */
+static void adopt_children(struct dsource *src)
+{
+    struct dstream *ds = src->ds;
+    struct stream_shard_info *shards = NULL;
+    size_t n = 0;
+    stream_shards_list(ds->stream, &shards, &n);
+    pthread_mutex_lock(&ds->mu);
+    for (size_t i = 0; i < n && !ds->stopping; i++) {
+        const struct stream_shard_info *c = &shards[i];
+        if ((c->parent_idx != (int64_t)src->shard_idx &&
+             c->adjacent_parent_idx != (int64_t)src->shard_idx) ||
+            slot_of(ds, c->shard_idx) != NULL || !parents_drained(ds, shards, n, i)) {
+            continue;
+        }
+        struct dsource *free_slot = slot_of(ds, NO_SHARD);
+        if (free_slot == NULL) {
+            log_msg(LOG_ERROR, "delivery",
+                    "delivery stream %s: no slot left for shard %u; it is read after a restart",
+                    ds->name, c->shard_idx);
+            break;
+        }
+        if (source_open(ds, free_slot, c) < 0) {
+            continue;
+        }
+        free_slot->buffered_next = free_slot->read_next;
+        free_slot->delivered_next = free_slot->read_next;
+        if (pthread_create(&free_slot->thread, NULL, reader_main, free_slot) == 0) {
+            free_slot->started = 1;
+        }
+    }
+    pthread_mutex_unlock(&ds->mu);
+    free(shards);
+}
+
 static void *reader_main(void *arg)
 {
     struct dsource *src = arg;
@@ -149,6 +265,10 @@ static void *reader_main(void *arg)
             pthread_mutex_unlock(&ds->mu);
             if (src->reader != NULL) {
                 int wrc = stream_reader_wait(src->reader, WAIT_SLICE_MS);
+                if (wrc == STREAM_END_OF_SHARD) {
+                    adopt_children(src); /* this shard is done */
+                    break;
+                }
                 if (wrc == SL_E(RESOURCE_NOT_FOUND)) {
                     pthread_mutex_lock(&ds->mu);
                     if (!ds->stopping) {
@@ -442,32 +562,27 @@ int delivery__engine_start(struct dstream *ds)
     int rc = 0;
     if (ds->kinesis_source) {
         struct stream_shard_info *shards = NULL;
-        size_t n = 0;
+        size_t n = 0, n_open = 0;
         if (ds->stream != NULL) {
             stream_shards_list(ds->stream, &shards, &n);
         }
-        ds->sources = xcalloc(n + 1, sizeof(*ds->sources));
-        ds->n_sources = n;
         for (size_t i = 0; i < n; i++) {
-            struct dsource *src = &ds->sources[i];
-            src->ds = ds;
-            src->idx = i;
-            src->shard_idx = shards[i].shard_idx;
-            uint64_t pos = 0;
-            struct stream_position where = {.type = STREAM_AT_INDEX};
-            if (position_get(svc, ds->id, src->shard_idx, &pos) != 0) {
-                where.type = STREAM_LATEST;
-            }
-            where.index = pos;
-            rc = stream_reader_open(ds->stream, src->shard_idx, &where, &src->reader);
-            if (rc < 0) {
-                log_msg(LOG_ERROR, "delivery", "delivery stream %s: cannot read shard %u: %s",
-                        ds->name, src->shard_idx, sl_strerror(rc));
-                break;
-            }
-            src->read_next = stream_reader_position(src->reader);
-            if (where.type == STREAM_LATEST) {
-                delivery__positions_put(svc, ds->id, &src->shard_idx, &src->read_next, 1);
+            n_open += shards[i].open;
+        }
+        size_t spare = 4 * n_open > SPARE_SLOTS_MIN ? 4 * n_open : SPARE_SLOTS_MIN;
+        ds->n_sources = n + spare;
+        ds->sources = xcalloc(ds->n_sources, sizeof(*ds->sources));
+        for (size_t i = 0; i < ds->n_sources; i++) {
+            ds->sources[i].ds = ds;
+            ds->sources[i].idx = i;
+            ds->sources[i].shard_idx = NO_SHARD;
+        }
+        /* Shards not yet drained whose parents are: in shard order, parents first. */
+        size_t used = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (!drained(ds, &shards[i]) && parents_drained(ds, shards, n, i)) {
+                rc = source_open(ds, &ds->sources[used], &shards[i]);
+                used += rc == 0;
             }
         }
         free(shards);
@@ -495,6 +610,9 @@ int delivery__engine_start(struct dstream *ds)
         return rc;
     }
     for (size_t i = 0; i < ds->n_sources; i++) {
+        if (ds->kinesis_source && ds->sources[i].shard_idx == NO_SHARD) {
+            continue; /* a spare slot */
+        }
         if (pthread_create(&ds->sources[i].thread, NULL, reader_main, &ds->sources[i]) != 0) {
             delivery__engine_stop(ds);
             return -EAGAIN;

@@ -42,8 +42,8 @@ static json_t *shard_json(uint64_t seq_tag, const struct stream_shard_info *sh)
         stream_shard_id_format((uint32_t)sh->adjacent_parent_idx, id);
         json_object_set_new(j, "AdjacentParentShardId", json_string(id));
     }
-    if (!sh->open && sh->ending_index > 0) {
-        stream_seqno_format(seq_tag, sh->shard_idx, sh->ending_index - 1, seq);
+    if (!sh->open) {
+        stream_seqno_format(seq_tag, sh->shard_idx, STREAM_ENDING_INDEX, seq);
         json_object_set_new(json_object_get(j, "SequenceNumberRange"), "EndingSequenceNumber",
                             json_string(seq));
     }
@@ -349,6 +349,102 @@ static int list_streams(struct api_call *call, json_t *in, json_t **out)
     return 0;
 }
 
+/* ListShards' ShardFilter types, in the model's order. */
+enum shard_filter {
+    FILTER_NONE,
+    FILTER_AFTER_SHARD_ID,
+    FILTER_AT_TRIM_HORIZON,
+    FILTER_FROM_TRIM_HORIZON,
+    FILTER_AT_LATEST,
+    FILTER_AT_TIMESTAMP,
+    FILTER_FROM_TIMESTAMP,
+};
+static const char *const filter_names[] = {
+    NULL,        "AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON",
+    "AT_LATEST", "AT_TIMESTAMP",   "FROM_TIMESTAMP"};
+
+/* Reads ShardFilter into *type, *first (raised past AFTER_SHARD_ID's shard) and *ts_ms. */
+static int read_shard_filter(struct api_call *call, json_t *filter, enum shard_filter *type,
+                             uint32_t *first, int64_t *ts_ms)
+{
+    const char *name, *after_id;
+    int rc;
+    if (!json_is_object(filter)) {
+        return err_set(&call->err, SL_E(SERIALIZATION),
+                       "Unexpected value type in payload for field ShardFilter");
+    }
+    if ((rc = kin__get_string(call, filter, "Type", 1, 1, 32, &name)) < 0 ||
+        (rc = kin__get_string(call, filter, "ShardId", 0, 1, 128, &after_id)) < 0) {
+        return rc;
+    }
+    json_t *ts = json_object_get(filter, "Timestamp");
+    if (ts != NULL && !json_is_null(ts) && !json_is_number(ts)) {
+        return err_set(&call->err, SL_E(SERIALIZATION),
+                       "Unexpected value type in payload for field Timestamp");
+    }
+    *type = FILTER_NONE;
+    for (size_t t = FILTER_AFTER_SHARD_ID; t <= FILTER_FROM_TIMESTAMP; t++) {
+        if (strcmp(name, filter_names[t]) == 0) {
+            *type = (enum shard_filter)t;
+        }
+    }
+    if (*type == FILTER_NONE) {
+        return kin__validation(call, "shardFilter.type", name,
+                               "Member must satisfy enum value set: [AFTER_SHARD_ID, "
+                               "AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, "
+                               "FROM_TIMESTAMP]");
+    }
+    int wants_id = *type == FILTER_AFTER_SHARD_ID;
+    int wants_ts = *type == FILTER_AT_TIMESTAMP || *type == FILTER_FROM_TIMESTAMP;
+    int has_ts = ts != NULL && !json_is_null(ts);
+    uint32_t idx;
+    if (wants_id && (after_id == NULL || stream_shard_id_parse(after_id, &idx) < 0)) {
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                       "ShardId must be specified for the AFTER_SHARD_ID filter type.");
+    }
+    if (!wants_id && after_id != NULL) {
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                       "ShardId can only be specified for the AFTER_SHARD_ID filter type.");
+    }
+    if (wants_ts && !has_ts) {
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                       "Timestamp must be specified for the %s filter type.", name);
+    }
+    if (!wants_ts && has_ts) {
+        return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                       "Timestamp can only be specified for the AT_TIMESTAMP and FROM_TIMESTAMP "
+                       "filter types.");
+    }
+    if (wants_id && idx + 1 > *first) {
+        *first = idx + 1;
+    }
+    if (has_ts) {
+        *ts_ms = (int64_t)llround(json_number_value(ts) * 1000.0);
+    }
+    return 0;
+}
+
+/* 1 when sh passes the filter, for a stream whose trim horizon is horizon_ms. */
+static int filter_keeps(enum shard_filter type, int64_t ts_ms, int64_t horizon_ms,
+                        const struct stream_shard_info *sh)
+{
+    int open_after = sh->open; /* open, or closed at or after a time, below */
+    switch (type) {
+    case FILTER_AT_LATEST: return sh->open;
+    case FILTER_AT_TRIM_HORIZON:
+        return sh->created_ms <= horizon_ms && (open_after || sh->closed_ms >= horizon_ms);
+    case FILTER_AT_TIMESTAMP:
+        return sh->created_ms <= ts_ms && (open_after || sh->closed_ms >= ts_ms);
+    case FILTER_FROM_TIMESTAMP:
+        /* a time before the trim horizon is read as the trim horizon */
+        return open_after || sh->closed_ms >= (ts_ms < horizon_ms ? horizon_ms : ts_ms);
+    case FILTER_FROM_TRIM_HORIZON:
+    case FILTER_AFTER_SHARD_ID:
+    case FILTER_NONE:
+    default: return open_after || sh->closed_ms >= horizon_ms;
+    }
+}
+
 static int list_shards(struct api_call *call, json_t *in, json_t **out)
 {
     struct stream_service *svc = call->service_ctx;
@@ -362,6 +458,13 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
         (rc = kin__get_string(call, in, "StreamARN", 0, 1, 2048, &arn)) < 0) {
         return rc;
     }
+    json_t *filter = json_object_get(in, "ShardFilter");
+    if (filter != NULL && json_is_null(filter)) {
+        filter = NULL;
+    }
+    enum shard_filter ftype = FILTER_NONE;
+    int64_t ts_ms = 0;
+    uint32_t first = 0;
     char *after = NULL;
     struct stream *s = NULL;
     if (token != NULL) {
@@ -369,94 +472,86 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
             return err_set(&call->err, SL_E(INVALID_ARGUMENT),
                            "NextToken and StreamName cannot be provided together.");
         }
+        if (filter != NULL) {
+            return err_set(&call->err, SL_E(INVALID_ARGUMENT),
+                           "NextToken and ShardFilter cannot be provided together.");
+        }
         if ((rc = token_open(call, token, "shards", &after)) < 0) {
             return rc;
         }
-        /* after = "<stream name>/<last shard number>" */
-        char *slash = strrchr(after, '/');
-        if (slash == NULL) {
+        /* after = "<stream name>/<last shard number>/<filter>/<timestamp ms>" (a name has no
+           slash) */
+        char *f1 = strchr(after, '/');
+        char *f2 = f1 != NULL ? strchr(f1 + 1, '/') : NULL;
+        char *f3 = f2 != NULL ? strchr(f2 + 1, '/') : NULL;
+        if (f3 == NULL) {
             free(after);
             return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid NextToken.");
         }
-        *slash = '\0';
+        *f1 = *f2 = *f3 = '\0';
+        first = (uint32_t)strtoul(f1 + 1, NULL, 10) + 1;
+        ftype = (enum shard_filter)atoi(f2 + 1);
+        ts_ms = atoll(f3 + 1);
         rc = kin__resolve(call, after, NULL, &s);
-        if (rc == 0) {
-            start_id = slash + 1;
-        }
     } else {
-        rc = kin__resolve(call, name, arn, &s);
+        if (filter != NULL) {
+            rc = read_shard_filter(call, filter, &ftype, &first, &ts_ms);
+        }
+        if (rc == 0) {
+            rc = kin__resolve(call, name, arn, &s);
+        }
     }
     if (rc < 0) {
         free(after);
         return rc;
     }
-    uint32_t first = 0;
     if (start_id != NULL) {
         uint32_t idx;
-        if (stream_shard_id_parse(start_id, &idx) == 0) {
+        if (stream_shard_id_parse(start_id, &idx) == 0 && idx + 1 > first) {
             first = idx + 1;
         }
     }
+    struct stream_info *info = xmalloc(sizeof(*info));
+    stream_describe(s, info);
+    /* The trim horizon: the oldest record the retention keeps, but no earlier than the
+       stream (so AT_TRIM_HORIZON of a young stream gives its first shards, where a
+       consumer starts). */
+    int64_t horizon_ms = call->req->now_ms - (int64_t)info->retention_hours * 3600 * 1000;
+    if (horizon_ms < info->created_ms) {
+        horizon_ms = info->created_ms;
+    }
+    free(info);
     struct stream_shard_info *shards = NULL;
     size_t n_shards = 0;
-    json_t *filter = json_object_get(in, "ShardFilter");
-    if (filter != NULL && json_is_object(filter)) {
-        const char *type, *after_id;
-        if ((rc = kin__get_string(call, filter, "Type", 1, 1, 32, &type)) < 0 ||
-            (rc = kin__get_string(call, filter, "ShardId", 0, 1, 128, &after_id)) < 0) {
-            goto out;
-        }
-        static const char *const types[] = {"AFTER_SHARD_ID", "AT_TRIM_HORIZON",
-                                            "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
-                                            "FROM_TIMESTAMP"};
-        int known = 0;
-        for (size_t t = 0; t < 6; t++) {
-            known |= strcmp(type, types[t]) == 0;
-        }
-        if (!known) {
-            rc = kin__validation(call, "shardFilter.type", type,
-                                 "Member must satisfy enum value set: [AFTER_SHARD_ID, "
-                                 "AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, "
-                                 "FROM_TIMESTAMP]");
-            goto out;
-        }
-        if (strcmp(type, "AFTER_SHARD_ID") == 0) {
-            uint32_t idx;
-            if (after_id == NULL || stream_shard_id_parse(after_id, &idx) < 0) {
-                rc = err_set(&call->err, SL_E(INVALID_ARGUMENT),
-                             "ShardId must be specified for the AFTER_SHARD_ID filter type.");
-                goto out;
-            }
-            if (idx + 1 > first) {
-                first = idx + 1;
-            }
-        }
-        /* Every shard is open until resharding exists, so the other filters keep them all. */
-    }
     stream_shards_list(s, &shards, &n_shards);
     json_t *arr = json_array();
-    size_t i = 0;
-    while (i < n_shards && shards[i].shard_idx < first) {
-        i++;
-    }
+    size_t i = first < n_shards ? first : n_shards; /* shard i is shardId-i */
     uint32_t last_idx = 0;
-    for (; i < n_shards && json_array_size(arr) < (size_t)max_results; i++) {
+    int more = 0;
+    for (; i < n_shards; i++) {
+        if (!filter_keeps(ftype, ts_ms, horizon_ms, &shards[i])) {
+            continue;
+        }
+        if (json_array_size(arr) == (size_t)max_results) {
+            more = 1;
+            break;
+        }
         json_array_append_new(arr, shard_json(stream_seq_tag(s), &shards[i]));
         last_idx = shards[i].shard_idx;
     }
     *out = json_pack("{s:o}", "Shards", arr);
-    if (i < n_shards) {
-        char *what = xasprintf("%s/%u", stream_name(s), last_idx);
+    if (more) {
+        char *what =
+            xasprintf("%s/%u/%d/%lld", stream_name(s), last_idx, (int)ftype, (long long)ts_ms);
         char *t = token_make(svc, "shards", what, call->req->now_ms);
         json_object_set_new(*out, "NextToken", json_string(t));
         free(t);
         free(what);
     }
-out:
     free(shards);
     stream_release(s);
     free(after);
-    return rc;
+    return 0;
 }
 
 static int get_shard_iterator(struct api_call *call, json_t *in, json_t **out)
@@ -578,8 +673,7 @@ static int change_retention(struct api_call *call, json_t *in, int increase)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    rc = stream_update_retention(call->service_ctx, s, (int)hours, increase ? 1 : -1,
-                                 &call->err);
+    rc = stream_update_retention(call->service_ctx, s, (int)hours, increase ? 1 : -1, &call->err);
     stream_release(s);
     return rc;
 }
@@ -646,8 +740,8 @@ static int change_encryption(struct api_call *call, json_t *in, int start)
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
     }
-    rc = stream_update_encryption(call->service_ctx, s, start ? "KMS" : "NONE",
-                                  start ? key : NULL, &call->err);
+    rc = stream_update_encryption(call->service_ctx, s, start ? "KMS" : "NONE", start ? key : NULL,
+                                  &call->err);
     stream_release(s);
     return rc;
 }
@@ -662,6 +756,99 @@ static int stop_encryption(struct api_call *call, json_t *in, json_t **out)
 {
     (void)out;
     return change_encryption(call, in, 0);
+}
+
+/* ---- resharding ---- */
+
+/* The stream of in and the shard named by field (ResourceNotFound when it does not exist). */
+static int resolve_shard(struct api_call *call, struct stream *s, const char *shard_id,
+                         uint32_t *shard_idx)
+{
+    uint32_t idx;
+    struct stream_shard_info info;
+    if (stream_shard_id_parse(shard_id, &idx) == 0 && stream_shard_get(s, idx, &info) == 0) {
+        *shard_idx = idx;
+        return 0;
+    }
+    return err_set(&call->err, SL_E(RESOURCE_NOT_FOUND),
+                   "Could not find shard %s in stream %s under account %s.", shard_id,
+                   stream_name(s), call->req->account_id);
+}
+
+static int split_shard(struct api_call *call, json_t *in, json_t **out)
+{
+    (void)out;
+    const char *shard_id, *key;
+    int rc;
+    if ((rc = kin__get_string(call, in, "ShardToSplit", 1, 1, 128, &shard_id)) < 0 ||
+        (rc = kin__get_string(call, in, "NewStartingHashKey", 1, 1, 128, &key)) < 0) {
+        return rc;
+    }
+    stream_u128 hash;
+    if (stream_hashkey_parse(key, strlen(key), &hash) < 0) {
+        return kin__validation(
+            call, "newStartingHashKey", key,
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
+    }
+    struct stream *s;
+    if ((rc = resolve_input(call, in, &s)) < 0) {
+        return rc;
+    }
+    uint32_t idx;
+    if ((rc = resolve_shard(call, s, shard_id, &idx)) == 0) {
+        rc = stream_shard_split(call->service_ctx, s, idx, hash, &call->err);
+    }
+    stream_release(s);
+    return rc;
+}
+
+static int merge_shards(struct api_call *call, json_t *in, json_t **out)
+{
+    (void)out;
+    const char *shard_id, *adjacent_id;
+    int rc;
+    if ((rc = kin__get_string(call, in, "ShardToMerge", 1, 1, 128, &shard_id)) < 0 ||
+        (rc = kin__get_string(call, in, "AdjacentShardToMerge", 1, 1, 128, &adjacent_id)) < 0) {
+        return rc;
+    }
+    struct stream *s;
+    if ((rc = resolve_input(call, in, &s)) < 0) {
+        return rc;
+    }
+    uint32_t idx, adjacent_idx;
+    if ((rc = resolve_shard(call, s, shard_id, &idx)) == 0 &&
+        (rc = resolve_shard(call, s, adjacent_id, &adjacent_idx)) == 0) {
+        rc = stream_shard_merge(call->service_ctx, s, idx, adjacent_idx, &call->err);
+    }
+    stream_release(s);
+    return rc;
+}
+
+static int update_shard_count(struct api_call *call, json_t *in, json_t **out)
+{
+    long long target;
+    const char *scaling;
+    int rc;
+    if ((rc = kin__get_int(call, in, "TargetShardCount", 1, 1, INT32_MAX, 0, &target)) < 0 ||
+        (rc = kin__get_string(call, in, "ScalingType", 1, 1, 32, &scaling)) < 0) {
+        return rc;
+    }
+    if (strcmp(scaling, "UNIFORM_SCALING") != 0) {
+        return kin__validation(call, "scalingType", scaling,
+                               "Member must satisfy enum value set: [UNIFORM_SCALING]");
+    }
+    struct stream *s;
+    if ((rc = resolve_input(call, in, &s)) < 0) {
+        return rc;
+    }
+    int current = 0;
+    rc = stream_shard_count_update(call->service_ctx, s, (int)target, &current, &call->err);
+    if (rc == 0) {
+        *out = json_pack("{s:s, s:i, s:i, s:s}", "StreamName", stream_name(s), "CurrentShardCount",
+                         current, "TargetShardCount", (int)target, "StreamARN", stream_arn(s));
+    }
+    stream_release(s);
+    return rc;
 }
 
 static int describe_limits(struct api_call *call, json_t *in, json_t **out)
@@ -689,6 +876,9 @@ static const struct api_json_op kinesis_ops[] = {
     {"StartStreamEncryption", start_encryption, NULL},
     {"StopStreamEncryption", stop_encryption, NULL},
     {"DescribeLimits", describe_limits, NULL},
+    {"SplitShard", split_shard, NULL},
+    {"MergeShards", merge_shards, NULL},
+    {"UpdateShardCount", update_shard_count, NULL},
     {"AddTagsToStream", kin__add_tags_to_stream, NULL},
     {"ListTagsForStream", kin__list_tags_for_stream, NULL},
     {"RemoveTagsFromStream", kin__remove_tags_from_stream, NULL},

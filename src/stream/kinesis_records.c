@@ -530,6 +530,39 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     return buf_status(out) < 0 ? -1 : 0;
 }
 
+/* GetRecords' ChildShards of shard parent_idx: [{ShardId, ParentShards, HashKeyRange}]. */
+static void child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *out)
+{
+    struct stream_shard_info *shards;
+    size_t n;
+    stream_shards_list(s, &shards, &n);
+    buf_putc(out, '[');
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct stream_shard_info *c = &shards[i];
+        if (c->parent_idx != (int64_t)parent_idx && c->adjacent_parent_idx != (int64_t)parent_idx) {
+            continue;
+        }
+        char id[STREAM_SHARD_ID_LEN + 1], parent[STREAM_SHARD_ID_LEN + 1];
+        char start[48], end[48];
+        stream_shard_id_format(c->shard_idx, id);
+        stream_shard_id_format((uint32_t)c->parent_idx, parent);
+        stream_hashkey_format(c->start_hash, start);
+        stream_hashkey_format(c->end_hash, end);
+        buf_printf(out, "%s{\"ShardId\":\"%s\",\"ParentShards\":[\"%s\"", first ? "" : ",", id,
+                   parent);
+        if (c->adjacent_parent_idx >= 0) {
+            stream_shard_id_format((uint32_t)c->adjacent_parent_idx, parent);
+            buf_printf(out, ",\"%s\"", parent);
+        }
+        buf_printf(out, "],\"HashKeyRange\":{\"StartingHashKey\":\"%s\",\"EndingHashKey\":\"%s\"}}",
+                   start, end);
+        first = 0;
+    }
+    buf_putc(out, ']');
+    free(shards);
+}
+
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
 {
     struct stream_service *svc = call->service_ctx;
@@ -624,6 +657,16 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
         }
         return err_set(&call->err, rc, "Internal service failure.");
+    }
+    struct stream_shard_info shard;
+    if (stream_shard_get(s, pos.shard_idx, &shard) == 0 && !shard.open &&
+        next >= shard.ending_index) {
+        /* The end of a closed shard: no next iterator, its children instead. */
+        buf_puts(out, "],\"MillisBehindLatest\":0,\"ChildShards\":");
+        child_shards_json(s, pos.shard_idx, out);
+        buf_putc(out, '}');
+        stream_release(s);
+        return buf_status(out);
     }
     int64_t behind = 0;
     struct stream_shard_state state;

@@ -10,7 +10,7 @@
  *   digits  0-1   "49"
  *           2-19  the stream's tag (its creation time in ms), 18 digits
  *          20-25  the shard number, 6 digits
- *          26-35  zero (room for a shard generation, for resharding)
+ *          26-35  zero (room for a shard generation)
  *          36-55  the record's index in the shard log, 20 digits
  *
  * so within a shard they increase strictly with the index, compare equally as strings
@@ -82,18 +82,18 @@ void stream_hashkey_format(u128 v, char out[48])
     out[n] = '\0';
 }
 
-struct shard *stream__shard_for_hash(struct stream *s, u128 hash)
+size_t stream__open_slot_for_hash(const struct stream *s, u128 hash)
 {
-    size_t lo = 0, hi = s->n_shards;
+    size_t lo = 0, hi = s->n_open;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (s->shards[mid].start_hash <= hash) {
+        if (s->open_shards[mid]->start_hash <= hash) {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    return &s->shards[lo];
+    return lo;
 }
 
 /* floor(i * 2^128 / n) without overflow: (2^128 / n) * i plus the remainder share. */
@@ -147,7 +147,8 @@ int stream_shard_id_parse(const char *text, uint32_t *idx_out)
     return 0;
 }
 
-void stream_seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index, char out[STREAM_SEQNO_LEN + 1])
+void stream_seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index,
+                         char out[STREAM_SEQNO_LEN + 1])
 {
     /* By hand: this runs for every record written and read. */
     static const int widths[] = {18, 6, 10, 20};
@@ -184,7 +185,7 @@ static int parse_digits(const char *p, size_t n, uint64_t *out)
 }
 
 int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
-                uint64_t *index_out)
+                        uint64_t *index_out)
 {
     uint64_t got_tag, got_shard, zero, index;
     if (len != STREAM_SEQNO_LEN || text[0] != '4' || text[1] != '9' ||
@@ -192,8 +193,7 @@ int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t sha
         parse_digits(text + 26, 10, &zero) < 0 || parse_digits(text + 36, 20, &index) < 0) {
         return -1;
     }
-    if (got_tag != tag % 1000000000000000000ull || got_shard != shard_idx % 1000000u ||
-        zero != 0) {
+    if (got_tag != tag % 1000000000000000000ull || got_shard != shard_idx % 1000000u || zero != 0) {
         return -1;
     }
     *index_out = index;
@@ -235,8 +235,8 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
-void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator_pos *pos, char *out,
-                     size_t out_size)
+void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator_pos *pos,
+                             char *out, size_t out_size)
 {
     uint8_t raw[ITER_PAYLOAD_LEN + ITER_MAC_LEN];
     raw[0] = 1;
@@ -254,7 +254,7 @@ void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator
 }
 
 int stream__iterator_decode(const uint8_t key[32], const char *text, size_t len, int64_t now_ms,
-                    struct stream_iterator_pos *pos, struct err_info *err)
+                            struct stream_iterator_pos *pos, struct err_info *err)
 {
     uint8_t raw[ITER_PAYLOAD_LEN + ITER_MAC_LEN + 4];
     if (len != BASE64_ENCODED_LEN(ITER_PAYLOAD_LEN + ITER_MAC_LEN) - 1 ||

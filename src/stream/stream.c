@@ -52,6 +52,13 @@ static const struct store_migration stream_migrations[] = {
         "CREATE TABLE stream_tags("
         " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
         " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(stream_id, key));"},
+    /* Lineage: a shard's parents, and the index after its last record once closed (NULL
+       while open). streams.shard_count counts every shard, open or closed. */
+    {2, "ALTER TABLE stream_shards ADD COLUMN parent_idx INTEGER NOT NULL DEFAULT -1;"
+        "ALTER TABLE stream_shards ADD COLUMN adjacent_parent_idx INTEGER NOT NULL DEFAULT -1;"
+        "ALTER TABLE stream_shards ADD COLUMN ending_index INTEGER;"
+        "ALTER TABLE stream_shards ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE stream_shards ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"},
 };
 
 static const char *const status_names[] = {
@@ -134,18 +141,83 @@ static int fsync_dir(const char *path)
     return rc;
 }
 
+/* A new open shard, not in any table yet; its log is opened later. */
+static struct shard *shard_new(uint32_t idx, u128 start, u128 end, int64_t parent_idx,
+                               int64_t adjacent_parent_idx)
+{
+    struct shard *sh = xcalloc(1, sizeof(*sh));
+    sh->idx = idx;
+    sh->start_hash = start;
+    sh->end_hash = end;
+    sh->parent_idx = parent_idx;
+    sh->adjacent_parent_idx = adjacent_parent_idx;
+    sh->open = 1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&sh->wait_lock, NULL);
+    pthread_cond_init(&sh->wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&sh->n_waiters, 0);
+    return sh;
+}
+
+static void shard_free(struct shard *sh)
+{
+    if (sh == NULL) {
+        return;
+    }
+    seglog_close(sh->log);
+    pthread_mutex_destroy(&sh->wait_lock);
+    pthread_cond_destroy(&sh->wait_cond);
+    free(sh);
+}
+
+static int cmp_start_hash(const void *a, const void *b)
+{
+    const struct shard *x = *(struct shard *const *)a, *y = *(struct shard *const *)b;
+    return x->start_hash < y->start_hash ? -1 : x->start_hash > y->start_hash;
+}
+
+/* Rebuilds s->open_shards from s->shards (shards_lock held exclusive, or s unpublished). */
+static void rebuild_open(struct stream *s)
+{
+    free(s->open_shards);
+    s->open_shards = xcalloc(s->n_shards ? s->n_shards : 1, sizeof(*s->open_shards));
+    s->n_open = 0;
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        if (s->shards[i]->open) {
+            s->open_shards[s->n_open++] = s->shards[i];
+        }
+    }
+    qsort(s->open_shards, s->n_open, sizeof(*s->open_shards), cmp_start_hash);
+}
+
+/* A copy of the shard table's pointers (each stays valid while s is referenced), so
+   work on the logs is done without shards_lock. The caller frees the array. */
+static struct shard **shards_hold(struct stream *s, uint32_t *n_out)
+{
+    pthread_rwlock_rdlock(&s->shards_lock);
+    uint32_t n = s->n_shards;
+    struct shard **held = xcalloc(n ? n : 1, sizeof(*held));
+    memcpy(held, s->shards, n * sizeof(*held));
+    pthread_rwlock_unlock(&s->shards_lock);
+    *n_out = n;
+    return held;
+}
+
 static void stream_free(struct stream *s)
 {
     if (s == NULL) {
         return;
     }
     for (uint32_t i = 0; s->shards != NULL && i < s->n_shards; i++) {
-        seglog_close(s->shards[i].log);
-        pthread_mutex_destroy(&s->shards[i].wait_lock);
-        pthread_cond_destroy(&s->shards[i].wait_cond);
+        shard_free(s->shards[i]);
     }
     pthread_mutex_destroy(&s->lock);
+    pthread_rwlock_destroy(&s->shards_lock);
     free(s->shards);
+    free(s->open_shards);
     free(s);
 }
 
@@ -281,6 +353,40 @@ static int delete_row(struct stream_service *svc, int64_t id)
     return rc < 0 ? rc : 0;
 }
 
+/* Inserts the rows of n shards of s (inside the caller's transaction). */
+static int insert_shard_rows(struct store *st, const struct stream *s, struct shard *const *shards,
+                             size_t n)
+{
+    struct store_stmt *q = NULL;
+    int rc = store_prepare(st,
+                           "INSERT INTO stream_shards(stream_id, idx, start_hash, end_hash,"
+                           " parent_idx, adjacent_parent_idx, ending_index, created_ms, closed_ms)"
+                           " VALUES(?,?,?,?,?,?,?,?,?)",
+                           &q);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        char start[48], end[48];
+        stream_hashkey_format(shards[i]->start_hash, start);
+        stream_hashkey_format(shards[i]->end_hash, end);
+        store_reset(q);
+        store_bind_int64(q, 1, s->id);
+        store_bind_int64(q, 2, shards[i]->idx);
+        store_bind_text(q, 3, start);
+        store_bind_text(q, 4, end);
+        store_bind_int64(q, 5, shards[i]->parent_idx);
+        store_bind_int64(q, 6, shards[i]->adjacent_parent_idx);
+        if (shards[i]->open) {
+            store_bind_null(q, 7);
+        } else {
+            store_bind_int64(q, 7, (int64_t)shards[i]->ending_index);
+        }
+        store_bind_int64(q, 8, shards[i]->created_ms);
+        store_bind_int64(q, 9, shards[i]->closed_ms);
+        rc = store_step(q);
+    }
+    store_finalize(q);
+    return rc < 0 ? rc : 0;
+}
+
 static int insert_rows(struct stream_service *svc, struct stream *s)
 {
     struct store *st = svc->store;
@@ -312,23 +418,8 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
         s->id = store_last_rowid(st);
     }
     if (rc >= 0) {
-        rc = store_prepare(st,
-                           "INSERT INTO stream_shards(stream_id, idx, start_hash, end_hash)"
-                           " VALUES(?,?,?,?)",
-                           &q);
+        rc = insert_shard_rows(st, s, s->shards, s->n_shards);
     }
-    for (uint32_t i = 0; rc >= 0 && i < s->n_shards; i++) {
-        char start[48], end[48];
-        stream_hashkey_format(s->shards[i].start_hash, start);
-        stream_hashkey_format(s->shards[i].end_hash, end);
-        store_reset(q);
-        store_bind_int64(q, 1, s->id);
-        store_bind_int64(q, 2, s->shards[i].idx);
-        store_bind_text(q, 3, start);
-        store_bind_text(q, 4, end);
-        rc = store_step(q);
-    }
-    store_finalize(q);
     if (rc >= 0) {
         rc = store_commit(st);
     }
@@ -339,20 +430,55 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
     return rc < 0 ? rc : 0;
 }
 
+/* Opens sh's log under s->dir; fresh removes what a crashed resharding left there. */
+static int open_shard_log(struct stream *s, struct shard *sh, int fresh)
+{
+    char shard_id[STREAM_SHARD_ID_LEN + 1];
+    stream_shard_id_format(sh->idx, shard_id);
+    char *path = xasprintf("%s/%s", s->dir, shard_id);
+    if (fresh) {
+        seglog_remove_dir(path);
+    }
+    int rc = seglog_open(path, NULL, 0, &sh->log);
+    free(path);
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "stream", "cannot open shard log %s of %s: %s", shard_id, s->name,
+                sl_strerror(rc));
+    }
+    return rc;
+}
+
+/* Removes shard logs numbered past s's shards: the children of a resharding that a crash
+   stopped before its commit (they never took a record). */
+static void remove_uncommitted_shards(struct stream *s)
+{
+    DIR *d = opendir(s->dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint32_t idx;
+        if (strncmp(e->d_name, "shardId-", 8) == 0 && stream_shard_id_parse(e->d_name, &idx) == 0 &&
+            idx >= s->n_shards) {
+            char *path = xasprintf("%s/%s", s->dir, e->d_name);
+            log_msg(LOG_INFO, "stream", "removing %s, left by an interrupted resharding", path);
+            seglog_remove_dir(path);
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
 static int open_shard_logs(struct stream *s)
 {
     if (mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
         return -errno;
     }
+    remove_uncommitted_shards(s);
     for (uint32_t i = 0; i < s->n_shards; i++) {
-        char shard_id[STREAM_SHARD_ID_LEN + 1];
-        stream_shard_id_format(s->shards[i].idx, shard_id);
-        char *path = xasprintf("%s/%s", s->dir, shard_id);
-        int rc = seglog_open(path, NULL, 0, &s->shards[i].log);
-        free(path);
+        int rc = open_shard_log(s, s->shards[i], 0);
         if (rc < 0) {
-            log_msg(LOG_ERROR, "stream", "cannot open shard log %s of %s: %s", shard_id, s->name,
-                    sl_strerror(rc));
             return rc;
         }
     }
@@ -361,8 +487,9 @@ static int open_shard_logs(struct stream *s)
 
 /* ---- the registry ---- */
 
+/* A stream with no shards yet (add_shard adds them). */
 static struct stream *stream_new(struct stream_service *svc, const char *region,
-                                 const char *account, const char *name, uint32_t n_shards)
+                                 const char *account, const char *name)
 {
     struct stream *s = xcalloc(1, sizeof(*s));
     s->svc = svc;
@@ -370,26 +497,25 @@ static struct stream *stream_new(struct stream_service *svc, const char *region,
     snprintf(s->account, sizeof(s->account), "%s", account);
     snprintf(s->name, sizeof(s->name), "%s", name);
     snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", region, account, name);
-    s->n_shards = n_shards;
-    s->shards = xcalloc(n_shards, sizeof(*s->shards));
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    for (uint32_t i = 0; i < n_shards; i++) {
-        s->shards[i].parent_idx = -1;
-        s->shards[i].adjacent_parent_idx = -1;
-        s->shards[i].open = 1;
-        pthread_mutex_init(&s->shards[i].wait_lock, NULL);
-        pthread_cond_init(&s->shards[i].wait_cond, &ca);
-        atomic_init(&s->shards[i].n_waiters, 0);
-    }
-    pthread_condattr_destroy(&ca);
+    /* Writers first: a resharding must not wait behind a steady flow of appends. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->shards_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->refs, 1);
     atomic_init(&s->gone_at_ms, INT64_MAX);
     atomic_init(&s->row_deleted, 0);
     strcpy(s->meta.encryption, "NONE");
     return s;
+}
+
+/* Appends sh, the next shard number, to an unpublished s's table. */
+static void add_shard(struct stream *s, struct shard *sh)
+{
+    s->shards = xrealloc(s->shards, (s->n_shards + 1) * sizeof(*s->shards));
+    s->shards[s->n_shards++] = sh;
 }
 
 /* Appends s to the registry, which takes over the caller's reference. */
@@ -521,10 +647,10 @@ void stream_describe(struct stream *s, struct stream_info *out)
     out->status = m.status;
     memcpy(out->encryption, m.encryption, sizeof(out->encryption));
     memcpy(out->key_id, m.key_id, sizeof(out->key_id));
+    pthread_rwlock_rdlock(&s->shards_lock);
     out->n_shards = s->n_shards;
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        out->n_open_shards += s->shards[i].open != 0;
-    }
+    out->n_open_shards = s->n_open;
+    pthread_rwlock_unlock(&s->shards_lock);
 }
 
 enum stream_status stream_status_get(struct stream *s)
@@ -585,9 +711,9 @@ void stream_service_limits(struct stream_service *svc, const char *region,
         if (strcmp(s->region, region) != 0 || is_gone(s, now)) {
             continue;
         }
-        for (uint32_t k = 0; k < s->n_shards; k++) {
-            out->open_shards += s->shards[k].open != 0;
-        }
+        pthread_rwlock_rdlock(&s->shards_lock);
+        out->open_shards += (int)s->n_open;
+        pthread_rwlock_unlock(&s->shards_lock);
         pthread_mutex_lock(&s->lock);
         out->on_demand_streams += s->meta.mode == STREAM_MODE_ON_DEMAND;
         pthread_mutex_unlock(&s->lock);
@@ -658,13 +784,21 @@ void stream__settle(struct stream_service *svc)
 }
 
 /* Wakes every reader waiting on s (its deletion began). */
+static void wake_waiters(struct shard *sh)
+{
+    pthread_mutex_lock(&sh->wait_lock);
+    pthread_cond_broadcast(&sh->wait_cond);
+    pthread_mutex_unlock(&sh->wait_lock);
+}
+
 static void wake_all_waiters(struct stream *s)
 {
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        pthread_mutex_lock(&s->shards[i].wait_lock);
-        pthread_cond_broadcast(&s->shards[i].wait_cond);
-        pthread_mutex_unlock(&s->shards[i].wait_lock);
+    uint32_t n;
+    struct shard **held = shards_hold(s, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        wake_waiters(held[i]);
     }
+    free(held);
 }
 
 int stream_create(struct stream_service *svc, const struct stream_create_params *p,
@@ -706,17 +840,21 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
         goto out;
     }
 
-    struct stream *s = stream_new(svc, p->region, p->account, p->name, (uint32_t)p->shard_count);
+    struct stream *s = stream_new(svc, p->region, p->account, p->name);
     s->meta.mode = p->mode;
     s->meta.retention_hours = STREAM_RETENTION_MIN_HOURS;
     s->created_ms = now;
     s->seq_tag = (uint64_t)now;
     s->meta.status = STREAM_CREATING;
     s->meta.status_until_ms = now + svc->cfg->stream_transition_ms;
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        s->shards[i].idx = i;
-        stream__shard_even_range(i, s->n_shards, &s->shards[i].start_hash, &s->shards[i].end_hash);
+    for (uint32_t i = 0; i < (uint32_t)p->shard_count; i++) {
+        u128 start, end;
+        stream__shard_even_range(i, (uint32_t)p->shard_count, &start, &end);
+        struct shard *sh = shard_new(i, start, end, -1, -1);
+        sh->created_ms = now;
+        add_shard(s, sh);
     }
+    rebuild_open(s);
     rc = insert_rows(svc, s);
     if (rc < 0) {
         stream_free(s);
@@ -1001,19 +1139,16 @@ int stream_tags_remove(struct stream_service *svc, struct stream *s, const char 
 
 /* ---- shards ---- */
 
+/* Shard shard_idx of s or NULL; the pointer stays valid while s is referenced. */
 static struct shard *find_shard(struct stream *s, uint32_t shard_idx)
 {
-    if (shard_idx < s->n_shards && s->shards[shard_idx].idx == shard_idx) {
-        return &s->shards[shard_idx];
-    }
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        if (s->shards[i].idx == shard_idx) {
-            return &s->shards[i];
-        }
-    }
-    return NULL;
+    pthread_rwlock_rdlock(&s->shards_lock);
+    struct shard *sh = shard_idx < s->n_shards ? s->shards[shard_idx] : NULL;
+    pthread_rwlock_unlock(&s->shards_lock);
+    return sh;
 }
 
+/* Fills out from sh (shards_lock held). */
 static void shard_info(const struct shard *sh, struct stream_shard_info *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1025,27 +1160,34 @@ static void shard_info(const struct shard *sh, struct stream_shard_info *out)
     out->end_hash = sh->end_hash;
     out->open = sh->open;
     out->starting_index = 0;
-    out->ending_index = sh->open ? 0 : seglog_next_index(sh->log);
+    out->ending_index = sh->open ? 0 : sh->ending_index;
+    out->created_ms = sh->created_ms;
+    out->closed_ms = sh->open ? 0 : sh->closed_ms;
 }
 
 void stream_shards_list(struct stream *s, struct stream_shard_info **out, size_t *n_out)
 {
-    struct stream_shard_info *infos = xcalloc(s->n_shards ? s->n_shards : 1, sizeof(*infos));
-    for (uint32_t i = 0; i < s->n_shards; i++) {
-        shard_info(&s->shards[i], &infos[i]);
+    pthread_rwlock_rdlock(&s->shards_lock);
+    uint32_t n = s->n_shards;
+    struct stream_shard_info *infos = xcalloc(n ? n : 1, sizeof(*infos));
+    for (uint32_t i = 0; i < n; i++) {
+        shard_info(s->shards[i], &infos[i]);
     }
+    pthread_rwlock_unlock(&s->shards_lock);
     *out = infos;
-    *n_out = s->n_shards;
+    *n_out = n;
 }
 
 int stream_shard_get(struct stream *s, uint32_t shard_idx, struct stream_shard_info *out)
 {
-    struct shard *sh = find_shard(s, shard_idx);
-    if (sh == NULL) {
-        return SL_E(RESOURCE_NOT_FOUND);
+    int rc = SL_E(RESOURCE_NOT_FOUND);
+    pthread_rwlock_rdlock(&s->shards_lock);
+    if (shard_idx < s->n_shards) {
+        shard_info(s->shards[shard_idx], out);
+        rc = 0;
     }
-    shard_info(sh, out);
-    return 0;
+    pthread_rwlock_unlock(&s->shards_lock);
+    return rc;
 }
 
 int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard_state *out)
@@ -1058,6 +1200,427 @@ int stream_shard_state(struct stream *s, uint32_t shard_idx, struct stream_shard
     out->durable_index = seglog_durable_index(sh->log);
     out->last_arrival_ms = seglog_last_arrival_ms(sh->log);
     return 0;
+}
+
+/* ---- resharding ---- */
+
+/*
+ * A resharding as it is planned, under admin_lock: the open shards as they will be, the
+ * shards it adds (numbered from s->n_shards on, owned here until published) and the
+ * existing shards it closes. A shard that is added and closed by the same plan (the
+ * short-lived shards of UpdateShardCount) is closed empty.
+ */
+struct plan {
+    struct stream *s;
+    int64_t now_ms;
+    struct shard **open; /* sorted by start_hash; existing or added */
+    size_t n_open;
+    struct shard **added;
+    size_t n_added;
+    struct shard **closed; /* existing shards */
+    size_t n_closed;
+};
+
+static void plan_init(struct plan *p, struct stream *s, int64_t now_ms)
+{
+    memset(p, 0, sizeof(*p));
+    p->s = s;
+    p->now_ms = now_ms;
+    pthread_rwlock_rdlock(&s->shards_lock);
+    p->n_open = s->n_open;
+    /* room for every shard a plan can add: at most two per open shard plus the target */
+    p->open =
+        xcalloc(2 * (size_t)s->n_open + 2 * STREAM_SHARDS_PER_STREAM_MAX + 2, sizeof(*p->open));
+    memcpy(p->open, s->open_shards, s->n_open * sizeof(*p->open));
+    pthread_rwlock_unlock(&s->shards_lock);
+}
+
+/* Frees what the plan still owns: added shards not published, with their files. */
+static void plan_fini(struct plan *p)
+{
+    for (size_t i = 0; i < p->n_added; i++) {
+        struct shard *sh = p->added[i];
+        if (sh->log != NULL) {
+            char shard_id[STREAM_SHARD_ID_LEN + 1];
+            stream_shard_id_format(sh->idx, shard_id);
+            char *path = xasprintf("%s/%s", p->s->dir, shard_id);
+            seglog_close(sh->log);
+            sh->log = NULL;
+            seglog_remove_dir(path);
+            free(path);
+        }
+        shard_free(sh);
+    }
+    free(p->added);
+    free(p->closed);
+    free(p->open);
+}
+
+static struct shard *plan_add(struct plan *p, u128 start, u128 end, int64_t parent_idx,
+                              int64_t adjacent_parent_idx)
+{
+    struct shard *sh = shard_new(p->s->n_shards + (uint32_t)p->n_added, start, end, parent_idx,
+                                 adjacent_parent_idx);
+    sh->created_ms = p->now_ms;
+    p->added = xrealloc(p->added, (p->n_added + 1) * sizeof(*p->added));
+    p->added[p->n_added++] = sh;
+    return sh;
+}
+
+static void plan_close(struct plan *p, struct shard *sh)
+{
+    if (sh->idx < p->s->n_shards) {
+        p->closed = xrealloc(p->closed, (p->n_closed + 1) * sizeof(*p->closed));
+        p->closed[p->n_closed++] = sh;
+    } else {
+        sh->open = 0;
+        sh->ending_index = 0;
+        sh->closed_ms = p->now_ms;
+    }
+}
+
+/* Splits open[slot] so that its upper child starts at key (start < key <= end). */
+static void plan_split(struct plan *p, size_t slot, u128 key)
+{
+    struct shard *parent = p->open[slot];
+    struct shard *lower = plan_add(p, parent->start_hash, key - 1, parent->idx, -1);
+    struct shard *upper = plan_add(p, key, parent->end_hash, parent->idx, -1);
+    plan_close(p, parent);
+    memmove(&p->open[slot + 2], &p->open[slot + 1], (p->n_open - slot - 1) * sizeof(*p->open));
+    p->open[slot] = lower;
+    p->open[slot + 1] = upper;
+    p->n_open++;
+}
+
+/* Merges open[slot] with open[slot + 1], the adjacent parent. */
+static void plan_merge(struct plan *p, size_t slot)
+{
+    struct shard *a = p->open[slot], *b = p->open[slot + 1];
+    struct shard *child = plan_add(p, a->start_hash, b->end_hash, a->idx, b->idx);
+    plan_close(p, a);
+    plan_close(p, b);
+    p->open[slot] = child;
+    memmove(&p->open[slot + 1], &p->open[slot + 2], (p->n_open - slot - 2) * sizeof(*p->open));
+    p->n_open--;
+}
+
+/* The open slot whose range holds hash. */
+static size_t plan_slot_for(const struct plan *p, u128 hash)
+{
+    size_t slot = 0;
+    while (slot + 1 < p->n_open && p->open[slot + 1]->start_hash <= hash) {
+        slot++;
+    }
+    return slot;
+}
+
+/* UNIFORM_SCALING: splits at every boundary of target even ranges that falls inside an
+   open shard, then merges the shards inside each target range, left to right. */
+static void plan_uniform(struct plan *p, uint32_t target)
+{
+    for (uint32_t i = 1; i < target; i++) {
+        u128 start, end;
+        stream__shard_even_range(i, target, &start, &end);
+        size_t slot = plan_slot_for(p, start);
+        if (p->open[slot]->start_hash != start) {
+            plan_split(p, slot, start);
+        }
+    }
+    for (uint32_t i = 0; i < target; i++) {
+        u128 start, end;
+        stream__shard_even_range(i, target, &start, &end);
+        size_t slot = plan_slot_for(p, start);
+        while (p->open[slot]->end_hash != end) {
+            plan_merge(p, slot);
+        }
+    }
+}
+
+/* Writes the plan, the parents' ending indexes and m in one transaction. */
+static int save_plan(struct stream_service *svc, struct stream *s, const struct plan *p,
+                     const uint64_t *ending, const struct stream_meta *m)
+{
+    struct store *st = svc->store;
+    store_lock(st);
+    int rc = store_begin(st);
+    for (size_t i = 0; rc >= 0 && i < p->n_closed; i++) {
+        rc = store_run(st,
+                       "UPDATE stream_shards SET ending_index=?, closed_ms=?"
+                       " WHERE stream_id=? AND idx=?",
+                       "iiii", (int64_t)ending[i], p->now_ms, s->id, (int64_t)p->closed[i]->idx);
+    }
+    if (rc >= 0) {
+        rc = insert_shard_rows(st, s, p->added, p->n_added);
+    }
+    if (rc >= 0) {
+        rc = store_run(st,
+                       "UPDATE streams SET shard_count=?, status=?, status_until_ms=? WHERE id=?",
+                       "isii", (int64_t)(s->n_shards + p->n_added), status_names[m->status],
+                       m->status_until_ms, s->id);
+    }
+    if (rc >= 0) {
+        rc = store_commit(st);
+    }
+    if (rc < 0) {
+        store_rollback(st);
+    }
+    store_unlock(st);
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * Carries the plan out (admin_lock held): opens the children's logs, then, with appends
+ * held off, takes each parent's ending index, makes its records durable, writes the plan
+ * and m in one transaction, and only then shows the new table. A failure or a crash before
+ * the commit leaves the stream as it was (the children's files are removed now, or on the
+ * next resharding that takes their numbers).
+ */
+static int plan_commit(struct stream_service *svc, struct stream *s, struct plan *p,
+                       const struct stream_meta *m, struct err_info *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->n_added; i++) {
+        rc = open_shard_log(s, p->added[i], 1);
+    }
+    if (rc == 0) {
+        rc = fsync_dir(s->dir);
+    }
+    if (rc < 0) {
+        return err_set(err, rc, "Internal service failure.");
+    }
+    uint64_t *ending = xcalloc(p->n_closed + 1, sizeof(*ending));
+    pthread_rwlock_wrlock(&s->shards_lock);
+    for (size_t i = 0; rc == 0 && i < p->n_closed; i++) {
+        struct seglog *log = p->closed[i]->log;
+        ending[i] = seglog_next_index(log);
+        if (seglog_durable_index(log) < ending[i]) {
+            rc = seglog_sync(log, ending[i]);
+        }
+    }
+    if (rc == 0) {
+        rc = save_plan(svc, s, p, ending, m);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < p->n_closed; i++) {
+            p->closed[i]->open = 0;
+            p->closed[i]->ending_index = ending[i];
+            p->closed[i]->closed_ms = p->now_ms;
+        }
+        s->shards = xrealloc(s->shards, (s->n_shards + p->n_added) * sizeof(*s->shards));
+        memcpy(&s->shards[s->n_shards], p->added, p->n_added * sizeof(*p->added));
+        s->n_shards += (uint32_t)p->n_added;
+        p->n_added = 0; /* the table owns them now */
+        rebuild_open(s);
+        meta_publish(s, m);
+    }
+    pthread_rwlock_unlock(&s->shards_lock);
+    free(ending);
+    if (rc < 0) {
+        return err_set(err, rc, "Internal service failure.");
+    }
+    for (size_t i = 0; i < p->n_closed; i++) {
+        wake_waiters(p->closed[i]); /* readers at their end learn it now */
+    }
+    kick_background(svc, 0);
+    return 0;
+}
+
+static int shard_not_found(struct err_info *err, const struct stream *s, uint32_t shard_idx)
+{
+    char id[STREAM_SHARD_ID_LEN + 1];
+    stream_shard_id_format(shard_idx, id);
+    return err_set(err, SL_E(RESOURCE_NOT_FOUND),
+                   "Could not find shard %s in stream %s under account %s.", id, s->name,
+                   s->account);
+}
+
+/* The shard quota against n_more open shards more. */
+static int check_shard_quota(struct stream_service *svc, const struct stream *s, int n_more,
+                             struct err_info *err)
+{
+    struct stream_limits lim;
+    stream_service_limits(svc, s->region, &lim);
+    if (n_more > 0 && (long long)lim.open_shards + n_more > lim.shard_limit) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "This request would exceed the shard limit for the account %s in %s. "
+                       "Current shard count for the account: %d. Limit: %d. Number of additional "
+                       "shards that would have resulted from this request: %d. Refer to the AWS "
+                       "Service Limits page for current limits and how to request higher limits.",
+                       s->account, s->region, lim.open_shards, lim.shard_limit, n_more);
+    }
+    return 0;
+}
+
+/* The new state of a resharded stream: UPDATING for the transition time. */
+static void reshard_meta(struct stream_service *svc, struct stream_meta *m, int64_t now)
+{
+    m->status = STREAM_UPDATING;
+    m->status_until_ms = now + svc->cfg->stream_transition_ms;
+}
+
+int stream_shard_split(struct stream_service *svc, struct stream *s, uint32_t shard_idx,
+                       u128 new_start_hash, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
+    struct stream_shard_info sh;
+    int rc = 0;
+    if (stream_shard_get(s, shard_idx, &sh) < 0) {
+        rc = shard_not_found(err, s, shard_idx);
+    } else if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else if (!sh.open) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Shard %s in stream %s under account %s has already been merged or split, "
+                     "and thus is not eligible for splitting.",
+                     sh.shard_id, s->name, s->account);
+    } else if (new_start_hash <= sh.start_hash + 1 || new_start_hash >= sh.end_hash) {
+        char key[48], start[48], end[48];
+        stream_hashkey_format(new_start_hash, key);
+        stream_hashkey_format(sh.start_hash, start);
+        stream_hashkey_format(sh.end_hash, end);
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under "
+                     "account %s is not both greater than one plus the shard's StartingHashKey "
+                     "%s and less than the shard's EndingHashKey %s.",
+                     key, sh.shard_id, s->name, s->account, start, end);
+    } else {
+        rc = check_shard_quota(svc, s, 1, err);
+    }
+    if (rc == 0) {
+        struct plan p;
+        plan_init(&p, s, now);
+        plan_split(&p, plan_slot_for(&p, sh.start_hash), new_start_hash);
+        reshard_meta(svc, &m, now);
+        rc = plan_commit(svc, s, &p, &m, err);
+        plan_fini(&p);
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    return rc;
+}
+
+int stream_shard_merge(struct stream_service *svc, struct stream *s, uint32_t shard_idx,
+                       uint32_t adjacent_idx, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
+    struct stream_shard_info a, b;
+    int rc = 0;
+    if (stream_shard_get(s, shard_idx, &a) < 0) {
+        rc = shard_not_found(err, s, shard_idx);
+    } else if (stream_shard_get(s, adjacent_idx, &b) < 0) {
+        rc = shard_not_found(err, s, adjacent_idx);
+    } else if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else if (!a.open || !b.open) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Shard %s in stream %s under account %s has already been merged or split, "
+                     "and thus is not eligible for merging.",
+                     a.open ? b.shard_id : a.shard_id, s->name, s->account);
+    } else if (a.end_hash == ~(u128)0 || a.end_hash + 1 != b.start_hash) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Shards %s and %s in stream %s under account %s are not an adjacent pair of "
+                     "shards eligible for merging",
+                     a.shard_id, b.shard_id, s->name, s->account);
+    }
+    if (rc == 0) {
+        struct plan p;
+        plan_init(&p, s, now);
+        plan_merge(&p, plan_slot_for(&p, a.start_hash));
+        reshard_meta(svc, &m, now);
+        rc = plan_commit(svc, s, &p, &m, err);
+        plan_fini(&p);
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    return rc;
+}
+
+/* UpdateShardCount's limits on going from current to target open shards. */
+static int check_scaling(struct stream_service *svc, struct stream *s, int current, int target,
+                         int64_t now, struct err_info *err)
+{
+    int n_recent = 0;
+    for (size_t i = 0; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
+        n_recent += s->scalings_ms[i] != 0 && now - s->scalings_ms[i] < 24 * 3600 * 1000LL;
+    }
+    if (n_recent >= STREAM_SCALINGS_PER_DAY_MAX) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "Exceeded the number of allowed UpdateShardCount operations (%d) in a "
+                       "rolling 24-hour period for stream %s under account %s.",
+                       STREAM_SCALINGS_PER_DAY_MAX, s->name, s->account);
+    }
+    if ((long long)target > 2LL * current) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "UpdateShardCount cannot scale up over double your current open shard "
+                       "count. Current open shard count: %d Target shard count: %d",
+                       current, target);
+    }
+    if (2LL * target < current) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "UpdateShardCount cannot scale down below half your current open shard "
+                       "count. Current open shard count: %d Target shard count: %d",
+                       current, target);
+    }
+    if (target > STREAM_SHARDS_PER_STREAM_MAX && target > current) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "UpdateShardCount cannot scale up over %d shards in a stream. Current open "
+                       "shard count: %d Target shard count: %d",
+                       STREAM_SHARDS_PER_STREAM_MAX, current, target);
+    }
+    if (current > STREAM_SHARDS_PER_STREAM_MAX && target >= STREAM_SHARDS_PER_STREAM_MAX) {
+        return err_set(err, SL_E(LIMIT_EXCEEDED),
+                       "UpdateShardCount cannot scale down a stream of more than %d shards unless "
+                       "the result is less than %d shards. Current open shard count: %d Target "
+                       "shard count: %d",
+                       STREAM_SHARDS_PER_STREAM_MAX, STREAM_SHARDS_PER_STREAM_MAX, current, target);
+    }
+    return check_shard_quota(svc, s, target - current, err);
+}
+
+int stream_shard_count_update(struct stream_service *svc, struct stream *s, int target_count,
+                              int *current_out, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    int64_t now = stream_service_now_ms(svc);
+    struct stream_meta m;
+    meta_snapshot(s, now, &m);
+    pthread_rwlock_rdlock(&s->shards_lock);
+    int current = (int)s->n_open;
+    pthread_rwlock_unlock(&s->shards_lock);
+    *current_out = current;
+    int rc = 0;
+    if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else if (m.mode == STREAM_MODE_ON_DEMAND) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "UpdateShardCount is not supported for stream %s under account %s because "
+                     "it is in ON_DEMAND mode.",
+                     s->name, s->account);
+    } else {
+        rc = check_scaling(svc, s, current, target_count, now, err);
+    }
+    if (rc == 0) {
+        struct plan p;
+        plan_init(&p, s, now);
+        plan_uniform(&p, (uint32_t)target_count);
+        reshard_meta(svc, &m, now);
+        rc = plan_commit(svc, s, &p, &m, err);
+        plan_fini(&p);
+    }
+    if (rc == 0) {
+        /* the oldest of the rolling day's scalings makes room for this one */
+        size_t oldest = 0;
+        for (size_t i = 1; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
+            oldest = s->scalings_ms[i] < s->scalings_ms[oldest] ? i : oldest;
+        }
+        s->scalings_ms[oldest] = now;
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
+    return rc;
 }
 
 /* Wakes the readers waiting on sh, if any: called after its durable index moved. */
@@ -1088,15 +1651,20 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     if (st == STREAM_CREATING || st == STREAM_DELETING) {
         return SL_E(RESOURCE_NOT_FOUND);
     }
-    uint32_t n_shards = s->n_shards;
+    /* Routing and appending see one shard table: a resharding waits for them, so no
+       record enters a shard after the resharding took its ending index. */
+    pthread_rwlock_rdlock(&s->shards_lock);
+    uint32_t n_shards = s->n_open;
+    struct shard **slots = xcalloc(n_shards, sizeof(*slots));
+    memcpy(slots, s->open_shards, n_shards * sizeof(*slots));
     struct seglog_record_in *in = xcalloc(n ? n : 1, sizeof(*in));
     size_t *order = xcalloc(n ? n : 1, sizeof(*order));
     /* Records of shard k occupy order[start[k] .. start[k+1]) after a counting sort. */
     size_t *start = xcalloc((size_t)n_shards + 1, sizeof(*start));
     size_t *fill = xcalloc(n_shards, sizeof(*fill));
     for (size_t i = 0; i < n; i++) {
-        struct shard *sh = stream__shard_for_hash(s, recs[i].hash_key);
-        recs[i].shard_idx = (uint32_t)(sh - s->shards); /* the slot until the end */
+        /* the slot until the end */
+        recs[i].shard_idx = (uint32_t)stream__open_slot_for_hash(s, recs[i].hash_key);
         start[recs[i].shard_idx + 1]++;
     }
     for (uint32_t k = 0; k < n_shards; k++) {
@@ -1123,7 +1691,7 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
         }
         uint64_t first = 0;
         int64_t arrival;
-        int rc = seglog_append(s->shards[k].log, &in[start[k]], count, now_ms, &first, &arrival);
+        int rc = seglog_append(slots[k]->log, &in[start[k]], count, now_ms, &first, &arrival);
         for (size_t j = 0; j < count; j++) {
             struct stream_put_record *r = &recs[order[start[k] + j]];
             r->result = rc;
@@ -1131,6 +1699,7 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
         }
         fill[k] = rc < 0 ? 0 : (size_t)(first + count);
     }
+    pthread_rwlock_unlock(&s->shards_lock);
     /* Sync every touched shard at once (see syncpool.c). */
     struct seglog **logs = xcalloc(n_shards, sizeof(*logs));
     uint64_t *upto = xcalloc(n_shards, sizeof(*upto));
@@ -1139,7 +1708,7 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     size_t n_sync = 0;
     for (uint32_t k = 0; k < n_shards; k++) {
         if (fill[k] != 0) {
-            logs[n_sync] = s->shards[k].log;
+            logs[n_sync] = slots[k]->log;
             upto[n_sync] = fill[k];
             which[n_sync++] = k;
         }
@@ -1152,12 +1721,12 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
                 recs[order[i]].result = results[j];
             }
         } else {
-            notify_durable(&s->shards[k]);
+            notify_durable(slots[k]);
         }
     }
     size_t n_ok = 0, bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        recs[i].shard_idx = s->shards[recs[i].shard_idx].idx;
+        recs[i].shard_idx = slots[recs[i].shard_idx]->idx;
         if (recs[i].result == 0) {
             n_ok++;
             bytes += recs[i].data_len;
@@ -1174,6 +1743,7 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     free(start);
     free(order);
     free(in);
+    free(slots);
     return 0;
 }
 
@@ -1267,6 +1837,20 @@ int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_b
     return rc;
 }
 
+/* 1 when r's shard is closed and r is past its last record (shards_lock not held). */
+static int reader_at_end(const struct stream_reader *r)
+{
+    pthread_rwlock_rdlock(&r->s->shards_lock);
+    int end = !r->sh->open && r->position >= r->sh->ending_index;
+    pthread_rwlock_unlock(&r->s->shards_lock);
+    return end;
+}
+
+int stream_reader_at_end(const struct stream_reader *r)
+{
+    return reader_at_end(r);
+}
+
 int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms)
 {
     struct shard *sh = r->sh;
@@ -1287,6 +1871,10 @@ int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms)
             break;
         }
         if (seglog_durable_index(sh->log) > r->position) {
+            break;
+        }
+        if (reader_at_end(r)) {
+            rc = STREAM_END_OF_SHARD;
             break;
         }
         if (pthread_cond_timedwait(&sh->wait_cond, &sh->wait_lock, &until) == ETIMEDOUT) {
@@ -1316,8 +1904,9 @@ static int load_streams(struct stream_service *svc)
         return rc;
     }
     rc = store_prepare(st,
-                       "SELECT idx, start_hash, end_hash FROM stream_shards WHERE stream_id=?"
-                       " ORDER BY idx",
+                       "SELECT idx, start_hash, end_hash, parent_idx, adjacent_parent_idx,"
+                       " ending_index, created_ms, closed_ms FROM stream_shards"
+                       " WHERE stream_id=? ORDER BY idx",
                        &qs);
     if (rc < 0) {
         store_finalize(q);
@@ -1325,8 +1914,9 @@ static int load_streams(struct stream_service *svc)
         return rc;
     }
     while (rc >= 0 && (rc = store_step(q)) == 1) {
-        struct stream *s = stream_new(svc, store_col_text(q, 1), store_col_text(q, 2),
-                                      store_col_text(q, 3), (uint32_t)store_col_int64(q, 7));
+        struct stream *s =
+            stream_new(svc, store_col_text(q, 1), store_col_text(q, 2), store_col_text(q, 3));
+        uint32_t n_rows = (uint32_t)store_col_int64(q, 7);
         s->id = store_col_int64(q, 0);
         s->seq_tag = (uint64_t)store_col_int64(q, 4);
         s->created_ms = store_col_int64(q, 5);
@@ -1343,20 +1933,31 @@ static int load_streams(struct stream_service *svc)
         snprintf(s->dir, sizeof(s->dir), "%s/streams/%lld", svc->cfg->data_dir, (long long)s->id);
         store_reset(qs);
         store_bind_int64(qs, 1, s->id);
-        uint32_t n = 0;
-        while (n < s->n_shards && store_step(qs) == 1) {
-            s->shards[n].idx = (uint32_t)store_col_int64(qs, 0);
+        while (rc >= 0 && store_step(qs) == 1) {
+            u128 start, end;
             const char *a = store_col_text(qs, 1), *b = store_col_text(qs, 2);
-            if (stream_hashkey_parse(a, strlen(a), &s->shards[n].start_hash) < 0 ||
-                stream_hashkey_parse(b, strlen(b), &s->shards[n].end_hash) < 0) {
-                rc = SL_CORRUPT("stream_shards", s->id, "bad hash key range");
+            if (store_col_int64(qs, 0) != s->n_shards || /* numbers are dense */
+                stream_hashkey_parse(a, strlen(a), &start) < 0 ||
+                stream_hashkey_parse(b, strlen(b), &end) < 0) {
+                rc = SL_CORRUPT("stream_shards", s->id, "bad shard row");
+                break;
             }
-            n++;
+            struct shard *sh =
+                shard_new(s->n_shards, start, end, store_col_int64(qs, 3), store_col_int64(qs, 4));
+            if (!store_col_is_null(qs, 5)) {
+                sh->open = 0;
+                sh->ending_index = (uint64_t)store_col_int64(qs, 5);
+            }
+            /* rows from before lineage was kept are the stream's first shards */
+            sh->created_ms = store_col_int64(qs, 6) ? store_col_int64(qs, 6) : s->created_ms;
+            sh->closed_ms = store_col_int64(qs, 7);
+            add_shard(s, sh);
         }
-        if (rc >= 0 && n != s->n_shards) {
+        if (rc >= 0 && (s->n_shards != n_rows || s->n_shards == 0)) {
             rc = SL_CORRUPT("stream_shards", s->id, "shard rows missing");
         }
         if (rc >= 0) {
+            rebuild_open(s);
             rc = open_shard_logs(s);
         }
         if (rc < 0) {
@@ -1409,14 +2010,17 @@ void stream__apply_retention(struct stream_service *svc)
         pthread_mutex_lock(&s->lock);
         int64_t cutoff = now - (int64_t)s->meta.retention_hours * 3600 * 1000;
         pthread_mutex_unlock(&s->lock);
-        for (uint32_t k = 0; k < s->n_shards; k++) {
+        uint32_t n_shards;
+        struct shard **shards = shards_hold(s, &n_shards);
+        for (uint32_t k = 0; k < n_shards; k++) {
             size_t n_deleted = 0;
-            seglog_trim_before(s->shards[k].log, cutoff, &n_deleted);
+            seglog_trim_before(shards[k]->log, cutoff, &n_deleted);
             if (n_deleted > 0) {
                 log_msg(LOG_INFO, "stream", "retention removed %zu segments of %s shard %u",
-                        n_deleted, s->name, s->shards[k].idx);
+                        n_deleted, s->name, shards[k]->idx);
             }
         }
+        free(shards);
     }
     list_release(held, n);
 }

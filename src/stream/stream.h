@@ -16,9 +16,16 @@
  * lookup never waits for, nor does, the disk work); the background thread records it.
  * Records are accepted only while a stream is ACTIVE or UPDATING.
  *
- * Shards (every shard is OPEN today; resharding will close some and add children):
+ * Shards:
  *
- *   OPEN ──(split/merge)──▶ CLOSED (readable until retention empties it)
+ *   OPEN ──(split/merge/scale)──▶ CLOSED (readable until retention empties it)
+ *
+ * A resharding closes its parents and adds children numbered after every existing shard
+ * (shardId-N continues), in one step: from then on records go to the children by hash
+ * key, and a parent's records end at its ending index. A split's two children have the
+ * parent as parent; a merge's child has the two as parent and adjacent parent. The
+ * lineage is in the store, written in one transaction with the stream's UPDATING state,
+ * so a crash leaves the resharding done or not done, never half.
  *
  * Handles: a struct stream is a counted reference. Every function that gives one out
  * (stream_lookup*) takes a reference the caller drops with stream_release; the stream,
@@ -26,8 +33,11 @@
  * stream is deleted (its files go with the last reference).
  *
  * Threads and locks: every function may be called from any thread. None holds a lock
- * of the service while it does disk I/O or while it calls back into the caller (the
- * record visitor of stream_reader_read runs with no lock of this part held).
+ * of the service while it calls back into the caller (the record visitor of
+ * stream_reader_read runs with no lock of this part held), nor while it does disk I/O,
+ * but two: appends hold their stream's shard table shared across the write (not the
+ * sync), and a resharding holds it exclusive across its parents' sync and its store
+ * write, so no record lands in a parent after the resharding took the parent's end.
  *
  * Errors: functions returning int return 0 or a negative code of core/err.h; message
  * detail, where a function takes a struct err_info, is worded as the Kinesis service
@@ -58,6 +68,8 @@
 #define STREAM_RETENTION_MIN_HOURS 24
 #define STREAM_RETENTION_MAX_HOURS 8760
 #define STREAM_TAGS_MAX 50
+#define STREAM_SHARDS_PER_STREAM_MAX 10000 /* UpdateShardCount's ceiling */
+#define STREAM_SCALINGS_PER_DAY_MAX 10     /* UpdateShardCount calls per rolling 24 hours */
 
 /* A 128-bit hash key (the MD5 of a partition key, or an explicit hash key). */
 typedef unsigned __int128 stream_u128;
@@ -246,7 +258,31 @@ int stream_tags_remove(struct stream_service *svc, struct stream *s, const char 
                        size_t n);
 void stream_tags_free(char **keys, char **values, size_t n);
 
-/* ---- shards ---- */
+/* ---- shards and resharding ---- */
+
+/*
+ * Resharding an ACTIVE stream; each makes it UPDATING for the configured transition time
+ * (one resharding at a time), and shows the new shards at once.
+ *
+ * stream_shard_split: shard_idx into [start, new_start_hash - 1] and [new_start_hash, end];
+ * new_start_hash must be greater than start + 1 and less than end.
+ * stream_shard_merge: shard_idx with adjacent_idx, which must start right after it ends.
+ * stream_shard_count_update: to target_count open shards of equal ranges (UNIFORM_SCALING),
+ * by splits and merges whose short-lived shards close at once; *current_out (OUT) gets the
+ * open shard count before.
+ *
+ * Returns 0; SL_E(RESOURCE_NOT_FOUND) (no such shard); SL_E(RESOURCE_IN_USE) (not ACTIVE);
+ * SL_E(INVALID_ARGUMENT) (a key outside the range, shards closed or not adjacent, an
+ * ON_DEMAND stream's shard count); SL_E(LIMIT_EXCEEDED) (the account's shard quota,
+ * UpdateShardCount's scaling limits); -errno or a store error (nothing changed). err gets
+ * the message as Kinesis words it.
+ */
+int stream_shard_split(struct stream_service *svc, struct stream *s, uint32_t shard_idx,
+                       stream_u128 new_start_hash, struct err_info *err);
+int stream_shard_merge(struct stream_service *svc, struct stream *s, uint32_t shard_idx,
+                       uint32_t adjacent_idx, struct err_info *err);
+int stream_shard_count_update(struct stream_service *svc, struct stream *s, int target_count,
+                              int *current_out, struct err_info *err);
 
 /* One shard and its lineage. */
 struct stream_shard_info {
@@ -259,10 +295,13 @@ struct stream_shard_info {
     int open;                    /* 1 open (takes records), 0 closed */
     uint64_t starting_index;     /* index of its first record ever */
     uint64_t ending_index;       /* closed: index after its last record; open: 0 */
+    int64_t created_ms;          /* when it opened, ms since the epoch */
+    int64_t closed_ms;           /* when it closed; 0 while open */
 };
 /*
- * Every shard of s, in shard order, into *out (OUT, an array the caller frees with free())
- * and *n_out (OUT).
+ * Every shard of s, open and closed, in shard order (parents before their children), into
+ * *out (OUT, an array the caller frees with free()) and *n_out (OUT). The children of
+ * shard P are the shards whose parent_idx or adjacent_parent_idx is P.
  */
 void stream_shards_list(struct stream *s, struct stream_shard_info **out, size_t *n_out);
 /* Finds shard shard_idx; 0 and *out filled, or SL_E(RESOURCE_NOT_FOUND). */
@@ -354,10 +393,15 @@ uint64_t stream_reader_position(const struct stream_reader *r);
 /*
  * Waits, without polling, until the shard has a durable record at or past the reader's
  * position, at most timeout_ms. An append wakes it as soon as its group commit has made
- * the records durable. Returns 0 (records to read), -ETIMEDOUT, SL_E(RESOURCE_NOT_FOUND)
- * when the stream is being deleted.
+ * the records durable, a resharding as soon as it closed the shard. Returns 0 (records to
+ * read), STREAM_END_OF_SHARD (the shard is closed and the reader is past its last record:
+ * nothing more will come; read its children), -ETIMEDOUT, SL_E(RESOURCE_NOT_FOUND) when
+ * the stream is being deleted.
  */
+#define STREAM_END_OF_SHARD 1
 int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms);
+/* 1 when the reader's shard is closed and the reader is past its last record, else 0. */
+int stream_reader_at_end(const struct stream_reader *r);
 
 /* ---- identifiers and iterators ---- */
 
@@ -370,7 +414,10 @@ void stream_hashkey_format(stream_u128 v, char out[48]);
 void stream_shard_id_format(uint32_t shard_idx, char out[STREAM_SHARD_ID_LEN + 1]);
 /* Parses "shardId-000000000007" (or a bare number) into 7; 0 or -1 when malformed. */
 int stream_shard_id_parse(const char *text, uint32_t *shard_idx_out);
-/* The sequence number of record index of shard shard_idx of a stream tagged seq_tag. */
+/* The sequence number of record index of shard shard_idx of a stream tagged seq_tag. A
+ * closed shard's EndingSequenceNumber is the one of index STREAM_ENDING_INDEX, above any
+ * of its records and below any of its children's (whose shard numbers are higher). */
+#define STREAM_ENDING_INDEX UINT64_MAX
 void stream_seqno_format(uint64_t seq_tag, uint32_t shard_idx, uint64_t index,
                          char out[STREAM_SEQNO_LEN + 1]);
 /* 1 when text looks like a sequence number by the API's pattern 0|([1-9]\d{0,128}). */

@@ -4,17 +4,23 @@
  *
  * Lock map (a lock is never held across disk I/O or a call into a caller, but admin_lock):
  *
- *   svc->admin_lock  serializes changes of stream state (create, delete, updates, settle)
- *                    so a check and its change are one step; held across the store write
- *                    of that change. Never taken by lookups, reads or the record path.
+ *   svc->admin_lock  serializes changes of stream state (create, delete, updates, settle,
+ *                    resharding) so a check and its change are one step; held across the
+ *                    store write of that change. Never taken by lookups, reads or the
+ *                    record path.
  *   svc->lock        the registry: streams[] and n_streams. Held for lookups and list
  *                    edits only.
  *   s->lock          a stream's mutable metadata (s->meta). Held for copies only.
+ *   s->shards_lock   a stream's shard table (shards, open_shards, each shard's open and
+ *                    ending_index), a writer-preferring rwlock. Appends hold it shared
+ *                    across seglog_append (not the sync), so a resharding, which holds it
+ *                    exclusive across the parents' sync and its store write, sees no
+ *                    record enter a parent after it took the parent's ending index.
  *   sh->wait_lock    a shard's waiters (stream_reader_wait).
  *   svc->bg_lock     the background thread's wake-ups and the dead-stream list.
  *
- * Order when nested: admin_lock, then svc->lock, then s->lock. bg_lock is taken with no
- * other lock held; wait_lock only around a wait, inside which the log's own mutex is taken
+ * Order when nested: admin_lock, then svc->lock, then shards_lock, then s->lock. bg_lock is taken
+ * with no other lock held; wait_lock only around a wait, inside which the log's own mutex is taken
  * to read its durable index.
  */
 #ifndef SLUICE_STREAM_INT_H
@@ -35,9 +41,12 @@ struct shard {
     uint32_t idx;                /* N of shardId-N */
     u128 start_hash;             /* inclusive */
     u128 end_hash;               /* inclusive */
-    int64_t parent_idx;          /* -1: none (no resharding yet) */
-    int64_t adjacent_parent_idx; /* -1: none */
-    int open;                    /* 1 while it takes records */
+    int64_t parent_idx;          /* -1: none (a stream's first shards) */
+    int64_t adjacent_parent_idx; /* -1: none (not the child of a merge) */
+    int open;                    /* shards_lock: 1 while it takes records */
+    uint64_t ending_index;       /* shards_lock: closed: index after its last record */
+    int64_t created_ms;          /* when it opened */
+    int64_t closed_ms;           /* shards_lock: when it closed; 0 while open */
     struct seglog *log;          /* owned */
     pthread_mutex_t wait_lock;   /* guards the wait on wait_cond */
     pthread_cond_t wait_cond;    /* broadcast after records become durable (monotonic clock) */
@@ -73,9 +82,18 @@ struct stream {
     char arn[256];
     uint64_t seq_tag; /* digits 3..20 of every sequence number: creation ms */
     int64_t created_ms;
+    /*
+     * The shard table, under shards_lock. shards[i] is shard number i (numbers are dense:
+     * children continue them); each struct shard is allocated once and keeps its address
+     * for the stream's life, so a reader may hold one without the lock. open_shards are
+     * the open ones sorted by start_hash, covering the whole hash space.
+     */
+    pthread_rwlock_t shards_lock;
     uint32_t n_shards;
-    struct shard *shards; /* sorted by start_hash, n_shards of them */
-    char dir[600];        /* DIR/streams/<id> */
+    struct shard **shards;
+    uint32_t n_open;
+    struct shard **open_shards;
+    char dir[600]; /* DIR/streams/<id> */
     atomic_int refs;
     pthread_mutex_t lock; /* guards meta */
     struct stream_meta meta;
@@ -83,6 +101,8 @@ struct stream {
     _Atomic int64_t gone_at_ms;
     atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
+    /* admin_lock: when the last UpdateShardCount calls were made (a rolling day's) */
+    int64_t scalings_ms[STREAM_SCALINGS_PER_DAY_MAX];
     struct stream *next_dead; /* the dead list, under svc->bg_lock */
 };
 
@@ -124,8 +144,8 @@ void stream__sync_many(struct sync_pool *pool, struct seglog *const *logs, const
                        int *results, size_t n);
 
 /* ---- shardmath.c: hash keys, sequence numbers, iterators ---- */
-/* The shard whose range holds hash (shards sorted, covering the whole space). */
-struct shard *stream__shard_for_hash(struct stream *s, u128 hash);
+/* The slot in s->open_shards whose range holds hash (shards_lock held). */
+size_t stream__open_slot_for_hash(const struct stream *s, u128 hash);
 /* Shard i of n when the key space is split evenly, AWS style. */
 void stream__shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end);
 /*

@@ -1127,6 +1127,76 @@ static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void 
     assert_int_equal(c.s3_records, 30);
 }
 
+/* Flushes until every one of the n records of each tag is in the lake (a flush covers the
+   shards being read when it starts; children start as their parents end). */
+static void flush_until_each_once(struct fixture *f, const char *name, const char *const *tags,
+                                  int n_tags, int n)
+{
+    struct buf b;
+    for (int round = 0; round < 100; round++) {
+        assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", name, 5000), 0);
+        buf_init(&b);
+        size_t want = 0;
+        for (int t = 0; t < n_tags; t++) {
+            for (int i = 0; i < n; i++) {
+                want += (size_t)snprintf(NULL, 0, "%s-%d;", tags[t], i);
+            }
+        }
+        lake_bytes(f, name, &b);
+        if (b.len >= want) {
+            break;
+        }
+        buf_fini(&b);
+        usleep(20000);
+    }
+    for (int t = 0; t < n_tags; t++) {
+        expect_each_once(&b, tags[t], n);
+    }
+    buf_fini(&b);
+}
+
+static void a_kinesis_source_follows_splits_and_merges_across_a_reopen(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "kre");
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "kre",
+                                     .mode = STREAM_MODE_PROVISIONED,
+                                     .shard_count = 1};
+    struct err_info err;
+    assert_int_equal(stream_create(f->streams, &p, &err), 0);
+    json_t *in =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s}}", "DeliveryStreamName", "kre",
+                  "DeliveryStreamType", "KinesisStreamAsSource", "KinesisStreamSourceConfiguration",
+                  "KinesisStreamARN", "arn:aws:kinesis:us-east-1:000000000000:stream/kre",
+                  "RoleARN", "arn:aws:iam::0:role/r", "ExtendedS3DestinationConfiguration",
+                  "RoleARN", "arn:aws:iam::0:role/r", "BucketARN", "arn:aws:s3:::kre");
+    json_t *out = NULL;
+    assert_int_equal(delivery__create(f->svc, &scope, in, &out, &err), 0);
+    json_decref(in);
+    json_decref(out);
+    struct stream *s = NULL;
+    assert_int_equal(stream_lookup(f->streams, "us-east-1", "kre", &s), 0);
+    kinesis_put(f, "kre", "a", 40);
+    assert_int_equal(stream_shard_split(f->streams, s, 0, (stream_u128)1 << 127, &err), 0);
+    kinesis_put(f, "kre", "b", 40);
+    const char *ab[] = {"a", "b"};
+    flush_until_each_once(f, "kre", ab, 2, 40);
+    /* Closed while a merge happens and records arrive: the reopened engine reads the
+       merge's child only once both parents are drained, from its start. */
+    delivery_service_close(f->svc);
+    f->svc = NULL;
+    kinesis_put(f, "kre", "c", 40);
+    assert_int_equal(stream_shard_merge(f->streams, s, 1, 2, &err), 0);
+    kinesis_put(f, "kre", "d", 40);
+    assert_int_equal(open_delivery(f), 0);
+    kinesis_put(f, "kre", "e", 40);
+    const char *all[] = {"a", "b", "c", "d", "e"};
+    flush_until_each_once(f, "kre", all, 5, 40);
+    stream_release(s);
+}
+
 /* Calls PutRecord or PutRecordBatch (raw) with body; *out gets the answer or err's text. */
 static int call_put(struct fixture *f, const char *op_name, const char *body, struct buf *out,
                     struct err_info *err)
@@ -1303,6 +1373,8 @@ int main(void)
             a_creating_delivery_stream_cannot_be_deleted_nor_take_records, setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_kinesis_source_is_read_from_latest_across_shards_and_reopens, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_kinesis_source_follows_splits_and_merges_across_a_reopen,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(put_bodies_are_read_as_aws_reads_them, setup, teardown),
         cmocka_unit_test_setup_teardown(the_quota_of_delivery_streams_is_kept, setup, teardown),
     };

@@ -71,15 +71,16 @@ static void shard_for_hash_finds_the_owning_range(void **state)
 {
     (void)state;
     struct shard shards[3];
-    struct stream s = {.n_shards = 3, .shards = shards};
+    struct shard *open[3] = {&shards[0], &shards[1], &shards[2]};
+    struct stream s = {.n_open = 3, .open_shards = open};
     for (uint32_t i = 0; i < 3; i++) {
         shards[i].idx = i;
         stream__shard_even_range(i, 3, &shards[i].start_hash, &shards[i].end_hash);
     }
-    assert_ptr_equal(stream__shard_for_hash(&s, 0), &shards[0]);
-    assert_ptr_equal(stream__shard_for_hash(&s, shards[1].start_hash), &shards[1]);
-    assert_ptr_equal(stream__shard_for_hash(&s, shards[1].start_hash - 1), &shards[0]);
-    assert_ptr_equal(stream__shard_for_hash(&s, MAX128), &shards[2]);
+    assert_int_equal(stream__open_slot_for_hash(&s, 0), 0);
+    assert_int_equal(stream__open_slot_for_hash(&s, shards[1].start_hash), 1);
+    assert_int_equal(stream__open_slot_for_hash(&s, shards[1].start_hash - 1), 0);
+    assert_int_equal(stream__open_slot_for_hash(&s, MAX128), 2);
 }
 
 static void shard_ids_round_trip(void **state)
@@ -122,19 +123,20 @@ static void iterators_round_trip_refuse_forgery_and_expire(void **state)
     (void)state;
     uint8_t key[32];
     crypto_random(key, sizeof(key));
-    struct stream_iterator_pos pos = {.stream_id = 12, .seq_tag = 99, .shard_idx = 2, .index = 12345,
-                               .issued_ms = 1000000};
+    struct stream_iterator_pos pos = {
+        .stream_id = 12, .seq_tag = 99, .shard_idx = 2, .index = 12345, .issued_ms = 1000000};
     char text[160];
     stream__iterator_encode(key, &pos, text, sizeof(text));
     struct stream_iterator_pos got;
     struct err_info err;
-    assert_int_equal(stream__iterator_decode(key, text, strlen(text), 1000000 + 1000, &got, &err), 0);
+    assert_int_equal(stream__iterator_decode(key, text, strlen(text), 1000000 + 1000, &got, &err),
+                     0);
     assert_int_equal(got.index, 12345);
     assert_int_equal(got.shard_idx, 2);
     assert_int_equal(got.stream_id, 12);
     /* Five minutes is the limit. */
-    assert_int_equal(stream__iterator_decode(key, text, strlen(text), 1000000 + STREAM_ITERATOR_TTL_MS + 1,
-                                     &got, &err),
+    assert_int_equal(stream__iterator_decode(key, text, strlen(text),
+                                             1000000 + STREAM_ITERATOR_TTL_MS + 1, &got, &err),
                      SL_E(EXPIRED_ITERATOR));
     assert_non_null(strstr(err.message, "Iterator expired"));
     /* Every single-character change is caught. */
@@ -150,7 +152,8 @@ static void iterators_round_trip_refuse_forgery_and_expire(void **state)
     other[0] ^= 1;
     assert_int_equal(stream__iterator_decode(other, text, strlen(text), 1000000, &got, &err),
                      SL_E(INVALID_ARGUMENT));
-    assert_int_equal(stream__iterator_decode(key, "", 0, 1000000, &got, &err), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream__iterator_decode(key, "", 0, 1000000, &got, &err),
+                     SL_E(INVALID_ARGUMENT));
 }
 
 int main(void)

@@ -669,6 +669,319 @@ static void lookups_and_appends_go_on_while_the_store_is_busy(void **state)
     stream_release(other);
 }
 
+/* ---- resharding ---- */
+
+/* Appends one record "data" with hash key hash; returns the shard it went to. */
+static uint32_t put_hash(struct fixture *f, struct stream *s, stream_u128 hash, const char *data)
+{
+    struct stream_put_record rec = {.data = (const uint8_t *)data,
+                                    .data_len = (uint32_t)strlen(data),
+                                    .partition_key = "pk",
+                                    .pk_len = 2,
+                                    .hash_key = hash};
+    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, atomic_load(&f->now_ms), NULL), 0);
+    assert_int_equal(rec.result, 0);
+    return rec.shard_idx;
+}
+
+/* Reads all of shard shard_idx from TRIM_HORIZON into c; returns stream_reader_at_end. */
+static int read_shard(struct stream *s, uint32_t shard_idx, struct collected *c)
+{
+    struct stream_reader *r;
+    struct stream_position pos = {.type = STREAM_TRIM_HORIZON};
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(stream_reader_open(s, shard_idx, &pos, &r), 0);
+    assert_int_equal(stream_reader_read(r, 0, 0, collect, c), 0);
+    int end = stream_reader_at_end(r);
+    stream_reader_close(r);
+    return end;
+}
+
+/* The open shards, in hash order, cover [0, 2^128) with no gap or overlap. */
+static void assert_open_cover_the_space(struct stream *s, size_t n_open_expected)
+{
+    struct stream_shard_info *shards;
+    size_t n;
+    stream_shards_list(s, &shards, &n);
+    stream_u128 next = 0;
+    size_t n_open = 0;
+    int reached_top = 0;
+    while (!reached_top) {
+        size_t i = 0;
+        while (i < n && !(shards[i].open && shards[i].start_hash == next)) {
+            i++;
+        }
+        assert_true(i < n); /* no gap */
+        n_open++;
+        reached_top = shards[i].end_hash == ~(stream_u128)0;
+        next = shards[i].end_hash + 1;
+    }
+    assert_int_equal(n_open, n_open_expected);
+    assert_true(next == 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(shards[i].shard_idx, i); /* numbers stay dense */
+    }
+    free(shards);
+}
+
+static void split_checks_its_rules_closes_the_parent_and_routes_to_children(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "split", 2);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "split");
+    put_n(f, s, 0, 3);
+    struct stream_shard_info p0;
+    assert_int_equal(stream_shard_get(s, 0, &p0), 0);
+    struct err_info err = {0};
+    assert_int_equal(stream_shard_split(f->svc, s, 9, 5, &err), SL_E(RESOURCE_NOT_FOUND));
+    assert_string_equal(err.message, "Could not find shard shardId-000000000009 in stream split "
+                                     "under account 000000000000.");
+    assert_int_equal(stream_shard_split(f->svc, s, 0, 1, &err), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "NewStartingHashKey 1 used in SplitShard() on shard "
+                                        "shardId-000000000000 in stream split under account "
+                                        "000000000000 is not both greater than one plus"));
+    assert_int_equal(stream_shard_split(f->svc, s, 0, p0.end_hash, &err), SL_E(INVALID_ARGUMENT));
+    stream_u128 mid = p0.end_hash / 2;
+    assert_int_equal(stream_shard_split(f->svc, s, 0, mid, &err), 0);
+    /* UPDATING: one resharding at a time. */
+    assert_int_equal(status_of(s), STREAM_UPDATING);
+    assert_int_equal(stream_shard_split(f->svc, s, 1, p0.end_hash + 10, &err),
+                     SL_E(RESOURCE_IN_USE));
+    assert_string_equal(err.message, "Stream split under account 000000000000 not ACTIVE, "
+                                     "instead in state UPDATING");
+    advance(f, TRANSITION_MS);
+    assert_int_equal(status_of(s), STREAM_ACTIVE);
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.n_shards, 4);
+    assert_int_equal(info.n_open_shards, 3);
+    struct stream_shard_info sh;
+    assert_int_equal(stream_shard_get(s, 0, &sh), 0);
+    assert_int_equal(sh.open, 0);
+    assert_int_equal(sh.ending_index, 3);
+    assert_int_equal(sh.closed_ms, atomic_load(&f->now_ms) - TRANSITION_MS);
+    assert_int_equal(stream_shard_get(s, 2, &sh), 0);
+    assert_int_equal(sh.parent_idx, 0);
+    assert_int_equal(sh.adjacent_parent_idx, -1);
+    assert_true(sh.start_hash == 0 && sh.end_hash == mid - 1);
+    assert_int_equal(stream_shard_get(s, 3, &sh), 0);
+    assert_int_equal(sh.parent_idx, 0);
+    assert_true(sh.start_hash == mid && sh.end_hash == p0.end_hash);
+    assert_open_cover_the_space(s, 3);
+    /* New records go to the children; the closed shard keeps its three. */
+    assert_int_equal(put_hash(f, s, 0, "low"), 2);
+    assert_int_equal(put_hash(f, s, mid, "high"), 3);
+    assert_int_equal(put_hash(f, s, p0.end_hash + 1, "other"), 1);
+    struct collected c;
+    assert_int_equal(read_shard(s, 0, &c), 1);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(read_shard(s, 2, &c), 0);
+    assert_string_equal(c.data[0], "low");
+    /* A closed shard is not split again. */
+    assert_int_equal(stream_shard_split(f->svc, s, 0, mid, &err), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "has already been merged or split"));
+    stream_release(s);
+}
+
+static void split_refuses_past_the_shard_quota(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.shard_limit = 2;
+    create(f, "full", 2);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "full");
+    struct err_info err = {0};
+    assert_int_equal(stream_shard_split(f->svc, s, 0, 100, &err), SL_E(LIMIT_EXCEEDED));
+    assert_non_null(strstr(err.message, "Current shard count for the account: 2. Limit: 2. "
+                                        "Number of additional shards that would have resulted "
+                                        "from this request: 1."));
+    int current = 0;
+    assert_int_equal(stream_shard_count_update(f->svc, s, 3, &current, &err), SL_E(LIMIT_EXCEEDED));
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.n_shards, 2);
+    assert_int_equal(info.status, STREAM_ACTIVE);
+    stream_release(s);
+}
+
+struct end_waiter {
+    struct stream_reader *r;
+    int rc;
+};
+
+static void *end_wait_thread(void *arg)
+{
+    struct end_waiter *w = arg;
+    w->rc = stream_reader_wait(w->r, 10000);
+    return NULL;
+}
+
+static void a_reader_at_the_end_of_a_closed_shard_says_so(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "ends", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "ends");
+    put_n(f, s, 0, 2);
+    struct stream_position pos = {.type = STREAM_LATEST};
+    struct stream_reader *r;
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), 0);
+    assert_int_equal(stream_reader_at_end(r), 0);
+    /* A reader waiting at the tip is woken by the split, and told the shard has ended. */
+    struct end_waiter w = {.r = r};
+    pthread_t t;
+    pthread_create(&t, NULL, end_wait_thread, &w);
+    usleep(20000);
+    struct err_info err = {0};
+    assert_int_equal(stream_shard_split(f->svc, s, 0, (stream_u128)1 << 127, &err), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, STREAM_END_OF_SHARD);
+    assert_int_equal(stream_reader_at_end(r), 1);
+    stream_reader_close(r);
+    /* From the start: its records first, then the end. */
+    pos.type = STREAM_TRIM_HORIZON;
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), 0);
+    assert_int_equal(stream_reader_at_end(r), 0);
+    assert_int_equal(stream_reader_wait(r, 0), 0);
+    struct collected c = {0};
+    assert_int_equal(stream_reader_read(r, 0, 0, collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(stream_reader_wait(r, 10000), STREAM_END_OF_SHARD);
+    stream_reader_close(r);
+    /* A child waits for records as any open shard does. */
+    assert_int_equal(stream_reader_open(s, 1, &pos, &r), 0);
+    assert_int_equal(stream_reader_wait(r, 10), -ETIMEDOUT);
+    stream_reader_close(r);
+    stream_release(s);
+}
+
+static void merge_and_scale_check_their_rules_and_keep_the_lineage(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "merge", 3);
+    advance(f, TRANSITION_MS);
+    struct stream *s = lookup(f, "merge");
+    struct err_info err = {0};
+    assert_int_equal(stream_shard_merge(f->svc, s, 0, 2, &err), SL_E(INVALID_ARGUMENT));
+    assert_string_equal(
+        err.message, "Shards shardId-000000000000 and shardId-000000000002 in stream merge under "
+                     "account 000000000000 are not an adjacent pair of shards eligible for "
+                     "merging");
+    assert_int_equal(stream_shard_merge(f->svc, s, 1, 0, &err), SL_E(INVALID_ARGUMENT));
+    assert_int_equal(stream_shard_merge(f->svc, s, 0, 1, &err), 0);
+    advance(f, TRANSITION_MS);
+    struct stream_shard_info a, b, child;
+    assert_int_equal(stream_shard_get(s, 0, &a), 0);
+    assert_int_equal(stream_shard_get(s, 1, &b), 0);
+    assert_int_equal(stream_shard_get(s, 3, &child), 0);
+    assert_int_equal(a.open + b.open, 0);
+    assert_int_equal(child.parent_idx, 0);
+    assert_int_equal(child.adjacent_parent_idx, 1);
+    assert_true(child.start_hash == a.start_hash && child.end_hash == b.end_hash);
+    assert_int_equal(stream_shard_merge(f->svc, s, 1, 2, &err), SL_E(INVALID_ARGUMENT));
+    assert_open_cover_the_space(s, 2);
+    /* UpdateShardCount: at most double, at least half. */
+    int current = 0;
+    assert_int_equal(stream_shard_count_update(f->svc, s, 5, &current, &err), SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(current, 2);
+    assert_string_equal(err.message, "UpdateShardCount cannot scale up over double your current "
+                                     "open shard count. Current open shard count: 2 Target shard "
+                                     "count: 5");
+    assert_int_equal(stream_shard_count_update(f->svc, s, 3, &current, &err), 0);
+    assert_int_equal(stream_shard_count_update(f->svc, s, 4, &current, &err),
+                     SL_E(RESOURCE_IN_USE));
+    advance(f, TRANSITION_MS);
+    assert_open_cover_the_space(s, 3);
+    /* The open shards are the even thirds. */
+    struct stream_shard_info *shards;
+    size_t n;
+    stream_shards_list(s, &shards, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (shards[i].open) {
+            stream_u128 start, end;
+            int found = 0;
+            for (uint32_t k = 0; k < 3; k++) {
+                stream__shard_even_range(k, 3, &start, &end);
+                found |= shards[i].start_hash == start && shards[i].end_hash == end;
+            }
+            assert_true(found);
+        }
+    }
+    free(shards);
+    assert_int_equal(stream_shard_count_update(f->svc, s, 1, &current, &err), SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err), 0);
+    advance(f, TRANSITION_MS);
+    assert_open_cover_the_space(s, 2);
+    /* 3 to 2: shard 5 split at 1/2 (6, 7), then 4+6 merged (8) and 7+2 (9). */
+    assert_int_equal(put_hash(f, s, 0, "x"), 8);
+    stream_release(s);
+}
+
+static void a_failed_split_changes_nothing_and_a_done_one_survives_reopening(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "durable", 1);
+    advance(f, TRANSITION_MS);
+    stream__settle(f->svc);
+    struct stream *s = lookup(f, "durable");
+    put_n(f, s, 0, 4);
+    /* The store write fails halfway (after the parent's row changed): all or nothing. */
+    assert_int_equal(store_exec(f->store, "CREATE TRIGGER no_child BEFORE INSERT ON stream_shards"
+                                          " BEGIN SELECT RAISE(ABORT, 'injected'); END;"),
+                     0);
+    struct err_info err = {0};
+    stream_u128 half = (stream_u128)1 << 127;
+    assert_true(stream_shard_split(f->svc, s, 0, half, &err) < 0);
+    struct stream_info info;
+    stream_describe(s, &info);
+    assert_int_equal(info.n_shards, 1);
+    assert_int_equal(info.status, STREAM_ACTIVE);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/streams/%lld/shardId-000000000001", f->tmp,
+             (long long)stream_id(s));
+    assert_false(dir_exists(path)); /* the children's logs went too */
+    assert_int_equal(put_hash(f, s, half, "still"), 0);
+    assert_int_equal(store_exec(f->store, "DROP TRIGGER no_child"), 0);
+    assert_int_equal(stream_shard_split(f->svc, s, 0, half, &err), 0);
+    assert_int_equal(put_hash(f, s, half, "child"), 2);
+    /* A restart (the store and the logs as a crash leaves them: every step is durable), with
+       the log of a child whose resharding a crash stopped before its commit. */
+    snprintf(path, sizeof(path), "%s/streams/%lld/shardId-000000000009", f->tmp,
+             (long long)stream_id(s));
+    stream_release(s);
+    stream_service_close(f->svc);
+    struct seglog *orphan;
+    assert_int_equal(seglog_open(path, NULL, 0, &orphan), 0);
+    seglog_close(orphan);
+    assert_true(dir_exists(path));
+    assert_int_equal(open_service(f), 0);
+    assert_false(dir_exists(path));
+    s = lookup(f, "durable");
+    stream_describe(s, &info);
+    assert_int_equal(info.n_shards, 3);
+    assert_int_equal(info.n_open_shards, 2);
+    struct stream_shard_info sh;
+    assert_int_equal(stream_shard_get(s, 0, &sh), 0);
+    assert_int_equal(sh.open, 0);
+    assert_int_equal(sh.ending_index, 5);
+    assert_int_equal(stream_shard_get(s, 1, &sh), 0);
+    assert_int_equal(sh.parent_idx, 0);
+    assert_true(sh.end_hash == half - 1);
+    assert_open_cover_the_space(s, 2);
+    struct collected c;
+    assert_int_equal(read_shard(s, 0, &c), 1);
+    assert_int_equal(c.n, 5);
+    assert_string_equal(c.data[4], "still");
+    assert_int_equal(read_shard(s, 2, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.data[0], "child");
+    assert_int_equal(put_hash(f, s, 0, "after"), 1);
+    advance(f, TRANSITION_MS);
+    assert_int_equal(status_of(s), STREAM_ACTIVE);
+    stream_release(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +1005,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(tags_are_kept_per_stream_up_to_fifty, setup, teardown),
         cmocka_unit_test_setup_teardown(lookups_and_appends_go_on_while_the_store_is_busy, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            split_checks_its_rules_closes_the_parent_and_routes_to_children, setup, teardown),
+        cmocka_unit_test_setup_teardown(split_refuses_past_the_shard_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_reader_at_the_end_of_a_closed_shard_says_so, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(merge_and_scale_check_their_rules_and_keep_the_lineage,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_failed_split_changes_nothing_and_a_done_one_survives_reopening, setup, teardown),
     };
     return cmocka_run_group_tests_name("stream_service", tests, NULL, NULL);
 }
