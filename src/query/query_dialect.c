@@ -1,0 +1,656 @@
+/*
+ * Athena's (Trino's) SQL dialect on DuckDB.
+ *
+ * DuckDB parses most of Trino's grammar, but several functions share a name and differ
+ * in meaning, and some are missing. The query's parse tree is rewritten before it runs:
+ * query__dialect_rewrite sees every function call of the tree and
+ *   - renames a Trino function to its DuckDB equivalent, or to one of the __sl_ macros
+ *     below that has Trino's meaning (NULL for a missing key, 1-based indexes, ...);
+ *   - converts constant format strings (MySQL-style date_format/date_parse, Joda
+ *     format_datetime/parse_datetime) and regexp_replace's $1 back-references to what
+ *     DuckDB's strftime/strptime and RE2 expect, once, here in C;
+ *   - reshapes calls whose argument rules differ (concat's NULL, greatest's NULL,
+ *     element_at on arrays and maps, if() with two arguments, replace() with two);
+ *   - refuses the DuckDB names the rewrite targets and the __sl_ macros when the client
+ *     writes them, so that a function Athena does not have does not silently work.
+ * Nodes the rewrite builds carry catalog "system" and schema "main", which the rewrite
+ * leaves alone (so a wrapped call is not wrapped again).
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "query/query_int.h"
+
+#define ATHENA_NOT_SUPPORTED 1001
+#define ATHENA_FUNCTION_NOT_FOUND 1100
+
+/* The Trino functions that need more than a rename, as macros of each connection. */
+const char query__dialect_sql[] =
+    "CREATE OR REPLACE TEMP MACRO __sl_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"
+    "CREATE OR REPLACE TEMP MACRO __sl_from_iso8601_date(s) AS CAST(s AS DATE);"
+    /* to_iso8601: a date has no time; a timestamp with time zone is in UTC here */
+    "CREATE OR REPLACE TEMP MACRO __sl_to_iso8601(x) AS CASE"
+    " WHEN typeof(x) = 'DATE' THEN strftime(x, '%Y-%m-%d')"
+    " WHEN typeof(x) LIKE 'TIMESTAMP WITH%' THEN strftime(x, '%Y-%m-%dT%H:%M:%S.%gZ')"
+    " ELSE strftime(x, '%Y-%m-%dT%H:%M:%S.%g') END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_parse_datetime(s, f) AS CAST(strptime(s, f) AS "
+    "TIMESTAMPTZ);"
+    "CREATE OR REPLACE TEMP MACRO __sl_date_add(u, n, t) AS CASE lower(u)"
+    " WHEN 'millisecond' THEN t + to_milliseconds(n) WHEN 'second' THEN t + to_seconds(n)"
+    " WHEN 'minute' THEN t + to_minutes(n) WHEN 'hour' THEN t + to_hours(n)"
+    " WHEN 'day' THEN t + to_days(n) WHEN 'week' THEN t + to_weeks(n)"
+    " WHEN 'month' THEN t + to_months(n) WHEN 'quarter' THEN t + to_months(n * 3)"
+    " WHEN 'year' THEN t + to_years(n)"
+    " ELSE error('''' || u || ''' is not a valid Timestamp field') END;"
+    /* json_extract_scalar: NULL for an object or an array */
+    "CREATE OR REPLACE TEMP MACRO __sl_json_extract_scalar(j, p) AS CASE"
+    " WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_json_size(j, p) AS CAST(CASE"
+    " WHEN json_type(j, p) IS NULL THEN NULL WHEN json_type(j, p) = 'OBJECT'"
+    " THEN len(json_keys(j, p)) WHEN json_type(j, p) = 'ARRAY' THEN json_array_length(j, p)"
+    " ELSE 0 END AS BIGINT);"
+    "CREATE OR REPLACE TEMP MACRO __sl_json_format(j) AS CAST(json(j) AS VARCHAR);"
+    "CREATE OR REPLACE TEMP MACRO __sl_json_array_contains(j, v) AS"
+    " list_contains(CAST(json(j) AS JSON[]), json(to_json(v)));"
+    /* split_part: NULL past the last field, an error for an index below 1 */
+    "CREATE OR REPLACE TEMP MACRO __sl_split_part(s, d, i) AS CASE"
+    " WHEN i <= 0 THEN error('Index must be greater than zero')"
+    " WHEN i > len(string_split(s, d)) THEN NULL ELSE split_part(s, d, i) END;"
+    /* regexp_extract: NULL (not '') when nothing matches */
+    "CREATE OR REPLACE TEMP MACRO __sl_regexp_extract(s, p) AS"
+    " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p) END,"
+    " (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_array_position(a, x) AS"
+    " CAST(coalesce(list_position(a, x), 0) AS BIGINT);"
+    "CREATE OR REPLACE TEMP MACRO __sl_slice(a, s, n) AS list_slice(a, s, s + n - 1);"
+    "CREATE OR REPLACE TEMP MACRO __sl_cardinality(a) AS CAST(len(a) AS BIGINT);"
+    /* greatest/least: NULL when any argument is NULL */
+    "CREATE OR REPLACE TEMP MACRO __sl_unless_null(l, v) AS"
+    " CASE WHEN list_count(l) < len(l) THEN NULL ELSE v END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_typeof(x) AS CASE typeof(x)"
+    " WHEN 'TIMESTAMP' THEN 'timestamp(3)'"
+    " WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp(3) with time zone'"
+    " WHEN 'HUGEINT' THEN 'bigint' WHEN 'FLOAT' THEN 'real'"
+    " WHEN 'BLOB' THEN 'varbinary' ELSE lower(typeof(x)) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_random() AS random(),"
+    " (n) AS CAST(floor(random() * n) AS BIGINT);"
+    /* substr: start 0 gives '' */
+    "CREATE OR REPLACE TEMP MACRO __sl_substr(s, i) AS CASE WHEN i = 0 THEN '' ELSE substr(s, i) "
+    "END,"
+    " (s, i, n) AS CASE WHEN i = 0 THEN '' ELSE substr(s, i, n) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
+    "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
+    "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
+    /* an exact division by zero fails (DuckDB's is NULL); not through error(), which try()
+     * refuses as volatile, but a cast that cannot succeed */
+    "CREATE OR REPLACE TEMP MACRO __sl_div(a, b) AS CASE"
+    " WHEN b = 0 AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST('Division by zero' AS INTEGER) ELSE a / b END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_mod(a, b) AS CASE"
+    " WHEN b = 0 AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST('Division by zero' AS INTEGER) ELSE a % b END;";
+
+/* ---- format strings ---- */
+
+static int put(char *out, size_t len, size_t *n, const char *s)
+{
+    size_t l = strlen(s);
+    if (*n + l >= len) {
+        return -1;
+    }
+    memcpy(out + *n, s, l + 1);
+    *n += l;
+    return 0;
+}
+
+/* One literal character of a format, '%' doubled for strftime/strptime. */
+static int put_literal(char *out, size_t len, size_t *n, char c)
+{
+    char s[3] = {c, c == '%' ? '%' : '\0', '\0'};
+    return put(out, len, n, s);
+}
+
+int query__mysql_format(const char *in, int parse, char *out, size_t out_len, char *err,
+                        size_t err_len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = in; *p != '\0'; p++) {
+        if (*p != '%' || p[1] == '\0') {
+            if (put_literal(out, out_len, &n, *p) < 0) {
+                goto too_long;
+            }
+            continue;
+        }
+        const char *s = NULL;
+        char c = *++p;
+        switch (c) {
+        case 'a': s = "%a"; break;
+        case 'b': s = "%b"; break;
+        case 'c': s = "%-m"; break;
+        case 'd': s = "%d"; break;
+        case 'e': s = "%-d"; break;
+        /* printing: milliseconds and three zeros, the value being truncated to ms */
+        case 'f': s = parse ? "%f" : "%g000"; break;
+        case 'H': s = "%H"; break;
+        case 'h':
+        case 'I': s = "%I"; break;
+        case 'i': s = "%M"; break;
+        case 'j': s = "%j"; break;
+        case 'k': s = "%-H"; break;
+        case 'l': s = "%-I"; break;
+        case 'M': s = "%B"; break;
+        case 'm': s = "%m"; break;
+        case 'p': s = "%p"; break;
+        case 'r': s = "%I:%M:%S %p"; break;
+        case 'S':
+        case 's': s = "%S"; break;
+        case 'T': s = "%H:%M:%S"; break;
+        case 'v': s = "%V"; break;
+        case 'W': s = "%A"; break;
+        case 'x': s = "%G"; break;
+        case 'Y': s = "%Y"; break;
+        case 'y': s = "%y"; break;
+        case 'D':
+        case 'U':
+        case 'u':
+        case 'V':
+        case 'w':
+        case 'X': snprintf(err, err_len, "%%%c not supported in date format string", c); return -1;
+        default: break;
+        }
+        if (s != NULL ? put(out, out_len, &n, s) < 0 : put_literal(out, out_len, &n, c) < 0) {
+            goto too_long;
+        }
+    }
+    return 0;
+too_long:
+    snprintf(err, err_len, "date format string too long");
+    return -1;
+}
+
+/* strftime/strptime code of a run of count Joda letter c, or NULL when unsupported. */
+static const char *joda_code(char c, size_t count, int parse)
+{
+    switch (c) {
+    case 'y':
+    case 'Y': return count == 2 ? "%y" : "%Y";
+    case 'x': return "%G";
+    case 'w': return "%V";
+    case 'e': return "%u";
+    case 'E': return count >= 4 ? "%A" : "%a";
+    case 'D': return count >= 3 ? "%j" : "%-j";
+    case 'M': return count >= 4 ? "%B" : count == 3 ? "%b" : count == 2 ? "%m" : "%-m";
+    case 'd': return count >= 2 ? "%d" : "%-d";
+    case 'a': return "%p";
+    case 'h': return count >= 2 ? "%I" : "%-I";
+    case 'H': return count >= 2 ? "%H" : "%-H";
+    case 'm': return count >= 2 ? "%M" : "%-M";
+    case 's': return count >= 2 ? "%S" : "%-S";
+    case 'S': return count == 3 ? "%g" : count == 6 ? "%f" : count == 9 ? "%n" : NULL;
+    case 'z': return "%Z";
+    case 'Z': return parse ? "%z" : NULL;
+    default: return NULL;
+    }
+}
+
+int query__joda_format(const char *in, int parse, char *out, size_t out_len, char *err,
+                       size_t err_len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = in; *p != '\0';) {
+        if (*p == '\'') {
+            /* '' is a quote; 'text' is literal text, '' inside it a quote */
+            p++;
+            if (*p == '\'') {
+                if (put_literal(out, out_len, &n, '\'') < 0) {
+                    goto too_long;
+                }
+                p++;
+                continue;
+            }
+            while (*p != '\0' && !(*p == '\'' && p[1] != '\'')) {
+                if (*p == '\'') {
+                    p++;
+                }
+                if (put_literal(out, out_len, &n, *p++) < 0) {
+                    goto too_long;
+                }
+            }
+            if (*p == '\'') {
+                p++;
+            }
+            continue;
+        }
+        if (!isalpha((unsigned char)*p)) {
+            if (put_literal(out, out_len, &n, *p++) < 0) {
+                goto too_long;
+            }
+            continue;
+        }
+        size_t count = 1;
+        while (p[count] == *p) {
+            count++;
+        }
+        const char *s = joda_code(*p, count, parse);
+        if (s == NULL) {
+            snprintf(err, err_len, "Illegal pattern component: %.*s", (int)count, p);
+            return -1;
+        }
+        if (put(out, out_len, &n, s) < 0) {
+            goto too_long;
+        }
+        p += count;
+    }
+    return 0;
+too_long:
+    snprintf(err, err_len, "date format string too long");
+    return -1;
+}
+
+int query__java_replacement(const char *in, char *out, size_t out_len)
+{
+    size_t n = 0;
+    for (const char *p = in; *p != '\0'; p++) {
+        char s[3] = {*p, '\0', '\0'};
+        if (*p == '$' && isdigit((unsigned char)p[1])) {
+            s[0] = '\\'; /* $n: group n */
+            s[1] = *++p;
+        } else if (*p == '\\' && p[1] != '\0') {
+            /* \x: x itself; RE2 wants a backslash doubled */
+            p++;
+            s[0] = *p;
+            if (*p == '\\') {
+                s[1] = '\\';
+            }
+        } else if (*p == '\\') {
+            s[1] = '\\';
+        }
+        if (put(out, out_len, &n, s) < 0) {
+            return -1;
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* ---- values as Trino prints them ---- */
+
+void query__java_double(double v, int is_float, char *out, size_t out_len)
+{
+    if (isnan(v)) {
+        snprintf(out, out_len, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, out_len, v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    if (v == 0) {
+        snprintf(out, out_len, signbit(v) ? "-0.0" : "0.0");
+        return;
+    }
+    /* the fewest significant digits that read back as the same value */
+    char e[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p - 1, v);
+        double back = strtod(e, NULL);
+        if (is_float ? (float)back == (float)v : back == v) {
+            break;
+        }
+    }
+    char digits[24];
+    size_t nd = 0;
+    const char *q = e + (e[0] == '-');
+    for (; *q != 'e'; q++) {
+        if (isdigit((unsigned char)*q)) {
+            digits[nd++] = *q;
+        }
+    }
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
+    }
+    digits[nd] = '\0';
+    int exp = atoi(q + 1);
+    double a = fabs(v);
+    char body[64];
+    size_t b = 0;
+    if (a >= 1e-3 && a < 1e7) {
+        if (exp < 0) {
+            b += (size_t)snprintf(body, sizeof(body), "0.%.*s%s", -exp - 1, "000", digits);
+        } else {
+            for (int i = 0; i <= exp; i++) {
+                body[b++] = (size_t)i < nd ? digits[i] : '0';
+            }
+            body[b++] = '.';
+            if ((size_t)exp + 1 < nd) {
+                b += (size_t)snprintf(body + b, sizeof(body) - b, "%s", digits + exp + 1);
+            } else {
+                body[b++] = '0';
+            }
+            body[b] = '\0';
+        }
+    } else {
+        snprintf(body, sizeof(body), "%c.%sE%d", digits[0], nd > 1 ? digits + 1 : "0", exp);
+    }
+    snprintf(out, out_len, "%s%s", v < 0 ? "-" : "", body);
+}
+
+/* ---- the parse tree ---- */
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s != NULL ? s : "";
+}
+
+/* The text of a VARCHAR constant node, or NULL when the node is anything else. */
+static const char *const_text(json_t *node)
+{
+    json_t *v = json_object_get(node, "value");
+    if (strcmp(jstr(node, "class"), "CONSTANT") != 0 ||
+        strcmp(jstr(json_object_get(v, "type"), "id"), "VARCHAR") != 0 ||
+        json_is_true(json_object_get(v, "is_null"))) {
+        return NULL;
+    }
+    return json_string_value(json_object_get(v, "value"));
+}
+
+static json_t *const_node(const char *text)
+{
+    json_t *v = text != NULL ? json_string(text) : json_null();
+    return json_pack("{s:s, s:s, s:s, s:i, s:{s:{s:s, s:n}, s:b, s:o}}", "class", "CONSTANT",
+                     "type", "VALUE_CONSTANT", "alias", "", "query_location", 0, "value", "type",
+                     "id", text != NULL ? "VARCHAR" : "NULL", "type_info", "is_null", text == NULL,
+                     "value", v);
+}
+
+/* A call of a built-in (catalog system, schema main: left alone by the rewrite). */
+static json_t *call_node(const char *name, json_t *children /* stolen */, int is_operator)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:n, s:{s:s, s:[]}, s:b, s:b, "
+                     "s:b}",
+                     "class", "FUNCTION", "type", "FUNCTION", "alias", "", "query_location", 0,
+                     "function_name", name, "schema", "main", "catalog", "system", "children",
+                     children, "filter", "order_bys", "type", "ORDER_MODIFIER", "orders",
+                     "distinct", 0, "is_operator", is_operator, "export_state", 0);
+}
+
+/* Names of DuckDB's that Athena does not have, a client may not call: the targets of the
+ * renames below (their meaning is not Trino's) and the dialect's own macros. */
+static const char *const duck_only[] = {
+    "strftime",
+    "strptime",
+    "date_sub",
+    "regexp_matches",
+    "array_to_string",
+    "approx_quantile",
+    "approx_count_distinct",
+    "epoch",
+    "generate_series",
+    "list_position",
+    "list_slice",
+    "json_extract_string",
+    "any_value",
+    "to_timestamp",
+    "string_split",
+};
+
+/* Trino name -> DuckDB name or macro, same arguments. */
+static const struct {
+    const char *trino;
+    const char *duck;
+} renames[] = {
+    {"approx_distinct", "approx_count_distinct"},
+    {"approx_percentile", "approx_quantile"},
+    {"arbitrary", "any_value"},
+    {"regexp_like", "regexp_matches"},
+    {"array_join", "array_to_string"},
+    {"date_diff", "date_sub"}, /* whole units elapsed, not boundaries crossed */
+    {"from_unixtime", "to_timestamp"},
+    {"to_unixtime", "epoch"},
+    {"sequence", "generate_series"},
+    {"truncate", "trunc"},
+    {"json_parse", "json"},
+    {"from_iso8601_timestamp", "__sl_from_iso8601_timestamp"},
+    {"from_iso8601_date", "__sl_from_iso8601_date"},
+    {"to_iso8601", "__sl_to_iso8601"},
+    {"date_add", "__sl_date_add"},
+    {"json_extract_scalar", "__sl_json_extract_scalar"},
+    {"json_size", "__sl_json_size"},
+    {"json_format", "__sl_json_format"},
+    {"json_array_contains", "__sl_json_array_contains"},
+    {"split_part", "__sl_split_part"},
+    {"regexp_extract", "__sl_regexp_extract"},
+    {"array_position", "__sl_array_position"},
+    {"slice", "__sl_slice"},
+    {"cardinality", "__sl_cardinality"},
+    {"typeof", "__sl_typeof"},
+    {"random", "__sl_random"},
+    {"rand", "__sl_random"},
+    {"substr", "__sl_substr"},
+    {"substring", "__sl_substr"},
+    {"with_timezone", "__sl_with_timezone"},
+    {"infinity", "__sl_infinity"},
+    {"nan", "__sl_nan"},
+    {"is_nan", "isnan"},
+    {"is_infinite", "isinf"},
+    {"is_finite", "isfinite"},
+    {"day_of_week", "isodow"},
+    {"dow", "isodow"},
+    {"day_of_month", "day"},
+    {"day_of_year", "dayofyear"},
+    {"doy", "dayofyear"},
+    {"year_of_week", "isoyear"},
+    {"yow", "isoyear"},
+    {"week_of_year", "week"},
+    {"last_day_of_month", "last_day"},
+    {"codepoint", "unicode"},
+    {"levenshtein_distance", "levenshtein"},
+    {"hamming_distance", "hamming"},
+    {"transform", "list_transform"},
+    {"/", "__sl_div"},
+    {"%", "__sl_mod"},
+    {"mod", "__sl_mod"},
+};
+
+static void rename_call(json_t *node, const char *name)
+{
+    json_object_set_new(node, "function_name", json_string(name));
+    json_object_set_new(node, "is_operator", json_false());
+}
+
+/* Moves node's contents into a new call and makes node the call name(list_value(copies
+ * of the arguments), that call): __sl_unless_null for greatest/least. */
+static void wrap_unless_null(json_t *node)
+{
+    json_t *inner = json_deep_copy(node);
+    json_object_set_new(inner, "catalog", json_string("system"));
+    json_object_set_new(inner, "schema", json_string("main"));
+    json_t *list = call_node("list_value", json_deep_copy(json_object_get(node, "children")), 0);
+    json_object_set_new(node, "function_name", json_string("__sl_unless_null"));
+    json_object_set_new(node, "children", json_pack("[o, o]", list, inner));
+}
+
+/* date_format/date_parse/format_datetime/parse_datetime: the constant format converted. */
+static int convert_format(json_t *node, const char *fn, int joda, int parse, const char *target,
+                          int line, int col, char *msg, size_t msg_len)
+{
+    json_t *fmt = json_array_get(json_object_get(node, "children"), 1);
+    const char *text = const_text(fmt);
+    if (json_array_size(json_object_get(node, "children")) != 2 || text == NULL) {
+        snprintf(msg, msg_len,
+                 "NOT_SUPPORTED: line %d:%d: %s takes two arguments, the format a constant", line,
+                 col, fn);
+        return ATHENA_NOT_SUPPORTED;
+    }
+    char out[1024], err[128];
+    int rc = joda ? query__joda_format(text, parse, out, sizeof(out), err, sizeof(err))
+                  : query__mysql_format(text, parse, out, sizeof(out), err, sizeof(err));
+    if (rc < 0) {
+        snprintf(msg, msg_len, "INVALID_FUNCTION_ARGUMENT: line %d:%d: %s", line, col, err);
+        return ATHENA_NOT_SUPPORTED;
+    }
+    json_object_set_new(json_object_get(fmt, "value"), "value", json_string(out));
+    rename_call(node, target);
+    return 0;
+}
+
+/* A DOUBLE constant (1e7, 2.5e0) goes back to SQL as 10000000.0, which DuckDB would read
+ * as a decimal: it goes back as CAST('1e7' AS DOUBLE) (the text, exactly, so that the walk
+ * does not see a DOUBLE constant again). */
+static void keep_double(json_t *node)
+{
+    char text[40];
+    snprintf(text, sizeof(text), "%.17g",
+             json_number_value(json_object_get(json_object_get(node, "value"), "value")));
+    json_t *child = const_node(text);
+    json_t *alias = json_incref(json_object_get(node, "alias"));
+    json_t *loc = json_incref(json_object_get(node, "query_location"));
+    json_object_clear(node);
+    json_object_update_new(
+        node, json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s, s:n}, s:b}", "class", "CAST", "type",
+                        "OPERATOR_CAST", "alias", alias != NULL ? alias : json_string(""),
+                        "query_location", loc != NULL ? loc : json_integer(0), "child", child,
+                        "cast_type", "id", "DOUBLE", "type_info", "try_cast", 0));
+}
+
+int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t msg_len)
+{
+    if (strcmp(jstr(node, "class"), "CONSTANT") == 0) {
+        if (strcmp(jstr(json_object_get(json_object_get(node, "value"), "type"), "id"), "DOUBLE") ==
+            0) {
+            keep_double(node);
+        }
+        return 0;
+    }
+    if (strcmp(jstr(node, "class"), "FUNCTION") != 0 ||
+        strcmp(jstr(node, "catalog"), "system") == 0) {
+        return 0;
+    }
+    const char *fn = jstr(node, "function_name");
+    json_t *children = json_object_get(node, "children");
+    size_t n = json_array_size(children);
+    if (strncasecmp(fn, "__sl_", 5) == 0) {
+        goto not_found;
+    }
+    for (size_t i = 0; i < sizeof(duck_only) / sizeof(duck_only[0]); i++) {
+        if (strcasecmp(fn, duck_only[i]) == 0) {
+            goto not_found;
+        }
+    }
+    if (strcasecmp(fn, "date_format") == 0) {
+        return convert_format(node, "date_format", 0, 0, "strftime", line, col, msg, msg_len);
+    }
+    if (strcasecmp(fn, "date_parse") == 0) {
+        return convert_format(node, "date_parse", 0, 1, "strptime", line, col, msg, msg_len);
+    }
+    if (strcasecmp(fn, "format_datetime") == 0) {
+        return convert_format(node, "format_datetime", 1, 0, "strftime", line, col, msg, msg_len);
+    }
+    if (strcasecmp(fn, "parse_datetime") == 0) {
+        return convert_format(node, "parse_datetime", 1, 1, "__sl_parse_datetime", line, col, msg,
+                              msg_len);
+    }
+    if (strcasecmp(fn, "concat") == 0) {
+        /* || is NULL when any side is; concat of arrays is || too */
+        if (n < 2) {
+            snprintf(msg, msg_len,
+                     "FUNCTION_NOT_FOUND: line %d:%d: There must be two or more concatenation "
+                     "arguments",
+                     line, col);
+            return ATHENA_FUNCTION_NOT_FOUND;
+        }
+        json_t *acc = json_incref(json_array_get(children, 0));
+        for (size_t i = 1; i + 1 < n; i++) {
+            acc = call_node("||", json_pack("[o, O]", acc, json_array_get(children, i)), 1);
+        }
+        json_t *last = json_incref(json_array_get(children, n - 1));
+        json_object_set_new(node, "children", json_pack("[o, o]", acc, last));
+        json_object_set_new(node, "function_name", json_string("||"));
+        json_object_set_new(node, "is_operator", json_true());
+        return 0;
+    }
+    if (strcasecmp(fn, "greatest") == 0 || strcasecmp(fn, "least") == 0) {
+        wrap_unless_null(node);
+        return 0;
+    }
+    if (strcasecmp(fn, "element_at") == 0 && n == 2) {
+        /* DuckDB's subscript: 1-based, negative from the end, NULL out of range or for a
+         * missing map key, as element_at in Trino */
+        json_t *kids = json_incref(children);
+        json_object_clear(node);
+        json_object_update_new(node, json_pack("{s:s, s:s, s:s, s:i, s:o}", "class", "OPERATOR",
+                                               "type", "ARRAY_EXTRACT", "alias", "",
+                                               "query_location", 0, "children", kids));
+        return 0;
+    }
+    if (strcasecmp(fn, "date_part") == 0 && n == 2 && const_text(json_array_get(children, 0))) {
+        /* EXTRACT's fields: Trino's day of week is ISO's (Monday 1 .. Sunday 7) */
+        static const char *const fields[][2] = {
+            {"dow", "isodow"},      {"day_of_week", "isodow"},   {"day_of_month", "day"},
+            {"day_of_year", "doy"}, {"year_of_week", "isoyear"}, {"yow", "isoyear"}};
+        json_t *v = json_object_get(json_array_get(children, 0), "value");
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            if (strcasecmp(json_string_value(json_object_get(v, "value")), fields[i][0]) == 0) {
+                json_object_set_new(v, "value", json_string(fields[i][1]));
+                break;
+            }
+        }
+        return 0;
+    }
+    if (strcasecmp(fn, "if") == 0 && n == 2) {
+        json_array_append_new(children, const_node(NULL));
+        return 0;
+    }
+    if (strcasecmp(fn, "replace") == 0 && n == 2) {
+        json_array_append_new(children, const_node(""));
+        return 0;
+    }
+    if (strcasecmp(fn, "log") == 0 && n == 1) {
+        snprintf(msg, msg_len,
+                 "FUNCTION_NOT_FOUND: line %d:%d: Unexpected parameters for function log. "
+                 "Expected: log(double, double)",
+                 line, col);
+        return ATHENA_FUNCTION_NOT_FOUND;
+    }
+    if (strcasecmp(fn, "regexp_replace") == 0 && (n == 2 || n == 3)) {
+        /* every match replaced ('g'), $n back-references as RE2's \n */
+        if (n == 2) {
+            json_array_append_new(children, const_node(""));
+        }
+        json_t *rep = json_array_get(children, 2);
+        const char *text = const_text(rep);
+        if (text == NULL) {
+            snprintf(msg, msg_len,
+                     "NOT_SUPPORTED: line %d:%d: regexp_replace's replacement must be a constant",
+                     line, col);
+            return ATHENA_NOT_SUPPORTED;
+        }
+        char out[1024];
+        if (query__java_replacement(text, out, sizeof(out)) < 0) {
+            snprintf(msg, msg_len, "INVALID_FUNCTION_ARGUMENT: line %d:%d: replacement too long",
+                     line, col);
+            return ATHENA_NOT_SUPPORTED;
+        }
+        json_object_set_new(json_object_get(rep, "value"), "value", json_string(out));
+        json_array_append_new(children, const_node("g"));
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(renames) / sizeof(renames[0]); i++) {
+        if (strcasecmp(fn, renames[i].trino) == 0) {
+            rename_call(node, renames[i].duck);
+            return 0;
+        }
+    }
+    return 0;
+not_found:
+    snprintf(msg, msg_len, "FUNCTION_NOT_FOUND: line %d:%d: Function '%s' not registered", line,
+             col, fn);
+    return ATHENA_FUNCTION_NOT_FOUND;
+}
