@@ -82,6 +82,26 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_substr(s, i) AS CASE WHEN i = 0 THEN '' ELSE substr(s, i) "
     "END,"
     " (s, i, n) AS CASE WHEN i = 0 THEN '' ELSE substr(s, i, n) END;"
+    /* array_distinct and what builds on it keep the first occurrence's order */
+    "CREATE OR REPLACE TEMP MACRO __sl_array_distinct(a) AS"
+    " list_filter(a, (x, i) -> list_position(a, x) = i);"
+    "CREATE OR REPLACE TEMP MACRO __sl_array_remove(a, e) AS list_filter(a, x -> x <> e);"
+    "CREATE OR REPLACE TEMP MACRO __sl_array_except(a, b) AS"
+    " __sl_array_distinct(list_filter(a, x -> NOT list_contains(b, x)));"
+    "CREATE OR REPLACE TEMP MACRO __sl_array_union(a, b) AS __sl_array_distinct(list_concat(a, b));"
+    "CREATE OR REPLACE TEMP MACRO __sl_map_agg(k, v) AS"
+    " map_from_entries(list(struct_pack(k := k, v := v)));"
+    /* intervals as Trino prints them: day to second 'D HH:MM:SS.mmm', year to month 'Y-M' */
+    "CREATE OR REPLACE TEMP MACRO __sl_interval_text(i) AS CASE"
+    " WHEN datepart('year', i) * 12 + datepart('month', i) <> 0"
+    " THEN printf('%d-%d', datepart('year', i), datepart('month', i))"
+    " ELSE printf('%s%d %02d:%02d:%02d.%03d',"
+    " CASE WHEN epoch(i) < 0 THEN '-' ELSE '' END,"
+    " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 86400000,"
+    " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 3600000 % 24,"
+    " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 60000 % 60,"
+    " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 1000 % 60,"
+    " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) % 1000) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
@@ -382,7 +402,8 @@ static json_t *call_node(const char *name, json_t *children /* stolen */, int is
 }
 
 /* Names of DuckDB's that Athena does not have, a client may not call: the targets of the
- * renames below (their meaning is not Trino's) and the dialect's own macros. */
+ * renames below (their meaning is not Trino's) and the dialect's own macros. Not trunc:
+ * DuckDB's parser writes INTERVAL '1' HOUR with it. */
 static const char *const duck_only[] = {
     "strftime",
     "strptime",
@@ -396,9 +417,24 @@ static const char *const duck_only[] = {
     "list_position",
     "list_slice",
     "json_extract_string",
-    "any_value",
     "to_timestamp",
     "string_split",
+    "printf",
+    "list_max",
+    "list_min",
+    "list_has_any",
+    "list_transform",
+    "isodow",
+    "dayofyear",
+    "isoyear",
+    "last_day",
+    "unicode",
+    "levenshtein",
+    "hamming",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "json",
 };
 
 /* Trino name -> DuckDB name or macro, same arguments. */
@@ -454,6 +490,15 @@ static const struct {
     {"levenshtein_distance", "levenshtein"},
     {"hamming_distance", "hamming"},
     {"transform", "list_transform"},
+    {"array_distinct", "__sl_array_distinct"},
+    {"array_remove", "__sl_array_remove"},
+    {"array_except", "__sl_array_except"},
+    {"array_union", "__sl_array_union"},
+    {"array_max", "list_max"},
+    {"array_min", "list_min"},
+    {"arrays_overlap", "list_has_any"},
+    {"map_agg", "__sl_map_agg"},
+    {"format", "printf"},
     {"/", "__sl_div"},
     {"%", "__sl_mod"},
     {"mod", "__sl_mod"},

@@ -1123,6 +1123,7 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
             fmt = "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')";
             break;
         case DUCK_T_TIME: fmt = "strftime(DATE '2000-01-01' + %s, '%%H:%%M:%%S.%%g')"; break;
+        case DUCK_T_INTERVAL: fmt = "__sl_interval_text(%s)"; break;
         default: break;
         }
         buf_puts(&sel, i > 0 ? ", " : "");

@@ -97,6 +97,11 @@ CASES = [
     ("DATE '2026-05-19'", "2026-05-19", "date"),
     ("TIMESTAMP '2012-08-08 01:00' + INTERVAL '29' HOUR", "2012-08-09 06:00:00.000", None),
     ("TIMESTAMP '2012-10-31 01:00' - INTERVAL '1' MONTH", "2012-09-30 01:00:00.000", None),
+    # intervals print as Trino's: day to second D HH:MM:SS.mmm [datetime operators]
+    ("INTERVAL '2' DAY + INTERVAL '3' HOUR", "2 03:00:00.000", "interval day to second"),
+    ("INTERVAL '2' DAY - INTERVAL '3' HOUR", "1 21:00:00.000", None),
+    ("INTERVAL '1' SECOND * 2", "0 00:00:02.000", None),
+    ("INTERVAL '3' YEAR + INTERVAL '5' MONTH", "3-5", None),
     ("from_iso8601_timestamp('2026-11-28T10:11:12Z')", "2026-11-28 10:11:12.000 UTC",
      "timestamp with time zone"),
     ("from_iso8601_date('2020-05-11')", "2020-05-11", "date"),
@@ -139,6 +144,10 @@ CASES = [
     ("starts_with('abc', 'ab')", "true", "boolean"),
     ("chr(65) || CAST(codepoint('A') AS varchar)", "A65", None),
     ("levenshtein_distance('kitten', 'sitting')", "3", "bigint"),
+    # format() takes Java's format specifiers [string]
+    ("format('%s-%d', 'a', 1)", "a-1", "varchar"),
+    ("length('hé')", "2", None),
+    ("to_hex(from_base64('/w=='))", "FF", None),
     # ---- regular expressions [regexp], Java syntax, partial match ----
     ("regexp_like('1a 2b 14m', '\\d+b')", "true", "boolean"),
     ("regexp_extract('1a 2b 14m', '\\d+')", "1", None),
@@ -180,7 +189,19 @@ CASES = [
     ("ARRAY[1, 2] || ARRAY[3]", "[1, 2, 3]", None),
     ("array_sort(ARRAY[3, 1, 2])", "[1, 2, 3]", None),
     ("transform(ARRAY[1, 2], x -> x * 2)", "[2, 4]", None),
+    # array_distinct keeps the order of first occurrences
+    ("array_distinct(ARRAY[3, 1, 3, 2, 1])", "[3, 1, 2]", None),
+    ("array_remove(ARRAY[1, 2, 1, 3], 1)", "[2, 3]", None),
+    ("array_except(ARRAY[1, 2, 3, 2], ARRAY[3])", "[1, 2]", None),
+    ("array_union(ARRAY[1, 2], ARRAY[2, 3])", "[1, 2, 3]", None),
+    ("array_max(ARRAY[1, 3, 2]) * 10 + array_min(ARRAY[1, 3, 2])", "31", None),
+    ("arrays_overlap(ARRAY[1, 2], ARRAY[2, 3])", "true", "boolean"),
+    ("filter(ARRAY[1, 2, 3], x -> x > 1)", "[2, 3]", None),
+    ("flatten(ARRAY[ARRAY[1], ARRAY[2, 3]])", "[1, 2, 3]", None),
     ("MAP(ARRAY['a', 'b'], ARRAY[1, 2])", "{a=1, b=2}", "map"),
+    ("map_values(MAP(ARRAY['a'], ARRAY[1]))", "[1]", None),
+    ("SELECT map_agg(k, v) FROM (VALUES ('a', 1)) t(k, v)", "{a=1}", "map"),
+    ("SELECT histogram(x) FROM (VALUES ('a'), ('a')) t(x)", "{a=2}", "map"),
     ("map_keys(MAP(ARRAY['a'], ARRAY[1]))", "[a]", None),
     ("SELECT sum(x) FROM UNNEST(ARRAY[1, 2, 3]) AS t(x)", "6", None),
     # ---- conditionals and errors [conditional] ----
@@ -307,6 +328,7 @@ def test_column_labels_are_lower_case(wg):
     "SELECT strftime(TIMESTAMP '2026-05-19 12:00:00', '%Y')",
     "SELECT date_sub('day', DATE '2020-03-01', DATE '2020-03-02')",
     "SELECT regexp_matches('a', 'a')",
+    "SELECT printf('%s', 'a')",
     "SELECT __sl_typeof(1)",
     "SELECT date_format(TIMESTAMP '2026-05-19 12:00:00', concat('%', 'Y'))",
 ])
