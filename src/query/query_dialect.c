@@ -102,6 +102,10 @@ const char query__dialect_sql[] =
     " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 60000 % 60,"
     " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) // 1000 % 60,"
     " CAST(round(abs(epoch(i)) * 1000) AS BIGINT) % 1000) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_millisecond(t) AS millisecond(t) % 1000;"
+    "CREATE OR REPLACE TEMP MACRO __sl_to_milliseconds(i) AS CAST(round(epoch(i) * 1000) AS "
+    "BIGINT);"
+    "CREATE OR REPLACE TEMP MACRO __sl_current_timezone() AS 'UTC';"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
@@ -490,6 +494,8 @@ static const struct {
     {"levenshtein_distance", "levenshtein"},
     {"hamming_distance", "hamming"},
     {"transform", "list_transform"},
+    {"millisecond", "__sl_millisecond"}, /* of the second, not of the minute */
+    {"current_timezone", "__sl_current_timezone"},
     {"array_distinct", "__sl_array_distinct"},
     {"array_remove", "__sl_array_remove"},
     {"array_except", "__sl_array_except"},
@@ -563,6 +569,21 @@ static void keep_double(json_t *node)
                         "OPERATOR_CAST", "alias", alias != NULL ? alias : json_string(""),
                         "query_location", loc != NULL ? loc : json_integer(0), "child", child,
                         "cast_type", "id", "DOUBLE", "type_info", "try_cast", 0));
+}
+
+/* Whether node is the argument DuckDB's parser gives to_hours(...) and its kin for an
+ * INTERVAL '1' HOUR literal: CAST(trunc(CAST('1' AS DOUBLE)) AS BIGINT), or for seconds
+ * and milliseconds CAST('1' AS DOUBLE). */
+static int interval_literal_part(json_t *node)
+{
+    json_t *child = json_object_get(node, "child");
+    const char *to = jstr(json_object_get(node, "cast_type"), "id");
+    if (strcmp(jstr(node, "class"), "CAST") != 0) {
+        return 0;
+    }
+    return (strcmp(to, "BIGINT") == 0 && strcmp(jstr(child, "class"), "FUNCTION") == 0 &&
+            strcmp(jstr(child, "function_name"), "trunc") == 0) ||
+           (strcmp(to, "DOUBLE") == 0 && const_text(child) != NULL);
 }
 
 int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t msg_len)
@@ -647,6 +668,12 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
                 break;
             }
         }
+        return 0;
+    }
+    if (strcasecmp(fn, "to_milliseconds") == 0 && n == 1 &&
+        !interval_literal_part(json_array_get(children, 0))) {
+        /* Trino's: an interval's milliseconds; DuckDB's: an interval of n milliseconds */
+        rename_call(node, "__sl_to_milliseconds");
         return 0;
     }
     if (strcasecmp(fn, "if") == 0 && n == 2) {

@@ -116,6 +116,12 @@ CASES = [
     ("extract(DOW FROM DATE '2026-05-17')", "7", "bigint"),
     ("day_of_year(DATE '2026-05-09')", "129", None),
     ("hour(TIMESTAMP '2026-05-19 13:04:05')", "13", "bigint"),
+    # the millisecond of the second
+    ("millisecond(TIMESTAMP '2026-01-01 00:00:05.123')", "123", "bigint"),
+    ("to_milliseconds(INTERVAL '1' DAY)", "86400000", "bigint"),
+    ("INTERVAL '1' SECOND + INTERVAL '5' MILLISECOND", "0 00:00:01.005", None),
+    ("current_timezone()", "UTC", "varchar"),
+    ("date('2026-01-02')", "2026-01-02", "date"),
     ("last_day_of_month(DATE '2026-02-10')", "2026-02-28", "date"),
     # ---- strings [string] ----
     ("concat('a', 'b', 'c')", "abc", "varchar"),
@@ -268,6 +274,14 @@ CASES = [
     ("SELECT array_agg(x ORDER BY x) FROM (VALUES (3), (1), (2)) t(x)", "[1, 2, 3]", "array"),
     ("SELECT stddev(x) FROM (VALUES (1), (2), (3), (4)) t(x)", "1.2909944487358056", "double"),
     ("SELECT variance(x) FROM (VALUES (1), (2), (3), (4)) t(x)", "1.6666666666666667", None),
+    # ---- the grammar: CTEs, UNNEST, windows, overflow ----
+    ("WITH t AS (SELECT 1 AS x) SELECT x FROM t", "1", None),
+    ("SELECT count(*) FROM (SELECT ARRAY[1, 2, 3] AS a) s CROSS JOIN UNNEST(a) AS t(x)", "3",
+     "bigint"),
+    ("SELECT sum(x * n) FROM UNNEST(ARRAY[5, 6]) WITH ORDINALITY AS t(x, n)", "17", None),
+    ("SELECT max(r) FROM (SELECT row_number() OVER (ORDER BY x) AS r"
+     " FROM (VALUES (1), (2)) t(x))", "2", "bigint"),
+    ("2147483647 + 1", ERROR, "2147483647 + 1"),
     # ---- identifiers: case-insensitive, quoted ones too ----
     ("SELECT \"X\" FROM (SELECT 1 AS x)", "1", None),
     ("SELECT \"select\" FROM (SELECT 2 AS \"select\")", "2", None),
@@ -293,7 +307,7 @@ def _id(case):
 @pytest.mark.parametrize("sql,expected,type_", CASES, ids=[_id(c) for c in CASES])
 def test_athena_dialect(wg, sql, expected, type_):
     athena, name = wg
-    query = sql if sql.startswith("SELECT ") else f"SELECT {sql}"
+    query = sql if sql.startswith(("SELECT ", "WITH ")) else f"SELECT {sql}"
     qe = run(athena, query, name)
     status = qe["Status"]
     if expected is ERROR:
