@@ -64,6 +64,8 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_regexp_extract(s, p) AS"
     " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p) END,"
     " (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_regexp_replace(s, p, r) AS"
+    " regexp_replace(s, p, regexp_replace(r, '\\$(\\d)', '\\\\\\1', 'g'), 'g');"
     "CREATE OR REPLACE TEMP MACRO __sl_array_position(a, x) AS"
     " CAST(coalesce(list_position(a, x), 0) AS BIGINT);"
     "CREATE OR REPLACE TEMP MACRO __sl_slice(a, s, n) AS list_slice(a, s, s + n - 1);"
@@ -439,6 +441,7 @@ static const char *const duck_only[] = {
     "isinf",
     "isfinite",
     "json",
+    "time_bucket",
 };
 
 /* Trino name -> DuckDB name or macro, same arguments. */
@@ -586,8 +589,101 @@ static int interval_literal_part(json_t *node)
            (strcmp(to, "DOUBLE") == 0 && const_text(child) != NULL);
 }
 
+/* TIMESTAMP '2012-10-31 01:00 UTC' (a zone or an offset after the time) is a timestamp
+ * with time zone in Trino: the cast becomes one to TIMESTAMPTZ, the text one DuckDB reads
+ * (seconds added, no space before an offset). */
+static void zoned_timestamp_literal(json_t *node)
+{
+    json_t *child = json_object_get(node, "child");
+    const char *text = const_text(child);
+    if (text == NULL || json_is_true(json_object_get(node, "try_cast")) ||
+        strcmp(jstr(json_object_get(node, "cast_type"), "id"), "TIMESTAMP") != 0) {
+        return;
+    }
+    /* date, space, hh:mm[:ss[.fff]], spaces, then the zone */
+    const char *p = strchr(text, ' ');
+    if (p == NULL || !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
+        p[3] != ':') {
+        return;
+    }
+    const char *t = p + 1;
+    const char *e = t;
+    while (isdigit((unsigned char)*e) || *e == ':' || *e == '.') {
+        e++;
+    }
+    const char *z = e;
+    while (*z == ' ') {
+        z++;
+    }
+    if (*z == '\0' || !(isalpha((unsigned char)*z) || *z == '+' || *z == '-')) {
+        return;
+    }
+    size_t colons = 0;
+    for (const char *c = t; c < e; c++) {
+        colons += *c == ':';
+    }
+    char out[128];
+    snprintf(out, sizeof(out), "%.*s%s%s%s", (int)(e - text), text, colons == 1 ? ":00" : "",
+             isalpha((unsigned char)*z) ? " " : "", z);
+    json_object_set_new(json_object_get(child, "value"), "value", json_string(out));
+    json_object_set_new(json_object_get(node, "cast_type"), "id",
+                        json_string("TIMESTAMP WITH TIME ZONE"));
+}
+
+/* A CAST('<text>' AS INTERVAL) node. */
+static json_t *interval_node(const char *text)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:o, s:{s:s, s:n}, s:b}", "class", "CAST", "type",
+                     "OPERATOR_CAST", "alias", "", "query_location", 0, "child", const_node(text),
+                     "cast_type", "id", "INTERVAL", "type_info", "try_cast", 0);
+}
+
+/* date_trunc(unit, x) keeps x's type in Trino (a date stays a date; DuckDB's becomes a
+ * timestamp): with a constant unit it is time_bucket, whose buckets start on the
+ * calendar's (months and years from January, weeks on Monday). */
+static void date_trunc_same_type(json_t *node, json_t *children)
+{
+    static const char *const units[][2] = {{"millisecond", "1 millisecond"},
+                                           {"second", "1 second"},
+                                           {"minute", "1 minute"},
+                                           {"hour", "1 hour"},
+                                           {"day", "1 day"},
+                                           {"week", "7 days"},
+                                           {"month", "1 month"},
+                                           {"quarter", "3 months"},
+                                           {"year", "1 year"}};
+    const char *unit = const_text(json_array_get(children, 0));
+    for (size_t i = 0; unit != NULL && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(unit, units[i][0]) == 0) {
+            json_array_set_new(children, 0, interval_node(units[i][1]));
+            rename_call(node, "time_bucket");
+            return;
+        }
+    }
+}
+
+/* Whether node is, as written, a map: cardinality of a map is DuckDB's cardinality, of
+ * anything else (an array) len. */
+static int is_map_expression(json_t *node)
+{
+    static const char *const makers[] = {"map",        "map_from_entries", "map_agg",
+                                         "histogram",  "multimap_agg",     "map_concat",
+                                         "map_filter", "transform_values", "transform_keys"};
+    const char *fn = jstr(node, "function_name");
+    for (size_t i = 0; i < sizeof(makers) / sizeof(makers[0]); i++) {
+        if (strcasecmp(fn, makers[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t msg_len)
 {
+    if (strcmp(jstr(node, "class"), "CAST") == 0) {
+        zoned_timestamp_literal(node);
+        return 0;
+    }
     if (strcmp(jstr(node, "class"), "CONSTANT") == 0) {
         if (strcmp(jstr(json_object_get(json_object_get(node, "value"), "type"), "id"), "DOUBLE") ==
             0) {
@@ -676,6 +772,14 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         rename_call(node, "__sl_to_milliseconds");
         return 0;
     }
+    if (strcasecmp(fn, "date_trunc") == 0 && n == 2) {
+        date_trunc_same_type(node, children);
+        return 0;
+    }
+    if (strcasecmp(fn, "cardinality") == 0 && n == 1 &&
+        is_map_expression(json_array_get(children, 0))) {
+        return 0;
+    }
     if (strcasecmp(fn, "if") == 0 && n == 2) {
         json_array_append_new(children, const_node(NULL));
         return 0;
@@ -699,10 +803,9 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         json_t *rep = json_array_get(children, 2);
         const char *text = const_text(rep);
         if (text == NULL) {
-            snprintf(msg, msg_len,
-                     "NOT_SUPPORTED: line %d:%d: regexp_replace's replacement must be a constant",
-                     line, col);
-            return ATHENA_NOT_SUPPORTED;
+            /* converted as the query runs: $n only */
+            rename_call(node, "__sl_regexp_replace");
+            return 0;
         }
         char out[1024];
         if (query__java_replacement(text, out, sizeof(out)) < 0) {

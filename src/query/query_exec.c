@@ -261,7 +261,7 @@ static void walk_tree(struct walk *wk, json_t *node)
         free(tb);
         return;
     }
-    if (strcmp(jstr(node, "class"), "CONSTANT") == 0) {
+    if (strcmp(jstr(node, "class"), "CONSTANT") == 0 || strcmp(jstr(node, "class"), "CAST") == 0) {
         char msg[512];
         query__dialect_rewrite(node, line, col, msg, sizeof(msg));
         type = jstr(node, "type"); /* the node may have become another */

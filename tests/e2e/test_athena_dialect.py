@@ -74,6 +74,15 @@ CASES = [
      "timestamp"),
     ("date_trunc('month', TIMESTAMP '2001-08-22 03:04:05.321')", "2001-08-01 00:00:00.000", None),
     ("date_trunc('second', TIMESTAMP '2001-08-22 03:04:05.321')", "2001-08-22 03:04:05.000", None),
+    ("date_trunc('quarter', TIMESTAMP '2001-08-22 03:04:05.321')", "2001-07-01 00:00:00.000",
+     None),
+    ("date_trunc('year', TIMESTAMP '2022-10-20 05:10:00')", "2022-01-01 00:00:00.000", None),
+    ("date_trunc('millisecond', TIMESTAMP '2001-08-22 03:04:05.321')", "2001-08-22 03:04:05.321",
+     None),
+    # the same type as its input: a date stays a date
+    ("date_trunc('month', DATE '2001-08-22')", "2001-08-01", "date"),
+    ("date_trunc('hour', from_iso8601_timestamp('2001-08-22T03:04:05.321Z'))",
+     "2001-08-22 03:00:00.000 UTC", "timestamp with time zone"),
     # ---- Joda patterns [datetime "Java date functions"] ----
     ("parse_datetime('2020-05-11 11:15', 'yyyy-MM-dd HH:mm')", "2020-05-11 11:15:00.000 UTC",
      "timestamp with time zone"),
@@ -95,6 +104,10 @@ CASES = [
     # ---- literals, timestamp(3) as Athena prints it, intervals, zones ----
     ("TIMESTAMP '2026-05-19 12:00:00'", "2026-05-19 12:00:00.000", "timestamp"),
     ("DATE '2026-05-19'", "2026-05-19", "date"),
+    # a zone after the time makes a timestamp with time zone [datetime "Time zone conversion"]
+    ("TIMESTAMP '2012-10-31 01:00 UTC'", "2012-10-31 01:00:00.000 UTC",
+     "timestamp with time zone"),
+    ("to_unixtime(TIMESTAMP '1970-01-01 01:00:00 +01:00')", "0.0", "double"),
     ("TIMESTAMP '2012-08-08 01:00' + INTERVAL '29' HOUR", "2012-08-09 06:00:00.000", None),
     ("TIMESTAMP '2012-10-31 01:00' - INTERVAL '1' MONTH", "2012-09-30 01:00:00.000", None),
     # intervals print as Trino's: day to second D HH:MM:SS.mmm [datetime operators]
@@ -163,6 +176,7 @@ CASES = [
     # every match replaced; $2 is the second group
     ("regexp_replace('1a 2b 14m', '\\d+[ab] ')", "14m", None),
     ("regexp_replace('1a 2b 14m', '(\\d+)([ab]) ', '3c$2 ')", "3ca 3cb 14m", None),
+    ("regexp_replace('abc', '(b)', concat('[', '$1', ']'))", "a[b]c", None),
     # ---- JSON [json], JSONPath ----
     ("json_extract_scalar('{\"a\":{\"b\":[1,2]}}', '$.a.b[0]')", "1", "varchar"),
     # NULL when the value at the path is not a scalar
@@ -183,6 +197,7 @@ CASES = [
     # NULL for a key the map does not hold
     ("element_at(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), 'z')", None, None),
     ("cardinality(ARRAY[1, 2, 3])", "3", "bigint"),
+    ("cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))", "2", "bigint"),
     ("contains(ARRAY[1, 2, 3], 2)", "true", "boolean"),
     ("array_join(ARRAY['a', 'b', 'c'], '-')", "a-b-c", "varchar"),
     ("array_position(ARRAY[10, 20, 30], 20)", "2", "bigint"),
