@@ -112,12 +112,13 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
     /* an exact division by zero fails (DuckDB's is NULL); not through error(), which try()
-     * refuses as volatile, but a cast that cannot succeed */
+     * refuses as volatile, but a cast that cannot succeed. (A double one is NULL here,
+     * Infinity or NaN in Trino.) */
     "CREATE OR REPLACE TEMP MACRO __sl_div(a, b) AS CASE"
-    " WHEN b = 0 AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
+    " WHEN b = 0 AND typeof(a) NOT IN ('DOUBLE', 'FLOAT') AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
     " THEN CAST('Division by zero' AS INTEGER) ELSE a / b END;"
     "CREATE OR REPLACE TEMP MACRO __sl_mod(a, b) AS CASE"
-    " WHEN b = 0 AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
+    " WHEN b = 0 AND typeof(a) NOT IN ('DOUBLE', 'FLOAT') AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')"
     " THEN CAST('Division by zero' AS INTEGER) ELSE a % b END;";
 
 /* ---- format strings ---- */

@@ -232,6 +232,8 @@ CASES = [
     ("try(CAST('abc' AS integer))", None, None),
     ("try(1 / 0)", None, None),
     ("1 / 0", ERROR, "Division by zero"),
+    ("1.5 / 0.0", ERROR, "Division by zero"),
+    ("mod(5, 0)", ERROR, "Division by zero"),
     ("try_cast('12' AS integer)", "12", "integer"),
     ("try_cast('abc' AS integer)", None, None),
     ("CAST('abc' AS integer)", ERROR, "abc"),
