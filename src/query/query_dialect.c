@@ -108,6 +108,27 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_to_milliseconds(i) AS CAST(round(epoch(i) * 1000) AS "
     "BIGINT);"
     "CREATE OR REPLACE TEMP MACRO __sl_current_timezone() AS 'UTC';"
+    /* URLs: [protocol:][//host[:port]][path][?query][#fragment]; NULL for a part absent */
+    "CREATE OR REPLACE TEMP MACRO __sl_url_part(u, g) AS CASE WHEN regexp_matches(u, "
+    "'^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#:]*)(:([0-9]+))?([^?#]*)(\\?([^#]*))?(#(.*))?$')"
+    " THEN regexp_extract(u, "
+    "'^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#:]*)(:([0-9]+))?([^?#]*)(\\?([^#]*))?(#(.*))?$', g) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_protocol(u) AS __sl_url_part(u, 1);"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_host(u) AS __sl_url_part(u, 2);"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_port(u) AS"
+    " CAST(nullif(__sl_url_part(u, 4), '') AS BIGINT);"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_path(u) AS __sl_url_part(u, 5);"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_query(u) AS"
+    " CASE WHEN __sl_url_part(u, 6) <> '' THEN __sl_url_part(u, 7) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_fragment(u) AS"
+    " CASE WHEN __sl_url_part(u, 8) <> '' THEN __sl_url_part(u, 9) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_extract_parameter(u, n) AS regexp_extract("
+    "list_filter(string_split(__sl_url_extract_query(u), '&'), x -> split_part(x, '=', 1) = n)[1],"
+    " '^[^=]*=?(.*)$', 1);"
+    /* Java's URLEncoder: a space is +, * is kept, ~ is encoded */
+    "CREATE OR REPLACE TEMP MACRO __sl_url_encode(s) AS"
+    " replace(replace(replace(url_encode(s), '%20', '+'), '%2A', '*'), '~', '%7E');"
+    "CREATE OR REPLACE TEMP MACRO __sl_url_decode(s) AS url_decode(replace(s, '+', ' '));"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
@@ -509,6 +530,15 @@ static const struct {
     {"arrays_overlap", "list_has_any"},
     {"map_agg", "__sl_map_agg"},
     {"format", "printf"},
+    {"url_extract_protocol", "__sl_url_extract_protocol"},
+    {"url_extract_host", "__sl_url_extract_host"},
+    {"url_extract_port", "__sl_url_extract_port"},
+    {"url_extract_path", "__sl_url_extract_path"},
+    {"url_extract_query", "__sl_url_extract_query"},
+    {"url_extract_fragment", "__sl_url_extract_fragment"},
+    {"url_extract_parameter", "__sl_url_extract_parameter"},
+    {"url_encode", "__sl_url_encode"},
+    {"url_decode", "__sl_url_decode"},
     {"/", "__sl_div"},
     {"%", "__sl_mod"},
     {"mod", "__sl_mod"},

@@ -177,6 +177,19 @@ CASES = [
     ("regexp_replace('1a 2b 14m', '\\d+[ab] ')", "14m", None),
     ("regexp_replace('1a 2b 14m', '(\\d+)([ab]) ', '3c$2 ')", "3ca 3cb 14m", None),
     ("regexp_replace('abc', '(b)', concat('[', '$1', ']'))", "a[b]c", None),
+    # ---- URLs [url]: [protocol:][//host[:port]][path][?query][#fragment] ----
+    ("url_extract_protocol('https://127.0.0.1:8080/req_path')", "https", "varchar"),
+    ("url_extract_host('https://example.com:8080/a/b?x=1&y=2#frag')", "example.com", None),
+    ("url_extract_port('https://example.com:8080/a/b?x=1&y=2#frag')", "8080", "bigint"),
+    ("url_extract_path('https://example.com:8080/a/b?x=1&y=2#frag')", "/a/b", None),
+    ("url_extract_query('https://example.com:8080/a/b?x=1&y=2#frag')", "x=1&y=2", None),
+    ("url_extract_fragment('https://example.com:8080/a/b?x=1&y=2#frag')", "frag", None),
+    ("url_extract_parameter('https://example.com/a?x=1&y=2&y=3', 'y')", "2", None),
+    ("url_extract_parameter('https://example.com/a?x=1', 'z')", None, None),
+    ("url_extract_query('https://example.com/a')", None, None),
+    # a space is +, * and . - _ are kept [url "Encoding functions"]
+    ("url_encode('a b*~/')", "a+b*%7E%2F", None),
+    ("url_decode('a+b%20c')", "a b c", None),
     # ---- JSON [json], JSONPath ----
     ("json_extract_scalar('{\"a\":{\"b\":[1,2]}}', '$.a.b[0]')", "1", "varchar"),
     # NULL when the value at the path is not a scalar
