@@ -77,7 +77,10 @@ const char query__dialect_sql[] =
     " WHEN 'TIMESTAMP' THEN 'timestamp(3)'"
     " WHEN 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp(3) with time zone'"
     " WHEN 'HUGEINT' THEN 'bigint' WHEN 'FLOAT' THEN 'real'"
-    " WHEN 'BLOB' THEN 'varbinary' ELSE lower(typeof(x)) END;"
+    " WHEN 'BLOB' THEN 'varbinary'"
+    " WHEN 'INTEGER[]' THEN 'array(integer)' WHEN 'BIGINT[]' THEN 'array(bigint)'"
+    " WHEN 'DOUBLE[]' THEN 'array(double)' WHEN 'VARCHAR[]' THEN 'array(varchar)'"
+    " ELSE lower(typeof(x)) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_random() AS random(),"
     " (n) AS CAST(floor(random() * n) AS BIGINT);"
     /* substr: start 0 gives '' */
@@ -240,7 +243,8 @@ static const char *joda_code(char c, size_t count, int parse)
     case 'm': return count >= 2 ? "%M" : "%-M";
     case 's': return count >= 2 ? "%S" : "%-S";
     case 'S': return count == 3 ? "%g" : count == 6 ? "%f" : count == 9 ? "%n" : NULL;
-    case 'z': return "%Z";
+    /* printing: the zone is always UTC here, whose Joda names DuckDB does not print */
+    case 'z': return parse ? "%Z" : count >= 4 ? "Coordinated Universal Time" : "UTC";
     case 'Z': return parse ? "%z" : NULL;
     default: return NULL;
     }

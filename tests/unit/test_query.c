@@ -344,6 +344,9 @@ static void test_joda_pattern_letters(void **state)
     /* a zone offset is read, not printed (DuckDB cannot print Joda's +0000) */
     assert_int_equal(query__joda_format("HH Z", 1, out, sizeof(out), err, sizeof(err)), 0);
     assert_string_equal(out, "%H %z");
+    /* a zone name is UTC's (every zone of Sluice's sessions is UTC) */
+    assert_int_equal(query__joda_format("HH z", 0, out, sizeof(out), err, sizeof(err)), 0);
+    assert_string_equal(out, "%H UTC");
     assert_int_equal(query__joda_format("HH Z", 0, out, sizeof(out), err, sizeof(err)), -1);
     assert_int_equal(query__joda_format("yyyy qq", 0, out, sizeof(out), err, sizeof(err)), -1);
     assert_string_equal(err, "Illegal pattern component: qq");
