@@ -13,8 +13,8 @@
  *     element_at on arrays and maps, if() with two arguments, replace() with two);
  *   - refuses the DuckDB names the rewrite targets and the __sl_ macros when the client
  *     writes them, so that a function Athena does not have does not silently work.
- * Nodes the rewrite builds carry catalog "system" and schema "main", which the rewrite
- * leaves alone (so a wrapped call is not wrapped again).
+ * Nodes the rewrite builds carry catalog "system" (a built-in) or "temp" (a macro), which
+ * the rewrite leaves alone (so a wrapped call is not wrapped again).
  */
 #include <ctype.h>
 #include <math.h>
@@ -132,6 +132,15 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_url_encode(s) AS"
     " replace(replace(replace(url_encode(s), '%20', '+'), '%2A', '*'), '~', '%7E');"
     "CREATE OR REPLACE TEMP MACRO __sl_url_decode(s) AS url_decode(replace(s, '+', ' '));"
+    /* a double cast to an integer rounds half away from zero (DuckDB's, half to even) */
+    "CREATE OR REPLACE TEMP MACRO __sl_to_tinyint(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS TINYINT) ELSE CAST(x AS TINYINT) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_to_smallint(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS SMALLINT) ELSE CAST(x AS SMALLINT) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_to_integer(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS INTEGER) ELSE CAST(x AS INTEGER) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_to_bigint(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
+    " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT) ELSE CAST(x AS BIGINT) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
@@ -610,7 +619,7 @@ static void keep_double(json_t *node)
 }
 
 /* Whether node is the argument DuckDB's parser gives to_hours(...) and its kin for an
- * INTERVAL '1' HOUR literal: CAST(trunc(CAST('1' AS DOUBLE)) AS BIGINT), or for seconds
+ * INTERVAL '1' HOUR literal: CAST(trunc(CAST('1' AS DOUBLE)) AS BIGINT or INTEGER), or for seconds
  * and milliseconds CAST('1' AS DOUBLE). */
 static int interval_literal_part(json_t *node)
 {
@@ -619,7 +628,7 @@ static int interval_literal_part(json_t *node)
     if (strcmp(jstr(node, "class"), "CAST") != 0) {
         return 0;
     }
-    return (strcmp(to, "BIGINT") == 0 && strcmp(jstr(child, "class"), "FUNCTION") == 0 &&
+    return (strcmp(jstr(child, "class"), "FUNCTION") == 0 &&
             strcmp(jstr(child, "function_name"), "trunc") == 0) ||
            (strcmp(to, "DOUBLE") == 0 && const_text(child) != NULL);
 }
@@ -663,6 +672,37 @@ static void zoned_timestamp_literal(json_t *node)
     json_object_set_new(json_object_get(child, "value"), "value", json_string(out));
     json_object_set_new(json_object_get(node, "cast_type"), "id",
                         json_string("TIMESTAMP WITH TIME ZONE"));
+}
+
+/* CAST(x AS INTEGER) (and the other integer types) of an expression becomes
+ * __sl_to_integer(x), which rounds a double half away from zero as Trino does. */
+static void integer_cast_rounds(json_t *node)
+{
+    static const char *const types[][2] = {{"TINYINT", "__sl_to_tinyint"},
+                                           {"SMALLINT", "__sl_to_smallint"},
+                                           {"INTEGER", "__sl_to_integer"},
+                                           {"BIGINT", "__sl_to_bigint"}};
+    json_t *child = json_object_get(node, "child");
+    const char *to = jstr(json_object_get(node, "cast_type"), "id");
+    const char *const_type = jstr(json_object_get(json_object_get(child, "value"), "type"), "id");
+    if (json_is_true(json_object_get(node, "try_cast")) || interval_literal_part(node) ||
+        (strcmp(jstr(child, "class"), "CONSTANT") == 0 && strcmp(const_type, "DOUBLE") != 0)) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(to, types[i][0]) == 0) {
+            json_t *alias = json_incref(json_object_get(node, "alias"));
+            json_t *loc = json_incref(json_object_get(node, "query_location"));
+            json_t *call = call_node(types[i][1], json_pack("[O]", child), 0);
+            /* a macro of the connection: catalog temp (which the rewrite leaves alone too) */
+            json_object_set_new(call, "catalog", json_string("temp"));
+            json_object_clear(node);
+            json_object_update_new(node, call);
+            json_object_set_new(node, "alias", alias != NULL ? alias : json_string(""));
+            json_object_set_new(node, "query_location", loc != NULL ? loc : json_integer(0));
+            return;
+        }
+    }
 }
 
 /* A CAST('<text>' AS INTERVAL) node. */
@@ -717,6 +757,7 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
 {
     if (strcmp(jstr(node, "class"), "CAST") == 0) {
         zoned_timestamp_literal(node);
+        integer_cast_rounds(node);
         return 0;
     }
     if (strcmp(jstr(node, "class"), "CONSTANT") == 0) {
@@ -727,7 +768,8 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         return 0;
     }
     if (strcmp(jstr(node, "class"), "FUNCTION") != 0 ||
-        strcmp(jstr(node, "catalog"), "system") == 0) {
+        strcmp(jstr(node, "catalog"), "system") == 0 ||
+        strcmp(jstr(node, "catalog"), "temp") == 0) {
         return 0;
     }
     const char *fn = jstr(node, "function_name");

@@ -257,6 +257,12 @@ CASES = [
     ("try_cast('12' AS integer)", "12", "integer"),
     ("try_cast('abc' AS integer)", None, None),
     ("CAST('abc' AS integer)", ERROR, "abc"),
+    # a double cast to an integer rounds half away from zero [conversion]
+    ("CAST(2.5e0 AS integer)", "3", "integer"),
+    ("CAST(-2.5e0 AS bigint)", "-3", "bigint"),
+    ("CAST(sqrt(20.25) AS integer)", "5", None),
+    ("CAST(2.5 AS integer)", "3", None),
+    ("CAST('12' AS smallint)", "12", "smallint"),
     ("CASE WHEN 1 = 1 THEN 'y' ELSE 'n' END", "y", None),
     # greatest/least are NULL when an argument is NULL [math]
     ("greatest(1, NULL, 3)", None, None),
