@@ -141,6 +141,8 @@ const char query__dialect_sql[] =
     " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS INTEGER) ELSE CAST(x AS INTEGER) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_to_bigint(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
     " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT) ELSE CAST(x AS BIGINT) END;"
+    "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
+    "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
@@ -705,6 +707,43 @@ static void integer_cast_rounds(json_t *node)
     }
 }
 
+/* Whether node is, as written, a date: a DATE literal or cast, current_date, date(),
+ * from_iso8601_date(), last_day_of_month(). */
+static int is_date_expression(json_t *node)
+{
+    static const char *const makers[] = {"date", "from_iso8601_date", "last_day_of_month"};
+    json_t *names = json_object_get(node, "column_names");
+    if (strcmp(jstr(node, "class"), "CAST") == 0) {
+        return strcmp(jstr(json_object_get(node, "cast_type"), "id"), "DATE") == 0;
+    }
+    if (strcmp(jstr(node, "class"), "COLUMN_REF") == 0) {
+        return json_array_size(names) == 1 &&
+               strcasecmp(json_string_value(json_array_get(names, 0)), "current_date") == 0;
+    }
+    for (size_t i = 0; i < sizeof(makers) / sizeof(makers[0]); i++) {
+        if (strcmp(jstr(node, "class"), "FUNCTION") == 0 &&
+            strcasecmp(jstr(node, "function_name"), makers[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether node is an INTERVAL literal of days or more (to_days(...) and its kin as
+ * DuckDB's parser writes them). */
+static int is_date_interval(json_t *node)
+{
+    static const char *const units[] = {"to_days", "to_weeks", "to_months", "to_years"};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(jstr(node, "class"), "FUNCTION") == 0 &&
+            strcmp(jstr(node, "function_name"), units[i]) == 0 &&
+            interval_literal_part(json_array_get(json_object_get(node, "children"), 0))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A CAST('<text>' AS INTERVAL) node. */
 static json_t *interval_node(const char *text)
 {
@@ -847,6 +886,14 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         !interval_literal_part(json_array_get(children, 0))) {
         /* Trino's: an interval's milliseconds; DuckDB's: an interval of n milliseconds */
         rename_call(node, "__sl_to_milliseconds");
+        return 0;
+    }
+    if ((strcmp(fn, "+") == 0 || strcmp(fn, "-") == 0) && n == 2 &&
+        is_date_expression(json_array_get(children, 0)) &&
+        is_date_interval(json_array_get(children, 1))) {
+        /* a date plus or minus days, months, years is a date in Trino, a timestamp in DuckDB */
+        rename_call(node, fn[0] == '+' ? "__sl_date_plus" : "__sl_date_minus");
+        json_object_set_new(node, "catalog", json_string("temp"));
         return 0;
     }
     if (strcasecmp(fn, "date_trunc") == 0 && n == 2) {

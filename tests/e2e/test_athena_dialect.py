@@ -111,6 +111,12 @@ CASES = [
     ("to_unixtime(TIMESTAMP '1970-01-01 01:00:00 +01:00')", "0.0", "double"),
     ("TIMESTAMP '2012-08-08 01:00' + INTERVAL '29' HOUR", "2012-08-09 06:00:00.000", None),
     ("TIMESTAMP '2012-10-31 01:00' - INTERVAL '1' MONTH", "2012-09-30 01:00:00.000", None),
+    # a date plus or minus days, months, years stays a date [datetime operators]
+    ("DATE '2012-08-08' + INTERVAL '2' DAY", "2012-08-10", "date"),
+    ("DATE '2012-08-08' - INTERVAL '2' DAY", "2012-08-06", "date"),
+    ("DATE '2012-01-31' + INTERVAL '1' MONTH", "2012-02-29", "date"),
+    ("current_date - INTERVAL '7' DAY < current_date", "true", "boolean"),
+    ("typeof(current_date + INTERVAL '1' YEAR)", "date", None),
     # intervals print as Trino's: day to second D HH:MM:SS.mmm [datetime operators]
     ("INTERVAL '2' DAY + INTERVAL '3' HOUR", "2 03:00:00.000", "interval day to second"),
     ("INTERVAL '2' DAY - INTERVAL '3' HOUR", "1 21:00:00.000", None),
