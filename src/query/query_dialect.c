@@ -141,6 +141,14 @@ const char query__dialect_sql[] =
     " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS INTEGER) ELSE CAST(x AS INTEGER) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_to_bigint(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT')"
     " THEN CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT) ELSE CAST(x AS BIGINT) END;"
+    /* a timestamp cast to varchar has Trino's milliseconds (typeof folds to one branch;
+     * the detour through VARCHAR lets every branch bind whatever x is) */
+    "CREATE OR REPLACE TEMP MACRO __sl_to_varchar(x) AS CASE typeof(x)"
+    " WHEN 'TIMESTAMP' THEN strftime(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMP),"
+    " '%Y-%m-%d %H:%M:%S.%g')"
+    " WHEN 'TIMESTAMP WITH TIME ZONE' THEN strftime(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMPTZ),"
+    " '%Y-%m-%d %H:%M:%S.%g UTC')"
+    " ELSE CAST(x AS VARCHAR) END;"
     "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
@@ -677,10 +685,12 @@ static void zoned_timestamp_literal(json_t *node)
 }
 
 /* CAST(x AS INTEGER) (and the other integer types) of an expression becomes
- * __sl_to_integer(x), which rounds a double half away from zero as Trino does. */
+ * __sl_to_integer(x), which rounds a double half away from zero as Trino does;
+ * CAST(x AS VARCHAR) __sl_to_varchar(x), which prints a timestamp as Trino does. */
 static void integer_cast_rounds(json_t *node)
 {
-    static const char *const types[][2] = {{"TINYINT", "__sl_to_tinyint"},
+    static const char *const types[][2] = {{"VARCHAR", "__sl_to_varchar"},
+                                           {"TINYINT", "__sl_to_tinyint"},
                                            {"SMALLINT", "__sl_to_smallint"},
                                            {"INTEGER", "__sl_to_integer"},
                                            {"BIGINT", "__sl_to_bigint"}};

@@ -269,6 +269,10 @@ CASES = [
     ("CAST(sqrt(20.25) AS integer)", "5", None),
     ("CAST(2.5 AS integer)", "3", None),
     ("CAST('12' AS smallint)", "12", "smallint"),
+    # a timestamp as varchar has its milliseconds [conversion]
+    ("CAST(TIMESTAMP '2020-01-01 10:00:00' AS varchar)", "2020-01-01 10:00:00.000", "varchar"),
+    ("CAST(from_unixtime(0) AS varchar)", "1970-01-01 00:00:00.000 UTC", None),
+    ("CAST(DATE '2020-01-01' AS varchar) || '/' || CAST(12 AS varchar)", "2020-01-01/12", None),
     ("CASE WHEN 1 = 1 THEN 'y' ELSE 'n' END", "y", None),
     # greatest/least are NULL when an argument is NULL [math]
     ("greatest(1, NULL, 3)", None, None),
