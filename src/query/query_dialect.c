@@ -149,6 +149,10 @@ const char query__dialect_sql[] =
     " WHEN 'TIMESTAMP WITH TIME ZONE' THEN strftime(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMPTZ),"
     " '%Y-%m-%d %H:%M:%S.%g UTC')"
     " ELSE CAST(x AS VARCHAR) END;"
+    /* hashes are varbinary in Trino (DuckDB's, hex text) */
+    "CREATE OR REPLACE TEMP MACRO __sl_md5(b) AS unhex(md5(b));"
+    "CREATE OR REPLACE TEMP MACRO __sl_sha1(b) AS unhex(sha1(b));"
+    "CREATE OR REPLACE TEMP MACRO __sl_sha256(b) AS unhex(sha256(b));"
     "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
@@ -487,6 +491,9 @@ static const char *const duck_only[] = {
     "isfinite",
     "json",
     "time_bucket",
+    "encode",
+    "decode",
+    "xor",
 };
 
 /* Trino name -> DuckDB name or macro, same arguments. */
@@ -553,6 +560,12 @@ static const struct {
     {"arrays_overlap", "list_has_any"},
     {"map_agg", "__sl_map_agg"},
     {"format", "printf"},
+    {"to_utf8", "encode"},
+    {"from_utf8", "decode"},
+    {"md5", "__sl_md5"},
+    {"sha1", "__sl_sha1"},
+    {"sha256", "__sl_sha256"},
+    {"bitwise_xor", "xor"},
     {"url_extract_protocol", "__sl_url_extract_protocol"},
     {"url_extract_host", "__sl_url_extract_host"},
     {"url_extract_port", "__sl_url_extract_port"},
@@ -578,6 +591,7 @@ static void rename_call(json_t *node, const char *name)
 static void wrap_unless_null(json_t *node)
 {
     json_t *inner = json_deep_copy(node);
+    json_object_set_new(inner, "alias", json_string("")); /* the alias stays outside */
     json_object_set_new(inner, "catalog", json_string("system"));
     json_object_set_new(inner, "schema", json_string("main"));
     json_t *list = call_node("list_value", json_deep_copy(json_object_get(node, "children")), 0);
@@ -869,12 +883,23 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         return 0;
     }
     if (strcasecmp(fn, "element_at") == 0 && n == 2) {
+        json_t *k = json_object_get(json_array_get(children, 1), "value");
+        if (strcmp(jstr(json_array_get(children, 1), "class"), "CONSTANT") == 0 &&
+            json_is_integer(json_object_get(k, "value")) &&
+            json_integer_value(json_object_get(k, "value")) == 0) {
+            snprintf(msg, msg_len,
+                     "INVALID_FUNCTION_ARGUMENT: line %d:%d: SQL array indices start at 1", line,
+                     col);
+            return ATHENA_NOT_SUPPORTED;
+        }
         /* DuckDB's subscript: 1-based, negative from the end, NULL out of range or for a
          * missing map key, as element_at in Trino */
         json_t *kids = json_incref(children);
+        json_t *alias = json_incref(json_object_get(node, "alias"));
         json_object_clear(node);
-        json_object_update_new(node, json_pack("{s:s, s:s, s:s, s:i, s:o}", "class", "OPERATOR",
-                                               "type", "ARRAY_EXTRACT", "alias", "",
+        json_object_update_new(node, json_pack("{s:s, s:s, s:o, s:i, s:o}", "class", "OPERATOR",
+                                               "type", "ARRAY_EXTRACT", "alias",
+                                               alias != NULL ? alias : json_string(""),
                                                "query_location", 0, "children", kids));
         return 0;
     }
@@ -904,6 +929,16 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         /* a date plus or minus days, months, years is a date in Trino, a timestamp in DuckDB */
         rename_call(node, fn[0] == '+' ? "__sl_date_plus" : "__sl_date_minus");
         json_object_set_new(node, "catalog", json_string("temp"));
+        return 0;
+    }
+    if (strcasecmp(fn, "bitwise_and") == 0 || strcasecmp(fn, "bitwise_or") == 0 ||
+        strcasecmp(fn, "bitwise_not") == 0) {
+        /* DuckDB's operators & | ~ */
+        const char *op = strcasecmp(fn, "bitwise_and") == 0  ? "&"
+                         : strcasecmp(fn, "bitwise_or") == 0 ? "|"
+                                                             : "~";
+        json_object_set_new(node, "function_name", json_string(op));
+        json_object_set_new(node, "is_operator", json_true());
         return 0;
     }
     if (strcasecmp(fn, "date_trunc") == 0 && n == 2) {
