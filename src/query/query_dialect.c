@@ -3,18 +3,28 @@
  *
  * DuckDB parses most of Trino's grammar, but several functions share a name and differ
  * in meaning, and some are missing. The query's parse tree is rewritten before it runs:
- * query__dialect_rewrite sees every function call of the tree and
+ * query__dialect_rewrite sees every function call, cast and constant of the tree and
  *   - renames a Trino function to its DuckDB equivalent, or to one of the __sl_ macros
  *     below that has Trino's meaning (NULL for a missing key, 1-based indexes, ...);
  *   - converts constant format strings (MySQL-style date_format/date_parse, Joda
  *     format_datetime/parse_datetime) and regexp_replace's $1 back-references to what
  *     DuckDB's strftime/strptime and RE2 expect, once, here in C;
  *   - reshapes calls whose argument rules differ (concat's NULL, greatest's NULL,
- *     element_at on arrays and maps, if() with two arguments, replace() with two);
+ *     element_at on arrays and maps, replace() with two arguments, date_trunc's type);
+ *   - keeps a double constant a double, rounds a double cast to an integer half up,
+ *     prints a timestamp cast to varchar with milliseconds;
  *   - refuses the DuckDB names the rewrite targets and the __sl_ macros when the client
  *     writes them, so that a function Athena does not have does not silently work.
  * Nodes the rewrite builds carry catalog "system" (a built-in) or "temp" (a macro), which
  * the rewrite leaves alone (so a wrapped call is not wrapped again).
+ *
+ * Types are not known here (the tree is not bound), so where Trino's result depends on
+ * an argument's type the macros branch on typeof(), which DuckDB folds to one branch, or
+ * the rewrite reads the argument as written (a DATE literal plus an INTERVAL of days).
+ * Not done: time zones other than UTC (every session is UTC; a timestamp with time zone
+ * prints in UTC), a date column plus an INTERVAL (DuckDB's timestamp), a double divided
+ * by zero (NULL, not Infinity), two-digit year 69 read by %y (1969, not 2069), Java-only
+ * regular expression syntax (RE2 refuses it).
  */
 #include <ctype.h>
 #include <math.h>
@@ -947,10 +957,6 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
     }
     if (strcasecmp(fn, "cardinality") == 0 && n == 1 &&
         is_map_expression(json_array_get(children, 0))) {
-        return 0;
-    }
-    if (strcasecmp(fn, "if") == 0 && n == 2) {
-        json_array_append_new(children, const_node(NULL));
         return 0;
     }
     if (strcasecmp(fn, "replace") == 0 && n == 2) {
