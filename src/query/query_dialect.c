@@ -158,6 +158,8 @@ const char query__dialect_sql[] =
     " '%Y-%m-%d %H:%M:%S.%g')"
     " WHEN 'TIMESTAMP WITH TIME ZONE' THEN strftime(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMPTZ),"
     " '%Y-%m-%d %H:%M:%S.%g UTC')"
+    /* a JSON scalar as varchar is its value, not its JSON text */
+    " WHEN 'JSON' THEN json_extract_string(CAST(CAST(x AS VARCHAR) AS JSON), '$')"
     " ELSE CAST(x AS VARCHAR) END;"
     /* hashes are varbinary in Trino (DuckDB's, hex text) */
     "CREATE OR REPLACE TEMP MACRO __sl_md5(b) AS unhex(md5(b));"

@@ -223,6 +223,9 @@ CASES = [
     ("json_size('{\"x\": 1}', '$.x')", "0", None),
     ("json_format(json_parse('[1, 2, 3]'))", "[1,2,3]", "varchar"),
     ("json_array_contains('[1, 2, 3]', 2)", "true", "boolean"),
+    # a JSON scalar cast to varchar is its value [json "Cast to JSON" / "Cast from JSON"]
+    ("CAST(json_extract('{\"a\": \"x y\"}', '$.a') AS varchar)", "x y", "varchar"),
+    ("CAST(json_extract('{\"a\": 12}', '$.a') AS bigint)", "12", "bigint"),
     # ---- arrays and maps [array] [map] ----
     ("element_at(ARRAY[1, 2, 3], 2)", "2", "integer"),
     # NULL out of range; a negative index counts from the end
@@ -335,6 +338,8 @@ CASES = [
     ("SELECT arbitrary(x) FROM (VALUES (7)) t(x)", "7", None),
     ("SELECT approx_distinct(x) FROM (VALUES (1), (2), (2)) t(x)", "2", "bigint"),
     ("SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3)) t(x)", "2", None),
+    ("SELECT approx_percentile(x, ARRAY[0.0, 1.0]) FROM (VALUES (1), (2), (3)) t(x)", "[1, 3]",
+     "array"),
     ("SELECT array_agg(x ORDER BY x) FROM (VALUES (3), (1), (2)) t(x)", "[1, 2, 3]", "array"),
     ("SELECT stddev(x) FROM (VALUES (1), (2), (3), (4)) t(x)", "1.2909944487358056", "double"),
     ("SELECT variance(x) FROM (VALUES (1), (2), (3), (4)) t(x)", "1.6666666666666667", None),
