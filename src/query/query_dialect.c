@@ -506,6 +506,7 @@ static const char *const duck_only[] = {
     "encode",
     "decode",
     "xor",
+    "list_reverse",
 };
 
 /* Trino name -> DuckDB name or macro, same arguments. */
@@ -828,6 +829,26 @@ static int is_map_expression(json_t *node)
     return 0;
 }
 
+/* Whether node is, as written, an array: ARRAY[...] or a call that returns one. */
+static int is_array_expression(json_t *node)
+{
+    static const char *const makers[] = {
+        "split",        "array_agg",   "sequence",       "regexp_extract_all",
+        "map_keys",     "map_values",  "array_distinct", "array_sort",
+        "filter",       "transform",   "slice",          "array_remove",
+        "array_except", "array_union", "flatten"};
+    if (strcmp(jstr(node, "type"), "ARRAY_CONSTRUCTOR") == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(makers) / sizeof(makers[0]); i++) {
+        if (strcmp(jstr(node, "class"), "FUNCTION") == 0 &&
+            strcasecmp(jstr(node, "function_name"), makers[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t msg_len)
 {
     if (strcmp(jstr(node, "class"), "CAST") == 0) {
@@ -951,6 +972,20 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
                                                              : "~";
         json_object_set_new(node, "function_name", json_string(op));
         json_object_set_new(node, "is_operator", json_true());
+        return 0;
+    }
+    if (strcasecmp(fn, "reverse") == 0 && n == 1 &&
+        is_array_expression(json_array_get(children, 0))) {
+        rename_call(node, "list_reverse");
+        return 0;
+    }
+    if (strcasecmp(fn, "concat_ws") == 0 && n == 2 &&
+        is_array_expression(json_array_get(children, 1))) {
+        /* concat_ws(sep, array): the array's elements joined (DuckDB's would print it) */
+        json_t *sep = json_incref(json_array_get(children, 0));
+        json_array_remove(children, 0);
+        json_array_append_new(children, sep);
+        rename_call(node, "array_to_string");
         return 0;
     }
     if (strcasecmp(fn, "date_trunc") == 0 && n == 2) {

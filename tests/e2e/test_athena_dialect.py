@@ -165,6 +165,8 @@ CASES = [
     ("lower('AbC') || upper('aBc')", "abcABC", None),
     ("'[' || trim('  a  ') || ltrim('  b') || rtrim('c  ') || ']'", "[abc]", None),
     ("reverse('abc')", "cba", None),
+    ("reverse(ARRAY[1, 2, 3])", "[3, 2, 1]", "array"),
+    ("concat_ws(',', ARRAY['a', 'b'])", "a,b", "varchar"),
     ("lpad('abc', 5, 'xy')", "xyabc", None),
     ("rpad('abc', 2, 'x')", "ab", None),
     ("split('a,b,c', ',')", "[a, b, c]", "array"),
