@@ -102,6 +102,7 @@ CASES = [
     ("typeof(current_timestamp)", "timestamp(3) with time zone", None),
     ("typeof(now())", "timestamp(3) with time zone", None),
     ("typeof(current_date)", "date", None),
+    ("typeof(localtimestamp)", "timestamp(3)", None),
     # ---- literals, timestamp(3) as Athena prints it, intervals, zones ----
     ("TIMESTAMP '2026-05-19 12:00:00'", "2026-05-19 12:00:00.000", "timestamp"),
     ("DATE '2026-05-19'", "2026-05-19", "date"),
@@ -353,6 +354,9 @@ CASES = [
     ("SELECT max(r) FROM (SELECT row_number() OVER (ORDER BY x) AS r"
      " FROM (VALUES (1), (2)) t(x))", "2", "bigint"),
     ("2147483647 + 1", ERROR, "2147483647 + 1"),
+    # NULLS LAST whatever the direction [select "ORDER BY clause"]
+    ("SELECT x FROM (VALUES (1), (NULL), (2)) t(x) ORDER BY x DESC LIMIT 1", "2", None),
+    ("SELECT x FROM (VALUES (1), (NULL), (2)) t(x) ORDER BY x LIMIT 1", "1", None),
     # ---- identifiers: case-insensitive, quoted ones too ----
     ("SELECT \"X\" FROM (SELECT 1 AS x)", "1", None),
     # rewritten calls keep their labels
