@@ -165,6 +165,8 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_md5(b) AS unhex(md5(b));"
     "CREATE OR REPLACE TEMP MACRO __sl_sha1(b) AS unhex(sha1(b));"
     "CREATE OR REPLACE TEMP MACRO __sl_sha256(b) AS unhex(sha256(b));"
+    "CREATE OR REPLACE TEMP MACRO __sl_date_add_date(u, n, d) AS"
+    " CAST(__sl_date_add(u, n, d) AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
@@ -986,6 +988,12 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         json_array_remove(children, 0);
         json_array_append_new(children, sep);
         rename_call(node, "array_to_string");
+        return 0;
+    }
+    if (strcasecmp(fn, "date_add") == 0 && n == 3 &&
+        is_date_expression(json_array_get(children, 2))) {
+        /* date_add of a date is a date */
+        rename_call(node, "__sl_date_add_date");
         return 0;
     }
     if (strcasecmp(fn, "date_trunc") == 0 && n == 2) {

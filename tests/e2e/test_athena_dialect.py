@@ -61,6 +61,7 @@ CASES = [
     ("date_add('hour', 9, TIMESTAMP '2020-03-01 00:00:00')", "2020-03-01 09:00:00.000", None),
     ("date_add('month', 1, TIMESTAMP '2012-10-31 01:00:00')", "2012-11-30 01:00:00.000", None),
     ("date_add('quarter', -1, TIMESTAMP '2020-05-15 00:00:00')", "2020-02-15 00:00:00.000", None),
+    ("date_add('day', -1, DATE '2020-03-01')", "2020-02-29", "date"),
     ("date_diff('second', TIMESTAMP '2020-03-01 00:00:00', TIMESTAMP '2020-03-02 00:00:00')",
      "86400", "bigint"),
     ("date_diff('day', DATE '2020-03-01', DATE '2020-03-02')", "1", "bigint"),
