@@ -129,15 +129,13 @@ void query__athena_type(const struct duck_type *t, struct query_athena_type *out
         out->name = "integer";
         out->precision = 10;
         break;
+    /* DuckDB's 128-bit sums and unsigned counts are Trino's bigint */
     case DUCK_T_BIGINT:
     case DUCK_T_UINTEGER:
-        out->name = "bigint";
-        out->precision = 19;
-        break;
     case DUCK_T_HUGEINT:
     case DUCK_T_UBIGINT:
-        out->name = "decimal";
-        out->precision = 38;
+        out->name = "bigint";
+        out->precision = 19;
         break;
     case DUCK_T_FLOAT:
         out->name = "float";

@@ -39,20 +39,6 @@
 #define ATHENA_USER 2
 #define ATHENA_SYSTEM 1
 
-/* The Trino functions DuckDB lacks or names differently, as macros of each connection.
- * date_format's MySQL-style codes become strftime's; the order of the replacements
- * matters (%M, month name, is renamed before %i, minutes, becomes %M). */
-const char query__dialect_sql[] =
-    "CREATE OR REPLACE TEMP MACRO approx_distinct(x) AS approx_count_distinct(x);"
-    "CREATE OR REPLACE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ);"
-    "CREATE OR REPLACE TEMP MACRO from_iso8601_date(s) AS CAST(s AS DATE);"
-    "CREATE OR REPLACE TEMP MACRO to_iso8601(x) AS strftime(x, '%Y-%m-%dT%H:%M:%S.%g');"
-    "CREATE OR REPLACE TEMP MACRO date_format(t, f) AS strftime(t,"
-    " replace(replace(replace(replace(replace(replace(replace(replace(replace(replace("
-    " replace(replace(f, '%M', '%B'), '%W', '%A'), '%h', '%I'), '%l', '%-I'),"
-    " '%r', '%I:%M:%S %p'), '%T', '%H:%M:%S'), '%i', '%M'), '%s', '%S'), '%e', '%-d'),"
-    " '%c', '%-m'), '%k', '%-H'), '%f', '%f'));";
-
 /* One table the query reads. */
 struct table_ref {
     char database[256];
@@ -291,7 +277,8 @@ static void walk_tree(struct walk *wk, json_t *node)
     const char *type = jstr(node, "type");
     int line, col;
     line_col(wk->text, json_integer_value(json_object_get(node, "query_location")), &line, &col);
-    if (strcmp(type, "TABLE_FUNCTION") == 0) {
+    if (strcmp(type, "TABLE_FUNCTION") == 0 &&
+        strcasecmp(jstr(json_object_get(node, "function"), "function_name"), "unnest") != 0) {
         json_t *fn = json_object_get(node, "function");
         fail(wk, ATHENA_USER, 1100,
              "FUNCTION_NOT_FOUND: line %d:%d: Table function '%s' not registered", line, col,
@@ -358,6 +345,11 @@ static void walk_tree(struct walk *wk, json_t *node)
         free(tb);
         return;
     }
+    if (strcmp(jstr(node, "class"), "CONSTANT") == 0 || strcmp(jstr(node, "class"), "CAST") == 0) {
+        char msg[512];
+        query__dialect_rewrite(node, line, col, msg, sizeof(msg));
+        type = jstr(node, "type"); /* the node may have become another */
+    }
     if (strcmp(type, "FUNCTION") == 0) {
         /* Scalar functions that tell of the server rather than the data. */
         static const char *const refused[] = {
@@ -371,6 +363,14 @@ static void walk_tree(struct walk *wk, json_t *node)
                 return;
             }
         }
+        /* Trino's meaning where DuckDB's differs (query_dialect.c) */
+        char msg[512];
+        int etype = query__dialect_rewrite(node, line, col, msg, sizeof(msg));
+        if (etype != 0) {
+            fail(wk, ATHENA_USER, etype, "%s", msg);
+            return;
+        }
+        type = jstr(node, "type");
     }
     if (strcmp(type, "COLUMN_REF") == 0) {
         json_t *names = json_object_get(node, "column_names");
@@ -1209,12 +1209,19 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         return rc;
     }
     size_t nc = duck_result_column_count(res);
+    int *java_double = xcalloc(nc + 1, sizeof(*java_double)); /* 1 double, 2 real */
     struct buf sel;
     buf_init(&sel);
     buf_puts(&sel, "SELECT ");
     for (size_t i = 0; i < nc; i++) {
-        const char *name = duck_result_column_name(res, i);
+        /* Trino's identifiers are lower case */
+        char name[256];
+        snprintf(name, sizeof(name), "%s", duck_result_column_name(res, i));
+        for (char *p = name; *p != '\0'; p++) {
+            *p = (char)tolower((unsigned char)*p);
+        }
         const struct duck_type *t = duck_result_column_type(res, i);
+        java_double[i] = t->id == DUCK_T_DOUBLE ? 1 : t->id == DUCK_T_FLOAT ? 2 : 0;
         struct query_athena_type at;
         query__athena_type(t, &at);
         json_array_append_new(columns,
@@ -1222,7 +1229,7 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
                                         "Precision", at.precision, "Scale", at.scale));
         query__csv_field(out, name, strlen(name));
         buf_putc(out, i + 1 < nc ? ',' : '\n');
-        char *q = duck_sql_ident(name);
+        char *q = duck_sql_ident(duck_result_column_name(res, i));
         const char *fmt = "CAST(%s AS VARCHAR)";
         switch (t->id) {
         case DUCK_T_TIMESTAMP:
@@ -1233,6 +1240,7 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
             fmt = "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')";
             break;
         case DUCK_T_TIME: fmt = "strftime(DATE '2000-01-01' + %s, '%%H:%%M:%%S.%%g')"; break;
+        case DUCK_T_INTERVAL: fmt = "__sl_interval_text(%s)"; break;
         default: break;
         }
         buf_puts(&sel, i > 0 ? ", " : "");
@@ -1253,7 +1261,15 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         for (size_t r = 0; r < n; r++) {
             for (size_t c = 0; c < nc; c++) {
                 const struct duck_vec *v = duck_result_column(res, c);
-                if (!duck_vec_is_null(v, r)) {
+                if (duck_vec_is_null(v, r)) {
+                    /* NULL: an empty field */
+                } else if (java_double[c] != 0) {
+                    struct duck_str s = duck_vec_str(v, r);
+                    char text[64];
+                    snprintf(text, sizeof(text), "%.*s", (int)s.len, s.ptr);
+                    query__java_double(strtod(text, NULL), java_double[c] == 2, text, sizeof(text));
+                    query__csv_field(out, text, strlen(text));
+                } else {
                     struct duck_str s = duck_vec_str(v, r);
                     query__csv_field(out, s.ptr, s.len);
                 }
@@ -1265,6 +1281,7 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         }
     }
     duck_result_destroy(res);
+    free(java_double);
     return rc;
 }
 

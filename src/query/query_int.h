@@ -100,8 +100,27 @@ typedef void (*query_locate_fn)(void *arg, int is_function, const char *name, ch
 void query__athena_message(const char *duck_msg, enum duck_err_kind kind, query_locate_fn locate,
                            void *arg, char *out, size_t out_len);
 
-/* The SQL each connection runs once: Trino functions DuckDB lacks, as macros. */
+/* Athena's (Trino's) dialect on DuckDB (query_dialect.c). The SQL each connection runs
+ * once: the macros the rewritten calls use. */
 extern const char query__dialect_sql[];
+/* Rewrites one node of a query's parse tree in place (a function call, a cast or a
+ * constant; it may become another kind of node) to Trino's meaning on DuckDB: renamed,
+ * reshaped, its constant format converted. Returns 0, or Athena's error type with the
+ * message (at line:col) in msg when the call cannot run as Athena's. */
+int query__dialect_rewrite(json_t *node, int line, int col, char *msg /* OUT */, size_t msg_len);
+/* A MySQL-style format (date_format, date_parse; parse: for parsing) or a Joda pattern
+ * (format_datetime, parse_datetime) as DuckDB's strftime/strptime format in out. Returns 0,
+ * or -1 with Trino's message in err for a specifier Trino refuses. */
+int query__mysql_format(const char *in, int parse, char *out /* OUT */, size_t out_len,
+                        char *err /* OUT */, size_t err_len);
+int query__joda_format(const char *in, int parse, char *out /* OUT */, size_t out_len,
+                       char *err /* OUT */, size_t err_len);
+/* A Java regex replacement ($1 groups, \ escapes) as RE2's (\1). Returns 0 or -1 when
+ * out is too small. */
+int query__java_replacement(const char *in, char *out /* OUT */, size_t out_len);
+/* v as Java's Double.toString (is_float: Float.toString) prints it, as Athena shows a
+ * double: 2.5, 1.0E7, 1.0E-4, NaN, Infinity. */
+void query__java_double(double v, int is_float, char *out /* OUT */, size_t out_len);
 
 /* Runs execution id on worker w (the worker thread). */
 void query__execute(struct query_worker *w, const char *id);

@@ -4,6 +4,7 @@
  * paths from messages, and the bytes a Parquet scan reads for a set of columns.
  */
 #include <ftw.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,6 +279,134 @@ static void test_parquet_scan_bytes_count_referenced_columns(void **state)
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* MySQL-style codes (Trino's date_format/date_parse) as strftime/strptime's. */
+static void test_mysql_format_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *print, *parse;
+    } cases[] = {
+        {"%Y-%m-%d %H:%i:%s", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"},
+        /* %f: six digits when printing, of a value cut to milliseconds */
+        {"%s.%f", "%S.%g000", "%S.%f"},
+        {"%M %W %a %b", "%B %A %a %b", "%B %A %a %b"},
+        {"%e/%c %k %l %h %I %p", "%-d/%-m %-H %-I %I %I %p", "%-d/%-m %-H %-I %I %I %p"},
+        {"%r|%T", "%I:%M:%S %p|%H:%M:%S", "%I:%M:%S %p|%H:%M:%S"},
+        {"%j %y %S %x-%v", "%j %y %S %G-%V", "%j %y %S %G-%V"},
+        /* %% a percent sign, %Q (unlisted) a Q, a trailing % itself */
+        {"100%% %Q %", "100%% Q %%", "100%% Q %%"},
+        {"", "", ""},
+    };
+    char out[128], err[128];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(query__mysql_format(cases[i].in, 0, out, sizeof(out), err, sizeof(err)),
+                         0);
+        assert_string_equal(out, cases[i].print);
+        assert_int_equal(query__mysql_format(cases[i].in, 1, out, sizeof(out), err, sizeof(err)),
+                         0);
+        assert_string_equal(out, cases[i].parse);
+    }
+    /* Trino refuses %D %U %u %V %w %X */
+    for (const char *c = "DUuVwX"; *c != '\0'; c++) {
+        char in[8];
+        snprintf(in, sizeof(in), "%%Y %%%c", *c);
+        assert_int_equal(query__mysql_format(in, 0, out, sizeof(out), err, sizeof(err)), -1);
+        char want[64];
+        snprintf(want, sizeof(want), "%%%c not supported in date format string", *c);
+        assert_string_equal(err, want);
+    }
+    char small[4];
+    assert_int_equal(query__mysql_format("%Y-%m", 0, small, sizeof(small), err, sizeof(err)), -1);
+}
+
+/* Joda patterns (format_datetime/parse_datetime) as strftime/strptime's. */
+static void test_joda_pattern_letters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"yyyy-MM-dd HH:mm:ss.SSS", "%Y-%m-%d %H:%M:%S.%g"},
+        {"yy M d H m s", "%y %-m %-d %-H %-M %-S"},
+        {"EEEE, MMMM d, h:mm a", "%A, %B %-d, %-I:%M %p"},
+        {"EEE dd MMM yyyy hh", "%a %d %b %Y %I"},
+        {"D DDD xxxx-ww e", "%-j %j %G-%V %u"},
+        {"SSSSSS SSSSSSSSS", "%f %n"},
+        /* quoted text, '' a quote, % doubled */
+        {"yyyy-MM-dd'T'HH", "%Y-%m-%dT%H"},
+        {"h 'o''clock' '' 100%", "%-I o'clock ' 100%%"},
+    };
+    char out[128], err[128];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(query__joda_format(cases[i].in, 0, out, sizeof(out), err, sizeof(err)), 0);
+        assert_string_equal(out, cases[i].out);
+    }
+    /* a zone offset is read, not printed (DuckDB cannot print Joda's +0000) */
+    assert_int_equal(query__joda_format("HH Z", 1, out, sizeof(out), err, sizeof(err)), 0);
+    assert_string_equal(out, "%H %z");
+    /* a zone name is UTC's (every zone of Sluice's sessions is UTC) */
+    assert_int_equal(query__joda_format("HH z", 0, out, sizeof(out), err, sizeof(err)), 0);
+    assert_string_equal(out, "%H UTC");
+    assert_int_equal(query__joda_format("HH Z", 0, out, sizeof(out), err, sizeof(err)), -1);
+    assert_int_equal(query__joda_format("yyyy qq", 0, out, sizeof(out), err, sizeof(err)), -1);
+    assert_string_equal(err, "Illegal pattern component: qq");
+    assert_int_equal(query__joda_format("ss.SS", 0, out, sizeof(out), err, sizeof(err)), -1);
+}
+
+/* Java's replacement syntax ($1, \$) as RE2's (\1, $). */
+static void test_java_replacement_back_references(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(query__java_replacement("3c$2 ", out, sizeof(out)), 0);
+    assert_string_equal(out, "3c\\2 ");
+    assert_int_equal(query__java_replacement("\\$1 costs $0", out, sizeof(out)), 0);
+    assert_string_equal(out, "$1 costs \\0");
+    assert_int_equal(query__java_replacement("a\\\\b", out, sizeof(out)), 0);
+    assert_string_equal(out, "a\\\\b");
+    char small[3];
+    assert_int_equal(query__java_replacement("abc", small, sizeof(small)), -1);
+}
+
+/* Doubles as Athena (Java's Double.toString) prints them. */
+static void test_doubles_print_as_java(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {2.5, "2.5"},
+        {1.0, "1.0"},
+        {-2.0, "-2.0"},
+        {0.0, "0.0"},
+        {1e7, "1.0E7"},
+        {9999999.0, "9999999.0"},
+        {1779192000.0, "1.779192E9"},
+        {0.001, "0.001"},
+        {0.0001, "1.0E-4"},
+        {1.0 / 3, "0.3333333333333333"},
+        {123456.789, "123456.789"},
+        {-1.5e-10, "-1.5E-10"},
+        {1e300, "1.0E300"},
+        {100.25, "100.25"},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        query__java_double(cases[i].v, 0, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
+    query__java_double(NAN, 0, out, sizeof(out));
+    assert_string_equal(out, "NaN");
+    query__java_double(-INFINITY, 0, out, sizeof(out));
+    assert_string_equal(out, "-Infinity");
+    /* a real: Float.toString's digits */
+    query__java_double((double)0.1f, 1, out, sizeof(out));
+    assert_string_equal(out, "0.1");
+    query__java_double((double)0.1f, 0, out, sizeof(out));
+    assert_string_equal(out, "0.10000000149011612");
+}
+
 int main(void)
 {
     alarm(120);
@@ -289,6 +418,10 @@ int main(void)
         cmocka_unit_test(test_scrub_removes_server_paths),
         cmocka_unit_test(test_duckdb_messages_in_athena_words),
         cmocka_unit_test(test_parquet_scan_bytes_count_referenced_columns),
+        cmocka_unit_test(test_mysql_format_codes),
+        cmocka_unit_test(test_joda_pattern_letters),
+        cmocka_unit_test(test_java_replacement_back_references),
+        cmocka_unit_test(test_doubles_print_as_java),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
