@@ -105,3 +105,23 @@ def test_kinesis_multiplexed_on_one_http2_connection(server, unique):
     while "HTTP/2 connection closed after 20 streams" not in open(server.log_path).read():
         assert time.time() < deadline
         time.sleep(0.1)
+
+
+def test_subscribe_to_shard_over_http2(server, unique):
+    """SubscribeToShard's event stream read by the SDK over HTTP/2: the record put before
+    subscribing and those put while subscribed, in order, each once."""
+    out = run_js(server, "kinesis_subscribe.mjs", f"jsefo-{unique}", "6")
+    assert out["handler"] == "NodeHttp2Handler"
+    assert [r["data"] for r in out["records"]] == [f"js-{i}" for i in range(6)]
+    seqs = [r["sequenceNumber"] for r in out["records"]]
+    assert len(set(seqs)) == 6 and sorted(seqs, key=int) == seqs
+    assert out["continuation"] == seqs[-1]
+
+
+def test_subscribe_to_shard_beside_calls_on_one_http2_connection(server, unique):
+    """An open subscription does not hold up the other streams of its connection: the
+    puts sent on the same connection while it is open are answered, and delivered."""
+    out = run_js(server, "kinesis_subscribe.mjs", f"jsefo1-{unique}", "6", "shared")
+    assert [r["data"] for r in out["records"]] == [f"js-{i}" for i in range(6)]
+    sessions = [s for pool in out["sessions"].values() for s in pool["sessions"]]
+    assert len(sessions) == 1 and sessions[0]["totalRequests"] >= 8
