@@ -479,13 +479,14 @@ int kin__list_stream_consumers(struct api_call *call, json_t *in, json_t **out)
         return rc;
     }
     if (ts != NULL && json_is_number(ts)) {
-        /* Names a generation of the stream: another one's consumers are not these. */
+        /* Names a generation of the stream: another one's consumers are not these. To
+           the second, as SDKs send timestamps in whole seconds (boto3) or not (JS). */
         struct stream_info *info = xmalloc(sizeof(*info));
         stream_describe(s, info);
-        int64_t want = (int64_t)llround(json_number_value(ts) * 1000.0);
-        int64_t diff = want - info->created_ms;
+        int64_t want_s = (int64_t)floor(json_number_value(ts));
+        int64_t created_s = info->created_ms / 1000;
         free(info);
-        if (diff > 1 || diff < -1) {
+        if (want_s != created_s) {
             rc = kin__not_found(call, stream_name(s));
             stream_release(s);
             return rc;
