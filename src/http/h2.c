@@ -1094,6 +1094,7 @@ static int run_ready(struct h2_conn *c)
 
 int h2__conn_feed(struct h2_conn *c, const uint8_t *data, size_t len)
 {
+    resume_feeds(c); /* a streamed body's producer may have made more since */
     if (len > 0) {
         ssize_t n = nghttp2_session_mem_recv(c->session, data, len);
         if (n < 0) {
