@@ -63,17 +63,15 @@ int evs_message(struct buf *out, const struct evs_header *headers, size_t n_head
 int evs_event(struct buf *out, const char *event_type, const char *content_type,
               const void *payload, size_t payload_len)
 {
-    struct evs_header h[] = {{":event-type", event_type},
-                             {":content-type", content_type},
-                             {":message-type", "event"}};
+    struct evs_header h[] = {
+        {":event-type", event_type}, {":content-type", content_type}, {":message-type", "event"}};
     return evs_message(out, h, 3, payload, payload_len);
 }
 
-int evs_exception(struct buf *out, const char *type, const char *content_type,
-                  const void *payload, size_t payload_len)
+int evs_exception(struct buf *out, const char *type, const char *content_type, const void *payload,
+                  size_t payload_len)
 {
-    struct evs_header h[] = {{":exception-type", type},
-                             {":content-type", content_type},
-                             {":message-type", "exception"}};
+    struct evs_header h[] = {
+        {":exception-type", type}, {":content-type", content_type}, {":message-type", "exception"}};
     return evs_message(out, h, 3, payload, payload_len);
 }

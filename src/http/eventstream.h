@@ -28,7 +28,7 @@ int evs_message(struct buf *out, const struct evs_header *headers, size_t n_head
 int evs_event(struct buf *out, const char *event_type, const char *content_type,
               const void *payload, size_t payload_len);
 /* A modelled exception: :exception-type type, :content-type, :message-type exception. */
-int evs_exception(struct buf *out, const char *type, const char *content_type,
-                  const void *payload, size_t payload_len);
+int evs_exception(struct buf *out, const char *type, const char *content_type, const void *payload,
+                  size_t payload_len);
 
 #endif

@@ -119,12 +119,12 @@ struct h2_feed {
     pthread_cond_t drained; /* the queue went below H2_FEED_MAX, or cancel was set */
     struct buf queue;       /* bytes made and not yet given to nghttp2, from queue_off */
     size_t queue_off;
-    int finished;           /* the producer made its last bytes (or gave up) */
-    int failed;             /* ...because the body failed: reset the stream */
-    int cancel;             /* the stream is gone or the server stops: produce no more */
-    int thread_done;        /* the producer thread has returned (join it) */
-    int stream_gone;        /* the stream has closed (no data provider will read) */
-    int wake_fd;            /* the connection's eventfd; written under lock, never after cancel */
+    int finished;    /* the producer made its last bytes (or gave up) */
+    int failed;      /* ...because the body failed: reset the stream */
+    int cancel;      /* the stream is gone or the server stops: produce no more */
+    int thread_done; /* the producer thread has returned (join it) */
+    int stream_gone; /* the stream has closed (no data provider will read) */
+    int wake_fd;     /* the connection's eventfd; written under lock, never after cancel */
     struct api_stream_body *body; /* owned by the producer thread */
     pthread_t thread;
     struct h2_feed *next; /* the connection's list of feeds */
@@ -516,8 +516,8 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
     int with_body = !no_body && !r->head_only && strcmp(s->ex->method, "HEAD") != 0 && total > 0;
     nghttp2_data_provider provider = {.source.ptr = s,
                                       .read_callback = streamed ? read_feed : read_body};
-    int rc = nghttp2_submit_response(c->session, s->id, nv, k,
-                                     with_body || streamed ? &provider : NULL);
+    int rc =
+        nghttp2_submit_response(c->session, s->id, nv, k, with_body || streamed ? &provider : NULL);
     if (rc != 0) {
         log_msg(LOG_WARN, "http", "cannot submit an HTTP/2 response: %s", nghttp2_strerror(rc));
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);

@@ -284,8 +284,9 @@ static int resolve_input(struct api_call *call, json_t *in, struct stream **s_ou
         char what[2400];
         snprintf(what, sizeof(what), "%s/consumer/%s", stream_arn(s), name);
         stream_release(s);
-        return rc == SL_E(RESOURCE_NOT_FOUND) ? consumer_not_found(call, what)
-                                              : err_set(&call->err, rc, "Internal service failure.");
+        return rc == SL_E(RESOURCE_NOT_FOUND)
+                   ? consumer_not_found(call, what)
+                   : err_set(&call->err, rc, "Internal service failure.");
     }
     *s_out = s;
     return 0;
@@ -355,8 +356,8 @@ int kin__register_stream_consumer(struct api_call *call, json_t *in, json_t **ou
         if (rc < 0) {
             /* a concurrent registration of the same name won the insert */
             rc = err_set(&call->err, SL_E(RESOURCE_IN_USE),
-                         "Consumer %s/consumer/%s under account %s already exists.",
-                         stream_arn(s), name, call->req->account_id);
+                         "Consumer %s/consumer/%s under account %s already exists.", stream_arn(s),
+                         name, call->req->account_id);
         } else {
             struct kin_consumer c;
             fill(&c, stream_arn(s), name, now, KIN_CONSUMER_CREATING);
@@ -398,8 +399,8 @@ int kin__deregister_stream_consumer(struct api_call *call, json_t *in, json_t **
         rc = store_run(st,
                        "UPDATE kinesis_consumers SET deleting_ms=? WHERE stream_id=? AND "
                        "seq_tag=? AND name=? AND deleting_ms=0",
-                       "iiis", stream_service_now_ms(svc), stream_id(s),
-                       (int64_t)stream_seq_tag(s), c.name);
+                       "iiis", stream_service_now_ms(svc), stream_id(s), (int64_t)stream_seq_tag(s),
+                       c.name);
         store_unlock(st);
         if (rc < 0) {
             rc = err_set(&call->err, rc, "Internal service failure.");

@@ -97,8 +97,8 @@ static enum sub_standing entry_standing(const char *key, uint64_t gen)
     pthread_mutex_lock(&registry_lock);
     struct sub_entry *e = entry_find(key);
     enum sub_standing st = e == NULL || e->gen != gen ? SUB_TAKEN_OVER
-                           : e->revoked              ? SUB_REVOKED
-                                                     : SUB_CURRENT;
+                           : e->revoked               ? SUB_REVOKED
+                                                      : SUB_CURRENT;
     pthread_mutex_unlock(&registry_lock);
     return st;
 }
@@ -166,9 +166,10 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     struct buf *b = ec->json;
     char seq[STREAM_SEQNO_LEN + 1];
     stream_seqno_format(ec->sub->seq_tag, ec->sub->shard_idx, index, seq);
-    buf_printf(b, "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%lld.%03lld,\"Data\":\"",
-               ec->n_records > 0 ? "," : "", seq, (long long)(arrival_ms / 1000),
-               (long long)(arrival_ms % 1000));
+    buf_printf(
+        b, "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%lld.%03lld,\"Data\":\"",
+        ec->n_records > 0 ? "," : "", seq, (long long)(arrival_ms / 1000),
+        (long long)(arrival_ms % 1000));
     char *p = (char *)buf_reserve(b, BASE64_ENCODED_LEN(data_len));
     if (p == NULL) {
         return -1;
@@ -204,8 +205,8 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
     buf_init(&json);
     buf_puts(&json, "{\"Records\":[");
     struct event_ctx ec = {.json = &json, .sub = sub};
-    int rc = stream_reader_read(sub->r, SUB_EVENT_MAX_RECORDS, SUB_EVENT_MAX_BYTES, visit_record,
-                                &ec);
+    int rc =
+        stream_reader_read(sub->r, SUB_EVENT_MAX_RECORDS, SUB_EVENT_MAX_BYTES, visit_record, &ec);
     if (rc < 0 || buf_status(&json) < 0) {
         buf_fini(&json);
         end_with(sub, out, "InternalFailureException", "Internal service failure.");
@@ -213,8 +214,7 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
     }
     uint64_t pos = stream_reader_position(sub->r);
     char cont[STREAM_SEQNO_LEN + 1];
-    stream_seqno_format(sub->seq_tag, sub->shard_idx, pos > sub->shard_start ? pos - 1 : pos,
-                        cont);
+    stream_seqno_format(sub->seq_tag, sub->shard_idx, pos > sub->shard_start ? pos - 1 : pos, cont);
     int64_t behind = 0;
     struct stream_shard_state state;
     if (ec.n_records > 0 && stream_shard_state(sub->s, sub->shard_idx, &state) == 0 &&

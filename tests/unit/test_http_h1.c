@@ -400,13 +400,15 @@ static void a_body_made_over_time_is_sent_chunked(void **state)
     (void)state;
     int rc;
     n_stream_closed = 0;
-    const char *in = "POST /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    const char *in =
+        "POST /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n";
     char *out = serve(in, strlen(in), &rc);
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream"
-                                "\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                "3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n0\r\n\r\n"
-                                "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(out,
+                           "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream"
+                           "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n0\r\n\r\n"
+                           "HTTP/1.1 200 OK"));
     assert_null(strstr(out, "Content-Length: 0"));
     assert_non_null(strstr(out, "GET /after []")); /* the connection went on */
     assert_int_equal(n_stream_closed, 1);

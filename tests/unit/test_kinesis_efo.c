@@ -127,7 +127,8 @@ static void headers_and_payload_are_laid_out_as_the_format_says(void **state)
     assert_int_equal(b.len - 1, 12 + headers_len + 7 + 4);
     assert_int_equal(be32(m), b.len - 1);
     assert_int_equal(be32(m + 4), headers_len);
-    static const uint8_t first[] = {11, ':', 'e', 'v', 'e', 'n', 't', '-', 't', 'y', 'p', 'e', 7, 0, 21};
+    static const uint8_t first[] = {11,  ':', 'e', 'v', 'e', 'n', 't', '-',
+                                    't', 'y', 'p', 'e', 7,   0,   21};
     assert_memory_equal(m + 12, first, sizeof(first));
     struct decoded d;
     decode(m, b.len - 1, &d);
@@ -201,9 +202,15 @@ static void close_all(struct fixture *f)
 static int call_op(struct fixture *f, const char *op, const char *in, json_t **out,
                    struct api_response *resp, char *message, size_t message_size)
 {
-    struct api_request req = {.request_id = "test", .method = "POST", .path = "/", .query = "",
-                              .host = "", .body_fd = -1, .account_id = "000000000000",
-                              .region = "us-east-1", .now_ms = f->now_ms};
+    struct api_request req = {.request_id = "test",
+                              .method = "POST",
+                              .path = "/",
+                              .query = "",
+                              .host = "",
+                              .body_fd = -1,
+                              .account_id = "000000000000",
+                              .region = "us-east-1",
+                              .now_ms = f->now_ms};
     struct api_call call = {.req = &req, .resp = resp, .service_ctx = f->api->ctx};
     json_t *input = json_loads(in, 0, NULL);
     assert_non_null(input);
@@ -275,7 +282,8 @@ static int setup(void **state)
     }
     json_decref(ok(f, "CreateStream", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
     f->now_ms += TRANSITION_MS;
-    snprintf(f->stream_arn, sizeof(f->stream_arn), "arn:aws:kinesis:us-east-1:000000000000:stream/s");
+    snprintf(f->stream_arn, sizeof(f->stream_arn),
+             "arn:aws:kinesis:us-east-1:000000000000:stream/s");
     *state = f;
     return 0;
 }
@@ -320,7 +328,8 @@ static void consumers_are_timed_and_limited(void **state)
     struct fixture *f = *state;
     char arn[512], want[512];
     register_consumer(f, "c", arn, sizeof(arn));
-    snprintf(want, sizeof(want), "%s/consumer/c:%lld", f->stream_arn, (long long)(f->now_ms / 1000));
+    snprintf(want, sizeof(want), "%s/consumer/c:%lld", f->stream_arn,
+             (long long)(f->now_ms / 1000));
     assert_string_equal(arn, want);
     json_t *d = ok(f, "DescribeStreamConsumer", "{\"ConsumerARN\":\"%s\"}", arn);
     assert_string_equal(status_of(d), "CREATING");
@@ -409,8 +418,7 @@ static void end_subscription(struct api_response *resp)
 }
 
 /* The next message of a subscription's body, decoded (the event's JSON into *json). */
-static int next_message(struct api_response *resp, struct buf *b, struct decoded *d,
-                        json_t **json)
+static int next_message(struct api_response *resp, struct buf *b, struct decoded *d, json_t **json)
 {
     buf_reset(b);
     int rc = resp->stream->next(resp->stream->arg, b, 10);
@@ -424,11 +432,11 @@ static int next_message(struct api_response *resp, struct buf *b, struct decoded
 
 static void put(struct fixture *f, const char *data_b64)
 {
-    json_t *in = json_pack("{s:s, s:s, s:s}", "StreamName", "s", "PartitionKey", "k", "Data",
-                           data_b64);
+    json_t *in =
+        json_pack("{s:s, s:s, s:s}", "StreamName", "s", "PartitionKey", "k", "Data", data_b64);
     char *text = json_dumps(in, 0);
-    struct api_request req = {.account_id = "000000000000", .region = "us-east-1",
-                              .now_ms = f->now_ms, .body_fd = -1};
+    struct api_request req = {
+        .account_id = "000000000000", .region = "us-east-1", .now_ms = f->now_ms, .body_fd = -1};
     struct api_response resp = {.body_fd = -1};
     struct api_call call = {.req = &req, .resp = &resp, .service_ctx = f->api->ctx};
     struct buf out;
@@ -470,7 +478,8 @@ static void a_subscription_streams_events_and_heartbeats_then_ends(void **state)
     j = json_loadb((const char *)e.payload, e.payload_len, 0, NULL);
     json_t *recs = json_object_get(j, "Records");
     assert_int_equal(json_array_size(recs), 1);
-    const char *seq0 = json_string_value(json_object_get(json_array_get(recs, 0), "SequenceNumber"));
+    const char *seq0 =
+        json_string_value(json_object_get(json_array_get(recs, 0), "SequenceNumber"));
     assert_string_equal(json_string_value(json_object_get(j, "ContinuationSequenceNumber")), seq0);
     json_decref(j);
     /* a second subscription within five seconds is refused, the first stays */
