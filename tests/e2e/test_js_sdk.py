@@ -125,3 +125,16 @@ def test_subscribe_to_shard_beside_calls_on_one_http2_connection(server, unique)
     assert [r["data"] for r in out["records"]] == [f"js-{i}" for i in range(6)]
     sessions = [s for pool in out["sessions"].values() for s in pool["sessions"]]
     assert len(sessions) == 1 and sessions[0]["totalRequests"] >= 8
+
+
+def test_idle_timeout_spares_an_open_subscription_over_http2(unique):
+    """A subscription waiting for records sends nothing for longer than the idle timeout:
+    that is the server's own waiting, not a client that does not read, so the
+    connection stays and the records put later arrive."""
+    s = Sluice(extra_args=["--idle-timeout", "2"]).start()
+    try:
+        out = run_js(s, "kinesis_subscribe.mjs", f"jsidle-{unique}", "3", "single", "3500")
+        assert [r["data"] for r in out["records"]] == ["js-0", "js-1", "js-2"]
+    finally:
+        assert s.stop() == 0
+        s.cleanup()

@@ -423,6 +423,31 @@ def test_subscribe_needs_an_active_consumer_and_ends_with_its_stream(sluice, uni
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def test_idle_timeout_spares_an_open_subscription(unique):
+    """Over HTTP/1.1 too: quiet longer than the idle timeout, the subscription stays."""
+    from conftest import Sluice
+    server = Sluice(extra_args=["--idle-timeout", "2"]).start()
+    try:
+        k = server.client("kinesis")
+        stream_arn = create_active(k, "idle")["StreamARN"]
+        arn = active_consumer(k, stream_arn)
+        stream = subscribe(k, arn, {"Type": "LATEST"})
+        it = iter(stream)
+        next(it)
+        time.sleep(3.5)
+        put(k, "idle", ["late"])
+        records = []
+        for ev in it:
+            records += ev["SubscribeToShardEvent"]["Records"]
+            if records:
+                break
+        stream.close()
+        assert [r["Data"] for r in records] == [b"late"]
+    finally:
+        assert server.stop() == 0
+        server.cleanup()
+
+
 def test_stopping_the_server_ends_subscriptions(fresh_sluice):
     fresh_sluice.start()
     k = fresh_sluice.client("kinesis")

@@ -3,7 +3,8 @@
 // subscribing (one was put before), and prints what the event stream delivered, as one
 // JSON object for tests/e2e/test_js_sdk.py. With "shared" as the third argument every
 // call goes over one HTTP/2 connection (disableConcurrentStreams off): the puts then
-// travel beside the open subscription on the same connection.
+// travel beside the open subscription on the same connection. A fourth argument pauses
+// that many milliseconds before those puts.
 import {
   KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand,
   RegisterStreamConsumerCommand, DescribeStreamConsumerCommand, SubscribeToShardCommand,
@@ -12,6 +13,7 @@ import {
 const name = process.argv[2];
 const want = Number(process.argv[3] || 5);
 const shared = process.argv[4] === "shared";
+const pauseMs = Number(process.argv[5] || 0); // before the puts that follow subscribing
 const client = new KinesisClient({
   endpoint: process.env.SLUICE_ENDPOINT,
   ...(shared ? { requestHandler: { disableConcurrentStreams: false } } : {}),
@@ -46,6 +48,7 @@ try {
     StartingPosition: { Type: "TRIM_HORIZON" },
   }), { abortSignal: abort.signal });
   const putting = (async () => {
+    await sleep(pauseMs);
     for (let i = 1; i < want; i++) await put(i);
   })();
   const records = [];
