@@ -138,3 +138,27 @@ def test_idle_timeout_spares_an_open_subscription_over_http2(unique):
     finally:
         assert s.stop() == 0
         s.cleanup()
+
+
+def test_stopping_the_server_ends_an_http2_subscription(unique):
+    s = Sluice().start()
+    env = dict(os.environ)
+    env.update({"SLUICE_ENDPOINT": s.endpoint, "AWS_ACCESS_KEY_ID": s.access_key,
+                "AWS_SECRET_ACCESS_KEY": s.secret_key, "AWS_REGION": s.region,
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "NODE_NO_WARNINGS": "1"})
+    env.pop("AWS_PROFILE", None)
+    p = subprocess.Popen(["node", "kinesis_subscribe.mjs", f"jsstop-{unique}", "3", "single",
+                          "600000"], cwd=JS_DIR, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(p.stdout.readline()) == {"subscribed": True}
+        assert s.stop() == 0  # not held up by the open stream
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        # the stream ended cleanly, with what had come: the record put before subscribing
+        assert [r["data"] for r in json.loads(out.strip().splitlines()[-1])["records"]] == ["js-0"]
+    finally:
+        if p.poll() is None:
+            p.kill()
+        s.cleanup()

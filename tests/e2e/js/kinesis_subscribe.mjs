@@ -4,7 +4,9 @@
 // JSON object for tests/e2e/test_js_sdk.py. With "shared" as the third argument every
 // call goes over one HTTP/2 connection (disableConcurrentStreams off): the puts then
 // travel beside the open subscription on the same connection. A fourth argument pauses
-// that many milliseconds before those puts.
+// that many milliseconds before those puts. A line {"subscribed": true} is printed once
+// the subscription is open; the last line has the results, also when the stream ends
+// before `want` records came.
 import {
   KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand,
   RegisterStreamConsumerCommand, DescribeStreamConsumerCommand, SubscribeToShardCommand,
@@ -47,6 +49,7 @@ try {
     ConsumerARN: consumerARN, ShardId: "shardId-000000000000",
     StartingPosition: { Type: "TRIM_HORIZON" },
   }), { abortSignal: abort.signal });
+  console.log(JSON.stringify({ subscribed: true }));
   const putting = (async () => {
     await sleep(pauseMs);
     for (let i = 1; i < want; i++) await put(i);
@@ -64,7 +67,7 @@ try {
     if (records.length >= want) break;
   }
   abort.abort();
-  await putting;
+  if (records.length >= want) await putting; /* else the stream ended first */
   console.log(JSON.stringify({
     handler: client.config.requestHandler.constructor.name,
     events, records, continuation,
@@ -73,3 +76,4 @@ try {
 } finally {
   client.destroy();
 }
+process.exit(0); // puts still paused when the stream ended early
