@@ -3,6 +3,8 @@
 boto3 reads SubscribeToShard's event stream (application/vnd.amazon.eventstream) over
 HTTP/1.1; tests/e2e/test_js_sdk.py reads it with the JavaScript SDK over HTTP/2.
 """
+import json
+import socket
 import threading
 import time
 
@@ -444,6 +446,58 @@ def test_idle_timeout_spares_an_open_subscription(unique):
         stream.close()
         assert [r["Data"] for r in records] == [b"late"]
     finally:
+        assert server.stop() == 0
+        server.cleanup()
+
+
+def signed_subscribe_request(server, consumer_arn):
+    """The bytes of a signed SubscribeToShard request over HTTP/1.1."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = json.dumps({"ConsumerARN": consumer_arn, "ShardId": SHARD,
+                       "StartingPosition": {"Type": "LATEST"}})
+    req = AWSRequest(method="POST", url=server.endpoint + "/", data=body,
+                     headers={"X-Amz-Target": "Kinesis_20131202.SubscribeToShard",
+                              "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(server.access_key, server.secret_key), "kinesis",
+              server.region).add_auth(req)
+    host = server.endpoint.split("//", 1)[1]
+    head = f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in req.headers.items()
+                    if k.lower() not in ("host", "content-length"))
+    return (head + "\r\n" + body).encode()
+
+
+def test_a_subscriber_that_does_not_read_is_dropped(unique):
+    """A client that stops reading while records keep coming is let go after the idle
+    timeout, its subscription with it."""
+    from conftest import Sluice
+    server = Sluice(extra_args=["--idle-timeout", "1", "--log-level", "debug"]).start()
+    sock = None
+    try:
+        k = server.client("kinesis")
+        stream_arn = create_active(k, "slow")["StreamARN"]
+        arn = active_consumer(k, stream_arn)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(signed_subscribe_request(server, arn))
+        big = b"x" * (1000 * 1024)
+        dropped = False
+        for _ in range(200):
+            k.put_record(StreamName="slow", Data=big, PartitionKey="p")
+            if "HTTP/1.1 connection closed after 1 requests" in server.read_log():
+                dropped = True
+                break
+        assert dropped
+        # and its subscription is over: the consumer subscribes again at once
+        stream = k.subscribe_to_shard(ConsumerARN=arn, ShardId=SHARD,
+                                      StartingPosition={"Type": "LATEST"})["EventStream"]
+        stream.close()
+    finally:
+        if sock is not None:
+            sock.close()
         assert server.stop() == 0
         server.cleanup()
 
