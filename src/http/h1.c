@@ -24,7 +24,10 @@
  * request refused from its headers, whose body is left unread. Otherwise the
  * connection is kept (RFC 9112 9.3): HTTP/1.1 unless "Connection: close", HTTP/1.0
  * only with "Connection: keep-alive". Bytes after a request (pipelining) stay in the
- * buffer for the next one; answers go out in order, as each is made.
+ * buffer for the next one; answers go out in order, as each is made. An answer whose
+ * body is made over time (api_stream_body: SubscribeToShard's event stream) is sent in
+ * chunks as the body's producer makes them, on the connection's own thread
+ * (send_stream).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -342,7 +345,8 @@ static int send_stream(struct h1_conn *c, struct api_stream_body *sb, int http_m
     return stopped || http_minor == 0 ? 1 : 0;
 }
 
-/* Sends the answer in ex->resp; the body from memory or from its file. */
+/* Sends the answer in ex->resp; the body from memory, from its file or as it is made.
+   Returns 0, 1 when it was sent but the connection must close, or -1. */
 static int respond(struct h1_conn *c, struct http_exchange *ex, int keep_alive, int http_minor)
 {
     struct api_response *r = &ex->resp;
