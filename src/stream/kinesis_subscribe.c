@@ -18,10 +18,14 @@
  * later one takes over, and the older subscription ends with that exception.
  *
  * ContinuationSequenceNumber is the sequence number of the last record before the
- * subscription's position, to be used with AFTER_SEQUENCE_NUMBER (AT_SEQUENCE_NUMBER
- * for a position at the shard's first record, whose predecessor does not exist: the
- * sequence number of that first record, which AFTER_SEQUENCE_NUMBER also accepts
- * while the shard is still empty).
+ * subscription's position, to be used with AFTER_SEQUENCE_NUMBER (as the KCL does).
+ * A position at the shard's first record has no predecessor: the continuation is then
+ * that first record's own sequence number (whether the record exists yet or not), and
+ * AFTER_SEQUENCE_NUMBER of the shard's first record starts at that record. A client
+ * cannot say which of the two it meant, so that reading errs on the side of one
+ * duplicate of the shard's first record rather than its loss (TODO(seqno): once a
+ * shard's starting sequence number precedes its first record, as on AWS, hand that out
+ * instead).
  *
  * TODO(resharding): ChildShards in the last event of a closed shard, once shards close.
  */
@@ -381,26 +385,21 @@ static int read_position(struct api_call *call, json_t *in, struct stream_positi
 }
 
 /*
- * A reader of shard sh at pos. A continuation number given before the shard had any
- * record (see the top) names the shard's first record, which may not exist yet:
- * AFTER_SEQUENCE_NUMBER of it starts there while the shard is empty.
+ * A reader of shard sh at pos. AFTER_SEQUENCE_NUMBER of the shard's first record starts
+ * at that record, which may not exist yet (see the top).
  */
 static int open_reader(struct stream *s, const struct stream_shard_info *sh,
                        const struct stream_position *pos, struct stream_reader **r)
 {
-    int rc = stream_reader_open(s, sh->shard_idx, pos, r);
-    if (rc == SL_E(INVALID_ARGUMENT) && pos->type == STREAM_AFTER_SEQUENCE_NUMBER) {
+    if (pos->type == STREAM_AFTER_SEQUENCE_NUMBER) {
         char first[STREAM_SEQNO_LEN + 1];
-        struct stream_shard_state st;
         stream_seqno_format(stream_seq_tag(s), sh->shard_idx, sh->starting_index, first);
-        if (strcmp(first, pos->sequence_number) == 0 &&
-            stream_shard_state(s, sh->shard_idx, &st) == 0 &&
-            st.durable_index == sh->starting_index) {
+        if (strcmp(first, pos->sequence_number) == 0) {
             struct stream_position at = {.type = STREAM_AT_INDEX, .index = sh->starting_index};
-            rc = stream_reader_open(s, sh->shard_idx, &at, r);
+            return stream_reader_open(s, sh->shard_idx, &at, r);
         }
     }
-    return rc;
+    return stream_reader_open(s, sh->shard_idx, pos, r);
 }
 
 int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)

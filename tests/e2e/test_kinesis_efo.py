@@ -307,7 +307,8 @@ def test_continuation_resubscribes_without_loss_or_duplicates(sluice, unique):
 
 def test_continuation_of_an_empty_shard(sluice, unique):
     """The first event of a subscription to an empty shard already has a continuation
-    number; resubscribing after it from the still empty shard loses nothing."""
+    number (a consumer checkpoints it); resubscribing after it loses nothing, whether
+    records came meanwhile or not."""
     k = sluice.client("kinesis")
     name = f"efoempty-{unique}"
     stream_arn = create_active(k, name)["StreamARN"]
@@ -316,12 +317,17 @@ def test_continuation_of_an_empty_shard(sluice, unique):
     first = next(iter(stream))["SubscribeToShardEvent"]
     stream.close()
     assert first["Records"] == [] and first["ContinuationSequenceNumber"]
-    stream = subscribe(k, arn, {"Type": "AFTER_SEQUENCE_NUMBER",
-                                "SequenceNumber": first["ContinuationSequenceNumber"]})
-    put(k, name, ["only"])
+    after_empty = {"Type": "AFTER_SEQUENCE_NUMBER",
+                   "SequenceNumber": first["ContinuationSequenceNumber"]}
+    stream = subscribe(k, arn, after_empty)
+    put(k, name, ["first"])
     got, _ = collect(stream, 1)
     stream.close()
-    assert [r["Data"] for r in got] == [b"only"]
+    assert [r["Data"] for r in got] == [b"first"]
+    # the consumer went away before it saw that record, and comes back with its checkpoint
+    put(k, name, ["second"])
+    got, _ = collect(subscribe(k, arn, after_empty), 2)
+    assert [r["Data"] for r in got] == [b"first", b"second"]
 
 
 def test_empty_events_keep_an_idle_subscription_alive(sluice, unique):
