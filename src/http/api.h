@@ -62,6 +62,27 @@ struct api_request {
 /* Case-insensitive header lookup; NULL when absent. */
 const char *api_request_header(const struct api_request *req, const char *name);
 
+/*
+ * A response body made over time (SubscribeToShard's event stream): the engine sends
+ * the head without a Content-Length (HTTP/1.1 chunked, HTTP/2 DATA frames as bytes come)
+ * and asks for the body piece by piece until it ends, the client goes away or the
+ * server stops.
+ *
+ * next appends what is ready to out, waiting at most timeout_ms for something to be:
+ * returns 1 while the body goes on (out may have gained nothing), 0 when it is complete
+ * (out may hold its last bytes), or a negative code when it must end abruptly (the
+ * engine then drops the connection or resets the stream). The engine calls it with a
+ * short timeout so that it can notice a departed client or a stopping server between
+ * calls; next is never called concurrently with itself, but may be called from a
+ * thread other than the handler's. close frees arg and the struct once no next is
+ * running or will run, whether or not the body was complete: that is the cancel.
+ */
+struct api_stream_body {
+    int (*next)(void *arg, struct buf *out, int timeout_ms);
+    void (*close)(void *arg);
+    void *arg;
+};
+
 struct api_response {
     int status;               /* defaults to 200 */
     struct api_header *headers; /* owned copies; add with api_response_header */
@@ -71,6 +92,7 @@ struct api_response {
     off_t body_offset;
     size_t body_fd_len;
     int head_only;            /* HEAD: send headers (Content-Length of the full body) but no body */
+    struct api_stream_body *stream; /* when set, the body (owned; body and body_fd unused) */
 };
 
 /* Adds (copies) a response header. */

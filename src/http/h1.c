@@ -24,7 +24,10 @@
  * request refused from its headers, whose body is left unread. Otherwise the
  * connection is kept (RFC 9112 9.3): HTTP/1.1 unless "Connection: close", HTTP/1.0
  * only with "Connection: keep-alive". Bytes after a request (pipelining) stay in the
- * buffer for the next one; answers go out in order, as each is made.
+ * buffer for the next one; answers go out in order, as each is made. An answer whose
+ * body is made over time (api_stream_body: SubscribeToShard's event stream) is sent in
+ * chunks as the body's producer makes them, on the connection's own thread
+ * (send_stream).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,6 +53,9 @@
 #define H1_BUF_CAP (H1_MAX_HEAD + 16 * 1024)
 /* The longest chunk-size line, extensions included. */
 #define H1_MAX_CHUNK_LINE 4096
+/* How long a streamed body's producer may wait for its next piece before the engine
+   looks at the client and the server again. */
+#define H1_STREAM_SLICE_MS 250
 /* Seconds the requests under way get to finish once the server stops. */
 #define H1_STOP_GRACE_S 5
 
@@ -220,10 +226,12 @@ static int engine_header(const char *name)
 
 /*
  * The status line and headers of r: its own headers, then Date, Content-Length (the
- * whole body's, for HEAD too; none for 204 and 304) and Connection.
+ * whole body's, for HEAD too; none for 204 and 304) or, for a body made over time,
+ * Transfer-Encoding: chunked (HTTP/1.1) or nothing (HTTP/1.0: the body ends with the
+ * connection), and Connection.
  */
-static void format_head(struct buf *out, const struct api_response *r, size_t total, int keep_alive,
-                        int http_minor)
+static void format_head_framed(struct buf *out, const struct api_response *r, size_t total,
+                               int keep_alive, int http_minor, int streamed)
 {
     int status = r->status ? r->status : 200;
     buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
@@ -238,7 +246,11 @@ static void format_head(struct buf *out, const struct api_response *r, size_t to
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     buf_printf(out, "Date: %s\r\n", date);
-    if (status != 204 && status != 304) {
+    if (streamed) {
+        if (http_minor == 1) {
+            buf_printf(out, "Transfer-Encoding: chunked\r\n");
+        }
+    } else if (status != 204 && status != 304) {
         buf_printf(out, "Content-Length: %zu\r\n", total);
     }
     if (!keep_alive) {
@@ -249,7 +261,92 @@ static void format_head(struct buf *out, const struct api_response *r, size_t to
     buf_printf(out, "\r\n");
 }
 
-/* Sends the answer in ex->resp; the body from memory or from its file. */
+static void format_head(struct buf *out, const struct api_response *r, size_t total, int keep_alive,
+                        int http_minor)
+{
+    format_head_framed(out, r, total, keep_alive, http_minor, 0);
+}
+
+/* 1 when the client has closed or reset its side (it will read nothing more). */
+static int client_gone(struct h1_conn *c)
+{
+    if (c->fd < 0) {
+        return 0;
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* 1 once the server stops (the stop descriptor is readable). */
+static int server_stopping(struct h1_conn *c)
+{
+    if (c->stopping) {
+        return 1;
+    }
+    struct pollfd p = {.fd = c->host.stop_fd, .events = POLLIN};
+    if (c->host.stop_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+        c->stopping = 1;
+    }
+    return c->stopping;
+}
+
+/*
+ * Sends a body made over time: each piece as a chunk (HTTP/1.1) or as is (HTTP/1.0,
+ * ended by closing). The producer is asked in slices of H1_STREAM_SLICE_MS so that a
+ * departed client or a stopping server ends it promptly; a stopping server ends it
+ * cleanly (the last chunk), a departed client or a failed producer without. The
+ * reaper has no deadline for a busy connection, and a client that stops reading is
+ * dropped by send_all's idle timeout. Returns 0 when the body ended cleanly and the
+ * connection may go on, 1 when it ended cleanly but the connection must close, -1.
+ */
+static int send_stream(struct h1_conn *c, struct api_stream_body *sb, int http_minor)
+{
+    struct buf piece, frame;
+    buf_init(&piece);
+    buf_init(&frame);
+    int rc = 1, sent = 0, stopped = 0;
+    while (rc > 0 && sent == 0) {
+        if (client_gone(c)) {
+            sent = -1;
+            break;
+        }
+        if (server_stopping(c)) {
+            stopped = 1;
+            break;
+        }
+        buf_reset(&piece);
+        rc = sb->next(sb->arg, &piece, H1_STREAM_SLICE_MS);
+        if (buf_status(&piece) != 0) {
+            rc = -1;
+        }
+        if (rc >= 0 && piece.len > 0) {
+            buf_reset(&frame);
+            if (http_minor == 1) {
+                buf_printf(&frame, "%zx\r\n", piece.len);
+            }
+            struct iovec iov[3] = {{frame.data, frame.len},
+                                   {piece.data, piece.len},
+                                   {(void *)"\r\n", http_minor == 1 ? 2 : 0}};
+            sent = send_all(c, iov, 3, 0);
+        }
+    }
+    if (sent == 0 && rc < 0) {
+        sent = -1; /* the producer failed: the client sees the body cut short */
+    }
+    if (sent == 0 && http_minor == 1) {
+        struct iovec iov[1] = {{(void *)"0\r\n\r\n", 5}};
+        sent = send_all(c, iov, 1, 0);
+    }
+    buf_fini(&piece);
+    buf_fini(&frame);
+    if (sent < 0) {
+        return -1;
+    }
+    return stopped || http_minor == 0 ? 1 : 0;
+}
+
+/* Sends the answer in ex->resp; the body from memory, from its file or as it is made.
+   Returns 0, 1 when it was sent but the connection must close, or -1. */
 static int respond(struct h1_conn *c, struct http_exchange *ex, int keep_alive, int http_minor)
 {
     struct api_response *r = &ex->resp;
@@ -257,15 +354,23 @@ static int respond(struct h1_conn *c, struct http_exchange *ex, int keep_alive, 
     int status = r->status ? r->status : 200;
     int with_body = total > 0 && !r->head_only && strcmp(ex->method, "HEAD") != 0 &&
                     status != 204 && status != 304;
+    int streamed = r->stream != NULL && status == 200 && strcmp(ex->method, "HEAD") != 0;
     struct buf head;
     buf_init(&head);
-    format_head(&head, r, total, keep_alive, http_minor);
+    format_head_framed(&head, r, total, streamed && http_minor == 0 ? 0 : keep_alive, http_minor,
+                       streamed);
     if (buf_status(&head) != 0) {
         buf_fini(&head);
         return -1;
     }
     int rc;
-    if (with_body && r->body_fd >= 0) {
+    if (streamed) {
+        struct iovec iov[1] = {{head.data, head.len}};
+        rc = send_all(c, iov, 1, 0);
+        if (rc == 0) {
+            rc = send_stream(c, r->stream, http_minor);
+        }
+    } else if (with_body && r->body_fd >= 0) {
         struct iovec iov[1] = {{head.data, head.len}};
         rc = send_all(c, iov, 1, MSG_MORE);
         if (rc == 0) {
@@ -407,8 +512,11 @@ static void complete(struct h1_conn *c)
     set_phase(c, PHASE_BUSY);
     c->host.finish(c->host.arg, ex);
     int keep_alive = c->keep_alive && !c->stopping;
-    if (respond(c, ex, keep_alive, c->http_minor) < 0) {
+    int sent = respond(c, ex, keep_alive, c->http_minor);
+    if (sent < 0) {
         c->failed = 1;
+    } else if (sent > 0) {
+        keep_alive = 0; /* a streamed body that ended with the server's stop or HTTP/1.0 */
     }
     c->host.close(c->host.arg, ex);
     c->ex = NULL;

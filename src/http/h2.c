@@ -34,12 +34,20 @@
  * no locking between streams; the cost is that one slow call delays the others of its
  * connection, as it would on a kept-alive HTTP/1.1 connection.
  *
- * Responses that stay open (the seam for SubscribeToShard): a stream's data provider
- * may answer NGHTTP2_ERR_DEFERRED when it has nothing yet and the response is not over;
- * nghttp2 then sends nothing more on that stream until nghttp2_session_resume_data().
- * An event-stream response would keep a queue on struct h2_stream that a producer fills
- * and a wake-up descriptor beside the socket in conn_main's poll; the connection thread
- * resumes the stream when woken. Nothing uses it yet: every api_response is whole.
+ * Responses that stay open (SubscribeToShard's event stream, an api_response with a
+ * stream body): the connection thread must not block on them, or the other streams of
+ * the connection (an SDK multiplexes its calls) would stall behind a five-minute
+ * subscription. So each gets a feed: a producer thread of its own calls the body's
+ * next() and appends what it makes to the feed's queue, then writes the connection's
+ * wake-up eventfd, which conn_main polls beside the socket; the stream's data provider
+ * sends what is queued and answers NGHTTP2_ERR_DEFERRED when the queue is empty and the
+ * body not over, and the woken connection thread resumes every deferred stream
+ * (nghttp2_session_resume_data). The producer stops, and closes the body, when the
+ * stream closes (a client's RST_STREAM), when the connection ends or when the server
+ * stops (the body then ends cleanly); a client that reads nothing makes the queue reach
+ * H2_FEED_MAX, the producer waits, and the idle timeout ends the connection. A deferred
+ * stream is waiting for its producer, not for the client, so it does not count toward
+ * the idle timeout.
  *
  * Defences, besides the front end's (admission, deadlines, the gate, body budgets):
  *   SETTINGS_MAX_CONCURRENT_STREAMS H2_MAX_STREAMS; streams beyond it are refused
@@ -73,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,8 +102,33 @@
 #define H2_MAX_SERVER_RESETS 100
 #define H2_MAX_EMPTY_DATA 100
 #define H2_MAX_CONTROL 1000
+/* A streamed body's producer asks for the next piece in slices this long, and waits
+   while this many bytes are queued and not sent. */
+#define H2_FEED_SLICE_MS 250
+#define H2_FEED_MAX (4 << 20)
 /* When the server stops, the streams under way get this long to finish. */
 #define H2_STOP_GRACE_S 5
+
+/*
+ * The producer side of a streamed response body, shared by the stream (until it closes)
+ * and the producer thread (until the body is closed): each drops its reference, the
+ * connection joins the thread and frees the feed once both have (reap_feeds).
+ */
+struct h2_feed {
+    pthread_mutex_t lock;
+    pthread_cond_t drained; /* the queue went below H2_FEED_MAX, or cancel was set */
+    struct buf queue;       /* bytes made and not yet given to nghttp2, from queue_off */
+    size_t queue_off;
+    int finished;    /* the producer made its last bytes (or gave up) */
+    int failed;      /* ...because the body failed: reset the stream */
+    int cancel;      /* the stream is gone or the server stops: produce no more */
+    int thread_done; /* the producer thread has returned (join it) */
+    int stream_gone; /* the stream has closed (no data provider will read) */
+    int wake_fd;     /* the connection's eventfd; written under lock, never after cancel */
+    struct api_stream_body *body; /* owned by the producer thread */
+    pthread_t thread;
+    struct h2_feed *next; /* the connection's list of feeds */
+};
 
 /* One request stream. Owned by the connection; freed when nghttp2 closes the stream. */
 struct h2_stream {
@@ -109,6 +143,8 @@ struct h2_stream {
     int queued;                            /* in the ready queue */
     int responded;                         /* response submitted */
     size_t sent_bytes;                     /* response body bytes handed to nghttp2 */
+    struct h2_feed *feed;                  /* a streamed body's producer, or NULL */
+    int deferred;                          /* its data provider said DEFERRED */
     struct h2_stream *next;                /* ready queue link */
     struct h2_stream *all_next, *all_prev; /* every open stream */
 };
@@ -125,6 +161,9 @@ struct h2_conn {
     int64_t phase_since_ns;                    /* monotonic time phase began */
     int64_t last_send_ns;                      /* monotonic time bytes were last written */
     uint64_t n_streams;                        /* request streams opened, for the log */
+    int wake_fd;                               /* eventfd the feeds write; -1 if none */
+    struct h2_feed *feeds;                     /* every feed whose thread is not joined */
+    int n_deferred;                            /* streams waiting for their producer */
     int abusive;                               /* a flood limit tripped; GOAWAY submitted */
     char *upgrade_head; /* h2c: the HTTP/1.1 request head to answer on stream 1,
                            owned, NULL once taken */
@@ -184,6 +223,16 @@ static void stream_free(struct h2_conn *c, struct h2_stream *s)
     }
     if (s->responded) {
         c->n_sending--;
+    }
+    if (s->feed != NULL) {
+        if (s->deferred) {
+            c->n_deferred--;
+        }
+        pthread_mutex_lock(&s->feed->lock);
+        s->feed->cancel = 1;
+        s->feed->stream_gone = 1;
+        pthread_cond_signal(&s->feed->drained);
+        pthread_mutex_unlock(&s->feed->lock);
     }
     if (s->all_prev != NULL) {
         s->all_prev->all_next = s->all_next;
@@ -246,6 +295,169 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *o
     return (ssize_t)n;
 }
 
+/* ---- streamed bodies ---- */
+
+/* The producer thread of a feed: asks the body for its pieces and queues them. */
+static void *feed_main(void *arg)
+{
+    struct h2_feed *f = arg;
+    struct buf piece;
+    buf_init(&piece);
+    int rc = 1;
+    while (rc > 0) {
+        pthread_mutex_lock(&f->lock);
+        while (!f->cancel && f->queue.len - f->queue_off >= H2_FEED_MAX) {
+            pthread_cond_wait(&f->drained, &f->lock);
+        }
+        int cancel = f->cancel;
+        pthread_mutex_unlock(&f->lock);
+        if (cancel) {
+            break;
+        }
+        buf_reset(&piece);
+        rc = f->body->next(f->body->arg, &piece, H2_FEED_SLICE_MS);
+        if (buf_status(&piece) != 0) {
+            rc = -1;
+        }
+        pthread_mutex_lock(&f->lock);
+        if (rc >= 0 && piece.len > 0 && buf_append(&f->queue, piece.data, piece.len) != 0) {
+            rc = -1;
+        }
+        if (rc <= 0) {
+            f->finished = 1;
+            f->failed = rc < 0;
+        }
+        if ((piece.len > 0 || rc <= 0) && !f->cancel && f->wake_fd >= 0) {
+            uint64_t one = 1;
+            if (write(f->wake_fd, &one, sizeof(one)) < 0) {
+                /* the counter is already non-zero: the connection will wake */
+            }
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    buf_fini(&piece);
+    f->body->close(f->body->arg);
+    pthread_mutex_lock(&f->lock);
+    f->body = NULL;
+    f->finished = 1;
+    f->thread_done = 1;
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+/* The data provider of a streamed body: what is queued, DEFERRED while nothing is. */
+static ssize_t read_feed(nghttp2_session *session, int32_t stream_id, uint8_t *out, size_t length,
+                         uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+{
+    (void)session;
+    (void)stream_id;
+    struct h2_conn *c = user_data;
+    struct h2_stream *s = source->ptr;
+    struct h2_feed *f = s->feed;
+    pthread_mutex_lock(&f->lock);
+    size_t avail = f->queue.len - f->queue_off;
+    size_t n = avail < length ? avail : length;
+    ssize_t rc = (ssize_t)n;
+    if (n > 0) {
+        memcpy(out, f->queue.data + f->queue_off, n);
+        f->queue_off += n;
+        if (f->queue_off == f->queue.len) {
+            buf_reset(&f->queue);
+            f->queue_off = 0;
+        }
+        pthread_cond_signal(&f->drained);
+    }
+    if (f->queue.len == f->queue_off && (f->finished || f->cancel)) {
+        if (f->failed && !f->cancel) {
+            rc = NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        } else {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        }
+    } else if (n == 0) {
+        s->deferred = 1;
+        c->n_deferred++;
+        rc = NGHTTP2_ERR_DEFERRED;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+/* Resumes every stream whose producer may have made something. */
+static void resume_feeds(struct h2_conn *c)
+{
+    for (struct h2_stream *s = c->all; s != NULL; s = s->all_next) {
+        if (s->feed != NULL && s->deferred) {
+            s->deferred = 0;
+            c->n_deferred--;
+            nghttp2_session_resume_data(c->session, s->id);
+        }
+    }
+}
+
+/* The server stops: every streamed body ends cleanly after what is queued. */
+static void stop_feeds(struct h2_conn *c)
+{
+    for (struct h2_stream *s = c->all; s != NULL; s = s->all_next) {
+        if (s->feed != NULL) {
+            pthread_mutex_lock(&s->feed->lock);
+            s->feed->cancel = 1;
+            pthread_cond_signal(&s->feed->drained);
+            pthread_mutex_unlock(&s->feed->lock);
+        }
+    }
+    resume_feeds(c);
+}
+
+/* Joins and frees the feeds whose stream and thread are both done (all: waits for every
+   thread, once every stream is gone). */
+static void reap_feeds(struct h2_conn *c, int all)
+{
+    struct h2_feed **pp = &c->feeds;
+    while (*pp != NULL) {
+        struct h2_feed *f = *pp;
+        pthread_mutex_lock(&f->lock);
+        int done = f->stream_gone && (all || f->thread_done);
+        pthread_mutex_unlock(&f->lock);
+        if (!done) {
+            pp = &f->next;
+            continue;
+        }
+        pthread_join(f->thread, NULL);
+        *pp = f->next;
+        buf_fini(&f->queue);
+        pthread_cond_destroy(&f->drained);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+    }
+}
+
+/* Starts the producer of s's streamed body (taken from the response). 0 or -1. */
+static int start_feed(struct h2_conn *c, struct h2_stream *s)
+{
+    struct h2_feed *f = xcalloc(1, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->drained, NULL);
+    buf_init(&f->queue);
+    f->wake_fd = c->wake_fd;
+    f->body = s->ex->resp.stream;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&f->thread, &attr, feed_main, f);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_cond_destroy(&f->drained);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
+        return -1; /* the body stays with the response, which closes it */
+    }
+    s->ex->resp.stream = NULL;
+    s->feed = f;
+    f->next = c->feeds;
+    c->feeds = f;
+    return 0;
+}
+
 /* 1 for the headers HTTP/1.1 uses for its own connection, which HTTP/2 forbids. */
 static int connection_specific(const char *name)
 {
@@ -271,6 +483,8 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
         r->status = 200;
     }
     size_t total = r->body_fd >= 0 ? r->body_fd_len : r->body.len;
+    int streamed = r->stream != NULL && r->status == 200 && strcmp(s->ex->method, "HEAD") != 0 &&
+                   start_feed(c, s) == 0;
     size_t n_nv = r->n_headers + 2;
     nghttp2_nv *nv = xcalloc(n_nv, sizeof(*nv));
     char **names = xcalloc(n_nv, sizeof(*names));
@@ -295,13 +509,15 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
                                strlen(r->headers[i].value), NGHTTP2_NV_FLAG_NONE};
     }
     int no_body = r->status == 204 || r->status == 304;
-    if (!no_body) {
+    if (!no_body && !streamed) {
         nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14, strlen(length),
                                NGHTTP2_NV_FLAG_NONE};
     }
     int with_body = !no_body && !r->head_only && strcmp(s->ex->method, "HEAD") != 0 && total > 0;
-    nghttp2_data_provider provider = {.source.ptr = s, .read_callback = read_body};
-    int rc = nghttp2_submit_response(c->session, s->id, nv, k, with_body ? &provider : NULL);
+    nghttp2_data_provider provider = {.source.ptr = s,
+                                      .read_callback = streamed ? read_feed : read_body};
+    int rc =
+        nghttp2_submit_response(c->session, s->id, nv, k, with_body || streamed ? &provider : NULL);
     if (rc != 0) {
         log_msg(LOG_WARN, "http", "cannot submit an HTTP/2 response: %s", nghttp2_strerror(rc));
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
@@ -771,6 +987,7 @@ int h2__conn_create(const struct conn_host *host, int fd, struct h2_conn **out)
     struct h2_conn *c = xcalloc(1, sizeof(*c));
     c->host = *host;
     c->fd = fd;
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     c->phase = PHASE_HEAD;
     c->last_send_ns = clock_mono_ns();
     c->phase_since_ns = c->last_send_ns;
@@ -778,11 +995,17 @@ int h2__conn_create(const struct conn_host *host, int fd, struct h2_conn **out)
     nghttp2_session_callbacks *cb;
     nghttp2_option *opt;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
+        if (c->wake_fd >= 0) {
+            close(c->wake_fd);
+        }
         free(c);
         return SL_E(NOMEM);
     }
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cb);
+        if (c->wake_fd >= 0) {
+            close(c->wake_fd);
+        }
         free(c);
         return SL_E(NOMEM);
     }
@@ -803,6 +1026,9 @@ int h2__conn_create(const struct conn_host *host, int fd, struct h2_conn **out)
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
     if (rc != 0) {
+        if (c->wake_fd >= 0) {
+            close(c->wake_fd);
+        }
         free(c);
         return SL_E(NOMEM);
     }
@@ -829,6 +1055,10 @@ void h2__conn_destroy(struct h2_conn *c)
         struct h2_stream *s = c->all;
         s->receiving = 0;
         stream_free(c, s);
+    }
+    reap_feeds(c, 1); /* every producer has been told to stop; each is a slice away */
+    if (c->wake_fd >= 0) {
+        close(c->wake_fd);
     }
     free(c);
 }
@@ -864,6 +1094,7 @@ static int run_ready(struct h2_conn *c)
 
 int h2__conn_feed(struct h2_conn *c, const uint8_t *data, size_t len)
 {
+    resume_feeds(c); /* a streamed body's producer may have made more since */
     if (len > 0) {
         ssize_t n = nghttp2_session_mem_recv(c->session, data, len);
         if (n < 0) {
@@ -900,7 +1131,9 @@ static void *conn_main(void *arg)
         rc = h2__conn_feed(c, NULL, 0);
     }
     while (rc > 0) {
-        struct pollfd p[2] = {{.fd = c->fd, .events = 0}, {.fd = c->host.stop_fd, .events = 0}};
+        struct pollfd p[3] = {{.fd = c->fd, .events = 0},
+                              {.fd = c->host.stop_fd, .events = 0},
+                              {.fd = c->wake_fd, .events = POLLIN}};
         if (!eof && nghttp2_session_want_read(c->session)) {
             p[0].events |= POLLIN;
         }
@@ -910,10 +1143,18 @@ static void *conn_main(void *arg)
         if (!stopping && c->host.stop_fd >= 0) {
             p[1].events = POLLIN;
         }
-        int n_ready = poll(p, 2, 1000);
+        int n_ready = poll(p, 3, 1000);
         if (n_ready < 0 && errno != EINTR) {
             break;
         }
+        if (p[2].revents & POLLIN) {
+            uint64_t count;
+            if (read(c->wake_fd, &count, sizeof(count)) < 0) {
+                /* EAGAIN: another wake-up took it */
+            }
+            resume_feeds(c);
+        }
+        reap_feeds(c, 0);
         if (p[1].revents & POLLIN) {
             /* The server stops: GOAWAY names the last stream taken; the streams up to it
                are finished and their answers sent, for a few seconds at most (the reaper
@@ -923,6 +1164,7 @@ static void *conn_main(void *arg)
             nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
                                   nghttp2_session_get_last_proc_stream_id(c->session),
                                   NGHTTP2_NO_ERROR, NULL, 0);
+            stop_feeds(c);
         }
         if (!eof && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t got = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -942,14 +1184,14 @@ static void *conn_main(void *arg)
         }
         /* A response none of which could be sent for the idle timeout: a client that
            does not read, or keeps its window shut. */
-        if (rc > 0 && c->n_sending > 0 &&
+        if (rc > 0 && c->n_sending > c->n_deferred &&
             clock_mono_ns() - c->last_send_ns > (int64_t)c->host.idle_timeout_s * 1000000000LL) {
             log_msg(LOG_DEBUG, "http", "HTTP/2 client reads nothing for %d s: closing",
                     c->host.idle_timeout_s);
             break;
         }
-        if (c->n_sending == 0) {
-            c->last_send_ns = clock_mono_ns();
+        if (c->n_sending == c->n_deferred) {
+            c->last_send_ns = clock_mono_ns(); /* nothing waits for the client */
         }
         /* Idle after serving: say GOAWAY, naming the last stream served, a moment before
            the reaper would cut the connection, so that a client knows no request of its

@@ -69,6 +69,10 @@ void http__response_fini(struct api_response *resp)
         close(resp->body_fd);
         resp->body_fd = -1;
     }
+    if (resp->stream != NULL) {
+        resp->stream->close(resp->stream->arg);
+        resp->stream = NULL;
+    }
 }
 
 struct api_registry *api_registry_create(void)
@@ -385,6 +389,9 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
     struct api_response *r = &ex->resp;
     r->status = 200;
     api_response_header(r, "x-amzn-RequestId", ex->request_id);
+    if (r->stream != NULL) {
+        return; /* an event stream: the operation gave its own Content-Type */
+    }
     api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
     buf_fini(&r->body);
     r->body = *out;

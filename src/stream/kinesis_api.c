@@ -12,6 +12,7 @@
 #include "core/base64.h"
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "stream/kinesis_api.h"
 #include "stream/kinesis_int.h"
@@ -147,11 +148,18 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
     if (enforce != NULL && !json_is_boolean(enforce) && !json_is_null(enforce)) {
         rc = err_set(&call->err, SL_E(SERIALIZATION),
                      "Unexpected value type in payload for field EnforceConsumerDeletion");
+    } else if (!json_is_true(enforce) && kin__consumer_count(call->service_ctx, s) > 0) {
+        rc = err_set(&call->err, SL_E(RESOURCE_IN_USE),
+                     "Stream %s under account %s has registered consumers. Deregister them or "
+                     "set EnforceConsumerDeletion to true.",
+                     stream_name(s), call->req->account_id);
     } else {
-        /* No consumers exist until enhanced fan-out, so nothing blocks the deletion. */
         rc = stream_delete(call->service_ctx, s, &call->err);
         if (rc == SL_E(RESOURCE_NOT_FOUND)) {
             rc = kin__not_found(call, stream_name(s));
+        }
+        if (rc == 0) {
+            kin__consumers_drop(call->service_ctx, s); /* they go with their stream */
         }
     }
     stream_release(s);
@@ -229,7 +237,8 @@ static int describe_stream_summary(struct api_call *call, json_t *in, json_t **o
     stream_describe(s, info);
     json_t *d = description(info);
     json_object_set_new(d, "OpenShardCount", json_integer(info->n_open_shards));
-    json_object_set_new(d, "ConsumerCount", json_integer(0));
+    json_object_set_new(d, "ConsumerCount",
+                        json_integer(kin__consumer_count(call->service_ctx, s)));
     *out = json_pack("{s:o}", "StreamDescriptionSummary", d);
     free(info);
     stream_release(s);
@@ -888,6 +897,11 @@ static const struct api_json_op kinesis_ops[] = {
     {"PutRecord", NULL, kin__put_record},
     {"PutRecords", NULL, kin__put_records},
     {"GetRecords", NULL, kin__get_records},
+    {"RegisterStreamConsumer", kin__register_stream_consumer, NULL},
+    {"DescribeStreamConsumer", kin__describe_stream_consumer, NULL},
+    {"ListStreamConsumers", kin__list_stream_consumers, NULL},
+    {"DeregisterStreamConsumer", kin__deregister_stream_consumer, NULL},
+    {"SubscribeToShard", kin__subscribe_to_shard, NULL},
 };
 
 /* Every description is this one with its own ctx. */
@@ -901,6 +915,9 @@ static const struct api_json_service kinesis_template = {
 
 struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
+    if (kin__consumers_migrate(svc) < 0) {
+        log_msg(LOG_ERROR, "kinesis", "cannot create the stream consumers' table");
+    }
     struct api_json_service *desc = xmalloc(sizeof(*desc));
     *desc = kinesis_template;
     desc->ctx = svc;

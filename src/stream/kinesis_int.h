@@ -65,4 +65,38 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
 int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);
 
+/* kinesis_consumers.c: enhanced fan-out consumers */
+#define KIN_CONSUMERS_MAX 20 /* registered consumers per stream */
+enum kin_consumer_status { KIN_CONSUMER_CREATING, KIN_CONSUMER_ACTIVE, KIN_CONSUMER_DELETING };
+struct kin_consumer {
+    char name[STREAM_NAME_MAX + 1];
+    char arn[2400]; /* <stream ARN>/consumer/<name>:<creation epoch seconds> */
+    char stream_arn[2048];
+    int64_t created_ms;
+    enum kin_consumer_status status;
+};
+const char *kin__consumer_status_name(enum kin_consumer_status st);
+/* Creates the consumers' table when missing (at start, from kinesis_api_create). */
+int kin__consumers_migrate(struct stream_service *svc);
+/* Consumers of s that are not gone, for DescribeStreamSummary. */
+int kin__consumer_count(struct stream_service *svc, struct stream *s);
+/* Forgets every consumer of s (its deletion). 0 or a store error. */
+int kin__consumers_drop(struct stream_service *svc, struct stream *s);
+/* The consumer named by a ConsumerARN, and its stream (*s_out, OUT, a reference):
+   ValidationException, ResourceNotFoundException in call->err otherwise. */
+int kin__consumer_resolve(struct api_call *call, const char *arn, struct stream **s_out,
+                          struct kin_consumer *out);
+/* The consumer of s named name, as it stands now: 0 or SL_E(RESOURCE_NOT_FOUND). */
+int kin__consumer_get(struct stream_service *svc, struct stream *s, const char *name,
+                      struct kin_consumer *out);
+int kin__register_stream_consumer(struct api_call *call, json_t *in, json_t **out);
+int kin__describe_stream_consumer(struct api_call *call, json_t *in, json_t **out);
+int kin__list_stream_consumers(struct api_call *call, json_t *in, json_t **out);
+int kin__deregister_stream_consumer(struct api_call *call, json_t *in, json_t **out);
+
+/* kinesis_subscribe.c: SubscribeToShard's event stream */
+int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out);
+/* Ends every subscription of the consumer (its deregistration). */
+void kin__subscriptions_revoke(const char *consumer_arn);
+
 #endif

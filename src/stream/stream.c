@@ -99,6 +99,16 @@ int64_t stream_service_now_ms(const struct stream_service *svc)
     return svc->now_fn(svc->clock_arg);
 }
 
+struct store *stream_service_store(const struct stream_service *svc)
+{
+    return svc->store;
+}
+
+int stream_service_transition_ms(const struct stream_service *svc)
+{
+    return svc->cfg->stream_transition_ms;
+}
+
 /* The state m reads as at now_ms: a due CREATING or UPDATING is ACTIVE. */
 static enum stream_status effective_status(const struct stream_meta *m, int64_t now_ms)
 {

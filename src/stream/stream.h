@@ -125,6 +125,10 @@ void stream_service_close(struct stream_service *svc);
 
 /* The service clock's now, in ms. */
 int64_t stream_service_now_ms(const struct stream_service *svc);
+/* The store the service keeps its metadata in, for the adapter's own tables (stream
+   consumers), and how long the timed CREATING/DELETING states last. */
+struct store *stream_service_store(const struct stream_service *svc);
+int stream_service_transition_ms(const struct stream_service *svc);
 
 /* The account's shard quota in region, as DescribeLimits reports it. */
 struct stream_limits {

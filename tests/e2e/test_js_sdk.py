@@ -105,3 +105,60 @@ def test_kinesis_multiplexed_on_one_http2_connection(server, unique):
     while "HTTP/2 connection closed after 20 streams" not in open(server.log_path).read():
         assert time.time() < deadline
         time.sleep(0.1)
+
+
+def test_subscribe_to_shard_over_http2(server, unique):
+    """SubscribeToShard's event stream read by the SDK over HTTP/2: the record put before
+    subscribing and those put while subscribed, in order, each once."""
+    out = run_js(server, "kinesis_subscribe.mjs", f"jsefo-{unique}", "6")
+    assert out["handler"] == "NodeHttp2Handler"
+    assert [r["data"] for r in out["records"]] == [f"js-{i}" for i in range(6)]
+    seqs = [r["sequenceNumber"] for r in out["records"]]
+    assert len(set(seqs)) == 6 and sorted(seqs, key=int) == seqs
+    assert out["continuation"] == seqs[-1]
+
+
+def test_subscribe_to_shard_beside_calls_on_one_http2_connection(server, unique):
+    """An open subscription does not hold up the other streams of its connection: the
+    puts sent on the same connection while it is open are answered, and delivered."""
+    out = run_js(server, "kinesis_subscribe.mjs", f"jsefo1-{unique}", "6", "shared")
+    assert [r["data"] for r in out["records"]] == [f"js-{i}" for i in range(6)]
+    sessions = [s for pool in out["sessions"].values() for s in pool["sessions"]]
+    assert len(sessions) == 1 and sessions[0]["totalRequests"] >= 8
+
+
+def test_idle_timeout_spares_an_open_subscription_over_http2(unique):
+    """A subscription waiting for records sends nothing for longer than the idle timeout:
+    that is the server's own waiting, not a client that does not read, so the
+    connection stays and the records put later arrive."""
+    s = Sluice(extra_args=["--idle-timeout", "2"]).start()
+    try:
+        out = run_js(s, "kinesis_subscribe.mjs", f"jsidle-{unique}", "3", "single", "3500")
+        assert [r["data"] for r in out["records"]] == ["js-0", "js-1", "js-2"]
+    finally:
+        assert s.stop() == 0
+        s.cleanup()
+
+
+def test_stopping_the_server_ends_an_http2_subscription(unique):
+    s = Sluice().start()
+    env = dict(os.environ)
+    env.update({"SLUICE_ENDPOINT": s.endpoint, "AWS_ACCESS_KEY_ID": s.access_key,
+                "AWS_SECRET_ACCESS_KEY": s.secret_key, "AWS_REGION": s.region,
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "NODE_NO_WARNINGS": "1"})
+    env.pop("AWS_PROFILE", None)
+    p = subprocess.Popen(["node", "kinesis_subscribe.mjs", f"jsstop-{unique}", "3", "single",
+                          "600000"], cwd=JS_DIR, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(p.stdout.readline()) == {"subscribed": True}
+        assert s.stop() == 0  # not held up by the open stream
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        # the stream ended cleanly, with what had come: the record put before subscribing
+        assert [r["data"] for r in json.loads(out.strip().splitlines()[-1])["records"]] == ["js-0"]
+    finally:
+        if p.poll() is None:
+            p.kill()
+        s.cleanup()

@@ -56,9 +56,38 @@ static void f_receive(void *arg, struct http_exchange *ex, const uint8_t *data, 
     ex->body_len += len;
 }
 
+/* A body made over time: "one", nothing, "two", then "three" and the end. */
+struct pieces {
+    struct api_stream_body body;
+    int calls;
+};
+static int n_stream_closed;
+
+static int pieces_next(void *arg, struct buf *out, int timeout_ms)
+{
+    struct pieces *p = arg;
+    assert_true(timeout_ms > 0);
+    static const char *const parts[] = {"one", "", "two", "three"};
+    buf_puts(out, parts[p->calls]);
+    return ++p->calls < 4;
+}
+
+static void pieces_close(void *arg)
+{
+    n_stream_closed++;
+    free(arg);
+}
+
 static void f_finish(void *arg, struct http_exchange *ex)
 {
     (void)arg;
+    if (strcmp(ex->raw_uri, "/stream") == 0) {
+        struct pieces *p = xcalloc(1, sizeof(*p));
+        p->body = (struct api_stream_body){.next = pieces_next, .close = pieces_close, .arg = p};
+        ex->resp.stream = &p->body;
+        api_response_header(&ex->resp, "Content-Type", "application/vnd.amazon.eventstream");
+        return;
+    }
     ex->resp.status = 200;
     api_response_header(&ex->resp, "x-amzn-RequestId", ex->request_id);
     api_response_header(&ex->resp, "Connection", "whatever"); /* the engine's own wins */
@@ -366,6 +395,34 @@ static void continue_is_sent_only_to_an_admitted_request(void **state)
     free(out);
 }
 
+static void a_body_made_over_time_is_sent_chunked(void **state)
+{
+    (void)state;
+    int rc;
+    n_stream_closed = 0;
+    const char *in =
+        "POST /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    char *out = serve(in, strlen(in), &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out,
+                           "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream"
+                           "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n0\r\n\r\n"
+                           "HTTP/1.1 200 OK"));
+    assert_null(strstr(out, "Content-Length: 0"));
+    assert_non_null(strstr(out, "GET /after []")); /* the connection went on */
+    assert_int_equal(n_stream_closed, 1);
+    free(out);
+    /* HTTP/1.0 has no chunks: the body is sent as is and ends with the connection */
+    const char *old = "POST /stream HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n";
+    out = serve(old, strlen(old), &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "Connection: close\r\n\r\nonetwothree"));
+    assert_null(strstr(out, "Transfer-Encoding"));
+    assert_int_equal(n_stream_closed, 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +434,7 @@ int main(void)
         cmocka_unit_test(keep_alive_follows_the_version_and_connection),
         cmocka_unit_test(head_is_answered_without_a_body),
         cmocka_unit_test(continue_is_sent_only_to_an_admitted_request),
+        cmocka_unit_test(a_body_made_over_time_is_sent_chunked),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     api_registry_destroy(fake.reg);

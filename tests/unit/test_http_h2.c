@@ -67,9 +67,42 @@ static void f_receive(void *arg, struct http_exchange *ex, const uint8_t *data, 
     ex->body_len += len;
 }
 
+/* A body made over time: "one" at once, then "two" and the end once released. */
+static _Atomic int stream_released, stream_closed;
+
+static int pieces_next(void *arg, struct buf *out, int timeout_ms)
+{
+    int *calls = arg;
+    if ((*calls)++ == 0) {
+        buf_puts(out, "one");
+        return 1;
+    }
+    if (!stream_released) {
+        usleep((useconds_t)timeout_ms * 100); /* a tenth of the slice: "nothing yet" */
+        return 1;
+    }
+    buf_puts(out, "two");
+    return 0;
+}
+
+static void pieces_close(void *arg)
+{
+    stream_closed++;
+    free(arg);
+}
+
 static void f_finish(void *arg, struct http_exchange *ex)
 {
     struct fake *f = arg;
+    if (strcmp(ex->raw_uri, "/stream") == 0) {
+        struct {
+            int calls;
+            struct api_stream_body body;
+        } *p = xcalloc(1, sizeof(*p));
+        p->body = (struct api_stream_body){.next = pieces_next, .close = pieces_close, .arg = p};
+        ex->resp.stream = &p->body;
+        return;
+    }
     f->n_finish++;
     f->last_body_len = ex->body_len;
     ex->resp.status = 200;
@@ -386,6 +419,58 @@ static void h2c_offer_is_taken_only_without_a_body(void **state)
     assert_int_equal(http__h2c_wanted(ws, strlen(ws)), 0);
 }
 
+/* Pumps both ways until cond holds (a streamed body is made on another thread). */
+#define PUMP_UNTIL(c, cond)                                                                        \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < 500 && !(cond); i_++) {                                              \
+            h2__conn_feed((c)->conn, NULL, 0);                                                     \
+            pump(c);                                                                               \
+            usleep(2000);                                                                          \
+        }                                                                                          \
+        assert_true(cond);                                                                         \
+    } while (0)
+
+static void a_body_made_over_time_does_not_hold_up_other_streams(void **state)
+{
+    struct client *c = *state;
+    stream_released = 0;
+    stream_closed = 0;
+    nghttp2_nv streamed[] = {NV(":method", "POST"), NV(":path", "/stream"), NV(":scheme", "http"),
+                             NV(":authority", "h")};
+    nghttp2_nv plain[] = {NV(":method", "GET"), NV(":path", "/plain"), NV(":scheme", "http"),
+                          NV(":authority", "h")};
+    assert_int_equal(nghttp2_submit_request(c->session, NULL, streamed, 4, NULL, NULL), 1);
+    pump(c);
+    PUMP_UNTIL(c, c->resp[0].body_len == 3);
+    assert_int_equal(c->resp[0].status, 200);
+    assert_memory_equal(c->resp[0].body, "one", 3);
+    /* while it is open another stream of the connection is answered */
+    assert_int_equal(nghttp2_submit_request(c->session, NULL, plain, 4, NULL, NULL), 3);
+    PUMP_UNTIL(c, c->resp[1].closed);
+    assert_int_equal(c->resp[1].status, 200);
+    assert_int_equal(c->resp[0].closed, 0);
+    stream_released = 1;
+    PUMP_UNTIL(c, c->resp[0].closed);
+    assert_int_equal(c->resp[0].body_len, 6);
+    assert_memory_equal(c->resp[0].body, "onetwo", 6);
+    assert_int_equal(c->resp[0].rst_code, NGHTTP2_NO_ERROR);
+    PUMP_UNTIL(c, stream_closed == 1);
+}
+
+static void a_reset_stream_stops_its_producer(void **state)
+{
+    struct client *c = *state;
+    stream_released = 0;
+    stream_closed = 0;
+    nghttp2_nv streamed[] = {NV(":method", "POST"), NV(":path", "/stream"), NV(":scheme", "http"),
+                             NV(":authority", "h")};
+    assert_int_equal(nghttp2_submit_request(c->session, NULL, streamed, 4, NULL, NULL), 1);
+    PUMP_UNTIL(c, c->resp[0].body_len == 3);
+    nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, 1, NGHTTP2_CANCEL);
+    pump(c);
+    PUMP_UNTIL(c, stream_closed == 1); /* the body was closed though never finished */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +483,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(rapid_reset_is_sent_away, setup, teardown),
         cmocka_unit_test(h2c_offer_is_taken_only_without_a_body),
+        cmocka_unit_test_setup_teardown(a_body_made_over_time_does_not_hold_up_other_streams,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_reset_stream_stops_its_producer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
