@@ -44,6 +44,9 @@ int kin__not_found(struct api_call *call, const char *name);
 int kin__find_shard(struct api_call *call, struct stream *s, const char *shard_id,
                     uint32_t *shard_idx);
 json_t *kin__timestamp(int64_t ms);
+/* The ChildShards of closed shard parent_idx, as GetRecords and SubscribeToShard give them
+   at its end: [{ShardId, ParentShards, HashKeyRange}]. */
+void kin__child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *out);
 /*
  * Checks a Tags map (AddTagsToStream, TagResource, CreateStream) and collects it: *keys
  * and *values (OUT, borrowed from tags, arrays the caller frees with free()), *n (OUT).

@@ -530,8 +530,7 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     return buf_status(out) < 0 ? -1 : 0;
 }
 
-/* GetRecords' ChildShards of shard parent_idx: [{ShardId, ParentShards, HashKeyRange}]. */
-static void child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *out)
+void kin__child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *out)
 {
     struct stream_shard_info *shards;
     size_t n;
@@ -663,7 +662,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         next >= shard.ending_index) {
         /* The end of a closed shard: no next iterator, its children instead. */
         buf_puts(out, "],\"MillisBehindLatest\":0,\"ChildShards\":");
-        child_shards_json(s, pos.shard_idx, out);
+        kin__child_shards_json(s, pos.shard_idx, out);
         buf_putc(out, '}');
         stream_release(s);
         return buf_status(out);

@@ -27,7 +27,8 @@
  * shard's starting sequence number precedes its first record, as on AWS, hand that out
  * instead).
  *
- * TODO(resharding): ChildShards in the last event of a closed shard, once shards close.
+ * A closed shard's subscription ends once it has sent the shard's last record: that
+ * event carries ChildShards (as GetRecords does at the end), and the body ends cleanly.
  */
 #include <math.h>
 #include <pthread.h>
@@ -225,8 +226,14 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
         pos < state.durable_index && state.last_arrival_ms > ec.last_arrival_ms) {
         behind = state.last_arrival_ms - ec.last_arrival_ms;
     }
-    buf_printf(&json, "],\"ContinuationSequenceNumber\":\"%s\",\"MillisBehindLatest\":%lld}", cont,
+    buf_printf(&json, "],\"ContinuationSequenceNumber\":\"%s\",\"MillisBehindLatest\":%lld", cont,
                (long long)behind);
+    if (stream_reader_at_end(sub->r)) {
+        buf_puts(&json, ",\"ChildShards\":");
+        kin__child_shards_json(sub->s, sub->shard_idx, &json);
+        sub->over = 1; /* nothing more will come: the body ends after this event */
+    }
+    buf_putc(&json, '}');
     rc = buf_status(&json) == 0
              ? evs_event(out, "SubscribeToShardEvent", "application/json", json.data, json.len)
              : -1;
@@ -282,7 +289,7 @@ static int sub_next(void *arg, struct buf *out, int timeout_ms)
         return 0;
     }
     now = stream_service_now_ms(sub->svc);
-    if (rc == 0 || now >= sub->heartbeat_ms) {
+    if (rc == 0 || rc == STREAM_END_OF_SHARD || now >= sub->heartbeat_ms) {
         return send_event(sub, out, now) < 0 ? 0 : 1;
     }
     return 1;

@@ -527,3 +527,48 @@ def test_stopping_the_server_ends_subscriptions(fresh_sluice):
     assert fresh_sluice.stop() == 0  # not held up by the open subscription
     t.join(30)
     assert ended.is_set()  # the event stream ended cleanly
+
+
+def test_a_split_ends_the_subscription_with_child_shards(sluice, unique):
+    """A subscription to a shard that a split closes delivers the shard's last records,
+    then an event with its ChildShards, and the event stream ends; subscriptions to the
+    children read what came after, so no record is lost across the split."""
+    k = sluice.client("kinesis")
+    name = f"efosplit-{unique}"
+    stream_arn = create_active(k, name)["StreamARN"]
+    arn = active_consumer(k, stream_arn)
+    before = put(k, name, [f"b{i}" for i in range(4)])
+    stream = subscribe(k, arn, {"Type": "TRIM_HORIZON"})
+    k.split_shard(StreamName=name, ShardToSplit=SHARD,
+                  NewStartingHashKey=str(2 ** 127))
+    events = []
+    records = []
+    deadline = time.time() + 30
+    for ev in stream:  # ends by itself after the ChildShards event
+        e = ev["SubscribeToShardEvent"]
+        events.append(e)
+        records += e["Records"]
+        assert time.time() < deadline, "the closed shard's subscription never ended"
+    assert [r["SequenceNumber"] for r in records] == before
+    children = events[-1]["ChildShards"]
+    assert sorted(c["ShardId"] for c in children) == ["shardId-000000000001",
+                                                      "shardId-000000000002"]
+    assert all(c["ParentShards"] == [SHARD] for c in children)
+    assert all("ChildShards" not in e for e in events[:-1])
+    for _ in range(100):
+        if k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+                "StreamStatus"] == "ACTIVE":
+            break
+        time.sleep(0.05)
+    after = {}
+    for pk in ("a", "b", "c", "d"):
+        after[k.put_record(StreamName=name, Data=pk.encode(), PartitionKey=pk)[
+            "SequenceNumber"]] = pk
+    got = []
+    for child in children:
+        s = subscribe(k, arn, {"Type": "TRIM_HORIZON"}, shard=child["ShardId"])
+        for ev in s:
+            got += [r["SequenceNumber"] for r in ev["SubscribeToShardEvent"]["Records"]]
+            break  # the first event holds what the child has
+        s.close()
+    assert sorted(got) == sorted(after)
