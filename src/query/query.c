@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "core/clock.h"
@@ -83,6 +84,23 @@ static const struct store_migration migrations[] = {
         "ALTER TABLE query_executions ADD COLUMN reuse_json TEXT;"
         "ALTER TABLE query_executions ADD COLUMN reused_from TEXT;"},
 };
+
+int query__split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix)
+{
+    if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
+        return -1;
+    }
+    const char *b = url + 5;
+    const char *slash = strchr(b, '/');
+    size_t bl = slash != NULL ? (size_t)(slash - b) : strlen(b);
+    if (bl == 0 || bl >= bucket_len) {
+        return -1;
+    }
+    memcpy(bucket, b, bl);
+    bucket[bl] = '\0';
+    *prefix = slash != NULL ? slash + 1 : "";
+    return 0;
+}
 
 const char *query__state_name(enum query_state s)
 {

@@ -570,31 +570,13 @@ void query__write_free(struct query_write *q)
 
 /* ---- before the query runs ---- */
 
-/* Splits s3://bucket/prefix; 0 or -1. */
-static int split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix)
-{
-    if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
-        return -1;
-    }
-    const char *b = url + 5;
-    const char *slash = strchr(b, '/');
-    size_t bl = slash != NULL ? (size_t)(slash - b) : strlen(b);
-    if (bl == 0 || bl >= bucket_len) {
-        return -1;
-    }
-    memcpy(bucket, b, bl);
-    bucket[bl] = '\0';
-    *prefix = slash != NULL ? slash + 1 : "";
-    return 0;
-}
-
 /* 1 when some object lies under the s3:// location, 0 when none, -1 when the location is
  * not an S3 URI or its bucket does not exist. */
 static int location_has_objects(struct query_service *svc, const char *location)
 {
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix;
-    if (split_s3(location, bucket, sizeof(bucket), &prefix) < 0) {
+    if (query__split_s3(location, bucket, sizeof(bucket), &prefix) < 0) {
         return -1;
     }
     struct lake_list_opts lo = {.prefix = prefix, .max_keys = 1};
@@ -1412,7 +1394,7 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
     const char *key;
     struct err_info e = {0};
     struct lake_put_opts po = {.content_type = "text/csv"};
-    if (split_s3(manifest, bucket, sizeof(bucket), &key) < 0 ||
+    if (query__split_s3(manifest, bucket, sizeof(bucket), &key) < 0 ||
         lake_object_put(wr->svc->lake, bucket, key,
                         wr->manifest.data != NULL ? (const char *)wr->manifest.data : "",
                         wr->manifest.len, &po, NULL, &e) < 0) {
@@ -1490,7 +1472,7 @@ int query__write_finish(struct query_write *q, struct query_service *svc, struct
     int rc = 0;
     int64_t rows = 0;
     if (!q->skip) {
-        if (split_s3(q->target, wr.bucket, sizeof(wr.bucket), &wr.prefix) < 0) {
+        if (query__split_s3(q->target, wr.bucket, sizeof(wr.bucket), &wr.prefix) < 0) {
             rc = failf(f, ATHENA_USER, 1001, "HIVE_INVALID_METADATA: bad location %s", q->target);
         }
         if (rc == 0) {

@@ -799,24 +799,6 @@ static void drop_partitions(struct ddl_run *d)
 
 /* ---- MSCK REPAIR TABLE ---- */
 
-/* Splits s3://bucket/prefix; 0 or -1. */
-static int split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix)
-{
-    if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
-        return -1;
-    }
-    const char *b = url + 5;
-    const char *slash = strchr(b, '/');
-    size_t bl = slash != NULL ? (size_t)(slash - b) : strlen(b);
-    if (bl == 0 || bl >= bucket_len) {
-        return -1;
-    }
-    memcpy(bucket, b, bl);
-    bucket[bl] = '\0';
-    *prefix = slash != NULL ? slash + 1 : "";
-    return 0;
-}
-
 /* The partition directory ("k1=v1/k2=v2") an object's key under the table's prefix
  * lies in, when its leading directories name the table's keys in order as Hive writes
  * them (lower-case names); NULL otherwise. Values are unescaped into values[] (the
@@ -947,7 +929,7 @@ static void msck_repair(struct ddl_run *d)
         json_decref(t);
         return; /* nothing to repair */
     }
-    if (split_s3(tloc, bucket, sizeof(bucket), &prefix) < 0) {
+    if (query__split_s3(tloc, bucket, sizeof(bucket), &prefix) < 0) {
         fail(d, TYPE_USER, "HIVE_METASTORE_ERROR: Table location '%s' is not an S3 URI",
              tloc != NULL ? tloc : "");
         json_decref(t);
@@ -1556,7 +1538,7 @@ static void write_result(struct ddl_run *d, const char *output_location)
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *key;
     struct err_info e = {0};
-    if (split_s3(output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
+    if (query__split_s3(output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
         fail(d, TYPE_USER, "INVALID_INPUT: bad output location %s", output_location);
         return;
     }

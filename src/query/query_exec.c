@@ -443,31 +443,13 @@ static int table_format(const struct catalog_table_desc *d)
     return FMT_CSV;
 }
 
-/* Splits s3://bucket/prefix; 0 or -1. */
-static int split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix)
-{
-    if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
-        return -1;
-    }
-    const char *b = url + 5;
-    const char *slash = strchr(b, '/');
-    size_t bl = slash != NULL ? (size_t)(slash - b) : strlen(b);
-    if (bl == 0 || bl >= bucket_len) {
-        return -1;
-    }
-    memcpy(bucket, b, bl);
-    bucket[bl] = '\0';
-    *prefix = slash != NULL ? slash + 1 : "";
-    return 0;
-}
-
 /* Adds the object files under location to t (and their sizes). */
 static int add_location_files(struct walk *wk, struct table_ref *t, const char *location,
                               struct buf *list_sql_files)
 {
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix;
-    if (split_s3(location, bucket, sizeof(bucket), &prefix) < 0) {
+    if (query__split_s3(location, bucket, sizeof(bucket), &prefix) < 0) {
         fail(wk, ATHENA_USER, 1302, "HIVE_METASTORE_ERROR: Table location '%s' is not an S3 URI",
              location != NULL ? location : "");
         return -1;
@@ -1652,7 +1634,7 @@ static enum step write_result(struct exec_run *r)
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *key;
     struct err_info e = {0};
-    if (split_s3(r->row.output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
+    if (query__split_s3(r->row.output_location, bucket, sizeof(bucket), &key) < 0 || key[0] == '\0') {
         fail(&r->wk, ATHENA_USER, 1001, "INVALID_INPUT: bad output location %s",
              r->row.output_location);
         return STEP_FAILED;

@@ -27,6 +27,9 @@ enum query_state {
 #undef QUERY_STATE_ENUM
         QUERY_STATE_COUNT_
 };
+/* Splits s3://bucket/prefix into bucket (at most bucket_len - 1 bytes) and *prefix (within
+   url). Returns 0, or -1 when url is no such URL. */
+int query__split_s3(const char *url, char *bucket, size_t bucket_len, const char **prefix);
 const char *query__state_name(enum query_state s);
 /* 1 when the state machine allows from -> to (see query.h), else 0. */
 int query__state_can_move(enum query_state from, enum query_state to);
