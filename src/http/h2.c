@@ -1240,13 +1240,7 @@ int http__h2_start(const struct conn_host *host, int fd, const char *upgrade_hea
        this, Nagle's algorithm holds the second write until the client's delayed ACK. */
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 512 * 1024);
-    pthread_t thread;
-    int rc = pthread_create(&thread, &attr, conn_main, c);
-    pthread_attr_destroy(&attr);
+    int rc = http__conn_thread_start(conn_main, c);
     if (rc != 0) {
         h2__conn_destroy(c);
         return -rc;

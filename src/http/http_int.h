@@ -216,4 +216,8 @@ int http__h1_start(const struct conn_host *host, int fd);
 void http__h1_refusal(const struct conn_host *host, const char *head, size_t len, int status,
                       const char *reason, struct buf *out);
 
+/* Starts a detached connection thread (small stack) running fn(arg); 0 or a positive
+   errno (server.c). */
+int http__conn_thread_start(void *(*fn)(void *), void *arg);
+
 #endif

@@ -666,6 +666,20 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
     start_h1(srv, slot);
 }
 
+/* Starts a detached thread with a small stack (a connection's handlers need little:
+   bodies live on the heap) running fn(arg). Returns 0 or a positive errno. */
+int http__conn_thread_start(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 512 * 1024);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
 /* Accepts one connection and, when admitted, starts vetting it. */
 static void accept_one(struct http_server *srv, int64_t *last_warn_ns)
 {
