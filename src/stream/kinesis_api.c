@@ -713,7 +713,8 @@ static const struct api_json_service kinesis_template = {
 
 #define N_OPS (sizeof(kinesis_ops) / sizeof(kinesis_ops[0]))
 
-/* An operation with a control-plane rate (throttle.c): counted, then run. */
+/* An operation with a control-plane rate (throttle.c): counted, then run. Only operations
+   of kinesis_ops are routed here, so the search always finds call->operation. */
 static int rate_limited(struct api_call *call, json_t *in, json_t **out)
 {
     int rc = kin__throttle_control(call, in);

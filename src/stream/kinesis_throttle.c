@@ -16,8 +16,8 @@
 #include "stream/kinesis_int.h"
 #include "stream/throttle.h"
 
-void kin__shard_rate_message(const char *stream, uint32_t shard_idx, const char *account,
-                             char *out, size_t size)
+void kin__shard_rate_message(const char *stream, uint32_t shard_idx, const char *account, char *out,
+                             size_t size)
 {
     snprintf(out, size, "Rate exceeded for shard shardId-%012u in stream %s under account %s.",
              shard_idx, stream, account);

@@ -53,15 +53,14 @@ struct throttle {
     struct stripe stripes[STRIPES];
 };
 
-/* The bucket capacities, in units; the rates are the same numbers a second. */
+/* Each shard bucket's rate, in units a second; its capacity is one second of it. */
 static const int64_t shard_rate[B_COUNT] = {
-    [B_WRITE_RECORDS] = THROTTLE_WRITE_RECORDS_PER_S,
-    [B_WRITE_BYTES] = THROTTLE_WRITE_BYTES_PER_S,
-    [B_READ_CALLS] = THROTTLE_READ_CALLS_PER_S,
-    [B_READ_BYTES] = THROTTLE_READ_BYTES_PER_S,
+    [B_WRITE_RECORDS] = THROTTLE_WRITE_RECORDS_PER_S, [B_WRITE_BYTES] = THROTTLE_WRITE_BYTES_PER_S,
+    [B_READ_CALLS] = THROTTLE_READ_CALLS_PER_S,       [B_READ_BYTES] = THROTTLE_READ_BYTES_PER_S,
     [B_ITERATORS] = THROTTLE_ITERATORS_PER_S,
 };
-/* The read-bytes bucket saves no credit: a call is allowed when it is out of debt. */
+/* Capacity in units: one second of the rate, but for read bytes, which save no credit (a
+   call is allowed while they are out of debt; the bytes it returned are charged after). */
 static int64_t shard_capacity(int b)
 {
     return b == B_READ_BYTES ? 0 : shard_rate[b];
@@ -217,8 +216,7 @@ static void drop_idle(struct stripe *sp, int64_t now_ms)
  * absent; returns with the stripe's lock held (*sp_out, OUT) for the caller to unlock.
  */
 static struct entry *entry_lock(struct throttle *t, const char *key, size_t key_len,
-                                const int64_t cap[B_COUNT], int64_t now_ms,
-                                struct stripe **sp_out)
+                                const int64_t cap[B_COUNT], int64_t now_ms, struct stripe **sp_out)
 {
     uint64_t h = hash_key(key, key_len);
     struct stripe *sp = &t->stripes[(h >> 32) % STRIPES];

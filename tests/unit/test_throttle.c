@@ -49,8 +49,7 @@ static struct throttle *limiter(void)
 static const struct throttle_shard shard0 = {.stream_id = 1, .seq_tag = 77, .shard_idx = 0};
 
 /* n records of size bytes each to sh: how many were admitted. */
-static size_t write_n(struct throttle *t, const struct throttle_shard *sh, size_t n,
-                      uint32_t size)
+static size_t write_n(struct throttle *t, const struct throttle_shard *sh, size_t n, uint32_t size)
 {
     uint32_t *sizes = calloc(n, sizeof(*sizes));
     uint8_t *refused = calloc(n, 1);
@@ -355,8 +354,8 @@ static void put_call(struct fixture *f, struct stream *s, struct stream_put_reco
     assert_int_equal(stream_records_put(f->svc, s, recs, n, atomic_load(&clock_ms), NULL), 0);
 }
 
-static int count_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                       size_t pk_len, const uint8_t *data, size_t data_len)
+static int count_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk, size_t pk_len,
+                       const uint8_t *data, size_t data_len)
 {
     (void)index, (void)arrival_ms, (void)pk, (void)pk_len, (void)data, (void)data_len;
     (*(size_t *)arg)++;
