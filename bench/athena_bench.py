@@ -178,7 +178,8 @@ def main():
     ap.add_argument("--ingest-seconds", type=int, default=10)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="athena-bench-")
-    server = Sluice().start()
+    # Limits off: the Kinesis ingest figure is throughput, which the limits would cap.
+    server = Sluice(extra_args=["--throughput-limits", "off"]).start()
     try:
         t0 = time.perf_counter()
         days = write_data(tmp, args.rows)

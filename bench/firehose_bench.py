@@ -162,7 +162,8 @@ def main():
     ap.add_argument("--producers", type=int, default=4)
     ap.add_argument("--samples", type=int, default=30)
     args = ap.parse_args()
-    server = Sluice().start()
+    # Limits off: the figures are throughput, which the per-shard limits would cap.
+    server = Sluice(extra_args=["--throughput-limits", "off"]).start()
     try:
         stream_to_parquet(server, args.seconds, args.producers)
         freshness(server, args.samples)

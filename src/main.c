@@ -6,7 +6,7 @@
  *                [--max-connections N] [--max-connections-per-address N]
  *                [--header-timeout S] [--idle-timeout S] [--min-body-rate BYTES_PER_S]
  *                [--body-memory-budget BYTES] [--body-spool-budget BYTES]
- *                [--lambda NAME=URL]...
+ *                [--lambda NAME=URL]... [--throughput-limits on|off]
  *
  * serve opens the metadata store and every service on DIR, then answers AWS API
  * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
@@ -56,7 +56,8 @@ static void usage(FILE *out)
             "                    [--max-connections N] [--max-connections-per-address N]\n"
             "                    [--header-timeout S] [--idle-timeout S]\n"
             "                    [--min-body-rate BYTES_PER_S] [--body-memory-budget BYTES]\n"
-            "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n");
+            "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n"
+            "                    [--throughput-limits on|off]\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -264,6 +265,13 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
             *(strcmp(opt, "--body-memory-budget") == 0 ? &cfg->body_memory_budget_bytes
                                                        : &cfg->body_spool_budget_bytes) =
                 (size_t)n;
+        } else if (strcmp(opt, "--throughput-limits") == 0) {
+            /* Off for benchmarks and bulk loads; on as AWS, for testing retry logic. */
+            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+                fprintf(stderr, "sluice: --throughput-limits wants on or off, got %s\n", val);
+                return -1;
+            }
+            cfg->throughput_limits = strcmp(val, "on") == 0;
         } else if (strcmp(opt, "--lambda") == 0) {
             const char *eq = strchr(val, '=');
             struct sluice_lambda *l = &cfg->lambdas[cfg->n_lambdas];

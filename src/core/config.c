@@ -12,6 +12,7 @@ void config_defaults(struct sluice_config *cfg)
     strcpy(cfg->account_id, "000000000000");
     cfg->on_demand_stream_limit = 50;
     cfg->stream_transition_ms = 300;
+    cfg->throughput_limits = 1;
     cfg->max_body_bytes = 16u << 20;
     cfg->max_spooled_body_bytes = (size_t)5 << 30;
     cfg->body_memory_budget_bytes = (size_t)256 << 20;

@@ -16,6 +16,7 @@
 #include "core/mem.h"
 #include "stream/kinesis_api.h"
 #include "stream/kinesis_int.h"
+#include "stream/throttle.h"
 
 #define NEXT_TOKEN_TTL_MS (300 * 1000)
 
@@ -606,7 +607,8 @@ static int get_shard_iterator(struct api_call *call, json_t *in, json_t **out)
         return rc;
     }
     uint32_t shard_idx;
-    if ((rc = kin__find_shard(call, s, shard_id, &shard_idx)) < 0) {
+    if ((rc = kin__find_shard(call, s, shard_id, &shard_idx)) < 0 ||
+        (rc = kin__throttle_iterator(call, s, shard_idx)) < 0) {
         stream_release(s);
         return rc;
     }
@@ -913,15 +915,45 @@ static const struct api_json_service kinesis_template = {
     .n_ops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
 };
 
+#define N_OPS (sizeof(kinesis_ops) / sizeof(kinesis_ops[0]))
+
+/* An operation with a control-plane rate (throttle.c): counted, then run. Only operations
+   of kinesis_ops are routed here, so the search always finds call->operation. */
+static int rate_limited(struct api_call *call, json_t *in, json_t **out)
+{
+    int rc = kin__throttle_control(call, in);
+    for (size_t i = 0; rc == 0 && i < N_OPS; i++) {
+        if (strcmp(kinesis_ops[i].name, call->operation) == 0) {
+            return kinesis_ops[i].fn(call, in, out);
+        }
+    }
+    return rc;
+}
+
+/* The description and its own copy of the operations (the limited ones go through
+   rate_limited when the limits are on); freed as one block. */
+struct kinesis_desc {
+    struct api_json_service desc; /* first: kinesis_api_destroy frees it */
+    struct api_json_op ops[N_OPS];
+};
+
 struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
     if (kin__consumers_migrate(svc) < 0) {
         log_msg(LOG_ERROR, "kinesis", "cannot create the stream consumers' table");
     }
-    struct api_json_service *desc = xmalloc(sizeof(*desc));
-    *desc = kinesis_template;
-    desc->ctx = svc;
-    return desc;
+    struct kinesis_desc *kd = xmalloc(sizeof(*kd));
+    kd->desc = kinesis_template;
+    kd->desc.ctx = svc;
+    memcpy(kd->ops, kinesis_ops, sizeof(kinesis_ops));
+    for (size_t i = 0; i < N_OPS; i++) {
+        if (kd->ops[i].fn != NULL && throttle_enabled(stream_service_throttle(svc)) &&
+            throttle_control_rate(kd->ops[i].name, NULL) > 0) {
+            kd->ops[i].fn = rate_limited;
+        }
+    }
+    kd->desc.ops = kd->ops;
+    return &kd->desc;
 }
 
 void kinesis_api_destroy(struct api_json_service *desc)

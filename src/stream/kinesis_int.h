@@ -63,6 +63,19 @@ int kin__tag_resource(struct api_call *call, json_t *in, json_t **out);
 int kin__untag_resource(struct api_call *call, json_t *in, json_t **out);
 int kin__list_tags_for_resource(struct api_call *call, json_t *in, json_t **out);
 
+/* kinesis_throttle.c: the throughput limits (stream/throttle.h) with AWS's errors */
+/* "Rate exceeded for shard shardId-N in stream S under account A." into out. */
+void kin__shard_rate_message(const char *stream, uint32_t shard_idx, const char *account,
+                             char *out, size_t size);
+/* GetShardIterator and GetRecords on a shard of s: 0, or ProvisionedThroughputExceeded. */
+int kin__throttle_iterator(struct api_call *call, struct stream *s, uint32_t shard_idx);
+int kin__throttle_read(struct api_call *call, struct stream *s, uint32_t shard_idx);
+/* Charges the bytes an admitted GetRecords returned. */
+void kin__throttle_read_charge(struct api_call *call, struct stream *s, uint32_t shard_idx,
+                               size_t bytes);
+/* A control-plane call->operation with input in: 0, or LimitExceededException. */
+int kin__throttle_control(struct api_call *call, json_t *in);
+
 /* kinesis_records.c: the hot path, read and written without a JSON tree */
 int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);
 int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);

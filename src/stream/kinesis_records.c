@@ -389,6 +389,16 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
             if (i > 0) {
                 buf_putc(out, ',');
             }
+            if (e->result == SL_E(THROUGHPUT_EXCEEDED)) {
+                char msg[400];
+                kin__shard_rate_message(stream_name(s), e->shard_idx, call->req->account_id,
+                                        msg, sizeof(msg));
+                buf_printf(out,
+                           "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
+                           "\"ErrorMessage\":\"%s\"}",
+                           msg);
+                continue;
+            }
             if (e->result != 0) {
                 buf_puts(out, "{\"ErrorCode\":\"InternalFailure\",\"ErrorMessage\":"
                               "\"Internal service failure.\"}");
@@ -436,7 +446,12 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
     int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena, &encryption);
     if (rc == 0) {
         const struct stream_put_record *e = &req.recs[0];
-        if (e->result != 0) {
+        if (e->result == SL_E(THROUGHPUT_EXCEEDED)) {
+            char msg[400];
+            kin__shard_rate_message(stream_name(s), e->shard_idx, call->req->account_id, msg,
+                                    sizeof(msg));
+            rc = err_set(&call->err, SL_E(THROUGHPUT_EXCEEDED), "%s", msg);
+        } else if (e->result != 0) {
             rc = err_set(&call->err, SL_E(INTERNAL), "Internal service failure.");
         } else {
             char seq[STREAM_SEQNO_LEN + 1], shard_id[STREAM_SHARD_ID_LEN + 1];
@@ -638,6 +653,10 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                        "exist",
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
+    if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0) {
+        stream_release(s);
+        return rc;
+    }
     struct stream_position at = {.type = STREAM_AT_INDEX, .index = pos.index};
     struct stream_reader *r;
     if (stream_reader_open(s, pos.shard_idx, &at, &r) < 0) {
@@ -650,6 +669,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     rc = stream_reader_read(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx);
     uint64_t next = stream_reader_position(r);
     stream_reader_close(r);
+    kin__throttle_read_charge(call, s, pos.shard_idx, ctx.n_bytes);
     if (rc < 0) {
         stream_release(s);
         if (buf_status(out) < 0) {

@@ -32,6 +32,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "stream/stream_int.h"
+#include "stream/throttle.h"
 
 #define BG_RETENTION_EVERY_MS (10 * 1000)
 #define BG_MAX_SLEEP_MS 1000
@@ -92,6 +93,11 @@ static int64_t wall_clock(void *arg)
 {
     (void)arg;
     return clock_now_ms();
+}
+
+struct throttle *stream_service_throttle(struct stream_service *svc)
+{
+    return svc->throttle;
 }
 
 int64_t stream_service_now_ms(const struct stream_service *svc)
@@ -1648,6 +1654,42 @@ static void notify_durable(struct shard *sh)
 
 /* ---- appending ---- */
 
+/*
+ * Applies slot k's write limit to the count records of order[0, count) (indexes into
+ * recs): the refused ones get SL_E(THROUGHPUT_EXCEEDED) and move to the end of order, in
+ * their order, the admitted ones stay in front. Returns how many were admitted. sizes and
+ * refused are scratch of at least count entries.
+ */
+static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_t k,
+                           struct stream_put_record *recs, size_t *order, size_t count,
+                           uint32_t *sizes, uint8_t *refused)
+{
+    for (size_t j = 0; j < count; j++) {
+        sizes[j] = recs[order[j]].data_len + recs[order[j]].pk_len;
+    }
+    struct throttle_shard key = {
+        .stream_id = s->id, .seq_tag = s->seq_tag, .shard_idx = s->shards[k].idx};
+    size_t admitted = throttle_write(svc->throttle, &key, sizes, count, refused);
+    if (admitted == count) {
+        return count;
+    }
+    /* A stable partition; sizes is free again and holds the refused indexes meanwhile
+       (a PutRecords has at most 500 records, so they fit in 32 bits). */
+    size_t kept = 0, n_refused = 0;
+    for (size_t j = 0; j < count; j++) {
+        if (refused[j]) {
+            recs[order[j]].result = SL_E(THROUGHPUT_EXCEEDED);
+            sizes[n_refused++] = (uint32_t)order[j];
+        } else {
+            order[kept++] = order[j];
+        }
+    }
+    for (size_t j = 0; j < n_refused; j++) {
+        order[kept + j] = sizes[j];
+    }
+    return kept;
+}
+
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
                        size_t n, int64_t now_ms, const char **encryption_out)
 {
@@ -1684,9 +1726,15 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
         size_t k = recs[i].shard_idx;
         order[start[k] + fill[k]++] = i;
     }
+    int limited = throttle_enabled(svc->throttle);
+    uint32_t *sizes = limited ? xcalloc(n ? n : 1, sizeof(*sizes)) : NULL;
+    uint8_t *refused = limited ? xcalloc(n ? n : 1, 1) : NULL;
     for (uint32_t k = 0; k < n_shards; k++) {
         size_t count = start[k + 1] - start[k];
         fill[k] = 0; /* reused: the index to sync up to, 0 when nothing to sync */
+        if (count > 0 && limited) {
+            count = admit_writes(svc, s, k, recs, &order[start[k]], count, sizes, refused);
+        }
         if (count == 0) {
             continue;
         }
@@ -1728,7 +1776,9 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
         uint32_t k = which[j];
         if (results[j] < 0) {
             for (size_t i = start[k]; i < start[k + 1]; i++) {
-                recs[order[i]].result = results[j];
+                if (recs[order[i]].result == 0) { /* not the throttled ones */
+                    recs[order[i]].result = results[j];
+                }
             }
         } else {
             notify_durable(slots[k]);
@@ -1745,6 +1795,8 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     atomic_fetch_add(&s->counters.incoming_records, n_ok);
     atomic_fetch_add(&s->counters.incoming_bytes, bytes);
     atomic_fetch_add(&s->counters.put_failures, n - n_ok);
+    free(refused);
+    free(sizes);
     free(results);
     free(which);
     free(upto);
@@ -2156,8 +2208,10 @@ int stream_service_open_with(const struct stream_service_options *opt, struct st
     free(streams_dir);
     streams_dir = NULL;
     svc->sync_pool = stream__sync_pool_create(16);
+    svc->throttle = throttle_create(svc->cfg->throughput_limits, svc->now_fn, svc->clock_arg);
     if (pthread_create(&svc->bg_thread, NULL, background_main, svc) != 0) {
         stream__sync_pool_destroy(svc->sync_pool);
+        throttle_destroy(svc->throttle);
         rc = SL_E(INTERNAL);
         goto fail;
     }
@@ -2195,6 +2249,7 @@ void stream_service_close(struct stream_service *svc)
     pthread_mutex_unlock(&svc->bg_lock);
     pthread_join(svc->bg_thread, NULL);
     stream__sync_pool_destroy(svc->sync_pool);
+    throttle_destroy(svc->throttle);
     for (size_t i = 0; i < svc->n_streams; i++) {
         stream_release(svc->streams[i]);
     }

@@ -130,6 +130,11 @@ int64_t stream_service_now_ms(const struct stream_service *svc);
 struct store *stream_service_store(const struct stream_service *svc);
 int stream_service_transition_ms(const struct stream_service *svc);
 
+/* The service's throughput limiter (stream/throttle.h), on or off as cfg says; it lives as
+ * long as the service. stream_records_put applies its write limits itself. */
+struct throttle;
+struct throttle *stream_service_throttle(struct stream_service *svc);
+
 /* The account's shard quota in region, as DescribeLimits reports it. */
 struct stream_limits {
     int shard_limit;            /* open shards allowed in the region */
@@ -332,11 +337,13 @@ struct stream_put_record {
     /* OUT */
     uint32_t shard_idx; /* the shard it went to */
     uint64_t index;     /* its index in the shard (see stream_seqno_format) */
-    int result;         /* 0 durable, or the log's error (nothing acknowledged) */
+    int result;         /* 0 durable, SL_E(THROUGHPUT_EXCEEDED) (the shard's write limit;
+                           nothing appended), or the log's error (nothing acknowledged) */
 };
 /*
  * Appends n records, routed by hash key to open shards (in order within a shard), and
- * returns once each is durable or failed: recs[i].result says which. Readers waiting on
+ * returns once each is durable or failed: recs[i].result says which. Records over their
+ * shard's write limit (throttle.h) are refused one by one and not appended. Readers waiting on
  * the shards (stream_reader_wait) are woken as the call's group commits complete, before
  * it returns. *encryption_out (OUT, may be NULL) gets the stream's encryption
  * type ("NONE" or "KMS", a static string) as the records were accepted.

@@ -126,6 +126,7 @@ struct stream_service {
     int retention_kicked;        /* under bg_lock: a retention period shrank */
     struct stream *dead;         /* under bg_lock: released deleted streams to remove */
     struct sync_pool *sync_pool; /* threads that sync shards in parallel */
+    struct throttle *throttle;   /* throughput limits (throttle.h); its own locks */
 };
 
 /* ---- stream.c ---- */

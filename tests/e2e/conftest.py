@@ -175,9 +175,24 @@ def sluice():
     assert code == 0, f"server exited {code}:\n{log}"
 
 
+@pytest.fixture(scope="module")
+def sluice_unlimited():
+    """A server of the module's own with --throughput-limits off, for tests about something
+    other than the limits that load Kinesis at full speed (bulk loads, reading a shard back
+    many times a second, streams created back to back with retries off). The limits
+    themselves are tested in test_kinesis_limits.py."""
+    server = Sluice(extra_args=["--throughput-limits", "off"]).start()
+    yield server
+    code = server.stop()
+    log = server.read_log()
+    server.cleanup()
+    assert code == 0, f"server exited {code}:\n{log}"
+
+
 @pytest.fixture
-def fresh_sluice():
-    server = Sluice()
+def fresh_sluice(request):
+    """A server each test starts itself; a module sets SLUICE_EXTRA_ARGS to add flags."""
+    server = Sluice(extra_args=getattr(request.module, "SLUICE_EXTRA_ARGS", ()))
     yield server
     if server.proc is not None:
         server.stop()

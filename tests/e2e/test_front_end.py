@@ -14,6 +14,13 @@ TARGET = "Kinesis_20131202."
 JSON_TYPE = "application/x-amz-json-1.1"
 
 
+@pytest.fixture(scope="module")
+def sluice(sluice_unlimited):
+    """The front end is under test here, with signed ListStreams calls as its cheap probe,
+    many a second: the module's server runs without the Kinesis throughput limits."""
+    return sluice_unlimited
+
+
 def signed(sluice, body, target, key=None, secret=None, service="kinesis", when=None):
     headers = {"Content-Type": JSON_TYPE, "X-Amz-Target": TARGET + target}
     req = AWSRequest(method="POST", url=sluice.endpoint + "/", data=body, headers=headers)

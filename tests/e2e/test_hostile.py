@@ -24,6 +24,13 @@ from conftest import Sluice
 STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
 
 
+@pytest.fixture(scope="module")
+def sluice(sluice_unlimited):
+    """The front end is under test here, with signed ListStreams calls as its cheap probe,
+    many a second: the module's server runs without the Kinesis throughput limits."""
+    return sluice_unlimited
+
+
 # ---- helpers -------------------------------------------------------------------------
 
 def signed_headers(server, method, path, service, body=b"", headers=None, key=None,

@@ -29,6 +29,14 @@ def wait_active(kinesis, name, timeout=10):
     raise AssertionError(f"{name} not ACTIVE")
 
 
+@pytest.fixture(scope="module")
+def sluice(sluice_unlimited):
+    """This module's tests read shards back several times a second and create streams back
+    to back with retries off: they test the API, so their server runs without the
+    throughput limits (test_kinesis_limits.py tests those)."""
+    return sluice_unlimited
+
+
 @pytest.fixture
 def kinesis(sluice):
     return sluice.client("kinesis")

@@ -6,6 +6,9 @@ import time
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+# Bulk loads at full speed: durability, not the throughput limits, is under test here.
+SLUICE_EXTRA_ARGS = ["--throughput-limits", "off"]
+
 
 def create_active(kinesis, name, shards=4):
     kinesis.create_stream(StreamName=name, ShardCount=shards)
