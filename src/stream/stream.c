@@ -1655,20 +1655,19 @@ static void notify_durable(struct shard *sh)
 /* ---- appending ---- */
 
 /*
- * Applies slot k's write limit to the count records of order[0, count) (indexes into
+ * Applies shard shard_idx's write limit to the count records of order[0, count) (indexes into
  * recs): the refused ones get SL_E(THROUGHPUT_EXCEEDED) and move to the end of order, in
  * their order, the admitted ones stay in front. Returns how many were admitted. sizes and
  * refused are scratch of at least count entries.
  */
-static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_t k,
+static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_t shard_idx,
                            struct stream_put_record *recs, size_t *order, size_t count,
                            uint32_t *sizes, uint8_t *refused)
 {
     for (size_t j = 0; j < count; j++) {
         sizes[j] = recs[order[j]].data_len + recs[order[j]].pk_len;
     }
-    struct throttle_shard key = {
-        .stream_id = s->id, .seq_tag = s->seq_tag, .shard_idx = s->shards[k].idx};
+    struct throttle_shard key = {.stream_id = s->id, .seq_tag = s->seq_tag, .shard_idx = shard_idx};
     size_t admitted = throttle_write(svc->throttle, &key, sizes, count, refused);
     if (admitted == count) {
         return count;
@@ -1733,7 +1732,8 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
         size_t count = start[k + 1] - start[k];
         fill[k] = 0; /* reused: the index to sync up to, 0 when nothing to sync */
         if (count > 0 && limited) {
-            count = admit_writes(svc, s, k, recs, &order[start[k]], count, sizes, refused);
+            count =
+                admit_writes(svc, s, slots[k]->idx, recs, &order[start[k]], count, sizes, refused);
         }
         if (count == 0) {
             continue;

@@ -11,6 +11,16 @@ import time
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
+
+# These tests subscribe, read and register consumers back to back; what they test is not the throughput
+# limits (test_kinesis_limits.py tests those), so their servers run without them.
+SLUICE_EXTRA_ARGS = ("--throughput-limits", "off")
+
+
+@pytest.fixture(scope="module")
+def sluice(sluice_unlimited):
+    return sluice_unlimited
+
 SHARD = "shardId-000000000000"
 
 
@@ -434,7 +444,7 @@ def test_subscribe_needs_an_active_consumer_and_ends_with_its_stream(sluice, uni
 def test_idle_timeout_spares_an_open_subscription(unique):
     """Over HTTP/1.1 too: quiet longer than the idle timeout, the subscription stays."""
     from conftest import Sluice
-    server = Sluice(extra_args=["--idle-timeout", "2"]).start()
+    server = Sluice(extra_args=["--idle-timeout", "2", *SLUICE_EXTRA_ARGS]).start()
     try:
         k = server.client("kinesis")
         stream_arn = create_active(k, "idle")["StreamARN"]
@@ -479,7 +489,8 @@ def test_a_subscriber_that_does_not_read_is_dropped(unique):
     """A client that stops reading while records keep coming is let go after the idle
     timeout, its subscription with it."""
     from conftest import Sluice
-    server = Sluice(extra_args=["--idle-timeout", "1", "--log-level", "debug"]).start()
+    server = Sluice(extra_args=["--idle-timeout", "1", "--log-level", "debug",
+                             *SLUICE_EXTRA_ARGS]).start()
     sock = None
     try:
         k = server.client("kinesis")

@@ -13,6 +13,16 @@ from botocore.exceptions import ClientError
 
 from conftest import Sluice
 
+
+# These tests write and read shards at full speed around reshardings; what they test is not the throughput
+# limits (test_kinesis_limits.py tests those), so their servers run without them.
+SLUICE_EXTRA_ARGS = ("--throughput-limits", "off")
+
+
+@pytest.fixture(scope="module")
+def sluice(sluice_unlimited):
+    return sluice_unlimited
+
 ACCOUNT = "000000000000"
 MAX_HASH = 2**128 - 1
 ROLE = "arn:aws:iam::000000000000:role/firehose"
@@ -127,7 +137,7 @@ def test_split_rules_lineage_and_routing(kin, unique):
 
 
 def test_split_beyond_the_shard_quota(fresh_sluice, unique):
-    server = Sluice(extra_args=["--shard-limit", "3"])
+    server = Sluice(extra_args=["--shard-limit", "3", *SLUICE_EXTRA_ARGS])
     try:
         server.start()
         kin = server.client("kinesis")
