@@ -140,7 +140,8 @@ static int bad(struct err_info *err, const char *fmt, const char *arg)
 }
 
 /* The Decompression and CloudWatchLogProcessing rules: GZIP the only CompressionFormat (and
-   the default), DataMessageExtraction given and true, after a Decompression processor. */
+   the default), DataMessageExtraction given and true, a Decompression processor beside it
+   (*decompression: the list has one). The stages run in AWS's order whatever the list's. */
 static int cwl_check(const json_t *p, const char *type, int *decompression,
                      struct err_info *err)
 {
@@ -163,7 +164,7 @@ static int cwl_check(const json_t *p, const char *type, int *decompression,
         if (!*decompression) {
             return bad(err, "%s",
                        "The CloudWatchLogProcessing processor requires the Decompression "
-                       "processor before it.");
+                       "processor.");
         }
     }
     return 0;
@@ -173,6 +174,10 @@ int delivery__processing_check(const json_t *proc, int partitioning, struct err_
 {
     json_t *list = json_object_get(proc, "Processors");
     int decompression = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *t = json_string_value(json_object_get(json_array_get(list, i), "Type"));
+        decompression |= t != NULL && strcmp(t, "Decompression") == 0;
+    }
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *q = json_array_get(list, i);
         const char *t = json_string_value(json_object_get(q, "Type"));
