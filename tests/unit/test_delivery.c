@@ -745,6 +745,25 @@ static void partitions_are_delivered_one_object_each(void **state)
     assert_int_equal(atomic_load(&ds->c_partition_count), 2);
     assert_int_equal(atomic_load(&ds->c_partition_exceeded), 0);
     delivery__release(ds);
+    /* The same through the public counters and the metrics interface. */
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "dp", &c), 0);
+    assert_int_equal(c.partition_count, 2);
+    assert_int_equal(c.partition_exceeded, 0);
+    struct delivery_metric m[DELIVERY_METRICS_MAX];
+    size_t n = 0, seen = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "dp", m, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "PartitionCount") == 0) {
+            assert_true(m[i].value == 2.0);
+            assert_string_equal(m[i].unit, "Count");
+            seen++;
+        }
+        seen += strcmp(m[i].name, "PartitionCountExceeded") == 0;
+        seen += strcmp(m[i].name, "JQProcessing.Duration") == 0;
+        assert_int_equal(strncmp(m[i].name, "BackupToS3", 10) == 0, 0);
+    }
+    assert_int_equal(seen, 3);
     buf_fini(&key);
     buf_fini(&body);
 }
@@ -961,9 +980,17 @@ static void the_transform_runs_before_delivery_and_is_counted(void **state)
     f->cfg.n_lambdas = 1;
     make_bucket(f, "xfm");
     create(f, "xfm", LAMBDA_CONF("xfm", "fn"));
-    put(f, "xfm", "ok", 2, 2);
-    put(f, "xfm", "fail", 4, 1);
-    put(f, "xfm", "drop", 4, 1);
+    /* One put: the records enter one buffer together (one invocation). */
+    const char *sent[] = {"ok", "ok", "fail", "drop"};
+    struct delivery_record_in in[4];
+    for (size_t i = 0; i < 4; i++) {
+        in[i] = (struct delivery_record_in){.data = (const uint8_t *)sent[i],
+                                            .data_len = (uint32_t)strlen(sent[i])};
+    }
+    char ids[4][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    struct err_info perr;
+    assert_int_equal(delivery__put(f->svc, &scope, "xfm", in, 4, ids, &encrypted, &perr), 0);
     assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "xfm", 5000), 0);
     struct buf b;
     buf_init(&b);
@@ -1128,6 +1155,25 @@ static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void 
     assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "ksrc", &c), 0);
     assert_int_equal(c.incoming_records, 30); /* since this open */
     assert_int_equal(c.s3_records, 30);
+    /* A Kinesis source: what it read is DataReadFromKinesisStream too, and having read its
+       shards to the end it is not behind. */
+    assert_int_equal(c.kinesis_records, 30);
+    assert_int_equal(c.kinesis_bytes, c.incoming_bytes);
+    assert_int_equal(c.kinesis_behind_ms, 0);
+    struct delivery_metric m[DELIVERY_METRICS_MAX];
+    size_t n = 0, seen = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "ksrc", m, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "DataReadFromKinesisStream.Records") == 0) {
+            assert_true(m[i].value == 30.0);
+            seen++;
+        }
+        if (strcmp(m[i].name, "KinesisMillisBehindLatest") == 0) {
+            assert_string_equal(m[i].unit, "Milliseconds");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
 }
 
 /* Calls PutRecord or PutRecordBatch (raw) with body; *out gets the answer or err's text. */
