@@ -126,10 +126,10 @@ struct delivery_counters {
                                     than the active-partition limit */
     uint64_t jq_ms;              /* JQProcessing.Duration, summed */
     /* Source record backup (S3BackupMode Enabled). */
-    uint64_t backup_records;        /* BackupToS3.Records */
-    uint64_t backup_bytes;          /* BackupToS3.Bytes: backup object bytes written */
-    uint64_t backup_attempts;       /* backup object writes tried */
-    uint64_t backup_successes;      /* BackupToS3.Success = successes / attempts */
+    uint64_t backup_records;          /* BackupToS3.Records */
+    uint64_t backup_bytes;            /* BackupToS3.Bytes: backup object bytes written */
+    uint64_t backup_attempts;         /* backup object writes tried */
+    uint64_t backup_successes;        /* BackupToS3.Success = successes / attempts */
     int64_t backup_data_freshness_ms; /* BackupToS3.DataFreshness */
     /* Decompression and CloudWatchLogProcessing (Sluice's own, no AWS metric). */
     uint64_t decompression_failed_records; /* records sent to decompression-failed */

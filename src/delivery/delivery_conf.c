@@ -589,8 +589,9 @@ static int describe_backup(const json_t *conf, const char *path, const struct de
 
 /* The processing configuration and the backup mode: checks the processors
    (check_processing) and that any MetadataExtraction query compiles (check_extraction),
-   then reads S3BackupMode. Returns 0, or the error of either check, SL_E(VALIDATION) for
-   a backup mode that is not Disabled or Enabled. */
+   then reads S3BackupMode and checks the backup's configuration (describe_backup). Returns
+   0, or the error of either check, SL_E(VALIDATION) for a backup mode that is not Disabled
+   or Enabled, or describe_backup's error. */
 static int describe_processing(const json_t *conf, const char *path, struct dest_conf *c,
                                struct err_info *err)
 {

@@ -278,8 +278,8 @@ int delivery__put_backup_object(struct dstream *ds, const char *bucket, const ch
                                 const uint8_t *bytes, size_t n_bytes,
                                 const struct lake_put_opts *opts)
 {
-    struct put_counters pc = {&ds->c_backup_attempts, &ds->c_backup_successes,
-                              &ds->c_backup_bytes, NULL};
+    struct put_counters pc = {&ds->c_backup_attempts, &ds->c_backup_successes, &ds->c_backup_bytes,
+                              NULL};
     return put_counted(ds, bucket, key, bytes, n_bytes, opts, &pc);
 }
 
@@ -314,10 +314,9 @@ int delivery__backup_flush(struct dstream *ds, const struct flush_conf *fc, cons
     }
     if (!stopped) {
         delivery__object_key(&bd, ds->name, fc->version, oldest_ms, &key);
-        struct lake_put_opts opts = {.content_type = "application/octet-stream",
-                                     .meta_json = meta};
-        stopped = delivery__put_backup_object(ds, bd.bucket, (const char *)key.data, bytes,
-                                              n_bytes, &opts);
+        struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
+        stopped = delivery__put_backup_object(ds, bd.bucket, (const char *)key.data, bytes, n_bytes,
+                                              &opts);
     }
     if (!stopped) {
         atomic_fetch_add(&ds->c_backup_records, n_recs);

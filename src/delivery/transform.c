@@ -76,7 +76,7 @@
 #define DECOMP_E_GZIP "Decompression.InvalidGzip"
 #define DECOMP_E_CWL "CloudWatchLogProcessing.InvalidMessage"
 #define DECOMPRESSED_MAX (64u * 1024 * 1024) /* one record's bytes after gunzip */
-#define INVOKE_TIMEOUT_MS (5 * 60 * 1000) /* Lambda's longest run */
+#define INVOKE_TIMEOUT_MS (5 * 60 * 1000)    /* Lambda's longest run */
 #define RETRY_MAX_MS 30000
 #define LAMBDA_ARN_MAX 5120
 
@@ -142,8 +142,7 @@ static int bad(struct err_info *err, const char *fmt, const char *arg)
 /* The Decompression and CloudWatchLogProcessing rules: GZIP the only CompressionFormat (and
    the default), DataMessageExtraction given and true, a Decompression processor beside it
    (*decompression: the list has one). The stages run in AWS's order whatever the list's. */
-static int cwl_check(const json_t *p, const char *type, int *decompression,
-                     struct err_info *err)
+static int cwl_check(const json_t *p, const char *type, int *decompression, struct err_info *err)
 {
     const char *v;
     if (strcmp(type, "Decompression") == 0) {
@@ -436,9 +435,8 @@ static int cwl_extract(struct sink *s, const uint8_t *raw, size_t raw_len, const
         buf_reset(&s->line);
         buf_append(&s->line, json_string_value(m), json_string_length(m));
         buf_putc(&s->line, '\n');
-        rc = buf_status(&s->line) < 0
-                 ? SL_E(NOMEM)
-                 : stage_split(s, s->line.data, s->line.len, pk, pk_len, sub);
+        rc = buf_status(&s->line) < 0 ? SL_E(NOMEM)
+                                      : stage_split(s, s->line.data, s->line.len, pk, pk_len, sub);
     }
     json_decref(env);
     return rc;
@@ -446,8 +444,8 @@ static int cwl_extract(struct sink *s, const uint8_t *raw, size_t raw_len, const
 
 /* Decompression (and CloudWatchLogProcessing) of one (user) record, then RecordDeAggregation;
    sub as delivery_rec.sub. 0, or SL_E(NOMEM). */
-static int stage_unpack(void *arg, const uint8_t *data, size_t len, const char *pk,
-                        size_t pk_len, uint32_t sub)
+static int stage_unpack(void *arg, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
+                        uint32_t sub)
 {
     struct sink *s = arg;
     if (!s->c->gunzip) {
@@ -787,8 +785,7 @@ static int preprocess_once(struct dstream *ds, struct flush_conf *fc, const stru
     int rc = deaggregate(&s, data, recs, n_recs);
     buf_fini(&s.plain);
     buf_fini(&s.line);
-    if (rc < 0 || buf_status(&s.data) < 0 || buf_status(&s.recs) < 0 ||
-        buf_status(&s.errors) < 0) {
+    if (rc < 0 || buf_status(&s.data) < 0 || buf_status(&s.recs) < 0 || buf_status(&s.errors) < 0) {
         buf_fini(&s.data);
         buf_fini(&s.recs);
         buf_fini(&s.errors);
@@ -796,9 +793,9 @@ static int preprocess_once(struct dstream *ds, struct flush_conf *fc, const stru
     }
     /* Records that could not be unpacked are durable in their error object before anything
        after them is delivered. */
-    int stopped_early = s.n_errors > 0 && delivery__error_put(ds, fc, DECOMP_ERROR_TYPE,
-                                                              s.errors_oldest, s.errors.data,
-                                                              s.errors.len);
+    int stopped_early =
+        s.n_errors > 0 && delivery__error_put(ds, fc, DECOMP_ERROR_TYPE, s.errors_oldest,
+                                              s.errors.data, s.errors.len);
     buf_fini(&s.errors);
     if (stopped_early) {
         buf_fini(&s.data);

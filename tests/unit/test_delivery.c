@@ -1321,10 +1321,10 @@ static void the_quota_of_delivery_streams_is_kept(void **state)
 /* ---- Decompression, CloudWatchLogProcessing, source record backup, metrics ---- */
 
 #define CWL_PROC                                                                                   \
-    "\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["                              \
-    "{\"Type\":\"Decompression\",\"Parameters\":[{\"ParameterName\":\"CompressionFormat\","      \
-    "\"ParameterValue\":\"GZIP\"}]},"                                                             \
-    "{\"Type\":\"CloudWatchLogProcessing\",\"Parameters\":[{\"ParameterName\":"                  \
+    "\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["                               \
+    "{\"Type\":\"Decompression\",\"Parameters\":[{\"ParameterName\":\"CompressionFormat\","        \
+    "\"ParameterValue\":\"GZIP\"}]},"                                                              \
+    "{\"Type\":\"CloudWatchLogProcessing\",\"Parameters\":[{\"ParameterName\":"                    \
     "\"DataMessageExtraction\",\"ParameterValue\":\"true\"}]}]}"
 
 static void processors_and_backup_are_validated_as_aws_does(void **state)
@@ -1348,8 +1348,9 @@ static void processors_and_backup_are_validated_as_aws_does(void **state)
                    "S3BackupConfiguration is required when S3BackupMode is Enabled.");
     expect_refused("{" BASE ",\"S3BackupMode\":\"Enabled\",\"S3BackupConfiguration\":"
                    "{\"RoleARN\":\"arn:r\"}}",
-                   V, "Value null at 'extendedS3DestinationConfiguration.s3BackupConfiguration."
-                      "bucketARN'");
+                   V,
+                   "Value null at 'extendedS3DestinationConfiguration.s3BackupConfiguration."
+                   "bucketARN'");
     expect_refused("{" BASE ",\"S3BackupMode\":\"Enabled\",\"S3BackupConfiguration\":"
                    "{\"RoleARN\":\"arn:r\",\"BucketARN\":\"arn:aws:s3:::bak\","
                    "\"CompressionFormat\":\"LZ4\"}}",
@@ -1370,8 +1371,7 @@ static void processors_and_backup_are_validated_as_aws_does(void **state)
     assert_string_equal(json_string_value(json_object_get(bd, "CompressionFormat")),
                         "UNCOMPRESSED");
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(bd, "BufferingHints"), "SizeInMBs")),
-        5);
+        json_integer_value(json_object_get(json_object_get(bd, "BufferingHints"), "SizeInMBs")), 5);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(bd, "EncryptionConfiguration"), "NoEncryptionConfig")),
                         "NoEncryption");
@@ -1490,9 +1490,9 @@ static void decompression_alone_delivers_the_plain_records(void **state)
 }
 
 #define BACKUP_CONF(bucket, backup_bucket)                                                         \
-    "{" BASE_FOR(bucket) ",\"Prefix\":\"o/\"," CWL_PROC ",\"S3BackupMode\":\"Enabled\","        \
-                         "\"S3BackupConfiguration\":{\"RoleARN\":\"arn:r\",\"BucketARN\":"       \
-                         "\"arn:aws:s3:::" backup_bucket "\",\"Prefix\":\"src/\","                \
+    "{" BASE_FOR(bucket) ",\"Prefix\":\"o/\"," CWL_PROC ",\"S3BackupMode\":\"Enabled\","           \
+                         "\"S3BackupConfiguration\":{\"RoleARN\":\"arn:r\",\"BucketARN\":"         \
+                         "\"arn:aws:s3:::" backup_bucket "\",\"Prefix\":\"src/\","                 \
                          "\"CompressionFormat\":\"GZIP\"}}"
 
 static void source_records_are_backed_up_before_positions_move(void **state)
@@ -1614,9 +1614,9 @@ static void source_record_backup_cannot_be_disabled(void **state)
     assert_int_equal(delivery__describe(f->svc, &scope, in, &out, &err), 0);
     json_t *bd = json_object_get(
         json_object_get(
-            json_array_get(json_object_get(json_object_get(out, "DeliveryStreamDescription"),
-                                           "Destinations"),
-                           0),
+            json_array_get(
+                json_object_get(json_object_get(out, "DeliveryStreamDescription"), "Destinations"),
+                0),
             "ExtendedS3DestinationDescription"),
         "S3BackupDescription");
     assert_string_equal(json_string_value(json_object_get(bd, "Prefix")), "other/");

@@ -625,9 +625,9 @@ static void gzip_records_are_decompressed_and_damage_is_refused(void **state)
     uint8_t bad[64];
     memcpy(bad, z.data, z.len < sizeof(bad) ? z.len : sizeof(bad));
     bad[12] ^= 0xff;
-    assert_int_equal(decompress_gzip(bad, z.len < sizeof(bad) ? z.len : sizeof(bad), 100, &out,
-                                     &why),
-                     SL_E(INVALID_ARGUMENT));
+    assert_int_equal(
+        decompress_gzip(bad, z.len < sizeof(bad) ? z.len : sizeof(bad), 100, &out, &why),
+        SL_E(INVALID_ARGUMENT));
     buf_append(&z, "xx", 2);
     assert_int_equal(decompress_gzip(z.data, z.len, 100, &out, &why), SL_E(INVALID_ARGUMENT));
     assert_non_null(strstr(why, "after the end"));
