@@ -233,6 +233,41 @@ def test_backup_needs_its_configuration(sl, unique):
                       "S3BackupConfiguration is required when S3BackupMode is Enabled.")
 
 
+def test_cloudwatch_logs_through_a_kinesis_stream_with_lambda_and_backup(sl, unique):
+    """The usual path of a subscription: CloudWatch Logs -> Kinesis stream -> Firehose. The
+    function sees the messages (decompressed, extracted), the backup the records the stream
+    held, gzip and all."""
+    name, bk = "kcw-" + unique, "kcwb-" + unique
+    fh, s3, kin = client(sl, "firehose"), client(sl, "s3"), client(sl, "kinesis")
+    for b in (name, bk):
+        s3.create_bucket(Bucket=b)
+    kin.create_stream(StreamName=name, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=name,
+                                         WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    karn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    fh.create_delivery_stream(
+        DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": karn, "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration=conf(
+            name, [DECOMPRESSION, EXTRACTION, LAMBDA], S3BackupMode="Enabled",
+            S3BackupConfiguration=backup_conf(bk, CompressionFormat="UNCOMPRESSED")))
+    wait_active(fh, name)
+    sent = [cwl_record("DATA_MESSAGE", [f"m{i}a", f"m{i}b"]) for i in range(10)]
+    sent.append(cwl_record("CONTROL_MESSAGE", ["CWL CONTROL MESSAGE: health"]))
+    r = kin.put_records(StreamName=name, Records=[
+        {"Data": d, "PartitionKey": f"pk{i}"} for i, d in enumerate(sent)])
+    assert r["FailedRecordCount"] == 0
+    got = bodies_until(sl, s3, name, lambda g: under(g, "out/").count(b"\n") >= 20)
+    lines = [x for x in under(got, "out/").split(b"\n") if x]
+    assert sorted(lines) == sorted(f"t:m{i}{s}".encode() for i in range(10) for s in "ab")
+    backup = bodies_until(sl, s3, bk, lambda g: sum(len(b) for b in g.values()) >=
+                          sum(len(d) for d in sent))
+    plain = b"".join(backup.values())
+    assert len(plain) == sum(len(d) for d in sent)
+    for d in sent:
+        assert d in plain
+
+
 def lines_of(s3, bucket, gunzip):
     count = collections.Counter()
     for o in list_objects(s3, bucket):
