@@ -75,7 +75,9 @@
 #define DECOMP_ERROR_TYPE "decompression-failed"
 #define DECOMP_E_GZIP "Decompression.InvalidGzip"
 #define DECOMP_E_CWL "CloudWatchLogProcessing.InvalidMessage"
-#define DECOMPRESSED_MAX (64u * 1024 * 1024) /* one record's bytes after gunzip */
+/* One record's bytes after gunzip: CloudWatch Logs batches are about 1 MB of log events, so
+   more is a bomb, not a batch. */
+#define DECOMPRESSED_MAX (16u * 1024 * 1024)
 #define INVOKE_TIMEOUT_MS (5 * 60 * 1000)    /* Lambda's longest run */
 #define RETRY_MAX_MS 30000
 #define LAMBDA_ARN_MAX 5120
