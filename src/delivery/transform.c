@@ -78,7 +78,7 @@
 /* One record's bytes after gunzip: CloudWatch Logs batches are about 1 MB of log events, so
    more is a bomb, not a batch. */
 #define DECOMPRESSED_MAX (16u * 1024 * 1024)
-#define INVOKE_TIMEOUT_MS (5 * 60 * 1000)    /* Lambda's longest run */
+#define INVOKE_TIMEOUT_MS (5 * 60 * 1000) /* Lambda's longest run */
 #define RETRY_MAX_MS 30000
 #define LAMBDA_ARN_MAX 5120
 
