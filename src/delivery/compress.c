@@ -71,6 +71,73 @@ static int deflate_into(const uint8_t *in, size_t len, int gzip_wrap, struct buf
     return 0;
 }
 
+int decompress_gzip(const uint8_t *in, size_t len, size_t max_out, struct buf *out,
+                    const char **why)
+{
+    if (len < 2 || in[0] != 0x1f || in[1] != 0x8b) {
+        *why = "not a gzip stream (no 1f 8b magic)";
+        return SL_E(INVALID_ARGUMENT);
+    }
+    if (len > UINT32_MAX) {
+        *why = "too large";
+        return SL_E(INVALID_ARGUMENT);
+    }
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        return SL_E(NOMEM);
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    size_t start = out->len;
+    int rc = 0;
+    for (;;) {
+        size_t chunk = 64 * 1024;
+        uint8_t *dst = buf_reserve(out, chunk);
+        if (dst == NULL) {
+            rc = SL_E(NOMEM);
+            break;
+        }
+        z.next_out = dst;
+        z.avail_out = (uInt)chunk;
+        int zrc = inflate(&z, Z_NO_FLUSH);
+        out->len += chunk - z.avail_out;
+        if (out->len - start > max_out) {
+            *why = "the decompressed record is too large";
+            rc = SL_E(INVALID_ARGUMENT);
+            break;
+        }
+        if (zrc == Z_STREAM_END) {
+            if (z.avail_in == 0) {
+                break;
+            }
+            /* Another member follows (gzip streams may be concatenated). */
+            if (z.avail_in < 2 || z.next_in[0] != 0x1f || z.next_in[1] != 0x8b) {
+                *why = "bytes after the end of the gzip stream";
+                rc = SL_E(INVALID_ARGUMENT);
+                break;
+            }
+            inflateReset(&z);
+            continue;
+        }
+        if (zrc == Z_MEM_ERROR) {
+            rc = SL_E(NOMEM);
+            break;
+        }
+        if (zrc != Z_OK || (z.avail_in == 0 && z.avail_out != 0)) {
+            *why = zrc == Z_OK || zrc == Z_BUF_ERROR ? "the gzip stream is truncated"
+                                                     : "the gzip stream is damaged";
+            rc = SL_E(INVALID_ARGUMENT);
+            break;
+        }
+    }
+    inflateEnd(&z);
+    if (rc < 0) {
+        out->len = start;
+    }
+    return rc;
+}
+
 int compress_gzip(const uint8_t *in, size_t len, struct buf *out)
 {
     if (len > UINT32_MAX) {

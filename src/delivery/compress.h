@@ -43,6 +43,15 @@ int compress_zip(const uint8_t *in, size_t len, const char *entry, int64_t mtime
                  struct buf *out);
 
 /*
+ * Appends the decompressed form of the gzip stream in[0, len) to out (the Decompression
+ * processor): one or more gzip members, nothing after the last. Refuses output past
+ * max_out bytes (a bomb). Returns 0, SL_E(INVALID_ARGUMENT) (not gzip, damaged, truncated,
+ * too large; *why (OUT) gets a static reason), SL_E(NOMEM).
+ */
+int decompress_gzip(const uint8_t *in, size_t len, size_t max_out, struct buf *out,
+                    const char **why);
+
+/*
  * Appends in[0, len) compressed by c to out (as is for UNCOMPRESSED), the zip entry named
  * by a fresh UUID and dated ts_ms. *encoding (OUT) gets the Content-Encoding, NULL for
  * UNCOMPRESSED. Returns what the format's function returns.

@@ -1032,6 +1032,18 @@ int delivery__update_destination(struct delivery_service *svc, const struct deli
                      "created, and cannot be disabled.");
         goto out;
     }
+    /* Source record backup cannot be disabled once enabled (AWS's "Back up source
+       records"). */
+    const char *old_backup = json_string_value(json_object_get(conf, "S3BackupMode"));
+    const char *new_backup = json_string_value(json_object_get(upd, "S3BackupMode"));
+    if (old_backup != NULL && strcmp(old_backup, "Enabled") == 0 && new_backup != NULL &&
+        strcmp(new_backup, "Enabled") != 0) {
+        rc = err_set(err, SL_E(INVALID_ARGUMENT),
+                     "Source record backup cannot be disabled after it is enabled: "
+                     "S3BackupMode can't be changed from Enabled to %s.",
+                     new_backup);
+        goto out;
+    }
     /* The description's backup member is the configuration's. */
     json_t *backup = json_object_get(conf, "S3BackupDescription");
     if (backup != NULL) {
@@ -1364,6 +1376,98 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->proc_ok_records = atomic_load(&ds->c_proc_ok_records);
     out->proc_ok_bytes = atomic_load(&ds->c_proc_ok_bytes);
     out->proc_failed_records = atomic_load(&ds->c_proc_failed_records);
+    out->kinesis_records = ds->kinesis_source ? out->incoming_records : 0;
+    out->kinesis_bytes = ds->kinesis_source ? out->incoming_bytes : 0;
+    out->kinesis_behind_ms = atomic_load(&ds->c_behind_ms);
+    out->partition_count = atomic_load(&ds->c_partition_count);
+    out->partition_exceeded = atomic_load(&ds->c_partition_exceeded);
+    out->jq_ms = atomic_load(&ds->c_jq_ns) / 1000000;
+    out->backup_records = atomic_load(&ds->c_backup_records);
+    out->backup_bytes = atomic_load(&ds->c_backup_bytes);
+    out->backup_attempts = atomic_load(&ds->c_backup_attempts);
+    out->backup_successes = atomic_load(&ds->c_backup_successes);
+    out->backup_data_freshness_ms = atomic_load(&ds->c_backup_freshness_ms);
+    out->decompression_failed_records = atomic_load(&ds->c_decomp_failed_records);
+    out->cwl_control_dropped = atomic_load(&ds->c_cwl_control_dropped);
     delivery__release(ds);
+    return 0;
+}
+
+/* Which groups of metrics a delivery stream has, from its destination (ds->mu taken). */
+enum {
+    M_ALL = 0,
+    M_KINESIS = 1,
+    M_LAMBDA = 2,
+    M_CONVERSION = 4,
+    M_PARTITIONING = 8,
+    M_BACKUP = 16,
+};
+
+static int metric_groups(struct dstream *ds)
+{
+    pthread_mutex_lock(&ds->mu);
+    int g = (ds->kinesis_source ? M_KINESIS : 0) | (ds->dest.lambda ? M_LAMBDA : 0) |
+            (ds->dest.conversion ? M_CONVERSION : 0) |
+            (ds->dest.partitioning ? M_PARTITIONING : 0) | (ds->dest.backup ? M_BACKUP : 0);
+    pthread_mutex_unlock(&ds->mu);
+    return g;
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+    return den == 0 ? 1.0 : (double)num / (double)den;
+}
+
+int delivery_stream_metrics(struct delivery_service *svc, const char *region, const char *name,
+                            struct delivery_metric out[DELIVERY_METRICS_MAX], size_t *n_out)
+{
+    struct delivery_counters c;
+    int rc = delivery_stream_counters(svc, region, name, &c);
+    struct dstream *ds = rc == 0 ? delivery__find(svc, region, name) : NULL;
+    if (ds == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    int g = metric_groups(ds);
+    delivery__release(ds);
+    const struct {
+        int group;
+        const char *name, *unit;
+        double value;
+    } all[] = {
+        {M_ALL, "IncomingBytes", "Bytes", (double)c.incoming_bytes},
+        {M_ALL, "IncomingRecords", "Count", (double)c.incoming_records},
+        {M_ALL, "DeliveryToS3.Bytes", "Bytes", (double)c.s3_bytes},
+        {M_ALL, "DeliveryToS3.Records", "Count", (double)c.s3_records},
+        {M_ALL, "DeliveryToS3.ObjectCount", "Count", (double)c.s3_objects},
+        {M_ALL, "DeliveryToS3.Success", "None", ratio(c.s3_successes, c.s3_attempts)},
+        {M_ALL, "DeliveryToS3.DataFreshness", "Seconds", (double)c.s3_data_freshness_ms / 1000},
+        {M_KINESIS, "DataReadFromKinesisStream.Bytes", "Bytes", (double)c.kinesis_bytes},
+        {M_KINESIS, "DataReadFromKinesisStream.Records", "Count", (double)c.kinesis_records},
+        {M_KINESIS, "KinesisMillisBehindLatest", "Milliseconds", (double)c.kinesis_behind_ms},
+        {M_LAMBDA, "ExecuteProcessing.Duration", "Milliseconds", (double)c.proc_ms},
+        {M_LAMBDA, "ExecuteProcessing.Success", "None", ratio(c.proc_answered, c.proc_invocations)},
+        {M_LAMBDA, "SucceedProcessing.Records", "Count", (double)c.proc_ok_records},
+        {M_LAMBDA, "SucceedProcessing.Bytes", "Bytes", (double)c.proc_ok_bytes},
+        {M_CONVERSION, "SucceedConversion.Records", "Count", (double)c.conv_ok_records},
+        {M_CONVERSION, "SucceedConversion.Bytes", "Bytes", (double)c.conv_ok_bytes},
+        {M_CONVERSION, "FailedConversion.Records", "Count", (double)c.conv_failed_records},
+        {M_CONVERSION, "FailedConversion.Bytes", "Bytes", (double)c.conv_failed_bytes},
+        {M_PARTITIONING, "PartitionCount", "Count", (double)c.partition_count},
+        {M_PARTITIONING, "PartitionCountExceeded", "Count", (double)c.partition_exceeded},
+        {M_PARTITIONING, "JQProcessing.Duration", "Milliseconds", (double)c.jq_ms},
+        {M_BACKUP, "BackupToS3.Bytes", "Bytes", (double)c.backup_bytes},
+        {M_BACKUP, "BackupToS3.Records", "Count", (double)c.backup_records},
+        {M_BACKUP, "BackupToS3.Success", "None", ratio(c.backup_successes, c.backup_attempts)},
+        {M_BACKUP, "BackupToS3.DataFreshness", "Seconds",
+         (double)c.backup_data_freshness_ms / 1000},
+    };
+    _Static_assert(sizeof(all) / sizeof(all[0]) <= DELIVERY_METRICS_MAX, "room for all");
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (all[i].group == M_ALL || (g & all[i].group)) {
+            out[n++] = (struct delivery_metric){all[i].name, all[i].unit, all[i].value};
+        }
+    }
+    *n_out = n;
     return 0;
 }

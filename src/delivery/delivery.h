@@ -116,9 +116,45 @@ struct delivery_counters {
     uint64_t proc_ok_records;     /* SucceedProcessing.Records */
     uint64_t proc_ok_bytes;       /* SucceedProcessing.Bytes */
     uint64_t proc_failed_records; /* records sent to processing-failed */
+    /* A Kinesis source (0 for DirectPut). */
+    uint64_t kinesis_records;  /* DataReadFromKinesisStream.Records */
+    uint64_t kinesis_bytes;    /* DataReadFromKinesisStream.Bytes */
+    int64_t kinesis_behind_ms; /* KinesisMillisBehindLatest, at the last delivered buffer */
+    /* Dynamic partitioning. */
+    uint64_t partition_count;    /* PartitionCount: partitions of the last buffer */
+    uint64_t partition_exceeded; /* PartitionCountExceeded: 1 when the last buffer had more
+                                    than the active-partition limit */
+    uint64_t jq_ms;              /* JQProcessing.Duration, summed */
+    /* Source record backup (S3BackupMode Enabled). */
+    uint64_t backup_records;          /* BackupToS3.Records */
+    uint64_t backup_bytes;            /* BackupToS3.Bytes: backup object bytes written */
+    uint64_t backup_attempts;         /* backup object writes tried */
+    uint64_t backup_successes;        /* BackupToS3.Success = successes / attempts */
+    int64_t backup_data_freshness_ms; /* BackupToS3.DataFreshness */
+    /* Decompression and CloudWatchLogProcessing (Sluice's own, no AWS metric). */
+    uint64_t decompression_failed_records; /* records sent to decompression-failed */
+    uint64_t cwl_control_dropped;          /* CONTROL_MESSAGE records dropped */
 };
 /* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,
                              struct delivery_counters *out);
+
+/*
+ * The read interface a metrics endpoint calls: the AWS/Firehose metrics (CloudWatch's names
+ * and units) the engine measures for one delivery stream, as values since the server
+ * started (sums; DataFreshness, KinesisMillisBehindLatest, PartitionCount and
+ * PartitionCountExceeded as last seen; the .Success ratios in [0, 1], 1 before any write).
+ * Metrics of a feature the stream does not use (conversion, partitioning, backup, the
+ * Lambda transform, a Kinesis source) are left out.
+ */
+struct delivery_metric {
+    const char *name; /* "DeliveryToS3.Bytes"; static */
+    const char *unit; /* "Bytes", "Count", "Milliseconds", "Seconds" or "None"; static */
+    double value;
+};
+#define DELIVERY_METRICS_MAX 32
+/* Fills out[0, *n_out) (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
+int delivery_stream_metrics(struct delivery_service *svc, const char *region, const char *name,
+                            struct delivery_metric out[DELIVERY_METRICS_MAX], size_t *n_out);
 
 #endif

@@ -14,7 +14,8 @@
  * The description is the configuration with AWS's defaults filled in: BufferingHints
  * {SizeInMBs 5 (128 with format conversion), IntervalInSeconds 300}, CompressionFormat
  * UNCOMPRESSED, EncryptionConfiguration {NoEncryptionConfig: NoEncryption},
- * CloudWatchLoggingOptions {Enabled: false}, S3BackupMode Disabled,
+ * CloudWatchLoggingOptions {Enabled: false}, S3BackupMode Disabled (S3BackupDescription:
+ * the backup configuration with the same S3 defaults),
  * DataFormatConversionConfiguration.Enabled true when the member is given,
  * DynamicPartitioningConfiguration {Enabled false, RetryOptions.DurationInSeconds 300}
  * when given. It is what the store keeps and what the engine parses.
@@ -558,10 +559,39 @@ static int describe_partitioning(const json_t *conf, const char *path, struct de
     return check_prefixes(c->prefix, c->error_prefix, c->partitioning, err);
 }
 
+/* The S3BackupConfiguration of source record backup, an S3DestinationConfiguration: the S3
+   basics and buffering hints of its own (model constraints under its path) and the prefix
+   rules; required when S3BackupMode is Enabled (AWS's console offers the backup with a
+   Lambda transform or format conversion; the API's rule beyond that is not documented, so
+   Sluice asks nothing more). Returns 0, SL_E(VALIDATION), SL_E(INVALID_ARGUMENT). */
+static int describe_backup(const json_t *conf, const char *path, const struct dest_conf *c,
+                           struct err_info *err)
+{
+    json_t *bc = json_object_get(conf, "S3BackupConfiguration");
+    int enabled = c->backup != NULL && strcmp(c->backup, "Enabled") == 0;
+    if (enabled && !json_is_object(bc)) {
+        return err_set(err, SL_E(INVALID_ARGUMENT),
+                       "S3BackupConfiguration is required when S3BackupMode is Enabled.");
+    }
+    if (!json_is_object(bc)) {
+        return 0;
+    }
+    char *bp = member_path(path, "S3BackupConfiguration");
+    struct dest_conf b = {0};
+    int rc;
+    if ((rc = describe_s3_basics(bc, bp, &b, err)) == 0 &&
+        (rc = describe_buffering(bc, bp, &b, err)) == 0) {
+        rc = check_prefixes(b.prefix, b.error_prefix, 0, err);
+    }
+    free(bp);
+    return rc;
+}
+
 /* The processing configuration and the backup mode: checks the processors
    (check_processing) and that any MetadataExtraction query compiles (check_extraction),
-   then reads S3BackupMode. Returns 0, or the error of either check, SL_E(VALIDATION) for
-   a backup mode that is not Disabled or Enabled. */
+   then reads S3BackupMode and checks the backup's configuration (describe_backup). Returns
+   0, or the error of either check, SL_E(VALIDATION) for a backup mode that is not Disabled
+   or Enabled, or describe_backup's error. */
 static int describe_processing(const json_t *conf, const char *path, struct dest_conf *c,
                                struct err_info *err)
 {
@@ -586,13 +616,12 @@ static int describe_processing(const json_t *conf, const char *path, struct dest
         return validation(err, path, "S3BackupMode", c->backup,
                           "satisfy enum value set: [Disabled, Enabled]");
     }
-    return 0;
+    return describe_backup(conf, path, c, err);
 }
 
-/* Builds the ExtendedS3DestinationDescription from a configuration that every phase above
-   accepted, members in AWS's order with its defaults filled in. Returns a new reference;
-   there is no failure case (jansson's allocations go unchecked here, as they did before). */
-static json_t *describe_build(const json_t *conf, const struct dest_conf *c)
+/* The members an S3DestinationDescription has, in AWS's order with its defaults filled in,
+   which the extended description begins with too. A new reference. */
+static json_t *describe_s3_members(const json_t *conf, const struct dest_conf *c)
 {
     json_t *d = json_object();
     json_object_set_new(d, "RoleARN", json_string(c->role));
@@ -615,13 +644,33 @@ static json_t *describe_build(const json_t *conf, const struct dest_conf *c)
     json_t *cw = json_object_get(conf, "CloudWatchLoggingOptions");
     json_object_set_new(d, "CloudWatchLoggingOptions",
                         json_is_object(cw) ? json_deep_copy(cw) : json_pack("{s:b}", "Enabled", 0));
+    return d;
+}
+
+/* The S3BackupDescription of a backup configuration that describe_backup accepted. */
+static json_t *describe_backup_build(const json_t *bc)
+{
+    struct dest_conf b = {0};
+    struct err_info ignored;
+    err_clear(&ignored);
+    describe_s3_basics(bc, "s3BackupConfiguration", &b, &ignored);
+    describe_buffering(bc, "s3BackupConfiguration", &b, &ignored);
+    return describe_s3_members(bc, &b);
+}
+
+/* Builds the ExtendedS3DestinationDescription from a configuration that every phase above
+   accepted, members in AWS's order with its defaults filled in. Returns a new reference;
+   there is no failure case (jansson's allocations go unchecked here, as they did before). */
+static json_t *describe_build(const json_t *conf, const struct dest_conf *c)
+{
+    json_t *d = describe_s3_members(conf, c);
     if (json_is_object(c->proc)) {
         json_object_set_new(d, "ProcessingConfiguration", json_deep_copy(c->proc));
     }
     json_object_set_new(d, "S3BackupMode", json_string(c->backup != NULL ? c->backup : "Disabled"));
     json_t *backup_conf = json_object_get(conf, "S3BackupConfiguration");
     if (json_is_object(backup_conf)) {
-        json_object_set_new(d, "S3BackupDescription", json_deep_copy(backup_conf));
+        json_object_set_new(d, "S3BackupDescription", describe_backup_build(backup_conf));
     }
     if (json_is_object(c->conv)) {
         json_t *conv = json_deep_copy(c->conv);
@@ -699,6 +748,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     free(d->meta_query);
     free(d->meta_engine);
     free(d->proc_json);
+    free(d->backup_prefix);
     memset(d, 0, sizeof(*d));
 }
 
@@ -718,6 +768,7 @@ void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *
     dst->meta_query = dup_or_null(src->meta_query);
     dst->meta_engine = dup_or_null(src->meta_engine);
     dst->proc_json = dup_or_null(src->proc_json);
+    dst->backup_prefix = dup_or_null(src->backup_prefix);
 }
 
 /* The processors of an enabled ProcessingConfiguration into d. */
@@ -745,6 +796,10 @@ static void parse_processors(const json_t *proc, struct delivery_dest *d)
             d->deaggregation = 1;
         } else if (strcmp(type, "Lambda") == 0) {
             d->lambda = 1;
+        } else if (strcmp(type, "Decompression") == 0) {
+            d->decompression = 1;
+        } else if (strcmp(type, "CloudWatchLogProcessing") == 0) {
+            d->cwl_extraction = 1;
         }
     }
 }
@@ -779,6 +834,21 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     json_t *dp = json_object_get(desc, "DynamicPartitioningConfiguration");
     out->partitioning = json_is_true(json_object_get(dp, "Enabled"));
     parse_processors(json_object_get(desc, "ProcessingConfiguration"), out);
+    json_t *bd = json_object_get(desc, "S3BackupDescription");
+    s = json_string_value(json_object_get(desc, "S3BackupMode"));
+    const char *barn = json_string_value(json_object_get(bd, "BucketARN"));
+    if (s != NULL && strcmp(s, "Enabled") == 0 && barn != NULL &&
+        bucket_of_arn(barn, out->backup_bucket) == 0) {
+        out->backup = 1;
+        s = json_string_value(json_object_get(bd, "Prefix"));
+        out->backup_prefix = s != NULL ? xstrdup(s) : NULL;
+        s = json_string_value(json_object_get(bd, "CompressionFormat"));
+        for (int i = 0; s != NULL && i < 5; i++) {
+            if (strcmp(s, compression_names[i]) == 0) {
+                out->backup_compression = (enum delivery_compression)i;
+            }
+        }
+    }
     if (out->size_mb < 1) {
         out->size_mb = 5;
     }

@@ -19,7 +19,10 @@
  * at any point re-delivers from the last stored position: every acknowledged record is
  * delivered at least once.
  * The stages before partitioning (de-aggregation, the Lambda transform) run in the
- * flusher on the buffer it took (transform.c).
+ * flusher on the buffer it took (transform.c). With source record backup the buffer as
+ * taken is first written as one backup object (the backup's bucket, prefix and
+ * compression), so a buffer's positions move only after its backup object, its delivered
+ * objects and its error objects are all durable.
  */
 #include <errno.h>
 #include <string.h>
@@ -347,20 +350,29 @@ int delivery__backoff(struct dstream *ds, int64_t ms)
     return stopped;
 }
 
-int delivery__put_object(struct dstream *ds, const char *bucket, const char *key,
-                         const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts)
+/* The counters one object write moves: DeliveryToS3's, or BackupToS3's. */
+struct put_counters {
+    _Atomic uint64_t *attempts, *successes, *bytes, *objects; /* objects may be NULL */
+};
+
+/* delivery__put_object with the counters pc. */
+static int put_counted(struct dstream *ds, const char *bucket, const char *key,
+                       const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts,
+                       const struct put_counters *pc)
 {
     struct delivery_service *svc = ds->svc;
     int64_t backoff = svc->retry_base_ms;
     for (;;) {
         struct err_info err;
         err_clear(&err);
-        atomic_fetch_add(&ds->c_s3_attempts, 1);
+        atomic_fetch_add(pc->attempts, 1);
         int rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes, opts, NULL, &err);
         if (rc == 0) {
-            atomic_fetch_add(&ds->c_s3_successes, 1);
-            atomic_fetch_add(&ds->c_s3_bytes, n_bytes);
-            atomic_fetch_add(&ds->c_s3_objects, 1);
+            atomic_fetch_add(pc->successes, 1);
+            atomic_fetch_add(pc->bytes, n_bytes);
+            if (pc->objects != NULL) {
+                atomic_fetch_add(pc->objects, 1);
+            }
             return 0;
         }
         log_msg(LOG_WARN, "delivery",
@@ -372,6 +384,84 @@ int delivery__put_object(struct dstream *ds, const char *bucket, const char *key
         }
         backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
     }
+}
+
+int delivery__put_object(struct dstream *ds, const char *bucket, const char *key,
+                         const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts)
+{
+    struct put_counters pc = {&ds->c_s3_attempts, &ds->c_s3_successes, &ds->c_s3_bytes,
+                              &ds->c_s3_objects};
+    return put_counted(ds, bucket, key, bytes, n_bytes, opts, &pc);
+}
+
+int delivery__put_backup_object(struct dstream *ds, const char *bucket, const char *key,
+                                const uint8_t *bytes, size_t n_bytes,
+                                const struct lake_put_opts *opts)
+{
+    struct put_counters pc = {&ds->c_backup_attempts, &ds->c_backup_successes, &ds->c_backup_bytes,
+                              NULL};
+    return put_counted(ds, bucket, key, bytes, n_bytes, opts, &pc);
+}
+
+int delivery__backup_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                           const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms)
+{
+    if (!fc->dest.backup || n_recs == 0) {
+        return 0;
+    }
+    /* The backup's own destination: bucket, prefix and compression; no time zone or file
+       extension (an S3DestinationConfiguration has neither). */
+    struct delivery_dest bd = {.compression = fc->dest.backup_compression,
+                               .prefix = fc->dest.backup_prefix};
+    memcpy(bd.bucket, fc->dest.backup_bucket, sizeof(bd.bucket));
+    struct buf raw, body, key;
+    buf_init(&raw);
+    buf_init(&body);
+    buf_init(&key);
+    /* The records byte for byte: a Kinesis record's partition key, kept after its data for
+       a transform, is not part of it. */
+    for (size_t i = 0; i < n_recs; i++) {
+        buf_append(&raw, data + recs[i].off, recs[i].len);
+    }
+    const uint8_t *bytes = raw.data;
+    size_t n_bytes = raw.len;
+    const char *meta = NULL;
+    int stopped = 0;
+    if (bd.compression != DELIVERY_UNCOMPRESSED) {
+        stopped = delivery__compress_object(ds, &bd, bytes, n_bytes, oldest_ms, &body, &meta);
+        bytes = body.data;
+        n_bytes = body.len;
+    }
+    if (!stopped) {
+        delivery__object_key(&bd, ds->name, fc->version, oldest_ms, &key);
+        struct lake_put_opts opts = {.content_type = "application/octet-stream", .meta_json = meta};
+        stopped = delivery__put_backup_object(ds, bd.bucket, (const char *)key.data, bytes, n_bytes,
+                                              &opts);
+    }
+    if (!stopped) {
+        atomic_fetch_add(&ds->c_backup_records, n_recs);
+        atomic_store(&ds->c_backup_freshness_ms, delivery__now_ms(ds->svc) - oldest_ms);
+    }
+    buf_fini(&raw);
+    buf_fini(&body);
+    buf_fini(&key);
+    return stopped;
+}
+
+/* KinesisMillisBehindLatest after a buffer whose newest record arrived at newest_ms and
+   whose sources reached next[i]: how much older that record is than the newest durable one
+   of a shard with records still unread; 0 when every shard was read to its end. */
+static int64_t behind_latest(struct dstream *ds, const uint64_t *next, int64_t newest_ms)
+{
+    int64_t behind = 0;
+    for (size_t i = 0; ds->kinesis_source && ds->stream != NULL && i < ds->n_sources; i++) {
+        struct stream_shard_state st;
+        if (stream_shard_state(ds->stream, ds->sources[i].shard_idx, &st) == 0 &&
+            st.durable_index > next[i] && st.last_arrival_ms - newest_ms > behind) {
+            behind = st.last_arrival_ms - newest_ms;
+        }
+    }
+    return behind;
 }
 
 int delivery__raw_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
@@ -469,8 +559,10 @@ static void *flusher_main(void *arg)
         }
         xp_version = fc.version;
         struct preprocess_out pre = {0};
-        int stopped = 0;
-        if (delivery__preprocess_needed(ds, &fc, data, recs, n_recs)) {
+        /* The source records as they came go to the backup first; the positions move only
+           once both the backup and the delivered objects are in the lake. */
+        int stopped = delivery__backup_flush(ds, &fc, data, recs, n_recs, oldest_ms);
+        if (!stopped && delivery__preprocess_needed(ds, &fc, data, recs, n_recs)) {
             stopped = delivery__preprocess(ds, &fc, data, recs, n_recs, &pre);
             free(data);
             free(recs);
@@ -519,6 +611,7 @@ static void *flusher_main(void *arg)
         int64_t landed = delivery__now_ms(svc);
         atomic_fetch_add(&ds->c_s3_records, n_records);
         atomic_store(&ds->c_freshness_ms, landed - oldest_ms);
+        atomic_store(&ds->c_behind_ms, behind_latest(ds, snapshot, newest_ms));
         pthread_mutex_lock(&ds->mu);
         for (size_t i = 0; i < ds->n_sources; i++) {
             ds->sources[i].delivered_next = snapshot[i];

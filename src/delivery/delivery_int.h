@@ -57,9 +57,17 @@ struct delivery_dest {
     int append_delimiter; /* AppendDelimiterToRecord: a newline after each record */
     int deaggregation;    /* RecordDeAggregation (transform.c) */
     int lambda;           /* a Lambda processor (transform.c) */
+    int decompression;    /* the Decompression processor (GZIP, transform.c) */
+    int cwl_extraction;   /* CloudWatchLogProcessing with DataMessageExtraction */
     char *proc_json;      /* owned: the enabled ProcessingConfiguration, or NULL */
     int prefix_expanded;  /* prefix holds a partition's evaluated prefix: its template had
                              expressions, so no yyyy/MM/dd/HH/ is appended */
+    /* Source record backup (S3BackupMode Enabled): the records as the source gave them,
+       before any processor or conversion, under the backup's own bucket and prefix. */
+    int backup;
+    char backup_bucket[LAKE_BUCKET_NAME_MAX + 1];
+    char *backup_prefix; /* owned; NULL when none */
+    enum delivery_compression backup_compression;
 };
 /* Copies src's strings and fields into *dst (OUT). */
 void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *src);
@@ -80,8 +88,9 @@ int delivery__dest_describe(const json_t *conf, const char *path, json_t **desc_
  * The rules AWS applies to the Lambda and RecordDeAggregation processors (transform.c):
  * LambdaArn required and a function ARN, NumberOfRetries 0-300, BufferSizeInMBs 0.2-3,
  * BufferIntervalInSeconds 0-900; RecordDeAggregation only with dynamic partitioning,
- * SubRecordType JSON or DELIMITED, DELIMITED with a base64 Delimiter. 0 or
- * SL_E(INVALID_ARGUMENT).
+ * SubRecordType JSON or DELIMITED, DELIMITED with a base64 Delimiter; Decompression's
+ * CompressionFormat GZIP (the default); CloudWatchLogProcessing only after Decompression and
+ * with DataMessageExtraction true. 0 or SL_E(INVALID_ARGUMENT).
  */
 int delivery__processing_check(const json_t *proc, int partitioning, struct err_info *err);
 /* Parses a stored description into *out (OUT). Returns 0 or SL_E(CORRUPT). */
@@ -219,6 +228,16 @@ struct dstream {
        time (ns), records it returned Ok (and their bytes), records to processing-failed. */
     _Atomic uint64_t c_proc_invocations, c_proc_answered, c_proc_ns, c_proc_ok_records,
         c_proc_ok_bytes, c_proc_failed_records;
+    /* Source record backup (BackupToS3.*): records and object bytes written, object writes
+       tried and succeeded, and the age of the oldest record of the last backup object. */
+    _Atomic uint64_t c_backup_records, c_backup_bytes, c_backup_attempts, c_backup_successes;
+    _Atomic int64_t c_backup_freshness_ms;
+    /* KinesisMillisBehindLatest: how far the last delivered buffer was behind the newest
+       record of its stream (the flusher's view; 0 when it had read everything). */
+    _Atomic int64_t c_behind_ms;
+    /* Records the Decompression and CloudWatchLogProcessing processors sent to
+       decompression-failed, and the CloudWatch Logs CONTROL_MESSAGE records dropped. */
+    _Atomic uint64_t c_decomp_failed_records, c_cwl_control_dropped;
 };
 
 struct delivery_service {
@@ -284,6 +303,19 @@ void delivery__preprocess_fini(struct preprocess_out *out);
  */
 int delivery__put_object(struct dstream *ds, const char *bucket, const char *key,
                          const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts);
+/* delivery__put_object for a source record backup object: counted as BackupToS3, not as
+   DeliveryToS3. */
+int delivery__put_backup_object(struct dstream *ds, const char *bucket, const char *key,
+                                const uint8_t *bytes, size_t n_bytes,
+                                const struct lake_put_opts *opts);
+/*
+ * Writes the records recs[0, n) of data, as the source gave them, as one backup object:
+ * byte for byte, compressed with the backup's CompressionFormat, keyed by the backup's
+ * prefix (or yyyy/MM/dd/HH/) and "<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid>" from the
+ * oldest record's arrival, UTC. Returns 0 in the lake (or nothing to write), 1 stopped.
+ */
+int delivery__backup_flush(struct dstream *ds, const struct flush_conf *fc, const uint8_t *data,
+                           const struct delivery_rec *recs, size_t n_recs, int64_t oldest_ms);
 /* Waits ms (or until the engine stops); 1 when it stopped. */
 int delivery__backoff(struct dstream *ds, int64_t ms);
 

@@ -3,10 +3,12 @@
  * (aws-firehose-athena.md §4, §7):
  *
  *   buffer ──▶ KPL de-aggregation (Kinesis sources, always, as AWS does)
+ *          ──▶ Decompression (CompressionFormat GZIP: CloudWatch Logs subscription records)
+ *          ──▶ CloudWatchLogProcessing (DataMessageExtraction: one record per log event)
  *          ──▶ RecordDeAggregation (SubRecordType JSON or DELIMITED)
  *          ──▶ Lambda transform (batches of BufferSizeInMBs, NumberOfRetries)
  *          ──▶ partitioning / conversion / the object (the flusher, unchanged)
- *   failed ──▶ processing-failed error objects, written here
+ *   failed ──▶ decompression-failed and processing-failed error objects, written here
  *
  * Where it runs. The flusher calls this on the buffer it took, before the objects are
  * written; the source positions move only after those objects and the error objects are
@@ -30,9 +32,32 @@
  * !{partitionKeyFromLambda:k}). Error lines: attemptsMade, arrivalTimestamp, errorCode,
  * errorMessage, attemptEndingTimestamp, rawData (the record as the function got it),
  * lambdaArn.
+ *
+ * CloudWatch Logs. A subscription filter delivers each batch of log events as one record,
+ * gzip-compressed, holding one JSON envelope (CloudWatch Logs' SubscriptionFilters docs):
+ *
+ *   {"messageType": "DATA_MESSAGE" | "CONTROL_MESSAGE", "owner": "123456789012",
+ *    "logGroup": "...", "logStream": "...", "subscriptionFilters": ["..."],
+ *    "logEvents": [{"id": "...", "timestamp": 1510109208016, "message": "..."}, ...]}
+ *
+ * Decompression gunzips each record (gzip members; at most DECOMPRESSED_MAX bytes out).
+ * With CloudWatchLogProcessing (DataMessageExtraction true, which needs Decompression, as
+ * AWS's "Message extraction after decompression of CloudWatch Logs" says) the envelope's
+ * metadata is dropped and each DATA_MESSAGE becomes one record per log event holding its
+ * message followed by a newline, the newline-delimited messages AWS's example output
+ * shows; a CONTROL_MESSAGE (CloudWatch Logs' reachability probe) holds no log events and
+ * is dropped. AWS: a record Firehose cannot decompress is "delivered as is (in compressed
+ * format)" under the error prefix's decompression-failed type, and the others go on
+ * (decomp-faq). The line is the processing-failed shape without lambdaArn; AWS documents
+ * no errorCode for it, so the codes are Sluice's: Decompression.InvalidGzip (not gzip,
+ * damaged, truncated, too large) and CloudWatchLogProcessing.InvalidMessage (the
+ * decompressed bytes are not a CloudWatch Logs envelope). AWS refuses PutRecord(Batch)
+ * from anything but CloudWatch Logs on such a stream (InvalidSourceException); Sluice has
+ * no CloudWatch Logs service, so PutRecord(Batch) stands in for it and is accepted.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/base64.h"
 #include "core/clock.h"
@@ -40,12 +65,19 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "delivery/compress.h"
 #include "delivery/deagg.h"
 #include "delivery/delivery_int.h"
 #include "delivery/lambda.h"
 #include "stream/stream.h"
 
 #define ERROR_TYPE "processing-failed"
+#define DECOMP_ERROR_TYPE "decompression-failed"
+#define DECOMP_E_GZIP "Decompression.InvalidGzip"
+#define DECOMP_E_CWL "CloudWatchLogProcessing.InvalidMessage"
+/* One record's bytes after gunzip: CloudWatch Logs batches are about 1 MB of log events, so
+   more is a bomb, not a batch. */
+#define DECOMPRESSED_MAX (16u * 1024 * 1024)
 #define INVOKE_TIMEOUT_MS (5 * 60 * 1000) /* Lambda's longest run */
 #define RETRY_MAX_MS 30000
 #define LAMBDA_ARN_MAX 5120
@@ -53,6 +85,8 @@
 /* The processors this file runs, read from the stored ProcessingConfiguration. */
 struct pre_conf {
     int kpl;        /* a Kinesis source: KPL aggregates are undone */
+    int gunzip;     /* the Decompression processor */
+    int cwl;        /* CloudWatchLogProcessing: one record per log event's message */
     int deagg;      /* 0 none, 1 JSON, 2 DELIMITED */
     uint8_t *delim; /* DELIMITED: the decoded delimiter (owned) */
     size_t delim_len;
@@ -107,9 +141,52 @@ static int bad(struct err_info *err, const char *fmt, const char *arg)
     return err_set(err, SL_E(INVALID_ARGUMENT), fmt, arg);
 }
 
+/* The Decompression and CloudWatchLogProcessing rules: GZIP the only CompressionFormat (and
+   the default), DataMessageExtraction given and true, a Decompression processor beside it
+   (*decompression: the list has one). The stages run in AWS's order whatever the list's. */
+static int cwl_check(const json_t *p, const char *type, int *decompression, struct err_info *err)
+{
+    const char *v;
+    if (strcmp(type, "Decompression") == 0) {
+        if ((v = param(p, "CompressionFormat")) != NULL && strcmp(v, "GZIP") != 0) {
+            return bad(err,
+                       "CompressionFormat %s is not supported for the Decompression processor; "
+                       "only GZIP is.",
+                       v);
+        }
+        *decompression = 1;
+    } else if (strcmp(type, "CloudWatchLogProcessing") == 0) {
+        if ((v = param(p, "DataMessageExtraction")) == NULL || strcasecmp(v, "true") != 0) {
+            return bad(err,
+                       "DataMessageExtraction %s must be true for the CloudWatchLogProcessing "
+                       "processor.",
+                       v != NULL ? v : "(none)");
+        }
+        if (!*decompression) {
+            return bad(err, "%s",
+                       "The CloudWatchLogProcessing processor requires the Decompression "
+                       "processor.");
+        }
+    }
+    return 0;
+}
+
 int delivery__processing_check(const json_t *proc, int partitioning, struct err_info *err)
 {
     json_t *list = json_object_get(proc, "Processors");
+    int decompression = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *t = json_string_value(json_object_get(json_array_get(list, i), "Type"));
+        decompression |= t != NULL && strcmp(t, "Decompression") == 0;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *q = json_array_get(list, i);
+        const char *t = json_string_value(json_object_get(q, "Type"));
+        int rc = t != NULL ? cwl_check(q, t, &decompression, err) : 0;
+        if (rc < 0) {
+            return rc;
+        }
+    }
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *p = json_array_get(list, i);
         const char *type = json_string_value(json_object_get(p, "Type"));
@@ -197,6 +274,10 @@ static void pre_conf_read(const struct dstream *ds, const struct flush_conf *fc,
             if ((v = param(p, "BufferSizeInMBs")) != NULL && megabytes(v, &mb) == 0) {
                 c->batch_bytes = (size_t)(mb * 1024 * 1024);
             }
+        } else if (type != NULL && strcmp(type, "Decompression") == 0) {
+            c->gunzip = 1;
+        } else if (type != NULL && strcmp(type, "CloudWatchLogProcessing") == 0) {
+            c->cwl = 1;
         } else if (type != NULL && strcmp(type, "RecordDeAggregation") == 0 &&
                    (v = param(p, "SubRecordType")) != NULL) {
             const char *d = param(p, "Delimiter");
@@ -213,7 +294,7 @@ static void pre_conf_read(const struct dstream *ds, const struct flush_conf *fc,
 int delivery__preprocess_needed(const struct dstream *ds, const struct flush_conf *fc,
                                 const uint8_t *data, const struct delivery_rec *recs, size_t n_recs)
 {
-    if (fc->dest.lambda || fc->dest.deaggregation) {
+    if (fc->dest.lambda || fc->dest.deaggregation || fc->dest.decompression) {
         return 1;
     }
     for (size_t i = 0; ds->kinesis_source && i < n_recs; i++) {
@@ -228,10 +309,17 @@ int delivery__preprocess_needed(const struct dstream *ds, const struct flush_con
 
 /* Where de-aggregated records go. */
 struct sink {
+    struct dstream *ds;
     const struct pre_conf *c;
     struct buf data, recs;
     struct delivery_rec from; /* the source record being split */
     int keep_pk;              /* store partition keys after the data (for the transform) */
+    struct buf plain;         /* Decompression: the record being unpacked */
+    struct buf line;          /* CloudWatchLogProcessing: one message and its newline */
+    struct buf errors;        /* decompression-failed lines */
+    size_t n_errors;
+    int64_t errors_oldest; /* arrival of the oldest record in errors */
+    int64_t now_ms;        /* attemptEndingTimestamp of the error lines */
 };
 
 static int sink_put(struct sink *s, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
@@ -282,11 +370,112 @@ static int stage_split(void *arg, const uint8_t *data, size_t len, const char *p
     return rc == 0 ? sink_put(s, data, len, pk, pk_len, sub) : rc < 0 ? rc : 0;
 }
 
+/* One decompression-failed line for the record data[0, len) as it came (s->from). */
+static void unpack_error(struct sink *s, const uint8_t *data, size_t len, const char *code,
+                         const char *message)
+{
+    struct buf *e = &s->errors;
+    buf_printf(e, "{\"attemptsMade\":1,\"arrivalTimestamp\":%lld,\"errorCode\":",
+               (long long)s->from.arrival_ms);
+    buf_json_string(e, code, strlen(code));
+    buf_puts(e, ",\"errorMessage\":");
+    buf_json_string(e, message, strlen(message));
+    buf_printf(e, ",\"attemptEndingTimestamp\":%lld,\"rawData\":\"", (long long)s->now_ms);
+    char *b64 = (char *)buf_reserve(e, BASE64_ENCODED_LEN(len) + 1);
+    if (b64 != NULL) {
+        e->len += base64_encode(data, len, b64);
+    }
+    buf_puts(e, "\"}\n");
+    if (s->n_errors == 0 || s->from.arrival_ms < s->errors_oldest) {
+        s->errors_oldest = s->from.arrival_ms;
+    }
+    s->n_errors++;
+    atomic_fetch_add(&s->ds->c_decomp_failed_records, 1);
+}
+
+/*
+ * CloudWatchLogProcessing of the decompressed envelope in s->plain: each log event's message
+ * and a newline into RecordDeAggregation (then the sink). raw[0, raw_len) is the record as
+ * it came, for the error line. 0 (an envelope that is not one goes to the errors), or
+ * SL_E(NOMEM).
+ */
+static int cwl_extract(struct sink *s, const uint8_t *raw, size_t raw_len, const char *pk,
+                       size_t pk_len, uint32_t sub)
+{
+    json_error_t jerr;
+    json_t *env = json_loadb((const char *)s->plain.data, s->plain.len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(env, "messageType"));
+    json_t *events = json_object_get(env, "logEvents");
+    const char *why = NULL;
+    char msg[300];
+    if (env == NULL) {
+        snprintf(msg, sizeof(msg), "The decompressed record is not JSON: %s", jerr.text);
+        why = msg;
+    } else if (type != NULL && strcmp(type, "CONTROL_MESSAGE") == 0) {
+        atomic_fetch_add(&s->ds->c_cwl_control_dropped, 1);
+        json_decref(env);
+        return 0;
+    } else if (type == NULL || strcmp(type, "DATA_MESSAGE") != 0) {
+        why = "The record is not a CloudWatch Logs message: messageType is not DATA_MESSAGE "
+              "or CONTROL_MESSAGE.";
+    } else if (!json_is_array(events)) {
+        why = "The CloudWatch Logs message has no logEvents array.";
+    }
+    for (size_t i = 0; why == NULL && i < json_array_size(events); i++) {
+        if (!json_is_string(json_object_get(json_array_get(events, i), "message"))) {
+            why = "A log event of the CloudWatch Logs message has no string message.";
+        }
+    }
+    if (why != NULL) {
+        unpack_error(s, raw, raw_len, DECOMP_E_CWL, why);
+        json_decref(env);
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < json_array_size(events); i++) {
+        json_t *m = json_object_get(json_array_get(events, i), "message");
+        buf_reset(&s->line);
+        buf_append(&s->line, json_string_value(m), json_string_length(m));
+        buf_putc(&s->line, '\n');
+        rc = buf_status(&s->line) < 0 ? SL_E(NOMEM)
+                                      : stage_split(s, s->line.data, s->line.len, pk, pk_len, sub);
+    }
+    json_decref(env);
+    return rc;
+}
+
+/* Decompression (and CloudWatchLogProcessing) of one (user) record, then RecordDeAggregation;
+   sub as delivery_rec.sub. 0, or SL_E(NOMEM). */
+static int stage_unpack(void *arg, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
+                        uint32_t sub)
+{
+    struct sink *s = arg;
+    if (!s->c->gunzip) {
+        return stage_split(s, data, len, pk, pk_len, sub);
+    }
+    buf_reset(&s->plain);
+    const char *why = "the gzip stream is damaged";
+    int rc = decompress_gzip(data, len, DECOMPRESSED_MAX, &s->plain, &why);
+    if (rc == SL_E(NOMEM)) {
+        return rc;
+    }
+    if (rc < 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "The record could not be decompressed as GZIP: %s.", why);
+        unpack_error(s, data, len, DECOMP_E_GZIP, msg);
+        return 0;
+    }
+    if (s->c->cwl) {
+        return cwl_extract(s, data, len, pk, pk_len, sub);
+    }
+    return stage_split(s, s->plain.data, s->plain.len, pk, pk_len, sub);
+}
+
 /* A KPL user record: its sub-sequence number, stored + 1 (0 means none). */
 static int kpl_emit(void *arg, const uint8_t *data, size_t len, const char *pk, size_t pk_len,
                     uint32_t sub)
 {
-    return stage_split(arg, data, len, pk, pk_len, sub + 1);
+    return stage_unpack(arg, data, len, pk, pk_len, sub + 1);
 }
 
 /* KPL de-aggregation and RecordDeAggregation of the buffer into the sink. */
@@ -300,8 +489,8 @@ static int deaggregate(struct sink *s, const uint8_t *data, const struct deliver
         int rc = s->c->kpl ? deagg_kpl(d, recs[i].len, kpl_emit, s) : 0;
         if (rc == 0) {
             /* Not an aggregate: the record itself, its key stored after its data. */
-            rc = stage_split(s, d, recs[i].len, (const char *)d + recs[i].len, recs[i].pk_len,
-                             recs[i].sub);
+            rc = stage_unpack(s, d, recs[i].len, (const char *)d + recs[i].len, recs[i].pk_len,
+                              recs[i].sub);
         }
         if (rc < 0) {
             return rc;
@@ -586,14 +775,34 @@ static int preprocess_once(struct dstream *ds, struct flush_conf *fc, const stru
                            const uint8_t *data, const struct delivery_rec *recs, size_t n_recs,
                            struct preprocess_out *out)
 {
-    struct sink s = {.c = c, .keep_pk = c->lambda_arn != NULL && ds->kinesis_source};
+    struct sink s = {.ds = ds,
+                     .c = c,
+                     .keep_pk = c->lambda_arn != NULL && ds->kinesis_source,
+                     .now_ms = delivery__now_ms(ds->svc)};
     buf_init(&s.data);
     buf_init(&s.recs);
+    buf_init(&s.plain);
+    buf_init(&s.line);
+    buf_init(&s.errors);
     int rc = deaggregate(&s, data, recs, n_recs);
-    if (rc < 0 || buf_status(&s.data) < 0) {
+    buf_fini(&s.plain);
+    buf_fini(&s.line);
+    if (rc < 0 || buf_status(&s.data) < 0 || buf_status(&s.recs) < 0 || buf_status(&s.errors) < 0) {
         buf_fini(&s.data);
         buf_fini(&s.recs);
+        buf_fini(&s.errors);
         return SL_E(NOMEM);
+    }
+    /* Records that could not be unpacked are durable in their error object before anything
+       after them is delivered. */
+    int stopped_early =
+        s.n_errors > 0 && delivery__error_put(ds, fc, DECOMP_ERROR_TYPE, s.errors_oldest,
+                                              s.errors.data, s.errors.len);
+    buf_fini(&s.errors);
+    if (stopped_early) {
+        buf_fini(&s.data);
+        buf_fini(&s.recs);
+        return 1;
     }
     if (c->lambda_arn == NULL) {
         take(out, &s.data, &s.recs);

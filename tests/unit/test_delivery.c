@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/store.h"
+#include "delivery/compress.h"
 #include "delivery/delivery.h"
 #include "delivery/delivery_int.h"
 #include "delivery/firehose_api.h"
@@ -567,15 +568,10 @@ static void a_buffer_is_delivered_when_its_interval_passes(void **state)
     assert_int_equal(b.len, 4);
     assert_memory_equal(b.data, "one;", 4);
     buf_fini(&b);
-    /* The object is listed a moment before the flusher counts it as delivered. */
+    /* The counters move after the object lands: the flush returns once they have. */
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "time", 5000), 0);
     struct delivery_counters c;
-    for (int i = 0; i < 500; i++) {
-        assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "time", &c), 0);
-        if (c.s3_objects == 1 && c.s3_successes == c.s3_attempts) {
-            break;
-        }
-        usleep(10000);
-    }
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "time", &c), 0);
     assert_int_equal(c.incoming_records, 1);
     assert_int_equal(c.incoming_bytes, 4);
     assert_int_equal(c.s3_records, 1);
@@ -749,6 +745,25 @@ static void partitions_are_delivered_one_object_each(void **state)
     assert_int_equal(atomic_load(&ds->c_partition_count), 2);
     assert_int_equal(atomic_load(&ds->c_partition_exceeded), 0);
     delivery__release(ds);
+    /* The same through the public counters and the metrics interface. */
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "dp", &c), 0);
+    assert_int_equal(c.partition_count, 2);
+    assert_int_equal(c.partition_exceeded, 0);
+    struct delivery_metric m[DELIVERY_METRICS_MAX];
+    size_t n = 0, seen = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "dp", m, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "PartitionCount") == 0) {
+            assert_true(m[i].value == 2.0);
+            assert_string_equal(m[i].unit, "Count");
+            seen++;
+        }
+        seen += strcmp(m[i].name, "PartitionCountExceeded") == 0;
+        seen += strcmp(m[i].name, "JQProcessing.Duration") == 0;
+        assert_int_equal(strncmp(m[i].name, "BackupToS3", 10) == 0, 0);
+    }
+    assert_int_equal(seen, 3);
     buf_fini(&key);
     buf_fini(&body);
 }
@@ -965,9 +980,17 @@ static void the_transform_runs_before_delivery_and_is_counted(void **state)
     f->cfg.n_lambdas = 1;
     make_bucket(f, "xfm");
     create(f, "xfm", LAMBDA_CONF("xfm", "fn"));
-    put(f, "xfm", "ok", 2, 2);
-    put(f, "xfm", "fail", 4, 1);
-    put(f, "xfm", "drop", 4, 1);
+    /* One put: the records enter one buffer together (one invocation). */
+    const char *sent[] = {"ok", "ok", "fail", "drop"};
+    struct delivery_record_in in[4];
+    for (size_t i = 0; i < 4; i++) {
+        in[i] = (struct delivery_record_in){.data = (const uint8_t *)sent[i],
+                                            .data_len = (uint32_t)strlen(sent[i])};
+    }
+    char ids[4][DELIVERY_RECORD_ID_LEN + 1];
+    int encrypted;
+    struct err_info perr;
+    assert_int_equal(delivery__put(f->svc, &scope, "xfm", in, 4, ids, &encrypted, &perr), 0);
     assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "xfm", 5000), 0);
     struct buf b;
     buf_init(&b);
@@ -1132,6 +1155,25 @@ static void a_kinesis_source_is_read_from_latest_across_shards_and_reopens(void 
     assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "ksrc", &c), 0);
     assert_int_equal(c.incoming_records, 30); /* since this open */
     assert_int_equal(c.s3_records, 30);
+    /* A Kinesis source: what it read is DataReadFromKinesisStream too, and having read its
+       shards to the end it is not behind. */
+    assert_int_equal(c.kinesis_records, 30);
+    assert_int_equal(c.kinesis_bytes, c.incoming_bytes);
+    assert_int_equal(c.kinesis_behind_ms, 0);
+    struct delivery_metric m[DELIVERY_METRICS_MAX];
+    size_t n = 0, seen = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "ksrc", m, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "DataReadFromKinesisStream.Records") == 0) {
+            assert_true(m[i].value == 30.0);
+            seen++;
+        }
+        if (strcmp(m[i].name, "KinesisMillisBehindLatest") == 0) {
+            assert_string_equal(m[i].unit, "Milliseconds");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
 }
 
 /* Flushes until every one of the n records of each tag is in the lake (a flush covers the
@@ -1346,6 +1388,313 @@ static void the_quota_of_delivery_streams_is_kept(void **state)
     json_decref(in);
 }
 
+/* ---- Decompression, CloudWatchLogProcessing, source record backup, metrics ---- */
+
+#define CWL_PROC                                                                                   \
+    "\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["                               \
+    "{\"Type\":\"Decompression\",\"Parameters\":[{\"ParameterName\":\"CompressionFormat\","        \
+    "\"ParameterValue\":\"GZIP\"}]},"                                                              \
+    "{\"Type\":\"CloudWatchLogProcessing\",\"Parameters\":[{\"ParameterName\":"                    \
+    "\"DataMessageExtraction\",\"ParameterValue\":\"true\"}]}]}"
+
+static void processors_and_backup_are_validated_as_aws_does(void **state)
+{
+    (void)state;
+    int I = SL_E(INVALID_ARGUMENT), V = SL_E(VALIDATION);
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
+                   "{\"Type\":\"CloudWatchLogProcessing\",\"Parameters\":[{\"ParameterName\":"
+                   "\"DataMessageExtraction\",\"ParameterValue\":\"true\"}]}]}}",
+                   I, "requires the Decompression processor");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
+                   "{\"Type\":\"Decompression\"},"
+                   "{\"Type\":\"CloudWatchLogProcessing\",\"Parameters\":[{\"ParameterName\":"
+                   "\"DataMessageExtraction\",\"ParameterValue\":\"false\"}]}]}}",
+                   I, "DataMessageExtraction false must be true");
+    expect_refused("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":["
+                   "{\"Type\":\"Decompression\",\"Parameters\":[{\"ParameterName\":"
+                   "\"CompressionFormat\",\"ParameterValue\":\"ZIP\"}]}]}}",
+                   I, "only GZIP is");
+    expect_refused("{" BASE ",\"S3BackupMode\":\"Enabled\"}", I,
+                   "S3BackupConfiguration is required when S3BackupMode is Enabled.");
+    expect_refused("{" BASE ",\"S3BackupMode\":\"Enabled\",\"S3BackupConfiguration\":"
+                   "{\"RoleARN\":\"arn:r\"}}",
+                   V,
+                   "Value null at 'extendedS3DestinationConfiguration.s3BackupConfiguration."
+                   "bucketARN'");
+    expect_refused("{" BASE ",\"S3BackupMode\":\"Enabled\",\"S3BackupConfiguration\":"
+                   "{\"RoleARN\":\"arn:r\",\"BucketARN\":\"arn:aws:s3:::bak\","
+                   "\"CompressionFormat\":\"LZ4\"}}",
+                   V, "s3BackupConfiguration.compressionFormat");
+    /* Accepted: Decompression alone (no parameter: GZIP), and the backup described with the
+       S3 defaults filled in. */
+    json_t *d = NULL;
+    struct err_info err;
+    assert_int_equal(describe("{" BASE ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                              "\"Processors\":[{\"Type\":\"Decompression\"}]},"
+                              "\"S3BackupMode\":\"Enabled\",\"S3BackupConfiguration\":"
+                              "{\"RoleARN\":\"arn:r\",\"BucketARN\":\"arn:aws:s3:::bak\","
+                              "\"Prefix\":\"src/\"}}",
+                              &d, &err),
+                     0);
+    json_t *bd = json_object_get(d, "S3BackupDescription");
+    assert_string_equal(json_string_value(json_object_get(bd, "Prefix")), "src/");
+    assert_string_equal(json_string_value(json_object_get(bd, "CompressionFormat")),
+                        "UNCOMPRESSED");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(bd, "BufferingHints"), "SizeInMBs")), 5);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(bd, "EncryptionConfiguration"), "NoEncryptionConfig")),
+                        "NoEncryption");
+    struct delivery_dest dd;
+    assert_int_equal(delivery__dest_parse(d, &dd), 0);
+    assert_int_equal(dd.backup, 1);
+    assert_string_equal(dd.backup_bucket, "bak");
+    assert_string_equal(dd.backup_prefix, "src/");
+    assert_int_equal(dd.decompression, 1);
+    assert_int_equal(dd.cwl_extraction, 0);
+    delivery__dest_fini(&dd);
+    json_decref(d);
+}
+
+/* Appends the gzip of text to out. */
+static void gz(const char *text, struct buf *out)
+{
+    buf_reset(out);
+    assert_int_equal(compress_gzip((const uint8_t *)text, strlen(text), out), 0);
+}
+
+/* The concatenated bytes of the objects of bucket whose keys start with prefix (key
+   order), NUL-terminated; returns how many there are. */
+static size_t objects_under(struct fixture *f, const char *bucket, const char *prefix,
+                            struct buf *out)
+{
+    struct lake_list_opts lo = {.max_keys = 1000, .prefix = prefix};
+    struct lake_list_result res;
+    struct err_info err;
+    buf_reset(out);
+    assert_int_equal(lake_object_list(f->lake, bucket, &lo, &res, &err), 0);
+    for (size_t i = 0; i < res.n_objects; i++) {
+        assert_int_equal(lake_object_read(f->lake, bucket, res.objects[i].key, out, NULL, &err), 0);
+    }
+    size_t n = res.n_objects;
+    lake_list_result_fini(&res);
+    buf_putc(out, 0);
+    out->len--;
+    return n;
+}
+
+static void cloudwatch_logs_records_become_their_messages(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "cwl");
+    create(f, "cwl",
+           "{" BASE_FOR("cwl") ",\"Prefix\":\"o/\",\"ErrorOutputPrefix\":"
+                               "\"e/!{firehose:error-output-type}/\"," CWL_PROC "}");
+    struct buf rec;
+    buf_init(&rec);
+    gz("{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"123456789012\",\"logGroup\":\"g\","
+       "\"logStream\":\"s\",\"subscriptionFilters\":[\"f\"],\"logEvents\":["
+       "{\"id\":\"1\",\"timestamp\":1,\"message\":\"first\"},"
+       "{\"id\":\"2\",\"timestamp\":2,\"message\":\"{\\\"k\\\":2}\"}]}",
+       &rec);
+    put(f, "cwl", (const char *)rec.data, rec.len, 1);
+    gz("{\"messageType\":\"CONTROL_MESSAGE\",\"owner\":\"CloudwatchLogs\",\"logGroup\":\"\","
+       "\"logStream\":\"\",\"subscriptionFilters\":[],\"logEvents\":[{\"id\":\"\","
+       "\"timestamp\":1,\"message\":\"CWL CONTROL MESSAGE: Checking health of destination\"}]}",
+       &rec);
+    put(f, "cwl", (const char *)rec.data, rec.len, 1);
+    put(f, "cwl", "notgzip", 7, 1);
+    gz("[1,2]", &rec);
+    put(f, "cwl", (const char *)rec.data, rec.len, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "cwl", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    /* The messages, each with its newline; nothing of the control message. */
+    assert_true(objects_under(f, "cwl", "o/", &b) >= 1);
+    assert_string_equal((const char *)b.data, "first\n{\"k\":2}\n");
+    /* The two that could not be unpacked, under decompression-failed, as they came. */
+    assert_true(objects_under(f, "cwl", "e/decompression-failed/", &b) >= 1);
+    const char *text = (const char *)b.data;
+    assert_null(strstr(text, "CONTROL MESSAGE"));
+    assert_non_null(strstr(text, "\"errorCode\":\"Decompression.InvalidGzip\""));
+    assert_non_null(strstr(text, "\"rawData\":\"bm90Z3ppcA==\"")); /* notgzip */
+    assert_non_null(strstr(text, "\"errorCode\":\"CloudWatchLogProcessing.InvalidMessage\""));
+    assert_non_null(strstr(text, "\"attemptsMade\":1,\"arrivalTimestamp\":"));
+    buf_fini(&b);
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "cwl", &c), 0);
+    assert_int_equal(c.decompression_failed_records, 2);
+    assert_int_equal(c.cwl_control_dropped, 1);
+    assert_int_equal(c.s3_records, 4);
+    buf_fini(&rec);
+}
+
+static void decompression_alone_delivers_the_plain_records(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "unz");
+    create(f, "unz",
+           "{" BASE_FOR("unz") ",\"ProcessingConfiguration\":{\"Enabled\":true,"
+                               "\"Processors\":[{\"Type\":\"Decompression\"}]}}");
+    struct buf rec;
+    buf_init(&rec);
+    gz("{\"a\":1}", &rec);
+    /* Two gzip members end to end are one stream. */
+    struct buf two;
+    buf_init(&two);
+    assert_int_equal(compress_gzip((const uint8_t *)"x", 1, &two), 0);
+    assert_int_equal(compress_gzip((const uint8_t *)"y", 1, &two), 0);
+    put(f, "unz", (const char *)rec.data, rec.len, 2);
+    put(f, "unz", (const char *)two.data, two.len, 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "unz", 5000), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_true(lake_bytes(f, "unz", &b) >= 1); /* one object per buffer taken */
+    assert_int_equal(b.len, 16);
+    const uint8_t *at = memmem(b.data, b.len, "{\"a\":1}{\"a\":1}", 14);
+    assert_non_null(at);
+    assert_non_null(memmem(b.data, b.len, "xy", 2));
+    buf_fini(&b);
+    buf_fini(&rec);
+    buf_fini(&two);
+}
+
+#define BACKUP_CONF(bucket, backup_bucket)                                                         \
+    "{" BASE_FOR(bucket) ",\"Prefix\":\"o/\"," CWL_PROC ",\"S3BackupMode\":\"Enabled\","           \
+                         "\"S3BackupConfiguration\":{\"RoleARN\":\"arn:r\",\"BucketARN\":"         \
+                         "\"arn:aws:s3:::" backup_bucket "\",\"Prefix\":\"src/\","                 \
+                         "\"CompressionFormat\":\"GZIP\"}}"
+
+static void source_records_are_backed_up_before_positions_move(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "main");
+    create(f, "bkp", BACKUP_CONF("main", "backup"));
+    struct buf rec, want;
+    buf_init(&rec);
+    buf_init(&want);
+    gz("{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,"
+       "\"message\":\"m\"}]}",
+       &rec);
+    put(f, "bkp", (const char *)rec.data, rec.len, 2);
+    put(f, "bkp", "raw", 3, 1);
+    buf_append(&want, rec.data, rec.len);
+    buf_append(&want, rec.data, rec.len);
+    buf_append(&want, "raw", 3);
+    /* The backup bucket does not exist yet: nothing is delivered while its object cannot be
+       written, and the flush cannot complete. */
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "bkp", 300), -ETIMEDOUT);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(lake_bytes(f, "main", &b), 0);
+    make_bucket(f, "backup");
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "bkp", 5000), 0);
+    /* The backup object: the records as they came, gzip-compressed, under the backup's
+       prefix and AWS's time path. */
+    struct lake_list_opts lo = {.max_keys = 10};
+    struct lake_list_result res;
+    struct err_info err;
+    assert_int_equal(lake_object_list(f->lake, "backup", &lo, &res, &err), 0);
+    assert_true(res.n_objects >= 1);
+    assert_int_equal(strncmp(res.objects[0].key, "src/2025/11/26/10/bkp-1-2025-11-26-10-05-09-",
+                             strlen("src/2025/11/26/10/bkp-1-2025-11-26-10-05-09-")),
+                     0);
+    assert_non_null(strstr(res.objects[0].key, ".gz"));
+    struct buf plain;
+    buf_init(&plain);
+    const char *why = NULL;
+    for (size_t i = 0; i < res.n_objects; i++) {
+        buf_reset(&b);
+        assert_int_equal(lake_object_read(f->lake, "backup", res.objects[i].key, &b, NULL, &err),
+                         0);
+        assert_int_equal(decompress_gzip(b.data, b.len, 1 << 20, &plain, &why), 0);
+    }
+    lake_list_result_fini(&res);
+    /* Every record once (the buffer may have been taken in more than one piece, whose
+       objects list in uuid order). */
+    assert_int_equal(plain.len, want.len);
+    const uint8_t *raw_at = memmem(plain.data, plain.len, "raw", 3);
+    assert_non_null(raw_at);
+    assert_null(memmem(raw_at + 1, plain.len - (size_t)(raw_at + 1 - plain.data), "raw", 3));
+    size_t off = (size_t)(raw_at - plain.data);
+    assert_true(off == 0 || off == rec.len || off == 2 * rec.len);
+    /* The main objects hold the transformed records ("raw" is not gzip: it is in the error
+       output under AWS's default <Prefix>decompression-failed/). */
+    assert_true(objects_under(f, "main", "o/2025/", &b) >= 1);
+    assert_string_equal((const char *)b.data, "m\nm\n");
+    assert_true(objects_under(f, "main", "o/decompression-failed/2025/", &b) >= 1);
+    assert_non_null(strstr((const char *)b.data, "\"rawData\":\"cmF3\""));
+    struct delivery_counters c;
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "bkp", &c), 0);
+    assert_int_equal(c.backup_records, 3);
+    assert_true(c.backup_bytes > 0);
+    assert_true(c.backup_attempts > c.backup_successes);
+    assert_true(c.backup_successes >= 1);
+    assert_int_equal(c.s3_records, 3);
+    /* The metrics interface names them as CloudWatch does. */
+    struct delivery_metric m[DELIVERY_METRICS_MAX];
+    size_t n = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "bkp", m, &n), 0);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].name, "BackupToS3.Records") == 0) {
+            assert_true(m[i].value == 3.0);
+            seen |= 1;
+        }
+        if (strcmp(m[i].name, "IncomingRecords") == 0) {
+            assert_true(m[i].value == 3.0);
+            seen |= 2;
+        }
+        assert_int_equal(strncmp(m[i].name, "DataReadFromKinesisStream", 25) == 0, 0);
+        assert_int_equal(strncmp(m[i].name, "SucceedConversion", 17) == 0, 0);
+    }
+    assert_int_equal(seen, 3);
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "none", m, &n),
+                     SL_E(RESOURCE_NOT_FOUND));
+    buf_fini(&plain);
+    buf_fini(&b);
+    buf_fini(&rec);
+    buf_fini(&want);
+}
+
+static void source_record_backup_cannot_be_disabled(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "nodis", BACKUP_CONF("main2", "backup2"));
+    json_t *in = json_pack("{s:s,s:s,s:s,s:{s:s}}", "DeliveryStreamName", "nodis",
+                           "CurrentDeliveryStreamVersionId", "1", "DestinationId",
+                           "destinationId-000000000001", "ExtendedS3DestinationUpdate",
+                           "S3BackupMode", "Disabled");
+    json_t *out = NULL;
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err),
+                     SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(err.message, "cannot be disabled"));
+    json_decref(in);
+    /* S3BackupUpdate merges into the backup configuration. */
+    in = json_pack("{s:s,s:s,s:s,s:{s:{s:s}}}", "DeliveryStreamName", "nodis",
+                   "CurrentDeliveryStreamVersionId", "1", "DestinationId",
+                   "destinationId-000000000001", "ExtendedS3DestinationUpdate", "S3BackupUpdate",
+                   "Prefix", "other/");
+    assert_int_equal(delivery__update_destination(f->svc, &scope, in, &out, &err), 0);
+    json_decref(out);
+    json_decref(in);
+    in = json_pack("{s:s}", "DeliveryStreamName", "nodis");
+    assert_int_equal(delivery__describe(f->svc, &scope, in, &out, &err), 0);
+    json_t *bd = json_object_get(
+        json_object_get(
+            json_array_get(
+                json_object_get(json_object_get(out, "DeliveryStreamDescription"), "Destinations"),
+                0),
+            "ExtendedS3DestinationDescription"),
+        "S3BackupDescription");
+    assert_string_equal(json_string_value(json_object_get(bd, "Prefix")), "other/");
+    assert_string_equal(json_string_value(json_object_get(bd, "CompressionFormat")), "GZIP");
+    json_decref(out);
+    json_decref(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1357,6 +1706,14 @@ int main(void)
         cmocka_unit_test(destinations_are_validated_as_aws_does),
         cmocka_unit_test(expanded_prefixes_get_no_time_path),
         cmocka_unit_test(extraction_queries_are_compiled_at_create),
+        cmocka_unit_test(processors_and_backup_are_validated_as_aws_does),
+        cmocka_unit_test_setup_teardown(cloudwatch_logs_records_become_their_messages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(decompression_alone_delivers_the_plain_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(source_records_are_backed_up_before_positions_move, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(source_record_backup_cannot_be_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(a_full_buffer_is_delivered_without_waiting_for_the_interval,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_buffer_is_delivered_when_its_interval_passes, setup,

@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/crypto.h"
 #include "core/err.h"
+#include "delivery/compress.h"
 #include "delivery/convert.h"
 #include "delivery/deagg.h"
 #include "delivery/lambda.h"
@@ -596,9 +597,55 @@ static void http_post_cancelled(void **state)
     buf_fini(&resp);
 }
 
+/* ---- the Decompression processor's gunzip ---- */
+
+static void gzip_records_are_decompressed_and_damage_is_refused(void **state)
+{
+    (void)state;
+    struct buf z, out;
+    buf_init(&z);
+    buf_init(&out);
+    const char *why = NULL;
+    assert_int_equal(compress_gzip((const uint8_t *)"hello", 5, &z), 0);
+    assert_int_equal(decompress_gzip(z.data, z.len, 100, &out, &why), 0);
+    assert_int_equal(out.len, 5);
+    assert_memory_equal(out.data, "hello", 5);
+    /* Members end to end, appended after what out held. */
+    assert_int_equal(compress_gzip((const uint8_t *)"!", 1, &z), 0);
+    assert_int_equal(decompress_gzip(z.data, z.len, 100, &out, &why), 0);
+    assert_int_equal(out.len, 11);
+    assert_memory_equal(out.data, "hellohello!", 11);
+    /* Refused, out left as it was: not gzip, truncated, damaged, trailing bytes, too big. */
+    size_t before = out.len;
+    assert_int_equal(decompress_gzip((const uint8_t *)"plain", 5, 100, &out, &why),
+                     SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(why, "not a gzip stream"));
+    assert_int_equal(decompress_gzip(z.data, z.len - 3, 100, &out, &why), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(why, "truncated"));
+    uint8_t bad[64];
+    memcpy(bad, z.data, z.len < sizeof(bad) ? z.len : sizeof(bad));
+    bad[12] ^= 0xff;
+    assert_int_equal(
+        decompress_gzip(bad, z.len < sizeof(bad) ? z.len : sizeof(bad), 100, &out, &why),
+        SL_E(INVALID_ARGUMENT));
+    buf_append(&z, "xx", 2);
+    assert_int_equal(decompress_gzip(z.data, z.len, 100, &out, &why), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(why, "after the end"));
+    static uint8_t zeros[1 << 20];
+    buf_reset(&z);
+    assert_int_equal(compress_gzip(zeros, sizeof(zeros), &z), 0);
+    assert_true(z.len < 4096);
+    assert_int_equal(decompress_gzip(z.data, z.len, 1000, &out, &why), SL_E(INVALID_ARGUMENT));
+    assert_non_null(strstr(why, "too large"));
+    assert_int_equal(out.len, before);
+    buf_fini(&z);
+    buf_fini(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gzip_records_are_decompressed_and_damage_is_refused),
         cmocka_unit_test(kpl_user_records_with_their_keys_and_numbers),
         cmocka_unit_test(kpl_corrupt_aggregates_pass_through_whole),
         cmocka_unit_test(kpl_empty_aggregate_has_no_records),
