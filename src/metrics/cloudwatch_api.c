@@ -474,6 +474,16 @@ static int read_range(struct api_call *call, json_t *in, int64_t *start, int64_t
     return 0;
 }
 
+/* CloudWatch rounds StartTime down: to the second for periods under a minute, else to the
+   minute (to 5 minutes past 15 days, to the hour past 63 days). */
+static int64_t round_start(int64_t start, int64_t now, double period)
+{
+    int64_t age = now - start;
+    int64_t unit = period < 60 ? 1000 : age > 63LL * 86400000 ? 3600000
+                                      : age > 15LL * 86400000 ? 300000 : 60000;
+    return start - ((start % unit) + unit) % unit;
+}
+
 static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out)
 {
     struct metrics *m = call->service_ctx;
@@ -542,6 +552,7 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
     }
     struct metrics_point *pts;
     size_t n;
+    start = round_start(start, call->req->now_ms, period);
     rc = metrics_stats(m, &k, unit, start, end, (int)period, &pts, &n);
     if (rc < 0) {
         return err_set(&call->err, rc, "%s", "");
@@ -624,6 +635,7 @@ static int metric_data_query(struct api_call *call, struct metrics *m, json_t *q
     const char *unit = get_str(ms, "Unit");
     struct metrics_point *pts;
     size_t n;
+    start = round_start(start, call->req->now_ms, period);
     rc = metrics_stats(m, &k, unit, start, end, (int)period, &pts, &n);
     if (rc < 0) {
         return err_set(&call->err, rc, "%s", "");
