@@ -372,6 +372,9 @@ static int serve(const struct sluice_config *cfg)
     }
     metrics_add_source(metrics, metrics_source_kinesis, streams);
     metrics_add_source(metrics, metrics_source_firehose, delivery);
+    struct metrics_athena_source athena_src = {
+        .query = query, .region = cfg->region, .last_ms = -1};
+    metrics_add_source(metrics, metrics_source_athena, &athena_src);
     sts_api = sts_api_create(iam);
     cw_json_api = cloudwatch_json_api_create(metrics);
     cw_query_api = cloudwatch_query_api_create(metrics);

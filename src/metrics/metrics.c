@@ -73,6 +73,11 @@ int64_t metrics_now_ms(const struct metrics *m)
     return m->now_fn != NULL ? m->now_fn(m->clock_arg) : clock_now_ms();
 }
 
+struct store *metrics__store(struct metrics *m)
+{
+    return m->store;
+}
+
 /* ---- dimensions ---- */
 
 static int cmp_dims(const void *a, const void *b)
@@ -320,10 +325,12 @@ int metrics_list(struct metrics *m, const struct metrics_list_filter *f, metrics
 
 void metrics_add_source(struct metrics *m, metrics_source_fn fn, void *ctx)
 {
+    pthread_mutex_lock(&m->sample_mu); /* the sampler thread may be sampling */
     SL_ASSERT(m->n_sources < SOURCES_MAX);
     m->sources[m->n_sources].fn = fn;
     m->sources[m->n_sources].ctx = ctx;
     m->n_sources++;
+    pthread_mutex_unlock(&m->sample_mu);
 }
 
 void metrics__put_gauge(struct metrics *m, const struct metrics_key *k, const char *unit,

@@ -108,6 +108,15 @@ struct stream_service;
 struct delivery_service;
 void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *stream_service);
 void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *delivery_service);
+/* AWS/Athena per query of a publishing workgroup; ctx is this struct, whose cursor (the
+   last completion time published) is kept in the store so a restart counts no query twice. */
+struct query_service;
+struct metrics_athena_source {
+    struct query_service *query;
+    const char *region;
+    int64_t last_ms; /* set to -1: loaded from the store (0 when none) */
+};
+void metrics_source_athena(struct metrics *m, int64_t now_ms, void *athena_source);
 
 /* ---- the API ---- */
 

@@ -16,5 +16,7 @@ void metrics__put_increase(struct metrics *m, const struct metrics_key *k, const
 /* Records a gauge as one sample (count 1). */
 void metrics__put_gauge(struct metrics *m, const struct metrics_key *k, const char *unit,
                         int64_t now_ms, double value);
+/* The store the metrics live in (a source's own settings). */
+struct store *metrics__store(struct metrics *m);
 
 #endif

@@ -326,3 +326,45 @@ def test_metrics_survive_a_restart(fresh_sluice, unique):
     cw = fresh_sluice.client("cloudwatch")
     assert total(stats(cw, ns, "Kept", [], period=3600)["Datapoints"]) == 7
     assert [m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]] == ["Kept"]
+
+
+def test_athena_publishes_per_workgroup_that_asks(sl, cw, unique):
+    athena, s3 = sl.client("athena"), sl.client("s3")
+    bucket, on, off = "cwa-" + unique, "pub-" + unique, "quiet-" + unique
+    s3.create_bucket(Bucket=bucket)
+    for wg, publish in ((on, True), (off, False)):
+        athena.create_work_group(Name=wg, Configuration={
+            "ResultConfiguration": {"OutputLocation": f"s3://{bucket}/{wg}/"},
+            "PublishCloudWatchMetricsEnabled": publish})
+
+    def run(wg):
+        qid = athena.start_query_execution(QueryString="SELECT 1", WorkGroup=wg)[
+            "QueryExecutionId"]
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if qe["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                return qe
+            time.sleep(0.05)
+        raise AssertionError(qid)
+
+    done = [run(on), run(on), run(off)]
+    assert all(q["Status"]["State"] == "SUCCEEDED" for q in done)
+    dims = [{"Name": "QueryState", "Value": "SUCCEEDED"}, {"Name": "QueryType", "Value": "DML"},
+            {"Name": "WorkGroup", "Value": on}]
+    deadline, got = time.time() + 30, []
+    while time.time() < deadline and total(got, "SampleCount") < 2:
+        sl.proc.send_signal(signal.SIGUSR1)
+        got = stats(cw, "AWS/Athena", "TotalExecutionTime", dims, period=3600)["Datapoints"]
+        time.sleep(0.2)
+    assert total(got, "SampleCount") == 2
+    assert total(got) == sum(q["Statistics"]["TotalExecutionTimeInMillis"] for q in done[:2])
+    assert {d["Unit"] for d in got} == {"Milliseconds"}
+    engine = stats(cw, "AWS/Athena", "EngineExecutionTime", dims, period=3600)["Datapoints"]
+    assert total(engine) == sum(q["Statistics"]["EngineExecutionTimeInMillis"] for q in done[:2])
+    scanned = stats(cw, "AWS/Athena", "ProcessedBytes", dims, period=3600)["Datapoints"]
+    assert total(scanned) == sum(q["Statistics"]["DataScannedInBytes"] for q in done[:2])
+    assert {d["Unit"] for d in scanned} == {"Bytes"}
+    quiet = cw.list_metrics(Namespace="AWS/Athena",
+                            Dimensions=[{"Name": "WorkGroup", "Value": off}])["Metrics"]
+    assert quiet == []
