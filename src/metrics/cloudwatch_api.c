@@ -575,30 +575,37 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
 
 /* ---- GetMetricData ---- */
 
-static int metric_data_query(struct api_call *call, struct metrics *m, json_t *q, size_t idx,
-                             int64_t start, int64_t end, int descending, json_t *results)
+/* A query's values in time order; a scalar (a number in an expression) has n == 0. */
+struct series {
+    size_t n;
+    int64_t *ts;
+    double *v;
+    int is_scalar;
+    double scalar;
+    int done; /* computed (queries are evaluated on first reference) */
+    int busy; /* being computed: a reference back to it is a cycle */
+};
+
+static void series_fini(struct series *s)
 {
-    char f[64];
-    const char *id = get_str(q, "Id");
-    if (id == NULL) {
-        snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.Id", idx + 1);
-        return missing(call, f);
-    }
-    if (!islower((unsigned char)id[0])) {
-        snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.Id", idx + 1);
-        return bad_value(call, f, "must start with a lowercase letter.");
-    }
-    if (json_object_get(q, "Expression") != NULL) {
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
-                       "Metric math expressions (MetricDataQueries.member.%zu.Expression) are"
-                       " not supported by this server; use MetricStat.", idx + 1);
-    }
-    json_t *ms = json_object_get(q, "MetricStat");
-    if (ms == NULL) {
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "Exactly one of MetricStat and Expression must be specified in"
-                       " MetricDataQueries.member.%zu.", idx + 1);
-    }
+    free(s->ts);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static void series_push(struct series *s, int64_t ts, double v)
+{
+    s->ts = xrealloc(s->ts, (s->n + 1) * sizeof(*s->ts));
+    s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->ts[s->n] = ts;
+    s->v[s->n] = v;
+    s->n++;
+}
+
+static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *ms, size_t idx,
+                              int64_t start, int64_t end, struct series *out)
+{
+    char f[80];
     json_t *metric = json_object_get(ms, "Metric");
     struct metrics_key k = {.region = call->req->region, .ns = get_str(metric, "Namespace"),
                             .name = get_str(metric, "MetricName")};
@@ -641,7 +648,6 @@ static int metric_data_query(struct api_call *call, struct metrics *m, json_t *q
         return err_set(&call->err, rc, "%s", "");
     }
     /* One value per period: the units of a period merge (GetMetricData has no Unit out). */
-    json_t *ts = json_array(), *vals = json_array();
     for (size_t i = 0; i < n; i++) {
         struct metrics_stat s = pts[i].s;
         size_t j = i;
@@ -652,36 +658,363 @@ static int metric_data_query(struct api_call *call, struct metrics *m, json_t *q
             s.min = fmin(s.min, pts[j].s.min);
             s.max = fmax(s.max, pts[j].s.max);
         }
-        json_t *t = json_real((double)pts[i].ts_ms / 1000.0);
-        json_t *v = json_real(stat_value(&s, which));
-        if (descending) {
-            json_array_insert_new(ts, 0, t);
-            json_array_insert_new(vals, 0, v);
-        } else {
-            json_array_append_new(ts, t);
-            json_array_append_new(vals, v);
-        }
+        series_push(out, pts[i].ts_ms, stat_value(&s, which));
         i = j;
     }
     free(pts);
-    json_t *rd = json_object_get(q, "ReturnData");
-    int returned = rd == NULL || json_is_true(rd) ||
-                   (json_is_string(rd) && strcmp(json_string_value(rd), "true") == 0);
-    if (!returned) {
-        json_decref(ts);
-        json_decref(vals);
+    return 0;
+}
+
+/*
+ * Metric math, the common part: numbers, ids of other queries, + - * / and parentheses,
+ * and SUM, AVG, MIN, MAX of a list of ids ("SUM([a, b])") or of one series.
+ * Arithmetic between two series keeps the timestamps both have; the list functions
+ * take, per timestamp, the series that have a value there.
+ */
+struct gmd {
+    struct api_call *call;
+    struct metrics *m;
+    json_t *queries;
+    struct series *s;
+    size_t n;
+    int64_t start, end;
+};
+
+struct expr {
+    struct gmd *g;
+    const char *id; /* the expression's query, for messages */
+    const char *p;
+};
+
+static int eval_query(struct gmd *g, size_t i);
+static int expr_sum(struct expr *e, struct series *out);
+
+static int expr_error(struct expr *e, const char *what)
+{
+    return err_set(&e->g->call->err, SL_E(INVALID_PARAMETER_VALUE),
+                   "Error in expression '%s': %s", e->id, what);
+}
+
+static void skip_ws(struct expr *e)
+{
+    while (isspace((unsigned char)*e->p)) {
+        e->p++;
+    }
+}
+
+/* A copy of the query i's series, computing it first. */
+static int ref_series(struct expr *e, const char *name, size_t len, struct series *out)
+{
+    for (size_t i = 0; i < e->g->n; i++) {
+        const char *id = get_str(json_array_get(e->g->queries, i), "Id");
+        if (id != NULL && strlen(id) == len && strncmp(id, name, len) == 0) {
+            int rc = eval_query(e->g, i);
+            if (rc < 0) {
+                return rc;
+            }
+            const struct series *s = &e->g->s[i];
+            for (size_t k = 0; k < s->n; k++) {
+                series_push(out, s->ts[k], s->v[k]);
+            }
+            out->is_scalar = s->is_scalar;
+            out->scalar = s->scalar;
+            return 0;
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "Unrecognized metric or expression id '%.*s'.", (int)len, name);
+    return expr_error(e, what);
+}
+
+/* fn over the series of a list, per timestamp: 0 SUM, 1 AVG, 2 MIN, 3 MAX. */
+static void list_fold(struct series *items, size_t n, int fn, struct series *out)
+{
+    /* Every timestamp of any item, in order, once. */
+    struct series all = {0};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < items[i].n; k++) {
+            series_push(&all, items[i].ts[k], 0);
+        }
+    }
+    for (size_t a = 0; a < all.n; a++) {
+        int64_t t = all.ts[a];
+        int seen_before = 0;
+        for (size_t b = 0; b < a && !seen_before; b++) {
+            seen_before = all.ts[b] == t;
+        }
+        if (seen_before) {
+            continue;
+        }
+        double acc = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < items[i].n; k++) {
+                if (items[i].ts[k] != t) {
+                    continue;
+                }
+                double v = items[i].v[k];
+                acc = cnt == 0 ? v : fn == 2 ? fmin(acc, v) : fn == 3 ? fmax(acc, v) : acc + v;
+                cnt++;
+            }
+        }
+        series_push(out, t, fn == 1 ? acc / (double)cnt : acc);
+    }
+    series_fini(&all);
+    /* In time order. */
+    for (size_t i = 1; i < out->n; i++) {
+        for (size_t j = i; j > 0 && out->ts[j - 1] > out->ts[j]; j--) {
+            int64_t tt = out->ts[j];
+            double tv = out->v[j];
+            out->ts[j] = out->ts[j - 1];
+            out->v[j] = out->v[j - 1];
+            out->ts[j - 1] = tt;
+            out->v[j - 1] = tv;
+        }
+    }
+}
+
+static int expr_function(struct expr *e, int fn, struct series *out)
+{
+    struct series items[64];
+    size_t n = 0;
+    memset(items, 0, sizeof(items));
+    skip_ws(e);
+    int list = *e->p == '[';
+    if (list) {
+        e->p++;
+    }
+    int rc = 0;
+    do {
+        skip_ws(e);
+        if (n == 64) {
+            rc = expr_error(e, "Too many series in a list.");
+            break;
+        }
+        rc = expr_sum(e, &items[n++]);
+        skip_ws(e);
+    } while (rc == 0 && list && *e->p == ',' && e->p++);
+    if (rc == 0 && list && *e->p++ != ']') {
+        rc = expr_error(e, "Expected ']'.");
+    }
+    skip_ws(e);
+    if (rc == 0 && *e->p++ != ')') {
+        rc = expr_error(e, "Expected ')'.");
+    }
+    if (rc == 0) {
+        list_fold(items, n, fn, out);
+    }
+    for (size_t i = 0; i < n; i++) {
+        series_fini(&items[i]);
+    }
+    return rc;
+}
+
+static int expr_atom(struct expr *e, struct series *out)
+{
+    skip_ws(e);
+    const char *p = e->p;
+    if (*p == '(') {
+        e->p++;
+        int rc = expr_sum(e, out);
+        skip_ws(e);
+        if (rc == 0 && *e->p++ != ')') {
+            rc = expr_error(e, "Expected ')'.");
+        }
+        return rc;
+    }
+    if (isdigit((unsigned char)*p) || *p == '.') {
+        char *end;
+        out->scalar = strtod(p, &end);
+        out->is_scalar = 1;
+        e->p = end;
         return 0;
     }
+    if (!isalpha((unsigned char)*p)) {
+        return expr_error(e, "Syntax error.");
+    }
+    size_t len = 0;
+    while (isalnum((unsigned char)p[len]) || p[len] == '_') {
+        len++;
+    }
+    e->p = p + len;
+    skip_ws(e);
+    if (*e->p == '(') {
+        static const char *const fns[] = {"SUM", "AVG", "MIN", "MAX"};
+        for (int i = 0; i < 4; i++) {
+            if (len == 3 && strncmp(p, fns[i], 3) == 0) {
+                e->p++;
+                return expr_function(e, i, out);
+            }
+        }
+        char what[160];
+        snprintf(what, sizeof(what), "The function %.*s is not supported by this server"
+                 " (SUM, AVG, MIN, MAX and arithmetic are).", (int)len, p);
+        return expr_error(e, what);
+    }
+    return ref_series(e, p, len, out);
+}
+
+/* a op b, per timestamp both have (or against a scalar). */
+static void combine(struct series *a, const struct series *b, char op)
+{
+    struct series r = {0};
+    if (a->is_scalar && b->is_scalar) {
+        r.is_scalar = 1;
+    }
+    double x = a->scalar, y = b->scalar;
+    size_t n = a->is_scalar ? b->n : a->n;
+    for (size_t i = 0; i < n || (r.is_scalar && i == 0); i++) {
+        int64_t t = 0;
+        if (!a->is_scalar) {
+            t = a->ts[i];
+            x = a->v[i];
+        } else if (!b->is_scalar) {
+            t = b->ts[i];
+        }
+        if (!b->is_scalar) {
+            size_t k = 0;
+            int64_t want = a->is_scalar ? b->ts[i] : t;
+            while (k < b->n && b->ts[k] != want) {
+                k++;
+            }
+            if (k == b->n) {
+                continue;
+            }
+            y = b->v[k];
+        }
+        double v = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y;
+        if (r.is_scalar) {
+            r.scalar = v;
+        } else if (isfinite(v)) {
+            series_push(&r, t, v); /* a division by zero leaves the timestamp out */
+        }
+    }
+    series_fini(a);
+    *a = r;
+}
+
+static int expr_product(struct expr *e, struct series *out)
+{
+    int rc = expr_atom(e, out);
+    skip_ws(e);
+    while (rc == 0 && (*e->p == '*' || *e->p == '/')) {
+        char op = *e->p++;
+        struct series rhs = {0};
+        rc = expr_atom(e, &rhs);
+        if (rc == 0) {
+            combine(out, &rhs, op);
+        }
+        series_fini(&rhs);
+        skip_ws(e);
+    }
+    return rc;
+}
+
+static int expr_sum(struct expr *e, struct series *out)
+{
+    int rc = expr_product(e, out);
+    skip_ws(e);
+    while (rc == 0 && (*e->p == '+' || *e->p == '-')) {
+        char op = *e->p++;
+        struct series rhs = {0};
+        rc = expr_product(e, &rhs);
+        if (rc == 0) {
+            combine(out, &rhs, op);
+        }
+        series_fini(&rhs);
+        skip_ws(e);
+    }
+    return rc;
+}
+
+/* Computes query i's series once. */
+static int eval_query(struct gmd *g, size_t i)
+{
+    struct series *s = &g->s[i];
+    json_t *q = json_array_get(g->queries, i);
+    if (s->done) {
+        return 0;
+    }
+    if (s->busy) {
+        return err_set(&g->call->err, SL_E(INVALID_PARAMETER_VALUE),
+                       "Circular dependency between MetricDataQueries (at %s).",
+                       get_str(q, "Id"));
+    }
+    s->busy = 1;
+    int rc;
+    const char *expression = get_str(q, "Expression");
+    json_t *ms = json_object_get(q, "MetricStat");
+    if ((expression != NULL) == (ms != NULL)) {
+        rc = err_set(&g->call->err, SL_E(INVALID_PARAMETER_COMBINATION),
+                     "Exactly one of MetricStat and Expression must be specified in"
+                     " MetricDataQueries.member.%zu.", i + 1);
+    } else if (ms != NULL) {
+        rc = metric_stat_series(g->call, g->m, ms, i, g->start, g->end, s);
+    } else {
+        struct expr e = {g, get_str(q, "Id"), expression};
+        rc = expr_sum(&e, s);
+        skip_ws(&e);
+        if (rc == 0 && *e.p != '\0') {
+            rc = expr_error(&e, "Syntax error.");
+        }
+    }
+    s->busy = 0;
+    s->done = rc == 0;
+    return rc;
+}
+
+static json_t *series_result(const struct series *s, json_t *q, int descending)
+{
+    json_t *ts = json_array(), *vals = json_array();
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = descending ? s->n - 1 - k : k;
+        json_array_append_new(ts, json_real((double)s->ts[i] / 1000.0));
+        json_array_append_new(vals, json_real(s->v[i]));
+    }
     const char *label = get_str(q, "Label");
-    json_array_append_new(results, json_pack("{s:s,s:s,s:o,s:o,s:s,s:[]}", "Id", id, "Label",
-                                             label ? label : k.name, "Timestamps", ts, "Values",
-                                             vals, "StatusCode", "Complete", "Messages"));
+    if (label == NULL) {
+        json_t *ms = json_object_get(q, "MetricStat");
+        label = ms ? get_str(json_object_get(ms, "Metric"), "MetricName") : get_str(q, "Id");
+    }
+    return json_pack("{s:s,s:s,s:o,s:o,s:s,s:[]}", "Id", get_str(q, "Id"), "Label",
+                     label ? label : "", "Timestamps", ts, "Values", vals, "StatusCode",
+                     "Complete", "Messages");
+}
+
+static int returns_data(json_t *q)
+{
+    json_t *rd = json_object_get(q, "ReturnData");
+    return rd == NULL || json_is_true(rd) ||
+           (json_is_string(rd) && strcmp(json_string_value(rd), "true") == 0);
+}
+
+/* Every Id present, unique and starting with a lowercase letter. */
+static int check_ids(struct api_call *call, json_t *queries, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *id = get_str(json_array_get(queries, i), "Id");
+        char f[64];
+        snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.Id", i + 1);
+        if (id == NULL) {
+            return missing(call, f);
+        }
+        if (!islower((unsigned char)id[0])) {
+            return bad_value(call, f, "must start with a lowercase letter.");
+        }
+        for (size_t j = 0; j < i; j++) {
+            const char *other = get_str(json_array_get(queries, j), "Id");
+            if (other != NULL && strcmp(other, id) == 0) {
+                return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
+                               "The value %s for field Id in MetricDataQueries is not unique.",
+                               id);
+            }
+        }
+    }
     return 0;
 }
 
 static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
 {
-    struct metrics *m = call->service_ctx;
     json_t *queries = json_object_get(in, "MetricDataQueries");
     size_t n = json_array_size(queries);
     if (n == 0) {
@@ -692,9 +1025,9 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
                        "The collection MetricDataQueries must not have a size greater than %d.",
                        QUERIES_MAX);
     }
-    int64_t start, end;
-    int rc = read_range(call, in, &start, &end);
-    if (rc < 0) {
+    struct gmd g = {call, call->service_ctx, queries, NULL, n, 0, 0};
+    int rc = read_range(call, in, &g.start, &g.end);
+    if (rc < 0 || (rc = check_ids(call, queries, n)) < 0) {
         return rc;
     }
     const char *scan = get_str(in, "ScanBy");
@@ -703,22 +1036,21 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
         return bad_value(call, "ScanBy", "must be TimestampDescending or TimestampAscending.");
     }
     int descending = scan == NULL || strcmp(scan, "TimestampDescending") == 0;
+    g.s = xcalloc(n, sizeof(*g.s));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = eval_query(&g, i);
+    }
     json_t *results = json_array();
     for (size_t i = 0; i < n && rc == 0; i++) {
         json_t *q = json_array_get(queries, i);
-        const char *id = get_str(q, "Id");
-        for (size_t j = 0; j < i && id != NULL && rc == 0; j++) {
-            const char *other = get_str(json_array_get(queries, j), "Id");
-            if (other != NULL && strcmp(other, id) == 0) {
-                rc = err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
-                             "The value %s for field Id in MetricDataQueries is not unique.",
-                             id);
-            }
-        }
-        if (rc == 0) {
-            rc = metric_data_query(call, m, q, i, start, end, descending, results);
+        if (returns_data(q)) {
+            json_array_append_new(results, series_result(&g.s[i], q, descending));
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        series_fini(&g.s[i]);
+    }
+    free(g.s);
     if (rc < 0) {
         json_decref(results);
         return rc;

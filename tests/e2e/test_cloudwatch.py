@@ -227,19 +227,47 @@ def test_get_metric_statistics_errors(cw):
 
 def test_get_metric_data_errors(cw):
     start, end = window()
-    with pytest.raises(ClientError) as e:
-        cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
-            {"Id": "e1", "Expression": "SUM(METRICS())"}])
-    assert err(e)[0] == "InvalidParameterValue" and "not supported" in err(e)[1]
     stat = {"Metric": {"Namespace": "App", "MetricName": "x"}, "Period": 60, "Stat": "Sum"}
-    with pytest.raises(ClientError) as e:
-        cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
-            {"Id": "a", "MetricStat": stat}, {"Id": "a", "MetricStat": stat}])
-    assert err(e)[0] == "InvalidParameterValue" and "unique" in err(e)[1]
-    with pytest.raises(ClientError) as e:
-        cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
-            {"Id": "Upper", "MetricStat": stat}])
-    assert err(e)[0] == "InvalidParameterValue"
+    cases = [
+        ([{"Id": "a", "MetricStat": stat}, {"Id": "a", "MetricStat": stat}],
+         "InvalidParameterValue", "unique"),
+        ([{"Id": "Upper", "MetricStat": stat}], "InvalidParameterValue", "lowercase"),
+        ([{"Id": "e", "Expression": "RATE(a)"}, {"Id": "a", "MetricStat": stat}],
+         "InvalidParameterValue", "not supported"),
+        ([{"Id": "e", "Expression": "a + zz"}, {"Id": "a", "MetricStat": stat}],
+         "InvalidParameterValue", "zz"),
+        ([{"Id": "e", "Expression": "f + 1"}, {"Id": "f", "Expression": "e * 2"}],
+         "InvalidParameterValue", "Circular"),
+        ([{"Id": "e", "Expression": "(1 + "}], "InvalidParameterValue", "expression"),
+        ([{"Id": "a", "MetricStat": dict(stat, Stat="p99")}], "InvalidParameterValue",
+         "percentiles"),
+    ]
+    for queries, code, fragment in cases:
+        with pytest.raises(ClientError) as e:
+            cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=queries)
+        assert err(e)[0] == code and fragment in err(e)[1], (queries, err(e))
+
+
+def test_get_metric_data_expressions(cw, unique):
+    ns = "Math/" + unique
+    at = datetime.datetime.now(UTC) - datetime.timedelta(minutes=2)
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "A", "Values": [1, 2, 3], "Timestamp": at},
+        {"MetricName": "B", "Value": 10, "Timestamp": at},
+    ])
+    start, end = window()
+
+    def q(qid, name):
+        return {"Id": qid, "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": ns, "MetricName": name}, "Period": 60, "Stat": "Sum"}}
+
+    exprs = {"plus": "a + b", "sum": "SUM([a, b])", "avg": "AVG([a, b])",
+             "mix": "(a * 2 - b) / 2", "max": "MAX([a, b])", "nested": "plus / 4"}
+    r = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
+        q("a", "A"), q("b", "B")] + [{"Id": k, "Expression": v} for k, v in exprs.items()])
+    got = {x["Id"]: x["Values"] for x in r["MetricDataResults"]}
+    assert got == {"plus": [16.0], "sum": [16.0], "avg": [8.0], "mix": [1.0], "max": [10.0],
+                   "nested": [4.0]}
 
 
 def test_the_cli_reads_statistics_and_lists(sl, cw, unique):
