@@ -348,10 +348,21 @@ static int put_metric_data(struct api_call *call, json_t *in, json_t **out)
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = read_datum(call, ns, json_array_get(data, i), i, &ds[i]);
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        for (size_t j = 0; j < ds[i].n_stats && rc == 0; j++) {
-            rc = metrics_put(m, &ds[i].key, ds[i].unit, ds[i].ts_ms, ds[i].res, &ds[i].stats[j]);
+    if (rc == 0) {
+        size_t n_items = 0;
+        for (size_t i = 0; i < n; i++) {
+            n_items += ds[i].n_stats;
         }
+        struct metrics_put_item *items = xcalloc(n_items ? n_items : 1, sizeof(*items));
+        n_items = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < ds[i].n_stats; j++) {
+                items[n_items++] = (struct metrics_put_item){&ds[i].key, ds[i].unit, ds[i].ts_ms,
+                                                             ds[i].res, ds[i].stats[j]};
+            }
+        }
+        rc = metrics_put_batch(m, items, n_items);
+        free(items);
     }
     for (size_t i = 0; i < n; i++) {
         free(ds[i].stats);

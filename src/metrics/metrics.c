@@ -157,36 +157,41 @@ static int metric_id(struct metrics *m, const struct metrics_key *k, int create,
     return rc < 0 ? rc : rc == 1 ? 0 : SL_E(RESOURCE_NOT_FOUND);
 }
 
-int metrics_put(struct metrics *m, const struct metrics_key *k, const char *unit, int64_t ts_ms,
-                int resolution_s, const struct metrics_stat *s)
+/* Adds one observation to its slot. Under the store lock, inside a transaction. */
+static int put_locked(struct metrics *m, const struct metrics_put_item *it)
 {
-    int64_t slot_ms = (int64_t)resolution_s * 1000;
-    int64_t ts = ts_ms - ((ts_ms % slot_ms) + slot_ms) % slot_ms;
-    store_lock(m->store);
+    int64_t slot_ms = (int64_t)it->resolution_s * 1000;
+    int64_t ts = it->ts_ms - ((it->ts_ms % slot_ms) + slot_ms) % slot_ms;
     int64_t id = 0;
-    int rc = store_begin(m->store);
-    if (rc == 0) {
-        rc = metric_id(m, k, 1, &id);
+    int rc = metric_id(m, it->key, 1, &id);
+    if (rc < 0) {
+        return rc;
     }
-    if (rc == 0) {
-        struct store_stmt *q = store_prepare_args(
-            m->store,
-            "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max)"
-            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
-            " sum = sum + excluded.sum, min = MIN(min, excluded.min),"
-            " max = MAX(max, excluded.max)",
-            "iiis", id, ts, (int64_t)resolution_s, unit);
-        if (q == NULL) {
-            rc = SL_E(IO);
-        } else {
-            const double vals[4] = {s->count, s->sum, s->min, s->max};
-            for (int i = 0; i < 4; i++) {
-                store_bind_double(q, 5 + i, vals[i]);
-            }
-            rc = store_step(q);
-            rc = rc < 0 ? rc : 0;
-            store_finalize(q);
-        }
+    struct store_stmt *q = store_prepare_args(
+        m->store,
+        "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max)"
+        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
+        " sum = sum + excluded.sum, min = MIN(min, excluded.min),"
+        " max = MAX(max, excluded.max)",
+        "iiis", id, ts, (int64_t)it->resolution_s, it->unit);
+    if (q == NULL) {
+        return SL_E(IO);
+    }
+    const double vals[4] = {it->stat.count, it->stat.sum, it->stat.min, it->stat.max};
+    for (int i = 0; i < 4; i++) {
+        store_bind_double(q, 5 + i, vals[i]);
+    }
+    rc = store_step(q);
+    store_finalize(q);
+    return rc < 0 ? rc : 0;
+}
+
+int metrics_put_batch(struct metrics *m, const struct metrics_put_item *items, size_t n)
+{
+    store_lock(m->store);
+    int rc = store_begin(m->store);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = put_locked(m, &items[i]);
     }
     if (rc == 0) {
         rc = store_commit(m->store);
@@ -195,6 +200,13 @@ int metrics_put(struct metrics *m, const struct metrics_key *k, const char *unit
     }
     store_unlock(m->store);
     return rc;
+}
+
+int metrics_put(struct metrics *m, const struct metrics_key *k, const char *unit, int64_t ts_ms,
+                int resolution_s, const struct metrics_stat *s)
+{
+    struct metrics_put_item it = {k, unit, ts_ms, resolution_s, *s};
+    return metrics_put_batch(m, &it, 1);
 }
 
 /* ---- reading ---- */

@@ -60,6 +60,15 @@ struct metrics_key {
 /* Adds s to the slot of ts_ms (resolution_s 1 or 60). Returns 0 or a store error. */
 int metrics_put(struct metrics *m, const struct metrics_key *k, const char *unit, int64_t ts_ms,
                 int resolution_s, const struct metrics_stat *s);
+/* Many metrics_put in one transaction: all are recorded or none. */
+struct metrics_put_item {
+    const struct metrics_key *key;
+    const char *unit;
+    int64_t ts_ms;
+    int resolution_s;
+    struct metrics_stat stat;
+};
+int metrics_put_batch(struct metrics *m, const struct metrics_put_item *items, size_t n);
 
 /* A statistic bucket of metrics_stats: the period starting at ts_ms. */
 struct metrics_point {

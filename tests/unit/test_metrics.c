@@ -272,6 +272,30 @@ static void test_durable_across_reopen(void **state)
     free(p);
 }
 
+static void test_batch_writes_every_item(void **state)
+{
+    struct fx *f = *state;
+    struct metrics_dim other = {"StreamName", "b"};
+    struct metrics_key key_b = key_a;
+    key_b.dims = &other;
+    struct metrics_put_item items[3] = {
+        {&key_a, "Count", T0_MS, 60, {1, 2, 2, 2}},
+        {&key_a, "Count", T0_MS + 5000, 60, {2, 10, 4, 6}},
+        {&key_b, "Count", T0_MS, 1, {1, 7, 7, 7}},
+    };
+    assert_int_equal(metrics_put_batch(f->m, items, 3), 0);
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.count == 3 && p[0].s.sum == 12 && p[0].s.min == 2 && p[0].s.max == 6);
+    free(p);
+    assert_int_equal(metrics_stats(f->m, &key_b, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.sum == 7);
+    free(p);
+}
+
 static int n_source_calls;
 static int64_t source_now;
 
@@ -304,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_now_runs_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_writes_every_item, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
