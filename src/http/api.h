@@ -101,6 +101,21 @@ struct api_json_service {
     const struct api_json_op *ops;
     size_t n_ops;
     void *ctx;
+    /*
+     * The service front end's checks of an operation's input (call->operation set),
+     * run before the operation with the input as JSON or CBOR decoded it; 0 or an error
+     * in call->err. A raw op checks its own input on the JSON path: validate then runs
+     * only when the op has failed, so that a failure is worded as the front end would.
+     * NULL for none.
+     */
+    int (*validate)(struct api_call *call, json_t *input);
+    /*
+     * CBOR (application/x-amz-cbor-1.1, the same documents as JSON): the output
+     * members the model makes blobs and timestamps, NULL-terminated, written as byte
+     * strings and tag 1 epochs. NULL when the service does not speak CBOR.
+     */
+    const char *const *cbor_blob_members;
+    const char *const *cbor_epoch_members;
 };
 
 /* ---- query protocol ---- */
