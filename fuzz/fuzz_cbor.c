@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static const char *const blobs[] = {"Data", NULL};
     static const char *const epochs[] = {"ApproximateArrivalTimestamp", NULL};
-    struct cbor_encode_opts eopts = {.blob_members = blobs, .epoch_members = epochs,
-                                     .epoch_scale = 1000.0};
+    struct cbor_encode_opts eopts = {
+        .blob_members = blobs, .epoch_members = epochs, .epoch_scale = 1000.0};
     struct buf b, again;
     buf_init(&b);
     buf_init(&again);

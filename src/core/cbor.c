@@ -26,8 +26,8 @@ struct dec {
 /* The head of a data item: its major type and argument (or float bits). */
 struct head {
     int major;
-    int ai;        /* additional information, the low five bits */
-    uint64_t arg;  /* the argument; for major 7 with ai 25..27 the float's bits */
+    int ai;       /* additional information, the low five bits */
+    uint64_t arg; /* the argument; for major 7 with ai 25..27 the float's bits */
     int indefinite;
 };
 
@@ -242,8 +242,8 @@ static int decode_map(struct dec *d, const struct head *h, int depth, json_t **o
         if (rc == 0) {
             rc = decode_item(d, depth + 1, &value);
         }
-        if (rc == 0 && json_object_setn_new(obj, json_string_value(key), json_string_length(key),
-                                            value) < 0) {
+        if (rc == 0 &&
+            json_object_setn_new(obj, json_string_value(key), json_string_length(key), value) < 0) {
             rc = SL_E(NOMEM);
         }
         json_decref(key);
@@ -336,8 +336,8 @@ static int decode_item(struct dec *d, int depth, json_t **out)
     return *out != NULL ? 0 : SL_E(NOMEM);
 }
 
-int cbor_decode(const uint8_t *data, size_t len, const struct cbor_decode_opts *opts,
-                json_t **out, struct err_info *err)
+int cbor_decode(const uint8_t *data, size_t len, const struct cbor_decode_opts *opts, json_t **out,
+                struct err_info *err)
 {
     struct dec d = {
         .p = data,

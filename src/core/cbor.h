@@ -35,8 +35,8 @@ struct cbor_decode_opts {
  * SL_E(SERIALIZATION) with a message in err (may be NULL) for input that is not one
  * well-formed data item within the limits, or SL_E(NOMEM). opts may be NULL.
  */
-int cbor_decode(const uint8_t *data, size_t len, const struct cbor_decode_opts *opts,
-                json_t **out, struct err_info *err);
+int cbor_decode(const uint8_t *data, size_t len, const struct cbor_decode_opts *opts, json_t **out,
+                struct err_info *err);
 
 struct cbor_encode_opts {
     /* NULL-terminated member names, matched at any depth; either list may be NULL. */

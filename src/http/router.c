@@ -434,9 +434,7 @@ static void render_error(struct http_exchange *ex, int code, const char *name_ov
     r->status = status;
     api_response_header(r, "x-amzn-RequestId", ex->request_id);
     switch (ex->proto) {
-    case PROTO_JSON:
-        json_error_body(ex, name, message);
-        break;
+    case PROTO_JSON: json_error_body(ex, name, message); break;
     case PROTO_QUERY:
         api_response_header(r, "Content-Type", "text/xml");
         buf_printf(&r->body, "<ErrorResponse xmlns=\"%s\"><Error><Type>%s</Type><Code>",
@@ -551,11 +549,10 @@ static void answer_plain_json(struct http_exchange *ex, int parsed)
     api_response_header(r, "Content-Type", "application/json");
     cors_headers(ex);
     buf_reset(&r->body);
-    buf_puts(&r->body,
-             parsed ? "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
-                      "UnknownOperationException\",\"message\":null},\"Version\":\"1.0\"}"
-                    : "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
-                      "SerializationException\",\"Message\":null},\"Version\":\"1.0\"}");
+    buf_puts(&r->body, parsed ? "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                "UnknownOperationException\",\"message\":null},\"Version\":\"1.0\"}"
+                              : "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                "SerializationException\",\"Message\":null},\"Version\":\"1.0\"}");
 }
 
 /*
@@ -656,8 +653,8 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
     }
     if (rc == 0 && op->raw_fn != NULL) {
         if (input == NULL) {
-            rc = op->raw_fn(call, ex->body.data ? ex->body.data : (const uint8_t *)"",
-                            ex->body_len, &out);
+            rc = op->raw_fn(call, ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len,
+                            &out);
             if (rc < 0) {
                 revalidate_raw(ex, call, &rc);
             }

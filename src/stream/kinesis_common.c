@@ -152,8 +152,8 @@ int kin__get_int(struct api_call *call, json_t *in, const char *field, int requi
     /* The service's deserializer takes a fraction for an integer and drops it. */
     double d = json_number_value(v);
     if (d >= (double)INT32_MAX + 1 || d <= (double)INT32_MIN - 1) {
-        return err_set(&call->err, SL_E(SERIALIZATION),
-                       "Numeric value (%.0f) out of range of int", d);
+        return err_set(&call->err, SL_E(SERIALIZATION), "Numeric value (%.0f) out of range of int",
+                       d);
     }
     long long x = json_is_integer(v) ? json_integer_value(v) : (long long)d;
     char shown[32];
@@ -358,7 +358,17 @@ int kin__tags_collect(struct api_call *call, const char *stream_name, json_t *ta
  * value range, pattern, length, enum.
  */
 
-enum vtype { VT_STRING, VT_INT, VT_LONG, VT_BOOL, VT_BLOB, VT_TIMESTAMP, VT_LIST, VT_MAP, VT_STRUCT };
+enum vtype {
+    VT_STRING,
+    VT_INT,
+    VT_LONG,
+    VT_BOOL,
+    VT_BLOB,
+    VT_TIMESTAMP,
+    VT_LIST,
+    VT_MAP,
+    VT_STRUCT
+};
 
 enum vpattern { PAT_NONE, PAT_NAME, PAT_HASH_KEY, PAT_SEQUENCE, PAT_STREAM_ARN, PAT_STREAM_ID };
 
@@ -368,8 +378,8 @@ struct vmember {
     int required;
     long long min, max; /* values for numbers, lengths otherwise; NO_LIMIT for none */
     enum vpattern pattern;
-    const char *const *enums;          /* NULL-terminated allowed values, or NULL */
-    const struct vmember *children;    /* a structure's members, or a list's element */
+    const char *const *enums;       /* NULL-terminated allowed values, or NULL */
+    const struct vmember *children; /* a structure's members, or a list's element */
     size_t n_children;
 };
 
@@ -382,21 +392,45 @@ struct voperation {
     size_t n_members;
 };
 
-static const char *const iterator_types[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
-                                             "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", NULL};
+static const char *const iterator_types[] = {
+    "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", NULL};
 static const char *const stream_modes[] = {"PROVISIONED", "ON_DEMAND", NULL};
-static const char *const shard_filter_types[] = {"AFTER_SHARD_ID",   "AT_TRIM_HORIZON",
-                                                 "FROM_TRIM_HORIZON", "AT_LATEST",
-                                                 "AT_TIMESTAMP",     "FROM_TIMESTAMP",
+static const char *const shard_filter_types[] = {"AFTER_SHARD_ID",
+                                                 "AT_TRIM_HORIZON",
+                                                 "FROM_TRIM_HORIZON",
+                                                 "AT_LATEST",
+                                                 "AT_TIMESTAMP",
+                                                 "FROM_TIMESTAMP",
                                                  NULL};
 
-#define M_STREAM_NAME {"StreamName", VT_STRING, 0, 1, STREAM_NAME_MAX, PAT_NAME, NULL, NULL, 0}
-#define M_STREAM_ARN {"StreamARN", VT_STRING, 0, 1, 2048, PAT_STREAM_ARN, NULL, NULL, 0}
-#define M_STREAM_ID {"StreamId", VT_STRING, 0, 1, 24, PAT_STREAM_ID, NULL, NULL, 0}
-#define M_STRING(n, req, lo, hi, pat) {n, VT_STRING, req, lo, hi, pat, NULL, NULL, 0}
-#define M_INT(n, req, lo, hi) {n, VT_INT, req, lo, hi, PAT_NONE, NULL, NULL, 0}
-#define M_ENUM(n, req, values) {n, VT_STRING, req, NO_LIMIT, NO_LIMIT, PAT_NONE, values, NULL, 0}
-#define M_OF(n, type) {n, type, 0, NO_LIMIT, NO_LIMIT, PAT_NONE, NULL, NULL, 0}
+#define M_STREAM_NAME                                                                              \
+    {                                                                                              \
+        "StreamName", VT_STRING, 0, 1, STREAM_NAME_MAX, PAT_NAME, NULL, NULL, 0                    \
+    }
+#define M_STREAM_ARN                                                                               \
+    {                                                                                              \
+        "StreamARN", VT_STRING, 0, 1, 2048, PAT_STREAM_ARN, NULL, NULL, 0                          \
+    }
+#define M_STREAM_ID                                                                                \
+    {                                                                                              \
+        "StreamId", VT_STRING, 0, 1, 24, PAT_STREAM_ID, NULL, NULL, 0                              \
+    }
+#define M_STRING(n, req, lo, hi, pat)                                                              \
+    {                                                                                              \
+        n, VT_STRING, req, lo, hi, pat, NULL, NULL, 0                                              \
+    }
+#define M_INT(n, req, lo, hi)                                                                      \
+    {                                                                                              \
+        n, VT_INT, req, lo, hi, PAT_NONE, NULL, NULL, 0                                            \
+    }
+#define M_ENUM(n, req, values)                                                                     \
+    {                                                                                              \
+        n, VT_STRING, req, NO_LIMIT, NO_LIMIT, PAT_NONE, values, NULL, 0                           \
+    }
+#define M_OF(n, type)                                                                              \
+    {                                                                                              \
+        n, type, 0, NO_LIMIT, NO_LIMIT, PAT_NONE, NULL, NULL, 0                                    \
+    }
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct vmember put_record_members[] = {
@@ -444,8 +478,7 @@ static const struct vmember stream_mode_details[] = {
 static const struct vmember create_stream_members[] = {
     M_INT("ShardCount", 0, 1, NO_LIMIT),
     M_STRING("StreamName", 1, 1, STREAM_NAME_MAX, PAT_NAME),
-    {"StreamModeDetails", VT_STRUCT, 0, NO_LIMIT, NO_LIMIT, PAT_NONE, NULL, stream_mode_details,
-     1},
+    {"StreamModeDetails", VT_STRUCT, 0, NO_LIMIT, NO_LIMIT, PAT_NONE, NULL, stream_mode_details, 1},
     {"Tags", VT_MAP, 0, 1, 200, PAT_NONE, NULL, NULL, 0},
 };
 static const struct vmember delete_stream_members[] = {
@@ -534,7 +567,7 @@ static int type_error(struct api_call *call, json_t *v, enum vtype want)
     if (msg != NULL) {
         return err_set(&call->err, SL_E(SERIALIZATION), "%s", msg);
     }
-    const char *from = json_is_boolean(v) ? "class java.lang.Boolean"
+    const char *from = json_is_boolean(v)  ? "class java.lang.Boolean"
                        : json_is_string(v) ? "class java.lang.String"
                                            : "class java.math.BigDecimal";
     return err_set(&call->err, SL_E(SERIALIZATION), "%s can not be converted to %s", from,
@@ -573,8 +606,7 @@ static int check_type(struct api_call *call, json_t *v, const struct vmember *m)
         return 0;
     }
     switch (m->type) {
-    case VT_STRING:
-        return json_is_string(v) ? 0 : type_error(call, v, m->type);
+    case VT_STRING: return json_is_string(v) ? 0 : type_error(call, v, m->type);
     case VT_BLOB:
         if (!json_is_string(v)) {
             return type_error(call, v, m->type);
@@ -582,8 +614,7 @@ static int check_type(struct api_call *call, json_t *v, const struct vmember *m)
         return check_blob(call, json_string_value(v), json_string_length(v));
     case VT_INT:
     case VT_LONG:
-    case VT_TIMESTAMP:
-        return json_is_number(v) ? 0 : type_error(call, v, m->type);
+    case VT_TIMESTAMP: return json_is_number(v) ? 0 : type_error(call, v, m->type);
     case VT_BOOL: return json_is_boolean(v) ? 0 : type_error(call, v, m->type);
     case VT_MAP: return json_is_object(v) ? 0 : type_error(call, v, m->type);
     case VT_STRUCT:
@@ -878,7 +909,10 @@ int kin__validate_input(struct api_call *call, json_t *input)
 /* ---- CBOR: the output members that are blobs and timestamps in the model ---- */
 
 const char *const kin__cbor_blob_members[] = {"Data", NULL};
-const char *const kin__cbor_epoch_members[] = {
-    "ApproximateArrivalTimestamp", "StreamCreationTimestamp", "ConsumerCreationTimestamp",
-    "EarliestAllowedEndAt",        "EndedAt",                 "StartedAt",
-    NULL};
+const char *const kin__cbor_epoch_members[] = {"ApproximateArrivalTimestamp",
+                                               "StreamCreationTimestamp",
+                                               "ConsumerCreationTimestamp",
+                                               "EarliestAllowedEndAt",
+                                               "EndedAt",
+                                               "StartedAt",
+                                               NULL};

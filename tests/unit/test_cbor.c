@@ -244,16 +244,17 @@ static const char *encode_hex(json_t *v, const struct cbor_encode_opts *opts)
 static void test_encoding_every_type(void **state)
 {
     (void)state;
-    json_t *v = json_pack("[i,i,i,i,i,i,s,b,b,n,f]", 0, 23, 24, 1000, -1, -1000, "IETF", 1, 0,
-                          1.5);
+    json_t *v = json_pack("[i,i,i,i,i,i,s,b,b,n,f]", 0, 23, 24, 1000, -1, -1000, "IETF", 1, 0, 1.5);
     assert_string_equal(encode_hex(v, NULL),
                         "8b001718181903e8203903e76449455446f5f4f6fb3ff8000000000000");
     json_decref(v);
     v = json_pack("{s:I}", "a", (json_int_t)5000000000LL);
-    assert_string_equal(encode_hex(v, NULL), "a16161" "1b000000012a05f200");
+    assert_string_equal(encode_hex(v, NULL), "a16161"
+                                             "1b000000012a05f200");
     json_decref(v);
     v = json_pack("{s:I}", "n", (json_int_t)INT64_MIN);
-    assert_string_equal(encode_hex(v, NULL), "a1616e" "3b7fffffffffffffff");
+    assert_string_equal(encode_hex(v, NULL), "a1616e"
+                                             "3b7fffffffffffffff");
     json_decref(v);
 }
 
@@ -264,11 +265,11 @@ static void test_encoding_blobs_and_epochs_by_member(void **state)
     static const char *const epochs[] = {"At", NULL};
     struct cbor_encode_opts opts = {
         .blob_members = blobs, .epoch_members = epochs, .epoch_scale = 1000.0};
-    json_t *v = json_pack("{s:[{s:s,s:f,s:s}]}", "Records", "Data", "AQID", "At", 1.5, "Key",
-                          "AQID");
+    json_t *v =
+        json_pack("{s:[{s:s,s:f,s:s}]}", "Records", "Data", "AQID", "At", 1.5, "Key", "AQID");
     /* {"Records":[{"Data":h'010203',"At":1(1500),"Key":"AQID"}]} */
     assert_string_equal(encode_hex(v, &opts), "a1675265636f72647381a3644461746143010203"
-                                               "624174c11905dc634b65796441514944");
+                                              "624174c11905dc634b65796441514944");
     json_decref(v);
 }
 

@@ -53,12 +53,16 @@ static const struct api_json_op json_ops[] = {
     {"Echo", json_echo, NULL},
     {"Fail", json_fail, NULL},
 };
+static const char *const cbor_blobs[] = {"Data", NULL};
+static const char *const cbor_epochs[] = {"At", NULL};
 static const struct api_json_service json_svc = {
     .signing_name = "kinesis",
     .target_prefix = "Kinesis_20131202",
     .json_version = "1.1",
     .ops = json_ops,
     .n_ops = 2,
+    .cbor_blob_members = cbor_blobs,
+    .cbor_epoch_members = cbor_epochs,
 };
 
 /* Writes every field as <P><N>name</N><V>value</V></P>, in order. */
@@ -433,6 +437,54 @@ static void test_json_errors_have_the_json_shape(void **state)
     ex_free(ex);
 }
 
+/* ---- CBOR ---- */
+
+static void test_cbor_request_and_answer_map_blobs_and_epochs(void **state)
+{
+    struct fixture *f = *state;
+    /* {"Data": h'0102', "At": 1(1500)}: a blob and an epoch in milliseconds */
+    static const char req[] = "\xa2\x64"
+                              "Data"
+                              "\x42\x01\x02\x62"
+                              "At"
+                              "\xc1\x19\x05\xdc";
+    struct http_exchange *ex = ex_new("POST", "/", req);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(resp_header(ex, "Content-Type"), "application/x-amz-cbor-1.1");
+    /* the echo saw {"Data":"AQI=","At":1.5} and its answer is written back as it came */
+    assert_int_equal(ex->resp.body.len, sizeof(req) - 1);
+    assert_memory_equal(ex->resp.body.data, req, sizeof(req) - 1);
+    ex_free(ex);
+
+    /* an error is a CBOR map too: {"__type": "ValidationException", "message": ...} */
+    ex = ex_new("POST", "/", "\xa0");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Fail");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "Content-Type"), "application/x-amz-cbor-1.1");
+    static const char err[] = "\xa2\x66__type\x73ValidationException\x67message\x6b"
+                              "bad \"input\"";
+    assert_int_equal(ex->resp.body.len, sizeof(err) - 1);
+    assert_memory_equal(ex->resp.body.data, err, sizeof(err) - 1);
+    ex_free(ex);
+
+    /* malformed CBOR */
+    ex = ex_new("POST", "/", "\xa1\x61");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "SerializationException");
+    ex_free(ex);
+}
+
 /* ---- rest-xml ---- */
 
 static void test_rest_answers_and_errors_have_the_rest_xml_shape(void **state)
@@ -567,6 +619,7 @@ int main(void)
         T(test_query_fields_are_decoded_by_the_one_rule_and_rendered),
         T(test_query_errors_have_the_query_shape),
         T(test_json_errors_have_the_json_shape),
+        T(test_cbor_request_and_answer_map_blobs_and_epochs),
         T(test_rest_answers_and_errors_have_the_rest_xml_shape),
         T(test_query_request_survives_every_allocation_failure),
         T(test_json_request_survives_every_allocation_failure),
