@@ -370,7 +370,15 @@ enum vtype {
     VT_STRUCT
 };
 
-enum vpattern { PAT_NONE, PAT_NAME, PAT_HASH_KEY, PAT_SEQUENCE, PAT_STREAM_ARN, PAT_STREAM_ID };
+enum vpattern {
+    PAT_NONE,
+    PAT_NAME,
+    PAT_HASH_KEY,
+    PAT_SEQUENCE,
+    PAT_STREAM_ARN,
+    PAT_RESOURCE_ARN,
+    PAT_STREAM_ID
+};
 
 struct vmember {
     const char *name;
@@ -527,7 +535,76 @@ static const struct vmember retention_members[] = {
     M_STREAM_ID,
 };
 
+static const char *const encryption_types[] = {"NONE", "KMS", NULL};
+static const struct vmember tag_key_element[] = {
+    M_STRING("member", 0, 1, KIN_TAG_KEY_MAX, PAT_NONE),
+};
+#define M_TAGS                                                                                     \
+    {                                                                                              \
+        "Tags", VT_MAP, 1, 1, 200, PAT_NONE, NULL, NULL, 0                                         \
+    }
+#define M_TAG_KEYS                                                                                 \
+    {                                                                                              \
+        "TagKeys", VT_LIST, 1, 1, 50, PAT_NONE, NULL, tag_key_element, 1                           \
+    }
+#define M_RESOURCE_ARN M_STRING("ResourceARN", 1, 1, 2048, PAT_RESOURCE_ARN)
+static const struct vmember add_tags_members[] = {
+    M_STREAM_NAME,
+    M_TAGS,
+    M_STREAM_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember remove_tags_members[] = {
+    M_STREAM_NAME,
+    M_TAG_KEYS,
+    M_STREAM_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember list_tags_members[] = {
+    M_STREAM_NAME,
+    M_STRING("ExclusiveStartTagKey", 0, 1, KIN_TAG_KEY_MAX, PAT_NONE),
+    M_INT("Limit", 0, 1, 50),
+    M_STREAM_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember tag_resource_members[] = {
+    M_TAGS,
+    M_RESOURCE_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember untag_resource_members[] = {
+    M_TAG_KEYS,
+    M_RESOURCE_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember list_tags_for_resource_members[] = {
+    M_RESOURCE_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember encryption_members[] = {
+    M_STREAM_NAME,
+    M_ENUM("EncryptionType", 1, encryption_types),
+    M_STRING("KeyId", 1, 1, 2048, PAT_NONE),
+    M_STREAM_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember update_stream_mode_members[] = {
+    M_STRING("StreamARN", 1, 1, 2048, PAT_STREAM_ARN),
+    M_STREAM_ID,
+    {"StreamModeDetails", VT_STRUCT, 1, NO_LIMIT, NO_LIMIT, PAT_NONE, NULL, stream_mode_details, 1},
+    M_INT("WarmThroughputMiBps", 0, 0, NO_LIMIT),
+};
+
 static const struct voperation voperations[] = {
+    {"AddTagsToStream", add_tags_members, N_OF(add_tags_members)},
+    {"RemoveTagsFromStream", remove_tags_members, N_OF(remove_tags_members)},
+    {"ListTagsForStream", list_tags_members, N_OF(list_tags_members)},
+    {"TagResource", tag_resource_members, N_OF(tag_resource_members)},
+    {"UntagResource", untag_resource_members, N_OF(untag_resource_members)},
+    {"ListTagsForResource", list_tags_for_resource_members, N_OF(list_tags_for_resource_members)},
+    {"StartStreamEncryption", encryption_members, N_OF(encryption_members)},
+    {"StopStreamEncryption", encryption_members, N_OF(encryption_members)},
+    {"UpdateStreamMode", update_stream_mode_members, N_OF(update_stream_mode_members)},
     {"PutRecord", put_record_members, N_OF(put_record_members)},
     {"PutRecords", put_records_members, N_OF(put_records_members)},
     {"GetRecords", get_records_members, N_OF(get_records_members)},
@@ -681,31 +758,45 @@ static int lower_alnum(const char *s, size_t len)
     return 1;
 }
 
-/* arn:aws<any>:kinesis:<any>:<12 digits>:stream/<no white space, at least one byte>,
-   the pattern's greedy ".*" allowing any earlier split that makes the rest match. */
-static int stream_arn_match(const char *s, size_t len)
+/* The stream name part: \S+, at least one byte and no white space. */
+static int no_space(const char *t, const char *end)
+{
+    if (t >= end) {
+        return 0;
+    }
+    for (; t < end; t++) {
+        if (*t == ' ' || (*t >= '\t' && *t <= '\r')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* arn:aws<any>:kinesis:<any>:<12 digits>:[<any>]stream/<no white space>, the patterns'
+   greedy ".*" allowing any split that makes the rest match; any_before_stream is the
+   ResourceARN pattern's ".*" before "stream/". */
+static int stream_arn_match(const char *s, size_t len, int any_before_stream)
 {
     if (len < 7 || memcmp(s, "arn:aws", 7) != 0 || memchr(s, '\0', len) != NULL) {
         return 0;
     }
     const char *end = s + len;
-    for (const char *k = s + 7; k < end; k++) {
-        if ((size_t)(end - k) < 9 || memcmp(k, ":kinesis:", 9) != 0) {
+    for (const char *k = s + 7; k + 9 <= end; k++) {
+        if (memcmp(k, ":kinesis:", 9) != 0) {
             continue;
         }
-        for (const char *a = k + 9; a < end; a++) {
-            if (*a != ':' || end - a < 21) {
-                continue;
-            }
-            int ok = a[13] == ':' && memcmp(a + 14, "stream/", 7) == 0 && end - (a + 21) >= 1;
+        for (const char *a = k + 9; a + 14 <= end; a++) {
+            int ok = *a == ':' && a[13] == ':';
             for (int i = 1; ok && i <= 12; i++) {
                 ok = a[i] >= '0' && a[i] <= '9';
             }
-            for (const char *t = a + 21; ok && t < end; t++) {
-                ok = !(*t == ' ' || (*t >= '\t' && *t <= '\r'));
-            }
-            if (ok) {
-                return 1;
+            for (const char *st = a + 14; ok && st + 7 <= end; st++) {
+                if (memcmp(st, "stream/", 7) == 0 && no_space(st + 7, end)) {
+                    return 1;
+                }
+                if (!any_before_stream) {
+                    break;
+                }
             }
         }
     }
@@ -719,7 +810,8 @@ static int pattern_match(enum vpattern p, const char *s, size_t len)
     case PAT_NAME: return kin__valid_stream_name(s, len);
     case PAT_HASH_KEY: return digits_match(s, len, 38);
     case PAT_SEQUENCE: return digits_match(s, len, 128);
-    case PAT_STREAM_ARN: return stream_arn_match(s, len);
+    case PAT_STREAM_ARN: return stream_arn_match(s, len, 0);
+    case PAT_RESOURCE_ARN: return stream_arn_match(s, len, 1);
     case PAT_STREAM_ID:
         return len == 24 && lower_alnum(s, 20) && s[20] == '-' && lower_alnum(s + 21, 3);
     }
@@ -734,6 +826,7 @@ static const char *pattern_text(enum vpattern p)
     case PAT_SEQUENCE: return "0|([1-9]\\d{0,128})";
     case PAT_STREAM_ARN: return "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
     case PAT_STREAM_ID: return "[a-z0-9]{20}-[a-z0-9]{3}";
+    case PAT_RESOURCE_ARN: return "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+";
     case PAT_NONE: break;
     }
     return "";
@@ -771,8 +864,41 @@ static void show(json_t *v, enum vtype type, char *out, size_t size)
         snprintf(out, size, "'%lld'", (long long)json_integer_value(v));
     } else if (json_is_number(v)) {
         snprintf(out, size, "'%lld'", (long long)json_number_value(v));
+    } else if (json_is_array(v)) {
+        /* "[a, b]", as the service prints a list */
+        size_t o = 0;
+        out[o++] = '\'';
+        out[o++] = '[';
+        for (size_t i = 0; i < json_array_size(v) && o + 8 < size; i++) {
+            json_t *e = json_array_get(v, i);
+            char item[160];
+            if (json_is_string(e)) {
+                shown_value(json_string_value(e), json_string_length(e), item, sizeof(item));
+            } else if (json_is_number(e)) {
+                snprintf(item, sizeof(item), "%g", json_number_value(e));
+            } else {
+                snprintf(item, sizeof(item), "{...}");
+            }
+            o += (size_t)snprintf(out + o, size - o - 4, "%s%s", i > 0 ? ", " : "", item);
+            o = o < size - 4 ? o : size - 4;
+        }
+        snprintf(out + o, size - o, "]'");
     } else {
-        snprintf(out, size, "'%s'", json_is_array(v) ? "[...]" : "{...}");
+        /* "{k=v, k2=v2}", as the service prints a map */
+        size_t o = 0;
+        const char *k;
+        json_t *e;
+        o += (size_t)snprintf(out, size, "'{");
+        json_object_foreach(v, k, e)
+        {
+            if (o + 8 >= size) {
+                break;
+            }
+            o += (size_t)snprintf(out + o, size - o - 4, "%s%s=%s", o > 2 ? ", " : "", k,
+                                  json_is_string(e) ? json_string_value(e) : "...");
+            o = o < size - 4 ? o : size - 4;
+        }
+        snprintf(out + o, size - o, "}'");
     }
 }
 
@@ -851,6 +977,21 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
     }
     if (m->type == VT_STRUCT) {
         validate_members(vs, v, m->children, m->n_children, path);
+    } else if (m->type == VT_LIST && m->children != NULL && m->children[0].type == VT_STRING) {
+        /* A list of strings is checked whole: one violation for any element. */
+        const struct vmember *e = &m->children[0];
+        int bad = 0;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t len = json_string_length(json_array_get(v, i));
+            bad |= (long long)len < e->min || (long long)len > e->max;
+        }
+        if (bad) {
+            snprintf(c, sizeof(c),
+                     "Member must satisfy constraint: [Member must have length less than or "
+                     "equal to %lld, Member must have length greater than or equal to %lld]",
+                     e->max, e->min);
+            violation(vs, shown, path, c);
+        }
     } else if (m->type == VT_LIST && m->children != NULL) {
         for (size_t i = 0; i < json_array_size(v); i++) {
             char item[192];

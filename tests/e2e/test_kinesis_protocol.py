@@ -502,3 +502,38 @@ def test_cors_preflight_and_headers(sluice):
     # without an Origin there is nothing to allow
     r = call(sluice, "ListStreams", {}, content_type=JSON_TYPE)
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_tag_encryption_and_mode_operations_are_validated_first(sluice, unique):
+    name = f"none-{unique}"
+    msg = json_error(call(sluice, "RemoveTagsFromStream", {"StreamName": name,
+                                                           "TagKeys": ["ok", "", "x" * 129]},
+                          content_type=JSON_TYPE), "ValidationException")
+    assert msg == (
+        f"1 validation error detected: Value '[ok, , {'x' * 129}]' at 'tagKeys' failed to "
+        "satisfy constraint: Member must satisfy constraint: [Member must have length less "
+        "than or equal to 128, Member must have length greater than or equal to 1]")
+    msg = json_error(call(sluice, "StartStreamEncryption", {"StreamName": name,
+                                                            "EncryptionType": "AES"},
+                          content_type=JSON_TYPE), "ValidationException")
+    assert msg == (
+        "2 validation errors detected: Value 'AES' at 'encryptionType' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [NONE, KMS]; Value null at 'keyId' "
+        "failed to satisfy constraint: Member must not be null")
+    msg = cbor_error(call(sluice, "TagResource", {"ResourceARN": "arn:aws:s3:::bucket",
+                                                  "Tags": {}}), "ValidationException")
+    assert msg == (
+        "2 validation errors detected: Value '{}' at 'tags' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 1; Value 'arn:aws:s3:::bucket' at "
+        "'resourceARN' failed to satisfy constraint: Member must satisfy regular expression "
+        "pattern: arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+")
+    # a well-formed ARN of a stream that does not exist is a lookup failure, not a violation
+    arn = f"arn:aws:kinesis:{sluice.region}:000000000000:stream/{name}"
+    r = call(sluice, "ListTagsForResource", {"ResourceARN": arn}, content_type=JSON_TYPE)
+    assert r.doc["__type"] != "ValidationException"
+    msg = json_error(call(sluice, "UpdateStreamMode", {}, content_type=JSON_TYPE),
+                     "ValidationException")
+    assert msg == (
+        "2 validation errors detected: Value null at 'streamARN' failed to satisfy constraint: "
+        "Member must not be null; Value null at 'streamModeDetails' failed to satisfy "
+        "constraint: Member must not be null")
