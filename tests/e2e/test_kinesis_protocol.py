@@ -537,3 +537,66 @@ def test_tag_encryption_and_mode_operations_are_validated_first(sluice, unique):
         "2 validation errors detected: Value null at 'streamARN' failed to satisfy constraint: "
         "Member must not be null; Value null at 'streamModeDetails' failed to satisfy "
         "constraint: Member must not be null")
+
+
+# ---- against Jackson's CBOR, which the AWS SDK for Java reads and writes with ----
+
+JACKSON_JARS = ["/usr/share/java/jackson-core.jar", "/usr/share/java/jackson-dataformat-cbor.jar"]
+
+
+@pytest.fixture(scope="module")
+def jackson(tmp_path_factory):
+    import os
+    import shutil
+    import subprocess
+    if shutil.which("javac") is None or not all(os.path.exists(j) for j in JACKSON_JARS):
+        pytest.skip("needs javac and libjackson2-dataformat-cbor (scripts/install-deps.sh)")
+    out = tmp_path_factory.mktemp("jackson")
+    src = os.path.join(os.path.dirname(__file__), "JacksonCbor.java")
+    cp = ":".join(JACKSON_JARS)
+    subprocess.run(["javac", "-cp", cp, "-d", str(out), src], check=True)
+
+    def run(mode, data):
+        p = subprocess.run(["java", "-cp", f"{cp}:{out}", "JacksonCbor", mode], input=data,
+                           capture_output=True, check=True, timeout=60)
+        return p.stdout
+    return run
+
+
+def jackson_call(sluice, jackson, op, doc):
+    body = jackson("encode", json.dumps(doc).encode())
+    assert body[:1] == b"\xbf"  # an indefinite-length map, as the SDK writes it
+    r = call(sluice, op, None, raw=body)
+    assert r.headers["Content-Type"] == CBOR_TYPE
+    return r.status_code, json.loads(jackson("decode", r.content))
+
+
+def test_jackson_writes_requests_and_reads_answers(sluice, jackson, unique):
+    import base64
+    name = f"jackson-{unique}"
+    status, out = jackson_call(sluice, jackson, "CreateStream",
+                               {"StreamName": name, "ShardCount": 1})
+    assert (status, out) == (200, {})
+    wait_active_cbor(sluice, name)
+    data = bytes(range(255, -1, -1))
+    status, out = jackson_call(sluice, jackson, "PutRecords", {"StreamName": name, "Records": [
+        {"Data": {"$bytes": base64.b64encode(data).decode()}, "PartitionKey": "k"},
+        {"Data": {"$bytes": ""}, "PartitionKey": "k"}]})
+    assert status == 200 and out["FailedRecordCount"] == 0
+    now_ms = int(time.time() * 1000)
+    status, out = jackson_call(sluice, jackson, "GetShardIterator", {
+        "StreamName": name, "ShardId": "shardId-000000000000",
+        "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": {"$epoch": now_ms - 60_000}})
+    assert status == 200
+    status, out = jackson_call(sluice, jackson, "GetRecords",
+                               {"ShardIterator": out["ShardIterator"]})
+    assert status == 200
+    assert [base64.b64decode(r["Data"]["$bytes"]) for r in out["Records"]] == [data, b""]
+    ts = out["Records"][0]["ApproximateArrivalTimestamp"]
+    assert ts["$tag"] == 1 and abs(ts["value"] - now_ms) < 60_000
+    status, out = jackson_call(sluice, jackson, "DescribeStreamSummary", {"StreamName": name})
+    assert out["StreamDescriptionSummary"]["StreamCreationTimestamp"]["$tag"] == 1
+    # an error, as the SDK parses it
+    status, out = jackson_call(sluice, jackson, "DescribeStream", {"StreamName": name + "-x"})
+    assert status == 400 and out["__type"] == "ResourceNotFoundException"
+    assert "not found" in out["message"]
