@@ -6,6 +6,7 @@
 #include "core/cbor.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +165,7 @@ static int decode_string(struct dec *d, const struct head *h, json_t **out)
             rc = SL_E(NOMEM);
         } else {
             size_t n = base64_encode(data, len, text);
-            *out = json_stringn(text, n);
+            *out = json_stringn_nocheck(text, n); /* base64 is ASCII */
             rc = *out != NULL ? 0 : SL_E(NOMEM);
             free(text);
         }
@@ -501,5 +502,61 @@ static void encode_value(const json_t *v, const char *key, const struct cbor_enc
 int cbor_encode(const json_t *v, const struct cbor_encode_opts *opts, struct buf *out)
 {
     encode_value(v, NULL, opts, out);
+    return buf_status(out);
+}
+
+/* ---- JSON text ---- */
+
+static void json_text(const json_t *v, struct buf *b)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        buf_putc(b, '{');
+        const char *k;
+        size_t klen;
+        json_t *member;
+        int first = 1;
+        json_object_keylen_foreach((json_t *)v, k, klen, member)
+        {
+            if (!first) {
+                buf_putc(b, ',');
+            }
+            first = 0;
+            buf_json_string(b, k, klen);
+            buf_putc(b, ':');
+            json_text(member, b);
+        }
+        buf_putc(b, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i > 0) {
+                buf_putc(b, ',');
+            }
+            json_text(json_array_get(v, i), b);
+        }
+        buf_putc(b, ']');
+        break;
+    case JSON_STRING: buf_json_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: {
+        char num[32];
+        int n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+        /* a real stays a real: 2.0, not 2 */
+        int integral = strspn(num, "-0123456789") == (size_t)n;
+        buf_printf(b, "%s%s", num, integral ? ".0" : "");
+        break;
+    }
+    case JSON_TRUE: buf_puts(b, "true"); break;
+    case JSON_FALSE: buf_puts(b, "false"); break;
+    case JSON_NULL: buf_puts(b, "null"); break;
+    }
+}
+
+int cbor_json_text(const json_t *v, struct buf *out)
+{
+    json_text(v, out);
     return buf_status(out);
 }

@@ -104,9 +104,8 @@ struct api_json_service {
     /*
      * The service front end's checks of an operation's input (call->operation set),
      * run before the operation with the input as JSON or CBOR decoded it; 0 or an error
-     * in call->err. A raw op checks its own input on the JSON path: validate then runs
-     * only when the op has failed, so that a failure is worded as the front end would.
-     * NULL for none.
+     * in call->err. A raw op checks its own input: for it validate runs only when the
+     * op has failed, so that a failure is worded as the front end would. NULL for none.
      */
     int (*validate)(struct api_call *call, json_t *input);
     /*

@@ -600,16 +600,20 @@ static int json_input(struct http_exchange *ex, const struct api_json_op *op, js
     return 0;
 }
 
-/* A raw op failed on a JSON body: if the front end's checks fault the body, theirs is
-   the answer (they come before any lookup), worded with every violation. */
-static void revalidate_raw(struct http_exchange *ex, struct api_call *call, int *rc)
+/* A raw op failed (raw ops check their own input, so the hot path builds no tree): if
+   the front end's checks fault the input, theirs is the answer (they come before any
+   lookup), worded with every violation. decoded: the CBOR input, or NULL for JSON. */
+static void revalidate_raw(struct http_exchange *ex, struct api_call *call, json_t *decoded,
+                           int *rc)
 {
     const struct api_json_service *svc = ex->json_svc;
     if (svc->validate == NULL || is_server_fault(*rc) || ex->body_len == 0) {
         return;
     }
     json_error_t jerr;
-    json_t *input = json_loadb((const char *)ex->body.data, ex->body_len, JSON_ALLOW_NUL, &jerr);
+    json_t *input = decoded != NULL ? json_incref(decoded)
+                                    : json_loadb((const char *)ex->body.data, ex->body_len,
+                                                 JSON_ALLOW_NUL, &jerr);
     if (json_is_object(input)) {
         struct err_info saved = call->err;
         err_clear(&call->err);
@@ -648,24 +652,26 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
     struct buf out;
     buf_init(&out);
     int rc = 0;
-    if (input != NULL && svc->validate != NULL) {
-        rc = svc->validate(call, input);
-    }
-    if (rc == 0 && op->raw_fn != NULL) {
+    if (op->raw_fn != NULL) {
         if (input == NULL) {
             rc = op->raw_fn(call, ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len,
                             &out);
-            if (rc < 0) {
-                revalidate_raw(ex, call, &rc);
-            }
         } else {
             /* CBOR to a raw op: handed over as the JSON it stands for. */
-            char *text = json_dumps(input, JSON_COMPACT);
-            rc = text != NULL ? op->raw_fn(call, (const uint8_t *)text, strlen(text), &out)
-                              : SL_E(NOMEM);
-            free(text);
+            struct buf text;
+            buf_init(&text);
+            rc = cbor_json_text(input, &text);
+            if (rc == 0) {
+                rc = op->raw_fn(call, text.data, text.len, &out);
+            }
+            buf_fini(&text);
         }
-    } else if (rc == 0) {
+        if (rc < 0) {
+            revalidate_raw(ex, call, input, &rc);
+        }
+    } else if (svc->validate != NULL && (rc = svc->validate(call, input)) < 0) {
+        /* the front end's answer */
+    } else {
         json_t *output = NULL;
         rc = op->fn(call, input, &output);
         if (rc == 0) {

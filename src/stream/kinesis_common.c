@@ -654,6 +654,27 @@ static int type_error(struct api_call *call, json_t *v, enum vtype want)
 /* Base64 as the service's deserializer takes it, or SerializationException in its words. */
 static int check_blob(struct api_call *call, const char *s, size_t len)
 {
+    static const char *const alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static unsigned char is_b64[256];
+    if (!is_b64['A']) { /* idempotent, so a race only writes the same bytes twice */
+        for (const char *a = alphabet; *a != '\0'; a++) {
+            is_b64[(unsigned char)*a] = 1;
+        }
+    }
+    size_t bad = len;
+    size_t body = len;
+    while (body > 0 && len - body < 2 && s[body - 1] == '=') {
+        body--; /* the padding */
+    }
+    for (size_t i = 0; i < body && bad == len; i++) {
+        if (!is_b64[(unsigned char)s[i]]) {
+            bad = i;
+        }
+    }
+    if (len % 4 == 0 && bad == len) {
+        return 0;
+    }
     char shown[160];
     shown_value(s, len, shown, sizeof(shown));
     if (len % 4 != 0) {
@@ -662,17 +683,9 @@ static int check_blob(struct api_call *call, const char *s, size_t len)
                        "multiple of 4 bytes but found: %zu",
                        shown, len);
     }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '+' || c == '/' || (c == '=' && (i + 1 == len || s[i + 1] == '='));
-        if (!ok) {
-            return err_set(&call->err, SL_E(SERIALIZATION),
-                           "'%s' can not be converted to a Blob: Invalid Base64 character: '%c'",
-                           shown, c);
-        }
-    }
-    return 0;
+    return err_set(&call->err, SL_E(SERIALIZATION),
+                   "'%s' can not be converted to a Blob: Invalid Base64 character: '%c'", shown,
+                   s[bad]);
 }
 
 static int check_types(struct api_call *call, json_t *obj, const struct vmember *members, size_t n);
@@ -832,18 +845,6 @@ static const char *pattern_text(enum vpattern p)
     return "";
 }
 
-/* Adds "Value <shown> at '<path>' failed to satisfy constraint: <constraint>". */
-static void violation(struct violations *vs, const char *shown, const char *path,
-                      const char *constraint)
-{
-    if (vs->count >= MAX_VIOLATIONS) {
-        return;
-    }
-    buf_printf(&vs->text, "%sValue %s at '%s' failed to satisfy constraint: %s",
-               vs->count > 0 ? "; " : "", shown, path, constraint);
-    vs->count++;
-}
-
 /* The value as the validator prints it: quoted text, a number, a blob's buffer. */
 static void show(json_t *v, enum vtype type, char *out, size_t size)
 {
@@ -902,17 +903,30 @@ static void show(json_t *v, enum vtype type, char *out, size_t size)
     }
 }
 
+/* Adds "Value <v as shown> at '<path>' failed to satisfy constraint: <constraint>". */
+static void violation(struct violations *vs, json_t *v, enum vtype type, const char *path,
+                      const char *constraint)
+{
+    if (vs->count >= MAX_VIOLATIONS) {
+        return;
+    }
+    char shown[200];
+    show(v, type, shown, sizeof(shown));
+    buf_printf(&vs->text, "%sValue %s at '%s' failed to satisfy constraint: %s",
+               vs->count > 0 ? "; " : "", shown, path, constraint);
+    vs->count++;
+}
+
 static void validate_members(struct violations *vs, json_t *obj, const struct vmember *members,
                              size_t n, const char *prefix);
 
 static void validate_member(struct violations *vs, json_t *v, const struct vmember *m,
                             const char *path)
 {
-    char shown[200], c[160];
-    show(v, m->type, shown, sizeof(shown));
+    char c[160];
     if (v == NULL || json_is_null(v)) {
         if (m->required) {
-            violation(vs, shown, path, "Member must not be null");
+            violation(vs, v, m->type, path, "Member must not be null");
         }
         return;
     }
@@ -921,11 +935,11 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
         long long x = (long long)json_number_value(v);
         if (m->min != NO_LIMIT && x < m->min) {
             snprintf(c, sizeof(c), "Member must have value greater than or equal to %lld", m->min);
-            violation(vs, shown, path, c);
+            violation(vs, v, m->type, path, c);
         }
         if (m->max != NO_LIMIT && x > m->max) {
             snprintf(c, sizeof(c), "Member must have value less than or equal to %lld", m->max);
-            violation(vs, shown, path, c);
+            violation(vs, v, m->type, path, c);
         }
         return;
     }
@@ -935,7 +949,7 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
         if (m->pattern != PAT_NONE && !pattern_match(m->pattern, s, len)) {
             snprintf(c, sizeof(c), "Member must satisfy regular expression pattern: %s",
                      pattern_text(m->pattern));
-            violation(vs, shown, path, c);
+            violation(vs, v, m->type, path, c);
         }
         size = (long long)len;
     } else if (m->type == VT_BLOB) {
@@ -951,11 +965,11 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
     }
     if (size >= 0 && m->min != NO_LIMIT && size < m->min) {
         snprintf(c, sizeof(c), "Member must have length greater than or equal to %lld", m->min);
-        violation(vs, shown, path, c);
+        violation(vs, v, m->type, path, c);
     }
     if (size >= 0 && m->max != NO_LIMIT && size > m->max) {
         snprintf(c, sizeof(c), "Member must have length less than or equal to %lld", m->max);
-        violation(vs, shown, path, c);
+        violation(vs, v, m->type, path, c);
     }
     if (m->enums != NULL) {
         int found = 0;
@@ -971,7 +985,7 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
                 buf_printf(&set, "%s%s", i > 0 ? ", " : "", m->enums[i]);
             }
             buf_puts(&set, "]");
-            violation(vs, shown, path, set.data != NULL ? (const char *)set.data : "");
+            violation(vs, v, m->type, path, set.data != NULL ? (const char *)set.data : "");
             buf_fini(&set);
         }
     }
@@ -990,7 +1004,7 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
                      "Member must satisfy constraint: [Member must have length less than or "
                      "equal to %lld, Member must have length greater than or equal to %lld]",
                      e->max, e->min);
-            violation(vs, shown, path, c);
+            violation(vs, v, m->type, path, c);
         }
     } else if (m->type == VT_LIST && m->children != NULL) {
         for (size_t i = 0; i < json_array_size(v); i++) {

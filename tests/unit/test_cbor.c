@@ -295,6 +295,26 @@ static void test_round_trip_keeps_the_document(void **state)
     json_decref(v);
 }
 
+static void test_json_text_is_compact_json(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:[i,f,f,b,b,n],s:s#,s:{}}", "a", -7, 2.0, 0.1, 1, 0, "s",
+                          "q\"\\\n\x01\0z", (size_t)7, "o");
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(cbor_json_text(v, &b), 0);
+    assert_string_equal((const char *)b.data, "{\"a\":[-7,2.0,0.10000000000000001,true,false,null],"
+                                              "\"s\":\"q\\\"\\\\\\n\\u0001\\u0000z\",\"o\":{}}");
+    /* jansson reads it back to the same document */
+    json_error_t jerr;
+    json_t *back = json_loadb((const char *)b.data, b.len, JSON_ALLOW_NUL, &jerr);
+    assert_non_null(back);
+    assert_true(json_equal(v, back));
+    json_decref(back);
+    json_decref(v);
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_encoding_every_type),
         cmocka_unit_test(test_encoding_blobs_and_epochs_by_member),
         cmocka_unit_test(test_round_trip_keeps_the_document),
+        cmocka_unit_test(test_json_text_is_compact_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
