@@ -83,6 +83,9 @@ struct api_call {
     void *service_ctx;     /* the ctx given when the service was registered */
     const char *operation; /* the operation name, for logs and metrics */
     const char *resource;  /* S3: the resource named in an error document, optional */
+    /* An error message longer than err.message holds (a validation of many violations),
+       malloc'd and freed by the front end, which then shows it instead; else NULL. */
+    char *long_message;
 };
 
 /* ---- JSON protocols ---- */

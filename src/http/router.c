@@ -520,7 +520,8 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
     }
     if (rc < 0) {
         buf_fini(&cbor);
-        http__render_error(ex, rc, call->err.message, NULL);
+        http__render_error(ex, rc, call->long_message ? call->long_message : call->err.message,
+                           NULL);
         return;
     }
     struct api_response *r = &ex->resp;
@@ -1128,11 +1129,13 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     };
     struct api_call call = {.req = &req, .resp = &ex->resp};
     err_clear(&call.err);
+    call.long_message = NULL;
     switch (ex->proto) {
     case PROTO_JSON: dispatch_json(ex, &call); break;
     case PROTO_QUERY: dispatch_query(ex, &call, query); break;
     case PROTO_REST: dispatch_rest(ex, &call); break;
     }
+    free(call.long_message);
 out:
     free(auth);
     free(sig_headers);

@@ -1054,8 +1054,17 @@ int kin__validate_input(struct api_call *call, json_t *input)
     buf_init(&vs.text);
     validate_members(&vs, input, op->members, op->n_members, NULL);
     if (vs.count > 0) {
+        const char *text = vs.text.data != NULL ? (char *)vs.text.data : "";
         rc = err_set(&call->err, SL_E(VALIDATION), "%d validation error%s detected: %s", vs.count,
-                     vs.count > 1 ? "s" : "", vs.text.data != NULL ? (char *)vs.text.data : "");
+                     vs.count > 1 ? "s" : "", text);
+        if (strlen(call->err.message) + 1 >= sizeof(call->err.message)) {
+            /* Ten violations outgrow the message; the front end shows the whole. */
+            struct buf whole;
+            buf_init(&whole);
+            buf_printf(&whole, "%d validation errors detected: %s", vs.count, text);
+            free(call->long_message);
+            call->long_message = (char *)buf_steal(&whole, NULL);
+        }
     }
     buf_fini(&vs.text);
     return rc;

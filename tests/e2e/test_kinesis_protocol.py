@@ -600,3 +600,20 @@ def test_jackson_writes_requests_and_reads_answers(sluice, jackson, unique):
     status, out = jackson_call(sluice, jackson, "DescribeStream", {"StreamName": name + "-x"})
     assert status == 400 and out["__type"] == "ResourceNotFoundException"
     assert "not found" in out["message"]
+
+
+def test_ten_violations_at_most_and_none_cut_short(sluice):
+    entry = {"Data": "eA==", "PartitionKey": "", "ExplicitHashKey": "-1"}
+    for ctype, err in ((JSON_TYPE, json_error), (CBOR_TYPE, cbor_error)):
+        payload = {"StreamName": "x y", "Records": [dict(entry) for _ in range(6)]}
+        if ctype == CBOR_TYPE:
+            for e in payload["Records"]:
+                e["Data"] = b"x"
+        msg = err(call(sluice, "PutRecords", payload, content_type=ctype), "ValidationException")
+        assert msg.startswith("10 validation errors detected: Value '' at "
+                              "'records.1.member.partitionKey'")
+        assert msg.count("; Value ") == 9
+        # the last of the ten is whole: the fifth record's hash key
+        assert msg.endswith("Value '-1' at 'records.5.member.explicitHashKey' failed to satisfy "
+                            "constraint: Member must satisfy regular expression pattern: "
+                            "0|([1-9]\\d{0,38})")
