@@ -796,23 +796,82 @@ struct http_auth {
 static const char empty_sha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/* The JSON services refuse a request signed both ways before reading either. */
-static int json_auth_conflict(const struct http_exchange *ex, const char *query,
-                              struct err_info *err)
+/* 1 when the query has a field named name (not decoded: SigV4's names need none). */
+static int query_has(const char *query, const char *name)
 {
-    if (http__header(ex, "Authorization") == NULL) {
-        return 0;
-    }
-    size_t q_len = strlen(query), pos = 0;
+    size_t q_len = strlen(query), pos = 0, n = strlen(name);
     struct query_field f;
     while (query_next(query, q_len, &pos, &f)) {
-        if (f.name_len == 15 && memcmp(f.name, "X-Amz-Algorithm", 15) == 0) {
-            return err_set(err, SL_E(AUTH_BAD_SIGNATURE),
-                           "Found both 'X-Amz-Algorithm' as a query-string param and "
-                           "'Authorization' as HTTP header.");
+        if (f.name_len == n && memcmp(f.name, name, n) == 0 && f.value_len > 0) {
+            return 1;
         }
     }
     return 0;
+}
+
+/* 1 when the Authorization header has a non-empty "name=" parameter. */
+static int auth_has(const char *auth, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strchr(auth, ' '); p != NULL && *p != '\0';) {
+        p += strspn(p, ", ");
+        size_t len = strcspn(p, ", ");
+        if (len > n + 1 && strncmp(p, name, n) == 0 && p[n] == '=') {
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/*
+ * What the JSON services' front end says of a signature's shape before SigV4 proper:
+ * both mechanisms at once, or an Authorization header or a presigned query that lacks
+ * a part, every missing part named. 0 when there is nothing to say.
+ */
+static int json_auth_shape(const struct http_exchange *ex, const char *query, struct err_info *err)
+{
+    const char *auth = http__header(ex, "Authorization");
+    int presigned = query_has(query, "X-Amz-Algorithm");
+    if (auth != NULL && presigned) {
+        return err_set(err, SL_E(AUTH_BAD_SIGNATURE),
+                       "Found both 'X-Amz-Algorithm' as a query-string param and "
+                       "'Authorization' as HTTP header.");
+    }
+    struct buf msg;
+    buf_init(&msg);
+    if (auth != NULL) {
+        static const char *const parts[] = {"Credential", "Signature", "SignedHeaders"};
+        for (size_t i = 0; i < 3; i++) {
+            if (!auth_has(auth, parts[i])) {
+                buf_printf(&msg, "Authorization header requires '%s' parameter. ", parts[i]);
+            }
+        }
+        if (http__header(ex, "X-Amz-Date") == NULL && http__header(ex, "Date") == NULL) {
+            buf_puts(&msg, "Authorization header requires existence of either a 'X-Amz-Date' "
+                           "or a 'Date' header. ");
+        }
+        if (msg.len > 0) {
+            buf_printf(&msg, "Authorization=%.256s", auth);
+        }
+    } else if (presigned) {
+        static const char *const parts[] = {"X-Amz-Algorithm", "X-Amz-Credential",
+                                            "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"};
+        for (size_t i = 0; i < 5; i++) {
+            if (!query_has(query, parts[i])) {
+                buf_printf(&msg, "AWS query-string parameters must include '%s'. ", parts[i]);
+            }
+        }
+        if (msg.len > 0) {
+            buf_puts(&msg, "Re-examine the query-string parameters.");
+        }
+    }
+    int rc = 0;
+    if (msg.len > 0) {
+        rc = err_set(err, SL_E(AUTH_MALFORMED), "%s", (const char *)msg.data);
+    }
+    buf_fini(&msg);
+    return rc;
 }
 
 /*
@@ -840,7 +899,7 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
     struct err_info err;
     err_clear(&err);
     char secret[256];
-    int rc = ex->proto == PROTO_JSON ? json_auth_conflict(ex, query, &err) : 0;
+    int rc = ex->proto == PROTO_JSON ? json_auth_shape(ex, query, &err) : 0;
     if (rc == 0) {
         rc = sigv4_parse(&sreq, sig, &err);
     }
@@ -966,6 +1025,17 @@ static void render_bare_xml(struct http_exchange *ex, int status, const char *xm
     buf_puts(&r->body, xml);
 }
 
+/* 1 when the request's media type is the routed service's JSON version (either when
+   no service was found). */
+static int json_media_type(const struct http_exchange *ex)
+{
+    const char *v = ex->json_svc != NULL ? ex->json_svc->json_version : NULL;
+    return ((v == NULL || strcmp(v, "1.1") == 0) &&
+            content_type_is(ex, "application/x-amz-json-1.1")) ||
+           ((v == NULL || strcmp(v, "1.0") == 0) &&
+            content_type_is(ex, "application/x-amz-json-1.0"));
+}
+
 /*
  * What the JSON services' front end answers before it authenticates, from the headers
  * (and has_body): method, media type, an empty body, the target, in that order, each
@@ -984,8 +1054,7 @@ static int json_precheck(struct http_exchange *ex, int has_body)
         return SL_E(ACCESS_DENIED);
     }
     const struct api_json_op *op = json_target_op(ex);
-    int json = content_type_is(ex, "application/x-amz-json-1.1") ||
-               content_type_is(ex, "application/x-amz-json-1.0");
+    int json = json_media_type(ex);
     if (!has_body) {
         /* Answered in JSON to a JSON request, else in CBOR whatever the type was. */
         int code = op != NULL ? SL_E(SERIALIZATION) : SL_E(UNKNOWN_OPERATION);

@@ -425,7 +425,8 @@ def test_missing_unknown_and_incomplete_targets(sluice):
 
 
 def test_wrong_or_missing_content_type(sluice):
-    for ctype in ("text/plain", None, "application/x-amz-json-1.2"):
+    for ctype in ("text/plain", None, "application/x-amz-json-1.2",
+                  "application/x-amz-json-1.0"):  # Kinesis speaks JSON 1.1 only
         r = call(sluice, "ListStreams", None, content_type=ctype, raw=b"{}")
         assert r.status_code == 404, ctype
         assert r.content == b"<UnknownOperationException/>\n"
@@ -460,10 +461,27 @@ def test_authentication_errors_in_json_and_cbor(sluice):
     for ctype, err in ((JSON_TYPE, json_error), (CBOR_TYPE, cbor_error)):
         r = call(sluice, "ListStreams", {}, content_type=ctype, signed=False)
         assert err(r, "MissingAuthenticationTokenException") == "Missing Authentication Token"
+        auth = "AWS4-HMAC-SHA256 Credential=abc"
         r = call(sluice, "ListStreams", {}, content_type=ctype, signed=False,
-                 extra={"Authorization": "AWS4-HMAC-SHA256 Credential=abc",
-                        "X-Amz-Date": "20260101T000000Z"})
-        err(r, "IncompleteSignatureException")
+                 extra={"Authorization": auth, "X-Amz-Date": "20260101T000000Z"})
+        assert err(r, "IncompleteSignatureException") == (
+            "Authorization header requires 'Signature' parameter. Authorization header "
+            "requires 'SignedHeaders' parameter. Authorization=" + auth)
+        r = call(sluice, "ListStreams", {}, content_type=ctype, signed=False,
+                 extra={"Authorization": "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=x, "
+                                         "Signature=00"})
+        assert err(r, "IncompleteSignatureException").startswith(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+            "header. Authorization=")
+    # a presigned query missing parts
+    r = requests.post(sluice.endpoint + "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=x",
+                      data=b"{}", headers={"Content-Type": JSON_TYPE,
+                                           "X-Amz-Target": TARGET + "ListStreams"})
+    r.doc = r.json()
+    assert json_error(r, "IncompleteSignatureException") == (
+        "AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string "
+        "parameters must include 'X-Amz-Signature'. AWS query-string parameters must include "
+        "'X-Amz-SignedHeaders'. Re-examine the query-string parameters.")
     # signed in the header and the query at once
     body = b"{}"
     headers = sign(sluice, body, {"Content-Type": JSON_TYPE,
