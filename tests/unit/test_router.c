@@ -485,6 +485,71 @@ static void test_cbor_request_and_answer_map_blobs_and_epochs(void **state)
     ex_free(ex);
 }
 
+/* ---- the JSON protocols' edges, decided at the gate from the headers ---- */
+
+static void test_json_edges_are_answered_at_the_gate(void **state)
+{
+    struct fixture *f = *state;
+    /* another method than POST: the front end's bare XML, never S3's error document */
+    struct http_exchange *ex = ex_new("GET", "/", NULL);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_sign(ex, "kinesis");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(ACCESS_DENIED));
+    assert_int_equal(ex->resp.status, 403);
+    assert_non_null(strstr(body_of(ex), "<AccessDeniedException>"));
+    assert_null(strstr(body_of(ex), "<Error>"));
+    ex_free(ex);
+
+    /* a media type the service does not speak */
+    ex = ex_new("POST", "/", "{}");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "text/plain");
+    ex_header(ex, "Content-Length", "2");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(UNKNOWN_OPERATION));
+    assert_int_equal(ex->resp.status, 404);
+    assert_string_equal(body_of(ex), "<UnknownOperationException/>\n");
+    ex_free(ex);
+
+    /* no body: a SerializationException in CBOR for a CBOR request, before any signature */
+    ex = ex_new("POST", "/", NULL);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(SERIALIZATION));
+    assert_int_equal(ex->resp.status, 400);
+    static const char ser[] = "\xa1\x66__type\x76SerializationException";
+    assert_int_equal(ex->resp.body.len, sizeof(ser) - 1);
+    assert_memory_equal(ex->resp.body.data, ser, sizeof(ser) - 1);
+    ex_free(ex);
+
+    /* a browser's preflight passes the gate without credentials and is answered */
+    ex = ex_new("OPTIONS", "/", NULL);
+    ex_header(ex, "Origin", "http://page.example");
+    ex_header(ex, "Access-Control-Request-Method", "POST");
+    ex_header(ex, "Access-Control-Request-Headers", "content-type,X-Amz-Target");
+    http__route(f->reg, ex);
+    assert_int_equal(ex->proto, PROTO_JSON);
+    assert_int_equal(http__gate(&f->ctx, ex), 0);
+    http__handle(&f->ctx, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Origin"), "*");
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Headers"),
+                        "content-type,X-Amz-Target");
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Methods"), "POST");
+    assert_int_equal(ex->resp.body.len, 0);
+    ex_free(ex);
+
+    /* a preflight for anything else (S3's) is not the JSON services' */
+    ex = ex_new("OPTIONS", "/bucket/key", NULL);
+    ex_header(ex, "Origin", "http://page.example");
+    ex_header(ex, "Access-Control-Request-Method", "PUT");
+    http__route(f->reg, ex);
+    assert_int_equal(ex->proto, PROTO_REST);
+    ex_free(ex);
+}
+
 /* ---- rest-xml ---- */
 
 static void test_rest_answers_and_errors_have_the_rest_xml_shape(void **state)
@@ -620,6 +685,7 @@ int main(void)
         T(test_query_errors_have_the_query_shape),
         T(test_json_errors_have_the_json_shape),
         T(test_cbor_request_and_answer_map_blobs_and_epochs),
+        T(test_json_edges_are_answered_at_the_gate),
         T(test_rest_answers_and_errors_have_the_rest_xml_shape),
         T(test_query_request_survives_every_allocation_failure),
         T(test_json_request_survives_every_allocation_failure),
