@@ -3,6 +3,7 @@
  * service's validation wording, stream and shard resolution, tag checks. A leaf: it
  * calls stream.h and the HTTP layer's API types, never another kinesis_*.c file.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +153,7 @@ int kin__get_int(struct api_call *call, json_t *in, const char *field, int requi
     /* The service's deserializer takes a fraction for an integer and drops it. */
     double d = json_number_value(v);
     if (d >= (double)INT32_MAX + 1 || d <= (double)INT32_MIN - 1) {
-        return err_set(&call->err, SL_E(SERIALIZATION), "Numeric value (%.0f) out of range of int",
+        return err_set(&call->err, SL_E(SERIALIZATION), "Numeric value (%.17g) out of range of int",
                        d);
     }
     long long x = json_is_integer(v) ? json_integer_value(v) : (long long)d;
@@ -703,6 +704,12 @@ static int check_type(struct api_call *call, json_t *v, const struct vmember *m)
         }
         return check_blob(call, json_string_value(v), json_string_length(v));
     case VT_INT:
+        if (json_is_number(v) && (json_number_value(v) >= (double)INT32_MAX + 1 ||
+                                  json_number_value(v) <= (double)INT32_MIN - 1)) {
+            return err_set(&call->err, SL_E(SERIALIZATION),
+                           "Numeric value (%.17g) out of range of int", json_number_value(v));
+        }
+        return json_is_number(v) ? 0 : type_error(call, v, m->type);
     case VT_LONG:
     case VT_TIMESTAMP: return json_is_number(v) ? 0 : type_error(call, v, m->type);
     case VT_BOOL: return json_is_boolean(v) ? 0 : type_error(call, v, m->type);
@@ -845,6 +852,23 @@ static const char *pattern_text(enum vpattern p)
     return "";
 }
 
+/* A number as the validator reads an integer member: the fraction dropped, clamped to
+   the range of a long (casting a double beyond it would be undefined). */
+static long long number_value(json_t *v)
+{
+    if (json_is_integer(v)) {
+        return json_integer_value(v);
+    }
+    double d = json_number_value(v);
+    if (d >= 9.2e18) {
+        return LLONG_MAX;
+    }
+    if (d <= -9.2e18) {
+        return LLONG_MIN;
+    }
+    return (long long)d;
+}
+
 /* The value as the validator prints it: quoted text, a number, a blob's buffer. */
 static void show(json_t *v, enum vtype type, char *out, size_t size)
 {
@@ -864,7 +888,7 @@ static void show(json_t *v, enum vtype type, char *out, size_t size)
     } else if (json_is_integer(v)) {
         snprintf(out, size, "'%lld'", (long long)json_integer_value(v));
     } else if (json_is_number(v)) {
-        snprintf(out, size, "'%lld'", (long long)json_number_value(v));
+        snprintf(out, size, "'%lld'", number_value(v));
     } else if (json_is_array(v)) {
         /* "[a, b]", as the service prints a list */
         size_t o = 0;
@@ -932,7 +956,7 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
     }
     long long size = -1; /* a length, or -1 for a number */
     if (m->type == VT_INT || m->type == VT_LONG) {
-        long long x = (long long)json_number_value(v);
+        long long x = number_value(v);
         if (m->min != NO_LIMIT && x < m->min) {
             snprintf(c, sizeof(c), "Member must have value greater than or equal to %lld", m->min);
             violation(vs, v, m->type, path, c);

@@ -387,6 +387,9 @@ def test_type_errors_are_serialization_exceptions_in_aws_words(sluice):
          "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple "
          "of 4 bytes but found: 3"),
         ("CreateStream", {"StreamName": "s", "StreamModeDetails": "ON_DEMAND"}, "Expected null"),
+        ("ListStreams", {"Limit": 1e300}, "Numeric value (1.0000000000000001e+300) out of range "
+                                          "of int"),
+        ("ListShards", {"MaxResults": 2 ** 40}, "Numeric value (1099511627776) out of range of int"),
     ]
     for op, payload, text in cases:
         for ctype in (JSON_TYPE, CBOR_TYPE):
