@@ -2,7 +2,8 @@
  * Fuzzes the Kinesis request path below HTTP: the bytes of a request body go through
  * PutRecords, PutRecord and GetRecords exactly as the server hands them over (the
  * single-pass JSON reader, base64, validation, the append), against a real stream in a
- * temporary directory. Any crash, leak or sanitizer report is a finding.
+ * temporary directory, and through the front end's checks of those and other
+ * operations. Any crash, leak or sanitizer report is a finding.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,8 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     struct err_info err;
-    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
-                                     .name = "fuzz", .shard_count = 2};
+    struct stream_create_params p = {
+        .region = "us-east-1", .account = "000000000000", .name = "fuzz", .shard_count = 2};
     if (stream_create(svc, &p, &err) < 0) {
         abort();
     }
@@ -49,8 +50,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct api_request req = {.region = "us-east-1", .account_id = "000000000000",
-                              .now_ms = clock_now_ms(), .body = data, .body_len = size,
+    struct api_request req = {.region = "us-east-1",
+                              .account_id = "000000000000",
+                              .now_ms = clock_now_ms(),
+                              .body = data,
+                              .body_len = size,
                               .body_fd = -1};
     api_json_raw_fn ops[] = {kin__put_records, kin__put_record, kin__get_records};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -65,6 +69,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         buf_fini(&out);
     }
+    /* The front end's checks, which word every refusal of these and the other operations. */
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)data, size, JSON_ALLOW_NUL, &jerr);
+    static const char *const validated[] = {
+        "PutRecords",   "PutRecord",      "GetRecords",           "GetShardIterator",
+        "CreateStream", "DescribeStream", "ListShards",           "RemoveTagsFromStream",
+        "TagResource",  "ListStreams",    "StartStreamEncryption"};
+    for (size_t i = 0; doc != NULL && i < sizeof(validated) / sizeof(validated[0]); i++) {
+        struct api_call call = {.req = &req, .service_ctx = svc, .operation = validated[i]};
+        err_clear(&call.err);
+        if (kin__validate_input(&call, doc) < 0 && call.err.message[0] == '\0') {
+            abort();
+        }
+        free(call.long_message);
+    }
+    json_decref(doc);
     struct jscan js;
     jscan_init(&js, (const char *)data, size);
     if (jscan_skip(&js) == 0) {

@@ -8,6 +8,7 @@ apt_packages=(
     libnghttp2-dev libssl-dev libjansson-dev libsqlite3-dev zlib1g-dev libcmocka-dev
     libjq-dev libsnappy-dev tzdata
     awscli python3-boto3 python3-pytest python3-requests python3-h2
+    default-jdk-headless libjackson2-dataformat-cbor
     nodejs npm
 )
 

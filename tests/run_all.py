@@ -8,7 +8,8 @@ Suites, in order:
   e2e-new     the same with the newer clients (see below)
   unit-san    C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
   e2e-san     the end-to-end tests against the sanitized server, Debian's clients
-  e2e-san-new the same with the newer clients (each e2e suite takes about 80-110 s here)
+  e2e-san-new the same with the newer clients
+The two e2e suites of each build run at the same time (run_e2e_pair).
 Each suite's own output goes to build/test-logs/<suite>.log; failures are printed.
 
 Two generations of clients drive the end-to-end tests, each a Python with its boto3 and
@@ -27,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -177,13 +179,13 @@ def newer_clients():
 
 
 def run_e2e(suite, binary, clients, env=None):
+    """Runs one e2e suite; returns what record() takes, or None when it is skipped."""
     log = os.path.join(LOGS, f"{suite}.log")
     if clients is None:
         print(f"{suite}: skipped (no newer python3 with boto3 and aws on PATH)", flush=True)
-        return
+        return None
     if not os.path.exists(os.path.join(ROOT, binary)):
-        record(suite, 0, 1, log)
-        return
+        return (suite, 0, 1, log)
     junit = os.path.join(LOGS, f"{suite}.xml")
     e = {"SLUICE_BIN": os.path.join(ROOT, binary)}
     e.update(clients["env"])
@@ -204,7 +206,26 @@ def run_e2e(suite, binary, clients, env=None):
         failed += 1
     if rc not in (0, 1) and failed == 0:
         failed = 1  # pytest itself broke
-    record(suite, passed, failed, log)
+    return (suite, passed, failed, log)
+
+
+def run_e2e_pair(first, second):
+    """Runs two e2e suites (argument tuples of run_e2e) at once and records them in order.
+    Much of an end-to-end test is waiting (fsync, polling, timeouts), so two at a time on
+    two cores take little longer than one; every server binds its own free port."""
+    results = [None, None]
+
+    def run(i, args):
+        results[i] = run_e2e(*args)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        if r is not None:
+            record(*r)
 
 
 def main():
@@ -215,11 +236,10 @@ def main():
     run_unit("unit", "build")
     run_fuzz_replay()
     debian, newer = debian_clients(), newer_clients()
-    run_e2e("e2e", "build/sluice", debian)
-    run_e2e("e2e-new", "build/sluice", newer)
+    run_e2e_pair(("e2e", "build/sluice", debian), ("e2e-new", "build/sluice", newer))
     run_unit("unit-san", SAN_BUILD, env=SAN_ENV)
-    run_e2e("e2e-san", f"{SAN_BUILD}/sluice", debian, env=SAN_ENV)
-    run_e2e("e2e-san-new", f"{SAN_BUILD}/sluice", newer, env=SAN_ENV)
+    run_e2e_pair(("e2e-san", f"{SAN_BUILD}/sluice", debian, SAN_ENV),
+                 ("e2e-san-new", f"{SAN_BUILD}/sluice", newer, SAN_ENV))
     print(f"all suites took {time.time() - start:.0f} s")
     print(f"{totals['passed']} passed, {totals['failed']} failed")
     return 0 if totals["failed"] == 0 and totals["passed"] > 0 else 1

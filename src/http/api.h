@@ -105,6 +105,9 @@ struct api_call {
     void *service_ctx;     /* the ctx given when the service was registered */
     const char *operation; /* the operation name, for logs and metrics */
     const char *resource;  /* S3: the resource named in an error document, optional */
+    /* An error message longer than err.message holds (a validation of many violations),
+       malloc'd and freed by the front end, which then shows it instead; else NULL. */
+    char *long_message;
 };
 
 /* ---- JSON protocols ---- */
@@ -123,6 +126,20 @@ struct api_json_service {
     const struct api_json_op *ops;
     size_t n_ops;
     void *ctx;
+    /*
+     * The service front end's checks of an operation's input (call->operation set),
+     * run before the operation with the input as JSON or CBOR decoded it; 0 or an error
+     * in call->err. A raw op checks its own input: for it validate runs only when the
+     * op has failed, so that a failure is worded as the front end would. NULL for none.
+     */
+    int (*validate)(struct api_call *call, json_t *input);
+    /*
+     * CBOR (application/x-amz-cbor-1.1, the same documents as JSON): the output
+     * members the model makes blobs and timestamps, NULL-terminated, written as byte
+     * strings and tag 1 epochs. NULL when the service does not speak CBOR.
+     */
+    const char *const *cbor_blob_members;
+    const char *const *cbor_epoch_members;
 };
 
 /* ---- query protocol ---- */

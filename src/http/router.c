@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/cbor.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -238,8 +239,37 @@ static void scope_service(const struct http_exchange *ex, char *out, size_t size
     out[o] = '\0';
 }
 
+/* 1 when the comma-separated header list names name (any case). */
+static int list_names(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, " \t,");
+        if (len == n && strncasecmp(p, name, n) == 0) {
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/* A browser's CORS preflight for a JSON service: OPTIONS from a page (Origin) asking to
+   send X-Amz-Target. It carries no credentials, so it is answered without any. */
+static int is_json_preflight(const struct http_exchange *ex)
+{
+    return strcmp(ex->method, "OPTIONS") == 0 && http__header(ex, "Origin") != NULL &&
+           http__header(ex, "Access-Control-Request-Method") != NULL &&
+           list_names(http__header(ex, "Access-Control-Request-Headers"), "x-amz-target");
+}
+
 void http__route(const struct api_registry *reg, struct http_exchange *ex)
 {
+    if (is_json_preflight(ex)) {
+        ex->proto = PROTO_JSON;
+        ex->json_svc = reg->n_json > 0 ? reg->json[0] : NULL;
+        return;
+    }
     const char *target = http__header(ex, "X-Amz-Target");
     if (target != NULL) {
         ex->proto = PROTO_JSON;
@@ -323,6 +353,88 @@ static int is_server_fault(int code)
     return !err_is_sluice(code) || err_http_status(code) >= 500;
 }
 
+/* ---- the JSON protocols' edges: media types, CBOR, CORS ---- */
+
+#define CBOR_MEDIA_TYPE "application/x-amz-cbor-1.1"
+
+/* 1 when the request's Content-Type, parameters aside, is type (any case). */
+static int content_type_is(const struct http_exchange *ex, const char *type)
+{
+    const char *ct = http__header(ex, "Content-Type");
+    if (ct == NULL) {
+        return 0;
+    }
+    ct += strspn(ct, " \t");
+    size_t len = strcspn(ct, "; \t");
+    return len == strlen(type) && strncasecmp(ct, type, len) == 0;
+}
+
+/* 1 when the request is CBOR to a service that speaks it, or to a target no service
+   has (answered as an unknown operation): its answer is CBOR too. */
+static int speaks_cbor(const struct http_exchange *ex)
+{
+    return ex->proto == PROTO_JSON &&
+           (ex->json_svc == NULL || ex->json_svc->cbor_blob_members != NULL) &&
+           content_type_is(ex, CBOR_MEDIA_TYPE);
+}
+
+/* The answer to a request from a web page (an Origin header): any origin may read it,
+   with the headers the AWS SDK for JavaScript reads. */
+static void cors_headers(struct http_exchange *ex)
+{
+    if (http__header(ex, "Origin") == NULL) {
+        return;
+    }
+    api_response_header(&ex->resp, "Access-Control-Allow-Origin", "*");
+    api_response_header(&ex->resp, "Access-Control-Expose-Headers",
+                        "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,"
+                        "x-amzn-ErrorMessage,Date");
+}
+
+/* A CORS preflight's answer: whatever was asked for, for two days, with no body. */
+static void answer_preflight(struct http_exchange *ex)
+{
+    struct api_response *r = &ex->resp;
+    r->status = 200;
+    buf_reset(&r->body);
+    api_response_header(r, "x-amzn-RequestId", ex->request_id);
+    api_response_header(r, "Access-Control-Allow-Origin", "*");
+    const char *hdrs = http__header(ex, "Access-Control-Request-Headers");
+    if (hdrs != NULL) {
+        api_response_header(r, "Access-Control-Allow-Headers", hdrs);
+    }
+    api_response_header(r, "Access-Control-Allow-Methods",
+                        http__header(ex, "Access-Control-Request-Method"));
+    api_response_header(r, "Access-Control-Max-Age", "172800");
+}
+
+/* A JSON service's error body {"__type", "message"} (no message when there is none),
+   in CBOR when the request was. */
+static void json_error_body(struct http_exchange *ex, const char *name, const char *message)
+{
+    struct api_response *r = &ex->resp;
+    api_response_header(r, "x-amzn-ErrorType", name);
+    cors_headers(ex);
+    json_t *body = json_pack("{s:s}", "__type", name);
+    if (body != NULL && message[0] != '\0') {
+        json_object_set_new(body, "message", json_stringn(message, strlen(message)));
+    }
+    if (speaks_cbor(ex) && body != NULL) {
+        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        cbor_encode(body, NULL, &r->body);
+    } else {
+        api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
+        buf_puts(&r->body, "{\"__type\":");
+        buf_json_string(&r->body, name, strlen(name));
+        if (message[0] != '\0') {
+            buf_puts(&r->body, ",\"message\":");
+            buf_json_string(&r->body, message, strlen(message));
+        }
+        buf_puts(&r->body, "}");
+    }
+    json_decref(body);
+}
+
 /*
  * Renders an error in the exchange's protocol. S3 (rest-xml) errors may carry a resource
  * and a region element (NULL when none), and name_override, when not NULL, replaces the
@@ -375,15 +487,7 @@ static void render_error(struct http_exchange *ex, int code, const char *name_ov
     r->status = status;
     api_response_header(r, "x-amzn-RequestId", ex->request_id);
     switch (ex->proto) {
-    case PROTO_JSON:
-        api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
-        api_response_header(r, "x-amzn-ErrorType", name);
-        buf_puts(&r->body, "{\"__type\":");
-        buf_json_string(&r->body, name, strlen(name));
-        buf_puts(&r->body, ",\"message\":");
-        buf_json_string(&r->body, message, strlen(message));
-        buf_puts(&r->body, "}");
-        break;
+    case PROTO_JSON: json_error_body(ex, name, message); break;
     case PROTO_QUERY:
         api_response_header(r, "Content-Type", "text/xml");
         buf_printf(&r->body, "<ErrorResponse xmlns=\"%s\"><Error><Type>%s</Type><Code>",
@@ -429,34 +533,169 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
 
 /* ---- dispatch ---- */
 
+/* The operation X-Amz-Target names in the routed JSON service, or NULL. */
+static const struct api_json_op *json_target_op(const struct http_exchange *ex)
+{
+    const struct api_json_service *svc = ex->json_svc;
+    const char *target = http__header(ex, "X-Amz-Target");
+    const char *dot = target ? strchr(target, '.') : NULL;
+    if (svc == NULL || dot == NULL || (size_t)(dot - target) != strlen(svc->target_prefix) ||
+        strncmp(target, svc->target_prefix, (size_t)(dot - target)) != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < svc->n_ops; i++) {
+        if (strcmp(svc->ops[i].name, dot + 1) == 0) {
+            return &svc->ops[i];
+        }
+    }
+    return NULL;
+}
+
+/* An answer of the JSON protocols: out (JSON text) as it is, or re-encoded in CBOR with
+   the service's blobs and timestamps when the request was CBOR. */
 static void finish_json(struct http_exchange *ex, struct api_call *call, int rc, struct buf *out)
 {
+    struct buf cbor;
+    buf_init(&cbor);
+    if (rc == 0 && speaks_cbor(ex)) {
+        json_error_t jerr;
+        json_t *doc = json_loadb((const char *)out->data, out->len, JSON_ALLOW_NUL, &jerr);
+        struct cbor_encode_opts opts = {
+            .blob_members = ex->json_svc->cbor_blob_members,
+            .epoch_members = ex->json_svc->cbor_epoch_members,
+            .epoch_scale = 1000.0, /* the AWS SDKs' CBOR timestamps are epoch milliseconds */
+        };
+        rc = doc != NULL ? cbor_encode(doc, &opts, &cbor) : SL_E(INTERNAL);
+        json_decref(doc);
+        if (rc < 0) {
+            err_set(&call->err, rc, "%s", "");
+        }
+    }
     if (rc < 0) {
-        http__render_error(ex, rc, call->err.message, NULL);
+        buf_fini(&cbor);
+        http__render_error(ex, rc, call->long_message ? call->long_message : call->err.message,
+                           NULL);
         return;
     }
     struct api_response *r = &ex->resp;
     r->status = 200;
     api_response_header(r, "x-amzn-RequestId", ex->request_id);
+    cors_headers(ex);
     if (r->stream != NULL) {
+        buf_fini(&cbor);
         return; /* an event stream: the operation gave its own Content-Type */
     }
-    api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
     buf_fini(&r->body);
-    r->body = *out;
-    buf_init(out);
+    if (speaks_cbor(ex)) {
+        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        r->body = cbor;
+    } else {
+        api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
+        r->body = *out;
+        buf_init(out);
+        buf_fini(&cbor);
+    }
+}
+
+/* The answer Kinesis gives a plain application/json request: 200 with the error
+   wrapped the way its internal framework writes it. */
+static void answer_plain_json(struct http_exchange *ex, int parsed)
+{
+    struct api_response *r = &ex->resp;
+    r->status = 200;
+    api_response_header(r, "x-amzn-RequestId", ex->request_id);
+    api_response_header(r, "Content-Type", "application/json");
+    cors_headers(ex);
+    buf_reset(&r->body);
+    buf_puts(&r->body, parsed ? "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                "UnknownOperationException\",\"message\":null},\"Version\":\"1.0\"}"
+                              : "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                "SerializationException\",\"Message\":null},\"Version\":\"1.0\"}");
+}
+
+/*
+ * The request body as a JSON object, from JSON or CBOR; *input NULL when the body is
+ * JSON and the op reads it raw. Returns 0, or an error code with the answer rendered.
+ */
+static int json_input(struct http_exchange *ex, const struct api_json_op *op, json_t **input)
+{
+    *input = NULL;
+    const uint8_t *body = ex->body.data ? ex->body.data : (const uint8_t *)"";
+    if (speaks_cbor(ex)) {
+        struct err_info err;
+        err_clear(&err);
+        /* The AWS SDK for Java writes timestamps as tag 1 epoch milliseconds. */
+        struct cbor_decode_opts opts = {.epoch_scale = 0.001};
+        int rc = cbor_decode(body, ex->body_len, &opts, input, &err);
+        if (rc == 0 && !json_is_object(*input)) {
+            rc = err_set(&err, SL_E(SERIALIZATION),
+                         "Start of structure or map found where not expected.");
+        }
+        if (rc < 0) {
+            json_decref(*input);
+            *input = NULL;
+            http__render_error(ex, rc, err.message, NULL);
+        }
+        return rc;
+    }
+    if (op->raw_fn != NULL) {
+        return 0;
+    }
+    json_error_t jerr;
+    *input = ex->body_len == 0
+                 ? json_object()
+                 : json_loadb((const char *)body, ex->body_len, JSON_ALLOW_NUL, &jerr);
+    if (*input == NULL || !json_is_object(*input)) {
+        int parsed = *input != NULL;
+        json_decref(*input);
+        *input = NULL;
+        http__render_error(ex, SL_E(SERIALIZATION),
+                           parsed ? "Request body must be a JSON object."
+                                  : "Start of structure or map found where not expected.",
+                           NULL);
+        return SL_E(SERIALIZATION);
+    }
+    return 0;
+}
+
+/* A raw op failed (raw ops check their own input, so the hot path builds no tree): if
+   the front end's checks fault the input, theirs is the answer (they come before any
+   lookup), worded with every violation. decoded: the CBOR input, or NULL for JSON. */
+static void revalidate_raw(struct http_exchange *ex, struct api_call *call, json_t *decoded,
+                           int *rc)
+{
+    const struct api_json_service *svc = ex->json_svc;
+    if (svc->validate == NULL || is_server_fault(*rc) || ex->body_len == 0) {
+        return;
+    }
+    json_error_t jerr;
+    json_t *input = decoded != NULL ? json_incref(decoded)
+                                    : json_loadb((const char *)ex->body.data, ex->body_len,
+                                                 JSON_ALLOW_NUL, &jerr);
+    if (json_is_object(input)) {
+        struct err_info saved = call->err;
+        err_clear(&call->err);
+        int vrc = svc->validate(call, input);
+        if (vrc < 0) {
+            *rc = vrc;
+        } else {
+            call->err = saved;
+        }
+    }
+    json_decref(input);
 }
 
 static void dispatch_json(struct http_exchange *ex, struct api_call *call)
 {
     const struct api_json_service *svc = ex->json_svc;
-    const char *target = http__header(ex, "X-Amz-Target");
-    const char *dot = target ? strchr(target, '.') : NULL;
-    const struct api_json_op *op = NULL;
-    for (size_t i = 0; svc != NULL && dot != NULL && i < svc->n_ops; i++) {
-        if (strcmp(svc->ops[i].name, dot + 1) == 0) {
-            op = &svc->ops[i];
-        }
+    const struct api_json_op *op = json_target_op(ex);
+    if (content_type_is(ex, "application/json")) {
+        json_error_t jerr;
+        json_t *doc = json_loadb((const char *)(ex->body.data ? ex->body.data : (uint8_t *)""),
+                                 ex->body_len, 0, &jerr);
+        answer_plain_json(ex, json_is_object(doc) || json_is_array(doc));
+        json_decref(doc);
+        return;
     }
     if (op == NULL) {
         http__render_error(ex, SL_E(UNKNOWN_OPERATION), "", NULL);
@@ -464,31 +703,35 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
     }
     call->service_ctx = svc->ctx;
     call->operation = op->name;
+    json_t *input;
+    if (json_input(ex, op, &input) < 0) {
+        return;
+    }
     struct buf out;
     buf_init(&out);
-    int rc;
+    int rc = 0;
     if (op->raw_fn != NULL) {
-        rc = op->raw_fn(call, ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len,
-                        &out);
-    } else {
-        json_t *input;
-        json_error_t jerr;
-        if (ex->body_len == 0) {
-            input = json_object();
+        if (input == NULL) {
+            rc = op->raw_fn(call, ex->body.data ? ex->body.data : (const uint8_t *)"", ex->body_len,
+                            &out);
         } else {
-            input = json_loadb((const char *)ex->body.data, ex->body_len, JSON_ALLOW_NUL, &jerr);
+            /* CBOR to a raw op: handed over as the JSON it stands for. */
+            struct buf text;
+            buf_init(&text);
+            rc = cbor_json_text(input, &text);
+            if (rc == 0) {
+                rc = op->raw_fn(call, text.data, text.len, &out);
+            }
+            buf_fini(&text);
         }
-        if (input == NULL || !json_is_object(input)) {
-            json_decref(input);
-            http__render_error(ex, SL_E(SERIALIZATION),
-                               input == NULL ? "Start of structure or map found where not expected."
-                                             : "Request body must be a JSON object.",
-                               NULL);
-            return;
+        if (rc < 0) {
+            revalidate_raw(ex, call, input, &rc);
         }
+    } else if (svc->validate != NULL && (rc = svc->validate(call, input)) < 0) {
+        /* the front end's answer */
+    } else {
         json_t *output = NULL;
         rc = op->fn(call, input, &output);
-        json_decref(input);
         if (rc == 0) {
             if (output == NULL) {
                 output = json_object(); /* operations without output answer {} */
@@ -504,6 +747,7 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
         }
         json_decref(output);
     }
+    json_decref(input);
     finish_json(ex, call, rc, &out);
     buf_fini(&out);
 }
@@ -609,6 +853,84 @@ struct http_auth {
 static const char empty_sha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/* 1 when the query has a field named name (not decoded: SigV4's names need none). */
+static int query_has(const char *query, const char *name)
+{
+    size_t q_len = strlen(query), pos = 0, n = strlen(name);
+    struct query_field f;
+    while (query_next(query, q_len, &pos, &f)) {
+        if (f.name_len == n && memcmp(f.name, name, n) == 0 && f.value_len > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when the Authorization header has a non-empty "name=" parameter. */
+static int auth_has(const char *auth, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strchr(auth, ' '); p != NULL && *p != '\0';) {
+        p += strspn(p, ", ");
+        size_t len = strcspn(p, ", ");
+        if (len > n + 1 && strncmp(p, name, n) == 0 && p[n] == '=') {
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/*
+ * What the JSON services' front end says of a signature's shape before SigV4 proper:
+ * both mechanisms at once, or an Authorization header or a presigned query that lacks
+ * a part, every missing part named. 0 when there is nothing to say.
+ */
+static int json_auth_shape(const struct http_exchange *ex, const char *query, struct err_info *err)
+{
+    const char *auth = http__header(ex, "Authorization");
+    int presigned = query_has(query, "X-Amz-Algorithm");
+    if (auth != NULL && presigned) {
+        return err_set(err, SL_E(AUTH_BAD_SIGNATURE),
+                       "Found both 'X-Amz-Algorithm' as a query-string param and "
+                       "'Authorization' as HTTP header.");
+    }
+    struct buf msg;
+    buf_init(&msg);
+    if (auth != NULL) {
+        static const char *const parts[] = {"Credential", "Signature", "SignedHeaders"};
+        for (size_t i = 0; i < 3; i++) {
+            if (!auth_has(auth, parts[i])) {
+                buf_printf(&msg, "Authorization header requires '%s' parameter. ", parts[i]);
+            }
+        }
+        if (http__header(ex, "X-Amz-Date") == NULL && http__header(ex, "Date") == NULL) {
+            buf_puts(&msg, "Authorization header requires existence of either a 'X-Amz-Date' "
+                           "or a 'Date' header. ");
+        }
+        if (msg.len > 0) {
+            buf_printf(&msg, "Authorization=%.256s", auth);
+        }
+    } else if (presigned) {
+        static const char *const parts[] = {"X-Amz-Algorithm", "X-Amz-Credential",
+                                            "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"};
+        for (size_t i = 0; i < 5; i++) {
+            if (!query_has(query, parts[i])) {
+                buf_printf(&msg, "AWS query-string parameters must include '%s'. ", parts[i]);
+            }
+        }
+        if (msg.len > 0) {
+            buf_puts(&msg, "Re-examine the query-string parameters.");
+        }
+    }
+    int rc = 0;
+    if (msg.len > 0) {
+        rc = err_set(err, SL_E(AUTH_MALFORMED), "%s", (const char *)msg.data);
+    }
+    buf_fini(&msg);
+    return rc;
+}
+
 /*
  * Authenticates ex: SigV4 in the Authorization header or the query, or an S3 URL
  * presigned with Signature Version 2. payload_hash is the hash the signature covers, or
@@ -634,7 +956,10 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
     struct err_info err;
     err_clear(&err);
     char secret[256];
-    int rc = sigv4_parse(&sreq, sig, &err);
+    int rc = ex->proto == PROTO_JSON ? json_auth_shape(ex, query, &err) : 0;
+    if (rc == 0) {
+        rc = sigv4_parse(&sreq, sig, &err);
+    }
     int legacy = 0;
     int scope_checked = 0;
     if (rc == SL_E(AUTH_MISSING) && sreq.s3 && sigv2_query_present(query)) {
@@ -745,6 +1070,89 @@ static int has_no_body(const struct http_exchange *ex)
     return cl == NULL || strcmp(cl, "0") == 0;
 }
 
+/* A body-less error in the bare XML the JSON services' front end answers with when it
+   cannot tell what a request is for. */
+static void render_bare_xml(struct http_exchange *ex, int status, const char *xml)
+{
+    struct api_response *r = &ex->resp;
+    buf_reset(&r->body);
+    r->status = status;
+    api_response_header(r, "x-amzn-RequestId", ex->request_id);
+    cors_headers(ex);
+    buf_puts(&r->body, xml);
+}
+
+/* 1 when the request's media type is the routed service's JSON version (either when
+   no service was found). */
+static int json_media_type(const struct http_exchange *ex)
+{
+    const char *v = ex->json_svc != NULL ? ex->json_svc->json_version : NULL;
+    return ((v == NULL || strcmp(v, "1.1") == 0) &&
+            content_type_is(ex, "application/x-amz-json-1.1")) ||
+           ((v == NULL || strcmp(v, "1.0") == 0) &&
+            content_type_is(ex, "application/x-amz-json-1.0"));
+}
+
+/*
+ * What the JSON services' front end answers before it authenticates, from the headers
+ * (and has_body): method, media type, an empty body, the target, in that order, each
+ * as Kinesis answers it. Returns 0 to go on, 1 for a CORS preflight (answered without
+ * credentials), or an error code with the answer rendered into ex->resp.
+ */
+static int json_precheck(struct http_exchange *ex, int has_body)
+{
+    if (is_json_preflight(ex)) {
+        return 1;
+    }
+    if (strcmp(ex->method, "POST") != 0) {
+        render_bare_xml(ex, 403,
+                        "<AccessDeniedException>\n  <Message>Unable to determine service/operation "
+                        "name to be authorized</Message>\n</AccessDeniedException>\n");
+        return SL_E(ACCESS_DENIED);
+    }
+    const struct api_json_op *op = json_target_op(ex);
+    int json = json_media_type(ex);
+    if (!has_body) {
+        /* Answered in JSON to a JSON request, else in CBOR whatever the type was. */
+        int code = op != NULL ? SL_E(SERIALIZATION) : SL_E(UNKNOWN_OPERATION);
+        struct api_response *r = &ex->resp;
+        buf_reset(&r->body);
+        r->status = 400;
+        api_response_header(r, "x-amzn-RequestId", ex->request_id);
+        if (json || (ex->json_svc != NULL && ex->json_svc->cbor_blob_members == NULL)) {
+            json_error_body(ex, err_aws_name(code), "");
+        } else {
+            json_t *body = json_pack("{s:s}", "__type", err_aws_name(code));
+            api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+            api_response_header(r, "x-amzn-ErrorType", err_aws_name(code));
+            cors_headers(ex);
+            if (body != NULL) {
+                cbor_encode(body, NULL, &r->body);
+            }
+            json_decref(body);
+        }
+        return code;
+    }
+    if (!json && !speaks_cbor(ex) && !content_type_is(ex, "application/json")) {
+        const char *target = http__header(ex, "X-Amz-Target");
+        const char *dot = target != NULL ? strchr(target, '.') : NULL;
+        if (dot == NULL || dot == target || dot[1] == '\0') {
+            render_bare_xml(ex, 403,
+                            "<AccessDeniedException>\n  <Message>Unable to determine "
+                            "service/operation name to be authorized</Message>\n"
+                            "</AccessDeniedException>\n");
+            return SL_E(ACCESS_DENIED);
+        }
+        render_bare_xml(ex, 404, "<UnknownOperationException/>\n");
+        return SL_E(UNKNOWN_OPERATION);
+    }
+    if (op == NULL && !content_type_is(ex, "application/json")) {
+        http__render_error(ex, SL_E(UNKNOWN_OPERATION), "", NULL);
+        return SL_E(UNKNOWN_OPERATION);
+    }
+    return 0;
+}
+
 /*
  * The gate: authentication from the headers alone, before a body byte is read, so that
  * a request that fails it never costs more than its headers (no body buffered, spooled
@@ -764,6 +1172,12 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
     char *path;
     const char *query;
     struct sigv4_header *sig_headers;
+    if (ex->proto == PROTO_JSON) {
+        int pre = json_precheck(ex, !has_no_body(ex));
+        if (pre != 0) {
+            return pre < 0 ? pre : 0;
+        }
+    }
     int rc = split_request(ex, &path, &query, &sig_headers);
     if (rc < 0) {
         http__render_error(ex, rc, "", NULL);
@@ -787,6 +1201,15 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     const char *query;
     struct sigv4_header *sig_headers = NULL;
     struct http_auth *auth = xcalloc(1, sizeof(*auth));
+    if (ex->proto == PROTO_JSON) {
+        int pre = json_precheck(ex, ex->body_len > 0);
+        if (pre != 0) {
+            if (pre > 0) {
+                answer_preflight(ex);
+            }
+            goto out;
+        }
+    }
     int rc = split_request(ex, &path, &query, &sig_headers);
     if (rc < 0) {
         http__render_error(ex, rc, "", NULL);
@@ -832,25 +1255,23 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     };
     struct api_call call = {.req = &req, .resp = &ex->resp};
     err_clear(&call.err);
+    call.long_message = NULL;
     if (ex->proto != PROTO_REST && (rc = inflate_body(ex)) < 0) {
         http__render_error(ex, rc, rc == SL_E(BODY_TOO_LARGE) ? "Request body too large."
                                                              : "The gzip body is not valid.",
                            NULL);
         goto out;
     }
-    req.body = ex->body.data ? ex->body.data : (const uint8_t *)"";
-    req.body_len = ex->body_len;
+    if (ex->body_fd < 0) {
+        req.body = ex->body.data ? ex->body.data : (const uint8_t *)"";
+        req.body_len = ex->body_len;
+    }
     switch (ex->proto) {
-    case PROTO_JSON:
-        if (strcmp(ex->method, "POST") != 0) {
-            http__render_error(ex, SL_E(UNKNOWN_OPERATION), "", NULL);
-            break;
-        }
-        dispatch_json(ex, &call);
-        break;
+    case PROTO_JSON: dispatch_json(ex, &call); break;
     case PROTO_QUERY: dispatch_query(ex, &call, query); break;
     case PROTO_REST: dispatch_rest(ex, &call); break;
     }
+    free(call.long_message);
 out:
     free(auth);
     free(sig_headers);

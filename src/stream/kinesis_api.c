@@ -913,6 +913,9 @@ static const struct api_json_service kinesis_template = {
     .json_version = "1.1",
     .ops = kinesis_ops,
     .n_ops = sizeof(kinesis_ops) / sizeof(kinesis_ops[0]),
+    .validate = kin__validate_input,
+    .cbor_blob_members = kin__cbor_blob_members,
+    .cbor_epoch_members = kin__cbor_epoch_members,
 };
 
 #define N_OPS (sizeof(kinesis_ops) / sizeof(kinesis_ops[0]))

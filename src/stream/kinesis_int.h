@@ -28,6 +28,19 @@ int kin__get_string(struct api_call *call, json_t *in, const char *field, int re
  * bounds; *out (OUT) gets dflt when absent. */
 int kin__get_int(struct api_call *call, json_t *in, const char *field, int required, long long min,
                  long long max, long long dflt, long long *out);
+/* SerializationException in the service's words for v of the wrong JSON type where a
+ * string (integer 0) or an integer (integer 1) belongs. */
+int kin__type_error(struct api_call *call, json_t *v, int integer);
+/*
+ * The service front end's checks of an operation's input (call->operation), before the
+ * operation runs: the first member of the wrong type as SerializationException, else
+ * every constraint the model gives that the input violates, at once, as one
+ * ValidationException. 0 when the input passes or the operation has no table.
+ */
+int kin__validate_input(struct api_call *call, json_t *input);
+/* The output members that CBOR carries as byte strings and as tag 1 epochs. */
+extern const char *const kin__cbor_blob_members[];
+extern const char *const kin__cbor_epoch_members[];
 /* 1 when name matches [a-zA-Z0-9_.-]+ (len bytes, NULs refused). */
 int kin__valid_stream_name(const char *name, size_t len);
 /* The ValidationException of a name that does not match [a-zA-Z0-9_.-]+. */

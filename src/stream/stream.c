@@ -60,6 +60,10 @@ static const struct store_migration stream_migrations[] = {
         "ALTER TABLE stream_shards ADD COLUMN ending_index INTEGER;"
         "ALTER TABLE stream_shards ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE stream_shards ADD COLUMN closed_ms INTEGER NOT NULL DEFAULT 0;"},
+    /* Stream ids are never reused: a deleted stream's files (streams/<id>) are removed
+       after its row, and a new stream must not get that directory meanwhile. */
+    {3, "CREATE TABLE stream_next_id(id INTEGER NOT NULL);"
+        "INSERT INTO stream_next_id SELECT coalesce(max(id), 0) + 1 FROM streams;"},
 };
 
 static const char *const status_names[] = {
@@ -410,11 +414,15 @@ static int insert_rows(struct stream_service *svc, struct stream *s)
     int rc = store_begin(st);
     struct store_stmt *q = NULL;
     if (rc == 0) {
-        rc = store_prepare(st,
-                           "INSERT INTO streams(region, account, name, arn, seq_tag, created_ms,"
-                           " mode, shard_count, retention_hours, status, status_until_ms)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                           &q);
+        rc = store_run(st, "UPDATE stream_next_id SET id = id + 1", "");
+    }
+    if (rc == 0) {
+        rc =
+            store_prepare(st,
+                          "INSERT INTO streams(id, region, account, name, arn, seq_tag, created_ms,"
+                          " mode, shard_count, retention_hours, status, status_until_ms)"
+                          " VALUES((SELECT id - 1 FROM stream_next_id),?,?,?,?,?,?,?,?,?,?,?)",
+                          &q);
     }
     if (rc == 0) {
         store_bind_text(q, 1, s->region);

@@ -72,10 +72,33 @@ class Sluice:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc = None
+        self.started = False  # has listened once: restarts keep the port
         self.log_path = os.path.join(self.data_dir, "server.log")
 
     # -- lifecycle --
     def start(self):
+        """Starts the server and waits until it listens. A first start whose port another
+        process took meanwhile (free_port only found it free) moves to a new port; a restart
+        keeps its port, which clients already hold."""
+        first = not self.started
+        for _ in range(5):
+            before = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            try:
+                self._start_once()
+                self.started = True
+                return self
+            except RuntimeError:
+                with open(self.log_path, "rb") as f:
+                    f.seek(before)
+                    taken = b"cannot listen on" in f.read()
+                if not (first and taken):
+                    raise
+                self.port = free_port()
+                self.endpoint = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError("sluice found no free port")
+
+    def _start_once(self):
+        before = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         env = dict(os.environ)
         env["SLUICE_ROOT_ACCESS_KEY_ID"] = self.access_key
         env["SLUICE_ROOT_SECRET_ACCESS_KEY"] = self.secret_key
@@ -84,15 +107,18 @@ class Sluice:
             [self.binary, "serve", "--data", self.data_dir, "--listen",
              f"127.0.0.1:{self.port}", "--region", self.region] + self.extra_args,
             stdout=self.log, stderr=self.log, env=env)
+        # Listening is known from the server's own line, not from a connection: another
+        # process that took the port would accept one too.
+        ready = f"sluice: listening on http://127.0.0.1:{self.port}\n".encode()
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sluice exited {self.proc.returncode}: {self.read_log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with open(self.log_path, "rb") as f:
+                f.seek(before)
+                if ready in f.read():
                     return self
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError("sluice did not start listening")
 
     def stop(self, timeout=60):

@@ -53,12 +53,16 @@ static const struct api_json_op json_ops[] = {
     {"Echo", json_echo, NULL},
     {"Fail", json_fail, NULL},
 };
+static const char *const cbor_blobs[] = {"Data", NULL};
+static const char *const cbor_epochs[] = {"At", NULL};
 static const struct api_json_service json_svc = {
     .signing_name = "kinesis",
     .target_prefix = "Kinesis_20131202",
     .json_version = "1.1",
     .ops = json_ops,
     .n_ops = 2,
+    .cbor_blob_members = cbor_blobs,
+    .cbor_epoch_members = cbor_epochs,
 };
 
 /* Writes every field as <P><N>name</N><V>value</V></P>, in order. */
@@ -259,6 +263,7 @@ static void test_target_header_routes_to_its_json_service(void **state)
     struct fixture *f = *state;
     struct http_exchange *ex = ex_new("POST", "/", "{\"a\":[1,\"x\"]}");
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     ex_sign(ex, "kinesis");
     serve(f, ex);
     assert_int_equal(ex->proto, PROTO_JSON);
@@ -275,13 +280,14 @@ static void test_unknown_target_is_an_unknown_operation_in_json(void **state)
     struct fixture *f = *state;
     struct http_exchange *ex = ex_new("POST", "/", "{}");
     ex_header(ex, "X-Amz-Target", "Nope_2020.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     ex_sign(ex, "kinesis");
     serve(f, ex);
     assert_int_equal(ex->proto, PROTO_JSON);
     assert_null(ex->json_svc);
     assert_int_equal(ex->resp.status, 400);
     assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "UnknownOperationException");
-    assert_string_equal(body_of(ex), "{\"__type\":\"UnknownOperationException\",\"message\":\"\"}");
+    assert_string_equal(body_of(ex), "{\"__type\":\"UnknownOperationException\"}");
     ex_free(ex);
 }
 
@@ -403,6 +409,7 @@ static void test_json_errors_have_the_json_shape(void **state)
     struct fixture *f = *state;
     struct http_exchange *ex = ex_new("POST", "/", "{}");
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Fail");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     ex_sign(ex, "kinesis");
     serve(f, ex);
     assert_int_equal(ex->resp.status, 400);
@@ -413,6 +420,7 @@ static void test_json_errors_have_the_json_shape(void **state)
 
     ex = ex_new("POST", "/", "{not json");
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     ex_sign(ex, "kinesis");
     serve(f, ex);
     assert_int_equal(ex->resp.status, 400);
@@ -422,9 +430,123 @@ static void test_json_errors_have_the_json_shape(void **state)
     /* no authentication at all */
     ex = ex_new("POST", "/", "{}");
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     serve(f, ex);
     assert_int_equal(ex->resp.status, 400);
     assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "MissingAuthenticationTokenException");
+    ex_free(ex);
+}
+
+/* ---- CBOR ---- */
+
+static void test_cbor_request_and_answer_map_blobs_and_epochs(void **state)
+{
+    struct fixture *f = *state;
+    /* {"Data": h'0102', "At": 1(1500)}: a blob and an epoch in milliseconds */
+    static const char req[] = "\xa2\x64"
+                              "Data"
+                              "\x42\x01\x02\x62"
+                              "At"
+                              "\xc1\x19\x05\xdc";
+    struct http_exchange *ex = ex_new("POST", "/", req);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(resp_header(ex, "Content-Type"), "application/x-amz-cbor-1.1");
+    /* the echo saw {"Data":"AQI=","At":1.5} and its answer is written back as it came */
+    assert_int_equal(ex->resp.body.len, sizeof(req) - 1);
+    assert_memory_equal(ex->resp.body.data, req, sizeof(req) - 1);
+    ex_free(ex);
+
+    /* an error is a CBOR map too: {"__type": "ValidationException", "message": ...} */
+    ex = ex_new("POST", "/", "\xa0");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Fail");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "Content-Type"), "application/x-amz-cbor-1.1");
+    static const char err[] = "\xa2\x66__type\x73ValidationException\x67message\x6b"
+                              "bad \"input\"";
+    assert_int_equal(ex->resp.body.len, sizeof(err) - 1);
+    assert_memory_equal(ex->resp.body.data, err, sizeof(err) - 1);
+    ex_free(ex);
+
+    /* malformed CBOR */
+    ex = ex_new("POST", "/", "\xa1\x61");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    ex_sign(ex, "kinesis");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "SerializationException");
+    ex_free(ex);
+}
+
+/* ---- the JSON protocols' edges, decided at the gate from the headers ---- */
+
+static void test_json_edges_are_answered_at_the_gate(void **state)
+{
+    struct fixture *f = *state;
+    /* another method than POST: the front end's bare XML, never S3's error document */
+    struct http_exchange *ex = ex_new("GET", "/", NULL);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_sign(ex, "kinesis");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(ACCESS_DENIED));
+    assert_int_equal(ex->resp.status, 403);
+    assert_non_null(strstr(body_of(ex), "<AccessDeniedException>"));
+    assert_null(strstr(body_of(ex), "<Error>"));
+    ex_free(ex);
+
+    /* a media type the service does not speak */
+    ex = ex_new("POST", "/", "{}");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "text/plain");
+    ex_header(ex, "Content-Length", "2");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(UNKNOWN_OPERATION));
+    assert_int_equal(ex->resp.status, 404);
+    assert_string_equal(body_of(ex), "<UnknownOperationException/>\n");
+    ex_free(ex);
+
+    /* no body: a SerializationException in CBOR for a CBOR request, before any signature */
+    ex = ex_new("POST", "/", NULL);
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-cbor-1.1");
+    http__route(f->reg, ex);
+    assert_int_equal(http__gate(&f->ctx, ex), SL_E(SERIALIZATION));
+    assert_int_equal(ex->resp.status, 400);
+    static const char ser[] = "\xa1\x66__type\x76SerializationException";
+    assert_int_equal(ex->resp.body.len, sizeof(ser) - 1);
+    assert_memory_equal(ex->resp.body.data, ser, sizeof(ser) - 1);
+    ex_free(ex);
+
+    /* a browser's preflight passes the gate without credentials and is answered */
+    ex = ex_new("OPTIONS", "/", NULL);
+    ex_header(ex, "Origin", "http://page.example");
+    ex_header(ex, "Access-Control-Request-Method", "POST");
+    ex_header(ex, "Access-Control-Request-Headers", "content-type,X-Amz-Target");
+    http__route(f->reg, ex);
+    assert_int_equal(ex->proto, PROTO_JSON);
+    assert_int_equal(http__gate(&f->ctx, ex), 0);
+    http__handle(&f->ctx, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Origin"), "*");
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Headers"),
+                        "content-type,X-Amz-Target");
+    assert_string_equal(resp_header(ex, "Access-Control-Allow-Methods"), "POST");
+    assert_int_equal(ex->resp.body.len, 0);
+    ex_free(ex);
+
+    /* a preflight for anything else (S3's) is not the JSON services' */
+    ex = ex_new("OPTIONS", "/bucket/key", NULL);
+    ex_header(ex, "Origin", "http://page.example");
+    ex_header(ex, "Access-Control-Request-Method", "PUT");
+    http__route(f->reg, ex);
+    assert_int_equal(ex->proto, PROTO_REST);
     ex_free(ex);
 }
 
@@ -522,6 +644,7 @@ static struct http_exchange *json_request(void)
 {
     struct http_exchange *ex = ex_new("POST", "/", "{\"k\":\"v\"}");
     ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
     ex_sign(ex, "kinesis");
     return ex;
 }
@@ -561,6 +684,8 @@ int main(void)
         T(test_query_fields_are_decoded_by_the_one_rule_and_rendered),
         T(test_query_errors_have_the_query_shape),
         T(test_json_errors_have_the_json_shape),
+        T(test_cbor_request_and_answer_map_blobs_and_epochs),
+        T(test_json_edges_are_answered_at_the_gate),
         T(test_rest_answers_and_errors_have_the_rest_xml_shape),
         T(test_query_request_survives_every_allocation_failure),
         T(test_json_request_survives_every_allocation_failure),

@@ -304,14 +304,24 @@ static void delete_hides_when_due_and_files_go_with_the_last_handle(void **state
     read_from(s, &pos, &c);
     assert_int_equal(c.n, 3);
     assert_true(dir_exists(dir));
-    /* The name is free again. */
+    /* The name is free again, under a new id: the new stream's files are not the ones
+       being removed. */
     create(f, "gone", 1);
+    advance(f, TRANSITION_MS);
+    struct stream *fresh = lookup(f, "gone");
+    assert_true(stream_id(fresh) != stream_id(s));
+    assert_string_not_equal(fresh->dir, dir);
+    put_n(f, fresh, 0, 2);
     stream_release(s);
     stream__reap(f->svc);
     for (int i = 0; i < 200 && dir_exists(dir); i++) {
         usleep(10000); /* the background thread may be the one removing them */
     }
     assert_false(dir_exists(dir));
+    assert_true(dir_exists(fresh->dir));
+    read_from(fresh, &pos, &c);
+    assert_int_equal(c.n, 2);
+    stream_release(fresh);
 }
 
 static void retention_updates_check_bounds_and_direction(void **state)
