@@ -42,6 +42,7 @@
 #include "iam/sts_api.h"
 #include "lake/lake.h"
 #include "lake/s3_api.h"
+#include "metrics/metrics.h"
 #include "query/athena_api.h"
 #include "query/query.h"
 #include "stream/kinesis_api.h"
@@ -313,7 +314,7 @@ static int serve(const struct sluice_config *cfg)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGUSR1); /* flush every delivery stream (README) */
+    sigaddset(&stop_signals, SIGUSR1); /* flush every delivery stream, sample the metrics */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile_limit();
@@ -326,10 +327,11 @@ static int serve(const struct sluice_config *cfg)
     struct catalog *catalog = NULL;
     struct delivery_service *delivery = NULL;
     struct query_service *query = NULL;
+    struct metrics *metrics = NULL;
     struct api_registry *reg = NULL;
-    struct api_query_service *sts_api = NULL;
+    struct api_query_service *sts_api = NULL, *cw_query_api = NULL;
     struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL,
-                           *athena_api = NULL;
+                           *athena_api = NULL, *cw_json_api = NULL;
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
 
@@ -363,7 +365,19 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open the query service: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    struct metrics_options mopt = {.store = store, .background = 1};
+    if ((rc = metrics_open(&mopt, &metrics)) < 0) {
+        log_msg(LOG_ERROR, "main", "cannot open metrics: %s", sl_strerror(rc));
+        goto out_close_services;
+    }
+    metrics_add_source(metrics, metrics_source_kinesis, streams);
+    metrics_add_source(metrics, metrics_source_firehose, delivery);
+    struct metrics_athena_source athena_src = {
+        .query = query, .region = cfg->region, .last_ms = -1};
+    metrics_add_source(metrics, metrics_source_athena, &athena_src);
     sts_api = sts_api_create(iam);
+    cw_json_api = cloudwatch_json_api_create(metrics);
+    cw_query_api = cloudwatch_query_api_create(metrics);
     firehose_api = firehose_api_create(delivery);
     kinesis_api = kinesis_api_create(streams);
     glue_api = glue_api_create(catalog);
@@ -371,6 +385,8 @@ static int serve(const struct sluice_config *cfg)
     athena_api = athena_api_create(query);
     reg = api_registry_create();
     api_registry_add_query(reg, sts_api);
+    api_registry_add_query(reg, cw_query_api);
+    api_registry_add_json(reg, cw_json_api);
     api_registry_add_json(reg, kinesis_api);
     api_registry_add_json(reg, glue_api);
     api_registry_add_json(reg, firehose_api);
@@ -387,6 +403,7 @@ static int serve(const struct sluice_config *cfg)
     int sig = 0;
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGUSR1) {
         delivery_service_flush_all(delivery);
+        metrics_sample_now(metrics); /* after the flush, so its deliveries count */
     }
     log_msg(LOG_INFO, "main", "signal %d: shutting down", sig);
     http_server_close(http);
@@ -399,6 +416,8 @@ out_close_services:
     firehose_api_destroy(firehose_api);
     sts_api_destroy(sts_api);
     athena_api_destroy(athena_api);
+    cloudwatch_api_destroy(cw_json_api, cw_query_api);
+    metrics_close(metrics);
     query_service_close(query);
     delivery_service_close(delivery);
     catalog_close(catalog);

@@ -38,6 +38,8 @@
     X(INVALID_ACTION, "InvalidAction", 400)                                                \
     X(MISSING_PARAMETER, "MissingParameter", 400)                                          \
     X(INVALID_PARAMETER_VALUE, "InvalidParameterValue", 400)                               \
+    X(INVALID_PARAMETER_COMBINATION, "InvalidParameterCombination", 400)                   \
+    X(INVALID_NEXT_TOKEN, "InvalidNextToken", 400)                                         \
     /* Kinesis */                                                                          \
     X(RESOURCE_NOT_FOUND, "ResourceNotFoundException", 400)                                \
     X(RESOURCE_IN_USE, "ResourceInUseException", 400)                                      \

@@ -456,6 +456,11 @@ int store_bind_int64(struct store_stmt *stmt, int idx, int64_t v)
     return map_rc(stmt->db, sqlite3_bind_int64(stmt->stmt, idx, v));
 }
 
+int store_bind_double(struct store_stmt *stmt, int idx, double v)
+{
+    return map_rc(stmt->db, sqlite3_bind_double(stmt->stmt, idx, v));
+}
+
 int store_bind_blob(struct store_stmt *stmt, int idx, const void *data, size_t len)
 {
     return map_rc(stmt->db, sqlite3_bind_blob64(stmt->stmt, idx, data, len, SQLITE_TRANSIENT));
@@ -479,6 +484,11 @@ const char *store_col_text(struct store_stmt *stmt, int col)
 int64_t store_col_int64(struct store_stmt *stmt, int col)
 {
     return sqlite3_column_int64(stmt->stmt, col);
+}
+
+double store_col_double(struct store_stmt *stmt, int col)
+{
+    return sqlite3_column_double(stmt->stmt, col);
 }
 
 const void *store_col_blob(struct store_stmt *stmt, int col, size_t *len_out)

@@ -96,6 +96,7 @@ int store_reset(struct store_stmt *stmt);
 int store_bind_text(struct store_stmt *stmt, int idx, const char *text);
 int store_bind_textn(struct store_stmt *stmt, int idx, const char *text, size_t len);
 int store_bind_int64(struct store_stmt *stmt, int idx, int64_t v);
+int store_bind_double(struct store_stmt *stmt, int idx, double v);
 int store_bind_blob(struct store_stmt *stmt, int idx, const void *data, size_t len);
 int store_bind_null(struct store_stmt *stmt, int idx);
 /* 1 when a row is ready, 0 when done, negative on error. */
@@ -103,6 +104,7 @@ int store_step(struct store_stmt *stmt);
 /* Column text is valid until the next step/reset/finalize; NULL for SQL NULL. */
 const char *store_col_text(struct store_stmt *stmt, int col);
 int64_t store_col_int64(struct store_stmt *stmt, int col);
+double store_col_double(struct store_stmt *stmt, int col);
 const void *store_col_blob(struct store_stmt *stmt, int col, size_t *len_out);
 int store_col_is_null(struct store_stmt *stmt, int col);
 /*

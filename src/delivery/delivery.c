@@ -1471,3 +1471,22 @@ int delivery_stream_metrics(struct delivery_service *svc, const char *region, co
     *n_out = n;
     return 0;
 }
+
+void delivery_stream_ids(struct delivery_service *svc, struct delivery_stream_id **out,
+                         size_t *n_out)
+{
+    pthread_mutex_lock(&svc->mu);
+    size_t n = 0;
+    for (struct dstream *ds = svc->list; ds != NULL; ds = ds->next) {
+        n++;
+    }
+    struct delivery_stream_id *ids = xcalloc(n ? n : 1, sizeof(*ids));
+    n = 0;
+    for (struct dstream *ds = svc->list; ds != NULL; ds = ds->next, n++) {
+        snprintf(ids[n].region, sizeof(ids[n].region), "%s", ds->region);
+        snprintf(ids[n].name, sizeof(ids[n].name), "%s", ds->name);
+    }
+    pthread_mutex_unlock(&svc->mu);
+    *out = ids;
+    *n_out = n;
+}

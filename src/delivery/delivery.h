@@ -157,4 +157,13 @@ struct delivery_metric {
 int delivery_stream_metrics(struct delivery_service *svc, const char *region, const char *name,
                             struct delivery_metric out[DELIVERY_METRICS_MAX], size_t *n_out);
 
+/* The region and name of every delivery stream, for the metrics sampler: *out (OUT) is
+   malloc'd. */
+struct delivery_stream_id {
+    char region[32];
+    char name[65]; /* a delivery stream name is at most 64 characters */
+};
+void delivery_stream_ids(struct delivery_service *svc, struct delivery_stream_id **out,
+                         size_t *n_out);
+
 #endif

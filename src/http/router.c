@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/cbor.h"
 #include "core/clock.h"
@@ -102,6 +103,54 @@ void api_registry_add_rest(struct api_registry *reg, const struct api_rest_servi
 {
     SL_ASSERT(reg->n_rest < sizeof(reg->rest) / sizeof(reg->rest[0]));
     reg->rest[reg->n_rest++] = svc;
+}
+
+/* ---- request compression ---- */
+
+/* The most a gzip body of the JSON and query services may inflate to. */
+#define INFLATED_MAX (16u << 20)
+
+/*
+ * Inflates an in-memory body sent with Content-Encoding: gzip (the SDKs compress large
+ * CloudWatch PutMetricData bodies; SigV4 signed the compressed bytes, already checked).
+ * Returns 0 (the body is left alone when not gzip), SL_E(SERIALIZATION) for a damaged
+ * stream, SL_E(BODY_TOO_LARGE).
+ */
+static int inflate_body(struct http_exchange *ex)
+{
+    const char *enc = http__header(ex, "Content-Encoding");
+    if (enc == NULL || strcasecmp(enc, "gzip") != 0 || ex->body_fd >= 0 || ex->body_len == 0) {
+        return 0;
+    }
+    z_stream z = {0};
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        return SL_E(NOMEM);
+    }
+    struct buf out;
+    buf_init(&out);
+    z.next_in = ex->body.data;
+    z.avail_in = (uInt)ex->body_len;
+    int zrc = Z_OK;
+    while (zrc == Z_OK) {
+        uint8_t *dst = buf_reserve(&out, 64 * 1024);
+        if (dst == NULL || out.len > INFLATED_MAX) {
+            zrc = Z_MEM_ERROR;
+            break;
+        }
+        z.next_out = dst;
+        z.avail_out = 64 * 1024;
+        zrc = inflate(&z, Z_NO_FLUSH);
+        out.len += 64 * 1024 - z.avail_out;
+    }
+    inflateEnd(&z);
+    if (zrc != Z_STREAM_END) {
+        buf_fini(&out);
+        return zrc == Z_MEM_ERROR ? SL_E(BODY_TOO_LARGE) : SL_E(SERIALIZATION);
+    }
+    buf_fini(&ex->body);
+    ex->body = out;
+    ex->body_len = out.len;
+    return 0;
 }
 
 /* ---- form fields (query protocol) ---- */
@@ -1207,6 +1256,16 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     struct api_call call = {.req = &req, .resp = &ex->resp};
     err_clear(&call.err);
     call.long_message = NULL;
+    if (ex->proto != PROTO_REST && (rc = inflate_body(ex)) < 0) {
+        http__render_error(ex, rc, rc == SL_E(BODY_TOO_LARGE) ? "Request body too large."
+                                                             : "The gzip body is not valid.",
+                           NULL);
+        goto out;
+    }
+    if (ex->body_fd < 0) {
+        req.body = ex->body.data ? ex->body.data : (const uint8_t *)"";
+        req.body_len = ex->body_len;
+    }
     switch (ex->proto) {
     case PROTO_JSON: dispatch_json(ex, &call); break;
     case PROTO_QUERY: dispatch_query(ex, &call, query); break;

@@ -420,6 +420,55 @@ void query__interrupt(struct query_service *svc, const char *id)
     pthread_mutex_unlock(&svc->mu);
 }
 
+int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t until_ms,
+                           struct query_finished **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    store_read_begin(svc->st);
+    struct store_stmt *q = store_prepare_args(
+        svc->st,
+        "SELECT e.workgroup, e.state, e.query, e.completed_ms, e.scanned_bytes, e.engine_ms,"
+        " COALESCE(e.started_ms, e.completed_ms) - e.submitted_ms,"
+        " e.completed_ms - e.submitted_ms"
+        " FROM query_executions e JOIN query_workgroups w ON w.name = e.workgroup"
+        " WHERE w.publish_metrics <> 0 AND e.completed_ms > ? AND e.completed_ms <= ?"
+        " AND e.state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') ORDER BY e.completed_ms",
+        "ii", after_ms, until_ms);
+    if (q == NULL) {
+        store_read_end(svc->st);
+        return SL_E(IO);
+    }
+    struct query_finished *f = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = store_step(q)) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            f = xrealloc(f, cap * sizeof(*f));
+        }
+        struct query_finished *r = &f[n++];
+        snprintf(r->workgroup, sizeof(r->workgroup), "%s", store_col_text(q, 0));
+        snprintf(r->state, sizeof(r->state), "%s", store_col_text(q, 1));
+        snprintf(r->query_type, sizeof(r->query_type), "%s",
+                 query__ddl_statement_type(query__ddl_classify(store_col_text(q, 2))));
+        r->completed_ms = store_col_int64(q, 3);
+        r->processed_bytes = store_col_int64(q, 4);
+        r->engine_ms = store_col_int64(q, 5);
+        r->queue_ms = store_col_int64(q, 6);
+        r->total_ms = store_col_int64(q, 7);
+    }
+    store_finalize(q);
+    store_read_end(svc->st);
+    if (rc < 0) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
 int query_service_open(struct store *st, const struct sluice_config *cfg, struct lake *lake,
                        struct catalog *cat, struct query_service **out)
 {

@@ -47,4 +47,22 @@ int query_service_open(struct store *st, const struct sluice_config *cfg, struct
  * closes the engine. Accepts NULL. */
 void query_service_close(struct query_service *svc);
 
+/*
+ * The queries that finished (SUCCEEDED, FAILED or CANCELLED) in (after_ms, until_ms] in
+ * workgroups with PublishCloudWatchMetricsEnabled, for the metrics sampler: *out (OUT) is
+ * malloc'd, freed with free(). Returns 0 or a store error.
+ */
+struct query_finished {
+    char workgroup[129];
+    char state[16];          /* QueryState */
+    char query_type[16];     /* QueryType: "DML", "DDL" or "UTILITY" */
+    int64_t completed_ms;
+    int64_t processed_bytes; /* ProcessedBytes */
+    int64_t engine_ms;       /* EngineExecutionTime */
+    int64_t queue_ms;        /* QueryQueueTime */
+    int64_t total_ms;        /* TotalExecutionTime */
+};
+int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t until_ms,
+                           struct query_finished **out, size_t *n_out);
+
 #endif

@@ -708,6 +708,27 @@ void stream_list(struct stream_service *svc, const char *region, struct stream_i
     *n_out = n;
 }
 
+void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n_held;
+    struct stream **held = list_hold(svc, &n_held);
+    struct stream_counts *c = xcalloc(n_held ? n_held : 1, sizeof(*c));
+    size_t n = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        if (!is_gone(held[i], now)) {
+            snprintf(c[n].region, sizeof(c[n].region), "%s", held[i]->region);
+            snprintf(c[n].name, sizeof(c[n].name), "%s", held[i]->name);
+            c[n].incoming_records = atomic_load(&held[i]->counters.incoming_records);
+            c[n].incoming_bytes = atomic_load(&held[i]->counters.incoming_bytes);
+            n++;
+        }
+    }
+    list_release(held, n_held);
+    *out = c;
+    *n_out = n;
+}
+
 static int shard_limit(const struct stream_service *svc, const char *region)
 {
     if (svc->cfg->shard_limit > 0) {

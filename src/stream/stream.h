@@ -208,6 +208,15 @@ enum stream_status stream_status_get(struct stream *s);
 void stream_list(struct stream_service *svc, const char *region, struct stream_info **out,
                  size_t *n_out);
 
+/* The AWS/Kinesis counters of every stream not deleted, since the server started, for the
+   metrics sampler: *out (OUT) is malloc'd. */
+struct stream_counts {
+    char region[32];
+    char name[STREAM_NAME_MAX + 1];
+    uint64_t incoming_records, incoming_bytes;
+};
+void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
+
 struct stream_create_params {
     const char *region;
     const char *account;

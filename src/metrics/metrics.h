@@ -1,0 +1,141 @@
+/*
+ * Metrics: CloudWatch's store and API (monitoring 2010-08-01).
+ *
+ * Datapoints are kept in the metadata store, aggregated per metric, unit and time slot
+ * (SampleCount, Sum, Minimum, Maximum): one-minute slots, or one-second slots for
+ * high-resolution PutMetricData (StorageResolution 1). Slots older than the retention
+ * (15 days of one-minute data, 3 hours of one-second data, as AWS keeps them before
+ * rolling up) are deleted by the sampler. Raw values are not kept, so percentiles
+ * (ExtendedStatistics) cannot be computed and are refused.
+ *
+ * The sampler publishes what the other parts count (AWS/Kinesis, AWS/Firehose,
+ * AWS/Athena) once a minute by the service clock, and on demand (metrics_sample_now,
+ * which the server runs on SIGUSR1): each source turns its counters since start into
+ * the increase since the previous sample.
+ */
+#ifndef SLUICE_METRICS_METRICS_H
+#define SLUICE_METRICS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct store;
+struct metrics;
+
+typedef int64_t (*metrics_clock_fn)(void *arg);
+
+struct metrics_options {
+    struct store *store;     /* borrowed; outlives the metrics */
+    metrics_clock_fn now_ms; /* NULL: the wall clock */
+    void *clock_arg;
+    int background;          /* 1: start the once-a-minute sampler thread */
+};
+/* Migrates the tables and opens. Returns 0 or a store error. */
+int metrics_open(const struct metrics_options *opt, struct metrics **out);
+/* Stops the sampler; NULL is fine. Every source's ctx must still be alive. */
+void metrics_close(struct metrics *m);
+int64_t metrics_now_ms(const struct metrics *m);
+
+struct metrics_dim {
+    const char *name;
+    const char *value;
+};
+#define METRICS_DIMS_MAX 30
+
+/* One aggregated observation (a StatisticSet; one value v is {1, v, v, v}). */
+struct metrics_stat {
+    double count, sum, min, max;
+};
+
+struct metrics_key {
+    const char *region;
+    const char *ns;
+    const char *name;
+    const struct metrics_dim *dims;
+    size_t n_dims;
+};
+
+/* Adds s to the slot of ts_ms (resolution_s 1 or 60). Returns 0 or a store error. */
+int metrics_put(struct metrics *m, const struct metrics_key *k, const char *unit, int64_t ts_ms,
+                int resolution_s, const struct metrics_stat *s);
+/* Many metrics_put in one transaction: all are recorded or none. */
+struct metrics_put_item {
+    const struct metrics_key *key;
+    const char *unit;
+    int64_t ts_ms;
+    int resolution_s;
+    struct metrics_stat stat;
+};
+int metrics_put_batch(struct metrics *m, const struct metrics_put_item *items, size_t n);
+
+/* A statistic bucket of metrics_stats: the period starting at ts_ms. */
+struct metrics_point {
+    int64_t ts_ms;
+    struct metrics_stat s;
+    char unit[32];
+};
+/*
+ * The metric's datapoints in [start_ms, end_ms) in period_s buckets aligned on start_ms,
+ * one per bucket and unit (unit NULL: every unit; else that unit only), sorted by time.
+ * *out (OUT) is malloc'd. Returns 0 or a store error.
+ */
+int metrics_stats(struct metrics *m, const struct metrics_key *k, const char *unit,
+                  int64_t start_ms, int64_t end_ms, int period_s, struct metrics_point **out,
+                  size_t *n_out);
+
+/* A dimension filter of metrics_list: value NULL matches any value. */
+struct metrics_list_filter {
+    const char *region;
+    const char *ns;   /* NULL: any */
+    const char *name; /* NULL: any */
+    const struct metrics_dim *dims;
+    size_t n_dims;
+    int64_t after_id; /* paging: metrics with a larger id only */
+};
+/* Called per metric in id order; dims are valid for the call. Return non-zero to stop. */
+typedef int (*metrics_list_fn)(void *arg, int64_t id, const char *ns, const char *name,
+                               const struct metrics_dim *dims, size_t n_dims);
+int metrics_list(struct metrics *m, const struct metrics_list_filter *f, metrics_list_fn fn,
+                 void *arg);
+
+/* ---- publishing ---- */
+
+/* A source records what it counted since its last call with metrics_put; now_ms is the
+   sample's time. */
+typedef void (*metrics_source_fn)(struct metrics *m, int64_t now_ms, void *ctx);
+/* Adds a source (at most 8); call before any sample. */
+void metrics_add_source(struct metrics *m, metrics_source_fn fn, void *ctx);
+/* Runs every source now and applies the retention. */
+void metrics_sample_now(struct metrics *m);
+/* The retention sweep alone (the sampler runs it): deletes slots older than the limits. */
+int metrics_expire(struct metrics *m, int64_t now_ms);
+
+/* The sources of the other parts (metrics_sources.c). */
+struct stream_service;
+struct delivery_service;
+void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *stream_service);
+void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *delivery_service);
+/* AWS/Athena per query of a publishing workgroup; ctx is this struct, whose cursor (the
+   last completion time published) is kept in the store so a restart counts no query twice. */
+struct query_service;
+struct metrics_athena_source {
+    struct query_service *query;
+    const char *region;
+    int64_t last_ms; /* set to -1: loaded from the store (0 when none) */
+};
+void metrics_source_athena(struct metrics *m, int64_t now_ms, void *athena_source);
+
+/* ---- the API ---- */
+
+/* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*) and in awsQuery
+   (signing name "monitoring"); free with cloudwatch_api_destroy after the registry. Smithy
+   RPC v2 CBOR is not spoken. */
+struct api_json_service;
+struct api_query_service;
+struct api_json_service *cloudwatch_json_api_create(struct metrics *m);
+struct api_query_service *cloudwatch_query_api_create(struct metrics *m);
+void cloudwatch_api_destroy(struct api_json_service *json, struct api_query_service *query);
+
+#endif

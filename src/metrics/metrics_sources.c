@@ -1,0 +1,102 @@
+/*
+ * What Sluice publishes: the other parts' counters turned into AWS's metrics (names,
+ * units and dimensions as AWS's documentation lists them), one call per sample.
+ */
+#include "metrics/metrics_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/store.h"
+#include "delivery/delivery.h"
+#include "query/query.h"
+#include "stream/stream.h"
+
+void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
+{
+    struct stream_counts *c;
+    size_t n;
+    stream_counts_all(ctx, &c, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_dim dim = {"StreamName", c[i].name};
+        struct metrics_key k = {c[i].region, "AWS/Kinesis", "IncomingBytes", &dim, 1};
+        metrics__put_increase(m, &k, "Bytes", now_ms, (double)c[i].incoming_bytes);
+        k.name = "IncomingRecords";
+        metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].incoming_records);
+    }
+    free(c);
+}
+
+/* Counts and sums grow; the others (freshness, ratios, last partition count) are gauges. */
+static int is_gauge(const struct delivery_metric *dm)
+{
+    return strcmp(dm->unit, "Seconds") == 0 || strcmp(dm->unit, "None") == 0 ||
+           strstr(dm->name, "Success") != NULL || strstr(dm->name, "PartitionCount") != NULL ||
+           strcmp(dm->name, "KinesisMillisBehindLatest") == 0;
+}
+
+void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *ctx)
+{
+    struct delivery_stream_id *ids;
+    size_t n;
+    delivery_stream_ids(ctx, &ids, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct delivery_metric dm[DELIVERY_METRICS_MAX];
+        size_t n_dm = 0;
+        if (delivery_stream_metrics(ctx, ids[i].region, ids[i].name, dm, &n_dm) < 0) {
+            continue; /* deleted since the listing */
+        }
+        struct metrics_dim dim = {"DeliveryStreamName", ids[i].name};
+        for (size_t j = 0; j < n_dm; j++) {
+            struct metrics_key k = {ids[i].region, "AWS/Firehose", dm[j].name, &dim, 1};
+            if (is_gauge(&dm[j])) {
+                metrics__put_gauge(m, &k, dm[j].unit, now_ms, dm[j].value);
+            } else {
+                metrics__put_increase(m, &k, dm[j].unit, now_ms, dm[j].value);
+            }
+        }
+    }
+    free(ids);
+}
+
+#define ATHENA_CURSOR "metrics.athena_published_ms"
+
+void metrics_source_athena(struct metrics *m, int64_t now_ms, void *ctx)
+{
+    struct metrics_athena_source *src = ctx;
+    struct store *st = metrics__store(m);
+    if (src->last_ms < 0) {
+        char *v = NULL;
+        /* None yet: the first sample publishes the queries already in the store once. */
+        src->last_ms = store_setting_get(st, ATHENA_CURSOR, &v) == 0 && v ? atoll(v) : 0;
+        free(v);
+    }
+    struct query_finished *f;
+    size_t n;
+    int rc = query_finished_between(src->query, src->last_ms, now_ms, &f, &n);
+    if (rc < 0) {
+        log_msg(LOG_WARN, "metrics", "cannot read Athena queries: %s", sl_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_dim dims[3] = {{"QueryState", f[i].state},
+                                      {"QueryType", f[i].query_type},
+                                      {"WorkGroup", f[i].workgroup}};
+        struct metrics_key k = {src->region, "AWS/Athena", "ProcessedBytes", dims, 3};
+        metrics__put_gauge(m, &k, "Bytes", f[i].completed_ms, (double)f[i].processed_bytes);
+        k.name = "EngineExecutionTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].engine_ms);
+        k.name = "QueryQueueTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].queue_ms);
+        k.name = "TotalExecutionTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].total_ms);
+    }
+    free(f);
+    src->last_ms = now_ms;
+    char v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)now_ms);
+    store_setting_put(st, ATHENA_CURSOR, v);
+}

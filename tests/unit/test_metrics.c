@@ -1,0 +1,334 @@
+/*
+ * Unit tests of the metrics store (metrics/metrics.h) with an injected clock: slots and
+ * their statistics, periods and units, listing with dimension filters and paging,
+ * counter sources turned into increases, retention, and durability across a reopen.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/store.h"
+#include "metrics/metrics_int.h"
+
+#define T0_MS 1764150000000LL /* a minute boundary */
+
+static int64_t clock_ms;
+
+static int64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return clock_ms;
+}
+
+struct fx {
+    struct store *st;
+    struct metrics *m;
+    char path[64];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    snprintf(f->path, sizeof(f->path), "/tmp/test_metrics_%d.db", (int)getpid());
+    unlink(f->path);
+    clock_ms = T0_MS;
+    assert_int_equal(store_open(f->path, &f->st), 0);
+    struct metrics_options o = {.store = f->st, .now_ms = fake_clock};
+    assert_int_equal(metrics_open(&o, &f->m), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    metrics_close(f->m);
+    store_close(f->st);
+    char wal[80];
+    unlink(f->path);
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", f->path);
+    unlink(wal);
+    free(f);
+    return 0;
+}
+
+static const struct metrics_dim dim_a = {"StreamName", "a"};
+static const struct metrics_key key_a = {"us-east-1", "App", "Latency", &dim_a, 1};
+
+static void put1(struct metrics *m, const struct metrics_key *k, const char *unit, int64_t ts,
+                 double v)
+{
+    struct metrics_stat s = {1, v, v, v};
+    assert_int_equal(metrics_put(m, k, unit, ts, 60, &s), 0);
+}
+
+static void test_slot_statistics(void **state)
+{
+    struct fx *f = *state;
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 1000, 10);
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 59000, 30);
+    struct metrics_stat set = {4, 100, 5, 50};
+    assert_int_equal(metrics_put(f->m, &key_a, "Milliseconds", T0_MS + 20000, 60, &set), 0);
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 60000, 7); /* the next minute */
+
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 120000, 60, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].ts_ms, T0_MS);
+    assert_true(p[0].s.count == 6 && p[0].s.sum == 140 && p[0].s.min == 5 && p[0].s.max == 50);
+    assert_string_equal(p[0].unit, "Milliseconds");
+    assert_true(p[1].s.count == 1 && p[1].s.sum == 7);
+    free(p);
+    /* One five-minute period holds both minutes; the end is exclusive. */
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 300000, 300, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.count == 7 && p[0].s.sum == 147 && p[0].s.min == 5);
+    free(p);
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    free(p);
+}
+
+static void test_units_and_dimensions_apart(void **state)
+{
+    struct fx *f = *state;
+    put1(f->m, &key_a, "Count", T0_MS, 1);
+    put1(f->m, &key_a, "Bytes", T0_MS, 100);
+    struct metrics_dim other = {"StreamName", "b"};
+    struct metrics_key key_b = key_a;
+    key_b.dims = &other;
+    put1(f->m, &key_b, "Count", T0_MS, 5);
+
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, "Bytes", T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.sum == 100);
+    free(p);
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 2); /* one point per unit */
+    free(p);
+    /* Dimension order does not make another metric. */
+    struct metrics_dim two[2] = {{"B", "2"}, {"A", "1"}};
+    struct metrics_dim two_rev[2] = {{"A", "1"}, {"B", "2"}};
+    struct metrics_key k2 = {"us-east-1", "App", "X", two, 2};
+    struct metrics_key k2r = {"us-east-1", "App", "X", two_rev, 2};
+    put1(f->m, &k2, "None", T0_MS, 1);
+    put1(f->m, &k2r, "None", T0_MS, 2);
+    assert_int_equal(metrics_stats(f->m, &k2r, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.sum == 3);
+    free(p);
+    /* A metric never put has no datapoints; another region does not see ours. */
+    struct metrics_key elsewhere = key_a;
+    elsewhere.region = "eu-west-1";
+    assert_int_equal(metrics_stats(f->m, &elsewhere, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 0);
+    free(p);
+}
+
+static void test_high_resolution(void **state)
+{
+    struct fx *f = *state;
+    struct metrics_stat s = {1, 1, 1, 1};
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(metrics_put(f->m, &key_a, "Count", T0_MS + i * 1000 + 500, 1, &s), 0);
+    }
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 10000, 1, &p, &n), 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(p[3].ts_ms, T0_MS + 3000);
+    free(p);
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 10000, 5, &p, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(p[0].s.count == 5 && p[1].s.count == 5);
+    free(p);
+}
+
+struct seen {
+    int n;
+    int64_t last;
+    char names[8][16];
+};
+
+static int collect(void *arg, int64_t id, const char *ns, const char *name,
+                   const struct metrics_dim *dims, size_t n_dims)
+{
+    (void)ns;
+    (void)dims;
+    (void)n_dims;
+    struct seen *s = arg;
+    if (s->n == 3) {
+        return 1;
+    }
+    snprintf(s->names[s->n++], 16, "%s", name);
+    s->last = id;
+    return 0;
+}
+
+static void test_list_filters_and_paging(void **state)
+{
+    struct fx *f = *state;
+    const char *names[5] = {"m0", "m1", "m2", "m3", "m4"};
+    for (int i = 0; i < 5; i++) {
+        struct metrics_dim d = {"Shard", i % 2 ? "odd" : "even"};
+        struct metrics_key k = {"us-east-1", "App", names[i], &d, 1};
+        put1(f->m, &k, "Count", T0_MS, 1);
+    }
+    struct seen s = {0};
+    struct metrics_list_filter lf = {.region = "us-east-1", .ns = "App"};
+    assert_int_equal(metrics_list(f->m, &lf, collect, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.names[2], "m2");
+    struct seen rest = {0};
+    lf.after_id = s.last;
+    assert_int_equal(metrics_list(f->m, &lf, collect, &rest), 0);
+    assert_int_equal(rest.n, 2);
+    assert_string_equal(rest.names[0], "m3");
+
+    struct metrics_dim odd = {"Shard", "odd"};
+    struct metrics_list_filter by_dim = {.region = "us-east-1", .dims = &odd, .n_dims = 1};
+    struct seen o = {0};
+    assert_int_equal(metrics_list(f->m, &by_dim, collect, &o), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.names[0], "m1");
+    struct metrics_dim any = {"Shard", NULL};
+    by_dim.dims = &any;
+    struct seen a = {0};
+    assert_int_equal(metrics_list(f->m, &by_dim, collect, &a), 0);
+    assert_int_equal(a.n, 3); /* stopped by collect at 3 of 5 */
+    struct metrics_list_filter none = {.region = "us-east-1", .ns = "Other"};
+    struct seen z = {0};
+    assert_int_equal(metrics_list(f->m, &none, collect, &z), 0);
+    assert_int_equal(z.n, 0);
+}
+
+static void test_increases(void **state)
+{
+    struct fx *f = *state;
+    metrics__put_increase(f->m, &key_a, "Count", T0_MS, 10);
+    metrics__put_increase(f->m, &key_a, "Count", T0_MS + 60000, 25);
+    metrics__put_increase(f->m, &key_a, "Count", T0_MS + 120000, 25); /* idle: no point */
+    metrics__put_increase(f->m, &key_a, "Count", T0_MS + 180000, 4);  /* restarted counter */
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 240000, 60, &p, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(p[0].s.sum == 10 && p[1].s.sum == 15 && p[2].s.sum == 4);
+    assert_int_equal(p[2].ts_ms, T0_MS + 180000);
+    free(p);
+}
+
+static void test_retention(void **state)
+{
+    struct fx *f = *state;
+    put1(f->m, &key_a, "Count", T0_MS, 1);
+    struct metrics_stat s = {1, 1, 1, 1};
+    assert_int_equal(metrics_put(f->m, &key_a, "Count", T0_MS, 1, &s), 0);
+    /* Four hours later the one-second slot is gone, the minute remains. */
+    assert_int_equal(metrics_expire(f->m, T0_MS + 4LL * 3600000), 0);
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 1, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.count == 1);
+    free(p);
+    /* Sixteen days later nothing is left, and the metric is no longer listed. */
+    assert_int_equal(metrics_expire(f->m, T0_MS + 16LL * 86400000), 0);
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 0);
+    free(p);
+    struct seen none = {0};
+    struct metrics_list_filter lf = {.region = "us-east-1"};
+    assert_int_equal(metrics_list(f->m, &lf, collect, &none), 0);
+    assert_int_equal(none.n, 0);
+}
+
+static void test_durable_across_reopen(void **state)
+{
+    struct fx *f = *state;
+    put1(f->m, &key_a, "Count", T0_MS, 42);
+    metrics_close(f->m);
+    store_close(f->st);
+    assert_int_equal(store_open(f->path, &f->st), 0);
+    struct metrics_options o = {.store = f->st, .now_ms = fake_clock};
+    assert_int_equal(metrics_open(&o, &f->m), 0);
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.sum == 42);
+    free(p);
+}
+
+static void test_batch_writes_every_item(void **state)
+{
+    struct fx *f = *state;
+    struct metrics_dim other = {"StreamName", "b"};
+    struct metrics_key key_b = key_a;
+    key_b.dims = &other;
+    struct metrics_put_item items[3] = {
+        {&key_a, "Count", T0_MS, 60, {1, 2, 2, 2}},
+        {&key_a, "Count", T0_MS + 5000, 60, {2, 10, 4, 6}},
+        {&key_b, "Count", T0_MS, 1, {1, 7, 7, 7}},
+    };
+    assert_int_equal(metrics_put_batch(f->m, items, 3), 0);
+    struct metrics_point *p;
+    size_t n;
+    assert_int_equal(metrics_stats(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.count == 3 && p[0].s.sum == 12 && p[0].s.min == 2 && p[0].s.max == 6);
+    free(p);
+    assert_int_equal(metrics_stats(f->m, &key_b, NULL, T0_MS, T0_MS + 60000, 60, &p, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(p[0].s.sum == 7);
+    free(p);
+}
+
+static int n_source_calls;
+static int64_t source_now;
+
+static void counting_source(struct metrics *m, int64_t now_ms, void *ctx)
+{
+    (void)m;
+    (void)ctx;
+    n_source_calls++;
+    source_now = now_ms;
+}
+
+static void test_sample_now_runs_sources(void **state)
+{
+    struct fx *f = *state;
+    metrics_add_source(f->m, counting_source, NULL);
+    clock_ms = T0_MS + 5000;
+    metrics_sample_now(f->m);
+    assert_int_equal(n_source_calls, 1);
+    assert_int_equal(source_now, T0_MS + 5000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_slot_statistics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units_and_dimensions_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_high_resolution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_increases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sample_now_runs_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_writes_every_item, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
