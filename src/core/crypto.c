@@ -101,8 +101,8 @@ void hex_encode(const uint8_t *data, size_t len, char *out)
 }
 
 /* One GCM pass: enc 1 seals (writes tag), 0 opens (checks tag). */
-static int aes_gcm(int enc, const uint8_t *key, const uint8_t *iv, const void *aad,
-                   size_t aad_len, const void *in, size_t len, uint8_t *out, uint8_t *tag)
+static int aes_gcm(int enc, const uint8_t *key, const uint8_t *iv, const void *aad, size_t aad_len,
+                   const void *in, size_t len, uint8_t *out, uint8_t *tag)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     SL_ASSERT(ctx != NULL);
@@ -129,8 +129,8 @@ static int aes_gcm(int enc, const uint8_t *key, const uint8_t *iv, const void *a
 }
 
 void crypto_aes_gcm_seal(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
-                         const void *aad, size_t aad_len, const void *in, size_t len,
-                         uint8_t *out, uint8_t tag[AES_GCM_TAG_LEN])
+                         const void *aad, size_t aad_len, const void *in, size_t len, uint8_t *out,
+                         uint8_t tag[AES_GCM_TAG_LEN])
 {
     (void)aes_gcm(1, key, iv, aad, aad_len, in, len, out, tag);
 }

@@ -151,7 +151,8 @@ static int is_uuid(const char *s, size_t len)
 
 int kms__blob_parse(const uint8_t *p, size_t len, struct kms_blob *out)
 {
-    if (len < KMS_BLOB_OVERHEAD || p[0] != KMS_BLOB_VERSION || !is_uuid((const char *)p + 1, KMS_ID_LEN)) {
+    if (len < KMS_BLOB_OVERHEAD || p[0] != KMS_BLOB_VERSION ||
+        !is_uuid((const char *)p + 1, KMS_ID_LEN)) {
         return -1;
     }
     memcpy(out->key_id, p + 1, KMS_ID_LEN);
@@ -378,8 +379,10 @@ static const char *managed_description(const char *alias)
 {
     static const char *const known[][2] = {
         {"alias/aws/s3", "Default key that protects my S3 objects when no other key is defined"},
-        {"alias/aws/kinesis", "Default key that protects my Kinesis data when no other key is defined"},
-        {"alias/aws/firehose", "Default key that protects my Firehose data when no other key is defined"},
+        {"alias/aws/kinesis",
+         "Default key that protects my Kinesis data when no other key is defined"},
+        {"alias/aws/firehose",
+         "Default key that protects my Firehose data when no other key is defined"},
         {"alias/aws/glue", "Default key that protects my Glue data when no other key is defined"},
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
@@ -394,16 +397,28 @@ static int create_managed(struct kms *k, const struct kms_scope *sc, const char 
                           const char *description, int64_t now_ms, struct kms_key *out)
 {
     int rc = kms__create(k, sc, description, NULL, 1, now_ms, out);
-    if (rc == 0) {
-        store_lock(k->st);
-        rc = store_run(k->st,
-                       "INSERT INTO kms_aliases (region, account, name, key_id, created_ms,"
-                       " updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                       "ssssii", sc->region, sc->account, alias, out->id, (int64_t)now_ms,
-                       (int64_t)now_ms);
-        store_unlock(k->st);
+    if (rc < 0) {
+        return rc;
     }
-    return rc;
+    store_lock(k->st);
+    rc = store_run(k->st,
+                   "INSERT OR IGNORE INTO kms_aliases (region, account, name, key_id, created_ms,"
+                   " updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                   "ssssii", sc->region, sc->account, alias, out->id, (int64_t)now_ms,
+                   (int64_t)now_ms);
+    int lost = rc == 0 && store_changes(k->st) == 0;
+    store_unlock(k->st);
+    if (rc < 0 || !lost) {
+        return rc;
+    }
+    /* a concurrent first use made the key first: use that one */
+    delete_key(k, out->id);
+    kms__key_fini(out);
+    char id[KMS_ID_LEN + 1];
+    if (!alias_target(k, sc, alias, id) || load_key(k, sc, id, out) != 1) {
+        return SL_E(INTERNAL);
+    }
+    return 0;
 }
 
 static int not_found(struct err_info *err, const struct kms_scope *sc, const char *what,
@@ -441,7 +456,8 @@ int kms__resolve(struct kms *k, const struct kms_scope *sc, const char *id, int 
         if (!alias_target(k, sc, name, key_id)) {
             const char *managed = managed_description(name);
             if (managed != NULL) {
-                return create_managed(k, sc, name, managed, now_ms, out);
+                int rc = create_managed(k, sc, name, managed, now_ms, out);
+                return rc < 0 ? err_set(err, rc, "The key store could not be written.") : 0;
             }
             return err_set(err, SL_E(KMS_NOT_FOUND), "Alias %s%s is not found.", prefix, name);
         }
@@ -474,8 +490,8 @@ int kms__usable(const struct kms_key *key, struct err_info *err)
 }
 
 int kms__open_blob(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, size_t len,
-                   const struct kms_context *ctx, size_t n_ctx, int64_t now_ms,
-                   struct kms_key *key, struct buf *plain, struct err_info *err)
+                   const struct kms_context *ctx, size_t n_ctx, int64_t now_ms, struct kms_key *key,
+                   struct buf *plain, struct err_info *err)
 {
     struct kms_blob b;
     if (kms__blob_parse(blob, len, &b) < 0) {
@@ -484,7 +500,8 @@ int kms__open_blob(struct kms *k, const struct kms_scope *sc, const uint8_t *blo
     int rc = kms__resolve(k, sc, b.key_id, 0, now_ms, key, err);
     if (rc < 0) {
         /* a blob naming no key of this account is just an invalid ciphertext */
-        return rc == SL_E(KMS_NOT_FOUND) ? err_set(err, SL_E(KMS_INVALID_CIPHERTEXT), "%s", "") : rc;
+        return rc == SL_E(KMS_NOT_FOUND) ? err_set(err, SL_E(KMS_INVALID_CIPHERTEXT), "%s", "")
+                                         : rc;
     }
     if ((rc = kms__usable(key, err)) < 0) {
         kms__key_fini(key);

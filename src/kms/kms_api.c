@@ -142,7 +142,8 @@ static int context_of(struct op *o, const char *member, struct ctx_list *c)
     }
     const char *name;
     json_t *v;
-    json_object_foreach(obj, name, v) {
+    json_object_foreach(obj, name, v)
+    {
         if (!json_is_string(v) || c->n == CTX_MAX) {
             return err_set(E(o), SL_E(VALIDATION), "Invalid encryption context");
         }
@@ -195,12 +196,14 @@ static int tags_valid(struct op *o, json_t *tags)
 {
     size_t i;
     json_t *t;
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         const char *k = json_string_value(json_object_get(t, "TagKey"));
         const char *v = json_string_value(json_object_get(t, "TagValue"));
         if (k == NULL || v == NULL || strlen(k) < 1 || strlen(k) > 128 || strlen(v) > 256) {
-            return err_set(E(o), SL_E(VALIDATION), "Invalid tag: TagKey (1-128 characters) and "
-                                                   "TagValue (0-256 characters) are required");
+            return err_set(E(o), SL_E(VALIDATION),
+                           "Invalid tag: TagKey (1-128 characters) and "
+                           "TagValue (0-256 characters) are required");
         }
         if (strncmp(k, "aws:", 4) == 0) {
             return err_set(E(o), SL_E(KMS_TAG), "Tags beginning with aws: are reserved");
@@ -214,7 +217,8 @@ static void put_tags(struct op *o, const char *key_id, json_t *tags)
     size_t i;
     json_t *t;
     store_lock(o->k->st);
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         store_run(o->k->st, "INSERT OR REPLACE INTO kms_tags VALUES (?, ?, ?)", "sss", key_id,
                   json_string_value(json_object_get(t, "TagKey")),
                   json_string_value(json_object_get(t, "TagValue")));
@@ -228,7 +232,8 @@ static void put_tags(struct op *o, const char *key_id, json_t *tags)
 static int kms_policy_check(struct op *o, const char *policy)
 {
     if (strlen(policy) > 32768) {
-        return err_set(E(o), SL_E(LIMIT_EXCEEDED), "Policy exceeds the maximum size of 32768 bytes");
+        return err_set(E(o), SL_E(LIMIT_EXCEEDED),
+                       "Policy exceeds the maximum size of 32768 bytes");
     }
     json_t *doc = json_loads(policy, 0, NULL);
     int ok = json_is_object(doc) && json_is_array(json_object_get(doc, "Statement"));
@@ -266,7 +271,8 @@ static int op_create_key(struct api_call *call, json_t *in, json_t **out)
         return rc;
     }
     if (tags != NULL && (!json_is_array(tags) || (rc = tags_valid(&o, tags)) < 0)) {
-        return json_is_array(tags) ? rc : err_set(E(&o), SL_E(SERIALIZATION), "Tags must be a list");
+        return json_is_array(tags) ? rc
+                                   : err_set(E(&o), SL_E(SERIALIZATION), "Tags must be a list");
     }
     struct kms_key key;
     if ((rc = kms__create(o.k, &o.sc, desc, policy, 0, o.now, &key)) < 0) {
@@ -602,7 +608,8 @@ static int op_untag_resource(struct api_call *call, json_t *in, json_t **out)
         size_t i;
         json_t *t;
         store_lock(o.k->st);
-        json_array_foreach(keys, i, t) {
+        json_array_foreach(keys, i, t)
+        {
             store_run(o.k->st, "DELETE FROM kms_tags WHERE key_id = ? AND tag_key = ?", "ss",
                       key.id, json_string_value(t));
         }
@@ -624,8 +631,8 @@ static int op_list_tags(struct api_call *call, json_t *in, json_t **out)
     json_t *tags = json_array();
     store_read_begin(o.k->st);
     struct store_stmt *s = store_prepare_args(
-        o.k->st, "SELECT tag_key, tag_value FROM kms_tags WHERE key_id = ? ORDER BY tag_key",
-        "s", key.id);
+        o.k->st, "SELECT tag_key, tag_value FROM kms_tags WHERE key_id = ? ORDER BY tag_key", "s",
+        key.id);
     while (s != NULL && store_step(s) == 1) {
         json_array_append_new(tags, json_pack("{s:s,s:s}", "TagKey", store_col_text(s, 0),
                                               "TagValue", store_col_text(s, 1)));
@@ -663,9 +670,9 @@ static int alias_target_key(struct op *o, struct kms_key *key)
 {
     int rc = key_of(o, "TargetKeyId", 0, key);
     if (rc == 0 && (key->aws_managed || key->state == KMS_PENDING_DELETION)) {
-        rc = key->aws_managed ? err_set(E(o), SL_E(KMS_UNSUPPORTED),
-                                        "%s is an AWS managed key.", key->arn)
-                              : kms__usable(key, E(o));
+        rc = key->aws_managed
+                 ? err_set(E(o), SL_E(KMS_UNSUPPORTED), "%s is an AWS managed key.", key->arn)
+                 : kms__usable(key, E(o));
         kms__key_fini(key);
     }
     return rc;
@@ -698,8 +705,9 @@ static int op_create_alias(struct api_call *call, json_t *in, json_t **out)
         return err_set(E(&o), rc, "The key store could not be written.");
     }
     if (!added) {
-        return err_set(E(&o), SL_E(ALREADY_EXISTS), "An alias with the name arn:aws:kms:%s:%s:%s already exists",
-                       o.sc.region, o.sc.account, name);
+        return err_set(E(&o), SL_E(ALREADY_EXISTS),
+                       "An alias with the name arn:aws:kms:%s:%s:%s already exists", o.sc.region,
+                       o.sc.account, name);
     }
     *out = json_object();
     return 0;
@@ -713,7 +721,8 @@ static int alias_change(struct op *o, const char *name, const char *key_id)
     char arn[300];
     snprintf(arn, sizeof(arn), "arn:aws:kms:%s:%s:%s", o->sc.region, o->sc.account, name);
     int rc = strncmp(name, "alias/aws/", 10) == 0
-                 ? err_set(E(o), SL_E(KMS_UNSUPPORTED), "Alias %s is reserved for AWS managed keys.", arn)
+                 ? err_set(E(o), SL_E(KMS_UNSUPPORTED),
+                           "Alias %s is reserved for AWS managed keys.", arn)
                  : kms__resolve(o->k, &o->sc, name, 1, o->now, &cur, E(o));
     if (rc < 0) {
         return rc == SL_E(KMS_NOT_FOUND) ? err_set(E(o), rc, "Alias %s is not found.", arn) : rc;
@@ -727,7 +736,8 @@ static int alias_change(struct op *o, const char *name, const char *key_id)
                        " account = ? AND name = ?",
                        "sisss", key_id, o->now, o->sc.region, o->sc.account, name);
     } else {
-        rc = store_run(o->k->st, "DELETE FROM kms_aliases WHERE region = ? AND account = ? AND name = ?",
+        rc = store_run(o->k->st,
+                       "DELETE FROM kms_aliases WHERE region = ? AND account = ? AND name = ?",
                        "sss", o->sc.region, o->sc.account, name);
     }
     store_unlock(o->k->st);
@@ -942,15 +952,17 @@ static int data_key_len(struct op *o, size_t *n)
     const char *spec = str(o, "KeySpec");
     json_t *nb = json_object_get(o->in, "NumberOfBytes");
     if ((spec == NULL) == (nb == NULL)) {
-        return err_set(E(o), SL_E(VALIDATION), spec ? "Please specify either number of bytes or key spec, not both."
-                                                    : "Please specify either number of bytes or key spec.");
+        return err_set(E(o), SL_E(VALIDATION),
+                       spec ? "Please specify either number of bytes or key spec, not both."
+                            : "Please specify either number of bytes or key spec.");
     }
     if (spec != NULL) {
         if (strcmp(spec, "AES_256") != 0 && strcmp(spec, "AES_128") != 0) {
-            return err_set(E(o), SL_E(VALIDATION),
-                           "1 validation error detected: Value '%s' at 'keySpec' failed to "
-                           "satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
-                           spec);
+            return err_set(
+                E(o), SL_E(VALIDATION),
+                "1 validation error detected: Value '%s' at 'keySpec' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
+                spec);
         }
         *n = strcmp(spec, "AES_256") == 0 ? 32 : 16;
         return 0;

@@ -75,7 +75,7 @@ void kms__seal(const struct kms_key *key, const struct kms_context *ctx, size_t 
 /* Decrypts a blob whose key is resolved in sc (expect_id, if not NULL, must match the
    key named): appends the plaintext; key gets the key used. */
 int kms__open_blob(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, size_t len,
-                   const struct kms_context *ctx, size_t n_ctx, int64_t now_ms,
-                   struct kms_key *key, struct buf *plain, struct err_info *err);
+                   const struct kms_context *ctx, size_t n_ctx, int64_t now_ms, struct kms_key *key,
+                   struct buf *plain, struct err_info *err);
 
 #endif

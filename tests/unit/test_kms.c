@@ -133,7 +133,8 @@ static void test_tampered_and_wrong_context(void **state)
     buf_init(&blob);
     buf_init(&plain);
     struct err_info err;
-    assert_int_equal(kms_generate_data_key(f->k, &SC, key.id, ctx, 1, 16, dk, &blob, NULL, &err), 0);
+    assert_int_equal(kms_generate_data_key(f->k, &SC, key.id, ctx, 1, 16, dk, &blob, NULL, &err),
+                     0);
     assert_int_equal(kms_decrypt(f->k, &SC, blob.data, blob.len, other, 1, &plain, NULL, &err),
                      SL_E(KMS_INVALID_CIPHERTEXT));
     assert_int_equal(kms_decrypt(f->k, &SC, blob.data, blob.len, NULL, 0, &plain, NULL, &err),
@@ -187,7 +188,8 @@ static void test_states(void **state)
     buf_init(&blob);
     buf_init(&plain);
     struct err_info err;
-    assert_int_equal(kms_generate_data_key(f->k, &SC, key.arn, NULL, 0, 32, dk, &blob, NULL, &err), 0);
+    assert_int_equal(kms_generate_data_key(f->k, &SC, key.arn, NULL, 0, 32, dk, &blob, NULL, &err),
+                     0);
     key.state = KMS_DISABLED;
     assert_int_equal(kms__save(f->k, &key), 0);
     assert_int_equal(kms_generate_data_key(f->k, &SC, key.id, NULL, 0, 32, dk, &blob, NULL, &err),
@@ -224,17 +226,20 @@ static void test_managed_alias_and_lookup(void **state)
     assert_int_equal(kms__resolve(f->k, &SC, "alias/aws/kinesis", 1, now, &a, &err), 0);
     assert_int_equal(a.aws_managed, 1);
     assert_int_equal(kms__resolve(f->k, &SC, "arn:aws:kms:us-east-1:123456789012:alias/aws/kinesis",
-                                  1, now, &b, &err), 0);
+                                  1, now, &b, &err),
+                     0);
     assert_string_equal(a.id, b.id); /* made once */
     kms__key_fini(&b);
     assert_int_equal(kms__resolve(f->k, &SC, a.arn, 0, now, &b, &err), 0);
     kms__key_fini(&b);
     assert_int_equal(kms__resolve(f->k, &SC, "alias/aws/kinesis", 0, now, &b, &err),
                      SL_E(KMS_NOT_FOUND));
-    assert_int_equal(kms__resolve(f->k, &SC, "alias/nothing", 1, now, &b, &err), SL_E(KMS_NOT_FOUND));
+    assert_int_equal(kms__resolve(f->k, &SC, "alias/nothing", 1, now, &b, &err),
+                     SL_E(KMS_NOT_FOUND));
     assert_int_equal(kms__resolve(f->k, &SC, "not-a-key", 1, now, &b, &err), SL_E(KMS_NOT_FOUND));
     assert_int_equal(
-        kms__resolve(f->k, &SC, "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000",
+        kms__resolve(f->k, &SC,
+                     "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-4000-8000-000000000000",
                      1, now, &b, &err),
         SL_E(KMS_NOT_FOUND));
     kms__key_fini(&a);
@@ -250,7 +255,8 @@ static void test_reopen_keeps_keys(void **state)
     buf_init(&blob);
     buf_init(&plain);
     struct err_info err;
-    assert_int_equal(kms_generate_data_key(f->k, &SC, key.id, NULL, 0, 32, dk, &blob, NULL, &err), 0);
+    assert_int_equal(kms_generate_data_key(f->k, &SC, key.id, NULL, 0, 32, dk, &blob, NULL, &err),
+                     0);
     fx_close(f);
     fx_open(f); /* the same master key file, the same rows */
     assert_int_equal(kms_decrypt(f->k, &SC, blob.data, blob.len, NULL, 0, &plain, NULL, &err), 0);
