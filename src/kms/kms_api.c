@@ -270,9 +270,11 @@ static int op_create_key(struct api_call *call, json_t *in, json_t **out)
     if (policy != NULL && (rc = kms_policy_check(&o, policy)) < 0) {
         return rc;
     }
-    if (tags != NULL && (!json_is_array(tags) || (rc = tags_valid(&o, tags)) < 0)) {
-        return json_is_array(tags) ? rc
-                                   : err_set(E(&o), SL_E(SERIALIZATION), "Tags must be a list");
+    if (tags != NULL && !json_is_array(tags)) {
+        return err_set(E(&o), SL_E(SERIALIZATION), "Tags must be a list");
+    }
+    if (tags != NULL && (rc = tags_valid(&o, tags)) < 0) {
+        return rc;
     }
     struct kms_key key;
     if ((rc = kms__create(o.k, &o.sc, desc, policy, 0, o.now, &key)) < 0) {
@@ -560,11 +562,9 @@ static int op_get_rotation(struct api_call *call, json_t *in, json_t **out)
     struct kms_key key;
     int rc = key_of(&o, "KeyId", 0, &key);
     if (rc == 0) {
-        if (key.state == KMS_PENDING_DELETION) {
-            rc = kms__usable(&key, E(&o));
-        } else {
-            *out = json_pack("{s:b,s:s}", "KeyRotationEnabled", key.rotation, "KeyId", key.arn);
-        }
+        /* a key pending deletion reports rotation off, as AWS does */
+        int on = key.rotation && key.state != KMS_PENDING_DELETION;
+        *out = json_pack("{s:b,s:s}", "KeyRotationEnabled", on, "KeyId", key.arn);
         kms__key_fini(&key);
     }
     return rc;

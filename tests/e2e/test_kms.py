@@ -308,6 +308,12 @@ def test_rotation(kms):
     with pytest.raises(ClientError) as e:
         kms.enable_key_rotation(KeyId=kid)
     assert err(e)[0] == "DisabledException"
+    kms.enable_key(KeyId=kid)
+    kms.enable_key_rotation(KeyId=kid)
+    kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
+    assert kms.get_key_rotation_status(KeyId=kid)["KeyRotationEnabled"] is False
+    kms.cancel_key_deletion(KeyId=kid)
+    assert kms.get_key_rotation_status(KeyId=kid)["KeyRotationEnabled"] is True
 
 
 def test_tags(kms):
