@@ -36,7 +36,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) $(JQ_LIBS) $(SNAPPY_LIBS) $(DUCKDB
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
-PARTS ?= core http iam stream lake catalog delivery query metrics
+PARTS ?= core http iam stream lake catalog delivery query metrics kms
 LIB_SRC := $(foreach p,$(PARTS),$(wildcard src/$(p)/*.c))
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -40,6 +40,7 @@
 #include "http/http.h"
 #include "iam/iam.h"
 #include "iam/sts_api.h"
+#include "kms/kms.h"
 #include "lake/lake.h"
 #include "lake/s3_api.h"
 #include "metrics/metrics.h"
@@ -322,6 +323,7 @@ static int serve(const struct sluice_config *cfg)
     int exit_code = 1;
     struct store *store = NULL;
     struct iam *iam = NULL;
+    struct kms *kms = NULL;
     struct stream_service *streams = NULL;
     struct lake *lake = NULL;
     struct catalog *catalog = NULL;
@@ -331,7 +333,7 @@ static int serve(const struct sluice_config *cfg)
     struct api_registry *reg = NULL;
     struct api_query_service *sts_api = NULL, *cw_query_api = NULL;
     struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL,
-                           *athena_api = NULL, *cw_json_api = NULL;
+                           *athena_api = NULL, *cw_json_api = NULL, *kms_api = NULL;
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
 
@@ -343,6 +345,9 @@ static int serve(const struct sluice_config *cfg)
     }
     if ((rc = iam_open(store, cfg, &iam)) < 0) {
         goto out_close_store;
+    }
+    if ((rc = kms_open(store, cfg, &kms)) < 0) {
+        goto out_close_iam;
     }
     if ((rc = stream_service_open(store, cfg, &streams)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
@@ -383,6 +388,7 @@ static int serve(const struct sluice_config *cfg)
     glue_api = glue_api_create(catalog);
     s3_api = s3_api_create(lake);
     athena_api = athena_api_create(query);
+    kms_api = kms_api_create(kms);
     reg = api_registry_create();
     api_registry_add_query(reg, sts_api);
     api_registry_add_query(reg, cw_query_api);
@@ -391,6 +397,7 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_json(reg, glue_api);
     api_registry_add_json(reg, firehose_api);
     api_registry_add_json(reg, athena_api);
+    api_registry_add_json(reg, kms_api);
     api_registry_add_rest(reg, s3_api);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
         goto out_close_services;
@@ -416,6 +423,7 @@ out_close_services:
     firehose_api_destroy(firehose_api);
     sts_api_destroy(sts_api);
     athena_api_destroy(athena_api);
+    kms_api_destroy(kms_api);
     cloudwatch_api_destroy(cw_json_api, cw_query_api);
     metrics_close(metrics);
     query_service_close(query);
@@ -424,6 +432,7 @@ out_close_services:
     lake_close(lake);
     stream_service_close(streams);
 out_close_iam:
+    kms_close(kms);
     iam_close(iam);
 out_close_store:
     store_close(store);

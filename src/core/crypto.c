@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
 
@@ -97,4 +98,52 @@ void hex_encode(const uint8_t *data, size_t len, char *out)
         out[2 * i + 1] = digits[data[i] & 15];
     }
     out[2 * len] = '\0';
+}
+
+/* One GCM pass: enc 1 seals (writes tag), 0 opens (checks tag). */
+static int aes_gcm(int enc, const uint8_t *key, const uint8_t *iv, const void *aad, size_t aad_len,
+                   const void *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    SL_ASSERT(ctx != NULL);
+    int n = 0, ok = 1;
+    SL_ASSERT(EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv, enc) == 1);
+    if (aad_len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1);
+    }
+    if (len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1);
+    }
+    if (!enc) {
+        SL_ASSERT(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AES_GCM_TAG_LEN, tag) == 1);
+    }
+    /* GCM writes nothing at final; out + n is only a valid address for the call. */
+    uint8_t tail[16];
+    ok = EVP_CipherFinal_ex(ctx, tail, &n) == 1;
+    if (enc) {
+        SL_ASSERT(ok);
+        SL_ASSERT(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, AES_GCM_TAG_LEN, tag) == 1);
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+void crypto_aes_gcm_seal(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
+                         const void *aad, size_t aad_len, const void *in, size_t len, uint8_t *out,
+                         uint8_t tag[AES_GCM_TAG_LEN])
+{
+    (void)aes_gcm(1, key, iv, aad, aad_len, in, len, out, tag);
+}
+
+int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
+                        const void *aad, size_t aad_len, const void *in, size_t len,
+                        const uint8_t tag[AES_GCM_TAG_LEN], uint8_t *out)
+{
+    uint8_t t[AES_GCM_TAG_LEN];
+    memcpy(t, tag, sizeof(t));
+    int rc = aes_gcm(0, key, iv, aad, aad_len, in, len, out, t);
+    if (rc < 0 && len > 0) {
+        OPENSSL_cleanse(out, len);
+    }
+    return rc;
 }

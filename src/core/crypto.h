@@ -34,6 +34,22 @@ void crypto_digest_update(struct crypto_digest *d, const void *data, size_t len)
 size_t crypto_digest_final(struct crypto_digest *d, uint8_t *out);
 void crypto_digest_destroy(struct crypto_digest *d);
 
+/*
+ * AES-256-GCM with a 12-byte IV and a 16-byte tag (KMS key material and ciphertexts).
+ * seal writes len bytes of ciphertext to out and the tag to tag; open writes the
+ * plaintext and returns 0, or -1 when the tag does not authenticate (nothing usable
+ * is left in out). aad may be NULL when aad_len is 0; out may alias in.
+ */
+#define AES_GCM_KEY_LEN 32
+#define AES_GCM_IV_LEN 12
+#define AES_GCM_TAG_LEN 16
+void crypto_aes_gcm_seal(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
+                         const void *aad, size_t aad_len, const void *in, size_t len,
+                         uint8_t *out, uint8_t tag[AES_GCM_TAG_LEN]);
+int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
+                        const void *aad, size_t aad_len, const void *in, size_t len,
+                        const uint8_t tag[AES_GCM_TAG_LEN], uint8_t *out);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *data, size_t len, char *out);
 

@@ -90,7 +90,19 @@
     X(CONCURRENT_MODIFICATION, "ConcurrentModificationException", 400)                     \
     X(GLUE_ENCRYPTION, "GlueEncryptionException", 400)                                     \
     X(INTERNAL_SERVICE, "InternalServiceException", 500)                                   \
-    X(OPERATION_TIMEOUT, "OperationTimeoutException", 400)
+    X(OPERATION_TIMEOUT, "OperationTimeoutException", 400)                                 \
+    /* KMS */                                                                              \
+    X(KMS_NOT_FOUND, "NotFoundException", 400)                                             \
+    X(KMS_DISABLED, "DisabledException", 400)                                              \
+    X(KMS_INVALID_STATE, "KMSInvalidStateException", 400)                                  \
+    X(KMS_INVALID_CIPHERTEXT, "InvalidCiphertextException", 400)                           \
+    X(KMS_INVALID_ALIAS, "InvalidAliasNameException", 400)                                 \
+    X(KMS_INVALID_ARN, "InvalidArnException", 400)                                         \
+    X(KMS_MALFORMED_POLICY, "MalformedPolicyDocumentException", 400)                       \
+    X(KMS_TAG, "TagException", 400)                                                        \
+    X(KMS_INVALID_MARKER, "InvalidMarkerException", 400)                                   \
+    X(KMS_INCORRECT_KEY, "IncorrectKeyException", 400)                                     \
+    X(KMS_UNSUPPORTED, "UnsupportedOperationException", 400)
 
 #define SL_ERR_BASE 20000
 

@@ -1,0 +1,68 @@
+/*
+ * KMS: customer and AWS managed symmetric keys (trent 2014-11-01), their aliases,
+ * policies, tags and states, and the envelope encryption the other parts use.
+ *
+ * Key material is 256 bits from the crypto adapter, kept in the metadata store wrapped
+ * (AES-256-GCM, the key id as AAD) by a master key read from DIR/kms-master-key, a
+ * 0600 file created on first start. Encrypt uses AES-256-GCM; the ciphertext blob is
+ *
+ *     version (1 byte, 0x01) | key id (36 ASCII, the UUID) | IV (12) | tag (16) | ciphertext
+ *
+ * and its AAD is the first 37 bytes followed by the encryption context, pairs sorted by
+ * key, each as a 4-byte big-endian length and the bytes of the key, then of the value. So
+ * a blob names its key (Decrypt needs no KeyId) and a changed context fails the tag.
+ */
+#ifndef SLUICE_KMS_KMS_H
+#define SLUICE_KMS_KMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+
+struct store;
+struct kms;
+struct api_json_service;
+
+/* Migrates the tables and loads (or creates) the master key file. 0 or a negative code. */
+int kms_open(struct store *st, const struct sluice_config *cfg, struct kms **out);
+/* NULL is fine. */
+void kms_close(struct kms *k);
+
+/* The awsJson1_1 service (X-Amz-Target "TrentService.<Op>", signing name "kms"); k must
+   outlive it. Free with kms_api_destroy after the registry it was added to. */
+struct api_json_service *kms_api_create(struct kms *k);
+void kms_api_destroy(struct api_json_service *svc);
+
+/* The account and region a key lives in. */
+struct kms_scope {
+    const char *region;
+    const char *account;
+};
+/* One encryption-context pair (any order; they are sorted for binding). */
+struct kms_context {
+    const char *key;
+    const char *value;
+};
+
+/*
+ * For the parts that encrypt at rest: a new data key of n_bytes (1..1024) under key_id
+ * (key id, key ARN, alias name or alias ARN; alias/aws/<service> is created on first
+ * use). Writes the plaintext key to plain and appends its ciphertext blob to blob;
+ * key_arn (may be NULL) gets the ARN of the key used. Errors are KMS's: SL_E(KMS_NOT_FOUND),
+ * SL_E(KMS_DISABLED), SL_E(KMS_INVALID_STATE), with the message AWS gives, in err.
+ */
+#define KMS_ARN_MAX 160
+int kms_generate_data_key(struct kms *k, const struct kms_scope *sc, const char *key_id,
+                          const struct kms_context *ctx, size_t n_ctx, size_t n_bytes,
+                          uint8_t *plain, struct buf *blob, char key_arn[KMS_ARN_MAX],
+                          struct err_info *err);
+/* Decrypts a blob made by the above or by Encrypt: appends the plaintext to plain.
+   SL_E(KMS_INVALID_CIPHERTEXT) when it is malformed, tampered or the context differs. */
+int kms_decrypt(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, size_t len,
+                const struct kms_context *ctx, size_t n_ctx, struct buf *plain,
+                char key_arn[KMS_ARN_MAX], struct err_info *err);
+
+#endif
