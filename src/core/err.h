@@ -90,7 +90,13 @@
     X(CONCURRENT_MODIFICATION, "ConcurrentModificationException", 400)                     \
     X(GLUE_ENCRYPTION, "GlueEncryptionException", 400)                                     \
     X(INTERNAL_SERVICE, "InternalServiceException", 500)                                   \
-    X(OPERATION_TIMEOUT, "OperationTimeoutException", 400)
+    X(OPERATION_TIMEOUT, "OperationTimeoutException", 400)                              \
+    /* IAM */                                                                              \
+    X(IAM_NO_SUCH_ENTITY, "NoSuchEntity", 404)                                             \
+    X(IAM_ENTITY_EXISTS, "EntityAlreadyExists", 409)                                       \
+    X(IAM_DELETE_CONFLICT, "DeleteConflict", 409)                                          \
+    X(IAM_LIMIT_EXCEEDED, "LimitExceeded", 409)                                            \
+    X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)
 
 #define SL_ERR_BASE 20000
 

@@ -104,15 +104,17 @@ static int rest_handle(struct api_call *call)
 
 static const struct api_rest_service rest_svc = {.signing_name = "s3", .handle = rest_handle};
 
-static int lookup(void *arg, const char *access_key_id, char *secret_out, size_t secret_size,
-                  char *account_out, size_t account_size)
+static int lookup(void *arg, const char *access_key_id, const char *token, int64_t now_ms,
+                  char *secret_out, size_t secret_size, struct http_principal *who)
 {
     (void)arg;
+    (void)token;
+    (void)now_ms;
     if (strcmp(access_key_id, AKID) != 0) {
         return SL_E(AUTH_UNKNOWN_KEY);
     }
     snprintf(secret_out, secret_size, "%s", SECRET);
-    snprintf(account_out, account_size, "%s", ACCOUNT);
+    snprintf(who->account, sizeof(who->account), "%s", ACCOUNT);
     return 0;
 }
 
