@@ -96,7 +96,8 @@
     X(IAM_ENTITY_EXISTS, "EntityAlreadyExists", 409)                                       \
     X(IAM_DELETE_CONFLICT, "DeleteConflict", 409)                                          \
     X(IAM_LIMIT_EXCEEDED, "LimitExceeded", 409)                                            \
-    X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)
+    X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)                                \
+    X(INVALID_INPUT_IAM, "InvalidInput", 400)
 
 #define SL_ERR_BASE 20000
 

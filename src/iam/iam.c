@@ -32,6 +32,22 @@ static const struct store_migration migrations[] = {
         " expires INTEGER NOT NULL, kind INTEGER NOT NULL, arn TEXT NOT NULL, id TEXT NOT NULL,"
         " name TEXT NOT NULL, policy TEXT);"
         "CREATE INDEX iam_session_expires ON iam_session(expires);"},
+    {2, "CREATE TABLE iam_group (name TEXT PRIMARY KEY COLLATE NOCASE, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL);"
+        "CREATE TABLE iam_member (group_name TEXT NOT NULL COLLATE NOCASE,"
+        " user_name TEXT NOT NULL COLLATE NOCASE, PRIMARY KEY (group_name, user_name));"
+        "CREATE INDEX iam_member_user ON iam_member(user_name);"
+        /* managed policies; builtin: 1 for AWS's own (arn:aws:iam::aws:policy/...) */
+        "CREATE TABLE iam_policy (arn TEXT PRIMARY KEY, name TEXT NOT NULL, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+        " default_version INTEGER NOT NULL, next_version INTEGER NOT NULL, description TEXT,"
+        " builtin INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE iam_policy_version (arn TEXT NOT NULL, version INTEGER NOT NULL,"
+        " doc TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (arn, version));"
+        /* kind: 'user', 'group', 'role' */
+        "CREATE TABLE iam_attach (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
+        " arn TEXT NOT NULL, PRIMARY KEY (kind, owner, arn));"
+        "CREATE INDEX iam_attach_arn ON iam_attach(arn);"},
 };
 
 #define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -111,6 +127,66 @@ void iam__new_id(const char *prefix, char out[32])
     iam__random_chars(out + n, 21 - n, BASE32);
 }
 
+/*
+ * AWS's own managed policies that the module's pipeline uses, with the documents of
+ * AWS's managed policy reference (only those whose documents are known; the others are
+ * left out rather than guessed).
+ */
+static const struct {
+    const char *name, *description;
+    int64_t created_ms, updated_ms;
+    int version;
+    const char *doc;
+} aws_policies[] = {
+    {"AmazonKinesisFullAccess", "Provides full access to all streams via the AWS Management Console.",
+     1423248000000, 1423248000000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\","
+     "\"Resource\":\"*\"}]}"},
+    {"AmazonKinesisReadOnlyAccess",
+     "Provides read only access to all streams via the AWS Management Console.", 1423248000000,
+     1423248000000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*\","
+     "\"kinesis:List*\",\"kinesis:Describe*\"],\"Resource\":\"*\"}]}"},
+    {"AmazonKinesisFirehoseFullAccess",
+     "Provides full access to all Amazon Kinesis Firehose Delivery Streams.", 1444243500000,
+     1444243500000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Action\":[\"firehose:*\"],\"Effect\":\"Allow\","
+     "\"Resource\":\"*\"}]}"},
+    {"AmazonS3ReadOnlyAccess",
+     "Provides read only access to all buckets via the AWS Management Console.", 1423248000000,
+     1691703060000, 3,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:Get*\","
+     "\"s3:List*\",\"s3:Describe*\",\"s3-object-lambda:Get*\",\"s3-object-lambda:List*\"],"
+     "\"Resource\":\"*\"}]}"},
+};
+
+/* Puts AWS's managed policies in the store once (later starts find them there). */
+static int seed_aws_policies(struct store *st)
+{
+    store_lock(st);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(aws_policies) / sizeof(aws_policies[0]); i++) {
+        char arn[160], id[32];
+        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy/%s", aws_policies[i].name);
+        iam__new_id("ANPA", id);
+        int64_t v = aws_policies[i].version;
+        rc = store_run(st,
+                       "INSERT OR IGNORE INTO iam_policy (arn, name, id, path, created, updated,"
+                       " default_version, next_version, description, builtin) VALUES (?, ?, ?,"
+                       " '/', ?, ?, ?, ?, ?, 1)",
+                       "sssiiiis", arn, aws_policies[i].name, id, aws_policies[i].created_ms,
+                       aws_policies[i].updated_ms, v, v + 1, aws_policies[i].description);
+        if (rc == 0) {
+            rc = store_run(st,
+                           "INSERT OR IGNORE INTO iam_policy_version (arn, version, doc, created)"
+                           " VALUES (?, ?, ?, ?)",
+                           "sisi", arn, v, aws_policies[i].doc, aws_policies[i].updated_ms);
+        }
+    }
+    store_unlock(st);
+    return rc;
+}
+
 /* The key that signs session tokens: kept in the store so tokens outlive a restart. */
 static int load_token_key(struct iam *iam)
 {
@@ -144,6 +220,9 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
                          : 0;
     if (mrc == 0) {
         mrc = load_token_key(iam);
+    }
+    if (mrc == 0 && st != NULL) {
+        mrc = seed_aws_policies(st);
     }
     if (mrc < 0) {
         log_msg(LOG_ERROR, "iam", "cannot prepare the identity tables: %s", sl_strerror(mrc));

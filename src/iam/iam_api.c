@@ -1,6 +1,7 @@
 /*
- * IAM over the query protocol (2010-05-08): users, access keys, roles and the inline
- * policies of users and roles, durable in the store.
+ * IAM over the query protocol (2010-05-08): users, access keys, groups, roles, inline
+ * policies of users, groups and roles, managed policies with versions and their
+ * attachments, durable in the store.
  */
 #include "iam/iam_api.h"
 
@@ -328,8 +329,10 @@ static int update_user(struct api_call *call, const struct api_params *p, struct
                 "UPDATE iam_user SET name = ? WHERE name = ?",
                 "UPDATE iam_key SET user_name = ? WHERE user_name = ?",
                 "UPDATE iam_inline SET owner = ? WHERE kind = 'user' AND owner = ?",
+                "UPDATE iam_attach SET owner = ? WHERE kind = 'user' AND owner = ?",
+                "UPDATE iam_member SET user_name = ? WHERE user_name = ?",
             };
-            for (size_t i = 0; rc == 0 && i < 3; i++) {
+            for (size_t i = 0; rc == 0 && i < sizeof(renames) / sizeof(renames[0]); i++) {
                 rc = store_run(iam->st, renames[i], "ss", new_name, name);
             }
         }
@@ -370,6 +373,13 @@ static int delete_user(struct api_call *call, const struct api_params *p, struct
                         name) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete entity, must delete policies first.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'user' AND owner = ?",
+                        name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must detach all policies first.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_member WHERE user_name = ?", name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must remove users from group first.");
     } else if ((rc = store_run(iam->st, "DELETE FROM iam_user WHERE name = ?", "s", name)) < 0) {
         store_failed(call, rc);
     }
@@ -590,6 +600,15 @@ static int role_exists(struct iam *iam, const char *name)
     return found;
 }
 
+static int group_exists(struct iam *iam, const char *name)
+{
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT 1 FROM iam_group WHERE name = ?", "s", name);
+    int found = q != NULL && store_step(q) == 1;
+    store_finalize(q);
+    return found;
+}
+
 /* MaxSessionDuration: 3600..43200 seconds. */
 static int max_session_param(struct api_call *call, const struct api_params *p, int64_t *out)
 {
@@ -800,6 +819,10 @@ static int delete_role(struct api_call *call, const struct api_params *p, struct
                         name) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete entity, must delete policies first.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'role' AND owner = ?",
+                        name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must detach all policies first.");
     } else if ((rc = store_run(iam->st, "DELETE FROM iam_role WHERE name = ?", "s", name)) < 0) {
         store_failed(call, rc);
     }
@@ -819,10 +842,14 @@ struct owner_kind {
 
 static const struct owner_kind user_owner = {"user", "UserName", "userName", "user", IAM_DOC_USER};
 static const struct owner_kind role_owner = {"role", "RoleName", "roleName", "role", IAM_DOC_ROLE};
+static const struct owner_kind group_owner = {"group", "GroupName", "groupName", "group",
+                                              IAM_DOC_GROUP};
 
 static int owner_exists(struct iam *iam, const struct owner_kind *k, const char *name)
 {
-    return strcmp(k->kind, "user") == 0 ? user_exists(iam, name) : role_exists(iam, name);
+    return strcmp(k->kind, "user") == 0    ? user_exists(iam, name)
+           : strcmp(k->kind, "group") == 0 ? group_exists(iam, name)
+                                           : role_exists(iam, name);
 }
 
 static int owner_missing(struct api_call *call, const struct owner_kind *k, const char *name)
@@ -995,6 +1022,866 @@ static int delete_policy_of(struct api_call *call, const struct api_params *p,
 
 INLINE_OPS(User, user)
 INLINE_OPS(Role, role)
+INLINE_OPS(Group, group)
+
+/* ---- groups and membership ---- */
+
+static void put_group(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    /* columns: name, id, path, created */
+    put_text(b, "Path", store_col_text(q, 2));
+    put_text(b, "GroupName", store_col_text(q, 0));
+    put_text(b, "GroupId", store_col_text(q, 1));
+    buf_printf(b, "<Arn>arn:aws:iam::%s:group", iam->account_id);
+    buf_xml_escape(b, store_col_text(q, 2), strlen(store_col_text(q, 2)));
+    buf_xml_escape(b, store_col_text(q, 0), strlen(store_col_text(q, 0)));
+    buf_puts(b, "</Arn>");
+    put_date(b, "CreateDate", store_col_int64(q, 3));
+}
+
+static int group_missing(struct api_call *call, const char *name)
+{
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                   "The group with name %s cannot be found.", name);
+}
+
+static int create_group(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *name, *path;
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
+    if (rc < 0 || (rc = path_param(call, p, &path)) < 0) {
+        return rc;
+    }
+    char id[32];
+    iam__new_id("AGPA", id);
+    store_lock(iam->st);
+    if (group_exists(iam, name)) {
+        store_unlock(iam->st);
+        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Group with name %s already exists.",
+                       name);
+    }
+    rc = store_run(iam->st, "INSERT INTO iam_group (name, id, path, created) VALUES (?, ?, ?, ?)",
+                   "sssi", name, id, path, call->req->now_ms);
+    struct store_stmt *q = rc < 0 ? NULL
+                                  : store_prepare_args(iam->st,
+                                                       "SELECT name, id, path, created FROM "
+                                                       "iam_group WHERE name = ?",
+                                                       "s", name);
+    if (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<Group>");
+        put_group(out, iam, q);
+        buf_puts(out, "</Group>");
+    } else {
+        rc = rc < 0 ? rc : SL_E(INTERNAL);
+    }
+    store_finalize(q);
+    store_unlock(iam->st);
+    return rc < 0 ? store_failed(call, rc) : 0;
+}
+
+static int get_group(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *name, *marker;
+    int64_t max;
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
+    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT name, id, path, created FROM iam_group WHERE name = ?", "s", name);
+    if (q == NULL || store_step(q) != 1) {
+        store_finalize(q);
+        store_read_end(iam->st);
+        return group_missing(call, name);
+    }
+    buf_puts(out, "<Group>");
+    put_group(out, iam, q);
+    buf_puts(out, "</Group><Users>");
+    store_finalize(q);
+    q = store_prepare_args(iam->st,
+                           "SELECT u.name, u.id, u.path, u.created FROM iam_member m JOIN iam_user u"
+                           " ON u.name = m.user_name WHERE m.group_name = ? AND u.name > ?"
+                           " ORDER BY u.name LIMIT ?",
+                           "ssi", name, marker, max + 1);
+    int64_t n = 0;
+    int truncated = 0;
+    char last[130] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        put_user(out, iam, q);
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
+        n++;
+    }
+    buf_puts(out, "</Users>");
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+    store_read_end(iam->st);
+    return 0;
+}
+
+/* ListGroups (user NULL) or ListGroupsForUser. */
+static int list_groups_of(struct api_call *call, const struct api_params *p, const char *user,
+                          struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    int64_t max;
+    const char *marker;
+    int rc = paging(call, p, &max, &marker);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *prefix = api_params_get(p, "PathPrefix");
+    store_read_begin(iam->st);
+    if (user != NULL && !user_exists(iam, user)) {
+        store_read_end(iam->st);
+        return user_missing(call, user);
+    }
+    struct store_stmt *q =
+        user == NULL
+            ? store_prepare_args(iam->st,
+                                 "SELECT name, id, path, created FROM iam_group WHERE name > ?"
+                                 " AND substr(path, 1, ?) = ? ORDER BY name LIMIT ?",
+                                 "sisi", marker, (int64_t)strlen(prefix ? prefix : "/"),
+                                 prefix ? prefix : "/", max + 1)
+            : store_prepare_args(iam->st,
+                                 "SELECT g.name, g.id, g.path, g.created FROM iam_member m JOIN"
+                                 " iam_group g ON g.name = m.group_name WHERE m.user_name = ?"
+                                 " AND g.name > ? ORDER BY g.name LIMIT ?",
+                                 "ssi", user, marker, max + 1);
+    buf_puts(out, "<Groups>");
+    int64_t n = 0;
+    int truncated = 0;
+    char last[130] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        put_group(out, iam, q);
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
+        n++;
+    }
+    buf_puts(out, "</Groups>");
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+    store_read_end(iam->st);
+    return 0;
+}
+
+static int list_groups(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    return list_groups_of(call, p, NULL, out);
+}
+
+static int list_groups_for_user(struct api_call *call, const struct api_params *p,
+                                struct buf *out)
+{
+    const char *user;
+    int rc = subject_user(call, p, &user);
+    return rc < 0 ? rc : list_groups_of(call, p, user, out);
+}
+
+/* Adds (add 1) or removes a user from a group. */
+static int membership(struct api_call *call, const struct api_params *p, int add)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *group, *user;
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &group);
+    if (rc < 0 || (rc = name_param(call, p, "UserName", "userName", 128, &user)) < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!group_exists(iam, group)) {
+        rc = group_missing(call, group);
+    } else if (!user_exists(iam, user)) {
+        rc = user_missing(call, user);
+    } else {
+        rc = add ? store_run(iam->st,
+                             "INSERT OR IGNORE INTO iam_member (group_name, user_name)"
+                             " SELECT g.name, u.name FROM iam_group g, iam_user u"
+                             " WHERE g.name = ? AND u.name = ?",
+                             "ss", group, user)
+                 : store_run(iam->st,
+                             "DELETE FROM iam_member WHERE group_name = ? AND user_name = ?", "ss",
+                             group, user);
+        if (rc < 0) {
+            store_failed(call, rc);
+        } else if (!add && store_changes(iam->st) == 0) {
+            rc = err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                         "The user with name %s cannot be found.", user);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int add_user_to_group(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    return membership(call, p, 1);
+}
+
+static int remove_user_from_group(struct api_call *call, const struct api_params *p,
+                                  struct buf *out)
+{
+    (void)out;
+    return membership(call, p, 0);
+}
+
+static int delete_group(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    struct iam *iam = ctx_iam(call);
+    const char *name;
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
+    if (rc < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!group_exists(iam, name)) {
+        rc = group_missing(call, name);
+    } else if (count_of(iam, "SELECT count(*) FROM iam_member WHERE group_name = ?", name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must remove users from group first.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_inline WHERE kind = 'group' AND owner = ?",
+                        name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must delete policies first.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'group' AND owner = ?",
+                        name) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete entity, must detach all policies first.");
+    } else if ((rc = store_run(iam->st, "DELETE FROM iam_group WHERE name = ?", "s", name)) < 0) {
+        store_failed(call, rc);
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+/* ---- managed policies ---- */
+
+#define POLICY_VERSIONS_MAX 5
+#define POLICY_COLS                                                                             \
+    "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"      \
+    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn)"
+
+static void put_managed(struct buf *b, struct store_stmt *q)
+{
+    put_text(b, "PolicyName", store_col_text(q, 0));
+    put_text(b, "PolicyId", store_col_text(q, 1));
+    put_text(b, "Arn", store_col_text(q, 3));
+    put_text(b, "Path", store_col_text(q, 2));
+    buf_printf(b, "<DefaultVersionId>v%lld</DefaultVersionId>", (long long)store_col_int64(q, 6));
+    buf_printf(b, "<AttachmentCount>%lld</AttachmentCount>", (long long)store_col_int64(q, 8));
+    buf_puts(b, "<PermissionsBoundaryUsageCount>0</PermissionsBoundaryUsageCount>"
+                "<IsAttachable>true</IsAttachable>");
+    if (!store_col_is_null(q, 7)) {
+        put_text(b, "Description", store_col_text(q, 7));
+    }
+    put_date(b, "CreateDate", store_col_int64(q, 4));
+    put_date(b, "UpdateDate", store_col_int64(q, 5));
+}
+
+static int policy_arn_missing(struct api_call *call, const char *arn)
+{
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                   "Policy %s does not exist or is not attachable.", arn);
+}
+
+static int policy_exists(struct iam *iam, const char *arn)
+{
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT 1 FROM iam_policy WHERE arn = ?", "s", arn);
+    int found = q != NULL && store_step(q) == 1;
+    store_finalize(q);
+    return found;
+}
+
+static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+{
+    *out = api_params_get(p, "PolicyArn");
+    if (*out == NULL) {
+        return invalid(call, NULL, "policyArn", "");
+    }
+    if (strlen(*out) < 20 || strlen(*out) > 2048) {
+        return invalid(call, *out, "policyArn",
+                       "Member must have length greater than or equal to 20");
+    }
+    if (strncmp(*out, "arn:aws:iam::", 13) != 0) {
+        return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *out);
+    }
+    return 0;
+}
+
+/* Writes the policy row of arn as <Policy> (inside a bracket). */
+static int put_policy_of(struct iam *iam, const char *arn, struct buf *out)
+{
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT " POLICY_COLS " FROM iam_policy p WHERE p.arn = ?", "s", arn);
+    int rc = SL_E(IAM_NO_SUCH_ENTITY);
+    if (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<Policy>");
+        put_managed(out, q);
+        buf_puts(out, "</Policy>");
+        rc = 0;
+    }
+    store_finalize(q);
+    return rc;
+}
+
+static int create_policy(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *name, *path, *desc, *doc = api_params_get(p, "PolicyDocument");
+    int rc = name_param(call, p, "PolicyName", "policyName", 128, &name);
+    if (rc == 0 && doc == NULL) {
+        rc = invalid(call, NULL, "policyDocument", "");
+    }
+    if (rc < 0 || (rc = path_param(call, p, &path)) < 0 ||
+        (rc = description_param(call, p, &desc)) < 0 ||
+        (rc = iam__policydoc_check(doc, IAM_DOC_MANAGED, &call->err)) < 0) {
+        return rc;
+    }
+    char id[32], arn[700];
+    iam__new_id("ANPA", id);
+    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:policy%s%s", iam->account_id, path, name);
+    store_lock(iam->st);
+    struct store_stmt *dup = store_prepare_args(
+        iam->st, "SELECT 1 FROM iam_policy WHERE name = ? AND builtin = 0", "s", name);
+    int exists = dup != NULL && store_step(dup) == 1;
+    store_finalize(dup);
+    if (exists) {
+        store_unlock(iam->st);
+        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS),
+                       "A policy called %s already exists. Duplicate names are not allowed.",
+                       name);
+    }
+    int64_t now = call->req->now_ms;
+    rc = store_begin(iam->st);
+    if (rc == 0) {
+        rc = store_run(iam->st,
+                       "INSERT INTO iam_policy (arn, name, id, path, created, updated,"
+                       " default_version, next_version, description) VALUES (?, ?, ?, ?, ?, ?, 1,"
+                       " 2, ?)",
+                       "ssssiis", arn, name, id, path, now, now, desc);
+    }
+    if (rc == 0) {
+        rc = store_run(iam->st,
+                       "INSERT INTO iam_policy_version (arn, version, doc, created) VALUES (?, 1,"
+                       " ?, ?)",
+                       "ssi", arn, doc, now);
+    }
+    rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
+    if (rc == 0) {
+        rc = put_policy_of(iam, arn, out);
+    }
+    store_unlock(iam->st);
+    return rc < 0 ? store_failed(call, rc) : 0;
+}
+
+static int get_managed_policy(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    rc = put_policy_of(iam, arn, out);
+    store_read_end(iam->st);
+    return rc < 0 ? policy_arn_missing(call, arn) : 0;
+}
+
+static int list_managed_policies(struct api_call *call, const struct api_params *p,
+                                 struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    int64_t max;
+    const char *marker;
+    int rc = paging(call, p, &max, &marker);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *scope = api_params_get(p, "Scope");
+    const char *only = api_params_get(p, "OnlyAttached");
+    const char *prefix = api_params_get(p, "PathPrefix");
+    if (scope == NULL) {
+        scope = "All";
+    }
+    if (strcmp(scope, "All") != 0 && strcmp(scope, "AWS") != 0 && strcmp(scope, "Local") != 0) {
+        return invalid(call, scope, "scope", "Member must satisfy enum value set: [All, AWS, Local]");
+    }
+    int64_t builtin_lo = strcmp(scope, "Local") == 0 ? 0 : strcmp(scope, "AWS") == 0 ? 1 : 0;
+    int64_t builtin_hi = strcmp(scope, "Local") == 0 ? 0 : 1;
+    int64_t attached = only != NULL && strcmp(only, "true") == 0;
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT " POLICY_COLS " FROM iam_policy p WHERE p.arn > ? AND p.builtin BETWEEN ? AND ?"
+        " AND substr(p.path, 1, ?) = ? AND (? = 0 OR EXISTS (SELECT 1 FROM iam_attach a WHERE"
+        " a.arn = p.arn)) ORDER BY p.arn LIMIT ?",
+        "siiisii", marker, builtin_lo, builtin_hi, (int64_t)strlen(prefix ? prefix : "/"),
+        prefix ? prefix : "/", attached, max + 1);
+    buf_puts(out, "<Policies>");
+    int64_t n = 0;
+    int truncated = 0;
+    char last[700] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        put_managed(out, q);
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "%s", store_col_text(q, 3));
+        n++;
+    }
+    buf_puts(out, "</Policies>");
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+    store_read_end(iam->st);
+    return 0;
+}
+
+/* 1 when arn is one of AWS's own policies, which nobody may change. */
+static int is_aws_policy(const char *arn)
+{
+    return strncmp(arn, "arn:aws:iam::aws:", 17) == 0;
+}
+
+static int delete_managed_policy(struct api_call *call, const struct api_params *p,
+                                 struct buf *out)
+{
+    (void)out;
+    struct iam *iam = ctx_iam(call);
+    const char *arn;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!policy_exists(iam, arn) || is_aws_policy(arn)) {
+        rc = is_aws_policy(arn) ? err_set(&call->err, SL_E(INVALID_INPUT_IAM),
+                                          "ARN %s is not valid.", arn)
+                                : policy_arn_missing(call, arn);
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete a policy attached to entities.");
+    } else if (count_of(iam, "SELECT count(*) FROM iam_policy_version WHERE arn = ?", arn) > 1) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "This policy has more than one version. Before you delete a policy, you "
+                     "must delete the policy's versions. The default version is deleted with "
+                     "the policy.");
+    } else {
+        rc = store_run(iam->st, "DELETE FROM iam_policy_version WHERE arn = ?", "s", arn);
+        if (rc == 0) {
+            rc = store_run(iam->st, "DELETE FROM iam_policy WHERE arn = ?", "s", arn);
+        }
+        if (rc < 0) {
+            store_failed(call, rc);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static void put_version(struct buf *b, int64_t version, int64_t dflt, int64_t created,
+                        const char *doc)
+{
+    if (doc != NULL) {
+        put_doc(b, "Document", doc);
+    }
+    buf_printf(b, "<VersionId>v%lld</VersionId><IsDefaultVersion>%s</IsDefaultVersion>",
+               (long long)version, version == dflt ? "true" : "false");
+    put_date(b, "CreateDate", created);
+}
+
+/* "v3" → 3; 0 when not a version id. */
+static int64_t version_number(const char *v)
+{
+    if (v == NULL || v[0] != 'v' || v[1] < '1' || v[1] > '9') {
+        return 0;
+    }
+    char *end;
+    long long n = strtoll(v + 1, &end, 10);
+    return *end == '\0' ? n : 0;
+}
+
+/* The default version of a policy, 0 when there is no such policy (inside a bracket). */
+static int64_t default_version(struct iam *iam, const char *arn)
+{
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT default_version FROM iam_policy WHERE arn = ?", "s", arn);
+    int64_t v = q != NULL && store_step(q) == 1 ? store_col_int64(q, 0) : 0;
+    store_finalize(q);
+    return v;
+}
+
+static int create_policy_version(struct api_call *call, const struct api_params *p,
+                                 struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn, *doc = api_params_get(p, "PolicyDocument");
+    const char *set = api_params_get(p, "SetAsDefault");
+    int rc = arn_param(call, p, &arn);
+    if (rc == 0 && doc == NULL) {
+        rc = invalid(call, NULL, "policyDocument", "");
+    }
+    if (rc < 0 || (rc = iam__policydoc_check(doc, IAM_DOC_MANAGED, &call->err)) < 0) {
+        return rc;
+    }
+    int as_default = set != NULL && strcmp(set, "true") == 0;
+    store_lock(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT next_version, default_version FROM iam_policy WHERE arn = ? AND"
+                 " builtin = 0", "s", arn);
+    int64_t next = 0, dflt = 0;
+    if (q != NULL && store_step(q) == 1) {
+        next = store_col_int64(q, 0);
+        dflt = store_col_int64(q, 1);
+    }
+    store_finalize(q);
+    int64_t now = call->req->now_ms;
+    if (next == 0) {
+        rc = policy_arn_missing(call, arn);
+    } else if (count_of(iam, "SELECT count(*) FROM iam_policy_version WHERE arn = ?", arn) >=
+               POLICY_VERSIONS_MAX) {
+        rc = err_set(&call->err, SL_E(IAM_LIMIT_EXCEEDED),
+                     "A managed policy can have up to %d versions. Before you create a new "
+                     "version, you must delete an existing version.",
+                     POLICY_VERSIONS_MAX);
+    } else {
+        dflt = as_default ? next : dflt;
+        rc = store_begin(iam->st);
+        if (rc == 0) {
+            rc = store_run(iam->st,
+                           "INSERT INTO iam_policy_version (arn, version, doc, created) VALUES"
+                           " (?, ?, ?, ?)",
+                           "sisi", arn, next, doc, now);
+        }
+        if (rc == 0) {
+            rc = store_run(iam->st,
+                           "UPDATE iam_policy SET next_version = ?, default_version = ?,"
+                           " updated = ? WHERE arn = ?",
+                           "iiis", next + 1, dflt, now, arn);
+        }
+        rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
+        if (rc < 0) {
+            store_failed(call, rc);
+        } else {
+            buf_puts(out, "<PolicyVersion>");
+            put_version(out, next, dflt, now, NULL);
+            buf_puts(out, "</PolicyVersion>");
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int version_missing(struct api_call *call, const char *arn, const char *v)
+{
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                   "Policy %s version %s does not exist or is not attachable.", arn, v);
+}
+
+static int version_param(struct api_call *call, const struct api_params *p, const char **v)
+{
+    *v = api_params_get(p, "VersionId");
+    if (*v == NULL) {
+        return invalid(call, NULL, "versionId", "");
+    }
+    if (version_number(*v) == 0) {
+        return invalid(call, *v, "versionId",
+                       "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?");
+    }
+    return 0;
+}
+
+static int get_policy_version(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn, *v;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0 || (rc = version_param(call, p, &v)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    int64_t dflt = default_version(iam, arn);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT doc, created FROM iam_policy_version WHERE arn = ? AND version = ?", "si",
+        arn, version_number(v));
+    if (dflt != 0 && q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<PolicyVersion>");
+        put_version(out, version_number(v), dflt, store_col_int64(q, 1), store_col_text(q, 0));
+        buf_puts(out, "</PolicyVersion>");
+    } else {
+        rc = dflt == 0 ? policy_arn_missing(call, arn) : version_missing(call, arn, v);
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return rc;
+}
+
+static int list_policy_versions(struct api_call *call, const struct api_params *p,
+                                struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn, *marker;
+    int64_t max;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    int64_t dflt = default_version(iam, arn);
+    if (dflt == 0) {
+        store_read_end(iam->st);
+        return policy_arn_missing(call, arn);
+    }
+    /* newest first, as IAM lists them */
+    int64_t below = marker[0] != '\0' ? version_number(marker) : INT64_MAX;
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT version, created FROM iam_policy_version WHERE arn = ? AND version < ?"
+        " ORDER BY version DESC LIMIT ?",
+        "sii", arn, below, max + 1);
+    buf_puts(out, "<Versions>");
+    int64_t n = 0;
+    int truncated = 0;
+    char last[24] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        put_version(out, store_col_int64(q, 0), dflt, store_col_int64(q, 1), NULL);
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "v%lld", (long long)store_col_int64(q, 0));
+        n++;
+    }
+    buf_puts(out, "</Versions>");
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+    store_read_end(iam->st);
+    return 0;
+}
+
+/* SetDefaultPolicyVersion (set 1) or DeletePolicyVersion. */
+static int change_policy_version(struct api_call *call, const struct api_params *p, int set)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn, *v;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0 || (rc = version_param(call, p, &v)) < 0) {
+        return rc;
+    }
+    int64_t n = version_number(v);
+    store_lock(iam->st);
+    int64_t dflt = is_aws_policy(arn) ? 0 : default_version(iam, arn);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT 1 FROM iam_policy_version WHERE arn = ? AND version = ?", "si", arn, n);
+    int found = q != NULL && store_step(q) == 1;
+    store_finalize(q);
+    if (dflt == 0) {
+        rc = policy_arn_missing(call, arn);
+    } else if (!found) {
+        rc = version_missing(call, arn, v);
+    } else if (!set && n == dflt) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
+                     "Cannot delete the default version of a policy.");
+    } else {
+        rc = set ? store_run(iam->st,
+                             "UPDATE iam_policy SET default_version = ?, updated = ? WHERE arn = ?",
+                             "iis", n, call->req->now_ms, arn)
+                 : store_run(iam->st,
+                             "DELETE FROM iam_policy_version WHERE arn = ? AND version = ?", "si",
+                             arn, n);
+        if (rc < 0) {
+            store_failed(call, rc);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int set_default_policy_version(struct api_call *call, const struct api_params *p,
+                                      struct buf *out)
+{
+    (void)out;
+    return change_policy_version(call, p, 1);
+}
+
+static int delete_policy_version(struct api_call *call, const struct api_params *p,
+                                 struct buf *out)
+{
+    (void)out;
+    return change_policy_version(call, p, 0);
+}
+
+/* Attach (attach 1) or detach a managed policy to a user, group or role. */
+static int attachment(struct api_call *call, const struct api_params *p,
+                      const struct owner_kind *k, int attach)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *owner, *arn;
+    int rc = name_param(call, p, k->field, k->member, 128, &owner);
+    if (rc < 0 || (rc = arn_param(call, p, &arn)) < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!owner_exists(iam, k, owner)) {
+        rc = owner_missing(call, k, owner);
+    } else if (!policy_exists(iam, arn)) {
+        rc = policy_arn_missing(call, arn);
+    } else {
+        rc = attach ? store_run(iam->st,
+                                "INSERT OR IGNORE INTO iam_attach (kind, owner, arn) VALUES (?, ?,"
+                                " ?)",
+                                "sss", k->kind, owner, arn)
+                    : store_run(iam->st,
+                                "DELETE FROM iam_attach WHERE kind = ? AND owner = ? AND arn = ?",
+                                "sss", k->kind, owner, arn);
+        if (rc < 0) {
+            store_failed(call, rc);
+        } else if (!attach && store_changes(iam->st) == 0) {
+            rc = err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "Policy %s was not found.", arn);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int list_attached(struct api_call *call, const struct api_params *p,
+                         const struct owner_kind *k, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *owner, *marker;
+    int64_t max;
+    int rc = name_param(call, p, k->field, k->member, 128, &owner);
+    if (strcmp(k->kind, "user") == 0 && api_params_get(p, "UserName") == NULL) {
+        rc = subject_user(call, p, &owner);
+    }
+    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
+        return rc;
+    }
+    const char *prefix = api_params_get(p, "PathPrefix");
+    store_read_begin(iam->st);
+    if (!owner_exists(iam, k, owner)) {
+        store_read_end(iam->st);
+        return owner_missing(call, k, owner);
+    }
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT p.name, p.arn FROM iam_attach a JOIN iam_policy p ON p.arn = a.arn WHERE"
+        " a.kind = ? AND a.owner = ? AND p.arn > ? AND substr(p.path, 1, ?) = ?"
+        " ORDER BY p.arn LIMIT ?",
+        "sssisi", k->kind, owner, marker, (int64_t)strlen(prefix ? prefix : "/"),
+        prefix ? prefix : "/", max + 1);
+    buf_puts(out, "<AttachedPolicies>");
+    int64_t n = 0;
+    int truncated = 0;
+    char last[700] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        put_text(out, "PolicyName", store_col_text(q, 0));
+        put_text(out, "PolicyArn", store_col_text(q, 1));
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "%s", store_col_text(q, 1));
+        n++;
+    }
+    buf_puts(out, "</AttachedPolicies>");
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+    store_read_end(iam->st);
+    return 0;
+}
+
+static int list_entities_for_policy(struct api_call *call, const struct api_params *p,
+                                    struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn;
+    int rc = arn_param(call, p, &arn);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *filter = api_params_get(p, "EntityFilter");
+    store_read_begin(iam->st);
+    if (!policy_exists(iam, arn)) {
+        store_read_end(iam->st);
+        return policy_arn_missing(call, arn);
+    }
+    static const struct {
+        const char *filter, *element, *name_tag, *id_tag, *sql;
+    } parts[] = {
+        {"Group", "PolicyGroups", "GroupName", "GroupId",
+         "SELECT g.name, g.id FROM iam_attach a JOIN iam_group g ON g.name = a.owner"
+         " WHERE a.kind = 'group' AND a.arn = ? ORDER BY g.name"},
+        {"User", "PolicyUsers", "UserName", "UserId",
+         "SELECT u.name, u.id FROM iam_attach a JOIN iam_user u ON u.name = a.owner"
+         " WHERE a.kind = 'user' AND a.arn = ? ORDER BY u.name"},
+        {"Role", "PolicyRoles", "RoleName", "RoleId",
+         "SELECT r.name, r.id FROM iam_attach a JOIN iam_role r ON r.name = a.owner"
+         " WHERE a.kind = 'role' AND a.arn = ? ORDER BY r.name"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        buf_printf(out, "<%s>", parts[i].element);
+        if (filter == NULL || strcmp(filter, parts[i].filter) == 0) {
+            struct store_stmt *q = store_prepare_args(iam->st, parts[i].sql, "s", arn);
+            while (q != NULL && store_step(q) == 1) {
+                buf_puts(out, "<member>");
+                put_text(out, parts[i].name_tag, store_col_text(q, 0));
+                put_text(out, parts[i].id_tag, store_col_text(q, 1));
+                buf_puts(out, "</member>");
+            }
+            store_finalize(q);
+        }
+        buf_printf(out, "</%s>", parts[i].element);
+    }
+    put_page_end(out, 0, "");
+    store_read_end(iam->st);
+    return 0;
+}
+
+#define ATTACH_OPS(owner)                                                                        \
+    static int attach_##owner##_policy(struct api_call *call, const struct api_params *p,       \
+                                       struct buf *out)                                          \
+    {                                                                                            \
+        (void)out;                                                                               \
+        return attachment(call, p, &owner##_owner, 1);                                           \
+    }                                                                                            \
+    static int detach_##owner##_policy(struct api_call *call, const struct api_params *p,       \
+                                       struct buf *out)                                          \
+    {                                                                                            \
+        (void)out;                                                                               \
+        return attachment(call, p, &owner##_owner, 0);                                           \
+    }                                                                                            \
+    static int list_attached_##owner##_policies(struct api_call *call,                          \
+                                                const struct api_params *p, struct buf *out)     \
+    {                                                                                            \
+        return list_attached(call, p, &owner##_owner, out);                                      \
+    }
+
+ATTACH_OPS(user)
+ATTACH_OPS(group)
+ATTACH_OPS(role)
 
 static const struct api_query_op iam_ops[] = {
     {"CreateUser", create_user},
@@ -1021,6 +1908,36 @@ static const struct api_query_op iam_ops[] = {
     {"GetRolePolicy", get_role_policy},
     {"ListRolePolicies", list_role_policies},
     {"DeleteRolePolicy", delete_role_policy},
+    {"PutGroupPolicy", put_group_policy},
+    {"GetGroupPolicy", get_group_policy},
+    {"ListGroupPolicies", list_group_policies},
+    {"DeleteGroupPolicy", delete_group_policy},
+    {"CreateGroup", create_group},
+    {"GetGroup", get_group},
+    {"ListGroups", list_groups},
+    {"DeleteGroup", delete_group},
+    {"AddUserToGroup", add_user_to_group},
+    {"RemoveUserFromGroup", remove_user_from_group},
+    {"ListGroupsForUser", list_groups_for_user},
+    {"CreatePolicy", create_policy},
+    {"GetPolicy", get_managed_policy},
+    {"ListPolicies", list_managed_policies},
+    {"DeletePolicy", delete_managed_policy},
+    {"CreatePolicyVersion", create_policy_version},
+    {"GetPolicyVersion", get_policy_version},
+    {"ListPolicyVersions", list_policy_versions},
+    {"SetDefaultPolicyVersion", set_default_policy_version},
+    {"DeletePolicyVersion", delete_policy_version},
+    {"AttachUserPolicy", attach_user_policy},
+    {"DetachUserPolicy", detach_user_policy},
+    {"ListAttachedUserPolicies", list_attached_user_policies},
+    {"AttachGroupPolicy", attach_group_policy},
+    {"DetachGroupPolicy", detach_group_policy},
+    {"ListAttachedGroupPolicies", list_attached_group_policies},
+    {"AttachRolePolicy", attach_role_policy},
+    {"DetachRolePolicy", detach_role_policy},
+    {"ListAttachedRolePolicies", list_attached_role_policies},
+    {"ListEntitiesForPolicy", list_entities_for_policy},
 };
 
 static const struct api_query_service iam_template = {

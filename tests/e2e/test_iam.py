@@ -516,3 +516,154 @@ def test_root_still_does_everything(sluice):
     ident = sluice.client("sts").get_caller_identity()
     assert ident["Arn"] == f"arn:aws:iam::{sluice.account_id}:root"
     sluice.client("kinesis").list_streams()
+
+
+# ---- groups ----
+
+def test_groups_membership_and_group_policies(iam, sluice, unique):
+    group, user = f"g-{unique}", f"gu-{unique}"
+    g = iam.create_group(GroupName=group, Path="/eng/")["Group"]
+    assert g["GroupId"].startswith("AGPA") and len(g["GroupId"]) == 21
+    assert g["Arn"] == f"arn:aws:iam::{sluice.account_id}:group/eng/{group}"
+    with pytest.raises(ClientError) as e:
+        iam.create_group(GroupName=group)
+    assert code_of(e) == "EntityAlreadyExists"
+    iam.create_user(UserName=user)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    got = iam.get_group(GroupName=group)
+    assert [u["UserName"] for u in got["Users"]] == [user]
+    assert [x["GroupName"] for x in iam.list_groups_for_user(UserName=user)["Groups"]] == [group]
+    assert group in [x["GroupName"] for x in iam.list_groups(PathPrefix="/eng/")["Groups"]]
+    with pytest.raises(ClientError) as e:
+        iam.delete_group(GroupName=group)
+    assert code_of(e) == "DeleteConflict"
+    assert message_of(e) == "Cannot delete entity, must remove users from group first."
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert code_of(e) == "DeleteConflict"
+    iam.remove_user_from_group(GroupName=group, UserName=user)
+    iam.put_group_policy(GroupName=group, PolicyName="gp", PolicyDocument=json.dumps(POLICY))
+    assert iam.get_group_policy(GroupName=group, PolicyName="gp")["PolicyDocument"] == POLICY
+    assert iam.list_group_policies(GroupName=group)["PolicyNames"] == ["gp"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_group(GroupName=group)
+    assert message_of(e) == "Cannot delete entity, must delete policies first."
+    iam.delete_group_policy(GroupName=group, PolicyName="gp")
+    iam.delete_group(GroupName=group)
+    with pytest.raises(ClientError) as e:
+        iam.get_group(GroupName=group)
+    assert code_of(e) == "NoSuchEntity"
+    assert message_of(e) == f"The group with name {group} cannot be found."
+
+
+# ---- managed policies ----
+
+def test_managed_policies_versions_and_attachments(iam, sluice, unique):
+    name = f"mp-{unique}"
+    pol = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(POLICY),
+                            Description="mine")["Policy"]
+    arn = pol["Arn"]
+    assert arn == f"arn:aws:iam::{sluice.account_id}:policy/{name}"
+    assert pol["PolicyId"].startswith("ANPA") and len(pol["PolicyId"]) == 21
+    assert pol["DefaultVersionId"] == "v1" and pol["AttachmentCount"] == 0
+    with pytest.raises(ClientError) as e:
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(POLICY))
+    assert code_of(e) == "EntityAlreadyExists"
+    v2 = dict(POLICY, Statement=[dict(POLICY["Statement"][0], Action="kinesis:PutRecords")])
+    out = iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(v2),
+                                    SetAsDefault=True)["PolicyVersion"]
+    assert out["VersionId"] == "v2" and out["IsDefaultVersion"] is True
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] == "v2"
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+    assert doc["Document"] == POLICY and doc["IsDefaultVersion"] is False
+    for _ in range(3):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(POLICY))
+    with pytest.raises(ClientError) as e:
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(POLICY))
+    assert code_of(e) == "LimitExceeded"
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert [v["VersionId"] for v in versions] == ["v5", "v4", "v3", "v2", "v1"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    assert code_of(e) == "DeleteConflict"
+    assert message_of(e) == "Cannot delete the default version of a policy."
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v1")
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v2")
+    with pytest.raises(ClientError) as e:
+        iam.get_policy_version(PolicyArn=arn, VersionId="v2")
+    assert code_of(e) == "NoSuchEntity"
+
+    user, role, group = f"au-{unique}", f"ar-{unique}", f"ag-{unique}"
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST_SERVICE))
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    assert iam.list_attached_user_policies(UserName=user)["AttachedPolicies"] == \
+        [{"PolicyName": name, "PolicyArn": arn}]
+    assert iam.list_attached_group_policies(GroupName=group)["AttachedPolicies"][0]["PolicyArn"] == arn
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"][0]["PolicyArn"] == arn
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 3
+    ents = iam.list_entities_for_policy(PolicyArn=arn)
+    assert [u["UserName"] for u in ents["PolicyUsers"]] == [user]
+    assert [g["GroupName"] for g in ents["PolicyGroups"]] == [group]
+    assert [r["RoleName"] for r in ents["PolicyRoles"]] == [role]
+    assert [p["Arn"] for p in iam.list_policies(Scope="Local", OnlyAttached=True)["Policies"]
+            if p["Arn"] == arn] == [arn]
+    with pytest.raises(ClientError) as e:
+        iam.delete_role(RoleName=role)
+    assert message_of(e) == "Cannot delete entity, must detach all policies first."
+    with pytest.raises(ClientError) as e:
+        iam.delete_policy(PolicyArn=arn)
+    assert code_of(e) == "DeleteConflict"
+    iam.detach_user_policy(UserName=user, PolicyArn=arn)
+    iam.detach_group_policy(GroupName=group, PolicyArn=arn)
+    iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+    with pytest.raises(ClientError) as e:
+        iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+    assert code_of(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.delete_policy(PolicyArn=arn)
+    assert code_of(e) == "DeleteConflict"  # versions other than the default remain
+    for v in ("v3", "v4", "v5"):
+        iam.delete_policy_version(PolicyArn=arn, VersionId=v)
+    iam.delete_policy(PolicyArn=arn)
+    with pytest.raises(ClientError) as e:
+        iam.get_policy(PolicyArn=arn)
+    assert code_of(e) == "NoSuchEntity"
+    assert message_of(e) == f"Policy {arn} does not exist or is not attachable."
+
+
+def test_aws_managed_policies_are_there_and_attachable(iam, unique):
+    aws = {p["PolicyName"]: p for p in iam.list_policies(Scope="AWS", MaxItems=1000)["Policies"]}
+    assert {"AmazonKinesisFullAccess", "AmazonKinesisReadOnlyAccess",
+            "AmazonKinesisFirehoseFullAccess", "AmazonS3ReadOnlyAccess"} <= set(aws)
+    ro = aws["AmazonS3ReadOnlyAccess"]
+    assert ro["Arn"] == "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    assert ro["DefaultVersionId"] == "v3"
+    doc = iam.get_policy_version(PolicyArn=ro["Arn"], VersionId="v3")["PolicyVersion"]["Document"]
+    assert doc["Statement"][0]["Action"][0] == "s3:Get*"
+    local = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
+    assert "AmazonKinesisFullAccess" not in local
+    iam.create_user(UserName=f"awsp-{unique}")
+    iam.attach_user_policy(UserName=f"awsp-{unique}",
+                           PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisFullAccess")
+    with pytest.raises(ClientError) as e:
+        iam.create_policy_version(PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisFullAccess",
+                                  PolicyDocument=json.dumps(POLICY))
+    assert code_of(e) == "NoSuchEntity"
+    with pytest.raises(ClientError) as e:
+        iam.attach_user_policy(UserName=f"awsp-{unique}",
+                               PolicyArn="arn:aws:iam::aws:policy/NoSuchPolicyAtAll")
+    assert code_of(e) == "NoSuchEntity"
+
+
+def test_list_policies_pages(iam, unique):
+    for i in range(3):
+        iam.create_policy(PolicyName=f"pg{unique}{i}", Path=f"/pg{unique}/",
+                          PolicyDocument=json.dumps(POLICY))
+    names = [p["PolicyName"] for page in iam.get_paginator("list_policies").paginate(
+        Scope="Local", PathPrefix=f"/pg{unique}/", PaginationConfig={"PageSize": 2})
+        for p in page["Policies"]]
+    assert names == [f"pg{unique}{i}" for i in range(3)]
