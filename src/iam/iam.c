@@ -48,6 +48,9 @@ static const struct store_migration migrations[] = {
         "CREATE TABLE iam_attach (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
         " arn TEXT NOT NULL, PRIMARY KEY (kind, owner, arn));"
         "CREATE INDEX iam_attach_arn ON iam_attach(arn);"},
+    /* kind: 'user', 'role', 'policy'; owner: the name, or the policy's ARN */
+    {3, "CREATE TABLE iam_tag (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
+        " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, owner, key));"},
 };
 
 #define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -429,9 +432,11 @@ const char *iam_root_access_key_id(const struct iam *iam)
 static int is_self_read(const struct api_request *req, const char *operation,
                         const struct api_params *params)
 {
-    static const char *const reads[] = {"GetUser",        "ListAccessKeys",
-                                        "ListUserPolicies", "GetUserPolicy",
-                                        "GetAccessKeyLastUsed"};
+    static const char *const reads[] = {
+        "GetUser",           "ListAccessKeys",           "ListUserPolicies",
+        "GetUserPolicy",     "GetAccessKeyLastUsed",     "ListGroupsForUser",
+        "ListUserTags",      "ListAttachedUserPolicies",
+    };
     if (req->principal_kind != HTTP_PRINCIPAL_USER || params == NULL) {
         return 0;
     }

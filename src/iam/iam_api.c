@@ -14,6 +14,10 @@
 #include "core/text.h"
 #include "iam/iam_int.h"
 
+static int store_tags(struct api_call *call, const struct api_params *p, const char *kind,
+                      const char *owner);
+static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner);
+
 /* ---- parameters ---- */
 
 static int invalid(struct api_call *call, const char *value, const char *member,
@@ -199,8 +203,18 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "User with name %s already exists.",
                        name);
     }
-    rc = store_run(iam->st, "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
-                   "sssi", name, id, path, call->req->now_ms);
+    rc = store_begin(iam->st);
+    if (rc == 0) {
+        rc = store_run(iam->st,
+                       "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
+                       "sssi", name, id, path, call->req->now_ms);
+    }
+    if (rc == 0 && (rc = store_tags(call, p, "user", name)) < 0) {
+        store_rollback(iam->st);
+        store_unlock(iam->st);
+        return rc;
+    }
+    rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
     struct store_stmt *q = rc < 0 ? NULL
                                   : store_prepare_args(iam->st,
                                                        "SELECT name, id, path, created FROM "
@@ -209,6 +223,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<User>");
         put_user(out, iam, q);
+        put_tags(out, iam, "user", name);
         buf_puts(out, "</User>");
     } else {
         rc = rc < 0 ? rc : SL_E(INTERNAL);
@@ -252,6 +267,7 @@ static int get_user(struct api_call *call, const struct api_params *p, struct bu
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<User>");
         put_user(out, iam, q);
+        put_tags(out, iam, "user", name);
         buf_puts(out, "</User>");
     } else {
         rc = user_missing(call, name);
@@ -331,6 +347,7 @@ static int update_user(struct api_call *call, const struct api_params *p, struct
                 "UPDATE iam_inline SET owner = ? WHERE kind = 'user' AND owner = ?",
                 "UPDATE iam_attach SET owner = ? WHERE kind = 'user' AND owner = ?",
                 "UPDATE iam_member SET user_name = ? WHERE user_name = ?",
+                "UPDATE iam_tag SET owner = ? WHERE kind = 'user' AND owner = ?",
             };
             for (size_t i = 0; rc == 0 && i < sizeof(renames) / sizeof(renames[0]); i++) {
                 rc = store_run(iam->st, renames[i], "ss", new_name, name);
@@ -380,7 +397,9 @@ static int delete_user(struct api_call *call, const struct api_params *p, struct
     } else if (count_of(iam, "SELECT count(*) FROM iam_member WHERE user_name = ?", name) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete entity, must remove users from group first.");
-    } else if ((rc = store_run(iam->st, "DELETE FROM iam_user WHERE name = ?", "s", name)) < 0) {
+    } else if ((rc = store_run(iam->st, "DELETE FROM iam_user WHERE name = ?", "s", name)) < 0 ||
+               (rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = 'user' AND owner = ?",
+                               "s", name)) < 0) {
         store_failed(call, rc);
     }
     store_unlock(iam->st);
@@ -661,9 +680,18 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Role with name %s already exists.",
                        name);
     }
-    rc = store_run(iam->st,
-                   "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)", "sssissi",
-                   name, id, path, call->req->now_ms, trust, desc, max_session);
+    rc = store_begin(iam->st);
+    if (rc == 0) {
+        rc = store_run(iam->st,
+                       "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       "sssissi", name, id, path, call->req->now_ms, trust, desc, max_session);
+    }
+    if (rc == 0 && (rc = store_tags(call, p, "role", name)) < 0) {
+        store_rollback(iam->st);
+        store_unlock(iam->st);
+        return rc;
+    }
+    rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
     struct store_stmt *q =
         rc < 0 ? NULL
                : store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role WHERE name = ?",
@@ -671,6 +699,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Role>");
         put_role(out, iam, q);
+        put_tags(out, iam, "role", name);
         buf_puts(out, "</Role>");
     } else {
         rc = rc < 0 ? rc : SL_E(INTERNAL);
@@ -694,6 +723,7 @@ static int get_role(struct api_call *call, const struct api_params *p, struct bu
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Role>");
         put_role(out, iam, q);
+        put_tags(out, iam, "role", name);
         buf_puts(out, "</Role>");
     } else {
         rc = role_missing(call, name);
@@ -823,7 +853,9 @@ static int delete_role(struct api_call *call, const struct api_params *p, struct
                         name) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete entity, must detach all policies first.");
-    } else if ((rc = store_run(iam->st, "DELETE FROM iam_role WHERE name = ?", "s", name)) < 0) {
+    } else if ((rc = store_run(iam->st, "DELETE FROM iam_role WHERE name = ?", "s", name)) < 0 ||
+               (rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = 'role' AND owner = ?",
+                               "s", name)) < 0) {
         store_failed(call, rc);
     }
     store_unlock(iam->st);
@@ -1381,6 +1413,11 @@ static int create_policy(struct api_call *call, const struct api_params *p, stru
                        " ?, ?)",
                        "ssi", arn, doc, now);
     }
+    if (rc == 0 && (rc = store_tags(call, p, "policy", arn)) < 0) {
+        store_rollback(iam->st);
+        store_unlock(iam->st);
+        return rc;
+    }
     rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
     if (rc == 0) {
         rc = put_policy_of(iam, arn, out);
@@ -1488,6 +1525,10 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
         rc = store_run(iam->st, "DELETE FROM iam_policy_version WHERE arn = ?", "s", arn);
         if (rc == 0) {
             rc = store_run(iam->st, "DELETE FROM iam_policy WHERE arn = ?", "s", arn);
+        }
+        if (rc == 0) {
+            rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = 'policy' AND owner = ?", "s",
+                           arn);
         }
         if (rc < 0) {
             store_failed(call, rc);
@@ -1883,6 +1924,401 @@ ATTACH_OPS(user)
 ATTACH_OPS(group)
 ATTACH_OPS(role)
 
+/* ---- tags of users, roles and managed policies ---- */
+
+#define TAGS_MAX 50
+
+/* Reads Tags.member.N.Key/Value (N from 1) into the store for (kind, owner), checking
+   lengths and the count against what is already there. Inside store_lock. */
+static int store_tags(struct api_call *call, const struct api_params *p, const char *kind,
+                      const char *owner)
+{
+    struct iam *iam = ctx_iam(call);
+    int n = 0;
+    for (int i = 1;; i++) {
+        char kname[40], vname[40];
+        snprintf(kname, sizeof(kname), "Tags.member.%d.Key", i);
+        snprintf(vname, sizeof(vname), "Tags.member.%d.Value", i);
+        const char *key = api_params_get(p, kname), *value = api_params_get(p, vname);
+        if (key == NULL) {
+            break;
+        }
+        if (strlen(key) < 1 || strlen(key) > 128) {
+            return invalid(call, key, "tags.member.key",
+                           "Member must have length less than or equal to 128");
+        }
+        if (value == NULL || strlen(value) > 256) {
+            return invalid(call, value, "tags.member.value",
+                           "Member must have length less than or equal to 256");
+        }
+        n++;
+    }
+    for (int i = 1; i <= n; i++) {
+        char kname[40], vname[40];
+        snprintf(kname, sizeof(kname), "Tags.member.%d.Key", i);
+        snprintf(vname, sizeof(vname), "Tags.member.%d.Value", i);
+        int rc = store_run(iam->st,
+                           "INSERT INTO iam_tag (kind, owner, key, value) VALUES (?, ?, ?, ?)"
+                           " ON CONFLICT (kind, owner, key) DO UPDATE SET value = excluded.value",
+                           "ssss", kind, owner, api_params_get(p, kname), api_params_get(p, vname));
+        if (rc < 0) {
+            return store_failed(call, rc);
+        }
+    }
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT count(*) FROM iam_tag WHERE kind = ? AND owner = ?", "ss", kind, owner);
+    int64_t total = q != NULL && store_step(q) == 1 ? store_col_int64(q, 0) : 0;
+    store_finalize(q);
+    if (total > TAGS_MAX) {
+        return err_set(&call->err, SL_E(IAM_LIMIT_EXCEEDED),
+                       "The number of tags has reached the maximum limit.");
+    }
+    return 0;
+}
+
+/* <Tags> of (kind, owner), when it has any (inside a bracket). */
+static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner)
+{
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT key, value FROM iam_tag WHERE kind = ? AND owner = ? ORDER BY key", "ss",
+        kind, owner);
+    int any = 0;
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, any ? "<member>" : "<Tags><member>");
+        any = 1;
+        put_text(out, "Key", store_col_text(q, 0));
+        put_text(out, "Value", store_col_text(q, 1));
+        buf_puts(out, "</member>");
+    }
+    if (any) {
+        buf_puts(out, "</Tags>");
+    }
+    store_finalize(q);
+}
+
+struct tag_target {
+    const char *kind;  /* iam_tag.kind */
+    const char *field; /* the parameter naming it */
+};
+
+static const struct tag_target user_tags = {"user", "UserName"};
+static const struct tag_target role_tags = {"role", "RoleName"};
+static const struct tag_target policy_tags = {"policy", "PolicyArn"};
+
+/* The canonical owner of a tag target, or an error (inside a bracket). */
+static int tag_owner(struct api_call *call, const struct api_params *p,
+                     const struct tag_target *t, char *owner, size_t size)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *name;
+    int rc = strcmp(t->kind, "policy") == 0 ? arn_param(call, p, &name)
+             : strcmp(t->kind, "user") == 0 ? name_param(call, p, t->field, "userName", 128, &name)
+                                            : name_param(call, p, t->field, "roleName", 64, &name);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *sql = strcmp(t->kind, "policy") == 0 ? "SELECT arn FROM iam_policy WHERE arn = ?"
+                      : strcmp(t->kind, "user") == 0 ? "SELECT name FROM iam_user WHERE name = ?"
+                                                     : "SELECT name FROM iam_role WHERE name = ?";
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    if (q != NULL && store_step(q) == 1) {
+        snprintf(owner, size, "%s", store_col_text(q, 0));
+    } else {
+        rc = strcmp(t->kind, "policy") == 0 ? policy_arn_missing(call, name)
+             : strcmp(t->kind, "user") == 0 ? user_missing(call, name)
+                                            : role_missing(call, name);
+    }
+    store_finalize(q);
+    return rc;
+}
+
+static int tag_entity(struct api_call *call, const struct api_params *p,
+                      const struct tag_target *t)
+{
+    struct iam *iam = ctx_iam(call);
+    char owner[700];
+    store_lock(iam->st);
+    int rc = tag_owner(call, p, t, owner, sizeof(owner));
+    if (rc == 0 && (rc = store_begin(iam->st)) == 0) {
+        rc = store_tags(call, p, t->kind, owner);
+        if (rc == 0) {
+            rc = store_commit(iam->st);
+        } else {
+            store_rollback(iam->st);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int untag_entity(struct api_call *call, const struct api_params *p,
+                        const struct tag_target *t)
+{
+    struct iam *iam = ctx_iam(call);
+    char owner[700];
+    store_lock(iam->st);
+    int rc = tag_owner(call, p, t, owner, sizeof(owner));
+    for (int i = 1; rc == 0; i++) {
+        char kname[40];
+        snprintf(kname, sizeof(kname), "TagKeys.member.%d", i);
+        const char *key = api_params_get(p, kname);
+        if (key == NULL) {
+            break;
+        }
+        rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?",
+                       "sss", t->kind, owner, key);
+        if (rc < 0) {
+            store_failed(call, rc);
+        }
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static int list_entity_tags(struct api_call *call, const struct api_params *p,
+                            const struct tag_target *t, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    char owner[700];
+    int64_t max;
+    const char *marker;
+    int rc = paging(call, p, &max, &marker);
+    if (rc < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    rc = tag_owner(call, p, t, owner, sizeof(owner));
+    if (rc == 0) {
+        struct store_stmt *q = store_prepare_args(
+            iam->st,
+            "SELECT key, value FROM iam_tag WHERE kind = ? AND owner = ? AND key > ? ORDER BY key"
+            " LIMIT ?",
+            "sssi", t->kind, owner, marker, max + 1);
+        buf_puts(out, "<Tags>");
+        int64_t n = 0;
+        int truncated = 0;
+        char last[140] = "";
+        while (q != NULL && store_step(q) == 1) {
+            if (n == max) {
+                truncated = 1;
+                break;
+            }
+            buf_puts(out, "<member>");
+            put_text(out, "Key", store_col_text(q, 0));
+            put_text(out, "Value", store_col_text(q, 1));
+            buf_puts(out, "</member>");
+            snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
+            n++;
+        }
+        buf_puts(out, "</Tags>");
+        put_page_end(out, truncated, last);
+        store_finalize(q);
+    }
+    store_read_end(iam->st);
+    return rc;
+}
+
+#define TAG_OPS(Kind, kind)                                                                      \
+    static int tag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)   \
+    {                                                                                            \
+        (void)out;                                                                               \
+        return tag_entity(call, p, &kind##_tags);                                                \
+    }                                                                                            \
+    static int untag_##kind(struct api_call *call, const struct api_params *p, struct buf *out) \
+    {                                                                                            \
+        (void)out;                                                                               \
+        return untag_entity(call, p, &kind##_tags);                                              \
+    }                                                                                            \
+    static int list_##kind##_tags(struct api_call *call, const struct api_params *p,            \
+                                  struct buf *out)                                               \
+    {                                                                                            \
+        return list_entity_tags(call, p, &kind##_tags, out);                                     \
+    }
+
+TAG_OPS(User, user)
+TAG_OPS(Role, role)
+TAG_OPS(Policy, policy)
+
+/* ---- GetAccountAuthorizationDetails ---- */
+
+/* 1 when the Filter list is empty or names what. */
+static int filter_wants(const struct api_params *p, const char *what)
+{
+    int any = 0;
+    for (int i = 1;; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "Filter.member.%d", i);
+        const char *v = api_params_get(p, name);
+        if (v == NULL) {
+            return !any;
+        }
+        any = 1;
+        if (strcmp(v, what) == 0) {
+            return 1;
+        }
+    }
+}
+
+/* <tag><member><PolicyName/><PolicyDocument/></member>...</tag> of inline policies. */
+static void put_inline_list(struct buf *out, struct iam *iam, const char *tag, const char *kind,
+                            const char *owner)
+{
+    buf_printf(out, "<%s>", tag);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT name, doc FROM iam_inline WHERE kind = ? AND owner = ? ORDER BY name",
+        "ss", kind, owner);
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<member>");
+        put_text(out, "PolicyName", store_col_text(q, 0));
+        put_doc(out, "PolicyDocument", store_col_text(q, 1));
+        buf_puts(out, "</member>");
+    }
+    store_finalize(q);
+    buf_printf(out, "</%s>", tag);
+}
+
+static void put_attached_list(struct buf *out, struct iam *iam, const char *kind,
+                              const char *owner)
+{
+    buf_puts(out, "<AttachedManagedPolicies>");
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT p.name, p.arn FROM iam_attach a JOIN iam_policy p ON p.arn = a.arn"
+        " WHERE a.kind = ? AND a.owner = ? ORDER BY p.arn",
+        "ss", kind, owner);
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<member>");
+        put_text(out, "PolicyName", store_col_text(q, 0));
+        put_text(out, "PolicyArn", store_col_text(q, 1));
+        buf_puts(out, "</member>");
+    }
+    store_finalize(q);
+    buf_puts(out, "</AttachedManagedPolicies>");
+}
+
+static void details_users(struct buf *out, struct iam *iam)
+{
+    buf_puts(out, "<UserDetailList>");
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT name, id, path, created FROM iam_user ORDER BY name", "");
+    while (q != NULL && store_step(q) == 1) {
+        const char *name = store_col_text(q, 0);
+        buf_puts(out, "<member>");
+        put_user(out, iam, q);
+        put_inline_list(out, iam, "UserPolicyList", "user", name);
+        buf_puts(out, "<GroupList>");
+        struct store_stmt *g = store_prepare_args(
+            iam->st, "SELECT group_name FROM iam_member WHERE user_name = ? ORDER BY group_name",
+            "s", name);
+        while (g != NULL && store_step(g) == 1) {
+            put_text(out, "member", store_col_text(g, 0));
+        }
+        store_finalize(g);
+        buf_puts(out, "</GroupList>");
+        put_attached_list(out, iam, "user", name);
+        put_tags(out, iam, "user", name);
+        buf_puts(out, "</member>");
+    }
+    store_finalize(q);
+    buf_puts(out, "</UserDetailList>");
+}
+
+static void details_groups(struct buf *out, struct iam *iam)
+{
+    buf_puts(out, "<GroupDetailList>");
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT name, id, path, created FROM iam_group ORDER BY name", "");
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<member>");
+        put_group(out, iam, q);
+        put_inline_list(out, iam, "GroupPolicyList", "group", store_col_text(q, 0));
+        put_attached_list(out, iam, "group", store_col_text(q, 0));
+        buf_puts(out, "</member>");
+    }
+    store_finalize(q);
+    buf_puts(out, "</GroupDetailList>");
+}
+
+static void details_roles(struct buf *out, struct iam *iam)
+{
+    buf_puts(out, "<RoleDetailList>");
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role ORDER BY name", "");
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<member>");
+        put_role(out, iam, q);
+        buf_puts(out, "<InstanceProfileList/>");
+        put_inline_list(out, iam, "RolePolicyList", "role", store_col_text(q, 0));
+        put_attached_list(out, iam, "role", store_col_text(q, 0));
+        put_tags(out, iam, "role", store_col_text(q, 0));
+        buf_puts(out, "</member>");
+    }
+    store_finalize(q);
+    buf_puts(out, "</RoleDetailList>");
+}
+
+/* Local policies, and AWS's that something is attached to, with every version. */
+static void details_policies(struct buf *out, struct iam *iam, int local, int aws)
+{
+    buf_puts(out, "<Policies>");
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT " POLICY_COLS " FROM iam_policy p WHERE (p.builtin = 0 AND ? = 1) OR"
+        " (p.builtin = 1 AND ? = 1 AND EXISTS (SELECT 1 FROM iam_attach a WHERE a.arn = p.arn))"
+        " ORDER BY p.arn",
+        "ii", (int64_t)local, (int64_t)aws);
+    while (q != NULL && store_step(q) == 1) {
+        buf_puts(out, "<member>");
+        put_managed(out, q);
+        buf_puts(out, "<PolicyVersionList>");
+        struct store_stmt *v = store_prepare_args(
+            iam->st,
+            "SELECT version, created, doc FROM iam_policy_version WHERE arn = ?"
+            " ORDER BY version DESC",
+            "s", store_col_text(q, 3));
+        while (v != NULL && store_step(v) == 1) {
+            buf_puts(out, "<member>");
+            put_version(out, store_col_int64(v, 0), store_col_int64(q, 6), store_col_int64(v, 1),
+                        store_col_text(v, 2));
+            buf_puts(out, "</member>");
+        }
+        store_finalize(v);
+        buf_puts(out, "</PolicyVersionList></member>");
+    }
+    store_finalize(q);
+    buf_puts(out, "</Policies>");
+}
+
+static int get_account_authorization_details(struct api_call *call, const struct api_params *p,
+                                             struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    int64_t max;
+    const char *marker;
+    int rc = paging(call, p, &max, &marker);
+    if (rc < 0) {
+        return rc;
+    }
+    /* One page holds everything: an emulator's account is small. */
+    store_read_begin(iam->st);
+    if (filter_wants(p, "User")) {
+        details_users(out, iam);
+    }
+    if (filter_wants(p, "Group")) {
+        details_groups(out, iam);
+    }
+    if (filter_wants(p, "Role")) {
+        details_roles(out, iam);
+    }
+    int local = filter_wants(p, "LocalManagedPolicy"), aws = filter_wants(p, "AWSManagedPolicy");
+    if (local || aws) {
+        details_policies(out, iam, local, aws);
+    }
+    buf_puts(out, "<IsTruncated>false</IsTruncated>");
+    store_read_end(iam->st);
+    return 0;
+}
+
 static const struct api_query_op iam_ops[] = {
     {"CreateUser", create_user},
     {"GetUser", get_user},
@@ -1938,6 +2374,16 @@ static const struct api_query_op iam_ops[] = {
     {"DetachRolePolicy", detach_role_policy},
     {"ListAttachedRolePolicies", list_attached_role_policies},
     {"ListEntitiesForPolicy", list_entities_for_policy},
+    {"TagUser", tag_user},
+    {"UntagUser", untag_user},
+    {"ListUserTags", list_user_tags},
+    {"TagRole", tag_role},
+    {"UntagRole", untag_role},
+    {"ListRoleTags", list_role_tags},
+    {"TagPolicy", tag_policy},
+    {"UntagPolicy", untag_policy},
+    {"ListPolicyTags", list_policy_tags},
+    {"GetAccountAuthorizationDetails", get_account_authorization_details},
 };
 
 static const struct api_query_service iam_template = {

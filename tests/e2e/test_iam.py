@@ -667,3 +667,68 @@ def test_list_policies_pages(iam, unique):
         Scope="Local", PathPrefix=f"/pg{unique}/", PaginationConfig={"PageSize": 2})
         for p in page["Policies"]]
     assert names == [f"pg{unique}{i}" for i in range(3)]
+
+
+# ---- tags ----
+
+def test_tags_of_users_roles_and_policies(iam, unique):
+    user, role = f"tu-{unique}", f"tr-{unique}"
+    iam.create_user(UserName=user, Tags=[{"Key": "team", "Value": "data"}])
+    assert iam.get_user(UserName=user)["User"]["Tags"] == [{"Key": "team", "Value": "data"}]
+    iam.tag_user(UserName=user, Tags=[{"Key": "env", "Value": "dev"},
+                                      {"Key": "team", "Value": "ops"}])
+    assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "env", "Value": "dev"},
+                                                         {"Key": "team", "Value": "ops"}]
+    page = iam.list_user_tags(UserName=user, MaxItems=1)
+    assert page["IsTruncated"] and len(page["Tags"]) == 1
+    iam.untag_user(UserName=user, TagKeys=["env"])
+    assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "team", "Value": "ops"}]
+    with pytest.raises(ClientError) as e:
+        iam.tag_user(UserName=user, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    assert code_of(e) == "LimitExceeded"
+    assert len(iam.list_user_tags(UserName=user)["Tags"]) == 1  # nothing of the refused call
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST_SERVICE),
+                    Tags=[{"Key": "a", "Value": "1"}])
+    iam.tag_role(RoleName=role, Tags=[{"Key": "b", "Value": "2"}])
+    assert iam.get_role(RoleName=role)["Role"]["Tags"] == [{"Key": "a", "Value": "1"},
+                                                           {"Key": "b", "Value": "2"}]
+    iam.untag_role(RoleName=role, TagKeys=["a"])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == [{"Key": "b", "Value": "2"}]
+    arn = iam.create_policy(PolicyName=f"tp-{unique}", PolicyDocument=json.dumps(POLICY),
+                            Tags=[{"Key": "p", "Value": "q"}])["Policy"]["Arn"]
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "p", "Value": "q"}]
+    iam.untag_policy(PolicyArn=arn, TagKeys=["p"])
+    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "r", "Value": "s"}])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "r", "Value": "s"}]
+    with pytest.raises(ClientError) as e:
+        iam.list_role_tags(RoleName=f"none-{unique}")
+    assert code_of(e) == "NoSuchEntity"
+
+
+# ---- the account at once ----
+
+def test_get_account_authorization_details(iam, unique):
+    user, group, role = f"du-{unique}", f"dg-{unique}", f"dr-{unique}"
+    iam.create_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="inl", PolicyDocument=json.dumps(POLICY))
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST_SERVICE))
+    iam.attach_role_policy(RoleName=role,
+                           PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess")
+    arn = iam.create_policy(PolicyName=f"dp-{unique}",
+                            PolicyDocument=json.dumps(POLICY))["Policy"]["Arn"]
+    d = iam.get_account_authorization_details()
+    u = next(x for x in d["UserDetailList"] if x["UserName"] == user)
+    assert u["GroupList"] == [group]
+    assert u["UserPolicyList"] == [{"PolicyName": "inl", "PolicyDocument": POLICY}]
+    r = next(x for x in d["RoleDetailList"] if x["RoleName"] == role)
+    assert r["AssumeRolePolicyDocument"] == TRUST_SERVICE
+    assert r["AttachedManagedPolicies"][0]["PolicyName"] == "AmazonKinesisReadOnlyAccess"
+    assert any(g["GroupName"] == group for g in d["GroupDetailList"])
+    arns = {p["Arn"]: p for p in d["Policies"]}
+    assert arn in arns and arns[arn]["PolicyVersionList"][0]["Document"] == POLICY
+    assert "arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess" in arns
+    assert "arn:aws:iam::aws:policy/AmazonKinesisFirehoseFullAccess" not in arns
+    only_roles = iam.get_account_authorization_details(Filter=["Role"])
+    assert only_roles["RoleDetailList"] and not only_roles.get("UserDetailList")
