@@ -18,12 +18,17 @@
 #include "http/api.h"
 
 /* Who signed a request, as the key lookup knows it. */
-enum http_principal_kind { HTTP_PRINCIPAL_ROOT, HTTP_PRINCIPAL_USER, HTTP_PRINCIPAL_ASSUMED_ROLE,
-                           HTTP_PRINCIPAL_FEDERATED };
+enum http_principal_kind {
+    HTTP_PRINCIPAL_ROOT,
+    HTTP_PRINCIPAL_USER,
+    HTTP_PRINCIPAL_ASSUMED_ROLE,
+    HTTP_PRINCIPAL_FEDERATED
+};
 struct http_principal {
     enum http_principal_kind kind;
     char account[32];
-    char arn[320]; /* "arn:aws:iam::ACCOUNT:root", ":user/NAME", "arn:aws:sts::...:assumed-role/R/S" */
+    char arn[320]; /* "arn:aws:iam::ACCOUNT:root", ":user/NAME", "arn:aws:sts::...:assumed-role/R/S"
+                    */
     char id[200];  /* GetCallerIdentity's UserId: the account, AIDA..., "AROA...:session" */
     char name[130]; /* the user or role name; "" for root */
 };

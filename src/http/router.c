@@ -898,9 +898,9 @@ static const char *routed_service(const struct http_exchange *ex)
 
 /* What authentication established about a request. */
 struct http_auth {
-    struct sigv4_auth sig;   /* the parsed claim (for SigV2: key and service only) */
+    struct sigv4_auth sig;     /* the parsed claim (for SigV2: key and service only) */
     struct http_principal who; /* the key's owner */
-    uint8_t signing_key[32]; /* SigV4's, for S3's chunk signatures; zero for SigV2 */
+    uint8_t signing_key[32];   /* SigV4's, for S3's chunk signatures; zero for SigV2 */
 };
 
 /* Hex SHA-256 of the empty string, the payload hash of a request without a body. */

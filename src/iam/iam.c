@@ -105,8 +105,9 @@ static int write_credentials(const char *path, const struct iam *iam)
         goto out;
     }
     char text[400];
-    int n = snprintf(text, sizeof(text), "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n",
-                     iam->root_key_id, iam->root_secret);
+    int n =
+        snprintf(text, sizeof(text), "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n",
+                 iam->root_key_id, iam->root_secret);
     if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
         rc = -errno;
         close(fd);
@@ -141,14 +142,16 @@ static const struct {
     int version;
     const char *doc;
 } aws_policies[] = {
-    {"AmazonKinesisFullAccess", "Provides full access to all streams via the AWS Management Console.",
-     1423248000000, 1423248000000, 1,
+    {"AmazonKinesisFullAccess",
+     "Provides full access to all streams via the AWS Management Console.", 1423248000000,
+     1423248000000, 1,
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\","
      "\"Resource\":\"*\"}]}"},
     {"AmazonKinesisReadOnlyAccess",
      "Provides read only access to all streams via the AWS Management Console.", 1423248000000,
      1423248000000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*\","
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*"
+     "\","
      "\"kinesis:List*\",\"kinesis:Describe*\"],\"Resource\":\"*\"}]}"},
     {"AmazonKinesisFirehoseFullAccess",
      "Provides full access to all Amazon Kinesis Firehose Delivery Streams.", 1444243500000,
@@ -218,9 +221,9 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     struct iam *iam = xcalloc(1, sizeof(*iam));
     snprintf(iam->account_id, sizeof(iam->account_id), "%s", cfg->account_id);
     iam->st = st;
-    int mrc = st != NULL ? store_migrate(st, "iam", migrations,
-                                         sizeof(migrations) / sizeof(migrations[0]))
-                         : 0;
+    int mrc = st != NULL
+                  ? store_migrate(st, "iam", migrations, sizeof(migrations) / sizeof(migrations[0]))
+                  : 0;
     if (mrc == 0) {
         mrc = load_token_key(iam);
     }
@@ -246,7 +249,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
         memcpy(iam->root_key_id, "AKIA", 4);
         iam__random_chars(iam->root_key_id + 4, 16, BASE32);
         iam__random_chars(iam->root_secret, 40,
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
         rc = write_credentials(path, iam);
         if (rc == 0) {
             printf("Root credentials (stored in %s, shown once):\n"
@@ -281,8 +284,7 @@ static void token_mac(const struct iam *iam, const uint8_t *body, uint8_t mac[32
     crypto_hmac_sha256(iam->token_key, sizeof(iam->token_key), body, 28, mac);
 }
 
-static void token_make(const struct iam *iam, const char *key_id, int64_t expires_ms,
-                       char out[256])
+static void token_make(const struct iam *iam, const char *key_id, int64_t expires_ms, char out[256])
 {
     uint8_t raw[TOKEN_RAW_LEN];
     memcpy(raw, key_id, 20);
@@ -352,11 +354,11 @@ static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out
                            size_t secret_size, struct http_principal *who)
 {
     store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st,
-        "SELECT k.secret, k.status, u.name, u.id, u.path FROM iam_key k"
-        " JOIN iam_user u ON u.name = k.user_name WHERE k.key_id = ?",
-        "s", key_id);
+    struct store_stmt *q =
+        store_prepare_args(iam->st,
+                           "SELECT k.secret, k.status, u.name, u.id, u.path FROM iam_key k"
+                           " JOIN iam_user u ON u.name = k.user_name WHERE k.key_id = ?",
+                           "s", key_id);
     int rc = SL_E(AUTH_UNKNOWN_KEY);
     if (q != NULL && store_step(q) == 1 && strcmp(store_col_text(q, 1), "Active") == 0) {
         snprintf(secret_out, secret_size, "%s", store_col_text(q, 0));
@@ -402,9 +404,8 @@ static int lookup_session(struct iam *iam, const char *key_id, const char *token
     return rc;
 }
 
-int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token,
-                   int64_t now_ms, char *secret_out, size_t secret_size,
-                   struct http_principal *who)
+int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token, int64_t now_ms,
+                   char *secret_out, size_t secret_size, struct http_principal *who)
 {
     struct iam *iam = arg;
     if (strcmp(access_key_id, iam->root_key_id) == 0) {
@@ -416,8 +417,8 @@ int iam_key_lookup(void *arg, const char *access_key_id, const char *security_to
         return SL_E(AUTH_UNKNOWN_KEY);
     }
     if (strncmp(access_key_id, "ASIA", 4) == 0) {
-        return lookup_session(iam, access_key_id, security_token, now_ms, secret_out,
-                              secret_size, who);
+        return lookup_session(iam, access_key_id, security_token, now_ms, secret_out, secret_size,
+                              who);
     }
     return lookup_user_key(iam, access_key_id, secret_out, secret_size, who);
 }
@@ -433,9 +434,9 @@ static int is_self_read(const struct api_request *req, const char *operation,
                         const struct api_params *params)
 {
     static const char *const reads[] = {
-        "GetUser",           "ListAccessKeys",           "ListUserPolicies",
-        "GetUserPolicy",     "GetAccessKeyLastUsed",     "ListGroupsForUser",
-        "ListUserTags",      "ListAttachedUserPolicies",
+        "GetUser",       "ListAccessKeys",           "ListUserPolicies",
+        "GetUserPolicy", "GetAccessKeyLastUsed",     "ListGroupsForUser",
+        "ListUserTags",  "ListAttachedUserPolicies",
     };
     if (req->principal_kind != HTTP_PRINCIPAL_USER || params == NULL) {
         return 0;
@@ -443,8 +444,8 @@ static int is_self_read(const struct api_request *req, const char *operation,
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         if (strcmp(operation, reads[i]) == 0) {
             const char *name = api_params_get(params, "UserName");
-            return strcmp(operation, "GetAccessKeyLastUsed") == 0 ||
-                   name == NULL || strcmp(name, req->principal_name) == 0;
+            return strcmp(operation, "GetAccessKeyLastUsed") == 0 || name == NULL ||
+                   strcmp(name, req->principal_name) == 0;
         }
     }
     return 0;

@@ -28,9 +28,8 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
 void iam_close(struct iam *iam);
 
 /* The front end's http_key_lookup_fn (http.h); arg is the struct iam. */
-int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token,
-                   int64_t now_ms, char *secret_out, size_t secret_size,
-                   struct http_principal *who);
+int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token, int64_t now_ms,
+                   char *secret_out, size_t secret_size, struct http_principal *who);
 
 /* The front end's http_authorize_fn (http.h); arg is the struct iam. */
 int iam_authorize(void *arg, const struct api_request *req, const char *service,
@@ -40,7 +39,7 @@ const char *iam_root_access_key_id(const struct iam *iam);
 
 /* Temporary credentials, as STS hands them out. */
 struct iam_session_creds {
-    char key_id[24];  /* ASIA + 16 */
+    char key_id[24]; /* ASIA + 16 */
     char secret[48];
     char token[256];
     int64_t expires_ms;

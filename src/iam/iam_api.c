@@ -58,9 +58,10 @@ static int name_param(struct api_call *call, const struct api_params *p, const c
     if (strlen(v) < 1 || strlen(v) > max) {
         char c[80];
         snprintf(c, sizeof(c), "Member must have length less than or equal to %zu", max);
-        return invalid(call, v, member, strlen(v) < 1 ? "Member must have length greater than "
-                                                        "or equal to 1"
-                                                      : c);
+        return invalid(call, v, member,
+                       strlen(v) < 1 ? "Member must have length greater than "
+                                       "or equal to 1"
+                                     : c);
     }
     if (!name_chars_ok(v)) {
         return invalid(call, v, member,
@@ -173,8 +174,8 @@ static void put_user(struct buf *b, const struct iam *iam, struct store_stmt *q)
 
 static int user_missing(struct api_call *call, const char *name)
 {
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                   "The user with name %s cannot be found.", name);
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The user with name %s cannot be found.",
+                   name);
 }
 
 /* 1 when the user exists (inside a bracket). */
@@ -205,9 +206,9 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
     }
     rc = store_begin(iam->st);
     if (rc == 0) {
-        rc = store_run(iam->st,
-                       "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
-                       "sssi", name, id, path, call->req->now_ms);
+        rc =
+            store_run(iam->st, "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
+                      "sssi", name, id, path, call->req->now_ms);
     }
     if (rc == 0 && (rc = store_tags(call, p, "user", name)) < 0) {
         store_rollback(iam->st);
@@ -236,8 +237,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
 /* The UserName of a call about a user, or the calling user's own when absent. */
 static int subject_user(struct api_call *call, const struct api_params *p, const char **name)
 {
-    if (api_params_get(p, "UserName") == NULL &&
-        call->req->principal_kind == HTTP_PRINCIPAL_USER) {
+    if (api_params_get(p, "UserName") == NULL && call->req->principal_kind == HTTP_PRINCIPAL_USER) {
         *name = call->req->principal_name;
         return 0;
     }
@@ -247,8 +247,7 @@ static int subject_user(struct api_call *call, const struct api_params *p, const
 static int get_user(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     struct iam *iam = ctx_iam(call);
-    if (api_params_get(p, "UserName") == NULL &&
-        call->req->principal_kind == HTTP_PRINCIPAL_ROOT) {
+    if (api_params_get(p, "UserName") == NULL && call->req->principal_kind == HTTP_PRINCIPAL_ROOT) {
         /* The root user describes itself by its account. */
         buf_printf(out, "<User><UserId>%s</UserId><Arn>arn:aws:iam::%s:root</Arn>", iam->account_id,
                    iam->account_id);
@@ -421,7 +420,8 @@ static int create_access_key(struct api_call *call, const struct api_params *p, 
     char key_id[24], secret[48];
     memcpy(key_id, "AKIA", 4);
     iam__random_chars(key_id + 4, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
-    iam__random_chars(secret, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    iam__random_chars(secret, 40,
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     store_lock(iam->st);
     struct store_stmt *q =
         store_prepare_args(iam->st, "SELECT name FROM iam_user WHERE name = ?", "s", name);
@@ -519,8 +519,8 @@ static int change_access_key(struct api_call *call, const struct api_params *p, 
         return invalid(call, key_id, "accessKeyId",
                        "Member must have length greater than or equal to 16");
     }
-    if (update && (status == NULL || (strcmp(status, "Active") != 0 &&
-                                      strcmp(status, "Inactive") != 0))) {
+    if (update &&
+        (status == NULL || (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0))) {
         return invalid(call, status, "status",
                        "Member must satisfy enum value set: [Active, Inactive]");
     }
@@ -606,8 +606,8 @@ static void put_role(struct buf *b, const struct iam *iam, struct store_stmt *q)
 
 static int role_missing(struct api_call *call, const char *name)
 {
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                   "The role with name %s cannot be found.", name);
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The role with name %s cannot be found.",
+                   name);
 }
 
 static int role_exists(struct iam *iam, const char *name)
@@ -682,8 +682,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
     }
     rc = store_begin(iam->st);
     if (rc == 0) {
-        rc = store_run(iam->st,
-                       "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rc = store_run(iam->st, "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
                        "sssissi", name, id, path, call->req->now_ms, trust, desc, max_session);
     }
     if (rc == 0 && (rc = store_tags(call, p, "role", name)) < 0) {
@@ -718,8 +717,8 @@ static int get_role(struct api_call *call, const struct api_params *p, struct bu
         return rc;
     }
     store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT " ROLE_COLS " FROM iam_role WHERE name = ?", "s", name);
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role WHERE name = ?", "s", name);
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Role>");
         put_role(out, iam, q);
@@ -1028,28 +1027,28 @@ static int delete_policy_of(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-#define INLINE_OPS(Kind, owner)                                                                  \
-    static int put_##owner##_policy(struct api_call *call, const struct api_params *p,          \
-                                    struct buf *out)                                             \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return put_policy(call, p, &owner##_owner);                                              \
-    }                                                                                            \
-    static int get_##owner##_policy(struct api_call *call, const struct api_params *p,          \
-                                    struct buf *out)                                             \
-    {                                                                                            \
-        return get_policy(call, p, &owner##_owner, out);                                         \
-    }                                                                                            \
-    static int list_##owner##_policies(struct api_call *call, const struct api_params *p,       \
-                                       struct buf *out)                                          \
-    {                                                                                            \
-        return list_policies_of(call, p, &owner##_owner, out);                                   \
-    }                                                                                            \
-    static int delete_##owner##_policy(struct api_call *call, const struct api_params *p,       \
-                                       struct buf *out)                                          \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return delete_policy_of(call, p, &owner##_owner);                                        \
+#define INLINE_OPS(Kind, owner)                                                                    \
+    static int put_##owner##_policy(struct api_call *call, const struct api_params *p,             \
+                                    struct buf *out)                                               \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return put_policy(call, p, &owner##_owner);                                                \
+    }                                                                                              \
+    static int get_##owner##_policy(struct api_call *call, const struct api_params *p,             \
+                                    struct buf *out)                                               \
+    {                                                                                              \
+        return get_policy(call, p, &owner##_owner, out);                                           \
+    }                                                                                              \
+    static int list_##owner##_policies(struct api_call *call, const struct api_params *p,          \
+                                       struct buf *out)                                            \
+    {                                                                                              \
+        return list_policies_of(call, p, &owner##_owner, out);                                     \
+    }                                                                                              \
+    static int delete_##owner##_policy(struct api_call *call, const struct api_params *p,          \
+                                       struct buf *out)                                            \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return delete_policy_of(call, p, &owner##_owner);                                          \
     }
 
 INLINE_OPS(User, user)
@@ -1073,8 +1072,8 @@ static void put_group(struct buf *b, const struct iam *iam, struct store_stmt *q
 
 static int group_missing(struct api_call *call, const char *name)
 {
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                   "The group with name %s cannot be found.", name);
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The group with name %s cannot be found.",
+                   name);
 }
 
 static int create_group(struct api_call *call, const struct api_params *p, struct buf *out)
@@ -1133,11 +1132,12 @@ static int get_group(struct api_call *call, const struct api_params *p, struct b
     put_group(out, iam, q);
     buf_puts(out, "</Group><Users>");
     store_finalize(q);
-    q = store_prepare_args(iam->st,
-                           "SELECT u.name, u.id, u.path, u.created FROM iam_member m JOIN iam_user u"
-                           " ON u.name = m.user_name WHERE m.group_name = ? AND u.name > ?"
-                           " ORDER BY u.name LIMIT ?",
-                           "ssi", name, marker, max + 1);
+    q = store_prepare_args(
+        iam->st,
+        "SELECT u.name, u.id, u.path, u.created FROM iam_member m JOIN iam_user u"
+        " ON u.name = m.user_name WHERE m.group_name = ? AND u.name > ?"
+        " ORDER BY u.name LIMIT ?",
+        "ssi", name, marker, max + 1);
     int64_t n = 0;
     int truncated = 0;
     char last[130] = "";
@@ -1215,8 +1215,7 @@ static int list_groups(struct api_call *call, const struct api_params *p, struct
     return list_groups_of(call, p, NULL, out);
 }
 
-static int list_groups_for_user(struct api_call *call, const struct api_params *p,
-                                struct buf *out)
+static int list_groups_for_user(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     const char *user;
     int rc = subject_user(call, p, &user);
@@ -1303,8 +1302,8 @@ static int delete_group(struct api_call *call, const struct api_params *p, struc
 /* ---- managed policies ---- */
 
 #define POLICY_VERSIONS_MAX 5
-#define POLICY_COLS                                                                             \
-    "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"      \
+#define POLICY_COLS                                                                                \
+    "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"         \
     " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn)"
 
 static void put_managed(struct buf *b, struct store_stmt *q)
@@ -1395,8 +1394,7 @@ static int create_policy(struct api_call *call, const struct api_params *p, stru
     if (exists) {
         store_unlock(iam->st);
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS),
-                       "A policy called %s already exists. Duplicate names are not allowed.",
-                       name);
+                       "A policy called %s already exists. Duplicate names are not allowed.", name);
     }
     int64_t now = call->req->now_ms;
     rc = store_begin(iam->st);
@@ -1440,8 +1438,7 @@ static int get_managed_policy(struct api_call *call, const struct api_params *p,
     return rc < 0 ? policy_arn_missing(call, arn) : 0;
 }
 
-static int list_managed_policies(struct api_call *call, const struct api_params *p,
-                                 struct buf *out)
+static int list_managed_policies(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     struct iam *iam = ctx_iam(call);
     int64_t max;
@@ -1457,7 +1454,8 @@ static int list_managed_policies(struct api_call *call, const struct api_params 
         scope = "All";
     }
     if (strcmp(scope, "All") != 0 && strcmp(scope, "AWS") != 0 && strcmp(scope, "Local") != 0) {
-        return invalid(call, scope, "scope", "Member must satisfy enum value set: [All, AWS, Local]");
+        return invalid(call, scope, "scope",
+                       "Member must satisfy enum value set: [All, AWS, Local]");
     }
     int64_t builtin_lo = strcmp(scope, "Local") == 0 ? 0 : strcmp(scope, "AWS") == 0 ? 1 : 0;
     int64_t builtin_hi = strcmp(scope, "Local") == 0 ? 0 : 1;
@@ -1498,8 +1496,7 @@ static int is_aws_policy(const char *arn)
     return strncmp(arn, "arn:aws:iam::aws:", 17) == 0;
 }
 
-static int delete_managed_policy(struct api_call *call, const struct api_params *p,
-                                 struct buf *out)
+static int delete_managed_policy(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     (void)out;
     struct iam *iam = ctx_iam(call);
@@ -1510,9 +1507,9 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
     }
     store_lock(iam->st);
     if (!policy_exists(iam, arn) || is_aws_policy(arn)) {
-        rc = is_aws_policy(arn) ? err_set(&call->err, SL_E(INVALID_INPUT_IAM),
-                                          "ARN %s is not valid.", arn)
-                                : policy_arn_missing(call, arn);
+        rc = is_aws_policy(arn)
+                 ? err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", arn)
+                 : policy_arn_missing(call, arn);
     } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete a policy attached to entities.");
@@ -1570,8 +1567,7 @@ static int64_t default_version(struct iam *iam, const char *arn)
     return v;
 }
 
-static int create_policy_version(struct api_call *call, const struct api_params *p,
-                                 struct buf *out)
+static int create_policy_version(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     struct iam *iam = ctx_iam(call);
     const char *arn, *doc = api_params_get(p, "PolicyDocument");
@@ -1585,9 +1581,11 @@ static int create_policy_version(struct api_call *call, const struct api_params 
     }
     int as_default = set != NULL && strcmp(set, "true") == 0;
     store_lock(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT next_version, default_version FROM iam_policy WHERE arn = ? AND"
-                 " builtin = 0", "s", arn);
+    struct store_stmt *q =
+        store_prepare_args(iam->st,
+                           "SELECT next_version, default_version FROM iam_policy WHERE arn = ? AND"
+                           " builtin = 0",
+                           "s", arn);
     int64_t next = 0, dflt = 0;
     if (q != NULL && store_step(q) == 1) {
         next = store_col_int64(q, 0);
@@ -1644,8 +1642,9 @@ static int version_param(struct api_call *call, const struct api_params *p, cons
         return invalid(call, NULL, "versionId", "");
     }
     if (version_number(*v) == 0) {
-        return invalid(call, *v, "versionId",
-                       "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?");
+        return invalid(
+            call, *v, "versionId",
+            "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?");
     }
     return 0;
 }
@@ -1675,8 +1674,7 @@ static int get_policy_version(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-static int list_policy_versions(struct api_call *call, const struct api_params *p,
-                                struct buf *out)
+static int list_policy_versions(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     struct iam *iam = ctx_iam(call);
     const char *arn, *marker;
@@ -1744,12 +1742,12 @@ static int change_policy_version(struct api_call *call, const struct api_params 
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete the default version of a policy.");
     } else {
-        rc = set ? store_run(iam->st,
-                             "UPDATE iam_policy SET default_version = ?, updated = ? WHERE arn = ?",
-                             "iis", n, call->req->now_ms, arn)
-                 : store_run(iam->st,
-                             "DELETE FROM iam_policy_version WHERE arn = ? AND version = ?", "si",
-                             arn, n);
+        rc =
+            set ? store_run(iam->st,
+                            "UPDATE iam_policy SET default_version = ?, updated = ? WHERE arn = ?",
+                            "iis", n, call->req->now_ms, arn)
+                : store_run(iam->st, "DELETE FROM iam_policy_version WHERE arn = ? AND version = ?",
+                            "si", arn, n);
         if (rc < 0) {
             store_failed(call, rc);
         }
@@ -1765,16 +1763,15 @@ static int set_default_policy_version(struct api_call *call, const struct api_pa
     return change_policy_version(call, p, 1);
 }
 
-static int delete_policy_version(struct api_call *call, const struct api_params *p,
-                                 struct buf *out)
+static int delete_policy_version(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     (void)out;
     return change_policy_version(call, p, 0);
 }
 
 /* Attach (attach 1) or detach a managed policy to a user, group or role. */
-static int attachment(struct api_call *call, const struct api_params *p,
-                      const struct owner_kind *k, int attach)
+static int attachment(struct api_call *call, const struct api_params *p, const struct owner_kind *k,
+                      int attach)
 {
     struct iam *iam = ctx_iam(call);
     const char *owner, *arn;
@@ -1901,23 +1898,23 @@ static int list_entities_for_policy(struct api_call *call, const struct api_para
     return 0;
 }
 
-#define ATTACH_OPS(owner)                                                                        \
-    static int attach_##owner##_policy(struct api_call *call, const struct api_params *p,       \
-                                       struct buf *out)                                          \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return attachment(call, p, &owner##_owner, 1);                                           \
-    }                                                                                            \
-    static int detach_##owner##_policy(struct api_call *call, const struct api_params *p,       \
-                                       struct buf *out)                                          \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return attachment(call, p, &owner##_owner, 0);                                           \
-    }                                                                                            \
-    static int list_attached_##owner##_policies(struct api_call *call,                          \
-                                                const struct api_params *p, struct buf *out)     \
-    {                                                                                            \
-        return list_attached(call, p, &owner##_owner, out);                                      \
+#define ATTACH_OPS(owner)                                                                          \
+    static int attach_##owner##_policy(struct api_call *call, const struct api_params *p,          \
+                                       struct buf *out)                                            \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return attachment(call, p, &owner##_owner, 1);                                             \
+    }                                                                                              \
+    static int detach_##owner##_policy(struct api_call *call, const struct api_params *p,          \
+                                       struct buf *out)                                            \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return attachment(call, p, &owner##_owner, 0);                                             \
+    }                                                                                              \
+    static int list_attached_##owner##_policies(struct api_call *call, const struct api_params *p, \
+                                                struct buf *out)                                   \
+    {                                                                                              \
+        return list_attached(call, p, &owner##_owner, out);                                        \
     }
 
 ATTACH_OPS(user)
@@ -2006,8 +2003,8 @@ static const struct tag_target role_tags = {"role", "RoleName"};
 static const struct tag_target policy_tags = {"policy", "PolicyArn"};
 
 /* The canonical owner of a tag target, or an error (inside a bracket). */
-static int tag_owner(struct api_call *call, const struct api_params *p,
-                     const struct tag_target *t, char *owner, size_t size)
+static int tag_owner(struct api_call *call, const struct api_params *p, const struct tag_target *t,
+                     char *owner, size_t size)
 {
     struct iam *iam = ctx_iam(call);
     const char *name;
@@ -2032,8 +2029,7 @@ static int tag_owner(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-static int tag_entity(struct api_call *call, const struct api_params *p,
-                      const struct tag_target *t)
+static int tag_entity(struct api_call *call, const struct api_params *p, const struct tag_target *t)
 {
     struct iam *iam = ctx_iam(call);
     char owner[700];
@@ -2118,21 +2114,21 @@ static int list_entity_tags(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-#define TAG_OPS(Kind, kind)                                                                      \
-    static int tag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)   \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return tag_entity(call, p, &kind##_tags);                                                \
-    }                                                                                            \
-    static int untag_##kind(struct api_call *call, const struct api_params *p, struct buf *out) \
-    {                                                                                            \
-        (void)out;                                                                               \
-        return untag_entity(call, p, &kind##_tags);                                              \
-    }                                                                                            \
-    static int list_##kind##_tags(struct api_call *call, const struct api_params *p,            \
-                                  struct buf *out)                                               \
-    {                                                                                            \
-        return list_entity_tags(call, p, &kind##_tags, out);                                     \
+#define TAG_OPS(Kind, kind)                                                                        \
+    static int tag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)      \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return tag_entity(call, p, &kind##_tags);                                                  \
+    }                                                                                              \
+    static int untag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)    \
+    {                                                                                              \
+        (void)out;                                                                                 \
+        return untag_entity(call, p, &kind##_tags);                                                \
+    }                                                                                              \
+    static int list_##kind##_tags(struct api_call *call, const struct api_params *p,               \
+                                  struct buf *out)                                                 \
+    {                                                                                              \
+        return list_entity_tags(call, p, &kind##_tags, out);                                       \
     }
 
 TAG_OPS(User, user)
@@ -2177,8 +2173,7 @@ static void put_inline_list(struct buf *out, struct iam *iam, const char *tag, c
     buf_printf(out, "</%s>", tag);
 }
 
-static void put_attached_list(struct buf *out, struct iam *iam, const char *kind,
-                              const char *owner)
+static void put_attached_list(struct buf *out, struct iam *iam, const char *kind, const char *owner)
 {
     buf_puts(out, "<AttachedManagedPolicies>");
     struct store_stmt *q = store_prepare_args(
@@ -2271,11 +2266,11 @@ static void details_policies(struct buf *out, struct iam *iam, int local, int aw
         buf_puts(out, "<member>");
         put_managed(out, q);
         buf_puts(out, "<PolicyVersionList>");
-        struct store_stmt *v = store_prepare_args(
-            iam->st,
-            "SELECT version, created, doc FROM iam_policy_version WHERE arn = ?"
-            " ORDER BY version DESC",
-            "s", store_col_text(q, 3));
+        struct store_stmt *v =
+            store_prepare_args(iam->st,
+                               "SELECT version, created, doc FROM iam_policy_version WHERE arn = ?"
+                               " ORDER BY version DESC",
+                               "s", store_col_text(q, 3));
         while (v != NULL && store_step(v) == 1) {
             buf_puts(out, "<member>");
             put_version(out, store_col_int64(v, 0), store_col_int64(q, 6), store_col_int64(v, 1),

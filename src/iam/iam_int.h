@@ -13,8 +13,8 @@ struct iam {
     char root_key_id[64];
     char root_secret[128];
     char account_id[16];
-    struct store *st;        /* NULL: root only */
-    uint8_t token_key[32];   /* signs session tokens */
+    struct store *st;      /* NULL: root only */
+    uint8_t token_key[32]; /* signs session tokens */
 };
 
 /* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
@@ -23,8 +23,14 @@ void iam__new_id(const char *prefix, char out[32]);
 void iam__random_chars(char *out, size_t n, const char *alphabet);
 
 /* Kinds of policy document, for their limits and their rules about Principal. */
-enum iam_doc_kind { IAM_DOC_USER, IAM_DOC_GROUP, IAM_DOC_ROLE, IAM_DOC_MANAGED, IAM_DOC_TRUST,
-                    IAM_DOC_SESSION };
+enum iam_doc_kind {
+    IAM_DOC_USER,
+    IAM_DOC_GROUP,
+    IAM_DOC_ROLE,
+    IAM_DOC_MANAGED,
+    IAM_DOC_TRUST,
+    IAM_DOC_SESSION
+};
 /*
  * Checks a policy document's shape as IAM does when it is stored: JSON, Version,
  * Statement with Effect, Action|NotAction, Resource|NotResource (Principal only, and

@@ -13,9 +13,9 @@ static const struct {
     size_t limit;
     const char *quota; /* the quota LimitExceeded names */
 } limits[] = {
-    {IAM_DOC_USER, 2048, "PolicySize"},       {IAM_DOC_GROUP, 5120, "PolicySize"},
-    {IAM_DOC_ROLE, 10240, "PolicySize"},      {IAM_DOC_MANAGED, 6144, "PolicySize"},
-    {IAM_DOC_TRUST, 2048, "ACLSizePerRole"},  {IAM_DOC_SESSION, 2048, "PackedPolicySize"},
+    {IAM_DOC_USER, 2048, "PolicySize"},      {IAM_DOC_GROUP, 5120, "PolicySize"},
+    {IAM_DOC_ROLE, 10240, "PolicySize"},     {IAM_DOC_MANAGED, 6144, "PolicySize"},
+    {IAM_DOC_TRUST, 2048, "ACLSizePerRole"}, {IAM_DOC_SESSION, 2048, "PackedPolicySize"},
 };
 
 static size_t non_space_len(const char *s)
@@ -43,7 +43,8 @@ static int is_string_list(const json_t *v)
     }
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e)) {
             return 0;
         }
@@ -62,7 +63,8 @@ static int principal_ok(const json_t *p)
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)p, k, v) {
+    json_object_foreach((json_t *)p, k, v)
+    {
         if ((strcmp(k, "AWS") != 0 && strcmp(k, "Service") != 0 && strcmp(k, "Federated") != 0 &&
              strcmp(k, "CanonicalUser") != 0) ||
             !is_string_list(v)) {
@@ -80,20 +82,23 @@ static int condition_ok(const json_t *c)
     }
     const char *op;
     json_t *keys;
-    json_object_foreach((json_t *)c, op, keys) {
+    json_object_foreach((json_t *)c, op, keys)
+    {
         if (!json_is_object(keys) || json_object_size(keys) == 0) {
             return 0;
         }
         const char *k;
         json_t *v;
-        json_object_foreach(keys, k, v) {
+        json_object_foreach(keys, k, v)
+        {
             if (json_is_object(v) || json_is_null(v)) {
                 return 0;
             }
             if (json_is_array(v)) {
                 size_t i;
                 json_t *e;
-                json_array_foreach(v, i, e) {
+                json_array_foreach(v, i, e)
+                {
                     if (json_is_object(e) || json_is_array(e) || json_is_null(e)) {
                         return 0;
                     }
@@ -111,10 +116,11 @@ static int statement_check(const json_t *st, enum iam_doc_kind kind, struct err_
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)st, k, v) {
-        static const char *const known[] = {"Sid",       "Effect",      "Action",   "NotAction",
-                                            "Resource",  "NotResource", "Principal",
-                                            "NotPrincipal", "Condition"};
+    json_object_foreach((json_t *)st, k, v)
+    {
+        static const char *const known[] = {"Sid",       "Effect",       "Action",
+                                            "NotAction", "Resource",     "NotResource",
+                                            "Principal", "NotPrincipal", "Condition"};
         int ok = 0;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
             ok |= strcmp(k, known[i]) == 0;
@@ -189,9 +195,9 @@ int iam__policydoc_check(const char *doc, enum iam_doc_kind kind, struct err_inf
         goto out;
     }
     const json_t *version = json_object_get(root, "Version");
-    if (version != NULL && (!json_is_string(version) ||
-                            (strcmp(json_string_value(version), "2012-10-17") != 0 &&
-                             strcmp(json_string_value(version), "2008-10-17") != 0))) {
+    if (version != NULL &&
+        (!json_is_string(version) || (strcmp(json_string_value(version), "2012-10-17") != 0 &&
+                                      strcmp(json_string_value(version), "2008-10-17") != 0))) {
         rc = malformed(err, "The policy failed legacy parsing");
         goto out;
     }
@@ -205,7 +211,8 @@ int iam__policydoc_check(const char *doc, enum iam_doc_kind kind, struct err_inf
     } else if (json_is_array(stmts) && json_array_size(stmts) > 0) {
         size_t i;
         json_t *st;
-        json_array_foreach(stmts, i, st) {
+        json_array_foreach(stmts, i, st)
+        {
             if ((rc = statement_check(st, kind, err)) < 0) {
                 break;
             }
@@ -236,7 +243,8 @@ static int list_any(const json_t *v, int (*pred)(const char *, const void *), co
     }
     size_t i;
     json_t *e;
-    json_array_foreach((json_t *)v, i, e) {
+    json_array_foreach((json_t *)v, i, e)
+    {
         if (json_is_string(e) && pred(json_string_value(e), arg)) {
             return 1;
         }

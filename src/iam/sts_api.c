@@ -1,5 +1,6 @@
 #include "iam/sts_api.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,8 @@ static int validation(struct api_call *call, const char *value, const char *memb
 }
 
 /* DurationSeconds within [lo, hi], default dflt. */
-static int duration_param(struct api_call *call, const struct api_params *p, int64_t lo,
-                          int64_t hi, int64_t dflt, int64_t *out)
+static int duration_param(struct api_call *call, const struct api_params *p, int64_t lo, int64_t hi,
+                          int64_t dflt, int64_t *out)
 {
     const char *v = api_params_get(p, "DurationSeconds");
     *out = dflt;
@@ -159,12 +160,13 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     }
     int64_t duration;
     int rc = duration_param(call, p, 900, 43200, 3600, &duration);
-    if (rc < 0 || (policy != NULL &&
-                   (rc = iam__policydoc_check(policy, IAM_DOC_SESSION, &call->err)) < 0)) {
+    if (rc < 0 ||
+        (policy != NULL && (rc = iam__policydoc_check(policy, IAM_DOC_SESSION, &call->err)) < 0)) {
         return rc;
     }
     if (req->principal_kind == HTTP_PRINCIPAL_ROOT) {
-        return err_set(&call->err, SL_E(ACCESS_DENIED), "Roles may not be assumed by root accounts.");
+        return err_set(&call->err, SL_E(ACCESS_DENIED),
+                       "Roles may not be assumed by root accounts.");
     }
     struct role_row role = {0};
     rc = find_role(iam, arn, &role);
@@ -197,14 +199,18 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     put_text(result, "Arn", who.arn);
     buf_puts(result, "</AssumedRoleUser>");
     if (policy != NULL) {
-        buf_puts(result, "<PackedPolicySize>1</PackedPolicySize>");
+        /* The share of the session policy limit used, in percent, rounded up. */
+        size_t used = 0;
+        for (const char *c = policy; *c != '\0'; c++) {
+            used += !isspace((unsigned char)*c);
+        }
+        buf_printf(result, "<PackedPolicySize>%zu</PackedPolicySize>", (used * 100 + 2047) / 2048);
     }
     explicit_bzero(&creds, sizeof(creds));
     return buf_status(result);
 }
 
-static int get_session_token(struct api_call *call, const struct api_params *p,
-                             struct buf *result)
+static int get_session_token(struct api_call *call, const struct api_params *p, struct buf *result)
 {
     struct iam *iam = call->service_ctx;
     const struct api_request *req = call->req;
@@ -214,9 +220,9 @@ static int get_session_token(struct api_call *call, const struct api_params *p,
                        "Cannot call GetSessionToken with session credentials");
     }
     int64_t duration;
-    int rc = duration_param(call, p, 900,
-                            req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 129600,
-                            req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 43200, &duration);
+    int rc =
+        duration_param(call, p, 900, req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 129600,
+                       req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 43200, &duration);
     if (rc < 0) {
         return rc;
     }

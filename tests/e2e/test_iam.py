@@ -418,6 +418,8 @@ def test_assume_role_gives_keys_that_speak_as_the_role(iam, sluice, unique):
     out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="sess-1",
                           Policy=json.dumps(POLICY))
     creds = out["Credentials"]
+    packed = len("".join(json.dumps(POLICY).split()))
+    assert out["PackedPolicySize"] == -(-packed * 100 // 2048)
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
     assert out["AssumedRoleUser"]["Arn"] == \
         f"arn:aws:sts::{sluice.account_id}:assumed-role/role-{unique}/sess-1"

@@ -85,13 +85,11 @@ static void test_credentials_from_the_environment_are_used_and_not_stored(void *
     assert_int_equal(iam_open(NULL, &f->cfg, &iam), 0);
     assert_string_equal(iam_root_access_key_id(iam), "AKIAENVIRONMENT00001");
     char secret[128], account[32];
-    assert_int_equal(lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret), account),
-                     0);
+    assert_int_equal(lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret), account), 0);
     assert_string_equal(secret, "env/secret");
     assert_string_equal(account, "123456789012");
-    assert_int_equal(
-        lookup(iam, "AKIAOTHER", secret, sizeof(secret), account),
-        SL_E(AUTH_UNKNOWN_KEY));
+    assert_int_equal(lookup(iam, "AKIAOTHER", secret, sizeof(secret), account),
+                     SL_E(AUTH_UNKNOWN_KEY));
     assert_int_equal(access(f->cred_path, F_OK), -1);
     iam_close(iam);
 }
@@ -189,7 +187,6 @@ static void test_get_caller_identity_names_the_account_root(void **state)
     iam_close(iam);
 }
 
-
 /* ---- with a store ---- */
 
 static struct store *open_store(struct fixture *f, struct iam **iam)
@@ -236,18 +233,21 @@ static void test_a_users_key_finds_the_user_unless_inactive(void **state)
     struct iam *iam;
     struct store *st = open_store(f, &iam);
     store_lock(st);
-    assert_int_equal(store_run(st, "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
-                                   " '/ops/', 1)", ""),
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               " '/ops/', 1)",
+                               ""),
                      0);
-    assert_int_equal(store_run(st, "INSERT INTO iam_key VALUES ('AKIAUSERKEY000000001', 'alice',"
-                                   " 'user/secret', 'Active', 1)", ""),
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_key VALUES ('AKIAUSERKEY000000001', 'alice',"
+                               " 'user/secret', 'Active', 1)",
+                               ""),
                      0);
     store_unlock(st);
     char secret[128];
     struct http_principal who;
-    assert_int_equal(iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret),
-                                    &who),
-                     0);
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret), &who), 0);
     assert_string_equal(secret, "user/secret");
     assert_int_equal(who.kind, HTTP_PRINCIPAL_USER);
     assert_string_equal(who.arn, "arn:aws:iam::123456789012:user/ops/alice");
@@ -257,13 +257,12 @@ static void test_a_users_key_finds_the_user_unless_inactive(void **state)
     store_lock(st);
     assert_int_equal(store_run(st, "UPDATE iam_key SET status = 'Inactive'", ""), 0);
     store_unlock(st);
-    assert_int_equal(iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret),
-                                    &who),
-                     SL_E(AUTH_UNKNOWN_KEY));
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret), &who),
+        SL_E(AUTH_UNKNOWN_KEY));
     /* the root key names the account's root */
-    assert_int_equal(iam_key_lookup(iam, "AKIAENVIRONMENT00001", "", 0, secret, sizeof(secret),
-                                    &who),
-                     0);
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAENVIRONMENT00001", "", 0, secret, sizeof(secret), &who), 0);
     assert_int_equal(who.kind, HTTP_PRINCIPAL_ROOT);
     assert_string_equal(who.arn, "arn:aws:iam::123456789012:root");
     close_store(f, st, iam);
@@ -423,8 +422,7 @@ static void test_the_hook_allows_root_and_sts_and_denies_the_rest(void **state)
     struct api_request role = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
                                .principal_arn = "arn:aws:sts::123456789012:assumed-role/r/s",
                                .principal_name = "r"};
-    assert_int_equal(iam_authorize(NULL, &role, "iam", "GetUser", NULL, &err),
-                     SL_E(ACCESS_DENIED));
+    assert_int_equal(iam_authorize(NULL, &role, "iam", "GetUser", NULL, &err), SL_E(ACCESS_DENIED));
 }
 
 int main(void)
