@@ -39,6 +39,7 @@
 #include "delivery/firehose_api.h"
 #include "http/http.h"
 #include "iam/iam.h"
+#include "iam/iam_api.h"
 #include "iam/sts_api.h"
 #include "kms/kms.h"
 #include "lake/lake.h"
@@ -331,7 +332,7 @@ static int serve(const struct sluice_config *cfg)
     struct query_service *query = NULL;
     struct metrics *metrics = NULL;
     struct api_registry *reg = NULL;
-    struct api_query_service *sts_api = NULL, *cw_query_api = NULL;
+    struct api_query_service *sts_api = NULL, *iam_query_api = NULL, *cw_query_api = NULL;
     struct api_json_service *kinesis_api = NULL, *glue_api = NULL, *firehose_api = NULL,
                            *athena_api = NULL, *cw_json_api = NULL, *kms_api = NULL;
     struct api_rest_service *s3_api = NULL;
@@ -381,6 +382,7 @@ static int serve(const struct sluice_config *cfg)
         .query = query, .region = cfg->region, .last_ms = -1};
     metrics_add_source(metrics, metrics_source_athena, &athena_src);
     sts_api = sts_api_create(iam);
+    iam_query_api = iam_api_create(iam);
     cw_json_api = cloudwatch_json_api_create(metrics);
     cw_query_api = cloudwatch_query_api_create(metrics);
     firehose_api = firehose_api_create(delivery);
@@ -391,6 +393,7 @@ static int serve(const struct sluice_config *cfg)
     kms_api = kms_api_create(kms);
     reg = api_registry_create();
     api_registry_add_query(reg, sts_api);
+    api_registry_add_query(reg, iam_query_api);
     api_registry_add_query(reg, cw_query_api);
     api_registry_add_json(reg, cw_json_api);
     api_registry_add_json(reg, kinesis_api);
@@ -399,7 +402,7 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_json(reg, athena_api);
     api_registry_add_json(reg, kms_api);
     api_registry_add_rest(reg, s3_api);
-    if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam, &http)) < 0) {
+    if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam_authorize, iam, &http)) < 0) {
         goto out_close_services;
     }
     log_msg(LOG_INFO, "main", "listening on http://%s:%d (data in %s, region %s, account %s)",
@@ -422,6 +425,7 @@ out_close_services:
     kinesis_api_destroy(kinesis_api);
     firehose_api_destroy(firehose_api);
     sts_api_destroy(sts_api);
+    iam_api_destroy(iam_query_api);
     athena_api_destroy(athena_api);
     kms_api_destroy(kms_api);
     cloudwatch_api_destroy(cw_json_api, cw_query_api);

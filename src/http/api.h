@@ -49,6 +49,11 @@ struct api_request {
     /* Identity and scope established by SigV4. */
     const char *account_id;
     const char *access_key_id;
+    /* Who signed it (http.h's struct http_principal): kind, ARN, UserId, name. */
+    int principal_kind;
+    const char *principal_arn;
+    const char *principal_id;
+    const char *principal_name;
     const char *region;          /* the credential scope's region */
     const char *signing_service; /* the credential scope's service */
     /* For S3's chunked payloads: the verified seed signature and its signing material. */

@@ -57,6 +57,7 @@ struct http_server_ctx {
     const struct sluice_config *cfg;
     const struct api_registry *reg;
     http_key_lookup_fn lookup;
+    http_authorize_fn authorize; /* NULL: every authenticated request is allowed */
     void *lookup_arg;
 };
 

@@ -325,6 +325,7 @@ static const struct rename query_renames[] = {
     {SL_E(AUTH_EXPIRED), "ExpiredToken", 400, NULL},
     {SL_E(AUTH_MALFORMED), "IncompleteSignature", 400, NULL},
     {SL_E(VALIDATION), "ValidationError", 400, NULL},
+    {SL_E(ACCESS_DENIED), "AccessDenied", 403, NULL},
     {SL_E(BODY_TOO_LARGE), "RequestEntityTooLarge", 413, NULL},
 };
 
@@ -533,6 +534,46 @@ void http__render_error(struct http_exchange *ex, int code, const char *message,
 
 /* ---- dispatch ---- */
 
+/*
+ * The one authorization hook: asks ctx->authorize whether the authenticated principal
+ * may run operation of service. Returns 0, or SL_E(ACCESS_DENIED) with the answer
+ * rendered in the protocol's AccessDenied shape.
+ */
+static int authorize(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                     const struct api_call *call, const char *service, const char *operation,
+                     const struct api_params *params)
+{
+    if (ctx->authorize == NULL) {
+        return 0;
+    }
+    struct err_info err;
+    err_clear(&err);
+    int rc = ctx->authorize(ctx->lookup_arg, call->req, service, operation, params, &err);
+    if (rc < 0) {
+        http__render_error(ex, rc, err.message, NULL);
+    }
+    return rc;
+}
+
+/* The S3 operation a request stands for, as near as the method and path tell it
+   before the S3 adapter parses it (the name only words a denial). */
+static const char *rest_operation(const struct api_request *req)
+{
+    const char *p = req->path[0] == '/' ? req->path + 1 : req->path;
+    int object = strchr(p, '/') != NULL && strchr(p, '/')[1] != '\0';
+    int bucket = p[0] != '\0';
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
+        return object ? "GetObject" : bucket ? "ListBucket" : "ListAllMyBuckets";
+    }
+    if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0) {
+        return object ? "PutObject" : "CreateBucket";
+    }
+    if (strcmp(req->method, "DELETE") == 0) {
+        return object ? "DeleteObject" : "DeleteBucket";
+    }
+    return "ListAllMyBuckets";
+}
+
 /* The operation X-Amz-Target names in the routed JSON service, or NULL. */
 static const struct api_json_op *json_target_op(const struct http_exchange *ex)
 {
@@ -685,7 +726,8 @@ static void revalidate_raw(struct http_exchange *ex, struct api_call *call, json
     json_decref(input);
 }
 
-static void dispatch_json(struct http_exchange *ex, struct api_call *call)
+static void dispatch_json(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                          struct api_call *call)
 {
     const struct api_json_service *svc = ex->json_svc;
     const struct api_json_op *op = json_target_op(ex);
@@ -703,6 +745,9 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
     }
     call->service_ctx = svc->ctx;
     call->operation = op->name;
+    if (authorize(ctx, ex, call, svc->signing_name, op->name, NULL) < 0) {
+        return;
+    }
     json_t *input;
     if (json_input(ex, op, &input) < 0) {
         return;
@@ -752,7 +797,8 @@ static void dispatch_json(struct http_exchange *ex, struct api_call *call)
     buf_fini(&out);
 }
 
-static void dispatch_query(struct http_exchange *ex, struct api_call *call, const char *query)
+static void dispatch_query(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                           struct api_call *call, const char *query)
 {
     /* Fields from the query string, then from a POSTed form body: both sized by the
        client, so parsed with the may-fail allocator; running out is an error reply. */
@@ -788,6 +834,10 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
     }
     call->service_ctx = svc->ctx;
     call->operation = op->action;
+    if (authorize(ctx, ex, call, svc->signing_name, op->action, &params) < 0) {
+        query_params_fini(&params.q);
+        return;
+    }
     struct buf result;
     buf_init(&result);
     int rc = op->fn(call, &params, &result);
@@ -812,11 +862,15 @@ static void dispatch_query(struct http_exchange *ex, struct api_call *call, cons
     query_params_fini(&params.q);
 }
 
-static void dispatch_rest(struct http_exchange *ex, struct api_call *call)
+static void dispatch_rest(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                          struct api_call *call)
 {
     const struct api_rest_service *svc = ex->rest_svc;
     if (svc == NULL) {
         http__render_error(ex, SL_E(UNKNOWN_OPERATION), "No service handles this request", NULL);
+        return;
+    }
+    if (authorize(ctx, ex, call, svc->signing_name, rest_operation(call->req), NULL) < 0) {
         return;
     }
     call->service_ctx = svc->ctx;
@@ -844,9 +898,9 @@ static const char *routed_service(const struct http_exchange *ex)
 
 /* What authentication established about a request. */
 struct http_auth {
-    struct sigv4_auth sig;   /* the parsed claim (for SigV2: key and service only) */
-    char account[32];        /* the key's account */
-    uint8_t signing_key[32]; /* SigV4's, for S3's chunk signatures; zero for SigV2 */
+    struct sigv4_auth sig;     /* the parsed claim (for SigV2: key and service only) */
+    struct http_principal who; /* the key's owner */
+    uint8_t signing_key[32];   /* SigV4's, for S3's chunk signatures; zero for SigV2 */
 };
 
 /* Hex SHA-256 of the empty string, the payload hash of a request without a body. */
@@ -969,8 +1023,9 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
         legacy = 1;
         rc = sigv2_parse(query, &v2, &err);
         if (rc == 0) {
-            rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, secret, sizeof(secret),
-                             auth->account, sizeof(auth->account));
+            const char *token = http__header(ex, "x-amz-security-token");
+            rc = ctx->lookup(ctx->lookup_arg, v2.access_key_id, token != NULL ? token : "", now_ms,
+                             secret, sizeof(secret), &auth->who);
             if (rc < 0) {
                 err_set(&err, rc,
                         "The AWS Access Key Id you provided does not exist in our "
@@ -1003,9 +1058,11 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
         } else {
             body_pending = payload_hash == NULL;
         }
-        rc = ctx->lookup(ctx->lookup_arg, sig->access_key_id, secret, sizeof(secret), auth->account,
-                         sizeof(auth->account));
-        if (rc < 0) {
+        rc = ctx->lookup(ctx->lookup_arg, sig->access_key_id, sig->security_token, now_ms, secret,
+                         sizeof(secret), &auth->who);
+        if (rc == SL_E(AUTH_EXPIRED)) {
+            err_set(&err, rc, "The security token included in the request is expired");
+        } else if (rc < 0) {
             err_set(&err, rc, "The security token included in the request is invalid.");
         }
     }
@@ -1243,8 +1300,12 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .body_fd = ex->body_fd,
         .headers = ex->headers,
         .n_headers = ex->n_headers,
-        .account_id = auth->account,
+        .account_id = auth->who.account,
         .access_key_id = auth->sig.access_key_id,
+        .principal_kind = (int)auth->who.kind,
+        .principal_arn = auth->who.arn,
+        .principal_id = auth->who.id,
+        .principal_name = auth->who.name,
         .region = ctx->cfg->region, /* SigV4 scopes were checked to name it */
         .signing_service = auth->sig.service,
         .seed_signature = auth->sig.presigned ? "" : auth->sig.signature,
@@ -1267,9 +1328,9 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         req.body_len = ex->body_len;
     }
     switch (ex->proto) {
-    case PROTO_JSON: dispatch_json(ex, &call); break;
-    case PROTO_QUERY: dispatch_query(ex, &call, query); break;
-    case PROTO_REST: dispatch_rest(ex, &call); break;
+    case PROTO_JSON: dispatch_json(ctx, ex, &call); break;
+    case PROTO_QUERY: dispatch_query(ctx, ex, &call, query); break;
+    case PROTO_REST: dispatch_rest(ctx, ex, &call); break;
     }
     free(call.long_message);
 out:

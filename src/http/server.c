@@ -864,7 +864,8 @@ static int listen_on(const struct sluice_config *cfg)
 }
 
 int http_server_open(const struct sluice_config *cfg, const struct api_registry *reg,
-                     http_key_lookup_fn lookup, void *lookup_arg, struct http_server **out)
+                     http_key_lookup_fn lookup, http_authorize_fn authorize, void *lookup_arg,
+                     struct http_server **out)
 {
     int listen_fd = listen_on(cfg);
     if (listen_fd < 0) {
@@ -875,6 +876,7 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
     srv->ctx.cfg = cfg;
     srv->ctx.reg = reg;
     srv->ctx.lookup = lookup;
+    srv->ctx.authorize = authorize;
     srv->ctx.lookup_arg = lookup_arg;
     snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s", cfg->data_dir);
     pthread_mutex_init(&srv->conn_lock, NULL);

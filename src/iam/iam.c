@@ -7,18 +7,55 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/crypto.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
+#include "iam/iam_int.h"
 
-struct iam {
-    char root_key_id[64];
-    char root_secret[128];
-    char account_id[16];
+static const struct store_migration migrations[] = {
+    {1, "CREATE TABLE iam_user (name TEXT PRIMARY KEY COLLATE NOCASE, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL);"
+        "CREATE TABLE iam_key (key_id TEXT PRIMARY KEY, user_name TEXT NOT NULL COLLATE NOCASE,"
+        " secret TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL);"
+        "CREATE INDEX iam_key_user ON iam_key(user_name);"
+        "CREATE TABLE iam_role (name TEXT PRIMARY KEY COLLATE NOCASE, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL, trust TEXT NOT NULL,"
+        " description TEXT, max_session INTEGER NOT NULL);"
+        /* kind: 'user', 'role'; owner: the user's or role's name */
+        "CREATE TABLE iam_inline (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
+        " name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (kind, owner, name));"
+        /* temporary credentials; kind: enum http_principal_kind */
+        "CREATE TABLE iam_session (key_id TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+        " expires INTEGER NOT NULL, kind INTEGER NOT NULL, arn TEXT NOT NULL, id TEXT NOT NULL,"
+        " name TEXT NOT NULL, policy TEXT);"
+        "CREATE INDEX iam_session_expires ON iam_session(expires);"},
+    {2, "CREATE TABLE iam_group (name TEXT PRIMARY KEY COLLATE NOCASE, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL);"
+        "CREATE TABLE iam_member (group_name TEXT NOT NULL COLLATE NOCASE,"
+        " user_name TEXT NOT NULL COLLATE NOCASE, PRIMARY KEY (group_name, user_name));"
+        "CREATE INDEX iam_member_user ON iam_member(user_name);"
+        /* managed policies; builtin: 1 for AWS's own (arn:aws:iam::aws:policy/...) */
+        "CREATE TABLE iam_policy (arn TEXT PRIMARY KEY, name TEXT NOT NULL, id TEXT NOT NULL,"
+        " path TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+        " default_version INTEGER NOT NULL, next_version INTEGER NOT NULL, description TEXT,"
+        " builtin INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE iam_policy_version (arn TEXT NOT NULL, version INTEGER NOT NULL,"
+        " doc TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (arn, version));"
+        /* kind: 'user', 'group', 'role' */
+        "CREATE TABLE iam_attach (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
+        " arn TEXT NOT NULL, PRIMARY KEY (kind, owner, arn));"
+        "CREATE INDEX iam_attach_arn ON iam_attach(arn);"},
+    /* kind: 'user', 'role', 'policy'; owner: the name, or the policy's ARN */
+    {3, "CREATE TABLE iam_tag (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
+        " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, owner, key));"},
 };
 
-static void random_chars(char *out, size_t n, const char *alphabet)
+#define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+void iam__random_chars(char *out, size_t n, const char *alphabet)
 {
     size_t n_alpha = strlen(alphabet);
     uint8_t r[128];
@@ -68,8 +105,9 @@ static int write_credentials(const char *path, const struct iam *iam)
         goto out;
     }
     char text[400];
-    int n = snprintf(text, sizeof(text), "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n",
-                     iam->root_key_id, iam->root_secret);
+    int n =
+        snprintf(text, sizeof(text), "[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n",
+                 iam->root_key_id, iam->root_secret);
     if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
         rc = -errno;
         close(fd);
@@ -86,11 +124,117 @@ out:
     return rc;
 }
 
+void iam__new_id(const char *prefix, char out[32])
+{
+    size_t n = strlen(prefix);
+    memcpy(out, prefix, n);
+    iam__random_chars(out + n, 21 - n, BASE32);
+}
+
+/*
+ * AWS's own managed policies that the module's pipeline uses, with the documents of
+ * AWS's managed policy reference (only those whose documents are known; the others are
+ * left out rather than guessed).
+ */
+static const struct {
+    const char *name, *description;
+    int64_t created_ms, updated_ms;
+    int version;
+    const char *doc;
+} aws_policies[] = {
+    {"AmazonKinesisFullAccess",
+     "Provides full access to all streams via the AWS Management Console.", 1423248000000,
+     1423248000000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\","
+     "\"Resource\":\"*\"}]}"},
+    {"AmazonKinesisReadOnlyAccess",
+     "Provides read only access to all streams via the AWS Management Console.", 1423248000000,
+     1423248000000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*"
+     "\","
+     "\"kinesis:List*\",\"kinesis:Describe*\"],\"Resource\":\"*\"}]}"},
+    {"AmazonKinesisFirehoseFullAccess",
+     "Provides full access to all Amazon Kinesis Firehose Delivery Streams.", 1444243500000,
+     1444243500000, 1,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Action\":[\"firehose:*\"],\"Effect\":\"Allow\","
+     "\"Resource\":\"*\"}]}"},
+    {"AmazonS3ReadOnlyAccess",
+     "Provides read only access to all buckets via the AWS Management Console.", 1423248000000,
+     1691703060000, 3,
+     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:Get*\","
+     "\"s3:List*\",\"s3:Describe*\",\"s3-object-lambda:Get*\",\"s3-object-lambda:List*\"],"
+     "\"Resource\":\"*\"}]}"},
+};
+
+/* Puts AWS's managed policies in the store once (later starts find them there). */
+static int seed_aws_policies(struct store *st)
+{
+    store_lock(st);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(aws_policies) / sizeof(aws_policies[0]); i++) {
+        char arn[160], id[32];
+        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy/%s", aws_policies[i].name);
+        iam__new_id("ANPA", id);
+        int64_t v = aws_policies[i].version;
+        rc = store_run(st,
+                       "INSERT OR IGNORE INTO iam_policy (arn, name, id, path, created, updated,"
+                       " default_version, next_version, description, builtin) VALUES (?, ?, ?,"
+                       " '/', ?, ?, ?, ?, ?, 1)",
+                       "sssiiiis", arn, aws_policies[i].name, id, aws_policies[i].created_ms,
+                       aws_policies[i].updated_ms, v, v + 1, aws_policies[i].description);
+        if (rc == 0) {
+            rc = store_run(st,
+                           "INSERT OR IGNORE INTO iam_policy_version (arn, version, doc, created)"
+                           " VALUES (?, ?, ?, ?)",
+                           "sisi", arn, v, aws_policies[i].doc, aws_policies[i].updated_ms);
+        }
+    }
+    store_unlock(st);
+    return rc;
+}
+
+/* The key that signs session tokens: kept in the store so tokens outlive a restart. */
+static int load_token_key(struct iam *iam)
+{
+    if (iam->st == NULL) {
+        crypto_random(iam->token_key, sizeof(iam->token_key));
+        return 0;
+    }
+    char *hex = NULL;
+    int rc = store_setting_get(iam->st, "iam.token_key", &hex);
+    if (rc == 0 && hex != NULL && strlen(hex) == 64) {
+        for (size_t i = 0; i < 32; i++) {
+            iam->token_key[i] = (uint8_t)(hex_digit(hex[2 * i]) * 16 + hex_digit(hex[2 * i + 1]));
+        }
+        free(hex);
+        return 0;
+    }
+    free(hex);
+    crypto_random(iam->token_key, sizeof(iam->token_key));
+    char text[65];
+    hex_encode(iam->token_key, 32, text);
+    return store_setting_put(iam->st, "iam.token_key", text);
+}
+
 int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out)
 {
-    (void)st;
     struct iam *iam = xcalloc(1, sizeof(*iam));
     snprintf(iam->account_id, sizeof(iam->account_id), "%s", cfg->account_id);
+    iam->st = st;
+    int mrc = st != NULL
+                  ? store_migrate(st, "iam", migrations, sizeof(migrations) / sizeof(migrations[0]))
+                  : 0;
+    if (mrc == 0) {
+        mrc = load_token_key(iam);
+    }
+    if (mrc == 0 && st != NULL) {
+        mrc = seed_aws_policies(st);
+    }
+    if (mrc < 0) {
+        log_msg(LOG_ERROR, "iam", "cannot prepare the identity tables: %s", sl_strerror(mrc));
+        free(iam);
+        return mrc;
+    }
     const char *env_id = getenv("SLUICE_ROOT_ACCESS_KEY_ID");
     const char *env_secret = getenv("SLUICE_ROOT_SECRET_ACCESS_KEY");
     if (env_id != NULL && env_secret != NULL && env_id[0] && env_secret[0]) {
@@ -103,9 +247,9 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     int rc = read_credentials(path, iam);
     if (rc == -ENOENT) {
         memcpy(iam->root_key_id, "AKIA", 4);
-        random_chars(iam->root_key_id + 4, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
-        random_chars(iam->root_secret, 40,
-                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        iam__random_chars(iam->root_key_id + 4, 16, BASE32);
+        iam__random_chars(iam->root_secret, 40,
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
         rc = write_credentials(path, iam);
         if (rc == 0) {
             printf("Root credentials (stored in %s, shown once):\n"
@@ -131,19 +275,201 @@ void iam_close(struct iam *iam)
     free(iam);
 }
 
-int iam_key_lookup(void *arg, const char *access_key_id, char *secret_out, size_t secret_size,
-                   char *account_out, size_t account_size)
+/* The token of a session: base64 of key id, expiry (8 bytes, big-endian) and an
+   HMAC-SHA256 of both under the token key, so that it proves itself. */
+#define TOKEN_RAW_LEN (20 + 8 + 32)
+
+static void token_mac(const struct iam *iam, const uint8_t *body, uint8_t mac[32])
 {
-    const struct iam *iam = arg;
-    if (strcmp(access_key_id, iam->root_key_id) != 0) {
+    crypto_hmac_sha256(iam->token_key, sizeof(iam->token_key), body, 28, mac);
+}
+
+static void token_make(const struct iam *iam, const char *key_id, int64_t expires_ms, char out[256])
+{
+    uint8_t raw[TOKEN_RAW_LEN];
+    memcpy(raw, key_id, 20);
+    for (int i = 0; i < 8; i++) {
+        raw[20 + i] = (uint8_t)((uint64_t)expires_ms >> (56 - 8 * i));
+    }
+    token_mac(iam, raw, raw + 28);
+    size_t n = base64_encode(raw, sizeof(raw), out);
+    out[n] = '\0';
+}
+
+/* 1 when token is one this server made for key_id. */
+static int token_verify(const struct iam *iam, const char *key_id, const char *token)
+{
+    size_t len = strlen(token);
+    if (len != BASE64_ENCODED_LEN(TOKEN_RAW_LEN) || strlen(key_id) != 20) {
+        return 0;
+    }
+    uint8_t raw[BASE64_DECODED_MAX(BASE64_ENCODED_LEN(TOKEN_RAW_LEN))];
+    if (base64_decode(token, len, raw) != TOKEN_RAW_LEN || memcmp(raw, key_id, 20) != 0) {
+        return 0;
+    }
+    uint8_t mac[32];
+    token_mac(iam, raw, mac);
+    return crypto_equal(mac, raw + 28, 32);
+}
+
+int iam_session_create(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                       const char *policy, int64_t now_ms, struct iam_session_creds *out)
+{
+    if (iam->st == NULL) {
+        return SL_E(INTERNAL);
+    }
+    memcpy(out->key_id, "ASIA", 4);
+    iam__random_chars(out->key_id + 4, 16, BASE32);
+    iam__random_chars(out->secret, 40,
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    out->expires_ms = now_ms / 1000 * 1000 + duration_s * 1000;
+    token_make(iam, out->key_id, out->expires_ms, out->token);
+    store_lock(iam->st);
+    /* Sessions a day past their end are of no use to anyone. */
+    int rc = store_run(iam->st, "DELETE FROM iam_session WHERE expires < ?", "i",
+                       (int64_t)(now_ms - 86400000));
+    if (rc == 0) {
+        rc = store_run(iam->st,
+                       "INSERT INTO iam_session (key_id, secret, expires, kind, arn, id, name,"
+                       " policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       "ssiissss", out->key_id, out->secret, out->expires_ms, (int64_t)who->kind,
+                       who->arn, who->id, who->name, policy);
+    }
+    store_unlock(iam->st);
+    return rc;
+}
+
+static void root_principal(const struct iam *iam, struct http_principal *who)
+{
+    who->kind = HTTP_PRINCIPAL_ROOT;
+    snprintf(who->account, sizeof(who->account), "%s", iam->account_id);
+    snprintf(who->arn, sizeof(who->arn), "arn:aws:iam::%s:root", iam->account_id);
+    snprintf(who->id, sizeof(who->id), "%s", iam->account_id);
+    who->name[0] = '\0';
+}
+
+/* A user's long-term key: Active ones only, as an Inactive key is refused like an
+   unknown one. */
+static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out,
+                           size_t secret_size, struct http_principal *who)
+{
+    store_read_begin(iam->st);
+    struct store_stmt *q =
+        store_prepare_args(iam->st,
+                           "SELECT k.secret, k.status, u.name, u.id, u.path FROM iam_key k"
+                           " JOIN iam_user u ON u.name = k.user_name WHERE k.key_id = ?",
+                           "s", key_id);
+    int rc = SL_E(AUTH_UNKNOWN_KEY);
+    if (q != NULL && store_step(q) == 1 && strcmp(store_col_text(q, 1), "Active") == 0) {
+        snprintf(secret_out, secret_size, "%s", store_col_text(q, 0));
+        who->kind = HTTP_PRINCIPAL_USER;
+        snprintf(who->account, sizeof(who->account), "%s", iam->account_id);
+        snprintf(who->name, sizeof(who->name), "%s", store_col_text(q, 2));
+        snprintf(who->id, sizeof(who->id), "%s", store_col_text(q, 3));
+        snprintf(who->arn, sizeof(who->arn), "arn:aws:iam::%s:user%s%s", iam->account_id,
+                 store_col_text(q, 4), store_col_text(q, 2));
+        rc = 0;
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return rc;
+}
+
+static int lookup_session(struct iam *iam, const char *key_id, const char *token, int64_t now_ms,
+                          char *secret_out, size_t secret_size, struct http_principal *who)
+{
+    if (token == NULL || !token_verify(iam, key_id, token)) {
         return SL_E(AUTH_UNKNOWN_KEY);
     }
-    snprintf(secret_out, secret_size, "%s", iam->root_secret);
-    snprintf(account_out, account_size, "%s", iam->account_id);
-    return 0;
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT secret, expires, kind, arn, id, name FROM iam_session WHERE key_id = ?",
+        "s", key_id);
+    int rc = SL_E(AUTH_UNKNOWN_KEY);
+    if (q != NULL && store_step(q) == 1) {
+        if (now_ms >= store_col_int64(q, 1)) {
+            rc = SL_E(AUTH_EXPIRED);
+        } else {
+            snprintf(secret_out, secret_size, "%s", store_col_text(q, 0));
+            who->kind = (enum http_principal_kind)store_col_int64(q, 2);
+            snprintf(who->account, sizeof(who->account), "%s", iam->account_id);
+            snprintf(who->arn, sizeof(who->arn), "%s", store_col_text(q, 3));
+            snprintf(who->id, sizeof(who->id), "%s", store_col_text(q, 4));
+            snprintf(who->name, sizeof(who->name), "%s", store_col_text(q, 5));
+            rc = 0;
+        }
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return rc;
+}
+
+int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token, int64_t now_ms,
+                   char *secret_out, size_t secret_size, struct http_principal *who)
+{
+    struct iam *iam = arg;
+    if (strcmp(access_key_id, iam->root_key_id) == 0) {
+        snprintf(secret_out, secret_size, "%s", iam->root_secret);
+        root_principal(iam, who);
+        return 0;
+    }
+    if (iam->st == NULL) {
+        return SL_E(AUTH_UNKNOWN_KEY);
+    }
+    if (strncmp(access_key_id, "ASIA", 4) == 0) {
+        return lookup_session(iam, access_key_id, security_token, now_ms, secret_out, secret_size,
+                              who);
+    }
+    return lookup_user_key(iam, access_key_id, secret_out, secret_size, who);
 }
 
 const char *iam_root_access_key_id(const struct iam *iam)
 {
     return iam->root_key_id;
+}
+
+/* IAM reads a user may make about itself without a policy (UserName absent or its
+   own), until the policy engine decides. */
+static int is_self_read(const struct api_request *req, const char *operation,
+                        const struct api_params *params)
+{
+    static const char *const reads[] = {
+        "GetUser",       "ListAccessKeys",           "ListUserPolicies",
+        "GetUserPolicy", "GetAccessKeyLastUsed",     "ListGroupsForUser",
+        "ListUserTags",  "ListAttachedUserPolicies",
+    };
+    if (req->principal_kind != HTTP_PRINCIPAL_USER || params == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        if (strcmp(operation, reads[i]) == 0) {
+            const char *name = api_params_get(params, "UserName");
+            return strcmp(operation, "GetAccessKeyLastUsed") == 0 || name == NULL ||
+                   strcmp(name, req->principal_name) == 0;
+        }
+    }
+    return 0;
+}
+
+int iam_authorize(void *arg, const struct api_request *req, const char *service,
+                  const char *operation, const struct api_params *params, struct err_info *err)
+{
+    (void)arg;
+    if (req->principal_kind == HTTP_PRINCIPAL_ROOT) {
+        return 0;
+    }
+    if (strcmp(service, "sts") == 0 &&
+        (strcmp(operation, "GetCallerIdentity") == 0 || strcmp(operation, "AssumeRole") == 0 ||
+         strcmp(operation, "GetSessionToken") == 0 || strcmp(operation, "GetAccessKeyInfo") == 0)) {
+        return 0;
+    }
+    if (strcmp(service, "iam") == 0 && is_self_read(req, operation, params)) {
+        return 0;
+    }
+    /* No identity-based policy is evaluated yet, so none allows anything else. */
+    const char *prefix = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;
+    return err_set(err, SL_E(ACCESS_DENIED),
+                   "User: %s is not authorized to perform: %s:%s on resource: * because no "
+                   "identity-based policy allows the %s:%s action",
+                   req->principal_arn, prefix, operation, prefix, operation);
 }

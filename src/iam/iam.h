@@ -1,31 +1,56 @@
 /*
- * Identities: the root credentials now, IAM users, roles and policies later.
+ * Identities: the root credentials, IAM users with access keys, groups, roles with
+ * their inline policies, and STS sessions, all durable in the store.
  *
  * Root credentials come from SLUICE_ROOT_ACCESS_KEY_ID / SLUICE_ROOT_SECRET_ACCESS_KEY
  * when both are set; otherwise they are read from DIR/root-credentials, which is
  * generated (mode 0600) and printed once on first start.
+ *
+ * Authorization today (until the policy engine): root may do anything; any other
+ * principal may call STS's GetCallerIdentity, AssumeRole, GetSessionToken and
+ * GetAccessKeyInfo and IAM's read calls about itself, and is refused everything else.
  */
 #ifndef SLUICE_IAM_IAM_H
 #define SLUICE_IAM_IAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/store.h"
+#include "http/http.h"
 
 struct iam;
 
-/* Returns 0, or a negative code when the credentials file cannot be read or written. */
+/* Returns 0, or a negative code when the credentials file cannot be read or written or
+   the store cannot be migrated. st may be NULL: then only the root key exists. */
 int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out);
 void iam_close(struct iam *iam);
 
-/*
- * The http_key_lookup_fn of the front end: fills the secret and account of a known
- * access key, else returns SL_E(AUTH_UNKNOWN_KEY). arg is the struct iam.
- */
-int iam_key_lookup(void *arg, const char *access_key_id, char *secret_out, size_t secret_size,
-                   char *account_out, size_t account_size);
+/* The front end's http_key_lookup_fn (http.h); arg is the struct iam. */
+int iam_key_lookup(void *arg, const char *access_key_id, const char *security_token, int64_t now_ms,
+                   char *secret_out, size_t secret_size, struct http_principal *who);
+
+/* The front end's http_authorize_fn (http.h); arg is the struct iam. */
+int iam_authorize(void *arg, const struct api_request *req, const char *service,
+                  const char *operation, const struct api_params *params, struct err_info *err);
 
 const char *iam_root_access_key_id(const struct iam *iam);
+
+/* Temporary credentials, as STS hands them out. */
+struct iam_session_creds {
+    char key_id[24]; /* ASIA + 16 */
+    char secret[48];
+    char token[256];
+    int64_t expires_ms;
+};
+
+/*
+ * Starts a session for who (kind HTTP_PRINCIPAL_ASSUMED_ROLE or _FEDERATED, its ARN,
+ * id and name filled) lasting duration_s from now_ms, with an optional session policy
+ * (NULL for none). Returns 0 or a negative code.
+ */
+int iam_session_create(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                       const char *policy, int64_t now_ms, struct iam_session_creds *out);
 
 #endif

@@ -2,7 +2,10 @@
  * Tests of identities (src/iam/iam.h) and STS (src/iam/sts_api.h): root credentials
  * taken from the environment, generated once into DIR/root-credentials (mode 0600) and
  * read back on the next start, refused when the file is damaged; the key lookup the
- * front end authenticates with; GetCallerIdentity's result as STS renders it.
+ * front end authenticates with; GetCallerIdentity's result as STS renders it; with a
+ * store: users' keys and their status, session tokens (verified, tampered, expired on an
+ * injected clock, kept across a restart), ids, policy document shapes, trust policies,
+ * and the authorization hook.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +23,9 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/store.h"
 #include "iam/iam.h"
+#include "iam/iam_int.h"
 #include "iam/sts_api.h"
 
 struct fixture {
@@ -56,6 +61,16 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The key lookup without a session token, its account copied out. */
+static int lookup(struct iam *iam, const char *key, char *secret, size_t size, char *account)
+{
+    struct http_principal who;
+    memset(&who, 0, sizeof(who));
+    int rc = iam_key_lookup(iam, key, "", 0, secret, size, &who);
+    strcpy(account, who.account);
+    return rc;
+}
+
 static int all_of(const char *s, const char *alphabet)
 {
     return s[strspn(s, alphabet)] == '\0';
@@ -70,14 +85,11 @@ static void test_credentials_from_the_environment_are_used_and_not_stored(void *
     assert_int_equal(iam_open(NULL, &f->cfg, &iam), 0);
     assert_string_equal(iam_root_access_key_id(iam), "AKIAENVIRONMENT00001");
     char secret[128], account[32];
-    assert_int_equal(iam_key_lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret), account,
-                                    sizeof(account)),
-                     0);
+    assert_int_equal(lookup(iam, "AKIAENVIRONMENT00001", secret, sizeof(secret), account), 0);
     assert_string_equal(secret, "env/secret");
     assert_string_equal(account, "123456789012");
-    assert_int_equal(
-        iam_key_lookup(iam, "AKIAOTHER", secret, sizeof(secret), account, sizeof(account)),
-        SL_E(AUTH_UNKNOWN_KEY));
+    assert_int_equal(lookup(iam, "AKIAOTHER", secret, sizeof(secret), account),
+                     SL_E(AUTH_UNKNOWN_KEY));
     assert_int_equal(access(f->cred_path, F_OK), -1);
     iam_close(iam);
 }
@@ -94,7 +106,7 @@ static void test_generated_credentials_are_stored_privately_and_read_back(void *
     assert_memory_equal(key, "AKIA", 4);
     assert_true(all_of(key + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
     char secret[128], account[32];
-    assert_int_equal(iam_key_lookup(iam, key, secret, sizeof(secret), account, sizeof(account)), 0);
+    assert_int_equal(lookup(iam, key, secret, sizeof(secret), account), 0);
     assert_int_equal(strlen(secret), 40);
     assert_true(all_of(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
     iam_close(iam);
@@ -115,7 +127,7 @@ static void test_generated_credentials_are_stored_privately_and_read_back(void *
     assert_int_equal(iam_open(NULL, &f->cfg, &iam), 0);
     assert_string_equal(iam_root_access_key_id(iam), key);
     char again[128];
-    assert_int_equal(iam_key_lookup(iam, key, again, sizeof(again), account, sizeof(account)), 0);
+    assert_int_equal(lookup(iam, key, again, sizeof(again), account), 0);
     assert_string_equal(again, secret);
     iam_close(iam);
 }
@@ -175,6 +187,244 @@ static void test_get_caller_identity_names_the_account_root(void **state)
     iam_close(iam);
 }
 
+/* ---- with a store ---- */
+
+static struct store *open_store(struct fixture *f, struct iam **iam)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/meta.db", f->dir);
+    struct store *st = NULL;
+    assert_int_equal(store_open(path, &st), 0);
+    setenv("SLUICE_ROOT_ACCESS_KEY_ID", "AKIAENVIRONMENT00001", 1);
+    setenv("SLUICE_ROOT_SECRET_ACCESS_KEY", "env/secret", 1);
+    assert_int_equal(iam_open(st, &f->cfg, iam), 0);
+    return st;
+}
+
+static void close_store(struct fixture *f, struct store *st, struct iam *iam)
+{
+    iam_close(iam);
+    store_close(st);
+    char path[160];
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/meta.db%s", f->dir, suffixes[i]);
+        unlink(path);
+    }
+}
+
+static void test_ids_are_a_prefix_and_base32_to_21_characters(void **state)
+{
+    (void)state;
+    char a[32], b[32];
+    iam__new_id("AIDA", a);
+    iam__new_id("AROA", b);
+    assert_int_equal(strlen(a), 21);
+    assert_int_equal(strlen(b), 21);
+    assert_memory_equal(a, "AIDA", 4);
+    assert_memory_equal(b, "AROA", 4);
+    assert_true(all_of(a + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
+    assert_string_not_equal(a + 4, b + 4);
+}
+
+static void test_a_users_key_finds_the_user_unless_inactive(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               " '/ops/', 1)",
+                               ""),
+                     0);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_key VALUES ('AKIAUSERKEY000000001', 'alice',"
+                               " 'user/secret', 'Active', 1)",
+                               ""),
+                     0);
+    store_unlock(st);
+    char secret[128];
+    struct http_principal who;
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret), &who), 0);
+    assert_string_equal(secret, "user/secret");
+    assert_int_equal(who.kind, HTTP_PRINCIPAL_USER);
+    assert_string_equal(who.arn, "arn:aws:iam::123456789012:user/ops/alice");
+    assert_string_equal(who.id, "AIDAAAAAAAAAAAAAAAAAA");
+    assert_string_equal(who.name, "alice");
+    assert_string_equal(who.account, "123456789012");
+    store_lock(st);
+    assert_int_equal(store_run(st, "UPDATE iam_key SET status = 'Inactive'", ""), 0);
+    store_unlock(st);
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret), &who),
+        SL_E(AUTH_UNKNOWN_KEY));
+    /* the root key names the account's root */
+    assert_int_equal(
+        iam_key_lookup(iam, "AKIAENVIRONMENT00001", "", 0, secret, sizeof(secret), &who), 0);
+    assert_int_equal(who.kind, HTTP_PRINCIPAL_ROOT);
+    assert_string_equal(who.arn, "arn:aws:iam::123456789012:root");
+    close_store(f, st, iam);
+}
+
+static void test_session_tokens_verify_expire_and_survive_a_restart(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    struct http_principal role = {.kind = HTTP_PRINCIPAL_ASSUMED_ROLE};
+    snprintf(role.arn, sizeof(role.arn), "arn:aws:sts::123456789012:assumed-role/r/s");
+    snprintf(role.id, sizeof(role.id), "AROAAAAAAAAAAAAAAAAAA:s");
+    snprintf(role.name, sizeof(role.name), "r");
+    const int64_t now = 1800000000000;
+    struct iam_session_creds c, other;
+    assert_int_equal(iam_session_create(iam, &role, 900, "{}", now, &c), 0);
+    assert_int_equal(iam_session_create(iam, &role, 900, NULL, now, &other), 0);
+    assert_memory_equal(c.key_id, "ASIA", 4);
+    assert_int_equal(strlen(c.key_id), 20);
+    assert_int_equal(c.expires_ms, now + 900000);
+    char secret[128];
+    struct http_principal who;
+    assert_int_equal(iam_key_lookup(iam, c.key_id, c.token, now + 1, secret, sizeof(secret), &who),
+                     0);
+    assert_string_equal(secret, c.secret);
+    assert_int_equal(who.kind, HTTP_PRINCIPAL_ASSUMED_ROLE);
+    assert_string_equal(who.arn, role.arn);
+    assert_string_equal(who.id, role.id);
+    /* a missing token, another session's, and a changed byte are all refused */
+    assert_int_equal(iam_key_lookup(iam, c.key_id, "", now, secret, sizeof(secret), &who),
+                     SL_E(AUTH_UNKNOWN_KEY));
+    assert_int_equal(iam_key_lookup(iam, c.key_id, other.token, now, secret, sizeof(secret), &who),
+                     SL_E(AUTH_UNKNOWN_KEY));
+    char bad[256];
+    snprintf(bad, sizeof(bad), "%s", c.token);
+    bad[30] = bad[30] == 'A' ? 'B' : 'A';
+    assert_int_equal(iam_key_lookup(iam, c.key_id, bad, now, secret, sizeof(secret), &who),
+                     SL_E(AUTH_UNKNOWN_KEY));
+    /* the last millisecond works, the expiration itself does not */
+    assert_int_equal(
+        iam_key_lookup(iam, c.key_id, c.token, c.expires_ms - 1, secret, sizeof(secret), &who), 0);
+    assert_int_equal(
+        iam_key_lookup(iam, c.key_id, c.token, c.expires_ms, secret, sizeof(secret), &who),
+        SL_E(AUTH_EXPIRED));
+    /* the token key is kept: the session outlives a restart */
+    iam_close(iam);
+    assert_int_equal(iam_open(st, &f->cfg, &iam), 0);
+    assert_int_equal(iam_key_lookup(iam, c.key_id, c.token, now, secret, sizeof(secret), &who), 0);
+    close_store(f, st, iam);
+}
+
+static void test_policy_documents_are_checked_for_shape_and_size(void **state)
+{
+    (void)state;
+    struct err_info err;
+    err_clear(&err);
+    const char *ok = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\","
+                     "\"NotAction\":[\"s3:*\"],\"NotResource\":\"*\",\"Condition\":"
+                     "{\"Bool\":{\"aws:SecureTransport\":false}}}}";
+    assert_int_equal(iam__policydoc_check(ok, IAM_DOC_USER, &err), 0);
+    static const struct {
+        const char *doc;
+        enum iam_doc_kind kind;
+        const char *message;
+    } bad[] = {
+        {"[]", IAM_DOC_USER, "Syntax errors in policy."},
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\",\"Foo\":1}]}",
+         IAM_DOC_USER, "Syntax errors in policy."},
+        {"{\"Statement\":[{\"Action\":\"*\",\"Resource\":\"*\"}]}", IAM_DOC_ROLE,
+         "Missing required field Effect"},
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"NotAction\":\"*\","
+         "\"Resource\":\"*\"}]}",
+         IAM_DOC_ROLE, "Syntax errors in policy."},
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\","
+         "\"Condition\":{\"StringEquals\":\"x\"}}]}",
+         IAM_DOC_ROLE, "Syntax errors in policy."},
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+         "\"Principal\":{\"AWS\":\"*\"},\"Resource\":\"*\"}]}",
+         IAM_DOC_TRUST, "Has prohibited field Resource"},
+        {"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+         "\"Principal\":{\"Nobody\":\"x\"}}]}",
+         IAM_DOC_TRUST, "Invalid principal in policy"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(iam__policydoc_check(bad[i].doc, bad[i].kind, &err),
+                         SL_E(IAM_MALFORMED_POLICY));
+        assert_string_equal(err.message, bad[i].message);
+    }
+    /* 2,048 characters without whitespace fit a user; one more does not */
+    char doc[4096];
+    const char *head = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"";
+    const char *tail = "\"}}";
+    size_t pad = 2048 - strlen(head) - strlen(tail);
+    snprintf(doc, sizeof(doc), "%s%0*d%s", head, (int)pad, 0, tail);
+    assert_int_equal(strlen(doc), 2048);
+    assert_int_equal(iam__policydoc_check(doc, IAM_DOC_USER, &err), 0);
+    char spaced[4200];
+    snprintf(spaced, sizeof(spaced), "  \n%s\n\n", doc);
+    assert_int_equal(iam__policydoc_check(spaced, IAM_DOC_USER, &err), 0);
+    snprintf(doc, sizeof(doc), "%s%0*d%s", head, (int)pad + 1, 0, tail);
+    assert_int_equal(iam__policydoc_check(doc, IAM_DOC_USER, &err), SL_E(IAM_LIMIT_EXCEEDED));
+    assert_string_equal(err.message, "Cannot exceed quota for PolicySize: 2048");
+    assert_int_equal(iam__policydoc_check(doc, IAM_DOC_ROLE, &err), 0);
+}
+
+static void test_trust_policies_name_who_may_assume(void **state)
+{
+    (void)state;
+    const char *user = "arn:aws:iam::123456789012:user/alice";
+    const char *doc = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:Assume*\","
+                      "\"Principal\":{\"AWS\":[\"arn:aws:iam::123456789012:user/alice\"]}}]}";
+    assert_true(iam__trust_allows(doc, user, "123456789012"));
+    assert_false(iam__trust_allows(doc, "arn:aws:iam::123456789012:user/bob", "123456789012"));
+    const char *account = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                          "\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:root\"}}}";
+    assert_true(iam__trust_allows(account, user, "123456789012"));
+    const char *service = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                          "\"Principal\":{\"Service\":\"firehose.amazonaws.com\"}}}";
+    assert_false(iam__trust_allows(service, user, "123456789012"));
+    const char *denied = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
+                         "\"Principal\":\"*\"},{\"Effect\":\"Deny\",\"Action\":"
+                         "\"sts:AssumeRole\",\"Principal\":{\"AWS\":\"123456789012\"}}]}";
+    assert_false(iam__trust_allows(denied, user, "123456789012"));
+    const char *other_action = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":"
+                               "\"sts:TagSession\",\"Principal\":\"*\"}}";
+    assert_false(iam__trust_allows(other_action, user, "123456789012"));
+}
+
+static void test_the_hook_allows_root_and_sts_and_denies_the_rest(void **state)
+{
+    (void)state;
+    struct err_info err;
+    err_clear(&err);
+    struct api_request root = {.principal_kind = HTTP_PRINCIPAL_ROOT,
+                               .principal_arn = "arn:aws:iam::123456789012:root"};
+    assert_int_equal(iam_authorize(NULL, &root, "kinesis", "DeleteStream", NULL, &err), 0);
+    struct api_request user = {.principal_kind = HTTP_PRINCIPAL_USER,
+                               .principal_arn = "arn:aws:iam::123456789012:user/alice",
+                               .principal_name = "alice"};
+    static const char *const sts_ops[] = {"GetCallerIdentity", "AssumeRole", "GetSessionToken",
+                                          "GetAccessKeyInfo"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(iam_authorize(NULL, &user, "sts", sts_ops[i], NULL, &err), 0);
+    }
+    assert_int_equal(iam_authorize(NULL, &user, "sts", "AssumeRoleWithSAML", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    assert_int_equal(iam_authorize(NULL, &user, "kinesis", "PutRecord", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    assert_string_equal(err.message,
+                        "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: "
+                        "kinesis:PutRecord on resource: * because no identity-based policy "
+                        "allows the kinesis:PutRecord action");
+    assert_int_equal(iam_authorize(NULL, &user, "monitoring", "ListMetrics", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    assert_non_null(strstr(err.message, "cloudwatch:ListMetrics"));
+    struct api_request role = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
+                               .principal_arn = "arn:aws:sts::123456789012:assumed-role/r/s",
+                               .principal_name = "r"};
+    assert_int_equal(iam_authorize(NULL, &role, "iam", "GetUser", NULL, &err), SL_E(ACCESS_DENIED));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +434,12 @@ int main(void)
         T(test_a_damaged_credentials_file_is_refused),
         T(test_an_unwritable_data_directory_is_an_error),
         T(test_get_caller_identity_names_the_account_root),
+        T(test_ids_are_a_prefix_and_base32_to_21_characters),
+        T(test_a_users_key_finds_the_user_unless_inactive),
+        T(test_session_tokens_verify_expire_and_survive_a_restart),
+        T(test_policy_documents_are_checked_for_shape_and_size),
+        T(test_trust_policies_name_who_may_assume),
+        T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,8 @@
 
 #define AKID "AKIDROUTERTEST000001"
 #define SECRET "router/test/secret/0123456789abcdefghij"
+#define EXPIRED_AKID "ASIAROUTEREXPIRED001"
+#define USER_AKID "AKIAROUTERUSER000001"
 #define ACCOUNT "123456789012"
 #define STS_NS "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -104,15 +106,42 @@ static int rest_handle(struct api_call *call)
 
 static const struct api_rest_service rest_svc = {.signing_name = "s3", .handle = rest_handle};
 
-static int lookup(void *arg, const char *access_key_id, char *secret_out, size_t secret_size,
-                  char *account_out, size_t account_size)
+static int lookup(void *arg, const char *access_key_id, const char *token, int64_t now_ms,
+                  char *secret_out, size_t secret_size, struct http_principal *who)
 {
     (void)arg;
+    (void)token;
+    (void)now_ms;
+    if (strcmp(access_key_id, EXPIRED_AKID) == 0) {
+        return SL_E(AUTH_EXPIRED); /* a temporary key past its expiration */
+    }
+    if (strcmp(access_key_id, USER_AKID) == 0) {
+        snprintf(secret_out, secret_size, "%s", SECRET);
+        who->kind = HTTP_PRINCIPAL_USER;
+        snprintf(who->arn, sizeof(who->arn), "arn:aws:iam::" ACCOUNT ":user/u");
+        snprintf(who->account, sizeof(who->account), "%s", ACCOUNT);
+        return 0;
+    }
     if (strcmp(access_key_id, AKID) != 0) {
         return SL_E(AUTH_UNKNOWN_KEY);
     }
     snprintf(secret_out, secret_size, "%s", SECRET);
-    snprintf(account_out, account_size, "%s", ACCOUNT);
+    snprintf(who->account, sizeof(who->account), "%s", ACCOUNT);
+    return 0;
+}
+
+/* What the authorization hook was last asked; it refuses every user. */
+static char asked[128];
+
+static int authorize(void *arg, const struct api_request *req, const char *service,
+                     const char *operation, const struct api_params *params, struct err_info *err)
+{
+    (void)arg;
+    snprintf(asked, sizeof(asked), "%s:%s:%s", service, operation,
+             params != NULL && api_params_get(params, "Action") ? "params" : "-");
+    if (req->principal_kind == HTTP_PRINCIPAL_USER) {
+        return err_set(err, SL_E(ACCESS_DENIED), "User: %s is not authorized", req->principal_arn);
+    }
     return 0;
 }
 
@@ -635,6 +664,66 @@ static struct http_exchange *many_fields_query(void)
     return ex;
 }
 
+/* ---- temporary keys and the authorization hook ---- */
+
+static void test_an_expired_token_is_refused_in_each_protocol(void **state)
+{
+    struct fixture *f = *state;
+    struct http_exchange *ex = ex_new("POST", "/", "Action=Echo");
+    ex_sign_as(ex, "sts", EXPIRED_AKID, SECRET);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_non_null(strstr(body_of(ex), "<Code>ExpiredToken</Code><Message>The security token "
+                                        "included in the request is expired</Message>"));
+    ex_free(ex);
+    ex = ex_new("POST", "/", "{}");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
+    ex_sign_as(ex, "kinesis", EXPIRED_AKID, SECRET);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "ExpiredTokenException");
+    assert_non_null(strstr(body_of(ex), "The security token included in the request is expired"));
+    ex_free(ex);
+}
+
+static void test_the_hook_is_asked_before_every_operation(void **state)
+{
+    struct fixture *f = *state;
+    f->ctx.authorize = authorize;
+    /* root passes, and the hook heard the routed service and operation */
+    struct http_exchange *ex = ex_new("POST", "/", "Action=Echo");
+    ex_sign(ex, "sts");
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(asked, "sts:Echo:params");
+    ex_free(ex);
+    /* a user is refused in each protocol's AccessDenied shape, before the operation */
+    ex = ex_new("POST", "/", "Action=Echo");
+    ex_sign_as(ex, "sts", USER_AKID, SECRET);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 403);
+    assert_non_null(strstr(body_of(ex), "<Code>AccessDenied</Code><Message>User: "
+                                        "arn:aws:iam::" ACCOUNT ":user/u is not authorized"));
+    ex_free(ex);
+    ex = ex_new("POST", "/", "{}");
+    ex_header(ex, "X-Amz-Target", "Kinesis_20131202.Echo");
+    ex_header(ex, "Content-Type", "application/x-amz-json-1.1");
+    ex_sign_as(ex, "kinesis", USER_AKID, SECRET);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 400);
+    assert_string_equal(resp_header(ex, "x-amzn-ErrorType"), "AccessDeniedException");
+    assert_string_equal(asked, "kinesis:Echo:-");
+    ex_free(ex);
+    ex = ex_new("GET", "/bucket/key", NULL);
+    ex_sign_as(ex, "s3", USER_AKID, SECRET);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 403);
+    assert_non_null(strstr(body_of(ex), "<Code>AccessDenied</Code>"));
+    assert_string_equal(asked, "s3:GetObject:-");
+    ex_free(ex);
+}
+
 static void test_query_request_survives_every_allocation_failure(void **state)
 {
     fail_every_allocation(*state, many_fields_query, "<Code>InternalFailure</Code>");
@@ -690,6 +779,8 @@ int main(void)
         T(test_query_request_survives_every_allocation_failure),
         T(test_json_request_survives_every_allocation_failure),
         T(test_two_hundred_thousand_fields_parse_quickly),
+        T(test_an_expired_token_is_refused_in_each_protocol),
+        T(test_the_hook_is_asked_before_every_operation),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,48 @@
+/* Internals shared by the files of src/iam; never included from another part. */
+#ifndef SLUICE_IAM_IAM_INT_H
+#define SLUICE_IAM_IAM_INT_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/store.h"
+#include "iam/iam.h"
+
+struct iam {
+    char root_key_id[64];
+    char root_secret[128];
+    char account_id[16];
+    struct store *st;      /* NULL: root only */
+    uint8_t token_key[32]; /* signs session tokens */
+};
+
+/* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
+void iam__new_id(const char *prefix, char out[32]);
+/* n random characters of alphabet into out (n + 1 bytes). */
+void iam__random_chars(char *out, size_t n, const char *alphabet);
+
+/* Kinds of policy document, for their limits and their rules about Principal. */
+enum iam_doc_kind {
+    IAM_DOC_USER,
+    IAM_DOC_GROUP,
+    IAM_DOC_ROLE,
+    IAM_DOC_MANAGED,
+    IAM_DOC_TRUST,
+    IAM_DOC_SESSION
+};
+/*
+ * Checks a policy document's shape as IAM does when it is stored: JSON, Version,
+ * Statement with Effect, Action|NotAction, Resource|NotResource (Principal only, and
+ * required, in a trust policy), Condition as operator → key → value(s), and the size
+ * limit of its kind counted without whitespace. Returns 0, or SL_E(IAM_MALFORMED_POLICY)
+ * / SL_E(IAM_LIMIT_EXCEEDED) with AWS's message in err.
+ */
+int iam__policydoc_check(const char *doc, enum iam_doc_kind kind, struct err_info *err);
+
+/* 1 when the trust policy document lets principal_arn (of account) assume the role:
+   an Allow statement for sts:AssumeRole (or a matching wildcard) naming the ARN, the
+   account id, the account root's ARN or "*" as an AWS principal. */
+int iam__trust_allows(const char *doc, const char *principal_arn, const char *account);
+
+#endif
