@@ -107,6 +107,7 @@ bench: deps all bench-bins
 	SLUICE_BIN=$(BUILD)/sluice ./bench/metadata_contention_bench.py
 	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/athena_bench.py
 	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/firehose_bench.py
+	SLUICE_BIN=$(BUILD)/sluice ./bench/efo_bench.py
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
