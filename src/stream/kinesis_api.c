@@ -161,6 +161,7 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
         }
         if (rc == 0) {
             kin__consumers_drop(call->service_ctx, s); /* they go with their stream */
+            kin__policies_drop(call->service_ctx, s, NULL);
         }
     }
     stream_release(s);
@@ -170,13 +171,13 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
 /* The common part of DescribeStream and DescribeStreamSummary. */
 static json_t *description(const struct stream_info *info)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:[{s:[]}], s:s}", "StreamName",
-                          info->name, "StreamARN", info->arn, "StreamStatus",
-                          stream_status_name(info->status), "StreamModeDetails",
-                          mode_details(info->mode), "RetentionPeriodHours",
+    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:o, s:s}", "StreamName", info->name,
+                          "StreamARN", info->arn, "StreamStatus", stream_status_name(info->status),
+                          "StreamModeDetails", mode_details(info->mode), "RetentionPeriodHours",
                           info->retention_hours, "StreamCreationTimestamp",
                           kin__timestamp(info->created_ms), "EnhancedMonitoring",
-                          "ShardLevelMetrics", "EncryptionType", info->encryption);
+                          kin__enhanced_monitoring_json(info->shard_metrics), "EncryptionType",
+                          info->encryption);
     if (strcmp(info->encryption, "KMS") == 0) {
         json_object_set_new(d, "KeyId", json_string(info->key_id));
     }
@@ -904,6 +905,11 @@ static const struct api_json_op kinesis_ops[] = {
     {"ListStreamConsumers", kin__list_stream_consumers, NULL},
     {"DeregisterStreamConsumer", kin__deregister_stream_consumer, NULL},
     {"SubscribeToShard", kin__subscribe_to_shard, NULL},
+    {"EnableEnhancedMonitoring", kin__enable_enhanced_monitoring, NULL},
+    {"DisableEnhancedMonitoring", kin__disable_enhanced_monitoring, NULL},
+    {"PutResourcePolicy", kin__put_resource_policy, NULL},
+    {"GetResourcePolicy", kin__get_resource_policy, NULL},
+    {"DeleteResourcePolicy", kin__delete_resource_policy, NULL},
 };
 
 /* Every description is this one with its own ctx. */
@@ -944,6 +950,9 @@ struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
     if (kin__consumers_migrate(svc) < 0) {
         log_msg(LOG_ERROR, "kinesis", "cannot create the stream consumers' table");
+    }
+    if (kin__policies_migrate(svc) < 0) {
+        log_msg(LOG_ERROR, "kinesis", "cannot create the resource policies' table");
     }
     struct kinesis_desc *kd = xmalloc(sizeof(*kd));
     kd->desc = kinesis_template;

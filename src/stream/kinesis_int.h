@@ -123,6 +123,20 @@ int kin__describe_stream_consumer(struct api_call *call, json_t *in, json_t **ou
 int kin__list_stream_consumers(struct api_call *call, json_t *in, json_t **out);
 int kin__deregister_stream_consumer(struct api_call *call, json_t *in, json_t **out);
 
+/* kinesis_admin.c: enhanced monitoring and resource policies */
+/* Creates the policies' table when missing (at start, from kinesis_api_create). */
+int kin__policies_migrate(struct stream_service *svc);
+/* Forgets the policy of arn, or every policy of s when arn is NULL (the resource's
+   deletion). 0 or a store error. */
+int kin__policies_drop(struct stream_service *svc, struct stream *s, const char *arn);
+/* DescribeStream's EnhancedMonitoring: [{ShardLevelMetrics: [names of mask's metrics]}]. */
+json_t *kin__enhanced_monitoring_json(uint32_t mask);
+int kin__enable_enhanced_monitoring(struct api_call *call, json_t *in, json_t **out);
+int kin__disable_enhanced_monitoring(struct api_call *call, json_t *in, json_t **out);
+int kin__put_resource_policy(struct api_call *call, json_t *in, json_t **out);
+int kin__get_resource_policy(struct api_call *call, json_t *in, json_t **out);
+int kin__delete_resource_policy(struct api_call *call, json_t *in, json_t **out);
+
 /* kinesis_subscribe.c: SubscribeToShard's event stream */
 int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out);
 /* Ends every subscription of the consumer (its deregistration). */

@@ -64,7 +64,17 @@ static const struct store_migration stream_migrations[] = {
        after its row, and a new stream must not get that directory meanwhile. */
     {3, "CREATE TABLE stream_next_id(id INTEGER NOT NULL);"
         "INSERT INTO stream_next_id SELECT coalesce(max(id), 0) + 1 FROM streams;"},
+    /* Enhanced monitoring's metrics (a mask of stream_metric bits), and the operations AWS
+       limits per rolling 24 hours (UpdateShardCount, Start/StopStreamEncryption): when each
+       succeeded, so the limit holds across restarts. */
+    {4, "ALTER TABLE streams ADD COLUMN shard_metrics INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE stream_daily_ops("
+        " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
+        " op TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+        "CREATE INDEX stream_daily_ops_by_stream ON stream_daily_ops(stream_id, op, at_ms);"},
 };
+
+#define DAY_MS (24 * 3600 * 1000LL)
 
 static const char *const status_names[] = {
 #define STREAM_STATUS_NAME(sym, name) name,
@@ -86,6 +96,30 @@ static enum stream_status status_from_name(const char *name)
         }
     }
     return STREAM_ACTIVE;
+}
+
+static const char *const metric_names[] = {
+#define STREAM_METRIC_NAME(sym, name) name,
+    STREAM_METRICS_MAP(STREAM_METRIC_NAME)
+#undef STREAM_METRIC_NAME
+};
+
+const char *stream_metric_name(int i)
+{
+    return i >= 0 && i < STREAM_N_METRICS ? metric_names[i] : "";
+}
+
+uint32_t stream_metric_mask(const char *name)
+{
+    if (strcmp(name, "ALL") == 0) {
+        return STREAM_METRICS_ALL;
+    }
+    for (int i = 0; i < STREAM_N_METRICS; i++) {
+        if (strcmp(metric_names[i], name) == 0) {
+            return 1u << i;
+        }
+    }
+    return 0;
 }
 
 const char *stream_mode_name(enum stream_mode m)
@@ -342,7 +376,7 @@ static int save_meta(struct stream_service *svc, const struct stream *s,
     struct store_stmt *q;
     int rc = store_prepare(svc->store,
                            "UPDATE streams SET mode=?, retention_hours=?, status=?,"
-                           " status_until_ms=?, encryption=?, key_id=? WHERE id=?",
+                           " status_until_ms=?, encryption=?, key_id=?, shard_metrics=? WHERE id=?",
                            &q);
     if (rc == 0) {
         store_bind_text(q, 1, stream_mode_name(m->mode));
@@ -351,7 +385,8 @@ static int save_meta(struct stream_service *svc, const struct stream *s,
         store_bind_int64(q, 4, m->status_until_ms);
         store_bind_text(q, 5, m->encryption);
         store_bind_text(q, 6, m->key_id);
-        store_bind_int64(q, 7, s->id);
+        store_bind_int64(q, 7, m->shard_metrics);
+        store_bind_int64(q, 8, s->id);
         rc = store_step(q);
         store_finalize(q);
     }
@@ -671,6 +706,7 @@ void stream_describe(struct stream *s, struct stream_info *out)
     out->status = m.status;
     memcpy(out->encryption, m.encryption, sizeof(out->encryption));
     memcpy(out->key_id, m.key_id, sizeof(out->key_id));
+    out->shard_metrics = m.shard_metrics;
     pthread_rwlock_rdlock(&s->shards_lock);
     out->n_shards = s->n_shards;
     out->n_open_shards = s->n_open;
@@ -932,6 +968,44 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
     return rc;
 }
 
+/*
+ * The rolling 24-hour limits: how many times op succeeded on s in the day before now_ms
+ * (0 when the store cannot say: a limit is no reason to refuse service), and the record
+ * of one more, which also forgets the ones older than a day. Need admin_lock.
+ */
+static int daily_count(struct stream_service *svc, const struct stream *s, const char *op,
+                       int64_t now_ms)
+{
+    int n = 0;
+    store_lock(svc->store);
+    struct store_stmt *q = store_prepare_args(
+        svc->store, "SELECT count(*) FROM stream_daily_ops WHERE stream_id=? AND op=? AND at_ms>?",
+        "isi", s->id, op, now_ms - DAY_MS);
+    if (q != NULL && store_step(q) == 1) {
+        n = (int)store_col_int64(q, 0);
+    }
+    store_finalize(q);
+    store_unlock(svc->store);
+    return n;
+}
+
+static void daily_record(struct stream_service *svc, const struct stream *s, const char *op,
+                         int64_t now_ms)
+{
+    store_lock(svc->store);
+    int rc = store_run(svc->store,
+                       "DELETE FROM stream_daily_ops WHERE stream_id=? AND op=? AND at_ms<=?",
+                       "isi", s->id, op, now_ms - DAY_MS);
+    if (rc >= 0) {
+        rc = store_run(svc->store, "INSERT INTO stream_daily_ops(stream_id, op, at_ms) VALUES(?,?,?)",
+                       "isi", s->id, op, now_ms);
+    }
+    store_unlock(svc->store);
+    if (rc < 0) {
+        log_msg(LOG_WARN, "stream", "cannot count %s of %s: %s", op, s->name, sl_strerror(rc));
+    }
+}
+
 static int not_active(struct err_info *err, const struct stream *s, enum stream_status st)
 {
     return err_set(err, SL_E(RESOURCE_IN_USE),
@@ -1026,20 +1100,51 @@ int stream_update_encryption(struct stream_service *svc, struct stream *s, const
     struct stream_meta m;
     meta_snapshot(s, now, &m);
     int rc;
+    int kms = strcmp(encryption, "KMS") == 0;
+    const char *op = kms ? "StartStreamEncryption" : "StopStreamEncryption";
     if (m.status != STREAM_ACTIVE) {
         rc = not_active(err, s, m.status);
+    } else if (daily_count(svc, s, op, now) >= STREAM_ENCRYPTIONS_PER_DAY_MAX) {
+        rc = err_set(err, SL_E(LIMIT_EXCEEDED),
+                     "Exceeded the number of allowed %s operations (%d) in a rolling 24-hour "
+                     "period for stream %s under account %s.",
+                     op, STREAM_ENCRYPTIONS_PER_DAY_MAX, s->name, s->account);
     } else {
-        int kms = strcmp(encryption, "KMS") == 0;
         snprintf(m.encryption, sizeof(m.encryption), "%s", kms ? "KMS" : "NONE");
         snprintf(m.key_id, sizeof(m.key_id), "%s", kms && key_id != NULL ? key_id : "");
         m.status = STREAM_UPDATING;
         m.status_until_ms = now + svc->cfg->stream_transition_ms;
         rc = commit_meta(svc, s, &m, err);
+        if (rc == 0) {
+            daily_record(svc, s, op, now);
+        }
     }
     pthread_mutex_unlock(&svc->admin_lock);
     if (rc == 0) {
         kick_background(svc, 0);
     }
+    return rc;
+}
+
+int stream_update_monitoring(struct stream_service *svc, struct stream *s, uint32_t mask,
+                             int enable, uint32_t *before, uint32_t *after, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    struct stream_meta m;
+    meta_snapshot(s, stream_service_now_ms(svc), &m);
+    *before = *after = m.shard_metrics;
+    int rc;
+    if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else {
+        m.shard_metrics = enable ? m.shard_metrics | mask : m.shard_metrics & ~mask;
+        m.shard_metrics &= STREAM_METRICS_ALL;
+        rc = m.shard_metrics == *before ? 0 : commit_meta(svc, s, &m, err);
+        if (rc == 0) {
+            *after = m.shard_metrics;
+        }
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
     return rc;
 }
 
@@ -1567,11 +1672,7 @@ int stream_shard_merge(struct stream_service *svc, struct stream *s, uint32_t sh
 static int check_scaling(struct stream_service *svc, struct stream *s, int current, int target,
                          int64_t now, struct err_info *err)
 {
-    int n_recent = 0;
-    for (size_t i = 0; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
-        n_recent += s->scalings_ms[i] != 0 && now - s->scalings_ms[i] < 24 * 3600 * 1000LL;
-    }
-    if (n_recent >= STREAM_SCALINGS_PER_DAY_MAX) {
+    if (daily_count(svc, s, "UpdateShardCount", now) >= STREAM_SCALINGS_PER_DAY_MAX) {
         return err_set(err, SL_E(LIMIT_EXCEEDED),
                        "Exceeded the number of allowed UpdateShardCount operations (%d) in a "
                        "rolling 24-hour period for stream %s under account %s.",
@@ -1636,12 +1737,7 @@ int stream_shard_count_update(struct stream_service *svc, struct stream *s, int 
         plan_fini(&p);
     }
     if (rc == 0) {
-        /* the oldest of the rolling day's scalings makes room for this one */
-        size_t oldest = 0;
-        for (size_t i = 1; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
-            oldest = s->scalings_ms[i] < s->scalings_ms[oldest] ? i : oldest;
-        }
-        s->scalings_ms[oldest] = now;
+        daily_record(svc, s, "UpdateShardCount", now);
     }
     pthread_mutex_unlock(&svc->admin_lock);
     return rc;
@@ -1967,7 +2063,7 @@ static int load_streams(struct stream_service *svc)
     int rc = store_prepare(st,
                            "SELECT id, region, account, name, seq_tag, created_ms, mode,"
                            " shard_count, retention_hours, status, status_until_ms, encryption,"
-                           " key_id FROM streams ORDER BY id",
+                           " key_id, shard_metrics FROM streams ORDER BY id",
                            &q);
     if (rc < 0) {
         store_unlock(st);
@@ -1997,6 +2093,7 @@ static int load_streams(struct stream_service *svc)
         s->meta.status_until_ms = store_col_int64(q, 10);
         snprintf(s->meta.encryption, sizeof(s->meta.encryption), "%s", store_col_text(q, 11));
         snprintf(s->meta.key_id, sizeof(s->meta.key_id), "%s", store_col_text(q, 12));
+        s->meta.shard_metrics = (uint32_t)store_col_int64(q, 13) & STREAM_METRICS_ALL;
         if (s->meta.status == STREAM_DELETING) {
             atomic_store(&s->gone_at_ms, s->meta.status_until_ms);
         }

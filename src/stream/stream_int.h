@@ -67,6 +67,7 @@ struct stream_meta {
     int64_t status_until_ms; /* when CREATING/UPDATING/DELETING ends */
     char encryption[8];      /* "NONE" or "KMS" */
     char key_id[2049];
+    uint32_t shard_metrics; /* enhanced monitoring's metrics, a mask of stream_metric bits */
 };
 
 /*
@@ -101,8 +102,6 @@ struct stream {
     _Atomic int64_t gone_at_ms;
     atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
-    /* admin_lock: when the last UpdateShardCount calls were made (a rolling day's) */
-    int64_t scalings_ms[STREAM_SCALINGS_PER_DAY_MAX];
     struct stream *next_dead; /* the dead list, under svc->bg_lock */
 };
 
