@@ -88,6 +88,8 @@ void kin__throttle_read_charge(struct api_call *call, struct stream *s, uint32_t
                                size_t bytes);
 /* A control-plane call->operation with input in: 0, or LimitExceededException. */
 int kin__throttle_control(struct api_call *call, json_t *in);
+/* A SubscribeToShard of the consumer to shard shard_idx: 0, or LimitExceededException. */
+int kin__throttle_subscribe(struct api_call *call, const char *consumer_arn, uint32_t shard_idx);
 
 /* kinesis_records.c: the hot path, read and written without a JSON tree */
 int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);

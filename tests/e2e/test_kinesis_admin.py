@@ -55,7 +55,7 @@ def wait_active(kin, name, timeout=20):
         d = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
         if d["StreamStatus"] == "ACTIVE":
             return d
-        time.sleep(0.05)
+        time.sleep(0.1)  # under DescribeStreamSummary's 20/s when the limits are on
     raise AssertionError(f"{name} did not become ACTIVE")
 
 
@@ -303,3 +303,64 @@ def test_enhanced_monitoring_kept_across_a_restart(fresh_sluice, unique):
     kin = sluice.client("kinesis")
     assert metrics_of(kin, name) == ["IteratorAgeMilliseconds"]
     assert raw(sluice, "GetResourcePolicy", {"ResourceARN": arn}) == {"Policy": POLICY}
+
+
+# ---- enhanced fan-out's rates, with the limits on ----
+
+@pytest.fixture(scope="module")
+def limited():
+    from conftest import Sluice
+    server = Sluice().start()
+    yield server
+    code = server.stop()
+    server.cleanup()
+    assert code == 0
+
+
+def active_consumer(kin, stream_arn, name):
+    arn = kin.register_stream_consumer(StreamARN=stream_arn, ConsumerName=name)[
+        "Consumer"]["ConsumerARN"]
+    deadline = time.time() + 20
+    while kin.describe_stream_consumer(ConsumerARN=arn)[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    return arn
+
+
+def test_subscribe_to_shard_once_a_second_per_consumer_and_shard(limited, unique):
+    kin = limited.client("kinesis")
+    name = f"subrate-{unique}"
+    arn = make_stream(kin, name, shards=2)
+    consumer = active_consumer(kin, arn, "c")
+    first = kin.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                                   StartingPosition={"Type": "LATEST"})["EventStream"]
+    # at once again on the same shard: over the rate (before the five-second rule)
+    with pytest.raises(ClientError) as e:
+        kin.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                               StartingPosition={"Type": "LATEST"})
+    assert err(e) == ("LimitExceededException",
+                      f"Rate exceeded for consumer {consumer} and shard shardId-000000000000.")
+    # another shard has its own rate
+    second = kin.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000001",
+                                    StartingPosition={"Type": "LATEST"})["EventStream"]
+    first.close()
+    second.close()
+
+
+def test_consumer_operations_named_by_consumer_arn_count_per_stream(limited, unique):
+    kin = limited.client("kinesis")
+    a = active_consumer(kin, make_stream(kin, f"crate-a-{unique}"), "c")
+    b = active_consumer(kin, make_stream(kin, f"crate-b-{unique}"), "c")
+    for _ in range(200):
+        try:
+            kin.describe_stream_consumer(ConsumerARN=a)
+        except ClientError as ce:
+            assert ce.response["Error"]["Code"] == "LimitExceededException"
+            assert ce.response["Error"]["Message"] == (
+                f"Rate exceeded for stream crate-a-{unique} under account {ACCOUNT}.")
+            break
+    else:
+        raise AssertionError("DescribeStreamConsumer was never limited")
+    # DescribeStreamConsumer's 20/s is per stream: the other stream's consumer is untouched
+    assert kin.describe_stream_consumer(ConsumerARN=b)["ConsumerDescription"]["ConsumerARN"] == b
