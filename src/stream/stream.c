@@ -1743,6 +1743,168 @@ int stream_shard_count_update(struct stream_service *svc, struct stream *s, int 
     return rc;
 }
 
+/* ---- on-demand scaling ---- */
+
+/*
+ * AWS's on-demand mode starts a stream at 4 shards' worth of write capacity (4 MiB/s,
+ * 4,000 records/s) and keeps room for twice the stream's recent peak, adding capacity
+ * within minutes when sustained traffic needs it (its documentation: up to double the
+ * previous peak within 15 minutes). Sluice's rule, checked once a window
+ * (STREAM_AUTOSCALE_WINDOW_MS, one minute of the service clock) per ON_DEMAND stream:
+ *
+ *   need   = the window's write rate in shards, max(bytes/s / 1 MiB, records/s / 1,000)
+ *   when 2 x need > open shards (the peak uses over half the capacity, so capacity no
+ *   longer covers twice it), the stream grows to ceil(2 x need) open shards, at most
+ *   double at once, within the account's shard quota and 10,000 shards,
+ *
+ * by splitting its hottest open shards (most records appended in the window) each at the
+ * middle of its hash range, in one resharding (UPDATING for the transition time), as
+ * SplitShard would. A window is measured over one whole minute so that a burst of a few
+ * seconds does not add shards; a stream that is not ACTIVE is sampled but not changed.
+ * On-demand streams never shrink here (AWS does not scale them down on its own either).
+ */
+
+/* Records each shard's next index and the stream's counters as the window's start. */
+static void autoscale_sample(struct stream *s, int64_t now_ms)
+{
+    uint32_t n;
+    struct shard **held = shards_hold(s, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        held[i]->sampled_index = seglog_next_index(held[i]->log);
+    }
+    free(held);
+    s->sampled_ms = now_ms;
+    s->sampled_records = atomic_load(&s->counters.incoming_records);
+    s->sampled_bytes = atomic_load(&s->counters.incoming_bytes);
+}
+
+struct hot_shard {
+    struct shard *sh;
+    uint64_t n_records; /* appended in the window */
+};
+
+static int cmp_hotter(const void *a, const void *b)
+{
+    const struct hot_shard *x = a, *y = b;
+    if (x->n_records != y->n_records) {
+        return x->n_records > y->n_records ? -1 : 1;
+    }
+    return x->sh->idx < y->sh->idx ? -1 : x->sh->idx > y->sh->idx;
+}
+
+/* How many open shards s should add for the window's writes (0: none). */
+static int autoscale_shards_wanted(struct stream_service *svc, struct stream *s, int64_t now_ms,
+                                   uint32_t n_open)
+{
+    double secs = (double)(now_ms - s->sampled_ms) / 1000.0;
+    double bytes = (double)(atomic_load(&s->counters.incoming_bytes) - s->sampled_bytes);
+    double records = (double)(atomic_load(&s->counters.incoming_records) - s->sampled_records);
+    double need = bytes / secs / (1024.0 * 1024.0);
+    if (records / secs / 1000.0 > need) {
+        need = records / secs / 1000.0;
+    }
+    if (2.0 * need <= (double)n_open) {
+        return 0;
+    }
+    long long target = (long long)(2.0 * need);
+    target += (double)target < 2.0 * need;
+    if (target > 2LL * n_open) {
+        target = 2LL * n_open;
+    }
+    if (target > STREAM_SHARDS_PER_STREAM_MAX) {
+        target = STREAM_SHARDS_PER_STREAM_MAX;
+    }
+    struct stream_limits lim;
+    stream_service_limits(svc, s->region, &lim);
+    long long room = (long long)lim.shard_limit - lim.open_shards;
+    long long wanted = target - n_open;
+    return (int)(wanted < room ? wanted : room > 0 ? room : 0);
+}
+
+/* Splits the n_new hottest open shards of s (admin_lock held). Returns 0 or an error. */
+static int autoscale_split(struct stream_service *svc, struct stream *s, int n_new,
+                           int64_t now_ms)
+{
+    struct stream_meta m;
+    meta_snapshot(s, now_ms, &m);
+    if (m.status != STREAM_ACTIVE || m.mode != STREAM_MODE_ON_DEMAND) {
+        return 0; /* changed meanwhile */
+    }
+    pthread_rwlock_rdlock(&s->shards_lock);
+    uint32_t n_open = s->n_open;
+    struct hot_shard *hot = xcalloc(n_open ? n_open : 1, sizeof(*hot));
+    for (uint32_t i = 0; i < n_open; i++) {
+        struct shard *sh = s->open_shards[i];
+        uint64_t next = seglog_next_index(sh->log);
+        hot[i] = (struct hot_shard){sh, next > sh->sampled_index ? next - sh->sampled_index : 0};
+    }
+    pthread_rwlock_unlock(&s->shards_lock);
+    qsort(hot, n_open, sizeof(*hot), cmp_hotter);
+    struct plan p;
+    plan_init(&p, s, now_ms);
+    int n_split = 0;
+    for (uint32_t i = 0; i < n_open && n_split < n_new; i++) {
+        struct shard *sh = hot[i].sh;
+        if (sh->end_hash - sh->start_hash < 3) {
+            continue; /* too narrow to split */
+        }
+        u128 mid = sh->start_hash + (sh->end_hash - sh->start_hash) / 2 + 1;
+        plan_split(&p, plan_slot_for(&p, sh->start_hash), mid);
+        n_split++;
+    }
+    int rc = 0;
+    if (n_split > 0) {
+        struct err_info err = {0};
+        reshard_meta(svc, &m, now_ms);
+        rc = plan_commit(svc, s, &p, &m, &err);
+        if (rc == 0) {
+            log_msg(LOG_INFO, "stream", "on-demand stream %s: split %d shards for its writes",
+                    s->name, n_split);
+        }
+    }
+    plan_fini(&p);
+    free(hot);
+    return rc;
+}
+
+void stream__autoscale(struct stream_service *svc)
+{
+    pthread_mutex_lock(&svc->admin_lock); /* the samples, and a check and its split */
+    int64_t now = stream_service_now_ms(svc);
+    size_t n;
+    struct stream **held = list_hold(svc, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct stream *s = held[i];
+        struct stream_meta m;
+        meta_snapshot(s, now, &m);
+        if (m.mode != STREAM_MODE_ON_DEMAND || is_gone(s, now)) {
+            s->sampled_ms = 0;
+            continue;
+        }
+        if (s->sampled_ms == 0 || now < s->sampled_ms) {
+            autoscale_sample(s, now); /* the first window starts now */
+            continue;
+        }
+        if (now - s->sampled_ms < STREAM_AUTOSCALE_WINDOW_MS) {
+            continue;
+        }
+        pthread_rwlock_rdlock(&s->shards_lock);
+        uint32_t n_open = s->n_open;
+        pthread_rwlock_unlock(&s->shards_lock);
+        int n_new = m.status == STREAM_ACTIVE ? autoscale_shards_wanted(svc, s, now, n_open) : 0;
+        if (n_new > 0) {
+            int rc = autoscale_split(svc, s, n_new, now);
+            if (rc < 0) {
+                log_msg(LOG_WARN, "stream", "on-demand stream %s could not scale: %s", s->name,
+                        sl_strerror(rc));
+            }
+        }
+        autoscale_sample(s, now); /* the next window starts now */
+    }
+    list_release(held, n);
+    pthread_mutex_unlock(&svc->admin_lock);
+}
+
 /* Wakes the readers waiting on sh, if any: called after its durable index moved. */
 static void notify_durable(struct shard *sh)
 {
@@ -2225,6 +2387,7 @@ static void *background_main(void *arg)
         pthread_mutex_unlock(&svc->bg_lock);
         stream__reap(svc);
         stream__settle(svc);
+        stream__autoscale(svc);
         if (retention_kicked || clock_mono_ns() >= next_retention_ns) {
             stream__apply_retention(svc);
             next_retention_ns = clock_mono_ns() + (int64_t)BG_RETENTION_EVERY_MS * 1000000;
