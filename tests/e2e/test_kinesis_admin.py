@@ -262,6 +262,26 @@ def test_stream_encryption_start_and_stop(kin, unique):
     assert kin.put_record(StreamName=name, Data=b"x", PartitionKey="k")["EncryptionType"] == "NONE"
 
 
+def test_stream_encryption_key_forms(kin, unique):
+    name = f"enckey-{unique}"
+    make_stream(kin, name)
+    good = ["alias/aws/kinesis", "alias/my-app/key_1",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/my-app"]
+    for key in good:
+        kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
+        assert wait_active(kin, name)["KeyId"] == key
+    for key in ["not-a-key", "alias/", "alias/aws/", "1234abcd-12ab-34cd-56ef-1234567890",
+                f"arn:aws:kms:us-east-1:{ACCOUNT}:key/nope", "arn:aws:kms:us-east-1:12:alias/x"]:
+        with pytest.raises(ClientError) as e:
+            kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
+        assert err(e) == ("KMSNotFoundException", f"Invalid keyId {key}"), key
+    # the refused ones changed nothing
+    assert wait_active(kin, name)["KeyId"] == good[-1]
+
+
 # ---- the rolling 24-hour limit of UpdateShardCount ----
 
 def test_update_shard_count_ten_a_day_kept_across_a_restart(fresh_sluice, unique):
