@@ -1750,7 +1750,8 @@ int stream_shard_count_update(struct stream_service *svc, struct stream *s, int 
  * 4,000 records/s) and keeps room for twice the stream's recent peak, adding capacity
  * within minutes when sustained traffic needs it (its documentation: up to double the
  * previous peak within 15 minutes). Sluice's rule, checked once a window
- * (STREAM_AUTOSCALE_WINDOW_MS, one minute of the service clock) per ON_DEMAND stream:
+ * (STREAM_AUTOSCALE_WINDOW_MS, one minute of the service clock; shorter only with serve's
+ * --on-demand-scaling-window-ms, for tests) per ON_DEMAND stream:
  *
  *   need   = the window's write rate in shards, max(bytes/s / 1 MiB, records/s / 1,000)
  *   when 2 x need > open shards (the peak uses over half the capacity, so capacity no
@@ -1869,6 +1870,8 @@ static int autoscale_split(struct stream_service *svc, struct stream *s, int n_n
 
 void stream__autoscale(struct stream_service *svc)
 {
+    int64_t window_ms = svc->cfg->on_demand_window_ms > 0 ? svc->cfg->on_demand_window_ms
+                                                          : STREAM_AUTOSCALE_WINDOW_MS;
     pthread_mutex_lock(&svc->admin_lock); /* the samples, and a check and its split */
     int64_t now = stream_service_now_ms(svc);
     size_t n;
@@ -1885,7 +1888,7 @@ void stream__autoscale(struct stream_service *svc)
             autoscale_sample(s, now); /* the first window starts now */
             continue;
         }
-        if (now - s->sampled_ms < STREAM_AUTOSCALE_WINDOW_MS) {
+        if (now - s->sampled_ms < window_ms) {
             continue;
         }
         pthread_rwlock_rdlock(&s->shards_lock);

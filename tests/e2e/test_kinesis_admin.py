@@ -384,3 +384,41 @@ def test_consumer_operations_named_by_consumer_arn_count_per_stream(limited, uni
         raise AssertionError("DescribeStreamConsumer was never limited")
     # DescribeStreamConsumer's 20/s is per stream: the other stream's consumer is untouched
     assert kin.describe_stream_consumer(ConsumerARN=b)["ConsumerDescription"]["ConsumerARN"] == b
+
+
+# ---- on-demand scaling ----
+
+def test_a_busy_on_demand_stream_gets_more_open_shards(unique):
+    """The rule itself (the window's write rate against the capacity, the hottest shards,
+    the quota) is tested with an injected clock in tests/unit/test_stream_admin.c; here
+    only its API-visible shape, with a window of 2 s instead of AWS's minutes."""
+    from conftest import Sluice
+    server = Sluice(extra_args=["--throughput-limits", "off",
+                                "--on-demand-scaling-window-ms", "2000"]).start()
+    try:
+        kin = server.client("kinesis")
+        name = f"od-{unique}"
+        kin.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        wait_active(kin, name)
+        assert kin.describe_stream_summary(
+            StreamName=name)["StreamDescriptionSummary"]["OpenShardCount"] == 4
+        batch = [{"Data": b"x", "PartitionKey": str(i)} for i in range(500)]
+        deadline = time.time() + 30
+        while True:
+            assert time.time() < deadline, "the stream never scaled"
+            for _ in range(10):
+                r = kin.put_records(StreamName=name, Records=batch)
+                assert r["FailedRecordCount"] == 0
+            summary = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            if summary["OpenShardCount"] > 4:
+                break
+        assert summary["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+        shards = kin.list_shards(StreamName=name)["Shards"]
+        children = [s for s in shards if "ParentShardId" in s]
+        assert children and all(s["ParentShardId"] in {f"shardId-{i:012d}" for i in range(4)}
+                                for s in children)
+        assert wait_active(kin, name)["OpenShardCount"] > 4
+    finally:
+        code = server.stop()
+        server.cleanup()
+    assert code == 0
