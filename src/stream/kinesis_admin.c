@@ -43,12 +43,13 @@ int kin__policies_drop(struct stream_service *svc, struct stream *s, const char 
 {
     struct store *st = stream_service_store(svc);
     store_lock(st);
-    int rc = arn == NULL ? store_run(st, "DELETE FROM kinesis_policies WHERE stream_id=? AND seq_tag=?",
-                                     "ii", stream_id(s), (int64_t)stream_seq_tag(s))
-                         : store_run(st,
-                                     "DELETE FROM kinesis_policies WHERE stream_id=? AND seq_tag=?"
-                                     " AND arn=?",
-                                     "iis", stream_id(s), (int64_t)stream_seq_tag(s), arn);
+    int rc = arn == NULL
+                 ? store_run(st, "DELETE FROM kinesis_policies WHERE stream_id=? AND seq_tag=?",
+                             "ii", stream_id(s), (int64_t)stream_seq_tag(s))
+                 : store_run(st,
+                             "DELETE FROM kinesis_policies WHERE stream_id=? AND seq_tag=?"
+                             " AND arn=?",
+                             "iis", stream_id(s), (int64_t)stream_seq_tag(s), arn);
     store_unlock(st);
     return rc;
 }
@@ -96,10 +97,10 @@ static int change_monitoring(struct api_call *call, json_t *in, json_t **out, in
     uint32_t before, after;
     rc = stream_update_monitoring(call->service_ctx, s, mask, enable, &before, &after, &call->err);
     if (rc == 0) {
-        *out = json_pack("{s:s, s:o, s:o, s:s}", "StreamName", stream_name(s),
-                         "CurrentShardLevelMetrics", metrics_json(before),
-                         "DesiredShardLevelMetrics", metrics_json(after), "StreamARN",
-                         stream_arn(s));
+        *out =
+            json_pack("{s:s, s:o, s:o, s:s}", "StreamName", stream_name(s),
+                      "CurrentShardLevelMetrics", metrics_json(before), "DesiredShardLevelMetrics",
+                      metrics_json(after), "StreamARN", stream_arn(s));
     }
     stream_release(s);
     return rc;
@@ -214,9 +215,9 @@ static int check_policy(struct api_call *call, const char *text)
     } else {
         json_t *version = json_object_get(doc, "Version");
         json_t *stmts = json_object_get(doc, "Statement");
-        if (version != NULL && (!json_is_string(version) ||
-                                (strcmp(json_string_value(version), "2012-10-17") != 0 &&
-                                 strcmp(json_string_value(version), "2008-10-17") != 0))) {
+        if (version != NULL &&
+            (!json_is_string(version) || (strcmp(json_string_value(version), "2012-10-17") != 0 &&
+                                          strcmp(json_string_value(version), "2008-10-17") != 0))) {
             rc = bad_policy(call, "Version must be 2012-10-17 or 2008-10-17.");
         } else if (json_is_object(stmts)) {
             rc = check_statement(call, stmts);
@@ -321,8 +322,7 @@ int kin__delete_resource_policy(struct api_call *call, json_t *in, json_t **out)
     if (rc < 0) {
         rc = err_set(&call->err, rc, "Internal service failure.");
     } else if (!deleted) {
-        rc = err_set(&call->err, SL_E(RESOURCE_NOT_FOUND), "No resource policy found for %s.",
-                     arn);
+        rc = err_set(&call->err, SL_E(RESOURCE_NOT_FOUND), "No resource policy found for %s.", arn);
     }
     stream_release(s);
     return rc;

@@ -171,13 +171,12 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
 /* The common part of DescribeStream and DescribeStreamSummary. */
 static json_t *description(const struct stream_info *info)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:o, s:s}", "StreamName", info->name,
-                          "StreamARN", info->arn, "StreamStatus", stream_status_name(info->status),
-                          "StreamModeDetails", mode_details(info->mode), "RetentionPeriodHours",
-                          info->retention_hours, "StreamCreationTimestamp",
-                          kin__timestamp(info->created_ms), "EnhancedMonitoring",
-                          kin__enhanced_monitoring_json(info->shard_metrics), "EncryptionType",
-                          info->encryption);
+    json_t *d = json_pack(
+        "{s:s, s:s, s:s, s:o, s:i, s:o, s:o, s:s}", "StreamName", info->name, "StreamARN",
+        info->arn, "StreamStatus", stream_status_name(info->status), "StreamModeDetails",
+        mode_details(info->mode), "RetentionPeriodHours", info->retention_hours,
+        "StreamCreationTimestamp", kin__timestamp(info->created_ms), "EnhancedMonitoring",
+        kin__enhanced_monitoring_json(info->shard_metrics), "EncryptionType", info->encryption);
     if (strcmp(info->encryption, "KMS") == 0) {
         json_object_set_new(d, "KeyId", json_string(info->key_id));
     }

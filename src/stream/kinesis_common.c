@@ -1069,7 +1069,8 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
         if (bad_enum) {
             struct buf set;
             buf_init(&set);
-            buf_puts(&set, "Member must satisfy constraint: [Member must satisfy enum value set: [");
+            buf_puts(&set,
+                     "Member must satisfy constraint: [Member must satisfy enum value set: [");
             for (size_t k = 0; e->enums[k] != NULL; k++) {
                 buf_printf(&set, "%s%s", k > 0 ? ", " : "", e->enums[k]);
             }

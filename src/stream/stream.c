@@ -997,8 +997,9 @@ static void daily_record(struct stream_service *svc, const struct stream *s, con
                        "DELETE FROM stream_daily_ops WHERE stream_id=? AND op=? AND at_ms<=?",
                        "isi", s->id, op, now_ms - DAY_MS);
     if (rc >= 0) {
-        rc = store_run(svc->store, "INSERT INTO stream_daily_ops(stream_id, op, at_ms) VALUES(?,?,?)",
-                       "isi", s->id, op, now_ms);
+        rc = store_run(svc->store,
+                       "INSERT INTO stream_daily_ops(stream_id, op, at_ms) VALUES(?,?,?)", "isi",
+                       s->id, op, now_ms);
     }
     store_unlock(svc->store);
     if (rc < 0) {
@@ -1823,8 +1824,7 @@ static int autoscale_shards_wanted(struct stream_service *svc, struct stream *s,
 }
 
 /* Splits the n_new hottest open shards of s (admin_lock held). Returns 0 or an error. */
-static int autoscale_split(struct stream_service *svc, struct stream *s, int n_new,
-                           int64_t now_ms)
+static int autoscale_split(struct stream_service *svc, struct stream *s, int n_new, int64_t now_ms)
 {
     struct stream_meta m;
     meta_snapshot(s, now_ms, &m);

@@ -181,8 +181,7 @@ static void update_shard_count_ten_a_rolling_day_kept_in_the_store(void **state)
         settle(f);
         advance(f, 3600 * 1000); /* an hour apart: the first is 9 hours old at the 10th */
     }
-    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err),
-                     SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err), SL_E(LIMIT_EXCEEDED));
     assert_string_equal(err.message,
                         "Exceeded the number of allowed UpdateShardCount operations (10) in a "
                         "rolling 24-hour period for stream daily under account 000000000000.");
@@ -190,17 +189,14 @@ static void update_shard_count_ten_a_rolling_day_kept_in_the_store(void **state)
     /* The count is in the store: a restart does not reset it. */
     reopen(f);
     s = lookup(f, "daily");
-    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err),
-                     SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err), SL_E(LIMIT_EXCEEDED));
     /* Rolling: once the first is a day old, one more is allowed, and only one. */
     advance(f, DAY_MS - 10 * 3600 * 1000LL - 10 * TRANSITION_MS - 1);
-    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err),
-                     SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err), SL_E(LIMIT_EXCEEDED));
     advance(f, 1);
     assert_int_equal(stream_shard_count_update(f->svc, s, 2, &current, &err), 0);
     settle(f);
-    assert_int_equal(stream_shard_count_update(f->svc, s, 1, &current, &err),
-                     SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(stream_shard_count_update(f->svc, s, 1, &current, &err), SL_E(LIMIT_EXCEEDED));
     stream_release(s);
 }
 
@@ -253,9 +249,8 @@ static void write_records(struct fixture *f, struct stream *s, stream_u128 hash,
                                                  .pk_len = 1,
                                                  .hash_key = hash};
         }
-        assert_int_equal(stream_records_put(f->svc, s, recs, (size_t)k, atomic_load(&f->now_ms),
-                                            NULL),
-                         0);
+        assert_int_equal(
+            stream_records_put(f->svc, s, recs, (size_t)k, atomic_load(&f->now_ms), NULL), 0);
         for (int i = 0; i < k; i++) {
             assert_int_equal(recs[i].result, 0);
         }
