@@ -282,6 +282,18 @@ def test_stream_encryption_key_forms(kin, unique):
     assert wait_active(kin, name)["KeyId"] == good[-1]
 
 
+def test_stream_encryption_with_the_cli(sluice, kin, unique):
+    name = f"enccli-{unique}"
+    make_stream(kin, name)
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    sluice.aws("kinesis", "start-stream-encryption", "--stream-name", name,
+               "--encryption-type", "KMS", "--key-id", key)
+    wait_active(kin, name)
+    d = sluice.aws("kinesis", "describe-stream-summary", "--stream-name", name)
+    assert d["StreamDescriptionSummary"]["EncryptionType"] == "KMS"
+    assert d["StreamDescriptionSummary"]["KeyId"] == key
+
+
 # ---- the rolling 24-hour limit of UpdateShardCount ----
 
 def test_update_shard_count_ten_a_day_kept_across_a_restart(fresh_sluice, unique):
