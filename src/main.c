@@ -7,6 +7,7 @@
  *                [--header-timeout S] [--idle-timeout S] [--min-body-rate BYTES_PER_S]
  *                [--body-memory-budget BYTES] [--body-spool-budget BYTES]
  *                [--lambda NAME=URL]... [--throughput-limits on|off]
+ *                [--on-demand-scaling-window-ms MS]
  *
  * serve opens the metadata store and every service on DIR, then answers AWS API
  * requests until SIGTERM or SIGINT, when it stops accepting, finishes what is running,
@@ -60,7 +61,8 @@ static void usage(FILE *out)
             "                    [--header-timeout S] [--idle-timeout S]\n"
             "                    [--min-body-rate BYTES_PER_S] [--body-memory-budget BYTES]\n"
             "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n"
-            "                    [--throughput-limits on|off]\n");
+            "                    [--throughput-limits on|off]\n"
+            "                    [--on-demand-scaling-window-ms MS]\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -275,6 +277,18 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
                 return -1;
             }
             cfg->throughput_limits = strcmp(val, "on") == 0;
+        } else if (strcmp(opt, "--on-demand-scaling-window-ms") == 0) {
+            /* For tests: on-demand streams measure their writes over a minute, as long as a
+               test cannot wait; a shorter window lets one see a stream scale. */
+            long long n;
+            if (parse_count(opt, val, 3600 * 1000, &n) < 0) {
+                return -1;
+            }
+            if (n < 100) {
+                fprintf(stderr, "sluice: --on-demand-scaling-window-ms wants at least 100\n");
+                return -1;
+            }
+            cfg->on_demand_window_ms = (int)n;
         } else if (strcmp(opt, "--lambda") == 0) {
             const char *eq = strchr(val, '=');
             struct sluice_lambda *l = &cfg->lambdas[cfg->n_lambdas];

@@ -16,6 +16,7 @@ struct sluice_config {
     int on_demand_stream_limit;   /* on-demand streams per account; AWS default 50 */
     int stream_transition_ms;     /* how long CREATING/DELETING/UPDATING last */
     int throughput_limits;        /* 1 (default): Kinesis rate limits as AWS's; 0: none */
+    int on_demand_window_ms;      /* on-demand scaling's window; 0 (default): one minute */
     size_t max_body_bytes;        /* largest in-memory request body (JSON and query) */
     size_t max_spooled_body_bytes; /* largest body a service may take spooled to disk */
     /* The front end's defences against clients that hold resources without using them. */

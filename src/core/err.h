@@ -50,6 +50,7 @@
     X(EXPIRED_ITERATOR, "ExpiredIteratorException", 400)                                           \
     X(EXPIRED_NEXT_TOKEN, "ExpiredNextTokenException", 400)                                        \
     X(THROUGHPUT_EXCEEDED, "ProvisionedThroughputExceededException", 400)                          \
+    X(KINESIS_KMS_NOT_FOUND, "KMSNotFoundException", 400)                                          \
     /* S3 */                                                                                       \
     X(NO_SUCH_BUCKET, "NoSuchBucket", 404)                                                         \
     X(NO_SUCH_KEY, "NoSuchKey", 404)                                                               \

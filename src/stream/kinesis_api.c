@@ -161,6 +161,7 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
         }
         if (rc == 0) {
             kin__consumers_drop(call->service_ctx, s); /* they go with their stream */
+            kin__policies_drop(call->service_ctx, s, NULL);
         }
     }
     stream_release(s);
@@ -170,13 +171,12 @@ static int delete_stream(struct api_call *call, json_t *in, json_t **out)
 /* The common part of DescribeStream and DescribeStreamSummary. */
 static json_t *description(const struct stream_info *info)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o, s:[{s:[]}], s:s}", "StreamName",
-                          info->name, "StreamARN", info->arn, "StreamStatus",
-                          stream_status_name(info->status), "StreamModeDetails",
-                          mode_details(info->mode), "RetentionPeriodHours",
-                          info->retention_hours, "StreamCreationTimestamp",
-                          kin__timestamp(info->created_ms), "EnhancedMonitoring",
-                          "ShardLevelMetrics", "EncryptionType", info->encryption);
+    json_t *d = json_pack(
+        "{s:s, s:s, s:s, s:o, s:i, s:o, s:o, s:s}", "StreamName", info->name, "StreamARN",
+        info->arn, "StreamStatus", stream_status_name(info->status), "StreamModeDetails",
+        mode_details(info->mode), "RetentionPeriodHours", info->retention_hours,
+        "StreamCreationTimestamp", kin__timestamp(info->created_ms), "EnhancedMonitoring",
+        kin__enhanced_monitoring_json(info->shard_metrics), "EncryptionType", info->encryption);
     if (strcmp(info->encryption, "KMS") == 0) {
         json_object_set_new(d, "KeyId", json_string(info->key_id));
     }
@@ -734,6 +734,68 @@ static int update_stream_mode(struct api_call *call, json_t *in, json_t **out)
     return rc;
 }
 
+/* 1 when text is n hex digits. */
+static int hex_run(const char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strchr("0123456789abcdefABCDEF", text[i]) || text[i] == '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A KMS key id as KMS takes one: 8-4-4-4-12 hex digits, or "mrk-" and 32 (multi-Region). */
+static int key_id_ok(const char *id)
+{
+    size_t len = strlen(id);
+    if (strncmp(id, "mrk-", 4) == 0) {
+        return len == 36 && hex_run(id + 4, 32);
+    }
+    return len == 36 && hex_run(id, 8) && id[8] == '-' && hex_run(id + 9, 4) && id[13] == '-' &&
+           hex_run(id + 14, 4) && id[18] == '-' && hex_run(id + 19, 4) && id[23] == '-' &&
+           hex_run(id + 24, 12);
+}
+
+/* An alias name after "alias/": letters, digits, / _ -, and not the bare "aws/" prefix. */
+static int alias_ok(const char *name)
+{
+    size_t len = strlen(name);
+    return len > 0 && len <= 250 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") ==
+               len &&
+           strcmp(name, "aws/") != 0 && name[len - 1] != '/';
+}
+
+/*
+ * The KeyId forms StartStreamEncryption takes, as KMS resolves them: a key id, a key ARN
+ * (arn:aws:kms:REGION:ACCOUNT:key/ID), an alias name (alias/NAME, alias/aws/kinesis for
+ * the AWS-managed key) or an alias ARN (arn:aws:kms:REGION:ACCOUNT:alias/NAME). Sluice
+ * has no KMS yet: any key of a right form is taken as existing, and the key is recorded,
+ * not used (encryption at rest comes with KMS).
+ */
+static int kms_key_ok(const char *key)
+{
+    if (strncmp(key, "alias/", 6) == 0) {
+        return alias_ok(key + 6);
+    }
+    if (strncmp(key, "arn:aws", 7) != 0) {
+        return key_id_ok(key);
+    }
+    const char *kms = strstr(key, ":kms:");
+    const char *region = kms != NULL ? kms + 5 : NULL;
+    const char *account = region != NULL ? strchr(region, ':') : NULL;
+    const char *rest = account != NULL ? strchr(account + 1, ':') : NULL;
+    if (rest == NULL || account == region || rest - account - 1 != 12 ||
+        strspn(account + 1, "0123456789") != 12) {
+        return 0;
+    }
+    if (strncmp(rest + 1, "key/", 4) == 0) {
+        return key_id_ok(rest + 5);
+    }
+    return strncmp(rest + 1, "alias/", 6) == 0 && alias_ok(rest + 7);
+}
+
 /* Start/StopStreamEncryption: both name the type and key; start records them. */
 static int change_encryption(struct api_call *call, json_t *in, int start)
 {
@@ -750,6 +812,10 @@ static int change_encryption(struct api_call *call, json_t *in, int start)
     struct stream *s;
     if ((rc = resolve_input(call, in, &s)) < 0) {
         return rc;
+    }
+    if (start && !kms_key_ok(key)) {
+        stream_release(s);
+        return err_set(&call->err, SL_E(KINESIS_KMS_NOT_FOUND), "Invalid keyId %s", key);
     }
     rc = stream_update_encryption(call->service_ctx, s, start ? "KMS" : "NONE", start ? key : NULL,
                                   &call->err);
@@ -904,6 +970,11 @@ static const struct api_json_op kinesis_ops[] = {
     {"ListStreamConsumers", kin__list_stream_consumers, NULL},
     {"DeregisterStreamConsumer", kin__deregister_stream_consumer, NULL},
     {"SubscribeToShard", kin__subscribe_to_shard, NULL},
+    {"EnableEnhancedMonitoring", kin__enable_enhanced_monitoring, NULL},
+    {"DisableEnhancedMonitoring", kin__disable_enhanced_monitoring, NULL},
+    {"PutResourcePolicy", kin__put_resource_policy, NULL},
+    {"GetResourcePolicy", kin__get_resource_policy, NULL},
+    {"DeleteResourcePolicy", kin__delete_resource_policy, NULL},
 };
 
 /* Every description is this one with its own ctx. */
@@ -944,6 +1015,9 @@ struct api_json_service *kinesis_api_create(struct stream_service *svc)
 {
     if (kin__consumers_migrate(svc) < 0) {
         log_msg(LOG_ERROR, "kinesis", "cannot create the stream consumers' table");
+    }
+    if (kin__policies_migrate(svc) < 0) {
+        log_msg(LOG_ERROR, "kinesis", "cannot create the resource policies' table");
     }
     struct kinesis_desc *kd = xmalloc(sizeof(*kd));
     kd->desc = kinesis_template;

@@ -596,7 +596,40 @@ static const struct vmember update_stream_mode_members[] = {
     M_INT("WarmThroughputMiBps", 0, 0, NO_LIMIT),
 };
 
+static const char *const metric_names[] = {"IncomingBytes",
+                                           "IncomingRecords",
+                                           "OutgoingBytes",
+                                           "OutgoingRecords",
+                                           "WriteProvisionedThroughputExceeded",
+                                           "ReadProvisionedThroughputExceeded",
+                                           "IteratorAgeMilliseconds",
+                                           "ALL",
+                                           NULL};
+static const struct vmember metric_element[] = {
+    M_ENUM("member", 0, metric_names),
+};
+static const struct vmember monitoring_members[] = {
+    M_STREAM_NAME,
+    {"ShardLevelMetrics", VT_LIST, 1, 1, 7, PAT_NONE, NULL, metric_element, 1},
+    M_STREAM_ARN,
+    M_STREAM_ID,
+};
+static const struct vmember put_policy_members[] = {
+    M_RESOURCE_ARN,
+    M_STREAM_ID,
+    M_STRING("Policy", 1, NO_LIMIT, NO_LIMIT, PAT_NONE),
+};
+static const struct vmember policy_members[] = {
+    M_RESOURCE_ARN,
+    M_STREAM_ID,
+};
+
 static const struct voperation voperations[] = {
+    {"EnableEnhancedMonitoring", monitoring_members, N_OF(monitoring_members)},
+    {"DisableEnhancedMonitoring", monitoring_members, N_OF(monitoring_members)},
+    {"PutResourcePolicy", put_policy_members, N_OF(put_policy_members)},
+    {"GetResourcePolicy", policy_members, N_OF(policy_members)},
+    {"DeleteResourcePolicy", policy_members, N_OF(policy_members)},
     {"AddTagsToStream", add_tags_members, N_OF(add_tags_members)},
     {"RemoveTagsFromStream", remove_tags_members, N_OF(remove_tags_members)},
     {"ListTagsForStream", list_tags_members, N_OF(list_tags_members)},
@@ -1019,11 +1052,32 @@ static void validate_member(struct violations *vs, json_t *v, const struct vmemb
         /* A list of strings is checked whole: one violation for any element. */
         const struct vmember *e = &m->children[0];
         int bad = 0;
+        int bad_enum = 0;
         for (size_t i = 0; i < json_array_size(v); i++) {
-            size_t len = json_string_length(json_array_get(v, i));
-            bad |= (long long)len < e->min || (long long)len > e->max;
+            json_t *item = json_array_get(v, i);
+            size_t len = json_string_length(item);
+            bad |= (e->min != NO_LIMIT && (long long)len < e->min) ||
+                   (e->max != NO_LIMIT && (long long)len > e->max);
+            for (size_t k = 0; e->enums != NULL && e->enums[k] != NULL; k++) {
+                if (strcmp(e->enums[k], json_string_value(item)) == 0 &&
+                    strlen(e->enums[k]) == len) {
+                    break;
+                }
+                bad_enum |= e->enums[k + 1] == NULL;
+            }
         }
-        if (bad) {
+        if (bad_enum) {
+            struct buf set;
+            buf_init(&set);
+            buf_puts(&set,
+                     "Member must satisfy constraint: [Member must satisfy enum value set: [");
+            for (size_t k = 0; e->enums[k] != NULL; k++) {
+                buf_printf(&set, "%s%s", k > 0 ? ", " : "", e->enums[k]);
+            }
+            buf_puts(&set, "]]");
+            violation(vs, v, m->type, path, set.data != NULL ? (const char *)set.data : "");
+            buf_fini(&set);
+        } else if (bad) {
             snprintf(c, sizeof(c),
                      "Member must satisfy constraint: [Member must have length less than or "
                      "equal to %lld, Member must have length greater than or equal to %lld]",

@@ -405,7 +405,8 @@ int kin__deregister_stream_consumer(struct api_call *call, json_t *in, json_t **
         if (rc < 0) {
             rc = err_set(&call->err, rc, "Internal service failure.");
         } else {
-            kin__subscriptions_revoke(c.arn); /* its subscriptions end now */
+            kin__subscriptions_revoke(c.arn);  /* its subscriptions end now */
+            kin__policies_drop(svc, s, c.arn); /* its policy goes with it */
         }
     }
     stream_release(s);

@@ -88,6 +88,8 @@ void kin__throttle_read_charge(struct api_call *call, struct stream *s, uint32_t
                                size_t bytes);
 /* A control-plane call->operation with input in: 0, or LimitExceededException. */
 int kin__throttle_control(struct api_call *call, json_t *in);
+/* A SubscribeToShard of the consumer to shard shard_idx: 0, or LimitExceededException. */
+int kin__throttle_subscribe(struct api_call *call, const char *consumer_arn, uint32_t shard_idx);
 
 /* kinesis_records.c: the hot path, read and written without a JSON tree */
 int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, struct buf *out);
@@ -122,6 +124,20 @@ int kin__register_stream_consumer(struct api_call *call, json_t *in, json_t **ou
 int kin__describe_stream_consumer(struct api_call *call, json_t *in, json_t **out);
 int kin__list_stream_consumers(struct api_call *call, json_t *in, json_t **out);
 int kin__deregister_stream_consumer(struct api_call *call, json_t *in, json_t **out);
+
+/* kinesis_admin.c: enhanced monitoring and resource policies */
+/* Creates the policies' table when missing (at start, from kinesis_api_create). */
+int kin__policies_migrate(struct stream_service *svc);
+/* Forgets the policy of arn, or every policy of s when arn is NULL (the resource's
+   deletion). 0 or a store error. */
+int kin__policies_drop(struct stream_service *svc, struct stream *s, const char *arn);
+/* DescribeStream's EnhancedMonitoring: [{ShardLevelMetrics: [names of mask's metrics]}]. */
+json_t *kin__enhanced_monitoring_json(uint32_t mask);
+int kin__enable_enhanced_monitoring(struct api_call *call, json_t *in, json_t **out);
+int kin__disable_enhanced_monitoring(struct api_call *call, json_t *in, json_t **out);
+int kin__put_resource_policy(struct api_call *call, json_t *in, json_t **out);
+int kin__get_resource_policy(struct api_call *call, json_t *in, json_t **out);
+int kin__delete_resource_policy(struct api_call *call, json_t *in, json_t **out);
 
 /* kinesis_subscribe.c: SubscribeToShard's event stream */
 int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out);

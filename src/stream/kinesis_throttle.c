@@ -9,6 +9,8 @@
  *     "Rate exceeded for Shard - A/S/shardId-000000000000"
  *   control plane: LimitExceededException, "Rate exceeded for stream S under account A."
  *     when the request names a stream, else "Rate exceeded for account A."
+ *   SubscribeToShard (1 call/s per consumer and shard): LimitExceededException,
+ *     "Rate exceeded for consumer C and shard shardId-000000000000."
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,21 +60,36 @@ void kin__throttle_read_charge(struct api_call *call, struct stream *s, uint32_t
     throttle_read_charge(stream_service_throttle(call->service_ctx), &key, bytes);
 }
 
-/* The stream a control-plane request names: StreamName, else the name in StreamARN. */
-static const char *named_stream(json_t *in)
+/*
+ * The stream a control-plane request names, into out: StreamName, else the name in
+ * StreamARN, else the stream of ConsumerARN (DescribeStreamConsumer and
+ * DeregisterStreamConsumer count per stream, and may name the consumer alone). NULL
+ * when it names none.
+ */
+static const char *named_stream(json_t *in, char *out, size_t size)
 {
     const char *name = json_string_value(json_object_get(in, "StreamName"));
     if (name != NULL) {
         return name;
     }
     const char *arn = json_string_value(json_object_get(in, "StreamARN"));
+    if (arn == NULL) {
+        arn = json_string_value(json_object_get(in, "ConsumerARN"));
+    }
     const char *slash = arn != NULL ? strstr(arn, ":stream/") : NULL;
-    return slash != NULL ? slash + strlen(":stream/") : NULL;
+    if (slash == NULL) {
+        return NULL;
+    }
+    name = slash + strlen(":stream/");
+    size_t len = strcspn(name, "/");
+    snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), name);
+    return out;
 }
 
 int kin__throttle_control(struct api_call *call, json_t *in)
 {
-    const char *stream = named_stream(in);
+    char buf[STREAM_NAME_MAX + 1];
+    const char *stream = named_stream(in, buf, sizeof(buf));
     if (throttle_control(stream_service_throttle(call->service_ctx), call->operation,
                          call->req->region, call->req->account_id, stream) == 0) {
         return 0;
@@ -84,4 +101,15 @@ int kin__throttle_control(struct api_call *call, json_t *in)
     }
     return err_set(&call->err, SL_E(LIMIT_EXCEEDED), "Rate exceeded for account %s.",
                    call->req->account_id);
+}
+
+int kin__throttle_subscribe(struct api_call *call, const char *consumer_arn, uint32_t shard_idx)
+{
+    if (throttle_subscribe(stream_service_throttle(call->service_ctx), consumer_arn, shard_idx) ==
+        0) {
+        return 0;
+    }
+    return err_set(&call->err, SL_E(LIMIT_EXCEEDED),
+                   "Rate exceeded for consumer %s and shard shardId-%012u.", consumer_arn,
+                   shard_idx);
 }

@@ -64,7 +64,17 @@ static const struct store_migration stream_migrations[] = {
        after its row, and a new stream must not get that directory meanwhile. */
     {3, "CREATE TABLE stream_next_id(id INTEGER NOT NULL);"
         "INSERT INTO stream_next_id SELECT coalesce(max(id), 0) + 1 FROM streams;"},
+    /* Enhanced monitoring's metrics (a mask of stream_metric bits), and the operations AWS
+       limits per rolling 24 hours (UpdateShardCount, Start/StopStreamEncryption): when each
+       succeeded, so the limit holds across restarts. */
+    {4, "ALTER TABLE streams ADD COLUMN shard_metrics INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE stream_daily_ops("
+        " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
+        " op TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+        "CREATE INDEX stream_daily_ops_by_stream ON stream_daily_ops(stream_id, op, at_ms);"},
 };
+
+#define DAY_MS (24 * 3600 * 1000LL)
 
 static const char *const status_names[] = {
 #define STREAM_STATUS_NAME(sym, name) name,
@@ -86,6 +96,30 @@ static enum stream_status status_from_name(const char *name)
         }
     }
     return STREAM_ACTIVE;
+}
+
+static const char *const metric_names[] = {
+#define STREAM_METRIC_NAME(sym, name) name,
+    STREAM_METRICS_MAP(STREAM_METRIC_NAME)
+#undef STREAM_METRIC_NAME
+};
+
+const char *stream_metric_name(int i)
+{
+    return i >= 0 && i < STREAM_N_METRICS ? metric_names[i] : "";
+}
+
+uint32_t stream_metric_mask(const char *name)
+{
+    if (strcmp(name, "ALL") == 0) {
+        return STREAM_METRICS_ALL;
+    }
+    for (int i = 0; i < STREAM_N_METRICS; i++) {
+        if (strcmp(metric_names[i], name) == 0) {
+            return 1u << i;
+        }
+    }
+    return 0;
 }
 
 const char *stream_mode_name(enum stream_mode m)
@@ -342,7 +376,7 @@ static int save_meta(struct stream_service *svc, const struct stream *s,
     struct store_stmt *q;
     int rc = store_prepare(svc->store,
                            "UPDATE streams SET mode=?, retention_hours=?, status=?,"
-                           " status_until_ms=?, encryption=?, key_id=? WHERE id=?",
+                           " status_until_ms=?, encryption=?, key_id=?, shard_metrics=? WHERE id=?",
                            &q);
     if (rc == 0) {
         store_bind_text(q, 1, stream_mode_name(m->mode));
@@ -351,7 +385,8 @@ static int save_meta(struct stream_service *svc, const struct stream *s,
         store_bind_int64(q, 4, m->status_until_ms);
         store_bind_text(q, 5, m->encryption);
         store_bind_text(q, 6, m->key_id);
-        store_bind_int64(q, 7, s->id);
+        store_bind_int64(q, 7, m->shard_metrics);
+        store_bind_int64(q, 8, s->id);
         rc = store_step(q);
         store_finalize(q);
     }
@@ -671,6 +706,7 @@ void stream_describe(struct stream *s, struct stream_info *out)
     out->status = m.status;
     memcpy(out->encryption, m.encryption, sizeof(out->encryption));
     memcpy(out->key_id, m.key_id, sizeof(out->key_id));
+    out->shard_metrics = m.shard_metrics;
     pthread_rwlock_rdlock(&s->shards_lock);
     out->n_shards = s->n_shards;
     out->n_open_shards = s->n_open;
@@ -953,6 +989,45 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
     return rc;
 }
 
+/*
+ * The rolling 24-hour limits: how many times op succeeded on s in the day before now_ms
+ * (0 when the store cannot say: a limit is no reason to refuse service), and the record
+ * of one more, which also forgets the ones older than a day. Need admin_lock.
+ */
+static int daily_count(struct stream_service *svc, const struct stream *s, const char *op,
+                       int64_t now_ms)
+{
+    int n = 0;
+    store_lock(svc->store);
+    struct store_stmt *q = store_prepare_args(
+        svc->store, "SELECT count(*) FROM stream_daily_ops WHERE stream_id=? AND op=? AND at_ms>?",
+        "isi", s->id, op, now_ms - DAY_MS);
+    if (q != NULL && store_step(q) == 1) {
+        n = (int)store_col_int64(q, 0);
+    }
+    store_finalize(q);
+    store_unlock(svc->store);
+    return n;
+}
+
+static void daily_record(struct stream_service *svc, const struct stream *s, const char *op,
+                         int64_t now_ms)
+{
+    store_lock(svc->store);
+    int rc = store_run(svc->store,
+                       "DELETE FROM stream_daily_ops WHERE stream_id=? AND op=? AND at_ms<=?",
+                       "isi", s->id, op, now_ms - DAY_MS);
+    if (rc >= 0) {
+        rc = store_run(svc->store,
+                       "INSERT INTO stream_daily_ops(stream_id, op, at_ms) VALUES(?,?,?)", "isi",
+                       s->id, op, now_ms);
+    }
+    store_unlock(svc->store);
+    if (rc < 0) {
+        log_msg(LOG_WARN, "stream", "cannot count %s of %s: %s", op, s->name, sl_strerror(rc));
+    }
+}
+
 static int not_active(struct err_info *err, const struct stream *s, enum stream_status st)
 {
     return err_set(err, SL_E(RESOURCE_IN_USE),
@@ -1047,20 +1122,51 @@ int stream_update_encryption(struct stream_service *svc, struct stream *s, const
     struct stream_meta m;
     meta_snapshot(s, now, &m);
     int rc;
+    int kms = strcmp(encryption, "KMS") == 0;
+    const char *op = kms ? "StartStreamEncryption" : "StopStreamEncryption";
     if (m.status != STREAM_ACTIVE) {
         rc = not_active(err, s, m.status);
+    } else if (daily_count(svc, s, op, now) >= STREAM_ENCRYPTIONS_PER_DAY_MAX) {
+        rc = err_set(err, SL_E(LIMIT_EXCEEDED),
+                     "Exceeded the number of allowed %s operations (%d) in a rolling 24-hour "
+                     "period for stream %s under account %s.",
+                     op, STREAM_ENCRYPTIONS_PER_DAY_MAX, s->name, s->account);
     } else {
-        int kms = strcmp(encryption, "KMS") == 0;
         snprintf(m.encryption, sizeof(m.encryption), "%s", kms ? "KMS" : "NONE");
         snprintf(m.key_id, sizeof(m.key_id), "%s", kms && key_id != NULL ? key_id : "");
         m.status = STREAM_UPDATING;
         m.status_until_ms = now + svc->cfg->stream_transition_ms;
         rc = commit_meta(svc, s, &m, err);
+        if (rc == 0) {
+            daily_record(svc, s, op, now);
+        }
     }
     pthread_mutex_unlock(&svc->admin_lock);
     if (rc == 0) {
         kick_background(svc, 0);
     }
+    return rc;
+}
+
+int stream_update_monitoring(struct stream_service *svc, struct stream *s, uint32_t mask,
+                             int enable, uint32_t *before, uint32_t *after, struct err_info *err)
+{
+    pthread_mutex_lock(&svc->admin_lock);
+    struct stream_meta m;
+    meta_snapshot(s, stream_service_now_ms(svc), &m);
+    *before = *after = m.shard_metrics;
+    int rc;
+    if (m.status != STREAM_ACTIVE) {
+        rc = not_active(err, s, m.status);
+    } else {
+        m.shard_metrics = enable ? m.shard_metrics | mask : m.shard_metrics & ~mask;
+        m.shard_metrics &= STREAM_METRICS_ALL;
+        rc = m.shard_metrics == *before ? 0 : commit_meta(svc, s, &m, err);
+        if (rc == 0) {
+            *after = m.shard_metrics;
+        }
+    }
+    pthread_mutex_unlock(&svc->admin_lock);
     return rc;
 }
 
@@ -1588,11 +1694,7 @@ int stream_shard_merge(struct stream_service *svc, struct stream *s, uint32_t sh
 static int check_scaling(struct stream_service *svc, struct stream *s, int current, int target,
                          int64_t now, struct err_info *err)
 {
-    int n_recent = 0;
-    for (size_t i = 0; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
-        n_recent += s->scalings_ms[i] != 0 && now - s->scalings_ms[i] < 24 * 3600 * 1000LL;
-    }
-    if (n_recent >= STREAM_SCALINGS_PER_DAY_MAX) {
+    if (daily_count(svc, s, "UpdateShardCount", now) >= STREAM_SCALINGS_PER_DAY_MAX) {
         return err_set(err, SL_E(LIMIT_EXCEEDED),
                        "Exceeded the number of allowed UpdateShardCount operations (%d) in a "
                        "rolling 24-hour period for stream %s under account %s.",
@@ -1657,15 +1759,174 @@ int stream_shard_count_update(struct stream_service *svc, struct stream *s, int 
         plan_fini(&p);
     }
     if (rc == 0) {
-        /* the oldest of the rolling day's scalings makes room for this one */
-        size_t oldest = 0;
-        for (size_t i = 1; i < STREAM_SCALINGS_PER_DAY_MAX; i++) {
-            oldest = s->scalings_ms[i] < s->scalings_ms[oldest] ? i : oldest;
-        }
-        s->scalings_ms[oldest] = now;
+        daily_record(svc, s, "UpdateShardCount", now);
     }
     pthread_mutex_unlock(&svc->admin_lock);
     return rc;
+}
+
+/* ---- on-demand scaling ---- */
+
+/*
+ * AWS's on-demand mode starts a stream at 4 shards' worth of write capacity (4 MiB/s,
+ * 4,000 records/s) and keeps room for twice the stream's recent peak, adding capacity
+ * within minutes when sustained traffic needs it (its documentation: up to double the
+ * previous peak within 15 minutes). Sluice's rule, checked once a window
+ * (STREAM_AUTOSCALE_WINDOW_MS, one minute of the service clock; shorter only with serve's
+ * --on-demand-scaling-window-ms, for tests) per ON_DEMAND stream:
+ *
+ *   need   = the window's write rate in shards, max(bytes/s / 1 MiB, records/s / 1,000)
+ *   when 2 x need > open shards (the peak uses over half the capacity, so capacity no
+ *   longer covers twice it), the stream grows to ceil(2 x need) open shards, at most
+ *   double at once, within the account's shard quota and 10,000 shards,
+ *
+ * by splitting its hottest open shards (most records appended in the window) each at the
+ * middle of its hash range, in one resharding (UPDATING for the transition time), as
+ * SplitShard would. A window is measured over one whole minute so that a burst of a few
+ * seconds does not add shards; a stream that is not ACTIVE is sampled but not changed.
+ * On-demand streams never shrink here (AWS does not scale them down on its own either).
+ */
+
+/* Records each shard's next index and the stream's counters as the window's start. */
+static void autoscale_sample(struct stream *s, int64_t now_ms)
+{
+    uint32_t n;
+    struct shard **held = shards_hold(s, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        held[i]->sampled_index = seglog_next_index(held[i]->log);
+    }
+    free(held);
+    s->sampled_ms = now_ms;
+    s->sampled_records = atomic_load(&s->counters.incoming_records);
+    s->sampled_bytes = atomic_load(&s->counters.incoming_bytes);
+}
+
+struct hot_shard {
+    struct shard *sh;
+    uint64_t n_records; /* appended in the window */
+};
+
+static int cmp_hotter(const void *a, const void *b)
+{
+    const struct hot_shard *x = a, *y = b;
+    if (x->n_records != y->n_records) {
+        return x->n_records > y->n_records ? -1 : 1;
+    }
+    return x->sh->idx < y->sh->idx ? -1 : x->sh->idx > y->sh->idx;
+}
+
+/* How many open shards s should add for the window's writes (0: none). */
+static int autoscale_shards_wanted(struct stream_service *svc, struct stream *s, int64_t now_ms,
+                                   uint32_t n_open)
+{
+    double secs = (double)(now_ms - s->sampled_ms) / 1000.0;
+    double bytes = (double)(atomic_load(&s->counters.incoming_bytes) - s->sampled_bytes);
+    double records = (double)(atomic_load(&s->counters.incoming_records) - s->sampled_records);
+    double need = bytes / secs / (1024.0 * 1024.0);
+    if (records / secs / 1000.0 > need) {
+        need = records / secs / 1000.0;
+    }
+    if (2.0 * need <= (double)n_open) {
+        return 0;
+    }
+    long long target = (long long)(2.0 * need);
+    target += (double)target < 2.0 * need;
+    if (target > 2LL * n_open) {
+        target = 2LL * n_open;
+    }
+    if (target > STREAM_SHARDS_PER_STREAM_MAX) {
+        target = STREAM_SHARDS_PER_STREAM_MAX;
+    }
+    struct stream_limits lim;
+    stream_service_limits(svc, s->region, &lim);
+    long long room = (long long)lim.shard_limit - lim.open_shards;
+    long long wanted = target - n_open;
+    return (int)(wanted < room ? wanted : room > 0 ? room : 0);
+}
+
+/* Splits the n_new hottest open shards of s (admin_lock held). Returns 0 or an error. */
+static int autoscale_split(struct stream_service *svc, struct stream *s, int n_new, int64_t now_ms)
+{
+    struct stream_meta m;
+    meta_snapshot(s, now_ms, &m);
+    if (m.status != STREAM_ACTIVE || m.mode != STREAM_MODE_ON_DEMAND) {
+        return 0; /* changed meanwhile */
+    }
+    pthread_rwlock_rdlock(&s->shards_lock);
+    uint32_t n_open = s->n_open;
+    struct hot_shard *hot = xcalloc(n_open ? n_open : 1, sizeof(*hot));
+    for (uint32_t i = 0; i < n_open; i++) {
+        struct shard *sh = s->open_shards[i];
+        uint64_t next = seglog_next_index(sh->log);
+        hot[i] = (struct hot_shard){sh, next > sh->sampled_index ? next - sh->sampled_index : 0};
+    }
+    pthread_rwlock_unlock(&s->shards_lock);
+    qsort(hot, n_open, sizeof(*hot), cmp_hotter);
+    struct plan p;
+    plan_init(&p, s, now_ms);
+    int n_split = 0;
+    for (uint32_t i = 0; i < n_open && n_split < n_new; i++) {
+        struct shard *sh = hot[i].sh;
+        if (sh->end_hash - sh->start_hash < 3) {
+            continue; /* too narrow to split */
+        }
+        u128 mid = sh->start_hash + (sh->end_hash - sh->start_hash) / 2 + 1;
+        plan_split(&p, plan_slot_for(&p, sh->start_hash), mid);
+        n_split++;
+    }
+    int rc = 0;
+    if (n_split > 0) {
+        struct err_info err = {0};
+        reshard_meta(svc, &m, now_ms);
+        rc = plan_commit(svc, s, &p, &m, &err);
+        if (rc == 0) {
+            log_msg(LOG_INFO, "stream", "on-demand stream %s: split %d shards for its writes",
+                    s->name, n_split);
+        }
+    }
+    plan_fini(&p);
+    free(hot);
+    return rc;
+}
+
+void stream__autoscale(struct stream_service *svc)
+{
+    int64_t window_ms = svc->cfg->on_demand_window_ms > 0 ? svc->cfg->on_demand_window_ms
+                                                          : STREAM_AUTOSCALE_WINDOW_MS;
+    pthread_mutex_lock(&svc->admin_lock); /* the samples, and a check and its split */
+    int64_t now = stream_service_now_ms(svc);
+    size_t n;
+    struct stream **held = list_hold(svc, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct stream *s = held[i];
+        struct stream_meta m;
+        meta_snapshot(s, now, &m);
+        if (m.mode != STREAM_MODE_ON_DEMAND || is_gone(s, now)) {
+            s->sampled_ms = 0;
+            continue;
+        }
+        if (s->sampled_ms == 0 || now < s->sampled_ms) {
+            autoscale_sample(s, now); /* the first window starts now */
+            continue;
+        }
+        if (now - s->sampled_ms < window_ms) {
+            continue;
+        }
+        pthread_rwlock_rdlock(&s->shards_lock);
+        uint32_t n_open = s->n_open;
+        pthread_rwlock_unlock(&s->shards_lock);
+        int n_new = m.status == STREAM_ACTIVE ? autoscale_shards_wanted(svc, s, now, n_open) : 0;
+        if (n_new > 0) {
+            int rc = autoscale_split(svc, s, n_new, now);
+            if (rc < 0) {
+                log_msg(LOG_WARN, "stream", "on-demand stream %s could not scale: %s", s->name,
+                        sl_strerror(rc));
+            }
+        }
+        autoscale_sample(s, now); /* the next window starts now */
+    }
+    list_release(held, n);
+    pthread_mutex_unlock(&svc->admin_lock);
 }
 
 /* Wakes the readers waiting on sh, if any: called after its durable index moved. */
@@ -1988,7 +2249,7 @@ static int load_streams(struct stream_service *svc)
     int rc = store_prepare(st,
                            "SELECT id, region, account, name, seq_tag, created_ms, mode,"
                            " shard_count, retention_hours, status, status_until_ms, encryption,"
-                           " key_id FROM streams ORDER BY id",
+                           " key_id, shard_metrics FROM streams ORDER BY id",
                            &q);
     if (rc < 0) {
         store_unlock(st);
@@ -2018,6 +2279,7 @@ static int load_streams(struct stream_service *svc)
         s->meta.status_until_ms = store_col_int64(q, 10);
         snprintf(s->meta.encryption, sizeof(s->meta.encryption), "%s", store_col_text(q, 11));
         snprintf(s->meta.key_id, sizeof(s->meta.key_id), "%s", store_col_text(q, 12));
+        s->meta.shard_metrics = (uint32_t)store_col_int64(q, 13) & STREAM_METRICS_ALL;
         if (s->meta.status == STREAM_DELETING) {
             atomic_store(&s->gone_at_ms, s->meta.status_until_ms);
         }
@@ -2149,6 +2411,7 @@ static void *background_main(void *arg)
         pthread_mutex_unlock(&svc->bg_lock);
         stream__reap(svc);
         stream__settle(svc);
+        stream__autoscale(svc);
         if (retention_kicked || clock_mono_ns() >= next_retention_ns) {
             stream__apply_retention(svc);
             next_retention_ns = clock_mono_ns() + (int64_t)BG_RETENTION_EVERY_MS * 1000000;

@@ -70,6 +70,7 @@
 #define STREAM_TAGS_MAX 50
 #define STREAM_SHARDS_PER_STREAM_MAX 10000 /* UpdateShardCount's ceiling */
 #define STREAM_SCALINGS_PER_DAY_MAX 10     /* UpdateShardCount calls per rolling 24 hours */
+#define STREAM_ENCRYPTIONS_PER_DAY_MAX 25  /* Start (and, apart, Stop) StreamEncryption */
 
 /* A 128-bit hash key (the MD5 of a partition key, or an explicit hash key). */
 typedef unsigned __int128 stream_u128;
@@ -87,6 +88,28 @@ enum stream_status {
 #undef STREAM_STATUS_ENUM
 };
 const char *stream_status_name(enum stream_status st);
+
+/* Enhanced monitoring's shard-level metrics, X(symbol, name): bit i of a metrics mask is
+   the i-th; "ALL" names every one. */
+#define STREAM_METRICS_MAP(X)                                                                      \
+    X(INCOMING_BYTES, "IncomingBytes")                                                             \
+    X(INCOMING_RECORDS, "IncomingRecords")                                                         \
+    X(OUTGOING_BYTES, "OutgoingBytes")                                                             \
+    X(OUTGOING_RECORDS, "OutgoingRecords")                                                         \
+    X(WRITE_EXCEEDED, "WriteProvisionedThroughputExceeded")                                        \
+    X(READ_EXCEEDED, "ReadProvisionedThroughputExceeded")                                          \
+    X(ITERATOR_AGE, "IteratorAgeMilliseconds")
+enum stream_metric {
+#define STREAM_METRIC_ENUM(sym, name) STREAM_METRIC_##sym,
+    STREAM_METRICS_MAP(STREAM_METRIC_ENUM)
+#undef STREAM_METRIC_ENUM
+        STREAM_N_METRICS
+};
+#define STREAM_METRICS_ALL ((1u << STREAM_N_METRICS) - 1)
+/* The name of metric i (< STREAM_N_METRICS). */
+const char *stream_metric_name(int i);
+/* The mask a metric name stands for ("ALL": every bit); 0 for an unknown name. */
+uint32_t stream_metric_mask(const char *name);
 
 enum stream_mode { STREAM_MODE_PROVISIONED, STREAM_MODE_ON_DEMAND };
 const char *stream_mode_name(enum stream_mode mode); /* "PROVISIONED" or "ON_DEMAND" */
@@ -194,6 +217,7 @@ struct stream_info {
     enum stream_status status; /* with any due transition applied */
     char encryption[8];        /* "NONE" or "KMS" */
     char key_id[2049];         /* the KMS key when encryption is KMS, else "" */
+    uint32_t shard_metrics;    /* enhanced monitoring's metrics, a mask of stream_metric bits */
     uint32_t n_shards;         /* every shard, open or closed */
     uint32_t n_open_shards;
 };
@@ -253,6 +277,10 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
  * (IncreaseStreamRetentionPeriod), < 0 to lengthen, 0 allows either. SL_E(INVALID_ARGUMENT)
  * for a period out of [24, 8760] hours or against direction.
  * stream_update_encryption: "KMS" with key_id, or "NONE" (key_id ignored), through UPDATING.
+ * SL_E(LIMIT_EXCEEDED) past STREAM_ENCRYPTIONS_PER_DAY_MAX starts (or, counted apart, stops)
+ * of the stream in a rolling 24 hours; the count is kept in the store.
+ * stream_update_monitoring: enable (1) or disable (0) the metrics of mask; *before and
+ * *after (OUT) get the stream's metrics around the change. In force at once, no UPDATING.
  * All return 0; SL_E(RESOURCE_IN_USE) when the stream is not ACTIVE; a store error.
  */
 int stream_update_mode(struct stream_service *svc, struct stream *s, enum stream_mode mode,
@@ -261,6 +289,8 @@ int stream_update_retention(struct stream_service *svc, struct stream *s, int ho
                             struct err_info *err);
 int stream_update_encryption(struct stream_service *svc, struct stream *s, const char *encryption,
                              const char *key_id, struct err_info *err);
+int stream_update_monitoring(struct stream_service *svc, struct stream *s, uint32_t mask,
+                             int enable, uint32_t *before, uint32_t *after, struct err_info *err);
 
 /*
  * Tags. stream_tags_list: every tag sorted by key into *keys and *values (OUT, n_out

@@ -51,6 +51,8 @@ struct shard {
     pthread_mutex_t wait_lock;   /* guards the wait on wait_cond */
     pthread_cond_t wait_cond;    /* broadcast after records become durable (monotonic clock) */
     atomic_int n_waiters;        /* readers inside stream_reader_wait */
+    uint64_t sampled_index;      /* admin_lock: on-demand scaling's next index at the last
+                                    sample */
 };
 
 struct stream_counters {
@@ -67,6 +69,7 @@ struct stream_meta {
     int64_t status_until_ms; /* when CREATING/UPDATING/DELETING ends */
     char encryption[8];      /* "NONE" or "KMS" */
     char key_id[2049];
+    uint32_t shard_metrics; /* enhanced monitoring's metrics, a mask of stream_metric bits */
 };
 
 /*
@@ -101,8 +104,10 @@ struct stream {
     _Atomic int64_t gone_at_ms;
     atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
-    /* admin_lock: when the last UpdateShardCount calls were made (a rolling day's) */
-    int64_t scalings_ms[STREAM_SCALINGS_PER_DAY_MAX];
+    /* admin_lock: on-demand scaling's last sample (stream__autoscale): when, and the
+       stream's incoming counters then; sampled_ms 0 for none. */
+    int64_t sampled_ms;
+    uint64_t sampled_records, sampled_bytes;
     struct stream *next_dead; /* the dead list, under svc->bg_lock */
 };
 
@@ -136,6 +141,14 @@ void stream__settle(struct stream_service *svc);
 void stream__reap(struct stream_service *svc);
 /* Applies retention to every stream now. */
 void stream__apply_retention(struct stream_service *svc);
+/*
+ * On-demand scaling (see stream.c's rule): samples every ON_DEMAND stream's writes and,
+ * once STREAM_AUTOSCALE_WINDOW_MS of the service clock have passed since its last sample,
+ * splits its hottest open shards when the window's write rate needs it. Called by the
+ * background thread on each round; tests call it with their clock.
+ */
+#define STREAM_AUTOSCALE_WINDOW_MS (60 * 1000)
+void stream__autoscale(struct stream_service *svc);
 
 /* ---- syncpool.c ---- */
 struct sync_pool *stream__sync_pool_create(size_t n_threads);

@@ -349,6 +349,36 @@ int throttle_iterator(struct throttle *t, const struct throttle_shard *sh)
     return rc;
 }
 
+/* One call from a bucket of rate calls/s (and as many of capacity) under key. */
+static int take_call(struct throttle *t, const char *key, size_t len, int rate)
+{
+    int64_t now = now_of(t);
+    int64_t cap[B_COUNT] = {rate};
+    struct stripe *sp;
+    struct entry *e = entry_lock(t, key, len, cap, now, &sp);
+    refill(&e->b[0], rate, rate, now);
+    int rc = SL_E(LIMIT_EXCEEDED);
+    if (e->b[0].milli >= 1000) {
+        e->b[0].milli -= 1000;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return rc;
+}
+
+int throttle_subscribe(struct throttle *t, const char *consumer_arn, uint32_t shard_idx)
+{
+    if (!throttle_enabled(t)) {
+        return 0;
+    }
+    char key[KEY_MAX];
+    int len = snprintf(key, sizeof(key), "e/%u/%s", shard_idx, consumer_arn);
+    if (len < 0 || len >= (int)sizeof(key)) {
+        len = (int)sizeof(key) - 1;
+    }
+    return take_call(t, key, (size_t)len, THROTTLE_SUBSCRIBES_PER_S);
+}
+
 int throttle_control(struct throttle *t, const char *op, const char *region, const char *account,
                      const char *stream)
 {
@@ -363,16 +393,5 @@ int throttle_control(struct throttle *t, const char *op, const char *region, con
     if (len < 0 || len >= (int)sizeof(key)) {
         len = (int)sizeof(key) - 1;
     }
-    int64_t now = now_of(t);
-    int64_t cap[B_COUNT] = {rate};
-    struct stripe *sp;
-    struct entry *e = entry_lock(t, key, (size_t)len, cap, now, &sp);
-    refill(&e->b[0], rate, rate, now);
-    int rc = SL_E(LIMIT_EXCEEDED);
-    if (e->b[0].milli >= 1000) {
-        e->b[0].milli -= 1000;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&sp->lock);
-    return rc;
+    return take_call(t, key, (size_t)len, rate);
 }

@@ -10,6 +10,7 @@
  *            are repaid at 2 MiB/s, so after a 10 MiB call the next ones are refused for
  *            5 seconds (GetRecords' documentation says exactly this).
  *   GetShardIterator 5 calls/s.
+ *   SubscribeToShard 1 call/s per consumer and shard.
  * Control plane: the rates of the API reference (DescribeStream 10/s per account,
  * ListShards 1,000/s per stream, ...), the table in throttle.c.
  *
@@ -42,6 +43,7 @@
 #define THROTTLE_READ_CALLS_PER_S 5
 #define THROTTLE_READ_BYTES_PER_S (2 * 1024 * 1024)
 #define THROTTLE_ITERATORS_PER_S 5
+#define THROTTLE_SUBSCRIBES_PER_S 1 /* SubscribeToShard per consumer and shard */
 
 struct throttle;
 
@@ -86,6 +88,9 @@ int throttle_iterator(struct throttle *t, const struct throttle_shard *sh);
  */
 int throttle_control(struct throttle *t, const char *op, const char *region, const char *account,
                      const char *stream);
+/* A SubscribeToShard call of consumer_arn to shard shard_idx (AWS: one call a second per
+ * consumer and shard, whatever its outcome): 0 or SL_E(LIMIT_EXCEEDED). */
+int throttle_subscribe(struct throttle *t, const char *consumer_arn, uint32_t shard_idx);
 /* The documented rate of op in calls per second, 0 when none; *per_stream (OUT, may be
  * NULL) says whether it counts per stream. */
 int throttle_control_rate(const char *op, int *per_stream);

@@ -199,6 +199,28 @@ static void clock_stepping_back_refills_nothing(void **state)
     throttle_destroy(t);
 }
 
+static void subscribe_to_shard_once_a_second_per_consumer_and_shard(void **state)
+{
+    (void)state;
+    struct throttle *t = limiter();
+    const char *a = "arn:aws:kinesis:us-east-1:1:stream/s/consumer/a:1";
+    const char *b = "arn:aws:kinesis:us-east-1:1:stream/s/consumer/b:1";
+    assert_int_equal(throttle_subscribe(t, a, 0), 0);
+    assert_int_equal(throttle_subscribe(t, a, 0), SL_E(LIMIT_EXCEEDED));
+    assert_int_equal(throttle_subscribe(t, a, 1), 0); /* another shard */
+    assert_int_equal(throttle_subscribe(t, b, 0), 0); /* another consumer */
+    advance(999);
+    assert_int_equal(throttle_subscribe(t, a, 0), SL_E(LIMIT_EXCEEDED));
+    advance(1);
+    assert_int_equal(throttle_subscribe(t, a, 0), 0);
+    throttle_destroy(t);
+    /* Off: every call passes. */
+    t = throttle_create(0, fake_clock, NULL);
+    assert_int_equal(throttle_subscribe(t, a, 0), 0);
+    assert_int_equal(throttle_subscribe(t, a, 0), 0);
+    throttle_destroy(t);
+}
+
 static void control_plane_rates_per_account_and_per_stream(void **state)
 {
     (void)state;
@@ -429,6 +451,7 @@ int main(void)
         cmocka_unit_test(shards_and_recreated_streams_have_their_own_buckets),
         cmocka_unit_test(clock_stepping_back_refills_nothing),
         cmocka_unit_test(control_plane_rates_per_account_and_per_stream),
+        cmocka_unit_test(subscribe_to_shard_once_a_second_per_consumer_and_shard),
         cmocka_unit_test(a_disabled_limiter_admits_everything),
         cmocka_unit_test(many_shards_grow_the_table_and_idle_ones_are_dropped),
         cmocka_unit_test(records_put_refuses_each_record_over_the_shard_limit),
