@@ -5,16 +5,41 @@
  * decimal hash key. A stream of n shards splits [0, 2^128) evenly: shard i starts at
  * floor(i * 2^128 / n) and ends one before shard i+1 starts.
  *
- * A sequence number is 56 decimal digits:
+ * A sequence number is 56 decimal digits, AWS's layout (version 2, as numbers AWS hands
+ * out decode): the decimal form of a 188-bit number whose fields, most significant first,
+ * are
+ *
+ *   bits  field
+ *   4     2 (so the number lies in [2^185, 1.5 * 2^185): 56 digits, "49..." to "73...")
+ *   36    the shard's sequence epoch, seconds (its creation, above its parents')
+ *   4     the shard number's low 4 bits
+ *   64    the counter: 0 the shard's start, index + 1 a record, 2^63 - 1 a closed
+ *         shard's end (top bit 0)
+ *   8     0
+ *   36    the record's arrival in seconds (the shard's creation at its start, its
+ *         closing at its end)
+ *   32    the shard number (top bit 0)
+ *   4     2, the version
+ *
+ * so within a shard numbers increase strictly with the counter (the arrival is below
+ * it), the same after a restart (index, creation and arrival are durable), and every
+ * number of a child exceeds every number of its parents (a higher epoch). Numbers compare
+ * equally as big integers and, all being 56 digits, as strings.
+ *
+ * Numbers of the first layout, which earlier versions handed out and clients may keep
+ * (checkpoints), still parse to the same records:
  *
  *   digits  0-1   "49"
  *           2-19  the stream's tag (its creation time in ms), 18 digits
  *          20-25  the shard number, 6 digits
- *          26-35  zero (room for a shard generation)
+ *          26-35  zero
  *          36-55  the record's index in the shard log, 20 digits
  *
- * so within a shard they increase strictly with the index, compare equally as strings
- * or as big integers, and are the same after a restart because the index is durable.
+ * The two layouts do not overlap: a first-layout number is below 4.9000001 * 10^55 (its
+ * tag is below 10^13 for another 250 years) and so below 2^185 (4.9039... * 10^55), where
+ * every second-layout number begins; stream_seqno_decode tells them apart by that alone.
+ * A first-layout number also compares below every second-layout one, so a checkpoint
+ * taken before the change sorts before every record numbered after it.
  *
  * A shard iterator is base64url(payload || HMAC-SHA256(key, payload)[0..16)) with
  *
@@ -147,24 +172,93 @@ int stream_shard_id_parse(const char *text, uint32_t *idx_out)
     return 0;
 }
 
-void stream_seqno_format(uint64_t tag, uint32_t shard_idx, uint64_t index,
+/* ---- sequence numbers ---- */
+
+/* Bit positions of the fields in the 188-bit number (least significant bit 0). */
+#define SEQ_VERSION_POS 0
+#define SEQ_SHARD_POS 4
+#define SEQ_TIME_POS 36
+#define SEQ_COUNTER_POS 80
+#define SEQ_NIBBLE_POS 144
+#define SEQ_EPOCH_POS 148
+#define SEQ_TOP_POS 184
+#define SEQ_TIME_BITS 36
+#define SEQ_VERSION 2
+#define SEQ_TOP 2
+#define SEQ_OLD_LEN 56
+
+/* A 192-bit number as three 64-bit limbs, least significant first. */
+struct u192 {
+    uint64_t w[3];
+};
+
+/* ORs v (below 2^width, width <= 64) in at bit pos. */
+static void put_field(struct u192 *n, unsigned pos, unsigned width, uint64_t v)
+{
+    unsigned i = pos / 64, sh = pos % 64;
+    n->w[i] |= v << sh;
+    if (sh != 0 && sh + width > 64) {
+        n->w[i + 1] |= v >> (64 - sh);
+    }
+}
+
+static uint64_t get_field(const struct u192 *n, unsigned pos, unsigned width)
+{
+    unsigned i = pos / 64, sh = pos % 64;
+    uint64_t v = n->w[i] >> sh;
+    if (sh != 0 && sh + width > 64) {
+        v |= n->w[i + 1] << (64 - sh);
+    }
+    return width == 64 ? v : v & ((1ull << width) - 1);
+}
+
+static uint64_t seconds_field(int64_t s)
+{
+    return s < 0 ? 0 : (uint64_t)s & ((1ull << SEQ_TIME_BITS) - 1);
+}
+
+void stream_seqno_encode(const struct stream_seqno_fields *f, char out[STREAM_SEQNO_LEN + 1])
+{
+    struct u192 n = {{0, 0, 0}};
+    uint32_t shard = f->shard.shard_idx & 0x7fffffffu;
+    put_field(&n, SEQ_VERSION_POS, 4, SEQ_VERSION);
+    put_field(&n, SEQ_SHARD_POS, 32, shard);
+    put_field(&n, SEQ_TIME_POS, SEQ_TIME_BITS, seconds_field(f->time_s));
+    put_field(&n, SEQ_COUNTER_POS, 64, f->counter & STREAM_SEQNO_COUNTER_MAX);
+    put_field(&n, SEQ_NIBBLE_POS, 4, shard & 0xf);
+    put_field(&n, SEQ_EPOCH_POS, SEQ_TIME_BITS, seconds_field(f->shard.epoch_s));
+    put_field(&n, SEQ_TOP_POS, 4, SEQ_TOP);
+    /* By hand, nine digits at a time over 32-bit halves: this runs for every record
+       written and read. Six divisions leave the two leading digits. */
+    uint32_t h[6];
+    for (int i = 0; i < 3; i++) {
+        h[2 * i] = (uint32_t)n.w[i];
+        h[2 * i + 1] = (uint32_t)(n.w[i] >> 32);
+    }
+    char *p = out + STREAM_SEQNO_LEN;
+    *p = '\0';
+    for (int round = 0; round < 6; round++) {
+        uint64_t rem = 0;
+        for (int i = 5; i >= 0; i--) {
+            uint64_t cur = (rem << 32) | h[i];
+            h[i] = (uint32_t)(cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        for (int d = 0; d < 9; d++) {
+            *--p = (char)('0' + rem % 10);
+            rem /= 10;
+        }
+    }
+    *--p = (char)('0' + h[0] % 10);
+    *--p = (char)('0' + h[0] / 10 % 10);
+}
+
+void stream_seqno_format(const struct stream_seqno_shard *sh, uint64_t index, int64_t arrival_ms,
                          char out[STREAM_SEQNO_LEN + 1])
 {
-    /* By hand: this runs for every record written and read. */
-    static const int widths[] = {18, 6, 10, 20};
-    uint64_t parts[] = {tag % 1000000000000000000ull, shard_idx % 1000000u, 0, index};
-    out[0] = '4';
-    out[1] = '9';
-    char *p = out + 2;
-    for (int k = 0; k < 4; k++) {
-        uint64_t v = parts[k];
-        for (int i = widths[k] - 1; i >= 0; i--) {
-            p[i] = (char)('0' + v % 10);
-            v /= 10;
-        }
-        p += widths[k];
-    }
-    *p = '\0';
+    struct stream_seqno_fields f = {
+        .shard = *sh, .counter = index + 1, .time_s = arrival_ms / 1000};
+    stream_seqno_encode(&f, out);
 }
 
 static int parse_digits(const char *p, size_t n, uint64_t *out)
@@ -184,20 +278,75 @@ static int parse_digits(const char *p, size_t n, uint64_t *out)
     return 0;
 }
 
-int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
-                        uint64_t *index_out)
+/* The first layout (see the top): 0, or -1 when text is not of it. */
+static int decode_first_layout(const char *text, size_t len, struct stream_seqno_fields *out)
 {
-    uint64_t got_tag, got_shard, zero, index;
-    if (len != STREAM_SEQNO_LEN || text[0] != '4' || text[1] != '9' ||
-        parse_digits(text + 2, 18, &got_tag) < 0 || parse_digits(text + 20, 6, &got_shard) < 0 ||
-        parse_digits(text + 26, 10, &zero) < 0 || parse_digits(text + 36, 20, &index) < 0) {
+    uint64_t tag, shard, zero, index;
+    if (len != SEQ_OLD_LEN || text[0] != '4' || text[1] != '9' ||
+        parse_digits(text + 2, 18, &tag) < 0 || parse_digits(text + 20, 6, &shard) < 0 ||
+        parse_digits(text + 26, 10, &zero) < 0 || parse_digits(text + 36, 20, &index) < 0 ||
+        zero != 0 || index >= STREAM_SEQNO_COUNTER_MAX) {
         return -1;
     }
-    if (got_tag != tag % 1000000000000000000ull || got_shard != shard_idx % 1000000u || zero != 0) {
-        return -1;
-    }
-    *index_out = index;
+    *out = (struct stream_seqno_fields){.shard = {.shard_idx = (uint32_t)shard},
+                                        .counter = index + 1,
+                                        .legacy = 1,
+                                        .legacy_tag = tag};
     return 0;
+}
+
+int stream_seqno_decode(const char *text, size_t len, struct stream_seqno_fields *out)
+{
+    if (len != STREAM_SEQNO_LEN) {
+        return -1;
+    }
+    /* Nine digits at a time into 32-bit halves; 10^56 < 2^187, so nothing overflows. */
+    uint32_t h[6] = {0};
+    size_t at = 0;
+    for (size_t chunk = 2; at < len; at += chunk, chunk = 9) {
+        uint64_t v;
+        if (parse_digits(text + at, chunk, &v) < 0) {
+            return -1;
+        }
+        uint64_t carry = v;
+        uint64_t mul = chunk == 9 ? 1000000000u : 100u;
+        for (int i = 0; i < 6; i++) {
+            uint64_t cur = (uint64_t)h[i] * mul + carry;
+            h[i] = (uint32_t)cur;
+            carry = cur >> 32;
+        }
+    }
+    struct u192 n;
+    for (int i = 0; i < 3; i++) {
+        n.w[i] = (uint64_t)h[2 * i] | (uint64_t)h[2 * i + 1] << 32;
+    }
+    if (get_field(&n, SEQ_TOP_POS, 4) != SEQ_TOP) {
+        return decode_first_layout(text, len, out); /* below 2^185 */
+    }
+    uint64_t shard = get_field(&n, SEQ_SHARD_POS, 32);
+    uint64_t counter = get_field(&n, SEQ_COUNTER_POS, 64);
+    if (get_field(&n, SEQ_VERSION_POS, 4) != SEQ_VERSION || shard > 0x7fffffffu ||
+        get_field(&n, SEQ_NIBBLE_POS, 4) != (shard & 0xf) || counter > STREAM_SEQNO_COUNTER_MAX) {
+        return -1;
+    }
+    *out = (struct stream_seqno_fields){
+        .shard = {.shard_idx = (uint32_t)shard,
+                  .epoch_s = (int64_t)get_field(&n, SEQ_EPOCH_POS, SEQ_TIME_BITS)},
+        .counter = counter,
+        .time_s = (int64_t)get_field(&n, SEQ_TIME_POS, SEQ_TIME_BITS)};
+    return 0;
+}
+
+int64_t stream__seq_epoch(int64_t created_ms, int64_t parent_epoch_s, int64_t adjacent_epoch_s)
+{
+    int64_t e = created_ms / 1000;
+    if (parent_epoch_s >= e) {
+        e = parent_epoch_s + 1;
+    }
+    if (adjacent_epoch_s >= e) {
+        e = adjacent_epoch_s + 1;
+    }
+    return e;
 }
 
 int stream_seqno_pattern_ok(const char *text, size_t len)
