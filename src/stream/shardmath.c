@@ -187,20 +187,15 @@ int stream_shard_id_parse(const char *text, uint32_t *idx_out)
 #define SEQ_TOP 2
 #define SEQ_OLD_LEN 56
 
+static const char DIGIT_PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                  "31323334353637383940414243444546474849505152535455565758596061"
+                                  "62636465666768697071727374757677787980818283848586878889909192"
+                                  "93949596979899";
+
 /* A 192-bit number as three 64-bit limbs, least significant first. */
 struct u192 {
     uint64_t w[3];
 };
-
-/* ORs v (below 2^width, width <= 64) in at bit pos. */
-static void put_field(struct u192 *n, unsigned pos, unsigned width, uint64_t v)
-{
-    unsigned i = pos / 64, sh = pos % 64;
-    n->w[i] |= v << sh;
-    if (sh != 0 && sh + width > 64) {
-        n->w[i + 1] |= v >> (64 - sh);
-    }
-}
 
 static uint64_t get_field(const struct u192 *n, unsigned pos, unsigned width)
 {
@@ -217,40 +212,56 @@ static uint64_t seconds_field(int64_t s)
     return s < 0 ? 0 : (uint64_t)s & ((1ull << SEQ_TIME_BITS) - 1);
 }
 
+/* 2^k in base 10^9, least significant limb first, for k the fields' positions. */
+#define SEQ_BASE 1000000000u
+static const uint32_t POW2_184[] = {937634816u, 899825954u, 404946937u, 733552434u,
+                                    854221733u, 519928653u, 24u};
+static const uint32_t POW2_148[] = {95686656u, 362373784u, 264571492u, 176489970u, 356811923u};
+static const uint32_t POW2_144[] = {505980416u, 272648361u, 141535718u, 198530623u, 22300745u};
+static const uint32_t POW2_80[] = {174706176u, 819614629u, 1208925u};
+static const uint32_t POW2_36[] = {719476736u, 68u};
+#define SEQ_LIMBS 7 /* base 10^9 limbs of a 56-digit number: 6 of 9 digits and 2 digits */
+
+/* acc += v * pow (pow of n limbs), unnormalized: a column takes products below 10^18, at
+   most fifteen of them (three per field), so nothing overflows 2^64. */
+static void add_product(uint64_t acc[SEQ_LIMBS + 3], uint64_t v, const uint32_t *pow, int n)
+{
+    uint64_t v0 = v % SEQ_BASE, v1 = v / SEQ_BASE % SEQ_BASE, v2 = v / SEQ_BASE / SEQ_BASE;
+    for (int k = 0; k < n; k++) {
+        acc[k] += v0 * pow[k];
+        acc[k + 1] += v1 * pow[k];
+        acc[k + 2] += v2 * pow[k];
+    }
+}
+
 void stream_seqno_encode(const struct stream_seqno_fields *f, char out[STREAM_SEQNO_LEN + 1])
 {
-    struct u192 n = {{0, 0, 0}};
+    /* By hand, as the sum of each field times its power of two in base 10^9 (no long
+       division), two digits per table entry: this runs for every record written and read. */
     uint32_t shard = f->shard.shard_idx & 0x7fffffffu;
-    put_field(&n, SEQ_VERSION_POS, 4, SEQ_VERSION);
-    put_field(&n, SEQ_SHARD_POS, 32, shard);
-    put_field(&n, SEQ_TIME_POS, SEQ_TIME_BITS, seconds_field(f->time_s));
-    put_field(&n, SEQ_COUNTER_POS, 64, f->counter & STREAM_SEQNO_COUNTER_MAX);
-    put_field(&n, SEQ_NIBBLE_POS, 4, shard & 0xf);
-    put_field(&n, SEQ_EPOCH_POS, SEQ_TIME_BITS, seconds_field(f->shard.epoch_s));
-    put_field(&n, SEQ_TOP_POS, 4, SEQ_TOP);
-    /* By hand, nine digits at a time over 32-bit halves: this runs for every record
-       written and read. Six divisions leave the two leading digits. */
-    uint32_t h[6];
-    for (int i = 0; i < 3; i++) {
-        h[2 * i] = (uint32_t)n.w[i];
-        h[2 * i + 1] = (uint32_t)(n.w[i] >> 32);
-    }
+    uint64_t acc[SEQ_LIMBS + 3] = {SEQ_VERSION + 16ull * shard % SEQ_BASE,
+                                   16ull * shard / SEQ_BASE};
+    add_product(acc, seconds_field(f->time_s), POW2_36, 2);
+    add_product(acc, f->counter & STREAM_SEQNO_COUNTER_MAX, POW2_80, 3);
+    add_product(acc, shard & 0xf, POW2_144, 5);
+    add_product(acc, seconds_field(f->shard.epoch_s), POW2_148, 5);
+    add_product(acc, SEQ_TOP, POW2_184, 7);
     char *p = out + STREAM_SEQNO_LEN;
     *p = '\0';
-    for (int round = 0; round < 6; round++) {
-        uint64_t rem = 0;
-        for (int i = 5; i >= 0; i--) {
-            uint64_t cur = (rem << 32) | h[i];
-            h[i] = (uint32_t)(cur / 1000000000u);
-            rem = cur % 1000000000u;
-        }
-        for (int d = 0; d < 9; d++) {
-            *--p = (char)('0' + rem % 10);
-            rem /= 10;
-        }
+    uint64_t carry = 0;
+    for (int k = 0; k < SEQ_LIMBS - 1; k++) {
+        uint64_t v = acc[k] + carry;
+        uint32_t limb = (uint32_t)(v % SEQ_BASE);
+        carry = v / SEQ_BASE;
+        uint32_t low8 = limb % 100000000u, hi4 = low8 / 10000, lo4 = low8 % 10000;
+        p -= 9;
+        p[0] = (char)('0' + limb / 100000000u);
+        memcpy(p + 1, DIGIT_PAIRS + 2 * (hi4 / 100), 2);
+        memcpy(p + 3, DIGIT_PAIRS + 2 * (hi4 % 100), 2);
+        memcpy(p + 5, DIGIT_PAIRS + 2 * (lo4 / 100), 2);
+        memcpy(p + 7, DIGIT_PAIRS + 2 * (lo4 % 100), 2);
     }
-    *--p = (char)('0' + h[0] % 10);
-    *--p = (char)('0' + h[0] / 10 % 10);
+    memcpy(p - 2, DIGIT_PAIRS + 2 * ((acc[SEQ_LIMBS - 1] + carry) % 100), 2);
 }
 
 void stream_seqno_format(const struct stream_seqno_shard *sh, uint64_t index, int64_t arrival_ms,

@@ -201,6 +201,49 @@ static void sequence_numbers_increase_and_parse_back(void **state)
     assert_true(stream_seqno_pattern_ok("0", 1));
 }
 
+/* The encoder sums each field's decimal weight; the decoder reads bits back: two ways of
+   doing the arithmetic that must agree on every field, and order as the fields do. */
+static void encoding_and_decoding_agree_on_random_fields(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ull; /* xorshift64 */
+    char prev[STREAM_SEQNO_LEN + 1] = "";
+    struct stream_seqno_fields prev_f = {0};
+    for (int i = 0; i < 20000; i++) {
+        uint64_t r[4];
+        for (int k = 0; k < 4; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            r[k] = x;
+        }
+        struct stream_seqno_fields f = {.shard = {.shard_idx = (uint32_t)(r[0] & 0x7fffffffu),
+                                                  .epoch_s = (int64_t)(r[1] & ((1ull << 36) - 1))},
+                                        .counter = i % 3 == 0 ? r[2] >> (r[3] % 63 + 1) : r[2] >> 1,
+                                        .time_s = (int64_t)(r[3] >> 28)};
+        if (i % 5 == 0) { /* same shard as the previous: the counter orders */
+            f.shard = prev_f.shard;
+        }
+        char text[STREAM_SEQNO_LEN + 1];
+        stream_seqno_encode(&f, text);
+        assert_int_equal(strlen(text), STREAM_SEQNO_LEN);
+        struct stream_seqno_fields g;
+        decode_ok(text, &g);
+        assert_false(g.legacy);
+        assert_int_equal(g.shard.shard_idx, f.shard.shard_idx);
+        assert_int_equal(g.shard.epoch_s, f.shard.epoch_s);
+        assert_true(g.counter == f.counter);
+        assert_int_equal(g.time_s, f.time_s);
+        if (i > 0 && f.shard.shard_idx == prev_f.shard.shard_idx &&
+            f.shard.epoch_s == prev_f.shard.epoch_s && f.counter != prev_f.counter) {
+            assert_true((strcmp(prev, text) < 0) == (prev_f.counter < f.counter));
+        }
+        if (f.shard.epoch_s != prev_f.shard.epoch_s && i > 0) {
+            assert_true((strcmp(prev, text) < 0) == (prev_f.shard.epoch_s < f.shard.epoch_s));
+        }
+        memcpy(prev, text, sizeof(prev));
+        prev_f = f;
+    }
+}
+
 static void children_sort_after_their_parents(void **state)
 {
     (void)state;
@@ -299,6 +342,7 @@ int main(void)
         cmocka_unit_test(shard_ids_round_trip),
         cmocka_unit_test(sequence_numbers_have_aws_layout),
         cmocka_unit_test(sequence_numbers_increase_and_parse_back),
+        cmocka_unit_test(encoding_and_decoding_agree_on_random_fields),
         cmocka_unit_test(children_sort_after_their_parents),
         cmocka_unit_test(first_layout_numbers_still_decode),
         cmocka_unit_test(iterators_round_trip_refuse_forgery_and_expire),
