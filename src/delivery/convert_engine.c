@@ -361,9 +361,10 @@ int delivery__convert_flush(struct dstream *ds, const struct flush_conf *fc, con
                     char seq[STREAM_SEQNO_LEN + 1];
                     const char *seqp = NULL;
                     if (ds->kinesis_source && ds->stream != NULL) {
-                        stream_seqno_format(stream_seq_tag(ds->stream),
-                                            ds->sources[recs[i].src_idx].shard_idx, recs[i].index,
-                                            seq);
+                        uint32_t shard_idx = ds->sources[recs[i].src_idx].shard_idx;
+                        struct stream_seqno_shard sq = {.shard_idx = shard_idx};
+                        stream_seqno_shard(ds->stream, shard_idx, &sq);
+                        stream_seqno_format(&sq, recs[i].index, recs[i].arrival_ms, seq);
                         seqp = seq;
                     }
                     ce.sub = recs[i].sub;

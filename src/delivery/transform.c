@@ -621,7 +621,9 @@ static int transform_batch(struct xform *x, const uint8_t *data, const struct de
         if (ds->kinesis_source && ds->stream != NULL) {
             uint32_t shard_idx = ds->sources[r->src_idx].shard_idx;
             snprintf(shard[i], sizeof(shard[i]), "shardId-%012u", shard_idx);
-            stream_seqno_format(stream_seq_tag(ds->stream), shard_idx, r->index, seq[i]);
+            struct stream_seqno_shard sq = {.shard_idx = shard_idx};
+            stream_seqno_shard(ds->stream, shard_idx, &sq);
+            stream_seqno_format(&sq, r->index, r->arrival_ms, seq[i]);
             in[i].shard_id = shard[i];
             in[i].pk = (const char *)data + r->off + r->len;
             in[i].pk_len = r->pk_len;

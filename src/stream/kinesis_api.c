@@ -25,12 +25,18 @@ static json_t *mode_details(enum stream_mode mode)
     return json_pack("{s:s}", "StreamMode", stream_mode_name(mode));
 }
 
-static json_t *shard_json(uint64_t seq_tag, const struct stream_shard_info *sh)
+/* A shard's starting number precedes its first record, and a closed shard's ending number
+   follows its last, as on AWS (and both are of the shard: see shardmath.c). */
+static json_t *shard_json(const struct stream_shard_info *sh)
 {
     char start[48], end[48], seq[STREAM_SEQNO_LEN + 1];
     stream_hashkey_format(sh->start_hash, start);
     stream_hashkey_format(sh->end_hash, end);
-    stream_seqno_format(seq_tag, sh->shard_idx, sh->starting_index, seq);
+    struct stream_seqno_fields f = {
+        .shard = {.shard_idx = sh->shard_idx, .epoch_s = sh->seq_epoch_s},
+        .counter = 0,
+        .time_s = sh->seq_epoch_s};
+    stream_seqno_encode(&f, seq);
     json_t *j = json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", sh->shard_id,
                           "HashKeyRange", "StartingHashKey", start, "EndingHashKey", end,
                           "SequenceNumberRange", "StartingSequenceNumber", seq);
@@ -45,7 +51,9 @@ static json_t *shard_json(uint64_t seq_tag, const struct stream_shard_info *sh)
         json_object_set_new(j, "AdjacentParentShardId", json_string(id));
     }
     if (!sh->open) {
-        stream_seqno_format(seq_tag, sh->shard_idx, STREAM_ENDING_INDEX, seq);
+        f.counter = STREAM_SEQNO_COUNTER_MAX;
+        f.time_s = sh->closed_ms / 1000 > sh->seq_epoch_s ? sh->closed_ms / 1000 : sh->seq_epoch_s;
+        stream_seqno_encode(&f, seq);
         json_object_set_new(json_object_get(j, "SequenceNumberRange"), "EndingSequenceNumber",
                             json_string(seq));
     }
@@ -215,7 +223,7 @@ static int describe_stream(struct api_call *call, json_t *in, json_t **out)
         i++;
     }
     for (; i < n_shards && json_array_size(arr) < (size_t)limit; i++) {
-        json_array_append_new(arr, shard_json(info->seq_tag, &shards[i]));
+        json_array_append_new(arr, shard_json(&shards[i]));
     }
     json_t *d = description(info);
     json_object_set_new(d, "Shards", arr);
@@ -546,7 +554,7 @@ static int list_shards(struct api_call *call, json_t *in, json_t **out)
             more = 1;
             break;
         }
-        json_array_append_new(arr, shard_json(stream_seq_tag(s), &shards[i]));
+        json_array_append_new(arr, shard_json(&shards[i]));
         last_idx = shards[i].shard_idx;
     }
     *out = json_pack("{s:o}", "Shards", arr);

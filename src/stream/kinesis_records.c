@@ -381,7 +381,7 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
         for (size_t i = 0; i < req.n_entries; i++) {
             failed += req.recs[i].result != 0;
         }
-        uint64_t seq_tag = stream_seq_tag(s);
+        struct stream_seqno_shard seq_shard = {.epoch_s = -1};
         buf_reserve(out, req.n_entries * 110 + 96);
         buf_printf(out, "{\"FailedRecordCount\":%zu,\"Records\":[", failed);
         for (size_t i = 0; i < req.n_entries; i++) {
@@ -415,7 +415,10 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
             char *begin = p;
             memcpy(p, head, sizeof(head) - 1);
             p += sizeof(head) - 1;
-            stream_seqno_format(seq_tag, e->shard_idx, e->index, p); /* writes a NUL too */
+            if (seq_shard.epoch_s < 0 || seq_shard.shard_idx != e->shard_idx) {
+                stream_seqno_shard(s, e->shard_idx, &seq_shard); /* shards are never removed */
+            }
+            stream_seqno_format(&seq_shard, e->index, e->arrival_ms, p); /* writes a NUL too */
             p += STREAM_SEQNO_LEN;
             memcpy(p, mid, sizeof(mid) - 1);
             p += sizeof(mid) - 1;
@@ -455,7 +458,9 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
             rc = err_set(&call->err, SL_E(INTERNAL), "Internal service failure.");
         } else {
             char seq[STREAM_SEQNO_LEN + 1], shard_id[STREAM_SHARD_ID_LEN + 1];
-            stream_seqno_format(stream_seq_tag(s), e->shard_idx, e->index, seq);
+            struct stream_seqno_shard seq_shard = {0};
+            stream_seqno_shard(s, e->shard_idx, &seq_shard);
+            stream_seqno_format(&seq_shard, e->index, e->arrival_ms, seq);
             stream_shard_id_format(e->shard_idx, shard_id);
             buf_printf(out,
                        "{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"EncryptionType\":\"%s\"}",
@@ -475,7 +480,7 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
 
 struct read_ctx {
     struct buf *out;
-    char seq_prefix[STREAM_SEQNO_LEN + 1]; /* the first 36 digits: the same for a whole shard */
+    struct stream_seqno_shard seq_shard;
     size_t n_records;
     size_t n_bytes;
     int64_t last_arrival_ms;
@@ -515,8 +520,7 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     }
     memcpy(p, head, sizeof(head) - 1);
     p += sizeof(head) - 1;
-    memcpy(p, rc->seq_prefix, STREAM_SEQNO_LEN - 20);
-    put_digits(p + STREAM_SEQNO_LEN - 20, index, 20);
+    stream_seqno_format(&rc->seq_shard, index, arrival_ms, p); /* its NUL is overwritten */
     p += STREAM_SEQNO_LEN;
     memcpy(p, mid, sizeof(mid) - 1);
     p += sizeof(mid) - 1;
@@ -665,7 +669,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     }
     buf_puts(out, "{\"Records\":[");
     struct read_ctx ctx = {.out = out};
-    stream_seqno_format(pos.seq_tag, pos.shard_idx, 0, ctx.seq_prefix);
+    stream_seqno_shard(s, pos.shard_idx, &ctx.seq_shard);
     rc = stream_reader_read(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx);
     uint64_t next = stream_reader_position(r);
     stream_reader_close(r);

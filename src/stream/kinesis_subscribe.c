@@ -18,14 +18,12 @@
  * later one takes over, and the older subscription ends with that exception.
  *
  * ContinuationSequenceNumber is the sequence number of the last record before the
- * subscription's position, to be used with AFTER_SEQUENCE_NUMBER (as the KCL does).
- * A position at the shard's first record has no predecessor: the continuation is then
- * that first record's own sequence number (whether the record exists yet or not), and
- * AFTER_SEQUENCE_NUMBER of the shard's first record starts at that record. A client
- * cannot say which of the two it meant, so that reading errs on the side of one
- * duplicate of the shard's first record rather than its loss (TODO(seqno): once a
- * shard's starting sequence number precedes its first record, as on AWS, hand that out
- * instead).
+ * subscription's position, to be used with AFTER_SEQUENCE_NUMBER (as the KCL does); at
+ * the shard's first record, before or after it exists, it is the shard's
+ * StartingSequenceNumber, which precedes that record (shardmath.c), so a continuation
+ * taken before the shard had records neither repeats nor skips its first record.
+ * Continuations of the first layout given out before had no such number and used the
+ * first record's own: AFTER_SEQUENCE_NUMBER of one still starts at that record.
  *
  * A closed shard's subscription ends once it has sent the shard's last record: that
  * event carries ChildShards (as GetRecords does at the end), and the body ends cleanly.
@@ -146,8 +144,11 @@ struct subscription {
     struct stream *s; /* a reference */
     struct stream_reader *r;
     uint32_t shard_idx;
-    uint64_t seq_tag;
+    struct stream_seqno_shard seq_shard;
     uint64_t shard_start; /* index of the shard's first record ever */
+    int have_last;        /* the last record sent: its index and arrival (continuations) */
+    uint64_t last_index;
+    int64_t last_arrival_ms;
     char key[2500];
     char consumer_arn[2400];
     uint64_t gen;
@@ -170,7 +171,10 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     struct event_ctx *ec = arg;
     struct buf *b = ec->json;
     char seq[STREAM_SEQNO_LEN + 1];
-    stream_seqno_format(ec->sub->seq_tag, ec->sub->shard_idx, index, seq);
+    stream_seqno_format(&ec->sub->seq_shard, index, arrival_ms, seq);
+    ec->sub->have_last = 1;
+    ec->sub->last_index = index;
+    ec->sub->last_arrival_ms = arrival_ms;
     buf_printf(
         b, "%s{\"SequenceNumber\":\"%s\",\"ApproximateArrivalTimestamp\":%lld.%03lld,\"Data\":\"",
         ec->n_records > 0 ? "," : "", seq, (long long)(arrival_ms / 1000),
@@ -186,6 +190,57 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     ec->n_records++;
     ec->last_arrival_ms = arrival_ms;
     return buf_status(b) < 0 ? -1 : 0;
+}
+
+struct arrival_probe {
+    uint64_t index;
+    int64_t arrival_ms;
+    int found;
+};
+
+static int probe_record(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
+                        size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)pk, (void)pk_len, (void)data, (void)data_len;
+    struct arrival_probe *p = arg;
+    p->index = index;
+    p->arrival_ms = arrival_ms;
+    p->found = 1;
+    return 1;
+}
+
+/* The arrival of record index of sub's shard, which exists or existed: the last one sent
+   or the shard's newest without reading; else read from the log. A record retention
+   removed gets the next one's, or the newest's, which sorts the same. */
+static int64_t record_arrival(struct subscription *sub, uint64_t index)
+{
+    if (sub->have_last && sub->last_index == index) {
+        return sub->last_arrival_ms;
+    }
+    struct stream_shard_state state = {0};
+    stream_shard_state(sub->s, sub->shard_idx, &state);
+    struct arrival_probe probe = {0};
+    if (index + 1 != state.durable_index) {
+        struct stream_position at = {.type = STREAM_AT_INDEX, .index = index};
+        struct stream_reader *r;
+        if (stream_reader_open(sub->s, sub->shard_idx, &at, &r) == 0) {
+            stream_reader_read(r, 1, 0, probe_record, &probe);
+            stream_reader_close(r);
+        }
+    }
+    return probe.found ? probe.arrival_ms : state.last_arrival_ms;
+}
+
+/* The ContinuationSequenceNumber at reader position pos (see the top). */
+static void continuation(struct subscription *sub, uint64_t pos, char out[STREAM_SEQNO_LEN + 1])
+{
+    if (pos <= sub->shard_start) {
+        struct stream_seqno_fields f = {
+            .shard = sub->seq_shard, .counter = 0, .time_s = sub->seq_shard.epoch_s};
+        stream_seqno_encode(&f, out);
+        return;
+    }
+    stream_seqno_format(&sub->seq_shard, pos - 1, record_arrival(sub, pos - 1), out);
 }
 
 /* An exception message that ends the subscription. */
@@ -219,7 +274,7 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
     }
     uint64_t pos = stream_reader_position(sub->r);
     char cont[STREAM_SEQNO_LEN + 1];
-    stream_seqno_format(sub->seq_tag, sub->shard_idx, pos > sub->shard_start ? pos - 1 : pos, cont);
+    continuation(sub, pos, cont);
     int64_t behind = 0;
     struct stream_shard_state state;
     if (ec.n_records > 0 && stream_shard_state(sub->s, sub->shard_idx, &state) == 0 &&
@@ -392,19 +447,19 @@ static int read_position(struct api_call *call, json_t *in, struct stream_positi
 }
 
 /*
- * A reader of shard sh at pos. AFTER_SEQUENCE_NUMBER of the shard's first record starts
- * at that record, which may not exist yet (see the top).
+ * A reader of shard sh at pos. AFTER_SEQUENCE_NUMBER of the first-layout number of the
+ * shard's first record starts at that record, which may not exist yet (see the top).
  */
 static int open_reader(struct stream *s, const struct stream_shard_info *sh,
                        const struct stream_position *pos, struct stream_reader **r)
 {
-    if (pos->type == STREAM_AFTER_SEQUENCE_NUMBER) {
-        char first[STREAM_SEQNO_LEN + 1];
-        stream_seqno_format(stream_seq_tag(s), sh->shard_idx, sh->starting_index, first);
-        if (strcmp(first, pos->sequence_number) == 0) {
-            struct stream_position at = {.type = STREAM_AT_INDEX, .index = sh->starting_index};
-            return stream_reader_open(s, sh->shard_idx, &at, r);
-        }
+    struct stream_seqno_fields f;
+    if (pos->type == STREAM_AFTER_SEQUENCE_NUMBER &&
+        stream_seqno_decode(pos->sequence_number, pos->seqno_len, &f) == 0 && f.legacy &&
+        f.legacy_tag == stream_seq_tag(s) % 1000000000000000000ull &&
+        f.shard.shard_idx == sh->shard_idx % 1000000u && f.counter == sh->starting_index + 1) {
+        struct stream_position at = {.type = STREAM_AT_INDEX, .index = sh->starting_index};
+        return stream_reader_open(s, sh->shard_idx, &at, r);
     }
     return stream_reader_open(s, sh->shard_idx, pos, r);
 }
@@ -471,7 +526,7 @@ int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
     sub->s = s;
     sub->r = r;
     sub->shard_idx = shard_idx;
-    sub->seq_tag = stream_seq_tag(s);
+    stream_seqno_shard(s, shard_idx, &sub->seq_shard);
     sub->shard_start = sh.starting_index;
     snprintf(sub->consumer_arn, sizeof(sub->consumer_arn), "%s", consumer.arn);
     int64_t now = stream_service_now_ms(svc);

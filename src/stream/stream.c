@@ -933,6 +933,7 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
         stream__shard_even_range(i, (uint32_t)p->shard_count, &start, &end);
         struct shard *sh = shard_new(i, start, end, -1, -1);
         sh->created_ms = now;
+        sh->seq_epoch_s = stream__seq_epoch(now, -1, -1);
         add_shard(s, sh);
     }
     rebuild_open(s);
@@ -1314,6 +1315,17 @@ static void shard_info(const struct shard *sh, struct stream_shard_info *out)
     out->ending_index = sh->open ? 0 : sh->ending_index;
     out->created_ms = sh->created_ms;
     out->closed_ms = sh->open ? 0 : sh->closed_ms;
+    out->seq_epoch_s = sh->seq_epoch_s;
+}
+
+int stream_seqno_shard(struct stream *s, uint32_t shard_idx, struct stream_seqno_shard *out)
+{
+    struct shard *sh = find_shard(s, shard_idx);
+    if (sh == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    *out = (struct stream_seqno_shard){.shard_idx = shard_idx, .epoch_s = sh->seq_epoch_s};
+    return 0;
 }
 
 void stream_shards_list(struct stream *s, struct stream_shard_info **out, size_t *n_out)
@@ -1407,12 +1419,27 @@ static void plan_fini(struct plan *p)
     free(p->open);
 }
 
+/* The sequence epoch of a parent: an existing shard or one the plan added (admin_lock
+   held, so the shard table does not change meanwhile); -1 for none. */
+static int64_t plan_epoch(const struct plan *p, int64_t idx)
+{
+    if (idx < 0) {
+        return -1;
+    }
+    if (idx < (int64_t)p->s->n_shards) {
+        return p->s->shards[idx]->seq_epoch_s;
+    }
+    return p->added[idx - (int64_t)p->s->n_shards]->seq_epoch_s;
+}
+
 static struct shard *plan_add(struct plan *p, u128 start, u128 end, int64_t parent_idx,
                               int64_t adjacent_parent_idx)
 {
     struct shard *sh = shard_new(p->s->n_shards + (uint32_t)p->n_added, start, end, parent_idx,
                                  adjacent_parent_idx);
     sh->created_ms = p->now_ms;
+    sh->seq_epoch_s = stream__seq_epoch(sh->created_ms, plan_epoch(p, parent_idx),
+                                        plan_epoch(p, adjacent_parent_idx));
     p->added = xrealloc(p->added, (p->n_added + 1) * sizeof(*p->added));
     p->added[p->n_added++] = sh;
     return sh;
@@ -2044,6 +2071,7 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
             struct stream_put_record *r = &recs[order[start[k] + j]];
             r->result = rc;
             r->index = first + j;
+            r->arrival_ms = arrival;
         }
         fill[k] = rc < 0 ? 0 : (size_t)(first + count);
     }
@@ -2107,6 +2135,39 @@ struct stream_reader {
     uint64_t position; /* next index to visit */
 };
 
+/*
+ * The index an AT/AFTER_SEQUENCE_NUMBER position of sh starts at: 0, or -1 when the number
+ * is not one of sh's (another layout, stream, shard or epoch), or is past its last record
+ * (a shard's ending number included). The shard's starting number, which precedes its
+ * first record, starts at that record both AT and AFTER, even before it exists.
+ */
+static int seqno_position(const struct stream *s, const struct shard *sh,
+                          const struct stream_position *pos, uint64_t *index_out)
+{
+    struct stream_seqno_fields f;
+    if (pos->sequence_number == NULL ||
+        !stream_seqno_pattern_ok(pos->sequence_number, pos->seqno_len) ||
+        stream_seqno_decode(pos->sequence_number, pos->seqno_len, &f) < 0) {
+        return -1;
+    }
+    int ours = f.legacy ? f.legacy_tag == s->seq_tag % 1000000000000000000ull &&
+                              f.shard.shard_idx == sh->idx % 1000000u
+                        : f.shard.epoch_s == sh->seq_epoch_s && f.shard.shard_idx == sh->idx;
+    if (!ours) {
+        return -1;
+    }
+    if (f.counter == 0) {
+        *index_out = 0;
+        return 0;
+    }
+    uint64_t index = f.counter - 1;
+    if (index >= seglog_next_index(sh->log)) {
+        return -1;
+    }
+    *index_out = index + (pos->type == STREAM_AFTER_SEQUENCE_NUMBER);
+    return 0;
+}
+
 int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream_position *pos,
                        struct stream_reader **out)
 {
@@ -2120,14 +2181,9 @@ int stream_reader_open(struct stream *s, uint32_t shard_idx, const struct stream
     switch (pos->type) {
     case STREAM_AT_SEQUENCE_NUMBER:
     case STREAM_AFTER_SEQUENCE_NUMBER:
-        if (pos->sequence_number == NULL ||
-            !stream_seqno_pattern_ok(pos->sequence_number, pos->seqno_len) ||
-            stream__seqno_parse(pos->sequence_number, pos->seqno_len, s->seq_tag, sh->idx, &index) <
-                0 ||
-            index >= seglog_next_index(sh->log)) {
+        if (seqno_position(s, sh, pos, &index) < 0) {
             return SL_E(INVALID_ARGUMENT);
         }
-        index += pos->type == STREAM_AFTER_SEQUENCE_NUMBER;
         break;
     case STREAM_TRIM_HORIZON: index = seglog_first_index(sh->log); break;
     case STREAM_LATEST: index = seglog_durable_index(sh->log); break;
@@ -2241,6 +2297,12 @@ int stream_reader_wait(struct stream_reader *r, int64_t timeout_ms)
 
 /* ---- opening, retention, the background thread, closing ---- */
 
+/* The sequence epoch of shard idx of s as loaded so far; -1 for none (or a bad row). */
+static int64_t loaded_epoch(const struct stream *s, int64_t idx)
+{
+    return idx >= 0 && idx < (int64_t)s->n_shards ? s->shards[idx]->seq_epoch_s : -1;
+}
+
 static int load_streams(struct stream_service *svc)
 {
     struct store *st = svc->store;
@@ -2304,6 +2366,9 @@ static int load_streams(struct stream_service *svc)
             /* rows from before lineage was kept are the stream's first shards */
             sh->created_ms = store_col_int64(qs, 6) ? store_col_int64(qs, 6) : s->created_ms;
             sh->closed_ms = store_col_int64(qs, 7);
+            /* parents come first, so their epochs are known: the same as when it opened */
+            sh->seq_epoch_s = stream__seq_epoch(sh->created_ms, loaded_epoch(s, sh->parent_idx),
+                                                loaded_epoch(s, sh->adjacent_parent_idx));
             add_shard(s, sh);
         }
         if (rc >= 0 && (s->n_shards != n_rows || s->n_shards == 0)) {

@@ -201,7 +201,8 @@ void stream_release(struct stream *s);
 const char *stream_name(const struct stream *s);
 const char *stream_arn(const struct stream *s);
 int64_t stream_id(const struct stream *s);
-uint64_t stream_seq_tag(const struct stream *s); /* part of every sequence number */
+/* The stream's tag: in iterators, and in sequence numbers of the first layout. */
+uint64_t stream_seq_tag(const struct stream *s);
 
 /* A snapshot of a stream: a plain copy, consistent at one instant, owned by the caller. */
 struct stream_info {
@@ -345,6 +346,7 @@ struct stream_shard_info {
     uint64_t ending_index;       /* closed: index after its last record; open: 0 */
     int64_t created_ms;          /* when it opened, ms since the epoch */
     int64_t closed_ms;           /* when it closed; 0 while open */
+    int64_t seq_epoch_s;         /* its sequence epoch (stream_seqno_shard) */
 };
 /*
  * Every shard of s, open and closed, in shard order (parents before their children), into
@@ -376,6 +378,7 @@ struct stream_put_record {
     /* OUT */
     uint32_t shard_idx; /* the shard it went to */
     uint64_t index;     /* its index in the shard (see stream_seqno_format) */
+    int64_t arrival_ms; /* its arrival, as its sequence number and readers give it */
     int result;         /* 0 durable, SL_E(THROUGHPUT_EXCEEDED) (the shard's write limit;
                            nothing appended), or the log's error (nothing acknowledged) */
 };
@@ -464,12 +467,37 @@ void stream_hashkey_format(stream_u128 v, char out[48]);
 void stream_shard_id_format(uint32_t shard_idx, char out[STREAM_SHARD_ID_LEN + 1]);
 /* Parses "shardId-000000000007" (or a bare number) into 7; 0 or -1 when malformed. */
 int stream_shard_id_parse(const char *text, uint32_t *shard_idx_out);
-/* The sequence number of record index of shard shard_idx of a stream tagged seq_tag. A
- * closed shard's EndingSequenceNumber is the one of index STREAM_ENDING_INDEX, above any
- * of its records and below any of its children's (whose shard numbers are higher). */
-#define STREAM_ENDING_INDEX UINT64_MAX
-void stream_seqno_format(uint64_t seq_tag, uint32_t shard_idx, uint64_t index,
+/*
+ * Sequence numbers (the layout is in shardmath.c). Every number of a shard shares its
+ * shard number and its sequence epoch: the shard's creation second, raised above its
+ * parents' so that a child's numbers all exceed its parents' (stream_seqno_shard).
+ * A number carries a counter: 0 is the shard's StartingSequenceNumber (before its first
+ * record), index + 1 record index's, STREAM_SEQNO_COUNTER_MAX a closed shard's
+ * EndingSequenceNumber (after its last record).
+ */
+#define STREAM_SEQNO_COUNTER_MAX INT64_MAX
+struct stream_seqno_shard {
+    uint32_t shard_idx;
+    int64_t epoch_s; /* the shard's sequence epoch, seconds since the epoch */
+};
+struct stream_seqno_fields {
+    struct stream_seqno_shard shard;
+    uint64_t counter; /* 0..STREAM_SEQNO_COUNTER_MAX, see above */
+    int64_t time_s;   /* the record's arrival; the shard's creation (start) or closing (end) */
+    /* stream_seqno_decode of a number from before this layout (the stream's tag and the
+       shard number; epoch_s and time_s are 0): */
+    int legacy;
+    uint64_t legacy_tag;
+};
+/* Fills *out (OUT) for shard shard_idx of s: 0, or SL_E(RESOURCE_NOT_FOUND). */
+int stream_seqno_shard(struct stream *s, uint32_t shard_idx, struct stream_seqno_shard *out);
+/* The 56 digits of f (not legacy) and a NUL into out. */
+void stream_seqno_encode(const struct stream_seqno_fields *f, char out[STREAM_SEQNO_LEN + 1]);
+/* Record index's number, the record having arrived at arrival_ms. */
+void stream_seqno_format(const struct stream_seqno_shard *sh, uint64_t index, int64_t arrival_ms,
                          char out[STREAM_SEQNO_LEN + 1]);
+/* Parses a number of either layout into *out (OUT): 0, or -1 when it is neither. */
+int stream_seqno_decode(const char *text, size_t len, struct stream_seqno_fields *out);
 /* 1 when text looks like a sequence number by the API's pattern 0|([1-9]\d{0,128}). */
 int stream_seqno_pattern_ok(const char *text, size_t len);
 

@@ -47,6 +47,7 @@ struct shard {
     uint64_t ending_index;       /* shards_lock: closed: index after its last record */
     int64_t created_ms;          /* when it opened */
     int64_t closed_ms;           /* shards_lock: when it closed; 0 while open */
+    int64_t seq_epoch_s;         /* see stream__seq_epoch */
     struct seglog *log;          /* owned */
     pthread_mutex_t wait_lock;   /* guards the wait on wait_cond */
     pthread_cond_t wait_cond;    /* broadcast after records become durable (monotonic clock) */
@@ -83,7 +84,7 @@ struct stream {
     char account[16];
     char name[STREAM_NAME_MAX + 1];
     char arn[256];
-    uint64_t seq_tag; /* digits 3..20 of every sequence number: creation ms */
+    uint64_t seq_tag; /* creation ms: in iterators and first-layout sequence numbers */
     int64_t created_ms;
     /*
      * The shard table, under shards_lock. shards[i] is shard number i (numbers are dense:
@@ -163,11 +164,12 @@ size_t stream__open_slot_for_hash(const struct stream *s, u128 hash);
 /* Shard i of n when the key space is split evenly, AWS style. */
 void stream__shard_even_range(uint32_t i, uint32_t n, u128 *start, u128 *end);
 /*
- * Parses a sequence number of this stream and shard into its record index. -1 when it is
- * not a Sluice sequence number of that stream and shard.
+ * The sequence epoch of a shard created at created_ms whose parents' epochs are
+ * parent_epoch_s (-1: no such parent): its creation second, but at least one above each
+ * parent's, so that every number of a child exceeds every number of its parents. Only
+ * stored values go in, so a restart computes the same epochs again.
  */
-int stream__seqno_parse(const char *text, size_t len, uint64_t tag, uint32_t shard_idx,
-                        uint64_t *index_out);
+int64_t stream__seq_epoch(int64_t created_ms, int64_t parent_epoch_s, int64_t adjacent_epoch_s);
 /* An iterator token for pos under key, into out (>= 128 bytes). */
 void stream__iterator_encode(const uint8_t key[32], const struct stream_iterator_pos *pos,
                              char *out, size_t out_size);

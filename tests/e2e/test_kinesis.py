@@ -441,6 +441,71 @@ def test_iterator_types(kinesis, stream):
     assert error_code(e) == "InvalidArgumentException"
 
 
+def seqno_fields(seq):
+    """AWS's layout of a sequence number (version 2), as numbers AWS hands out decode: the
+    hex digits of the 188-bit number."""
+    h = format(int(seq), "x")
+    assert len(seq) == 56 and len(h) == 47 and h[0] == "2" and h[46] == "2"
+    return {"epoch": int(h[1:10], 16), "shard_low": int(h[10], 16),
+            "counter": int(h[11:27], 16), "time": int(h[29:38], 16),
+            "shard": int(h[38:46], 16)}
+
+
+def test_sequence_numbers_have_aws_structure(kinesis, stream):
+    shard = "shardId-000000000001"
+    desc = kinesis.describe_stream(StreamName=stream)["StreamDescription"]
+    created = desc["StreamCreationTimestamp"].timestamp()
+    start = next(s for s in desc["Shards"] if s["ShardId"] == shard)[
+        "SequenceNumberRange"]["StartingSequenceNumber"]
+    f = seqno_fields(start)
+    assert f == {"epoch": int(created), "shard_low": 1, "counter": 0, "time": int(created),
+                 "shard": 1}
+    # Before the shard has a record its starting number is a position: AT and AFTER it
+    # both read from the first record on.
+    at_start = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                          ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                          StartingSequenceNumber=start)["ShardIterator"]
+    after_start = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                             ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                             StartingSequenceNumber=start)["ShardIterator"]
+    key = str(TWO_128 // 4 + 1)  # shard 1 of 4
+    put = [kinesis.put_record(StreamName=stream, Data=f"q{i}".encode(), PartitionKey="k",
+                              ExplicitHashKey=key) for i in range(3)]
+    assert {p["ShardId"] for p in put} == {shard}
+    got = kinesis.get_records(ShardIterator=at_start)["Records"]
+    assert [r["Data"] for r in got] == [b"q0", b"q1", b"q2"]
+    assert [r["Data"] for r in kinesis.get_records(ShardIterator=after_start)["Records"]] == [
+        b"q0", b"q1", b"q2"]
+    # Each record's number: the shard's, a counter that grows by one, its arrival second;
+    # the same number PutRecord gave, and above the shard's start.
+    assert [r["SequenceNumber"] for r in got] == [p["SequenceNumber"] for p in put]
+    assert int(start) < int(got[0]["SequenceNumber"])
+    for i, r in enumerate(got):
+        f = seqno_fields(r["SequenceNumber"])
+        assert (f["epoch"], f["shard"], f["shard_low"]) == (int(created), 1, 1)
+        assert f["counter"] == i + 1
+        assert f["time"] == int(r["ApproximateArrivalTimestamp"].timestamp())
+    # Another shard's numbers are not this shard's; the message is AWS's.
+    other = kinesis.list_shards(StreamName=stream)["Shards"][0]["SequenceNumberRange"][
+        "StartingSequenceNumber"]
+    with pytest.raises(ClientError) as e:
+        kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                   ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                   StartingSequenceNumber=other)
+    assert error_code(e) == "InvalidArgumentException"
+    assert e.value.response["Error"]["Message"].startswith(
+        f"Invalid StartingSequenceNumber. It encodes {other}, while it was used in a call to a "
+        f"shard with {shard} in stream {stream} under account ")
+    # Nor is one past the shard's last record.
+    past = str(int(got[-1]["SequenceNumber"]) + 2 ** 80)  # the counter one higher
+    assert seqno_fields(past)["counter"] == 4
+    with pytest.raises(ClientError) as e:
+        kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                   ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                   StartingSequenceNumber=past)
+    assert error_code(e) == "InvalidArgumentException"
+
+
 def test_stream_arn_accepted_wherever_name_is(kinesis, stream):
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
     if "StreamARN" not in kinesis.meta.service_model.operation_model("PutRecords").input_shape.members:

@@ -66,6 +66,41 @@ def test_restart_keeps_records_sequence_numbers_and_metadata(fresh_sluice):
         assert int(r["SequenceNumber"]) > last[r["ShardId"]]
 
 
+def test_sequence_numbers_of_the_first_layout_still_read_after_an_upgrade(fresh_sluice):
+    """Numbers handed out before sequence numbers took AWS's layout ("49", the stream's
+    creation in ms, the shard, ten zeros, the record's index) and kept by clients as
+    checkpoints still read the same records after a restart, and sort below every number
+    handed out since."""
+    fresh_sluice.start()
+    kinesis = fresh_sluice.client("kinesis")
+    create_active(kinesis, "upgrade", shards=1)
+    created = kinesis.describe_stream_summary(StreamName="upgrade")[
+        "StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    tag = round(created.timestamp() * 1000)
+    for i in range(3):
+        kinesis.put_record(StreamName="upgrade", Data=f"u{i}".encode(), PartitionKey="k")
+    fresh_sluice.restart()
+    kinesis = fresh_sluice.client("kinesis")
+    shard = "shardId-000000000000"
+
+    def read_from(kind, seq):
+        it = kinesis.get_shard_iterator(StreamName="upgrade", ShardId=shard,
+                                        ShardIteratorType=kind,
+                                        StartingSequenceNumber=seq)["ShardIterator"]
+        return [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]]
+
+    old = [f"49{tag:018d}{0:06d}{0:010d}{i:020d}" for i in range(3)]
+    assert read_from("AT_SEQUENCE_NUMBER", old[1]) == [b"u1", b"u2"]
+    assert read_from("AFTER_SEQUENCE_NUMBER", old[1]) == [b"u2"]
+    assert read_from("AFTER_SEQUENCE_NUMBER", old[2]) == []
+    # an old-layout number of another stream (another creation time) is not this one's
+    with pytest.raises(ClientError) as e:
+        read_from("AT_SEQUENCE_NUMBER", f"49{tag + 1:018d}{0:06d}{0:010d}{1:020d}")
+    assert e.value.response["Error"]["Code"] == "InvalidArgumentException"
+    new = read_shard(kinesis, "upgrade", shard)
+    assert all(int(o) < int(n["SequenceNumber"]) for o in old for n in new)
+
+
 def test_kill_9_mid_load_loses_no_acknowledged_record(fresh_sluice):
     fresh_sluice.start()
     kinesis = fresh_sluice.client("kinesis")

@@ -327,17 +327,47 @@ def test_continuation_of_an_empty_shard(sluice, unique):
     first = next(iter(stream))["SubscribeToShardEvent"]
     stream.close()
     assert first["Records"] == [] and first["ContinuationSequenceNumber"]
+    # as on AWS, it is the shard's starting number, which precedes its first record
+    start = k.list_shards(StreamName=name)["Shards"][0]["SequenceNumberRange"][
+        "StartingSequenceNumber"]
+    assert first["ContinuationSequenceNumber"] == start
     after_empty = {"Type": "AFTER_SEQUENCE_NUMBER",
                    "SequenceNumber": first["ContinuationSequenceNumber"]}
     stream = subscribe(k, arn, after_empty)
     put(k, name, ["first"])
-    got, _ = collect(stream, 1)
+    got, events = collect(stream, 1)
     stream.close()
     assert [r["Data"] for r in got] == [b"first"]
+    assert int(start) < int(got[0]["SequenceNumber"])
+    seen_first = events[-1]["ContinuationSequenceNumber"]
+    assert seen_first == got[0]["SequenceNumber"]
     # the consumer went away before it saw that record, and comes back with its checkpoint
     put(k, name, ["second"])
     got, _ = collect(subscribe(k, arn, after_empty), 2)
     assert [r["Data"] for r in got] == [b"first", b"second"]
+    # one that had seen the first record comes back after it: no duplicate of the first
+    got, _ = collect(subscribe(k, arn, {"Type": "AFTER_SEQUENCE_NUMBER",
+                                        "SequenceNumber": seen_first}), 1)
+    assert [r["Data"] for r in got] == [b"second"]
+
+
+def test_continuation_at_latest_is_the_last_records_number(sluice, unique):
+    """At LATEST of a shard with records, the continuation is the last record's own
+    number (its arrival included), so AFTER it loses and repeats nothing."""
+    k = sluice.client("kinesis")
+    name = f"efolatest-{unique}"
+    stream_arn = create_active(k, name)["StreamARN"]
+    arn = active_consumer(k, stream_arn)
+    seqs = put(k, name, ["a", "b", "c"])
+    stream = subscribe(k, arn, {"Type": "LATEST"})
+    first = next(iter(stream))["SubscribeToShardEvent"]
+    stream.close()
+    assert first["Records"] == [] and first["ContinuationSequenceNumber"] == seqs[-1]
+    stream = subscribe(k, arn, {"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seqs[0]})
+    first = next(iter(stream))["SubscribeToShardEvent"]
+    stream.close()
+    assert [r["SequenceNumber"] for r in first["Records"]] == seqs[1:]
+    assert first["ContinuationSequenceNumber"] == seqs[-1]
 
 
 def test_empty_events_keep_an_idle_subscription_alive(sluice, unique):

@@ -47,6 +47,13 @@ def all_shards(kin, name):
     return {s["ShardId"]: s for s in kin.list_shards(StreamName=name)["Shards"]}
 
 
+def seq_fields(seq):
+    """The fields of AWS's sequence number layout (see test_kinesis.py's seqno_fields)."""
+    h = format(int(seq), "x")
+    assert len(str(seq)) == 56 and h[0] == "2" and h[46] == "2"
+    return {"epoch": int(h[1:10], 16), "counter": int(h[11:27], 16), "shard": int(h[38:46], 16)}
+
+
 def sid(n):
     return f"shardId-{n:012d}"
 
@@ -114,10 +121,19 @@ def test_split_rules_lineage_and_routing(kin, unique):
     assert low["HashKeyRange"] == {"StartingHashKey": "0", "EndingHashKey": str(mid - 1)}
     assert high["HashKeyRange"] == {"StartingHashKey": str(mid), "EndingHashKey": str(end0)}
     ending = int(parent["SequenceNumberRange"]["EndingSequenceNumber"])
-    assert int(before["SequenceNumber"]) <= ending
-    for child in (low, high):
+    assert int(before["SequenceNumber"]) < ending
+    # As AWS gives a closed shard's end: the shard's epoch and number with the last counter.
+    parent_start = seq_fields(parent["SequenceNumberRange"]["StartingSequenceNumber"])
+    end_fields = seq_fields(ending)
+    assert end_fields["counter"] == 2 ** 63 - 1
+    assert (end_fields["epoch"], end_fields["shard"]) == (parent_start["epoch"], 0)
+    for child, n in ((low, 2), (high, 3)):
         assert "EndingSequenceNumber" not in child["SequenceNumberRange"]
-        assert int(child["SequenceNumberRange"]["StartingSequenceNumber"]) > ending
+        start = child["SequenceNumberRange"]["StartingSequenceNumber"]
+        assert int(start) > ending
+        fields = seq_fields(start)
+        assert fields["shard"] == n and fields["counter"] == 0
+        assert fields["epoch"] > end_fields["epoch"]
 
     # New records go to the open children by hash key; the parent takes no more.
     assert kin.put_record(StreamName=name, Data=b"a", PartitionKey="x",
@@ -200,6 +216,11 @@ def test_merge_rules_and_lineage(kin, unique):
     r = kin.put_record(StreamName=name, Data=b"c", PartitionKey="k",
                        ExplicitHashKey=shards[sid(1)]["HashKeyRange"]["StartingHashKey"])
     assert r["ShardId"] == sid(3)
+    # The merged shard's numbers all sort above both parents' ending numbers.
+    for p in (sid(0), sid(1)):
+        assert int(r["SequenceNumber"]) > int(
+            child["SequenceNumberRange"]["StartingSequenceNumber"]) > int(
+            shards[p]["SequenceNumberRange"]["EndingSequenceNumber"])
 
     # The end of a closed shard: its records, then ChildShards and no next iterator.
     it = kin.get_shard_iterator(StreamName=name, ShardId=sid(1),

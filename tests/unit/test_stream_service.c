@@ -484,7 +484,9 @@ static void readers_open_at_every_position(void **state)
     assert_int_equal(c.n, 2);
     assert_string_equal(c.data[0], "r3");
     char seq[STREAM_SEQNO_LEN + 1];
-    stream_seqno_format(stream_seq_tag(s), 0, 1, seq);
+    struct stream_seqno_shard seq_shard;
+    assert_int_equal(stream_seqno_shard(s, 0, &seq_shard), 0);
+    stream_seqno_format(&seq_shard, 1, T0_MS, seq);
     pos = (struct stream_position){
         .type = STREAM_AT_SEQUENCE_NUMBER, .sequence_number = seq, .seqno_len = strlen(seq)};
     read_from(s, &pos, &c);
@@ -500,11 +502,17 @@ static void readers_open_at_every_position(void **state)
     assert_int_equal(c.index[0], 4);
     /* A sequence number of another shard, or past the end, is refused. */
     struct stream_reader *r;
-    stream_seqno_format(stream_seq_tag(s), 1, 1, seq);
+    struct stream_seqno_shard other_shard = seq_shard;
+    other_shard.shard_idx = 1;
+    stream_seqno_format(&other_shard, 1, T0_MS, seq);
     pos = (struct stream_position){
         .type = STREAM_AT_SEQUENCE_NUMBER, .sequence_number = seq, .seqno_len = strlen(seq)};
     assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
-    stream_seqno_format(stream_seq_tag(s), 0, 5, seq);
+    other_shard = seq_shard;
+    other_shard.epoch_s++; /* a shard 0 of another stream */
+    stream_seqno_format(&other_shard, 1, T0_MS, seq);
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
+    stream_seqno_format(&seq_shard, 5, T0_MS, seq);
     assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
     assert_int_equal(stream_reader_open(s, 7, &pos, &r), SL_E(RESOURCE_NOT_FOUND));
     /* Lineage: every shard open, no parents, the whole hash space covered. */
@@ -992,9 +1000,164 @@ static void a_failed_split_changes_nothing_and_a_done_one_survives_reopening(voi
     stream_release(s);
 }
 
+/* ---- sequence numbers ---- */
+
+/* Opens a reader of shard shard_idx at type and seq; returns the first record's index, or
+   -1 when there is none. */
+static int64_t first_at(struct stream *s, uint32_t shard_idx, enum stream_position_type type,
+                        const char *seq)
+{
+    struct stream_position pos = {.type = type, .sequence_number = seq, .seqno_len = strlen(seq)};
+    struct stream_reader *r;
+    assert_int_equal(stream_reader_open(s, shard_idx, &pos, &r), 0);
+    struct collected c = {0};
+    assert_int_equal(stream_reader_read(r, 1, 0, collect, &c), 0);
+    stream_reader_close(r);
+    return c.n > 0 ? (int64_t)c.index[0] : -1;
+}
+
+static void starting_numbers_precede_the_first_record_and_old_numbers_still_read(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "seq", 1);
+    advance(f, TRANSITION_MS);
+    stream__settle(f->svc);
+    struct stream *s = lookup(f, "seq");
+    struct stream_shard_info sh;
+    assert_int_equal(stream_shard_get(s, 0, &sh), 0);
+    assert_int_equal(sh.seq_epoch_s, T0_MS / 1000);
+    struct stream_seqno_fields start_f = {.shard = {.shard_idx = 0, .epoch_s = sh.seq_epoch_s},
+                                          .time_s = sh.seq_epoch_s};
+    char start[STREAM_SEQNO_LEN + 1];
+    stream_seqno_encode(&start_f, start);
+    /* Before the shard has records, its starting number is already a position: AT and
+       AFTER it both start at the first record, when it comes. */
+    struct stream_position pos = {
+        .type = STREAM_AFTER_SEQUENCE_NUMBER, .sequence_number = start, .seqno_len = strlen(start)};
+    struct stream_reader *r;
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), 0);
+    put_n(f, s, 0, 3);
+    struct collected c = {0};
+    assert_int_equal(stream_reader_read(r, 0, 0, collect, &c), 0);
+    stream_reader_close(r);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.data[0], "r0");
+    assert_int_equal(first_at(s, 0, STREAM_AT_SEQUENCE_NUMBER, start), 0);
+    /* A record's number, as PutRecords gave it, follows the start. */
+    struct stream_put_record rec = {
+        .data = (const uint8_t *)"x", .data_len = 1, .partition_key = "pk", .pk_len = 2};
+    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, atomic_load(&f->now_ms), NULL), 0);
+    assert_int_equal(rec.index, 3);
+    assert_true(rec.arrival_ms == atomic_load(&f->now_ms));
+    struct stream_seqno_shard q;
+    assert_int_equal(stream_seqno_shard(s, 0, &q), 0);
+    char r3[STREAM_SEQNO_LEN + 1];
+    stream_seqno_format(&q, rec.index, rec.arrival_ms, r3);
+    assert_true(strcmp(start, r3) < 0);
+    /* Numbers of the first layout, handed out before, read the same records. */
+    char old1[STREAM_SEQNO_LEN + 1];
+    snprintf(old1, sizeof(old1), "49%018llu%06u%010u%020llu", (unsigned long long)stream_seq_tag(s),
+             0u, 0u, 1ull);
+    assert_int_equal(first_at(s, 0, STREAM_AT_SEQUENCE_NUMBER, old1), 1);
+    assert_int_equal(first_at(s, 0, STREAM_AFTER_SEQUENCE_NUMBER, old1), 2);
+    char old_other[STREAM_SEQNO_LEN + 1];
+    snprintf(old_other, sizeof(old_other), "49%018llu%06u%010u%020llu",
+             (unsigned long long)stream_seq_tag(s) + 1, 0u, 0u, 1ull);
+    pos = (struct stream_position){.type = STREAM_AT_SEQUENCE_NUMBER,
+                                   .sequence_number = old_other,
+                                   .seqno_len = strlen(old_other)};
+    assert_int_equal(stream_reader_open(s, 0, &pos, &r), SL_E(INVALID_ARGUMENT));
+    /* After a restart: the same numbers, the same records, and later ones above. */
+    stream_release(s);
+    stream_service_close(f->svc);
+    advance(f, 5000);
+    assert_int_equal(open_service(f), 0);
+    s = lookup(f, "seq");
+    struct stream_seqno_shard q2;
+    assert_int_equal(stream_seqno_shard(s, 0, &q2), 0);
+    assert_int_equal(q2.epoch_s, q.epoch_s);
+    assert_int_equal(first_at(s, 0, STREAM_AT_SEQUENCE_NUMBER, r3), 3);
+    assert_int_equal(first_at(s, 0, STREAM_AT_SEQUENCE_NUMBER, old1), 1);
+    assert_int_equal(first_at(s, 0, STREAM_AFTER_SEQUENCE_NUMBER, start), 0);
+    assert_int_equal(stream_records_put(f->svc, s, &rec, 1, atomic_load(&f->now_ms), NULL), 0);
+    char r4[STREAM_SEQNO_LEN + 1];
+    stream_seqno_format(&q2, rec.index, rec.arrival_ms, r4);
+    assert_true(strcmp(r3, r4) < 0);
+    stream_release(s);
+}
+
+static void childrens_numbers_follow_their_parents_ending_numbers(void **state)
+{
+    struct fixture *f = *state;
+    /* Create, split and merge within one second: the children's epochs are raised. */
+    f->cfg.stream_transition_ms = 100;
+    create(f, "lineage", 2);
+    advance(f, 100);
+    stream__settle(f->svc);
+    struct stream *s = lookup(f, "lineage");
+    struct err_info err = {0};
+    stream_u128 quarter = (stream_u128)1 << 126;
+    assert_int_equal(stream_shard_split(f->svc, s, 0, quarter, &err), 0); /* 2, 3 */
+    advance(f, 100);
+    stream__settle(f->svc);
+    assert_int_equal(stream_shard_merge(f->svc, s, 3, 1, &err), 0); /* 4 */
+    advance(f, 100);
+    stream__settle(f->svc);
+    struct stream_shard_info *shards;
+    size_t n;
+    stream_shards_list(s, &shards, &n);
+    assert_int_equal(n, 5);
+    int64_t epochs[5];
+    for (size_t i = 0; i < n; i++) {
+        epochs[i] = shards[i].seq_epoch_s;
+    }
+    assert_int_equal(epochs[0], T0_MS / 1000);
+    assert_int_equal(epochs[1], T0_MS / 1000);
+    assert_int_equal(epochs[2], T0_MS / 1000 + 1);
+    assert_int_equal(epochs[3], T0_MS / 1000 + 1);
+    assert_int_equal(epochs[4], T0_MS / 1000 + 2);
+    /* every child's start above each parent's end */
+    for (size_t i = 2; i < n; i++) {
+        int64_t parents[2] = {shards[i].parent_idx, shards[i].adjacent_parent_idx};
+        struct stream_seqno_fields child = {
+            .shard = {.shard_idx = (uint32_t)i, .epoch_s = epochs[i]}, .time_s = epochs[i]};
+        char child_start[STREAM_SEQNO_LEN + 1];
+        stream_seqno_encode(&child, child_start);
+        for (int k = 0; k < 2; k++) {
+            if (parents[k] < 0) {
+                continue;
+            }
+            struct stream_seqno_fields parent = {
+                .shard = {.shard_idx = (uint32_t)parents[k], .epoch_s = epochs[parents[k]]},
+                .counter = STREAM_SEQNO_COUNTER_MAX,
+                .time_s = shards[parents[k]].closed_ms / 1000};
+            char parent_end[STREAM_SEQNO_LEN + 1];
+            stream_seqno_encode(&parent, parent_end);
+            assert_true(strcmp(parent_end, child_start) < 0);
+        }
+    }
+    free(shards);
+    /* The epochs come back the same after a restart. */
+    stream_release(s);
+    stream_service_close(f->svc);
+    advance(f, 60000);
+    assert_int_equal(open_service(f), 0);
+    s = lookup(f, "lineage");
+    for (uint32_t i = 0; i < 5; i++) {
+        struct stream_seqno_shard q;
+        assert_int_equal(stream_seqno_shard(s, i, &q), 0);
+        assert_int_equal(q.epoch_s, epochs[i]);
+    }
+    stream_release(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            starting_numbers_precede_the_first_record_and_old_numbers_still_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(childrens_numbers_follow_their_parents_ending_numbers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(create_is_creating_until_due_then_active_and_recorded,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(create_refuses_a_taken_name_and_the_shard_quota, setup,
