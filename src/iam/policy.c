@@ -400,8 +400,10 @@ static int add_prins(struct cc *c, struct stmt *st, const json_t *v, enum prin_k
             size_t sl = strlen(s);
             if (strncmp(s, "arn:", 4) != 0)
                 return fail(c, "Invalid principal in policy: \"AWS\":\"%.60s\"", s);
-            if (sl > 5 && strcmp(s + sl - 5, ":root") == 0 && strstr(s, ":iam::") != NULL) {
-                const char *acct = strstr(s, ":iam::") + 6;
+            const char *iam = strstr(s, ":iam::");
+            const char *acct = iam != NULL ? iam + 6 : NULL;
+            if (sl > 5 && strcmp(s + sl - 5, ":root") == 0 && acct != NULL && acct < s + sl - 5 &&
+                all_digits(acct, (size_t)(s + sl - 5 - acct))) {
                 e->kind = PRIN_ACCOUNT;
                 e->s = arena_strndup(&c->p->arena, acct, (size_t)(s + sl - 5 - acct));
                 if (e->s == NULL)
