@@ -96,8 +96,16 @@ struct tok {
     const char *dflt; /* TOK_VAR: ${key, 'default'} value or NULL */
 };
 
+/* A pattern ready to match: literal runs and wildcards, variables resolved. */
+struct span {
+    const char *s;
+    uint32_t len;
+    uint8_t kind; /* TOK_LIT, TOK_STAR, TOK_QMARK */
+};
+
 struct pat {
     struct tok *toks;
+    struct span *spans; /* the same tokens as spans when there is no variable, else NULL */
     uint32_t n_toks;
     bool any;       /* exactly "*": matches everything without looking */
 };
@@ -287,6 +295,16 @@ static int pat_compile(struct cc *c, const char *s, bool wild, bool vars, struct
     }
     out->toks = t;
     out->n_toks = (uint32_t)n;
+    bool has_var = false;
+    for (size_t k = 0; k < n; k++)
+        has_var |= t[k].kind == TOK_VAR;
+    if (!has_var) {
+        out->spans = arena_alloc(&c->p->arena, (n ? n : 1) * sizeof(*out->spans));
+        if (out->spans == NULL)
+            return oom(c);
+        for (size_t k = 0; k < n; k++)
+            out->spans[k] = (struct span){t[k].s, t[k].len, t[k].kind};
+    }
     return 0;
 }
 
@@ -810,12 +828,6 @@ int iam_policy_compile(const char *json, size_t len, enum iam_policy_kind kind,
 
 #define MAX_SPANS 64
 
-struct span {
-    const char *s;
-    uint32_t len;
-    uint8_t kind; /* TOK_LIT, TOK_STAR, TOK_QMARK */
-};
-
 static const struct iam_context_key *ctx_key(const struct iam_request_ctx *ctx, const char *key)
 {
     for (size_t i = 0; i < ctx->n_keys; i++)
@@ -847,9 +859,14 @@ static int resolve(const struct pat *p, const struct iam_request_ctx *ctx, struc
     return (int)p->n_toks;
 }
 
+static inline char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 static inline bool ceq(char a, char b, bool ci)
 {
-    return a == b || (ci && tolower((unsigned char)a) == tolower((unsigned char)b));
+    return a == b || (ci && lower(a) == lower(b));
 }
 
 /* Glob match of spans against s[0..slen): '*' any run, '?' one character. */
@@ -940,10 +957,13 @@ static bool pat_match(const struct pat *p, const struct iam_request_ctx *ctx, co
 {
     if (p->any)
         return true;
-    struct span sp[MAX_SPANS];
-    int n = resolve(p, ctx, sp);
-    if (n < 0)
+    struct span buf[MAX_SPANS];
+    const struct span *sp = p->spans;
+    int n = (int)p->n_toks;
+    if (sp == NULL && (n = resolve(p, ctx, buf)) < 0)
         return false;
+    if (sp == NULL)
+        sp = buf;
     size_t slen = strlen(s);
     switch (mode) {
     case M_ARN:
