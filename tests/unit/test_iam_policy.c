@@ -629,16 +629,36 @@ static void evaluation_cost(void **state)
                                   .principal_account = ACCT, .keys = keys, .n_keys = 3};
     const struct iam_policy *ids[] = {b, a};
     struct iam_eval_result r;
-    const int n = 200000;
-    struct timespec t0, t1;
-    int allowed = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < n; i++)
-        allowed += iam_evaluate(&ctx, ids, 2, NULL, NULL, 0, NULL, 0, &r) == IAM_ALLOW;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_int_equal(allowed, n);
-    double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / n;
-    printf("iam_evaluate: %.0f ns per call (2 policies, 5 statements, allow on the first statement)\n", ns);
+    /* best of 20 rounds: the machine is shared, the minimum is the engine's own cost */
+    const int n = 20000;
+    double best_ns = 1e9;
+    for (int round = 0; round < 20; round++) {
+        struct timespec t0, t1;
+        int allowed = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < n; i++)
+            allowed += iam_evaluate(&ctx, ids, 2, NULL, NULL, 0, NULL, 0, &r) == IAM_ALLOW;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_int_equal(allowed, n);
+        double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+        if (ns < best_ns)
+            best_ns = ns;
+    }
+    printf("iam_evaluate: %.0f ns per call, best of 20 rounds (2 policies, 5 statements, allowed)\n", best_ns);
+    /* the same request denied: every statement is looked at */
+    ctx.action = "kinesis:GetRecords";
+    best_ns = 1e9;
+    for (int round = 0; round < 20; round++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(iam_evaluate(&ctx, ids, 2, NULL, NULL, 0, NULL, 0, &r), IAM_IMPLICIT_DENY);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+        if (ns < best_ns)
+            best_ns = ns;
+    }
+    printf("iam_evaluate: %.0f ns per call, best of 20 rounds (same set, implicitly denied)\n", best_ns);
     iam_policy_free(a);
     iam_policy_free(b);
 }
