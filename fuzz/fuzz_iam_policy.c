@@ -19,12 +19,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *res[] = {"arn:aws:s3:::home/carlos/a:b", "*"};
         const char *user[] = {"carlos"}, *ip[] = {"10.1.2.3"}, *tags[] = {"env", "team"},
                    *now[] = {"2026-11-29T01:00:00Z"}, *n[] = {"10"};
-        struct iam_context_key keys[] = {{"aws:username", user, 1}, {"aws:SourceIp", ip, 1},
-                                         {"aws:TagKeys", tags, 2}, {"aws:CurrentTime", now, 1},
+        struct iam_context_key keys[] = {{"aws:username", user, 1},
+                                         {"aws:SourceIp", ip, 1},
+                                         {"aws:TagKeys", tags, 2},
+                                         {"aws:CurrentTime", now, 1},
                                          {"s3:max-keys", n, 1}};
-        struct iam_request_ctx ctx = {.action = "s3:GetObject", .resources = res, .n_resources = 2,
+        struct iam_request_ctx ctx = {.action = "s3:GetObject",
+                                      .resources = res,
+                                      .n_resources = 2,
                                       .principal_arn = "arn:aws:iam::111122223333:user/carlos",
-                                      .principal_account = "111122223333", .keys = keys, .n_keys = 5};
+                                      .principal_account = "111122223333",
+                                      .keys = keys,
+                                      .n_keys = 5};
         const struct iam_policy *ps[] = {p};
         struct iam_eval_result r;
         if (kind == IAM_POLICY_RESOURCE)

@@ -75,12 +75,30 @@ struct op {
     enum keyset keys;
 };
 
-#define KIN(op, ...) {"kinesis", op, NULL, {__VA_ARGS__}, K_NONE}
-#define FH(op, ...) {"firehose", op, NULL, {__VA_ARGS__}, K_NONE}
-#define GLUE(op, ...) {"glue", op, NULL, {__VA_ARGS__}, K_NONE}
-#define ATH(op, ...) {"athena", op, NULL, {__VA_ARGS__}, K_NONE}
-#define S3(op, act, keys, ...) {"s3", op, "s3:" act, {__VA_ARGS__}, keys}
-#define CW(op) {"cloudwatch", op, NULL, {R_STAR}, K_NONE}
+#define KIN(op, ...)                                                                               \
+    {                                                                                              \
+        "kinesis", op, NULL, {__VA_ARGS__}, K_NONE                                                 \
+    }
+#define FH(op, ...)                                                                                \
+    {                                                                                              \
+        "firehose", op, NULL, {__VA_ARGS__}, K_NONE                                                \
+    }
+#define GLUE(op, ...)                                                                              \
+    {                                                                                              \
+        "glue", op, NULL, {__VA_ARGS__}, K_NONE                                                    \
+    }
+#define ATH(op, ...)                                                                               \
+    {                                                                                              \
+        "athena", op, NULL, {__VA_ARGS__}, K_NONE                                                  \
+    }
+#define S3(op, act, keys, ...)                                                                     \
+    {                                                                                              \
+        "s3", op, "s3:" act, {__VA_ARGS__}, keys                                                   \
+    }
+#define CW(op)                                                                                     \
+    {                                                                                              \
+        "cloudwatch", op, NULL, {R_STAR}, K_NONE                                                   \
+    }
 
 /* clang-format off */
 static const struct op ops[] = {
@@ -212,11 +230,8 @@ static int arn_of(enum res r, const struct iam_action_input *in, char *buf)
     if ((x) == NULL || (x)[0] == '\0')                                                             \
     return -2
     switch (r) {
-    case R_END:
-        return -2;
-    case R_STAR:
-        n = snprintf(buf, IAM_ARN_MAX, "*");
-        break;
+    case R_END: return -2;
+    case R_STAR: n = snprintf(buf, IAM_ARN_MAX, "*"); break;
     case R_ARN:
         NEED(in->resource_arn);
         n = snprintf(buf, IAM_ARN_MAX, "%s", in->resource_arn);
@@ -227,7 +242,8 @@ static int arn_of(enum res r, const struct iam_action_input *in, char *buf)
             break;
         }
         NEED(in->stream_name);
-        n = snprintf(buf, IAM_ARN_MAX, "arn:%s:kinesis:%s:%s:stream/%s", pt, rg, ac, in->stream_name);
+        n = snprintf(buf, IAM_ARN_MAX, "arn:%s:kinesis:%s:%s:stream/%s", pt, rg, ac,
+                     in->stream_name);
         break;
     case R_CONSUMER:
         NEED(in->consumer_arn);
@@ -253,9 +269,7 @@ static int arn_of(enum res r, const struct iam_action_input *in, char *buf)
         n = snprintf(buf, IAM_ARN_MAX, "arn:%s:s3:::%s/%s", pt, in->copy_source_bucket,
                      in->copy_source_key);
         break;
-    case R_CATALOG:
-        n = snprintf(buf, IAM_ARN_MAX, "arn:%s:glue:%s:%s:catalog", pt, rg, ac);
-        break;
+    case R_CATALOG: n = snprintf(buf, IAM_ARN_MAX, "arn:%s:glue:%s:%s:catalog", pt, rg, ac); break;
     case R_DATABASE:
         NEED(in->database);
         n = snprintf(buf, IAM_ARN_MAX, "arn:%s:glue:%s:%s:database/%s", pt, rg, ac, in->database);
@@ -278,7 +292,8 @@ static int arn_of(enum res r, const struct iam_action_input *in, char *buf)
         break;
     case R_SCHEMA:
         NEED(in->schema);
-        n = snprintf(buf, IAM_ARN_MAX, "arn:%s:glue:%s:%s:schema/%s/%s", pt, rg, ac, reg, in->schema);
+        n = snprintf(buf, IAM_ARN_MAX, "arn:%s:glue:%s:%s:schema/%s/%s", pt, rg, ac, reg,
+                     in->schema);
         break;
     case R_WORKGROUP:
         n = snprintf(buf, IAM_ARN_MAX, "arn:%s:athena:%s:%s:workgroup/%s", pt, rg, ac,
@@ -331,24 +346,12 @@ static const char *versioned(const char *action, const struct iam_action_input *
 static void set_keys(struct iam_action *out, enum keyset k)
 {
     switch (k) {
-    case K_NONE:
-        out->keys = NULL, out->n_keys = 0;
-        break;
-    case K_LIST:
-        out->keys = list_keys, out->n_keys = N_OF(list_keys);
-        break;
-    case K_PUT:
-        out->keys = put_keys, out->n_keys = N_OF(put_keys);
-        break;
-    case K_PUT_NOCOPY:
-        out->keys = put_keys, out->n_keys = 4;
-        break;
-    case K_VERSION:
-        out->keys = version_keys, out->n_keys = N_OF(version_keys);
-        break;
-    case K_ACL:
-        out->keys = acl_keys, out->n_keys = N_OF(acl_keys);
-        break;
+    case K_NONE: out->keys = NULL, out->n_keys = 0; break;
+    case K_LIST: out->keys = list_keys, out->n_keys = N_OF(list_keys); break;
+    case K_PUT: out->keys = put_keys, out->n_keys = N_OF(put_keys); break;
+    case K_PUT_NOCOPY: out->keys = put_keys, out->n_keys = 4; break;
+    case K_VERSION: out->keys = version_keys, out->n_keys = N_OF(version_keys); break;
+    case K_ACL: out->keys = acl_keys, out->n_keys = N_OF(acl_keys); break;
     }
 }
 

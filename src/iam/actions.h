@@ -32,21 +32,21 @@ struct iam_action_input {
     const char *key;             /* S3 object key */
     const char *version_id;      /* S3 versionId: Get/DeleteObject become ...Version */
     const char *copy_source_bucket, *copy_source_key; /* S3 x-amz-copy-source */
-    const char *database;        /* Glue DatabaseName (Name for database operations) */
-    const char *table;           /* Glue TableName */
-    const char *registry;        /* Glue schema registry; "default-registry" when NULL */
-    const char *schema;          /* Glue schema name */
-    const char *workgroup;       /* Athena WorkGroup; "primary" when NULL */
-    const char *data_catalog;    /* Athena CatalogName; "AwsDataCatalog" when NULL */
+    const char *database;     /* Glue DatabaseName (Name for database operations) */
+    const char *table;        /* Glue TableName */
+    const char *registry;     /* Glue schema registry; "default-registry" when NULL */
+    const char *schema;       /* Glue schema name */
+    const char *workgroup;    /* Athena WorkGroup; "primary" when NULL */
+    const char *data_catalog; /* Athena CatalogName; "AwsDataCatalog" when NULL */
 };
 
 /* Where the hook finds the value of a service condition key in the request. */
 enum iam_key_source { IAM_KEY_QUERY, IAM_KEY_HEADER };
 
 struct iam_condition_source {
-    const char *key;           /* "s3:prefix" */
-    enum iam_key_source from;  /* query parameter or header */
-    const char *name;          /* "prefix", "x-amz-server-side-encryption" */
+    const char *key;          /* "s3:prefix" */
+    enum iam_key_source from; /* query parameter or header */
+    const char *name;         /* "prefix", "x-amz-server-side-encryption" */
 };
 
 #define IAM_ACTION_MAX_CHECKS 2

@@ -20,9 +20,9 @@
 #include "iam/policy.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,7 +107,7 @@ struct pat {
     struct tok *toks;
     struct span *spans; /* the same tokens as spans when there is no variable, else NULL */
     uint32_t n_toks;
-    bool any;       /* exactly "*": matches everything without looking */
+    bool any; /* exactly "*": matches everything without looking */
 };
 
 /* X(symbol, name, negated): the condition operator families. */
@@ -149,13 +149,13 @@ static const bool op_negated[] = {COND_OPS(OP_NEG)};
 enum set_qual { SET_NONE, SET_ANY, SET_ALL };
 
 struct cval {
-    struct pat pat;  /* String*, Arn* */
-    double num;      /* Numeric* */
-    int64_t date_s;  /* Date*: seconds since the epoch */
-    bool flag;       /* Bool, Null */
-    uint8_t ip[16];  /* IpAddress: network address */
-    uint8_t family;  /* 4 or 6 */
-    uint8_t prefix;  /* CIDR bits */
+    struct pat pat; /* String*, Arn* */
+    double num;     /* Numeric* */
+    int64_t date_s; /* Date*: seconds since the epoch */
+    bool flag;      /* Bool, Null */
+    uint8_t ip[16]; /* IpAddress: network address */
+    uint8_t family; /* 4 or 6 */
+    uint8_t prefix; /* CIDR bits */
 };
 
 struct cond {
@@ -272,7 +272,8 @@ static int pat_compile(struct cc *c, const char *s, bool wild, bool vars, struct
                 t[n].s = arena_strndup(&c->p->arena, k, name_len);
                 if (comma != NULL) {
                     const char *q1 = memchr(comma, '\'', (size_t)(end - comma));
-                    const char *q2 = q1 != NULL ? memchr(q1 + 1, '\'', (size_t)(end - q1 - 1)) : NULL;
+                    const char *q2 =
+                        q1 != NULL ? memchr(q1 + 1, '\'', (size_t)(end - q1 - 1)) : NULL;
                     if (q2 == NULL)
                         return fail(c, "Malformed policy variable default in: %.60s", s);
                     t[n].dflt = arena_strndup(&c->p->arena, q1 + 1, (size_t)(q2 - q1 - 1));
@@ -355,8 +356,10 @@ static int compile_actions(struct cc *c, struct stmt *st, const json_t *v)
     for (size_t i = 0; i < n; i++) {
         const char *colon = strchr(strs[i], ':');
         if (strcmp(strs[i], "*") != 0 && (colon == NULL || colon == strs[i] || colon[1] == '\0'))
-            return fail(c, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, "
-                           "etc.: %.60s", strs[i]);
+            return fail(c,
+                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, "
+                        "etc.: %.60s",
+                        strs[i]);
         if ((rc = pat_compile(c, strs[i], true, false, &st->actions[i])) < 0)
             return rc;
     }
@@ -446,7 +449,8 @@ static int compile_principal(struct cc *c, struct stmt *st, const json_t *v)
         return fail(c, "Invalid principal in policy.");
     const char *k;
     json_t *e;
-    json_object_foreach((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         int rc;
         if (strcmp(k, "AWS") == 0)
             rc = add_prins(c, st, e, PRIN_ARN);
@@ -589,37 +593,40 @@ static int compile_value(struct cc *c, struct cond *cd, const char *s, struct cv
     case OP_STR_EQ:
     case OP_STR_NE:
     case OP_STR_EQ_IC:
-    case OP_STR_NE_IC:
-        return pat_compile(c, s, false, c->p->vars, &v->pat);
+    case OP_STR_NE_IC: return pat_compile(c, s, false, c->p->vars, &v->pat);
     case OP_STR_LIKE:
     case OP_STR_NLIKE:
     case OP_ARN_EQ:
     case OP_ARN_LIKE:
     case OP_ARN_NE:
-    case OP_ARN_NLIKE:
-        return pat_compile(c, s, true, c->p->vars, &v->pat);
+    case OP_ARN_NLIKE: return pat_compile(c, s, true, c->p->vars, &v->pat);
     case OP_NUM_EQ:
     case OP_NUM_NE:
     case OP_NUM_LT:
     case OP_NUM_LE:
     case OP_NUM_GT:
     case OP_NUM_GE:
-        return parse_num(s, &v->num) ? 0 : fail(c, "Invalid number in %s: %.60s", op_names[cd->op], s);
+        return parse_num(s, &v->num) ? 0
+                                     : fail(c, "Invalid number in %s: %.60s", op_names[cd->op], s);
     case OP_DATE_EQ:
     case OP_DATE_NE:
     case OP_DATE_LT:
     case OP_DATE_LE:
     case OP_DATE_GT:
     case OP_DATE_GE:
-        return parse_date(s, &v->date_s) ? 0 : fail(c, "Invalid date in %s: %.60s", op_names[cd->op], s);
+        return parse_date(s, &v->date_s)
+                   ? 0
+                   : fail(c, "Invalid date in %s: %.60s", op_names[cd->op], s);
     case OP_BOOL:
     case OP_NULLK:
-        return parse_bool(s, &v->flag) ? 0 : fail(c, "Invalid %s value: %.60s (expected true or false)",
-                                                  op_names[cd->op], s);
+        return parse_bool(s, &v->flag) ? 0
+                                       : fail(c, "Invalid %s value: %.60s (expected true or false)",
+                                              op_names[cd->op], s);
     case OP_IP:
     case OP_NOT_IP:
-        return parse_cidr(s, v) ? 0 : fail(c, "Invalid IP address or CIDR in %s: %.60s",
-                                           op_names[cd->op], s);
+        return parse_cidr(s, v)
+                   ? 0
+                   : fail(c, "Invalid IP address or CIDR in %s: %.60s", op_names[cd->op], s);
     }
     return fail(c, "Invalid Condition type.");
 }
@@ -653,7 +660,8 @@ static int compile_conditions(struct cc *c, struct stmt *st, const json_t *v)
     size_t n = 0;
     const char *opname, *key;
     json_t *block, *vals;
-    json_object_foreach((json_t *)v, opname, block) {
+    json_object_foreach((json_t *)v, opname, block)
+    {
         if (!json_is_object(block) || json_object_size(block) == 0)
             return fail(c, "Condition block %.60s must be a non-empty object.", opname);
         n += json_object_size(block);
@@ -661,15 +669,19 @@ static int compile_conditions(struct cc *c, struct stmt *st, const json_t *v)
     st->conds = arena_alloc(&c->p->arena, (n ? n : 1) * sizeof(*st->conds));
     if (st->conds == NULL)
         return oom(c);
-    json_object_foreach((json_t *)v, opname, block) {
-        json_object_foreach(block, key, vals) {
+    json_object_foreach((json_t *)v, opname, block)
+    {
+        json_object_foreach(block, key, vals)
+        {
             struct cond *cd = &st->conds[st->n_conds];
             int rc = parse_op_name(c, opname, cd);
             if (rc < 0)
                 return rc;
             if (strchr(key, ':') == NULL)
-                return fail(c, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, "
-                               "ec2, etc.: %.60s", key);
+                return fail(c,
+                            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, "
+                            "ec2, etc.: %.60s",
+                            key);
             cd->key = arena_strndup(&c->p->arena, key, strlen(key));
             const char **strs;
             size_t nv;
@@ -699,11 +711,13 @@ static int compile_statement(struct cc *c, const json_t *js, struct stmt *st)
     const char *k;
     json_t *v;
     int rc;
-    json_object_foreach((json_t *)js, k, v) {
+    json_object_foreach((json_t *)js, k, v)
+    {
         if (strcmp(k, "Sid") == 0) {
             if (!json_is_string(v))
                 return fail(c, "Sid must be a string.");
-            if ((st->sid = arena_strndup(&c->p->arena, json_string_value(v), strlen(json_string_value(v)))) == NULL)
+            if ((st->sid = arena_strndup(&c->p->arena, json_string_value(v),
+                                         strlen(json_string_value(v)))) == NULL)
                 return oom(c);
         } else if (strcmp(k, "Effect") == 0) {
             effect = v;
@@ -730,9 +744,10 @@ static int compile_statement(struct cc *c, const json_t *js, struct stmt *st)
     }
     if (effect == NULL)
         return fail(c, "Missing required field Effect.");
-    if (!json_is_string(effect) ||
-        (strcmp(json_string_value(effect), "Allow") != 0 && strcmp(json_string_value(effect), "Deny") != 0))
-        return fail(c, "Invalid effect: %.40s", json_is_string(effect) ? json_string_value(effect) : "(not a string)");
+    if (!json_is_string(effect) || (strcmp(json_string_value(effect), "Allow") != 0 &&
+                                    strcmp(json_string_value(effect), "Deny") != 0))
+        return fail(c, "Invalid effect: %.40s",
+                    json_is_string(effect) ? json_string_value(effect) : "(not a string)");
     st->allow = strcmp(json_string_value(effect), "Allow") == 0;
     if (action == NULL)
         return fail(c, "Policy statement must contain actions.");
@@ -760,10 +775,12 @@ static int compile_doc(struct cc *c, const json_t *doc)
 {
     if (!json_is_object(doc))
         return fail(c, "Syntax errors in policy: the document must be a JSON object.");
-    const json_t *version = json_object_get(doc, "Version"), *stmts = json_object_get(doc, "Statement");
+    const json_t *version = json_object_get(doc, "Version"),
+                 *stmts = json_object_get(doc, "Statement");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)doc, k, v) {
+    json_object_foreach((json_t *)doc, k, v)
+    {
         if (strcmp(k, "Version") != 0 && strcmp(k, "Statement") != 0 && strcmp(k, "Id") != 0)
             return fail(c, "Syntax errors in policy: unknown element %.40s.", k);
     }
@@ -784,7 +801,8 @@ static int compile_doc(struct cc *c, const json_t *doc)
         return oom(c);
     for (size_t i = 0; i < n; i++) {
         c->stmt_idx = (int)i;
-        int rc = compile_statement(c, json_is_array(stmts) ? json_array_get(stmts, i) : stmts, &c->p->stmts[i]);
+        int rc = compile_statement(c, json_is_array(stmts) ? json_array_get(stmts, i) : stmts,
+                                   &c->p->stmts[i]);
         if (rc < 0)
             return rc;
     }
@@ -1006,46 +1024,30 @@ static bool value_match(const struct cond *cd, const struct cval *v, const char 
     bool b;
     switch (cd->op) {
     case OP_STR_EQ:
-    case OP_STR_NE:
-        return pat_match(&v->pat, ctx, s, M_EXACT);
+    case OP_STR_NE: return pat_match(&v->pat, ctx, s, M_EXACT);
     case OP_STR_EQ_IC:
-    case OP_STR_NE_IC:
-        return pat_match(&v->pat, ctx, s, M_EXACT_CI);
+    case OP_STR_NE_IC: return pat_match(&v->pat, ctx, s, M_EXACT_CI);
     case OP_STR_LIKE:
-    case OP_STR_NLIKE:
-        return pat_match(&v->pat, ctx, s, M_GLOB);
+    case OP_STR_NLIKE: return pat_match(&v->pat, ctx, s, M_GLOB);
     case OP_ARN_EQ:
     case OP_ARN_LIKE:
     case OP_ARN_NE:
-    case OP_ARN_NLIKE:
-        return strncmp(s, "arn:", 4) == 0 && pat_match(&v->pat, ctx, s, M_ARN);
+    case OP_ARN_NLIKE: return strncmp(s, "arn:", 4) == 0 && pat_match(&v->pat, ctx, s, M_ARN);
     case OP_NUM_EQ:
-    case OP_NUM_NE:
-        return parse_num(s, &x) && x == v->num;
-    case OP_NUM_LT:
-        return parse_num(s, &x) && x < v->num;
-    case OP_NUM_LE:
-        return parse_num(s, &x) && x <= v->num;
-    case OP_NUM_GT:
-        return parse_num(s, &x) && x > v->num;
-    case OP_NUM_GE:
-        return parse_num(s, &x) && x >= v->num;
+    case OP_NUM_NE: return parse_num(s, &x) && x == v->num;
+    case OP_NUM_LT: return parse_num(s, &x) && x < v->num;
+    case OP_NUM_LE: return parse_num(s, &x) && x <= v->num;
+    case OP_NUM_GT: return parse_num(s, &x) && x > v->num;
+    case OP_NUM_GE: return parse_num(s, &x) && x >= v->num;
     case OP_DATE_EQ:
-    case OP_DATE_NE:
-        return parse_date(s, &t) && t == v->date_s;
-    case OP_DATE_LT:
-        return parse_date(s, &t) && t < v->date_s;
-    case OP_DATE_LE:
-        return parse_date(s, &t) && t <= v->date_s;
-    case OP_DATE_GT:
-        return parse_date(s, &t) && t > v->date_s;
-    case OP_DATE_GE:
-        return parse_date(s, &t) && t >= v->date_s;
-    case OP_BOOL:
-        return parse_bool(s, &b) && b == v->flag;
+    case OP_DATE_NE: return parse_date(s, &t) && t == v->date_s;
+    case OP_DATE_LT: return parse_date(s, &t) && t < v->date_s;
+    case OP_DATE_LE: return parse_date(s, &t) && t <= v->date_s;
+    case OP_DATE_GT: return parse_date(s, &t) && t > v->date_s;
+    case OP_DATE_GE: return parse_date(s, &t) && t >= v->date_s;
+    case OP_BOOL: return parse_bool(s, &b) && b == v->flag;
     case OP_IP:
-    case OP_NOT_IP:
-        return ip_in(v, s);
+    case OP_NOT_IP: return ip_in(v, s);
     }
     return false;
 }
@@ -1105,9 +1107,7 @@ static enum prin_match prin_match(const struct stmt *st, const struct iam_reques
         const struct prin *p = &st->prins[i];
         enum prin_match m = PM_NONE;
         switch (p->kind) {
-        case PRIN_ANY:
-            m = PM_SPECIFIC;
-            break;
+        case PRIN_ANY: m = PM_SPECIFIC; break;
         case PRIN_ACCOUNT:
             if (ctx->principal_account != NULL && strcmp(p->s, ctx->principal_account) == 0)
                 m = PM_ACCOUNT;
@@ -1131,7 +1131,8 @@ static enum prin_match prin_match(const struct stmt *st, const struct iam_reques
 }
 
 /* Whether a statement applies to (action, resource); conditions included. */
-static bool stmt_applies(const struct stmt *st, const struct iam_request_ctx *ctx, const char *resource)
+static bool stmt_applies(const struct stmt *st, const struct iam_request_ctx *ctx,
+                         const char *resource)
 {
     bool hit = false;
     for (uint32_t i = 0; i < st->n_actions && !hit; i++)
@@ -1182,8 +1183,8 @@ static void scan(const struct iam_policy *p, size_t idx, const struct iam_reques
     }
 }
 
-static void scan_all(const struct iam_policy *const *ps, size_t n, const struct iam_request_ctx *ctx,
-                     const char *resource, struct verdict *v)
+static void scan_all(const struct iam_policy *const *ps, size_t n,
+                     const struct iam_request_ctx *ctx, const char *resource, struct verdict *v)
 {
     for (size_t i = 0; i < n && v->deny_stmt < 0; i++)
         scan(ps[i], i, ctx, resource, false, v);
@@ -1194,8 +1195,9 @@ static const char *sid_of(const struct iam_policy *p, int stmt)
     return p != NULL && stmt >= 0 ? p->stmts[stmt].sid : NULL;
 }
 
-static enum iam_decision set(struct iam_eval_result *res, enum iam_decision d, enum iam_policy_source src,
-                             const struct iam_policy *p, size_t pidx, int stmt)
+static enum iam_decision set(struct iam_eval_result *res, enum iam_decision d,
+                             enum iam_policy_source src, const struct iam_policy *p, size_t pidx,
+                             int stmt)
 {
     res->decision = d;
     res->source = src;
@@ -1215,13 +1217,15 @@ static enum iam_decision decide_one(const struct iam_request_ctx *ctx, const cha
     struct verdict id = {-1, -1, 0, 0, PM_NONE}, rp = id, ss = id, bd = id;
     scan_all(identity, n_identity, ctx, resource, &id);
     if (id.deny_stmt >= 0)
-        return set(res, IAM_EXPLICIT_DENY, IAM_SRC_IDENTITY, identity[id.deny_policy], id.deny_policy, id.deny_stmt);
+        return set(res, IAM_EXPLICIT_DENY, IAM_SRC_IDENTITY, identity[id.deny_policy],
+                   id.deny_policy, id.deny_stmt);
     scan(resource_policy, 0, ctx, resource, true, &rp);
     if (rp.deny_stmt >= 0)
         return set(res, IAM_EXPLICIT_DENY, IAM_SRC_RESOURCE, resource_policy, 0, rp.deny_stmt);
     scan_all(session, n_session, ctx, resource, &ss);
     if (ss.deny_stmt >= 0)
-        return set(res, IAM_EXPLICIT_DENY, IAM_SRC_SESSION, session[ss.deny_policy], ss.deny_policy, ss.deny_stmt);
+        return set(res, IAM_EXPLICIT_DENY, IAM_SRC_SESSION, session[ss.deny_policy], ss.deny_policy,
+                   ss.deny_stmt);
     /* each boundary must allow on its own: scan them one by one */
     for (size_t i = 0; i < n_boundaries; i++) {
         struct verdict b = {-1, -1, 0, 0, PM_NONE};
@@ -1250,7 +1254,8 @@ static enum iam_decision decide_one(const struct iam_request_ctx *ctx, const cha
         return set(res, IAM_IMPLICIT_DENY, IAM_SRC_BOUNDARY, NULL, bd.deny_policy, -1);
     if (n_session > 0 && ss.allow_stmt < 0)
         return set(res, IAM_IMPLICIT_DENY, IAM_SRC_SESSION, NULL, 0, -1);
-    return set(res, IAM_ALLOW, IAM_SRC_IDENTITY, identity[id.allow_policy], id.allow_policy, id.allow_stmt);
+    return set(res, IAM_ALLOW, IAM_SRC_IDENTITY, identity[id.allow_policy], id.allow_policy,
+               id.allow_stmt);
 }
 
 enum iam_decision iam_evaluate(const struct iam_request_ctx *ctx,
@@ -1273,7 +1278,8 @@ enum iam_decision iam_evaluate(const struct iam_request_ctx *ctx,
     return res->decision;
 }
 
-const char *iam_result_reason(const struct iam_eval_result *res, const char *action, char *buf, size_t size)
+const char *iam_result_reason(const struct iam_eval_result *res, const char *action, char *buf,
+                              size_t size)
 {
     static const char *const kinds[] = {"", "an identity-based policy", "a resource-based policy",
                                         "a session policy", "a permissions boundary"};

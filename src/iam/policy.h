@@ -80,14 +80,14 @@ struct iam_context_key {
 
 /* Everything the evaluation looks at; all pointers are borrowed for the call. */
 struct iam_request_ctx {
-    const char *action;               /* "kinesis:PutRecords" */
-    const char *const *resources;     /* ARNs (or "*"): each must be allowed */
+    const char *action;           /* "kinesis:PutRecords" */
+    const char *const *resources; /* ARNs (or "*"): each must be allowed */
     size_t n_resources;
-    const char *resource_account;     /* owner of the resources; NULL: the caller's */
-    const char *principal_arn;        /* user, root, or assumed-role session ARN */
-    const char *principal_role_arn;   /* the role of a session, else NULL */
-    const char *principal_account;    /* 12 digits */
-    const char *principal_service;    /* "firehose.amazonaws.com" for a service, else NULL */
+    const char *resource_account;   /* owner of the resources; NULL: the caller's */
+    const char *principal_arn;      /* user, root, or assumed-role session ARN */
+    const char *principal_role_arn; /* the role of a session, else NULL */
+    const char *principal_account;  /* 12 digits */
+    const char *principal_service;  /* "firehose.amazonaws.com" for a service, else NULL */
     const struct iam_context_key *keys;
     size_t n_keys;
 };

@@ -47,61 +47,134 @@ static void check(const struct map_case *c)
     }
 }
 
-#define IN(...) {.region = RG, .account = ACCT, __VA_ARGS__}
+#define IN(...)                                                                                    \
+    {                                                                                              \
+        .region = RG, .account = ACCT, __VA_ARGS__                                                 \
+    }
 
 static void documented_mappings(void **state)
 {
     (void)state;
     static const struct map_case cases[] = {
-        {"kinesis", "PutRecords", IN(.stream_name = "orders"), "kinesis:PutRecords",
+        {"kinesis",
+         "PutRecords",
+         IN(.stream_name = "orders"),
+         "kinesis:PutRecords",
          {"arn:aws:kinesis:us-east-1:" ACCT ":stream/orders"}},
-        {"kinesis", "GetRecords", IN(.stream_arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/s2"),
-         "kinesis:GetRecords", {"arn:aws:kinesis:us-east-1:" ACCT ":stream/s2"}},
+        {"kinesis",
+         "GetRecords",
+         IN(.stream_arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/s2"),
+         "kinesis:GetRecords",
+         {"arn:aws:kinesis:us-east-1:" ACCT ":stream/s2"}},
         {"kinesis", "ListStreams", IN(), "kinesis:ListStreams", {"*"}},
-        {"kinesis", "SubscribeToShard",
-         IN(.consumer_arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/orders/consumer/c1:1700000000"),
-         "kinesis:SubscribeToShard", {"arn:aws:kinesis:us-east-1:" ACCT ":stream/orders/consumer/c1:1700000000"}},
-        {"kinesis", "RegisterStreamConsumer", IN(.stream_name = "orders"), "kinesis:RegisterStreamConsumer",
+        {"kinesis",
+         "SubscribeToShard",
+         IN(.consumer_arn =
+                "arn:aws:kinesis:us-east-1:" ACCT ":stream/orders/consumer/c1:1700000000"),
+         "kinesis:SubscribeToShard",
+         {"arn:aws:kinesis:us-east-1:" ACCT ":stream/orders/consumer/c1:1700000000"}},
+        {"kinesis",
+         "RegisterStreamConsumer",
+         IN(.stream_name = "orders"),
+         "kinesis:RegisterStreamConsumer",
          {"arn:aws:kinesis:us-east-1:" ACCT ":stream/orders"}},
-        {"firehose", "PutRecordBatch", IN(.delivery_stream = "ds"), "firehose:PutRecordBatch",
+        {"firehose",
+         "PutRecordBatch",
+         IN(.delivery_stream = "ds"),
+         "firehose:PutRecordBatch",
          {"arn:aws:firehose:us-east-1:" ACCT ":deliverystream/ds"}},
         {"firehose", "ListDeliveryStreams", IN(), "firehose:ListDeliveryStreams", {"*"}},
-        {"glue", "GetTable", IN(.database = "db", .table = "t"), "glue:GetTable",
+        {"glue",
+         "GetTable",
+         IN(.database = "db", .table = "t"),
+         "glue:GetTable",
          {"arn:aws:glue:us-east-1:" ACCT ":catalog", "arn:aws:glue:us-east-1:" ACCT ":database/db",
           "arn:aws:glue:us-east-1:" ACCT ":table/db/t"}},
-        {"glue", "CreatePartition", IN(.database = "db", .table = "t"), "glue:CreatePartition",
+        {"glue",
+         "CreatePartition",
+         IN(.database = "db", .table = "t"),
+         "glue:CreatePartition",
          {"arn:aws:glue:us-east-1:" ACCT ":catalog", "arn:aws:glue:us-east-1:" ACCT ":database/db",
           "arn:aws:glue:us-east-1:" ACCT ":table/db/t"}},
-        {"glue", "CreateDatabase", IN(.database = "db"), "glue:CreateDatabase",
-         {"arn:aws:glue:us-east-1:" ACCT ":catalog", "arn:aws:glue:us-east-1:" ACCT ":database/db"}},
-        {"glue", "GetTables", IN(.database = "db"), "glue:GetTables",
+        {"glue",
+         "CreateDatabase",
+         IN(.database = "db"),
+         "glue:CreateDatabase",
+         {"arn:aws:glue:us-east-1:" ACCT ":catalog",
+          "arn:aws:glue:us-east-1:" ACCT ":database/db"}},
+        {"glue",
+         "GetTables",
+         IN(.database = "db"),
+         "glue:GetTables",
          {"arn:aws:glue:us-east-1:" ACCT ":catalog", "arn:aws:glue:us-east-1:" ACCT ":database/db",
           "arn:aws:glue:us-east-1:" ACCT ":table/db/*"}},
-        {"glue", "GetSchema", IN(.registry = "r", .schema = "s"), "glue:GetSchema",
+        {"glue",
+         "GetSchema",
+         IN(.registry = "r", .schema = "s"),
+         "glue:GetSchema",
          {"arn:aws:glue:us-east-1:" ACCT ":schema/r/s"}},
-        {"glue", "CreateRegistry", IN(), "glue:CreateRegistry",
+        {"glue",
+         "CreateRegistry",
+         IN(),
+         "glue:CreateRegistry",
          {"arn:aws:glue:us-east-1:" ACCT ":registry/default-registry"}},
-        {"athena", "StartQueryExecution", IN(), "athena:StartQueryExecution",
+        {"athena",
+         "StartQueryExecution",
+         IN(),
+         "athena:StartQueryExecution",
          {"arn:aws:athena:us-east-1:" ACCT ":workgroup/primary"}},
-        {"athena", "GetQueryResults", IN(.workgroup = "etl"), "athena:GetQueryResults",
+        {"athena",
+         "GetQueryResults",
+         IN(.workgroup = "etl"),
+         "athena:GetQueryResults",
          {"arn:aws:athena:us-east-1:" ACCT ":workgroup/etl"}},
-        {"athena", "GetTableMetadata", IN(), "athena:GetTableMetadata",
+        {"athena",
+         "GetTableMetadata",
+         IN(),
+         "athena:GetTableMetadata",
          {"arn:aws:athena:us-east-1:" ACCT ":datacatalog/AwsDataCatalog"}},
-        {"s3", "GetObject", IN(.bucket = "lake", .key = "a/b.parquet"), "s3:GetObject",
+        {"s3",
+         "GetObject",
+         IN(.bucket = "lake", .key = "a/b.parquet"),
+         "s3:GetObject",
          {"arn:aws:s3:::lake/a/b.parquet"}},
-        {"s3", "HeadObject", IN(.bucket = "lake", .key = "k"), "s3:GetObject", {"arn:aws:s3:::lake/k"}},
-        {"s3", "GetObject", IN(.bucket = "lake", .key = "k", .version_id = "v1"), "s3:GetObjectVersion",
+        {"s3",
+         "HeadObject",
+         IN(.bucket = "lake", .key = "k"),
+         "s3:GetObject",
+         {"arn:aws:s3:::lake/k"}},
+        {"s3",
+         "GetObject",
+         IN(.bucket = "lake", .key = "k", .version_id = "v1"),
+         "s3:GetObjectVersion",
          {"arn:aws:s3:::lake/k"}},
         {"s3", "ListObjectsV2", IN(.bucket = "lake"), "s3:ListBucket", {"arn:aws:s3:::lake"}},
         {"s3", "HeadBucket", IN(.bucket = "lake"), "s3:ListBucket", {"arn:aws:s3:::lake"}},
         {"s3", "ListBuckets", IN(), "s3:ListAllMyBuckets", {"*"}},
-        {"s3", "ListMultipartUploads", IN(.bucket = "lake"), "s3:ListBucketMultipartUploads",
+        {"s3",
+         "ListMultipartUploads",
+         IN(.bucket = "lake"),
+         "s3:ListBucketMultipartUploads",
          {"arn:aws:s3:::lake"}},
-        {"s3", "UploadPart", IN(.bucket = "lake", .key = "k"), "s3:PutObject", {"arn:aws:s3:::lake/k"}},
-        {"s3", "ListParts", IN(.bucket = "lake", .key = "k"), "s3:ListMultipartUploadParts",
+        {"s3",
+         "UploadPart",
+         IN(.bucket = "lake", .key = "k"),
+         "s3:PutObject",
          {"arn:aws:s3:::lake/k"}},
-        {"s3", "DeleteBucketTagging", IN(.bucket = "lake"), "s3:PutBucketTagging", {"arn:aws:s3:::lake"}},
-        {"s3", "DeleteObject", IN(.bucket = "lake", .key = "k", .version_id = "v"), "s3:DeleteObjectVersion",
+        {"s3",
+         "ListParts",
+         IN(.bucket = "lake", .key = "k"),
+         "s3:ListMultipartUploadParts",
+         {"arn:aws:s3:::lake/k"}},
+        {"s3",
+         "DeleteBucketTagging",
+         IN(.bucket = "lake"),
+         "s3:PutBucketTagging",
+         {"arn:aws:s3:::lake"}},
+        {"s3",
+         "DeleteObject",
+         IN(.bucket = "lake", .key = "k", .version_id = "v"),
+         "s3:DeleteObjectVersion",
          {"arn:aws:s3:::lake/k"}},
         {"cloudwatch", "PutMetricData", IN(), "cloudwatch:PutMetricData", {"*"}},
         {"cloudwatch", "GetMetricData", IN(), "cloudwatch:GetMetricData", {"*"}},
@@ -114,8 +187,8 @@ static void copy_checks_the_source_and_keys(void **state)
 {
     (void)state;
     struct iam_action a;
-    struct iam_action_input in = IN(.bucket = "dst", .key = "k2", .copy_source_bucket = "src",
-                                    .copy_source_key = "k1");
+    struct iam_action_input in =
+        IN(.bucket = "dst", .key = "k2", .copy_source_bucket = "src", .copy_source_key = "k1");
     assert_int_equal(iam_action_of("s3", "CopyObject", &in, &a), 0);
     assert_int_equal(a.n_checks, 2);
     assert_string_equal(a.checks[0].action, "s3:PutObject");
@@ -149,9 +222,9 @@ static void refusals(void **state)
     struct iam_action_input in = IN();
     assert_int_equal(iam_action_of("kinesis", "NoSuchOperation", &in, &a), -1);
     assert_int_equal(iam_action_of("sqs", "SendMessage", &in, &a), -1);
-    assert_int_equal(iam_action_of("kinesis", "PutRecord", &in, &a), -2);  /* no stream */
-    assert_int_equal(iam_action_of("glue", "GetTable", &in, &a), -2);      /* no database */
-    assert_int_equal(iam_action_of("s3", "GetObject", &in, &a), -2);       /* no bucket */
+    assert_int_equal(iam_action_of("kinesis", "PutRecord", &in, &a), -2); /* no stream */
+    assert_int_equal(iam_action_of("glue", "GetTable", &in, &a), -2);     /* no database */
+    assert_int_equal(iam_action_of("s3", "GetObject", &in, &a), -2);      /* no bucket */
     in.bucket = "b";
     assert_int_equal(iam_action_of("s3", "GetObject", &in, &a), -2); /* no key */
     char key[IAM_ARN_MAX + 10];
@@ -169,28 +242,90 @@ static void refusals(void **state)
 static void every_served_operation_is_mapped(void **state)
 {
     (void)state;
-    static const char *const kin[] = {"CreateStream", "DeleteStream", "DescribeStream", "DescribeStreamSummary",
-        "ListStreams", "ListShards", "GetShardIterator", "IncreaseStreamRetentionPeriod",
-        "DecreaseStreamRetentionPeriod", "UpdateStreamMode", "StartStreamEncryption", "StopStreamEncryption",
-        "DescribeLimits", "SplitShard", "MergeShards", "UpdateShardCount", "AddTagsToStream", "ListTagsForStream",
-        "RemoveTagsFromStream", "TagResource", "UntagResource", "ListTagsForResource", "PutRecord", "PutRecords",
-        "GetRecords", "RegisterStreamConsumer", "DescribeStreamConsumer", "ListStreamConsumers",
-        "DeregisterStreamConsumer", "SubscribeToShard", NULL};
-    static const char *const fh[] = {"CreateDeliveryStream", "DeleteDeliveryStream", "DescribeDeliveryStream",
-        "ListDeliveryStreams", "UpdateDestination", "TagDeliveryStream", "UntagDeliveryStream",
-        "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption", "PutRecord",
-        "PutRecordBatch", NULL};
-    static const char *const s3[] = {"AbortMultipartUpload", "CompleteMultipartUpload", "CopyObject",
-        "CreateBucket", "CreateMultipartUpload", "DeleteBucket", "DeleteBucketPolicy", "DeleteBucketTagging",
-        "DeleteObject", "DeleteObjectTagging", "DeleteObjects", "GetBucketAcl", "GetBucketLocation",
-        "GetBucketPolicy", "GetBucketTagging", "GetBucketVersioning", "GetObject", "GetObjectTagging",
-        "HeadBucket", "HeadObject", "ListBuckets", "ListMultipartUploads", "ListObjectVersions", "ListObjects",
-        "ListParts", "PutBucketAcl", "PutBucketPolicy", "PutBucketTagging", "PutBucketVersioning", "PutObject",
-        "PutObjectAcl", "PutObjectTagging", "UploadPart", "UploadPartCopy", NULL};
-    struct iam_action_input in = IN(.stream_name = "s", .consumer_arn = "arn:aws:kinesis:us-east-1:" ACCT
-                                    ":stream/s/consumer/c:1", .resource_arn = "arn:aws:kinesis:us-east-1:" ACCT
-                                    ":stream/s", .delivery_stream = "d", .bucket = "b", .key = "k",
-                                    .copy_source_bucket = "b", .copy_source_key = "k0");
+    static const char *const kin[] = {"CreateStream",
+                                      "DeleteStream",
+                                      "DescribeStream",
+                                      "DescribeStreamSummary",
+                                      "ListStreams",
+                                      "ListShards",
+                                      "GetShardIterator",
+                                      "IncreaseStreamRetentionPeriod",
+                                      "DecreaseStreamRetentionPeriod",
+                                      "UpdateStreamMode",
+                                      "StartStreamEncryption",
+                                      "StopStreamEncryption",
+                                      "DescribeLimits",
+                                      "SplitShard",
+                                      "MergeShards",
+                                      "UpdateShardCount",
+                                      "AddTagsToStream",
+                                      "ListTagsForStream",
+                                      "RemoveTagsFromStream",
+                                      "TagResource",
+                                      "UntagResource",
+                                      "ListTagsForResource",
+                                      "PutRecord",
+                                      "PutRecords",
+                                      "GetRecords",
+                                      "RegisterStreamConsumer",
+                                      "DescribeStreamConsumer",
+                                      "ListStreamConsumers",
+                                      "DeregisterStreamConsumer",
+                                      "SubscribeToShard",
+                                      NULL};
+    static const char *const fh[] = {"CreateDeliveryStream",
+                                     "DeleteDeliveryStream",
+                                     "DescribeDeliveryStream",
+                                     "ListDeliveryStreams",
+                                     "UpdateDestination",
+                                     "TagDeliveryStream",
+                                     "UntagDeliveryStream",
+                                     "ListTagsForDeliveryStream",
+                                     "StartDeliveryStreamEncryption",
+                                     "StopDeliveryStreamEncryption",
+                                     "PutRecord",
+                                     "PutRecordBatch",
+                                     NULL};
+    static const char *const s3[] = {"AbortMultipartUpload",
+                                     "CompleteMultipartUpload",
+                                     "CopyObject",
+                                     "CreateBucket",
+                                     "CreateMultipartUpload",
+                                     "DeleteBucket",
+                                     "DeleteBucketPolicy",
+                                     "DeleteBucketTagging",
+                                     "DeleteObject",
+                                     "DeleteObjectTagging",
+                                     "DeleteObjects",
+                                     "GetBucketAcl",
+                                     "GetBucketLocation",
+                                     "GetBucketPolicy",
+                                     "GetBucketTagging",
+                                     "GetBucketVersioning",
+                                     "GetObject",
+                                     "GetObjectTagging",
+                                     "HeadBucket",
+                                     "HeadObject",
+                                     "ListBuckets",
+                                     "ListMultipartUploads",
+                                     "ListObjectVersions",
+                                     "ListObjects",
+                                     "ListParts",
+                                     "PutBucketAcl",
+                                     "PutBucketPolicy",
+                                     "PutBucketTagging",
+                                     "PutBucketVersioning",
+                                     "PutObject",
+                                     "PutObjectAcl",
+                                     "PutObjectTagging",
+                                     "UploadPart",
+                                     "UploadPartCopy",
+                                     NULL};
+    struct iam_action_input in =
+        IN(.stream_name = "s",
+           .consumer_arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/s/consumer/c:1",
+           .resource_arn = "arn:aws:kinesis:us-east-1:" ACCT ":stream/s", .delivery_stream = "d",
+           .bucket = "b", .key = "k", .copy_source_bucket = "b", .copy_source_key = "k0");
     struct iam_action a;
     for (size_t i = 0; kin[i] != NULL; i++)
         assert_int_equal(iam_action_of("kinesis", kin[i], &in, &a), 0);
@@ -198,7 +333,7 @@ static void every_served_operation_is_mapped(void **state)
         assert_int_equal(iam_action_of("firehose", fh[i], &in, &a), 0);
     for (size_t i = 0; s3[i] != NULL; i++)
         assert_int_equal(iam_action_of("s3", s3[i], &in, &a), 0);
-    /* Glue and Athena: straight from their operation lists */
+        /* Glue and Athena: straight from their operation lists */
 #define OP_NAME(name) #name,
     static const char *const glue[] = {CATALOG_OPS(OP_NAME) NULL};
     static const char *const athena[] = {QUERY_OPS(OP_NAME) NULL};
