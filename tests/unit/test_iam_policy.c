@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "core/mem.h"
 #include "iam/policy.h"
 
 #define ACCT "111122223333"
@@ -695,6 +696,31 @@ static void malformed_documents(void **state)
     iam_policy_free(p);
 }
 
+/* Running out of memory at any allocation of the compiler answers -2 and leaks nothing
+   (the sanitizer build checks the leaks). */
+static void compile_out_of_memory(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (unsigned long n = 1; n < 50; n++) {
+        struct iam_policy *p = NULL;
+        struct iam_policy_error err;
+        mem_fail_after(n);
+        int rc =
+            iam_policy_compile(carlos_policy, strlen(carlos_policy), IAM_POLICY_IDENTITY, &p, &err);
+        mem_fail_after(0);
+        if (rc == 0) {
+            assert_non_null(p);
+            iam_policy_free(p);
+            break;
+        }
+        assert_int_equal(rc, -2);
+        assert_null(p);
+        failures++;
+    }
+    assert_true(failures >= 1);
+}
+
 /* Prints the cost of one evaluation against a realistic set: a producer's policy of four
    statements with a condition, a group policy and a bucket-style deny. No assertion. */
 static void evaluation_cost(void **state)
@@ -778,6 +804,7 @@ int main(void)
         cmocka_unit_test(policy_variables),
         cmocka_unit_test(multiple_resources_and_reason),
         cmocka_unit_test(malformed_documents),
+        cmocka_unit_test(compile_out_of_memory),
         cmocka_unit_test(evaluation_cost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
