@@ -1098,7 +1098,14 @@ static bool cond_holds(const struct cond *cd, const struct iam_request_ctx *ctx)
 
 /* ---- statements ---- */
 
-enum prin_match { PM_NONE, PM_ACCOUNT, PM_SPECIFIC };
+/*
+ * How a resource policy's Principal names the caller, weakest first: its account only
+ * (delegates to the account's identity-based policies), broadly ("*", NotPrincipal, or
+ * the role of an assumed-role session: allows on its own in the same account, but session
+ * policies and boundaries still limit it), or exactly (the caller's own user or session
+ * ARN, or the service itself: not limited by them).
+ */
+enum prin_match { PM_NONE, PM_ACCOUNT, PM_BROAD, PM_SPECIFIC };
 
 static enum prin_match prin_match(const struct stmt *st, const struct iam_request_ctx *ctx)
 {
@@ -1107,15 +1114,16 @@ static enum prin_match prin_match(const struct stmt *st, const struct iam_reques
         const struct prin *p = &st->prins[i];
         enum prin_match m = PM_NONE;
         switch (p->kind) {
-        case PRIN_ANY: m = PM_SPECIFIC; break;
+        case PRIN_ANY: m = PM_BROAD; break;
         case PRIN_ACCOUNT:
             if (ctx->principal_account != NULL && strcmp(p->s, ctx->principal_account) == 0)
                 m = PM_ACCOUNT;
             break;
         case PRIN_ARN:
-            if ((ctx->principal_arn != NULL && strcmp(p->s, ctx->principal_arn) == 0) ||
-                (ctx->principal_role_arn != NULL && strcmp(p->s, ctx->principal_role_arn) == 0))
+            if (ctx->principal_arn != NULL && strcmp(p->s, ctx->principal_arn) == 0)
                 m = PM_SPECIFIC;
+            else if (ctx->principal_role_arn != NULL && strcmp(p->s, ctx->principal_role_arn) == 0)
+                m = PM_BROAD;
             break;
         case PRIN_SERVICE:
             if (ctx->principal_service != NULL && strcmp(p->s, ctx->principal_service) == 0)
@@ -1126,7 +1134,7 @@ static enum prin_match prin_match(const struct stmt *st, const struct iam_reques
             best = m;
     }
     if (st->not_principal)
-        return best == PM_NONE ? PM_SPECIFIC : PM_NONE;
+        return best == PM_NONE ? PM_BROAD : PM_NONE;
     return best;
 }
 
@@ -1247,13 +1255,15 @@ static enum iam_decision decide_one(const struct iam_request_ctx *ctx, const cha
     } else if (rp.allow_stmt >= 0 && rp.allow_prin == PM_SPECIFIC) {
         /* a grant to the caller itself is not limited by boundaries or session policies */
         return set(res, IAM_ALLOW, IAM_SRC_RESOURCE, resource_policy, 0, rp.allow_stmt);
-    } else if (id.allow_stmt < 0) {
+    } else if (id.allow_stmt < 0 && !(rp.allow_stmt >= 0 && rp.allow_prin >= PM_BROAD)) {
         return set(res, IAM_IMPLICIT_DENY, IAM_SRC_IDENTITY, NULL, 0, -1);
     }
     if (bd.deny_stmt == -2)
         return set(res, IAM_IMPLICIT_DENY, IAM_SRC_BOUNDARY, NULL, bd.deny_policy, -1);
     if (n_session > 0 && ss.allow_stmt < 0)
         return set(res, IAM_IMPLICIT_DENY, IAM_SRC_SESSION, NULL, 0, -1);
+    if (id.allow_stmt < 0)
+        return set(res, IAM_ALLOW, IAM_SRC_RESOURCE, resource_policy, 0, rp.allow_stmt);
     return set(res, IAM_ALLOW, IAM_SRC_IDENTITY, identity[id.allow_policy], id.allow_policy,
                id.allow_stmt);
 }

@@ -29,9 +29,10 @@
  * resource-based policy naming the caller; session policies and permissions boundaries
  * then limit what was allowed (each must allow too when present). Across accounts both the
  * identity-based and the resource-based policy must allow. A resource-based policy Allow
- * whose Principal names the caller's own ARN (user or session) is not limited by
- * boundaries or session policies, one naming the account only delegates to the account's
- * identity-based policies, as AWS documents.
+ * whose Principal names the caller's own ARN (user or session) or the calling service is
+ * not limited by boundaries or session policies; one naming the session's role or "*"
+ * allows on its own but is limited by them; one naming the account only delegates to the
+ * account's identity-based policies, as AWS documents.
  *
  * iam_evaluate allocates nothing and takes no lock.
  */

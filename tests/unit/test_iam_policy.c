@@ -508,6 +508,22 @@ static void principals(void **state)
                                 .principal_role_arn = "arn:aws:iam::" ACCT ":role/loader",
                                 .principal_account = ACCT};
     assert_int_equal(iam_evaluate(&s, NULL, 0, rp, NULL, 0, NULL, 0, &r), IAM_ALLOW);
+    /* ... but a grant to the role (not to the session) is still limited by session policies,
+       while one naming the session itself is not */
+    struct iam_policy *kin_only =
+        compile(POL("{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\",\"Resource\":\"*\"}"),
+                IAM_POLICY_IDENTITY);
+    const struct iam_policy *sessions[] = {kin_only};
+    assert_int_equal(iam_evaluate(&s, NULL, 0, rp, sessions, 1, NULL, 0, &r), IAM_IMPLICIT_DENY);
+    assert_int_equal(r.source, IAM_SRC_SESSION);
+    struct iam_policy *to_session =
+        compile(POL("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:sts::" ACCT
+                    ":assumed-role/loader/s1\"},\"Action\":\"s3:PutObject\",\"Resource\":\"*\"}"),
+                IAM_POLICY_RESOURCE);
+    assert_int_equal(iam_evaluate(&s, NULL, 0, to_session, sessions, 1, NULL, 0, &r), IAM_ALLOW);
+    assert_int_equal(r.source, IAM_SRC_RESOURCE);
+    iam_policy_free(kin_only);
+    iam_policy_free(to_session);
     iam_policy_free(p);
     iam_policy_free(rp);
 }
