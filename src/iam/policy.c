@@ -96,6 +96,8 @@ struct tok {
     const char *dflt; /* TOK_VAR: ${key, 'default'} value or NULL */
 };
 
+#define MAX_SPANS 64 /* pieces of one pattern */
+
 /* A pattern ready to match: literal runs and wildcards, variables resolved. */
 struct span {
     const char *s;
@@ -294,6 +296,10 @@ static int pat_compile(struct cc *c, const char *s, bool wild, bool vars, struct
         t[n++].len = (uint32_t)(j - i);
         i = j;
     }
+    /* the matcher works on at most MAX_SPANS pieces: refuse rather than let a Deny whose
+       pattern cannot be matched fail open */
+    if (n > MAX_SPANS)
+        return fail(c, "Pattern has more than %d wildcards and variables: %.40s", MAX_SPANS, s);
     out->toks = t;
     out->n_toks = (uint32_t)n;
     bool has_var = false;
@@ -843,8 +849,6 @@ int iam_policy_compile(const char *json, size_t len, enum iam_policy_kind kind,
 }
 
 /* ---- matching ---- */
-
-#define MAX_SPANS 64
 
 static const struct iam_context_key *ctx_key(const struct iam_request_ctx *ctx, const char *key)
 {

@@ -682,6 +682,9 @@ static void malformed_documents(void **state)
         {POL("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"arn:aws:s3:::${aws:"
              "username\"}"),
          IAM_POLICY_IDENTITY, "not closed"},
+        {POL("{\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"arn:aws:s3:::"
+             "a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*\"}"),
+         IAM_POLICY_IDENTITY, "more than 64"},
         {"{\"Version\":\"2012-10-17\",\"Version\":\"2012-10-17\",\"Statement\":[]}",
          IAM_POLICY_IDENTITY, "Syntax errors"},
     };
