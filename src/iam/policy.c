@@ -537,7 +537,8 @@ static bool parse_date(const char *s, int64_t *out)
 static bool parse_num(const char *s, double *out)
 {
     char *end;
-    if (*s == '\0' || isspace((unsigned char)*s))
+    /* decimal only: strtod alone would also take hex, "inf" and "nan" */
+    if (*s == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
         return false;
     *out = strtod(s, &end);
     return *end == '\0';

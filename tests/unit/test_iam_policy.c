@@ -323,6 +323,7 @@ static void condition_operators(void **state)
         CK("{\"NumericGreaterThan\":{\"s3:max-keys\":\"10\"}}", IMPLICIT, "s3:max-keys=10"),
         CK("{\"NumericGreaterThanEquals\":{\"s3:max-keys\":\"10\"}}", ALLOW, "s3:max-keys=11"),
         CK("{\"NumericLessThan\":{\"s3:max-keys\":\"10\"}}", IMPLICIT, "s3:max-keys=abc"),
+        CK("{\"NumericLessThan\":{\"s3:max-keys\":\"10\"}}", IMPLICIT, "s3:max-keys=-inf"),
         /* Date */
         CK("{\"DateLessThan\":{\"aws:CurrentTime\":\"2027-01-01T00:00:00Z\"}}", ALLOW,
            "aws:CurrentTime=2026-11-29T01:00:00Z"),
@@ -666,6 +667,8 @@ static void malformed_documents(void **state)
         {ALLOW_ALL_IF("{\"NullIfExists\":{\"aws:username\":\"true\"}}"), IAM_POLICY_IDENTITY,
          "Invalid Condition type"},
         {ALLOW_ALL_IF("{\"NumericEquals\":{\"s3:max-keys\":\"ten\"}}"), IAM_POLICY_IDENTITY,
+         "Invalid number"},
+        {ALLOW_ALL_IF("{\"NumericEquals\":{\"s3:max-keys\":\"0x10\"}}"), IAM_POLICY_IDENTITY,
          "Invalid number"},
         {ALLOW_ALL_IF("{\"DateLessThan\":{\"aws:CurrentTime\":\"tomorrow\"}}"), IAM_POLICY_IDENTITY,
          "Invalid date"},
