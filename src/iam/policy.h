@@ -57,7 +57,7 @@ struct iam_policy_error {
 
 /*
  * Compiles a JSON policy document of len bytes. Returns 0 and *out (free it with
- * iam_policy_free), or SL_E(MALFORMED_POLICY)-style -1 with err->message set when the
+ * iam_policy_free), or -1 with err->message (AWS's MalformedPolicyDocument text) when the
  * document is not valid JSON, lacks Effect/Action/Resource/Principal where required, has
  * an unknown element, Effect, Version or condition operator, or a malformed condition
  * value (number, date, CIDR, Bool, Null). Returns -2 when memory runs out.
