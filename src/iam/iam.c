@@ -472,7 +472,8 @@ int iam_authorize(void *arg, const struct api_request *req, const char *service,
     if (strcmp(service, "iam") == 0 && is_self_read(req, operation, params)) {
         return 0;
     }
-    if (iam->st != NULL && (req->principal_kind == HTTP_PRINCIPAL_USER ||
+    if (iam != NULL && iam->st != NULL &&
+        (req->principal_kind == HTTP_PRINCIPAL_USER ||
                             req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE)) {
         return iam__authorize_policies(iam, req, service, operation, err);
     }
