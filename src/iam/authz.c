@@ -251,19 +251,9 @@ static const char *json_field(json_t *doc, const char *name)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Large bodies (PutRecords) are not parsed twice: the names sit in them as
-   "Name":"value" and record data is base64, which holds no quote. */
-static const char *scan_field(const struct api_request *req, const char *name, char *out,
-                              size_t size)
+/* The string value after "name": at p (just past the name's closing quote). */
+static const char *value_at(const char *p, const char *end, char *out, size_t size)
 {
-    char pat[48];
-    int n = snprintf(pat, sizeof(pat), "\"%s\"", name);
-    const char *p = memmem(req->body, req->body_len, pat, (size_t)n);
-    if (p == NULL) {
-        return NULL;
-    }
-    const char *end = (const char *)req->body + req->body_len;
-    p += n;
     while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r')) {
         p++;
     }
@@ -280,11 +270,33 @@ static const char *scan_field(const struct api_request *req, const char *name, c
     return out;
 }
 
+/*
+ * Large bodies (PutRecords, PutRecordBatch) are not parsed twice: one pass finds the
+ * members whose names start with prefix ("Stream", "DeliveryStream"), which sit in them
+ * as "Name":"value" (record data is base64, which holds no quote).
+ */
+static void scan_fields(const struct api_request *req, const char *prefix, const char *const *names,
+                        char (*outs)[400], const char **found, size_t n)
+{
+    const char *p = (const char *)req->body, *end = p + req->body_len;
+    char pat[32];
+    int plen = snprintf(pat, sizeof(pat), "\"%s", prefix);
+    while ((p = memmem(p, (size_t)(end - p), pat, (size_t)plen)) != NULL) {
+        p += plen;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(names[i]);
+            if ((size_t)(end - p) > len && memcmp(p, names[i], len) == 0 && p[len] == '"') {
+                found[i] = value_at(p + len + 1, end, outs[i], sizeof(outs[i]));
+            }
+        }
+    }
+}
+
 #define SMALL_BODY (64 * 1024)
 
 struct names {
     json_t *doc;
-    char stream_name[160], stream_arn[400];
+    char scanned[2][400];
 };
 
 static void json_names(const struct api_request *req, const char *service, const char *operation,
@@ -294,10 +306,16 @@ static void json_names(const struct api_request *req, const char *service, const
         return;
     }
     if (req->body_len > SMALL_BODY) {
-        in->stream_name = scan_field(req, "StreamName", nm->stream_name, sizeof(nm->stream_name));
-        in->stream_arn = scan_field(req, "StreamARN", nm->stream_arn, sizeof(nm->stream_arn));
-        in->delivery_stream =
-            scan_field(req, "DeliveryStreamName", nm->stream_name, sizeof(nm->stream_name));
+        static const char *const kinesis[] = {"Name", "ARN"}, *const firehose[] = {"Name"};
+        const char *found[2] = {NULL, NULL};
+        if (strcmp(service, "firehose") == 0) {
+            scan_fields(req, "DeliveryStream", firehose, nm->scanned, found, 1);
+            in->delivery_stream = found[0];
+        } else {
+            scan_fields(req, "Stream", kinesis, nm->scanned, found, 2);
+            in->stream_name = found[0];
+            in->stream_arn = found[1];
+        }
         return;
     }
     json_error_t jerr;
