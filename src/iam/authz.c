@@ -69,6 +69,22 @@ static void entry_free(struct authz_entry *e)
     free(e);
 }
 
+/* Sessions come and go: past this many principals the cache starts again. */
+#define AUTHZ_MAX_ENTRIES 4096
+
+/* Frees every entry; the write lock is held (or no other thread has a). */
+static void drop_all(struct iam_authz *a)
+{
+    for (size_t b = 0; b < AUTHZ_BUCKETS; b++) {
+        while (a->buckets[b] != NULL) {
+            struct authz_entry *e = a->buckets[b];
+            a->buckets[b] = e->next;
+            entry_free(e);
+        }
+    }
+    a->n_entries = 0;
+}
+
 struct iam_authz *iam__authz_new(void)
 {
     struct iam_authz *a = xcalloc(1, sizeof(*a));
@@ -81,13 +97,7 @@ void iam__authz_free(struct iam_authz *a)
     if (a == NULL) {
         return;
     }
-    for (size_t b = 0; b < AUTHZ_BUCKETS; b++) {
-        while (a->buckets[b] != NULL) {
-            struct authz_entry *e = a->buckets[b];
-            a->buckets[b] = e->next;
-            entry_free(e);
-        }
-    }
+    drop_all(a);
     pthread_rwlock_destroy(&a->lock);
     free(a);
 }
@@ -235,6 +245,9 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
             } else {
                 pp = &(*pp)->next;
             }
+        }
+        if (a->n_entries >= AUTHZ_MAX_ENTRIES) {
+            drop_all(a);
         }
         fresh->next = a->buckets[b];
         a->buckets[b] = fresh;
