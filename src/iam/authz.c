@@ -8,7 +8,8 @@
  * compiled. Every IAM write bumps iam__generation; an entry built at an older
  * generation is rebuilt on its next use, so a changed policy decides the next call.
  *
- * Resource-based policies (bucket and Kinesis resource policies) are not consulted yet.
+ * The resource's own policy (an S3 bucket policy, a Kinesis stream or consumer policy)
+ * is read from the store on each call and compiled again only when its text changed.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -44,10 +45,21 @@ struct authz_entry {
 
 #define AUTHZ_BUCKETS 256
 
+/* A resource's policy compiled, with the text it was compiled from: the text is read
+   on each call (the services own it) and compiled again only when it changed. */
+struct rp_entry {
+    char *key;
+    char *doc;
+    struct iam_policy *p; /* NULL when the document does not compile */
+    struct rp_entry *next;
+};
+
 struct iam_authz {
     pthread_rwlock_t lock;
     struct authz_entry *buckets[AUTHZ_BUCKETS];
     size_t n_entries;
+    struct rp_entry *rp[AUTHZ_BUCKETS];
+    size_t n_rp;
 };
 
 static size_t hash_of(const char *s)
@@ -83,6 +95,17 @@ static void drop_all(struct iam_authz *a)
         }
     }
     a->n_entries = 0;
+    for (size_t b = 0; b < AUTHZ_BUCKETS; b++) {
+        while (a->rp[b] != NULL) {
+            struct rp_entry *e = a->rp[b];
+            a->rp[b] = e->next;
+            free(e->key);
+            free(e->doc);
+            iam_policy_free(e->p);
+            free(e);
+        }
+    }
+    a->n_rp = 0;
 }
 
 struct iam_authz *iam__authz_new(void)
@@ -210,7 +233,53 @@ static struct authz_entry *build_entry(struct iam *iam, const struct api_request
 
 /* Evaluates under the cache's read lock, building the principal's entry first when it
    is missing or stale. */
+static struct rp_entry *rp_find(struct iam_authz *a, const char *key, const char *doc)
+{
+    for (struct rp_entry *e = a->rp[hash_of(key)]; e != NULL; e = e->next) {
+        if (strcmp(e->key, key) == 0 && strcmp(e->doc, doc) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Compiles doc and puts it in place of key's older document. */
+static void rp_install(struct iam_authz *a, const char *key, const char *doc)
+{
+    struct rp_entry *fresh = xcalloc(1, sizeof(*fresh));
+    fresh->key = xstrdup(key);
+    fresh->doc = xstrdup(doc);
+    struct iam_policy_error perr;
+    if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_RESOURCE, &fresh->p, &perr) != 0) {
+        fresh->p = NULL;
+    }
+    size_t b = hash_of(key);
+    pthread_rwlock_wrlock(&a->lock);
+    if (a->n_entries + a->n_rp >= AUTHZ_MAX_ENTRIES) {
+        drop_all(a);
+    }
+    struct rp_entry **pp = &a->rp[b];
+    while (*pp != NULL) {
+        if (strcmp((*pp)->key, key) == 0) {
+            struct rp_entry *old = *pp;
+            *pp = old->next;
+            free(old->key);
+            free(old->doc);
+            iam_policy_free(old->p);
+            free(old);
+            a->n_rp--;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    fresh->next = a->rp[b];
+    a->rp[b] = fresh;
+    a->n_rp++;
+    pthread_rwlock_unlock(&a->lock);
+}
+
 static enum iam_decision evaluate_cached(struct iam *iam, const struct api_request *req,
+                                         const char *rp_key, const char *rp_doc,
                                          struct iam_request_ctx *ctx, struct iam_eval_result *res)
 {
     struct iam_authz *a = iam->authz;
@@ -220,6 +289,12 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
     for (;;) {
         uint64_t gen = atomic_load(&generation);
         pthread_rwlock_rdlock(&a->lock);
+        struct rp_entry *rp = rp_doc != NULL ? rp_find(a, rp_key, rp_doc) : NULL;
+        if (rp_doc != NULL && rp == NULL) {
+            pthread_rwlock_unlock(&a->lock);
+            rp_install(a, rp_key, rp_doc);
+            continue;
+        }
         for (struct authz_entry *e = a->buckets[b]; e != NULL; e = e->next) {
             if (strcmp(e->key, key) == 0 && e->gen == gen) {
                 ctx->principal_role_arn = e->role_arn[0] ? e->role_arn : NULL;
@@ -227,7 +302,8 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
                     (const struct iam_policy *const *)&e->session;
                 enum iam_decision d =
                     iam_evaluate(ctx, (const struct iam_policy *const *)e->identity,
-                                 e->n_identity, NULL, sess, e->session ? 1 : 0, NULL, 0, res);
+                                 e->n_identity, rp != NULL ? rp->p : NULL, sess,
+                                 e->session ? 1 : 0, NULL, 0, res);
                 pthread_rwlock_unlock(&a->lock);
                 return d;
             }
@@ -246,7 +322,7 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
                 pp = &(*pp)->next;
             }
         }
-        if (a->n_entries >= AUTHZ_MAX_ENTRIES) {
+        if (a->n_entries + a->n_rp >= AUTHZ_MAX_ENTRIES) {
             drop_all(a);
         }
         fresh->next = a->buckets[b];
@@ -455,6 +531,28 @@ static const char *s3_names(const struct api_request *req, struct s3_names *sn,
     return s3_operation(req, &sn->q, in->bucket != NULL, in->key != NULL);
 }
 
+/* The resource-based policy of the request's resource as its service stores it (S3
+   bucket policies, Kinesis stream and consumer policies), or NULL. */
+static char *resource_policy(struct iam *iam, int s3, const char *bucket, const char *arn)
+{
+    struct store_stmt *q = NULL;
+    store_read_begin(iam->st);
+    if (s3 && bucket != NULL) {
+        q = store_prepare_args(iam->st, "SELECT policy FROM lake_buckets WHERE name = ?", "s",
+                               bucket);
+    } else if (!s3 && arn != NULL && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+        q = store_prepare_args(iam->st, "SELECT policy FROM kinesis_policies WHERE arn = ?", "s",
+                               arn);
+    }
+    char *doc = NULL;
+    if (q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL) {
+        doc = xstrdup(store_col_text(q, 0));
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return doc;
+}
+
 /* ---- the hook ---- */
 
 #define MAX_KEYS 16
@@ -542,7 +640,11 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
             .n_keys = nk,
         };
         struct iam_eval_result res;
-        if (evaluate_cached(iam, req, &ctx, &res) != IAM_ALLOW) {
+        const char *rp_key = s3 ? in.bucket : ck->resource_ptrs[0];
+        char *rp_doc = rp_key != NULL ? resource_policy(iam, s3, in.bucket, rp_key) : NULL;
+        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, &ctx, &res);
+        free(rp_doc);
+        if (d != IAM_ALLOW) {
             char reason[200];
             iam_result_reason(&res, ck->action, reason, sizeof(reason));
             size_t ri = res.resource_idx < ck->n_resources ? res.resource_idx : 0;

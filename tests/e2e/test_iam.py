@@ -936,3 +936,44 @@ def test_a_changed_policy_decides_the_next_call(iam, sluice, unique):
     assert message_of(e) == denied(arn, "kinesis:PutRecord", mine, explicit=True)
     iam.set_default_policy_version(PolicyArn=pol["Policy"]["Arn"], VersionId="v1")
     k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+
+
+def test_a_bucket_policy_denies_a_prefix(iam, sluice, unique):
+    s3 = sluice.client("s3")
+    bucket = f"bp-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    key, secret, arn = user_with_policy(iam, sluice, f"s3user-{unique}", [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])
+    me = client_as(sluice, "s3", key, secret)
+    me.put_object(Bucket=bucket, Key="secret/a", Body=b"a")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": {"AWS": arn}, "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/secret/*"}]}))
+    with pytest.raises(ClientError) as e:
+        me.get_object(Bucket=bucket, Key="secret/a")
+    assert code_of(e) == "AccessDenied"
+    assert message_of(e) == (f"User: {arn} is not authorized to perform: s3:GetObject on "
+                             f"resource: arn:aws:s3:::{bucket}/secret/a with an explicit deny "
+                             "in a resource-based policy")
+    me.put_object(Bucket=bucket, Key="open/b", Body=b"b")
+    assert me.get_object(Bucket=bucket, Key="open/b")["Body"].read() == b"b"
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert me.get_object(Bucket=bucket, Key="secret/a")["Body"].read() == b"a"
+
+
+def test_a_stream_policy_lets_a_user_without_policies_put(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    if not hasattr(root, "put_resource_policy"):
+        pytest.skip("this botocore predates Kinesis resource policies")
+    stream_arn = stream_with(root, f"rp-{unique}")
+    key2, secret2 = make_user_with_key(iam, f"bare-{unique}")
+    arn2 = f"arn:aws:iam::{sluice.account_id}:user/bare-{unique}"
+    k = client_as(sluice, "kinesis", key2, secret2)
+    with pytest.raises(ClientError):
+        k.put_record(StreamName=f"rp-{unique}", Data=b"x", PartitionKey="p")
+    root.put_resource_policy(ResourceARN=stream_arn, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": arn2}, "Action": "kinesis:PutRecord",
+             "Resource": stream_arn}]}))
+    k.put_record(StreamName=f"rp-{unique}", Data=b"x", PartitionKey="p")
