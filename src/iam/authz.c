@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -498,9 +499,36 @@ static const char *s3_operation(const struct api_request *req, const struct quer
     return put ? "CreateBucket" : "DeleteBucket";
 }
 
+/* The bucket a virtual-hosted Host header names ("b.localhost", "b.s3.<...>",
+   "b.s3-<region>.<...>"), or NULL for path style: the S3 adapter's own rule. */
+static char *host_bucket(const char *host)
+{
+    if (host == NULL || *host == '\0') {
+        return NULL;
+    }
+    size_t len = strcspn(host, ":");
+    char *h = xstrndup(host, len);
+    char *bucket = NULL;
+    static const char local_suffix[] = ".localhost";
+    size_t ls = sizeof(local_suffix) - 1;
+    if (len > ls && strcasecmp(h + len - ls, local_suffix) == 0) {
+        bucket = xstrndup(h, len - ls);
+    } else {
+        for (char *p = strstr(h, ".s3"); p != NULL; p = strstr(p + 1, ".s3")) {
+            if (p > h && (p[3] == '.' || p[3] == '-')) {
+                bucket = xstrndup(h, (size_t)(p - h));
+                break;
+            }
+        }
+    }
+    free(h);
+    return bucket;
+}
+
 struct s3_names {
     struct query_params q;
     char *path; /* decoded, owned */
+    char *host_bucket; /* owned, NULL for path style */
     char *copy; /* decoded x-amz-copy-source, owned */
 };
 
@@ -511,12 +539,18 @@ static const char *s3_names(const struct api_request *req, struct s3_names *sn,
     query_params_parse(&sn->q, req->query, strlen(req->query));
     const char *p = req->path[0] == '/' ? req->path + 1 : req->path;
     sn->path = pct_decode_dup(p, strlen(p), PCT_PATH, NULL);
-    char *slash = sn->path != NULL ? strchr(sn->path, '/') : NULL;
-    if (slash != NULL) {
-        *slash = '\0';
-        in->key = slash[1] != '\0' ? slash + 1 : NULL;
+    sn->host_bucket = host_bucket(req->host);
+    if (sn->host_bucket != NULL) {
+        in->bucket = sn->host_bucket;
+        in->key = sn->path != NULL && sn->path[0] != '\0' ? sn->path : NULL;
+    } else {
+        char *slash = sn->path != NULL ? strchr(sn->path, '/') : NULL;
+        if (slash != NULL) {
+            *slash = '\0';
+            in->key = slash[1] != '\0' ? slash + 1 : NULL;
+        }
+        in->bucket = sn->path != NULL && sn->path[0] != '\0' ? sn->path : NULL;
     }
-    in->bucket = sn->path != NULL && sn->path[0] != '\0' ? sn->path : NULL;
     in->version_id = query_params_get(&sn->q, "versionId");
     const char *cs = api_request_header(req, "x-amz-copy-source");
     if (cs != NULL) {
@@ -659,6 +693,7 @@ out:
     if (s3) {
         query_params_fini(&sn.q);
         free(sn.path);
+        free(sn.host_bucket);
         free(sn.copy);
     }
     return rc;

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 
 import boto3
 import pytest
@@ -977,3 +978,30 @@ def test_a_stream_policy_lets_a_user_without_policies_put(iam, sluice, unique):
             {"Effect": "Allow", "Principal": {"AWS": arn2}, "Action": "kinesis:PutRecord",
              "Resource": stream_arn}]}))
     k.put_record(StreamName=f"rp-{unique}", Data=b"x", PartitionKey="p")
+
+
+def test_virtual_hosted_requests_name_their_bucket_to_the_policy(iam, sluice, unique):
+    s3 = sluice.client("s3")
+    bucket = f"vh-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k/one", Body=b"1")
+    key, secret, arn = user_with_policy(iam, sluice, f"vhuser-{unique}", [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/k/*"}])
+    vh = boto3.client("s3", endpoint_url=f"http://localhost:{sluice.port}",
+                      aws_access_key_id=key, aws_secret_access_key=secret,
+                      region_name=sluice.region,
+                      config=Config(s3={"addressing_style": "virtual"},
+                                    retries={"total_max_attempts": 1}))
+
+
+    def to_loopback(request, **_):
+        # *.localhost need not resolve here: send to 127.0.0.1, keep the signed Host
+        parts = urllib.parse.urlsplit(request.url)
+        request.headers["Host"] = parts.netloc
+        request.url = urllib.parse.urlunsplit(
+            ("http", f"127.0.0.1:{sluice.port}", parts.path, parts.query, ""))
+    vh.meta.events.register("before-send.s3", to_loopback)
+    assert vh.get_object(Bucket=bucket, Key="k/one")["Body"].read() == b"1"
+    with pytest.raises(ClientError) as e:
+        vh.list_objects_v2(Bucket=bucket)
+    assert message_of(e) == denied(arn, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
