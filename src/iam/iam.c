@@ -221,6 +221,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     struct iam *iam = xcalloc(1, sizeof(*iam));
     snprintf(iam->account_id, sizeof(iam->account_id), "%s", cfg->account_id);
     iam->st = st;
+    iam->authz = iam__authz_new();
     int mrc = st != NULL
                   ? store_migrate(st, "iam", migrations, sizeof(migrations) / sizeof(migrations[0]))
                   : 0;
@@ -232,6 +233,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     }
     if (mrc < 0) {
         log_msg(LOG_ERROR, "iam", "cannot prepare the identity tables: %s", sl_strerror(mrc));
+        iam__authz_free(iam->authz);
         free(iam);
         return mrc;
     }
@@ -262,6 +264,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
         log_msg(LOG_ERROR, "iam", "cannot load root credentials from %s: %s", path,
                 sl_strerror(rc));
         free(path);
+        iam__authz_free(iam->authz);
         free(iam);
         return rc;
     }
@@ -272,6 +275,9 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
 
 void iam_close(struct iam *iam)
 {
+    if (iam != NULL) {
+        iam__authz_free(iam->authz);
+    }
     free(iam);
 }
 
@@ -454,7 +460,7 @@ static int is_self_read(const struct api_request *req, const char *operation,
 int iam_authorize(void *arg, const struct api_request *req, const char *service,
                   const char *operation, const struct api_params *params, struct err_info *err)
 {
-    (void)arg;
+    struct iam *iam = arg;
     if (req->principal_kind == HTTP_PRINCIPAL_ROOT) {
         return 0;
     }
@@ -465,6 +471,11 @@ int iam_authorize(void *arg, const struct api_request *req, const char *service,
     }
     if (strcmp(service, "iam") == 0 && is_self_read(req, operation, params)) {
         return 0;
+    }
+    if (iam != NULL && iam->st != NULL &&
+        (req->principal_kind == HTTP_PRINCIPAL_USER ||
+                            req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE)) {
+        return iam__authorize_policies(iam, req, service, operation, err);
     }
     /* No identity-based policy is evaluated yet, so none allows anything else. */
     const char *prefix = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;

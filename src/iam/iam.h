@@ -6,9 +6,11 @@
  * when both are set; otherwise they are read from DIR/root-credentials, which is
  * generated (mode 0600) and printed once on first start.
  *
- * Authorization today (until the policy engine): root may do anything; any other
- * principal may call STS's GetCallerIdentity, AssumeRole, GetSessionToken and
- * GetAccessKeyInfo and IAM's read calls about itself, and is refused everything else.
+ * Authorization: root may do anything; any principal may call STS's GetCallerIdentity,
+ * AssumeRole, GetSessionToken and GetAccessKeyInfo and IAM's read calls about itself;
+ * everything else a user or an assumed-role session asks is decided by its identity
+ * policies (and the session policy) with AWS's evaluation logic (authz.c); other
+ * principals are refused.
  */
 #ifndef SLUICE_IAM_IAM_H
 #define SLUICE_IAM_IAM_H

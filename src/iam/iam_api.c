@@ -14,6 +14,13 @@
 #include "core/text.h"
 #include "iam/iam_int.h"
 
+/* Ends a write: cached compiled policies are stale from here on (authz.c). */
+static void write_done(struct iam *iam)
+{
+    iam__policies_changed();
+    store_unlock(iam->st);
+}
+
 static int store_tags(struct api_call *call, const struct api_params *p, const char *kind,
                       const char *owner);
 static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner);
@@ -200,7 +207,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
     iam__new_id("AIDA", id);
     store_lock(iam->st);
     if (user_exists(iam, name)) {
-        store_unlock(iam->st);
+        write_done(iam);
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "User with name %s already exists.",
                        name);
     }
@@ -212,7 +219,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
     }
     if (rc == 0 && (rc = store_tags(call, p, "user", name)) < 0) {
         store_rollback(iam->st);
-        store_unlock(iam->st);
+        write_done(iam);
         return rc;
     }
     rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
@@ -230,7 +237,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
         rc = rc < 0 ? rc : SL_E(INTERNAL);
     }
     store_finalize(q);
-    store_unlock(iam->st);
+    write_done(iam);
     return rc < 0 ? store_failed(call, rc) : 0;
 }
 
@@ -357,7 +364,7 @@ static int update_user(struct api_call *call, const struct api_params *p, struct
             store_failed(call, rc);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -401,7 +408,7 @@ static int delete_user(struct api_call *call, const struct api_params *p, struct
                                "s", name)) < 0) {
         store_failed(call, rc);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -450,7 +457,7 @@ static int create_access_key(struct api_call *call, const struct api_params *p, 
         put_date(out, "CreateDate", call->req->now_ms);
         buf_puts(out, "</AccessKey>");
     }
-    store_unlock(iam->st);
+    write_done(iam);
     explicit_bzero(secret, sizeof(secret));
     return rc;
 }
@@ -539,7 +546,7 @@ static int change_access_key(struct api_call *call, const struct api_params *p, 
             rc = key_missing(call, key_id);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -676,7 +683,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
     iam__new_id("AROA", id);
     store_lock(iam->st);
     if (role_exists(iam, name)) {
-        store_unlock(iam->st);
+        write_done(iam);
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Role with name %s already exists.",
                        name);
     }
@@ -687,7 +694,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
     }
     if (rc == 0 && (rc = store_tags(call, p, "role", name)) < 0) {
         store_rollback(iam->st);
-        store_unlock(iam->st);
+        write_done(iam);
         return rc;
     }
     rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
@@ -704,7 +711,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
         rc = rc < 0 ? rc : SL_E(INTERNAL);
     }
     store_finalize(q);
-    store_unlock(iam->st);
+    write_done(iam);
     return rc < 0 ? store_failed(call, rc) : 0;
 }
 
@@ -786,7 +793,7 @@ static int update_role_column(struct api_call *call, const char *name, const cha
             store_failed(call, rc);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -857,7 +864,7 @@ static int delete_role(struct api_call *call, const struct api_params *p, struct
                                "s", name)) < 0) {
         store_failed(call, rc);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -921,7 +928,7 @@ static int put_policy(struct api_call *call, const struct api_params *p, const s
                                "ssss", k->kind, owner, policy, doc)) < 0) {
         store_failed(call, rc);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1023,7 +1030,7 @@ static int delete_policy_of(struct api_call *call, const struct api_params *p,
     } else if (store_changes(iam->st) == 0) {
         rc = policy_missing(call, k, policy);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1088,7 +1095,7 @@ static int create_group(struct api_call *call, const struct api_params *p, struc
     iam__new_id("AGPA", id);
     store_lock(iam->st);
     if (group_exists(iam, name)) {
-        store_unlock(iam->st);
+        write_done(iam);
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Group with name %s already exists.",
                        name);
     }
@@ -1107,7 +1114,7 @@ static int create_group(struct api_call *call, const struct api_params *p, struc
         rc = rc < 0 ? rc : SL_E(INTERNAL);
     }
     store_finalize(q);
-    store_unlock(iam->st);
+    write_done(iam);
     return rc < 0 ? store_failed(call, rc) : 0;
 }
 
@@ -1252,7 +1259,7 @@ static int membership(struct api_call *call, const struct api_params *p, int add
                          "The user with name %s cannot be found.", user);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1295,7 +1302,7 @@ static int delete_group(struct api_call *call, const struct api_params *p, struc
     } else if ((rc = store_run(iam->st, "DELETE FROM iam_group WHERE name = ?", "s", name)) < 0) {
         store_failed(call, rc);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1392,7 +1399,7 @@ static int create_policy(struct api_call *call, const struct api_params *p, stru
     int exists = dup != NULL && store_step(dup) == 1;
     store_finalize(dup);
     if (exists) {
-        store_unlock(iam->st);
+        write_done(iam);
         return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS),
                        "A policy called %s already exists. Duplicate names are not allowed.", name);
     }
@@ -1413,14 +1420,14 @@ static int create_policy(struct api_call *call, const struct api_params *p, stru
     }
     if (rc == 0 && (rc = store_tags(call, p, "policy", arn)) < 0) {
         store_rollback(iam->st);
-        store_unlock(iam->st);
+        write_done(iam);
         return rc;
     }
     rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
     if (rc == 0) {
         rc = put_policy_of(iam, arn, out);
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc < 0 ? store_failed(call, rc) : 0;
 }
 
@@ -1531,7 +1538,7 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
             store_failed(call, rc);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1625,7 +1632,7 @@ static int create_policy_version(struct api_call *call, const struct api_params 
             buf_puts(out, "</PolicyVersion>");
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1752,7 +1759,7 @@ static int change_policy_version(struct api_call *call, const struct api_params 
             store_failed(call, rc);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -1798,7 +1805,7 @@ static int attachment(struct api_call *call, const struct api_params *p, const s
             rc = err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "Policy %s was not found.", arn);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -2043,7 +2050,7 @@ static int tag_entity(struct api_call *call, const struct api_params *p, const s
             store_rollback(iam->st);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 
@@ -2067,7 +2074,7 @@ static int untag_entity(struct api_call *call, const struct api_params *p,
             store_failed(call, rc);
         }
     }
-    store_unlock(iam->st);
+    write_done(iam);
     return rc;
 }
 

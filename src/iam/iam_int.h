@@ -2,6 +2,7 @@
 #ifndef SLUICE_IAM_IAM_INT_H
 #define SLUICE_IAM_IAM_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -15,7 +16,21 @@ struct iam {
     char account_id[16];
     struct store *st;      /* NULL: root only */
     uint8_t token_key[32]; /* signs session tokens */
+    struct iam_authz *authz; /* compiled policies per principal (authz.c) */
 };
+
+/* The cache of compiled policies (authz.c). */
+struct iam_authz *iam__authz_new(void);
+void iam__authz_free(struct iam_authz *a);
+/* Entries held, for tests. */
+size_t iam__authz_size(struct iam_authz *a);
+/* Every IAM write calls this (after writing, before releasing the store): cached
+   policies built before it are rebuilt on their next use. */
+void iam__policies_changed(void);
+/* Decides a non-root request with the caller's policies: 0, or SL_E(ACCESS_DENIED) with
+   AWS's message in err. */
+int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
+                            const char *operation, struct err_info *err);
 
 /* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
 void iam__new_id(const char *prefix, char out[32]);

@@ -1,12 +1,16 @@
 """IAM and STS end to end with boto3 and the AWS CLI: users and their access keys, roles
 and inline policies with AWS's errors and paging, the lab's create-role and
 put-role-policy exactly as written, sign-in with a user's key, AssumeRole's temporary
-keys and their session token, and the refusal of every other call to a principal that
-is not root while no policy engine allows anything."""
+keys and their session token, and policies enforced on every call: a producer that may
+only put to one stream, explicit denies, NotAction, conditions, groups' managed policies,
+an assumed role limited by its role's and its session's policies, and a changed policy
+deciding the very next call."""
 import base64
 import json
 import os
 import subprocess
+import time
+import urllib.parse
 
 import boto3
 import pytest
@@ -734,3 +738,270 @@ def test_get_account_authorization_details(iam, unique):
     assert "arn:aws:iam::aws:policy/AmazonKinesisFirehoseFullAccess" not in arns
     only_roles = iam.get_account_authorization_details(Filter=["Role"])
     assert only_roles["RoleDetailList"] and not only_roles.get("UserDetailList")
+
+
+# ---- policies enforced ----
+
+def denied(arn, action, resource, explicit=False):
+    why = ("with an explicit deny in an identity-based policy" if explicit else
+           f"because no identity-based policy allows the {action} action")
+    return f"User: {arn} is not authorized to perform: {action} on resource: {resource} {why}"
+
+
+def stream_with(kinesis, name):
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    for _ in range(100):
+        d = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        if d["StreamStatus"] == "ACTIVE":
+            return d["StreamARN"]
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never became ACTIVE")
+
+
+def user_with_policy(iam, sluice, name, statements):
+    key, secret = make_user_with_key(iam, name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    return key, secret, f"arn:aws:iam::{sluice.account_id}:user/{name}"
+
+
+def test_a_producer_may_put_to_its_stream_and_nothing_else(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    mine = stream_with(root, f"prod-{unique}")
+    other = stream_with(root, f"other-{unique}")
+    key, secret, arn = user_with_policy(iam, sluice, f"producer-{unique}", [
+        {"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+         "Resource": mine}])
+    k = client_as(sluice, "kinesis", key, secret)
+    assert k.put_record(StreamName=f"prod-{unique}", Data=b"x", PartitionKey="p")["SequenceNumber"]
+    out = k.put_records(StreamName=f"prod-{unique}",
+                        Records=[{"Data": b"y" * 1024, "PartitionKey": str(i)} for i in range(10)])
+    assert out["FailedRecordCount"] == 0
+    for call, action in ((lambda: k.describe_stream(StreamName=f"prod-{unique}"),
+                          "kinesis:DescribeStream"),
+                         (lambda: k.get_shard_iterator(StreamName=f"prod-{unique}",
+                                                       ShardId="shardId-000000000000",
+                                                       ShardIteratorType="TRIM_HORIZON"),
+                          "kinesis:GetShardIterator")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code_of(e) == "AccessDeniedException"
+        assert message_of(e) == denied(arn, action, mine)
+    it = root.get_shard_iterator(StreamName=f"prod-{unique}", ShardId="shardId-000000000000",
+                                 ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    with pytest.raises(ClientError) as e:
+        k.get_records(ShardIterator=it)
+    assert code_of(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        k.put_record(StreamName=f"other-{unique}", Data=b"x", PartitionKey="p")
+    assert message_of(e) == denied(arn, "kinesis:PutRecord", other)
+    with pytest.raises(ClientError) as e:
+        k.delete_stream(StreamName=f"prod-{unique}")
+    assert message_of(e) == denied(arn, "kinesis:DeleteStream", mine)
+    assert len(root.get_records(ShardIterator=it)["Records"]) == 11
+
+
+def test_an_explicit_deny_wins_and_not_action(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    mine = stream_with(root, f"deny-{unique}")
+    key, secret, arn = user_with_policy(iam, sluice, f"denied-{unique}", [
+        {"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kinesis:PutRecord", "Resource": mine}])
+    k = client_as(sluice, "kinesis", key, secret)
+    assert k.describe_stream_summary(StreamName=f"deny-{unique}")
+    with pytest.raises(ClientError) as e:
+        k.put_record(StreamName=f"deny-{unique}", Data=b"x", PartitionKey="p")
+    assert message_of(e) == denied(arn, "kinesis:PutRecord", mine, explicit=True)
+    key2, secret2, arn2 = user_with_policy(iam, sluice, f"notaction-{unique}", [
+        {"Effect": "Allow", "NotAction": "kinesis:Delete*", "Resource": "*"}])
+    k2 = client_as(sluice, "kinesis", key2, secret2)
+    k2.put_record(StreamName=f"deny-{unique}", Data=b"x", PartitionKey="p")
+    with pytest.raises(ClientError) as e:
+        k2.delete_stream(StreamName=f"deny-{unique}")
+    assert message_of(e) == denied(arn2, "kinesis:DeleteStream", mine)
+
+
+def test_conditions_on_prefix_and_username(iam, sluice, unique):
+    s3 = sluice.client("s3")
+    bucket = f"cond-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    name = f"lister-{unique}"
+    key, secret, arn = user_with_policy(iam, sluice, name, [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringEquals": {"s3:prefix": "home/"}}},
+        {"Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"aws:username": name}}}])
+    s3.put_object(Bucket=bucket, Key="home/a", Body=b"a")
+    me = client_as(sluice, "s3", key, secret)
+    assert [o["Key"] for o in me.list_objects_v2(Bucket=bucket, Prefix="home/")["Contents"]] == \
+        ["home/a"]
+    with pytest.raises(ClientError) as e:
+        me.list_objects_v2(Bucket=bucket, Prefix="other/")
+    assert code_of(e) == "AccessDenied"
+    assert message_of(e) == denied(arn, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    assert me.get_object(Bucket=bucket, Key="home/a")["Body"].read() == b"a"
+    with pytest.raises(ClientError) as e:
+        me.put_object(Bucket=bucket, Key="home/b", Body=b"b")
+    assert code_of(e) == "AccessDenied"
+    # the same policy names another user in its condition: it does not allow this one
+    key2, secret2, arn2 = user_with_policy(iam, sluice, f"other-{unique}", [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"aws:username": name}}}])
+    with pytest.raises(ClientError) as e:
+        client_as(sluice, "s3", key2, secret2).get_object(Bucket=bucket, Key="home/a")
+    assert code_of(e) == "AccessDenied"
+
+
+def test_a_groups_attached_policy_grants(iam, sluice, unique):
+    name = f"member-{unique}"
+    key, secret = make_user_with_key(iam, name)
+    k = client_as(sluice, "kinesis", key, secret)
+    with pytest.raises(ClientError):
+        k.list_streams()
+    iam.create_group(GroupName=f"readers-{unique}")
+    iam.attach_group_policy(GroupName=f"readers-{unique}",
+                            PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess")
+    with pytest.raises(ClientError):
+        k.list_streams()
+    iam.add_user_to_group(GroupName=f"readers-{unique}", UserName=name)
+    assert "StreamNames" in k.list_streams()
+    with pytest.raises(ClientError) as e:
+        k.create_stream(StreamName=f"no-{unique}", ShardCount=1)
+    assert code_of(e) == "AccessDeniedException"
+
+
+def test_an_assumed_role_is_limited_by_its_role_and_its_session_policy(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    arn_a = stream_with(root, f"ra-{unique}")
+    arn_b = stream_with(root, f"rb-{unique}")
+    user = f"assume-{unique}"
+    key, secret = make_user_with_key(iam, user)
+    role = assumable_role(iam, sluice, f"writer-{unique}",
+                          f"arn:aws:iam::{sluice.account_id}:user/{user}")
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="w", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": [arn_a, arn_b]}]}))
+    sts = client_as(sluice, "sts", key, secret)
+    session = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kinesis:*", "Resource": arn_a}]}
+    plain = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="plain")
+    narrow = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="narrow",
+                             Policy=json.dumps(session))
+
+    def kin(out):
+        c = out["Credentials"]
+        return client_as(sluice, "kinesis", c["AccessKeyId"], c["SecretAccessKey"],
+                         c["SessionToken"])
+    kp, kn = kin(plain), kin(narrow)
+    for name in (f"ra-{unique}", f"rb-{unique}"):
+        kp.put_record(StreamName=name, Data=b"x", PartitionKey="p")
+    with pytest.raises(ClientError) as e:
+        kp.describe_stream(StreamName=f"ra-{unique}")
+    assert message_of(e) == denied(plain["AssumedRoleUser"]["Arn"], "kinesis:DescribeStream",
+                                   arn_a)
+    kn.put_record(StreamName=f"ra-{unique}", Data=b"x", PartitionKey="p")
+    with pytest.raises(ClientError) as e:
+        kn.put_record(StreamName=f"rb-{unique}", Data=b"x", PartitionKey="p")
+    assert code_of(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:  # the session policy alone grants nothing
+        kn.describe_stream(StreamName=f"ra-{unique}")
+    assert code_of(e) == "AccessDeniedException"
+    assert client_as(sluice, "sts", narrow["Credentials"]["AccessKeyId"],
+                     narrow["Credentials"]["SecretAccessKey"],
+                     narrow["Credentials"]["SessionToken"]).get_caller_identity()
+
+
+def test_a_changed_policy_decides_the_next_call(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    mine = stream_with(root, f"chg-{unique}")
+    name = f"changing-{unique}"
+    allow = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": mine}]}
+    key, secret, arn = user_with_policy(iam, sluice, name, allow["Statement"])
+    k = client_as(sluice, "kinesis", key, secret)
+    k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    with pytest.raises(ClientError) as e:
+        k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+    assert message_of(e) == denied(arn, "kinesis:PutRecord", mine)
+    pol = iam.create_policy(PolicyName=f"mp-{unique}", PolicyDocument=json.dumps(allow))
+    iam.attach_user_policy(UserName=name, PolicyArn=pol["Policy"]["Arn"])
+    k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+    deny_all = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "kinesis:*", "Resource": "*"}]}
+    iam.create_policy_version(PolicyArn=pol["Policy"]["Arn"],
+                              PolicyDocument=json.dumps(deny_all), SetAsDefault=True)
+    with pytest.raises(ClientError) as e:
+        k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+    assert message_of(e) == denied(arn, "kinesis:PutRecord", mine, explicit=True)
+    iam.set_default_policy_version(PolicyArn=pol["Policy"]["Arn"], VersionId="v1")
+    k.put_record(StreamName=f"chg-{unique}", Data=b"x", PartitionKey="p")
+
+
+def test_a_bucket_policy_denies_a_prefix(iam, sluice, unique):
+    s3 = sluice.client("s3")
+    bucket = f"bp-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    key, secret, arn = user_with_policy(iam, sluice, f"s3user-{unique}", [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}])
+    me = client_as(sluice, "s3", key, secret)
+    me.put_object(Bucket=bucket, Key="secret/a", Body=b"a")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": {"AWS": arn}, "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/secret/*"}]}))
+    with pytest.raises(ClientError) as e:
+        me.get_object(Bucket=bucket, Key="secret/a")
+    assert code_of(e) == "AccessDenied"
+    assert message_of(e) == (f"User: {arn} is not authorized to perform: s3:GetObject on "
+                             f"resource: arn:aws:s3:::{bucket}/secret/a with an explicit deny "
+                             "in a resource-based policy")
+    me.put_object(Bucket=bucket, Key="open/b", Body=b"b")
+    assert me.get_object(Bucket=bucket, Key="open/b")["Body"].read() == b"b"
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert me.get_object(Bucket=bucket, Key="secret/a")["Body"].read() == b"a"
+
+
+def test_a_stream_policy_lets_a_user_without_policies_put(iam, sluice, unique):
+    root = sluice.client("kinesis")
+    if not hasattr(root, "put_resource_policy"):
+        pytest.skip("this botocore predates Kinesis resource policies")
+    stream_arn = stream_with(root, f"rp-{unique}")
+    key2, secret2 = make_user_with_key(iam, f"bare-{unique}")
+    arn2 = f"arn:aws:iam::{sluice.account_id}:user/bare-{unique}"
+    k = client_as(sluice, "kinesis", key2, secret2)
+    with pytest.raises(ClientError):
+        k.put_record(StreamName=f"rp-{unique}", Data=b"x", PartitionKey="p")
+    root.put_resource_policy(ResourceARN=stream_arn, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": arn2}, "Action": "kinesis:PutRecord",
+             "Resource": stream_arn}]}))
+    k.put_record(StreamName=f"rp-{unique}", Data=b"x", PartitionKey="p")
+
+
+def test_virtual_hosted_requests_name_their_bucket_to_the_policy(iam, sluice, unique):
+    s3 = sluice.client("s3")
+    bucket = f"vh-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k/one", Body=b"1")
+    key, secret, arn = user_with_policy(iam, sluice, f"vhuser-{unique}", [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/k/*"}])
+    vh = boto3.client("s3", endpoint_url=f"http://localhost:{sluice.port}",
+                      aws_access_key_id=key, aws_secret_access_key=secret,
+                      region_name=sluice.region,
+                      config=Config(s3={"addressing_style": "virtual"},
+                                    retries={"total_max_attempts": 1}))
+
+
+    def to_loopback(request, **_):
+        # *.localhost need not resolve here: send to 127.0.0.1, keep the signed Host
+        parts = urllib.parse.urlsplit(request.url)
+        request.headers["Host"] = parts.netloc
+        request.url = urllib.parse.urlunsplit(
+            ("http", f"127.0.0.1:{sluice.port}", parts.path, parts.query, ""))
+    vh.meta.events.register("before-send.s3", to_loopback)
+    assert vh.get_object(Bucket=bucket, Key="k/one")["Body"].read() == b"1"
+    with pytest.raises(ClientError) as e:
+        vh.list_objects_v2(Bucket=bucket)
+    assert message_of(e) == denied(arn, "s3:ListBucket", f"arn:aws:s3:::{bucket}")

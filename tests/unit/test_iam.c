@@ -425,6 +425,94 @@ static void test_the_hook_allows_root_and_sts_and_denies_the_rest(void **state)
     assert_int_equal(iam_authorize(NULL, &role, "iam", "GetUser", NULL, &err), SL_E(ACCESS_DENIED));
 }
 
+/* alice, allowed kinesis:PutRecord on stream a by an inline policy. */
+static void seed_alice(struct store *st)
+{
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               " '/', 1)",
+                               ""),
+                     0);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_inline VALUES ('user', 'alice', 'p',"
+                               " '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                               "\"Allow\",\"Action\":\"kinesis:PutRecord\",\"Resource\":"
+                               "\"arn:aws:kinesis:us-east-1:123456789012:stream/a\"}]}')",
+                               ""),
+                     0);
+    store_unlock(st);
+    iam__policies_changed();
+}
+
+/* A request by alice for PutRecord with body. */
+static int put_as_alice(struct iam *iam, const char *body, struct err_info *err)
+{
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_USER,
+                              .principal_arn = "arn:aws:iam::123456789012:user/alice",
+                              .principal_id = "AIDAAAAAAAAAAAAAAAAAA",
+                              .principal_name = "alice",
+                              .access_key_id = "AKIAUSERKEY000000001",
+                              .region = "us-east-1",
+                              .method = "POST",
+                              .path = "/",
+                              .query = "",
+                              .body = (const uint8_t *)body,
+                              .body_len = strlen(body),
+                              .body_fd = -1,
+                              .now_ms = 1764000000000};
+    err_clear(err);
+    return iam_authorize(iam, &req, "kinesis", "PutRecord", NULL, err);
+}
+
+static void test_compiled_policies_are_cached_until_an_iam_write(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    struct err_info err;
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"a\"}", &err), 0);
+    assert_int_equal(iam__authz_size(iam->authz), 1);
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"b\"}", &err), SL_E(ACCESS_DENIED));
+    assert_string_equal(err.message,
+                        "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: "
+                        "kinesis:PutRecord on resource: "
+                        "arn:aws:kinesis:us-east-1:123456789012:stream/b because no "
+                        "identity-based policy allows the kinesis:PutRecord action");
+    assert_int_equal(iam__authz_size(iam->authz), 1);
+    /* A write the cache was not told of is not seen: the store is not read again. */
+    store_lock(st);
+    assert_int_equal(store_run(st, "DELETE FROM iam_inline", ""), 0);
+    store_unlock(st);
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"a\"}", &err), 0);
+    /* Once told, the next call reads and compiles again. */
+    iam__policies_changed();
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"a\"}", &err), SL_E(ACCESS_DENIED));
+    assert_int_equal(iam__authz_size(iam->authz), 1);
+    close_store(f, st, iam);
+}
+
+static void test_a_large_body_is_scanned_for_the_stream_name(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    size_t n = 100 * 1024;
+    char *body = malloc(n + 64);
+    strcpy(body, "{\"Records\":[{\"Data\":\"");
+    size_t len = strlen(body);
+    memset(body + len, 'A', n);
+    strcpy(body + len + n, "\"}], \"StreamName\" : \"a\"}");
+    struct err_info err;
+    assert_int_equal(put_as_alice(iam, body, &err), 0);
+    strcpy(body + len + n, "\"}], \"StreamName\" : \"b\"}");
+    assert_int_equal(put_as_alice(iam, body, &err), SL_E(ACCESS_DENIED));
+    free(body);
+    close_store(f, st, iam);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +528,8 @@ int main(void)
         T(test_policy_documents_are_checked_for_shape_and_size),
         T(test_trust_policies_name_who_may_assume),
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
+        T(test_compiled_policies_are_cached_until_an_iam_write),
+        T(test_a_large_body_is_scanned_for_the_stream_name),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

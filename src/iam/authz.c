@@ -1,0 +1,700 @@
+/*
+ * The policy engine wired into the authorization hook (iam.h's iam_authorize): a
+ * non-root caller's request becomes its IAM action and resources (actions.h), its
+ * identity policies are compiled once and cached, and policy.h evaluates them.
+ *
+ * The cache holds one entry per principal (a user's ARN, or a session's access key, as
+ * a session adds its own policy to its role's) with every policy that applies to it,
+ * compiled. Every IAM write bumps iam__generation; an entry built at an older
+ * generation is rebuilt on its next use, so a changed policy decides the next call.
+ *
+ * The resource's own policy (an S3 bucket policy, a Kinesis stream or consumer policy)
+ * is read from the store on each call and compiled again only when its text changed.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/text.h"
+#include "iam/actions.h"
+#include "iam/iam_int.h"
+#include "iam/policy.h"
+
+static _Atomic uint64_t generation = 1;
+
+void iam__policies_changed(void)
+{
+    atomic_fetch_add(&generation, 1);
+}
+
+struct authz_entry {
+    char key[320];
+    uint64_t gen;
+    struct iam_policy **identity;
+    size_t n_identity;
+    struct iam_policy *session; /* NULL: none */
+    char role_arn[320];         /* sessions: their role's ARN */
+    struct authz_entry *next;
+};
+
+#define AUTHZ_BUCKETS 256
+
+/* A resource's policy compiled, with the text it was compiled from: the text is read
+   on each call (the services own it) and compiled again only when it changed. */
+struct rp_entry {
+    char *key;
+    char *doc;
+    struct iam_policy *p; /* NULL when the document does not compile */
+    struct rp_entry *next;
+};
+
+struct iam_authz {
+    pthread_rwlock_t lock;
+    struct authz_entry *buckets[AUTHZ_BUCKETS];
+    size_t n_entries;
+    struct rp_entry *rp[AUTHZ_BUCKETS];
+    size_t n_rp;
+};
+
+static size_t hash_of(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++) {
+        h = h * 33 + (unsigned char)*s;
+    }
+    return h % AUTHZ_BUCKETS;
+}
+
+static void entry_free(struct authz_entry *e)
+{
+    for (size_t i = 0; i < e->n_identity; i++) {
+        iam_policy_free(e->identity[i]);
+    }
+    free(e->identity);
+    iam_policy_free(e->session);
+    free(e);
+}
+
+/* Sessions come and go: past this many principals the cache starts again. */
+#define AUTHZ_MAX_ENTRIES 4096
+
+/* Frees every entry; the write lock is held (or no other thread has a). */
+static void drop_all(struct iam_authz *a)
+{
+    for (size_t b = 0; b < AUTHZ_BUCKETS; b++) {
+        while (a->buckets[b] != NULL) {
+            struct authz_entry *e = a->buckets[b];
+            a->buckets[b] = e->next;
+            entry_free(e);
+        }
+    }
+    a->n_entries = 0;
+    for (size_t b = 0; b < AUTHZ_BUCKETS; b++) {
+        while (a->rp[b] != NULL) {
+            struct rp_entry *e = a->rp[b];
+            a->rp[b] = e->next;
+            free(e->key);
+            free(e->doc);
+            iam_policy_free(e->p);
+            free(e);
+        }
+    }
+    a->n_rp = 0;
+}
+
+struct iam_authz *iam__authz_new(void)
+{
+    struct iam_authz *a = xcalloc(1, sizeof(*a));
+    pthread_rwlock_init(&a->lock, NULL);
+    return a;
+}
+
+void iam__authz_free(struct iam_authz *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    drop_all(a);
+    pthread_rwlock_destroy(&a->lock);
+    free(a);
+}
+
+size_t iam__authz_size(struct iam_authz *a)
+{
+    pthread_rwlock_rdlock(&a->lock);
+    size_t n = a->n_entries;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
+}
+
+/* Compiles doc and appends it to e's identity policies; a stored document that no
+   longer compiles is skipped (it allows nothing). */
+static void add_identity(struct authz_entry *e, const char *doc)
+{
+    struct iam_policy *p = NULL;
+    struct iam_policy_error perr;
+    if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &p, &perr) != 0) {
+        return;
+    }
+    e->identity = xrealloc(e->identity, (e->n_identity + 1) * sizeof(*e->identity));
+    e->identity[e->n_identity++] = p;
+}
+
+static void add_docs(struct iam *iam, struct authz_entry *e, const char *sql, const char *name)
+{
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    while (q != NULL && store_step(q) == 1) {
+        add_identity(e, store_col_text(q, 0));
+    }
+    store_finalize(q);
+}
+
+#define ATTACHED(kind)                                                                             \
+    "SELECT v.doc FROM iam_attach a JOIN iam_policy p ON p.arn = a.arn"                            \
+    " JOIN iam_policy_version v ON v.arn = p.arn AND v.version = p.default_version"                \
+    " WHERE a.kind = '" kind "' AND a.owner = ?"
+
+static void load_user(struct iam *iam, struct authz_entry *e, const char *user)
+{
+    add_docs(iam, e, "SELECT doc FROM iam_inline WHERE kind = 'user' AND owner = ?", user);
+    add_docs(iam, e, ATTACHED("user"), user);
+    add_docs(iam, e,
+             "SELECT i.doc FROM iam_member m JOIN iam_inline i ON i.kind = 'group'"
+             " AND i.owner = m.group_name WHERE m.user_name = ?",
+             user);
+    add_docs(iam, e,
+             "SELECT v.doc FROM iam_member m JOIN iam_attach a ON a.kind = 'group'"
+             " AND a.owner = m.group_name JOIN iam_policy p ON p.arn = a.arn"
+             " JOIN iam_policy_version v ON v.arn = p.arn AND v.version = p.default_version"
+             " WHERE m.user_name = ?",
+             user);
+}
+
+/* An assumed-role session: its role's policies and the session policy. */
+static void load_session(struct iam *iam, struct authz_entry *e, const char *key_id,
+                         const char *session_arn)
+{
+    /* arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION */
+    const char *r = strstr(session_arn, ":assumed-role/");
+    char role[130] = "";
+    if (r != NULL) {
+        r += strlen(":assumed-role/");
+        size_t n = strcspn(r, "/");
+        snprintf(role, sizeof(role), "%.*s", (int)(n < sizeof(role) ? n : sizeof(role) - 1), r);
+    }
+    add_docs(iam, e, "SELECT doc FROM iam_inline WHERE kind = 'role' AND owner = ?", role);
+    add_docs(iam, e, ATTACHED("role"), role);
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT path FROM iam_role WHERE name = ?", "s", role);
+    if (q != NULL && store_step(q) == 1) {
+        snprintf(e->role_arn, sizeof(e->role_arn), "arn:aws:iam::%s:role%s%s", iam->account_id,
+                 store_col_text(q, 0), role);
+    }
+    store_finalize(q);
+    q = store_prepare_args(iam->st, "SELECT policy FROM iam_session WHERE key_id = ?", "s",
+                           key_id);
+    if (q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL &&
+        store_col_text(q, 0)[0] != '\0') {
+        const char *doc = store_col_text(q, 0);
+        struct iam_policy_error perr;
+        struct iam_policy *p = NULL;
+        if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &p, &perr) != 0) {
+            /* A session policy that cannot be read allows nothing. */
+            static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+            p = NULL;
+            iam_policy_compile(none, sizeof(none) - 1, IAM_POLICY_IDENTITY, &p, &perr);
+        }
+        e->session = p;
+    }
+    store_finalize(q);
+}
+
+static struct authz_entry *build_entry(struct iam *iam, const struct api_request *req,
+                                       const char *key, uint64_t gen)
+{
+    struct authz_entry *e = xcalloc(1, sizeof(*e));
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->gen = gen;
+    store_read_begin(iam->st);
+    if (req->principal_kind == HTTP_PRINCIPAL_USER) {
+        load_user(iam, e, req->principal_name);
+    } else {
+        load_session(iam, e, req->access_key_id, req->principal_arn);
+    }
+    store_read_end(iam->st);
+    return e;
+}
+
+/* Evaluates under the cache's read lock, building the principal's entry first when it
+   is missing or stale. */
+static struct rp_entry *rp_find(struct iam_authz *a, const char *key, const char *doc)
+{
+    for (struct rp_entry *e = a->rp[hash_of(key)]; e != NULL; e = e->next) {
+        if (strcmp(e->key, key) == 0 && strcmp(e->doc, doc) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Compiles doc and puts it in place of key's older document. */
+static void rp_install(struct iam_authz *a, const char *key, const char *doc)
+{
+    struct rp_entry *fresh = xcalloc(1, sizeof(*fresh));
+    fresh->key = xstrdup(key);
+    fresh->doc = xstrdup(doc);
+    struct iam_policy_error perr;
+    if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_RESOURCE, &fresh->p, &perr) != 0) {
+        fresh->p = NULL;
+    }
+    size_t b = hash_of(key);
+    pthread_rwlock_wrlock(&a->lock);
+    if (a->n_entries + a->n_rp >= AUTHZ_MAX_ENTRIES) {
+        drop_all(a);
+    }
+    struct rp_entry **pp = &a->rp[b];
+    while (*pp != NULL) {
+        if (strcmp((*pp)->key, key) == 0) {
+            struct rp_entry *old = *pp;
+            *pp = old->next;
+            free(old->key);
+            free(old->doc);
+            iam_policy_free(old->p);
+            free(old);
+            a->n_rp--;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    fresh->next = a->rp[b];
+    a->rp[b] = fresh;
+    a->n_rp++;
+    pthread_rwlock_unlock(&a->lock);
+}
+
+static enum iam_decision evaluate_cached(struct iam *iam, const struct api_request *req,
+                                         const char *rp_key, const char *rp_doc,
+                                         struct iam_request_ctx *ctx, struct iam_eval_result *res)
+{
+    struct iam_authz *a = iam->authz;
+    const char *key =
+        req->principal_kind == HTTP_PRINCIPAL_USER ? req->principal_arn : req->access_key_id;
+    size_t b = hash_of(key);
+    for (;;) {
+        uint64_t gen = atomic_load(&generation);
+        pthread_rwlock_rdlock(&a->lock);
+        struct rp_entry *rp = rp_doc != NULL ? rp_find(a, rp_key, rp_doc) : NULL;
+        if (rp_doc != NULL && rp == NULL) {
+            pthread_rwlock_unlock(&a->lock);
+            rp_install(a, rp_key, rp_doc);
+            continue;
+        }
+        for (struct authz_entry *e = a->buckets[b]; e != NULL; e = e->next) {
+            if (strcmp(e->key, key) == 0 && e->gen == gen) {
+                ctx->principal_role_arn = e->role_arn[0] ? e->role_arn : NULL;
+                const struct iam_policy *const *sess =
+                    (const struct iam_policy *const *)&e->session;
+                enum iam_decision d =
+                    iam_evaluate(ctx, (const struct iam_policy *const *)e->identity,
+                                 e->n_identity, rp != NULL ? rp->p : NULL, sess,
+                                 e->session ? 1 : 0, NULL, 0, res);
+                pthread_rwlock_unlock(&a->lock);
+                return d;
+            }
+        }
+        pthread_rwlock_unlock(&a->lock);
+        struct authz_entry *fresh = build_entry(iam, req, key, gen);
+        pthread_rwlock_wrlock(&a->lock);
+        struct authz_entry **pp = &a->buckets[b];
+        while (*pp != NULL) {
+            if (strcmp((*pp)->key, key) == 0) {
+                struct authz_entry *old = *pp;
+                *pp = old->next;
+                entry_free(old);
+                a->n_entries--;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+        if (a->n_entries + a->n_rp >= AUTHZ_MAX_ENTRIES) {
+            drop_all(a);
+        }
+        fresh->next = a->buckets[b];
+        a->buckets[b] = fresh;
+        a->n_entries++;
+        pthread_rwlock_unlock(&a->lock);
+    }
+}
+
+/* ---- what the request names ---- */
+
+static const char *json_field(json_t *doc, const char *name)
+{
+    json_t *v = json_object_get(doc, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The string value after "name": at p (just past the name's closing quote). */
+static const char *value_at(const char *p, const char *end, char *out, size_t size)
+{
+    while (p < end && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t' || *p == '\r')) {
+        p++;
+    }
+    if (p >= end || *p != '"') {
+        return NULL;
+    }
+    p++;
+    size_t len = 0;
+    while (p + len < end && p[len] != '"' && p[len] != '\\' && len + 1 < size) {
+        len++;
+    }
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
+}
+
+/*
+ * Large bodies (PutRecords, PutRecordBatch) are not parsed twice: one pass finds the
+ * members whose names start with prefix ("Stream", "DeliveryStream"), which sit in them
+ * as "Name":"value" (record data is base64, which holds no quote).
+ */
+static void scan_fields(const struct api_request *req, const char *prefix, const char *const *names,
+                        char (*outs)[400], const char **found, size_t n)
+{
+    const char *p = (const char *)req->body, *end = p + req->body_len;
+    char pat[32];
+    int plen = snprintf(pat, sizeof(pat), "\"%s", prefix);
+    while ((p = memmem(p, (size_t)(end - p), pat, (size_t)plen)) != NULL) {
+        p += plen;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(names[i]);
+            if ((size_t)(end - p) > len && memcmp(p, names[i], len) == 0 && p[len] == '"') {
+                found[i] = value_at(p + len + 1, end, outs[i], sizeof(outs[i]));
+            }
+        }
+    }
+}
+
+#define SMALL_BODY (64 * 1024)
+
+struct names {
+    json_t *doc;
+    char scanned[2][400];
+};
+
+static void json_names(const struct api_request *req, const char *service, const char *operation,
+                       struct names *nm, struct iam_action_input *in)
+{
+    if (req->body == NULL || req->body_len == 0) {
+        return;
+    }
+    if (req->body_len > SMALL_BODY) {
+        static const char *const kinesis[] = {"Name", "ARN"}, *const firehose[] = {"Name"};
+        const char *found[2] = {NULL, NULL};
+        if (strcmp(service, "firehose") == 0) {
+            scan_fields(req, "DeliveryStream", firehose, nm->scanned, found, 1);
+            in->delivery_stream = found[0];
+        } else {
+            scan_fields(req, "Stream", kinesis, nm->scanned, found, 2);
+            in->stream_name = found[0];
+            in->stream_arn = found[1];
+        }
+        return;
+    }
+    json_error_t jerr;
+    nm->doc = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
+    if (!json_is_object(nm->doc)) {
+        return;
+    }
+    in->stream_name = json_field(nm->doc, "StreamName");
+    in->stream_arn = json_field(nm->doc, "StreamARN");
+    in->consumer_arn = json_field(nm->doc, "ConsumerARN");
+    in->resource_arn = json_field(nm->doc, "ResourceARN");
+    in->delivery_stream = json_field(nm->doc, "DeliveryStreamName");
+    in->workgroup = json_field(nm->doc, "WorkGroup");
+    in->table = json_field(nm->doc, "TableName");
+    in->database = json_field(nm->doc, "DatabaseName");
+    if (strcmp(service, "glue") == 0 && strstr(operation, "Database") != NULL) {
+        in->database = json_field(nm->doc, "Name");
+    }
+    if (strcmp(service, "glue") == 0 && in->table == NULL && strstr(operation, "Table") != NULL) {
+        json_t *ti = json_object_get(nm->doc, "TableInput");
+        json_t *v = json_object_get(ti, "Name");
+        in->table = json_is_string(v) ? json_string_value(v) : NULL;
+    }
+}
+
+/* The S3 operation a request stands for, from its method, path and subresource. */
+static const char *s3_operation(const struct api_request *req, const struct query_params *q,
+                                int bucket, int object)
+{
+    const char *m = req->method;
+    int get = strcmp(m, "GET") == 0, head = strcmp(m, "HEAD") == 0;
+    int put = strcmp(m, "PUT") == 0, del = strcmp(m, "DELETE") == 0;
+    int post = strcmp(m, "POST") == 0;
+    if (!bucket) {
+        return "ListBuckets";
+    }
+    if (object) {
+        if (query_params_get(q, "uploadId") != NULL) {
+            return get    ? "ListParts"
+                   : put  ? (api_request_header(req, "x-amz-copy-source") ? "UploadPartCopy"
+                                                                           : "UploadPart")
+                   : post ? "CompleteMultipartUpload"
+                          : "AbortMultipartUpload";
+        }
+        if (query_params_get(q, "uploads") != NULL) {
+            return "CreateMultipartUpload";
+        }
+        if (query_params_get(q, "tagging") != NULL) {
+            return get ? "GetObjectTagging" : put ? "PutObjectTagging" : "DeleteObjectTagging";
+        }
+        if (query_params_get(q, "acl") != NULL) {
+            return get ? "GetObjectAcl" : "PutObjectAcl";
+        }
+        if (get || head) {
+            return head ? "HeadObject" : "GetObject";
+        }
+        if (put) {
+            return api_request_header(req, "x-amz-copy-source") ? "CopyObject" : "PutObject";
+        }
+        return "DeleteObject";
+    }
+    static const struct {
+        const char *sub, *get, *put, *del;
+    } subs[] = {
+        {"policy", "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"},
+        {"tagging", "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging"},
+        {"versioning", "GetBucketVersioning", "PutBucketVersioning", NULL},
+        {"acl", "GetBucketAcl", "PutBucketAcl", NULL},
+        {"location", "GetBucketLocation", NULL, NULL},
+        {"versions", "ListObjectVersions", NULL, NULL},
+        {"uploads", "ListMultipartUploads", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (query_params_get(q, subs[i].sub) != NULL) {
+            const char *op = get ? subs[i].get : put ? subs[i].put : del ? subs[i].del : NULL;
+            if (op != NULL) {
+                return op;
+            }
+        }
+    }
+    if (post && query_params_get(q, "delete") != NULL) {
+        return "DeleteObjects";
+    }
+    if (head) {
+        return "HeadBucket";
+    }
+    if (get) {
+        const char *lt = query_params_get(q, "list-type");
+        return lt != NULL && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects";
+    }
+    return put ? "CreateBucket" : "DeleteBucket";
+}
+
+/* The bucket a virtual-hosted Host header names ("b.localhost", "b.s3.<...>",
+   "b.s3-<region>.<...>"), or NULL for path style: the S3 adapter's own rule. */
+static char *host_bucket(const char *host)
+{
+    if (host == NULL || *host == '\0') {
+        return NULL;
+    }
+    size_t len = strcspn(host, ":");
+    char *h = xstrndup(host, len);
+    char *bucket = NULL;
+    static const char local_suffix[] = ".localhost";
+    size_t ls = sizeof(local_suffix) - 1;
+    if (len > ls && strcasecmp(h + len - ls, local_suffix) == 0) {
+        bucket = xstrndup(h, len - ls);
+    } else {
+        for (char *p = strstr(h, ".s3"); p != NULL; p = strstr(p + 1, ".s3")) {
+            if (p > h && (p[3] == '.' || p[3] == '-')) {
+                bucket = xstrndup(h, (size_t)(p - h));
+                break;
+            }
+        }
+    }
+    free(h);
+    return bucket;
+}
+
+struct s3_names {
+    struct query_params q;
+    char *path; /* decoded, owned */
+    char *host_bucket; /* owned, NULL for path style */
+    char *copy; /* decoded x-amz-copy-source, owned */
+};
+
+static const char *s3_names(const struct api_request *req, struct s3_names *sn,
+                            struct iam_action_input *in)
+{
+    query_params_init(&sn->q);
+    query_params_parse(&sn->q, req->query, strlen(req->query));
+    const char *p = req->path[0] == '/' ? req->path + 1 : req->path;
+    sn->path = pct_decode_dup(p, strlen(p), PCT_PATH, NULL);
+    sn->host_bucket = host_bucket(req->host);
+    if (sn->host_bucket != NULL) {
+        in->bucket = sn->host_bucket;
+        in->key = sn->path != NULL && sn->path[0] != '\0' ? sn->path : NULL;
+    } else {
+        char *slash = sn->path != NULL ? strchr(sn->path, '/') : NULL;
+        if (slash != NULL) {
+            *slash = '\0';
+            in->key = slash[1] != '\0' ? slash + 1 : NULL;
+        }
+        in->bucket = sn->path != NULL && sn->path[0] != '\0' ? sn->path : NULL;
+    }
+    in->version_id = query_params_get(&sn->q, "versionId");
+    const char *cs = api_request_header(req, "x-amz-copy-source");
+    if (cs != NULL) {
+        sn->copy = pct_decode_dup(cs[0] == '/' ? cs + 1 : cs, strlen(cs), PCT_PATH, NULL);
+        char *s = sn->copy != NULL ? strchr(sn->copy, '/') : NULL;
+        if (s != NULL) {
+            *s = '\0';
+            in->copy_source_bucket = sn->copy;
+            in->copy_source_key = s + 1;
+        }
+    }
+    return s3_operation(req, &sn->q, in->bucket != NULL, in->key != NULL);
+}
+
+/* The resource-based policy of the request's resource as its service stores it (S3
+   bucket policies, Kinesis stream and consumer policies), or NULL. */
+static char *resource_policy(struct iam *iam, int s3, const char *bucket, const char *arn)
+{
+    struct store_stmt *q = NULL;
+    store_read_begin(iam->st);
+    if (s3 && bucket != NULL) {
+        q = store_prepare_args(iam->st, "SELECT policy FROM lake_buckets WHERE name = ?", "s",
+                               bucket);
+    } else if (!s3 && arn != NULL && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+        q = store_prepare_args(iam->st, "SELECT policy FROM kinesis_policies WHERE arn = ?", "s",
+                               arn);
+    }
+    char *doc = NULL;
+    if (q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL) {
+        doc = xstrdup(store_col_text(q, 0));
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return doc;
+}
+
+/* ---- the hook ---- */
+
+#define MAX_KEYS 16
+
+int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
+                            const char *operation, struct err_info *err)
+{
+    const char *svc = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;
+    struct iam_action_input in = {0};
+    in.region = req->region;
+    in.account = iam->account_id;
+    struct names nm = {0};
+    struct s3_names sn = {0};
+    const char *op = operation;
+    int s3 = strcmp(svc, "s3") == 0;
+    if (s3) {
+        op = s3_names(req, &sn, &in);
+    } else {
+        json_names(req, svc, operation, &nm, &in);
+    }
+    struct iam_action act;
+    int arc = iam_action_of(svc, op, &in, &act);
+    if (arc == -1 || (arc == -2 && !s3)) {
+        /* Not in the table (IAM, KMS), or the resource is named only indirectly
+           (GetRecords' iterator): the action on "*", which only a policy allowing every
+           resource allows. */
+        act.no_auth = 0;
+        act.n_checks = 1;
+        act.keys = NULL;
+        act.n_keys = 0;
+        snprintf(act.checks[0].action, sizeof(act.checks[0].action), "%s:%s", svc, op);
+        snprintf(act.checks[0].resources[0], IAM_ARN_MAX, "*");
+        act.checks[0].resource_ptrs[0] = act.checks[0].resources[0];
+        act.checks[0].n_resources = 1;
+        arc = 0;
+    }
+    int rc = 0;
+    if (arc < 0) {
+        /* A request that names no resource: the service answers it with its own error. */
+        goto out;
+    }
+    if (act.no_auth) {
+        goto out;
+    }
+    char now_iso[32], epoch[24];
+    time_t t = (time_t)(req->now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
+    const char *v_user = req->principal_name, *v_id = req->principal_id;
+    const char *v_arn = req->principal_arn, *v_acct = iam->account_id;
+    const char *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
+    struct iam_context_key keys[MAX_KEYS];
+    size_t nk = 0;
+    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
+    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
+    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
+    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
+    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
+    if (req->principal_kind == HTTP_PRINCIPAL_USER) {
+        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
+    }
+    const char *svals[MAX_KEYS];
+    for (size_t i = 0; i < act.n_keys && nk < MAX_KEYS; i++) {
+        const struct iam_condition_source *ks = &act.keys[i];
+        const char *v = ks->from == IAM_KEY_QUERY ? query_params_get(&sn.q, ks->name)
+                                                  : api_request_header(req, ks->name);
+        if (v != NULL) {
+            svals[nk] = v;
+            keys[nk] = (struct iam_context_key){ks->key, &svals[nk], 1};
+            nk++;
+        }
+    }
+    for (size_t c = 0; c < act.n_checks; c++) {
+        struct iam_action_check *ck = &act.checks[c];
+        struct iam_request_ctx ctx = {
+            .action = ck->action,
+            .resources = ck->resource_ptrs,
+            .n_resources = ck->n_resources,
+            .principal_arn = req->principal_arn,
+            .principal_account = iam->account_id,
+            .keys = keys,
+            .n_keys = nk,
+        };
+        struct iam_eval_result res;
+        const char *rp_key = s3 ? in.bucket : ck->resource_ptrs[0];
+        char *rp_doc = rp_key != NULL ? resource_policy(iam, s3, in.bucket, rp_key) : NULL;
+        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, &ctx, &res);
+        free(rp_doc);
+        if (d != IAM_ALLOW) {
+            char reason[200];
+            iam_result_reason(&res, ck->action, reason, sizeof(reason));
+            size_t ri = res.resource_idx < ck->n_resources ? res.resource_idx : 0;
+            rc = err_set(err, SL_E(ACCESS_DENIED),
+                         "User: %s is not authorized to perform: %s on resource: %s %s",
+                         req->principal_arn, ck->action, ck->resource_ptrs[ri], reason);
+            break;
+        }
+    }
+out:
+    json_decref(nm.doc);
+    if (s3) {
+        query_params_fini(&sn.q);
+        free(sn.path);
+        free(sn.host_bucket);
+        free(sn.copy);
+    }
+    return rc;
+}
