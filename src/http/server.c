@@ -129,6 +129,20 @@ static void budget_give(size_t *used, size_t n)
     __atomic_sub_fetch(used, n, __ATOMIC_RELAXED);
 }
 
+/* Drops a request's body (memory or spool file) and gives its budget share back. */
+static void release_body(struct http_server *srv, struct http_exchange *ex)
+{
+    buf_fini(&ex->body);
+    if (ex->body_fd >= 0) {
+        close(ex->body_fd);
+        ex->body_fd = -1;
+    }
+    budget_give(&srv->mem_used_bytes, ex->mem_charged);
+    budget_give(&srv->spool_used_bytes, ex->spool_charged);
+    ex->mem_charged = 0;
+    ex->spool_charged = 0;
+}
+
 static void exchange_free(struct http_server *srv, struct http_exchange *ex)
 {
     if (ex == NULL) {
@@ -140,12 +154,7 @@ static void exchange_free(struct http_server *srv, struct http_exchange *ex)
         free((char *)ex->headers[i].value);
     }
     free(ex->headers);
-    buf_fini(&ex->body);
-    if (ex->body_fd >= 0) {
-        close(ex->body_fd);
-    }
-    budget_give(&srv->mem_used_bytes, ex->mem_charged);
-    budget_give(&srv->spool_used_bytes, ex->spool_charged);
+    release_body(srv, ex);
     http__response_fini(&ex->resp);
     free(ex);
 }
@@ -498,6 +507,9 @@ static void host_finish(void *arg, struct http_exchange *ex)
         lseek(ex->body_fd, 0, SEEK_SET);
     }
     http__handle(&srv->ctx, ex);
+    /* The answer is rendered: the body's budget share comes back before the answer is
+       sent, so a client that reads it and sends again finds its share free. */
+    release_body(srv, ex);
 }
 
 static void host_close(void *arg, struct http_exchange *ex)
