@@ -108,6 +108,7 @@ bench: deps all bench-bins
 	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/athena_bench.py
 	BUILD=$(BUILD) SLUICE_BIN=$(BUILD)/sluice ./bench/firehose_bench.py
 	SLUICE_BIN=$(BUILD)/sluice ./bench/efo_bench.py
+	SLUICE_BIN=$(BUILD)/sluice ./bench/slowloris_bench.py
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

@@ -3,86 +3,14 @@
    within the input; then the HTTP/1.1 engine (src/http/h1.c) on the same bytes as a
    connection's stream, without a socket (its output is discarded), fed in two parts cut
    at an arbitrary point: pipelined heads, Content-Length and chunked bodies, trailers,
-   refusals. The front end is a small host that routes with an empty registry, refuses
-   a request carrying X-Refuse from its headers, and answers every other with a body.
-   Any crash, leak or sanitizer report is a bug. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "core/mem.h"
-#include "http/http_int.h"
-
-#define FUZZ_MAX_BODY (1u << 20)
-
-static struct http_exchange *fz_open(void *arg, void *conn)
-{
-    (void)arg;
-    (void)conn;
-    struct http_exchange *ex = xcalloc(1, sizeof(*ex));
-    ex->body_fd = -1;
-    ex->resp.body_fd = -1;
-    buf_init(&ex->body);
-    buf_init(&ex->resp.body);
-    snprintf(ex->request_id, sizeof(ex->request_id), "fuzz");
-    return ex;
-}
-
-static int fz_headers(void *arg, struct http_exchange *ex, int *rendered)
-{
-    http__route(arg, ex);
-    *rendered = 0;
-    if (http__header(ex, "x-refuse") != NULL) {
-        http__render_error(ex, SL_E(AUTH_MISSING), "refused", NULL);
-        *rendered = 1;
-        return SL_E(AUTH_MISSING);
-    }
-    return 0;
-}
-
-static void fz_receive(void *arg, struct http_exchange *ex, const uint8_t *data, size_t len)
-{
-    (void)arg;
-    if (ex->early_error) {
-        return;
-    }
-    if (ex->body_len + len > FUZZ_MAX_BODY) {
-        ex->early_error = SL_E(BODY_TOO_LARGE);
-        snprintf(ex->early_message, sizeof(ex->early_message), "too large");
-        return;
-    }
-    buf_append(&ex->body, data, len);
-    ex->body_len += len;
-}
+   refusals, behind the small front end of fuzz_http_host.h. Any crash, leak or
+   sanitizer report is a bug. */
+#include "fuzz_http_host.h"
 
 static void fz_finish(void *arg, struct http_exchange *ex)
 {
     (void)arg;
-    if (ex->early_error) {
-        http__render_error(ex, ex->early_error, ex->early_message, NULL);
-        return;
-    }
-    ex->resp.status = 200;
-    api_response_header(&ex->resp, "x-amzn-RequestId", ex->request_id);
-    buf_printf(&ex->resp.body, "%s %s %zu", ex->method, ex->raw_uri, ex->body_len);
-}
-
-static void fz_close(void *arg, struct http_exchange *ex)
-{
-    (void)arg;
-    if (ex == NULL) {
-        return;
-    }
-    free(ex->raw_uri);
-    for (size_t i = 0; i < ex->n_headers; i++) {
-        free((char *)ex->headers[i].name);
-        free((char *)ex->headers[i].value);
-    }
-    free(ex->headers);
-    buf_fini(&ex->body);
-    http__response_fini(&ex->resp);
-    free(ex);
+    fz_answer(ex);
 }
 
 static void fz_refuse(void *arg, struct http_exchange *ex, int code, const char *message)
