@@ -39,8 +39,13 @@ struct authz_entry {
     uint64_t gen;
     struct iam_policy **identity;
     size_t n_identity;
-    struct iam_policy *session; /* NULL: none */
-    char role_arn[320];         /* sessions: their role's ARN */
+    struct iam_policy *session;  /* NULL: none */
+    struct iam_policy *boundary; /* the user's or role's permissions boundary, or NULL */
+    char role_arn[320];          /* sessions: their role's ARN */
+    /* the user's or role's tags as aws:PrincipalTag/<key> context keys */
+    size_t n_tags;
+    char **tag_keys;
+    const char **tag_values;
     struct authz_entry *next;
 };
 
@@ -79,6 +84,13 @@ static void entry_free(struct authz_entry *e)
     }
     free(e->identity);
     iam_policy_free(e->session);
+    iam_policy_free(e->boundary);
+    for (size_t i = 0; i < e->n_tags; i++) {
+        free(e->tag_keys[i]);
+        free((char *)e->tag_values[i]);
+    }
+    free(e->tag_keys);
+    free(e->tag_values);
     free(e);
 }
 
@@ -161,8 +173,47 @@ static void add_docs(struct iam *iam, struct authz_entry *e, const char *sql, co
     " JOIN iam_policy_version v ON v.arn = p.arn AND v.version = p.default_version"                \
     " WHERE a.kind = '" kind "' AND a.owner = ?"
 
+/* A permissions boundary names a managed policy; one that is gone allows nothing. */
+static void load_boundary(struct iam *iam, struct authz_entry *e, const char *table,
+                          const char *name)
+{
+    char sql[300];
+    snprintf(sql, sizeof(sql),
+             "SELECT x.boundary, v.doc FROM %s x LEFT JOIN iam_policy p ON p.arn = x.boundary"
+             " LEFT JOIN iam_policy_version v ON v.arn = p.arn AND v.version = p.default_version"
+             " WHERE x.name = ? AND x.boundary IS NOT NULL",
+             table);
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    if (q != NULL && store_step(q) == 1) {
+        static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+        const char *doc = store_col_text(q, 1) != NULL ? store_col_text(q, 1) : none;
+        struct iam_policy_error perr;
+        if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &e->boundary, &perr) != 0) {
+            e->boundary = NULL;
+            iam_policy_compile(none, sizeof(none) - 1, IAM_POLICY_IDENTITY, &e->boundary, &perr);
+        }
+    }
+    store_finalize(q);
+}
+
+static void load_tags(struct iam *iam, struct authz_entry *e, const char *kind, const char *name)
+{
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT key, value FROM iam_tag WHERE kind = ? AND owner = ?", "ss", kind, name);
+    while (q != NULL && store_step(q) == 1) {
+        e->tag_keys = xrealloc(e->tag_keys, (e->n_tags + 1) * sizeof(*e->tag_keys));
+        e->tag_values = xrealloc(e->tag_values, (e->n_tags + 1) * sizeof(*e->tag_values));
+        e->tag_keys[e->n_tags] = xasprintf("aws:PrincipalTag/%s", store_col_text(q, 0));
+        e->tag_values[e->n_tags] = xstrdup(store_col_text(q, 1));
+        e->n_tags++;
+    }
+    store_finalize(q);
+}
+
 static void load_user(struct iam *iam, struct authz_entry *e, const char *user)
 {
+    load_boundary(iam, e, "iam_user", user);
+    load_tags(iam, e, "user", user);
     add_docs(iam, e, "SELECT doc FROM iam_inline WHERE kind = 'user' AND owner = ?", user);
     add_docs(iam, e, ATTACHED("user"), user);
     add_docs(iam, e,
@@ -189,6 +240,8 @@ static void load_session(struct iam *iam, struct authz_entry *e, const char *key
         size_t n = strcspn(r, "/");
         snprintf(role, sizeof(role), "%.*s", (int)(n < sizeof(role) ? n : sizeof(role) - 1), r);
     }
+    load_boundary(iam, e, "iam_role", role);
+    load_tags(iam, e, "role", role);
     add_docs(iam, e, "SELECT doc FROM iam_inline WHERE kind = 'role' AND owner = ?", role);
     add_docs(iam, e, ATTACHED("role"), role);
     struct store_stmt *q =
@@ -279,8 +332,48 @@ static void rp_install(struct iam_authz *a, const char *key, const char *doc)
     pthread_rwlock_unlock(&a->lock);
 }
 
+/* Context keys of a request (global, IAM's and the service's), and IAM users and roles
+   have at most 50 tags. */
+#define MAX_KEYS 24
+#define MAX_TAG_KEYS 50
+
+/* Evaluates with the entry's policies, its boundary and its tags as context keys. A KMS
+   key's policy is the gate to the key (kms_gate): identity-based policies count only when
+   it allows the account, as AWS's KMS documents. */
+static enum iam_decision evaluate_entry(const struct authz_entry *e, const struct rp_entry *rp,
+                                        int kms_gate, struct iam_request_ctx *ctx,
+                                        struct iam_eval_result *res)
+{
+    struct iam_context_key keys[MAX_KEYS + MAX_TAG_KEYS];
+    size_t nk = 0;
+    for (size_t i = 0; i < ctx->n_keys && nk < MAX_KEYS; i++) {
+        keys[nk++] = ctx->keys[i];
+    }
+    for (size_t i = 0; i < e->n_tags && i < MAX_TAG_KEYS; i++) {
+        keys[nk++] = (struct iam_context_key){e->tag_keys[i], &e->tag_values[i], 1};
+    }
+    struct iam_request_ctx c = *ctx;
+    c.keys = keys;
+    c.n_keys = nk;
+    c.principal_role_arn = e->role_arn[0] ? e->role_arn : NULL;
+    const struct iam_policy *const *sess = (const struct iam_policy *const *)&e->session;
+    const struct iam_policy *const *bound = (const struct iam_policy *const *)&e->boundary;
+    const struct iam_policy *rpp = rp != NULL ? rp->p : NULL;
+    enum iam_decision d =
+        iam_evaluate(&c, (const struct iam_policy *const *)e->identity, e->n_identity, rpp, sess,
+                     e->session ? 1 : 0, bound, e->boundary ? 1 : 0, res);
+    if (kms_gate && rp != NULL && d == IAM_ALLOW && res->source != IAM_SRC_RESOURCE &&
+        (rpp == NULL || !iam_policy_admits(rpp, &c))) {
+        res->decision = d = IAM_IMPLICIT_DENY;
+        res->source = IAM_SRC_RESOURCE;
+        res->statement_idx = -1;
+        res->sid = NULL;
+    }
+    return d;
+}
+
 static enum iam_decision evaluate_cached(struct iam *iam, const struct api_request *req,
-                                         const char *rp_key, const char *rp_doc,
+                                         const char *rp_key, const char *rp_doc, int kms_gate,
                                          struct iam_request_ctx *ctx, struct iam_eval_result *res)
 {
     struct iam_authz *a = iam->authz;
@@ -298,13 +391,7 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
         }
         for (struct authz_entry *e = a->buckets[b]; e != NULL; e = e->next) {
             if (strcmp(e->key, key) == 0 && e->gen == gen) {
-                ctx->principal_role_arn = e->role_arn[0] ? e->role_arn : NULL;
-                const struct iam_policy *const *sess =
-                    (const struct iam_policy *const *)&e->session;
-                enum iam_decision d =
-                    iam_evaluate(ctx, (const struct iam_policy *const *)e->identity,
-                                 e->n_identity, rp != NULL ? rp->p : NULL, sess,
-                                 e->session ? 1 : 0, NULL, 0, res);
+                enum iam_decision d = evaluate_entry(e, rp, kms_gate, ctx, res);
                 pthread_rwlock_unlock(&a->lock);
                 return d;
             }
@@ -565,6 +652,11 @@ static const char *s3_names(const struct api_request *req, struct s3_names *sn,
     return s3_operation(req, &sn->q, in->bucket != NULL, in->key != NULL);
 }
 
+static int is_kms_key(const char *arn)
+{
+    return strncmp(arn, "arn:aws:kms:", 12) == 0 && strstr(arn, ":key/") != NULL;
+}
+
 /* The resource-based policy of the request's resource as its service stores it (S3
    bucket policies, Kinesis stream and consumer policies), or NULL. */
 static char *resource_policy(struct iam *iam, int s3, const char *bucket, const char *arn)
@@ -577,6 +669,9 @@ static char *resource_policy(struct iam *iam, int s3, const char *bucket, const 
     } else if (!s3 && arn != NULL && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
         q = store_prepare_args(iam->st, "SELECT policy FROM kinesis_policies WHERE arn = ?", "s",
                                arn);
+    } else if (!s3 && arn != NULL && is_kms_key(arn)) {
+        q = store_prepare_args(iam->st, "SELECT policy FROM kms_keys WHERE key_id = ?", "s",
+                               strstr(arn, ":key/") + 5);
     }
     char *doc = NULL;
     if (q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL) {
@@ -589,10 +684,9 @@ static char *resource_policy(struct iam *iam, int s3, const char *bucket, const 
 
 /* ---- the hook ---- */
 
-#define MAX_KEYS 16
-
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
-                            const char *operation, struct err_info *err)
+                            const char *operation, const struct api_params *params,
+                            struct err_info *err)
 {
     const char *svc = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;
     struct iam_action_input in = {0};
@@ -607,12 +701,26 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     } else {
         json_names(req, svc, operation, &nm, &in);
     }
+    struct iam_indirect ind;
+    if (strcmp(svc, "kinesis") == 0 && nm.doc != NULL) {
+        iam__kinesis_indirect(iam, operation, nm.doc, &in, &ind);
+    }
     struct iam_action act;
     int arc = iam_action_of(svc, op, &in, &act);
+    if (arc == -1 && (strcmp(svc, "iam") == 0 || strcmp(svc, "kms") == 0)) {
+        act.no_auth = 0;
+        act.keys = NULL;
+        act.n_keys = 0;
+        if (svc[0] == 'i') {
+            iam__iam_action(iam, req, op, params, &act);
+        } else {
+            iam__kms_action(iam, req, op, nm.doc, &act);
+        }
+        arc = 0;
+    }
     if (arc == -1 || (arc == -2 && !s3)) {
-        /* Not in the table (IAM, KMS), or the resource is named only indirectly
-           (GetRecords' iterator): the action on "*", which only a policy allowing every
-           resource allows. */
+        /* Not in the table, or the resource cannot be found (an iterator of no stream):
+           the action on "*", which only a policy allowing every resource allows. */
         act.no_auth = 0;
         act.n_checks = 1;
         act.keys = NULL;
@@ -648,6 +756,22 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
     keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
     keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
+    const char *v_region = req->region, *v_ip = req->source_ip;
+    if (v_region != NULL) {
+        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
+    }
+    if (v_ip != NULL) {
+        keys[nk++] = (struct iam_context_key){"aws:SourceIp", &v_ip, 1};
+    }
+    /* IAM's own keys: the managed policy an Attach names, the boundary a Put sets */
+    const char *v_parn = params != NULL ? api_params_get(params, "PolicyArn") : NULL;
+    const char *v_pb = params != NULL ? api_params_get(params, "PermissionsBoundary") : NULL;
+    if (v_parn != NULL) {
+        keys[nk++] = (struct iam_context_key){"iam:PolicyARN", &v_parn, 1};
+    }
+    if (v_pb != NULL) {
+        keys[nk++] = (struct iam_context_key){"iam:PermissionsBoundary", &v_pb, 1};
+    }
     if (req->principal_kind == HTTP_PRINCIPAL_USER) {
         keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
     }
@@ -676,7 +800,8 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
         struct iam_eval_result res;
         const char *rp_key = s3 ? in.bucket : ck->resource_ptrs[0];
         char *rp_doc = rp_key != NULL ? resource_policy(iam, s3, in.bucket, rp_key) : NULL;
-        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, &ctx, &res);
+        int kms_gate = !s3 && rp_key != NULL && is_kms_key(rp_key);
+        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, kms_gate, &ctx, &res);
         free(rp_doc);
         if (d != IAM_ALLOW) {
             char reason[200];

@@ -51,6 +51,9 @@ static const struct store_migration migrations[] = {
     /* kind: 'user', 'role', 'policy'; owner: the name, or the policy's ARN */
     {3, "CREATE TABLE iam_tag (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
         " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, owner, key));"},
+    /* permissions boundaries: a managed policy's ARN, NULL when none */
+    {4, "ALTER TABLE iam_user ADD COLUMN boundary TEXT;"
+        "ALTER TABLE iam_role ADD COLUMN boundary TEXT;"},
 };
 
 #define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -475,7 +478,7 @@ int iam_authorize(void *arg, const struct api_request *req, const char *service,
     if (iam != NULL && iam->st != NULL &&
         (req->principal_kind == HTTP_PRINCIPAL_USER ||
                             req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE)) {
-        return iam__authorize_policies(iam, req, service, operation, err);
+        return iam__authorize_policies(iam, req, service, operation, params, err);
     }
     /* No identity-based policy is evaluated yet, so none allows anything else. */
     const char *prefix = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;

@@ -8,7 +8,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/store.h"
+#include "iam/actions.h"
 #include "iam/iam.h"
+
+struct json_t;
 
 struct iam {
     char root_key_id[64];
@@ -30,7 +33,27 @@ void iam__policies_changed(void);
 /* Decides a non-root request with the caller's policies: 0, or SL_E(ACCESS_DENIED) with
    AWS's message in err. */
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
-                            const char *operation, struct err_info *err);
+                            const char *operation, const struct api_params *params,
+                            struct err_info *err);
+
+/* Room for the names iam__kinesis_indirect finds; in points into it. */
+struct iam_indirect {
+    char stream_arn[400];
+    char stream_name[200];
+    char consumer_arn[700];
+};
+/* Kinesis (resources.c): the stream or consumer that GetRecords' iterator, ListShards'
+   NextToken or a consumer's StreamARN and ConsumerName stand for, into in. doc is the
+   request's JSON. */
+void iam__kinesis_indirect(struct iam *iam, const char *operation, struct json_t *doc,
+                           struct iam_action_input *in, struct iam_indirect *ind);
+/* IAM: the action on the user, group, role or policy the request names, "*" for the
+   account's listings. */
+void iam__iam_action(struct iam *iam, const struct api_request *req, const char *operation,
+                     const struct api_params *params, struct iam_action *act /* OUT */);
+/* KMS: the action on its key ARN(s); alias actions also on the alias. */
+void iam__kms_action(struct iam *iam, const struct api_request *req, const char *operation,
+                     struct json_t *doc, struct iam_action *act /* OUT */);
 
 /* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
 void iam__new_id(const char *prefix, char out[32]);

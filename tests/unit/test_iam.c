@@ -234,7 +234,7 @@ static void test_a_users_key_finds_the_user_unless_inactive(void **state)
     struct store *st = open_store(f, &iam);
     store_lock(st);
     assert_int_equal(store_run(st,
-                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               "INSERT INTO iam_user (name, id, path, created) VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
                                " '/ops/', 1)",
                                ""),
                      0);
@@ -430,7 +430,7 @@ static void seed_alice(struct store *st)
 {
     store_lock(st);
     assert_int_equal(store_run(st,
-                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               "INSERT INTO iam_user (name, id, path, created) VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
                                " '/', 1)",
                                ""),
                      0);
