@@ -134,56 +134,25 @@ void iam__new_id(const char *prefix, char out[32])
     iam__random_chars(out + n, 21 - n, BASE32);
 }
 
-/*
- * AWS's own managed policies that the module's pipeline uses, with the documents of
- * AWS's managed policy reference (only those whose documents are known; the others are
- * left out rather than guessed).
- */
-static const struct {
-    const char *name, *description;
-    int64_t created_ms, updated_ms;
-    int version;
-    const char *doc;
-} aws_policies[] = {
-    {"AmazonKinesisFullAccess",
-     "Provides full access to all streams via the AWS Management Console.", 1423248000000,
-     1423248000000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\","
-     "\"Resource\":\"*\"}]}"},
-    {"AmazonKinesisReadOnlyAccess",
-     "Provides read only access to all streams via the AWS Management Console.", 1423248000000,
-     1423248000000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*"
-     "\","
-     "\"kinesis:List*\",\"kinesis:Describe*\"],\"Resource\":\"*\"}]}"},
-    {"AmazonKinesisFirehoseFullAccess",
-     "Provides full access to all Amazon Kinesis Firehose Delivery Streams.", 1444243500000,
-     1444243500000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Action\":[\"firehose:*\"],\"Effect\":\"Allow\","
-     "\"Resource\":\"*\"}]}"},
-    {"AmazonS3ReadOnlyAccess",
-     "Provides read only access to all buckets via the AWS Management Console.", 1423248000000,
-     1691703060000, 3,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:Get*\","
-     "\"s3:List*\",\"s3:Describe*\",\"s3-object-lambda:Get*\",\"s3-object-lambda:List*\"],"
-     "\"Resource\":\"*\"}]}"},
-};
-
 /* Puts AWS's managed policies in the store once (later starts find them there). */
 static int seed_aws_policies(struct store *st)
 {
     store_lock(st);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof(aws_policies) / sizeof(aws_policies[0]); i++) {
+    size_t n;
+    const struct iam_aws_policy *aws_policies = iam__aws_policies(&n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         char arn[160], id[32];
-        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy/%s", aws_policies[i].name);
+        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy%s%s", aws_policies[i].path,
+                 aws_policies[i].name);
         iam__new_id("ANPA", id);
         int64_t v = aws_policies[i].version;
         rc = store_run(st,
                        "INSERT OR IGNORE INTO iam_policy (arn, name, id, path, created, updated,"
                        " default_version, next_version, description, builtin) VALUES (?, ?, ?,"
-                       " '/', ?, ?, ?, ?, ?, 1)",
-                       "sssiiiis", arn, aws_policies[i].name, id, aws_policies[i].created_ms,
+                       " ?, ?, ?, ?, ?, ?, 1)",
+                       "ssssiiiis", arn, aws_policies[i].name, id, aws_policies[i].path,
+                       aws_policies[i].created_ms,
                        aws_policies[i].updated_ms, v, v + 1, aws_policies[i].description);
         if (rc == 0) {
             rc = store_run(st,

@@ -55,6 +55,15 @@ void iam__iam_action(struct iam *iam, const struct api_request *req, const char 
 void iam__kms_action(struct iam *iam, const struct api_request *req, const char *operation,
                      struct json_t *doc, struct iam_action *act /* OUT */);
 
+/* One of AWS's managed policies (aws_policies.c): arn:aws:iam::aws:policy<path><name>. */
+struct iam_aws_policy {
+    const char *name, *path, *description;
+    int64_t created_ms, updated_ms;
+    int version;
+    const char *doc;
+};
+const struct iam_aws_policy *iam__aws_policies(size_t *n);
+
 /* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
 void iam__new_id(const char *prefix, char out[32]);
 /* n random characters of alphabet into out (n + 1 bytes). */

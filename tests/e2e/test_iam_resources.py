@@ -333,3 +333,66 @@ def test_a_roles_boundary_limits_its_sessions(sluice, unique):
     assert "because no permissions boundary allows the kinesis:PutRecord action" in message_of(e)
     iam.delete_role_permissions_boundary(RoleName=f"rbd-{unique}")
     assert k.put_record(StreamName=f"rbd-{unique}", Data=b"x", PartitionKey="p")["SequenceNumber"]
+
+
+# ---- AWS managed policies ----
+
+AWS_POLICIES = {
+    "AdministratorAccess": "arn:aws:iam::aws:policy/AdministratorAccess",
+    "ReadOnlyAccess": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "AmazonS3FullAccess": "arn:aws:iam::aws:policy/AmazonS3FullAccess",
+    "AmazonS3ReadOnlyAccess": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    "AmazonKinesisFullAccess": "arn:aws:iam::aws:policy/AmazonKinesisFullAccess",
+    "AmazonKinesisReadOnlyAccess": "arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess",
+    "AmazonKinesisFirehoseFullAccess": "arn:aws:iam::aws:policy/AmazonKinesisFirehoseFullAccess",
+    "AmazonAthenaFullAccess": "arn:aws:iam::aws:policy/AmazonAthenaFullAccess",
+    "AWSGlueServiceRole": "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole",
+    "AWSGlueConsoleFullAccess": "arn:aws:iam::aws:policy/AWSGlueConsoleFullAccess",
+    "CloudWatchReadOnlyAccess": "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess",
+}
+
+
+def test_aws_managed_policies_are_listed_with_their_documents(sluice):
+    iam = sluice.client("iam")
+    listed = {p["PolicyName"]: p for p in iam.get_paginator("list_policies").paginate(
+        Scope="AWS").build_full_result()["Policies"]}
+    for name, arn in AWS_POLICIES.items():
+        assert listed[name]["Arn"] == arn
+        p = iam.get_policy(PolicyArn=arn)["Policy"]
+        doc = iam.get_policy_version(PolicyArn=arn, VersionId=p["DefaultVersionId"])
+        assert doc["PolicyVersion"]["Document"]["Statement"]
+    assert listed["AWSGlueServiceRole"]["Path"] == "/service-role/"
+    glue = iam.get_policy_version(PolicyArn=AWS_POLICIES["AWSGlueServiceRole"],
+                                  VersionId="v5")["PolicyVersion"]["Document"]
+    assert "glue:*" in glue["Statement"][0]["Action"]
+
+
+@pytest.mark.parametrize("policy,allowed,refused", [
+    ("AdministratorAccess", ["put", "describe", "list_buckets"], []),
+    ("ReadOnlyAccess", ["describe", "list_buckets"], ["put"]),
+    ("AmazonKinesisReadOnlyAccess", ["describe"], ["put", "list_buckets"]),
+    ("AmazonS3FullAccess", ["list_buckets"], ["describe"]),
+    ("CloudWatchReadOnlyAccess", ["list_metrics"], ["describe", "put"]),
+])
+def test_aws_managed_policies_decide_as_their_documents_say(sluice, unique, policy, allowed,
+                                                             refused):
+    root = sluice.client("kinesis")
+    active_stream(root, f"mp-{unique}")
+    key, secret, arn = user_with(sluice, f"mp-{unique}", [])
+    sluice.client("iam").attach_user_policy(UserName=f"mp-{unique}",
+                                            PolicyArn=AWS_POLICIES[policy])
+    k = client_as(sluice, "kinesis", key, secret)
+    s3 = client_as(sluice, "s3", key, secret)
+    cw = client_as(sluice, "cloudwatch", key, secret)
+    calls = {
+        "put": lambda: k.put_record(StreamName=f"mp-{unique}", Data=b"x", PartitionKey="p"),
+        "describe": lambda: k.describe_stream_summary(StreamName=f"mp-{unique}"),
+        "list_buckets": lambda: s3.list_buckets(),
+        "list_metrics": lambda: cw.list_metrics(),
+    }
+    for c in allowed:
+        calls[c]()
+    for c in refused:
+        with pytest.raises(ClientError) as e:
+            calls[c]()
+        assert code_of(e) in ("AccessDeniedException", "AccessDenied")
