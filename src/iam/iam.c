@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,66 @@ static const struct store_migration migrations[] = {
     {4, "ALTER TABLE iam_user ADD COLUMN boundary TEXT;"
         "ALTER TABLE iam_role ADD COLUMN boundary TEXT;"},
 };
+
+/*
+ * Every request signed with a user's key looks the key up: the answers are kept, one
+ * slot a key (direct-mapped), until the next IAM write (iam__generation), which may have
+ * deactivated or deleted the key or renamed its user. Unknown keys are not kept.
+ */
+#define KEY_SLOTS 256
+
+struct key_slot {
+    char key_id[32]; /* "" when empty */
+    uint64_t gen;
+    char secret[64];
+    struct http_principal who;
+};
+
+struct iam_key_cache {
+    pthread_mutex_t lock;
+    struct key_slot slots[KEY_SLOTS];
+};
+
+static struct key_slot *key_slot_of(struct iam *iam, const char *key_id)
+{
+    size_t h = 5381;
+    for (const char *p = key_id; *p; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    return &iam->keys->slots[h % KEY_SLOTS];
+}
+
+static int cached_key(struct iam *iam, const char *key_id, char *secret_out, size_t secret_size,
+                      struct http_principal *who)
+{
+    uint64_t gen = iam__generation();
+    struct key_slot *s = key_slot_of(iam, key_id);
+    int hit = 0;
+    pthread_mutex_lock(&iam->keys->lock);
+    if (s->gen == gen && strcmp(s->key_id, key_id) == 0) {
+        snprintf(secret_out, secret_size, "%s", s->secret);
+        *who = s->who;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&iam->keys->lock);
+    return hit;
+}
+
+static void keep_key(struct iam *iam, const char *key_id, uint64_t gen, const char *secret,
+                     const struct http_principal *who)
+{
+    if (strlen(key_id) >= sizeof(((struct key_slot *)0)->key_id) ||
+        strlen(secret) >= sizeof(((struct key_slot *)0)->secret)) {
+        return;
+    }
+    struct key_slot *s = key_slot_of(iam, key_id);
+    pthread_mutex_lock(&iam->keys->lock);
+    snprintf(s->key_id, sizeof(s->key_id), "%s", key_id);
+    snprintf(s->secret, sizeof(s->secret), "%s", secret);
+    s->who = *who;
+    s->gen = gen;
+    pthread_mutex_unlock(&iam->keys->lock);
+}
 
 #define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -194,6 +255,8 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     snprintf(iam->account_id, sizeof(iam->account_id), "%s", cfg->account_id);
     iam->st = st;
     iam->authz = iam__authz_new();
+    iam->keys = xcalloc(1, sizeof(*iam->keys));
+    pthread_mutex_init(&iam->keys->lock, NULL);
     int mrc = st != NULL
                   ? store_migrate(st, "iam", migrations, sizeof(migrations) / sizeof(migrations[0]))
                   : 0;
@@ -206,6 +269,8 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     if (mrc < 0) {
         log_msg(LOG_ERROR, "iam", "cannot prepare the identity tables: %s", sl_strerror(mrc));
         iam__authz_free(iam->authz);
+        pthread_mutex_destroy(&iam->keys->lock);
+        free(iam->keys);
         free(iam);
         return mrc;
     }
@@ -249,6 +314,10 @@ void iam_close(struct iam *iam)
 {
     if (iam != NULL) {
         iam__authz_free(iam->authz);
+        if (iam->keys != NULL) {
+            pthread_mutex_destroy(&iam->keys->lock);
+            free(iam->keys);
+        }
     }
     free(iam);
 }
@@ -331,6 +400,11 @@ static void root_principal(const struct iam *iam, struct http_principal *who)
 static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out,
                            size_t secret_size, struct http_principal *who)
 {
+    if (cached_key(iam, key_id, secret_out, secret_size, who)) {
+        return 0;
+    }
+    /* the generation before the read: a write meanwhile makes the slot stale at once */
+    uint64_t gen = iam__generation();
     store_read_begin(iam->st);
     struct store_stmt *q =
         store_prepare_args(iam->st,
@@ -350,6 +424,9 @@ static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out
     }
     store_finalize(q);
     store_read_end(iam->st);
+    if (rc == 0) {
+        keep_key(iam, key_id, gen, secret_out, who);
+    }
     return rc;
 }
 

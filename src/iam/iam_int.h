@@ -20,6 +20,7 @@ struct iam {
     struct store *st;      /* NULL: root only */
     uint8_t token_key[32]; /* signs session tokens */
     struct iam_authz *authz; /* compiled policies per principal (authz.c) */
+    struct iam_key_cache *keys; /* users' access keys looked up (iam.c) */
 };
 
 /* The cache of compiled policies (authz.c). */
@@ -30,6 +31,8 @@ size_t iam__authz_size(struct iam_authz *a);
 /* Every IAM write calls this (after writing, before releasing the store): cached
    policies built before it are rebuilt on their next use. */
 void iam__policies_changed(void);
+/* The count iam__policies_changed raises: what a cache built at it is valid for. */
+uint64_t iam__generation(void);
 /* Decides a non-root request with the caller's policies: 0, or SL_E(ACCESS_DENIED) with
    AWS's message in err. */
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
