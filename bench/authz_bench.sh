@@ -3,8 +3,9 @@
 # whose inline policy allows kinesis:PutRecords on the stream (its policies evaluated on
 # every call), in the same run on the same server and stream. The two alternate over
 # BENCH_ROUNDS rounds so that drift (page cache, a busy machine) falls on both alike;
-# prints records/s of each round side by side and the overhead of the sums. Never fails
-# on the figures.
+# prints records/s of each round side by side and the overhead of the sums, and the
+# server's CPU time per 1000 records (utime + stime from /proc), which a busy machine
+# disturbs far less than throughput. Never fails on the figures.
 #
 # Environment: BUILD (default build), BENCH_SECONDS (default 5 a run), BENCH_ROUNDS
 # (default 3), BENCH_CONNECTIONS (default 4), BENCH_AUTHZ_PORT (default 4712).
@@ -74,26 +75,46 @@ EOF
 user=(--endpoint "$ENDPOINT" --stream "$STREAM" --access-key "$USER_KEY"
     --secret-key "$USER_SECRET" --region "$REGION")
 
-# records/s of one put run
-rate() {
-    "$@" --mode put --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN" |
-        awk '$1 == "RESULT" { for (i = 2; i <= NF; i++) { split($i, kv, "=");
-             if (kv[1] == "records_per_s") print kv[2] } }'
+# server CPU ticks (utime + stime) so far
+ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
 }
 
-rate "$BENCH" "${root[@]}" >/dev/null # warm-up
-printf '%-6s %14s %14s %9s\n' round "root rec/s" "policy rec/s" overhead
+# "records/s cpu-ms-per-1000-records" of one put run
+run() {
+    local t0 t1 out recs
+    t0=$(ticks)
+    out=$("$@" --mode put --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN" |
+        awk '$1 == "RESULT" { for (i = 2; i <= NF; i++) { split($i, kv, "=");
+             if (kv[1] == "records_per_s") r = kv[2]; if (kv[1] == "records") n = kv[2] }
+             print r, n }')
+    t1=$(ticks)
+    recs=${out#* }
+    awk -v r="${out% *}" -v n="$recs" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%d %.3f\n", r, (n > 0 ? t * 1000 / hz * 1000 / n : 0) }'
+}
+
+run "$BENCH" "${root[@]}" >/dev/null # warm-up
+printf '%-6s %12s %12s %9s   %14s %14s %9s\n' round "root rec/s" "policy rec/s" overhead \
+    "root cpu ms/k" "policy cpu/k" overhead
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a - b) * 100 / a }'; }
 sum_root=0
 sum_user=0
+cpu_root=0
+cpu_user=0
 for r in $(seq 1 "$ROUNDS"); do
-    a=$(rate "$BENCH" "${root[@]}")
-    b=$(rate "$BENCH" "${user[@]}")
+    read -r a ca < <(run "$BENCH" "${root[@]}")
+    read -r b cb < <(run "$BENCH" "${user[@]}")
     sum_root=$((sum_root + a))
     sum_user=$((sum_user + b))
-    printf '%-6s %14s %14s %8s%%\n' "$r" "$a" "$b" \
-        "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (a - b) * 100 / a }')"
+    cpu_root=$(awk -v x="$cpu_root" -v y="$ca" 'BEGIN { print x + y }')
+    cpu_user=$(awk -v x="$cpu_user" -v y="$cb" 'BEGIN { print x + y }')
+    printf '%-6s %12s %12s %8s%%   %14s %14s %8s%%\n' "$r" "$a" "$b" "$(pct "$a" "$b")" \
+        "$ca" "$cb" "$(pct "$cb" "$ca")"
 done
-printf '%-6s %14s %14s %8s%%\n' all "$sum_root" "$sum_user" \
-    "$(awk -v a="$sum_root" -v b="$sum_user" 'BEGIN { printf "%.1f", (a - b) * 100 / a }')"
+printf '%-6s %12s %12s %8s%%   %14s %14s %8s%%\n' all "$sum_root" "$sum_user" \
+    "$(pct "$sum_root" "$sum_user")" "$cpu_root" "$cpu_user" "$(pct "$cpu_user" "$cpu_root")"
 echo "RESULT mode=authz root_records_per_s=$((sum_root / ROUNDS))" \
-    "policy_records_per_s=$((sum_user / ROUNDS))"
+    "policy_records_per_s=$((sum_user / ROUNDS))" \
+    "root_cpu_ms_per_1000=$(awk -v x="$cpu_root" -v n="$ROUNDS" 'BEGIN { printf "%.3f", x / n }')" \
+    "policy_cpu_ms_per_1000=$(awk -v x="$cpu_user" -v n="$ROUNDS" 'BEGIN { printf "%.3f", x / n }')"

@@ -65,7 +65,17 @@ struct rp_entry {
     struct rp_entry *next;
 };
 
+/* A resource policy as last read from the store (resource_policy). */
+struct rp_seen {
+    char *key; /* bucket or ARN; NULL when empty */
+    int s3;
+    char *doc; /* NULL: none */
+    uint64_t writes;
+};
+
 struct iam_authz {
+    pthread_mutex_t seen_lock;
+    struct rp_seen seen[AUTHZ_BUCKETS];
     pthread_rwlock_t lock;
     struct authz_entry *buckets[AUTHZ_BUCKETS];
     size_t n_entries;
@@ -130,6 +140,7 @@ struct iam_authz *iam__authz_new(void)
 {
     struct iam_authz *a = xcalloc(1, sizeof(*a));
     pthread_rwlock_init(&a->lock, NULL);
+    pthread_mutex_init(&a->seen_lock, NULL);
     return a;
 }
 
@@ -139,6 +150,11 @@ void iam__authz_free(struct iam_authz *a)
         return;
     }
     drop_all(a);
+    for (size_t i = 0; i < AUTHZ_BUCKETS; i++) {
+        free(a->seen[i].key);
+        free(a->seen[i].doc);
+    }
+    pthread_mutex_destroy(&a->seen_lock);
     pthread_rwlock_destroy(&a->lock);
     free(a);
 }
@@ -676,17 +692,17 @@ static int is_kms_key(const char *arn)
 
 /* The resource-based policy of the request's resource as its service stores it (S3
    bucket policies, Kinesis stream and consumer policies), or NULL. */
-static char *resource_policy(struct iam *iam, int s3, const char *bucket, const char *arn)
+static char *resource_policy_read(struct iam *iam, int s3, const char *bucket, const char *arn)
 {
     struct store_stmt *q = NULL;
     store_read_begin(iam->st);
-    if (s3 && bucket != NULL) {
+    if (s3) {
         q = store_prepare_args(iam->st, "SELECT policy FROM lake_buckets WHERE name = ?", "s",
                                bucket);
-    } else if (!s3 && arn != NULL && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+    } else if (strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
         q = store_prepare_args(iam->st, "SELECT policy FROM kinesis_policies WHERE arn = ?", "s",
                                arn);
-    } else if (!s3 && arn != NULL && is_kms_key(arn)) {
+    } else {
         q = store_prepare_args(iam->st, "SELECT policy FROM kms_keys WHERE key_id = ?", "s",
                                strstr(arn, ":key/") + 5);
     }
@@ -696,6 +712,43 @@ static char *resource_policy(struct iam *iam, int s3, const char *bucket, const 
     }
     store_finalize(q);
     store_read_end(iam->st);
+    return doc;
+}
+
+/*
+ * The services own these policies and write them without telling IAM, but every write
+ * goes through the store's writer: what was read (a policy, or that there is none) is
+ * kept, one slot a resource, until store_write_count moves. Most calls (PutRecords on a
+ * stream with no policy) then read nothing.
+ */
+static char *resource_policy(struct iam *iam, int s3, const char *bucket, const char *arn)
+{
+    if (s3 ? bucket == NULL
+           : arn == NULL || (strncmp(arn, "arn:aws:kinesis:", 16) != 0 && !is_kms_key(arn))) {
+        return NULL;
+    }
+    struct iam_authz *a = iam->authz;
+    const char *key = s3 ? bucket : arn;
+    struct rp_seen *slot = &a->seen[hash_of(key) ^ (size_t)s3];
+    uint64_t writes = store_write_count(iam->st);
+    char *doc = NULL;
+    pthread_mutex_lock(&a->seen_lock);
+    if (slot->key != NULL && slot->writes == writes && slot->s3 == s3 &&
+        strcmp(slot->key, key) == 0) {
+        doc = slot->doc != NULL ? xstrdup(slot->doc) : NULL;
+        pthread_mutex_unlock(&a->seen_lock);
+        return doc;
+    }
+    pthread_mutex_unlock(&a->seen_lock);
+    doc = resource_policy_read(iam, s3, bucket, arn);
+    pthread_mutex_lock(&a->seen_lock);
+    free(slot->key);
+    free(slot->doc);
+    slot->key = xstrdup(key);
+    slot->doc = doc != NULL ? xstrdup(doc) : NULL;
+    slot->writes = writes; /* counted before the read: a write meanwhile makes it stale */
+    slot->s3 = s3;
+    pthread_mutex_unlock(&a->seen_lock);
     return doc;
 }
 
