@@ -5,6 +5,7 @@ own policy as the gate. Then the condition keys aws:SourceIp, aws:PrincipalTag/<
 aws:RequestedRegion, and permissions boundaries limiting what identity policies allow."""
 import base64
 import json
+import signal
 import time
 
 import boto3
@@ -396,3 +397,52 @@ def test_aws_managed_policies_decide_as_their_documents_say(sluice, unique, poli
         with pytest.raises(ClientError) as e:
             calls[c]()
         assert code_of(e) in ("AccessDeniedException", "AccessDenied")
+
+
+# ---- Firehose writes as its role ----
+
+def test_firehose_with_a_role_that_cannot_write_delivers_once_allowed(sluice, unique):
+    iam = sluice.client("iam")
+    s3 = sluice.client("s3")
+    fh = sluice.client("firehose")
+    bucket = f"fhrole-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    role = iam.create_role(RoleName=f"fhrole-{unique}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
+             "Action": "sts:AssumeRole"}]}))["Role"]
+    iam.put_role_policy(RoleName=f"fhrole-{unique}", PolicyName="read-only",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                             "Resource": [f"arn:aws:s3:::{bucket}",
+                                          f"arn:aws:s3:::{bucket}/*"]}]}))
+    fh.create_delivery_stream(DeliveryStreamName=bucket, ExtendedS3DestinationConfiguration={
+        "RoleARN": role["Arn"], "BucketARN": f"arn:aws:s3:::{bucket}",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}})
+    deadline = time.time() + 60
+    while fh.describe_delivery_stream(DeliveryStreamName=bucket)[
+            "DeliveryStreamDescription"]["DeliveryStreamStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    fh.put_record(DeliveryStreamName=bucket, Record={"Data": b"hello\n"})
+    # the write is refused as S3.AccessDenied and retried; nothing lands meanwhile
+    deadline = time.time() + 60
+    seen = False
+    while time.time() < deadline and not seen:
+        sluice.proc.send_signal(signal.SIGUSR1)
+        with open(sluice.log_path, "rb") as f:
+            seen = any(f"s3://{bucket}/".encode() in line and b"S3.AccessDenied" in line
+                       for line in f)
+        time.sleep(0.2)
+    assert seen
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    iam.put_role_policy(RoleName=f"fhrole-{unique}", PolicyName="write",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "s3:PutObject",
+                             "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    deadline = time.time() + 90
+    while s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0:
+        assert time.time() < deadline, "never delivered once the role could write"
+        time.sleep(0.5)
+    key = s3.list_objects_v2(Bucket=bucket)["Contents"][0]["Key"]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"hello\n"
