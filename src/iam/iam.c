@@ -301,8 +301,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
         log_msg(LOG_ERROR, "iam", "cannot load root credentials from %s: %s", path,
                 sl_strerror(rc));
         free(path);
-        iam__authz_free(iam->authz);
-        free(iam);
+        iam_close(iam);
         return rc;
     }
     free(path);
