@@ -2,7 +2,7 @@
 # What authorization costs PutRecords: the root key (never evaluated) against an IAM user
 # whose inline policy allows kinesis:PutRecords on the stream (its policies evaluated on
 # every call), in the same run on the same server and stream. The two alternate over
-# BENCH_ROUNDS rounds so that drift (page cache, a busy machine) falls on both alike;
+# BENCH_ROUNDS rounds, each first in every other round, so that drift (page cache, a busy machine) falls on both alike;
 # prints records/s of each round side by side and the overhead of the sums, and the
 # server's CPU time per 1000 records (utime + stime from /proc), which a busy machine
 # disturbs far less than throughput. Never fails on the figures.
@@ -103,8 +103,14 @@ sum_user=0
 cpu_root=0
 cpu_user=0
 for r in $(seq 1 "$ROUNDS"); do
-    read -r a ca < <(run "$BENCH" "${root[@]}")
-    read -r b cb < <(run "$BENCH" "${user[@]}")
+    # each goes first in every other round
+    if [ $((r % 2)) = 1 ]; then
+        read -r a ca < <(run "$BENCH" "${root[@]}")
+        read -r b cb < <(run "$BENCH" "${user[@]}")
+    else
+        read -r b cb < <(run "$BENCH" "${user[@]}")
+        read -r a ca < <(run "$BENCH" "${root[@]}")
+    fi
     sum_root=$((sum_root + a))
     sum_user=$((sum_user + b))
     cpu_root=$(awk -v x="$cpu_root" -v y="$ca" 'BEGIN { print x + y }')
