@@ -2,10 +2,11 @@
 # What authorization costs PutRecords: the root key (never evaluated) against an IAM user
 # whose inline policy allows kinesis:PutRecords on the stream (its policies evaluated on
 # every call), in the same run on the same server and stream. The two alternate over
-# BENCH_ROUNDS rounds, each first in every other round, so that drift (page cache, a busy machine) falls on both alike;
-# prints records/s of each round side by side and the overhead of the sums, and the
-# server's CPU time per 1000 records (utime + stime from /proc), which a busy machine
-# disturbs far less than throughput. Never fails on the figures.
+# BENCH_ROUNDS rounds, each first in every other round, so that drift (page cache, a
+# busy machine) falls on both alike; prints records/s of each round side by side and the
+# overhead of the sums, and the server's CPU time per 1000 records (utime + stime from
+# /proc), which a busy machine disturbs far less than throughput. Never fails on the
+# figures.
 #
 # Environment: BUILD (default build), BENCH_SECONDS (default 5 a run), BENCH_ROUNDS
 # (default 3), BENCH_CONNECTIONS (default 4), BENCH_AUTHZ_PORT (default 4712).
