@@ -1320,7 +1320,9 @@ static int delete_group(struct api_call *call, const struct api_params *p, struc
 #define POLICY_VERSIONS_MAX 5
 #define POLICY_COLS                                                                                \
     "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"         \
-    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn)"
+    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn),"                                  \
+    " (SELECT count(*) FROM iam_user u WHERE u.boundary = p.arn)"                                 \
+    " + (SELECT count(*) FROM iam_role r WHERE r.boundary = p.arn)"
 
 static void put_managed(struct buf *b, struct store_stmt *q)
 {
@@ -1330,8 +1332,9 @@ static void put_managed(struct buf *b, struct store_stmt *q)
     put_text(b, "Path", store_col_text(q, 2));
     buf_printf(b, "<DefaultVersionId>v%lld</DefaultVersionId>", (long long)store_col_int64(q, 6));
     buf_printf(b, "<AttachmentCount>%lld</AttachmentCount>", (long long)store_col_int64(q, 8));
-    buf_puts(b, "<PermissionsBoundaryUsageCount>0</PermissionsBoundaryUsageCount>"
-                "<IsAttachable>true</IsAttachable>");
+    buf_printf(b, "<PermissionsBoundaryUsageCount>%lld</PermissionsBoundaryUsageCount>",
+               (long long)store_col_int64(q, 9));
+    buf_puts(b, "<IsAttachable>true</IsAttachable>");
     if (!store_col_is_null(q, 7)) {
         put_text(b, "Description", store_col_text(q, 7));
     }
@@ -1526,7 +1529,9 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
         rc = is_aws_policy(arn)
                  ? err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", arn)
                  : policy_arn_missing(call, arn);
-    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0) {
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0 ||
+               count_of(iam, "SELECT count(*) FROM iam_user WHERE boundary = ?", arn) > 0 ||
+               count_of(iam, "SELECT count(*) FROM iam_role WHERE boundary = ?", arn) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete a policy attached to entities.");
     } else if (count_of(iam, "SELECT count(*) FROM iam_policy_version WHERE arn = ?", arn) > 1) {

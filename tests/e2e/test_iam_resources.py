@@ -297,8 +297,13 @@ def test_a_permissions_boundary_limits_what_identity_policies_allow(sluice, uniq
     with pytest.raises(ClientError) as e:
         client_as(sluice, "kinesis", key2, secret2).describe_stream_summary(StreamName=f"bd-{unique}")
     assert message_of(e) == denied(arn2, "kinesis:DescribeStreamSummary", s)
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 2
+    with pytest.raises(ClientError) as e:
+        iam.delete_policy(PolicyArn=boundary)
+    assert code_of(e) == "DeleteConflict"
     iam.delete_user_permissions_boundary(UserName=f"bounded-{unique}")
     assert "PermissionsBoundary" not in iam.get_user(UserName=f"bounded-{unique}")["User"]
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 1
     assert k.put_record(StreamName=f"bd-{unique}", Data=b"x", PartitionKey="p")["SequenceNumber"]
     with pytest.raises(ClientError) as e:
         iam.put_user_permissions_boundary(UserName=f"bounded-{unique}",
