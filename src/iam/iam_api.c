@@ -1357,20 +1357,26 @@ static int policy_exists(struct iam *iam, const char *arn)
     return found;
 }
 
-static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+/* A policy ARN in field (member: its name in validation messages). */
+static int policy_arn_member(struct api_call *call, const struct api_params *p, const char *field,
+                             const char *member, const char **out)
 {
-    *out = api_params_get(p, "PolicyArn");
+    *out = api_params_get(p, field);
     if (*out == NULL) {
-        return invalid(call, NULL, "policyArn", "");
+        return invalid(call, NULL, member, "");
     }
     if (strlen(*out) < 20 || strlen(*out) > 2048) {
-        return invalid(call, *out, "policyArn",
-                       "Member must have length greater than or equal to 20");
+        return invalid(call, *out, member, "Member must have length greater than or equal to 20");
     }
     if (strncmp(*out, "arn:aws:iam::", 13) != 0) {
         return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *out);
     }
     return 0;
+}
+
+static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+{
+    return policy_arn_member(call, p, "PolicyArn", "policyArn", out);
 }
 
 /* Writes the policy row of arn as <Policy> (inside a bracket). */
@@ -2351,21 +2357,10 @@ static void put_boundary(struct buf *out, struct iam *iam, const char *table, co
     store_finalize(q);
 }
 
-/* Checks the PermissionsBoundary a call names: an existing managed policy. */
+/* The PermissionsBoundary a call names. */
 static int boundary_param(struct api_call *call, const struct api_params *p, const char **arn)
 {
-    *arn = api_params_get(p, "PermissionsBoundary");
-    if (*arn == NULL) {
-        return invalid(call, NULL, "permissionsBoundary", "");
-    }
-    if (strlen(*arn) < 20 || strlen(*arn) > 2048) {
-        return invalid(call, *arn, "permissionsBoundary",
-                       "Member must have length greater than or equal to 20");
-    }
-    if (strncmp(*arn, "arn:aws:iam::", 13) != 0) {
-        return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *arn);
-    }
-    return 0;
+    return policy_arn_member(call, p, "PermissionsBoundary", "permissionsBoundary", arn);
 }
 
 /* CreateUser and CreateRole: the optional boundary, set inside their transaction. */

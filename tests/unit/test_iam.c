@@ -497,21 +497,29 @@ static void test_compiled_policies_are_cached_until_an_iam_write(void **state)
     close_store(f, st, iam);
 }
 
+/* A PutRecords body over 64 KiB (one record of 100 KiB of data) ending with tail. */
+static char *large_body(const char *tail)
+{
+    size_t n = 100 * 1024;
+    char *body = malloc(n + 64 + strlen(tail));
+    strcpy(body, "{\"Records\":[{\"Data\":\"");
+    size_t len = strlen(body);
+    memset(body + len, 'A', n);
+    strcpy(body + len + n, tail);
+    return body;
+}
+
 static void test_a_large_body_is_scanned_for_the_stream_name(void **state)
 {
     struct fixture *f = *state;
     struct iam *iam;
     struct store *st = open_store(f, &iam);
     seed_alice(st);
-    size_t n = 100 * 1024;
-    char *body = malloc(n + 64);
-    strcpy(body, "{\"Records\":[{\"Data\":\"");
-    size_t len = strlen(body);
-    memset(body + len, 'A', n);
-    strcpy(body + len + n, "\"}], \"StreamName\" : \"a\"}");
     struct err_info err;
+    char *body = large_body("\"}], \"StreamName\" : \"a\"}");
     assert_int_equal(put_as_alice(iam, body, &err), 0);
-    strcpy(body + len + n, "\"}], \"StreamName\" : \"b\"}");
+    free(body);
+    body = large_body("\"}], \"StreamName\" : \"b\"}");
     assert_int_equal(put_as_alice(iam, body, &err), SL_E(ACCESS_DENIED));
     free(body);
     close_store(f, st, iam);
@@ -530,12 +538,7 @@ static void test_escaped_or_repeated_names_are_decided_on_star(void **state)
                                   &err),
                      SL_E(ACCESS_DENIED));
     assert_non_null(strstr(err.message, "on resource: * because"));
-    size_t n = 100 * 1024;
-    char *body = malloc(n + 64);
-    strcpy(body, "{\"Records\":[{\"Data\":\"");
-    size_t len = strlen(body);
-    memset(body + len, 'A', n);
-    strcpy(body + len + n, "\"}], \"StreamName\" : \"a\\u0062\"}");
+    char *body = large_body("\"}], \"StreamName\" : \"a\\u0062\"}");
     assert_int_equal(put_as_alice(iam, body, &err), SL_E(ACCESS_DENIED));
     assert_non_null(strstr(err.message, "on resource: * because"));
     free(body);
