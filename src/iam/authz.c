@@ -825,6 +825,8 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
     keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
     keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+    /* a principal's own call, not one a service makes on its behalf */
+    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_false, 1};
     keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
     keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
     const char *v_region = req->region, *v_ip = req->source_ip;
