@@ -381,6 +381,7 @@ static int serve(const struct sluice_config *cfg)
         goto out_close_services;
     }
     delivery_service_set_catalog(delivery, catalog);
+    delivery_service_set_s3_authorizer(delivery, iam_firehose_s3_authorize, iam);
     if ((rc = query_service_open(store, cfg, lake, catalog, &query)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open the query service: %s", sl_strerror(rc));
         goto out_close_services;

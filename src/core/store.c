@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ struct store {
     pthread_cond_t pool_free;
     struct reader readers[STORE_READERS_MAX];
     size_t n_readers; /* readers[0..n_readers) have been opened */
+    _Atomic uint64_t writes; /* store_unlock calls: see store_write_count */
 };
 
 struct store_stmt {
@@ -206,6 +208,7 @@ void store_unlock(struct store *st)
         log_msg(LOG_ERROR, "store", "store_unlock inside a read bracket opened under the lock");
         abort();
     }
+    atomic_fetch_add(&st->writes, 1);
     int keep_mutex = h->read_depth > 0 && h->mode == HOLD_WRITER_OWN;
     h->writer_held = 0;
     hold_release_if_idle(h);
@@ -592,4 +595,9 @@ int store_run(struct store *st, const char *sql, const char *fmt, ...)
     int rc = store_step(s);
     store_finalize(s);
     return rc < 0 ? rc : 0;
+}
+
+uint64_t store_write_count(struct store *st)
+{
+    return atomic_load(&st->writes);
 }

@@ -56,6 +56,9 @@ void store_close(struct store *st);
  * that aborts). */
 void store_lock(struct store *st);
 void store_unlock(struct store *st);
+/* How many store_lock brackets have ended: unchanged between two reads, nothing was
+ * written between them, so a reader may keep what it read (a cache) until it moves. */
+uint64_t store_write_count(struct store *st);
 
 /* Gives the calling thread a read connection of st until the matching
  * store_read_end, and opens a read transaction on it. Brackets nest on one thread

@@ -311,6 +311,15 @@ void delivery_service_set_catalog(struct delivery_service *svc, struct catalog *
     pthread_mutex_unlock(&svc->mu);
 }
 
+void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s3_authorize_fn fn,
+                                        void *arg)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->s3_authorize = fn;
+    svc->s3_authorize_arg = arg;
+    pthread_mutex_unlock(&svc->mu);
+}
+
 /* ---- control plane ---- */
 
 static const char *str_member(const json_t *in, const char *key)

@@ -91,6 +91,18 @@ struct catalog;
    outlive the service). Until then a converting delivery stream waits. */
 void delivery_service_set_catalog(struct delivery_service *svc, struct catalog *cat);
 
+/*
+ * Firehose writes the lake as its destination's RoleARN: before each object it asks
+ * fn(arg, role ARN, bucket, key, err) whether the role may s3:PutObject there. Non-zero
+ * (err filled) fails that attempt as an S3.AccessDenied into the retry path. Unset, or
+ * set with NULL, every write is made.
+ */
+struct err_info;
+typedef int (*delivery_s3_authorize_fn)(void *arg, const char *role_arn, const char *bucket,
+                                        const char *key, struct err_info *err);
+void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s3_authorize_fn fn,
+                                        void *arg);
+
 /* Asks every delivery stream to flush as above, without waiting (SIGUSR1 in serve). */
 void delivery_service_flush_all(struct delivery_service *svc);
 

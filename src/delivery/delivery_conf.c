@@ -740,6 +740,7 @@ void delivery__dest_fini(struct delivery_dest *d)
     if (d == NULL) {
         return;
     }
+    free(d->role);
     free(d->prefix);
     free(d->error_prefix);
     free(d->file_extension);
@@ -760,6 +761,7 @@ static char *dup_or_null(const char *s)
 void delivery__dest_copy(struct delivery_dest *dst, const struct delivery_dest *src)
 {
     *dst = *src;
+    dst->role = dup_or_null(src->role);
     dst->prefix = dup_or_null(src->prefix);
     dst->error_prefix = dup_or_null(src->error_prefix);
     dst->file_extension = dup_or_null(src->file_extension);
@@ -811,7 +813,9 @@ int delivery__dest_parse(const json_t *desc, struct delivery_dest *out)
     if (arn == NULL || bucket_of_arn(arn, out->bucket) < 0) {
         return SL_E(CORRUPT);
     }
-    const char *s = json_string_value(json_object_get(desc, "Prefix"));
+    const char *s = json_string_value(json_object_get(desc, "RoleARN"));
+    out->role = s != NULL ? xstrdup(s) : NULL;
+    s = json_string_value(json_object_get(desc, "Prefix"));
     out->prefix = s != NULL ? xstrdup(s) : NULL;
     s = json_string_value(json_object_get(desc, "ErrorOutputPrefix"));
     out->error_prefix = s != NULL ? xstrdup(s) : NULL;

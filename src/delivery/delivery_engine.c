@@ -362,11 +362,26 @@ static int put_counted(struct dstream *ds, const char *bucket, const char *key,
 {
     struct delivery_service *svc = ds->svc;
     int64_t backoff = svc->retry_base_ms;
+    char role[600] = "";
+    pthread_mutex_lock(&ds->mu);
+    snprintf(role, sizeof(role), "%s", ds->dest.role != NULL ? ds->dest.role : "");
+    pthread_mutex_unlock(&ds->mu);
     for (;;) {
         struct err_info err;
         err_clear(&err);
         atomic_fetch_add(pc->attempts, 1);
-        int rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes, opts, NULL, &err);
+        pthread_mutex_lock(&svc->mu);
+        delivery_s3_authorize_fn authorize = svc->s3_authorize;
+        void *authorize_arg = svc->s3_authorize_arg;
+        pthread_mutex_unlock(&svc->mu);
+        /* the role's s3:PutObject first, as Firehose writes as its role */
+        int rc = authorize != NULL && role[0] != '\0'
+                     ? authorize(authorize_arg, role, bucket, key, &err)
+                     : 0;
+        const char *code = rc != 0 ? "S3.AccessDenied" : NULL;
+        if (rc == 0) {
+            rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes, opts, NULL, &err);
+        }
         if (rc == 0) {
             atomic_fetch_add(pc->successes, 1);
             atomic_fetch_add(pc->bytes, n_bytes);
@@ -378,7 +393,8 @@ static int put_counted(struct dstream *ds, const char *bucket, const char *key,
         log_msg(LOG_WARN, "delivery",
                 "delivery stream %s: writing s3://%s/%s failed (%s: %s); "
                 "retrying in %lld ms",
-                ds->name, bucket, key, err_aws_name(rc), err.message, (long long)backoff);
+                ds->name, bucket, key, code != NULL ? code : err_aws_name(rc), err.message,
+                (long long)backoff);
         if (delivery__backoff(ds, backoff)) {
             return 1;
         }

@@ -41,6 +41,7 @@ enum delivery_compression {
 /* The destination as the engine uses it, parsed from the stored description. */
 struct delivery_dest {
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    char *role;         /* owned: RoleARN; NULL when none */
     char *prefix;       /* owned; NULL when none */
     char *error_prefix; /* owned; NULL when none */
     int size_mb;        /* BufferingHints.SizeInMBs */
@@ -245,6 +246,8 @@ struct delivery_service {
     const struct sluice_config *cfg;
     struct stream_service *streams;
     struct lake *lake;
+    delivery_s3_authorize_fn s3_authorize; /* svc->mu; NULL: none */
+    void *s3_authorize_arg;                /* svc->mu */
     delivery_clock_fn now_ms;
     void *clock_arg;
     int64_t retry_base_ms;

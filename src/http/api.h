@@ -62,6 +62,7 @@ struct api_request {
     const char *amz_date;        /* "20261126T100000Z" */
     const char *credential_scope; /* "20261126/us-east-1/s3/aws4_request" */
     int64_t now_ms;              /* the time the request arrived */
+    const char *source_ip;       /* the client's address ("127.0.0.1"), NULL when unknown */
 };
 
 /* Case-insensitive header lookup; NULL when absent. */

@@ -220,5 +220,7 @@ void http__h1_refusal(const struct conn_host *host, const char *head, size_t len
 /* Starts a detached connection thread (small stack) running fn(arg); 0 or a positive
    errno (server.c). */
 int http__conn_thread_start(void *(*fn)(void *), void *arg);
+/* The IPv4 address (network order) of the connection holding slot; 0 when unknown. */
+uint32_t http__slot_addr(const struct conn_slot *slot);
 
 #endif

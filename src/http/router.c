@@ -10,6 +10,7 @@
  * Every request is then authenticated with SigV4 and dispatched; errors, including
  * authentication errors, are rendered in the routed protocol's own error shape.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1314,6 +1315,12 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .credential_scope = auth->sig.scope,
         .now_ms = now_ms,
     };
+    /* aws:SourceIp for policies */
+    char source_ip[INET_ADDRSTRLEN];
+    uint32_t peer = http__slot_addr(ex->slot);
+    if (peer != 0 && inet_ntop(AF_INET, &peer, source_ip, sizeof(source_ip)) != NULL) {
+        req.source_ip = source_ip;
+    }
     struct api_call call = {.req = &req, .resp = &ex->resp};
     err_clear(&call.err);
     call.long_message = NULL;

@@ -680,6 +680,11 @@ static void vet_connection(struct http_server *srv, struct conn_slot *slot)
 
 /* Starts a detached thread with a small stack (a connection's handlers need little:
    bodies live on the heap) running fn(arg). Returns 0 or a positive errno. */
+uint32_t http__slot_addr(const struct conn_slot *slot)
+{
+    return slot != NULL ? slot->addr : 0;
+}
+
 int http__conn_thread_start(void *(*fn)(void *), void *arg)
 {
     pthread_attr_t attr;

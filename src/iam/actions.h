@@ -49,7 +49,7 @@ struct iam_condition_source {
     const char *name;         /* "prefix", "x-amz-server-side-encryption" */
 };
 
-#define IAM_ACTION_MAX_CHECKS 2
+#define IAM_ACTION_MAX_CHECKS 3
 #define IAM_ACTION_MAX_RESOURCES 3
 #define IAM_ARN_MAX 1100 /* S3 keys reach 1024 bytes */
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,70 @@ static const struct store_migration migrations[] = {
     /* kind: 'user', 'role', 'policy'; owner: the name, or the policy's ARN */
     {3, "CREATE TABLE iam_tag (kind TEXT NOT NULL, owner TEXT NOT NULL COLLATE NOCASE,"
         " key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, owner, key));"},
+    /* permissions boundaries: a managed policy's ARN, NULL when none */
+    {4, "ALTER TABLE iam_user ADD COLUMN boundary TEXT;"
+        "ALTER TABLE iam_role ADD COLUMN boundary TEXT;"},
 };
+
+/*
+ * Every request signed with a user's key looks the key up: the answers are kept, one
+ * slot a key (direct-mapped), until the next IAM write (iam__generation), which may have
+ * deactivated or deleted the key or renamed its user. Unknown keys are not kept.
+ */
+#define KEY_SLOTS 256
+
+struct key_slot {
+    char key_id[32]; /* "" when empty */
+    uint64_t gen;
+    char secret[64];
+    struct http_principal who;
+};
+
+struct iam_key_cache {
+    pthread_mutex_t lock;
+    struct key_slot slots[KEY_SLOTS];
+};
+
+static struct key_slot *key_slot_of(struct iam *iam, const char *key_id)
+{
+    size_t h = 5381;
+    for (const char *p = key_id; *p; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    return &iam->keys->slots[h % KEY_SLOTS];
+}
+
+static int cached_key(struct iam *iam, const char *key_id, char *secret_out, size_t secret_size,
+                      struct http_principal *who)
+{
+    uint64_t gen = iam__generation();
+    struct key_slot *s = key_slot_of(iam, key_id);
+    int hit = 0;
+    pthread_mutex_lock(&iam->keys->lock);
+    if (s->gen == gen && strcmp(s->key_id, key_id) == 0) {
+        snprintf(secret_out, secret_size, "%s", s->secret);
+        *who = s->who;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&iam->keys->lock);
+    return hit;
+}
+
+static void keep_key(struct iam *iam, const char *key_id, uint64_t gen, const char *secret,
+                     const struct http_principal *who)
+{
+    if (strlen(key_id) >= sizeof(((struct key_slot *)0)->key_id) ||
+        strlen(secret) >= sizeof(((struct key_slot *)0)->secret)) {
+        return;
+    }
+    struct key_slot *s = key_slot_of(iam, key_id);
+    pthread_mutex_lock(&iam->keys->lock);
+    snprintf(s->key_id, sizeof(s->key_id), "%s", key_id);
+    snprintf(s->secret, sizeof(s->secret), "%s", secret);
+    s->who = *who;
+    s->gen = gen;
+    pthread_mutex_unlock(&iam->keys->lock);
+}
 
 #define BASE32 "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
@@ -131,56 +195,25 @@ void iam__new_id(const char *prefix, char out[32])
     iam__random_chars(out + n, 21 - n, BASE32);
 }
 
-/*
- * AWS's own managed policies that the module's pipeline uses, with the documents of
- * AWS's managed policy reference (only those whose documents are known; the others are
- * left out rather than guessed).
- */
-static const struct {
-    const char *name, *description;
-    int64_t created_ms, updated_ms;
-    int version;
-    const char *doc;
-} aws_policies[] = {
-    {"AmazonKinesisFullAccess",
-     "Provides full access to all streams via the AWS Management Console.", 1423248000000,
-     1423248000000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\","
-     "\"Resource\":\"*\"}]}"},
-    {"AmazonKinesisReadOnlyAccess",
-     "Provides read only access to all streams via the AWS Management Console.", 1423248000000,
-     1423248000000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"kinesis:Get*"
-     "\","
-     "\"kinesis:List*\",\"kinesis:Describe*\"],\"Resource\":\"*\"}]}"},
-    {"AmazonKinesisFirehoseFullAccess",
-     "Provides full access to all Amazon Kinesis Firehose Delivery Streams.", 1444243500000,
-     1444243500000, 1,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Action\":[\"firehose:*\"],\"Effect\":\"Allow\","
-     "\"Resource\":\"*\"}]}"},
-    {"AmazonS3ReadOnlyAccess",
-     "Provides read only access to all buckets via the AWS Management Console.", 1423248000000,
-     1691703060000, 3,
-     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"s3:Get*\","
-     "\"s3:List*\",\"s3:Describe*\",\"s3-object-lambda:Get*\",\"s3-object-lambda:List*\"],"
-     "\"Resource\":\"*\"}]}"},
-};
-
 /* Puts AWS's managed policies in the store once (later starts find them there). */
 static int seed_aws_policies(struct store *st)
 {
     store_lock(st);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof(aws_policies) / sizeof(aws_policies[0]); i++) {
+    size_t n;
+    const struct iam_aws_policy *aws_policies = iam__aws_policies(&n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         char arn[160], id[32];
-        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy/%s", aws_policies[i].name);
+        snprintf(arn, sizeof(arn), "arn:aws:iam::aws:policy%s%s", aws_policies[i].path,
+                 aws_policies[i].name);
         iam__new_id("ANPA", id);
         int64_t v = aws_policies[i].version;
         rc = store_run(st,
                        "INSERT OR IGNORE INTO iam_policy (arn, name, id, path, created, updated,"
                        " default_version, next_version, description, builtin) VALUES (?, ?, ?,"
-                       " '/', ?, ?, ?, ?, ?, 1)",
-                       "sssiiiis", arn, aws_policies[i].name, id, aws_policies[i].created_ms,
+                       " ?, ?, ?, ?, ?, ?, 1)",
+                       "ssssiiiis", arn, aws_policies[i].name, id, aws_policies[i].path,
+                       aws_policies[i].created_ms,
                        aws_policies[i].updated_ms, v, v + 1, aws_policies[i].description);
         if (rc == 0) {
             rc = store_run(st,
@@ -222,6 +255,8 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     snprintf(iam->account_id, sizeof(iam->account_id), "%s", cfg->account_id);
     iam->st = st;
     iam->authz = iam__authz_new();
+    iam->keys = xcalloc(1, sizeof(*iam->keys));
+    pthread_mutex_init(&iam->keys->lock, NULL);
     int mrc = st != NULL
                   ? store_migrate(st, "iam", migrations, sizeof(migrations) / sizeof(migrations[0]))
                   : 0;
@@ -234,6 +269,8 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
     if (mrc < 0) {
         log_msg(LOG_ERROR, "iam", "cannot prepare the identity tables: %s", sl_strerror(mrc));
         iam__authz_free(iam->authz);
+        pthread_mutex_destroy(&iam->keys->lock);
+        free(iam->keys);
         free(iam);
         return mrc;
     }
@@ -264,8 +301,7 @@ int iam_open(struct store *st, const struct sluice_config *cfg, struct iam **out
         log_msg(LOG_ERROR, "iam", "cannot load root credentials from %s: %s", path,
                 sl_strerror(rc));
         free(path);
-        iam__authz_free(iam->authz);
-        free(iam);
+        iam_close(iam);
         return rc;
     }
     free(path);
@@ -277,6 +313,10 @@ void iam_close(struct iam *iam)
 {
     if (iam != NULL) {
         iam__authz_free(iam->authz);
+        if (iam->keys != NULL) {
+            pthread_mutex_destroy(&iam->keys->lock);
+            free(iam->keys);
+        }
     }
     free(iam);
 }
@@ -359,6 +399,11 @@ static void root_principal(const struct iam *iam, struct http_principal *who)
 static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out,
                            size_t secret_size, struct http_principal *who)
 {
+    if (cached_key(iam, key_id, secret_out, secret_size, who)) {
+        return 0;
+    }
+    /* the generation before the read: a write meanwhile makes the slot stale at once */
+    uint64_t gen = iam__generation();
     store_read_begin(iam->st);
     struct store_stmt *q =
         store_prepare_args(iam->st,
@@ -378,6 +423,9 @@ static int lookup_user_key(struct iam *iam, const char *key_id, char *secret_out
     }
     store_finalize(q);
     store_read_end(iam->st);
+    if (rc == 0) {
+        keep_key(iam, key_id, gen, secret_out, who);
+    }
     return rc;
 }
 
@@ -475,7 +523,7 @@ int iam_authorize(void *arg, const struct api_request *req, const char *service,
     if (iam != NULL && iam->st != NULL &&
         (req->principal_kind == HTTP_PRINCIPAL_USER ||
                             req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE)) {
-        return iam__authorize_policies(iam, req, service, operation, err);
+        return iam__authorize_policies(iam, req, service, operation, params, err);
     }
     /* No identity-based policy is evaluated yet, so none allows anything else. */
     const char *prefix = strcmp(service, "monitoring") == 0 ? "cloudwatch" : service;

@@ -39,6 +39,13 @@ int iam_authorize(void *arg, const struct api_request *req, const char *service,
 
 const char *iam_root_access_key_id(const struct iam *iam);
 
+/* delivery.h's delivery_s3_authorize_fn (arg: the struct iam): whether the role of
+   role_arn may s3:PutObject bucket/key, by its policies and the bucket's policy. A role
+   the account does not have is let through. 0, or SL_E(ACCESS_DENIED) with Firehose's
+   S3.AccessDenied message in err. */
+int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucket,
+                              const char *key, struct err_info *err);
+
 /* Temporary credentials, as STS hands them out. */
 struct iam_session_creds {
     char key_id[24]; /* ASIA + 16 */

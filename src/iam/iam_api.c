@@ -24,6 +24,9 @@ static void write_done(struct iam *iam)
 static int store_tags(struct api_call *call, const struct api_params *p, const char *kind,
                       const char *owner);
 static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner);
+static int boundary_on_create(struct api_call *call, const struct api_params *p,
+                              const char *table, const char *name);
+static void put_boundary(struct buf *out, struct iam *iam, const char *table, const char *name);
 
 /* ---- parameters ---- */
 
@@ -217,7 +220,8 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
             store_run(iam->st, "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
                       "sssi", name, id, path, call->req->now_ms);
     }
-    if (rc == 0 && (rc = store_tags(call, p, "user", name)) < 0) {
+    if (rc == 0 && ((rc = store_tags(call, p, "user", name)) < 0 ||
+                    (rc = boundary_on_create(call, p, "iam_user", name)) < 0)) {
         store_rollback(iam->st);
         write_done(iam);
         return rc;
@@ -231,6 +235,7 @@ static int create_user(struct api_call *call, const struct api_params *p, struct
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<User>");
         put_user(out, iam, q);
+        put_boundary(out, iam, "iam_user", name);
         put_tags(out, iam, "user", name);
         buf_puts(out, "</User>");
     } else {
@@ -273,6 +278,7 @@ static int get_user(struct api_call *call, const struct api_params *p, struct bu
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<User>");
         put_user(out, iam, q);
+        put_boundary(out, iam, "iam_user", name);
         put_tags(out, iam, "user", name);
         buf_puts(out, "</User>");
     } else {
@@ -692,7 +698,8 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
         rc = store_run(iam->st, "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
                        "sssissi", name, id, path, call->req->now_ms, trust, desc, max_session);
     }
-    if (rc == 0 && (rc = store_tags(call, p, "role", name)) < 0) {
+    if (rc == 0 && ((rc = store_tags(call, p, "role", name)) < 0 ||
+                    (rc = boundary_on_create(call, p, "iam_role", name)) < 0)) {
         store_rollback(iam->st);
         write_done(iam);
         return rc;
@@ -705,6 +712,7 @@ static int create_role(struct api_call *call, const struct api_params *p, struct
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Role>");
         put_role(out, iam, q);
+        put_boundary(out, iam, "iam_role", name);
         put_tags(out, iam, "role", name);
         buf_puts(out, "</Role>");
     } else {
@@ -729,6 +737,7 @@ static int get_role(struct api_call *call, const struct api_params *p, struct bu
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Role>");
         put_role(out, iam, q);
+        put_boundary(out, iam, "iam_role", name);
         put_tags(out, iam, "role", name);
         buf_puts(out, "</Role>");
     } else {
@@ -1311,7 +1320,9 @@ static int delete_group(struct api_call *call, const struct api_params *p, struc
 #define POLICY_VERSIONS_MAX 5
 #define POLICY_COLS                                                                                \
     "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"         \
-    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn)"
+    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn),"                                  \
+    " (SELECT count(*) FROM iam_user u WHERE u.boundary = p.arn)"                                 \
+    " + (SELECT count(*) FROM iam_role r WHERE r.boundary = p.arn)"
 
 static void put_managed(struct buf *b, struct store_stmt *q)
 {
@@ -1321,8 +1332,9 @@ static void put_managed(struct buf *b, struct store_stmt *q)
     put_text(b, "Path", store_col_text(q, 2));
     buf_printf(b, "<DefaultVersionId>v%lld</DefaultVersionId>", (long long)store_col_int64(q, 6));
     buf_printf(b, "<AttachmentCount>%lld</AttachmentCount>", (long long)store_col_int64(q, 8));
-    buf_puts(b, "<PermissionsBoundaryUsageCount>0</PermissionsBoundaryUsageCount>"
-                "<IsAttachable>true</IsAttachable>");
+    buf_printf(b, "<PermissionsBoundaryUsageCount>%lld</PermissionsBoundaryUsageCount>",
+               (long long)store_col_int64(q, 9));
+    buf_puts(b, "<IsAttachable>true</IsAttachable>");
     if (!store_col_is_null(q, 7)) {
         put_text(b, "Description", store_col_text(q, 7));
     }
@@ -1345,20 +1357,26 @@ static int policy_exists(struct iam *iam, const char *arn)
     return found;
 }
 
-static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+/* A policy ARN in field (member: its name in validation messages). */
+static int policy_arn_member(struct api_call *call, const struct api_params *p, const char *field,
+                             const char *member, const char **out)
 {
-    *out = api_params_get(p, "PolicyArn");
+    *out = api_params_get(p, field);
     if (*out == NULL) {
-        return invalid(call, NULL, "policyArn", "");
+        return invalid(call, NULL, member, "");
     }
     if (strlen(*out) < 20 || strlen(*out) > 2048) {
-        return invalid(call, *out, "policyArn",
-                       "Member must have length greater than or equal to 20");
+        return invalid(call, *out, member, "Member must have length greater than or equal to 20");
     }
     if (strncmp(*out, "arn:aws:iam::", 13) != 0) {
         return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *out);
     }
     return 0;
+}
+
+static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+{
+    return policy_arn_member(call, p, "PolicyArn", "policyArn", out);
 }
 
 /* Writes the policy row of arn as <Policy> (inside a bracket). */
@@ -1517,7 +1535,9 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
         rc = is_aws_policy(arn)
                  ? err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", arn)
                  : policy_arn_missing(call, arn);
-    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0) {
+    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE arn = ?", arn) > 0 ||
+               count_of(iam, "SELECT count(*) FROM iam_user WHERE boundary = ?", arn) > 0 ||
+               count_of(iam, "SELECT count(*) FROM iam_role WHERE boundary = ?", arn) > 0) {
         rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
                      "Cannot delete a policy attached to entities.");
     } else if (count_of(iam, "SELECT count(*) FROM iam_policy_version WHERE arn = ?", arn) > 1) {
@@ -2321,6 +2341,105 @@ static int get_account_authorization_details(struct api_call *call, const struct
     return 0;
 }
 
+/* ---- permissions boundaries ---- */
+
+static void put_boundary(struct buf *out, struct iam *iam, const char *table, const char *name)
+{
+    char sql[80];
+    snprintf(sql, sizeof(sql), "SELECT boundary FROM %s WHERE name = ?", table);
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    if (q != NULL && store_step(q) == 1 && !store_col_is_null(q, 0)) {
+        buf_puts(out, "<PermissionsBoundary><PermissionsBoundaryType>PermissionsBoundaryPolicy"
+                      "</PermissionsBoundaryType>");
+        put_text(out, "PermissionsBoundaryArn", store_col_text(q, 0));
+        buf_puts(out, "</PermissionsBoundary>");
+    }
+    store_finalize(q);
+}
+
+/* The PermissionsBoundary a call names. */
+static int boundary_param(struct api_call *call, const struct api_params *p, const char **arn)
+{
+    return policy_arn_member(call, p, "PermissionsBoundary", "permissionsBoundary", arn);
+}
+
+/* CreateUser and CreateRole: the optional boundary, set inside their transaction. */
+static int boundary_on_create(struct api_call *call, const struct api_params *p,
+                              const char *table, const char *name)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *arn;
+    if (api_params_get(p, "PermissionsBoundary") == NULL) {
+        return 0;
+    }
+    int rc = boundary_param(call, p, &arn);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!policy_exists(iam, arn)) {
+        return policy_arn_missing(call, arn);
+    }
+    char sql[80];
+    snprintf(sql, sizeof(sql), "UPDATE %s SET boundary = ? WHERE name = ?", table);
+    rc = store_run(iam->st, sql, "ss", arn, name);
+    return rc < 0 ? store_failed(call, rc) : 0;
+}
+
+/* Put (arn from the call) or delete (put 0) a user's or role's boundary. */
+static int set_boundary(struct api_call *call, const struct api_params *p,
+                        const struct owner_kind *k, int put)
+{
+    struct iam *iam = ctx_iam(call);
+    const char *owner, *arn = NULL;
+    int rc = name_param(call, p, k->field, k->member, 64, &owner);
+    if (rc < 0 || (put && (rc = boundary_param(call, p, &arn)) < 0)) {
+        return rc;
+    }
+    const char *table = k == &user_owner ? "iam_user" : "iam_role";
+    store_lock(iam->st);
+    if (!owner_exists(iam, k, owner)) {
+        rc = owner_missing(call, k, owner);
+    } else if (put && !policy_exists(iam, arn)) {
+        rc = policy_arn_missing(call, arn);
+    } else {
+        char sql[80];
+        snprintf(sql, sizeof(sql), "UPDATE %s SET boundary = %s WHERE name = ?", table,
+                 put ? "?" : "NULL");
+        rc = put ? store_run(iam->st, sql, "ss", arn, owner) : store_run(iam->st, sql, "s", owner);
+        if (rc < 0) {
+            store_failed(call, rc);
+        }
+    }
+    write_done(iam);
+    return rc;
+}
+
+static int put_user_boundary(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    return set_boundary(call, p, &user_owner, 1);
+}
+
+static int delete_user_boundary(struct api_call *call, const struct api_params *p,
+                                struct buf *out)
+{
+    (void)out;
+    return set_boundary(call, p, &user_owner, 0);
+}
+
+static int put_role_boundary(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    return set_boundary(call, p, &role_owner, 1);
+}
+
+static int delete_role_boundary(struct api_call *call, const struct api_params *p,
+                                struct buf *out)
+{
+    (void)out;
+    return set_boundary(call, p, &role_owner, 0);
+}
+
 static const struct api_query_op iam_ops[] = {
     {"CreateUser", create_user},
     {"GetUser", get_user},
@@ -2385,6 +2504,10 @@ static const struct api_query_op iam_ops[] = {
     {"TagPolicy", tag_policy},
     {"UntagPolicy", untag_policy},
     {"ListPolicyTags", list_policy_tags},
+    {"PutUserPermissionsBoundary", put_user_boundary},
+    {"DeleteUserPermissionsBoundary", delete_user_boundary},
+    {"PutRolePermissionsBoundary", put_role_boundary},
+    {"DeleteRolePermissionsBoundary", delete_role_boundary},
     {"GetAccountAuthorizationDetails", get_account_authorization_details},
 };
 

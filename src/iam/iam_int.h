@@ -8,7 +8,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/store.h"
+#include "iam/actions.h"
 #include "iam/iam.h"
+
+struct json_t;
 
 struct iam {
     char root_key_id[64];
@@ -17,6 +20,7 @@ struct iam {
     struct store *st;      /* NULL: root only */
     uint8_t token_key[32]; /* signs session tokens */
     struct iam_authz *authz; /* compiled policies per principal (authz.c) */
+    struct iam_key_cache *keys; /* users' access keys looked up (iam.c) */
 };
 
 /* The cache of compiled policies (authz.c). */
@@ -27,10 +31,41 @@ size_t iam__authz_size(struct iam_authz *a);
 /* Every IAM write calls this (after writing, before releasing the store): cached
    policies built before it are rebuilt on their next use. */
 void iam__policies_changed(void);
+/* The count iam__policies_changed raises: what a cache built at it is valid for. */
+uint64_t iam__generation(void);
 /* Decides a non-root request with the caller's policies: 0, or SL_E(ACCESS_DENIED) with
    AWS's message in err. */
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
-                            const char *operation, struct err_info *err);
+                            const char *operation, const struct api_params *params,
+                            struct err_info *err);
+
+/* Room for the names iam__kinesis_indirect finds; in points into it. */
+struct iam_indirect {
+    char stream_arn[400];
+    char stream_name[200];
+    char consumer_arn[700];
+};
+/* Kinesis (resources.c): the stream or consumer that GetRecords' iterator, ListShards'
+   NextToken or a consumer's StreamARN and ConsumerName stand for, into in. doc is the
+   request's JSON. */
+void iam__kinesis_indirect(struct iam *iam, const char *operation, struct json_t *doc,
+                           struct iam_action_input *in, struct iam_indirect *ind);
+/* IAM: the action on the user, group, role or policy the request names, "*" for the
+   account's listings. */
+void iam__iam_action(struct iam *iam, const struct api_request *req, const char *operation,
+                     const struct api_params *params, struct iam_action *act /* OUT */);
+/* KMS: the action on its key ARN(s); alias actions also on the alias. */
+void iam__kms_action(struct iam *iam, const struct api_request *req, const char *operation,
+                     struct json_t *doc, struct iam_action *act /* OUT */);
+
+/* One of AWS's managed policies (aws_policies.c): arn:aws:iam::aws:policy<path><name>. */
+struct iam_aws_policy {
+    const char *name, *path, *description;
+    int64_t created_ms, updated_ms;
+    int version;
+    const char *doc;
+};
+const struct iam_aws_policy *iam__aws_policies(size_t *n);
 
 /* Fills out with prefix and base32 characters up to 21 in all, as AWS's unique ids. */
 void iam__new_id(const char *prefix, char out[32]);

@@ -1293,6 +1293,17 @@ enum iam_decision iam_evaluate(const struct iam_request_ctx *ctx,
     return res->decision;
 }
 
+int iam_policy_admits(const struct iam_policy *p, const struct iam_request_ctx *ctx)
+{
+    for (size_t r = 0; r < ctx->n_resources; r++) {
+        struct verdict v = {-1, -1, 0, 0, PM_NONE};
+        scan(p, 0, ctx, ctx->resources[r], true, &v);
+        if (v.allow_stmt < 0)
+            return 0;
+    }
+    return ctx->n_resources > 0;
+}
+
 const char *iam_result_reason(const struct iam_eval_result *res, const char *action, char *buf,
                               size_t size)
 {

@@ -129,6 +129,13 @@ enum iam_decision iam_evaluate(const struct iam_request_ctx *ctx,
                                struct iam_eval_result *res /* OUT */);
 
 /*
+ * 1 when resource_policy has an Allow statement that applies to ctx and names the caller,
+ * its role or its account (or "*") for every resource in ctx. KMS uses it: identity-based
+ * policies reach a key only when the key's policy allows the account.
+ */
+int iam_policy_admits(const struct iam_policy *resource_policy, const struct iam_request_ctx *ctx);
+
+/*
  * The end of AWS's AccessDenied message for a denied result, e.g. "because no
  * identity-based policy allows the s3:GetObject action" or "with an explicit deny in a
  * resource-based policy". Writes at most size bytes (NUL-terminated); returns buf.

@@ -234,7 +234,8 @@ static void test_a_users_key_finds_the_user_unless_inactive(void **state)
     struct store *st = open_store(f, &iam);
     store_lock(st);
     assert_int_equal(store_run(st,
-                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               "INSERT INTO iam_user (name, id, path, created)"
+                               " VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
                                " '/ops/', 1)",
                                ""),
                      0);
@@ -257,6 +258,8 @@ static void test_a_users_key_finds_the_user_unless_inactive(void **state)
     store_lock(st);
     assert_int_equal(store_run(st, "UPDATE iam_key SET status = 'Inactive'", ""), 0);
     store_unlock(st);
+    /* looked-up keys are kept until an IAM write says otherwise, as UpdateAccessKey does */
+    iam__policies_changed();
     assert_int_equal(
         iam_key_lookup(iam, "AKIAUSERKEY000000001", "", 0, secret, sizeof(secret), &who),
         SL_E(AUTH_UNKNOWN_KEY));
@@ -430,7 +433,8 @@ static void seed_alice(struct store *st)
 {
     store_lock(st);
     assert_int_equal(store_run(st,
-                               "INSERT INTO iam_user VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
+                               "INSERT INTO iam_user (name, id, path, created)"
+                               " VALUES ('alice', 'AIDAAAAAAAAAAAAAAAAAA',"
                                " '/', 1)",
                                ""),
                      0);
@@ -493,22 +497,50 @@ static void test_compiled_policies_are_cached_until_an_iam_write(void **state)
     close_store(f, st, iam);
 }
 
+/* A PutRecords body over 64 KiB (one record of 100 KiB of data) ending with tail. */
+static char *large_body(const char *tail)
+{
+    size_t n = 100 * 1024;
+    char *body = malloc(n + 64 + strlen(tail));
+    strcpy(body, "{\"Records\":[{\"Data\":\"");
+    size_t len = strlen(body);
+    memset(body + len, 'A', n);
+    strcpy(body + len + n, tail);
+    return body;
+}
+
 static void test_a_large_body_is_scanned_for_the_stream_name(void **state)
 {
     struct fixture *f = *state;
     struct iam *iam;
     struct store *st = open_store(f, &iam);
     seed_alice(st);
-    size_t n = 100 * 1024;
-    char *body = malloc(n + 64);
-    strcpy(body, "{\"Records\":[{\"Data\":\"");
-    size_t len = strlen(body);
-    memset(body + len, 'A', n);
-    strcpy(body + len + n, "\"}], \"StreamName\" : \"a\"}");
     struct err_info err;
+    char *body = large_body("\"}], \"StreamName\" : \"a\"}");
     assert_int_equal(put_as_alice(iam, body, &err), 0);
-    strcpy(body + len + n, "\"}], \"StreamName\" : \"b\"}");
+    free(body);
+    body = large_body("\"}], \"StreamName\" : \"b\"}");
     assert_int_equal(put_as_alice(iam, body, &err), SL_E(ACCESS_DENIED));
+    free(body);
+    close_store(f, st, iam);
+}
+
+/* A name the services' own reader would read otherwise (escaped, or given twice) is not
+   taken for the request's resource: the request is decided on "*". */
+static void test_escaped_or_repeated_names_are_decided_on_star(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    struct err_info err;
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"b\",\"Stream\\u004eame\":\"a\"}",
+                                  &err),
+                     SL_E(ACCESS_DENIED));
+    assert_non_null(strstr(err.message, "on resource: * because"));
+    char *body = large_body("\"}], \"StreamName\" : \"a\\u0062\"}");
+    assert_int_equal(put_as_alice(iam, body, &err), SL_E(ACCESS_DENIED));
+    assert_non_null(strstr(err.message, "on resource: * because"));
     free(body);
     close_store(f, st, iam);
 }
@@ -530,6 +562,7 @@ int main(void)
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
         T(test_compiled_policies_are_cached_until_an_iam_write),
         T(test_a_large_body_is_scanned_for_the_stream_name),
+        T(test_escaped_or_repeated_names_are_decided_on_star),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,6 +271,73 @@ static void check_conds(const struct cond_case *cs, size_t n)
     assert_int_equal(failed, 0);
 }
 
+/* The example policies of AWS's IAM User Guide for the keys the hook sets on every call
+   (aws:SourceIp, aws:ViaAWSService, aws:RequestedRegion, aws:PrincipalTag/...) and its
+   permissions boundary example: identity-based policies allow only what the boundary
+   allows too. */
+static void documented_key_and_boundary_examples(void **state)
+{
+    (void)state;
+    /* "AWS: Denies access to AWS based on the source IP" */
+    static const char by_ip[] = POL(
+        "[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"},"
+        "{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{"
+        "\"NotIpAddress\":{\"aws:SourceIp\":[\"192.0.2.0/24\",\"203.0.113.0/24\"]},"
+        "\"Bool\":{\"aws:ViaAWSService\":\"false\"}}}]");
+    /* "AWS: Denies access to AWS based on the requested Region" */
+    static const char by_region[] = POL(
+        "[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"},"
+        "{\"Sid\":\"DenyAllOutsideRequestedRegions\",\"Effect\":\"Deny\",\"NotAction\":"
+        "[\"cloudfront:*\",\"iam:*\",\"route53:*\",\"support:*\"],\"Resource\":\"*\","
+        "\"Condition\":{\"StringNotEquals\":{\"aws:RequestedRegion\":"
+        "[\"eu-central-1\",\"eu-west-1\"]}}}]");
+    /* a principal tag deciding, as in "Controlling access for IAM principals" */
+    static const char by_tag[] = POL(
+        "{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\",\"Resource\":\"*\",\"Condition\":"
+        "{\"StringEquals\":{\"aws:PrincipalTag/department\":\"data\"}}}");
+    /* "Permissions boundaries for IAM entities": the boundary allows S3, CloudWatch and
+       EC2; the identity policy allows iam:CreateUser, so the user can do neither */
+    static const char boundary[] = POL(
+        "{\"Effect\":\"Allow\",\"Action\":[\"s3:*\",\"cloudwatch:*\",\"ec2:*\"],"
+        "\"Resource\":\"*\"}");
+    static const char create_user[] = POL(
+        "{\"Effect\":\"Allow\",\"Action\":\"iam:CreateUser\",\"Resource\":\"*\"}");
+    static const char all[] = POL("[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]");
+    static const char *const K = "arn:aws:kinesis:eu-west-1:" ACCT ":stream/s";
+    const struct eval_case cases[] = {
+        {"source IP inside a listed range", by_ip, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:SourceIp=192.0.2.17", "aws:ViaAWSService=false"}, .want = ALLOW},
+        {"source IP outside the ranges", by_ip, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:SourceIp=198.51.100.4", "aws:ViaAWSService=false"}, .want = DENY,
+         .want_src = IAM_SRC_IDENTITY},
+        {"a service's call on the principal's behalf", by_ip, .action = "kinesis:PutRecord",
+         .arn = K, .keys = {"aws:SourceIp=198.51.100.4", "aws:ViaAWSService=true"},
+         .want = ALLOW},
+        {"requested region allowed", by_region, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:RequestedRegion=eu-west-1"}, .want = ALLOW},
+        {"requested region outside the list", by_region, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:RequestedRegion=us-east-1"}, .want = DENY, .want_src = IAM_SRC_IDENTITY},
+        {"global service exempt from the region rule", by_region, .action = "iam:GetUser",
+         .arn = "arn:aws:iam::" ACCT ":user/carlos", .keys = {"aws:RequestedRegion=us-east-1"},
+         .want = ALLOW},
+        {"principal tag matches", by_tag, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:PrincipalTag/department=data"}, .want = ALLOW},
+        {"principal tag differs", by_tag, .action = "kinesis:PutRecord", .arn = K,
+         .keys = {"aws:PrincipalTag/department=finance"}, .want = IMPLICIT,
+         .want_src = IAM_SRC_IDENTITY},
+        {"principal without the tag", by_tag, .action = "kinesis:PutRecord", .arn = K,
+         .want = IMPLICIT, .want_src = IAM_SRC_IDENTITY},
+        {"boundary: identity allows what the boundary does not", create_user, NULL, NULL,
+         boundary, "iam:CreateUser", "arn:aws:iam::" ACCT ":user/x", .want = IMPLICIT,
+         .want_src = IAM_SRC_BOUNDARY},
+        {"boundary: boundary allows what identity does not", create_user, NULL, NULL, boundary,
+         "s3:GetObject", "arn:aws:s3:::b/k", .want = IMPLICIT, .want_src = IAM_SRC_IDENTITY},
+        {"boundary: both allow", all, NULL, NULL, boundary, "s3:GetObject", "arn:aws:s3:::b/k",
+         .want = ALLOW},
+    };
+    check_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
 static void condition_operators(void **state)
 {
     (void)state;
@@ -821,6 +888,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(evaluation_examples),
         cmocka_unit_test(condition_operators),
+        cmocka_unit_test(documented_key_and_boundary_examples),
         cmocka_unit_test(wildcards_and_not_elements),
         cmocka_unit_test(principals),
         cmocka_unit_test(policy_variables),
