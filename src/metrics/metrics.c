@@ -35,6 +35,27 @@ static const struct store_migration migrations[] = {
         " n REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,"
         " PRIMARY KEY (metric_id, ts, res, unit)) WITHOUT ROWID;"
         "CREATE INDEX metric_point_ts ON metric_point(ts);"},
+    /* def: the MetricAlarm's configuration as JSON; the state beside it */
+    {2, "CREATE TABLE metric_alarm ("
+        " region TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " def TEXT NOT NULL,"
+        " state TEXT NOT NULL,"
+        " reason TEXT NOT NULL,"
+        " reason_data TEXT,"
+        " state_ms INTEGER NOT NULL,"
+        " transitioned_ms INTEGER NOT NULL,"
+        " config_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (region, name));"
+        "CREATE TABLE alarm_history ("
+        " id INTEGER PRIMARY KEY,"
+        " region TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " ts INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " summary TEXT NOT NULL,"
+        " data TEXT NOT NULL);"
+        "CREATE INDEX alarm_history_name ON alarm_history(region, name, ts);"},
 };
 
 /* AWS keeps one-minute data 15 days and one-second data 3 hours before rolling them up. */
@@ -414,6 +435,7 @@ void metrics_sample_now(struct metrics *m)
     if (rc < 0) {
         log_msg(LOG_WARN, "metrics", "retention sweep failed: %s", sl_strerror(rc));
     }
+    metrics__alarms_evaluate(m, now); /* after the sources, so this minute's figures count */
     pthread_mutex_unlock(&m->sample_mu);
 }
 

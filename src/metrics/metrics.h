@@ -11,7 +11,8 @@
  * The sampler publishes what the other parts count (AWS/Kinesis, AWS/Firehose,
  * AWS/Athena) once a minute by the service clock, and on demand (metrics_sample_now,
  * which the server runs on SIGUSR1): each source turns its counters since start into
- * the increase since the previous sample.
+ * the increase since the previous sample. After each sample the metric alarms are
+ * evaluated (alarms.c); their definitions, states and history are in the store too.
  */
 #ifndef SLUICE_METRICS_METRICS_H
 #define SLUICE_METRICS_METRICS_H

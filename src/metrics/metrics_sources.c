@@ -26,6 +26,8 @@ void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_increase(m, &k, "Bytes", now_ms, (double)c[i].incoming_bytes);
         k.name = "IncomingRecords";
         metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].incoming_records);
+        k.name = "WriteProvisionedThroughputExceeded";
+        metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].write_throttled);
     }
     free(c);
 }
