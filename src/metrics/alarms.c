@@ -357,7 +357,7 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
 
 /* ---- evaluation ---- */
 
-/* The statistic of a bucket (Statistic names; percentiles are not stored). */
+/* The statistic of a bucket (Statistic names; percentiles come from metrics_percentiles). */
 static double stat_of(const struct metrics_stat *s, const char *stat)
 {
     if (strcmp(stat, "SampleCount") == 0) {
@@ -445,10 +445,12 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
         }
     }
     const char *stat = json_string_value(json_object_get(def, "Statistic"));
+    const char *ext = json_string_value(json_object_get(def, "ExtendedStatistic"));
+    double pct = ext != NULL ? strtod(ext + 1, NULL) : 0;
     const char *ns = json_string_value(json_object_get(def, "Namespace"));
     const char *metric = json_string_value(json_object_get(def, "MetricName"));
-    if (stat == NULL || ns == NULL || metric == NULL) {
-        return NULL; /* not a single-metric alarm on a statistic: not evaluated */
+    if ((stat == NULL && ext == NULL) || ns == NULL || metric == NULL) {
+        return NULL; /* not a single-metric alarm: not evaluated */
     }
     struct metrics_key k = {region, ns, metric, dims, n_dims};
     int64_t period_ms = (int64_t)json_integer_value(json_object_get(def, "Period")) * 1000;
@@ -491,9 +493,16 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
         b[j].present = 1;
     }
     free(pts);
+    const char *unit = json_string_value(json_object_get(def, "Unit"));
     for (int j = 0; j < n; j++) {
         b[j].count = b[j].s.count;
-        b[j].value = b[j].present ? stat_of(&b[j].s, stat) : 0;
+        if (b[j].present && stat != NULL) {
+            b[j].value = stat_of(&b[j].s, stat);
+        } else if (b[j].present) {
+            /* a period whose values cannot be ranked counts as missing */
+            b[j].present = metrics_percentiles(m, &k, unit, b[j].ts, b[j].ts + period_ms,
+                                               &pct, 1, &b[j].value) == 1;
+        }
     }
     int n_present = 0, n_breach = 0, n_missing_breach = 0;
     for (int j = 0; j < n; j++) {
@@ -577,9 +586,13 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
                                            : json_pack("{s:s}", "timestamp", ts));
     }
     *reason_data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:o}", "version", "1.0",
-                             "queryDate", qd, "startDate", sd, "statistic", stat, "period",
+                             "queryDate", qd, "startDate", sd, "statistic", stat ? stat : "", "period",
                              (json_int_t)(period_ms / 1000), "recentDatapoints", recent,
                              "threshold", threshold, "evaluatedDatapoints", evaluated);
+    if (stat == NULL) {
+        json_object_del(*reason_data, "statistic");
+        json_object_set_new(*reason_data, "extendedStatistic", json_string(ext));
+    }
     free(b);
     (void)cur;
     return state;

@@ -138,12 +138,6 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
                        "The value %s for parameter ExtendedStatistic is not supported.", ext);
     }
-    if (ext != NULL) {
-        /* Slots keep statistic sets, not the values a percentile needs. */
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "Alarms on ExtendedStatistic (percentiles) are not supported by this"
-                       " server. Use Statistic.");
-    }
     struct metrics_dim dims[METRICS_DIMS_MAX];
     size_t n_dims = 0;
     int rc = cw_get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 0, dims,
@@ -167,7 +161,8 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
     }
     json_object_set_new(def, "MetricName", json_string(name));
     json_object_set_new(def, "Namespace", json_string(ns));
-    json_object_set_new(def, "Statistic", json_string(stat));
+    json_object_set_new(def, stat != NULL ? "Statistic" : "ExtendedStatistic",
+                        json_string(stat != NULL ? stat : ext));
     json_object_set_new(def, "Dimensions", cw_dims_json(dims, n_dims));
     json_object_set_new(def, "Period", json_integer(*period));
     if (unit != NULL) {
@@ -231,10 +226,17 @@ static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long 
                             "must be one of breaching, notBreaching, ignore, missing.");
     }
     const char *low = cw_get_str(in, "EvaluateLowSampleCountPercentile");
-    if (low != NULL) {
+    if (low != NULL && json_object_get(def, "ExtendedStatistic") == NULL) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
                        "EvaluateLowSampleCountPercentile can only be used with"
                        " ExtendedStatistic.");
+    }
+    if (low != NULL && strcmp(low, "evaluate") != 0 && strcmp(low, "ignore") != 0) {
+        return cw_bad_value(call, "EvaluateLowSampleCountPercentile",
+                            "must be evaluate or ignore.");
+    }
+    if (low != NULL) {
+        json_object_set_new(def, "EvaluateLowSampleCountPercentile", json_string(low));
     }
     json_object_set_new(def, "EvaluationPeriods", json_integer(eval));
     if (dta > 0) {

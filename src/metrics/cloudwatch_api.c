@@ -24,6 +24,7 @@
 #define LIST_PAGE 500
 #define DATAPOINTS_MAX 1440
 #define QUERIES_MAX 500
+#define EXT_STATS_MAX 10
 
 static const char *const units[] = {
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
@@ -126,6 +127,19 @@ int cw_in_set(const char *s, const char *const *set, size_t n)
 int cw_valid_unit(const char *u)
 {
     return cw_in_set(u, units, sizeof(units) / sizeof(units[0])) >= 0;
+}
+
+int cw_percentile(const char *s, double *p)
+{
+    if (s == NULL || s[0] != 'p' || !isdigit((unsigned char)s[1])) {
+        return 0;
+    }
+    char *end;
+    *p = strtod(s + 1, &end);
+    /* pNN or pNN.N..., at most two decimals as CloudWatch takes them */
+    const char *dot = strchr(s, '.');
+    return *end == '\0' && *p >= 0 && *p <= 100 && (dot == NULL || strlen(dot + 1) <= 2) &&
+           (dot == NULL || dot[1] != '\0');
 }
 
 int cw_missing(struct api_call *call, const char *name)
@@ -531,12 +545,18 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
         return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
                        "Must specify either Statistics or ExtendedStatistics, but not both.");
     }
-    if (n_ext > 0) {
-        /* Slots keep SampleCount/Sum/Minimum/Maximum only: a percentile needs the values. */
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "ExtendedStatistics (percentiles) are not supported by this server:"
-                       " it stores statistic sets, not the values a percentile needs. Use"
-                       " Statistics.");
+    double pct[EXT_STATS_MAX];
+    if (n_ext > EXT_STATS_MAX) {
+        return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
+                       "The collection ExtendedStatistics must not have a size greater than"
+                       " %d.", EXT_STATS_MAX);
+    }
+    for (size_t i = 0; i < n_ext; i++) {
+        if (!cw_percentile(json_string_value(json_array_get(ext, i)), &pct[i])) {
+            char f[48];
+            snprintf(f, sizeof(f), "ExtendedStatistics.member.%zu", i + 1);
+            return cw_bad_value(call, f, "must be a percentile between p0.0 and p100.");
+        }
     }
     int want[N_STATS] = {0};
     for (size_t i = 0; i < n_stats; i++) {
@@ -577,9 +597,26 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
                 json_object_set_new(dp, stat_names[s], json_real(stat_value(&pts[i].s, s)));
             }
         }
+        json_t *ex = n_ext > 0 ? json_object() : NULL;
+        for (size_t e = 0; e < n_ext && rc >= 0; e++) {
+            double v;
+            rc = metrics_percentiles(m, &k, pts[i].unit, pts[i].ts_ms,
+                                     pts[i].ts_ms + (int64_t)period * 1000, &pct[e], 1, &v);
+            if (rc == 1) {
+                json_object_set_new(ex, json_string_value(json_array_get(ext, e)),
+                                    json_real(v));
+            }
+        }
+        if (ex != NULL) {
+            json_object_set_new(dp, "ExtendedStatistics", ex);
+        }
         json_array_append_new(dps, dp);
     }
     free(pts);
+    if (rc < 0) {
+        json_decref(dps);
+        return err_set(&call->err, rc, "%s", "");
+    }
     *out = json_pack("{s:s,s:o}", "Label", k.name, "Datapoints", dps);
     return 0;
 }
@@ -643,12 +680,14 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
     }
     const char *stat = cw_get_str(ms, "Stat");
     int which = stat ? cw_in_set(stat, stat_names, N_STATS) : -1;
-    if (which < 0) {
+    double pct = 0;
+    if (which < 0 && !cw_percentile(stat, &pct)) {
         snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.MetricStat.Stat", idx + 1);
         return stat == NULL ? cw_missing(call, f)
                             : cw_bad_value(call, f, "must be one of SampleCount, Average, Sum,"
-                                                 " Minimum, Maximum (percentiles are not"
-                                                 " supported by this server).");
+                                                 " Minimum, Maximum or a percentile pNN.NN"
+                                                 " (other statistics are not supported by"
+                                                 " this server).");
     }
     const char *unit = cw_get_str(ms, "Unit");
     struct metrics_point *pts;
@@ -669,11 +708,20 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
             s.min = fmin(s.min, pts[j].s.min);
             s.max = fmax(s.max, pts[j].s.max);
         }
-        series_push(out, pts[i].ts_ms, stat_value(&s, which));
+        if (which >= 0) {
+            series_push(out, pts[i].ts_ms, stat_value(&s, which));
+        } else {
+            double v;
+            rc = metrics_percentiles(m, &k, unit, pts[i].ts_ms,
+                                     pts[i].ts_ms + (int64_t)period * 1000, &pct, 1, &v);
+            if (rc == 1) {
+                series_push(out, pts[i].ts_ms, v);
+            }
+        }
         i = j;
     }
     free(pts);
-    return 0;
+    return rc < 0 ? err_set(&call->err, rc, "%s", "") : 0;
 }
 
 /*
@@ -1201,6 +1249,21 @@ static void xml_members(struct buf *b, json_t *obj)
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
+        if (strcmp(key, "ExtendedStatistics") == 0 && json_is_object(v)) {
+            /* a map in the query protocol: <entry><key/><value/></entry> */
+            const char *pk;
+            json_t *pv;
+            buf_puts(b, "<ExtendedStatistics>");
+            json_object_foreach(v, pk, pv) {
+                buf_puts(b, "<entry><key>");
+                buf_xml_escape(b, pk, strlen(pk));
+                buf_puts(b, "</key><value>");
+                xml_number(b, json_number_value(pv));
+                buf_puts(b, "</value></entry>");
+            }
+            buf_puts(b, "</ExtendedStatistics>");
+            continue;
+        }
         buf_printf(b, "<%s>", key);
         size_t len = strlen(key);
         xml_value(b, v, strcmp(key, "Timestamps") == 0 ||

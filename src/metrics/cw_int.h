@@ -20,6 +20,8 @@ int cw_get_time(json_t *obj, const char *key, int64_t *ms);
 /* The index of s in set, or -1. */
 int cw_in_set(const char *s, const char *const *set, size_t n);
 int cw_valid_unit(const char *u);
+/* 1 when s is a percentile statistic ("p99", "p99.9"), its value in *p. */
+int cw_percentile(const char *s, double *p);
 int cw_missing(struct api_call *call, const char *name);
 int cw_bad_value(struct api_call *call, const char *name, const char *why);
 /* Reads Dimensions ([{Name, Value}]) into dims; filter allows a missing Value. */

@@ -56,6 +56,18 @@ static const struct store_migration migrations[] = {
         " summary TEXT NOT NULL,"
         " data TEXT NOT NULL);"
         "CREATE INDEX alarm_history_name ON alarm_history(region, name, ts);"},
+    /* The values of a slot, for percentiles: raw is how many of its n samples are in
+       metric_value (a statistic set of distinct values cannot be). */
+    {3, "ALTER TABLE metric_point ADD COLUMN raw REAL NOT NULL DEFAULT 0;"
+        "CREATE TABLE metric_value ("
+        " metric_id INTEGER NOT NULL,"
+        " ts INTEGER NOT NULL,"
+        " res INTEGER NOT NULL,"
+        " unit TEXT NOT NULL,"
+        " value REAL NOT NULL,"
+        " count REAL NOT NULL,"
+        " PRIMARY KEY (metric_id, ts, res, unit, value)) WITHOUT ROWID;"
+        "CREATE INDEX metric_value_ts ON metric_value(ts);"},
 };
 
 /* AWS keeps one-minute data 15 days and one-second data 3 hours before rolling them up. */
@@ -188,22 +200,40 @@ static int put_locked(struct metrics *m, const struct metrics_put_item *it)
     if (rc < 0) {
         return rc;
     }
+    /* One value repeated (a single value, or a set whose samples are all equal) is kept
+       for percentiles, as CloudWatch keeps it; other statistic sets are not. */
+    const struct metrics_stat *st = &it->stat;
+    int raw = st->min == st->max && st->sum == st->min * st->count;
     struct store_stmt *q = store_prepare_args(
         m->store,
-        "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max)"
-        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
+        "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max, raw)"
+        " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
         " sum = sum + excluded.sum, min = MIN(min, excluded.min),"
-        " max = MAX(max, excluded.max)",
+        " max = MAX(max, excluded.max), raw = raw + excluded.raw",
         "iiis", id, ts, (int64_t)it->resolution_s, it->unit);
     if (q == NULL) {
         return SL_E(IO);
     }
-    const double vals[4] = {it->stat.count, it->stat.sum, it->stat.min, it->stat.max};
-    for (int i = 0; i < 4; i++) {
+    const double vals[5] = {st->count, st->sum, st->min, st->max, raw ? st->count : 0};
+    for (int i = 0; i < 5; i++) {
         store_bind_double(q, 5 + i, vals[i]);
     }
     rc = store_step(q);
     store_finalize(q);
+    if (rc >= 0 && raw) {
+        q = store_prepare_args(m->store,
+                               "INSERT INTO metric_value (metric_id, ts, res, unit, value, count)"
+                               " VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
+                               " count = count + excluded.count",
+                               "iiis", id, ts, (int64_t)it->resolution_s, it->unit);
+        if (q == NULL) {
+            return SL_E(IO);
+        }
+        store_bind_double(q, 5, st->min);
+        store_bind_double(q, 6, st->count);
+        rc = store_step(q);
+        store_finalize(q);
+    }
     return rc < 0 ? rc : 0;
 }
 
@@ -300,6 +330,55 @@ int metrics_stats(struct metrics *m, const struct metrics_key *k, const char *un
     *out = pts;
     *n_out = n;
     return 0;
+}
+
+int metrics_percentiles(struct metrics *m, const struct metrics_key *k, const char *unit,
+                        int64_t from_ms, int64_t to_ms, const double *ps, size_t n_ps,
+                        double *out)
+{
+    store_read_begin(m->store);
+    int64_t id = 0;
+    int rc = metric_id(m, k, 0, &id);
+    if (rc == SL_E(RESOURCE_NOT_FOUND)) {
+        store_read_end(m->store);
+        return 0;
+    }
+    struct store_stmt *q =
+        rc < 0 ? NULL
+               : store_prepare_args(m->store,
+                                    "SELECT SUM(n), SUM(raw) FROM metric_point WHERE metric_id=?"
+                                    " AND ts>=? AND ts<? AND (? IS NULL OR unit=?)",
+                                    "iiiss", id, from_ms, to_ms, unit, unit);
+    double n = 0, raw = 0;
+    if (q != NULL && (rc = store_step(q)) == 1) {
+        n = store_col_double(q, 0);
+        raw = store_col_double(q, 1);
+    }
+    store_finalize(q);
+    int computable = rc >= 0 && q != NULL && n > 0 && raw >= n;
+    q = !computable ? NULL
+                    : store_prepare_args(m->store,
+                                         "SELECT value, SUM(count) FROM metric_value"
+                                         " WHERE metric_id=? AND ts>=? AND ts<?"
+                                         " AND (? IS NULL OR unit=?) GROUP BY value"
+                                         " ORDER BY value",
+                                         "iiiss", id, from_ms, to_ms, unit, unit);
+    /* Nearest rank: the smallest value with at least p% of the samples at or below it. */
+    double seen = 0;
+    size_t next = 0;
+    while (q != NULL && next < n_ps && (rc = store_step(q)) == 1) {
+        double v = store_col_double(q, 0);
+        seen += store_col_double(q, 1);
+        while (next < n_ps && seen >= ps[next] / 100.0 * n - 1e-9) {
+            out[next++] = v;
+        }
+    }
+    store_finalize(q);
+    store_read_end(m->store);
+    if (rc < 0 && computable) {
+        return rc;
+    }
+    return computable && next == n_ps ? 1 : 0;
 }
 
 /* 1 when every filter dimension is among dims (with its value, when it names one). */
@@ -414,6 +493,11 @@ int metrics_expire(struct metrics *m, int64_t now_ms)
     int rc = store_run(m->store, "DELETE FROM metric_point WHERE (res=60 AND ts<?)"
                                  " OR (res=1 AND ts<?)",
                        "ii", now_ms - RETAIN_MINUTE_MS, now_ms - RETAIN_SECOND_MS);
+    if (rc == 0) {
+        rc = store_run(m->store, "DELETE FROM metric_value WHERE (res=60 AND ts<?)"
+                                 " OR (res=1 AND ts<?)",
+                       "ii", now_ms - RETAIN_MINUTE_MS, now_ms - RETAIN_SECOND_MS);
+    }
     if (rc == 0) {
         rc = store_run(m->store,
                        "DELETE FROM metric WHERE NOT EXISTS"

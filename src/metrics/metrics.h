@@ -5,8 +5,9 @@
  * (SampleCount, Sum, Minimum, Maximum): one-minute slots, or one-second slots for
  * high-resolution PutMetricData (StorageResolution 1). Slots older than the retention
  * (15 days of one-minute data, 3 hours of one-second data, as AWS keeps them before
- * rolling up) are deleted by the sampler. Raw values are not kept, so percentiles
- * (ExtendedStatistics) cannot be computed and are refused.
+ * rolling up) are deleted by the sampler. The distinct values of a slot are kept
+ * with their counts beside it, so percentiles (ExtendedStatistics) are exact; a slot
+ * that took a statistic set of unequal values has none (as in CloudWatch).
  *
  * The sampler publishes what the other parts count (AWS/Kinesis, AWS/Firehose,
  * AWS/Athena) once a minute by the service clock, and on demand (metrics_sample_now,
@@ -85,6 +86,15 @@ struct metrics_point {
 int metrics_stats(struct metrics *m, const struct metrics_key *k, const char *unit,
                   int64_t start_ms, int64_t end_ms, int period_s, struct metrics_point **out,
                   size_t *n_out);
+
+/*
+ * The percentiles ps (each 0..100, ascending) of the metric's samples in [from_ms, to_ms)
+ * (unit NULL: every unit), into out. Returns 1, 0 when not computable (no samples, or a
+ * statistic set of unequal values among them), or a store error.
+ */
+int metrics_percentiles(struct metrics *m, const struct metrics_key *k, const char *unit,
+                        int64_t from_ms, int64_t to_ms, const double *ps, size_t n_ps,
+                        double *out);
 
 /* A dimension filter of metrics_list: value NULL matches any value. */
 struct metrics_list_filter {

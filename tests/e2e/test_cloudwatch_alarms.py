@@ -67,7 +67,7 @@ def put_alarm(cw, name, ns, metric="Errors", **kw):
                 EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=10,
                 ComparisonOperator="GreaterThanThreshold")
     args.update(kw)
-    cw.put_metric_alarm(**args)
+    cw.put_metric_alarm(**{k: v for k, v in args.items() if v is not None})
 
 
 def test_alarm_goes_to_alarm_when_a_stream_is_throttled(sl, cw, unique):
@@ -139,6 +139,20 @@ def test_datapoints_to_alarm_and_missing_data(sl, cw, unique):
         assert a["StateReason"].startswith("Threshold Crossed: 1 out of the last 2 datapoints [11.0 (")
         assert a["StateReason"].endswith(")] was greater than the threshold (10.0) (minimum 1"
                                          " datapoint for OK -> ALARM transition).")
+
+
+def test_percentile_alarm(sl, cw, unique):
+    ns, name = "App/" + unique, "pct-" + unique
+    put_alarm(cw, name, ns, metric="Latency", Statistic=None, ExtendedStatistic="p90",
+              Threshold=50, EvaluateLowSampleCountPercentile="evaluate")
+    a = alarm(cw, name)
+    assert a["ExtendedStatistic"] == "p90" and "Statistic" not in a
+    # p90 of 1..100 is 90: over 50, though the median is not.
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Latency", "Values": [float(v) for v in range(1, 101)]}])
+    a = wait_state(sl, cw, name, "ALARM")
+    assert "[90.0 (" in a["StateReason"]
+    assert json.loads(a["StateReasonData"])["extendedStatistic"] == "p90"
 
 
 def test_set_state_history_and_actions(sl, cw, unique):
@@ -222,7 +236,9 @@ def test_describe_filters_paging_and_delete(cw, unique):
 @pytest.mark.parametrize("change,code", [
     ({"Period": 45}, "InvalidParameterValue"),
     ({"DatapointsToAlarm": 3}, "InvalidParameterValue"),
-    ({"ExtendedStatistic": "p99"}, "InvalidParameterCombination"),
+    ({"ExtendedStatistic": "p99"}, "InvalidParameterCombination"),  # with Statistic
+    ({"Statistic": None, "ExtendedStatistic": "p101"}, "InvalidParameterValue"),
+    ({"EvaluateLowSampleCountPercentile": "ignore"}, "InvalidParameterCombination"),
     ({"TreatMissingData": "sometimes"}, "InvalidParameterValue"),
     ({"ComparisonOperator": "Above"}, "InvalidParameterValue"),
     ({"Period": 60, "EvaluationPeriods": 1441}, "InvalidParameterCombination"),
