@@ -93,6 +93,18 @@ void api_registry_add_json(struct api_registry *reg, const struct api_json_servi
     reg->json[reg->n_json++] = svc;
 }
 
+void api_registry_add_plain(struct api_registry *reg, const struct api_plain_service *svc)
+{
+    SL_ASSERT(reg->n_plain < sizeof(reg->plain) / sizeof(reg->plain[0]));
+    reg->plain[reg->n_plain++] = svc;
+}
+
+void api_registry_observe(struct api_registry *reg, api_observe_fn fn, void *arg)
+{
+    reg->observe = fn;
+    reg->observe_arg = arg;
+}
+
 void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc)
 {
     SL_ASSERT(reg->n_query < sizeof(reg->query) / sizeof(reg->query[0]));
@@ -263,8 +275,35 @@ static int is_json_preflight(const struct http_exchange *ex)
            list_names(http__header(ex, "Access-Control-Request-Headers"), "x-amz-target");
 }
 
+/* The plain service of an unsigned GET or HEAD of its path (api.h), or NULL. */
+static const struct api_plain_service *plain_route(const struct api_registry *reg,
+                                                   const struct http_exchange *ex)
+{
+    if (reg->n_plain == 0 || (strcmp(ex->method, "GET") != 0 && strcmp(ex->method, "HEAD") != 0)) {
+        return NULL;
+    }
+    const char *auth = http__header(ex, "Authorization");
+    if ((auth != NULL && strncasecmp(auth, "Bearer ", 7) != 0) ||
+        strstr(ex->raw_uri, "Signature=") != NULL) {
+        return NULL; /* signed: an AWS request */
+    }
+    size_t len = strcspn(ex->raw_uri, "?");
+    for (size_t i = 0; i < reg->n_plain; i++) {
+        if (strlen(reg->plain[i]->path) == len &&
+            strncmp(reg->plain[i]->path, ex->raw_uri, len) == 0) {
+            return reg->plain[i];
+        }
+    }
+    return NULL;
+}
+
 void http__route(const struct api_registry *reg, struct http_exchange *ex)
 {
+    ex->plain_svc = plain_route(reg, ex);
+    if (ex->plain_svc != NULL) {
+        ex->proto = PROTO_REST; /* an error before it is answered reads as S3's would */
+        return;
+    }
     if (is_json_preflight(ex)) {
         ex->proto = PROTO_JSON;
         ex->json_svc = reg->n_json > 0 ? reg->json[0] : NULL;
@@ -1229,6 +1268,9 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
     char *path;
     const char *query;
     struct sigv4_header *sig_headers;
+    if (ex->plain_svc != NULL) {
+        return 0; /* its own credentials, checked when answered */
+    }
     if (ex->proto == PROTO_JSON) {
         int pre = json_precheck(ex, !has_no_body(ex));
         if (pre != 0) {
@@ -1251,7 +1293,57 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
     return rc;
 }
 
+/* A plain service's answer (api_registry_add_plain). */
+static void answer_plain(struct http_exchange *ex, int64_t now_ms)
+{
+    size_t len = strcspn(ex->raw_uri, "?");
+    char *path = xstrndup(ex->raw_uri, len);
+    struct api_request req = {
+        .request_id = ex->request_id,
+        .method = ex->method,
+        .path = path,
+        .query = ex->raw_uri[len] == '?' ? ex->raw_uri + len + 1 : "",
+        .host = http__header(ex, "Host") ? http__header(ex, "Host") : "",
+        .body = (const uint8_t *)"",
+        .body_fd = -1,
+        .headers = ex->headers,
+        .n_headers = ex->n_headers,
+        .account_id = "",
+        .access_key_id = "",
+        .region = "",
+        .signing_service = "",
+        .now_ms = now_ms,
+    };
+    ex->resp.status = 200;
+    buf_reset(&ex->resp.body);
+    api_response_header(&ex->resp, "x-amzn-RequestId", ex->request_id);
+    ex->plain_svc->fn(ex->plain_svc->ctx, &req, &ex->resp);
+    ex->resp.head_only = strcmp(ex->method, "HEAD") == 0;
+    free(path);
+}
+
+static void handle(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                   const char **operation);
+
 void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
+{
+    int64_t started = clock_mono_ns();
+    const char *operation = NULL;
+    if (ex->plain_svc != NULL) {
+        answer_plain(ex, clock_now_ms());
+    } else {
+        handle(ctx, ex, &operation);
+    }
+    if (ctx->reg->observe != NULL && ex->plain_svc == NULL) {
+        const char *svc = routed_service(ex);
+        ctx->reg->observe(ctx->reg->observe_arg, svc ? svc : "", operation,
+                          ex->resp.status ? ex->resp.status : 200,
+                          (clock_mono_ns() - started) / 1000);
+    }
+}
+
+static void handle(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                   const char **operation)
 {
     int64_t now_ms = clock_now_ms();
     char *path = NULL;
@@ -1332,6 +1424,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     case PROTO_QUERY: dispatch_query(ctx, ex, &call, query); break;
     case PROTO_REST: dispatch_rest(ctx, ex, &call); break;
     }
+    *operation = ex->proto == PROTO_REST ? rest_operation(&req) : call.operation;
     free(call.long_message);
 out:
     free(auth);

@@ -149,4 +149,20 @@ struct api_json_service *cloudwatch_json_api_create(struct metrics *m);
 struct api_query_service *cloudwatch_query_api_create(struct metrics *m);
 void cloudwatch_api_destroy(struct api_json_service *json, struct api_query_service *query);
 
+/* ---- Prometheus (prometheus.c) ---- */
+
+/* GET /metrics in Prometheus' text format. token: the bearer token a scrape must carry,
+   or NULL for an open endpoint (the caller allows that only on a loopback address). */
+struct prometheus;
+struct api_plain_service;
+struct prometheus *prometheus_create(struct metrics *m, struct stream_service *streams,
+                                     struct delivery_service *delivery, const char *token);
+/* The plain service to register (api_registry_add_plain). */
+const struct api_plain_service *prometheus_service(struct prometheus *p);
+/* The front end's observer (api_registry_observe with p as its arg). */
+void prometheus_observe(void *arg, const char *service, const char *operation, int status,
+                        int64_t elapsed_us);
+/* After the server has stopped; NULL is fine. */
+void prometheus_destroy(struct prometheus *p);
+
 #endif

@@ -22,6 +22,11 @@ void metrics__put_gauge(struct metrics *m, const struct metrics_key *k, const ch
 struct store *metrics__store(struct metrics *m);
 
 
+/* 1 when a Firehose figure is a gauge (freshness, ratios, the last partition count),
+   0 when it is a counter that grows (metrics_sources.c). */
+struct delivery_metric;
+int metrics__firehose_is_gauge(const struct delivery_metric *dm);
+
 /* ---- alarms (alarms.c) ---- */
 
 extern const char *const metrics_alarm_initial_reason;
