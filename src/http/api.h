@@ -145,6 +145,9 @@ struct api_json_service {
      */
     const char *const *cbor_blob_members;
     const char *const *cbor_epoch_members;
+    /* 1: also Smithy RPC v2 CBOR (POST /service/<target_prefix>/operation/<Op> with
+       smithy-protocol: rpc-v2-cbor; timestamps in epoch seconds, cbor_epoch_members). */
+    int rpcv2_cbor;
 };
 
 /* ---- query protocol ---- */

@@ -54,6 +54,7 @@ struct http_exchange {
     const struct api_query_service *query_svc;
     const struct api_rest_service *rest_svc;
     const struct api_plain_service *plain_svc; /* a plain GET (api.h), answered unsigned */
+    int rpcv2; /* Smithy RPC v2 CBOR: the operation is named by the path */
     char request_id[40];
     struct api_response resp;
 };

@@ -297,8 +297,35 @@ static const struct api_plain_service *plain_route(const struct api_registry *re
     return NULL;
 }
 
+/* Smithy RPC v2 CBOR: "/service/<name>/operation/<Op>" with its smithy-protocol header.
+   Sets ex->rpcv2 and the service that speaks it under that name (NULL when none). */
+static int rpcv2_route(const struct api_registry *reg, struct http_exchange *ex)
+{
+    const char *proto = http__header(ex, "smithy-protocol");
+    if (proto == NULL || strcmp(proto, "rpc-v2-cbor") != 0 ||
+        strncmp(ex->raw_uri, "/service/", 9) != 0) {
+        return 0;
+    }
+    const char *name = ex->raw_uri + 9;
+    const char *end = strstr(name, "/operation/");
+    ex->rpcv2 = 1;
+    ex->proto = PROTO_JSON;
+    for (size_t i = 0; i < reg->n_json && end != NULL; i++) {
+        const char *p = reg->json[i]->target_prefix;
+        if (reg->json[i]->rpcv2_cbor && strlen(p) == (size_t)(end - name) &&
+            strncmp(p, name, (size_t)(end - name)) == 0) {
+            ex->json_svc = reg->json[i];
+        }
+    }
+    return 1;
+}
+
 void http__route(const struct api_registry *reg, struct http_exchange *ex)
 {
+    ex->rpcv2 = 0;
+    if (rpcv2_route(reg, ex)) {
+        return;
+    }
     ex->plain_svc = plain_route(reg, ex);
     if (ex->plain_svc != NULL) {
         ex->proto = PROTO_REST; /* an error before it is answered reads as S3's would */
@@ -413,9 +440,22 @@ static int content_type_is(const struct http_exchange *ex, const char *type)
    has (answered as an unknown operation): its answer is CBOR too. */
 static int speaks_cbor(const struct http_exchange *ex)
 {
+    if (ex->rpcv2) {
+        return 1;
+    }
     return ex->proto == PROTO_JSON &&
            (ex->json_svc == NULL || ex->json_svc->cbor_blob_members != NULL) &&
            content_type_is(ex, CBOR_MEDIA_TYPE);
+}
+
+/* The CBOR media type of the exchange's protocol; RPC v2 answers also name the protocol. */
+static const char *cbor_media_type(struct http_exchange *ex)
+{
+    if (ex->rpcv2) {
+        api_response_header(&ex->resp, "smithy-protocol", "rpc-v2-cbor");
+        return "application/cbor";
+    }
+    return CBOR_MEDIA_TYPE;
 }
 
 /* The answer to a request from a web page (an Origin header): any origin may read it,
@@ -460,7 +500,7 @@ static void json_error_body(struct http_exchange *ex, const char *name, const ch
         json_object_set_new(body, "message", json_stringn(message, strlen(message)));
     }
     if (speaks_cbor(ex) && body != NULL) {
-        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        api_response_header(r, "Content-Type", cbor_media_type(ex));
         cbor_encode(body, NULL, &r->body);
     } else {
         api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
@@ -617,6 +657,16 @@ static const char *rest_operation(const struct api_request *req)
 static const struct api_json_op *json_target_op(const struct http_exchange *ex)
 {
     const struct api_json_service *svc = ex->json_svc;
+    if (ex->rpcv2) {
+        const char *op = svc != NULL ? strstr(ex->raw_uri, "/operation/") : NULL;
+        size_t len = op != NULL ? strcspn(op + 11, "?/") : 0;
+        for (size_t i = 0; op != NULL && i < svc->n_ops; i++) {
+            if (strlen(svc->ops[i].name) == len && strncmp(svc->ops[i].name, op + 11, len) == 0) {
+                return &svc->ops[i];
+            }
+        }
+        return NULL;
+    }
     const char *target = http__header(ex, "X-Amz-Target");
     const char *dot = target ? strchr(target, '.') : NULL;
     if (svc == NULL || dot == NULL || (size_t)(dot - target) != strlen(svc->target_prefix) ||
@@ -643,7 +693,8 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
         struct cbor_encode_opts opts = {
             .blob_members = ex->json_svc->cbor_blob_members,
             .epoch_members = ex->json_svc->cbor_epoch_members,
-            .epoch_scale = 1000.0, /* the AWS SDKs' CBOR timestamps are epoch milliseconds */
+            /* x-amz-cbor-1.1 timestamps are epoch milliseconds; RPC v2's are seconds */
+            .epoch_scale = ex->rpcv2 ? 0 : 1000.0,
         };
         rc = doc != NULL ? cbor_encode(doc, &opts, &cbor) : SL_E(INTERNAL);
         json_decref(doc);
@@ -667,7 +718,7 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
     }
     buf_fini(&r->body);
     if (speaks_cbor(ex)) {
-        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        api_response_header(r, "Content-Type", cbor_media_type(ex));
         r->body = cbor;
     } else {
         api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
@@ -704,9 +755,15 @@ static int json_input(struct http_exchange *ex, const struct api_json_op *op, js
     if (speaks_cbor(ex)) {
         struct err_info err;
         err_clear(&err);
-        /* The AWS SDK for Java writes timestamps as tag 1 epoch milliseconds. */
-        struct cbor_decode_opts opts = {.epoch_scale = 0.001};
-        int rc = cbor_decode(body, ex->body_len, &opts, input, &err);
+        /* The AWS SDK for Java writes timestamps as tag 1 epoch milliseconds; RPC v2
+           clients write seconds, and may send no body for an empty input. */
+        struct cbor_decode_opts opts = {.epoch_scale = ex->rpcv2 ? 1.0 : 0.001};
+        int rc = 0;
+        if (ex->rpcv2 && ex->body_len == 0) {
+            *input = json_object();
+        } else {
+            rc = cbor_decode(body, ex->body_len, &opts, input, &err);
+        }
         if (rc == 0 && !json_is_object(*input)) {
             rc = err_set(&err, SL_E(SERIALIZATION),
                          "Start of structure or map found where not expected.");
@@ -1199,6 +1256,16 @@ static int json_precheck(struct http_exchange *ex, int has_body)
 {
     if (is_json_preflight(ex)) {
         return 1;
+    }
+    if (ex->rpcv2) {
+        /* RPC v2: the path names the operation; the body may be empty. */
+        int code = strcmp(ex->method, "POST") != 0 ? SL_E(UNKNOWN_OPERATION)
+                   : json_target_op(ex) == NULL  ? SL_E(UNKNOWN_OPERATION)
+                                                 : 0;
+        if (code < 0) {
+            http__render_error(ex, code, "", NULL);
+        }
+        return code;
     }
     if (strcmp(ex->method, "POST") != 0) {
         render_bare_xml(ex, 403,

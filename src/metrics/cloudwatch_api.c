@@ -1165,6 +1165,12 @@ static const struct api_json_op json_ops[] = {
     {"DisableAlarmActions", json_cw_disable_alarm_actions, NULL},
 };
 
+/* The model's timestamps, written as tag 1 epochs in RPC v2 CBOR. */
+static const char *const epoch_members[] = {
+    "Timestamp", "Timestamps", "StateUpdatedTimestamp", "StateTransitionedTimestamp",
+    "AlarmConfigurationUpdatedTimestamp", NULL,
+};
+
 struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
 {
     struct api_json_service *svc = xcalloc(1, sizeof(*svc));
@@ -1174,6 +1180,8 @@ struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
     svc->ops = json_ops;
     svc->n_ops = sizeof(json_ops) / sizeof(json_ops[0]);
     svc->ctx = m;
+    svc->cbor_epoch_members = epoch_members;
+    svc->rpcv2_cbor = 1;
     return svc;
 }
 

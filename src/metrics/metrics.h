@@ -140,9 +140,10 @@ void metrics_source_athena(struct metrics *m, int64_t now_ms, void *athena_sourc
 
 /* ---- the API ---- */
 
-/* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*) and in awsQuery
-   (signing name "monitoring"); free with cloudwatch_api_destroy after the registry. Smithy
-   RPC v2 CBOR is not spoken. */
+/* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*), in Smithy RPC
+   v2 CBOR (the same service, /service/GraniteServiceVersion20100801/operation/<Op>) and in
+   awsQuery (signing name "monitoring"); free with cloudwatch_api_destroy after the
+   registry. */
 struct api_json_service;
 struct api_query_service;
 struct api_json_service *cloudwatch_json_api_create(struct metrics *m);
