@@ -513,29 +513,33 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
             n_missing_breach++;
         }
     }
+    /* ALARM when enough periods breach (missing ones too, as TreatMissingData says);
+       else OK, but with missing (or ignore) only when enough periods have data to tell:
+       too few is INSUFFICIENT_DATA (or no change). */
+    int n_missing = n - n_present;
     const char *state;
     if (n_breach + n_missing_breach >= need) {
         state = "ALARM";
-    } else if (n_present == 0 && strcmp(treat, "ignore") == 0) {
+    } else if (n_present < need && strcmp(treat, "ignore") == 0) {
         free(b);
         return NULL;
-    } else if (n_present == 0 && strcmp(treat, "missing") == 0) {
+    } else if (n_present < need && strcmp(treat, "missing") == 0) {
         state = "INSUFFICIENT_DATA";
     } else {
         state = "OK";
     }
+    int alarm = strcmp(state, "ALARM") == 0;
+    int shown = alarm ? n_breach : n_present - n_breach; /* the datapoints the reason lists */
     /* The reason, in CloudWatch's words. */
     if (strcmp(state, "INSUFFICIENT_DATA") == 0) {
-        buf_printf(reason, "Insufficient Data: %d datapoint%s unknown.", n,
-                   n == 1 ? " was" : "s were");
-    } else if (n_present == 0) {
+        buf_printf(reason, "Insufficient Data: %d datapoint%s unknown.", n_missing,
+                   n_missing == 1 ? " was" : "s were");
+    } else if (shown == 0) {
         buf_printf(reason, "Threshold Crossed: no datapoints were received for %d period%s and"
-                   " %d missing datapoint%s treated as [%s].", n, n == 1 ? "" : "s", n,
-                   n == 1 ? " was" : "s were",
+                   " %d missing datapoint%s treated as [%s].", n_missing,
+                   n_missing == 1 ? "" : "s", n_missing, n_missing == 1 ? " was" : "s were",
                    strcmp(treat, "breaching") == 0 ? "Breaching" : "NonBreaching");
     } else {
-        int alarm = strcmp(state, "ALARM") == 0;
-        int shown = alarm ? n_breach : n_present - n_breach;
         if (n == 1) {
             buf_printf(reason, "Threshold Crossed: 1 datapoint [");
         } else {
@@ -556,7 +560,7 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
             buf_printf(reason, " (%s)", when);
             first = 0;
         }
-        buf_printf(reason, "] %s %s%s the threshold (", n == 1 || shown == 1 ? "was" : "were",
+        buf_printf(reason, "] %s %s%s the threshold (", shown == 1 ? "was" : "were",
                    alarm ? "" : "not ", op_words(op));
         java_double(reason, threshold);
         buf_puts(reason, ")");
