@@ -1,6 +1,7 @@
 /*
- * Metric alarms: their definitions, states and history in the metadata store, and the
- * evaluator that the sampler runs after every sample (once a minute, and on demand).
+ * Metric alarms (one metric, or metric math): their definitions, states and history in
+ * the metadata store, and the evaluator that the sampler runs after every sample (once a
+ * minute, and on demand).
  *
  * A definition is kept as the JSON of its MetricAlarm shape (the configuration part);
  * the state lives in columns beside it. Each evaluation takes the alarm's last
@@ -426,6 +427,90 @@ struct bucket {
     double value, count;
 };
 
+/* The periods' values of one metric's statistic (or percentile when stat is NULL). */
+static int metric_buckets(struct metrics *m, const struct metrics_key *k, const char *unit,
+                          const char *stat, double pct, int64_t start, int64_t end,
+                          int64_t period_ms, struct bucket *b, int n)
+{
+    struct metrics_point *pts = NULL;
+    size_t n_pts = 0;
+    int rc = metrics_stats(m, k, unit, start, end, (int)(period_ms / 1000), &pts, &n_pts);
+    if (rc < 0) {
+        return rc;
+    }
+    int64_t newest = b[0].ts;
+    for (size_t p = 0; p < n_pts; p++) {
+        int j = (int)((newest - pts[p].ts_ms) / period_ms);
+        if (j < 0 || j >= n) {
+            continue;
+        }
+        const struct metrics_stat *s = &pts[p].s;
+        if (!b[j].present) {
+            b[j].s = *s;
+        } else {
+            b[j].s.count += s->count;
+            b[j].s.sum += s->sum;
+            b[j].s.min = fmin(b[j].s.min, s->min);
+            b[j].s.max = fmax(b[j].s.max, s->max);
+        }
+        b[j].present = 1;
+    }
+    free(pts);
+    for (int j = 0; j < n; j++) {
+        b[j].count = b[j].s.count;
+        if (b[j].present && stat != NULL) {
+            b[j].value = stat_of(&b[j].s, stat);
+        } else if (b[j].present) {
+            /* a period whose values cannot be ranked counts as missing */
+            b[j].present = metrics_percentiles(m, k, unit, b[j].ts, b[j].ts + period_ms, &pct,
+                                               1, &b[j].value) == 1;
+        }
+    }
+    return 0;
+}
+
+/* The period of a metric math alarm: the returned query's, else its metrics'. */
+static int64_t math_period(json_t *queries)
+{
+    int64_t period = 0;
+    size_t i;
+    json_t *q;
+    json_array_foreach(queries, i, q) {
+        json_t *rd = json_object_get(q, "ReturnData");
+        json_int_t p = json_integer_value(json_object_get(q, "Period"));
+        if ((rd == NULL || json_is_true(rd)) && p > 0) {
+            period = p;
+        }
+        json_t *ms = json_object_get(q, "MetricStat");
+        if (period == 0 && ms != NULL) {
+            period = json_integer_value(json_object_get(ms, "Period"));
+        }
+    }
+    return period;
+}
+
+/* The periods' values of the metric math's returned series. */
+static int math_buckets(struct metrics *m, const char *region, json_t *queries, int64_t start,
+                        int64_t end, int64_t now, int64_t period_ms, struct bucket *b, int n)
+{
+    metrics_math_fn fn = metrics__math(m);
+    struct metrics_series s;
+    int rc = fn != NULL ? fn(m, region, queries, start, end, now, &s, NULL) : SL_E(INTERNAL);
+    if (rc < 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        int j = (int)((b[0].ts - s.ts[i]) / period_ms);
+        if (j >= 0 && j < n && s.ts[i] <= b[0].ts) {
+            b[j].present = 1;
+            b[j].value = s.v[i];
+            b[j].count = 1;
+        }
+    }
+    metrics_series_fini(&s);
+    return 0;
+}
+
 /* Evaluates one alarm; returns the new state (a static string), or NULL to keep the
    current one. reason and reason_data are set when a state is returned. */
 static const char *evaluate(struct metrics *m, const char *region, json_t *def,
@@ -449,11 +534,15 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
     double pct = ext != NULL ? strtod(ext + 1, NULL) : 0;
     const char *ns = json_string_value(json_object_get(def, "Namespace"));
     const char *metric = json_string_value(json_object_get(def, "MetricName"));
-    if ((stat == NULL && ext == NULL) || ns == NULL || metric == NULL) {
-        return NULL; /* not a single-metric alarm: not evaluated */
+    json_t *math = json_object_get(def, "Metrics");
+    if (math == NULL && ((stat == NULL && ext == NULL) || ns == NULL || metric == NULL)) {
+        return NULL; /* neither one metric nor metric math: not evaluated */
     }
     struct metrics_key k = {region, ns, metric, dims, n_dims};
     int64_t period_ms = (int64_t)json_integer_value(json_object_get(def, "Period")) * 1000;
+    if (math != NULL) {
+        period_ms = math_period(math) * 1000;
+    }
     int n = (int)json_integer_value(json_object_get(def, "EvaluationPeriods"));
     json_t *dta = json_object_get(def, "DatapointsToAlarm");
     int need = dta != NULL ? (int)json_integer_value(dta) : n;
@@ -466,43 +555,18 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
     treat = treat != NULL ? treat : "missing";
     int64_t newest = now - now % period_ms;
     int64_t start = newest - (int64_t)(n - 1) * period_ms;
-    struct metrics_point *pts = NULL;
-    size_t n_pts = 0;
-    if (metrics_stats(m, &k, json_string_value(json_object_get(def, "Unit")), start,
-                      newest + period_ms, (int)(period_ms / 1000), &pts, &n_pts) < 0) {
-        return NULL;
-    }
     struct bucket *b = xcalloc((size_t)n, sizeof(*b)); /* b[0] is the newest */
     for (int j = 0; j < n; j++) {
         b[j].ts = newest - (int64_t)j * period_ms;
     }
-    for (size_t p = 0; p < n_pts; p++) {
-        int j = (int)((newest - pts[p].ts_ms) / period_ms);
-        if (j < 0 || j >= n) {
-            continue;
-        }
-        const struct metrics_stat *s = &pts[p].s;
-        if (!b[j].present) {
-            b[j].s = *s;
-        } else {
-            b[j].s.count += s->count;
-            b[j].s.sum += s->sum;
-            b[j].s.min = fmin(b[j].s.min, s->min);
-            b[j].s.max = fmax(b[j].s.max, s->max);
-        }
-        b[j].present = 1;
-    }
-    free(pts);
-    const char *unit = json_string_value(json_object_get(def, "Unit"));
-    for (int j = 0; j < n; j++) {
-        b[j].count = b[j].s.count;
-        if (b[j].present && stat != NULL) {
-            b[j].value = stat_of(&b[j].s, stat);
-        } else if (b[j].present) {
-            /* a period whose values cannot be ranked counts as missing */
-            b[j].present = metrics_percentiles(m, &k, unit, b[j].ts, b[j].ts + period_ms,
-                                               &pct, 1, &b[j].value) == 1;
-        }
+    int rc = math != NULL ? math_buckets(m, region, math, start, newest + period_ms, now,
+                                         period_ms, b, n)
+                          : metric_buckets(m, &k, json_string_value(json_object_get(def, "Unit")),
+                                           stat, pct, start, newest + period_ms, period_ms,
+                                           b, n);
+    if (rc < 0) {
+        free(b);
+        return NULL;
     }
     int n_present = 0, n_breach = 0, n_missing_breach = 0;
     for (int j = 0; j < n; j++) {
@@ -595,6 +659,8 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
                              "threshold", threshold, "evaluatedDatapoints", evaluated);
     if (stat == NULL) {
         json_object_del(*reason_data, "statistic");
+    }
+    if (ext != NULL) {
         json_object_set_new(*reason_data, "extendedStatistic", json_string(ext));
     }
     free(b);

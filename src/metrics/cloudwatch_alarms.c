@@ -171,6 +171,109 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
     return 0;
 }
 
+/* One query of Metrics as the model's shape (a form sends numbers and booleans as text). */
+static json_t *normal_query(json_t *q)
+{
+    json_t *out = json_object();
+    const char *const strs[] = {"Id", "Expression", "Label", "AccountId"};
+    for (int i = 0; i < 4; i++) {
+        if (cw_get_str(q, strs[i]) != NULL) {
+            json_object_set_new(out, strs[i], json_string(cw_get_str(q, strs[i])));
+        }
+    }
+    double period;
+    if (cw_get_num(q, "Period", &period) == 1) {
+        json_object_set_new(out, "Period", json_integer((json_int_t)period));
+    }
+    json_t *rd = json_object_get(q, "ReturnData");
+    if (rd != NULL) {
+        json_object_set_new(out, "ReturnData", json_boolean(is_true(rd)));
+    }
+    json_t *ms = json_object_get(q, "MetricStat");
+    if (ms != NULL) {
+        json_t *metric = json_object_get(ms, "Metric");
+        json_t *m = json_object();
+        const char *const mstrs[] = {"Namespace", "MetricName"};
+        for (int i = 0; i < 2; i++) {
+            if (cw_get_str(metric, mstrs[i]) != NULL) {
+                json_object_set_new(m, mstrs[i], json_string(cw_get_str(metric, mstrs[i])));
+            }
+        }
+        json_t *dims = json_array();
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(metric, "Dimensions"), i, d) {
+            json_array_append_new(dims, json_pack("{s:s?,s:s?}", "Name", cw_get_str(d, "Name"),
+                                                  "Value", cw_get_str(d, "Value")));
+        }
+        json_object_set_new(m, "Dimensions", dims);
+        json_t *nms = json_pack("{s:o}", "Metric", m);
+        if (cw_get_num(ms, "Period", &period) == 1) {
+            json_object_set_new(nms, "Period", json_integer((json_int_t)period));
+        }
+        const char *const sstrs[] = {"Stat", "Unit"};
+        for (int k = 0; k < 2; k++) {
+            if (cw_get_str(ms, sstrs[k]) != NULL) {
+                json_object_set_new(nms, sstrs[k], json_string(cw_get_str(ms, sstrs[k])));
+            }
+        }
+        json_object_set_new(out, "MetricStat", nms);
+    }
+    return out;
+}
+
+/* The metric math part: Metrics (at most 10 queries, one returning data), whose period
+   is the returned query's Period, else its metrics' one. Checked by evaluating it once. */
+static int read_math(struct api_call *call, json_t *in, json_t *def, long *period)
+{
+    const char *const single[] = {"MetricName", "Namespace", "Statistic", "ExtendedStatistic",
+                                  "Dimensions", "Period", "Unit"};
+    for (int i = 0; i < 7; i++) {
+        if (json_object_get(in, single[i]) != NULL) {
+            return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
+                           "The parameters Metrics and %s are mutually exclusive.", single[i]);
+        }
+    }
+    json_t *list = json_object_get(in, "Metrics");
+    size_t n = json_array_size(list);
+    if (n == 0 || n > 10) {
+        return cw_bad_value(call, "Metrics", "must have between 1 and 10 members.");
+    }
+    json_t *queries = json_array();
+    *period = 0;
+    size_t i;
+    json_t *q;
+    json_array_foreach(list, i, q) {
+        json_t *nq = normal_query(q);
+        json_t *ms = json_object_get(nq, "MetricStat");
+        json_int_t p = json_integer_value(json_object_get(nq, "Period"));
+        if (json_is_true(json_object_get(nq, "ReturnData")) ||
+            json_object_get(nq, "ReturnData") == NULL) {
+            *period = p > 0 ? (long)p : *period;
+        }
+        if (*period == 0 && ms != NULL) {
+            *period = (long)json_integer_value(json_object_get(ms, "Period"));
+        }
+        json_array_append_new(queries, nq);
+    }
+    if (*period <= 0 || !(*period == 10 || *period == 20 || *period == 30 || *period % 60 == 0)) {
+        json_decref(queries);
+        return cw_bad_value(call, "Metrics", "must give a Period of 10, 20, 30 or a multiple of"
+                                             " 60 to the metrics they read.");
+    }
+    struct metrics_series s;
+    int64_t now = call->req->now_ms;
+    int rc = cw_math_series(call->service_ctx, call->req->region, queries, now - *period * 1000,
+                            now, now, &s, &call->err);
+    metrics_series_fini(&s);
+    if (rc < 0) {
+        json_decref(queries);
+        return rc;
+    }
+    json_object_set_new(def, "Metrics", queries);
+    return 0;
+}
+
 /* The evaluation part: EvaluationPeriods, DatapointsToAlarm, Threshold,
    ComparisonOperator, TreatMissingData, EvaluateLowSampleCountPercentile. */
 static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long period)
@@ -265,12 +368,11 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
             return cw_bad_value(call, "AlarmName", "must not contain ASCII control characters.");
         }
     }
-    if (json_object_get(in, "Metrics") != NULL || cw_get_str(in, "ThresholdMetricId") != NULL ||
+    if (cw_get_str(in, "ThresholdMetricId") != NULL ||
         json_object_get(in, "EvaluationCriteria") != NULL) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "Alarms on metric math (Metrics, ThresholdMetricId) and on PromQL"
-                       " (EvaluationCriteria) are not supported by this server. Name one"
-                       " metric with MetricName, Namespace and Statistic.");
+                       "Alarms on anomaly detection bands (ThresholdMetricId) and on PromQL"
+                       " (EvaluationCriteria) are not supported by this server.");
     }
     const char *desc = cw_get_str(in, "AlarmDescription");
     if (desc != NULL && strlen(desc) > 1024) {
@@ -296,7 +398,8 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
         rc = copy_actions(call, in, def, "InsufficientDataActions");
     }
     if (rc == 0) {
-        rc = read_metric(call, in, def, &period);
+        rc = json_object_get(in, "Metrics") != NULL ? read_math(call, in, def, &period)
+                                                    : read_metric(call, in, def, &period);
     }
     if (rc == 0) {
         rc = read_evaluation(call, in, def, period);

@@ -1118,6 +1118,52 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
     return 0;
 }
 
+/* ---- metric math for alarms ---- */
+
+int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64_t start_ms,
+                   int64_t end_ms, int64_t now_ms, struct metrics_series *out,
+                   struct err_info *err)
+{
+    struct api_request req = {.region = region, .now_ms = now_ms, .account_id = ""};
+    struct api_call call = {.req = &req, .service_ctx = m};
+    err_clear(&call.err);
+    size_t n = json_array_size(queries);
+    struct gmd g = {&call, m, queries, NULL, n, start_ms, end_ms};
+    memset(out, 0, sizeof(*out));
+    int rc = n == 0 || n > QUERIES_MAX ? err_set(&call.err, SL_E(INVALID_PARAMETER_VALUE),
+                                                 "Metrics must have 1 to %d members.",
+                                                 QUERIES_MAX)
+                                       : check_ids(&call, queries, n);
+    g.s = rc < 0 ? NULL : xcalloc(n, sizeof(*g.s));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = eval_query(&g, i);
+    }
+    size_t returned = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (returns_data(json_array_get(queries, i))) {
+            returned++;
+            out->n = g.s[i].n;
+            out->ts = xcalloc(g.s[i].n + 1, sizeof(*out->ts));
+            out->v = xcalloc(g.s[i].n + 1, sizeof(*out->v));
+            memcpy(out->ts, g.s[i].ts, g.s[i].n * sizeof(*out->ts));
+            memcpy(out->v, g.s[i].v, g.s[i].n * sizeof(*out->v));
+        }
+    }
+    if (rc == 0 && returned != 1) {
+        metrics_series_fini(out);
+        rc = err_set(&call.err, SL_E(INVALID_PARAMETER_VALUE),
+                     "Exactly one element of the metrics list should return data.");
+    }
+    for (size_t i = 0; g.s != NULL && i < n; i++) {
+        series_fini(&g.s[i]);
+    }
+    free(g.s);
+    if (rc < 0 && err != NULL) {
+        *err = call.err;
+    }
+    return rc;
+}
+
 /* ---- awsJson1_0 ---- */
 
 /* CloudWatch is awsQueryCompatible: the JSON error names the query error code too. */
@@ -1173,6 +1219,7 @@ static const char *const epoch_members[] = {
 
 struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
 {
+    metrics__set_math(m, cw_math_series);
     struct api_json_service *svc = xcalloc(1, sizeof(*svc));
     svc->signing_name = "monitoring";
     svc->target_prefix = "GraniteServiceVersion20100801";

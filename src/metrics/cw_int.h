@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "http/api.h"
-#include "metrics/metrics.h"
+#include "metrics/metrics_int.h"
 
 const char *cw_get_str(json_t *obj, const char *key);
 /* 0 absent, 1 read into *out, -1 not a number (a form sends numbers as text). */
@@ -30,6 +30,11 @@ int cw_get_dims(struct api_call *call, json_t *list, const char *field, int filt
 json_t *cw_dims_json(const struct metrics_dim *dims, size_t n);
 /* A period: 1, 5, 10, 20, 30 or a multiple of 60. */
 int cw_check_period(struct api_call *call, const char *field, double p);
+
+/* metrics_math_fn: GetMetricData's evaluator, for alarms on Metrics. */
+int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64_t start_ms,
+                   int64_t end_ms, int64_t now_ms, struct metrics_series *out,
+                   struct err_info *err);
 
 /* The alarm operations (cloudwatch_alarms.c), JSON in and out as the model's shapes. */
 int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out);

@@ -93,6 +93,7 @@ struct metrics {
     size_t n_sources;
     pthread_mutex_t sample_mu; /* one sample at a time; guards totals */
     struct last_total *totals;
+    metrics_math_fn math; /* metric math for alarms, set by the API before any sample */
     /* the sampler thread */
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -109,6 +110,25 @@ int64_t metrics_now_ms(const struct metrics *m)
 struct store *metrics__store(struct metrics *m)
 {
     return m->store;
+}
+
+void metrics__set_math(struct metrics *m, metrics_math_fn fn)
+{
+    pthread_mutex_lock(&m->sample_mu); /* the sampler thread may be evaluating */
+    m->math = fn;
+    pthread_mutex_unlock(&m->sample_mu);
+}
+
+metrics_math_fn metrics__math(struct metrics *m)
+{
+    return m->math;
+}
+
+void metrics_series_fini(struct metrics_series *s)
+{
+    free(s->ts);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
 }
 
 /* ---- dimensions ---- */

@@ -29,6 +29,23 @@ int metrics__firehose_is_gauge(const struct delivery_metric *dm);
 
 /* ---- alarms (alarms.c) ---- */
 
+/* A series of values in time order (metric math's result). */
+struct metrics_series {
+    size_t n;
+    int64_t *ts;
+    double *v;
+};
+void metrics_series_fini(struct metrics_series *s);
+/* Metric math over MetricDataQueries (GetMetricData's, cloudwatch_api.c): the one query
+   that returns data, over [start_ms, end_ms). 0, or an error with its message in err. */
+struct err_info;
+typedef int (*metrics_math_fn)(struct metrics *m, const char *region, json_t *queries,
+                               int64_t start_ms, int64_t end_ms, int64_t now_ms,
+                               struct metrics_series *out, struct err_info *err);
+/* How alarms on Metrics are evaluated (the API gives its evaluator; none: not evaluated). */
+void metrics__set_math(struct metrics *m, metrics_math_fn fn);
+metrics_math_fn metrics__math(struct metrics *m);
+
 extern const char *const metrics_alarm_initial_reason;
 /* Creates or replaces (keeping its state) the alarm def names (a MetricAlarm's
    configuration: AlarmName, AlarmArn, ...), with its ConfigurationUpdate history item. */

@@ -8,6 +8,7 @@ restart.
 The evaluator runs after every sample of the metrics: once a minute, and at once on SIGUSR1
 (a Sluice extension), which the tests send while they poll.
 """
+import datetime
 import json
 import signal
 import time
@@ -153,6 +154,43 @@ def test_percentile_alarm(sl, cw, unique):
     a = wait_state(sl, cw, name, "ALARM")
     assert "[90.0 (" in a["StateReason"]
     assert json.loads(a["StateReasonData"])["extendedStatistic"] == "p90"
+
+
+def test_metric_math_alarm(sl, cw, unique):
+    ns, name = "App/" + unique, "ratio-" + unique
+
+    def stat(qid, metric):
+        return {"Id": qid, "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": ns, "MetricName": metric}, "Period": 60, "Stat": "Sum"}}
+
+    metrics = [stat("errors", "Errors"), stat("requests", "Requests"),
+               {"Id": "ratio", "Expression": "100 * errors / requests", "Label": "Error %"}]
+    cw.put_metric_alarm(AlarmName=name, Metrics=metrics, EvaluationPeriods=2,
+                        DatapointsToAlarm=1, Threshold=5,
+                        ComparisonOperator="GreaterThanThreshold")
+    a = alarm(cw, name)
+    assert [m["Id"] for m in a["Metrics"]] == ["errors", "requests", "ratio"]
+    assert a["Metrics"][0]["MetricStat"]["Period"] == 60
+    assert a["Metrics"][0]["ReturnData"] is False and "MetricName" not in a
+    at = datetime.datetime.now(datetime.timezone.utc)  # one minute for both: one ratio
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Requests", "Value": 200, "Timestamp": at},
+        {"MetricName": "Errors", "Value": 4, "Timestamp": at}])
+    wait_state(sl, cw, name, "OK")  # 2 %
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Errors", "Value": 16, "Timestamp": at}])
+    a = wait_state(sl, cw, name, "ALARM")  # 10 %
+    assert "was greater than the threshold (5.0)" in a["StateReason"]
+    bad = [dict(metrics[0]), {"Id": "ratio", "Expression": "errors +"}]
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_alarm(AlarmName=name + "x", Metrics=bad, EvaluationPeriods=1,
+                            Threshold=5, ComparisonOperator="GreaterThanThreshold")
+    assert err(e)[0] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        cw.put_metric_alarm(AlarmName=name + "x", Metrics=metrics, Namespace=ns,
+                            EvaluationPeriods=1, Threshold=5,
+                            ComparisonOperator="GreaterThanThreshold")
+    assert err(e)[0] == "InvalidParameterCombination"
 
 
 def test_set_state_history_and_actions(sl, cw, unique):
