@@ -394,6 +394,7 @@ static int serve(const struct sluice_config *cfg)
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
     struct prometheus *prom = NULL;
+    struct console *console = NULL;
 
     char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
     rc = store_open(db_path, &store);
@@ -459,6 +460,9 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_json(reg, athena_api);
     api_registry_add_json(reg, kms_api);
     api_registry_add_rest(reg, s3_api);
+    console = console_create(cfg->region);
+    api_registry_add_plain(reg, console_page(console));
+    api_registry_add_plain(reg, console_script(console));
     if (strcmp(metrics_endpoint, "off") != 0) {
         /* open was checked against --listen; a token file is read now */
         int open_scrape = strcmp(metrics_endpoint, "open") == 0;
@@ -492,6 +496,7 @@ static int serve(const struct sluice_config *cfg)
 out_close_services:
     api_registry_destroy(reg);
     prometheus_destroy(prom);
+    console_destroy(console);
     s3_api_destroy(s3_api);
     glue_api_destroy(glue_api);
     kinesis_api_destroy(kinesis_api);

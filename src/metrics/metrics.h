@@ -166,4 +166,13 @@ void prometheus_observe(void *arg, const char *service, const char *operation, i
 /* After the server has stopped; NULL is fine. */
 void prometheus_destroy(struct prometheus *p);
 
+/* ---- the console (console.c) ---- */
+
+/* GET /console and /console/app.js: a read-only page that signs its own API calls. */
+struct console;
+struct console *console_create(const char *region);
+const struct api_plain_service *console_page(struct console *c);
+const struct api_plain_service *console_script(struct console *c);
+void console_destroy(struct console *c);
+
 #endif
