@@ -1,7 +1,8 @@
 """The console at /console: the page and its script come from the binary with nothing from
 elsewhere, and the script's API part (its own SigV4 signing with WebCrypto, the calls it
 makes, the figures it shows) is run in Node against a known workload: records per stream,
-throttling, delivery streams, Athena queries priced at 5 USD per TB (10 MB minimum), alarms.
+throttling, delivery streams, Athena queries priced at 5 USD per TB (10 MB minimum), the
+last hour's cost at AWS's list prices against a hand calculation, alarms.
 (No browser is installed to open the page itself.)
 """
 import json
@@ -103,6 +104,15 @@ def test_the_script_signs_and_shows_the_workload(sluice, unique):
         [q] = [q for q in snap["athena"] if q["id"] == qid]
         assert q["state"] == "SUCCEEDED"
         assert q["usd"] == pytest.approx(max(q["scanned"], 10e6) / 1e12 * 5)
+        # The last hour at list prices, against a hand calculation.
+        cost = {line["item"]: line for line in snap["cost"]["lines"]}
+        shards = cost[f"Kinesis {name}: shard-hours"]
+        assert (shards["quantity"], shards["usd"]) == (2, pytest.approx(2 * 0.015))
+        units = cost[f"Kinesis {name}: PUT payload units"]  # 10-byte records: one unit each
+        assert (units["quantity"], units["usd"]) == (30, pytest.approx(30 / 1e6 * 0.014))
+        lines = [v for k, v in cost.items() if k.startswith("Athena: TB scanned")]
+        assert lines[0]["usd"] >= max(q["scanned"], 10e6) / 1e12 * 5 - 1e-12
+        assert snap["cost"]["total"] == pytest.approx(sum(v["usd"] for v in cost.values()))
         # (ignore: an evaluation without data, as the minute's sample, keeps the state)
         cw.set_alarm_state(AlarmName="con-" + unique, StateValue="ALARM", StateReason="console")
         [a] = [a for a in snapshot(sluice, tmp)["alarms"] if a["name"] == "con-" + unique]

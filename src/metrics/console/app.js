@@ -6,9 +6,53 @@
 // browser; the page part runs when there is a document.
 'use strict';
 
-const ATHENA_USD_PER_TB = 5; // Athena's list price per TB scanned (10 MB minimum a query)
 const SHARD_RECORDS_PER_S = 1000;
 const SHARD_BYTES_PER_S = 1024 * 1024;
+
+// AWS's public list prices (us-east-1, USD) that the cost table applies.
+const PRICE = {
+  shardHour: 0.015, // provisioned stream, per shard-hour
+  putUnitsPerMillion: 0.014, // PUT payload units: a record's each 25 KB is one
+  onDemandStreamHour: 0.04, // on-demand stream, per stream-hour
+  onDemandWrittenGB: 0.08, // on-demand, per GB written
+  firehoseGB: 0.029, // Direct PUT ingestion, each record rounded up to 5 KB
+  athenaTB: 5, // per TB scanned, at least 10 MB a query
+};
+const ATHENA_USD_PER_TB = PRICE.athenaTB;
+
+// The last hour's cost at list prices, by line, from a snapshot's figures. Record sizes
+// are known only on average (IncomingBytes / IncomingRecords), so the per-record rounding
+// (25 KB payload units, Firehose's 5 KB) is applied to the average record.
+function costOfLastHour(snap) {
+  const lines = [];
+  for (const s of snap.streams) {
+    if (s.mode === 'ON_DEMAND') {
+      lines.push({ item: 'Kinesis ' + s.name + ': stream-hour (on-demand)',
+        quantity: 1, usd: PRICE.onDemandStreamHour });
+      const gb = s.bytes / 2 ** 30;
+      lines.push({ item: 'Kinesis ' + s.name + ': GB written', quantity: gb,
+        usd: gb * PRICE.onDemandWrittenGB });
+    } else {
+      lines.push({ item: 'Kinesis ' + s.name + ': shard-hours', quantity: s.shards,
+        usd: s.shards * PRICE.shardHour });
+      const units = s.records ? s.records * Math.ceil(s.bytes / s.records / 25600) : 0;
+      lines.push({ item: 'Kinesis ' + s.name + ': PUT payload units', quantity: units,
+        usd: (units / 1e6) * PRICE.putUnitsPerMillion });
+    }
+  }
+  for (const d of snap.delivery) {
+    const perRecord = d.records ? Math.ceil(d.bytes / d.records / 5120) * 5120 : 0;
+    const gb = (d.records * perRecord) / 2 ** 30;
+    lines.push({ item: 'Firehose ' + d.name + ': GB ingested (5 KB rounding)', quantity: gb,
+      usd: gb * PRICE.firehoseGB });
+  }
+  const hourAgo = Date.now() / 1000 - 3600;
+  const recent = snap.athena.filter((q) => q.submitted >= hourAgo);
+  const scanned = recent.reduce((a, q) => a + Math.max(q.scanned, 10e6), 0);
+  lines.push({ item: 'Athena: TB scanned (' + recent.length + ' queries)',
+    quantity: scanned / 1e12, usd: (scanned / 1e12) * PRICE.athenaTB });
+  return { lines, total: lines.reduce((a, l) => a + l.usd, 0) };
+}
 
 function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
   const enc = new TextEncoder();
@@ -107,6 +151,7 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
     fhNames.forEach((n, i) => {
       const dims = [{ Name: 'DeliveryStreamName', Value: n }];
       queries.push({ id: 'fi' + i, ns: 'AWS/Firehose', name: 'IncomingRecords', dims },
+        { id: 'fb' + i, ns: 'AWS/Firehose', name: 'IncomingBytes', dims },
         { id: 'fo' + i, ns: 'AWS/Firehose', name: 'DeliveryToS3.ObjectCount', dims },
         { id: 'ff' + i, ns: 'AWS/Firehose', name: 'DeliveryToS3.DataFreshness', dims,
           stat: 'Maximum' });
@@ -129,7 +174,8 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
         peakBytes / (s.shards * SHARD_BYTES_PER_S)) : 0;
     });
     const delivery = fhNames.map((name, i) => ({
-      name, records: sum('fi' + i), objects: sum('fo' + i), freshness: last('ff' + i),
+      name, records: sum('fi' + i), bytes: sum('fb' + i), objects: sum('fo' + i),
+      freshness: last('ff' + i),
     }));
     const ids = ((await athena('ListQueryExecutions', { MaxResults: 50 })).QueryExecutionIds ||
       []).slice(0, 50);
@@ -139,13 +185,15 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
         const scanned = (q.Statistics || {}).DataScannedInBytes || 0;
         return { id: q.QueryExecutionId, state: q.Status.State, workgroup: q.WorkGroup,
           scanned, usd: Math.max(scanned, 10e6) / 1e12 * ATHENA_USD_PER_TB,
-          query: q.Query };
+          submitted: q.Status.SubmissionDateTime, query: q.Query };
       })
       : [];
     const alarms = (await cloudwatch('DescribeAlarms', { MaxRecords: 100 })).MetricAlarms || [];
-    return { streams, delivery, athena: athenaQueries,
+    const snap = { streams, delivery, athena: athenaQueries,
       alarms: alarms.map((a) => ({ name: a.AlarmName, state: a.StateValue,
         reason: a.StateReason })) };
+    snap.cost = costOfLastHour(snap);
+    return snap;
   }
 
   return { call, kinesis, firehose, athena, cloudwatch, snapshot };
@@ -192,6 +240,10 @@ function startConsole() {
         s.athena.map((x) => '<tr><td title="' + esc(x.query) + '">' + esc(x.id.slice(0, 8)) +
         '</td><td>' + esc(x.state) + '</td><td>' + esc(x.workgroup) + '</td><td class="n">' +
         num(x.scanned) + '</td><td class="n">' + x.usd.toFixed(6) + '</td></tr>'));
+      table($('cost'), ['Item', 'Quantity', 'USD'], s.cost.lines.map((l) => '<tr><td>' +
+        esc(l.item) + '</td><td class="n">' + num(Number(l.quantity.toPrecision(6))) +
+        '</td><td class="n">' + l.usd.toFixed(6) + '</td></tr>').concat(['<tr><th>Total' +
+        '</th><td></td><th class="n">' + s.cost.total.toFixed(6) + '</th></tr>']));
       table($('alarms'), ['Alarm', 'State', 'Reason'], s.alarms.map((x) =>
         '<tr class="' + (x.state === 'ALARM' ? 'hot' : '') + '"><td>' + esc(x.name) +
         '</td><td>' + esc(x.state) + '</td><td>' + esc(x.reason) + '</td></tr>'));
@@ -234,5 +286,5 @@ function startConsole() {
 if (typeof document !== 'undefined') {
   document.addEventListener('DOMContentLoaded', startConsole);
 } else if (typeof module !== 'undefined') {
-  module.exports = { sluiceApi };
+  module.exports = { sluiceApi, costOfLastHour, PRICE };
 }
