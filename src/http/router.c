@@ -323,6 +323,7 @@ static int rpcv2_route(const struct api_registry *reg, struct http_exchange *ex)
 void http__route(const struct api_registry *reg, struct http_exchange *ex)
 {
     ex->rpcv2 = 0;
+    ex->plain_svc = NULL;
     if (rpcv2_route(reg, ex)) {
         return;
     }
@@ -1259,9 +1260,9 @@ static int json_precheck(struct http_exchange *ex, int has_body)
     }
     if (ex->rpcv2) {
         /* RPC v2: the path names the operation; the body may be empty. */
-        int code = strcmp(ex->method, "POST") != 0 ? SL_E(UNKNOWN_OPERATION)
-                   : json_target_op(ex) == NULL  ? SL_E(UNKNOWN_OPERATION)
-                                                 : 0;
+        int code = strcmp(ex->method, "POST") != 0 || json_target_op(ex) == NULL
+                       ? SL_E(UNKNOWN_OPERATION)
+                       : 0;
         if (code < 0) {
             http__render_error(ex, code, "", NULL);
         }

@@ -53,25 +53,25 @@ static void history_add(struct metrics *m, const char *region, const char *name,
 }
 
 /* One action item per action of the new state, when actions are enabled. */
-static void record_actions(struct metrics *m, const char *region, json_t *def,
-                           const char *state, int64_t now)
+static void record_actions(struct metrics *m, const char *region, json_t *def, const char *state,
+                           int64_t now)
 {
     if (!json_is_true(json_object_get(def, "ActionsEnabled"))) {
         return;
     }
-    const char *field = strcmp(state, "ALARM") == 0  ? "AlarmActions"
-                        : strcmp(state, "OK") == 0 ? "OKActions"
-                                                   : "InsufficientDataActions";
+    const char *field = strcmp(state, "ALARM") == 0 ? "AlarmActions"
+                        : strcmp(state, "OK") == 0  ? "OKActions"
+                                                    : "InsufficientDataActions";
     const char *name = json_string_value(json_object_get(def, "AlarmName"));
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(def, field), i, a) {
+    json_array_foreach(json_object_get(def, field), i, a)
+    {
         char summary[256];
         snprintf(summary, sizeof(summary), "Recorded action %.200s (not executed)",
                  json_string_value(a));
-        json_t *data = json_pack("{s:s,s:s,s:I}", "actionState", "Recorded",
-                                 "notificationResource", json_string_value(a),
-                                 "stateUpdateTimestamp", (json_int_t)now);
+        json_t *data = json_pack("{s:s,s:s,s:I}", "actionState", "Recorded", "notificationResource",
+                                 json_string_value(a), "stateUpdateTimestamp", (json_int_t)now);
         history_add(m, region, name, now, "Action", summary, data);
         json_decref(data);
     }
@@ -159,9 +159,9 @@ int metrics_alarm_put(struct metrics *m, const char *region, json_t *def, int64_
         char summary[300];
         snprintf(summary, sizeof(summary), "Alarm \"%.255s\" %s", name,
                  exists ? "updated" : "created");
-        json_t *data = json_pack("{s:s,s:s,s:O}", "version", "1.0", "type",
-                                 exists ? "Update" : "Create",
-                                 exists ? "updatedAlarm" : "createdAlarm", def);
+        json_t *data =
+            json_pack("{s:s,s:s,s:O}", "version", "1.0", "type", exists ? "Update" : "Create",
+                      exists ? "updatedAlarm" : "createdAlarm", def);
         history_add(m, region, name, now, "ConfigurationUpdate", summary, data);
         json_decref(data);
         rc = store_commit(st);
@@ -219,8 +219,8 @@ static int all_exist(struct store *st, const char *region, const char *const *na
     return 1;
 }
 
-int metrics_alarm_delete(struct metrics *m, const char *region, const char *const *names,
-                         size_t n, const char **missing)
+int metrics_alarm_delete(struct metrics *m, const char *region, const char *const *names, size_t n,
+                         const char **missing)
 {
     struct store *st = metrics__store(m);
     store_lock(st);
@@ -249,11 +249,9 @@ int metrics_alarm_set_actions(struct metrics *m, const char *region, const char 
     int rc = store_begin(st);
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct store_stmt *q = store_prepare_args(
-            st, "SELECT def FROM metric_alarm WHERE region=? AND name=?", "ss", region,
-            names[i]);
-        json_t *def = q != NULL && store_step(q) == 1
-                          ? json_loads(store_col_text(q, 0), 0, NULL)
-                          : NULL;
+            st, "SELECT def FROM metric_alarm WHERE region=? AND name=?", "ss", region, names[i]);
+        json_t *def =
+            q != NULL && store_step(q) == 1 ? json_loads(store_col_text(q, 0), 0, NULL) : NULL;
         store_finalize(q);
         if (def == NULL) {
             continue; /* AWS ignores names of no alarm here */
@@ -285,8 +283,7 @@ int metrics_alarm_set_actions(struct metrics *m, const char *region, const char 
 }
 
 int metrics_alarm_set_state(struct metrics *m, const char *region, const char *name,
-                            const char *state, const char *reason, json_t *reason_data,
-                            int64_t now)
+                            const char *state, const char *reason, json_t *reason_data, int64_t now)
 {
     struct store *st = metrics__store(m);
     store_lock(st);
@@ -330,13 +327,12 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
     store_read_begin(st);
     struct store_stmt *q = store_prepare_args(
         st,
-        f->descending
-            ? "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
-              " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
-              " AND (?=0 OR id<?) ORDER BY id DESC"
-            : "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
-              " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
-              " AND (?=0 OR id>?) ORDER BY id",
+        f->descending ? "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
+                        " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
+                        " AND (?=0 OR id<?) ORDER BY id DESC"
+                      : "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
+                        " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
+                        " AND (?=0 OR id>?) ORDER BY id",
         "sssssiiii", f->region, f->name, f->name, f->type, f->type, f->start_ms, f->end_ms,
         f->after_id, f->after_id);
     if (q == NULL) {
@@ -462,8 +458,8 @@ static int metric_buckets(struct metrics *m, const struct metrics_key *k, const 
             b[j].value = stat_of(&b[j].s, stat);
         } else if (b[j].present) {
             /* a period whose values cannot be ranked counts as missing */
-            b[j].present = metrics_percentiles(m, k, unit, b[j].ts, b[j].ts + period_ms, &pct,
-                                               1, &b[j].value) == 1;
+            b[j].present = metrics_percentiles(m, k, unit, b[j].ts, b[j].ts + period_ms, &pct, 1,
+                                               &b[j].value) == 1;
         }
     }
     return 0;
@@ -475,7 +471,8 @@ static int64_t math_period(json_t *queries)
     int64_t period = 0;
     size_t i;
     json_t *q;
-    json_array_foreach(queries, i, q) {
+    json_array_foreach(queries, i, q)
+    {
         json_t *rd = json_object_get(q, "ReturnData");
         json_int_t p = json_integer_value(json_object_get(q, "Period"));
         if ((rd == NULL || json_is_true(rd)) && p > 0) {
@@ -513,16 +510,16 @@ static int math_buckets(struct metrics *m, const char *region, json_t *queries, 
 
 /* Evaluates one alarm; returns the new state (a static string), or NULL to keep the
    current one. reason and reason_data are set when a state is returned. */
-static const char *evaluate(struct metrics *m, const char *region, json_t *def,
-                            const char *cur, int64_t now, struct buf *reason,
-                            json_t **reason_data)
+static const char *evaluate(struct metrics *m, const char *region, json_t *def, const char *cur,
+                            int64_t now, struct buf *reason, json_t **reason_data)
 {
     json_t *dims_j = json_object_get(def, "Dimensions");
     struct metrics_dim dims[METRICS_DIMS_MAX];
     size_t n_dims = 0;
     size_t i;
     json_t *d;
-    json_array_foreach(dims_j, i, d) {
+    json_array_foreach(dims_j, i, d)
+    {
         if (n_dims < METRICS_DIMS_MAX) {
             dims[n_dims].name = json_string_value(json_object_get(d, "Name"));
             dims[n_dims].value = json_string_value(json_object_get(d, "Value"));
@@ -559,11 +556,10 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
     for (int j = 0; j < n; j++) {
         b[j].ts = newest - (int64_t)j * period_ms;
     }
-    int rc = math != NULL ? math_buckets(m, region, math, start, newest + period_ms, now,
-                                         period_ms, b, n)
-                          : metric_buckets(m, &k, json_string_value(json_object_get(def, "Unit")),
-                                           stat, pct, start, newest + period_ms, period_ms,
-                                           b, n);
+    int rc = math != NULL
+                 ? math_buckets(m, region, math, start, newest + period_ms, now, period_ms, b, n)
+                 : metric_buckets(m, &k, json_string_value(json_object_get(def, "Unit")), stat, pct,
+                                  start, newest + period_ms, period_ms, b, n);
     if (rc < 0) {
         free(b);
         return NULL;
@@ -599,9 +595,11 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
         buf_printf(reason, "Insufficient Data: %d datapoint%s unknown.", n_missing,
                    n_missing == 1 ? " was" : "s were");
     } else if (shown == 0) {
-        buf_printf(reason, "Threshold Crossed: no datapoints were received for %d period%s and"
-                   " %d missing datapoint%s treated as [%s].", n_missing,
-                   n_missing == 1 ? "" : "s", n_missing, n_missing == 1 ? " was" : "s were",
+        buf_printf(reason,
+                   "Threshold Crossed: no datapoints were received for %d period%s and"
+                   " %d missing datapoint%s treated as [%s].",
+                   n_missing, n_missing == 1 ? "" : "s", n_missing,
+                   n_missing == 1 ? " was" : "s were",
                    strcmp(treat, "breaching") == 0 ? "Breaching" : "NonBreaching");
     } else {
         if (n == 1) {
@@ -647,14 +645,13 @@ static const char *evaluate(struct metrics *m, const char *region, json_t *def,
     for (int j = 0; j < n; j++) {
         char ts[40];
         iso_plus0000(b[j].ts, ts);
-        json_array_append_new(evaluated,
-                              b[j].present ? json_pack("{s:s,s:f,s:f}", "timestamp", ts,
-                                                       "sampleCount", b[j].count, "value",
-                                                       b[j].value)
-                                           : json_pack("{s:s}", "timestamp", ts));
+        json_array_append_new(evaluated, b[j].present ? json_pack("{s:s,s:f,s:f}", "timestamp", ts,
+                                                                  "sampleCount", b[j].count,
+                                                                  "value", b[j].value)
+                                                      : json_pack("{s:s}", "timestamp", ts));
     }
-    *reason_data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:o}", "version", "1.0",
-                             "queryDate", qd, "startDate", sd, "statistic", stat ? stat : "", "period",
+    *reason_data = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:o}", "version", "1.0", "queryDate", qd,
+                             "startDate", sd, "statistic", stat ? stat : "", "period",
                              (json_int_t)(period_ms / 1000), "recentDatapoints", recent,
                              "threshold", threshold, "evaluatedDatapoints", evaluated);
     if (stat == NULL) {
@@ -707,15 +704,15 @@ void metrics__alarms_evaluate(struct metrics *m, int64_t now)
             store_lock(st);
             int rc = store_begin(st);
             /* Still there, in the state read (an API call may have changed it since). */
-            struct store_stmt *c = rc < 0 ? NULL
-                                          : store_prepare_args(
-                                                st,
-                                                "SELECT 1 FROM metric_alarm WHERE region=?"
-                                                " AND name=? AND state=?",
-                                                "sss", all[i].region,
-                                                json_string_value(
-                                                    json_object_get(all[i].def, "AlarmName")),
-                                                all[i].state);
+            struct store_stmt *c =
+                rc < 0 ? NULL
+                       : store_prepare_args(
+                             st,
+                             "SELECT 1 FROM metric_alarm WHERE region=?"
+                             " AND name=? AND state=?",
+                             "sss", all[i].region,
+                             json_string_value(json_object_get(all[i].def, "AlarmName")),
+                             all[i].state);
             int same = c != NULL && store_step(c) == 1;
             store_finalize(c);
             if (rc == 0 && same) {
@@ -729,8 +726,7 @@ void metrics__alarms_evaluate(struct metrics *m, int64_t now)
             }
             store_unlock(st);
             if (rc < 0) {
-                log_msg(LOG_WARN, "metrics", "cannot record an alarm's state: %s",
-                        sl_strerror(rc));
+                log_msg(LOG_WARN, "metrics", "cannot record an alarm's state: %s", sl_strerror(rc));
             }
         }
         json_decref(rd);

@@ -21,9 +21,13 @@
 
 static const char *const statistics[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
 static const char *const operators[] = {
-    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
-    "LessThanOrEqualToThreshold", "LessThanLowerOrGreaterThanUpperThreshold",
-    "LessThanLowerThreshold", "GreaterThanUpperThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
 };
 static const char *const treatments[] = {"breaching", "notBreaching", "ignore", "missing"};
 static const char *const states[] = {"OK", "ALARM", "INSUFFICIENT_DATA"};
@@ -35,8 +39,7 @@ static int is_true(json_t *v)
 }
 
 /* A whole number in [lo, hi] at key: 0 absent, 1 read, else an error was set. */
-static int get_int(struct api_call *call, json_t *in, const char *key, long lo, long hi,
-                   long *out)
+static int get_int(struct api_call *call, json_t *in, const char *key, long lo, long hi, long *out)
 {
     double v = 0;
     int got = cw_get_num(in, key, &v);
@@ -131,8 +134,9 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
                        " specified.");
     }
     if (stat != NULL && cw_in_set(stat, statistics, COUNT(statistics)) < 0) {
-        return cw_bad_value(call, "Statistic", "must be a value in the set [ Maximum, Sum,"
-                                               " SampleCount, Average, Minimum ].");
+        return cw_bad_value(call, "Statistic",
+                            "must be a value in the set [ Maximum, Sum,"
+                            " SampleCount, Average, Minimum ].");
     }
     if (ext != NULL && !valid_percentile(ext)) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
@@ -140,8 +144,7 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
     }
     struct metrics_dim dims[METRICS_DIMS_MAX];
     size_t n_dims = 0;
-    int rc = cw_get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 0, dims,
-                         &n_dims);
+    int rc = cw_get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 0, dims, &n_dims);
     if (rc < 0) {
         return rc;
     }
@@ -202,7 +205,8 @@ static json_t *normal_query(json_t *q)
         json_t *dims = json_array();
         size_t i;
         json_t *d;
-        json_array_foreach(json_object_get(metric, "Dimensions"), i, d) {
+        json_array_foreach(json_object_get(metric, "Dimensions"), i, d)
+        {
             json_array_append_new(dims, json_pack("{s:s?,s:s?}", "Name", cw_get_str(d, "Name"),
                                                   "Value", cw_get_str(d, "Value")));
         }
@@ -227,7 +231,7 @@ static json_t *normal_query(json_t *q)
 static int read_math(struct api_call *call, json_t *in, json_t *def, long *period)
 {
     const char *const single[] = {"MetricName", "Namespace", "Statistic", "ExtendedStatistic",
-                                  "Dimensions", "Period", "Unit"};
+                                  "Dimensions", "Period",    "Unit"};
     for (int i = 0; i < 7; i++) {
         if (json_object_get(in, single[i]) != NULL) {
             return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
@@ -243,7 +247,8 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
     *period = 0;
     size_t i;
     json_t *q;
-    json_array_foreach(list, i, q) {
+    json_array_foreach(list, i, q)
+    {
         json_t *nq = normal_query(q);
         json_t *ms = json_object_get(nq, "MetricStat");
         json_int_t p = json_integer_value(json_object_get(nq, "Period"));
@@ -258,8 +263,9 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
     }
     if (*period <= 0 || !(*period == 10 || *period == 20 || *period == 30 || *period % 60 == 0)) {
         json_decref(queries);
-        return cw_bad_value(call, "Metrics", "must give a Period of 10, 20, 30 or a multiple of"
-                                             " 60 to the metrics they read.");
+        return cw_bad_value(call, "Metrics",
+                            "must give a Period of 10, 20, 30 or a multiple of"
+                            " 60 to the metrics they read.");
     }
     struct metrics_series s;
     int64_t now = call->req->now_ms;
@@ -437,7 +443,8 @@ static int has_action_prefix(json_t *a, const char *prefix)
     for (int f = 0; f < 3; f++) {
         size_t i;
         json_t *v;
-        json_array_foreach(json_object_get(a, fields[f]), i, v) {
+        json_array_foreach(json_object_get(a, fields[f]), i, v)
+        {
             if (strncmp(json_string_value(v), prefix, strlen(prefix)) == 0) {
                 return 1;
             }
@@ -473,9 +480,11 @@ static int matches_metric(json_t *a, json_t *q)
     }
     size_t i, j;
     json_t *d, *e;
-    json_array_foreach(qd, i, d) {
+    json_array_foreach(qd, i, d)
+    {
         int found = 0;
-        json_array_foreach(ad, j, e) {
+        json_array_foreach(ad, j, e)
+        {
             const char *dn = cw_get_str(d, "Name"), *dv = cw_get_str(d, "Value");
             found |= dn != NULL && dv != NULL && strcmp(dn, cw_get_str(e, "Name")) == 0 &&
                      strcmp(dv, cw_get_str(e, "Value")) == 0;
@@ -555,7 +564,8 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
         want_metric = 0;
         size_t i;
         json_t *t;
-        json_array_foreach(types, i, t) {
+        json_array_foreach(types, i, t)
+        {
             const char *s = json_string_value(t);
             if (s == NULL || (strcmp(s, "MetricAlarm") != 0 && strcmp(s, "CompositeAlarm") != 0)) {
                 char f[48];
@@ -611,8 +621,7 @@ int cw_delete_alarms(struct api_call *call, json_t *in, json_t **out)
         return n < 0 ? n : cw_missing(call, "AlarmNames");
     }
     const char *missing = NULL;
-    int rc = metrics_alarm_delete(call->service_ctx, call->req->region, names, (size_t)n,
-                                  &missing);
+    int rc = metrics_alarm_delete(call->service_ctx, call->req->region, names, (size_t)n, &missing);
     if (rc == SL_E(CW_RESOURCE_NOT_FOUND)) {
         return err_set(&call->err, rc, "Alarm %s not found", missing);
     }
@@ -679,8 +688,8 @@ int cw_set_alarm_state(struct api_call *call, json_t *in, json_t **out)
                            "The StateReasonData is not valid JSON.");
         }
     }
-    int rc = metrics_alarm_set_state(call->service_ctx, call->req->region, name, state, reason,
-                                     rd, call->req->now_ms);
+    int rc = metrics_alarm_set_state(call->service_ctx, call->req->region, name, state, reason, rd,
+                                     call->req->now_ms);
     json_decref(rd);
     if (rc == SL_E(CW_RESOURCE_NOT_FOUND)) {
         return err_set(&call->err, rc, "Alarm %s not found", name);
@@ -709,11 +718,10 @@ static int history_one(void *arg, int64_t id, const char *name, int64_t ts, cons
         h->more = 1;
         return 1;
     }
-    json_array_append_new(h->items,
-                          json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name, "AlarmType",
-                                    "MetricAlarm", "Timestamp", (double)ts / 1000.0,
-                                    "HistoryItemType", type, "HistorySummary", summary,
-                                    "HistoryData", data));
+    json_array_append_new(h->items, json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name,
+                                              "AlarmType", "MetricAlarm", "Timestamp",
+                                              (double)ts / 1000.0, "HistoryItemType", type,
+                                              "HistorySummary", summary, "HistoryData", data));
     h->last_id = id;
     return 0;
 }
@@ -759,7 +767,8 @@ int cw_describe_alarm_history(struct api_call *call, json_t *in, json_t **out)
     int want_metric = atypes == NULL;
     size_t i;
     json_t *t;
-    json_array_foreach(atypes, i, t) {
+    json_array_foreach(atypes, i, t)
+    {
         want_metric |= json_is_string(t) && strcmp(json_string_value(t), "MetricAlarm") == 0;
     }
     if (rc >= 0 && want_metric) {

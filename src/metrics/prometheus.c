@@ -30,8 +30,8 @@
 #include "stream/stream.h"
 
 /* The latency buckets' upper bounds, in microseconds (Prometheus' le is in seconds). */
-static const int64_t bucket_us[] = {1000, 5000, 10000, 25000, 50000, 100000, 250000,
-                                    500000, 1000000, 2500000, 5000000, 10000000};
+static const int64_t bucket_us[] = {1000,   5000,   10000,   25000,   50000,   100000,
+                                    250000, 500000, 1000000, 2500000, 5000000, 10000000};
 #define N_BUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
 #define OPS_MAX 256
 
@@ -48,7 +48,7 @@ struct prometheus {
     struct metrics *m;
     struct stream_service *streams;
     struct delivery_service *delivery;
-    char *token; /* NULL: open */
+    char *token;            /* NULL: open */
     pthread_mutex_t add_mu; /* adding an entry; lookups read without it */
     struct op_stats ops[OPS_MAX];
     atomic_size_t n_ops;
@@ -169,11 +169,16 @@ static void kinesis_section(struct prometheus *p, struct buf *b)
         const char *name, *help;
         size_t field;
     } series[] = {
-        {"sluice_kinesis_incoming_records_total", "Records written to the stream (AWS/Kinesis"
-         " IncomingRecords).", offsetof(struct stream_counts, incoming_records)},
-        {"sluice_kinesis_incoming_bytes_total", "Bytes written to the stream (AWS/Kinesis"
-         " IncomingBytes).", offsetof(struct stream_counts, incoming_bytes)},
-        {"sluice_kinesis_write_provisioned_throughput_exceeded_total", "Records refused by the"
+        {"sluice_kinesis_incoming_records_total",
+         "Records written to the stream (AWS/Kinesis"
+         " IncomingRecords).",
+         offsetof(struct stream_counts, incoming_records)},
+        {"sluice_kinesis_incoming_bytes_total",
+         "Bytes written to the stream (AWS/Kinesis"
+         " IncomingBytes).",
+         offsetof(struct stream_counts, incoming_bytes)},
+        {"sluice_kinesis_write_provisioned_throughput_exceeded_total",
+         "Records refused by the"
          " shard write limits (AWS/Kinesis WriteProvisionedThroughputExceeded).",
          offsetof(struct stream_counts, write_throttled)},
     };
@@ -223,8 +228,8 @@ static void firehose_section(struct prometheus *p, struct buf *b)
         char base[96], name[128], help[160];
         snake(rows[r].dm.name, base, sizeof(base));
         snprintf(name, sizeof(name), "sluice_firehose_%s%s", base, gauge ? "" : "_total");
-        snprintf(help, sizeof(help), "AWS/Firehose %s (%s)%s.", rows[r].dm.name,
-                 rows[r].dm.unit, gauge ? ", the latest value" : ", since the server started");
+        snprintf(help, sizeof(help), "AWS/Firehose %s (%s)%s.", rows[r].dm.name, rows[r].dm.unit,
+                 gauge ? ", the latest value" : ", since the server started");
         head(b, name, gauge ? "gauge" : "counter", help);
         for (size_t e = r; e < n_rows; e++) {
             if (strcmp(rows[e].dm.name, rows[r].dm.name) == 0) {
@@ -270,9 +275,10 @@ static void requests_section(struct prometheus *p, struct buf *b)
         static const char *const classes[3] = {"2xx", "4xx", "5xx"};
         for (int c = 0; c < 3; c++) {
             if (by_class[c] > 0 || c == 0) {
-                buf_printf(b, "sluice_http_requests_total{service=\"%s\",operation=\"%s\","
-                           "code=\"%s\"} %llu\n", s->service, s->operation, classes[c],
-                           (unsigned long long)by_class[c]);
+                buf_printf(b,
+                           "sluice_http_requests_total{service=\"%s\",operation=\"%s\","
+                           "code=\"%s\"} %llu\n",
+                           s->service, s->operation, classes[c], (unsigned long long)by_class[c]);
             }
         }
     }
@@ -283,20 +289,27 @@ static void requests_section(struct prometheus *p, struct buf *b)
         uint64_t cum = 0;
         for (size_t k = 0; k < N_BUCKETS; k++) {
             cum += atomic_load(&s->buckets[k]);
-            buf_printf(b, "sluice_http_request_duration_seconds_bucket{service=\"%s\","
-                       "operation=\"%s\",le=\"", s->service, s->operation);
+            buf_printf(b,
+                       "sluice_http_request_duration_seconds_bucket{service=\"%s\","
+                       "operation=\"%s\",le=\"",
+                       s->service, s->operation);
             number(b, (double)bucket_us[k] / 1e6);
             buf_printf(b, "\"} %llu\n", (unsigned long long)cum);
         }
         uint64_t count = atomic_load(&s->count);
-        buf_printf(b, "sluice_http_request_duration_seconds_bucket{service=\"%s\",operation="
-                   "\"%s\",le=\"+Inf\"} %llu\n", s->service, s->operation,
-                   (unsigned long long)count);
-        buf_printf(b, "sluice_http_request_duration_seconds_sum{service=\"%s\",operation="
-                   "\"%s\"} ", s->service, s->operation);
+        buf_printf(b,
+                   "sluice_http_request_duration_seconds_bucket{service=\"%s\",operation="
+                   "\"%s\",le=\"+Inf\"} %llu\n",
+                   s->service, s->operation, (unsigned long long)count);
+        buf_printf(b,
+                   "sluice_http_request_duration_seconds_sum{service=\"%s\",operation="
+                   "\"%s\"} ",
+                   s->service, s->operation);
         number(b, (double)atomic_load(&s->sum_us) / 1e6);
-        buf_printf(b, "\nsluice_http_request_duration_seconds_count{service=\"%s\",operation="
-                   "\"%s\"} %llu\n", s->service, s->operation, (unsigned long long)count);
+        buf_printf(b,
+                   "\nsluice_http_request_duration_seconds_count{service=\"%s\",operation="
+                   "\"%s\"} %llu\n",
+                   s->service, s->operation, (unsigned long long)count);
     }
 }
 

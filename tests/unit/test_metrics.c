@@ -327,8 +327,7 @@ static void test_percentiles(void **state)
     }
     const double ps[] = {0, 50, 90, 99, 99.5, 100};
     double out[6];
-    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, ps, 6, out),
-                     1);
+    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, ps, 6, out), 1);
     const double want[] = {1, 50, 90, 99, 100, 100};
     for (int i = 0; i < 6; i++) {
         assert_true(out[i] == want[i]);
@@ -336,18 +335,15 @@ static void test_percentiles(void **state)
     /* An equal-valued set counts as its samples; a set of unequal values cannot be ranked. */
     struct metrics_stat same = {4, 20, 5, 5}, spread = {2, 3, 1, 2};
     assert_int_equal(metrics_put(f->m, &key_a, "Milliseconds", T0_MS + 60000, 60, &same), 0);
-    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000,
-                                         ps + 1, 1, out),
-                     1);
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000, ps + 1, 1, out), 1);
     assert_true(out[0] == 5);
     assert_int_equal(metrics_put(f->m, &key_a, "Milliseconds", T0_MS + 60000, 60, &spread), 0);
-    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000,
-                                         ps + 1, 1, out),
-                     0);
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000, ps + 1, 1, out), 0);
     /* No samples: nothing to rank. */
-    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS + 120000, T0_MS + 180000,
-                                         ps + 1, 1, out),
-                     0);
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 120000, T0_MS + 180000, ps + 1, 1, out), 0);
 }
 
 /* ---- alarms ---- */
@@ -360,8 +356,8 @@ static json_t *alarm_def(const char *name, int eval, int need, const char *treat
                           1, "Namespace", "App", "MetricName", "Latency", "Statistic", "Maximum",
                           "Dimensions", "Name", "StreamName", "Value", "a", "Period", 60,
                           "EvaluationPeriods", eval, "DatapointsToAlarm", need, "Threshold", 5.0,
-                          "ComparisonOperator", "GreaterThanThreshold", "TreatMissingData",
-                          treat, "AlarmActions", "arn:aws:sns:us-east-1:1:t");
+                          "ComparisonOperator", "GreaterThanThreshold", "TreatMissingData", treat,
+                          "AlarmActions", "arn:aws:sns:us-east-1:1:t");
     assert_non_null(d);
     return d;
 }
@@ -431,8 +427,8 @@ static void test_alarm_periods_and_datapoints(void **state)
                                      " datapoints for ALARM -> OK transition)."));
     /* The history: created, two changes; one action (the ALARM's), none for OK. */
     int counts[3] = {0, 0, 0};
-    struct metrics_history_filter hf = {.region = "us-east-1", .name = "a",
-                                        .start_ms = INT64_MIN, .end_ms = INT64_MAX};
+    struct metrics_history_filter hf = {
+        .region = "us-east-1", .name = "a", .start_ms = INT64_MIN, .end_ms = INT64_MAX};
     assert_int_equal(metrics_alarm_history(f->m, &hf, count_history, counts), 0);
     assert_int_equal(counts[0], 2);
     assert_int_equal(counts[1], 1);
@@ -455,9 +451,9 @@ static void test_alarm_missing_data_treatments(void **state)
     assert_string_equal(alarm_now(f, "breaching").state, want[2]);
     assert_string_equal(alarm_now(f, "ignore").state, want[1]);
     /* ignore keeps a state it had */
-    assert_int_equal(metrics_alarm_set_state(f->m, "us-east-1", "ignore", "ALARM", "set", NULL,
-                                             T0_MS + 11000),
-                     0);
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "ignore", "ALARM", "set", NULL, T0_MS + 11000),
+        0);
     metrics__alarms_evaluate(f->m, T0_MS + 12000);
     assert_string_equal(alarm_now(f, "breaching").state, "ALARM");
 }
@@ -468,9 +464,8 @@ static void test_alarms_durable_and_deleted_whole(void **state)
     json_t *d = alarm_def("keep", 1, 1, "missing");
     assert_int_equal(metrics_alarm_put(f->m, "us-east-1", d, T0_MS), 0);
     json_decref(d);
-    assert_int_equal(metrics_alarm_set_state(f->m, "us-east-1", "keep", "ALARM", "why", NULL,
-                                             T0_MS + 1),
-                     0);
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "keep", "ALARM", "why", NULL, T0_MS + 1), 0);
     metrics_close(f->m);
     store_close(f->st);
     assert_int_equal(store_open(f->path, &f->st), 0);
