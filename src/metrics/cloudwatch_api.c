@@ -1142,11 +1142,14 @@ int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (returns_data(json_array_get(queries, i))) {
             returned++;
+            metrics_series_fini(out); /* more than one: refused below */
             out->n = g.s[i].n;
             out->ts = xcalloc(g.s[i].n + 1, sizeof(*out->ts));
             out->v = xcalloc(g.s[i].n + 1, sizeof(*out->v));
-            memcpy(out->ts, g.s[i].ts, g.s[i].n * sizeof(*out->ts));
-            memcpy(out->v, g.s[i].v, g.s[i].n * sizeof(*out->v));
+            if (g.s[i].n > 0) {
+                memcpy(out->ts, g.s[i].ts, g.s[i].n * sizeof(*out->ts));
+                memcpy(out->v, g.s[i].v, g.s[i].n * sizeof(*out->v));
+            }
         }
     }
     if (rc == 0 && returned != 1) {
