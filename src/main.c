@@ -62,7 +62,8 @@ static void usage(FILE *out)
             "                    [--min-body-rate BYTES_PER_S] [--body-memory-budget BYTES]\n"
             "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n"
             "                    [--throughput-limits on|off]\n"
-            "                    [--on-demand-scaling-window-ms MS]\n");
+            "                    [--on-demand-scaling-window-ms MS]\n"
+            "                    [--metrics-endpoint off|open|token-file:PATH]\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -190,6 +191,32 @@ static void raise_nofile_limit(void)
     }
 }
 
+/* GET /metrics (Prometheus): off, open (loopback listeners only) or "token-file:PATH",
+   whose first line is the bearer token a scrape must carry. */
+static const char *metrics_endpoint = "off";
+
+/* The bearer token of --metrics-endpoint token-file:PATH, or NULL (reported). */
+static char *read_metrics_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+        fprintf(stderr, "sluice: cannot read the metrics token from %s\n", path);
+        if (f != NULL) {
+            fclose(f);
+        }
+        return NULL;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strlen(line) < 16) {
+        fprintf(stderr, "sluice: the metrics token in %s is shorter than 16 characters\n",
+                path);
+        return NULL;
+    }
+    return xstrdup(line);
+}
+
 static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
 {
     for (int i = 2; i < argc; i++) {
@@ -289,6 +316,14 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
                 return -1;
             }
             cfg->on_demand_window_ms = (int)n;
+        } else if (strcmp(opt, "--metrics-endpoint") == 0) {
+            if (strcmp(val, "off") != 0 && strcmp(val, "open") != 0 &&
+                strncmp(val, "token-file:", 11) != 0) {
+                fprintf(stderr, "sluice: --metrics-endpoint wants off, open or "
+                                "token-file:PATH, got %s\n", val);
+                return -1;
+            }
+            metrics_endpoint = val;
         } else if (strcmp(opt, "--lambda") == 0) {
             const char *eq = strchr(val, '=');
             struct sluice_lambda *l = &cfg->lambdas[cfg->n_lambdas];
@@ -309,6 +344,13 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
             usage(stderr);
             return -1;
         }
+    }
+    /* Open only where no one else can reach it: scrapers cannot sign requests. */
+    if (strcmp(metrics_endpoint, "open") == 0 && strcmp(cfg->listen_host, "127.0.0.1") != 0 &&
+        strcmp(cfg->listen_host, "::1") != 0 && strcmp(cfg->listen_host, "localhost") != 0) {
+        fprintf(stderr, "sluice: --metrics-endpoint open needs a loopback --listen; use "
+                        "token-file:PATH on %s\n", cfg->listen_host);
+        return -1;
     }
     return 0;
 }
@@ -351,6 +393,8 @@ static int serve(const struct sluice_config *cfg)
                            *athena_api = NULL, *cw_json_api = NULL, *kms_api = NULL;
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
+    struct prometheus *prom = NULL;
+    struct console *console = NULL;
 
     char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
     rc = store_open(db_path, &store);
@@ -417,6 +461,23 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_json(reg, athena_api);
     api_registry_add_json(reg, kms_api);
     api_registry_add_rest(reg, s3_api);
+    console = console_create(cfg->region);
+    api_registry_add_plain(reg, console_page(console));
+    api_registry_add_plain(reg, console_script(console));
+    if (strcmp(metrics_endpoint, "off") != 0) {
+        /* open was checked against --listen; a token file is read now */
+        int open_scrape = strcmp(metrics_endpoint, "open") == 0;
+        char *token =
+            open_scrape ? NULL : read_metrics_token(metrics_endpoint + strlen("token-file:"));
+        if (!open_scrape && token == NULL) {
+            rc = SL_E(VALIDATION);
+            goto out_close_services;
+        }
+        prom = prometheus_create(metrics, streams, delivery, token);
+        free(token);
+        api_registry_add_plain(reg, prometheus_service(prom));
+        api_registry_observe(reg, prometheus_observe, prom);
+    }
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam_authorize, iam, &http)) < 0) {
         goto out_close_services;
     }
@@ -435,6 +496,8 @@ static int serve(const struct sluice_config *cfg)
     exit_code = 0;
 out_close_services:
     api_registry_destroy(reg);
+    prometheus_destroy(prom);
+    console_destroy(console);
     s3_api_destroy(s3_api);
     glue_api_destroy(glue_api);
     kinesis_api_destroy(kinesis_api);

@@ -110,7 +110,10 @@
     X(IAM_DELETE_CONFLICT, "DeleteConflict", 409)                                                  \
     X(IAM_LIMIT_EXCEEDED, "LimitExceeded", 409)                                                    \
     X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)                                        \
-    X(INVALID_INPUT_IAM, "InvalidInput", 400)
+    X(INVALID_INPUT_IAM, "InvalidInput", 400)                                                      \
+    /* CloudWatch */                                                                               \
+    X(CW_RESOURCE_NOT_FOUND, "ResourceNotFound", 404)                                              \
+    X(CW_INVALID_FORMAT, "InvalidFormat", 400)
 
 #define SL_ERR_BASE 20000
 

@@ -146,6 +146,9 @@ struct api_json_service {
      */
     const char *const *cbor_blob_members;
     const char *const *cbor_epoch_members;
+    /* 1: also Smithy RPC v2 CBOR (POST /service/<target_prefix>/operation/<Op> with
+       smithy-protocol: rpc-v2-cbor; timestamps in epoch seconds, cbor_epoch_members). */
+    int rpcv2_cbor;
 };
 
 /* ---- query protocol ---- */
@@ -193,5 +196,24 @@ void api_registry_destroy(struct api_registry *reg);
 void api_registry_add_json(struct api_registry *reg, const struct api_json_service *svc);
 void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc);
 void api_registry_add_rest(struct api_registry *reg, const struct api_rest_service *svc);
+
+/*
+ * Plain HTTP: a GET (or HEAD) of one fixed path that carries no SigV4 signature is the
+ * service's, outside SigV4 (Prometheus' /metrics: scrapers cannot sign). A signed
+ * request to the same path goes to the AWS services as before (S3's bucket of that
+ * name). fn fills resp (status, headers, body) and checks any credentials itself.
+ */
+struct api_plain_service {
+    const char *path; /* "/metrics" */
+    void (*fn)(void *ctx, const struct api_request *req, struct api_response *resp);
+    void *ctx;
+};
+void api_registry_add_plain(struct api_registry *reg, const struct api_plain_service *svc);
+
+/* Told of every answered request: the routed service's signing name ("" when none),
+   the operation (NULL when none was found), the status and the handling time. */
+typedef void (*api_observe_fn)(void *arg, const char *service, const char *operation,
+                               int status, int64_t elapsed_us);
+void api_registry_observe(struct api_registry *reg, api_observe_fn fn, void *arg);
 
 #endif

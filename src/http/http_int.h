@@ -14,6 +14,10 @@ struct api_registry {
     size_t n_query;
     const struct api_rest_service *rest[4];
     size_t n_rest;
+    const struct api_plain_service *plain[4];
+    size_t n_plain;
+    api_observe_fn observe;
+    void *observe_arg;
 };
 
 struct conn_slot;
@@ -49,6 +53,8 @@ struct http_exchange {
     const struct api_json_service *json_svc;
     const struct api_query_service *query_svc;
     const struct api_rest_service *rest_svc;
+    const struct api_plain_service *plain_svc; /* a plain GET (api.h), answered unsigned */
+    int rpcv2; /* Smithy RPC v2 CBOR: the operation is named by the path */
     char request_id[40];
     struct api_response resp;
 };

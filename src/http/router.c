@@ -94,6 +94,18 @@ void api_registry_add_json(struct api_registry *reg, const struct api_json_servi
     reg->json[reg->n_json++] = svc;
 }
 
+void api_registry_add_plain(struct api_registry *reg, const struct api_plain_service *svc)
+{
+    SL_ASSERT(reg->n_plain < sizeof(reg->plain) / sizeof(reg->plain[0]));
+    reg->plain[reg->n_plain++] = svc;
+}
+
+void api_registry_observe(struct api_registry *reg, api_observe_fn fn, void *arg)
+{
+    reg->observe = fn;
+    reg->observe_arg = arg;
+}
+
 void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc)
 {
     SL_ASSERT(reg->n_query < sizeof(reg->query) / sizeof(reg->query[0]));
@@ -264,8 +276,63 @@ static int is_json_preflight(const struct http_exchange *ex)
            list_names(http__header(ex, "Access-Control-Request-Headers"), "x-amz-target");
 }
 
+/* The plain service of an unsigned GET or HEAD of its path (api.h), or NULL. */
+static const struct api_plain_service *plain_route(const struct api_registry *reg,
+                                                   const struct http_exchange *ex)
+{
+    if (reg->n_plain == 0 || (strcmp(ex->method, "GET") != 0 && strcmp(ex->method, "HEAD") != 0)) {
+        return NULL;
+    }
+    const char *auth = http__header(ex, "Authorization");
+    if ((auth != NULL && strncasecmp(auth, "Bearer ", 7) != 0) ||
+        strstr(ex->raw_uri, "Signature=") != NULL) {
+        return NULL; /* signed: an AWS request */
+    }
+    size_t len = strcspn(ex->raw_uri, "?");
+    for (size_t i = 0; i < reg->n_plain; i++) {
+        if (strlen(reg->plain[i]->path) == len &&
+            strncmp(reg->plain[i]->path, ex->raw_uri, len) == 0) {
+            return reg->plain[i];
+        }
+    }
+    return NULL;
+}
+
+/* Smithy RPC v2 CBOR: "/service/<name>/operation/<Op>" with its smithy-protocol header.
+   Sets ex->rpcv2 and the service that speaks it under that name (NULL when none). */
+static int rpcv2_route(const struct api_registry *reg, struct http_exchange *ex)
+{
+    const char *proto = http__header(ex, "smithy-protocol");
+    if (proto == NULL || strcmp(proto, "rpc-v2-cbor") != 0 ||
+        strncmp(ex->raw_uri, "/service/", 9) != 0) {
+        return 0;
+    }
+    const char *name = ex->raw_uri + 9;
+    const char *end = strstr(name, "/operation/");
+    ex->rpcv2 = 1;
+    ex->proto = PROTO_JSON;
+    for (size_t i = 0; i < reg->n_json && end != NULL; i++) {
+        const char *p = reg->json[i]->target_prefix;
+        if (reg->json[i]->rpcv2_cbor && strlen(p) == (size_t)(end - name) &&
+            strncmp(p, name, (size_t)(end - name)) == 0) {
+            ex->json_svc = reg->json[i];
+        }
+    }
+    return 1;
+}
+
 void http__route(const struct api_registry *reg, struct http_exchange *ex)
 {
+    ex->rpcv2 = 0;
+    ex->plain_svc = NULL;
+    if (rpcv2_route(reg, ex)) {
+        return;
+    }
+    ex->plain_svc = plain_route(reg, ex);
+    if (ex->plain_svc != NULL) {
+        ex->proto = PROTO_REST; /* an error before it is answered reads as S3's would */
+        return;
+    }
     if (is_json_preflight(ex)) {
         ex->proto = PROTO_JSON;
         ex->json_svc = reg->n_json > 0 ? reg->json[0] : NULL;
@@ -375,9 +442,22 @@ static int content_type_is(const struct http_exchange *ex, const char *type)
    has (answered as an unknown operation): its answer is CBOR too. */
 static int speaks_cbor(const struct http_exchange *ex)
 {
+    if (ex->rpcv2) {
+        return 1;
+    }
     return ex->proto == PROTO_JSON &&
            (ex->json_svc == NULL || ex->json_svc->cbor_blob_members != NULL) &&
            content_type_is(ex, CBOR_MEDIA_TYPE);
+}
+
+/* The CBOR media type of the exchange's protocol; RPC v2 answers also name the protocol. */
+static const char *cbor_media_type(struct http_exchange *ex)
+{
+    if (ex->rpcv2) {
+        api_response_header(&ex->resp, "smithy-protocol", "rpc-v2-cbor");
+        return "application/cbor";
+    }
+    return CBOR_MEDIA_TYPE;
 }
 
 /* The answer to a request from a web page (an Origin header): any origin may read it,
@@ -422,7 +502,7 @@ static void json_error_body(struct http_exchange *ex, const char *name, const ch
         json_object_set_new(body, "message", json_stringn(message, strlen(message)));
     }
     if (speaks_cbor(ex) && body != NULL) {
-        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        api_response_header(r, "Content-Type", cbor_media_type(ex));
         cbor_encode(body, NULL, &r->body);
     } else {
         api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
@@ -579,6 +659,16 @@ static const char *rest_operation(const struct api_request *req)
 static const struct api_json_op *json_target_op(const struct http_exchange *ex)
 {
     const struct api_json_service *svc = ex->json_svc;
+    if (ex->rpcv2) {
+        const char *op = svc != NULL ? strstr(ex->raw_uri, "/operation/") : NULL;
+        size_t len = op != NULL ? strcspn(op + 11, "?/") : 0;
+        for (size_t i = 0; op != NULL && i < svc->n_ops; i++) {
+            if (strlen(svc->ops[i].name) == len && strncmp(svc->ops[i].name, op + 11, len) == 0) {
+                return &svc->ops[i];
+            }
+        }
+        return NULL;
+    }
     const char *target = http__header(ex, "X-Amz-Target");
     const char *dot = target ? strchr(target, '.') : NULL;
     if (svc == NULL || dot == NULL || (size_t)(dot - target) != strlen(svc->target_prefix) ||
@@ -605,7 +695,8 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
         struct cbor_encode_opts opts = {
             .blob_members = ex->json_svc->cbor_blob_members,
             .epoch_members = ex->json_svc->cbor_epoch_members,
-            .epoch_scale = 1000.0, /* the AWS SDKs' CBOR timestamps are epoch milliseconds */
+            /* x-amz-cbor-1.1 timestamps are epoch milliseconds; RPC v2's are seconds */
+            .epoch_scale = ex->rpcv2 ? 0 : 1000.0,
         };
         rc = doc != NULL ? cbor_encode(doc, &opts, &cbor) : SL_E(INTERNAL);
         json_decref(doc);
@@ -629,7 +720,7 @@ static void finish_json(struct http_exchange *ex, struct api_call *call, int rc,
     }
     buf_fini(&r->body);
     if (speaks_cbor(ex)) {
-        api_response_header(r, "Content-Type", CBOR_MEDIA_TYPE);
+        api_response_header(r, "Content-Type", cbor_media_type(ex));
         r->body = cbor;
     } else {
         api_response_header(r, "Content-Type", "application/x-amz-json-1.1");
@@ -666,9 +757,15 @@ static int json_input(struct http_exchange *ex, const struct api_json_op *op, js
     if (speaks_cbor(ex)) {
         struct err_info err;
         err_clear(&err);
-        /* The AWS SDK for Java writes timestamps as tag 1 epoch milliseconds. */
-        struct cbor_decode_opts opts = {.epoch_scale = 0.001};
-        int rc = cbor_decode(body, ex->body_len, &opts, input, &err);
+        /* The AWS SDK for Java writes timestamps as tag 1 epoch milliseconds; RPC v2
+           clients write seconds, and may send no body for an empty input. */
+        struct cbor_decode_opts opts = {.epoch_scale = ex->rpcv2 ? 1.0 : 0.001};
+        int rc = 0;
+        if (ex->rpcv2 && ex->body_len == 0) {
+            *input = json_object();
+        } else {
+            rc = cbor_decode(body, ex->body_len, &opts, input, &err);
+        }
         if (rc == 0 && !json_is_object(*input)) {
             rc = err_set(&err, SL_E(SERIALIZATION),
                          "Start of structure or map found where not expected.");
@@ -1162,6 +1259,16 @@ static int json_precheck(struct http_exchange *ex, int has_body)
     if (is_json_preflight(ex)) {
         return 1;
     }
+    if (ex->rpcv2) {
+        /* RPC v2: the path names the operation; the body may be empty. */
+        int code = strcmp(ex->method, "POST") != 0 || json_target_op(ex) == NULL
+                       ? SL_E(UNKNOWN_OPERATION)
+                       : 0;
+        if (code < 0) {
+            http__render_error(ex, code, "", NULL);
+        }
+        return code;
+    }
     if (strcmp(ex->method, "POST") != 0) {
         render_bare_xml(ex, 403,
                         "<AccessDeniedException>\n  <Message>Unable to determine service/operation "
@@ -1230,6 +1337,9 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
     char *path;
     const char *query;
     struct sigv4_header *sig_headers;
+    if (ex->plain_svc != NULL) {
+        return 0; /* its own credentials, checked when answered */
+    }
     if (ex->proto == PROTO_JSON) {
         int pre = json_precheck(ex, !has_no_body(ex));
         if (pre != 0) {
@@ -1252,7 +1362,57 @@ int http__gate(const struct http_server_ctx *ctx, struct http_exchange *ex)
     return rc;
 }
 
+/* A plain service's answer (api_registry_add_plain). */
+static void answer_plain(struct http_exchange *ex, int64_t now_ms)
+{
+    size_t len = strcspn(ex->raw_uri, "?");
+    char *path = xstrndup(ex->raw_uri, len);
+    struct api_request req = {
+        .request_id = ex->request_id,
+        .method = ex->method,
+        .path = path,
+        .query = ex->raw_uri[len] == '?' ? ex->raw_uri + len + 1 : "",
+        .host = http__header(ex, "Host") ? http__header(ex, "Host") : "",
+        .body = (const uint8_t *)"",
+        .body_fd = -1,
+        .headers = ex->headers,
+        .n_headers = ex->n_headers,
+        .account_id = "",
+        .access_key_id = "",
+        .region = "",
+        .signing_service = "",
+        .now_ms = now_ms,
+    };
+    ex->resp.status = 200;
+    buf_reset(&ex->resp.body);
+    api_response_header(&ex->resp, "x-amzn-RequestId", ex->request_id);
+    ex->plain_svc->fn(ex->plain_svc->ctx, &req, &ex->resp);
+    ex->resp.head_only = strcmp(ex->method, "HEAD") == 0;
+    free(path);
+}
+
+static void handle(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                   const char **operation);
+
 void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
+{
+    int64_t started = clock_mono_ns();
+    const char *operation = NULL;
+    if (ex->plain_svc != NULL) {
+        answer_plain(ex, clock_now_ms());
+    } else {
+        handle(ctx, ex, &operation);
+    }
+    if (ctx->reg->observe != NULL && ex->plain_svc == NULL) {
+        const char *svc = routed_service(ex);
+        ctx->reg->observe(ctx->reg->observe_arg, svc ? svc : "", operation,
+                          ex->resp.status ? ex->resp.status : 200,
+                          (clock_mono_ns() - started) / 1000);
+    }
+}
+
+static void handle(const struct http_server_ctx *ctx, struct http_exchange *ex,
+                   const char **operation)
 {
     int64_t now_ms = clock_now_ms();
     char *path = NULL;
@@ -1339,6 +1499,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     case PROTO_QUERY: dispatch_query(ctx, ex, &call, query); break;
     case PROTO_REST: dispatch_rest(ctx, ex, &call); break;
     }
+    *operation = ex->proto == PROTO_REST ? rest_operation(&req) : call.operation;
     free(call.long_message);
 out:
     free(auth);

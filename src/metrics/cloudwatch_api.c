@@ -1,6 +1,6 @@
 /*
  * CloudWatch's API (monitoring 2010-08-01): PutMetricData, ListMetrics,
- * GetMetricStatistics and GetMetricData.
+ * GetMetricStatistics and GetMetricData here, the alarms in cloudwatch_alarms.c.
  *
  * Each operation is written once, on JSON (awsJson1_0, the newer SDKs). The query
  * protocol (awsQuery, older SDKs) reaches the same operations: its form fields become
@@ -18,12 +18,13 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "http/api.h"
-#include "metrics/metrics.h"
+#include "metrics/cw_int.h"
 
 #define PUT_DATUMS_MAX 1000
 #define LIST_PAGE 500
 #define DATAPOINTS_MAX 1440
 #define QUERIES_MAX 500
+#define EXT_STATS_MAX 10
 
 static const char *const units[] = {
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
@@ -37,13 +38,13 @@ static const char *const stat_names[] = {"SampleCount", "Average", "Sum", "Minim
 
 /* ---- reading input ---- */
 
-static const char *get_str(json_t *obj, const char *key)
+const char *cw_get_str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
 
 /* 0 absent, 1 read into *out, -1 not a number. */
-static int get_num(json_t *obj, const char *key, double *out)
+int cw_get_num(json_t *obj, const char *key, double *out)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL || json_is_null(v)) {
@@ -99,7 +100,7 @@ static int parse_time(const char *s, int64_t *ms)
 }
 
 /* 0 absent, 1 read, -1 malformed. */
-static int get_time(json_t *obj, const char *key, int64_t *ms)
+int cw_get_time(json_t *obj, const char *key, int64_t *ms)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL || json_is_null(v)) {
@@ -113,7 +114,7 @@ static int get_time(json_t *obj, const char *key, int64_t *ms)
     return s != NULL && parse_time(s, ms) == 0 ? 1 : -1;
 }
 
-static int in_set(const char *s, const char *const *set, size_t n)
+int cw_in_set(const char *s, const char *const *set, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(s, set[i]) == 0) {
@@ -123,23 +124,36 @@ static int in_set(const char *s, const char *const *set, size_t n)
     return -1;
 }
 
-static int valid_unit(const char *u)
+int cw_valid_unit(const char *u)
 {
-    return in_set(u, units, sizeof(units) / sizeof(units[0])) >= 0;
+    return cw_in_set(u, units, sizeof(units) / sizeof(units[0])) >= 0;
 }
 
-static int missing(struct api_call *call, const char *name)
+int cw_percentile(const char *s, double *p)
+{
+    if (s == NULL || s[0] != 'p' || !isdigit((unsigned char)s[1])) {
+        return 0;
+    }
+    char *end;
+    *p = strtod(s + 1, &end);
+    /* pNN or pNN.N..., at most two decimals as CloudWatch takes them */
+    const char *dot = strchr(s, '.');
+    return *end == '\0' && *p >= 0 && *p <= 100 && (dot == NULL || strlen(dot + 1) <= 2) &&
+           (dot == NULL || dot[1] != '\0');
+}
+
+int cw_missing(struct api_call *call, const char *name)
 {
     return err_set(&call->err, SL_E(MISSING_PARAMETER), "The parameter %s is required.", name);
 }
 
-static int bad_value(struct api_call *call, const char *name, const char *why)
+int cw_bad_value(struct api_call *call, const char *name, const char *why)
 {
     return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE), "The parameter %s %s", name, why);
 }
 
 /* Reads Dimensions ([{Name, Value}]) into dims; filter allows a missing Value. */
-static int get_dims(struct api_call *call, json_t *list, const char *field, int filter,
+int cw_get_dims(struct api_call *call, json_t *list, const char *field, int filter,
                     struct metrics_dim dims[METRICS_DIMS_MAX], size_t *n_out)
 {
     *n_out = 0;
@@ -154,17 +168,17 @@ static int get_dims(struct api_call *call, json_t *list, const char *field, int 
     }
     for (size_t i = 0; i < n; i++) {
         json_t *d = json_array_get(list, i);
-        const char *name = get_str(d, "Name");
-        const char *value = get_str(d, "Value");
+        const char *name = cw_get_str(d, "Name");
+        const char *value = cw_get_str(d, "Value");
         if (name == NULL || name[0] == '\0') {
             char f[96];
             snprintf(f, sizeof(f), "%s.member.%zu.Name", field, i + 1);
-            return missing(call, f);
+            return cw_missing(call, f);
         }
         if (!filter && value == NULL) {
             char f[96];
             snprintf(f, sizeof(f), "%s.member.%zu.Value", field, i + 1);
-            return missing(call, f);
+            return cw_missing(call, f);
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(dims[j].name, name) == 0) {
@@ -179,7 +193,7 @@ static int get_dims(struct api_call *call, json_t *list, const char *field, int 
     return 0;
 }
 
-static json_t *dims_json(const struct metrics_dim *dims, size_t n)
+json_t *cw_dims_json(const struct metrics_dim *dims, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -217,12 +231,12 @@ static int read_values(struct api_call *call, json_t *d, const char *f, struct d
         json_t *wrap = json_pack("{s:O,s:O?}", "v", json_array_get(values, i), "c",
                                  counts ? json_array_get(counts, i) : NULL);
         double v = 0, c = 1;
-        int ok = get_num(wrap, "v", &v) == 1 && get_num(wrap, "c", &c) >= 0;
+        int ok = cw_get_num(wrap, "v", &v) == 1 && cw_get_num(wrap, "c", &c) >= 0;
         json_decref(wrap);
         if (!ok || !isfinite(v) || !isfinite(c) || c < 0) {
             char name[96];
             snprintf(name, sizeof(name), "%s.Values", f);
-            return bad_value(call, name, "must contain only finite numbers and counts >= 0.");
+            return cw_bad_value(call, name, "must contain only finite numbers and counts >= 0.");
         }
         if (c > 0) {
             out->stats[out->n_stats++] = (struct metrics_stat){c, v * c, v, v};
@@ -239,38 +253,38 @@ static int read_datum(struct api_call *call, const char *ns, json_t *d, size_t i
     char name[96];
     out->key.region = call->req->region;
     out->key.ns = ns;
-    out->key.name = get_str(d, "MetricName");
+    out->key.name = cw_get_str(d, "MetricName");
     if (out->key.name == NULL || out->key.name[0] == '\0') {
         snprintf(name, sizeof(name), "%s.MetricName", f);
-        return missing(call, name);
+        return cw_missing(call, name);
     }
     snprintf(name, sizeof(name), "%s.Dimensions", f);
-    int rc = get_dims(call, json_object_get(d, "Dimensions"), name, 0, out->dims,
+    int rc = cw_get_dims(call, json_object_get(d, "Dimensions"), name, 0, out->dims,
                       &out->key.n_dims);
     if (rc < 0) {
         return rc;
     }
     out->key.dims = out->dims;
-    out->unit = get_str(d, "Unit");
+    out->unit = cw_get_str(d, "Unit");
     if (out->unit == NULL) {
         out->unit = "None";
-    } else if (!valid_unit(out->unit)) {
+    } else if (!cw_valid_unit(out->unit)) {
         snprintf(name, sizeof(name), "%s.Unit", f);
-        return bad_value(call, name, "must be a valid StandardUnit.");
+        return cw_bad_value(call, name, "must be a valid StandardUnit.");
     }
     double res = 60;
-    if (get_num(d, "StorageResolution", &res) < 0 || (res != 1 && res != 60)) {
+    if (cw_get_num(d, "StorageResolution", &res) < 0 || (res != 1 && res != 60)) {
         snprintf(name, sizeof(name), "%s.StorageResolution", f);
-        return bad_value(call, name, "must be either 1 or 60.");
+        return cw_bad_value(call, name, "must be either 1 or 60.");
     }
     out->res = (int)res;
     int64_t now = call->req->now_ms;
     out->ts_ms = now;
-    rc = get_time(d, "Timestamp", &out->ts_ms);
+    rc = cw_get_time(d, "Timestamp", &out->ts_ms);
     /* AWS takes datapoints up to two weeks old and two hours ahead. */
     if (rc < 0 || out->ts_ms < now - 14LL * 86400000 || out->ts_ms > now + 2LL * 3600000) {
         snprintf(name, sizeof(name), "%s.Timestamp", f);
-        return bad_value(call, name, "must specify a time no more than two weeks in the past"
+        return cw_bad_value(call, name, "must specify a time no more than two weeks in the past"
                                      " or two hours in the future.");
     }
     json_t *sv = json_object_get(d, "StatisticValues");
@@ -292,22 +306,22 @@ static int read_datum(struct api_call *call, const char *ns, json_t *d, size_t i
         double *dst[4] = {&s->count, &s->sum, &s->min, &s->max};
         for (int i = 0; i < 4; i++) {
             snprintf(name, sizeof(name), "%s.StatisticValues.%s", f, fields[i]);
-            int got = get_num(sv, fields[i], dst[i]);
+            int got = cw_get_num(sv, fields[i], dst[i]);
             if (got == 0) {
-                return missing(call, name);
+                return cw_missing(call, name);
             }
             if (got < 0 || !isfinite(*dst[i])) {
-                return bad_value(call, name, "must be a finite number.");
+                return cw_bad_value(call, name, "must be a finite number.");
             }
         }
         if (s->count <= 0 || s->min > s->max) {
             snprintf(name, sizeof(name), "%s.StatisticValues", f);
-            return bad_value(call, name, "must have SampleCount > 0 and Minimum <= Maximum.");
+            return cw_bad_value(call, name, "must have SampleCount > 0 and Minimum <= Maximum.");
         }
         return 0;
     }
     double v = 0;
-    int got = get_num(d, "Value", &v);
+    int got = cw_get_num(d, "Value", &v);
     snprintf(name, sizeof(name), "%s.Value", f);
     if (got == 0) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
@@ -315,7 +329,7 @@ static int read_datum(struct api_call *call, const char *ns, json_t *d, size_t i
                        " %s.StatisticValues must be specified.", f, f, f);
     }
     if (got < 0 || !isfinite(v)) {
-        return bad_value(call, name, "must be a finite number.");
+        return cw_bad_value(call, name, "must be a finite number.");
     }
     *s = (struct metrics_stat){1, v, v, v};
     return 0;
@@ -324,9 +338,9 @@ static int read_datum(struct api_call *call, const char *ns, json_t *d, size_t i
 static int put_metric_data(struct api_call *call, json_t *in, json_t **out)
 {
     struct metrics *m = call->service_ctx;
-    const char *ns = get_str(in, "Namespace");
+    const char *ns = cw_get_str(in, "Namespace");
     if (ns == NULL || ns[0] == '\0') {
-        return missing(call, "Namespace");
+        return cw_missing(call, "Namespace");
     }
     if (strncmp(ns, "AWS/", 4) == 0) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
@@ -335,7 +349,7 @@ static int put_metric_data(struct api_call *call, json_t *in, json_t **out)
     json_t *data = json_object_get(in, "MetricData");
     size_t n = json_array_size(data);
     if (n == 0) {
-        return missing(call, "MetricData");
+        return cw_missing(call, "MetricData");
     }
     if (n > PUT_DATUMS_MAX) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
@@ -393,7 +407,7 @@ static int list_one(void *arg, int64_t id, const char *ns, const char *name,
     }
     json_array_append_new(lc->metrics, json_pack("{s:s,s:s,s:o}", "Namespace", ns,
                                                  "MetricName", name, "Dimensions",
-                                                 dims_json(dims, n_dims)));
+                                                 cw_dims_json(dims, n_dims)));
     lc->n++;
     lc->last_id = id;
     return 0;
@@ -403,15 +417,15 @@ static int list_metrics(struct api_call *call, json_t *in, json_t **out)
 {
     struct metrics *m = call->service_ctx;
     struct metrics_list_filter f = {.region = call->req->region,
-                                    .ns = get_str(in, "Namespace"),
-                                    .name = get_str(in, "MetricName")};
+                                    .ns = cw_get_str(in, "Namespace"),
+                                    .name = cw_get_str(in, "MetricName")};
     struct metrics_dim dims[METRICS_DIMS_MAX];
-    int rc = get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 1, dims, &f.n_dims);
+    int rc = cw_get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 1, dims, &f.n_dims);
     if (rc < 0) {
         return rc;
     }
     f.dims = dims;
-    const char *token = get_str(in, "NextToken");
+    const char *token = cw_get_str(in, "NextToken");
     if (token != NULL) {
         char *end;
         long long after = strtoll(token, &end, 10);
@@ -451,7 +465,7 @@ static double stat_value(const struct metrics_stat *s, int which)
 }
 
 /* Checks a period: 1, 5, 10, 20, 30 or a multiple of 60. */
-static int check_period(struct api_call *call, const char *field, double p)
+int cw_check_period(struct api_call *call, const char *field, double p)
 {
     if (p < 1 || p != floor(p) ||
         !(p == 1 || p == 5 || p == 10 || p == 20 || p == 30 || fmod(p, 60) == 0)) {
@@ -464,19 +478,19 @@ static int check_period(struct api_call *call, const char *field, double p)
 
 static int read_range(struct api_call *call, json_t *in, int64_t *start, int64_t *end)
 {
-    int rs = get_time(in, "StartTime", start);
-    int re = get_time(in, "EndTime", end);
+    int rs = cw_get_time(in, "StartTime", start);
+    int re = cw_get_time(in, "EndTime", end);
     if (rs == 0) {
-        return missing(call, "StartTime");
+        return cw_missing(call, "StartTime");
     }
     if (re == 0) {
-        return missing(call, "EndTime");
+        return cw_missing(call, "EndTime");
     }
     if (rs < 0) {
-        return bad_value(call, "StartTime", "must be a valid timestamp.");
+        return cw_bad_value(call, "StartTime", "must be a valid timestamp.");
     }
     if (re < 0) {
-        return bad_value(call, "EndTime", "must be a valid timestamp.");
+        return cw_bad_value(call, "EndTime", "must be a valid timestamp.");
     }
     if (*start >= *end) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
@@ -498,16 +512,16 @@ static int64_t round_start(int64_t start, int64_t now, double period)
 static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out)
 {
     struct metrics *m = call->service_ctx;
-    struct metrics_key k = {.region = call->req->region, .ns = get_str(in, "Namespace"),
-                            .name = get_str(in, "MetricName")};
+    struct metrics_key k = {.region = call->req->region, .ns = cw_get_str(in, "Namespace"),
+                            .name = cw_get_str(in, "MetricName")};
     if (k.ns == NULL) {
-        return missing(call, "Namespace");
+        return cw_missing(call, "Namespace");
     }
     if (k.name == NULL) {
-        return missing(call, "MetricName");
+        return cw_missing(call, "MetricName");
     }
     struct metrics_dim dims[METRICS_DIMS_MAX];
-    int rc = get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 0, dims, &k.n_dims);
+    int rc = cw_get_dims(call, json_object_get(in, "Dimensions"), "Dimensions", 0, dims, &k.n_dims);
     if (rc < 0) {
         return rc;
     }
@@ -517,12 +531,12 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
         return rc;
     }
     double period = 0;
-    int got = get_num(in, "Period", &period);
+    int got = cw_get_num(in, "Period", &period);
     if (got == 0) {
-        return missing(call, "Period");
+        return cw_missing(call, "Period");
     }
-    if (got < 0 || (rc = check_period(call, "Period", period)) < 0) {
-        return got < 0 ? bad_value(call, "Period", "must be an integer.") : rc;
+    if (got < 0 || (rc = cw_check_period(call, "Period", period)) < 0) {
+        return got < 0 ? cw_bad_value(call, "Period", "must be an integer.") : rc;
     }
     json_t *stats = json_object_get(in, "Statistics");
     json_t *ext = json_object_get(in, "ExtendedStatistics");
@@ -531,28 +545,34 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
         return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
                        "Must specify either Statistics or ExtendedStatistics, but not both.");
     }
-    if (n_ext > 0) {
-        /* Slots keep SampleCount/Sum/Minimum/Maximum only: a percentile needs the values. */
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "ExtendedStatistics (percentiles) are not supported by this server:"
-                       " it stores statistic sets, not the values a percentile needs. Use"
-                       " Statistics.");
+    double pct[EXT_STATS_MAX];
+    if (n_ext > EXT_STATS_MAX) {
+        return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
+                       "The collection ExtendedStatistics must not have a size greater than"
+                       " %d.", EXT_STATS_MAX);
+    }
+    for (size_t i = 0; i < n_ext; i++) {
+        if (!cw_percentile(json_string_value(json_array_get(ext, i)), &pct[i])) {
+            char f[48];
+            snprintf(f, sizeof(f), "ExtendedStatistics.member.%zu", i + 1);
+            return cw_bad_value(call, f, "must be a percentile between p0.0 and p100.");
+        }
     }
     int want[N_STATS] = {0};
     for (size_t i = 0; i < n_stats; i++) {
         const char *s = json_string_value(json_array_get(stats, i));
-        int idx = s ? in_set(s, stat_names, N_STATS) : -1;
+        int idx = s ? cw_in_set(s, stat_names, N_STATS) : -1;
         if (idx < 0) {
             char f[48];
             snprintf(f, sizeof(f), "Statistics.member.%zu", i + 1);
-            return bad_value(call, f, "must be a value in the set [ Maximum, Sum, SampleCount,"
+            return cw_bad_value(call, f, "must be a value in the set [ Maximum, Sum, SampleCount,"
                                       " Average, Minimum ].");
         }
         want[idx] = 1;
     }
-    const char *unit = get_str(in, "Unit");
-    if (unit != NULL && !valid_unit(unit)) {
-        return bad_value(call, "Unit", "must be a valid StandardUnit.");
+    const char *unit = cw_get_str(in, "Unit");
+    if (unit != NULL && !cw_valid_unit(unit)) {
+        return cw_bad_value(call, "Unit", "must be a valid StandardUnit.");
     }
     int64_t n_points = (end - start + (int64_t)period * 1000 - 1) / ((int64_t)period * 1000);
     if (n_points > DATAPOINTS_MAX) {
@@ -577,9 +597,26 @@ static int get_metric_statistics(struct api_call *call, json_t *in, json_t **out
                 json_object_set_new(dp, stat_names[s], json_real(stat_value(&pts[i].s, s)));
             }
         }
+        json_t *ex = n_ext > 0 ? json_object() : NULL;
+        for (size_t e = 0; e < n_ext && rc >= 0; e++) {
+            double v;
+            rc = metrics_percentiles(m, &k, pts[i].unit, pts[i].ts_ms,
+                                     pts[i].ts_ms + (int64_t)period * 1000, &pct[e], 1, &v);
+            if (rc == 1) {
+                json_object_set_new(ex, json_string_value(json_array_get(ext, e)),
+                                    json_real(v));
+            }
+        }
+        if (ex != NULL) {
+            json_object_set_new(dp, "ExtendedStatistics", ex);
+        }
         json_array_append_new(dps, dp);
     }
     free(pts);
+    if (rc < 0) {
+        json_decref(dps);
+        return err_set(&call->err, rc, "%s", "");
+    }
     *out = json_pack("{s:s,s:o}", "Label", k.name, "Datapoints", dps);
     return 0;
 }
@@ -618,39 +655,41 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
 {
     char f[80];
     json_t *metric = json_object_get(ms, "Metric");
-    struct metrics_key k = {.region = call->req->region, .ns = get_str(metric, "Namespace"),
-                            .name = get_str(metric, "MetricName")};
+    struct metrics_key k = {.region = call->req->region, .ns = cw_get_str(metric, "Namespace"),
+                            .name = cw_get_str(metric, "MetricName")};
     if (k.ns == NULL || k.name == NULL) {
         snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.MetricStat.Metric.%s", idx + 1,
                  k.ns == NULL ? "Namespace" : "MetricName");
-        return missing(call, f);
+        return cw_missing(call, f);
     }
     struct metrics_dim dims[METRICS_DIMS_MAX];
     snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.MetricStat.Metric.Dimensions", idx + 1);
-    int rc = get_dims(call, json_object_get(metric, "Dimensions"), f, 0, dims, &k.n_dims);
+    int rc = cw_get_dims(call, json_object_get(metric, "Dimensions"), f, 0, dims, &k.n_dims);
     if (rc < 0) {
         return rc;
     }
     k.dims = dims;
     double period = 0;
     snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.MetricStat.Period", idx + 1);
-    int got = get_num(ms, "Period", &period);
+    int got = cw_get_num(ms, "Period", &period);
     if (got == 0) {
-        return missing(call, f);
+        return cw_missing(call, f);
     }
-    if (got < 0 || (rc = check_period(call, f, period)) < 0) {
-        return got < 0 ? bad_value(call, f, "must be an integer.") : rc;
+    if (got < 0 || (rc = cw_check_period(call, f, period)) < 0) {
+        return got < 0 ? cw_bad_value(call, f, "must be an integer.") : rc;
     }
-    const char *stat = get_str(ms, "Stat");
-    int which = stat ? in_set(stat, stat_names, N_STATS) : -1;
-    if (which < 0) {
+    const char *stat = cw_get_str(ms, "Stat");
+    int which = stat ? cw_in_set(stat, stat_names, N_STATS) : -1;
+    double pct = 0;
+    if (which < 0 && !cw_percentile(stat, &pct)) {
         snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.MetricStat.Stat", idx + 1);
-        return stat == NULL ? missing(call, f)
-                            : bad_value(call, f, "must be one of SampleCount, Average, Sum,"
-                                                 " Minimum, Maximum (percentiles are not"
-                                                 " supported by this server).");
+        return stat == NULL ? cw_missing(call, f)
+                            : cw_bad_value(call, f, "must be one of SampleCount, Average, Sum,"
+                                                 " Minimum, Maximum or a percentile pNN.NN"
+                                                 " (other statistics are not supported by"
+                                                 " this server).");
     }
-    const char *unit = get_str(ms, "Unit");
+    const char *unit = cw_get_str(ms, "Unit");
     struct metrics_point *pts;
     size_t n;
     start = round_start(start, call->req->now_ms, period);
@@ -669,11 +708,20 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
             s.min = fmin(s.min, pts[j].s.min);
             s.max = fmax(s.max, pts[j].s.max);
         }
-        series_push(out, pts[i].ts_ms, stat_value(&s, which));
+        if (which >= 0) {
+            series_push(out, pts[i].ts_ms, stat_value(&s, which));
+        } else {
+            double v;
+            rc = metrics_percentiles(m, &k, unit, pts[i].ts_ms,
+                                     pts[i].ts_ms + (int64_t)period * 1000, &pct, 1, &v);
+            if (rc == 1) {
+                series_push(out, pts[i].ts_ms, v);
+            }
+        }
         i = j;
     }
     free(pts);
-    return 0;
+    return rc < 0 ? err_set(&call->err, rc, "%s", "") : 0;
 }
 
 /*
@@ -717,7 +765,7 @@ static void skip_ws(struct expr *e)
 static int ref_series(struct expr *e, const char *name, size_t len, struct series *out)
 {
     for (size_t i = 0; i < e->g->n; i++) {
-        const char *id = get_str(json_array_get(e->g->queries, i), "Id");
+        const char *id = cw_get_str(json_array_get(e->g->queries, i), "Id");
         if (id != NULL && strlen(id) == len && strncmp(id, name, len) == 0) {
             int rc = eval_query(e->g, i);
             if (rc < 0) {
@@ -949,11 +997,11 @@ static int eval_query(struct gmd *g, size_t i)
     if (s->busy) {
         return err_set(&g->call->err, SL_E(INVALID_PARAMETER_VALUE),
                        "Circular dependency between MetricDataQueries (at %s).",
-                       get_str(q, "Id"));
+                       cw_get_str(q, "Id"));
     }
     s->busy = 1;
     int rc;
-    const char *expression = get_str(q, "Expression");
+    const char *expression = cw_get_str(q, "Expression");
     json_t *ms = json_object_get(q, "MetricStat");
     if ((expression != NULL) == (ms != NULL)) {
         rc = err_set(&g->call->err, SL_E(INVALID_PARAMETER_COMBINATION),
@@ -962,7 +1010,7 @@ static int eval_query(struct gmd *g, size_t i)
     } else if (ms != NULL) {
         rc = metric_stat_series(g->call, g->m, ms, i, g->start, g->end, s);
     } else {
-        struct expr e = {g, get_str(q, "Id"), expression};
+        struct expr e = {g, cw_get_str(q, "Id"), expression};
         rc = expr_sum(&e, s);
         skip_ws(&e);
         if (rc == 0 && *e.p != '\0') {
@@ -982,12 +1030,12 @@ static json_t *series_result(const struct series *s, json_t *q, int descending)
         json_array_append_new(ts, json_real((double)s->ts[i] / 1000.0));
         json_array_append_new(vals, json_real(s->v[i]));
     }
-    const char *label = get_str(q, "Label");
+    const char *label = cw_get_str(q, "Label");
     if (label == NULL) {
         json_t *ms = json_object_get(q, "MetricStat");
-        label = ms ? get_str(json_object_get(ms, "Metric"), "MetricName") : get_str(q, "Id");
+        label = ms ? cw_get_str(json_object_get(ms, "Metric"), "MetricName") : cw_get_str(q, "Id");
     }
-    return json_pack("{s:s,s:s,s:o,s:o,s:s,s:[]}", "Id", get_str(q, "Id"), "Label",
+    return json_pack("{s:s,s:s,s:o,s:o,s:s,s:[]}", "Id", cw_get_str(q, "Id"), "Label",
                      label ? label : "", "Timestamps", ts, "Values", vals, "StatusCode",
                      "Complete", "Messages");
 }
@@ -1003,17 +1051,17 @@ static int returns_data(json_t *q)
 static int check_ids(struct api_call *call, json_t *queries, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *id = get_str(json_array_get(queries, i), "Id");
+        const char *id = cw_get_str(json_array_get(queries, i), "Id");
         char f[64];
         snprintf(f, sizeof(f), "MetricDataQueries.member.%zu.Id", i + 1);
         if (id == NULL) {
-            return missing(call, f);
+            return cw_missing(call, f);
         }
         if (!islower((unsigned char)id[0])) {
-            return bad_value(call, f, "must start with a lowercase letter.");
+            return cw_bad_value(call, f, "must start with a lowercase letter.");
         }
         for (size_t j = 0; j < i; j++) {
-            const char *other = get_str(json_array_get(queries, j), "Id");
+            const char *other = cw_get_str(json_array_get(queries, j), "Id");
             if (other != NULL && strcmp(other, id) == 0) {
                 return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
                                "The value %s for field Id in MetricDataQueries is not unique.",
@@ -1029,7 +1077,7 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
     json_t *queries = json_object_get(in, "MetricDataQueries");
     size_t n = json_array_size(queries);
     if (n == 0) {
-        return missing(call, "MetricDataQueries");
+        return cw_missing(call, "MetricDataQueries");
     }
     if (n > QUERIES_MAX) {
         return err_set(&call->err, SL_E(INVALID_PARAMETER_VALUE),
@@ -1041,10 +1089,10 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
     if (rc < 0 || (rc = check_ids(call, queries, n)) < 0) {
         return rc;
     }
-    const char *scan = get_str(in, "ScanBy");
+    const char *scan = cw_get_str(in, "ScanBy");
     if (scan != NULL && strcmp(scan, "TimestampDescending") != 0 &&
         strcmp(scan, "TimestampAscending") != 0) {
-        return bad_value(call, "ScanBy", "must be TimestampDescending or TimestampAscending.");
+        return cw_bad_value(call, "ScanBy", "must be TimestampDescending or TimestampAscending.");
     }
     int descending = scan == NULL || strcmp(scan, "TimestampDescending") == 0;
     g.s = xcalloc(n, sizeof(*g.s));
@@ -1070,6 +1118,55 @@ static int get_metric_data(struct api_call *call, json_t *in, json_t **out)
     return 0;
 }
 
+/* ---- metric math for alarms ---- */
+
+int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64_t start_ms,
+                   int64_t end_ms, int64_t now_ms, struct metrics_series *out,
+                   struct err_info *err)
+{
+    struct api_request req = {.region = region, .now_ms = now_ms, .account_id = ""};
+    struct api_call call = {.req = &req, .service_ctx = m};
+    err_clear(&call.err);
+    size_t n = json_array_size(queries);
+    struct gmd g = {&call, m, queries, NULL, n, start_ms, end_ms};
+    memset(out, 0, sizeof(*out));
+    int rc = n == 0 || n > QUERIES_MAX ? err_set(&call.err, SL_E(INVALID_PARAMETER_VALUE),
+                                                 "Metrics must have 1 to %d members.",
+                                                 QUERIES_MAX)
+                                       : check_ids(&call, queries, n);
+    g.s = rc < 0 ? NULL : xcalloc(n, sizeof(*g.s));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = eval_query(&g, i);
+    }
+    size_t returned = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (returns_data(json_array_get(queries, i))) {
+            returned++;
+            metrics_series_fini(out); /* more than one: refused below */
+            out->n = g.s[i].n;
+            out->ts = xcalloc(g.s[i].n + 1, sizeof(*out->ts));
+            out->v = xcalloc(g.s[i].n + 1, sizeof(*out->v));
+            if (g.s[i].n > 0) {
+                memcpy(out->ts, g.s[i].ts, g.s[i].n * sizeof(*out->ts));
+                memcpy(out->v, g.s[i].v, g.s[i].n * sizeof(*out->v));
+            }
+        }
+    }
+    if (rc == 0 && returned != 1) {
+        metrics_series_fini(out);
+        rc = err_set(&call.err, SL_E(INVALID_PARAMETER_VALUE),
+                     "Exactly one element of the metrics list should return data.");
+    }
+    for (size_t i = 0; g.s != NULL && i < n; i++) {
+        series_fini(&g.s[i]);
+    }
+    free(g.s);
+    if (rc < 0 && err != NULL) {
+        *err = call.err;
+    }
+    return rc;
+}
+
 /* ---- awsJson1_0 ---- */
 
 /* CloudWatch is awsQueryCompatible: the JSON error names the query error code too. */
@@ -1093,16 +1190,39 @@ JSON_OP(put_metric_data)
 JSON_OP(list_metrics)
 JSON_OP(get_metric_statistics)
 JSON_OP(get_metric_data)
+JSON_OP(cw_put_metric_alarm)
+JSON_OP(cw_describe_alarms)
+JSON_OP(cw_describe_alarms_for_metric)
+JSON_OP(cw_delete_alarms)
+JSON_OP(cw_set_alarm_state)
+JSON_OP(cw_describe_alarm_history)
+JSON_OP(cw_enable_alarm_actions)
+JSON_OP(cw_disable_alarm_actions)
 
 static const struct api_json_op json_ops[] = {
     {"PutMetricData", json_put_metric_data, NULL},
     {"ListMetrics", json_list_metrics, NULL},
     {"GetMetricStatistics", json_get_metric_statistics, NULL},
     {"GetMetricData", json_get_metric_data, NULL},
+    {"PutMetricAlarm", json_cw_put_metric_alarm, NULL},
+    {"DescribeAlarms", json_cw_describe_alarms, NULL},
+    {"DescribeAlarmsForMetric", json_cw_describe_alarms_for_metric, NULL},
+    {"DeleteAlarms", json_cw_delete_alarms, NULL},
+    {"SetAlarmState", json_cw_set_alarm_state, NULL},
+    {"DescribeAlarmHistory", json_cw_describe_alarm_history, NULL},
+    {"EnableAlarmActions", json_cw_enable_alarm_actions, NULL},
+    {"DisableAlarmActions", json_cw_disable_alarm_actions, NULL},
+};
+
+/* The model's timestamps, written as tag 1 epochs in RPC v2 CBOR. */
+static const char *const epoch_members[] = {
+    "Timestamp", "Timestamps", "StateUpdatedTimestamp", "StateTransitionedTimestamp",
+    "AlarmConfigurationUpdatedTimestamp", NULL,
 };
 
 struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
 {
+    metrics__set_math(m, cw_math_series);
     struct api_json_service *svc = xcalloc(1, sizeof(*svc));
     svc->signing_name = "monitoring";
     svc->target_prefix = "GraniteServiceVersion20100801";
@@ -1110,6 +1230,8 @@ struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
     svc->ops = json_ops;
     svc->n_ops = sizeof(json_ops) / sizeof(json_ops[0]);
     svc->ctx = m;
+    svc->cbor_epoch_members = epoch_members;
+    svc->rpcv2_cbor = 1;
     return svc;
 }
 
@@ -1185,8 +1307,25 @@ static void xml_members(struct buf *b, json_t *obj)
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
+        if (strcmp(key, "ExtendedStatistics") == 0 && json_is_object(v)) {
+            /* a map in the query protocol: <entry><key/><value/></entry> */
+            const char *pk;
+            json_t *pv;
+            buf_puts(b, "<ExtendedStatistics>");
+            json_object_foreach(v, pk, pv) {
+                buf_puts(b, "<entry><key>");
+                buf_xml_escape(b, pk, strlen(pk));
+                buf_puts(b, "</key><value>");
+                xml_number(b, json_number_value(pv));
+                buf_puts(b, "</value></entry>");
+            }
+            buf_puts(b, "</ExtendedStatistics>");
+            continue;
+        }
         buf_printf(b, "<%s>", key);
-        xml_value(b, v, strcmp(key, "Timestamp") == 0 || strcmp(key, "Timestamps") == 0);
+        size_t len = strlen(key);
+        xml_value(b, v, strcmp(key, "Timestamps") == 0 ||
+                            (len >= 9 && strcmp(key + len - 9, "Timestamp") == 0));
         buf_printf(b, "</%s>", key);
     }
 }
@@ -1251,12 +1390,28 @@ QUERY_OP(put_metric_data)
 QUERY_OP(list_metrics)
 QUERY_OP(get_metric_statistics)
 QUERY_OP(get_metric_data)
+QUERY_OP(cw_put_metric_alarm)
+QUERY_OP(cw_describe_alarms)
+QUERY_OP(cw_describe_alarms_for_metric)
+QUERY_OP(cw_delete_alarms)
+QUERY_OP(cw_set_alarm_state)
+QUERY_OP(cw_describe_alarm_history)
+QUERY_OP(cw_enable_alarm_actions)
+QUERY_OP(cw_disable_alarm_actions)
 
 static const struct api_query_op query_ops[] = {
     {"PutMetricData", query_put_metric_data},
     {"ListMetrics", query_list_metrics},
     {"GetMetricStatistics", query_get_metric_statistics},
     {"GetMetricData", query_get_metric_data},
+    {"PutMetricAlarm", query_cw_put_metric_alarm},
+    {"DescribeAlarms", query_cw_describe_alarms},
+    {"DescribeAlarmsForMetric", query_cw_describe_alarms_for_metric},
+    {"DeleteAlarms", query_cw_delete_alarms},
+    {"SetAlarmState", query_cw_set_alarm_state},
+    {"DescribeAlarmHistory", query_cw_describe_alarm_history},
+    {"EnableAlarmActions", query_cw_enable_alarm_actions},
+    {"DisableAlarmActions", query_cw_disable_alarm_actions},
 };
 
 struct api_query_service *cloudwatch_query_api_create(struct metrics *m)

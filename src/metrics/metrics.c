@@ -35,6 +35,39 @@ static const struct store_migration migrations[] = {
         " n REAL NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,"
         " PRIMARY KEY (metric_id, ts, res, unit)) WITHOUT ROWID;"
         "CREATE INDEX metric_point_ts ON metric_point(ts);"},
+    /* def: the MetricAlarm's configuration as JSON; the state beside it */
+    {2, "CREATE TABLE metric_alarm ("
+        " region TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " def TEXT NOT NULL,"
+        " state TEXT NOT NULL,"
+        " reason TEXT NOT NULL,"
+        " reason_data TEXT,"
+        " state_ms INTEGER NOT NULL,"
+        " transitioned_ms INTEGER NOT NULL,"
+        " config_ms INTEGER NOT NULL,"
+        " PRIMARY KEY (region, name));"
+        "CREATE TABLE alarm_history ("
+        " id INTEGER PRIMARY KEY,"
+        " region TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " ts INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " summary TEXT NOT NULL,"
+        " data TEXT NOT NULL);"
+        "CREATE INDEX alarm_history_name ON alarm_history(region, name, ts);"},
+    /* The values of a slot, for percentiles: raw is how many of its n samples are in
+       metric_value (a statistic set of distinct values cannot be). */
+    {3, "ALTER TABLE metric_point ADD COLUMN raw REAL NOT NULL DEFAULT 0;"
+        "CREATE TABLE metric_value ("
+        " metric_id INTEGER NOT NULL,"
+        " ts INTEGER NOT NULL,"
+        " res INTEGER NOT NULL,"
+        " unit TEXT NOT NULL,"
+        " value REAL NOT NULL,"
+        " count REAL NOT NULL,"
+        " PRIMARY KEY (metric_id, ts, res, unit, value)) WITHOUT ROWID;"
+        "CREATE INDEX metric_value_ts ON metric_value(ts);"},
 };
 
 /* AWS keeps one-minute data 15 days and one-second data 3 hours before rolling them up. */
@@ -60,6 +93,7 @@ struct metrics {
     size_t n_sources;
     pthread_mutex_t sample_mu; /* one sample at a time; guards totals */
     struct last_total *totals;
+    metrics_math_fn math; /* metric math for alarms, set by the API before any sample */
     /* the sampler thread */
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -76,6 +110,25 @@ int64_t metrics_now_ms(const struct metrics *m)
 struct store *metrics__store(struct metrics *m)
 {
     return m->store;
+}
+
+void metrics__set_math(struct metrics *m, metrics_math_fn fn)
+{
+    pthread_mutex_lock(&m->sample_mu); /* the sampler thread may be evaluating */
+    m->math = fn;
+    pthread_mutex_unlock(&m->sample_mu);
+}
+
+metrics_math_fn metrics__math(struct metrics *m)
+{
+    return m->math;
+}
+
+void metrics_series_fini(struct metrics_series *s)
+{
+    free(s->ts);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
 }
 
 /* ---- dimensions ---- */
@@ -167,22 +220,40 @@ static int put_locked(struct metrics *m, const struct metrics_put_item *it)
     if (rc < 0) {
         return rc;
     }
+    /* One value repeated (a single value, or a set whose samples are all equal) is kept
+       for percentiles, as CloudWatch keeps it; other statistic sets are not. */
+    const struct metrics_stat *st = &it->stat;
+    int raw = st->min == st->max && st->sum == st->min * st->count;
     struct store_stmt *q = store_prepare_args(
         m->store,
-        "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max)"
-        " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
+        "INSERT INTO metric_point (metric_id, ts, res, unit, n, sum, min, max, raw)"
+        " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n,"
         " sum = sum + excluded.sum, min = MIN(min, excluded.min),"
-        " max = MAX(max, excluded.max)",
+        " max = MAX(max, excluded.max), raw = raw + excluded.raw",
         "iiis", id, ts, (int64_t)it->resolution_s, it->unit);
     if (q == NULL) {
         return SL_E(IO);
     }
-    const double vals[4] = {it->stat.count, it->stat.sum, it->stat.min, it->stat.max};
-    for (int i = 0; i < 4; i++) {
+    const double vals[5] = {st->count, st->sum, st->min, st->max, raw ? st->count : 0};
+    for (int i = 0; i < 5; i++) {
         store_bind_double(q, 5 + i, vals[i]);
     }
     rc = store_step(q);
     store_finalize(q);
+    if (rc >= 0 && raw) {
+        q = store_prepare_args(m->store,
+                               "INSERT INTO metric_value (metric_id, ts, res, unit, value, count)"
+                               " VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
+                               " count = count + excluded.count",
+                               "iiis", id, ts, (int64_t)it->resolution_s, it->unit);
+        if (q == NULL) {
+            return SL_E(IO);
+        }
+        store_bind_double(q, 5, st->min);
+        store_bind_double(q, 6, st->count);
+        rc = store_step(q);
+        store_finalize(q);
+    }
     return rc < 0 ? rc : 0;
 }
 
@@ -279,6 +350,55 @@ int metrics_stats(struct metrics *m, const struct metrics_key *k, const char *un
     *out = pts;
     *n_out = n;
     return 0;
+}
+
+int metrics_percentiles(struct metrics *m, const struct metrics_key *k, const char *unit,
+                        int64_t from_ms, int64_t to_ms, const double *ps, size_t n_ps,
+                        double *out)
+{
+    store_read_begin(m->store);
+    int64_t id = 0;
+    int rc = metric_id(m, k, 0, &id);
+    if (rc == SL_E(RESOURCE_NOT_FOUND)) {
+        store_read_end(m->store);
+        return 0;
+    }
+    struct store_stmt *q =
+        rc < 0 ? NULL
+               : store_prepare_args(m->store,
+                                    "SELECT SUM(n), SUM(raw) FROM metric_point WHERE metric_id=?"
+                                    " AND ts>=? AND ts<? AND (? IS NULL OR unit=?)",
+                                    "iiiss", id, from_ms, to_ms, unit, unit);
+    double n = 0, raw = 0;
+    if (q != NULL && (rc = store_step(q)) == 1) {
+        n = store_col_double(q, 0);
+        raw = store_col_double(q, 1);
+    }
+    store_finalize(q);
+    int computable = rc >= 0 && q != NULL && n > 0 && raw >= n;
+    q = !computable ? NULL
+                    : store_prepare_args(m->store,
+                                         "SELECT value, SUM(count) FROM metric_value"
+                                         " WHERE metric_id=? AND ts>=? AND ts<?"
+                                         " AND (? IS NULL OR unit=?) GROUP BY value"
+                                         " ORDER BY value",
+                                         "iiiss", id, from_ms, to_ms, unit, unit);
+    /* Nearest rank: the smallest value with at least p% of the samples at or below it. */
+    double seen = 0;
+    size_t next = 0;
+    while (q != NULL && next < n_ps && (rc = store_step(q)) == 1) {
+        double v = store_col_double(q, 0);
+        seen += store_col_double(q, 1);
+        while (next < n_ps && seen >= ps[next] / 100.0 * n - 1e-9) {
+            out[next++] = v;
+        }
+    }
+    store_finalize(q);
+    store_read_end(m->store);
+    if (rc < 0 && computable) {
+        return rc;
+    }
+    return computable && next == n_ps ? 1 : 0;
 }
 
 /* 1 when every filter dimension is among dims (with its value, when it names one). */
@@ -394,6 +514,11 @@ int metrics_expire(struct metrics *m, int64_t now_ms)
                                  " OR (res=1 AND ts<?)",
                        "ii", now_ms - RETAIN_MINUTE_MS, now_ms - RETAIN_SECOND_MS);
     if (rc == 0) {
+        rc = store_run(m->store, "DELETE FROM metric_value WHERE (res=60 AND ts<?)"
+                                 " OR (res=1 AND ts<?)",
+                       "ii", now_ms - RETAIN_MINUTE_MS, now_ms - RETAIN_SECOND_MS);
+    }
+    if (rc == 0) {
         rc = store_run(m->store,
                        "DELETE FROM metric WHERE NOT EXISTS"
                        " (SELECT 1 FROM metric_point WHERE metric_id=metric.id)",
@@ -414,6 +539,7 @@ void metrics_sample_now(struct metrics *m)
     if (rc < 0) {
         log_msg(LOG_WARN, "metrics", "retention sweep failed: %s", sl_strerror(rc));
     }
+    metrics__alarms_evaluate(m, now); /* after the sources, so this minute's figures count */
     pthread_mutex_unlock(&m->sample_mu);
 }
 

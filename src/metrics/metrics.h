@@ -5,13 +5,15 @@
  * (SampleCount, Sum, Minimum, Maximum): one-minute slots, or one-second slots for
  * high-resolution PutMetricData (StorageResolution 1). Slots older than the retention
  * (15 days of one-minute data, 3 hours of one-second data, as AWS keeps them before
- * rolling up) are deleted by the sampler. Raw values are not kept, so percentiles
- * (ExtendedStatistics) cannot be computed and are refused.
+ * rolling up) are deleted by the sampler. The distinct values of a slot are kept
+ * with their counts beside it, so percentiles (ExtendedStatistics) are exact; a slot
+ * that took a statistic set of unequal values has none (as in CloudWatch).
  *
  * The sampler publishes what the other parts count (AWS/Kinesis, AWS/Firehose,
  * AWS/Athena) once a minute by the service clock, and on demand (metrics_sample_now,
  * which the server runs on SIGUSR1): each source turns its counters since start into
- * the increase since the previous sample.
+ * the increase since the previous sample. After each sample the metric alarms are
+ * evaluated (alarms.c); their definitions, states and history are in the store too.
  */
 #ifndef SLUICE_METRICS_METRICS_H
 #define SLUICE_METRICS_METRICS_H
@@ -85,6 +87,15 @@ int metrics_stats(struct metrics *m, const struct metrics_key *k, const char *un
                   int64_t start_ms, int64_t end_ms, int period_s, struct metrics_point **out,
                   size_t *n_out);
 
+/*
+ * The percentiles ps (each 0..100, ascending) of the metric's samples in [from_ms, to_ms)
+ * (unit NULL: every unit), into out. Returns 1, 0 when not computable (no samples, or a
+ * statistic set of unequal values among them), or a store error.
+ */
+int metrics_percentiles(struct metrics *m, const struct metrics_key *k, const char *unit,
+                        int64_t from_ms, int64_t to_ms, const double *ps, size_t n_ps,
+                        double *out);
+
 /* A dimension filter of metrics_list: value NULL matches any value. */
 struct metrics_list_filter {
     const char *region;
@@ -129,13 +140,39 @@ void metrics_source_athena(struct metrics *m, int64_t now_ms, void *athena_sourc
 
 /* ---- the API ---- */
 
-/* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*) and in awsQuery
-   (signing name "monitoring"); free with cloudwatch_api_destroy after the registry. Smithy
-   RPC v2 CBOR is not spoken. */
+/* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*), in Smithy RPC
+   v2 CBOR (the same service, /service/GraniteServiceVersion20100801/operation/<Op>) and in
+   awsQuery (signing name "monitoring"); free with cloudwatch_api_destroy after the
+   registry. */
 struct api_json_service;
 struct api_query_service;
 struct api_json_service *cloudwatch_json_api_create(struct metrics *m);
 struct api_query_service *cloudwatch_query_api_create(struct metrics *m);
 void cloudwatch_api_destroy(struct api_json_service *json, struct api_query_service *query);
+
+/* ---- Prometheus (prometheus.c) ---- */
+
+/* GET /metrics in Prometheus' text format. token: the bearer token a scrape must carry,
+   or NULL for an open endpoint (the caller allows that only on a loopback address). */
+struct prometheus;
+struct api_plain_service;
+struct prometheus *prometheus_create(struct metrics *m, struct stream_service *streams,
+                                     struct delivery_service *delivery, const char *token);
+/* The plain service to register (api_registry_add_plain). */
+const struct api_plain_service *prometheus_service(struct prometheus *p);
+/* The front end's observer (api_registry_observe with p as its arg). */
+void prometheus_observe(void *arg, const char *service, const char *operation, int status,
+                        int64_t elapsed_us);
+/* After the server has stopped; NULL is fine. */
+void prometheus_destroy(struct prometheus *p);
+
+/* ---- the console (console.c) ---- */
+
+/* GET /console and /console/app.js: a read-only page that signs its own API calls. */
+struct console;
+struct console *console_create(const char *region);
+const struct api_plain_service *console_page(struct console *c);
+const struct api_plain_service *console_script(struct console *c);
+void console_destroy(struct console *c);
 
 #endif

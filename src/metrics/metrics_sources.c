@@ -26,12 +26,14 @@ void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_increase(m, &k, "Bytes", now_ms, (double)c[i].incoming_bytes);
         k.name = "IncomingRecords";
         metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].incoming_records);
+        k.name = "WriteProvisionedThroughputExceeded";
+        metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].write_throttled);
     }
     free(c);
 }
 
 /* Counts and sums grow; the others (freshness, ratios, last partition count) are gauges. */
-static int is_gauge(const struct delivery_metric *dm)
+int metrics__firehose_is_gauge(const struct delivery_metric *dm)
 {
     return strcmp(dm->unit, "Seconds") == 0 || strcmp(dm->unit, "None") == 0 ||
            strstr(dm->name, "Success") != NULL || strstr(dm->name, "PartitionCount") != NULL ||
@@ -52,7 +54,7 @@ void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *ctx)
         struct metrics_dim dim = {"DeliveryStreamName", ids[i].name};
         for (size_t j = 0; j < n_dm; j++) {
             struct metrics_key k = {ids[i].region, "AWS/Firehose", dm[j].name, &dim, 1};
-            if (is_gauge(&dm[j])) {
+            if (metrics__firehose_is_gauge(&dm[j])) {
                 metrics__put_gauge(m, &k, dm[j].unit, now_ms, dm[j].value);
             } else {
                 metrics__put_increase(m, &k, dm[j].unit, now_ms, dm[j].value);

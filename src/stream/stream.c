@@ -757,6 +757,7 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
             snprintf(c[n].name, sizeof(c[n].name), "%s", held[i]->name);
             c[n].incoming_records = atomic_load(&held[i]->counters.incoming_records);
             c[n].incoming_bytes = atomic_load(&held[i]->counters.incoming_bytes);
+            c[n].write_throttled = atomic_load(&held[i]->counters.write_throttled);
             n++;
         }
     }
@@ -2003,6 +2004,7 @@ static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_
     for (size_t j = 0; j < n_refused; j++) {
         order[kept + j] = sizes[j];
     }
+    atomic_fetch_add(&s->counters.write_throttled, n_refused);
     return kept;
 }
 

@@ -239,6 +239,7 @@ struct stream_counts {
     char region[32];
     char name[STREAM_NAME_MAX + 1];
     uint64_t incoming_records, incoming_bytes;
+    uint64_t write_throttled; /* WriteProvisionedThroughputExceeded: records refused */
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
 

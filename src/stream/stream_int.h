@@ -60,6 +60,7 @@ struct stream_counters {
     atomic_uint_fast64_t incoming_records, incoming_bytes;
     atomic_uint_fast64_t outgoing_records, outgoing_bytes;
     atomic_uint_fast64_t put_failures;
+    atomic_uint_fast64_t write_throttled; /* records refused by the shard write limits */
 };
 
 /* The mutable part of a stream: copied out, changed in the copy, stored, copied back. */

@@ -213,8 +213,12 @@ def test_get_metric_statistics_errors(cw):
         (dict(base, Statistics=["Sum"], StartTime=end, EndTime=start), "InvalidParameterValue",
          "StartTime"),
         (dict(base), "InvalidParameterCombination", "Statistics or ExtendedStatistics"),
-        (dict(base, ExtendedStatistics=["p99"]), "InvalidParameterCombination",
-         "not supported"),
+        (dict(base, Statistics=["Sum"], ExtendedStatistics=["p99"]),
+         "InvalidParameterCombination", "Statistics or ExtendedStatistics"),
+        (dict(base, ExtendedStatistics=["p101"]), "InvalidParameterValue",
+         "ExtendedStatistics.member.1"),
+        (dict(base, ExtendedStatistics=["q50"]), "InvalidParameterValue",
+         "ExtendedStatistics.member.1"),
         (dict(base, Statistics=["Sum"], Period=1, StartTime=start - datetime.timedelta(days=1)),
          "InvalidParameterCombination", "1,440"),
     ]
@@ -239,8 +243,8 @@ def test_get_metric_data_errors(cw):
         ([{"Id": "e", "Expression": "f + 1"}, {"Id": "f", "Expression": "e * 2"}],
          "InvalidParameterValue", "Circular"),
         ([{"Id": "e", "Expression": "(1 + "}], "InvalidParameterValue", "expression"),
-        ([{"Id": "a", "MetricStat": dict(stat, Stat="p99")}], "InvalidParameterValue",
-         "percentiles"),
+        ([{"Id": "a", "MetricStat": dict(stat, Stat="tm99")}], "InvalidParameterValue",
+         "Stat"),
     ]
     for queries, code, fragment in cases:
         with pytest.raises(ClientError) as e:
@@ -396,3 +400,41 @@ def test_athena_publishes_per_workgroup_that_asks(sl, cw, unique):
     quiet = cw.list_metrics(Namespace="AWS/Athena",
                             Dimensions=[{"Name": "WorkGroup", "Value": off}])["Metrics"]
     assert quiet == []
+
+
+def test_percentiles_from_values_counts_and_single_values(cw, unique):
+    ns, dims = "Pct/" + unique, [{"Name": "Op", "Value": "get"}]
+    at = datetime.datetime.now(UTC).replace(second=0, microsecond=0) - datetime.timedelta(
+        minutes=3)
+    # 1..100, given as Values/Counts (1..90 once each), single values and an equal-valued set.
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Lat", "Dimensions": dims, "Timestamp": at,
+         "Values": [float(v) for v in range(1, 91)], "Counts": [1.0] * 90},
+        *[{"MetricName": "Lat", "Dimensions": dims, "Timestamp": at, "Value": float(v)}
+          for v in range(91, 96)],
+        {"MetricName": "Lat", "Dimensions": dims, "Timestamp": at,
+         "StatisticValues": {"SampleCount": 1, "Sum": 96, "Minimum": 96, "Maximum": 96}},
+        {"MetricName": "Lat", "Dimensions": dims, "Timestamp": at,
+         "Values": [97, 98, 99, 100]},
+    ])
+    start, end = window()
+    r = cw.get_metric_statistics(Namespace=ns, MetricName="Lat", Dimensions=dims,
+                                 StartTime=start, EndTime=end, Period=60,
+                                 ExtendedStatistics=["p50", "p90", "p99", "p99.5", "p100"])
+    [dp] = r["Datapoints"]
+    assert dp["ExtendedStatistics"] == {"p50": 50.0, "p90": 90.0, "p99": 99.0,
+                                        "p99.5": 100.0, "p100": 100.0}
+    assert "Sum" not in dp
+    q = [{"Id": f"p{n}", "MetricStat": {"Metric": {"Namespace": ns, "MetricName": "Lat",
+                                                   "Dimensions": dims},
+                                        "Period": 60, "Stat": f"p{n}"}} for n in (50, 99)]
+    got = {x["Id"]: x["Values"] for x in cw.get_metric_data(
+        StartTime=start, EndTime=end, MetricDataQueries=q)["MetricDataResults"]}
+    assert got == {"p50": [50.0], "p99": [99.0]}
+    # A statistic set of unequal values has no values to rank: no percentile for its period.
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Set", "Timestamp": at,
+         "StatisticValues": {"SampleCount": 3, "Sum": 6, "Minimum": 1, "Maximum": 3}}])
+    r = cw.get_metric_statistics(Namespace=ns, MetricName="Set", StartTime=start, EndTime=end,
+                                 Period=60, ExtendedStatistics=["p50"])
+    assert [d.get("ExtendedStatistics", {}) for d in r["Datapoints"]] == [{}]

@@ -317,6 +317,173 @@ static void test_sample_now_runs_sources(void **state)
     assert_int_equal(source_now, T0_MS + 5000);
 }
 
+/* ---- percentiles ---- */
+
+static void test_percentiles(void **state)
+{
+    struct fx *f = *state;
+    for (int v = 100; v >= 1; v--) {
+        put1(f->m, &key_a, "Milliseconds", T0_MS + v, v);
+    }
+    const double ps[] = {0, 50, 90, 99, 99.5, 100};
+    double out[6];
+    assert_int_equal(metrics_percentiles(f->m, &key_a, NULL, T0_MS, T0_MS + 60000, ps, 6, out), 1);
+    const double want[] = {1, 50, 90, 99, 100, 100};
+    for (int i = 0; i < 6; i++) {
+        assert_true(out[i] == want[i]);
+    }
+    /* An equal-valued set counts as its samples; a set of unequal values cannot be ranked. */
+    struct metrics_stat same = {4, 20, 5, 5}, spread = {2, 3, 1, 2};
+    assert_int_equal(metrics_put(f->m, &key_a, "Milliseconds", T0_MS + 60000, 60, &same), 0);
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000, ps + 1, 1, out), 1);
+    assert_true(out[0] == 5);
+    assert_int_equal(metrics_put(f->m, &key_a, "Milliseconds", T0_MS + 60000, 60, &spread), 0);
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 60000, T0_MS + 120000, ps + 1, 1, out), 0);
+    /* No samples: nothing to rank. */
+    assert_int_equal(
+        metrics_percentiles(f->m, &key_a, NULL, T0_MS + 120000, T0_MS + 180000, ps + 1, 1, out), 0);
+}
+
+/* ---- alarms ---- */
+
+static json_t *alarm_def(const char *name, int eval, int need, const char *treat)
+{
+    json_t *d = json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:[{s:s,s:s}],s:i,s:i,s:i,s:f,s:s,s:s,"
+                          "s:[s]}",
+                          "AlarmName", name, "AlarmArn", "arn:aws:cloudwatch:x", "ActionsEnabled",
+                          1, "Namespace", "App", "MetricName", "Latency", "Statistic", "Maximum",
+                          "Dimensions", "Name", "StreamName", "Value", "a", "Period", 60,
+                          "EvaluationPeriods", eval, "DatapointsToAlarm", need, "Threshold", 5.0,
+                          "ComparisonOperator", "GreaterThanThreshold", "TreatMissingData", treat,
+                          "AlarmActions", "arn:aws:sns:us-east-1:1:t");
+    assert_non_null(d);
+    return d;
+}
+
+struct seen_alarm {
+    char state[32];
+    char reason[512];
+};
+
+static int take_alarm(void *arg, json_t *a)
+{
+    struct seen_alarm *s = arg;
+    snprintf(s->state, sizeof(s->state), "%s", json_string_value(json_object_get(a, "StateValue")));
+    snprintf(s->reason, sizeof(s->reason), "%s",
+             json_string_value(json_object_get(a, "StateReason")));
+    return 1;
+}
+
+static struct seen_alarm alarm_now(struct fx *f, const char *after)
+{
+    struct seen_alarm s = {{0}, {0}};
+    assert_int_equal(metrics_alarm_list(f->m, "us-east-1", after, take_alarm, &s), 0);
+    return s;
+}
+
+static int count_history(void *arg, int64_t id, const char *name, int64_t ts, const char *type,
+                         const char *summary, const char *data)
+{
+    (void)id, (void)name, (void)ts, (void)summary, (void)data;
+    int *counts = arg;
+    counts[strcmp(type, "StateUpdate") == 0 ? 0 : strcmp(type, "Action") == 0 ? 1 : 2]++;
+    return 0;
+}
+
+static void test_alarm_periods_and_datapoints(void **state)
+{
+    struct fx *f = *state;
+    json_t *d = alarm_def("a", 3, 2, "missing");
+    assert_int_equal(metrics_alarm_put(f->m, "us-east-1", d, T0_MS), 0);
+    json_decref(d);
+    /* No data: unknown, as created. */
+    metrics__alarms_evaluate(f->m, T0_MS + 30000);
+    struct seen_alarm s = alarm_now(f, NULL);
+    assert_string_equal(s.state, "INSUFFICIENT_DATA");
+    assert_string_equal(s.reason, metrics_alarm_initial_reason);
+    /* One period over the threshold of the two needed: still too few to tell. */
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 1000, 9);
+    metrics__alarms_evaluate(f->m, T0_MS + 30000);
+    assert_string_equal(alarm_now(f, NULL).state, "INSUFFICIENT_DATA");
+    /* A second, a minute later: ALARM, listing both, newest first. */
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 61000, 7);
+    metrics__alarms_evaluate(f->m, T0_MS + 90000);
+    s = alarm_now(f, NULL);
+    assert_string_equal(s.state, "ALARM");
+    assert_non_null(strstr(s.reason, "Threshold Crossed: 2 out of the last 3 datapoints [7.0 ("));
+    assert_non_null(strstr(s.reason, "), 9.0 ("));
+    assert_non_null(strstr(s.reason, ")] were greater than the threshold (5.0) (minimum 2"
+                                     " datapoints for OK -> ALARM transition)."));
+    /* Two quiet minutes under it: the breaches age out of the window, OK. */
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 121000, 1);
+    put1(f->m, &key_a, "Milliseconds", T0_MS + 181000, 2);
+    metrics__alarms_evaluate(f->m, T0_MS + 190000);
+    s = alarm_now(f, NULL);
+    assert_string_equal(s.state, "OK");
+    assert_non_null(strstr(s.reason, "2 out of the last 3 datapoints [2.0 ("));
+    assert_non_null(strstr(s.reason, "were not greater than the threshold (5.0) (minimum 2"
+                                     " datapoints for ALARM -> OK transition)."));
+    /* The history: created, two changes; one action (the ALARM's), none for OK. */
+    int counts[3] = {0, 0, 0};
+    struct metrics_history_filter hf = {
+        .region = "us-east-1", .name = "a", .start_ms = INT64_MIN, .end_ms = INT64_MAX};
+    assert_int_equal(metrics_alarm_history(f->m, &hf, count_history, counts), 0);
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 1);
+    assert_int_equal(counts[2], 1);
+}
+
+static void test_alarm_missing_data_treatments(void **state)
+{
+    struct fx *f = *state;
+    const char *treats[] = {"breaching", "notBreaching", "ignore"};
+    const char *want[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
+    for (int i = 0; i < 3; i++) {
+        json_t *d = alarm_def(treats[i], 2, 1, treats[i]);
+        assert_int_equal(metrics_alarm_put(f->m, "us-east-1", d, T0_MS), 0);
+        json_decref(d);
+    }
+    metrics__alarms_evaluate(f->m, T0_MS + 10000);
+    /* names in order: breaching, ignore, notBreaching */
+    assert_string_equal(alarm_now(f, NULL).state, want[0]);
+    assert_string_equal(alarm_now(f, "breaching").state, want[2]);
+    assert_string_equal(alarm_now(f, "ignore").state, want[1]);
+    /* ignore keeps a state it had */
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "ignore", "ALARM", "set", NULL, T0_MS + 11000),
+        0);
+    metrics__alarms_evaluate(f->m, T0_MS + 12000);
+    assert_string_equal(alarm_now(f, "breaching").state, "ALARM");
+}
+
+static void test_alarms_durable_and_deleted_whole(void **state)
+{
+    struct fx *f = *state;
+    json_t *d = alarm_def("keep", 1, 1, "missing");
+    assert_int_equal(metrics_alarm_put(f->m, "us-east-1", d, T0_MS), 0);
+    json_decref(d);
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "keep", "ALARM", "why", NULL, T0_MS + 1), 0);
+    metrics_close(f->m);
+    store_close(f->st);
+    assert_int_equal(store_open(f->path, &f->st), 0);
+    struct metrics_options o = {.store = f->st, .now_ms = fake_clock};
+    assert_int_equal(metrics_open(&o, &f->m), 0);
+    struct seen_alarm s = alarm_now(f, NULL);
+    assert_string_equal(s.state, "ALARM");
+    assert_string_equal(s.reason, "why");
+    const char *names[] = {"keep", "nope"};
+    const char *missing = NULL;
+    assert_int_equal(metrics_alarm_delete(f->m, "us-east-1", names, 2, &missing),
+                     SL_E(CW_RESOURCE_NOT_FOUND));
+    assert_string_equal(missing, "nope");
+    assert_string_equal(alarm_now(f, NULL).state, "ALARM");
+    assert_int_equal(metrics_alarm_delete(f->m, "us-east-1", names, 1, &missing), 0);
+    assert_string_equal(alarm_now(f, NULL).state, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +496,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_durable_across_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sample_now_runs_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_writes_every_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_percentiles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alarm_periods_and_datapoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alarm_missing_data_treatments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
