@@ -148,8 +148,7 @@ int s3__respond_tagging(struct s3_req *r, const char *tags_json)
 /* Subresources this adapter does not implement, answered NotImplemented. */
 int s3__unsupported_subresource(const struct s3_req *r)
 {
-    static const char *const names[] = {"cors",
-                                        "lifecycle",
+    static const char *const names[] = {"lifecycle",
                                         "website",
                                         "encryption",
                                         "replication",
@@ -164,13 +163,10 @@ int s3__unsupported_subresource(const struct s3_req *r)
                                         "object-lock",
                                         "retention",
                                         "legal-hold",
-                                        "ownershipControls",
-                                        "publicAccessBlock",
                                         "restore",
                                         "select",
                                         "torrent",
-                                        "attributes",
-                                        "policyStatus"};
+                                        "attributes"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (s3__query(r, names[i]) != NULL) {
             return 1;
