@@ -92,6 +92,7 @@
     X(INVALID_BUCKET_ACL_OWNERSHIP, "InvalidBucketAclWithObjectOwnership", 400)                    \
     X(INVALID_POLICY_DOCUMENT, "InvalidPolicyDocument", 400)                                       \
     X(S3_MISSING_FIELDS, "MissingFields", 400)                                                     \
+    X(MALFORMED_POST, "MalformedPOSTRequest", 400)                                                 \
     /* Glue */                                                                                     \
     X(ENTITY_NOT_FOUND, "EntityNotFoundException", 400)                                            \
     X(ALREADY_EXISTS, "AlreadyExistsException", 400)                                               \

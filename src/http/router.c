@@ -1337,6 +1337,9 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
         .amz_date = auth->sig.amz_date,
         .credential_scope = auth->sig.scope,
         .now_ms = now_ms,
+        .key_lookup = ctx->lookup,
+        .authorize = ctx->authorize,
+        .auth_arg = ctx->lookup_arg,
     };
     struct api_call call = {.req = &req, .resp = &ex->resp};
     err_clear(&call.err);

@@ -490,6 +490,21 @@ int s3__acl_check_write(struct s3_req *r, int create_bucket, char **acl_out)
     return rc;
 }
 
+int s3__acl_check_canned(struct s3_req *r, const char *name, char **acl_out)
+{
+    *acl_out = NULL;
+    json_t *g = canned(r, name, 1);
+    if (g == NULL) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "%s", "");
+    }
+    int rc = grants_allowed(r, g, 0);
+    if (rc == 0 && !grants_private(r, g)) {
+        *acl_out = json_dumps(g, JSON_COMPACT);
+    }
+    json_decref(g);
+    return rc;
+}
+
 int s3__acl_after_write(struct s3_req *r, const char *acl)
 {
     if (acl == NULL) {
@@ -808,6 +823,10 @@ static int public_read(struct s3_req *r, const char *acl_doc)
 int s3__anonymous_allowed(struct s3_req *r)
 {
     const char *m = r->req->method;
+    if (r->bucket != NULL && r->key == NULL && r->n_params == 0 && strcmp(m, "POST") == 0) {
+        return 1; /* a form upload (the front end admits no other unsigned POST): its
+                     fields carry the signature, which s3_post.c checks */
+    }
     if (r->bucket == NULL || (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)) {
         return 0;
     }
@@ -867,6 +886,10 @@ int s3__access_bucket_op(struct s3_req *r, int *handled)
     }
     if (s3__query(r, "acl") != NULL && (get || put)) {
         return s3__bucket_acl(r);
+    }
+    if (strcmp(m, "POST") == 0 && r->n_params == 0 && s3__header(r, "Content-Type") != NULL &&
+        strncasecmp(s3__header(r, "Content-Type"), "multipart/form-data", 19) == 0) {
+        return s3__post_object(r);
     }
     *handled = 0;
     return 0;

@@ -137,6 +137,8 @@ int s3__check_policy_allowed(struct s3_req *r, const char *policy);
    (create_bucket: against CreateBucket's x-amz-object-ownership); *acl_out is the ACL
    to keep once written (caller frees), NULL when the owner's alone. */
 int s3__acl_check_write(struct s3_req *r, int create_bucket, char **acl_out);
+/* The same for a canned ACL named in a form (POST Object's acl field). */
+int s3__acl_check_canned(struct s3_req *r, const char *name, char **acl_out);
 /* Keeps acl (from s3__acl_check_write) for the object or bucket just written. */
 int s3__acl_after_write(struct s3_req *r, const char *acl);
 /* CreateBucket's x-amz-object-ownership: checked before, kept after with the ACL. */
@@ -145,6 +147,11 @@ int s3__create_bucket_settings(struct s3_req *r, const char *acl);
 /* 1 when an unsigned request may be served: a plain GET or HEAD of a bucket or an
    object an ACL makes public where ACLs are on and not ignored. */
 int s3__anonymous_allowed(struct s3_req *r);
+
+/* ---- s3_post.c ---- */
+
+/* POST Object: an HTML form upload, signed in its fields. */
+int s3__post_object(struct s3_req *r);
 
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
