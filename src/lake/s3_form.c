@@ -123,7 +123,8 @@ static int part_headers(const char *hdr, size_t len, char **name, char **filenam
             vl--;
         }
         if (hn == 19 && strncasecmp(line, "Content-Disposition", 19) == 0) {
-            if (vl < 9 || strncasecmp(v, "form-data", 9) != 0 || *name != NULL) {
+            if (vl < 9 || strncasecmp(v, "form-data", 9) != 0 || *name != NULL ||
+                *filename != NULL) {
                 return -1;
             }
             *name = param(v, vl, "name", &nomem);
