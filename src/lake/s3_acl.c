@@ -820,6 +820,94 @@ static int public_read(struct s3_req *r, const char *acl_doc)
     return pub;
 }
 
+/* IAM's wildcards: '*' any run of characters, '?' one. */
+static int glob(const char *pat, const char *s, int nocase)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
+        char a = *pat, b = *s;
+        if (nocase) {
+            a = (char)(a >= 'A' && a <= 'Z' ? a + 32 : a);
+            b = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+        }
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat != '\0' && (*pat == '?' || a == b)) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pat == '*') {
+        pat++;
+    }
+    return *pat == '\0';
+}
+
+/* 1 when v (a string or a list of them) matches s. */
+static int any_glob(json_t *v, const char *s, int nocase)
+{
+    if (json_is_string(v)) {
+        return glob(json_string_value(v), s, nocase);
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (json_is_string(e) && glob(json_string_value(e), s, nocase)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * What the bucket policy says to everyone (Principal "*") about action on resource: -1
+ * when a statement denies it (NotAction and NotResource taken as matching, to be safe),
+ * 1 when one allows it with no condition (conditions are not evaluated for an
+ * anonymous caller, so an allow that has one does not count), 0 when it says nothing.
+ */
+static int policy_for_everyone(const char *policy, const char *action, const char *resource)
+{
+    json_t *doc = policy != NULL ? json_loads(policy, 0, NULL) : NULL;
+    json_t *st = json_object_get(doc, "Statement");
+    if (json_is_object(st)) {
+        st = json_pack("[O]", st);
+    } else {
+        json_incref(st);
+    }
+    int verdict = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(st, i, s)
+    {
+        const char *eff = json_string_value(json_object_get(s, "Effect"));
+        if (eff == NULL || !principal_everyone(json_object_get(s, "Principal"))) {
+            continue;
+        }
+        json_t *act = json_object_get(s, "Action"), *res = json_object_get(s, "Resource");
+        if (strcmp(eff, "Deny") == 0) {
+            if ((act == NULL || any_glob(act, action, 1)) &&
+                (res == NULL || any_glob(res, resource, 0))) {
+                verdict = -1;
+                break;
+            }
+        } else if (strcmp(eff, "Allow") == 0 && act != NULL && res != NULL &&
+                   json_object_get(s, "Condition") == NULL && any_glob(act, action, 1) &&
+                   any_glob(res, resource, 0)) {
+            verdict = 1;
+        }
+    }
+    json_decref(st);
+    json_decref(doc);
+    return verdict;
+}
+
 int s3__anonymous_allowed(struct s3_req *r)
 {
     const char *m = r->req->method;
@@ -861,6 +949,27 @@ int s3__anonymous_allowed(struct s3_req *r)
         ok = public_read(r, doc);
     }
     free(doc);
+    /* The bucket policy: a Deny to everyone wins over any grant; a public Allow opens
+       the bucket unless RestrictPublicBuckets holds it to the account. */
+    char *policy = NULL;
+    struct pab p;
+    if (lake_bucket_doc_get(r->lake, r->bucket, LAKE_BUCKET_POLICY, &policy, NULL) == 0 &&
+        policy != NULL && pab_of(r, &p) == 0) {
+        struct buf res;
+        buf_init(&res);
+        buf_printf(&res, "arn:aws:s3:::%s%s%s", r->bucket, r->key ? "/" : "", r->key ? r->key : "");
+        int v = buf_status(&res) == 0
+                    ? policy_for_everyone(policy, r->key ? "s3:GetObject" : "s3:ListBucket",
+                                          (const char *)res.data)
+                    : -1;
+        buf_fini(&res);
+        if (v < 0) {
+            ok = 0;
+        } else if (v > 0 && !p.restrict_buckets && s3__policy_is_public(policy)) {
+            ok = 1;
+        }
+    }
+    free(policy);
     err_clear(&r->call->err);
     return ok;
 }

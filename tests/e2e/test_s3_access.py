@@ -321,6 +321,31 @@ def test_public_read_bucket_lists_anonymously(sluice, s3, bucket):
     assert raw(sluice, "GET", f"/{bucket}/a")[0] == 403
 
 
+def test_public_bucket_policy_opens_reads_unless_restricted(sluice, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="site/index.html", Body=b"<html/>")
+    s3.put_object(Bucket=bucket, Key="private/x", Body=b"x")
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/site/*"},
+            {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:Get*",
+             "Resource": f"arn:aws:s3:::{bucket}/site/secret*"}]}))
+    # RestrictPublicBuckets keeps the public policy to the account.
+    assert raw(sluice, "GET", f"/{bucket}/site/index.html")[0] == 403
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False})
+    st, _, body = raw(sluice, "GET", f"/{bucket}/site/index.html")
+    assert st == 200 and body == b"<html/>"
+    assert raw(sluice, "GET", f"/{bucket}/private/x")[0] == 403
+    assert raw(sluice, "GET", f"/{bucket}?list-type=2")[0] == 403
+    s3.put_object(Bucket=bucket, Key="site/secret.txt", Body=b"s")
+    assert raw(sluice, "GET", f"/{bucket}/site/secret.txt")[0] == 403
+
+
 # ---- the AWS CLI ----
 
 def test_cli_cors_and_access_flow(sluice, unique, tmp_path):
