@@ -62,7 +62,9 @@ void s3__owner(struct s3_req *r, struct buf *b, const char *elem)
 {
     uint8_t d[SHA256_LEN];
     char hex[2 * SHA256_LEN + 1];
-    const char *acct = r->req->account_id ? r->req->account_id : "000000000000";
+    /* An unsigned request (a public read) names no account: the owner is the server's. */
+    const char *acct =
+        r->req->account_id && *r->req->account_id ? r->req->account_id : "000000000000";
     crypto_sha256(acct, strlen(acct), d);
     hex_encode(d, SHA256_LEN, hex);
     buf_printf(b, "<%s><ID>%s</ID><DisplayName>sluice</DisplayName></%s>", elem, hex, elem);
