@@ -993,11 +993,13 @@ static int json_auth_shape(const struct http_exchange *ex, const char *query, st
  * fields), or a read that an ACL may make public (GET, HEAD). Each has at most a
  * bounded form body; the S3 adapter decides it, refusing the rest as S3 does.
  */
+static int has_no_body(const struct http_exchange *ex);
+
 static int s3_unsigned_admissible(const struct http_exchange *ex)
 {
     if (strcmp(ex->method, "OPTIONS") == 0 || strcmp(ex->method, "GET") == 0 ||
         strcmp(ex->method, "HEAD") == 0) {
-        return 1;
+        return has_no_body(ex); /* a stranger's body is never read for these */
     }
     return strcmp(ex->method, "POST") == 0 && content_type_is(ex, "multipart/form-data");
 }

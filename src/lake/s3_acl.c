@@ -453,8 +453,13 @@ int s3__object_acl(struct s3_req *r)
         return rc;
     }
     if (get) {
+        char own[32];
         char *doc = NULL;
-        rc = lake_object_acl_get(r->lake, r->bucket, r->key, stamp, &doc, &r->call->err);
+        rc = ownership_of(r, own);
+        /* With ACLs off, whatever was set before no longer applies. */
+        if (rc == 0 && acls_enabled(own)) {
+            rc = lake_object_acl_get(r->lake, r->bucket, r->key, stamp, &doc, &r->call->err);
+        }
         if (rc == 0) {
             rc = respond_acl(r, doc);
         }

@@ -296,6 +296,8 @@ def test_anonymous_get_needs_public_read_acl(sluice, s3, bucket):
     assert raw(sluice, "PUT", f"/{bucket}/pub.txt", data=b"x")[0] == 403
     assert raw(sluice, "DELETE", f"/{bucket}/pub.txt")[0] == 403
     assert raw(sluice, "GET", f"/{bucket}")[0] == 403
+    assert raw(sluice, "GET", f"/{bucket}/pub.txt", data=b"body")[0] == 403  # never read
+    assert len(s3.get_object_acl(Bucket=bucket, Key="pub.txt")["Grants"]) == 2
     # IgnorePublicAcls shuts it again, and so does turning ACLs off.
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
         "BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
@@ -306,6 +308,7 @@ def test_anonymous_get_needs_public_read_acl(sluice, s3, bucket):
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
     assert raw(sluice, "GET", f"/{bucket}/pub.txt")[0] == 403
+    assert len(s3.get_object_acl(Bucket=bucket, Key="pub.txt")["Grants"]) == 1
 
 
 def test_public_read_bucket_lists_anonymously(sluice, s3, bucket):
