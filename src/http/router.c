@@ -987,14 +987,14 @@ static int json_auth_shape(const struct http_exchange *ex, const char *query, st
     return rc;
 }
 
+static int has_no_body(const struct http_exchange *ex);
+
 /*
  * An S3 request that carries no signature but may still be served: a browser's CORS
  * preflight (OPTIONS), a form upload (POST of multipart/form-data, signed in its
- * fields), or a read that an ACL may make public (GET, HEAD). Each has at most a
- * bounded form body; the S3 adapter decides it, refusing the rest as S3 does.
+ * fields), or a read that an ACL or a public policy may allow (GET, HEAD). Only the
+ * form has a body; the S3 adapter decides each, refusing the rest as S3 does.
  */
-static int has_no_body(const struct http_exchange *ex);
-
 static int s3_unsigned_admissible(const struct http_exchange *ex)
 {
     if (strcmp(ex->method, "OPTIONS") == 0 || strcmp(ex->method, "GET") == 0 ||
