@@ -83,6 +83,16 @@
     X(CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400)                                   \
     X(KEY_TOO_LONG, "KeyTooLongError", 400)                                                        \
     X(INVALID_PART_NUMBER, "InvalidPartNumber", 416)                                               \
+    X(NO_SUCH_CORS, "NoSuchCORSConfiguration", 404)                                                \
+    X(S3_CORS_FORBIDDEN, "AccessForbidden", 403)                                                   \
+    X(S3_BAD_REQUEST, "BadRequest", 400)                                                           \
+    X(NO_SUCH_PUBLIC_ACCESS_BLOCK, "NoSuchPublicAccessBlockConfiguration", 404)                    \
+    X(NO_OWNERSHIP_CONTROLS, "OwnershipControlsNotFoundError", 404)                                \
+    X(ACL_NOT_SUPPORTED, "AccessControlListNotSupported", 400)                                     \
+    X(INVALID_BUCKET_ACL_OWNERSHIP, "InvalidBucketAclWithObjectOwnership", 400)                    \
+    X(INVALID_POLICY_DOCUMENT, "InvalidPolicyDocument", 400)                                       \
+    X(S3_MISSING_FIELDS, "MissingFields", 400)                                                     \
+    X(MALFORMED_POST, "MalformedPOSTRequest", 400)                                                 \
     /* Glue */                                                                                     \
     X(ENTITY_NOT_FOUND, "EntityNotFoundException", 400)                                            \
     X(ALREADY_EXISTS, "AlreadyExistsException", 400)                                               \

@@ -30,6 +30,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+struct http_principal;
+struct api_params;
+
 struct api_header {
     const char *name;
     const char *value;
@@ -63,6 +66,17 @@ struct api_request {
     const char *credential_scope; /* "20261126/us-east-1/s3/aws4_request" */
     int64_t now_ms;              /* the time the request arrived */
     const char *source_ip;       /* the client's address ("127.0.0.1"), NULL when unknown */
+    /* The front end's key lookup and authorization hook (http.h's http_key_lookup_fn and
+       http_authorize_fn) and their argument, for a request that carries its signature in
+       its body (S3's POST Object form), which the adapter authenticates itself. Either
+       hook may be NULL. */
+    int (*key_lookup)(void *arg, const char *access_key_id, const char *security_token,
+                      int64_t now_ms, char *secret_out, size_t secret_size,
+                      struct http_principal *who);
+    int (*authorize)(void *arg, const struct api_request *req, const char *service,
+                     const char *operation, const struct api_params *params,
+                     struct err_info *err);
+    void *auth_arg;
 };
 
 /* Case-insensitive header lookup; NULL when absent. */

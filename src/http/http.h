@@ -22,7 +22,8 @@ enum http_principal_kind {
     HTTP_PRINCIPAL_ROOT,
     HTTP_PRINCIPAL_USER,
     HTTP_PRINCIPAL_ASSUMED_ROLE,
-    HTTP_PRINCIPAL_FEDERATED
+    HTTP_PRINCIPAL_FEDERATED,
+    HTTP_PRINCIPAL_ANONYMOUS /* an unsigned S3 request the adapter itself decides (s3_anon) */
 };
 struct http_principal {
     enum http_principal_kind kind;

@@ -968,7 +968,9 @@ static void dispatch_rest(const struct http_server_ctx *ctx, struct http_exchang
         http__render_error(ex, SL_E(UNKNOWN_OPERATION), "No service handles this request", NULL);
         return;
     }
-    if (authorize(ctx, ex, call, svc->signing_name, rest_operation(call->req), NULL) < 0) {
+    /* An unsigned request is the adapter's to decide (it allows only what is public). */
+    if (call->req->principal_kind != HTTP_PRINCIPAL_ANONYMOUS &&
+        authorize(ctx, ex, call, svc->signing_name, rest_operation(call->req), NULL) < 0) {
         return;
     }
     call->service_ctx = svc->ctx;
@@ -1083,6 +1085,23 @@ static int json_auth_shape(const struct http_exchange *ex, const char *query, st
     return rc;
 }
 
+static int has_no_body(const struct http_exchange *ex);
+
+/*
+ * An S3 request that carries no signature but may still be served: a browser's CORS
+ * preflight (OPTIONS), a form upload (POST of multipart/form-data, signed in its
+ * fields), or a read that an ACL or a public policy may allow (GET, HEAD). Only the
+ * form has a body; the S3 adapter decides each, refusing the rest as S3 does.
+ */
+static int s3_unsigned_admissible(const struct http_exchange *ex)
+{
+    if (strcmp(ex->method, "OPTIONS") == 0 || strcmp(ex->method, "GET") == 0 ||
+        strcmp(ex->method, "HEAD") == 0) {
+        return has_no_body(ex); /* a stranger's body is never read for these */
+    }
+    return strcmp(ex->method, "POST") == 0 && content_type_is(ex, "multipart/form-data");
+}
+
 /*
  * Authenticates ex: SigV4 in the Authorization header or the query, or an S3 URL
  * presigned with Signature Version 2. payload_hash is the hash the signature covers, or
@@ -1111,6 +1130,13 @@ static int authenticate(const struct http_server_ctx *ctx, struct http_exchange 
     int rc = ex->proto == PROTO_JSON ? json_auth_shape(ex, query, &err) : 0;
     if (rc == 0) {
         rc = sigv4_parse(&sreq, sig, &err);
+    }
+    if (rc == SL_E(AUTH_MISSING) && sreq.s3 && !sigv2_query_present(query) &&
+        s3_unsigned_admissible(ex)) {
+        memset(&auth->who, 0, sizeof(auth->who));
+        auth->who.kind = HTTP_PRINCIPAL_ANONYMOUS;
+        snprintf(auth->who.arn, sizeof(auth->who.arn), "*");
+        return 0;
     }
     int legacy = 0;
     int scope_checked = 0;
@@ -1474,6 +1500,9 @@ static void handle(const struct http_server_ctx *ctx, struct http_exchange *ex,
         .amz_date = auth->sig.amz_date,
         .credential_scope = auth->sig.scope,
         .now_ms = now_ms,
+        .key_lookup = ctx->lookup,
+        .authorize = ctx->authorize,
+        .auth_arg = ctx->lookup_arg,
     };
     /* aws:SourceIp for policies */
     char source_ip[INET_ADDRSTRLEN];

@@ -209,6 +209,16 @@ static const struct op ops[] = {
     S3("CompleteMultipartUpload", "PutObject", K_NONE, R_OBJECT),
     S3("AbortMultipartUpload", "AbortMultipartUpload", K_NONE, R_OBJECT),
     S3("ListParts", "ListMultipartUploadParts", K_NONE, R_OBJECT),
+    S3("GetBucketCors", "GetBucketCORS", K_NONE, R_BUCKET),
+    S3("PutBucketCors", "PutBucketCORS", K_NONE, R_BUCKET),
+    S3("DeleteBucketCors", "PutBucketCORS", K_NONE, R_BUCKET),
+    S3("GetBucketOwnershipControls", "GetBucketOwnershipControls", K_NONE, R_BUCKET),
+    S3("PutBucketOwnershipControls", "PutBucketOwnershipControls", K_NONE, R_BUCKET),
+    S3("DeleteBucketOwnershipControls", "PutBucketOwnershipControls", K_NONE, R_BUCKET),
+    S3("GetPublicAccessBlock", "GetBucketPublicAccessBlock", K_NONE, R_BUCKET),
+    S3("PutPublicAccessBlock", "PutBucketPublicAccessBlock", K_NONE, R_BUCKET),
+    S3("DeletePublicAccessBlock", "PutBucketPublicAccessBlock", K_NONE, R_BUCKET),
+    S3("GetBucketPolicyStatus", "GetBucketPolicyStatus", K_NONE, R_BUCKET),
 
     CW("PutMetricData"), CW("ListMetrics"), CW("GetMetricStatistics"), CW("GetMetricData"),
 

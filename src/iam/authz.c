@@ -598,6 +598,12 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         {"location", "GetBucketLocation", NULL, NULL},
         {"versions", "ListObjectVersions", NULL, NULL},
         {"uploads", "ListMultipartUploads", NULL, NULL},
+        {"cors", "GetBucketCors", "PutBucketCors", "DeleteBucketCors"},
+        {"ownershipControls", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
+         "DeleteBucketOwnershipControls"},
+        {"publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock",
+         "DeletePublicAccessBlock"},
+        {"policyStatus", "GetBucketPolicyStatus", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (query_params_get(q, subs[i].sub) != NULL) {

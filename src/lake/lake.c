@@ -178,6 +178,22 @@ int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_do
     return lake->ops->bucket_doc_get(lake->be, name, doc, value_out, err);
 }
 
+int lake_object_acl_put(struct lake *lake, const char *bucket, const char *key,
+                        const char *stamp, const char *acl, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->object_acl_put(lake->be, bucket, key, stamp, acl, err);
+}
+
+int lake_object_acl_get(struct lake *lake, const char *bucket, const char *key,
+                        const char *stamp, char **acl_out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return lake->ops->object_acl_get(lake->be, bucket, key, stamp, acl_out, err);
+}
+
 /* ---- writer ---- */
 
 int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,

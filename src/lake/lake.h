@@ -102,14 +102,32 @@ int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n
  */
 int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err);
 
-/* Bucket documents kept as text: the policy JSON and the tag set (JSON object). */
-enum lake_bucket_doc { LAKE_BUCKET_POLICY, LAKE_BUCKET_TAGS };
+/* Bucket documents kept as text: the policy JSON, the tag set (JSON object), and the
+   S3 adapter's CORS rules, ownership setting, public access block and ACL (its JSON). */
+enum lake_bucket_doc {
+    LAKE_BUCKET_POLICY,
+    LAKE_BUCKET_TAGS,
+    LAKE_BUCKET_CORS,
+    LAKE_BUCKET_OWNERSHIP,
+    LAKE_BUCKET_PUBLIC_ACCESS_BLOCK,
+    LAKE_BUCKET_ACL,
+};
 /* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
                         const char *value, struct err_info *err);
 /* *value_out is a copy the caller frees, NULL when unset. 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_doc doc,
                         char **value_out, struct err_info *err);
+
+/*
+ * An object's ACL (the S3 adapter's JSON), kept for the object write stamp names (its
+ * ETag and time): a later write of the key has another stamp and so no ACL. get sets
+ * *acl_out to a copy the caller frees, NULL when none. 0 or an error.
+ */
+int lake_object_acl_put(struct lake *lake, const char *bucket, const char *key,
+                        const char *stamp, const char *acl, struct err_info *err);
+int lake_object_acl_get(struct lake *lake, const char *bucket, const char *key,
+                        const char *stamp, char **acl_out, struct err_info *err);
 
 /* ---- objects ---- */
 

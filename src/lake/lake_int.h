@@ -103,6 +103,11 @@ struct lake_backend_ops {
     int (*part_list)(void *be, const char *bucket, const char *key, const char *upload_id,
                      int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
                      int *truncated, struct err_info *err);
+    /* Object ACLs, each valid for the object write its stamp names. */
+    int (*object_acl_put)(void *be, const char *bucket, const char *key, const char *stamp,
+                          const char *acl, struct err_info *err);
+    int (*object_acl_get)(void *be, const char *bucket, const char *key, const char *stamp,
+                          char **acl_out, struct err_info *err);
 };
 
 /* The local directory backend: metadata in st, bytes under root. */

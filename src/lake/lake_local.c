@@ -67,6 +67,15 @@ static const struct store_migration migrations[] = {
         "CREATE INDEX lake_parts_blob ON lake_parts(blob);"},
     /* The sizes of a multipart object's parts, for GetObject/HeadObject ?partNumber=. */
     {2, "ALTER TABLE lake_objects ADD COLUMN part_sizes TEXT;"},
+    /* Access control and CORS: bucket documents, and object ACLs keyed by the object
+       write they were set on (its stamp), so an overwrite starts private again. */
+    {7, "ALTER TABLE lake_buckets ADD COLUMN cors TEXT;"
+        "ALTER TABLE lake_buckets ADD COLUMN ownership TEXT;"
+        "ALTER TABLE lake_buckets ADD COLUMN public_access_block TEXT;"
+        "ALTER TABLE lake_buckets ADD COLUMN acl TEXT;"
+        "CREATE TABLE lake_object_acls("
+        " bucket TEXT NOT NULL, key TEXT NOT NULL, stamp TEXT NOT NULL, acl TEXT NOT NULL,"
+        " PRIMARY KEY(bucket, key)) WITHOUT ROWID;"},
 };
 
 struct local {
@@ -639,7 +648,15 @@ out_unlock:
 
 static const char *doc_column(enum lake_bucket_doc doc)
 {
-    return doc == LAKE_BUCKET_POLICY ? "policy" : "tags";
+    switch (doc) {
+    case LAKE_BUCKET_POLICY: return "policy";
+    case LAKE_BUCKET_TAGS: return "tags";
+    case LAKE_BUCKET_CORS: return "cors";
+    case LAKE_BUCKET_OWNERSHIP: return "ownership";
+    case LAKE_BUCKET_PUBLIC_ACCESS_BLOCK: return "public_access_block";
+    case LAKE_BUCKET_ACL: return "acl";
+    }
+    return "tags";
 }
 
 static int bucket_doc_put(void *be, const char *name, enum lake_bucket_doc doc, const char *value,
@@ -2055,6 +2072,53 @@ int lake__local_open(struct store *st, const char *root, int64_t abandon_after_m
     return 0;
 }
 
+/* ---- object ACLs ---- */
+
+static int object_acl_put(void *be, const char *bucket, const char *key, const char *stamp,
+                          const char *acl, struct err_info *err)
+{
+    struct local *lo = be;
+    store_lock(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo,
+                     "INSERT OR REPLACE INTO lake_object_acls(bucket,key,stamp,acl) "
+                     "VALUES(?,?,?,?)",
+                     &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, key);
+        store_bind_text(s, 3, stamp);
+        store_bind_text(s, 4, acl);
+        rc = store_step(s);
+        store_finalize(s);
+    }
+    store_unlock(lo->st);
+    return rc < 0 ? internal(err, rc) : 0;
+}
+
+static int object_acl_get(void *be, const char *bucket, const char *key, const char *stamp,
+                          char **acl_out, struct err_info *err)
+{
+    struct local *lo = be;
+    *acl_out = NULL;
+    store_read_begin(lo->st);
+    struct store_stmt *s;
+    int rc = prepare(lo, "SELECT acl FROM lake_object_acls WHERE bucket=? AND key=? AND stamp=?",
+                     &s);
+    if (rc == 0) {
+        store_bind_text(s, 1, bucket);
+        store_bind_text(s, 2, key);
+        store_bind_text(s, 3, stamp);
+        rc = store_step(s);
+        if (rc == 1) {
+            *acl_out = dup_col(s, 0);
+        }
+        store_finalize(s);
+    }
+    store_read_end(lo->st);
+    return rc < 0 ? internal(err, rc) : 0;
+}
+
 const struct lake_backend_ops lake__local_ops = {
     .name = "local",
     .close = local_close,
@@ -2082,4 +2146,6 @@ const struct lake_backend_ops lake__local_ops = {
     .upload_abort = upload_abort,
     .upload_list = upload_list,
     .part_list = part_list,
+    .object_acl_put = object_acl_put,
+    .object_acl_get = object_acl_get,
 };

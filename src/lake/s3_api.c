@@ -20,6 +20,7 @@
 #include "core/crypto.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "http/http.h"
 #include "lake/s3_http.h"
 
 /* ---- decoding ---- */
@@ -221,10 +222,18 @@ static int create_bucket(struct s3_req *r)
         s3__xml_free(root);
     }
     buf_fini(&body);
+    char *acl = NULL;
+    if (rc == 0 && (rc = s3__check_object_ownership_header(r)) == 0) {
+        rc = s3__acl_check_write(r, 1, &acl);
+    }
     if (rc < 0) {
         return rc;
     }
     rc = lake_bucket_create(r->lake, r->bucket, region, &r->call->err);
+    if (rc == 0) {
+        rc = s3__create_bucket_settings(r, acl);
+    }
+    free(acl);
     if (rc == SL_E(BUCKET_ALREADY_OWNED) && strcmp(region, "us-east-1") == 0) {
         rc = 0; /* us-east-1 answers 200 to re-creating an owned bucket, for legacy */
         err_clear(&r->call->err);
@@ -279,33 +288,6 @@ static int get_bucket_versioning(struct s3_req *r)
     return s3__respond_xml(r, &b);
 }
 
-static int get_bucket_acl(struct s3_req *r)
-{
-    int rc = r->key ? lake_object_head(r->lake, r->bucket, r->key, NULL, &r->call->err)
-                    : lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
-    if (rc < 0) {
-        return rc;
-    }
-    struct buf b;
-    buf_init(&b);
-    s3__xml_open(&b, "AccessControlPolicy");
-    s3__owner(r, &b, "Owner");
-    buf_puts(&b, "<AccessControlList><Grant><Grantee "
-                 "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                 "xsi:type=\"CanonicalUser\">");
-    struct buf owner;
-    buf_init(&owner);
-    s3__owner(r, &owner, "X");
-    /* The grantee carries the owner's ID and name without the wrapper element. */
-    if (owner.len > 6) {
-        buf_append(&b, owner.data + 3, owner.len - 7);
-    }
-    buf_fini(&owner);
-    buf_puts(&b, "</Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList>"
-                 "</AccessControlPolicy>");
-    return s3__respond_xml(r, &b);
-}
-
 static int put_bucket_policy(struct s3_req *r)
 {
     struct buf body;
@@ -318,7 +300,7 @@ static int put_bucket_policy(struct s3_req *r)
             rc = s3__fail(r, SL_E(MALFORMED_POLICY),
                           "Policies must be valid JSON and the first "
                           "byte must be '{'");
-        } else {
+        } else if ((rc = s3__check_policy_allowed(r, (const char *)body.data)) == 0) {
             rc = lake_bucket_doc_put(r->lake, r->bucket, LAKE_BUCKET_POLICY,
                                      (const char *)body.data, &r->call->err);
         }
@@ -586,6 +568,11 @@ static int list_uploads(struct s3_req *r)
 static int bucket_op(struct s3_req *r)
 {
     const char *m = r->req->method;
+    int handled = 0;
+    int arc = s3__access_bucket_op(r, &handled);
+    if (handled) {
+        return arc;
+    }
     int has_tagging = s3__query(r, "tagging") != NULL;
     int has_policy = s3__query(r, "policy") != NULL;
     if (strcmp(m, "GET") == 0) {
@@ -613,10 +600,6 @@ static int bucket_op(struct s3_req *r)
             r->call->operation = "GetBucketPolicy";
             return get_bucket_policy(r);
         }
-        if (s3__query(r, "acl") != NULL) {
-            r->call->operation = "GetBucketAcl";
-            return get_bucket_acl(r);
-        }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),
                             "This bucket subresource is not "
@@ -642,10 +625,6 @@ static int bucket_op(struct s3_req *r)
         if (s3__query(r, "versioning") != NULL) {
             r->call->operation = "PutBucketVersioning";
             return put_bucket_versioning(r);
-        }
-        if (s3__query(r, "acl") != NULL) {
-            r->call->operation = "PutBucketAcl";
-            return lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
         }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),
@@ -696,7 +675,12 @@ int s3__handle(struct api_call *call)
     r.req = call->req;
     r.lake = call->service_ctx;
     int rc = req_parse(&r);
-    if (rc == 0) {
+    if (rc == 0 && strcmp(r.req->method, "OPTIONS") == 0) {
+        rc = s3__cors_preflight(&r);
+    } else if (rc == 0 && r.req->principal_kind == HTTP_PRINCIPAL_ANONYMOUS &&
+               !s3__anonymous_allowed(&r)) {
+        rc = s3__fail(&r, SL_E(S3_ACCESS_DENIED), "Access Denied");
+    } else if (rc == 0) {
         if (r.bucket == NULL) {
             if (strcmp(r.req->method, "GET") == 0) {
                 call->operation = "ListBuckets";
@@ -710,6 +694,9 @@ int s3__handle(struct api_call *call)
         } else {
             rc = s3__object_op(&r);
         }
+    }
+    if (r.bucket != NULL) {
+        s3__cors_response_headers(&r);
     }
     if (rc < 0) {
         if (call->err.code == 0) {

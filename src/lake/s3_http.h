@@ -111,6 +111,48 @@ int s3__xml_body(struct s3_req *r, size_t max_len, const char *root_name,
  */
 int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
 
+/* ---- s3_cors.c ---- */
+
+/* Put/Get/DeleteBucketCors (?cors on a bucket). */
+int s3__bucket_cors(struct s3_req *r);
+/* A browser's preflight (OPTIONS) evaluated against the bucket's rules. */
+int s3__cors_preflight(struct s3_req *r);
+/* The Access-Control-* headers of a request that names an Origin a rule allows. */
+void s3__cors_response_headers(struct s3_req *r);
+
+/* ---- s3_acl.c ---- */
+
+int s3__bucket_acl(struct s3_req *r);                  /* Get/PutBucketAcl */
+int s3__object_acl(struct s3_req *r);                  /* Get/PutObjectAcl */
+int s3__bucket_ownership(struct s3_req *r);            /* ?ownershipControls */
+int s3__bucket_public_access_block(struct s3_req *r);  /* ?publicAccessBlock */
+int s3__bucket_policy_status(struct s3_req *r);        /* GetBucketPolicyStatus */
+/* The bucket subresources above, by method; *handled is 0 when r is none of them. */
+int s3__access_bucket_op(struct s3_req *r, int *handled);
+/* 1 when a bucket policy grants everyone access without a restricting condition. */
+int s3__policy_is_public(const char *policy);
+/* Refuses a public bucket policy where BlockPublicPolicy is on. 0 or an error. */
+int s3__check_policy_allowed(struct s3_req *r, const char *policy);
+/* Checks a write's x-amz-acl / x-amz-grant-* headers against the bucket's settings
+   (create_bucket: against CreateBucket's x-amz-object-ownership); *acl_out is the ACL
+   to keep once written (caller frees), NULL when the owner's alone. */
+int s3__acl_check_write(struct s3_req *r, int create_bucket, char **acl_out);
+/* The same for a canned ACL named in a form (POST Object's acl field). */
+int s3__acl_check_canned(struct s3_req *r, const char *name, char **acl_out);
+/* Keeps acl (from s3__acl_check_write) for the object or bucket just written. */
+int s3__acl_after_write(struct s3_req *r, const char *acl);
+/* CreateBucket's x-amz-object-ownership: checked before, kept after with the ACL. */
+int s3__check_object_ownership_header(struct s3_req *r);
+int s3__create_bucket_settings(struct s3_req *r, const char *acl);
+/* 1 when an unsigned request may be served: a plain GET or HEAD of a bucket or an
+   object an ACL makes public where ACLs are on and not ignored. */
+int s3__anonymous_allowed(struct s3_req *r);
+
+/* ---- s3_post.c ---- */
+
+/* POST Object: an HTML form upload, signed in its fields. */
+int s3__post_object(struct s3_req *r);
+
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);

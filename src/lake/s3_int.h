@@ -88,4 +88,37 @@ int s3__chunked_finish(struct s3_chunked *c, struct err_info *err);
 const char *s3__chunked_trailer(const struct s3_chunked *c, const char *name);
 void s3__chunked_fini(struct s3_chunked *c);
 
+/* ---- multipart/form-data (s3_form.c), for POST Object ---- */
+
+struct s3_form_field {
+    char *name;       /* as sent, owned */
+    char *value;      /* owned, NUL-terminated; value_len bytes (may hold NULs) */
+    size_t value_len;
+};
+struct s3_form {
+    struct s3_form_field *fields; /* the fields before the file, in order */
+    size_t n_fields;
+    int has_file;
+    char *file_name;         /* the file part's filename, owned ("" when none given) */
+    char *file_content_type; /* owned, NULL when the part has none */
+    size_t file_offset;      /* the file's bytes within the body */
+    size_t file_len;
+};
+#define S3_FORM_MAX_FIELDS 256
+#define S3_FORM_MAX_VALUE (64 * 1024) /* a field other than the file (a policy is 20 KB) */
+
+/* The boundary of a multipart/form-data Content-Type into out (at most 70 characters).
+   0, or -1 when the type is not multipart/form-data with a usable boundary. */
+int s3__form_boundary(const char *content_type, char *out, size_t size);
+/*
+ * Parses body up to and including the part named "file" (parts after it are ignored,
+ * as S3 ignores them). Returns 0, or SL_E(MALFORMED_POST) with the reason in err, or
+ * SL_E(NOMEM). Free with s3__form_fini, also after a failure.
+ */
+int s3__form_parse(const uint8_t *body, size_t len, const char *boundary, struct s3_form *out,
+                   struct err_info *err);
+void s3__form_fini(struct s3_form *f);
+/* The value of the first field named name (any case), NULL when none. */
+const struct s3_form_field *s3__form_get(const struct s3_form *f, const char *name);
+
 #endif

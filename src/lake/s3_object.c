@@ -1216,6 +1216,9 @@ int s3__object_op(struct s3_req *r)
                         "This object subresource is not implemented "
                         "by Sluice");
     }
+    if (s3__query(r, "acl") != NULL && (strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0)) {
+        return s3__object_acl(r);
+    }
     if (strcmp(m, "GET") == 0) {
         if (tagging) {
             r->call->operation = "GetObjectTagging";
@@ -1242,16 +1245,17 @@ int s3__object_op(struct s3_req *r)
             r->call->operation = copy ? "UploadPartCopy" : "UploadPart";
             return upload_part(r, copy);
         }
-        if (s3__query(r, "acl") != NULL) {
-            r->call->operation = "PutObjectAcl";
-            return lake_object_head(r->lake, r->bucket, r->key, NULL, &r->call->err);
+        r->call->operation = copy ? "CopyObject" : "PutObject";
+        char *acl = NULL;
+        int rc = s3__acl_check_write(r, 0, &acl);
+        if (rc == 0) {
+            rc = copy ? copy_object(r) : put_object(r);
         }
-        if (copy) {
-            r->call->operation = "CopyObject";
-            return copy_object(r);
+        if (rc == 0) {
+            rc = s3__acl_after_write(r, acl);
         }
-        r->call->operation = "PutObject";
-        return put_object(r);
+        free(acl);
+        return rc;
     }
     if (strcmp(m, "DELETE") == 0) {
         if (tagging) {
@@ -1272,7 +1276,10 @@ int s3__object_op(struct s3_req *r)
     if (strcmp(m, "POST") == 0) {
         if (s3__query(r, "uploads") != NULL) {
             r->call->operation = "CreateMultipartUpload";
-            return create_upload(r);
+            char *acl = NULL;
+            int rc = s3__acl_check_write(r, 0, &acl);
+            free(acl); /* checked as S3 does; the object starts with the owner's alone */
+            return rc < 0 ? rc : create_upload(r);
         }
         if (upload_id != NULL) {
             r->call->operation = "CompleteMultipartUpload";

@@ -62,7 +62,9 @@ void s3__owner(struct s3_req *r, struct buf *b, const char *elem)
 {
     uint8_t d[SHA256_LEN];
     char hex[2 * SHA256_LEN + 1];
-    const char *acct = r->req->account_id ? r->req->account_id : "000000000000";
+    /* An unsigned request (a public read) names no account: the owner is the server's. */
+    const char *acct =
+        r->req->account_id && *r->req->account_id ? r->req->account_id : "000000000000";
     crypto_sha256(acct, strlen(acct), d);
     hex_encode(d, SHA256_LEN, hex);
     buf_printf(b, "<%s><ID>%s</ID><DisplayName>sluice</DisplayName></%s>", elem, hex, elem);
@@ -148,8 +150,7 @@ int s3__respond_tagging(struct s3_req *r, const char *tags_json)
 /* Subresources this adapter does not implement, answered NotImplemented. */
 int s3__unsupported_subresource(const struct s3_req *r)
 {
-    static const char *const names[] = {"cors",
-                                        "lifecycle",
+    static const char *const names[] = {"lifecycle",
                                         "website",
                                         "encryption",
                                         "replication",
@@ -164,13 +165,10 @@ int s3__unsupported_subresource(const struct s3_req *r)
                                         "object-lock",
                                         "retention",
                                         "legal-hold",
-                                        "ownershipControls",
-                                        "publicAccessBlock",
                                         "restore",
                                         "select",
                                         "torrent",
-                                        "attributes",
-                                        "policyStatus"};
+                                        "attributes"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (s3__query(r, names[i]) != NULL) {
             return 1;

@@ -94,7 +94,8 @@ static const struct api_query_service query_svc = {
 static int rest_handle(struct api_call *call)
 {
     if (strcmp(call->req->path, "/ok") == 0) {
-        buf_puts(&call->resp->body, "ok");
+        buf_puts(&call->resp->body,
+                 call->req->principal_kind == HTTP_PRINCIPAL_ANONYMOUS ? "anonymous" : "ok");
         return 0;
     }
     if (strcmp(call->req->path, "/missing") == 0) {
@@ -611,11 +612,18 @@ static void test_rest_answers_and_errors_have_the_rest_xml_shape(void **state)
     assert_int_equal(ex->resp.body.len, 0);
     ex_free(ex);
 
-    /* anonymous: S3's AccessDenied */
-    ex = ex_new("GET", "/ok", NULL);
+    /* anonymous writes: S3's AccessDenied at the gate */
+    ex = ex_new("PUT", "/ok", NULL);
     serve(f, ex);
     assert_int_equal(ex->resp.status, 403);
     assert_non_null(strstr(body_of(ex), "<Code>AccessDenied</Code><Message>Access Denied"));
+    ex_free(ex);
+
+    /* anonymous reads reach the adapter, marked so, which decides them (public ACLs) */
+    ex = ex_new("GET", "/ok", NULL);
+    serve(f, ex);
+    assert_int_equal(ex->resp.status, 200);
+    assert_string_equal(body_of(ex), "anonymous");
     ex_free(ex);
 }
 
