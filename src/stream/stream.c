@@ -72,6 +72,11 @@ static const struct store_migration stream_migrations[] = {
         " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
         " op TEXT NOT NULL, at_ms INTEGER NOT NULL);"
         "CREATE INDEX stream_daily_ops_by_stream ON stream_daily_ops(stream_id, op, at_ms);"},
+    /* Encryption at rest: each data key, wrapped by the stream's KMS key (stream_crypt.c). */
+    {5, "CREATE TABLE stream_data_keys("
+        " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
+        " key_no INTEGER NOT NULL, key_arn TEXT NOT NULL, blob BLOB NOT NULL,"
+        " PRIMARY KEY(stream_id, key_no));"},
 };
 
 #define DAY_MS (24 * 3600 * 1000LL)
@@ -268,6 +273,8 @@ static void stream_free(struct stream *s)
     for (uint32_t i = 0; s->shards != NULL && i < s->n_shards; i++) {
         shard_free(s->shards[i]);
     }
+    stream__crypt_free(s);
+    pthread_mutex_destroy(&s->crypt_lock);
     pthread_mutex_destroy(&s->lock);
     pthread_rwlock_destroy(&s->shards_lock);
     free(s->shards);
@@ -563,6 +570,7 @@ static struct stream *stream_new(struct stream_service *svc, const char *region,
     pthread_rwlock_init(&s->shards_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->crypt_lock, NULL);
     atomic_init(&s->refs, 1);
     atomic_init(&s->gone_at_ms, INT64_MAX);
     atomic_init(&s->row_deleted, 0);
@@ -2009,15 +2017,71 @@ static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
                        size_t n, int64_t now_ms, const char **encryption_out)
 {
+    return stream_records_put_ex(svc, s, recs, n, now_ms, encryption_out, NULL);
+}
+
+/* Seals every record of recs for the data key k: *sealed_out (OUT, malloc'd) holds the
+   envelopes, back to back in record order. */
+static uint8_t *seal_records(const struct stream *s, struct stream_dkey *k,
+                             const struct stream_put_record *recs, size_t n)
+{
+    size_t total = 0, biggest = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
+        total += len;
+        biggest = len > biggest ? len : biggest;
+    }
+    uint8_t *sealed = try_malloc(total + 1);
+    uint8_t *scratch = try_malloc(biggest + 1);
+    if (sealed == NULL || scratch == NULL) {
+        free(sealed);
+        free(scratch);
+        return NULL;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        stream__crypt_seal(s, k, recs[i].partition_key, recs[i].pk_len, recs[i].data,
+                           recs[i].data_len, sealed + pos, scratch);
+        pos += stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
+    }
+    free(scratch);
+    return sealed;
+}
+
+int stream_records_put_ex(struct stream_service *svc, struct stream *s,
+                          struct stream_put_record *recs, size_t n, int64_t now_ms,
+                          const char **encryption_out, struct err_info *err)
+{
+    char key_id[sizeof(s->meta.key_id)];
     pthread_mutex_lock(&s->lock);
     enum stream_status st = effective_status(&s->meta, stream_service_now_ms(svc));
     int kms = s->meta.encryption[0] == 'K';
+    if (kms && svc->kms != NULL) {
+        memcpy(key_id, s->meta.key_id, sizeof(key_id));
+    }
     pthread_mutex_unlock(&s->lock);
     if (encryption_out != NULL) {
         *encryption_out = kms ? "KMS" : "NONE";
     }
     if (st == STREAM_CREATING || st == STREAM_DELETING) {
         return SL_E(RESOURCE_NOT_FOUND);
+    }
+    /* Sealed before the shard table is taken: sealing is the costly part. */
+    uint8_t *sealed = NULL;
+    if (kms && svc->kms != NULL && n > 0) {
+        struct stream_dkey *dk;
+        int rc = stream__crypt_write_key(svc, s, key_id, &dk, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if ((sealed = seal_records(s, dk, recs, n)) == NULL) {
+            return err_set(err, SL_E(NOMEM), "Out of memory for the request.");
+        }
+    }
+    size_t *sealed_at = sealed != NULL ? xcalloc(n, sizeof(*sealed_at)) : NULL;
+    for (size_t i = 1; sealed != NULL && i < n; i++) {
+        sealed_at[i] = sealed_at[i - 1] +
+                       stream__crypt_sealed_len(recs[i - 1].pk_len, recs[i - 1].data_len);
     }
     /* Routing and appending see one shard table: a resharding waits for them, so no
        record enters a shard after the resharding took its ending index. */
@@ -2056,12 +2120,19 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
             continue;
         }
         for (size_t j = 0; j < count; j++) {
-            const struct stream_put_record *r = &recs[order[start[k] + j]];
-            in[start[k] + j] = (struct seglog_record_in){
+            size_t i = order[start[k] + j];
+            const struct stream_put_record *r = &recs[i];
+            in[start[k] + j] = sealed == NULL ? (struct seglog_record_in){
                 .data = r->data,
                 .data_len = r->data_len,
                 .partition_key = r->partition_key,
                 .pk_len = r->pk_len,
+            } : (struct seglog_record_in){
+                .data = sealed + sealed_at[i],
+                .data_len = (uint32_t)stream__crypt_sealed_len(r->pk_len, r->data_len),
+                .partition_key = "-", /* the real one is inside the envelope */
+                .pk_len = 1,
+                .flags = SEGLOG_F_SEALED,
             };
         }
         uint64_t first = 0;
@@ -2113,6 +2184,8 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     atomic_fetch_add(&s->counters.incoming_records, n_ok);
     atomic_fetch_add(&s->counters.incoming_bytes, bytes);
     atomic_fetch_add(&s->counters.put_failures, n - n_ok);
+    free(sealed_at);
+    free(sealed);
     free(refused);
     free(sizes);
     free(results);
@@ -2217,32 +2290,69 @@ uint64_t stream_reader_position(const struct stream_reader *r)
 }
 
 struct counting_visit {
-    stream_visit_fn visit;
+    struct stream_reader *r;
+    stream_visit_enc_fn visit;
     void *arg;
     size_t n_records;
     size_t n_bytes;
+    struct stream_crypt_read cr;
+    struct err_info *err;
+    int failed;          /* a sealed record could not be opened */
+    uint64_t failed_at;  /* its index */
 };
 
-static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                           size_t pk_len, const uint8_t *data, size_t data_len)
+static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, unsigned flags,
+                           const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
 {
     struct counting_visit *cv = arg;
+    int sealed = (flags & SEGLOG_F_SEALED) != 0;
+    if (sealed) {
+        int rc = stream__crypt_open(cv->r->s->svc, cv->r->s, &cv->cr, data, data_len, &pk,
+                                    &pk_len, &data, &data_len, cv->err);
+        if (rc < 0) {
+            cv->failed = 1;
+            cv->failed_at = index;
+            return rc;
+        }
+    }
     cv->n_records++;
     cv->n_bytes += data_len;
-    return cv->visit(cv->arg, index, arrival_ms, pk, pk_len, data, data_len);
+    return cv->visit(cv->arg, index, arrival_ms, sealed, pk, pk_len, data, data_len);
+}
+
+int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t max_bytes,
+                          stream_visit_enc_fn visit, void *arg, struct err_info *err)
+{
+    struct counting_visit cv = {.r = r, .visit = visit, .arg = arg, .err = err};
+    uint64_t next = r->position;
+    int rc = seglog_read_flags(r->sh->log, r->position, max_records, max_bytes, count_and_visit,
+                               &cv, &next);
+    /* A record that could not be opened was not read: the reader stays before it. */
+    r->position = cv.failed ? cv.failed_at : next;
+    free(cv.cr.buf);
+    atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
+    atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
+    return rc;
+}
+
+struct plain_visit {
+    stream_visit_fn visit;
+    void *arg;
+};
+
+static int visit_plain(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
+                       const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)encrypted;
+    struct plain_visit *pv = arg;
+    return pv->visit(pv->arg, index, arrival_ms, pk, pk_len, data, data_len);
 }
 
 int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_bytes,
                        stream_visit_fn visit, void *arg)
 {
-    struct counting_visit cv = {.visit = visit, .arg = arg};
-    uint64_t next = r->position;
-    int rc =
-        seglog_read(r->sh->log, r->position, max_records, max_bytes, count_and_visit, &cv, &next);
-    r->position = next;
-    atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
-    atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
-    return rc;
+    struct plain_visit pv = {visit, arg};
+    return stream_reader_read_ex(r, max_records, max_bytes, visit_plain, &pv, NULL);
 }
 
 /* 1 when r's shard is closed and r is past its last record (shards_lock not held). */
@@ -2593,6 +2703,17 @@ int stream_service_open(struct store *st, const struct sluice_config *cfg,
 {
     struct stream_service_options opt = {.store = st, .cfg = cfg};
     return stream_service_open_with(&opt, out);
+}
+
+void stream_service_set_kms(struct stream_service *svc, struct kms *k)
+{
+    svc->kms = k;
+}
+
+int stream_kms_key_check(struct stream_service *svc, struct stream *s, const char *key_id,
+                         struct err_info *err)
+{
+    return stream__crypt_check_key(svc, s, key_id, err);
 }
 
 void stream_service_close(struct stream_service *svc)
