@@ -77,6 +77,11 @@ static const struct store_migration stream_migrations[] = {
         " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
         " key_no INTEGER NOT NULL, key_arn TEXT NOT NULL, blob BLOB NOT NULL,"
         " PRIMARY KEY(stream_id, key_no));"},
+    /* The highest sequence epoch of a deleted stream, by name: a stream created again under
+       that name starts its shards above it, so no number or iterator position of the old
+       stream is one of the new stream's, even within the same second. */
+    {6, "CREATE TABLE stream_retired_epochs(region TEXT NOT NULL, name TEXT NOT NULL,"
+        " epoch_s INTEGER NOT NULL, PRIMARY KEY(region, name));"},
 };
 
 #define DAY_MS (24 * 3600 * 1000LL)
@@ -890,6 +895,41 @@ static void wake_all_waiters(struct stream *s)
     free(held);
 }
 
+/* The highest epoch of a deleted stream named name in region; -1 for none. */
+static int64_t retired_epoch(struct stream_service *svc, const char *region, const char *name)
+{
+    int64_t epoch = -1;
+    store_lock(svc->store);
+    struct store_stmt *q = store_prepare_args(
+        svc->store, "SELECT epoch_s FROM stream_retired_epochs WHERE region=? AND name=?", "ss",
+        region, name);
+    if (q != NULL && store_step(q) == 1) {
+        epoch = store_col_int64(q, 0);
+    }
+    store_finalize(q);
+    store_unlock(svc->store);
+    return epoch;
+}
+
+/* Records the highest sequence epoch of s, which is being deleted (admin_lock held). */
+static int retire_epoch(struct stream_service *svc, struct stream *s)
+{
+    int64_t epoch = 0;
+    pthread_rwlock_rdlock(&s->shards_lock);
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        epoch = s->shards[i]->seq_epoch_s > epoch ? s->shards[i]->seq_epoch_s : epoch;
+    }
+    pthread_rwlock_unlock(&s->shards_lock);
+    store_lock(svc->store);
+    int rc = store_run(svc->store,
+                       "INSERT INTO stream_retired_epochs(region, name, epoch_s) VALUES(?, ?, ?)"
+                       " ON CONFLICT(region, name) DO UPDATE SET"
+                       " epoch_s=max(epoch_s, excluded.epoch_s)",
+                       "ssi", s->region, s->name, epoch);
+    store_unlock(svc->store);
+    return rc < 0 ? rc : 0;
+}
+
 int stream_create(struct stream_service *svc, const struct stream_create_params *p,
                   struct err_info *err)
 {
@@ -936,12 +976,17 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
     s->seq_tag = (uint64_t)now;
     s->meta.status = STREAM_CREATING;
     s->meta.status_until_ms = now + svc->cfg->stream_transition_ms;
+    /* Above every epoch of an earlier stream of this name (see migration 6): the shards'
+       creation, from which their epoch is computed, moves up to the next second if need be. */
+    int64_t floor_s = retired_epoch(svc, p->region, p->name);
+    int64_t shard_created_ms = floor_s >= 0 && now < (floor_s + 1) * 1000 ? (floor_s + 1) * 1000
+                                                                           : now;
     for (uint32_t i = 0; i < (uint32_t)p->shard_count; i++) {
         u128 start, end;
         stream__shard_even_range(i, (uint32_t)p->shard_count, &start, &end);
         struct shard *sh = shard_new(i, start, end, -1, -1);
-        sh->created_ms = now;
-        sh->seq_epoch_s = stream__seq_epoch(now, -1, -1);
+        sh->created_ms = shard_created_ms;
+        sh->seq_epoch_s = stream__seq_epoch(shard_created_ms, -1, -1);
         add_shard(s, sh);
     }
     rebuild_open(s);
@@ -982,7 +1027,8 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
     } else {
         m.status = STREAM_DELETING;
         m.status_until_ms = now + svc->cfg->stream_transition_ms;
-        rc = save_meta(svc, s, &m);
+        rc = retire_epoch(svc, s);
+        rc = rc < 0 ? rc : save_meta(svc, s, &m);
         if (rc == 0) {
             meta_publish(s, &m);
             atomic_store(&s->gone_at_ms, m.status_until_ms);
