@@ -4,7 +4,7 @@ import time
 import uuid
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EventStreamError
 
 # Bulk reads and writes: encryption, not the throughput limits, is under test here.
 SLUICE_EXTRA_ARGS = ["--throughput-limits", "off"]
@@ -188,3 +188,54 @@ def test_disabled_or_deleted_key_refuses_writes_and_reads(fresh_sluice):
     kinesis.put_record(StreamName="locked", Data=b"two", PartitionKey="k")
     assert [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]] == [b"one",
                                                                                      b"two"]
+
+
+def test_subscribe_to_shard_names_encrypted_records(fresh_sluice):
+    fresh_sluice.start()
+    kinesis = fresh_sluice.client("kinesis")
+    arn = create_active(kinesis, "fan", shards=1)["StreamARN"]
+    kinesis.put_record(StreamName="fan", Data=b"plain", PartitionKey="k")
+    start_encryption(kinesis, "fan", "alias/aws/kinesis")
+    kinesis.put_records(StreamName="fan", Records=[
+        {"Data": b"sealed-%d" % i, "PartitionKey": "k"} for i in range(2)])
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]
+    deadline = time.time() + 60
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    events = kinesis.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                                        ShardId="shardId-000000000000",
+                                        StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    records = []
+    for ev in events:
+        records += ev["SubscribeToShardEvent"]["Records"]
+        if len(records) >= 3:
+            break
+    events.close()
+    assert [r["Data"] for r in records] == [b"plain", b"sealed-0", b"sealed-1"]
+    assert "EncryptionType" not in records[0]
+    assert [r["EncryptionType"] for r in records[1:]] == ["KMS", "KMS"]
+
+
+def test_subscribe_to_shard_ends_with_the_kms_error_of_a_disabled_key(fresh_sluice):
+    fresh_sluice.start()
+    kinesis, kms = fresh_sluice.client("kinesis"), fresh_sluice.client("kms")
+    arn = create_active(kinesis, "fanoff", shards=1)["StreamARN"]
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    start_encryption(kinesis, "fanoff", key)
+    kinesis.put_record(StreamName="fanoff", Data=b"sealed", PartitionKey="k")
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]
+    deadline = time.time() + 60
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    kms.disable_key(KeyId=key)
+    events = kinesis.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                                        ShardId="shardId-000000000000",
+                                        StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    with pytest.raises(EventStreamError) as e:
+        for ev in events:
+            assert ev["SubscribeToShardEvent"]["Records"] == []
+    assert e.value.response["Error"]["Code"] == "KMSDisabledException"
