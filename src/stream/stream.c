@@ -2343,8 +2343,7 @@ struct counting_visit {
     size_t n_bytes;
     struct stream_crypt_read cr;
     struct err_info *err;
-    int failed;          /* a sealed record could not be opened */
-    uint64_t failed_at;  /* its index */
+    int failed; /* a sealed record could not be opened */
 };
 
 static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, unsigned flags,
@@ -2357,7 +2356,6 @@ static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, unsign
                                     &pk_len, &data, &data_len, cv->err);
         if (rc < 0) {
             cv->failed = 1;
-            cv->failed_at = index;
             return rc;
         }
     }
@@ -2373,8 +2371,9 @@ int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t ma
     uint64_t next = r->position;
     int rc = seglog_read_flags(r->sh->log, r->position, max_records, max_bytes, count_and_visit,
                                &cv, &next);
-    /* A record that could not be opened was not read: the reader stays before it. */
-    r->position = cv.failed ? cv.failed_at : next;
+    /* A record that could not be opened fails the whole read, which callers drop: the
+       reader stays where the call found it. */
+    r->position = cv.failed ? r->position : next;
     free(cv.cr.buf);
     atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
     atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);

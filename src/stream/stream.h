@@ -469,7 +469,8 @@ typedef int (*stream_visit_enc_fn)(void *arg, uint64_t index, int64_t arrival_ms
  * decrypted for the visit; when one cannot be (its KMS key disabled, pending deletion or
  * gone) the read stops before it with Kinesis's KMS error (SL_E(KINESIS_KMS_DISABLED),
  * SL_E(KMS_INVALID_STATE), SL_E(KINESIS_KMS_NOT_FOUND)...) and its message in err (may be
- * NULL), and the reader's position stays on it.
+ * NULL), and the reader's position stays where the call found it (the read failed as a
+ * whole).
  */
 int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t max_bytes,
                           stream_visit_enc_fn visit, void *arg, struct err_info *err);
