@@ -2066,31 +2066,27 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     return stream_records_put_ex(svc, s, recs, n, now_ms, encryption_out, NULL);
 }
 
-/* Seals every record of recs for the data key k: *sealed_out (OUT, malloc'd) holds the
-   envelopes, back to back in record order. */
+/* Seals every record of recs with the data key k: the envelopes, back to back in record
+   order, malloc'd (NULL when out of memory). */
 static uint8_t *seal_records(const struct stream *s, struct stream_dkey *k,
                              const struct stream_put_record *recs, size_t n)
 {
-    size_t total = 0, biggest = 0;
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
-        total += len;
-        biggest = len > biggest ? len : biggest;
+        total += stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
     }
     uint8_t *sealed = try_malloc(total + 1);
-    uint8_t *scratch = try_malloc(biggest + 1);
-    if (sealed == NULL || scratch == NULL) {
-        free(sealed);
-        free(scratch);
+    if (sealed == NULL) {
         return NULL;
     }
+    struct crypto_gcm *g = stream__crypt_sealer(k);
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        stream__crypt_seal(s, k, recs[i].partition_key, recs[i].pk_len, recs[i].data,
-                           recs[i].data_len, sealed + pos, scratch);
+        stream__crypt_seal(s, k, g, recs[i].partition_key, recs[i].pk_len, recs[i].data,
+                           recs[i].data_len, sealed + pos);
         pos += stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
     }
-    free(scratch);
+    crypto_gcm_destroy(g);
     return sealed;
 }
 
@@ -2374,7 +2370,7 @@ int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t ma
     /* A record that could not be opened fails the whole read, which callers drop: the
        reader stays where the call found it. */
     r->position = cv.failed ? r->position : next;
-    free(cv.cr.buf);
+    stream__crypt_read_fini(&cv.cr);
     atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
     atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
     return rc;

@@ -210,9 +210,14 @@ size_t stream__crypt_sealed_len(size_t pk_len, size_t data_len)
     return STREAM_CRYPT_OVERHEAD + pk_len + data_len;
 }
 
-void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, const char *pk,
-                        size_t pk_len, const uint8_t *data, size_t data_len, uint8_t *out,
-                        uint8_t *scratch)
+struct crypto_gcm *stream__crypt_sealer(struct stream_dkey *k)
+{
+    return crypto_gcm_create(k->key);
+}
+
+void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, struct crypto_gcm *g,
+                        const char *pk, size_t pk_len, const uint8_t *data, size_t data_len,
+                        uint8_t *out)
 {
     uint64_t n = atomic_fetch_add(&k->uses, 1);
     uint8_t nonce[AES_GCM_IV_LEN] = {0};
@@ -221,17 +226,13 @@ void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, const cha
     }
     put_le32(out, k->no);
     memcpy(out + ENV_NO_LEN, nonce, sizeof(nonce));
-    scratch[0] = (uint8_t)pk_len;
-    scratch[1] = (uint8_t)(pk_len >> 8);
-    memcpy(scratch + PLAIN_HEAD_LEN, pk, pk_len);
-    if (data_len > 0) {
-        memcpy(scratch + PLAIN_HEAD_LEN + pk_len, data, data_len);
-    }
-    size_t len = PLAIN_HEAD_LEN + pk_len + data_len;
+    uint8_t head[PLAIN_HEAD_LEN] = {(uint8_t)pk_len, (uint8_t)(pk_len >> 8)};
+    struct crypto_gcm_part parts[3] = {{head, sizeof(head)}, {pk, pk_len}, {data, data_len}};
     uint8_t aad[26];
     make_aad(s, k->no, aad);
     uint8_t *ct = out + ENV_NO_LEN + AES_GCM_IV_LEN;
-    crypto_aes_gcm_seal(k->key, nonce, aad, sizeof(aad), scratch, len, ct, ct + len);
+    crypto_gcm_seal(g, nonce, aad, sizeof(aad), parts, 3, ct,
+                    ct + PLAIN_HEAD_LEN + pk_len + data_len);
 }
 
 /* The data key numbered no, unwrapped through KMS when not yet in memory (which checks
@@ -326,6 +327,10 @@ int stream__crypt_open(struct stream_service *svc, struct stream *s, struct stre
     } else if (!checked && (rc = stream__crypt_check_key(svc, s, k->key_arn, err)) < 0) {
         return rc;
     }
+    if (cr->key != k || cr->gcm == NULL) {
+        crypto_gcm_destroy(cr->gcm);
+        cr->gcm = crypto_gcm_create(k->key);
+    }
     cr->key = k;
     size_t ct_len = len - ENV_NO_LEN - AES_GCM_IV_LEN - AES_GCM_TAG_LEN;
     if (cr->cap < ct_len) {
@@ -339,8 +344,7 @@ int stream__crypt_open(struct stream_service *svc, struct stream *s, struct stre
     uint8_t aad[26];
     make_aad(s, no, aad);
     const uint8_t *nonce = env + ENV_NO_LEN, *ct = nonce + AES_GCM_IV_LEN;
-    if (crypto_aes_gcm_open(k->key, nonce, aad, sizeof(aad), ct, ct_len, ct + ct_len, cr->buf) <
-            0 ||
+    if (crypto_gcm_open(cr->gcm, nonce, aad, sizeof(aad), ct, ct_len, ct + ct_len, cr->buf) < 0 ||
         ct_len < PLAIN_HEAD_LEN) {
         return err_set(err, SL_E(CORRUPT), "Internal service failure.");
     }
@@ -353,6 +357,12 @@ int stream__crypt_open(struct stream_service *svc, struct stream *s, struct stre
     *data = cr->buf + PLAIN_HEAD_LEN + n_pk;
     *data_len = ct_len - PLAIN_HEAD_LEN - n_pk;
     return 0;
+}
+
+void stream__crypt_read_fini(struct stream_crypt_read *cr)
+{
+    crypto_gcm_destroy(cr->gcm);
+    free(cr->buf);
 }
 
 void stream__crypt_free(struct stream *s)

@@ -119,6 +119,7 @@ struct stream {
 
 struct sync_pool;
 struct kms;
+struct crypto_gcm;
 
 struct stream_service {
     struct store *store;
@@ -172,17 +173,20 @@ int stream__crypt_check_key(struct stream_service *svc, const struct stream *s,
 int stream__crypt_write_key(struct stream_service *svc, struct stream *s, const char *key_id,
                             struct stream_dkey **out, struct err_info *err);
 size_t stream__crypt_sealed_len(size_t pk_len, size_t data_len);
-/* Seals pk and data into out (stream__crypt_sealed_len bytes); scratch holds
-   2 + pk_len + data_len bytes. */
-void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, const char *pk,
-                        size_t pk_len, const uint8_t *data, size_t data_len, uint8_t *out,
-                        uint8_t *scratch);
+/* A sealer for k's records (crypto_gcm_destroy it), for one thread. */
+struct crypto_gcm *stream__crypt_sealer(struct stream_dkey *k);
+/* Seals pk and data into out (stream__crypt_sealed_len bytes) with g, k's sealer. */
+void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, struct crypto_gcm *g,
+                        const char *pk, size_t pk_len, const uint8_t *data, size_t data_len,
+                        uint8_t *out);
 /* A read call's state: the key checked last and a buffer for plaintexts. */
 struct stream_crypt_read {
     struct stream_dkey *key;
+    struct crypto_gcm *gcm; /* key's */
     uint8_t *buf;
     size_t cap;
 };
+void stream__crypt_read_fini(struct stream_crypt_read *cr);
 /* Opens an envelope; pk and data point into cr's buffer until the next call. 0,
    Kinesis's KMS error, SL_E(CORRUPT) (a tampered envelope), SL_E(NOMEM); err says. */
 int stream__crypt_open(struct stream_service *svc, struct stream *s, struct stream_crypt_read *cr,
