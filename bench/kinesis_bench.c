@@ -4,7 +4,8 @@
  * figures. It never passes or fails on time.
  *
  * Modes:
- *   create    CreateStream with --shards, then waits for ACTIVE.
+ *   create    CreateStream with --shards, then waits for ACTIVE; with --kms-key KEY then
+ *             StartStreamEncryption under KEY (records stored encrypted) and waits again.
  *   put       --connections threads, one socket each, send one pre-built PutRecords body
  *             (--records-per-batch records of --record-bytes random bytes, random
  *             partition keys so they spread over the shards; with --lab-events the
@@ -59,6 +60,7 @@ struct opts {
     int records_per_batch;
     int record_bytes;
     int lab_events; /* --lab-events: records are the seed lab's JSON events */
+    const char *kms_key; /* --kms-key: create encrypts the stream under this key */
     enum mode mode;
     double rate; /* put-rate: total records/s */
     int shards;  /* create */
@@ -698,6 +700,39 @@ static int run_put(const struct opts *o)
 
 /* ---- create ---- */
 
+/* Polls DescribeStreamSummary until the stream is ACTIVE (60 s at most). 0 or 1. */
+static int wait_active(struct conn *c, const struct opts *o, struct buf *resp)
+{
+    struct buf body;
+    buf_init(&body);
+    buf_puts(&body, "{\"StreamName\":");
+    buf_json_string(&body, o->stream, strlen(o->stream));
+    buf_puts(&body, "}");
+    int status = 0, rc = 1;
+    double deadline = now_s() + 60;
+    while (rc != 0 && now_s() < deadline) {
+        if (call(c, "DescribeStreamSummary", (const char *)body.data, &status, resp) == 0 &&
+            status == 200) {
+            json_t *doc = json_loadb((const char *)resp->data, resp->len, 0, NULL);
+            const char *st = json_string_value(
+                json_object_get(json_object_get(doc, "StreamDescriptionSummary"), "StreamStatus"));
+            if (st != NULL && strcmp(st, "ACTIVE") == 0) {
+                printf("create: stream %s ACTIVE with %d shards\n", o->stream, o->shards);
+                rc = 0;
+            }
+            json_decref(doc);
+        }
+        if (rc != 0) {
+            usleep(100000);
+        }
+    }
+    if (rc != 0) {
+        fprintf(stderr, "kinesis_bench: stream %s did not become ACTIVE\n", o->stream);
+    }
+    buf_fini(&body);
+    return rc;
+}
+
 static int run_create(const struct opts *o)
 {
     struct conn c;
@@ -717,28 +752,25 @@ static int run_create(const struct opts *o)
         fprintf(stderr, "kinesis_bench: CreateStream: %d %s\n", status, (const char *)resp.data);
         goto out;
     }
+    if ((rc = wait_active(&c, o, &resp)) != 0 || o->kms_key == NULL) {
+        goto out;
+    }
+    rc = 1;
     buf_reset(&body);
     buf_puts(&body, "{\"StreamName\":");
     buf_json_string(&body, o->stream, strlen(o->stream));
+    buf_puts(&body, ",\"EncryptionType\":\"KMS\",\"KeyId\":");
+    buf_json_string(&body, o->kms_key, strlen(o->kms_key));
     buf_puts(&body, "}");
-    double deadline = now_s() + 60;
-    while (now_s() < deadline) {
-        if (call(&c, "DescribeStreamSummary", (const char *)body.data, &status, &resp) == 0 &&
-            status == 200) {
-            json_t *doc = json_loadb((const char *)resp.data, resp.len, 0, NULL);
-            const char *st = json_string_value(
-                json_object_get(json_object_get(doc, "StreamDescriptionSummary"), "StreamStatus"));
-            int active = st != NULL && strcmp(st, "ACTIVE") == 0;
-            json_decref(doc);
-            if (active) {
-                printf("create: stream %s ACTIVE with %d shards\n", o->stream, o->shards);
-                rc = 0;
-                goto out;
-            }
-        }
-        usleep(100000);
+    if (call(&c, "StartStreamEncryption", (const char *)body.data, &status, &resp) != 0 ||
+        status != 200) {
+        fprintf(stderr, "kinesis_bench: StartStreamEncryption: %d %s\n", status,
+                resp.data != NULL ? (const char *)resp.data : "");
+        goto out;
     }
-    fprintf(stderr, "kinesis_bench: stream %s did not become ACTIVE\n", o->stream);
+    if ((rc = wait_active(&c, o, &resp)) == 0) {
+        printf("create: stream %s encrypted under %s\n", o->stream, o->kms_key);
+    }
 out:
     buf_fini(&resp);
     buf_fini(&body);
@@ -1044,7 +1076,8 @@ static void usage(void)
         "         [--mode put|put-rate|drain|create|put-churn] [--connections N] [--seconds S]\n"
         "         [--records-per-batch 500] [--record-bytes 1024] [--rate RECORDS_PER_S]\n"
         "         [--shards 4] [--access-key K] [--secret-key S] [--region R]\n"
-        "         [--lab-events] (records are the seed lab's JSON events)\n");
+        "         [--lab-events] (records are the seed lab's JSON events)\n"
+        "         [--kms-key KEY] (create: encrypt the stream at rest under KEY)\n");
 }
 
 static int parse_endpoint(const char *url, struct opts *o)
@@ -1124,6 +1157,8 @@ int main(int argc, char **argv)
             o.secret_key = v;
         } else if (strcmp(a, "--region") == 0) {
             o.region = v;
+        } else if (strcmp(a, "--kms-key") == 0) {
+            o.kms_key = v;
         } else if (strcmp(a, "--mode") == 0) {
             if (strcmp(v, "put") == 0) {
                 o.mode = MODE_PUT;

@@ -412,6 +412,7 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
         goto out_close_iam;
     }
+    stream_service_set_kms(streams, kms);
     if ((rc = lake_open(store, cfg, &lake)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open the lake: %s", sl_strerror(rc));
         goto out_close_services;

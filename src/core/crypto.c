@@ -135,6 +135,76 @@ void crypto_aes_gcm_seal(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AE
     (void)aes_gcm(1, key, iv, aad, aad_len, in, len, out, tag);
 }
 
+struct crypto_gcm {
+    EVP_CIPHER_CTX *enc; /* keyed once; each message sets only its IV */
+    EVP_CIPHER_CTX *dec;
+};
+
+struct crypto_gcm *crypto_gcm_create(const uint8_t key[AES_GCM_KEY_LEN])
+{
+    struct crypto_gcm *g = calloc(1, sizeof(*g));
+    SL_ASSERT(g != NULL);
+    g->enc = EVP_CIPHER_CTX_new();
+    g->dec = EVP_CIPHER_CTX_new();
+    SL_ASSERT(g->enc != NULL && g->dec != NULL);
+    SL_ASSERT(EVP_CipherInit_ex(g->enc, EVP_aes_256_gcm(), NULL, key, NULL, 1) == 1);
+    SL_ASSERT(EVP_CipherInit_ex(g->dec, EVP_aes_256_gcm(), NULL, key, NULL, 0) == 1);
+    return g;
+}
+
+void crypto_gcm_seal(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                     size_t aad_len, const struct crypto_gcm_part *parts, size_t n, uint8_t *out,
+                     uint8_t tag[AES_GCM_TAG_LEN])
+{
+    int len = 0;
+    SL_ASSERT(EVP_CipherInit_ex(g->enc, NULL, NULL, NULL, iv, 1) == 1);
+    if (aad_len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(g->enc, NULL, &len, aad, (int)aad_len) == 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].len > 0) {
+            SL_ASSERT(EVP_CipherUpdate(g->enc, out, &len, parts[i].data, (int)parts[i].len) == 1);
+            out += len;
+        }
+    }
+    uint8_t tail[16];
+    SL_ASSERT(EVP_CipherFinal_ex(g->enc, tail, &len) == 1);
+    SL_ASSERT(EVP_CIPHER_CTX_ctrl(g->enc, EVP_CTRL_GCM_GET_TAG, AES_GCM_TAG_LEN, tag) == 1);
+}
+
+int crypto_gcm_open(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                    size_t aad_len, const void *in, size_t len, const uint8_t tag[AES_GCM_TAG_LEN],
+                    uint8_t *out)
+{
+    int n = 0;
+    uint8_t t[AES_GCM_TAG_LEN], tail[16];
+    memcpy(t, tag, sizeof(t));
+    SL_ASSERT(EVP_CipherInit_ex(g->dec, NULL, NULL, NULL, iv, 0) == 1);
+    if (aad_len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(g->dec, NULL, &n, aad, (int)aad_len) == 1);
+    }
+    if (len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(g->dec, out, &n, in, (int)len) == 1);
+    }
+    SL_ASSERT(EVP_CIPHER_CTX_ctrl(g->dec, EVP_CTRL_GCM_SET_TAG, AES_GCM_TAG_LEN, t) == 1);
+    if (EVP_CipherFinal_ex(g->dec, tail, &n) != 1) {
+        if (len > 0) {
+            OPENSSL_cleanse(out, len);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+void crypto_gcm_destroy(struct crypto_gcm *g)
+{
+    if (g != NULL) {
+        EVP_CIPHER_CTX_free(g->enc);
+        EVP_CIPHER_CTX_free(g->dec);
+        free(g);
+    }
+}
+
 int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES_GCM_IV_LEN],
                         const void *aad, size_t aad_len, const void *in, size_t len,
                         const uint8_t tag[AES_GCM_TAG_LEN], uint8_t *out)

@@ -51,6 +51,8 @@
     X(EXPIRED_NEXT_TOKEN, "ExpiredNextTokenException", 400)                                        \
     X(THROUGHPUT_EXCEEDED, "ProvisionedThroughputExceededException", 400)                          \
     X(KINESIS_KMS_NOT_FOUND, "KMSNotFoundException", 400)                                          \
+    X(KINESIS_KMS_DISABLED, "KMSDisabledException", 400)                                           \
+    X(KINESIS_KMS_ACCESS_DENIED, "KMSAccessDeniedException", 400)                                  \
     /* S3 */                                                                                       \
     X(NO_SUCH_BUCKET, "NoSuchBucket", 404)                                                         \
     X(NO_SUCH_KEY, "NoSuchKey", 404)                                                               \

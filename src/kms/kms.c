@@ -548,6 +548,22 @@ int kms_generate_data_key(struct kms *k, const struct kms_scope *sc, const char 
     return rc;
 }
 
+int kms_key_check(struct kms *k, const struct kms_scope *sc, const char *key_id,
+                  char key_arn[KMS_ARN_MAX], struct err_info *err)
+{
+    struct kms_key key;
+    int rc = kms__resolve(k, sc, key_id, 1, clock_now_ms(), &key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = kms__usable(&key, err);
+    if (rc == 0 && key_arn != NULL) {
+        snprintf(key_arn, KMS_ARN_MAX, "%s", key.arn);
+    }
+    kms__key_fini(&key);
+    return rc;
+}
+
 int kms_decrypt(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, size_t len,
                 const struct kms_context *ctx, size_t n_ctx, struct buf *plain,
                 char key_arn[KMS_ARN_MAX], struct err_info *err)

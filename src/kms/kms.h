@@ -59,6 +59,11 @@ int kms_generate_data_key(struct kms *k, const struct kms_scope *sc, const char 
                           const struct kms_context *ctx, size_t n_ctx, size_t n_bytes,
                           uint8_t *plain, struct buf *blob, char key_arn[KMS_ARN_MAX],
                           struct err_info *err);
+/* 0 when key_id (any form kms_generate_data_key takes) names a key that may be used for
+   cryptography now, else the error kms_generate_data_key would give; key_arn (may be NULL)
+   gets the key's ARN. Reads the key store once. */
+int kms_key_check(struct kms *k, const struct kms_scope *sc, const char *key_id,
+                  char key_arn[KMS_ARN_MAX], struct err_info *err);
 /* Decrypts a blob made by the above or by Encrypt: appends the plaintext to plain.
    SL_E(KMS_INVALID_CIPHERTEXT) when it is malformed, tampered or the context differs. */
 int kms_decrypt(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, size_t len,

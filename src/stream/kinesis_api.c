@@ -778,9 +778,8 @@ static int alias_ok(const char *name)
 /*
  * The KeyId forms StartStreamEncryption takes, as KMS resolves them: a key id, a key ARN
  * (arn:aws:kms:REGION:ACCOUNT:key/ID), an alias name (alias/NAME, alias/aws/kinesis for
- * the AWS-managed key) or an alias ARN (arn:aws:kms:REGION:ACCOUNT:alias/NAME). Sluice
- * has no KMS yet: any key of a right form is taken as existing, and the key is recorded,
- * not used (encryption at rest comes with KMS).
+ * the AWS-managed key) or an alias ARN (arn:aws:kms:REGION:ACCOUNT:alias/NAME). A key of
+ * a right form is then looked up in KMS (stream_kms_key_check), which must have it usable.
  */
 static int kms_key_ok(const char *key)
 {
@@ -824,6 +823,10 @@ static int change_encryption(struct api_call *call, json_t *in, int start)
     if (start && !kms_key_ok(key)) {
         stream_release(s);
         return err_set(&call->err, SL_E(KINESIS_KMS_NOT_FOUND), "Invalid keyId %s", key);
+    }
+    if (start && (rc = stream_kms_key_check(call->service_ctx, s, key, &call->err)) < 0) {
+        stream_release(s);
+        return rc;
     }
     rc = stream_update_encryption(call->service_ctx, s, start ? "KMS" : "NONE", start ? key : NULL,
                                   &call->err);

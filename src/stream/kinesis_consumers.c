@@ -299,6 +299,25 @@ static json_t *consumer_json(const struct kin_consumer *c)
                      "ConsumerCreationTimestamp", kin__timestamp(c->created_ms));
 }
 
+/* Consumers of s in CREATING at now (store lock held), or a negative store error. */
+static int64_t count_creating(struct stream_service *svc, struct stream *s, int64_t now)
+{
+    struct store_stmt *q;
+    int rc = store_prepare(stream_service_store(svc),
+                           "SELECT count(*) FROM kinesis_consumers WHERE stream_id=? AND"
+                           " seq_tag=? AND deleting_ms=0 AND created_ms>?",
+                           &q);
+    if (rc < 0) {
+        return rc;
+    }
+    store_bind_int64(q, 1, stream_id(s));
+    store_bind_int64(q, 2, (int64_t)stream_seq_tag(s));
+    store_bind_int64(q, 3, now - stream_service_transition_ms(svc));
+    int64_t n = store_step(q) == 1 ? store_col_int64(q, 0) : 0;
+    store_finalize(q);
+    return n;
+}
+
 int kin__register_stream_consumer(struct api_call *call, json_t *in, json_t **out)
 {
     struct stream_service *svc = call->service_ctx;
@@ -348,10 +367,24 @@ int kin__register_stream_consumer(struct api_call *call, json_t *in, json_t **ou
         struct store *st = stream_service_store(svc);
         int64_t now = stream_service_now_ms(svc);
         store_lock(st);
-        rc = store_run(st,
-                       "INSERT INTO kinesis_consumers(stream_id, seq_tag, name, created_ms) "
-                       "VALUES(?, ?, ?, ?)",
-                       "iisi", stream_id(s), (int64_t)stream_seq_tag(s), name, now);
+        /* Counted with the insert under one lock, so racing registrations cannot pass it
+           together. */
+        int64_t creating = count_creating(svc, s, now);
+        if (creating >= KIN_CONSUMERS_CREATING_MAX) {
+            store_unlock(st);
+            rc = err_set(&call->err, SL_E(LIMIT_EXCEEDED),
+                         "This request would exceed the limit on the number of consumers that "
+                         "can simultaneously be in CREATING for stream %s under account %s. "
+                         "Limit: %d.",
+                         stream_name(s), call->req->account_id, KIN_CONSUMERS_CREATING_MAX);
+            stream_release(s);
+            return rc;
+        }
+        rc = creating < 0 ? (int)creating
+                          : store_run(st,
+                                      "INSERT INTO kinesis_consumers(stream_id, seq_tag, name, "
+                                      "created_ms) VALUES(?, ?, ?, ?)",
+                                      "iisi", stream_id(s), (int64_t)stream_seq_tag(s), name, now);
         store_unlock(st);
         if (rc < 0) {
             /* a concurrent registration of the same name won the insert */

@@ -98,6 +98,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
 
 /* kinesis_consumers.c: enhanced fan-out consumers */
 #define KIN_CONSUMERS_MAX 20 /* registered consumers per stream */
+#define KIN_CONSUMERS_CREATING_MAX 5 /* of them in CREATING at once */
 enum kin_consumer_status { KIN_CONSUMER_CREATING, KIN_CONSUMER_ACTIVE, KIN_CONSUMER_DELETING };
 struct kin_consumer {
     char name[STREAM_NAME_MAX + 1];

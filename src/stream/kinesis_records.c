@@ -360,8 +360,8 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     if ((rc = prepare_entries(call, req, batch, *arena, *pk_arena)) < 0) {
         return rc;
     }
-    rc = stream_records_put(call->service_ctx, *s, req->recs, req->n_entries, call->req->now_ms,
-                            encryption);
+    rc = stream_records_put_ex(call->service_ctx, *s, req->recs, req->n_entries,
+                               call->req->now_ms, encryption, &call->err);
     if (rc == SL_E(RESOURCE_NOT_FOUND)) {
         return kin__not_found(call, stream_name(*s)); /* CREATING or DELETING */
     }
@@ -499,8 +499,8 @@ static void put_digits(char *out, uint64_t v, int digits)
  * One record of a GetRecords response. Written by hand rather than with printf: on a
  * drain this runs for every record and printf cost more than the base64 encoding.
  */
-static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                        size_t pk_len, const uint8_t *data, size_t data_len)
+static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
+                        const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
 {
     static const char head[] = "{\"SequenceNumber\":\"";
     static const char mid[] = "\",\"ApproximateArrivalTimestamp\":";
@@ -542,7 +542,8 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     p += sizeof(pk_key) - 1;
     out->len += (size_t)(p - start);
     buf_json_string(out, pk, pk_len);
-    buf_putc(out, '}');
+    /* AWS names the type only for records stored encrypted. */
+    buf_puts(out, encrypted ? ",\"EncryptionType\":\"KMS\"}" : "}");
     rc->n_records++;
     rc->n_bytes += data_len;
     rc->last_arrival_ms = arrival_ms;
@@ -670,7 +671,9 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     buf_puts(out, "{\"Records\":[");
     struct read_ctx ctx = {.out = out};
     stream_seqno_shard(s, pos.shard_idx, &ctx.seq_shard);
-    rc = stream_reader_read(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx);
+    struct err_info read_err = {0};
+    rc = stream_reader_read_ex(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx,
+                               &read_err);
     uint64_t next = stream_reader_position(r);
     stream_reader_close(r);
     kin__throttle_read_charge(call, s, pos.shard_idx, ctx.n_bytes);
@@ -678,6 +681,9 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         stream_release(s);
         if (buf_status(out) < 0) {
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
+        }
+        if (read_err.code < 0 && read_err.code != SL_E(CORRUPT)) {
+            return err_set(&call->err, read_err.code, "%s", read_err.message); /* KMS's */
         }
         return err_set(&call->err, rc, "Internal service failure.");
     }

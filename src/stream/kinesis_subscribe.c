@@ -165,8 +165,8 @@ struct event_ctx {
     int64_t last_arrival_ms;
 };
 
-static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                        size_t pk_len, const uint8_t *data, size_t data_len)
+static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
+                        const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
 {
     struct event_ctx *ec = arg;
     struct buf *b = ec->json;
@@ -186,7 +186,7 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, const cha
     b->len += base64_encode(data, data_len, p);
     buf_puts(b, "\",\"PartitionKey\":");
     buf_json_string(b, pk, pk_len);
-    buf_putc(b, '}');
+    buf_puts(b, encrypted ? ",\"EncryptionType\":\"KMS\"}" : "}");
     ec->n_records++;
     ec->last_arrival_ms = arrival_ms;
     return buf_status(b) < 0 ? -1 : 0;
@@ -265,11 +265,16 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
     buf_init(&json);
     buf_puts(&json, "{\"Records\":[");
     struct event_ctx ec = {.json = &json, .sub = sub};
-    int rc =
-        stream_reader_read(sub->r, SUB_EVENT_MAX_RECORDS, SUB_EVENT_MAX_BYTES, visit_record, &ec);
+    struct err_info err = {0};
+    int rc = stream_reader_read_ex(sub->r, SUB_EVENT_MAX_RECORDS, SUB_EVENT_MAX_BYTES,
+                                   visit_record, &ec, &err);
     if (rc < 0 || buf_status(&json) < 0) {
         buf_fini(&json);
-        end_with(sub, out, "InternalFailureException", "Internal service failure.");
+        if (rc < 0 && err.code < 0 && err.code != SL_E(CORRUPT)) {
+            end_with(sub, out, err_aws_name(err.code), err.message); /* KMS's, as events */
+        } else {
+            end_with(sub, out, "InternalFailureException", "Internal service failure.");
+        }
         return -1;
     }
     uint64_t pos = stream_reader_position(sub->r);

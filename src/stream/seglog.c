@@ -1009,7 +1009,7 @@ void seglog_get_stats(struct seglog *log, struct seglog_stats *out)
 /* State of one seglog_read call. */
 struct read_ctx {
     size_t max_records, max_bytes; /* 0 = no limit */
-    seglog_visit_fn visit;
+    seglog_visit_flags_fn visit;
     void *arg;
     uint64_t cur;     /* next index to visit */
     size_t n_visited; /* records visited */
@@ -1088,8 +1088,8 @@ static int read_segment(struct seglog *log, struct seg *s, uint64_t off, uint64_
             c->n_visited++;
             c->n_bytes += f.data_len;
             c->cur = f.index + 1;
-            int v = c->visit(c->arg, f.index, f.arrival_ms, (const char *)f.pk, f.pk_len, f.data,
-                             f.data_len);
+            int v = c->visit(c->arg, f.index, f.arrival_ms, f.flags, (const char *)f.pk, f.pk_len,
+                             f.data, f.data_len);
             if (v != 0) {
                 c->done = 1;
                 c->visit_rc = v < 0 ? v : 0;
@@ -1100,8 +1100,8 @@ static int read_segment(struct seglog *log, struct seg *s, uint64_t off, uint64_
     return 0;
 }
 
-int seglog_read(struct seglog *log, uint64_t from, size_t max_records, size_t max_bytes,
-                seglog_visit_fn visit, void *arg, uint64_t *next_out)
+int seglog_read_flags(struct seglog *log, uint64_t from, size_t max_records, size_t max_bytes,
+                      seglog_visit_flags_fn visit, void *arg, uint64_t *next_out)
 {
     struct read_ctx c = {.max_records = max_records, .max_bytes = max_bytes, .visit = visit,
                          .arg = arg, .cur = from};
@@ -1148,6 +1148,27 @@ int seglog_read(struct seglog *log, uint64_t from, size_t max_records, size_t ma
     free(c.buf);
     *next_out = c.cur;
     return rc != 0 ? rc : c.visit_rc;
+}
+
+struct plain_visit {
+    seglog_visit_fn visit;
+    void *arg;
+};
+
+static int visit_without_flags(void *arg, uint64_t index, int64_t arrival_ms, unsigned flags,
+                               const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)flags;
+    struct plain_visit *pv = arg;
+    return pv->visit(pv->arg, index, arrival_ms, pk, pk_len, data, data_len);
+}
+
+int seglog_read(struct seglog *log, uint64_t from, size_t max_records, size_t max_bytes,
+                seglog_visit_fn visit, void *arg, uint64_t *next_out)
+{
+    struct plain_visit pv = {visit, arg};
+    return seglog_read_flags(log, from, max_records, max_bytes, visit_without_flags, &pv,
+                             next_out);
 }
 
 struct find_ctx {

@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEGLOG_MAX_DATA_LEN (1024u * 1024u) /* largest record payload, bytes */
+/* largest record payload, bytes: a Kinesis record's 1 MiB and the envelope of an encrypted
+   one (the stream layer seals key and data together; see stream_crypt.c) */
+#define SEGLOG_MAX_DATA_LEN (1024u * 1024u + 1024u + 64u)
 #define SEGLOG_MAX_PK_LEN 1024u /* longest partition key: 256 characters of UTF-8, bytes */
 
 struct seglog;
@@ -37,7 +39,11 @@ struct seglog_record_in {
     uint32_t data_len; /* 0..SEGLOG_MAX_DATA_LEN bytes */
     const char *partition_key;
     uint16_t pk_len; /* 1..SEGLOG_MAX_PK_LEN bytes */
+    uint16_t flags;  /* SEGLOG_F_* bits, kept with the record and given back to readers */
 };
+/* The record's data is an envelope the stream layer sealed (encryption at rest). */
+#define SEGLOG_F_SEALED 0x1u
+#define SEGLOG_F_KNOWN SEGLOG_F_SEALED
 
 /*
  * Opens the log in dir (creating dir if needed) and recovers it: the newest segment is
@@ -100,6 +106,14 @@ int64_t seglog_last_arrival_ms(struct seglog *log);
  */
 typedef int (*seglog_visit_fn)(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
                                size_t pk_len, const uint8_t *data, size_t data_len);
+
+/* seglog_visit_fn with the record's SEGLOG_F_* flags. */
+typedef int (*seglog_visit_flags_fn)(void *arg, uint64_t index, int64_t arrival_ms, unsigned flags,
+                                     const char *pk, size_t pk_len, const uint8_t *data,
+                                     size_t data_len);
+/* seglog_read, giving each record's flags. */
+int seglog_read_flags(struct seglog *log, uint64_t from, size_t max_records, size_t max_bytes,
+                      seglog_visit_flags_fn visit, void *arg, uint64_t *next_out);
 
 /*
  * Visits durable records from index `from` (clamped up to the first index) in order. Stops

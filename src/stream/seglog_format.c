@@ -29,12 +29,12 @@
  *     8   8 record index
  *    16   8 arrival time (ms since the epoch, signed)
  *    24   2 pk_len, 1..256
- *    26   2 reserved, 0
+ *    26   2 flags: SEGLOG_F_* bits (seglog.h); 0 in logs written before flags existed
  *    28   4 data_len, 0..1 MiB
  *    32   pk_len bytes of partition key, then data_len bytes of data
  *
  * A frame is valid when all of: its length field equals 32 + pk_len + data_len; pk_len and
- * data_len are in range; reserved is 0; the whole frame lies inside the file; the CRC
+ * data_len are in range; flags has no unknown bit; the whole frame lies inside the file; the CRC
  * matches; its index is the previous frame's plus one (the base for the first); its arrival
  * is not below the previous frame's (the header's floor for the first).
  *
@@ -163,6 +163,7 @@ size_t seglog__frame_encode(uint8_t *dst, const struct seglog_record_in *r)
     memset(dst, 0, FRAME_HEADER_LEN);
     put_u32(dst, (uint32_t)len);
     put_u16(dst + 24, r->pk_len);
+    put_u16(dst + 26, r->flags);
     put_u32(dst + 28, r->data_len);
     memcpy(dst + FRAME_HEADER_LEN, r->partition_key, r->pk_len);
     if (r->data_len > 0) {
@@ -204,8 +205,8 @@ enum frame_result seglog__frame_decode(const uint8_t *p, size_t avail, uint64_t 
         *why_out = "frame length disagrees with key and data lengths";
         return FRAME_BAD;
     }
-    if (get_u16(p + 26) != 0) {
-        *why_out = "reserved field not zero";
+    if ((get_u16(p + 26) & ~SEGLOG_F_KNOWN) != 0) {
+        *why_out = "unknown flags";
         return FRAME_BAD;
     }
     if (avail < len) {
@@ -232,6 +233,7 @@ enum frame_result seglog__frame_decode(const uint8_t *p, size_t avail, uint64_t 
     f->index = index;
     f->arrival_ms = arrival_ms;
     f->pk_len = pk_len;
+    f->flags = get_u16(p + 26);
     f->data_len = data_len;
     f->pk = p + FRAME_HEADER_LEN;
     f->data = p + FRAME_HEADER_LEN + pk_len;

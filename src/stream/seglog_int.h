@@ -42,6 +42,7 @@ struct seglog_frame {
     uint64_t index;
     int64_t arrival_ms;
     uint16_t pk_len;
+    uint16_t flags; /* SEGLOG_F_* */
     uint32_t data_len;
     const uint8_t *pk;
     const uint8_t *data;

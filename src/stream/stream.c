@@ -72,6 +72,16 @@ static const struct store_migration stream_migrations[] = {
         " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
         " op TEXT NOT NULL, at_ms INTEGER NOT NULL);"
         "CREATE INDEX stream_daily_ops_by_stream ON stream_daily_ops(stream_id, op, at_ms);"},
+    /* Encryption at rest: each data key, wrapped by the stream's KMS key (stream_crypt.c). */
+    {5, "CREATE TABLE stream_data_keys("
+        " stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE,"
+        " key_no INTEGER NOT NULL, key_arn TEXT NOT NULL, blob BLOB NOT NULL,"
+        " PRIMARY KEY(stream_id, key_no));"},
+    /* The highest sequence epoch of a deleted stream, by name: a stream created again under
+       that name starts its shards above it, so no number or iterator position of the old
+       stream is one of the new stream's, even within the same second. */
+    {6, "CREATE TABLE stream_retired_epochs(region TEXT NOT NULL, name TEXT NOT NULL,"
+        " epoch_s INTEGER NOT NULL, PRIMARY KEY(region, name));"},
 };
 
 #define DAY_MS (24 * 3600 * 1000LL)
@@ -268,6 +278,8 @@ static void stream_free(struct stream *s)
     for (uint32_t i = 0; s->shards != NULL && i < s->n_shards; i++) {
         shard_free(s->shards[i]);
     }
+    stream__crypt_free(s);
+    pthread_mutex_destroy(&s->crypt_lock);
     pthread_mutex_destroy(&s->lock);
     pthread_rwlock_destroy(&s->shards_lock);
     free(s->shards);
@@ -563,6 +575,7 @@ static struct stream *stream_new(struct stream_service *svc, const char *region,
     pthread_rwlock_init(&s->shards_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->crypt_lock, NULL);
     atomic_init(&s->refs, 1);
     atomic_init(&s->gone_at_ms, INT64_MAX);
     atomic_init(&s->row_deleted, 0);
@@ -883,6 +896,41 @@ static void wake_all_waiters(struct stream *s)
     free(held);
 }
 
+/* The highest epoch of a deleted stream named name in region; -1 for none. */
+static int64_t retired_epoch(struct stream_service *svc, const char *region, const char *name)
+{
+    int64_t epoch = -1;
+    store_lock(svc->store);
+    struct store_stmt *q = store_prepare_args(
+        svc->store, "SELECT epoch_s FROM stream_retired_epochs WHERE region=? AND name=?", "ss",
+        region, name);
+    if (q != NULL && store_step(q) == 1) {
+        epoch = store_col_int64(q, 0);
+    }
+    store_finalize(q);
+    store_unlock(svc->store);
+    return epoch;
+}
+
+/* Records the highest sequence epoch of s, which is being deleted (admin_lock held). */
+static int retire_epoch(struct stream_service *svc, struct stream *s)
+{
+    int64_t epoch = 0;
+    pthread_rwlock_rdlock(&s->shards_lock);
+    for (uint32_t i = 0; i < s->n_shards; i++) {
+        epoch = s->shards[i]->seq_epoch_s > epoch ? s->shards[i]->seq_epoch_s : epoch;
+    }
+    pthread_rwlock_unlock(&s->shards_lock);
+    store_lock(svc->store);
+    int rc = store_run(svc->store,
+                       "INSERT INTO stream_retired_epochs(region, name, epoch_s) VALUES(?, ?, ?)"
+                       " ON CONFLICT(region, name) DO UPDATE SET"
+                       " epoch_s=max(epoch_s, excluded.epoch_s)",
+                       "ssi", s->region, s->name, epoch);
+    store_unlock(svc->store);
+    return rc < 0 ? rc : 0;
+}
+
 int stream_create(struct stream_service *svc, const struct stream_create_params *p,
                   struct err_info *err)
 {
@@ -929,12 +977,17 @@ int stream_create(struct stream_service *svc, const struct stream_create_params 
     s->seq_tag = (uint64_t)now;
     s->meta.status = STREAM_CREATING;
     s->meta.status_until_ms = now + svc->cfg->stream_transition_ms;
+    /* Above every epoch of an earlier stream of this name (see migration 6): the shards'
+       creation, from which their epoch is computed, moves up to the next second if need be. */
+    int64_t floor_s = retired_epoch(svc, p->region, p->name);
+    int64_t shard_created_ms = floor_s >= 0 && now < (floor_s + 1) * 1000 ? (floor_s + 1) * 1000
+                                                                           : now;
     for (uint32_t i = 0; i < (uint32_t)p->shard_count; i++) {
         u128 start, end;
         stream__shard_even_range(i, (uint32_t)p->shard_count, &start, &end);
         struct shard *sh = shard_new(i, start, end, -1, -1);
-        sh->created_ms = now;
-        sh->seq_epoch_s = stream__seq_epoch(now, -1, -1);
+        sh->created_ms = shard_created_ms;
+        sh->seq_epoch_s = stream__seq_epoch(shard_created_ms, -1, -1);
         add_shard(s, sh);
     }
     rebuild_open(s);
@@ -975,7 +1028,8 @@ int stream_delete(struct stream_service *svc, struct stream *s, struct err_info 
     } else {
         m.status = STREAM_DELETING;
         m.status_until_ms = now + svc->cfg->stream_transition_ms;
-        rc = save_meta(svc, s, &m);
+        rc = retire_epoch(svc, s);
+        rc = rc < 0 ? rc : save_meta(svc, s, &m);
         if (rc == 0) {
             meta_publish(s, &m);
             atomic_store(&s->gone_at_ms, m.status_until_ms);
@@ -2011,15 +2065,67 @@ static size_t admit_writes(struct stream_service *svc, struct stream *s, uint32_
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
                        size_t n, int64_t now_ms, const char **encryption_out)
 {
+    return stream_records_put_ex(svc, s, recs, n, now_ms, encryption_out, NULL);
+}
+
+/* Seals every record of recs with the data key k: the envelopes, back to back in record
+   order, malloc'd (NULL when out of memory). */
+static uint8_t *seal_records(const struct stream *s, struct stream_dkey *k,
+                             const struct stream_put_record *recs, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
+    }
+    uint8_t *sealed = try_malloc(total + 1);
+    if (sealed == NULL) {
+        return NULL;
+    }
+    struct crypto_gcm *g = stream__crypt_sealer(k);
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        stream__crypt_seal(s, k, g, recs[i].partition_key, recs[i].pk_len, recs[i].data,
+                           recs[i].data_len, sealed + pos);
+        pos += stream__crypt_sealed_len(recs[i].pk_len, recs[i].data_len);
+    }
+    crypto_gcm_destroy(g);
+    return sealed;
+}
+
+int stream_records_put_ex(struct stream_service *svc, struct stream *s,
+                          struct stream_put_record *recs, size_t n, int64_t now_ms,
+                          const char **encryption_out, struct err_info *err)
+{
+    char key_id[sizeof(s->meta.key_id)];
     pthread_mutex_lock(&s->lock);
     enum stream_status st = effective_status(&s->meta, stream_service_now_ms(svc));
     int kms = s->meta.encryption[0] == 'K';
+    if (kms && svc->kms != NULL) {
+        memcpy(key_id, s->meta.key_id, sizeof(key_id));
+    }
     pthread_mutex_unlock(&s->lock);
     if (encryption_out != NULL) {
         *encryption_out = kms ? "KMS" : "NONE";
     }
     if (st == STREAM_CREATING || st == STREAM_DELETING) {
         return SL_E(RESOURCE_NOT_FOUND);
+    }
+    /* Sealed before the shard table is taken: sealing is the costly part. */
+    uint8_t *sealed = NULL;
+    if (kms && svc->kms != NULL && n > 0) {
+        struct stream_dkey *dk;
+        int rc = stream__crypt_write_key(svc, s, key_id, &dk, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if ((sealed = seal_records(s, dk, recs, n)) == NULL) {
+            return err_set(err, SL_E(NOMEM), "Out of memory for the request.");
+        }
+    }
+    size_t *sealed_at = sealed != NULL ? xcalloc(n, sizeof(*sealed_at)) : NULL;
+    for (size_t i = 1; sealed != NULL && i < n; i++) {
+        sealed_at[i] = sealed_at[i - 1] +
+                       stream__crypt_sealed_len(recs[i - 1].pk_len, recs[i - 1].data_len);
     }
     /* Routing and appending see one shard table: a resharding waits for them, so no
        record enters a shard after the resharding took its ending index. */
@@ -2058,12 +2164,19 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
             continue;
         }
         for (size_t j = 0; j < count; j++) {
-            const struct stream_put_record *r = &recs[order[start[k] + j]];
-            in[start[k] + j] = (struct seglog_record_in){
+            size_t i = order[start[k] + j];
+            const struct stream_put_record *r = &recs[i];
+            in[start[k] + j] = sealed == NULL ? (struct seglog_record_in){
                 .data = r->data,
                 .data_len = r->data_len,
                 .partition_key = r->partition_key,
                 .pk_len = r->pk_len,
+            } : (struct seglog_record_in){
+                .data = sealed + sealed_at[i],
+                .data_len = (uint32_t)stream__crypt_sealed_len(r->pk_len, r->data_len),
+                .partition_key = "-", /* the real one is inside the envelope */
+                .pk_len = 1,
+                .flags = SEGLOG_F_SEALED,
             };
         }
         uint64_t first = 0;
@@ -2115,6 +2228,8 @@ int stream_records_put(struct stream_service *svc, struct stream *s, struct stre
     atomic_fetch_add(&s->counters.incoming_records, n_ok);
     atomic_fetch_add(&s->counters.incoming_bytes, bytes);
     atomic_fetch_add(&s->counters.put_failures, n - n_ok);
+    free(sealed_at);
+    free(sealed);
     free(refused);
     free(sizes);
     free(results);
@@ -2219,32 +2334,68 @@ uint64_t stream_reader_position(const struct stream_reader *r)
 }
 
 struct counting_visit {
-    stream_visit_fn visit;
+    struct stream_reader *r;
+    stream_visit_enc_fn visit;
     void *arg;
     size_t n_records;
     size_t n_bytes;
+    struct stream_crypt_read cr;
+    struct err_info *err;
+    int failed; /* a sealed record could not be opened */
 };
 
-static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, const char *pk,
-                           size_t pk_len, const uint8_t *data, size_t data_len)
+static int count_and_visit(void *arg, uint64_t index, int64_t arrival_ms, unsigned flags,
+                           const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
 {
     struct counting_visit *cv = arg;
+    int sealed = (flags & SEGLOG_F_SEALED) != 0;
+    if (sealed) {
+        int rc = stream__crypt_open(cv->r->s->svc, cv->r->s, &cv->cr, data, data_len, &pk,
+                                    &pk_len, &data, &data_len, cv->err);
+        if (rc < 0) {
+            cv->failed = 1;
+            return rc;
+        }
+    }
     cv->n_records++;
     cv->n_bytes += data_len;
-    return cv->visit(cv->arg, index, arrival_ms, pk, pk_len, data, data_len);
+    return cv->visit(cv->arg, index, arrival_ms, sealed, pk, pk_len, data, data_len);
+}
+
+int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t max_bytes,
+                          stream_visit_enc_fn visit, void *arg, struct err_info *err)
+{
+    struct counting_visit cv = {.r = r, .visit = visit, .arg = arg, .err = err};
+    uint64_t next = r->position;
+    int rc = seglog_read_flags(r->sh->log, r->position, max_records, max_bytes, count_and_visit,
+                               &cv, &next);
+    /* A record that could not be opened fails the whole read, which callers drop: the
+       reader stays where the call found it. */
+    r->position = cv.failed ? r->position : next;
+    stream__crypt_read_fini(&cv.cr);
+    atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
+    atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
+    return rc;
+}
+
+struct plain_visit {
+    stream_visit_fn visit;
+    void *arg;
+};
+
+static int visit_plain(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
+                       const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
+{
+    (void)encrypted;
+    struct plain_visit *pv = arg;
+    return pv->visit(pv->arg, index, arrival_ms, pk, pk_len, data, data_len);
 }
 
 int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_bytes,
                        stream_visit_fn visit, void *arg)
 {
-    struct counting_visit cv = {.visit = visit, .arg = arg};
-    uint64_t next = r->position;
-    int rc =
-        seglog_read(r->sh->log, r->position, max_records, max_bytes, count_and_visit, &cv, &next);
-    r->position = next;
-    atomic_fetch_add(&r->s->counters.outgoing_records, cv.n_records);
-    atomic_fetch_add(&r->s->counters.outgoing_bytes, cv.n_bytes);
-    return rc;
+    struct plain_visit pv = {visit, arg};
+    return stream_reader_read_ex(r, max_records, max_bytes, visit_plain, &pv, NULL);
 }
 
 /* 1 when r's shard is closed and r is past its last record (shards_lock not held). */
@@ -2595,6 +2746,17 @@ int stream_service_open(struct store *st, const struct sluice_config *cfg,
 {
     struct stream_service_options opt = {.store = st, .cfg = cfg};
     return stream_service_open_with(&opt, out);
+}
+
+void stream_service_set_kms(struct stream_service *svc, struct kms *k)
+{
+    svc->kms = k;
+}
+
+int stream_kms_key_check(struct stream_service *svc, struct stream *s, const char *key_id,
+                         struct err_info *err)
+{
+    return stream__crypt_check_key(svc, s, key_id, err);
 }
 
 void stream_service_close(struct stream_service *svc)

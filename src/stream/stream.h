@@ -145,6 +145,14 @@ int stream_service_open(struct store *st, const struct sluice_config *cfg,
  * durable). Every handle and reader must have been released first. NULL is fine.
  */
 void stream_service_close(struct stream_service *svc);
+/* Gives the service KMS (which must outlive it), for encryption at rest: without it, a
+   stream's encryption is recorded but records are stored as they come. Call before use. */
+struct kms;
+void stream_service_set_kms(struct stream_service *svc, struct kms *k);
+/* 0 when KMS key key_id (id, ARN, alias or alias ARN) exists in s's account and region and
+   may be used now; else Kinesis's KMS error with its message in err. 0 without KMS. */
+int stream_kms_key_check(struct stream_service *svc, struct stream *s, const char *key_id,
+                         struct err_info *err);
 
 /* The service clock's now, in ms. */
 int64_t stream_service_now_ms(const struct stream_service *svc);
@@ -397,6 +405,16 @@ struct stream_put_record {
  */
 int stream_records_put(struct stream_service *svc, struct stream *s, struct stream_put_record *recs,
                        size_t n, int64_t now_ms, const char **encryption_out);
+/*
+ * stream_records_put for a stream that may be encrypted: while its encryption is KMS (and
+ * the service has KMS, stream_service_set_kms), records are stored encrypted under a data
+ * key of the stream's KMS key. Also returns, with nothing appended and the message in err
+ * (may be NULL), Kinesis's KMS errors when that key cannot be used:
+ * SL_E(KINESIS_KMS_DISABLED), SL_E(KMS_INVALID_STATE), SL_E(KINESIS_KMS_NOT_FOUND).
+ */
+int stream_records_put_ex(struct stream_service *svc, struct stream *s,
+                          struct stream_put_record *recs, size_t n, int64_t now_ms,
+                          const char **encryption_out, struct err_info *err);
 
 /* ---- reading ---- */
 
@@ -442,6 +460,21 @@ typedef int (*stream_visit_fn)(void *arg, uint64_t index, int64_t arrival_ms, co
  */
 int stream_reader_read(struct stream_reader *r, size_t max_records, size_t max_bytes,
                        stream_visit_fn visit, void *arg);
+/* stream_visit_fn with encrypted: 1 when the record was stored encrypted (put while the
+   stream's encryption was KMS), else 0. */
+typedef int (*stream_visit_enc_fn)(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
+                                   const char *pk, size_t pk_len, const uint8_t *data,
+                                   size_t data_len);
+/*
+ * stream_reader_read, telling which records were stored encrypted. Encrypted records are
+ * decrypted for the visit; when one cannot be (its KMS key disabled, pending deletion or
+ * gone) the read stops before it with Kinesis's KMS error (SL_E(KINESIS_KMS_DISABLED),
+ * SL_E(KMS_INVALID_STATE), SL_E(KINESIS_KMS_NOT_FOUND)...) and its message in err (may be
+ * NULL), and the reader's position stays where the call found it (the read failed as a
+ * whole).
+ */
+int stream_reader_read_ex(struct stream_reader *r, size_t max_records, size_t max_bytes,
+                          stream_visit_enc_fn visit, void *arg, struct err_info *err);
 /* Index of the next record the reader will visit. */
 uint64_t stream_reader_position(const struct stream_reader *r);
 /*

@@ -111,9 +111,16 @@ struct stream {
     int64_t sampled_ms;
     uint64_t sampled_records, sampled_bytes;
     struct stream *next_dead; /* the dead list, under svc->bg_lock */
+    /* Encryption at rest (stream_crypt.c), under crypt_lock: every data key loaded or made,
+       and the one new records are sealed with. Freed with the stream. */
+    pthread_mutex_t crypt_lock;
+    struct stream_dkey *dkeys;
+    struct stream_dkey *write_key;
 };
 
 struct sync_pool;
+struct kms;
+struct crypto_gcm;
 
 struct stream_service {
     struct store *store;
@@ -134,6 +141,7 @@ struct stream_service {
     struct stream *dead;         /* under bg_lock: released deleted streams to remove */
     struct sync_pool *sync_pool; /* threads that sync shards in parallel */
     struct throttle *throttle;   /* throughput limits (throttle.h); its own locks */
+    struct kms *kms;             /* NULL: records are stored as they come (no KMS) */
 };
 
 /* ---- stream.c ---- */
@@ -151,6 +159,41 @@ void stream__apply_retention(struct stream_service *svc);
  */
 #define STREAM_AUTOSCALE_WINDOW_MS (60 * 1000)
 void stream__autoscale(struct stream_service *svc);
+
+/* ---- stream_crypt.c: encryption at rest ---- */
+struct stream_dkey;
+/* Envelope bytes beyond the partition key and data of a sealed record. */
+#define STREAM_CRYPT_OVERHEAD (4 + 12 + 2 + 16)
+/* Records one data key seals before a new one is made. */
+#define STREAM_CRYPT_KEY_USES (1ull << 32)
+/* 0 when the KMS key key_id may be used now, else Kinesis's KMS error in err. */
+int stream__crypt_check_key(struct stream_service *svc, const struct stream *s,
+                            const char *key_id, struct err_info *err);
+/* The data key to seal s's new records with under the KMS key key_id (made and stored
+   when needed); the KMS key's state is checked. 0 or Kinesis's KMS error in err. */
+int stream__crypt_write_key(struct stream_service *svc, struct stream *s, const char *key_id,
+                            struct stream_dkey **out, struct err_info *err);
+size_t stream__crypt_sealed_len(size_t pk_len, size_t data_len);
+/* A sealer for k's records (crypto_gcm_destroy it), for one thread. */
+struct crypto_gcm *stream__crypt_sealer(struct stream_dkey *k);
+/* Seals pk and data into out (stream__crypt_sealed_len bytes) with g, k's sealer. */
+void stream__crypt_seal(const struct stream *s, struct stream_dkey *k, struct crypto_gcm *g,
+                        const char *pk, size_t pk_len, const uint8_t *data, size_t data_len,
+                        uint8_t *out);
+/* A read call's state: the key checked last and a buffer for plaintexts. */
+struct stream_crypt_read {
+    struct stream_dkey *key;
+    struct crypto_gcm *gcm; /* key's */
+    uint8_t *buf;
+    size_t cap;
+};
+void stream__crypt_read_fini(struct stream_crypt_read *cr);
+/* Opens an envelope; pk and data point into cr's buffer until the next call. 0,
+   Kinesis's KMS error, SL_E(CORRUPT) (a tampered envelope), SL_E(NOMEM); err says. */
+int stream__crypt_open(struct stream_service *svc, struct stream *s, struct stream_crypt_read *cr,
+                       const uint8_t *env, size_t len, const char **pk, size_t *pk_len,
+                       const uint8_t **data, size_t *data_len, struct err_info *err);
+void stream__crypt_free(struct stream *s);
 
 /* ---- syncpool.c ---- */
 struct sync_pool *stream__sync_pool_create(size_t n_threads);

@@ -72,6 +72,27 @@ def test_kinesis_over_http2_on_sdk_defaults(server, unique):
     assert desc["StreamDescriptionSummary"]["OpenShardCount"] == 1
 
 
+def test_kinesis_split_shard_end_to_end(server, unique):
+    """A producer writing 8 keys, SplitShard in the middle of it, and a consumer that reads
+    the parent from TRIM_HORIZON and follows its ChildShards: every record read exactly once,
+    in order within each key, with throughput limits on (throttled calls are retried)."""
+    out = run_js(server, "kinesis_split.mjs", f"jsplit-{unique}")
+    assert out["handler"] == "NodeHttp2Handler"
+    assert out["parentEnded"] is True
+    assert sorted(out["children"]) == ["shardId-000000000001", "shardId-000000000002"]
+    assert out["openShards"] == 2
+    assert out["read"] == out["produced"] == 8 * out["rounds"]
+    assert out["byKey"] == {f"key-{k}": list(range(out["rounds"])) for k in range(8)}
+    # the records went to both children after the split
+    k = server.client("kinesis")
+    counts = {}
+    for child in out["children"]:
+        it = k.get_shard_iterator(StreamName=f"jsplit-{unique}", ShardId=child,
+                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        counts[child] = len(k.get_records(ShardIterator=it)["Records"])
+    assert all(n > 0 for n in counts.values()), counts
+
+
 def test_s3_on_sdk_defaults(server, unique):
     out = run_js(server, "s3.mjs", f"js-{unique}")
     assert out["body"] == "hello from js"

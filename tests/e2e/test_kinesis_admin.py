@@ -262,22 +262,30 @@ def test_stream_encryption_start_and_stop(kin, unique):
     assert kin.put_record(StreamName=name, Data=b"x", PartitionKey="k")["EncryptionType"] == "NONE"
 
 
-def test_stream_encryption_key_forms(kin, unique):
+def test_stream_encryption_key_forms(sluice, kin, unique):
     name = f"enckey-{unique}"
     make_stream(kin, name)
-    good = ["alias/aws/kinesis", "alias/my-app/key_1",
-            "1234abcd-12ab-34cd-56ef-1234567890ab",
-            "mrk-1234abcd12ab34cd56ef1234567890ab",
-            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/my-app"]
-    for key in good:
-        kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
-        assert wait_active(kin, name)["KeyId"] == key
-    for key in ["not-a-key", "alias/", "alias/aws/", "1234abcd-12ab-34cd-56ef-1234567890",
-                f"arn:aws:kms:us-east-1:{ACCOUNT}:key/nope", "arn:aws:kms:us-east-1:12:alias/x"]:
+    kms = sluice.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/my-app/{unique}", TargetKeyId=key["KeyId"])
+    kms.create_alias(AliasName=f"alias/my-app-{unique}", TargetKeyId=key["KeyId"])
+    good = ["alias/aws/kinesis", f"alias/my-app/{unique}", key["KeyId"], key["Arn"],
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/my-app-{unique}"]
+    for k in good:
+        kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=k)
+        assert wait_active(kin, name)["KeyId"] == k
+    for k in ["not-a-key", "alias/", "alias/aws/", "1234abcd-12ab-34cd-56ef-1234567890",
+              f"arn:aws:kms:us-east-1:{ACCOUNT}:key/nope", "arn:aws:kms:us-east-1:12:alias/x"]:
         with pytest.raises(ClientError) as e:
-            kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
-        assert err(e) == ("KMSNotFoundException", f"Invalid keyId {key}"), key
+            kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=k)
+        assert err(e) == ("KMSNotFoundException", f"Invalid keyId {k}"), k
+    # keys of a right form that KMS does not have
+    for k in ["1234abcd-12ab-34cd-56ef-1234567890ab", "mrk-1234abcd12ab34cd56ef1234567890ab",
+              f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+              f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/none-{unique}", f"alias/none-{unique}"]:
+        with pytest.raises(ClientError) as e:
+            kin.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=k)
+        assert err(e)[0] == "KMSNotFoundException", k
     # the refused ones changed nothing
     assert wait_active(kin, name)["KeyId"] == good[-1]
 
@@ -285,7 +293,7 @@ def test_stream_encryption_key_forms(kin, unique):
 def test_stream_encryption_with_the_cli(sluice, kin, unique):
     name = f"enccli-{unique}"
     make_stream(kin, name)
-    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    key = sluice.client("kms").create_key()["KeyMetadata"]["Arn"]
     sluice.aws("kinesis", "start-stream-encryption", "--stream-name", name,
                "--encryption-type", "KMS", "--key-id", key)
     wait_active(kin, name)

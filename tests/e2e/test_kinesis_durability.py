@@ -101,10 +101,16 @@ def test_sequence_numbers_of_the_first_layout_still_read_after_an_upgrade(fresh_
     assert all(int(o) < int(n["SequenceNumber"]) for o in old for n in new)
 
 
-def test_kill_9_mid_load_loses_no_acknowledged_record(fresh_sluice):
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_kill_9_mid_load_loses_no_acknowledged_record(fresh_sluice, encrypted):
     fresh_sluice.start()
     kinesis = fresh_sluice.client("kinesis")
     create_active(kinesis, "crash")
+    if encrypted:  # records stored sealed (encryption at rest) are as durable
+        kinesis.start_stream_encryption(StreamName="crash", EncryptionType="KMS",
+                                        KeyId="alias/aws/kinesis")
+        kinesis.get_waiter("stream_exists").wait(StreamName="crash",
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 20})
     acked = {}  # (shard, sequence number) -> data
     lock = threading.Lock()
     stop = threading.Event()
@@ -143,6 +149,7 @@ def test_kill_9_mid_load_loses_no_acknowledged_record(fresh_sluice):
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
         for r in records:
             stored[(shard, r["SequenceNumber"])] = r["Data"]
+            assert r.get("EncryptionType", "NONE") == ("KMS" if encrypted else "NONE")
     missing = [k for k in acked if k not in stored]
     changed = [k for k in acked if k in stored and stored[k] != acked[k]]
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged records lost"

@@ -52,6 +52,19 @@ def wait_gone(kinesis, arn):
     raise AssertionError(f"consumer {arn} never went")
 
 
+def register(kinesis, stream_arn, name, deadline_s=60):
+    """RegisterStreamConsumer, waiting while 5 others are still CREATING (AWS's limit)."""
+    deadline = time.time() + deadline_s
+    while True:
+        try:
+            return kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName=name)
+        except ClientError as e:
+            if (e.response["Error"]["Code"] != "LimitExceededException" or
+                    "CREATING" not in e.response["Error"]["Message"] or time.time() > deadline):
+                raise
+            time.sleep(0.1)
+
+
 def active_consumer(kinesis, stream_arn, name="app"):
     c = kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName=name)["Consumer"]
     wait_consumer(kinesis, c["ConsumerARN"])
@@ -165,7 +178,7 @@ def test_consumer_errors(sluice, unique):
     assert error_code(e) == "InvalidArgumentException"
     # 20 consumers per stream
     for i in range(19):
-        k.register_stream_consumer(StreamARN=stream_arn, ConsumerName=f"c{i:02d}")
+        register(k, stream_arn, f"c{i:02d}")
     with pytest.raises(ClientError) as e:
         k.register_stream_consumer(StreamARN=stream_arn, ConsumerName="one-too-many")
     assert error_code(e) == "LimitExceededException"
@@ -188,7 +201,7 @@ def test_list_stream_consumers_pages_and_filters(sluice, unique):
     stream_arn = summary["StreamARN"]
     names = [f"n{i}" for i in range(7)]
     for n in names:
-        k.register_stream_consumer(StreamARN=stream_arn, ConsumerName=n)
+        register(k, stream_arn, n)
     seen, token = [], None
     while True:
         kw = {"NextToken": token} if token else {}

@@ -350,6 +350,9 @@ static void consumers_are_timed_and_limited(void **state)
         char name[16], other[512];
         snprintf(name, sizeof(name), "c%02d", i);
         register_consumer(f, name, other, sizeof(other));
+        if (i % 5 == 0) {
+            f->now_ms += TRANSITION_MS; /* at most 5 in CREATING at once */
+        }
     }
     fails(f, SL_E(LIMIT_EXCEEDED), "RegisterStreamConsumer",
           "{\"StreamARN\":\"%s\",\"ConsumerName\":\"extra\"}", f->stream_arn);
@@ -368,6 +371,30 @@ static void consumers_are_timed_and_limited(void **state)
     f->now_ms += TRANSITION_MS;
     fails(f, SL_E(RESOURCE_NOT_FOUND), "DescribeStreamConsumer", "{\"ConsumerARN\":\"%s\"}", arn);
     register_consumer(f, "extra", want, sizeof(want));
+}
+
+static void at_most_five_consumers_are_creating_at_once(void **state)
+{
+    struct fixture *f = *state;
+    char arn[512];
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "new%d", i);
+        register_consumer(f, name, arn, sizeof(arn));
+    }
+    fails(f, SL_E(LIMIT_EXCEEDED), "RegisterStreamConsumer",
+          "{\"StreamARN\":\"%s\",\"ConsumerName\":\"sixth\"}", f->stream_arn);
+    /* the refused one was not registered */
+    fails(f, SL_E(RESOURCE_NOT_FOUND), "DescribeStreamConsumer",
+          "{\"StreamARN\":\"%s\",\"ConsumerName\":\"sixth\"}", f->stream_arn);
+    /* one deregistered (DELETING) no longer counts */
+    json_decref(ok(f, "DeregisterStreamConsumer", "{\"ConsumerARN\":\"%s\"}", arn));
+    register_consumer(f, "sixth", arn, sizeof(arn));
+    fails(f, SL_E(LIMIT_EXCEEDED), "RegisterStreamConsumer",
+          "{\"StreamARN\":\"%s\",\"ConsumerName\":\"seventh\"}", f->stream_arn);
+    /* once they are ACTIVE there is room again */
+    f->now_ms += TRANSITION_MS;
+    register_consumer(f, "seventh", arn, sizeof(arn));
 }
 
 static void consumers_survive_a_reopen_and_go_with_their_stream(void **state)
@@ -545,6 +572,8 @@ int main(void)
         cmocka_unit_test(headers_and_payload_are_laid_out_as_the_format_says),
         cmocka_unit_test(exceptions_and_bad_headers),
         cmocka_unit_test_setup_teardown(consumers_are_timed_and_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(at_most_five_consumers_are_creating_at_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(consumers_survive_a_reopen_and_go_with_their_stream, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_subscription_streams_events_and_heartbeats_then_ends,
