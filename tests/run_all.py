@@ -187,7 +187,9 @@ def run_e2e(suite, binary, clients, env=None):
     if not os.path.exists(os.path.join(ROOT, binary)):
         return (suite, 0, 1, log)
     junit = os.path.join(LOGS, f"{suite}.xml")
-    e = {"SLUICE_BIN": os.path.join(ROOT, binary)}
+    e = {"SLUICE_BIN": os.path.join(ROOT, binary),
+         # The two suites run side by side listen in ports of their own (conftest.py).
+         "SLUICE_E2E_PORTS": "21000-31999" if suite.endswith("-new") else "10000-20999"}
     e.update(clients["env"])
     e.update(env or {})
     rc = sh([clients["python"], "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml",

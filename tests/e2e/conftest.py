@@ -9,6 +9,7 @@ Python, else /usr/bin/aws.
 """
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,6 +48,20 @@ SECRET_KEY = "sluice/test/secret/key/0123456789abcdefgh"
 
 
 def free_port():
+    """A port free now. Suites run side by side are given disjoint ranges below the
+    kernel's ephemeral range (SLUICE_E2E_PORTS="lo-hi"), so that a new server of one
+    suite never takes the port a server of the other is being restarted on."""
+    span = os.environ.get("SLUICE_E2E_PORTS")
+    if span:
+        lo, hi = (int(x) for x in span.split("-"))
+        for _ in range(500):
+            port = random.randint(lo, hi)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
