@@ -188,7 +188,9 @@ static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck
 /* DuckDB's parse tree of text (json_serialize_sql); NULL when it cannot be had. */
 static json_t *parse_tree(struct duck_conn *conn, const char *text, struct duck_error *derr)
 {
-    char *lit = duck_sql_literal(text);
+    char *trino = query__text_prepass(text);
+    char *lit = duck_sql_literal(trino);
+    free(trino);
     char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
     free(lit);
     char *json_text = query_one_text(conn, sql, derr);
@@ -1409,8 +1411,22 @@ static enum step parse_query(struct exec_run *r)
     if (wk->failed) {
         return STEP_FAILED;
     }
-    /* Athena's labels for unnamed select items of the outermost query. */
+    /* Athena's labels for unnamed select items of the outermost query, and for the columns
+     * of a VALUES statement (DuckDB's col0, col1, ...). */
     json_t *items = json_object_get(root, "select_list");
+    json_t *from = json_object_get(root, "from_table");
+    json_t *vals = json_object_get(from, "values");
+    if (strcmp(jstr(from, "type"), "EXPRESSION_LIST") == 0 &&
+        strcmp(jstr(from, "alias"), "valueslist") == 0 && json_array_size(vals) > 0 &&
+        json_array_size(json_object_get(from, "expected_names")) == 0) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < json_array_size(json_array_get(vals, 0)); i++) {
+            char label[32];
+            snprintf(label, sizeof(label), "_col%zu", i);
+            json_array_append_new(names, json_string(label));
+        }
+        json_object_set_new(from, "expected_names", names);
+    }
     for (size_t i = 0; i < json_array_size(items); i++) {
         json_t *it = json_array_get(items, i);
         const char *cls = jstr(it, "class");
@@ -1586,10 +1602,14 @@ static enum step run_query(struct exec_run *r)
         return STEP_FAILED;
     }
     pthread_mutex_lock(&svc->mu);
-    int cancel = r->w->cancel;
+    int cancel = r->w->cancel, stopping_early = svc->stopping;
     pthread_mutex_unlock(&svc->mu);
     if (cancel) {
         return STEP_ENDED; /* StopQueryExecution has written CANCELLED */
+    }
+    if (stopping_early) {
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+        return STEP_FAILED;
     }
     char *sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
     int rc = duck_exec(r->w->conn, sql, &r->derr);
@@ -1647,6 +1667,14 @@ static enum step write_result(struct exec_run *r)
         return STEP_FAILED;
     }
     char *cols_text = json_dumps(r->columns, JSON_COMPACT);
+    char *meta = xasprintf("%s.metadata", r->row.output_location);
+    int meta_rc = query__result_metadata_put(r->svc, meta, r->id, cols_text);
+    free(meta);
+    if (meta_rc < 0) {
+        free(cols_text);
+        fail(&r->wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+        return STEP_FAILED;
+    }
     query__exec_set_state(r->svc, r->id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, r->scanned,
                           (clock_mono_ns() - r->t0_ns) / 1000000, cols_text);
     free(cols_text);
@@ -1858,6 +1886,13 @@ void query__execute(struct query_worker *w, const char *id)
     goto out_release;
 
 out_finish:
+    pthread_mutex_lock(&r.svc->mu);
+    if (r.svc->stopping) {
+        /* whatever step the stop interrupted, the cause is the server's */
+        r.wk.failed = 0;
+        fail(&r.wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+    }
+    pthread_mutex_unlock(&r.svc->mu);
     query__exec_set_state(r.svc, id, QUERY_RUNNING, QUERY_FAILED, r.wk.message, r.wk.err_category,
                           r.wk.err_type, 0, (clock_mono_ns() - r.t0_ns) / 1000000, NULL);
 out_release:
