@@ -170,6 +170,9 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
+    /* AT TIME ZONE, at_timezone: the same instant (a timestamp is one in UTC, the session's
+     * zone); the zone is shown when the value is a result column (query_exec.c) */
+    "CREATE OR REPLACE TEMP MACRO __sl_at_timezone(t, z) AS CAST(t AS TIMESTAMPTZ);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
     /* an exact division by zero fails (DuckDB's is NULL); not through error(), which try()
@@ -880,6 +883,16 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         if (strcasecmp(fn, duck_only[i]) == 0) {
             goto not_found;
         }
+    }
+    if ((strcasecmp(fn, "timezone") == 0 || strcasecmp(fn, "at_timezone") == 0) && n == 2) {
+        /* x AT TIME ZONE z parses as timezone(z, x); at_timezone(x, z) */
+        if (strcasecmp(fn, "timezone") == 0) {
+            json_t *zone = json_incref(json_array_get(children, 0));
+            json_array_remove(children, 0);
+            json_array_append_new(children, zone);
+        }
+        rename_call(node, "__sl_at_timezone");
+        return 0;
     }
     if (strcasecmp(fn, "date_format") == 0) {
         return convert_format(node, "date_format", 0, 0, "strftime", line, col, msg, msg_len);

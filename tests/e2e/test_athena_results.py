@@ -8,7 +8,9 @@ AWS documents it only as binary; objects Athena wrote are protocol buffers (a st
 public JDBC drivers decode them. The tests decode Sluice's with a protobuf reader of their
 own and compare them with GetQueryResults's ColumnInfo.
 """
+import os
 import re
+import subprocess
 import time
 import uuid
 
@@ -240,3 +242,95 @@ def test_insert_into_a_bucketed_table_is_refused(env):
     assert run(env, f"INSERT INTO {plain} VALUES 2")["Status"]["State"] == "SUCCEEDED"
     qe = run(env, f"SELECT count(*) FROM {plain}")
     assert results(env, qe["QueryExecutionId"])[0] == [["_col0"], ["2"]]
+
+
+# -- Parquet files whose types differ from the catalog's --
+
+HELPER = os.path.join(os.path.dirname(os.environ.get("SLUICE_BIN", "build/sluice")),
+                      "tests", "athena_duck_helper")
+PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary":
+                  "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}
+
+
+@pytest.fixture(scope="module")
+def typed(env, tmp_path_factory):
+    """One Parquet file (a INT32, b INT64, c BYTE_ARRAY/UTF8, d FLOAT) under two tables:
+    `widened` declares a bigint, b bigint, c string, d double; `clash` declares c bigint."""
+    tmp = tmp_path_factory.mktemp("typed")
+    path = os.path.join(str(tmp), "f.parquet")
+    p = subprocess.run([HELPER, str(tmp), "COPY (SELECT i::INTEGER AS a, (i * 10)::BIGINT AS b,"
+                        " 'v' || i::VARCHAR AS c, (i + 0.5)::FLOAT AS d FROM range(1, 4) t(i))"
+                        f" TO '{path}' (FORMAT parquet)"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    with open(path, "rb") as f:
+        env["s3"].put_object(Bucket=env["bucket"], Key="typed/f.parquet", Body=f.read())
+    glue = env["sluice"].client("glue")
+    for name, ctype in (("widened", "string"), ("clash", "bigint")):
+        glue.create_table(DatabaseName=env["db"], TableInput={
+            "Name": name, "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": dict(PARQUET, Location=f"s3://{env['bucket']}/typed/", Columns=[
+                {"Name": "a", "Type": "bigint"}, {"Name": "b", "Type": "bigint"},
+                {"Name": "c", "Type": ctype}, {"Name": "d", "Type": "double"}])})
+    return env
+
+
+def test_parquet_columns_come_as_the_catalog_types(typed):
+    qe = run(typed, "SELECT a, b, c, d, typeof(a) AS ta, typeof(d) AS td FROM widened"
+                    " ORDER BY a")
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    rows, info = results(typed, qe["QueryExecutionId"])
+    assert [c["Type"] for c in info] == ["bigint", "bigint", "varchar", "double", "varchar",
+                                         "varchar"]
+    assert rows[1:] == [["1", "10", "v1", "1.5", "bigint", "double"],
+                        ["2", "20", "v2", "2.5", "bigint", "double"],
+                        ["3", "30", "v3", "3.5", "bigint", "double"]]
+
+
+def test_parquet_type_the_catalog_cannot_read_fails_hive_bad_data(typed):
+    qe = run(typed, "SELECT c FROM clash")
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert qe["Status"]["AthenaError"]["ErrorCategory"] == 2
+    assert qe["Status"]["StateChangeReason"] == (
+        "HIVE_BAD_DATA: Field c's type BINARY in parquet is incompatible with type bigint "
+        "defined in table schema")
+    # the columns a query does not read are not checked
+    qe = run(typed, "SELECT sum(a) AS s FROM clash")
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert results(typed, qe["QueryExecutionId"])[0] == [["s"], ["6"]]
+
+
+# -- timestamp with time zone: Trino's documented examples --
+
+ZONED = [
+    ("SELECT TIMESTAMP '2012-10-31 01:00 UTC' AT TIME ZONE 'America/Los_Angeles'",
+     "2012-10-30 18:00:00.000 America/Los_Angeles"),
+    ("SELECT at_timezone(TIMESTAMP '2021-08-22 03:04:05.321 America/Los_Angeles',"
+     " 'America/Chicago')", "2021-08-22 05:04:05.321 America/Chicago"),
+    # a timestamp without zone is one in the session's zone, UTC in Athena
+    ("SELECT TIMESTAMP '2024-01-01 00:00:00' AT TIME ZONE 'Asia/Tokyo'",
+     "2024-01-01 09:00:00.000 Asia/Tokyo"),
+    ("SELECT with_timezone(TIMESTAMP '2024-01-01 00:00:00', 'Asia/Tokyo')",
+     "2024-01-01 00:00:00.000 Asia/Tokyo"),
+    ("SELECT from_iso8601_timestamp('2024-01-01T00:00:00Z')", "2024-01-01 00:00:00.000 UTC"),
+]
+
+
+@pytest.mark.parametrize("sql,shown", ZONED, ids=[z[0][:60] for z in ZONED])
+def test_timestamp_with_time_zone_results(env, sql, shown):
+    qe = run(env, sql)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    rows, info = results(env, qe["QueryExecutionId"])
+    assert rows == [["_col0"], [shown]]
+    assert info[0]["Type"] == "timestamp with time zone"
+
+
+def test_zone_changes_keep_the_instant(env):
+    qe = run(env, "SELECT to_unixtime(TIMESTAMP '2024-01-01 00:00:00' AT TIME ZONE 'Asia/Tokyo'),"
+                  " to_unixtime(with_timezone(TIMESTAMP '2024-01-01 09:00:00', 'Asia/Tokyo')),"
+                  " current_timezone()")
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert results(env, qe["QueryExecutionId"])[0][1] == ["1.7040672E9", "1.7040672E9", "UTC"]
