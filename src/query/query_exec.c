@@ -1198,6 +1198,59 @@ static void first_word(const char *s, char *out, size_t len)
     out[i] = '\0';
 }
 
+/* Appends SQL giving the text Athena shows for e, a value of type t nested in an array, a
+ * map or a row (NULL for NULL): arrays [a, b], maps {k=v}, rows {name=v}, a NULL inside
+ * them as null, strings bare, timestamps with milliseconds. depth names lambda variables. */
+static void nested_text_sql(const struct duck_type *t, const char *e, int depth, struct buf *out)
+{
+    char var[32];
+    snprintf(var, sizeof(var), "__e%d", depth);
+    switch (t->id) {
+    case DUCK_T_LIST:
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '[' || array_to_string("
+                        "list_transform(%s, %s -> coalesce(", e, e, var);
+        nested_text_sql(t->element, var, depth + 1, out);
+        buf_puts(out, ", 'null')), ', ') || ']' END");
+        return;
+    case DUCK_T_MAP: {
+        char k[48], v[48];
+        snprintf(k, sizeof(k), "%s.key", var);
+        snprintf(v, sizeof(v), "%s.value", var);
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '{' || array_to_string("
+                        "list_transform(map_entries(%s), %s -> ", e, e, var);
+        nested_text_sql(t->key, k, depth + 1, out);
+        buf_puts(out, " || '=' || coalesce(");
+        nested_text_sql(t->value, v, depth + 1, out);
+        buf_puts(out, ", 'null')), ', ') || '}' END");
+        return;
+    }
+    case DUCK_T_STRUCT:
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '{' || ", e);
+        for (size_t i = 0; i < t->n_fields; i++) {
+            char *name = duck_sql_literal(t->fields[i].name);
+            char *field = xasprintf("struct_extract(%s, %s)", e, name);
+            /* the name as text: a literal of its own, quotes doubled */
+            buf_printf(out, "%s%s || '=' || coalesce(", i > 0 ? " || ', ' || " : "", name);
+            nested_text_sql(t->fields[i].type, field, depth + 1, out);
+            buf_puts(out, ", 'null')");
+            free(field);
+            free(name);
+        }
+        buf_puts(out, " || '}' END");
+        return;
+    case DUCK_T_TIMESTAMP:
+    case DUCK_T_TIMESTAMP_S:
+    case DUCK_T_TIMESTAMP_MS:
+    case DUCK_T_TIMESTAMP_NS:
+        buf_printf(out, "strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S.%%g')", e);
+        return;
+    case DUCK_T_TIMESTAMP_TZ:
+        buf_printf(out, "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')", e);
+        return;
+    default: buf_printf(out, "CAST(%s AS VARCHAR)", e); return;
+    }
+}
+
 /* Formats every column as Athena prints it and writes the CSV into out. */
 static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns, json_t *zones,
                       struct duck_error *err)
@@ -1245,7 +1298,9 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns, 
         default: break;
         }
         buf_puts(&sel, i > 0 ? ", " : "");
-        if (zone != NULL) {
+        if (t->id == DUCK_T_LIST || t->id == DUCK_T_MAP || t->id == DUCK_T_STRUCT) {
+            nested_text_sql(t, q, 0, &sel);
+        } else if (zone != NULL) {
             /* the wall time in the zone, then the zone's name */
             char *z = duck_sql_literal(zone);
             buf_printf(&sel, "strftime(timezone(%s, %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g ') || %s", z,

@@ -194,7 +194,7 @@ GRAMMAR = [
     ("SELECT CAST(ARRAY[1, 2] AS array(varchar))", [["_col0"], ["[1, 2]"]], ["array"]),
     ("SELECT cardinality(CAST(ARRAY[ARRAY[1], ARRAY[2, 3]] AS array(array(bigint))))",
      [["_col0"], ["2"]], ["bigint"]),
-    ("SELECT try_cast(ARRAY['1', 'x'] AS array(integer))", [["_col0"], ["[1, NULL]"]], ["array"]),
+    ("SELECT try_cast(ARRAY['1', 'x'] AS array(integer))", [["_col0"], ["[1, null]"]], ["array"]),
     ("SELECT CAST(MAP(ARRAY['a'], ARRAY[1]) AS map(varchar, integer))", [["_col0"], ["{a=1}"]],
      ["map"]),
     ("SELECT CAST(MAP(ARRAY['a'], ARRAY[ARRAY[1]]) AS map(varchar, array(integer)))",
@@ -242,6 +242,26 @@ def test_insert_into_a_bucketed_table_is_refused(env):
     assert run(env, f"INSERT INTO {plain} VALUES 2")["Status"]["State"] == "SUCCEEDED"
     qe = run(env, f"SELECT count(*) FROM {plain}")
     assert results(env, qe["QueryExecutionId"])[0] == [["_col0"], ["2"]]
+
+
+# -- arrays, maps and rows as Athena shows them: a NULL inside is null, rows {name=value} --
+
+NESTED = [
+    ("SELECT ARRAY[1, NULL, 3]", "[1, null, 3]"),
+    ("SELECT MAP(ARRAY['a', 'b'], ARRAY[1, NULL])", "{a=1, b=null}"),
+    ("SELECT CAST(ROW(1, 'a') AS row(x integer, y varchar))", "{x=1, y=a}"),
+    ("SELECT ARRAY[CAST(ROW(1, NULL) AS row(x integer, y varchar))]", "[{x=1, y=null}]"),
+    ("SELECT ARRAY[ARRAY[1], NULL, ARRAY[]]", "[[1], null, []]"),
+    ("SELECT ARRAY[TIMESTAMP '2024-01-01 00:00:00']", "[2024-01-01 00:00:00.000]"),
+    ("SELECT CAST(NULL AS array(integer))", None),
+]
+
+
+@pytest.mark.parametrize("sql,shown", NESTED, ids=[x[0][:50] for x in NESTED])
+def test_nested_values_as_athena_shows_them(env, sql, shown):
+    qe = run(env, sql)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert results(env, qe["QueryExecutionId"])[0] == [["_col0"], [shown]]
 
 
 # -- Parquet files whose types differ from the catalog's --
