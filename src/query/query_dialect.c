@@ -894,6 +894,29 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         rename_call(node, "__sl_at_timezone");
         return 0;
     }
+    if (strcasecmp(fn, "reduce") == 0 && n == 4) {
+        /* reduce(a, init, (s, x) -> ..., s -> ...): DuckDB's list_reduce takes the state's
+         * start last, and the output function is applied through a one-element list */
+        json_t *folded = call_node("list_reduce",
+                                   json_pack("[O, O, O]", json_array_get(children, 0),
+                                             json_array_get(children, 2),
+                                             json_array_get(children, 1)),
+                                   0);
+        json_t *mapped = call_node(
+            "list_transform",
+            json_pack("[o, O]", call_node("list_value", json_pack("[o]", folded), 0),
+                      json_array_get(children, 3)),
+            0);
+        json_t *one = json_pack("{s:s, s:s, s:s, s:i, s:{s:{s:s, s:n}, s:b, s:i}}", "class",
+                                "CONSTANT", "type", "VALUE_CONSTANT", "alias", "",
+                                "query_location", 0, "value", "type", "id", "INTEGER",
+                                "type_info", "is_null", 0, "value", 1);
+        json_object_set_new(node, "children", json_pack("[o, o]", mapped, one));
+        rename_call(node, "list_extract");
+        json_object_set_new(node, "catalog", json_string("system"));
+        json_object_set_new(node, "schema", json_string("main"));
+        return 0;
+    }
     if (strcasecmp(fn, "date_format") == 0) {
         return convert_format(node, "date_format", 0, 0, "strftime", line, col, msg, msg_len);
     }

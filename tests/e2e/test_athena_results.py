@@ -199,6 +199,17 @@ GRAMMAR = [
      ["map"]),
     ("SELECT CAST(MAP(ARRAY['a'], ARRAY[ARRAY[1]]) AS map(varchar, array(integer)))",
      [["_col0"], ["{a=[1]}"]], ["map"]),
+    # reduce with Trino's four arguments (the examples of Trino's documentation)
+    ("SELECT reduce(ARRAY[5, 20, 50], 0, (s, x) -> s + x, s -> s)", [["_col0"], ["75"]],
+     ["integer"]),
+    ("SELECT reduce(ARRAY[5, 20, NULL, 50], 0, (s, x) -> s + x, s -> s)", [["_col0"], [None]],
+     ["integer"]),
+    ("SELECT reduce(ARRAY[5, 20, NULL, 50], 0, (s, x) -> s + coalesce(x, 0), s -> s)",
+     [["_col0"], ["75"]], ["integer"]),
+    ("SELECT reduce(ARRAY[2147483647, 1], BIGINT '0', (s, x) -> s + x, s -> s)",
+     [["_col0"], ["2147483648"]], ["bigint"]),
+    ("SELECT reduce(ARRAY[1, 2, 3], 10, (s, x) -> s * x, s -> s * 2)", [["_col0"], ["120"]],
+     ["integer"]),
     # text that looks like the grammar is left alone
     ("SELECT 'if(a, b)' AS \"values 1\", 'AS array(integer)' AS v",
      [["values 1", "v"], ["if(a, b)", "AS array(integer)"]], ["varchar", "varchar"]),
