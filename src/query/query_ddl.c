@@ -992,7 +992,9 @@ static void msck_repair(struct ddl_run *d)
 
 static void print_sorted(struct ddl_run *d, struct names *ns, const char *pattern)
 {
-    qsort(ns->v, ns->n, sizeof(*ns->v), cmp_str);
+    if (ns->n > 0) { /* an empty list has no array: qsort must not see NULL */
+        qsort(ns->v, ns->n, sizeof(*ns->v), cmp_str);
+    }
     for (size_t i = 0; i < ns->n; i++) {
         if (hive_pattern_match(pattern, ns->v[i])) {
             line(d, "%s", ns->v[i]);

@@ -365,3 +365,18 @@ def test_zone_changes_keep_the_instant(env):
                   " current_timezone()")
     assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
     assert results(env, qe["QueryExecutionId"])[0][1] == ["1.7040672E9", "1.7040672E9", "UTC"]
+
+
+def test_show_databases_with_none_but_default_answers(sluice_unlimited):
+    """A server with no database of its own: SHOW DATABASES still answers (an empty list
+    must not reach the sort)."""
+    s3, athena = sluice_unlimited.client("s3"), sluice_unlimited.client("athena")
+    bucket = f"athnone-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    qid = athena.start_query_execution(
+        QueryString="SHOW DATABASES LIKE 'nothing_matches_*'",
+        ResultConfiguration={"OutputLocation": f"s3://{bucket}/r/"})["QueryExecutionId"]
+    qe = wait_done(athena, qid)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    assert rows == []
