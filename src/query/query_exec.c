@@ -1686,7 +1686,7 @@ static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int
     }
     buf_putc(&skip, '\0');
     int64_t b = 0;
-    if (parquet_types(r, t, files) < 0) {
+    if (n_cols > 0 && parquet_types(r, t, files) < 0) {
         buf_fini(&skip);
         free(files);
         free(cols);
