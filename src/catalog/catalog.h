@@ -87,7 +87,8 @@ struct catalog_table_desc {
     struct catalog_param *serde_parameters; /* SerdeInfo.Parameters */
     size_t n_serde_parameters;
     /* StorageDescriptor.NumberOfBuckets and BucketColumns; used by catalog_table_create
-     * only (a description leaves them 0) */
+     * (a description gives NumberOfBuckets, < 1 when not bucketed, and leaves the
+     * columns NULL) */
     int n_buckets;
     char **bucket_columns;
     size_t n_bucket_columns;

@@ -1230,6 +1230,7 @@ static struct catalog_table_desc *desc_from(const json_t *t)
     columns_copy(json_object_get(t, "PartitionKeys"), &d->partition_keys, &d->n_partition_keys);
     params_copy(json_object_get(t, "Parameters"), &d->parameters, &d->n_parameters);
     params_copy(json_object_get(serde, "Parameters"), &d->serde_parameters, &d->n_serde_parameters);
+    d->n_buckets = (int)json_integer_value(json_object_get(sd, "NumberOfBuckets"));
     d->version_id = atoll(catalog__str(t, "VersionId"));
     d->update_time_ms = (int64_t)(json_real_value(json_object_get(t, "UpdateTime")) * 1000.0);
     return d;

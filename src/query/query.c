@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -547,15 +548,28 @@ void query_service_close(struct query_service *svc)
     }
     pthread_mutex_lock(&svc->mu);
     svc->stopping = 1;
-    for (int i = 0; i < svc->n_workers; i++) {
-        if (svc->workers[i].running_id[0] != '\0') {
-            duck_conn_interrupt(svc->workers[i].conn);
-        }
-    }
     pthread_cond_broadcast(&svc->cv);
     pthread_mutex_unlock(&svc->mu);
     for (int i = 0; i < svc->n_workers; i++) {
-        pthread_join(svc->workers[i].thread, NULL);
+        /* An interrupt that reaches DuckDB between two of a query's statements is lost
+         * (the next one starts afresh), so it is repeated until the worker has ended. */
+        for (;;) {
+            pthread_mutex_lock(&svc->mu);
+            if (svc->workers[i].running_id[0] != '\0') {
+                duck_conn_interrupt(svc->workers[i].conn);
+            }
+            pthread_mutex_unlock(&svc->mu);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 50 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(svc->workers[i].thread, NULL, &until) == 0) {
+                break;
+            }
+        }
         duck_conn_close(svc->workers[i].conn);
     }
     duck_engine_close(svc->engine);

@@ -636,6 +636,13 @@ static int prepare_insert(struct query_write *q, struct query_service *svc, stru
                      q->database, q->table);
     }
     int rc = target_format(q, d, f);
+    if (rc == 0 && d->n_buckets > 0) {
+        /* Athena writes bucketed tables only through CTAS */
+        rc = failf(f, ATHENA_USER, 1001,
+                   "NOT_SUPPORTED: Inserting into bucketed tables is not supported. Table "
+                   "'awsdatacatalog.%s.%s' is bucketed",
+                   q->database, q->table);
+    }
     if (rc == 0 && (d->location == NULL || strncasecmp(d->location, "s3://", 5) != 0)) {
         rc = failf(f, ATHENA_USER, 1001,
                    "HIVE_METASTORE_ERROR: Table 'awsdatacatalog.%s.%s' has no S3 location",
@@ -1401,6 +1408,15 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
         free(manifest);
         return failf(f, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
     }
+    static const char rows_column[] =
+        "[{\"Name\":\"rows\",\"Type\":\"bigint\",\"Precision\":19,\"Scale\":0}]";
+    char *meta = xasprintf("%.*s.metadata", (int)stem, output_location);
+    int meta_rc = query__result_metadata_put(wr->svc, meta, wr->id, rows_column);
+    free(meta);
+    if (meta_rc < 0) {
+        free(manifest);
+        return failf(f, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+    }
     struct store_stmt *stmt = NULL;
     store_lock(wr->svc->st);
     int rc = store_prepare(wr->svc->st,
@@ -1417,8 +1433,7 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
     store_unlock(wr->svc->st);
     free(manifest);
     query__exec_set_state(wr->svc, wr->id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, scanned,
-                          engine_ms,
-                          "[{\"Name\":\"rows\",\"Type\":\"bigint\",\"Precision\":19,\"Scale\":0}]");
+                          engine_ms, rows_column);
     return rc < 0 ? failf(f, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the result cannot be recorded")
                   : 0;
 }

@@ -992,7 +992,9 @@ static void msck_repair(struct ddl_run *d)
 
 static void print_sorted(struct ddl_run *d, struct names *ns, const char *pattern)
 {
-    qsort(ns->v, ns->n, sizeof(*ns->v), cmp_str);
+    if (ns->n > 0) { /* an empty list has no array: qsort must not see NULL */
+        qsort(ns->v, ns->n, sizeof(*ns->v), cmp_str);
+    }
     for (size_t i = 0; i < ns->n; i++) {
         if (hive_pattern_match(pattern, ns->v[i])) {
             line(d, "%s", ns->v[i]);
@@ -1549,7 +1551,15 @@ static void write_result(struct ddl_run *d, const char *output_location)
                         d->out.data != NULL ? (const char *)d->out.data : "", d->out.len, &po, NULL,
                         &e) < 0) {
         fail(d, TYPE_USER, "Unable to verify/create output bucket %s", bucket);
+        return;
     }
+    char *cols = json_dumps(d->columns, JSON_COMPACT);
+    char *meta = xasprintf("%s.metadata", output_location);
+    if (query__result_metadata_put(d->svc, meta, d->id, cols) < 0) {
+        fail(d, TYPE_USER, "Unable to verify/create output bucket %s", bucket);
+    }
+    free(meta);
+    free(cols);
 }
 
 void query__ddl_execute(struct query_worker *w, const char *id, const char *query,

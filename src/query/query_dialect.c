@@ -170,6 +170,9 @@ const char query__dialect_sql[] =
     "CREATE OR REPLACE TEMP MACRO __sl_date_plus(d, i) AS CAST(d + i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_date_minus(d, i) AS CAST(d - i AS DATE);"
     "CREATE OR REPLACE TEMP MACRO __sl_with_timezone(t, z) AS timezone(z, t);"
+    /* AT TIME ZONE, at_timezone: the same instant (a timestamp is one in UTC, the session's
+     * zone); the zone is shown when the value is a result column (query_exec.c) */
+    "CREATE OR REPLACE TEMP MACRO __sl_at_timezone(t, z) AS CAST(t AS TIMESTAMPTZ);"
     "CREATE OR REPLACE TEMP MACRO __sl_infinity() AS CAST('Infinity' AS DOUBLE);"
     "CREATE OR REPLACE TEMP MACRO __sl_nan() AS CAST('NaN' AS DOUBLE);"
     /* an exact division by zero fails (DuckDB's is NULL); not through error(), which try()
@@ -880,6 +883,39 @@ int query__dialect_rewrite(json_t *node, int line, int col, char *msg, size_t ms
         if (strcasecmp(fn, duck_only[i]) == 0) {
             goto not_found;
         }
+    }
+    if ((strcasecmp(fn, "timezone") == 0 || strcasecmp(fn, "at_timezone") == 0) && n == 2) {
+        /* x AT TIME ZONE z parses as timezone(z, x); at_timezone(x, z) */
+        if (strcasecmp(fn, "timezone") == 0) {
+            json_t *zone = json_incref(json_array_get(children, 0));
+            json_array_remove(children, 0);
+            json_array_append_new(children, zone);
+        }
+        rename_call(node, "__sl_at_timezone");
+        return 0;
+    }
+    if (strcasecmp(fn, "reduce") == 0 && n == 4) {
+        /* reduce(a, init, (s, x) -> ..., s -> ...): DuckDB's list_reduce takes the state's
+         * start last, and the output function is applied through a one-element list */
+        json_t *folded = call_node("list_reduce",
+                                   json_pack("[O, O, O]", json_array_get(children, 0),
+                                             json_array_get(children, 2),
+                                             json_array_get(children, 1)),
+                                   0);
+        json_t *mapped = call_node(
+            "list_transform",
+            json_pack("[o, O]", call_node("list_value", json_pack("[o]", folded), 0),
+                      json_array_get(children, 3)),
+            0);
+        json_t *one = json_pack("{s:s, s:s, s:s, s:i, s:{s:{s:s, s:n}, s:b, s:i}}", "class",
+                                "CONSTANT", "type", "VALUE_CONSTANT", "alias", "",
+                                "query_location", 0, "value", "type", "id", "INTEGER",
+                                "type_info", "is_null", 0, "value", 1);
+        json_object_set_new(node, "children", json_pack("[o, o]", mapped, one));
+        rename_call(node, "list_extract");
+        json_object_set_new(node, "catalog", json_string("system"));
+        json_object_set_new(node, "schema", json_string("main"));
+        return 0;
     }
     if (strcasecmp(fn, "date_format") == 0) {
         return convert_format(node, "date_format", 0, 0, "strftime", line, col, msg, msg_len);

@@ -188,7 +188,9 @@ static char *query_one_text(struct duck_conn *conn, const char *sql, struct duck
 /* DuckDB's parse tree of text (json_serialize_sql); NULL when it cannot be had. */
 static json_t *parse_tree(struct duck_conn *conn, const char *text, struct duck_error *derr)
 {
-    char *lit = duck_sql_literal(text);
+    char *trino = query__text_prepass(text);
+    char *lit = duck_sql_literal(trino);
+    free(trino);
     char *sql = xasprintf("SELECT json_serialize_sql(%s)", lit);
     free(lit);
     char *json_text = query_one_text(conn, sql, derr);
@@ -542,12 +544,27 @@ static void reader_sql(const struct table_ref *t, const char *list_sql, struct b
     buf_puts(out, "})");
 }
 
-/* SELECT list of the table's data columns. */
+/* Whether a Hive type is a scalar one duck_type_of names. */
+static int scalar_hive_type(const char *hive)
+{
+    return strchr(hive, '<') == NULL;
+}
+
+/* SELECT list of the table's data columns. A Parquet file's columns come as its own
+ * types; Athena reports the catalog's, so they are cast to them (parquet_types has
+ * refused the files whose types the catalog's cannot read). */
 static void data_columns(const struct table_ref *t, struct buf *out)
 {
     for (size_t i = 0; i < t->desc->n_columns; i++) {
-        char *q = duck_sql_ident(t->desc->columns[i].name);
-        buf_printf(out, "%s%s", i > 0 ? ", " : "", q);
+        const struct catalog_column *c = &t->desc->columns[i];
+        char *q = duck_sql_ident(c->name);
+        if (t->format == FMT_PARQUET && scalar_hive_type(c->type)) {
+            buf_printf(out, "%sCAST(%s AS ", i > 0 ? ", " : "", q);
+            duck_type_of(c->type, out);
+            buf_printf(out, ") AS %s", q);
+        } else {
+            buf_printf(out, "%s%s", i > 0 ? ", " : "", q);
+        }
         free(q);
     }
 }
@@ -1181,8 +1198,61 @@ static void first_word(const char *s, char *out, size_t len)
     out[i] = '\0';
 }
 
+/* Appends SQL giving the text Athena shows for e, a value of type t nested in an array, a
+ * map or a row (NULL for NULL): arrays [a, b], maps {k=v}, rows {name=v}, a NULL inside
+ * them as null, strings bare, timestamps with milliseconds. depth names lambda variables. */
+static void nested_text_sql(const struct duck_type *t, const char *e, int depth, struct buf *out)
+{
+    char var[32];
+    snprintf(var, sizeof(var), "__e%d", depth);
+    switch (t->id) {
+    case DUCK_T_LIST:
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '[' || array_to_string("
+                        "list_transform(%s, %s -> coalesce(", e, e, var);
+        nested_text_sql(t->element, var, depth + 1, out);
+        buf_puts(out, ", 'null')), ', ') || ']' END");
+        return;
+    case DUCK_T_MAP: {
+        char k[48], v[48];
+        snprintf(k, sizeof(k), "%s.key", var);
+        snprintf(v, sizeof(v), "%s.value", var);
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '{' || array_to_string("
+                        "list_transform(map_entries(%s), %s -> ", e, e, var);
+        nested_text_sql(t->key, k, depth + 1, out);
+        buf_puts(out, " || '=' || coalesce(");
+        nested_text_sql(t->value, v, depth + 1, out);
+        buf_puts(out, ", 'null')), ', ') || '}' END");
+        return;
+    }
+    case DUCK_T_STRUCT:
+        buf_printf(out, "CASE WHEN (%s) IS NULL THEN NULL ELSE '{' || ", e);
+        for (size_t i = 0; i < t->n_fields; i++) {
+            char *name = duck_sql_literal(t->fields[i].name);
+            char *field = xasprintf("struct_extract(%s, %s)", e, name);
+            /* the name as text: a literal of its own, quotes doubled */
+            buf_printf(out, "%s%s || '=' || coalesce(", i > 0 ? " || ', ' || " : "", name);
+            nested_text_sql(t->fields[i].type, field, depth + 1, out);
+            buf_puts(out, ", 'null')");
+            free(field);
+            free(name);
+        }
+        buf_puts(out, " || '}' END");
+        return;
+    case DUCK_T_TIMESTAMP:
+    case DUCK_T_TIMESTAMP_S:
+    case DUCK_T_TIMESTAMP_MS:
+    case DUCK_T_TIMESTAMP_NS:
+        buf_printf(out, "strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S.%%g')", e);
+        return;
+    case DUCK_T_TIMESTAMP_TZ:
+        buf_printf(out, "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')", e);
+        return;
+    default: buf_printf(out, "CAST(%s AS VARCHAR)", e); return;
+    }
+}
+
 /* Formats every column as Athena prints it and writes the CSV into out. */
-static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
+static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns, json_t *zones,
                       struct duck_error *err)
 {
     struct duck_result *res = NULL;
@@ -1213,6 +1283,7 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         buf_putc(out, i + 1 < nc ? ',' : '\n');
         char *q = duck_sql_ident(duck_result_column_name(res, i));
         const char *fmt = "CAST(%s AS VARCHAR)";
+        const char *zone = NULL;
         switch (t->id) {
         case DUCK_T_TIMESTAMP:
         case DUCK_T_TIMESTAMP_S:
@@ -1220,13 +1291,24 @@ static int write_rows(struct duck_conn *conn, struct buf *out, json_t *columns,
         case DUCK_T_TIMESTAMP_NS: fmt = "strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S.%%g')"; break;
         case DUCK_T_TIMESTAMP_TZ:
             fmt = "strftime(timezone('UTC', %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g UTC')";
+            zone = json_string_value(json_array_get(zones, i));
             break;
         case DUCK_T_TIME: fmt = "strftime(DATE '2000-01-01' + %s, '%%H:%%M:%%S.%%g')"; break;
         case DUCK_T_INTERVAL: fmt = "__sl_interval_text(%s)"; break;
         default: break;
         }
         buf_puts(&sel, i > 0 ? ", " : "");
-        buf_printf(&sel, fmt, q);
+        if (t->id == DUCK_T_LIST || t->id == DUCK_T_MAP || t->id == DUCK_T_STRUCT) {
+            nested_text_sql(t, q, 0, &sel);
+        } else if (zone != NULL) {
+            /* the wall time in the zone, then the zone's name */
+            char *z = duck_sql_literal(zone);
+            buf_printf(&sel, "strftime(timezone(%s, %s), '%%Y-%%m-%%d %%H:%%M:%%S.%%g ') || %s", z,
+                       q, z);
+            free(z);
+        } else {
+            buf_printf(&sel, fmt, q);
+        }
         free(q);
     }
     duck_result_destroy(res);
@@ -1323,6 +1405,8 @@ struct exec_run {
     struct buf csv;            /* the result object's content */
     char *deser;               /* the rewritten query as SQL */
     struct query_write *write; /* CTAS, INSERT INTO, UNLOAD: what the query's rows go to */
+    json_t *zones; /* per result column, the zone (a string) a timestamp with time zone is
+                      shown in, or null for UTC; NULL when none */
 };
 
 /* How a phase ended: go on, fail the execution (the message is in wk), or stop because the
@@ -1409,8 +1493,46 @@ static enum step parse_query(struct exec_run *r)
     if (wk->failed) {
         return STEP_FAILED;
     }
-    /* Athena's labels for unnamed select items of the outermost query. */
+    /* A result column that is x AT TIME ZONE 'zone' (at_timezone, with_timezone) shows its
+     * timestamp in that zone, as Trino's values carry it (DuckDB's carry none). */
+    json_t *items_z = json_object_get(root, "select_list");
+    int has_star = 0;
+    for (size_t i = 0; i < json_array_size(items_z); i++) {
+        has_star |= strcmp(jstr(json_array_get(items_z, i), "class"), "STAR") == 0;
+    }
+    for (size_t i = 0; !has_star && i < json_array_size(items_z); i++) {
+        json_t *it = json_array_get(items_z, i);
+        const char *fn = jstr(it, "function_name");
+        json_t *zone = json_array_get(json_object_get(it, "children"), 1);
+        json_t *zv = json_object_get(json_object_get(zone, "value"), "value");
+        if (strcmp(jstr(it, "class"), "FUNCTION") != 0 || !json_is_string(zv) ||
+            (strcmp(fn, "__sl_at_timezone") != 0 && strcmp(fn, "__sl_with_timezone") != 0)) {
+            continue;
+        }
+        if (r->zones == NULL) {
+            r->zones = json_array();
+        }
+        while (json_array_size(r->zones) < i) {
+            json_array_append_new(r->zones, json_null());
+        }
+        json_array_append(r->zones, zv);
+    }
+    /* Athena's labels for unnamed select items of the outermost query, and for the columns
+     * of a VALUES statement (DuckDB's col0, col1, ...). */
     json_t *items = json_object_get(root, "select_list");
+    json_t *from = json_object_get(root, "from_table");
+    json_t *vals = json_object_get(from, "values");
+    if (strcmp(jstr(from, "type"), "EXPRESSION_LIST") == 0 &&
+        strcmp(jstr(from, "alias"), "valueslist") == 0 && json_array_size(vals) > 0 &&
+        json_array_size(json_object_get(from, "expected_names")) == 0) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < json_array_size(json_array_get(vals, 0)); i++) {
+            char label[32];
+            snprintf(label, sizeof(label), "_col%zu", i);
+            json_array_append_new(names, json_string(label));
+        }
+        json_object_set_new(from, "expected_names", names);
+    }
     for (size_t i = 0; i < json_array_size(items); i++) {
         json_t *it = json_array_get(items, i);
         const char *cls = jstr(it, "class");
@@ -1422,6 +1544,119 @@ static enum step parse_query(struct exec_run *r)
         }
     }
     return STEP_OK;
+}
+
+/* The class of values a Parquet column of physical type `phys` and converted type `conv`
+ * holds, and of a Hive type: what a reader can turn into what. */
+enum value_class { VC_TEXT, VC_NUMBER, VC_BOOL, VC_DATE, VC_TIME, VC_OTHER };
+
+static enum value_class parquet_class(const char *phys, const char *conv)
+{
+    if (strcmp(conv, "DATE") == 0) {
+        return VC_DATE;
+    }
+    if (strncmp(conv, "TIMESTAMP", 9) == 0 || strcmp(phys, "INT96") == 0) {
+        return VC_TIME;
+    }
+    if (strcmp(conv, "DECIMAL") == 0) {
+        return VC_NUMBER;
+    }
+    if (strcmp(phys, "BYTE_ARRAY") == 0 || strcmp(phys, "FIXED_LEN_BYTE_ARRAY") == 0) {
+        return VC_TEXT;
+    }
+    if (strcmp(phys, "BOOLEAN") == 0) {
+        return VC_BOOL;
+    }
+    return VC_NUMBER; /* INT32, INT64, FLOAT, DOUBLE */
+}
+
+static enum value_class hive_class(const char *hive)
+{
+    static const struct {
+        const char *prefix;
+        enum value_class vc;
+    } map[] = {{"string", VC_TEXT},   {"varchar", VC_TEXT},   {"char", VC_TEXT},
+               {"tinyint", VC_NUMBER}, {"smallint", VC_NUMBER}, {"int", VC_NUMBER},
+               {"bigint", VC_NUMBER},  {"float", VC_NUMBER},   {"double", VC_NUMBER},
+               {"decimal", VC_NUMBER}, {"boolean", VC_BOOL},   {"date", VC_DATE},
+               {"timestamp", VC_TIME}};
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strncasecmp(hive, map[i].prefix, strlen(map[i].prefix)) == 0) {
+            return map[i].vc;
+        }
+    }
+    return VC_OTHER;
+}
+
+/* Trino's name of a Hive type in messages: string is varchar, int integer. */
+static const char *trino_type_name(const char *hive)
+{
+    if (strcasecmp(hive, "string") == 0) {
+        return "varchar";
+    }
+    if (strcasecmp(hive, "int") == 0) {
+        return "integer";
+    }
+    return hive;
+}
+
+/* Checks that each of t's scalar columns the query reads has, in every file, a Parquet type
+ * the catalog's type can be read from (a number as bigint, a float as double, ...), as
+ * Athena's reader does. Returns 0, or -1 with Athena's HIVE_BAD_DATA failure in r->wk. */
+static int parquet_types(struct exec_run *r, struct table_ref *t, const char *const *files)
+{
+    struct walk *wk = &r->wk;
+    struct buf sql;
+    buf_init(&sql);
+    buf_puts(&sql, "SELECT coalesce(string_agg(n || '|' || type || '|' || conv, chr(10)), '')"
+                   " FROM (SELECT DISTINCT lower(name) AS n, type, coalesce(converted_type, '')"
+                   " AS conv FROM parquet_schema([");
+    for (size_t i = 0; i < t->n_files; i++) {
+        char *lit = duck_sql_literal(files[i]);
+        buf_printf(&sql, "%s%s", i > 0 ? ", " : "", lit);
+        free(lit);
+    }
+    buf_puts(&sql, "]) WHERE type IS NOT NULL)");
+    char *rows = buf_status(&sql) == 0 ? query_one_text(r->w->conn, (const char *)sql.data,
+                                                        &r->derr)
+                                       : NULL;
+    buf_fini(&sql);
+    if (rows == NULL) {
+        return 0; /* unreadable files fail in parquet_bytes, with its message */
+    }
+    int rc = 0;
+    for (char *line = rows, *next; line != NULL && *line != '\0' && rc == 0; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        char *phys = strchr(line, '|');
+        char *conv = phys != NULL ? strchr(phys + 1, '|') : NULL;
+        if (conv == NULL) {
+            continue;
+        }
+        *phys++ = '\0';
+        *conv++ = '\0';
+        for (size_t c = 0; c < t->desc->n_columns; c++) {
+            const struct catalog_column *col = &t->desc->columns[c];
+            if (strcasecmp(col->name, line) != 0 ||
+                !(wk->star || has_name(wk->columns, wk->n_columns, col->name))) {
+                continue;
+            }
+            enum value_class want = hive_class(col->type);
+            if (want != VC_OTHER && want != parquet_class(phys, conv)) {
+                fail(wk, ATHENA_USER, 1001,
+                     "HIVE_BAD_DATA: Field %s's type %s in parquet is incompatible with type %s "
+                     "defined in table schema",
+                     col->name, strcmp(phys, "BYTE_ARRAY") == 0 ? "BINARY" : phys,
+                     trino_type_name(col->type));
+                rc = -1;
+            }
+            break;
+        }
+    }
+    free(rows);
+    return rc;
 }
 
 /* Counts the bytes a Parquet table's scan reads into *bytes: the columns the query uses, in
@@ -1451,6 +1686,12 @@ static int parquet_bytes(struct exec_run *r, struct table_ref *t, int prune, int
     }
     buf_putc(&skip, '\0');
     int64_t b = 0;
+    if (n_cols > 0 && parquet_types(r, t, files) < 0) {
+        buf_fini(&skip);
+        free(files);
+        free(cols);
+        return -1;
+    }
     int rc = query__parquet_scan_bytes(r->w->conn, files, t->n_files, cols, n_cols,
                                        buf_status(&skip) == 0 ? (const char *)skip.data : NULL, &b,
                                        &r->derr);
@@ -1586,16 +1827,20 @@ static enum step run_query(struct exec_run *r)
         return STEP_FAILED;
     }
     pthread_mutex_lock(&svc->mu);
-    int cancel = r->w->cancel;
+    int cancel = r->w->cancel, stopping_early = svc->stopping;
     pthread_mutex_unlock(&svc->mu);
     if (cancel) {
         return STEP_ENDED; /* StopQueryExecution has written CANCELLED */
+    }
+    if (stopping_early) {
+        fail(wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+        return STEP_FAILED;
     }
     char *sql = xasprintf("CREATE OR REPLACE TEMP TABLE __sl_res AS %s", r->deser);
     int rc = duck_exec(r->w->conn, sql, &r->derr);
     free(sql);
     if (rc == 0) {
-        rc = write_rows(r->w->conn, &r->csv, r->columns, &r->derr);
+        rc = write_rows(r->w->conn, &r->csv, r->columns, r->zones, &r->derr);
     }
     pthread_mutex_lock(&svc->mu);
     int stopping = svc->stopping;
@@ -1647,6 +1892,14 @@ static enum step write_result(struct exec_run *r)
         return STEP_FAILED;
     }
     char *cols_text = json_dumps(r->columns, JSON_COMPACT);
+    char *meta = xasprintf("%s.metadata", r->row.output_location);
+    int meta_rc = query__result_metadata_put(r->svc, meta, r->id, cols_text);
+    free(meta);
+    if (meta_rc < 0) {
+        free(cols_text);
+        fail(&r->wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
+        return STEP_FAILED;
+    }
     query__exec_set_state(r->svc, r->id, QUERY_RUNNING, QUERY_SUCCEEDED, NULL, 0, 0, r->scanned,
                           (clock_mono_ns() - r->t0_ns) / 1000000, cols_text);
     free(cols_text);
@@ -1679,6 +1932,7 @@ static void release_run(struct exec_run *r)
     query__write_free(r->write);
     json_decref(r->tree);
     json_decref(r->columns);
+    json_decref(r->zones);
     buf_fini(&r->csv);
     pthread_mutex_lock(&r->svc->mu);
     r->w->running_id[0] = '\0';
@@ -1858,6 +2112,13 @@ void query__execute(struct query_worker *w, const char *id)
     goto out_release;
 
 out_finish:
+    pthread_mutex_lock(&r.svc->mu);
+    if (r.svc->stopping) {
+        /* whatever step the stop interrupted, the cause is the server's */
+        r.wk.failed = 0;
+        fail(&r.wk, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: the server stopped while the query ran");
+    }
+    pthread_mutex_unlock(&r.svc->mu);
     query__exec_set_state(r.svc, id, QUERY_RUNNING, QUERY_FAILED, r.wk.message, r.wk.err_category,
                           r.wk.err_type, 0, (clock_mono_ns() - r.t0_ns) / 1000000, NULL);
 out_release:

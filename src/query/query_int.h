@@ -118,6 +118,10 @@ int query__mysql_format(const char *in, int parse, char *out /* OUT */, size_t o
                         char *err /* OUT */, size_t err_len);
 int query__joda_format(const char *in, int parse, char *out /* OUT */, size_t out_len,
                        char *err /* OUT */, size_t err_len);
+/* The Trino grammar DuckDB's parser refuses (if with two arguments, VALUES rows without
+ * parentheses, array(T) types) rewritten as DuckDB's, before parsing (query_text.c).
+ * The caller frees the copy returned. */
+char *query__text_prepass(const char *text);
 /* A Java regex replacement ($1 groups, \ escapes) as RE2's (\1). Returns 0 or -1 when
  * out is too small. */
 int query__java_replacement(const char *in, char *out /* OUT */, size_t out_len);
@@ -140,6 +144,14 @@ int query__exec_set_scanned(struct query_service *svc, const char *id, int64_t s
 int query__exec_set_state(struct query_service *svc, const char *id, enum query_state from,
                           enum query_state to, const char *reason, int err_category, int err_type,
                           int64_t scanned_bytes, int64_t engine_ms, const char *columns_json);
+
+/* Writes the metadata object Athena keeps beside a result (query_result_meta.c) at url
+ * (an s3:// URL: <id>.csv.metadata, <id>.txt.metadata or <id>.metadata) for execution id,
+ * whose columns columns_json lists as GetQueryResults's ColumnInfo ({Name, Type,
+ * Precision, Scale} objects). Returns 0, or -1 when url is no s3:// URL or the lake
+ * refuses the object. */
+int query__result_metadata_put(struct query_service *svc, const char *url, const char *id,
+                               const char *columns_json);
 
 /* ---- DDL and utility statements (query_ddl_parse.c, query_ddl.c) ---- */
 
