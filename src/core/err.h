@@ -83,6 +83,11 @@
     X(CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400)                                   \
     X(KEY_TOO_LONG, "KeyTooLongError", 400)                                                        \
     X(INVALID_PART_NUMBER, "InvalidPartNumber", 416)                                               \
+    X(NO_SUCH_VERSION, "NoSuchVersion", 404)                                                       \
+    X(INVALID_BUCKET_STATE, "InvalidBucketState", 409)                                             \
+    X(CONDITIONAL_REQUEST_CONFLICT, "ConditionalRequestConflict", 409)                             \
+    X(LOCK_CONFIG_NOT_FOUND, "ObjectLockConfigurationNotFoundError", 404)                          \
+    X(NO_SUCH_LOCK_CONFIG, "NoSuchObjectLockConfiguration", 404)                                   \
     /* Glue */                                                                                     \
     X(ENTITY_NOT_FOUND, "EntityNotFoundException", 400)                                            \
     X(ALREADY_EXISTS, "AlreadyExistsException", 400)                                               \

@@ -73,6 +73,11 @@ void lake_close(struct lake *lake)
     free(lake);
 }
 
+void *lake__backend(struct lake *lake)
+{
+    return lake->be;
+}
+
 const char *lake_objects_dir(const struct lake *lake)
 {
     return lake->ops->objects_dir(lake->be);
@@ -587,6 +592,15 @@ int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                          const char *upload_id, const struct lake_complete_part *parts,
                          size_t n_parts, struct lake_object_info *info, struct err_info *err)
 {
+    return lake_upload_complete_opts(lake, bucket, key, upload_id, parts, n_parts, NULL, info,
+                                     err);
+}
+
+int lake_upload_complete_opts(struct lake *lake, const char *bucket, const char *key,
+                              const char *upload_id, const struct lake_complete_part *parts,
+                              size_t n_parts, const struct lake_put_opts *opts,
+                              struct lake_object_info *info, struct err_info *err)
+{
     struct err_info err_local;
     err = err_prep(err, &err_local);
     if (n_parts == 0) {
@@ -601,7 +615,8 @@ int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                            "ordered by part number.");
         }
     }
-    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, info, err);
+    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, opts, info,
+                                      err);
 }
 
 int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
