@@ -537,7 +537,9 @@ int lake_object_delete(struct lake *lake, const char *bucket, const char *key, s
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->object_delete(lake->be, bucket, key, err);
+    /* In a versioned bucket a delete leaves a marker (lake_versions.c decides). */
+    struct lake_delete_result res;
+    return lake_version_delete(lake, bucket, key, NULL, 0, &res, err);
 }
 
 int lake_object_tags_put(struct lake *lake, const char *bucket, const char *key,

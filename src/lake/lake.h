@@ -225,7 +225,8 @@ int lake_object_path(struct lake *lake, const char *bucket, const char *key, cha
 /* The directory under which every object file lives (for DuckDB's allowed_directories). */
 const char *lake_objects_dir(const struct lake *lake);
 /*
- * Deletes an object; deleting a missing key succeeds, as in S3. Returns 0 or
+ * Deletes an object (in a versioned bucket: adds a delete marker, as lake_version_delete
+ * without a version id); deleting a missing key succeeds, as in S3. Returns 0 or
  * SL_E(NO_SUCH_BUCKET).
  */
 int lake_object_delete(struct lake *lake, const char *bucket, const char *key,

@@ -122,8 +122,9 @@ int s3__handle(struct api_call *call);
 void s3__version_headers(struct s3_req *r, const struct lake_object_info *info);
 /* x-amz-object-lock-mode / -retain-until-date / -legal-hold of a version. */
 void s3__lock_headers(struct s3_req *r, const struct lake_object_info *info);
-/* If-None-Match / If-Match of a write, and with_lock its x-amz-object-lock-* headers,
-   into opts (strings borrowed from the request). 0 or an error set on the call. */
+/* If-None-Match / If-Match of a write, and with_lock its x-amz-object-lock-* headers
+   (2: and the Content-MD5 or checksum S3 requires with them on an upload), into opts
+   (strings borrowed from the request). 0 or an error set on the call. */
 int s3__write_opts(struct s3_req *r, struct lake_put_opts *opts, int with_lock);
 int s3__get_bucket_versioning(struct s3_req *r);
 int s3__put_bucket_versioning(struct s3_req *r);

@@ -333,7 +333,7 @@ static int put_object(struct s3_req *r)
     struct lake_writer *w = NULL;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     if (rc == 0) {
-        rc = s3__write_opts(r, &pc.opts, 1);
+        rc = s3__write_opts(r, &pc.opts, 2);
     }
     if (rc == 0) {
         rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
@@ -812,6 +812,9 @@ static int copy_object(struct s3_req *r)
         goto out;
     }
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0) {
+        rc = s3__write_opts(r, &pc.opts, 1);
+    }
     if (rc < 0) {
         goto out;
     }

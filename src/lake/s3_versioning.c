@@ -147,7 +147,9 @@ int s3__write_opts(struct s3_req *r, struct lake_put_opts *opts, int with_lock)
     }
     int present = 0;
     int rc = lock_opts(r, opts, &present);
-    if (rc == 0 && present && s3__header(r, "Content-MD5") == NULL &&
+    /* An upload carrying lock settings must be checked end to end (a copy's bytes are
+       the source's, already stored). */
+    if (rc == 0 && present && with_lock == 2 && s3__header(r, "Content-MD5") == NULL &&
         s3__header(r, "x-amz-sdk-checksum-algorithm") == NULL &&
         s3__header(r, "x-amz-trailer") == NULL) {
         int has_checksum = 0;

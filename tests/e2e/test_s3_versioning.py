@@ -450,6 +450,21 @@ def test_legal_hold(s3, locked):
     assert code_of(e) == "NoSuchObjectLockConfiguration"
 
 
+def test_copy_carries_lock_settings_and_conditions(sluice, s3, locked):
+    s3.put_object(Bucket=locked, Key="src", Body=b"x")
+    until = future(2)
+    out = s3.copy_object(Bucket=locked, Key="dst", CopySource={"Bucket": locked, "Key": "src"},
+                         ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+    head = s3.head_object(Bucket=locked, Key="dst", VersionId=out["VersionId"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert abs((head["ObjectLockRetainUntilDate"] - until).total_seconds()) < 1
+    create = with_headers(sluice.client("s3"), "CopyObject", {"If-None-Match": "*"})
+    with pytest.raises(ClientError) as e:
+        create.copy_object(Bucket=locked, Key="dst", CopySource={"Bucket": locked, "Key": "src"})
+    assert code_of(e) == "PreconditionFailed"
+    create.copy_object(Bucket=locked, Key="new", CopySource={"Bucket": locked, "Key": "src"})
+
+
 def test_lock_headers_on_put_need_content_md5_or_a_checksum(sluice, locked):
     from s3_helpers import SignedRequest
     date = future(1).strftime("%Y-%m-%dT%H:%M:%S.000Z")
