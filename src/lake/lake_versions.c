@@ -44,7 +44,7 @@ const char LAKE__VERSIONS_MIGRATION[] =
     " parts_count INTEGER NOT NULL DEFAULT 0, tags TEXT, n_tags INTEGER NOT NULL DEFAULT 0,"
     " part_sizes TEXT, lock_mode TEXT, lock_until_ms INTEGER NOT NULL DEFAULT 0,"
     " legal_hold INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(bucket, key, vseq)) WITHOUT ROWID;"
+    " PRIMARY KEY(bucket, key, vseq DESC)) WITHOUT ROWID;"
     "CREATE INDEX lake_versions_blob ON lake_versions(blob);";
 
 /* The columns a version carries from one table to the other (a later migration adding
@@ -838,8 +838,8 @@ static int64_t marker_vseq(struct store *st, const char *bucket, const char *key
 }
 
 /*
- * Walks every version of the keys at or after the markers in (key, newest first) order.
- * The walk reads one sorted statement; a page stops after max_keys entries.
+ * Walks every version of the keys at or after the markers in (key, newest first) order,
+ * one merged statement over both tables; a page stops after max_keys entries.
  */
 int lake_version_list(struct lake *lake, const char *bucket,
                       const struct lake_version_list_opts *opts, struct lake_version_list *out,
@@ -870,9 +870,13 @@ int lake_version_list(struct lake *lake, const char *bucket,
     }
     struct store_stmt *s = NULL;
     if (rc == 0) {
+        /* Both tables are in (key, newest first) order: SQLite merges them as it
+           steps, without sorting what lies past the page. */
         s = store_prepare_args(st,
-                               "SELECT " READ_COLS ",marker FROM " ALL_VERSIONS
-                               " WHERE bucket=?1 AND key>=?2 ORDER BY key, vseq DESC",
+                               "SELECT " READ_COLS ",0 FROM lake_objects WHERE bucket=?1 AND"
+                               " key>=?2 UNION ALL SELECT " READ_COLS ",marker FROM"
+                               " lake_versions WHERE bucket=?1 AND key>=?2"
+                               " ORDER BY key, vseq DESC",
                                "ss", bucket, from);
         if (s == NULL) {
             rc = internal(err, SL_E(IO));
