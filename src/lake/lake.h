@@ -379,6 +379,9 @@ int lake_lock_config_put(struct lake *lake, const char *bucket, const struct lak
 /* The tag set (JSON object, "{}" when none) of a version (NULL: current); caller frees. */
 int lake_version_tags_get(struct lake *lake, const char *bucket, const char *key,
                           const char *version_id, char **tags_out, struct err_info *err);
+/* Replaces (tags_json) or removes (NULL) the tag set of a version (NULL: current). */
+int lake_version_tags_put(struct lake *lake, const char *bucket, const char *key,
+                          const char *version_id, const char *tags_json, struct err_info *err);
 /* 1 when s is a version id Sluice could have made, or "null". */
 int lake_version_id_valid(const char *s);
 /*

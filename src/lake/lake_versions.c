@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/mem.h"
@@ -622,6 +624,52 @@ int lake_version_tags_get(struct lake *lake, const char *bucket, const char *key
     store_finalize(s);
     store_read_end(st);
     return rc;
+}
+
+int lake_version_tags_put(struct lake *lake, const char *bucket, const char *key,
+                          const char *version_id, const char *tags_json, struct err_info *err)
+{
+    if (version_id == NULL) {
+        return lake_object_tags_put(lake, bucket, key, tags_json, err);
+    }
+    int rc = check_vid(version_id, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *t = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
+    int64_t n_tags = json_is_object(t) ? (int64_t)json_object_size(t) : 0;
+    json_decref(t);
+    struct store *st = lake__local_store(lake__backend(lake));
+    store_lock(st);
+    struct bucket_state bs;
+    rc = bucket_state(st, bucket, &bs, err);
+    struct store_stmt *s = NULL;
+    if (rc == 0) {
+        rc = find_version(st, bucket, key, version_id, &s);
+    }
+    if (rc == 0) {
+        rc = err_set(err, SL_E(NO_SUCH_VERSION), "The specified version does not exist.");
+    } else if (rc == 1) {
+        int64_t vseq = store_col_int64(s, COL_VSEQ);
+        int marker = (int)store_col_int64(s, COL_MARKER);
+        store_finalize(s);
+        if (marker) {
+            rc = err_set(err, SL_E(METHOD_NOT_ALLOWED),
+                         "The specified method is not allowed against this resource.");
+        } else {
+            rc = store_run(st, "UPDATE lake_objects SET tags=?,n_tags=? WHERE bucket=? AND key=?"
+                               " AND vseq=?",
+                           "sissi", tags_json, n_tags, bucket, key, vseq);
+            if (rc == 0) {
+                rc = store_run(st,
+                               "UPDATE lake_versions SET tags=?,n_tags=? WHERE bucket=? AND"
+                               " key=? AND vseq=?",
+                               "sissi", tags_json, n_tags, bucket, key, vseq);
+            }
+        }
+    }
+    store_unlock(st);
+    return rc < 0 ? internal(err, rc) : 0;
 }
 
 /* ---- deletes ---- */

@@ -1165,12 +1165,25 @@ static int list_parts(struct s3_req *r)
 
 /* ---- tagging, batch delete ---- */
 
+/* The versionId a tagging call names, echoed in x-amz-version-id once it succeeds. */
+static void tagging_version_header(struct s3_req *r)
+{
+    const char *vid = s3__query(r, "versionId");
+    if (vid != NULL) {
+        api_response_header(r->call->resp, "x-amz-version-id", vid);
+    }
+}
+
 static int put_object_tagging(struct s3_req *r)
 {
     char *tags = NULL;
     int rc = s3__parse_tagging(r, 10, &tags);
     if (rc == 0) {
-        rc = lake_object_tags_put(r->lake, r->bucket, r->key, tags, &r->call->err);
+        rc = lake_version_tags_put(r->lake, r->bucket, r->key, s3__query(r, "versionId"), tags,
+                                   &r->call->err);
+    }
+    if (rc == 0) {
+        tagging_version_header(r);
     }
     free(tags);
     return rc;
@@ -1179,8 +1192,10 @@ static int put_object_tagging(struct s3_req *r)
 static int get_object_tagging(struct s3_req *r)
 {
     char *tags = NULL;
-    int rc = lake_object_tags_get(r->lake, r->bucket, r->key, &tags, &r->call->err);
+    int rc = lake_version_tags_get(r->lake, r->bucket, r->key, s3__query(r, "versionId"), &tags,
+                                   &r->call->err);
     if (rc == 0) {
+        tagging_version_header(r);
         rc = s3__respond_tagging(r, tags);
     }
     free(tags);
@@ -1326,8 +1341,10 @@ int s3__object_op(struct s3_req *r)
     if (strcmp(m, "DELETE") == 0) {
         if (tagging) {
             r->call->operation = "DeleteObjectTagging";
-            int rc = lake_object_tags_put(r->lake, r->bucket, r->key, NULL, &r->call->err);
+            int rc = lake_version_tags_put(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                                           NULL, &r->call->err);
             if (rc == 0) {
+                tagging_version_header(r);
                 r->call->resp->status = 204;
             }
             return rc;

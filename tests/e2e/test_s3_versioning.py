@@ -161,6 +161,25 @@ def test_delete_markers(s3, versioned):
     s3.delete_bucket(Bucket=versioned)
 
 
+def test_tagging_by_version(s3, versioned):
+    v1 = s3.put_object(Bucket=versioned, Key="t", Body=b"1", Tagging="gen=1")["VersionId"]
+    s3.put_object(Bucket=versioned, Key="t", Body=b"2")
+    assert s3.get_object_tagging(Bucket=versioned, Key="t")["TagSet"] == []
+    got = s3.get_object_tagging(Bucket=versioned, Key="t", VersionId=v1)
+    assert got["TagSet"] == [{"Key": "gen", "Value": "1"}] and got["VersionId"] == v1
+    s3.put_object_tagging(Bucket=versioned, Key="t", VersionId=v1,
+                          Tagging={"TagSet": [{"Key": "old", "Value": "yes"}]})
+    assert s3.get_object_tagging(Bucket=versioned, Key="t", VersionId=v1)["TagSet"] == \
+        [{"Key": "old", "Value": "yes"}]
+    assert s3.head_object(Bucket=versioned, Key="t", VersionId=v1).get("TagCount", 1) == 1
+    assert s3.get_object_tagging(Bucket=versioned, Key="t")["TagSet"] == []
+    s3.delete_object_tagging(Bucket=versioned, Key="t", VersionId=v1)
+    assert s3.get_object_tagging(Bucket=versioned, Key="t", VersionId=v1)["TagSet"] == []
+    with pytest.raises(ClientError) as e:
+        s3.get_object_tagging(Bucket=versioned, Key="t", VersionId="B" * 32)
+    assert code_of(e) == "NoSuchVersion"
+
+
 def test_bad_and_missing_version_ids(s3, versioned):
     s3.put_object(Bucket=versioned, Key="k", Body=b"x")
     for name in ("get_object", "head_object", "delete_object"):
