@@ -594,8 +594,7 @@ int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                          const char *upload_id, const struct lake_complete_part *parts,
                          size_t n_parts, struct lake_object_info *info, struct err_info *err)
 {
-    return lake_upload_complete_opts(lake, bucket, key, upload_id, parts, n_parts, NULL, info,
-                                     err);
+    return lake_upload_complete_opts(lake, bucket, key, upload_id, parts, n_parts, NULL, info, err);
 }
 
 int lake_upload_complete_opts(struct lake *lake, const char *bucket, const char *key,

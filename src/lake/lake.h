@@ -130,9 +130,9 @@ struct lake_object_info {
                               the parts' sizes in order, else NULL */
     /* Versioning and object lock (lake_versions.c). */
     char version_id[LAKE_VERSION_ID_MAX]; /* "" for the null version */
-    int versioned;     /* the bucket's versioning is (or was) on: version ids are shown */
-    int delete_marker; /* a delete marker (version listings and lookups by version) */
-    int is_latest;     /* the key's current version (version listings) */
+    int versioned;         /* the bucket's versioning is (or was) on: version ids are shown */
+    int delete_marker;     /* a delete marker (version listings and lookups by version) */
+    int is_latest;         /* the key's current version (version listings) */
     char lock_mode[16];    /* "", "GOVERNANCE" or "COMPLIANCE" */
     int64_t lock_until_ms; /* retain-until date, 0 when none */
     int legal_hold;        /* 0 never set, 1 ON, 2 OFF */
@@ -361,9 +361,9 @@ int lake_versioning_put(struct lake *lake, const char *bucket, enum lake_version
 
 /* A bucket's object lock configuration. */
 struct lake_lock_config {
-    int enabled;        /* ObjectLockEnabled */
-    char mode[16];      /* default retention mode, "" when no default rule */
-    int days;           /* default period: days or years, the other 0 */
+    int enabled;   /* ObjectLockEnabled */
+    char mode[16]; /* default retention mode, "" when no default rule */
+    int days;      /* default period: days or years, the other 0 */
     int years;
 };
 int lake_lock_config_get(struct lake *lake, const char *bucket, struct lake_lock_config *cfg,

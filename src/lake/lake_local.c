@@ -395,7 +395,8 @@ static int count_tags(const char *tags_json)
 
 /*
  * Writes the object row (insert or replace) inside an open transaction; the blob that
- * the key named before, if any, is copied to old_blob ("" when none).
+ * the write frees, if any (the key's replaced object, or a Suspended bucket's replaced
+ * null version), is copied to old_blob ("" when none).
  */
 static int upsert_object(struct local *lo, const char *bucket, const char *key, const char *blob,
                          struct lake_object_info *v, const char *tags,
@@ -1399,8 +1400,8 @@ struct completion {
     size_t n_parts;
     const struct lake_put_opts *opts; /* the completion's conditions, or NULL */
     struct lake_upload_info up;       /* the upload, owned */
-    char *tags;                 /* the upload's tag set (JSON), owned, or NULL */
-    struct stored_part *stored; /* every part row, by number; owned */
+    char *tags;                       /* the upload's tag set (JSON), owned, or NULL */
+    struct stored_part *stored;       /* every part row, by number; owned */
     size_t n_stored;
     const struct stored_part **chosen; /* n_parts entries into stored; owned array */
     struct lake_object_info v;         /* the object row (strings borrowed) */

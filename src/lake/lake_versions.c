@@ -61,7 +61,8 @@ const char LAKE__VERSIONS_MIGRATION[] =
     "key,size,etag,last_modified_ms,content_type,meta,checksum_algo,checksum,parts_count,"         \
     "n_tags,blob,version_id,lock_mode,lock_until_ms,legal_hold,part_sizes,vseq"
 #define ALL_VERSIONS                                                                               \
-    "(SELECT bucket," READ_COLS ",0 AS marker FROM lake_objects UNION ALL SELECT bucket," READ_COLS \
+    "(SELECT bucket," READ_COLS                                                                    \
+    ",0 AS marker FROM lake_objects UNION ALL SELECT bucket," READ_COLS                            \
     ",marker FROM lake_versions)"
 enum { COL_BLOB = 10, COL_VID = 11, COL_PART_SIZES = 15, COL_VSEQ = 16, COL_MARKER = 17 };
 
@@ -162,15 +163,14 @@ static int bucket_state(struct store *st, const char *bucket, struct bucket_stat
 {
     memset(bs, 0, sizeof(*bs));
     struct store_stmt *s = store_prepare_args(
-        st, "SELECT versioning,mfa_delete,object_lock FROM lake_buckets WHERE name=?", "s",
-        bucket);
+        st, "SELECT versioning,mfa_delete,object_lock FROM lake_buckets WHERE name=?", "s", bucket);
     if (s == NULL) {
         return internal(err, SL_E(IO));
     }
     int rc = store_step(s);
     if (rc == 1) {
         const char *v = store_col_text(s, 0);
-        bs->versioning = v == NULL                     ? LAKE_VERSIONING_OFF
+        bs->versioning = v == NULL                   ? LAKE_VERSIONING_OFF
                          : strcmp(v, "Enabled") == 0 ? LAKE_VERSIONING_ENABLED
                                                      : LAKE_VERSIONING_SUSPENDED;
         const char *m = store_col_text(s, 1);
@@ -569,11 +569,11 @@ int lake_version_open(struct lake *lake, const char *bucket, const char *key,
         info->versioned = bs.versioning != LAKE_VERSIONING_OFF;
         rc = 0;
         if (info->delete_marker) {
-            rc = version_id == NULL ? err_set(err, SL_E(NO_SUCH_KEY),
-                                              "The specified key does not exist.")
-                                    : err_set(err, SL_E(METHOD_NOT_ALLOWED),
-                                              "The specified method is not allowed against "
-                                              "this resource.");
+            rc = version_id == NULL
+                     ? err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.")
+                     : err_set(err, SL_E(METHOD_NOT_ALLOWED),
+                               "The specified method is not allowed against "
+                               "this resource.");
         } else {
             const char *ps = store_col_text(s, COL_PART_SIZES);
             info->part_sizes_json = ps ? xstrdup(ps) : NULL;
@@ -657,8 +657,9 @@ int lake_version_tags_put(struct lake *lake, const char *bucket, const char *key
             rc = err_set(err, SL_E(METHOD_NOT_ALLOWED),
                          "The specified method is not allowed against this resource.");
         } else {
-            rc = store_run(st, "UPDATE lake_objects SET tags=?,n_tags=? WHERE bucket=? AND key=?"
-                               " AND vseq=?",
+            rc = store_run(st,
+                           "UPDATE lake_objects SET tags=?,n_tags=? WHERE bucket=? AND key=?"
+                           " AND vseq=?",
                            "sissi", tags_json, n_tags, bucket, key, vseq);
             if (rc == 0) {
                 rc = store_run(st,
@@ -957,7 +958,8 @@ int lake_version_list(struct lake *lake, const char *bucket,
         const char *d = delim ? strstr(key + prefix_len, delim) : NULL;
         if (d != NULL) {
             size_t cp_len = (size_t)(d - key) + strlen(delim);
-            if (last_cp != NULL && strlen(last_cp) == cp_len && strncmp(last_cp, key, cp_len) == 0) {
+            if (last_cp != NULL && strlen(last_cp) == cp_len &&
+                strncmp(last_cp, key, cp_len) == 0) {
                 continue;
             }
             int seen = kmark != NULL && strncmp(kmark, key, cp_len) == 0 && strlen(kmark) >= cp_len;
@@ -992,8 +994,8 @@ int lake_version_list(struct lake *lake, const char *bucket,
         struct lake_object_info *v = &out->versions[out->n_versions++];
         row_to_info(s, v);
         /* The newest row of a key is its latest, unless the page resumed inside it. */
-        v->is_latest = first_of_key && !(kmark != NULL && resume_vseq >= 0 &&
-                                         strcmp(key, kmark) == 0);
+        v->is_latest =
+            first_of_key && !(kmark != NULL && resume_vseq >= 0 && strcmp(key, kmark) == 0);
         free(out->next_key_marker);
         out->next_key_marker = xstrdup(key);
         free(out->next_version_id_marker);
@@ -1075,9 +1077,9 @@ static int lock_target(struct store *st, const char *bucket, const char *key, co
         return 0;
     }
     if (rc == 0) {
-        return vid == NULL ? err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.")
-                           : err_set(err, SL_E(NO_SUCH_VERSION),
-                                     "The specified version does not exist.");
+        return vid == NULL
+                   ? err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.")
+                   : err_set(err, SL_E(NO_SUCH_VERSION), "The specified version does not exist.");
     }
     return internal(err, rc);
 }
@@ -1110,10 +1112,8 @@ static int lock_update(struct lake *lake, const char *bucket, const char *key, c
         /* Protection may only grow unless GOVERNANCE is bypassed; COMPLIANCE never. */
         int active = info.lock_mode[0] != '\0' && info.lock_until_ms > clock_now_ms();
         int weaker = mode == NULL || until_ms < info.lock_until_ms ||
-                     (strcmp(info.lock_mode, "COMPLIANCE") == 0 &&
-                      strcmp(mode, "COMPLIANCE") != 0);
-        if (active && weaker &&
-            (strcmp(info.lock_mode, "COMPLIANCE") == 0 || !bypass)) {
+                     (strcmp(info.lock_mode, "COMPLIANCE") == 0 && strcmp(mode, "COMPLIANCE") != 0);
+        if (active && weaker && (strcmp(info.lock_mode, "COMPLIANCE") == 0 || !bypass)) {
             rc = err_set(err, SL_E(S3_ACCESS_DENIED), "%s", MSG_DENIED);
         } else {
             rc = update_lock(st, bucket, key, vseq, mode, mode ? until_ms : 0, -1);

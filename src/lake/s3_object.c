@@ -686,9 +686,9 @@ static int delete_object(struct s3_req *r)
 {
     const char *bypass = s3__header(r, "x-amz-bypass-governance-retention");
     struct lake_delete_result res;
-    int rc = lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
-                                 bypass != NULL && strcasecmp(bypass, "true") == 0, &res,
-                                 &r->call->err);
+    int rc =
+        lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                            bypass != NULL && strcasecmp(bypass, "true") == 0, &res, &r->call->err);
     if (rc == 0) {
         r->call->resp->status = 204;
         if (res.delete_marker) {

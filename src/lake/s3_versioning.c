@@ -206,16 +206,16 @@ int s3__put_bucket_versioning(struct s3_req *r)
         rc = s3__fail(r, SL_E(MALFORMED_XML), "%s", MSG_MALFORMED);
     } else if (mfa != NULL && strcmp(mfa, "Enabled") == 0) {
         /* Sluice has no MFA devices: no request can carry a valid x-amz-mfa. */
-        rc = s3__fail(r, SL_E(S3_ACCESS_DENIED), "Mfa Authentication must be used for this "
-                                                 "request");
+        rc = s3__fail(r, SL_E(S3_ACCESS_DENIED),
+                      "Mfa Authentication must be used for this "
+                      "request");
     } else if (status != NULL || mfa != NULL) {
         enum lake_versioning state = LAKE_VERSIONING_OFF;
         if (status != NULL) {
             state = strcmp(status, "Enabled") == 0 ? LAKE_VERSIONING_ENABLED
                                                    : LAKE_VERSIONING_SUSPENDED;
         }
-        rc = lake_versioning_put(r->lake, r->bucket, state, mfa != NULL ? 0 : -1,
-                                 &r->call->err);
+        rc = lake_versioning_put(r->lake, r->bucket, state, mfa != NULL ? 0 : -1, &r->call->err);
     }
     s3__xml_free(root);
     return rc;
@@ -268,8 +268,9 @@ int s3__list_object_versions(struct s3_req *r)
     }
     const char *enc = s3__query(r, "encoding-type");
     if (enc != NULL && strcmp(enc, "url") != 0) {
-        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Invalid Encoding Method specified in "
-                                                      "Request");
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Invalid Encoding Method specified in "
+                        "Request");
     }
     int url = enc != NULL;
     struct lake_version_list_opts o = {.prefix = s3__query(r, "prefix"),
