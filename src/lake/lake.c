@@ -579,7 +579,16 @@ int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
+    rc = lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
+    if (rc == 0 && opts != NULL && (opts->lock_mode != NULL || opts->legal_hold != 0)) {
+        /* The upload's object lock settings, applied when it completes. */
+        rc = lake__version_upload_lock_put(lake, bucket, info->upload_id, opts, err);
+        if (rc < 0) {
+            lake->ops->upload_abort(lake->be, bucket, key, info->upload_id, NULL);
+            lake_upload_info_fini(info);
+        }
+    }
+    return rc;
 }
 
 int lake_upload_get(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
@@ -616,8 +625,18 @@ int lake_upload_complete_opts(struct lake *lake, const char *bucket, const char 
                            "ordered by part number.");
         }
     }
-    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, opts, info,
-                                      err);
+    struct lake_put_opts merged;
+    memset(&merged, 0, sizeof(merged));
+    if (opts != NULL) {
+        merged = *opts;
+    }
+    char lock_mode[16] = "";
+    int rc = lake__version_upload_lock_get(lake, upload_id, &merged, lock_mode);
+    if (rc < 0) {
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, &merged,
+                                      info, err);
 }
 
 int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,

@@ -158,6 +158,16 @@ int lake__version_before_put(struct store *st, const char *bucket, const char *k
 int lake__version_after_put(struct store *st, const char *bucket, const char *key,
                             const struct lake__version_put *vp, struct lake_object_info *v);
 
+/*
+ * A multipart upload's object lock settings (CreateMultipartUpload's headers): put
+ * records them on the upload's row (SL_E(INVALID_REQUEST) when the bucket has no object
+ * lock); get copies them into opts for the completion (mode_buf: 16 bytes it points into).
+ */
+int lake__version_upload_lock_put(struct lake *lake, const char *bucket, const char *upload_id,
+                                  const struct lake_put_opts *opts, struct err_info *err);
+int lake__version_upload_lock_get(struct lake *lake, const char *upload_id,
+                                  struct lake_put_opts *opts, char *mode_buf);
+
 /* Smallest part but the last, as S3 enforces. */
 #define LAKE_PART_MIN_BYTES ((int64_t)5 << 20)
 

@@ -47,7 +47,10 @@ const char LAKE__VERSIONS_MIGRATION[] =
     " part_sizes TEXT, lock_mode TEXT, lock_until_ms INTEGER NOT NULL DEFAULT 0,"
     " legal_hold INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(bucket, key, vseq DESC)) WITHOUT ROWID;"
-    "CREATE INDEX lake_versions_blob ON lake_versions(blob);";
+    "CREATE INDEX lake_versions_blob ON lake_versions(blob);"
+    "ALTER TABLE lake_uploads ADD COLUMN lock_mode TEXT;"
+    "ALTER TABLE lake_uploads ADD COLUMN lock_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE lake_uploads ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;";
 
 /* The columns a version carries from one table to the other (a later migration adding
    columns to lake_objects adds them to lake_versions and here). */
@@ -482,6 +485,57 @@ int lake__version_after_put(struct store *st, const char *bucket, const char *ke
         v->legal_hold = vp->legal_hold;
     }
     return rc;
+}
+
+/* ---- multipart uploads ---- */
+
+int lake__version_upload_lock_put(struct lake *lake, const char *bucket, const char *upload_id,
+                                  const struct lake_put_opts *opts, struct err_info *err)
+{
+    struct store *st = lake__local_store(lake__backend(lake));
+    store_lock(st);
+    struct bucket_state bs;
+    int rc = bucket_state(st, bucket, &bs, err);
+    if (rc == 0 && !bs.lock.enabled) {
+        rc = err_set(err, SL_E(INVALID_REQUEST), "%s", MSG_NO_LOCK);
+    }
+    if (rc == 0) {
+        rc = store_run(st,
+                       "UPDATE lake_uploads SET lock_mode=?,lock_until_ms=?,legal_hold=?"
+                       " WHERE upload_id=?",
+                       "siis", opts->lock_mode, opts->lock_mode ? opts->lock_until_ms : 0,
+                       (int64_t)opts->legal_hold, upload_id);
+        if (rc < 0) {
+            rc = internal(err, rc);
+        }
+    }
+    store_unlock(st);
+    return rc;
+}
+
+int lake__version_upload_lock_get(struct lake *lake, const char *upload_id,
+                                  struct lake_put_opts *opts, char *mode_buf)
+{
+    struct store *st = lake__local_store(lake__backend(lake));
+    store_read_begin(st);
+    struct store_stmt *s = store_prepare_args(
+        st, "SELECT lock_mode,lock_until_ms,legal_hold FROM lake_uploads WHERE upload_id=?", "s",
+        upload_id);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    if (rc == 1) {
+        const char *mode = store_col_text(s, 0);
+        if (mode != NULL && opts->lock_mode == NULL) {
+            snprintf(mode_buf, 16, "%s", mode);
+            opts->lock_mode = mode_buf;
+            opts->lock_until_ms = store_col_int64(s, 1);
+        }
+        if (opts->legal_hold == 0) {
+            opts->legal_hold = (int)store_col_int64(s, 2);
+        }
+    }
+    store_finalize(s);
+    store_read_end(st);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- lookups ---- */

@@ -126,6 +126,8 @@ void s3__lock_headers(struct s3_req *r, const struct lake_object_info *info);
    (2: and the Content-MD5 or checksum S3 requires with them on an upload), into opts
    (strings borrowed from the request). 0 or an error set on the call. */
 int s3__write_opts(struct s3_req *r, struct lake_put_opts *opts, int with_lock);
+/* The x-amz-object-lock-* headers alone (CreateMultipartUpload). */
+int s3__lock_opts(struct s3_req *r, struct lake_put_opts *opts);
 int s3__get_bucket_versioning(struct s3_req *r);
 int s3__put_bucket_versioning(struct s3_req *r);
 int s3__list_object_versions(struct s3_req *r);

@@ -881,6 +881,9 @@ static int create_upload(struct s3_req *r)
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     struct lake_upload_info up;
     if (rc == 0) {
+        rc = s3__lock_opts(r, &pc.opts);
+    }
+    if (rc == 0) {
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }
     put_ctx_fini(&pc);

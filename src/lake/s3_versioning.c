@@ -130,6 +130,12 @@ static int lock_opts(struct s3_req *r, struct lake_put_opts *opts, int *present)
     return 0;
 }
 
+int s3__lock_opts(struct s3_req *r, struct lake_put_opts *opts)
+{
+    int present = 0;
+    return lock_opts(r, opts, &present);
+}
+
 int s3__write_opts(struct s3_req *r, struct lake_put_opts *opts, int with_lock)
 {
     const char *inm = s3__header(r, "If-None-Match");

@@ -484,6 +484,26 @@ def test_copy_carries_lock_settings_and_conditions(sluice, s3, locked):
     create.copy_object(Bucket=locked, Key="new", CopySource={"Bucket": locked, "Key": "src"})
 
 
+def test_multipart_upload_carries_lock_settings(s3, locked, bucket):
+    until = future(3)
+    up = s3.create_multipart_upload(Bucket=locked, Key="mp", ObjectLockMode="GOVERNANCE",
+                                    ObjectLockRetainUntilDate=until,
+                                    ObjectLockLegalHoldStatus="ON")["UploadId"]
+    etag = s3.upload_part(Bucket=locked, Key="mp", UploadId=up, PartNumber=1,
+                          Body=b"part")["ETag"]
+    v = s3.complete_multipart_upload(Bucket=locked, Key="mp", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": etag}]})["VersionId"]
+    head = s3.head_object(Bucket=locked, Key="mp", VersionId=v)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert abs((head["ObjectLockRetainUntilDate"] - until).total_seconds()) < 1
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=bucket, Key="mp", ObjectLockMode="GOVERNANCE",
+                                   ObjectLockRetainUntilDate=until)
+    assert code_of(e) == "InvalidRequest"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
 def test_lock_headers_on_put_need_content_md5_or_a_checksum(sluice, locked):
     from s3_helpers import SignedRequest
     date = future(1).strftime("%Y-%m-%dT%H:%M:%S.000Z")
