@@ -95,6 +95,11 @@
     X(INVALID_POLICY_DOCUMENT, "InvalidPolicyDocument", 400)                                       \
     X(S3_MISSING_FIELDS, "MissingFields", 400)                                                     \
     X(MALFORMED_POST, "MalformedPOSTRequest", 400)                                                 \
+    X(NO_SUCH_VERSION, "NoSuchVersion", 404)                                                       \
+    X(INVALID_BUCKET_STATE, "InvalidBucketState", 409)                                             \
+    X(CONDITIONAL_REQUEST_CONFLICT, "ConditionalRequestConflict", 409)                             \
+    X(LOCK_CONFIG_NOT_FOUND, "ObjectLockConfigurationNotFoundError", 404)                          \
+    X(NO_SUCH_LOCK_CONFIG, "NoSuchObjectLockConfiguration", 404)                                   \
     /* Glue */                                                                                     \
     X(ENTITY_NOT_FOUND, "EntityNotFoundException", 400)                                            \
     X(ALREADY_EXISTS, "AlreadyExistsException", 400)                                               \

@@ -219,6 +219,12 @@ static const struct op ops[] = {
     S3("PutPublicAccessBlock", "PutBucketPublicAccessBlock", K_NONE, R_BUCKET),
     S3("DeletePublicAccessBlock", "PutBucketPublicAccessBlock", K_NONE, R_BUCKET),
     S3("GetBucketPolicyStatus", "GetBucketPolicyStatus", K_NONE, R_BUCKET),
+    S3("GetObjectLockConfiguration", "GetBucketObjectLockConfiguration", K_NONE, R_BUCKET),
+    S3("PutObjectLockConfiguration", "PutBucketObjectLockConfiguration", K_NONE, R_BUCKET),
+    S3("GetObjectRetention", "GetObjectRetention", K_NONE, R_OBJECT),
+    S3("PutObjectRetention", "PutObjectRetention", K_NONE, R_OBJECT),
+    S3("GetObjectLegalHold", "GetObjectLegalHold", K_NONE, R_OBJECT),
+    S3("PutObjectLegalHold", "PutObjectLegalHold", K_NONE, R_OBJECT),
 
     CW("PutMetricData"), CW("ListMetrics"), CW("GetMetricStatistics"), CW("GetMetricData"),
 

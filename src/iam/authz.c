@@ -580,6 +580,12 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         if (query_params_get(q, "acl") != NULL) {
             return get ? "GetObjectAcl" : "PutObjectAcl";
         }
+        if (query_params_get(q, "retention") != NULL) {
+            return get ? "GetObjectRetention" : "PutObjectRetention";
+        }
+        if (query_params_get(q, "legal-hold") != NULL) {
+            return get ? "GetObjectLegalHold" : "PutObjectLegalHold";
+        }
         if (get || head) {
             return head ? "HeadObject" : "GetObject";
         }
@@ -604,6 +610,7 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         {"publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock",
          "DeletePublicAccessBlock"},
         {"policyStatus", "GetBucketPolicyStatus", NULL, NULL},
+        {"object-lock", "GetObjectLockConfiguration", "PutObjectLockConfiguration", NULL},
     };
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (query_params_get(q, subs[i].sub) != NULL) {

@@ -73,6 +73,11 @@ void lake_close(struct lake *lake)
     free(lake);
 }
 
+void *lake__backend(struct lake *lake)
+{
+    return lake->be;
+}
+
 const char *lake_objects_dir(const struct lake *lake)
 {
     return lake->ops->objects_dir(lake->be);
@@ -548,7 +553,9 @@ int lake_object_delete(struct lake *lake, const char *bucket, const char *key, s
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->object_delete(lake->be, bucket, key, err);
+    /* In a versioned bucket a delete leaves a marker (lake_versions.c decides). */
+    struct lake_delete_result res;
+    return lake_version_delete(lake, bucket, key, NULL, 0, &res, err);
 }
 
 int lake_object_tags_put(struct lake *lake, const char *bucket, const char *key,
@@ -588,7 +595,16 @@ int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
+    rc = lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
+    if (rc == 0 && opts != NULL && (opts->lock_mode != NULL || opts->legal_hold != 0)) {
+        /* The upload's object lock settings, applied when it completes. */
+        rc = lake__version_upload_lock_put(lake, bucket, info->upload_id, opts, err);
+        if (rc < 0) {
+            lake->ops->upload_abort(lake->be, bucket, key, info->upload_id, NULL);
+            lake_upload_info_fini(info);
+        }
+    }
+    return rc;
 }
 
 int lake_upload_get(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
@@ -602,6 +618,14 @@ int lake_upload_get(struct lake *lake, const char *bucket, const char *key, cons
 int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                          const char *upload_id, const struct lake_complete_part *parts,
                          size_t n_parts, struct lake_object_info *info, struct err_info *err)
+{
+    return lake_upload_complete_opts(lake, bucket, key, upload_id, parts, n_parts, NULL, info, err);
+}
+
+int lake_upload_complete_opts(struct lake *lake, const char *bucket, const char *key,
+                              const char *upload_id, const struct lake_complete_part *parts,
+                              size_t n_parts, const struct lake_put_opts *opts,
+                              struct lake_object_info *info, struct err_info *err)
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
@@ -617,7 +641,18 @@ int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                            "ordered by part number.");
         }
     }
-    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, info, err);
+    struct lake_put_opts merged;
+    memset(&merged, 0, sizeof(merged));
+    if (opts != NULL) {
+        merged = *opts;
+    }
+    char lock_mode[16] = "";
+    int rc = lake__version_upload_lock_get(lake, upload_id, &merged, lock_mode);
+    if (rc < 0) {
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    return lake->ops->upload_complete(lake->be, bucket, key, upload_id, parts, n_parts, &merged,
+                                      info, err);
 }
 
 int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,

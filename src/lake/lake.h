@@ -45,6 +45,7 @@
 #define LAKE_CHECKSUM_MAX 96       /* base64 of the longest checksum (SHA-256) + NUL */
 #define LAKE_UPLOAD_ID_MAX 64      /* upload ids are 32 hex digits */
 #define LAKE_PART_NUMBER_MAX 10000 /* S3's part number limit */
+#define LAKE_VERSION_ID_MAX 40     /* version ids are 32 characters */
 
 struct lake;
 struct lake_writer;
@@ -145,6 +146,14 @@ struct lake_object_info {
     int n_tags;                            /* number of object tags */
     char *part_sizes_json; /* owned; multipart objects, from head/open only: JSON array of
                               the parts' sizes in order, else NULL */
+    /* Versioning and object lock (lake_versions.c). */
+    char version_id[LAKE_VERSION_ID_MAX]; /* "" for the null version */
+    int versioned;         /* the bucket's versioning is (or was) on: version ids are shown */
+    int delete_marker;     /* a delete marker (version listings and lookups by version) */
+    int is_latest;         /* the key's current version (version listings) */
+    char lock_mode[16];    /* "", "GOVERNANCE" or "COMPLIANCE" */
+    int64_t lock_until_ms; /* retain-until date, 0 when none */
+    int legal_hold;        /* 0 never set, 1 ON, 2 OFF */
 };
 void lake_object_info_fini(struct lake_object_info *info);
 
@@ -157,6 +166,15 @@ struct lake_put_opts {
     const uint8_t *content_md5;            /* 16 bytes or NULL -> SL_E(BAD_DIGEST) */
     enum lake_checksum_algo checksum_algo; /* algorithm to compute and keep */
     const char *checksum_expected;         /* base64 or NULL -> SL_E(BAD_DIGEST) */
+    /* Conditional writes, checked when the object would become visible:
+       SL_E(PRECONDITION_FAILED), or SL_E(NO_SUCH_KEY) for if_match on a missing key. */
+    int if_none_match;    /* If-None-Match: * : only when no current object */
+    const char *if_match; /* ETag (quotes optional) the current object must have */
+    /* Object lock of the new version; refused (SL_E(INVALID_REQUEST)) when the bucket
+       has no object lock. Without them the bucket's default retention applies. */
+    const char *lock_mode; /* "GOVERNANCE", "COMPLIANCE" or NULL */
+    int64_t lock_until_ms; /* with lock_mode */
+    int legal_hold;        /* 0 none, 1 ON, 2 OFF */
 };
 
 /*
@@ -225,7 +243,8 @@ int lake_object_path(struct lake *lake, const char *bucket, const char *key, cha
 /* The directory under which every object file lives (for DuckDB's allowed_directories). */
 const char *lake_objects_dir(const struct lake *lake);
 /*
- * Deletes an object; deleting a missing key succeeds, as in S3. Returns 0 or
+ * Deletes an object (in a versioned bucket: adds a delete marker, as lake_version_delete
+ * without a version id); deleting a missing key succeeds, as in S3. Returns 0 or
  * SL_E(NO_SUCH_BUCKET).
  */
 int lake_object_delete(struct lake *lake, const char *bucket, const char *key,
@@ -315,6 +334,11 @@ struct lake_complete_part {
 int lake_upload_complete(struct lake *lake, const char *bucket, const char *key,
                          const char *upload_id, const struct lake_complete_part *parts,
                          size_t n_parts, struct lake_object_info *info, struct err_info *err);
+/* The same with opts: NULL, or the if_none_match / if_match conditions of the completion. */
+int lake_upload_complete_opts(struct lake *lake, const char *bucket, const char *key,
+                              const char *upload_id, const struct lake_complete_part *parts,
+                              size_t n_parts, const struct lake_put_opts *opts,
+                              struct lake_object_info *info, struct err_info *err);
 /* Discards an upload and its parts. Returns 0 or SL_E(NO_SUCH_UPLOAD). */
 int lake_upload_abort(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
                       struct err_info *err);
@@ -334,5 +358,106 @@ void lake_upload_list_fini(struct lake_upload_list *list);
 int lake_part_list(struct lake *lake, const char *bucket, const char *key, const char *upload_id,
                    int part_marker, size_t max_parts, struct lake_part_info **out, size_t *n_out,
                    int *truncated, struct err_info *err);
+
+/* ---- versioning and object lock (lake_versions.c) ---- */
+
+enum lake_versioning {
+    LAKE_VERSIONING_OFF = 0, /* never enabled: writes replace, as without versioning */
+    LAKE_VERSIONING_ENABLED,
+    LAKE_VERSIONING_SUSPENDED,
+};
+/* A bucket's versioning state and MFA delete as recorded (-1 never set, 0, 1). */
+int lake_versioning_get(struct lake *lake, const char *bucket, enum lake_versioning *state,
+                        int *mfa_delete, struct err_info *err);
+/*
+ * Sets Enabled or Suspended (OFF: leaves the state) and records MFA delete (0 Disabled,
+ * -1 unchanged). Returns 0, SL_E(NO_SUCH_BUCKET), SL_E(INVALID_BUCKET_STATE)
+ * (suspending a bucket with object lock).
+ */
+int lake_versioning_put(struct lake *lake, const char *bucket, enum lake_versioning state,
+                        int mfa_delete, struct err_info *err);
+
+/* A bucket's object lock configuration. */
+struct lake_lock_config {
+    int enabled;   /* ObjectLockEnabled */
+    char mode[16]; /* default retention mode, "" when no default rule */
+    int days;      /* default period: days or years, the other 0 */
+    int years;
+};
+int lake_lock_config_get(struct lake *lake, const char *bucket, struct lake_lock_config *cfg,
+                         struct err_info *err);
+/*
+ * Enables object lock (cfg->enabled) with an optional default rule. Versioning must be
+ * Enabled (SL_E(INVALID_BUCKET_STATE)) unless force_versioning (CreateBucket with lock),
+ * which enables it.
+ */
+int lake_lock_config_put(struct lake *lake, const char *bucket, const struct lake_lock_config *cfg,
+                         int force_versioning, struct err_info *err);
+
+/* The tag set (JSON object, "{}" when none) of a version (NULL: current); caller frees. */
+int lake_version_tags_get(struct lake *lake, const char *bucket, const char *key,
+                          const char *version_id, char **tags_out, struct err_info *err);
+/* Replaces (tags_json) or removes (NULL) the tag set of a version (NULL: current). */
+int lake_version_tags_put(struct lake *lake, const char *bucket, const char *key,
+                          const char *version_id, const char *tags_json, struct err_info *err);
+/* 1 when s is a version id Sluice could have made, or "null". */
+int lake_version_id_valid(const char *s);
+/*
+ * Looks up a version of a key (version_id NULL: the current one; "null": the null
+ * version), opening its bytes when fd_out is not NULL. A delete marker fills info
+ * (delete_marker = 1) and answers SL_E(NO_SUCH_KEY) when current, SL_E(METHOD_NOT_ALLOWED)
+ * when asked for by version id. Also SL_E(NO_SUCH_BUCKET), SL_E(NO_SUCH_VERSION),
+ * SL_E(INVALID_ARGUMENT_S3) (malformed version id). info is filled whenever found.
+ */
+int lake_version_open(struct lake *lake, const char *bucket, const char *key,
+                      const char *version_id, struct lake_object_info *info, int *fd_out,
+                      struct err_info *err);
+
+struct lake_delete_result {
+    int delete_marker;                    /* a marker was created or removed */
+    char version_id[LAKE_VERSION_ID_MAX]; /* the marker's or removed version's id */
+    int versioned;                        /* the bucket is versioned: ids are shown */
+};
+/*
+ * DeleteObject as S3 does it: without version_id, a versioned bucket gets a delete
+ * marker (Suspended: the null one, replacing the null version); with one, that version
+ * is removed for good and its bytes freed, unless object lock keeps it
+ * (SL_E(S3_ACCESS_DENIED)); bypass_governance lifts GOVERNANCE retention.
+ */
+int lake_version_delete(struct lake *lake, const char *bucket, const char *key,
+                        const char *version_id, int bypass_governance,
+                        struct lake_delete_result *res, struct err_info *err);
+
+struct lake_version_list_opts {
+    const char *prefix;
+    const char *delimiter;
+    const char *key_marker;        /* NULL: from the start */
+    const char *version_id_marker; /* with key_marker: versions after it */
+    size_t max_keys;
+};
+struct lake_version_list {
+    struct lake_object_info *versions; /* by key, newest first; markers included */
+    size_t n_versions;
+    char **prefixes;
+    size_t n_prefixes;
+    int truncated;
+    char *next_key_marker;        /* when truncated */
+    char *next_version_id_marker; /* when truncated and the page ended inside a key */
+};
+int lake_version_list(struct lake *lake, const char *bucket,
+                      const struct lake_version_list_opts *opts, struct lake_version_list *out,
+                      struct err_info *err);
+void lake_version_list_fini(struct lake_version_list *list);
+
+/*
+ * Sets a version's retention (mode NULL: removes it) or legal hold. COMPLIANCE cannot be
+ * shortened or removed, GOVERNANCE only with bypass_governance: SL_E(S3_ACCESS_DENIED).
+ * SL_E(INVALID_REQUEST) when the bucket has no object lock.
+ */
+int lake_retention_put(struct lake *lake, const char *bucket, const char *key,
+                       const char *version_id, const char *mode, int64_t until_ms,
+                       int bypass_governance, struct err_info *err);
+int lake_legal_hold_put(struct lake *lake, const char *bucket, const char *key,
+                        const char *version_id, int on, struct err_info *err);
 
 #endif

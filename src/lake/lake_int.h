@@ -94,7 +94,8 @@ struct lake_backend_ops {
                        struct lake_part_info *part, struct err_info *err);
     int (*upload_complete)(void *be, const char *bucket, const char *key, const char *upload_id,
                            const struct lake_complete_part *parts, size_t n_parts,
-                           struct lake_object_info *info, struct err_info *err);
+                           const struct lake_put_opts *opts, struct lake_object_info *info,
+                           struct err_info *err);
     int (*upload_abort)(void *be, const char *bucket, const char *key, const char *upload_id,
                         struct err_info *err);
     int (*upload_list)(void *be, const char *bucket, const char *prefix, const char *key_marker,
@@ -113,6 +114,64 @@ struct lake_backend_ops {
 /* The local directory backend: metadata in st, bytes under root. */
 int lake__local_open(struct store *st, const char *root, int64_t abandon_after_ms, void **be_out);
 extern const struct lake_backend_ops lake__local_ops;
+
+/* The backend state of a lake (the local backend's, the only one so far). */
+void *lake__backend(struct lake *lake);
+/* The local backend's store and blob files, for lake_versions.c. blob_open: a read-only
+   descriptor and/or the path of blob id. */
+struct store *lake__local_store(void *be);
+int lake__local_blob_open(void *be, const char *id, int *fd_out, char **path_out);
+void lake__local_blob_unlink(void *be, const char *id);
+
+/* ---- versions (lake_versions.c), called by the local backend in its transactions ---- */
+
+/* Migration 3 of the "lake" part: versioning and object lock columns, lake_versions. */
+extern const char LAKE__VERSIONS_MIGRATION[];
+/* Columns of lake_objects that row_to_info reads after its own 11 (see OBJ_COLS). */
+#define LAKE__VERSION_INFO_COLS "version_id,lock_mode,lock_until_ms,legal_hold"
+#define LAKE__VERSION_INFO_NCOLS 4
+struct store_stmt;
+void lake__version_cols_to_info(struct store_stmt *s, int col, struct lake_object_info *info);
+
+/* What before_put decided for the row after_put completes. */
+struct lake__version_put {
+    enum lake_versioning state;
+    char version_id[LAKE_VERSION_ID_MAX]; /* "" for the null version */
+    int64_t vseq;                         /* order among the key's versions */
+    char lock_mode[16];
+    int64_t lock_until_ms;
+    int legal_hold;
+};
+/*
+ * Checks a write's conditions and lock settings against the current row, in the commit's
+ * transaction. Returns 0, a refusal for this write alone (lake__version_refused) with
+ * err set, or a storage error.
+ */
+int lake__version_check_put(struct store *st, const char *bucket, const char *key,
+                            const struct lake_put_opts *opts, struct err_info *err);
+/* 1 when rc is a refusal of check_put (the write fails alone, the batch goes on). */
+int lake__version_refused(int rc);
+/*
+ * Before the row of a new object is written: in a versioned bucket the current row
+ * becomes an older version, and a Suspended bucket's null version is dropped (its blob
+ * id copied to freed_blob for the caller to unlink after commit).
+ */
+int lake__version_before_put(struct store *st, const char *bucket, const char *key,
+                             const struct lake_put_opts *opts, struct lake__version_put *vp,
+                             char *freed_blob);
+/* After the row is written: stamps its version id, order and lock; fills v's. */
+int lake__version_after_put(struct store *st, const char *bucket, const char *key,
+                            const struct lake__version_put *vp, struct lake_object_info *v);
+
+/*
+ * A multipart upload's object lock settings (CreateMultipartUpload's headers): put
+ * records them on the upload's row (SL_E(INVALID_REQUEST) when the bucket has no object
+ * lock); get copies them into opts for the completion (mode_buf: 16 bytes it points into).
+ */
+int lake__version_upload_lock_put(struct lake *lake, const char *bucket, const char *upload_id,
+                                  const struct lake_put_opts *opts, struct err_info *err);
+int lake__version_upload_lock_get(struct lake *lake, const char *upload_id,
+                                  struct lake_put_opts *opts, char *mode_buf);
 
 /* Smallest part but the last, as S3 enforces. */
 #define LAKE_PART_MIN_BYTES ((int64_t)5 << 20)

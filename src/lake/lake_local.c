@@ -67,6 +67,8 @@ static const struct store_migration migrations[] = {
         "CREATE INDEX lake_parts_blob ON lake_parts(blob);"},
     /* The sizes of a multipart object's parts, for GetObject/HeadObject ?partNumber=. */
     {2, "ALTER TABLE lake_objects ADD COLUMN part_sizes TEXT;"},
+    /* Versioning and object lock: lake_versions.c (LAKE__VERSIONS_MIGRATION). */
+    {3, LAKE__VERSIONS_MIGRATION},
     /* Access control and CORS: bucket documents, and object ACLs keyed by the object
        write they were set on (its stamp), so an overwrite starts private again. */
     {7, "ALTER TABLE lake_buckets ADD COLUMN cors TEXT;"
@@ -103,7 +105,8 @@ struct pending_put {
     const char *bucket;
     const char *key;
     const char *blob;                 /* the sealed blob's id */
-    const struct lake_object_info *v; /* the row to write */
+    struct lake_object_info *v;       /* the row to write; gets its version id */
+    const struct lake_put_opts *opts; /* conditions and lock settings, or NULL */
     const char *tags;
     struct err_info *err;      /* the writer's */
     int rc;                    /* result, valid once done */
@@ -370,7 +373,7 @@ static char *dup_col(struct store_stmt *s, int col)
 
 #define OBJ_COLS                                                                                   \
     "key,size,etag,last_modified_ms,content_type,meta,checksum_algo,checksum,parts_count,"         \
-    "n_tags,blob"
+    "n_tags,blob," LAKE__VERSION_INFO_COLS
 
 static void row_to_info(struct store_stmt *s, struct lake_object_info *info)
 {
@@ -385,6 +388,7 @@ static void row_to_info(struct store_stmt *s, struct lake_object_info *info)
     snprintf(info->checksum, sizeof(info->checksum), "%s", store_col_text(s, 7));
     info->parts_count = (int)store_col_int64(s, 8);
     info->n_tags = (int)store_col_int64(s, 9);
+    lake__version_cols_to_info(s, 11, info);
 }
 
 static int count_tags(const char *tags_json)
@@ -400,15 +404,22 @@ static int count_tags(const char *tags_json)
 
 /*
  * Writes the object row (insert or replace) inside an open transaction; the blob that
- * the key named before, if any, is copied to old_blob ("" when none).
+ * the write frees, if any (the key's replaced object, or a Suspended bucket's replaced
+ * null version), is copied to old_blob ("" when none).
  */
 static int upsert_object(struct local *lo, const char *bucket, const char *key, const char *blob,
-                         const struct lake_object_info *v, const char *tags,
-                         char old_blob[BLOB_ID_LEN + 1])
+                         struct lake_object_info *v, const char *tags,
+                         const struct lake_put_opts *opts, char old_blob[BLOB_ID_LEN + 1])
 {
     old_blob[0] = '\0';
+    /* A versioned bucket keeps the current row as an older version (lake_versions.c). */
+    struct lake__version_put vp;
+    int rc = lake__version_before_put(lo->st, bucket, key, opts, &vp, old_blob);
+    if (rc < 0) {
+        return rc;
+    }
     struct store_stmt *s;
-    int rc = prepare(lo, "SELECT blob FROM lake_objects WHERE bucket=? AND key=?", &s);
+    rc = prepare(lo, "SELECT blob FROM lake_objects WHERE bucket=? AND key=?", &s);
     if (rc < 0) {
         return rc;
     }
@@ -451,7 +462,10 @@ static int upsert_object(struct local *lo, const char *bucket, const char *key, 
     store_bind_text(s, 14, v->part_sizes_json);
     rc = store_step(s);
     store_finalize(s);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) {
+        return rc;
+    }
+    return lake__version_after_put(lo->st, bucket, key, &vp, v);
 }
 
 static int internal(struct err_info *err, int rc)
@@ -600,7 +614,10 @@ static int bucket_delete(void *be, const char *name, struct err_info *err)
         goto out_rollback;
     }
     struct store_stmt *s;
-    rc = prepare(lo, "SELECT 1 FROM lake_objects WHERE bucket=? LIMIT 1", &s);
+    rc = prepare(lo,
+                 "SELECT 1 FROM lake_objects WHERE bucket=?1"
+                 " UNION ALL SELECT 1 FROM lake_versions WHERE bucket=?1 LIMIT 1",
+                 &s);
     if (rc < 0) {
         goto out_rollback;
     }
@@ -721,12 +738,15 @@ static void commit_batch(struct local *lo, struct pending_put *batch)
     int rc = store_begin(lo->st);
     for (struct pending_put *p = batch; p != NULL && rc == 0; p = p->next) {
         p->rc = bucket_exists(lo, p->bucket, p->err);
-        if (p->rc == SL_E(NO_SUCH_BUCKET)) {
+        if (p->rc == 0) {
+            p->rc = lake__version_check_put(lo->st, p->bucket, p->key, p->opts, p->err);
+        }
+        if (p->rc == SL_E(NO_SUCH_BUCKET) || lake__version_refused(p->rc)) {
             continue;
         }
         rc = p->rc;
         if (rc == 0) {
-            rc = upsert_object(lo, p->bucket, p->key, p->blob, p->v, p->tags, p->old);
+            rc = upsert_object(lo, p->bucket, p->key, p->blob, p->v, p->tags, p->opts, p->old);
             p->rc = rc;
         }
     }
@@ -806,7 +826,7 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
     const char *tags = opts ? opts->tags_json : NULL;
 
     struct pending_put p = {
-        .bucket = bucket, .key = key, .blob = id, .v = &v, .tags = tags, .err = err};
+        .bucket = bucket, .key = key, .blob = id, .v = &v, .opts = opts, .tags = tags, .err = err};
     rc = commit_grouped(lo, &p);
     memcpy(old, p.old, sizeof(old));
     if (rc < 0) {
@@ -866,7 +886,7 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
             }
             if (rc == 0 && info != NULL) {
                 row_to_info(s, info);
-                info->part_sizes_json = dup_col(s, 11);
+                info->part_sizes_json = dup_col(s, 11 + LAKE__VERSION_INFO_NCOLS);
             }
         }
         store_finalize(s);
@@ -1395,9 +1415,10 @@ struct completion {
     const char *upload_id;
     const struct lake_complete_part *parts; /* the client's list, ascending */
     size_t n_parts;
-    struct lake_upload_info up; /* the upload, owned */
-    char *tags;                 /* the upload's tag set (JSON), owned, or NULL */
-    struct stored_part *stored; /* every part row, by number; owned */
+    const struct lake_put_opts *opts; /* the completion's conditions, or NULL */
+    struct lake_upload_info up;       /* the upload, owned */
+    char *tags;                       /* the upload's tag set (JSON), owned, or NULL */
+    struct stored_part *stored;       /* every part row, by number; owned */
     size_t n_stored;
     const struct stored_part **chosen; /* n_parts entries into stored; owned array */
     struct lake_object_info v;         /* the object row (strings borrowed) */
@@ -1674,6 +1695,9 @@ static int complete_swap(struct local *lo, struct completion *c, struct err_info
         rc = complete_parts_unchanged(lo, c, err);
     }
     if (rc == 0) {
+        rc = lake__version_check_put(lo->st, c->bucket, c->key, c->opts, err);
+    }
+    if (rc == 0) {
         rc = collect_blobs(lo, "SELECT blob FROM lake_parts WHERE upload_id=?", c->upload_id,
                            all_blobs);
     }
@@ -1684,7 +1708,7 @@ static int complete_swap(struct local *lo, struct completion *c, struct err_info
         rc = exec_bound(lo, "DELETE FROM lake_uploads WHERE upload_id=?", c->upload_id);
     }
     if (rc == 0) {
-        rc = upsert_object(lo, c->bucket, c->key, c->id, &c->v, c->tags, old);
+        rc = upsert_object(lo, c->bucket, c->key, c->id, &c->v, c->tags, c->opts, old);
     }
     if (rc == 0) {
         rc = store_commit(lo->st);
@@ -1710,11 +1734,16 @@ static int complete_swap(struct local *lo, struct completion *c, struct err_info
 
 static int upload_complete(void *be, const char *bucket, const char *key, const char *upload_id,
                            const struct lake_complete_part *parts, size_t n_parts,
-                           struct lake_object_info *info, struct err_info *err)
+                           const struct lake_put_opts *opts, struct lake_object_info *info,
+                           struct err_info *err)
 {
     struct local *lo = be;
-    struct completion c = {
-        .bucket = bucket, .key = key, .upload_id = upload_id, .parts = parts, .n_parts = n_parts};
+    struct completion c = {.bucket = bucket,
+                           .key = key,
+                           .upload_id = upload_id,
+                           .parts = parts,
+                           .n_parts = n_parts,
+                           .opts = opts};
     buf_init(&c.sizes);
     int rc = PART_FILE_GONE;
     for (int attempt = 0; attempt < COMPLETE_ATTEMPTS && rc == PART_FILE_GONE; attempt++) {
@@ -1924,7 +1953,8 @@ static int clean_orphans(struct local *lo)
     store_lock(lo->st);
     int rc = prepare(lo,
                      "SELECT 1 FROM lake_objects WHERE blob=?1"
-                     " UNION ALL SELECT 1 FROM lake_parts WHERE blob=?1 LIMIT 1",
+                     " UNION ALL SELECT 1 FROM lake_parts WHERE blob=?1"
+                     " UNION ALL SELECT 1 FROM lake_versions WHERE blob=?1 LIMIT 1",
                      &s);
     for (int i = 0; i < 256 && rc == 0; i++) {
         DIR *d = fdopendir(dup(lo->dir_fds[i]));
@@ -2020,6 +2050,34 @@ static void local_close(void *be)
 static const char *objects_dir(void *be)
 {
     return ((struct local *)be)->objects_dir;
+}
+
+/* ---- for lake_versions.c, which keeps older versions in the same store and files ---- */
+
+struct store *lake__local_store(void *be)
+{
+    return ((struct local *)be)->st;
+}
+
+int lake__local_blob_open(void *be, const char *id, int *fd_out, char **path_out)
+{
+    char path[800];
+    blob_path(be, id, path, sizeof(path));
+    if (fd_out != NULL) {
+        *fd_out = file_open(path, O_RDONLY | O_CLOEXEC, 0);
+        if (*fd_out < 0) {
+            return SL_CORRUPT(path, 0, "object file missing");
+        }
+    }
+    if (path_out != NULL) {
+        *path_out = xstrdup(path);
+    }
+    return 0;
+}
+
+void lake__local_blob_unlink(void *be, const char *id)
+{
+    blob_unlink(be, id);
 }
 
 int lake__local_open(struct store *st, const char *root, int64_t abandon_after_ms, void **be_out)

@@ -239,6 +239,9 @@ static int create_bucket(struct s3_req *r)
         err_clear(&r->call->err);
     }
     if (rc == 0) {
+        rc = s3__create_bucket_lock(r);
+    }
+    if (rc == 0) {
         char loc[LAKE_BUCKET_NAME_MAX + 2];
         snprintf(loc, sizeof(loc), "/%s", r->bucket);
         api_response_header(r->call->resp, "Location", loc);
@@ -272,19 +275,6 @@ static int get_bucket_location(struct s3_req *r)
         s3__xml_text(&b, info.region);
     }
     buf_puts(&b, "</LocationConstraint>");
-    return s3__respond_xml(r, &b);
-}
-
-static int get_bucket_versioning(struct s3_req *r)
-{
-    int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
-    if (rc < 0) {
-        return rc;
-    }
-    struct buf b;
-    buf_init(&b);
-    s3__xml_open(&b, "VersioningConfiguration");
-    buf_puts(&b, "</VersioningConfiguration>");
     return s3__respond_xml(r, &b);
 }
 
@@ -364,23 +354,6 @@ static int get_bucket_tagging(struct s3_req *r)
     }
     rc = s3__respond_tagging(r, tags);
     free(tags);
-    return rc;
-}
-
-static int put_bucket_versioning(struct s3_req *r)
-{
-    struct s3_xml_node *root = NULL;
-    int rc = s3__xml_body(r, 1 << 16, NULL, &root);
-    if (rc == 0) {
-        rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
-    }
-    const char *status = rc == 0 ? s3__xml_child_text(root, "Status") : NULL;
-    if (rc == 0 && status != NULL && strcmp(status, "Suspended") != 0) {
-        rc = s3__fail(r, SL_E(NOT_IMPLEMENTED),
-                      "Bucket versioning is not supported by Sluice; "
-                      "buckets stay unversioned");
-    }
-    s3__xml_free(root);
     return rc;
 }
 
@@ -575,6 +548,9 @@ static int bucket_op(struct s3_req *r)
     }
     int has_tagging = s3__query(r, "tagging") != NULL;
     int has_policy = s3__query(r, "policy") != NULL;
+    if (s3__query(r, "object-lock") != NULL) {
+        return s3__bucket_lock_op(r);
+    }
     if (strcmp(m, "GET") == 0) {
         if (s3__query(r, "location") != NULL) {
             r->call->operation = "GetBucketLocation";
@@ -582,11 +558,11 @@ static int bucket_op(struct s3_req *r)
         }
         if (s3__query(r, "versioning") != NULL) {
             r->call->operation = "GetBucketVersioning";
-            return get_bucket_versioning(r);
+            return s3__get_bucket_versioning(r);
         }
         if (s3__query(r, "versions") != NULL) {
             r->call->operation = "ListObjectVersions";
-            return list_objects(r, 0, 1);
+            return s3__list_object_versions(r);
         }
         if (s3__query(r, "uploads") != NULL) {
             r->call->operation = "ListMultipartUploads";
@@ -624,7 +600,7 @@ static int bucket_op(struct s3_req *r)
         }
         if (s3__query(r, "versioning") != NULL) {
             r->call->operation = "PutBucketVersioning";
-            return put_bucket_versioning(r);
+            return s3__put_bucket_versioning(r);
         }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),

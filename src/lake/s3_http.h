@@ -4,7 +4,8 @@
  *
  * The files and what each may call (no cycles but the one s3__pct_decode keeps):
  *   s3_api.c     addressing, dispatch, buckets, listing   -> s3_object, s3_body, s3_req
- *   s3_object.c  objects and multipart uploads            -> s3_body, s3_req
+ *   s3_object.c  objects and multipart uploads            -> s3_versioning, s3_body, s3_req
+ *   s3_versioning.c  versioning, object lock, conditions  -> s3_body, s3_req
  *   s3_body.c    request bodies, XML bodies, tagging      -> s3_req, s3_chunked, s3_xml
  *   s3_req.c     request accessors, errors, XML answers   -> nothing of the adapter
  */
@@ -156,6 +157,27 @@ int s3__post_object(struct s3_req *r);
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);
+
+/* ---- s3_versioning.c: versioning, object lock, conditional writes ---- */
+
+/* x-amz-version-id (versioned buckets) and x-amz-delete-marker of a version. */
+void s3__version_headers(struct s3_req *r, const struct lake_object_info *info);
+/* x-amz-object-lock-mode / -retain-until-date / -legal-hold of a version. */
+void s3__lock_headers(struct s3_req *r, const struct lake_object_info *info);
+/* If-None-Match / If-Match of a write, and with_lock its x-amz-object-lock-* headers
+   (2: and the Content-MD5 or checksum S3 requires with them on an upload), into opts
+   (strings borrowed from the request). 0 or an error set on the call. */
+int s3__write_opts(struct s3_req *r, struct lake_put_opts *opts, int with_lock);
+/* The x-amz-object-lock-* headers alone (CreateMultipartUpload). */
+int s3__lock_opts(struct s3_req *r, struct lake_put_opts *opts);
+int s3__get_bucket_versioning(struct s3_req *r);
+int s3__put_bucket_versioning(struct s3_req *r);
+int s3__list_object_versions(struct s3_req *r);
+/* CreateBucket's x-amz-bucket-object-lock-enabled, once the bucket exists. */
+int s3__create_bucket_lock(struct s3_req *r);
+/* ?object-lock on a bucket; ?retention and ?legal-hold on an object. */
+int s3__bucket_lock_op(struct s3_req *r);
+int s3__object_lock_op(struct s3_req *r);
 
 /* Object-level requests and DeleteObjects (s3_object.c). */
 int s3__object_op(struct s3_req *r);

@@ -333,6 +333,9 @@ static int put_object(struct s3_req *r)
     struct lake_writer *w = NULL;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     if (rc == 0) {
+        rc = s3__write_opts(r, &pc.opts, 2);
+    }
+    if (rc == 0) {
         rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
     }
     struct lake_object_info info;
@@ -341,6 +344,7 @@ static int put_object(struct s3_req *r)
         rc = lake_writer_commit(w, r->bucket, r->key, &pc.opts, &info, &r->call->err);
     }
     if (rc == 0) {
+        s3__version_headers(r, &info);
         etag_header(r, info.etag);
         checksum_header(r, info.checksum_algo, info.checksum);
         lake_object_info_fini(&info);
@@ -625,11 +629,17 @@ static int get_object(struct s3_req *r, int head)
 {
     struct lake_object_info info;
     int fd = -1;
-    int rc = lake_object_open(r->lake, r->bucket, r->key, &info, &fd, &r->call->err);
+    int rc = lake_version_open(r->lake, r->bucket, r->key, s3__query(r, "versionId"), &info, &fd,
+                               &r->call->err);
     if (rc < 0) {
+        if (info.delete_marker) {
+            s3__version_headers(r, &info); /* S3 names the marker in its 404 or 405 */
+        }
+        lake_object_info_fini(&info);
         return rc;
     }
     struct api_response *resp = r->call->resp;
+    s3__version_headers(r, &info);
     rc = check_conditions(r, &info, 0);
     if (rc == 304) {
         resp->status = 304;
@@ -656,6 +666,7 @@ static int get_object(struct s3_req *r, int head)
         return rc;
     }
     object_headers(r, &info, rc != 1);
+    s3__lock_headers(r, &info);
     if (rc == 1) {
         resp->status = 206;
         char cr[96];
@@ -673,9 +684,19 @@ static int get_object(struct s3_req *r, int head)
 
 static int delete_object(struct s3_req *r)
 {
-    int rc = lake_object_delete(r->lake, r->bucket, r->key, &r->call->err);
+    const char *bypass = s3__header(r, "x-amz-bypass-governance-retention");
+    struct lake_delete_result res;
+    int rc =
+        lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                            bypass != NULL && strcasecmp(bypass, "true") == 0, &res, &r->call->err);
     if (rc == 0) {
         r->call->resp->status = 204;
+        if (res.delete_marker) {
+            api_response_header(r->call->resp, "x-amz-delete-marker", "true");
+        }
+        if (res.versioned || s3__query(r, "versionId") != NULL) {
+            api_response_header(r->call->resp, "x-amz-version-id", res.version_id);
+        }
     }
     return rc;
 }
@@ -683,15 +704,18 @@ static int delete_object(struct s3_req *r)
 /* ---- copies ---- */
 
 /* Splits x-amz-copy-source ("[/]bucket/key[?versionId=...]", URL-encoded). */
-static int copy_source(struct s3_req *r, char **bucket, char **key)
+static int copy_source(struct s3_req *r, char **bucket, char **key, char **version)
 {
     *bucket = NULL;
     *key = NULL;
+    *version = NULL;
     const char *h = s3__header(r, "x-amz-copy-source");
     size_t len = strcspn(h, "?");
-    if (h[len] == '?' && strncmp(h + len + 1, "versionId=", 10) == 0 &&
-        strcmp(h + len + 11, "null") != 0) {
-        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
+    if (h[len] == '?' && strncmp(h + len + 1, "versionId=", 10) == 0) {
+        *version = xstrdup(h + len + 11);
+        if (!lake_version_id_valid(*version)) {
+            return s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
+        }
     }
     char *src = NULL;
     int rc = s3__path_decode(h, len, &src);
@@ -712,15 +736,33 @@ static int copy_source(struct s3_req *r, char **bucket, char **key)
     return 0;
 }
 
-/* Opens the copy source and checks the x-amz-copy-source-if-* conditions. */
+/*
+ * Opens the copy source (the version x-amz-copy-source names, else the current one) and
+ * checks the x-amz-copy-source-if-* conditions. A versioned source is named in
+ * x-amz-copy-source-version-id.
+ */
 static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_object_info *info,
                        int *fd)
 {
     *fd = -1;
-    int rc = copy_source(r, sb, sk);
+    char *version = NULL;
+    int rc = copy_source(r, sb, sk, &version);
     if (rc == 0) {
-        rc = lake_object_open(r->lake, *sb, *sk, info, fd, &r->call->err);
+        rc = lake_version_open(r->lake, *sb, *sk, version, info, fd, &r->call->err);
+        if (rc == SL_E(METHOD_NOT_ALLOWED)) {
+            /* A delete marker cannot be copied: S3 answers 400 InvalidRequest. */
+            rc = s3__fail(r, SL_E(INVALID_REQUEST),
+                          "The source of a copy request may not specifically refer to a delete "
+                          "marker by version id.");
+        }
+        if (rc < 0) {
+            lake_object_info_fini(info);
+        } else if (info->versioned) {
+            api_response_header(r->call->resp, "x-amz-copy-source-version-id",
+                                info->version_id[0] ? info->version_id : "null");
+        }
     }
+    free(version);
     if (rc == 0) {
         rc = check_conditions(r, info, 1);
         if (rc < 0) {
@@ -756,7 +798,11 @@ static int copy_object(struct s3_req *r)
         rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3), "Unknown metadata directive.");
         goto out;
     }
-    if (!replace && strcmp(sb, r->bucket) == 0 && strcmp(sk, r->key) == 0 &&
+    const char *src_h = s3__header(r, "x-amz-copy-source");
+    const char *src_version = strstr(src_h, "?versionId=");
+    src_version = src_version ? src_version + 11 : NULL;
+    /* Copying a version onto its own key is how a version is restored: allowed. */
+    if (!replace && src_version == NULL && strcmp(sb, r->bucket) == 0 && strcmp(sk, r->key) == 0 &&
         s3__header(r, "x-amz-storage-class") == NULL &&
         s3__header(r, "x-amz-checksum-algorithm") == NULL) {
         rc = s3__fail(r, SL_E(INVALID_REQUEST),
@@ -766,6 +812,9 @@ static int copy_object(struct s3_req *r)
         goto out;
     }
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0) {
+        rc = s3__write_opts(r, &pc.opts, 1);
+    }
     if (rc < 0) {
         goto out;
     }
@@ -777,7 +826,7 @@ static int copy_object(struct s3_req *r)
     }
     const char *tag_directive = s3__header(r, "x-amz-tagging-directive");
     if (tag_directive == NULL || strcasecmp(tag_directive, "REPLACE") != 0) {
-        rc = lake_object_tags_get(r->lake, sb, sk, &src_tags, &r->call->err);
+        rc = lake_version_tags_get(r->lake, sb, sk, src_version, &src_tags, &r->call->err);
         if (rc < 0) {
             goto out;
         }
@@ -796,6 +845,7 @@ static int copy_object(struct s3_req *r)
     struct lake_object_info info;
     rc = lake_writer_commit(w, r->bucket, r->key, &pc.opts, &info, &r->call->err);
     if (rc == 0) {
+        s3__version_headers(r, &info);
         struct buf b;
         buf_init(&b);
         s3__xml_open(&b, "CopyObjectResult");
@@ -830,6 +880,9 @@ static int create_upload(struct s3_req *r)
     struct put_ctx pc;
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     struct lake_upload_info up;
+    if (rc == 0) {
+        rc = s3__lock_opts(r, &pc.opts);
+    }
     if (rc == 0) {
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }
@@ -1001,11 +1054,17 @@ static int complete_upload(struct s3_req *r)
         }
     }
     struct lake_object_info info;
+    struct lake_put_opts cond;
+    memset(&cond, 0, sizeof(cond));
     if (rc == 0) {
-        rc = lake_upload_complete(r->lake, r->bucket, r->key, upload_id, parts, n, &info,
-                                  &r->call->err);
+        rc = s3__write_opts(r, &cond, 0);
     }
     if (rc == 0) {
+        rc = lake_upload_complete_opts(r->lake, r->bucket, r->key, upload_id, parts, n, &cond,
+                                       &info, &r->call->err);
+    }
+    if (rc == 0) {
+        s3__version_headers(r, &info);
         struct buf b;
         buf_init(&b);
         s3__xml_open(&b, "CompleteMultipartUploadResult");
@@ -1109,12 +1168,25 @@ static int list_parts(struct s3_req *r)
 
 /* ---- tagging, batch delete ---- */
 
+/* The versionId a tagging call names, echoed in x-amz-version-id once it succeeds. */
+static void tagging_version_header(struct s3_req *r)
+{
+    const char *vid = s3__query(r, "versionId");
+    if (vid != NULL) {
+        api_response_header(r->call->resp, "x-amz-version-id", vid);
+    }
+}
+
 static int put_object_tagging(struct s3_req *r)
 {
     char *tags = NULL;
     int rc = s3__parse_tagging(r, 10, &tags);
     if (rc == 0) {
-        rc = lake_object_tags_put(r->lake, r->bucket, r->key, tags, &r->call->err);
+        rc = lake_version_tags_put(r->lake, r->bucket, r->key, s3__query(r, "versionId"), tags,
+                                   &r->call->err);
+    }
+    if (rc == 0) {
+        tagging_version_header(r);
     }
     free(tags);
     return rc;
@@ -1123,8 +1195,10 @@ static int put_object_tagging(struct s3_req *r)
 static int get_object_tagging(struct s3_req *r)
 {
     char *tags = NULL;
-    int rc = lake_object_tags_get(r->lake, r->bucket, r->key, &tags, &r->call->err);
+    int rc = lake_version_tags_get(r->lake, r->bucket, r->key, s3__query(r, "versionId"), &tags,
+                                   &r->call->err);
     if (rc == 0) {
+        tagging_version_header(r);
         rc = s3__respond_tagging(r, tags);
     }
     free(tags);
@@ -1162,6 +1236,8 @@ int s3__delete_objects(struct s3_req *r)
         s3__xml_free(root);
         return rc;
     }
+    const char *bypass_h = s3__header(r, "x-amz-bypass-governance-retention");
+    int bypass = bypass_h != NULL && strcasecmp(bypass_h, "true") == 0;
     const char *quiet_s = s3__xml_child_text(root, "Quiet");
     int quiet = quiet_s != NULL && strcasecmp(quiet_s, "true") == 0;
     struct buf b;
@@ -1177,12 +1253,12 @@ int s3__delete_objects(struct s3_req *r)
         struct err_info err;
         err_clear(&err);
         int drc = 0;
-        if (vid != NULL && strcmp(vid, "null") != 0) {
-            drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid version id specified");
-        } else if (key[0] == '\0') {
+        struct lake_delete_result res;
+        memset(&res, 0, sizeof(res));
+        if (key[0] == '\0') {
             drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid key");
         } else {
-            drc = lake_object_delete(r->lake, r->bucket, key, &err);
+            drc = lake_version_delete(r->lake, r->bucket, key, vid, bypass, &res, &err);
         }
         if (drc == 0 && !quiet) {
             buf_puts(&b, "<Deleted>");
@@ -1190,10 +1266,19 @@ int s3__delete_objects(struct s3_req *r)
             if (vid != NULL) {
                 s3__xml_elem(&b, "VersionId", vid);
             }
+            if (res.delete_marker) {
+                s3__xml_elem(&b, "DeleteMarker", "true");
+                if (vid == NULL) {
+                    s3__xml_elem(&b, "DeleteMarkerVersionId", res.version_id);
+                }
+            }
             buf_puts(&b, "</Deleted>");
         } else if (drc < 0) {
             buf_puts(&b, "<Error>");
             s3__xml_elem(&b, "Key", key);
+            if (vid != NULL) {
+                s3__xml_elem(&b, "VersionId", vid);
+            }
             s3__xml_elem(&b, "Code", err_aws_name(drc));
             s3__xml_elem(&b, "Message", err.message);
             buf_puts(&b, "</Error>");
@@ -1211,6 +1296,9 @@ int s3__object_op(struct s3_req *r)
     const char *m = r->req->method;
     int tagging = s3__query(r, "tagging") != NULL;
     const char *upload_id = s3__query(r, "uploadId");
+    if (s3__query(r, "retention") != NULL || s3__query(r, "legal-hold") != NULL) {
+        return s3__object_lock_op(r);
+    }
     if (s3__unsupported_subresource(r)) {
         return s3__fail(r, SL_E(NOT_IMPLEMENTED),
                         "This object subresource is not implemented "
@@ -1260,8 +1348,10 @@ int s3__object_op(struct s3_req *r)
     if (strcmp(m, "DELETE") == 0) {
         if (tagging) {
             r->call->operation = "DeleteObjectTagging";
-            int rc = lake_object_tags_put(r->lake, r->bucket, r->key, NULL, &r->call->err);
+            int rc = lake_version_tags_put(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                                           NULL, &r->call->err);
             if (rc == 0) {
+                tagging_version_header(r);
                 r->call->resp->status = 204;
             }
             return rc;
