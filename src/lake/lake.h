@@ -127,6 +127,8 @@ struct lake_object_info {
     int n_tags;                            /* number of object tags */
     char *part_sizes_json; /* owned; multipart objects, from head/open only: JSON array of
                               the parts' sizes in order, else NULL */
+    char *sse; /* owned; from head/open only: how the bytes are encrypted at rest (an
+                  encryption record, see lake_sse_describe), NULL: stored unencrypted */
 };
 void lake_object_info_fini(struct lake_object_info *info);
 
@@ -139,6 +141,7 @@ struct lake_put_opts {
     const uint8_t *content_md5;            /* 16 bytes or NULL -> SL_E(BAD_DIGEST) */
     enum lake_checksum_algo checksum_algo; /* algorithm to compute and keep */
     const char *checksum_expected;         /* base64 or NULL -> SL_E(BAD_DIGEST) */
+    const char *sse; /* uploads: the encryption record of the upload's parts (lake_sse_new) */
 };
 
 /*
@@ -243,6 +246,62 @@ int lake_object_list(struct lake *lake, const char *bucket, const struct lake_li
                      struct lake_list_result *out, struct err_info *err);
 void lake_list_result_fini(struct lake_list_result *res);
 
+/* ---- encryption at rest ---- */
+
+/*
+ * Every object is stored encrypted (AES-256-GCM in 64 KiB chunks under a data key of
+ * its own): SSE-S3 by default, the data key wrapped by the lake's master key; SSE-C
+ * with a 32-byte key the client sends on every request, which is never stored.
+ */
+#define LAKE_SSE_KEY_LEN 32
+enum lake_sse_algo { LAKE_SSE_NONE = 0, LAKE_SSE_S3, LAKE_SSE_C };
+struct lake_sse_desc {
+    enum lake_sse_algo algo;    /* NONE for objects stored before encryption */
+    char customer_key_md5[32]; /* SSE-C: base64 MD5 of the key */
+};
+/* What an encryption record (lake_object_info.sse) says. 0 or SL_E(CORRUPT). */
+int lake_sse_describe(const char *record, struct lake_sse_desc *out);
+/* A new record for a multipart upload (lake_put_opts.sse); customer_key NULL for SSE-S3.
+   The caller frees it. */
+char *lake_sse_new(struct lake *lake, const uint8_t *customer_key);
+/*
+ * Encrypts what the writer is given with the customer's key (SSE-C) instead of under a
+ * new SSE-S3 key; or, with record (an upload's), as one of that upload's parts (then
+ * customer_key is the upload's SSE-C key or NULL). Before the first write. Returns 0 or
+ * S3's error when the key does not fit the record (lake__sse_dek).
+ */
+int lake_writer_encrypt(struct lake_writer *w, const char *record, const uint8_t *customer_key,
+                        struct err_info *err);
+
+/* An object opened for reading its plaintext. */
+struct lake_reader;
+/*
+ * Opens an object (its bytes stay as opened, whatever happens to the key). customer_key:
+ * the SSE-C key, required exactly for SSE-C objects. Same results as lake_object_head,
+ * plus lake_writer_encrypt's key errors.
+ */
+int lake_reader_open(struct lake *lake, const char *bucket, const char *key,
+                     const uint8_t *customer_key, struct lake_object_info *info,
+                     struct lake_reader **out, struct err_info *err);
+/* A descriptor whose bytes [*fd_off, +len) are the object's [off, +len); the caller
+   closes it. The object's own file for unencrypted objects, else a memfd of the range
+   decrypted. Returns 0, SL_E(IO), SL_E(NOMEM). */
+int lake_reader_fd(struct lake_reader *r, int64_t off, int64_t len, int *fd_out, int64_t *fd_off);
+/* Hands the plaintext of [off, +len) to sink in order. 0, SL_E(IO) or sink's error. */
+int lake_reader_range(struct lake_reader *r, int64_t off, int64_t len,
+                      int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg);
+void lake_reader_close(struct lake_reader *r);
+
+/*
+ * A file path of an object's plaintext, for readers that need one (DuckDB), valid until
+ * lake_view_release: the object's own file when stored unencrypted, else
+ * /proc/self/fd/N of a sealed memfd holding it decrypted (no plaintext on disk).
+ */
+struct lake_view;
+int lake_object_view(struct lake *lake, const char *bucket, const char *key,
+                     struct lake_view **out, const char **path_out, struct err_info *err);
+void lake_view_release(struct lake_view *v);
+
 /* ---- multipart uploads ---- */
 
 struct lake_upload_info {
@@ -252,6 +311,7 @@ struct lake_upload_info {
     char *content_type; /* owned; as given at creation */
     char *meta_json;    /* owned */
     enum lake_checksum_algo checksum_algo;
+    char *sse; /* owned; the encryption record of the parts, NULL for none */
 };
 void lake_upload_info_fini(struct lake_upload_info *info);
 

@@ -111,6 +111,21 @@ int s3__xml_body(struct s3_req *r, size_t max_len, const char *root_name,
  */
 int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
 
+/* ---- s3_sse.c ---- */
+
+/* An SSE-C key a request carries. */
+struct s3_sse_key {
+    int given;
+    uint8_t key[LAKE_SSE_KEY_LEN];
+};
+/* Reads and checks the SSE-C headers (copy_source: the x-amz-copy-source-... ones) with
+   S3's errors. Returns 0 (out->given 0 when none were sent) or an error set on the call. */
+int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out);
+/* Checks x-amz-server-side-encryption on a write. 0 or an error set on the call. */
+int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck);
+/* The x-amz-server-side-encryption* headers for an object's encryption record. */
+void s3__sse_headers(struct s3_req *r, const char *record);
+
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);

@@ -8,6 +8,7 @@
  * a trailer, is verified before the object becomes visible (BadDigest), kept, and
  * returned when the client asks (x-amz-checksum-mode: ENABLED); Content-MD5 likewise.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,7 @@ static int body_adopt(struct s3_req *r, struct lake_writer *w)
 
 /* Streams the request body into a new writer (caller destroys it). */
 static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes,
+                          const char *sse, const struct s3_sse_key *ck,
                           struct lake_writer **w_out)
 {
     struct lake_writer *w = NULL;
@@ -280,6 +282,10 @@ static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_byte
         return s3__fail(r, rc, "We encountered an internal error. Please try again.");
     }
     *w_out = w;
+    if ((sse != NULL || ck->given) &&
+        (rc = lake_writer_encrypt(w, sse, ck->given ? ck->key : NULL, &r->call->err)) < 0) {
+        return rc;
+    }
     if (r->req->body_fd >= 0 && (int64_t)r->req->body_len > max_bytes) {
         return s3__fail(r, SL_E(ENTITY_TOO_LARGE),
                         "Your proposed upload exceeds the maximum allowed size");
@@ -331,9 +337,13 @@ static int put_object(struct s3_req *r)
     }
     struct put_ctx pc;
     struct lake_writer *w = NULL;
+    struct s3_sse_key ck;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck);
+    }
     if (rc == 0) {
-        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, NULL, &ck, &w);
     }
     struct lake_object_info info;
     memset(&info, 0, sizeof(info));
@@ -343,8 +353,10 @@ static int put_object(struct s3_req *r)
     if (rc == 0) {
         etag_header(r, info.etag);
         checksum_header(r, info.checksum_algo, info.checksum);
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
     }
+    explicit_bzero(&ck, sizeof(ck));
     lake_writer_destroy(w);
     put_ctx_fini(&pc);
     return rc;
@@ -574,6 +586,7 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
                         : info->content_type ? info->content_type
                                              : "binary/octet-stream");
     etag_header(r, info->etag);
+    s3__sse_headers(r, info->sse);
     char date[32];
     clock_format_http(info->last_modified_ms, date);
     api_response_header(resp, "Last-Modified", date);
@@ -624,8 +637,14 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
 static int get_object(struct s3_req *r, int head)
 {
     struct lake_object_info info;
-    int fd = -1;
-    int rc = lake_object_open(r->lake, r->bucket, r->key, &info, &fd, &r->call->err);
+    struct s3_sse_key ck;
+    struct lake_reader *rd = NULL;
+    int rc = s3__sse_customer(r, 0, &ck);
+    if (rc == 0) {
+        rc = lake_reader_open(r->lake, r->bucket, r->key, ck.given ? ck.key : NULL, &info, &rd,
+                              &r->call->err);
+    }
+    explicit_bzero(&ck, sizeof(ck));
     if (rc < 0) {
         return rc;
     }
@@ -637,7 +656,7 @@ static int get_object(struct s3_req *r, int head)
         char date[32];
         clock_format_http(info.last_modified_ms, date);
         api_response_header(resp, "Last-Modified", date);
-        close(fd);
+        lake_reader_close(rd);
         lake_object_info_fini(&info);
         return 0;
     }
@@ -651,10 +670,28 @@ static int get_object(struct s3_req *r, int head)
         rc = part_range(r, &info, part, &off, &len);
     }
     if (rc < 0) {
-        close(fd);
+        lake_reader_close(rd);
         lake_object_info_fini(&info);
         return rc;
     }
+    /* The body: the file itself when stored plain, else the range decrypted. HEAD and
+       empty bodies read nothing. */
+    int fd = -1;
+    int64_t fd_off = 0;
+    int ranged = rc;
+    if (!head && len > 0) {
+        rc = lake_reader_fd(rd, off, len, &fd, &fd_off);
+    } else {
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? SL_E(IO) : 0;
+    }
+    lake_reader_close(rd);
+    if (rc < 0) {
+        lake_object_info_fini(&info);
+        return s3__fail(r, rc == SL_E(NOMEM) ? rc : SL_E(IO),
+                        "We encountered an internal error. Please try again.");
+    }
+    rc = ranged;
     object_headers(r, &info, rc != 1);
     if (rc == 1) {
         resp->status = 206;
@@ -664,7 +701,7 @@ static int get_object(struct s3_req *r, int head)
         api_response_header(resp, "Content-Range", cr);
     }
     resp->body_fd = fd;
-    resp->body_offset = (off_t)off;
+    resp->body_offset = (off_t)fd_off;
     resp->body_fd_len = (size_t)len;
     resp->head_only = head;
     lake_object_info_fini(&info);
@@ -714,22 +751,33 @@ static int copy_source(struct s3_req *r, char **bucket, char **key)
 
 /* Opens the copy source and checks the x-amz-copy-source-if-* conditions. */
 static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_object_info *info,
-                       int *fd)
+                       struct lake_reader **rd)
 {
-    *fd = -1;
+    *rd = NULL;
+    struct s3_sse_key ck;
     int rc = copy_source(r, sb, sk);
     if (rc == 0) {
-        rc = lake_object_open(r->lake, *sb, *sk, info, fd, &r->call->err);
+        rc = s3__sse_customer(r, 1, &ck);
+    }
+    if (rc == 0) {
+        rc = lake_reader_open(r->lake, *sb, *sk, ck.given ? ck.key : NULL, info, rd,
+                              &r->call->err);
+        explicit_bzero(&ck, sizeof(ck));
     }
     if (rc == 0) {
         rc = check_conditions(r, info, 1);
         if (rc < 0) {
-            close(*fd);
-            *fd = -1;
+            lake_reader_close(*rd);
+            *rd = NULL;
             lake_object_info_fini(info);
         }
     }
     return rc;
+}
+
+static int writer_write_sink(void *arg, const uint8_t *data, size_t len)
+{
+    return lake_writer_write(arg, data, len);
 }
 
 static int copy_object(struct s3_req *r)
@@ -738,14 +786,18 @@ static int copy_object(struct s3_req *r)
     char *sk = NULL;
     struct lake_object_info src;
     memset(&src, 0, sizeof(src));
-    int fd = -1;
+    struct lake_reader *rd = NULL;
     struct put_ctx pc;
     memset(&pc, 0, sizeof(pc));
     struct lake_writer *w = NULL;
     char *src_tags = NULL;
+    struct s3_sse_key ck;
     int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck);
+    }
     if (rc == 0) {
-        rc = open_source(r, &sb, &sk, &src, &fd);
+        rc = open_source(r, &sb, &sk, &src, &rd);
     }
     if (rc < 0) {
         goto out;
@@ -758,7 +810,8 @@ static int copy_object(struct s3_req *r)
     }
     if (!replace && strcmp(sb, r->bucket) == 0 && strcmp(sk, r->key) == 0 &&
         s3__header(r, "x-amz-storage-class") == NULL &&
-        s3__header(r, "x-amz-checksum-algorithm") == NULL) {
+        s3__header(r, "x-amz-checksum-algorithm") == NULL &&
+        s3__header(r, "x-amz-server-side-encryption") == NULL && !ck.given) {
         rc = s3__fail(r, SL_E(INVALID_REQUEST),
                       "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata, storage class, website "
@@ -786,9 +839,14 @@ static int copy_object(struct s3_req *r)
     const char *algo = s3__header(r, "x-amz-checksum-algorithm");
     pc.opts.checksum_algo = algo ? lake_checksum_from_name(algo) : src.checksum_algo;
     rc = lake_writer_open(r->lake, pc.opts.checksum_algo, &w);
-    if (rc == 0) {
-        rc = lake_writer_write_fd(w, fd, 0, src.size_bytes);
+    if (rc < 0) {
+        s3__fail(r, rc, "We encountered an internal error. Please try again.");
+        goto out;
     }
+    if (ck.given && (rc = lake_writer_encrypt(w, NULL, ck.key, &r->call->err)) < 0) {
+        goto out;
+    }
+    rc = lake_reader_range(rd, 0, src.size_bytes, writer_write_sink, w);
     if (rc < 0) {
         s3__fail(r, rc, "We encountered an internal error. Please try again.");
         goto out;
@@ -807,13 +865,13 @@ static int copy_object(struct s3_req *r)
             s3__xml_elem(&b, name, info.checksum);
         }
         buf_puts(&b, "</CopyObjectResult>");
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
         rc = s3__respond_xml(r, &b);
     }
 out:
-    if (fd >= 0) {
-        close(fd);
-    }
+    explicit_bzero(&ck, sizeof(ck));
+    lake_reader_close(rd);
     lake_writer_destroy(w);
     lake_object_info_fini(&src);
     put_ctx_fini(&pc);
@@ -828,15 +886,26 @@ out:
 static int create_upload(struct s3_req *r)
 {
     struct put_ctx pc;
+    struct s3_sse_key ck;
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck);
+    }
     struct lake_upload_info up;
+    char *sse = NULL;
     if (rc == 0) {
+        /* The parts are encrypted under one data key, kept with the upload. */
+        sse = lake_sse_new(r->lake, ck.given ? ck.key : NULL);
+        pc.opts.sse = sse;
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }
+    explicit_bzero(&ck, sizeof(ck));
     put_ctx_fini(&pc);
+    free(sse);
     if (rc < 0) {
         return rc;
     }
+    s3__sse_headers(r, up.sse);
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         api_response_header(r->call->resp, "x-amz-checksum-algorithm",
                             lake_checksum_name(up.checksum_algo));
@@ -909,26 +978,32 @@ static int upload_part(struct s3_req *r, int copy)
     char *sk = NULL;
     struct lake_object_info src;
     memset(&src, 0, sizeof(src));
-    int fd = -1;
-    if (copy) {
+    struct lake_reader *rd = NULL;
+    struct s3_sse_key ck;
+    rc = s3__sse_customer(r, 0, &ck);
+    if (rc == 0 && copy) {
         int64_t off = 0;
         int64_t len = 0;
-        rc = open_source(r, &sb, &sk, &src, &fd);
+        rc = open_source(r, &sb, &sk, &src, &rd);
         if (rc == 0) {
             rc = copy_range(r, src.size_bytes, &off, &len);
         }
-        if (rc == 0 && (rc = lake_writer_open(r->lake, up.checksum_algo, &w)) == 0) {
-            rc = lake_writer_write_fd(w, fd, off, len);
-            if (rc < 0) {
-                s3__fail(r, rc, "We encountered an internal error. Please try again.");
-            }
+        if (rc == 0 && (rc = lake_writer_open(r->lake, up.checksum_algo, &w)) < 0) {
+            s3__fail(r, rc, "We encountered an internal error. Please try again.");
         }
-    } else {
+        if (rc == 0 && up.sse != NULL) {
+            rc = lake_writer_encrypt(w, up.sse, ck.given ? ck.key : NULL, &r->call->err);
+        }
+        if (rc == 0 && (rc = lake_reader_range(rd, off, len, writer_write_sink, w)) < 0) {
+            s3__fail(r, rc, "We encountered an internal error. Please try again.");
+        }
+    } else if (rc == 0) {
         rc = put_ctx_from_headers(r, &pc, up.checksum_algo);
         if (rc == 0) {
-            rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+            rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, up.sse, &ck, &w);
         }
     }
+    explicit_bzero(&ck, sizeof(ck));
     struct lake_part_info part;
     if (rc == 0) {
         rc = lake_writer_commit_part(w, r->bucket, r->key, upload_id, pn, &pc.opts, &part,
@@ -941,16 +1016,16 @@ static int upload_part(struct s3_req *r, int copy)
         s3__xml_elem_time(&b, "LastModified", part.last_modified_ms);
         s3__xml_etag(&b, part.etag);
         buf_puts(&b, "</CopyPartResult>");
+        s3__sse_headers(r, up.sse);
         rc = s3__respond_xml(r, &b);
     } else if (rc == 0) {
         etag_header(r, part.etag);
+        s3__sse_headers(r, up.sse);
         checksum_header(
             r, up.checksum_algo != LAKE_CHECKSUM_NONE ? up.checksum_algo : pc.opts.checksum_algo,
             part.checksum);
     }
-    if (fd >= 0) {
-        close(fd);
-    }
+    lake_reader_close(rd);
     lake_writer_destroy(w);
     lake_object_info_fini(&src);
     lake_upload_info_fini(&up);
@@ -1024,6 +1099,7 @@ static int complete_upload(struct s3_req *r)
             s3__xml_elem(&b, name, info.checksum);
         }
         buf_puts(&b, "</CompleteMultipartUploadResult>");
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
         rc = s3__respond_xml(r, &b);
     }

@@ -1,0 +1,411 @@
+/*
+ * Encryption at rest of the lake's object bytes.
+ *
+ * Every object (and every part of a multipart upload) is encrypted under a data key of
+ * its own, AES-256-GCM in chunks of LAKE__CHUNK plaintext bytes. A sealed chunk is
+ *
+ *     IV (12, random) | ciphertext (up to LAKE__CHUNK) | tag (16)
+ *
+ * with the chunk's index within its part (8 bytes, big-endian) as AAD. A chunk carries
+ * its own IV, so the parts of a multipart upload, all under the upload's data key, are
+ * concatenated as they lie; a reader finds any chunk from the parts' plaintext sizes and
+ * decrypts only the chunks a range touches.
+ *
+ * The data key is kept in the object's metadata row as an encryption record, a JSON
+ * object naming the algorithm S3 reports:
+ *   {"alg":"AES256","dek":B64}                    SSE-S3: the data key wrapped by the
+ *                                                 master key (IV | tag | key)
+ *   {"alg":"AES256","c":1,"md5":B64,"mac":B64,"dek":B64}
+ *                                                 SSE-C: the data key wrapped by the
+ *                                                 customer's key, which is never stored;
+ *                                                 mac (salt 16 | HMAC-SHA256 of the salt
+ *                                                 under the key) tells a wrong key; md5
+ *                                                 is the key's MD5 S3 echoes
+ * The master key is <data>/lake-master-key (hex, 0600), created on first start like the
+ * KMS's. Rows without a record are objects written before encryption: read as they lie.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/base64.h"
+#include "core/crypto.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/text.h"
+#include "lake/lake_int.h"
+
+#define WRAPPED_LEN (AES_GCM_IV_LEN + AES_GCM_TAG_LEN + LAKE_DEK_LEN)
+
+struct lake__keyring {
+    uint8_t master[AES_GCM_KEY_LEN];
+};
+
+/* ---- the master key file ---- */
+
+static int read_master(const char *path, uint8_t master[AES_GCM_KEY_LEN])
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -errno;
+    }
+    char line[128] = "";
+    int ok = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!ok || strlen(line) != 2 * AES_GCM_KEY_LEN) {
+        return SL_E(CORRUPT);
+    }
+    for (size_t i = 0; i < AES_GCM_KEY_LEN; i++) {
+        int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return SL_E(CORRUPT);
+        }
+        master[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Temp file + fsync + rename + directory fsync: a crash never leaves half a key, and a
+   key that wrapped an acknowledged object is on disk before that object is. */
+static int write_master(const char *dir, const char *path, const uint8_t master[AES_GCM_KEY_LEN])
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    char text[2 * AES_GCM_KEY_LEN + 2];
+    hex_encode(master, AES_GCM_KEY_LEN, text);
+    strcat(text, "\n");
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+    } else if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0) {
+        rc = errno ? -errno : SL_E(IO);
+        close(fd);
+        unlink(tmp);
+    } else {
+        close(fd);
+        if (rename(tmp, path) != 0) {
+            rc = -errno;
+            unlink(tmp);
+        }
+    }
+    if (rc == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || file_dir_sync(dfd) < 0) {
+            rc = SL_E(IO);
+        }
+        if (dfd >= 0) {
+            close(dfd);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+int lake__keyring_open(const char *data_dir, struct lake__keyring **out)
+{
+    struct lake__keyring *k = xcalloc(1, sizeof(*k));
+    char *path = xasprintf("%s/lake-master-key", data_dir);
+    int rc = read_master(path, k->master);
+    if (rc == -ENOENT) {
+        crypto_random(k->master, sizeof(k->master));
+        rc = write_master(data_dir, path, k->master);
+    }
+    if (rc < 0) {
+        log_msg(LOG_ERROR, "lake", "cannot load the master key %s: %s", path, sl_strerror(rc));
+        free(k);
+        k = NULL;
+    }
+    free(path);
+    *out = k;
+    return rc;
+}
+
+void lake__keyring_close(struct lake__keyring *k)
+{
+    if (k != NULL) {
+        explicit_bzero(k->master, sizeof(k->master));
+        free(k);
+    }
+}
+
+/* ---- records ---- */
+
+static void wrap(const uint8_t kek[AES_GCM_KEY_LEN], const uint8_t dek[LAKE_DEK_LEN],
+                 char b64[LAKE_SSE_B64_MAX])
+{
+    uint8_t w[WRAPPED_LEN];
+    crypto_random(w, AES_GCM_IV_LEN);
+    crypto_aes_gcm_seal(kek, w, "lake-dek", 8, dek, LAKE_DEK_LEN,
+                        w + AES_GCM_IV_LEN + AES_GCM_TAG_LEN, w + AES_GCM_IV_LEN);
+    b64[base64_encode(w, sizeof(w), b64)] = '\0';
+}
+
+static int unwrap(const uint8_t kek[AES_GCM_KEY_LEN], const char *b64, uint8_t dek[LAKE_DEK_LEN])
+{
+    uint8_t w[WRAPPED_LEN + 4];
+    if (b64 == NULL || strlen(b64) > LAKE_SSE_B64_MAX ||
+        base64_decode(b64, strlen(b64), w) != WRAPPED_LEN) {
+        return -1;
+    }
+    return crypto_aes_gcm_open(kek, w, "lake-dek", 8, w + AES_GCM_IV_LEN + AES_GCM_TAG_LEN,
+                               LAKE_DEK_LEN, w + AES_GCM_IV_LEN, dek);
+}
+
+char *lake__sse_new(const struct lake__keyring *k, const uint8_t *customer_key,
+                    uint8_t dek[LAKE_DEK_LEN])
+{
+    crypto_random(dek, LAKE_DEK_LEN);
+    char w[LAKE_SSE_B64_MAX];
+    wrap(customer_key != NULL ? customer_key : k->master, dek, w);
+    if (customer_key == NULL) {
+        return xasprintf("{\"alg\":\"AES256\",\"dek\":\"%s\"}", w);
+    }
+    uint8_t md5[MD5_LEN];
+    crypto_md5(customer_key, LAKE_DEK_LEN, md5);
+    char md5_b64[32];
+    md5_b64[base64_encode(md5, MD5_LEN, md5_b64)] = '\0';
+    uint8_t mac[16 + SHA256_LEN];
+    crypto_random(mac, 16);
+    crypto_hmac_sha256(customer_key, LAKE_DEK_LEN, mac, 16, mac + 16);
+    char mac_b64[80];
+    mac_b64[base64_encode(mac, sizeof(mac), mac_b64)] = '\0';
+    return xasprintf("{\"alg\":\"AES256\",\"c\":1,\"md5\":\"%s\",\"mac\":\"%s\",\"dek\":\"%s\"}",
+                     md5_b64, mac_b64, w);
+}
+
+int lake__sse_describe(const char *record, struct lake_sse_desc *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (record == NULL) {
+        return 0;
+    }
+    json_t *j = json_loads(record, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return SL_E(CORRUPT);
+    }
+    out->algo = json_is_true(json_object_get(j, "c")) || json_integer_value(json_object_get(j, "c"))
+                    ? LAKE_SSE_C
+                    : LAKE_SSE_S3;
+    const char *md5 = json_string_value(json_object_get(j, "md5"));
+    snprintf(out->customer_key_md5, sizeof(out->customer_key_md5), "%s", md5 ? md5 : "");
+    json_decref(j);
+    return 0;
+}
+
+/* 1 when mac (salt | HMAC) was made with key. */
+static int mac_matches(const char *mac_b64, const uint8_t *key)
+{
+    uint8_t mac[16 + SHA256_LEN + 4];
+    if (mac_b64 == NULL || strlen(mac_b64) > 64 ||
+        base64_decode(mac_b64, strlen(mac_b64), mac) != 16 + SHA256_LEN) {
+        return 0;
+    }
+    uint8_t want[SHA256_LEN];
+    crypto_hmac_sha256(key, LAKE_DEK_LEN, mac, 16, want);
+    return crypto_equal(want, mac + 16, SHA256_LEN);
+}
+
+int lake__sse_dek(const struct lake__keyring *k, const char *record, const uint8_t *customer_key,
+                  uint8_t dek[LAKE_DEK_LEN], struct err_info *err)
+{
+    json_t *j = json_loads(record, 0, NULL);
+    const char *w = json_string_value(json_object_get(j, "dek"));
+    int customer = json_object_get(j, "c") != NULL;
+    int rc = 0;
+    if (w == NULL) {
+        rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+    } else if (customer && customer_key == NULL) {
+        rc = err_set(err, SL_E(INVALID_REQUEST),
+                     "The object was stored using a form of Server Side Encryption. The correct "
+                     "parameters must be provided to retrieve the object.");
+    } else if (!customer && customer_key != NULL) {
+        rc = err_set(err, SL_E(INVALID_REQUEST),
+                     "The encryption parameters are not applicable to this object.");
+    } else if (customer && !mac_matches(json_string_value(json_object_get(j, "mac")),
+                                        customer_key)) {
+        rc = err_set(err, SL_E(S3_ACCESS_DENIED), "Access Denied");
+    } else if (unwrap(customer ? customer_key : k->master, w, dek) < 0) {
+        rc = customer ? err_set(err, SL_E(S3_ACCESS_DENIED), "Access Denied")
+                      : err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+        if (!customer) {
+            log_msg(LOG_ERROR, "lake", "a data key does not unwrap under the master key");
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* ---- chunks ---- */
+
+int64_t lake__sealed_len(int64_t plain)
+{
+    int64_t chunks = (plain + LAKE__CHUNK - 1) / LAKE__CHUNK;
+    return plain + chunks * LAKE__CHUNK_OVERHEAD;
+}
+
+static void chunk_aad(uint64_t index, uint8_t aad[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        aad[i] = (uint8_t)index;
+        index >>= 8;
+    }
+}
+
+void lake__seal_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uint8_t *in,
+                      size_t len, uint8_t *out)
+{
+    uint8_t aad[8];
+    chunk_aad(index, aad);
+    crypto_random(out, AES_GCM_IV_LEN);
+    crypto_aes_gcm_seal(dek, out, aad, sizeof(aad), in, len, out + AES_GCM_IV_LEN,
+                        out + AES_GCM_IV_LEN + len);
+}
+
+static int open_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uint8_t *in,
+                      size_t sealed_len, uint8_t *out)
+{
+    if (sealed_len <= LAKE__CHUNK_OVERHEAD) {
+        return -1;
+    }
+    size_t len = sealed_len - LAKE__CHUNK_OVERHEAD;
+    uint8_t aad[8];
+    chunk_aad(index, aad);
+    return crypto_aes_gcm_open(dek, in, aad, sizeof(aad), in + AES_GCM_IV_LEN, len,
+                               in + AES_GCM_IV_LEN + len, out);
+}
+
+/* ---- reading ---- */
+
+/* Reads exactly len bytes at off. 0 or SL_E(IO). */
+static int read_full(int fd, uint8_t *dst, size_t len, int64_t off)
+{
+    while (len > 0) {
+        ssize_t n = file_pread(fd, dst, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return SL_E(IO);
+        }
+        dst += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+/* Decrypts the chunks of one part (plain bytes at cipher offset base) that [off, off+len)
+   of the part touches, handing the range's bytes to sink. */
+static int part_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t base, int64_t plain,
+                      int64_t off, int64_t len, uint8_t *sealed, uint8_t *clear,
+                      int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
+{
+    enum { BATCH = LAKE__READ_BATCH };
+    int64_t first = off / LAKE__CHUNK;
+    int64_t last = (off + len - 1) / LAKE__CHUNK;
+    int rc = 0;
+    for (int64_t c = first; c <= last && rc == 0;) {
+        int64_t n = last - c + 1 > BATCH ? BATCH : last - c + 1;
+        int64_t c_plain_off = c * LAKE__CHUNK;
+        int64_t end_plain = (c + n) * LAKE__CHUNK > plain ? plain : (c + n) * LAKE__CHUNK;
+        int64_t cipher_off = base + c * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD);
+        size_t cipher_len = (size_t)(end_plain - c_plain_off + n * LAKE__CHUNK_OVERHEAD);
+        rc = read_full(fd, sealed, cipher_len, cipher_off);
+        for (int64_t i = 0; i < n && rc == 0; i++) {
+            int64_t cp = (c + i) * LAKE__CHUNK;
+            size_t pl = (size_t)(plain - cp > LAKE__CHUNK ? LAKE__CHUNK : plain - cp);
+            const uint8_t *in = sealed + i * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD);
+            if (open_chunk(dek, (uint64_t)(c + i), in, pl + LAKE__CHUNK_OVERHEAD, clear) < 0) {
+                log_msg(LOG_ERROR, "lake", "an object chunk does not authenticate");
+                rc = SL_E(IO);
+                break;
+            }
+            int64_t from = off > cp ? off - cp : 0;
+            int64_t to = off + len < cp + (int64_t)pl ? off + len - cp : (int64_t)pl;
+            rc = sink(arg, clear + from, (size_t)(to - from));
+        }
+        c += n;
+    }
+    return rc;
+}
+
+int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                        const char *part_sizes_json, int64_t off, int64_t len,
+                        int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
+{
+    if (len <= 0) {
+        return 0;
+    }
+    json_t *sizes = part_sizes_json ? json_loads(part_sizes_json, 0, NULL) : NULL;
+    size_t n_parts = json_is_array(sizes) ? json_array_size(sizes) : 0;
+    uint8_t *sealed = xmalloc((size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
+    uint8_t *clear = xmalloc(LAKE__CHUNK);
+    int rc = 0;
+    int64_t plain_base = 0, cipher_base = 0;
+    for (size_t i = 0; i < (n_parts ? n_parts : 1) && rc == 0 && len > 0; i++) {
+        int64_t plain = n_parts ? json_integer_value(json_array_get(sizes, i)) : size;
+        if (off < plain_base + plain) {
+            int64_t in_off = off - plain_base;
+            int64_t in_len = plain - in_off < len ? plain - in_off : len;
+            rc = part_range(fd, dek, cipher_base, plain, in_off, in_len, sealed, clear, sink, arg);
+            off += in_len;
+            len -= in_len;
+        }
+        plain_base += plain;
+        cipher_base += lake__sealed_len(plain);
+    }
+    if (rc == 0 && len > 0) {
+        rc = SL_E(IO); /* the row's sizes do not cover the range */
+    }
+    explicit_bzero(clear, LAKE__CHUNK);
+    free(sealed);
+    free(clear);
+    json_decref(sizes);
+    return rc;
+}
+
+/* ---- plaintext in memory ---- */
+
+static int memfd_sink(void *arg, const uint8_t *data, size_t len)
+{
+    int fd = *(int *)arg;
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 && errno == ENOMEM ? SL_E(NOMEM) : SL_E(IO);
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int lake__decrypt_to_memfd(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                           const char *part_sizes_json, int64_t off, int64_t len, int *out)
+{
+    *out = -1;
+    int mfd = memfd_create("sluice-object", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0) {
+        return SL_E(IO);
+    }
+    int rc = lake__decrypt_range(fd, dek, size, part_sizes_json, off, len, memfd_sink, &mfd);
+    if (rc == 0) {
+        /* Read-only from here: a reader (DuckDB) can never change the object it reads. */
+        fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+        *out = mfd;
+    } else {
+        close(mfd);
+    }
+    return rc;
+}
