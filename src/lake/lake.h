@@ -102,8 +102,9 @@ int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n
  */
 int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err);
 
-/* Bucket documents kept as text: the policy JSON and the tag set (JSON object). */
-enum lake_bucket_doc { LAKE_BUCKET_POLICY, LAKE_BUCKET_TAGS };
+/* Bucket documents kept as text: the policy JSON, the tag set (JSON object) and the
+   default encryption (JSON, s3_sse.c). */
+enum lake_bucket_doc { LAKE_BUCKET_POLICY, LAKE_BUCKET_TAGS, LAKE_BUCKET_ENCRYPTION };
 /* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
                         const char *value, struct err_info *err);

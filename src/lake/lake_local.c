@@ -70,7 +70,8 @@ static const struct store_migration migrations[] = {
     /* Encryption at rest: the record of an object's (an upload's parts') data key;
        NULL for bytes stored before encryption, read as they lie (lake_crypt.c). */
     {4, "ALTER TABLE lake_objects ADD COLUMN sse TEXT;"
-        "ALTER TABLE lake_uploads ADD COLUMN sse TEXT;"},
+        "ALTER TABLE lake_uploads ADD COLUMN sse TEXT;"
+        "ALTER TABLE lake_buckets ADD COLUMN encryption TEXT;"},
 };
 
 struct local {
@@ -645,6 +646,9 @@ out_unlock:
 
 static const char *doc_column(enum lake_bucket_doc doc)
 {
+    if (doc == LAKE_BUCKET_ENCRYPTION) {
+        return "encryption";
+    }
     return doc == LAKE_BUCKET_POLICY ? "policy" : "tags";
 }
 

@@ -125,6 +125,10 @@ int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out);
 int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck);
 /* The x-amz-server-side-encryption* headers for an object's encryption record. */
 void s3__sse_headers(struct s3_req *r, const char *record);
+/* PutBucketEncryption and GetBucketEncryption (DeleteBucketEncryption removes the
+   document: the bucket is back to SSE-S3). */
+int s3__put_bucket_encryption(struct s3_req *r);
+int s3__get_bucket_encryption(struct s3_req *r);
 
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */

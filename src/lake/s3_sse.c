@@ -4,6 +4,8 @@
  * a copy's source), the x-amz-server-side-encryption a write asks for, and the headers
  * an answer reports for an object's encryption record (lake_sse_describe).
  */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -101,4 +103,84 @@ void s3__sse_headers(struct s3_req *r, const char *record)
         return;
     }
     api_response_header(r->call->resp, "x-amz-server-side-encryption", "AES256");
+}
+
+/* ---- bucket default encryption ---- */
+
+/*
+ * The configuration is kept as the bucket document LAKE_BUCKET_ENCRYPTION, a JSON object
+ * {"alg": "AES256", "kms": KEY or absent, "bk": true|false}. A bucket without one uses
+ * SSE-S3, which GetBucketEncryption reports as S3 does for every bucket since 2023.
+ */
+int s3__put_bucket_encryption(struct s3_req *r)
+{
+    struct s3_xml_node *root = NULL;
+    int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc == 0) {
+        rc = s3__xml_body(r, 1 << 16, "ServerSideEncryptionConfiguration", &root);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    const struct s3_xml_node *rule = s3__xml_child(root, "Rule");
+    const struct s3_xml_node *def =
+        rule ? s3__xml_child(rule, "ApplyServerSideEncryptionByDefault") : NULL;
+    const char *alg = def ? s3__xml_child_text(def, "SSEAlgorithm") : NULL;
+    const char *kms = def ? s3__xml_child_text(def, "KMSMasterKeyID") : NULL;
+    const char *bk = rule ? s3__xml_child_text(rule, "BucketKeyEnabled") : NULL;
+    if (alg == NULL || (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0 &&
+                        strcmp(alg, "aws:kms:dsse") != 0) ||
+        (bk != NULL && strcmp(bk, "true") != 0 && strcmp(bk, "false") != 0)) {
+        rc = s3__fail(r, SL_E(MALFORMED_XML),
+                      "The XML you provided was not well-formed or did not validate against "
+                      "our published schema");
+    } else if (kms != NULL && strcmp(alg, "AES256") == 0) {
+        rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                      "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
+                      "aws:kms or aws:kms:dsse");
+    } else if (strcmp(alg, "AES256") != 0) {
+        rc = s3__fail(r, SL_E(NOT_IMPLEMENTED),
+                      "Server-side encryption with AWS KMS keys is not implemented");
+    }
+    if (rc == 0) {
+        json_t *doc = json_pack("{s:s, s:b}", "alg", alg, "bk", bk && strcmp(bk, "true") == 0);
+        if (kms != NULL) {
+            json_object_set_new(doc, "kms", json_string(kms));
+        }
+        char *text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        rc = lake_bucket_doc_put(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, text,
+                                 &r->call->err);
+        free(text);
+    }
+    s3__xml_free(root);
+    return rc;
+}
+
+int s3__get_bucket_encryption(struct s3_req *r)
+{
+    char *text = NULL;
+    int rc = lake_bucket_doc_get(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, &text,
+                                 &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    const char *alg = json_string_value(json_object_get(doc, "alg"));
+    const char *kms = json_string_value(json_object_get(doc, "kms"));
+    struct buf b;
+    buf_init(&b);
+    s3__xml_open(&b, "ServerSideEncryptionConfiguration");
+    buf_puts(&b, "<Rule><ApplyServerSideEncryptionByDefault>");
+    s3__xml_elem(&b, "SSEAlgorithm", alg ? alg : "AES256");
+    if (kms != NULL) {
+        s3__xml_elem(&b, "KMSMasterKeyID", kms);
+    }
+    buf_puts(&b, "</ApplyServerSideEncryptionByDefault>");
+    s3__xml_elem(&b, "BucketKeyEnabled",
+                 json_is_true(json_object_get(doc, "bk")) ? "true" : "false");
+    buf_puts(&b, "</Rule></ServerSideEncryptionConfiguration>");
+    json_decref(doc);
+    return s3__respond_xml(r, &b);
 }

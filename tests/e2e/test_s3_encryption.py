@@ -310,3 +310,53 @@ def test_objects_stored_before_encryption_still_read(fresh_sluice, unique):
     c = s3.copy_object(Bucket=b, Key="new", CopySource={"Bucket": b, "Key": "old"})
     assert c["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=b, Key="new")["Body"].read() == body
+
+
+# ---- bucket default encryption ----
+
+def test_bucket_encryption_configuration(s3, bucket):
+    def rules():
+        return s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+
+    # Every bucket encrypts with SSE-S3 until told otherwise.
+    assert rules() == [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                        "BucketKeyEnabled": False}]
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": True}]})
+    assert rules() == [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                        "BucketKeyEnabled": True}]
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    assert put["ServerSideEncryption"] == "AES256"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256",
+                                                       "KMSMasterKeyID": "alias/x"}}]})
+    assert _error(e) == ("InvalidArgument", 400)
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert rules()[0]["BucketKeyEnabled"] is False
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_encryption(Bucket=f"{bucket}-missing")
+    assert _error(e) == ("NoSuchBucket", 404)
+
+
+def test_bucket_encryption_with_the_cli(sluice, unique, tmp_path):
+    b = f"enc-cli-{unique}"
+    body = tmp_path / "body.txt"
+    body.write_bytes(b"hello")
+    sluice.aws("s3api", "create-bucket", "--bucket", b)
+    sluice.aws("s3api", "put-bucket-encryption", "--bucket", b,
+               "--server-side-encryption-configuration",
+               '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}')
+    out = sluice.aws("s3api", "get-bucket-encryption", "--bucket", b)
+    rule = out["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    put = sluice.aws("s3api", "put-object", "--bucket", b, "--key", "k",
+                     "--body", str(body))
+    assert put["ServerSideEncryption"] == "AES256"
+    head = sluice.aws("s3api", "head-object", "--bucket", b, "--key", "k")
+    assert head["ServerSideEncryption"] == "AES256"
