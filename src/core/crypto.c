@@ -147,3 +147,73 @@ int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES
     }
     return rc;
 }
+
+/* ---- a reusable GCM key ---- */
+
+struct crypto_gcm {
+    EVP_CIPHER_CTX *ctx[2]; /* [0] opens, [1] seals; the key schedule set once each */
+};
+
+struct crypto_gcm *crypto_gcm_create(const uint8_t key[AES_GCM_KEY_LEN])
+{
+    struct crypto_gcm *g = calloc(1, sizeof(*g));
+    SL_ASSERT(g != NULL);
+    for (int enc = 0; enc < 2; enc++) {
+        g->ctx[enc] = EVP_CIPHER_CTX_new();
+        SL_ASSERT(g->ctx[enc] != NULL);
+        SL_ASSERT(EVP_CipherInit_ex(g->ctx[enc], EVP_aes_256_gcm(), NULL, key, NULL, enc) == 1);
+    }
+    return g;
+}
+
+static int gcm_pass(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv, const void *aad,
+                    size_t aad_len, const void *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    int n = 0;
+    SL_ASSERT(EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) == 1);
+    if (aad_len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1);
+    }
+    if (len > 0) {
+        SL_ASSERT(EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1);
+    }
+    if (!enc) {
+        SL_ASSERT(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AES_GCM_TAG_LEN, tag) == 1);
+    }
+    uint8_t tail[16];
+    int ok = EVP_CipherFinal_ex(ctx, tail, &n) == 1;
+    if (enc) {
+        SL_ASSERT(ok);
+        SL_ASSERT(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, AES_GCM_TAG_LEN, tag) == 1);
+    }
+    return ok ? 0 : -1;
+}
+
+void crypto_gcm_seal(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                     size_t aad_len, const void *in, size_t len, uint8_t *out,
+                     uint8_t tag[AES_GCM_TAG_LEN])
+{
+    (void)gcm_pass(g->ctx[1], 1, iv, aad, aad_len, in, len, out, tag);
+}
+
+int crypto_gcm_open(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                    size_t aad_len, const void *in, size_t len, const uint8_t tag[AES_GCM_TAG_LEN],
+                    uint8_t *out)
+{
+    uint8_t t[AES_GCM_TAG_LEN];
+    memcpy(t, tag, sizeof(t));
+    int rc = gcm_pass(g->ctx[0], 0, iv, aad, aad_len, in, len, out, t);
+    if (rc < 0 && len > 0) {
+        OPENSSL_cleanse(out, len);
+    }
+    return rc;
+}
+
+void crypto_gcm_destroy(struct crypto_gcm *g)
+{
+    if (g != NULL) {
+        EVP_CIPHER_CTX_free(g->ctx[0]);
+        EVP_CIPHER_CTX_free(g->ctx[1]);
+        free(g);
+    }
+}

@@ -50,6 +50,18 @@ int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES
                         const void *aad, size_t aad_len, const void *in, size_t len,
                         const uint8_t tag[AES_GCM_TAG_LEN], uint8_t *out);
 
+/* The same with a key used for many messages (the lake's chunks): the key schedule is
+   set up once. One thread at a time per key. */
+struct crypto_gcm;
+struct crypto_gcm *crypto_gcm_create(const uint8_t key[AES_GCM_KEY_LEN]);
+void crypto_gcm_seal(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                     size_t aad_len, const void *in, size_t len, uint8_t *out,
+                     uint8_t tag[AES_GCM_TAG_LEN]);
+int crypto_gcm_open(struct crypto_gcm *g, const uint8_t iv[AES_GCM_IV_LEN], const void *aad,
+                    size_t aad_len, const void *in, size_t len, const uint8_t tag[AES_GCM_TAG_LEN],
+                    uint8_t *out);
+void crypto_gcm_destroy(struct crypto_gcm *g);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *data, size_t len, char *out);
 

@@ -37,13 +37,14 @@ struct lake_writer {
     int failed_rc;      /* 0, or the error of a failed write: the writer only discards now */
     /* Encryption at rest (lake_crypt.c): plaintext gathers in pend until a chunk is
        full, sealed chunks in sealed until a batch is worth a write. */
-    char *sse;                  /* the record kept with the object */
-    uint8_t dek[LAKE_DEK_LEN];  /* its data key */
-    uint8_t *pend;              /* LAKE__CHUNK bytes */
+    char *sse;                 /* the record kept with the object */
+    uint8_t dek[LAKE_DEK_LEN]; /* its data key */
+    struct crypto_gcm *key;    /* dek's key schedule */
+    uint8_t *pend;             /* LAKE__CHUNK bytes */
     size_t pend_len;
-    uint8_t *sealed;            /* LAKE__READ_BATCH sealed chunks */
+    uint8_t *sealed; /* LAKE__READ_BATCH sealed chunks */
     size_t sealed_len;
-    uint64_t chunk_index;       /* chunks sealed so far */
+    uint64_t chunk_index; /* chunks sealed so far */
 };
 
 /* The caller's err_info cleared, or a local one when the caller passed NULL. */
@@ -213,6 +214,7 @@ int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
     w->md5 = crypto_digest_create(CRYPTO_MD5);
     lake__checksum_init(&w->checksum, checksum_algo);
     w->sse = lake__sse_new(lake->keys, NULL, w->dek);
+    w->key = crypto_gcm_create(w->dek);
     w->pend = xmalloc(LAKE__CHUNK);
     w->sealed = xmalloc((size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
     *out = w;
@@ -242,6 +244,8 @@ int lake_writer_encrypt(struct lake_writer *w, const char *record, const uint8_t
     w->sse = sse;
     memcpy(w->dek, dek, sizeof(dek));
     explicit_bzero(dek, sizeof(dek));
+    crypto_gcm_destroy(w->key);
+    w->key = crypto_gcm_create(w->dek);
     return 0;
 }
 
@@ -259,7 +263,7 @@ static int writer_flush_sealed(struct lake_writer *w)
 /* Seals one chunk into the batch, writing the batch when full. */
 static int writer_seal(struct lake_writer *w, const uint8_t *data, size_t len)
 {
-    lake__seal_chunk(w->dek, w->chunk_index++, data, len, w->sealed + w->sealed_len);
+    lake__seal_chunk(w->key, w->chunk_index++, data, len, w->sealed + w->sealed_len);
     w->sealed_len += len + LAKE__CHUNK_OVERHEAD;
     if (w->sealed_len + LAKE__CHUNK + LAKE__CHUNK_OVERHEAD >
         (size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD)) {
@@ -551,6 +555,7 @@ void lake_writer_destroy(struct lake_writer *w)
     }
     lake__checksum_fini(&w->checksum);
     explicit_bzero(w->dek, sizeof(w->dek));
+    crypto_gcm_destroy(w->key);
     if (w->pend != NULL) {
         explicit_bzero(w->pend, LAKE__CHUNK);
     }
@@ -600,11 +605,11 @@ int lake_object_head(struct lake *lake, const char *bucket, const char *key,
 /* ---- readers ---- */
 
 struct lake_reader {
-    int fd;             /* the stored bytes */
-    int encrypted;      /* sealed in chunks under dek */
+    int fd;        /* the stored bytes */
+    int encrypted; /* sealed in chunks under dek */
     uint8_t dek[LAKE_DEK_LEN];
-    int64_t size;       /* plaintext length */
-    char *part_sizes;   /* multipart layout, NULL for one part */
+    int64_t size;     /* plaintext length */
+    char *part_sizes; /* multipart layout, NULL for one part */
 };
 
 int lake_sse_describe(const char *record, struct lake_sse_desc *out)
@@ -811,12 +816,12 @@ int lake_object_path(struct lake *lake, const char *bucket, const char *key, cha
 }
 
 struct lake_view {
-    int fd;       /* the memfd, -1 for an unencrypted object's own file */
+    int fd; /* the memfd, -1 for an unencrypted object's own file */
     char *path;
 };
 
-int lake_object_view(struct lake *lake, const char *bucket, const char *key,
-                     struct lake_view **out, const char **path_out, struct err_info *err)
+int lake_object_view(struct lake *lake, const char *bucket, const char *key, struct lake_view **out,
+                     const char **path_out, struct err_info *err)
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);

@@ -128,8 +128,8 @@ struct lake_object_info {
     int n_tags;                            /* number of object tags */
     char *part_sizes_json; /* owned; multipart objects, from head/open only: JSON array of
                               the parts' sizes in order, else NULL */
-    char *sse; /* owned; from head/open only: how the bytes are encrypted at rest (an
-                  encryption record, see lake_sse_describe), NULL: stored unencrypted */
+    char *sse;             /* owned; from head/open only: how the bytes are encrypted at rest (an
+                              encryption record, see lake_sse_describe), NULL: stored unencrypted */
 };
 void lake_object_info_fini(struct lake_object_info *info);
 
@@ -257,7 +257,7 @@ void lake_list_result_fini(struct lake_list_result *res);
 #define LAKE_SSE_KEY_LEN 32
 enum lake_sse_algo { LAKE_SSE_NONE = 0, LAKE_SSE_S3, LAKE_SSE_C };
 struct lake_sse_desc {
-    enum lake_sse_algo algo;    /* NONE for objects stored before encryption */
+    enum lake_sse_algo algo;   /* NONE for objects stored before encryption */
     char customer_key_md5[32]; /* SSE-C: base64 MD5 of the key */
 };
 /* What an encryption record (lake_object_info.sse) says. 0 or SL_E(CORRUPT). */
@@ -299,8 +299,8 @@ void lake_reader_close(struct lake_reader *r);
  * /proc/self/fd/N of a sealed memfd holding it decrypted (no plaintext on disk).
  */
 struct lake_view;
-int lake_object_view(struct lake *lake, const char *bucket, const char *key,
-                     struct lake_view **out, const char **path_out, struct err_info *err);
+int lake_object_view(struct lake *lake, const char *bucket, const char *key, struct lake_view **out,
+                     const char **path_out, struct err_info *err);
 void lake_view_release(struct lake_view *v);
 
 /* ---- multipart uploads ---- */

@@ -229,12 +229,13 @@ int lake__sse_dek(const struct lake__keyring *k, const char *record, const uint8
     } else if (!customer && customer_key != NULL) {
         rc = err_set(err, SL_E(INVALID_REQUEST),
                      "The encryption parameters are not applicable to this object.");
-    } else if (customer && !mac_matches(json_string_value(json_object_get(j, "mac")),
-                                        customer_key)) {
+    } else if (customer &&
+               !mac_matches(json_string_value(json_object_get(j, "mac")), customer_key)) {
         rc = err_set(err, SL_E(S3_ACCESS_DENIED), "Access Denied");
     } else if (unwrap(customer ? customer_key : k->master, w, dek) < 0) {
-        rc = customer ? err_set(err, SL_E(S3_ACCESS_DENIED), "Access Denied")
-                      : err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+        rc = customer
+                 ? err_set(err, SL_E(S3_ACCESS_DENIED), "Access Denied")
+                 : err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
         if (!customer) {
             log_msg(LOG_ERROR, "lake", "a data key does not unwrap under the master key");
         }
@@ -259,18 +260,18 @@ static void chunk_aad(uint64_t index, uint8_t aad[8])
     }
 }
 
-void lake__seal_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uint8_t *in,
-                      size_t len, uint8_t *out)
+void lake__seal_chunk(struct crypto_gcm *key, uint64_t index, const uint8_t *in, size_t len,
+                      uint8_t *out)
 {
     uint8_t aad[8];
     chunk_aad(index, aad);
     crypto_random(out, AES_GCM_IV_LEN);
-    crypto_aes_gcm_seal(dek, out, aad, sizeof(aad), in, len, out + AES_GCM_IV_LEN,
-                        out + AES_GCM_IV_LEN + len);
+    crypto_gcm_seal(key, out, aad, sizeof(aad), in, len, out + AES_GCM_IV_LEN,
+                    out + AES_GCM_IV_LEN + len);
 }
 
-static int open_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uint8_t *in,
-                      size_t sealed_len, uint8_t *out)
+static int open_chunk(struct crypto_gcm *key, uint64_t index, const uint8_t *in, size_t sealed_len,
+                      uint8_t *out)
 {
     if (sealed_len <= LAKE__CHUNK_OVERHEAD) {
         return -1;
@@ -278,11 +279,18 @@ static int open_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uin
     size_t len = sealed_len - LAKE__CHUNK_OVERHEAD;
     uint8_t aad[8];
     chunk_aad(index, aad);
-    return crypto_aes_gcm_open(dek, in, aad, sizeof(aad), in + AES_GCM_IV_LEN, len,
-                               in + AES_GCM_IV_LEN + len, out);
+    return crypto_gcm_open(key, in, aad, sizeof(aad), in + AES_GCM_IV_LEN, len,
+                           in + AES_GCM_IV_LEN + len, out);
 }
 
 /* ---- reading ---- */
+
+/* Where decrypted bytes go: memory (dst, advanced) or a sink. */
+struct range_out {
+    uint8_t *dst;
+    int (*sink)(void *arg, const uint8_t *data, size_t len);
+    void *arg;
+};
 
 /* Reads exactly len bytes at off. 0 or SL_E(IO). */
 static int read_full(int fd, uint8_t *dst, size_t len, int64_t off)
@@ -304,9 +312,8 @@ static int read_full(int fd, uint8_t *dst, size_t len, int64_t off)
 
 /* Decrypts the chunks of one part (plain bytes at cipher offset base) that [off, off+len)
    of the part touches, handing the range's bytes to sink. */
-static int part_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t base, int64_t plain,
-                      int64_t off, int64_t len, uint8_t *sealed, uint8_t *clear,
-                      int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
+static int part_range(int fd, struct crypto_gcm *key, int64_t base, int64_t plain, int64_t off,
+                      int64_t len, uint8_t *sealed, uint8_t *clear, struct range_out *out)
 {
     enum { BATCH = LAKE__READ_BATCH };
     int64_t first = off / LAKE__CHUNK;
@@ -323,27 +330,38 @@ static int part_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t base, int
             int64_t cp = (c + i) * LAKE__CHUNK;
             size_t pl = (size_t)(plain - cp > LAKE__CHUNK ? LAKE__CHUNK : plain - cp);
             const uint8_t *in = sealed + i * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD);
-            if (open_chunk(dek, (uint64_t)(c + i), in, pl + LAKE__CHUNK_OVERHEAD, clear) < 0) {
+            int64_t from = off > cp ? off - cp : 0;
+            int64_t to = off + len < cp + (int64_t)pl ? off + len - cp : (int64_t)pl;
+            /* A whole chunk wanted in memory is decrypted where it goes. */
+            int direct = out->dst != NULL && from == 0 && to == (int64_t)pl;
+            uint8_t *dst = direct ? out->dst : clear;
+            if (open_chunk(key, (uint64_t)(c + i), in, pl + LAKE__CHUNK_OVERHEAD, dst) < 0) {
                 log_msg(LOG_ERROR, "lake", "an object chunk does not authenticate");
                 rc = SL_E(IO);
                 break;
             }
-            int64_t from = off > cp ? off - cp : 0;
-            int64_t to = off + len < cp + (int64_t)pl ? off + len - cp : (int64_t)pl;
-            rc = sink(arg, clear + from, (size_t)(to - from));
+            if (out->dst != NULL) {
+                if (!direct) {
+                    memcpy(out->dst, clear + from, (size_t)(to - from));
+                }
+                out->dst += to - from;
+            } else {
+                rc = out->sink(out->arg, clear + from, (size_t)(to - from));
+            }
         }
         c += n;
     }
     return rc;
 }
 
-int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
-                        const char *part_sizes_json, int64_t off, int64_t len,
-                        int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
+static int decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                         const char *part_sizes_json, int64_t off, int64_t len,
+                         struct range_out *out)
 {
     if (len <= 0) {
         return 0;
     }
+    struct crypto_gcm *key = crypto_gcm_create(dek);
     json_t *sizes = part_sizes_json ? json_loads(part_sizes_json, 0, NULL) : NULL;
     size_t n_parts = json_is_array(sizes) ? json_array_size(sizes) : 0;
     uint8_t *sealed = xmalloc((size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
@@ -355,7 +373,7 @@ int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
         if (off < plain_base + plain) {
             int64_t in_off = off - plain_base;
             int64_t in_len = plain - in_off < len ? plain - in_off : len;
-            rc = part_range(fd, dek, cipher_base, plain, in_off, in_len, sealed, clear, sink, arg);
+            rc = part_range(fd, key, cipher_base, plain, in_off, in_len, sealed, clear, out);
             off += in_len;
             len -= in_len;
         }
@@ -369,27 +387,19 @@ int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
     free(sealed);
     free(clear);
     json_decref(sizes);
+    crypto_gcm_destroy(key);
     return rc;
 }
 
-/* ---- plaintext in memory ---- */
-
-static int memfd_sink(void *arg, const uint8_t *data, size_t len)
+int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                        const char *part_sizes_json, int64_t off, int64_t len,
+                        int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
 {
-    int fd = *(int *)arg;
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 && errno == ENOMEM ? SL_E(NOMEM) : SL_E(IO);
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    struct range_out out = {.sink = sink, .arg = arg};
+    return decrypt_range(fd, dek, size, part_sizes_json, off, len, &out);
 }
+
+/* ---- plaintext in memory ---- */
 
 int lake__decrypt_to_memfd(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
                            const char *part_sizes_json, int64_t off, int64_t len, int *out)
@@ -399,7 +409,24 @@ int lake__decrypt_to_memfd(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size
     if (mfd < 0) {
         return SL_E(IO);
     }
-    int rc = lake__decrypt_range(fd, dek, size, part_sizes_json, off, len, memfd_sink, &mfd);
+    /* Decrypted straight into the memfd's pages: no copy through write(). */
+    int rc = 0;
+    uint8_t *map = NULL;
+    if (len > 0) {
+        /* Allocated up front: a page the mapping faults in can no longer fail (SIGBUS). */
+        if (fallocate(mfd, 0, 0, (off_t)len) < 0) {
+            rc = errno == ENOMEM || errno == ENOSPC ? SL_E(NOMEM) : SL_E(IO);
+        } else if ((map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                               mfd, 0)) == MAP_FAILED) {
+            map = NULL;
+            rc = SL_E(NOMEM);
+        }
+    }
+    if (rc == 0 && map != NULL) {
+        struct range_out to_map = {.dst = map};
+        rc = decrypt_range(fd, dek, size, part_sizes_json, off, len, &to_map);
+        munmap(map, (size_t)len);
+    }
     if (rc == 0) {
         /* Read-only from here: a reader (DuckDB) can never change the object it reads. */
         fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);

@@ -54,9 +54,11 @@ int lake__sse_dek(const struct lake__keyring *k, const char *record, const uint8
 int lake__sse_describe(const char *record, struct lake_sse_desc *out);
 /* Stored length of plain bytes sealed in chunks. */
 int64_t lake__sealed_len(int64_t plain);
-/* Seals chunk number index (len <= LAKE__CHUNK bytes) into out (len + overhead). */
-void lake__seal_chunk(const uint8_t dek[LAKE_DEK_LEN], uint64_t index, const uint8_t *in,
-                      size_t len, uint8_t *out);
+/* Seals chunk number index (len <= LAKE__CHUNK bytes) under key (crypto_gcm_create of
+   the data key) into out (len + overhead). */
+struct crypto_gcm;
+void lake__seal_chunk(struct crypto_gcm *key, uint64_t index, const uint8_t *in, size_t len,
+                      uint8_t *out);
 /*
  * Decrypts plaintext bytes [off, off+len) of an object of size bytes stored sealed in fd
  * (parts of the sizes in part_sizes_json concatenated, or one part when NULL), reading

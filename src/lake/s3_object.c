@@ -272,9 +272,8 @@ static int body_adopt(struct s3_req *r, struct lake_writer *w)
 }
 
 /* Streams the request body into a new writer (caller destroys it). */
-static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes,
-                          const char *sse, const struct s3_sse_key *ck,
-                          struct lake_writer **w_out)
+static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes, const char *sse,
+                          const struct s3_sse_key *ck, struct lake_writer **w_out)
 {
     struct lake_writer *w = NULL;
     int rc = lake_writer_open(r->lake, pc->opts.checksum_algo, &w);
@@ -760,8 +759,7 @@ static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_objec
         rc = s3__sse_customer(r, 1, &ck);
     }
     if (rc == 0) {
-        rc = lake_reader_open(r->lake, *sb, *sk, ck.given ? ck.key : NULL, info, rd,
-                              &r->call->err);
+        rc = lake_reader_open(r->lake, *sb, *sk, ck.given ? ck.key : NULL, info, rd, &r->call->err);
         explicit_bzero(&ck, sizeof(ck));
     }
     if (rc == 0) {

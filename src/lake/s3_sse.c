@@ -128,8 +128,9 @@ int s3__put_bucket_encryption(struct s3_req *r)
     const char *alg = def ? s3__xml_child_text(def, "SSEAlgorithm") : NULL;
     const char *kms = def ? s3__xml_child_text(def, "KMSMasterKeyID") : NULL;
     const char *bk = rule ? s3__xml_child_text(rule, "BucketKeyEnabled") : NULL;
-    if (alg == NULL || (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0 &&
-                        strcmp(alg, "aws:kms:dsse") != 0) ||
+    if (alg == NULL ||
+        (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0 &&
+         strcmp(alg, "aws:kms:dsse") != 0) ||
         (bk != NULL && strcmp(bk, "true") != 0 && strcmp(bk, "false") != 0)) {
         rc = s3__fail(r, SL_E(MALFORMED_XML),
                       "The XML you provided was not well-formed or did not validate against "
@@ -149,8 +150,7 @@ int s3__put_bucket_encryption(struct s3_req *r)
         }
         char *text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
-        rc = lake_bucket_doc_put(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, text,
-                                 &r->call->err);
+        rc = lake_bucket_doc_put(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, text, &r->call->err);
         free(text);
     }
     s3__xml_free(root);
@@ -160,8 +160,7 @@ int s3__put_bucket_encryption(struct s3_req *r)
 int s3__get_bucket_encryption(struct s3_req *r)
 {
     char *text = NULL;
-    int rc = lake_bucket_doc_get(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, &text,
-                                 &r->call->err);
+    int rc = lake_bucket_doc_get(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, &text, &r->call->err);
     if (rc < 0) {
         return rc;
     }
