@@ -110,7 +110,11 @@
     X(IAM_DELETE_CONFLICT, "DeleteConflict", 409)                                                  \
     X(IAM_LIMIT_EXCEEDED, "LimitExceeded", 409)                                                    \
     X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)                                        \
-    X(INVALID_INPUT_IAM, "InvalidInput", 400)
+    X(INVALID_INPUT_IAM, "InvalidInput", 400)                                                      \
+    /* S3: KMS errors met while encrypting or decrypting an object */                              \
+    X(S3_KMS_NOT_FOUND, "KMS.NotFoundException", 400)                                              \
+    X(S3_KMS_DISABLED, "KMS.DisabledException", 400)                                               \
+    X(S3_KMS_INVALID_STATE, "KMS.KMSInvalidStateException", 400)
 
 #define SL_ERR_BASE 20000
 

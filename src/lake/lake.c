@@ -617,6 +617,22 @@ int lake_sse_describe(const char *record, struct lake_sse_desc *out)
     return lake__sse_describe(record, out);
 }
 
+void lake_set_kms(struct lake *lake, struct kms *kms, const char *region, const char *account)
+{
+    lake__keyring_set_kms(lake->keys, kms, region, account);
+}
+
+char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *context_json,
+                       int bucket_key, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    uint8_t dek[LAKE_DEK_LEN];
+    char *record = lake__sse_new_kms(lake->keys, key_id, context_json, bucket_key, dek, err);
+    explicit_bzero(dek, sizeof(dek));
+    return record;
+}
+
 char *lake_sse_new(struct lake *lake, const uint8_t *customer_key)
 {
     uint8_t dek[LAKE_DEK_LEN];

@@ -255,11 +255,23 @@ void lake_list_result_fini(struct lake_list_result *res);
  * with a 32-byte key the client sends on every request, which is never stored.
  */
 #define LAKE_SSE_KEY_LEN 32
-enum lake_sse_algo { LAKE_SSE_NONE = 0, LAKE_SSE_S3, LAKE_SSE_C };
+enum lake_sse_algo { LAKE_SSE_NONE = 0, LAKE_SSE_S3, LAKE_SSE_C, LAKE_SSE_KMS };
 struct lake_sse_desc {
     enum lake_sse_algo algo;   /* NONE for objects stored before encryption */
     char customer_key_md5[32]; /* SSE-C: base64 MD5 of the key */
+    char kms_key_arn[160];     /* SSE-KMS: the key's ARN */
+    int bucket_key;            /* SSE-KMS: a bucket key was asked for */
 };
+struct kms;
+/* Lets SSE-KMS use kms (keys of region and account); without it SSE-KMS answers
+   NotImplemented. Before the lake serves requests; kms must outlive the lake. */
+void lake_set_kms(struct lake *lake, struct kms *kms, const char *region, const char *account);
+/* A new SSE-KMS record (caller frees) under key_id (NULL: alias/aws/s3, created on first
+   use) with the encryption context context_json (a JSON object of strings); for
+   lake_writer_encrypt and uploads. NULL with S3's error in err: KMS.NotFoundException,
+   KMS.DisabledException, KMS.KMSInvalidStateException, InvalidArgument. */
+char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *context_json,
+                       int bucket_key, struct err_info *err);
 /* What an encryption record (lake_object_info.sse) says. 0 or SL_E(CORRUPT). */
 int lake_sse_describe(const char *record, struct lake_sse_desc *out);
 /* A new record for a multipart upload (lake_put_opts.sse); customer_key NULL for SSE-S3.

@@ -21,6 +21,11 @@
  *                                                 mac (salt 16 | HMAC-SHA256 of the salt
  *                                                 under the key) tells a wrong key; md5
  *                                                 is the key's MD5 S3 echoes
+ *   {"alg":"aws:kms","key":ARN,"blob":B64,"ctx":JSON,"bk":0|1}
+ *                                                 SSE-KMS: the data key as the KMS's
+ *                                                 ciphertext blob under key, bound to the
+ *                                                 encryption context ctx; bk: bucket key
+ *                                                 asked for (recorded and reported)
  * The master key is <data>/lake-master-key (hex, 0600), created on first start like the
  * KMS's. Rows without a record are objects written before encryption: read as they lie.
  */
@@ -39,13 +44,141 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "kms/kms.h"
 #include "lake/lake_int.h"
 
 #define WRAPPED_LEN (AES_GCM_IV_LEN + AES_GCM_TAG_LEN + LAKE_DEK_LEN)
 
 struct lake__keyring {
     uint8_t master[AES_GCM_KEY_LEN];
+    struct kms *kms; /* SSE-KMS data keys; NULL until lake__keyring_set_kms */
+    char region[32];
+    char account[16];
 };
+
+void lake__keyring_set_kms(struct lake__keyring *k, struct kms *kms, const char *region,
+                           const char *account)
+{
+    k->kms = kms;
+    snprintf(k->region, sizeof(k->region), "%s", region);
+    snprintf(k->account, sizeof(k->account), "%s", account);
+}
+
+/* The pairs of a JSON object of strings, borrowed from it; NULL when it is not one. */
+static struct kms_context *context_pairs(json_t *ctx, size_t *n)
+{
+    *n = 0;
+    if (!json_is_object(ctx)) {
+        return NULL;
+    }
+    struct kms_context *pairs = xcalloc(json_object_size(ctx) + 1, sizeof(*pairs));
+    const char *name;
+    json_t *v;
+    json_object_foreach(ctx, name, v)
+    {
+        if (!json_is_string(v)) {
+            free(pairs);
+            *n = 0;
+            return NULL;
+        }
+        pairs[*n].key = name;
+        pairs[(*n)++].value = json_string_value(v);
+    }
+    return pairs;
+}
+
+/* KMS's errors as S3 reports them (KMS.<code>, 400). */
+static int kms_error(struct err_info *err)
+{
+    int code = err->code == SL_E(KMS_DISABLED)        ? SL_E(S3_KMS_DISABLED)
+               : err->code == SL_E(KMS_INVALID_STATE) ? SL_E(S3_KMS_INVALID_STATE)
+               : err->code == SL_E(KMS_NOT_FOUND)     ? SL_E(S3_KMS_NOT_FOUND)
+                                                      : SL_E(S3_ACCESS_DENIED);
+    char msg[sizeof(err->message)];
+    snprintf(msg, sizeof(msg), "%s",
+             code == SL_E(S3_ACCESS_DENIED) ? "Access Denied" : err->message);
+    return err_set(err, code, "%s", msg);
+}
+
+char *lake__sse_new_kms(const struct lake__keyring *k, const char *key_id, const char *context_json,
+                        int bucket_key, uint8_t dek[LAKE_DEK_LEN], struct err_info *err)
+{
+    if (k->kms == NULL) {
+        err_set(err, SL_E(NOT_IMPLEMENTED),
+                "Server-side encryption with AWS KMS keys is not available");
+        return NULL;
+    }
+    json_t *ctx = json_loads(context_json, 0, NULL);
+    size_t n = 0;
+    struct kms_context *pairs = context_pairs(ctx, &n);
+    struct kms_scope sc = {k->region, k->account};
+    struct buf blob;
+    buf_init(&blob);
+    char arn[KMS_ARN_MAX] = "";
+    char *record = NULL;
+    if (pairs == NULL) {
+        err_set(err, SL_E(INVALID_ARGUMENT_S3),
+                "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 "
+                "string holding JSON which represents a string-string map");
+    } else if (kms_generate_data_key(k->kms, &sc, key_id ? key_id : "alias/aws/s3", pairs, n,
+                                     LAKE_DEK_LEN, dek, &blob, arn, err) < 0) {
+        kms_error(err);
+    } else {
+        char *b64 = xmalloc(BASE64_ENCODED_LEN(blob.len) + 1);
+        b64[base64_encode(blob.data, blob.len, b64)] = '\0';
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:i}", "alg", "aws:kms", "key", arn, "blob",
+                                b64, "ctx", ctx, "bk", bucket_key ? 1 : 0);
+        record = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(rec);
+        free(b64);
+    }
+    free(pairs);
+    json_decref(ctx);
+    buf_fini(&blob);
+    return record;
+}
+
+/* The data key of an SSE-KMS record, from the KMS. */
+static int kms_dek(const struct lake__keyring *k, json_t *j, uint8_t dek[LAKE_DEK_LEN],
+                   struct err_info *err)
+{
+    const char *b64 = json_string_value(json_object_get(j, "blob"));
+    size_t n = 0;
+    struct kms_context *pairs = context_pairs(json_object_get(j, "ctx"), &n);
+    int rc = 0;
+    if (k->kms == NULL || b64 == NULL || pairs == NULL) {
+        rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+    }
+    uint8_t *blob = NULL;
+    long blob_len = -1;
+    if (rc == 0) {
+        blob = xmalloc(BASE64_DECODED_MAX(strlen(b64)));
+        blob_len = base64_decode(b64, strlen(b64), blob);
+        if (blob_len < 0) {
+            rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+        }
+    }
+    struct buf plain;
+    buf_init(&plain);
+    if (rc == 0) {
+        struct kms_scope sc = {k->region, k->account};
+        char arn[KMS_ARN_MAX];
+        if (kms_decrypt(k->kms, &sc, blob, (size_t)blob_len, pairs, n, &plain, arn, err) < 0) {
+            rc = kms_error(err);
+        } else if (plain.len != LAKE_DEK_LEN) {
+            rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+        } else {
+            memcpy(dek, plain.data, LAKE_DEK_LEN);
+        }
+    }
+    if (plain.data != NULL) {
+        explicit_bzero(plain.data, plain.len);
+    }
+    buf_fini(&plain);
+    free(blob);
+    free(pairs);
+    return rc;
+}
 
 /* ---- the master key file ---- */
 
@@ -191,9 +324,13 @@ int lake__sse_describe(const char *record, struct lake_sse_desc *out)
         json_decref(j);
         return SL_E(CORRUPT);
     }
-    out->algo = json_is_true(json_object_get(j, "c")) || json_integer_value(json_object_get(j, "c"))
-                    ? LAKE_SSE_C
-                    : LAKE_SSE_S3;
+    const char *alg = json_string_value(json_object_get(j, "alg"));
+    out->algo = json_integer_value(json_object_get(j, "c"))  ? LAKE_SSE_C
+                : alg != NULL && strcmp(alg, "aws:kms") == 0 ? LAKE_SSE_KMS
+                                                             : LAKE_SSE_S3;
+    const char *key = json_string_value(json_object_get(j, "key"));
+    snprintf(out->kms_key_arn, sizeof(out->kms_key_arn), "%s", key ? key : "");
+    out->bucket_key = (int)json_integer_value(json_object_get(j, "bk"));
     const char *md5 = json_string_value(json_object_get(j, "md5"));
     snprintf(out->customer_key_md5, sizeof(out->customer_key_md5), "%s", md5 ? md5 : "");
     json_decref(j);
@@ -219,8 +356,14 @@ int lake__sse_dek(const struct lake__keyring *k, const char *record, const uint8
     json_t *j = json_loads(record, 0, NULL);
     const char *w = json_string_value(json_object_get(j, "dek"));
     int customer = json_object_get(j, "c") != NULL;
+    int kms = json_object_get(j, "blob") != NULL;
     int rc = 0;
-    if (w == NULL) {
+    if (kms && customer_key != NULL) {
+        rc = err_set(err, SL_E(INVALID_REQUEST),
+                     "The encryption parameters are not applicable to this object.");
+    } else if (kms) {
+        rc = kms_dek(k, j, dek, err);
+    } else if (w == NULL) {
         rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
     } else if (customer && customer_key == NULL) {
         rc = err_set(err, SL_E(INVALID_REQUEST),

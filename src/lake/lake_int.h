@@ -46,6 +46,13 @@ void lake__keyring_close(struct lake__keyring *k);
    the master key, or by customer_key (32 bytes, SSE-C) when not NULL. */
 char *lake__sse_new(const struct lake__keyring *k, const uint8_t *customer_key,
                     uint8_t dek[LAKE_DEK_LEN]);
+struct kms;
+void lake__keyring_set_kms(struct lake__keyring *k, struct kms *kms, const char *region,
+                           const char *account);
+/* A new data key from the KMS under key_id (NULL: alias/aws/s3) bound to context_json (a
+   JSON object of strings), and its record; NULL with S3's error (KMS.*) in err. */
+char *lake__sse_new_kms(const struct lake__keyring *k, const char *key_id, const char *context_json,
+                        int bucket_key, uint8_t dek[LAKE_DEK_LEN], struct err_info *err);
 /* The data key of a record. customer_key must be given exactly for SSE-C records; errors
    are S3's (InvalidRequest when the key is missing or not applicable, AccessDenied when
    it is wrong). */

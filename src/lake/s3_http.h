@@ -121,8 +121,10 @@ struct s3_sse_key {
 /* Reads and checks the SSE-C headers (copy_source: the x-amz-copy-source-... ones) with
    S3's errors. Returns 0 (out->given 0 when none were sent) or an error set on the call. */
 int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out);
-/* Checks x-amz-server-side-encryption on a write. 0 or an error set on the call. */
-int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck);
+/* Decides a write's encryption from its x-amz-server-side-encryption* headers and the
+   bucket's default: *record (caller frees) is a new SSE-KMS record, NULL for SSE-S3 or
+   SSE-C (ck). 0 or an error set on the call (S3's, KMS.* included). */
+int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record);
 /* The x-amz-server-side-encryption* headers for an object's encryption record. */
 void s3__sse_headers(struct s3_req *r, const char *record);
 /* PutBucketEncryption and GetBucketEncryption (DeleteBucketEncryption removes the

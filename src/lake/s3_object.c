@@ -337,12 +337,13 @@ static int put_object(struct s3_req *r)
     struct put_ctx pc;
     struct lake_writer *w = NULL;
     struct s3_sse_key ck;
+    char *sse = NULL;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
-        rc = s3__sse_write(r, &ck);
+        rc = s3__sse_write(r, &ck, &sse);
     }
     if (rc == 0) {
-        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, NULL, &ck, &w);
+        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, sse, &ck, &w);
     }
     struct lake_object_info info;
     memset(&info, 0, sizeof(info));
@@ -356,6 +357,7 @@ static int put_object(struct s3_req *r)
         lake_object_info_fini(&info);
     }
     explicit_bzero(&ck, sizeof(ck));
+    free(sse);
     lake_writer_destroy(w);
     put_ctx_fini(&pc);
     return rc;
@@ -790,9 +792,10 @@ static int copy_object(struct s3_req *r)
     struct lake_writer *w = NULL;
     char *src_tags = NULL;
     struct s3_sse_key ck;
+    char *sse = NULL;
     int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
     if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
-        rc = s3__sse_write(r, &ck);
+        rc = s3__sse_write(r, &ck, &sse);
     }
     if (rc == 0) {
         rc = open_source(r, &sb, &sk, &src, &rd);
@@ -841,7 +844,8 @@ static int copy_object(struct s3_req *r)
         s3__fail(r, rc, "We encountered an internal error. Please try again.");
         goto out;
     }
-    if (ck.given && (rc = lake_writer_encrypt(w, NULL, ck.key, &r->call->err)) < 0) {
+    if ((sse != NULL || ck.given) &&
+        (rc = lake_writer_encrypt(w, sse, ck.given ? ck.key : NULL, &r->call->err)) < 0) {
         goto out;
     }
     rc = lake_reader_range(rd, 0, src.size_bytes, writer_write_sink, w);
@@ -869,6 +873,7 @@ static int copy_object(struct s3_req *r)
     }
 out:
     explicit_bzero(&ck, sizeof(ck));
+    free(sse);
     lake_reader_close(rd);
     lake_writer_destroy(w);
     lake_object_info_fini(&src);
@@ -886,14 +891,16 @@ static int create_upload(struct s3_req *r)
     struct put_ctx pc;
     struct s3_sse_key ck;
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    char *sse = NULL;
     if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
-        rc = s3__sse_write(r, &ck);
+        rc = s3__sse_write(r, &ck, &sse);
     }
     struct lake_upload_info up;
-    char *sse = NULL;
     if (rc == 0) {
         /* The parts are encrypted under one data key, kept with the upload. */
-        sse = lake_sse_new(r->lake, ck.given ? ck.key : NULL);
+        if (sse == NULL) {
+            sse = lake_sse_new(r->lake, ck.given ? ck.key : NULL);
+        }
         pc.opts.sse = sse;
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }

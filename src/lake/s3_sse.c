@@ -11,6 +11,7 @@
 
 #include "core/base64.h"
 #include "core/crypto.h"
+#include "core/mem.h"
 #include "lake/s3_http.h"
 
 #define SSE_C_MSG "Requests specifying Server Side Encryption with Customer provided keys must "
@@ -67,26 +68,105 @@ int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out)
     return 0;
 }
 
-int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck)
+/* The bucket's default encryption document, NULL when none (SSE-S3). */
+static json_t *bucket_default(struct s3_req *r)
 {
-    const char *sse = s3__header(r, "x-amz-server-side-encryption");
-    if (sse == NULL) {
+    char *text = NULL;
+    struct err_info e = {0};
+    if (lake_bucket_doc_get(r->lake, r->bucket, LAKE_BUCKET_ENCRYPTION, &text, &e) < 0) {
+        return NULL;
+    }
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return doc;
+}
+
+/* The encryption context of an SSE-KMS write: the header's (base64 of a JSON object of
+   strings) or S3's default, the object's ARN. Caller frees. */
+static int kms_context(struct s3_req *r, char **out)
+{
+    *out = NULL;
+    const char *h = s3__header(r, "x-amz-server-side-encryption-context");
+    if (h == NULL) {
+        json_t *ctx = json_object();
+        char *arn = xasprintf("arn:aws:s3:::%s/%s", r->bucket, r->key);
+        json_object_set_new(ctx, "aws:s3:arn", json_string(arn));
+        free(arn);
+        *out = json_dumps(ctx, JSON_COMPACT);
+        json_decref(ctx);
         return 0;
     }
-    if (ck->given) {
+    size_t len = strlen(h);
+    char *raw = xmalloc(BASE64_DECODED_MAX(len) + 1);
+    long n = len <= 8192 ? base64_decode(h, len, (uint8_t *)raw) : -1;
+    json_t *ctx = n > 0 ? json_loadb(raw, (size_t)n, 0, NULL) : NULL;
+    free(raw);
+    int ok = json_is_object(ctx);
+    const char *k;
+    json_t *v;
+    json_object_foreach(ctx, k, v)
+    {
+        ok = ok && json_is_string(v);
+    }
+    if (!ok) {
+        json_decref(ctx);
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "The header 'x-amz-server-side-encryption-context' shall be "
+                        "Base64-encoded UTF-8 string holding JSON which represents a "
+                        "string-string map");
+    }
+    *out = json_dumps(ctx, JSON_COMPACT);
+    json_decref(ctx);
+    return 0;
+}
+
+int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record)
+{
+    *record = NULL;
+    const char *sse = s3__header(r, "x-amz-server-side-encryption");
+    const char *key_id = s3__header(r, "x-amz-server-side-encryption-aws-kms-key-id");
+    const char *bk = s3__header(r, "x-amz-server-side-encryption-bucket-key-enabled");
+    if (sse != NULL && ck->given) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                         "Server Side Encryption with Customer provided key is incompatible with "
                         "the encryption method specified");
     }
-    if (strcmp(sse, "AES256") == 0) {
-        return 0;
+    if (key_id != NULL && (sse == NULL || strcmp(sse, "aws:kms") != 0)) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "Server Side Encryption with AWS KMS managed key requires HTTP header "
+                        "x-amz-server-side-encryption : aws:kms");
     }
-    if (strcmp(sse, "aws:kms") == 0 || strcmp(sse, "aws:kms:dsse") == 0) {
-        return s3__fail(r, SL_E(NOT_IMPLEMENTED),
-                        "Server-side encryption with AWS KMS keys is not implemented");
+    if (sse != NULL && strcmp(sse, "AES256") != 0 && strcmp(sse, "aws:kms") != 0) {
+        return s3__fail(
+            r, strcmp(sse, "aws:kms:dsse") == 0 ? SL_E(NOT_IMPLEMENTED) : SL_E(INVALID_ARGUMENT_S3),
+            strcmp(sse, "aws:kms:dsse") == 0
+                ? "Dual-layer server-side encryption is not implemented"
+                : "The encryption method specified is not supported");
     }
-    return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
-                    "The encryption method specified is not supported");
+    int bucket_key = bk != NULL && strcasecmp(bk, "true") == 0;
+    json_t *def = NULL;
+    if (sse == NULL && !ck->given) {
+        /* No choice in the request: the bucket's default. */
+        def = bucket_default(r);
+        const char *alg = json_string_value(json_object_get(def, "alg"));
+        if (alg != NULL && strcmp(alg, "aws:kms") == 0) {
+            sse = "aws:kms";
+            key_id = json_string_value(json_object_get(def, "kms"));
+            bucket_key = json_is_true(json_object_get(def, "bk"));
+        }
+    }
+    int rc = 0;
+    if (sse != NULL && strcmp(sse, "aws:kms") == 0) {
+        char *ctx = NULL;
+        rc = kms_context(r, &ctx);
+        if (rc == 0) {
+            *record = lake_sse_new_kms(r->lake, key_id, ctx, bucket_key, &r->call->err);
+            rc = *record == NULL ? r->call->err.code : 0;
+        }
+        free(ctx);
+    }
+    json_decref(def);
+    return rc;
 }
 
 void s3__sse_headers(struct s3_req *r, const char *record)
@@ -100,6 +180,16 @@ void s3__sse_headers(struct s3_req *r, const char *record)
                             "AES256");
         api_response_header(r->call->resp, "x-amz-server-side-encryption-customer-key-MD5",
                             d.customer_key_md5);
+        return;
+    }
+    if (d.algo == LAKE_SSE_KMS) {
+        api_response_header(r->call->resp, "x-amz-server-side-encryption", "aws:kms");
+        api_response_header(r->call->resp, "x-amz-server-side-encryption-aws-kms-key-id",
+                            d.kms_key_arn);
+        if (d.bucket_key) {
+            api_response_header(r->call->resp, "x-amz-server-side-encryption-bucket-key-enabled",
+                                "true");
+        }
         return;
     }
     api_response_header(r->call->resp, "x-amz-server-side-encryption", "AES256");
@@ -139,9 +229,9 @@ int s3__put_bucket_encryption(struct s3_req *r)
         rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                       "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
                       "aws:kms or aws:kms:dsse");
-    } else if (strcmp(alg, "AES256") != 0) {
+    } else if (strcmp(alg, "aws:kms:dsse") == 0) {
         rc = s3__fail(r, SL_E(NOT_IMPLEMENTED),
-                      "Server-side encryption with AWS KMS keys is not implemented");
+                      "Dual-layer server-side encryption is not implemented");
     }
     if (rc == 0) {
         json_t *doc = json_pack("{s:s, s:b}", "alg", alg, "bk", bk && strcmp(bk, "true") == 0);

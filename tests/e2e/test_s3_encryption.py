@@ -108,7 +108,7 @@ def test_upload_part_copy_from_an_encrypted_source(s3, bucket):
 
 def test_unsupported_encryption_values(s3, bucket):
     with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms:dsse")
     assert _error(e) == ("NotImplemented", 501)
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="k", Body=b"x",
@@ -360,3 +360,88 @@ def test_bucket_encryption_with_the_cli(sluice, unique, tmp_path):
     assert put["ServerSideEncryption"] == "AES256"
     head = sluice.aws("s3api", "head-object", "--bucket", b, "--key", "k")
     assert head["ServerSideEncryption"] == "AES256"
+
+
+# ---- SSE-KMS ----
+
+def test_sse_kms_per_request_and_a_disabled_key(sluice, s3, bucket):
+    kms = sluice.client("kms")
+    key = kms.create_key(Description="s3 objects")["KeyMetadata"]
+    body = os.urandom(200_000)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body, ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=key["KeyId"], BucketKeyEnabled=True)
+    assert put["ServerSideEncryption"] == "aws:kms"
+    assert put["SSEKMSKeyId"] == key["Arn"]
+    assert put["BucketKeyEnabled"] is True
+    g = s3.get_object(Bucket=bucket, Key="k")
+    assert g["Body"].read() == body
+    assert g["ServerSideEncryption"] == "aws:kms" and g["SSEKMSKeyId"] == key["Arn"]
+    r = s3.get_object(Bucket=bucket, Key="k", Range="bytes=65530-65600")
+    assert r["Body"].read() == body[65530:65601]
+    h = s3.head_object(Bucket=bucket, Key="k")
+    assert h["SSEKMSKeyId"] == key["Arn"]
+
+    # The AWS managed key aws/s3 when none is named.
+    put = s3.put_object(Bucket=bucket, Key="managed", Body=b"m", ServerSideEncryption="aws:kms")
+    assert put["SSEKMSKeyId"].startswith("arn:aws:kms:")
+    assert put["SSEKMSKeyId"] != key["Arn"]
+
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert _error(e) == ("KMS.DisabledException", 400)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k2", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=key["KeyId"])
+    assert _error(e) == ("KMS.DisabledException", 400)
+    kms.enable_key(KeyId=key["KeyId"])
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
+
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k3", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="alias/does-not-exist")
+    assert _error(e) == ("KMS.NotFoundException", 400)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k3", Body=b"x", SSEKMSKeyId=key["KeyId"])
+    assert _error(e) == ("InvalidArgument", 400)
+
+
+def test_sse_kms_bucket_default_multipart_and_copy(sluice, s3, bucket):
+    kms = sluice.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": key["Arn"]},
+            "BucketKeyEnabled": True}]})
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                          "KMSMasterKeyID": key["Arn"]}
+    put = s3.put_object(Bucket=bucket, Key="d", Body=b"default")
+    assert put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == key["Arn"]
+    # A request's own choice wins over the default.
+    put = s3.put_object(Bucket=bucket, Key="s3", Body=b"x", ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
+
+    parts = [os.urandom(5 * MiB), os.urandom(99)]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
+    assert up["ServerSideEncryption"] == "aws:kms" and up["SSEKMSKeyId"] == key["Arn"]
+    done = []
+    for i, p in enumerate(parts, start=1):
+        r = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=i, Body=p)
+        assert r["ServerSideEncryption"] == "aws:kms"
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+    c = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                     MultipartUpload={"Parts": done})
+    assert c["ServerSideEncryption"] == "aws:kms" and c["SSEKMSKeyId"] == key["Arn"]
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"".join(parts)
+
+    copy = s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "mp"})
+    assert copy["ServerSideEncryption"] == "aws:kms"
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"".join(parts)
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="mp")
+    assert _error(e) == ("KMS.DisabledException", 400)
+    kms.enable_key(KeyId=key["KeyId"])
