@@ -215,8 +215,9 @@ int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
     lake__checksum_init(&w->checksum, checksum_algo);
     w->sse = lake__sse_new(lake->keys, NULL, w->dek);
     w->key = crypto_gcm_create(w->dek);
+    /* One chunk's room first: a small object never pays for a batch's buffer. */
     w->pend = xmalloc(LAKE__CHUNK);
-    w->sealed = xmalloc((size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
+    w->sealed = xmalloc(LAKE__CHUNK + LAKE__CHUNK_OVERHEAD);
     *out = w;
     return 0;
 }
@@ -263,6 +264,16 @@ static int writer_flush_sealed(struct lake_writer *w)
 /* Seals one chunk into the batch, writing the batch when full. */
 static int writer_seal(struct lake_writer *w, const uint8_t *data, size_t len)
 {
+    if (w->chunk_index == 1) {
+        w->sealed =
+            xrealloc(w->sealed, (size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
+    }
+    if (w->chunk_index == 0) {
+        /* The first chunk fills the one-chunk buffer: written before the second comes. */
+        lake__seal_chunk(w->key, w->chunk_index++, data, len, w->sealed);
+        w->sealed_len = len + LAKE__CHUNK_OVERHEAD;
+        return len == LAKE__CHUNK ? writer_flush_sealed(w) : 0;
+    }
     lake__seal_chunk(w->key, w->chunk_index++, data, len, w->sealed + w->sealed_len);
     w->sealed_len += len + LAKE__CHUNK_OVERHEAD;
     if (w->sealed_len + LAKE__CHUNK + LAKE__CHUNK_OVERHEAD >

@@ -507,7 +507,12 @@ static int decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
     struct crypto_gcm *key = crypto_gcm_create(dek);
     json_t *sizes = part_sizes_json ? json_loads(part_sizes_json, 0, NULL) : NULL;
     size_t n_parts = json_is_array(sizes) ? json_array_size(sizes) : 0;
-    uint8_t *sealed = xmalloc((size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
+    /* Room for the chunks one read takes, at most a batch: small reads stay small. */
+    int64_t chunks = (len + LAKE__CHUNK - 1) / LAKE__CHUNK + 1;
+    if (chunks > LAKE__READ_BATCH) {
+        chunks = LAKE__READ_BATCH;
+    }
+    uint8_t *sealed = xmalloc((size_t)chunks * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
     uint8_t *clear = xmalloc(LAKE__CHUNK);
     int rc = 0;
     int64_t plain_base = 0, cipher_base = 0;
