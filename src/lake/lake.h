@@ -160,8 +160,9 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
 /*
  * Takes the len bytes of fd (a file the caller keeps owning, such as a spooled request
  * body, never written again) as the writer's whole content. Where the backend can (an
- * unnamed O_TMPFILE file on the lake's filesystem), the file is linked into place
- * instead of copied; either way each block
+ * unnamed O_TMPFILE file on the lake's filesystem) and the writer stores the bytes as
+ * they are, the file is linked into place instead of copied; an encrypting writer (every
+ * writer since encryption at rest) always copies, sealing; either way each block
  * is read once for the digests and handed to observe (may be NULL; its error stops the
  * call). Only on a fresh writer. Returns 0, observe's error, SL_E(IO) or -errno.
  */
