@@ -635,6 +635,44 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
     }
 }
 
+/* Whole encrypted objects larger than this are streamed rather than decrypted into a
+   memfd first; ranges (206) always go through the memfd (the engine streams 200s only). */
+#define GET_STREAM_MIN_BYTES ((int64_t)32 << 20)
+#define GET_STREAM_PIECE ((int64_t)1 << 20)
+
+struct get_stream {
+    struct api_stream_body body; /* body.arg is this */
+    struct lake_reader *rd;
+    int64_t off;  /* next plaintext byte to send */
+    int64_t left; /* bytes still to send */
+};
+
+static int buf_sink(void *arg, const uint8_t *data, size_t len)
+{
+    return buf_append(arg, data, len) < 0 ? SL_E(NOMEM) : 0;
+}
+
+static int get_stream_next(void *arg, struct buf *out, int timeout_ms)
+{
+    (void)timeout_ms;
+    struct get_stream *g = arg;
+    int64_t n = g->left < GET_STREAM_PIECE ? g->left : GET_STREAM_PIECE;
+    int rc = lake_reader_range(g->rd, g->off, n, buf_sink, out);
+    if (rc < 0) {
+        return rc; /* the client sees the body cut short, as S3 does on a failed read */
+    }
+    g->off += n;
+    g->left -= n;
+    return g->left > 0 ? 1 : 0;
+}
+
+static void get_stream_close(void *arg)
+{
+    struct get_stream *g = arg;
+    lake_reader_close(g->rd);
+    free(g);
+}
+
 static int get_object(struct s3_req *r, int head)
 {
     struct lake_object_info info;
@@ -680,6 +718,19 @@ static int get_object(struct s3_req *r, int head)
     int fd = -1;
     int64_t fd_off = 0;
     int ranged = rc;
+    if (!head && rc == 0 && info.sse != NULL && len > GET_STREAM_MIN_BYTES) {
+        /* A large whole object is decrypted as it is sent (chunked), not held in memory. */
+        object_headers(r, &info, 1);
+        struct get_stream *g = xcalloc(1, sizeof(*g));
+        g->rd = rd;
+        g->left = len;
+        g->body =
+            (struct api_stream_body){.next = get_stream_next, .close = get_stream_close, .arg = g};
+        resp->status = 200;
+        resp->stream = &g->body;
+        lake_object_info_fini(&info);
+        return 0;
+    }
     if (!head && len > 0) {
         rc = lake_reader_fd(rd, off, len, &fd, &fd_off);
     } else {

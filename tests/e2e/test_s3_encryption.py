@@ -474,3 +474,21 @@ def test_tampered_bytes_are_refused(fresh_sluice, unique):
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=b, Key="t", Range="bytes=65536-65600")
     assert _error(e) == ("InternalError", 500)
+
+
+def test_large_encrypted_object_streams_whole(sluice, s3, bucket, tmp_path):
+    """A whole GET of a large encrypted object is decrypted as it is sent."""
+    body = os.urandom(40 * MiB + 7)
+    src = tmp_path / "src.bin"
+    src.write_bytes(body)
+    with open(src, "rb") as f:
+        s3.put_object(Bucket=bucket, Key="big", Body=f)
+    g = s3.get_object(Bucket=bucket, Key="big")
+    assert g["ServerSideEncryption"] == "AES256"
+    assert hashlib.md5(g["Body"].read()).digest() == hashlib.md5(body).digest()
+    out = tmp_path / "out.bin"
+    sluice.aws("s3api", "get-object", "--bucket", bucket, "--key", "big", str(out))
+    assert out.read_bytes() == body
+    out2 = tmp_path / "out2.bin"
+    sluice.aws("s3", "cp", f"s3://{bucket}/big", str(out2), output="text")
+    assert out2.read_bytes() == body
