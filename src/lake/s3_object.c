@@ -639,6 +639,8 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
    memfd first; ranges (206) always go through the memfd (the engine streams 200s only). */
 #define GET_STREAM_MIN_BYTES ((int64_t)32 << 20)
 #define GET_STREAM_PIECE ((int64_t)1 << 20)
+/* Encrypted ranges up to this size are decrypted into the response's memory body. */
+#define GET_MEMORY_MAX_BYTES ((int64_t)8 << 20)
 
 struct get_stream {
     struct api_stream_body body; /* body.arg is this */
@@ -731,7 +733,13 @@ static int get_object(struct s3_req *r, int head)
         lake_object_info_fini(&info);
         return 0;
     }
-    if (!head && len > 0) {
+    if (!head && info.sse != NULL && len > 0 && len <= GET_MEMORY_MAX_BYTES) {
+        /* Small enough to decrypt into the response itself: no memfd to set up. */
+        rc = buf_reserve(&resp->body, (size_t)len) == NULL
+                 ? SL_E(NOMEM)
+                 : lake_reader_range(rd, off, len, buf_sink, &resp->body);
+        fd = -2;
+    } else if (!head && len > 0) {
         rc = lake_reader_fd(rd, off, len, &fd, &fd_off);
     } else {
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -739,6 +747,7 @@ static int get_object(struct s3_req *r, int head)
     }
     lake_reader_close(rd);
     if (rc < 0) {
+        buf_reset(&resp->body); /* the error document replaces what was decrypted */
         lake_object_info_fini(&info);
         return s3__fail(r, rc == SL_E(NOMEM) ? rc : SL_E(IO),
                         "We encountered an internal error. Please try again.");
@@ -752,9 +761,11 @@ static int get_object(struct s3_req *r, int head)
                  (long long)info.size_bytes);
         api_response_header(resp, "Content-Range", cr);
     }
-    resp->body_fd = fd;
-    resp->body_offset = (off_t)fd_off;
-    resp->body_fd_len = (size_t)len;
+    if (fd != -2) {
+        resp->body_fd = fd;
+        resp->body_offset = (off_t)fd_off;
+        resp->body_fd_len = (size_t)len;
+    }
     resp->head_only = head;
     lake_object_info_fini(&info);
     return 0;
