@@ -417,6 +417,7 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open the lake: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    lake_set_kms(lake, kms, cfg->region, cfg->account_id);
     if ((rc = catalog_open(store, cfg, &catalog)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open the catalog: %s", sl_strerror(rc));
         goto out_close_services;

@@ -52,7 +52,7 @@ int crypto_aes_gcm_open(const uint8_t key[AES_GCM_KEY_LEN], const uint8_t iv[AES
 
 /*
  * AES-256-GCM of many messages under one key, its key schedule done once (stream records
- * sealed at rest). A message is the concatenation of n parts. One thread at a time.
+ * and lake chunks sealed at rest). A message is the concatenation of n parts. One thread at a time.
  */
 struct crypto_gcm;
 struct crypto_gcm_part {

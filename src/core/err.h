@@ -130,7 +130,11 @@
     X(INVALID_INPUT_IAM, "InvalidInput", 400)                                                      \
     /* CloudWatch */                                                                               \
     X(CW_RESOURCE_NOT_FOUND, "ResourceNotFound", 404)                                              \
-    X(CW_INVALID_FORMAT, "InvalidFormat", 400)
+    X(CW_INVALID_FORMAT, "InvalidFormat", 400)                                                     \
+    /* S3: KMS errors met while encrypting or decrypting an object */                              \
+    X(S3_KMS_NOT_FOUND, "KMS.NotFoundException", 400)                                              \
+    X(S3_KMS_DISABLED, "KMS.DisabledException", 400)                                               \
+    X(S3_KMS_INVALID_STATE, "KMS.KMSInvalidStateException", 400)
 
 #define SL_ERR_BASE 20000
 

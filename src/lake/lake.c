@@ -5,6 +5,7 @@
 #include "lake/lake.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 struct lake {
     const struct lake_backend_ops *ops; /* the backend's functions */
     void *be;                           /* the backend's state */
+    struct lake__keyring *keys;         /* the master key of encryption at rest */
 };
 
 struct lake_writer {
@@ -33,6 +35,16 @@ struct lake_writer {
     int checksum_done;  /* checksum_b64 holds the final value */
     int64_t size_bytes; /* bytes written */
     int failed_rc;      /* 0, or the error of a failed write: the writer only discards now */
+    /* Encryption at rest (lake_crypt.c): plaintext gathers in pend until a chunk is
+       full, sealed chunks in sealed until a batch is worth a write. */
+    char *sse;                 /* the record kept with the object */
+    uint8_t dek[LAKE_DEK_LEN]; /* its data key */
+    struct crypto_gcm *key;    /* dek's key schedule */
+    uint8_t *pend;             /* LAKE__CHUNK bytes */
+    size_t pend_len;
+    uint8_t *sealed; /* LAKE__READ_BATCH sealed chunks */
+    size_t sealed_len;
+    uint64_t chunk_index; /* chunks sealed so far */
 };
 
 /* The caller's err_info cleared, or a local one when the caller passed NULL. */
@@ -53,13 +65,20 @@ int lake_open(struct store *st, const struct sluice_config *cfg, struct lake **o
         return -ENAMETOOLONG;
     }
     void *be = NULL;
-    int rc = lake__local_open(st, root, ABANDONED_UPLOAD_MS, &be);
+    struct lake__keyring *keys = NULL;
+    int rc = lake__keyring_open(cfg->data_dir, &keys);
     if (rc < 0) {
+        return rc;
+    }
+    rc = lake__local_open(st, root, ABANDONED_UPLOAD_MS, &be);
+    if (rc < 0) {
+        lake__keyring_close(keys);
         return rc;
     }
     struct lake *lake = xcalloc(1, sizeof(*lake));
     lake->ops = &lake__local_ops;
     lake->be = be;
+    lake->keys = keys;
     *out = lake;
     return 0;
 }
@@ -70,6 +89,7 @@ void lake_close(struct lake *lake)
         return;
     }
     lake->ops->close(lake->be);
+    lake__keyring_close(lake->keys);
     free(lake);
 }
 
@@ -214,8 +234,115 @@ int lake_writer_open(struct lake *lake, enum lake_checksum_algo checksum_algo,
     w->blob = blob;
     w->md5 = crypto_digest_create(CRYPTO_MD5);
     lake__checksum_init(&w->checksum, checksum_algo);
+    w->sse = lake__sse_new(lake->keys, NULL, w->dek);
+    w->key = crypto_gcm_create(w->dek);
+    /* One chunk's room first: a small object never pays for a batch's buffer. */
+    w->pend = xmalloc(LAKE__CHUNK);
+    w->sealed = xmalloc(LAKE__CHUNK + LAKE__CHUNK_OVERHEAD);
     *out = w;
     return 0;
+}
+
+int lake_writer_encrypt(struct lake_writer *w, const char *record, const uint8_t *customer_key,
+                        struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    if (w->size_bytes != 0 || w->chunk_index != 0 || (record == NULL && customer_key == NULL)) {
+        return err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+    }
+    uint8_t dek[LAKE_DEK_LEN];
+    char *sse = NULL;
+    if (record == NULL) {
+        sse = lake__sse_new(w->lake->keys, customer_key, dek);
+    } else {
+        int rc = lake__sse_dek(w->lake->keys, record, customer_key, dek, err);
+        if (rc < 0) {
+            return rc;
+        }
+        sse = xstrdup(record);
+    }
+    free(w->sse);
+    w->sse = sse;
+    memcpy(w->dek, dek, sizeof(dek));
+    explicit_bzero(dek, sizeof(dek));
+    crypto_gcm_destroy(w->key);
+    w->key = crypto_gcm_create(w->dek);
+    return 0;
+}
+
+/* Writes the sealed chunks gathered so far. */
+static int writer_flush_sealed(struct lake_writer *w)
+{
+    if (w->sealed_len == 0) {
+        return 0;
+    }
+    int rc = w->lake->ops->blob_write(w->blob, w->sealed, w->sealed_len);
+    w->sealed_len = 0;
+    return rc;
+}
+
+/* Seals one chunk into the batch, writing the batch when full. */
+static int writer_seal(struct lake_writer *w, const uint8_t *data, size_t len)
+{
+    if (w->chunk_index == 1) {
+        w->sealed =
+            xrealloc(w->sealed, (size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD));
+    }
+    if (w->chunk_index == 0) {
+        /* The first chunk fills the one-chunk buffer: written before the second comes. */
+        lake__seal_chunk(w->key, w->chunk_index++, data, len, w->sealed);
+        w->sealed_len = len + LAKE__CHUNK_OVERHEAD;
+        return len == LAKE__CHUNK ? writer_flush_sealed(w) : 0;
+    }
+    lake__seal_chunk(w->key, w->chunk_index++, data, len, w->sealed + w->sealed_len);
+    w->sealed_len += len + LAKE__CHUNK_OVERHEAD;
+    if (w->sealed_len + LAKE__CHUNK + LAKE__CHUNK_OVERHEAD >
+        (size_t)LAKE__READ_BATCH * (LAKE__CHUNK + LAKE__CHUNK_OVERHEAD)) {
+        return writer_flush_sealed(w);
+    }
+    return 0;
+}
+
+/* Plaintext in: whole chunks are sealed straight from data, the rest waits in pend. */
+static int writer_encrypt_in(struct lake_writer *w, const uint8_t *data, size_t len)
+{
+    int rc = 0;
+    while (len > 0 && rc == 0) {
+        if (w->pend_len == 0 && len >= LAKE__CHUNK) {
+            rc = writer_seal(w, data, LAKE__CHUNK);
+            data += LAKE__CHUNK;
+            len -= LAKE__CHUNK;
+            continue;
+        }
+        size_t take = LAKE__CHUNK - w->pend_len < len ? LAKE__CHUNK - w->pend_len : len;
+        memcpy(w->pend + w->pend_len, data, take);
+        w->pend_len += take;
+        data += take;
+        len -= take;
+        if (w->pend_len == LAKE__CHUNK) {
+            rc = writer_seal(w, w->pend, LAKE__CHUNK);
+            w->pend_len = 0;
+        }
+    }
+    return rc;
+}
+
+/* Seals the last, short chunk and writes what is left; before a commit. */
+static int writer_encrypt_end(struct lake_writer *w)
+{
+    int rc = 0;
+    if (w->pend_len > 0) {
+        rc = writer_seal(w, w->pend, w->pend_len);
+        w->pend_len = 0;
+    }
+    if (rc == 0) {
+        rc = writer_flush_sealed(w);
+    }
+    if (rc < 0) {
+        w->failed_rc = rc;
+    }
+    return rc;
 }
 
 int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
@@ -230,7 +357,7 @@ int lake_writer_write(struct lake_writer *w, const void *data, size_t len)
     if (!w->checksum_done) {
         lake__checksum_update(&w->checksum, data, len);
     }
-    int rc = w->lake->ops->blob_write(w->blob, data, len);
+    int rc = writer_encrypt_in(w, data, len);
     if (rc < 0) {
         w->failed_rc = rc;
         return rc;
@@ -268,7 +395,9 @@ int lake_writer_adopt_fd(struct lake_writer *w, int fd, int64_t len,
     if (w->failed_rc < 0 || w->blob == NULL || w->size_bytes != 0) {
         return SL_E(IO);
     }
-    if (w->lake->ops->blob_adopt == NULL || w->lake->ops->blob_adopt(w->blob, fd, len) < 0) {
+    /* An encrypted blob is never the spooled plaintext itself: always copy. */
+    if (w->sse != NULL || w->lake->ops->blob_adopt == NULL ||
+        w->lake->ops->blob_adopt(w->blob, fd, len) < 0) {
         /* No linking here: copy, observing each block on the way. */
         enum { CHUNK = 1 << 20 };
         uint8_t *chunk = xmalloc(CHUNK);
@@ -350,6 +479,7 @@ static int writer_finish(struct lake_writer *w, const struct lake_put_opts *opts
     w->md5 = NULL;
     memset(meta, 0, sizeof(*meta));
     meta->size_bytes = w->size_bytes;
+    meta->sse = w->sse;
     hex_encode(md5, MD5_LEN, meta->etag);
     if (opts != NULL && opts->content_md5 != NULL &&
         !crypto_equal(md5, opts->content_md5, MD5_LEN)) {
@@ -390,6 +520,9 @@ int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *ke
     }
     int rc = check_key(key, err);
     struct lake__blob_meta meta;
+    if (rc == 0 && writer_encrypt_end(w) < 0) {
+        return writer_failed(w, err);
+    }
     if (rc == 0) {
         rc = writer_finish(w, opts, &meta, err);
     }
@@ -415,8 +548,23 @@ int lake_writer_commit_part(struct lake_writer *w, const char *bucket, const cha
         return err_set(err, SL_E(INVALID_ARGUMENT_S3),
                        "Part number must be an integer between 1 and 10000, inclusive");
     }
+    /* Every part of an upload is sealed under the upload's data key: the completed
+       object is the parts' chunks as they lie. */
+    struct lake_upload_info up;
+    int rc = w->lake->ops->upload_get(w->lake->be, bucket, key, upload_id, &up, err);
+    if (rc < 0) {
+        return rc;
+    }
+    int same = up.sse != NULL && strcmp(up.sse, w->sse) == 0;
+    lake_upload_info_fini(&up);
+    if (!same) {
+        return err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+    }
     struct lake__blob_meta meta;
-    int rc = writer_finish(w, opts, &meta, err);
+    if (writer_encrypt_end(w) < 0) {
+        return writer_failed(w, err);
+    }
+    rc = writer_finish(w, opts, &meta, err);
     if (rc < 0) {
         return rc;
     }
@@ -438,6 +586,14 @@ void lake_writer_destroy(struct lake_writer *w)
         crypto_digest_destroy(w->md5);
     }
     lake__checksum_fini(&w->checksum);
+    explicit_bzero(w->dek, sizeof(w->dek));
+    crypto_gcm_destroy(w->key);
+    if (w->pend != NULL) {
+        explicit_bzero(w->pend, LAKE__CHUNK);
+    }
+    free(w->pend);
+    free(w->sealed);
+    free(w->sse);
     free(w);
 }
 
@@ -478,17 +634,215 @@ int lake_object_head(struct lake *lake, const char *bucket, const char *key,
     return lake->ops->object_head(lake->be, bucket, key, info, NULL, NULL, err);
 }
 
+/* ---- readers ---- */
+
+struct lake_reader {
+    int fd;        /* the stored bytes */
+    int encrypted; /* sealed in chunks under dek */
+    uint8_t dek[LAKE_DEK_LEN];
+    int64_t size;     /* plaintext length */
+    char *part_sizes; /* multipart layout, NULL for one part */
+};
+
+int lake_sse_describe(const char *record, struct lake_sse_desc *out)
+{
+    return lake__sse_describe(record, out);
+}
+
+void lake_set_kms(struct lake *lake, struct kms *kms, const char *region, const char *account)
+{
+    lake__keyring_set_kms(lake->keys, kms, region, account);
+}
+
+char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *context_json,
+                       int bucket_key, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    uint8_t dek[LAKE_DEK_LEN];
+    char *record = lake__sse_new_kms(lake->keys, key_id, context_json, bucket_key, dek, err);
+    explicit_bzero(dek, sizeof(dek));
+    return record;
+}
+
+char *lake_sse_new(struct lake *lake, const uint8_t *customer_key)
+{
+    uint8_t dek[LAKE_DEK_LEN];
+    char *record = lake__sse_new(lake->keys, customer_key, dek);
+    explicit_bzero(dek, sizeof(dek));
+    return record;
+}
+
+/* Opens the object's file and, for an encrypted one, its data key. */
+/* A reader over fd, the stored bytes of the object in describes (taken, closed on
+   failure), its data key unwrapped when encrypted (customer_key for SSE-C). */
+static int reader_make(struct lake *lake, int fd, const struct lake_object_info *in,
+                       const uint8_t *customer_key, struct lake_reader **out,
+                       struct err_info *err)
+{
+    struct lake_reader *r = xcalloc(1, sizeof(*r));
+    r->fd = fd;
+    r->size = in->size_bytes;
+    r->part_sizes = in->part_sizes_json ? xstrdup(in->part_sizes_json) : NULL;
+    r->encrypted = in->sse != NULL;
+    int rc = 0;
+    if (r->encrypted) {
+        rc = lake__sse_dek(lake->keys, in->sse, customer_key, r->dek, err);
+    } else if (customer_key != NULL) {
+        rc = err_set(err, SL_E(INVALID_REQUEST),
+                     "The encryption parameters are not applicable to this object.");
+    }
+    if (rc < 0) {
+        lake_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static int reader_open(struct lake *lake, const char *bucket, const char *key,
+                       const uint8_t *customer_key, struct lake_object_info *info,
+                       struct lake_reader **out, char **path_out, struct err_info *err)
+{
+    *out = NULL;
+    int rc = check_key(key, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct lake_object_info local;
+    struct lake_object_info *in = info != NULL ? info : &local;
+    int fd = -1;
+    rc = lake->ops->object_head(lake->be, bucket, key, in, &fd, path_out, err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = reader_make(lake, fd, in, customer_key, out, err);
+    if (in == &local || rc < 0) {
+        lake_object_info_fini(in);
+    }
+    if (rc < 0 && path_out != NULL) {
+        free(*path_out);
+        *path_out = NULL;
+    }
+    return rc;
+}
+
+int lake_reader_open_version(struct lake *lake, const char *bucket, const char *key,
+                             const char *version_id, const uint8_t *customer_key,
+                             struct lake_object_info *info, struct lake_reader **out,
+                             struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    *out = NULL;
+    int fd = -1;
+    int rc = lake_version_open(lake, bucket, key, version_id, info, &fd, err);
+    if (rc < 0) {
+        return rc; /* info is filled when a delete marker answered */
+    }
+    return reader_make(lake, fd, info, customer_key, out, err);
+}
+
+int lake_reader_open(struct lake *lake, const char *bucket, const char *key,
+                     const uint8_t *customer_key, struct lake_object_info *info,
+                     struct lake_reader **out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    return reader_open(lake, bucket, key, customer_key, info, out, NULL, err);
+}
+
+int lake_reader_fd(struct lake_reader *r, int64_t off, int64_t len, int *fd_out, int64_t *fd_off)
+{
+    *fd_out = -1;
+    *fd_off = 0;
+    if (!r->encrypted) {
+        *fd_out = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+        *fd_off = off;
+        return *fd_out < 0 ? SL_E(IO) : 0;
+    }
+    return lake__decrypt_to_memfd(r->fd, r->dek, r->size, r->part_sizes, off, len, fd_out);
+}
+
+int lake_reader_range(struct lake_reader *r, int64_t off, int64_t len,
+                      int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg)
+{
+    if (r->encrypted) {
+        return lake__decrypt_range(r->fd, r->dek, r->size, r->part_sizes, off, len, sink, arg);
+    }
+    enum { CHUNK = 1 << 20 };
+    uint8_t *chunk = xmalloc(CHUNK);
+    int rc = 0;
+    while (len > 0 && rc == 0) {
+        size_t want = len > CHUNK ? CHUNK : (size_t)len;
+        ssize_t n = file_pread(r->fd, chunk, want, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = SL_E(IO);
+            break;
+        }
+        rc = sink(arg, chunk, (size_t)n);
+        off += n;
+        len -= n;
+    }
+    free(chunk);
+    return rc;
+}
+
+void lake_reader_close(struct lake_reader *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    explicit_bzero(r->dek, sizeof(r->dek));
+    free(r->part_sizes);
+    free(r);
+}
+
 int lake_object_open(struct lake *lake, const char *bucket, const char *key,
                      struct lake_object_info *info, int *fd_out, struct err_info *err)
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
     *fd_out = -1;
-    int rc = check_key(key, err);
+    struct lake_reader *r = NULL;
+    int rc = reader_open(lake, bucket, key, NULL, info, &r, NULL, err);
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->object_head(lake->be, bucket, key, info, fd_out, NULL, err);
+    int64_t off = 0;
+    if (r->encrypted) {
+        rc = lake_reader_fd(r, 0, r->size, fd_out, &off);
+    } else {
+        *fd_out = r->fd; /* the file itself, from offset 0 */
+        r->fd = -1;
+    }
+    lake_reader_close(r);
+    if (rc < 0) {
+        if (info != NULL) {
+            lake_object_info_fini(info);
+        }
+        return err_set(err, rc, "We encountered an internal error. Please try again.");
+    }
+    return 0;
+}
+
+static int buf_sink(void *arg, const uint8_t *data, size_t len)
+{
+    struct buf *out = arg;
+    uint8_t *dst = buf_reserve(out, len);
+    if (dst == NULL) {
+        return SL_E(NOMEM);
+    }
+    memcpy(dst, data, len);
+    out->len += len;
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 int lake_object_read(struct lake *lake, const char *bucket, const char *key, struct buf *out,
@@ -498,32 +852,18 @@ int lake_object_read(struct lake *lake, const char *bucket, const char *key, str
     err = err_prep(err, &err_local);
     struct lake_object_info local;
     memset(&local, 0, sizeof(local));
-    int fd = -1;
-    int rc = lake_object_open(lake, bucket, key, &local, &fd, err);
+    struct lake_reader *r = NULL;
+    int rc = reader_open(lake, bucket, key, NULL, &local, &r, NULL, err);
     if (rc < 0) {
         return rc;
     }
-    int64_t off = 0;
-    while (off < local.size_bytes) {
-        size_t want = (size_t)(local.size_bytes - off);
-        uint8_t *dst = buf_reserve(out, want);
-        if (dst == NULL) {
-            rc = err_set(err, SL_E(NOMEM), "The object does not fit in memory.");
-            break;
-        }
-        ssize_t n = file_pread(fd, dst, want, (off_t)off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = err_set(err, SL_E(IO), "The object could not be read.");
-            break;
-        }
-        out->len += (size_t)n;
-        out->data[out->len] = '\0';
-        off += n;
+    rc = lake_reader_range(r, 0, local.size_bytes, buf_sink, out);
+    lake_reader_close(r);
+    if (rc == SL_E(NOMEM)) {
+        err_set(err, rc, "The object does not fit in memory.");
+    } else if (rc < 0) {
+        err_set(err, SL_E(IO), "The object could not be read.");
     }
-    close(fd);
     if (rc == 0 && info != NULL) {
         *info = local;
     } else {
@@ -538,11 +878,66 @@ int lake_object_path(struct lake *lake, const char *bucket, const char *key, cha
     struct err_info err_local;
     err = err_prep(err, &err_local);
     *path_out = NULL;
-    int rc = check_key(key, err);
+    struct lake_reader *r = NULL;
+    int rc = reader_open(lake, bucket, key, NULL, NULL, &r, path_out, err);
+    if (rc == 0 && r->encrypted) {
+        /* The file holds ciphertext: such readers take a view (lake_object_view). */
+        free(*path_out);
+        *path_out = NULL;
+        rc = err_set(err, SL_E(INVALID_REQUEST), "The object is stored encrypted.");
+    }
+    lake_reader_close(r);
+    return rc;
+}
+
+struct lake_view {
+    int fd; /* the memfd, -1 for an unencrypted object's own file */
+    char *path;
+};
+
+int lake_object_view(struct lake *lake, const char *bucket, const char *key, struct lake_view **out,
+                     const char **path_out, struct err_info *err)
+{
+    struct err_info err_local;
+    err = err_prep(err, &err_local);
+    *out = NULL;
+    *path_out = NULL;
+    struct lake_reader *r = NULL;
+    char *path = NULL;
+    int rc = reader_open(lake, bucket, key, NULL, NULL, &r, &path, err);
     if (rc < 0) {
         return rc;
     }
-    return lake->ops->object_head(lake->be, bucket, key, NULL, NULL, path_out, err);
+    struct lake_view *v = xcalloc(1, sizeof(*v));
+    v->fd = -1;
+    if (r->encrypted) {
+        int64_t off;
+        rc = lake_reader_fd(r, 0, r->size, &v->fd, &off);
+        free(path);
+        path = rc == 0 ? xasprintf("/proc/self/fd/%d", v->fd) : NULL;
+    }
+    lake_reader_close(r);
+    if (rc < 0) {
+        free(v);
+        return err_set(err, rc == SL_E(NOMEM) ? rc : SL_E(IO),
+                       "We encountered an internal error. Please try again.");
+    }
+    v->path = path;
+    *out = v;
+    *path_out = v->path;
+    return 0;
+}
+
+void lake_view_release(struct lake_view *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    if (v->fd >= 0) {
+        close(v->fd);
+    }
+    free(v->path);
+    free(v);
 }
 
 int lake_object_delete(struct lake *lake, const char *bucket, const char *key, struct err_info *err)

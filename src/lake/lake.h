@@ -103,8 +103,9 @@ int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n
  */
 int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err);
 
-/* Bucket documents kept as text: the policy JSON, the tag set (JSON object), and the
-   S3 adapter's CORS rules, ownership setting, public access block and ACL (its JSON). */
+/* Bucket documents kept as text: the policy JSON, the tag set (JSON object), the
+   S3 adapter's CORS rules, ownership setting, public access block and ACL (its JSON),
+   and the default encryption (JSON, s3_sse.c). */
 enum lake_bucket_doc {
     LAKE_BUCKET_POLICY,
     LAKE_BUCKET_TAGS,
@@ -112,6 +113,7 @@ enum lake_bucket_doc {
     LAKE_BUCKET_OWNERSHIP,
     LAKE_BUCKET_PUBLIC_ACCESS_BLOCK,
     LAKE_BUCKET_ACL,
+    LAKE_BUCKET_ENCRYPTION,
 };
 /* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
@@ -154,6 +156,8 @@ struct lake_object_info {
     char lock_mode[16];    /* "", "GOVERNANCE" or "COMPLIANCE" */
     int64_t lock_until_ms; /* retain-until date, 0 when none */
     int legal_hold;        /* 0 never set, 1 ON, 2 OFF */
+    char *sse;             /* owned; from head/open only: how the bytes are encrypted at rest (an
+                              encryption record, see lake_sse_describe), NULL: stored unencrypted */
 };
 void lake_object_info_fini(struct lake_object_info *info);
 
@@ -175,6 +179,7 @@ struct lake_put_opts {
     const char *lock_mode; /* "GOVERNANCE", "COMPLIANCE" or NULL */
     int64_t lock_until_ms; /* with lock_mode */
     int legal_hold;        /* 0 none, 1 ON, 2 OFF */
+    const char *sse; /* uploads: the encryption record of the upload's parts (lake_sse_new) */
 };
 
 /*
@@ -192,8 +197,9 @@ int lake_writer_write_fd(struct lake_writer *w, int fd, int64_t offset, int64_t 
 /*
  * Takes the len bytes of fd (a file the caller keeps owning, such as a spooled request
  * body, never written again) as the writer's whole content. Where the backend can (an
- * unnamed O_TMPFILE file on the lake's filesystem), the file is linked into place
- * instead of copied; either way each block
+ * unnamed O_TMPFILE file on the lake's filesystem) and the writer stores the bytes as
+ * they are, the file is linked into place instead of copied; an encrypting writer (every
+ * writer since encryption at rest) always copies, sealing; either way each block
  * is read once for the digests and handed to observe (may be NULL; its error stops the
  * call). Only on a fresh writer. Returns 0, observe's error, SL_E(IO) or -errno.
  */
@@ -280,6 +286,80 @@ int lake_object_list(struct lake *lake, const char *bucket, const struct lake_li
                      struct lake_list_result *out, struct err_info *err);
 void lake_list_result_fini(struct lake_list_result *res);
 
+/* ---- encryption at rest ---- */
+
+/*
+ * Every object is stored encrypted (AES-256-GCM in 64 KiB chunks under a data key of
+ * its own): SSE-S3 by default, the data key wrapped by the lake's master key; SSE-C
+ * with a 32-byte key the client sends on every request, which is never stored.
+ */
+#define LAKE_SSE_KEY_LEN 32
+enum lake_sse_algo { LAKE_SSE_NONE = 0, LAKE_SSE_S3, LAKE_SSE_C, LAKE_SSE_KMS };
+struct lake_sse_desc {
+    enum lake_sse_algo algo;   /* NONE for objects stored before encryption */
+    char customer_key_md5[32]; /* SSE-C: base64 MD5 of the key */
+    char kms_key_arn[160];     /* SSE-KMS: the key's ARN */
+    int bucket_key;            /* SSE-KMS: a bucket key was asked for */
+};
+struct kms;
+/* Lets SSE-KMS use kms (keys of region and account); without it SSE-KMS answers
+   NotImplemented. Before the lake serves requests; kms must outlive the lake. */
+void lake_set_kms(struct lake *lake, struct kms *kms, const char *region, const char *account);
+/* A new SSE-KMS record (caller frees) under key_id (NULL: alias/aws/s3, created on first
+   use) with the encryption context context_json (a JSON object of strings); for
+   lake_writer_encrypt and uploads. NULL with S3's error in err: KMS.NotFoundException,
+   KMS.DisabledException, KMS.KMSInvalidStateException, InvalidArgument. */
+char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *context_json,
+                       int bucket_key, struct err_info *err);
+/* What an encryption record (lake_object_info.sse) says. 0 or SL_E(CORRUPT). */
+int lake_sse_describe(const char *record, struct lake_sse_desc *out);
+/* A new record for a multipart upload (lake_put_opts.sse); customer_key NULL for SSE-S3.
+   The caller frees it. */
+char *lake_sse_new(struct lake *lake, const uint8_t *customer_key);
+/*
+ * Encrypts what the writer is given with the customer's key (SSE-C) instead of under a
+ * new SSE-S3 key; or, with record (an upload's), as one of that upload's parts (then
+ * customer_key is the upload's SSE-C key or NULL). Before the first write. Returns 0 or
+ * S3's error when the key does not fit the record (lake__sse_dek).
+ */
+int lake_writer_encrypt(struct lake_writer *w, const char *record, const uint8_t *customer_key,
+                        struct err_info *err);
+
+/* An object opened for reading its plaintext. */
+struct lake_reader;
+/*
+ * Opens an object (its bytes stay as opened, whatever happens to the key). customer_key:
+ * the SSE-C key, required exactly for SSE-C objects. Same results as lake_object_head,
+ * plus lake_writer_encrypt's key errors.
+ */
+int lake_reader_open(struct lake *lake, const char *bucket, const char *key,
+                     const uint8_t *customer_key, struct lake_object_info *info,
+                     struct lake_reader **out, struct err_info *err);
+/* The same for a version of the key (version_id NULL: the current one), as
+   lake_version_open finds it: a delete marker answers its error with info filled. */
+int lake_reader_open_version(struct lake *lake, const char *bucket, const char *key,
+                             const char *version_id, const uint8_t *customer_key,
+                             struct lake_object_info *info, struct lake_reader **out,
+                             struct err_info *err);
+/* A descriptor whose bytes [*fd_off, +len) are the object's [off, +len); the caller
+   closes it. The object's own file for unencrypted objects, else a memfd of the range
+   decrypted. Returns 0, SL_E(IO), SL_E(NOMEM). */
+int lake_reader_fd(struct lake_reader *r, int64_t off, int64_t len, int *fd_out, int64_t *fd_off);
+/* Hands the plaintext of [off, +len) to sink in order. 0, SL_E(IO) or sink's error. */
+int lake_reader_range(struct lake_reader *r, int64_t off, int64_t len,
+                      int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg);
+void lake_reader_close(struct lake_reader *r);
+
+/*
+ * A file path of an object's plaintext, for readers that need one (DuckDB), valid until
+ * lake_view_release: the object's own file when stored unencrypted, else
+ * /proc/self/fd/N of a sealed memfd holding it decrypted (no plaintext on disk).
+ */
+struct lake_view;
+int lake_object_view(struct lake *lake, const char *bucket, const char *key, struct lake_view **out,
+                     const char **path_out, struct err_info *err);
+void lake_view_release(struct lake_view *v);
+
 /* ---- multipart uploads ---- */
 
 struct lake_upload_info {
@@ -289,6 +369,7 @@ struct lake_upload_info {
     char *content_type; /* owned; as given at creation */
     char *meta_json;    /* owned */
     enum lake_checksum_algo checksum_algo;
+    char *sse; /* owned; the encryption record of the parts, NULL for none */
 };
 void lake_upload_info_fini(struct lake_upload_info *info);
 

@@ -17,6 +17,7 @@ void lake_object_info_fini(struct lake_object_info *info)
     free(info->content_type);
     free(info->meta_json);
     free(info->part_sizes_json);
+    free(info->sse);
     memset(info, 0, sizeof(*info));
 }
 
@@ -45,6 +46,7 @@ void lake_upload_info_fini(struct lake_upload_info *info)
     free(info->key);
     free(info->content_type);
     free(info->meta_json);
+    free(info->sse);
     memset(info, 0, sizeof(*info));
 }
 

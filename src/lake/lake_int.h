@@ -30,6 +30,55 @@ size_t lake__checksum_len(enum lake_checksum_algo algo);
 uint32_t lake__crc32c(uint32_t crc, const void *data, size_t len);
 uint64_t lake__crc64nvme(uint64_t crc, const void *data, size_t len);
 
+/* ---- encryption at rest (lake_crypt.c) ---- */
+
+#define LAKE_DEK_LEN 32                /* AES-256 data keys */
+#define LAKE_SSE_B64_MAX 96            /* base64 of a wrapped data key + NUL */
+#define LAKE__CHUNK 65536              /* plaintext bytes per sealed chunk */
+#define LAKE__CHUNK_OVERHEAD (12 + 16) /* each chunk's IV and tag */
+#define LAKE__READ_BATCH 16            /* chunks read with one pread */
+
+struct lake__keyring;
+/* Loads (or creates) <data_dir>/lake-master-key. 0 or a negative code. */
+int lake__keyring_open(const char *data_dir, struct lake__keyring **out);
+void lake__keyring_close(struct lake__keyring *k);
+/* A new data key (dek) and the encryption record (caller frees) that keeps it: wrapped by
+   the master key, or by customer_key (32 bytes, SSE-C) when not NULL. */
+char *lake__sse_new(const struct lake__keyring *k, const uint8_t *customer_key,
+                    uint8_t dek[LAKE_DEK_LEN]);
+struct kms;
+void lake__keyring_set_kms(struct lake__keyring *k, struct kms *kms, const char *region,
+                           const char *account);
+/* A new data key from the KMS under key_id (NULL: alias/aws/s3) bound to context_json (a
+   JSON object of strings), and its record; NULL with S3's error (KMS.*) in err. */
+char *lake__sse_new_kms(const struct lake__keyring *k, const char *key_id, const char *context_json,
+                        int bucket_key, uint8_t dek[LAKE_DEK_LEN], struct err_info *err);
+/* The data key of a record. customer_key must be given exactly for SSE-C records; errors
+   are S3's (InvalidRequest when the key is missing or not applicable, AccessDenied when
+   it is wrong). */
+int lake__sse_dek(const struct lake__keyring *k, const char *record, const uint8_t *customer_key,
+                  uint8_t dek[LAKE_DEK_LEN], struct err_info *err);
+int lake__sse_describe(const char *record, struct lake_sse_desc *out);
+/* Stored length of plain bytes sealed in chunks. */
+int64_t lake__sealed_len(int64_t plain);
+/* Seals chunk number index (len <= LAKE__CHUNK bytes) under key (crypto_gcm_create of
+   the data key) into out (len + overhead). */
+struct crypto_gcm;
+void lake__seal_chunk(struct crypto_gcm *key, uint64_t index, const uint8_t *in, size_t len,
+                      uint8_t *out);
+/*
+ * Decrypts plaintext bytes [off, off+len) of an object of size bytes stored sealed in fd
+ * (parts of the sizes in part_sizes_json concatenated, or one part when NULL), reading
+ * only the chunks the range touches, handing them to sink in order. 0, SL_E(IO) (a
+ * chunk does not authenticate or is missing) or sink's error.
+ */
+int lake__decrypt_range(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                        const char *part_sizes_json, int64_t off, int64_t len,
+                        int (*sink)(void *arg, const uint8_t *data, size_t len), void *arg);
+/* The same range decrypted into a sealed, read-only memfd (*out, at offset 0). */
+int lake__decrypt_to_memfd(int fd, const uint8_t dek[LAKE_DEK_LEN], int64_t size,
+                           const char *part_sizes_json, int64_t off, int64_t len, int *out);
+
 /* ---- backend ---- */
 
 /* A backend's blob being written: a temporary file in the local backend. */
@@ -41,6 +90,7 @@ struct lake__blob_meta {
     char etag[LAKE_ETAG_MAX];
     enum lake_checksum_algo checksum_algo;
     char checksum[LAKE_CHECKSUM_MAX];
+    const char *sse; /* the encryption record of the bytes, NULL: stored as they are */
 };
 
 /*

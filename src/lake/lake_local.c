@@ -69,6 +69,13 @@ static const struct store_migration migrations[] = {
     {2, "ALTER TABLE lake_objects ADD COLUMN part_sizes TEXT;"},
     /* Versioning and object lock: lake_versions.c (LAKE__VERSIONS_MIGRATION). */
     {3, LAKE__VERSIONS_MIGRATION},
+    /* Encryption at rest: the record of an object's (an upload's parts', a kept
+       version's) data key; NULL for bytes stored before encryption, read as they lie
+       (lake_crypt.c). */
+    {4, "ALTER TABLE lake_objects ADD COLUMN sse TEXT;"
+        "ALTER TABLE lake_versions ADD COLUMN sse TEXT;"
+        "ALTER TABLE lake_uploads ADD COLUMN sse TEXT;"
+        "ALTER TABLE lake_buckets ADD COLUMN encryption TEXT;"},
     /* Access control and CORS: bucket documents, and object ACLs keyed by the object
        write they were set on (its stamp), so an overwrite starts private again. */
     {7, "ALTER TABLE lake_buckets ADD COLUMN cors TEXT;"
@@ -435,13 +442,14 @@ static int upsert_object(struct local *lo, const char *bucket, const char *key, 
     }
     rc = prepare(lo,
                  "INSERT INTO lake_objects(bucket,key,blob,size,etag,last_modified_ms,"
-                 "content_type,meta,checksum_algo,checksum,parts_count,tags,n_tags,part_sizes)"
-                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(bucket,key) DO UPDATE SET"
+                 "content_type,meta,checksum_algo,checksum,parts_count,tags,n_tags,part_sizes,sse)"
+                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(bucket,key) DO UPDATE SET"
                  " blob=excluded.blob,size=excluded.size,etag=excluded.etag,"
                  "last_modified_ms=excluded.last_modified_ms,content_type=excluded.content_type,"
                  "meta=excluded.meta,checksum_algo=excluded.checksum_algo,"
                  "checksum=excluded.checksum,parts_count=excluded.parts_count,"
-                 "tags=excluded.tags,n_tags=excluded.n_tags,part_sizes=excluded.part_sizes",
+                 "tags=excluded.tags,n_tags=excluded.n_tags,part_sizes=excluded.part_sizes,"
+                 "sse=excluded.sse",
                  &s);
     if (rc < 0) {
         return rc;
@@ -460,6 +468,7 @@ static int upsert_object(struct local *lo, const char *bucket, const char *key, 
     store_bind_text(s, 12, tags);
     store_bind_int64(s, 13, count_tags(tags));
     store_bind_text(s, 14, v->part_sizes_json);
+    store_bind_text(s, 15, v->sse);
     rc = store_step(s);
     store_finalize(s);
     if (rc < 0) {
@@ -672,6 +681,7 @@ static const char *doc_column(enum lake_bucket_doc doc)
     case LAKE_BUCKET_OWNERSHIP: return "ownership";
     case LAKE_BUCKET_PUBLIC_ACCESS_BLOCK: return "public_access_block";
     case LAKE_BUCKET_ACL: return "acl";
+    case LAKE_BUCKET_ENCRYPTION: return "encryption";
     }
     return "tags";
 }
@@ -823,6 +833,7 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
     v.meta_json = opts ? (char *)opts->meta_json : NULL;
     v.checksum_algo = meta->checksum_algo;
     memcpy(v.checksum, meta->checksum, sizeof(v.checksum));
+    v.sse = (char *)meta->sse;
     const char *tags = opts ? opts->tags_json : NULL;
 
     struct pending_put p = {
@@ -842,6 +853,7 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
         info->content_type = v.content_type ? xstrdup(v.content_type) : NULL;
         info->meta_json = v.meta_json ? xstrdup(v.meta_json) : NULL;
         info->n_tags = count_tags(tags);
+        info->sse = v.sse ? xstrdup(v.sse) : NULL;
     }
     return 0;
 }
@@ -861,7 +873,8 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
     struct store_stmt *s = NULL;
     if (rc == 0) {
         rc = prepare(
-            lo, "SELECT " OBJ_COLS ",part_sizes FROM lake_objects WHERE bucket=? AND key=?", &s);
+            lo, "SELECT " OBJ_COLS ",part_sizes,sse FROM lake_objects WHERE bucket=? AND key=?",
+            &s);
     }
     if (rc == 0) {
         store_bind_text(s, 1, bucket);
@@ -887,6 +900,7 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
             if (rc == 0 && info != NULL) {
                 row_to_info(s, info);
                 info->part_sizes_json = dup_col(s, 11 + LAKE__VERSION_INFO_NCOLS);
+                info->sse = dup_col(s, 12 + LAKE__VERSION_INFO_NCOLS);
             }
         }
         store_finalize(s);
@@ -1152,7 +1166,7 @@ static int upload_lookup(struct local *lo, const char *bucket, const char *key,
     }
     struct store_stmt *s;
     rc = prepare(lo,
-                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,tags"
+                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,tags,sse"
                  " FROM lake_uploads WHERE upload_id=? AND bucket=? AND key=?",
                  &s);
     if (rc < 0) {
@@ -1172,6 +1186,7 @@ static int upload_lookup(struct local *lo, const char *bucket, const char *key,
             info->content_type = dup_col(s, 3);
             info->meta_json = dup_col(s, 4);
             info->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 5);
+            info->sse = dup_col(s, 7);
         }
     } else if (rc == 0) {
         rc = err_set(err, SL_E(NO_SUCH_UPLOAD),
@@ -1208,7 +1223,8 @@ static int upload_create(void *be, const char *bucket, const char *key,
     struct store_stmt *s;
     if (rc == 0 && (rc = prepare(lo,
                                  "INSERT INTO lake_uploads(upload_id,bucket,key,initiated_ms,"
-                                 "content_type,meta,tags,checksum_algo) VALUES(?,?,?,?,?,?,?,?)",
+                                 "content_type,meta,tags,checksum_algo,sse)"
+                                 " VALUES(?,?,?,?,?,?,?,?,?)",
                                  &s)) == 0) {
         store_bind_text(s, 1, info->upload_id);
         store_bind_text(s, 2, bucket);
@@ -1218,6 +1234,7 @@ static int upload_create(void *be, const char *bucket, const char *key,
         store_bind_text(s, 6, opts ? opts->meta_json : NULL);
         store_bind_text(s, 7, opts ? opts->tags_json : NULL);
         store_bind_int64(s, 8, info->checksum_algo);
+        store_bind_text(s, 9, opts ? opts->sse : NULL);
         rc = store_step(s);
         store_finalize(s);
     }
@@ -1229,6 +1246,7 @@ static int upload_create(void *be, const char *bucket, const char *key,
     if (opts != NULL) {
         info->content_type = opts->content_type ? xstrdup(opts->content_type) : NULL;
         info->meta_json = opts->meta_json ? xstrdup(opts->meta_json) : NULL;
+        info->sse = opts->sse ? xstrdup(opts->sse) : NULL;
     }
     return 0;
 }
@@ -1615,7 +1633,9 @@ static int complete_concat(struct local *lo, struct completion *c, struct err_in
         return internal(err, rc);
     }
     for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
-        rc = append_blob(blob, c->chosen[i]->blob, c->chosen[i]->size_bytes);
+        /* Encrypted parts are copied sealed as they lie (chunks carry their IVs). */
+        int64_t size = c->chosen[i]->size_bytes;
+        rc = append_blob(blob, c->chosen[i]->blob, c->up.sse ? lake__sealed_len(size) : size);
         if (rc == PART_FILE_GONE) {
             rc = complete_recheck(lo, c, c->chosen[i], err);
         } else if (rc < 0) {
@@ -1684,6 +1704,7 @@ static int complete_swap(struct local *lo, struct completion *c, struct err_info
     c->v.meta_json = c->up.meta_json;
     c->v.parts_count = (int)c->n_parts;
     c->v.part_sizes_json = (char *)c->sizes.data;
+    c->v.sse = c->up.sse;
     char old[BLOB_ID_LEN + 1] = "";
     json_t *all_blobs = json_array();
     store_lock(lo->st);
@@ -1771,8 +1792,10 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
         info->meta_json = c.up.meta_json;
         info->n_tags = count_tags(c.tags);
         info->part_sizes_json = NULL;
+        info->sse = c.up.sse;
         c.up.content_type = NULL;
         c.up.meta_json = NULL;
+        c.up.sse = NULL;
     }
     completion_reset(&c);
     buf_fini(&c.sizes);

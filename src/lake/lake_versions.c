@@ -57,17 +57,24 @@ const char LAKE__VERSIONS_MIGRATION[] =
 #define MOVED_COLS                                                                                 \
     "bucket,key,vseq,version_id,blob,size,etag,last_modified_ms,content_type,meta,"                \
     "checksum_algo,checksum,parts_count,tags,n_tags,part_sizes,lock_mode,lock_until_ms,"           \
-    "legal_hold"
+    "legal_hold,sse"
 
 /* What version lookups and listings read; marker is 0 for lake_objects. */
 #define READ_COLS                                                                                  \
     "key,size,etag,last_modified_ms,content_type,meta,checksum_algo,checksum,parts_count,"         \
-    "n_tags,blob,version_id,lock_mode,lock_until_ms,legal_hold,part_sizes,vseq"
+    "n_tags,blob,version_id,lock_mode,lock_until_ms,legal_hold,part_sizes,vseq,sse"
 #define ALL_VERSIONS                                                                               \
     "(SELECT bucket," READ_COLS                                                                    \
     ",0 AS marker FROM lake_objects UNION ALL SELECT bucket," READ_COLS                            \
     ",marker FROM lake_versions)"
-enum { COL_BLOB = 10, COL_VID = 11, COL_PART_SIZES = 15, COL_VSEQ = 16, COL_MARKER = 17 };
+enum {
+    COL_BLOB = 10,
+    COL_VID = 11,
+    COL_PART_SIZES = 15,
+    COL_VSEQ = 16,
+    COL_SSE = 17,
+    COL_MARKER = 18
+};
 
 #define MS_PER_DAY ((int64_t)86400 * 1000)
 
@@ -113,6 +120,8 @@ static void row_to_info(struct store_stmt *s, struct lake_object_info *info)
     info->parts_count = (int)store_col_int64(s, 8);
     info->n_tags = (int)store_col_int64(s, 9);
     lake__version_cols_to_info(s, COL_VID, info);
+    const char *sse = store_col_text(s, COL_SSE);
+    info->sse = sse ? xstrdup(sse) : NULL; /* how the version's bytes are sealed */
     info->delete_marker = (int)store_col_int64(s, COL_MARKER);
     info->versioned = 1;
 }

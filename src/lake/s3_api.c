@@ -576,6 +576,10 @@ static int bucket_op(struct s3_req *r)
             r->call->operation = "GetBucketPolicy";
             return get_bucket_policy(r);
         }
+        if (s3__query(r, "encryption") != NULL) {
+            r->call->operation = "GetBucketEncryption";
+            return s3__get_bucket_encryption(r);
+        }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),
                             "This bucket subresource is not "
@@ -602,6 +606,10 @@ static int bucket_op(struct s3_req *r)
             r->call->operation = "PutBucketVersioning";
             return s3__put_bucket_versioning(r);
         }
+        if (s3__query(r, "encryption") != NULL) {
+            r->call->operation = "PutBucketEncryption";
+            return s3__put_bucket_encryption(r);
+        }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),
                             "This bucket subresource is not "
@@ -622,6 +630,10 @@ static int bucket_op(struct s3_req *r)
         if (has_policy) {
             r->call->operation = "DeleteBucketPolicy";
             return delete_bucket_doc(r, LAKE_BUCKET_POLICY);
+        }
+        if (s3__query(r, "encryption") != NULL) {
+            r->call->operation = "DeleteBucketEncryption";
+            return delete_bucket_doc(r, LAKE_BUCKET_ENCRYPTION);
         }
         if (s3__unsupported_subresource(r)) {
             return s3__fail(r, SL_E(NOT_IMPLEMENTED),

@@ -154,6 +154,27 @@ int s3__anonymous_allowed(struct s3_req *r);
 /* POST Object: an HTML form upload, signed in its fields. */
 int s3__post_object(struct s3_req *r);
 
+/* ---- s3_sse.c ---- */
+
+/* An SSE-C key a request carries. */
+struct s3_sse_key {
+    int given;
+    uint8_t key[LAKE_SSE_KEY_LEN];
+};
+/* Reads and checks the SSE-C headers (copy_source: the x-amz-copy-source-... ones) with
+   S3's errors. Returns 0 (out->given 0 when none were sent) or an error set on the call. */
+int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out);
+/* Decides a write's encryption from its x-amz-server-side-encryption* headers and the
+   bucket's default: *record (caller frees) is a new SSE-KMS record, NULL for SSE-S3 or
+   SSE-C (ck). 0 or an error set on the call (S3's, KMS.* included). */
+int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record);
+/* The x-amz-server-side-encryption* headers for an object's encryption record. */
+void s3__sse_headers(struct s3_req *r, const char *record);
+/* PutBucketEncryption and GetBucketEncryption (DeleteBucketEncryption removes the
+   document: the bucket is back to SSE-S3). */
+int s3__put_bucket_encryption(struct s3_req *r);
+int s3__get_bucket_encryption(struct s3_req *r);
+
 /* The service's request handler (what s3_api_create installs); call->service_ctx is
    the lake. */
 int s3__handle(struct api_call *call);

@@ -8,6 +8,7 @@
  * a trailer, is verified before the object becomes visible (BadDigest), kept, and
  * returned when the client asks (x-amz-checksum-mode: ENABLED); Content-MD5 likewise.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,8 +272,8 @@ static int body_adopt(struct s3_req *r, struct lake_writer *w)
 }
 
 /* Streams the request body into a new writer (caller destroys it). */
-static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes,
-                          struct lake_writer **w_out)
+static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_bytes, const char *sse,
+                          const struct s3_sse_key *ck, struct lake_writer **w_out)
 {
     struct lake_writer *w = NULL;
     int rc = lake_writer_open(r->lake, pc->opts.checksum_algo, &w);
@@ -280,6 +281,10 @@ static int body_to_writer(struct s3_req *r, struct put_ctx *pc, int64_t max_byte
         return s3__fail(r, rc, "We encountered an internal error. Please try again.");
     }
     *w_out = w;
+    if ((sse != NULL || ck->given) &&
+        (rc = lake_writer_encrypt(w, sse, ck->given ? ck->key : NULL, &r->call->err)) < 0) {
+        return rc;
+    }
     if (r->req->body_fd >= 0 && (int64_t)r->req->body_len > max_bytes) {
         return s3__fail(r, SL_E(ENTITY_TOO_LARGE),
                         "Your proposed upload exceeds the maximum allowed size");
@@ -331,12 +336,17 @@ static int put_object(struct s3_req *r)
     }
     struct put_ctx pc;
     struct lake_writer *w = NULL;
+    struct s3_sse_key ck;
+    char *sse = NULL;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck, &sse);
+    }
     if (rc == 0) {
         rc = s3__write_opts(r, &pc.opts, 2);
     }
     if (rc == 0) {
-        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+        rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, sse, &ck, &w);
     }
     struct lake_object_info info;
     memset(&info, 0, sizeof(info));
@@ -347,8 +357,11 @@ static int put_object(struct s3_req *r)
         s3__version_headers(r, &info);
         etag_header(r, info.etag);
         checksum_header(r, info.checksum_algo, info.checksum);
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
     }
+    explicit_bzero(&ck, sizeof(ck));
+    free(sse);
     lake_writer_destroy(w);
     put_ctx_fini(&pc);
     return rc;
@@ -578,6 +591,7 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
                         : info->content_type ? info->content_type
                                              : "binary/octet-stream");
     etag_header(r, info->etag);
+    s3__sse_headers(r, info->sse);
     char date[32];
     clock_format_http(info->last_modified_ms, date);
     api_response_header(resp, "Last-Modified", date);
@@ -625,12 +639,58 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
     }
 }
 
+/* Whole encrypted objects larger than this are streamed rather than decrypted into a
+   memfd first; ranges (206) always go through the memfd (the engine streams 200s only). */
+#define GET_STREAM_MIN_BYTES ((int64_t)32 << 20)
+#define GET_STREAM_PIECE ((int64_t)1 << 20)
+/* Encrypted ranges up to this size are decrypted into the response's memory body. */
+#define GET_MEMORY_MAX_BYTES ((int64_t)8 << 20)
+
+struct get_stream {
+    struct api_stream_body body; /* body.arg is this */
+    struct lake_reader *rd;
+    int64_t off;  /* next plaintext byte to send */
+    int64_t left; /* bytes still to send */
+};
+
+static int buf_sink(void *arg, const uint8_t *data, size_t len)
+{
+    return buf_append(arg, data, len) < 0 ? SL_E(NOMEM) : 0;
+}
+
+static int get_stream_next(void *arg, struct buf *out, int timeout_ms)
+{
+    (void)timeout_ms;
+    struct get_stream *g = arg;
+    int64_t n = g->left < GET_STREAM_PIECE ? g->left : GET_STREAM_PIECE;
+    int rc = lake_reader_range(g->rd, g->off, n, buf_sink, out);
+    if (rc < 0) {
+        return rc; /* the client sees the body cut short, as S3 does on a failed read */
+    }
+    g->off += n;
+    g->left -= n;
+    return g->left > 0 ? 1 : 0;
+}
+
+static void get_stream_close(void *arg)
+{
+    struct get_stream *g = arg;
+    lake_reader_close(g->rd);
+    free(g);
+}
+
 static int get_object(struct s3_req *r, int head)
 {
     struct lake_object_info info;
-    int fd = -1;
-    int rc = lake_version_open(r->lake, r->bucket, r->key, s3__query(r, "versionId"), &info, &fd,
-                               &r->call->err);
+    struct s3_sse_key ck;
+    struct lake_reader *rd = NULL;
+    memset(&info, 0, sizeof(info));
+    int rc = s3__sse_customer(r, 0, &ck);
+    if (rc == 0) {
+        rc = lake_reader_open_version(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                                      ck.given ? ck.key : NULL, &info, &rd, &r->call->err);
+    }
+    explicit_bzero(&ck, sizeof(ck));
     if (rc < 0) {
         if (info.delete_marker) {
             s3__version_headers(r, &info); /* S3 names the marker in its 404 or 405 */
@@ -647,7 +707,7 @@ static int get_object(struct s3_req *r, int head)
         char date[32];
         clock_format_http(info.last_modified_ms, date);
         api_response_header(resp, "Last-Modified", date);
-        close(fd);
+        lake_reader_close(rd);
         lake_object_info_fini(&info);
         return 0;
     }
@@ -661,10 +721,48 @@ static int get_object(struct s3_req *r, int head)
         rc = part_range(r, &info, part, &off, &len);
     }
     if (rc < 0) {
-        close(fd);
+        lake_reader_close(rd);
         lake_object_info_fini(&info);
         return rc;
     }
+    /* The body: the file itself when stored plain, else the range decrypted. HEAD and
+       empty bodies read nothing. */
+    int fd = -1;
+    int64_t fd_off = 0;
+    int ranged = rc;
+    if (!head && rc == 0 && info.sse != NULL && len > GET_STREAM_MIN_BYTES) {
+        /* A large whole object is decrypted as it is sent (chunked), not held in memory. */
+        object_headers(r, &info, 1);
+        struct get_stream *g = xcalloc(1, sizeof(*g));
+        g->rd = rd;
+        g->left = len;
+        g->body =
+            (struct api_stream_body){.next = get_stream_next, .close = get_stream_close, .arg = g};
+        resp->status = 200;
+        resp->stream = &g->body;
+        lake_object_info_fini(&info);
+        return 0;
+    }
+    if (!head && info.sse != NULL && len > 0 && len <= GET_MEMORY_MAX_BYTES) {
+        /* Small enough to decrypt into the response itself: no memfd to set up. */
+        rc = buf_reserve(&resp->body, (size_t)len) == NULL
+                 ? SL_E(NOMEM)
+                 : lake_reader_range(rd, off, len, buf_sink, &resp->body);
+        fd = -2;
+    } else if (!head && len > 0) {
+        rc = lake_reader_fd(rd, off, len, &fd, &fd_off);
+    } else {
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? SL_E(IO) : 0;
+    }
+    lake_reader_close(rd);
+    if (rc < 0) {
+        buf_reset(&resp->body); /* the error document replaces what was decrypted */
+        lake_object_info_fini(&info);
+        return s3__fail(r, rc == SL_E(NOMEM) ? rc : SL_E(IO),
+                        "We encountered an internal error. Please try again.");
+    }
+    rc = ranged;
     object_headers(r, &info, rc != 1);
     s3__lock_headers(r, &info);
     if (rc == 1) {
@@ -674,9 +772,11 @@ static int get_object(struct s3_req *r, int head)
                  (long long)info.size_bytes);
         api_response_header(resp, "Content-Range", cr);
     }
-    resp->body_fd = fd;
-    resp->body_offset = (off_t)off;
-    resp->body_fd_len = (size_t)len;
+    if (fd != -2) {
+        resp->body_fd = fd;
+        resp->body_offset = (off_t)fd_off;
+        resp->body_fd_len = (size_t)len;
+    }
     resp->head_only = head;
     lake_object_info_fini(&info);
     return 0;
@@ -742,13 +842,20 @@ static int copy_source(struct s3_req *r, char **bucket, char **key, char **versi
  * x-amz-copy-source-version-id.
  */
 static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_object_info *info,
-                       int *fd)
+                       struct lake_reader **rd)
 {
-    *fd = -1;
+    *rd = NULL;
     char *version = NULL;
+    struct s3_sse_key ck;
+    memset(info, 0, sizeof(*info));
     int rc = copy_source(r, sb, sk, &version);
     if (rc == 0) {
-        rc = lake_version_open(r->lake, *sb, *sk, version, info, fd, &r->call->err);
+        rc = s3__sse_customer(r, 1, &ck);
+    }
+    if (rc == 0) {
+        rc = lake_reader_open_version(r->lake, *sb, *sk, version, ck.given ? ck.key : NULL, info,
+                                      rd, &r->call->err);
+        explicit_bzero(&ck, sizeof(ck));
         if (rc == SL_E(METHOD_NOT_ALLOWED)) {
             /* A delete marker cannot be copied: S3 answers 400 InvalidRequest. */
             rc = s3__fail(r, SL_E(INVALID_REQUEST),
@@ -766,12 +873,17 @@ static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_objec
     if (rc == 0) {
         rc = check_conditions(r, info, 1);
         if (rc < 0) {
-            close(*fd);
-            *fd = -1;
+            lake_reader_close(*rd);
+            *rd = NULL;
             lake_object_info_fini(info);
         }
     }
     return rc;
+}
+
+static int writer_write_sink(void *arg, const uint8_t *data, size_t len)
+{
+    return lake_writer_write(arg, data, len);
 }
 
 static int copy_object(struct s3_req *r)
@@ -780,14 +892,19 @@ static int copy_object(struct s3_req *r)
     char *sk = NULL;
     struct lake_object_info src;
     memset(&src, 0, sizeof(src));
-    int fd = -1;
+    struct lake_reader *rd = NULL;
     struct put_ctx pc;
     memset(&pc, 0, sizeof(pc));
     struct lake_writer *w = NULL;
     char *src_tags = NULL;
+    struct s3_sse_key ck;
+    char *sse = NULL;
     int rc = lake_bucket_get(r->lake, r->bucket, NULL, &r->call->err);
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck, &sse);
+    }
     if (rc == 0) {
-        rc = open_source(r, &sb, &sk, &src, &fd);
+        rc = open_source(r, &sb, &sk, &src, &rd);
     }
     if (rc < 0) {
         goto out;
@@ -804,7 +921,8 @@ static int copy_object(struct s3_req *r)
     /* Copying a version onto its own key is how a version is restored: allowed. */
     if (!replace && src_version == NULL && strcmp(sb, r->bucket) == 0 && strcmp(sk, r->key) == 0 &&
         s3__header(r, "x-amz-storage-class") == NULL &&
-        s3__header(r, "x-amz-checksum-algorithm") == NULL) {
+        s3__header(r, "x-amz-checksum-algorithm") == NULL &&
+        s3__header(r, "x-amz-server-side-encryption") == NULL && !ck.given) {
         rc = s3__fail(r, SL_E(INVALID_REQUEST),
                       "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata, storage class, website "
@@ -835,9 +953,15 @@ static int copy_object(struct s3_req *r)
     const char *algo = s3__header(r, "x-amz-checksum-algorithm");
     pc.opts.checksum_algo = algo ? lake_checksum_from_name(algo) : src.checksum_algo;
     rc = lake_writer_open(r->lake, pc.opts.checksum_algo, &w);
-    if (rc == 0) {
-        rc = lake_writer_write_fd(w, fd, 0, src.size_bytes);
+    if (rc < 0) {
+        s3__fail(r, rc, "We encountered an internal error. Please try again.");
+        goto out;
     }
+    if ((sse != NULL || ck.given) &&
+        (rc = lake_writer_encrypt(w, sse, ck.given ? ck.key : NULL, &r->call->err)) < 0) {
+        goto out;
+    }
+    rc = lake_reader_range(rd, 0, src.size_bytes, writer_write_sink, w);
     if (rc < 0) {
         s3__fail(r, rc, "We encountered an internal error. Please try again.");
         goto out;
@@ -857,13 +981,14 @@ static int copy_object(struct s3_req *r)
             s3__xml_elem(&b, name, info.checksum);
         }
         buf_puts(&b, "</CopyObjectResult>");
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
         rc = s3__respond_xml(r, &b);
     }
 out:
-    if (fd >= 0) {
-        close(fd);
-    }
+    explicit_bzero(&ck, sizeof(ck));
+    free(sse);
+    lake_reader_close(rd);
     lake_writer_destroy(w);
     lake_object_info_fini(&src);
     put_ctx_fini(&pc);
@@ -878,18 +1003,31 @@ out:
 static int create_upload(struct s3_req *r)
 {
     struct put_ctx pc;
+    struct s3_sse_key ck;
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    char *sse = NULL;
+    if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
+        rc = s3__sse_write(r, &ck, &sse);
+    }
     struct lake_upload_info up;
     if (rc == 0) {
         rc = s3__lock_opts(r, &pc.opts);
     }
     if (rc == 0) {
+        /* The parts are encrypted under one data key, kept with the upload. */
+        if (sse == NULL) {
+            sse = lake_sse_new(r->lake, ck.given ? ck.key : NULL);
+        }
+        pc.opts.sse = sse;
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }
+    explicit_bzero(&ck, sizeof(ck));
     put_ctx_fini(&pc);
+    free(sse);
     if (rc < 0) {
         return rc;
     }
+    s3__sse_headers(r, up.sse);
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         api_response_header(r->call->resp, "x-amz-checksum-algorithm",
                             lake_checksum_name(up.checksum_algo));
@@ -962,26 +1100,32 @@ static int upload_part(struct s3_req *r, int copy)
     char *sk = NULL;
     struct lake_object_info src;
     memset(&src, 0, sizeof(src));
-    int fd = -1;
-    if (copy) {
+    struct lake_reader *rd = NULL;
+    struct s3_sse_key ck;
+    rc = s3__sse_customer(r, 0, &ck);
+    if (rc == 0 && copy) {
         int64_t off = 0;
         int64_t len = 0;
-        rc = open_source(r, &sb, &sk, &src, &fd);
+        rc = open_source(r, &sb, &sk, &src, &rd);
         if (rc == 0) {
             rc = copy_range(r, src.size_bytes, &off, &len);
         }
-        if (rc == 0 && (rc = lake_writer_open(r->lake, up.checksum_algo, &w)) == 0) {
-            rc = lake_writer_write_fd(w, fd, off, len);
-            if (rc < 0) {
-                s3__fail(r, rc, "We encountered an internal error. Please try again.");
-            }
+        if (rc == 0 && (rc = lake_writer_open(r->lake, up.checksum_algo, &w)) < 0) {
+            s3__fail(r, rc, "We encountered an internal error. Please try again.");
         }
-    } else {
+        if (rc == 0 && up.sse != NULL) {
+            rc = lake_writer_encrypt(w, up.sse, ck.given ? ck.key : NULL, &r->call->err);
+        }
+        if (rc == 0 && (rc = lake_reader_range(rd, off, len, writer_write_sink, w)) < 0) {
+            s3__fail(r, rc, "We encountered an internal error. Please try again.");
+        }
+    } else if (rc == 0) {
         rc = put_ctx_from_headers(r, &pc, up.checksum_algo);
         if (rc == 0) {
-            rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, &w);
+            rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, up.sse, &ck, &w);
         }
     }
+    explicit_bzero(&ck, sizeof(ck));
     struct lake_part_info part;
     if (rc == 0) {
         rc = lake_writer_commit_part(w, r->bucket, r->key, upload_id, pn, &pc.opts, &part,
@@ -994,16 +1138,16 @@ static int upload_part(struct s3_req *r, int copy)
         s3__xml_elem_time(&b, "LastModified", part.last_modified_ms);
         s3__xml_etag(&b, part.etag);
         buf_puts(&b, "</CopyPartResult>");
+        s3__sse_headers(r, up.sse);
         rc = s3__respond_xml(r, &b);
     } else if (rc == 0) {
         etag_header(r, part.etag);
+        s3__sse_headers(r, up.sse);
         checksum_header(
             r, up.checksum_algo != LAKE_CHECKSUM_NONE ? up.checksum_algo : pc.opts.checksum_algo,
             part.checksum);
     }
-    if (fd >= 0) {
-        close(fd);
-    }
+    lake_reader_close(rd);
     lake_writer_destroy(w);
     lake_object_info_fini(&src);
     lake_upload_info_fini(&up);
@@ -1083,6 +1227,7 @@ static int complete_upload(struct s3_req *r)
             s3__xml_elem(&b, name, info.checksum);
         }
         buf_puts(&b, "</CompleteMultipartUploadResult>");
+        s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
         rc = s3__respond_xml(r, &b);
     }

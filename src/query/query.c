@@ -505,9 +505,10 @@ int query_service_open(struct store *st, const struct sluice_config *cfg, struct
         rc = SL_E(IO);
         goto out_fail;
     }
-    const char *dirs[] = {real_objects, real_stage};
+    /* /proc/self/fd: views of encrypted objects (lake_object_view), memfds of plaintext. */
+    const char *dirs[] = {real_objects, real_stage, "/proc/self/fd/"};
     struct duck_engine_options opts = {.dirs = dirs,
-                                       .n_dirs = 2,
+                                       .n_dirs = 3,
                                        .memory_limit_bytes = 512ull << 20,
                                        .n_threads = 1,
                                        .integer_division = true};

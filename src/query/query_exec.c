@@ -72,6 +72,7 @@ struct walk {
     size_t n_columns;
     int star;
     json_t *where;      /* borrowed: the WHERE clause of the SELECT reading the table */
+    struct buf views;   /* struct lake_view * of the files read: held until the run ends */
     size_t n_base_refs; /* references to catalog tables (a self-join counts two) */
     /* failure */
     int failed;
@@ -479,10 +480,14 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             if (base[0] == '\0' || base[0] == '_' || base[0] == '.' || o->size_bytes == 0) {
                 continue;
             }
-            char *path = NULL;
-            if (lake_object_path(wk->svc->lake, bucket, o->key, &path, &e) < 0) {
+            /* Encrypted objects are read through a view of their plaintext, held open for
+               the run (release_run). */
+            struct lake_view *v = NULL;
+            const char *path = NULL;
+            if (lake_object_view(wk->svc->lake, bucket, o->key, &v, &path, &e) < 0) {
                 continue; /* deleted meanwhile */
             }
+            buf_append(&wk->views, &v, sizeof(v));
             char *lit = duck_sql_literal(path);
             buf_printf(list_sql_files, "%s%s", list_sql_files->len > 1 ? ", " : "", lit);
             free(lit);
@@ -491,7 +496,6 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             size_t kl = strlen(o->key);
             t->n_gz += kl > 3 && strcmp(o->key + kl - 3, ".gz") == 0;
             t->text_bytes += o->size_bytes;
-            free(path);
         }
         free(after);
         after = res.last != NULL && res.truncated ? xstrdup(res.last) : NULL;
@@ -1928,6 +1932,12 @@ static void release_run(struct exec_run *r)
         free(wk->columns[i]);
     }
     free(wk->columns);
+    for (size_t i = 0; i < wk->views.len / sizeof(struct lake_view *); i++) {
+        struct lake_view *v;
+        memcpy(&v, wk->views.data + i * sizeof(v), sizeof(v));
+        lake_view_release(v);
+    }
+    buf_fini(&wk->views);
     free(r->deser);
     query__write_free(r->write);
     json_decref(r->tree);
