@@ -990,8 +990,21 @@ int lake_upload_create(struct lake *lake, const char *bucket, const char *key,
     if (rc < 0) {
         return rc;
     }
+    /* Every upload has a data key for its parts: SSE-S3 unless the caller chose one. */
+    struct lake_put_opts with_key;
+    char *sse = NULL;
+    if (opts == NULL || opts->sse == NULL) {
+        memset(&with_key, 0, sizeof(with_key));
+        if (opts != NULL) {
+            with_key = *opts;
+        }
+        sse = lake_sse_new(lake, NULL);
+        with_key.sse = sse;
+        opts = &with_key;
+    }
     rc = lake->ops->upload_create(lake->be, bucket, key, opts, info, err);
-    if (rc == 0 && opts != NULL && (opts->lock_mode != NULL || opts->legal_hold != 0)) {
+    free(sse);
+    if (rc == 0 && (opts->lock_mode != NULL || opts->legal_hold != 0)) {
         /* The upload's object lock settings, applied when it completes. */
         rc = lake__version_upload_lock_put(lake, bucket, info->upload_id, opts, err);
         if (rc < 0) {

@@ -434,6 +434,11 @@ static void write_part(struct fixture *f, const char *upload_id, int n, size_t l
     struct err_info err;
     struct lake_writer *w = NULL;
     assert_int_equal(lake_writer_open(f->lake, LAKE_CHECKSUM_NONE, &w), 0);
+    struct lake_upload_info up;
+    assert_int_equal(lake_upload_get(f->lake, "mpu", "big", upload_id, &up, &err), 0);
+    /* A part is sealed under its upload's data key. */
+    assert_int_equal(lake_writer_encrypt(w, up.sse, NULL, &err), 0);
+    lake_upload_info_fini(&up);
     char *data = malloc(len);
     memset(data, fill, len);
     assert_int_equal(lake_writer_write(w, data, len), 0);
@@ -603,7 +608,7 @@ static int count_observed(void *arg, const uint8_t *data, size_t len)
     return 0;
 }
 
-static void test_adopted_spool_file_becomes_the_object(void **state)
+static void test_adopted_spool_file_is_sealed_into_the_object(void **state)
 {
     struct fixture *f = *state;
     struct err_info err;
@@ -634,14 +639,12 @@ static void test_adopted_spool_file_becomes_the_object(void **state)
         struct lake_object_info info;
         assert_int_equal(lake_writer_commit(w, "adopt", named ? "n" : "u", NULL, &info, &err), 0);
         lake_writer_destroy(w);
+        /* Objects are sealed at rest: the spool's plaintext is encrypted into a new file,
+           never linked into place, and no path to plaintext is handed out. */
         char *obj_path = NULL;
-        assert_int_equal(lake_object_path(f->lake, "adopt", named ? "n" : "u", &obj_path, &err), 0);
-        struct stat spool_st;
-        struct stat obj_st;
-        assert_int_equal(fstat(fd, &spool_st), 0);
-        assert_int_equal(stat(obj_path, &obj_st), 0);
-        assert_int_equal(spool_st.st_ino == obj_st.st_ino, !named); /* linked, not copied */
-        free(obj_path);
+        assert_int_equal(lake_object_path(f->lake, "adopt", named ? "n" : "u", &obj_path, &err),
+                         SL_E(INVALID_REQUEST));
+        assert_null(obj_path);
         close(fd);
         if (named) {
             /* The caller's file stays its own: changing it leaves the object alone. */
@@ -777,7 +780,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multipart_abort_and_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_objects_and_removes_debris, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_adopted_spool_file_becomes_the_object, setup,
+        cmocka_unit_test_setup_teardown(test_adopted_spool_file_is_sealed_into_the_object, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_commit_in_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandoned_uploads_are_discarded_at_open, setup,

@@ -138,6 +138,12 @@ static int write_part(struct fixture *f, const char *id, int n, size_t len, char
     memset(data, fill, len);
     struct lake_writer *w = NULL;
     int rc = lake_writer_open(f->lake, LAKE_CHECKSUM_NONE, &w);
+    struct lake_upload_info up;
+    if (rc == 0 && (rc = lake_upload_get(f->lake, "bkt", "k", id, &up, err)) == 0) {
+        /* A part is sealed under its upload's data key. */
+        rc = lake_writer_encrypt(w, up.sse, NULL, err);
+        lake_upload_info_fini(&up);
+    }
     if (rc == 0) {
         rc = lake_writer_write(w, data, len);
     }

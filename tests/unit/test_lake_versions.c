@@ -85,15 +85,24 @@ static void put(struct fixture *f, const char *key, const char *body, char *vid_
     lake_object_info_fini(&info);
 }
 
+static int append_sink(void *arg, const uint8_t *data, size_t len)
+{
+    buf_append(arg, data, len);
+    return 0;
+}
+
 static void read_version(struct fixture *f, const char *key, const char *vid, const char *want)
 {
     struct lake_object_info info;
-    int fd = -1;
-    assert_int_equal(lake_version_open(f->lake, "bkt", key, vid, &info, &fd, NULL), 0);
-    char got[64] = "";
-    assert_int_equal(pread(fd, got, sizeof(got) - 1, 0), (ssize_t)strlen(want));
-    assert_string_equal(got, want);
-    close(fd);
+    struct lake_reader *rd = NULL;
+    assert_int_equal(lake_reader_open_version(f->lake, "bkt", key, vid, NULL, &info, &rd, NULL), 0);
+    struct buf got;
+    buf_init(&got);
+    assert_int_equal(lake_reader_range(rd, 0, info.size_bytes, append_sink, &got), 0);
+    assert_int_equal(got.len, strlen(want));
+    assert_memory_equal(got.data, want, got.len);
+    buf_fini(&got);
+    lake_reader_close(rd);
     lake_object_info_fini(&info);
 }
 
