@@ -411,14 +411,26 @@ void query__enqueue(struct query_service *svc, const char *id)
 
 void query__interrupt(struct query_service *svc, const char *id)
 {
-    pthread_mutex_lock(&svc->mu);
-    for (int i = 0; i < svc->n_workers; i++) {
-        if (strcmp(svc->workers[i].running_id, id) == 0) {
-            svc->workers[i].cancel = 1;
-            duck_conn_interrupt(svc->workers[i].conn);
+    /* An interrupt that reaches DuckDB before a statement starts, or between two of a
+       query's statements, is lost; so it is repeated every 10 ms while the worker still
+       runs the query (it ends within a statement once one lands), for at most 2 s. */
+    for (int round = 0; round < 200; round++) {
+        int running = 0;
+        pthread_mutex_lock(&svc->mu);
+        for (int i = 0; i < svc->n_workers; i++) {
+            if (strcmp(svc->workers[i].running_id, id) == 0) {
+                svc->workers[i].cancel = 1;
+                duck_conn_interrupt(svc->workers[i].conn);
+                running = 1;
+            }
         }
+        pthread_mutex_unlock(&svc->mu);
+        if (!running) {
+            return;
+        }
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
     }
-    pthread_mutex_unlock(&svc->mu);
 }
 
 int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t until_ms,
