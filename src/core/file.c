@@ -13,6 +13,17 @@ struct fault {
 };
 
 static struct fault faults[FILE_OP_COUNT_];
+static atomic_ulong flushes;
+
+unsigned long file_flush_count(void)
+{
+    return atomic_load(&flushes);
+}
+
+void file_flush_note(void)
+{
+    atomic_fetch_add(&flushes, 1);
+}
 
 /* Sets errno to op's injected error and returns -1 (for the callers below). */
 static int fault_fail(enum file_op op)
@@ -79,6 +90,7 @@ int file_fdatasync(int fd)
         errno = faults[FILE_OP_SYNC].err;
         return -1;
     }
+    file_flush_note();
     return fdatasync(fd);
 }
 
@@ -88,6 +100,7 @@ int file_fsync(int fd)
         errno = faults[FILE_OP_SYNC].err;
         return -1;
     }
+    file_flush_note();
     return fsync(fd);
 }
 
@@ -146,6 +159,7 @@ int file_dir_sync(int dir_fd)
     if (fault_hits(FILE_OP_DIR_SYNC)) {
         return fault_fail(FILE_OP_DIR_SYNC);
     }
+    file_flush_note();
     return fsync(dir_fd);
 }
 

@@ -28,6 +28,13 @@ int file_unlinkat(int dir_fd, const char *name, int flags);
 /* fsync(2) of a directory's descriptor: makes the names created or renamed in it durable. */
 int file_dir_sync(int dir_fd);
 /*
+ * Flushes to the device so far, process-wide: every file_fdatasync, file_fsync and
+ * file_dir_sync call, and every sync the metadata store's SQLite makes (store.c counts
+ * those through file_flush_note). For tests and benchmarks of how writers share flushes.
+ */
+unsigned long file_flush_count(void);
+void file_flush_note(void);
+/*
  * copy_file_range(2) from in_fd at *in_off to out_fd at *out_off, both advanced; counts as
  * a write for fault injection (a short copy, then the error, as a full disk gives).
  */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -129,8 +130,76 @@ static int is_memory_path(const char *path)
     return path[0] == '\0' || strcmp(path, ":memory:") == 0;
 }
 
+/*
+ * SQLite's syncs, counted in file_flush_count: the default VFS is wrapped so that each
+ * file it opens gets a copy of its method table whose xSync notes the flush and calls
+ * the original. Only the table pointer changes; the file itself is SQLite's own.
+ */
+struct counted_methods {
+    sqlite3_io_methods m;
+    const sqlite3_io_methods *orig;
+};
+static struct counted_methods counted[8];
+static size_t n_counted;
+static pthread_mutex_t counted_lock = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3_vfs counted_vfs;
+static sqlite3_vfs *base_vfs;
+static pthread_once_t counted_once = PTHREAD_ONCE_INIT;
+
+static int counted_sync(sqlite3_file *f, int flags)
+{
+    const struct counted_methods *c = (const struct counted_methods *)f->pMethods;
+    file_flush_note();
+    return c->orig->xSync(f, flags);
+}
+
+static const sqlite3_io_methods *counted_wrap(const sqlite3_io_methods *orig)
+{
+    const sqlite3_io_methods *out = orig; /* unwrapped if the table is full */
+    pthread_mutex_lock(&counted_lock);
+    for (size_t i = 0; i < n_counted; i++) {
+        if (counted[i].orig == orig) {
+            out = &counted[i].m;
+        }
+    }
+    if (out == orig && n_counted < sizeof(counted) / sizeof(counted[0])) {
+        struct counted_methods *c = &counted[n_counted++];
+        c->m = *orig;
+        c->m.xSync = counted_sync;
+        c->orig = orig;
+        out = &c->m;
+    }
+    pthread_mutex_unlock(&counted_lock);
+    return out;
+}
+
+static int counted_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+                        int *out_flags)
+{
+    (void)vfs;
+    int rc = base_vfs->xOpen(base_vfs, name, f, flags, out_flags);
+    if (rc == SQLITE_OK && f->pMethods != NULL) {
+        f->pMethods = counted_wrap(f->pMethods);
+    }
+    return rc;
+}
+
+static void counted_install(void)
+{
+    base_vfs = sqlite3_vfs_find(NULL);
+    if (base_vfs == NULL) {
+        return;
+    }
+    counted_vfs = *base_vfs;
+    counted_vfs.zName = "sluice-counted";
+    counted_vfs.pNext = NULL;
+    counted_vfs.xOpen = counted_open;
+    sqlite3_vfs_register(&counted_vfs, 1);
+}
+
 int store_open(const char *path, struct store **out)
 {
+    pthread_once(&counted_once, counted_install);
     struct store *st = xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->pool_lock, NULL);
