@@ -574,11 +574,8 @@ static void start_request(struct h1_conn *c, const struct vet_head *vh, const ch
         c->state = H1_CLOSED;
         return;
     }
-    /* The host's checks passed, so a Transfer-Encoding is exactly "chunked". */
-    if (!chunked && length == 0) {
-        complete(c);
-        return;
-    }
+    /* Sent for an empty body too, as S3 does: botocore keeps a final answer that came
+       without one as the status of the next response on the connection. */
     if (expect_continue && vh->http_minor == 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         struct iovec iov[1] = {{(void *)cont, sizeof(cont) - 1}};
@@ -587,6 +584,11 @@ static void start_request(struct h1_conn *c, const struct vet_head *vh, const ch
             c->state = H1_CLOSED;
             return;
         }
+    }
+    /* The host's checks passed, so a Transfer-Encoding is exactly "chunked". */
+    if (!chunked && length == 0) {
+        complete(c);
+        return;
     }
     set_phase(c, PHASE_BODY);
     c->to_go = length;

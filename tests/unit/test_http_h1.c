@@ -393,6 +393,12 @@ static void continue_is_sent_only_to_an_admitted_request(void **state)
     assert_non_null(strstr(out, "Connection: close\r\n"));
     assert_null(strstr(out, "[ok]"));
     free(out);
+    /* An empty body gets its 100 Continue too, before the final answer. */
+    in = "PUT /k HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n";
+    out = serve(in, strlen(in), &rc);
+    assert_int_equal(rc, 1);
+    assert_ptr_equal(strstr(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"), out);
+    free(out);
 }
 
 static void a_body_made_over_time_is_sent_chunked(void **state)
