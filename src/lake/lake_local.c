@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/base64.h"
@@ -99,7 +100,12 @@ struct local {
     pthread_cond_t gc_cond;
     struct pending_put *gc_head; /* waiting to be committed, oldest first */
     struct pending_put *gc_tail;
+    int gc_queued;                 /* rows waiting in gc_head */
     int gc_leader;                 /* a thread is committing a batch now */
+    int gc_expect;                 /* writers seen around the last batch (see gather) */
+    int64_t gc_wait_ns;            /* how long a leader may gather: half the last commit */
+    int gc_gathering;              /* a leader waits on gc_arrive for more rows */
+    pthread_cond_t gc_arrive;      /* signalled when a row is queued while gathering */
     int64_t abandon_after_ms;      /* uploads idle this long are discarded */
     _Atomic int64_t last_sweep_ms; /* when abandoned uploads were last swept */
 };
@@ -773,11 +779,41 @@ static void commit_batch(struct local *lo, struct pending_put *batch)
     store_unlock(lo->st);
 }
 
+/* Longest a leader gathers rows, whatever the last commit took. */
+#define GATHER_MAX_NS ((int64_t)2000000)
+
+/*
+ * Called by a new leader (gc_lock held): waits, at most gc_wait_ns, until as many rows
+ * are queued as writers were busy around the last batch. Without it, writers settle into
+ * two groups that take turns, each batch holding half of them: the writers of the last
+ * batch are still between answer and next request when the next batch starts. Waiting
+ * a fraction of a commit for them lets one flush cover all of them. A lone writer never
+ * waits: it expects only itself.
+ */
+static void gather(struct local *lo)
+{
+    if (lo->gc_queued >= lo->gc_expect || lo->gc_wait_ns <= 0) {
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t ns = until.tv_nsec + lo->gc_wait_ns;
+    until.tv_sec += ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
+    lo->gc_gathering = 1;
+    while (lo->gc_queued < lo->gc_expect) {
+        if (pthread_cond_timedwait(&lo->gc_arrive, &lo->gc_lock, &until) != 0) {
+            break; /* timed out: commit what came */
+        }
+    }
+    lo->gc_gathering = 0;
+}
+
 /*
  * Group commit: concurrent writers queue their rows; whichever finds no batch in flight
- * becomes the leader, takes every queued row, commits them together (one transaction,
- * one WAL fsync, one hold of the shared store's lock) and wakes the others. A single
- * writer pays the same as committing alone. Returns the row's result.
+ * becomes the leader, gathers (above), takes every queued row, commits them together
+ * (one transaction, one WAL fsync, one hold of the shared store's lock) and wakes the
+ * others. A single writer pays the same as committing alone. Returns the row's result.
  */
 static int commit_grouped(struct local *lo, struct pending_put *p)
 {
@@ -788,23 +824,35 @@ static int commit_grouped(struct local *lo, struct pending_put *p)
         lo->gc_head = p;
     }
     lo->gc_tail = p;
+    lo->gc_queued++;
+    if (lo->gc_gathering) {
+        pthread_cond_signal(&lo->gc_arrive);
+    }
     while (!p->done) {
         if (lo->gc_leader) {
             pthread_cond_wait(&lo->gc_cond, &lo->gc_lock);
             continue;
         }
         lo->gc_leader = 1;
+        gather(lo);
         struct pending_put *batch = lo->gc_head;
+        int n = lo->gc_queued;
         lo->gc_head = NULL;
         lo->gc_tail = NULL;
+        lo->gc_queued = 0;
         pthread_mutex_unlock(&lo->gc_lock);
+        int64_t t0 = clock_mono_ns();
         commit_batch(lo, batch);
+        int64_t took = clock_mono_ns() - t0;
         pthread_mutex_lock(&lo->gc_lock);
         for (struct pending_put *q = batch; q != NULL;) {
             struct pending_put *next = q->next;
             q->done = 1; /* q may be gone once its owner wakes: read next first */
             q = next;
         }
+        /* This batch's writers come back, and those queued meanwhile are waiting. */
+        lo->gc_expect = n + lo->gc_queued;
+        lo->gc_wait_ns = took / 2 < GATHER_MAX_NS ? took / 2 : GATHER_MAX_NS;
         lo->gc_leader = 0;
         pthread_cond_broadcast(&lo->gc_cond);
     }
@@ -2067,6 +2115,7 @@ static void local_close(void *be)
     }
     pthread_mutex_destroy(&lo->gc_lock);
     pthread_cond_destroy(&lo->gc_cond);
+    pthread_cond_destroy(&lo->gc_arrive);
     free(lo);
 }
 
@@ -2111,6 +2160,11 @@ int lake__local_open(struct store *st, const char *root, int64_t abandon_after_m
     lo->abandon_after_ms = abandon_after_ms;
     atomic_store(&lo->last_sweep_ms, clock_now_ms());
     pthread_cond_init(&lo->gc_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lo->gc_arrive, &ca);
+    pthread_condattr_destroy(&ca);
     for (int i = 0; i < 256; i++) {
         lo->dir_fds[i] = -1;
     }
