@@ -128,4 +128,8 @@ format:
 clean:
 	rm -rf build build-* 
 
+# console.c takes its page and script in with .incbin, which -MMD does not see.
+CONSOLE_ASSETS := src/metrics/console/index.html src/metrics/console/app.js
+$(BUILD)/obj/metrics/console.o $(FUZZ_BUILD)/obj/metrics/console.o: $(CONSOLE_ASSETS)
+
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d

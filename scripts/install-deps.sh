@@ -10,6 +10,7 @@ apt_packages=(
     awscli python3-boto3 python3-pytest python3-requests python3-h2
     default-jdk-headless libjackson2-dataformat-cbor
     nodejs npm
+    chromium
 )
 
 missing=()
@@ -23,6 +24,14 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
     tmp=()
     for p in "${missing[@]}"; do
         [[ $p == nodejs || $p == npm ]] || tmp+=("$p")
+    done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+# The console's browser test needs a chromium binary, from Debian or elsewhere.
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+    tmp=()
+    for p in "${missing[@]+"${missing[@]}"}"; do
+        [[ $p == chromium ]] || tmp+=("$p")
     done
     missing=("${tmp[@]+"${tmp[@]}"}")
 fi

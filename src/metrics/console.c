@@ -4,8 +4,8 @@
  * access key given at sign-in), so the pages are served unsigned like /metrics is.
  *
  * The files are src/metrics/console/; .incbin takes them in when this file is compiled
- * (from the checkout's root, as the Makefile does), so change this file too, or clean,
- * when they change.
+ * (from the checkout's root, as the Makefile does, which also rebuilds this file when they
+ * change).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -277,8 +277,15 @@ function startConsole() {
     signIn($('akid').value.trim(), $('secret').value);
   });
   $('signout').addEventListener('click', signOut);
+  // For automation (a headless browser): /console#ak=…&sk=… signs in. A fragment is never
+  // sent to the server, so the key stays out of its logs; it is taken off the address at
+  // once so it stays out of the history too.
+  const given = new URLSearchParams(location.hash.slice(1));
   const saved = sessionStorage.getItem('sluice');
-  if (saved) {
+  if (given.get('ak') && given.get('sk')) {
+    history.replaceState(null, '', location.pathname + location.search);
+    signIn(given.get('ak'), given.get('sk'));
+  } else if (saved) {
     signIn(...JSON.parse(saved));
   }
 }
