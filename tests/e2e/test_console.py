@@ -3,7 +3,7 @@ elsewhere, and the script's API part (its own SigV4 signing with WebCrypto, the 
 makes, the figures it shows) is run in Node against a known workload: records per stream,
 throttling, delivery streams, Athena queries priced at 5 USD per TB (10 MB minimum), the
 last hour's cost at AWS's list prices against a hand calculation, alarms.
-(No browser is installed to open the page itself.)
+(test_console_browser.py opens the page itself in headless Chromium.)
 """
 import json
 import os
