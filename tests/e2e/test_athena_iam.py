@@ -1,0 +1,194 @@
+"""Athena acts as its caller: a query reads the catalog (glue:GetTable, glue:GetDatabase,
+glue:GetPartitions) and the lake (s3:ListBucket, s3:GetObject) and writes its result
+(s3:PutObject) with the permissions of the user who started it, bucket policies counted;
+a denial ends the query FAILED with Athena's message. Root is never checked."""
+import json
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+
+LAZY_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+N_FILES = 3
+
+
+def client_as(sluice, service, key, secret):
+    cfg = Config(retries={"total_max_attempts": 1})
+    return boto3.client(service, endpoint_url=sluice.endpoint, region_name=sluice.region,
+                        aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+
+
+def run(athena, sql, db, output, timeout=90):
+    qid = athena.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": db},
+        ResultConfiguration={"OutputLocation": output})["QueryExecutionId"]
+    deadline = time.time() + timeout
+    while True:
+        qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if qe["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return qe
+        assert time.time() < deadline, qe
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def lake(sluice, unique):
+    """A bucket with a CSV table of N_FILES objects (one row each) under data/t/, a plain
+    and a partitioned table over it in a Glue database, results going to results/."""
+    s3, glue = sluice.client("s3"), sluice.client("glue")
+    bucket, db = f"athiam-{unique}", f"athiam_{unique}"
+    s3.create_bucket(Bucket=bucket)
+    for i in range(N_FILES):
+        s3.put_object(Bucket=bucket, Key=f"data/t/part-{i}.csv", Body=f"{i},name-{i}\n".encode())
+        s3.put_object(Bucket=bucket, Key=f"data/p/day=d{i}/f.csv",
+                      Body=f"{i},name-{i}\n".encode())
+    glue.create_database(DatabaseInput={"Name": db})
+    cols = [{"Name": "id", "Type": "int"}, {"Name": "name", "Type": "string"}]
+
+    def table(name, loc, keys=()):
+        glue.create_table(DatabaseName=db, TableInput={
+            "Name": name, "TableType": "EXTERNAL_TABLE",
+            "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
+            "StorageDescriptor": {
+                "Columns": cols, "Location": loc,
+                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+                "OutputFormat":
+                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "SerdeInfo": {"SerializationLibrary": LAZY_SERDE,
+                              "Parameters": {"field.delim": ","}}}})
+
+    table("t", f"s3://{bucket}/data/t/")
+    table("p", f"s3://{bucket}/data/p/", keys=["day"])
+    for i in range(N_FILES):
+        sd = glue.get_table(DatabaseName=db, Name="p")["Table"]["StorageDescriptor"]
+        sd["Location"] = f"s3://{bucket}/data/p/day=d{i}/"
+        glue.create_partition(DatabaseName=db, TableName="p",
+                              PartitionInput={"Values": [f"d{i}"], "StorageDescriptor": sd})
+    return {"bucket": bucket, "db": db, "output": f"s3://{bucket}/results/",
+            "s3": s3, "glue": glue}
+
+
+def full_policy(bucket, glue_actions=("glue:GetDatabase", "glue:GetTable",
+                                      "glue:GetPartitions"),
+                data_read=True, results_write=True):
+    st = [{"Effect": "Allow", "Action": "athena:*", "Resource": "*"},
+          {"Effect": "Allow", "Action": list(glue_actions), "Resource": "*"},
+          {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+           "Resource": f"arn:aws:s3:::{bucket}"},
+          {"Effect": "Allow", "Action": "s3:GetObject",
+           "Resource": f"arn:aws:s3:::{bucket}/results/*"}]
+    if data_read:
+        st.append({"Effect": "Allow", "Action": "s3:GetObject",
+                   "Resource": f"arn:aws:s3:::{bucket}/data/*"})
+    if results_write:
+        st.append({"Effect": "Allow", "Action": "s3:PutObject",
+                   "Resource": f"arn:aws:s3:::{bucket}/results/*"})
+    return {"Version": "2012-10-17", "Statement": st}
+
+
+def athena_user(sluice, unique, policy, suffix=""):
+    iam = sluice.client("iam")
+    name = f"analyst-{unique}{suffix}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="athena", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    arn = iam.get_user(UserName=name)["User"]["Arn"]
+    return client_as(sluice, "athena", key["AccessKeyId"], key["SecretAccessKey"]), arn
+
+
+def rows_of(athena, qid):
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    return sorted(r["Data"][0]["VarCharValue"] for r in rows[1:])
+
+
+def test_allowed_user_reads_the_table_and_its_partitions(sluice, unique, lake):
+    athena, _ = athena_user(sluice, unique, full_policy(lake["bucket"]))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows_of(athena, qe["QueryExecutionId"]) == [str(i) for i in range(N_FILES)]
+    qe = run(athena, "SELECT id, day FROM p WHERE day = 'd1'", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows_of(athena, qe["QueryExecutionId"]) == ["1"]
+
+
+def test_no_get_object_on_the_data_fails_the_query(sluice, unique, lake):
+    athena, _ = athena_user(sluice, unique, full_policy(lake["bucket"], data_read=False))
+    qe = run(athena, "SELECT count(*) FROM t", lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Permission denied on S3 path: s3://{lake['bucket']}/data/t/part-"), st
+    assert st["AthenaError"]["ErrorCategory"] == 2
+    assert st["AthenaError"]["ErrorMessage"] == st["StateChangeReason"]
+    # nothing was written for the failed query
+    keys = [o["Key"] for o in lake["s3"].list_objects_v2(
+        Bucket=lake["bucket"], Prefix="results/").get("Contents", [])]
+    assert not any(k.startswith(f"results/{qe['QueryExecutionId']}") for k in keys)
+
+
+def test_no_put_object_on_the_output_fails_the_query(sluice, unique, lake):
+    athena, _ = athena_user(sluice, unique, full_policy(lake["bucket"], results_write=False))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    out = f"{lake['output']}{qe['QueryExecutionId']}.csv"
+    assert st["StateChangeReason"] == (
+        f"Access denied when writing output to url: {out} . Please ensure you are allowed to "
+        "access the S3 bucket. If you are encrypting query results with KMS key, please "
+        "ensure you are allowed to access your KMS key"), st
+    assert st["AthenaError"]["ErrorCategory"] == 2
+    with pytest.raises(Exception):
+        lake["s3"].head_object(Bucket=lake["bucket"], Key=out.split("/", 3)[3])
+
+
+def test_no_glue_get_table_fails_the_query(sluice, unique, lake):
+    athena, arn = athena_user(sluice, unique, full_policy(
+        lake["bucket"], glue_actions=("glue:GetDatabase", "glue:GetPartitions")))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    catalog = f"arn:aws:glue:{sluice.region}:{sluice.account_id}:catalog"
+    assert st["StateChangeReason"] == (
+        f"Insufficient permissions to execute the query. User: {arn} is not authorized to "
+        f"perform: glue:GetTable on resource: {catalog} because no identity-based policy "
+        "allows the glue:GetTable action"), st
+    assert st["AthenaError"]["ErrorCategory"] == 2
+
+
+def test_no_glue_get_partitions_fails_a_partitioned_query(sluice, unique, lake):
+    athena, _ = athena_user(sluice, unique, full_policy(
+        lake["bucket"], glue_actions=("glue:GetDatabase", "glue:GetTable")))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    qe = run(athena, "SELECT id FROM p", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert "glue:GetPartitions" in qe["Status"]["StateChangeReason"]
+
+
+def test_bucket_policy_deny_on_the_data_fails_the_query_and_root_is_unaffected(
+        sluice, unique, lake):
+    athena, arn = athena_user(sluice, unique, full_policy(lake["bucket"]))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    lake["s3"].put_bucket_policy(Bucket=lake["bucket"], Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": {"AWS": arn}, "Action": "s3:GetObject",
+                       "Resource": f"arn:aws:s3:::{lake['bucket']}/data/*"}]}))
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Permission denied on S3 path: s3://{lake['bucket']}/data/t/part-"), st
+    # root reads the same table, past the policy that denies the user
+    root = sluice.client("athena")
+    qe = run(root, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows_of(root, qe["QueryExecutionId"]) == [str(i) for i in range(N_FILES)]
+
+
+def test_root_is_not_checked(sluice, lake):
+    root = sluice.client("athena")
+    qe = run(root, "SELECT id, day FROM p", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows_of(root, qe["QueryExecutionId"]) == [str(i) for i in range(N_FILES)]
