@@ -630,7 +630,11 @@ static int start_query(struct query_service *svc, json_t *in, json_t **out,
     /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
     int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
     char prev[QUERY_ID_LEN + 1] = "";
-    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && query__reusable(r.run_text)) {
+    struct query_caller who;
+    caller_of(svc, req, &who);
+    /* a checked caller runs the query: a result reused would skip its reads' checks */
+    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && !who.checked &&
+        query__reusable(r.run_text)) {
         query__reuse_find(svc, &r, prev);
     }
     store_lock(svc->st);
@@ -653,8 +657,6 @@ static int start_query(struct query_service *svc, json_t *in, json_t **out,
         return rc;
     }
     if (existing == 0 && !reused && r.failure == NULL) {
-        struct query_caller who;
-        caller_of(svc, req, &who);
         query__enqueue(svc, id, &who);
     }
     *out = json_pack("{s:s}", "QueryExecutionId", id);

@@ -1489,9 +1489,13 @@ static enum step parse_query(struct exec_run *r)
     if (query__write_kind(r->row.query) != QUERY_WRITE_NONE) {
         /* the statement's query runs as a SELECT; query_ctas.c writes its rows */
         struct query_failure qf;
-        if (query__write_parse(r->row.query, &r->write, &qf) < 0 ||
-            query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
-                                 r->row.enforce, &qf) < 0) {
+        if (query__write_parse(r->row.query, &r->write, &qf) < 0) {
+            fail(wk, qf.category, qf.type, "%s", qf.message);
+            return STEP_FAILED;
+        }
+        r->write->who = r->who;
+        if (query__write_prepare(r->write, r->svc, r->id, r->row.database,
+                                 r->row.output_location, r->row.enforce, &qf) < 0) {
             fail(wk, qf.category, qf.type, "%s", qf.message);
             return STEP_FAILED;
         }

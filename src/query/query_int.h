@@ -381,6 +381,7 @@ struct query_write {
     char (*target_types)[64]; /* INSERT: the table's columns' Hive types, partition keys last */
     char (*target_names)[128];
     size_t n_target;
+    const struct query_caller *who; /* whose permissions the writes need (borrowed); NULL */
 };
 /* Parses text (a statement query__write_kind does not call NONE) into *out. Returns 0, or
  * -1 with Athena's failure in f. */

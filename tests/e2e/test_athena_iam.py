@@ -192,3 +192,68 @@ def test_root_is_not_checked(sluice, lake):
     qe = run(root, "SELECT id, day FROM p", lake["db"], lake["output"])
     assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
     assert rows_of(root, qe["QueryExecutionId"]) == [str(i) for i in range(N_FILES)]
+
+
+def test_ctas_writes_its_table_as_the_caller(sluice, unique, lake):
+    bucket = lake["bucket"]
+    write = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/ctas/*"}
+    # no glue:CreateTable: refused before anything is written
+    policy = full_policy(bucket)
+    policy["Statement"].append(write)
+    athena, arn = athena_user(sluice, unique, policy, "a")
+    sql = f"CREATE TABLE {{}} WITH (external_location = 's3://{bucket}/ctas/{{}}/') AS " \
+          "SELECT id FROM t"
+    qe = run(athena, sql.format("c1", "c1"), lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Insufficient permissions to execute the query. User: {arn} is not authorized to "
+        "perform: glue:CreateTable on resource: "), st
+    assert "Contents" not in lake["s3"].list_objects_v2(Bucket=bucket, Prefix="ctas/c1/")
+    # glue:CreateTable but no s3:PutObject on the target location
+    athena, _ = athena_user(sluice, unique, full_policy(bucket, glue_actions=(
+        "glue:GetDatabase", "glue:GetTable", "glue:GetPartitions", "glue:CreateTable")), "b")
+    qe = run(athena, sql.format("c2", "c2"), lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Permission denied on S3 path: s3://{bucket}/ctas/c2/"), st
+    # both: the table is created and reads back
+    policy = full_policy(bucket, glue_actions=(
+        "glue:GetDatabase", "glue:GetTable", "glue:GetPartitions", "glue:CreateTable"))
+    policy["Statement"].append(write)
+    athena, _ = athena_user(sluice, unique, policy, "c")
+    qe = run(athena, sql.format("c3", "c3"), lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    qe = run(athena, "SELECT id FROM c3", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows_of(athena, qe["QueryExecutionId"]) == [str(i) for i in range(N_FILES)]
+
+
+def test_a_reused_result_does_not_skip_the_callers_checks(sluice, unique, lake):
+    root = sluice.client("athena")
+    reuse = {"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}}
+    sql = "SELECT id FROM t"
+    qid = root.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": lake["db"]}, WorkGroup="primary",
+        ResultConfiguration={"OutputLocation": lake["output"]},
+        ResultReuseConfiguration=reuse)["QueryExecutionId"]
+    deadline = time.time() + 90
+    while root.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"][
+            "State"] not in ("SUCCEEDED", "FAILED"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    athena, _ = athena_user(sluice, unique, full_policy(lake["bucket"], data_read=False))
+    qid = athena.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": lake["db"]},
+        ResultConfiguration={"OutputLocation": lake["output"]},
+        ResultReuseConfiguration=reuse)["QueryExecutionId"]
+    while True:
+        qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if qe["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert qe["Status"]["StateChangeReason"].startswith("Permission denied on S3 path: ")
