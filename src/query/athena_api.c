@@ -541,8 +541,7 @@ static void caller_of(struct query_service *svc, const struct api_request *req,
     snprintf(who->arn, sizeof(who->arn), "%s", req->principal_arn ? req->principal_arn : "");
     snprintf(who->id, sizeof(who->id), "%s", req->principal_id ? req->principal_id : "");
     snprintf(who->name, sizeof(who->name), "%s", req->principal_name ? req->principal_name : "");
-    snprintf(who->key_id, sizeof(who->key_id), "%s",
-             req->access_key_id ? req->access_key_id : "");
+    snprintf(who->key_id, sizeof(who->key_id), "%s", req->access_key_id ? req->access_key_id : "");
     snprintf(who->region, sizeof(who->region), "%s", req->region ? req->region : "");
 }
 

@@ -44,8 +44,8 @@ struct api_request;
  * perform: ..." in err. Root is allowed everything.
  */
 typedef int (*query_authorize_fn)(void *arg, const struct api_request *who, const char *action,
-                                  const char *resource, const char *bucket,
-                                  const char *s3_prefix, struct err_info *err);
+                                  const char *resource, const char *bucket, const char *s3_prefix,
+                                  struct err_info *err);
 
 /*
  * Opens the service: applies the "query" migrations, makes sure workgroup `primary`

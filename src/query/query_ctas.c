@@ -651,8 +651,8 @@ static int prepare_insert(struct query_write *q, struct query_service *svc, stru
     if (rc == 0 && d->n_partition_keys > 0 && q->n_partitioned_by == 0) {
         /* the table's partitions are only known now */
         char denied[1024];
-        if (query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table,
-                            denied, sizeof(denied)) < 0) {
+        if (query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table, denied,
+                            sizeof(denied)) < 0) {
             rc = failf(f, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
                        denied);
         }
@@ -689,11 +689,10 @@ static int may_catalog(struct query_write *q, struct query_service *svc, struct 
     if (q->kind == QUERY_WRITE_UNLOAD) {
         return 0;
     }
-    if (query__may_glue(svc, q->who, action, q->database, q->table, denied, sizeof(denied)) <
-            0 ||
+    if (query__may_glue(svc, q->who, action, q->database, q->table, denied, sizeof(denied)) < 0 ||
         (q->n_partitioned_by > 0 &&
-         query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table,
-                         denied, sizeof(denied)) < 0)) {
+         query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table, denied,
+                         sizeof(denied)) < 0)) {
         return failf(f, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
                      denied);
     }
@@ -1137,8 +1136,8 @@ static int put_file(struct writing *wr, const char *path, const char *key, struc
     if (query__may(wr->svc, wr->q->who, "s3:PutObject", arn, wr->bucket, NULL, denied,
                    sizeof(denied)) < 0) {
         close(fd);
-        return failf(f, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s",
-                     wr->bucket, key);
+        return failf(f, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", wr->bucket,
+                     key);
     }
     struct lake_writer *w = NULL;
     struct err_info e = {0};
@@ -1444,15 +1443,15 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
     /* the manifest and the result's metadata are written as the caller */
     char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
     for (int meta = 0; meta < 2; meta++) {
-        char *url = meta ? xasprintf("%.*s.metadata", (int)stem, output_location)
-                         : xstrdup(manifest);
+        char *url =
+            meta ? xasprintf("%.*s.metadata", (int)stem, output_location) : xstrdup(manifest);
         int ok = query__split_s3(url, bucket, sizeof(bucket), &key) == 0;
         if (ok) {
             snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s", bucket, key);
         }
         free(url);
         if (ok && query__may(wr->svc, wr->q->who, "s3:PutObject", arn, bucket, NULL, denied,
-                       sizeof(denied)) < 0) {
+                             sizeof(denied)) < 0) {
             free(manifest);
             return failf(f, ATHENA_USER, 1302,
                          "Access denied when writing output to url: %s . Please ensure you are "

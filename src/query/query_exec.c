@@ -319,8 +319,8 @@ static void walk_tree(struct walk *wk, json_t *node)
             snprintf(t->database, sizeof(t->database), "%s", db);
             snprintf(t->name, sizeof(t->name), "%s", tb);
             char denied[1024];
-            if (query__may_glue(wk->svc, wk->who, "glue:GetTable", db, tb, denied,
-                                sizeof(denied)) < 0 ||
+            if (query__may_glue(wk->svc, wk->who, "glue:GetTable", db, tb, denied, sizeof(denied)) <
+                    0 ||
                 query__may_glue(wk->svc, wk->who, "glue:GetDatabase", db, NULL, denied,
                                 sizeof(denied)) < 0) {
                 fail(wk, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
@@ -858,15 +858,15 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
         struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
         struct err_info e = {0};
         char denied[1024];
-        int rc = 0;
+        int rc = SL_E(ACCESS_DENIED);
         if (query__may_glue(wk->svc, wk->who, "glue:GetPartitions", t->database, t->name, denied,
                             sizeof(denied)) < 0) {
             fail(wk, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
                  denied);
-            rc = SL_E(ACCESS_DENIED);
-        }
-        rc = rc < 0 ? rc : catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
+        } else {
+            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
                                         (const char *)expr.data, on_partition, &pc, &e);
+        }
         if (rc == SL_E(INVALID_INPUT) && !wk->failed && expr.len > 1) {
             /* The catalog cannot evaluate what was extracted: read every partition and
              * let the WHERE clause filter the rows (correct, only dearer). */
@@ -1494,8 +1494,8 @@ static enum step parse_query(struct exec_run *r)
             return STEP_FAILED;
         }
         r->write->who = r->who;
-        if (query__write_prepare(r->write, r->svc, r->id, r->row.database,
-                                 r->row.output_location, r->row.enforce, &qf) < 0) {
+        if (query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
+                                 r->row.enforce, &qf) < 0) {
             fail(wk, qf.category, qf.type, "%s", qf.message);
             return STEP_FAILED;
         }
@@ -1932,8 +1932,8 @@ static enum step write_result(struct exec_run *r)
     char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
     for (int meta = 0; meta < 2; meta++) {
         snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s%s", bucket, key, meta ? ".metadata" : "");
-        if (query__may(r->svc, r->who, "s3:PutObject", arn, bucket, NULL, denied,
-                       sizeof(denied)) < 0) {
+        if (query__may(r->svc, r->who, "s3:PutObject", arn, bucket, NULL, denied, sizeof(denied)) <
+            0) {
             fail(&r->wk, ATHENA_USER, 1302,
                  "Access denied when writing output to url: %s . Please ensure you are allowed "
                  "to access the S3 bucket. If you are encrypting query results with KMS key, "
@@ -2152,8 +2152,8 @@ void query__execute(struct query_worker *w, const char *id, const struct query_c
         goto out_row;
     }
     r.t0_ns = clock_mono_ns();
-    r.wk = (struct walk){
-        .svc = r.svc, .who = who, .default_db = r.row.database, .text = r.row.query};
+    r.wk =
+        (struct walk){.svc = r.svc, .who = who, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
     if (query__ddl_classify(r.row.query) != QUERY_DDL_NONE) {
