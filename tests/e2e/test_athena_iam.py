@@ -257,3 +257,57 @@ def test_a_reused_result_does_not_skip_the_callers_checks(sluice, unique, lake):
         time.sleep(0.1)
     assert qe["Status"]["State"] == "FAILED", qe["Status"]
     assert qe["Status"]["StateChangeReason"].startswith("Permission denied on S3 path: ")
+
+
+def test_an_assumed_role_session_queries_with_its_role_and_session_policy(
+        sluice, unique, lake):
+    iam = sluice.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{sluice.account_id}:root"},
+         "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=f"analyst-role-{unique}",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="athena",
+                        PolicyDocument=json.dumps(full_policy(lake["bucket"])))
+    iam.create_user(UserName=f"assumer-{unique}")
+    key = iam.create_access_key(UserName=f"assumer-{unique}")["AccessKey"]
+    sts = client_as(sluice, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+
+    def session_athena(name, policy=None):
+        kw = {"Policy": json.dumps(policy)} if policy else {}
+        c = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=name, **kw)["Credentials"]
+        return boto3.client("athena", endpoint_url=sluice.endpoint, region_name=sluice.region,
+                            aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"],
+                            aws_session_token=c["SessionToken"],
+                            config=Config(retries={"total_max_attempts": 1}))
+
+    athena = session_athena("full")
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    # the session policy takes the data away from this session only
+    narrowed = session_athena("narrow", full_policy(lake["bucket"], data_read=False))
+    qe = run(narrowed, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert qe["Status"]["StateChangeReason"].startswith("Permission denied on S3 path: ")
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+
+
+def test_glue_allowed_only_through_athena(sluice, unique, lake):
+    policy = full_policy(lake["bucket"], glue_actions=())
+    policy["Statement"][1] = {
+        "Effect": "Allow", "Action": ["glue:GetTable", "glue:GetDatabase"], "Resource": "*",
+        "Condition": {"ForAnyValue:StringEquals": {"aws:CalledVia": "athena.amazonaws.com"}}}
+    iam = sluice.client("iam")
+    name = f"via-{unique}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    athena = client_as(sluice, "athena", key["AccessKeyId"], key["SecretAccessKey"])
+    glue = client_as(sluice, "glue", key["AccessKeyId"], key["SecretAccessKey"])
+    qe = run(athena, "SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    with pytest.raises(Exception) as e:
+        glue.get_table(DatabaseName=lake["db"], Name="t")
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
