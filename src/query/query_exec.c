@@ -2088,12 +2088,14 @@ static enum step plan_columns(struct exec_run *r, struct buf *out)
 }
 
 int query__plan(struct query_worker *w, const char *select, const char *database,
-                enum query_plan_kind kind, struct buf *out, struct query_failure *failure)
+                const struct query_caller *who, enum query_plan_kind kind, struct buf *out,
+                struct query_failure *failure)
 {
-    struct exec_run r = {.w = w, .svc = w->svc, .id = ""};
+    struct exec_run r = {.w = w, .svc = w->svc, .id = "", .who = who};
     r.row.query = xstrdup(select);
     r.row.database = xstrdup(database);
-    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.wk =
+        (struct walk){.svc = r.svc, .who = who, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
     int64_t per_table[MAX_TABLES] = {0};
@@ -2157,7 +2159,7 @@ void query__execute(struct query_worker *w, const char *id, const struct query_c
     r.columns = json_array();
     buf_init(&r.csv);
     if (query__ddl_classify(r.row.query) != QUERY_DDL_NONE) {
-        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns);
+        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns, who);
         goto out_release;
     }
 

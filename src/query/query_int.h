@@ -324,7 +324,7 @@ enum query_plan_kind { QUERY_PLAN_TEXT, QUERY_PLAN_IO, QUERY_PLAN_COLUMNS };
  * (COLUMNS). No row is read. Returns 0, or -1 with the failure the query itself would end
  * with (query_exec.c). */
 int query__plan(struct query_worker *w, const char *select, const char *database,
-                enum query_plan_kind kind, struct buf *out,
+                const struct query_caller *who, enum query_plan_kind kind, struct buf *out,
                 struct query_failure *failure /* OUT */);
 /* The SQL of view db.name as Athena stored it in Glue (the originalSql of its Presto
  * View text), or NULL when it is no such view. The caller frees it (query_ddl.c). */
@@ -332,9 +332,11 @@ char *query__view_sql(struct query_service *svc, const char *db, const char *nam
 
 /* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
  * w, with its text, default database and result object's location (the .txt or .csv
- * Athena names); ends it SUCCEEDED with the result object written, or FAILED. */
+ * Athena names), as who (its Glue calls and the result's write are checked); ends it
+ * SUCCEEDED with the result object written, or FAILED. */
 void query__ddl_execute(struct query_worker *w, const char *id, const char *query,
-                        const char *database, const char *output_location, int64_t t0_ns);
+                        const char *database, const char *output_location, int64_t t0_ns,
+                        const struct query_caller *who);
 
 /* ---- CTAS, INSERT INTO and UNLOAD (query_ctas.c) ---- */
 

@@ -311,3 +311,54 @@ def test_glue_allowed_only_through_athena(sluice, unique, lake):
     with pytest.raises(Exception) as e:
         glue.get_table(DatabaseName=lake["db"], Name="t")
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_ddl_runs_its_glue_call_and_writes_its_result_as_the_caller(sluice, unique, lake):
+    bucket, db = lake["bucket"], lake["db"]
+    create = (f"CREATE EXTERNAL TABLE ddl_t (id int) ROW FORMAT DELIMITED FIELDS TERMINATED "
+              f"BY ',' LOCATION 's3://{bucket}/data/t/'")
+    # reads only: DESCRIBE works, CREATE and DROP are refused and change nothing
+    athena, arn = athena_user(sluice, unique, full_policy(bucket), "r")
+    qe = run(athena, "DESCRIBE t", db, lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    qe = run(athena, create, db, lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Insufficient permissions to execute the query. User: {arn} is not authorized to "
+        "perform: glue:CreateTable on resource: "), st
+    with pytest.raises(Exception):
+        lake["glue"].get_table(DatabaseName=db, Name="ddl_t")
+    qe = run(athena, "DROP TABLE t", db, lake["output"])
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert "glue:DeleteTable" in qe["Status"]["StateChangeReason"]
+    assert lake["glue"].get_table(DatabaseName=db, Name="t")["Table"]["Name"] == "t"
+    # no s3:PutObject on the output: refused before the table is created
+    athena, _ = athena_user(sluice, unique, full_policy(bucket, glue_actions=(
+        "glue:GetDatabase", "glue:GetTable", "glue:CreateTable"), results_write=False), "w")
+    qe = run(athena, create, db, lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith("Access denied when writing output to url: "), st
+    with pytest.raises(Exception):
+        lake["glue"].get_table(DatabaseName=db, Name="ddl_t")
+    # both: created
+    athena, _ = athena_user(sluice, unique, full_policy(bucket, glue_actions=(
+        "glue:GetDatabase", "glue:GetTable", "glue:CreateTable")), "c")
+    qe = run(athena, create, db, lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert lake["glue"].get_table(DatabaseName=db, Name="ddl_t")["Table"]["Name"] == "ddl_t"
+
+
+def test_explain_and_create_view_read_the_catalog_as_the_caller(sluice, unique, lake):
+    athena, arn = athena_user(sluice, unique, full_policy(
+        lake["bucket"], glue_actions=("glue:GetDatabase", "glue:CreateTable")))
+    for sql in ("EXPLAIN SELECT id FROM t", "CREATE VIEW v AS SELECT id FROM t"):
+        qe = run(athena, sql, lake["db"], lake["output"])
+        st = qe["Status"]
+        assert st["State"] == "FAILED", (sql, st)
+        assert st["StateChangeReason"].startswith(
+            f"Insufficient permissions to execute the query. User: {arn} is not authorized "
+            "to perform: glue:GetTable on resource: "), (sql, st)
+    qe = run(sluice.client("athena"), "EXPLAIN SELECT id FROM t", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
