@@ -362,3 +362,25 @@ def test_explain_and_create_view_read_the_catalog_as_the_caller(sluice, unique, 
             "to perform: glue:GetTable on resource: "), (sql, st)
     qe = run(sluice.client("athena"), "EXPLAIN SELECT id FROM t", lake["db"], lake["output"])
     assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+
+
+def test_insert_into_writes_the_tables_files_as_the_caller(sluice, unique, lake):
+    bucket = lake["bucket"]
+    athena, _ = athena_user(sluice, unique, full_policy(bucket), "r")
+    qe = run(athena, "INSERT INTO t SELECT 9, 'nine'", lake["db"], lake["output"])
+    st = qe["Status"]
+    assert st["State"] == "FAILED", st
+    assert st["StateChangeReason"].startswith(
+        f"Permission denied on S3 path: s3://{bucket}/data/t/"), st
+    keys = [o["Key"] for o in lake["s3"].list_objects_v2(Bucket=bucket, Prefix="data/t/")[
+        "Contents"]]
+    assert len(keys) == N_FILES
+    policy = full_policy(bucket)
+    policy["Statement"].append({"Effect": "Allow", "Action": "s3:PutObject",
+                                "Resource": f"arn:aws:s3:::{bucket}/data/t/*"})
+    athena, _ = athena_user(sluice, unique, policy, "w")
+    qe = run(athena, "INSERT INTO t SELECT 9, 'nine'", lake["db"], lake["output"])
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    keys = [o["Key"] for o in lake["s3"].list_objects_v2(Bucket=bucket, Prefix="data/t/")[
+        "Contents"]]
+    assert len(keys) == N_FILES + 1
