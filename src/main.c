@@ -432,6 +432,7 @@ static int serve(const struct sluice_config *cfg)
         log_msg(LOG_ERROR, "main", "cannot open the query service: %s", sl_strerror(rc));
         goto out_close_services;
     }
+    query_service_set_authorizer(query, iam_caller_authorize, iam);
     struct metrics_options mopt = {.store = store, .background = 1};
     if ((rc = metrics_open(&mopt, &metrics)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open metrics: %s", sl_strerror(rc));

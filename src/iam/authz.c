@@ -969,3 +969,77 @@ int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucke
                    "allows Firehose to assume the role, and the access policy allows access to "
                    "the S3 bucket.");
 }
+
+/* ---- services acting as their caller ---- */
+
+int iam_caller_authorize(void *arg, const struct api_request *who, const char *action,
+                         const char *resource, const char *bucket, const char *s3_prefix,
+                         struct err_info *err)
+{
+    struct iam *iam = arg;
+    if (who->principal_kind == HTTP_PRINCIPAL_ROOT) {
+        return 0;
+    }
+    if (iam == NULL || iam->st == NULL ||
+        (who->principal_kind != HTTP_PRINCIPAL_USER &&
+         who->principal_kind != HTTP_PRINCIPAL_ASSUMED_ROLE)) {
+        return err_set(err, SL_E(ACCESS_DENIED),
+                       "User: %s is not authorized to perform: %s on resource: %s because no "
+                       "identity-based policy allows the %s action",
+                       who->principal_arn, action, resource, action);
+    }
+    char now_iso[32], epoch[24];
+    time_t t = (time_t)(who->now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
+    /* A request Athena makes for the caller (a forward access session): the caller's
+       identity, through a service, so no aws:SourceIp (AWS's Athena documents it unusable
+       for S3 access) and aws:ViaAWSService true. */
+    const char *v_id = who->principal_id, *v_arn = who->principal_arn, *v_acct = iam->account_id;
+    const char *v_true = "true", *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
+    const char *v_via = "athena.amazonaws.com", *v_user = who->principal_name;
+    const char *v_region = who->region, *v_prefix = s3_prefix;
+    struct iam_context_key keys[MAX_KEYS];
+    size_t nk = 0;
+    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
+    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
+    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
+    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_true, 1};
+    keys[nk++] = (struct iam_context_key){"aws:CalledVia", &v_via, 1};
+    keys[nk++] = (struct iam_context_key){"aws:CalledViaFirst", &v_via, 1};
+    keys[nk++] = (struct iam_context_key){"aws:CalledViaLast", &v_via, 1};
+    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
+    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
+    if (v_region != NULL) {
+        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
+    }
+    if (who->principal_kind == HTTP_PRINCIPAL_USER) {
+        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
+    }
+    if (v_prefix != NULL) {
+        keys[nk++] = (struct iam_context_key){"s3:prefix", &v_prefix, 1};
+    }
+    const char *res_ptrs[1] = {resource};
+    struct iam_request_ctx ctx = {.action = action,
+                                  .resources = res_ptrs,
+                                  .n_resources = 1,
+                                  .principal_arn = who->principal_arn,
+                                  .principal_account = iam->account_id,
+                                  .keys = keys,
+                                  .n_keys = nk};
+    struct iam_eval_result res;
+    char *rp_doc = bucket != NULL ? resource_policy(iam, 1, bucket, NULL) : NULL;
+    enum iam_decision d = evaluate_cached(iam, who, bucket, rp_doc, 0, &ctx, &res);
+    free(rp_doc);
+    if (d == IAM_ALLOW) {
+        return 0;
+    }
+    char reason[200];
+    iam_result_reason(&res, action, reason, sizeof(reason));
+    return err_set(err, SL_E(ACCESS_DENIED),
+                   "User: %s is not authorized to perform: %s on resource: %s %s",
+                   who->principal_arn, action, resource, reason);
+}

@@ -46,6 +46,15 @@ const char *iam_root_access_key_id(const struct iam *iam);
 int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucket,
                               const char *key, struct err_info *err);
 
+/* query.h's query_authorize_fn (arg: the struct iam): whether the caller who (its
+   principal_* fields, access_key_id, region, now_ms) may do action on resource when Athena
+   asks on its behalf (aws:CalledVia athena.amazonaws.com), by its identity policies and,
+   with bucket set, that bucket's policy; s3_prefix is s3:prefix (NULL: none). Root may do
+   anything. 0, or SL_E(ACCESS_DENIED) with IAM's "User: ... is not authorized" in err. */
+int iam_caller_authorize(void *arg, const struct api_request *who, const char *action,
+                         const char *resource, const char *bucket, const char *s3_prefix,
+                         struct err_info *err);
+
 /* Temporary credentials, as STS hands them out. */
 struct iam_session_creds {
     char key_id[24]; /* ASIA + 16 */

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/mem.h"
+#include "http/http.h"
 #include "query/query_int.h"
 
 #define BAD(err, ...) err_set((err), SL_E(ATHENA_INVALID_REQUEST), __VA_ARGS__)
@@ -523,8 +524,38 @@ static int run_text_of(struct query_service *svc, const char *wg, const char *qu
     return rc;
 }
 
+/* The caller of req as the query will act (query_caller): root, or any caller when the
+   service has no authorizer, goes unchecked. */
+static void caller_of(struct query_service *svc, const struct api_request *req,
+                      struct query_caller *who)
+{
+    memset(who, 0, sizeof(*who));
+    pthread_mutex_lock(&svc->mu);
+    int has_authorizer = svc->authorize != NULL;
+    pthread_mutex_unlock(&svc->mu);
+    if (req == NULL || !has_authorizer || req->principal_kind == HTTP_PRINCIPAL_ROOT) {
+        return;
+    }
+    who->checked = 1;
+    who->kind = req->principal_kind;
+    snprintf(who->arn, sizeof(who->arn), "%s", req->principal_arn ? req->principal_arn : "");
+    snprintf(who->id, sizeof(who->id), "%s", req->principal_id ? req->principal_id : "");
+    snprintf(who->name, sizeof(who->name), "%s", req->principal_name ? req->principal_name : "");
+    snprintf(who->key_id, sizeof(who->key_id), "%s", req->access_key_id ? req->access_key_id : "");
+    snprintf(who->region, sizeof(who->region), "%s", req->region ? req->region : "");
+}
+
+static int start_query(struct query_service *svc, json_t *in, json_t **out,
+                       const struct api_request *req, struct err_info *err);
+
 int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t **out,
                                   struct err_info *err)
+{
+    return start_query(svc, in, out, NULL, err);
+}
+
+static int start_query(struct query_service *svc, json_t *in, json_t **out,
+                       const struct api_request *req, struct err_info *err)
 {
     const char *query = in_str(in, "QueryString");
     if (query == NULL || query[0] == '\0' || strlen(query) > 262144) {
@@ -598,7 +629,11 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
     /* AWS: a query that overrides its workgroup's result configuration reuses nothing */
     int overridden = client_loc != NULL && !(w.enforce && w.output_location != NULL);
     char prev[QUERY_ID_LEN + 1] = "";
-    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && query__reusable(r.run_text)) {
+    struct query_caller who;
+    caller_of(svc, req, &who);
+    /* a checked caller runs the query: a result reused would skip its reads' checks */
+    if (r.max_age_ms >= 0 && !overridden && r.failure == NULL && !who.checked &&
+        query__reusable(r.run_text)) {
         query__reuse_find(svc, &r, prev);
     }
     store_lock(svc->st);
@@ -621,7 +656,7 @@ int query__op_StartQueryExecution(struct query_service *svc, json_t *in, json_t 
         return rc;
     }
     if (existing == 0 && !reused && r.failure == NULL) {
-        query__enqueue(svc, id);
+        query__enqueue(svc, id, &who);
     }
     *out = json_pack("{s:s}", "QueryExecutionId", id);
     return 0;
@@ -1246,7 +1281,10 @@ static int run(struct api_call *call, json_t *input, json_t **output, query_op_f
         input = empty;
     }
     json_t *out = NULL;
-    int rc = fn(call->service_ctx, input, &out, &call->err);
+    /* a query acts as its caller: the one operation that needs who signed */
+    int rc = fn == query__op_StartQueryExecution
+                 ? start_query(call->service_ctx, input, &out, call->req, &call->err)
+                 : fn(call->service_ctx, input, &out, &call->err);
     json_decref(empty);
     if (rc < 0) {
         json_decref(out);

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "http/api.h"
 
 static const struct store_migration migrations[] = {
     {1, "CREATE TABLE query_workgroups ("
@@ -360,8 +361,8 @@ int query__exec_set_state(struct query_service *svc, const char *id, enum query_
     return rc;
 }
 
-/* Takes the next queued id, waiting; 0 with the id, or 1 when the service stops. */
-static int next_id(struct query_service *svc, char id[QUERY_ID_LEN + 1])
+/* Takes the next queued execution, waiting; 0 with it, or 1 when the service stops. */
+static int next_id(struct query_service *svc, struct query_queued *out)
 {
     pthread_mutex_lock(&svc->mu);
     while (!svc->stopping && svc->q_len == 0) {
@@ -371,7 +372,7 @@ static int next_id(struct query_service *svc, char id[QUERY_ID_LEN + 1])
         pthread_mutex_unlock(&svc->mu);
         return 1;
     }
-    memcpy(id, svc->queue[svc->q_head], QUERY_ID_LEN + 1);
+    *out = svc->queue[svc->q_head];
     svc->q_head = (svc->q_head + 1) % svc->q_cap;
     svc->q_len--;
     pthread_mutex_unlock(&svc->mu);
@@ -381,32 +382,90 @@ static int next_id(struct query_service *svc, char id[QUERY_ID_LEN + 1])
 static void *worker_main(void *arg)
 {
     struct query_worker *w = arg;
-    char id[QUERY_ID_LEN + 1];
-    while (next_id(w->svc, id) == 0) {
-        query__execute(w, id);
+    struct query_queued next;
+    while (next_id(w->svc, &next) == 0) {
+        query__execute(w, next.id, &next.who);
     }
     return NULL;
 }
 
 /* Called by StartQueryExecution after the row commits. */
-void query__enqueue(struct query_service *svc, const char *id)
+void query__enqueue(struct query_service *svc, const char *id, const struct query_caller *who)
 {
     pthread_mutex_lock(&svc->mu);
     if (svc->q_len == svc->q_cap) {
         size_t cap = svc->q_cap == 0 ? 64 : svc->q_cap * 2;
-        char(*q)[QUERY_ID_LEN + 1] = xcalloc(cap, sizeof(*q));
+        struct query_queued *q = xcalloc(cap, sizeof(*q));
         for (size_t i = 0; i < svc->q_len; i++) {
-            memcpy(q[i], svc->queue[(svc->q_head + i) % svc->q_cap], QUERY_ID_LEN + 1);
+            q[i] = svc->queue[(svc->q_head + i) % svc->q_cap];
         }
         free(svc->queue);
         svc->queue = q;
         svc->q_head = 0;
         svc->q_cap = cap;
     }
-    snprintf(svc->queue[(svc->q_head + svc->q_len) % svc->q_cap], QUERY_ID_LEN + 1, "%s", id);
+    struct query_queued *slot = &svc->queue[(svc->q_head + svc->q_len) % svc->q_cap];
+    snprintf(slot->id, sizeof(slot->id), "%s", id);
+    if (who != NULL) {
+        slot->who = *who;
+    } else {
+        memset(&slot->who, 0, sizeof(slot->who));
+    }
     svc->q_len++;
     pthread_cond_signal(&svc->cv);
     pthread_mutex_unlock(&svc->mu);
+}
+
+void query_service_set_authorizer(struct query_service *svc, query_authorize_fn fn, void *arg)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->authorize = fn;
+    svc->authorize_arg = arg;
+    pthread_mutex_unlock(&svc->mu);
+}
+
+int query__may(struct query_service *svc, const struct query_caller *who, const char *action,
+               const char *resource, const char *bucket, const char *s3_prefix, char *msg,
+               size_t msg_len)
+{
+    if (who == NULL || !who->checked || svc->authorize == NULL) {
+        return 0;
+    }
+    struct api_request req = {.account_id = svc->cfg->account_id,
+                              .access_key_id = who->key_id,
+                              .principal_kind = who->kind,
+                              .principal_arn = who->arn,
+                              .principal_id = who->id,
+                              .principal_name = who->name,
+                              .region = who->region[0] ? who->region : svc->cfg->region,
+                              .now_ms = clock_now_ms()};
+    struct err_info e = {0};
+    if (svc->authorize(svc->authorize_arg, &req, action, resource, bucket, s3_prefix, &e) == 0) {
+        return 0;
+    }
+    snprintf(msg, msg_len, "%s", e.message);
+    return -1;
+}
+
+int query__may_glue(struct query_service *svc, const struct query_caller *who, const char *action,
+                    const char *db, const char *table, char *msg, size_t msg_len)
+{
+    if (who == NULL || !who->checked) {
+        return 0;
+    }
+    const char *rg = who->region[0] ? who->region : svc->cfg->region;
+    const char *ac = svc->cfg->account_id;
+    char arn[3][600];
+    snprintf(arn[0], sizeof(arn[0]), "arn:aws:glue:%s:%s:catalog", rg, ac);
+    snprintf(arn[1], sizeof(arn[1]), "arn:aws:glue:%s:%s:database/%s", rg, ac, db);
+    snprintf(arn[2], sizeof(arn[2]), "arn:aws:glue:%s:%s:table/%s/%s", rg, ac, db,
+             table != NULL ? table : "");
+    for (int i = 0; i < (table != NULL ? 3 : 2); i++) {
+        if (query__may(svc, who, action, arn[i], NULL, NULL, msg, msg_len) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void query__interrupt(struct query_service *svc, const char *id)

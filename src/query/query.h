@@ -34,6 +34,18 @@
 #include "lake/lake.h"
 
 struct query_service;
+struct api_request;
+
+/*
+ * Whether the caller of StartQueryExecution (who: its principal_* fields, access_key_id,
+ * region, now_ms) may do action on resource, as Athena asks on its behalf. bucket names the
+ * S3 bucket whose policy counts too (NULL for Glue); s3_prefix is s3:ListBucket's s3:prefix
+ * (NULL when none). 0, or SL_E(ACCESS_DENIED) with IAM's "User: ... is not authorized to
+ * perform: ..." in err. Root is allowed everything.
+ */
+typedef int (*query_authorize_fn)(void *arg, const struct api_request *who, const char *action,
+                                  const char *resource, const char *bucket, const char *s3_prefix,
+                                  struct err_info *err);
 
 /*
  * Opens the service: applies the "query" migrations, makes sure workgroup `primary`
@@ -43,6 +55,11 @@ struct query_service;
  */
 int query_service_open(struct store *st, const struct sluice_config *cfg, struct lake *lake,
                        struct catalog *cat, struct query_service **out /* OUT */);
+/* Makes queries read the catalog and the lake and write their results as their caller:
+   each table, object and result is authorized with fn(arg, ...) first. Without it (NULL)
+   queries are not checked. Call before the first StartQueryExecution. */
+void query_service_set_authorizer(struct query_service *svc, query_authorize_fn fn, void *arg);
+
 /* Stops the workers (a running query is interrupted and left FAILED on restart) and
  * closes the engine. Accepts NULL. */
 void query_service_close(struct query_service *svc);

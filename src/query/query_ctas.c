@@ -648,6 +648,15 @@ static int prepare_insert(struct query_write *q, struct query_service *svc, stru
                    "HIVE_METASTORE_ERROR: Table 'awsdatacatalog.%s.%s' has no S3 location",
                    q->database, q->table);
     }
+    if (rc == 0 && d->n_partition_keys > 0 && q->n_partitioned_by == 0) {
+        /* the table's partitions are only known now */
+        char denied[1024];
+        if (query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table, denied,
+                            sizeof(denied)) < 0) {
+            rc = failf(f, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
+                       denied);
+        }
+    }
     if (rc == 0) {
         snprintf(q->target, sizeof(q->target), "%s%s", d->location,
                  d->location[strlen(d->location) - 1] == '/' ? "" : "/");
@@ -671,12 +680,34 @@ static int prepare_insert(struct query_write *q, struct query_service *svc, stru
     return rc;
 }
 
+/* The catalog calls the statement makes as its caller: INSERT reads the table, CTAS
+ * creates it, both add partitions. 0, or -1 with f. */
+static int may_catalog(struct query_write *q, struct query_service *svc, struct query_failure *f)
+{
+    char denied[1024];
+    const char *action = q->kind == QUERY_WRITE_INSERT ? "glue:GetTable" : "glue:CreateTable";
+    if (q->kind == QUERY_WRITE_UNLOAD) {
+        return 0;
+    }
+    if (query__may_glue(svc, q->who, action, q->database, q->table, denied, sizeof(denied)) < 0 ||
+        (q->n_partitioned_by > 0 &&
+         query__may_glue(svc, q->who, "glue:BatchCreatePartition", q->database, q->table, denied,
+                         sizeof(denied)) < 0)) {
+        return failf(f, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
+                     denied);
+    }
+    return 0;
+}
+
 int query__write_prepare(struct query_write *q, struct query_service *svc, const char *id,
                          const char *default_db, const char *output_location, int enforce,
                          struct query_failure *f)
 {
     if (q->database[0] == '\0') {
         snprintf(q->database, sizeof(q->database), "%s", default_db);
+    }
+    if (may_catalog(q, svc, f) < 0) {
+        return -1;
     }
     if (q->n_bucketed_by > 0 && q->kind != QUERY_WRITE_CTAS) {
         return failf(f, ATHENA_USER, 1006,
@@ -1100,6 +1131,14 @@ static int put_file(struct writing *wr, const char *path, const char *key, struc
         }
         return failf(f, ATHENA_SYSTEM, 401, "INTERNAL_ERROR: a written file cannot be read");
     }
+    char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
+    snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s", wr->bucket, key);
+    if (query__may(wr->svc, wr->q->who, "s3:PutObject", arn, wr->bucket, NULL, denied,
+                   sizeof(denied)) < 0) {
+        close(fd);
+        return failf(f, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", wr->bucket,
+                     key);
+    }
     struct lake_writer *w = NULL;
     struct err_info e = {0};
     struct lake_put_opts po = {.content_type = "application/octet-stream"};
@@ -1401,6 +1440,26 @@ static int finish_record(struct writing *wr, const char *output_location, int64_
     const char *key;
     struct err_info e = {0};
     struct lake_put_opts po = {.content_type = "text/csv"};
+    /* the manifest and the result's metadata are written as the caller */
+    char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
+    for (int meta = 0; meta < 2; meta++) {
+        char *url =
+            meta ? xasprintf("%.*s.metadata", (int)stem, output_location) : xstrdup(manifest);
+        int ok = query__split_s3(url, bucket, sizeof(bucket), &key) == 0;
+        if (ok) {
+            snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s", bucket, key);
+        }
+        free(url);
+        if (ok && query__may(wr->svc, wr->q->who, "s3:PutObject", arn, bucket, NULL, denied,
+                             sizeof(denied)) < 0) {
+            free(manifest);
+            return failf(f, ATHENA_USER, 1302,
+                         "Access denied when writing output to url: %s . Please ensure you are "
+                         "allowed to access the S3 bucket. If you are encrypting query results "
+                         "with KMS key, please ensure you are allowed to access your KMS key",
+                         output_location);
+        }
+    }
     if (query__split_s3(manifest, bucket, sizeof(bucket), &key) < 0 ||
         lake_object_put(wr->svc->lake, bucket, key,
                         wr->manifest.data != NULL ? (const char *)wr->manifest.data : "",

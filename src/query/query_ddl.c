@@ -41,6 +41,7 @@ struct ddl_run {
     const char *id;
     const char *query;
     const char *default_db;
+    const struct query_caller *who; /* whose permissions the statement needs; borrowed */
     struct query_ddl_stmt st;
     struct buf out;  /* the result's lines */
     json_t *columns; /* ColumnInfo of the result */
@@ -1429,7 +1430,7 @@ static void create_view(struct ddl_run *d)
     buf_init(&cols_text);
     struct query_failure f = {0};
     char *body = body_in_place(d);
-    int rc = query__plan(d->w, body, db, QUERY_PLAN_COLUMNS, &cols_text, &f);
+    int rc = query__plan(d->w, body, db, d->who, QUERY_PLAN_COLUMNS, &cols_text, &f);
     free(body);
     if (rc < 0) {
         fail(d, f.type, "%s", f.message);
@@ -1486,7 +1487,7 @@ static void explain(struct ddl_run *d)
     buf_init(&plan);
     struct query_failure f = {0};
     char *body = body_in_place(d);
-    int rc = query__plan(d->w, body, d->default_db,
+    int rc = query__plan(d->w, body, d->default_db, d->who,
                          d->st.explain_io ? QUERY_PLAN_IO : QUERY_PLAN_TEXT, &plan, &f);
     free(body);
     if (rc < 0) {
@@ -1534,6 +1535,77 @@ static void dispatch(struct ddl_run *d)
     }
 }
 
+/* The Glue call a statement makes as its caller, on its database (and table when table is
+ * set); NULL for none checked here (EXPLAIN's statement is checked when it is planned). */
+static const char *glue_action(const struct ddl_run *d, int *table)
+{
+    *table = 1;
+    switch (d->st.kind) {
+    case QUERY_DDL_CREATE_DATABASE: *table = 0; return "glue:CreateDatabase";
+    case QUERY_DDL_DROP_DATABASE: *table = 0; return "glue:DeleteDatabase";
+    case QUERY_DDL_SHOW_DATABASES: *table = 0; return "glue:GetDatabases";
+    case QUERY_DDL_CREATE_TABLE:
+    case QUERY_DDL_CREATE_VIEW: return "glue:CreateTable";
+    case QUERY_DDL_DROP_TABLE:
+    case QUERY_DDL_DROP_VIEW: return "glue:DeleteTable";
+    case QUERY_DDL_ADD_PARTITION:
+    case QUERY_DDL_MSCK: return "glue:BatchCreatePartition";
+    case QUERY_DDL_DROP_PARTITION: return "glue:BatchDeletePartition";
+    case QUERY_DDL_SHOW_TABLES:
+    case QUERY_DDL_SHOW_VIEWS: return "glue:GetTables";
+    case QUERY_DDL_SHOW_PARTITIONS: return "glue:GetPartitions";
+    case QUERY_DDL_SHOW_COLUMNS:
+    case QUERY_DDL_SHOW_CREATE_TABLE:
+    case QUERY_DDL_SHOW_TBLPROPERTIES:
+    case QUERY_DDL_DESCRIBE: return "glue:GetTable";
+    default: return NULL;
+    }
+}
+
+/* Whether the caller may make the statement's Glue call; fails d when not. */
+static int may_run(struct ddl_run *d)
+{
+    int table;
+    const char *action = glue_action(d, &table);
+    if (action == NULL) {
+        return 0;
+    }
+    int whole = d->st.kind == QUERY_DDL_SHOW_DATABASES;
+    const char *db = whole ? "*" : d->st.database != NULL ? d->st.database : d->default_db;
+    const char *name = !table ? NULL : d->st.name != NULL ? d->st.name : "*";
+    char denied[1024];
+    if (query__may_glue(d->svc, d->who, action, db, name, denied, sizeof(denied)) < 0) {
+        fail(d, 1000, "Insufficient permissions to execute the query. %s", denied);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the caller may write the result and its metadata at output_location; fails d
+ * when not. Checked before the statement runs, so a denied write changes nothing. */
+static int may_write_result(struct ddl_run *d, const char *output_location)
+{
+    char bucket[LAKE_BUCKET_NAME_MAX + 1];
+    const char *key;
+    if (query__split_s3(output_location, bucket, sizeof(bucket), &key) < 0) {
+        return 0; /* write_result refuses it */
+    }
+    char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
+    for (int meta = 0; meta < 2; meta++) {
+        snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s%s", bucket, key, meta ? ".metadata" : "");
+        if (query__may(d->svc, d->who, "s3:PutObject", arn, bucket, NULL, denied, sizeof(denied)) <
+            0) {
+            fail(d, 1302,
+                 "Access denied when writing output to url: %s . Please ensure you are allowed "
+                 "to access the S3 bucket. If you are encrypting query results with KMS key, "
+                 "please ensure you are allowed to access your KMS key",
+                 output_location);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Writes the result lines at the output location. */
 static void write_result(struct ddl_run *d, const char *output_location)
 {
@@ -1563,15 +1635,17 @@ static void write_result(struct ddl_run *d, const char *output_location)
 }
 
 void query__ddl_execute(struct query_worker *w, const char *id, const char *query,
-                        const char *database, const char *output_location, int64_t t0_ns)
+                        const char *database, const char *output_location, int64_t t0_ns,
+                        const struct query_caller *who)
 {
-    struct ddl_run d = {.svc = w->svc, .w = w, .id = id, .query = query, .default_db = database};
+    struct ddl_run d = {
+        .svc = w->svc, .w = w, .id = id, .query = query, .default_db = database, .who = who};
     buf_init(&d.out);
     d.columns = json_array();
     char err[512];
     if (query__ddl_parse(query, &d.st, err, sizeof(err)) < 0) {
         fail(&d, TYPE_SYNTAX, "%s", err);
-    } else {
+    } else if (may_run(&d) == 0 && may_write_result(&d, output_location) == 0) {
         dispatch(&d);
     }
     if (!d.failed && buf_status(&d.out) != 0) {

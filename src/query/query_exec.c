@@ -60,6 +60,7 @@ enum { FMT_PARQUET, FMT_JSON, FMT_CSV, FMT_UNSUPPORTED };
 /* What the walk over the tree found. */
 struct walk {
     struct query_service *svc;
+    const struct query_caller *who; /* whose permissions the reads need; NULL: none */
     struct duck_conn *conn; /* parses the views the query names */
     int view_depth;         /* views being expanded, one inside another */
     const char *default_db;
@@ -317,6 +318,15 @@ static void walk_tree(struct walk *wk, json_t *node)
             t = &wk->tables[wk->n_tables];
             snprintf(t->database, sizeof(t->database), "%s", db);
             snprintf(t->name, sizeof(t->name), "%s", tb);
+            char denied[1024];
+            if (query__may_glue(wk->svc, wk->who, "glue:GetTable", db, tb, denied, sizeof(denied)) <
+                    0 ||
+                query__may_glue(wk->svc, wk->who, "glue:GetDatabase", db, NULL, denied,
+                                sizeof(denied)) < 0) {
+                fail(wk, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
+                     denied);
+                goto out_free;
+            }
             struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
             struct err_info e = {0};
             if (catalog_table_describe(wk->svc->cat, &sc, db, tb, &t->desc, &e) < 0) {
@@ -461,6 +471,14 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
                           prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/' ? "/" : "");
     char *after = NULL;
     int rc = 0;
+    char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
+    snprintf(arn, sizeof(arn), "arn:aws:s3:::%s", bucket);
+    if (query__may(wk->svc, wk->who, "s3:ListBucket", arn, bucket, pfx, denied, sizeof(denied)) <
+        0) {
+        fail(wk, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", bucket, pfx);
+        free(pfx);
+        return -1;
+    }
     for (;;) {
         struct lake_list_opts lo = {.prefix = pfx, .after = after, .max_keys = 1000};
         struct lake_list_result res = {0};
@@ -480,6 +498,15 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             if (base[0] == '\0' || base[0] == '_' || base[0] == '.' || o->size_bytes == 0) {
                 continue;
             }
+            /* each object is read as the caller */
+            snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s", bucket, o->key);
+            if (query__may(wk->svc, wk->who, "s3:GetObject", arn, bucket, NULL, denied,
+                           sizeof(denied)) < 0) {
+                fail(wk, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", bucket,
+                     o->key);
+                rc = -1;
+                break;
+            }
             /* Encrypted objects are read through a view of their plaintext, held open for
                the run (release_run). */
             struct lake_view *v = NULL;
@@ -498,7 +525,7 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             t->text_bytes += o->size_bytes;
         }
         free(after);
-        after = res.last != NULL && res.truncated ? xstrdup(res.last) : NULL;
+        after = res.last != NULL && res.truncated && rc == 0 ? xstrdup(res.last) : NULL;
         lake_list_result_fini(&res);
         if (after == NULL) {
             break;
@@ -830,8 +857,16 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
         struct part_ctx pc = {wk, t, sql, 0, reads_partition_keys(wk, t) ? NULL : &flat};
         struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
         struct err_info e = {0};
-        int rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
+        char denied[1024];
+        int rc = SL_E(ACCESS_DENIED);
+        if (query__may_glue(wk->svc, wk->who, "glue:GetPartitions", t->database, t->name, denied,
+                            sizeof(denied)) < 0) {
+            fail(wk, ATHENA_USER, 1000, "Insufficient permissions to execute the query. %s",
+                 denied);
+        } else {
+            rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name,
                                         (const char *)expr.data, on_partition, &pc, &e);
+        }
         if (rc == SL_E(INVALID_INPUT) && !wk->failed && expr.len > 1) {
             /* The catalog cannot evaluate what was extracted: read every partition and
              * let the WHERE clause filter the rows (correct, only dearer). */
@@ -1399,6 +1434,7 @@ struct exec_run {
     struct query_worker *w;    /* the worker running it; its DuckDB connection */
     struct query_service *svc; /* the service the worker belongs to */
     const char *id;            /* the execution id; borrowed from the caller */
+    const struct query_caller *who; /* who started it; borrowed */
     struct exec_row row;       /* the stored execution */
     int64_t t0_ns;             /* clock_mono_ns when it became RUNNING */
     struct walk wk;            /* the parsed query: tables, columns, the first failure */
@@ -1453,8 +1489,12 @@ static enum step parse_query(struct exec_run *r)
     if (query__write_kind(r->row.query) != QUERY_WRITE_NONE) {
         /* the statement's query runs as a SELECT; query_ctas.c writes its rows */
         struct query_failure qf;
-        if (query__write_parse(r->row.query, &r->write, &qf) < 0 ||
-            query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
+        if (query__write_parse(r->row.query, &r->write, &qf) < 0) {
+            fail(wk, qf.category, qf.type, "%s", qf.message);
+            return STEP_FAILED;
+        }
+        r->write->who = r->who;
+        if (query__write_prepare(r->write, r->svc, r->id, r->row.database, r->row.output_location,
                                  r->row.enforce, &qf) < 0) {
             fail(wk, qf.category, qf.type, "%s", qf.message);
             return STEP_FAILED;
@@ -1888,6 +1928,20 @@ static enum step write_result(struct exec_run *r)
              r->row.output_location);
         return STEP_FAILED;
     }
+    /* the result and its metadata are written as the caller */
+    char denied[1024], arn[LAKE_BUCKET_NAME_MAX + 1100];
+    for (int meta = 0; meta < 2; meta++) {
+        snprintf(arn, sizeof(arn), "arn:aws:s3:::%s/%s%s", bucket, key, meta ? ".metadata" : "");
+        if (query__may(r->svc, r->who, "s3:PutObject", arn, bucket, NULL, denied, sizeof(denied)) <
+            0) {
+            fail(&r->wk, ATHENA_USER, 1302,
+                 "Access denied when writing output to url: %s . Please ensure you are allowed "
+                 "to access the S3 bucket. If you are encrypting query results with KMS key, "
+                 "please ensure you are allowed to access your KMS key",
+                 r->row.output_location);
+            return STEP_FAILED;
+        }
+    }
     struct lake_put_opts po = {.content_type = "text/csv"};
     if (lake_object_put(r->svc->lake, bucket, key,
                         r->csv.data != NULL ? (const char *)r->csv.data : "", r->csv.len, &po, NULL,
@@ -2034,12 +2088,14 @@ static enum step plan_columns(struct exec_run *r, struct buf *out)
 }
 
 int query__plan(struct query_worker *w, const char *select, const char *database,
-                enum query_plan_kind kind, struct buf *out, struct query_failure *failure)
+                const struct query_caller *who, enum query_plan_kind kind, struct buf *out,
+                struct query_failure *failure)
 {
-    struct exec_run r = {.w = w, .svc = w->svc, .id = ""};
+    struct exec_run r = {.w = w, .svc = w->svc, .id = "", .who = who};
     r.row.query = xstrdup(select);
     r.row.database = xstrdup(database);
-    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.wk =
+        (struct walk){.svc = r.svc, .who = who, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
     int64_t per_table[MAX_TABLES] = {0};
@@ -2091,18 +2147,19 @@ int query__plan(struct query_worker *w, const char *select, const char *database
  * cutoff, run, result object; it ends SUCCEEDED, FAILED (with Athena's category, type and
  * message) or CANCELLED (cutoff or user). An execution another writer moved first is left
  * alone. */
-void query__execute(struct query_worker *w, const char *id)
+void query__execute(struct query_worker *w, const char *id, const struct query_caller *who)
 {
-    struct exec_run r = {.w = w, .svc = w->svc, .id = id};
+    struct exec_run r = {.w = w, .svc = w->svc, .id = id, .who = who};
     if (claim(&r) < 0) {
         goto out_row;
     }
     r.t0_ns = clock_mono_ns();
-    r.wk = (struct walk){.svc = r.svc, .default_db = r.row.database, .text = r.row.query};
+    r.wk =
+        (struct walk){.svc = r.svc, .who = who, .default_db = r.row.database, .text = r.row.query};
     r.columns = json_array();
     buf_init(&r.csv);
     if (query__ddl_classify(r.row.query) != QUERY_DDL_NONE) {
-        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns);
+        query__ddl_execute(w, id, r.row.query, r.row.database, r.row.output_location, r.t0_ns, who);
         goto out_release;
     }
 

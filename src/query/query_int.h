@@ -34,6 +34,25 @@ const char *query__state_name(enum query_state s);
 /* 1 when the state machine allows from -> to (see query.h), else 0. */
 int query__state_can_move(enum query_state from, enum query_state to);
 
+/* Who started a query, kept with it while it waits and runs (in memory only: a query
+   queued or running when the server stops is failed at the next start). Root, and every
+   caller when the service has no authorizer, is not checked (checked 0). */
+struct query_caller {
+    int checked;
+    int kind; /* http.h's HTTP_PRINCIPAL_* */
+    char arn[320];
+    char id[256];
+    char name[136];
+    char key_id[136];
+    char region[32];
+};
+
+/* A queued execution and its caller. */
+struct query_queued {
+    char id[QUERY_ID_LEN + 1];
+    struct query_caller who;
+};
+
 /* One worker thread and the connection it runs queries on. */
 struct query_worker {
     struct query_service *svc;
@@ -53,9 +72,11 @@ struct query_service {
     char staging_dir[600];
     pthread_mutex_t mu;              /* guards the queue, running_id, stopping */
     pthread_cond_t cv;               /* signalled when the queue grows or stopping */
-    char (*queue)[QUERY_ID_LEN + 1]; /* ids waiting for a worker, FIFO */
+    struct query_queued *queue;      /* executions waiting for a worker, FIFO */
     size_t q_head, q_len, q_cap;
     int stopping;
+    query_authorize_fn authorize; /* NULL: queries act unchecked */
+    void *authorize_arg;
     int n_workers;
     struct query_worker workers[QUERY_WORKERS];
 };
@@ -129,11 +150,23 @@ int query__java_replacement(const char *in, char *out /* OUT */, size_t out_len)
  * double: 2.5, 1.0E7, 1.0E-4, NaN, Infinity. */
 void query__java_double(double v, int is_float, char *out /* OUT */, size_t out_len);
 
-/* Runs execution id on worker w (the worker thread). */
-void query__execute(struct query_worker *w, const char *id);
+/* Whether who may do action on resource (query.h's query_authorize_fn, with bucket and
+   s3_prefix as there): 0; or -1 with IAM's denial in msg. NULL or unchecked callers may
+   do anything. */
+int query__may(struct query_service *svc, const struct query_caller *who, const char *action,
+               const char *resource, const char *bucket, const char *s3_prefix, char *msg,
+               size_t msg_len);
+/* glue:<action> on the catalog, database db and (table != NULL) table ARNs, in that order,
+   as query__may; the first denial in msg. */
+int query__may_glue(struct query_service *svc, const struct query_caller *who, const char *action,
+                    const char *db, const char *table, char *msg, size_t msg_len);
 
-/* Queues id for a worker; interrupts id when a worker runs it (query.c). */
-void query__enqueue(struct query_service *svc, const char *id);
+/* Runs execution id on worker w (the worker thread) as who. */
+void query__execute(struct query_worker *w, const char *id, const struct query_caller *who);
+
+/* Queues id for a worker, to run as who (NULL: unchecked); interrupts id when a worker runs
+   it (query.c). */
+void query__enqueue(struct query_service *svc, const char *id, const struct query_caller *who);
 void query__interrupt(struct query_service *svc, const char *id);
 
 /* Store helpers (query.c). query__exec_set_state moves id from -> to (only if it is in
@@ -291,7 +324,7 @@ enum query_plan_kind { QUERY_PLAN_TEXT, QUERY_PLAN_IO, QUERY_PLAN_COLUMNS };
  * (COLUMNS). No row is read. Returns 0, or -1 with the failure the query itself would end
  * with (query_exec.c). */
 int query__plan(struct query_worker *w, const char *select, const char *database,
-                enum query_plan_kind kind, struct buf *out,
+                const struct query_caller *who, enum query_plan_kind kind, struct buf *out,
                 struct query_failure *failure /* OUT */);
 /* The SQL of view db.name as Athena stored it in Glue (the originalSql of its Presto
  * View text), or NULL when it is no such view. The caller frees it (query_ddl.c). */
@@ -299,9 +332,11 @@ char *query__view_sql(struct query_service *svc, const char *db, const char *nam
 
 /* Runs a statement query__ddl_classify gives a kind for: execution id, RUNNING on worker
  * w, with its text, default database and result object's location (the .txt or .csv
- * Athena names); ends it SUCCEEDED with the result object written, or FAILED. */
+ * Athena names), as who (its Glue calls and the result's write are checked); ends it
+ * SUCCEEDED with the result object written, or FAILED. */
 void query__ddl_execute(struct query_worker *w, const char *id, const char *query,
-                        const char *database, const char *output_location, int64_t t0_ns);
+                        const char *database, const char *output_location, int64_t t0_ns,
+                        const struct query_caller *who);
 
 /* ---- CTAS, INSERT INTO and UNLOAD (query_ctas.c) ---- */
 
@@ -348,6 +383,7 @@ struct query_write {
     char (*target_types)[64]; /* INSERT: the table's columns' Hive types, partition keys last */
     char (*target_names)[128];
     size_t n_target;
+    const struct query_caller *who; /* whose permissions the writes need (borrowed); NULL */
 };
 /* Parses text (a statement query__write_kind does not call NONE) into *out. Returns 0, or
  * -1 with Athena's failure in f. */
