@@ -6,6 +6,11 @@
  *
  * Usage: s3_bench [--seconds S] [--list-keys N] [--sizes 4096,1048576,67108864]
  *                 --target NAME,HOST:PORT,ACCESS_KEY,SECRET_KEY [--target ...]
+ *                 [--flush-log NAME=PATH ...]
+ *
+ * --flush-log names a file where strace records the target server's fsync and fdatasync
+ * calls as they happen (strace -f --seccomp-bpf -e trace=fsync,fdatasync -o PATH); PUT
+ * rows then show the device flushes per PUT the server made during the phase.
  *
  * Requests are signed with SigV4 (http/sigv4.h) and carry UNSIGNED-PAYLOAD, so the
  * client spends no time hashing bodies; the server still computes the object's MD5.
@@ -37,7 +42,27 @@ struct target {
     int port;
     char access_key[128];
     char secret[128];
+    char flush_log[256]; /* strace log of the server's syncs, "" when not traced */
 };
+
+/* fsync and fdatasync calls recorded so far in an strace log; -1 when unreadable. A call
+   split by strace into "<unfinished ...>" and "resumed" lines is counted once. */
+static long count_flushes(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    long n = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, "fsync(") != NULL || strstr(line, "fdatasync(") != NULL) {
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
 
 struct conn {
     int fd;
@@ -334,6 +359,7 @@ struct result {
     double p99_ms;
     long ops;
     long errors;
+    double flushes_per_op; /* < 0: not measured */
 };
 
 static struct result run_phase(const struct target *t, const char *bucket, const char *op,
@@ -488,14 +514,18 @@ static void *fill_run(void *arg)
 static void print_row(const char *op, size_t size, int conns, const char *name,
                       const struct result *r)
 {
+    char fl[32] = "-";
+    if (r->flushes_per_op >= 0) {
+        snprintf(fl, sizeof(fl), "%.3f", r->flushes_per_op);
+    }
     char sz[32];
     if (size >= (1u << 20)) {
         snprintf(sz, sizeof(sz), "%zuMiB", size >> 20);
     } else {
         snprintf(sz, sizeof(sz), "%zuKiB", size >> 10);
     }
-    printf("%-4s %-7s %5d  %-8s %10.1f %10.1f %9.2f %9.2f %7ld %5ld\n", op, sz, conns, name,
-           r->mb_s, r->ops_s, r->p50_ms, r->p99_ms, r->ops, r->errors);
+    printf("%-4s %-7s %5d  %-8s %10.1f %10.1f %9.2f %9.2f %7ld %5ld %9s\n", op, sz, conns, name,
+           r->mb_s, r->ops_s, r->p50_ms, r->p99_ms, r->ops, r->errors, fl);
     fflush(stdout);
 }
 
@@ -527,9 +557,24 @@ int main(int argc, char **argv)
                 return 2;
             }
             n_targets++;
+        } else if (strcmp(argv[i], "--flush-log") == 0 && i + 1 < argc) {
+            char *eq = strchr(argv[++i], '=');
+            int found = 0;
+            for (int t = 0; eq != NULL && t < n_targets; t++) {
+                if (strncmp(targets[t].name, argv[i], (size_t)(eq - argv[i])) == 0 &&
+                    targets[t].name[eq - argv[i]] == '\0') {
+                    snprintf(targets[t].flush_log, sizeof(targets[t].flush_log), "%s", eq + 1);
+                    found = 1;
+                }
+            }
+            if (!found) {
+                fprintf(stderr, "s3_bench: --flush-log %s names no earlier --target\n", argv[i]);
+                return 2;
+            }
         } else {
             fprintf(stderr, "usage: s3_bench [--seconds S] [--list-keys N] [--sizes a,b,c] "
-                            "--target NAME,HOST:PORT,ACCESS,SECRET ...\n");
+                            "--target NAME,HOST:PORT,ACCESS,SECRET ... "
+                            "[--flush-log NAME=PATH ...]\n");
             return 2;
         }
     }
@@ -544,8 +589,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    printf("%-4s %-7s %5s  %-8s %10s %10s %9s %9s %7s %5s\n", "op", "size", "conns", "server",
-           "MB/s", "ops/s", "p50 ms", "p99 ms", "ops", "errs");
+    printf("%-4s %-7s %5s  %-8s %10s %10s %9s %9s %7s %5s %9s\n", "op", "size", "conns",
+           "server", "MB/s", "ops/s", "p50 ms", "p99 ms", "ops", "errs", "flush/op");
     size_t max_size = 0;
     for (int s = 0; s < n_sizes; s++) {
         max_size = sizes[s] > max_size ? sizes[s] : max_size;
@@ -555,18 +600,32 @@ int main(int argc, char **argv)
         payload[i] = (uint8_t)(i * 2654435761u >> 24);
     }
     int conns[] = {1, 8};
+    double first_put_ops_s = 0; /* the first target's PUT ops/s of the current phase */
     for (int s = 0; s < n_sizes; s++) {
         for (int ci = 0; ci < 2; ci++) {
             for (int t = 0; t < n_targets; t++) {
                 /* Big objects: bound the count so a slow server does not fill the disk. */
                 long max_ops = sizes[s] >= (32u << 20) ? 16 : 1000000;
+                const char *log = targets[t].flush_log;
+                long before = log[0] ? count_flushes(log) : -1;
                 struct result put = run_phase(&targets[t], "bench", "PUT", sizes[s], payload,
                                               conns[ci], seconds, max_ops);
+                long after = before >= 0 ? count_flushes(log) : -1;
+                put.flushes_per_op = after >= before && before >= 0 && put.ops > 0
+                                         ? (double)(after - before) / (double)put.ops
+                                         : -1;
                 print_row("PUT", sizes[s], conns[ci], targets[t].name, &put);
+                if (t > 0 && put.ops_s > 0) {
+                    printf("     %-7s %5s  %s/%s: %.2fx\n", "", "", targets[0].name,
+                           targets[t].name, first_put_ops_s / put.ops_s);
+                } else {
+                    first_put_ops_s = put.ops_s;
+                }
             }
             for (int t = 0; t < n_targets; t++) {
                 struct result get = run_phase(&targets[t], "bench", "GET", sizes[s], NULL,
                                               conns[ci], seconds, 1000000);
+                get.flushes_per_op = -1;
                 print_row("GET", sizes[s], conns[ci], targets[t].name, &get);
             }
         }

@@ -7,6 +7,11 @@
 # (8 connections) before timing a full ListObjectsV2 walk. Prints MB/s, ops/s, p50 and
 # p99 latency; never fails on the figures.
 #
+# Flushes: when strace is installed (and BENCH_FLUSHES is not 0) sluice runs under
+# strace tracing only its fsync/fdatasync calls (seccomp-bpf: no other call stops), and
+# PUT rows show the device flushes per PUT; each PUT row of s3rver is followed by the
+# ratio of sluice's ops/s to s3rver's.
+#
 # Environment: BUILD (default build), BENCH_SECONDS (default 5), BENCH_LIST_KEYS
 # (default 100000), BENCH_SIZES (default 4096,1048576,67108864),
 # BENCH_SLUICE_PORT / BENCH_S3RVER_PORT (default 4741 / 4742), SKIP_S3RVER=1.
@@ -52,12 +57,19 @@ wait_port() {
 }
 
 mkdir -p "$WORK/sluice" "$WORK/s3rver"
+TRACE=()
+if [ "${BENCH_FLUSHES:-1}" != 0 ] && command -v strace >/dev/null; then
+    TRACE=(strace -f -qq --seccomp-bpf -e trace=fsync,fdatasync -o "$WORK/sluice.syncs")
+fi
 SLUICE_ROOT_ACCESS_KEY_ID=$ACCESS_KEY SLUICE_ROOT_SECRET_ACCESS_KEY=$SECRET_KEY \
-    "$SLUICE" serve --data "$WORK/sluice" --listen "127.0.0.1:$SLUICE_PORT" \
+    "${TRACE[@]}" "$SLUICE" serve --data "$WORK/sluice" --listen "127.0.0.1:$SLUICE_PORT" \
     >"$WORK/sluice.log" 2>&1 &
 PIDS+=($!)
 wait_port "$SLUICE_PORT" || { echo "sluice did not start" >&2; cat "$WORK/sluice.log" >&2; exit 1; }
 TARGETS=(--target "sluice,127.0.0.1:$SLUICE_PORT,$ACCESS_KEY,$SECRET_KEY")
+if [ ${#TRACE[@]} -gt 0 ]; then
+    TARGETS+=(--flush-log "sluice=$WORK/sluice.syncs")
+fi
 
 if [ "${SKIP_S3RVER:-0}" != 1 ]; then
     ./bench/install-s3rver.sh

@@ -885,6 +885,9 @@ int lake_object_path(struct lake *lake, const char *bucket, const char *key, cha
         free(*path_out);
         *path_out = NULL;
         rc = err_set(err, SL_E(INVALID_REQUEST), "The object is stored encrypted.");
+    } else if (rc == 0 && *path_out == NULL) {
+        /* A small object's bytes are in the metadata store: no file to name. */
+        rc = err_set(err, SL_E(INVALID_REQUEST), "The object is not stored as a file.");
     }
     lake_reader_close(r);
     return rc;
@@ -910,7 +913,8 @@ int lake_object_view(struct lake *lake, const char *bucket, const char *key, str
     }
     struct lake_view *v = xcalloc(1, sizeof(*v));
     v->fd = -1;
-    if (r->encrypted) {
+    /* Encrypted, or a small object (no file): a memfd of the plaintext. */
+    if (r->encrypted || path == NULL) {
         int64_t off;
         rc = lake_reader_fd(r, 0, r->size, &v->fd, &off);
         free(path);

@@ -9,7 +9,10 @@
  *
  * Guarantees of the local backend:
  *   - an object is visible whole or not at all: bytes go to a temporary file, are
- *     fsynced and renamed into place before the metadata row naming them commits;
+ *     fsynced and renamed into place before the metadata row naming them commits; an
+ *     object of at most 64 KiB instead keeps its bytes (sealed, as its file would) in
+ *     the metadata store, committed with its row (one flush, shared by concurrent
+ *     writers);
  *   - object files are named by random ids, never by keys, so no key (`..`, `//`, a
  *     leading `/`, any byte) can name a file outside the lake's storage;
  *   - lake_open removes temporary files, files no metadata row names (a crash between
@@ -243,6 +246,8 @@ int lake_object_read(struct lake *lake, const char *bucket, const char *key, str
 /*
  * The file holding an object's bytes, for readers that need a path (DuckDB). The file
  * never changes but is removed once the object is replaced or deleted. Caller frees.
+ * SL_E(INVALID_REQUEST) for an object stored encrypted or without a file of its own
+ * (a small object): such readers take a view (lake_object_view).
  */
 int lake_object_path(struct lake *lake, const char *bucket, const char *key, char **path_out,
                      struct err_info *err);
@@ -352,7 +357,7 @@ void lake_reader_close(struct lake_reader *r);
 
 /*
  * A file path of an object's plaintext, for readers that need one (DuckDB), valid until
- * lake_view_release: the object's own file when stored unencrypted, else
+ * lake_view_release: the object's own file when stored unencrypted in one, else
  * /proc/self/fd/N of a sealed memfd holding it decrypted (no plaintext on disk).
  */
 struct lake_view;

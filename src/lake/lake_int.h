@@ -167,8 +167,9 @@ extern const struct lake_backend_ops lake__local_ops;
 
 /* The backend state of a lake (the local backend's, the only one so far). */
 void *lake__backend(struct lake *lake);
-/* The local backend's store and blob files, for lake_versions.c. blob_open: a read-only
-   descriptor and/or the path of blob id. */
+/* The local backend's store and blob files, for lake_versions.c. blob_open, with the
+   store locked: a read-only descriptor and/or the path of blob id (a small object has
+   no path: *path_out NULL). */
 struct store *lake__local_store(void *be);
 int lake__local_blob_open(void *be, const char *id, int *fd_out, char **path_out);
 void lake__local_blob_unlink(void *be, const char *id);
@@ -222,6 +223,29 @@ int lake__version_upload_lock_put(struct lake *lake, const char *bucket, const c
                                   const struct lake_put_opts *opts, struct err_info *err);
 int lake__version_upload_lock_get(struct lake *lake, const char *upload_id,
                                   struct lake_put_opts *opts, char *mode_buf);
+
+/*
+ * Small objects (lake_small.c): an object of at most LAKE_SMALL_MAX bytes keeps its stored
+ * bytes (sealed, as a file of it would hold them) in the metadata store, committed with
+ * its row in one transaction: one flush, shared by the writers of a group commit. 64 KiB,
+ * one sealed chunk: the bytes are written twice (WAL, then the database at checkpoint),
+ * which costs less than two extra device flushes up to about this size, and a writer
+ * buffers at most this much; larger objects and every multipart part stay files.
+ */
+#define LAKE_SMALL_MAX ((int64_t)64 << 10)
+/* Stored bytes of the largest small object (its one chunk sealed). */
+#define LAKE__SMALL_STORED_MAX (LAKE_SMALL_MAX + LAKE__CHUNK_OVERHEAD)
+/* Migration 5 of the "lake" part: the table of small objects' bytes and its triggers. */
+extern const char LAKE__SMALL_MIGRATION[];
+/* After the lake's migrations: a store that had passed migration 5 before it existed
+   (migration 7 came first) gets it now. 0 or a negative code. */
+int lake__small_ensure(struct store *st);
+/* With the store locked, in an open transaction: keeps the bytes of blob id. */
+int lake__small_put(struct store *st, const char *id, const void *data, size_t len);
+/* With the store locked or read-held: a read-only descriptor of a private copy of blob
+   id's bytes (the bytes stay as they are if the object is replaced meanwhile). Returns 1
+   when id is a small object, 0 when not, or a negative code. */
+int lake__small_open(struct store *st, const char *id, int *fd_out);
 
 /* Smallest part but the last, as S3 enforces. */
 #define LAKE_PART_MIN_BYTES ((int64_t)5 << 20)

@@ -6,6 +6,9 @@
  *   objects/<xx>/<id>   a sealed blob: an object's or a part's bytes; <id> is 32 random
  *                       hex digits and <xx> its first two, so no key ever names a file
  *
+ * A small object (LAKE_SMALL_MAX) has no file: its sealed bytes are a lake_small row
+ * committed with its object row (lake_small.c).
+ *
  * Metadata lives in the shared SQLite store (tables below, part "lake"). A blob is
  * sealed (fsync, rename into objects/, fsync of the directory) before the row naming it
  * commits, and a replaced or deleted blob is unlinked only after the row stops naming
@@ -77,6 +80,8 @@ static const struct store_migration migrations[] = {
         "ALTER TABLE lake_versions ADD COLUMN sse TEXT;"
         "ALTER TABLE lake_uploads ADD COLUMN sse TEXT;"
         "ALTER TABLE lake_buckets ADD COLUMN encryption TEXT;"},
+    /* Small objects' bytes, committed with their rows (lake_small.c). */
+    {5, LAKE__SMALL_MIGRATION},
     /* Access control and CORS: bucket documents, and object ACLs keyed by the object
        write they were set on (its stamp), so an overwrite starts private again. */
     {7, "ALTER TABLE lake_buckets ADD COLUMN cors TEXT;"
@@ -120,6 +125,8 @@ struct pending_put {
     const char *blob;                 /* the sealed blob's id */
     struct lake_object_info *v;       /* the row to write; gets its version id */
     const struct lake_put_opts *opts; /* conditions and lock settings, or NULL */
+    const void *small;                /* a small object's bytes, NULL for a sealed file */
+    size_t small_len;
     const char *tags;
     struct err_info *err;      /* the writer's */
     int rc;                    /* result, valid once done */
@@ -132,9 +139,15 @@ struct pending_put {
    fsync has little left to do. */
 #define WRITEBACK_KICK_BYTES ((int64_t)8 << 20)
 
+/*
+ * A blob starts in memory: up to LAKE__SMALL_STORED_MAX bytes stay there and, committed
+ * as an object, go into the metadata store (lake_small.c). Past that, or sealed as a part,
+ * it becomes a temporary file.
+ */
 struct lake_blob {
     struct local *lo;
-    int fd;                   /* the temporary file, write-only */
+    int fd;                   /* the temporary file, write-only; -1 while in memory */
+    uint8_t *mem;             /* the bytes while fd is -1 (LAKE__SMALL_STORED_MAX room) */
     char id[BLOB_ID_LEN + 1]; /* the blob's name once sealed */
     int64_t written;          /* bytes written */
     int64_t kicked;           /* bytes whose writeback has been started */
@@ -188,18 +201,32 @@ static int blob_open(void *be, struct lake_blob **out)
     }
     struct lake_blob *b = xcalloc(1, sizeof(*b));
     b->lo = lo;
+    b->fd = -1;
     new_id(b->id);
-    char path[800];
-    snprintf(path, sizeof(path), "%s/%s", lo->tmp_dir, b->id);
-    b->fd = file_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (b->fd < 0) {
-        int e = errno;
-        log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
-        free(b);
-        return io_code(e);
-    }
     *out = b;
     return 0;
+}
+
+static int blob_write_file(struct lake_blob *b, const void *data, size_t len);
+
+/* Moves an in-memory blob to its temporary file. Returns 0 or io_code's codes. */
+static int blob_to_file(struct lake_blob *b)
+{
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", b->lo->tmp_dir, b->id);
+    int fd = file_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        log_msg(LOG_ERROR, "lake", "cannot create %s: %s", path, strerror(e));
+        return io_code(e);
+    }
+    b->fd = fd;
+    int64_t n = b->written;
+    b->written = 0;
+    int rc = n > 0 ? blob_write_file(b, b->mem, (size_t)n) : 0;
+    free(b->mem);
+    b->mem = NULL;
+    return rc;
 }
 
 /*
@@ -208,7 +235,7 @@ static int blob_open(void *be, struct lake_blob **out)
  * backend: the file was never acknowledged and no other object's bytes are in it.
  * Returns 0, SL_E(UNAVAILABLE) (disk full) or SL_E(IO).
  */
-static int blob_write(struct lake_blob *b, const void *data, size_t len)
+static int blob_write_file(struct lake_blob *b, const void *data, size_t len)
 {
     const uint8_t *p = data;
     while (len > 0) {
@@ -233,6 +260,25 @@ static int blob_write(struct lake_blob *b, const void *data, size_t len)
     return 0;
 }
 
+static int blob_write(struct lake_blob *b, const void *data, size_t len)
+{
+    if (b->fd < 0 && b->written + (int64_t)len <= LAKE__SMALL_STORED_MAX) {
+        if (b->mem == NULL) {
+            b->mem = xmalloc((size_t)LAKE__SMALL_STORED_MAX);
+        }
+        memcpy(b->mem + b->written, data, len);
+        b->written += (int64_t)len;
+        return 0;
+    }
+    if (b->fd < 0) {
+        int rc = blob_to_file(b);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return blob_write_file(b, data, len);
+}
+
 /*
  * Replaces the blob's (empty) temporary file with a link to fd's file, when fd is a
  * file of len bytes on the lake's filesystem that can be linked (an O_TMPFILE spool).
@@ -241,8 +287,8 @@ static int blob_adopt(struct lake_blob *b, int fd, int64_t len)
 {
     struct stat sb;
     /* Only an unnamed file: nobody else can reach its inode to change the object. */
-    if (b->written != 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 0 ||
-        sb.st_size != len) {
+    if (b->written != 0 || len <= LAKE__SMALL_STORED_MAX || fstat(fd, &sb) < 0 ||
+        !S_ISREG(sb.st_mode) || sb.st_nlink != 0 || sb.st_size != len) {
         return SL_E(IO);
     }
     char src[64];
@@ -263,7 +309,9 @@ static int blob_adopt(struct lake_blob *b, int fd, int64_t len)
         file_unlinkat(AT_FDCWD, linked, 0);
         return -e;
     }
-    close(b->fd);
+    if (b->fd >= 0) {
+        close(b->fd);
+    }
     b->fd = nfd;
     b->written = len;
     b->kicked = len;
@@ -276,13 +324,16 @@ static void blob_discard(struct lake_blob *b)
     if (b == NULL) {
         return;
     }
-    char path[800];
-    snprintf(path, sizeof(path), "%s/%s", b->lo->tmp_dir, b->id);
-    close(b->fd);
-    if (file_unlinkat(AT_FDCWD, path, 0) < 0 && errno != ENOENT) {
-        /* Left for clean_tmp at the next open; never part of an object. */
-        log_msg(LOG_WARN, "lake", "cannot remove %s: %s", path, strerror(errno));
+    if (b->fd >= 0) {
+        char path[800];
+        snprintf(path, sizeof(path), "%s/%s", b->lo->tmp_dir, b->id);
+        close(b->fd);
+        if (file_unlinkat(AT_FDCWD, path, 0) < 0 && errno != ENOENT) {
+            /* Left for clean_tmp at the next open; never part of an object. */
+            log_msg(LOG_WARN, "lake", "cannot remove %s: %s", path, strerror(errno));
+        }
     }
+    free(b->mem);
     free(b);
 }
 
@@ -317,7 +368,11 @@ static int blob_seal(struct lake_blob *b, char id_out[BLOB_ID_LEN + 1])
     char tmp[800];
     snprintf(tmp, sizeof(tmp), "%s/%s", lo->tmp_dir, b->id);
     int dfd = lo->dir_fds[dir_idx(b->id)];
-    int rc = 0;
+    int rc = b->fd < 0 ? blob_to_file(b) : 0;
+    if (rc < 0) {
+        blob_discard(b);
+        return rc;
+    }
     if (file_fsync(b->fd) < 0) {
         int e = errno;
         log_msg(LOG_ERROR, "lake", "fsync of %s failed: %s", tmp, strerror(e));
@@ -353,6 +408,44 @@ static void blob_unlink(struct local *lo, const char *id)
         /* Left for clean_orphans at the next open: no row names it. */
         log_msg(LOG_WARN, "lake", "cannot remove blob %s: %s", id, strerror(errno));
     }
+}
+
+/*
+ * Opens blob id for reading, with the store locked (a delete unlinks the file or drops the
+ * bytes only after it commits, so what a row names is there): a small object gives a
+ * descriptor of its bytes and no path (*path_out NULL); a file its descriptor and/or
+ * path. Returns 0 or a negative code.
+ */
+static int blob_open_locked(struct local *lo, const char *id, int *fd_out, char **path_out)
+{
+    if (path_out != NULL) {
+        *path_out = NULL;
+    }
+    int fd = -1;
+    int rc = lake__small_open(lo->st, id, &fd);
+    if (rc == 1) {
+        if (fd_out != NULL) {
+            *fd_out = fd;
+        } else {
+            close(fd);
+        }
+        return 0;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    char path[800];
+    blob_path(lo, id, path, sizeof(path));
+    if (fd_out != NULL) {
+        *fd_out = file_open(path, O_RDONLY | O_CLOEXEC, 0);
+        if (*fd_out < 0) {
+            return SL_CORRUPT(path, 0, "object file missing");
+        }
+    }
+    if (path_out != NULL) {
+        *path_out = xstrdup(path);
+    }
+    return 0;
 }
 
 /* ---- helpers over the store (called with the store locked) ---- */
@@ -761,6 +854,9 @@ static void commit_batch(struct local *lo, struct pending_put *batch)
             continue;
         }
         rc = p->rc;
+        if (rc == 0 && p->small != NULL) {
+            rc = lake__small_put(lo->st, p->blob, p->small, p->small_len);
+        }
         if (rc == 0) {
             rc = upsert_object(lo, p->bucket, p->key, p->blob, p->v, p->tags, p->opts, p->old);
             p->rc = rc;
@@ -867,7 +963,25 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
     struct local *lo = be;
     char id[BLOB_ID_LEN + 1];
     char old[BLOB_ID_LEN + 1] = "";
-    int rc = blob_seal(blob, id);
+    /* A small object's bytes are committed with its row: no file, no flush of its own. */
+    static const uint8_t no_bytes[1];
+    const uint8_t *small = NULL;
+    uint8_t *mem = NULL;
+    size_t small_len = 0;
+    int rc = 0;
+    if (blob->fd >= 0) {
+        rc = blob_seal(blob, id);
+    } else if (atomic_load(&lo->failed)) {
+        blob_discard(blob);
+        rc = SL_E(IO);
+    } else {
+        memcpy(id, blob->id, sizeof(id));
+        mem = blob->mem;
+        small = mem != NULL ? mem : no_bytes;
+        small_len = (size_t)blob->written;
+        blob->mem = NULL;
+        blob_discard(blob);
+    }
     if (rc < 0) {
         return io_fail(err, rc);
     }
@@ -884,9 +998,17 @@ static int object_commit(void *be, struct lake_blob *blob, const char *bucket, c
     v.sse = (char *)meta->sse;
     const char *tags = opts ? opts->tags_json : NULL;
 
-    struct pending_put p = {
-        .bucket = bucket, .key = key, .blob = id, .v = &v, .opts = opts, .tags = tags, .err = err};
+    struct pending_put p = {.bucket = bucket,
+                            .key = key,
+                            .blob = id,
+                            .v = &v,
+                            .opts = opts,
+                            .small = small,
+                            .small_len = small_len,
+                            .tags = tags,
+                            .err = err};
     rc = commit_grouped(lo, &p);
+    free(mem);
     memcpy(old, p.old, sizeof(old));
     if (rc < 0) {
         blob_unlink(lo, id);
@@ -932,18 +1054,13 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
             rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
         } else if (rc == 1) {
             rc = 0;
-            char path[800];
-            blob_path(lo, store_col_text(s, 10), path, sizeof(path));
-            if (fd_out != NULL) {
-                /* Opened under the lock: a concurrent delete unlinks only after. */
-                *fd_out = file_open(path, O_RDONLY | O_CLOEXEC, 0);
-                if (*fd_out < 0) {
-                    rc = SL_CORRUPT(path, 0, "object file missing");
-                    err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
+            const char *id = store_col_text(s, 10);
+            if (fd_out != NULL || path_out != NULL) {
+                rc = blob_open_locked(lo, id, fd_out, path_out);
+                if (rc < 0) {
+                    err_set(err, rc == SL_E(NOMEM) ? rc : SL_E(IO),
+                            "We encountered an internal error. Please try again.");
                 }
-            }
-            if (rc == 0 && path_out != NULL) {
-                *path_out = xstrdup(path);
             }
             if (rc == 0 && info != NULL) {
                 row_to_info(s, info);
@@ -1680,6 +1797,11 @@ static int complete_concat(struct local *lo, struct completion *c, struct err_in
     if (rc < 0) {
         return internal(err, rc);
     }
+    rc = blob_to_file(blob); /* a multipart object is a file, whatever its size */
+    if (rc < 0) {
+        blob_discard(blob);
+        return io_fail(err, rc);
+    }
     for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
         /* Encrypted parts are copied sealed as they lie (chunks carry their IVs). */
         int64_t size = c->chosen[i]->size_bytes;
@@ -2133,18 +2255,7 @@ struct store *lake__local_store(void *be)
 
 int lake__local_blob_open(void *be, const char *id, int *fd_out, char **path_out)
 {
-    char path[800];
-    blob_path(be, id, path, sizeof(path));
-    if (fd_out != NULL) {
-        *fd_out = file_open(path, O_RDONLY | O_CLOEXEC, 0);
-        if (*fd_out < 0) {
-            return SL_CORRUPT(path, 0, "object file missing");
-        }
-    }
-    if (path_out != NULL) {
-        *path_out = xstrdup(path);
-    }
-    return 0;
+    return blob_open_locked(be, id, fd_out, path_out);
 }
 
 void lake__local_blob_unlink(void *be, const char *id)
@@ -2191,6 +2302,9 @@ int lake__local_open(struct store *st, const char *root, int64_t abandon_after_m
     }
     if (rc == 0) {
         rc = store_migrate(st, "lake", migrations, sizeof(migrations) / sizeof(migrations[0]));
+    }
+    if (rc == 0) {
+        rc = lake__small_ensure(st);
     }
     if (rc == 0) {
         clean_tmp(lo);

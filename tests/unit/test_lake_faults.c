@@ -35,6 +35,7 @@
 #include "core/file.h"
 #include "core/store.h"
 #include "lake/lake.h"
+#include "lake/lake_int.h"
 
 struct fixture {
     char dir[64];
@@ -214,13 +215,17 @@ static void test_put_object_under_each_fault(void **state)
         int before = count_files(f, "objects");
         file_fault_inject(cases[i].op, 1, cases[i].err, cases[i].short_len);
         struct err_info err;
-        const char *body = "the new version, longer than a short write";
-        int rc = lake_object_put(f->lake, "bkt", "k", body, strlen(body), NULL, NULL, &err);
+        /* Larger than a small object, so the bytes go through a file of their own. */
+        size_t body_len = (size_t)LAKE_SMALL_MAX + 100;
+        char *body = malloc(body_len);
+        memset(body, 'n', body_len);
+        int rc = lake_object_put(f->lake, "bkt", "k", body, body_len, NULL, NULL, &err);
         check_after(f, &cases[i], rc, &err, before);
         /* A new key under the same fault: no row, no file. */
         before = count_files(f, "objects");
         file_fault_inject(cases[i].op, 1, cases[i].err, cases[i].short_len);
-        rc = lake_object_put(f->lake, "bkt", "fresh", body, strlen(body), NULL, NULL, &err);
+        rc = lake_object_put(f->lake, "bkt", "fresh", body, body_len, NULL, NULL, &err);
+        free(body);
         assert_int_equal(rc, cases[i].want_rc);
         file_fault_clear();
         assert_int_equal(lake_object_head(f->lake, "bkt", "fresh", NULL, &err), SL_E(NO_SUCH_KEY));
