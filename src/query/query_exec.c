@@ -49,7 +49,6 @@ struct table_ref {
     struct buf files; /* NUL-separated object file paths */
     size_t n_files;
     int64_t text_bytes;  /* text formats: the objects' sizes */
-    size_t n_gz;         /* files whose key ends in .gz */
     int gzip;            /* the file list being read is all .gz (the paths have no suffix) */
     int format;          /* FMT_* */
     struct buf view_sql; /* CREATE TEMP VIEW ... */
@@ -458,7 +457,7 @@ static int table_format(const struct catalog_table_desc *d)
 
 /* Adds the object files under location to t (and their sizes). */
 static int add_location_files(struct walk *wk, struct table_ref *t, const char *location,
-                              struct buf *list_sql_files)
+                              struct buf *list_sql_files, struct buf *gz_sql_files)
 {
     char bucket[LAKE_BUCKET_NAME_MAX + 1];
     const char *prefix;
@@ -515,13 +514,16 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
                 continue; /* deleted meanwhile */
             }
             buf_append(&wk->views, &v, sizeof(v));
+            /* gzip text files go to a reader of their own: their paths (views) name no
+               suffix DuckDB could tell them by. */
+            size_t kl = strlen(o->key);
+            int gz = t->format != FMT_PARQUET && kl > 3 && strcmp(o->key + kl - 3, ".gz") == 0;
+            struct buf *into = gz ? gz_sql_files : list_sql_files;
             char *lit = duck_sql_literal(path);
-            buf_printf(list_sql_files, "%s%s", list_sql_files->len > 1 ? ", " : "", lit);
+            buf_printf(into, "%s%s", into->len > 1 ? ", " : "", lit);
             free(lit);
             buf_append(&t->files, path, strlen(path) + 1);
             t->n_files++;
-            size_t kl = strlen(o->key);
-            t->n_gz += kl > 3 && strcmp(o->key + kl - 3, ".gz") == 0;
             t->text_bytes += o->size_bytes;
         }
         free(after);
@@ -729,12 +731,38 @@ static void partition_conjunct(const struct table_ref *t, json_t *e, const char 
     json_decref(one);
 }
 
+/* The FROM item reading file lists plain and gz (each "[a, b…", opened by '[' and
+ * closed here): one reader, or a union of a plain and a gzip reader when a location
+ * holds both (INSERT INTO adds .gz files beside a table's plain ones). */
+static void files_reader_sql(struct table_ref *t, struct buf *plain, struct buf *gz,
+                             struct buf *out)
+{
+    buf_putc(plain, ']');
+    buf_putc(plain, '\0');
+    buf_putc(gz, ']');
+    buf_putc(gz, '\0');
+    int has_plain = plain->len > 3, has_gz = gz->len > 3; /* "[]" and its NUL */
+    if (has_plain && has_gz) {
+        buf_puts(out, "(SELECT * FROM ");
+        t->gzip = 0;
+        reader_sql(t, (const char *)plain->data, out);
+        buf_puts(out, " UNION ALL BY NAME SELECT * FROM ");
+        t->gzip = 1;
+        reader_sql(t, (const char *)gz->data, out);
+        buf_puts(out, ")");
+    } else {
+        t->gzip = has_gz;
+        reader_sql(t, (const char *)(has_gz ? gz->data : plain->data), out);
+    }
+}
+
 struct part_ctx {
     struct walk *wk;
     struct table_ref *t;
     struct buf *sql;
     size_t n_parts;
-    struct buf *flat; /* when the query reads no partition key: every file, one list */
+    struct buf *flat;    /* when the query reads no partition key: every file, one list */
+    struct buf *flat_gz; /* and the gzip ones among them */
 };
 
 /* 1 when the query may read one of t's partition keys (a star counts), so its view must
@@ -759,18 +787,19 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
     struct part_ctx *pc = arg;
     struct table_ref *t = pc->t;
     if (pc->flat != NULL) {
-        return add_location_files(pc->wk, t, location, pc->flat) < 0;
+        return add_location_files(pc->wk, t, location, pc->flat, pc->flat_gz) < 0;
     }
-    struct buf list;
+    struct buf list, gz;
     buf_init(&list);
+    buf_init(&gz);
     buf_putc(&list, '[');
-    size_t before = t->n_files, gz_before = t->n_gz;
-    if (add_location_files(pc->wk, t, location, &list) < 0) {
+    buf_putc(&gz, '[');
+    size_t before = t->n_files;
+    if (add_location_files(pc->wk, t, location, &list, &gz) < 0) {
         buf_fini(&list);
+        buf_fini(&gz);
         return 1;
     }
-    buf_putc(&list, ']');
-    t->gzip = t->n_gz - gz_before == t->n_files - before;
     if (t->n_files > before) {
         buf_printf(pc->sql, "%sSELECT ", pc->n_parts > 0 ? " UNION ALL BY NAME " : "");
         data_columns(t, pc->sql);
@@ -787,11 +816,11 @@ static int on_partition(void *arg, const char *const *values, size_t n_values, c
             free(q);
         }
         buf_puts(pc->sql, " FROM ");
-        buf_putc(&list, '\0');
-        reader_sql(t, (const char *)list.data, pc->sql);
+        files_reader_sql(t, &list, &gz, pc->sql);
         pc->n_parts++;
     }
     buf_fini(&list);
+    buf_fini(&gz);
     return 0;
 }
 
@@ -829,19 +858,19 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
     buf_printf(sql, "CREATE OR REPLACE TEMP VIEW %s AS ", t->view);
     size_t head = sql->len;
     if (t->desc->n_partition_keys == 0) {
-        struct buf list;
+        struct buf list, gz;
         buf_init(&list);
+        buf_init(&gz);
         buf_putc(&list, '[');
-        if (add_location_files(wk, t, t->desc->location, &list) == 0 && t->n_files > 0) {
-            t->gzip = t->n_gz == t->n_files;
-            buf_putc(&list, ']');
-            buf_putc(&list, '\0');
+        buf_putc(&gz, '[');
+        if (add_location_files(wk, t, t->desc->location, &list, &gz) == 0 && t->n_files > 0) {
             buf_puts(sql, "SELECT ");
             data_columns(t, sql);
             buf_puts(sql, " FROM ");
-            reader_sql(t, (const char *)list.data, sql);
+            files_reader_sql(t, &list, &gz, sql);
         }
         buf_fini(&list);
+        buf_fini(&gz);
     } else if (query__projection_enabled(t->desc)) {
         project_partitions(wk, t, prune);
     } else {
@@ -851,10 +880,13 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             for_each_conjunct(t, wk->where, partition_conjunct, &expr);
         }
         buf_putc(&expr, '\0');
-        struct buf flat;
+        struct buf flat, flat_gz;
         buf_init(&flat);
+        buf_init(&flat_gz);
         buf_putc(&flat, '[');
-        struct part_ctx pc = {wk, t, sql, 0, reads_partition_keys(wk, t) ? NULL : &flat};
+        buf_putc(&flat_gz, '[');
+        int keys = reads_partition_keys(wk, t);
+        struct part_ctx pc = {wk, t, sql, 0, keys ? NULL : &flat, keys ? NULL : &flat_gz};
         struct catalog_scope sc = {wk->svc->cfg->region, wk->svc->cfg->account_id};
         struct err_info e = {0};
         char denied[1024];
@@ -876,6 +908,7 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             t->text_bytes = 0;
             pc.n_parts = 0;
             flat.len = 1;
+            flat_gz.len = 1;
             rc = catalog_partition_scan(wk->svc->cat, &sc, t->database, t->name, "", on_partition,
                                         &pc, &e);
         }
@@ -883,14 +916,13 @@ static void prepare_table(struct walk *wk, struct table_ref *t, int prune)
             fail(wk, ATHENA_USER, 1001, "HIVE_METASTORE_ERROR: %s", e.message);
         }
         if (pc.flat != NULL && t->n_files > 0) {
-            buf_putc(&flat, ']');
-            buf_putc(&flat, '\0');
             buf_puts(sql, "SELECT ");
             data_columns(t, sql);
             buf_puts(sql, " FROM ");
-            reader_sql(t, (const char *)flat.data, sql);
+            files_reader_sql(t, &flat, &flat_gz, sql);
         }
         buf_fini(&flat);
+        buf_fini(&flat_gz);
         buf_fini(&expr);
     }
     if (sql->len == head) {

@@ -299,6 +299,42 @@ def test_insert_into_adds_files_and_partitions(lab):
     assert set(keys_under(s3, lab["bucket"], "ins/by_tenant/")) == after
 
 
+@pytest.mark.parametrize("partitioned", [False, True], ids=["unpartitioned", "partitioned"])
+def test_a_text_table_with_plain_and_gzip_files_reads_both(lab, partitioned):
+    """INSERT INTO a text table writes GZIP files beside its plain ones, as Athena does;
+    every later SELECT reads both kinds, whichever files a partition holds."""
+    athena, s3, glue, db, wg = lab["athena"], lab["s3"], lab["glue"], lab["db"], lab["free"]
+    name = f"mixed_{'p' if partitioned else 'u'}_{uuid.uuid4().hex[:6]}"
+    prefix = f"mixed/{name}/"
+    data_key = prefix + ("day=1/" if partitioned else "") + "plain.csv"
+    s3.put_object(Bucket=lab["bucket"], Key=data_key, Body=b"a,1\nb,2\n")
+    table = {"Name": name, "TableType": "EXTERNAL_TABLE", "StorageDescriptor": {
+        "Columns": [{"Name": "k", "Type": "string"}, {"Name": "v", "Type": "int"}],
+        "Location": f"s3://{lab['bucket']}/{prefix}",
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "SerdeInfo": {"SerializationLibrary":
+                      "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                      "Parameters": {"field.delim": ","}}}}
+    if partitioned:
+        table["PartitionKeys"] = [{"Name": "day", "Type": "string"}]
+    glue.create_table(DatabaseName=db, TableInput=table)
+    if partitioned:
+        sd = dict(table["StorageDescriptor"], Location=f"s3://{lab['bucket']}/{prefix}day=1/")
+        glue.create_partition(DatabaseName=db, TableName=name,
+                              PartitionInput={"Values": ["1"], "StorageDescriptor": sd})
+        ins = run(athena, f"INSERT INTO {name} VALUES ('c', 3, '1')", wg, db)
+    else:
+        ins = run(athena, f"INSERT INTO {name} VALUES ('c', 3)", wg, db)
+    assert ins["Status"]["State"] == "SUCCEEDED", ins["Status"]
+    keys = keys_under(s3, lab["bucket"], prefix)
+    assert any(k.endswith(".gz") for k in keys) and data_key in keys, keys
+    back = run(athena, f"SELECT k, v FROM {name} ORDER BY k", wg, db)
+    assert back["Status"]["State"] == "SUCCEEDED", back["Status"]
+    assert rows_of(athena, back["QueryExecutionId"])[0][1:] == [["a", "1"], ["b", "2"],
+                                                                  ["c", "3"]]
+
+
 def test_unload_writes_and_reads_back(lab):
     athena, s3, db, wg = lab["athena"], lab["s3"], lab["db"], lab["free"]
     to = f"s3://{lab['bucket']}/unload/out/"
