@@ -10,7 +10,7 @@ apt_packages=(
     awscli python3-boto3 python3-pytest python3-requests python3-h2
     default-jdk-headless libjackson2-dataformat-cbor
     nodejs npm
-    chromium
+    chromium strace
 )
 
 missing=()
