@@ -1,0 +1,126 @@
+"""What Sluice publishes under AWS/S3 and AWS/Kinesis for a known workload, read back with
+GetMetricStatistics after SIGUSR1 made the sampler run: S3's request metrics per bucket
+(dimensions BucketName and FilterId "EntireBucket", the filter AWS's console makes for a
+whole bucket) and the Kinesis API's reads (GetRecords.*, SubscribeToShard*).
+"""
+import datetime
+import signal
+import time
+
+import pytest
+
+from conftest import Sluice
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture(scope="module")
+def sl():
+    server = Sluice(extra_args=["--throughput-limits", "off"]).start()
+    yield server
+    code = server.stop()
+    log = server.read_log()
+    server.cleanup()
+    assert code == 0, f"server exited {code}:\n{log}"
+
+
+@pytest.fixture(scope="module")
+def cw(sl):
+    return sl.client("cloudwatch")
+
+
+def stats(cw, ns, name, dims, statistics=("Sum", "SampleCount", "Minimum", "Maximum")):
+    now = datetime.datetime.now(UTC)
+    r = cw.get_metric_statistics(Namespace=ns, MetricName=name, Dimensions=dims,
+                                 StartTime=now - datetime.timedelta(minutes=30),
+                                 EndTime=now + datetime.timedelta(minutes=30), Period=3600,
+                                 Statistics=list(statistics))
+    return r["Datapoints"]
+
+
+def total(points, stat="Sum"):
+    return sum(p[stat] for p in points)
+
+
+def sample_until(sl, cw, ns, name, dims, expected, stat="Sum", timeout=60):
+    """Asks the sampler to run (SIGUSR1) until the metric's statistic is expected."""
+    deadline = time.time() + timeout
+    got = None
+    while time.time() < deadline:
+        sl.proc.send_signal(signal.SIGUSR1)
+        got = total(stats(cw, ns, name, dims), stat)
+        if got == expected:
+            return got
+        time.sleep(0.3)
+    return got
+
+
+def bucket_dims(bucket):
+    return [{"Name": "BucketName", "Value": bucket}, {"Name": "FilterId", "Value": "EntireBucket"}]
+
+
+def test_s3_request_metrics_count_each_request_type(sl, cw, unique):
+    s3 = sl.client("s3")
+    bucket = "cwm-" + unique
+    s3.create_bucket(Bucket=bucket)
+    for i, size in enumerate((100, 250, 4000)):
+        s3.put_object(Bucket=bucket, Key=f"k{i}", Body=b"x" * size)
+    assert s3.get_object(Bucket=bucket, Key="k0")["Body"].read() == b"x" * 100
+    assert len(s3.get_object(Bucket=bucket, Key="k2")["Body"].read()) == 4000
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=bucket, Key="missing")
+    s3.head_object(Bucket=bucket, Key="k1")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 3
+    s3.delete_object(Bucket=bucket, Key="k1")
+    dims = bucket_dims(bucket)
+    # CreateBucket, 3 PUT, 3 GET (one a 404), HEAD, LIST, DELETE
+    assert sample_until(sl, cw, "AWS/S3", "AllRequests", dims, 10) == 10
+    expected = {"PutRequests": 3, "GetRequests": 3, "HeadRequests": 1, "ListRequests": 1,
+                "DeleteRequests": 1, "4xxErrors": 1, "BytesUploaded": 4350}
+    for name, value in expected.items():
+        assert total(stats(cw, "AWS/S3", name, dims)) == value, name
+    # Errors are 0 or 1 per request: the average is the error rate.
+    assert total(stats(cw, "AWS/S3", "4xxErrors", dims), "SampleCount") == 10
+    assert total(stats(cw, "AWS/S3", "5xxErrors", dims)) == 0
+    assert stats(cw, "AWS/S3", "PostRequests", dims) == []
+    for name in ("FirstByteLatency", "TotalRequestLatency"):
+        points = stats(cw, "AWS/S3", name, dims)
+        assert total(points, "SampleCount") == 10, name
+        assert {p["Unit"] for p in points} == {"Milliseconds"}
+    listed = cw.list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "BucketName",
+                                                              "Value": bucket}])["Metrics"]
+    assert {d["Name"]: d["Value"] for d in listed[0]["Dimensions"]} == {
+        "BucketName": bucket, "FilterId": "EntireBucket"}
+
+
+def test_s3_bytes_downloaded_are_the_bodies_sent(sl, cw, unique):
+    s3 = sl.client("s3")
+    bucket = "cwb-" + unique
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"a" * 1234)
+    s3.put_object(Bucket=bucket, Key="b", Body=b"b" * 66)
+    for key in ("a", "b", "a"):
+        s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    dims = bucket_dims(bucket)
+    assert sample_until(sl, cw, "AWS/S3", "AllRequests", dims, 6) == 6
+    points = stats(cw, "AWS/S3", "BytesDownloaded", dims)
+    assert total(points) == 1234 * 2 + 66
+    assert total(points, "SampleCount") == 3
+    assert min(p["Minimum"] for p in points) == 66
+    assert max(p["Maximum"] for p in points) == 1234
+    assert {p["Unit"] for p in points} == {"Bytes"}
+    # Sampled again with nothing new: nothing is counted twice.
+    sl.proc.send_signal(signal.SIGUSR1)
+    assert sample_until(sl, cw, "AWS/S3", "AllRequests", dims, 6) == 6
+
+
+def test_s3_requests_to_no_bucket_publish_nothing(sl, cw, unique):
+    s3 = sl.client("s3")
+    bucket = "cwn-" + unique
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_object(Bucket=bucket, Key="x")
+    sl.proc.send_signal(signal.SIGUSR1)
+    other = "cwo-" + unique
+    s3.create_bucket(Bucket=other)
+    assert sample_until(sl, cw, "AWS/S3", "AllRequests", bucket_dims(other), 1) == 1
+    assert stats(cw, "AWS/S3", "AllRequests", bucket_dims(bucket)) == []
