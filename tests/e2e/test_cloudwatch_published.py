@@ -124,3 +124,87 @@ def test_s3_requests_to_no_bucket_publish_nothing(sl, cw, unique):
     s3.create_bucket(Bucket=other)
     assert sample_until(sl, cw, "AWS/S3", "AllRequests", bucket_dims(other), 1) == 1
     assert stats(cw, "AWS/S3", "AllRequests", bucket_dims(bucket)) == []
+
+
+def stream_dims(name):
+    return [{"Name": "StreamName", "Value": name}]
+
+
+def test_get_records_metrics_are_the_records_returned(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cwr-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    sizes = [10, 200, 33, 4000, 7]
+    for i, size in enumerate(sizes):
+        kin.put_record(StreamName=name, Data=b"r" * size, PartitionKey=f"p{i}")
+    it = kin.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = []
+    for limit in (3, 10, 10):  # 3 records, the other 2, then none
+        r = kin.get_records(ShardIterator=it, Limit=limit)
+        got.append(len(r["Records"]))
+        it = r["NextShardIterator"]
+    assert got == [3, 2, 0]
+    dims = stream_dims(name)
+    assert sample_until(sl, cw, "AWS/Kinesis", "GetRecords.Records", dims, 5) == 5
+    assert total(stats(cw, "AWS/Kinesis", "GetRecords.Records", dims), "SampleCount") == 3
+    points = stats(cw, "AWS/Kinesis", "GetRecords.Bytes", dims)
+    assert total(points) == sum(sizes)
+    assert max(p["Maximum"] for p in points) == 4000 + 7  # the second call
+    assert min(p["Minimum"] for p in points) == 0
+    assert {p["Unit"] for p in points} == {"Bytes"}
+    success = stats(cw, "AWS/Kinesis", "GetRecords.Success", dims)
+    assert (total(success), total(success, "SampleCount")) == (3, 3)
+    for metric in ("GetRecords.Latency", "GetRecords.IteratorAgeMilliseconds"):
+        points = stats(cw, "AWS/Kinesis", metric, dims)
+        assert total(points, "SampleCount") == 3, metric
+        assert {p["Unit"] for p in points} == {"Milliseconds"}, metric
+    # The last call returned nothing: caught up, an age of 0.
+    assert min(p["Minimum"] for p in stats(cw, "AWS/Kinesis",
+                                           "GetRecords.IteratorAgeMilliseconds", dims)) == 0
+
+
+def test_subscribe_to_shard_metrics_per_consumer(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cws-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    stream_arn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+        "StreamARN"]
+    consumer = kin.register_stream_consumer(StreamARN=stream_arn, ConsumerName="mon")["Consumer"]
+    deadline = time.time() + 60
+    while kin.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline, "the consumer never became ACTIVE"
+        time.sleep(0.1)
+    sizes = [5, 50, 500]
+    for i, size in enumerate(sizes):
+        kin.put_record(StreamName=name, Data=b"s" * size, PartitionKey=f"p{i}")
+    events = kin.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                                    ShardId="shardId-000000000000",
+                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    # A second subscription of the consumer to the shard at once is refused.
+    with pytest.raises(kin.exceptions.ClientError):
+        kin.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                               ShardId="shardId-000000000000",
+                               StartingPosition={"Type": "LATEST"})
+    records = []
+    for ev in events:
+        records += ev["SubscribeToShardEvent"]["Records"]
+        if len(records) >= len(sizes):
+            break
+    events.close()
+    assert [len(r["Data"]) for r in records] == sizes
+    dims = stream_dims(name) + [{"Name": "ConsumerName", "Value": "mon"}]
+    assert sample_until(sl, cw, "AWS/Kinesis", "SubscribeToShardEvent.Records", dims, 3) == 3
+    assert total(stats(cw, "AWS/Kinesis", "SubscribeToShardEvent.Bytes", dims)) == sum(sizes)
+    success = stats(cw, "AWS/Kinesis", "SubscribeToShard.Success", dims)
+    assert (total(success), total(success, "SampleCount")) == (1, 2)
+    assert total(stats(cw, "AWS/Kinesis", "SubscribeToShard.RateExceeded", dims)) == 1
+    assert total(stats(cw, "AWS/Kinesis", "SubscribeToShardEvent.Success", dims)) >= 1
+    behind = stats(cw, "AWS/Kinesis", "SubscribeToShardEvent.MillisBehindLatest", dims)
+    assert {p["Unit"] for p in behind} == {"Milliseconds"}
+    # Stream-level only for GetRecords: nothing of the consumer's under StreamName alone.
+    assert stats(cw, "AWS/Kinesis", "SubscribeToShardEvent.Records", stream_dims(name)) == []
+    assert stats(cw, "AWS/Kinesis", "GetRecords.Records", stream_dims(name)) == []
