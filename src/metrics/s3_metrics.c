@@ -10,6 +10,8 @@
  * the requests that carried a body. The latencies are the handling time: the front end
  * observes a request when its answer is ready, before the body is sent, so
  * FirstByteLatency and TotalRequestLatency are the same figure here.
+ *
+ * The storage metrics (BucketSizeBytes, NumberOfObjects) come from the lake's metadata.
  */
 #include "metrics/metrics_int.h"
 
@@ -201,6 +203,27 @@ static int take(struct metrics_s3 *s, const char *name, struct metrics_stat *out
     return found;
 }
 
+/*
+ * BucketSizeBytes (StorageType StandardStorage: Sluice has one storage class) and
+ * NumberOfObjects (StorageType AllStorageTypes), which AWS publishes once a day: here at
+ * every sample, as gauges (read them with Average or Maximum), from the lake's metadata
+ * (two indexed range counts per bucket).
+ */
+static void storage_metrics(struct metrics *m, int64_t now_ms, struct lake *lake,
+                            const struct lake_bucket_info *b)
+{
+    struct lake_bucket_usage u;
+    if (lake_bucket_usage(lake, b->name, &u) < 0) {
+        return;
+    }
+    struct metrics_dim dims[2] = {{"BucketName", b->name}, {"StorageType", "StandardStorage"}};
+    struct metrics_key k = {b->region, "AWS/S3", "BucketSizeBytes", dims, 2};
+    metrics__put_gauge(m, &k, "Bytes", now_ms, (double)u.bytes);
+    dims[1].value = "AllStorageTypes";
+    k.name = "NumberOfObjects";
+    metrics__put_gauge(m, &k, "Count", now_ms, (double)u.objects);
+}
+
 void metrics_source_s3(struct metrics *m, int64_t now_ms, void *ctx)
 {
     struct metrics_s3 *s = ctx;
@@ -211,6 +234,7 @@ void metrics_source_s3(struct metrics *m, int64_t now_ms, void *ctx)
     }
     /* Only the buckets that exist: a request naming no bucket of the lake counts nowhere. */
     for (size_t i = 0; i < n; i++) {
+        storage_metrics(m, now_ms, s->lake, &b[i]);
         struct metrics_stat st[S3M_N];
         if (!take(s, b[i].name, st)) {
             continue;

@@ -259,11 +259,11 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
 enum stream_read_metric {
     STREAM_RM_GET_BYTES,
     STREAM_RM_GET_RECORDS,
-    STREAM_RM_GET_LATENCY,  /* ms */
-    STREAM_RM_GET_SUCCESS,  /* 1 or 0 */
-    STREAM_RM_GET_AGE,      /* ms: IteratorAgeMilliseconds */
+    STREAM_RM_GET_LATENCY, /* ms */
+    STREAM_RM_GET_SUCCESS, /* 1 or 0 */
+    STREAM_RM_GET_AGE,     /* ms: IteratorAgeMilliseconds */
     STREAM_RM_SUB_RATE_EXCEEDED,
-    STREAM_RM_SUB_SUCCESS,  /* 1 or 0 */
+    STREAM_RM_SUB_SUCCESS, /* 1 or 0 */
     STREAM_RM_EVENT_BYTES,
     STREAM_RM_EVENT_RECORDS,
     STREAM_RM_EVENT_BEHIND, /* ms: MillisBehindLatest */

@@ -87,10 +87,10 @@ def test_s3_request_metrics_count_each_request_type(sl, cw, unique):
         points = stats(cw, "AWS/S3", name, dims)
         assert total(points, "SampleCount") == 10, name
         assert {p["Unit"] for p in points} == {"Milliseconds"}
-    listed = cw.list_metrics(Namespace="AWS/S3", Dimensions=[{"Name": "BucketName",
-                                                              "Value": bucket}])["Metrics"]
-    assert {d["Name"]: d["Value"] for d in listed[0]["Dimensions"]} == {
-        "BucketName": bucket, "FilterId": "EntireBucket"}
+    listed = cw.list_metrics(Namespace="AWS/S3", MetricName="AllRequests",
+                             Dimensions=[{"Name": "BucketName", "Value": bucket}])["Metrics"]
+    assert [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in listed] == [
+        {"BucketName": bucket, "FilterId": "EntireBucket"}]
 
 
 def test_s3_bytes_downloaded_are_the_bodies_sent(sl, cw, unique):
@@ -208,3 +208,30 @@ def test_subscribe_to_shard_metrics_per_consumer(sl, cw, unique):
     # Stream-level only for GetRecords: nothing of the consumer's under StreamName alone.
     assert stats(cw, "AWS/Kinesis", "SubscribeToShardEvent.Records", stream_dims(name)) == []
     assert stats(cw, "AWS/Kinesis", "GetRecords.Records", stream_dims(name)) == []
+
+
+def test_s3_storage_metrics_count_versions_and_parts(sl, cw, unique):
+    s3 = sl.client("s3")
+    bucket = "cwst-" + unique
+    s3.create_bucket(Bucket=bucket)
+    for key, size in (("a", 100), ("b", 200), ("c", 300)):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"z" * size)
+    # An upload not completed: its part is stored, and counted, as on AWS.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="big", UploadId=up, PartNumber=1, Body=b"p" * 1000)
+    size_dims = [{"Name": "BucketName", "Value": bucket},
+                 {"Name": "StorageType", "Value": "StandardStorage"}]
+    count_dims = [{"Name": "BucketName", "Value": bucket},
+                  {"Name": "StorageType", "Value": "AllStorageTypes"}]
+    assert sample_until(sl, cw, "AWS/S3", "BucketSizeBytes", size_dims, 1600,
+                        stat="Maximum") == 1600
+    assert sample_until(sl, cw, "AWS/S3", "NumberOfObjects", count_dims, 4,
+                        stat="Maximum") == 4
+    assert {p["Unit"] for p in stats(cw, "AWS/S3", "BucketSizeBytes", size_dims)} == {"Bytes"}
+    # A versioned overwrite keeps the older version: both are stored.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 50)
+    assert sample_until(sl, cw, "AWS/S3", "BucketSizeBytes", size_dims, 1650,
+                        stat="Maximum") == 1650
+    assert sample_until(sl, cw, "AWS/S3", "NumberOfObjects", count_dims, 5,
+                        stat="Maximum") == 5
