@@ -778,6 +778,15 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
             c[n].incoming_records = atomic_load(&held[i]->counters.incoming_records);
             c[n].incoming_bytes = atomic_load(&held[i]->counters.incoming_bytes);
             c[n].write_throttled = atomic_load(&held[i]->counters.write_throttled);
+            pthread_rwlock_rdlock(&held[i]->shards_lock);
+            for (uint32_t j = 0; j < held[i]->n_shards; j++) {
+                struct seglog_stats ls;
+                if (held[i]->shards[j]->log != NULL) {
+                    seglog_get_stats(held[i]->shards[j]->log, &ls);
+                    c[n].log_bytes += ls.bytes;
+                }
+            }
+            pthread_rwlock_unlock(&held[i]->shards_lock);
             n++;
         }
     }

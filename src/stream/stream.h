@@ -248,6 +248,7 @@ struct stream_counts {
     char name[STREAM_NAME_MAX + 1];
     uint64_t incoming_records, incoming_bytes;
     uint64_t write_throttled; /* WriteProvisionedThroughputExceeded: records refused */
+    uint64_t log_bytes;       /* the shards' segment-log files now (not a counter) */
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
 
