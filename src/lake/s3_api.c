@@ -663,7 +663,8 @@ int s3__handle(struct api_call *call)
     r.req = call->req;
     r.lake = call->service_ctx;
     int rc = req_parse(&r);
-    if (r.bucket != NULL) { /* for the bucket's request metrics (AWS/S3) */
+    if (r.bucket != NULL && strlen(r.bucket) < sizeof(call->resp->metrics_bucket)) {
+        /* for the bucket's request metrics (AWS/S3); a longer name is no bucket's */
         snprintf(call->resp->metrics_bucket, sizeof(call->resp->metrics_bucket), "%s", r.bucket);
     }
     if (rc == 0 && strcmp(r.req->method, "OPTIONS") == 0) {
