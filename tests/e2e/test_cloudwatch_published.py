@@ -235,3 +235,37 @@ def test_s3_storage_metrics_count_versions_and_parts(sl, cw, unique):
                         stat="Maximum") == 1650
     assert sample_until(sl, cw, "AWS/S3", "NumberOfObjects", count_dims, 5,
                         stat="Maximum") == 5
+
+
+def test_firehose_reading_a_stream_is_no_get_records(sl, cw, unique):
+    kin, fh, s3 = sl.client("kinesis"), sl.client("firehose"), sl.client("s3")
+    name = "cwfh-" + unique
+    s3.create_bucket(Bucket=name)
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    arn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    role = "arn:aws:iam::000000000000:role/firehose"
+    fh.create_delivery_stream(
+        DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": arn, "RoleARN": role},
+        ExtendedS3DestinationConfiguration={"RoleARN": role, "BucketARN": f"arn:aws:s3:::{name}"})
+    deadline = time.time() + 60
+    while fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+            "DeliveryStreamStatus"] != "ACTIVE":
+        assert time.time() < deadline, "the delivery stream never became ACTIVE"
+        time.sleep(0.1)
+    kin.put_records(StreamName=name, Records=[
+        {"Data": f"r{i};".encode(), "PartitionKey": str(i)} for i in range(20)])
+    got = b""
+    deadline = time.time() + 60
+    while got.count(b";") < 20 and time.time() < deadline:
+        sl.proc.send_signal(signal.SIGUSR1)  # flushes the delivery stream, then samples
+        time.sleep(0.3)
+        got = b"".join(s3.get_object(Bucket=name, Key=o["Key"])["Body"].read()
+                       for o in s3.list_objects_v2(Bucket=name).get("Contents", []))
+    assert got.count(b";") == 20
+    sl.proc.send_signal(signal.SIGUSR1)
+    assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", stream_dims(name), 20) == 20
+    # Firehose read the 20 records in process: no GetRecords call was made.
+    assert stats(cw, "AWS/Kinesis", "GetRecords.Records", stream_dims(name)) == []
+    fh.delete_delivery_stream(DeliveryStreamName=name)
