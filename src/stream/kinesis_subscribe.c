@@ -485,8 +485,7 @@ static int open_reader(struct stream *s, const struct stream_shard_info *sh,
    consumer to the shard, or more than its calls a second (AWS/Kinesis). */
 static void count_subscribe(struct stream *s, const char *consumer, int ok, int rate_exceeded)
 {
-    struct stream_read_sample v[] = {{STREAM_RM_SUB_SUCCESS, ok},
-                                     {STREAM_RM_SUB_RATE_EXCEEDED, 1}};
+    struct stream_read_sample v[] = {{STREAM_RM_SUB_SUCCESS, ok}, {STREAM_RM_SUB_RATE_EXCEEDED, 1}};
     stream_read_count(s, consumer, v, rate_exceeded ? 2 : 1);
 }
 
