@@ -394,6 +394,7 @@ static int serve(const struct sluice_config *cfg)
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
     struct prometheus *prom = NULL;
+    struct metrics_s3 *s3_metrics = NULL;
     struct console *console = NULL;
 
     char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
@@ -443,6 +444,8 @@ static int serve(const struct sluice_config *cfg)
     struct metrics_athena_source athena_src = {
         .query = query, .region = cfg->region, .last_ms = -1};
     metrics_add_source(metrics, metrics_source_athena, &athena_src);
+    s3_metrics = metrics_s3_create(lake);
+    metrics_add_source(metrics, metrics_source_s3, s3_metrics);
     sts_api = sts_api_create(iam);
     iam_query_api = iam_api_create(iam);
     cw_json_api = cloudwatch_json_api_create(metrics);
@@ -464,6 +467,7 @@ static int serve(const struct sluice_config *cfg)
     api_registry_add_json(reg, athena_api);
     api_registry_add_json(reg, kms_api);
     api_registry_add_rest(reg, s3_api);
+    api_registry_observe_detail(reg, metrics_s3_observe, s3_metrics);
     console = console_create(cfg->region);
     api_registry_add_plain(reg, console_page(console));
     api_registry_add_plain(reg, console_script(console));
@@ -511,6 +515,7 @@ out_close_services:
     kms_api_destroy(kms_api);
     cloudwatch_api_destroy(cw_json_api, cw_query_api);
     metrics_close(metrics);
+    metrics_s3_destroy(s3_metrics);
     query_service_close(query);
     delivery_service_close(delivery);
     catalog_close(catalog);

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include "core/clock.h"
 
 struct fault {
     atomic_ulong countdown; /* calls left before the fault; 0 = none */
@@ -14,6 +17,34 @@ struct fault {
 
 static struct fault faults[FILE_OP_COUNT_];
 static atomic_ulong flushes;
+
+const long file_sync_bucket_us[FILE_SYNC_BUCKETS - 1] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+static atomic_ulong sync_counts[FILE_SYNC_BUCKETS];
+static atomic_ullong sync_sum_us;
+
+void file_sync_histogram(unsigned long counts[FILE_SYNC_BUCKETS], unsigned long long *sum_us)
+{
+    for (int i = 0; i < FILE_SYNC_BUCKETS; i++) {
+        counts[i] = atomic_load(&sync_counts[i]);
+    }
+    *sum_us = atomic_load(&sync_sum_us);
+}
+
+/* One sync of fd by fn, timed into the histogram. */
+static int timed_sync(int (*fn)(int), int fd)
+{
+    int64_t started = clock_mono_ns();
+    int rc = fn(fd);
+    long us = (long)((clock_mono_ns() - started) / 1000);
+    int i = 0;
+    while (i < FILE_SYNC_BUCKETS - 1 && us > file_sync_bucket_us[i]) {
+        i++;
+    }
+    atomic_fetch_add(&sync_counts[i], 1);
+    atomic_fetch_add(&sync_sum_us, (unsigned long long)us);
+    return rc;
+}
 
 unsigned long file_flush_count(void)
 {
@@ -91,7 +122,7 @@ int file_fdatasync(int fd)
         return -1;
     }
     file_flush_note();
-    return fdatasync(fd);
+    return timed_sync(fdatasync, fd);
 }
 
 int file_fsync(int fd)
@@ -101,7 +132,7 @@ int file_fsync(int fd)
         return -1;
     }
     file_flush_note();
-    return fsync(fd);
+    return timed_sync(fsync, fd);
 }
 
 int file_ftruncate(int fd, off_t len)
@@ -160,7 +191,7 @@ int file_dir_sync(int dir_fd)
         return fault_fail(FILE_OP_DIR_SYNC);
     }
     file_flush_note();
-    return fsync(dir_fd);
+    return timed_sync(fsync, dir_fd);
 }
 
 ssize_t file_copy_range(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len)

@@ -35,6 +35,15 @@ int file_dir_sync(int dir_fd);
 unsigned long file_flush_count(void);
 void file_flush_note(void);
 /*
+ * How long the syncs of file_fdatasync, file_fsync and file_dir_sync took so far
+ * (SQLite's own are not timed), for /metrics: counts[i] syncs took at most
+ * file_sync_bucket_us[i] microseconds and more than the bound before; the last count
+ * is of the longer ones. *sum_us is their total time.
+ */
+#define FILE_SYNC_BUCKETS 14
+extern const long file_sync_bucket_us[FILE_SYNC_BUCKETS - 1];
+void file_sync_histogram(unsigned long counts[FILE_SYNC_BUCKETS], unsigned long long *sum_us);
+/*
  * copy_file_range(2) from in_fd at *in_off to out_fd at *out_off, both advanced; counts as
  * a write for fault injection (a short copy, then the error, as a full disk gives).
  */

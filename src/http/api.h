@@ -113,6 +113,10 @@ struct api_response {
     size_t body_fd_len;
     int head_only;            /* HEAD: send headers (Content-Length of the full body) but no body */
     struct api_stream_body *stream; /* when set, the body (owned; body and body_fd unused) */
+    /* S3: the bucket the request named and the operation that answered (a literal, NULL
+       when none), for its request metrics; "" when no bucket. */
+    char metrics_bucket[64];
+    const char *metrics_operation;
 };
 
 /* Adds (copies) a response header. */
@@ -229,5 +233,22 @@ void api_registry_add_plain(struct api_registry *reg, const struct api_plain_ser
 typedef void (*api_observe_fn)(void *arg, const char *service, const char *operation,
                                int status, int64_t elapsed_us);
 void api_registry_observe(struct api_registry *reg, api_observe_fn fn, void *arg);
+
+/* The same, with what S3's request metrics need besides: a second observer, told after
+   the first. bucket is resp.metrics_bucket (NULL when ""); bytes_in the request body's
+   length (its payload's when aws-chunked), bytes_out the response body's (0 for HEAD
+   and event streams). */
+struct api_observation {
+    const char *service;
+    const char *operation; /* NULL when none was found */
+    const char *method;
+    int status;
+    int64_t elapsed_us;
+    const char *bucket;
+    const char *bucket_operation; /* resp.metrics_operation: S3's own name of it */
+    uint64_t bytes_in, bytes_out;
+};
+typedef void (*api_observe_detail_fn)(void *arg, const struct api_observation *o);
+void api_registry_observe_detail(struct api_registry *reg, api_observe_detail_fn fn, void *arg);
 
 #endif

@@ -18,6 +18,8 @@ struct api_registry {
     size_t n_plain;
     api_observe_fn observe;
     void *observe_arg;
+    api_observe_detail_fn observe_detail;
+    void *observe_detail_arg;
 };
 
 struct conn_slot;

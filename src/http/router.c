@@ -106,6 +106,12 @@ void api_registry_observe(struct api_registry *reg, api_observe_fn fn, void *arg
     reg->observe_arg = arg;
 }
 
+void api_registry_observe_detail(struct api_registry *reg, api_observe_detail_fn fn, void *arg)
+{
+    reg->observe_detail = fn;
+    reg->observe_detail_arg = arg;
+}
+
 void api_registry_add_query(struct api_registry *reg, const struct api_query_service *svc)
 {
     SL_ASSERT(reg->n_query < sizeof(reg->query) / sizeof(reg->query[0]));
@@ -1429,11 +1435,34 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
     } else {
         handle(ctx, ex, &operation);
     }
-    if (ctx->reg->observe != NULL && ex->plain_svc == NULL) {
+    if ((ctx->reg->observe != NULL || ctx->reg->observe_detail != NULL) &&
+        ex->plain_svc == NULL) {
         const char *svc = routed_service(ex);
-        ctx->reg->observe(ctx->reg->observe_arg, svc ? svc : "", operation,
-                          ex->resp.status ? ex->resp.status : 200,
-                          (clock_mono_ns() - started) / 1000);
+        int status = ex->resp.status ? ex->resp.status : 200;
+        int64_t elapsed_us = (clock_mono_ns() - started) / 1000;
+        if (ctx->reg->observe != NULL) {
+            ctx->reg->observe(ctx->reg->observe_arg, svc ? svc : "", operation, status,
+                              elapsed_us);
+        }
+        if (ctx->reg->observe_detail != NULL) {
+            const struct api_response *r = &ex->resp;
+            /* S3's aws-chunked bodies: the payload, not its framing */
+            const char *decoded = http__header(ex, "x-amz-decoded-content-length");
+            struct api_observation o = {
+                .service = svc ? svc : "",
+                .operation = operation,
+                .method = ex->method,
+                .status = status,
+                .elapsed_us = elapsed_us,
+                .bucket = r->metrics_bucket[0] ? r->metrics_bucket : NULL,
+                .bucket_operation = r->metrics_operation,
+                .bytes_in = decoded ? strtoull(decoded, NULL, 10) : ex->body_len,
+                .bytes_out = r->head_only || r->stream ? 0
+                             : r->body_fd >= 0         ? (uint64_t)r->body_fd_len
+                                                       : (uint64_t)r->body.len,
+            };
+            ctx->reg->observe_detail(ctx->reg->observe_detail_arg, &o);
+        }
     }
 }
 

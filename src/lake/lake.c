@@ -180,6 +180,14 @@ int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n
     return lake->ops->bucket_list(lake->be, out, n_out);
 }
 
+int lake_bucket_usage(struct lake *lake, const char *name, struct lake_bucket_usage *out)
+{
+    if (lake->ops->bucket_usage == NULL) {
+        return SL_E(NOT_IMPLEMENTED);
+    }
+    return lake->ops->bucket_usage(lake->be, name, out);
+}
+
 int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err)
 {
     struct err_info err_local;

@@ -100,6 +100,13 @@ int lake_bucket_get(struct lake *lake, const char *name, struct lake_bucket_info
                     struct err_info *err);
 /* Every bucket in name order; *out is freed by the caller with free(). */
 int lake_bucket_list(struct lake *lake, struct lake_bucket_info **out, size_t *n_out);
+/* What a bucket stores, for S3's storage metrics: every object version, delete marker
+   and part of an upload not completed, and their bytes. Returns 0 or a store error. */
+struct lake_bucket_usage {
+    int64_t objects;
+    int64_t bytes;
+};
+int lake_bucket_usage(struct lake *lake, const char *name, struct lake_bucket_usage *out);
 /*
  * Deletes an empty bucket (its unfinished multipart uploads are aborted). Returns 0,
  * SL_E(NO_SUCH_BUCKET), SL_E(BUCKET_NOT_EMPTY).

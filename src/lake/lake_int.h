@@ -159,6 +159,8 @@ struct lake_backend_ops {
                           const char *acl, struct err_info *err);
     int (*object_acl_get)(void *be, const char *bucket, const char *key, const char *stamp,
                           char **acl_out, struct err_info *err);
+    /* What a bucket stores (lake_bucket_usage); NULL when the backend cannot tell. */
+    int (*bucket_usage)(void *be, const char *name, struct lake_bucket_usage *out);
 };
 
 /* The local directory backend: metadata in st, bytes under root. */

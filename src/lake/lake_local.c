@@ -669,6 +669,37 @@ static int bucket_list(void *be, struct lake_bucket_info **out, size_t *n_out)
     return rc < 0 ? rc : 0;
 }
 
+/* Objects: current rows, older versions and delete markers, and the parts of uploads
+   not completed; bytes: the same but markers (S3's storage metrics count them so). */
+static int bucket_usage(void *be, const char *name, struct lake_bucket_usage *out)
+{
+    struct local *lo = be;
+    memset(out, 0, sizeof(*out));
+    store_read_begin(lo->st);
+    struct store_stmt *s = store_prepare_args(
+        lo->st,
+        "SELECT (SELECT COUNT(*) FROM lake_objects WHERE bucket=?1),"
+        " (SELECT COALESCE(SUM(size),0) FROM lake_objects WHERE bucket=?1),"
+        " (SELECT COUNT(*) FROM lake_versions WHERE bucket=?1),"
+        " (SELECT COALESCE(SUM(size),0) FROM lake_versions WHERE bucket=?1 AND marker=0),"
+        " (SELECT COUNT(*) FROM lake_parts p JOIN lake_uploads u USING(upload_id)"
+        "  WHERE u.bucket=?1),"
+        " (SELECT COALESCE(SUM(p.size),0) FROM lake_parts p JOIN lake_uploads u"
+        "  USING(upload_id) WHERE u.bucket=?1)",
+        "s", name);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    if (rc == 1) {
+        out->objects = store_col_int64(s, 0) + store_col_int64(s, 2) + store_col_int64(s, 4);
+        out->bytes = store_col_int64(s, 1) + store_col_int64(s, 3) + store_col_int64(s, 5);
+        rc = 0;
+    }
+    if (s != NULL) {
+        store_finalize(s);
+    }
+    store_read_end(lo->st);
+    return rc < 0 ? rc : 0;
+}
+
 /* Blob ids of every part of the selected uploads, appended to a JSON array. */
 static int collect_blobs(struct local *lo, const char *sql, const char *arg1, json_t *blobs)
 {
@@ -2397,4 +2428,5 @@ const struct lake_backend_ops lake__local_ops = {
     .part_list = part_list,
     .object_acl_put = object_acl_put,
     .object_acl_get = object_acl_get,
+    .bucket_usage = bucket_usage,
 };

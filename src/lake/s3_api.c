@@ -663,6 +663,10 @@ int s3__handle(struct api_call *call)
     r.req = call->req;
     r.lake = call->service_ctx;
     int rc = req_parse(&r);
+    if (r.bucket != NULL && strlen(r.bucket) < sizeof(call->resp->metrics_bucket)) {
+        /* for the bucket's request metrics (AWS/S3); a longer name is no bucket's */
+        snprintf(call->resp->metrics_bucket, sizeof(call->resp->metrics_bucket), "%s", r.bucket);
+    }
     if (rc == 0 && strcmp(r.req->method, "OPTIONS") == 0) {
         rc = s3__cors_preflight(&r);
     } else if (rc == 0 && r.req->principal_kind == HTTP_PRINCIPAL_ANONYMOUS &&
@@ -699,6 +703,7 @@ int s3__handle(struct api_call *call)
             call->resource = resource;
         }
     }
+    call->resp->metrics_operation = call->operation;
     req_fini(&r);
     return rc;
 }

@@ -138,6 +138,17 @@ struct metrics_athena_source {
 };
 void metrics_source_athena(struct metrics *m, int64_t now_ms, void *athena_source);
 
+/* AWS/S3 request metrics per bucket (s3_metrics.c): the front end's detailed observer
+   (api_registry_observe_detail with the metrics_s3 as its arg) counts, the source
+   publishes. The lake lists the buckets; destroy after the server has stopped. */
+struct lake;
+struct api_observation;
+struct metrics_s3;
+struct metrics_s3 *metrics_s3_create(struct lake *lake);
+void metrics_s3_observe(void *metrics_s3, const struct api_observation *o);
+void metrics_source_s3(struct metrics *m, int64_t now_ms, void *metrics_s3);
+void metrics_s3_destroy(struct metrics_s3 *s);
+
 /* ---- the API ---- */
 
 /* CloudWatch in awsJson1_0 (X-Amz-Target GraniteServiceVersion20100801.*), in Smithy RPC

@@ -15,6 +15,58 @@
 #include "query/query.h"
 #include "stream/stream.h"
 
+/* The Kinesis API's reads, indexed by enum stream_read_metric. */
+static const struct {
+    const char *name, *unit;
+} kinesis_read_names[STREAM_READ_METRICS] = {
+    [STREAM_RM_GET_BYTES] = {"GetRecords.Bytes", "Bytes"},
+    [STREAM_RM_GET_RECORDS] = {"GetRecords.Records", "Count"},
+    [STREAM_RM_GET_LATENCY] = {"GetRecords.Latency", "Milliseconds"},
+    [STREAM_RM_GET_SUCCESS] = {"GetRecords.Success", "Count"},
+    [STREAM_RM_GET_AGE] = {"GetRecords.IteratorAgeMilliseconds", "Milliseconds"},
+    [STREAM_RM_SUB_RATE_EXCEEDED] = {"SubscribeToShard.RateExceeded", "Count"},
+    [STREAM_RM_SUB_SUCCESS] = {"SubscribeToShard.Success", "Count"},
+    [STREAM_RM_EVENT_BYTES] = {"SubscribeToShardEvent.Bytes", "Bytes"},
+    [STREAM_RM_EVENT_RECORDS] = {"SubscribeToShardEvent.Records", "Count"},
+    [STREAM_RM_EVENT_BEHIND] = {"SubscribeToShardEvent.MillisBehindLatest", "Milliseconds"},
+    [STREAM_RM_EVENT_SUCCESS] = {"SubscribeToShardEvent.Success", "Count"},
+};
+
+/* GetRecords.* per stream; SubscribeToShard* per stream and consumer (ConsumerName). */
+static void kinesis_reads(struct metrics *m, int64_t now_ms, struct stream_service *svc)
+{
+    struct stream_read_stats *r;
+    size_t n;
+    stream_read_stats_take(svc, &r, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_dim dims[2] = {{"StreamName", r[i].name}, {"ConsumerName", r[i].consumer}};
+        struct metrics_put_item items[STREAM_READ_METRICS];
+        struct metrics_key keys[STREAM_READ_METRICS];
+        size_t n_items = 0;
+        for (int j = 0; j < STREAM_READ_METRICS; j++) {
+            const struct stream_stat *st = &r[i].st[j];
+            if (st->count == 0) {
+                continue;
+            }
+            keys[n_items] =
+                (struct metrics_key){r[i].region, "AWS/Kinesis", kinesis_read_names[j].name, dims,
+                                     r[i].consumer[0] ? 2 : 1};
+            items[n_items] = (struct metrics_put_item){&keys[n_items],
+                                                       kinesis_read_names[j].unit,
+                                                       now_ms,
+                                                       60,
+                                                       {st->count, st->sum, st->min, st->max}};
+            n_items++;
+        }
+        int rc = metrics_put_batch(m, items, n_items);
+        if (rc < 0) {
+            log_msg(LOG_WARN, "metrics", "cannot record the reads of %s: %s", r[i].name,
+                    sl_strerror(rc));
+        }
+    }
+    free(r);
+}
+
 void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
 {
     struct stream_counts *c;
@@ -30,6 +82,7 @@ void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].write_throttled);
     }
     free(c);
+    kinesis_reads(m, now_ms, ctx);
 }
 
 /* Counts and sums grow; the others (freshness, ratios, last partition count) are gauges. */

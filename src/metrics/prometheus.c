@@ -3,7 +3,7 @@
  * publishes to CloudWatch, as counters since the server started (Prometheus computes the
  * rates), alarms by state, and the server's own: requests and their latency by service
  * and operation (told by the front end, api_registry_observe), resident memory, open
- * file descriptors.
+ * file descriptors, file-sync durations, group-commit batch sizes and segment-log bytes.
  *
  * Scrapers cannot sign SigV4, so the endpoint has its own access rule, chosen at start:
  * a bearer token (Authorization: Bearer TOKEN), or open, which the server allows only
@@ -23,10 +23,12 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/mem.h"
 #include "core/store.h"
 #include "delivery/delivery.h"
 #include "http/api.h"
+#include "stream/seglog.h"
 #include "stream/stream.h"
 
 /* The latency buckets' upper bounds, in microseconds (Prometheus' le is in seconds). */
@@ -191,7 +193,61 @@ static void kinesis_section(struct prometheus *p, struct buf *b)
             buf_printf(b, "\"} %llu\n", (unsigned long long)v);
         }
     }
+    head(b, "sluice_kinesis_segment_log_bytes", "gauge",
+         "Bytes in the stream's segment-log files, every shard's.");
+    for (size_t i = 0; i < n; i++) {
+        buf_printf(b, "sluice_kinesis_segment_log_bytes{region=\"%s\",stream=\"", c[i].region);
+        label_value(b, c[i].name);
+        buf_printf(b, "\"} %llu\n", (unsigned long long)c[i].log_bytes);
+    }
     free(c);
+}
+
+/* One histogram without labels: counts[i] each in its own bucket (bounds[i], the last
+   +Inf), shown cumulative as Prometheus wants. */
+static void histogram(struct buf *b, const char *name, const unsigned long *counts,
+                      const double *bounds, size_t n_bounds, double sum)
+{
+    unsigned long long cum = 0;
+    for (size_t k = 0; k < n_bounds; k++) {
+        cum += counts[k];
+        buf_printf(b, "%s_bucket{le=\"", name);
+        number(b, bounds[k]);
+        buf_printf(b, "\"} %llu\n", cum);
+    }
+    cum += counts[n_bounds];
+    buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum ", name, cum, name);
+    number(b, sum);
+    buf_printf(b, "\n%s_count %llu\n", name, cum);
+}
+
+/* Durability's cost: flushes, how long the file syncs take, and how many records each
+   segment-log flush made durable (group commit). */
+static void storage_section(struct buf *b)
+{
+    head(b, "sluice_flushes_total", "counter",
+         "Flushes to the device (file syncs and the metadata store's).");
+    buf_printf(b, "sluice_flushes_total %lu\n", file_flush_count());
+    unsigned long
+        counts[FILE_SYNC_BUCKETS > SEGLOG_BATCH_BUCKETS ? FILE_SYNC_BUCKETS : SEGLOG_BATCH_BUCKETS];
+    double bounds[sizeof(counts) / sizeof(counts[0])];
+    unsigned long long sum;
+    file_sync_histogram(counts, &sum);
+    for (size_t k = 0; k < FILE_SYNC_BUCKETS - 1; k++) {
+        bounds[k] = (double)file_sync_bucket_us[k] / 1e6;
+    }
+    head(b, "sluice_fsync_duration_seconds", "histogram",
+         "Time of each file sync (fdatasync, fsync) of the segment logs and the lake.");
+    histogram(b, "sluice_fsync_duration_seconds", counts, bounds, FILE_SYNC_BUCKETS - 1,
+              (double)sum / 1e6);
+    seglog_batch_histogram(counts, &sum);
+    for (size_t k = 0; k < SEGLOG_BATCH_BUCKETS - 1; k++) {
+        bounds[k] = seglog_batch_bounds[k];
+    }
+    head(b, "sluice_group_commit_records", "histogram",
+         "Records made durable by each segment-log flush (group commit).");
+    histogram(b, "sluice_group_commit_records", counts, bounds, SEGLOG_BATCH_BUCKETS - 1,
+              (double)sum);
 }
 
 /* Every delivery stream's figures, one family per metric name. */
@@ -378,6 +434,7 @@ static void answer(void *ctx, const struct api_request *req, struct api_response
     firehose_section(p, b);
     alarms_section(p, b);
     requests_section(p, b);
+    storage_section(b);
     process_section(p, b);
     api_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 }

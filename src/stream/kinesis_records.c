@@ -582,8 +582,32 @@ void kin__child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *o
     free(shards);
 }
 
+/* GetRecords.* of a call on s (AWS/Kinesis): a failed one counts in Success and Latency. */
+static void count_get(struct api_call *call, struct stream *s, int64_t started_ns,
+                      const struct read_ctx *ctx)
+{
+    double ms = (double)(clock_mono_ns() - started_ns) / 1e6;
+    if (ctx == NULL) {
+        struct stream_read_sample failed[] = {{STREAM_RM_GET_SUCCESS, 0},
+                                              {STREAM_RM_GET_LATENCY, ms}};
+        stream_read_count(s, "", failed, 2);
+        return;
+    }
+    /* The age of the last record returned; 0 when caught up (no record). */
+    int64_t age = ctx->n_records > 0 ? call->req->now_ms - ctx->last_arrival_ms : 0;
+    struct stream_read_sample ok[] = {
+        {STREAM_RM_GET_SUCCESS, 1},
+        {STREAM_RM_GET_LATENCY, ms},
+        {STREAM_RM_GET_BYTES, (double)ctx->n_bytes},
+        {STREAM_RM_GET_RECORDS, (double)ctx->n_records},
+        {STREAM_RM_GET_AGE, (double)(age > 0 ? age : 0)},
+    };
+    stream_read_count(s, "", ok, sizeof(ok) / sizeof(ok[0]));
+}
+
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
 {
+    int64_t started_ns = clock_mono_ns();
     struct stream_service *svc = call->service_ctx;
     struct jscan js;
     jscan_init(&js, (const char *)body, len);
@@ -659,12 +683,14 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
     if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0) {
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         return rc;
     }
     struct stream_position at = {.type = STREAM_AT_INDEX, .index = pos.index};
     struct stream_reader *r;
     if (stream_reader_open(s, pos.shard_idx, &at, &r) < 0) {
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
@@ -678,6 +704,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_reader_close(r);
     kin__throttle_read_charge(call, s, pos.shard_idx, ctx.n_bytes);
     if (rc < 0) {
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         if (buf_status(out) < 0) {
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
@@ -694,6 +721,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         buf_puts(out, "],\"MillisBehindLatest\":0,\"ChildShards\":");
         kin__child_shards_json(s, pos.shard_idx, out);
         buf_putc(out, '}');
+        count_get(call, s, started_ns, &ctx);
         stream_release(s);
         return buf_status(out);
     }
@@ -713,6 +741,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_iterator_encode(svc, &npos, text);
     buf_printf(out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
                (long long)behind);
+    count_get(call, s, started_ns, &ctx);
     stream_release(s);
     return buf_status(out);
 }

@@ -151,6 +151,7 @@ struct subscription {
     int64_t last_arrival_ms;
     char key[2500];
     char consumer_arn[2400];
+    char consumer_name[STREAM_NAME_MAX + 1]; /* the metrics' ConsumerName */
     uint64_t gen;
     int64_t end_ms;       /* service clock: the subscription's five minutes are over */
     int64_t heartbeat_ms; /* an event is due by then, records or not */
@@ -162,6 +163,7 @@ struct event_ctx {
     struct buf *json;
     struct subscription *sub;
     size_t n_records;
+    size_t n_bytes;
     int64_t last_arrival_ms;
 };
 
@@ -188,6 +190,7 @@ static int visit_record(void *arg, uint64_t index, int64_t arrival_ms, int encry
     buf_json_string(b, pk, pk_len);
     buf_puts(b, encrypted ? ",\"EncryptionType\":\"KMS\"}" : "}");
     ec->n_records++;
+    ec->n_bytes += data_len;
     ec->last_arrival_ms = arrival_ms;
     return buf_status(b) < 0 ? -1 : 0;
 }
@@ -270,6 +273,8 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
                                    visit_record, &ec, &err);
     if (rc < 0 || buf_status(&json) < 0) {
         buf_fini(&json);
+        struct stream_read_sample failed = {STREAM_RM_EVENT_SUCCESS, 0};
+        stream_read_count(sub->s, sub->consumer_name, &failed, 1);
         if (rc < 0 && err.code < 0 && err.code != SL_E(CORRUPT)) {
             end_with(sub, out, err_aws_name(err.code), err.message); /* KMS's, as events */
         } else {
@@ -299,6 +304,13 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
              : -1;
     buf_fini(&json);
     sub->heartbeat_ms = now + SUB_HEARTBEAT_MS;
+    struct stream_read_sample sent[] = {
+        {STREAM_RM_EVENT_SUCCESS, rc < 0 ? 0 : 1},
+        {STREAM_RM_EVENT_BYTES, (double)ec.n_bytes},
+        {STREAM_RM_EVENT_RECORDS, (double)ec.n_records},
+        {STREAM_RM_EVENT_BEHIND, (double)behind},
+    };
+    stream_read_count(sub->s, sub->consumer_name, sent, rc < 0 ? 1 : 4);
     return rc < 0 ? -1 : 0;
 }
 
@@ -469,6 +481,14 @@ static int open_reader(struct stream *s, const struct stream_shard_info *sh,
     return stream_reader_open(s, sh->shard_idx, pos, r);
 }
 
+/* SubscribeToShard.Success (1 or 0) and .RateExceeded: a second subscription of the
+   consumer to the shard, or more than its calls a second (AWS/Kinesis). */
+static void count_subscribe(struct stream *s, const char *consumer, int ok, int rate_exceeded)
+{
+    struct stream_read_sample v[] = {{STREAM_RM_SUB_SUCCESS, ok}, {STREAM_RM_SUB_RATE_EXCEEDED, 1}};
+    stream_read_count(s, consumer, v, rate_exceeded ? 2 : 1);
+}
+
 int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
 {
     (void)out;
@@ -513,6 +533,7 @@ int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
         }
     }
     if (rc < 0) {
+        count_subscribe(s, consumer.name, 0, rc == SL_E(LIMIT_EXCEEDED));
         stream_release(s);
         return rc;
     }
@@ -522,6 +543,7 @@ int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
     if (sub->gen == 0) {
         free(sub);
         stream_reader_close(r);
+        count_subscribe(s, consumer.name, 0, 1);
         stream_release(s);
         return err_set(&call->err, SL_E(RESOURCE_IN_USE),
                        "Another active subscription exists for this consumer: %s", consumer.arn);
@@ -534,6 +556,8 @@ int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
     stream_seqno_shard(s, shard_idx, &sub->seq_shard);
     sub->shard_start = sh.starting_index;
     snprintf(sub->consumer_arn, sizeof(sub->consumer_arn), "%s", consumer.arn);
+    snprintf(sub->consumer_name, sizeof(sub->consumer_name), "%s", consumer.name);
+    count_subscribe(s, consumer.name, 1, 0);
     int64_t now = stream_service_now_ms(svc);
     sub->end_ms = now + SUB_LIFETIME_MS;
     sub->heartbeat_ms = now + SUB_HEARTBEAT_MS;

@@ -55,6 +55,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,6 +907,30 @@ out_unlock:
     return rc;
 }
 
+const unsigned seglog_batch_bounds[SEGLOG_BATCH_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
+                                                                64, 128, 256, 512, 1024};
+static atomic_ulong batch_counts[SEGLOG_BATCH_BUCKETS];
+static atomic_ullong batch_records;
+
+void seglog_batch_histogram(unsigned long counts[SEGLOG_BATCH_BUCKETS],
+                            unsigned long long *sum_records)
+{
+    for (int i = 0; i < SEGLOG_BATCH_BUCKETS; i++) {
+        counts[i] = atomic_load(&batch_counts[i]);
+    }
+    *sum_records = atomic_load(&batch_records);
+}
+
+static void batch_note(uint64_t n)
+{
+    int i = 0;
+    while (i < SEGLOG_BATCH_BUCKETS - 1 && n > seglog_batch_bounds[i]) {
+        i++;
+    }
+    atomic_fetch_add(&batch_counts[i], 1);
+    atomic_fetch_add(&batch_records, n);
+}
+
 int seglog_sync(struct seglog *log, uint64_t upto)
 {
     int rc = 0;
@@ -952,6 +977,7 @@ int seglog_sync(struct seglog *log, uint64_t upto)
         pthread_mutex_lock(&log->mu);
         log->syncing = 0;
         if (err == 0 && log->sticky_err == 0 && target > log->durable_index) {
+            batch_note(target - log->durable_index);
             log->durable_index = target;
             log->durable_arrival_ms = target_arrival;
             if (target_len > s->durable_len) {

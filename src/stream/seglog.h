@@ -155,6 +155,15 @@ struct seglog_stats {
     uint64_t n_records;  /* records retained: next index - first index */
 };
 void seglog_get_stats(struct seglog *log, struct seglog_stats *out);
+/*
+ * Group commit, process-wide, for /metrics: how many records each seglog_sync flush made
+ * durable. counts[i] flushes made at most seglog_batch_bounds[i] records durable (and
+ * more than the bound before); the last count is of the larger ones.
+ */
+#define SEGLOG_BATCH_BUCKETS 12
+extern const unsigned seglog_batch_bounds[SEGLOG_BATCH_BUCKETS - 1];
+void seglog_batch_histogram(unsigned long counts[SEGLOG_BATCH_BUCKETS],
+                            unsigned long long *sum_records);
 
 /* What seglog_check_dir found. */
 struct seglog_check_summary {

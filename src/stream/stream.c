@@ -281,6 +281,12 @@ static void stream_free(struct stream *s)
     stream__crypt_free(s);
     pthread_mutex_destroy(&s->crypt_lock);
     pthread_mutex_destroy(&s->lock);
+    while (s->reads != NULL) {
+        struct stream_read_acc *a = s->reads;
+        s->reads = a->next;
+        free(a);
+    }
+    pthread_mutex_destroy(&s->read_lock);
     pthread_rwlock_destroy(&s->shards_lock);
     free(s->shards);
     free(s->open_shards);
@@ -576,6 +582,7 @@ static struct stream *stream_new(struct stream_service *svc, const char *region,
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->crypt_lock, NULL);
+    pthread_mutex_init(&s->read_lock, NULL);
     atomic_init(&s->refs, 1);
     atomic_init(&s->gone_at_ms, INT64_MAX);
     atomic_init(&s->row_deleted, 0);
@@ -771,11 +778,89 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
             c[n].incoming_records = atomic_load(&held[i]->counters.incoming_records);
             c[n].incoming_bytes = atomic_load(&held[i]->counters.incoming_bytes);
             c[n].write_throttled = atomic_load(&held[i]->counters.write_throttled);
+            pthread_rwlock_rdlock(&held[i]->shards_lock);
+            for (uint32_t j = 0; j < held[i]->n_shards; j++) {
+                struct seglog_stats ls;
+                if (held[i]->shards[j]->log != NULL) {
+                    seglog_get_stats(held[i]->shards[j]->log, &ls);
+                    c[n].log_bytes += ls.bytes;
+                }
+            }
+            pthread_rwlock_unlock(&held[i]->shards_lock);
             n++;
         }
     }
     list_release(held, n_held);
     *out = c;
+    *n_out = n;
+}
+
+void stream_read_count(struct stream *s, const char *consumer,
+                       const struct stream_read_sample *samples, size_t n)
+{
+    pthread_mutex_lock(&s->read_lock);
+    struct stream_read_acc *a = s->reads;
+    while (a != NULL && strcmp(a->consumer, consumer) != 0) {
+        a = a->next;
+    }
+    if (a == NULL) {
+        a = xcalloc(1, sizeof(*a));
+        snprintf(a->consumer, sizeof(a->consumer), "%s", consumer);
+        a->next = s->reads;
+        s->reads = a;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct stream_stat *st = &a->st[samples[i].which];
+        double v = samples[i].value;
+        if (st->count == 0 || v < st->min) {
+            st->min = v;
+        }
+        if (st->count == 0 || v > st->max) {
+            st->max = v;
+        }
+        st->count++;
+        st->sum += v;
+    }
+    pthread_mutex_unlock(&s->read_lock);
+}
+
+void stream_read_stats_take(struct stream_service *svc, struct stream_read_stats **out,
+                            size_t *n_out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n_held;
+    struct stream **held = list_hold(svc, &n_held);
+    struct stream_read_stats *r = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        struct stream *s = held[i];
+        if (is_gone(s, now)) {
+            continue;
+        }
+        pthread_mutex_lock(&s->read_lock);
+        for (struct stream_read_acc *a = s->reads; a != NULL; a = a->next) {
+            int any = 0;
+            for (int j = 0; j < STREAM_READ_METRICS; j++) {
+                any |= a->st[j].count > 0;
+            }
+            if (!any) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                r = xrealloc(r, cap * sizeof(*r));
+            }
+            snprintf(r[n].region, sizeof(r[n].region), "%s", s->region);
+            snprintf(r[n].name, sizeof(r[n].name), "%s", s->name);
+            snprintf(r[n].consumer, sizeof(r[n].consumer), "%s", a->consumer);
+            memcpy(r[n].st, a->st, sizeof(a->st));
+            memset(a->st, 0, sizeof(a->st));
+            n++;
+        }
+        pthread_mutex_unlock(&s->read_lock);
+    }
+    list_release(held, n_held);
+    *out = r;
     *n_out = n;
 }
 

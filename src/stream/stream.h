@@ -248,8 +248,48 @@ struct stream_counts {
     char name[STREAM_NAME_MAX + 1];
     uint64_t incoming_records, incoming_bytes;
     uint64_t write_throttled; /* WriteProvisionedThroughputExceeded: records refused */
+    uint64_t log_bytes;       /* the shards' segment-log files now (not a counter) */
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
+
+/*
+ * The Kinesis API's reads, for AWS/Kinesis's GetRecords.* and SubscribeToShard*: its
+ * handlers record samples here (apart from the other parts' in-process reads), per
+ * stream and consumer ("" for GetRecords), and the metrics sampler takes them.
+ */
+enum stream_read_metric {
+    STREAM_RM_GET_BYTES,
+    STREAM_RM_GET_RECORDS,
+    STREAM_RM_GET_LATENCY, /* ms */
+    STREAM_RM_GET_SUCCESS, /* 1 or 0 */
+    STREAM_RM_GET_AGE,     /* ms: IteratorAgeMilliseconds */
+    STREAM_RM_SUB_RATE_EXCEEDED,
+    STREAM_RM_SUB_SUCCESS, /* 1 or 0 */
+    STREAM_RM_EVENT_BYTES,
+    STREAM_RM_EVENT_RECORDS,
+    STREAM_RM_EVENT_BEHIND, /* ms: MillisBehindLatest */
+    STREAM_RM_EVENT_SUCCESS,
+    STREAM_READ_METRICS
+};
+struct stream_stat {
+    double count, sum, min, max;
+};
+struct stream_read_sample {
+    enum stream_read_metric which;
+    double value;
+};
+void stream_read_count(struct stream *s, const char *consumer,
+                       const struct stream_read_sample *samples, size_t n);
+struct stream_read_stats {
+    char region[32];
+    char name[STREAM_NAME_MAX + 1];
+    char consumer[STREAM_NAME_MAX + 1]; /* "" for GetRecords */
+    struct stream_stat st[STREAM_READ_METRICS];
+};
+/* Takes (and zeroes) the samples since the last call of every stream not deleted that
+   has any: *out (OUT) is malloc'd. */
+void stream_read_stats_take(struct stream_service *svc, struct stream_read_stats **out,
+                            size_t *n_out);
 
 struct stream_create_params {
     const char *region;

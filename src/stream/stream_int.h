@@ -56,6 +56,12 @@ struct shard {
                                     sample */
 };
 
+struct stream_read_acc {
+    char consumer[STREAM_NAME_MAX + 1];
+    struct stream_stat st[STREAM_READ_METRICS];
+    struct stream_read_acc *next;
+};
+
 struct stream_counters {
     atomic_uint_fast64_t incoming_records, incoming_bytes;
     atomic_uint_fast64_t outgoing_records, outgoing_bytes;
@@ -106,6 +112,9 @@ struct stream {
     _Atomic int64_t gone_at_ms;
     atomic_int row_deleted; /* the row is gone: the files go with the last reference */
     struct stream_counters counters;
+    /* The Kinesis API's read samples per consumer (stream_read_count), under read_lock. */
+    pthread_mutex_t read_lock;
+    struct stream_read_acc *reads;
     /* admin_lock: on-demand scaling's last sample (stream__autoscale): when, and the
        stream's incoming counters then; sampled_ms 0 for none. */
     int64_t sampled_ms;

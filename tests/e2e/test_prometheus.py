@@ -174,3 +174,40 @@ def test_open_on_loopback(tmp_path):
     finally:
         assert server.stop() == 0
         server.cleanup()
+
+
+def histogram_of(samples, name):
+    """A label-less histogram's cumulative buckets {le: count}, its sum and count."""
+    buckets = {dict(ls)["le"]: v for (n, ls), v in samples.items() if n == name + "_bucket"}
+    return buckets, value(samples, name + "_sum"), value(samples, name + "_count")
+
+
+def test_durability_figures_are_exposed(sl, unique):
+    kin = sl.client("kinesis")
+    name = "promd-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    before, _ = parse(scrape(sl))
+    _, batch_sum0, batch_count0 = histogram_of(before, "sluice_group_commit_records")
+    r = kin.put_records(StreamName=name, Records=[
+        {"Data": b"d" * 100, "PartitionKey": str(i)} for i in range(50)])
+    assert r["FailedRecordCount"] == 0
+    for i in range(3):
+        kin.put_record(StreamName=name, Data=b"e" * 10, PartitionKey="one")
+    samples, types = parse(scrape(sl))
+    # Segment-log bytes: the records and their framing.
+    assert types["sluice_kinesis_segment_log_bytes"] == "gauge"
+    assert value(samples, "sluice_kinesis_segment_log_bytes", stream=name) >= 50 * 100 + 3 * 10
+    assert value(samples, "sluice_flushes_total") >= 1
+    for family in ("sluice_fsync_duration_seconds", "sluice_group_commit_records"):
+        assert types[family] == "histogram"
+        buckets, total_, count = histogram_of(samples, family)
+        bounds = sorted((float(le), v) for le, v in buckets.items())
+        assert [v for _, v in bounds] == sorted(v for _, v in bounds), family  # cumulative
+        assert buckets["+Inf"] == count and count > 0, family
+        assert total_ > 0, family
+    # Each of the 53 records was made durable by exactly one segment-log flush; the batch
+    # of 50 went to one shard, so at most 4 flushes were needed.
+    _, batch_sum, batch_count = histogram_of(samples, "sluice_group_commit_records")
+    assert batch_sum - batch_sum0 == 53
+    assert 2 <= batch_count - batch_count0 <= 4
