@@ -72,4 +72,11 @@ void crypto_gcm_destroy(struct crypto_gcm *g); /* NULL is fine */
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *data, size_t len, char *out);
 
+/*
+ * The master key named name in the data directory dir (one hex line, mode 0600), made
+ * at random and written durably (temp file, fsync, rename, directory fsync) when absent.
+ * Returns 0, -errno, or SL_E(CORRUPT) for a file that is not one key.
+ */
+int crypto_key_file_load(const char *dir, const char *name, uint8_t key[AES_GCM_KEY_LEN]);
+
 #endif

@@ -27,57 +27,6 @@ static const struct store_migration kms_migrations[] = {
         " tag_value TEXT NOT NULL, PRIMARY KEY (key_id, tag_key));"},
 };
 
-/* ---- the master key file ---- */
-
-static int read_master(const char *path, uint8_t master[AES_GCM_KEY_LEN])
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -errno;
-    }
-    char line[128] = "";
-    int ok = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!ok || strlen(line) != 2 * AES_GCM_KEY_LEN) {
-        return SL_E(CORRUPT);
-    }
-    for (size_t i = 0; i < AES_GCM_KEY_LEN; i++) {
-        int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return SL_E(CORRUPT);
-        }
-        master[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-/* Temp file + fsync + rename, mode 0600, so a crash never leaves half a key. */
-static int write_master(const char *path, const uint8_t master[AES_GCM_KEY_LEN])
-{
-    char *tmp = xasprintf("%s.tmp", path);
-    char text[2 * AES_GCM_KEY_LEN + 2];
-    hex_encode(master, AES_GCM_KEY_LEN, text);
-    strcat(text, "\n");
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-    } else if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0) {
-        rc = errno ? -errno : SL_E(IO);
-        close(fd);
-        unlink(tmp);
-    } else {
-        close(fd);
-        if (rename(tmp, path) != 0) {
-            rc = -errno;
-            unlink(tmp);
-        }
-    }
-    free(tmp);
-    return rc;
-}
-
 int kms_open(struct store *st, const struct sluice_config *cfg, struct kms **out)
 {
     int rc = store_migrate(st, "kms", kms_migrations,
@@ -87,19 +36,13 @@ int kms_open(struct store *st, const struct sluice_config *cfg, struct kms **out
     }
     struct kms *k = xcalloc(1, sizeof(*k));
     k->st = st;
-    char *path = xasprintf("%s/kms-master-key", cfg->data_dir);
-    rc = read_master(path, k->master);
-    if (rc == -ENOENT) {
-        crypto_random(k->master, sizeof(k->master));
-        rc = write_master(path, k->master);
-    }
+    rc = crypto_key_file_load(cfg->data_dir, "kms-master-key", k->master);
     if (rc < 0) {
-        log_msg(LOG_ERROR, "kms", "cannot load the master key %s: %s", path, sl_strerror(rc));
-        free(path);
+        log_msg(LOG_ERROR, "kms", "cannot load the master key %s/kms-master-key: %s",
+                cfg->data_dir, sl_strerror(rc));
         free(k);
         return rc;
     }
-    free(path);
     *out = k;
     return 0;
 }

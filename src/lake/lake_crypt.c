@@ -180,82 +180,16 @@ static int kms_dek(const struct lake__keyring *k, json_t *j, uint8_t dek[LAKE_DE
     return rc;
 }
 
-/* ---- the master key file ---- */
-
-static int read_master(const char *path, uint8_t master[AES_GCM_KEY_LEN])
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -errno;
-    }
-    char line[128] = "";
-    int ok = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!ok || strlen(line) != 2 * AES_GCM_KEY_LEN) {
-        return SL_E(CORRUPT);
-    }
-    for (size_t i = 0; i < AES_GCM_KEY_LEN; i++) {
-        int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return SL_E(CORRUPT);
-        }
-        master[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-/* Temp file + fsync + rename + directory fsync: a crash never leaves half a key, and a
-   key that wrapped an acknowledged object is on disk before that object is. */
-static int write_master(const char *dir, const char *path, const uint8_t master[AES_GCM_KEY_LEN])
-{
-    char *tmp = xasprintf("%s.tmp", path);
-    char text[2 * AES_GCM_KEY_LEN + 2];
-    hex_encode(master, AES_GCM_KEY_LEN, text);
-    strcat(text, "\n");
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-    } else if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0) {
-        rc = errno ? -errno : SL_E(IO);
-        close(fd);
-        unlink(tmp);
-    } else {
-        close(fd);
-        if (rename(tmp, path) != 0) {
-            rc = -errno;
-            unlink(tmp);
-        }
-    }
-    if (rc == 0) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || file_dir_sync(dfd) < 0) {
-            rc = SL_E(IO);
-        }
-        if (dfd >= 0) {
-            close(dfd);
-        }
-    }
-    free(tmp);
-    return rc;
-}
-
 int lake__keyring_open(const char *data_dir, struct lake__keyring **out)
 {
     struct lake__keyring *k = xcalloc(1, sizeof(*k));
-    char *path = xasprintf("%s/lake-master-key", data_dir);
-    int rc = read_master(path, k->master);
-    if (rc == -ENOENT) {
-        crypto_random(k->master, sizeof(k->master));
-        rc = write_master(data_dir, path, k->master);
-    }
+    int rc = crypto_key_file_load(data_dir, "lake-master-key", k->master);
     if (rc < 0) {
-        log_msg(LOG_ERROR, "lake", "cannot load the master key %s: %s", path, sl_strerror(rc));
+        log_msg(LOG_ERROR, "lake", "cannot load the master key %s/lake-master-key: %s", data_dir,
+                sl_strerror(rc));
         free(k);
         k = NULL;
     }
-    free(path);
     *out = k;
     return rc;
 }
