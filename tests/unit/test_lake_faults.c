@@ -37,58 +37,19 @@
 #include "lake/lake.h"
 #include "lake/lake_int.h"
 
-struct fixture {
-    char dir[64];
-    struct sluice_config cfg;
-    struct store *st;
-    struct lake *lake;
-};
-
-static int open_lake(struct fixture *f)
-{
-    char db[600];
-    snprintf(db, sizeof(db), "%s/meta.db", f->dir);
-    if (store_open(db, &f->st) < 0) {
-        return -1;
-    }
-    return lake_open(f->st, &f->cfg, &f->lake);
-}
-
-static void close_lake(struct fixture *f)
-{
-    lake_close(f->lake);
-    store_close(f->st);
-    f->lake = NULL;
-    f->st = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "lake_fixture.h"
 
 static struct fixture *fixture_create(void)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_lake_faults_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-    assert_int_equal(open_lake(f), 0);
-    struct err_info err;
-    assert_int_equal(lake_bucket_create(f->lake, "bkt", "us-east-1", &err), 0);
+    struct fixture *f = lake_fixture_create("test_lake_faults", 1);
+    assert_non_null(f);
     return f;
 }
 
 static void fixture_destroy(struct fixture *f)
 {
     file_fault_clear();
-    close_lake(f);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    lake_fixture_destroy(f);
 }
 
 static int count_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw);

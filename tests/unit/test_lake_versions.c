@@ -18,59 +18,16 @@
 #include "core/store.h"
 #include "lake/lake.h"
 
-struct fixture {
-    char dir[64];
-    struct sluice_config cfg;
-    struct store *st;
-    struct lake *lake;
-};
-
-static int open_lake(struct fixture *f)
-{
-    char db[600];
-    snprintf(db, sizeof(db), "%s/meta.db", f->dir);
-    if (store_open(db, &f->st) < 0) {
-        return -1;
-    }
-    return lake_open(f->st, &f->cfg, &f->lake);
-}
-
-static void close_lake(struct fixture *f)
-{
-    lake_close(f->lake);
-    store_close(f->st);
-}
+#include "lake_fixture.h"
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_lake_versions_XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
-        return -1;
-    }
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-    if (open_lake(f) < 0 || lake_bucket_create(f->lake, "bkt", "us-east-1", NULL) < 0) {
-        return -1;
-    }
-    *state = f;
-    return 0;
+    *state = lake_fixture_create("test_lake_versions", 1);
+    return *state != NULL ? 0 : -1;
 }
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    close_lake(f);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
+    lake_fixture_destroy(*state);
     return 0;
 }
 
