@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,30 @@
 /* Multipart uploads idle this long are discarded when the lake opens. */
 #define ABANDONED_UPLOAD_MS ((int64_t)7 * 24 * 3600 * 1000)
 
+/*
+ * Decrypted views kept between queries: Athena reads the same objects again and again,
+ * and a view costs the decryption of the whole object. An object's encryption record is
+ * unique to its bytes (a random data key a write), so it names the view; entries go
+ * least recently used first once they hold more than VIEW_CACHE_BYTES.
+ */
+enum { VIEW_CACHE_SLOTS = 512 };
+#define VIEW_CACHE_BYTES ((int64_t)256 << 20)
+
+struct view_slot {
+    char *sse;    /* the object's encryption record; NULL: free slot */
+    int fd;       /* the memfd of its plaintext (sealed read-only) */
+    int64_t size; /* its length */
+    uint64_t used;
+};
+
 struct lake {
     const struct lake_backend_ops *ops; /* the backend's functions */
     void *be;                           /* the backend's state */
     struct lake__keyring *keys;         /* the master key of encryption at rest */
+    pthread_mutex_t views_mu;           /* guards the view cache */
+    struct view_slot views[VIEW_CACHE_SLOTS];
+    int64_t views_bytes;
+    uint64_t views_clock;
 };
 
 struct lake_writer {
@@ -79,6 +100,7 @@ int lake_open(struct store *st, const struct sluice_config *cfg, struct lake **o
     lake->ops = &lake__local_ops;
     lake->be = be;
     lake->keys = keys;
+    pthread_mutex_init(&lake->views_mu, NULL);
     *out = lake;
     return 0;
 }
@@ -90,6 +112,13 @@ void lake_close(struct lake *lake)
     }
     lake->ops->close(lake->be);
     lake__keyring_close(lake->keys);
+    for (int i = 0; i < VIEW_CACHE_SLOTS; i++) {
+        if (lake->views[i].sse != NULL) {
+            close(lake->views[i].fd);
+            free(lake->views[i].sse);
+        }
+    }
+    pthread_mutex_destroy(&lake->views_mu);
     free(lake);
 }
 
@@ -906,6 +935,68 @@ struct lake_view {
     char *path;
 };
 
+/* A descriptor of the cached view of the object sealed as sse, or -1. */
+static int view_cache_get(struct lake *lake, const char *sse)
+{
+    int fd = -1;
+    pthread_mutex_lock(&lake->views_mu);
+    for (int i = 0; i < VIEW_CACHE_SLOTS; i++) {
+        struct view_slot *e = &lake->views[i];
+        if (e->sse != NULL && strcmp(e->sse, sse) == 0) {
+            e->used = ++lake->views_clock;
+            fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lake->views_mu);
+    return fd;
+}
+
+/* Keeps a copy of fd, the view of the object sealed as sse, evicting the least recently
+   used views beyond the cache's size. Views larger than half of it are not kept. */
+static void view_cache_put(struct lake *lake, const char *sse, int fd, int64_t size)
+{
+    if (size > VIEW_CACHE_BYTES / 2) {
+        return;
+    }
+    pthread_mutex_lock(&lake->views_mu);
+    for (;;) {
+        int lru = -1, free_slot = -1;
+        for (int i = 0; i < VIEW_CACHE_SLOTS; i++) {
+            struct view_slot *e = &lake->views[i];
+            if (e->sse == NULL) {
+                free_slot = free_slot < 0 ? i : free_slot;
+            } else if (strcmp(e->sse, sse) == 0) {
+                pthread_mutex_unlock(&lake->views_mu); /* kept meanwhile */
+                return;
+            } else if (lru < 0 || e->used < lake->views[lru].used) {
+                lru = i;
+            }
+        }
+        if (free_slot >= 0 && lake->views_bytes + size <= VIEW_CACHE_BYTES) {
+            int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (copy >= 0) {
+                struct view_slot *e = &lake->views[free_slot];
+                e->sse = xstrdup(sse);
+                e->fd = copy;
+                e->size = size;
+                e->used = ++lake->views_clock;
+                lake->views_bytes += size;
+            }
+            break;
+        }
+        if (lru < 0) {
+            break;
+        }
+        struct view_slot *e = &lake->views[lru];
+        close(e->fd);
+        free(e->sse);
+        lake->views_bytes -= e->size;
+        memset(e, 0, sizeof(*e));
+    }
+    pthread_mutex_unlock(&lake->views_mu);
+}
+
 int lake_object_view(struct lake *lake, const char *bucket, const char *key, struct lake_view **out,
                      const char **path_out, struct err_info *err)
 {
@@ -915,19 +1006,29 @@ int lake_object_view(struct lake *lake, const char *bucket, const char *key, str
     *path_out = NULL;
     struct lake_reader *r = NULL;
     char *path = NULL;
-    int rc = reader_open(lake, bucket, key, NULL, NULL, &r, &path, err);
+    struct lake_object_info info;
+    int rc = reader_open(lake, bucket, key, NULL, &info, &r, &path, err);
     if (rc < 0) {
         return rc;
     }
     struct lake_view *v = xcalloc(1, sizeof(*v));
     v->fd = -1;
-    /* Encrypted, or a small object (no file): a memfd of the plaintext. */
+    /* Encrypted, or a small object (no file): a memfd of the plaintext, decrypted once
+       and kept for the queries after. */
     if (r->encrypted || path == NULL) {
-        int64_t off;
-        rc = lake_reader_fd(r, 0, r->size, &v->fd, &off);
         free(path);
+        path = NULL;
+        v->fd = info.sse != NULL ? view_cache_get(lake, info.sse) : -1;
+        if (v->fd < 0) {
+            int64_t off;
+            rc = lake_reader_fd(r, 0, r->size, &v->fd, &off);
+            if (rc == 0 && info.sse != NULL) {
+                view_cache_put(lake, info.sse, v->fd, r->size);
+            }
+        }
         path = rc == 0 ? xasprintf("/proc/self/fd/%d", v->fd) : NULL;
     }
+    lake_object_info_fini(&info);
     lake_reader_close(r);
     if (rc < 0) {
         free(v);

@@ -733,6 +733,40 @@ static void test_concurrent_puts_commit_in_groups(void **state)
     assert_int_equal(count_blobs(f), THREADS * 6 + 6); /* replaced blobs are gone */
 }
 
+/* Reads a view's bytes through its path, as DuckDB does. */
+static void assert_view_reads(struct fixture *f, const char *key, const char *want)
+{
+    struct err_info err;
+    struct lake_view *v = NULL;
+    const char *path = NULL;
+    assert_int_equal(lake_object_view(f->lake, "views", key, &v, &path, &err), 0);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    char got[64] = {0};
+    assert_int_equal(read(fd, got, sizeof(got) - 1), (ssize_t)strlen(want));
+    assert_string_equal(got, want);
+    close(fd);
+    lake_view_release(v);
+}
+
+/* Views are decrypted once and kept between readers, but never outlive the bytes they
+   show: an overwrite is seen at once. */
+static void test_views_are_reused_and_follow_overwrites(void **state)
+{
+    struct fixture *f = *state;
+    struct err_info err;
+    assert_int_equal(lake_bucket_create(f->lake, "views", "us-east-1", &err), 0);
+    put_str(f->lake, "views", "k", "the first bytes");
+    put_str(f->lake, "views", "other", "other bytes");
+    for (int round = 0; round < 3; round++) {
+        assert_view_reads(f, "k", "the first bytes");
+        assert_view_reads(f, "other", "other bytes");
+    }
+    put_str(f->lake, "views", "k", "the second bytes!");
+    assert_view_reads(f, "k", "the second bytes!");
+    assert_view_reads(f, "other", "other bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -755,6 +789,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_adopted_spool_file_is_sealed_into_the_object, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_views_are_reused_and_follow_overwrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts_commit_in_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandoned_uploads_are_discarded_at_open, setup,
                                         teardown),
