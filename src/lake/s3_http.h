@@ -121,6 +121,18 @@ int s3__cors_preflight(struct s3_req *r);
 /* The Access-Control-* headers of a request that names an Origin a rule allows. */
 void s3__cors_response_headers(struct s3_req *r);
 
+/* ---- s3_lifecycle.c ---- */
+
+/* Put/Get/DeleteBucketLifecycleConfiguration (?lifecycle on a bucket). */
+int s3__bucket_lifecycle(struct s3_req *r);
+/* x-amz-expiration of the current object info when a lifecycle rule expires it. */
+void s3__expiration_header(struct s3_req *r, const struct lake_object_info *info);
+/* x-amz-abort-date and x-amz-abort-rule-id of an upload of key started at initiated_ms. */
+void s3__abort_headers(struct s3_req *r, const char *key, int64_t initiated_ms);
+/* An object's storage class for listings ("STANDARD" unless a transition changed it),
+   in buf (32 bytes) or static. */
+const char *s3__storage_class(const struct lake_object_info *info, char buf[32]);
+
 /* ---- s3_acl.c ---- */
 
 int s3__bucket_acl(struct s3_req *r);                  /* Get/PutBucketAcl */

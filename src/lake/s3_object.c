@@ -1028,6 +1028,7 @@ static int create_upload(struct s3_req *r)
         return rc;
     }
     s3__sse_headers(r, up.sse);
+    s3__abort_headers(r, r->key, up.initiated_ms);
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         api_response_header(r->call->resp, "x-amz-checksum-algorithm",
                             lake_checksum_name(up.checksum_algo));
@@ -1265,6 +1266,7 @@ static int list_parts(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
+    s3__abort_headers(r, r->key, up.initiated_ms);
     struct lake_part_info *parts = NULL;
     size_t n = 0;
     int truncated = 0;
