@@ -449,8 +449,13 @@ static int marker_expires(struct bucket_sweep *bs, const struct lake_object_info
     json_t *rule;
     json_array_foreach(bs->rules, i, rule)
     {
+        /* ExpiredObjectDeleteMarker, or an Expiration by Days or Date, which removes an
+           expired marker once the marker itself is that old */
         json_t *e = json_object_get(rule, "Expiration");
-        if (enabled(rule) && json_is_true(json_object_get(e, "ExpiredObjectDeleteMarker")) &&
+        int64_t when = expiration_of(rule, m->last_modified_ms);
+        if (enabled(rule) &&
+            (json_is_true(json_object_get(e, "ExpiredObjectDeleteMarker")) ||
+             (when >= 0 && when <= bs->now)) &&
             lake__lc_rule_matches(rule, m->key, 0, NULL)) {
             return 1;
         }

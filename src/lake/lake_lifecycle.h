@@ -4,7 +4,8 @@
  * and the sweeper that applies them, as S3 does once a day:
  *   - current versions expire (Days after creation, rounded up to the next midnight
  *     UTC, or on a Date): removed in an unversioned bucket, a delete marker otherwise;
- *   - delete markers with no older version left go (ExpiredObjectDeleteMarker);
+ *   - delete markers with no older version left go (ExpiredObjectDeleteMarker, or an
+ *     Expiration by Days or Date once the marker itself is that old);
  *   - noncurrent versions go NoncurrentDays after they became noncurrent, but for the
  *     NewerNoncurrentVersions newest of them;
  *   - multipart uploads are aborted DaysAfterInitiation after they started;

@@ -455,3 +455,19 @@ def test_configuration_survives_kill9(clocked, unique):
     # The restarted server applies it.
     advance(clocked, 2 * DAY)
     assert keys(s3, b) == []
+
+
+def test_expiration_days_removes_old_lone_markers(clocked, unique):
+    s3 = clocked.client("s3")
+    b = f"mk-{unique}"
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    put_rules(s3, b, [{"ID": "e", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 2}}])
+    s3.delete_object(Bucket=b, Key="lone")  # a marker with no version under it
+    s3.put_object(Bucket=b, Key="kept", Body=b"v")
+    s3.delete_object(Bucket=b, Key="kept")  # a marker over a version: not expired
+    assert advance(clocked, 0)["markers"] == 0
+    r = advance(clocked, 4 * DAY)
+    assert r["markers"] == 1
+    vs, ms = versions(s3, b)
+    assert [m["Key"] for m in ms] == ["kept"] and [v["Key"] for v in vs] == ["kept"]
