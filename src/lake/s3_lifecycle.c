@@ -833,3 +833,15 @@ void s3_lifecycle_clock_destroy(struct s3_lifecycle_clock *c)
 {
     free(c);
 }
+
+char *s3__meta_without_class(const char *meta_json)
+{
+    if (meta_json == NULL) {
+        return NULL;
+    }
+    json_t *meta = json_loads(meta_json, 0, NULL);
+    json_object_del(meta, "x-amz-storage-class");
+    char *out = json_object_size(meta) > 0 ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(meta);
+    return out;
+}

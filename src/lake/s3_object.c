@@ -940,7 +940,9 @@ static int copy_object(struct s3_req *r)
     pc.opts.checksum_expected = NULL;
     if (!replace) {
         pc.opts.content_type = src.content_type;
-        pc.opts.meta_json = src.meta_json;
+        free(pc.meta_json); /* a copy starts in STANDARD, as S3's do */
+        pc.meta_json = s3__meta_without_class(src.meta_json);
+        pc.opts.meta_json = pc.meta_json;
     }
     const char *tag_directive = s3__header(r, "x-amz-tagging-directive");
     if (tag_directive == NULL || strcasecmp(tag_directive, "REPLACE") != 0) {

@@ -413,6 +413,9 @@ def test_transitions_storage_class(clocked, unique):
     vs = {v["VersionId"]: v["StorageClass"] for v in versions(s3, b)[0] if v["Key"] == "big"}
     assert vs[old] == "DEEP_ARCHIVE"
     assert s3.head_object(Bucket=b, Key="big", VersionId=old)["StorageClass"] == "DEEP_ARCHIVE"
+    # A copy is a new object: it starts in STANDARD.
+    s3.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "big"})
+    assert "StorageClass" not in s3.head_object(Bucket=b, Key="copy")
 
 
 def test_locked_versions_kept(clocked, unique):
