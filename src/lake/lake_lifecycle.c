@@ -6,9 +6,9 @@
  * the listing resumes after the held-back key, which is not touched until its turn.
  */
 #include <jansson.h>
-#include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,7 +209,8 @@ int lake_lifecycle_expiry(struct lake *lake, const char *bucket,
         return 0;
     }
     json_t *doc = load_doc(lake, bucket);
-    int found = doc != NULL && earliest_expiry(lake, bucket, json_object_get(doc, "Rules"), info, out);
+    int found =
+        doc != NULL && earliest_expiry(lake, bucket, json_object_get(doc, "Rules"), info, out);
     json_decref(doc);
     return found;
 }
@@ -370,7 +371,8 @@ static void maybe_transition(struct bucket_sweep *bs, const struct lake_object_i
     const char *cls = transition_due(bs, v, noncurrent_since, rank, tc);
     json_t *meta;
     const char *now_cls = storage_class_of(v, &meta);
-    if (cls != NULL && strcmp(cls, now_cls) != 0 && may_transition(bs->min_size, v->size_bytes, cls)) {
+    if (cls != NULL && strcmp(cls, now_cls) != 0 &&
+        may_transition(bs->min_size, v->size_bytes, cls)) {
         int rc = set_storage_class(bs->lake, bs->bucket, v, cls);
         if (rc < 0) {
             failed(bs, rc, "transition", v->key);
@@ -478,8 +480,8 @@ static void sweep_key(struct bucket_sweep *bs, struct lake_object_info *v, size_
         }
         json_decref(tc.tags);
     }
-    size_t left = 0;   /* noncurrent versions still there */
-    int64_t rank = 0;  /* noncurrent objects (not markers) seen, newest first */
+    size_t left = 0;  /* noncurrent versions still there */
+    int64_t rank = 0; /* noncurrent objects (not markers) seen, newest first */
     for (size_t i = 1; i < n; i++) {
         struct tag_cache tc = {0};
         int64_t since = v[i - 1].last_modified_ms; /* when the next version replaced it */
@@ -539,9 +541,8 @@ static void sweep_versions(struct bucket_sweep *bs)
     struct key_batch kb = {0};
     char *key_marker = NULL, *vid_marker = NULL;
     for (;;) {
-        struct lake_version_list_opts o = {.key_marker = key_marker,
-                                           .version_id_marker = vid_marker,
-                                           .max_keys = PAGE};
+        struct lake_version_list_opts o = {
+            .key_marker = key_marker, .version_id_marker = vid_marker, .max_keys = PAGE};
         struct lake_version_list list;
         struct err_info err;
         err_clear(&err);
@@ -582,8 +583,8 @@ static void sweep_uploads(struct bucket_sweep *bs)
         struct lake_upload_list list;
         struct err_info err;
         err_clear(&err);
-        int rc = lake_upload_list(bs->lake, bs->bucket, "", key_marker, id_marker, PAGE, &list,
-                                  &err);
+        int rc =
+            lake_upload_list(bs->lake, bs->bucket, "", key_marker, id_marker, PAGE, &list, &err);
         if (rc < 0) {
             failed(bs, rc, "listing uploads", "");
             break;

@@ -61,12 +61,12 @@ int lake_lifecycle_abort_date(struct lake *lake, const char *bucket, const char 
                               int64_t initiated_ms, struct lake_lc_when *out);
 
 struct lake_lc_stats {
-    int64_t expired;        /* current versions deleted or given a delete marker */
-    int64_t noncurrent;     /* noncurrent versions removed */
-    int64_t markers;        /* expired delete markers removed */
-    int64_t aborted;        /* uploads aborted */
-    int64_t transitioned;   /* versions whose storage class changed */
-    int64_t kept_locked;    /* versions due but kept by object lock */
+    int64_t expired;      /* current versions deleted or given a delete marker */
+    int64_t noncurrent;   /* noncurrent versions removed */
+    int64_t markers;      /* expired delete markers removed */
+    int64_t aborted;      /* uploads aborted */
+    int64_t transitioned; /* versions whose storage class changed */
+    int64_t kept_locked;  /* versions due but kept by object lock */
 };
 /* Applies every bucket's rules as of now_ms. 0 or the first storage error (the sweep
    goes on past a failure; what it did is counted in *stats, which may be NULL). */

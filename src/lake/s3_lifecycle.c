@@ -131,8 +131,7 @@ static int tag_of(const struct s3_xml_node *t, json_t **out, struct err_info *er
         return err_set(err, SL_E(INVALID_ARGUMENT_S3), "The TagKey you have provided is invalid");
     }
     if (v != NULL && strlen(v) > 256) {
-        return err_set(err, SL_E(INVALID_ARGUMENT_S3),
-                       "The TagValue you have provided is invalid");
+        return err_set(err, SL_E(INVALID_ARGUMENT_S3), "The TagValue you have provided is invalid");
     }
     *out = json_pack("{s:s,s:s}", "Key", k, "Value", v ? v : "");
     return 0;
@@ -204,8 +203,8 @@ static int conditions(const struct s3_xml_node *n, int in_and, json_t *c, struct
 
 static int parse_filter(const struct s3_xml_node *f, json_t *rule, struct err_info *err)
 {
-    static const char *const names[] = {"Prefix", "Tag", "ObjectSizeGreaterThan",
-                                        "ObjectSizeLessThan", "And", NULL};
+    static const char *const names[] = {
+        "Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "And", NULL};
     if (!children_ok(f, names, NULL)) {
         return malformed(err);
     }
@@ -241,8 +240,8 @@ static int positive(const struct s3_xml_node *n, const char *name, const char *w
         return 0;
     }
     if (v <= 0) {
-        return err_set(err, SL_E(INVALID_ARGUMENT_S3), "'%s' for %s action must be a positive integer",
-                       name, what);
+        return err_set(err, SL_E(INVALID_ARGUMENT_S3),
+                       "'%s' for %s action must be a positive integer", name, what);
     }
     json_object_set_new(out, name, json_integer(v));
     return 0;
@@ -309,8 +308,9 @@ static int newer_versions(const struct s3_xml_node *n, json_t *out, struct err_i
 
 static int storage_class_ok(const char *c)
 {
-    static const char *const classes[] = {"GLACIER",     "STANDARD_IA",  "ONEZONE_IA",
-                                          "INTELLIGENT_TIERING", "DEEP_ARCHIVE", "GLACIER_IR"};
+    static const char *const classes[] = {"GLACIER",      "STANDARD_IA",
+                                          "ONEZONE_IA",   "INTELLIGENT_TIERING",
+                                          "DEEP_ARCHIVE", "GLACIER_IR"};
     for (size_t i = 0; c != NULL && i < sizeof(classes) / sizeof(classes[0]); i++) {
         if (strcmp(c, classes[i]) == 0) {
             return 1;
@@ -346,8 +346,8 @@ static int parse_transition(const struct s3_xml_node *t, int noncurrent, json_t 
     }
     if (has_days == 0) {
         if (days < 0) {
-            return err_set(err, SL_E(INVALID_ARGUMENT_S3),
-                           "'%s' in %s action must be nonnegative", days_name, action);
+            return err_set(err, SL_E(INVALID_ARGUMENT_S3), "'%s' in %s action must be nonnegative",
+                           days_name, action);
         }
         if (ia_class(cls) && days < 30) {
             return err_set(err, SL_E(INVALID_ARGUMENT_S3),
@@ -475,8 +475,8 @@ static int parse_rule(const struct s3_xml_node *n, json_t *rules, struct err_inf
         return err_set(err, SL_E(INVALID_REQUEST),
                        "AbortIncompleteMultipartUpload cannot be specified with Tags.");
     }
-    if (tagged && json_object_get(json_object_get(rule, "Expiration"),
-                                  "ExpiredObjectDeleteMarker") != NULL) {
+    if (tagged &&
+        json_object_get(json_object_get(rule, "Expiration"), "ExpiredObjectDeleteMarker") != NULL) {
         return err_set(err, SL_E(INVALID_REQUEST),
                        "ExpiredObjectDeleteMarker cannot be specified with object tags.");
     }
@@ -811,9 +811,9 @@ static void clock_answer(void *ctx, const struct api_request *req, struct api_re
     buf_printf(&resp->body,
                "{\"now\":\"%s\",\"result\":\"%s\",\"expired\":%lld,\"noncurrent\":%lld,"
                "\"markers\":%lld,\"aborted\":%lld,\"transitioned\":%lld,\"keptLocked\":%lld}",
-               t, rc < 0 ? sl_strerror(rc) : "ok", (long long)st.expired,
-               (long long)st.noncurrent, (long long)st.markers, (long long)st.aborted,
-               (long long)st.transitioned, (long long)st.kept_locked);
+               t, rc < 0 ? sl_strerror(rc) : "ok", (long long)st.expired, (long long)st.noncurrent,
+               (long long)st.markers, (long long)st.aborted, (long long)st.transitioned,
+               (long long)st.kept_locked);
 }
 
 struct s3_lifecycle_clock *s3_lifecycle_clock_create(struct lake *lake)

@@ -33,8 +33,8 @@ static int teardown(void **state)
 
 static int64_t utc_ms(int y, int mo, int d, int h, int mi)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
     return (int64_t)timegm(&tm) * 1000;
 }
 
@@ -132,16 +132,17 @@ static void test_parse_valid(void **state)
     char *doc = NULL;
     struct err_info err;
     assert_int_equal(
-        parse("<Rule><ID>a</ID><Filter><And><Prefix>p/</Prefix><Tag><Key>k</Key><Value>v</Value>"
-              "</Tag><Tag><Key>j</Key><Value>w</Value></Tag></And></Filter><Status>Enabled</Status>"
-              "<Expiration><Date>2030-01-01T00:00:00.000Z</Date></Expiration>"
-              "<Transition><Days>0</Days><StorageClass>GLACIER</StorageClass></Transition>"
-              "<NoncurrentVersionExpiration><NoncurrentDays>3</NoncurrentDays>"
-              "<NewerNoncurrentVersions>2</NewerNoncurrentVersions>"
-              "</NoncurrentVersionExpiration></Rule>"
-              "<Rule><Prefix>x</Prefix><Status>Disabled</Status><AbortIncompleteMultipartUpload>"
-              "<DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>",
-              &doc, &err),
+        parse(
+            "<Rule><ID>a</ID><Filter><And><Prefix>p/</Prefix><Tag><Key>k</Key><Value>v</Value>"
+            "</Tag><Tag><Key>j</Key><Value>w</Value></Tag></And></Filter><Status>Enabled</Status>"
+            "<Expiration><Date>2030-01-01T00:00:00.000Z</Date></Expiration>"
+            "<Transition><Days>0</Days><StorageClass>GLACIER</StorageClass></Transition>"
+            "<NoncurrentVersionExpiration><NoncurrentDays>3</NoncurrentDays>"
+            "<NewerNoncurrentVersions>2</NewerNoncurrentVersions>"
+            "</NoncurrentVersionExpiration></Rule>"
+            "<Rule><Prefix>x</Prefix><Status>Disabled</Status><AbortIncompleteMultipartUpload>"
+            "<DaysAfterInitiation>1</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>",
+            &doc, &err),
         0);
     json_t *j = json_loads(doc, 0, NULL);
     free(doc);
@@ -159,7 +160,8 @@ static void test_parse_valid(void **state)
     json_decref(j);
 }
 
-#define R(body) "<Rule><ID>r</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>" body "</Rule>"
+#define R(body)                                                                                    \
+    "<Rule><ID>r</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>" body "</Rule>"
 
 static void test_parse_errors(void **state)
 {
@@ -180,8 +182,9 @@ static void test_parse_errors(void **state)
     expect_error(R("<Expiration><Days>1</Days></Expiration>") R("<Expiration><Days>2</Days>"
                                                                 "</Expiration>"),
                  SL_E(INVALID_ARGUMENT_S3)); /* the same ID twice */
-    expect_error(R("<Expiration><Days>1</Days></Expiration><Expiration><Days>1</Days></Expiration>"),
-                 SL_E(MALFORMED_XML));
+    expect_error(
+        R("<Expiration><Days>1</Days></Expiration><Expiration><Days>1</Days></Expiration>"),
+        SL_E(MALFORMED_XML));
     expect_error(R("<Unknown/><Expiration><Days>1</Days></Expiration>"), SL_E(MALFORMED_XML));
     expect_error("<Rule><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"
                  "<Rule><Prefix>a</Prefix><Filter/><Status>Enabled</Status>"
