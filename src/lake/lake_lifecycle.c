@@ -21,7 +21,8 @@
 #include "lake/lake_int.h"
 #include "lake/lake_lifecycle.h"
 
-#define PAGE 1000
+/* Versions and uploads listed per page of a sweep (tests make it small). */
+size_t lake__lc_page = 1000;
 /* Below this size objects do not transition unless the configuration says otherwise. */
 #define MIN_TRANSITION_BYTES ((int64_t)128 << 10)
 
@@ -542,7 +543,7 @@ static void sweep_versions(struct bucket_sweep *bs)
     char *key_marker = NULL, *vid_marker = NULL;
     for (;;) {
         struct lake_version_list_opts o = {
-            .key_marker = key_marker, .version_id_marker = vid_marker, .max_keys = PAGE};
+            .key_marker = key_marker, .version_id_marker = vid_marker, .max_keys = lake__lc_page};
         struct lake_version_list list;
         struct err_info err;
         err_clear(&err);
@@ -583,8 +584,8 @@ static void sweep_uploads(struct bucket_sweep *bs)
         struct lake_upload_list list;
         struct err_info err;
         err_clear(&err);
-        int rc =
-            lake_upload_list(bs->lake, bs->bucket, "", key_marker, id_marker, PAGE, &list, &err);
+        int rc = lake_upload_list(bs->lake, bs->bucket, "", key_marker, id_marker, lake__lc_page,
+                                  &list, &err);
         if (rc < 0) {
             failed(bs, rc, "listing uploads", "");
             break;

@@ -29,6 +29,7 @@
 #ifndef SLUICE_LAKE_LAKE_LIFECYCLE_H
 #define SLUICE_LAKE_LAKE_LIFECYCLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lake/lake.h"
@@ -85,6 +86,8 @@ struct json_t;
    (a JSON object, NULL for none). */
 int lake__lc_rule_matches(const struct json_t *rule, const char *key, int64_t size,
                           const struct json_t *tags);
+/* Versions and uploads a sweep lists per page (1000). */
+extern size_t lake__lc_page;
 /* 1 when the rule's filter names tags (then tags must be read to match). */
 int lake__lc_rule_has_tags(const struct json_t *rule);
 

@@ -328,6 +328,32 @@ static void test_sweep_aborts_uploads(void **state)
     lake_upload_info_fini(&other);
 }
 
+/* Keys whose versions straddle listing pages are decided with all their versions. */
+static void test_sweep_across_pages(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(lake_versioning_put(f->lake, "bkt", LAKE_VERSIONING_ENABLED, -1, NULL), 0);
+    set_rules(f, "{\"Rules\":[{\"ID\":\"n\",\"Status\":\"Enabled\",\"Filter\":{},"
+                 "\"NoncurrentVersionExpiration\":{\"NoncurrentDays\":1,"
+                 "\"NewerNoncurrentVersions\":2}}]}");
+    static const char *const keys[] = {"a", "b", "c", "d"};
+    for (size_t k = 0; k < 4; k++) {
+        for (int i = 0; i < 5; i++) {
+            put(f, keys[k], "v", NULL);
+        }
+    }
+    size_t saved = lake__lc_page;
+    lake__lc_page = 3; /* every key spans two pages */
+    struct lake_lc_stats st = {0};
+    assert_int_equal(lake_lifecycle_sweep(f->lake, clock_now_ms() + 3 * LAKE_LC_DAY_MS, &st), 0);
+    lake__lc_page = saved;
+    assert_int_equal(st.noncurrent, 4 * 2); /* each key keeps current + 2 noncurrent */
+    assert_int_equal(count_versions(f), 4 * 3);
+    for (size_t k = 0; k < 4; k++) {
+        assert_true(exists(f, keys[k]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_expires_and_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_noncurrent_keeps_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_aborts_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_across_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
