@@ -44,6 +44,7 @@
 #include "iam/sts_api.h"
 #include "kms/kms.h"
 #include "lake/lake.h"
+#include "lake/lake_lifecycle.h"
 #include "lake/s3_api.h"
 #include "metrics/metrics.h"
 #include "query/athena_api.h"
@@ -63,7 +64,8 @@ static void usage(FILE *out)
             "                    [--body-spool-budget BYTES] [--lambda NAME=URL]...\n"
             "                    [--throughput-limits on|off]\n"
             "                    [--on-demand-scaling-window-ms MS]\n"
-            "                    [--metrics-endpoint off|open|token-file:PATH]\n");
+            "                    [--metrics-endpoint off|open|token-file:PATH]\n"
+            "                    [--test-clock]\n");
 }
 
 /* Creates dir and its parents, like mkdir -p. */
@@ -217,6 +219,13 @@ static char *read_metrics_token(const char *path)
     return xstrdup(line);
 }
 
+/* --test-clock: POST /_sluice/clock/advance?seconds=N moves S3 lifecycle's clock (tests
+   only; loopback listeners only). */
+static int test_clock;
+
+/* How often the S3 lifecycle sweeper runs (S3 applies rules once a day). */
+#define LIFECYCLE_SWEEP_INTERVAL_S 3600
+
 static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
 {
     for (int i = 2; i < argc; i++) {
@@ -225,6 +234,10 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
         if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (strcmp(opt, "--test-clock") == 0) {
+            test_clock = 1;
+            continue;
         }
         if (val == NULL) {
             fprintf(stderr, "sluice: %s needs a value\n", opt);
@@ -352,6 +365,11 @@ static int parse_serve_args(int argc, char **argv, struct sluice_config *cfg)
                         "token-file:PATH on %s\n", cfg->listen_host);
         return -1;
     }
+    if (test_clock && strcmp(cfg->listen_host, "127.0.0.1") != 0 &&
+        strcmp(cfg->listen_host, "::1") != 0 && strcmp(cfg->listen_host, "localhost") != 0) {
+        fprintf(stderr, "sluice: --test-clock needs a loopback --listen\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -396,6 +414,8 @@ static int serve(const struct sluice_config *cfg)
     struct prometheus *prom = NULL;
     struct metrics_s3 *s3_metrics = NULL;
     struct console *console = NULL;
+    struct s3_lifecycle_clock *lc_clock = NULL;
+    struct lake_lc_sweeper *lc_sweeper = NULL;
 
     char *db_path = xasprintf("%s/sluice.db", cfg->data_dir);
     rc = store_open(db_path, &store);
@@ -485,6 +505,12 @@ static int serve(const struct sluice_config *cfg)
         api_registry_add_plain(reg, prometheus_service(prom));
         api_registry_observe(reg, prometheus_observe, prom);
     }
+    if (test_clock) {
+        lc_clock = s3_lifecycle_clock_create(lake);
+        api_registry_add_plain(reg, s3_lifecycle_clock_service(lc_clock));
+        log_msg(LOG_WARN, "main", "--test-clock: POST /_sluice/clock/advance moves lifecycle time");
+    }
+    lc_sweeper = lake_lifecycle_start(lake, LIFECYCLE_SWEEP_INTERVAL_S);
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam_authorize, iam, &http)) < 0) {
         goto out_close_services;
     }
@@ -497,12 +523,15 @@ static int serve(const struct sluice_config *cfg)
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGUSR1) {
         delivery_service_flush_all(delivery);
         metrics_sample_now(metrics); /* after the flush, so its deliveries count */
+        lake_lifecycle_sweep(lake, lake_lifecycle_now_ms(), NULL);
     }
     log_msg(LOG_INFO, "main", "signal %d: shutting down", sig);
     http_server_close(http);
     exit_code = 0;
 out_close_services:
+    lake_lifecycle_stop(lc_sweeper);
     api_registry_destroy(reg);
+    s3_lifecycle_clock_destroy(lc_clock);
     prometheus_destroy(prom);
     console_destroy(console);
     s3_api_destroy(s3_api);

@@ -134,7 +134,8 @@
     /* S3: KMS errors met while encrypting or decrypting an object */                              \
     X(S3_KMS_NOT_FOUND, "KMS.NotFoundException", 400)                                              \
     X(S3_KMS_DISABLED, "KMS.DisabledException", 400)                                               \
-    X(S3_KMS_INVALID_STATE, "KMS.KMSInvalidStateException", 400)
+    X(S3_KMS_INVALID_STATE, "KMS.KMSInvalidStateException", 400)                                   \
+    X(NO_SUCH_LIFECYCLE, "NoSuchLifecycleConfiguration", 404)
 
 #define SL_ERR_BASE 20000
 

@@ -611,6 +611,8 @@ static const char *s3_operation(const struct api_request *req, const struct quer
          "DeletePublicAccessBlock"},
         {"policyStatus", "GetBucketPolicyStatus", NULL, NULL},
         {"object-lock", "GetObjectLockConfiguration", "PutObjectLockConfiguration", NULL},
+        {"lifecycle", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
+         "DeleteBucketLifecycle"},
     };
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (query_params_get(q, subs[i].sub) != NULL) {

@@ -124,6 +124,7 @@ enum lake_bucket_doc {
     LAKE_BUCKET_PUBLIC_ACCESS_BLOCK,
     LAKE_BUCKET_ACL,
     LAKE_BUCKET_ENCRYPTION,
+    LAKE_BUCKET_LIFECYCLE, /* the lifecycle rules (JSON, lake_lifecycle.h) */
 };
 /* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,

@@ -91,6 +91,8 @@ static const struct store_migration migrations[] = {
         "CREATE TABLE lake_object_acls("
         " bucket TEXT NOT NULL, key TEXT NOT NULL, stamp TEXT NOT NULL, acl TEXT NOT NULL,"
         " PRIMARY KEY(bucket, key)) WITHOUT ROWID;"},
+    /* Lifecycle rules (lake_lifecycle.h). */
+    {8, "ALTER TABLE lake_buckets ADD COLUMN lifecycle TEXT;"},
 };
 
 struct local {
@@ -812,6 +814,7 @@ static const char *doc_column(enum lake_bucket_doc doc)
     case LAKE_BUCKET_PUBLIC_ACCESS_BLOCK: return "public_access_block";
     case LAKE_BUCKET_ACL: return "acl";
     case LAKE_BUCKET_ENCRYPTION: return "encryption";
+    case LAKE_BUCKET_LIFECYCLE: return "lifecycle";
     }
     return "tags";
 }

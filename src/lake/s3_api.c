@@ -373,7 +373,8 @@ static void list_contents(struct s3_req *r, struct buf *b, const struct lake_obj
         s3__xml_elem(b, "ChecksumAlgorithm", lake_checksum_name(o->checksum_algo));
     }
     s3__xml_elem_int(b, "Size", o->size_bytes);
-    s3__xml_elem(b, "StorageClass", "STANDARD");
+    char sc[32];
+    s3__xml_elem(b, "StorageClass", s3__storage_class(o, sc));
     if (owner) {
         s3__owner(r, b, "Owner");
     }
@@ -550,6 +551,9 @@ static int bucket_op(struct s3_req *r)
     int has_policy = s3__query(r, "policy") != NULL;
     if (s3__query(r, "object-lock") != NULL) {
         return s3__bucket_lock_op(r);
+    }
+    if (s3__query(r, "lifecycle") != NULL) {
+        return s3__bucket_lifecycle(r);
     }
     if (strcmp(m, "GET") == 0) {
         if (s3__query(r, "location") != NULL) {

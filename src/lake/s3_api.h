@@ -22,4 +22,15 @@ struct api_rest_service *s3_api_create(struct lake *lake);
 /* Frees a description from s3_api_create; NULL is allowed. */
 void s3_api_destroy(struct api_rest_service *desc);
 
+/*
+ * The test clock (sluice serve --test-clock): a plain endpoint, POST
+ * /_sluice/clock/advance?seconds=N, that moves the lifecycle clock forward and runs a
+ * lifecycle sweep before answering, so tests see days pass at once. Never registered
+ * unless asked for.
+ */
+struct s3_lifecycle_clock;
+struct s3_lifecycle_clock *s3_lifecycle_clock_create(struct lake *lake);
+const struct api_plain_service *s3_lifecycle_clock_service(struct s3_lifecycle_clock *c);
+void s3_lifecycle_clock_destroy(struct s3_lifecycle_clock *c); /* NULL allowed */
+
 #endif

@@ -4,8 +4,11 @@
  *
  * The files and what each may call (no cycles but the one s3__pct_decode keeps):
  *   s3_api.c     addressing, dispatch, buckets, listing   -> s3_object, s3_body, s3_req
+ *                                                            (and s3_lifecycle)
  *   s3_object.c  objects and multipart uploads            -> s3_versioning, s3_body, s3_req
- *   s3_versioning.c  versioning, object lock, conditions  -> s3_body, s3_req
+ *                                                            (and s3_lifecycle)
+ *   s3_versioning.c  versioning, object lock, conditions  -> s3_lifecycle, s3_body, s3_req
+ *   s3_lifecycle.c   lifecycle configuration and headers  -> s3_body, s3_req
  *   s3_body.c    request bodies, XML bodies, tagging      -> s3_req, s3_chunked, s3_xml
  *   s3_req.c     request accessors, errors, XML answers   -> nothing of the adapter
  */
@@ -120,6 +123,21 @@ int s3__bucket_cors(struct s3_req *r);
 int s3__cors_preflight(struct s3_req *r);
 /* The Access-Control-* headers of a request that names an Origin a rule allows. */
 void s3__cors_response_headers(struct s3_req *r);
+
+/* ---- s3_lifecycle.c ---- */
+
+/* Put/Get/DeleteBucketLifecycleConfiguration (?lifecycle on a bucket). */
+int s3__bucket_lifecycle(struct s3_req *r);
+/* x-amz-expiration of the current object info when a lifecycle rule expires it. */
+void s3__expiration_header(struct s3_req *r, const struct lake_object_info *info);
+/* x-amz-abort-date and x-amz-abort-rule-id of an upload of key started at initiated_ms. */
+void s3__abort_headers(struct s3_req *r, const char *key, int64_t initiated_ms);
+/* An object's storage class for listings ("STANDARD" unless a transition changed it),
+   in buf (32 bytes) or static. */
+const char *s3__storage_class(const struct lake_object_info *info, char buf[32]);
+/* A copy of stored headers (meta_json, may be NULL) without the storage class a
+   transition set; NULL when nothing is left. Caller frees. */
+char *s3__meta_without_class(const char *meta_json);
 
 /* ---- s3_acl.c ---- */
 

@@ -121,4 +121,10 @@ void s3__form_fini(struct s3_form *f);
 /* The value of the first field named name (any case), NULL when none. */
 const struct s3_form_field *s3__form_get(const struct s3_form *f, const char *name);
 
+/* ---- lifecycle (s3_lifecycle.c) ---- */
+
+/* A LifecycleConfiguration document checked as S3 checks it, as the lifecycle document
+   (JSON text, caller frees; lake_lifecycle.h). 0, or S3's error in err. */
+int s3__lifecycle_parse(const struct s3_xml_node *root, char **doc_out, struct err_info *err);
+
 #endif

@@ -940,7 +940,9 @@ static int copy_object(struct s3_req *r)
     pc.opts.checksum_expected = NULL;
     if (!replace) {
         pc.opts.content_type = src.content_type;
-        pc.opts.meta_json = src.meta_json;
+        free(pc.meta_json); /* a copy starts in STANDARD, as S3's do */
+        pc.meta_json = s3__meta_without_class(src.meta_json);
+        pc.opts.meta_json = pc.meta_json;
     }
     const char *tag_directive = s3__header(r, "x-amz-tagging-directive");
     if (tag_directive == NULL || strcasecmp(tag_directive, "REPLACE") != 0) {
@@ -1028,6 +1030,7 @@ static int create_upload(struct s3_req *r)
         return rc;
     }
     s3__sse_headers(r, up.sse);
+    s3__abort_headers(r, r->key, up.initiated_ms);
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         api_response_header(r->call->resp, "x-amz-checksum-algorithm",
                             lake_checksum_name(up.checksum_algo));
@@ -1265,6 +1268,7 @@ static int list_parts(struct s3_req *r)
     if (rc < 0) {
         return rc;
     }
+    s3__abort_headers(r, r->key, up.initiated_ms);
     struct lake_part_info *parts = NULL;
     size_t n = 0;
     int truncated = 0;

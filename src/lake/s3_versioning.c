@@ -76,6 +76,9 @@ void s3__version_headers(struct s3_req *r, const struct lake_object_info *info)
     if (info->delete_marker) {
         api_response_header(r->call->resp, "x-amz-delete-marker", "true");
     }
+    if (s3__query(r, "versionId") == NULL) {
+        s3__expiration_header(r, info); /* every answer naming a current object */
+    }
 }
 
 void s3__lock_headers(struct s3_req *r, const struct lake_object_info *info)
@@ -255,7 +258,8 @@ static void version_entry(struct s3_req *r, struct buf *b, const struct lake_obj
             s3__xml_elem(b, "ChecksumAlgorithm", lake_checksum_name(v->checksum_algo));
         }
         s3__xml_elem_int(b, "Size", v->size_bytes);
-        s3__xml_elem(b, "StorageClass", "STANDARD");
+        char sc[32];
+        s3__xml_elem(b, "StorageClass", s3__storage_class(v, sc));
     }
     s3__owner(r, b, "Owner");
     buf_printf(b, "</%s>", elem);
