@@ -375,7 +375,11 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
     const char *encryption = "NONE";
+    int64_t started_ns = clock_mono_ns();
     int rc = put_common(call, body, len, 1, &req, &s, &arena, &pk_arena, &encryption);
+    if (s != NULL) {
+        kin__count_put(s, 1, req.recs, rc == 0 ? req.n_entries : 0, started_ns);
+    }
     if (rc == 0) {
         size_t failed = 0;
         for (size_t i = 0; i < req.n_entries; i++) {
@@ -446,7 +450,11 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
     const char *encryption = "NONE";
+    int64_t started_ns = clock_mono_ns();
     int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena, &encryption);
+    if (s != NULL) {
+        kin__count_put(s, 0, req.recs, rc == 0 ? req.n_entries : 0, started_ns);
+    }
     if (rc == 0) {
         const struct stream_put_record *e = &req.recs[0];
         if (e->result == SL_E(THROUGHPUT_EXCEEDED)) {
@@ -583,8 +591,8 @@ void kin__child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *o
 }
 
 /* GetRecords.* of a call on s (AWS/Kinesis): a failed one counts in Success and Latency. */
-static void count_get(struct api_call *call, struct stream *s, int64_t started_ns,
-                      const struct read_ctx *ctx)
+static void count_get(struct api_call *call, struct stream *s, uint32_t shard_idx,
+                      int64_t started_ns, const struct read_ctx *ctx)
 {
     double ms = (double)(clock_mono_ns() - started_ns) / 1e6;
     if (ctx == NULL) {
@@ -601,8 +609,10 @@ static void count_get(struct api_call *call, struct stream *s, int64_t started_n
         {STREAM_RM_GET_BYTES, (double)ctx->n_bytes},
         {STREAM_RM_GET_RECORDS, (double)ctx->n_records},
         {STREAM_RM_GET_AGE, (double)(age > 0 ? age : 0)},
+        {STREAM_RM_READ_EXCEEDED, 0},
     };
     stream_read_count(s, "", ok, sizeof(ok) / sizeof(ok[0]));
+    kin__count_get_shard(s, shard_idx, ctx->n_records, ctx->n_bytes, age > 0 ? age : 0);
 }
 
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
@@ -683,14 +693,14 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
     if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0) {
-        count_get(call, s, started_ns, NULL);
+        count_get(call, s, pos.shard_idx, started_ns, NULL);
         stream_release(s);
         return rc;
     }
     struct stream_position at = {.type = STREAM_AT_INDEX, .index = pos.index};
     struct stream_reader *r;
     if (stream_reader_open(s, pos.shard_idx, &at, &r) < 0) {
-        count_get(call, s, started_ns, NULL);
+        count_get(call, s, pos.shard_idx, started_ns, NULL);
         stream_release(s);
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
@@ -704,7 +714,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_reader_close(r);
     kin__throttle_read_charge(call, s, pos.shard_idx, ctx.n_bytes);
     if (rc < 0) {
-        count_get(call, s, started_ns, NULL);
+        count_get(call, s, pos.shard_idx, started_ns, NULL);
         stream_release(s);
         if (buf_status(out) < 0) {
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
@@ -721,7 +731,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         buf_puts(out, "],\"MillisBehindLatest\":0,\"ChildShards\":");
         kin__child_shards_json(s, pos.shard_idx, out);
         buf_putc(out, '}');
-        count_get(call, s, started_ns, &ctx);
+        count_get(call, s, pos.shard_idx, started_ns, &ctx);
         stream_release(s);
         return buf_status(out);
     }
@@ -741,7 +751,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_iterator_encode(svc, &npos, text);
     buf_printf(out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
                (long long)behind);
-    count_get(call, s, started_ns, &ctx);
+    count_get(call, s, pos.shard_idx, started_ns, &ctx);
     stream_release(s);
     return buf_status(out);
 }
