@@ -1191,6 +1191,7 @@ JSON_OP(list_metrics)
 JSON_OP(get_metric_statistics)
 JSON_OP(get_metric_data)
 JSON_OP(cw_put_metric_alarm)
+JSON_OP(cw_put_composite_alarm)
 JSON_OP(cw_describe_alarms)
 JSON_OP(cw_describe_alarms_for_metric)
 JSON_OP(cw_delete_alarms)
@@ -1205,6 +1206,7 @@ static const struct api_json_op json_ops[] = {
     {"GetMetricStatistics", json_get_metric_statistics, NULL},
     {"GetMetricData", json_get_metric_data, NULL},
     {"PutMetricAlarm", json_cw_put_metric_alarm, NULL},
+    {"PutCompositeAlarm", json_cw_put_composite_alarm, NULL},
     {"DescribeAlarms", json_cw_describe_alarms, NULL},
     {"DescribeAlarmsForMetric", json_cw_describe_alarms_for_metric, NULL},
     {"DeleteAlarms", json_cw_delete_alarms, NULL},
@@ -1391,6 +1393,7 @@ QUERY_OP(list_metrics)
 QUERY_OP(get_metric_statistics)
 QUERY_OP(get_metric_data)
 QUERY_OP(cw_put_metric_alarm)
+QUERY_OP(cw_put_composite_alarm)
 QUERY_OP(cw_describe_alarms)
 QUERY_OP(cw_describe_alarms_for_metric)
 QUERY_OP(cw_delete_alarms)
@@ -1405,6 +1408,7 @@ static const struct api_query_op query_ops[] = {
     {"GetMetricStatistics", query_get_metric_statistics},
     {"GetMetricData", query_get_metric_data},
     {"PutMetricAlarm", query_cw_put_metric_alarm},
+    {"PutCompositeAlarm", query_cw_put_composite_alarm},
     {"DescribeAlarms", query_cw_describe_alarms},
     {"DescribeAlarmsForMetric", query_cw_describe_alarms_for_metric},
     {"DeleteAlarms", query_cw_delete_alarms},

@@ -38,6 +38,7 @@ int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64
 
 /* The alarm operations (cloudwatch_alarms.c), JSON in and out as the model's shapes. */
 int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out);
+int cw_put_composite_alarm(struct api_call *call, json_t *in, json_t **out);
 int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out);
 int cw_describe_alarms_for_metric(struct api_call *call, json_t *in, json_t **out);
 int cw_delete_alarms(struct api_call *call, json_t *in, json_t **out);
