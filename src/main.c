@@ -394,6 +394,7 @@ static int serve(const struct sluice_config *cfg)
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
     struct prometheus *prom = NULL;
+    struct cost *cost = NULL;
     struct metrics_s3 *s3_metrics = NULL;
     struct console *console = NULL;
 
@@ -481,8 +482,10 @@ static int serve(const struct sluice_config *cfg)
             goto out_close_services;
         }
         prom = prometheus_create(metrics, streams, delivery, token);
+        cost = cost_create(metrics, streams, delivery, query, cfg->region, token);
         free(token);
         api_registry_add_plain(reg, prometheus_service(prom));
+        api_registry_add_plain(reg, cost_service(cost));
         api_registry_observe(reg, prometheus_observe, prom);
     }
     if ((rc = http_server_open(cfg, reg, iam_key_lookup, iam_authorize, iam, &http)) < 0) {
@@ -504,6 +507,7 @@ static int serve(const struct sluice_config *cfg)
 out_close_services:
     api_registry_destroy(reg);
     prometheus_destroy(prom);
+    cost_destroy(cost);
     console_destroy(console);
     s3_api_destroy(s3_api);
     glue_api_destroy(glue_api);

@@ -98,6 +98,12 @@ int metrics_composite_put(struct metrics *m, const char *region, json_t *def, in
 /* 1 when an alarm's def is a composite's. */
 int metrics_alarm_is_composite(json_t *def);
 
+/* The cost document of GET /_sluice/cost over [now_ms - hours, now_ms] (cost.c); any
+   service may be NULL (its lines left out). */
+json_t *metrics_cost(struct metrics *m, struct stream_service *streams,
+                     struct delivery_service *delivery, struct query_service *query,
+                     const char *region, int64_t now_ms, double hours);
+
 /* Evaluates every alarm at now (the sampler calls it after each sample). */
 void metrics__alarms_evaluate(struct metrics *m, int64_t now);
 

@@ -3,6 +3,7 @@
  * their statistics, periods and units, listing with dimension filters and paging,
  * counter sources turned into increases, retention, and durability across a reopen.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -619,6 +620,54 @@ static void test_composite_follows_its_children(void **state)
     json_decref(d);
 }
 
+/* ---- the cost ---- */
+
+static json_t *cost_line(json_t *doc, const char *item)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(doc, "LineItems"), i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "Item")), item) == 0) {
+            return l;
+        }
+    }
+    fail_msg("no line %s", item);
+    return NULL;
+}
+
+static void test_cost_of_s3_requests_and_storage(void **state)
+{
+    struct fx *f = *state;
+    struct metrics_dim dims[2] = {{"BucketName", "b"}, {"FilterId", "EntireBucket"}};
+    struct metrics_key k = {"us-east-1", "AWS/S3", "AllRequests", dims, 2};
+    put1(f->m, &k, "Count", T0_MS, 9000);
+    k.name = "PutRequests";
+    put1(f->m, &k, "Count", T0_MS, 3000);
+    k.name = "ListRequests";
+    put1(f->m, &k, "Count", T0_MS + 60000, 1000);
+    k.name = "GetRequests";
+    put1(f->m, &k, "Count", T0_MS, 5000);
+    k.name = "GetRequests";
+    put1(f->m, &k, "Count", T0_MS - 2 * 3600 * 1000, 7777); /* before the window */
+    struct metrics_dim sd[2] = {{"BucketName", "b"}, {"StorageType", "StandardStorage"}};
+    struct metrics_key size = {"us-east-1", "AWS/S3", "BucketSizeBytes", sd, 2};
+    put1(f->m, &size, "Bytes", T0_MS, 1073741824.0 * 10);
+    put1(f->m, &size, "Bytes", T0_MS + 60000, 1073741824.0 * 73); /* the newest counts */
+    json_t *doc = metrics_cost(f->m, NULL, NULL, NULL, "us-east-1", T0_MS + 120000, 1);
+    json_t *l = cost_line(doc, "PUT, COPY, POST, LIST requests");
+    assert_true(json_real_value(json_object_get(l, "Quantity")) == 4000);
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 4 * 0.005) < 1e-12);
+    l = cost_line(doc, "GET, HEAD requests");
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 5 * 0.0004) < 1e-12);
+    l = cost_line(doc, "Storage"); /* 73 GB for one hour of a 730-hour month */
+    assert_true(fabs(json_real_value(json_object_get(l, "Quantity")) - 0.1) < 1e-12);
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 0.0023) < 1e-12);
+    assert_true(fabs(json_real_value(json_object_get(doc, "Total")) - (0.02 + 0.002 + 0.0023)) <
+                1e-12);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +685,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alarm_missing_data_treatments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
         cmocka_unit_test(test_alarm_rule_grammar),
+        cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
