@@ -94,7 +94,8 @@ int kin__throttle_control(struct api_call *call, json_t *in);
    it failed before its records were stored. */
 void kin__count_put(struct stream *s, int batch, const struct stream_put_record *recs, size_t n,
                     int64_t started_ns);
-/* A GetRecords that read a shard (shard-level, when enabled); a throttled one. */
+/* A read of a shard (shard-level, when enabled): GetRecords with its iterator age, a
+   SubscribeToShard event with age_ms -1 (Outgoing* only); a throttled GetRecords. */
 void kin__count_get_shard(struct stream *s, uint32_t shard_idx, size_t records, size_t bytes,
                           int64_t age_ms);
 void kin__count_read_exceeded(struct stream *s, uint32_t shard_idx);

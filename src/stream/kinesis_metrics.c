@@ -107,7 +107,7 @@ void kin__count_get_shard(struct stream *s, uint32_t shard_idx, size_t records, 
         {shard_idx, STREAM_METRIC_ITERATOR_AGE, (double)age_ms},
         {shard_idx, STREAM_METRIC_READ_EXCEEDED, 0},
     };
-    stream_shard_count(s, v, sizeof(v) / sizeof(v[0]));
+    stream_shard_count(s, v, age_ms < 0 ? 2 : sizeof(v) / sizeof(v[0]));
 }
 
 void kin__count_read_exceeded(struct stream *s, uint32_t shard_idx)
