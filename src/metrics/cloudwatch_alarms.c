@@ -33,28 +33,6 @@ static const char *const treatments[] = {"breaching", "notBreaching", "ignore", 
 static const char *const states[] = {"OK", "ALARM", "INSUFFICIENT_DATA"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static int is_true(json_t *v)
-{
-    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
-}
-
-/* A whole number in [lo, hi] at key: 0 absent, 1 read, else an error was set. */
-static int get_int(struct api_call *call, json_t *in, const char *key, long lo, long hi, long *out)
-{
-    double v = 0;
-    int got = cw_get_num(in, key, &v);
-    if (got == 0) {
-        return 0;
-    }
-    if (got < 0 || v != floor(v) || v < (double)lo || v > (double)hi) {
-        char why[96];
-        snprintf(why, sizeof(why), "must be an integer between %ld and %ld.", lo, hi);
-        return cw_bad_value(call, key, why);
-    }
-    *out = (long)v;
-    return 1;
-}
-
 /* pNN or pNN.N... with 0 <= NN <= 100 (ExtendedStatistic). */
 static int valid_percentile(const char *s)
 {
@@ -148,7 +126,7 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
     if (rc < 0) {
         return rc;
     }
-    int got = get_int(call, in, "Period", 1, 86400 * 7, period);
+    int got = cw_get_int(call, in, "Period", 1, 86400 * 7, period);
     if (got < 0) {
         return got;
     }
@@ -188,9 +166,8 @@ static json_t *normal_query(json_t *q)
     if (cw_get_num(q, "Period", &period) == 1) {
         json_object_set_new(out, "Period", json_integer((json_int_t)period));
     }
-    json_t *rd = json_object_get(q, "ReturnData");
-    if (rd != NULL) {
-        json_object_set_new(out, "ReturnData", json_boolean(is_true(rd)));
+    if (json_object_get(q, "ReturnData") != NULL) {
+        json_object_set_new(out, "ReturnData", json_boolean(cw_get_bool(q, "ReturnData", 1)));
     }
     json_t *ms = json_object_get(q, "MetricStat");
     if (ms != NULL) {
@@ -252,8 +229,7 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
         json_t *nq = normal_query(q);
         json_t *ms = json_object_get(nq, "MetricStat");
         json_int_t p = json_integer_value(json_object_get(nq, "Period"));
-        if (json_is_true(json_object_get(nq, "ReturnData")) ||
-            json_object_get(nq, "ReturnData") == NULL) {
+        if (cw_get_bool(nq, "ReturnData", 1)) {
             *period = p > 0 ? (long)p : *period;
         }
         if (*period == 0 && ms != NULL) {
@@ -285,7 +261,7 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
 static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long period)
 {
     long eval = 0, dta = 0;
-    int got = get_int(call, in, "EvaluationPeriods", 1, 100000, &eval);
+    int got = cw_get_int(call, in, "EvaluationPeriods", 1, 100000, &eval);
     if (got <= 0) {
         return got < 0 ? got : cw_missing(call, "EvaluationPeriods");
     }
@@ -297,7 +273,7 @@ static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long 
                        period < 3600 ? "1 day (86400 seconds) for periods under one hour"
                                      : "7 days (604800 seconds)");
     }
-    got = get_int(call, in, "DatapointsToAlarm", 1, 100000, &dta);
+    got = cw_get_int(call, in, "DatapointsToAlarm", 1, 100000, &dta);
     if (got < 0) {
         return got;
     }
@@ -393,8 +369,7 @@ static int read_common(struct api_call *call, json_t *in, json_t *def)
     if (desc != NULL) {
         json_object_set_new(def, "AlarmDescription", json_string(desc));
     }
-    json_t *enabled = json_object_get(in, "ActionsEnabled");
-    json_object_set_new(def, "ActionsEnabled", json_boolean(enabled == NULL || is_true(enabled)));
+    json_object_set_new(def, "ActionsEnabled", json_boolean(cw_get_bool(in, "ActionsEnabled", 1)));
     int rc = copy_actions(call, in, def, "OKActions");
     if (rc == 0) {
         rc = copy_actions(call, in, def, "AlarmActions");
@@ -486,7 +461,7 @@ int cw_put_composite_alarm(struct api_call *call, json_t *in, json_t **out)
                                    "ActionsSuppressorExtensionPeriod"};
     for (int i = 0; i < 2 && rc == 0; i++) {
         long v = 0;
-        int got = get_int(call, in, periods[i], 0, SUPPRESSOR_PERIOD_MAX, &v);
+        int got = cw_get_int(call, in, periods[i], 0, SUPPRESSOR_PERIOD_MAX, &v);
         if (got < 0) {
             rc = got;
         } else if (got == 1 && sup == NULL) {
@@ -707,7 +682,7 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
         return cw_bad_value(call, "StateValue", "must be one of OK, ALARM, INSUFFICIENT_DATA.");
     }
     d.action_prefix = cw_get_str(in, "ActionPrefix");
-    int rc = get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &d.max);
+    int rc = cw_get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &d.max);
     if (rc < 0) {
         return rc;
     }
@@ -935,7 +910,7 @@ int cw_describe_alarm_history(struct api_call *call, json_t *in, json_t **out)
     }
     f.descending = scan == NULL || strcmp(scan, "TimestampDescending") == 0;
     struct history h = {.items = json_array(), .max = RECORDS_MAX};
-    int rc = get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &h.max);
+    int rc = cw_get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &h.max);
     const char *token = cw_get_str(in, "NextToken");
     if (rc >= 0 && token != NULL) {
         char *end;
