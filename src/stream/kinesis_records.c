@@ -492,6 +492,7 @@ struct read_ctx {
     size_t n_records;
     size_t n_bytes;
     int64_t last_arrival_ms;
+    uint32_t shard_idx;
 };
 
 /* Writes v as exactly `digits` decimal digits, zero-padded, at out. */
@@ -591,8 +592,8 @@ void kin__child_shards_json(struct stream *s, uint32_t parent_idx, struct buf *o
 }
 
 /* GetRecords.* of a call on s (AWS/Kinesis): a failed one counts in Success and Latency. */
-static void count_get(struct api_call *call, struct stream *s, uint32_t shard_idx,
-                      int64_t started_ns, const struct read_ctx *ctx)
+static void count_get(struct api_call *call, struct stream *s, int64_t started_ns,
+                      const struct read_ctx *ctx)
 {
     double ms = (double)(clock_mono_ns() - started_ns) / 1e6;
     if (ctx == NULL) {
@@ -612,7 +613,7 @@ static void count_get(struct api_call *call, struct stream *s, uint32_t shard_id
         {STREAM_RM_READ_EXCEEDED, 0},
     };
     stream_read_count(s, "", ok, sizeof(ok) / sizeof(ok[0]));
-    kin__count_get_shard(s, shard_idx, ctx->n_records, ctx->n_bytes, age > 0 ? age : 0);
+    kin__count_get_shard(s, ctx->shard_idx, ctx->n_records, ctx->n_bytes, age > 0 ? age : 0);
 }
 
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
@@ -693,19 +694,19 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
     if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0) {
-        count_get(call, s, pos.shard_idx, started_ns, NULL);
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         return rc;
     }
     struct stream_position at = {.type = STREAM_AT_INDEX, .index = pos.index};
     struct stream_reader *r;
     if (stream_reader_open(s, pos.shard_idx, &at, &r) < 0) {
-        count_get(call, s, pos.shard_idx, started_ns, NULL);
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
     buf_puts(out, "{\"Records\":[");
-    struct read_ctx ctx = {.out = out};
+    struct read_ctx ctx = {.out = out, .shard_idx = pos.shard_idx};
     stream_seqno_shard(s, pos.shard_idx, &ctx.seq_shard);
     struct err_info read_err = {0};
     rc = stream_reader_read_ex(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx,
@@ -714,7 +715,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_reader_close(r);
     kin__throttle_read_charge(call, s, pos.shard_idx, ctx.n_bytes);
     if (rc < 0) {
-        count_get(call, s, pos.shard_idx, started_ns, NULL);
+        count_get(call, s, started_ns, NULL);
         stream_release(s);
         if (buf_status(out) < 0) {
             return err_set(&call->err, SL_E(NOMEM), "Out of memory for the response.");
@@ -731,7 +732,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         buf_puts(out, "],\"MillisBehindLatest\":0,\"ChildShards\":");
         kin__child_shards_json(s, pos.shard_idx, out);
         buf_putc(out, '}');
-        count_get(call, s, pos.shard_idx, started_ns, &ctx);
+        count_get(call, s, started_ns, &ctx);
         stream_release(s);
         return buf_status(out);
     }
@@ -751,7 +752,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
     stream_iterator_encode(svc, &npos, text);
     buf_printf(out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
                (long long)behind);
-    count_get(call, s, pos.shard_idx, started_ns, &ctx);
+    count_get(call, s, started_ns, &ctx);
     stream_release(s);
     return buf_status(out);
 }
