@@ -142,9 +142,9 @@ static int parse_function(struct parser *p, const char *state)
     }
     p->pos++;
     p->r->elements++;
-    return add_node(p->r, (struct rule_node){.op = R_STATE,
-                                             .child = child_index(p->r, name, len),
-                                             .state = state});
+    return add_node(
+        p->r,
+        (struct rule_node){.op = R_STATE, .child = child_index(p->r, name, len), .state = state});
 }
 
 static int parse_unary(struct parser *p)
@@ -241,18 +241,12 @@ static int eval(const struct metrics_rule *r, int i, const char *const *states)
 {
     const struct rule_node *nd = &r->nodes[i];
     switch (nd->op) {
-    case R_TRUE:
-        return 1;
-    case R_FALSE:
-        return 0;
-    case R_STATE:
-        return states[nd->child] != NULL && strcmp(states[nd->child], nd->state) == 0;
-    case R_NOT:
-        return !eval(r, nd->a, states);
-    case R_AND:
-        return eval(r, nd->a, states) && eval(r, nd->b, states);
-    case R_OR:
-        return eval(r, nd->a, states) || eval(r, nd->b, states);
+    case R_TRUE: return 1;
+    case R_FALSE: return 0;
+    case R_STATE: return states[nd->child] != NULL && strcmp(states[nd->child], nd->state) == 0;
+    case R_NOT: return !eval(r, nd->a, states);
+    case R_AND: return eval(r, nd->a, states) && eval(r, nd->b, states);
+    case R_OR: return eval(r, nd->a, states) || eval(r, nd->b, states);
     }
     return 0;
 }

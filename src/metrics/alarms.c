@@ -177,9 +177,9 @@ static int put_locked(struct metrics *m, const char *region, json_t *def, int64_
     char *text = dump(def);
     int rc = 0;
     struct store_stmt *q = store_prepare_args(st,
-                                                       "SELECT 1 FROM metric_alarm"
-                                                       " WHERE region=? AND name=?",
-                                                       "ss", region, name);
+                                              "SELECT 1 FROM metric_alarm"
+                                              " WHERE region=? AND name=?",
+                                              "ss", region, name);
     int exists = q != NULL && store_step(q) == 1;
     store_finalize(q);
     if (exists) {
@@ -385,8 +385,8 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
                         " WHERE region=? AND (? IS NULL OR name=?) AND (? IS NULL OR type=?)"
                         " AND (? IS NULL OR alarm_type=?) AND ts>=? AND ts<?"
                         " AND (?=0 OR id>?) ORDER BY id",
-        "sssssssiiii", f->region, f->name, f->name, f->type, f->type, f->alarm_type,
-        f->alarm_type, f->start_ms, f->end_ms, f->after_id, f->after_id);
+        "sssssssiiii", f->region, f->name, f->name, f->type, f->type, f->alarm_type, f->alarm_type,
+        f->start_ms, f->end_ms, f->after_id, f->after_id);
     if (q == NULL) {
         store_read_end(st);
         return SL_E(IO);
@@ -528,8 +528,8 @@ static void update_parents(struct metrics *m, const char *region, json_t *child,
     }
     store_finalize(q);
     for (size_t i = 0; i < n; i++) {
-        int rc = evaluate_composite(m, region, all[i].def, all[i].state, all[i].reason, name,
-                                    state, now, depth);
+        int rc = evaluate_composite(m, region, all[i].def, all[i].state, all[i].reason, name, state,
+                                    now, depth);
         if (rc < 0) {
             log_msg(LOG_WARN, "metrics", "cannot record a composite alarm's state: %s",
                     sl_strerror(rc));
@@ -571,8 +571,7 @@ static int reaches(struct store *st, const char *region, const char *from, const
 }
 
 /* The rule's children must exist, and none may lead back to the alarm. Under the lock. */
-static int check_children(struct store *st, const char *region, json_t *def,
-                          struct err_info *err)
+static int check_children(struct store *st, const char *region, json_t *def, struct err_info *err)
 {
     const char *name = json_string_value(json_object_get(def, "AlarmName"));
     struct metrics_rule *r = rule_of(def);
@@ -620,12 +619,11 @@ int metrics_composite_put(struct metrics *m, const char *region, json_t *def, in
         err_set(err, rc, "%s", "");
     } else if ((rc = check_children(st, region, def, err)) == 0) {
         rc = put_locked(m, region, def, now);
-        struct store_stmt *q =
-            rc < 0 ? NULL
-                   : store_prepare_args(st,
-                                        "SELECT state, reason FROM metric_alarm"
-                                        " WHERE region=? AND name=?",
-                                        "ss", region, name);
+        struct store_stmt *q = rc < 0 ? NULL
+                                      : store_prepare_args(st,
+                                                           "SELECT state, reason FROM metric_alarm"
+                                                           " WHERE region=? AND name=?",
+                                                           "ss", region, name);
         char *state = NULL, *reason = NULL;
         if (q != NULL && store_step(q) == 1) {
             state = xstrdup(store_col_text(q, 0));
@@ -995,10 +993,10 @@ void metrics__alarms_evaluate(struct metrics *m, int64_t now)
         buf_init(&reason);
         json_t *rd = NULL;
         /* Composites change with their children, not with time. */
-        const char *state = all[i].def == NULL || metrics_alarm_is_composite(all[i].def)
-                                ? NULL
-                                : evaluate(m, all[i].region, all[i].def, all[i].state, now,
-                                           &reason, &rd);
+        const char *state =
+            all[i].def == NULL || metrics_alarm_is_composite(all[i].def)
+                ? NULL
+                : evaluate(m, all[i].region, all[i].def, all[i].state, now, &reason, &rd);
         if (state != NULL && strcmp(state, all[i].state) != 0) {
             buf_putc(&reason, '\0');
             store_lock(st);

@@ -1,8 +1,8 @@
 /*
- * CloudWatch's alarm operations: PutMetricAlarm, PutCompositeAlarm, DescribeAlarms, DescribeAlarmsForMetric,
- * DeleteAlarms, SetAlarmState, DescribeAlarmHistory, EnableAlarmActions and
- * DisableAlarmActions. Written on JSON like the rest of the API (cloudwatch_api.c); the
- * store and the evaluator are alarms.c.
+ * CloudWatch's alarm operations: PutMetricAlarm, PutCompositeAlarm, DescribeAlarms,
+ * DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState, DescribeAlarmHistory, EnableAlarmActions
+ * and DisableAlarmActions. Written on JSON like the rest of the API (cloudwatch_api.c); the store
+ * and the evaluator are alarms.c.
  */
 #include <ctype.h>
 #include <math.h>
@@ -435,8 +435,7 @@ int cw_put_composite_alarm(struct api_call *call, json_t *in, json_t **out)
         return err_set(&call->err, SL_E(CW_VALIDATION),
                        "1 validation error detected: Value at 'alarmRule' failed to satisfy"
                        " constraint: Member must have length %s",
-                       len < 1 ? "greater than or equal to 1"
-                               : "less than or equal to 10240");
+                       len < 1 ? "greater than or equal to 1" : "less than or equal to 10240");
     }
     struct metrics_rule *parsed = NULL;
     char why[200];
@@ -708,8 +707,8 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
     const char *children_of = cw_get_str(in, "ChildrenOfAlarmName");
     d.parents_of = cw_get_str(in, "ParentsOfAlarmName");
     if (children_of != NULL || d.parents_of != NULL) {
-        if ((children_of != NULL && d.parents_of != NULL) || d.n_names > 0 ||
-            d.prefix != NULL || d.state != NULL || d.action_prefix != NULL) {
+        if ((children_of != NULL && d.parents_of != NULL) || d.n_names > 0 || d.prefix != NULL ||
+            d.state != NULL || d.action_prefix != NULL) {
             return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
                            "If %s is specified, no other parameter may be given but"
                            " MaxRecords and NextToken.",
@@ -875,10 +874,10 @@ static int history_one(void *arg, int64_t id, const char *name, int64_t ts, cons
         h->more = 1;
         return 1;
     }
-    json_array_append_new(h->items, json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name,
-                                              "AlarmType", alarm_type, "Timestamp",
-                                              (double)ts / 1000.0, "HistoryItemType", type,
-                                              "HistorySummary", summary, "HistoryData", data));
+    json_array_append_new(h->items,
+                          json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name, "AlarmType",
+                                    alarm_type, "Timestamp", (double)ts / 1000.0, "HistoryItemType",
+                                    type, "HistorySummary", summary, "HistoryData", data));
     h->last_id = id;
     return 0;
 }
@@ -928,8 +927,7 @@ int cw_describe_alarm_history(struct api_call *call, json_t *in, json_t **out)
     json_array_foreach(atypes, i, t)
     {
         want_metric |= json_is_string(t) && strcmp(json_string_value(t), "MetricAlarm") == 0;
-        want_composite |=
-            json_is_string(t) && strcmp(json_string_value(t), "CompositeAlarm") == 0;
+        want_composite |= json_is_string(t) && strcmp(json_string_value(t), "CompositeAlarm") == 0;
     }
     f.alarm_type = want_metric && want_composite ? NULL
                    : want_composite              ? "CompositeAlarm"

@@ -32,20 +32,20 @@ static const struct price {
     const char *key;
     double usd;
 } prices[] = {
-    {"KinesisShardHour", 0.015},         /* provisioned, per shard-hour */
+    {"KinesisShardHour", 0.015},              /* provisioned, per shard-hour */
     {"KinesisPutPayloadUnitsMillion", 0.014}, /* each 25 KB of a record is a unit */
     {"KinesisOnDemandStreamHour", 0.04},
     {"KinesisOnDemandWrittenGB", 0.08},
     {"KinesisOnDemandReadGB", 0.04},
     {"KinesisEfoConsumerShardHour", 0.015},
     {"KinesisEfoReadGB", 0.013},
-    {"FirehoseIngestedGB", 0.029},       /* each record rounded up to 5 KB */
+    {"FirehoseIngestedGB", 0.029}, /* each record rounded up to 5 KB */
     {"FirehoseConversionGB", 0.018},
     {"FirehosePartitioningGB", 0.02},
     {"FirehosePartitioningObjectsThousand", 0.005},
-    {"AthenaScannedTB", 5.0},            /* at least 10 MB a query */
-    {"S3PutListThousand", 0.005},        /* PUT, COPY, POST, LIST */
-    {"S3GetThousand", 0.0004},           /* GET, HEAD and the others */
+    {"AthenaScannedTB", 5.0},     /* at least 10 MB a query */
+    {"S3PutListThousand", 0.005}, /* PUT, COPY, POST, LIST */
+    {"S3GetThousand", 0.0004},    /* GET, HEAD and the others */
     {"S3StorageGBMonth", 0.023},
 };
 enum {
@@ -90,10 +90,9 @@ static void line(struct window *w, const char *service, const char *resource, co
 {
     double usd = quantity * prices[price].usd / per;
     json_array_append_new(w->items,
-                          json_pack("{s:s,s:s,s:s,s:f,s:s,s:f,s:f}", "Service", service,
-                                    "Resource", resource, "Item", item, "Quantity", quantity,
-                                    "Unit", unit, "UnitPrice", prices[price].usd / per, "USD",
-                                    usd));
+                          json_pack("{s:s,s:s,s:s,s:f,s:s,s:f,s:f}", "Service", service, "Resource",
+                                    resource, "Item", item, "Quantity", quantity, "Unit", unit,
+                                    "UnitPrice", prices[price].usd / per, "USD", usd));
     w->total += usd;
 }
 
@@ -142,15 +141,12 @@ static void kinesis_lines(struct window *w, struct stream_service *svc)
             line(w, "Kinesis", s[i].name, "On-demand data written", in_bytes / GIB, "GB",
                  P_OD_WRITTEN, 1);
             line(w, "Kinesis", s[i].name, "On-demand data read",
-                 figure(w, "AWS/Kinesis", "OutgoingBytes", &dim, 1, 0) / GIB, "GB", P_OD_READ,
-                 1);
+                 figure(w, "AWS/Kinesis", "OutgoingBytes", &dim, 1, 0) / GIB, "GB", P_OD_READ, 1);
         } else {
-            line(w, "Kinesis", s[i].name, "Shard-hours", s[i].n_open_shards * hours,
-                 "Shard-Hours", P_SHARD_HOUR, 1);
-            double units = in_records > 0 ? in_records * ceil(in_bytes / in_records / 25600)
-                                          : 0;
-            line(w, "Kinesis", s[i].name, "PUT payload units", units, "Units", P_PUT_UNITS,
-                 1e6);
+            line(w, "Kinesis", s[i].name, "Shard-hours", s[i].n_open_shards * hours, "Shard-Hours",
+                 P_SHARD_HOUR, 1);
+            double units = in_records > 0 ? in_records * ceil(in_bytes / in_records / 25600) : 0;
+            line(w, "Kinesis", s[i].name, "PUT payload units", units, "Units", P_PUT_UNITS, 1e6);
         }
     }
     free(s);
@@ -222,8 +218,7 @@ static void firehose_lines(struct window *w, struct delivery_service *svc)
         double bytes = figure(w, "AWS/Firehose", "IncomingBytes", &dim, 1, 0);
         double records = figure(w, "AWS/Firehose", "IncomingRecords", &dim, 1, 0);
         double rounded = records > 0 ? records * ceil(bytes / records / 5120) * 5120 : 0;
-        line(w, "Firehose", name, "Data ingested (5 KB rounding)", rounded / GIB, "GB", P_FH_GB,
-             1);
+        line(w, "Firehose", name, "Data ingested (5 KB rounding)", rounded / GIB, "GB", P_FH_GB, 1);
         struct delivery_metric dm[DELIVERY_METRICS_MAX];
         size_t n_dm = 0;
         int converts = 0, partitions = 0;
@@ -239,8 +234,8 @@ static void firehose_lines(struct window *w, struct delivery_service *svc)
             line(w, "Firehose", name, "Format conversion", conv / GIB, "GB", P_FH_CONV, 1);
         }
         if (partitions) {
-            line(w, "Firehose", name, "Dynamic partitioning data", bytes / GIB, "GB",
-                 P_FH_PART_GB, 1);
+            line(w, "Firehose", name, "Dynamic partitioning data", bytes / GIB, "GB", P_FH_PART_GB,
+                 1);
             line(w, "Firehose", name, "Dynamic partitioning S3 objects",
                  figure(w, "AWS/Firehose", "DeliveryToS3.ObjectCount", &dim, 1, 0), "Objects",
                  P_FH_PART_OBJ, 1000);
@@ -263,8 +258,8 @@ static void athena_lines(struct window *w, struct query_service *q)
         }
     }
     free(f);
-    line(w, "Athena", "", "Data scanned (10 MB a query at least)", bytes / 1e12, "TB",
-         P_ATHENA_TB, 1);
+    line(w, "Athena", "", "Data scanned (10 MB a query at least)", bytes / 1e12, "TB", P_ATHENA_TB,
+         1);
 }
 
 static int s3_bucket(void *arg, int64_t id, const char *ns, const char *name,
@@ -334,8 +329,8 @@ json_t *metrics_cost(struct metrics *m, struct stream_service *streams,
     clock_format_iso8601(w.start_ms, from);
     clock_format_iso8601(now_ms, to);
     return json_pack("{s:s,s:s,s:s,s:s,s:f,s:o,s:o,s:f}", "Region", region, "Currency", "USD",
-                     "Start", from, "End", to, "Hours", hours, "Prices", p, "LineItems",
-                     w.items, "Total", w.total);
+                     "Start", from, "End", to, "Hours", hours, "Prices", p, "LineItems", w.items,
+                     "Total", w.total);
 }
 
 /* 1 when the request carries the token (compared in constant time). */

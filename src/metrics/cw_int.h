@@ -18,7 +18,7 @@ int cw_get_num(json_t *obj, const char *key, double *out);
 /* A boolean: JSON's, or a form's "true"/"false" text; dflt when absent. */
 int cw_get_bool(json_t *obj, const char *key, int dflt);
 /* A whole number in [lo, hi] at key (JSON's, or a form's text): 0 absent, 1 read into
-   *out, else InvalidParameterValue was set. */
+ *out, else InvalidParameterValue was set. */
 int cw_get_int(struct api_call *call, json_t *obj, const char *key, long lo, long hi, long *out);
 /* 0 absent, 1 read, -1 malformed (ISO 8601 or epoch seconds). */
 int cw_get_time(json_t *obj, const char *key, int64_t *ms);

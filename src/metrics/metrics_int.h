@@ -67,8 +67,8 @@ int metrics_alarm_set_state(struct metrics *m, const char *region, const char *n
                             int64_t now);
 struct metrics_history_filter {
     const char *region;
-    const char *name; /* NULL: any */
-    const char *type; /* NULL: any */
+    const char *name;       /* NULL: any */
+    const char *type;       /* NULL: any */
     const char *alarm_type; /* "MetricAlarm", "CompositeAlarm" or NULL: any */
     int64_t start_ms, end_ms;
     int descending;

@@ -45,9 +45,9 @@ static const struct {
 
 /* Enhanced monitoring's metrics, indexed by enum stream_metric. */
 static const char *const kinesis_shard_units[STREAM_N_METRICS] = {
-    [STREAM_METRIC_INCOMING_BYTES] = "Bytes",  [STREAM_METRIC_INCOMING_RECORDS] = "Count",
-    [STREAM_METRIC_OUTGOING_BYTES] = "Bytes",  [STREAM_METRIC_OUTGOING_RECORDS] = "Count",
-    [STREAM_METRIC_WRITE_EXCEEDED] = "Count",  [STREAM_METRIC_READ_EXCEEDED] = "Count",
+    [STREAM_METRIC_INCOMING_BYTES] = "Bytes",      [STREAM_METRIC_INCOMING_RECORDS] = "Count",
+    [STREAM_METRIC_OUTGOING_BYTES] = "Bytes",      [STREAM_METRIC_OUTGOING_RECORDS] = "Count",
+    [STREAM_METRIC_WRITE_EXCEEDED] = "Count",      [STREAM_METRIC_READ_EXCEEDED] = "Count",
     [STREAM_METRIC_ITERATOR_AGE] = "Milliseconds",
 };
 
@@ -69,8 +69,8 @@ static void kinesis_shards(struct metrics *m, int64_t now_ms, struct stream_serv
             if (st->count == 0) {
                 continue;
             }
-            keys[n_items] = (struct metrics_key){r[i].region, "AWS/Kinesis",
-                                                 stream_metric_name(j), dims, 2};
+            keys[n_items] =
+                (struct metrics_key){r[i].region, "AWS/Kinesis", stream_metric_name(j), dims, 2};
             items[n_items] = (struct metrics_put_item){&keys[n_items],
                                                        kinesis_shard_units[j],
                                                        now_ms,

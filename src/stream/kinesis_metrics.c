@@ -42,11 +42,13 @@ static void count_put_shards(struct stream *s, const struct stream_put_record *r
     for (size_t j = 0; j < n_acc; j++) {
         uint32_t idx = acc[j].shard_idx;
         if (acc[j].records > 0) {
-            smp[k++] = (struct stream_shard_sample){idx, STREAM_METRIC_INCOMING_BYTES, acc[j].bytes};
+            smp[k++] =
+                (struct stream_shard_sample){idx, STREAM_METRIC_INCOMING_BYTES, acc[j].bytes};
             smp[k++] =
                 (struct stream_shard_sample){idx, STREAM_METRIC_INCOMING_RECORDS, acc[j].records};
         }
-        smp[k++] = (struct stream_shard_sample){idx, STREAM_METRIC_WRITE_EXCEEDED, acc[j].throttled};
+        smp[k++] =
+            (struct stream_shard_sample){idx, STREAM_METRIC_WRITE_EXCEEDED, acc[j].throttled};
     }
     stream_shard_count(s, smp, k);
     free(smp);

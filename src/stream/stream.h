@@ -248,8 +248,8 @@ struct stream_counts {
     char name[STREAM_NAME_MAX + 1];
     uint64_t incoming_records, incoming_bytes;
     uint64_t write_throttled; /* WriteProvisionedThroughputExceeded: records refused */
-    uint64_t outgoing_records, outgoing_bytes; /* read by any reader */
     uint64_t log_bytes;       /* the shards' segment-log files now (not a counter) */
+    uint64_t outgoing_records, outgoing_bytes;
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
 
@@ -275,13 +275,13 @@ enum stream_read_metric {
     STREAM_RM_PUT_LATENCY, /* ms */
     STREAM_RM_PUT_SUCCESS, /* 1 or 0 */
     STREAM_RM_PUTS_BYTES,
-    STREAM_RM_PUTS_LATENCY,  /* ms */
-    STREAM_RM_PUTS_SUCCESS,  /* 1 when a record of the call succeeded, else 0 */
-    STREAM_RM_PUTS_TOTAL,    /* records of the call */
-    STREAM_RM_PUTS_OK,       /* records stored */
-    STREAM_RM_PUTS_FAILED,   /* records refused by an internal failure */
+    STREAM_RM_PUTS_LATENCY,   /* ms */
+    STREAM_RM_PUTS_SUCCESS,   /* 1 when a record of the call succeeded, else 0 */
+    STREAM_RM_PUTS_TOTAL,     /* records of the call */
+    STREAM_RM_PUTS_OK,        /* records stored */
+    STREAM_RM_PUTS_FAILED,    /* records refused by an internal failure */
     STREAM_RM_PUTS_THROTTLED, /* records refused by the shard limits */
-    STREAM_RM_READ_EXCEEDED, /* 1 for a GetRecords refused by the shard limits, else 0 */
+    STREAM_RM_READ_EXCEEDED,  /* 1 for a GetRecords refused by the shard limits, else 0 */
     STREAM_READ_METRICS
 };
 struct stream_stat {

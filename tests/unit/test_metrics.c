@@ -582,8 +582,7 @@ static void test_composite_follows_its_children(void **state)
     json_decref(d);
     struct err_info err = {0};
     d = composite_def("p", "ALARM(ghost)");
-    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err),
-                     SL_E(CW_VALIDATION));
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), SL_E(CW_VALIDATION));
     assert_string_equal(err.message, "Could not save the composite alarm as alarms [ghost] in the"
                                      " alarm rule do not exist");
     json_decref(d);
@@ -591,16 +590,17 @@ static void test_composite_follows_its_children(void **state)
     assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), 0);
     json_decref(d);
     assert_string_equal(alarm_now(f, "a").state, "OK"); /* evaluated at once */
-    assert_int_equal(metrics_alarm_set_state(f->m, "us-east-1", "a", "ALARM", "why", NULL,
-                                             T0_MS + 1000),
-                     0);
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "a", "ALARM", "why", NULL, T0_MS + 1000), 0);
     struct seen_alarm s = alarm_now(f, "a");
     assert_string_equal(s.state, "ALARM");
     assert_non_null(strstr(s.reason, "arn:aws:cloudwatch:us-east-1:1:alarm:a transitioned to "
                                      "ALARM at "));
     int counts[3] = {0};
-    struct metrics_history_filter hf = {.region = "us-east-1", .start_ms = INT64_MIN,
-                                        .end_ms = INT64_MAX, .alarm_type = "CompositeAlarm"};
+    struct metrics_history_filter hf = {.region = "us-east-1",
+                                        .start_ms = INT64_MIN,
+                                        .end_ms = INT64_MAX,
+                                        .alarm_type = "CompositeAlarm"};
     assert_int_equal(metrics_alarm_history(f->m, &hf, count_composite_history, counts), 0);
     assert_int_equal(counts[0], 2); /* INSUFFICIENT_DATA to OK, OK to ALARM */
     assert_int_equal(counts[1], 1); /* the ALARM action */
@@ -615,8 +615,7 @@ static void test_composite_follows_its_children(void **state)
     assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), 0);
     json_decref(d);
     d = composite_def("p", "ALARM(q)");
-    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err),
-                     SL_E(CW_VALIDATION));
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), SL_E(CW_VALIDATION));
     json_decref(d);
 }
 

@@ -391,8 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(monitoring_is_recorded_and_kept_across_a_reopen, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(shard_samples_follow_enhanced_monitoring, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(shard_samples_follow_enhanced_monitoring, setup, teardown),
         cmocka_unit_test_setup_teardown(update_shard_count_ten_a_rolling_day_kept_in_the_store,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(encryption_changes_twenty_five_a_rolling_day_each, setup,
