@@ -395,3 +395,33 @@ def test_shard_level_metrics_only_while_enabled(sl, cw, unique):
     put(6, low, 1)
     assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", dims, 18) == 18
     assert total(stats(cw, "AWS/Kinesis", "IncomingRecords", s0)) == 3
+
+
+def test_shard_level_outgoing_counts_enhanced_fan_out(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cwse-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    kin.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["OutgoingRecords",
+                                                                       "OutgoingBytes"])
+    arn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kin.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]
+    deadline = time.time() + 60
+    while kin.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline, "the consumer never became ACTIVE"
+        time.sleep(0.1)
+    for i, size in enumerate((3, 30, 300)):
+        kin.put_record(StreamName=name, Data=b"e" * size, PartitionKey=str(i))
+    events = kin.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                                    ShardId="shardId-000000000000",
+                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    got = 0
+    for ev in events:
+        got += len(ev["SubscribeToShardEvent"]["Records"])
+        if got >= 3:
+            break
+    events.close()
+    shard = shard_dims(name, "shardId-000000000000")
+    assert sample_until(sl, cw, "AWS/Kinesis", "OutgoingRecords", shard, 3) == 3
+    assert total(stats(cw, "AWS/Kinesis", "OutgoingBytes", shard)) == 333
