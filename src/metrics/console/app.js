@@ -188,7 +188,9 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
           submitted: q.Status.SubmissionDateTime, query: q.Query };
       })
       : [];
-    const alarms = (await cloudwatch('DescribeAlarms', { MaxRecords: 100 })).MetricAlarms || [];
+    const found = await cloudwatch('DescribeAlarms', { MaxRecords: 100,
+      AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+    const alarms = (found.MetricAlarms || []).concat(found.CompositeAlarms || []);
     const snap = { streams, delivery, athena: athenaQueries,
       alarms: alarms.map((a) => ({ name: a.AlarmName, state: a.StateValue,
         reason: a.StateReason })) };
