@@ -412,6 +412,7 @@ static int serve(const struct sluice_config *cfg)
     struct api_rest_service *s3_api = NULL;
     struct http_server *http = NULL;
     struct prometheus *prom = NULL;
+    struct cost *cost = NULL;
     struct metrics_s3 *s3_metrics = NULL;
     struct console *console = NULL;
     struct s3_lifecycle_clock *lc_clock = NULL;
@@ -501,8 +502,10 @@ static int serve(const struct sluice_config *cfg)
             goto out_close_services;
         }
         prom = prometheus_create(metrics, streams, delivery, token);
+        cost = cost_create(metrics, streams, delivery, query, cfg->region, token);
         free(token);
         api_registry_add_plain(reg, prometheus_service(prom));
+        api_registry_add_plain(reg, cost_service(cost));
         api_registry_observe(reg, prometheus_observe, prom);
     }
     if (test_clock) {
@@ -533,6 +536,7 @@ out_close_services:
     api_registry_destroy(reg);
     s3_lifecycle_clock_destroy(lc_clock);
     prometheus_destroy(prom);
+    cost_destroy(cost);
     console_destroy(console);
     s3_api_destroy(s3_api);
     glue_api_destroy(glue_api);

@@ -131,6 +131,7 @@
     /* CloudWatch */                                                                               \
     X(CW_RESOURCE_NOT_FOUND, "ResourceNotFound", 404)                                              \
     X(CW_INVALID_FORMAT, "InvalidFormat", 400)                                                     \
+    X(CW_VALIDATION, "ValidationError", 400)                                                       \
     /* S3: KMS errors met while encrypting or decrypting an object */                              \
     X(S3_KMS_NOT_FOUND, "KMS.NotFoundException", 400)                                              \
     X(S3_KMS_DISABLED, "KMS.DisabledException", 400)                                               \

@@ -14,7 +14,7 @@ struct api_registry {
     size_t n_query;
     const struct api_rest_service *rest[4];
     size_t n_rest;
-    const struct api_plain_service *plain[4];
+    const struct api_plain_service *plain[8];
     size_t n_plain;
     api_observe_fn observe;
     void *observe_arg;

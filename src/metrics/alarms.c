@@ -37,20 +37,55 @@ static char *dump(json_t *j)
     return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
-static void history_add(struct metrics *m, const char *region, const char *name, int64_t ts,
+int metrics_alarm_is_composite(json_t *def)
+{
+    return json_object_get(def, "AlarmRule") != NULL;
+}
+
+/* An item of the history of the alarm def. */
+static void history_add(struct metrics *m, const char *region, json_t *def, int64_t ts,
                         const char *type, const char *summary, json_t *data)
 {
+    const char *name = json_string_value(json_object_get(def, "AlarmName"));
     char *text = data != NULL ? dump(data) : NULL;
     int rc = store_run(metrics__store(m),
-                       "INSERT INTO alarm_history (region, name, ts, type, summary, data)"
-                       " VALUES (?,?,?,?,?,?)",
-                       "ssisss", region, name, ts, type, summary, text ? text : "{}");
+                       "INSERT INTO alarm_history (region, name, ts, type, summary, data,"
+                       " alarm_type) VALUES (?,?,?,?,?,?,?)",
+                       "ssissss", region, name, ts, type, summary, text ? text : "{}",
+                       metrics_alarm_is_composite(def) ? "CompositeAlarm" : "MetricAlarm");
     free(text);
     if (rc < 0) {
         log_msg(LOG_WARN, "metrics", "cannot record alarm history of %s: %s", name,
                 sl_strerror(rc));
     }
 }
+
+/* The state of alarm name (malloc'd), or NULL when there is none. */
+static char *state_of(struct store *st, const char *region, const char *name)
+{
+    struct store_stmt *q = store_prepare_args(
+        st, "SELECT state FROM metric_alarm WHERE region=? AND name=?", "ss", region, name);
+    char *state = q != NULL && store_step(q) == 1 ? xstrdup(store_col_text(q, 0)) : NULL;
+    store_finalize(q);
+    return state;
+}
+
+/* A composite's ActionsSuppressor (a name or an ARN) in ALARM holds its actions back. */
+static int suppressed(struct metrics *m, const char *region, json_t *def)
+{
+    const char *sup = json_string_value(json_object_get(def, "ActionsSuppressor"));
+    if (sup == NULL) {
+        return 0;
+    }
+    const char *colon = strncmp(sup, "arn:", 4) == 0 ? strstr(sup, ":alarm:") : NULL;
+    char *state = state_of(metrics__store(m), region, colon != NULL ? colon + 7 : sup);
+    int held = state != NULL && strcmp(state, "ALARM") == 0;
+    free(state);
+    return held;
+}
+
+static void update_parents(struct metrics *m, const char *region, json_t *child, const char *state,
+                           int64_t now, int depth);
 
 /* One action item per action of the new state, when actions are enabled. */
 static void record_actions(struct metrics *m, const char *region, json_t *def, const char *state,
@@ -62,7 +97,9 @@ static void record_actions(struct metrics *m, const char *region, json_t *def, c
     const char *field = strcmp(state, "ALARM") == 0 ? "AlarmActions"
                         : strcmp(state, "OK") == 0  ? "OKActions"
                                                     : "InsufficientDataActions";
-    const char *name = json_string_value(json_object_get(def, "AlarmName"));
+    if (suppressed(m, region, def)) {
+        return;
+    }
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(def, field), i, a)
@@ -72,7 +109,7 @@ static void record_actions(struct metrics *m, const char *region, json_t *def, c
                  json_string_value(a));
         json_t *data = json_pack("{s:s,s:s,s:I}", "actionState", "Recorded", "notificationResource",
                                  json_string_value(a), "stateUpdateTimestamp", (json_int_t)now);
-        history_add(m, region, name, now, "Action", summary, data);
+        history_add(m, region, def, now, "Action", summary, data);
         json_decref(data);
     }
 }
@@ -81,7 +118,7 @@ static void record_actions(struct metrics *m, const char *region, json_t *def, c
    transaction. */
 static int set_state_locked(struct metrics *m, const char *region, json_t *def,
                             const char *old_state, const char *old_reason, const char *state,
-                            const char *reason, json_t *reason_data, int64_t now)
+                            const char *reason, json_t *reason_data, int64_t now, int depth)
 {
     const char *name = json_string_value(json_object_get(def, "AlarmName"));
     char *rd = reason_data != NULL ? dump(reason_data) : NULL;
@@ -101,9 +138,10 @@ static int set_state_locked(struct metrics *m, const char *region, json_t *def,
     if (reason_data != NULL) {
         json_object_set(json_object_get(data, "newState"), "stateReasonData", reason_data);
     }
-    history_add(m, region, name, now, "StateUpdate", summary, data);
+    history_add(m, region, def, now, "StateUpdate", summary, data);
     json_decref(data);
     record_actions(m, region, def, state, now);
+    update_parents(m, region, def, state, now, depth + 1);
     return 0;
 }
 
@@ -131,25 +169,24 @@ static json_t *row_alarm(struct store_stmt *q, int col)
 
 #define ALARM_COLS "def, state, reason, reason_data, state_ms, transitioned_ms, config_ms"
 
-int metrics_alarm_put(struct metrics *m, const char *region, json_t *def, int64_t now)
+/* Creates or replaces def, with its history item. Under the store lock, in a transaction. */
+static int put_locked(struct metrics *m, const char *region, json_t *def, int64_t now)
 {
     struct store *st = metrics__store(m);
     const char *name = json_string_value(json_object_get(def, "AlarmName"));
     char *text = dump(def);
-    store_lock(st);
-    int rc = store_begin(st);
-    struct store_stmt *q = rc < 0 ? NULL
-                                  : store_prepare_args(st,
-                                                       "SELECT 1 FROM metric_alarm"
-                                                       " WHERE region=? AND name=?",
-                                                       "ss", region, name);
+    int rc = 0;
+    struct store_stmt *q = store_prepare_args(st,
+                                              "SELECT 1 FROM metric_alarm"
+                                              " WHERE region=? AND name=?",
+                                              "ss", region, name);
     int exists = q != NULL && store_step(q) == 1;
     store_finalize(q);
-    if (rc == 0 && exists) {
+    if (exists) {
         /* An update replaces the configuration and leaves the state as it is. */
         rc = store_run(st, "UPDATE metric_alarm SET def=?, config_ms=? WHERE region=? AND name=?",
                        "siss", text, now, region, name);
-    } else if (rc == 0) {
+    } else {
         rc = store_run(st,
                        "INSERT INTO metric_alarm (region, name, def, state, reason, state_ms,"
                        " transitioned_ms, config_ms) VALUES (?,?,?,'INSUFFICIENT_DATA',?,?,?,?)",
@@ -162,14 +199,27 @@ int metrics_alarm_put(struct metrics *m, const char *region, json_t *def, int64_
         json_t *data =
             json_pack("{s:s,s:s,s:O}", "version", "1.0", "type", exists ? "Update" : "Create",
                       exists ? "updatedAlarm" : "createdAlarm", def);
-        history_add(m, region, name, now, "ConfigurationUpdate", summary, data);
+        history_add(m, region, def, now, "ConfigurationUpdate", summary, data);
         json_decref(data);
+    }
+    free(text);
+    return rc;
+}
+
+int metrics_alarm_put(struct metrics *m, const char *region, json_t *def, int64_t now)
+{
+    struct store *st = metrics__store(m);
+    store_lock(st);
+    int rc = store_begin(st);
+    if (rc == 0) {
+        rc = put_locked(m, region, def, now);
+    }
+    if (rc == 0) {
         rc = store_commit(st);
     } else {
         store_rollback(st);
     }
     store_unlock(st);
-    free(text);
     return rc;
 }
 
@@ -267,7 +317,7 @@ int metrics_alarm_set_actions(struct metrics *m, const char *region, const char 
                 snprintf(summary, sizeof(summary), "Alarm \"%.255s\" updated", names[i]);
                 json_t *data = json_pack("{s:s,s:s,s:O}", "version", "1.0", "type", "Update",
                                          "updatedAlarm", def);
-                history_add(m, region, names[i], now, "ConfigurationUpdate", summary, data);
+                history_add(m, region, def, now, "ConfigurationUpdate", summary, data);
                 json_decref(data);
             }
         }
@@ -306,7 +356,7 @@ int metrics_alarm_set_state(struct metrics *m, const char *region, const char *n
     }
     if (rc == 0) {
         rc = set_state_locked(m, region, def, old_state, old_reason, state, reason, reason_data,
-                              now);
+                              now, 0);
     }
     if (rc == 0) {
         rc = store_commit(st);
@@ -327,14 +377,16 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
     store_read_begin(st);
     struct store_stmt *q = store_prepare_args(
         st,
-        f->descending ? "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
-                        " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
+        f->descending ? "SELECT id, name, ts, type, summary, data, alarm_type FROM alarm_history"
+                        " WHERE region=? AND (? IS NULL OR name=?) AND (? IS NULL OR type=?)"
+                        " AND (? IS NULL OR alarm_type=?) AND ts>=? AND ts<?"
                         " AND (?=0 OR id<?) ORDER BY id DESC"
-                      : "SELECT id, name, ts, type, summary, data FROM alarm_history WHERE region=?"
-                        " AND (? IS NULL OR name=?) AND (? IS NULL OR type=?) AND ts>=? AND ts<?"
+                      : "SELECT id, name, ts, type, summary, data, alarm_type FROM alarm_history"
+                        " WHERE region=? AND (? IS NULL OR name=?) AND (? IS NULL OR type=?)"
+                        " AND (? IS NULL OR alarm_type=?) AND ts>=? AND ts<?"
                         " AND (?=0 OR id>?) ORDER BY id",
-        "sssssiiii", f->region, f->name, f->name, f->type, f->type, f->start_ms, f->end_ms,
-        f->after_id, f->after_id);
+        "sssssssiiii", f->region, f->name, f->name, f->type, f->type, f->alarm_type, f->alarm_type,
+        f->start_ms, f->end_ms, f->after_id, f->after_id);
     if (q == NULL) {
         store_read_end(st);
         return SL_E(IO);
@@ -342,7 +394,8 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
     int rc;
     while ((rc = store_step(q)) == 1) {
         if (fn(arg, store_col_int64(q, 0), store_col_text(q, 1), store_col_int64(q, 2),
-               store_col_text(q, 3), store_col_text(q, 4), store_col_text(q, 5))) {
+               store_col_text(q, 3), store_col_text(q, 4), store_col_text(q, 5),
+               store_col_text(q, 6))) {
             rc = 0;
             break;
         }
@@ -350,6 +403,249 @@ int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter
     store_finalize(q);
     store_read_end(st);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- composite alarms ---- */
+
+/* Composites of composites: how deep a change travels up (AWS refuses cycles, and so do
+   we at PutCompositeAlarm; this bounds a chain). */
+#define COMPOSITE_DEPTH_MAX 16
+
+static void iso_plus0000(int64_t ms, char out[40]);
+
+static struct metrics_rule *rule_of(json_t *def)
+{
+    struct metrics_rule *r = NULL;
+    char err[160];
+    const char *text = json_string_value(json_object_get(def, "AlarmRule"));
+    return text != NULL && metrics_rule_parse(text, &r, err, sizeof(err)) == 0 ? r : NULL;
+}
+
+static int names_child(const struct metrics_rule *r, const char *name)
+{
+    const char *const *children;
+    size_t n = metrics_rule_children(r, &children);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(children[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The ARN of alarm name beside the composite def's own (same region and account). */
+static char *sibling_arn(json_t *def, const char *name)
+{
+    const char *arn = json_string_value(json_object_get(def, "AlarmArn"));
+    const char *colon = arn != NULL ? strstr(arn, ":alarm:") : NULL;
+    return colon != NULL ? xasprintf("%.*s:alarm:%s", (int)(colon - arn), arn, name)
+                         : xstrdup(name);
+}
+
+/*
+ * Moves the composite def (now in state cur, reason cur_reason) to what its rule gives:
+ * ALARM when it holds, else OK. trigger_name and trigger_state: the child whose change
+ * led here (NULL at creation: the first child is named). Under the store lock.
+ */
+static int evaluate_composite(struct metrics *m, const char *region, json_t *def, const char *cur,
+                              const char *cur_reason, const char *trigger_name,
+                              const char *trigger_state, int64_t now, int depth)
+{
+    struct store *st = metrics__store(m);
+    struct metrics_rule *r = rule_of(def);
+    if (r == NULL) {
+        return 0;
+    }
+    const char *const *children;
+    size_t n = metrics_rule_children(r, &children);
+    char **states = xcalloc(n ? n : 1, sizeof(*states));
+    for (size_t i = 0; i < n; i++) {
+        states[i] = state_of(st, region, children[i]);
+    }
+    const char *state = metrics_rule_eval(r, (const char *const *)states) ? "ALARM" : "OK";
+    int rc = 0;
+    if (strcmp(state, cur) != 0) {
+        if (trigger_name == NULL && n > 0) {
+            trigger_name = children[0];
+            trigger_state = states[0] ? states[0] : "INSUFFICIENT_DATA";
+        }
+        char iso[40];
+        iso_plus0000(now, iso);
+        char *reason;
+        json_t *rd = NULL;
+        if (trigger_name != NULL) {
+            char *arn = sibling_arn(def, trigger_name);
+            reason = xasprintf("%s transitioned to %s at %s", arn, trigger_state, iso);
+            rd = json_pack("{s:[{s:s,s:{s:s,s:s}}]}", "triggeringAlarms", "arn", arn, "state",
+                           "value", trigger_state, "timestamp", iso);
+            free(arn);
+        } else {
+            reason = xasprintf("The alarm rule evaluated to %s at %s",
+                               strcmp(state, "ALARM") == 0 ? "TRUE" : "FALSE", iso);
+        }
+        rc = set_state_locked(m, region, def, cur, cur_reason, state, reason, rd, now, depth);
+        free(reason);
+        json_decref(rd);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(states[i]);
+    }
+    free(states);
+    metrics_rule_free(r);
+    return rc;
+}
+
+/* Re-evaluates the composites whose rule names child, which just moved to state. Under
+   the store lock. */
+static void update_parents(struct metrics *m, const char *region, json_t *child, const char *state,
+                           int64_t now, int depth)
+{
+    if (depth > COMPOSITE_DEPTH_MAX) {
+        return;
+    }
+    struct store *st = metrics__store(m);
+    const char *name = json_string_value(json_object_get(child, "AlarmName"));
+    struct store_stmt *q =
+        store_prepare_args(st,
+                           "SELECT def, state, reason FROM metric_alarm WHERE region=?"
+                           " AND def LIKE '%\"AlarmRule\":%' ORDER BY name",
+                           "s", region);
+    struct parent {
+        json_t *def;
+        char *state, *reason;
+    } *all = NULL;
+    size_t n = 0;
+    while (q != NULL && store_step(q) == 1) {
+        json_t *def = json_loads(store_col_text(q, 0), 0, NULL);
+        struct metrics_rule *r = def != NULL ? rule_of(def) : NULL;
+        if (r != NULL && names_child(r, name)) {
+            all = xrealloc(all, (n + 1) * sizeof(*all));
+            all[n++] = (struct parent){json_incref(def), xstrdup(store_col_text(q, 1)),
+                                       xstrdup(store_col_text(q, 2))};
+        }
+        metrics_rule_free(r);
+        json_decref(def);
+    }
+    store_finalize(q);
+    for (size_t i = 0; i < n; i++) {
+        int rc = evaluate_composite(m, region, all[i].def, all[i].state, all[i].reason, name, state,
+                                    now, depth);
+        if (rc < 0) {
+            log_msg(LOG_WARN, "metrics", "cannot record a composite alarm's state: %s",
+                    sl_strerror(rc));
+        }
+        json_decref(all[i].def);
+        free(all[i].state);
+        free(all[i].reason);
+    }
+    free(all);
+}
+
+/* 1 when alarm `from` is target or leads to it through composite rules. */
+static int reaches(struct store *st, const char *region, const char *from, const char *target,
+                   int depth)
+{
+    if (strcmp(from, target) == 0) {
+        return 1;
+    }
+    if (depth > COMPOSITE_DEPTH_MAX) {
+        return 0;
+    }
+    struct store_stmt *q = store_prepare_args(
+        st, "SELECT def FROM metric_alarm WHERE region=? AND name=?", "ss", region, from);
+    json_t *def =
+        q != NULL && store_step(q) == 1 ? json_loads(store_col_text(q, 0), 0, NULL) : NULL;
+    store_finalize(q);
+    struct metrics_rule *r = def != NULL ? rule_of(def) : NULL;
+    json_decref(def);
+    int found = 0;
+    if (r != NULL) {
+        const char *const *children;
+        size_t n = metrics_rule_children(r, &children);
+        for (size_t i = 0; i < n && !found; i++) {
+            found = reaches(st, region, children[i], target, depth + 1);
+        }
+    }
+    metrics_rule_free(r);
+    return found;
+}
+
+/* The rule's children must exist, and none may lead back to the alarm. Under the lock. */
+static int check_children(struct store *st, const char *region, json_t *def, struct err_info *err)
+{
+    const char *name = json_string_value(json_object_get(def, "AlarmName"));
+    struct metrics_rule *r = rule_of(def);
+    if (r == NULL) {
+        return err_set(err, SL_E(CW_VALIDATION), "Error in AlarmRule");
+    }
+    const char *const *children;
+    size_t n = metrics_rule_children(r, &children);
+    struct buf missing;
+    buf_init(&missing);
+    int cycle = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *state = state_of(st, region, children[i]);
+        if (state == NULL && strcmp(children[i], name) != 0) {
+            buf_printf(&missing, "%s%s", missing.len ? ", " : "", children[i]);
+        }
+        free(state);
+        cycle |= reaches(st, region, children[i], name, 0);
+    }
+    int rc = 0;
+    if (missing.len > 0) {
+        rc = err_set(err, SL_E(CW_VALIDATION),
+                     "Could not save the composite alarm as alarms [%s] in the alarm rule do"
+                     " not exist",
+                     (const char *)missing.data);
+    } else if (cycle) {
+        rc = err_set(err, SL_E(CW_VALIDATION),
+                     "Could not save the composite alarm as its alarm rule would make a cycle"
+                     " through %s",
+                     name);
+    }
+    buf_fini(&missing);
+    metrics_rule_free(r);
+    return rc;
+}
+
+int metrics_composite_put(struct metrics *m, const char *region, json_t *def, int64_t now,
+                          struct err_info *err)
+{
+    struct store *st = metrics__store(m);
+    const char *name = json_string_value(json_object_get(def, "AlarmName"));
+    store_lock(st);
+    int rc = store_begin(st);
+    if (rc < 0) {
+        err_set(err, rc, "%s", "");
+    } else if ((rc = check_children(st, region, def, err)) == 0) {
+        rc = put_locked(m, region, def, now);
+        struct store_stmt *q = rc < 0 ? NULL
+                                      : store_prepare_args(st,
+                                                           "SELECT state, reason FROM metric_alarm"
+                                                           " WHERE region=? AND name=?",
+                                                           "ss", region, name);
+        char *state = NULL, *reason = NULL;
+        if (q != NULL && store_step(q) == 1) {
+            state = xstrdup(store_col_text(q, 0));
+            reason = xstrdup(store_col_text(q, 1));
+        }
+        store_finalize(q);
+        if (rc == 0 && state != NULL) {
+            rc = evaluate_composite(m, region, def, state, reason, NULL, NULL, now, 0);
+        }
+        free(state);
+        free(reason);
+        if (rc < 0) {
+            err_set(err, rc, "%s", "");
+        }
+    }
+    if (rc == 0) {
+        rc = store_commit(st);
+    } else {
+        store_rollback(st);
+    }
+    store_unlock(st);
+    return rc;
 }
 
 /* ---- evaluation ---- */
@@ -696,9 +992,11 @@ void metrics__alarms_evaluate(struct metrics *m, int64_t now)
         struct buf reason;
         buf_init(&reason);
         json_t *rd = NULL;
-        const char *state = all[i].def == NULL ? NULL
-                                               : evaluate(m, all[i].region, all[i].def,
-                                                          all[i].state, now, &reason, &rd);
+        /* Composites change with their children, not with time. */
+        const char *state =
+            all[i].def == NULL || metrics_alarm_is_composite(all[i].def)
+                ? NULL
+                : evaluate(m, all[i].region, all[i].def, all[i].state, now, &reason, &rd);
         if (state != NULL && strcmp(state, all[i].state) != 0) {
             buf_putc(&reason, '\0');
             store_lock(st);
@@ -717,7 +1015,7 @@ void metrics__alarms_evaluate(struct metrics *m, int64_t now)
             store_finalize(c);
             if (rc == 0 && same) {
                 rc = set_state_locked(m, all[i].region, all[i].def, all[i].state, all[i].reason,
-                                      state, (const char *)reason.data, rd, now);
+                                      state, (const char *)reason.data, rd, now, 0);
             }
             if (rc == 0) {
                 rc = store_commit(st);

@@ -1,8 +1,8 @@
 /*
- * CloudWatch's alarm operations: PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric,
- * DeleteAlarms, SetAlarmState, DescribeAlarmHistory, EnableAlarmActions and
- * DisableAlarmActions. Written on JSON like the rest of the API (cloudwatch_api.c); the
- * store and the evaluator are alarms.c.
+ * CloudWatch's alarm operations: PutMetricAlarm, PutCompositeAlarm, DescribeAlarms,
+ * DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState, DescribeAlarmHistory, EnableAlarmActions
+ * and DisableAlarmActions. Written on JSON like the rest of the API (cloudwatch_api.c); the store
+ * and the evaluator are alarms.c.
  */
 #include <ctype.h>
 #include <math.h>
@@ -32,28 +32,6 @@ static const char *const operators[] = {
 static const char *const treatments[] = {"breaching", "notBreaching", "ignore", "missing"};
 static const char *const states[] = {"OK", "ALARM", "INSUFFICIENT_DATA"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static int is_true(json_t *v)
-{
-    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
-}
-
-/* A whole number in [lo, hi] at key: 0 absent, 1 read, else an error was set. */
-static int get_int(struct api_call *call, json_t *in, const char *key, long lo, long hi, long *out)
-{
-    double v = 0;
-    int got = cw_get_num(in, key, &v);
-    if (got == 0) {
-        return 0;
-    }
-    if (got < 0 || v != floor(v) || v < (double)lo || v > (double)hi) {
-        char why[96];
-        snprintf(why, sizeof(why), "must be an integer between %ld and %ld.", lo, hi);
-        return cw_bad_value(call, key, why);
-    }
-    *out = (long)v;
-    return 1;
-}
 
 /* pNN or pNN.N... with 0 <= NN <= 100 (ExtendedStatistic). */
 static int valid_percentile(const char *s)
@@ -148,7 +126,7 @@ static int read_metric(struct api_call *call, json_t *in, json_t *def, long *per
     if (rc < 0) {
         return rc;
     }
-    int got = get_int(call, in, "Period", 1, 86400 * 7, period);
+    int got = cw_get_int(call, in, "Period", 1, 86400 * 7, period);
     if (got < 0) {
         return got;
     }
@@ -188,9 +166,8 @@ static json_t *normal_query(json_t *q)
     if (cw_get_num(q, "Period", &period) == 1) {
         json_object_set_new(out, "Period", json_integer((json_int_t)period));
     }
-    json_t *rd = json_object_get(q, "ReturnData");
-    if (rd != NULL) {
-        json_object_set_new(out, "ReturnData", json_boolean(is_true(rd)));
+    if (json_object_get(q, "ReturnData") != NULL) {
+        json_object_set_new(out, "ReturnData", json_boolean(cw_get_bool(q, "ReturnData", 1)));
     }
     json_t *ms = json_object_get(q, "MetricStat");
     if (ms != NULL) {
@@ -252,8 +229,7 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
         json_t *nq = normal_query(q);
         json_t *ms = json_object_get(nq, "MetricStat");
         json_int_t p = json_integer_value(json_object_get(nq, "Period"));
-        if (json_is_true(json_object_get(nq, "ReturnData")) ||
-            json_object_get(nq, "ReturnData") == NULL) {
+        if (cw_get_bool(nq, "ReturnData", 1)) {
             *period = p > 0 ? (long)p : *period;
         }
         if (*period == 0 && ms != NULL) {
@@ -285,7 +261,7 @@ static int read_math(struct api_call *call, json_t *in, json_t *def, long *perio
 static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long period)
 {
     long eval = 0, dta = 0;
-    int got = get_int(call, in, "EvaluationPeriods", 1, 100000, &eval);
+    int got = cw_get_int(call, in, "EvaluationPeriods", 1, 100000, &eval);
     if (got <= 0) {
         return got < 0 ? got : cw_missing(call, "EvaluationPeriods");
     }
@@ -297,7 +273,7 @@ static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long 
                        period < 3600 ? "1 day (86400 seconds) for periods under one hour"
                                      : "7 days (604800 seconds)");
     }
-    got = get_int(call, in, "DatapointsToAlarm", 1, 100000, &dta);
+    got = cw_get_int(call, in, "DatapointsToAlarm", 1, 100000, &dta);
     if (got < 0) {
         return got;
     }
@@ -359,10 +335,9 @@ static int read_evaluation(struct api_call *call, json_t *in, json_t *def, long 
     return 0;
 }
 
-int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
+/* AlarmName: present, at most 255 characters, no control characters. */
+static int check_name(struct api_call *call, const char *name)
 {
-    struct metrics *m = call->service_ctx;
-    const char *name = cw_get_str(in, "AlarmName");
     if (name == NULL || name[0] == '\0') {
         return cw_missing(call, "AlarmName");
     }
@@ -374,17 +349,18 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
             return cw_bad_value(call, "AlarmName", "must not contain ASCII control characters.");
         }
     }
-    if (cw_get_str(in, "ThresholdMetricId") != NULL ||
-        json_object_get(in, "EvaluationCriteria") != NULL) {
-        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
-                       "Alarms on anomaly detection bands (ThresholdMetricId) and on PromQL"
-                       " (EvaluationCriteria) are not supported by this server.");
-    }
+    return 0;
+}
+
+/* The configuration both kinds share: AlarmName, AlarmArn, AlarmDescription,
+   ActionsEnabled and the three action lists, into def. */
+static int read_common(struct api_call *call, json_t *in, json_t *def)
+{
+    const char *name = cw_get_str(in, "AlarmName");
     const char *desc = cw_get_str(in, "AlarmDescription");
     if (desc != NULL && strlen(desc) > 1024) {
         return cw_bad_value(call, "AlarmDescription", "must be at most 1024 characters long.");
     }
-    json_t *def = json_object();
     json_object_set_new(def, "AlarmName", json_string(name));
     char *arn = xasprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", call->req->region,
                           call->req->account_id, name);
@@ -393,9 +369,7 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
     if (desc != NULL) {
         json_object_set_new(def, "AlarmDescription", json_string(desc));
     }
-    json_t *enabled = json_object_get(in, "ActionsEnabled");
-    json_object_set_new(def, "ActionsEnabled", json_boolean(enabled == NULL || is_true(enabled)));
-    long period = 0;
+    json_object_set_new(def, "ActionsEnabled", json_boolean(cw_get_bool(in, "ActionsEnabled", 1)));
     int rc = copy_actions(call, in, def, "OKActions");
     if (rc == 0) {
         rc = copy_actions(call, in, def, "AlarmActions");
@@ -403,6 +377,26 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
     if (rc == 0) {
         rc = copy_actions(call, in, def, "InsufficientDataActions");
     }
+    return rc;
+}
+
+int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
+{
+    struct metrics *m = call->service_ctx;
+    const char *name = cw_get_str(in, "AlarmName");
+    int rc = check_name(call, name);
+    if (rc < 0) {
+        return rc;
+    }
+    if (cw_get_str(in, "ThresholdMetricId") != NULL ||
+        json_object_get(in, "EvaluationCriteria") != NULL) {
+        return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
+                       "Alarms on anomaly detection bands (ThresholdMetricId) and on PromQL"
+                       " (EvaluationCriteria) are not supported by this server.");
+    }
+    json_t *def = json_object();
+    long period = 0;
+    rc = read_common(call, in, def);
     if (rc == 0) {
         rc = json_object_get(in, "Metrics") != NULL ? read_math(call, in, def, &period)
                                                     : read_metric(call, in, def, &period);
@@ -412,6 +406,73 @@ int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out)
     }
     if (rc == 0) {
         rc = metrics_alarm_put(m, call->req->region, def, call->req->now_ms);
+    }
+    json_decref(def);
+    if (rc == 0) {
+        *out = json_object();
+    }
+    return rc;
+}
+
+/* ---- PutCompositeAlarm ---- */
+
+#define ALARM_RULE_MAX 10240
+#define SUPPRESSOR_PERIOD_MAX 86400
+
+int cw_put_composite_alarm(struct api_call *call, json_t *in, json_t **out)
+{
+    const char *name = cw_get_str(in, "AlarmName");
+    int rc = check_name(call, name);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *rule = cw_get_str(in, "AlarmRule");
+    if (rule == NULL) {
+        return cw_missing(call, "AlarmRule");
+    }
+    size_t len = strlen(rule);
+    if (len < 1 || len > ALARM_RULE_MAX) {
+        return err_set(&call->err, SL_E(CW_VALIDATION),
+                       "1 validation error detected: Value at 'alarmRule' failed to satisfy"
+                       " constraint: Member must have length %s",
+                       len < 1 ? "greater than or equal to 1" : "less than or equal to 10240");
+    }
+    struct metrics_rule *parsed = NULL;
+    char why[200];
+    if (metrics_rule_parse(rule, &parsed, why, sizeof(why)) < 0) {
+        return err_set(&call->err, SL_E(CW_VALIDATION), "%s", why);
+    }
+    metrics_rule_free(parsed);
+    json_t *def = json_object();
+    rc = read_common(call, in, def);
+    if (rc == 0) {
+        json_object_set_new(def, "AlarmRule", json_string(rule));
+    }
+    const char *sup = cw_get_str(in, "ActionsSuppressor");
+    if (rc == 0 && sup != NULL) {
+        if (sup[0] == '\0' || strlen(sup) > 1600) {
+            rc = cw_bad_value(call, "ActionsSuppressor", "must be 1 to 1600 characters long.");
+        } else {
+            json_object_set_new(def, "ActionsSuppressor", json_string(sup));
+        }
+    }
+    const char *const periods[] = {"ActionsSuppressorWaitPeriod",
+                                   "ActionsSuppressorExtensionPeriod"};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        long v = 0;
+        int got = cw_get_int(call, in, periods[i], 0, SUPPRESSOR_PERIOD_MAX, &v);
+        if (got < 0) {
+            rc = got;
+        } else if (got == 1 && sup == NULL) {
+            rc = err_set(&call->err, SL_E(CW_VALIDATION),
+                         "%s can only be set when ActionsSuppressor is set.", periods[i]);
+        } else if (got == 1) {
+            json_object_set_new(def, periods[i], json_integer(v));
+        }
+    }
+    if (rc == 0) {
+        rc = metrics_composite_put(call->service_ctx, call->req->region, def, call->req->now_ms,
+                                   &call->err);
     }
     json_decref(def);
     if (rc == 0) {
@@ -430,6 +491,11 @@ struct describe {
     const char *action_prefix;
     long max;
     json_t *found;
+    json_t *found_composite;
+    int want_metric, want_composite;
+    /* ChildrenOfAlarmName: the rule of that alarm; ParentsOfAlarmName: that name */
+    struct metrics_rule *children_of;
+    const char *parents_of;
     const char *last; /* the last name taken, for NextToken */
     int more;
     /* DescribeAlarmsForMetric */
@@ -496,14 +562,44 @@ static int matches_metric(json_t *a, json_t *q)
     return 1;
 }
 
+static int names_alarm(const struct metrics_rule *r, const char *name)
+{
+    const char *const *children;
+    size_t n = metrics_rule_children(r, &children);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(children[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A composite whose rule names d->parents_of. */
+static int is_parent(const struct describe *d, json_t *a)
+{
+    struct metrics_rule *r = NULL;
+    char why[200];
+    const char *rule = cw_get_str(a, "AlarmRule");
+    int yes = rule != NULL && metrics_rule_parse(rule, &r, why, sizeof(why)) == 0 &&
+              names_alarm(r, d->parents_of);
+    metrics_rule_free(r);
+    return yes;
+}
+
 static int describe_one(void *arg, json_t *a)
 {
     struct describe *d = arg;
     const char *name = cw_get_str(a, "AlarmName");
+    int composite = metrics_alarm_is_composite(a);
     if (d->for_metric) {
-        if (matches_metric(a, d->metric)) {
+        if (!composite && matches_metric(a, d->metric)) {
             json_array_append(d->found, a);
         }
+        return 0;
+    }
+    if ((d->children_of != NULL && !names_alarm(d->children_of, name)) ||
+        (d->parents_of != NULL && !is_parent(d, a)) ||
+        (composite ? !d->want_composite : !d->want_metric)) {
         return 0;
     }
     if (d->n_names > 0) {
@@ -520,13 +616,50 @@ static int describe_one(void *arg, json_t *a)
         (d->action_prefix != NULL && !has_action_prefix(a, d->action_prefix))) {
         return 0;
     }
-    if ((long)json_array_size(d->found) == d->max) {
+    if ((long)(json_array_size(d->found) + json_array_size(d->found_composite)) == d->max) {
         d->more = 1;
         return 1;
     }
-    json_array_append(d->found, a);
+    if (composite) {
+        if (json_object_get(a, "ActionsSuppressor") != NULL &&
+            json_object_get(a, "ActionsSuppressedBy") == NULL) {
+            json_object_set_new(a, "ActionsSuppressedBy", json_string("None"));
+        }
+        json_array_append(d->found_composite, a);
+    } else {
+        json_array_append(d->found, a);
+    }
     d->last = cw_get_str(a, "AlarmName");
     return 0;
+}
+
+struct rule_find {
+    const char *name;
+    struct metrics_rule *rule;
+};
+
+static int rule_find_one(void *arg, json_t *a)
+{
+    struct rule_find *f = arg;
+    if (strcmp(cw_get_str(a, "AlarmName"), f->name) != 0) {
+        return 0;
+    }
+    const char *rule = cw_get_str(a, "AlarmRule");
+    char why[200];
+    if (rule != NULL && metrics_rule_parse(rule, &f->rule, why, sizeof(why)) < 0) {
+        f->rule = NULL;
+    }
+    return 1;
+}
+
+/* The parsed rule of the composite name into *out (NULL when name is no composite). */
+static int find_rule(struct metrics *m, const char *region, const char *name,
+                     struct metrics_rule **out)
+{
+    struct rule_find f = {.name = name};
+    int rc = metrics_alarm_list(m, region, NULL, rule_find_one, &f);
+    *out = f.rule;
+    return rc;
 }
 
 int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
@@ -548,20 +681,15 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
         return cw_bad_value(call, "StateValue", "must be one of OK, ALARM, INSUFFICIENT_DATA.");
     }
     d.action_prefix = cw_get_str(in, "ActionPrefix");
-    int rc = get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &d.max);
+    int rc = cw_get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &d.max);
     if (rc < 0) {
         return rc;
     }
-    if (cw_get_str(in, "ChildrenOfAlarmName") != NULL ||
-        cw_get_str(in, "ParentsOfAlarmName") != NULL) {
-        /* Composite alarms do not exist here: no alarm has children or parents. */
-        *out = json_pack("{s:[],s:[]}", "MetricAlarms", "CompositeAlarms");
-        return 0;
-    }
-    int want_metric = 1;
+    /* Without AlarmTypes only metric alarms, as CloudWatch answers. */
+    d.want_metric = 1;
     json_t *types = json_object_get(in, "AlarmTypes");
     if (types != NULL) {
-        want_metric = 0;
+        d.want_metric = 0;
         size_t i;
         json_t *t;
         json_array_foreach(types, i, t)
@@ -572,7 +700,30 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
                 snprintf(f, sizeof(f), "AlarmTypes.member.%zu", i + 1);
                 return cw_bad_value(call, f, "must be MetricAlarm or CompositeAlarm.");
             }
-            want_metric |= strcmp(s, "MetricAlarm") == 0;
+            d.want_metric |= strcmp(s, "MetricAlarm") == 0;
+            d.want_composite |= strcmp(s, "CompositeAlarm") == 0;
+        }
+    }
+    const char *children_of = cw_get_str(in, "ChildrenOfAlarmName");
+    d.parents_of = cw_get_str(in, "ParentsOfAlarmName");
+    if (children_of != NULL || d.parents_of != NULL) {
+        if ((children_of != NULL && d.parents_of != NULL) || d.n_names > 0 || d.prefix != NULL ||
+            d.state != NULL || d.action_prefix != NULL) {
+            return err_set(&call->err, SL_E(INVALID_PARAMETER_COMBINATION),
+                           "If %s is specified, no other parameter may be given but"
+                           " MaxRecords and NextToken.",
+                           children_of != NULL ? "ChildrenOfAlarmName" : "ParentsOfAlarmName");
+        }
+        d.want_metric = d.want_composite = 1; /* children and parents of either kind */
+    }
+    if (children_of != NULL) {
+        rc = find_rule(m, call->req->region, children_of, &d.children_of);
+        if (rc < 0) {
+            return err_set(&call->err, rc, "%s", "");
+        }
+        if (d.children_of == NULL) { /* not a composite: no children */
+            *out = json_pack("{s:[],s:[]}", "MetricAlarms", "CompositeAlarms");
+            return 0;
         }
     }
     const char *token = cw_get_str(in, "NextToken");
@@ -580,12 +731,17 @@ int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out)
         return err_set(&call->err, SL_E(INVALID_NEXT_TOKEN), "The next token is invalid.");
     }
     d.found = json_array();
-    rc = want_metric ? metrics_alarm_list(m, call->req->region, token, describe_one, &d) : 0;
+    d.found_composite = json_array();
+    rc = d.want_metric || d.want_composite
+             ? metrics_alarm_list(m, call->req->region, token, describe_one, &d)
+             : 0;
+    metrics_rule_free(d.children_of);
     if (rc < 0) {
         json_decref(d.found);
+        json_decref(d.found_composite);
         return err_set(&call->err, rc, "%s", "");
     }
-    *out = json_pack("{s:o,s:[]}", "MetricAlarms", d.found, "CompositeAlarms");
+    *out = json_pack("{s:o,s:o}", "MetricAlarms", d.found, "CompositeAlarms", d.found_composite);
     if (d.more && d.last != NULL) {
         json_object_set_new(*out, "NextToken", json_string(d.last));
     }
@@ -711,17 +867,17 @@ struct history {
 };
 
 static int history_one(void *arg, int64_t id, const char *name, int64_t ts, const char *type,
-                       const char *summary, const char *data)
+                       const char *summary, const char *data, const char *alarm_type)
 {
     struct history *h = arg;
     if ((long)json_array_size(h->items) == h->max) {
         h->more = 1;
         return 1;
     }
-    json_array_append_new(h->items, json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name,
-                                              "AlarmType", "MetricAlarm", "Timestamp",
-                                              (double)ts / 1000.0, "HistoryItemType", type,
-                                              "HistorySummary", summary, "HistoryData", data));
+    json_array_append_new(h->items,
+                          json_pack("{s:s,s:s,s:f,s:s,s:s,s:s}", "AlarmName", name, "AlarmType",
+                                    alarm_type, "Timestamp", (double)ts / 1000.0, "HistoryItemType",
+                                    type, "HistorySummary", summary, "HistoryData", data));
     h->last_id = id;
     return 0;
 }
@@ -753,7 +909,7 @@ int cw_describe_alarm_history(struct api_call *call, json_t *in, json_t **out)
     }
     f.descending = scan == NULL || strcmp(scan, "TimestampDescending") == 0;
     struct history h = {.items = json_array(), .max = RECORDS_MAX};
-    int rc = get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &h.max);
+    int rc = cw_get_int(call, in, "MaxRecords", 1, RECORDS_MAX, &h.max);
     const char *token = cw_get_str(in, "NextToken");
     if (rc >= 0 && token != NULL) {
         char *end;
@@ -763,15 +919,20 @@ int cw_describe_alarm_history(struct api_call *call, json_t *in, json_t **out)
         }
         f.after_id = after;
     }
+    /* Without AlarmTypes only metric alarms' items, as CloudWatch answers. */
     json_t *atypes = json_object_get(in, "AlarmTypes");
-    int want_metric = atypes == NULL;
+    int want_metric = atypes == NULL, want_composite = 0;
     size_t i;
     json_t *t;
     json_array_foreach(atypes, i, t)
     {
         want_metric |= json_is_string(t) && strcmp(json_string_value(t), "MetricAlarm") == 0;
+        want_composite |= json_is_string(t) && strcmp(json_string_value(t), "CompositeAlarm") == 0;
     }
-    if (rc >= 0 && want_metric) {
+    f.alarm_type = want_metric && want_composite ? NULL
+                   : want_composite              ? "CompositeAlarm"
+                                                 : "MetricAlarm";
+    if (rc >= 0 && (want_metric || want_composite)) {
         rc = metrics_alarm_history(call->service_ctx, &f, history_one, &h);
         if (rc < 0) {
             rc = err_set(&call->err, rc, "%s", "");

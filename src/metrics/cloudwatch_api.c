@@ -63,6 +63,31 @@ int cw_get_num(json_t *obj, const char *key, double *out)
     return *end == '\0' ? 1 : -1;
 }
 
+int cw_get_bool(json_t *obj, const char *key, int dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v)) {
+        return dflt;
+    }
+    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+}
+
+int cw_get_int(struct api_call *call, json_t *obj, const char *key, long lo, long hi, long *out)
+{
+    double v = 0;
+    int got = cw_get_num(obj, key, &v);
+    if (got == 0) {
+        return 0;
+    }
+    if (got < 0 || v != floor(v) || v < (double)lo || v > (double)hi) {
+        char why[96];
+        snprintf(why, sizeof(why), "must be an integer between %ld and %ld.", lo, hi);
+        return cw_bad_value(call, key, why);
+    }
+    *out = (long)v;
+    return 1;
+}
+
 /* "2026-11-29T01:02:03[.fff](Z|+hh:mm)" or epoch seconds; -1 when malformed. */
 static int parse_time(const char *s, int64_t *ms)
 {
@@ -1042,9 +1067,7 @@ static json_t *series_result(const struct series *s, json_t *q, int descending)
 
 static int returns_data(json_t *q)
 {
-    json_t *rd = json_object_get(q, "ReturnData");
-    return rd == NULL || json_is_true(rd) ||
-           (json_is_string(rd) && strcmp(json_string_value(rd), "true") == 0);
+    return cw_get_bool(q, "ReturnData", 1);
 }
 
 /* Every Id present, unique and starting with a lowercase letter. */
@@ -1191,6 +1214,7 @@ JSON_OP(list_metrics)
 JSON_OP(get_metric_statistics)
 JSON_OP(get_metric_data)
 JSON_OP(cw_put_metric_alarm)
+JSON_OP(cw_put_composite_alarm)
 JSON_OP(cw_describe_alarms)
 JSON_OP(cw_describe_alarms_for_metric)
 JSON_OP(cw_delete_alarms)
@@ -1205,6 +1229,7 @@ static const struct api_json_op json_ops[] = {
     {"GetMetricStatistics", json_get_metric_statistics, NULL},
     {"GetMetricData", json_get_metric_data, NULL},
     {"PutMetricAlarm", json_cw_put_metric_alarm, NULL},
+    {"PutCompositeAlarm", json_cw_put_composite_alarm, NULL},
     {"DescribeAlarms", json_cw_describe_alarms, NULL},
     {"DescribeAlarmsForMetric", json_cw_describe_alarms_for_metric, NULL},
     {"DeleteAlarms", json_cw_delete_alarms, NULL},
@@ -1391,6 +1416,7 @@ QUERY_OP(list_metrics)
 QUERY_OP(get_metric_statistics)
 QUERY_OP(get_metric_data)
 QUERY_OP(cw_put_metric_alarm)
+QUERY_OP(cw_put_composite_alarm)
 QUERY_OP(cw_describe_alarms)
 QUERY_OP(cw_describe_alarms_for_metric)
 QUERY_OP(cw_delete_alarms)
@@ -1405,6 +1431,7 @@ static const struct api_query_op query_ops[] = {
     {"GetMetricStatistics", query_get_metric_statistics},
     {"GetMetricData", query_get_metric_data},
     {"PutMetricAlarm", query_cw_put_metric_alarm},
+    {"PutCompositeAlarm", query_cw_put_composite_alarm},
     {"DescribeAlarms", query_cw_describe_alarms},
     {"DescribeAlarmsForMetric", query_cw_describe_alarms_for_metric},
     {"DeleteAlarms", query_cw_delete_alarms},

@@ -15,6 +15,11 @@
 const char *cw_get_str(json_t *obj, const char *key);
 /* 0 absent, 1 read into *out, -1 not a number (a form sends numbers as text). */
 int cw_get_num(json_t *obj, const char *key, double *out);
+/* A boolean: JSON's, or a form's "true"/"false" text; dflt when absent. */
+int cw_get_bool(json_t *obj, const char *key, int dflt);
+/* A whole number in [lo, hi] at key (JSON's, or a form's text): 0 absent, 1 read into
+ *out, else InvalidParameterValue was set. */
+int cw_get_int(struct api_call *call, json_t *obj, const char *key, long lo, long hi, long *out);
 /* 0 absent, 1 read, -1 malformed (ISO 8601 or epoch seconds). */
 int cw_get_time(json_t *obj, const char *key, int64_t *ms);
 /* The index of s in set, or -1. */
@@ -38,6 +43,7 @@ int cw_math_series(struct metrics *m, const char *region, json_t *queries, int64
 
 /* The alarm operations (cloudwatch_alarms.c), JSON in and out as the model's shapes. */
 int cw_put_metric_alarm(struct api_call *call, json_t *in, json_t **out);
+int cw_put_composite_alarm(struct api_call *call, json_t *in, json_t **out);
 int cw_describe_alarms(struct api_call *call, json_t *in, json_t **out);
 int cw_describe_alarms_for_metric(struct api_call *call, json_t *in, json_t **out);
 int cw_delete_alarms(struct api_call *call, json_t *in, json_t **out);

@@ -68,6 +68,9 @@ static const struct store_migration migrations[] = {
         " count REAL NOT NULL,"
         " PRIMARY KEY (metric_id, ts, res, unit, value)) WITHOUT ROWID;"
         "CREATE INDEX metric_value_ts ON metric_value(ts);"},
+    /* History items say which kind of alarm they are of (composites are in metric_alarm
+       too, their def having an AlarmRule). */
+    {4, "ALTER TABLE alarm_history ADD COLUMN alarm_type TEXT NOT NULL DEFAULT 'MetricAlarm';"},
 };
 
 /* AWS keeps one-minute data 15 days and one-second data 3 hours before rolling them up. */

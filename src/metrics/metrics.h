@@ -186,4 +186,16 @@ const struct api_plain_service *console_page(struct console *c);
 const struct api_plain_service *console_script(struct console *c);
 void console_destroy(struct console *c);
 
+/* ---- the cost (cost.c) ---- */
+
+/* GET /_sluice/cost: the workload's cost at AWS's list prices over the last ?hours=N (1
+   when absent), as JSON line items. token: as prometheus_create's. */
+struct cost;
+struct cost *cost_create(struct metrics *m, struct stream_service *streams,
+                         struct delivery_service *delivery, struct query_service *query,
+                         const char *region, const char *token);
+const struct api_plain_service *cost_service(struct cost *c);
+/* After the server has stopped; NULL is fine. */
+void cost_destroy(struct cost *c);
+
 #endif

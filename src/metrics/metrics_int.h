@@ -67,16 +67,43 @@ int metrics_alarm_set_state(struct metrics *m, const char *region, const char *n
                             int64_t now);
 struct metrics_history_filter {
     const char *region;
-    const char *name; /* NULL: any */
-    const char *type; /* NULL: any */
+    const char *name;       /* NULL: any */
+    const char *type;       /* NULL: any */
+    const char *alarm_type; /* "MetricAlarm", "CompositeAlarm" or NULL: any */
     int64_t start_ms, end_ms;
     int descending;
     int64_t after_id; /* paging: items past this id in the scan's order; 0 from the start */
 };
 typedef int (*metrics_history_fn)(void *arg, int64_t id, const char *name, int64_t ts,
-                                  const char *type, const char *summary, const char *data);
+                                  const char *type, const char *summary, const char *data,
+                                  const char *alarm_type);
 int metrics_alarm_history(struct metrics *m, const struct metrics_history_filter *f,
                           metrics_history_fn fn, void *arg);
+/* ---- composite alarms' rules (alarm_rule.c) ---- */
+
+struct metrics_rule;
+/* Parses an AlarmRule; -1 with CloudWatch's message in err when it is not one. */
+int metrics_rule_parse(const char *text, struct metrics_rule **out, char *err, size_t err_size);
+/* The distinct alarms the rule names (names, an ARN's last part), into *names (borrowed). */
+size_t metrics_rule_children(const struct metrics_rule *r, const char *const **names);
+/* 1 when the rule holds with states[i] the state of child i (NULL: no such alarm). */
+int metrics_rule_eval(const struct metrics_rule *r, const char *const *states);
+void metrics_rule_free(struct metrics_rule *r);
+
+/* Creates or replaces the composite alarm def (a CompositeAlarm's configuration, with
+   AlarmRule), then evaluates it. SL_E(CW_VALIDATION) with the message in err when its
+   rule names an alarm that does not exist or makes a cycle. */
+int metrics_composite_put(struct metrics *m, const char *region, json_t *def, int64_t now,
+                          struct err_info *err);
+/* 1 when an alarm's def is a composite's. */
+int metrics_alarm_is_composite(json_t *def);
+
+/* The cost document of GET /_sluice/cost over [now_ms - hours, now_ms] (cost.c); any
+   service may be NULL (its lines left out). */
+json_t *metrics_cost(struct metrics *m, struct stream_service *streams,
+                     struct delivery_service *delivery, struct query_service *query,
+                     const char *region, int64_t now_ms, double hours);
+
 /* Evaluates every alarm at now (the sampler calls it after each sample). */
 void metrics__alarms_evaluate(struct metrics *m, int64_t now);
 

@@ -30,7 +30,62 @@ static const struct {
     [STREAM_RM_EVENT_RECORDS] = {"SubscribeToShardEvent.Records", "Count"},
     [STREAM_RM_EVENT_BEHIND] = {"SubscribeToShardEvent.MillisBehindLatest", "Milliseconds"},
     [STREAM_RM_EVENT_SUCCESS] = {"SubscribeToShardEvent.Success", "Count"},
+    [STREAM_RM_PUT_BYTES] = {"PutRecord.Bytes", "Bytes"},
+    [STREAM_RM_PUT_LATENCY] = {"PutRecord.Latency", "Milliseconds"},
+    [STREAM_RM_PUT_SUCCESS] = {"PutRecord.Success", "Count"},
+    [STREAM_RM_PUTS_BYTES] = {"PutRecords.Bytes", "Bytes"},
+    [STREAM_RM_PUTS_LATENCY] = {"PutRecords.Latency", "Milliseconds"},
+    [STREAM_RM_PUTS_SUCCESS] = {"PutRecords.Success", "Count"},
+    [STREAM_RM_PUTS_TOTAL] = {"PutRecords.TotalRecords", "Count"},
+    [STREAM_RM_PUTS_OK] = {"PutRecords.SuccessfulRecords", "Count"},
+    [STREAM_RM_PUTS_FAILED] = {"PutRecords.FailedRecords", "Count"},
+    [STREAM_RM_PUTS_THROTTLED] = {"PutRecords.ThrottledRecords", "Count"},
+    [STREAM_RM_READ_EXCEEDED] = {"ReadProvisionedThroughputExceeded", "Count"},
 };
+
+/* Enhanced monitoring's metrics, indexed by enum stream_metric. */
+static const char *const kinesis_shard_units[STREAM_N_METRICS] = {
+    [STREAM_METRIC_INCOMING_BYTES] = "Bytes",      [STREAM_METRIC_INCOMING_RECORDS] = "Count",
+    [STREAM_METRIC_OUTGOING_BYTES] = "Bytes",      [STREAM_METRIC_OUTGOING_RECORDS] = "Count",
+    [STREAM_METRIC_WRITE_EXCEEDED] = "Count",      [STREAM_METRIC_READ_EXCEEDED] = "Count",
+    [STREAM_METRIC_ITERATOR_AGE] = "Milliseconds",
+};
+
+/* The shard-level metrics enabled per stream (StreamName, ShardId), as they were sampled. */
+static void kinesis_shards(struct metrics *m, int64_t now_ms, struct stream_service *svc)
+{
+    struct stream_shard_stats *r;
+    size_t n;
+    stream_shard_stats_take(svc, &r, &n);
+    for (size_t i = 0; i < n; i++) {
+        char shard_id[STREAM_SHARD_ID_LEN + 1];
+        stream_shard_id_format(r[i].shard_idx, shard_id);
+        struct metrics_dim dims[2] = {{"StreamName", r[i].name}, {"ShardId", shard_id}};
+        struct metrics_put_item items[STREAM_N_METRICS];
+        struct metrics_key keys[STREAM_N_METRICS];
+        size_t n_items = 0;
+        for (int j = 0; j < STREAM_N_METRICS; j++) {
+            const struct stream_stat *st = &r[i].st[j];
+            if (st->count == 0) {
+                continue;
+            }
+            keys[n_items] =
+                (struct metrics_key){r[i].region, "AWS/Kinesis", stream_metric_name(j), dims, 2};
+            items[n_items] = (struct metrics_put_item){&keys[n_items],
+                                                       kinesis_shard_units[j],
+                                                       now_ms,
+                                                       60,
+                                                       {st->count, st->sum, st->min, st->max}};
+            n_items++;
+        }
+        int rc = metrics_put_batch(m, items, n_items);
+        if (rc < 0) {
+            log_msg(LOG_WARN, "metrics", "cannot record the shard metrics of %s: %s", r[i].name,
+                    sl_strerror(rc));
+        }
+    }
+    free(r);
+}
 
 /* GetRecords.* per stream; SubscribeToShard* per stream and consumer (ConsumerName). */
 static void kinesis_reads(struct metrics *m, int64_t now_ms, struct stream_service *svc)
@@ -80,9 +135,14 @@ void metrics_source_kinesis(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].incoming_records);
         k.name = "WriteProvisionedThroughputExceeded";
         metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].write_throttled);
+        k.name = "OutgoingBytes";
+        metrics__put_increase(m, &k, "Bytes", now_ms, (double)c[i].outgoing_bytes);
+        k.name = "OutgoingRecords";
+        metrics__put_increase(m, &k, "Count", now_ms, (double)c[i].outgoing_records);
     }
     free(c);
     kinesis_reads(m, now_ms, ctx);
+    kinesis_shards(m, now_ms, ctx);
 }
 
 /* Counts and sums grow; the others (freshness, ratios, last partition count) are gauges. */

@@ -88,6 +88,17 @@ void kin__throttle_read_charge(struct api_call *call, struct stream *s, uint32_t
                                size_t bytes);
 /* A control-plane call->operation with input in: 0, or LimitExceededException. */
 int kin__throttle_control(struct api_call *call, json_t *in);
+
+/* kinesis_metrics.c: AWS/Kinesis samples of the handlers. A PutRecord (batch 0) or
+   PutRecords call on s that began at started_ns (clock_mono_ns); recs NULL and n 0 when
+   it failed before its records were stored. */
+void kin__count_put(struct stream *s, int batch, const struct stream_put_record *recs, size_t n,
+                    int64_t started_ns);
+/* A read of a shard (shard-level, when enabled): GetRecords with its iterator age, a
+   SubscribeToShard event with age_ms -1 (Outgoing* only); a throttled GetRecords. */
+void kin__count_get_shard(struct stream *s, uint32_t shard_idx, size_t records, size_t bytes,
+                          int64_t age_ms);
+void kin__count_read_exceeded(struct stream *s, uint32_t shard_idx);
 /* A SubscribeToShard of the consumer to shard shard_idx: 0, or LimitExceededException. */
 int kin__throttle_subscribe(struct api_call *call, const char *consumer_arn, uint32_t shard_idx);
 

@@ -375,7 +375,11 @@ int kin__put_records(struct api_call *call, const uint8_t *body, size_t len, str
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
     const char *encryption = "NONE";
+    int64_t started_ns = clock_mono_ns();
     int rc = put_common(call, body, len, 1, &req, &s, &arena, &pk_arena, &encryption);
+    if (s != NULL) {
+        kin__count_put(s, 1, req.recs, rc == 0 ? req.n_entries : 0, started_ns);
+    }
     if (rc == 0) {
         size_t failed = 0;
         for (size_t i = 0; i < req.n_entries; i++) {
@@ -446,7 +450,11 @@ int kin__put_record(struct api_call *call, const uint8_t *body, size_t len, stru
     uint8_t *arena = NULL;
     char *pk_arena = NULL;
     const char *encryption = "NONE";
+    int64_t started_ns = clock_mono_ns();
     int rc = put_common(call, body, len, 0, &req, &s, &arena, &pk_arena, &encryption);
+    if (s != NULL) {
+        kin__count_put(s, 0, req.recs, rc == 0 ? req.n_entries : 0, started_ns);
+    }
     if (rc == 0) {
         const struct stream_put_record *e = &req.recs[0];
         if (e->result == SL_E(THROUGHPUT_EXCEEDED)) {
@@ -484,6 +492,7 @@ struct read_ctx {
     size_t n_records;
     size_t n_bytes;
     int64_t last_arrival_ms;
+    uint32_t shard_idx;
 };
 
 /* Writes v as exactly `digits` decimal digits, zero-padded, at out. */
@@ -601,8 +610,10 @@ static void count_get(struct api_call *call, struct stream *s, int64_t started_n
         {STREAM_RM_GET_BYTES, (double)ctx->n_bytes},
         {STREAM_RM_GET_RECORDS, (double)ctx->n_records},
         {STREAM_RM_GET_AGE, (double)(age > 0 ? age : 0)},
+        {STREAM_RM_READ_EXCEEDED, 0},
     };
     stream_read_count(s, "", ok, sizeof(ok) / sizeof(ok[0]));
+    kin__count_get_shard(s, ctx->shard_idx, ctx->n_records, ctx->n_bytes, age > 0 ? age : 0);
 }
 
 int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, struct buf *out)
@@ -695,7 +706,7 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
         return err_set(&call->err, SL_E(INVALID_ARGUMENT), "Invalid ShardIterator.");
     }
     buf_puts(out, "{\"Records\":[");
-    struct read_ctx ctx = {.out = out};
+    struct read_ctx ctx = {.out = out, .shard_idx = pos.shard_idx};
     stream_seqno_shard(s, pos.shard_idx, &ctx.seq_shard);
     struct err_info read_err = {0};
     rc = stream_reader_read_ex(r, (size_t)limit, STREAM_GET_RECORDS_MAX_BYTES, visit_record, &ctx,

@@ -311,6 +311,9 @@ static int send_event(struct subscription *sub, struct buf *out, int64_t now)
         {STREAM_RM_EVENT_BEHIND, (double)behind},
     };
     stream_read_count(sub->s, sub->consumer_name, sent, rc < 0 ? 1 : 4);
+    if (rc >= 0 && ec.n_records > 0) { /* shard-level Outgoing*, when enabled */
+        kin__count_get_shard(sub->s, sub->shard_idx, ec.n_records, ec.n_bytes, -1);
+    }
     return rc < 0 ? -1 : 0;
 }
 

@@ -48,6 +48,7 @@ int kin__throttle_read(struct api_call *call, struct stream *s, uint32_t shard_i
     if (throttle_read(stream_service_throttle(call->service_ctx), &key) == 0) {
         return 0;
     }
+    kin__count_read_exceeded(s, shard_idx); /* ReadProvisionedThroughputExceeded */
     return err_set(&call->err, SL_E(THROUGHPUT_EXCEEDED),
                    "Rate exceeded for Shard - %s/%s/shardId-%012u", call->req->account_id,
                    stream_name(s), shard_idx);

@@ -186,6 +186,7 @@ static void meta_publish(struct stream *s, const struct stream_meta *m)
 {
     pthread_mutex_lock(&s->lock);
     s->meta = *m;
+    atomic_store(&s->shard_mask, m->shard_metrics);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -286,6 +287,7 @@ static void stream_free(struct stream *s)
         s->reads = a->next;
         free(a);
     }
+    free(s->shard_st);
     pthread_mutex_destroy(&s->read_lock);
     pthread_rwlock_destroy(&s->shards_lock);
     free(s->shards);
@@ -778,6 +780,8 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
             c[n].incoming_records = atomic_load(&held[i]->counters.incoming_records);
             c[n].incoming_bytes = atomic_load(&held[i]->counters.incoming_bytes);
             c[n].write_throttled = atomic_load(&held[i]->counters.write_throttled);
+            c[n].outgoing_records = atomic_load(&held[i]->counters.outgoing_records);
+            c[n].outgoing_bytes = atomic_load(&held[i]->counters.outgoing_bytes);
             pthread_rwlock_rdlock(&held[i]->shards_lock);
             for (uint32_t j = 0; j < held[i]->n_shards; j++) {
                 struct seglog_stats ls;
@@ -855,6 +859,87 @@ void stream_read_stats_take(struct stream_service *svc, struct stream_read_stats
             snprintf(r[n].consumer, sizeof(r[n].consumer), "%s", a->consumer);
             memcpy(r[n].st, a->st, sizeof(a->st));
             memset(a->st, 0, sizeof(a->st));
+            n++;
+        }
+        pthread_mutex_unlock(&s->read_lock);
+    }
+    list_release(held, n_held);
+    *out = r;
+    *n_out = n;
+}
+
+uint32_t stream_shard_metrics(struct stream *s)
+{
+    return atomic_load_explicit(&s->shard_mask, memory_order_relaxed);
+}
+
+static void stat_add(struct stream_stat *st, double v)
+{
+    if (st->count == 0 || v < st->min) {
+        st->min = v;
+    }
+    if (st->count == 0 || v > st->max) {
+        st->max = v;
+    }
+    st->count++;
+    st->sum += v;
+}
+
+void stream_shard_count(struct stream *s, const struct stream_shard_sample *samples, size_t n)
+{
+    uint32_t mask = stream_shard_metrics(s);
+    pthread_mutex_lock(&s->read_lock);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t idx = samples[i].shard_idx;
+        if (!(mask & (1u << samples[i].which))) {
+            continue;
+        }
+        if (idx >= s->n_shard_st) {
+            uint32_t cap = idx + 1 > 2 * s->n_shard_st ? idx + 1 : 2 * s->n_shard_st;
+            s->shard_st = xrealloc(s->shard_st, cap * sizeof(*s->shard_st));
+            memset(s->shard_st + s->n_shard_st, 0, (cap - s->n_shard_st) * sizeof(*s->shard_st));
+            s->n_shard_st = cap;
+        }
+        stat_add(&s->shard_st[idx][samples[i].which], samples[i].value);
+    }
+    pthread_mutex_unlock(&s->read_lock);
+}
+
+void stream_shard_stats_take(struct stream_service *svc, struct stream_shard_stats **out,
+                             size_t *n_out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n_held;
+    struct stream **held = list_hold(svc, &n_held);
+    struct stream_shard_stats *r = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        struct stream *s = held[i];
+        if (is_gone(s, now)) {
+            continue;
+        }
+        uint32_t mask = stream_shard_metrics(s);
+        pthread_mutex_lock(&s->read_lock);
+        for (uint32_t k = 0; k < s->n_shard_st; k++) {
+            int any = 0;
+            for (int j = 0; j < STREAM_N_METRICS; j++) {
+                if (!(mask & (1u << j))) {
+                    s->shard_st[k][j] = (struct stream_stat){0}; /* disabled meanwhile */
+                }
+                any |= s->shard_st[k][j].count > 0;
+            }
+            if (!any) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                r = xrealloc(r, cap * sizeof(*r));
+            }
+            snprintf(r[n].region, sizeof(r[n].region), "%s", s->region);
+            snprintf(r[n].name, sizeof(r[n].name), "%s", s->name);
+            r[n].shard_idx = k;
+            memcpy(r[n].st, s->shard_st[k], sizeof(r[n].st));
+            memset(s->shard_st[k], 0, sizeof(s->shard_st[k]));
             n++;
         }
         pthread_mutex_unlock(&s->read_lock);
@@ -2580,6 +2665,7 @@ static int load_streams(struct stream_service *svc)
         snprintf(s->meta.encryption, sizeof(s->meta.encryption), "%s", store_col_text(q, 11));
         snprintf(s->meta.key_id, sizeof(s->meta.key_id), "%s", store_col_text(q, 12));
         s->meta.shard_metrics = (uint32_t)store_col_int64(q, 13) & STREAM_METRICS_ALL;
+        atomic_store(&s->shard_mask, s->meta.shard_metrics);
         if (s->meta.status == STREAM_DELETING) {
             atomic_store(&s->gone_at_ms, s->meta.status_until_ms);
         }

@@ -249,6 +249,7 @@ struct stream_counts {
     uint64_t incoming_records, incoming_bytes;
     uint64_t write_throttled; /* WriteProvisionedThroughputExceeded: records refused */
     uint64_t log_bytes;       /* the shards' segment-log files now (not a counter) */
+    uint64_t outgoing_records, outgoing_bytes;
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
 
@@ -269,6 +270,18 @@ enum stream_read_metric {
     STREAM_RM_EVENT_RECORDS,
     STREAM_RM_EVENT_BEHIND, /* ms: MillisBehindLatest */
     STREAM_RM_EVENT_SUCCESS,
+    /* The writes and throttled reads (the name is older than these). */
+    STREAM_RM_PUT_BYTES,
+    STREAM_RM_PUT_LATENCY, /* ms */
+    STREAM_RM_PUT_SUCCESS, /* 1 or 0 */
+    STREAM_RM_PUTS_BYTES,
+    STREAM_RM_PUTS_LATENCY,   /* ms */
+    STREAM_RM_PUTS_SUCCESS,   /* 1 when a record of the call succeeded, else 0 */
+    STREAM_RM_PUTS_TOTAL,     /* records of the call */
+    STREAM_RM_PUTS_OK,        /* records stored */
+    STREAM_RM_PUTS_FAILED,    /* records refused by an internal failure */
+    STREAM_RM_PUTS_THROTTLED, /* records refused by the shard limits */
+    STREAM_RM_READ_EXCEEDED,  /* 1 for a GetRecords refused by the shard limits, else 0 */
     STREAM_READ_METRICS
 };
 struct stream_stat {
@@ -290,6 +303,29 @@ struct stream_read_stats {
    has any: *out (OUT) is malloc'd. */
 void stream_read_stats_take(struct stream_service *svc, struct stream_read_stats **out,
                             size_t *n_out);
+
+/*
+ * Enhanced monitoring's samples per shard (enum stream_metric), recorded by the Kinesis
+ * handlers only while stream_shard_metrics is non-zero (one atomic load: a stream without
+ * enhanced monitoring pays nothing else). Samples of a metric not enabled are dropped.
+ */
+uint32_t stream_shard_metrics(struct stream *s);
+struct stream_shard_sample {
+    uint32_t shard_idx;
+    enum stream_metric which;
+    double value;
+};
+void stream_shard_count(struct stream *s, const struct stream_shard_sample *samples, size_t n);
+struct stream_shard_stats {
+    char region[32];
+    char name[STREAM_NAME_MAX + 1];
+    uint32_t shard_idx;
+    struct stream_stat st[STREAM_N_METRICS]; /* count 0: none, or not enabled now */
+};
+/* Takes (and zeroes) the per-shard samples of every stream not deleted, keeping those of
+   the metrics enabled now: *out (OUT) is malloc'd. */
+void stream_shard_stats_take(struct stream_service *svc, struct stream_shard_stats **out,
+                             size_t *n_out);
 
 struct stream_create_params {
     const char *region;

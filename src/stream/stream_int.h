@@ -115,6 +115,11 @@ struct stream {
     /* The Kinesis API's read samples per consumer (stream_read_count), under read_lock. */
     pthread_mutex_t read_lock;
     struct stream_read_acc *reads;
+    /* Enhanced monitoring: the meta's shard_metrics, readable without the lock, and the
+       per-shard samples (stream_shard_count), under read_lock, indexed by shard number. */
+    _Atomic uint32_t shard_mask;
+    struct stream_stat (*shard_st)[STREAM_N_METRICS];
+    uint32_t n_shard_st;
     /* admin_lock: on-demand scaling's last sample (stream__autoscale): when, and the
        stream's incoming counters then; sampled_ms 0 for none. */
     int64_t sampled_ms;

@@ -323,7 +323,11 @@ def test_kinesis_incoming_records_and_bytes_are_published(sl, cw, unique):
                                       period=3600)["Datapoints"]}
     assert units == {"Bytes"}
     listed = cw.list_metrics(Namespace="AWS/Kinesis", Dimensions=[dict(dims[0])])["Metrics"]
-    assert {m["MetricName"] for m in listed} == {"IncomingBytes", "IncomingRecords"}
+    assert {m["MetricName"] for m in listed} == {
+        "IncomingBytes", "IncomingRecords", "PutRecord.Bytes", "PutRecord.Latency",
+        "PutRecord.Success", "PutRecords.Bytes", "PutRecords.Latency", "PutRecords.Success",
+        "PutRecords.TotalRecords", "PutRecords.SuccessfulRecords", "PutRecords.FailedRecords",
+        "PutRecords.ThrottledRecords"}
     # More records later add to the sums; nothing is counted twice.
     kin.put_record(StreamName=name, Data=b"abc", PartitionKey="two")
     assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", dims, n + 1) == n + 1

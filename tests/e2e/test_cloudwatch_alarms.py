@@ -311,3 +311,105 @@ def test_alarms_survive_a_restart(fresh_sluice, unique):
     a = alarm(cw, name)
     assert (a["StateValue"], a["StateReason"], a["Threshold"]) == ("ALARM", "before", 10.0)
     assert len(history(cw, name)) == 2
+
+
+def composite(cw, name):
+    found = cw.describe_alarms(AlarmNames=[name], AlarmTypes=["CompositeAlarm"])
+    assert found["MetricAlarms"] == []
+    assert len(found["CompositeAlarms"]) == 1
+    return found["CompositeAlarms"][0]
+
+
+def test_composite_alarm_follows_its_children(sl, cw, unique):
+    a, b, c = ("ca-" + unique, "cb-" + unique, "cc-" + unique)
+    for name in (a, b):
+        put_alarm(cw, name, "App/" + unique)
+    cw.set_alarm_state(AlarmName=b, StateValue="OK", StateReason="fine")
+    rule = f'ALARM("{a}") AND NOT ALARM({b})'
+    cw.put_composite_alarm(AlarmName=c, AlarmRule=rule, AlarmActions=[TOPIC],
+                           AlarmDescription="both")
+    got = composite(cw, c)
+    assert (got["AlarmRule"], got["StateValue"], got["AlarmActions"]) == (rule, "OK", [TOPIC])
+    assert got["AlarmArn"].endswith(":alarm:" + c)
+    # Only metric alarms without AlarmTypes, as CloudWatch answers.
+    assert cw.describe_alarms(AlarmNames=[c])["MetricAlarms"] == []
+    cw.set_alarm_state(AlarmName=a, StateValue="ALARM", StateReason="child breached")
+    got = composite(cw, c)
+    assert got["StateValue"] == "ALARM"
+    assert got["StateReason"].startswith(f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{a} "
+                                         "transitioned to ALARM at ")
+    data = json.loads(got["StateReasonData"])
+    assert data["triggeringAlarms"][0]["state"]["value"] == "ALARM"
+    cw.set_alarm_state(AlarmName=b, StateValue="ALARM", StateReason="deploying")
+    assert composite(cw, c)["StateValue"] == "OK"
+    items = cw.describe_alarm_history(AlarmName=c, AlarmTypes=["CompositeAlarm"])[
+        "AlarmHistoryItems"]
+    kinds = [i["HistoryItemType"] for i in items]
+    assert kinds.count("StateUpdate") == 3 and kinds.count("Action") == 1, kinds
+    assert {i["AlarmType"] for i in items} == {"CompositeAlarm"}
+    assert cw.describe_alarm_history(AlarmName=c)["AlarmHistoryItems"] == []
+    children = cw.describe_alarms(ChildrenOfAlarmName=c)
+    assert sorted(x["AlarmName"] for x in children["MetricAlarms"]) == sorted([a, b])
+    parents = cw.describe_alarms(ParentsOfAlarmName=a)
+    assert [x["AlarmName"] for x in parents["CompositeAlarms"]] == [c]
+    cw.delete_alarms(AlarmNames=[c])
+    assert cw.describe_alarms(AlarmNames=[c], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"] == []
+
+
+def test_composite_of_a_metric_alarm_evaluated_by_the_sampler(sl, cw, unique):
+    child, parent = "cm-" + unique, "cp-" + unique
+    ns = "App/" + unique
+    put_alarm(cw, child, ns, EvaluationPeriods=1, Threshold=5)
+    cw.put_composite_alarm(AlarmName=parent, AlarmRule=f"ALARM({child}) OR FALSE",
+                           ActionsSuppressor="nobody-" + unique,
+                           ActionsSuppressorWaitPeriod=60, ActionsSuppressorExtensionPeriod=60)
+    assert composite(cw, parent)["ActionsSuppressedBy"] == "None"
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 50}])
+    wait_state(sl, cw, child, "ALARM")
+    assert composite(cw, parent)["StateValue"] == "ALARM"
+
+
+@pytest.mark.parametrize("rule,message", [
+    ("()", "Error in AlarmRule [Unsupported token ')' at char 1]"),
+    ("ALARM(x) AND", "Error in AlarmRule [Unexpected end of rule at char 12]"),
+    ("ALARM(x) XOR OK(y)", "Error in AlarmRule [Unsupported token 'XOR' at char 9]"),
+    ("TRUE" + " OR TRUE" * 600, None),
+])
+def test_put_composite_alarm_validation(cw, unique, rule, message):
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName="cv-" + unique, AlarmRule=rule)
+    code, text = err(e)
+    assert code == "ValidationError"
+    if message is not None:
+        assert text == message
+    assert cw.describe_alarms(AlarmNames=["cv-" + unique], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"] == []
+
+
+def test_composite_rule_names_only_alarms_that_exist_and_no_cycle(cw, unique):
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName="cx-" + unique, AlarmRule=f"ALARM(ghost-{unique})")
+    assert err(e) == ("ValidationError", f"Could not save the composite alarm as alarms "
+                      f"[ghost-{unique}] in the alarm rule do not exist")
+    cw.put_composite_alarm(AlarmName="c1-" + unique, AlarmRule="TRUE")
+    assert composite(cw, "c1-" + unique)["StateValue"] == "ALARM"
+    cw.put_composite_alarm(AlarmName="c2-" + unique, AlarmRule=f"OK(c1-{unique})")
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName="c1-" + unique, AlarmRule=f"ALARM(c2-{unique})")
+    assert err(e)[0] == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName="c3-" + unique, AlarmRule="x" * 10241)
+    assert err(e)[0] == "ValidationError"
+
+
+def test_the_cli_puts_a_composite_alarm(sl, unique):
+    child, parent = "clc-" + unique, "clp-" + unique
+    put_alarm(sl.client("cloudwatch"), child, "App/" + unique)
+    sl.aws("cloudwatch", "put-composite-alarm", "--alarm-name", parent, "--alarm-rule",
+           f"ALARM({child})")
+    sl.aws("cloudwatch", "set-alarm-state", "--alarm-name", child, "--state-value", "ALARM",
+           "--state-reason", "test")
+    out = sl.aws("cloudwatch", "describe-alarms", "--alarm-names", parent, "--alarm-types",
+                 "CompositeAlarm")
+    assert out["CompositeAlarms"][0]["StateValue"] == "ALARM"

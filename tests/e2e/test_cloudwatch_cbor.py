@@ -114,3 +114,20 @@ def test_alarms_and_errors(cw, unique):
                             ComparisonOperator="GreaterThanThreshold")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert "Period" in e.value.response["Error"]["Message"]
+
+
+def test_composite_alarm(cw, unique):
+    child, parent = "cbc-" + unique, "cbp-" + unique
+    cw.put_metric_alarm(AlarmName=child, Namespace="Cbor/" + unique, MetricName="m",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=3,
+                        ComparisonOperator="GreaterThanThreshold")
+    cw.put_composite_alarm(AlarmName=parent, AlarmRule=f"ALARM({child})")
+    cw.set_alarm_state(AlarmName=child, StateValue="ALARM", StateReason="cbor")
+    r = cw.describe_alarms(AlarmNames=[parent], AlarmTypes=["CompositeAlarm"])
+    [a] = r["CompositeAlarms"]
+    assert (a["StateValue"], a["AlarmRule"]) == ("ALARM", f"ALARM({child})")
+    assert isinstance(a["StateTransitionedTimestamp"], datetime.datetime)
+    with pytest.raises(ClientError) as e:
+        cw.put_composite_alarm(AlarmName=parent, AlarmRule="ALARM(")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    cw.delete_alarms(AlarmNames=[parent, child])

@@ -269,3 +269,159 @@ def test_firehose_reading_a_stream_is_no_get_records(sl, cw, unique):
     # Firehose read the 20 records in process: no GetRecords call was made.
     assert stats(cw, "AWS/Kinesis", "GetRecords.Records", stream_dims(name)) == []
     fh.delete_delivery_stream(DeliveryStreamName=name)
+
+
+def test_put_metrics_sum_to_the_workload(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cwp-" + unique
+    kin.create_stream(StreamName=name, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    single = [17, 300, 2]
+    for i, size in enumerate(single):
+        kin.put_record(StreamName=name, Data=b"a" * size, PartitionKey=f"p{i}")
+    batches = [[5] * 10, [100, 200, 300], [1] * 500]
+    for batch in batches:
+        r = kin.put_records(StreamName=name, Records=[
+            {"Data": b"b" * size, "PartitionKey": f"k{j}"} for j, size in enumerate(batch)])
+        assert r["FailedRecordCount"] == 0
+    dims = stream_dims(name)
+    assert sample_until(sl, cw, "AWS/Kinesis", "PutRecords.TotalRecords", dims, 513) == 513
+    expected = {
+        ("PutRecord.Bytes", "Sum"): sum(single),
+        ("PutRecord.Bytes", "SampleCount"): 3,
+        ("PutRecord.Success", "Sum"): 3,
+        ("PutRecord.Latency", "SampleCount"): 3,
+        ("PutRecords.Bytes", "Sum"): sum(map(sum, batches)),
+        ("PutRecords.Bytes", "Maximum"): 600,
+        ("PutRecords.Success", "Sum"): 3,
+        ("PutRecords.Latency", "SampleCount"): 3,
+        ("PutRecords.TotalRecords", "Maximum"): 500,
+        ("PutRecords.SuccessfulRecords", "Sum"): 513,
+        ("PutRecords.FailedRecords", "Sum"): 0,
+        ("PutRecords.ThrottledRecords", "Sum"): 0,
+        ("IncomingRecords", "Sum"): 516,
+    }
+    for (metric, stat), value in expected.items():
+        points = stats(cw, "AWS/Kinesis", metric, dims)
+        got = max(p[stat] for p in points) if stat == "Maximum" else total(points, stat)
+        assert got == value, (metric, stat)
+    units = {"PutRecord.Bytes": "Bytes", "PutRecords.Latency": "Milliseconds",
+             "PutRecords.ThrottledRecords": "Count"}
+    for metric, unit in units.items():
+        assert {p["Unit"] for p in stats(cw, "AWS/Kinesis", metric, dims)} == {unit}, metric
+    # Read back in full: OutgoingRecords/Bytes are the records returned.
+    n = 0
+    for shard in ("shardId-000000000000", "shardId-000000000001"):
+        it = kin.get_shard_iterator(StreamName=name, ShardId=shard,
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        n += len(kin.get_records(ShardIterator=it, Limit=10000)["Records"])
+    assert n == 516
+    assert sample_until(sl, cw, "AWS/Kinesis", "OutgoingRecords", dims, 516) == 516
+    assert total(stats(cw, "AWS/Kinesis", "OutgoingBytes", dims)) == \
+        sum(single) + sum(map(sum, batches))
+    exceeded = stats(cw, "AWS/Kinesis", "ReadProvisionedThroughputExceeded", dims)
+    assert (total(exceeded), total(exceeded, "SampleCount")) == (0, 2)
+
+
+def test_throttled_records_are_the_ones_refused(fresh_sluice, unique):
+    sl = fresh_sluice.start()  # the shard limits on
+    kin, cw = sl.client("kinesis"), sl.client("cloudwatch")
+    name = "cwt-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    throttled = total_records = 0
+    deadline = time.time() + 60
+    while throttled == 0 and time.time() < deadline:
+        r = kin.put_records(StreamName=name, Records=[
+            {"Data": b"t" * 4000, "PartitionKey": str(j)} for j in range(500)])
+        total_records += 500
+        throttled += sum(e.get("ErrorCode") == "ProvisionedThroughputExceededException"
+                         for e in r["Records"])
+    assert throttled > 0
+    dims = stream_dims(name)
+    assert sample_until(sl, cw, "AWS/Kinesis", "PutRecords.TotalRecords", dims,
+                        total_records) == total_records
+    assert total(stats(cw, "AWS/Kinesis", "PutRecords.ThrottledRecords", dims)) == throttled
+    assert total(stats(cw, "AWS/Kinesis", "PutRecords.SuccessfulRecords", dims)) == \
+        total_records - throttled
+    assert total(stats(cw, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", dims)) == throttled
+
+
+def shard_dims(name, shard):
+    return [{"Name": "StreamName", "Value": name}, {"Name": "ShardId", "Value": shard}]
+
+
+def test_shard_level_metrics_only_while_enabled(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cwsh-" + unique
+    kin.create_stream(StreamName=name, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    low, high = "0", str(2 ** 127 + 5)  # one hash key in each shard
+
+    def put(n, key, size):
+        kin.put_records(StreamName=name, Records=[
+            {"Data": b"s" * size, "PartitionKey": "x", "ExplicitHashKey": key}
+            for _ in range(n)])
+
+    put(4, low, 10)  # before: no shard-level metric
+    dims = stream_dims(name)
+    assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", dims, 4) == 4
+    listed = cw.list_metrics(Namespace="AWS/Kinesis",
+                             Dimensions=[{"Name": "StreamName", "Value": name},
+                                         {"Name": "ShardId"}])["Metrics"]
+    assert listed == []
+    r = kin.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=[
+        "IncomingRecords", "IncomingBytes", "OutgoingRecords", "IteratorAgeMilliseconds"])
+    assert sorted(r["DesiredShardLevelMetrics"]) == [
+        "IncomingBytes", "IncomingRecords", "IteratorAgeMilliseconds", "OutgoingRecords"]
+    put(3, low, 20)
+    put(5, high, 7)
+    it = kin.get_shard_iterator(StreamName=name, ShardId="shardId-000000000001",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(kin.get_records(ShardIterator=it)["Records"]) == 5
+    s0, s1 = shard_dims(name, "shardId-000000000000"), shard_dims(name, "shardId-000000000001")
+    assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", s1, 5) == 5
+    assert total(stats(cw, "AWS/Kinesis", "IncomingRecords", s0)) == 3
+    assert total(stats(cw, "AWS/Kinesis", "IncomingBytes", s0)) == 60
+    assert total(stats(cw, "AWS/Kinesis", "IncomingBytes", s1)) == 35
+    assert total(stats(cw, "AWS/Kinesis", "OutgoingRecords", s1)) == 5
+    assert {p["Unit"] for p in stats(cw, "AWS/Kinesis", "IteratorAgeMilliseconds", s1)} == {
+        "Milliseconds"}
+    assert stats(cw, "AWS/Kinesis", "OutgoingRecords", s0) == []
+    # Not enabled: none, though records were read and written.
+    assert stats(cw, "AWS/Kinesis", "OutgoingBytes", s1) == []
+    assert stats(cw, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", s0) == []
+    kin.disable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["ALL"])
+    put(6, low, 1)
+    assert sample_until(sl, cw, "AWS/Kinesis", "IncomingRecords", dims, 18) == 18
+    assert total(stats(cw, "AWS/Kinesis", "IncomingRecords", s0)) == 3
+
+
+def test_shard_level_outgoing_counts_enhanced_fan_out(sl, cw, unique):
+    kin = sl.client("kinesis")
+    name = "cwse-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    kin.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=["OutgoingRecords",
+                                                                       "OutgoingBytes"])
+    arn = kin.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kin.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]
+    deadline = time.time() + 60
+    while kin.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline, "the consumer never became ACTIVE"
+        time.sleep(0.1)
+    for i, size in enumerate((3, 30, 300)):
+        kin.put_record(StreamName=name, Data=b"e" * size, PartitionKey=str(i))
+    events = kin.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"],
+                                    ShardId="shardId-000000000000",
+                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    got = 0
+    for ev in events:
+        got += len(ev["SubscribeToShardEvent"]["Records"])
+        if got >= 3:
+            break
+    events.close()
+    shard = shard_dims(name, "shardId-000000000000")
+    assert sample_until(sl, cw, "AWS/Kinesis", "OutgoingRecords", shard, 3) == 3
+    assert total(stats(cw, "AWS/Kinesis", "OutgoingBytes", shard)) == 333

@@ -122,3 +122,30 @@ def test_the_script_signs_and_shows_the_workload(sluice, unique):
         assert bad["status"] == 400 and "InvalidSignature" in bad["error"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.skipif(NODE is None, reason="no node")
+def test_the_script_takes_the_servers_cost_when_it_is_open(fresh_sluice, unique):
+    sl = fresh_sluice
+    sl.extra_args = ["--metrics-endpoint", "open"]
+    sl.start()
+    kin = sl.client("kinesis")
+    name = "cc-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    kin.put_records(StreamName=name, Records=[
+        {"Data": b"z" * 10, "PartitionKey": str(i)} for i in range(7)])
+    tmp = tempfile.mkdtemp(prefix="sluice-console-")
+    try:
+        deadline, units = time.time() + 60, None
+        while time.time() < deadline and (units is None or units["quantity"] < 7):
+            sl.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            snap = snapshot(sl, tmp)
+            assert snap["cost"]["source"] == "server"
+            units = {x["item"]: x for x in snap["cost"]["lines"]}.get(
+                f"Kinesis {name}: PUT payload units")
+        assert units["quantity"] == 7
+        assert units["usd"] == pytest.approx(7 / 1e6 * 0.014)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@
  * their statistics, periods and units, listing with dimension filters and paging,
  * counter sources turned into increases, retention, and durability across a reopen.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -384,9 +385,9 @@ static struct seen_alarm alarm_now(struct fx *f, const char *after)
 }
 
 static int count_history(void *arg, int64_t id, const char *name, int64_t ts, const char *type,
-                         const char *summary, const char *data)
+                         const char *summary, const char *data, const char *alarm_type)
 {
-    (void)id, (void)name, (void)ts, (void)summary, (void)data;
+    (void)id, (void)name, (void)ts, (void)summary, (void)data, (void)alarm_type;
     int *counts = arg;
     counts[strcmp(type, "StateUpdate") == 0 ? 0 : strcmp(type, "Action") == 0 ? 1 : 2]++;
     return 0;
@@ -484,6 +485,188 @@ static void test_alarms_durable_and_deleted_whole(void **state)
     assert_string_equal(alarm_now(f, NULL).state, "");
 }
 
+/* ---- composite alarms ---- */
+
+static int rule_holds(const char *text, const char *const *states)
+{
+    struct metrics_rule *r = NULL;
+    char err[200];
+    assert_int_equal(metrics_rule_parse(text, &r, err, sizeof(err)), 0);
+    int v = metrics_rule_eval(r, states);
+    metrics_rule_free(r);
+    return v;
+}
+
+static void test_alarm_rule_grammar(void **state)
+{
+    (void)state;
+    /* children in order of first mention: a, b, c */
+    const char *s1[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
+    assert_true(rule_holds("ALARM(a)", s1));
+    assert_true(rule_holds("ALARM(\"a\") AND OK( b )", s1));
+    assert_false(rule_holds("ALARM(a) AND NOT OK(b)", s1));
+    assert_true(rule_holds("ALARM(a) AND (OK(c) OR INSUFFICIENT_DATA(c))", s1 + 0));
+    /* AND binds tighter than OR: FALSE AND x OR TRUE is (FALSE AND x) OR TRUE */
+    assert_true(rule_holds("FALSE AND ALARM(a) OR TRUE", s1));
+    assert_false(rule_holds("NOT TRUE", s1));
+    assert_true(rule_holds("NOT NOT ALARM(arn:aws:cloudwatch:us-east-1:1:alarm:a)", s1));
+    const char *missing[] = {NULL};
+    assert_false(rule_holds("ALARM(gone)", missing));
+    assert_true(rule_holds("NOT OK(gone)", missing));
+
+    struct metrics_rule *r = NULL;
+    assert_int_equal(metrics_rule_parse("OK(x) OR ALARM(\"arn:aws:cloudwatch:r:1:alarm:y\") OR "
+                                        "OK(x)",
+                                        &r, (char[200]){0}, 200),
+                     0);
+    const char *const *children;
+    assert_int_equal(metrics_rule_children(r, &children), 2);
+    assert_string_equal(children[0], "x");
+    assert_string_equal(children[1], "y");
+    metrics_rule_free(r);
+
+    static const struct {
+        const char *rule, *err;
+    } bad[] = {
+        {"()", "Error in AlarmRule [Unsupported token ')' at char 1]"},
+        {"ALARM(a) OR", "Error in AlarmRule [Unexpected end of rule at char 11]"},
+        {"alarm(a)", "Error in AlarmRule [Unsupported token 'alarm' at char 0]"},
+        {"ALARM()", "Error in AlarmRule [Unsupported token ')' at char 6]"},
+        {"ALARM(a) ALARM(b)", "Error in AlarmRule [Unsupported token 'ALARM' at char 9]"},
+        {"(TRUE", "Error in AlarmRule [Unexpected end of rule at char 5]"},
+        {"ALARM(\"a)", "Error in AlarmRule [Unsupported token '\"' at char 6]"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[200] = "";
+        r = NULL;
+        assert_int_equal(metrics_rule_parse(bad[i].rule, &r, err, sizeof(err)), -1);
+        assert_null(r);
+        assert_string_equal(err, bad[i].err);
+    }
+    /* at most 100 alarms */
+    char big[4096] = "TRUE";
+    for (int i = 0; i < 101; i++) {
+        snprintf(big + strlen(big), sizeof(big) - strlen(big), " OR OK(a%d)", i);
+    }
+    char err[200];
+    assert_int_equal(metrics_rule_parse(big, &r, err, sizeof(err)), -1);
+}
+
+static json_t *composite_def(const char *name, const char *rule)
+{
+    json_t *d = json_pack("{s:s,s:s,s:b,s:s,s:[s]}", "AlarmName", name, "AlarmArn",
+                          "arn:aws:cloudwatch:us-east-1:1:alarm:p", "ActionsEnabled", 1,
+                          "AlarmRule", rule, "AlarmActions", "arn:aws:sns:us-east-1:1:t");
+    assert_non_null(d);
+    return d;
+}
+
+static int count_composite_history(void *arg, int64_t id, const char *name, int64_t ts,
+                                   const char *type, const char *summary, const char *data,
+                                   const char *alarm_type)
+{
+    (void)id, (void)ts, (void)summary, (void)data;
+    int *counts = arg;
+    if (strcmp(name, "p") == 0) {
+        assert_string_equal(alarm_type, "CompositeAlarm");
+        counts[strcmp(type, "StateUpdate") == 0 ? 0 : strcmp(type, "Action") == 0 ? 1 : 2]++;
+    }
+    return 0;
+}
+
+static void test_composite_follows_its_children(void **state)
+{
+    struct fx *f = *state;
+    json_t *d = alarm_def("a", 1, 1, "missing");
+    assert_int_equal(metrics_alarm_put(f->m, "us-east-1", d, T0_MS), 0);
+    json_decref(d);
+    struct err_info err = {0};
+    d = composite_def("p", "ALARM(ghost)");
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), SL_E(CW_VALIDATION));
+    assert_string_equal(err.message, "Could not save the composite alarm as alarms [ghost] in the"
+                                     " alarm rule do not exist");
+    json_decref(d);
+    d = composite_def("p", "ALARM(a)");
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), 0);
+    json_decref(d);
+    assert_string_equal(alarm_now(f, "a").state, "OK"); /* evaluated at once */
+    assert_int_equal(
+        metrics_alarm_set_state(f->m, "us-east-1", "a", "ALARM", "why", NULL, T0_MS + 1000), 0);
+    struct seen_alarm s = alarm_now(f, "a");
+    assert_string_equal(s.state, "ALARM");
+    assert_non_null(strstr(s.reason, "arn:aws:cloudwatch:us-east-1:1:alarm:a transitioned to "
+                                     "ALARM at "));
+    int counts[3] = {0};
+    struct metrics_history_filter hf = {.region = "us-east-1",
+                                        .start_ms = INT64_MIN,
+                                        .end_ms = INT64_MAX,
+                                        .alarm_type = "CompositeAlarm"};
+    assert_int_equal(metrics_alarm_history(f->m, &hf, count_composite_history, counts), 0);
+    assert_int_equal(counts[0], 2); /* INSUFFICIENT_DATA to OK, OK to ALARM */
+    assert_int_equal(counts[1], 1); /* the ALARM action */
+    assert_int_equal(counts[2], 1); /* created */
+    /* the sampler evaluates the child (no data: INSUFFICIENT_DATA); the composite follows */
+    clock_ms = T0_MS + 600000;
+    metrics__alarms_evaluate(f->m, clock_ms);
+    assert_string_equal(alarm_now(f, NULL).state, "INSUFFICIENT_DATA");
+    assert_string_equal(alarm_now(f, "a").state, "OK");
+    /* a cycle is refused: a composite naming p that p would name */
+    d = composite_def("q", "ALARM(p)");
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), 0);
+    json_decref(d);
+    d = composite_def("p", "ALARM(q)");
+    assert_int_equal(metrics_composite_put(f->m, "us-east-1", d, T0_MS, &err), SL_E(CW_VALIDATION));
+    json_decref(d);
+}
+
+/* ---- the cost ---- */
+
+static json_t *cost_line(json_t *doc, const char *item)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(doc, "LineItems"), i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "Item")), item) == 0) {
+            return l;
+        }
+    }
+    fail_msg("no line %s", item);
+    return NULL;
+}
+
+static void test_cost_of_s3_requests_and_storage(void **state)
+{
+    struct fx *f = *state;
+    struct metrics_dim dims[2] = {{"BucketName", "b"}, {"FilterId", "EntireBucket"}};
+    struct metrics_key k = {"us-east-1", "AWS/S3", "AllRequests", dims, 2};
+    put1(f->m, &k, "Count", T0_MS, 9000);
+    k.name = "PutRequests";
+    put1(f->m, &k, "Count", T0_MS, 3000);
+    k.name = "ListRequests";
+    put1(f->m, &k, "Count", T0_MS + 60000, 1000);
+    k.name = "GetRequests";
+    put1(f->m, &k, "Count", T0_MS, 5000);
+    k.name = "GetRequests";
+    put1(f->m, &k, "Count", T0_MS - 2 * 3600 * 1000, 7777); /* before the window */
+    struct metrics_dim sd[2] = {{"BucketName", "b"}, {"StorageType", "StandardStorage"}};
+    struct metrics_key size = {"us-east-1", "AWS/S3", "BucketSizeBytes", sd, 2};
+    put1(f->m, &size, "Bytes", T0_MS, 1073741824.0 * 10);
+    put1(f->m, &size, "Bytes", T0_MS + 60000, 1073741824.0 * 73); /* the newest counts */
+    json_t *doc = metrics_cost(f->m, NULL, NULL, NULL, "us-east-1", T0_MS + 120000, 1);
+    json_t *l = cost_line(doc, "PUT, COPY, POST, LIST requests");
+    assert_true(json_real_value(json_object_get(l, "Quantity")) == 4000);
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 4 * 0.005) < 1e-12);
+    l = cost_line(doc, "GET, HEAD requests");
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 5 * 0.0004) < 1e-12);
+    l = cost_line(doc, "Storage"); /* 73 GB for one hour of a 730-hour month */
+    assert_true(fabs(json_real_value(json_object_get(l, "Quantity")) - 0.1) < 1e-12);
+    assert_true(fabs(json_real_value(json_object_get(l, "USD")) - 0.0023) < 1e-12);
+    assert_true(fabs(json_real_value(json_object_get(doc, "Total")) - (0.02 + 0.002 + 0.0023)) <
+                1e-12);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +683,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alarm_periods_and_datapoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarm_missing_data_treatments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
+        cmocka_unit_test(test_alarm_rule_grammar),
+        cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,48 @@ static void monitoring_is_recorded_and_kept_across_a_reopen(void **state)
     stream_release(s);
 }
 
+/* Shard-level samples are kept only for the metrics enabled, from enabling to disabling. */
+static void shard_samples_follow_enhanced_monitoring(void **state)
+{
+    struct fixture *f = *state;
+    create(f, "shm", STREAM_MODE_PROVISIONED, 2);
+    struct stream *s = lookup(f, "shm");
+    struct stream_shard_sample in1 = {1, STREAM_METRIC_INCOMING_RECORDS, 5};
+    struct stream_shard_sample both[] = {{1, STREAM_METRIC_INCOMING_RECORDS, 3},
+                                         {0, STREAM_METRIC_OUTGOING_BYTES, 100}};
+    struct stream_shard_stats *st;
+    size_t n;
+    assert_int_equal(stream_shard_metrics(s), 0);
+    stream_shard_count(s, &in1, 1); /* before: dropped */
+    stream_shard_stats_take(f->svc, &st, &n);
+    assert_int_equal(n, 0);
+    free(st);
+    uint32_t before, after;
+    struct err_info err = {0};
+    uint32_t mask = 1u << STREAM_METRIC_INCOMING_RECORDS;
+    assert_int_equal(stream_update_monitoring(f->svc, s, mask, 1, &before, &after, &err), 0);
+    assert_int_equal(stream_shard_metrics(s), mask);
+    stream_shard_count(s, &in1, 1);
+    stream_shard_count(s, both, 2); /* OutgoingBytes is not enabled */
+    stream_shard_stats_take(f->svc, &st, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(st[0].name, "shm");
+    assert_int_equal(st[0].shard_idx, 1);
+    const struct stream_stat *r = &st[0].st[STREAM_METRIC_INCOMING_RECORDS];
+    assert_true(r->count == 2 && r->sum == 8 && r->min == 3 && r->max == 5);
+    assert_true(st[0].st[STREAM_METRIC_OUTGOING_BYTES].count == 0);
+    free(st);
+    stream_shard_stats_take(f->svc, &st, &n); /* taken: nothing twice */
+    assert_int_equal(n, 0);
+    free(st);
+    stream_shard_count(s, &in1, 1);
+    assert_int_equal(stream_update_monitoring(f->svc, s, mask, 0, &before, &after, &err), 0);
+    stream_shard_stats_take(f->svc, &st, &n); /* disabled since: dropped */
+    assert_int_equal(n, 0);
+    free(st);
+    stream_release(s);
+}
+
 /* ---- the rolling 24-hour limits ---- */
 
 static void update_shard_count_ten_a_rolling_day_kept_in_the_store(void **state)
@@ -349,6 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(monitoring_is_recorded_and_kept_across_a_reopen, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(shard_samples_follow_enhanced_monitoring, setup, teardown),
         cmocka_unit_test_setup_teardown(update_shard_count_ten_a_rolling_day_kept_in_the_store,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(encryption_changes_twenty_five_a_rolling_day_each, setup,

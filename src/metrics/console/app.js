@@ -188,12 +188,31 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
           submitted: q.Status.SubmissionDateTime, query: q.Query };
       })
       : [];
-    const alarms = (await cloudwatch('DescribeAlarms', { MaxRecords: 100 })).MetricAlarms || [];
+    const found = await cloudwatch('DescribeAlarms', { MaxRecords: 100,
+      AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+    const alarms = (found.MetricAlarms || []).concat(found.CompositeAlarms || []);
     const snap = { streams, delivery, athena: athenaQueries,
       alarms: alarms.map((a) => ({ name: a.AlarmName, state: a.StateValue,
         reason: a.StateReason })) };
-    snap.cost = costOfLastHour(snap);
+    snap.cost = (await serverCost()) || costOfLastHour(snap);
     return snap;
+  }
+
+  // The server's own figure (GET /_sluice/cost), when its metrics endpoint is open; else
+  // (off, or behind a token the page does not hold) the page computes it.
+  async function serverCost() {
+    try {
+      const r = await fetch(endpoint + '/_sluice/cost?hours=1');
+      if (!r.ok || !(r.headers.get('Content-Type') || '').startsWith('application/json')) {
+        return null;
+      }
+      const d = await r.json();
+      return { source: 'server', total: d.Total, lines: d.LineItems.map((l) => ({
+        item: l.Service + (l.Resource ? ' ' + l.Resource : '') + ': ' + l.Item,
+        quantity: l.Quantity, usd: l.USD })) };
+    } catch (e) {
+      return null;
+    }
   }
 
   return { call, kinesis, firehose, athena, cloudwatch, snapshot };

@@ -1,0 +1,102 @@
+/*
+ * What the AWS/Kinesis counting of a PutRecords or PutRecord call costs (kinesis_metrics.c:
+ * PutRecords.*, PutRecord.*, and the shard-level samples when enhanced monitoring is on),
+ * measured in-process in CPU time: --calls rounds of the call's counting over a PutRecords
+ * of --records records spread over --shards shards, with enhanced monitoring off, then on
+ * for every metric, and of a PutRecord. Prints nanoseconds a call. Never fails on the
+ * figures.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/store.h"
+#include "stream/kinesis_int.h"
+#include "stream/stream.h"
+
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double ns_per_call(struct stream *s, int batch, const struct stream_put_record *recs,
+                          size_t n, int calls)
+{
+    double t0 = cpu_s();
+    for (int i = 0; i < calls; i++) {
+        kin__count_put(s, batch, recs, n, clock_mono_ns());
+    }
+    return (cpu_s() - t0) / calls * 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    int records = 500, shards = 4, calls = 200000;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--records") == 0) {
+            records = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--shards") == 0) {
+            shards = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--calls") == 0) {
+            calls = atoi(argv[i + 1]);
+        }
+    }
+    char dir[] = "/tmp/put-metrics-cost.XXXXXX", path[64];
+    if (mkdtemp(dir) == NULL) {
+        return 1;
+    }
+    struct sluice_config cfg;
+    config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+    cfg.stream_transition_ms = 0;
+    snprintf(path, sizeof(path), "%s/sluice.db", dir);
+    struct store *st;
+    struct stream_service *svc;
+    if (store_open(path, &st) < 0 || stream_service_open(st, &cfg, &svc) < 0) {
+        return 1;
+    }
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "bench",
+                                     .mode = STREAM_MODE_PROVISIONED,
+                                     .shard_count = shards};
+    struct err_info err = {0};
+    struct stream *s = NULL;
+    if (stream_create(svc, &p, &err) < 0 || stream_lookup(svc, "us-east-1", "bench", &s) < 0) {
+        fprintf(stderr, "cannot create the stream: %s\n", err.message);
+        return 1;
+    }
+    struct stream_put_record *recs = calloc((size_t)records, sizeof(*recs));
+    for (int i = 0; i < records; i++) {
+        recs[i].data_len = 1024;
+        recs[i].shard_idx = (uint32_t)(i % shards);
+    }
+    double put = ns_per_call(s, 0, recs, 1, calls);
+    double off = ns_per_call(s, 1, recs, (size_t)records, calls);
+    uint32_t before, after;
+    if (stream_update_monitoring(svc, s, STREAM_METRICS_ALL, 1, &before, &after, &err) < 0) {
+        fprintf(stderr, "cannot enable enhanced monitoring: %s\n", err.message);
+        return 1;
+    }
+    double on = ns_per_call(s, 1, recs, (size_t)records, calls / 10);
+    printf("PutRecord: %.0f ns a call\n", put);
+    printf("PutRecords of %d records over %d shards: %.0f ns a call (%.2f ns a record), "
+           "enhanced monitoring off\n",
+           records, shards, off, off / records);
+    printf("PutRecords of %d records over %d shards: %.0f ns a call (%.2f ns a record), "
+           "enhanced monitoring on (ALL)\n",
+           records, shards, on, on / records);
+    stream_release(s);
+    free(recs);
+    stream_service_close(svc);
+    store_close(st);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
