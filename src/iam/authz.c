@@ -766,6 +766,71 @@ static char *resource_policy(struct iam *iam, int s3, const char *bucket, const 
     return doc;
 }
 
+/* ---- the global condition keys ---- */
+
+/*
+ * The global keys of a request by who, built once for the three ways a request reaches
+ * the policies: the principal's own call (via NULL: aws:ViaAWSService false and
+ * aws:SourceIp when the address is known; a service acting as its role is such a call,
+ * made from no address of the caller's), or a call a service makes on the caller's behalf
+ * (via the service's principal, "athena.amazonaws.com": a forward access session, so
+ * aws:ViaAWSService true, aws:CalledVia and no aws:SourceIp).
+ */
+struct global_keys {
+    char now_iso[32], epoch[24];
+    const char *v_id, *v_arn, *v_acct, *v_user, *v_region, *v_ip, *v_via, *v_bool;
+    const char *now_iso_p, *epoch_p; /* point at now_iso and epoch */
+    struct iam_context_key keys[MAX_KEYS];
+    size_t n;
+};
+
+static void global_keys(struct global_keys *g, const struct iam *iam, const struct api_request *who,
+                        const char *via)
+{
+    time_t t = (time_t)(who->now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(g->now_iso, sizeof(g->now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(g->epoch, sizeof(g->epoch), "%lld", (long long)t);
+    g->v_id = who->principal_id;
+    g->v_arn = who->principal_arn;
+    g->v_acct = iam->account_id;
+    g->v_user = who->principal_name;
+    g->v_region = who->region;
+    g->v_ip = who->source_ip;
+    g->v_via = via;
+    g->v_bool = via != NULL ? "true" : "false";
+    g->now_iso_p = g->now_iso;
+    g->epoch_p = g->epoch;
+    static const char *const v_false = "false";
+    size_t n = 0;
+    struct iam_context_key *k = g->keys;
+    if (g->v_id != NULL && g->v_id[0] != '\0') {
+        k[n++] = (struct iam_context_key){"aws:userid", &g->v_id, 1};
+    }
+    k[n++] = (struct iam_context_key){"aws:PrincipalArn", &g->v_arn, 1};
+    k[n++] = (struct iam_context_key){"aws:PrincipalAccount", &g->v_acct, 1};
+    k[n++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+    k[n++] = (struct iam_context_key){"aws:ViaAWSService", &g->v_bool, 1};
+    if (via != NULL) {
+        k[n++] = (struct iam_context_key){"aws:CalledVia", &g->v_via, 1};
+        k[n++] = (struct iam_context_key){"aws:CalledViaFirst", &g->v_via, 1};
+        k[n++] = (struct iam_context_key){"aws:CalledViaLast", &g->v_via, 1};
+    }
+    k[n++] = (struct iam_context_key){"aws:CurrentTime", &g->now_iso_p, 1};
+    k[n++] = (struct iam_context_key){"aws:EpochTime", &g->epoch_p, 1};
+    if (g->v_region != NULL) {
+        k[n++] = (struct iam_context_key){"aws:RequestedRegion", &g->v_region, 1};
+    }
+    if (via == NULL && g->v_ip != NULL) {
+        k[n++] = (struct iam_context_key){"aws:SourceIp", &g->v_ip, 1};
+    }
+    if (who->principal_kind == HTTP_PRINCIPAL_USER) {
+        k[n++] = (struct iam_context_key){"aws:username", &g->v_user, 1};
+    }
+    g->n = n;
+}
+
 /* ---- the hook ---- */
 
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
@@ -823,32 +888,10 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     if (act.no_auth) {
         goto out;
     }
-    char now_iso[32], epoch[24];
-    time_t t = (time_t)(req->now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
-    const char *v_user = req->principal_name, *v_id = req->principal_id;
-    const char *v_arn = req->principal_arn, *v_acct = iam->account_id;
-    const char *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
-    struct iam_context_key keys[MAX_KEYS];
-    size_t nk = 0;
-    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
-    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
-    /* a principal's own call, not one a service makes on its behalf */
-    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_false, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
-    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
-    const char *v_region = req->region, *v_ip = req->source_ip;
-    if (v_region != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
-    }
-    if (v_ip != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:SourceIp", &v_ip, 1};
-    }
+    struct global_keys g;
+    global_keys(&g, iam, req, NULL);
+    struct iam_context_key *keys = g.keys;
+    size_t nk = g.n;
     /* IAM's own keys: the managed policy an Attach names, the boundary a Put sets */
     const char *v_parn = params != NULL ? api_params_get(params, "PolicyArn") : NULL;
     const char *v_pb = params != NULL ? api_params_get(params, "PermissionsBoundary") : NULL;
@@ -857,9 +900,6 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     }
     if (v_pb != NULL) {
         keys[nk++] = (struct iam_context_key){"iam:PermissionsBoundary", &v_pb, 1};
-    }
-    if (req->principal_kind == HTTP_PRINCIPAL_USER) {
-        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
     }
     const char *svals[MAX_KEYS];
     for (size_t i = 0; i < act.n_keys && nk < MAX_KEYS; i++) {
@@ -946,17 +986,17 @@ int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucke
                               .principal_name = name,
                               .access_key_id = cache_key,
                               .now_ms = clock_now_ms()};
-    const char *v_arn = session, *v_acct = iam->account_id;
-    struct iam_context_key keys[] = {{"aws:PrincipalArn", &v_arn, 1},
-                                     {"aws:PrincipalAccount", &v_acct, 1}};
+    /* the role's own call, from Firehose: no address of the caller's */
+    struct global_keys g;
+    global_keys(&g, iam, &req, NULL);
     const char *res_ptrs[1] = {resource};
     struct iam_request_ctx ctx = {.action = "s3:PutObject",
                                   .resources = res_ptrs,
                                   .n_resources = 1,
                                   .principal_arn = session,
                                   .principal_account = iam->account_id,
-                                  .keys = keys,
-                                  .n_keys = 2};
+                                  .keys = g.keys,
+                                  .n_keys = g.n};
     struct iam_eval_result res;
     char *rp_doc = resource_policy(iam, 1, bucket, NULL);
     enum iam_decision d = evaluate_cached(iam, &req, bucket, rp_doc, 0, &ctx, &res);
@@ -988,37 +1028,14 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
                        "identity-based policy allows the %s action",
                        who->principal_arn, action, resource, action);
     }
-    char now_iso[32], epoch[24];
-    time_t t = (time_t)(who->now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
     /* A request Athena makes for the caller (a forward access session): the caller's
        identity, through a service, so no aws:SourceIp (AWS's Athena documents it unusable
        for S3 access) and aws:ViaAWSService true. */
-    const char *v_id = who->principal_id, *v_arn = who->principal_arn, *v_acct = iam->account_id;
-    const char *v_true = "true", *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
-    const char *v_via = "athena.amazonaws.com", *v_user = who->principal_name;
-    const char *v_region = who->region, *v_prefix = s3_prefix;
-    struct iam_context_key keys[MAX_KEYS];
-    size_t nk = 0;
-    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
-    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
-    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_true, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledVia", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledViaFirst", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledViaLast", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
-    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
-    if (v_region != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
-    }
-    if (who->principal_kind == HTTP_PRINCIPAL_USER) {
-        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
-    }
+    struct global_keys g;
+    global_keys(&g, iam, who, "athena.amazonaws.com");
+    struct iam_context_key *keys = g.keys;
+    size_t nk = g.n;
+    const char *v_prefix = s3_prefix;
     if (v_prefix != NULL) {
         keys[nk++] = (struct iam_context_key){"s3:prefix", &v_prefix, 1};
     }
