@@ -108,7 +108,9 @@ void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s
  * asks kinesis(arg, role ARN, stream ARN, err) whether the role may read the stream.
  * Non-zero (err filled) fails that read: it is logged with err's message and tried again a
  * second later from the same position, so nothing is skipped and delivery resumes once
- * the role's policy allows it. CreateDeliveryStream and UpdateDestination ask
+ * the role's policy allows it. DescribeDeliveryStream shows nothing of it (AWS's
+ * FailureDescription is for KMS and VPC failures): the log does, and
+ * DataReadFromKinesisStream stays still. CreateDeliveryStream and UpdateDestination ask
  * assume(arg, role ARN, err) for the source's and the destination's RoleARN, whether
  * Firehose may assume the role; non-zero refuses the call with err. Unset (or NULL), every
  * read is made and every role taken.

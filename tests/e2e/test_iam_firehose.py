@@ -335,3 +335,16 @@ def test_transitive_tags_pass_along_a_role_chain(sluice, unique):
         as_session(sluice, "sts", kept).assume_role(
             RoleArn=second, RoleSessionName="again", Tags=[{"Key": "Team", "Value": "red"}])
     assert code_of(e) == "ValidationError"
+
+
+def test_session_tags_survive_a_restart(fresh_sluice, unique):
+    fresh_sluice.start()
+    key, secret, user_arn = user_with(fresh_sluice, f"rs-{unique}")
+    role = tagged_role(fresh_sluice, f"rs-{unique}", user_arn)
+    creds = client_as(fresh_sluice, "sts", key, secret).assume_role(
+        RoleArn=role, RoleSessionName="s1", Tags=[{"Key": "team", "Value": "blue"}],
+        TransitiveTagKeys=["team"])["Credentials"]
+    as_session(fresh_sluice, "kinesis", creds).list_streams()
+    assert fresh_sluice.stop() == 0
+    fresh_sluice.start()
+    as_session(fresh_sluice, "kinesis", creds).list_streams()
