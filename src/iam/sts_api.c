@@ -426,13 +426,13 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     char *names[SESSION_TAGS_MAX];
     struct iam_context_key keys[SESSION_TAGS_MAX + 4];
     size_t nk = request_keys(&tags, &external, &session, names, keys);
-    const char *denied =
-        rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)
-            ? "sts:AssumeRole"
-        /* passing tags needs sts:TagSession too */
-        : tags.n > 0 && !iam__trust_decide(iam, req, role.trust, arn, "sts:TagSession", keys, nk)
-            ? "sts:TagSession"
-            : NULL;
+    const char *denied = NULL;
+    if (rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
+        denied = "sts:AssumeRole";
+    } else if (tags.n > 0 &&
+               !iam__trust_decide(iam, req, role.trust, arn, "sts:TagSession", keys, nk)) {
+        denied = "sts:TagSession"; /* passing tags needs it too */
+    }
     for (size_t i = 0; i < tags.n; i++) {
         free(names[i]);
     }
