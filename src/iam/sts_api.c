@@ -404,6 +404,12 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
         (policy != NULL && (rc = iam__policydoc_check(policy, IAM_DOC_SESSION, &call->err)) < 0)) {
         return rc;
     }
+    if (external != NULL && (strlen(external) < 2 || strlen(external) > 1224)) {
+        return validation(call, external, "externalId",
+                          strlen(external) < 2
+                              ? "Member must have length greater than or equal to 2"
+                              : "Member must have length less than or equal to 1224");
+    }
     struct session_tags tags = {0};
     if ((rc = read_tags(call, p, &tags)) < 0) {
         return rc;

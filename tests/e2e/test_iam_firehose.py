@@ -268,14 +268,18 @@ def test_the_trust_policy_sees_the_request_tags(sluice, unique):
     role = iam.create_role(RoleName=f"rt-{unique}", AssumeRolePolicyDocument=doc(
         {"Effect": "Allow", "Principal": {"AWS": user_arn},
          "Action": ["sts:AssumeRole", "sts:TagSession"],
-         "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"},
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "blue",
+                                        "sts:ExternalId": "ext-1"},
                        "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}))["Role"]["Arn"]
     sts = client_as(sluice, "sts", key, secret)
-    sts.assume_role(RoleArn=role, RoleSessionName="s1", Tags=[{"Key": "team", "Value": "blue"}])
-    for tags in ([{"Key": "team", "Value": "red"}],
-                 [{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "1"}]):
+    sts.assume_role(RoleArn=role, RoleSessionName="s1", ExternalId="ext-1",
+                    Tags=[{"Key": "team", "Value": "blue"}])
+    for tags, external in (([{"Key": "team", "Value": "red"}], "ext-1"),
+                           ([{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "1"}],
+                            "ext-1"),
+                           ([{"Key": "team", "Value": "blue"}], "ext-2")):
         with pytest.raises(ClientError) as e:
-            sts.assume_role(RoleArn=role, RoleSessionName="s1", Tags=tags)
+            sts.assume_role(RoleArn=role, RoleSessionName="s1", ExternalId=external, Tags=tags)
         assert code_of(e) == "AccessDenied"
 
 
@@ -298,6 +302,9 @@ def test_session_tag_limits(sluice, unique):
     with pytest.raises(ClientError) as e:
         sts.assume_role(RoleArn=role, RoleSessionName="s1",
                         Tags=[{"Key": "team", "Value": "a"}, {"Key": "TEAM", "Value": "b"}])
+    assert code_of(e) == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role, RoleSessionName="s1", ExternalId="x" * 1225)
     assert code_of(e) == "ValidationError"
     # within each limit, but too large packed together
     with pytest.raises(ClientError) as e:

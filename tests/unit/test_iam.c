@@ -520,6 +520,61 @@ static void test_trust_policies_name_who_may_assume(void **state)
     close_store(f, st, iam);
 }
 
+static void test_each_role_handed_to_firehose_needs_pass_role(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    store_lock(st);
+    assert_int_equal(
+        store_run(
+            st,
+            "INSERT INTO iam_inline VALUES ('user', 'alice', 'fh', '{\"Statement\":["
+            "{\"Effect\":\"Allow\",\"Action\":\"firehose:*\",\"Resource\":\"*\"},"
+            "{\"Effect\":\"Allow\",\"Action\":\"iam:PassRole\",\"Resource\":"
+            "[\"arn:aws:iam::123456789012:role/dest\",\"arn:aws:iam::123456789012:role/src\"],"
+            "\"Condition\":{\"StringEquals\":{\"iam:PassedToService\":"
+            "\"firehose.amazonaws.com\"}}}]}')",
+            ""),
+        0);
+    store_unlock(st);
+    iam__policies_changed();
+    /* the source's, the destination's, and a Lambda processor's RoleArn parameter */
+    const char *body =
+        "{\"DeliveryStreamName\":\"d\",\"KinesisStreamSourceConfiguration\":{\"RoleARN\":"
+        "\"arn:aws:iam::123456789012:role/src\"},\"ExtendedS3DestinationConfiguration\":{"
+        "\"RoleARN\":\"arn:aws:iam::123456789012:role/dest\",\"ProcessingConfiguration\":{"
+        "\"Processors\":[{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":\"RoleArn\","
+        "\"ParameterValue\":\"arn:aws:iam::123456789012:role/lambda\"}]}]}}}";
+    struct api_request req = alice_request();
+    req.method = "POST";
+    req.path = "/";
+    req.query = "";
+    req.body = (const uint8_t *)body;
+    req.body_len = strlen(body);
+    req.body_fd = -1;
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "CreateDeliveryStream", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    assert_string_equal(err.message,
+                        "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: "
+                        "iam:PassRole on resource: arn:aws:iam::123456789012:role/lambda because "
+                        "no identity-based policy allows the iam:PassRole action");
+    /* without the processor, both roles handed over are allowed */
+    const char *plain = "{\"DeliveryStreamName\":\"d\",\"KinesisStreamSourceConfiguration\":{"
+                        "\"RoleARN\":\"arn:aws:iam::123456789012:role/src\"},"
+                        "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":"
+                        "\"arn:aws:iam::123456789012:role/dest\"}}";
+    req.body = (const uint8_t *)plain;
+    req.body_len = strlen(plain);
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "CreateDeliveryStream", NULL, &err), 0);
+    /* reading a stream hands over nothing */
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "DescribeDeliveryStream", NULL, &err), 0);
+    close_store(f, st, iam);
+}
+
 /* Puts the role r (trust: trust) with one inline policy and tag team=role. */
 static void seed_role(struct store *st, const char *trust, const char *policy)
 {
@@ -733,6 +788,7 @@ int main(void)
         T(test_session_tokens_verify_expire_and_survive_a_restart),
         T(test_policy_documents_are_checked_for_shape_and_size),
         T(test_trust_policies_name_who_may_assume),
+        T(test_each_role_handed_to_firehose_needs_pass_role),
         T(test_firehose_takes_only_roles_that_trust_it_and_reads_as_them),
         T(test_session_tags_are_principal_tags_over_the_roles),
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
