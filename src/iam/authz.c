@@ -391,10 +391,10 @@ static void rp_install(struct iam_authz *a, const char *key, const char *doc)
 
 /* Context keys of a request (global, IAM's and the service's); an AssumeRole's own (its
    50 request tags, aws:TagKeys, sts:TransitiveTagKeys, sts:ExternalId,
-   sts:RoleSessionName); a principal's tags: an IAM user's or role's 50, and a session's
-   50 over its role's. */
+   sts:RoleSessionName, and the role's 50 tags as aws:ResourceTag and iam:ResourceTag); a
+   principal's tags: an IAM user's or role's 50, and a session's 50 over its role's. */
 #define MAX_KEYS 24
-#define MAX_EXTRA_KEYS 56
+#define MAX_EXTRA_KEYS 156
 #define MAX_TAG_KEYS 100
 
 /* What a resource's policy is beside the caller's own: one more resource-based policy; a

@@ -354,6 +354,40 @@ static size_t request_keys(const struct session_tags *t, const char **external,
     return n;
 }
 
+/* The role's tags as aws:ResourceTag/<key> and iam:ResourceTag/<key>, an inherited
+   transitive tag's value in place of the role's own for the same key (role chaining, as
+   IAM documents). Appends to keys and names (names freed by the caller); returns how many
+   keys it added. */
+static size_t resource_keys(struct iam *iam, const char *role, const struct session_tags *t,
+                            char **names, const char **values, struct iam_context_key *keys)
+{
+    size_t n = 0;
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT key, value FROM iam_tag WHERE kind = 'role' AND owner = ?", "s", role);
+    while (q != NULL && store_step(q) == 1 && n < 2 * SESSION_TAGS_MAX) {
+        const char *key = store_col_text(q, 0), *value = store_col_text(q, 1);
+        const char *ik;
+        json_t *iv;
+        json_object_foreach(t->inherited, ik, iv)
+        {
+            if (strcasecmp(ik, key) == 0) {
+                value = json_string_value(iv);
+            }
+        }
+        values[n / 2] = xstrdup(value);
+        names[n] = xasprintf("aws:ResourceTag/%s", key);
+        keys[n] = (struct iam_context_key){names[n], &values[n / 2], 1};
+        n++;
+        names[n] = xasprintf("iam:ResourceTag/%s", key);
+        keys[n] = (struct iam_context_key){names[n], &values[n / 2], 1};
+        n++;
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return n;
+}
+
 /* The new session's tags (inherited, then passed) and transitive keys (inherited, then
    those marked that name a passed tag), as stored; NULL for none. */
 static void stored_tags(const struct session_tags *t, char **tags_out, char **keys_out)
@@ -429,9 +463,12 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     }
     struct role_row role = {0};
     rc = find_role(iam, arn, &role);
-    char *names[SESSION_TAGS_MAX];
-    struct iam_context_key keys[SESSION_TAGS_MAX + 4];
+    char *names[SESSION_TAGS_MAX], *rnames[2 * SESSION_TAGS_MAX];
+    const char *rvalues[SESSION_TAGS_MAX];
+    struct iam_context_key keys[3 * SESSION_TAGS_MAX + 4];
     size_t nk = request_keys(&tags, &external, &session, names, keys);
+    size_t nr = rc == 0 ? resource_keys(iam, role.name, &tags, rnames, rvalues, keys + nk) : 0;
+    nk += nr;
     const char *denied = NULL;
     if (rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
         denied = "sts:AssumeRole";
@@ -441,6 +478,12 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     }
     for (size_t i = 0; i < tags.n; i++) {
         free(names[i]);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        free(rnames[i]);
+    }
+    for (size_t i = 0; i < nr / 2; i++) {
+        free((char *)rvalues[i]);
     }
     free(role.trust);
     if (denied != NULL) {

@@ -344,6 +344,27 @@ def test_transitive_tags_pass_along_a_role_chain(sluice, unique):
     assert code_of(e) == "ValidationError"
 
 
+def test_a_transitive_tag_stands_for_the_roles_tag_in_its_trust_policy(sluice, unique):
+    key, secret, user_arn = user_with(sluice, f"rtag-{unique}")
+    iam = sluice.client("iam")
+    first = iam.create_role(RoleName=f"rtag1-{unique}", AssumeRolePolicyDocument=trusting(
+        {"AWS": user_arn}, ("sts:AssumeRole", "sts:TagSession")))["Role"]["Arn"]
+    second = iam.create_role(
+        RoleName=f"rtag2-{unique}", Tags=[{"Key": "team", "Value": "red"}],
+        AssumeRolePolicyDocument=doc(
+            {"Effect": "Allow", "Principal": {"AWS": first}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}}))["Role"]["Arn"]
+    sts = client_as(sluice, "sts", key, secret)
+    tags = [{"Key": "Team", "Value": "blue"}]
+    kept = sts.assume_role(RoleArn=first, RoleSessionName="kept", Tags=tags,
+                           TransitiveTagKeys=["Team"])["Credentials"]
+    dropped = sts.assume_role(RoleArn=first, RoleSessionName="dropped",
+                              Tags=tags)["Credentials"]
+    as_session(sluice, "sts", kept).assume_role(RoleArn=second, RoleSessionName="chained")
+    with pytest.raises(ClientError) as e:
+        as_session(sluice, "sts", dropped).assume_role(RoleArn=second, RoleSessionName="plain")
+    assert code_of(e) == "AccessDenied"
+
 def test_session_tags_survive_a_restart(fresh_sluice, unique):
     fresh_sluice.start()
     key, secret, user_arn = user_with(fresh_sluice, f"rs-{unique}")
