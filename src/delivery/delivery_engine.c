@@ -255,9 +255,9 @@ static void *reader_main(void *arg)
     g.src_idx = (uint32_t)src->idx;
     for (;;) {
         if (src->reader != NULL && !source_readable(src)) {
-            /* Refused: tried again from the same position. log_grew, which a Kinesis
-               source's readers share with nothing else but the stop and flushes, so that
-               refused readers do not wake each other. */
+            /* Refused: tried again a second later from the same position. The wait is on
+               log_grew, which for a Kinesis source only the stop and flushes signal, so
+               refused readers do not wake one another. */
             pthread_mutex_lock(&ds->mu);
             if (!ds->stopping) {
                 timed_wait(&ds->log_grew, &ds->mu, 1000);
@@ -283,7 +283,6 @@ static void *reader_main(void *arg)
         if (stopping) {
             break;
         }
-
         buf_reset(&g.data);
         buf_reset(&g.recs);
         g.n_records = 0;
