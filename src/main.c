@@ -450,6 +450,8 @@ static int serve(const struct sluice_config *cfg)
     }
     delivery_service_set_catalog(delivery, catalog);
     delivery_service_set_s3_authorizer(delivery, iam_firehose_s3_authorize, iam);
+    delivery_service_set_role_checks(delivery, iam_firehose_kinesis_authorize,
+                                     iam_firehose_assume_check, iam);
     if ((rc = query_service_open(store, cfg, lake, catalog, &query)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open the query service: %s", sl_strerror(rc));
         goto out_close_services;

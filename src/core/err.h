@@ -128,6 +128,7 @@
     X(IAM_LIMIT_EXCEEDED, "LimitExceeded", 409)                                                    \
     X(IAM_MALFORMED_POLICY, "MalformedPolicyDocument", 400)                                        \
     X(INVALID_INPUT_IAM, "InvalidInput", 400)                                                      \
+    X(STS_PACKED_POLICY_TOO_LARGE, "PackedPolicyTooLarge", 400)                                    \
     /* CloudWatch */                                                                               \
     X(CW_RESOURCE_NOT_FOUND, "ResourceNotFound", 404)                                              \
     X(CW_INVALID_FORMAT, "InvalidFormat", 400)                                                     \

@@ -106,6 +106,8 @@ static void dstream_free(struct dstream *ds)
         free(dir);
     }
     stream_release(ds->stream);
+    free(ds->source_arn);
+    free(ds->source_role);
     delivery__dest_fini(&ds->dest);
     buf_fini(&ds->buf);
     buf_fini(&ds->buf_recs);
@@ -173,6 +175,9 @@ static int dstream_load(struct delivery_service *svc, int64_t id, const char *re
     if (ds->kinesis_source) {
         json_t *src = json_loads(source_doc != NULL ? source_doc : "{}", 0, NULL);
         const char *arn = json_string_value(json_object_get(src, "KinesisStreamARN"));
+        const char *role = json_string_value(json_object_get(src, "RoleARN"));
+        ds->source_arn = arn != NULL ? xstrdup(arn) : NULL;
+        ds->source_role = role != NULL ? xstrdup(role) : NULL;
         if (arn == NULL || stream_lookup_arn(svc->streams, arn, &ds->stream) < 0) {
             log_msg(LOG_WARN, "delivery", "delivery stream %s: source stream %s not found", name,
                     arn != NULL ? arn : "(none)");
@@ -318,6 +323,32 @@ void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s
     svc->s3_authorize = fn;
     svc->s3_authorize_arg = arg;
     pthread_mutex_unlock(&svc->mu);
+}
+
+void delivery_service_set_role_checks(struct delivery_service *svc,
+                                      delivery_kinesis_authorize_fn kinesis,
+                                      delivery_assume_check_fn assume, void *arg)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->kinesis_authorize = kinesis;
+    svc->assume_check = assume;
+    svc->role_check_arg = arg;
+    pthread_mutex_unlock(&svc->mu);
+}
+
+/* Whether Firehose may assume each role named (NULLs skipped): 0 or the check's error. */
+static int roles_assumable(struct delivery_service *svc, const char *const *roles, size_t n,
+                           struct err_info *err)
+{
+    pthread_mutex_lock(&svc->mu);
+    delivery_assume_check_fn check = svc->assume_check;
+    void *arg = svc->role_check_arg;
+    pthread_mutex_unlock(&svc->mu);
+    int rc = 0;
+    for (size_t i = 0; check != NULL && i < n && rc == 0; i++) {
+        rc = roles[i] != NULL ? check(arg, roles[i], err) : 0;
+    }
+    return rc;
 }
 
 /* ---- control plane ---- */
@@ -715,6 +746,13 @@ int delivery__create(struct delivery_service *svc, const struct delivery_scope *
         0) {
         goto out_free_enc;
     }
+    const char *roles[] = {
+        str_member(json_object_get(in, req.dest_member), "RoleARN"),
+        req.kinesis ? str_member(req.ksrc, "RoleARN") : NULL,
+    };
+    if ((rc = roles_assumable(svc, roles, 2, err)) < 0) {
+        goto out_free_desc;
+    }
     req.now_ms = delivery__now_ms(svc);
     if (req.kinesis && (rc = create_source(svc, &req, err)) < 0) {
         goto out_release_source;
@@ -734,6 +772,7 @@ out_release_source:
     stream_release(req.ks);
     free(req.source_text);
     json_decref(req.source);
+out_free_desc:
     json_decref(req.desc);
 out_free_enc:
     json_decref(req.enc);
@@ -998,6 +1037,10 @@ int delivery__update_destination(struct delivery_service *svc, const struct deli
     if (upd == NULL) {
         upd = json_object_get(in, "S3DestinationUpdate");
         path = "s3DestinationUpdate";
+    }
+    const char *role = str_member(upd, "RoleARN");
+    if ((rc = roles_assumable(svc, &role, 1, err)) < 0) {
+        return rc;
     }
     struct row r;
     json_t *conf = NULL, *desc = NULL;

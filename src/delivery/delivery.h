@@ -103,6 +103,25 @@ typedef int (*delivery_s3_authorize_fn)(void *arg, const char *role_arn, const c
 void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s3_authorize_fn fn,
                                         void *arg);
 
+/*
+ * Firehose reads a Kinesis source as the source's RoleARN: before each read of a shard it
+ * asks kinesis(arg, role ARN, stream ARN, err) whether the role may read the stream.
+ * Non-zero (err filled) fails that read: it is logged with err's message and tried again a
+ * second later from the same position, so nothing is skipped and delivery resumes once
+ * the role's policy allows it. DescribeDeliveryStream shows nothing of it (AWS's
+ * FailureDescription is for KMS and VPC failures): the log does, and
+ * DataReadFromKinesisStream stays still. CreateDeliveryStream and UpdateDestination ask
+ * assume(arg, role ARN, err) for the source's and the destination's RoleARN, whether
+ * Firehose may assume the role; non-zero refuses the call with err. Unset (or NULL), every
+ * read is made and every role taken.
+ */
+typedef int (*delivery_kinesis_authorize_fn)(void *arg, const char *role_arn,
+                                             const char *stream_arn, struct err_info *err);
+typedef int (*delivery_assume_check_fn)(void *arg, const char *role_arn, struct err_info *err);
+void delivery_service_set_role_checks(struct delivery_service *svc,
+                                      delivery_kinesis_authorize_fn kinesis,
+                                      delivery_assume_check_fn assume, void *arg);
+
 /* Asks every delivery stream to flush as above, without waiting (SIGUSR1 in serve). */
 void delivery_service_flush_all(struct delivery_service *svc);
 

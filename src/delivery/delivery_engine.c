@@ -214,6 +214,37 @@ static void adopt_children(struct dsource *src)
     free(shards);
 }
 
+/*
+ * Firehose reads a Kinesis source as its role: 1 when the role may read the stream now.
+ * A refusal is logged when it starts and when it ends, not on every retry.
+ */
+static int source_readable(struct dsource *src)
+{
+    struct dstream *ds = src->ds;
+    struct delivery_service *svc = ds->svc;
+    pthread_mutex_lock(&svc->mu);
+    delivery_kinesis_authorize_fn authorize = svc->kinesis_authorize;
+    void *arg = svc->role_check_arg;
+    pthread_mutex_unlock(&svc->mu);
+    if (authorize == NULL || ds->source_role == NULL || ds->source_arn == NULL) {
+        return 1;
+    }
+    struct err_info err;
+    err_clear(&err);
+    int denied = authorize(arg, ds->source_role, ds->source_arn, &err) != 0;
+    if (denied && !src->read_denied) {
+        log_msg(LOG_WARN, "delivery",
+                "delivery stream %s: reading %s shard %u failed (Kinesis.AccessDeniedException: "
+                "%s); retrying",
+                ds->name, ds->source_arn, src->shard_idx, err.message);
+    } else if (!denied && src->read_denied) {
+        log_msg(LOG_INFO, "delivery", "delivery stream %s: reading %s shard %u again", ds->name,
+                ds->source_arn, src->shard_idx);
+    }
+    src->read_denied = denied;
+    return !denied;
+}
+
 static void *reader_main(void *arg)
 {
     struct dsource *src = arg;
@@ -223,6 +254,21 @@ static void *reader_main(void *arg)
     buf_init(&g.recs);
     g.src_idx = (uint32_t)src->idx;
     for (;;) {
+        if (src->reader != NULL && !source_readable(src)) {
+            /* Refused: tried again a second later from the same position. The wait is on
+               log_grew, which for a Kinesis source only the stop and flushes signal, so
+               refused readers do not wake one another. */
+            pthread_mutex_lock(&ds->mu);
+            if (!ds->stopping) {
+                timed_wait(&ds->log_grew, &ds->mu, 1000);
+            }
+            int stop = ds->stopping;
+            pthread_mutex_unlock(&ds->mu);
+            if (stop) {
+                break;
+            }
+            continue;
+        }
         pthread_mutex_lock(&ds->mu);
         /* Room is reserved before the read, so readers of several shards together stay
            within the buffer's size (each may pass it by one record). */

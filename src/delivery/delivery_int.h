@@ -180,7 +180,8 @@ struct dsource {
     uint64_t delivered_next;      /* ds->mu: index after the last record in the lake */
     uint64_t flush_target;        /* ds->mu: a flush wants delivered_next >= this */
     pthread_t thread;
-    int started; /* thread running */
+    int started;     /* thread running */
+    int read_denied; /* thread-private: the last read was refused to the source's role */
 };
 
 struct dstream {
@@ -194,6 +195,8 @@ struct dstream {
     int kinesis_source;               /* immutable: KinesisStreamAsSource */
     struct seglog *log;               /* DirectPut's internal log; immutable once open */
     struct stream *stream;            /* Kinesis source's stream handle, NULL if absent */
+    char *source_arn;                 /* immutable: the Kinesis source's stream ARN */
+    char *source_role;                /* immutable: the role it is read as; NULL if none */
     int64_t created_ms;               /* immutable */
     int encrypted;                    /* ds->mu: SSE enabled (PutRecord's Encrypted) */
     int remove_dir;                   /* deleted: the last release removes the log's files */
@@ -246,8 +249,11 @@ struct delivery_service {
     const struct sluice_config *cfg;
     struct stream_service *streams;
     struct lake *lake;
-    delivery_s3_authorize_fn s3_authorize; /* svc->mu; NULL: none */
-    void *s3_authorize_arg;                /* svc->mu */
+    delivery_s3_authorize_fn s3_authorize;           /* svc->mu; NULL: none */
+    void *s3_authorize_arg;                          /* svc->mu */
+    delivery_kinesis_authorize_fn kinesis_authorize; /* svc->mu; NULL: none */
+    delivery_assume_check_fn assume_check;           /* svc->mu; NULL: none */
+    void *role_check_arg;                            /* svc->mu */
     delivery_clock_fn now_ms;
     void *clock_arg;
     int64_t retry_base_ms;

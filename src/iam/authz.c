@@ -218,18 +218,50 @@ static void load_boundary(struct iam *iam, struct authz_entry *e, const char *ta
     store_finalize(q);
 }
 
+/* Sets aws:PrincipalTag/<key> to value, in place of a tag whose key differs only in case:
+   a session's tag overrides its role's. */
+static void put_tag(struct authz_entry *e, const char *key, const char *value)
+{
+    char *name = xasprintf("aws:PrincipalTag/%s", key);
+    for (size_t i = 0; i < e->n_tags; i++) {
+        if (strcasecmp(e->tag_keys[i], name) == 0) {
+            free(e->tag_keys[i]);
+            free((char *)e->tag_values[i]);
+            e->tag_keys[i] = name;
+            e->tag_values[i] = xstrdup(value);
+            return;
+        }
+    }
+    e->tag_keys = xrealloc(e->tag_keys, (e->n_tags + 1) * sizeof(*e->tag_keys));
+    e->tag_values = xrealloc(e->tag_values, (e->n_tags + 1) * sizeof(*e->tag_values));
+    e->tag_keys[e->n_tags] = name;
+    e->tag_values[e->n_tags] = xstrdup(value);
+    e->n_tags++;
+}
+
 static void load_tags(struct iam *iam, struct authz_entry *e, const char *kind, const char *name)
 {
     struct store_stmt *q = store_prepare_args(
         iam->st, "SELECT key, value FROM iam_tag WHERE kind = ? AND owner = ?", "ss", kind, name);
     while (q != NULL && store_step(q) == 1) {
-        e->tag_keys = xrealloc(e->tag_keys, (e->n_tags + 1) * sizeof(*e->tag_keys));
-        e->tag_values = xrealloc(e->tag_values, (e->n_tags + 1) * sizeof(*e->tag_values));
-        e->tag_keys[e->n_tags] = xasprintf("aws:PrincipalTag/%s", store_col_text(q, 0));
-        e->tag_values[e->n_tags] = xstrdup(store_col_text(q, 1));
-        e->n_tags++;
+        put_tag(e, store_col_text(q, 0), store_col_text(q, 1));
     }
     store_finalize(q);
+}
+
+/* A session's tags as stored (a JSON object, key -> value), over its role's. */
+static void load_session_tags(struct authz_entry *e, const char *text)
+{
+    json_t *tags = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(tags, k, v)
+    {
+        if (json_is_string(v)) {
+            put_tag(e, k, json_string_value(v));
+        }
+    }
+    json_decref(tags);
 }
 
 static void load_user(struct iam *iam, struct authz_entry *e, const char *user)
@@ -273,10 +305,13 @@ static void load_session(struct iam *iam, struct authz_entry *e, const char *key
                  store_col_text(q, 0), role);
     }
     store_finalize(q);
-    q = store_prepare_args(iam->st, "SELECT policy FROM iam_session WHERE key_id = ?", "s",
+    q = store_prepare_args(iam->st, "SELECT policy, tags FROM iam_session WHERE key_id = ?", "s",
                            key_id);
-    if (q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL &&
-        store_col_text(q, 0)[0] != '\0') {
+    int found = q != NULL && store_step(q) == 1;
+    if (found) {
+        load_session_tags(e, store_col_text(q, 1));
+    }
+    if (found && store_col_text(q, 0) != NULL && store_col_text(q, 0)[0] != '\0') {
         const char *doc = store_col_text(q, 0);
         struct iam_policy_error perr;
         struct iam_policy *p = NULL;
@@ -354,21 +389,31 @@ static void rp_install(struct iam_authz *a, const char *key, const char *doc)
     pthread_rwlock_unlock(&a->lock);
 }
 
-/* Context keys of a request (global, IAM's and the service's), and IAM users and roles
-   have at most 50 tags. */
+/* Context keys of a request (global, IAM's and the service's); an AssumeRole's own (its
+   50 request tags, aws:TagKeys, sts:TransitiveTagKeys, sts:ExternalId,
+   sts:RoleSessionName, and the role's 50 tags as aws:ResourceTag and iam:ResourceTag); a
+   principal's tags: an IAM user's or role's 50, and a session's 50 over its role's. */
 #define MAX_KEYS 24
-#define MAX_TAG_KEYS 50
+#define MAX_EXTRA_KEYS 156
+#define MAX_TAG_KEYS 100
 
-/* Evaluates with the entry's policies, its boundary and its tags as context keys. A KMS
-   key's policy is the gate to the key (kms_gate): identity-based policies count only when
-   it allows the account, as AWS's KMS documents. */
+/* What a resource's policy is beside the caller's own: one more resource-based policy; a
+   KMS key's policy, the gate to the key (kms_gate: identity-based policies count only
+   when it allows the account, as AWS's KMS documents); or a role's trust policy, which
+   admits on its own a caller it names, its role, its account or "*" (an account-wide trust
+   needs no identity-based Allow here, as before identity policies decided AssumeRole),
+   while an explicit Deny anywhere still refuses. */
+enum rp_gate { GATE_NONE, GATE_KMS, GATE_TRUST };
+
+/* Evaluates with the entry's policies, its boundary and its tags as context keys, the
+   resource's policy as gate says. */
 static enum iam_decision evaluate_entry(const struct authz_entry *e, const struct rp_entry *rp,
-                                        int kms_gate, struct iam_request_ctx *ctx,
+                                        enum rp_gate gate, struct iam_request_ctx *ctx,
                                         struct iam_eval_result *res)
 {
-    struct iam_context_key keys[MAX_KEYS + MAX_TAG_KEYS];
+    struct iam_context_key keys[MAX_KEYS + MAX_EXTRA_KEYS + MAX_TAG_KEYS];
     size_t nk = 0;
-    for (size_t i = 0; i < ctx->n_keys && nk < MAX_KEYS; i++) {
+    for (size_t i = 0; i < ctx->n_keys && nk < MAX_KEYS + MAX_EXTRA_KEYS; i++) {
         keys[nk++] = ctx->keys[i];
     }
     for (size_t i = 0; i < e->n_tags && i < MAX_TAG_KEYS; i++) {
@@ -384,7 +429,11 @@ static enum iam_decision evaluate_entry(const struct authz_entry *e, const struc
     enum iam_decision d =
         iam_evaluate(&c, (const struct iam_policy *const *)e->identity, e->n_identity, rpp, sess,
                      e->session ? 1 : 0, bound, e->boundary ? 1 : 0, res);
-    if (kms_gate && rp != NULL && d == IAM_ALLOW && res->source != IAM_SRC_RESOURCE &&
+    if (gate == GATE_TRUST && d == IAM_IMPLICIT_DENY && rpp != NULL && iam_policy_admits(rpp, &c)) {
+        res->decision = d = IAM_ALLOW;
+        res->source = IAM_SRC_RESOURCE;
+    }
+    if (gate == GATE_KMS && rp != NULL && d == IAM_ALLOW && res->source != IAM_SRC_RESOURCE &&
         (rpp == NULL || !iam_policy_admits(rpp, &c))) {
         res->decision = d = IAM_IMPLICIT_DENY;
         res->source = IAM_SRC_RESOURCE;
@@ -395,7 +444,7 @@ static enum iam_decision evaluate_entry(const struct authz_entry *e, const struc
 }
 
 static enum iam_decision evaluate_cached(struct iam *iam, const struct api_request *req,
-                                         const char *rp_key, const char *rp_doc, int kms_gate,
+                                         const char *rp_key, const char *rp_doc, enum rp_gate gate,
                                          struct iam_request_ctx *ctx, struct iam_eval_result *res)
 {
     struct iam_authz *a = iam->authz;
@@ -413,7 +462,7 @@ static enum iam_decision evaluate_cached(struct iam *iam, const struct api_reque
         }
         for (struct authz_entry *e = a->buckets[b]; e != NULL; e = e->next) {
             if (strcmp(e->key, key) == 0 && e->gen == gen) {
-                enum iam_decision d = evaluate_entry(e, rp, kms_gate, ctx, res);
+                enum iam_decision d = evaluate_entry(e, rp, gate, ctx, res);
                 pthread_rwlock_unlock(&a->lock);
                 return d;
             }
@@ -768,6 +817,161 @@ static char *resource_policy(struct iam *iam, int s3, const char *bucket, const 
     return doc;
 }
 
+/* ---- the global condition keys ---- */
+
+/*
+ * The global keys of a request by who, built once for the three ways a request reaches
+ * the policies: the principal's own call (via NULL: aws:ViaAWSService false and
+ * aws:SourceIp when the address is known; a service acting as its role is such a call,
+ * made from no address of the caller's), or a call a service makes on the caller's behalf
+ * (via the service's principal, "athena.amazonaws.com": a forward access session, so
+ * aws:ViaAWSService true, aws:CalledVia and no aws:SourceIp).
+ */
+struct global_keys {
+    char now_iso[32], epoch[24];
+    const char *v_id, *v_arn, *v_acct, *v_user, *v_region, *v_ip, *v_via, *v_bool;
+    const char *now_iso_p, *epoch_p; /* point at now_iso and epoch */
+    struct iam_context_key keys[MAX_KEYS];
+    size_t n;
+};
+
+static void global_keys(struct global_keys *g, const struct iam *iam, const struct api_request *who,
+                        const char *via)
+{
+    time_t t = (time_t)(who->now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(g->now_iso, sizeof(g->now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(g->epoch, sizeof(g->epoch), "%lld", (long long)t);
+    g->v_id = who->principal_id;
+    g->v_arn = who->principal_arn;
+    g->v_acct = iam->account_id;
+    g->v_user = who->principal_name;
+    g->v_region = who->region;
+    g->v_ip = who->source_ip;
+    g->v_via = via;
+    g->v_bool = via != NULL ? "true" : "false";
+    g->now_iso_p = g->now_iso;
+    g->epoch_p = g->epoch;
+    static const char *const v_false = "false";
+    size_t n = 0;
+    struct iam_context_key *k = g->keys;
+    if (g->v_id != NULL && g->v_id[0] != '\0') {
+        k[n++] = (struct iam_context_key){"aws:userid", &g->v_id, 1};
+    }
+    k[n++] = (struct iam_context_key){"aws:PrincipalArn", &g->v_arn, 1};
+    k[n++] = (struct iam_context_key){"aws:PrincipalAccount", &g->v_acct, 1};
+    k[n++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+    k[n++] = (struct iam_context_key){"aws:ViaAWSService", &g->v_bool, 1};
+    if (via != NULL) {
+        k[n++] = (struct iam_context_key){"aws:CalledVia", &g->v_via, 1};
+        k[n++] = (struct iam_context_key){"aws:CalledViaFirst", &g->v_via, 1};
+        k[n++] = (struct iam_context_key){"aws:CalledViaLast", &g->v_via, 1};
+    }
+    k[n++] = (struct iam_context_key){"aws:CurrentTime", &g->now_iso_p, 1};
+    k[n++] = (struct iam_context_key){"aws:EpochTime", &g->epoch_p, 1};
+    if (g->v_region != NULL) {
+        k[n++] = (struct iam_context_key){"aws:RequestedRegion", &g->v_region, 1};
+    }
+    if (via == NULL && g->v_ip != NULL) {
+        k[n++] = (struct iam_context_key){"aws:SourceIp", &g->v_ip, 1};
+    }
+    if (who->principal_kind == HTTP_PRINCIPAL_USER) {
+        k[n++] = (struct iam_context_key){"aws:username", &g->v_user, 1};
+    }
+    g->n = n;
+}
+
+/* ---- iam:PassRole ---- */
+
+#define PASSED_MAX 8
+
+static void add_role(const char *arn, const char **out, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(out[i], arn) == 0) {
+            return;
+        }
+    }
+    if (*n < PASSED_MAX) {
+        out[(*n)++] = arn;
+    }
+}
+
+/* The roles a Firehose request hands to Firehose: every RoleARN member (the source's, the
+   destination's, its backup's, the schema's) and a Lambda processor's RoleArn parameter. */
+static void passed_roles(json_t *v, const char **out, size_t *n)
+{
+    size_t i;
+    json_t *e;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+        {
+            passed_roles(e, out, n);
+        }
+        return;
+    }
+    if (!json_is_object(v)) {
+        return;
+    }
+    const char *k;
+    json_object_foreach(v, k, e)
+    {
+        if (strcmp(k, "RoleARN") == 0 && json_is_string(e)) {
+            add_role(json_string_value(e), out, n);
+        } else {
+            passed_roles(e, out, n);
+        }
+    }
+    json_t *pn = json_object_get(v, "ParameterName"), *pv = json_object_get(v, "ParameterValue");
+    if (json_is_string(pn) && strcmp(json_string_value(pn), "RoleArn") == 0 && json_is_string(pv)) {
+        add_role(json_string_value(pv), out, n);
+    }
+}
+
+/*
+ * CreateDeliveryStream and UpdateDestination hand roles to Firehose: the caller needs
+ * iam:PassRole on each, with iam:PassedToService firehose.amazonaws.com (keys has room for
+ * it at keys[nk]). 0, or SL_E(ACCESS_DENIED) with IAM's message.
+ */
+static int pass_roles(struct iam *iam, const struct api_request *req, json_t *doc,
+                      struct iam_context_key *keys, size_t nk, struct err_info *err)
+{
+    json_t *own = NULL;
+    if (doc == NULL && req->body != NULL) {
+        json_error_t jerr;
+        doc = own = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
+    }
+    const char *roles[PASSED_MAX];
+    size_t n = 0;
+    passed_roles(doc, roles, &n);
+    static const char *const v_service = "firehose.amazonaws.com";
+    if (nk < MAX_KEYS) {
+        keys[nk++] = (struct iam_context_key){"iam:PassedToService", &v_service, 1};
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *res_ptrs[1] = {roles[i]};
+        struct iam_request_ctx ctx = {.action = "iam:PassRole",
+                                      .resources = res_ptrs,
+                                      .n_resources = 1,
+                                      .principal_arn = req->principal_arn,
+                                      .principal_account = iam->account_id,
+                                      .keys = keys,
+                                      .n_keys = nk};
+        struct iam_eval_result res;
+        if (evaluate_cached(iam, req, NULL, NULL, GATE_NONE, &ctx, &res) != IAM_ALLOW) {
+            char reason[200];
+            iam_result_reason(&res, "iam:PassRole", reason, sizeof(reason));
+            rc = err_set(err, SL_E(ACCESS_DENIED),
+                         "User: %s is not authorized to perform: iam:PassRole on resource: %s %s",
+                         req->principal_arn, roles[i], reason);
+        }
+    }
+    json_decref(own);
+    return rc;
+}
+
 /* ---- the hook ---- */
 
 int iam__authorize_policies(struct iam *iam, const struct api_request *req, const char *service,
@@ -825,32 +1029,10 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     if (act.no_auth) {
         goto out;
     }
-    char now_iso[32], epoch[24];
-    time_t t = (time_t)(req->now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
-    const char *v_user = req->principal_name, *v_id = req->principal_id;
-    const char *v_arn = req->principal_arn, *v_acct = iam->account_id;
-    const char *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
-    struct iam_context_key keys[MAX_KEYS];
-    size_t nk = 0;
-    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
-    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
-    /* a principal's own call, not one a service makes on its behalf */
-    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_false, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
-    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
-    const char *v_region = req->region, *v_ip = req->source_ip;
-    if (v_region != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
-    }
-    if (v_ip != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:SourceIp", &v_ip, 1};
-    }
+    struct global_keys g;
+    global_keys(&g, iam, req, NULL);
+    struct iam_context_key *keys = g.keys;
+    size_t nk = g.n;
     /* IAM's own keys: the managed policy an Attach names, the boundary a Put sets */
     const char *v_parn = params != NULL ? api_params_get(params, "PolicyArn") : NULL;
     const char *v_pb = params != NULL ? api_params_get(params, "PermissionsBoundary") : NULL;
@@ -859,9 +1041,6 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
     }
     if (v_pb != NULL) {
         keys[nk++] = (struct iam_context_key){"iam:PermissionsBoundary", &v_pb, 1};
-    }
-    if (req->principal_kind == HTTP_PRINCIPAL_USER) {
-        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
     }
     const char *svals[MAX_KEYS];
     for (size_t i = 0; i < act.n_keys && nk < MAX_KEYS; i++) {
@@ -888,8 +1067,8 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
         struct iam_eval_result res;
         const char *rp_key = s3 ? in.bucket : ck->resource_ptrs[0];
         char *rp_doc = rp_key != NULL ? resource_policy(iam, s3, in.bucket, rp_key) : NULL;
-        int kms_gate = !s3 && rp_key != NULL && is_kms_key(rp_key);
-        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, kms_gate, &ctx, &res);
+        enum rp_gate gate = !s3 && rp_key != NULL && is_kms_key(rp_key) ? GATE_KMS : GATE_NONE;
+        enum iam_decision d = evaluate_cached(iam, req, rp_key, rp_doc, gate, &ctx, &res);
         free(rp_doc);
         if (d != IAM_ALLOW) {
             char reason[200];
@@ -900,6 +1079,10 @@ int iam__authorize_policies(struct iam *iam, const struct api_request *req, cons
                          req->principal_arn, ck->action, ck->resource_ptrs[ri], reason);
             break;
         }
+    }
+    if (rc == 0 && strcmp(svc, "firehose") == 0 &&
+        (strcmp(op, "CreateDeliveryStream") == 0 || strcmp(op, "UpdateDestination") == 0)) {
+        rc = pass_roles(iam, req, nm.doc, keys, nk, err);
     }
 out:
     json_decref(nm.doc);
@@ -912,64 +1095,174 @@ out:
     return rc;
 }
 
+/* ---- the trust of roles ---- */
+
+int iam__trust_decide(struct iam *iam, const struct api_request *req, const char *trust_doc,
+                      const char *role_arn, const char *action, const struct iam_context_key *extra,
+                      size_t n_extra)
+{
+    struct global_keys g;
+    global_keys(&g, iam, req, NULL);
+    struct iam_context_key keys[MAX_KEYS + MAX_EXTRA_KEYS];
+    size_t nk = 0;
+    for (size_t i = 0; i < g.n; i++) {
+        keys[nk++] = g.keys[i];
+    }
+    for (size_t i = 0; i < n_extra && nk < MAX_KEYS + MAX_EXTRA_KEYS; i++) {
+        keys[nk++] = extra[i];
+    }
+    const char *res_ptrs[1] = {role_arn};
+    struct iam_request_ctx ctx = {.action = action,
+                                  .resources = res_ptrs,
+                                  .n_resources = 1,
+                                  .principal_arn = req->principal_arn,
+                                  .principal_account = iam->account_id,
+                                  .keys = keys,
+                                  .n_keys = nk};
+    struct iam_eval_result res;
+    return evaluate_cached(iam, req, role_arn, trust_doc, GATE_TRUST, &ctx, &res) == IAM_ALLOW;
+}
+
 /* ---- services acting as their role ---- */
+
+/* The name (into name) and trust policy (malloc'd) of the account's role role_arn names,
+   or NULL when the account has no such role. Firehose trusts a RoleARN naming no role of
+   the account, as before roles were checked: delivery streams made with made-up roles (as
+   many tests make them) keep being accepted and keep delivering. */
+static char *role_of(struct iam *iam, const char *role_arn, char *name, size_t size)
+{
+    const char *r = role_arn != NULL ? strstr(role_arn, ":role/") : NULL;
+    if (iam == NULL || iam->st == NULL || r == NULL) {
+        return NULL;
+    }
+    snprintf(name, size, "%s", strrchr(r, '/') + 1);
+    store_read_begin(iam->st);
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT trust FROM iam_role WHERE name = ?", "s", name);
+    char *trust = q != NULL && store_step(q) == 1 ? xstrdup(store_col_text(q, 0)) : NULL;
+    store_finalize(q);
+    store_read_end(iam->st);
+    return trust;
+}
+
+/*
+ * Decides action on resource for Firehose's session of the role role_name (session_name,
+ * "AWSFirehoseToS3"), with the policy of the resource (an S3 bucket, or a Kinesis stream
+ * by its ARN) beside the role's own. The call is the role's own, from Firehose: no
+ * address of the caller's.
+ */
+static enum iam_decision as_firehose_role(struct iam *iam, const char *role_arn,
+                                          const char *role_name, const char *action,
+                                          const char *resource, const char *bucket,
+                                          struct iam_eval_result *res)
+{
+    char session[400], cache_key[640];
+    snprintf(session, sizeof(session), "arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3",
+             iam->account_id, role_name);
+    snprintf(cache_key, sizeof(cache_key), "firehose:%s", role_arn);
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
+                              .principal_arn = session,
+                              .principal_id = "",
+                              .principal_name = role_name,
+                              .access_key_id = cache_key,
+                              .now_ms = clock_now_ms()};
+    struct global_keys g;
+    global_keys(&g, iam, &req, NULL);
+    const char *res_ptrs[1] = {resource};
+    struct iam_request_ctx ctx = {.action = action,
+                                  .resources = res_ptrs,
+                                  .n_resources = 1,
+                                  .principal_arn = session,
+                                  .principal_account = iam->account_id,
+                                  .keys = g.keys,
+                                  .n_keys = g.n};
+    const char *rp_key = bucket != NULL ? bucket : resource;
+    char *rp_doc = resource_policy(iam, bucket != NULL, bucket, resource);
+    enum iam_decision d = evaluate_cached(iam, &req, rp_key, rp_doc, GATE_NONE, &ctx, res);
+    free(rp_doc);
+    return d;
+}
 
 int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucket,
                               const char *key, struct err_info *err)
 {
     struct iam *iam = arg;
-    const char *r = role_arn != NULL ? strstr(role_arn, ":role/") : NULL;
-    if (iam == NULL || iam->st == NULL || r == NULL) {
+    char name[130], resource[IAM_ARN_MAX];
+    char *trust = role_of(iam, role_arn, name, sizeof(name));
+    if (trust == NULL) {
         return 0;
     }
-    const char *name = strrchr(r, '/') + 1;
-    /* A RoleARN naming no role of the account is trusted, as before roles were checked:
-       delivery streams made with made-up roles keep delivering. */
-    store_read_begin(iam->st);
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT 1 FROM iam_role WHERE name = ?", "s", name);
-    int exists = q != NULL && store_step(q) == 1;
-    store_finalize(q);
-    store_read_end(iam->st);
-    if (!exists) {
-        return 0;
-    }
-    char session[400], cache_key[640], resource[IAM_ARN_MAX];
-    snprintf(session, sizeof(session), "arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3",
-             iam->account_id, name);
-    snprintf(cache_key, sizeof(cache_key), "firehose:%s", role_arn);
+    free(trust);
     if (snprintf(resource, sizeof(resource), "arn:aws:s3:::%s/%s", bucket, key) >=
         (int)sizeof(resource)) {
         return 0;
     }
-    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
-                              .principal_arn = session,
-                              .principal_id = "",
-                              .principal_name = name,
-                              .access_key_id = cache_key,
-                              .now_ms = clock_now_ms()};
-    const char *v_arn = session, *v_acct = iam->account_id;
-    struct iam_context_key keys[] = {{"aws:PrincipalArn", &v_arn, 1},
-                                     {"aws:PrincipalAccount", &v_acct, 1}};
-    const char *res_ptrs[1] = {resource};
-    struct iam_request_ctx ctx = {.action = "s3:PutObject",
-                                  .resources = res_ptrs,
-                                  .n_resources = 1,
-                                  .principal_arn = session,
-                                  .principal_account = iam->account_id,
-                                  .keys = keys,
-                                  .n_keys = 2};
     struct iam_eval_result res;
-    char *rp_doc = resource_policy(iam, 1, bucket, NULL);
-    enum iam_decision d = evaluate_cached(iam, &req, bucket, rp_doc, 0, &ctx, &res);
-    free(rp_doc);
-    if (d == IAM_ALLOW) {
+    if (as_firehose_role(iam, role_arn, name, "s3:PutObject", resource, bucket, &res) ==
+        IAM_ALLOW) {
         return 0;
     }
     return err_set(err, SL_E(ACCESS_DENIED),
                    "Access was denied. Ensure that the trust policy for the provided IAM role "
                    "allows Firehose to assume the role, and the access policy allows access to "
                    "the S3 bucket.");
+}
+
+int iam_firehose_kinesis_authorize(void *arg, const char *role_arn, const char *stream_arn,
+                                   struct err_info *err)
+{
+    /* what AWS's documented role policy for a Kinesis source grants */
+    static const char *const actions[] = {"kinesis:DescribeStream", "kinesis:GetShardIterator",
+                                          "kinesis:GetRecords", "kinesis:ListShards"};
+    struct iam *iam = arg;
+    char name[130];
+    char *trust = role_of(iam, role_arn, name, sizeof(name));
+    if (trust == NULL) {
+        return 0;
+    }
+    free(trust);
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        struct iam_eval_result res;
+        if (as_firehose_role(iam, role_arn, name, actions[i], stream_arn, NULL, &res) !=
+            IAM_ALLOW) {
+            char reason[200];
+            iam_result_reason(&res, actions[i], reason, sizeof(reason));
+            return err_set(err, SL_E(ACCESS_DENIED),
+                           "User: arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3 is not "
+                           "authorized to perform: %s on resource: %s %s",
+                           iam->account_id, name, actions[i], stream_arn, reason);
+        }
+    }
+    return 0;
+}
+
+int iam_firehose_assume_check(void *arg, const char *role_arn, struct err_info *err)
+{
+    struct iam *iam = arg;
+    char name[130];
+    char *trust = role_of(iam, role_arn, name, sizeof(name));
+    if (trust == NULL) {
+        return 0;
+    }
+    /* Firehose's service principal, of no account */
+    const char *res_ptrs[1] = {role_arn};
+    struct iam_request_ctx ctx = {.action = "sts:AssumeRole",
+                                  .resources = res_ptrs,
+                                  .n_resources = 1,
+                                  .principal_service = "firehose.amazonaws.com"};
+    struct iam_policy *p = NULL;
+    struct iam_policy_error perr;
+    struct iam_eval_result res;
+    int ok = iam_policy_compile(trust, strlen(trust), IAM_POLICY_RESOURCE, &p, &perr) == 0 &&
+             iam_evaluate(&ctx, NULL, 0, p, NULL, 0, NULL, 0, &res) == IAM_ALLOW;
+    iam_policy_free(p);
+    free(trust);
+    if (ok) {
+        return 0;
+    }
+    return err_set(err, SL_E(INVALID_ARGUMENT),
+                   "Firehose is unable to assume role %s. Please check the role provided.",
+                   role_arn);
 }
 
 /* ---- services acting as their caller ---- */
@@ -990,37 +1283,14 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
                        "identity-based policy allows the %s action",
                        who->principal_arn, action, resource, action);
     }
-    char now_iso[32], epoch[24];
-    time_t t = (time_t)(who->now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
     /* A request Athena makes for the caller (a forward access session): the caller's
        identity, through a service, so no aws:SourceIp (AWS's Athena documents it unusable
        for S3 access) and aws:ViaAWSService true. */
-    const char *v_id = who->principal_id, *v_arn = who->principal_arn, *v_acct = iam->account_id;
-    const char *v_true = "true", *v_false = "false", *v_now = now_iso, *v_epoch = epoch;
-    const char *v_via = "athena.amazonaws.com", *v_user = who->principal_name;
-    const char *v_region = who->region, *v_prefix = s3_prefix;
-    struct iam_context_key keys[MAX_KEYS];
-    size_t nk = 0;
-    keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
-    keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
-    keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
-    keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_true, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledVia", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledViaFirst", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CalledViaLast", &v_via, 1};
-    keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
-    keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
-    if (v_region != NULL) {
-        keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
-    }
-    if (who->principal_kind == HTTP_PRINCIPAL_USER) {
-        keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
-    }
+    struct global_keys g;
+    global_keys(&g, iam, who, "athena.amazonaws.com");
+    struct iam_context_key *keys = g.keys;
+    size_t nk = g.n;
+    const char *v_prefix = s3_prefix;
     if (v_prefix != NULL) {
         keys[nk++] = (struct iam_context_key){"s3:prefix", &v_prefix, 1};
     }
@@ -1034,7 +1304,7 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
                                   .n_keys = nk};
     struct iam_eval_result res;
     char *rp_doc = bucket != NULL ? resource_policy(iam, 1, bucket, NULL) : NULL;
-    enum iam_decision d = evaluate_cached(iam, who, bucket, rp_doc, 0, &ctx, &res);
+    enum iam_decision d = evaluate_cached(iam, who, bucket, rp_doc, GATE_NONE, &ctx, &res);
     free(rp_doc);
     if (d == IAM_ALLOW) {
         return 0;

@@ -55,6 +55,10 @@ static const struct store_migration migrations[] = {
     /* permissions boundaries: a managed policy's ARN, NULL when none */
     {4, "ALTER TABLE iam_user ADD COLUMN boundary TEXT;"
         "ALTER TABLE iam_role ADD COLUMN boundary TEXT;"},
+    /* session tags: a JSON object (key -> value, the keys' case kept), and the keys that
+       pass on to a role chain's next session (a JSON array); NULL when none */
+    {5, "ALTER TABLE iam_session ADD COLUMN tags TEXT;"
+        "ALTER TABLE iam_session ADD COLUMN transitive TEXT;"},
 };
 
 /*
@@ -361,6 +365,14 @@ static int token_verify(const struct iam *iam, const char *key_id, const char *t
 int iam_session_create(struct iam *iam, const struct http_principal *who, int64_t duration_s,
                        const char *policy, int64_t now_ms, struct iam_session_creds *out)
 {
+    return iam__session_create_tagged(iam, who, duration_s, policy, NULL, NULL, now_ms, out);
+}
+
+int iam__session_create_tagged(struct iam *iam, const struct http_principal *who,
+                               int64_t duration_s, const char *policy, const char *tags,
+                               const char *transitive, int64_t now_ms,
+                               struct iam_session_creds *out)
+{
     if (iam->st == NULL) {
         return SL_E(INTERNAL);
     }
@@ -377,9 +389,9 @@ int iam_session_create(struct iam *iam, const struct http_principal *who, int64_
     if (rc == 0) {
         rc = store_run(iam->st,
                        "INSERT INTO iam_session (key_id, secret, expires, kind, arn, id, name,"
-                       " policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       "ssiissss", out->key_id, out->secret, out->expires_ms, (int64_t)who->kind,
-                       who->arn, who->id, who->name, policy);
+                       " policy, tags, transitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "ssiissssss", out->key_id, out->secret, out->expires_ms, (int64_t)who->kind,
+                       who->arn, who->id, who->name, policy, tags, transitive);
     }
     store_unlock(iam->st);
     return rc;

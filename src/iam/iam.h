@@ -46,6 +46,20 @@ const char *iam_root_access_key_id(const struct iam *iam);
 int iam_firehose_s3_authorize(void *arg, const char *role_arn, const char *bucket,
                               const char *key, struct err_info *err);
 
+/* delivery.h's delivery_kinesis_authorize_fn (arg: the struct iam): whether the role of
+   role_arn may read the Kinesis stream stream_arn as Firehose reads a source
+   (kinesis:DescribeStream, GetShardIterator, GetRecords, ListShards), by its policies and
+   the stream's policy. A role the account does not have is let through. 0, or
+   SL_E(ACCESS_DENIED) with Kinesis's "User: ... is not authorized" in err. */
+int iam_firehose_kinesis_authorize(void *arg, const char *role_arn, const char *stream_arn,
+                                   struct err_info *err);
+
+/* delivery.h's delivery_assume_check_fn (arg: the struct iam): whether Firehose may assume
+   the role of role_arn, its trust policy allowing firehose.amazonaws.com sts:AssumeRole.
+   A role the account does not have is let through. 0, or SL_E(INVALID_ARGUMENT) with
+   Firehose's "Firehose is unable to assume role ..." in err. */
+int iam_firehose_assume_check(void *arg, const char *role_arn, struct err_info *err);
+
 /* query.h's query_authorize_fn (arg: the struct iam): whether the caller who (its
    principal_* fields, access_key_id, region, now_ms) may do action on resource when Athena
    asks on its behalf (aws:CalledVia athena.amazonaws.com), by its identity policies and,

@@ -10,6 +10,7 @@
 #include "core/store.h"
 #include "iam/actions.h"
 #include "iam/iam.h"
+#include "iam/policy.h"
 
 struct json_t;
 
@@ -90,9 +91,24 @@ enum iam_doc_kind {
  */
 int iam__policydoc_check(const char *doc, enum iam_doc_kind kind, struct err_info *err);
 
-/* 1 when the trust policy document lets principal_arn (of account) assume the role:
-   an Allow statement for sts:AssumeRole (or a matching wildcard) naming the ARN, the
-   account id, the account root's ARN or "*" as an AWS principal. */
-int iam__trust_allows(const char *doc, const char *principal_arn, const char *account);
+/* iam_session_create with session tags (tags: a JSON object, key -> value) and the keys
+   of those that are transitive (a JSON array); either NULL for none. */
+int iam__session_create_tagged(struct iam *iam, const struct http_principal *who,
+                               int64_t duration_s, const char *policy, const char *tags,
+                               const char *transitive, int64_t now_ms,
+                               struct iam_session_creds *out);
+
+/*
+ * Whether the caller req may do action ("sts:AssumeRole", "sts:TagSession") on the role
+ * role_arn whose trust policy is trust_doc (authz.c): the trust policy as the role's
+ * resource-based policy beside the caller's own policies, with the global keys, the
+ * caller's tags as aws:PrincipalTag/<key> and the n_extra keys of the request
+ * (aws:RequestTag/<key>, aws:TagKeys, sts:ExternalId, ...). An explicit Deny refuses; a
+ * trust statement that allows and names the caller, its role, its account or "*" admits
+ * (an account-wide trust needs no identity-based Allow). 1 when allowed.
+ */
+int iam__trust_decide(struct iam *iam, const struct api_request *req, const char *trust_doc,
+                      const char *role_arn, const char *action, const struct iam_context_key *extra,
+                      size_t n_extra);
 
 #endif

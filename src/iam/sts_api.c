@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -137,6 +140,276 @@ static int find_role(struct iam *iam, const char *arn, struct role_row *out)
     return rc;
 }
 
+/* ---- session tags ---- */
+
+#define SESSION_TAGS_MAX 50
+#define PACKED_LIMIT 2048 /* characters of session policy and session tags together */
+
+/* Characters (not bytes) of UTF-8 text. */
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* STS's tag pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]: ASCII letters, digits, space and those
+   marks; any non-ASCII character is taken for a letter. */
+static int tag_text_ok(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(c >= 0x80 || isalnum(c) || c == ' ' || strchr("_.:/=+-@", c) != NULL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* An AssumeRole's tags: those it passes, those it inherits as transitive from the calling
+   session, and the keys it marks transitive. */
+struct session_tags {
+    size_t n;                             /* passed */
+    const char *keys[SESSION_TAGS_MAX];   /* borrowed from the parameters */
+    const char *values[SESSION_TAGS_MAX]; /* borrowed */
+    size_t n_transitive;
+    const char *transitive[SESSION_TAGS_MAX]; /* borrowed */
+    json_t *inherited;                        /* the caller's transitive tags: key -> value */
+    json_t *inherited_keys;                   /* their keys, a JSON array */
+};
+
+static void session_tags_fini(struct session_tags *t)
+{
+    json_decref(t->inherited);
+    json_decref(t->inherited_keys);
+}
+
+static int list_too_long(struct api_call *call, const char *member)
+{
+    return err_set(&call->err, SL_E(VALIDATION),
+                   "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                   "Member must have length less than or equal to %d",
+                   member, SESSION_TAGS_MAX);
+}
+
+/* Reads Tags.member.N and TransitiveTagKeys.member.N, checking them as STS's model does. */
+static int read_tags(struct api_call *call, const struct api_params *p, struct session_tags *t)
+{
+    char name[48], member[48];
+    for (int i = 1;; i++) {
+        snprintf(name, sizeof(name), "Tags.member.%d.Key", i);
+        const char *key = api_params_get(p, name);
+        if (key == NULL) {
+            break;
+        }
+        if (t->n == SESSION_TAGS_MAX) {
+            return list_too_long(call, "tags");
+        }
+        snprintf(name, sizeof(name), "Tags.member.%d.Value", i);
+        const char *value = api_params_get(p, name);
+        if (value == NULL) {
+            snprintf(member, sizeof(member), "tags.%d.member.value", i);
+            return err_set(&call->err, SL_E(VALIDATION),
+                           "1 validation error detected: Value null at '%s' failed to satisfy "
+                           "constraint: Member must not be null",
+                           member);
+        }
+        snprintf(member, sizeof(member), "tags.%d.member.key", i);
+        if (utf8_len(key) < 1 || utf8_len(key) > 128) {
+            return validation(call, key, member,
+                              utf8_len(key) < 1
+                                  ? "Member must have length greater than or equal to 1"
+                                  : "Member must have length less than or equal to 128");
+        }
+        if (!tag_text_ok(key)) {
+            return validation(call, key, member,
+                              "Member must satisfy regular expression pattern: "
+                              "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+        }
+        snprintf(member, sizeof(member), "tags.%d.member.value", i);
+        if (utf8_len(value) > 256) {
+            return validation(call, value, member,
+                              "Member must have length less than or equal to 256");
+        }
+        if (!tag_text_ok(value)) {
+            return validation(call, value, member,
+                              "Member must satisfy regular expression pattern: "
+                              "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*");
+        }
+        for (size_t k = 0; k < t->n; k++) {
+            if (strcasecmp(t->keys[k], key) == 0) {
+                return err_set(&call->err, SL_E(VALIDATION),
+                               "Duplicate tag keys found. Please note that Tag keys are case "
+                               "insensitive.");
+            }
+        }
+        t->keys[t->n] = key;
+        t->values[t->n++] = value;
+    }
+    for (int i = 1;; i++) {
+        snprintf(name, sizeof(name), "TransitiveTagKeys.member.%d", i);
+        const char *key = api_params_get(p, name);
+        if (key == NULL) {
+            break;
+        }
+        if (t->n_transitive == SESSION_TAGS_MAX) {
+            return list_too_long(call, "transitiveTagKeys");
+        }
+        if (utf8_len(key) < 1 || utf8_len(key) > 128) {
+            return validation(call, key, "transitiveTagKeys.member",
+                              "Member must have length less than or equal to 128");
+        }
+        t->transitive[t->n_transitive++] = key;
+    }
+    return 0;
+}
+
+/* The calling session's transitive tags (role chaining), which a tag passed again may
+   not replace. */
+static int inherit_tags(struct api_call *call, struct iam *iam, struct session_tags *t)
+{
+    const struct api_request *req = call->req;
+    t->inherited = json_object();
+    t->inherited_keys = json_array();
+    if (req->principal_kind != HTTP_PRINCIPAL_ASSUMED_ROLE || req->access_key_id == NULL) {
+        return 0;
+    }
+    store_read_begin(iam->st);
+    struct store_stmt *q =
+        store_prepare_args(iam->st, "SELECT tags, transitive FROM iam_session WHERE key_id = ?",
+                           "s", req->access_key_id);
+    json_t *tags = NULL, *keys = NULL;
+    if (q != NULL && store_step(q) == 1 && store_col_text(q, 1) != NULL) {
+        tags = json_loads(store_col_text(q, 0) != NULL ? store_col_text(q, 0) : "{}", 0, NULL);
+        keys = json_loads(store_col_text(q, 1), 0, NULL);
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        json_t *v = json_object_get(tags, json_string_value(k));
+        if (json_is_string(v)) {
+            json_object_set(t->inherited, json_string_value(k), v);
+            json_array_append(t->inherited_keys, k);
+        }
+    }
+    json_decref(tags);
+    json_decref(keys);
+    for (size_t n = 0; n < t->n; n++) {
+        const char *ik;
+        json_t *iv;
+        json_object_foreach(t->inherited, ik, iv)
+        {
+            if (strcasecmp(ik, t->keys[n]) == 0) {
+                return err_set(&call->err, SL_E(VALIDATION),
+                               "The session tag %s is transitive from the calling session and "
+                               "cannot be passed again.",
+                               t->keys[n]);
+            }
+        }
+    }
+    return 0;
+}
+
+/* The share of the packed limit the session policy and the passed tags use, in percent,
+   rounded up (transitive keys take no room, as STS documents). */
+static size_t packed_percent(const char *policy, const struct session_tags *t)
+{
+    size_t used = 0;
+    for (const char *c = policy != NULL ? policy : ""; *c != '\0'; c++) {
+        used += !isspace((unsigned char)*c);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        used += utf8_len(t->keys[i]) + utf8_len(t->values[i]);
+    }
+    return (used * 100 + PACKED_LIMIT - 1) / PACKED_LIMIT;
+}
+
+/* The AssumeRole's own condition keys: aws:RequestTag/<key> per tag, aws:TagKeys,
+   sts:TransitiveTagKeys, sts:ExternalId and sts:RoleSessionName. names holds the
+   aws:RequestTag names (freed by the caller). */
+static size_t request_keys(const struct session_tags *t, const char **external,
+                           const char **session, char **names, struct iam_context_key *keys)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        names[i] = xasprintf("aws:RequestTag/%s", t->keys[i]);
+        keys[n++] = (struct iam_context_key){names[i], &t->values[i], 1};
+    }
+    if (t->n > 0) {
+        keys[n++] = (struct iam_context_key){"aws:TagKeys", t->keys, t->n};
+    }
+    if (t->n_transitive > 0) {
+        keys[n++] =
+            (struct iam_context_key){"sts:TransitiveTagKeys", t->transitive, t->n_transitive};
+    }
+    if (*external != NULL) {
+        keys[n++] = (struct iam_context_key){"sts:ExternalId", external, 1};
+    }
+    keys[n++] = (struct iam_context_key){"sts:RoleSessionName", session, 1};
+    return n;
+}
+
+/* The role's tags as aws:ResourceTag/<key> and iam:ResourceTag/<key>, an inherited
+   transitive tag's value in place of the role's own for the same key (role chaining, as
+   IAM documents). Appends to keys and names (names freed by the caller); returns how many
+   keys it added. */
+static size_t resource_keys(struct iam *iam, const char *role, const struct session_tags *t,
+                            char **names, const char **values, struct iam_context_key *keys)
+{
+    size_t n = 0;
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT key, value FROM iam_tag WHERE kind = 'role' AND owner = ?", "s", role);
+    while (q != NULL && store_step(q) == 1 && n < 2 * SESSION_TAGS_MAX) {
+        const char *key = store_col_text(q, 0), *value = store_col_text(q, 1);
+        const char *ik;
+        json_t *iv;
+        json_object_foreach(t->inherited, ik, iv)
+        {
+            if (strcasecmp(ik, key) == 0) {
+                value = json_string_value(iv);
+            }
+        }
+        values[n / 2] = xstrdup(value);
+        names[n] = xasprintf("aws:ResourceTag/%s", key);
+        keys[n] = (struct iam_context_key){names[n], &values[n / 2], 1};
+        n++;
+        names[n] = xasprintf("iam:ResourceTag/%s", key);
+        keys[n] = (struct iam_context_key){names[n], &values[n / 2], 1};
+        n++;
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return n;
+}
+
+/* The new session's tags (inherited, then passed) and transitive keys (inherited, then
+   those marked that name a passed tag), as stored; NULL for none. */
+static void stored_tags(const struct session_tags *t, char **tags_out, char **keys_out)
+{
+    json_t *tags = json_deep_copy(t->inherited), *keys = json_deep_copy(t->inherited_keys);
+    for (size_t i = 0; i < t->n; i++) {
+        json_object_set_new(tags, t->keys[i], json_string(t->values[i]));
+    }
+    for (size_t i = 0; i < t->n_transitive; i++) {
+        for (size_t k = 0; k < t->n; k++) {
+            if (strcasecmp(t->transitive[i], t->keys[k]) == 0) {
+                json_array_append_new(keys, json_string(t->keys[k]));
+                break;
+            }
+        }
+    }
+    *tags_out = json_object_size(tags) > 0 ? json_dumps(tags, JSON_COMPACT) : NULL;
+    *keys_out = json_array_size(keys) > 0 ? json_dumps(keys, JSON_COMPACT) : NULL;
+    json_decref(tags);
+    json_decref(keys);
+}
+
 static int assume_role(struct api_call *call, const struct api_params *p, struct buf *result)
 {
     struct iam *iam = call->service_ctx;
@@ -144,6 +417,7 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     const char *arn = api_params_get(p, "RoleArn");
     const char *session = api_params_get(p, "RoleSessionName");
     const char *policy = api_params_get(p, "Policy");
+    const char *external = api_params_get(p, "ExternalId");
     if (arn == NULL || session == NULL) {
         return err_set(&call->err, SL_E(VALIDATION),
                        "1 validation error detected: Value null at '%s' failed to satisfy "
@@ -164,20 +438,62 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
         (policy != NULL && (rc = iam__policydoc_check(policy, IAM_DOC_SESSION, &call->err)) < 0)) {
         return rc;
     }
+    if (external != NULL && (strlen(external) < 2 || strlen(external) > 1224)) {
+        return validation(call, external, "externalId",
+                          strlen(external) < 2
+                              ? "Member must have length greater than or equal to 2"
+                              : "Member must have length less than or equal to 1224");
+    }
+    struct session_tags tags = {0};
+    if ((rc = read_tags(call, p, &tags)) < 0) {
+        return rc;
+    }
+    size_t packed = packed_percent(policy, &tags);
+    if (packed > 100) {
+        return err_set(&call->err, SL_E(STS_PACKED_POLICY_TOO_LARGE),
+                       "Packed policy consumes %zu%% of allotted space", packed);
+    }
     if (req->principal_kind == HTTP_PRINCIPAL_ROOT) {
         return err_set(&call->err, SL_E(ACCESS_DENIED),
                        "Roles may not be assumed by root accounts.");
     }
+    if ((rc = inherit_tags(call, iam, &tags)) < 0) {
+        session_tags_fini(&tags);
+        return rc;
+    }
     struct role_row role = {0};
     rc = find_role(iam, arn, &role);
-    if (rc < 0 || !iam__trust_allows(role.trust, req->principal_arn, iam->account_id)) {
-        free(role.trust);
-        return err_set(&call->err, SL_E(ACCESS_DENIED),
-                       "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
-                       req->principal_arn, arn);
+    char *names[SESSION_TAGS_MAX], *rnames[2 * SESSION_TAGS_MAX];
+    const char *rvalues[SESSION_TAGS_MAX];
+    struct iam_context_key keys[3 * SESSION_TAGS_MAX + 4];
+    size_t nk = request_keys(&tags, &external, &session, names, keys);
+    size_t nr = rc == 0 ? resource_keys(iam, role.name, &tags, rnames, rvalues, keys + nk) : 0;
+    nk += nr;
+    const char *denied = NULL;
+    if (rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
+        denied = "sts:AssumeRole";
+    } else if (tags.n > 0 &&
+               !iam__trust_decide(iam, req, role.trust, arn, "sts:TagSession", keys, nk)) {
+        denied = "sts:TagSession"; /* passing tags needs it too */
+    }
+    for (size_t i = 0; i < tags.n; i++) {
+        free(names[i]);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        free(rnames[i]);
+    }
+    for (size_t i = 0; i < nr / 2; i++) {
+        free((char *)rvalues[i]);
     }
     free(role.trust);
+    if (denied != NULL) {
+        session_tags_fini(&tags);
+        return err_set(&call->err, SL_E(ACCESS_DENIED),
+                       "User: %s is not authorized to perform: %s on resource: %s",
+                       req->principal_arn, denied, arn);
+    }
     if (duration > role.max_session) {
+        session_tags_fini(&tags);
         return err_set(&call->err, SL_E(VALIDATION),
                        "The requested DurationSeconds exceeds the MaxSessionDuration set for "
                        "this role.");
@@ -188,9 +504,15 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
              role.name, session);
     snprintf(who.id, sizeof(who.id), "%s:%s", role.id, session);
     snprintf(who.name, sizeof(who.name), "%s", role.name);
+    char *tags_text, *transitive_text;
+    stored_tags(&tags, &tags_text, &transitive_text);
     struct iam_session_creds creds;
-    rc = iam_session_create(iam, &who, duration, policy, req->now_ms, &creds);
+    rc = iam__session_create_tagged(iam, &who, duration, policy, tags_text, transitive_text,
+                                    req->now_ms, &creds);
+    free(tags_text);
+    free(transitive_text);
     if (rc < 0) {
+        session_tags_fini(&tags);
         return err_set(&call->err, rc, "%s", "");
     }
     put_credentials(result, &creds);
@@ -198,14 +520,10 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     put_text(result, "AssumedRoleId", who.id);
     put_text(result, "Arn", who.arn);
     buf_puts(result, "</AssumedRoleUser>");
-    if (policy != NULL) {
-        /* The share of the session policy limit used, in percent, rounded up. */
-        size_t used = 0;
-        for (const char *c = policy; *c != '\0'; c++) {
-            used += !isspace((unsigned char)*c);
-        }
-        buf_printf(result, "<PackedPolicySize>%zu</PackedPolicySize>", (used * 100 + 2047) / 2048);
+    if (policy != NULL || tags.n > 0) {
+        buf_printf(result, "<PackedPolicySize>%zu</PackedPolicySize>", packed);
     }
+    session_tags_fini(&tags);
     explicit_bzero(&creds, sizeof(creds));
     return buf_status(result);
 }

@@ -372,29 +372,6 @@ static void test_policy_documents_are_checked_for_shape_and_size(void **state)
     assert_int_equal(iam__policydoc_check(doc, IAM_DOC_ROLE, &err), 0);
 }
 
-static void test_trust_policies_name_who_may_assume(void **state)
-{
-    (void)state;
-    const char *user = "arn:aws:iam::123456789012:user/alice";
-    const char *doc = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:Assume*\","
-                      "\"Principal\":{\"AWS\":[\"arn:aws:iam::123456789012:user/alice\"]}}]}";
-    assert_true(iam__trust_allows(doc, user, "123456789012"));
-    assert_false(iam__trust_allows(doc, "arn:aws:iam::123456789012:user/bob", "123456789012"));
-    const char *account = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
-                          "\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:root\"}}}";
-    assert_true(iam__trust_allows(account, user, "123456789012"));
-    const char *service = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
-                          "\"Principal\":{\"Service\":\"firehose.amazonaws.com\"}}}";
-    assert_false(iam__trust_allows(service, user, "123456789012"));
-    const char *denied = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
-                         "\"Principal\":\"*\"},{\"Effect\":\"Deny\",\"Action\":"
-                         "\"sts:AssumeRole\",\"Principal\":{\"AWS\":\"123456789012\"}}]}";
-    assert_false(iam__trust_allows(denied, user, "123456789012"));
-    const char *other_action = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":"
-                               "\"sts:TagSession\",\"Principal\":\"*\"}}";
-    assert_false(iam__trust_allows(other_action, user, "123456789012"));
-}
-
 static void test_the_hook_allows_root_and_sts_and_denies_the_rest(void **state)
 {
     (void)state;
@@ -469,6 +446,259 @@ static int put_as_alice(struct iam *iam, const char *body, struct err_info *err)
     return iam_authorize(iam, &req, "kinesis", "PutRecord", NULL, err);
 }
 
+/* alice's request (for the trust decision and the hook) at a fixed time. */
+static struct api_request alice_request(void)
+{
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_USER,
+                              .principal_arn = "arn:aws:iam::123456789012:user/alice",
+                              .principal_id = "AIDAAAAAAAAAAAAAAAAAA",
+                              .principal_name = "alice",
+                              .access_key_id = "AKIAUSERKEY000000001",
+                              .region = "us-east-1",
+                              .now_ms = 1764000000000};
+    return req;
+}
+
+static int trusts(struct iam *iam, const char *doc, const char *action,
+                  const struct iam_context_key *extra, size_t n_extra)
+{
+    struct api_request req = alice_request();
+    return iam__trust_decide(iam, &req, doc, "arn:aws:iam::123456789012:role/r", action, extra,
+                             n_extra);
+}
+
+static void test_trust_policies_name_who_may_assume(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    const char *alice = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:Assume*\","
+                        "\"Principal\":{\"AWS\":[\"arn:aws:iam::123456789012:user/alice\"]}}]}";
+    assert_true(trusts(iam, alice, "sts:AssumeRole", NULL, 0));
+    const char *bob = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                      "\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:user/bob\"}}]}";
+    assert_false(trusts(iam, bob, "sts:AssumeRole", NULL, 0));
+    /* an account-wide trust admits without an identity-based Allow */
+    const char *account = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                          "\"Principal\":{\"AWS\":\"arn:aws:iam::123456789012:root\"}}}";
+    assert_true(trusts(iam, account, "sts:AssumeRole", NULL, 0));
+    const char *service = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                          "\"Principal\":{\"Service\":\"firehose.amazonaws.com\"}}}";
+    assert_false(trusts(iam, service, "sts:AssumeRole", NULL, 0));
+    const char *denied = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\","
+                         "\"Principal\":\"*\"},{\"Effect\":\"Deny\",\"Action\":"
+                         "\"sts:AssumeRole\",\"Principal\":{\"AWS\":\"123456789012\"}}]}";
+    assert_false(trusts(iam, denied, "sts:AssumeRole", NULL, 0));
+    /* sts:TagSession is an action of its own */
+    const char *tag_only = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":"
+                           "\"sts:TagSession\",\"Principal\":\"*\"}}";
+    assert_false(trusts(iam, tag_only, "sts:AssumeRole", NULL, 0));
+    assert_true(trusts(iam, tag_only, "sts:TagSession", NULL, 0));
+    assert_false(trusts(iam, alice, "sts:TagSession", NULL, 0));
+    /* conditions see the request's own keys */
+    const char *tagged = "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+                         "\"Principal\":\"*\",\"Condition\":{\"StringEquals\":"
+                         "{\"aws:RequestTag/team\":\"blue\",\"sts:ExternalId\":\"x1\"}}}}";
+    const char *blue = "blue", *red = "red", *x1 = "x1";
+    struct iam_context_key keys[] = {{"aws:RequestTag/Team", &blue, 1}, {"sts:ExternalId", &x1, 1}};
+    assert_true(trusts(iam, tagged, "sts:AssumeRole", keys, 2));
+    keys[0].values = &red;
+    assert_false(trusts(iam, tagged, "sts:AssumeRole", keys, 2));
+    assert_false(trusts(iam, tagged, "sts:AssumeRole", keys + 1, 1));
+    /* an explicit Deny of the caller's own refuses too */
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_inline VALUES ('user', 'alice', 'no',"
+                               " '{\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"sts:*\","
+                               "\"Resource\":\"*\"}}')",
+                               ""),
+                     0);
+    store_unlock(st);
+    iam__policies_changed();
+    assert_false(trusts(iam, alice, "sts:AssumeRole", NULL, 0));
+    close_store(f, st, iam);
+}
+
+static void test_each_role_handed_to_firehose_needs_pass_role(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    store_lock(st);
+    assert_int_equal(
+        store_run(
+            st,
+            "INSERT INTO iam_inline VALUES ('user', 'alice', 'fh', '{\"Statement\":["
+            "{\"Effect\":\"Allow\",\"Action\":\"firehose:*\",\"Resource\":\"*\"},"
+            "{\"Effect\":\"Allow\",\"Action\":\"iam:PassRole\",\"Resource\":"
+            "[\"arn:aws:iam::123456789012:role/dest\",\"arn:aws:iam::123456789012:role/src\"],"
+            "\"Condition\":{\"StringEquals\":{\"iam:PassedToService\":"
+            "\"firehose.amazonaws.com\"}}}]}')",
+            ""),
+        0);
+    store_unlock(st);
+    iam__policies_changed();
+    /* the source's, the destination's, and a Lambda processor's RoleArn parameter */
+    const char *body =
+        "{\"DeliveryStreamName\":\"d\",\"KinesisStreamSourceConfiguration\":{\"RoleARN\":"
+        "\"arn:aws:iam::123456789012:role/src\"},\"ExtendedS3DestinationConfiguration\":{"
+        "\"RoleARN\":\"arn:aws:iam::123456789012:role/dest\",\"ProcessingConfiguration\":{"
+        "\"Processors\":[{\"Type\":\"Lambda\",\"Parameters\":[{\"ParameterName\":\"RoleArn\","
+        "\"ParameterValue\":\"arn:aws:iam::123456789012:role/lambda\"}]}]}}}";
+    struct api_request req = alice_request();
+    req.method = "POST";
+    req.path = "/";
+    req.query = "";
+    req.body = (const uint8_t *)body;
+    req.body_len = strlen(body);
+    req.body_fd = -1;
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "CreateDeliveryStream", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    assert_string_equal(err.message,
+                        "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: "
+                        "iam:PassRole on resource: arn:aws:iam::123456789012:role/lambda because "
+                        "no identity-based policy allows the iam:PassRole action");
+    /* without the processor, both roles handed over are allowed */
+    const char *plain = "{\"DeliveryStreamName\":\"d\",\"KinesisStreamSourceConfiguration\":{"
+                        "\"RoleARN\":\"arn:aws:iam::123456789012:role/src\"},"
+                        "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":"
+                        "\"arn:aws:iam::123456789012:role/dest\"}}";
+    req.body = (const uint8_t *)plain;
+    req.body_len = strlen(plain);
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "CreateDeliveryStream", NULL, &err), 0);
+    /* reading a stream hands over nothing */
+    assert_int_equal(iam_authorize(iam, &req, "firehose", "DescribeDeliveryStream", NULL, &err), 0);
+    close_store(f, st, iam);
+}
+
+/* Puts the role r (trust: trust) with one inline policy and tag team=role. */
+static void seed_role(struct store *st, const char *trust, const char *policy)
+{
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_role (name, id, path, created, trust,"
+                               " max_session) VALUES ('r', 'AROAAAAAAAAAAAAAAAAAA', '/', 1, ?,"
+                               " 3600)",
+                               "s", trust),
+                     0);
+    assert_int_equal(
+        store_run(st, "INSERT INTO iam_inline VALUES ('role', 'r', 'p', ?)", "s", policy), 0);
+    assert_int_equal(store_run(st, "INSERT INTO iam_tag VALUES ('role', 'r', 'team', 'role')", ""),
+                     0);
+    store_unlock(st);
+    iam__policies_changed();
+}
+
+static void test_firehose_takes_only_roles_that_trust_it_and_reads_as_them(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    const char *role = "arn:aws:iam::123456789012:role/r";
+    const char *stream = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":{\"AWS\":\"123456789012\"}}}",
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":[\"kinesis:DescribeStream\","
+              "\"kinesis:GetShardIterator\",\"kinesis:ListShards\"],\"Resource\":\"*\"}}");
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(iam_firehose_assume_check(iam, role, &err), SL_E(INVALID_ARGUMENT));
+    assert_string_equal(err.message,
+                        "Firehose is unable to assume role arn:aws:iam::123456789012:role/r. "
+                        "Please check the role provided.");
+    /* a role the account does not have is taken on trust */
+    assert_int_equal(iam_firehose_assume_check(iam, "arn:aws:iam::123456789012:role/nope", &err),
+                     0);
+    assert_int_equal(
+        iam_firehose_kinesis_authorize(iam, "arn:aws:iam::123456789012:role/nope", stream, &err),
+        0);
+    assert_int_equal(iam_firehose_kinesis_authorize(iam, role, stream, &err), SL_E(ACCESS_DENIED));
+    assert_string_equal(err.message,
+                        "User: arn:aws:sts::123456789012:assumed-role/r/AWSFirehoseToS3 is not "
+                        "authorized to perform: kinesis:GetRecords on resource: "
+                        "arn:aws:kinesis:us-east-1:123456789012:stream/s because no "
+                        "identity-based policy allows the kinesis:GetRecords action");
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "UPDATE iam_role SET trust = '{\"Statement\":{\"Effect\":"
+                               "\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":"
+                               "{\"Service\":[\"firehose.amazonaws.com\"]}}}'",
+                               ""),
+                     0);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_inline VALUES ('role', 'r', 'read',"
+                               " '{\"Statement\":{\"Effect\":\"Allow\",\"Action\":"
+                               "\"kinesis:GetRecords\",\"Resource\":\"*\"}}')",
+                               ""),
+                     0);
+    store_unlock(st);
+    iam__policies_changed();
+    assert_int_equal(iam_firehose_assume_check(iam, role, &err), 0);
+    assert_int_equal(iam_firehose_kinesis_authorize(iam, role, stream, &err), 0);
+    close_store(f, st, iam);
+}
+
+/* The session's request for kinesis:PutRecord on stream a. */
+static int put_as_session(struct iam *iam, const struct iam_session_creds *c, struct err_info *err)
+{
+    const char *body = "{\"StreamName\":\"a\"}";
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
+                              .principal_arn = "arn:aws:sts::123456789012:assumed-role/r/s",
+                              .principal_id = "AROAAAAAAAAAAAAAAAAAA:s",
+                              .principal_name = "r",
+                              .access_key_id = c->key_id,
+                              .region = "us-east-1",
+                              .method = "POST",
+                              .path = "/",
+                              .query = "",
+                              .body = (const uint8_t *)body,
+                              .body_len = strlen(body),
+                              .body_fd = -1,
+                              .now_ms = 1764000000000};
+    err_clear(err);
+    return iam_authorize(iam, &req, "kinesis", "PutRecord", NULL, err);
+}
+
+static void test_session_tags_are_principal_tags_over_the_roles(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":\"*\"}}",
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kinesis:PutRecord\","
+              "\"Resource\":\"*\",\"Condition\":{\"StringEquals\":"
+              "{\"aws:PrincipalTag/team\":\"blue\"}}}}");
+    struct http_principal who = {.kind = HTTP_PRINCIPAL_ASSUMED_ROLE};
+    snprintf(who.arn, sizeof(who.arn), "arn:aws:sts::123456789012:assumed-role/r/s");
+    snprintf(who.id, sizeof(who.id), "AROAAAAAAAAAAAAAAAAAA:s");
+    snprintf(who.name, sizeof(who.name), "r");
+    struct iam_session_creds blue, red, plain;
+    /* the key's case differs from the role's tag: still the same tag, the session's wins */
+    assert_int_equal(iam__session_create_tagged(iam, &who, 900, NULL, "{\"TEAM\":\"blue\"}",
+                                                "[\"TEAM\"]", 1764000000000, &blue),
+                     0);
+    assert_int_equal(iam__session_create_tagged(iam, &who, 900, NULL, "{\"team\":\"red\"}", NULL,
+                                                1764000000000, &red),
+                     0);
+    assert_int_equal(iam_session_create(iam, &who, 900, NULL, 1764000000000, &plain), 0);
+    struct err_info err;
+    assert_int_equal(put_as_session(iam, &blue, &err), 0);
+    assert_int_equal(put_as_session(iam, &red, &err), SL_E(ACCESS_DENIED));
+    assert_int_equal(put_as_session(iam, &plain, &err), SL_E(ACCESS_DENIED));
+    /* the tags are stored with the session: they hold after a restart */
+    iam_close(iam);
+    assert_int_equal(iam_open(st, &f->cfg, &iam), 0);
+    assert_int_equal(put_as_session(iam, &blue, &err), 0);
+    close_store(f, st, iam);
+}
+
 static void test_compiled_policies_are_cached_until_an_iam_write(void **state)
 {
     struct fixture *f = *state;
@@ -534,8 +764,7 @@ static void test_escaped_or_repeated_names_are_decided_on_star(void **state)
     struct store *st = open_store(f, &iam);
     seed_alice(st);
     struct err_info err;
-    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"b\",\"Stream\\u004eame\":\"a\"}",
-                                  &err),
+    assert_int_equal(put_as_alice(iam, "{\"StreamName\":\"b\",\"Stream\\u004eame\":\"a\"}", &err),
                      SL_E(ACCESS_DENIED));
     assert_non_null(strstr(err.message, "on resource: * because"));
     char *body = large_body("\"}], \"StreamName\" : \"a\\u0062\"}");
@@ -559,6 +788,9 @@ int main(void)
         T(test_session_tokens_verify_expire_and_survive_a_restart),
         T(test_policy_documents_are_checked_for_shape_and_size),
         T(test_trust_policies_name_who_may_assume),
+        T(test_each_role_handed_to_firehose_needs_pass_role),
+        T(test_firehose_takes_only_roles_that_trust_it_and_reads_as_them),
+        T(test_session_tags_are_principal_tags_over_the_roles),
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
         T(test_compiled_policies_are_cached_until_an_iam_write),
         T(test_a_large_body_is_scanned_for_the_stream_name),
