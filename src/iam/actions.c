@@ -225,6 +225,7 @@ static const struct op ops[] = {
     S3("PutObjectRetention", "PutObjectRetention", K_NONE, R_OBJECT),
     S3("GetObjectLegalHold", "GetObjectLegalHold", K_NONE, R_OBJECT),
     S3("PutObjectLegalHold", "PutObjectLegalHold", K_NONE, R_OBJECT),
+    S3("BypassGovernanceRetention", "BypassGovernanceRetention", K_NONE, R_OBJECT),
 
     CW("PutMetricData"), CW("ListMetrics"), CW("GetMetricStatistics"), CW("GetMetricData"),
 
