@@ -586,6 +586,9 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         if (query_params_get(q, "legal-hold") != NULL) {
             return get ? "GetObjectLegalHold" : "PutObjectLegalHold";
         }
+        if (get && query_params_get(q, "attributes") != NULL) {
+            return "GetObjectAttributes";
+        }
         if (get || head) {
             return head ? "HeadObject" : "GetObject";
         }

@@ -433,6 +433,23 @@ def test_bypass_governance_needs_the_permission(sluice, s3, unique):
     assert left == [vids[3]]
 
 
+def test_attributes_need_both_permissions(sluice, s3, bucket, unique):
+    s3.put_object(Bucket=bucket, Key="p", Body=b"perm")
+    only_get = user_client(sluice, unique, "get", ["s3:GetObject"], bucket)
+    both = user_client(sluice, unique, "both", ["s3:GetObject", "s3:GetObjectAttributes"], bucket)
+    with pytest.raises(ClientError) as e:
+        only_get.get_object_attributes(Bucket=bucket, Key="p", ObjectAttributes=["ObjectSize"])
+    assert code_of(e) == "AccessDenied" and "s3:GetObjectAttributes" in message_of(e)
+    assert only_get.get_object(Bucket=bucket, Key="p")["Body"].read() == b"perm"
+    got = both.get_object_attributes(Bucket=bucket, Key="p", ObjectAttributes=["ObjectSize"])
+    assert got["ObjectSize"] == 4
+    # A version is asked for with the Version forms of both.
+    with pytest.raises(ClientError) as e:
+        both.get_object_attributes(Bucket=bucket, Key="p", VersionId="null",
+                                   ObjectAttributes=["ObjectSize"])
+    assert code_of(e) == "AccessDenied"
+
+
 # ---- CreateMultipartUpload's ACL ----
 
 def test_acl_of_create_multipart_upload_applies_when_completed(sluice, s3, bucket):
