@@ -984,6 +984,7 @@ static int copy_object(struct s3_req *r)
             char name[32];
             snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(info.checksum_algo));
             s3__xml_elem(&b, name, info.checksum);
+            s3__xml_elem(&b, "ChecksumType", "FULL_OBJECT"); /* computed over the copy */
         }
         buf_puts(&b, "</CopyObjectResult>");
         s3__sse_headers(r, info.sse);

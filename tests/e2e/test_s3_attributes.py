@@ -116,6 +116,10 @@ def test_attributes_of_a_single_part_object(s3, bucket):
     # HEAD with the checksum mode names the type too.
     head = s3.head_object(Bucket=bucket, Key="one", ChecksumMode="ENABLED")
     assert headers_of(head)["x-amz-checksum-type"] == "FULL_OBJECT"
+    with Extra(s3, "CopyObject") as x:
+        s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "one"})
+    assert x.text("ChecksumSHA256") == b64(hashlib.sha256(data).digest())
+    assert x.text("ChecksumType") == "FULL_OBJECT"
 
 
 def test_attribute_errors(s3, bucket):
