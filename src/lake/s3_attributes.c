@@ -132,6 +132,63 @@ int s3__complete_checksum(struct s3_req *r, const struct lake_upload_info *up,
     return 0;
 }
 
+int s3__complete_part_checksums(struct s3_req *r, const struct lake_upload_info *up,
+                                const struct s3_xml_node *root)
+{
+    if (up->checksum_algo == LAKE_CHECKSUM_NONE) {
+        return 0;
+    }
+    struct lake_part_info *parts = NULL;
+    size_t n = 0;
+    int truncated = 0;
+    int rc = 0;
+    int loaded = 0;
+    for (size_t i = 0; i < root->n_children && rc == 0; i++) {
+        const struct s3_xml_node *p = &root->children[i];
+        const char *given = NULL;
+        enum lake_checksum_algo algo = LAKE_CHECKSUM_NONE;
+        for (int a = LAKE_CHECKSUM_CRC32; a <= LAKE_CHECKSUM_SHA256 && given == NULL; a++) {
+            char name[32];
+            snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(a));
+            given = s3__xml_child_text(p, name);
+            algo = (enum lake_checksum_algo)a;
+        }
+        if (strcmp(p->name, "Part") != 0 || given == NULL) {
+            continue;
+        }
+        if (!loaded) {
+            rc = lake_part_list(r->lake, r->bucket, r->key, up->upload_id, 0, LAKE_PART_NUMBER_MAX,
+                                &parts, &n, &truncated, &r->call->err);
+            loaded = 1;
+            if (rc < 0) {
+                break;
+            }
+        }
+        /* A part's checksum as listed must be the one it was stored with. */
+        long long pn = s3__parse_uint(s3__xml_child_text(p, "PartNumber"));
+        const struct lake_part_info *stored = NULL;
+        size_t lo = 0, hi = n; /* the parts come in part number order */
+        while (lo < hi && stored == NULL) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (parts[mid].part_number == pn) {
+                stored = &parts[mid];
+            } else if (parts[mid].part_number < pn) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (stored != NULL && (algo != up->checksum_algo || strcmp(given, stored->checksum) != 0)) {
+            rc = s3__fail(r, SL_E(INVALID_PART),
+                          "One or more of the specified parts could not be found.  The part may "
+                          "not have been uploaded, or the specified entity tag may not match the "
+                          "part's entity tag.");
+        }
+    }
+    free(parts);
+    return rc;
+}
+
 /* ---- GetObjectAttributes ---- */
 
 enum {

@@ -219,6 +219,9 @@ int s3__part_checksum_check(struct s3_req *r, const struct lake_upload_info *up,
    the upload: the checksum becomes cond->checksum_expected (kept in expected). */
 int s3__complete_checksum(struct s3_req *r, const struct lake_upload_info *up,
                           struct lake_put_opts *cond, char expected[LAKE_CHECKSUM_MAX]);
+/* The part checksums a CompleteMultipartUpload lists must be the parts' own (InvalidPart). */
+int s3__complete_part_checksums(struct s3_req *r, const struct lake_upload_info *up,
+                                const struct s3_xml_node *root);
 /* A delete's conditions on key's current version (NULL: not given): 0, or
    SL_E(PRECONDITION_FAILED) / SL_E(NO_SUCH_KEY) with S3's message in err. */
 int s3__delete_precondition(struct s3_req *r, const char *key, const char *if_match,

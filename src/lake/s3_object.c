@@ -1224,6 +1224,9 @@ static int complete_upload(struct s3_req *r)
         rc = s3__complete_checksum(r, &up, &cond, expected);
     }
     if (rc == 0) {
+        rc = s3__complete_part_checksums(r, &up, root);
+    }
+    if (rc == 0) {
         rc = lake_upload_complete_opts(r->lake, r->bucket, r->key, upload_id, parts, n, &cond,
                                        &info, &r->call->err);
     }

@@ -191,6 +191,12 @@ def test_composite_checksum_and_part_paging(s3, bucket):
     assert x.text("ChecksumType") == "COMPOSITE"
     digests = [hashlib.sha256(p).digest() for p in parts]
     composite = b64(hashlib.sha256(b"".join(digests)).digest())
+    # A part listed with a checksum that is not its own: InvalidPart.
+    swapped = [dict(done[0], ChecksumSHA256=done[1]["ChecksumSHA256"])] + done[1:]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                     MultipartUpload={"Parts": swapped})
+    assert code_of(e) == "InvalidPart"
     with Extra(s3, "CompleteMultipartUpload") as x:
         res = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
                                            MultipartUpload={"Parts": done})
