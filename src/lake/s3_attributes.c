@@ -6,6 +6,7 @@
  * may bypass governance retention.
  */
 #define _DEFAULT_SOURCE
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,9 @@
 
 #include "core/base64.h"
 #include "core/clock.h"
-#include "core/mem.h"
 #include "http/http.h"
 #include "lake/lake_int.h"
 #include "lake/s3_http.h"
-
-#include <jansson.h>
 
 static const char MSG_PRECONDITION[] =
     "At least one of the pre-conditions you specified did not hold";
