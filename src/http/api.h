@@ -129,6 +129,8 @@ struct api_call {
     void *service_ctx;     /* the ctx given when the service was registered */
     const char *operation; /* the operation name, for logs and metrics */
     const char *resource;  /* S3: the resource named in an error document, optional */
+    const char *error_extra; /* S3: elements an error document carries after its Message
+                                (escaped XML, a preflight's Method), optional */
     /* An error message longer than err.message holds (a validation of many violations),
        malloc'd and freed by the front end, which then shows it instead; else NULL. */
     char *long_message;

@@ -528,11 +528,12 @@ static void json_error_body(struct http_exchange *ex, const char *name, const ch
 
 /*
  * Renders an error in the exchange's protocol. S3 (rest-xml) errors may carry a resource
- * and a region element (NULL when none), and name_override, when not NULL, replaces the
- * error name the tables give.
+ * and a region element (NULL when none) and extra elements (XML, NULL when none), and
+ * name_override, when not NULL, replaces the error name the tables give.
  */
-static void render_error(struct http_exchange *ex, int code, const char *name_override,
-                         const char *message, const char *resource, const char *region)
+static void render_error_extra(struct http_exchange *ex, int code, const char *name_override,
+                               const char *message, const char *resource, const char *region,
+                               const char *extra)
 {
     struct api_response *r = &ex->resp;
     buf_reset(&r->body);
@@ -608,12 +609,21 @@ static void render_error(struct http_exchange *ex, int code, const char *name_ov
             buf_xml_escape(&r->body, region, strlen(region));
             buf_puts(&r->body, "</Region>");
         }
+        if (extra != NULL) {
+            buf_puts(&r->body, extra);
+        }
         buf_printf(&r->body, "<RequestId>%s</RequestId></Error>", ex->request_id);
         if (strcmp(ex->method, "HEAD") == 0) {
             buf_reset(&r->body); /* HEAD errors carry no body */
         }
         break;
     }
+}
+
+static void render_error(struct http_exchange *ex, int code, const char *name_override,
+                         const char *message, const char *resource, const char *region)
+{
+    render_error_extra(ex, code, name_override, message, resource, region, NULL);
 }
 
 void http__render_error(struct http_exchange *ex, int code, const char *message,
@@ -986,7 +996,8 @@ static void dispatch_rest(const struct http_server_ctx *ctx, struct http_exchang
     ex->resp.status = 200;
     int rc = svc->handle(call);
     if (rc < 0) {
-        http__render_error(ex, rc, call->err.message, call->resource);
+        render_error_extra(ex, rc, NULL, call->err.message, call->resource, NULL,
+                           call->error_extra);
         return;
     }
     api_response_header(&ex->resp, "x-amz-request-id", ex->request_id);

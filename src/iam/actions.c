@@ -228,6 +228,8 @@ static const struct op ops[] = {
     S3("PutObjectRetention", "PutObjectRetention", K_NONE, R_OBJECT),
     S3("GetObjectLegalHold", "GetObjectLegalHold", K_NONE, R_OBJECT),
     S3("PutObjectLegalHold", "PutObjectLegalHold", K_NONE, R_OBJECT),
+    S3("BypassGovernanceRetention", "BypassGovernanceRetention", K_NONE, R_OBJECT),
+    S3("GetObjectAttributes", "GetObjectAttributes", K_NONE, R_OBJECT),
 
     CW("PutMetricData"), CW("ListMetrics"), CW("GetMetricStatistics"), CW("GetMetricData"),
 
@@ -359,6 +361,8 @@ static const char *versioned(const char *action, const struct iam_action_input *
         return "s3:DeleteObjectVersionTagging";
     if (strcmp(action, "s3:GetObjectAcl") == 0)
         return "s3:GetObjectVersionAcl";
+    if (strcmp(action, "s3:GetObjectAttributes") == 0)
+        return "s3:GetObjectVersionAttributes";
     return action;
 }
 
@@ -402,6 +406,12 @@ int iam_action_of(const char *service, const char *operation, const struct iam_a
         if (strcmp(operation, "CopyObject") == 0 || strcmp(operation, "UploadPartCopy") == 0) {
             static const enum res src[] = {R_SOURCE, R_END};
             if ((rc = fill_check(&out->checks[1], "s3:GetObject", src, in)) < 0)
+                return rc;
+            out->n_checks = 2;
+        }
+        if (strcmp(operation, "GetObjectAttributes") == 0) {
+            /* S3 wants both: s3:GetObject(Version) and s3:GetObject(Version)Attributes */
+            if ((rc = fill_check(&out->checks[1], versioned("s3:GetObject", in), o->res, in)) < 0)
                 return rc;
             out->n_checks = 2;
         }

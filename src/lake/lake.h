@@ -79,6 +79,24 @@ const char *lake_checksum_name(enum lake_checksum_algo algo);
 /* The algorithm named (case-insensitive) by name, LAKE_CHECKSUM_NONE when none. */
 enum lake_checksum_algo lake_checksum_from_name(const char *name);
 
+/*
+ * How a multipart object's checksum covers it: COMPOSITE, the checksum of the parts'
+ * checksums (shown "<base64>-N"), or FULL_OBJECT, the checksum of the whole object's
+ * bytes (CRCs only: S3 combines the parts' CRCs). A single-part object's is FULL_OBJECT.
+ */
+enum lake_checksum_type { LAKE_CHECKSUM_COMPOSITE = 0, LAKE_CHECKSUM_FULL_OBJECT = 1 };
+/* "COMPOSITE" or "FULL_OBJECT". */
+const char *lake_checksum_type_name(enum lake_checksum_type type);
+/* The type named by name (exactly, as S3 reads it); -1 when none. */
+int lake_checksum_type_from_name(const char *name);
+/* S3's type for an upload of algo that names none: FULL_OBJECT for CRC64NVME only. */
+enum lake_checksum_type lake_checksum_type_default(enum lake_checksum_algo algo);
+/* 1 when S3 lets an upload of algo have type: SHA-1 and SHA-256 only COMPOSITE,
+   CRC64NVME only FULL_OBJECT, CRC32 and CRC32C either. */
+int lake_checksum_type_allowed(enum lake_checksum_algo algo, enum lake_checksum_type type);
+/* The type of a stored object checksum: COMPOSITE when it ends in "-N". */
+enum lake_checksum_type lake_checksum_type_of(const char *checksum);
+
 /* ---- buckets ---- */
 
 struct lake_bucket_info {
@@ -159,6 +177,9 @@ struct lake_object_info {
     int n_tags;                            /* number of object tags */
     char *part_sizes_json; /* owned; multipart objects, from head/open only: JSON array of
                               the parts' sizes in order, else NULL */
+    /* owned; from head/open only: a multipart object's part checksums (JSON array of base64,
+       in order) when it has a checksum, else NULL */
+    char *part_checksums_json;
     /* Versioning and object lock (lake_versions.c). */
     char version_id[LAKE_VERSION_ID_MAX]; /* "" for the null version */
     int versioned;         /* the bucket's versioning is (or was) on: version ids are shown */
@@ -191,6 +212,11 @@ struct lake_put_opts {
     int64_t lock_until_ms; /* with lock_mode */
     int legal_hold;        /* 0 none, 1 ON, 2 OFF */
     const char *sse; /* uploads: the encryption record of the upload's parts (lake_sse_new) */
+    /* Uploads: the checksum type (with checksum_algo) and the ACL kept for completion.
+       Completion: checksum_expected is the whole object's checksum the client sent
+       (FULL_OBJECT: the CRC of all the bytes; COMPOSITE: "<base64>[-N]"). */
+    enum lake_checksum_type checksum_type;
+    const char *acl;
 };
 
 /*
@@ -382,7 +408,9 @@ struct lake_upload_info {
     char *content_type; /* owned; as given at creation */
     char *meta_json;    /* owned */
     enum lake_checksum_algo checksum_algo;
+    enum lake_checksum_type checksum_type; /* how the completed object's checksum is made */
     char *sse; /* owned; the encryption record of the parts, NULL for none */
+    char *acl; /* owned; the ACL (S3 adapter's JSON) the object gets when completed, or NULL */
 };
 void lake_upload_info_fini(struct lake_upload_info *info);
 

@@ -182,3 +182,132 @@ void lake__checksum_fini(struct lake__checksum *c)
         c->digest = NULL;
     }
 }
+
+/* ---- checksum types ---- */
+
+const char *lake_checksum_type_name(enum lake_checksum_type type)
+{
+    return type == LAKE_CHECKSUM_FULL_OBJECT ? "FULL_OBJECT" : "COMPOSITE";
+}
+
+int lake_checksum_type_from_name(const char *name)
+{
+    if (name != NULL && strcmp(name, "COMPOSITE") == 0) {
+        return LAKE_CHECKSUM_COMPOSITE;
+    }
+    if (name != NULL && strcmp(name, "FULL_OBJECT") == 0) {
+        return LAKE_CHECKSUM_FULL_OBJECT;
+    }
+    return -1;
+}
+
+enum lake_checksum_type lake_checksum_type_default(enum lake_checksum_algo algo)
+{
+    return algo == LAKE_CHECKSUM_CRC64NVME ? LAKE_CHECKSUM_FULL_OBJECT : LAKE_CHECKSUM_COMPOSITE;
+}
+
+int lake_checksum_type_allowed(enum lake_checksum_algo algo, enum lake_checksum_type type)
+{
+    switch (algo) {
+    case LAKE_CHECKSUM_CRC32:
+    case LAKE_CHECKSUM_CRC32C: return 1;
+    case LAKE_CHECKSUM_CRC64NVME: return type == LAKE_CHECKSUM_FULL_OBJECT;
+    case LAKE_CHECKSUM_SHA1:
+    case LAKE_CHECKSUM_SHA256: return type == LAKE_CHECKSUM_COMPOSITE;
+    default: return 0;
+    }
+}
+
+enum lake_checksum_type lake_checksum_type_of(const char *checksum)
+{
+    const char *dash = checksum != NULL ? strrchr(checksum, '-') : NULL;
+    return dash != NULL && dash[1] >= '0' && dash[1] <= '9' ? LAKE_CHECKSUM_COMPOSITE
+                                                            : LAKE_CHECKSUM_FULL_OBJECT;
+}
+
+/* ---- combining CRCs ---- */
+
+/*
+ * The three CRCs are reflected, with initial value and final xor all ones, so the CRC of
+ * A followed by B is crc(B) xor crc(A) times x^(8 len(B)) modulo the polynomial (the
+ * ones cancel out): GF(2) polynomials held reflected, x^0 in the top bit of the width.
+ */
+static void crc_params(enum lake_checksum_algo algo, uint64_t *poly, int *width)
+{
+    switch (algo) {
+    case LAKE_CHECKSUM_CRC32:
+        *poly = 0xEDB88320u;
+        *width = 32;
+        break;
+    case LAKE_CHECKSUM_CRC32C:
+        *poly = 0x82F63B78u;
+        *width = 32;
+        break;
+    default:
+        *poly = 0x9A6C9329AC4BC9B5ull;
+        *width = 64;
+        break;
+    }
+}
+
+/* a times b modulo the polynomial. */
+static uint64_t mult_mod(uint64_t a, uint64_t b, uint64_t poly, int width)
+{
+    uint64_t p = 0;
+    for (uint64_t m = 1ull << (width - 1); m != 0 && a != 0; m >>= 1) {
+        if (a & m) {
+            p ^= b;
+            a ^= m;
+        }
+        b = (b & 1) ? (b >> 1) ^ poly : b >> 1;
+    }
+    return p;
+}
+
+uint64_t lake__crc_combine(enum lake_checksum_algo algo, uint64_t crc_a, uint64_t crc_b,
+                           int64_t len_b)
+{
+    uint64_t poly;
+    int width;
+    crc_params(algo, &poly, &width);
+    uint64_t one = 1ull << (width - 1);
+    uint64_t xp = one >> 1; /* x^1, squared three times: x^8, one byte */
+    for (int i = 0; i < 3; i++) {
+        xp = mult_mod(xp, xp, poly, width);
+    }
+    uint64_t shift = one; /* x^(8 len_b), by squaring */
+    for (uint64_t n = (uint64_t)len_b; n != 0; n >>= 1) {
+        if (n & 1) {
+            shift = mult_mod(xp, shift, poly, width);
+        }
+        xp = mult_mod(xp, xp, poly, width);
+    }
+    return mult_mod(shift, crc_a, poly, width) ^ crc_b;
+}
+
+int lake__crc_decode(enum lake_checksum_algo algo, const char *b64, uint64_t *out)
+{
+    size_t want = lake__checksum_len(algo);
+    size_t len = b64 != NULL ? strlen(b64) : 0;
+    uint8_t raw[64];
+    if ((want != 4 && want != 8) || algo == LAKE_CHECKSUM_SHA1 || len == 0 || len > 16 ||
+        base64_decode(b64, len, raw) != (long)want) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < want; i++) {
+        v = (v << 8) | raw[i];
+    }
+    *out = v;
+    return 0;
+}
+
+void lake__crc_encode(enum lake_checksum_algo algo, uint64_t crc, char *out)
+{
+    size_t n = lake__checksum_len(algo);
+    uint8_t raw[8];
+    for (size_t i = 0; i < n && i < sizeof(raw); i++) {
+        raw[i] = (uint8_t)(crc >> (8 * (n - 1 - i)));
+    }
+    out[base64_encode(raw, n, out)] = '\0';
+}

@@ -17,6 +17,7 @@ void lake_object_info_fini(struct lake_object_info *info)
     free(info->content_type);
     free(info->meta_json);
     free(info->part_sizes_json);
+    free(info->part_checksums_json);
     free(info->sse);
     memset(info, 0, sizeof(*info));
 }
@@ -47,6 +48,7 @@ void lake_upload_info_fini(struct lake_upload_info *info)
     free(info->content_type);
     free(info->meta_json);
     free(info->sse);
+    free(info->acl);
     memset(info, 0, sizeof(*info));
 }
 

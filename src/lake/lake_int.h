@@ -29,6 +29,14 @@ void lake__checksum_fini(struct lake__checksum *c);
 size_t lake__checksum_len(enum lake_checksum_algo algo);
 uint32_t lake__crc32c(uint32_t crc, const void *data, size_t len);
 uint64_t lake__crc64nvme(uint64_t crc, const void *data, size_t len);
+/* The CRC (CRC32, CRC32C or CRC64NVME) of A followed by B, from crc(A), crc(B) and B's
+   length: how a multipart upload's FULL_OBJECT checksum is made from its parts'. */
+uint64_t lake__crc_combine(enum lake_checksum_algo algo, uint64_t crc_a, uint64_t crc_b,
+                           int64_t len_b);
+/* A CRC's value from its base64 (0), or -1 when b64 is not a CRC of algo. */
+int lake__crc_decode(enum lake_checksum_algo algo, const char *b64, uint64_t *out);
+/* The base64 of a CRC of algo into out (LAKE_CHECKSUM_MAX). */
+void lake__crc_encode(enum lake_checksum_algo algo, uint64_t crc, char *out);
 
 /* ---- encryption at rest (lake_crypt.c) ---- */
 

@@ -93,6 +93,12 @@ static const struct store_migration migrations[] = {
         " PRIMARY KEY(bucket, key)) WITHOUT ROWID;"},
     /* Lifecycle rules (lake_lifecycle.h). */
     {8, "ALTER TABLE lake_buckets ADD COLUMN lifecycle TEXT;"},
+    /* An upload's checksum type (0 COMPOSITE, 1 FULL_OBJECT) and the ACL its object gets;
+       a multipart object's part checksums (GetObjectAttributes' ObjectParts). */
+    {9, "ALTER TABLE lake_uploads ADD COLUMN checksum_type INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE lake_uploads ADD COLUMN acl TEXT;"
+        "ALTER TABLE lake_objects ADD COLUMN part_checksums TEXT;"
+        "ALTER TABLE lake_versions ADD COLUMN part_checksums TEXT;"},
 };
 
 struct local {
@@ -543,14 +549,15 @@ static int upsert_object(struct local *lo, const char *bucket, const char *key, 
     }
     rc = prepare(lo,
                  "INSERT INTO lake_objects(bucket,key,blob,size,etag,last_modified_ms,"
-                 "content_type,meta,checksum_algo,checksum,parts_count,tags,n_tags,part_sizes,sse)"
-                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(bucket,key) DO UPDATE SET"
+                 "content_type,meta,checksum_algo,checksum,parts_count,tags,n_tags,part_sizes,sse,"
+                 "part_checksums) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                 " ON CONFLICT(bucket,key) DO UPDATE SET"
                  " blob=excluded.blob,size=excluded.size,etag=excluded.etag,"
                  "last_modified_ms=excluded.last_modified_ms,content_type=excluded.content_type,"
                  "meta=excluded.meta,checksum_algo=excluded.checksum_algo,"
                  "checksum=excluded.checksum,parts_count=excluded.parts_count,"
                  "tags=excluded.tags,n_tags=excluded.n_tags,part_sizes=excluded.part_sizes,"
-                 "sse=excluded.sse",
+                 "sse=excluded.sse,part_checksums=excluded.part_checksums",
                  &s);
     if (rc < 0) {
         return rc;
@@ -570,6 +577,7 @@ static int upsert_object(struct local *lo, const char *bucket, const char *key, 
     store_bind_int64(s, 13, count_tags(tags));
     store_bind_text(s, 14, v->part_sizes_json);
     store_bind_text(s, 15, v->sse);
+    store_bind_text(s, 16, v->part_checksums_json);
     rc = store_step(s);
     store_finalize(s);
     if (rc < 0) {
@@ -1076,9 +1084,10 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s = NULL;
     if (rc == 0) {
-        rc = prepare(
-            lo, "SELECT " OBJ_COLS ",part_sizes,sse FROM lake_objects WHERE bucket=? AND key=?",
-            &s);
+        rc = prepare(lo,
+                     "SELECT " OBJ_COLS
+                     ",part_sizes,sse,part_checksums FROM lake_objects WHERE bucket=? AND key=?",
+                     &s);
     }
     if (rc == 0) {
         store_bind_text(s, 1, bucket);
@@ -1100,6 +1109,7 @@ static int object_head(void *be, const char *bucket, const char *key, struct lak
                 row_to_info(s, info);
                 info->part_sizes_json = dup_col(s, 11 + LAKE__VERSION_INFO_NCOLS);
                 info->sse = dup_col(s, 12 + LAKE__VERSION_INFO_NCOLS);
+                info->part_checksums_json = dup_col(s, 13 + LAKE__VERSION_INFO_NCOLS);
             }
         }
         store_finalize(s);
@@ -1365,8 +1375,8 @@ static int upload_lookup(struct local *lo, const char *bucket, const char *key,
     }
     struct store_stmt *s;
     rc = prepare(lo,
-                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,tags,sse"
-                 " FROM lake_uploads WHERE upload_id=? AND bucket=? AND key=?",
+                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,tags,sse,"
+                 "checksum_type,acl FROM lake_uploads WHERE upload_id=? AND bucket=? AND key=?",
                  &s);
     if (rc < 0) {
         return internal(err, rc);
@@ -1386,6 +1396,8 @@ static int upload_lookup(struct local *lo, const char *bucket, const char *key,
             info->meta_json = dup_col(s, 4);
             info->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 5);
             info->sse = dup_col(s, 7);
+            info->checksum_type = (enum lake_checksum_type)store_col_int64(s, 8);
+            info->acl = dup_col(s, 9);
         }
     } else if (rc == 0) {
         rc = err_set(err, SL_E(NO_SUCH_UPLOAD),
@@ -1417,13 +1429,14 @@ static int upload_create(void *be, const char *bucket, const char *key,
     info->key = xstrdup(key);
     info->initiated_ms = clock_now_ms();
     info->checksum_algo = opts ? opts->checksum_algo : LAKE_CHECKSUM_NONE;
+    info->checksum_type = opts ? opts->checksum_type : LAKE_CHECKSUM_COMPOSITE;
     store_lock(lo->st);
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s;
     if (rc == 0 && (rc = prepare(lo,
                                  "INSERT INTO lake_uploads(upload_id,bucket,key,initiated_ms,"
-                                 "content_type,meta,tags,checksum_algo,sse)"
-                                 " VALUES(?,?,?,?,?,?,?,?,?)",
+                                 "content_type,meta,tags,checksum_algo,sse,checksum_type,acl)"
+                                 " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                                  &s)) == 0) {
         store_bind_text(s, 1, info->upload_id);
         store_bind_text(s, 2, bucket);
@@ -1434,6 +1447,8 @@ static int upload_create(void *be, const char *bucket, const char *key,
         store_bind_text(s, 7, opts ? opts->tags_json : NULL);
         store_bind_int64(s, 8, info->checksum_algo);
         store_bind_text(s, 9, opts ? opts->sse : NULL);
+        store_bind_int64(s, 10, info->checksum_type);
+        store_bind_text(s, 11, opts ? opts->acl : NULL);
         rc = store_step(s);
         store_finalize(s);
     }
@@ -1446,6 +1461,7 @@ static int upload_create(void *be, const char *bucket, const char *key,
         info->content_type = opts->content_type ? xstrdup(opts->content_type) : NULL;
         info->meta_json = opts->meta_json ? xstrdup(opts->meta_json) : NULL;
         info->sse = opts->sse ? xstrdup(opts->sse) : NULL;
+        info->acl = opts->acl ? xstrdup(opts->acl) : NULL;
     }
     return 0;
 }
@@ -1640,6 +1656,7 @@ struct completion {
     const struct stored_part **chosen; /* n_parts entries into stored; owned array */
     struct lake_object_info v;         /* the object row (strings borrowed) */
     struct buf sizes;                  /* the chosen parts' sizes, a JSON array */
+    struct buf checksums;              /* their checksums (JSON array), empty when none */
     char id[BLOB_ID_LEN + 1];          /* the sealed object blob, "" until concat */
 };
 
@@ -1650,12 +1667,14 @@ static void completion_reset(struct completion *c)
     free(c->stored);
     free(c->chosen);
     buf_fini(&c->sizes);
+    buf_fini(&c->checksums);
     c->tags = NULL;
     c->stored = NULL;
     c->n_stored = 0;
     c->chosen = NULL;
     memset(&c->v, 0, sizeof(c->v));
     buf_init(&c->sizes);
+    buf_init(&c->checksums);
     c->id[0] = '\0';
 }
 
@@ -1716,6 +1735,36 @@ static void etag_md5(const char *etag, uint8_t raw[MD5_LEN])
 }
 
 /*
+ * The whole object's checksum the client sent with the completion, against the one made:
+ * FULL_OBJECT exactly, COMPOSITE by its base64 ("-N" optional). 0 or SL_E(BAD_DIGEST).
+ */
+static int complete_expected(const struct completion *c, struct err_info *err)
+{
+    const char *want = c->opts != NULL ? c->opts->checksum_expected : NULL;
+    if (want == NULL) {
+        return 0;
+    }
+    const char *have = c->v.checksum;
+    size_t want_len = strcspn(want, "-");
+    size_t have_len = strcspn(have, "-");
+    int same = c->v.checksum_algo != LAKE_CHECKSUM_NONE &&
+               (lake_checksum_type_of(have) == LAKE_CHECKSUM_COMPOSITE
+                    ? want_len == have_len && memcmp(want, have, have_len) == 0 &&
+                          (want[want_len] == '\0' || strcmp(want + want_len, have + have_len) == 0)
+                    : strcmp(want, have) == 0);
+    if (same) {
+        return 0;
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "%s", lake_checksum_name(c->up.checksum_algo));
+    for (char *p = name; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    return err_set(err, SL_E(BAD_DIGEST),
+                   "The %s you specified did not match the calculated checksum.", name);
+}
+
+/*
  * Phase check: every listed part exists with the listed ETag, all but the last at least
  * LAKE_PART_MIN_BYTES. Fills c->chosen and the row's size, ETag (MD5 of the parts' MD5s
  * and "-N") and composite checksum. Returns 0, SL_E(INVALID_PART), SL_E(ENTITY_TOO_SMALL)
@@ -1730,6 +1779,11 @@ static int complete_check(struct completion *c, struct err_info *err)
     struct crypto_digest *md5 = crypto_digest_create(CRYPTO_MD5);
     struct lake__checksum ck;
     lake__checksum_init(&ck, c->up.checksum_algo);
+    /* FULL_OBJECT: the parts' CRCs combined into the CRC of all the bytes. */
+    int full = c->up.checksum_algo != LAKE_CHECKSUM_NONE &&
+               c->up.checksum_type == LAKE_CHECKSUM_FULL_OBJECT;
+    int full_ok = 1;
+    uint64_t whole = 0;
     int rc = 0;
     size_t j = 0;
     for (size_t i = 0; i < c->n_parts && rc == 0; i++) {
@@ -1752,13 +1806,24 @@ static int complete_check(struct completion *c, struct err_info *err)
         uint8_t raw[MD5_LEN];
         etag_md5(c->stored[j].etag, raw);
         crypto_digest_update(md5, raw, MD5_LEN);
-        if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        if (full) {
+            uint64_t crc = 0;
+            if (lake__crc_decode(c->up.checksum_algo, c->stored[j].checksum, &crc) < 0) {
+                full_ok = 0; /* a part without its CRC: the object can have none */
+            }
+            whole = i == 0 ? crc
+                           : lake__crc_combine(c->up.checksum_algo, whole, crc,
+                                               c->stored[j].size_bytes);
+        } else if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
             uint8_t dec[64];
             const char *b64 = c->stored[j].checksum;
             long n = strlen(b64) <= 88 ? base64_decode(b64, strlen(b64), dec) : -1;
             if (n > 0) {
                 lake__checksum_update(&ck, dec, (size_t)n);
             }
+        }
+        if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
+            buf_printf(&c->checksums, "%c\"%s\"", i == 0 ? '[' : ',', c->stored[j].checksum);
         }
         c->v.size_bytes += c->stored[j].size_bytes;
         c->chosen[i] = &c->stored[j];
@@ -1770,11 +1835,22 @@ static int complete_check(struct completion *c, struct err_info *err)
         char hex[2 * MD5_LEN + 1];
         hex_encode(md5_raw, MD5_LEN, hex);
         snprintf(c->v.etag, sizeof(c->v.etag), "%s-%d", hex, (int)c->n_parts);
-        if (c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
+        if (c->checksums.len > 0) {
+            buf_putc(&c->checksums, ']');
+        }
+        if (buf_status(&c->checksums) < 0) {
+            rc = internal(err, SL_E(NOMEM));
+        } else if (full && full_ok) {
+            lake__crc_encode(c->up.checksum_algo, whole, c->v.checksum);
+            c->v.checksum_algo = c->up.checksum_algo;
+        } else if (!full && c->up.checksum_algo != LAKE_CHECKSUM_NONE) {
             char b64[LAKE_CHECKSUM_MAX];
             lake__checksum_final(&ck, b64);
             snprintf(c->v.checksum, sizeof(c->v.checksum), "%.64s-%d", b64, (int)c->n_parts);
             c->v.checksum_algo = c->up.checksum_algo;
+        }
+        if (rc == 0) {
+            rc = complete_expected(c, err);
         }
     }
     lake__checksum_fini(&ck);
@@ -1908,6 +1984,7 @@ static int complete_swap(struct local *lo, struct completion *c, struct err_info
     c->v.meta_json = c->up.meta_json;
     c->v.parts_count = (int)c->n_parts;
     c->v.part_sizes_json = (char *)c->sizes.data;
+    c->v.part_checksums_json = c->checksums.len > 0 ? (char *)c->checksums.data : NULL;
     c->v.sse = c->up.sse;
     char old[BLOB_ID_LEN + 1] = "";
     json_t *all_blobs = json_array();
@@ -1970,6 +2047,7 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
                            .n_parts = n_parts,
                            .opts = opts};
     buf_init(&c.sizes);
+    buf_init(&c.checksums);
     int rc = PART_FILE_GONE;
     for (int attempt = 0; attempt < COMPLETE_ATTEMPTS && rc == PART_FILE_GONE; attempt++) {
         completion_reset(&c);
@@ -1996,6 +2074,7 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
         info->meta_json = c.up.meta_json;
         info->n_tags = count_tags(c.tags);
         info->part_sizes_json = NULL;
+        info->part_checksums_json = NULL;
         info->sse = c.up.sse;
         c.up.content_type = NULL;
         c.up.meta_json = NULL;
@@ -2003,6 +2082,7 @@ static int upload_complete(void *be, const char *bucket, const char *key, const 
     }
     completion_reset(&c);
     buf_fini(&c.sizes);
+    buf_fini(&c.checksums);
     return rc;
 }
 
@@ -2051,12 +2131,13 @@ static int upload_list(void *be, const char *bucket, const char *prefix, const c
     store_read_begin(lo->st);
     int rc = bucket_exists(lo, bucket, err);
     struct store_stmt *s;
-    if (rc == 0 && (rc = prepare(lo,
-                                 "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo"
-                                 " FROM lake_uploads WHERE bucket=?1 AND key>=?2"
-                                 " AND (key>?3 OR (key=?3 AND upload_id>?4))"
-                                 " ORDER BY key,upload_id LIMIT ?5",
-                                 &s)) == 0) {
+    if (rc == 0 &&
+        (rc = prepare(lo,
+                      "SELECT upload_id,key,initiated_ms,content_type,meta,checksum_algo,"
+                      "checksum_type FROM lake_uploads WHERE bucket=?1 AND key>=?2"
+                      " AND (key>?3 OR (key=?3 AND upload_id>?4))"
+                      " ORDER BY key,upload_id LIMIT ?5",
+                      &s)) == 0) {
         store_bind_text(s, 1, bucket);
         store_bind_text(s, 2, prefix);
         store_bind_text(s, 3, key_marker ? key_marker : "");
@@ -2085,6 +2166,7 @@ static int upload_list(void *be, const char *bucket, const char *prefix, const c
             u->content_type = dup_col(s, 3);
             u->meta_json = dup_col(s, 4);
             u->checksum_algo = (enum lake_checksum_algo)store_col_int64(s, 5);
+            u->checksum_type = (enum lake_checksum_type)store_col_int64(s, 6);
         }
         store_finalize(s);
         rc = rc < 0 ? rc : 0;

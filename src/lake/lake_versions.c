@@ -57,12 +57,12 @@ const char LAKE__VERSIONS_MIGRATION[] =
 #define MOVED_COLS                                                                                 \
     "bucket,key,vseq,version_id,blob,size,etag,last_modified_ms,content_type,meta,"                \
     "checksum_algo,checksum,parts_count,tags,n_tags,part_sizes,lock_mode,lock_until_ms,"           \
-    "legal_hold,sse"
+    "legal_hold,sse,part_checksums"
 
 /* What version lookups and listings read; marker is 0 for lake_objects. */
 #define READ_COLS                                                                                  \
     "key,size,etag,last_modified_ms,content_type,meta,checksum_algo,checksum,parts_count,"         \
-    "n_tags,blob,version_id,lock_mode,lock_until_ms,legal_hold,part_sizes,vseq,sse"
+    "n_tags,blob,version_id,lock_mode,lock_until_ms,legal_hold,part_sizes,vseq,sse,part_checksums"
 #define ALL_VERSIONS                                                                               \
     "(SELECT bucket," READ_COLS                                                                    \
     ",0 AS marker FROM lake_objects UNION ALL SELECT bucket," READ_COLS                            \
@@ -73,7 +73,8 @@ enum {
     COL_PART_SIZES = 15,
     COL_VSEQ = 16,
     COL_SSE = 17,
-    COL_MARKER = 18
+    COL_PART_CHECKSUMS = 18,
+    COL_MARKER = 19
 };
 
 #define MS_PER_DAY ((int64_t)86400 * 1000)
@@ -640,6 +641,8 @@ int lake_version_open(struct lake *lake, const char *bucket, const char *key,
         } else {
             const char *ps = store_col_text(s, COL_PART_SIZES);
             info->part_sizes_json = ps ? xstrdup(ps) : NULL;
+            const char *pc = store_col_text(s, COL_PART_CHECKSUMS);
+            info->part_checksums_json = pc ? xstrdup(pc) : NULL;
             if (fd_out != NULL) {
                 rc = lake__local_blob_open(be, store_col_text(s, COL_BLOB), fd_out, NULL);
                 if (rc < 0) {

@@ -371,6 +371,8 @@ static void list_contents(struct s3_req *r, struct buf *b, const struct lake_obj
     s3__xml_etag(b, o->etag);
     if (o->checksum_algo != LAKE_CHECKSUM_NONE) {
         s3__xml_elem(b, "ChecksumAlgorithm", lake_checksum_name(o->checksum_algo));
+        s3__xml_elem(b, "ChecksumType",
+                     lake_checksum_type_name(lake_checksum_type_of(o->checksum)));
     }
     s3__xml_elem_int(b, "Size", o->size_bytes);
     char sc[32];
@@ -530,6 +532,12 @@ static int list_uploads(struct s3_req *r)
         s3__owner(r, &b, "Owner");
         s3__xml_elem(&b, "StorageClass", "STANDARD");
         s3__xml_elem_time(&b, "Initiated", list.uploads[i].initiated_ms);
+        if (list.uploads[i].checksum_algo != LAKE_CHECKSUM_NONE) {
+            s3__xml_elem(&b, "ChecksumAlgorithm",
+                         lake_checksum_name(list.uploads[i].checksum_algo));
+            s3__xml_elem(&b, "ChecksumType",
+                         lake_checksum_type_name(list.uploads[i].checksum_type));
+        }
         buf_puts(&b, "</Upload>");
     }
     buf_puts(&b, "</ListMultipartUploadsResult>");

@@ -262,9 +262,21 @@ int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out)
 {
     *json_out = NULL;
     struct s3_xml_node *root = NULL;
-    json_t *tags = json_object();
     int rc = s3__xml_body(r, 1 << 20, "Tagging", &root);
-    if (rc == 0 && s3__xml_child(root, "TagSet") == NULL) {
+    if (rc == 0) {
+        rc = s3__tagging_from_xml(r, root, max_tags, json_out);
+    }
+    s3__xml_free(root);
+    return rc;
+}
+
+int s3__tagging_from_xml(struct s3_req *r, const struct s3_xml_node *root, size_t max_tags,
+                         char **json_out)
+{
+    *json_out = NULL;
+    json_t *tags = json_object();
+    int rc = 0;
+    if (s3__xml_child(root, "TagSet") == NULL) {
         rc = s3__fail(r, SL_E(MALFORMED_XML),
                       "The XML you provided was not well-formed or did not validate against "
                       "our published schema");
@@ -298,6 +310,5 @@ int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out)
         *json_out = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
     }
     json_decref(tags);
-    s3__xml_free(root);
     return rc;
 }

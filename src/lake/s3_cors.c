@@ -163,6 +163,27 @@ static json_t *load_rules(struct s3_req *r, int *rc_out)
     return rules;
 }
 
+/*
+ * A refused preflight: S3's 403 AccessForbidden names the method asked for and the kind
+ * of resource (<Method>, <ResourceType>) instead of the resource itself.
+ */
+static int forbidden(struct s3_req *r, const char *method, const char *msg)
+{
+    static _Thread_local char extra[512]; /* read by the front end once this call returns */
+    struct buf b;
+    buf_init(&b);
+    char m[64];
+    snprintf(m, sizeof(m), "%s", method);
+    s3__xml_elem(&b, "Method", m);
+    s3__xml_elem(&b, "ResourceType", r->key != NULL ? "OBJECT" : "BUCKET");
+    snprintf(extra, sizeof(extra), "%s", buf_status(&b) == 0 && b.data ? (char *)b.data : "");
+    buf_fini(&b);
+    r->call->error_extra = extra;
+    free(r->resource);
+    r->resource = NULL;
+    return s3__fail(r, SL_E(S3_CORS_FORBIDDEN), "%s", msg);
+}
+
 int s3__cors_preflight(struct s3_req *r)
 {
     r->call->operation = "PreflightRequest";
@@ -184,17 +205,16 @@ int s3__cors_preflight(struct s3_req *r)
         return rc;
     }
     if (rules == NULL) {
-        return s3__fail(r, SL_E(S3_CORS_FORBIDDEN),
-                        "CORSResponse: CORS is not enabled for this bucket.");
+        return forbidden(r, method, "CORSResponse: CORS is not enabled for this bucket.");
     }
     const char *hdrs = s3__header(r, "Access-Control-Request-Headers");
     json_t *rule = find_rule(rules, origin, method, hdrs);
     if (rule == NULL) {
-        rc = s3__fail(r, SL_E(S3_CORS_FORBIDDEN),
-                      "CORSResponse: This CORS request is not allowed. This is usually because "
-                      "the evalution of Origin, request method / Access-Control-Request-Method "
-                      "or Access-Control-Request-Headers are not whitelisted by the resource's "
-                      "CORS spec.");
+        rc = forbidden(r, method,
+                       "CORSResponse: This CORS request is not allowed. This is usually because "
+                       "the evalution of Origin, request method / Access-Control-Request-Method "
+                       "or Access-Control-Request-Headers are not whitelisted by the resource's "
+                       "CORS spec.");
     } else {
         add_headers(r, rule, origin, hdrs);
     }

@@ -114,6 +114,9 @@ int s3__xml_body(struct s3_req *r, size_t max_len, const char *root_name,
  * to 128 and values up to 256 characters, no duplicate keys.
  */
 int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
+/* The same for a <Tagging> document already parsed (POST Object's tagging field). */
+int s3__tagging_from_xml(struct s3_req *r, const struct s3_xml_node *root, size_t max_tags,
+                         char **json_out);
 
 /* ---- s3_cors.c ---- */
 
@@ -217,6 +220,33 @@ int s3__create_bucket_lock(struct s3_req *r);
 /* ?object-lock on a bucket; ?retention and ?legal-hold on an object. */
 int s3__bucket_lock_op(struct s3_req *r);
 int s3__object_lock_op(struct s3_req *r);
+
+/* ---- s3_attributes.c: GetObjectAttributes, checksum types, conditional deletes ---- */
+
+/* GET ?attributes on an object. */
+int s3__get_object_attributes(struct s3_req *r);
+/* x-amz-checksum-type of a stored checksum (none without one). */
+void s3__checksum_type_header(struct s3_req *r, enum lake_checksum_algo algo, const char *checksum);
+/* CreateMultipartUpload's x-amz-checksum-type into opts (after its algorithm), checked
+   against S3's rules; S3's default type when absent. 0 or an error set on the call. */
+int s3__upload_checksum_type(struct s3_req *r, struct lake_put_opts *opts);
+/* An UploadPart's checksum algorithm must be its upload's. 0 or InvalidRequest. */
+int s3__part_checksum_check(struct s3_req *r, const struct lake_upload_info *up,
+                            enum lake_checksum_algo algo);
+/* CompleteMultipartUpload's x-amz-checksum-type and whole-object x-amz-checksum-* against
+   the upload: the checksum becomes cond->checksum_expected (kept in expected). */
+int s3__complete_checksum(struct s3_req *r, const struct lake_upload_info *up,
+                          struct lake_put_opts *cond, char expected[LAKE_CHECKSUM_MAX]);
+/* The part checksums a CompleteMultipartUpload lists must be the parts' own (InvalidPart). */
+int s3__complete_part_checksums(struct s3_req *r, const struct lake_upload_info *up,
+                                const struct s3_xml_node *root);
+/* A delete's conditions on key's current version (NULL: not given): 0, or
+   SL_E(PRECONDITION_FAILED) / SL_E(NO_SUCH_KEY) with S3's message in err. */
+int s3__delete_precondition(struct s3_req *r, const char *key, const char *if_match,
+                            const char *if_time, const char *if_size, struct err_info *err);
+/* 1 when the request's x-amz-bypass-governance-retention is true and the caller may
+   bypass governance retention of key (s3:BypassGovernanceRetention), else 0. */
+int s3__bypass_governance(struct s3_req *r, const char *key);
 
 /* Object-level requests and DeleteObjects (s3_object.c). */
 int s3__object_op(struct s3_req *r);

@@ -357,6 +357,7 @@ static int put_object(struct s3_req *r)
         s3__version_headers(r, &info);
         etag_header(r, info.etag);
         checksum_header(r, info.checksum_algo, info.checksum);
+        s3__checksum_type_header(r, info.checksum_algo, info.checksum);
         s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
     }
@@ -626,6 +627,7 @@ static void object_headers(struct s3_req *r, const struct lake_object_info *info
     const char *mode = s3__header(r, "x-amz-checksum-mode");
     if (whole && mode != NULL && strcasecmp(mode, "ENABLED") == 0) {
         checksum_header(r, info->checksum_algo, info->checksum);
+        s3__checksum_type_header(r, info->checksum_algo, info->checksum);
     }
     if (info->n_tags > 0) {
         char n[16];
@@ -784,11 +786,14 @@ static int get_object(struct s3_req *r, int head)
 
 static int delete_object(struct s3_req *r)
 {
-    const char *bypass = s3__header(r, "x-amz-bypass-governance-retention");
     struct lake_delete_result res;
-    int rc =
-        lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
-                            bypass != NULL && strcasecmp(bypass, "true") == 0, &res, &r->call->err);
+    int rc = s3__delete_precondition(r, r->key, s3__header(r, "If-Match"),
+                                     s3__header(r, "x-amz-if-match-last-modified-time"),
+                                     s3__header(r, "x-amz-if-match-size"), &r->call->err);
+    if (rc == 0) {
+        rc = lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                                 s3__bypass_governance(r, r->key), &res, &r->call->err);
+    }
     if (rc == 0) {
         r->call->resp->status = 204;
         if (res.delete_marker) {
@@ -981,6 +986,7 @@ static int copy_object(struct s3_req *r)
             char name[32];
             snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(info.checksum_algo));
             s3__xml_elem(&b, name, info.checksum);
+            s3__xml_elem(&b, "ChecksumType", "FULL_OBJECT"); /* computed over the copy */
         }
         buf_puts(&b, "</CopyObjectResult>");
         s3__sse_headers(r, info.sse);
@@ -1002,7 +1008,7 @@ out:
 
 /* ---- multipart ---- */
 
-static int create_upload(struct s3_req *r)
+static int create_upload(struct s3_req *r, const char *acl)
 {
     struct put_ctx pc;
     struct s3_sse_key ck;
@@ -1016,11 +1022,15 @@ static int create_upload(struct s3_req *r)
         rc = s3__lock_opts(r, &pc.opts);
     }
     if (rc == 0) {
+        rc = s3__upload_checksum_type(r, &pc.opts);
+    }
+    if (rc == 0) {
         /* The parts are encrypted under one data key, kept with the upload. */
         if (sse == NULL) {
             sse = lake_sse_new(r->lake, ck.given ? ck.key : NULL);
         }
         pc.opts.sse = sse;
+        pc.opts.acl = acl;
         rc = lake_upload_create(r->lake, r->bucket, r->key, &pc.opts, &up, &r->call->err);
     }
     explicit_bzero(&ck, sizeof(ck));
@@ -1034,6 +1044,8 @@ static int create_upload(struct s3_req *r)
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         api_response_header(r->call->resp, "x-amz-checksum-algorithm",
                             lake_checksum_name(up.checksum_algo));
+        api_response_header(r->call->resp, "x-amz-checksum-type",
+                            lake_checksum_type_name(up.checksum_type));
     }
     struct buf b;
     buf_init(&b);
@@ -1125,6 +1137,9 @@ static int upload_part(struct s3_req *r, int copy)
     } else if (rc == 0) {
         rc = put_ctx_from_headers(r, &pc, up.checksum_algo);
         if (rc == 0) {
+            rc = s3__part_checksum_check(r, &up, pc.opts.checksum_algo);
+        }
+        if (rc == 0) {
             rc = body_to_writer(r, &pc, MAX_OBJECT_BYTES, up.sse, &ck, &w);
         }
     }
@@ -1170,7 +1185,8 @@ static int malformed(struct s3_req *r)
 static int complete_upload(struct s3_req *r)
 {
     const char *upload_id = s3__query(r, "uploadId");
-    int rc = lake_upload_get(r->lake, r->bucket, r->key, upload_id, NULL, &r->call->err);
+    struct lake_upload_info up;
+    int rc = lake_upload_get(r->lake, r->bucket, r->key, upload_id, &up, &r->call->err);
     if (rc < 0) {
         return rc;
     }
@@ -1203,8 +1219,15 @@ static int complete_upload(struct s3_req *r)
     struct lake_object_info info;
     struct lake_put_opts cond;
     memset(&cond, 0, sizeof(cond));
+    char expected[LAKE_CHECKSUM_MAX];
     if (rc == 0) {
         rc = s3__write_opts(r, &cond, 0);
+    }
+    if (rc == 0) {
+        rc = s3__complete_checksum(r, &up, &cond, expected);
+    }
+    if (rc == 0) {
+        rc = s3__complete_part_checksums(r, &up, root);
     }
     if (rc == 0) {
         rc = lake_upload_complete_opts(r->lake, r->bucket, r->key, upload_id, parts, n, &cond,
@@ -1228,12 +1251,20 @@ static int complete_upload(struct s3_req *r)
             char name[32];
             snprintf(name, sizeof(name), "Checksum%s", lake_checksum_name(info.checksum_algo));
             s3__xml_elem(&b, name, info.checksum);
+            s3__xml_elem(&b, "ChecksumType",
+                         lake_checksum_type_name(lake_checksum_type_of(info.checksum)));
         }
         buf_puts(&b, "</CompleteMultipartUploadResult>");
         s3__sse_headers(r, info.sse);
         lake_object_info_fini(&info);
-        rc = s3__respond_xml(r, &b);
+        rc = s3__acl_after_write(r, up.acl); /* CreateMultipartUpload's ACL */
+        if (rc == 0) {
+            rc = s3__respond_xml(r, &b);
+        } else {
+            buf_fini(&b);
+        }
     }
+    lake_upload_info_fini(&up);
     free(parts);
     s3__xml_free(root);
     return rc;
@@ -1308,6 +1339,7 @@ static int list_parts(struct s3_req *r)
     s3__xml_elem(&b, "StorageClass", "STANDARD");
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         s3__xml_elem(&b, "ChecksumAlgorithm", lake_checksum_name(up.checksum_algo));
+        s3__xml_elem(&b, "ChecksumType", lake_checksum_type_name(up.checksum_type));
     }
     buf_puts(&b, "</ListPartsResult>");
     free(parts);
@@ -1385,8 +1417,6 @@ int s3__delete_objects(struct s3_req *r)
         s3__xml_free(root);
         return rc;
     }
-    const char *bypass_h = s3__header(r, "x-amz-bypass-governance-retention");
-    int bypass = bypass_h != NULL && strcasecmp(bypass_h, "true") == 0;
     const char *quiet_s = s3__xml_child_text(root, "Quiet");
     int quiet = quiet_s != NULL && strcasecmp(quiet_s, "true") == 0;
     struct buf b;
@@ -1407,7 +1437,13 @@ int s3__delete_objects(struct s3_req *r)
         if (key[0] == '\0') {
             drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid key");
         } else {
-            drc = lake_version_delete(r->lake, r->bucket, key, vid, bypass, &res, &err);
+            drc = s3__delete_precondition(r, key, s3__xml_child_text(o, "ETag"),
+                                          s3__xml_child_text(o, "LastModifiedTime"),
+                                          s3__xml_child_text(o, "Size"), &err);
+        }
+        if (drc == 0 && key[0] != '\0') {
+            drc = lake_version_delete(r->lake, r->bucket, key, vid, s3__bypass_governance(r, key),
+                                      &res, &err);
         }
         if (drc == 0 && !quiet) {
             buf_puts(&b, "<Deleted>");
@@ -1465,6 +1501,10 @@ int s3__object_op(struct s3_req *r)
             r->call->operation = "ListParts";
             return list_parts(r);
         }
+        if (s3__query(r, "attributes") != NULL) {
+            r->call->operation = "GetObjectAttributes";
+            return s3__get_object_attributes(r);
+        }
         r->call->operation = "GetObject";
         return get_object(r, 0);
     }
@@ -1517,8 +1557,11 @@ int s3__object_op(struct s3_req *r)
             r->call->operation = "CreateMultipartUpload";
             char *acl = NULL;
             int rc = s3__acl_check_write(r, 0, &acl);
-            free(acl); /* checked as S3 does; the object starts with the owner's alone */
-            return rc < 0 ? rc : create_upload(r);
+            if (rc == 0) {
+                rc = create_upload(r, acl); /* the ACL is kept for the completed object */
+            }
+            free(acl);
+            return rc;
         }
         if (upload_id != NULL) {
             r->call->operation = "CompleteMultipartUpload";

@@ -421,7 +421,31 @@ static char *meta_of_fields(const struct post *p)
     return out;
 }
 
-static int write_object(struct post *p, struct lake_object_info *info)
+/* The tagging field: a <Tagging> document, with PutObjectTagging's limits. */
+static int form_tags(struct post *p, char **tags_out)
+{
+    *tags_out = NULL;
+    const struct s3_form_field *f = s3__form_get(&p->form, "tagging");
+    if (f == NULL) {
+        return 0;
+    }
+    struct s3_xml_node *root = NULL;
+    int rc = s3__xml_parse(f->value, f->value_len, &root);
+    if (rc == SL_E(NOMEM)) {
+        return s3__fail(p->r, rc, "We encountered an internal error. Please try again.");
+    }
+    if (rc < 0 || strcmp(root->name, "Tagging") != 0) {
+        rc = s3__fail(p->r, SL_E(MALFORMED_XML),
+                      "The XML you provided was not well-formed or did not validate against "
+                      "our published schema");
+    } else {
+        rc = s3__tagging_from_xml(p->r, root, 10, tags_out);
+    }
+    s3__xml_free(root);
+    return rc;
+}
+
+static int write_object(struct post *p, const char *tags, struct lake_object_info *info)
 {
     struct s3_req *r = p->r;
     struct lake_writer *w = NULL;
@@ -432,7 +456,8 @@ static int write_object(struct post *p, struct lake_object_info *info)
     char *meta = meta_of_fields(p);
     const char *ct = field(p, "Content-Type");
     struct lake_put_opts opts = {.content_type = ct != NULL ? ct : p->form.file_content_type,
-                                 .meta_json = meta};
+                                 .meta_json = meta,
+                                 .tags_json = tags};
     if (rc == 0) {
         rc = lake_writer_commit(w, r->bucket, p->key, &opts, info, &r->call->err);
     } else {
@@ -591,11 +616,16 @@ static int serve(struct post *p)
     if (rc == 0 && canned != NULL) {
         rc = s3__acl_check_canned(r, canned, &acl);
     }
+    char *tags = NULL;
+    if (rc == 0) {
+        rc = form_tags(p, &tags);
+    }
     struct lake_object_info info;
     memset(&info, 0, sizeof(info));
     if (rc == 0) {
-        rc = write_object(p, &info);
+        rc = write_object(p, tags, &info);
     }
+    free(tags);
     if (rc == 0 && acl != NULL) {
         char *saved = r->key;
         r->key = p->key;

@@ -164,8 +164,7 @@ int s3__unsupported_subresource(const struct s3_req *r)
                                         "intelligent-tiering",
                                         "restore",
                                         "select",
-                                        "torrent",
-                                        "attributes"};
+                                        "torrent"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (s3__query(r, names[i]) != NULL) {
             return 1;

@@ -59,12 +59,6 @@ static int is_lock_mode(const char *m)
     return m != NULL && (strcmp(m, "GOVERNANCE") == 0 || strcmp(m, "COMPLIANCE") == 0);
 }
 
-static int bypass_governance(struct s3_req *r)
-{
-    const char *h = s3__header(r, "x-amz-bypass-governance-retention");
-    return h != NULL && strcasecmp(h, "true") == 0;
-}
-
 /* ---- headers of object requests ---- */
 
 void s3__version_headers(struct s3_req *r, const struct lake_object_info *info)
@@ -500,7 +494,7 @@ static int put_retention(struct s3_req *r)
     }
     if (rc == 0) {
         rc = lake_retention_put(r->lake, r->bucket, r->key, s3__query(r, "versionId"), mode,
-                                until_ms, bypass_governance(r), &r->call->err);
+                                until_ms, s3__bypass_governance(r, r->key), &r->call->err);
     }
     s3__xml_free(root);
     return rc;
