@@ -132,6 +132,7 @@ struct api_call {
     /* An error message longer than err.message holds (a validation of many violations),
        malloc'd and freed by the front end, which then shows it instead; else NULL. */
     char *long_message;
+    const void *op_arg; /* query protocol: the op's arg (struct api_query_op) */
 };
 
 /* ---- JSON protocols ---- */
@@ -182,6 +183,7 @@ typedef int (*api_query_fn)(struct api_call *call, const struct api_params *para
 struct api_query_op {
     const char *action; /* "GetCallerIdentity" */
     api_query_fn fn;    /* writes the inside of <ActionResult> */
+    const void *arg;    /* the op's own data, handed to fn as call->op_arg; may be NULL */
 };
 struct api_query_service {
     const char *signing_name; /* "sts" */
