@@ -245,6 +245,49 @@ int catalog__store_err(struct err_info *err, int rc)
     return err_set(err, SL_E(INTERNAL_SERVICE), "Internal service error (%s).", sl_strerror(rc));
 }
 
+int catalog__changed(struct catalog *cat, int rc, struct err_info *err, int code, const char *fmt,
+                     ...)
+{
+    if (rc < 0) {
+        return catalog__store_err(err, rc);
+    }
+    if (store_changes(cat->st) != 0) {
+        return 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int catalog__write_end(struct catalog *cat, int rc, struct err_info *err)
+{
+    if (rc == 0) {
+        rc = store_commit(cat->st);
+    }
+    if (rc < 0) {
+        store_rollback(cat->st);
+        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
+    }
+    store_unlock(cat->st);
+    return rc;
+}
+
+int catalog__list_out(int rc, json_t *list, const char *key, int more, int64_t last, json_t **out)
+{
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    *out = json_pack("{s:o}", key, list);
+    if (more) {
+        json_object_set_new(*out, "NextToken", catalog__token(last));
+    }
+    return 0;
+}
+
 char *catalog__vkey_encode(const json_t *values)
 {
     struct buf b;

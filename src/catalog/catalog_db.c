@@ -168,11 +168,7 @@ int catalog__op_CreateDatabase(struct catalog *cat, const struct catalog_scope *
                    "INSERT INTO glue_database(region, account, name, doc, create_time)"
                    " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING",
                    "ssssi", sc->region, sc->account_id, name, doc, (int64_t)clock_now_ms());
-    if (rc == 0 && store_changes(cat->st) == 0) {
-        rc = err_set(err, SL_E(ALREADY_EXISTS), "Database already exists.");
-    } else if (rc < 0) {
-        rc = catalog__store_err(err, rc);
-    }
+    rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Database already exists.");
     if (rc == 0) {
         char *arn = database_arn(sc, name);
         rc = catalog__tags_put_locked(cat, arn, json_object_get(in, "Tags"), err);
@@ -263,14 +259,9 @@ int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc
     store_finalize(s);
     store_read_end(cat->st);
     if (rc < 0) {
-        json_decref(list);
-        return catalog__store_err(err, rc);
+        rc = catalog__store_err(err, rc);
     }
-    *out = json_pack("{s:o}", "DatabaseList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(rc, list, "DatabaseList", more, last, out);
 }
 
 /* UpdateDatabase: Name, DatabaseInput (same name) -> {}. ENTITY_NOT_FOUND, INVALID_INPUT. */
@@ -337,17 +328,7 @@ int catalog__op_DeleteDatabase(struct catalog *cat, const struct catalog_scope *
         catalog__tags_drop_locked(cat, arn);
         rc = store_run(cat->st, "DELETE FROM glue_database WHERE id=?", "i", db_id);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(arn);
     free(name);
     if (rc == 0) {
@@ -448,9 +429,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
                        "INSERT INTO glue_table(db_id, name, version, doc, create_time,"
                        " update_time) VALUES(?,?,1,?,?,?) ON CONFLICT DO NOTHING",
                        "issii", db_id, name, doc, now, now);
-        if (rc == 0 && store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS), "Table already exists.");
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Table already exists.");
     }
     if (rc == 0) {
         rc = store_run(cat->st,
@@ -478,17 +457,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
             free(keys);
         }
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(doc);
     free(db);
     json_decref(ti);
@@ -643,15 +612,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     store_finalize(s);
     store_read_end(cat->st);
     free(db);
-    if (rc < 0) {
-        json_decref(list);
-        return err->code;
-    }
-    *out = json_pack("{s:o}", "TableList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(rc < 0 ? err->code : 0, list, "TableList", more, last, out);
 }
 
 /* UpdateTable: DatabaseName, TableInput, VersionId?, SkipArchive? -> {}; a new version unless
@@ -713,17 +674,7 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
         rc = store_run(cat->st, "UPDATE glue_table SET doc=?, version=?, update_time=? WHERE id=?",
                        "siii", doc, version, now, tid);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(doc);
     json_decref(ti);
     if (rc == 0) {
@@ -765,14 +716,7 @@ int catalog__op_DeleteTable(struct catalog *cat, const struct catalog_scope *sc,
     store_lock(cat->st);
     store_begin(cat->st);
     int rc = table_delete_locked(cat, sc, dbn, tn, err);
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         *out = json_object();
     }
@@ -891,15 +835,7 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
     }
     store_read_end(cat->st);
     free(db);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "TableVersions", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(rc, list, "TableVersions", more, last, out);
 }
 
 static int parse_version(const char *v, int64_t *out, struct err_info *err)
@@ -975,13 +911,7 @@ static int version_delete_locked(struct catalog *cat, int64_t tid, const char *v
     }
     int rc = store_run(cat->st, "DELETE FROM glue_table_version WHERE table_id=? AND version=?",
                        "ii", tid, v);
-    if (rc < 0) {
-        return catalog__store_err(err, rc);
-    }
-    if (store_changes(cat->st) == 0) {
-        return err_set(err, SL_E(ENTITY_NOT_FOUND), "Version %s not found.", vid);
-    }
-    return 0;
+    return catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Version %s not found.", vid);
 }
 
 /* DeleteTableVersion: DatabaseName, TableName, VersionId -> {}. ENTITY_NOT_FOUND, INVALID_INPUT
@@ -1166,11 +1096,7 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
     store_finalize(s);
     store_read_end(cat->st);
     free(unquoted);
-    *out = json_pack("{s:o}", "TableList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(0, list, "TableList", more, last, out);
 }
 
 /* ---- in-process description ---- */

@@ -51,6 +51,17 @@ int catalog__token_parse(const json_t *in, int64_t *last_id, struct err_info *er
 int catalog__max_results(const json_t *in, int max, int dflt, struct err_info *err);
 /* Maps a store failure to an error with a generic message. */
 int catalog__store_err(struct err_info *err, int rc);
+/* The outcome of a store_run (rc) that must change a row: 0 when it did; a store failure
+ * becomes the generic error, and no row changed the error code with message fmt. */
+int catalog__changed(struct catalog *cat, int rc, struct err_info *err, int code, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+/* Ends a write begun with store_lock and store_begin: commits when rc is 0, else rolls
+ * back (a store failure that set no error yet gets the generic one); then unlocks.
+ * Returns 0, or the error's code. */
+int catalog__write_end(struct catalog *cat, int rc, struct err_info *err);
+/* Ends an operation that answers with a list: when rc is 0, *out = {key: list}, with a
+ * NextToken after row id last when more rows follow; else list is dropped. Returns rc. */
+int catalog__list_out(int rc, json_t *list, const char *key, int more, int64_t last, json_t **out);
 
 /* The most partition keys a table may have. Glue documents no quota on the number of
  * partition keys of a Data Catalog table (only 10 partition columns for zero-ETL

@@ -182,22 +182,12 @@ int catalog__op_CreateRegistry(struct catalog *cat, const struct catalog_scope *
                        "INSERT INTO glue_registry(region, account, name, description,"
                        " create_time, update_time) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                        "ssssii", sc->region, sc->account_id, name, desc, now, now);
-    if (rc < 0) {
-        rc = catalog__store_err(err, rc);
-    } else if (store_changes(cat->st) == 0) {
-        rc = err_set(err, SL_E(ALREADY_EXISTS), "Registry already exists. RegistryName: %s", name);
-    }
+    rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS),
+                          "Registry already exists. RegistryName: %s", name);
     if (rc == 0) {
         rc = catalog__tags_put_locked(cat, arn, json_object_get(in, "Tags"), err);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         json_t *tags = json_object_get(in, "Tags");
         *out = json_pack("{s:s, s:s, s:o}", "RegistryArn", arn, "RegistryName", name, "Tags",
@@ -278,11 +268,7 @@ int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *
     }
     store_finalize(s);
     store_read_end(cat->st);
-    *out = json_pack("{s:o}", "Registries", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(0, list, "Registries", more, last, out);
 }
 
 /* UpdateRegistry: RegistryId, Description -> names. ENTITY_NOT_FOUND. */
@@ -331,14 +317,7 @@ int catalog__op_DeleteRegistry(struct catalog *cat, const struct catalog_scope *
         catalog__tags_drop_locked(cat, arn);
         rc = store_run(cat->st, "DELETE FROM glue_registry WHERE id=?", "i", id);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         *out = json_pack("{s:s, s:s, s:s}", "RegistryName", name, "RegistryArn", arn, "Status",
                          "DELETING");
@@ -716,12 +695,8 @@ int catalog__op_CreateSchema(struct catalog *cat, const struct catalog_scope *sc
                        " description, checkpoint, next_version, create_time, update_time)"
                        " VALUES(?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
                        "issssii", reg_id, name, format, compat, desc, now, now);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS),
-                         "Schema already exists. RegistryName: %s, SchemaName: %s", reg, name);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS),
+                              "Schema already exists. RegistryName: %s, SchemaName: %s", reg, name);
     }
     if (rc == 0) {
         rc = schema_load(cat, reg_id, reg, name, &r, err);
@@ -823,15 +798,7 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
     store_finalize(s);
     store_read_end(cat->st);
     free(reg);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Schemas", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(rc, list, "Schemas", more, last, out);
 }
 
 /* Resolves a SchemaVersionNumber structure to a version number (0 when none exists). */
@@ -943,14 +910,7 @@ int catalog__op_RegisterSchemaVersion(struct catalog *cat, const struct catalog_
         rc = register_version(cat, &r, catalog__str(in, "SchemaDefinition"), &version, uuid, status,
                               err);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     schema_row_fini(&r);
     if (rc == 0) {
         *out = json_pack("{s:s, s:I, s:s}", "SchemaVersionId", uuid, "VersionNumber",
@@ -1083,15 +1043,7 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
     }
     store_read_end(cat->st);
     schema_row_fini(&r);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Schemas", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__list_out(rc, list, "Schemas", more, last, out);
 }
 
 /* GetSchemaByDefinition: SchemaId, SchemaDefinition -> the identical version. ENTITY_NOT_FOUND. */
@@ -1401,11 +1353,8 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
                        "INSERT INTO glue_schema_meta(version_uuid, key, value, create_time)"
                        " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                        "sssi", v.uuid, key, value, (int64_t)clock_now_ms());
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS), "Metadata %s=%s already exists.", key, value);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Metadata %s=%s already exists.",
+                              key, value);
     }
     if (rc == 0) {
         *out = metadata_result(sc, cat, &v, key, value);
@@ -1486,11 +1435,8 @@ int catalog__op_RemoveSchemaVersionMetadata(struct catalog *cat, const struct ca
                        "DELETE FROM glue_schema_meta WHERE version_uuid=? AND key=? AND"
                        " value=?",
                        "sss", v.uuid, key, value);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ENTITY_NOT_FOUND), "Metadata %s=%s is not found.", key, value);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Metadata %s=%s is not found.",
+                              key, value);
     }
     if (rc == 0) {
         *out = metadata_result(sc, cat, &v, key, value);
