@@ -170,6 +170,14 @@ struct api_json_service {
     int rpcv2_cbor;
 };
 
+/* For a JSON op that hands its input document to a service function (api_json.c): the
+   input as an object, a new empty one held in *hold when the request had none (the caller
+   json_decref's *hold after the call). */
+json_t *api_json_input(json_t *input, json_t **hold);
+/* Ends such an op: on failure (rc < 0) drops out and words a message from rc when the
+   service set none; on success *output is out, or {} when it gave none. Returns rc. */
+int api_json_end(struct api_call *call, int rc, json_t *out, json_t **output);
+
 /* ---- query protocol ---- */
 struct api_params; /* decoded form fields of the body or query string */
 /* The value of a field, NULL when absent. */
