@@ -229,39 +229,30 @@ int catalog__op_GetDatabase(struct catalog *cat, const struct catalog_scope *sc,
 int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                              json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0) {
         return err->code;
     }
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     struct store_stmt *s =
         store_prepare_args(cat->st,
                            "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
                            " account=? AND id>? ORDER BY id LIMIT ?",
-                           "ssii", sc->region, sc->account_id, after, (int64_t)max + 1);
+                           "ssii", sc->region, sc->account_id, pg.after, (int64_t)pg.max + 1);
     int rc = s != NULL ? 0 : SL_E(IO);
     while (rc == 0 && (rc = store_step(s)) == 1) {
         rc = 0;
-        if ((int)json_array_size(list) == max) {
-            more = 1;
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             break;
         }
-        last = store_col_int64(s, 0);
-        json_t *d = database_out(sc, store_col_text(s, 1), store_col_int64(s, 2));
-        if (d != NULL) {
-            json_array_append_new(list, d);
-        }
+        catalog__page_add(&pg, database_out(sc, store_col_text(s, 1), store_col_int64(s, 2)));
     }
     store_finalize(s);
     store_read_end(cat->st);
     if (rc < 0) {
         rc = catalog__store_err(err, rc);
     }
-    return catalog__list_out(rc, list, "DatabaseList", more, last, out);
+    return catalog__page_end(&pg, rc, "DatabaseList", out);
 }
 
 /* UpdateDatabase: Name, DatabaseInput (same name) -> {}. ENTITY_NOT_FOUND, INVALID_INPUT. */
@@ -563,9 +554,8 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     if (catalog__check_name(dbn, "databaseName", err) < 0) {
         return err->code;
     }
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0) {
         return err->code;
     }
     const char *expr = catalog__str(in, "Expression");
@@ -576,9 +566,6 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
                        MAX_FILTER_LEN);
     }
     char *db = catalog__lower(dbn);
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     int64_t db_id = 0;
     int rc = db_find(cat, sc, db, &db_id, err);
@@ -587,7 +574,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
         s = store_prepare_args(cat->st,
                                "SELECT id, name, doc, version, create_time, update_time FROM"
                                " glue_table WHERE db_id=? AND id>? ORDER BY id",
-                               "ii", db_id, after);
+                               "ii", db_id, pg.after);
         rc = s != NULL ? 0 : catalog__store_err(err, SL_E(IO));
     }
     while (rc == 0 && (rc = store_step(s)) == 1) {
@@ -595,16 +582,12 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
         if (expr != NULL && expr[0] != '\0' && !name_pattern_match(expr, store_col_text(s, 1))) {
             continue;
         }
-        if ((int)json_array_size(list) == max) {
-            more = 1;
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             break;
         }
-        last = store_col_int64(s, 0);
-        json_t *t = table_out(sc, catalog__load(store_col_text(s, 2)), db, store_col_int64(s, 3),
-                              store_col_int64(s, 4), store_col_int64(s, 5));
-        if (t != NULL) {
-            json_array_append_new(list, t);
-        }
+        catalog__page_add(&pg, table_out(sc, catalog__load(store_col_text(s, 2)), db,
+                                         store_col_int64(s, 3), store_col_int64(s, 4),
+                                         store_col_int64(s, 5)));
     }
     if (rc < 0 && err->code == 0) {
         catalog__store_err(err, rc);
@@ -612,7 +595,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     store_finalize(s);
     store_read_end(cat->st);
     free(db);
-    return catalog__list_out(rc < 0 ? err->code : 0, list, "TableList", more, last, out);
+    return catalog__page_end(&pg, rc < 0 ? err->code : 0, "TableList", out);
 }
 
 /* UpdateTable: DatabaseName, TableInput, VersionId?, SkipArchive? -> {}; a new version unless
@@ -798,17 +781,13 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
 {
     const char *dbn = catalog__str(in, "DatabaseName");
     const char *tn = catalog__str(in, "TableName");
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0 ||
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0 ||
         catalog__check_name(dbn, "databaseName", err) < 0 ||
         catalog__check_name(tn, "tableName", err) < 0) {
         return err->code;
     }
     char *db = catalog__lower(dbn);
-    json_t *list = json_array();
-    int more = 0;
-    int64_t last = 0;
     store_read_begin(cat->st);
     int64_t tid = 0;
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
@@ -819,23 +798,15 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
             store_prepare_args(cat->st,
                                "SELECT version, doc, update_time FROM glue_table_version WHERE"
                                " table_id=? AND (?=0 OR version<?) ORDER BY version DESC",
-                               "iii", tid, after, after);
-        while (s != NULL && store_step(s) == 1) {
-            if ((int)json_array_size(list) == max) {
-                more = 1;
-                break;
-            }
-            last = store_col_int64(s, 0);
-            json_t *v = version_out(sc, s, db, created);
-            if (v != NULL) {
-                json_array_append_new(list, v);
-            }
+                               "iii", tid, pg.after, pg.after);
+        while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
+            catalog__page_add(&pg, version_out(sc, s, db, created));
         }
         store_finalize(s);
     }
     store_read_end(cat->st);
     free(db);
-    return catalog__list_out(rc, list, "TableVersions", more, last, out);
+    return catalog__page_end(&pg, rc, "TableVersions", out);
 }
 
 static int parse_version(const char *v, int64_t *out, struct err_info *err)
@@ -1052,9 +1023,8 @@ static int table_matches_filters(const json_t *t, const json_t *filters)
 int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                              json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 1000, 1000, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 1000, 1000, err) < 0) {
         return err->code;
     }
     const char *text = catalog__str(in, "SearchText");
@@ -1064,16 +1034,13 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
         text = unquoted;
     }
     json_t *filters = json_object_get(in, "Filters");
-    json_t *list = json_array();
-    int more = 0;
-    int64_t last = 0;
     store_read_begin(cat->st);
     struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT t.id, d.name, t.doc, t.version, t.create_time, t.update_time FROM glue_table t"
         " JOIN glue_database d ON d.id=t.db_id WHERE d.region=? AND d.account=? AND t.id>?"
         " ORDER BY t.id",
-        "ssi", sc->region, sc->account_id, after);
+        "ssi", sc->region, sc->account_id, pg.after);
     while (s != NULL && store_step(s) == 1) {
         const char *db = store_col_text(s, 1);
         json_t *t = table_out(sc, catalog__load(store_col_text(s, 2)), db, store_col_int64(s, 3),
@@ -1085,18 +1052,16 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
             json_decref(t);
             continue;
         }
-        if ((int)json_array_size(list) == max) {
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             json_decref(t);
-            more = 1;
             break;
         }
-        last = store_col_int64(s, 0);
-        json_array_append_new(list, t);
+        catalog__page_add(&pg, t);
     }
     store_finalize(s);
     store_read_end(cat->st);
     free(unquoted);
-    return catalog__list_out(0, list, "TableList", more, last, out);
+    return catalog__page_end(&pg, 0, "TableList", out);
 }
 
 /* ---- in-process description ---- */

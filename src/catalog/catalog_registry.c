@@ -244,31 +244,22 @@ int catalog__op_GetRegistry(struct catalog *cat, const struct catalog_scope *sc,
 int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                                json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT name, description, create_time, update_time, id FROM glue_registry WHERE"
         " region=? AND account=? AND id>? ORDER BY id",
-        "ssi", sc->region, sc->account_id, after);
-    while (s != NULL && store_step(s) == 1) {
-        if ((int)json_array_size(list) == max) {
-            more = 1;
-            break;
-        }
-        last = store_col_int64(s, 4);
-        json_array_append_new(list, registry_item(sc, s));
+        "ssi", sc->region, sc->account_id, pg.after);
+    while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 4))) {
+        catalog__page_add(&pg, registry_item(sc, s));
     }
     store_finalize(s);
     store_read_end(cat->st);
-    return catalog__list_out(0, list, "Registries", more, last, out);
+    return catalog__page_end(&pg, 0, "Registries", out);
 }
 
 /* UpdateRegistry: RegistryId, Description -> names. ENTITY_NOT_FOUND. */
@@ -753,15 +744,11 @@ int catalog__op_GetSchema(struct catalog *cat, const struct catalog_scope *sc, j
 int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                             json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
     json_t *rid = json_object_get(in, "RegistryId");
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     int64_t reg_id = 0;
     char *reg = NULL;
     int rc = 0;
@@ -776,14 +763,9 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
                                " s.update_time FROM glue_schema s JOIN glue_registry r ON"
                                " r.id=s.registry_id WHERE r.region=? AND r.account=? AND"
                                " (?=0 OR r.id=?) AND s.id>? ORDER BY s.id",
-                               "ssiii", sc->region, sc->account_id, reg_id, reg_id, after);
+                               "ssiii", sc->region, sc->account_id, reg_id, reg_id, pg.after);
     }
-    while (s != NULL && store_step(s) == 1) {
-        if ((int)json_array_size(list) == max) {
-            more = 1;
-            break;
-        }
-        last = store_col_int64(s, 0);
+    while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
         char *arn = schema_arn(sc, store_col_text(s, 1), store_col_text(s, 2));
         json_t *item = json_pack(
             "{s:s, s:s, s:s, s:s, s:o, s:o}", "RegistryName", store_col_text(s, 1), "SchemaName",
@@ -792,13 +774,13 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
         if (store_col_text(s, 3) != NULL) {
             json_object_set_new(item, "Description", json_string(store_col_text(s, 3)));
         }
-        json_array_append_new(list, item);
+        catalog__page_add(&pg, item);
         free(arn);
     }
     store_finalize(s);
     store_read_end(cat->st);
     free(reg);
-    return catalog__list_out(rc, list, "Schemas", more, last, out);
+    return catalog__page_end(&pg, rc, "Schemas", out);
 }
 
 /* Resolves a SchemaVersionNumber structure to a version number (0 when none exists). */
@@ -1008,15 +990,11 @@ int catalog__op_GetSchemaVersion(struct catalog *cat, const struct catalog_scope
 int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                                    json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
     struct schema_row r;
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
@@ -1025,25 +1003,20 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
             cat->st,
             "SELECT version, uuid, status, create_time FROM glue_schema_version WHERE"
             " schema_id=? AND version>? ORDER BY version",
-            "ii", r.id, after);
-        while (s != NULL && store_step(s) == 1) {
-            if ((int)json_array_size(list) == max) {
-                more = 1;
-                break;
-            }
-            last = store_col_int64(s, 0);
-            json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s, s:o}", "SchemaArn", arn,
-                                                  "SchemaVersionId", store_col_text(s, 1),
-                                                  "VersionNumber", (json_int_t)last, "Status",
-                                                  store_col_text(s, 2), "CreatedTime",
-                                                  iso_time(store_col_int64(s, 3))));
+            "ii", r.id, pg.after);
+        while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
+            catalog__page_add(&pg,
+                              json_pack("{s:s, s:s, s:I, s:s, s:o}", "SchemaArn", arn,
+                                        "SchemaVersionId", store_col_text(s, 1), "VersionNumber",
+                                        (json_int_t)pg.last, "Status", store_col_text(s, 2),
+                                        "CreatedTime", iso_time(store_col_int64(s, 3))));
         }
         store_finalize(s);
         free(arn);
     }
     store_read_end(cat->st);
     schema_row_fini(&r);
-    return catalog__list_out(rc, list, "Schemas", more, last, out);
+    return catalog__page_end(&pg, rc, "Schemas", out);
 }
 
 /* GetSchemaByDefinition: SchemaId, SchemaDefinition -> the identical version. ENTITY_NOT_FOUND. */
