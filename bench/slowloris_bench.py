@@ -14,12 +14,11 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from conftest import Sluice  # noqa: E402
-from test_hostile import hold_connections, sts_probe  # noqa: E402
+from test_hostile import dripping, hold_connections, sts_probe  # noqa: E402
 
 
 def probe_ms(server, n):
@@ -43,24 +42,10 @@ def run(label, args, probes, per_address):
     try:
         quiet = probe_ms(server, probes)
         kept = hold_connections(server, [f"127.0.0.{i}" for i in range(2, 10)], per_address)
-        stop = threading.Event()
-
-        def drip():
-            while not stop.is_set():
-                for s in kept:
-                    try:
-                        s.send(b"a")
-                    except OSError:
-                        pass
-                stop.wait(1.0)
-
-        dripper = threading.Thread(target=drip)
-        dripper.start()
         try:
-            loaded = probe_ms(server, probes)
+            with dripping(kept):
+                loaded = probe_ms(server, probes)
         finally:
-            stop.set()
-            dripper.join()
             for s in kept:
                 s.close()
         print(f"{label:<28} no attacker   {figures(quiet)}")

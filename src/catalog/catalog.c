@@ -245,6 +245,87 @@ int catalog__store_err(struct err_info *err, int rc)
     return err_set(err, SL_E(INTERNAL_SERVICE), "Internal service error (%s).", sl_strerror(rc));
 }
 
+int catalog__changed(struct catalog *cat, int rc, struct err_info *err, int code, const char *fmt,
+                     ...)
+{
+    if (rc < 0) {
+        return catalog__store_err(err, rc);
+    }
+    if (store_changes(cat->st) != 0) {
+        return 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int catalog__page_start(struct catalog_page *pg, const json_t *in, int max, int dflt,
+                        struct err_info *err)
+{
+    *pg = (struct catalog_page){0};
+    pg->max = catalog__max_results(in, max, dflt, err);
+    if (pg->max < 0 || catalog__token_parse(in, &pg->after, err) < 0) {
+        return err->code;
+    }
+    return 0;
+}
+
+int catalog__page_room(struct catalog_page *pg, int64_t id)
+{
+    if ((int)json_array_size(pg->list) == pg->max) {
+        pg->more = 1;
+        return 0;
+    }
+    pg->last = id;
+    return 1;
+}
+
+void catalog__page_add(struct catalog_page *pg, json_t *item)
+{
+    if (item == NULL) {
+        return;
+    }
+    if (pg->list == NULL) {
+        pg->list = json_array();
+    }
+    json_array_append_new(pg->list, item);
+}
+
+int catalog__page_end(struct catalog_page *pg, int rc, const char *key, json_t **out)
+{
+    json_t *list = pg->list != NULL || rc < 0 ? pg->list : json_array();
+    return catalog__list_out(rc, list, key, pg->more, pg->last, out);
+}
+
+int catalog__write_end(struct catalog *cat, int rc, struct err_info *err)
+{
+    if (rc == 0) {
+        rc = store_commit(cat->st);
+    }
+    if (rc < 0) {
+        store_rollback(cat->st);
+        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
+    }
+    store_unlock(cat->st);
+    return rc;
+}
+
+int catalog__list_out(int rc, json_t *list, const char *key, int more, int64_t last, json_t **out)
+{
+    if (rc < 0) {
+        json_decref(list);
+        return rc;
+    }
+    *out = json_pack("{s:o}", key, list);
+    if (more) {
+        json_object_set_new(*out, "NextToken", catalog__token(last));
+    }
+    return 0;
+}
+
 char *catalog__vkey_encode(const json_t *values)
 {
     struct buf b;

@@ -168,11 +168,7 @@ int catalog__op_CreateDatabase(struct catalog *cat, const struct catalog_scope *
                    "INSERT INTO glue_database(region, account, name, doc, create_time)"
                    " VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING",
                    "ssssi", sc->region, sc->account_id, name, doc, (int64_t)clock_now_ms());
-    if (rc == 0 && store_changes(cat->st) == 0) {
-        rc = err_set(err, SL_E(ALREADY_EXISTS), "Database already exists.");
-    } else if (rc < 0) {
-        rc = catalog__store_err(err, rc);
-    }
+    rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Database already exists.");
     if (rc == 0) {
         char *arn = database_arn(sc, name);
         rc = catalog__tags_put_locked(cat, arn, json_object_get(in, "Tags"), err);
@@ -233,44 +229,30 @@ int catalog__op_GetDatabase(struct catalog *cat, const struct catalog_scope *sc,
 int catalog__op_GetDatabases(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                              json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0) {
         return err->code;
     }
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     struct store_stmt *s =
         store_prepare_args(cat->st,
                            "SELECT id, doc, create_time FROM glue_database WHERE region=? AND"
                            " account=? AND id>? ORDER BY id LIMIT ?",
-                           "ssii", sc->region, sc->account_id, after, (int64_t)max + 1);
+                           "ssii", sc->region, sc->account_id, pg.after, (int64_t)pg.max + 1);
     int rc = s != NULL ? 0 : SL_E(IO);
     while (rc == 0 && (rc = store_step(s)) == 1) {
         rc = 0;
-        if ((int)json_array_size(list) == max) {
-            more = 1;
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             break;
         }
-        last = store_col_int64(s, 0);
-        json_t *d = database_out(sc, store_col_text(s, 1), store_col_int64(s, 2));
-        if (d != NULL) {
-            json_array_append_new(list, d);
-        }
+        catalog__page_add(&pg, database_out(sc, store_col_text(s, 1), store_col_int64(s, 2)));
     }
     store_finalize(s);
     store_read_end(cat->st);
     if (rc < 0) {
-        json_decref(list);
-        return catalog__store_err(err, rc);
+        rc = catalog__store_err(err, rc);
     }
-    *out = json_pack("{s:o}", "DatabaseList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, rc, "DatabaseList", out);
 }
 
 /* UpdateDatabase: Name, DatabaseInput (same name) -> {}. ENTITY_NOT_FOUND, INVALID_INPUT. */
@@ -337,17 +319,7 @@ int catalog__op_DeleteDatabase(struct catalog *cat, const struct catalog_scope *
         catalog__tags_drop_locked(cat, arn);
         rc = store_run(cat->st, "DELETE FROM glue_database WHERE id=?", "i", db_id);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(arn);
     free(name);
     if (rc == 0) {
@@ -448,9 +420,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
                        "INSERT INTO glue_table(db_id, name, version, doc, create_time,"
                        " update_time) VALUES(?,?,1,?,?,?) ON CONFLICT DO NOTHING",
                        "issii", db_id, name, doc, now, now);
-        if (rc == 0 && store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS), "Table already exists.");
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Table already exists.");
     }
     if (rc == 0) {
         rc = store_run(cat->st,
@@ -478,17 +448,7 @@ int catalog__op_CreateTable(struct catalog *cat, const struct catalog_scope *sc,
             free(keys);
         }
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(doc);
     free(db);
     json_decref(ti);
@@ -594,9 +554,8 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     if (catalog__check_name(dbn, "databaseName", err) < 0) {
         return err->code;
     }
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0) {
         return err->code;
     }
     const char *expr = catalog__str(in, "Expression");
@@ -607,9 +566,6 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
                        MAX_FILTER_LEN);
     }
     char *db = catalog__lower(dbn);
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     int64_t db_id = 0;
     int rc = db_find(cat, sc, db, &db_id, err);
@@ -618,7 +574,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
         s = store_prepare_args(cat->st,
                                "SELECT id, name, doc, version, create_time, update_time FROM"
                                " glue_table WHERE db_id=? AND id>? ORDER BY id",
-                               "ii", db_id, after);
+                               "ii", db_id, pg.after);
         rc = s != NULL ? 0 : catalog__store_err(err, SL_E(IO));
     }
     while (rc == 0 && (rc = store_step(s)) == 1) {
@@ -626,16 +582,12 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
         if (expr != NULL && expr[0] != '\0' && !name_pattern_match(expr, store_col_text(s, 1))) {
             continue;
         }
-        if ((int)json_array_size(list) == max) {
-            more = 1;
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             break;
         }
-        last = store_col_int64(s, 0);
-        json_t *t = table_out(sc, catalog__load(store_col_text(s, 2)), db, store_col_int64(s, 3),
-                              store_col_int64(s, 4), store_col_int64(s, 5));
-        if (t != NULL) {
-            json_array_append_new(list, t);
-        }
+        catalog__page_add(&pg, table_out(sc, catalog__load(store_col_text(s, 2)), db,
+                                         store_col_int64(s, 3), store_col_int64(s, 4),
+                                         store_col_int64(s, 5)));
     }
     if (rc < 0 && err->code == 0) {
         catalog__store_err(err, rc);
@@ -643,15 +595,7 @@ int catalog__op_GetTables(struct catalog *cat, const struct catalog_scope *sc, j
     store_finalize(s);
     store_read_end(cat->st);
     free(db);
-    if (rc < 0) {
-        json_decref(list);
-        return err->code;
-    }
-    *out = json_pack("{s:o}", "TableList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, rc < 0 ? err->code : 0, "TableList", out);
 }
 
 /* UpdateTable: DatabaseName, TableInput, VersionId?, SkipArchive? -> {}; a new version unless
@@ -713,17 +657,7 @@ int catalog__op_UpdateTable(struct catalog *cat, const struct catalog_scope *sc,
         rc = store_run(cat->st, "UPDATE glue_table SET doc=?, version=?, update_time=? WHERE id=?",
                        "siii", doc, version, now, tid);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        if (err->code == 0) {
-            catalog__store_err(err, rc);
-        }
-        rc = err->code;
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     free(doc);
     json_decref(ti);
     if (rc == 0) {
@@ -765,14 +699,7 @@ int catalog__op_DeleteTable(struct catalog *cat, const struct catalog_scope *sc,
     store_lock(cat->st);
     store_begin(cat->st);
     int rc = table_delete_locked(cat, sc, dbn, tn, err);
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         *out = json_object();
     }
@@ -854,17 +781,13 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
 {
     const char *dbn = catalog__str(in, "DatabaseName");
     const char *tn = catalog__str(in, "TableName");
-    int64_t after;
-    int max = catalog__max_results(in, 100, 100, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0 ||
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 100, err) < 0 ||
         catalog__check_name(dbn, "databaseName", err) < 0 ||
         catalog__check_name(tn, "tableName", err) < 0) {
         return err->code;
     }
     char *db = catalog__lower(dbn);
-    json_t *list = json_array();
-    int more = 0;
-    int64_t last = 0;
     store_read_begin(cat->st);
     int64_t tid = 0;
     int rc = catalog__table_find(cat, sc, db, tn, &tid, NULL, err);
@@ -875,31 +798,15 @@ int catalog__op_GetTableVersions(struct catalog *cat, const struct catalog_scope
             store_prepare_args(cat->st,
                                "SELECT version, doc, update_time FROM glue_table_version WHERE"
                                " table_id=? AND (?=0 OR version<?) ORDER BY version DESC",
-                               "iii", tid, after, after);
-        while (s != NULL && store_step(s) == 1) {
-            if ((int)json_array_size(list) == max) {
-                more = 1;
-                break;
-            }
-            last = store_col_int64(s, 0);
-            json_t *v = version_out(sc, s, db, created);
-            if (v != NULL) {
-                json_array_append_new(list, v);
-            }
+                               "iii", tid, pg.after, pg.after);
+        while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
+            catalog__page_add(&pg, version_out(sc, s, db, created));
         }
         store_finalize(s);
     }
     store_read_end(cat->st);
     free(db);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "TableVersions", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, rc, "TableVersions", out);
 }
 
 static int parse_version(const char *v, int64_t *out, struct err_info *err)
@@ -975,13 +882,7 @@ static int version_delete_locked(struct catalog *cat, int64_t tid, const char *v
     }
     int rc = store_run(cat->st, "DELETE FROM glue_table_version WHERE table_id=? AND version=?",
                        "ii", tid, v);
-    if (rc < 0) {
-        return catalog__store_err(err, rc);
-    }
-    if (store_changes(cat->st) == 0) {
-        return err_set(err, SL_E(ENTITY_NOT_FOUND), "Version %s not found.", vid);
-    }
-    return 0;
+    return catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Version %s not found.", vid);
 }
 
 /* DeleteTableVersion: DatabaseName, TableName, VersionId -> {}. ENTITY_NOT_FOUND, INVALID_INPUT
@@ -1122,9 +1023,8 @@ static int table_matches_filters(const json_t *t, const json_t *filters)
 int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                              json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 1000, 1000, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 1000, 1000, err) < 0) {
         return err->code;
     }
     const char *text = catalog__str(in, "SearchText");
@@ -1134,16 +1034,13 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
         text = unquoted;
     }
     json_t *filters = json_object_get(in, "Filters");
-    json_t *list = json_array();
-    int more = 0;
-    int64_t last = 0;
     store_read_begin(cat->st);
     struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT t.id, d.name, t.doc, t.version, t.create_time, t.update_time FROM glue_table t"
         " JOIN glue_database d ON d.id=t.db_id WHERE d.region=? AND d.account=? AND t.id>?"
         " ORDER BY t.id",
-        "ssi", sc->region, sc->account_id, after);
+        "ssi", sc->region, sc->account_id, pg.after);
     while (s != NULL && store_step(s) == 1) {
         const char *db = store_col_text(s, 1);
         json_t *t = table_out(sc, catalog__load(store_col_text(s, 2)), db, store_col_int64(s, 3),
@@ -1155,22 +1052,16 @@ int catalog__op_SearchTables(struct catalog *cat, const struct catalog_scope *sc
             json_decref(t);
             continue;
         }
-        if ((int)json_array_size(list) == max) {
+        if (!catalog__page_room(&pg, store_col_int64(s, 0))) {
             json_decref(t);
-            more = 1;
             break;
         }
-        last = store_col_int64(s, 0);
-        json_array_append_new(list, t);
+        catalog__page_add(&pg, t);
     }
     store_finalize(s);
     store_read_end(cat->st);
     free(unquoted);
-    *out = json_pack("{s:o}", "TableList", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, 0, "TableList", out);
 }
 
 /* ---- in-process description ---- */

@@ -51,6 +51,35 @@ int catalog__token_parse(const json_t *in, int64_t *last_id, struct err_info *er
 int catalog__max_results(const json_t *in, int max, int dflt, struct err_info *err);
 /* Maps a store failure to an error with a generic message. */
 int catalog__store_err(struct err_info *err, int rc);
+/* The outcome of a store_run (rc) that must change a row: 0 when it did; a store failure
+ * becomes the generic error, and no row changed the error code with message fmt. */
+int catalog__changed(struct catalog *cat, int rc, struct err_info *err, int code, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+/* Ends a write begun with store_lock and store_begin: commits when rc is 0, else rolls
+ * back (a store failure that set no error yet gets the generic one); then unlocks.
+ * Returns 0, or the error's code. */
+int catalog__write_end(struct catalog *cat, int rc, struct err_info *err);
+/* A page of a listing by row id: MaxResults and NextToken from the input, the items
+ * gathered, and whether rows remain after them. */
+struct catalog_page {
+    int max;       /* MaxResults */
+    int64_t after; /* the row id the page starts after (NextToken), 0 for the first */
+    json_t *list;  /* the items, NULL until the first */
+    int64_t last;  /* the row id of the last item */
+    int more;      /* 1 when rows remain after the page */
+};
+/* Reads MaxResults (1..max, dflt when absent) and NextToken; 0 or the error's code. */
+int catalog__page_start(struct catalog_page *pg, const json_t *in, int max, int dflt,
+                        struct err_info *err);
+/* 1 when the page has room for the row id (then its last), 0 when it is full: rows remain. */
+int catalog__page_room(struct catalog_page *pg, int64_t id);
+/* Adds an item (NULL: nothing) to the page. */
+void catalog__page_add(struct catalog_page *pg, json_t *item);
+/* Ends a listing (catalog__list_out with the page's items, NextToken and rc). */
+int catalog__page_end(struct catalog_page *pg, int rc, const char *key, json_t **out);
+/* Ends an operation that answers with a list: when rc is 0, *out = {key: list}, with a
+ * NextToken after row id last when more rows follow; else list is dropped. Returns rc. */
+int catalog__list_out(int rc, json_t *list, const char *key, int more, int64_t last, json_t **out);
 
 /* The most partition keys a table may have. Glue documents no quota on the number of
  * partition keys of a Data Catalog table (only 10 partition columns for zero-ETL

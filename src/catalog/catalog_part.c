@@ -147,11 +147,7 @@ static int partition_insert(struct catalog *cat, const struct tctx *t, const jso
                    " update_time, doc) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                    "issiis", t->tid, vkey, ckey, now, now, doc);
     free(ckey);
-    if (rc < 0) {
-        rc = catalog__store_err(err, rc);
-    } else if (store_changes(cat->st) == 0) {
-        rc = err_set(err, SL_E(ALREADY_EXISTS), "Partition already exists.");
-    }
+    rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Partition already exists.");
     free(vkey);
     free(doc);
     return rc;
@@ -218,21 +214,9 @@ int catalog__op_BatchCreatePartition(struct catalog *cat, const struct catalog_s
                                                     "ErrorDetail", error_detail(&e)));
         }
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-        if (rc < 0) {
-            store_rollback(cat->st);
-            catalog__store_err(err, rc);
-        }
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     tctx_fini(&t);
-    if (rc < 0) {
-        json_decref(errors);
-        return err->code;
-    }
-    *out = json_pack("{s:o}", "Errors", errors);
-    return 0;
+    return catalog__list_out(rc, errors, "Errors", 0, 0, out);
 }
 
 /* Reads one partition by values; *p is the Partition shape. Caller holds a read bracket or the
@@ -425,12 +409,7 @@ int catalog__op_BatchUpdatePartition(struct catalog *cat, const struct catalog_s
     }
     store_unlock(cat->st);
     tctx_fini(&t);
-    if (rc < 0) {
-        json_decref(errors);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Errors", errors);
-    return 0;
+    return catalog__list_out(rc, errors, "Errors", 0, 0, out);
 }
 
 static int partition_delete(struct catalog *cat, const struct tctx *t, const json_t *values,
@@ -444,13 +423,7 @@ static int partition_delete(struct catalog *cat, const struct tctx *t, const jso
     rc = store_run(cat->st, "DELETE FROM glue_partition WHERE table_id=? AND vkey=?", "is", t->tid,
                    vkey);
     free(vkey);
-    if (rc < 0) {
-        return catalog__store_err(err, rc);
-    }
-    if (store_changes(cat->st) == 0) {
-        return err_set(err, SL_E(ENTITY_NOT_FOUND), "Cannot find partition.");
-    }
-    return 0;
+    return catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Cannot find partition.");
 }
 
 /* DeletePartition: DatabaseName, TableName, PartitionValues -> {}. ENTITY_NOT_FOUND. */
@@ -501,12 +474,7 @@ int catalog__op_BatchDeletePartition(struct catalog *cat, const struct catalog_s
     }
     store_unlock(cat->st);
     tctx_fini(&t);
-    if (rc < 0) {
-        json_decref(errors);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Errors", errors);
-    return 0;
+    return catalog__list_out(rc, errors, "Errors", 0, 0, out);
 }
 
 /* ---- scanning ---- */
@@ -966,11 +934,8 @@ int catalog__op_CreatePartitionIndex(struct catalog *cat, const struct catalog_s
                        " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                        "issi", t.tid, name, text, (int64_t)clock_now_ms());
         free(text);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS), "Partition index %s already exists.", name);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS),
+                              "Partition index %s already exists.", name);
     }
     store_unlock(cat->st);
     tctx_fini(&t);
@@ -1045,11 +1010,8 @@ int catalog__op_DeletePartitionIndex(struct catalog *cat, const struct catalog_s
     if (rc == 0) {
         rc = store_run(cat->st, "DELETE FROM glue_partition_index WHERE table_id=? AND name=?",
                        "is", t.tid, name);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ENTITY_NOT_FOUND), "Partition index %s not found.", name);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Partition index %s not found.",
+                              name);
     }
     store_unlock(cat->st);
     tctx_fini(&t);

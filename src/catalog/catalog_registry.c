@@ -182,22 +182,12 @@ int catalog__op_CreateRegistry(struct catalog *cat, const struct catalog_scope *
                        "INSERT INTO glue_registry(region, account, name, description,"
                        " create_time, update_time) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                        "ssssii", sc->region, sc->account_id, name, desc, now, now);
-    if (rc < 0) {
-        rc = catalog__store_err(err, rc);
-    } else if (store_changes(cat->st) == 0) {
-        rc = err_set(err, SL_E(ALREADY_EXISTS), "Registry already exists. RegistryName: %s", name);
-    }
+    rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS),
+                          "Registry already exists. RegistryName: %s", name);
     if (rc == 0) {
         rc = catalog__tags_put_locked(cat, arn, json_object_get(in, "Tags"), err);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         json_t *tags = json_object_get(in, "Tags");
         *out = json_pack("{s:s, s:s, s:o}", "RegistryArn", arn, "RegistryName", name, "Tags",
@@ -254,35 +244,22 @@ int catalog__op_GetRegistry(struct catalog *cat, const struct catalog_scope *sc,
 int catalog__op_ListRegistries(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                                json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     struct store_stmt *s = store_prepare_args(
         cat->st,
         "SELECT name, description, create_time, update_time, id FROM glue_registry WHERE"
         " region=? AND account=? AND id>? ORDER BY id",
-        "ssi", sc->region, sc->account_id, after);
-    while (s != NULL && store_step(s) == 1) {
-        if ((int)json_array_size(list) == max) {
-            more = 1;
-            break;
-        }
-        last = store_col_int64(s, 4);
-        json_array_append_new(list, registry_item(sc, s));
+        "ssi", sc->region, sc->account_id, pg.after);
+    while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 4))) {
+        catalog__page_add(&pg, registry_item(sc, s));
     }
     store_finalize(s);
     store_read_end(cat->st);
-    *out = json_pack("{s:o}", "Registries", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, 0, "Registries", out);
 }
 
 /* UpdateRegistry: RegistryId, Description -> names. ENTITY_NOT_FOUND. */
@@ -331,14 +308,7 @@ int catalog__op_DeleteRegistry(struct catalog *cat, const struct catalog_scope *
         catalog__tags_drop_locked(cat, arn);
         rc = store_run(cat->st, "DELETE FROM glue_registry WHERE id=?", "i", id);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         *out = json_pack("{s:s, s:s, s:s}", "RegistryName", name, "RegistryArn", arn, "Status",
                          "DELETING");
@@ -716,12 +686,8 @@ int catalog__op_CreateSchema(struct catalog *cat, const struct catalog_scope *sc
                        " description, checkpoint, next_version, create_time, update_time)"
                        " VALUES(?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
                        "issssii", reg_id, name, format, compat, desc, now, now);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS),
-                         "Schema already exists. RegistryName: %s, SchemaName: %s", reg, name);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS),
+                              "Schema already exists. RegistryName: %s, SchemaName: %s", reg, name);
     }
     if (rc == 0) {
         rc = schema_load(cat, reg_id, reg, name, &r, err);
@@ -778,15 +744,11 @@ int catalog__op_GetSchema(struct catalog *cat, const struct catalog_scope *sc, j
 int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                             json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
     json_t *rid = json_object_get(in, "RegistryId");
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     int64_t reg_id = 0;
     char *reg = NULL;
     int rc = 0;
@@ -801,14 +763,9 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
                                " s.update_time FROM glue_schema s JOIN glue_registry r ON"
                                " r.id=s.registry_id WHERE r.region=? AND r.account=? AND"
                                " (?=0 OR r.id=?) AND s.id>? ORDER BY s.id",
-                               "ssiii", sc->region, sc->account_id, reg_id, reg_id, after);
+                               "ssiii", sc->region, sc->account_id, reg_id, reg_id, pg.after);
     }
-    while (s != NULL && store_step(s) == 1) {
-        if ((int)json_array_size(list) == max) {
-            more = 1;
-            break;
-        }
-        last = store_col_int64(s, 0);
+    while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
         char *arn = schema_arn(sc, store_col_text(s, 1), store_col_text(s, 2));
         json_t *item = json_pack(
             "{s:s, s:s, s:s, s:s, s:o, s:o}", "RegistryName", store_col_text(s, 1), "SchemaName",
@@ -817,21 +774,13 @@ int catalog__op_ListSchemas(struct catalog *cat, const struct catalog_scope *sc,
         if (store_col_text(s, 3) != NULL) {
             json_object_set_new(item, "Description", json_string(store_col_text(s, 3)));
         }
-        json_array_append_new(list, item);
+        catalog__page_add(&pg, item);
         free(arn);
     }
     store_finalize(s);
     store_read_end(cat->st);
     free(reg);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Schemas", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, rc, "Schemas", out);
 }
 
 /* Resolves a SchemaVersionNumber structure to a version number (0 when none exists). */
@@ -943,14 +892,7 @@ int catalog__op_RegisterSchemaVersion(struct catalog *cat, const struct catalog_
         rc = register_version(cat, &r, catalog__str(in, "SchemaDefinition"), &version, uuid, status,
                               err);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     schema_row_fini(&r);
     if (rc == 0) {
         *out = json_pack("{s:s, s:I, s:s}", "SchemaVersionId", uuid, "VersionNumber",
@@ -1048,15 +990,11 @@ int catalog__op_GetSchemaVersion(struct catalog *cat, const struct catalog_scope
 int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_scope *sc, json_t *in,
                                    json_t **out, struct err_info *err)
 {
-    int64_t after;
-    int max = catalog__max_results(in, 100, 25, err);
-    if (max < 0 || catalog__token_parse(in, &after, err) < 0) {
+    struct catalog_page pg;
+    if (catalog__page_start(&pg, in, 100, 25, err) < 0) {
         return err->code;
     }
     struct schema_row r;
-    json_t *list = json_array();
-    int64_t last = 0;
-    int more = 0;
     store_read_begin(cat->st);
     int rc = schema_resolve(cat, sc, json_object_get(in, "SchemaId"), &r, err);
     if (rc == 0) {
@@ -1065,33 +1003,20 @@ int catalog__op_ListSchemaVersions(struct catalog *cat, const struct catalog_sco
             cat->st,
             "SELECT version, uuid, status, create_time FROM glue_schema_version WHERE"
             " schema_id=? AND version>? ORDER BY version",
-            "ii", r.id, after);
-        while (s != NULL && store_step(s) == 1) {
-            if ((int)json_array_size(list) == max) {
-                more = 1;
-                break;
-            }
-            last = store_col_int64(s, 0);
-            json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s, s:o}", "SchemaArn", arn,
-                                                  "SchemaVersionId", store_col_text(s, 1),
-                                                  "VersionNumber", (json_int_t)last, "Status",
-                                                  store_col_text(s, 2), "CreatedTime",
-                                                  iso_time(store_col_int64(s, 3))));
+            "ii", r.id, pg.after);
+        while (s != NULL && store_step(s) == 1 && catalog__page_room(&pg, store_col_int64(s, 0))) {
+            catalog__page_add(&pg,
+                              json_pack("{s:s, s:s, s:I, s:s, s:o}", "SchemaArn", arn,
+                                        "SchemaVersionId", store_col_text(s, 1), "VersionNumber",
+                                        (json_int_t)pg.last, "Status", store_col_text(s, 2),
+                                        "CreatedTime", iso_time(store_col_int64(s, 3))));
         }
         store_finalize(s);
         free(arn);
     }
     store_read_end(cat->st);
     schema_row_fini(&r);
-    if (rc < 0) {
-        json_decref(list);
-        return rc;
-    }
-    *out = json_pack("{s:o}", "Schemas", list);
-    if (more) {
-        json_object_set_new(*out, "NextToken", catalog__token(last));
-    }
-    return 0;
+    return catalog__page_end(&pg, rc, "Schemas", out);
 }
 
 /* GetSchemaByDefinition: SchemaId, SchemaDefinition -> the identical version. ENTITY_NOT_FOUND. */
@@ -1401,11 +1326,8 @@ int catalog__op_PutSchemaVersionMetadata(struct catalog *cat, const struct catal
                        "INSERT INTO glue_schema_meta(version_uuid, key, value, create_time)"
                        " VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                        "sssi", v.uuid, key, value, (int64_t)clock_now_ms());
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ALREADY_EXISTS), "Metadata %s=%s already exists.", key, value);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ALREADY_EXISTS), "Metadata %s=%s already exists.",
+                              key, value);
     }
     if (rc == 0) {
         *out = metadata_result(sc, cat, &v, key, value);
@@ -1486,11 +1408,8 @@ int catalog__op_RemoveSchemaVersionMetadata(struct catalog *cat, const struct ca
                        "DELETE FROM glue_schema_meta WHERE version_uuid=? AND key=? AND"
                        " value=?",
                        "sss", v.uuid, key, value);
-        if (rc < 0) {
-            rc = catalog__store_err(err, rc);
-        } else if (store_changes(cat->st) == 0) {
-            rc = err_set(err, SL_E(ENTITY_NOT_FOUND), "Metadata %s=%s is not found.", key, value);
-        }
+        rc = catalog__changed(cat, rc, err, SL_E(ENTITY_NOT_FOUND), "Metadata %s=%s is not found.",
+                              key, value);
     }
     if (rc == 0) {
         *out = metadata_result(sc, cat, &v, key, value);

@@ -125,14 +125,7 @@ int catalog__op_TagResource(struct catalog *cat, const struct catalog_scope *sc,
     if (rc == 0) {
         rc = catalog__tags_put_locked(cat, arn, json_object_get(in, "TagsToAdd"), err);
     }
-    if (rc == 0) {
-        rc = store_commit(cat->st);
-    }
-    if (rc < 0) {
-        store_rollback(cat->st);
-        rc = err->code != 0 ? err->code : catalog__store_err(err, rc);
-    }
-    store_unlock(cat->st);
+    rc = catalog__write_end(cat, rc, err);
     if (rc == 0) {
         *out = json_object();
     }

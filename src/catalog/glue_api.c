@@ -22,23 +22,10 @@ static int run(struct api_call *call, json_t *input, json_t **output, catalog_op
                           ? req->account_id
                           : cat->default_account,
     };
-    json_t *empty = NULL;
-    if (!json_is_object(input)) {
-        empty = json_object();
-        input = empty;
-    }
-    json_t *out = NULL;
-    int rc = fn(cat, &sc, input, &out, &call->err);
-    json_decref(empty);
-    if (rc < 0) {
-        json_decref(out);
-        if (call->err.code == 0) {
-            err_set(&call->err, rc, "%s", sl_strerror(rc));
-        }
-        return rc;
-    }
-    *output = out != NULL ? out : json_object();
-    return 0;
+    json_t *hold, *out = NULL;
+    int rc = fn(cat, &sc, api_json_input(input, &hold), &out, &call->err);
+    json_decref(hold);
+    return api_json_end(call, rc, out, output);
 }
 
 #define GLUE_OP_FN(name)                                                                           \

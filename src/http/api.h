@@ -134,6 +134,7 @@ struct api_call {
     /* An error message longer than err.message holds (a validation of many violations),
        malloc'd and freed by the front end, which then shows it instead; else NULL. */
     char *long_message;
+    const void *op_arg; /* query protocol: the op's arg (struct api_query_op) */
 };
 
 /* ---- JSON protocols ---- */
@@ -171,6 +172,14 @@ struct api_json_service {
     int rpcv2_cbor;
 };
 
+/* For a JSON op that hands its input document to a service function (api_json.c): the
+   input as an object, a new empty one held in *hold when the request had none (the caller
+   json_decref's *hold after the call). */
+json_t *api_json_input(json_t *input, json_t **hold);
+/* Ends such an op: on failure (rc < 0) drops out and words a message from rc when the
+   service set none; on success *output is out, or {} when it gave none. Returns rc. */
+int api_json_end(struct api_call *call, int rc, json_t *out, json_t **output);
+
 /* ---- query protocol ---- */
 struct api_params; /* decoded form fields of the body or query string */
 /* The value of a field, NULL when absent. */
@@ -184,6 +193,7 @@ typedef int (*api_query_fn)(struct api_call *call, const struct api_params *para
 struct api_query_op {
     const char *action; /* "GetCallerIdentity" */
     api_query_fn fn;    /* writes the inside of <ActionResult> */
+    const void *arg;    /* the op's own data, handed to fn as call->op_arg; may be NULL */
 };
 struct api_query_service {
     const char *signing_name; /* "sts" */

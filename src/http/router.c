@@ -951,6 +951,7 @@ static void dispatch_query(const struct http_server_ctx *ctx, struct http_exchan
     }
     call->service_ctx = svc->ctx;
     call->operation = op->action;
+    call->op_arg = op->arg;
     if (authorize(ctx, ex, call, svc->signing_name, op->action, &params) < 0) {
         query_params_fini(&params.q);
         return;

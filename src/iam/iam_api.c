@@ -2,6 +2,10 @@
  * IAM over the query protocol (2010-05-08): users, access keys, groups, roles, inline
  * policies of users, groups and roles, managed policies with versions and their
  * attachments, durable in the store.
+ *
+ * The operations that are alike for users, groups and roles (get, list, delete, inline
+ * policies, attachments, tags, boundaries) are written once and take the kind of entity
+ * from their row of the operation table (struct entity, as call->op_arg).
  */
 #include "iam/iam_api.h"
 
@@ -24,8 +28,8 @@ static void write_done(struct iam *iam)
 static int store_tags(struct api_call *call, const struct api_params *p, const char *kind,
                       const char *owner);
 static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner);
-static int boundary_on_create(struct api_call *call, const struct api_params *p,
-                              const char *table, const char *name);
+static int boundary_on_create(struct api_call *call, const struct api_params *p, const char *table,
+                              const char *name);
 static void put_boundary(struct buf *out, struct iam *iam, const char *table, const char *name);
 
 /* ---- parameters ---- */
@@ -119,6 +123,28 @@ static int paging(struct api_call *call, const struct api_params *p, int64_t *ma
     return 0;
 }
 
+/* A policy ARN in field (member: its name in validation messages). */
+static int policy_arn_member(struct api_call *call, const struct api_params *p, const char *field,
+                             const char *member, const char **out)
+{
+    *out = api_params_get(p, field);
+    if (*out == NULL) {
+        return invalid(call, NULL, member, "");
+    }
+    if (strlen(*out) < 20 || strlen(*out) > 2048) {
+        return invalid(call, *out, member, "Member must have length greater than or equal to 20");
+    }
+    if (strncmp(*out, "arn:aws:iam::", 13) != 0) {
+        return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *out);
+    }
+    return 0;
+}
+
+static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
+{
+    return policy_arn_member(call, p, "PolicyArn", "policyArn", out);
+}
+
 static void put_text(struct buf *b, const char *tag, const char *v)
 {
     buf_printf(b, "<%s>", tag);
@@ -165,85 +191,370 @@ static int store_failed(struct api_call *call, int rc)
     return err_set(&call->err, rc < 0 ? rc : SL_E(INTERNAL), "%s", "");
 }
 
-/* ---- users ---- */
+/* How a listing writes a row (inside <member>) and makes its Marker. */
+struct listing {
+    const char *tag; /* "Users" */
+    void (*row)(struct buf *b, const struct iam *iam, struct store_stmt *q);
+    int key;                /* the column whose text is the Marker */
+    const char *key_prefix; /* put before it ("v" of a version id), NULL for none */
+};
 
-static void put_user(struct buf *b, const struct iam *iam, struct store_stmt *q)
+/* A page of a listing: at most max rows of q (which asks for max + 1, to tell whether
+   more follow) inside <tag>, then IsTruncated and the Marker. Finalizes q. */
+static void put_page(struct buf *out, const struct iam *iam, struct store_stmt *q, int64_t max,
+                     const struct listing *l)
 {
-    /* columns: name, id, path, created */
-    buf_puts(b, "<Path>");
-    buf_xml_escape(b, store_col_text(q, 2), strlen(store_col_text(q, 2)));
-    buf_puts(b, "</Path>");
-    put_text(b, "UserName", store_col_text(q, 0));
-    put_text(b, "UserId", store_col_text(q, 1));
-    buf_printf(b, "<Arn>arn:aws:iam::%s:user", iam->account_id);
+    buf_printf(out, "<%s>", l->tag);
+    int64_t n = 0;
+    int truncated = 0;
+    char last[700] = "";
+    while (q != NULL && store_step(q) == 1) {
+        if (n == max) {
+            truncated = 1;
+            break;
+        }
+        buf_puts(out, "<member>");
+        l->row(out, iam, q);
+        buf_puts(out, "</member>");
+        snprintf(last, sizeof(last), "%s%s", l->key_prefix != NULL ? l->key_prefix : "",
+                 store_col_text(q, l->key));
+        n++;
+    }
+    buf_printf(out, "</%s>", l->tag);
+    put_page_end(out, truncated, last);
+    store_finalize(q);
+}
+
+/* PathPrefix, "/" when absent, for "substr(path, 1, ?) = ?". */
+static const char *path_prefix(const struct api_params *p)
+{
+    const char *prefix = api_params_get(p, "PathPrefix");
+    return prefix != NULL ? prefix : "/";
+}
+
+/* The count of rows sql (one ? for the name) finds. */
+static int64_t count_of(struct iam *iam, const char *sql, const char *name)
+{
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    int64_t n = q != NULL && store_step(q) == 1 ? store_col_int64(q, 0) : 0;
+    store_finalize(q);
+    return n;
+}
+
+/* ---- rows ---- */
+
+/* Path, <kind>Name, <kind>Id, Arn and CreateDate of a user, group or role (columns name,
+   id, path, created first). */
+static void put_identity(struct buf *b, const struct iam *iam, struct store_stmt *q,
+                         const char *title, const char *kind)
+{
+    char tag[16];
+    put_text(b, "Path", store_col_text(q, 2));
+    snprintf(tag, sizeof(tag), "%sName", title);
+    put_text(b, tag, store_col_text(q, 0));
+    snprintf(tag, sizeof(tag), "%sId", title);
+    put_text(b, tag, store_col_text(q, 1));
+    buf_printf(b, "<Arn>arn:aws:iam::%s:%s", iam->account_id, kind);
     buf_xml_escape(b, store_col_text(q, 2), strlen(store_col_text(q, 2)));
     buf_xml_escape(b, store_col_text(q, 0), strlen(store_col_text(q, 0)));
     buf_puts(b, "</Arn>");
     put_date(b, "CreateDate", store_col_int64(q, 3));
 }
 
-static int user_missing(struct api_call *call, const char *name)
+#define USER_COLS "name, id, path, created"
+#define ROLE_COLS "name, id, path, created, trust, description, max_session"
+
+static void put_user(struct buf *b, const struct iam *iam, struct store_stmt *q)
 {
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The user with name %s cannot be found.",
-                   name);
+    put_identity(b, iam, q, "User", "user");
 }
 
-/* 1 when the user exists (inside a bracket). */
-static int user_exists(struct iam *iam, const char *name)
+static void put_group(struct buf *b, const struct iam *iam, struct store_stmt *q)
 {
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT 1 FROM iam_user WHERE name = ?", "s", name);
+    put_identity(b, iam, q, "Group", "group");
+}
+
+static void put_role(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    put_identity(b, iam, q, "Role", "role");
+    put_doc(b, "AssumeRolePolicyDocument", store_col_text(q, 4));
+    if (!store_col_is_null(q, 5)) {
+        put_text(b, "Description", store_col_text(q, 5));
+    }
+    buf_printf(b, "<MaxSessionDuration>%lld</MaxSessionDuration>",
+               (long long)store_col_int64(q, 6));
+}
+
+/* ---- the entities: users, groups and roles (and managed policies, for tags) ---- */
+
+/* What stops a delete: a count (one ? for the name) that must be 0, and the message. */
+struct conflict {
+    const char *sql;
+    const char *message;
+};
+
+struct entity {
+    const char *kind;                 /* "user": its kind in iam_inline, iam_attach and iam_tag */
+    const char *noun;                 /* "user", in "The user with name %s cannot be found." */
+    const char *title;                /* "User": its element, "User with name %s already exists." */
+    const char *field;                /* "UserName" */
+    const char *member;               /* "userName", in validation messages */
+    size_t name_max;                  /* the longest name a call about an existing one takes */
+    const char *table;                /* "iam_user" */
+    const char *key;                  /* its name's column */
+    const char *cols;                 /* the columns list.row writes from */
+    struct listing list;              /* ListUsers' */
+    const char *id_prefix;            /* of its unique id: "AIDA" */
+    enum iam_doc_kind doc;            /* its inline policies' size limit */
+    int tagged;                       /* has tags and a permissions boundary */
+    const struct conflict *conflicts; /* what DeleteUser refuses over, in order; {NULL} ends */
+};
+
+#define POLICIES_FIRST "Cannot delete entity, must delete policies first."
+#define DETACH_FIRST "Cannot delete entity, must detach all policies first."
+#define MEMBERS_FIRST "Cannot delete entity, must remove users from group first."
+
+static const struct conflict user_conflicts[] = {
+    {"SELECT count(*) FROM iam_key WHERE user_name = ?",
+     "Cannot delete entity, must delete access keys first."},
+    {"SELECT count(*) FROM iam_inline WHERE kind = 'user' AND owner = ?", POLICIES_FIRST},
+    {"SELECT count(*) FROM iam_attach WHERE kind = 'user' AND owner = ?", DETACH_FIRST},
+    {"SELECT count(*) FROM iam_member WHERE user_name = ?", MEMBERS_FIRST},
+    {NULL, NULL},
+};
+static const struct conflict group_conflicts[] = {
+    {"SELECT count(*) FROM iam_member WHERE group_name = ?", MEMBERS_FIRST},
+    {"SELECT count(*) FROM iam_inline WHERE kind = 'group' AND owner = ?", POLICIES_FIRST},
+    {"SELECT count(*) FROM iam_attach WHERE kind = 'group' AND owner = ?", DETACH_FIRST},
+    {NULL, NULL},
+};
+static const struct conflict role_conflicts[] = {
+    {"SELECT count(*) FROM iam_inline WHERE kind = 'role' AND owner = ?", POLICIES_FIRST},
+    {"SELECT count(*) FROM iam_attach WHERE kind = 'role' AND owner = ?", DETACH_FIRST},
+    {NULL, NULL},
+};
+
+/* clang-format off */
+static const struct entity user_entity = {
+    .kind = "user", .noun = "user", .title = "User", .field = "UserName", .member = "userName",
+    .name_max = 128, .table = "iam_user", .key = "name", .cols = USER_COLS,
+    .list = {"Users", put_user, 0, NULL}, .id_prefix = "AIDA", .doc = IAM_DOC_USER, .tagged = 1,
+    .conflicts = user_conflicts,
+};
+static const struct entity group_entity = {
+    .kind = "group", .noun = "group", .title = "Group", .field = "GroupName", .member = "groupName",
+    .name_max = 128, .table = "iam_group", .key = "name", .cols = USER_COLS,
+    .list = {"Groups", put_group, 0, NULL}, .id_prefix = "AGPA", .doc = IAM_DOC_GROUP, .tagged = 0,
+    .conflicts = group_conflicts,
+};
+static const struct entity role_entity = {
+    .kind = "role", .noun = "role", .title = "Role", .field = "RoleName", .member = "roleName",
+    .name_max = 64, .table = "iam_role", .key = "name", .cols = ROLE_COLS,
+    .list = {"Roles", put_role, 0, NULL}, .id_prefix = "AROA", .doc = IAM_DOC_ROLE, .tagged = 1,
+    .conflicts = role_conflicts,
+};
+/* Only for tags: a managed policy is named by its ARN. */
+static const struct entity policy_entity = {
+    .kind = "policy", .title = "Policy", .field = "PolicyArn", .table = "iam_policy", .key = "arn",
+};
+/* clang-format on */
+
+/* The entity an operation is about (its row of iam_ops). */
+static const struct entity *op_entity(const struct api_call *call)
+{
+    return call->op_arg;
+}
+
+/* The name (or a policy's ARN) that a call gives for an entity of kind k. */
+static int entity_param(struct api_call *call, const struct api_params *p, const struct entity *k,
+                        size_t max, const char **name)
+{
+    return k == &policy_entity ? arn_param(call, p, name)
+                               : name_param(call, p, k->field, k->member, max, name);
+}
+
+/* 1 when entity name of kind k exists, with its name as stored in canon when that is not
+   NULL (inside a bracket). */
+static int entity_find(struct iam *iam, const struct entity *k, const char *name, char *canon,
+                       size_t size)
+{
+    char sql[80];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = ?", k->key, k->table, k->key);
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
     int found = q != NULL && store_step(q) == 1;
+    if (found && canon != NULL) {
+        snprintf(canon, size, "%s", store_col_text(q, 0));
+    }
     store_finalize(q);
     return found;
 }
 
-static int create_user(struct api_call *call, const struct api_params *p, struct buf *out)
+static int policy_arn_missing(struct api_call *call, const char *arn)
+{
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                   "Policy %s does not exist or is not attachable.", arn);
+}
+
+static int entity_missing(struct api_call *call, const struct entity *k, const char *name)
+{
+    if (k == &policy_entity) {
+        return policy_arn_missing(call, name);
+    }
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The %s with name %s cannot be found.",
+                   k->noun, name);
+}
+
+/* Writes entity name of kind k as Get answers it; 0 when there is none (inside a bracket). */
+static int put_entity_of(struct iam *iam, const struct entity *k, const char *name, struct buf *out)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE name = ?", k->cols, k->table);
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
+    int found = q != NULL && store_step(q) == 1;
+    if (found) {
+        buf_printf(out, "<%s>", k->title);
+        k->list.row(out, iam, q);
+        if (k->tagged) {
+            put_boundary(out, iam, k->table, name);
+            put_tags(out, iam, k->kind, name);
+        }
+        buf_printf(out, "</%s>", k->title);
+    }
+    store_finalize(q);
+    return found;
+}
+
+/* A new user's, group's or role's row. */
+struct new_entity {
+    const char *name, *path;
+    const char *trust, *desc; /* a role's */
+    int64_t max_session;
+};
+
+/* CreateUser, CreateGroup and CreateRole once their input is checked: the row, its tags
+   and boundary in one transaction, then the entity as Get answers it. */
+static int create_entity(struct api_call *call, const struct api_params *p, const struct entity *k,
+                         const struct new_entity *e, struct buf *out)
 {
     struct iam *iam = ctx_iam(call);
-    const char *name, *path;
-    int rc = name_param(call, p, "UserName", "userName", 64, &name);
-    if (rc < 0 || (rc = path_param(call, p, &path)) < 0) {
-        return rc;
-    }
     char id[32];
-    iam__new_id("AIDA", id);
+    iam__new_id(k->id_prefix, id);
     store_lock(iam->st);
-    if (user_exists(iam, name)) {
+    if (entity_find(iam, k, e->name, NULL, 0)) {
         write_done(iam);
-        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "User with name %s already exists.",
-                       name);
+        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "%s with name %s already exists.",
+                       k->title, e->name);
     }
-    rc = store_begin(iam->st);
-    if (rc == 0) {
-        rc =
-            store_run(iam->st, "INSERT INTO iam_user (name, id, path, created) VALUES (?, ?, ?, ?)",
-                      "sssi", name, id, path, call->req->now_ms);
+    int rc = store_begin(iam->st);
+    if (rc == 0 && k == &role_entity) {
+        rc = store_run(iam->st, "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       "sssissi", e->name, id, e->path, call->req->now_ms, e->trust, e->desc,
+                       e->max_session);
+    } else if (rc == 0) {
+        char sql[100];
+        snprintf(sql, sizeof(sql), "INSERT INTO %s (" USER_COLS ") VALUES (?, ?, ?, ?)", k->table);
+        rc = store_run(iam->st, sql, "sssi", e->name, id, e->path, call->req->now_ms);
     }
-    if (rc == 0 && ((rc = store_tags(call, p, "user", name)) < 0 ||
-                    (rc = boundary_on_create(call, p, "iam_user", name)) < 0)) {
+    if (rc == 0 && k->tagged &&
+        ((rc = store_tags(call, p, k->kind, e->name)) < 0 ||
+         (rc = boundary_on_create(call, p, k->table, e->name)) < 0)) {
         store_rollback(iam->st);
         write_done(iam);
         return rc;
     }
     rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
-    struct store_stmt *q = rc < 0 ? NULL
-                                  : store_prepare_args(iam->st,
-                                                       "SELECT name, id, path, created FROM "
-                                                       "iam_user WHERE name = ?",
-                                                       "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<User>");
-        put_user(out, iam, q);
-        put_boundary(out, iam, "iam_user", name);
-        put_tags(out, iam, "user", name);
-        buf_puts(out, "</User>");
-    } else {
-        rc = rc < 0 ? rc : SL_E(INTERNAL);
+    if (rc == 0 && !put_entity_of(iam, k, e->name, out)) {
+        rc = SL_E(INTERNAL);
     }
-    store_finalize(q);
     write_done(iam);
     return rc < 0 ? store_failed(call, rc) : 0;
+}
+
+/* GetUser and GetRole once the name is known. */
+static int get_entity_named(struct api_call *call, const struct entity *k, const char *name,
+                            struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    store_read_begin(iam->st);
+    int found = put_entity_of(iam, k, name, out);
+    store_read_end(iam->st);
+    return found ? 0 : entity_missing(call, k, name);
+}
+
+/* ListUsers, ListGroups, ListRoles. */
+static int list_entities(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
+    int64_t max;
+    const char *marker;
+    int rc = paging(call, p, &max, &marker);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *prefix = path_prefix(p);
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM %s WHERE name > ? AND substr(path, 1, ?) = ? ORDER BY name LIMIT ?",
+             k->cols, k->table);
+    store_read_begin(iam->st);
+    struct store_stmt *q =
+        store_prepare_args(iam->st, sql, "sisi", marker, (int64_t)strlen(prefix), prefix, max + 1);
+    put_page(out, iam, q, max, &k->list);
+    store_read_end(iam->st);
+    return 0;
+}
+
+/* The first of k's conflicts that entity name has, NULL when none (inside a bracket). */
+static const struct conflict *conflict_of(struct iam *iam, const struct entity *k, const char *name)
+{
+    for (const struct conflict *c = k->conflicts; c->sql != NULL; c++) {
+        if (count_of(iam, c->sql, name) > 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* DeleteUser, DeleteGroup, DeleteRole: refused while anything of k->conflicts remains. */
+static int delete_entity(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
+    const char *name;
+    int rc = entity_param(call, p, k, k->name_max, &name);
+    if (rc < 0) {
+        return rc;
+    }
+    char sql[80];
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", k->table);
+    const struct conflict *c = NULL;
+    store_lock(iam->st);
+    if (!entity_find(iam, k, name, NULL, 0)) {
+        rc = entity_missing(call, k, name);
+    } else if ((c = conflict_of(iam, k, name)) != NULL) {
+        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT), "%s", c->message);
+    } else if ((rc = store_run(iam->st, sql, "s", name)) < 0 ||
+               (k->tagged &&
+                (rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = ? AND owner = ?", "ss",
+                                k->kind, name)) < 0)) {
+        store_failed(call, rc);
+    }
+    write_done(iam);
+    return rc;
+}
+
+/* ---- users ---- */
+
+static int create_user(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct new_entity e = {0};
+    int rc = name_param(call, p, "UserName", "userName", 64, &e.name);
+    if (rc < 0 || (rc = path_param(call, p, &e.path)) < 0) {
+        return rc;
+    }
+    return create_entity(call, p, &user_entity, &e, out);
 }
 
 /* The UserName of a call about a user, or the calling user's own when absent. */
@@ -269,62 +580,7 @@ static int get_user(struct api_call *call, const struct api_params *p, struct bu
     }
     const char *name;
     int rc = subject_user(call, p, &name);
-    if (rc < 0) {
-        return rc;
-    }
-    store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT name, id, path, created FROM iam_user WHERE name = ?", "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<User>");
-        put_user(out, iam, q);
-        put_boundary(out, iam, "iam_user", name);
-        put_tags(out, iam, "user", name);
-        buf_puts(out, "</User>");
-    } else {
-        rc = user_missing(call, name);
-    }
-    store_finalize(q);
-    store_read_end(iam->st);
-    return rc;
-}
-
-static int list_users(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    struct iam *iam = ctx_iam(call);
-    int64_t max;
-    const char *marker;
-    int rc = paging(call, p, &max, &marker);
-    if (rc < 0) {
-        return rc;
-    }
-    const char *prefix = api_params_get(p, "PathPrefix");
-    store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st,
-        "SELECT name, id, path, created FROM iam_user WHERE name > ? AND substr(path, 1, ?) = ?"
-        " ORDER BY name LIMIT ?",
-        "sisi", marker, (int64_t)strlen(prefix ? prefix : "/"), prefix ? prefix : "/", max + 1);
-    buf_puts(out, "<Users>");
-    int64_t n = 0;
-    char last[130] = "";
-    int truncated = 0;
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_user(out, iam, q);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-        n++;
-    }
-    buf_puts(out, "</Users>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
-    store_read_end(iam->st);
-    return 0;
+    return rc < 0 ? rc : get_entity_named(call, &user_entity, name, out);
 }
 
 static int update_user(struct api_call *call, const struct api_params *p, struct buf *out)
@@ -341,9 +597,10 @@ static int update_user(struct api_call *call, const struct api_params *p, struct
         return rc;
     }
     store_lock(iam->st);
-    if (!user_exists(iam, name)) {
-        rc = user_missing(call, name);
-    } else if (new_name != NULL && strcasecmp(new_name, name) != 0 && user_exists(iam, new_name)) {
+    if (!entity_find(iam, &user_entity, name, NULL, 0)) {
+        rc = entity_missing(call, &user_entity, name);
+    } else if (new_name != NULL && strcasecmp(new_name, name) != 0 &&
+               entity_find(iam, &user_entity, new_name, NULL, 0)) {
         rc = err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "User with name %s already exists.",
                      new_name);
     } else {
@@ -375,49 +632,6 @@ static int update_user(struct api_call *call, const struct api_params *p, struct
 }
 
 /* The count of rows sql (one ? for the name) finds. */
-static int64_t count_of(struct iam *iam, const char *sql, const char *name)
-{
-    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
-    int64_t n = q != NULL && store_step(q) == 1 ? store_col_int64(q, 0) : 0;
-    store_finalize(q);
-    return n;
-}
-
-static int delete_user(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    (void)out;
-    struct iam *iam = ctx_iam(call);
-    const char *name;
-    int rc = name_param(call, p, "UserName", "userName", 128, &name);
-    if (rc < 0) {
-        return rc;
-    }
-    store_lock(iam->st);
-    if (!user_exists(iam, name)) {
-        rc = user_missing(call, name);
-    } else if (count_of(iam, "SELECT count(*) FROM iam_key WHERE user_name = ?", name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must delete access keys first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_inline WHERE kind = 'user' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must delete policies first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'user' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must detach all policies first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_member WHERE user_name = ?", name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must remove users from group first.");
-    } else if ((rc = store_run(iam->st, "DELETE FROM iam_user WHERE name = ?", "s", name)) < 0 ||
-               (rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = 'user' AND owner = ?",
-                               "s", name)) < 0) {
-        store_failed(call, rc);
-    }
-    write_done(iam);
-    return rc;
-}
-
 /* ---- access keys ---- */
 
 #define ACCESS_KEYS_PER_USER 2
@@ -436,15 +650,9 @@ static int create_access_key(struct api_call *call, const struct api_params *p, 
     iam__random_chars(secret, 40,
                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     store_lock(iam->st);
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT name FROM iam_user WHERE name = ?", "s", name);
-    char canonical[130] = "";
-    if (q != NULL && store_step(q) == 1) {
-        snprintf(canonical, sizeof(canonical), "%s", store_col_text(q, 0));
-    }
-    store_finalize(q);
-    if (canonical[0] == '\0') {
-        rc = user_missing(call, name);
+    char canonical[130];
+    if (!entity_find(iam, &user_entity, name, canonical, sizeof(canonical))) {
+        rc = entity_missing(call, &user_entity, name);
     } else if (count_of(iam, "SELECT count(*) FROM iam_key WHERE user_name = ?", name) >=
                ACCESS_KEYS_PER_USER) {
         rc = err_set(&call->err, SL_E(IAM_LIMIT_EXCEEDED),
@@ -468,8 +676,18 @@ static int create_access_key(struct api_call *call, const struct api_params *p, 
     return rc;
 }
 
+static void put_key(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    (void)iam;
+    put_text(b, "UserName", store_col_text(q, 0));
+    put_text(b, "AccessKeyId", store_col_text(q, 1));
+    put_text(b, "Status", store_col_text(q, 2));
+    put_date(b, "CreateDate", store_col_int64(q, 3));
+}
+
 static int list_access_keys(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    static const struct listing keys = {"AccessKeyMetadata", put_key, 1, NULL};
     struct iam *iam = ctx_iam(call);
     const char *name, *marker;
     int64_t max;
@@ -478,36 +696,16 @@ static int list_access_keys(struct api_call *call, const struct api_params *p, s
         return rc;
     }
     store_read_begin(iam->st);
-    if (!user_exists(iam, name)) {
+    if (!entity_find(iam, &user_entity, name, NULL, 0)) {
         store_read_end(iam->st);
-        return user_missing(call, name);
+        return entity_missing(call, &user_entity, name);
     }
     struct store_stmt *q = store_prepare_args(
         iam->st,
         "SELECT user_name, key_id, status, created FROM iam_key WHERE user_name = ? AND key_id > ?"
         " ORDER BY key_id LIMIT ?",
         "ssi", name, marker, max + 1);
-    buf_puts(out, "<AccessKeyMetadata>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[32] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_text(out, "UserName", store_col_text(q, 0));
-        put_text(out, "AccessKeyId", store_col_text(q, 1));
-        put_text(out, "Status", store_col_text(q, 2));
-        put_date(out, "CreateDate", store_col_int64(q, 3));
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 1));
-        n++;
-    }
-    buf_puts(out, "</AccessKeyMetadata>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
+    put_page(out, iam, q, max, &keys);
     store_read_end(iam->st);
     return 0;
 }
@@ -538,8 +736,8 @@ static int change_access_key(struct api_call *call, const struct api_params *p, 
                        "Member must satisfy enum value set: [Active, Inactive]");
     }
     store_lock(iam->st);
-    if (!user_exists(iam, name)) {
-        rc = user_missing(call, name);
+    if (!entity_find(iam, &user_entity, name, NULL, 0)) {
+        rc = entity_missing(call, &user_entity, name);
     } else {
         rc = update ? store_run(iam->st,
                                 "UPDATE iam_key SET status = ? WHERE key_id = ? AND user_name = ?",
@@ -597,50 +795,6 @@ static int get_access_key_last_used(struct api_call *call, const struct api_para
 
 /* ---- roles ---- */
 
-#define ROLE_COLS "name, id, path, created, trust, description, max_session"
-
-static void put_role(struct buf *b, const struct iam *iam, struct store_stmt *q)
-{
-    put_text(b, "Path", store_col_text(q, 2));
-    put_text(b, "RoleName", store_col_text(q, 0));
-    put_text(b, "RoleId", store_col_text(q, 1));
-    buf_printf(b, "<Arn>arn:aws:iam::%s:role", iam->account_id);
-    buf_xml_escape(b, store_col_text(q, 2), strlen(store_col_text(q, 2)));
-    buf_xml_escape(b, store_col_text(q, 0), strlen(store_col_text(q, 0)));
-    buf_puts(b, "</Arn>");
-    put_date(b, "CreateDate", store_col_int64(q, 3));
-    put_doc(b, "AssumeRolePolicyDocument", store_col_text(q, 4));
-    if (!store_col_is_null(q, 5)) {
-        put_text(b, "Description", store_col_text(q, 5));
-    }
-    buf_printf(b, "<MaxSessionDuration>%lld</MaxSessionDuration>",
-               (long long)store_col_int64(q, 6));
-}
-
-static int role_missing(struct api_call *call, const char *name)
-{
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The role with name %s cannot be found.",
-                   name);
-}
-
-static int role_exists(struct iam *iam, const char *name)
-{
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT 1 FROM iam_role WHERE name = ?", "s", name);
-    int found = q != NULL && store_step(q) == 1;
-    store_finalize(q);
-    return found;
-}
-
-static int group_exists(struct iam *iam, const char *name)
-{
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT 1 FROM iam_group WHERE name = ?", "s", name);
-    int found = q != NULL && store_step(q) == 1;
-    store_finalize(q);
-    return found;
-}
-
 /* MaxSessionDuration: 3600..43200 seconds. */
 static int max_session_param(struct api_call *call, const struct api_params *p, int64_t *out)
 {
@@ -671,119 +825,26 @@ static int description_param(struct api_call *call, const struct api_params *p, 
 
 static int create_role(struct api_call *call, const struct api_params *p, struct buf *out)
 {
-    struct iam *iam = ctx_iam(call);
-    const char *name, *path, *desc;
-    const char *trust = api_params_get(p, "AssumeRolePolicyDocument");
-    int64_t max_session = 3600;
-    int rc = name_param(call, p, "RoleName", "roleName", 64, &name);
-    if (rc == 0 && trust == NULL) {
+    struct new_entity e = {.trust = api_params_get(p, "AssumeRolePolicyDocument"),
+                           .max_session = 3600};
+    int rc = name_param(call, p, "RoleName", "roleName", 64, &e.name);
+    if (rc == 0 && e.trust == NULL) {
         rc = invalid(call, NULL, "assumeRolePolicyDocument", "");
     }
-    if (rc < 0 || (rc = path_param(call, p, &path)) < 0 ||
-        (rc = description_param(call, p, &desc)) < 0 ||
-        (rc = max_session_param(call, p, &max_session)) < 0 ||
-        (rc = iam__policydoc_check(trust, IAM_DOC_TRUST, &call->err)) < 0) {
+    if (rc < 0 || (rc = path_param(call, p, &e.path)) < 0 ||
+        (rc = description_param(call, p, &e.desc)) < 0 ||
+        (rc = max_session_param(call, p, &e.max_session)) < 0 ||
+        (rc = iam__policydoc_check(e.trust, IAM_DOC_TRUST, &call->err)) < 0) {
         return rc;
     }
-    char id[32];
-    iam__new_id("AROA", id);
-    store_lock(iam->st);
-    if (role_exists(iam, name)) {
-        write_done(iam);
-        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Role with name %s already exists.",
-                       name);
-    }
-    rc = store_begin(iam->st);
-    if (rc == 0) {
-        rc = store_run(iam->st, "INSERT INTO iam_role (" ROLE_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       "sssissi", name, id, path, call->req->now_ms, trust, desc, max_session);
-    }
-    if (rc == 0 && ((rc = store_tags(call, p, "role", name)) < 0 ||
-                    (rc = boundary_on_create(call, p, "iam_role", name)) < 0)) {
-        store_rollback(iam->st);
-        write_done(iam);
-        return rc;
-    }
-    rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
-    struct store_stmt *q =
-        rc < 0 ? NULL
-               : store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role WHERE name = ?",
-                                    "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<Role>");
-        put_role(out, iam, q);
-        put_boundary(out, iam, "iam_role", name);
-        put_tags(out, iam, "role", name);
-        buf_puts(out, "</Role>");
-    } else {
-        rc = rc < 0 ? rc : SL_E(INTERNAL);
-    }
-    store_finalize(q);
-    write_done(iam);
-    return rc < 0 ? store_failed(call, rc) : 0;
+    return create_entity(call, p, &role_entity, &e, out);
 }
 
 static int get_role(struct api_call *call, const struct api_params *p, struct buf *out)
 {
-    struct iam *iam = ctx_iam(call);
     const char *name;
     int rc = name_param(call, p, "RoleName", "roleName", 64, &name);
-    if (rc < 0) {
-        return rc;
-    }
-    store_read_begin(iam->st);
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role WHERE name = ?", "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<Role>");
-        put_role(out, iam, q);
-        put_boundary(out, iam, "iam_role", name);
-        put_tags(out, iam, "role", name);
-        buf_puts(out, "</Role>");
-    } else {
-        rc = role_missing(call, name);
-    }
-    store_finalize(q);
-    store_read_end(iam->st);
-    return rc;
-}
-
-static int list_roles(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    struct iam *iam = ctx_iam(call);
-    int64_t max;
-    const char *marker;
-    int rc = paging(call, p, &max, &marker);
-    if (rc < 0) {
-        return rc;
-    }
-    const char *prefix = api_params_get(p, "PathPrefix");
-    store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st,
-        "SELECT " ROLE_COLS " FROM iam_role WHERE name > ? AND substr(path, 1, ?) = ?"
-        " ORDER BY name LIMIT ?",
-        "sisi", marker, (int64_t)strlen(prefix ? prefix : "/"), prefix ? prefix : "/", max + 1);
-    buf_puts(out, "<Roles>");
-    int64_t n = 0;
-    char last[130] = "";
-    int truncated = 0;
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_role(out, iam, q);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-        n++;
-    }
-    buf_puts(out, "</Roles>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
-    store_read_end(iam->st);
-    return 0;
+    return rc < 0 ? rc : get_entity_named(call, &role_entity, name, out);
 }
 
 /* Runs one UPDATE of a role (sql binds its value as ?1 and the name as ?2). */
@@ -793,8 +854,8 @@ static int update_role_column(struct api_call *call, const char *name, const cha
     struct iam *iam = ctx_iam(call);
     store_lock(iam->st);
     int rc;
-    if (!role_exists(iam, name)) {
-        rc = role_missing(call, name);
+    if (!entity_find(iam, &role_entity, name, NULL, 0)) {
+        rc = entity_missing(call, &role_entity, name);
     } else {
         rc = fmt[0] == 's' ? store_run(iam->st, sql, "ss", (const char *)value, name)
                            : store_run(iam->st, sql, "is", *(const int64_t *)value, name);
@@ -826,9 +887,9 @@ static int update_role(struct api_call *call, const struct api_params *p, struct
     }
     if (rc == 0 && desc == NULL && max_session == 0) {
         store_read_begin(ctx_iam(call)->st);
-        int found = role_exists(ctx_iam(call), name);
+        int found = entity_find(ctx_iam(call), &role_entity, name, NULL, 0);
         store_read_end(ctx_iam(call)->st);
-        rc = found ? 0 : role_missing(call, name);
+        rc = found ? 0 : entity_missing(call, &role_entity, name);
     }
     return rc;
 }
@@ -848,287 +909,21 @@ static int update_assume_role_policy(struct api_call *call, const struct api_par
     return update_role_column(call, name, "UPDATE iam_role SET trust = ? WHERE name = ?", "s", doc);
 }
 
-static int delete_role(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    (void)out;
-    struct iam *iam = ctx_iam(call);
-    const char *name;
-    int rc = name_param(call, p, "RoleName", "roleName", 64, &name);
-    if (rc < 0) {
-        return rc;
-    }
-    store_lock(iam->st);
-    if (!role_exists(iam, name)) {
-        rc = role_missing(call, name);
-    } else if (count_of(iam, "SELECT count(*) FROM iam_inline WHERE kind = 'role' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must delete policies first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'role' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must detach all policies first.");
-    } else if ((rc = store_run(iam->st, "DELETE FROM iam_role WHERE name = ?", "s", name)) < 0 ||
-               (rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = 'role' AND owner = ?",
-                               "s", name)) < 0) {
-        store_failed(call, rc);
-    }
-    write_done(iam);
-    return rc;
-}
-
-/* ---- inline policies of users and roles ---- */
-
-struct owner_kind {
-    const char *kind;      /* iam_inline.kind */
-    const char *field;     /* "UserName" */
-    const char *member;    /* "userName" */
-    const char *noun;      /* "user" */
-    enum iam_doc_kind doc; /* its size limit */
-};
-
-static const struct owner_kind user_owner = {"user", "UserName", "userName", "user", IAM_DOC_USER};
-static const struct owner_kind role_owner = {"role", "RoleName", "roleName", "role", IAM_DOC_ROLE};
-static const struct owner_kind group_owner = {"group", "GroupName", "groupName", "group",
-                                              IAM_DOC_GROUP};
-
-static int owner_exists(struct iam *iam, const struct owner_kind *k, const char *name)
-{
-    return strcmp(k->kind, "user") == 0    ? user_exists(iam, name)
-           : strcmp(k->kind, "group") == 0 ? group_exists(iam, name)
-                                           : role_exists(iam, name);
-}
-
-static int owner_missing(struct api_call *call, const struct owner_kind *k, const char *name)
-{
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The %s with name %s cannot be found.",
-                   k->noun, name);
-}
-
-static int owner_param(struct api_call *call, const struct api_params *p,
-                       const struct owner_kind *k, const char **name)
-{
-    if (strcmp(k->kind, "user") == 0) {
-        return subject_user(call, p, name);
-    }
-    return name_param(call, p, k->field, k->member, 64, name);
-}
-
-static int put_policy(struct api_call *call, const struct api_params *p, const struct owner_kind *k)
-{
-    struct iam *iam = ctx_iam(call);
-    const char *owner, *policy, *doc = api_params_get(p, "PolicyDocument");
-    int rc = owner_param(call, p, k, &owner);
-    if (rc == 0) {
-        rc = name_param(call, p, "PolicyName", "policyName", 128, &policy);
-    }
-    if (rc == 0 && doc == NULL) {
-        rc = invalid(call, NULL, "policyDocument", "");
-    }
-    if (rc < 0 || (rc = iam__policydoc_check(doc, k->doc, &call->err)) < 0) {
-        return rc;
-    }
-    store_lock(iam->st);
-    if (!owner_exists(iam, k, owner)) {
-        rc = owner_missing(call, k, owner);
-    } else if ((rc = store_run(iam->st,
-                               "INSERT INTO iam_inline (kind, owner, name, doc) VALUES (?, ?, ?, ?)"
-                               " ON CONFLICT (kind, owner, name) DO UPDATE SET doc = excluded.doc",
-                               "ssss", k->kind, owner, policy, doc)) < 0) {
-        store_failed(call, rc);
-    }
-    write_done(iam);
-    return rc;
-}
-
-static int policy_missing(struct api_call *call, const struct owner_kind *k, const char *name)
-{
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                   "The %s policy with name %s cannot be found.", k->noun, name);
-}
-
-static int get_policy(struct api_call *call, const struct api_params *p, const struct owner_kind *k,
-                      struct buf *out)
-{
-    struct iam *iam = ctx_iam(call);
-    const char *owner, *policy;
-    int rc = owner_param(call, p, k, &owner);
-    if (rc < 0 || (rc = name_param(call, p, "PolicyName", "policyName", 128, &policy)) < 0) {
-        return rc;
-    }
-    store_read_begin(iam->st);
-    struct store_stmt *q =
-        owner_exists(iam, k, owner)
-            ? store_prepare_args(iam->st,
-                                 "SELECT owner, doc FROM iam_inline WHERE kind = ? AND owner = ?"
-                                 " AND name = ?",
-                                 "sss", k->kind, owner, policy)
-            : NULL;
-    if (q == NULL) {
-        rc = owner_missing(call, k, owner);
-    } else if (store_step(q) == 1) {
-        char tag[16];
-        snprintf(tag, sizeof(tag), "%s", k->field);
-        put_text(out, tag, store_col_text(q, 0));
-        put_text(out, "PolicyName", policy);
-        put_doc(out, "PolicyDocument", store_col_text(q, 1));
-    } else {
-        rc = policy_missing(call, k, policy);
-    }
-    store_finalize(q);
-    store_read_end(iam->st);
-    return rc;
-}
-
-static int list_policies_of(struct api_call *call, const struct api_params *p,
-                            const struct owner_kind *k, struct buf *out)
-{
-    struct iam *iam = ctx_iam(call);
-    const char *owner, *marker;
-    int64_t max;
-    int rc = owner_param(call, p, k, &owner);
-    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
-        return rc;
-    }
-    store_read_begin(iam->st);
-    if (!owner_exists(iam, k, owner)) {
-        store_read_end(iam->st);
-        return owner_missing(call, k, owner);
-    }
-    struct store_stmt *q = store_prepare_args(
-        iam->st,
-        "SELECT name FROM iam_inline WHERE kind = ? AND owner = ? AND name > ? ORDER BY name"
-        " LIMIT ?",
-        "sssi", k->kind, owner, marker, max + 1);
-    buf_puts(out, "<PolicyNames>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[130] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        put_text(out, "member", store_col_text(q, 0));
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-        n++;
-    }
-    buf_puts(out, "</PolicyNames>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
-    store_read_end(iam->st);
-    return 0;
-}
-
-static int delete_policy_of(struct api_call *call, const struct api_params *p,
-                            const struct owner_kind *k)
-{
-    struct iam *iam = ctx_iam(call);
-    const char *owner, *policy;
-    int rc = owner_param(call, p, k, &owner);
-    if (rc < 0 || (rc = name_param(call, p, "PolicyName", "policyName", 128, &policy)) < 0) {
-        return rc;
-    }
-    store_lock(iam->st);
-    if (!owner_exists(iam, k, owner)) {
-        rc = owner_missing(call, k, owner);
-    } else if ((rc = store_run(iam->st,
-                               "DELETE FROM iam_inline WHERE kind = ? AND owner = ? AND name = ?",
-                               "sss", k->kind, owner, policy)) < 0) {
-        store_failed(call, rc);
-    } else if (store_changes(iam->st) == 0) {
-        rc = policy_missing(call, k, policy);
-    }
-    write_done(iam);
-    return rc;
-}
-
-#define INLINE_OPS(Kind, owner)                                                                    \
-    static int put_##owner##_policy(struct api_call *call, const struct api_params *p,             \
-                                    struct buf *out)                                               \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return put_policy(call, p, &owner##_owner);                                                \
-    }                                                                                              \
-    static int get_##owner##_policy(struct api_call *call, const struct api_params *p,             \
-                                    struct buf *out)                                               \
-    {                                                                                              \
-        return get_policy(call, p, &owner##_owner, out);                                           \
-    }                                                                                              \
-    static int list_##owner##_policies(struct api_call *call, const struct api_params *p,          \
-                                       struct buf *out)                                            \
-    {                                                                                              \
-        return list_policies_of(call, p, &owner##_owner, out);                                     \
-    }                                                                                              \
-    static int delete_##owner##_policy(struct api_call *call, const struct api_params *p,          \
-                                       struct buf *out)                                            \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return delete_policy_of(call, p, &owner##_owner);                                          \
-    }
-
-INLINE_OPS(User, user)
-INLINE_OPS(Role, role)
-INLINE_OPS(Group, group)
-
 /* ---- groups and membership ---- */
-
-static void put_group(struct buf *b, const struct iam *iam, struct store_stmt *q)
-{
-    /* columns: name, id, path, created */
-    put_text(b, "Path", store_col_text(q, 2));
-    put_text(b, "GroupName", store_col_text(q, 0));
-    put_text(b, "GroupId", store_col_text(q, 1));
-    buf_printf(b, "<Arn>arn:aws:iam::%s:group", iam->account_id);
-    buf_xml_escape(b, store_col_text(q, 2), strlen(store_col_text(q, 2)));
-    buf_xml_escape(b, store_col_text(q, 0), strlen(store_col_text(q, 0)));
-    buf_puts(b, "</Arn>");
-    put_date(b, "CreateDate", store_col_int64(q, 3));
-}
-
-static int group_missing(struct api_call *call, const char *name)
-{
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY), "The group with name %s cannot be found.",
-                   name);
-}
 
 static int create_group(struct api_call *call, const struct api_params *p, struct buf *out)
 {
-    struct iam *iam = ctx_iam(call);
-    const char *name, *path;
-    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
-    if (rc < 0 || (rc = path_param(call, p, &path)) < 0) {
+    struct new_entity e = {0};
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &e.name);
+    if (rc < 0 || (rc = path_param(call, p, &e.path)) < 0) {
         return rc;
     }
-    char id[32];
-    iam__new_id("AGPA", id);
-    store_lock(iam->st);
-    if (group_exists(iam, name)) {
-        write_done(iam);
-        return err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Group with name %s already exists.",
-                       name);
-    }
-    rc = store_run(iam->st, "INSERT INTO iam_group (name, id, path, created) VALUES (?, ?, ?, ?)",
-                   "sssi", name, id, path, call->req->now_ms);
-    struct store_stmt *q = rc < 0 ? NULL
-                                  : store_prepare_args(iam->st,
-                                                       "SELECT name, id, path, created FROM "
-                                                       "iam_group WHERE name = ?",
-                                                       "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<Group>");
-        put_group(out, iam, q);
-        buf_puts(out, "</Group>");
-    } else {
-        rc = rc < 0 ? rc : SL_E(INTERNAL);
-    }
-    store_finalize(q);
-    write_done(iam);
-    return rc < 0 ? store_failed(call, rc) : 0;
+    return create_entity(call, p, &group_entity, &e, out);
 }
 
 static int get_group(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    static const struct listing users = {"Users", put_user, 0, NULL};
     struct iam *iam = ctx_iam(call);
     const char *name, *marker;
     int64_t max;
@@ -1137,105 +932,44 @@ static int get_group(struct api_call *call, const struct api_params *p, struct b
         return rc;
     }
     store_read_begin(iam->st);
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT name, id, path, created FROM iam_group WHERE name = ?", "s", name);
-    if (q == NULL || store_step(q) != 1) {
-        store_finalize(q);
+    if (!put_entity_of(iam, &group_entity, name, out)) {
         store_read_end(iam->st);
-        return group_missing(call, name);
+        return entity_missing(call, &group_entity, name);
     }
-    buf_puts(out, "<Group>");
-    put_group(out, iam, q);
-    buf_puts(out, "</Group><Users>");
-    store_finalize(q);
-    q = store_prepare_args(
+    struct store_stmt *q = store_prepare_args(
         iam->st,
         "SELECT u.name, u.id, u.path, u.created FROM iam_member m JOIN iam_user u"
         " ON u.name = m.user_name WHERE m.group_name = ? AND u.name > ?"
         " ORDER BY u.name LIMIT ?",
         "ssi", name, marker, max + 1);
-    int64_t n = 0;
-    int truncated = 0;
-    char last[130] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_user(out, iam, q);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-        n++;
-    }
-    buf_puts(out, "</Users>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
+    put_page(out, iam, q, max, &users);
     store_read_end(iam->st);
     return 0;
-}
-
-/* ListGroups (user NULL) or ListGroupsForUser. */
-static int list_groups_of(struct api_call *call, const struct api_params *p, const char *user,
-                          struct buf *out)
-{
-    struct iam *iam = ctx_iam(call);
-    int64_t max;
-    const char *marker;
-    int rc = paging(call, p, &max, &marker);
-    if (rc < 0) {
-        return rc;
-    }
-    const char *prefix = api_params_get(p, "PathPrefix");
-    store_read_begin(iam->st);
-    if (user != NULL && !user_exists(iam, user)) {
-        store_read_end(iam->st);
-        return user_missing(call, user);
-    }
-    struct store_stmt *q =
-        user == NULL
-            ? store_prepare_args(iam->st,
-                                 "SELECT name, id, path, created FROM iam_group WHERE name > ?"
-                                 " AND substr(path, 1, ?) = ? ORDER BY name LIMIT ?",
-                                 "sisi", marker, (int64_t)strlen(prefix ? prefix : "/"),
-                                 prefix ? prefix : "/", max + 1)
-            : store_prepare_args(iam->st,
-                                 "SELECT g.name, g.id, g.path, g.created FROM iam_member m JOIN"
-                                 " iam_group g ON g.name = m.group_name WHERE m.user_name = ?"
-                                 " AND g.name > ? ORDER BY g.name LIMIT ?",
-                                 "ssi", user, marker, max + 1);
-    buf_puts(out, "<Groups>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[130] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_group(out, iam, q);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-        n++;
-    }
-    buf_puts(out, "</Groups>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
-    store_read_end(iam->st);
-    return 0;
-}
-
-static int list_groups(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    return list_groups_of(call, p, NULL, out);
 }
 
 static int list_groups_for_user(struct api_call *call, const struct api_params *p, struct buf *out)
 {
-    const char *user;
+    struct iam *iam = ctx_iam(call);
+    int64_t max;
+    const char *user, *marker;
     int rc = subject_user(call, p, &user);
-    return rc < 0 ? rc : list_groups_of(call, p, user, out);
+    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    if (!entity_find(iam, &user_entity, user, NULL, 0)) {
+        store_read_end(iam->st);
+        return entity_missing(call, &user_entity, user);
+    }
+    struct store_stmt *q =
+        store_prepare_args(iam->st,
+                           "SELECT g.name, g.id, g.path, g.created FROM iam_member m JOIN"
+                           " iam_group g ON g.name = m.group_name WHERE m.user_name = ?"
+                           " AND g.name > ? ORDER BY g.name LIMIT ?",
+                           "ssi", user, marker, max + 1);
+    put_page(out, iam, q, max, &group_entity.list);
+    store_read_end(iam->st);
+    return 0;
 }
 
 /* Adds (add 1) or removes a user from a group. */
@@ -1248,10 +982,10 @@ static int membership(struct api_call *call, const struct api_params *p, int add
         return rc;
     }
     store_lock(iam->st);
-    if (!group_exists(iam, group)) {
-        rc = group_missing(call, group);
-    } else if (!user_exists(iam, user)) {
-        rc = user_missing(call, user);
+    if (!entity_find(iam, &group_entity, group, NULL, 0)) {
+        rc = entity_missing(call, &group_entity, group);
+    } else if (!entity_find(iam, &user_entity, user, NULL, 0)) {
+        rc = entity_missing(call, &user_entity, user);
     } else {
         rc = add ? store_run(iam->st,
                              "INSERT OR IGNORE INTO iam_member (group_name, user_name)"
@@ -1264,8 +998,7 @@ static int membership(struct api_call *call, const struct api_params *p, int add
         if (rc < 0) {
             store_failed(call, rc);
         } else if (!add && store_changes(iam->st) == 0) {
-            rc = err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                         "The user with name %s cannot be found.", user);
+            rc = entity_missing(call, &user_entity, user);
         }
     }
     write_done(iam);
@@ -1285,31 +1018,135 @@ static int remove_user_from_group(struct api_call *call, const struct api_params
     return membership(call, p, 0);
 }
 
-static int delete_group(struct api_call *call, const struct api_params *p, struct buf *out)
+/* ---- inline policies of users, groups and roles ---- */
+
+/* The user, group or role a call about its inline policies names. */
+static int owner_param(struct api_call *call, const struct api_params *p, const struct entity *k,
+                       const char **name)
+{
+    if (k == &user_entity) {
+        return subject_user(call, p, name);
+    }
+    return name_param(call, p, k->field, k->member, 64, name);
+}
+
+static int put_inline_policy(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     (void)out;
     struct iam *iam = ctx_iam(call);
-    const char *name;
-    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
-    if (rc < 0) {
+    const struct entity *k = op_entity(call);
+    const char *owner, *policy, *doc = api_params_get(p, "PolicyDocument");
+    int rc = owner_param(call, p, k, &owner);
+    if (rc == 0) {
+        rc = name_param(call, p, "PolicyName", "policyName", 128, &policy);
+    }
+    if (rc == 0 && doc == NULL) {
+        rc = invalid(call, NULL, "policyDocument", "");
+    }
+    if (rc < 0 || (rc = iam__policydoc_check(doc, k->doc, &call->err)) < 0) {
         return rc;
     }
     store_lock(iam->st);
-    if (!group_exists(iam, name)) {
-        rc = group_missing(call, name);
-    } else if (count_of(iam, "SELECT count(*) FROM iam_member WHERE group_name = ?", name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must remove users from group first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_inline WHERE kind = 'group' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must delete policies first.");
-    } else if (count_of(iam, "SELECT count(*) FROM iam_attach WHERE kind = 'group' AND owner = ?",
-                        name) > 0) {
-        rc = err_set(&call->err, SL_E(IAM_DELETE_CONFLICT),
-                     "Cannot delete entity, must detach all policies first.");
-    } else if ((rc = store_run(iam->st, "DELETE FROM iam_group WHERE name = ?", "s", name)) < 0) {
+    if (!entity_find(iam, k, owner, NULL, 0)) {
+        rc = entity_missing(call, k, owner);
+    } else if ((rc = store_run(iam->st,
+                               "INSERT INTO iam_inline (kind, owner, name, doc) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (kind, owner, name) DO UPDATE SET doc = excluded.doc",
+                               "ssss", k->kind, owner, policy, doc)) < 0) {
         store_failed(call, rc);
+    }
+    write_done(iam);
+    return rc;
+}
+
+static int inline_missing(struct api_call *call, const struct entity *k, const char *name)
+{
+    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
+                   "The %s policy with name %s cannot be found.", k->noun, name);
+}
+
+static int get_inline_policy(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
+    const char *owner, *policy;
+    int rc = owner_param(call, p, k, &owner);
+    if (rc < 0 || (rc = name_param(call, p, "PolicyName", "policyName", 128, &policy)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    struct store_stmt *q =
+        entity_find(iam, k, owner, NULL, 0)
+            ? store_prepare_args(iam->st,
+                                 "SELECT owner, doc FROM iam_inline WHERE kind = ? AND owner = ?"
+                                 " AND name = ?",
+                                 "sss", k->kind, owner, policy)
+            : NULL;
+    if (q == NULL) {
+        rc = entity_missing(call, k, owner);
+    } else if (store_step(q) == 1) {
+        put_text(out, k->field, store_col_text(q, 0));
+        put_text(out, "PolicyName", policy);
+        put_doc(out, "PolicyDocument", store_col_text(q, 1));
+    } else {
+        rc = inline_missing(call, k, policy);
+    }
+    store_finalize(q);
+    store_read_end(iam->st);
+    return rc;
+}
+
+static void put_name(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    (void)iam;
+    buf_xml_escape(b, store_col_text(q, 0), strlen(store_col_text(q, 0)));
+}
+
+static int list_inline_policies(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    static const struct listing names = {"PolicyNames", put_name, 0, NULL};
+    struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
+    const char *owner, *marker;
+    int64_t max;
+    int rc = owner_param(call, p, k, &owner);
+    if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
+        return rc;
+    }
+    store_read_begin(iam->st);
+    if (!entity_find(iam, k, owner, NULL, 0)) {
+        store_read_end(iam->st);
+        return entity_missing(call, k, owner);
+    }
+    struct store_stmt *q = store_prepare_args(
+        iam->st,
+        "SELECT name FROM iam_inline WHERE kind = ? AND owner = ? AND name > ? ORDER BY name"
+        " LIMIT ?",
+        "sssi", k->kind, owner, marker, max + 1);
+    put_page(out, iam, q, max, &names);
+    store_read_end(iam->st);
+    return 0;
+}
+
+static int delete_inline_policy(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
+    const char *owner, *policy;
+    int rc = owner_param(call, p, k, &owner);
+    if (rc < 0 || (rc = name_param(call, p, "PolicyName", "policyName", 128, &policy)) < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!entity_find(iam, k, owner, NULL, 0)) {
+        rc = entity_missing(call, k, owner);
+    } else if ((rc = store_run(iam->st,
+                               "DELETE FROM iam_inline WHERE kind = ? AND owner = ? AND name = ?",
+                               "sss", k->kind, owner, policy)) < 0) {
+        store_failed(call, rc);
+    } else if (store_changes(iam->st) == 0) {
+        rc = inline_missing(call, k, policy);
     }
     write_done(iam);
     return rc;
@@ -1320,12 +1157,13 @@ static int delete_group(struct api_call *call, const struct api_params *p, struc
 #define POLICY_VERSIONS_MAX 5
 #define POLICY_COLS                                                                                \
     "p.name, p.id, p.path, p.arn, p.created, p.updated, p.default_version, p.description,"         \
-    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn),"                                  \
-    " (SELECT count(*) FROM iam_user u WHERE u.boundary = p.arn)"                                 \
+    " (SELECT count(*) FROM iam_attach a WHERE a.arn = p.arn),"                                    \
+    " (SELECT count(*) FROM iam_user u WHERE u.boundary = p.arn)"                                  \
     " + (SELECT count(*) FROM iam_role r WHERE r.boundary = p.arn)"
 
-static void put_managed(struct buf *b, struct store_stmt *q)
+static void put_managed(struct buf *b, const struct iam *iam, struct store_stmt *q)
 {
+    (void)iam;
     put_text(b, "PolicyName", store_col_text(q, 0));
     put_text(b, "PolicyId", store_col_text(q, 1));
     put_text(b, "Arn", store_col_text(q, 3));
@@ -1341,44 +1179,6 @@ static void put_managed(struct buf *b, struct store_stmt *q)
     put_date(b, "CreateDate", store_col_int64(q, 4));
     put_date(b, "UpdateDate", store_col_int64(q, 5));
 }
-
-static int policy_arn_missing(struct api_call *call, const char *arn)
-{
-    return err_set(&call->err, SL_E(IAM_NO_SUCH_ENTITY),
-                   "Policy %s does not exist or is not attachable.", arn);
-}
-
-static int policy_exists(struct iam *iam, const char *arn)
-{
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT 1 FROM iam_policy WHERE arn = ?", "s", arn);
-    int found = q != NULL && store_step(q) == 1;
-    store_finalize(q);
-    return found;
-}
-
-/* A policy ARN in field (member: its name in validation messages). */
-static int policy_arn_member(struct api_call *call, const struct api_params *p, const char *field,
-                             const char *member, const char **out)
-{
-    *out = api_params_get(p, field);
-    if (*out == NULL) {
-        return invalid(call, NULL, member, "");
-    }
-    if (strlen(*out) < 20 || strlen(*out) > 2048) {
-        return invalid(call, *out, member, "Member must have length greater than or equal to 20");
-    }
-    if (strncmp(*out, "arn:aws:iam::", 13) != 0) {
-        return err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", *out);
-    }
-    return 0;
-}
-
-static int arn_param(struct api_call *call, const struct api_params *p, const char **out)
-{
-    return policy_arn_member(call, p, "PolicyArn", "policyArn", out);
-}
-
 /* Writes the policy row of arn as <Policy> (inside a bracket). */
 static int put_policy_of(struct iam *iam, const char *arn, struct buf *out)
 {
@@ -1387,7 +1187,7 @@ static int put_policy_of(struct iam *iam, const char *arn, struct buf *out)
     int rc = SL_E(IAM_NO_SUCH_ENTITY);
     if (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<Policy>");
-        put_managed(out, q);
+        put_managed(out, iam, q);
         buf_puts(out, "</Policy>");
         rc = 0;
     }
@@ -1465,6 +1265,7 @@ static int get_managed_policy(struct api_call *call, const struct api_params *p,
 
 static int list_managed_policies(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    static const struct listing policies = {"Policies", put_managed, 3, NULL};
     struct iam *iam = ctx_iam(call);
     int64_t max;
     const char *marker;
@@ -1474,7 +1275,7 @@ static int list_managed_policies(struct api_call *call, const struct api_params 
     }
     const char *scope = api_params_get(p, "Scope");
     const char *only = api_params_get(p, "OnlyAttached");
-    const char *prefix = api_params_get(p, "PathPrefix");
+    const char *prefix = path_prefix(p);
     if (scope == NULL) {
         scope = "All";
     }
@@ -1491,26 +1292,9 @@ static int list_managed_policies(struct api_call *call, const struct api_params 
         "SELECT " POLICY_COLS " FROM iam_policy p WHERE p.arn > ? AND p.builtin BETWEEN ? AND ?"
         " AND substr(p.path, 1, ?) = ? AND (? = 0 OR EXISTS (SELECT 1 FROM iam_attach a WHERE"
         " a.arn = p.arn)) ORDER BY p.arn LIMIT ?",
-        "siiisii", marker, builtin_lo, builtin_hi, (int64_t)strlen(prefix ? prefix : "/"),
-        prefix ? prefix : "/", attached, max + 1);
-    buf_puts(out, "<Policies>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[700] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_managed(out, q);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 3));
-        n++;
-    }
-    buf_puts(out, "</Policies>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
+        "siiisii", marker, builtin_lo, builtin_hi, (int64_t)strlen(prefix), prefix, attached,
+        max + 1);
+    put_page(out, iam, q, max, &policies);
     store_read_end(iam->st);
     return 0;
 }
@@ -1531,7 +1315,7 @@ static int delete_managed_policy(struct api_call *call, const struct api_params 
         return rc;
     }
     store_lock(iam->st);
-    if (!policy_exists(iam, arn) || is_aws_policy(arn)) {
+    if (!entity_find(iam, &policy_entity, arn, NULL, 0) || is_aws_policy(arn)) {
         rc = is_aws_policy(arn)
                  ? err_set(&call->err, SL_E(INVALID_INPUT_IAM), "ARN %s is not valid.", arn)
                  : policy_arn_missing(call, arn);
@@ -1701,8 +1485,16 @@ static int get_policy_version(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
+/* A version in a listing: columns version, created, the policy's default version. */
+static void put_version_row(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    (void)iam;
+    put_version(b, store_col_int64(q, 0), store_col_int64(q, 2), store_col_int64(q, 1), NULL);
+}
+
 static int list_policy_versions(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    static const struct listing versions = {"Versions", put_version_row, 0, "v"};
     struct iam *iam = ctx_iam(call);
     const char *arn, *marker;
     int64_t max;
@@ -1711,8 +1503,7 @@ static int list_policy_versions(struct api_call *call, const struct api_params *
         return rc;
     }
     store_read_begin(iam->st);
-    int64_t dflt = default_version(iam, arn);
-    if (dflt == 0) {
+    if (default_version(iam, arn) == 0) {
         store_read_end(iam->st);
         return policy_arn_missing(call, arn);
     }
@@ -1720,27 +1511,11 @@ static int list_policy_versions(struct api_call *call, const struct api_params *
     int64_t below = marker[0] != '\0' ? version_number(marker) : INT64_MAX;
     struct store_stmt *q = store_prepare_args(
         iam->st,
-        "SELECT version, created FROM iam_policy_version WHERE arn = ? AND version < ?"
-        " ORDER BY version DESC LIMIT ?",
+        "SELECT v.version, v.created, p.default_version FROM iam_policy_version v JOIN"
+        " iam_policy p ON p.arn = v.arn WHERE v.arn = ? AND v.version < ?"
+        " ORDER BY v.version DESC LIMIT ?",
         "sii", arn, below, max + 1);
-    buf_puts(out, "<Versions>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[24] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_version(out, store_col_int64(q, 0), dflt, store_col_int64(q, 1), NULL);
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "v%lld", (long long)store_col_int64(q, 0));
-        n++;
-    }
-    buf_puts(out, "</Versions>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
+    put_page(out, iam, q, max, &versions);
     store_read_end(iam->st);
     return 0;
 }
@@ -1797,19 +1572,22 @@ static int delete_policy_version(struct api_call *call, const struct api_params 
 }
 
 /* Attach (attach 1) or detach a managed policy to a user, group or role. */
-static int attachment(struct api_call *call, const struct api_params *p, const struct owner_kind *k,
-                      int attach)
+/* ---- attachments of managed policies ---- */
+
+/* Attach (attach 1) or detach a managed policy to a user, group or role. */
+static int attachment(struct api_call *call, const struct api_params *p, int attach)
 {
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     const char *owner, *arn;
-    int rc = name_param(call, p, k->field, k->member, 128, &owner);
+    int rc = entity_param(call, p, k, 128, &owner);
     if (rc < 0 || (rc = arn_param(call, p, &arn)) < 0) {
         return rc;
     }
     store_lock(iam->st);
-    if (!owner_exists(iam, k, owner)) {
-        rc = owner_missing(call, k, owner);
-    } else if (!policy_exists(iam, arn)) {
+    if (!entity_find(iam, k, owner, NULL, 0)) {
+        rc = entity_missing(call, k, owner);
+    } else if (!entity_find(iam, &policy_entity, arn, NULL, 0)) {
         rc = policy_arn_missing(call, arn);
     } else {
         rc = attach ? store_run(iam->st,
@@ -1829,51 +1607,53 @@ static int attachment(struct api_call *call, const struct api_params *p, const s
     return rc;
 }
 
-static int list_attached(struct api_call *call, const struct api_params *p,
-                         const struct owner_kind *k, struct buf *out)
+static int attach_policy(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    (void)out;
+    return attachment(call, p, 1);
+}
+
+static int detach_policy(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    return attachment(call, p, 0);
+}
+
+/* An attached policy: columns name, arn. */
+static void put_attached(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    (void)iam;
+    put_text(b, "PolicyName", store_col_text(q, 0));
+    put_text(b, "PolicyArn", store_col_text(q, 1));
+}
+
+static int list_attached(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    static const struct listing attached = {"AttachedPolicies", put_attached, 1, NULL};
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     const char *owner, *marker;
     int64_t max;
-    int rc = name_param(call, p, k->field, k->member, 128, &owner);
-    if (strcmp(k->kind, "user") == 0 && api_params_get(p, "UserName") == NULL) {
+    int rc = entity_param(call, p, k, 128, &owner);
+    if (k == &user_entity && api_params_get(p, "UserName") == NULL) {
         rc = subject_user(call, p, &owner);
     }
     if (rc < 0 || (rc = paging(call, p, &max, &marker)) < 0) {
         return rc;
     }
-    const char *prefix = api_params_get(p, "PathPrefix");
+    const char *prefix = path_prefix(p);
     store_read_begin(iam->st);
-    if (!owner_exists(iam, k, owner)) {
+    if (!entity_find(iam, k, owner, NULL, 0)) {
         store_read_end(iam->st);
-        return owner_missing(call, k, owner);
+        return entity_missing(call, k, owner);
     }
     struct store_stmt *q = store_prepare_args(
         iam->st,
         "SELECT p.name, p.arn FROM iam_attach a JOIN iam_policy p ON p.arn = a.arn WHERE"
         " a.kind = ? AND a.owner = ? AND p.arn > ? AND substr(p.path, 1, ?) = ?"
         " ORDER BY p.arn LIMIT ?",
-        "sssisi", k->kind, owner, marker, (int64_t)strlen(prefix ? prefix : "/"),
-        prefix ? prefix : "/", max + 1);
-    buf_puts(out, "<AttachedPolicies>");
-    int64_t n = 0;
-    int truncated = 0;
-    char last[700] = "";
-    while (q != NULL && store_step(q) == 1) {
-        if (n == max) {
-            truncated = 1;
-            break;
-        }
-        buf_puts(out, "<member>");
-        put_text(out, "PolicyName", store_col_text(q, 0));
-        put_text(out, "PolicyArn", store_col_text(q, 1));
-        buf_puts(out, "</member>");
-        snprintf(last, sizeof(last), "%s", store_col_text(q, 1));
-        n++;
-    }
-    buf_puts(out, "</AttachedPolicies>");
-    put_page_end(out, truncated, last);
-    store_finalize(q);
+        "sssisi", k->kind, owner, marker, (int64_t)strlen(prefix), prefix, max + 1);
+    put_page(out, iam, q, max, &attached);
     store_read_end(iam->st);
     return 0;
 }
@@ -1889,64 +1669,37 @@ static int list_entities_for_policy(struct api_call *call, const struct api_para
     }
     const char *filter = api_params_get(p, "EntityFilter");
     store_read_begin(iam->st);
-    if (!policy_exists(iam, arn)) {
+    if (!entity_find(iam, &policy_entity, arn, NULL, 0)) {
         store_read_end(iam->st);
         return policy_arn_missing(call, arn);
     }
-    static const struct {
-        const char *filter, *element, *name_tag, *id_tag, *sql;
-    } parts[] = {
-        {"Group", "PolicyGroups", "GroupName", "GroupId",
-         "SELECT g.name, g.id FROM iam_attach a JOIN iam_group g ON g.name = a.owner"
-         " WHERE a.kind = 'group' AND a.arn = ? ORDER BY g.name"},
-        {"User", "PolicyUsers", "UserName", "UserId",
-         "SELECT u.name, u.id FROM iam_attach a JOIN iam_user u ON u.name = a.owner"
-         " WHERE a.kind = 'user' AND a.arn = ? ORDER BY u.name"},
-        {"Role", "PolicyRoles", "RoleName", "RoleId",
-         "SELECT r.name, r.id FROM iam_attach a JOIN iam_role r ON r.name = a.owner"
-         " WHERE a.kind = 'role' AND a.arn = ? ORDER BY r.name"},
-    };
-    for (size_t i = 0; i < 3; i++) {
-        buf_printf(out, "<%s>", parts[i].element);
-        if (filter == NULL || strcmp(filter, parts[i].filter) == 0) {
-            struct store_stmt *q = store_prepare_args(iam->st, parts[i].sql, "s", arn);
+    static const struct entity *const kinds[] = {&group_entity, &user_entity, &role_entity};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        const struct entity *k = kinds[i];
+        buf_printf(out, "<Policy%ss>", k->title);
+        if (filter == NULL || strcmp(filter, k->title) == 0) {
+            char sql[200];
+            snprintf(sql, sizeof(sql),
+                     "SELECT e.name, e.id FROM iam_attach a JOIN %s e ON e.name = a.owner"
+                     " WHERE a.kind = ? AND a.arn = ? ORDER BY e.name",
+                     k->table);
+            struct store_stmt *q = store_prepare_args(iam->st, sql, "ss", k->kind, arn);
             while (q != NULL && store_step(q) == 1) {
                 buf_puts(out, "<member>");
-                put_text(out, parts[i].name_tag, store_col_text(q, 0));
-                put_text(out, parts[i].id_tag, store_col_text(q, 1));
+                put_text(out, k->field, store_col_text(q, 0));
+                buf_printf(out, "<%sId>", k->title);
+                buf_xml_escape(out, store_col_text(q, 1), strlen(store_col_text(q, 1)));
+                buf_printf(out, "</%sId>", k->title);
                 buf_puts(out, "</member>");
             }
             store_finalize(q);
         }
-        buf_printf(out, "</%s>", parts[i].element);
+        buf_printf(out, "</Policy%ss>", k->title);
     }
     put_page_end(out, 0, "");
     store_read_end(iam->st);
     return 0;
 }
-
-#define ATTACH_OPS(owner)                                                                          \
-    static int attach_##owner##_policy(struct api_call *call, const struct api_params *p,          \
-                                       struct buf *out)                                            \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return attachment(call, p, &owner##_owner, 1);                                             \
-    }                                                                                              \
-    static int detach_##owner##_policy(struct api_call *call, const struct api_params *p,          \
-                                       struct buf *out)                                            \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return attachment(call, p, &owner##_owner, 0);                                             \
-    }                                                                                              \
-    static int list_attached_##owner##_policies(struct api_call *call, const struct api_params *p, \
-                                                struct buf *out)                                   \
-    {                                                                                              \
-        return list_attached(call, p, &owner##_owner, out);                                        \
-    }
-
-ATTACH_OPS(user)
-ATTACH_OPS(group)
-ATTACH_OPS(role)
 
 /* ---- tags of users, roles and managed policies ---- */
 
@@ -2000,6 +1753,14 @@ static int store_tags(struct api_call *call, const struct api_params *p, const c
     return 0;
 }
 
+/* A tag: columns key, value. */
+static void put_tag(struct buf *b, const struct iam *iam, struct store_stmt *q)
+{
+    (void)iam;
+    put_text(b, "Key", store_col_text(q, 0));
+    put_text(b, "Value", store_col_text(q, 1));
+}
+
 /* <Tags> of (kind, owner), when it has any (inside a bracket). */
 static void put_tags(struct buf *out, struct iam *iam, const char *kind, const char *owner)
 {
@@ -2010,8 +1771,7 @@ static void put_tags(struct buf *out, struct iam *iam, const char *kind, const c
     while (q != NULL && store_step(q) == 1) {
         buf_puts(out, any ? "<member>" : "<Tags><member>");
         any = 1;
-        put_text(out, "Key", store_col_text(q, 0));
-        put_text(out, "Value", store_col_text(q, 1));
+        put_tag(out, iam, q);
         buf_puts(out, "</member>");
     }
     if (any) {
@@ -2020,50 +1780,29 @@ static void put_tags(struct buf *out, struct iam *iam, const char *kind, const c
     store_finalize(q);
 }
 
-struct tag_target {
-    const char *kind;  /* iam_tag.kind */
-    const char *field; /* the parameter naming it */
-};
-
-static const struct tag_target user_tags = {"user", "UserName"};
-static const struct tag_target role_tags = {"role", "RoleName"};
-static const struct tag_target policy_tags = {"policy", "PolicyArn"};
-
-/* The canonical owner of a tag target, or an error (inside a bracket). */
-static int tag_owner(struct api_call *call, const struct api_params *p, const struct tag_target *t,
+/* The name as stored of the user, role or policy a tag call names, or an error (inside a
+   bracket). */
+static int tag_owner(struct api_call *call, const struct api_params *p, const struct entity *k,
                      char *owner, size_t size)
 {
-    struct iam *iam = ctx_iam(call);
     const char *name;
-    int rc = strcmp(t->kind, "policy") == 0 ? arn_param(call, p, &name)
-             : strcmp(t->kind, "user") == 0 ? name_param(call, p, t->field, "userName", 128, &name)
-                                            : name_param(call, p, t->field, "roleName", 64, &name);
-    if (rc < 0) {
-        return rc;
+    int rc = entity_param(call, p, k, k->name_max, &name);
+    if (rc == 0 && !entity_find(ctx_iam(call), k, name, owner, size)) {
+        rc = entity_missing(call, k, name);
     }
-    const char *sql = strcmp(t->kind, "policy") == 0 ? "SELECT arn FROM iam_policy WHERE arn = ?"
-                      : strcmp(t->kind, "user") == 0 ? "SELECT name FROM iam_user WHERE name = ?"
-                                                     : "SELECT name FROM iam_role WHERE name = ?";
-    struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
-    if (q != NULL && store_step(q) == 1) {
-        snprintf(owner, size, "%s", store_col_text(q, 0));
-    } else {
-        rc = strcmp(t->kind, "policy") == 0 ? policy_arn_missing(call, name)
-             : strcmp(t->kind, "user") == 0 ? user_missing(call, name)
-                                            : role_missing(call, name);
-    }
-    store_finalize(q);
     return rc;
 }
 
-static int tag_entity(struct api_call *call, const struct api_params *p, const struct tag_target *t)
+static int tag_entity(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    (void)out;
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     char owner[700];
     store_lock(iam->st);
-    int rc = tag_owner(call, p, t, owner, sizeof(owner));
+    int rc = tag_owner(call, p, k, owner, sizeof(owner));
     if (rc == 0 && (rc = store_begin(iam->st)) == 0) {
-        rc = store_tags(call, p, t->kind, owner);
+        rc = store_tags(call, p, k->kind, owner);
         if (rc == 0) {
             rc = store_commit(iam->st);
         } else {
@@ -2074,13 +1813,14 @@ static int tag_entity(struct api_call *call, const struct api_params *p, const s
     return rc;
 }
 
-static int untag_entity(struct api_call *call, const struct api_params *p,
-                        const struct tag_target *t)
+static int untag_entity(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    (void)out;
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     char owner[700];
     store_lock(iam->st);
-    int rc = tag_owner(call, p, t, owner, sizeof(owner));
+    int rc = tag_owner(call, p, k, owner, sizeof(owner));
     for (int i = 1; rc == 0; i++) {
         char kname[40];
         snprintf(kname, sizeof(kname), "TagKeys.member.%d", i);
@@ -2089,7 +1829,7 @@ static int untag_entity(struct api_call *call, const struct api_params *p,
             break;
         }
         rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?",
-                       "sss", t->kind, owner, key);
+                       "sss", k->kind, owner, key);
         if (rc < 0) {
             store_failed(call, rc);
         }
@@ -2098,10 +1838,11 @@ static int untag_entity(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-static int list_entity_tags(struct api_call *call, const struct api_params *p,
-                            const struct tag_target *t, struct buf *out)
+static int list_entity_tags(struct api_call *call, const struct api_params *p, struct buf *out)
 {
+    static const struct listing tags = {"Tags", put_tag, 0, NULL};
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     char owner[700];
     int64_t max;
     const char *marker;
@@ -2110,57 +1851,18 @@ static int list_entity_tags(struct api_call *call, const struct api_params *p,
         return rc;
     }
     store_read_begin(iam->st);
-    rc = tag_owner(call, p, t, owner, sizeof(owner));
+    rc = tag_owner(call, p, k, owner, sizeof(owner));
     if (rc == 0) {
         struct store_stmt *q = store_prepare_args(
             iam->st,
             "SELECT key, value FROM iam_tag WHERE kind = ? AND owner = ? AND key > ? ORDER BY key"
             " LIMIT ?",
-            "sssi", t->kind, owner, marker, max + 1);
-        buf_puts(out, "<Tags>");
-        int64_t n = 0;
-        int truncated = 0;
-        char last[140] = "";
-        while (q != NULL && store_step(q) == 1) {
-            if (n == max) {
-                truncated = 1;
-                break;
-            }
-            buf_puts(out, "<member>");
-            put_text(out, "Key", store_col_text(q, 0));
-            put_text(out, "Value", store_col_text(q, 1));
-            buf_puts(out, "</member>");
-            snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-            n++;
-        }
-        buf_puts(out, "</Tags>");
-        put_page_end(out, truncated, last);
-        store_finalize(q);
+            "sssi", k->kind, owner, marker, max + 1);
+        put_page(out, iam, q, max, &tags);
     }
     store_read_end(iam->st);
     return rc;
 }
-
-#define TAG_OPS(Kind, kind)                                                                        \
-    static int tag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)      \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return tag_entity(call, p, &kind##_tags);                                                  \
-    }                                                                                              \
-    static int untag_##kind(struct api_call *call, const struct api_params *p, struct buf *out)    \
-    {                                                                                              \
-        (void)out;                                                                                 \
-        return untag_entity(call, p, &kind##_tags);                                                \
-    }                                                                                              \
-    static int list_##kind##_tags(struct api_call *call, const struct api_params *p,               \
-                                  struct buf *out)                                                 \
-    {                                                                                              \
-        return list_entity_tags(call, p, &kind##_tags, out);                                       \
-    }
-
-TAG_OPS(User, user)
-TAG_OPS(Role, role)
-TAG_OPS(Policy, policy)
 
 /* ---- GetAccountAuthorizationDetails ---- */
 
@@ -2210,73 +1912,50 @@ static void put_attached_list(struct buf *out, struct iam *iam, const char *kind
         "ss", kind, owner);
     while (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<member>");
-        put_text(out, "PolicyName", store_col_text(q, 0));
-        put_text(out, "PolicyArn", store_col_text(q, 1));
+        put_attached(out, iam, q);
         buf_puts(out, "</member>");
     }
     store_finalize(q);
     buf_puts(out, "</AttachedManagedPolicies>");
 }
 
-static void details_users(struct buf *out, struct iam *iam)
+/* <UserDetailList>, <GroupDetailList> or <RoleDetailList>: every entity of kind k with
+   its inline and attached policies (and a user's groups, an entity's tags). */
+static void details_of(struct buf *out, struct iam *iam, const struct entity *k)
 {
-    buf_puts(out, "<UserDetailList>");
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT name, id, path, created FROM iam_user ORDER BY name", "");
+    buf_printf(out, "<%sDetailList>", k->title);
+    char sql[160], tag[32];
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY name", k->cols, k->table);
+    snprintf(tag, sizeof(tag), "%sPolicyList", k->title);
+    struct store_stmt *q = store_prepare_args(iam->st, sql, "");
     while (q != NULL && store_step(q) == 1) {
         const char *name = store_col_text(q, 0);
         buf_puts(out, "<member>");
-        put_user(out, iam, q);
-        put_inline_list(out, iam, "UserPolicyList", "user", name);
-        buf_puts(out, "<GroupList>");
-        struct store_stmt *g = store_prepare_args(
-            iam->st, "SELECT group_name FROM iam_member WHERE user_name = ? ORDER BY group_name",
-            "s", name);
-        while (g != NULL && store_step(g) == 1) {
-            put_text(out, "member", store_col_text(g, 0));
+        k->list.row(out, iam, q);
+        if (k == &role_entity) {
+            buf_puts(out, "<InstanceProfileList/>");
         }
-        store_finalize(g);
-        buf_puts(out, "</GroupList>");
-        put_attached_list(out, iam, "user", name);
-        put_tags(out, iam, "user", name);
+        put_inline_list(out, iam, tag, k->kind, name);
+        if (k == &user_entity) {
+            buf_puts(out, "<GroupList>");
+            struct store_stmt *g = store_prepare_args(
+                iam->st,
+                "SELECT group_name FROM iam_member WHERE user_name = ? ORDER BY group_name", "s",
+                name);
+            while (g != NULL && store_step(g) == 1) {
+                put_text(out, "member", store_col_text(g, 0));
+            }
+            store_finalize(g);
+            buf_puts(out, "</GroupList>");
+        }
+        put_attached_list(out, iam, k->kind, name);
+        if (k->tagged) {
+            put_tags(out, iam, k->kind, name);
+        }
         buf_puts(out, "</member>");
     }
     store_finalize(q);
-    buf_puts(out, "</UserDetailList>");
-}
-
-static void details_groups(struct buf *out, struct iam *iam)
-{
-    buf_puts(out, "<GroupDetailList>");
-    struct store_stmt *q = store_prepare_args(
-        iam->st, "SELECT name, id, path, created FROM iam_group ORDER BY name", "");
-    while (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<member>");
-        put_group(out, iam, q);
-        put_inline_list(out, iam, "GroupPolicyList", "group", store_col_text(q, 0));
-        put_attached_list(out, iam, "group", store_col_text(q, 0));
-        buf_puts(out, "</member>");
-    }
-    store_finalize(q);
-    buf_puts(out, "</GroupDetailList>");
-}
-
-static void details_roles(struct buf *out, struct iam *iam)
-{
-    buf_puts(out, "<RoleDetailList>");
-    struct store_stmt *q =
-        store_prepare_args(iam->st, "SELECT " ROLE_COLS " FROM iam_role ORDER BY name", "");
-    while (q != NULL && store_step(q) == 1) {
-        buf_puts(out, "<member>");
-        put_role(out, iam, q);
-        buf_puts(out, "<InstanceProfileList/>");
-        put_inline_list(out, iam, "RolePolicyList", "role", store_col_text(q, 0));
-        put_attached_list(out, iam, "role", store_col_text(q, 0));
-        put_tags(out, iam, "role", store_col_text(q, 0));
-        buf_puts(out, "</member>");
-    }
-    store_finalize(q);
-    buf_puts(out, "</RoleDetailList>");
+    buf_printf(out, "</%sDetailList>", k->title);
 }
 
 /* Local policies, and AWS's that something is attached to, with every version. */
@@ -2291,7 +1970,7 @@ static void details_policies(struct buf *out, struct iam *iam, int local, int aw
         "ii", (int64_t)local, (int64_t)aws);
     while (q != NULL && store_step(q) == 1) {
         buf_puts(out, "<member>");
-        put_managed(out, q);
+        put_managed(out, iam, q);
         buf_puts(out, "<PolicyVersionList>");
         struct store_stmt *v =
             store_prepare_args(iam->st,
@@ -2323,14 +2002,11 @@ static int get_account_authorization_details(struct api_call *call, const struct
     }
     /* One page holds everything: an emulator's account is small. */
     store_read_begin(iam->st);
-    if (filter_wants(p, "User")) {
-        details_users(out, iam);
-    }
-    if (filter_wants(p, "Group")) {
-        details_groups(out, iam);
-    }
-    if (filter_wants(p, "Role")) {
-        details_roles(out, iam);
+    static const struct entity *const kinds[] = {&user_entity, &group_entity, &role_entity};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (filter_wants(p, kinds[i]->title)) {
+            details_of(out, iam, kinds[i]);
+        }
     }
     int local = filter_wants(p, "LocalManagedPolicy"), aws = filter_wants(p, "AWSManagedPolicy");
     if (local || aws) {
@@ -2364,8 +2040,8 @@ static int boundary_param(struct api_call *call, const struct api_params *p, con
 }
 
 /* CreateUser and CreateRole: the optional boundary, set inside their transaction. */
-static int boundary_on_create(struct api_call *call, const struct api_params *p,
-                              const char *table, const char *name)
+static int boundary_on_create(struct api_call *call, const struct api_params *p, const char *table,
+                              const char *name)
 {
     struct iam *iam = ctx_iam(call);
     const char *arn;
@@ -2376,7 +2052,7 @@ static int boundary_on_create(struct api_call *call, const struct api_params *p,
     if (rc < 0) {
         return rc;
     }
-    if (!policy_exists(iam, arn)) {
+    if (!entity_find(iam, &policy_entity, arn, NULL, 0)) {
         return policy_arn_missing(call, arn);
     }
     char sql[80];
@@ -2386,24 +2062,24 @@ static int boundary_on_create(struct api_call *call, const struct api_params *p,
 }
 
 /* Put (arn from the call) or delete (put 0) a user's or role's boundary. */
-static int set_boundary(struct api_call *call, const struct api_params *p,
-                        const struct owner_kind *k, int put)
+/* Put (arn from the call) or delete (put 0) a user's or role's boundary. */
+static int set_boundary(struct api_call *call, const struct api_params *p, int put)
 {
     struct iam *iam = ctx_iam(call);
+    const struct entity *k = op_entity(call);
     const char *owner, *arn = NULL;
-    int rc = name_param(call, p, k->field, k->member, 64, &owner);
+    int rc = entity_param(call, p, k, 64, &owner);
     if (rc < 0 || (put && (rc = boundary_param(call, p, &arn)) < 0)) {
         return rc;
     }
-    const char *table = k == &user_owner ? "iam_user" : "iam_role";
     store_lock(iam->st);
-    if (!owner_exists(iam, k, owner)) {
-        rc = owner_missing(call, k, owner);
-    } else if (put && !policy_exists(iam, arn)) {
+    if (!entity_find(iam, k, owner, NULL, 0)) {
+        rc = entity_missing(call, k, owner);
+    } else if (put && !entity_find(iam, &policy_entity, arn, NULL, 0)) {
         rc = policy_arn_missing(call, arn);
     } else {
         char sql[80];
-        snprintf(sql, sizeof(sql), "UPDATE %s SET boundary = %s WHERE name = ?", table,
+        snprintf(sql, sizeof(sql), "UPDATE %s SET boundary = %s WHERE name = ?", k->table,
                  put ? "?" : "NULL");
         rc = put ? store_run(iam->st, sql, "ss", arn, owner) : store_run(iam->st, sql, "s", owner);
         if (rc < 0) {
@@ -2414,38 +2090,24 @@ static int set_boundary(struct api_call *call, const struct api_params *p,
     return rc;
 }
 
-static int put_user_boundary(struct api_call *call, const struct api_params *p, struct buf *out)
+static int put_boundary_op(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     (void)out;
-    return set_boundary(call, p, &user_owner, 1);
+    return set_boundary(call, p, 1);
 }
 
-static int delete_user_boundary(struct api_call *call, const struct api_params *p,
-                                struct buf *out)
+static int delete_boundary_op(struct api_call *call, const struct api_params *p, struct buf *out)
 {
     (void)out;
-    return set_boundary(call, p, &user_owner, 0);
-}
-
-static int put_role_boundary(struct api_call *call, const struct api_params *p, struct buf *out)
-{
-    (void)out;
-    return set_boundary(call, p, &role_owner, 1);
-}
-
-static int delete_role_boundary(struct api_call *call, const struct api_params *p,
-                                struct buf *out)
-{
-    (void)out;
-    return set_boundary(call, p, &role_owner, 0);
+    return set_boundary(call, p, 0);
 }
 
 static const struct api_query_op iam_ops[] = {
     {"CreateUser", create_user},
     {"GetUser", get_user},
-    {"ListUsers", list_users},
+    {"ListUsers", list_entities, &user_entity},
     {"UpdateUser", update_user},
-    {"DeleteUser", delete_user},
+    {"DeleteUser", delete_entity, &user_entity},
     {"CreateAccessKey", create_access_key},
     {"ListAccessKeys", list_access_keys},
     {"UpdateAccessKey", update_access_key},
@@ -2453,26 +2115,26 @@ static const struct api_query_op iam_ops[] = {
     {"GetAccessKeyLastUsed", get_access_key_last_used},
     {"CreateRole", create_role},
     {"GetRole", get_role},
-    {"ListRoles", list_roles},
+    {"ListRoles", list_entities, &role_entity},
     {"UpdateRole", update_role},
     {"UpdateAssumeRolePolicy", update_assume_role_policy},
-    {"DeleteRole", delete_role},
-    {"PutUserPolicy", put_user_policy},
-    {"GetUserPolicy", get_user_policy},
-    {"ListUserPolicies", list_user_policies},
-    {"DeleteUserPolicy", delete_user_policy},
-    {"PutRolePolicy", put_role_policy},
-    {"GetRolePolicy", get_role_policy},
-    {"ListRolePolicies", list_role_policies},
-    {"DeleteRolePolicy", delete_role_policy},
-    {"PutGroupPolicy", put_group_policy},
-    {"GetGroupPolicy", get_group_policy},
-    {"ListGroupPolicies", list_group_policies},
-    {"DeleteGroupPolicy", delete_group_policy},
+    {"DeleteRole", delete_entity, &role_entity},
+    {"PutUserPolicy", put_inline_policy, &user_entity},
+    {"GetUserPolicy", get_inline_policy, &user_entity},
+    {"ListUserPolicies", list_inline_policies, &user_entity},
+    {"DeleteUserPolicy", delete_inline_policy, &user_entity},
+    {"PutRolePolicy", put_inline_policy, &role_entity},
+    {"GetRolePolicy", get_inline_policy, &role_entity},
+    {"ListRolePolicies", list_inline_policies, &role_entity},
+    {"DeleteRolePolicy", delete_inline_policy, &role_entity},
+    {"PutGroupPolicy", put_inline_policy, &group_entity},
+    {"GetGroupPolicy", get_inline_policy, &group_entity},
+    {"ListGroupPolicies", list_inline_policies, &group_entity},
+    {"DeleteGroupPolicy", delete_inline_policy, &group_entity},
     {"CreateGroup", create_group},
     {"GetGroup", get_group},
-    {"ListGroups", list_groups},
-    {"DeleteGroup", delete_group},
+    {"ListGroups", list_entities, &group_entity},
+    {"DeleteGroup", delete_entity, &group_entity},
     {"AddUserToGroup", add_user_to_group},
     {"RemoveUserFromGroup", remove_user_from_group},
     {"ListGroupsForUser", list_groups_for_user},
@@ -2485,29 +2147,29 @@ static const struct api_query_op iam_ops[] = {
     {"ListPolicyVersions", list_policy_versions},
     {"SetDefaultPolicyVersion", set_default_policy_version},
     {"DeletePolicyVersion", delete_policy_version},
-    {"AttachUserPolicy", attach_user_policy},
-    {"DetachUserPolicy", detach_user_policy},
-    {"ListAttachedUserPolicies", list_attached_user_policies},
-    {"AttachGroupPolicy", attach_group_policy},
-    {"DetachGroupPolicy", detach_group_policy},
-    {"ListAttachedGroupPolicies", list_attached_group_policies},
-    {"AttachRolePolicy", attach_role_policy},
-    {"DetachRolePolicy", detach_role_policy},
-    {"ListAttachedRolePolicies", list_attached_role_policies},
+    {"AttachUserPolicy", attach_policy, &user_entity},
+    {"DetachUserPolicy", detach_policy, &user_entity},
+    {"ListAttachedUserPolicies", list_attached, &user_entity},
+    {"AttachGroupPolicy", attach_policy, &group_entity},
+    {"DetachGroupPolicy", detach_policy, &group_entity},
+    {"ListAttachedGroupPolicies", list_attached, &group_entity},
+    {"AttachRolePolicy", attach_policy, &role_entity},
+    {"DetachRolePolicy", detach_policy, &role_entity},
+    {"ListAttachedRolePolicies", list_attached, &role_entity},
     {"ListEntitiesForPolicy", list_entities_for_policy},
-    {"TagUser", tag_user},
-    {"UntagUser", untag_user},
-    {"ListUserTags", list_user_tags},
-    {"TagRole", tag_role},
-    {"UntagRole", untag_role},
-    {"ListRoleTags", list_role_tags},
-    {"TagPolicy", tag_policy},
-    {"UntagPolicy", untag_policy},
-    {"ListPolicyTags", list_policy_tags},
-    {"PutUserPermissionsBoundary", put_user_boundary},
-    {"DeleteUserPermissionsBoundary", delete_user_boundary},
-    {"PutRolePermissionsBoundary", put_role_boundary},
-    {"DeleteRolePermissionsBoundary", delete_role_boundary},
+    {"TagUser", tag_entity, &user_entity},
+    {"UntagUser", untag_entity, &user_entity},
+    {"ListUserTags", list_entity_tags, &user_entity},
+    {"TagRole", tag_entity, &role_entity},
+    {"UntagRole", untag_entity, &role_entity},
+    {"ListRoleTags", list_entity_tags, &role_entity},
+    {"TagPolicy", tag_entity, &policy_entity},
+    {"UntagPolicy", untag_entity, &policy_entity},
+    {"ListPolicyTags", list_entity_tags, &policy_entity},
+    {"PutUserPermissionsBoundary", put_boundary_op, &user_entity},
+    {"DeleteUserPermissionsBoundary", delete_boundary_op, &user_entity},
+    {"PutRolePermissionsBoundary", put_boundary_op, &role_entity},
+    {"DeleteRolePermissionsBoundary", delete_boundary_op, &role_entity},
     {"GetAccountAuthorizationDetails", get_account_authorization_details},
 };
 

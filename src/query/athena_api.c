@@ -1275,26 +1275,14 @@ int query__op_GetTableMetadata(struct query_service *svc, json_t *in, json_t **o
 
 static int run(struct api_call *call, json_t *input, json_t **output, query_op_fn fn)
 {
-    json_t *empty = NULL;
-    if (!json_is_object(input)) {
-        empty = json_object();
-        input = empty;
-    }
-    json_t *out = NULL;
+    json_t *hold, *out = NULL;
+    input = api_json_input(input, &hold);
     /* a query acts as its caller: the one operation that needs who signed */
     int rc = fn == query__op_StartQueryExecution
                  ? start_query(call->service_ctx, input, &out, call->req, &call->err)
                  : fn(call->service_ctx, input, &out, &call->err);
-    json_decref(empty);
-    if (rc < 0) {
-        json_decref(out);
-        if (call->err.code == 0) {
-            err_set(&call->err, rc, "%s", sl_strerror(rc));
-        }
-        return rc;
-    }
-    *output = out != NULL ? out : json_object();
-    return 0;
+    json_decref(hold);
+    return api_json_end(call, rc, out, output);
 }
 
 #define ATHENA_OP_FN(name)                                                                         \

@@ -6,6 +6,7 @@ and after it. Attackers that need several source addresses use 127.0.0.2 and up
 (Linux routes all of 127/8 to the loopback device); the legitimate client is
 127.0.0.1.
 """
+import contextlib
 import os
 import resource
 import socket
@@ -358,6 +359,29 @@ def hold_connections(server, sources, per_source, drip=True):
     return kept
 
 
+@contextlib.contextmanager
+def dripping(conns):
+    """While the block runs, sends a byte a second on each of conns, as slowloris does."""
+    stop = threading.Event()
+
+    def drip():
+        while not stop.is_set():
+            for s in conns:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    pass
+            stop.wait(1.0)
+
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        dripper.join()
+
+
 def test_per_address_connection_limit(server_with):
     server = server_with("--max-connections-per-address", "20", "--header-timeout", "30")
     kept = hold_connections(server, ["127.0.0.2"], 40)
@@ -399,27 +423,12 @@ def test_probe_latency_under_2000_slowloris(server_with, max_connections):
     sources = [f"127.0.0.{i}" for i in range(2, 10)]
     kept = hold_connections(server, sources, 250)
     try:
-        # Keep dripping a byte on every held connection while probing.
-        stop = threading.Event()
-
-        def drip():
-            while not stop.is_set():
-                for s in kept:
-                    try:
-                        s.send(b"a")
-                    except OSError:
-                        pass
-                stop.wait(1.0)
-
-        dripper = threading.Thread(target=drip)
-        dripper.start()
         latencies = []
-        for _ in range(100):
-            status, elapsed = sts_probe(server)
-            assert status == 200
-            latencies.append(elapsed)
-        stop.set()
-        dripper.join()
+        with dripping(kept):
+            for _ in range(100):
+                status, elapsed = sts_probe(server)
+                assert status == 200
+                latencies.append(elapsed)
         latencies.sort()
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[98] * 1000

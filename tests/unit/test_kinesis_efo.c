@@ -3,8 +3,6 @@
  * CRC-32 and AWS's published empty-message vector, and the consumer and subscription
  * rules of the Kinesis adapter on a stream service with a fake clock.
  */
-#include <ftw.h>
-#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,29 +161,14 @@ static void exceptions_and_bad_headers(void **state)
 
 /* ---- consumers and subscriptions through the adapter ---- */
 
-#define T0_MS 1764150000000LL
-#define TRANSITION_MS 1000
-
-struct fixture {
-    char tmp[64];
-    struct sluice_config cfg;
-    struct store *store;
-    struct stream_service *svc;
-    struct api_json_service *api;
-    int64_t now_ms;
+#define STREAM_FIXTURE_EXTRA                                                                       \
+    struct api_json_service *api;                                                                  \
     char stream_arn[256];
-};
-
-static int64_t fake_clock(void *arg)
-{
-    return ((struct fixture *)arg)->now_ms;
-}
+#include "stream_fixture.h"
 
 static int open_all(struct fixture *f)
 {
-    struct stream_service_options opt = {
-        .store = f->store, .cfg = &f->cfg, .now_ms = fake_clock, .clock_arg = f};
-    if (stream_service_open_with(&opt, &f->svc) < 0) {
+    if (open_service(f) < 0) {
         return -1;
     }
     f->api = kinesis_api_create(f->svc);
@@ -265,20 +248,12 @@ static void fails(struct fixture *f, int code, const char *op, const char *fmt, 
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_kinesis_efo.XXXXXX");
-    if (mkdtemp(f->tmp) == NULL) {
-        free(f);
+    struct fixture *f = stream_fixture_new("test_kinesis_efo");
+    if (f == NULL) {
         return -1;
     }
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
-    f->cfg.stream_transition_ms = TRANSITION_MS;
     f->cfg.throughput_limits = 0; /* the clock stands still here; test_throttle has the rates */
-    f->now_ms = T0_MS;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
-    if (store_open(path, &f->store) < 0 || open_all(f) < 0) {
+    if (stream_fixture_open(f, open_all) < 0) {
         return -1;
     }
     json_decref(ok(f, "CreateStream", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
@@ -289,22 +264,9 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    close_all(f);
-    store_close(f->store);
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return rc;
+    return stream_fixture_destroy(*state, close_all);
 }
 
 static const char *status_of(json_t *description)

@@ -7,8 +7,6 @@
  * nothing. Each test works in its own mkdtemp directory and store.
  */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
-#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -25,34 +22,13 @@
 #include "stream/stream.h"
 #include "stream/stream_int.h"
 
-#define T0_MS 1764150000000LL
-#define TRANSITION_MS 1000
+#include "stream_fixture.h"
+
 #define DAY_MS (24 * 3600 * 1000LL)
-
-struct fixture {
-    char tmp[64];
-    struct sluice_config cfg;
-    struct store *store;
-    struct stream_service *svc;
-    _Atomic int64_t now_ms;
-};
-
-static int64_t fake_clock(void *arg)
-{
-    struct fixture *f = arg;
-    return atomic_load(&f->now_ms);
-}
 
 static void advance(struct fixture *f, int64_t ms)
 {
     atomic_fetch_add(&f->now_ms, ms);
-}
-
-static int open_service(struct fixture *f)
-{
-    struct stream_service_options opt = {
-        .store = f->store, .cfg = &f->cfg, .now_ms = fake_clock, .clock_arg = f};
-    return stream_service_open_with(&opt, &f->svc);
 }
 
 static void reopen(struct fixture *f)
@@ -63,42 +39,21 @@ static void reopen(struct fixture *f)
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_stream_admin.XXXXXX");
-    if (mkdtemp(f->tmp) == NULL) {
-        free(f);
+    struct fixture *f = stream_fixture_new("test_stream_admin");
+    if (f == NULL) {
         return -1;
     }
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
-    f->cfg.stream_transition_ms = TRANSITION_MS;
     f->cfg.throughput_limits = 0; /* the write rates here are the fake clock's, not real */
-    atomic_init(&f->now_ms, T0_MS);
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
-    if (store_open(path, &f->store) < 0 || open_service(f) < 0) {
+    if (stream_fixture_open(f, open_service) < 0) {
         return -1;
     }
     *state = f;
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    stream_service_close(f->svc);
-    store_close(f->store);
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return rc;
+    return stream_fixture_destroy(*state, NULL);
 }
 
 /* Creates name and lets it become ACTIVE. */

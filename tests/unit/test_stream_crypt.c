@@ -4,7 +4,6 @@
  * (across a reopen), never repeating a nonce, and refusing tampered envelopes.
  */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -24,8 +22,8 @@
 #include "stream/stream.h"
 #include "stream/stream_int.h"
 
-#define T0_MS 1764150000000LL
-#define TRANSITION_MS 1000
+#define STREAM_FIXTURE_EXTRA struct kms *kms;
+#include "stream_fixture.h"
 
 static void keyed_gcm_matches_the_one_shot_functions(void **state)
 {
@@ -55,26 +53,9 @@ static void keyed_gcm_matches_the_one_shot_functions(void **state)
     crypto_gcm_destroy(g);
 }
 
-struct fixture {
-    char tmp[64];
-    struct sluice_config cfg;
-    struct store *store;
-    struct kms *kms;
-    struct stream_service *svc;
-    _Atomic int64_t now_ms;
-};
-
-static int64_t fake_clock(void *arg)
-{
-    struct fixture *f = arg;
-    return atomic_load(&f->now_ms);
-}
-
 static int open_all(struct fixture *f)
 {
-    struct stream_service_options opt = {
-        .store = f->store, .cfg = &f->cfg, .now_ms = fake_clock, .clock_arg = f};
-    if (kms_open(f->store, &f->cfg, &f->kms) < 0 || stream_service_open_with(&opt, &f->svc) < 0) {
+    if (kms_open(f->store, &f->cfg, &f->kms) < 0 || open_service(f) < 0) {
         return -1;
     }
     stream_service_set_kms(f->svc, f->kms);
@@ -89,47 +70,30 @@ static void close_all(struct fixture *f)
 
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_stream_crypt.XXXXXX");
-    if (mkdtemp(f->tmp) == NULL) {
-        free(f);
+    struct fixture *f = stream_fixture_new("test_stream_crypt");
+    if (f == NULL) {
         return -1;
     }
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
-    f->cfg.stream_transition_ms = TRANSITION_MS;
     f->cfg.throughput_limits = 0;
-    atomic_init(&f->now_ms, T0_MS);
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
-    if (store_open(path, &f->store) < 0 || open_all(f) < 0) {
+    if (stream_fixture_open(f, open_all) < 0) {
         return -1;
     }
     *state = f;
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    close_all(f);
-    store_close(f->store);
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return rc;
+    return stream_fixture_destroy(*state, close_all);
 }
 
 /* Creates "s" (one shard), ACTIVE, encrypted under alias/aws/kinesis; a reference. */
 static struct stream *encrypted_stream(struct fixture *f)
 {
-    struct stream_create_params p = {.region = "us-east-1", .account = "000000000000",
-                                     .name = "s", .mode = STREAM_MODE_PROVISIONED,
+    struct stream_create_params p = {.region = "us-east-1",
+                                     .account = "000000000000",
+                                     .name = "s",
+                                     .mode = STREAM_MODE_PROVISIONED,
                                      .shard_count = 1};
     struct err_info err = {0};
     assert_int_equal(stream_create(f->svc, &p, &err), 0);
@@ -150,9 +114,10 @@ static void put(struct fixture *f, struct stream *s, int from, int n)
     for (int i = 0; i < n; i++) {
         snprintf(pks[i], sizeof(pks[i]), "pk-secret-%d", from + i);
         snprintf(data[i], sizeof(data[i]), "secret-record-%d", from + i);
-        recs[i] = (struct stream_put_record){
-            .data = (const uint8_t *)data[i], .data_len = (uint32_t)strlen(data[i]),
-            .partition_key = pks[i], .pk_len = (uint16_t)strlen(pks[i])};
+        recs[i] = (struct stream_put_record){.data = (const uint8_t *)data[i],
+                                             .data_len = (uint32_t)strlen(data[i]),
+                                             .partition_key = pks[i],
+                                             .pk_len = (uint16_t)strlen(pks[i])};
     }
     const char *enc = NULL;
     struct err_info err = {0};
@@ -169,8 +134,8 @@ struct seen {
     int encrypted;
 };
 
-static int check_visit(void *arg, uint64_t index, int64_t arrival_ms, int encrypted,
-                       const char *pk, size_t pk_len, const uint8_t *data, size_t data_len)
+static int check_visit(void *arg, uint64_t index, int64_t arrival_ms, int encrypted, const char *pk,
+                       size_t pk_len, const uint8_t *data, size_t data_len)
 {
     (void)arrival_ms;
     struct seen *sn = arg;
@@ -275,9 +240,8 @@ static void key_checks_give_kinesis_kms_errors(void **state)
     assert_int_equal(stream_kms_key_check(f->svc, s, arn, &err), 0);
     assert_int_equal(stream_kms_key_check(f->svc, s, "alias/nothing", &err),
                      SL_E(KINESIS_KMS_NOT_FOUND));
-    assert_int_equal(
-        stream_kms_key_check(f->svc, s, "1234abcd-12ab-34cd-56ef-1234567890ab", &err),
-        SL_E(KINESIS_KMS_NOT_FOUND));
+    assert_int_equal(stream_kms_key_check(f->svc, s, "1234abcd-12ab-34cd-56ef-1234567890ab", &err),
+                     SL_E(KINESIS_KMS_NOT_FOUND));
     stream_release(s);
 }
 

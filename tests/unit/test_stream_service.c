@@ -6,7 +6,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -27,72 +26,26 @@
 #include "stream/stream.h"
 #include "stream/stream_int.h"
 
-#define T0_MS 1764150000000LL /* the fake clock's start: 2025-11-26 */
-#define TRANSITION_MS 1000
-
-struct fixture {
-    char tmp[64]; /* mkdtemp directory, the data directory */
-    struct sluice_config cfg;
-    struct store *store;
-    struct stream_service *svc;
-    _Atomic int64_t now_ms; /* the service's clock */
-};
-
-static int64_t fake_clock(void *arg)
-{
-    struct fixture *f = arg;
-    return atomic_load(&f->now_ms);
-}
+#include "stream_fixture.h"
 
 static void advance(struct fixture *f, int64_t ms)
 {
     atomic_fetch_add(&f->now_ms, ms);
 }
 
-static int open_service(struct fixture *f)
-{
-    struct stream_service_options opt = {
-        .store = f->store, .cfg = &f->cfg, .now_ms = fake_clock, .clock_arg = f};
-    return stream_service_open_with(&opt, &f->svc);
-}
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_stream_service.XXXXXX");
-    if (mkdtemp(f->tmp) == NULL) {
-        free(f);
-        return -1;
-    }
-    config_defaults(&f->cfg);
-    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->tmp);
-    f->cfg.stream_transition_ms = TRANSITION_MS;
-    atomic_init(&f->now_ms, T0_MS);
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/sluice.db", f->tmp);
-    if (store_open(path, &f->store) < 0 || open_service(f) < 0) {
+    struct fixture *f = stream_fixture_new("test_stream_service");
+    if (f == NULL || stream_fixture_open(f, open_service) < 0) {
         return -1;
     }
     *state = f;
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    stream_service_close(f->svc);
-    store_close(f->store);
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return rc;
+    return stream_fixture_destroy(*state, NULL);
 }
 
 /* ---- helpers ---- */
