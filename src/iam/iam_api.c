@@ -300,6 +300,7 @@ struct entity {
     const char *field;                /* "UserName" */
     const char *member;               /* "userName", in validation messages */
     size_t name_max;                  /* the longest name a call about an existing one takes */
+    size_t attach_max;                /* ... and (Attach/Detach/ListAttached, inline) the model's */
     const char *table;                /* "iam_user" */
     const char *key;                  /* its name's column */
     const char *cols;                 /* the columns list.row writes from */
@@ -337,19 +338,19 @@ static const struct conflict role_conflicts[] = {
 /* clang-format off */
 static const struct entity user_entity = {
     .kind = "user", .noun = "user", .title = "User", .field = "UserName", .member = "userName",
-    .name_max = 128, .table = "iam_user", .key = "name", .cols = USER_COLS,
+    .name_max = 128, .attach_max = 64, .table = "iam_user", .key = "name", .cols = USER_COLS,
     .list = {"Users", put_user, 0, NULL}, .id_prefix = "AIDA", .doc = IAM_DOC_USER, .tagged = 1,
     .conflicts = user_conflicts,
 };
 static const struct entity group_entity = {
     .kind = "group", .noun = "group", .title = "Group", .field = "GroupName", .member = "groupName",
-    .name_max = 128, .table = "iam_group", .key = "name", .cols = USER_COLS,
+    .name_max = 128, .attach_max = 128, .table = "iam_group", .key = "name", .cols = USER_COLS,
     .list = {"Groups", put_group, 0, NULL}, .id_prefix = "AGPA", .doc = IAM_DOC_GROUP, .tagged = 0,
     .conflicts = group_conflicts,
 };
 static const struct entity role_entity = {
     .kind = "role", .noun = "role", .title = "Role", .field = "RoleName", .member = "roleName",
-    .name_max = 64, .table = "iam_role", .key = "name", .cols = ROLE_COLS,
+    .name_max = 64, .attach_max = 64, .table = "iam_role", .key = "name", .cols = ROLE_COLS,
     .list = {"Roles", put_role, 0, NULL}, .id_prefix = "AROA", .doc = IAM_DOC_ROLE, .tagged = 1,
     .conflicts = role_conflicts,
 };
@@ -1027,7 +1028,7 @@ static int owner_param(struct api_call *call, const struct api_params *p, const 
     if (k == &user_entity) {
         return subject_user(call, p, name);
     }
-    return name_param(call, p, k->field, k->member, 64, name);
+    return name_param(call, p, k->field, k->member, k->attach_max, name);
 }
 
 static int put_inline_policy(struct api_call *call, const struct api_params *p, struct buf *out)
@@ -1580,7 +1581,7 @@ static int attachment(struct api_call *call, const struct api_params *p, int att
     struct iam *iam = ctx_iam(call);
     const struct entity *k = op_entity(call);
     const char *owner, *arn;
-    int rc = entity_param(call, p, k, 128, &owner);
+    int rc = entity_param(call, p, k, k->attach_max, &owner);
     if (rc < 0 || (rc = arn_param(call, p, &arn)) < 0) {
         return rc;
     }
@@ -1634,7 +1635,7 @@ static int list_attached(struct api_call *call, const struct api_params *p, stru
     const struct entity *k = op_entity(call);
     const char *owner, *marker;
     int64_t max;
-    int rc = entity_param(call, p, k, 128, &owner);
+    int rc = entity_param(call, p, k, k->attach_max, &owner);
     if (k == &user_entity && api_params_get(p, "UserName") == NULL) {
         rc = subject_user(call, p, &owner);
     }
