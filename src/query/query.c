@@ -447,6 +447,34 @@ int query__may(struct query_service *svc, const struct query_caller *who, const 
     return -1;
 }
 
+int query__may_decrypt(struct query_service *svc, const struct query_caller *who,
+                       const char *bucket, const char *key, char *msg, size_t msg_len)
+{
+    if (who == NULL || !who->checked || svc->authorize == NULL) {
+        return 0;
+    }
+    struct lake_object_info info;
+    memset(&info, 0, sizeof(info));
+    struct err_info e = {0};
+    int rc = 0;
+    if (lake_object_head(svc->lake, bucket, key, &info, &e) == 0 && info.sse != NULL) {
+        struct api_request req = {.account_id = svc->cfg->account_id,
+                                  .access_key_id = who->key_id,
+                                  .principal_kind = who->kind,
+                                  .principal_arn = who->arn,
+                                  .principal_id = who->id,
+                                  .principal_name = who->name,
+                                  .region = who->region[0] ? who->region : svc->cfg->region,
+                                  .now_ms = clock_now_ms()};
+        if (lake_kms_authorize(svc->lake, &req, "kms:Decrypt", info.sse, &e) < 0) {
+            snprintf(msg, msg_len, "%s", e.message);
+            rc = -1;
+        }
+    }
+    lake_object_info_fini(&info);
+    return rc;
+}
+
 int query__may_glue(struct query_service *svc, const struct query_caller *who, const char *action,
                     const char *db, const char *table, char *msg, size_t msg_len)
 {
