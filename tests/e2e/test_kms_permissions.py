@@ -388,6 +388,22 @@ def test_athena_results_honour_a_kms_bucket_default(sluice, setup, unique):
         time.sleep(0.1)
     h = s3.head_object(Bucket=b, Key=f"res/{qid}.csv")
     assert h["ServerSideEncryption"] == "aws:kms" and h["SSEKMSKeyId"] == k
+    # a caller's result is encrypted with the caller's data key: kms:GenerateDataKey
+    u = setup["user"]
+    base = [allow("athena:*"), s3_rw(b)]
+    u.allow(*base)
+    out = f"s3://{b}/res/"
+    qe = run_query(u.client("athena"), "SELECT 1", "default", out)
+    assert qe["Status"]["State"] == "FAILED", qe["Status"]
+    assert qe["Status"]["StateChangeReason"] == (
+        f"Access denied when writing output to url: {out}{qe['QueryExecutionId']}.csv . Please "
+        "ensure you are allowed to access the S3 bucket. If you are encrypting query results "
+        "with KMS key, please ensure you are allowed to access your KMS key")
+    u.allow(*base, allow("kms:GenerateDataKey", k))
+    qe = run_query(u.client("athena"), "SELECT 1", "default", out)
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    h = s3.head_object(Bucket=b, Key=f"res/{qe['QueryExecutionId']}.csv")
+    assert h["ServerSideEncryption"] == "aws:kms" and h["SSEKMSKeyId"] == k
 
 
 # ---- Firehose ----
