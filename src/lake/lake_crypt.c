@@ -47,6 +47,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "http/http.h"
 #include "kms/kms.h"
 #include "lake/lake_int.h"
 
@@ -152,7 +153,12 @@ int lake__keyring_kms_authorize(const struct lake__keyring *k, const struct api_
     size_t n = 0;
     struct kms_context *pairs = context_pairs(json_object_get(j, "ctx"), &n);
     int rc = 0;
-    if (key != NULL && pairs != NULL) {
+    if (key != NULL && pairs != NULL && who->principal_kind == HTTP_PRINCIPAL_ANONYMOUS) {
+        /* KMS takes no anonymous caller: S3 asks for a signed request */
+        rc = err_set(err, SL_E(INVALID_ARGUMENT_S3),
+                     "Requests specifying Server Side Encryption with AWS KMS managed keys "
+                     "require AWS Signature Version 4.");
+    } else if (key != NULL && pairs != NULL) {
         struct kms_scope sc = {k->region, k->account};
         struct err_info e = {0};
         rc = kms_authorize(k->kms, &sc, who, action, key, "s3", pairs, n, &e);

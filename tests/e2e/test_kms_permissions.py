@@ -7,6 +7,8 @@ import base64
 import json
 import signal
 import time
+import urllib.error
+import urllib.request
 
 import boto3
 import pytest
@@ -227,6 +229,21 @@ def test_encryption_context_is_the_kms_context_and_is_echoed(setup):
     r = s3.put_object(Bucket=b, Key="anywhere", Body=b"p", ServerSideEncryption="aws:kms",
                       SSEKMSKeyId=k, BucketKeyEnabled=True)
     assert r["BucketKeyEnabled"] is True
+
+
+def test_anonymous_reader_of_a_public_sse_kms_object_is_refused(sluice, setup):
+    s3, b = setup["s3"], setup["bucket"]
+    s3.put_bucket_ownership_controls(
+        Bucket=b, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    s3.delete_public_access_block(Bucket=b)
+    s3.put_object(Bucket=b, Key="pub", Body=b"x", ACL="public-read",
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=setup["key_id"])
+    req = urllib.request.Request(f"{sluice.endpoint}/{b}/pub")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=60)
+    body = e.value.read()
+    assert e.value.code == 400 and b"<Code>InvalidArgument</Code>" in body
+    assert b"require AWS Signature Version 4" in body
 
 
 def test_bad_encryption_context_is_refused(setup):
