@@ -318,6 +318,19 @@ def test_kinesis_producer_and_consumer_need_the_key(sluice, setup, unique):
         ku.get_records(ShardIterator=it)
     assert error(e) == ("KMSAccessDeniedException", 400, denied_message(
         u.arn, "kms:Decrypt", k, no_identity("kms:Decrypt")))
+    # a subscriber reads as much: SubscribeToShard is refused before its stream begins
+    consumer = kin.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]
+    deadline = time.time() + 60
+    while kin.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])[
+            "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    u.allow(stream_rw, allow("kinesis:SubscribeToShard", consumer["ConsumerARN"]))
+    with pytest.raises(ClientError) as e:
+        ku.subscribe_to_shard(ConsumerARN=consumer["ConsumerARN"], ShardId=shard,
+                              StartingPosition={"Type": "TRIM_HORIZON"})
+    assert error(e)[0] == "KMSAccessDeniedException" and "kms:Decrypt" in error(e)[2]
+
     u.allow(stream_rw, allow(["kms:GenerateDataKey", "kms:Decrypt"], k))
     recs = ku.get_records(ShardIterator=it)["Records"]
     assert [x["Data"] for x in recs] == [b"r1", b"r2"]
