@@ -12,6 +12,7 @@ import urllib.request
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -229,6 +230,28 @@ def test_encryption_context_is_the_kms_context_and_is_echoed(setup):
     r = s3.put_object(Bucket=b, Key="anywhere", Body=b"p", ServerSideEncryption="aws:kms",
                       SSEKMSKeyId=k, BucketKeyEnabled=True)
     assert r["BucketKeyEnabled"] is True
+
+
+def test_post_form_upload_honours_the_kms_default_as_its_signer(sluice, setup):
+    s3, b, k, u = setup["s3"], setup["bucket"], setup["key_arn"], setup["user"]
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                "KMSMasterKeyID": setup["key_id"]}}]})
+
+    def upload(client, key):
+        info = client.generate_presigned_post(b, key, ExpiresIn=300)
+        return requests.post(info["url"], data=info["fields"],
+                             files={"file": ("f.txt", b"form", "text/plain")}, timeout=60)
+
+    r = upload(s3, "by-root")
+    assert r.status_code == 204, r.text
+    h = s3.head_object(Bucket=b, Key="by-root")
+    assert h["ServerSideEncryption"] == "aws:kms" and h["SSEKMSKeyId"] == k
+    u.allow(s3_rw(b))
+    r = upload(u.client("s3"), "by-user")
+    assert r.status_code == 403 and b"kms:GenerateDataKey" in r.content, r.text
+    u.allow(s3_rw(b), allow("kms:GenerateDataKey", k))
+    assert upload(u.client("s3"), "by-user").status_code == 204
 
 
 def test_anonymous_reader_of_a_public_sse_kms_object_is_refused(sluice, setup):
