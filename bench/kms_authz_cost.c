@@ -83,15 +83,21 @@ int main(int argc, char **argv)
               " seq_tag INTEGER NOT NULL, arn TEXT NOT NULL, policy TEXT NOT NULL,"
               " PRIMARY KEY(stream_id, seq_tag, arn))",
               "");
-    store_run(st, "INSERT INTO iam_user (name, id, path, created) VALUES ('producer',"
-                  " 'AIDAAAAAAAAAAAAAAAAAA', '/', 1)", "");
-    store_run(st, "INSERT INTO iam_key VALUES ('AKIAUSERKEY000000001', 'producer', 'user/secret',"
-                  " 'Active', 1)", "");
-    store_run(st, "INSERT INTO iam_inline VALUES ('user', 'producer', 'put', '{\"Version\":"
-                  "\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
-                  "[\"kinesis:PutRecord\",\"kinesis:PutRecords\"],\"Resource\":"
-                  "\"arn:aws:kinesis:us-east-1:000000000000:stream/bench\"},{\"Effect\":"
-                  "\"Allow\",\"Action\":\"kms:GenerateDataKey\",\"Resource\":\"*\"}]}')", "");
+    store_run(st,
+              "INSERT INTO iam_user (name, id, path, created) VALUES ('producer',"
+              " 'AIDAAAAAAAAAAAAAAAAAA', '/', 1)",
+              "");
+    store_run(st,
+              "INSERT INTO iam_key VALUES ('AKIAUSERKEY000000001', 'producer', 'user/secret',"
+              " 'Active', 1)",
+              "");
+    store_run(st,
+              "INSERT INTO iam_inline VALUES ('user', 'producer', 'put', '{\"Version\":"
+              "\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+              "[\"kinesis:PutRecord\",\"kinesis:PutRecords\"],\"Resource\":"
+              "\"arn:aws:kinesis:us-east-1:000000000000:stream/bench\"},{\"Effect\":"
+              "\"Allow\",\"Action\":\"kms:GenerateDataKey\",\"Resource\":\"*\"}]}')",
+              "");
     store_unlock(st);
     iam__policies_changed();
     char *body = put_records_body(records);
@@ -136,8 +142,8 @@ int main(int argc, char **argv)
             if (phase == 2) {
                 req.now_ms += 1000; /* a new second: decided afresh */
             }
-            denied += kms_authorize(k, &sc, &req, "kms:GenerateDataKey", key.arn, "kinesis",
-                                    &ctx, 1, &err) != 0;
+            denied += kms_authorize(k, &sc, &req, "kms:GenerateDataKey", key.arn, "kinesis", &ctx,
+                                    1, &err) != 0;
         }
         t[phase] = (cpu_s() - t0) / n * 1e6;
     }

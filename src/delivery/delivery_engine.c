@@ -31,11 +31,11 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "http/api.h"
-#include "http/http.h"
 #include "delivery/compress.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
+#include "http/api.h"
+#include "http/http.h"
 
 #define READ_MAX_RECORDS 10000
 #define NO_SHARD UINT32_MAX  /* a Kinesis source slot not given to a shard yet */

@@ -1108,7 +1108,8 @@ int iam_kms_authorize(void *arg, const struct api_request *who, const char *acti
             keys[nk++] = (struct iam_context_key){names[i], &kc[i].value, 1};
         }
         if (n_ctx_keys > 0) {
-            keys[nk++] = (struct iam_context_key){"kms:EncryptionContextKeys", ctx_keys, n_ctx_keys};
+            keys[nk++] =
+                (struct iam_context_key){"kms:EncryptionContextKeys", ctx_keys, n_ctx_keys};
         }
         const char *res_ptrs[1] = {key_arn};
         struct iam_request_ctx ctx = {.action = action,

@@ -331,9 +331,9 @@ int lake__sse_describe(const char *record, struct lake_sse_desc *out)
     }
     const char *alg = json_string_value(json_object_get(j, "alg"));
     out->dsse = alg != NULL && strcmp(alg, "aws:kms:dsse") == 0;
-    out->algo = json_integer_value(json_object_get(j, "c"))                ? LAKE_SSE_C
+    out->algo = json_integer_value(json_object_get(j, "c"))                 ? LAKE_SSE_C
                 : alg != NULL && (strcmp(alg, "aws:kms") == 0 || out->dsse) ? LAKE_SSE_KMS
-                                                                           : LAKE_SSE_S3;
+                                                                            : LAKE_SSE_S3;
     const char *key = json_string_value(json_object_get(j, "key"));
     snprintf(out->kms_key_arn, sizeof(out->kms_key_arn), "%s", key ? key : "");
     out->bucket_key = (int)json_integer_value(json_object_get(j, "bk"));

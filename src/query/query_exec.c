@@ -507,8 +507,7 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
                 break;
             }
             /* S3 decrypts an SSE-KMS object through KMS as the caller */
-            if (query__may_decrypt(wk->svc, wk->who, bucket, o->key, denied, sizeof(denied)) <
-                0) {
+            if (query__may_decrypt(wk->svc, wk->who, bucket, o->key, denied, sizeof(denied)) < 0) {
                 fail(wk, ATHENA_USER, 1000,
                      "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://%s/%s (offset=0, "
                      "length=%lld): %s (Service: Amazon S3; Status Code: 403; Error Code: "

@@ -360,8 +360,8 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     if ((rc = prepare_entries(call, req, batch, *arena, *pk_arena)) < 0) {
         return rc;
     }
-    if ((rc = stream_kms_authorize(call->service_ctx, *s, call->req, "kms:GenerateDataKey",
-                                   NULL, &call->err)) < 0) {
+    if ((rc = stream_kms_authorize(call->service_ctx, *s, call->req, "kms:GenerateDataKey", NULL,
+                                   &call->err)) < 0) {
         return rc;
     }
     rc = stream_records_put_ex(call->service_ctx, *s, req->recs, req->n_entries,

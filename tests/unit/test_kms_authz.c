@@ -38,8 +38,7 @@ struct fx {
 };
 
 static int hook(void *arg, const struct api_request *who, const char *action, const char *key_arn,
-                const char *via, const struct kms_context *ctx, size_t n_ctx,
-                struct err_info *err)
+                const char *via, const struct kms_context *ctx, size_t n_ctx, struct err_info *err)
 {
     struct fx *f = arg;
     f->calls++;
@@ -105,8 +104,7 @@ static void test_the_hook_is_asked_with_the_key_arn(void **state)
     struct api_request who = user(1000);
     struct kms_context ctx = {"aws:s3:arn", "arn:aws:s3:::b/k"};
     struct err_info err = {0};
-    assert_int_equal(
-        kms_authorize(f->k, &SC, &who, "kms:Decrypt", key.id, "s3", &ctx, 1, &err), 0);
+    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:Decrypt", key.id, "s3", &ctx, 1, &err), 0);
     assert_int_equal(f->calls, 1);
     assert_string_equal(f->key_arn, key.arn);
     assert_string_equal(f->via, "s3.us-east-1.amazonaws.com");
@@ -123,11 +121,9 @@ static void test_the_hook_is_asked_with_the_key_arn(void **state)
     f->deny = 1;
     assert_int_equal(kms_authorize(f->k, &SC, &root, "kms:Decrypt", key.id, "s3", NULL, 0, &err),
                      0);
-    assert_int_equal(kms_authorize(f->k, &SC, NULL, "kms:Decrypt", key.id, "s3", NULL, 0, &err),
-                     0);
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:Decrypt", "alias/none", "s3", NULL, 0,
-                                   &err),
-                     0);
+    assert_int_equal(kms_authorize(f->k, &SC, NULL, "kms:Decrypt", key.id, "s3", NULL, 0, &err), 0);
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:Decrypt", "alias/none", "s3", NULL, 0, &err), 0);
     assert_int_equal(f->calls, 2);
     kms__key_fini(&key);
 }
@@ -141,17 +137,17 @@ static void test_decisions_are_kept_until_a_write_or_the_next_second(void **stat
     struct kms_context ctx = {"aws:kinesis:arn", "arn:aws:kinesis:us-east-1:1:stream/s"};
     struct err_info err = {0};
     f->deny = 1;
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &ctx, 1, &err),
-                     SL_E(ACCESS_DENIED));
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &ctx, 1, &err),
+        SL_E(ACCESS_DENIED));
     assert_int_equal(f->calls, 1);
     /* kept, with its message */
     f->deny = 0;
     memset(&err, 0, sizeof(err));
     who.now_ms = 5999;
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &ctx, 1, &err),
-                     SL_E(ACCESS_DENIED));
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &ctx, 1, &err),
+        SL_E(ACCESS_DENIED));
     assert_string_equal(err.message,
                         "User: arn:aws:iam::123456789012:user/u is not authorized to perform: "
                         "kms:GenerateDataKey");
@@ -160,26 +156,24 @@ static void test_decisions_are_kept_until_a_write_or_the_next_second(void **stat
     assert_int_equal(
         kms_authorize(f->k, &SC, &who, "kms:Decrypt", key.id, "kinesis", &ctx, 1, &err), 0);
     struct kms_context other = {"aws:kinesis:arn", "arn:aws:kinesis:us-east-1:1:stream/t"};
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &other, 1, &err),
-                     0);
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &other, 1, &err),
+        0);
     assert_int_equal(f->calls, 3);
     /* the next second decides again */
     who.now_ms = 6000;
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &ctx, 1, &err),
-                     0);
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &ctx, 1, &err), 0);
     assert_int_equal(f->calls, 4);
     /* so does a store write (a policy, a key's state) */
     f->deny = 1;
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &ctx, 1, &err),
-                     0);
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &ctx, 1, &err), 0);
     key.state = KMS_DISABLED;
     assert_int_equal(kms__save(f->k, &key), 0);
-    assert_int_equal(kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis",
-                                   &ctx, 1, &err),
-                     SL_E(ACCESS_DENIED));
+    assert_int_equal(
+        kms_authorize(f->k, &SC, &who, "kms:GenerateDataKey", key.id, "kinesis", &ctx, 1, &err),
+        SL_E(ACCESS_DENIED));
     assert_int_equal(f->calls, 5);
     kms__key_fini(&key);
 }
@@ -194,9 +188,8 @@ static void test_managed_keys_carry_aws_policy(void **state)
     assert_non_null(strstr(key.policy, "\"kms:CallerAccount\" : \"123456789012\""));
     /* a managed key made with the account-only policy is given AWS's on open */
     char *old = kms__default_policy(SC.account);
-    assert_int_equal(store_run(f->st, "UPDATE kms_keys SET policy = ? WHERE key_id = ?", "ss", old,
-                               key.id),
-                     0);
+    assert_int_equal(
+        store_run(f->st, "UPDATE kms_keys SET policy = ? WHERE key_id = ?", "ss", old, key.id), 0);
     free(old);
     char id[KMS_ID_LEN + 1];
     memcpy(id, key.id, sizeof(id));
