@@ -9,7 +9,9 @@
 # figures.
 #
 # Environment: BUILD (default build), BENCH_SECONDS (default 5 a run), BENCH_ROUNDS
-# (default 3), BENCH_CONNECTIONS (default 4), BENCH_AUTHZ_PORT (default 4712).
+# (default 3), BENCH_CONNECTIONS (default 4), BENCH_AUTHZ_PORT (default 4712),
+# BENCH_AUTHZ_KMS (1: the stream encrypted with a customer key, which the user may use
+# for kms:GenerateDataKey, so that its calls are also checked against the key).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,18 +59,30 @@ root=(--endpoint "$ENDPOINT" --stream "$STREAM" --access-key "$ACCESS_KEY"
 
 # The user and its key, made with the root key over the IAM API.
 read -r USER_KEY USER_SECRET < <(ENDPOINT=$ENDPOINT AK=$ACCESS_KEY SK=$SECRET_KEY \
-    REGION=$REGION STREAM=$STREAM python3 - <<'EOF'
-import json, os
+    REGION=$REGION STREAM=$STREAM KMS=${BENCH_AUTHZ_KMS:-0} python3 - <<'EOF'
+import json, os, time
 import boto3
-iam = boto3.client("iam", endpoint_url=os.environ["ENDPOINT"], region_name=os.environ["REGION"],
-                   aws_access_key_id=os.environ["AK"], aws_secret_access_key=os.environ["SK"])
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["ENDPOINT"],
+                        region_name=os.environ["REGION"], aws_access_key_id=os.environ["AK"],
+                        aws_secret_access_key=os.environ["SK"])
+iam = client("iam")
 iam.create_user(UserName="producer")
 arn = f"arn:aws:kinesis:{os.environ['REGION']}:*:stream/{os.environ['STREAM']}"
+statements = [{"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+               "Resource": arn},
+              {"Effect": "Deny", "Action": "kinesis:DeleteStream", "Resource": "*"}]
+if os.environ["KMS"] == "1":
+    key = client("kms").create_key()["KeyMetadata"]["Arn"]
+    kinesis = client("kinesis")
+    kinesis.start_stream_encryption(StreamName=os.environ["STREAM"], EncryptionType="KMS",
+                                    KeyId=key)
+    while kinesis.describe_stream_summary(StreamName=os.environ["STREAM"])[
+            "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        time.sleep(0.1)
+    statements.append({"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": key})
 iam.put_user_policy(UserName="producer", PolicyName="put", PolicyDocument=json.dumps({
-    "Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
-         "Resource": arn},
-        {"Effect": "Deny", "Action": "kinesis:DeleteStream", "Resource": "*"}]}))
+    "Version": "2012-10-17", "Statement": statements}))
 k = iam.create_access_key(UserName="producer")["AccessKey"]
 print(k["AccessKeyId"], k["SecretAccessKey"])
 EOF

@@ -430,6 +430,7 @@ static int serve(const struct sluice_config *cfg)
     if ((rc = kms_open(store, cfg, &kms)) < 0) {
         goto out_close_iam;
     }
+    kms_set_authorizer(kms, iam_kms_authorize, iam);
     if ((rc = stream_service_open(store, cfg, &streams)) < 0) {
         log_msg(LOG_ERROR, "main", "cannot open streams: %s", sl_strerror(rc));
         goto out_close_iam;

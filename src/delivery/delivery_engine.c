@@ -34,6 +34,8 @@
 #include "delivery/compress.h"
 #include "delivery/delivery_int.h"
 #include "delivery/partition.h"
+#include "http/api.h"
+#include "http/http.h"
 
 #define READ_MAX_RECORDS 10000
 #define NO_SHARD UINT32_MAX  /* a Kinesis source slot not given to a shard yet */
@@ -401,6 +403,30 @@ struct put_counters {
     _Atomic uint64_t *attempts, *successes, *bytes, *objects; /* objects may be NULL */
 };
 
+/* Whether the role may have KMS make the data key of record (an SSE-KMS record, NULL for
+   none) as Firehose asks for it: as the role's session AWSFirehoseToS3, through S3. */
+static int role_may_encrypt(struct delivery_service *svc, const char *role, const char *record,
+                            struct err_info *err)
+{
+    const char *r = strstr(role, ":role/");
+    if (record == NULL || r == NULL) {
+        return 0;
+    }
+    const char *name = strrchr(r, '/') + 1;
+    char session[800], cache_key[700];
+    snprintf(session, sizeof(session), "arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3",
+             svc->cfg->account_id, name);
+    snprintf(cache_key, sizeof(cache_key), "firehose:%s", role);
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
+                              .principal_arn = session,
+                              .principal_id = "",
+                              .principal_name = name,
+                              .access_key_id = cache_key,
+                              .region = svc->cfg->region,
+                              .now_ms = clock_now_ms()};
+    return lake_kms_authorize(svc->lake, &req, "kms:GenerateDataKey", record, err);
+}
+
 /* delivery__put_object with the counters pc. */
 static int put_counted(struct dstream *ds, const char *bucket, const char *key,
                        const uint8_t *bytes, size_t n_bytes, const struct lake_put_opts *opts,
@@ -425,9 +451,23 @@ static int put_counted(struct dstream *ds, const char *bucket, const char *key,
                      ? authorize(authorize_arg, role, bucket, key, &err)
                      : 0;
         const char *code = rc != 0 ? "S3.AccessDenied" : NULL;
-        if (rc == 0) {
-            rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes, opts, NULL, &err);
+        /* then, into a bucket whose default is SSE-KMS, the role's use of the key */
+        char *sse = NULL;
+        struct lake_put_opts with_sse = {0};
+        if (opts != NULL) {
+            with_sse = *opts;
         }
+        if (rc == 0 && authorize != NULL && role[0] != '\0' && with_sse.sse == NULL &&
+            (rc = lake_default_sse(svc->lake, bucket, key, &sse, &err)) == 0 &&
+            (rc = role_may_encrypt(svc, role, sse, &err)) < 0) {
+            code = "S3.AccessDenied";
+        }
+        if (rc == 0) {
+            with_sse.sse = sse != NULL ? sse : with_sse.sse;
+            rc = lake_object_put(svc->lake, bucket, key, bytes, n_bytes,
+                                 opts == NULL && sse == NULL ? NULL : &with_sse, NULL, &err);
+        }
+        free(sse);
         if (rc == 0) {
             atomic_fetch_add(pc->successes, 1);
             atomic_fetch_add(pc->bytes, n_bytes);

@@ -27,6 +27,7 @@
 #include "iam/actions.h"
 #include "iam/iam_int.h"
 #include "iam/policy.h"
+#include "kms/kms.h"
 
 static _Atomic uint64_t generation = 1;
 
@@ -1321,4 +1322,95 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
     return err_set(err, SL_E(ACCESS_DENIED),
                    "User: %s is not authorized to perform: %s on resource: %s %s",
                    who->principal_arn, action, resource, reason);
+}
+
+/* ---- services using a KMS key for their caller ---- */
+
+int iam_kms_authorize(void *arg, const struct api_request *who, const char *action,
+                      const char *key_arn, const char *via_service, const struct kms_context *kc,
+                      size_t n_kc, struct err_info *err)
+{
+    struct iam *iam = arg;
+    if (who->principal_kind == HTTP_PRINCIPAL_ROOT || iam == NULL || iam->st == NULL) {
+        return 0;
+    }
+    /* Firehose's session of a role the account does not have: trusted, as for its writes
+       (iam_firehose_s3_authorize) */
+    const char *r = strstr(who->principal_arn ? who->principal_arn : "", ":assumed-role/");
+    if (r != NULL && strncmp(who->access_key_id ? who->access_key_id : "", "firehose:", 9) == 0) {
+        store_read_begin(iam->st);
+        struct store_stmt *q = store_prepare_args(iam->st, "SELECT 1 FROM iam_role WHERE name = ?",
+                                                  "s", who->principal_name);
+        int exists = q != NULL && store_step(q) == 1;
+        store_finalize(q);
+        store_read_end(iam->st);
+        if (!exists) {
+            return 0;
+        }
+    }
+    char reason[200] = "";
+    if (who->principal_kind == HTTP_PRINCIPAL_USER ||
+        who->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE) {
+        char now_iso[32], epoch[24];
+        time_t t = (time_t)(who->now_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now_iso, sizeof(now_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(epoch, sizeof(epoch), "%lld", (long long)t);
+        /* The service calls KMS with the caller's identity (a forward access session). */
+        const char *v_id = who->principal_id, *v_arn = who->principal_arn;
+        const char *v_acct = iam->account_id, *v_true = "true", *v_false = "false";
+        const char *v_now = now_iso, *v_epoch = epoch, *v_via = via_service;
+        const char *v_user = who->principal_name, *v_region = who->region;
+        struct iam_context_key keys[MAX_KEYS];
+        char names[MAX_KEYS][200];
+        const char *ctx_keys[MAX_KEYS];
+        size_t nk = 0, n_ctx_keys = 0;
+        keys[nk++] = (struct iam_context_key){"aws:userid", &v_id, 1};
+        keys[nk++] = (struct iam_context_key){"aws:PrincipalArn", &v_arn, 1};
+        keys[nk++] = (struct iam_context_key){"aws:PrincipalAccount", &v_acct, 1};
+        keys[nk++] = (struct iam_context_key){"aws:SecureTransport", &v_false, 1};
+        keys[nk++] = (struct iam_context_key){"aws:ViaAWSService", &v_true, 1};
+        keys[nk++] = (struct iam_context_key){"aws:CurrentTime", &v_now, 1};
+        keys[nk++] = (struct iam_context_key){"aws:EpochTime", &v_epoch, 1};
+        keys[nk++] = (struct iam_context_key){"kms:ViaService", &v_via, 1};
+        keys[nk++] = (struct iam_context_key){"kms:CallerAccount", &v_acct, 1};
+        if (v_region != NULL) {
+            keys[nk++] = (struct iam_context_key){"aws:RequestedRegion", &v_region, 1};
+        }
+        if (who->principal_kind == HTTP_PRINCIPAL_USER) {
+            keys[nk++] = (struct iam_context_key){"aws:username", &v_user, 1};
+        }
+        for (size_t i = 0; i < n_kc && nk + 1 < MAX_KEYS; i++) {
+            snprintf(names[i], sizeof(names[i]), "kms:EncryptionContext:%s", kc[i].key);
+            ctx_keys[n_ctx_keys++] = kc[i].key;
+            keys[nk++] = (struct iam_context_key){names[i], &kc[i].value, 1};
+        }
+        if (n_ctx_keys > 0) {
+            keys[nk++] =
+                (struct iam_context_key){"kms:EncryptionContextKeys", ctx_keys, n_ctx_keys};
+        }
+        const char *res_ptrs[1] = {key_arn};
+        struct iam_request_ctx ctx = {.action = action,
+                                      .resources = res_ptrs,
+                                      .n_resources = 1,
+                                      .principal_arn = who->principal_arn,
+                                      .principal_account = iam->account_id,
+                                      .keys = keys,
+                                      .n_keys = nk};
+        struct iam_eval_result res;
+        char *rp_doc = resource_policy(iam, 0, NULL, key_arn);
+        enum iam_decision d = evaluate_cached(iam, who, key_arn, rp_doc, 1, &ctx, &res);
+        free(rp_doc);
+        if (d == IAM_ALLOW) {
+            return 0;
+        }
+        iam_result_reason(&res, action, reason, sizeof(reason));
+    } else {
+        snprintf(reason, sizeof(reason), "because no identity-based policy allows the %s action",
+                 action);
+    }
+    return err_set(err, SL_E(ACCESS_DENIED),
+                   "User: %s is not authorized to perform: %s on resource: %s %s",
+                   who->principal_arn ? who->principal_arn : "anonymous", action, key_arn, reason);
 }

@@ -69,6 +69,17 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
                          const char *resource, const char *bucket, const char *s3_prefix,
                          struct err_info *err);
 
+/* kms.h's kms_authorize_fn (arg: the struct iam): whether who may do action ("kms:Decrypt",
+   "kms:GenerateDataKey") with the key key_arn when the service via_service
+   ("s3.<region>.amazonaws.com") uses it for them with the encryption context kc, by the
+   key's policy and who's identity policies (kms:ViaService, kms:CallerAccount,
+   kms:EncryptionContext:<key> and kms:EncryptionContextKeys set). Root may do anything.
+   0, or SL_E(ACCESS_DENIED) with IAM's "User: ... is not authorized" in err. */
+struct kms_context;
+int iam_kms_authorize(void *arg, const struct api_request *who, const char *action,
+                      const char *key_arn, const char *via_service, const struct kms_context *kc,
+                      size_t n_kc, struct err_info *err);
+
 /* Temporary credentials, as STS hands them out. */
 struct iam_session_creds {
     char key_id[24]; /* ASIA + 16 */

@@ -43,6 +43,7 @@ int kms_open(struct store *st, const struct sluice_config *cfg, struct kms **out
         free(k);
         return rc;
     }
+    kms__managed_policies_fix(k);
     *out = k;
     return 0;
 }
@@ -50,6 +51,7 @@ int kms_open(struct store *st, const struct sluice_config *cfg, struct kms **out
 void kms_close(struct kms *k)
 {
     if (k != NULL) {
+        kms__decisions_free(k);
         memset(k->master, 0, sizeof(k->master));
         free(k);
     }
@@ -339,7 +341,9 @@ static const char *managed_description(const char *alias)
 static int create_managed(struct kms *k, const struct kms_scope *sc, const char *alias,
                           const char *description, int64_t now_ms, struct kms_key *out)
 {
-    int rc = kms__create(k, sc, description, NULL, 1, now_ms, out);
+    char *policy = kms__managed_policy(sc, alias);
+    int rc = kms__create(k, sc, description, policy, 1, now_ms, out);
+    free(policy);
     if (rc < 0) {
         return rc;
     }

@@ -70,4 +70,29 @@ int kms_decrypt(struct kms *k, const struct kms_scope *sc, const uint8_t *blob, 
                 const struct kms_context *ctx, size_t n_ctx, struct buf *plain,
                 char key_arn[KMS_ARN_MAX], struct err_info *err);
 
+/*
+ * Whether who (an api_request's principal; http.h's kinds) may do action
+ * ("kms:GenerateDataKey", "kms:Decrypt") with the key key_id names when a service uses it
+ * on its behalf. The hook (iam_kms_authorize) decides by the key's policy and the caller's
+ * identity policies with the condition keys AWS sets: kms:ViaService, kms:CallerAccount,
+ * kms:EncryptionContext:<key>.
+ */
+struct api_request;
+typedef int (*kms_authorize_fn)(void *arg, const struct api_request *who, const char *action,
+                                const char *key_arn, const char *via_service,
+                                const struct kms_context *ctx, size_t n_ctx, struct err_info *err);
+/* Installs the hook (before the services run). Without one every caller may use a key. */
+void kms_set_authorizer(struct kms *k, kms_authorize_fn fn, void *arg);
+/*
+ * Asks the hook whether who may do action with key_id (any form kms_generate_data_key
+ * takes) through service ("s3", "kinesis": kms:ViaService is <service>.<region>.amazonaws.com)
+ * with the encryption context ctx. Root, or who NULL (the server itself), may. A key that
+ * cannot be found is let through: the use itself reports it. Decisions are kept until the
+ * store is written or the second changes, so a producer's every call costs a lookup.
+ * 0, or SL_E(ACCESS_DENIED) with IAM's "User: ... is not authorized to perform: ..." in err.
+ */
+int kms_authorize(struct kms *k, const struct kms_scope *sc, const struct api_request *who,
+                  const char *action, const char *key_id, const char *service,
+                  const struct kms_context *ctx, size_t n_ctx, struct err_info *err);
+
 #endif

@@ -15,7 +15,17 @@
 struct kms {
     struct store *st;
     uint8_t master[AES_GCM_KEY_LEN];
+    kms_authorize_fn authorize; /* NULL: every caller may use a key */
+    void *authorize_arg;
+    struct kms__decisions *decisions; /* kms_authz.c */
 };
+
+/* kms_authz.c: the decisions kept (kms_authorize), freed with the store's handle. */
+void kms__decisions_free(struct kms *k);
+/* Gives AWS managed keys made before their policies were AWS's (root only) AWS's policy. */
+int kms__managed_policies_fix(struct kms *k);
+/* AWS's policy of the managed key alias (alias/aws/<service>) in sc (malloc'd). */
+char *kms__managed_policy(const struct kms_scope *sc, const char *alias);
 
 enum kms_state { KMS_ENABLED, KMS_DISABLED, KMS_PENDING_DELETION };
 

@@ -647,6 +647,20 @@ int lake_object_put(struct lake *lake, const char *bucket, const char *key, cons
     if (rc < 0) {
         return err_set(err, rc, "The object could not be written.");
     }
+    /* the server's own writes (Firehose, Athena) honour the bucket's default as S3 does */
+    char *sse = NULL;
+    if (opts == NULL || opts->sse == NULL) {
+        rc = lake_default_sse(lake, bucket, key, &sse, err);
+    }
+    const char *record = opts != NULL && opts->sse != NULL ? opts->sse : sse;
+    if (rc == 0 && record != NULL) {
+        rc = lake_writer_encrypt(w, record, NULL, err);
+    }
+    free(sse);
+    if (rc < 0) {
+        lake_writer_destroy(w);
+        return rc;
+    }
     rc = lake_writer_write(w, data, len);
     if (rc == 0) {
         rc = lake_writer_commit(w, bucket, key, opts, info, err);
@@ -700,6 +714,12 @@ char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *contex
     char *record = lake__sse_new_kms(lake->keys, key_id, context_json, bucket_key, dek, err);
     explicit_bzero(dek, sizeof(dek));
     return record;
+}
+
+int lake_kms_authorize(struct lake *lake, const struct api_request *who, const char *action,
+                       const char *record, struct err_info *err)
+{
+    return lake__keyring_kms_authorize(lake->keys, who, action, record, err);
 }
 
 char *lake_sse_new(struct lake *lake, const uint8_t *customer_key)

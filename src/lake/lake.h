@@ -260,7 +260,8 @@ int lake_writer_commit(struct lake_writer *w, const char *bucket, const char *ke
                        struct err_info *err);
 void lake_writer_destroy(struct lake_writer *w);
 
-/* One-shot put of bytes in memory; same results as lake_writer_commit. */
+/* One-shot put of bytes in memory; same results as lake_writer_commit. Encrypted as
+   opts->sse says (an SSE-KMS record), else as the bucket's default (lake_default_sse). */
 int lake_object_put(struct lake *lake, const char *bucket, const char *key, const void *data,
                     size_t len, const struct lake_put_opts *opts, struct lake_object_info *info,
                     struct err_info *err);
@@ -339,6 +340,7 @@ struct lake_sse_desc {
     char customer_key_md5[32]; /* SSE-C: base64 MD5 of the key */
     char kms_key_arn[160];     /* SSE-KMS: the key's ARN */
     int bucket_key;            /* SSE-KMS: a bucket key was asked for */
+    int dsse;                  /* SSE-KMS: dual-layer asked for (aws:kms:dsse) */
 };
 struct kms;
 /* Lets SSE-KMS use kms (keys of region and account); without it SSE-KMS answers
@@ -350,6 +352,18 @@ void lake_set_kms(struct lake *lake, struct kms *kms, const char *region, const 
    KMS.DisabledException, KMS.KMSInvalidStateException, InvalidArgument. */
 char *lake_sse_new_kms(struct lake *lake, const char *key_id, const char *context_json,
                        int bucket_key, struct err_info *err);
+/* Whether who may do action ("kms:GenerateDataKey", "kms:Decrypt") with the KMS key of an
+   SSE-KMS record (its encryption context as KMS's), as S3 asks KMS for them
+   (kms_authorize). 0 for other records, NULL, root or who NULL; else
+   SL_E(S3_ACCESS_DENIED) with IAM's "User: ... is not authorized to perform: ..." in err. */
+struct api_request;
+int lake_kms_authorize(struct lake *lake, const struct api_request *who, const char *action,
+                       const char *record, struct err_info *err);
+/* The record a write into bucket/key gets from the bucket's default encryption when the
+   request chose none: a new SSE-KMS record (caller frees) when the default is aws:kms or
+   aws:kms:dsse, else NULL (SSE-S3). 0, or lake_sse_new_kms's errors. */
+int lake_default_sse(struct lake *lake, const char *bucket, const char *key, char **record,
+                     struct err_info *err);
 /* What an encryption record (lake_object_info.sse) says. 0 or SL_E(CORRUPT). */
 int lake_sse_describe(const char *record, struct lake_sse_desc *out);
 /* A new record for a multipart upload (lake_put_opts.sse); customer_key NULL for SSE-S3.

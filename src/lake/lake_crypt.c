@@ -25,7 +25,10 @@
  *                                                 SSE-KMS: the data key as the KMS's
  *                                                 ciphertext blob under key, bound to the
  *                                                 encryption context ctx; bk: bucket key
- *                                                 asked for (recorded and reported)
+ *                                                 asked for (recorded and reported); S3
+ *                                                 adds "alg":"aws:kms:dsse" (dual-layer
+ *                                                 asked for, reported) and "uc":1 (ctx
+ *                                                 was the caller's, echoed)
  * The master key is <data>/lake-master-key (hex, 0600), created on first start like the
  * KMS's. Rows without a record are objects written before encryption: read as they lie.
  */
@@ -44,6 +47,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "http/http.h"
 #include "kms/kms.h"
 #include "lake/lake_int.h"
 
@@ -136,6 +140,73 @@ char *lake__sse_new_kms(const struct lake__keyring *k, const char *key_id, const
     json_decref(ctx);
     buf_fini(&blob);
     return record;
+}
+
+int lake__keyring_kms_authorize(const struct lake__keyring *k, const struct api_request *who,
+                                const char *action, const char *record, struct err_info *err)
+{
+    if (record == NULL || k->kms == NULL || who == NULL || strstr(record, "\"blob\"") == NULL) {
+        return 0;
+    }
+    json_t *j = json_loads(record, 0, NULL);
+    const char *key = json_string_value(json_object_get(j, "key"));
+    size_t n = 0;
+    struct kms_context *pairs = context_pairs(json_object_get(j, "ctx"), &n);
+    int rc = 0;
+    if (key != NULL && pairs != NULL && who->principal_kind == HTTP_PRINCIPAL_ANONYMOUS) {
+        /* KMS takes no anonymous caller: S3 asks for a signed request */
+        rc = err_set(err, SL_E(INVALID_ARGUMENT_S3),
+                     "Requests specifying Server Side Encryption with AWS KMS managed keys "
+                     "require AWS Signature Version 4.");
+    } else if (key != NULL && pairs != NULL) {
+        struct kms_scope sc = {k->region, k->account};
+        struct err_info e = {0};
+        rc = kms_authorize(k->kms, &sc, who, action, key, "s3", pairs, n, &e);
+        if (rc < 0) {
+            rc = err_set(err, SL_E(S3_ACCESS_DENIED), "%s", e.message); /* S3's 403 */
+        }
+    }
+    free(pairs);
+    json_decref(j);
+    return rc;
+}
+
+int lake_default_sse(struct lake *lake, const char *bucket, const char *key, char **record,
+                     struct err_info *err)
+{
+    *record = NULL;
+    char *text = NULL;
+    struct err_info e = {0};
+    if (lake_bucket_doc_get(lake, bucket, LAKE_BUCKET_ENCRYPTION, &text, &e) < 0 || text == NULL) {
+        return 0; /* no bucket, or SSE-S3: the writer's own default */
+    }
+    json_t *def = json_loads(text, 0, NULL);
+    free(text);
+    const char *alg = json_string_value(json_object_get(def, "alg"));
+    int rc = 0;
+    if (alg != NULL && strncmp(alg, "aws:kms", 7) == 0) {
+        int bk = json_is_true(json_object_get(def, "bk"));
+        /* S3's context: the object's ARN, the bucket's with a bucket key */
+        char *arn = bk ? xasprintf("arn:aws:s3:::%s", bucket)
+                       : xasprintf("arn:aws:s3:::%s/%s", bucket, key);
+        json_t *ctx = json_pack("{s:s}", "aws:s3:arn", arn);
+        char *ctx_text = json_dumps(ctx, JSON_COMPACT);
+        *record = lake_sse_new_kms(lake, json_string_value(json_object_get(def, "kms")), ctx_text,
+                                   bk, err);
+        rc = *record == NULL ? err->code : 0;
+        if (*record != NULL && strcmp(alg, "aws:kms:dsse") == 0) {
+            json_t *j = json_loads(*record, 0, NULL);
+            json_object_set_new(j, "alg", json_string(alg));
+            free(*record);
+            *record = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(j);
+        }
+        free(ctx_text);
+        json_decref(ctx);
+        free(arn);
+    }
+    json_decref(def);
+    return rc;
 }
 
 /* The data key of an SSE-KMS record, from the KMS. */
@@ -259,9 +330,10 @@ int lake__sse_describe(const char *record, struct lake_sse_desc *out)
         return SL_E(CORRUPT);
     }
     const char *alg = json_string_value(json_object_get(j, "alg"));
-    out->algo = json_integer_value(json_object_get(j, "c"))  ? LAKE_SSE_C
-                : alg != NULL && strcmp(alg, "aws:kms") == 0 ? LAKE_SSE_KMS
-                                                             : LAKE_SSE_S3;
+    out->dsse = alg != NULL && strcmp(alg, "aws:kms:dsse") == 0;
+    out->algo = json_integer_value(json_object_get(j, "c"))                 ? LAKE_SSE_C
+                : alg != NULL && (strcmp(alg, "aws:kms") == 0 || out->dsse) ? LAKE_SSE_KMS
+                                                                            : LAKE_SSE_S3;
     const char *key = json_string_value(json_object_get(j, "key"));
     snprintf(out->kms_key_arn, sizeof(out->kms_key_arn), "%s", key ? key : "");
     out->bucket_key = (int)json_integer_value(json_object_get(j, "bk"));

@@ -61,6 +61,10 @@ void lake__keyring_set_kms(struct lake__keyring *k, struct kms *kms, const char 
    JSON object of strings), and its record; NULL with S3's error (KMS.*) in err. */
 char *lake__sse_new_kms(const struct lake__keyring *k, const char *key_id, const char *context_json,
                         int bucket_key, uint8_t dek[LAKE_DEK_LEN], struct err_info *err);
+/* lake_kms_authorize (lake.h). */
+struct api_request;
+int lake__keyring_kms_authorize(const struct lake__keyring *k, const struct api_request *who,
+                                const char *action, const char *record, struct err_info *err);
 /* The data key of a record. customer_key must be given exactly for SSE-C records; errors
    are S3's (InvalidRequest when the key is missing or not applicable, AccessDenied when
    it is wrong). */

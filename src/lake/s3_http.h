@@ -191,6 +191,9 @@ int s3__sse_customer(struct s3_req *r, int copy_source, struct s3_sse_key *out);
 int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record);
 /* The x-amz-server-side-encryption* headers for an object's encryption record. */
 void s3__sse_headers(struct s3_req *r, const char *record);
+/* Whether the caller may do action ("kms:Decrypt") with the KMS key of record, as S3 asks
+   KMS for it (lake_kms_authorize): 0, or AccessDenied set as the request's error. */
+int s3__sse_kms_allowed(struct s3_req *r, const char *record, const char *action);
 /* PutBucketEncryption and GetBucketEncryption (DeleteBucketEncryption removes the
    document: the bucket is back to SSE-S3). */
 int s3__put_bucket_encryption(struct s3_req *r);

@@ -692,6 +692,9 @@ static int get_object(struct s3_req *r, int head)
         rc = lake_reader_open_version(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
                                       ck.given ? ck.key : NULL, &info, &rd, &r->call->err);
     }
+    if (rc == 0 && !head && (rc = s3__sse_kms_allowed(r, info.sse, "kms:Decrypt")) < 0) {
+        lake_reader_close(rd); /* HEAD decrypts nothing: it needs no KMS permission */
+    }
     explicit_bzero(&ck, sizeof(ck));
     if (rc < 0) {
         if (info.delete_marker) {
@@ -875,6 +878,11 @@ static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_objec
         }
     }
     free(version);
+    if (rc == 0 && (rc = s3__sse_kms_allowed(r, info->sse, "kms:Decrypt")) < 0) {
+        lake_reader_close(*rd);
+        *rd = NULL;
+        lake_object_info_fini(info);
+    }
     if (rc == 0) {
         rc = check_conditions(r, info, 1);
         if (rc < 0) {
@@ -1118,6 +1126,10 @@ static int upload_part(struct s3_req *r, int copy)
     struct lake_reader *rd = NULL;
     struct s3_sse_key ck;
     rc = s3__sse_customer(r, 0, &ck);
+    if (rc == 0) {
+        /* a part goes under the upload's data key, which S3 decrypts through KMS */
+        rc = s3__sse_kms_allowed(r, up.sse, "kms:Decrypt");
+    }
     if (rc == 0 && copy) {
         int64_t off = 0;
         int64_t len = 0;

@@ -445,11 +445,37 @@ static int form_tags(struct post *p, char **tags_out)
     return rc;
 }
 
+/* Under the bucket's SSE-KMS default, the data key is asked for as the form's signer. */
+static int encrypt_as_default(struct post *p, struct lake_writer *w)
+{
+    struct s3_req *r = p->r;
+    char *sse = NULL;
+    int rc = lake_default_sse(r->lake, r->bucket, p->key, &sse, &r->call->err);
+    if (rc == 0 && sse != NULL) {
+        struct api_request as = *r->req;
+        as.account_id = p->who.account;
+        as.principal_kind = (int)p->who.kind;
+        as.principal_arn = p->who.arn;
+        as.principal_id = p->who.id;
+        as.principal_name = p->who.name;
+        rc = lake_kms_authorize(r->lake, &as, "kms:GenerateDataKey", sse, &r->call->err);
+    }
+    if (rc == 0 && sse != NULL) {
+        rc = lake_writer_encrypt(w, sse, NULL, &r->call->err);
+    }
+    free(sse);
+    return rc;
+}
+
 static int write_object(struct post *p, const char *tags, struct lake_object_info *info)
 {
     struct s3_req *r = p->r;
     struct lake_writer *w = NULL;
     int rc = lake_writer_open(r->lake, LAKE_CHECKSUM_NONE, &w);
+    if (rc == 0 && (rc = encrypt_as_default(p, w)) < 0) {
+        lake_writer_destroy(w);
+        return rc;
+    }
     if (rc == 0) {
         rc = lake_writer_write(w, p->body + p->form.file_offset, p->form.file_len);
     }

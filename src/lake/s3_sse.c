@@ -82,14 +82,16 @@ static json_t *bucket_default(struct s3_req *r)
 }
 
 /* The encryption context of an SSE-KMS write: the header's (base64 of a JSON object of
-   strings) or S3's default, the object's ARN. Caller frees. */
-static int kms_context(struct s3_req *r, char **out)
+   strings) or S3's default, the object's ARN (the bucket's with a bucket key). Caller
+   frees. */
+static int kms_context(struct s3_req *r, int bucket_key, char **out)
 {
     *out = NULL;
     const char *h = s3__header(r, "x-amz-server-side-encryption-context");
     if (h == NULL) {
         json_t *ctx = json_object();
-        char *arn = xasprintf("arn:aws:s3:::%s/%s", r->bucket, r->key);
+        char *arn = bucket_key ? xasprintf("arn:aws:s3:::%s", r->bucket)
+                               : xasprintf("arn:aws:s3:::%s/%s", r->bucket, r->key);
         json_object_set_new(ctx, "aws:s3:arn", json_string(arn));
         free(arn);
         *out = json_dumps(ctx, JSON_COMPACT);
@@ -120,6 +122,33 @@ static int kms_context(struct s3_req *r, char **out)
     return 0;
 }
 
+static int is_kms(const char *alg)
+{
+    return strcmp(alg, "aws:kms") == 0 || strcmp(alg, "aws:kms:dsse") == 0;
+}
+
+/* Records in an SSE-KMS record what S3 reports but the lake need not know: dual-layer
+   asked for (S3 answers aws:kms:dsse), a context the caller gave (echoed on writes). */
+static void record_mark(char **record, int dsse, int caller_context)
+{
+    if (!dsse && !caller_context) {
+        return;
+    }
+    json_t *j = json_loads(*record, 0, NULL);
+    if (dsse) {
+        json_object_set_new(j, "alg", json_string("aws:kms:dsse"));
+    }
+    if (caller_context) {
+        json_object_set_new(j, "uc", json_integer(1));
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    if (text != NULL) {
+        free(*record);
+        *record = text;
+    }
+}
+
 int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record)
 {
     *record = NULL;
@@ -131,17 +160,14 @@ int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record)
                         "Server Side Encryption with Customer provided key is incompatible with "
                         "the encryption method specified");
     }
-    if (key_id != NULL && (sse == NULL || strcmp(sse, "aws:kms") != 0)) {
+    if (key_id != NULL && (sse == NULL || !is_kms(sse))) {
         return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                         "Server Side Encryption with AWS KMS managed key requires HTTP header "
                         "x-amz-server-side-encryption : aws:kms");
     }
-    if (sse != NULL && strcmp(sse, "AES256") != 0 && strcmp(sse, "aws:kms") != 0) {
-        return s3__fail(
-            r, strcmp(sse, "aws:kms:dsse") == 0 ? SL_E(NOT_IMPLEMENTED) : SL_E(INVALID_ARGUMENT_S3),
-            strcmp(sse, "aws:kms:dsse") == 0
-                ? "Dual-layer server-side encryption is not implemented"
-                : "The encryption method specified is not supported");
+    if (sse != NULL && strcmp(sse, "AES256") != 0 && !is_kms(sse)) {
+        return s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
+                        "The encryption method specified is not supported");
     }
     int bucket_key = bk != NULL && strcasecmp(bk, "true") == 0;
     json_t *def = NULL;
@@ -149,24 +175,63 @@ int s3__sse_write(struct s3_req *r, const struct s3_sse_key *ck, char **record)
         /* No choice in the request: the bucket's default. */
         def = bucket_default(r);
         const char *alg = json_string_value(json_object_get(def, "alg"));
-        if (alg != NULL && strcmp(alg, "aws:kms") == 0) {
-            sse = "aws:kms";
+        if (alg != NULL && is_kms(alg)) {
+            sse = alg;
             key_id = json_string_value(json_object_get(def, "kms"));
             bucket_key = json_is_true(json_object_get(def, "bk"));
         }
     }
     int rc = 0;
-    if (sse != NULL && strcmp(sse, "aws:kms") == 0) {
+    if (sse != NULL && is_kms(sse)) {
         char *ctx = NULL;
-        rc = kms_context(r, &ctx);
+        rc = kms_context(r, bucket_key, &ctx);
         if (rc == 0) {
             *record = lake_sse_new_kms(r->lake, key_id, ctx, bucket_key, &r->call->err);
             rc = *record == NULL ? r->call->err.code : 0;
         }
         free(ctx);
+        if (rc == 0) {
+            record_mark(record, strcmp(sse, "aws:kms:dsse") == 0,
+                        s3__header(r, "x-amz-server-side-encryption-context") != NULL);
+            /* S3 asks KMS for the data key as the caller. */
+            rc = lake_kms_authorize(r->lake, r->call->req, "kms:GenerateDataKey", *record,
+                                    &r->call->err);
+        }
+        if (rc < 0) {
+            free(*record);
+            *record = NULL;
+        }
     }
     json_decref(def);
     return rc;
+}
+
+int s3__sse_kms_allowed(struct s3_req *r, const char *record, const char *action)
+{
+    return lake_kms_authorize(r->lake, r->call->req, action, record, &r->call->err);
+}
+
+/* A write's answer (PutObject, CopyObject, CreateMultipartUpload) echoes the encryption
+   context the caller gave, base64 of its JSON. */
+static void context_header(struct s3_req *r, const char *record)
+{
+    const char *m = r->call->req->method;
+    if (strcmp(m, "PUT") != 0 && (strcmp(m, "POST") != 0 || s3__query(r, "uploads") == NULL)) {
+        return;
+    }
+    json_t *j = json_loads(record, 0, NULL);
+    char *text = json_integer_value(json_object_get(j, "uc"))
+                     ? json_dumps(json_object_get(j, "ctx"), JSON_COMPACT)
+                     : NULL;
+    if (text != NULL) {
+        size_t len = strlen(text);
+        char *b64 = xmalloc(BASE64_ENCODED_LEN(len) + 1);
+        b64[base64_encode((const uint8_t *)text, len, b64)] = '\0';
+        api_response_header(r->call->resp, "x-amz-server-side-encryption-context", b64);
+        free(b64);
+        free(text);
+    }
+    json_decref(j);
 }
 
 void s3__sse_headers(struct s3_req *r, const char *record)
@@ -183,13 +248,15 @@ void s3__sse_headers(struct s3_req *r, const char *record)
         return;
     }
     if (d.algo == LAKE_SSE_KMS) {
-        api_response_header(r->call->resp, "x-amz-server-side-encryption", "aws:kms");
+        api_response_header(r->call->resp, "x-amz-server-side-encryption",
+                            d.dsse ? "aws:kms:dsse" : "aws:kms");
         api_response_header(r->call->resp, "x-amz-server-side-encryption-aws-kms-key-id",
                             d.kms_key_arn);
         if (d.bucket_key) {
             api_response_header(r->call->resp, "x-amz-server-side-encryption-bucket-key-enabled",
                                 "true");
         }
+        context_header(r, record);
         return;
     }
     api_response_header(r->call->resp, "x-amz-server-side-encryption", "AES256");
@@ -218,9 +285,7 @@ int s3__put_bucket_encryption(struct s3_req *r)
     const char *alg = def ? s3__xml_child_text(def, "SSEAlgorithm") : NULL;
     const char *kms = def ? s3__xml_child_text(def, "KMSMasterKeyID") : NULL;
     const char *bk = rule ? s3__xml_child_text(rule, "BucketKeyEnabled") : NULL;
-    if (alg == NULL ||
-        (strcmp(alg, "AES256") != 0 && strcmp(alg, "aws:kms") != 0 &&
-         strcmp(alg, "aws:kms:dsse") != 0) ||
+    if (alg == NULL || (strcmp(alg, "AES256") != 0 && !is_kms(alg)) ||
         (bk != NULL && strcmp(bk, "true") != 0 && strcmp(bk, "false") != 0)) {
         rc = s3__fail(r, SL_E(MALFORMED_XML),
                       "The XML you provided was not well-formed or did not validate against "
@@ -229,9 +294,6 @@ int s3__put_bucket_encryption(struct s3_req *r)
         rc = s3__fail(r, SL_E(INVALID_ARGUMENT_S3),
                       "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
                       "aws:kms or aws:kms:dsse");
-    } else if (strcmp(alg, "aws:kms:dsse") == 0) {
-        rc = s3__fail(r, SL_E(NOT_IMPLEMENTED),
-                      "Dual-layer server-side encryption is not implemented");
     }
     if (rc == 0) {
         json_t *doc = json_pack("{s:s, s:b}", "alg", alg, "bk", bk && strcmp(bk, "true") == 0);

@@ -447,6 +447,60 @@ int query__may(struct query_service *svc, const struct query_caller *who, const 
     return -1;
 }
 
+/* The api_request of who, as the services' authorization hooks take it. */
+static struct api_request caller_request(const struct query_service *svc,
+                                         const struct query_caller *who)
+{
+    return (struct api_request){.account_id = svc->cfg->account_id,
+                                .access_key_id = who->key_id,
+                                .principal_kind = who->kind,
+                                .principal_arn = who->arn,
+                                .principal_id = who->id,
+                                .principal_name = who->name,
+                                .region = who->region[0] ? who->region : svc->cfg->region,
+                                .now_ms = clock_now_ms()};
+}
+
+int query__may_encrypt(struct query_service *svc, const struct query_caller *who,
+                       const char *bucket, const char *key, char **record, char *msg,
+                       size_t msg_len)
+{
+    struct err_info e = {0};
+    int rc = lake_default_sse(svc->lake, bucket, key, record, &e);
+    if (rc == 0 && *record != NULL && who != NULL && who->checked && svc->authorize != NULL) {
+        struct api_request req = caller_request(svc, who);
+        rc = lake_kms_authorize(svc->lake, &req, "kms:GenerateDataKey", *record, &e);
+    }
+    if (rc < 0) {
+        free(*record);
+        *record = NULL;
+        snprintf(msg, msg_len, "%s", e.message);
+        return -1;
+    }
+    return 0;
+}
+
+int query__may_decrypt(struct query_service *svc, const struct query_caller *who,
+                       const char *bucket, const char *key, char *msg, size_t msg_len)
+{
+    if (who == NULL || !who->checked || svc->authorize == NULL) {
+        return 0;
+    }
+    struct lake_object_info info;
+    memset(&info, 0, sizeof(info));
+    struct err_info e = {0};
+    int rc = 0;
+    if (lake_object_head(svc->lake, bucket, key, &info, &e) == 0 && info.sse != NULL) {
+        struct api_request req = caller_request(svc, who);
+        if (lake_kms_authorize(svc->lake, &req, "kms:Decrypt", info.sse, &e) < 0) {
+            snprintf(msg, msg_len, "%s", e.message);
+            rc = -1;
+        }
+    }
+    lake_object_info_fini(&info);
+    return rc;
+}
+
 int query__may_glue(struct query_service *svc, const struct query_caller *who, const char *action,
                     const char *db, const char *table, char *msg, size_t msg_len)
 {

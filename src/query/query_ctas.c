@@ -1139,10 +1139,22 @@ static int put_file(struct writing *wr, const char *path, const char *key, struc
         return failf(f, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", wr->bucket,
                      key);
     }
+    /* a bucket whose default is SSE-KMS: the caller's data key */
+    char *sse = NULL;
+    if (query__may_encrypt(wr->svc, wr->q->who, wr->bucket, key, &sse, denied, sizeof(denied)) <
+        0) {
+        close(fd);
+        return failf(f, ATHENA_USER, 1000, "Permission denied on S3 path: s3://%s/%s", wr->bucket,
+                     key);
+    }
     struct lake_writer *w = NULL;
     struct err_info e = {0};
     struct lake_put_opts po = {.content_type = "application/octet-stream"};
     int rc = lake_writer_open(wr->svc->lake, LAKE_CHECKSUM_NONE, &w);
+    if (rc == 0 && sse != NULL) {
+        rc = lake_writer_encrypt(w, sse, NULL, &e);
+    }
+    free(sse);
     if (rc == 0) {
         rc = lake_writer_write_fd(w, fd, 0, st.st_size);
     }

@@ -506,6 +506,16 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
                 rc = -1;
                 break;
             }
+            /* S3 decrypts an SSE-KMS object through KMS as the caller */
+            if (query__may_decrypt(wk->svc, wk->who, bucket, o->key, denied, sizeof(denied)) < 0) {
+                fail(wk, ATHENA_USER, 1000,
+                     "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://%s/%s (offset=0, "
+                     "length=%lld): %s (Service: Amazon S3; Status Code: 403; Error Code: "
+                     "AccessDenied)",
+                     bucket, o->key, (long long)o->size_bytes, denied);
+                rc = -1;
+                break;
+            }
             /* Encrypted objects are read through a view of their plaintext, held open for
                the run (release_run). */
             struct lake_view *v = NULL;
@@ -1974,10 +1984,22 @@ static enum step write_result(struct exec_run *r)
             return STEP_FAILED;
         }
     }
-    struct lake_put_opts po = {.content_type = "text/csv"};
-    if (lake_object_put(r->svc->lake, bucket, key,
-                        r->csv.data != NULL ? (const char *)r->csv.data : "", r->csv.len, &po, NULL,
-                        &e) < 0) {
+    /* a bucket whose default is SSE-KMS: the caller's data key */
+    char *sse = NULL;
+    if (query__may_encrypt(r->svc, r->who, bucket, key, &sse, denied, sizeof(denied)) < 0) {
+        fail(&r->wk, ATHENA_USER, 1302,
+             "Access denied when writing output to url: %s . Please ensure you are allowed "
+             "to access the S3 bucket. If you are encrypting query results with KMS key, "
+             "please ensure you are allowed to access your KMS key",
+             r->row.output_location);
+        return STEP_FAILED;
+    }
+    struct lake_put_opts po = {.content_type = "text/csv", .sse = sse};
+    int put_rc = lake_object_put(r->svc->lake, bucket, key,
+                                 r->csv.data != NULL ? (const char *)r->csv.data : "", r->csv.len,
+                                 &po, NULL, &e);
+    free(sse);
+    if (put_rc < 0) {
         fail(&r->wk, ATHENA_USER, 1302, "Unable to verify/create output bucket %s", bucket);
         return STEP_FAILED;
     }

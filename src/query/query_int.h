@@ -156,6 +156,18 @@ void query__java_double(double v, int is_float, char *out /* OUT */, size_t out_
 int query__may(struct query_service *svc, const struct query_caller *who, const char *action,
                const char *resource, const char *bucket, const char *s3_prefix, char *msg,
                size_t msg_len);
+/* Whether who may read bucket/key as S3 would decrypt it for them: kms:Decrypt on the key
+   of an SSE-KMS object (lake_kms_authorize). 0 for other objects and unchecked callers;
+   -1 with IAM's denial in msg. */
+int query__may_decrypt(struct query_service *svc, const struct query_caller *who,
+                       const char *bucket, const char *key, char *msg, size_t msg_len);
+/* The encryption record of a write of bucket/key (lake_default_sse: the bucket's SSE-KMS
+   default, else NULL in *record) and whether who may have KMS make its data key
+   (kms:GenerateDataKey, as S3 asks as the caller): 0; or -1 with the denial (or KMS's
+   error) in msg and nothing in *record. The caller frees *record. */
+int query__may_encrypt(struct query_service *svc, const struct query_caller *who,
+                       const char *bucket, const char *key, char **record, char *msg,
+                       size_t msg_len);
 /* glue:<action> on the catalog, database db and (table != NULL) table ARNs, in that order,
    as query__may; the first denial in msg. */
 int query__may_glue(struct query_service *svc, const struct query_caller *who, const char *action,

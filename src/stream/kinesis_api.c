@@ -824,7 +824,9 @@ static int change_encryption(struct api_call *call, json_t *in, int start)
         stream_release(s);
         return err_set(&call->err, SL_E(KINESIS_KMS_NOT_FOUND), "Invalid keyId %s", key);
     }
-    if (start && (rc = stream_kms_key_check(call->service_ctx, s, key, &call->err)) < 0) {
+    if (start && ((rc = stream_kms_key_check(call->service_ctx, s, key, &call->err)) < 0 ||
+                  (rc = stream_kms_authorize(call->service_ctx, s, call->req, "kms:GenerateDataKey",
+                                             key, &call->err)) < 0)) {
         stream_release(s);
         return rc;
     }

@@ -360,6 +360,10 @@ static int put_common(struct api_call *call, const uint8_t *body, size_t len, in
     if ((rc = prepare_entries(call, req, batch, *arena, *pk_arena)) < 0) {
         return rc;
     }
+    if ((rc = stream_kms_authorize(call->service_ctx, *s, call->req, "kms:GenerateDataKey", NULL,
+                                   &call->err)) < 0) {
+        return rc;
+    }
     rc = stream_records_put_ex(call->service_ctx, *s, req->recs, req->n_entries,
                                call->req->now_ms, encryption, &call->err);
     if (rc == SL_E(RESOURCE_NOT_FOUND)) {
@@ -693,7 +697,8 @@ int kin__get_records(struct api_call *call, const uint8_t *body, size_t len, str
                        "exist",
                        pos.shard_idx, (long long)pos.stream_id, call->req->account_id);
     }
-    if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0) {
+    if ((rc = kin__throttle_read(call, s, pos.shard_idx)) < 0 ||
+        (rc = stream_kms_authorize(svc, s, call->req, "kms:Decrypt", NULL, &call->err)) < 0) {
         count_get(call, s, started_ns, NULL);
         stream_release(s);
         return rc;

@@ -524,6 +524,8 @@ int kin__subscribe_to_shard(struct api_call *call, json_t *in, json_t **out)
                      kin__consumer_status_name(consumer.status));
     } else if ((rc = kin__find_shard(call, s, shard_id, &shard_idx)) == 0 &&
                (rc = kin__throttle_subscribe(call, consumer.arn, shard_idx)) == 0 &&
+               (rc = stream_kms_authorize(svc, s, call->req, "kms:Decrypt", NULL, &call->err)) ==
+                   0 &&
                (rc = stream_shard_get(s, shard_idx, &sh)) == 0) {
         rc = open_reader(s, &sh, &pos, &r);
         if (rc == SL_E(INVALID_ARGUMENT)) {

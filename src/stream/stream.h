@@ -154,6 +154,17 @@ void stream_service_set_kms(struct stream_service *svc, struct kms *k);
 int stream_kms_key_check(struct stream_service *svc, struct stream *s, const char *key_id,
                          struct err_info *err);
 
+/* Whether who (the caller, an api_request) may do action ("kms:GenerateDataKey" to put,
+   "kms:Decrypt" to read) with s's KMS key while s is encrypted (or with new_key, the key
+   StartStreamEncryption names; NULL: the stream's), as Kinesis asks KMS for them
+   (kms_authorize, with the stream's encryption context): 0 (also for a stream not
+   encrypted, root, or without KMS), or SL_E(KINESIS_KMS_ACCESS_DENIED) with IAM's
+   "User: ... is not authorized to perform: ..." in err. */
+struct api_request;
+int stream_kms_authorize(struct stream_service *svc, struct stream *s,
+                         const struct api_request *who, const char *action, const char *new_key,
+                         struct err_info *err);
+
 /* The service clock's now, in ms. */
 int64_t stream_service_now_ms(const struct stream_service *svc);
 /* The store the service keeps its metadata in, for the adapter's own tables (stream

@@ -107,6 +107,38 @@ int stream__crypt_check_key(struct stream_service *svc, const struct stream *s,
     return rc < 0 ? kinesis_kms_error(rc, err) : 0;
 }
 
+int stream_kms_authorize(struct stream_service *svc, struct stream *s,
+                         const struct api_request *who, const char *action, const char *new_key,
+                         struct err_info *err)
+{
+    if (svc->kms == NULL || who == NULL) {
+        return 0;
+    }
+    char key_id[sizeof(s->meta.key_id)];
+    int kms = new_key != NULL;
+    if (kms) {
+        snprintf(key_id, sizeof(key_id), "%s", new_key);
+    } else {
+        pthread_mutex_lock(&s->lock);
+        kms = s->meta.encryption[0] == 'K';
+        if (kms) {
+            memcpy(key_id, s->meta.key_id, sizeof(key_id));
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (!kms) {
+        return 0;
+    }
+    struct kms_scope sc = scope_of(s);
+    struct kms_context ctx = {"aws:kinesis:arn", s->arn};
+    struct err_info e = {0};
+    int rc = kms_authorize(svc->kms, &sc, who, action, key_id, "kinesis", &ctx, 1, &e);
+    if (rc < 0) {
+        rc = err_set(err, SL_E(KINESIS_KMS_ACCESS_DENIED), "%s", e.message);
+    }
+    return rc;
+}
+
 static struct stream_dkey *find_key(struct stream *s, uint32_t no)
 {
     for (struct stream_dkey *k = s->dkeys; k != NULL; k = k->next) {

@@ -108,8 +108,8 @@ def test_upload_part_copy_from_an_encrypted_source(s3, bucket):
 
 def test_unsupported_encryption_values(s3, bucket):
     with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms:dsse")
-    assert _error(e) == ("NotImplemented", 501)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms:nope")
+    assert _error(e) == ("InvalidArgument", 400)
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="k", Body=b"x",
                       ServerSideEncryption="AES256", SSECustomerAlgorithm="AES256",
