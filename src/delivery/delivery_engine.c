@@ -216,8 +216,11 @@ static void adopt_children(struct dsource *src)
     free(shards);
 }
 
+static int role_may_decrypt_source(struct dstream *ds, struct err_info *err);
+
 /*
- * Firehose reads a Kinesis source as its role: 1 when the role may read the stream now.
+ * Firehose reads a Kinesis source as its role: 1 when the role may read the stream now
+ * (and, when the stream is encrypted, have KMS decrypt its records).
  * A refusal is logged when it starts and when it ends, not on every retry.
  */
 static int source_readable(struct dsource *src)
@@ -233,7 +236,8 @@ static int source_readable(struct dsource *src)
     }
     struct err_info err;
     err_clear(&err);
-    int denied = authorize(arg, ds->source_role, ds->source_arn, &err) != 0;
+    int denied = authorize(arg, ds->source_role, ds->source_arn, &err) != 0 ||
+                 role_may_decrypt_source(ds, &err) != 0;
     if (denied && !src->read_denied) {
         log_msg(LOG_WARN, "delivery",
                 "delivery stream %s: reading %s shard %u failed (Kinesis.AccessDeniedException: "
@@ -403,28 +407,50 @@ struct put_counters {
     _Atomic uint64_t *attempts, *successes, *bytes, *objects; /* objects may be NULL */
 };
 
+/* The request Firehose makes as role's session AWSFirehoseToS3 (names in the buffers). */
+static int role_session(struct delivery_service *svc, const char *role, char session[800],
+                        char cache_key[700], struct api_request *req)
+{
+    const char *r = strstr(role, ":role/");
+    if (r == NULL) {
+        return -1;
+    }
+    const char *name = strrchr(r, '/') + 1;
+    snprintf(session, 800, "arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3",
+             svc->cfg->account_id, name);
+    snprintf(cache_key, 700, "firehose:%s", role);
+    *req = (struct api_request){.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
+                                .principal_arn = session,
+                                .principal_id = "",
+                                .principal_name = name,
+                                .access_key_id = cache_key,
+                                .region = svc->cfg->region,
+                                .now_ms = clock_now_ms()};
+    return 0;
+}
+
 /* Whether the role may have KMS make the data key of record (an SSE-KMS record, NULL for
    none) as Firehose asks for it: as the role's session AWSFirehoseToS3, through S3. */
 static int role_may_encrypt(struct delivery_service *svc, const char *role, const char *record,
                             struct err_info *err)
 {
-    const char *r = strstr(role, ":role/");
-    if (record == NULL || r == NULL) {
+    char session[800], cache_key[700];
+    struct api_request req;
+    if (record == NULL || role_session(svc, role, session, cache_key, &req) < 0) {
         return 0;
     }
-    const char *name = strrchr(r, '/') + 1;
-    char session[800], cache_key[700];
-    snprintf(session, sizeof(session), "arn:aws:sts::%s:assumed-role/%s/AWSFirehoseToS3",
-             svc->cfg->account_id, name);
-    snprintf(cache_key, sizeof(cache_key), "firehose:%s", role);
-    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_ASSUMED_ROLE,
-                              .principal_arn = session,
-                              .principal_id = "",
-                              .principal_name = name,
-                              .access_key_id = cache_key,
-                              .region = svc->cfg->region,
-                              .now_ms = clock_now_ms()};
     return lake_kms_authorize(svc->lake, &req, "kms:GenerateDataKey", record, err);
+}
+
+/* Whether the source role may have KMS decrypt an encrypted source stream's records. */
+static int role_may_decrypt_source(struct dstream *ds, struct err_info *err)
+{
+    char session[800], cache_key[700];
+    struct api_request req;
+    if (ds->stream == NULL || role_session(ds->svc, ds->source_role, session, cache_key, &req) < 0) {
+        return 0;
+    }
+    return stream_kms_authorize(ds->svc->streams, ds->stream, &req, "kms:Decrypt", NULL, err);
 }
 
 /* delivery__put_object with the counters pc. */

@@ -132,6 +132,57 @@ def test_a_kinesis_source_the_role_cannot_read_delivers_once_the_policy_allows(s
     assert sorted(got) == sorted(records)
 
 
+def test_an_encrypted_source_needs_kms_decrypt_for_the_role(sluice, unique):
+    iam, s3, kms = sluice.client("iam"), sluice.client("s3"), sluice.client("kms")
+    fh, kinesis = sluice.client("firehose"), sluice.client("kinesis")
+    name = f"ksrc-kms-{unique}"
+    s3.create_bucket(Bucket=name)
+    stream_arn = active_stream(kinesis, name)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]  # its default policy defers to IAM
+    kinesis.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key_arn)
+    deadline = time.time() + 60
+    while kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamStatus"] != "ACTIVE":
+        assert time.time() < deadline, "the stream never became ACTIVE again"
+        time.sleep(0.1)
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trusting(FIREHOSE))["Role"]
+    # every Kinesis read AWS's documented source policy grants, but no kms:Decrypt
+    iam.put_role_policy(RoleName=name, PolicyName="source", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": ["kinesis:DescribeStream", "kinesis:GetShardIterator",
+                                       "kinesis:GetRecords", "kinesis:ListShards"],
+         "Resource": stream_arn},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*"}))
+    fh.create_delivery_stream(
+        DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn,
+                                          "RoleARN": role["Arn"]},
+        ExtendedS3DestinationConfiguration=dest(name, role["Arn"]))
+    wait_active(fh, name)
+    records = [f"sealed-{i}".encode() for i in range(10)]
+    for r in records:
+        kinesis.put_record(StreamName=name, Data=r + b"\n", PartitionKey="p")
+    deadline = time.time() + 60
+    seen = False
+    while time.time() < deadline and not seen:
+        sluice.proc.send_signal(signal.SIGUSR1)
+        with open(sluice.log_path, "rb") as f:
+            seen = any(stream_arn.encode() in line and b"kms:Decrypt" in line and
+                       key_arn.encode() in line for line in f)
+        time.sleep(0.2)
+    assert seen, "the refused decrypt was never logged"
+    assert s3.list_objects_v2(Bucket=name).get("KeyCount", 0) == 0
+    iam.put_role_policy(RoleName=name, PolicyName="decrypt", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}))
+    deadline = time.time() + 90
+    got = []
+    while sorted(got) != sorted(records):
+        assert time.time() < deadline, f"delivered {len(got)} of {len(records)}"
+        sluice.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        got = delivered(s3, name)
+    assert sorted(got) == sorted(records)
+
+
 def test_create_takes_only_roles_that_trust_firehose(sluice, unique):
     iam, s3 = sluice.client("iam"), sluice.client("s3")
     fh, kinesis = sluice.client("firehose"), sluice.client("kinesis")
