@@ -218,8 +218,8 @@ static void load_boundary(struct iam *iam, struct authz_entry *e, const char *ta
     store_finalize(q);
 }
 
-/* Sets aws:PrincipalTag/<key> to value, in place of a tag whose key differs only in case:
-   a session's tag overrides its role's. */
+/* Sets the principal's key name (aws:PrincipalTag/<key>, aws:SourceIdentity) to value, in
+   place of one that differs only in case: a session's tag overrides its role's. */
 static void put_key(struct authz_entry *e, char *name /* taken */, const char *value)
 {
     for (size_t i = 0; i < e->n_tags; i++) {

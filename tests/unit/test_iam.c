@@ -787,6 +787,15 @@ static void test_a_source_identity_is_a_condition_key_of_the_session(void **stat
     assert_int_equal(put_as_session(iam, &a, &err), 0);
     assert_int_equal(put_as_session(iam, &b, &err), SL_E(ACCESS_DENIED));
     assert_int_equal(put_as_session(iam, &none, &err), SL_E(ACCESS_DENIED));
+    /* a role's or user's tag keys are unique whatever their case; a policy's are not */
+    store_lock(st);
+    assert_int_not_equal(store_run(st, "INSERT INTO iam_tag VALUES ('role', 'r', 'TEAM', 'x')", ""),
+                         0);
+    assert_int_equal(store_run(st, "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1'),"
+                                   " ('policy', 'p', 'A', '2')",
+                               ""),
+                     0);
+    store_unlock(st);
     char *si = iam__session_source_identity(iam, a.key_id);
     assert_string_equal(si, "alice");
     free(si);
