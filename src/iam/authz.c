@@ -321,8 +321,8 @@ static void load_session(struct iam *iam, struct authz_entry *e, const char *key
         }
     }
     /* the inline and managed session policies as one: any of them may allow */
-    char *doc = found ? iam__session_policy_doc(iam, store_col_text(q, 0), store_col_text(q, 2))
-                      : NULL;
+    char *doc =
+        found ? iam__session_policy_doc(iam, store_col_text(q, 0), store_col_text(q, 2)) : NULL;
     if (doc != NULL) {
         struct iam_policy_error perr;
         struct iam_policy *p = NULL;

@@ -382,9 +382,9 @@ int iam_session_create(struct iam *iam, const struct http_principal *who, int64_
     return iam__session_create_attrs(iam, who, duration_s, &attrs, now_ms, out);
 }
 
-int iam__session_create_attrs(struct iam *iam, const struct http_principal *who,
-                              int64_t duration_s, const struct iam_session_attrs *a,
-                              int64_t now_ms, struct iam_session_creds *out)
+int iam__session_create_attrs(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                              const struct iam_session_attrs *a, int64_t now_ms,
+                              struct iam_session_creds *out)
 {
     if (iam->st == NULL) {
         return SL_E(INTERNAL);

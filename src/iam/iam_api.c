@@ -972,8 +972,8 @@ static int update_group(struct api_call *call, const struct api_params *p, struc
     } else {
         rc = store_begin(iam->st);
         if (rc == 0 && new_path != NULL) {
-            rc = store_run(iam->st, "UPDATE iam_group SET path = ? WHERE name = ?", "ss",
-                           new_path, name);
+            rc = store_run(iam->st, "UPDATE iam_group SET path = ? WHERE name = ?", "ss", new_path,
+                           name);
         }
         if (rc == 0 && new_name != NULL) {
             static const char *const renames[] = {

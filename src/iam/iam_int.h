@@ -100,9 +100,9 @@ struct iam_session_attrs {
     const char *source_identity; /* set once, kept through role chaining */
 };
 /* iam_session_create with the attributes of an AssumeRole session. */
-int iam__session_create_attrs(struct iam *iam, const struct http_principal *who,
-                              int64_t duration_s, const struct iam_session_attrs *attrs,
-                              int64_t now_ms, struct iam_session_creds *out);
+int iam__session_create_attrs(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                              const struct iam_session_attrs *attrs, int64_t now_ms,
+                              struct iam_session_creds *out);
 
 /* The session of key_id's source identity (malloc'd), or NULL when it has none. */
 char *iam__session_source_identity(struct iam *iam, const char *key_id);

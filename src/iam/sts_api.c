@@ -465,16 +465,14 @@ static int read_policy_arns(struct api_call *call, struct iam *iam, const struct
 
 /* The source identity the new session carries: the one passed, or the calling session's,
    which no later session may change. *out is malloc'd or NULL. */
-static int source_identity(struct api_call *call, struct iam *iam, const char *passed,
-                           char **out)
+static int source_identity(struct api_call *call, struct iam *iam, const char *passed, char **out)
 {
     const struct api_request *req = call->req;
     *out = NULL;
     if (passed != NULL && (strlen(passed) < 2 || strlen(passed) > 64)) {
         return validation(call, passed, "sourceIdentity",
-                          strlen(passed) < 2
-                              ? "Member must have length greater than or equal to 2"
-                              : "Member must have length less than or equal to 64");
+                          strlen(passed) < 2 ? "Member must have length greater than or equal to 2"
+                                             : "Member must have length less than or equal to 64");
     }
     if (passed != NULL && !session_name_ok(passed)) {
         return validation(call, passed, "sourceIdentity",

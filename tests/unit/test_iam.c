@@ -707,9 +707,8 @@ static void seed_managed(struct store *st, const char *arn, const char *doc)
                                " 1, 1, 2)",
                                "s", arn),
                      0);
-    assert_int_equal(store_run(st, "INSERT INTO iam_policy_version VALUES (?, 1, ?, 1)", "ss", arn,
-                               doc),
-                     0);
+    assert_int_equal(
+        store_run(st, "INSERT INTO iam_policy_version VALUES (?, 1, ?, 1)", "ss", arn, doc), 0);
     store_unlock(st);
     iam__policies_changed();
 }
@@ -719,8 +718,9 @@ static void test_managed_session_policies_join_the_inline_one(void **state)
     struct fixture *f = *state;
     struct iam *iam;
     struct store *st = open_store(f, &iam);
-    seed_role(st, "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
-                  "\"Principal\":\"*\"}}",
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":\"*\"}}",
               "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\",\"Resource\":\"*\"}}");
     seed_managed(st, "arn:aws:iam::123456789012:policy/put",
                  "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
@@ -738,12 +738,12 @@ static void test_managed_session_policies_join_the_inline_one(void **state)
     struct iam_session_attrs inline_only = {.policy = get_only};
     struct iam_session_attrs both = {.policy = get_only,
                                      .policy_arns = "[\"arn:aws:iam::123456789012:policy/put\"]"};
-    struct iam_session_attrs denied = {
-        .policy_arns = "[\"arn:aws:iam::123456789012:policy/put\","
-                       "\"arn:aws:iam::123456789012:policy/deny\"]"};
+    struct iam_session_attrs denied = {.policy_arns = "[\"arn:aws:iam::123456789012:policy/put\","
+                                                      "\"arn:aws:iam::123456789012:policy/deny\"]"};
     struct iam_session_attrs gone = {.policy_arns = "[\"arn:aws:iam::123456789012:policy/none\"]"};
     struct iam_session_creds c1, c2, c3, c4;
-    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &inline_only, 1764000000000, &c1), 0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &inline_only, 1764000000000, &c1),
+                     0);
     assert_int_equal(iam__session_create_attrs(iam, &who, 900, &both, 1764000000000, &c2), 0);
     assert_int_equal(iam__session_create_attrs(iam, &who, 900, &denied, 1764000000000, &c3), 0);
     assert_int_equal(iam__session_create_attrs(iam, &who, 900, &gone, 1764000000000, &c4), 0);
@@ -769,8 +769,9 @@ static void test_a_source_identity_is_a_condition_key_of_the_session(void **stat
     struct fixture *f = *state;
     struct iam *iam;
     struct store *st = open_store(f, &iam);
-    seed_role(st, "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
-                  "\"Principal\":\"*\"}}",
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":\"*\"}}",
               "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kinesis:PutRecord\","
               "\"Resource\":\"*\",\"Condition\":{\"StringEquals\":"
               "{\"aws:SourceIdentity\":\"alice\"}}}}");
@@ -791,8 +792,9 @@ static void test_a_source_identity_is_a_condition_key_of_the_session(void **stat
     store_lock(st);
     assert_int_not_equal(store_run(st, "INSERT INTO iam_tag VALUES ('role', 'r', 'TEAM', 'x')", ""),
                          0);
-    assert_int_equal(store_run(st, "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1'),"
-                                   " ('policy', 'p', 'A', '2')",
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1'),"
+                               " ('policy', 'p', 'A', '2')",
                                ""),
                      0);
     store_unlock(st);
@@ -800,6 +802,40 @@ static void test_a_source_identity_is_a_condition_key_of_the_session(void **stat
     assert_string_equal(si, "alice");
     free(si);
     assert_null(iam__session_source_identity(iam, none.key_id));
+    close_store(f, st, iam);
+}
+
+/* A store from before tag keys were compared without case: migration 6 keeps, of a user's
+   or role's keys that differ only in case, the last written, and a policy's as they are. */
+static void test_migration_6_folds_tag_keys_that_differ_in_case(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    iam_close(iam);
+    store_lock(st);
+    assert_int_equal(store_exec(st, "DROP INDEX iam_tag_nocase;"
+                                    "ALTER TABLE iam_session DROP COLUMN policy_arns;"
+                                    "ALTER TABLE iam_session DROP COLUMN source_identity;"
+                                    "UPDATE schema_version SET version = 5 WHERE part = 'iam';"
+                                    "INSERT INTO iam_tag VALUES ('role', 'r', 'Team', 'old');"
+                                    "INSERT INTO iam_tag VALUES ('role', 'r', 'team', 'new');"
+                                    "INSERT INTO iam_tag VALUES ('user', 'u', 'Env', 'only');"
+                                    "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1');"
+                                    "INSERT INTO iam_tag VALUES ('policy', 'p', 'A', '2');"),
+                     0);
+    store_unlock(st);
+    assert_int_equal(iam_open(st, &f->cfg, &iam), 0);
+    store_read_begin(st);
+    struct store_stmt *q =
+        store_prepare_args(st,
+                           "SELECT group_concat(kind || ':' || key || '=' || value, ',') FROM"
+                           " (SELECT * FROM iam_tag ORDER BY kind, key)",
+                           "");
+    assert_int_equal(store_step(q), 1);
+    assert_string_equal(store_col_text(q, 0), "policy:A=2,policy:a=1,role:team=new,user:Env=only");
+    store_finalize(q);
+    store_read_end(st);
     close_store(f, st, iam);
 }
 
@@ -833,8 +869,7 @@ static void test_session_token_credentials_cannot_call_iam(void **state)
     /* the user's own long-term key is decided by its policies */
     req.principal_kind = HTTP_PRINCIPAL_USER;
     req.access_key_id = "AKIAAAAAAAAAAAAAAAAA";
-    assert_int_equal(iam_authorize(iam, &req, "iam", "ListUsers", NULL, &err),
-                     SL_E(ACCESS_DENIED));
+    assert_int_equal(iam_authorize(iam, &req, "iam", "ListUsers", NULL, &err), SL_E(ACCESS_DENIED));
     close_store(f, st, iam);
 }
 
@@ -933,6 +968,7 @@ int main(void)
         T(test_managed_session_policies_join_the_inline_one),
         T(test_a_source_identity_is_a_condition_key_of_the_session),
         T(test_session_token_credentials_cannot_call_iam),
+        T(test_migration_6_folds_tag_keys_that_differ_in_case),
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
         T(test_compiled_policies_are_cached_until_an_iam_write),
         T(test_a_large_body_is_scanned_for_the_stream_name),
