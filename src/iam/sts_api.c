@@ -483,10 +483,8 @@ static int source_identity(struct api_call *call, struct iam *iam, const char *p
                      : NULL;
     if (held != NULL && passed != NULL && strcmp(held, passed) != 0) {
         free(held);
-        return err_set(&call->err, SL_E(ACCESS_DENIED),
-                       "User: %s is not authorized to perform: sts:SetSourceIdentity: the source "
-                       "identity of a session cannot be changed",
-                       req->principal_arn);
+        return err_set(&call->err, SL_E(VALIDATION),
+                       "The source identity is already set for this assume role session");
     }
     *out = held != NULL ? held : passed != NULL ? xstrdup(passed) : NULL;
     return 0;
@@ -562,15 +560,19 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     size_t nk = request_keys(&tags, &external, &session, &source_c, names, keys);
     size_t nr = rc == 0 ? resource_keys(iam, role.name, &tags, rnames, rvalues, keys + nk) : 0;
     nk += nr;
+    /* A source identity, passed or carried, needs sts:SetSourceIdentity, asked first (AWS
+       names it when the trust's conditions refuse the value); passing tags needs
+       sts:TagSession. */
     const char *denied = NULL;
-    if (rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
+    if (rc == 0 && source != NULL &&
+        !iam__trust_decide(iam, req, role.trust, arn, "sts:SetSourceIdentity", keys, nk)) {
+        denied = "sts:SetSourceIdentity";
+    } else if (rc < 0 ||
+               !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
         denied = "sts:AssumeRole";
     } else if (tags.n > 0 &&
                !iam__trust_decide(iam, req, role.trust, arn, "sts:TagSession", keys, nk)) {
-        denied = "sts:TagSession"; /* passing tags needs it too */
-    } else if (source != NULL &&
-               !iam__trust_decide(iam, req, role.trust, arn, "sts:SetSourceIdentity", keys, nk)) {
-        denied = "sts:SetSourceIdentity"; /* so does a source identity, passed or carried */
+        denied = "sts:TagSession";
     }
     for (size_t i = 0; i < tags.n; i++) {
         free(names[i]);
@@ -586,15 +588,16 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
         rc = err_set(&call->err, SL_E(ACCESS_DENIED),
                      "User: %s is not authorized to perform: %s on resource: %s",
                      req->principal_arn, denied, arn);
-    } else if (req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE && duration > 3600) {
-        /* role chaining: a session started by a session lasts an hour at most */
-        rc = err_set(&call->err, SL_E(VALIDATION),
-                     "The requested DurationSeconds exceeds the 1 hour session limit for roles "
-                     "assumed by role chaining.");
     } else if (duration > role.max_session) {
         rc = err_set(&call->err, SL_E(VALIDATION),
                      "The requested DurationSeconds exceeds the MaxSessionDuration set for "
                      "this role.");
+    } else if (req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE && duration > 3600) {
+        /* role chaining: a session started by a session lasts an hour at most (checked
+           after the role's own maximum, as AWS does) */
+        rc = err_set(&call->err, SL_E(VALIDATION),
+                     "The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                     "assumed by role chaining.");
     }
     if (rc < 0) {
         session_tags_fini(&tags);

@@ -170,7 +170,8 @@ def test_source_identity_is_set_once_and_carried_through_chaining(sluice, unique
     chained.assume_role(RoleArn=b["Arn"], RoleSessionName="two", SourceIdentity="alice")
     with pytest.raises(ClientError) as e:
         chained.assume_role(RoleArn=b["Arn"], RoleSessionName="two", SourceIdentity="bob")
-    assert code_of(e) == "AccessDenied"
+    assert code_of(e) == "ValidationError"
+    assert message_of(e) == "The source identity is already set for this assume role session"
     # a session without one is refused by the condition
     plain = sts.assume_role(RoleArn=b["Arn"], RoleSessionName="three")
     assert "SourceIdentity" not in plain
@@ -194,8 +195,13 @@ def test_setting_a_source_identity_needs_set_source_identity_in_the_trust(sluice
     # the trust may require one with sts:SourceIdentity
     req = role(sluice, f"sr-{unique}",
                condition={"StringLike": {"sts:SourceIdentity": "team-*"}})
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as e:
         sts.assume_role(RoleArn=req["Arn"], RoleSessionName="ss")
+    assert "perform: sts:AssumeRole on resource" in message_of(e)
+    # a value the condition refuses is refused as the setting of a source identity
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=req["Arn"], RoleSessionName="ss", SourceIdentity="other")
+    assert "perform: sts:SetSourceIdentity on resource" in message_of(e)
     sts.assume_role(RoleArn=req["Arn"], RoleSessionName="ss", SourceIdentity="team-red")
 
 
@@ -215,6 +221,12 @@ def test_chained_sessions_last_an_hour_at_most(sluice, unique):
     chained.assume_role(RoleArn=b["Arn"], RoleSessionName="two", DurationSeconds=3600)
     # not chained: the role's MaxSessionDuration bounds it
     sts.assume_role(RoleArn=b["Arn"], RoleSessionName="xx", DurationSeconds=43200)
+    # the role's own maximum is checked before the chaining limit
+    c = role(sluice, f"dc-{unique}")
+    with pytest.raises(ClientError) as e:
+        chained.assume_role(RoleArn=c["Arn"], RoleSessionName="two", DurationSeconds=3601)
+    assert message_of(e) == ("The requested DurationSeconds exceeds the MaxSessionDuration set "
+                             "for this role.")
 
 
 def test_max_session_duration_bounds_duration_seconds(sluice, unique):
