@@ -348,3 +348,20 @@ def test_update_role_description_answers_with_the_role(sluice, unique):
     with pytest.raises(ClientError) as e:
         iam.update_role_description(RoleName=f"none-{unique}", Description="x")
     assert code_of(e) == "NoSuchEntity"
+
+
+def test_renaming_a_group_needs_the_action_on_both_names(sluice, unique):
+    acct = sluice.account_id
+    iam = sluice.client("iam")
+    iam.create_group(GroupName=f"old-{unique}")
+    key = user(sluice, f"rn-{unique}")
+    iam.put_user_policy(UserName=f"rn-{unique}", PolicyName="p", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:UpdateGroup",
+         "Resource": f"arn:aws:iam::{acct}:group/old*"}))
+    as_user = client_as(sluice, "iam", key)
+    with pytest.raises(ClientError) as e:
+        as_user.update_group(GroupName=f"old-{unique}", NewGroupName=f"new-{unique}")
+    assert code_of(e) == "AccessDenied"
+    assert f"on resource: arn:aws:iam::{acct}:group/new-{unique} " in message_of(e)
+    as_user.update_group(GroupName=f"old-{unique}", NewGroupName=f"old2-{unique}")
+    assert iam.get_group(GroupName=f"old2-{unique}")["Group"]["GroupName"] == f"old2-{unique}"
