@@ -3,7 +3,7 @@ one, a source identity set once and carried through role chaining, the one-hour 
 chained session and the role's MaxSessionDuration, the assumed-role ARNs after chaining,
 GetSessionToken's credentials (no IAM without MFA, of STS only AssumeRole and
 GetCallerIdentity); and IAM's tag keys of users and roles, one whatever their case,
-UpdateGroup and UpdateRoleDescription."""
+UpdateGroup (its rename authorized on both names) and UpdateRoleDescription."""
 import json
 import subprocess
 
@@ -365,3 +365,18 @@ def test_renaming_a_group_needs_the_action_on_both_names(sluice, unique):
     assert f"on resource: arn:aws:iam::{acct}:group/new-{unique} " in message_of(e)
     as_user.update_group(GroupName=f"old-{unique}", NewGroupName=f"old2-{unique}")
     assert iam.get_group(GroupName=f"old2-{unique}")["Group"]["GroupName"] == f"old2-{unique}"
+
+
+def test_assumed_role_arns_leave_out_the_roles_path(sluice, unique):
+    acct = sluice.account_id
+    r = role(sluice, f"ph-{unique}", Path="/team/deep/")
+    assert r["Arn"] == f"arn:aws:iam::{acct}:role/team/deep/ph-{unique}"
+    sts = client_as(sluice, "sts", user(sluice, f"ph-{unique}"))
+    resp = sts.assume_role(RoleArn=r["Arn"], RoleSessionName="with-path", SourceIdentity="dave")
+    arn = f"arn:aws:sts::{acct}:assumed-role/ph-{unique}/with-path"
+    assert resp["AssumedRoleUser"] == {"Arn": arn, "AssumedRoleId": f"{r['RoleId']}:with-path"}
+    ident = client_as(sluice, "sts", of_session(resp)).get_caller_identity()
+    assert (ident["Arn"], ident["UserId"], ident["Account"]) == \
+        (arn, f"{r['RoleId']}:with-path", acct)
+    assert client_as(sluice, "sts", of_session(resp)).get_access_key_info(
+        AccessKeyId=resp["Credentials"]["AccessKeyId"])["Account"] == acct
