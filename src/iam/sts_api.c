@@ -419,6 +419,20 @@ static void stored_tags(const struct session_tags *t, char **tags_out, char **ke
     json_decref(keys);
 }
 
+/* SerialNumber and TokenCode: no MFA device is ever associated with a user here, so a
+   code given cannot be validated. */
+static int mfa_given(const struct api_params *p)
+{
+    return api_params_get(p, "SerialNumber") != NULL || api_params_get(p, "TokenCode") != NULL;
+}
+
+static int mfa_refused(struct api_call *call)
+{
+    return err_set(&call->err, SL_E(ACCESS_DENIED),
+                   "MultiFactorAuthentication failed, unable to validate MFA code. Please verify "
+                   "your MFA serial number is valid and associated with this user.");
+}
+
 #define POLICY_ARNS_MAX 10
 
 /* Reads PolicyArns.member.N.arn into arns (borrowed), checking each names a managed
@@ -588,6 +602,8 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
         rc = err_set(&call->err, SL_E(ACCESS_DENIED),
                      "User: %s is not authorized to perform: %s on resource: %s",
                      req->principal_arn, denied, arn);
+    } else if (mfa_given(p)) {
+        rc = mfa_refused(call);
     } else if (duration > role.max_session) {
         rc = err_set(&call->err, SL_E(VALIDATION),
                      "The requested DurationSeconds exceeds the MaxSessionDuration set for "
@@ -667,6 +683,9 @@ static int get_session_token(struct api_call *call, const struct api_params *p, 
                        req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 43200, &duration);
     if (rc < 0) {
         return rc;
+    }
+    if (mfa_given(p)) {
+        return mfa_refused(call);
     }
     /* The session speaks as the user (or root) that asked for it. */
     struct http_principal who = {.kind = (enum http_principal_kind)req->principal_kind};

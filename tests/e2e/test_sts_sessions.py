@@ -258,6 +258,12 @@ def test_session_tokens_act_as_the_user_but_not_on_iam(sluice, unique):
     with pytest.raises(ClientError) as e:
         sts.get_session_token(DurationSeconds=129601)
     assert code_of(e) == "ValidationError"
+    # no MFA device is associated with anyone here: a code cannot be validated
+    with pytest.raises(ClientError) as e:
+        sts.get_session_token(SerialNumber=f"arn:aws:iam::{acct}:mfa/gt-{unique}",
+                              TokenCode="123456")
+    assert code_of(e) == "AccessDenied"
+    assert message_of(e).startswith("MultiFactorAuthentication failed")
     creds = of_session(sts.get_session_token(DurationSeconds=129600))
     ident = client_as(sluice, "sts", creds).get_caller_identity()
     assert ident["Arn"] == f"arn:aws:iam::{acct}:user/gt-{unique}"
