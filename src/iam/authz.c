@@ -219,11 +219,10 @@ static void load_boundary(struct iam *iam, struct authz_entry *e, const char *ta
     store_finalize(q);
 }
 
-/* Sets aws:PrincipalTag/<key> to value, in place of a tag whose key differs only in case:
-   a session's tag overrides its role's. */
-static void put_tag(struct authz_entry *e, const char *key, const char *value)
+/* Sets the principal's key name (aws:PrincipalTag/<key>, aws:SourceIdentity) to value, in
+   place of one that differs only in case: a session's tag overrides its role's. */
+static void put_key(struct authz_entry *e, char *name /* taken */, const char *value)
 {
-    char *name = xasprintf("aws:PrincipalTag/%s", key);
     for (size_t i = 0; i < e->n_tags; i++) {
         if (strcasecmp(e->tag_keys[i], name) == 0) {
             free(e->tag_keys[i]);
@@ -238,6 +237,11 @@ static void put_tag(struct authz_entry *e, const char *key, const char *value)
     e->tag_keys[e->n_tags] = name;
     e->tag_values[e->n_tags] = xstrdup(value);
     e->n_tags++;
+}
+
+static void put_tag(struct authz_entry *e, const char *key, const char *value)
+{
+    put_key(e, xasprintf("aws:PrincipalTag/%s", key), value);
 }
 
 static void load_tags(struct iam *iam, struct authz_entry *e, const char *kind, const char *name)
@@ -306,24 +310,33 @@ static void load_session(struct iam *iam, struct authz_entry *e, const char *key
                  store_col_text(q, 0), role);
     }
     store_finalize(q);
-    q = store_prepare_args(iam->st, "SELECT policy, tags FROM iam_session WHERE key_id = ?", "s",
-                           key_id);
+    q = store_prepare_args(iam->st,
+                           "SELECT policy, tags, policy_arns, source_identity FROM iam_session"
+                           " WHERE key_id = ?",
+                           "s", key_id);
     int found = q != NULL && store_step(q) == 1;
     if (found) {
         load_session_tags(e, store_col_text(q, 1));
+        if (store_col_text(q, 3) != NULL) {
+            put_key(e, xstrdup("aws:SourceIdentity"), store_col_text(q, 3));
+        }
     }
-    if (found && store_col_text(q, 0) != NULL && store_col_text(q, 0)[0] != '\0') {
-        const char *doc = store_col_text(q, 0);
+    /* the inline and managed session policies as one: any of them may allow */
+    char *doc =
+        found ? iam__session_policy_doc(iam, store_col_text(q, 0), store_col_text(q, 2)) : NULL;
+    if (doc != NULL) {
         struct iam_policy_error perr;
         struct iam_policy *p = NULL;
         if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &p, &perr) != 0) {
             /* A session policy that cannot be read allows nothing. */
-            static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+            static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":"
+                                       "\"Allow\",\"Action\":\"sts:none\",\"Resource\":\"*\"}}";
             p = NULL;
             iam_policy_compile(none, sizeof(none) - 1, IAM_POLICY_IDENTITY, &p, &perr);
         }
         e->session = p;
     }
+    free(doc);
     store_finalize(q);
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/base64.h"
 #include "core/crypto.h"
 #include "core/err.h"
@@ -59,6 +61,17 @@ static const struct store_migration migrations[] = {
        pass on to a role chain's next session (a JSON array); NULL when none */
     {5, "ALTER TABLE iam_session ADD COLUMN tags TEXT;"
         "ALTER TABLE iam_session ADD COLUMN transitive TEXT;"},
+    /* managed session policies (a JSON array of ARNs) and the source identity of a
+       session; the tag keys of a user or role unique whatever their case, as IAM has them
+       (a managed policy's stay case-sensitive): of keys that differ only in case, the
+       last written stays */
+    {6, "ALTER TABLE iam_session ADD COLUMN policy_arns TEXT;"
+        "ALTER TABLE iam_session ADD COLUMN source_identity TEXT;"
+        "DELETE FROM iam_tag WHERE kind IN ('user', 'role') AND rowid NOT IN"
+        " (SELECT max(rowid) FROM iam_tag WHERE kind IN ('user', 'role')"
+        " GROUP BY kind, owner, key COLLATE NOCASE);"
+        "CREATE UNIQUE INDEX iam_tag_nocase ON iam_tag(kind, owner, key COLLATE NOCASE)"
+        " WHERE kind IN ('user', 'role');"},
 };
 
 /*
@@ -365,13 +378,13 @@ static int token_verify(const struct iam *iam, const char *key_id, const char *t
 int iam_session_create(struct iam *iam, const struct http_principal *who, int64_t duration_s,
                        const char *policy, int64_t now_ms, struct iam_session_creds *out)
 {
-    return iam__session_create_tagged(iam, who, duration_s, policy, NULL, NULL, now_ms, out);
+    struct iam_session_attrs attrs = {.policy = policy};
+    return iam__session_create_attrs(iam, who, duration_s, &attrs, now_ms, out);
 }
 
-int iam__session_create_tagged(struct iam *iam, const struct http_principal *who,
-                               int64_t duration_s, const char *policy, const char *tags,
-                               const char *transitive, int64_t now_ms,
-                               struct iam_session_creds *out)
+int iam__session_create_attrs(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                              const struct iam_session_attrs *a, int64_t now_ms,
+                              struct iam_session_creds *out)
 {
     if (iam->st == NULL) {
         return SL_E(INTERNAL);
@@ -389,12 +402,75 @@ int iam__session_create_tagged(struct iam *iam, const struct http_principal *who
     if (rc == 0) {
         rc = store_run(iam->st,
                        "INSERT INTO iam_session (key_id, secret, expires, kind, arn, id, name,"
-                       " policy, tags, transitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "ssiissssss", out->key_id, out->secret, out->expires_ms, (int64_t)who->kind,
-                       who->arn, who->id, who->name, policy, tags, transitive);
+                       " policy, tags, transitive, policy_arns, source_identity)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "ssiissssssss", out->key_id, out->secret, out->expires_ms,
+                       (int64_t)who->kind, who->arn, who->id, who->name, a->policy, a->tags,
+                       a->transitive, a->policy_arns, a->source_identity);
     }
     store_unlock(iam->st);
     return rc;
+}
+
+char *iam__session_source_identity(struct iam *iam, const char *key_id)
+{
+    store_read_begin(iam->st);
+    struct store_stmt *q = store_prepare_args(
+        iam->st, "SELECT source_identity FROM iam_session WHERE key_id = ?", "s", key_id);
+    char *out = q != NULL && store_step(q) == 1 && store_col_text(q, 0) != NULL
+                    ? xstrdup(store_col_text(q, 0))
+                    : NULL;
+    store_finalize(q);
+    store_read_end(iam->st);
+    return out;
+}
+
+/* Appends the statements of doc (one object or an array) to all. */
+static void add_statements(json_t *all, const char *doc)
+{
+    json_t *d = doc != NULL ? json_loads(doc, 0, NULL) : NULL;
+    json_t *st = json_object_get(d, "Statement");
+    if (json_is_array(st)) {
+        json_array_extend(all, st);
+    } else if (json_is_object(st)) {
+        json_array_append(all, st);
+    }
+    json_decref(d);
+}
+
+char *iam__session_policy_doc(struct iam *iam, const char *inline_doc, const char *arns_json)
+{
+    if ((inline_doc == NULL || inline_doc[0] == '\0') && arns_json == NULL) {
+        return NULL;
+    }
+    json_t *all = json_array();
+    add_statements(all, inline_doc);
+    json_t *arns = arns_json != NULL ? json_loads(arns_json, 0, NULL) : NULL;
+    size_t i;
+    json_t *arn;
+    json_array_foreach(arns, i, arn)
+    {
+        /* A policy deleted since the session began grants nothing any more. */
+        struct store_stmt *q = store_prepare_args(
+            iam->st,
+            "SELECT v.doc FROM iam_policy p JOIN iam_policy_version v ON v.arn = p.arn"
+            " AND v.version = p.default_version WHERE p.arn = ?",
+            "s", json_string_value(arn));
+        if (q != NULL && store_step(q) == 1) {
+            add_statements(all, store_col_text(q, 0));
+        }
+        store_finalize(q);
+    }
+    json_decref(arns);
+    if (json_array_size(all) == 0) {
+        /* allows nothing (a policy must have a statement) */
+        json_array_append_new(all, json_pack("{s:s, s:s, s:s}", "Effect", "Allow", "Action",
+                                             "sts:none", "Resource", "*"));
+    }
+    json_t *doc = json_pack("{s:s, s:o}", "Version", "2012-10-17", "Statement", all);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
 }
 
 static void root_principal(const struct iam *iam, struct http_principal *who)
@@ -517,10 +593,40 @@ static int is_self_read(const struct api_request *req, const char *operation,
     return 0;
 }
 
+/*
+ * GetSessionToken's credentials (a user's or root's, from a temporary key) act as their
+ * owner except that they may call no IAM operation without MFA, which this server has
+ * not, and of STS only AssumeRole and GetCallerIdentity (GetSessionToken answers for
+ * itself). IAM refuses their token as invalid, as AWS does. 0, or the error (in err).
+ */
+static int session_token_refuses(const struct api_request *req, const char *service,
+                                 const char *operation, struct err_info *err)
+{
+    if ((req->principal_kind != HTTP_PRINCIPAL_USER &&
+         req->principal_kind != HTTP_PRINCIPAL_ROOT) ||
+        req->access_key_id == NULL || strncmp(req->access_key_id, "ASIA", 4) != 0) {
+        return 0;
+    }
+    if (strcmp(service, "iam") == 0) {
+        return err_set(err, SL_E(AUTH_UNKNOWN_KEY),
+                       "The security token included in the request is invalid");
+    }
+    if (strcmp(service, "sts") == 0 && strcmp(operation, "AssumeRole") != 0 &&
+        strcmp(operation, "GetCallerIdentity") != 0 && strcmp(operation, "GetSessionToken") != 0) {
+        return err_set(err, SL_E(ACCESS_DENIED), "Cannot call %s with session credentials",
+                       operation);
+    }
+    return 0;
+}
+
 int iam_authorize(void *arg, const struct api_request *req, const char *service,
                   const char *operation, const struct api_params *params, struct err_info *err)
 {
     struct iam *iam = arg;
+    int refused = session_token_refuses(req, service, operation, err);
+    if (refused < 0) {
+        return refused;
+    }
     if (req->principal_kind == HTTP_PRINCIPAL_ROOT) {
         return 0;
     }

@@ -9,8 +9,10 @@
  * Authorization: root may do anything; any principal may call STS's GetCallerIdentity,
  * AssumeRole, GetSessionToken and GetAccessKeyInfo and IAM's read calls about itself;
  * everything else a user or an assumed-role session asks is decided by its identity
- * policies (and the session policy) with AWS's evaluation logic (authz.c); other
- * principals are refused.
+ * policies (and the session policies) with AWS's evaluation logic (authz.c); other
+ * principals are refused. GetSessionToken's credentials act as their user (or root) but
+ * may call no IAM operation (no MFA here) and of STS only AssumeRole and
+ * GetCallerIdentity.
  */
 #ifndef SLUICE_IAM_IAM_H
 #define SLUICE_IAM_IAM_H

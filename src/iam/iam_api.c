@@ -895,6 +895,23 @@ static int update_role(struct api_call *call, const struct api_params *p, struct
     return rc;
 }
 
+/* UpdateRoleDescription: UpdateRole's Description, answered with the role. */
+static int update_role_description(struct api_call *call, const struct api_params *p,
+                                   struct buf *out)
+{
+    const char *name, *desc = NULL;
+    int rc = name_param(call, p, "RoleName", "roleName", 64, &name);
+    if (rc == 0 && (rc = description_param(call, p, &desc)) == 0 && desc == NULL) {
+        rc = invalid(call, NULL, "description", "");
+    }
+    if (rc < 0 ||
+        (rc = update_role_column(call, name, "UPDATE iam_role SET description = ? WHERE name = ?",
+                                 "s", desc)) < 0) {
+        return rc;
+    }
+    return get_entity_named(call, &role_entity, name, out);
+}
+
 static int update_assume_role_policy(struct api_call *call, const struct api_params *p,
                                      struct buf *out)
 {
@@ -920,6 +937,62 @@ static int create_group(struct api_call *call, const struct api_params *p, struc
         return rc;
     }
     return create_entity(call, p, &group_entity, &e, out);
+}
+
+/* UpdateGroup: a new name moves the group's members and its inline and attached
+   policies with it. */
+static int update_group(struct api_call *call, const struct api_params *p, struct buf *out)
+{
+    (void)out;
+    struct iam *iam = ctx_iam(call);
+    const char *name, *new_name = api_params_get(p, "NewGroupName");
+    const char *new_path = api_params_get(p, "NewPath");
+    int rc = name_param(call, p, "GroupName", "groupName", 128, &name);
+    if (rc == 0 && new_name != NULL) {
+        rc = name_param(call, p, "NewGroupName", "newGroupName", 128, &new_name);
+    }
+    if (rc == 0 && new_path != NULL) {
+        size_t n = strlen(new_path);
+        if (n < 1 || n > 512 || new_path[0] != '/' || new_path[n - 1] != '/') {
+            rc = invalid(call, new_path, "newPath",
+                         "Member must satisfy regular expression pattern: "
+                         "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)");
+        }
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    store_lock(iam->st);
+    if (!entity_find(iam, &group_entity, name, NULL, 0)) {
+        rc = entity_missing(call, &group_entity, name);
+    } else if (new_name != NULL && strcasecmp(new_name, name) != 0 &&
+               entity_find(iam, &group_entity, new_name, NULL, 0)) {
+        rc = err_set(&call->err, SL_E(IAM_ENTITY_EXISTS), "Group with name %s already exists.",
+                     new_name);
+    } else {
+        rc = store_begin(iam->st);
+        if (rc == 0 && new_path != NULL) {
+            rc = store_run(iam->st, "UPDATE iam_group SET path = ? WHERE name = ?", "ss", new_path,
+                           name);
+        }
+        if (rc == 0 && new_name != NULL) {
+            static const char *const renames[] = {
+                "UPDATE iam_group SET name = ? WHERE name = ?",
+                "UPDATE iam_member SET group_name = ? WHERE group_name = ?",
+                "UPDATE iam_inline SET owner = ? WHERE kind = 'group' AND owner = ?",
+                "UPDATE iam_attach SET owner = ? WHERE kind = 'group' AND owner = ?",
+            };
+            for (size_t i = 0; rc == 0 && i < sizeof(renames) / sizeof(renames[0]); i++) {
+                rc = store_run(iam->st, renames[i], "ss", new_name, name);
+            }
+        }
+        rc = rc == 0 ? store_commit(iam->st) : (store_rollback(iam->st), rc);
+        if (rc < 0) {
+            store_failed(call, rc);
+        }
+    }
+    write_done(iam);
+    return rc;
 }
 
 static int get_group(struct api_call *call, const struct api_params *p, struct buf *out)
@@ -1712,6 +1785,9 @@ static int store_tags(struct api_call *call, const struct api_params *p, const c
                       const char *owner)
 {
     struct iam *iam = ctx_iam(call);
+    /* A user's or role's tag keys are one whatever their case (a managed policy's are
+       not): a tag replaces the one whose key differs only in case, key and all. */
+    int nocase = strcmp(kind, "policy") != 0;
     int n = 0;
     for (int i = 1;; i++) {
         char kname[40], vname[40];
@@ -1729,6 +1805,15 @@ static int store_tags(struct api_call *call, const struct api_params *p, const c
             return invalid(call, value, "tags.member.value",
                            "Member must have length less than or equal to 256");
         }
+        for (int k = 1; k < i; k++) {
+            snprintf(vname, sizeof(vname), "Tags.member.%d.Key", k);
+            const char *other = api_params_get(p, vname);
+            if (nocase ? strcasecmp(other, key) == 0 : strcmp(other, key) == 0) {
+                return err_set(&call->err, SL_E(INVALID_INPUT_IAM),
+                               "Duplicate tag keys found. Please note that Tag keys are case "
+                               "insensitive.");
+            }
+        }
         n++;
     }
     for (int i = 1; i <= n; i++) {
@@ -1736,9 +1821,15 @@ static int store_tags(struct api_call *call, const struct api_params *p, const c
         snprintf(kname, sizeof(kname), "Tags.member.%d.Key", i);
         snprintf(vname, sizeof(vname), "Tags.member.%d.Value", i);
         int rc = store_run(iam->st,
-                           "INSERT INTO iam_tag (kind, owner, key, value) VALUES (?, ?, ?, ?)"
-                           " ON CONFLICT (kind, owner, key) DO UPDATE SET value = excluded.value",
+                           nocase ? "DELETE FROM iam_tag WHERE kind = ? AND owner = ?"
+                                    " AND key = ? COLLATE NOCASE"
+                                  : "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?",
+                           "sss", kind, owner, api_params_get(p, kname));
+        if (rc == 0) {
+            rc = store_run(iam->st,
+                           "INSERT INTO iam_tag (kind, owner, key, value) VALUES (?, ?, ?, ?)",
                            "ssss", kind, owner, api_params_get(p, kname), api_params_get(p, vname));
+        }
         if (rc < 0) {
             return store_failed(call, rc);
         }
@@ -1829,7 +1920,11 @@ static int untag_entity(struct api_call *call, const struct api_params *p, struc
         if (key == NULL) {
             break;
         }
-        rc = store_run(iam->st, "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?",
+        rc = store_run(iam->st,
+                       strcmp(k->kind, "policy") != 0
+                           ? "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?"
+                             " COLLATE NOCASE"
+                           : "DELETE FROM iam_tag WHERE kind = ? AND owner = ? AND key = ?",
                        "sss", k->kind, owner, key);
         if (rc < 0) {
             store_failed(call, rc);
@@ -2119,6 +2214,7 @@ static const struct api_query_op iam_ops[] = {
     {"ListRoles", list_entities, &role_entity},
     {"UpdateRole", update_role},
     {"UpdateAssumeRolePolicy", update_assume_role_policy},
+    {"UpdateRoleDescription", update_role_description},
     {"DeleteRole", delete_entity, &role_entity},
     {"PutUserPolicy", put_inline_policy, &user_entity},
     {"GetUserPolicy", get_inline_policy, &user_entity},
@@ -2135,6 +2231,7 @@ static const struct api_query_op iam_ops[] = {
     {"CreateGroup", create_group},
     {"GetGroup", get_group},
     {"ListGroups", list_entities, &group_entity},
+    {"UpdateGroup", update_group},
     {"DeleteGroup", delete_entity, &group_entity},
     {"AddUserToGroup", add_user_to_group},
     {"RemoveUserFromGroup", remove_user_from_group},

@@ -91,12 +91,27 @@ enum iam_doc_kind {
  */
 int iam__policydoc_check(const char *doc, enum iam_doc_kind kind, struct err_info *err);
 
-/* iam_session_create with session tags (tags: a JSON object, key -> value) and the keys
-   of those that are transitive (a JSON array); either NULL for none. */
-int iam__session_create_tagged(struct iam *iam, const struct http_principal *who,
-                               int64_t duration_s, const char *policy, const char *tags,
-                               const char *transitive, int64_t now_ms,
-                               struct iam_session_creds *out);
+/* What an AssumeRole session carries beyond its principal; any member NULL for none. */
+struct iam_session_attrs {
+    const char *policy;          /* the inline session policy */
+    const char *policy_arns;     /* managed session policies: a JSON array of ARNs */
+    const char *tags;            /* session tags: a JSON object, key -> value */
+    const char *transitive;      /* the keys of those that are transitive: a JSON array */
+    const char *source_identity; /* set once, kept through role chaining */
+};
+/* iam_session_create with the attributes of an AssumeRole session. */
+int iam__session_create_attrs(struct iam *iam, const struct http_principal *who, int64_t duration_s,
+                              const struct iam_session_attrs *attrs, int64_t now_ms,
+                              struct iam_session_creds *out);
+
+/* The session of key_id's source identity (malloc'd), or NULL when it has none. */
+char *iam__session_source_identity(struct iam *iam, const char *key_id);
+
+/* The one session policy of a session: its inline policy (NULL for none) and the default
+   versions of the managed policies of arns_json (a JSON array, NULL for none) as one
+   document of all their statements, which allows what any of them allows (malloc'd);
+   NULL when the session has no session policy. Inside a store read. */
+char *iam__session_policy_doc(struct iam *iam, const char *inline_doc, const char *arns_json);
 
 /*
  * Whether the caller req may do action ("sts:AssumeRole", "sts:TagSession") on the role

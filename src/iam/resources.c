@@ -216,6 +216,26 @@ void iam__iam_action(struct iam *iam, const struct api_request *req, const char 
     const char *res[1] = {arn};
     act->n_checks = 0;
     one_check(act, action, res, 1);
+    /* a rename needs the action on the new name (and path) too, as IAM documents */
+    const char *renamed = p == NULL                        ? NULL
+                          : strcmp(op, "UpdateGroup") == 0 ? api_params_get(p, "NewGroupName")
+                          : strcmp(op, "UpdateUser") == 0  ? api_params_get(p, "NewUserName")
+                                                           : NULL;
+    const char *slash = strrchr(arn, '/');
+    if (renamed != NULL && renamed[0] != '\0' && slash != NULL &&
+        act->n_checks < IAM_ACTION_MAX_CHECKS) {
+        const char *new_path = api_params_get(p, "NewPath");
+        const char *kind = strstr(arn, ":group/") != NULL ? ":group" : ":user";
+        char to[IAM_ARN_MAX];
+        if (new_path != NULL && new_path[0] == '/') {
+            snprintf(to, sizeof(to), "arn:aws:iam::%s%s%s%s", iam->account_id, kind, new_path,
+                     renamed);
+        } else {
+            snprintf(to, sizeof(to), "%.*s%s", (int)(slash + 1 - arn), arn, renamed);
+        }
+        const char *res2[1] = {to};
+        one_check(act, action, res2, 1);
+    }
 }
 
 /* ---- KMS ---- */

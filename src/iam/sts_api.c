@@ -315,11 +315,16 @@ static int inherit_tags(struct api_call *call, struct iam *iam, struct session_t
     return 0;
 }
 
-/* The share of the packed limit the session policy and the passed tags use, in percent,
+/* The share of the packed limit the session policies (inline, and managed by ARN) and the
+   passed tags use, in percent,
    rounded up (transitive keys take no room, as STS documents). */
-static size_t packed_percent(const char *policy, const struct session_tags *t)
+static size_t packed_percent(const char *policy, const char *const *arns, int n_arns,
+                             const struct session_tags *t)
 {
     size_t used = 0;
+    for (int i = 0; i < n_arns; i++) {
+        used += strlen(arns[i]);
+    }
     for (const char *c = policy != NULL ? policy : ""; *c != '\0'; c++) {
         used += !isspace((unsigned char)*c);
     }
@@ -330,10 +335,11 @@ static size_t packed_percent(const char *policy, const struct session_tags *t)
 }
 
 /* The AssumeRole's own condition keys: aws:RequestTag/<key> per tag, aws:TagKeys,
-   sts:TransitiveTagKeys, sts:ExternalId and sts:RoleSessionName. names holds the
-   aws:RequestTag names (freed by the caller). */
+   sts:TransitiveTagKeys, sts:ExternalId, sts:RoleSessionName and sts:SourceIdentity.
+   names holds the aws:RequestTag names (freed by the caller). */
 static size_t request_keys(const struct session_tags *t, const char **external,
-                           const char **session, char **names, struct iam_context_key *keys)
+                           const char **session, const char **source, char **names,
+                           struct iam_context_key *keys)
 {
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -351,6 +357,9 @@ static size_t request_keys(const struct session_tags *t, const char **external,
         keys[n++] = (struct iam_context_key){"sts:ExternalId", external, 1};
     }
     keys[n++] = (struct iam_context_key){"sts:RoleSessionName", session, 1};
+    if (*source != NULL) {
+        keys[n++] = (struct iam_context_key){"sts:SourceIdentity", source, 1};
+    }
     return n;
 }
 
@@ -410,6 +419,91 @@ static void stored_tags(const struct session_tags *t, char **tags_out, char **ke
     json_decref(keys);
 }
 
+/* SerialNumber and TokenCode: no MFA device is ever associated with a user here, so a
+   code given cannot be validated. */
+static int mfa_given(const struct api_params *p)
+{
+    return api_params_get(p, "SerialNumber") != NULL || api_params_get(p, "TokenCode") != NULL;
+}
+
+static int mfa_refused(struct api_call *call)
+{
+    return err_set(&call->err, SL_E(ACCESS_DENIED),
+                   "MultiFactorAuthentication failed, unable to validate MFA code. Please verify "
+                   "your MFA serial number is valid and associated with this user.");
+}
+
+#define POLICY_ARNS_MAX 10
+
+/* Reads PolicyArns.member.N.arn into arns (borrowed), checking each names a managed
+   policy (the account's or AWS's); returns how many, or an error. */
+static int read_policy_arns(struct api_call *call, struct iam *iam, const struct api_params *p,
+                            const char **arns)
+{
+    int n = 0;
+    char name[48];
+    for (int i = 1;; i++) {
+        snprintf(name, sizeof(name), "PolicyArns.member.%d.arn", i);
+        const char *arn = api_params_get(p, name);
+        if (arn == NULL) {
+            break;
+        }
+        if (n == POLICY_ARNS_MAX) {
+            return err_set(&call->err, SL_E(VALIDATION),
+                           "1 validation error detected: Value at 'policyArns' failed to satisfy "
+                           "constraint: Member must have length less than or equal to %d",
+                           POLICY_ARNS_MAX);
+        }
+        if (strlen(arn) < 20 || strlen(arn) > 2048) {
+            return validation(call, arn, "policyArns.member.arn",
+                              strlen(arn) < 20
+                                  ? "Member must have length greater than or equal to 20"
+                                  : "Member must have length less than or equal to 2048");
+        }
+        arns[n++] = arn;
+    }
+    store_read_begin(iam->st);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct store_stmt *q =
+            store_prepare_args(iam->st, "SELECT 1 FROM iam_policy WHERE arn = ?", "s", arns[i]);
+        if (q == NULL || store_step(q) != 1) {
+            rc = err_set(&call->err, SL_E(VALIDATION),
+                         "Policy %s does not exist or is not attachable.", arns[i]);
+        }
+        store_finalize(q);
+    }
+    store_read_end(iam->st);
+    return rc < 0 ? rc : n;
+}
+
+/* The source identity the new session carries: the one passed, or the calling session's,
+   which no later session may change. *out is malloc'd or NULL. */
+static int source_identity(struct api_call *call, struct iam *iam, const char *passed, char **out)
+{
+    const struct api_request *req = call->req;
+    *out = NULL;
+    if (passed != NULL && (strlen(passed) < 2 || strlen(passed) > 64)) {
+        return validation(call, passed, "sourceIdentity",
+                          strlen(passed) < 2 ? "Member must have length greater than or equal to 2"
+                                             : "Member must have length less than or equal to 64");
+    }
+    if (passed != NULL && !session_name_ok(passed)) {
+        return validation(call, passed, "sourceIdentity",
+                          "Member must satisfy regular expression pattern: [\\w+=,.@-]*");
+    }
+    char *held = req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE && req->access_key_id != NULL
+                     ? iam__session_source_identity(iam, req->access_key_id)
+                     : NULL;
+    if (held != NULL && passed != NULL && strcmp(held, passed) != 0) {
+        free(held);
+        return err_set(&call->err, SL_E(VALIDATION),
+                       "The source identity is already set for this assume role session");
+    }
+    *out = held != NULL ? held : passed != NULL ? xstrdup(passed) : NULL;
+    return 0;
+}
+
 static int assume_role(struct api_call *call, const struct api_params *p, struct buf *result)
 {
     struct iam *iam = call->service_ctx;
@@ -448,7 +542,12 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     if ((rc = read_tags(call, p, &tags)) < 0) {
         return rc;
     }
-    size_t packed = packed_percent(policy, &tags);
+    const char *arns[POLICY_ARNS_MAX];
+    int n_arns = read_policy_arns(call, iam, p, arns);
+    if (n_arns < 0) {
+        return n_arns;
+    }
+    size_t packed = packed_percent(policy, arns, n_arns, &tags);
     if (packed > 100) {
         return err_set(&call->err, SL_E(STS_PACKED_POLICY_TOO_LARGE),
                        "Packed policy consumes %zu%% of allotted space", packed);
@@ -457,24 +556,37 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
         return err_set(&call->err, SL_E(ACCESS_DENIED),
                        "Roles may not be assumed by root accounts.");
     }
+    char *source;
+    if ((rc = source_identity(call, iam, api_params_get(p, "SourceIdentity"), &source)) < 0) {
+        return rc;
+    }
     if ((rc = inherit_tags(call, iam, &tags)) < 0) {
         session_tags_fini(&tags);
+        free(source);
         return rc;
     }
     struct role_row role = {0};
     rc = find_role(iam, arn, &role);
     char *names[SESSION_TAGS_MAX], *rnames[2 * SESSION_TAGS_MAX];
     const char *rvalues[SESSION_TAGS_MAX];
-    struct iam_context_key keys[3 * SESSION_TAGS_MAX + 4];
-    size_t nk = request_keys(&tags, &external, &session, names, keys);
+    struct iam_context_key keys[3 * SESSION_TAGS_MAX + 5];
+    const char *source_c = source;
+    size_t nk = request_keys(&tags, &external, &session, &source_c, names, keys);
     size_t nr = rc == 0 ? resource_keys(iam, role.name, &tags, rnames, rvalues, keys + nk) : 0;
     nk += nr;
+    /* A source identity, passed or carried, needs sts:SetSourceIdentity, asked first (AWS
+       names it when the trust's conditions refuse the value); passing tags needs
+       sts:TagSession. */
     const char *denied = NULL;
-    if (rc < 0 || !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
+    if (rc == 0 && source != NULL &&
+        !iam__trust_decide(iam, req, role.trust, arn, "sts:SetSourceIdentity", keys, nk)) {
+        denied = "sts:SetSourceIdentity";
+    } else if (rc < 0 ||
+               !iam__trust_decide(iam, req, role.trust, arn, "sts:AssumeRole", keys, nk)) {
         denied = "sts:AssumeRole";
     } else if (tags.n > 0 &&
                !iam__trust_decide(iam, req, role.trust, arn, "sts:TagSession", keys, nk)) {
-        denied = "sts:TagSession"; /* passing tags needs it too */
+        denied = "sts:TagSession";
     }
     for (size_t i = 0; i < tags.n; i++) {
         free(names[i]);
@@ -487,16 +599,26 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     }
     free(role.trust);
     if (denied != NULL) {
-        session_tags_fini(&tags);
-        return err_set(&call->err, SL_E(ACCESS_DENIED),
-                       "User: %s is not authorized to perform: %s on resource: %s",
-                       req->principal_arn, denied, arn);
+        rc = err_set(&call->err, SL_E(ACCESS_DENIED),
+                     "User: %s is not authorized to perform: %s on resource: %s",
+                     req->principal_arn, denied, arn);
+    } else if (mfa_given(p)) {
+        rc = mfa_refused(call);
+    } else if (duration > role.max_session) {
+        rc = err_set(&call->err, SL_E(VALIDATION),
+                     "The requested DurationSeconds exceeds the MaxSessionDuration set for "
+                     "this role.");
+    } else if (req->principal_kind == HTTP_PRINCIPAL_ASSUMED_ROLE && duration > 3600) {
+        /* role chaining: a session started by a session lasts an hour at most (checked
+           after the role's own maximum, as AWS does) */
+        rc = err_set(&call->err, SL_E(VALIDATION),
+                     "The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                     "assumed by role chaining.");
     }
-    if (duration > role.max_session) {
+    if (rc < 0) {
         session_tags_fini(&tags);
-        return err_set(&call->err, SL_E(VALIDATION),
-                       "The requested DurationSeconds exceeds the MaxSessionDuration set for "
-                       "this role.");
+        free(source);
+        return rc;
     }
     struct http_principal who = {.kind = HTTP_PRINCIPAL_ASSUMED_ROLE};
     snprintf(who.account, sizeof(who.account), "%s", iam->account_id);
@@ -504,15 +626,29 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
              role.name, session);
     snprintf(who.id, sizeof(who.id), "%s:%s", role.id, session);
     snprintf(who.name, sizeof(who.name), "%s", role.name);
-    char *tags_text, *transitive_text;
+    char *tags_text, *transitive_text, *arns_text = NULL;
     stored_tags(&tags, &tags_text, &transitive_text);
+    if (n_arns > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < n_arns; i++) {
+            json_array_append_new(a, json_string(arns[i]));
+        }
+        arns_text = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+    }
+    struct iam_session_attrs attrs = {.policy = policy,
+                                      .policy_arns = arns_text,
+                                      .tags = tags_text,
+                                      .transitive = transitive_text,
+                                      .source_identity = source};
     struct iam_session_creds creds;
-    rc = iam__session_create_tagged(iam, &who, duration, policy, tags_text, transitive_text,
-                                    req->now_ms, &creds);
+    rc = iam__session_create_attrs(iam, &who, duration, &attrs, req->now_ms, &creds);
     free(tags_text);
     free(transitive_text);
+    free(arns_text);
     if (rc < 0) {
         session_tags_fini(&tags);
+        free(source);
         return err_set(&call->err, rc, "%s", "");
     }
     put_credentials(result, &creds);
@@ -520,10 +656,14 @@ static int assume_role(struct api_call *call, const struct api_params *p, struct
     put_text(result, "AssumedRoleId", who.id);
     put_text(result, "Arn", who.arn);
     buf_puts(result, "</AssumedRoleUser>");
-    if (policy != NULL || tags.n > 0) {
+    if (policy != NULL || n_arns > 0 || tags.n > 0) {
         buf_printf(result, "<PackedPolicySize>%zu</PackedPolicySize>", packed);
     }
+    if (source != NULL) {
+        put_text(result, "SourceIdentity", source);
+    }
     session_tags_fini(&tags);
+    free(source);
     explicit_bzero(&creds, sizeof(creds));
     return buf_status(result);
 }
@@ -543,6 +683,9 @@ static int get_session_token(struct api_call *call, const struct api_params *p, 
                        req->principal_kind == HTTP_PRINCIPAL_ROOT ? 3600 : 43200, &duration);
     if (rc < 0) {
         return rc;
+    }
+    if (mfa_given(p)) {
+        return mfa_refused(call);
     }
     /* The session speaks as the user (or root) that asked for it. */
     struct http_principal who = {.kind = (enum http_principal_kind)req->principal_kind};

@@ -681,12 +681,10 @@ static void test_session_tags_are_principal_tags_over_the_roles(void **state)
     snprintf(who.name, sizeof(who.name), "r");
     struct iam_session_creds blue, red, plain;
     /* the key's case differs from the role's tag: still the same tag, the session's wins */
-    assert_int_equal(iam__session_create_tagged(iam, &who, 900, NULL, "{\"TEAM\":\"blue\"}",
-                                                "[\"TEAM\"]", 1764000000000, &blue),
-                     0);
-    assert_int_equal(iam__session_create_tagged(iam, &who, 900, NULL, "{\"team\":\"red\"}", NULL,
-                                                1764000000000, &red),
-                     0);
+    struct iam_session_attrs a_blue = {.tags = "{\"TEAM\":\"blue\"}", .transitive = "[\"TEAM\"]"};
+    struct iam_session_attrs a_red = {.tags = "{\"team\":\"red\"}"};
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &a_blue, 1764000000000, &blue), 0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &a_red, 1764000000000, &red), 0);
     assert_int_equal(iam_session_create(iam, &who, 900, NULL, 1764000000000, &plain), 0);
     struct err_info err;
     assert_int_equal(put_as_session(iam, &blue, &err), 0);
@@ -696,6 +694,182 @@ static void test_session_tags_are_principal_tags_over_the_roles(void **state)
     iam_close(iam);
     assert_int_equal(iam_open(st, &f->cfg, &iam), 0);
     assert_int_equal(put_as_session(iam, &blue, &err), 0);
+    close_store(f, st, iam);
+}
+
+/* Adds the managed policy arn (default version 1) with doc. */
+static void seed_managed(struct store *st, const char *arn, const char *doc)
+{
+    store_lock(st);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_policy (arn, name, id, path, created, updated,"
+                               " default_version, next_version) VALUES (?, 'm', 'ANPA', '/', 1,"
+                               " 1, 1, 2)",
+                               "s", arn),
+                     0);
+    assert_int_equal(
+        store_run(st, "INSERT INTO iam_policy_version VALUES (?, 1, ?, 1)", "ss", arn, doc), 0);
+    store_unlock(st);
+    iam__policies_changed();
+}
+
+static void test_managed_session_policies_join_the_inline_one(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":\"*\"}}",
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kinesis:*\",\"Resource\":\"*\"}}");
+    seed_managed(st, "arn:aws:iam::123456789012:policy/put",
+                 "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                 "\"Action\":\"kinesis:PutRecord\",\"Resource\":\"*\"}]}");
+    seed_managed(st, "arn:aws:iam::123456789012:policy/deny",
+                 "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\","
+                 "\"Action\":\"kinesis:PutRecord\",\"Resource\":\"*\"}}");
+    struct http_principal who = {.kind = HTTP_PRINCIPAL_ASSUMED_ROLE};
+    snprintf(who.arn, sizeof(who.arn), "arn:aws:sts::123456789012:assumed-role/r/s");
+    snprintf(who.id, sizeof(who.id), "AROAAAAAAAAAAAAAAAAAA:s");
+    snprintf(who.name, sizeof(who.name), "r");
+    const char *get_only = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+                           "\"Action\":\"kinesis:GetRecords\",\"Resource\":\"*\"}}";
+    /* the inline policy alone does not allow PutRecord; with the managed one it does */
+    struct iam_session_attrs inline_only = {.policy = get_only};
+    struct iam_session_attrs both = {.policy = get_only,
+                                     .policy_arns = "[\"arn:aws:iam::123456789012:policy/put\"]"};
+    struct iam_session_attrs denied = {.policy_arns = "[\"arn:aws:iam::123456789012:policy/put\","
+                                                      "\"arn:aws:iam::123456789012:policy/deny\"]"};
+    struct iam_session_attrs gone = {.policy_arns = "[\"arn:aws:iam::123456789012:policy/none\"]"};
+    struct iam_session_creds c1, c2, c3, c4;
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &inline_only, 1764000000000, &c1),
+                     0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &both, 1764000000000, &c2), 0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &denied, 1764000000000, &c3), 0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &gone, 1764000000000, &c4), 0);
+    struct err_info err;
+    assert_int_equal(put_as_session(iam, &c1, &err), SL_E(ACCESS_DENIED));
+    assert_non_null(strstr(err.message, "session policy"));
+    assert_int_equal(put_as_session(iam, &c2, &err), 0);
+    assert_int_equal(put_as_session(iam, &c3, &err), SL_E(ACCESS_DENIED));
+    assert_int_equal(put_as_session(iam, &c4, &err), SL_E(ACCESS_DENIED));
+    /* a new default version of the managed policy decides the next call */
+    store_lock(st);
+    assert_int_equal(store_run(st, "UPDATE iam_policy_version SET doc = ? WHERE arn = ?", "ss",
+                               get_only, "arn:aws:iam::123456789012:policy/put"),
+                     0);
+    store_unlock(st);
+    iam__policies_changed();
+    assert_int_equal(put_as_session(iam, &c2, &err), SL_E(ACCESS_DENIED));
+    close_store(f, st, iam);
+}
+
+static void test_a_source_identity_is_a_condition_key_of_the_session(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_role(st,
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\","
+              "\"Principal\":\"*\"}}",
+              "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kinesis:PutRecord\","
+              "\"Resource\":\"*\",\"Condition\":{\"StringEquals\":"
+              "{\"aws:SourceIdentity\":\"alice\"}}}}");
+    struct http_principal who = {.kind = HTTP_PRINCIPAL_ASSUMED_ROLE};
+    snprintf(who.arn, sizeof(who.arn), "arn:aws:sts::123456789012:assumed-role/r/s");
+    snprintf(who.name, sizeof(who.name), "r");
+    struct iam_session_attrs alice = {.source_identity = "alice"};
+    struct iam_session_attrs bob = {.source_identity = "bob"};
+    struct iam_session_creds a, b, none;
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &alice, 1764000000000, &a), 0);
+    assert_int_equal(iam__session_create_attrs(iam, &who, 900, &bob, 1764000000000, &b), 0);
+    assert_int_equal(iam_session_create(iam, &who, 900, NULL, 1764000000000, &none), 0);
+    struct err_info err;
+    assert_int_equal(put_as_session(iam, &a, &err), 0);
+    assert_int_equal(put_as_session(iam, &b, &err), SL_E(ACCESS_DENIED));
+    assert_int_equal(put_as_session(iam, &none, &err), SL_E(ACCESS_DENIED));
+    /* a role's or user's tag keys are unique whatever their case; a policy's are not */
+    store_lock(st);
+    assert_int_not_equal(store_run(st, "INSERT INTO iam_tag VALUES ('role', 'r', 'TEAM', 'x')", ""),
+                         0);
+    assert_int_equal(store_run(st,
+                               "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1'),"
+                               " ('policy', 'p', 'A', '2')",
+                               ""),
+                     0);
+    store_unlock(st);
+    char *si = iam__session_source_identity(iam, a.key_id);
+    assert_string_equal(si, "alice");
+    free(si);
+    assert_null(iam__session_source_identity(iam, none.key_id));
+    close_store(f, st, iam);
+}
+
+/* A store from before tag keys were compared without case: migration 6 keeps, of a user's
+   or role's keys that differ only in case, the last written, and a policy's as they are. */
+static void test_migration_6_folds_tag_keys_that_differ_in_case(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    iam_close(iam);
+    store_lock(st);
+    assert_int_equal(store_exec(st, "DROP INDEX iam_tag_nocase;"
+                                    "ALTER TABLE iam_session DROP COLUMN policy_arns;"
+                                    "ALTER TABLE iam_session DROP COLUMN source_identity;"
+                                    "UPDATE schema_version SET version = 5 WHERE part = 'iam';"
+                                    "INSERT INTO iam_tag VALUES ('role', 'r', 'Team', 'old');"
+                                    "INSERT INTO iam_tag VALUES ('role', 'r', 'team', 'new');"
+                                    "INSERT INTO iam_tag VALUES ('user', 'u', 'Env', 'only');"
+                                    "INSERT INTO iam_tag VALUES ('policy', 'p', 'a', '1');"
+                                    "INSERT INTO iam_tag VALUES ('policy', 'p', 'A', '2');"),
+                     0);
+    store_unlock(st);
+    assert_int_equal(iam_open(st, &f->cfg, &iam), 0);
+    store_read_begin(st);
+    struct store_stmt *q =
+        store_prepare_args(st,
+                           "SELECT group_concat(kind || ':' || key || '=' || value, ',') FROM"
+                           " (SELECT * FROM iam_tag ORDER BY kind, key)",
+                           "");
+    assert_int_equal(store_step(q), 1);
+    assert_string_equal(store_col_text(q, 0), "policy:A=2,policy:a=1,role:team=new,user:Env=only");
+    store_finalize(q);
+    store_read_end(st);
+    close_store(f, st, iam);
+}
+
+/* GetSessionToken's credentials: IAM refuses them (no MFA), STS lets only AssumeRole and
+   GetCallerIdentity through; other services decide as for the user. */
+static void test_session_token_credentials_cannot_call_iam(void **state)
+{
+    struct fixture *f = *state;
+    struct iam *iam;
+    struct store *st = open_store(f, &iam);
+    seed_alice(st);
+    struct api_request req = {.principal_kind = HTTP_PRINCIPAL_USER,
+                              .principal_arn = "arn:aws:iam::123456789012:user/alice",
+                              .principal_id = "AIDAAAAAAAAAAAAAAAAAA",
+                              .principal_name = "alice",
+                              .access_key_id = "ASIAAAAAAAAAAAAAAAAA",
+                              .region = "us-east-1",
+                              .now_ms = 1764000000000};
+    struct err_info err;
+    err_clear(&err);
+    assert_int_equal(iam_authorize(iam, &req, "iam", "GetUser", NULL, &err),
+                     SL_E(AUTH_UNKNOWN_KEY));
+    assert_string_equal(err.message, "The security token included in the request is invalid");
+    assert_int_equal(iam_authorize(iam, &req, "sts", "GetCallerIdentity", NULL, &err), 0);
+    assert_int_equal(iam_authorize(iam, &req, "sts", "AssumeRole", NULL, &err), 0);
+    assert_int_equal(iam_authorize(iam, &req, "sts", "GetAccessKeyInfo", NULL, &err),
+                     SL_E(ACCESS_DENIED));
+    req.principal_kind = HTTP_PRINCIPAL_ROOT;
+    assert_int_equal(iam_authorize(iam, &req, "iam", "ListUsers", NULL, &err),
+                     SL_E(AUTH_UNKNOWN_KEY));
+    /* the user's own long-term key is decided by its policies */
+    req.principal_kind = HTTP_PRINCIPAL_USER;
+    req.access_key_id = "AKIAAAAAAAAAAAAAAAAA";
+    assert_int_equal(iam_authorize(iam, &req, "iam", "ListUsers", NULL, &err), SL_E(ACCESS_DENIED));
     close_store(f, st, iam);
 }
 
@@ -791,6 +965,10 @@ int main(void)
         T(test_each_role_handed_to_firehose_needs_pass_role),
         T(test_firehose_takes_only_roles_that_trust_it_and_reads_as_them),
         T(test_session_tags_are_principal_tags_over_the_roles),
+        T(test_managed_session_policies_join_the_inline_one),
+        T(test_a_source_identity_is_a_condition_key_of_the_session),
+        T(test_session_token_credentials_cannot_call_iam),
+        T(test_migration_6_folds_tag_keys_that_differ_in_case),
         T(test_the_hook_allows_root_and_sts_and_denies_the_rest),
         T(test_compiled_policies_are_cached_until_an_iam_write),
         T(test_a_large_body_is_scanned_for_the_stream_name),
