@@ -196,6 +196,11 @@ static void add_docs(struct iam *iam, struct authz_entry *e, const char *sql, co
     " JOIN iam_policy_version v ON v.arn = p.arn AND v.version = p.default_version"                \
     " WHERE a.kind = '" kind "' AND a.owner = ?"
 
+/* A policy that compiles and allows nothing (an empty Statement does not compile): what a
+   boundary or session policy that is gone or unreadable stands for. */
+static const char allows_nothing[] = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":"
+                                     "\"Allow\",\"Action\":\"sts:none\",\"Resource\":\"*\"}}";
+
 /* A permissions boundary names a managed policy; one that is gone allows nothing. */
 static void load_boundary(struct iam *iam, struct authz_entry *e, const char *table,
                           const char *name)
@@ -208,12 +213,12 @@ static void load_boundary(struct iam *iam, struct authz_entry *e, const char *ta
              table);
     struct store_stmt *q = store_prepare_args(iam->st, sql, "s", name);
     if (q != NULL && store_step(q) == 1) {
-        static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
-        const char *doc = store_col_text(q, 1) != NULL ? store_col_text(q, 1) : none;
+        const char *doc = store_col_text(q, 1) != NULL ? store_col_text(q, 1) : allows_nothing;
         struct iam_policy_error perr;
         if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &e->boundary, &perr) != 0) {
             e->boundary = NULL;
-            iam_policy_compile(none, sizeof(none) - 1, IAM_POLICY_IDENTITY, &e->boundary, &perr);
+            iam_policy_compile(allows_nothing, sizeof(allows_nothing) - 1, IAM_POLICY_IDENTITY,
+                               &e->boundary, &perr);
         }
     }
     store_finalize(q);
@@ -329,10 +334,9 @@ static void load_session(struct iam *iam, struct authz_entry *e, const char *key
         struct iam_policy *p = NULL;
         if (iam_policy_compile(doc, strlen(doc), IAM_POLICY_IDENTITY, &p, &perr) != 0) {
             /* A session policy that cannot be read allows nothing. */
-            static const char none[] = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":"
-                                       "\"Allow\",\"Action\":\"sts:none\",\"Resource\":\"*\"}}";
             p = NULL;
-            iam_policy_compile(none, sizeof(none) - 1, IAM_POLICY_IDENTITY, &p, &perr);
+            iam_policy_compile(allows_nothing, sizeof(allows_nothing) - 1, IAM_POLICY_IDENTITY,
+                               &p, &perr);
         }
         e->session = p;
     }
