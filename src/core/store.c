@@ -407,6 +407,9 @@ int store_open(const char *path, struct store **out)
                         "PRAGMA foreign_keys=ON;"
                         "CREATE TABLE IF NOT EXISTS schema_version("
                         " part TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+                        "CREATE TABLE IF NOT EXISTS schema_applied("
+                        " part TEXT NOT NULL, version INTEGER NOT NULL,"
+                        " PRIMARY KEY(part, version)) WITHOUT ROWID;"
                         "CREATE TABLE IF NOT EXISTS settings("
                         " key TEXT PRIMARY KEY, value TEXT NOT NULL);");
     if (rc < 0) {
@@ -642,14 +645,58 @@ int store_schema_version(struct store *st, const char *part)
     return v;
 }
 
+/* Whether part's migration version is recorded as applied: 1, 0, or a negative code. */
+static int applied_locked(struct store *st, const char *part, int version)
+{
+    struct store_stmt *s =
+        store_prepare_args(st, "SELECT 1 FROM schema_applied WHERE part=? AND version=?", "si",
+                           part, (int64_t)version);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    store_finalize(s);
+    return rc;
+}
+
+/*
+ * A part migrated before schema_applied existed has only its version in schema_version,
+ * and applied every migration numbered up to it (all the old code skipped): those of m
+ * are recorded as applied, once, before anything else is looked at.
+ */
+static int backfill_locked(struct store *st, const char *part, const struct store_migration *m,
+                           size_t n_migrations)
+{
+    int have = version_locked(st, part);
+    struct store_stmt *s =
+        store_prepare_args(st, "SELECT 1 FROM schema_applied WHERE part=? LIMIT 1", "s", part);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    store_finalize(s);
+    if (rc != 0 || have == 0) {
+        return rc < 0 ? rc : 0;
+    }
+    rc = store_begin(st);
+    for (size_t i = 0; i < n_migrations && rc == 0; i++) {
+        if (m[i].version <= have) {
+            rc = store_run(st, "INSERT OR IGNORE INTO schema_applied(part,version) VALUES(?,?)",
+                           "si", part, (int64_t)m[i].version);
+        }
+    }
+    if (rc == 0) {
+        rc = store_commit(st);
+    }
+    if (rc < 0) {
+        store_rollback(st);
+    }
+    return rc;
+}
+
 int store_migrate(struct store *st, const char *part, const struct store_migration *m,
                   size_t n_migrations)
 {
-    int rc = 0;
     store_lock(st);
-    int have = version_locked(st, part);
+    int rc = backfill_locked(st, part, m, n_migrations);
     for (size_t i = 0; i < n_migrations && rc == 0; i++) {
-        if (m[i].version <= have) {
+        rc = applied_locked(st, part, m[i].version);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : 0;
             continue;
         }
         rc = store_begin(st);
@@ -657,12 +704,15 @@ int store_migrate(struct store *st, const char *part, const struct store_migrati
             rc = store_exec(st, m[i].sql);
         }
         if (rc == 0) {
-            char sql[256];
-            snprintf(sql, sizeof(sql),
-                     "INSERT INTO schema_version(part,version) VALUES('%s',%d)"
-                     " ON CONFLICT(part) DO UPDATE SET version=excluded.version",
-                     part, m[i].version);
-            rc = store_exec(st, sql);
+            rc = store_run(st, "INSERT INTO schema_applied(part,version) VALUES(?,?)", "si", part,
+                           (int64_t)m[i].version);
+        }
+        if (rc == 0) {
+            /* The highest applied, for older builds that read only this. */
+            rc = store_run(st,
+                           "INSERT INTO schema_version(part,version) VALUES(?,?)"
+                           " ON CONFLICT(part) DO UPDATE SET version=max(version,excluded.version)",
+                           "si", part, (int64_t)m[i].version);
         }
         if (rc == 0) {
             rc = store_commit(st);
