@@ -302,7 +302,9 @@ static void counted_install(void)
  * whose commit took it past 1,000 pages, writing and flushing megabytes while that
  * thread holds the writer, so every writer waits for it. Here a commit past
  * CHECKPOINT_PAGES only wakes the store's checkpointer thread, which runs a passive
- * checkpoint on a connection of its own: writers go on appending meanwhile. Durability
+ * checkpoint on a connection of its own: writers go on appending meanwhile, and wait
+ * only while it copies what they appended during its run (the WAL restarts from its
+ * start only when a write begins with all of it in the database). Durability
  * does not depend on it (a commit is durable once the WAL is flushed). Should the WAL
  * outgrow CHECKPOINT_INLINE_PAGES anyway, the committing thread checkpoints as before.
  */
@@ -323,6 +325,25 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* The checkpointer's connection, NULL when it cannot be had (writers then checkpoint
+ * past the inline limit). */
+static sqlite3 *checkpointer_open(const struct store *st)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* A connection learns that the database is in WAL mode from its first read. */
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_WARN, "store", "cannot open a connection to checkpoint %s: %s", st->path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return db;
+}
+
 static void *checkpointer(void *arg)
 {
     struct store *st = arg;
@@ -337,21 +358,22 @@ static void *checkpointer(void *arg)
         }
         st->ck_wanted = 0;
         pthread_mutex_unlock(&st->ck_lock);
-        if (db == NULL &&
-            sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-                SQLITE_OK) {
-            log_msg(LOG_WARN, "store", "cannot open a connection to checkpoint %s: %s", st->path,
-                    db ? sqlite3_errmsg(db) : "out of memory");
-            sqlite3_close_v2(db);
-            db = NULL; /* tried again next time; writers checkpoint past the inline limit */
-        }
-        /* A connection learns the database is in WAL mode from its first read. */
-        if (db != NULL && sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL,
-                                       NULL) != SQLITE_OK) {
-            log_msg(LOG_WARN, "store", "checkpoint: %s", sqlite3_errmsg(db));
+        if (db == NULL) {
+            db = checkpointer_open(st); /* NULL: tried again next time */
         }
         if (db != NULL) {
             int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            /* The WAL starts over only when a write begins with every frame in the
+               database; writers committed meanwhile, so the few frames they added are
+               copied with the writer held. That satisfies every wake-up so far. */
+            store_lock(st);
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            }
+            pthread_mutex_lock(&st->ck_lock);
+            st->ck_wanted = 0;
+            pthread_mutex_unlock(&st->ck_lock);
+            store_unlock(st);
             if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
                 log_msg(LOG_WARN, "store", "checkpoint: %s", sqlite3_errmsg(db));
             }
