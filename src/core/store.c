@@ -26,7 +26,10 @@
  *   nobody else.
  *   Per-thread state (which connection this thread holds for which store) lives in
  *   thread-local slots, so finding the connection for a statement takes no lock.
+ *   store.ck_lock guards ck_wanted and ck_stop; it is taken inside store.lock (the WAL
+ *   hook runs in a commit), never the other way round.
  */
+
 /*
  * Statement cache. Parsing and planning a statement costs more than running most of
  * ours, and the same few texts come back on every request, so each connection keeps the
