@@ -41,7 +41,7 @@
 #define STMT_CACHE_MAX 64
 
 struct conn {
-    sqlite3 *db;                                /* NULL until opened */
+    sqlite3 *db;                             /* NULL until opened */
     struct store_stmt *idle[STMT_CACHE_MAX]; /* ready for reuse, least recent first */
     size_t n_idle;
 };
@@ -772,8 +772,7 @@ void store_finalize(struct store_stmt *stmt)
         return;
     }
     struct conn *c = stmt->home;
-    if (sqlite3_reset(stmt->stmt) != SQLITE_OK ||
-        sqlite3_clear_bindings(stmt->stmt) != SQLITE_OK) {
+    if (sqlite3_reset(stmt->stmt) != SQLITE_OK || sqlite3_clear_bindings(stmt->stmt) != SQLITE_OK) {
         stmt_free(stmt);
         return;
     }

@@ -294,10 +294,11 @@ static int server_stopping(struct h1_conn *c)
 
 /*
  * Sends a body made over time: each piece as a chunk (HTTP/1.1) or as is (HTTP/1.0,
- * ended by closing; or a body of known length, whose end is its last byte). The producer is asked in slices of H1_STREAM_SLICE_MS so that a
- * departed client or a stopping server ends it promptly; a stopping server ends it
- * cleanly (the last chunk), a departed client or a failed producer without. The
- * reaper has no deadline for a busy connection, and a client that stops reading is
+ * ended by closing; or a body of known length, ended by its last byte). The producer is
+ * asked in slices of H1_STREAM_SLICE_MS so that a departed client or a stopping server
+ * ends it promptly; a stopping server ends it cleanly (the last chunk) unless that
+ * leaves it short of its known length, a departed client or a failed producer without.
+ * The reaper has no deadline for a busy connection, and a client that stops reading is
  * dropped by send_all's idle timeout. Returns 0 when the body ended cleanly and the
  * connection may go on, 1 when it ended cleanly but the connection must close, -1.
  */
