@@ -39,6 +39,8 @@ WORK=$(mktemp -d /tmp/sluice-s3-bench.XXXXXX)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do
+        # strace started with -o blocks SIGTERM: stop what it traces, and it exits.
+        pkill -P "$pid" 2>/dev/null || true
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done

@@ -17,33 +17,65 @@
 
 /*
  * Lock map.
- *   store.lock guards db (the writer connection) and every statement prepared on it.
+ *   store.lock guards w (the writer connection), its statement cache and every
+ *   statement prepared on it.
  *   store.pool_lock guards readers[], n_readers and the busy flags; pool_free is
  *   signalled when a reader is returned.
- *   A reader's db is used by the one thread it is lent to, between its thread's
- *   outermost store_read_begin and store_read_end, and by nobody else.
+ *   A reader's connection and its statement cache are used by the one thread it is
+ *   lent to, between its thread's outermost store_read_begin and store_read_end, and by
+ *   nobody else.
  *   Per-thread state (which connection this thread holds for which store) lives in
  *   thread-local slots, so finding the connection for a statement takes no lock.
+ *   store.ck_lock guards ck_wanted and ck_stop; it is taken inside store.lock (the WAL
+ *   hook runs in a commit), never the other way round.
  */
+
+/*
+ * Statement cache. Parsing and planning a statement costs more than running most of
+ * ours, and the same few texts come back on every request, so each connection keeps the
+ * statements it finalized, reset and unbound, keyed by their SQL text, and store_prepare
+ * hands one back instead of preparing anew. A statement in use is out of the cache, so
+ * nobody else gets it: a second prepare of the same text meanwhile (nested use) prepares
+ * another. Least recently used go first once STMT_CACHE_MAX wait.
+ */
+#define STMT_CACHE_MAX 64
+
+struct conn {
+    sqlite3 *db;                             /* NULL until opened */
+    struct store_stmt *idle[STMT_CACHE_MAX]; /* ready for reuse, least recent first */
+    size_t n_idle;
+};
+
 struct reader {
-    sqlite3 *db; /* read-only connection; NULL until opened */
-    int busy;    /* lent to a thread (guarded by pool_lock) */
+    struct conn c; /* read-only connection */
+    int busy;      /* lent to a thread (guarded by pool_lock) */
 };
 
 struct store {
-    sqlite3 *db;          /* the writer connection */
-    pthread_mutex_t lock; /* serialises every use of db */
+    struct conn w;        /* the writer connection */
+    pthread_mutex_t lock; /* serialises every use of w */
     char *path;           /* NULL for an in-memory database: no readers */
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_free;
     struct reader readers[STORE_READERS_MAX];
     size_t n_readers; /* readers[0..n_readers) have been opened */
     _Atomic uint64_t writes; /* store_unlock calls: see store_write_count */
+    /* Checkpoints of the WAL into the database, off the writer (see checkpointer). */
+    pthread_t ck_thread;
+    int ck_running;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cond;
+    int ck_wanted; /* the WAL has grown past CHECKPOINT_PAGES (guarded by ck_lock) */
+    int ck_stop;   /* store_close is waiting for the thread (guarded by ck_lock) */
 };
 
 struct store_stmt {
     sqlite3_stmt *stmt;
-    sqlite3 *db; /* the connection it was prepared on, for error messages */
+    sqlite3 *db;       /* the connection it was prepared on, for error messages */
+    struct conn *home; /* whose cache it goes back to */
+    uint64_t hash;     /* of sql */
+    size_t sql_len;
+    char sql[]; /* the text it was prepared from: the cache's key */
 };
 
 /* What one thread holds of one store. A slot is free when st is NULL; it is released
@@ -101,13 +133,13 @@ static void hold_release_if_idle(struct hold *h)
 /* The connection the calling thread works on for st: the writer while it holds the
  * lock, its read connection inside a read bracket, else the writer (a caller that
  * forgot the lock; kept as it always was). */
-static sqlite3 *conn_of(struct store *st)
+static struct conn *conn_of(struct store *st)
 {
     struct hold *h = hold_find(st);
     if (h != NULL && !h->writer_held && h->mode == HOLD_READER) {
-        return h->rd->db;
+        return &h->rd->c;
     }
-    return st->db;
+    return &st->w;
 }
 
 static int map_rc(sqlite3 *db, int rc)
@@ -123,6 +155,77 @@ static int map_rc(sqlite3 *db, int rc)
         log_msg(LOG_ERROR, "store", "sqlite: %s (%d)", sqlite3_errmsg(db), rc);
         return SL_E(IO);
     }
+}
+
+static void stmt_free(struct store_stmt *s)
+{
+    sqlite3_finalize(s->stmt);
+    free(s);
+}
+
+static uint64_t sql_hash(const char *sql, size_t len)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)sql[i]) * 1099511628211u;
+    }
+    return h;
+}
+
+/* A statement of sql on c: the most recently cached one with that text, taken out of the
+ * cache, else a new one. An SQLite code. */
+static int conn_prepare(struct conn *c, const char *sql, struct store_stmt **out)
+{
+    size_t len = strlen(sql);
+    uint64_t hash = sql_hash(sql, len);
+    for (size_t i = c->n_idle; i-- > 0;) {
+        struct store_stmt *s = c->idle[i];
+        if (s->hash == hash && s->sql_len == len && memcmp(s->sql, sql, len) == 0) {
+            memmove(&c->idle[i], &c->idle[i + 1], (c->n_idle - i - 1) * sizeof(c->idle[0]));
+            c->n_idle--;
+            *out = s;
+            return SQLITE_OK;
+        }
+    }
+    sqlite3_stmt *raw = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, (int)len + 1, &raw, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    struct store_stmt *s = xmalloc(sizeof(*s) + len + 1);
+    s->stmt = raw;
+    s->db = c->db;
+    s->home = c;
+    s->hash = hash;
+    s->sql_len = len;
+    memcpy(s->sql, sql, len + 1);
+    *out = s;
+    return SQLITE_OK;
+}
+
+/* Finalizes the cached statements and closes the connection. */
+static void conn_close(struct conn *c)
+{
+    for (size_t i = 0; i < c->n_idle; i++) {
+        stmt_free(c->idle[i]);
+    }
+    c->n_idle = 0;
+    if (c->db != NULL) {
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+    }
+}
+
+/* Runs one statement without results through the cache; an SQLite code. */
+static int conn_run(struct conn *c, const char *sql)
+{
+    struct store_stmt *s;
+    int rc = conn_prepare(c, sql, &s);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s->stmt);
+        store_finalize(s);
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int is_memory_path(const char *path)
@@ -197,6 +300,106 @@ static void counted_install(void)
     sqlite3_vfs_register(&counted_vfs, 1);
 }
 
+/*
+ * Checkpoints. SQLite by default copies the WAL back into the database in the thread
+ * whose commit took it past 1,000 pages, writing and flushing megabytes while that
+ * thread holds the writer, so every writer waits for it. Here a commit past
+ * CHECKPOINT_PAGES only wakes the store's checkpointer thread, which runs a passive
+ * checkpoint on a connection of its own: writers go on appending meanwhile, and wait
+ * only while it copies what they appended during its run (the WAL restarts from its
+ * start only when a write begins with all of it in the database). Durability
+ * does not depend on it (a commit is durable once the WAL is flushed). Should the WAL
+ * outgrow CHECKPOINT_INLINE_PAGES anyway, the committing thread checkpoints as before.
+ */
+#define CHECKPOINT_PAGES 1000
+#define CHECKPOINT_INLINE_PAGES 16000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct store *st = arg;
+    if (pages >= CHECKPOINT_INLINE_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&st->ck_lock);
+        st->ck_wanted = 1;
+        pthread_cond_signal(&st->ck_cond);
+        pthread_mutex_unlock(&st->ck_lock);
+    }
+    return SQLITE_OK;
+}
+
+/* The checkpointer's connection, NULL when it cannot be had (writers then checkpoint
+ * past the inline limit). */
+static sqlite3 *checkpointer_open(const struct store *st)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* A connection learns that the database is in WAL mode from its first read. */
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_WARN, "store", "cannot open a connection to checkpoint %s: %s", st->path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void *checkpointer(void *arg)
+{
+    struct store *st = arg;
+    sqlite3 *db = NULL;
+    pthread_mutex_lock(&st->ck_lock);
+    for (;;) {
+        while (!st->ck_wanted && !st->ck_stop) {
+            pthread_cond_wait(&st->ck_cond, &st->ck_lock);
+        }
+        if (st->ck_stop) {
+            break;
+        }
+        st->ck_wanted = 0;
+        pthread_mutex_unlock(&st->ck_lock);
+        if (db == NULL) {
+            db = checkpointer_open(st); /* NULL: tried again next time */
+        }
+        if (db != NULL) {
+            int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            /* The WAL starts over only when a write begins with every frame in the
+               database; writers committed meanwhile, so the few frames they added are
+               copied with the writer held. That satisfies every wake-up so far. */
+            store_lock(st);
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            }
+            pthread_mutex_lock(&st->ck_lock);
+            st->ck_wanted = 0;
+            pthread_mutex_unlock(&st->ck_lock);
+            store_unlock(st);
+            if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+                log_msg(LOG_WARN, "store", "checkpoint: %s", sqlite3_errmsg(db));
+            }
+        }
+        pthread_mutex_lock(&st->ck_lock);
+    }
+    pthread_mutex_unlock(&st->ck_lock);
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
+/* Hands the store's checkpoints to a thread of their own; left to SQLite's default when
+ * the thread cannot start. */
+static void checkpointer_start(struct store *st)
+{
+    if (pthread_create(&st->ck_thread, NULL, checkpointer, st) != 0) {
+        log_msg(LOG_WARN, "store", "checkpoints stay with the writer: no thread");
+        return;
+    }
+    st->ck_running = 1;
+    sqlite3_wal_hook(st->w.db, wal_hook, st);
+}
+
 int store_open(const char *path, struct store **out)
 {
     pthread_once(&counted_once, counted_install);
@@ -204,6 +407,8 @@ int store_open(const char *path, struct store **out)
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->pool_lock, NULL);
     pthread_cond_init(&st->pool_free, NULL);
+    pthread_mutex_init(&st->ck_lock, NULL);
+    pthread_cond_init(&st->ck_cond, NULL);
     st->path = is_memory_path(path) ? NULL : xstrdup(path);
     /* Created 0600 here, as SQLite would make it 0644; its -wal and -shm files take the
        database file's mode. */
@@ -214,24 +419,30 @@ int store_open(const char *path, struct store **out)
         }
     }
     int rc = sqlite3_open_v2(
-        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        path, &st->w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         log_msg(LOG_ERROR, "store", "cannot open %s: %s", path,
-                st->db ? sqlite3_errmsg(st->db) : "out of memory");
+                st->w.db ? sqlite3_errmsg(st->w.db) : "out of memory");
         store_close(st);
         return SL_E(IO);
     }
-    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_busy_timeout(st->w.db, 5000);
     /* WAL with synchronous=FULL: a committed transaction survives power loss. */
     rc = store_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                         "PRAGMA foreign_keys=ON;"
                         "CREATE TABLE IF NOT EXISTS schema_version("
                         " part TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+                        "CREATE TABLE IF NOT EXISTS schema_applied("
+                        " part TEXT NOT NULL, version INTEGER NOT NULL,"
+                        " PRIMARY KEY(part, version)) WITHOUT ROWID;"
                         "CREATE TABLE IF NOT EXISTS settings("
                         " key TEXT PRIMARY KEY, value TEXT NOT NULL);");
     if (rc < 0) {
         store_close(st);
         return rc;
+    }
+    if (st->path != NULL) {
+        checkpointer_start(st);
     }
     *out = st;
     return 0;
@@ -242,12 +453,19 @@ void store_close(struct store *st)
     if (st == NULL) {
         return;
     }
+    if (st->ck_running) {
+        pthread_mutex_lock(&st->ck_lock);
+        st->ck_stop = 1;
+        pthread_cond_signal(&st->ck_cond);
+        pthread_mutex_unlock(&st->ck_lock);
+        pthread_join(st->ck_thread, NULL);
+    }
     for (size_t i = 0; i < st->n_readers; i++) {
-        sqlite3_close_v2(st->readers[i].db);
+        conn_close(&st->readers[i].c);
     }
-    if (st->db != NULL) {
-        sqlite3_close_v2(st->db);
-    }
+    conn_close(&st->w);
+    pthread_cond_destroy(&st->ck_cond);
+    pthread_mutex_destroy(&st->ck_lock);
     pthread_cond_destroy(&st->pool_free);
     pthread_mutex_destroy(&st->pool_lock);
     pthread_mutex_destroy(&st->lock);
@@ -323,7 +541,7 @@ static struct reader *reader_take(struct store *st)
                 break;
             }
             rd = &st->readers[st->n_readers++];
-            rd->db = db;
+            rd->c.db = db;
         }
         if (rd == NULL) {
             pthread_cond_wait(&st->pool_free, &st->pool_lock);
@@ -355,8 +573,8 @@ void store_read_begin(struct store *st)
         return;
     }
     struct reader *rd = reader_take(st);
-    if (rd != NULL && sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        log_msg(LOG_WARN, "store", "cannot begin a read: %s", sqlite3_errmsg(rd->db));
+    if (rd != NULL && conn_run(&rd->c, "BEGIN") != SQLITE_OK) {
+        log_msg(LOG_WARN, "store", "cannot begin a read: %s", sqlite3_errmsg(rd->c.db));
         reader_give_back(st, rd);
         rd = NULL;
     }
@@ -380,8 +598,8 @@ void store_read_end(struct store *st)
         return;
     }
     if (h->mode == HOLD_READER) {
-        if (!sqlite3_get_autocommit(h->rd->db)) {
-            sqlite3_exec(h->rd->db, "COMMIT", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(h->rd->c.db)) {
+            conn_run(&h->rd->c, "COMMIT");
         }
         reader_give_back(st, h->rd);
     } else if (h->mode == HOLD_WRITER_OWN && !h->writer_held) {
@@ -395,7 +613,7 @@ void store_read_end(struct store *st)
 int store_exec(struct store *st, const char *sql)
 {
     char *msg = NULL;
-    sqlite3 *db = conn_of(st);
+    sqlite3 *db = conn_of(st)->db;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         log_msg(LOG_ERROR, "store", "exec failed: %s", msg ? msg : "?");
@@ -405,20 +623,30 @@ int store_exec(struct store *st, const char *sql)
     return 0;
 }
 
+static int run_logged(struct store *st, const char *sql)
+{
+    struct conn *c = conn_of(st);
+    int rc = conn_run(c, sql);
+    if (rc != SQLITE_OK) {
+        log_msg(LOG_ERROR, "store", "%s failed: %s", sql, sqlite3_errmsg(c->db));
+    }
+    return map_rc(c->db, rc);
+}
+
 int store_begin(struct store *st)
 {
-    return store_exec(st, "BEGIN IMMEDIATE");
+    return run_logged(st, "BEGIN IMMEDIATE");
 }
 
 int store_commit(struct store *st)
 {
-    return store_exec(st, "COMMIT");
+    return run_logged(st, "COMMIT");
 }
 
 void store_rollback(struct store *st)
 {
-    if (!sqlite3_get_autocommit(st->db)) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(st->w.db)) {
+        conn_run(&st->w, "ROLLBACK");
     }
 }
 
@@ -442,14 +670,58 @@ int store_schema_version(struct store *st, const char *part)
     return v;
 }
 
+/* Whether part's migration version is recorded as applied: 1, 0, or a negative code. */
+static int applied_locked(struct store *st, const char *part, int version)
+{
+    struct store_stmt *s =
+        store_prepare_args(st, "SELECT 1 FROM schema_applied WHERE part=? AND version=?", "si",
+                           part, (int64_t)version);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    store_finalize(s);
+    return rc;
+}
+
+/*
+ * A part migrated before schema_applied existed has only its version in schema_version,
+ * and applied every migration numbered up to it (all the old code skipped): those of m
+ * are recorded as applied, once, before anything else is looked at.
+ */
+static int backfill_locked(struct store *st, const char *part, const struct store_migration *m,
+                           size_t n_migrations)
+{
+    int have = version_locked(st, part);
+    struct store_stmt *s =
+        store_prepare_args(st, "SELECT 1 FROM schema_applied WHERE part=? LIMIT 1", "s", part);
+    int rc = s == NULL ? SL_E(IO) : store_step(s);
+    store_finalize(s);
+    if (rc != 0 || have == 0) {
+        return rc < 0 ? rc : 0;
+    }
+    rc = store_begin(st);
+    for (size_t i = 0; i < n_migrations && rc == 0; i++) {
+        if (m[i].version <= have) {
+            rc = store_run(st, "INSERT OR IGNORE INTO schema_applied(part,version) VALUES(?,?)",
+                           "si", part, (int64_t)m[i].version);
+        }
+    }
+    if (rc == 0) {
+        rc = store_commit(st);
+    }
+    if (rc < 0) {
+        store_rollback(st);
+    }
+    return rc;
+}
+
 int store_migrate(struct store *st, const char *part, const struct store_migration *m,
                   size_t n_migrations)
 {
-    int rc = 0;
     store_lock(st);
-    int have = version_locked(st, part);
+    int rc = backfill_locked(st, part, m, n_migrations);
     for (size_t i = 0; i < n_migrations && rc == 0; i++) {
-        if (m[i].version <= have) {
+        rc = applied_locked(st, part, m[i].version);
+        if (rc != 0) {
+            rc = rc < 0 ? rc : 0;
             continue;
         }
         rc = store_begin(st);
@@ -457,12 +729,15 @@ int store_migrate(struct store *st, const char *part, const struct store_migrati
             rc = store_exec(st, m[i].sql);
         }
         if (rc == 0) {
-            char sql[256];
-            snprintf(sql, sizeof(sql),
-                     "INSERT INTO schema_version(part,version) VALUES('%s',%d)"
-                     " ON CONFLICT(part) DO UPDATE SET version=excluded.version",
-                     part, m[i].version);
-            rc = store_exec(st, sql);
+            rc = store_run(st, "INSERT INTO schema_applied(part,version) VALUES(?,?)", "si", part,
+                           (int64_t)m[i].version);
+        }
+        if (rc == 0) {
+            /* The highest applied, for older builds that read only this. */
+            rc = store_run(st,
+                           "INSERT INTO schema_version(part,version) VALUES(?,?)"
+                           " ON CONFLICT(part) DO UPDATE SET version=max(version,excluded.version)",
+                           "si", part, (int64_t)m[i].version);
         }
         if (rc == 0) {
             rc = store_commit(st);
@@ -480,27 +755,33 @@ int store_migrate(struct store *st, const char *part, const struct store_migrati
 
 int store_prepare(struct store *st, const char *sql, struct store_stmt **out)
 {
-    sqlite3_stmt *raw = NULL;
-    sqlite3 *db = conn_of(st);
-    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, NULL);
+    struct conn *c = conn_of(st);
+    int rc = conn_prepare(c, sql, out);
     if (rc != SQLITE_OK) {
-        log_msg(LOG_ERROR, "store", "prepare failed: %s: %s", sqlite3_errmsg(db), sql);
-        return map_rc(db, rc);
+        log_msg(LOG_ERROR, "store", "prepare failed: %s: %s", sqlite3_errmsg(c->db), sql);
+        return map_rc(c->db, rc);
     }
-    struct store_stmt *s = xmalloc(sizeof(*s));
-    s->stmt = raw;
-    s->db = db;
-    *out = s;
     return 0;
 }
 
+/* Back to its connection's cache, reset and unbound; finalized instead when the reset
+ * reports a failure of its last step (it may not be fit to run again). */
 void store_finalize(struct store_stmt *stmt)
 {
     if (stmt == NULL) {
         return;
     }
-    sqlite3_finalize(stmt->stmt);
-    free(stmt);
+    struct conn *c = stmt->home;
+    if (sqlite3_reset(stmt->stmt) != SQLITE_OK || sqlite3_clear_bindings(stmt->stmt) != SQLITE_OK) {
+        stmt_free(stmt);
+        return;
+    }
+    if (c->n_idle == STMT_CACHE_MAX) {
+        stmt_free(c->idle[0]);
+        memmove(&c->idle[0], &c->idle[1], (STMT_CACHE_MAX - 1) * sizeof(c->idle[0]));
+        c->n_idle--;
+    }
+    c->idle[c->n_idle++] = stmt;
 }
 
 int store_reset(struct store_stmt *stmt)
@@ -577,17 +858,17 @@ int store_col_is_null(struct store_stmt *stmt, int col)
 
 int64_t store_changes(struct store *st)
 {
-    return sqlite3_changes64(conn_of(st));
+    return sqlite3_changes64(conn_of(st)->db);
 }
 
 int64_t store_last_rowid(struct store *st)
 {
-    return sqlite3_last_insert_rowid(conn_of(st));
+    return sqlite3_last_insert_rowid(conn_of(st)->db);
 }
 
 const char *store_errmsg(struct store *st)
 {
-    return sqlite3_errmsg(conn_of(st));
+    return sqlite3_errmsg(conn_of(st)->db);
 }
 
 int store_setting_get(struct store *st, const char *key, char **value_out)

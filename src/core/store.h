@@ -26,10 +26,11 @@
  * snapshot, taken at its first read. Keep brackets short (no callbacks, no I/O
  * waits): a reader that never ends keeps the WAL from being checkpointed.
  *
- * Schema versions are kept per part (stream, lake, catalog, ...) in table
- * schema_version, so each part migrates its own tables independently: a part lists its
- * migrations in order and store_migrate applies the ones not yet applied, each in its
- * own transaction.
+ * Schema versions are kept per part (stream, lake, catalog, ...), so each part migrates
+ * its own tables independently: a part lists its migrations in order and store_migrate
+ * applies the ones not yet applied, each in its own transaction. Table schema_applied
+ * records every (part, version) applied, so a number added below the highest applied
+ * (a gap filled later) is still applied; schema_version keeps each part's highest.
  */
 #ifndef SLUICE_CORE_STORE_H
 #define SLUICE_CORE_STORE_H
@@ -81,13 +82,16 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
 struct store_migration {
-    int version;     /* 1, 2, 3, ... in order */
+    int version;     /* 1, 2, 3, ... in order; numbers may be left free and filled later */
     const char *sql; /* statements that take the part from version-1 to version */
 };
-/* Applies part's migrations newer than its recorded version. Takes the lock itself. */
+/* Applies part's migrations not yet recorded as applied, in order, each in its own
+ * transaction; stops at the first that fails. A part migrated by a build older than
+ * schema_applied counts every number up to its recorded version as applied. Takes the
+ * lock itself. */
 int store_migrate(struct store *st, const char *part, const struct store_migration *m,
                   size_t n_migrations);
-/* The recorded schema version of part, 0 when none. Takes the lock itself. */
+/* The highest applied schema version of part, 0 when none. Takes the lock itself. */
 int store_schema_version(struct store *st, const char *part);
 
 /* Statements: prepare, bind (1-based), step, read columns (0-based), finalize.

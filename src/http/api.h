@@ -101,6 +101,11 @@ struct api_stream_body {
     int (*next)(void *arg, struct buf *out, int timeout_ms);
     void (*close)(void *arg);
     void *arg;
+    /* When > 0, the body's exact size, known at the start (a large object decrypted as
+       it is sent): sent as Content-Length, the bytes unframed. A body that then ends
+       short of it (a failed producer, a stopping server) drops the connection (HTTP/1.x)
+       or ends the stream short of it (HTTP/2): the client sees it cut short. */
+    int64_t length;
 };
 
 struct api_response {

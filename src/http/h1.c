@@ -226,9 +226,9 @@ static int engine_header(const char *name)
 
 /*
  * The status line and headers of r: its own headers, then Date, Content-Length (the
- * whole body's, for HEAD too; none for 204 and 304) or, for a body made over time,
- * Transfer-Encoding: chunked (HTTP/1.1) or nothing (HTTP/1.0: the body ends with the
- * connection), and Connection.
+ * whole body's, for HEAD too; none for 204 and 304) or, for a body made over time of
+ * unknown length, Transfer-Encoding: chunked (HTTP/1.1) or nothing (HTTP/1.0: the body
+ * ends with the connection), and Connection.
  */
 static void format_head_framed(struct buf *out, const struct api_response *r, size_t total,
                                int keep_alive, int http_minor, int streamed)
@@ -246,7 +246,9 @@ static void format_head_framed(struct buf *out, const struct api_response *r, si
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     buf_printf(out, "Date: %s\r\n", date);
-    if (streamed) {
+    if (streamed && r->stream->length > 0) {
+        buf_printf(out, "Content-Length: %lld\r\n", (long long)r->stream->length);
+    } else if (streamed) {
         if (http_minor == 1) {
             buf_printf(out, "Transfer-Encoding: chunked\r\n");
         }
@@ -292,10 +294,11 @@ static int server_stopping(struct h1_conn *c)
 
 /*
  * Sends a body made over time: each piece as a chunk (HTTP/1.1) or as is (HTTP/1.0,
- * ended by closing). The producer is asked in slices of H1_STREAM_SLICE_MS so that a
- * departed client or a stopping server ends it promptly; a stopping server ends it
- * cleanly (the last chunk), a departed client or a failed producer without. The
- * reaper has no deadline for a busy connection, and a client that stops reading is
+ * ended by closing; or a body of known length, ended by its last byte). The producer is
+ * asked in slices of H1_STREAM_SLICE_MS so that a departed client or a stopping server
+ * ends it promptly; a stopping server ends it cleanly (the last chunk) unless that
+ * leaves it short of its known length, a departed client or a failed producer without.
+ * The reaper has no deadline for a busy connection, and a client that stops reading is
  * dropped by send_all's idle timeout. Returns 0 when the body ended cleanly and the
  * connection may go on, 1 when it ended cleanly but the connection must close, -1.
  */
@@ -304,6 +307,8 @@ static int send_stream(struct h1_conn *c, struct api_stream_body *sb, int http_m
     struct buf piece, frame;
     buf_init(&piece);
     buf_init(&frame);
+    int chunked = http_minor == 1 && sb->length <= 0;
+    int64_t done = 0; /* bytes of the body sent */
     int rc = 1, sent = 0, stopped = 0;
     while (rc > 0 && sent == 0) {
         if (client_gone(c)) {
@@ -319,21 +324,28 @@ static int send_stream(struct h1_conn *c, struct api_stream_body *sb, int http_m
         if (buf_status(&piece) != 0) {
             rc = -1;
         }
+        if (sb->length > 0 && rc >= 0 && (int64_t)piece.len > sb->length - done) {
+            rc = -1; /* more than the Content-Length sent */
+        }
         if (rc >= 0 && piece.len > 0) {
             buf_reset(&frame);
-            if (http_minor == 1) {
+            if (chunked) {
                 buf_printf(&frame, "%zx\r\n", piece.len);
             }
             struct iovec iov[3] = {{frame.data, frame.len},
                                    {piece.data, piece.len},
-                                   {(void *)"\r\n", http_minor == 1 ? 2 : 0}};
+                                   {(void *)"\r\n", chunked ? 2 : 0}};
             sent = send_all(c, iov, 3, 0);
+            done += (int64_t)piece.len;
         }
     }
     if (sent == 0 && rc < 0) {
         sent = -1; /* the producer failed: the client sees the body cut short */
     }
-    if (sent == 0 && http_minor == 1) {
+    if (sent == 0 && sb->length > 0 && done != sb->length) {
+        sent = -1; /* ended short of its Content-Length: only closing tells the client */
+    }
+    if (sent == 0 && chunked) {
         struct iovec iov[1] = {{(void *)"0\r\n\r\n", 5}};
         sent = send_all(c, iov, 1, 0);
     }
@@ -342,7 +354,7 @@ static int send_stream(struct h1_conn *c, struct api_stream_body *sb, int http_m
     if (sent < 0) {
         return -1;
     }
-    return stopped || http_minor == 0 ? 1 : 0;
+    return stopped || (http_minor == 0 && sb->length <= 0) ? 1 : 0;
 }
 
 /* Sends the answer in ex->resp; the body from memory, from its file or as it is made.
@@ -357,8 +369,8 @@ static int respond(struct h1_conn *c, struct http_exchange *ex, int keep_alive, 
     int streamed = r->stream != NULL && status == 200 && strcmp(ex->method, "HEAD") != 0;
     struct buf head;
     buf_init(&head);
-    format_head_framed(&head, r, total, streamed && http_minor == 0 ? 0 : keep_alive, http_minor,
-                       streamed);
+    int ends_by_close = streamed && http_minor == 0 && r->stream->length <= 0;
+    format_head_framed(&head, r, total, ends_by_close ? 0 : keep_alive, http_minor, streamed);
     if (buf_status(&head) != 0) {
         buf_fini(&head);
         return -1;

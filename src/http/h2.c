@@ -483,6 +483,7 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
         r->status = 200;
     }
     size_t total = r->body_fd >= 0 ? r->body_fd_len : r->body.len;
+    int64_t stream_len = r->stream != NULL ? r->stream->length : 0; /* the feed takes it */
     int streamed = r->stream != NULL && r->status == 200 && strcmp(s->ex->method, "HEAD") != 0 &&
                    start_feed(c, s) == 0;
     size_t n_nv = r->n_headers + 2;
@@ -509,7 +510,10 @@ static void respond(struct h2_conn *c, struct h2_stream *s)
                                strlen(r->headers[i].value), NGHTTP2_NV_FLAG_NONE};
     }
     int no_body = r->status == 204 || r->status == 304;
-    if (!no_body && !streamed) {
+    if (streamed && stream_len > 0) {
+        snprintf(length, sizeof(length), "%lld", (long long)stream_len);
+    }
+    if (!no_body && (!streamed || stream_len > 0)) {
         nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)length, 14, strlen(length),
                                NGHTTP2_NV_FLAG_NONE};
     }

@@ -862,9 +862,30 @@ int sigv4_string_to_sign(const struct sigv4_auth *auth, const char *canonical_re
     return buf_status(out);
 }
 
+/*
+ * The last signing key each thread derived, with what it was derived from: a client
+ * signs request after request with the same key (one a day, region and service), and
+ * deriving it costs four HMACs. Kept only for secrets and scopes that fit.
+ */
+struct key_memo {
+    char secret[128];
+    char scope[96]; /* date/region/service */
+    uint8_t key[SHA256_LEN];
+};
+static _Thread_local struct key_memo memo;
+
 void sigv4_signing_key(const char *secret, const char *date, const char *region,
                        const char *service, uint8_t key_out[32])
 {
+    char scope[sizeof(memo.scope)];
+    int n = snprintf(scope, sizeof(scope), "%s/%s/%s", date, region, service);
+    int memoable = n > 0 && (size_t)n < sizeof(scope) && strlen(secret) < sizeof(memo.secret);
+    if (memoable && memo.secret[0] != '\0' && strcmp(memo.scope, scope) == 0 &&
+        strlen(memo.secret) == strlen(secret) &&
+        crypto_equal(memo.secret, secret, strlen(secret))) {
+        memcpy(key_out, memo.key, SHA256_LEN);
+        return;
+    }
     size_t secret_len = strlen(secret);
     char *k = xmalloc(secret_len + 5);
     memcpy(k, "AWS4", 4);
@@ -876,6 +897,11 @@ void sigv4_signing_key(const char *secret, const char *date, const char *region,
     crypto_hmac_sha256(k_service, SHA256_LEN, "aws4_request", 12, key_out);
     memset(k, 0, secret_len + 4);
     free(k);
+    if (memoable) {
+        memcpy(memo.secret, secret, secret_len + 1);
+        memcpy(memo.scope, scope, (size_t)n + 1);
+        memcpy(memo.key, key_out, SHA256_LEN);
+    }
 }
 
 /* hex(HMAC(key, sts)) into out_hex. */

@@ -252,7 +252,9 @@ int lake__version_upload_lock_get(struct lake *lake, const char *upload_id,
 /* Migration 5 of the "lake" part: the table of small objects' bytes and its triggers. */
 extern const char LAKE__SMALL_MIGRATION[];
 /* After the lake's migrations: a store that had passed migration 5 before it existed
-   (migration 7 came first) gets it now. 0 or a negative code. */
+   (migration 7 came first) gets it now. The record of applied migrations cannot tell:
+   it was backfilled from the version such a store had, 7, counting 5 as applied.
+   0 or a negative code. */
 int lake__small_ensure(struct store *st);
 /* With the store locked, in an open transaction: keeps the bytes of blob id. */
 int lake__small_put(struct store *st, const char *id, const void *data, size_t len);

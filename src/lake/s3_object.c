@@ -736,13 +736,13 @@ static int get_object(struct s3_req *r, int head)
     int64_t fd_off = 0;
     int ranged = rc;
     if (!head && rc == 0 && info.sse != NULL && len > GET_STREAM_MIN_BYTES) {
-        /* A large whole object is decrypted as it is sent (chunked), not held in memory. */
+        /* A large whole object is decrypted as it is sent, not held in memory. */
         object_headers(r, &info, 1);
         struct get_stream *g = xcalloc(1, sizeof(*g));
         g->rd = rd;
         g->left = len;
-        g->body =
-            (struct api_stream_body){.next = get_stream_next, .close = get_stream_close, .arg = g};
+        g->body = (struct api_stream_body){
+            .next = get_stream_next, .close = get_stream_close, .arg = g, .length = len};
         resp->status = 200;
         resp->stream = &g->body;
         lake_object_info_fini(&info);

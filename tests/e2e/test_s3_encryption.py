@@ -485,6 +485,11 @@ def test_large_encrypted_object_streams_whole(sluice, s3, bucket, tmp_path):
         s3.put_object(Bucket=bucket, Key="big", Body=f)
     g = s3.get_object(Bucket=bucket, Key="big")
     assert g["ServerSideEncryption"] == "AES256"
+    # Its length is known from the start: sent as Content-Length, not chunked.
+    headers = g["ResponseMetadata"]["HTTPHeaders"]
+    assert headers.get("content-length") == str(len(body))
+    assert "transfer-encoding" not in headers
+    assert g["ContentLength"] == len(body)
     assert hashlib.md5(g["Body"].read()).digest() == hashlib.md5(body).digest()
     out = tmp_path / "out.bin"
     sluice.aws("s3api", "get-object", "--bucket", bucket, "--key", "big", str(out))

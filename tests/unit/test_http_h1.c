@@ -81,9 +81,14 @@ static void pieces_close(void *arg)
 static void f_finish(void *arg, struct http_exchange *ex)
 {
     (void)arg;
-    if (strcmp(ex->raw_uri, "/stream") == 0) {
+    /* /sized knows its length ("onetwothree"); /short claims one byte more. */
+    int64_t length = strcmp(ex->raw_uri, "/sized") == 0   ? 11
+                     : strcmp(ex->raw_uri, "/short") == 0 ? 12
+                                                          : 0;
+    if (strcmp(ex->raw_uri, "/stream") == 0 || length > 0) {
         struct pieces *p = xcalloc(1, sizeof(*p));
-        p->body = (struct api_stream_body){.next = pieces_next, .close = pieces_close, .arg = p};
+        p->body = (struct api_stream_body){
+            .next = pieces_next, .close = pieces_close, .arg = p, .length = length};
         ex->resp.stream = &p->body;
         api_response_header(&ex->resp, "Content-Type", "application/vnd.amazon.eventstream");
         return;
@@ -429,6 +434,34 @@ static void a_body_made_over_time_is_sent_chunked(void **state)
     free(out);
 }
 
+static void a_body_made_over_time_of_known_length_has_a_content_length(void **state)
+{
+    (void)state;
+    int rc;
+    n_stream_closed = 0;
+    const char *in = "GET /sized HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    char *out = serve(in, strlen(in), &rc);
+    assert_non_null(strstr(out, "Content-Length: 11\r\n"));
+    assert_null(strstr(out, "Transfer-Encoding"));
+    assert_non_null(strstr(out, "\r\n\r\nonetwothreeHTTP/1.1 200 OK"));
+    assert_non_null(strstr(out, "GET /after []")); /* the connection went on */
+    assert_int_equal(n_stream_closed, 1);
+    free(out);
+    /* HTTP/1.0 keeps the connection too: the length ends the body. */
+    in = "GET /sized HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /after HTTP/1.0\r\n\r\n";
+    out = serve(in, strlen(in), &rc);
+    assert_non_null(strstr(out, "Content-Length: 11\r\nConnection: keep-alive\r\n\r\nonetwothree"));
+    assert_non_null(strstr(out, "GET /after []"));
+    free(out);
+    /* A body ending short of its length: the connection is dropped, nothing follows. */
+    in = "GET /short HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+    out = serve(in, strlen(in), &rc);
+    assert_non_null(strstr(out, "Content-Length: 12\r\n"));
+    assert_null(strstr(out, "GET /after"));
+    assert_int_equal(n_stream_closed, 3);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +474,7 @@ int main(void)
         cmocka_unit_test(head_is_answered_without_a_body),
         cmocka_unit_test(continue_is_sent_only_to_an_admitted_request),
         cmocka_unit_test(a_body_made_over_time_is_sent_chunked),
+        cmocka_unit_test(a_body_made_over_time_of_known_length_has_a_content_length),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     api_registry_destroy(fake.reg);

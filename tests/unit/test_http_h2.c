@@ -94,12 +94,14 @@ static void pieces_close(void *arg)
 static void f_finish(void *arg, struct http_exchange *ex)
 {
     struct fake *f = arg;
-    if (strcmp(ex->raw_uri, "/stream") == 0) {
+    int sized = strcmp(ex->raw_uri, "/sized") == 0; /* knows its length: "onetwo" */
+    if (strcmp(ex->raw_uri, "/stream") == 0 || sized) {
         struct {
             int calls;
             struct api_stream_body body;
         } *p = xcalloc(1, sizeof(*p));
-        p->body = (struct api_stream_body){.next = pieces_next, .close = pieces_close, .arg = p};
+        p->body = (struct api_stream_body){
+            .next = pieces_next, .close = pieces_close, .arg = p, .length = sized ? 6 : 0};
         ex->resp.stream = &p->body;
         return;
     }
@@ -142,6 +144,7 @@ struct response {
     int status;
     char request_id[64];
     int saw_connection_header;
+    char content_length[24]; /* "" when none */
     char body[256];
     size_t body_len;
     int closed;
@@ -190,6 +193,8 @@ static int c_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_
         snprintf(r->request_id, sizeof(r->request_id), "%.*s", (int)value_len, value);
     } else if (name_len == 10 && memcmp(name, "connection", 10) == 0) {
         r->saw_connection_header = 1;
+    } else if (name_len == 14 && memcmp(name, "content-length", 14) == 0) {
+        snprintf(r->content_length, sizeof(r->content_length), "%.*s", (int)value_len, value);
     }
     return 0;
 }
@@ -471,6 +476,29 @@ static void a_reset_stream_stops_its_producer(void **state)
     PUMP_UNTIL(c, stream_closed == 1); /* the body was closed though never finished */
 }
 
+static void a_body_made_over_time_of_known_length_has_a_content_length(void **state)
+{
+    struct client *c = *state;
+    stream_released = 1;
+    stream_closed = 0;
+    nghttp2_nv sized[] = {NV(":method", "GET"), NV(":path", "/sized"), NV(":scheme", "http"),
+                          NV(":authority", "h")};
+    nghttp2_nv unsized[] = {NV(":method", "GET"), NV(":path", "/stream"), NV(":scheme", "http"),
+                            NV(":authority", "h")};
+    assert_int_equal(nghttp2_submit_request(c->session, NULL, sized, 4, NULL, NULL), 1);
+    assert_int_equal(nghttp2_submit_request(c->session, NULL, unsized, 4, NULL, NULL), 3);
+    pump(c);
+    PUMP_UNTIL(c, c->resp[0].closed && c->resp[1].closed);
+    assert_int_equal(c->resp[0].status, 200);
+    assert_string_equal(c->resp[0].content_length, "6");
+    assert_int_equal(c->resp[0].body_len, 6);
+    assert_memory_equal(c->resp[0].body, "onetwo", 6);
+    assert_int_equal(c->resp[0].rst_code, NGHTTP2_NO_ERROR);
+    assert_string_equal(c->resp[1].content_length, "");
+    assert_memory_equal(c->resp[1].body, "onetwo", 6);
+    PUMP_UNTIL(c, stream_closed == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +514,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_body_made_over_time_does_not_hold_up_other_streams,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_reset_stream_stops_its_producer, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_body_made_over_time_of_known_length_has_a_content_length, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

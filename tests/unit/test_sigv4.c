@@ -1128,10 +1128,32 @@ static void test_scope_must_name_server_region_and_routed_service(void **state)
                                      "'mars-north-1' is wrong; expecting 'us-east-1'");
 }
 
+/* The key derived last is kept per thread: another secret or scope gets its own key,
+   and coming back to the first gives the first again. AWS's documented example key. */
+static void test_signing_keys_follow_secret_and_scope(void **state)
+{
+    (void)state;
+    static const char secret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    uint8_t a[32], b[32], c[32], again[32];
+    sigv4_signing_key(secret, "20150830", "us-east-1", "iam", a);
+    char hex[65];
+    hex_encode(a, 32, hex);
+    assert_string_equal(hex, "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
+    sigv4_signing_key("another-secret", "20150830", "us-east-1", "iam", b);
+    assert_memory_not_equal(a, b, 32);
+    sigv4_signing_key(secret, "20150831", "us-east-1", "iam", c);
+    assert_memory_not_equal(a, c, 32);
+    sigv4_signing_key(secret, "20150830", "us-east-1", "iam", again);
+    assert_memory_equal(a, again, 32);
+    sigv4_signing_key(secret, "20150830", "us-east-1", "iam", again);
+    assert_memory_equal(a, again, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_published_vector_verifies),
+        cmocka_unit_test(test_signing_keys_follow_secret_and_scope),
         cmocka_unit_test(test_missing_auth_is_reported_as_missing),
         cmocka_unit_test(test_header_without_credential_names_what_is_missing),
         cmocka_unit_test(test_header_without_date_names_date),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -263,6 +264,114 @@ static void an_in_memory_store_reads_on_the_writer(void **state)
     store_close(st);
 }
 
+/* A statement comes back from the cache reset and unbound, and never to two users. */
+static void prepared_statements_are_reused_but_never_shared(void **state)
+{
+    struct fix *f = *state;
+    const char *sql = "SELECT a FROM t WHERE a>=? ORDER BY a";
+    store_lock(f->st);
+    for (int64_t v = 1; v <= 3; v++) {
+        insert_row(f->st, v);
+    }
+    struct store_stmt *a, *b, *c;
+    assert_int_equal(store_prepare(f->st, sql, &a), 0);
+    store_bind_int64(a, 1, 1);
+    assert_int_equal(store_step(a), 1);
+    assert_int_equal(store_col_int64(a, 0), 1);
+    /* The same text while a is live: another statement, its own cursor. */
+    assert_int_equal(store_prepare(f->st, sql, &b), 0);
+    assert_ptr_not_equal(a, b);
+    store_bind_int64(b, 1, 3);
+    assert_int_equal(store_step(b), 1);
+    assert_int_equal(store_col_int64(b, 0), 3);
+    assert_int_equal(store_step(a), 1);
+    assert_int_equal(store_col_int64(a, 0), 2);
+    store_finalize(b);
+    /* b again, mid-walk a still its own; reset and unbound (a>=NULL matches nothing). */
+    assert_int_equal(store_prepare(f->st, sql, &c), 0);
+    assert_ptr_equal(c, b);
+    assert_int_equal(store_step(c), 0);
+    assert_int_equal(store_step(a), 1);
+    assert_int_equal(store_col_int64(a, 0), 3);
+    store_finalize(c);
+    store_finalize(a);
+    /* A statement left mid-walk comes back from the start. */
+    assert_int_equal(store_prepare(f->st, sql, &a), 0);
+    store_bind_int64(a, 1, 0);
+    assert_int_equal(store_step(a), 1);
+    assert_int_equal(store_col_int64(a, 0), 1);
+    store_finalize(a);
+    store_unlock(f->st);
+    /* A read connection keeps its own. */
+    store_read_begin(f->st);
+    assert_int_equal(store_prepare(f->st, sql, &a), 0);
+    assert_ptr_not_equal(a, b);
+    store_bind_int64(a, 1, 2);
+    assert_int_equal(store_step(a), 1);
+    assert_int_equal(store_col_int64(a, 0), 2);
+    store_finalize(a);
+    store_read_end(f->st);
+}
+
+/* Many texts (more than the cache keeps) and failed steps leave a working store. */
+static void the_statement_cache_survives_churn_and_failures(void **state)
+{
+    struct fix *f = *state;
+    store_lock(f->st);
+    assert_int_equal(store_exec(f->st, "CREATE TABLE u(k TEXT PRIMARY KEY);"), 0);
+    for (int i = 0; i < 300; i++) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SELECT %d + count(*) FROM t", i);
+        struct store_stmt *s;
+        assert_int_equal(store_prepare(f->st, sql, &s), 0);
+        assert_int_equal(store_step(s), 1);
+        assert_int_equal(store_col_int64(s, 0), i);
+        store_finalize(s);
+    }
+    assert_int_equal(store_run(f->st, "INSERT INTO u(k) VALUES(?)", "s", "x"), 0);
+    assert_true(store_run(f->st, "INSERT INTO u(k) VALUES(?)", "s", "x") < 0);
+    assert_int_equal(store_run(f->st, "INSERT INTO u(k) VALUES(?)", "s", "y"), 0);
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_run(f->st, "INSERT INTO u(k) VALUES(?)", "s", "z"), 0);
+    store_rollback(f->st);
+    struct store_stmt *s = store_prepare_args(f->st, "SELECT count(*) FROM u", "");
+    assert_non_null(s);
+    assert_int_equal(store_step(s), 1);
+    assert_int_equal(store_col_int64(s, 0), 2);
+    store_finalize(s);
+    store_unlock(f->st);
+}
+
+/* Commits that grow the WAL past its limit get it copied into the database (by the
+ * store's checkpointer), so the database file grows while only the WAL is written. */
+static void the_wal_is_checkpointed(void **state)
+{
+    struct fix *f = *state;
+    store_lock(f->st);
+    assert_int_equal(store_exec(f->st, "CREATE TABLE big(b BLOB);"), 0);
+    store_unlock(f->st);
+    static uint8_t blob[8192];
+    for (int i = 0; i < 400; i++) {
+        store_lock(f->st);
+        struct store_stmt *s;
+        assert_int_equal(store_prepare(f->st, "INSERT INTO big(b) VALUES(?)", &s), 0);
+        blob[0] = (uint8_t)i;
+        store_bind_blob(s, 1, blob, sizeof(blob));
+        assert_int_equal(store_step(s), 0);
+        store_finalize(s);
+        store_unlock(f->st);
+    }
+    struct stat sb = {0};
+    for (int i = 0; i < 300; i++) { /* up to 30 s on a loaded machine */
+        assert_int_equal(stat(f->path, &sb), 0);
+        if (sb.st_size > (off_t)1 << 20) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    assert_true(sb.st_size > (off_t)1 << 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +381,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(brackets_nest_with_the_writer_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(a_read_bracket_refuses_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(an_in_memory_store_reads_on_the_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(prepared_statements_are_reused_but_never_shared, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(the_statement_cache_survives_churn_and_failures, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(the_wal_is_checkpointed, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
