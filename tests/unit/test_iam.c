@@ -818,6 +818,7 @@ static void test_migration_6_folds_tag_keys_that_differ_in_case(void **state)
                                     "ALTER TABLE iam_session DROP COLUMN policy_arns;"
                                     "ALTER TABLE iam_session DROP COLUMN source_identity;"
                                     "UPDATE schema_version SET version = 5 WHERE part = 'iam';"
+                                    "DELETE FROM schema_applied WHERE part = 'iam' AND version = 6;"
                                     "INSERT INTO iam_tag VALUES ('role', 'r', 'Team', 'old');"
                                     "INSERT INTO iam_tag VALUES ('role', 'r', 'team', 'new');"
                                     "INSERT INTO iam_tag VALUES ('user', 'u', 'Env', 'only');"
