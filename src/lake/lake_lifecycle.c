@@ -252,7 +252,7 @@ static const char *storage_class_of(const struct lake_object_info *v, json_t **m
 }
 
 /* Sets a version's storage class (kept as its stored x-amz-storage-class header), if
-   the version is still the one listed. */
+   the version is still the one listed: 1, 0 when it changed meanwhile, or an error. */
 static int set_storage_class(struct lake *lake, const char *bucket,
                              const struct lake_object_info *v, const char *cls)
 {
@@ -355,7 +355,7 @@ static void maybe_transition(struct bucket_sweep *bs, const struct lake_object_i
         int rc = set_storage_class(bs->lake, bs->bucket, v, cls);
         if (rc < 0) {
             failed(bs, rc, "transition", v->key);
-        } else {
+        } else if (rc > 0) { /* 0: the version changed since it was listed */
             bs->stats->transitioned++;
         }
     }

@@ -145,12 +145,13 @@ int lake__version_meta_put(struct lake *lake, const char *bucket, const struct l
     const char *vid = v->version_id[0] ? v->version_id : NULL;
     static const char *const tables[] = {"lake_objects", "lake_versions"};
     int rc = 0;
+    int64_t changed = 0;
     store_lock(st);
     for (size_t i = 0; i < 2 && rc == 0; i++) {
         char sql[200];
         snprintf(sql, sizeof(sql),
                  "UPDATE %s SET meta=?1 WHERE bucket=?2 AND key=?3 AND version_id IS ?4"
-                 " AND etag=?5 AND last_modified_ms=?6",
+                 " AND etag=?5 AND last_modified_ms=?6 AND meta IS ?7",
                  tables[i]);
         struct store_stmt *s = store_prepare_args(st, sql, "ssss", meta_json, bucket, v->key, vid);
         if (s == NULL) {
@@ -159,14 +160,16 @@ int lake__version_meta_put(struct lake *lake, const char *bucket, const struct l
         }
         store_bind_text(s, 5, v->etag);
         store_bind_int64(s, 6, v->last_modified_ms);
+        store_bind_text(s, 7, v->meta_json);
         rc = store_step(s);
         store_finalize(s);
-        if (rc > 0) {
+        if (rc >= 0) {
             rc = 0;
+            changed += store_changes(st);
         }
     }
     store_unlock(st);
-    return rc;
+    return rc < 0 ? rc : changed > 0;
 }
 
 int lake_object_restore(struct lake *lake, const char *bucket, const char *key,
@@ -177,34 +180,42 @@ int lake_object_restore(struct lake *lake, const char *bucket, const char *key,
     if (info == NULL) {
         info = &local;
     }
-    int rc = lake_version_open(lake, bucket, key, version_id, info, NULL, err);
-    if (rc < 0) {
-        if (info == &local) {
-            lake_object_info_fini(&local);
+    memset(info, 0, sizeof(*info));
+    int rc = 0;
+    /* Read, decide, compare-and-set: a request racing another sees its restore (409). */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        lake_object_info_fini(info);
+        rc = lake_version_open(lake, bucket, key, version_id, info, NULL, err);
+        if (rc < 0) {
+            break;
         }
-        return rc;
+        char *meta = NULL;
+        rc = lake_restore_apply(info->meta_json, tier, days, lake_lifecycle_now_ms(), &meta);
+        if (rc < 0) {
+            break;
+        }
+        int put = lake__version_meta_put(lake, bucket, info, meta);
+        if (put == 1) {
+            free(info->meta_json);
+            info->meta_json = meta;
+            break;
+        }
+        free(meta);
+        if (put < 0) {
+            rc = put;
+            break;
+        }
+        rc = SL_E(IO); /* changed under us every time: give up */
     }
-    char *meta = NULL;
-    rc = lake_restore_apply(info->meta_json, tier, days, lake_lifecycle_now_ms(), &meta);
     if (rc == SL_E(INVALID_OBJECT_STATE)) {
         rc = err_set(err, rc, "Restore is not allowed for the object's current storage class");
     } else if (rc == SL_E(RESTORE_IN_PROGRESS)) {
         rc = err_set(err, rc, "Object restore is already in progress");
     } else if (rc == SL_E(INVALID_ARGUMENT_S3)) {
         rc = err_set(err, rc, "Expedited retrieval is not supported for this storage class");
-    } else if (rc == SL_E(NOMEM)) {
-        rc = err_set(err, rc, "We encountered an internal error. Please try again.");
-    } else if (rc >= 0) {
-        int wrc = lake__version_meta_put(lake, bucket, info, meta);
-        if (wrc < 0) {
-            rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
-        } else {
-            free(info->meta_json);
-            info->meta_json = meta;
-            meta = NULL;
-        }
+    } else if (rc < 0 && (err == NULL || err->code == 0)) {
+        rc = err_set(err, SL_E(IO), "We encountered an internal error. Please try again.");
     }
-    free(meta);
     if (info == &local) {
         lake_object_info_fini(&local);
     }

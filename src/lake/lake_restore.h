@@ -72,7 +72,8 @@ int lake_object_restore(struct lake *lake, const char *bucket, const char *key,
                         struct lake_object_info *info, struct err_info *err);
 
 /* Replaces the stored headers of version v (as listed or looked up) if it is still the
-   same version (ETag and time unchanged). 0 or a storage error. */
+   same version (ETag and time unchanged) with the same stored headers (v->meta_json):
+   a compare-and-set. 1 when replaced, 0 when v changed meanwhile, or a storage error. */
 int lake__version_meta_put(struct lake *lake, const char *bucket, const struct lake_object_info *v,
                            const char *meta_json);
 

@@ -190,6 +190,21 @@ static void test_restore_kept_with_the_version(void **state)
                      SL_E(INVALID_OBJECT_STATE));
 }
 
+static void test_meta_put_compares_and_sets(void **state)
+{
+    struct fixture *f = *state;
+    struct lake_object_info info;
+    put(f, "k", "body", "{\"x-amz-storage-class\":\"GLACIER\"}", &info);
+    const char *next = "{\"x-amz-storage-class\":\"DEEP_ARCHIVE\"}";
+    assert_int_equal(lake__version_meta_put(f->lake, "bkt", &info, next), 1);
+    /* info's headers are stale now: a second writer from the same read loses */
+    assert_int_equal(lake__version_meta_put(f->lake, "bkt", &info, "{}"), 0);
+    lake_object_info_fini(&info);
+    assert_int_equal(lake_object_head(f->lake, "bkt", "k", &info, NULL), 0);
+    assert_string_equal(info.meta_json, next);
+    lake_object_info_fini(&info);
+}
+
 static void test_delete_conditions(void **state)
 {
     struct fixture *f = *state;
@@ -236,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_delays),
         cmocka_unit_test(test_restore_phases),
         cmocka_unit_test_setup_teardown(test_restore_kept_with_the_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_put_compares_and_sets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_conditions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
