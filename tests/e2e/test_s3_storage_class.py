@@ -12,6 +12,7 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 
+import boto3
 import pytest
 import requests
 from botocore.config import Config
@@ -438,3 +439,31 @@ def test_athena_skips_archived_objects(server, s3, bucket, unique):
     advance(server, 6 * 60)
     assert count_rows(athena, wg, db, "restored") == 6
     assert count_rows(athena, wg, db, "plain") == 3  # only tables that ask read restored ones
+
+
+# ---- permissions ----
+
+def user_client(server, unique, actions, bucket):
+    iam = server.client("iam")
+    user = f"restorer-{unique}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": actions,
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name=server.region,
+                        aws_access_key_id=key["AccessKeyId"],
+                        aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def test_restore_needs_s3_restore_object(server, s3, bucket, unique):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", StorageClass="GLACIER")
+    reader = user_client(server, unique + "r", ["s3:GetObject"], bucket)
+    with pytest.raises(ClientError) as e:
+        reader.restore_object(Bucket=bucket, Key="k", RestoreRequest={"Days": 1})
+    assert error_of(e)[0]["Code"] == "AccessDenied"
+    restorer = user_client(server, unique + "w", ["s3:RestoreObject"], bucket)
+    r = restorer.restore_object(Bucket=bucket, Key="k", RestoreRequest={"Days": 1})
+    assert status(r) == 202
