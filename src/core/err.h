@@ -137,7 +137,10 @@
     X(S3_KMS_NOT_FOUND, "KMS.NotFoundException", 400)                                              \
     X(S3_KMS_DISABLED, "KMS.DisabledException", 400)                                               \
     X(S3_KMS_INVALID_STATE, "KMS.KMSInvalidStateException", 400)                                   \
-    X(NO_SUCH_LIFECYCLE, "NoSuchLifecycleConfiguration", 404)
+    X(NO_SUCH_LIFECYCLE, "NoSuchLifecycleConfiguration", 404)                                      \
+    X(INVALID_STORAGE_CLASS, "InvalidStorageClass", 400)                                           \
+    X(INVALID_OBJECT_STATE, "InvalidObjectState", 403)                                             \
+    X(RESTORE_IN_PROGRESS, "RestoreAlreadyInProgress", 409)
 
 #define SL_ERR_BASE 20000
 

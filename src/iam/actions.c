@@ -230,6 +230,7 @@ static const struct op ops[] = {
     S3("PutObjectLegalHold", "PutObjectLegalHold", K_NONE, R_OBJECT),
     S3("BypassGovernanceRetention", "BypassGovernanceRetention", K_NONE, R_OBJECT),
     S3("GetObjectAttributes", "GetObjectAttributes", K_NONE, R_OBJECT),
+    S3("RestoreObject", "RestoreObject", K_NONE, R_OBJECT),
 
     CW("PutMetricData"), CW("ListMetrics"), CW("GetMetricStatistics"), CW("GetMetricData"),
 

@@ -656,6 +656,9 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         if (get && query_params_get(q, "attributes") != NULL) {
             return "GetObjectAttributes";
         }
+        if (post && query_params_get(q, "restore") != NULL) {
+            return "RestoreObject";
+        }
         if (get || head) {
             return head ? "HeadObject" : "GetObject";
         }

@@ -563,6 +563,23 @@ struct lake_delete_result {
 int lake_version_delete(struct lake *lake, const char *bucket, const char *key,
                         const char *version_id, int bypass_governance,
                         struct lake_delete_result *res, struct err_info *err);
+/*
+ * Conditions of a delete (S3's If-Match, x-amz-if-match-last-modified-time and
+ * x-amz-if-match-size) on the key's current version, checked inside the delete itself
+ * so that no write can land between check and delete. Not given: NULL, LAKE_COND_NONE.
+ */
+#define LAKE_COND_NONE INT64_MIN
+struct lake_delete_cond {
+    const char *if_match; /* "*" or an ETag, quotes optional */
+    int64_t if_mtime_s;   /* the Last-Modified second the version must have */
+    int64_t if_size;      /* its size */
+};
+/* lake_version_delete with cond (may be NULL); also SL_E(PRECONDITION_FAILED), and
+   SL_E(NO_SUCH_KEY) when if_match names a key with no current object. */
+int lake_version_delete_if(struct lake *lake, const char *bucket, const char *key,
+                           const char *version_id, int bypass_governance,
+                           const struct lake_delete_cond *cond, struct lake_delete_result *res,
+                           struct err_info *err);
 
 struct lake_version_list_opts {
     const char *prefix;

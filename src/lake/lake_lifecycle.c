@@ -20,6 +20,7 @@
 #include "core/store.h"
 #include "lake/lake_int.h"
 #include "lake/lake_lifecycle.h"
+#include "lake/lake_restore.h"
 
 /* Versions and uploads listed per page of a sweep (tests make it small). */
 size_t lake__lc_page = 1000;
@@ -251,7 +252,7 @@ static const char *storage_class_of(const struct lake_object_info *v, json_t **m
 }
 
 /* Sets a version's storage class (kept as its stored x-amz-storage-class header), if
-   the version is still the one listed. */
+   the version is still the one listed: 1, 0 when it changed meanwhile, or an error. */
 static int set_storage_class(struct lake *lake, const char *bucket,
                              const struct lake_object_info *v, const char *cls)
 {
@@ -261,33 +262,10 @@ static int set_storage_class(struct lake *lake, const char *bucket,
         meta = json_object();
     }
     json_object_set_new(meta, "x-amz-storage-class", json_string(cls));
+    json_object_del(meta, LAKE_RESTORE_KEY); /* a restored copy is of the class it leaves */
     char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(meta);
-    struct store *st = lake__local_store(lake__backend(lake));
-    const char *vid = v->version_id[0] ? v->version_id : NULL;
-    static const char *const tables[] = {"lake_objects", "lake_versions"};
-    int rc = 0;
-    store_lock(st);
-    for (size_t i = 0; i < 2 && rc == 0; i++) {
-        char sql[200];
-        snprintf(sql, sizeof(sql),
-                 "UPDATE %s SET meta=?1 WHERE bucket=?2 AND key=?3 AND version_id IS ?4"
-                 " AND etag=?5 AND last_modified_ms=?6",
-                 tables[i]);
-        struct store_stmt *s = store_prepare_args(st, sql, "ssss", text, bucket, v->key, vid);
-        if (s == NULL) {
-            rc = SL_E(IO);
-            break;
-        }
-        store_bind_text(s, 5, v->etag);
-        store_bind_int64(s, 6, v->last_modified_ms);
-        rc = store_step(s);
-        store_finalize(s);
-        if (rc > 0) {
-            rc = 0;
-        }
-    }
-    store_unlock(st);
+    int rc = lake__version_meta_put(lake, bucket, v, text);
     free(text);
     return rc;
 }
@@ -377,7 +355,7 @@ static void maybe_transition(struct bucket_sweep *bs, const struct lake_object_i
         int rc = set_storage_class(bs->lake, bs->bucket, v, cls);
         if (rc < 0) {
             failed(bs, rc, "transition", v->key);
-        } else {
+        } else if (rc > 0) { /* 0: the version changed since it was listed */
             bs->stats->transitioned++;
         }
     }

@@ -866,9 +866,52 @@ static int delete_current(struct store *st, const char *bucket, const char *key,
     return rc < 0 ? rc : add_marker(st, bucket, key, NULL);
 }
 
+/* The conditions of a delete against the key's current version, under the delete's
+   transaction. 0, or the condition's error in err. */
+static int check_delete_cond(struct store *st, const char *bucket, const char *key,
+                             const struct lake_delete_cond *c, struct err_info *err)
+{
+    struct store_stmt *s = NULL;
+    int rc = find_version(st, bucket, key, NULL, &s);
+    if (rc < 0) {
+        return internal(err, rc);
+    }
+    int found = rc == 1 && store_col_int64(s, COL_MARKER) == 0;
+    rc = 0;
+    if (!found) {
+        /* Nothing to delete: only an ETag asks for something that must exist. */
+        if (c->if_match != NULL) {
+            rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
+        }
+    } else {
+        char want[LAKE_ETAG_MAX + 4];
+        if (c->if_match != NULL) {
+            bare_etag(c->if_match, want, sizeof(want));
+        }
+        int64_t mtime_ms = store_col_int64(s, 3);
+        if ((c->if_match != NULL && strcmp(want, "*") != 0 &&
+             strcmp(want, store_col_text(s, 2)) != 0) ||
+            (c->if_mtime_s != LAKE_COND_NONE && c->if_mtime_s != mtime_ms / 1000) ||
+            (c->if_size != LAKE_COND_NONE && c->if_size != store_col_int64(s, 1))) {
+            rc = err_set(err, SL_E(PRECONDITION_FAILED),
+                         "At least one of the pre-conditions you specified did not hold");
+        }
+    }
+    store_finalize(s);
+    return rc;
+}
+
 int lake_version_delete(struct lake *lake, const char *bucket, const char *key,
                         const char *version_id, int bypass_governance,
                         struct lake_delete_result *res, struct err_info *err)
+{
+    return lake_version_delete_if(lake, bucket, key, version_id, bypass_governance, NULL, res, err);
+}
+
+int lake_version_delete_if(struct lake *lake, const char *bucket, const char *key,
+                           const char *version_id, int bypass_governance,
+                           const struct lake_delete_cond *cond, struct lake_delete_result *res,
+                           struct err_info *err)
 {
     struct err_info local;
     if (err == NULL) {
@@ -888,6 +931,9 @@ int lake_version_delete(struct lake *lake, const char *bucket, const char *key,
     struct bucket_state bs;
     if (rc == 0) {
         rc = bucket_state(st, bucket, &bs, err);
+    }
+    if (rc == 0 && cond != NULL) {
+        rc = check_delete_cond(st, bucket, key, cond, err);
     }
     if (rc == 0) {
         res->versioned = bs.versioning != LAKE_VERSIONING_OFF;

@@ -21,6 +21,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "http/http.h"
+#include "lake/lake_restore.h"
 #include "lake/s3_http.h"
 
 /* ---- decoding ---- */
@@ -380,6 +381,7 @@ static void list_contents(struct s3_req *r, struct buf *b, const struct lake_obj
     if (owner) {
         s3__owner(r, b, "Owner");
     }
+    s3__restore_status(r, b, o);
     buf_puts(b, versions ? "</Version>" : "</Contents>");
 }
 
@@ -530,7 +532,8 @@ static int list_uploads(struct s3_req *r)
         s3__xml_elem(&b, "UploadId", list.uploads[i].upload_id);
         s3__owner(r, &b, "Initiator");
         s3__owner(r, &b, "Owner");
-        s3__xml_elem(&b, "StorageClass", "STANDARD");
+        char sc[32];
+        s3__xml_elem(&b, "StorageClass", lake_class_of(list.uploads[i].meta_json, sc));
         s3__xml_elem_time(&b, "Initiated", list.uploads[i].initiated_ms);
         if (list.uploads[i].checksum_algo != LAKE_CHECKSUM_NONE) {
             s3__xml_elem(&b, "ChecksumAlgorithm",

@@ -19,9 +19,6 @@
 #include "lake/lake_int.h"
 #include "lake/s3_http.h"
 
-static const char MSG_PRECONDITION[] =
-    "At least one of the pre-conditions you specified did not hold";
-
 /* An algorithm's name as S3 words it in messages: "crc32", "sha256". */
 static void lower_name(enum lake_checksum_algo algo, char out[16])
 {
@@ -344,7 +341,8 @@ int s3__get_object_attributes(struct s3_req *r)
         object_parts(&b, &info, marker, max);
     }
     if (attrs & ATTR_STORAGE_CLASS) {
-        s3__xml_elem(&b, "StorageClass", "STANDARD");
+        char sc[32];
+        s3__xml_elem(&b, "StorageClass", s3__storage_class(&info, sc));
     }
     if (attrs & ATTR_SIZE) {
         s3__xml_elem_int(&b, "ObjectSize", info.size_bytes);
@@ -370,49 +368,13 @@ static int64_t parse_time_s(const char *s)
     return -1;
 }
 
-/* 1 when etag (no quotes) is named by want: "*", or the ETag with or without quotes. */
-static int etag_is(const char *want, const char *etag)
+void s3__delete_cond(const char *if_match, const char *if_time, const char *if_size,
+                     struct lake_delete_cond *out)
 {
-    size_t len = strlen(want);
-    if (len >= 2 && want[0] == '"' && want[len - 1] == '"') {
-        want++;
-        len -= 2;
-    }
-    return (len == 1 && want[0] == '*') || (len == strlen(etag) && memcmp(want, etag, len) == 0);
-}
-
-int s3__delete_precondition(struct s3_req *r, const char *key, const char *if_match,
-                            const char *if_time, const char *if_size, struct err_info *err)
-{
-    if (if_match == NULL && if_time == NULL && if_size == NULL) {
-        return 0;
-    }
-    /* Evaluated against the current version, as S3 does. */
-    struct lake_object_info info;
-    memset(&info, 0, sizeof(info));
-    struct err_info lookup;
-    err_clear(&lookup);
-    int rc = lake_version_open(r->lake, r->bucket, key, NULL, &info, NULL, &lookup);
-    int found = rc == 0;
-    if (rc < 0 && rc != SL_E(NO_SUCH_KEY)) {
-        lake_object_info_fini(&info);
-        return err_set(err, rc, "%s", lookup.message);
-    }
-    rc = 0;
-    if (!found) {
-        /* Nothing to delete: only an ETag asked for something that must exist. */
-        if (if_match != NULL) {
-            rc = err_set(err, SL_E(NO_SUCH_KEY), "The specified key does not exist.");
-        }
-    } else if (if_match != NULL && !etag_is(if_match, info.etag)) {
-        rc = err_set(err, SL_E(PRECONDITION_FAILED), "%s", MSG_PRECONDITION);
-    } else if (if_time != NULL && parse_time_s(if_time) != info.last_modified_ms / 1000) {
-        rc = err_set(err, SL_E(PRECONDITION_FAILED), "%s", MSG_PRECONDITION);
-    } else if (if_size != NULL && s3__parse_uint(if_size) != info.size_bytes) {
-        rc = err_set(err, SL_E(PRECONDITION_FAILED), "%s", MSG_PRECONDITION);
-    }
-    lake_object_info_fini(&info);
-    return rc;
+    /* A time or size that does not parse is given all the same: it matches nothing. */
+    out->if_match = if_match;
+    out->if_mtime_s = if_time == NULL ? LAKE_COND_NONE : parse_time_s(if_time);
+    out->if_size = if_size == NULL ? LAKE_COND_NONE : s3__parse_uint(if_size);
 }
 
 /* ---- governance retention ---- */

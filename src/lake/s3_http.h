@@ -9,6 +9,8 @@
  *                                                            (and s3_lifecycle)
  *   s3_versioning.c  versioning, object lock, conditions  -> s3_lifecycle, s3_body, s3_req
  *   s3_lifecycle.c   lifecycle configuration and headers  -> s3_body, s3_req
+ *   s3_restore.c storage classes, archived objects        -> s3_body, s3_req
+ *                    (called by s3_api, s3_object, s3_versioning, s3_post)
  *   s3_body.c    request bodies, XML bodies, tagging      -> s3_req, s3_chunked, s3_xml
  *   s3_req.c     request accessors, errors, XML answers   -> nothing of the adapter
  */
@@ -243,13 +245,30 @@ int s3__complete_checksum(struct s3_req *r, const struct lake_upload_info *up,
 /* The part checksums a CompleteMultipartUpload lists must be the parts' own (InvalidPart). */
 int s3__complete_part_checksums(struct s3_req *r, const struct lake_upload_info *up,
                                 const struct s3_xml_node *root);
-/* A delete's conditions on key's current version (NULL: not given): 0, or
-   SL_E(PRECONDITION_FAILED) / SL_E(NO_SUCH_KEY) with S3's message in err. */
-int s3__delete_precondition(struct s3_req *r, const char *key, const char *if_match,
-                            const char *if_time, const char *if_size, struct err_info *err);
+/* A delete's conditions (header or element texts, NULL: not given) for
+   lake_version_delete_if, which checks them against the key's current version. */
+void s3__delete_cond(const char *if_match, const char *if_time, const char *if_size,
+                     struct lake_delete_cond *out);
 /* 1 when the request's x-amz-bypass-governance-retention is true and the caller may
    bypass governance retention of key (s3:BypassGovernanceRetention), else 0. */
 int s3__bypass_governance(struct s3_req *r, const char *key);
+
+/* ---- s3_restore.c: storage classes on writes, archived objects ---- */
+
+/* A write's storage class (x-amz-storage-class or POST Object's field; NULL: none
+   named) into the stored headers *meta_json (replaced; STANDARD is stored as no class).
+   0 or InvalidStorageClass set on the call. */
+int s3__storage_class_apply(struct s3_req *r, const char *cls, char **meta_json);
+/* Refuses reading (copy_source: copying from) an archived object not restored:
+   InvalidObjectState naming its class. 0 when it may be read. */
+int s3__archive_check(struct s3_req *r, const struct lake_object_info *info, int copy_source);
+/* x-amz-restore of a version a restore was asked for. */
+void s3__restore_header(struct s3_req *r, const struct lake_object_info *info);
+/* A listing entry's RestoreStatus, when the request asks for it
+   (x-amz-optional-object-attributes) and a restore was asked for. */
+void s3__restore_status(struct s3_req *r, struct buf *b, const struct lake_object_info *info);
+/* RestoreObject: POST ?restore on an object. */
+int s3__restore_object(struct s3_req *r);
 
 /* Object-level requests and DeleteObjects (s3_object.c). */
 int s3__object_op(struct s3_req *r);

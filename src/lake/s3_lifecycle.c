@@ -841,6 +841,7 @@ char *s3__meta_without_class(const char *meta_json)
     }
     json_t *meta = json_loads(meta_json, 0, NULL);
     json_object_del(meta, "x-amz-storage-class");
+    json_object_del(meta, ":restore"); /* a copy is never restored (lake_restore.h) */
     char *out = json_object_size(meta) > 0 ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(meta);
     return out;

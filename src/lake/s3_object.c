@@ -23,6 +23,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "lake/lake_int.h"
+#include "lake/lake_restore.h"
 #include "lake/s3_http.h"
 
 #define MAX_OBJECT_BYTES ((int64_t)5 << 30)
@@ -223,6 +224,14 @@ struct writer_sink {
     int64_t max_bytes;
 };
 
+/* The write's x-amz-storage-class into the stored headers (s3_restore.c). */
+static int put_ctx_class(struct s3_req *r, struct put_ctx *pc)
+{
+    int rc = s3__storage_class_apply(r, s3__header(r, "x-amz-storage-class"), &pc->meta_json);
+    pc->opts.meta_json = pc->meta_json;
+    return rc;
+}
+
 static int writer_sink_fn(void *arg, const uint8_t *data, size_t len)
 {
     struct writer_sink *s = arg;
@@ -339,6 +348,9 @@ static int put_object(struct s3_req *r)
     struct s3_sse_key ck;
     char *sse = NULL;
     rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
+    if (rc == 0) {
+        rc = put_ctx_class(r, &pc);
+    }
     if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
         rc = s3__sse_write(r, &ck, &sse);
     }
@@ -705,6 +717,13 @@ static int get_object(struct s3_req *r, int head)
     }
     struct api_response *resp = r->call->resp;
     s3__version_headers(r, &info);
+    s3__restore_header(r, &info);
+    rc = head ? 0 : s3__archive_check(r, &info, 0);
+    if (rc < 0) {
+        lake_reader_close(rd);
+        lake_object_info_fini(&info);
+        return rc;
+    }
     rc = check_conditions(r, &info, 0);
     if (rc == 304) {
         resp->status = 304;
@@ -790,13 +809,11 @@ static int get_object(struct s3_req *r, int head)
 static int delete_object(struct s3_req *r)
 {
     struct lake_delete_result res;
-    int rc = s3__delete_precondition(r, r->key, s3__header(r, "If-Match"),
-                                     s3__header(r, "x-amz-if-match-last-modified-time"),
-                                     s3__header(r, "x-amz-if-match-size"), &r->call->err);
-    if (rc == 0) {
-        rc = lake_version_delete(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
-                                 s3__bypass_governance(r, r->key), &res, &r->call->err);
-    }
+    struct lake_delete_cond cond;
+    s3__delete_cond(s3__header(r, "If-Match"), s3__header(r, "x-amz-if-match-last-modified-time"),
+                    s3__header(r, "x-amz-if-match-size"), &cond);
+    int rc = lake_version_delete_if(r->lake, r->bucket, r->key, s3__query(r, "versionId"),
+                                    s3__bypass_governance(r, r->key), &cond, &res, &r->call->err);
     if (rc == 0) {
         r->call->resp->status = 204;
         if (res.delete_marker) {
@@ -885,6 +902,9 @@ static int open_source(struct s3_req *r, char **sb, char **sk, struct lake_objec
     }
     if (rc == 0) {
         rc = check_conditions(r, info, 1);
+        if (rc == 0) {
+            rc = s3__archive_check(r, info, 1); /* an archived source must be restored first */
+        }
         if (rc < 0) {
             lake_reader_close(*rd);
             *rd = NULL;
@@ -957,6 +977,9 @@ static int copy_object(struct s3_req *r)
         pc.meta_json = s3__meta_without_class(src.meta_json);
         pc.opts.meta_json = pc.meta_json;
     }
+    if ((rc = put_ctx_class(r, &pc)) < 0) {
+        goto out;
+    }
     const char *tag_directive = s3__header(r, "x-amz-tagging-directive");
     if (tag_directive == NULL || strcasecmp(tag_directive, "REPLACE") != 0) {
         rc = lake_version_tags_get(r->lake, sb, sk, src_version, &src_tags, &r->call->err);
@@ -1022,6 +1045,9 @@ static int create_upload(struct s3_req *r, const char *acl)
     struct s3_sse_key ck;
     int rc = put_ctx_from_headers(r, &pc, LAKE_CHECKSUM_NONE);
     char *sse = NULL;
+    if (rc == 0) {
+        rc = put_ctx_class(r, &pc);
+    }
     if (rc == 0 && (rc = s3__sse_customer(r, 0, &ck)) == 0) {
         rc = s3__sse_write(r, &ck, &sse);
     }
@@ -1194,6 +1220,48 @@ static int malformed(struct s3_req *r)
                     "published schema");
 }
 
+/* CompleteMultipartUpload's x-amz-mp-object-size: the parts listed must add up to it. */
+static int check_mpu_size(struct s3_req *r, const char *upload_id,
+                          const struct lake_complete_part *parts, size_t n)
+{
+    const char *h = s3__header(r, "x-amz-mp-object-size");
+    if (h == NULL) {
+        return 0;
+    }
+    long long want = s3__parse_uint(h);
+    if (want < 0) {
+        return s3__fail(r, SL_E(INVALID_REQUEST),
+                        "Value for x-amz-mp-object-size header is invalid: '%s'", h);
+    }
+    struct lake_part_info *have = NULL;
+    size_t n_have = 0;
+    int truncated = 0;
+    int rc = lake_part_list(r->lake, r->bucket, r->key, upload_id, 0, LAKE_PART_NUMBER_MAX, &have,
+                            &n_have, &truncated, &r->call->err);
+    if (rc < 0) {
+        return rc;
+    }
+    long long total = 0;
+    for (size_t i = 0, j = 0; i < n; i++) {
+        while (j < n_have && have[j].part_number < parts[i].part_number) {
+            j++;
+        }
+        if (j < n_have && have[j].part_number == parts[i].part_number) {
+            total += have[j].size_bytes;
+        }
+    }
+    free(have);
+    /* A part missing or replaced is the completion's own error (InvalidPart); this is
+       only the sum of what is there. */
+    if (total != want) {
+        return s3__fail(r, SL_E(INVALID_REQUEST),
+                        "The provided 'x-amz-mp-object-size' header value %lld does not match "
+                        "what was computed: %lld",
+                        want, total);
+    }
+    return 0;
+}
+
 static int complete_upload(struct s3_req *r)
 {
     const char *upload_id = s3__query(r, "uploadId");
@@ -1240,6 +1308,9 @@ static int complete_upload(struct s3_req *r)
     }
     if (rc == 0) {
         rc = s3__complete_part_checksums(r, &up, root);
+    }
+    if (rc == 0) {
+        rc = check_mpu_size(r, upload_id, parts, n);
     }
     if (rc == 0) {
         rc = lake_upload_complete_opts(r->lake, r->bucket, r->key, upload_id, parts, n, &cond,
@@ -1348,7 +1419,8 @@ static int list_parts(struct s3_req *r)
     }
     s3__owner(r, &b, "Initiator");
     s3__owner(r, &b, "Owner");
-    s3__xml_elem(&b, "StorageClass", "STANDARD");
+    char sc[32];
+    s3__xml_elem(&b, "StorageClass", lake_class_of(up.meta_json, sc));
     if (up.checksum_algo != LAKE_CHECKSUM_NONE) {
         s3__xml_elem(&b, "ChecksumAlgorithm", lake_checksum_name(up.checksum_algo));
         s3__xml_elem(&b, "ChecksumType", lake_checksum_type_name(up.checksum_type));
@@ -1449,13 +1521,12 @@ int s3__delete_objects(struct s3_req *r)
         if (key[0] == '\0') {
             drc = err_set(&err, SL_E(INVALID_ARGUMENT_S3), "Invalid key");
         } else {
-            drc = s3__delete_precondition(r, key, s3__xml_child_text(o, "ETag"),
-                                          s3__xml_child_text(o, "LastModifiedTime"),
-                                          s3__xml_child_text(o, "Size"), &err);
-        }
-        if (drc == 0 && key[0] != '\0') {
-            drc = lake_version_delete(r->lake, r->bucket, key, vid, s3__bypass_governance(r, key),
-                                      &res, &err);
+            struct lake_delete_cond cond;
+            s3__delete_cond(s3__xml_child_text(o, "ETag"),
+                            s3__xml_child_text(o, "LastModifiedTime"),
+                            s3__xml_child_text(o, "Size"), &cond);
+            drc = lake_version_delete_if(r->lake, r->bucket, key, vid,
+                                         s3__bypass_governance(r, key), &cond, &res, &err);
         }
         if (drc == 0 && !quiet) {
             buf_puts(&b, "<Deleted>");
@@ -1495,6 +1566,10 @@ int s3__object_op(struct s3_req *r)
     const char *upload_id = s3__query(r, "uploadId");
     if (s3__query(r, "retention") != NULL || s3__query(r, "legal-hold") != NULL) {
         return s3__object_lock_op(r);
+    }
+    if (s3__query(r, "restore") != NULL && strcmp(m, "POST") == 0) {
+        r->call->operation = "RestoreObject";
+        return s3__restore_object(r);
     }
     if (s3__unsupported_subresource(r)) {
         return s3__fail(r, SL_E(NOT_IMPLEMENTED),

@@ -480,13 +480,16 @@ static int write_object(struct post *p, const char *tags, struct lake_object_inf
         rc = lake_writer_write(w, p->body + p->form.file_offset, p->form.file_len);
     }
     char *meta = meta_of_fields(p);
+    if (rc == 0) {
+        rc = s3__storage_class_apply(r, field(p, "x-amz-storage-class"), &meta);
+    }
     const char *ct = field(p, "Content-Type");
     struct lake_put_opts opts = {.content_type = ct != NULL ? ct : p->form.file_content_type,
                                  .meta_json = meta,
                                  .tags_json = tags};
     if (rc == 0) {
         rc = lake_writer_commit(w, r->bucket, p->key, &opts, info, &r->call->err);
-    } else {
+    } else if (r->call->err.code == 0) {
         rc = s3__fail(r, rc, "We encountered an internal error. Please try again.");
     }
     free(meta);

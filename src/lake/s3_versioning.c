@@ -256,6 +256,9 @@ static void version_entry(struct s3_req *r, struct buf *b, const struct lake_obj
         s3__xml_elem(b, "StorageClass", s3__storage_class(v, sc));
     }
     s3__owner(r, b, "Owner");
+    if (!v->delete_marker) {
+        s3__restore_status(r, b, v);
+    }
     buf_printf(b, "</%s>", elem);
 }
 

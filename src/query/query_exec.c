@@ -33,6 +33,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "lake/lake_lifecycle.h"
+#include "lake/lake_restore.h"
 #include "query/query_int.h"
 
 #define MAX_TABLES 16
@@ -455,6 +457,18 @@ static int table_format(const struct catalog_table_desc *d)
     return FMT_CSV;
 }
 
+/* 1 when the table asks for restored archived objects to be read
+   (read_restored_glacier_objects=true). */
+static int reads_restored(const struct catalog_table_desc *d)
+{
+    for (size_t i = 0; i < d->n_parameters; i++) {
+        if (strcmp(d->parameters[i].key, "read_restored_glacier_objects") == 0) {
+            return strcasecmp(d->parameters[i].value, "true") == 0;
+        }
+    }
+    return 0;
+}
+
 /* Adds the object files under location to t (and their sizes). */
 static int add_location_files(struct walk *wk, struct table_ref *t, const char *location,
                               struct buf *list_sql_files, struct buf *gz_sql_files)
@@ -478,6 +492,10 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
         free(pfx);
         return -1;
     }
+    /* Athena skips objects in GLACIER and DEEP_ARCHIVE; a table that asks reads those
+       restored (lake_restore.h). */
+    int restored_ok = reads_restored(t->desc);
+    int64_t now = lake_lifecycle_now_ms();
     for (;;) {
         struct lake_list_opts lo = {.prefix = pfx, .after = after, .max_keys = 1000};
         struct lake_list_result res = {0};
@@ -495,6 +513,11 @@ static int add_location_files(struct walk *wk, struct table_ref *t, const char *
             base = base != NULL ? base + 1 : o->key;
             /* Athena skips directory markers and files starting with _ or . */
             if (base[0] == '\0' || base[0] == '_' || base[0] == '.' || o->size_bytes == 0) {
+                continue;
+            }
+            char cls[32];
+            if (lake_class_archived(lake_class_of(o->meta_json, cls)) &&
+                !(restored_ok && lake_restore_readable(o->meta_json, now))) {
                 continue;
             }
             /* each object is read as the caller */

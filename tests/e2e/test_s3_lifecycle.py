@@ -406,14 +406,20 @@ def test_transitions_storage_class(clocked, unique):
     advance(clocked, 60 * DAY)
     head = s3.head_object(Bucket=b, Key="big")
     assert head["StorageClass"] == "GLACIER"
-    got = s3.get_object(Bucket=b, Key="big")
-    assert got["StorageClass"] == "GLACIER" and got["Body"].read() == big
+    with pytest.raises(ClientError) as e:  # archived: read once restored
+        s3.get_object(Bucket=b, Key="big")
+    assert code_of(e) == "InvalidObjectState"
     listed = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket=b)["Contents"]}
     assert listed == {"big": "GLACIER", "small": "STANDARD"}
     vs = {v["VersionId"]: v["StorageClass"] for v in versions(s3, b)[0] if v["Key"] == "big"}
     assert vs[old] == "DEEP_ARCHIVE"
     assert s3.head_object(Bucket=b, Key="big", VersionId=old)["StorageClass"] == "DEEP_ARCHIVE"
-    # A copy is a new object: it starts in STANDARD.
+    # A copy is a new object: it starts in STANDARD (its archived source restored first).
+    s3.restore_object(Bucket=b, Key="big", RestoreRequest={
+        "Days": 1, "GlacierJobParameters": {"Tier": "Expedited"}})
+    advance(clocked, 600)
+    got = s3.get_object(Bucket=b, Key="big")
+    assert got["StorageClass"] == "GLACIER" and got["Body"].read() == big
     s3.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "big"})
     assert "StorageClass" not in s3.head_object(Bucket=b, Key="copy")
 
