@@ -208,6 +208,10 @@ void metrics_source_athena(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].queue_ms);
         k.name = "TotalExecutionTime";
         metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].total_ms);
+        k.name = "QueryPlanningTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].planning_ms);
+        k.name = "ServiceProcessingTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].service_ms);
     }
     free(f);
     src->last_ms = now_ms;

@@ -529,6 +529,10 @@ int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t 
         r->engine_ms = store_col_int64(q, 5);
         r->queue_ms = store_col_int64(q, 6);
         r->total_ms = store_col_int64(q, 7);
+        /* as GetQueryRuntimeStatistics' Timeline gives them */
+        r->planning_ms = 0;
+        int64_t service = r->total_ms - r->queue_ms - r->engine_ms;
+        r->service_ms = service > 0 ? service : 0;
     }
     store_finalize(q);
     store_read_end(svc->st);

@@ -401,6 +401,21 @@ def test_athena_publishes_per_workgroup_that_asks(sl, cw, unique):
     scanned = stats(cw, "AWS/Athena", "ProcessedBytes", dims, period=3600)["Datapoints"]
     assert total(scanned) == sum(q["Statistics"]["DataScannedInBytes"] for q in done[:2])
     assert {d["Unit"] for d in scanned} == {"Bytes"}
+    # The six metrics, each once per query; the service's time is the runtime statistics'.
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Athena",
+                                                      Dimensions=dims)["Metrics"]}
+    assert names == {"ProcessedBytes", "EngineExecutionTime", "QueryQueueTime",
+                     "QueryPlanningTime", "ServiceProcessingTime", "TotalExecutionTime"}
+    timelines = [athena.get_query_runtime_statistics(QueryExecutionId=q["QueryExecutionId"])[
+        "QueryRuntimeStatistics"]["Timeline"] for q in done[:2]]
+    for metric, field in (("ServiceProcessingTime", "ServiceProcessingTimeInMillis"),
+                          ("QueryQueueTime", "QueryQueueTimeInMillis")):
+        got = stats(cw, "AWS/Athena", metric, dims, period=3600)["Datapoints"]
+        assert total(got, "SampleCount") == 2, metric
+        assert total(got) == sum(t[field] for t in timelines), metric
+    planning = stats(cw, "AWS/Athena", "QueryPlanningTime", dims, period=3600)["Datapoints"]
+    assert total(planning, "SampleCount") == 2 and total(planning) == sum(
+        q["Statistics"]["QueryPlanningTimeInMillis"] for q in done[:2])
     quiet = cw.list_metrics(Namespace="AWS/Athena",
                             Dimensions=[{"Name": "WorkGroup", "Value": off}])["Metrics"]
     assert quiet == []
