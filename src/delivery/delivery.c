@@ -1357,6 +1357,7 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
     struct seglog_record_in stack_in[16];
     struct seglog_record_in *in = n <= 16 ? stack_in : try_malloc(n * sizeof(*in));
     if (in == NULL) {
+        atomic_fetch_add(&ds->c_throttled_records, n);
         rc = err_set(err, SL_E(UNAVAILABLE), "Slow down.");
         goto out;
     }
@@ -1378,11 +1379,13 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
     if (rc < 0) {
         log_msg(LOG_ERROR, "delivery", "delivery stream %s: the internal log failed: %s", name,
                 sl_strerror(rc));
+        atomic_fetch_add(&ds->c_throttled_records, n);
         rc = err_set(err, SL_E(UNAVAILABLE), "The internal log of %s failed; retry later.", name);
         goto out;
     }
     atomic_fetch_add(&ds->c_in_records, n);
     atomic_fetch_add(&ds->c_in_bytes, bytes);
+    atomic_fetch_add(&ds->c_put_requests, 1);
     delivery__log_grew(ds);
     /* Record ids: the stream's id, the record's index and random bits, in hex. */
     for (size_t i = 0; i < n; i++) {
@@ -1441,6 +1444,12 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->backup_data_freshness_ms = atomic_load(&ds->c_backup_freshness_ms);
     out->decompression_failed_records = atomic_load(&ds->c_decomp_failed_records);
     out->cwl_control_dropped = atomic_load(&ds->c_cwl_control_dropped);
+    out->put_requests = atomic_load(&ds->c_put_requests);
+    out->throttled_records = atomic_load(&ds->c_throttled_records);
+    pthread_mutex_lock(&ds->mu);
+    out->buffered_records = ds->buf_records;
+    out->buffered_bytes = ds->buf.len;
+    pthread_mutex_unlock(&ds->mu);
     delivery__release(ds);
     return 0;
 }
@@ -1453,6 +1462,7 @@ enum {
     M_CONVERSION = 4,
     M_PARTITIONING = 8,
     M_BACKUP = 16,
+    M_DIRECT_PUT = 32,
 };
 
 static int metric_groups(struct dstream *ds)
@@ -1460,7 +1470,8 @@ static int metric_groups(struct dstream *ds)
     pthread_mutex_lock(&ds->mu);
     int g = (ds->kinesis_source ? M_KINESIS : 0) | (ds->dest.lambda ? M_LAMBDA : 0) |
             (ds->dest.conversion ? M_CONVERSION : 0) |
-            (ds->dest.partitioning ? M_PARTITIONING : 0) | (ds->dest.backup ? M_BACKUP : 0);
+            (ds->dest.partitioning ? M_PARTITIONING : 0) | (ds->dest.backup ? M_BACKUP : 0) |
+            (ds->kinesis_source ? 0 : M_DIRECT_PUT);
     pthread_mutex_unlock(&ds->mu);
     return g;
 }
@@ -1488,6 +1499,8 @@ int delivery_stream_metrics(struct delivery_service *svc, const char *region, co
     } all[] = {
         {M_ALL, "IncomingBytes", "Bytes", (double)c.incoming_bytes},
         {M_ALL, "IncomingRecords", "Count", (double)c.incoming_records},
+        {M_DIRECT_PUT, "IncomingPutRequests", "Count", (double)c.put_requests},
+        {M_DIRECT_PUT, "ThrottledRecords", "Count", (double)c.throttled_records},
         {M_ALL, "DeliveryToS3.Bytes", "Bytes", (double)c.s3_bytes},
         {M_ALL, "DeliveryToS3.Records", "Count", (double)c.s3_records},
         {M_ALL, "DeliveryToS3.ObjectCount", "Count", (double)c.s3_objects},

@@ -165,6 +165,11 @@ struct delivery_counters {
     /* Decompression and CloudWatchLogProcessing (Sluice's own, no AWS metric). */
     uint64_t decompression_failed_records; /* records sent to decompression-failed */
     uint64_t cwl_control_dropped;          /* CONTROL_MESSAGE records dropped */
+    /* Direct PUT (0 for a Kinesis source). */
+    uint64_t put_requests;      /* IncomingPutRequests: PutRecord(Batch) calls that stored */
+    uint64_t throttled_records; /* ThrottledRecords: records refused "Slow down." */
+    /* The buffer now (not counters): what waits for the next object. */
+    uint64_t buffered_records, buffered_bytes;
 };
 /* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,

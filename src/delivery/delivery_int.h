@@ -242,6 +242,8 @@ struct dstream {
     /* Records the Decompression and CloudWatchLogProcessing processors sent to
        decompression-failed, and the CloudWatch Logs CONTROL_MESSAGE records dropped. */
     _Atomic uint64_t c_decomp_failed_records, c_cwl_control_dropped;
+    /* Direct PUT: calls that stored their records, records refused with "Slow down.". */
+    _Atomic uint64_t c_put_requests, c_throttled_records;
 };
 
 struct delivery_service {

@@ -299,6 +299,23 @@ static void firehose_section(struct prometheus *p, struct buf *b)
         }
     }
     free(rows);
+    /* The buffers now: what waits for the next object. */
+    static const char *const buffered[2][2] = {
+        {"sluice_firehose_buffered_bytes", "Bytes in the buffer, not yet in an object."},
+        {"sluice_firehose_buffered_records", "Records in the buffer, not yet in an object."}};
+    for (int g = 0; g < 2; g++) {
+        head(b, buffered[g][0], "gauge", buffered[g][1]);
+        for (size_t i = 0; i < n; i++) {
+            struct delivery_counters c;
+            if (delivery_stream_counters(p->delivery, ids[i].region, ids[i].name, &c) < 0) {
+                continue;
+            }
+            buf_printf(b, "%s{region=\"%s\",delivery_stream=\"", buffered[g][0], ids[i].region);
+            label_value(b, ids[i].name);
+            buf_printf(b, "\"} %llu\n",
+                       (unsigned long long)(g == 0 ? c.buffered_bytes : c.buffered_records));
+        }
+    }
     free(ids);
 }
 

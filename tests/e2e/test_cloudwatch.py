@@ -351,6 +351,18 @@ def test_firehose_incoming_records_are_published(sl, cw, unique):
     assert sample_until(sl, cw, "AWS/Firehose", "IncomingRecords", dims, 40) == 40
     nbytes = sum(len(d) for d in records)
     assert sample_until(sl, cw, "AWS/Firehose", "IncomingBytes", dims, nbytes) == nbytes
+    # One call stored them (IncomingPutRequests); none refused, so no ThrottledRecords datapoint.
+    assert sample_until(sl, cw, "AWS/Firehose", "IncomingPutRequests", dims, 1) == 1
+    assert stats(cw, "AWS/Firehose", "ThrottledRecords", dims, period=3600)["Datapoints"] == []
+    # Sluice's own: the buffer at each sample, between empty and the 40 records.
+    deadline, buffered = time.time() + 30, []
+    while not buffered and time.time() < deadline:  # a sample may be under way: wait for it
+        sl.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        buffered = stats(cw, "Sluice/Firehose", "BufferedRecords", dims, period=3600)[
+            "Datapoints"]
+    assert buffered and 0 <= buffered[0]["Minimum"] <= buffered[0]["Maximum"] <= 40
+    assert buffered[0]["Unit"] == "Count"
 
 
 def test_metrics_survive_a_restart(fresh_sluice, unique):

@@ -11,6 +11,7 @@ binary is installed (scripts/install-deps.sh installs Debian's).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -293,7 +294,8 @@ def test_the_console_shows_shards_consumers_delivery_lake_and_workgroups(own, un
     assert errors and all(o["Key"].startswith("err/metadata-extraction-failed/")
                           for o in errors)
     d = rows_by(page, "delivery", 0)[(name,)]["cells"]
-    assert d[4] == "64 / 60"
+    # the buffer at the last sample (the flush the signal asks for may have emptied it)
+    assert re.fullmatch(r"[\d,]+ B of 64 MB \(\d+\.\d %\), 60 s", d[4]), d[4]
     assert d[5] == f"metadata-extraction-failed: {len(errors)}"
 
     # The lake: objects and bytes per top-level prefix, as S3 lists them.

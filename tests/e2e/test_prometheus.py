@@ -149,6 +149,22 @@ def test_firehose_figures(sl, unique):
     assert value(samples, "sluice_firehose_incoming_bytes_total",
                  delivery_stream=name) == sum(len(r) for r in records)
     assert types["sluice_firehose_incoming_records_total"] == "counter"
+    fh.put_record(DeliveryStreamName=name, Record={"Data": b"last\n"})
+    # Two calls stored records; the buffer holds them all (its 300 s are far off) once the
+    # engine has read them from the internal log.
+    deadline = time.time() + 30
+    while True:
+        samples, types = parse(scrape(sl))
+        if value(samples, "sluice_firehose_buffered_records", delivery_stream=name) == 26:
+            break
+        assert time.time() < deadline, "the records never reached the buffer"
+        time.sleep(0.1)
+    assert value(samples, "sluice_firehose_buffered_bytes",
+                 delivery_stream=name) == sum(len(r) for r in records) + 5
+    assert types["sluice_firehose_buffered_bytes"] == "gauge"
+    assert value(samples, "sluice_firehose_incoming_put_requests_total",
+                 delivery_stream=name) == 2
+    assert value(samples, "sluice_firehose_throttled_records_total", delivery_stream=name) == 0
 
 
 def test_a_signed_request_to_the_path_is_still_s3(sl):

@@ -254,6 +254,9 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
       d.bytes = sum(d.m.bytes);
       d.objects = sum(d.m.objects);
       d.freshness = last(d.m.freshness);
+      // the buffer at the last sample, against the size that sends it (SizeInMBs)
+      d.buffered = last(d.m.buffered) || 0;
+      d.bufferFill = d.bufferMB ? d.buffered / (d.bufferMB * 2 ** 20) : 0;
       delete d.m;
     }
     const { queries: athenaQueries, workgroups } = await athenaFigures();
@@ -324,7 +327,8 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
         m: { records: ask('AWS/Firehose', 'IncomingRecords', dims),
           bytes: ask('AWS/Firehose', 'IncomingBytes', dims),
           objects: ask('AWS/Firehose', 'DeliveryToS3.ObjectCount', dims),
-          freshness: ask('AWS/Firehose', 'DeliveryToS3.DataFreshness', dims, 'Maximum') } });
+          freshness: ask('AWS/Firehose', 'DeliveryToS3.DataFreshness', dims, 'Maximum'),
+          buffered: ask('Sluice/Firehose', 'BufferedBytes', dims, 'Maximum') } });
     }
     return out;
   }
@@ -490,11 +494,12 @@ function startConsole() {
       chart($('delivery-chart'), s.delivery.map((x) => ({ label: x.name, points: x.points })),
         'records/min');
       table($('delivery'), ['Delivery stream', 'Records (1 h)', 'Objects (1 h)',
-        'Freshness (s)', 'Buffer (MB / s)', 'Error objects'], s.delivery.map((x) =>
+        'Freshness (s)', 'Buffer (fill, interval)', 'Error objects'], s.delivery.map((x) =>
         '<tr data-delivery="' + esc(x.name) + '"><td>' + esc(x.name) + '</td><td class="n">' +
         num(x.records) + '</td><td class="n">' + num(x.objects) + '</td><td class="n">' +
-        num(x.freshness) + '</td><td class="n">' + num(x.bufferMB) + ' / ' +
-        num(x.bufferSeconds) + '</td><td>' + (Object.entries(x.errors).map(([t, n]) =>
+        num(x.freshness) + '</td><td class="n">' + num(x.buffered) + ' B of ' +
+        num(x.bufferMB) + ' MB (' + pct(x.bufferFill) + '), ' + num(x.bufferSeconds) +
+        ' s</td><td>' + (Object.entries(x.errors).map(([t, n]) =>
           esc(t) + ': ' + n).join(', ') || 'none') + '</td></tr>'));
       table($('lake'), ['Bucket', 'Prefix', 'Objects', 'Bytes'], s.lake.map((x) =>
         '<tr><td>' + esc(x.bucket) + '</td><td>' + esc(x.prefix || '(top level)') +
