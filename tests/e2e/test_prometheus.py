@@ -227,3 +227,46 @@ def test_durability_figures_are_exposed(sl, unique):
     _, batch_sum, batch_count = histogram_of(samples, "sluice_group_commit_records")
     assert batch_sum - batch_sum0 == 53
     assert 2 <= batch_count - batch_count0 <= 4
+
+
+def test_per_shard_athena_and_connection_figures(sl, unique):
+    kin, athena, s3 = sl.client("kinesis"), sl.client("athena"), sl.client("s3")
+    name = "proms-" + unique
+    kin.create_stream(StreamName=name, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    # 30 records to shard 0, 5 to shard 1: the counters tell the hot shard.
+    r = kin.put_records(StreamName=name, Records=[
+        {"Data": b"s" * 20, "PartitionKey": "k", "ExplicitHashKey": "0"} for _ in range(30)] + [
+        {"Data": b"t" * 20, "PartitionKey": "k", "ExplicitHashKey": str(2 ** 127)}
+        for _ in range(5)])
+    assert r["FailedRecordCount"] == 0
+    bucket, wg = "proms-" + unique, "promwg-" + unique
+    s3.create_bucket(Bucket=bucket)
+    athena.create_work_group(Name=wg, Configuration={
+        "ResultConfiguration": {"OutputLocation": f"s3://{bucket}/out/"}})
+    done = []
+    for sql in ("SELECT 1", "SELECT * FROM no_such_table_" + unique):
+        qid = athena.start_query_execution(QueryString=sql, WorkGroup=wg)["QueryExecutionId"]
+        deadline = time.time() + 60
+        while True:
+            qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if qe["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            assert time.time() < deadline, qid
+            time.sleep(0.05)
+        done.append(qe)
+    assert [q["Status"]["State"] for q in done] == ["SUCCEEDED", "FAILED"]
+    samples, types = parse(scrape(sl))
+    shard = "sluice_kinesis_shard_records_total"
+    assert types[shard] == "counter"
+    assert value(samples, shard, stream=name, shard="shardId-000000000000") == 30
+    assert value(samples, shard, stream=name, shard="shardId-000000000001") == 5
+    assert value(samples, "sluice_kinesis_shard_segment_log_bytes", stream=name,
+                 shard="shardId-000000000000") >= 30 * 20
+    assert value(samples, "sluice_athena_queries_total", workgroup=wg, state="SUCCEEDED") == 1
+    assert value(samples, "sluice_athena_queries_total", workgroup=wg, state="FAILED") == 1
+    assert value(samples, "sluice_athena_processed_bytes_total", workgroup=wg) == sum(
+        q["Statistics"]["DataScannedInBytes"] for q in done)
+    # The scrape's own connection at least.
+    assert types["sluice_http_open_connections"] == "gauge"
+    assert value(samples, "sluice_http_open_connections") >= 1
