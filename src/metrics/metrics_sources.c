@@ -181,6 +181,22 @@ void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *ctx)
             k.name = "BufferedRecords";
             metrics__put_gauge(m, &k, "Count", now_ms, (double)c.buffered_records);
         }
+        /* PutRecord.Latency and PutRecordBatch.Latency: one sample per call */
+        struct delivery_latency lat[2];
+        if (delivery_stream_latency_take(ctx, ids[i].region, ids[i].name, lat) == 0) {
+            static const char *const lat_names[2] = {"PutRecord.Latency",
+                                                     "PutRecordBatch.Latency"};
+            for (int op = 0; op < 2; op++) {
+                if (lat[op].count == 0) {
+                    continue;
+                }
+                struct metrics_key k = {ids[i].region, "AWS/Firehose", lat_names[op], &dim, 1};
+                struct metrics_stat s = {lat[op].count, lat[op].sum, lat[op].min, lat[op].max};
+                if (metrics_put(m, &k, "Milliseconds", now_ms, 60, &s) < 0) {
+                    log_msg(LOG_WARN, "metrics", "cannot record %s", lat_names[op]);
+                }
+            }
+        }
     }
     free(ids);
 }

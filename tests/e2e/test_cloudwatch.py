@@ -363,6 +363,23 @@ def test_firehose_incoming_records_are_published(sl, cw, unique):
             "Datapoints"]
     assert buffered and 0 <= buffered[0]["Minimum"] <= buffered[0]["Maximum"] <= 40
     assert buffered[0]["Unit"] == "Count"
+    # PutRecord.* and PutRecordBatch.*: the calls, their records and bytes, one latency
+    # sample per call.
+    for data in (b"one", b"twotwo"):
+        fh.put_record(DeliveryStreamName=name, Record={"Data": data})
+    deadline, lat = time.time() + 30, []
+    while total(lat, "SampleCount") < 2 and time.time() < deadline:
+        sl.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        lat = stats(cw, "AWS/Firehose", "PutRecord.Latency", dims, period=3600)["Datapoints"]
+    assert total(lat, "SampleCount") == 2 and {d["Unit"] for d in lat} == {"Milliseconds"}
+    batch_lat = stats(cw, "AWS/Firehose", "PutRecordBatch.Latency", dims, period=3600)[
+        "Datapoints"]
+    assert total(batch_lat, "SampleCount") == 1
+    for metric, want in (("PutRecord.Requests", 2), ("PutRecord.Bytes", 9),
+                         ("PutRecordBatch.Requests", 1), ("PutRecordBatch.Records", 40),
+                         ("PutRecordBatch.Bytes", nbytes), ("IncomingPutRequests", 3)):
+        assert sample_until(sl, cw, "AWS/Firehose", metric, dims, want) == want, metric
 
 
 def test_metrics_survive_a_restart(fresh_sluice, unique):
