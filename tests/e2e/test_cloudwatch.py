@@ -236,8 +236,11 @@ def test_get_metric_data_errors(cw):
         ([{"Id": "a", "MetricStat": stat}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "unique"),
         ([{"Id": "Upper", "MetricStat": stat}], "InvalidParameterValue", "lowercase"),
-        ([{"Id": "e", "Expression": "RATE(a)"}, {"Id": "a", "MetricStat": stat}],
+        ([{"Id": "e", "Expression": "STDDEV(a)"}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "not supported"),
+        ([{"Id": "e", "Expression": "FILL(a)"}, {"Id": "a", "MetricStat": stat}],
+         "InvalidParameterValue", "arguments"),
+        ([{"Id": "e", "Expression": "FILL(2, 0)"}], "InvalidParameterValue", "time series"),
         ([{"Id": "e", "Expression": "a + zz"}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "zz"),
         ([{"Id": "e", "Expression": "f + 1"}, {"Id": "f", "Expression": "e * 2"}],
@@ -272,6 +275,38 @@ def test_get_metric_data_expressions(cw, unique):
     got = {x["Id"]: x["Values"] for x in r["MetricDataResults"]}
     assert got == {"plus": [16.0], "sum": [16.0], "avg": [8.0], "mix": [1.0], "max": [10.0],
                    "nested": [4.0]}
+
+
+def test_rate_diff_fill_and_if(cw, unique):
+    """Per minute 10, 70, (none), 190 from five minutes ago: RATE is the change per second
+    between points, DIFF the change, FILL gives the missing minutes a value (or repeats the
+    last), IF picks per point by a comparison."""
+    ns = "Math2/" + unique
+    t0 = datetime.datetime.now(UTC).replace(second=0, microsecond=0) - datetime.timedelta(
+        minutes=6)
+    minute = [t0 + datetime.timedelta(minutes=k) for k in range(6)]
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "M", "Value": v, "Timestamp": minute[k]}
+        for k, v in ((1, 10), (2, 70), (4, 190))])
+    m = {"Id": "m", "ReturnData": False, "MetricStat": {
+        "Metric": {"Namespace": ns, "MetricName": "M"}, "Period": 60, "Stat": "Sum"}}
+    exprs = {"rate": "RATE(m)", "diff": "DIFF(m)", "zero": "FILL(m, 0)",
+             "repeat": "FILL(m, REPEAT)", "pick": "IF(m > 50, m, 0)", "only": "IF(m > 50, m)",
+             "cmp": "m >= 70", "math": "RATE(m) * 60 + 1"}
+    r = cw.get_metric_data(StartTime=minute[0], EndTime=minute[5], ScanBy="TimestampAscending",
+                           MetricDataQueries=[m] + [{"Id": k, "Expression": v}
+                                                    for k, v in exprs.items()])
+    got = {x["Id"]: ([t.timestamp() for t in x["Timestamps"]], x["Values"])
+           for x in r["MetricDataResults"]}
+    at = [t.timestamp() for t in minute]
+    assert got["rate"] == ([at[2], at[4]], [1.0, 1.0])  # 60 in 60 s, 120 in 120 s
+    assert got["diff"] == ([at[2], at[4]], [60.0, 120.0])
+    assert got["zero"] == (at[:5], [0.0, 10.0, 70.0, 0.0, 190.0])
+    assert got["repeat"] == (at[1:5], [10.0, 70.0, 70.0, 190.0])
+    assert got["pick"] == ([at[1], at[2], at[4]], [0.0, 70.0, 190.0])
+    assert got["only"] == ([at[2], at[4]], [70.0, 190.0])
+    assert got["cmp"] == ([at[1], at[2], at[4]], [0.0, 1.0, 1.0])
+    assert got["math"] == ([at[2], at[4]], [61.0, 61.0])
 
 
 def test_the_cli_reads_statistics_and_lists(sl, cw, unique):
