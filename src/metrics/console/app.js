@@ -451,9 +451,11 @@ function startConsole() {
     const max = Math.max(1, ...series.flatMap((x) => x.points.map((p) => p[1])));
     const x = (t) => (left + ((t - start) / 3600) * (w - left)).toFixed(1);
     const y = (v) => (h - bottom - (v / max) * (h - bottom - 5)).toFixed(1);
+    // a line through the minutes, and a dot on each (a lone minute shows too)
     const lines = series.map((x0, i) => '<polyline fill="none" stroke="' + COLORS[i % 6] +
       '" data-series="' + esc(x0.label) + '" points="' + x0.points.map((p) => x(p[0]) + ',' +
-      y(p[1])).join(' ') + '"/>').join('');
+      y(p[1])).join(' ') + '"/>' + x0.points.map((p) => '<circle r="2" fill="' +
+      COLORS[i % 6] + '" cx="' + x(p[0]) + '" cy="' + y(p[1]) + '"/>').join('')).join('');
     el.innerHTML = '<svg width="' + w + '" height="' + h + '">' +
       '<line x1="' + left + '" y1="' + (h - bottom) + '" x2="' + w + '" y2="' + (h - bottom) +
       '" stroke="#999"/><text x="0" y="12">' + num(max) + ' ' + esc(unit) + '</text>' +
