@@ -9,6 +9,7 @@ publishes once a minute; SIGUSR1 (a Sluice extension) makes it sample at once, s
 waits for a minute.
 """
 import datetime
+import json
 import signal
 import time
 
@@ -323,6 +324,14 @@ def test_the_cli_reads_statistics_and_lists(sl, cw, unique):
     listed = sl.aws("cloudwatch", "list-metrics", "--namespace", ns)
     assert listed["Metrics"] == [{"Namespace": ns, "MetricName": "Orders",
                                   "Dimensions": [{"Name": "Shop", "Value": "s1"}]}]
+    # get-metric-data: the sum, and an expression over it.
+    queries = [{"Id": "o", "MetricStat": {"Metric": {
+        "Namespace": ns, "MetricName": "Orders", "Dimensions": [{"Name": "Shop", "Value": "s1"}]},
+        "Period": 3600, "Stat": "Sum"}}, {"Id": "twice", "Expression": "IF(o > 5, o * 2, 0)"}]
+    r = sl.aws("cloudwatch", "get-metric-data", "--start-time", start.isoformat(),
+               "--end-time", end.isoformat(), "--metric-data-queries", json.dumps(queries))
+    got = {x["Id"]: x["Values"] for x in r["MetricDataResults"]}
+    assert got == {"o": [10.0], "twice": [20.0]}
 
 
 def sample_until(sl, cw, ns, name, dims, expected, timeout=30):
