@@ -13,6 +13,7 @@ const SHARD_READ_BYTES_PER_S = 2 * 1024 * 1024; // shared by a shard's GetRecord
 const ERROR_TYPES = ['processing-failed', 'format-conversion-failed', 'decompression-failed',
   'metadata-extraction-failed', 'partitioning-failed', 'activePartitionExceeded'];
 const LIST_KEYS_MAX = 10000; // keys listed per bucket or prefix, at most
+const LIST_EVERY_MS = 60000; // S3 listings are made again after this long
 
 // AWS's public list prices (us-east-1, USD) that the cost table applies.
 const PRICE = {
@@ -160,6 +161,18 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
     return { objects, more: token !== null };
   }
 
+  // Listings are the heavy part of a refresh: each is made at most once a minute.
+  const listed = new Map();
+  async function cached(key, fn) {
+    const hit = listed.get(key);
+    if (hit && Date.now() - hit.at < LIST_EVERY_MS) {
+      return hit.value;
+    }
+    const value = await fn();
+    listed.set(key, { at: Date.now(), value });
+    return value;
+  }
+
   const kinesis = (op, input) => call('kinesis', 'Kinesis_20131202.' + op, '1.1', input);
   const firehose = (op, input) => call('firehose', 'Firehose_20150804.' + op, '1.1', input);
   const athena = (op, input) => call('athena', 'AmazonAthena.' + op, '1.1', input);
@@ -263,7 +276,7 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
     const found = await cloudwatch('DescribeAlarms', { MaxRecords: 100,
       AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
     const alarms = (found.MetricAlarms || []).concat(found.CompositeAlarms || []);
-    const snap = { streams, shards, consumers, delivery, lake: await lakeFigures(),
+    const snap = { streams, shards, consumers, delivery, lake: await cached('lake', lakeFigures),
       athena: athenaQueries, workgroups,
       alarms: alarms.map((a) => ({ name: a.AlarmName, state: a.StateValue,
         reason: a.StateReason })) };
@@ -323,7 +336,7 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
       const dims = { DeliveryStreamName: name };
       out.push({ name, status: d.DeliveryStreamStatus, bufferMB: hints.SizeInMBs,
         bufferSeconds: hints.IntervalInSeconds,
-        errors: s3.BucketARN ? await errorObjects(s3) : {},
+        errors: s3.BucketARN ? await cached('errors ' + name, () => errorObjects(s3)) : {},
         m: { records: ask('AWS/Firehose', 'IncomingRecords', dims),
           bytes: ask('AWS/Firehose', 'IncomingBytes', dims),
           objects: ask('AWS/Firehose', 'DeliveryToS3.ObjectCount', dims),
