@@ -211,6 +211,12 @@ static void kinesis_section(struct prometheus *p, struct buf *b)
          "Records refused by the"
          " shard write limits (AWS/Kinesis WriteProvisionedThroughputExceeded).",
          offsetof(struct stream_counts, write_throttled)},
+        {"sluice_kinesis_outgoing_records_total",
+         "Records read from the stream (AWS/Kinesis OutgoingRecords).",
+         offsetof(struct stream_counts, outgoing_records)},
+        {"sluice_kinesis_outgoing_bytes_total",
+         "Bytes read from the stream (AWS/Kinesis OutgoingBytes).",
+         offsetof(struct stream_counts, outgoing_bytes)},
     };
     for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
         head(b, series[s].name, "counter", series[s].help);

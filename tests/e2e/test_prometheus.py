@@ -256,7 +256,12 @@ def test_per_shard_athena_and_connection_figures(sl, unique):
             time.sleep(0.05)
         done.append(qe)
     assert [q["Status"]["State"] for q in done] == ["SUCCEEDED", "FAILED"]
+    it = kin.get_shard_iterator(StreamName=name, ShardId="shardId-000000000001",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(kin.get_records(ShardIterator=it)["Records"]) == 5
     samples, types = parse(scrape(sl))
+    assert value(samples, "sluice_kinesis_outgoing_records_total", stream=name) == 5
+    assert value(samples, "sluice_kinesis_outgoing_bytes_total", stream=name) == 5 * 20
     shard = "sluice_kinesis_shard_records_total"
     assert types[shard] == "counter"
     assert value(samples, shard, stream=name, shard="shardId-000000000000") == 30
