@@ -1429,8 +1429,8 @@ void delivery__count_put(struct delivery_service *svc, const struct delivery_sco
     delivery__release(ds);
 }
 
-int delivery_stream_latency_take(struct delivery_service *svc, const char *region,
-                                 const char *name, struct delivery_latency out[2])
+int delivery_stream_latency_take(struct delivery_service *svc, const char *region, const char *name,
+                                 struct delivery_latency out[2])
 {
     struct dstream *ds = delivery__find(svc, region, name);
     if (ds == NULL) {

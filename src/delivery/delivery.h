@@ -202,8 +202,8 @@ int delivery_stream_metrics(struct delivery_service *svc, const char *region, co
 struct delivery_latency {
     double count, sum, min, max;
 };
-int delivery_stream_latency_take(struct delivery_service *svc, const char *region,
-                                 const char *name, struct delivery_latency out[2]);
+int delivery_stream_latency_take(struct delivery_service *svc, const char *region, const char *name,
+                                 struct delivery_latency out[2]);
 
 /* The region and name of every delivery stream, for the metrics sampler: *out (OUT) is
    malloc'd. */

@@ -184,8 +184,7 @@ void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *ctx)
         /* PutRecord.Latency and PutRecordBatch.Latency: one sample per call */
         struct delivery_latency lat[2];
         if (delivery_stream_latency_take(ctx, ids[i].region, ids[i].name, lat) == 0) {
-            static const char *const lat_names[2] = {"PutRecord.Latency",
-                                                     "PutRecordBatch.Latency"};
+            static const char *const lat_names[2] = {"PutRecord.Latency", "PutRecordBatch.Latency"};
             for (int op = 0; op < 2; op++) {
                 if (lat[op].count == 0) {
                     continue;

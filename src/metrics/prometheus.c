@@ -53,8 +53,8 @@ struct prometheus {
     struct stream_service *streams;
     struct delivery_service *delivery;
     struct query_service *query; /* NULL: no Athena figures */
-    char *token;            /* NULL: open */
-    pthread_mutex_t add_mu; /* adding an entry; lookups read without it */
+    char *token;                 /* NULL: open */
+    pthread_mutex_t add_mu;      /* adding an entry; lookups read without it */
     struct op_stats ops[OPS_MAX];
     atomic_size_t n_ops;
     int64_t started_ms;
@@ -362,7 +362,8 @@ static void athena_section(struct prometheus *p, struct buf *b)
     if (p->query == NULL || query_workgroup_totals(p->query, &t, &n) < 0) {
         return;
     }
-    head(b, "sluice_athena_queries_total", "counter", "Athena queries kept, by workgroup and state.");
+    head(b, "sluice_athena_queries_total", "counter",
+         "Athena queries kept, by workgroup and state.");
     for (size_t i = 0; i < n; i++) {
         buf_puts(b, "sluice_athena_queries_total{workgroup=\"");
         label_value(b, t[i].workgroup);

@@ -261,8 +261,7 @@ struct stream_shard_log {
     uint64_t records; /* records it made durable since it was made (its durable index) */
     uint64_t bytes;   /* its segment-log files now */
 };
-void stream_shard_logs(struct stream_service *svc, struct stream_shard_log **out,
-                       size_t *n_out);
+void stream_shard_logs(struct stream_service *svc, struct stream_shard_log **out, size_t *n_out);
 
 /*
  * The Kinesis API's reads, for AWS/Kinesis's GetRecords.* and SubscribeToShard*: its

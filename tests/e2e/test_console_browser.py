@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 import pytest
 
 from conftest import Sluice
+from test_firehose import ROLE
 from test_firehose_partition import dp_conf
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -233,6 +234,10 @@ def test_the_console_shows_shards_consumers_delivery_lake_and_workgroups(own, un
                               ExtendedS3DestinationConfiguration=dp_conf(bucket))
     wait_for("the delivery stream is ACTIVE", lambda: fh.describe_delivery_stream(
         DeliveryStreamName=name)["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE")
+    # and one whose bucket is not there: only its own cell says so
+    fh.create_delivery_stream(DeliveryStreamName="nb-" + unique,
+                              ExtendedS3DestinationConfiguration={
+                                  "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::nb-{unique}"})
     good = [json.dumps({"a": "x", "b": i % 2}).encode() for i in range(10)]
     r = fh.put_record_batch(DeliveryStreamName=name, Records=[
         {"Data": d} for d in good + [b"not json", b"[1]", b"nope"]])
@@ -297,6 +302,7 @@ def test_the_console_shows_shards_consumers_delivery_lake_and_workgroups(own, un
     # the buffer at the last sample (the flush the signal asks for may have emptied it)
     assert re.fullmatch(r"[\d,]+ B of 64 MB \(\d+\.\d %\), 60 s", d[4]), d[4]
     assert d[5] == f"metadata-extraction-failed: {len(errors)}"
+    assert rows_by(page, "delivery", 0)[("nb-" + unique,)]["cells"][5] == "S3 404: NoSuchBucket"
 
     # The lake: objects and bytes per top-level prefix, as S3 lists them.
     lake = rows_by(page, "lake", 0, 1)

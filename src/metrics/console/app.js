@@ -334,9 +334,13 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
       const s3 = ((d.Destinations || [])[0] || {}).ExtendedS3DestinationDescription || {};
       const hints = s3.BufferingHints || {};
       const dims = { DeliveryStreamName: name };
+      // a bucket that cannot be listed (gone, or not this key's to list) spoils no more
+      // than its own cell
+      const errors = s3.BucketARN
+        ? await cached('errors ' + name, () => errorObjects(s3)).catch((e) => e)
+        : {};
       out.push({ name, status: d.DeliveryStreamStatus, bufferMB: hints.SizeInMBs,
-        bufferSeconds: hints.IntervalInSeconds,
-        errors: s3.BucketARN ? await cached('errors ' + name, () => errorObjects(s3)) : {},
+        bufferSeconds: hints.IntervalInSeconds, errors,
         m: { records: ask('AWS/Firehose', 'IncomingRecords', dims),
           bytes: ask('AWS/Firehose', 'IncomingBytes', dims),
           objects: ask('AWS/Firehose', 'DeliveryToS3.ObjectCount', dims),
@@ -366,7 +370,12 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
   async function lakeFigures() {
     const rows = [];
     for (const bucket of (await listBuckets()).slice(0, 50)) {
-      const { objects, more } = await listObjects(bucket, '');
+      const got = await listObjects(bucket, '').catch((e) => e);
+      if (got instanceof Error) {
+        rows.push({ bucket, prefix: got.message, objects: null, bytes: null });
+        continue;
+      }
+      const { objects, more } = got;
       const by = new Map();
       for (const o of objects) {
         const cut = o.key.indexOf('/');
@@ -514,8 +523,9 @@ function startConsole() {
         num(x.records) + '</td><td class="n">' + num(x.objects) + '</td><td class="n">' +
         num(x.freshness) + '</td><td class="n">' + num(x.buffered) + ' B of ' +
         num(x.bufferMB) + ' MB (' + pct(x.bufferFill) + '), ' + num(x.bufferSeconds) +
-        ' s</td><td>' + (Object.entries(x.errors).map(([t, n]) =>
-          esc(t) + ': ' + n).join(', ') || 'none') + '</td></tr>'));
+        ' s</td><td>' + (x.errors instanceof Error ? esc(x.errors.message)
+          : Object.entries(x.errors).map(([t, n]) => esc(t) + ': ' + n).join(', ') || 'none') +
+        '</td></tr>'));
       table($('lake'), ['Bucket', 'Prefix', 'Objects', 'Bytes'], s.lake.map((x) =>
         '<tr><td>' + esc(x.bucket) + '</td><td>' + esc(x.prefix || '(top level)') +
         '</td><td class="n">' + num(x.objects) + (x.more ? '+' : '') + '</td><td class="n">' +
