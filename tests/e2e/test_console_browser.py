@@ -321,3 +321,28 @@ def test_the_console_shows_shards_consumers_delivery_lake_and_workgroups(own, un
     for chart in ("streams-chart", "delivery-chart"):
         line = page.charts[chart][name]
         assert line and all(60 <= x <= 640 and 0 <= y <= 150 for x, y in line), (chart, line)
+
+
+def test_a_key_that_may_not_list_s3_sees_the_rest(own, unique):
+    iam = own.client("iam")
+    user = "nos3-" + unique
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="all-but-s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    kin = own.client("kinesis")
+    name = "ns-" + unique
+    kin.create_stream(StreamName=name, ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    url = f"{own.endpoint}/console#ak={key['AccessKeyId']}&sk={key['SecretAccessKey']}"
+    deadline = time.time() + 60
+    while True:  # a new key may take a moment to be known everywhere
+        page = Page(chromium("--dump-dom", url))
+        if page.status.startswith("Updated") or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert page.status.startswith("Updated"), page.status
+    assert (name,) in rows_by(page, "streams", 0)
+    [lake] = page.tables["lake"][1:]
+    assert lake["cells"][1].startswith("S3 403: AccessDenied"), lake["cells"]

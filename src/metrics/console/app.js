@@ -369,7 +369,11 @@ function sluiceApi(endpoint, region, accessKeyId, secretAccessKey) {
   // The lake: each bucket's objects and bytes per top-level prefix.
   async function lakeFigures() {
     const rows = [];
-    for (const bucket of (await listBuckets()).slice(0, 50)) {
+    const buckets = await listBuckets().catch((e) => e);
+    if (buckets instanceof Error) { // a key without s3:ListAllMyBuckets still sees the rest
+      return [{ bucket: '–', prefix: buckets.message, objects: null, bytes: null }];
+    }
+    for (const bucket of buckets.slice(0, 50)) {
       const got = await listObjects(bucket, '').catch((e) => e);
       if (got instanceof Error) {
         rows.push({ bucket, prefix: got.message, objects: null, bytes: null });
