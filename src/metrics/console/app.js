@@ -583,7 +583,9 @@ function startConsole() {
   // For automation (a headless browser): /console#ak=…&sk=… signs in. A fragment is never
   // sent to the server, so the key stays out of its logs; it is taken off the address at
   // once so it stays out of the history too.
-  const given = new URLSearchParams(location.hash.slice(1));
+  // Not URLSearchParams: it reads '+' as a space, and secret keys hold '+'.
+  const given = new Map(location.hash.slice(1).split('&').map((kv) =>
+    [kv.split('=')[0], decodeURIComponent(kv.slice(kv.indexOf('=') + 1))]));
   const saved = sessionStorage.getItem('sluice');
   if (given.get('ak') && given.get('sk')) {
     history.replaceState(null, '', location.pathname + location.search);
