@@ -505,6 +505,7 @@ static int serve(const struct sluice_config *cfg)
             goto out_close_services;
         }
         prom = prometheus_create(metrics, streams, delivery, token);
+        prometheus_set_query(prom, query);
         cost = cost_create(metrics, streams, delivery, query, cfg->region, token);
         free(token);
         api_registry_add_plain(reg, prometheus_service(prom));

@@ -113,6 +113,7 @@ static void dstream_free(struct dstream *ds)
     buf_fini(&ds->buf_recs);
     free(ds->sources);
     pthread_mutex_destroy(&ds->mu);
+    pthread_mutex_destroy(&ds->lat_mu);
     pthread_cond_destroy(&ds->cond);
     pthread_cond_destroy(&ds->space);
     pthread_cond_destroy(&ds->delivered);
@@ -154,6 +155,7 @@ static int dstream_load(struct delivery_service *svc, int64_t id, const char *re
     ds->version = version;
     ds->created_ms = created_ms;
     pthread_mutex_init(&ds->mu, NULL);
+    pthread_mutex_init(&ds->lat_mu, NULL);
     pthread_cond_init(&ds->cond, NULL);
     pthread_cond_init(&ds->space, NULL);
     pthread_cond_init(&ds->delivered, NULL);
@@ -1357,6 +1359,7 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
     struct seglog_record_in stack_in[16];
     struct seglog_record_in *in = n <= 16 ? stack_in : try_malloc(n * sizeof(*in));
     if (in == NULL) {
+        atomic_fetch_add(&ds->c_throttled_records, n);
         rc = err_set(err, SL_E(UNAVAILABLE), "Slow down.");
         goto out;
     }
@@ -1378,11 +1381,13 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
     if (rc < 0) {
         log_msg(LOG_ERROR, "delivery", "delivery stream %s: the internal log failed: %s", name,
                 sl_strerror(rc));
+        atomic_fetch_add(&ds->c_throttled_records, n);
         rc = err_set(err, SL_E(UNAVAILABLE), "The internal log of %s failed; retry later.", name);
         goto out;
     }
     atomic_fetch_add(&ds->c_in_records, n);
     atomic_fetch_add(&ds->c_in_bytes, bytes);
+    atomic_fetch_add(&ds->c_put_requests, 1);
     delivery__log_grew(ds);
     /* Record ids: the stream's id, the record's index and random bits, in hex. */
     for (size_t i = 0; i < n; i++) {
@@ -1399,6 +1404,44 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
 out:
     delivery__release(ds);
     return rc;
+}
+
+void delivery__count_put(struct delivery_service *svc, const struct delivery_scope *sc,
+                         const char *name, int batch, size_t n_records, uint64_t bytes,
+                         int64_t started_ns)
+{
+    struct dstream *ds = delivery__find(svc, sc->region, name);
+    if (ds == NULL) {
+        return; /* deleted meanwhile */
+    }
+    int op = batch ? 1 : 0;
+    atomic_fetch_add(&ds->c_op_requests[op], 1);
+    atomic_fetch_add(&ds->c_op_records[op], n_records);
+    atomic_fetch_add(&ds->c_op_bytes[op], bytes);
+    double ms = (double)(clock_mono_ns() - started_ns) / 1e6;
+    pthread_mutex_lock(&ds->lat_mu);
+    struct delivery_latency *l = &ds->lat[op];
+    l->min = l->count == 0 || ms < l->min ? ms : l->min;
+    l->max = l->count == 0 || ms > l->max ? ms : l->max;
+    l->count++;
+    l->sum += ms;
+    pthread_mutex_unlock(&ds->lat_mu);
+    delivery__release(ds);
+}
+
+int delivery_stream_latency_take(struct delivery_service *svc, const char *region, const char *name,
+                                 struct delivery_latency out[2])
+{
+    struct dstream *ds = delivery__find(svc, region, name);
+    if (ds == NULL) {
+        return SL_E(RESOURCE_NOT_FOUND);
+    }
+    pthread_mutex_lock(&ds->lat_mu);
+    memcpy(out, ds->lat, sizeof(ds->lat));
+    memset(ds->lat, 0, sizeof(ds->lat));
+    pthread_mutex_unlock(&ds->lat_mu);
+    delivery__release(ds);
+    return 0;
 }
 
 /* ---- flush and counters ---- */
@@ -1441,6 +1484,17 @@ int delivery_stream_counters(struct delivery_service *svc, const char *region, c
     out->backup_data_freshness_ms = atomic_load(&ds->c_backup_freshness_ms);
     out->decompression_failed_records = atomic_load(&ds->c_decomp_failed_records);
     out->cwl_control_dropped = atomic_load(&ds->c_cwl_control_dropped);
+    out->put_requests = atomic_load(&ds->c_put_requests);
+    out->throttled_records = atomic_load(&ds->c_throttled_records);
+    for (int op = 0; op < 2; op++) {
+        out->op_requests[op] = atomic_load(&ds->c_op_requests[op]);
+        out->op_records[op] = atomic_load(&ds->c_op_records[op]);
+        out->op_bytes[op] = atomic_load(&ds->c_op_bytes[op]);
+    }
+    pthread_mutex_lock(&ds->mu);
+    out->buffered_records = ds->buf_records;
+    out->buffered_bytes = ds->buf.len;
+    pthread_mutex_unlock(&ds->mu);
     delivery__release(ds);
     return 0;
 }
@@ -1453,6 +1507,7 @@ enum {
     M_CONVERSION = 4,
     M_PARTITIONING = 8,
     M_BACKUP = 16,
+    M_DIRECT_PUT = 32,
 };
 
 static int metric_groups(struct dstream *ds)
@@ -1460,7 +1515,8 @@ static int metric_groups(struct dstream *ds)
     pthread_mutex_lock(&ds->mu);
     int g = (ds->kinesis_source ? M_KINESIS : 0) | (ds->dest.lambda ? M_LAMBDA : 0) |
             (ds->dest.conversion ? M_CONVERSION : 0) |
-            (ds->dest.partitioning ? M_PARTITIONING : 0) | (ds->dest.backup ? M_BACKUP : 0);
+            (ds->dest.partitioning ? M_PARTITIONING : 0) | (ds->dest.backup ? M_BACKUP : 0) |
+            (ds->kinesis_source ? 0 : M_DIRECT_PUT);
     pthread_mutex_unlock(&ds->mu);
     return g;
 }
@@ -1488,6 +1544,13 @@ int delivery_stream_metrics(struct delivery_service *svc, const char *region, co
     } all[] = {
         {M_ALL, "IncomingBytes", "Bytes", (double)c.incoming_bytes},
         {M_ALL, "IncomingRecords", "Count", (double)c.incoming_records},
+        {M_DIRECT_PUT, "IncomingPutRequests", "Count", (double)c.put_requests},
+        {M_DIRECT_PUT, "ThrottledRecords", "Count", (double)c.throttled_records},
+        {M_DIRECT_PUT, "PutRecord.Bytes", "Bytes", (double)c.op_bytes[0]},
+        {M_DIRECT_PUT, "PutRecord.Requests", "Count", (double)c.op_requests[0]},
+        {M_DIRECT_PUT, "PutRecordBatch.Bytes", "Bytes", (double)c.op_bytes[1]},
+        {M_DIRECT_PUT, "PutRecordBatch.Records", "Count", (double)c.op_records[1]},
+        {M_DIRECT_PUT, "PutRecordBatch.Requests", "Count", (double)c.op_requests[1]},
         {M_ALL, "DeliveryToS3.Bytes", "Bytes", (double)c.s3_bytes},
         {M_ALL, "DeliveryToS3.Records", "Count", (double)c.s3_records},
         {M_ALL, "DeliveryToS3.ObjectCount", "Count", (double)c.s3_objects},

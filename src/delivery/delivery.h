@@ -165,6 +165,14 @@ struct delivery_counters {
     /* Decompression and CloudWatchLogProcessing (Sluice's own, no AWS metric). */
     uint64_t decompression_failed_records; /* records sent to decompression-failed */
     uint64_t cwl_control_dropped;          /* CONTROL_MESSAGE records dropped */
+    /* Direct PUT (0 for a Kinesis source). */
+    uint64_t put_requests;      /* IncomingPutRequests: PutRecord(Batch) calls that stored */
+    uint64_t throttled_records; /* ThrottledRecords: records refused "Slow down." */
+    /* The buffer now (not counters): what waits for the next object. */
+    uint64_t buffered_records, buffered_bytes;
+    /* PutRecord.* and PutRecordBatch.*: the calls that stored, their records and bytes;
+       [0] PutRecord, [1] PutRecordBatch. */
+    uint64_t op_requests[2], op_records[2], op_bytes[2];
 };
 /* Fills *out (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_counters(struct delivery_service *svc, const char *region, const char *name,
@@ -187,6 +195,15 @@ struct delivery_metric {
 /* Fills out[0, *n_out) (OUT). Returns 0 or SL_E(RESOURCE_NOT_FOUND). */
 int delivery_stream_metrics(struct delivery_service *svc, const char *region, const char *name,
                             struct delivery_metric out[DELIVERY_METRICS_MAX], size_t *n_out);
+
+/* PutRecord.Latency ([0]) and PutRecordBatch.Latency ([1]) since the last take, in ms, as
+   statistic sets (count 0: no call). Takes and zeroes them. Returns 0 or
+   SL_E(RESOURCE_NOT_FOUND). */
+struct delivery_latency {
+    double count, sum, min, max;
+};
+int delivery_stream_latency_take(struct delivery_service *svc, const char *region, const char *name,
+                                 struct delivery_latency out[2]);
 
 /* The region and name of every delivery stream, for the metrics sampler: *out (OUT) is
    malloc'd. */

@@ -242,6 +242,13 @@ struct dstream {
     /* Records the Decompression and CloudWatchLogProcessing processors sent to
        decompression-failed, and the CloudWatch Logs CONTROL_MESSAGE records dropped. */
     _Atomic uint64_t c_decomp_failed_records, c_cwl_control_dropped;
+    /* Direct PUT: calls that stored their records, records refused with "Slow down.". */
+    _Atomic uint64_t c_put_requests, c_throttled_records;
+    /* The same per operation ([0] PutRecord, [1] PutRecordBatch), and their latency since
+       the sampler's last take (lat_mu). */
+    _Atomic uint64_t c_op_requests[2], c_op_records[2], c_op_bytes[2];
+    pthread_mutex_t lat_mu;
+    struct delivery_latency lat[2];
 };
 
 struct delivery_service {
@@ -410,6 +417,11 @@ int delivery__put(struct delivery_service *svc, const struct delivery_scope *sc,
                   const struct delivery_record_in *recs, size_t n,
                   char (*record_ids)[DELIVERY_RECORD_ID_LEN + 1], int *encrypted,
                   struct err_info *err);
+/* Counts a call delivery__put stored (batch: PutRecordBatch) for PutRecord.* and
+   PutRecordBatch.*, with its latency from started_ns (clock_mono_ns). */
+void delivery__count_put(struct delivery_service *svc, const struct delivery_scope *sc,
+                         const char *name, int batch, size_t n_records, uint64_t bytes,
+                         int64_t started_ns);
 
 /* The not-found message. */
 int delivery__not_found(struct err_info *err, const char *name, const char *account);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/jsonscan.h"
 #include "core/mem.h"
 #include "delivery/delivery_int.h"
@@ -253,6 +254,7 @@ static int decode_records(struct api_call *call, const struct put_request *req, 
 /* PutRecord (batch 0) and PutRecordBatch: parse, decode, append durably, answer. */
 static int put(struct api_call *call, const uint8_t *body, size_t len, int batch, struct buf *out)
 {
+    int64_t started_ns = clock_mono_ns();
     struct put_request req = {0};
     struct delivery_record_in *recs = NULL;
     char(*ids)[DELIVERY_RECORD_ID_LEN + 1] = NULL;
@@ -272,6 +274,14 @@ static int put(struct api_call *call, const uint8_t *body, size_t len, int batch
         struct delivery_scope sc = scope_of(call);
         rc = delivery__put(call->service_ctx, &sc, name, recs, req.n_records, ids, &encrypted,
                            &call->err);
+        if (rc == 0) {
+            uint64_t bytes = 0;
+            for (size_t i = 0; i < req.n_records; i++) {
+                bytes += recs[i].data_len;
+            }
+            delivery__count_put(call->service_ctx, &sc, name, batch, req.n_records, bytes,
+                                started_ns);
+        }
     }
     if (rc == 0 && !batch) {
         buf_printf(out, "{\"RecordId\":\"%s\",\"Encrypted\":%s}", ids[0],

@@ -67,5 +67,7 @@ int http_server_open(const struct sluice_config *cfg, const struct api_registry 
                      struct http_server **out);
 /* Stops accepting, lets running requests finish, closes every connection. NULL ok. */
 void http_server_close(struct http_server *srv);
+/* Connections open now, every server's (for /metrics). */
+long http_open_connections(void);
 
 #endif

@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,14 @@ static struct conn_slot *admit(struct http_server *srv, uint32_t addr)
     return free_slot;
 }
 
+/* Every server's open connections, for /metrics (the count under conn_lock is each one's). */
+static atomic_long open_connections;
+
+long http_open_connections(void)
+{
+    return atomic_load(&open_connections);
+}
+
 /* Waits up to ms for the stop pipe; returns 1 when the server is stopping. */
 static int wait_stop(struct http_server *srv, int ms)
 {
@@ -467,6 +476,7 @@ static void drop_vetting(struct http_server *srv, struct conn_slot *slot)
     slot->phase = PHASE_FREE;
     slot->fd = -1;
     srv->n_connections--;
+    atomic_fetch_sub(&open_connections, 1);
     pthread_mutex_unlock(&srv->conn_lock);
     close(fd);
 }
@@ -531,6 +541,7 @@ static void host_done(void *arg, void *conn)
     slot->phase = PHASE_FREE;
     slot->fd = -1;
     srv->n_connections--;
+    atomic_fetch_sub(&open_connections, 1);
     srv->n_threads--;
     pthread_cond_broadcast(&srv->thread_gone);
     pthread_mutex_unlock(&srv->conn_lock);
@@ -725,6 +736,7 @@ static void accept_one(struct http_server *srv, int64_t *last_warn_ns)
         slot->n_served = 0;
         slot->phase_start_ns = clock_mono_ns();
         srv->n_connections++;
+        atomic_fetch_add(&open_connections, 1);
     }
     pthread_mutex_unlock(&srv->conn_lock);
     if (slot == NULL) {

@@ -655,6 +655,7 @@ struct series {
     double *v;
     int is_scalar;
     double scalar;
+    int64_t grid_start, period_ms; /* the periods a MetricStat's values fall on (FILL) */
     int done; /* computed (queries are evaluated on first reference) */
     int busy; /* being computed: a reference back to it is a cycle */
 };
@@ -718,6 +719,8 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
     struct metrics_point *pts;
     size_t n;
     start = round_start(start, call->req->now_ms, period);
+    out->grid_start = start;
+    out->period_ms = (int64_t)period * 1000;
     rc = metrics_stats(m, &k, unit, start, end, (int)period, &pts, &n);
     if (rc < 0) {
         return err_set(&call->err, rc, "%s", "");
@@ -751,7 +754,9 @@ static int metric_stat_series(struct api_call *call, struct metrics *m, json_t *
 
 /*
  * Metric math, the common part: numbers, ids of other queries, + - * / and parentheses,
- * and SUM, AVG, MIN, MAX of a list of ids ("SUM([a, b])") or of one series.
+ * comparisons (< > <= >= == !=, 1 or 0), SUM, AVG, MIN, MAX of a list of ids
+ * ("SUM([a, b])") or of one series, RATE and DIFF of a series, FILL(x, value | REPEAT)
+ * and IF(condition, a[, b]).
  * Arithmetic between two series keeps the timestamps both have; the list functions
  * take, per timestamp, the series that have a value there.
  */
@@ -772,6 +777,8 @@ struct expr {
 
 static int eval_query(struct gmd *g, size_t i);
 static int expr_sum(struct expr *e, struct series *out);
+static int expr_compare(struct expr *e, struct series *out);
+static void combine(struct series *a, const struct series *b, char op);
 
 static int expr_error(struct expr *e, const char *what)
 {
@@ -802,6 +809,8 @@ static int ref_series(struct expr *e, const char *name, size_t len, struct serie
             }
             out->is_scalar = s->is_scalar;
             out->scalar = s->scalar;
+            out->grid_start = s->grid_start;
+            out->period_ms = s->period_ms;
             return 0;
         }
     }
@@ -874,7 +883,7 @@ static int expr_function(struct expr *e, int fn, struct series *out)
             rc = expr_error(e, "Too many series in a list.");
             break;
         }
-        rc = expr_sum(e, &items[n++]);
+        rc = expr_compare(e, &items[n++]);
         skip_ws(e);
     } while (rc == 0 && list && *e->p == ',' && e->p++);
     if (rc == 0 && list && *e->p++ != ']') {
@@ -886,9 +895,127 @@ static int expr_function(struct expr *e, int fn, struct series *out)
     }
     if (rc == 0) {
         list_fold(items, n, fn, out);
+        out->grid_start = items[0].grid_start;
+        out->period_ms = items[0].period_ms;
     }
     for (size_t i = 0; i < n; i++) {
         series_fini(&items[i]);
+    }
+    return rc;
+}
+
+/* The value of s at t (a scalar's everywhere); 0 when s has none there. */
+static int value_at(const struct series *s, int64_t t, double *v)
+{
+    if (s->is_scalar) {
+        *v = s->scalar;
+        return 1;
+    }
+    for (size_t k = 0; k < s->n; k++) {
+        if (s->ts[k] == t) {
+            *v = s->v[k];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* FILL(x, value | REPEAT): x on every period of its MetricStat in the query's range, the
+   missing ones given value, or (REPEAT) the last value before them. */
+static int fill(struct expr *e, const struct series *x, const struct series *with, int repeat,
+                struct series *out)
+{
+    if (x->is_scalar || x->period_ms <= 0) {
+        return expr_error(e, "FILL needs a time series as its first argument.");
+    }
+    if ((e->g->end - x->grid_start) / x->period_ms > 100800) {
+        return expr_error(e, "FILL would give more than 100,800 datapoints.");
+    }
+    int have_last = 0;
+    double last = 0;
+    for (int64_t t = x->grid_start; t < e->g->end; t += x->period_ms) {
+        double v;
+        if (value_at(x, t, &v)) {
+            have_last = 1;
+            last = v;
+            series_push(out, t, v);
+        } else if (repeat ? have_last : value_at(with, t, &v)) {
+            series_push(out, t, repeat ? last : v);
+        }
+    }
+    out->grid_start = x->grid_start;
+    out->period_ms = x->period_ms;
+    return 0;
+}
+
+/* IF(c, a[, b]): where c has a value, a's there when it is not 0, else b's (b absent:
+   left out). */
+static void choose(const struct series *c, const struct series *a, const struct series *b,
+                   struct series *out)
+{
+    const struct series *grid = !c->is_scalar ? c : !a->is_scalar ? a : b;
+    if (grid == NULL || grid->is_scalar) {
+        double v;
+        const struct series *pick = c->scalar != 0 ? a : b;
+        if (pick != NULL && value_at(pick, 0, &v)) {
+            out->is_scalar = 1;
+            out->scalar = v;
+        }
+        return;
+    }
+    for (size_t k = 0; k < grid->n; k++) {
+        double cv, v;
+        const struct series *pick;
+        if (value_at(c, grid->ts[k], &cv) && (pick = cv != 0 ? a : b) != NULL &&
+            value_at(pick, grid->ts[k], &v)) {
+            series_push(out, grid->ts[k], v);
+        }
+    }
+    out->grid_start = grid->grid_start;
+    out->period_ms = grid->period_ms;
+}
+
+/* fn 0 RATE (change per second between points), 1 DIFF, 2 FILL, 3 IF; after the '('. */
+static int expr_series_function(struct expr *e, int fn, struct series *out)
+{
+    struct series args[3];
+    memset(args, 0, sizeof(args));
+    size_t n = 0;
+    int repeat = 0, rc = 0;
+    do {
+        skip_ws(e);
+        if (fn == 2 && n == 1 && strncmp(e->p, "REPEAT", 6) == 0 &&
+            !isalnum((unsigned char)e->p[6])) {
+            e->p += 6;
+            repeat = 1;
+            n++;
+        } else {
+            rc = expr_compare(e, &args[n++]);
+        }
+        skip_ws(e);
+    } while (rc == 0 && n < 3 && *e->p == ',' && e->p++);
+    static const size_t min_args[] = {1, 1, 2, 2}, max_args[] = {1, 1, 2, 3};
+    if (rc == 0 && (n < min_args[fn] || n > max_args[fn])) {
+        rc = expr_error(e, "Wrong number of arguments.");
+    }
+    if (rc == 0 && *e->p++ != ')') {
+        rc = expr_error(e, "Expected ')'.");
+    }
+    if (rc == 0 && fn <= 1) {
+        for (size_t k = 1; k < args[0].n; k++) {
+            double d = args[0].v[k] - args[0].v[k - 1];
+            double dt = (double)(args[0].ts[k] - args[0].ts[k - 1]) / 1000.0;
+            series_push(out, args[0].ts[k], fn == 0 ? d / dt : d);
+        }
+        out->grid_start = args[0].grid_start;
+        out->period_ms = args[0].period_ms;
+    } else if (rc == 0 && fn == 2) {
+        rc = fill(e, &args[0], &args[1], repeat, out);
+    } else if (rc == 0) {
+        choose(&args[0], &args[1], n == 3 ? &args[2] : NULL, out);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        series_fini(&args[i]);
     }
     return rc;
 }
@@ -899,7 +1026,7 @@ static int expr_atom(struct expr *e, struct series *out)
     const char *p = e->p;
     if (*p == '(') {
         e->p++;
-        int rc = expr_sum(e, out);
+        int rc = expr_compare(e, out);
         skip_ws(e);
         if (rc == 0 && *e->p++ != ')') {
             rc = expr_error(e, "Expected ')'.");
@@ -930,9 +1057,16 @@ static int expr_atom(struct expr *e, struct series *out)
                 return expr_function(e, i, out);
             }
         }
-        char what[160];
+        static const char *const more[] = {"RATE", "DIFF", "FILL", "IF"};
+        for (int i = 0; i < 4; i++) {
+            if (len == strlen(more[i]) && strncmp(p, more[i], len) == 0) {
+                e->p++;
+                return expr_series_function(e, i, out);
+            }
+        }
+        char what[200];
         snprintf(what, sizeof(what), "The function %.*s is not supported by this server"
-                 " (SUM, AVG, MIN, MAX and arithmetic are).", (int)len, p);
+                 " (SUM, AVG, MIN, MAX, RATE, DIFF, FILL, IF and arithmetic are).", (int)len, p);
         return expr_error(e, what);
     }
     return ref_series(e, p, len, out);
@@ -966,13 +1100,24 @@ static void combine(struct series *a, const struct series *b, char op)
             }
             y = b->v[k];
         }
-        double v = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y;
+        double v = op == '+'   ? x + y
+                   : op == '-' ? x - y
+                   : op == '*' ? x * y
+                   : op == '/' ? x / y
+                   : op == '<' ? x < y
+                   : op == '>' ? x > y
+                   : op == 'l' ? x <= y
+                   : op == 'g' ? x >= y
+                   : op == 'e' ? x == y
+                               : x != y;
         if (r.is_scalar) {
             r.scalar = v;
         } else if (isfinite(v)) {
             series_push(&r, t, v); /* a division by zero leaves the timestamp out */
         }
     }
+    r.grid_start = a->period_ms ? a->grid_start : b->grid_start;
+    r.period_ms = a->period_ms ? a->period_ms : b->period_ms;
     series_fini(a);
     *a = r;
 }
@@ -1011,6 +1156,31 @@ static int expr_sum(struct expr *e, struct series *out)
     return rc;
 }
 
+/* sum [cmp sum]: a comparison gives 1 where it holds, else 0 (IF's condition). */
+static int expr_compare(struct expr *e, struct series *out)
+{
+    int rc = expr_sum(e, out);
+    skip_ws(e);
+    static const struct {
+        const char *text;
+        char op;
+    } ops[] = {{"<=", 'l'}, {">=", 'g'}, {"==", 'e'}, {"!=", 'n'}, {"<", '<'}, {">", '>'}};
+    for (size_t i = 0; rc == 0 && i < sizeof(ops) / sizeof(ops[0]); i++) {
+        size_t len = strlen(ops[i].text);
+        if (strncmp(e->p, ops[i].text, len) == 0) {
+            e->p += len;
+            struct series rhs = {0};
+            rc = expr_sum(e, &rhs);
+            if (rc == 0) {
+                combine(out, &rhs, ops[i].op);
+            }
+            series_fini(&rhs);
+            break;
+        }
+    }
+    return rc;
+}
+
 /* Computes query i's series once. */
 static int eval_query(struct gmd *g, size_t i)
 {
@@ -1036,7 +1206,7 @@ static int eval_query(struct gmd *g, size_t i)
         rc = metric_stat_series(g->call, g->m, ms, i, g->start, g->end, s);
     } else {
         struct expr e = {g, cw_get_str(q, "Id"), expression};
-        rc = expr_sum(&e, s);
+        rc = expr_compare(&e, s);
         skip_ws(&e);
         if (rc == 0 && *e.p != '\0') {
             rc = expr_error(&e, "Syntax error.");

@@ -169,6 +169,8 @@ struct prometheus;
 struct api_plain_service;
 struct prometheus *prometheus_create(struct metrics *m, struct stream_service *streams,
                                      struct delivery_service *delivery, const char *token);
+/* Adds Athena's figures per workgroup (before the server starts). */
+void prometheus_set_query(struct prometheus *p, struct query_service *query);
 /* The plain service to register (api_registry_add_plain). */
 const struct api_plain_service *prometheus_service(struct prometheus *p);
 /* The front end's observer (api_registry_observe with p as its arg). */

@@ -173,6 +173,29 @@ void metrics_source_firehose(struct metrics *m, int64_t now_ms, void *ctx)
                 metrics__put_increase(m, &k, dm[j].unit, now_ms, dm[j].value);
             }
         }
+        /* Sluice's own: the buffer's fill at the sample (no AWS metric tells it). */
+        struct delivery_counters c;
+        if (delivery_stream_counters(ctx, ids[i].region, ids[i].name, &c) == 0) {
+            struct metrics_key k = {ids[i].region, "Sluice/Firehose", "BufferedBytes", &dim, 1};
+            metrics__put_gauge(m, &k, "Bytes", now_ms, (double)c.buffered_bytes);
+            k.name = "BufferedRecords";
+            metrics__put_gauge(m, &k, "Count", now_ms, (double)c.buffered_records);
+        }
+        /* PutRecord.Latency and PutRecordBatch.Latency: one sample per call */
+        struct delivery_latency lat[2];
+        if (delivery_stream_latency_take(ctx, ids[i].region, ids[i].name, lat) == 0) {
+            static const char *const lat_names[2] = {"PutRecord.Latency", "PutRecordBatch.Latency"};
+            for (int op = 0; op < 2; op++) {
+                if (lat[op].count == 0) {
+                    continue;
+                }
+                struct metrics_key k = {ids[i].region, "AWS/Firehose", lat_names[op], &dim, 1};
+                struct metrics_stat s = {lat[op].count, lat[op].sum, lat[op].min, lat[op].max};
+                if (metrics_put(m, &k, "Milliseconds", now_ms, 60, &s) < 0) {
+                    log_msg(LOG_WARN, "metrics", "cannot record %s", lat_names[op]);
+                }
+            }
+        }
     }
     free(ids);
 }
@@ -206,6 +229,11 @@ void metrics_source_athena(struct metrics *m, int64_t now_ms, void *ctx)
         metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].engine_ms);
         k.name = "QueryQueueTime";
         metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].queue_ms);
+        k.name = "QueryPlanningTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].planning_ms);
+        k.name = "ServiceProcessingTime";
+        metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].service_ms);
+        /* the last: a reader that sees it sees the query's other five */
         k.name = "TotalExecutionTime";
         metrics__put_gauge(m, &k, "Milliseconds", f[i].completed_ms, (double)f[i].total_ms);
     }

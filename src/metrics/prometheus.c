@@ -28,6 +28,8 @@
 #include "core/store.h"
 #include "delivery/delivery.h"
 #include "http/api.h"
+#include "http/http.h"
+#include "query/query.h"
 #include "stream/seglog.h"
 #include "stream/stream.h"
 
@@ -50,8 +52,9 @@ struct prometheus {
     struct metrics *m;
     struct stream_service *streams;
     struct delivery_service *delivery;
-    char *token;            /* NULL: open */
-    pthread_mutex_t add_mu; /* adding an entry; lookups read without it */
+    struct query_service *query; /* NULL: no Athena figures */
+    char *token;                 /* NULL: open */
+    pthread_mutex_t add_mu;      /* adding an entry; lookups read without it */
     struct op_stats ops[OPS_MAX];
     atomic_size_t n_ops;
     int64_t started_ms;
@@ -162,6 +165,31 @@ static void snake(const char *name, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Per shard: the records it took (its rate against the shard limits shows the hot one)
+   and its segment-log bytes. */
+static void shards_section(struct prometheus *p, struct buf *b)
+{
+    struct stream_shard_log *s;
+    size_t n;
+    stream_shard_logs(p->streams, &s, &n);
+    static const char *const family[2][2] = {
+        {"sluice_kinesis_shard_records_total",
+         "Records the shard made durable since it was made (rate: its writes per second)."},
+        {"sluice_kinesis_shard_segment_log_bytes", "Bytes in the shard's segment-log files."}};
+    for (int f = 0; f < 2; f++) {
+        head(b, family[f][0], f == 0 ? "counter" : "gauge", family[f][1]);
+        for (size_t i = 0; i < n; i++) {
+            char shard_id[STREAM_SHARD_ID_LEN + 1];
+            stream_shard_id_format(s[i].shard_idx, shard_id);
+            buf_printf(b, "%s{region=\"%s\",stream=\"", family[f][0], s[i].region);
+            label_value(b, s[i].name);
+            buf_printf(b, "\",shard=\"%s\"} %llu\n", shard_id,
+                       (unsigned long long)(f == 0 ? s[i].records : s[i].bytes));
+        }
+    }
+    free(s);
+}
+
 static void kinesis_section(struct prometheus *p, struct buf *b)
 {
     struct stream_counts *c;
@@ -183,6 +211,12 @@ static void kinesis_section(struct prometheus *p, struct buf *b)
          "Records refused by the"
          " shard write limits (AWS/Kinesis WriteProvisionedThroughputExceeded).",
          offsetof(struct stream_counts, write_throttled)},
+        {"sluice_kinesis_outgoing_records_total",
+         "Records read from the stream (AWS/Kinesis OutgoingRecords).",
+         offsetof(struct stream_counts, outgoing_records)},
+        {"sluice_kinesis_outgoing_bytes_total",
+         "Bytes read from the stream (AWS/Kinesis OutgoingBytes).",
+         offsetof(struct stream_counts, outgoing_bytes)},
     };
     for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
         head(b, series[s].name, "counter", series[s].help);
@@ -201,6 +235,7 @@ static void kinesis_section(struct prometheus *p, struct buf *b)
         buf_printf(b, "\"} %llu\n", (unsigned long long)c[i].log_bytes);
     }
     free(c);
+    shards_section(p, b);
 }
 
 /* One histogram without labels: counts[i] each in its own bucket (bounds[i], the last
@@ -299,7 +334,56 @@ static void firehose_section(struct prometheus *p, struct buf *b)
         }
     }
     free(rows);
+    /* The buffers now: what waits for the next object. */
+    static const char *const buffered[2][2] = {
+        {"sluice_firehose_buffered_bytes", "Bytes in the buffer, not yet in an object."},
+        {"sluice_firehose_buffered_records", "Records in the buffer, not yet in an object."}};
+    for (int g = 0; g < 2; g++) {
+        head(b, buffered[g][0], "gauge", buffered[g][1]);
+        for (size_t i = 0; i < n; i++) {
+            struct delivery_counters c;
+            if (delivery_stream_counters(p->delivery, ids[i].region, ids[i].name, &c) < 0) {
+                continue;
+            }
+            buf_printf(b, "%s{region=\"%s\",delivery_stream=\"", buffered[g][0], ids[i].region);
+            label_value(b, ids[i].name);
+            buf_printf(b, "\"} %llu\n",
+                       (unsigned long long)(g == 0 ? c.buffered_bytes : c.buffered_records));
+        }
+    }
     free(ids);
+}
+
+/* Athena per workgroup: the queries kept by state, and the bytes they scanned. */
+static void athena_section(struct prometheus *p, struct buf *b)
+{
+    struct query_workgroup_total *t;
+    size_t n;
+    if (p->query == NULL || query_workgroup_totals(p->query, &t, &n) < 0) {
+        return;
+    }
+    head(b, "sluice_athena_queries_total", "counter",
+         "Athena queries kept, by workgroup and state.");
+    for (size_t i = 0; i < n; i++) {
+        buf_puts(b, "sluice_athena_queries_total{workgroup=\"");
+        label_value(b, t[i].workgroup);
+        buf_printf(b, "\",state=\"%s\"} %llu\n", t[i].state, (unsigned long long)t[i].queries);
+    }
+    head(b, "sluice_athena_processed_bytes_total", "counter",
+         "Bytes Athena queries scanned, by workgroup (AWS/Athena ProcessedBytes).");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sum = 0;
+        int first = i == 0 || strcmp(t[i - 1].workgroup, t[i].workgroup) != 0;
+        for (size_t j = i; first && j < n && strcmp(t[j].workgroup, t[i].workgroup) == 0; j++) {
+            sum += t[j].scanned_bytes;
+        }
+        if (first) {
+            buf_puts(b, "sluice_athena_processed_bytes_total{workgroup=\"");
+            label_value(b, t[i].workgroup);
+            buf_printf(b, "\"} %llu\n", (unsigned long long)sum);
+        }
+    }
+    free(t);
 }
 
 static void alarms_section(struct prometheus *p, struct buf *b)
@@ -393,6 +477,8 @@ static void process_section(struct prometheus *p, struct buf *b)
     }
     head(b, "process_open_fds", "gauge", "Open file descriptors (connections among them).");
     buf_printf(b, "process_open_fds %ld\n", fds);
+    head(b, "sluice_http_open_connections", "gauge", "Client connections open now.");
+    buf_printf(b, "sluice_http_open_connections %ld\n", http_open_connections());
     head(b, "process_start_time_seconds", "gauge", "Start time since the epoch in seconds.");
     buf_printf(b, "process_start_time_seconds %lld\n", (long long)(p->started_ms / 1000));
 }
@@ -432,6 +518,7 @@ static void answer(void *ctx, const struct api_request *req, struct api_response
     struct buf *b = &resp->body;
     kinesis_section(p, b);
     firehose_section(p, b);
+    athena_section(p, b);
     alarms_section(p, b);
     requests_section(p, b);
     storage_section(b);
@@ -451,6 +538,11 @@ struct prometheus *prometheus_create(struct metrics *m, struct stream_service *s
     pthread_mutex_init(&p->add_mu, NULL);
     p->plain = (struct api_plain_service){"/metrics", answer, p};
     return p;
+}
+
+void prometheus_set_query(struct prometheus *p, struct query_service *query)
+{
+    p->query = query;
 }
 
 const struct api_plain_service *prometheus_service(struct prometheus *p)

@@ -583,6 +583,10 @@ int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t 
         r->engine_ms = store_col_int64(q, 5);
         r->queue_ms = store_col_int64(q, 6);
         r->total_ms = store_col_int64(q, 7);
+        /* as GetQueryRuntimeStatistics' Timeline gives them */
+        r->planning_ms = 0;
+        int64_t service = r->total_ms - r->queue_ms - r->engine_ms;
+        r->service_ms = service > 0 ? service : 0;
     }
     store_finalize(q);
     store_read_end(svc->st);
@@ -591,6 +595,46 @@ int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t 
         return rc;
     }
     *out = f;
+    *n_out = n;
+    return 0;
+}
+
+int query_workgroup_totals(struct query_service *svc, struct query_workgroup_total **out,
+                           size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    store_read_begin(svc->st);
+    struct store_stmt *q = store_prepare_args(
+        svc->st,
+        "SELECT workgroup, state, COUNT(*), SUM(scanned_bytes) FROM query_executions"
+        " GROUP BY workgroup, state ORDER BY workgroup, state",
+        "");
+    if (q == NULL) {
+        store_read_end(svc->st);
+        return SL_E(IO);
+    }
+    struct query_workgroup_total *t = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = store_step(q)) == 1) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            t = xrealloc(t, cap * sizeof(*t));
+        }
+        snprintf(t[n].workgroup, sizeof(t[n].workgroup), "%s", store_col_text(q, 0));
+        snprintf(t[n].state, sizeof(t[n].state), "%s", store_col_text(q, 1));
+        t[n].queries = (uint64_t)store_col_int64(q, 2);
+        t[n].scanned_bytes = (uint64_t)store_col_int64(q, 3);
+        n++;
+    }
+    store_finalize(q);
+    store_read_end(svc->st);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    *out = t;
     *n_out = n;
     return 0;
 }

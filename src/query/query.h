@@ -78,8 +78,21 @@ struct query_finished {
     int64_t engine_ms;       /* EngineExecutionTime */
     int64_t queue_ms;        /* QueryQueueTime */
     int64_t total_ms;        /* TotalExecutionTime */
+    int64_t planning_ms;     /* QueryPlanningTime: 0, not timed apart from the engine's run */
+    int64_t service_ms;      /* ServiceProcessingTime: the whole less queue and engine */
 };
 int query_finished_between(struct query_service *svc, int64_t after_ms, int64_t until_ms,
                            struct query_finished **out, size_t *n_out);
+
+/* Queries kept per workgroup and state, with the bytes they scanned, for /metrics. *out
+   (OUT) is malloc'd. Returns 0 or a store error. */
+struct query_workgroup_total {
+    char workgroup[129];
+    char state[16];
+    uint64_t queries;
+    uint64_t scanned_bytes;
+};
+int query_workgroup_totals(struct query_service *svc, struct query_workgroup_total **out,
+                           size_t *n_out);
 
 #endif

@@ -799,6 +799,43 @@ void stream_counts_all(struct stream_service *svc, struct stream_counts **out, s
     *n_out = n;
 }
 
+void stream_shard_logs(struct stream_service *svc, struct stream_shard_log **out, size_t *n_out)
+{
+    int64_t now = stream_service_now_ms(svc);
+    size_t n_held;
+    struct stream **held = list_hold(svc, &n_held);
+    struct stream_shard_log *r = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        struct stream *s = held[i];
+        if (is_gone(s, now)) {
+            continue;
+        }
+        pthread_rwlock_rdlock(&s->shards_lock);
+        for (uint32_t j = 0; j < s->n_shards; j++) {
+            if (s->shards[j]->log == NULL) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                r = xrealloc(r, cap * sizeof(*r));
+            }
+            struct seglog_stats ls;
+            seglog_get_stats(s->shards[j]->log, &ls);
+            snprintf(r[n].region, sizeof(r[n].region), "%s", s->region);
+            snprintf(r[n].name, sizeof(r[n].name), "%s", s->name);
+            r[n].shard_idx = s->shards[j]->idx;
+            r[n].records = seglog_durable_index(s->shards[j]->log);
+            r[n].bytes = ls.bytes;
+            n++;
+        }
+        pthread_rwlock_unlock(&s->shards_lock);
+    }
+    list_release(held, n_held);
+    *out = r;
+    *n_out = n;
+}
+
 void stream_read_count(struct stream *s, const char *consumer,
                        const struct stream_read_sample *samples, size_t n)
 {

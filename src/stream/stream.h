@@ -264,6 +264,16 @@ struct stream_counts {
 };
 void stream_counts_all(struct stream_service *svc, struct stream_counts **out, size_t *n_out);
 
+/* Each shard of every stream not deleted, for /metrics: *out (OUT) is malloc'd. */
+struct stream_shard_log {
+    char region[32];
+    char name[STREAM_NAME_MAX + 1];
+    uint32_t shard_idx;
+    uint64_t records; /* records it made durable since it was made (its durable index) */
+    uint64_t bytes;   /* its segment-log files now */
+};
+void stream_shard_logs(struct stream_service *svc, struct stream_shard_log **out, size_t *n_out);
+
 /*
  * The Kinesis API's reads, for AWS/Kinesis's GetRecords.* and SubscribeToShard*: its
  * handlers record samples here (apart from the other parts' in-process reads), per

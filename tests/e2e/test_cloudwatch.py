@@ -9,6 +9,7 @@ publishes once a minute; SIGUSR1 (a Sluice extension) makes it sample at once, s
 waits for a minute.
 """
 import datetime
+import json
 import signal
 import time
 
@@ -236,8 +237,11 @@ def test_get_metric_data_errors(cw):
         ([{"Id": "a", "MetricStat": stat}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "unique"),
         ([{"Id": "Upper", "MetricStat": stat}], "InvalidParameterValue", "lowercase"),
-        ([{"Id": "e", "Expression": "RATE(a)"}, {"Id": "a", "MetricStat": stat}],
+        ([{"Id": "e", "Expression": "STDDEV(a)"}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "not supported"),
+        ([{"Id": "e", "Expression": "FILL(a)"}, {"Id": "a", "MetricStat": stat}],
+         "InvalidParameterValue", "arguments"),
+        ([{"Id": "e", "Expression": "FILL(2, 0)"}], "InvalidParameterValue", "time series"),
         ([{"Id": "e", "Expression": "a + zz"}, {"Id": "a", "MetricStat": stat}],
          "InvalidParameterValue", "zz"),
         ([{"Id": "e", "Expression": "f + 1"}, {"Id": "f", "Expression": "e * 2"}],
@@ -274,6 +278,38 @@ def test_get_metric_data_expressions(cw, unique):
                    "nested": [4.0]}
 
 
+def test_rate_diff_fill_and_if(cw, unique):
+    """Per minute 10, 70, (none), 190 from five minutes ago: RATE is the change per second
+    between points, DIFF the change, FILL gives the missing minutes a value (or repeats the
+    last), IF picks per point by a comparison."""
+    ns = "Math2/" + unique
+    t0 = datetime.datetime.now(UTC).replace(second=0, microsecond=0) - datetime.timedelta(
+        minutes=6)
+    minute = [t0 + datetime.timedelta(minutes=k) for k in range(6)]
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "M", "Value": v, "Timestamp": minute[k]}
+        for k, v in ((1, 10), (2, 70), (4, 190))])
+    m = {"Id": "m", "ReturnData": False, "MetricStat": {
+        "Metric": {"Namespace": ns, "MetricName": "M"}, "Period": 60, "Stat": "Sum"}}
+    exprs = {"rate": "RATE(m)", "diff": "DIFF(m)", "zero": "FILL(m, 0)",
+             "repeat": "FILL(m, REPEAT)", "pick": "IF(m > 50, m, 0)", "only": "IF(m > 50, m)",
+             "cmp": "m >= 70", "math": "RATE(m) * 60 + 1"}
+    r = cw.get_metric_data(StartTime=minute[0], EndTime=minute[5], ScanBy="TimestampAscending",
+                           MetricDataQueries=[m] + [{"Id": k, "Expression": v}
+                                                    for k, v in exprs.items()])
+    got = {x["Id"]: ([t.timestamp() for t in x["Timestamps"]], x["Values"])
+           for x in r["MetricDataResults"]}
+    at = [t.timestamp() for t in minute]
+    assert got["rate"] == ([at[2], at[4]], [1.0, 1.0])  # 60 in 60 s, 120 in 120 s
+    assert got["diff"] == ([at[2], at[4]], [60.0, 120.0])
+    assert got["zero"] == (at[:5], [0.0, 10.0, 70.0, 0.0, 190.0])
+    assert got["repeat"] == (at[1:5], [10.0, 70.0, 70.0, 190.0])
+    assert got["pick"] == ([at[1], at[2], at[4]], [0.0, 70.0, 190.0])
+    assert got["only"] == ([at[2], at[4]], [70.0, 190.0])
+    assert got["cmp"] == ([at[1], at[2], at[4]], [0.0, 1.0, 1.0])
+    assert got["math"] == ([at[2], at[4]], [61.0, 61.0])
+
+
 def test_the_cli_reads_statistics_and_lists(sl, cw, unique):
     ns = "Cli/" + unique
     cw.put_metric_data(Namespace=ns, MetricData=[
@@ -288,6 +324,14 @@ def test_the_cli_reads_statistics_and_lists(sl, cw, unique):
     listed = sl.aws("cloudwatch", "list-metrics", "--namespace", ns)
     assert listed["Metrics"] == [{"Namespace": ns, "MetricName": "Orders",
                                   "Dimensions": [{"Name": "Shop", "Value": "s1"}]}]
+    # get-metric-data: the sum, and an expression over it.
+    queries = [{"Id": "o", "MetricStat": {"Metric": {
+        "Namespace": ns, "MetricName": "Orders", "Dimensions": [{"Name": "Shop", "Value": "s1"}]},
+        "Period": 3600, "Stat": "Sum"}}, {"Id": "twice", "Expression": "IF(o > 5, o * 2, 0)"}]
+    r = sl.aws("cloudwatch", "get-metric-data", "--start-time", start.isoformat(),
+               "--end-time", end.isoformat(), "--metric-data-queries", json.dumps(queries))
+    got = {x["Id"]: x["Values"] for x in r["MetricDataResults"]}
+    assert got == {"o": [10.0], "twice": [20.0]}
 
 
 def sample_until(sl, cw, ns, name, dims, expected, timeout=30):
@@ -351,6 +395,35 @@ def test_firehose_incoming_records_are_published(sl, cw, unique):
     assert sample_until(sl, cw, "AWS/Firehose", "IncomingRecords", dims, 40) == 40
     nbytes = sum(len(d) for d in records)
     assert sample_until(sl, cw, "AWS/Firehose", "IncomingBytes", dims, nbytes) == nbytes
+    # One call stored them (IncomingPutRequests); none refused, so no ThrottledRecords datapoint.
+    assert sample_until(sl, cw, "AWS/Firehose", "IncomingPutRequests", dims, 1) == 1
+    assert stats(cw, "AWS/Firehose", "ThrottledRecords", dims, period=3600)["Datapoints"] == []
+    # Sluice's own: the buffer at each sample, between empty and the 40 records.
+    deadline, buffered = time.time() + 30, []
+    while not buffered and time.time() < deadline:  # a sample may be under way: wait for it
+        sl.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        buffered = stats(cw, "Sluice/Firehose", "BufferedRecords", dims, period=3600)[
+            "Datapoints"]
+    assert buffered and 0 <= buffered[0]["Minimum"] <= buffered[0]["Maximum"] <= 40
+    assert buffered[0]["Unit"] == "Count"
+    # PutRecord.* and PutRecordBatch.*: the calls, their records and bytes, one latency
+    # sample per call.
+    for data in (b"one", b"twotwo"):
+        fh.put_record(DeliveryStreamName=name, Record={"Data": data})
+    deadline, lat = time.time() + 30, []
+    while total(lat, "SampleCount") < 2 and time.time() < deadline:
+        sl.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        lat = stats(cw, "AWS/Firehose", "PutRecord.Latency", dims, period=3600)["Datapoints"]
+    assert total(lat, "SampleCount") == 2 and {d["Unit"] for d in lat} == {"Milliseconds"}
+    batch_lat = stats(cw, "AWS/Firehose", "PutRecordBatch.Latency", dims, period=3600)[
+        "Datapoints"]
+    assert total(batch_lat, "SampleCount") == 1
+    for metric, want in (("PutRecord.Requests", 2), ("PutRecord.Bytes", 9),
+                         ("PutRecordBatch.Requests", 1), ("PutRecordBatch.Records", 40),
+                         ("PutRecordBatch.Bytes", nbytes), ("IncomingPutRequests", 3)):
+        assert sample_until(sl, cw, "AWS/Firehose", metric, dims, want) == want, metric
 
 
 def test_metrics_survive_a_restart(fresh_sluice, unique):
@@ -401,6 +474,21 @@ def test_athena_publishes_per_workgroup_that_asks(sl, cw, unique):
     scanned = stats(cw, "AWS/Athena", "ProcessedBytes", dims, period=3600)["Datapoints"]
     assert total(scanned) == sum(q["Statistics"]["DataScannedInBytes"] for q in done[:2])
     assert {d["Unit"] for d in scanned} == {"Bytes"}
+    # The six metrics, each once per query; the service's time is the runtime statistics'.
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Athena",
+                                                      Dimensions=dims)["Metrics"]}
+    assert names == {"ProcessedBytes", "EngineExecutionTime", "QueryQueueTime",
+                     "QueryPlanningTime", "ServiceProcessingTime", "TotalExecutionTime"}
+    timelines = [athena.get_query_runtime_statistics(QueryExecutionId=q["QueryExecutionId"])[
+        "QueryRuntimeStatistics"]["Timeline"] for q in done[:2]]
+    for metric, field in (("ServiceProcessingTime", "ServiceProcessingTimeInMillis"),
+                          ("QueryQueueTime", "QueryQueueTimeInMillis")):
+        got = stats(cw, "AWS/Athena", metric, dims, period=3600)["Datapoints"]
+        assert total(got, "SampleCount") == 2, metric
+        assert total(got) == sum(t[field] for t in timelines), metric
+    planning = stats(cw, "AWS/Athena", "QueryPlanningTime", dims, period=3600)["Datapoints"]
+    assert total(planning, "SampleCount") == 2 and total(planning) == sum(
+        q["Statistics"]["QueryPlanningTimeInMillis"] for q in done[:2])
     quiet = cw.list_metrics(Namespace="AWS/Athena",
                             Dimensions=[{"Name": "WorkGroup", "Value": off}])["Metrics"]
     assert quiet == []

@@ -149,6 +149,22 @@ def test_firehose_figures(sl, unique):
     assert value(samples, "sluice_firehose_incoming_bytes_total",
                  delivery_stream=name) == sum(len(r) for r in records)
     assert types["sluice_firehose_incoming_records_total"] == "counter"
+    fh.put_record(DeliveryStreamName=name, Record={"Data": b"last\n"})
+    # Two calls stored records; the buffer holds them all (its 300 s are far off) once the
+    # engine has read them from the internal log.
+    deadline = time.time() + 30
+    while True:
+        samples, types = parse(scrape(sl))
+        if value(samples, "sluice_firehose_buffered_records", delivery_stream=name) == 26:
+            break
+        assert time.time() < deadline, "the records never reached the buffer"
+        time.sleep(0.1)
+    assert value(samples, "sluice_firehose_buffered_bytes",
+                 delivery_stream=name) == sum(len(r) for r in records) + 5
+    assert types["sluice_firehose_buffered_bytes"] == "gauge"
+    assert value(samples, "sluice_firehose_incoming_put_requests_total",
+                 delivery_stream=name) == 2
+    assert value(samples, "sluice_firehose_throttled_records_total", delivery_stream=name) == 0
 
 
 def test_a_signed_request_to_the_path_is_still_s3(sl):
@@ -211,3 +227,51 @@ def test_durability_figures_are_exposed(sl, unique):
     _, batch_sum, batch_count = histogram_of(samples, "sluice_group_commit_records")
     assert batch_sum - batch_sum0 == 53
     assert 2 <= batch_count - batch_count0 <= 4
+
+
+def test_per_shard_athena_and_connection_figures(sl, unique):
+    kin, athena, s3 = sl.client("kinesis"), sl.client("athena"), sl.client("s3")
+    name = "proms-" + unique
+    kin.create_stream(StreamName=name, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    # 30 records to shard 0, 5 to shard 1: the counters tell the hot shard.
+    r = kin.put_records(StreamName=name, Records=[
+        {"Data": b"s" * 20, "PartitionKey": "k", "ExplicitHashKey": "0"} for _ in range(30)] + [
+        {"Data": b"t" * 20, "PartitionKey": "k", "ExplicitHashKey": str(2 ** 127)}
+        for _ in range(5)])
+    assert r["FailedRecordCount"] == 0
+    bucket, wg = "proms-" + unique, "promwg-" + unique
+    s3.create_bucket(Bucket=bucket)
+    athena.create_work_group(Name=wg, Configuration={
+        "ResultConfiguration": {"OutputLocation": f"s3://{bucket}/out/"}})
+    done = []
+    for sql in ("SELECT 1", "SELECT * FROM no_such_table_" + unique):
+        qid = athena.start_query_execution(QueryString=sql, WorkGroup=wg)["QueryExecutionId"]
+        deadline = time.time() + 60
+        while True:
+            qe = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if qe["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            assert time.time() < deadline, qid
+            time.sleep(0.05)
+        done.append(qe)
+    assert [q["Status"]["State"] for q in done] == ["SUCCEEDED", "FAILED"]
+    it = kin.get_shard_iterator(StreamName=name, ShardId="shardId-000000000001",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(kin.get_records(ShardIterator=it)["Records"]) == 5
+    samples, types = parse(scrape(sl))
+    assert value(samples, "sluice_kinesis_outgoing_records_total", stream=name) == 5
+    assert value(samples, "sluice_kinesis_outgoing_bytes_total", stream=name) == 5 * 20
+    shard = "sluice_kinesis_shard_records_total"
+    assert types[shard] == "counter"
+    assert value(samples, shard, stream=name, shard="shardId-000000000000") == 30
+    assert value(samples, shard, stream=name, shard="shardId-000000000001") == 5
+    assert value(samples, "sluice_kinesis_shard_segment_log_bytes", stream=name,
+                 shard="shardId-000000000000") >= 30 * 20
+    assert value(samples, "sluice_athena_queries_total", workgroup=wg, state="SUCCEEDED") == 1
+    assert value(samples, "sluice_athena_queries_total", workgroup=wg, state="FAILED") == 1
+    assert value(samples, "sluice_athena_processed_bytes_total", workgroup=wg) == sum(
+        q["Statistics"]["DataScannedInBytes"] for q in done)
+    # The scrape's own connection at least.
+    assert types["sluice_http_open_connections"] == "gauge"
+    assert value(samples, "sluice_http_open_connections") >= 1

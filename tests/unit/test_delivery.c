@@ -22,12 +22,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/base64.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/jq.h"
 #include "core/log.h"
@@ -579,6 +581,48 @@ static void a_buffer_is_delivered_when_its_interval_passes(void **state)
     assert_int_equal(c.s3_objects, 1);
     assert_int_equal(c.s3_successes, c.s3_attempts);
     assert_int_equal(c.s3_data_freshness_ms, 60000);
+}
+
+/* Direct PUT's calls (IncomingPutRequests, PutRecordBatch.*), their latency taken once,
+   and the buffer's fill until a flush empties it. */
+static void direct_put_counts_calls_latency_and_the_buffer(void **state)
+{
+    struct fixture *f = *state;
+    make_bucket(f, "calls");
+    create(f, "calls", "{" BASE_FOR("calls") "}");
+    put(f, "calls", "abcd", 4, 3);
+    struct delivery_counters c;
+    for (int i = 0; i < 3000; i++) { /* the engine reads the internal log into the buffer */
+        assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "calls", &c), 0);
+        if (c.buffered_records == 3) {
+            break;
+        }
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(c.buffered_records, 3);
+    assert_int_equal(c.buffered_bytes, 12);
+    assert_int_equal(c.put_requests, 1);
+    assert_int_equal(c.throttled_records, 0);
+    delivery__count_put(f->svc, &scope, "calls", 1, 3, 12, clock_mono_ns() - 5000000);
+    struct delivery_latency lat[2];
+    assert_int_equal(delivery_stream_latency_take(f->svc, "us-east-1", "calls", lat), 0);
+    assert_true(lat[0].count == 0 && lat[1].count == 1);
+    assert_true(lat[1].min >= 5 && lat[1].min == lat[1].max && lat[1].sum == lat[1].min);
+    assert_int_equal(delivery_stream_latency_take(f->svc, "us-east-1", "calls", lat), 0);
+    assert_true(lat[1].count == 0); /* taken */
+    struct delivery_metric dm[DELIVERY_METRICS_MAX];
+    size_t n = 0;
+    assert_int_equal(delivery_stream_metrics(f->svc, "us-east-1", "calls", dm, &n), 0);
+    double records = -1, requests = -1;
+    for (size_t i = 0; i < n; i++) {
+        records = strcmp(dm[i].name, "PutRecordBatch.Records") == 0 ? dm[i].value : records;
+        requests = strcmp(dm[i].name, "IncomingPutRequests") == 0 ? dm[i].value : requests;
+    }
+    assert_true(records == 3 && requests == 1);
+    assert_int_equal(delivery_stream_flush(f->svc, "us-east-1", "calls", 5000), 0);
+    assert_int_equal(delivery_stream_counters(f->svc, "us-east-1", "calls", &c), 0);
+    assert_true(c.buffered_records == 0 && c.buffered_bytes == 0);
 }
 
 static void flush_delivers_records_in_arrival_order_byte_for_byte(void **state)
@@ -1717,6 +1761,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_full_buffer_is_delivered_without_waiting_for_the_interval,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_buffer_is_delivered_when_its_interval_passes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(direct_put_counts_calls_latency_and_the_buffer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(flush_delivers_records_in_arrival_order_byte_for_byte,
                                         setup, teardown),
