@@ -41,6 +41,7 @@ struct parser {
     struct metrics_rule *r;
     char *err;
     size_t err_size;
+    int depth; /* NOTs and parentheses open around pos */
 };
 
 static int fail_token(struct parser *p)
@@ -93,7 +94,7 @@ static int add_node(struct metrics_rule *r, struct rule_node node)
 static size_t child_index(struct metrics_rule *r, const char *ref, size_t len)
 {
     const char *colon = len > 4 && strncmp(ref, "arn:", 4) == 0 ? strstr(ref, ":alarm:") : NULL;
-    if (colon != NULL && colon < ref + len) {
+    if (colon != NULL && colon + 7 < ref + len) { /* an ARN naming no alarm stays whole */
         len -= (size_t)(colon + 7 - ref);
         ref = colon + 7;
     }
@@ -151,7 +152,15 @@ static int parse_unary(struct parser *p)
 {
     static const char *const fns[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
     if (take_word(p, "NOT")) {
+        if (p->depth >= RULE_ELEMENTS_MAX) {
+            /* each level is a stack frame, and a server thread's stack is small */
+            snprintf(p->err, p->err_size,
+                     "Error in AlarmRule [The rule nests more than %d levels]", RULE_ELEMENTS_MAX);
+            return -1;
+        }
+        p->depth++;
         int a = parse_unary(p);
+        p->depth--;
         return a < 0 ? a : add_node(p->r, (struct rule_node){.op = R_NOT, .a = a});
     }
     int truth = take_word(p, "TRUE") ? 1 : take_word(p, "FALSE") ? 0 : -1;
@@ -170,7 +179,15 @@ static int parse_unary(struct parser *p)
     }
     p->pos++;
     p->r->elements += 2; /* the two parentheses */
+    if (p->r->elements > RULE_ELEMENTS_MAX) {
+        /* refused before going deeper (the stack again) */
+        snprintf(p->err, p->err_size, "Error in AlarmRule [The rule has %zu elements; at most %d]",
+                 p->r->elements, RULE_ELEMENTS_MAX);
+        return -1;
+    }
+    p->depth++;
     int e = parse_or(p);
+    p->depth--;
     if (e < 0) {
         return e;
     }

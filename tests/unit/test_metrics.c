@@ -4,6 +4,7 @@
  * counter sources turned into increases, retention, and durability across a reopen.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -524,6 +525,12 @@ static void test_alarm_rule_grammar(void **state)
     assert_string_equal(children[0], "x");
     assert_string_equal(children[1], "y");
     metrics_rule_free(r);
+    /* an ARN with nothing after ":alarm:" names no alarm: kept whole, never "" */
+    assert_int_equal(metrics_rule_parse("OK(arn:aws:cloudwatch:r:1:alarm:)", &r, (char[200]){0}, 200),
+                     0);
+    assert_int_equal(metrics_rule_children(r, &children), 1);
+    assert_string_equal(children[0], "arn:aws:cloudwatch:r:1:alarm:");
+    metrics_rule_free(r);
 
     static const struct {
         const char *rule, *err;
@@ -550,6 +557,56 @@ static void test_alarm_rule_grammar(void **state)
     }
     char err[200];
     assert_int_equal(metrics_rule_parse(big, &r, err, sizeof(err)), -1);
+}
+
+/* Rules nested as deep as AlarmRule's 10240 characters allow are refused before they
+   run out of stack, on a thread with a stack as small as the server's. */
+struct deep_rule {
+    const char *text, *err;
+    int ok;
+};
+
+static void *parse_deep(void *arg)
+{
+    struct deep_rule *d = arg;
+    struct metrics_rule *r = NULL;
+    char err[200] = "";
+    int rc = metrics_rule_parse(d->text, &r, err, sizeof(err));
+    d->ok = rc == -1 && r == NULL && strcmp(err, d->err) == 0;
+    return NULL;
+}
+
+static int refused_on_small_stack(const char *text, const char *err)
+{
+    struct deep_rule d = {.text = text, .err = err};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, parse_deep, &d), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    return d.ok;
+}
+
+static void test_alarm_rule_deep_nesting(void **state)
+{
+    (void)state;
+    char *text = malloc(10241);
+    memset(text, '(', 5000);
+    memcpy(text + 5000, "TRUE", 4);
+    memset(text + 5004, ')', 5000);
+    text[10004] = '\0';
+    assert_true(refused_on_small_stack(
+        text, "Error in AlarmRule [The rule has 502 elements; at most 500]"));
+    text[0] = '\0';
+    for (int i = 0; i < 2500; i++) {
+        memcpy(text + 4 * i, "NOT ", 5);
+    }
+    strcat(text, "TRUE");
+    assert_true(
+        refused_on_small_stack(text, "Error in AlarmRule [The rule nests more than 500 levels]"));
+    free(text);
 }
 
 static json_t *composite_def(const char *name, const char *rule)
@@ -684,6 +741,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alarm_missing_data_treatments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
         cmocka_unit_test(test_alarm_rule_grammar),
+        cmocka_unit_test(test_alarm_rule_deep_nesting),
         cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
