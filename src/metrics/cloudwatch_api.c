@@ -762,7 +762,11 @@ struct gmd {
     struct series *s;
     size_t n;
     int64_t start, end;
+    int depth; /* parentheses, functions and references open: bounded, for the stack */
 };
+
+/* Deeper than any real expression; each level is a few stack frames. */
+#define EXPR_DEPTH_MAX 100
 
 struct expr {
     struct gmd *g;
@@ -786,13 +790,37 @@ static void skip_ws(struct expr *e)
     }
 }
 
+/* 1 when c is next: consumed (never the terminating NUL). */
+static int take(struct expr *e, char c)
+{
+    if (*e->p != c) {
+        return 0;
+    }
+    e->p++;
+    return 1;
+}
+
+/* Enters one more level; an error past EXPR_DEPTH_MAX. */
+static int deeper(struct expr *e)
+{
+    if (e->g->depth >= EXPR_DEPTH_MAX) {
+        return expr_error(e, "The expression is nested too deeply.");
+    }
+    e->g->depth++;
+    return 0;
+}
+
 /* A copy of the query i's series, computing it first. */
 static int ref_series(struct expr *e, const char *name, size_t len, struct series *out)
 {
     for (size_t i = 0; i < e->g->n; i++) {
         const char *id = cw_get_str(json_array_get(e->g->queries, i), "Id");
         if (id != NULL && strlen(id) == len && strncmp(id, name, len) == 0) {
-            int rc = eval_query(e->g, i);
+            int rc = deeper(e);
+            if (rc == 0) {
+                rc = eval_query(e->g, i);
+                e->g->depth--;
+            }
             if (rc < 0) {
                 return rc;
             }
@@ -859,9 +887,8 @@ static void list_fold(struct series *items, size_t n, int fn, struct series *out
 
 static int expr_function(struct expr *e, int fn, struct series *out)
 {
-    struct series items[64];
+    struct series *items = xcalloc(64, sizeof(*items)); /* off the stack: functions nest */
     size_t n = 0;
-    memset(items, 0, sizeof(items));
     skip_ws(e);
     int list = *e->p == '[';
     if (list) {
@@ -877,11 +904,11 @@ static int expr_function(struct expr *e, int fn, struct series *out)
         rc = expr_sum(e, &items[n++]);
         skip_ws(e);
     } while (rc == 0 && list && *e->p == ',' && e->p++);
-    if (rc == 0 && list && *e->p++ != ']') {
+    if (rc == 0 && list && !take(e, ']')) {
         rc = expr_error(e, "Expected ']'.");
     }
     skip_ws(e);
-    if (rc == 0 && *e->p++ != ')') {
+    if (rc == 0 && !take(e, ')')) {
         rc = expr_error(e, "Expected ')'.");
     }
     if (rc == 0) {
@@ -890,6 +917,7 @@ static int expr_function(struct expr *e, int fn, struct series *out)
     for (size_t i = 0; i < n; i++) {
         series_fini(&items[i]);
     }
+    free(items);
     return rc;
 }
 
@@ -899,9 +927,14 @@ static int expr_atom(struct expr *e, struct series *out)
     const char *p = e->p;
     if (*p == '(') {
         e->p++;
-        int rc = expr_sum(e, out);
+        int rc = deeper(e);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = expr_sum(e, out);
+        e->g->depth--;
         skip_ws(e);
-        if (rc == 0 && *e->p++ != ')') {
+        if (rc == 0 && !take(e, ')')) {
             rc = expr_error(e, "Expected ')'.");
         }
         return rc;
@@ -927,7 +960,12 @@ static int expr_atom(struct expr *e, struct series *out)
         for (int i = 0; i < 4; i++) {
             if (len == 3 && strncmp(p, fns[i], 3) == 0) {
                 e->p++;
-                return expr_function(e, i, out);
+                int rc = deeper(e);
+                if (rc == 0) {
+                    rc = expr_function(e, i, out);
+                    e->g->depth--;
+                }
+                return rc;
             }
         }
         char what[160];

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/store.h"
+#include "metrics/cw_int.h"
 #include "metrics/metrics_int.h"
 
 #define T0_MS 1764150000000LL /* a minute boundary */
@@ -609,6 +610,91 @@ static void test_alarm_rule_deep_nesting(void **state)
     free(text);
 }
 
+/* ---- metric math ---- */
+
+struct math_case {
+    struct metrics *m;
+    json_t *queries;
+    struct err_info err;
+    int rc;
+};
+
+static void *run_math(void *arg)
+{
+    struct math_case *c = arg;
+    struct metrics_series out;
+    c->rc = cw_math_series(c->m, "us-east-1", c->queries, T0_MS - 3600000, T0_MS, T0_MS, &out,
+                           &c->err);
+    if (c->rc == 0) {
+        metrics_series_fini(&out);
+    }
+    return NULL;
+}
+
+/* The message cw_math_series gives the one expression e (its queries), on a thread with a
+   stack as small as the server's. */
+static const char *math_error(struct fx *f, json_t *queries, struct math_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->m = f->m;
+    c->queries = queries;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, run_math, c), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    json_decref(queries);
+    assert_true(c->rc < 0);
+    return c->err.message;
+}
+
+static json_t *one_expression(const char *text)
+{
+    /* the string sized exactly, as the CBOR reader makes it */
+    return json_pack("[{s:s,s:o}]", "Id", "e", "Expression", json_stringn(text, strlen(text)));
+}
+
+static void test_metric_math_unclosed_and_deep(void **state)
+{
+    struct fx *f = *state;
+    struct math_case c;
+    /* a missing ')' or ']' at the end is reported without reading past the text */
+    assert_string_equal(math_error(f, one_expression("(1"), &c),
+                        "Error in expression 'e': Expected ')'.");
+    assert_string_equal(math_error(f, one_expression("SUM([1"), &c),
+                        "Error in expression 'e': Expected ']'.");
+    assert_string_equal(math_error(f, one_expression("MAX(2"), &c),
+                        "Error in expression 'e': Expected ')'.");
+    /* nesting is bounded before it exhausts the stack */
+    char *text = malloc(20002);
+    memset(text, '(', 10000);
+    text[10000] = '1';
+    memset(text + 10001, ')', 10000);
+    text[20001] = '\0';
+    assert_string_equal(math_error(f, one_expression(text), &c),
+                        "Error in expression 'e': The expression is nested too deeply.");
+    text[0] = '\0';
+    for (int i = 0; i < 2000; i++) {
+        strcat(text, "SUM(");
+    }
+    strcat(text, "1");
+    assert_string_equal(math_error(f, one_expression(text), &c),
+                        "Error in expression 'e': The expression is nested too deeply.");
+    free(text);
+    /* and so is a chain of references: q0 = q1 + 1, q1 = q2 + 1, ... */
+    json_t *chain = json_array();
+    for (int i = 0; i < 300; i++) {
+        char id[16], ex[32];
+        snprintf(id, sizeof(id), "q%d", i);
+        snprintf(ex, sizeof(ex), i < 299 ? "q%d + 1" : "1", i + 1);
+        json_array_append_new(chain, json_pack("{s:s,s:s,s:b}", "Id", id, "Expression", ex,
+                                               "ReturnData", i == 0));
+    }
+    assert_non_null(strstr(math_error(f, chain, &c), "The expression is nested too deeply."));
+}
+
 static json_t *composite_def(const char *name, const char *rule)
 {
     json_t *d = json_pack("{s:s,s:s,s:b,s:s,s:[s]}", "AlarmName", name, "AlarmArn",
@@ -742,6 +828,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
         cmocka_unit_test(test_alarm_rule_grammar),
         cmocka_unit_test(test_alarm_rule_deep_nesting),
+        cmocka_unit_test_setup_teardown(test_metric_math_unclosed_and_deep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
