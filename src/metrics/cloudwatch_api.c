@@ -1300,7 +1300,8 @@ struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
 
 /* ---- awsQuery ---- */
 
-/* Sets "A.member.2.B" = value in root as root.A[1].B. Returns -1 on a malformed name. */
+/* Sets "A.member.2.B" = value in root as root.A[1].B. Returns -1 on a malformed name
+   (one that is not UTF-8 among them: a JSON key cannot hold it). */
 static int form_set(json_t *root, const char *name, const char *value)
 {
     char *copy = xstrdup(name);
@@ -1321,7 +1322,10 @@ static int form_set(json_t *root, const char *name, const char *value)
             json_t *arr = json_object_get(node, seg);
             if (!json_is_array(arr)) {
                 arr = json_array();
-                json_object_set_new(node, seg, arr);
+                if (json_object_set_new(node, seg, arr) != 0) {
+                    rc = -1; /* arr is gone with it */
+                    break;
+                }
             }
             while (json_array_size(arr) < (size_t)i) {
                 json_array_append_new(arr, json_null());
@@ -1343,7 +1347,10 @@ static int form_set(json_t *root, const char *name, const char *value)
             json_t *child = json_object_get(node, seg);
             if (!json_is_object(child)) {
                 child = json_object();
-                json_object_set_new(node, seg, child);
+                if (json_object_set_new(node, seg, child) != 0) {
+                    rc = -1; /* child is gone with it */
+                    break;
+                }
             }
             node = child;
         }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/store.h"
+#include "core/text.h"
 #include "metrics/cw_int.h"
 #include "metrics/metrics_int.h"
 
@@ -695,6 +696,48 @@ static void test_metric_math_unclosed_and_deep(void **state)
     assert_non_null(strstr(math_error(f, chain, &c), "The expression is nested too deeply."));
 }
 
+/* ---- awsQuery ---- */
+
+/* As the router keeps form fields (http/router.c). */
+struct api_params {
+    struct query_params q;
+};
+
+/* A member name that is not UTF-8 cannot be a JSON key: refused as malformed (it once
+   freed the list it was to hold and spun appending to it). */
+static void test_query_member_name_not_utf8(void **state)
+{
+    struct fx *f = *state;
+    struct api_query_service *svc = cloudwatch_query_api_create(f->m);
+    static const char *const forms[] = {"AlarmName=x&Dim%FFensions.member.1.Name=a",
+                                        "AlarmName=x&Met%FFric.Name=a"};
+    for (size_t k = 0; k < 2; k++) {
+        struct api_params p;
+        query_params_init(&p.q);
+        assert_int_equal(query_params_parse(&p.q, forms[k], strlen(forms[k])), 0);
+        const struct api_query_op *op = NULL;
+        for (size_t i = 0; i < svc->n_ops; i++) {
+            if (strcmp(svc->ops[i].action, "PutMetricAlarm") == 0) {
+                op = &svc->ops[i];
+            }
+        }
+        assert_non_null(op);
+        struct api_request req = {.region = "us-east-1", .account_id = "1", .now_ms = T0_MS};
+        struct api_response resp = {.status = 200, .body_fd = -1};
+        struct api_call call = {.req = &req, .resp = &resp, .service_ctx = svc->ctx};
+        err_clear(&call.err);
+        struct buf out;
+        buf_init(&out);
+        assert_int_equal(op->fn(&call, &p, &out), SL_E(INVALID_PARAMETER_VALUE));
+        char want[128];
+        snprintf(want, sizeof(want), "The parameter %s is malformed.", p.q.names[1]);
+        assert_string_equal(call.err.message, want);
+        buf_fini(&out);
+        query_params_fini(&p.q);
+    }
+    cloudwatch_api_destroy(NULL, svc);
+}
+
 static json_t *composite_def(const char *name, const char *rule)
 {
     json_t *d = json_pack("{s:s,s:s,s:b,s:s,s:[s]}", "AlarmName", name, "AlarmArn",
@@ -829,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_alarm_rule_grammar),
         cmocka_unit_test(test_alarm_rule_deep_nesting),
         cmocka_unit_test_setup_teardown(test_metric_math_unclosed_and_deep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_member_name_not_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
