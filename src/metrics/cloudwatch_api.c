@@ -88,6 +88,17 @@ int cw_get_int(struct api_call *call, json_t *obj, const char *key, long lo, lon
     return 1;
 }
 
+/* Epoch seconds v in ms; -1 when not a number or beyond ±10^13 s (300,000 years), which
+   no time arithmetic after it could hold. */
+static int seconds_ms(double v, int64_t *ms)
+{
+    if (!(v >= -1e13 && v <= 1e13)) {
+        return -1;
+    }
+    *ms = (int64_t)llround(v * 1000);
+    return 0;
+}
+
 /* "2026-11-29T01:02:03[.fff](Z|+hh:mm)" or epoch seconds; -1 when malformed. */
 static int parse_time(const char *s, int64_t *ms)
 {
@@ -98,8 +109,7 @@ static int parse_time(const char *s, int64_t *ms)
         if (end == s || *end != '\0') {
             return -1;
         }
-        *ms = (int64_t)llround(v * 1000);
-        return 0;
+        return seconds_ms(v, ms);
     }
     const char *p = s + n;
     double frac = 0;
@@ -107,6 +117,9 @@ static int parse_time(const char *s, int64_t *ms)
         char *end;
         frac = strtod(p, &end);
         p = end;
+        if (!(frac < 1)) {
+            return -1; /* ".5e300" is a number, but no fraction of a second */
+        }
     }
     int off = 0;
     if (*p == '+' || *p == '-') {
@@ -132,8 +145,7 @@ int cw_get_time(json_t *obj, const char *key, int64_t *ms)
         return 0;
     }
     if (json_is_number(v)) {
-        *ms = (int64_t)llround(json_number_value(v) * 1000);
-        return 1;
+        return seconds_ms(json_number_value(v), ms) == 0 ? 1 : -1;
     }
     const char *s = json_string_value(v);
     return s != NULL && parse_time(s, ms) == 0 ? 1 : -1;

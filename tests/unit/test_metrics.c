@@ -696,6 +696,23 @@ static void test_metric_math_unclosed_and_deep(void **state)
     assert_non_null(strstr(math_error(f, chain, &c), "The expression is nested too deeply."));
 }
 
+/* Times far beyond any date are malformed, not an overflow in the arithmetic after. */
+static void test_time_out_of_range_is_malformed(void **state)
+{
+    (void)state;
+    json_t *in = json_pack("{s:f,s:f,s:s,s:s,s:s,s:i}", "a", 1e300, "b", -1e300, "c", "1e300",
+                           "d", "2026-11-29T01:02:03.5e300Z", "e", "nan", "f", 1764410400);
+    int64_t ms = 0;
+    assert_int_equal(cw_get_time(in, "a", &ms), -1);
+    assert_int_equal(cw_get_time(in, "b", &ms), -1);
+    assert_int_equal(cw_get_time(in, "c", &ms), -1);
+    assert_int_equal(cw_get_time(in, "d", &ms), -1);
+    assert_int_equal(cw_get_time(in, "e", &ms), -1);
+    assert_int_equal(cw_get_time(in, "f", &ms), 1);
+    assert_int_equal(ms, 1764410400000);
+    json_decref(in);
+}
+
 /* ---- awsQuery ---- */
 
 /* As the router keeps form fields (http/router.c). */
@@ -873,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_alarm_rule_deep_nesting),
         cmocka_unit_test_setup_teardown(test_metric_math_unclosed_and_deep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_member_name_not_utf8, setup, teardown),
+        cmocka_unit_test(test_time_out_of_range_is_malformed),
         cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
