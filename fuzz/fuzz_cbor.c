@@ -22,8 +22,7 @@ static void cloudwatch_round_trip(const uint8_t *data, size_t size)
     if (cbor_decode(data, size, &opts, &v, &err) != 0) {
         return;
     }
-    static const char *const epochs[] = {"Timestamp", "Timestamps", "StateUpdatedTimestamp",
-                                         NULL};
+    static const char *const epochs[] = {"Timestamp", "Timestamps", "StateUpdatedTimestamp", NULL};
     struct cbor_encode_opts eopts = {.epoch_members = epochs, .epoch_scale = 1.0};
     struct buf b;
     buf_init(&b);

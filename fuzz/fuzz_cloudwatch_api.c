@@ -50,10 +50,10 @@ static const struct api_json_op *json_op(const char *name)
 }
 
 /* A call with a request and a response, as the router makes it. */
-#define FZ_CALL(c, ctx)                                                                 \
-    struct api_request req = {                                                          \
-        .region = "us-east-1", .account_id = "000000000000", .now_ms = FZ_NOW_MS};      \
-    struct api_response resp = {.status = 200, .body_fd = -1};                            \
+#define FZ_CALL(c, ctx)                                                                            \
+    struct api_request req = {                                                                     \
+        .region = "us-east-1", .account_id = "000000000000", .now_ms = FZ_NOW_MS};                 \
+    struct api_response resp = {.status = 200, .body_fd = -1};                                     \
     struct api_call c = {.req = &req, .resp = &resp, .service_ctx = (ctx)};
 
 static void fz_resp_fini(struct api_response *resp)

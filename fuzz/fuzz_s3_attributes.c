@@ -14,8 +14,8 @@
 
 static const char *const algos[] = {"CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"};
 static const char *const checksum_headers[] = {"x-amz-checksum-crc32", "x-amz-checksum-crc32c",
-                                               "x-amz-checksum-crc64nvme",
-                                               "x-amz-checksum-sha1", "x-amz-checksum-sha256"};
+                                               "x-amz-checksum-crc64nvme", "x-amz-checksum-sha1",
+                                               "x-amz-checksum-sha256"};
 
 /* The UploadId of a CreateMultipartUpload answer into out. */
 static void upload_id(const char *body, char out[256])
@@ -113,8 +113,7 @@ static void complete(uint8_t pick, char *text)
         h[nh++] = (struct api_header){checksum_headers[(pick / 10) % 5], v[1]};
     }
     snprintf(q, sizeof(q), "uploadId=%s", id);
-    if (fz_s3("POST", "/fuzz/m", q, h, nh, rest ? rest : "", rest ? strlen(rest) : 0, NULL) ==
-        0) {
+    if (fz_s3("POST", "/fuzz/m", q, h, nh, rest ? rest : "", rest ? strlen(rest) : 0, NULL) == 0) {
         fz_s3_must("DELETE", "/fuzz/m", "", NULL, 0, NULL);
     } else {
         fz_s3_must("DELETE", "/fuzz/m", q, NULL, 0, NULL);

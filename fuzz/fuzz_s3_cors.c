@@ -48,8 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(got);
         (void)fz_s3("OPTIONS", "/fuzz/k", "", h, n, NULL, 0, NULL);
         if (n > 0) {
-            (void)fz_s3(n > 1 && strcmp(h[1].value, "HEAD") == 0 ? "HEAD" : "GET", "/fuzz/k", "",
-                        h, 1, NULL, 0, NULL);
+            (void)fz_s3(n > 1 && strcmp(h[1].value, "HEAD") == 0 ? "HEAD" : "GET", "/fuzz/k", "", h,
+                        1, NULL, 0, NULL);
         }
         fz_s3_must("DELETE", "/fuzz", "cors", NULL, 0, NULL);
     } else if (n > 0) {

@@ -81,9 +81,9 @@ static int fz_s3(const char *method, const char *path, const char *query,
     }
     if (body_out != NULL) {
         /* an error's message stands for its body */
-        *body_out = rc < 0 ? strdup(call.err.message)
-                           : strndup(resp.body.data ? (const char *)resp.body.data : "",
-                                     resp.body.len);
+        *body_out =
+            rc < 0 ? strdup(call.err.message)
+                   : strndup(resp.body.data ? (const char *)resp.body.data : "", resp.body.len);
     }
     if (resp.body_fd >= 0) {
         close(resp.body_fd);

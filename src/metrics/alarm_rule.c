@@ -154,8 +154,8 @@ static int parse_unary(struct parser *p)
     if (take_word(p, "NOT")) {
         if (p->depth >= RULE_ELEMENTS_MAX) {
             /* each level is a stack frame, and a server thread's stack is small */
-            snprintf(p->err, p->err_size,
-                     "Error in AlarmRule [The rule nests more than %d levels]", RULE_ELEMENTS_MAX);
+            snprintf(p->err, p->err_size, "Error in AlarmRule [The rule nests more than %d levels]",
+                     RULE_ELEMENTS_MAX);
             return -1;
         }
         p->depth++;

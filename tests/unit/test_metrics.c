@@ -528,8 +528,8 @@ static void test_alarm_rule_grammar(void **state)
     assert_string_equal(children[1], "y");
     metrics_rule_free(r);
     /* an ARN with nothing after ":alarm:" names no alarm: kept whole, never "" */
-    assert_int_equal(metrics_rule_parse("OK(arn:aws:cloudwatch:r:1:alarm:)", &r, (char[200]){0}, 200),
-                     0);
+    assert_int_equal(
+        metrics_rule_parse("OK(arn:aws:cloudwatch:r:1:alarm:)", &r, (char[200]){0}, 200), 0);
     assert_int_equal(metrics_rule_children(r, &children), 1);
     assert_string_equal(children[0], "arn:aws:cloudwatch:r:1:alarm:");
     metrics_rule_free(r);
@@ -624,8 +624,8 @@ static void *run_math(void *arg)
 {
     struct math_case *c = arg;
     struct metrics_series out;
-    c->rc = cw_math_series(c->m, "us-east-1", c->queries, T0_MS - 3600000, T0_MS, T0_MS, &out,
-                           &c->err);
+    c->rc =
+        cw_math_series(c->m, "us-east-1", c->queries, T0_MS - 3600000, T0_MS, T0_MS, &out, &c->err);
     if (c->rc == 0) {
         metrics_series_fini(&out);
     }
@@ -690,8 +690,8 @@ static void test_metric_math_unclosed_and_deep(void **state)
         char id[16], ex[32];
         snprintf(id, sizeof(id), "q%d", i);
         snprintf(ex, sizeof(ex), i < 299 ? "q%d + 1" : "1", i + 1);
-        json_array_append_new(chain, json_pack("{s:s,s:s,s:b}", "Id", id, "Expression", ex,
-                                               "ReturnData", i == 0));
+        json_array_append_new(
+            chain, json_pack("{s:s,s:s,s:b}", "Id", id, "Expression", ex, "ReturnData", i == 0));
     }
     assert_non_null(strstr(math_error(f, chain, &c), "The expression is nested too deeply."));
 }
@@ -700,8 +700,8 @@ static void test_metric_math_unclosed_and_deep(void **state)
 static void test_time_out_of_range_is_malformed(void **state)
 {
     (void)state;
-    json_t *in = json_pack("{s:f,s:f,s:s,s:s,s:s,s:i}", "a", 1e300, "b", -1e300, "c", "1e300",
-                           "d", "2026-11-29T01:02:03.5e300Z", "e", "nan", "f", 1764410400);
+    json_t *in = json_pack("{s:f,s:f,s:s,s:s,s:s,s:i}", "a", 1e300, "b", -1e300, "c", "1e300", "d",
+                           "2026-11-29T01:02:03.5e300Z", "e", "nan", "f", 1764410400);
     int64_t ms = 0;
     assert_int_equal(cw_get_time(in, "a", &ms), -1);
     assert_int_equal(cw_get_time(in, "b", &ms), -1);
