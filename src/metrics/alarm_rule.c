@@ -16,6 +16,9 @@
 
 #define RULE_ELEMENTS_MAX 500
 #define RULE_CHILDREN_MAX 100
+/* NOTs and parentheses nested: far more than any real rule, and few enough stack frames
+   for a server thread's small stack, sanitizers' larger frames included. */
+#define RULE_DEPTH_MAX 100
 
 enum rule_op { R_TRUE, R_FALSE, R_STATE, R_NOT, R_AND, R_OR };
 
@@ -57,6 +60,13 @@ static int fail_token(struct parser *p)
     }
     snprintf(p->err, p->err_size, "Error in AlarmRule [Unsupported token '%.*s' at char %zu]",
              (int)(len > 64 ? 64 : len), p->s + p->pos, p->pos);
+    return -1;
+}
+
+static int fail_depth(struct parser *p)
+{
+    snprintf(p->err, p->err_size, "Error in AlarmRule [The rule nests more than %d levels]",
+             RULE_DEPTH_MAX);
     return -1;
 }
 
@@ -152,11 +162,8 @@ static int parse_unary(struct parser *p)
 {
     static const char *const fns[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
     if (take_word(p, "NOT")) {
-        if (p->depth >= RULE_ELEMENTS_MAX) {
-            /* each level is a stack frame, and a server thread's stack is small */
-            snprintf(p->err, p->err_size, "Error in AlarmRule [The rule nests more than %d levels]",
-                     RULE_ELEMENTS_MAX);
-            return -1;
+        if (p->depth >= RULE_DEPTH_MAX) {
+            return fail_depth(p);
         }
         p->depth++;
         int a = parse_unary(p);
@@ -179,11 +186,8 @@ static int parse_unary(struct parser *p)
     }
     p->pos++;
     p->r->elements += 2; /* the two parentheses */
-    if (p->r->elements > RULE_ELEMENTS_MAX) {
-        /* refused before going deeper (the stack again) */
-        snprintf(p->err, p->err_size, "Error in AlarmRule [The rule has %zu elements; at most %d]",
-                 p->r->elements, RULE_ELEMENTS_MAX);
-        return -1;
+    if (p->depth >= RULE_DEPTH_MAX) {
+        return fail_depth(p);
     }
     p->depth++;
     int e = parse_or(p);
