@@ -7,6 +7,7 @@
  * expressions from here. The store holds a few data points from the start; an alarm a
  * request creates is deleted after it, so every input meets the same state.
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct api_params {
     struct query_params q;
 };
 
+static char dir[64];
 static struct store *st;
 static struct metrics *m;
 static struct api_json_service *json_api;
@@ -82,21 +84,35 @@ static int run_json(const char *op, const char *text)
     return rc;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The store's directory goes when the fuzzer exits (tmpfs is memory). */
+static void remove_dir(void)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     log_set_level(LOG_ERROR + 1);
     /* on tmpfs when there is one: the store syncs every write */
-    char tmpl[64];
     struct stat shm;
-    snprintf(tmpl, sizeof(tmpl), "%s/sluice-fuzz-cloudwatch-XXXXXX",
+    snprintf(dir, sizeof(dir), "%s/sluice-fuzz-cloudwatch-XXXXXX",
              stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) ? "/dev/shm" : "/tmp");
-    if (mkdtemp(tmpl) == NULL) {
+    if (mkdtemp(dir) == NULL) {
         abort();
     }
+    atexit(remove_dir);
     char path[600];
-    snprintf(path, sizeof(path), "%s/sluice.db", tmpl);
+    snprintf(path, sizeof(path), "%s/sluice.db", dir);
     struct metrics_options o = {.now_ms = fixed_clock};
     if (store_open(path, &st) < 0) {
         abort();
