@@ -121,6 +121,10 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ) | $(DUCKDB_LIB)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIB_OBJ) $(PKG_LIBS)
 fuzz: $(FUZZ_BIN)
+# The library objects are kept between runs (make would delete them as intermediates),
+# and a fuzzer is relinked when a shared harness header changes.
+.SECONDARY: $(FUZZ_LIB_OBJ)
+$(FUZZ_BIN): $(wildcard fuzz/*.h)
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h src/*.c tests/unit/*.c tools/*.c bench/*.c fuzz/*.c)

@@ -2,7 +2,9 @@
  * Fuzzes the CBOR decoder (core/cbor.c), which reads Kinesis request bodies from any
  * client, and the encoder on what it decodes: a decoded value encodes, and that
  * encoding decodes to the same value, and its JSON text reads back as the same text.
- * Any crash, leak, sanitizer report or failed round trip is a finding.
+ * The same bytes are also read and written as CloudWatch's RPC v2 CBOR (tag 1 epochs
+ * in seconds, its timestamp members). Any crash, leak, sanitizer report or failed round
+ * trip is a finding.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,10 +12,36 @@
 
 #include "core/cbor.h"
 
+/* CloudWatch's RPC v2 shape: tag 1 in seconds on the way in, its timestamp members
+   (arrays of them too) written back as tag 1: what it writes must read back. */
+static void cloudwatch_round_trip(const uint8_t *data, size_t size)
+{
+    json_t *v;
+    struct err_info err;
+    struct cbor_decode_opts opts = {.epoch_scale = 1.0};
+    if (cbor_decode(data, size, &opts, &v, &err) != 0) {
+        return;
+    }
+    static const char *const epochs[] = {"Timestamp", "Timestamps", "StateUpdatedTimestamp", NULL};
+    struct cbor_encode_opts eopts = {.epoch_members = epochs, .epoch_scale = 1.0};
+    struct buf b;
+    buf_init(&b);
+    if (cbor_encode(v, &eopts, &b) == 0) {
+        json_t *back;
+        if (cbor_decode(b.data, b.len, &opts, &back, &err) != 0) {
+            abort();
+        }
+        json_decref(back);
+    }
+    buf_fini(&b);
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *v;
     struct err_info err;
+    cloudwatch_round_trip(data, size);
     struct cbor_decode_opts opts = {.epoch_scale = 0.001};
     if (cbor_decode(data, size, &opts, &v, &err) != 0) {
         return 0;

@@ -461,6 +461,9 @@ static int skip_misc(struct parser *ps)
 int s3__xml_parse(const char *data, size_t len, struct s3_xml_node **root_out)
 {
     *root_out = NULL;
+    if (data == NULL) {
+        data = ""; /* an empty body may come without a buffer: no arithmetic on NULL */
+    }
     struct parser ps = {.p = data, .end = data + len};
     if (starts(&ps, "\xef\xbb\xbf")) {
         ps.p += 3;

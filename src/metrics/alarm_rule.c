@@ -16,6 +16,9 @@
 
 #define RULE_ELEMENTS_MAX 500
 #define RULE_CHILDREN_MAX 100
+/* NOTs and parentheses nested: far more than any real rule, and few enough stack frames
+   for a server thread's small stack, sanitizers' larger frames included. */
+#define RULE_DEPTH_MAX 100
 
 enum rule_op { R_TRUE, R_FALSE, R_STATE, R_NOT, R_AND, R_OR };
 
@@ -41,6 +44,7 @@ struct parser {
     struct metrics_rule *r;
     char *err;
     size_t err_size;
+    int depth; /* NOTs and parentheses open around pos */
 };
 
 static int fail_token(struct parser *p)
@@ -56,6 +60,13 @@ static int fail_token(struct parser *p)
     }
     snprintf(p->err, p->err_size, "Error in AlarmRule [Unsupported token '%.*s' at char %zu]",
              (int)(len > 64 ? 64 : len), p->s + p->pos, p->pos);
+    return -1;
+}
+
+static int fail_depth(struct parser *p)
+{
+    snprintf(p->err, p->err_size, "Error in AlarmRule [The rule nests more than %d levels]",
+             RULE_DEPTH_MAX);
     return -1;
 }
 
@@ -93,7 +104,7 @@ static int add_node(struct metrics_rule *r, struct rule_node node)
 static size_t child_index(struct metrics_rule *r, const char *ref, size_t len)
 {
     const char *colon = len > 4 && strncmp(ref, "arn:", 4) == 0 ? strstr(ref, ":alarm:") : NULL;
-    if (colon != NULL && colon < ref + len) {
+    if (colon != NULL && colon + 7 < ref + len) { /* an ARN naming no alarm stays whole */
         len -= (size_t)(colon + 7 - ref);
         ref = colon + 7;
     }
@@ -151,7 +162,12 @@ static int parse_unary(struct parser *p)
 {
     static const char *const fns[] = {"ALARM", "OK", "INSUFFICIENT_DATA"};
     if (take_word(p, "NOT")) {
+        if (p->depth >= RULE_DEPTH_MAX) {
+            return fail_depth(p);
+        }
+        p->depth++;
         int a = parse_unary(p);
+        p->depth--;
         return a < 0 ? a : add_node(p->r, (struct rule_node){.op = R_NOT, .a = a});
     }
     int truth = take_word(p, "TRUE") ? 1 : take_word(p, "FALSE") ? 0 : -1;
@@ -170,7 +186,12 @@ static int parse_unary(struct parser *p)
     }
     p->pos++;
     p->r->elements += 2; /* the two parentheses */
+    if (p->depth >= RULE_DEPTH_MAX) {
+        return fail_depth(p);
+    }
+    p->depth++;
     int e = parse_or(p);
+    p->depth--;
     if (e < 0) {
         return e;
     }

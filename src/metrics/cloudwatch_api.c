@@ -88,6 +88,17 @@ int cw_get_int(struct api_call *call, json_t *obj, const char *key, long lo, lon
     return 1;
 }
 
+/* Epoch seconds v in ms; -1 when not a number or beyond ±10^13 s (300,000 years), which
+   no time arithmetic after it could hold. */
+static int seconds_ms(double v, int64_t *ms)
+{
+    if (!(v >= -1e13 && v <= 1e13)) {
+        return -1;
+    }
+    *ms = (int64_t)llround(v * 1000);
+    return 0;
+}
+
 /* "2026-11-29T01:02:03[.fff](Z|+hh:mm)" or epoch seconds; -1 when malformed. */
 static int parse_time(const char *s, int64_t *ms)
 {
@@ -98,8 +109,7 @@ static int parse_time(const char *s, int64_t *ms)
         if (end == s || *end != '\0') {
             return -1;
         }
-        *ms = (int64_t)llround(v * 1000);
-        return 0;
+        return seconds_ms(v, ms);
     }
     const char *p = s + n;
     double frac = 0;
@@ -107,6 +117,9 @@ static int parse_time(const char *s, int64_t *ms)
         char *end;
         frac = strtod(p, &end);
         p = end;
+        if (!(frac < 1)) {
+            return -1; /* ".5e300" is a number, but no fraction of a second */
+        }
     }
     int off = 0;
     if (*p == '+' || *p == '-') {
@@ -132,8 +145,7 @@ int cw_get_time(json_t *obj, const char *key, int64_t *ms)
         return 0;
     }
     if (json_is_number(v)) {
-        *ms = (int64_t)llround(json_number_value(v) * 1000);
-        return 1;
+        return seconds_ms(json_number_value(v), ms) == 0 ? 1 : -1;
     }
     const char *s = json_string_value(v);
     return s != NULL && parse_time(s, ms) == 0 ? 1 : -1;
@@ -767,7 +779,11 @@ struct gmd {
     struct series *s;
     size_t n;
     int64_t start, end;
+    int depth; /* parentheses, functions and references open: bounded, for the stack */
 };
+
+/* Deeper than any real expression; each level is a few stack frames. */
+#define EXPR_DEPTH_MAX 100
 
 struct expr {
     struct gmd *g;
@@ -793,13 +809,37 @@ static void skip_ws(struct expr *e)
     }
 }
 
+/* 1 when c is next: consumed (never the terminating NUL). */
+static int take(struct expr *e, char c)
+{
+    if (*e->p != c) {
+        return 0;
+    }
+    e->p++;
+    return 1;
+}
+
+/* Enters one more level; an error past EXPR_DEPTH_MAX. */
+static int deeper(struct expr *e)
+{
+    if (e->g->depth >= EXPR_DEPTH_MAX) {
+        return expr_error(e, "The expression is nested too deeply.");
+    }
+    e->g->depth++;
+    return 0;
+}
+
 /* A copy of the query i's series, computing it first. */
 static int ref_series(struct expr *e, const char *name, size_t len, struct series *out)
 {
     for (size_t i = 0; i < e->g->n; i++) {
         const char *id = cw_get_str(json_array_get(e->g->queries, i), "Id");
         if (id != NULL && strlen(id) == len && strncmp(id, name, len) == 0) {
-            int rc = eval_query(e->g, i);
+            int rc = deeper(e);
+            if (rc == 0) {
+                rc = eval_query(e->g, i);
+                e->g->depth--;
+            }
             if (rc < 0) {
                 return rc;
             }
@@ -868,9 +908,8 @@ static void list_fold(struct series *items, size_t n, int fn, struct series *out
 
 static int expr_function(struct expr *e, int fn, struct series *out)
 {
-    struct series items[64];
+    struct series *items = xcalloc(64, sizeof(*items)); /* off the stack: functions nest */
     size_t n = 0;
-    memset(items, 0, sizeof(items));
     skip_ws(e);
     int list = *e->p == '[';
     if (list) {
@@ -886,11 +925,11 @@ static int expr_function(struct expr *e, int fn, struct series *out)
         rc = expr_compare(e, &items[n++]);
         skip_ws(e);
     } while (rc == 0 && list && *e->p == ',' && e->p++);
-    if (rc == 0 && list && *e->p++ != ']') {
+    if (rc == 0 && list && !take(e, ']')) {
         rc = expr_error(e, "Expected ']'.");
     }
     skip_ws(e);
-    if (rc == 0 && *e->p++ != ')') {
+    if (rc == 0 && !take(e, ')')) {
         rc = expr_error(e, "Expected ')'.");
     }
     if (rc == 0) {
@@ -901,6 +940,7 @@ static int expr_function(struct expr *e, int fn, struct series *out)
     for (size_t i = 0; i < n; i++) {
         series_fini(&items[i]);
     }
+    free(items);
     return rc;
 }
 
@@ -998,7 +1038,7 @@ static int expr_series_function(struct expr *e, int fn, struct series *out)
     if (rc == 0 && (n < min_args[fn] || n > max_args[fn])) {
         rc = expr_error(e, "Wrong number of arguments.");
     }
-    if (rc == 0 && *e->p++ != ')') {
+    if (rc == 0 && !take(e, ')')) {
         rc = expr_error(e, "Expected ')'.");
     }
     if (rc == 0 && fn <= 1) {
@@ -1026,9 +1066,14 @@ static int expr_atom(struct expr *e, struct series *out)
     const char *p = e->p;
     if (*p == '(') {
         e->p++;
-        int rc = expr_compare(e, out);
+        int rc = deeper(e);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = expr_compare(e, out);
+        e->g->depth--;
         skip_ws(e);
-        if (rc == 0 && *e->p++ != ')') {
+        if (rc == 0 && !take(e, ')')) {
             rc = expr_error(e, "Expected ')'.");
         }
         return rc;
@@ -1054,14 +1099,24 @@ static int expr_atom(struct expr *e, struct series *out)
         for (int i = 0; i < 4; i++) {
             if (len == 3 && strncmp(p, fns[i], 3) == 0) {
                 e->p++;
-                return expr_function(e, i, out);
+                int rc = deeper(e);
+                if (rc == 0) {
+                    rc = expr_function(e, i, out);
+                    e->g->depth--;
+                }
+                return rc;
             }
         }
         static const char *const more[] = {"RATE", "DIFF", "FILL", "IF"};
         for (int i = 0; i < 4; i++) {
             if (len == strlen(more[i]) && strncmp(p, more[i], len) == 0) {
                 e->p++;
-                return expr_series_function(e, i, out);
+                int rc = deeper(e);
+                if (rc == 0) {
+                    rc = expr_series_function(e, i, out);
+                    e->g->depth--;
+                }
+                return rc;
             }
         }
         char what[200];
@@ -1432,7 +1487,8 @@ struct api_json_service *cloudwatch_json_api_create(struct metrics *m)
 
 /* ---- awsQuery ---- */
 
-/* Sets "A.member.2.B" = value in root as root.A[1].B. Returns -1 on a malformed name. */
+/* Sets "A.member.2.B" = value in root as root.A[1].B. Returns -1 on a malformed name
+   (one that is not UTF-8 among them: a JSON key cannot hold it). */
 static int form_set(json_t *root, const char *name, const char *value)
 {
     char *copy = xstrdup(name);
@@ -1453,7 +1509,10 @@ static int form_set(json_t *root, const char *name, const char *value)
             json_t *arr = json_object_get(node, seg);
             if (!json_is_array(arr)) {
                 arr = json_array();
-                json_object_set_new(node, seg, arr);
+                if (json_object_set_new(node, seg, arr) != 0) {
+                    rc = -1; /* arr is gone with it */
+                    break;
+                }
             }
             while (json_array_size(arr) < (size_t)i) {
                 json_array_append_new(arr, json_null());
@@ -1475,7 +1534,10 @@ static int form_set(json_t *root, const char *name, const char *value)
             json_t *child = json_object_get(node, seg);
             if (!json_is_object(child)) {
                 child = json_object();
-                json_object_set_new(node, seg, child);
+                if (json_object_set_new(node, seg, child) != 0) {
+                    rc = -1; /* child is gone with it */
+                    break;
+                }
             }
             node = child;
         }

@@ -4,6 +4,7 @@
  * counter sources turned into increases, retention, and durability across a reopen.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include <cmocka.h>
 
 #include "core/store.h"
+#include "core/text.h"
+#include "metrics/cw_int.h"
 #include "metrics/metrics_int.h"
 
 #define T0_MS 1764150000000LL /* a minute boundary */
@@ -524,6 +527,12 @@ static void test_alarm_rule_grammar(void **state)
     assert_string_equal(children[0], "x");
     assert_string_equal(children[1], "y");
     metrics_rule_free(r);
+    /* an ARN with nothing after ":alarm:" names no alarm: kept whole, never "" */
+    assert_int_equal(
+        metrics_rule_parse("OK(arn:aws:cloudwatch:r:1:alarm:)", &r, (char[200]){0}, 200), 0);
+    assert_int_equal(metrics_rule_children(r, &children), 1);
+    assert_string_equal(children[0], "arn:aws:cloudwatch:r:1:alarm:");
+    metrics_rule_free(r);
 
     static const struct {
         const char *rule, *err;
@@ -550,6 +559,213 @@ static void test_alarm_rule_grammar(void **state)
     }
     char err[200];
     assert_int_equal(metrics_rule_parse(big, &r, err, sizeof(err)), -1);
+}
+
+/* Rules nested as deep as AlarmRule's 10240 characters allow are refused before they
+   run out of stack, on a thread with a stack as small as the server's. */
+struct deep_rule {
+    const char *text, *err;
+    int ok;
+};
+
+static void *parse_deep(void *arg)
+{
+    struct deep_rule *d = arg;
+    struct metrics_rule *r = NULL;
+    char err[200] = "";
+    int rc = metrics_rule_parse(d->text, &r, err, sizeof(err));
+    d->ok = rc == -1 && r == NULL && strcmp(err, d->err) == 0;
+    return NULL;
+}
+
+static int refused_on_small_stack(const char *text, const char *err)
+{
+    struct deep_rule d = {.text = text, .err = err};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024); /* the server's (http/server.c) */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, parse_deep, &d), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    return d.ok;
+}
+
+static void test_alarm_rule_deep_nesting(void **state)
+{
+    (void)state;
+    char *text = malloc(10241);
+    memset(text, '(', 5000);
+    memcpy(text + 5000, "TRUE", 4);
+    memset(text + 5004, ')', 5000);
+    text[10004] = '\0';
+    assert_true(
+        refused_on_small_stack(text, "Error in AlarmRule [The rule nests more than 100 levels]"));
+    text[0] = '\0';
+    for (int i = 0; i < 2500; i++) {
+        memcpy(text + 4 * i, "NOT ", 5);
+    }
+    strcat(text, "TRUE");
+    assert_true(
+        refused_on_small_stack(text, "Error in AlarmRule [The rule nests more than 100 levels]"));
+    /* 100 levels still parse */
+    text[0] = '\0';
+    for (int i = 0; i < 50; i++) {
+        strcat(text, "NOT (");
+    }
+    strcat(text, "TRUE");
+    memset(text + strlen(text), ')', 50);
+    text[50 * 5 + 4 + 50] = '\0';
+    struct metrics_rule *r = NULL;
+    char err[200] = "";
+    assert_int_equal(metrics_rule_parse(text, &r, err, sizeof(err)), 0);
+    assert_true(metrics_rule_eval(r, NULL));
+    metrics_rule_free(r);
+    free(text);
+}
+
+/* ---- metric math ---- */
+
+struct math_case {
+    struct metrics *m;
+    json_t *queries;
+    struct err_info err;
+    int rc;
+};
+
+static void *run_math(void *arg)
+{
+    struct math_case *c = arg;
+    struct metrics_series out;
+    c->rc =
+        cw_math_series(c->m, "us-east-1", c->queries, T0_MS - 3600000, T0_MS, T0_MS, &out, &c->err);
+    if (c->rc == 0) {
+        metrics_series_fini(&out);
+    }
+    return NULL;
+}
+
+/* The message cw_math_series gives the one expression e (its queries), on a thread with a
+   stack as small as the server's. */
+static const char *math_error(struct fx *f, json_t *queries, struct math_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->m = f->m;
+    c->queries = queries;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024); /* the server's (http/server.c) */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, run_math, c), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    json_decref(queries);
+    assert_true(c->rc < 0);
+    return c->err.message;
+}
+
+static json_t *one_expression(const char *text)
+{
+    /* the string sized exactly, as the CBOR reader makes it */
+    return json_pack("[{s:s,s:o}]", "Id", "e", "Expression", json_stringn(text, strlen(text)));
+}
+
+static void test_metric_math_unclosed_and_deep(void **state)
+{
+    struct fx *f = *state;
+    struct math_case c;
+    /* a missing ')' or ']' at the end is reported without reading past the text */
+    assert_string_equal(math_error(f, one_expression("(1"), &c),
+                        "Error in expression 'e': Expected ')'.");
+    assert_string_equal(math_error(f, one_expression("SUM([1"), &c),
+                        "Error in expression 'e': Expected ']'.");
+    assert_string_equal(math_error(f, one_expression("MAX(2"), &c),
+                        "Error in expression 'e': Expected ')'.");
+    /* nesting is bounded before it exhausts the stack */
+    char *text = malloc(20002);
+    memset(text, '(', 10000);
+    text[10000] = '1';
+    memset(text + 10001, ')', 10000);
+    text[20001] = '\0';
+    assert_string_equal(math_error(f, one_expression(text), &c),
+                        "Error in expression 'e': The expression is nested too deeply.");
+    text[0] = '\0';
+    for (int i = 0; i < 2000; i++) {
+        strcat(text, "SUM(");
+    }
+    strcat(text, "1");
+    assert_string_equal(math_error(f, one_expression(text), &c),
+                        "Error in expression 'e': The expression is nested too deeply.");
+    free(text);
+    /* and so is a chain of references: q0 = q1 + 1, q1 = q2 + 1, ... */
+    json_t *chain = json_array();
+    for (int i = 0; i < 300; i++) {
+        char id[16], ex[32];
+        snprintf(id, sizeof(id), "q%d", i);
+        snprintf(ex, sizeof(ex), i < 299 ? "q%d + 1" : "1", i + 1);
+        json_array_append_new(
+            chain, json_pack("{s:s,s:s,s:b}", "Id", id, "Expression", ex, "ReturnData", i == 0));
+    }
+    assert_non_null(strstr(math_error(f, chain, &c), "The expression is nested too deeply."));
+}
+
+/* Times far beyond any date are malformed, not an overflow in the arithmetic after. */
+static void test_time_out_of_range_is_malformed(void **state)
+{
+    (void)state;
+    json_t *in = json_pack("{s:f,s:f,s:s,s:s,s:s,s:i}", "a", 1e300, "b", -1e300, "c", "1e300", "d",
+                           "2026-11-29T01:02:03.5e300Z", "e", "nan", "f", 1764410400);
+    int64_t ms = 0;
+    assert_int_equal(cw_get_time(in, "a", &ms), -1);
+    assert_int_equal(cw_get_time(in, "b", &ms), -1);
+    assert_int_equal(cw_get_time(in, "c", &ms), -1);
+    assert_int_equal(cw_get_time(in, "d", &ms), -1);
+    assert_int_equal(cw_get_time(in, "e", &ms), -1);
+    assert_int_equal(cw_get_time(in, "f", &ms), 1);
+    assert_int_equal(ms, 1764410400000);
+    json_decref(in);
+}
+
+/* ---- awsQuery ---- */
+
+/* As the router keeps form fields (http/router.c). */
+struct api_params {
+    struct query_params q;
+};
+
+/* A member name that is not UTF-8 cannot be a JSON key: refused as malformed (it once
+   freed the list it was to hold and spun appending to it). */
+static void test_query_member_name_not_utf8(void **state)
+{
+    struct fx *f = *state;
+    struct api_query_service *svc = cloudwatch_query_api_create(f->m);
+    static const char *const forms[] = {"AlarmName=x&Dim%FFensions.member.1.Name=a",
+                                        "AlarmName=x&Met%FFric.Name=a"};
+    for (size_t k = 0; k < 2; k++) {
+        struct api_params p;
+        query_params_init(&p.q);
+        assert_int_equal(query_params_parse(&p.q, forms[k], strlen(forms[k])), 0);
+        const struct api_query_op *op = NULL;
+        for (size_t i = 0; i < svc->n_ops; i++) {
+            if (strcmp(svc->ops[i].action, "PutMetricAlarm") == 0) {
+                op = &svc->ops[i];
+            }
+        }
+        assert_non_null(op);
+        struct api_request req = {.region = "us-east-1", .account_id = "1", .now_ms = T0_MS};
+        struct api_response resp = {.status = 200, .body_fd = -1};
+        struct api_call call = {.req = &req, .resp = &resp, .service_ctx = svc->ctx};
+        err_clear(&call.err);
+        struct buf out;
+        buf_init(&out);
+        assert_int_equal(op->fn(&call, &p, &out), SL_E(INVALID_PARAMETER_VALUE));
+        char want[128];
+        snprintf(want, sizeof(want), "The parameter %s is malformed.", p.q.names[1]);
+        assert_string_equal(call.err.message, want);
+        buf_fini(&out);
+        query_params_fini(&p.q);
+    }
+    cloudwatch_api_destroy(NULL, svc);
 }
 
 static json_t *composite_def(const char *name, const char *rule)
@@ -684,6 +900,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alarm_missing_data_treatments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarms_durable_and_deleted_whole, setup, teardown),
         cmocka_unit_test(test_alarm_rule_grammar),
+        cmocka_unit_test(test_alarm_rule_deep_nesting),
+        cmocka_unit_test_setup_teardown(test_metric_math_unclosed_and_deep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_member_name_not_utf8, setup, teardown),
+        cmocka_unit_test(test_time_out_of_range_is_malformed),
         cmocka_unit_test_setup_teardown(test_cost_of_s3_requests_and_storage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_composite_follows_its_children, setup, teardown),
     };
