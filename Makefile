@@ -116,7 +116,7 @@ FUZZ_BIN := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC))
 $(FUZZ_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
+	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ) | $(DUCKDB_LIB)
 	clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< \
 		$(FUZZ_LIB_OBJ) $(PKG_LIBS)
@@ -136,4 +136,4 @@ clean:
 CONSOLE_ASSETS := src/metrics/console/index.html src/metrics/console/app.js
 $(BUILD)/obj/metrics/console.o $(FUZZ_BUILD)/obj/metrics/console.o: $(CONSOLE_ASSETS)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d $(FUZZ_LIB_OBJ:.o=.d)

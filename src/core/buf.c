@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 void buf_init(struct buf *b)
 {
@@ -136,6 +137,15 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
     return 0;
 }
 
+/* The length of the valid UTF-8 sequence at s (of n bytes left) that starts with a byte
+   of 0x80 or above, or 0 when it is not one. */
+static size_t utf8_seq(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    return len <= n && text_utf8_valid(s, len) ? len : 0;
+}
+
 int buf_xml_escape(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -143,6 +153,17 @@ int buf_xml_escape(struct buf *b, const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
         char ref[8];
+        if (c >= 0x80) {
+            /* A document must be UTF-8: a byte that is not part of a valid sequence (an
+               echoed parameter can hold anything) becomes U+FFFD. */
+            size_t k = utf8_seq(&s[i], len - i);
+            int rc = k > 0 ? buf_append(b, &s[i], k) : buf_puts(b, "\xEF\xBF\xBD");
+            if (rc < 0) {
+                return rc;
+            }
+            i += k > 0 ? k - 1 : 0;
+            continue;
+        }
         switch (c) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;

@@ -32,6 +32,9 @@
 /* The value of a hexadecimal digit, or -1 when c is not one. */
 int hex_digit(int c);
 
+/* 1 when the n bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int text_utf8_valid(const void *bytes, size_t n);
+
 enum pct_mode {
     PCT_PATH,  /* '+' is '+' */
     PCT_QUERY, /* '+' is a space */

@@ -21,6 +21,7 @@
 #include "core/base64.h"
 #include "core/jsonscan.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 /* ---- Hive type text ------------------------------------------------------------------ */
 
@@ -1350,56 +1351,6 @@ static int put_object(struct conv_batch *b, struct colb *c, struct jscan *s)
     return rc;
 }
 
-/* 1 when the bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if ((w & 0x8080808080808080ULL) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + len > n) {
-            return 0;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-            return 0;
-        }
-        i += len;
-    }
-    return 1;
-}
-
 /* ---- the batch ------------------------------------------------------------------------ */
 
 int delivery__conv_create(const struct catalog_column *cols, size_t n_cols,
@@ -1520,7 +1471,7 @@ int delivery__conv_record(struct conv_batch *b, const uint8_t *data, size_t len,
     e->message[0] = '\0';
     b->err = e;
     b->cur_col = "";
-    if (!utf8_valid(data, len)) {
+    if (!text_utf8_valid(data, len)) {
         e->code = CONV_PARSE_ERROR;
         snprintf(e->message, sizeof(e->message), "The record is not valid UTF-8");
         return 1;

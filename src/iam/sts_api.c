@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "iam/iam_int.h"
 
 static void put_text(struct buf *b, const char *tag, const char *v)
@@ -156,9 +157,12 @@ static size_t utf8_len(const char *s)
 }
 
 /* STS's tag pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]: ASCII letters, digits, space and those
-   marks; any non-ASCII character is taken for a letter. */
+   marks; any non-ASCII character of valid UTF-8 is taken for a letter. */
 static int tag_text_ok(const char *s)
 {
+    if (!text_utf8_valid(s, strlen(s))) {
+        return 0;
+    }
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if (!(c >= 0x80 || isalnum(c) || c == ' ' || strchr("_.:/=+-@", c) != NULL)) {

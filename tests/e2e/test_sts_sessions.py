@@ -5,6 +5,8 @@ GetSessionToken's credentials (no IAM without MFA, of STS only AssumeRole and
 GetCallerIdentity); and IAM's tag keys of users and roles, one whatever their case,
 UpdateGroup (its rename authorized on both names) and UpdateRoleDescription."""
 import json
+import urllib.error
+import urllib.parse
 import subprocess
 
 import boto3
@@ -386,3 +388,29 @@ def test_assumed_role_arns_leave_out_the_roles_path(sluice, unique):
         (arn, f"{r['RoleId']}:with-path", acct)
     assert client_as(sluice, "sts", of_session(resp)).get_access_key_info(
         AccessKeyId=resp["Credentials"]["AccessKeyId"])["Account"] == acct
+
+
+def test_a_tag_that_is_not_utf8_is_refused_not_dropped(sluice, unique):
+    # boto3 only sends text, so the request is signed by hand with a raw %FF in the value.
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    r = role(sluice, f"utf8-{unique}")
+    body = ("Action=AssumeRole&Version=2011-06-15&RoleSessionName=sess&RoleArn="
+            + urllib.parse.quote(r["Arn"], safe="")
+            + "&Tags.member.1.Key=team&Tags.member.1.Value=a%FFb")
+    req = AWSRequest(method="POST", url=sluice.endpoint + "/", data=body.encode(),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(sluice.access_key, sluice.secret_key), "sts",
+              sluice.region).add_auth(req)
+    http = urllib.request.Request(req.url, data=body.encode(), method="POST",
+                                  headers=dict(req.headers.items()))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(http, timeout=30)
+    answer = e.value.read().decode()  # the echoed value is still UTF-8: U+FFFD
+    assert e.value.code == 400, answer
+    assert "<Code>ValidationError</Code>" in answer, answer
+    assert "a\ufffdb" in answer, answer

@@ -370,6 +370,25 @@ static void store_applies_a_migration_filled_in_below_the_highest(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Valid UTF-8 passes; overlongs, surrogates, stray continuations and cut sequences do not;
+   XML escaping turns the bytes of an invalid sequence into U+FFFD. */
+static void utf8_checked_and_escaped(void **state)
+{
+    (void)state;
+    assert_true(text_utf8_valid("plain ascii text", 16));
+    assert_true(text_utf8_valid("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 14));
+    assert_false(text_utf8_valid("\xC0\xAF", 2));         /* overlong '/' */
+    assert_false(text_utf8_valid("\xED\xA0\x80", 3));     /* a surrogate */
+    assert_false(text_utf8_valid("\x80", 1));             /* a stray continuation */
+    assert_false(text_utf8_valid("\xE2\x82", 2));         /* cut short */
+    assert_false(text_utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(buf_xml_escape(&b, "a\xFF<\xC3\xA9\xE2\x82", 7), 0);
+    assert_string_equal((char *)b.data, "a\xEF\xBF\xBD&lt;\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD");
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +406,7 @@ int main(void)
         cmocka_unit_test(errors_carry_aws_names_and_statuses),
         cmocka_unit_test(store_migrates_each_part_once),
         cmocka_unit_test(store_applies_a_migration_filled_in_below_the_highest),
+        cmocka_unit_test(utf8_checked_and_escaped),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
