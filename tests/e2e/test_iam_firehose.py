@@ -86,6 +86,28 @@ def dest(bucket, role):
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}
 
 
+def wait_logged(sluice, *needles):
+    """Nudges delivery (SIGUSR1) until one line of the server's log holds every needle."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        sluice.proc.send_signal(signal.SIGUSR1)
+        with open(sluice.log_path, "rb") as f:
+            if any(all(n in line for n in needles) for line in f):
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def wait_delivered(sluice, s3, bucket, records):
+    deadline = time.time() + 90
+    got = []
+    while sorted(got) != sorted(records):
+        assert time.time() < deadline, f"delivered {len(got)} of {len(records)}"
+        sluice.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        got = delivered(s3, bucket)
+
+
 # ---- Firehose reads its Kinesis source as the source's role ----
 
 def test_a_kinesis_source_the_role_cannot_read_delivers_once_the_policy_allows(sluice, unique):
@@ -110,26 +132,12 @@ def test_a_kinesis_source_the_role_cannot_read_delivers_once_the_policy_allows(s
     for r in records:
         kinesis.put_record(StreamName=name, Data=r + b"\n", PartitionKey="p")
     # each read is refused and tried again; the refusal is logged, nothing lands
-    deadline = time.time() + 60
-    seen = False
-    while time.time() < deadline and not seen:
-        sluice.proc.send_signal(signal.SIGUSR1)
-        with open(sluice.log_path, "rb") as f:
-            seen = any(stream_arn.encode() in line and b"kinesis:GetRecords" in line and
-                       b"AccessDenied" in line for line in f)
-        time.sleep(0.2)
-    assert seen, "the refused read was never logged"
+    assert wait_logged(sluice, stream_arn.encode(), b"kinesis:GetRecords", b"AccessDenied"), \
+        "the refused read was never logged"
     assert s3.list_objects_v2(Bucket=name).get("KeyCount", 0) == 0
     iam.put_role_policy(RoleName=name, PolicyName="read", PolicyDocument=doc(
         {"Effect": "Allow", "Action": "kinesis:GetRecords", "Resource": stream_arn}))
-    deadline = time.time() + 90
-    got = []
-    while sorted(got) != sorted(records):
-        assert time.time() < deadline, f"delivered {len(got)} of {len(records)}"
-        sluice.proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.5)
-        got = delivered(s3, name)
-    assert sorted(got) == sorted(records)
+    wait_delivered(sluice, s3, name, records)
 
 
 def test_an_encrypted_source_needs_kms_decrypt_for_the_role(sluice, unique):
@@ -161,26 +169,12 @@ def test_an_encrypted_source_needs_kms_decrypt_for_the_role(sluice, unique):
     records = [f"sealed-{i}".encode() for i in range(10)]
     for r in records:
         kinesis.put_record(StreamName=name, Data=r + b"\n", PartitionKey="p")
-    deadline = time.time() + 60
-    seen = False
-    while time.time() < deadline and not seen:
-        sluice.proc.send_signal(signal.SIGUSR1)
-        with open(sluice.log_path, "rb") as f:
-            seen = any(stream_arn.encode() in line and b"kms:Decrypt" in line and
-                       key_arn.encode() in line for line in f)
-        time.sleep(0.2)
-    assert seen, "the refused decrypt was never logged"
+    assert wait_logged(sluice, stream_arn.encode(), b"kms:Decrypt", key_arn.encode()), \
+        "the refused decrypt was never logged"
     assert s3.list_objects_v2(Bucket=name).get("KeyCount", 0) == 0
     iam.put_role_policy(RoleName=name, PolicyName="decrypt", PolicyDocument=doc(
         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}))
-    deadline = time.time() + 90
-    got = []
-    while sorted(got) != sorted(records):
-        assert time.time() < deadline, f"delivered {len(got)} of {len(records)}"
-        sluice.proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.5)
-        got = delivered(s3, name)
-    assert sorted(got) == sorted(records)
+    wait_delivered(sluice, s3, name, records)
 
 
 def test_create_takes_only_roles_that_trust_firehose(sluice, unique):
