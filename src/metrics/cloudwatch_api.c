@@ -1308,6 +1308,17 @@ static int check_ids(struct api_call *call, json_t *queries, size_t n)
         if (!islower((unsigned char)id[0])) {
             return cw_bad_value(call, f, "must start with a lowercase letter.");
         }
+        const char *expression = cw_get_str(json_array_get(queries, i), "Expression");
+        if (expression != NULL && (expression[0] == '\0' || strlen(expression) > 2048)) {
+            /* the model's bounds (1 to 2048), checked before anything is parsed */
+            return err_set(&call->err, SL_E(CW_VALIDATION),
+                           "1 validation error detected: Value at "
+                           "'metricDataQueries.%zu.member.expression' failed to satisfy "
+                           "constraint: Member must have length %s",
+                           i + 1,
+                           expression[0] == '\0' ? "greater than or equal to 1"
+                                                  : "less than or equal to 2048");
+        }
         for (size_t j = 0; j < i; j++) {
             const char *other = cw_get_str(json_array_get(queries, j), "Id");
             if (other != NULL && strcmp(other, id) == 0) {

@@ -247,6 +247,7 @@ def test_get_metric_data_errors(cw):
         ([{"Id": "e", "Expression": "f + 1"}, {"Id": "f", "Expression": "e * 2"}],
          "InvalidParameterValue", "Circular"),
         ([{"Id": "e", "Expression": "(1 + "}], "InvalidParameterValue", "expression"),
+        ([{"Id": "e", "Expression": "1 + " * 600 + "1"}], "ValidationError", "2048"),
         ([{"Id": "a", "MetricStat": dict(stat, Stat="tm99")}], "InvalidParameterValue",
          "Stat"),
     ]
