@@ -469,6 +469,7 @@ static int serve(const struct sluice_config *cfg)
         .query = query, .region = cfg->region, .last_ms = -1};
     metrics_add_source(metrics, metrics_source_athena, &athena_src);
     s3_metrics = metrics_s3_create(lake);
+    delivery_service_set_s3_observer(delivery, metrics_s3_observe_put, s3_metrics);
     metrics_add_source(metrics, metrics_source_s3, s3_metrics);
     sts_api = sts_api_create(iam);
     iam_query_api = iam_api_create(iam);

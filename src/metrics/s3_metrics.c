@@ -289,6 +289,24 @@ void metrics_s3_observe(void *arg, const struct api_observation *o)
     pthread_mutex_unlock(&s->mu);
 }
 
+void metrics_s3_observe_put(void *arg, const char *bucket, const char *key, uint64_t bytes,
+                            int status, int64_t elapsed_us)
+{
+    if (strlen(bucket) > LAKE_BUCKET_NAME_MAX) {
+        return;
+    }
+    struct api_observation o = {.service = "s3",
+                                .operation = "PutObject",
+                                .method = "PUT",
+                                .status = status,
+                                .elapsed_us = elapsed_us,
+                                .bucket = bucket,
+                                .bucket_operation = "PutObject",
+                                .key = key,
+                                .bytes_in = bytes};
+    metrics_s3_observe(arg, &o);
+}
+
 /* One FilterId's counts, taken for a sample. */
 struct s3m_taken {
     char *id;

@@ -233,3 +233,50 @@ def test_configurations_survive_a_restart(fresh_sluice, unique):
     fresh_sluice.restart()
     got = fresh_sluice.client("s3").get_bucket_metrics_configuration(Bucket=bucket, Id="keep")
     assert got["MetricsConfiguration"] == {"Id": "keep", "Filter": {"Prefix": "errors/"}}
+
+
+def test_firehose_error_objects_fire_the_runbook_alarm(sl, s3, cw, unique):
+    """Records dynamic partitioning cannot place go to the error output prefix; Firehose's
+    writes are S3 PutObject requests, so the bucket's "err/" filter counts them."""
+    fh = sl.client("firehose")
+    name = "mcf-" + unique
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_metrics_configuration(Bucket=name, Id="FirehoseErrors", MetricsConfiguration={
+        "Id": "FirehoseErrors", "Filter": {"Prefix": "err/"}})
+    procs = [{"Type": "MetadataExtraction", "Parameters": [
+        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{k: .k}"},
+        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]
+    fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+        "BucketARN": f"arn:aws:s3:::{name}", "Prefix": "data/k=!{partitionKeyFromQuery:k}/",
+        "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+        "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+        "DynamicPartitioningConfiguration": {"Enabled": True},
+        "ProcessingConfiguration": {"Enabled": True, "Processors": procs}})
+    deadline = time.time() + 30
+    while fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+            "DeliveryStreamStatus"] != "ACTIVE":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    alarm = "fh-errors-" + unique
+    cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/S3", MetricName="PutRequests",
+                        Dimensions=dims(name, "FirehoseErrors"), Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold",
+                        TreatMissingData="notBreaching")
+    r = fh.put_record_batch(DeliveryStreamName=name, Records=[
+        {"Data": b'{"k":"a"}\n'}, {"Data": b'{"k":"b"}\n'}, {"Data": b"not json\n"}])
+    assert r["FailedPutCount"] == 0
+    deadline, state, errs = time.time() + 60, None, []
+    while time.time() < deadline and (state != "ALARM" or not errs):
+        sl.proc.send_signal(signal.SIGUSR1)  # flushes the delivery streams, samples, evaluates
+        time.sleep(0.3)
+        errs = s3.list_objects_v2(Bucket=name, Prefix="err/").get("Contents", [])
+        state = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+    assert errs and errs[0]["Key"].startswith("err/metadata-extraction-failed/")
+    assert state == "ALARM"
+    # One error object under the filter; the two partitions' objects only in EntireBucket.
+    assert sample_until(sl, cw, "PutRequests", dims(name, "FirehoseErrors"), len(errs)) == len(errs)
+    data = s3.list_objects_v2(Bucket=name, Prefix="data/").get("Contents", [])
+    assert len(data) == 2
+    assert sample_until(sl, cw, "PutRequests", dims(name, "EntireBucket"), 3) == 3
