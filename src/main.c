@@ -553,9 +553,9 @@ out_close_services:
     kms_api_destroy(kms_api);
     cloudwatch_api_destroy(cw_json_api, cw_query_api);
     metrics_close(metrics);
-    metrics_s3_destroy(s3_metrics);
     query_service_close(query);
     delivery_service_close(delivery);
+    metrics_s3_destroy(s3_metrics); /* after delivery's last writes, which it counts */
     catalog_close(catalog);
     lake_close(lake);
     stream_service_close(streams);
