@@ -469,6 +469,7 @@ static int serve(const struct sluice_config *cfg)
         .query = query, .region = cfg->region, .last_ms = -1};
     metrics_add_source(metrics, metrics_source_athena, &athena_src);
     s3_metrics = metrics_s3_create(lake);
+    delivery_service_set_s3_observer(delivery, metrics_s3_observe_put, s3_metrics);
     metrics_add_source(metrics, metrics_source_s3, s3_metrics);
     sts_api = sts_api_create(iam);
     iam_query_api = iam_api_create(iam);
@@ -552,9 +553,9 @@ out_close_services:
     kms_api_destroy(kms_api);
     cloudwatch_api_destroy(cw_json_api, cw_query_api);
     metrics_close(metrics);
-    metrics_s3_destroy(s3_metrics);
     query_service_close(query);
     delivery_service_close(delivery);
+    metrics_s3_destroy(s3_metrics); /* after delivery's last writes, which it counts */
     catalog_close(catalog);
     lake_close(lake);
     stream_service_close(streams);

@@ -140,7 +140,9 @@
     X(NO_SUCH_LIFECYCLE, "NoSuchLifecycleConfiguration", 404)                                      \
     X(INVALID_STORAGE_CLASS, "InvalidStorageClass", 400)                                           \
     X(INVALID_OBJECT_STATE, "InvalidObjectState", 403)                                             \
-    X(RESTORE_IN_PROGRESS, "RestoreAlreadyInProgress", 409)
+    X(RESTORE_IN_PROGRESS, "RestoreAlreadyInProgress", 409)                                        \
+    X(NO_SUCH_CONFIGURATION, "NoSuchConfiguration", 404)                                           \
+    X(TOO_MANY_CONFIGURATIONS, "TooManyConfigurations", 400)
 
 #define SL_ERR_BASE 20000
 

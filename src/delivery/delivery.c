@@ -327,6 +327,15 @@ void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s
     pthread_mutex_unlock(&svc->mu);
 }
 
+void delivery_service_set_s3_observer(struct delivery_service *svc, delivery_s3_observe_fn fn,
+                                      void *arg)
+{
+    pthread_mutex_lock(&svc->mu);
+    svc->s3_observe = fn;
+    svc->s3_observe_arg = arg;
+    pthread_mutex_unlock(&svc->mu);
+}
+
 void delivery_service_set_role_checks(struct delivery_service *svc,
                                       delivery_kinesis_authorize_fn kinesis,
                                       delivery_assume_check_fn assume, void *arg)

@@ -104,6 +104,16 @@ void delivery_service_set_s3_authorizer(struct delivery_service *svc, delivery_s
                                         void *arg);
 
 /*
+ * On AWS Firehose's writes are S3 requests, counted in the bucket's request metrics: fn
+ * is told of each attempt (a PutObject: the bucket, key, bytes, the HTTP status S3 would
+ * answer and the time taken). Unset, or set with NULL, none is told.
+ */
+typedef void (*delivery_s3_observe_fn)(void *arg, const char *bucket, const char *key,
+                                       uint64_t bytes, int status, int64_t elapsed_us);
+void delivery_service_set_s3_observer(struct delivery_service *svc, delivery_s3_observe_fn fn,
+                                      void *arg);
+
+/*
  * Firehose reads a Kinesis source as the source's RoleARN: before each read of a shard it
  * asks kinesis(arg, role ARN, stream ARN, err) whether the role may read the stream.
  * Non-zero (err filled) fails that read: it is logged with err's message and tried again a

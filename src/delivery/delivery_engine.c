@@ -471,7 +471,10 @@ static int put_counted(struct dstream *ds, const char *bucket, const char *key,
         pthread_mutex_lock(&svc->mu);
         delivery_s3_authorize_fn authorize = svc->s3_authorize;
         void *authorize_arg = svc->s3_authorize_arg;
+        delivery_s3_observe_fn observe = svc->s3_observe;
+        void *observe_arg = svc->s3_observe_arg;
         pthread_mutex_unlock(&svc->mu);
+        int64_t started = clock_mono_ns();
         /* the role's s3:PutObject first, as Firehose writes as its role */
         int rc = authorize != NULL && role[0] != '\0'
                      ? authorize(authorize_arg, role, bucket, key, &err)
@@ -494,6 +497,11 @@ static int put_counted(struct dstream *ds, const char *bucket, const char *key,
                                  opts == NULL && sse == NULL ? NULL : &with_sse, NULL, &err);
         }
         free(sse);
+        if (observe != NULL) {
+            int status = rc == 0 ? 200 : err_is_sluice(rc) ? err_http_status(rc) : 500;
+            observe(observe_arg, bucket, key, n_bytes, status,
+                    (clock_mono_ns() - started) / 1000);
+        }
         if (rc == 0) {
             atomic_fetch_add(pc->successes, 1);
             atomic_fetch_add(pc->bytes, n_bytes);

@@ -258,6 +258,8 @@ struct delivery_service {
     struct lake *lake;
     delivery_s3_authorize_fn s3_authorize;           /* svc->mu; NULL: none */
     void *s3_authorize_arg;                          /* svc->mu */
+    delivery_s3_observe_fn s3_observe;               /* svc->mu; NULL: none */
+    void *s3_observe_arg;                            /* svc->mu */
     delivery_kinesis_authorize_fn kinesis_authorize; /* svc->mu; NULL: none */
     delivery_assume_check_fn assume_check;           /* svc->mu; NULL: none */
     void *role_check_arg;                            /* svc->mu */

@@ -122,6 +122,7 @@ struct api_response {
        when none), for its request metrics; "" when no bucket. */
     char metrics_bucket[64];
     const char *metrics_operation;
+    const char *metrics_key; /* the object key (valid until the observation), NULL when none */
 };
 
 /* Adds (copies) a response header. */
@@ -263,6 +264,7 @@ struct api_observation {
     int64_t elapsed_us;
     const char *bucket;
     const char *bucket_operation; /* resp.metrics_operation: S3's own name of it */
+    const char *key;              /* resp.metrics_key: the object's, NULL when none */
     uint64_t bytes_in, bytes_out;
 };
 typedef void (*api_observe_detail_fn)(void *arg, const struct api_observation *o);

@@ -1471,6 +1471,7 @@ void http__handle(const struct http_server_ctx *ctx, struct http_exchange *ex)
                 .elapsed_us = elapsed_us,
                 .bucket = r->metrics_bucket[0] ? r->metrics_bucket : NULL,
                 .bucket_operation = r->metrics_operation,
+                .key = r->metrics_key,
                 .bytes_in = decoded ? strtoull(decoded, NULL, 10) : ex->body_len,
                 .bytes_out = r->head_only || r->stream ? 0
                              : r->body_fd >= 0         ? (uint64_t)r->body_fd_len

@@ -678,6 +678,8 @@ static const char *s3_operation(const struct api_request *req, const struct quer
         {"versions", "ListObjectVersions", NULL, NULL},
         {"uploads", "ListMultipartUploads", NULL, NULL},
         {"cors", "GetBucketCors", "PutBucketCors", "DeleteBucketCors"},
+        {"metrics", "GetBucketMetricsConfiguration", "PutBucketMetricsConfiguration",
+         "DeleteBucketMetricsConfiguration"},
         {"ownershipControls", "GetBucketOwnershipControls", "PutBucketOwnershipControls",
          "DeleteBucketOwnershipControls"},
         {"publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock",

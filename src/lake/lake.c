@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ struct lake {
     struct view_slot views[VIEW_CACHE_SLOTS];
     int64_t views_bytes;
     uint64_t views_clock;
+    atomic_uint_fast64_t docs_generation; /* see lake_bucket_docs_generation */
 };
 
 struct lake_writer {
@@ -221,7 +223,9 @@ int lake_bucket_delete(struct lake *lake, const char *name, struct err_info *err
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    return lake->ops->bucket_delete(lake->be, name, err);
+    int rc = lake->ops->bucket_delete(lake->be, name, err);
+    atomic_fetch_add(&lake->docs_generation, 1);
+    return rc;
 }
 
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
@@ -229,7 +233,14 @@ int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_do
 {
     struct err_info err_local;
     err = err_prep(err, &err_local);
-    return lake->ops->bucket_doc_put(lake->be, name, doc, value, err);
+    int rc = lake->ops->bucket_doc_put(lake->be, name, doc, value, err);
+    atomic_fetch_add(&lake->docs_generation, 1);
+    return rc;
+}
+
+uint64_t lake_bucket_docs_generation(struct lake *lake)
+{
+    return atomic_load(&lake->docs_generation);
 }
 
 int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_doc doc,

@@ -143,6 +143,7 @@ enum lake_bucket_doc {
     LAKE_BUCKET_ACL,
     LAKE_BUCKET_ENCRYPTION,
     LAKE_BUCKET_LIFECYCLE, /* the lifecycle rules (JSON, lake_lifecycle.h) */
+    LAKE_BUCKET_METRICS,   /* request metrics configurations (JSON, s3_metrics_config.c) */
 };
 /* Sets (value) or removes (NULL) a document. Returns 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_doc doc,
@@ -150,6 +151,9 @@ int lake_bucket_doc_put(struct lake *lake, const char *name, enum lake_bucket_do
 /* *value_out is a copy the caller frees, NULL when unset. 0 or SL_E(NO_SUCH_BUCKET). */
 int lake_bucket_doc_get(struct lake *lake, const char *name, enum lake_bucket_doc doc,
                         char **value_out, struct err_info *err);
+/* Moves whenever a bucket document is set or a bucket deleted: what caches of the
+   documents compare (a store write count would move at every object write). */
+uint64_t lake_bucket_docs_generation(struct lake *lake);
 
 /*
  * An object's ACL (the S3 adapter's JSON), kept for the object write stamp names (its

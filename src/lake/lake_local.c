@@ -99,6 +99,8 @@ static const struct store_migration migrations[] = {
         "ALTER TABLE lake_uploads ADD COLUMN acl TEXT;"
         "ALTER TABLE lake_objects ADD COLUMN part_checksums TEXT;"
         "ALTER TABLE lake_versions ADD COLUMN part_checksums TEXT;"},
+    /* Request metrics configurations (s3_metrics_config.c). */
+    {10, "ALTER TABLE lake_buckets ADD COLUMN metrics TEXT;"},
 };
 
 struct local {
@@ -823,6 +825,7 @@ static const char *doc_column(enum lake_bucket_doc doc)
     case LAKE_BUCKET_ACL: return "acl";
     case LAKE_BUCKET_ENCRYPTION: return "encryption";
     case LAKE_BUCKET_LIFECYCLE: return "lifecycle";
+    case LAKE_BUCKET_METRICS: return "metrics";
     }
     return "tags";
 }

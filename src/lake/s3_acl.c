@@ -989,6 +989,9 @@ int s3__access_bucket_op(struct s3_req *r, int *handled)
     if (s3__query(r, "cors") != NULL && (get || put || del)) {
         return s3__bucket_cors(r);
     }
+    if (s3__query(r, "metrics") != NULL && (get || put || del)) {
+        return s3__bucket_metrics(r);
+    }
     if (s3__query(r, "ownershipControls") != NULL && (get || put || del)) {
         return s3__bucket_ownership(r);
     }

@@ -719,6 +719,13 @@ int s3__handle(struct api_call *call)
         }
     }
     call->resp->metrics_operation = call->operation;
+    /* the key for per-filter request metrics, read once this returns on the same thread */
+    static _Thread_local char metrics_key[LAKE_KEY_MAX_BYTES + 1];
+    call->resp->metrics_key = NULL;
+    if (r.key != NULL && strlen(r.key) < sizeof(metrics_key)) {
+        memcpy(metrics_key, r.key, strlen(r.key) + 1);
+        call->resp->metrics_key = metrics_key;
+    }
     req_fini(&r);
     return rc;
 }

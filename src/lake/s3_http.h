@@ -120,6 +120,11 @@ int s3__parse_tagging(struct s3_req *r, size_t max_tags, char **json_out);
 int s3__tagging_from_xml(struct s3_req *r, const struct s3_xml_node *root, size_t max_tags,
                          char **json_out);
 
+/* ---- s3_metrics_config.c ---- */
+
+/* Put/Get/Delete/ListBucketMetricsConfiguration(s) (?metrics on a bucket). */
+int s3__bucket_metrics(struct s3_req *r);
+
 /* ---- s3_cors.c ---- */
 
 /* Put/Get/DeleteBucketCors (?cors on a bucket). */

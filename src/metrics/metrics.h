@@ -146,6 +146,9 @@ struct api_observation;
 struct metrics_s3;
 struct metrics_s3 *metrics_s3_create(struct lake *lake);
 void metrics_s3_observe(void *metrics_s3, const struct api_observation *o);
+/* A PutObject made inside Sluice (Firehose's deliveries: delivery_s3_observe_fn). */
+void metrics_s3_observe_put(void *metrics_s3, const char *bucket, const char *key,
+                            uint64_t bytes, int status, int64_t elapsed_us);
 void metrics_source_s3(struct metrics *m, int64_t now_ms, void *metrics_s3);
 void metrics_s3_destroy(struct metrics_s3 *s);
 
