@@ -681,16 +681,17 @@ static void test_metric_math_unclosed_and_deep(void **state)
                         "Error in expression 'e': Expected ']'.");
     assert_string_equal(math_error(f, one_expression("MAX(2"), &c),
                         "Error in expression 'e': Expected ')'.");
-    /* nesting is bounded before it exhausts the stack */
+    /* nesting is bounded before it exhausts the stack (within the model's 2,048 characters,
+       which are checked first) */
     char *text = malloc(20002);
-    memset(text, '(', 10000);
-    text[10000] = '1';
-    memset(text + 10001, ')', 10000);
-    text[20001] = '\0';
+    memset(text, '(', 1000);
+    text[1000] = '1';
+    memset(text + 1001, ')', 1000);
+    text[2001] = '\0';
     assert_string_equal(math_error(f, one_expression(text), &c),
                         "Error in expression 'e': The expression is nested too deeply.");
     text[0] = '\0';
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 500; i++) {
         strcat(text, "SUM(");
     }
     strcat(text, "1");
