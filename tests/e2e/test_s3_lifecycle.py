@@ -12,20 +12,15 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AwsCliError, Sluice
-
-DAY = 86400
-SLUICE_EXTRA_ARGS = ["--test-clock"]
+from conftest import AwsCliError
+# SLUICE_EXTRA_ARGS: fresh_sluice starts its servers with the module's flags
+from s3_clock import DAY, SLUICE_EXTRA_ARGS, advance, clocked_server  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def server():
-    s = Sluice(extra_args=SLUICE_EXTRA_ARGS).start()
-    yield s
-    code = s.stop()
-    log = s.read_log()
-    s.cleanup()
-    assert code == 0, f"server exited {code}:\n{log}"
+    with clocked_server() as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +39,6 @@ def bucket(s3, unique):
 def clocked(fresh_sluice):
     """A server of the test's own: the lifecycle clock only moves forward."""
     return fresh_sluice.start()
-
-
-def advance(server, seconds):
-    req = urllib.request.Request(f"{server.endpoint}/_sluice/clock/advance?seconds={seconds}",
-                                 method="POST")
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        body = json.loads(resp.read())
-    assert body["result"] == "ok", body
-    return body
 
 
 def code_of(e):

@@ -9,7 +9,6 @@ import json
 import os
 import tempfile
 import time
-import urllib.request
 import xml.etree.ElementTree as ET
 
 import boto3
@@ -18,20 +17,13 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Sluice
-
-SLUICE_EXTRA_ARGS = ["--test-clock"]
-DAY = 86400
+from s3_clock import DAY, advance, clocked_server
 
 
 @pytest.fixture(scope="module")
 def server():
-    s = Sluice(extra_args=SLUICE_EXTRA_ARGS).start()
-    yield s
-    code = s.stop()
-    log = s.read_log()
-    s.cleanup()
-    assert code == 0, f"server exited {code}:\n{log}"
+    with clocked_server() as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +36,6 @@ def bucket(s3, unique):
     name = f"sc-{unique}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-def advance(server, seconds):
-    req = urllib.request.Request(f"{server.endpoint}/_sluice/clock/advance?seconds={seconds}",
-                                 method="POST")
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        body = json.loads(resp.read())
-    assert body["result"] == "ok", body
-    return body
 
 
 def error_of(e):
