@@ -1125,6 +1125,22 @@ out:
     return rc;
 }
 
+/* The request context of one action on one resource (*resource, which must outlive it) by
+   principal_arn of the account, with keys: what services acting for someone evaluate. */
+static struct iam_request_ctx one_resource(const struct iam *iam, const char *action,
+                                           const char *const *resource,
+                                           const char *principal_arn,
+                                           const struct iam_context_key *keys, size_t n_keys)
+{
+    return (struct iam_request_ctx){.action = action,
+                                    .resources = resource,
+                                    .n_resources = 1,
+                                    .principal_arn = principal_arn,
+                                    .principal_account = iam->account_id,
+                                    .keys = keys,
+                                    .n_keys = n_keys};
+}
+
 /* ---- the trust of roles ---- */
 
 int iam__trust_decide(struct iam *iam, const struct api_request *req, const char *trust_doc,
@@ -1141,14 +1157,8 @@ int iam__trust_decide(struct iam *iam, const struct api_request *req, const char
     for (size_t i = 0; i < n_extra && nk < MAX_KEYS + MAX_EXTRA_KEYS; i++) {
         keys[nk++] = extra[i];
     }
-    const char *res_ptrs[1] = {role_arn};
-    struct iam_request_ctx ctx = {.action = action,
-                                  .resources = res_ptrs,
-                                  .n_resources = 1,
-                                  .principal_arn = req->principal_arn,
-                                  .principal_account = iam->account_id,
-                                  .keys = keys,
-                                  .n_keys = nk};
+    struct iam_request_ctx ctx =
+        one_resource(iam, action, &role_arn, req->principal_arn, keys, nk);
     struct iam_eval_result res;
     return evaluate_cached(iam, req, role_arn, trust_doc, GATE_TRUST, &ctx, &res) == IAM_ALLOW;
 }
@@ -1198,14 +1208,7 @@ static enum iam_decision as_firehose_role(struct iam *iam, const char *role_arn,
                               .now_ms = clock_now_ms()};
     struct global_keys g;
     global_keys(&g, iam, &req, NULL);
-    const char *res_ptrs[1] = {resource};
-    struct iam_request_ctx ctx = {.action = action,
-                                  .resources = res_ptrs,
-                                  .n_resources = 1,
-                                  .principal_arn = session,
-                                  .principal_account = iam->account_id,
-                                  .keys = g.keys,
-                                  .n_keys = g.n};
+    struct iam_request_ctx ctx = one_resource(iam, action, &resource, session, g.keys, g.n);
     const char *rp_key = bucket != NULL ? bucket : resource;
     char *rp_doc = resource_policy(iam, bucket != NULL, bucket, resource);
     enum iam_decision d = evaluate_cached(iam, &req, rp_key, rp_doc, GATE_NONE, &ctx, res);
@@ -1324,14 +1327,8 @@ int iam_caller_authorize(void *arg, const struct api_request *who, const char *a
     if (v_prefix != NULL) {
         keys[nk++] = (struct iam_context_key){"s3:prefix", &v_prefix, 1};
     }
-    const char *res_ptrs[1] = {resource};
-    struct iam_request_ctx ctx = {.action = action,
-                                  .resources = res_ptrs,
-                                  .n_resources = 1,
-                                  .principal_arn = who->principal_arn,
-                                  .principal_account = iam->account_id,
-                                  .keys = keys,
-                                  .n_keys = nk};
+    struct iam_request_ctx ctx =
+        one_resource(iam, action, &resource, who->principal_arn, keys, nk);
     struct iam_eval_result res;
     char *rp_doc = bucket != NULL ? resource_policy(iam, 1, bucket, NULL) : NULL;
     enum iam_decision d = evaluate_cached(iam, who, bucket, rp_doc, GATE_NONE, &ctx, &res);
@@ -1412,17 +1409,11 @@ int iam_kms_authorize(void *arg, const struct api_request *who, const char *acti
             keys[nk++] =
                 (struct iam_context_key){"kms:EncryptionContextKeys", ctx_keys, n_ctx_keys};
         }
-        const char *res_ptrs[1] = {key_arn};
-        struct iam_request_ctx ctx = {.action = action,
-                                      .resources = res_ptrs,
-                                      .n_resources = 1,
-                                      .principal_arn = who->principal_arn,
-                                      .principal_account = iam->account_id,
-                                      .keys = keys,
-                                      .n_keys = nk};
+        struct iam_request_ctx ctx =
+            one_resource(iam, action, &key_arn, who->principal_arn, keys, nk);
         struct iam_eval_result res;
         char *rp_doc = resource_policy(iam, 0, NULL, key_arn);
-        enum iam_decision d = evaluate_cached(iam, who, key_arn, rp_doc, 1, &ctx, &res);
+        enum iam_decision d = evaluate_cached(iam, who, key_arn, rp_doc, GATE_KMS, &ctx, &res);
         free(rp_doc);
         if (d == IAM_ALLOW) {
             return 0;
